@@ -24,18 +24,19 @@ def _jc(name: str, args: Any) -> dict:
 
 
 def _prepare(x: Any) -> Any:
-    """Turn ``x`` into plain JSON-compatible structures."""
+    """Turn ``x`` into plain JSON-compatible structures (sipyco's wrapping: tuples, sets and
+    non-string-keyed dicts carry their items as the single constructor argument)."""
     if x is None or isinstance(x, (bool, str)):
         return x
-    if isinstance(x, (int, float)) and not isinstance(x, numpy.generic):
+    if isinstance(x, int) and not isinstance(x, numpy.generic):
         return x
+    if isinstance(x, float):  # includes numpy.float64, which JSON writes as a plain float
+        return float(x)
     if isinstance(x, list):
         return [_prepare(v) for v in x]
     if isinstance(x, tuple):
-        return _jc("tuple", [_prepare(v) for v in x])
-    if isinstance(x, OrderedDict):
-        return _jc("OrderedDict", [[_prepare(k), _prepare(v)] for k, v in x.items()])
-    if isinstance(x, dict):
+        return _jc("tuple", [[_prepare(v) for v in x]])
+    if isinstance(x, dict):  # OrderedDict too: sipyco writes it as a plain dict
         if all(isinstance(k, str) for k in x):
             return {k: _prepare(v) for k, v in x.items()}
         return _jc("dict", [[[_prepare(k), _prepare(v)] for k, v in x.items()]])
@@ -44,9 +45,9 @@ def _prepare(x: Any) -> Any:
     if isinstance(x, (bytes, bytearray)):
         return _jc("bytes", [base64.b64encode(bytes(x)).decode()])
     if isinstance(x, (set, frozenset)):
-        return _jc("set", [_prepare(v) for v in x])
+        return _jc("set", [[_prepare(v) for v in x]])
     if isinstance(x, slice):
-        return _jc("slice", [x.start, x.stop, x.step])
+        return _jc("slice", [_prepare(x.start), _prepare(x.stop), _prepare(x.step)])
     if isinstance(x, Fraction):
         return _jc("Fraction", [x.numerator, x.denominator])
     if isinstance(x, numpy.ndarray):
@@ -73,17 +74,17 @@ def _hook(obj: dict) -> Any:
         return obj
     name, args = jc
     if name == "tuple":
-        return tuple(args)
+        return tuple(args[0])
     if name == "dict":
         return {_hashable(k): v for k, v in args[0]}
     if name == "OrderedDict":
-        return OrderedDict((_hashable(k), v) for k, v in args)
+        return OrderedDict((_hashable(k), v) for k, v in args[0])
     if name == "complex":
         return complex(*args)
     if name == "bytes":
         return base64.b64decode(args[0])
     if name == "set":
-        return set(_hashable(v) for v in args)
+        return set(_hashable(v) for v in args[0])
     if name == "slice":
         return slice(*args)
     if name == "Fraction":

@@ -26,9 +26,11 @@ from artiq.language.environment import ProcessArgumentManager, is_public_experim
 from artiq.master.databases import DeviceDB  # noqa: E402
 from artiq.master.worker_db import DatasetManager, DeviceManager  # noqa: E402
 from artiq.tools import file_import  # noqa: E402
+from artiq.frontend.artiq_run import DummyCCB, DummyScheduler  # noqa: E402
 
 pytestmark = pytest.mark.artiq
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # drivers/ are imported by the device_db
 EXPERIMENTS = sorted(p for p in (ROOT / "repository").glob("*.py") if not p.name.startswith("_"))
 core_mod.colors_supported = False
 
@@ -64,7 +66,8 @@ def test_experiment_kernels_compile(path):
     classes = inspect.getmembers(module, is_public_experiment)
     assert classes, f"no experiment class in {path.name}"
     for cname, cls in classes:
-        dmgr = DeviceManager(ddb)
+        dmgr = DeviceManager(ddb, virtual_devices={"scheduler": DummyScheduler(),
+                                                   "ccb": DummyCCB()})
         for name, desc in ddb.get_device_db().items():
             if isinstance(desc, dict) and desc.get("class") == "Core":
                 dmgr.devarg_override[name] = {"host": None}

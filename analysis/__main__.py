@@ -1,0 +1,7 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""``python -m analysis`` runs the ``ionlink-analyze`` command line."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

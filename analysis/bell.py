@@ -1,0 +1,363 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Bell-state fidelity of heralded ψ± states from populations, parity scans and correlations.
+
+Conventions (``docs/datasets.md``): ψ± = (|01⟩ ± |10⟩)/√2 with the first qubit ion A, readout
+bit 1 = |1⟩ (bright), Z = diag(1, −1). An analysis pulse of phase φ (turns) is
+R(π/2, φ) = exp(−iπ/4 (cos 2πφ X + sin 2πφ Y)); basis X uses φ = 0.25, Y uses φ = 0.5, Z no
+pulse. Measuring Z after R(π/2, φ) measures O(φ) = −sin(2πφ) X + cos(2πφ) Y. In a parity scan
+ion A's pulse has phase +φ and ion B's −φ (``docs/datasets.md``), so the parity is
+
+    Π(φ) = (⟨YY⟩ − ⟨XX⟩)/2 + (⟨XX⟩ + ⟨YY⟩)/2 · cos 4πφ + (⟨YX⟩ − ⟨XY⟩)/2 · sin 4πφ.
+
+For ψ± the cos 4πφ amplitude is ±C, where C = 2 Re ρ₀₁,₁₀ is the ψ-type coherence: ψ+ gives
+the fringe +C cos 4πφ and ψ− gives −C cos 4πφ. The estimator fits
+Π(φ) = A + B cos 4πφ + D sin 4πφ by weighted linear least squares and uses F± = ½(P_odd ± B),
+which equals ⟨ψ±|ρ|ψ±⟩ exactly (``ion-photon-anchors.md`` §4.3, 4.5).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .estimate import DEFAULT_CL, Estimate, clopper_pearson, from_samples, jeffreys_draws
+
+__all__ = [
+    "ANALYSIS_PHASE_TURNS",
+    "BellFidelity",
+    "ParityFit",
+    "X",
+    "Y",
+    "Z",
+    "analysis_unitary",
+    "bell_state",
+    "combine_fidelities",
+    "fidelity_correlations",
+    "fidelity_parity_scan",
+    "fit_parity_scan",
+    "p_odd",
+    "parity",
+    "povm",
+    "rotation",
+    "scan_unitaries",
+    "spam_factors",
+]
+
+#: Basis codes of ``herald.basis_a``/``herald.basis_b``.
+Z, X, Y = 0, 1, 2
+#: Phase (turns) of the π/2 analysis pulse for each basis; ``None`` = no pulse.
+ANALYSIS_PHASE_TURNS: dict[int, float | None] = {Z: None, X: 0.25, Y: 0.5}
+
+_SX = np.array([[0, 1], [1, 0]], dtype=complex)
+_SY = np.array([[0, -1j], [1j, 0]], dtype=complex)
+_I2 = np.eye(2, dtype=complex)
+_BOOT_METHOD = "parametric bootstrap, percentile, B={b}"
+
+
+def rotation(theta: float, phase_turns: float) -> np.ndarray:
+    """Single-qubit pulse R(θ, φ) = exp(−iθ/2 (cos 2πφ X + sin 2πφ Y)).
+
+    :param theta: rotation angle in rad
+    :param phase_turns: pulse phase φ in turns
+    """
+    a = 2 * np.pi * phase_turns
+    n = np.cos(a) * _SX + np.sin(a) * _SY
+    return np.cos(theta / 2) * _I2 - 1j * np.sin(theta / 2) * n
+
+
+def analysis_unitary(basis: int, phase_turns: float = 0.0) -> np.ndarray:
+    """Analysis rotation applied before Z readout for a basis code (0 = Z, 1 = X, 2 = Y).
+
+    ``phase_turns`` is added to the pulse phase (ignored for Z, which has no pulse).
+    """
+    ph = ANALYSIS_PHASE_TURNS[basis]
+    return _I2.copy() if ph is None else rotation(np.pi / 2, ph + phase_turns)
+
+
+def scan_unitaries(phase_turns: float) -> tuple[np.ndarray, np.ndarray]:
+    """Analysis pulses of a parity-scan point: R(π/2, +φ) on ion A and R(π/2, −φ) on ion B."""
+    return rotation(np.pi / 2, phase_turns), rotation(np.pi / 2, -phase_turns)
+
+
+def povm(u_a: np.ndarray, u_b: np.ndarray) -> np.ndarray:
+    """Two-ion POVM for analysis unitaries ``u_a``, ``u_b`` followed by Z readout.
+
+    :return: array ``(4, 4, 4)``; element ``o = 2·bit_a + bit_b`` is (U_a⊗U_b)†|o⟩⟨o|(U_a⊗U_b)
+    """
+    u = np.kron(u_a, u_b)
+    return np.stack([u.conj().T @ np.outer(e, e) @ u for e in np.eye(4)])
+
+
+def bell_state(psi: int) -> np.ndarray:
+    """State vector of ψ+ (``psi = +1``) or ψ− (``psi = −1``), basis order |00⟩,|01⟩,|10⟩,|11⟩."""
+    if psi not in (1, -1):
+        raise ValueError(f"psi must be +1 or -1, got {psi}")
+    return np.array([0, 1, psi, 0], dtype=complex) / np.sqrt(2)
+
+
+@dataclass(frozen=True)
+class ParityFit:
+    """Weighted linear fit Π(φ) = A + B cos 4πφ + D sin 4πφ of a parity scan.
+
+    ``coef`` holds (A, B, D), or (A,) for a constant fit; ``model`` names the form.
+    """
+
+    coef: tuple[float, ...]
+    model: str
+
+    def __call__(self, phase_turns: np.ndarray) -> np.ndarray:
+        """Fitted parity at ``phase_turns``."""
+        return _design(np.asarray(phase_turns, dtype=float), len(self.coef)) @ np.asarray(self.coef)
+
+
+@dataclass(frozen=True)
+class BellFidelity:
+    """Fidelity with a heralded ψ± and its ingredients.
+
+    :param psi: +1 for ψ+, −1 for ψ−
+    :param fidelity: raw (uncorrected) fidelity estimate
+    :param p_odd: probability of anti-correlated Z outcomes (Clopper–Pearson), or ``None``
+    :param coherence: ψ-coherence C = ±B (or ±(⟨XX⟩+⟨YY⟩)/2), positive for a good ψ±
+    :param fidelity_spam: SPAM-corrected fidelity, reported beside the raw one, or ``None``
+    :param heralds: heralds used
+    :param samples: bootstrap samples of the raw fidelity (for combining ψ+ and ψ−)
+    :param fit: the parity fit, for parity-scan estimates
+    """
+
+    psi: int
+    fidelity: Estimate
+    p_odd: Estimate | None
+    coherence: Estimate | None
+    fidelity_spam: Estimate | None
+    heralds: int
+    samples: np.ndarray = field(repr=False, compare=False)
+    samples_spam: np.ndarray | None = field(default=None, repr=False, compare=False)
+    fit: ParityFit | None = None
+
+
+def _counts4(counts: np.ndarray) -> np.ndarray:
+    c = np.asarray(counts).reshape(-1)
+    if c.shape != (4,):
+        raise ValueError(f"outcome counts need 4 entries (00, 01, 10, 11), got shape {np.shape(counts)}")
+    if np.any(c < 0):
+        raise ValueError(f"outcome counts must be >= 0, got {c.tolist()}")
+    return c.astype(np.int64)
+
+
+def p_odd(counts: np.ndarray, *, cl: float = DEFAULT_CL) -> Estimate:
+    """Probability of anti-correlated outcomes from Z-basis counts (n00, n01, n10, n11).
+
+    Interval: Clopper–Pearson. :raises ValueError: if there are no counts.
+    """
+    c = _counts4(counts)
+    return clopper_pearson(int(c[1] + c[2]), int(c.sum()), cl=cl)
+
+
+def parity(counts: np.ndarray, *, cl: float = DEFAULT_CL) -> Estimate:
+    """Parity Π = (n00 + n11 − n01 − n10)/N with the Clopper–Pearson interval mapped from p_even."""
+    c = _counts4(counts)
+    e = clopper_pearson(int(c[0] + c[3]), int(c.sum()), cl=cl)
+    return Estimate(2 * e.value - 1, 2 * e.lo - 1, 2 * e.hi - 1, cl, e.method)
+
+
+def spam_factors(readout_errors: tuple[float, float]) -> tuple[float, float]:
+    """(k, t) for symmetric readout errors ε_A, ε_B: E_meas = k·E and P_odd,meas = t + k·P_odd.
+
+    k = (1 − 2ε_A)(1 − 2ε_B), t = ε_A + ε_B − 2ε_Aε_B (exact for symmetric bit flips).
+    :raises ValueError: if an error is outside [0, 0.5)
+    """
+    ea, eb = (float(e) for e in readout_errors)
+    for e in (ea, eb):
+        if not 0.0 <= e < 0.5:
+            raise ValueError(f"readout error must be in [0, 0.5), got {e}")
+    return (1 - 2 * ea) * (1 - 2 * eb), ea + eb - 2 * ea * eb
+
+
+def _design(phase: np.ndarray, k: int) -> np.ndarray:
+    cols = [np.ones_like(phase)]
+    if k == 3:
+        cols += [np.cos(4 * np.pi * phase), np.sin(4 * np.pi * phase)]
+    return np.stack(cols, axis=-1)
+
+
+def _fit_matrix(phase: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, int, str]:
+    """Linear map y → coefficients of the weighted fit, choosing the model by rank."""
+    x = _design(phase, 3)
+    w = n.astype(float)
+    if np.linalg.matrix_rank(x[w > 0]) < 3:
+        raise ValueError("parity scan needs at least 3 distinct phases (mod 1/2 turn) with heralds")
+    k, model = 3, "A + B cos 4πφ + D sin 4πφ"
+    xtw = x.T * w
+    return np.linalg.solve(xtw @ x, xtw).T, k, model  # shape (m, k)
+
+
+def fit_parity_scan(phase_turns: np.ndarray, n_even: np.ndarray, n_total: np.ndarray) -> ParityFit:
+    """Fit Π(φ) = A + B cos 4πφ + D sin 4πφ to binned parity-scan counts.
+
+    :param phase_turns: analysis phase of each bin in turns
+    :param n_even: correlated outcomes (00 or 11) per bin
+    :param n_total: heralds per bin (weights)
+    :raises ValueError: on empty input or mismatched shapes
+    """
+    phase, ne, n = _scan_arrays(phase_turns, n_even, n_total)
+    m, _, model = _fit_matrix(phase, n)
+    y = 2 * ne / np.maximum(n, 1) - 1
+    return ParityFit(tuple(float(v) for v in y @ m), model)
+
+
+def _scan_arrays(phase_turns, n_even, n_total):
+    phase = np.asarray(phase_turns, dtype=float).reshape(-1)
+    ne = np.asarray(n_even, dtype=float).reshape(-1)
+    n = np.asarray(n_total, dtype=float).reshape(-1)
+    if not (phase.shape == ne.shape == n.shape):
+        raise ValueError(f"parity scan arrays differ in shape: {phase.shape}, {ne.shape}, {n.shape}")
+    if n.sum() <= 0:
+        raise ValueError("parity scan has no heralds")
+    if not np.all(np.isfinite(phase)):
+        raise ValueError("parity scan phases contain NaN or inf")
+    if np.any(ne < 0) or np.any(ne > n):
+        raise ValueError("parity scan needs 0 <= n_even <= n_total")
+    return phase, ne, n
+
+
+def _spam_apply(p_odd_s, coh_s, psi, readout_errors):
+    k, t = spam_factors(readout_errors)
+    return 0.5 * ((p_odd_s - t) / k + psi * coh_s / k)
+
+
+def fidelity_parity_scan(
+    z_counts: np.ndarray,
+    phase_turns: np.ndarray,
+    n_even: np.ndarray,
+    n_total: np.ndarray,
+    *,
+    psi: int,
+    cl: float = DEFAULT_CL,
+    n_boot: int = 2000,
+    rng: np.random.Generator | None = None,
+    readout_errors: tuple[float, float] | None = None,
+) -> BellFidelity:
+    """F = ½(P_odd ± B) from Z-basis populations and a parity scan (see module docstring).
+
+    Interval: parametric bootstrap (percentile) — scan bins resampled binomially from the
+    fitted model, P_odd drawn from its Jeffreys posterior; the fit is refitted per sample.
+    Value and bounds are clipped to [0, 1].
+
+    :param z_counts: Z-basis outcome counts (n00, n01, n10, n11)
+    :param readout_errors: (ε_A, ε_B) for the SPAM-corrected value (treated as exact)
+    :raises ValueError: on empty or inconsistent input
+    """
+    bell_state(psi)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    zc = _counts4(z_counts)
+    nz = int(zc.sum())
+    if nz == 0:
+        raise ValueError("no Z-basis heralds for P_odd")
+    phase, ne, n = _scan_arrays(phase_turns, n_even, n_total)
+    m, k, model = _fit_matrix(phase, n)
+    y = 2 * ne / np.maximum(n, 1) - 1
+    coef = y @ m
+    fit = ParityFit(tuple(float(v) for v in coef), model)
+    podd = p_odd(zc, cl=cl)
+    f = 0.5 * (podd.value + psi * coef[1])
+    # parametric bootstrap from the fitted model
+    eps = 0.5 / n.sum()
+    p_fit = np.clip((1 + _design(phase, k) @ coef) / 2, eps, 1 - eps)
+    ne_s = rng.binomial(n.astype(np.int64), p_fit, size=(n_boot, n.size))
+    a_s = (2 * ne_s / np.maximum(n, 1) - 1) @ m[:, 1]
+    po_s = jeffreys_draws(np.array(zc[1] + zc[2]), np.array(nz), n_boot, rng)
+    f_s = 0.5 * (po_s + psi * a_s)
+    method = _BOOT_METHOD.format(b=n_boot) + f"; parity fit {model}"
+    fid = from_samples(f, f_s, cl=cl, method=method, clip=(0.0, 1.0))
+    coh = from_samples(psi * coef[1], psi * a_s, cl=cl, method=method)
+    fid_spam, s_spam = None, None
+    if readout_errors is not None:
+        s_spam = _spam_apply(po_s, a_s, psi, readout_errors)
+        v = float(_spam_apply(podd.value, coef[1], psi, readout_errors))
+        fid_spam = from_samples(v, s_spam, cl=cl, method=method + _spam_note(readout_errors), clip=(0.0, 1.0))
+    return BellFidelity(psi, fid, podd, coh, fid_spam, int(nz + n.sum()), np.clip(f_s, 0, 1), s_spam, fit)
+
+
+def _spam_note(readout_errors: tuple[float, float]) -> str:
+    ea, eb = readout_errors
+    return f"; SPAM-corrected with readout errors {ea:.4g}, {eb:.4g} (treated as exact)"
+
+
+def fidelity_correlations(
+    xx: np.ndarray,
+    yy: np.ndarray,
+    zz: np.ndarray,
+    *,
+    psi: int,
+    cl: float = DEFAULT_CL,
+    n_boot: int = 2000,
+    rng: np.random.Generator | None = None,
+    readout_errors: tuple[float, float] | None = None,
+) -> BellFidelity:
+    """F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from outcome counts in the XX, YY and ZZ settings.
+
+    Each argument is a 4-vector of counts (n00, n01, n10, n11). ⟨PP⟩ = 2·p_even − 1 (the sign
+    of the analysis rotation cancels in same-basis products). Interval: bootstrap with
+    each p_even drawn from its Jeffreys posterior (percentile), clipped to [0, 1].
+
+    :raises ValueError: if a setting has no counts
+    """
+    bell_state(psi)
+    rng = rng if rng is not None else np.random.default_rng(0)
+    cs = [_counts4(c) for c in (xx, yy, zz)]
+    ks = np.array([c[0] + c[3] for c in cs])
+    ns = np.array([c.sum() for c in cs])
+    if np.any(ns == 0):
+        names = [nm for nm, n in zip(("XX", "YY", "ZZ"), ns) if n == 0]
+        raise ValueError(f"no heralds in setting(s) {', '.join(names)}")
+    signs = np.array([psi, psi, -1.0])
+
+    def fid(pe: np.ndarray) -> np.ndarray:
+        return 0.25 * (1 + (signs * (2 * pe - 1)).sum(axis=-1))
+
+    pe = ks / ns
+    draws = jeffreys_draws(ks, ns, n_boot, rng)
+    f_s = fid(draws)
+    method = f"bootstrap (Jeffreys draws per setting), percentile, B={n_boot}; F from XX, YY, ZZ correlations"
+    est = from_samples(float(fid(pe)), f_s, cl=cl, method=method, clip=(0.0, 1.0))
+    zodd = clopper_pearson(int(cs[2][1] + cs[2][2]), int(ns[2]), cl=cl)
+    coh_s = 0.5 * psi * ((2 * draws[:, 0] - 1) + (2 * draws[:, 1] - 1))
+    coh_v = 0.5 * psi * ((2 * pe[0] - 1) + (2 * pe[1] - 1))
+    coh = from_samples(float(coh_v), coh_s, cl=cl, method=method)
+    fid_spam, s_spam = None, None
+    if readout_errors is not None:
+        k, _ = spam_factors(readout_errors)
+
+        def fid_c(p: np.ndarray) -> np.ndarray:
+            return 0.25 * (1 + (signs * (2 * p - 1)).sum(axis=-1) / k)
+
+        s_spam = fid_c(draws)
+        fid_spam = from_samples(
+            float(fid_c(pe)), s_spam, cl=cl, method=method + _spam_note(readout_errors), clip=(0.0, 1.0)
+        )
+    return BellFidelity(psi, est, zodd, coh, fid_spam, int(ns.sum()), np.clip(f_s, 0, 1), s_spam)
+
+
+def combine_fidelities(parts: list[BellFidelity], *, spam: bool = False) -> Estimate:
+    """Herald-weighted mean fidelity of ψ+ and ψ− (the mean fidelity of a heralded state).
+
+    Bootstrap samples of the parts are combined sample by sample with the same weights.
+    :raises ValueError: if ``parts`` is empty or the parts carry different sample counts
+    """
+    if not parts:
+        raise ValueError("no fidelity estimates to combine")
+    if len(parts) == 1:
+        p = parts[0]
+        return (p.fidelity_spam if spam else p.fidelity)  # type: ignore[return-value]
+    w = np.array([p.heralds for p in parts], dtype=float)
+    w /= w.sum()
+    ests = [p.fidelity_spam if spam else p.fidelity for p in parts]
+    samples = [p.samples_spam if spam else p.samples for p in parts]
+    if any(e is None for e in ests) or any(s is None for s in samples):
+        raise ValueError("SPAM-corrected values missing for some parts")
+    if len({s.size for s in samples}) != 1:  # type: ignore[union-attr]
+        raise ValueError("parts carry different numbers of bootstrap samples")
+    value = float(sum(wi * e.value for wi, e in zip(w, ests)))  # type: ignore[union-attr]
+    s = sum(wi * si for wi, si in zip(w, samples))
+    method = ests[0].method.split(";")[0] + "; herald-weighted mean of ψ+ and ψ−"  # type: ignore[union-attr]
+    return from_samples(value, np.asarray(s), cl=ests[0].cl, method=method, clip=(0.0, 1.0))  # type: ignore[union-attr]

@@ -1,0 +1,468 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Reading ARTIQ results files (ARTIQ 5–9), finding them, chunked reads and atomic writes.
+
+This is the only module of :mod:`analysis` that touches the file system. A results file
+has root datasets ``artiq_version``, ``rid``, ``start_time``, ``run_time``, ``expid``
+(PYON v1 or v2, bytes or str) and groups ``datasets/`` and ``archive/`` whose datasets may
+carry ``unit``/``scale``/``precision`` attributes (``artiq-semantics.md`` §3.3). Files from
+labs that never used ionlink load too; :func:`require` says which datasets an estimator
+needs and which are missing.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import datetime as _dt
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "AnalysisError",
+    "DataError",
+    "DatasetInfo",
+    "FileFormatError",
+    "MissingDataError",
+    "Run",
+    "SchemaError",
+    "atomic_write_text",
+    "check_combinable",
+    "decode_pyon",
+    "find_runs",
+    "load",
+    "parse_time",
+    "require",
+    "staged_outputs",
+]
+
+#: Rows per chunk for per-herald arrays and photon tags (2**20 rows = 8 MiB of int64).
+DEFAULT_CHUNK_ROWS = 1 << 20
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+_META_ATTRS = ("unit", "scale", "precision")
+_SMALL = 64  # datasets up to this many elements are read eagerly by load()
+_NAME_RE = re.compile(r"^(\d+)-(.+)\.h5$")
+
+
+class AnalysisError(Exception):
+    """A problem with an input file, reported in one line as ``<file>: <problem>``."""
+
+    def __init__(self, path: str | os.PathLike[str] | Sequence[Any], problem: str) -> None:
+        if isinstance(path, (list, tuple)):
+            path = ", ".join(str(p) for p in path)
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class FileFormatError(AnalysisError):
+    """Not a readable HDF5 file (missing, not HDF5, corrupt or truncated)."""
+
+
+class SchemaError(AnalysisError):
+    """Not an ARTIQ/ionlink results file of the expected kind, or runs that cannot be combined."""
+
+
+class MissingDataError(AnalysisError):
+    """Datasets an estimator needs are absent."""
+
+
+class DataError(AnalysisError):
+    """Datasets are present but unusable: empty, NaN, shape mismatch, zero heralds."""
+
+
+def decode_pyon(s: str | bytes) -> Any:
+    """Decode PYON v2 (JSON) or v1 (Python literal); uses :mod:`sim.pyon` when importable.
+
+    :raises ValueError: if the text is neither
+    """
+    if isinstance(s, bytes):
+        s = s.decode("utf-8")
+    try:
+        from sim.pyon import decode  # the project's full PYON decoder
+    except ImportError:  # pragma: no cover - sim is part of the project
+        decode = None
+    if decode is not None:
+        try:
+            return decode(s)
+        except Exception:  # noqa: BLE001 - fall back to the simple decoders below
+            pass
+    try:
+        return json.loads(s)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(s)
+    except (ValueError, SyntaxError) as e:
+        raise ValueError(f"not PYON: {s[:60]!r}") from e
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """Shape, dtype and ARTIQ metadata (``unit``, ``scale``, ``precision``) of one dataset."""
+
+    key: str
+    shape: tuple[int, ...]
+    dtype: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def _decode_value(v: Any) -> Any:
+    if isinstance(v, bytes):
+        return v.decode("utf-8", errors="replace")
+    if isinstance(v, np.ndarray) and v.dtype.kind in ("S", "O"):
+        return np.array([x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v.ravel()], dtype=object).reshape(v.shape)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+@contextlib.contextmanager
+def _open(path: Path) -> Iterator[Any]:
+    """Open an HDF5 file read-only, turning low-level failures into :class:`FileFormatError`."""
+    import h5py
+
+    if not path.exists():
+        raise FileFormatError(path, "no such file")
+    if path.is_dir():
+        raise FileFormatError(path, "is a directory, not an HDF5 file")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(8)
+        except OSError:
+            head = b""
+        if head != _HDF5_SIGNATURE:
+            raise FileFormatError(path, "not an HDF5 file") from e
+        raise FileFormatError(path, f"corrupt or truncated HDF5 file ({_short(e)})") from e
+    try:
+        yield f
+    except (OSError, RuntimeError, KeyError) as e:
+        if isinstance(e, AnalysisError):
+            raise
+        raise FileFormatError(path, f"corrupt or truncated HDF5 file ({_short(e)})") from e
+    finally:
+        with contextlib.suppress(Exception):
+            f.close()
+
+
+def _short(e: BaseException) -> str:
+    msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return msg[:160]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One ARTIQ results file: root metadata, dataset catalogue and small values.
+
+    Large arrays stay on disk; read them with :meth:`read` or :meth:`iter_chunks`.
+
+    :param values: datasets of up to 64 elements, read at load time (strings decoded)
+    """
+
+    path: Path
+    artiq_version: str | None
+    rid: int | None
+    start_time: float | None
+    run_time: float | None
+    expid: Any
+    datasets: dict[str, DatasetInfo]
+    archive: dict[str, DatasetInfo]
+    values: dict[str, Any] = field(repr=False)
+
+    @property
+    def schema_version(self) -> int | None:
+        """ionlink ``schema_version`` dataset, or ``None`` for foreign files."""
+        v = self.values.get("schema_version")
+        return None if v is None else int(v)
+
+    @property
+    def experiment(self) -> str | None:
+        """ionlink experiment kind (``ionlink.experiment``), or ``None``."""
+        v = self.values.get("ionlink.experiment")
+        return None if v is None else str(v)
+
+    @property
+    def experiment_class(self) -> str | None:
+        """Experiment class name from ``expid`` (or from the file name)."""
+        if isinstance(self.expid, dict) and self.expid.get("class_name"):
+            return str(self.expid["class_name"])
+        m = _NAME_RE.match(self.path.name)
+        return m.group(2) if m else None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.datasets
+
+    def __getitem__(self, key: str) -> Any:
+        """Value of a dataset in ``datasets/`` (read from disk if large)."""
+        if key in self.values:
+            return self.values[key]
+        return self.read(key)
+
+    def read(self, key: str, group: str = "datasets") -> Any:
+        """Read a whole dataset (strings decoded to ``str``).
+
+        :raises MissingDataError: if the dataset is absent
+        """
+        cat = self.datasets if group == "datasets" else self.archive
+        if key not in cat:
+            raise MissingDataError(self.path, f"no dataset '{group}/{key}'")
+        with _open(self.path) as f:
+            return _decode_value(f[group][key][()])
+
+    def iter_chunks(
+        self, keys: Sequence[str], *, rows: int = DEFAULT_CHUNK_ROWS, progress: bool = False, desc: str = ""
+    ) -> Iterator[dict[str, np.ndarray]]:
+        """Yield dicts of row slices of datasets that share their first dimension.
+
+        At most ``rows`` rows of each dataset are in memory at once.
+
+        :raises MissingDataError: if a key is absent
+        :raises DataError: if the first dimensions differ
+        """
+        missing = [k for k in keys if k not in self.datasets]
+        if missing:
+            raise MissingDataError(self.path, f"missing dataset(s): {', '.join(missing)}")
+        lengths = {k: (self.datasets[k].shape or (1,))[0] for k in keys}
+        if len(set(lengths.values())) > 1:
+            desc_l = ", ".join(f"{k} has {n}" for k, n in lengths.items())
+            raise DataError(self.path, f"shape mismatch: per-herald arrays differ in length ({desc_l} rows)")
+        n = next(iter(lengths.values()), 0)
+        with _open(self.path) as f, _progress(n, desc or self.path.name, progress) as bar:
+            ds = {k: f["datasets"][k] for k in keys}
+            for i in range(0, n, rows):
+                j = min(n, i + rows)
+                yield {k: d[i:j] for k, d in ds.items()}
+                bar.update(j - i)
+
+    def iter_array(self, key: str, *, rows: int = DEFAULT_CHUNK_ROWS, progress: bool = False) -> Iterator[np.ndarray]:
+        """Yield consecutive slices of one 1-D dataset through a reused buffer.
+
+        The yielded array is overwritten by the next step; copy it to keep it.
+        """
+        if key not in self.datasets:
+            raise MissingDataError(self.path, f"missing dataset: {key}")
+        info = self.datasets[key]
+        n = info.shape[0] if info.shape else 0
+        with _open(self.path) as f, _progress(n, f"{self.path.name}:{key}", progress) as bar:
+            d = f["datasets"][key]
+            buf = np.empty(min(rows, n), dtype=d.dtype)
+            for i in range(0, n, rows):
+                j = min(n, i + rows)
+                out = buf[: j - i]
+                d.read_direct(out, np.s_[i:j])
+                yield out
+                bar.update(j - i)
+
+
+@contextlib.contextmanager
+def _progress(total: int, desc: str, enabled: bool) -> Iterator[Any]:
+    if not enabled:
+        yield _NoBar()
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=desc, unit="row", unit_scale=True, file=sys.stderr, leave=False)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+
+def _catalogue(group: Any) -> tuple[dict[str, DatasetInfo], dict[str, Any]]:
+    import h5py
+
+    infos: dict[str, DatasetInfo] = {}
+    small: dict[str, Any] = {}
+
+    def visit(name: str, obj: Any) -> None:
+        if not isinstance(obj, h5py.Dataset):
+            return
+        attrs = {a: _decode_value(obj.attrs[a]) for a in _META_ATTRS if a in obj.attrs}
+        infos[name] = DatasetInfo(name, tuple(obj.shape or ()), str(obj.dtype), attrs)
+        if (obj.size or 0) <= _SMALL and obj.shape is not None:
+            small[name] = _decode_value(obj[()])
+
+    group.visititems(visit)
+    return infos, small
+
+
+def _root(f: Any, key: str) -> Any:
+    return _decode_value(f[key][()]) if key in f and hasattr(f[key], "shape") else None
+
+
+def load(path: str | os.PathLike[str]) -> Run:
+    """Load the catalogue and small values of an ARTIQ results file (ARTIQ 5–9).
+
+    :raises FileFormatError: if the file is missing, not HDF5, corrupt or truncated
+    :raises SchemaError: if it is HDF5 but not an ARTIQ results file (no ``datasets`` group)
+    """
+    p = Path(path)
+    with _open(p) as f:
+        if "datasets" not in f:
+            raise SchemaError(p, "not an ARTIQ results file (no 'datasets' group)")
+        infos, small = _catalogue(f["datasets"])
+        archive = _catalogue(f["archive"])[0] if "archive" in f else {}
+        expid_raw = _root(f, "expid")
+        try:
+            expid = decode_pyon(expid_raw) if isinstance(expid_raw, str) else expid_raw
+        except ValueError:
+            expid = expid_raw
+        rid, st, rt = _root(f, "rid"), _root(f, "start_time"), _root(f, "run_time")
+        return Run(
+            path=p,
+            artiq_version=None if _root(f, "artiq_version") is None else str(_root(f, "artiq_version")),
+            rid=None if rid is None else int(rid),
+            start_time=None if st is None else float(st),
+            run_time=None if rt is None else float(rt),
+            expid=expid,
+            datasets=infos,
+            archive=archive,
+            values=small,
+        )
+
+
+def require(run: Run, keys: Iterable[str], purpose: str) -> None:
+    """Check that ``run`` holds ``keys`` for ``purpose``.
+
+    :raises SchemaError: for a file without ionlink's ``schema_version`` (foreign schema)
+    :raises MissingDataError: naming the needed and the missing datasets
+    """
+    keys = list(keys)
+    missing = [k for k in keys if k not in run.datasets]
+    if not missing:
+        return
+    if run.schema_version is None:
+        raise SchemaError(
+            run.path,
+            f"foreign schema (no ionlink 'schema_version'; {len(run.datasets)} datasets); "
+            f"{purpose} needs datasets {', '.join(keys)}",
+        )
+    raise MissingDataError(run.path, f"{purpose} needs datasets {', '.join(keys)}; missing: {', '.join(missing)}")
+
+
+def check_combinable(runs: Sequence[Run], keys: Iterable[str]) -> None:
+    """Refuse to combine runs whose schema differs (version, experiment kind, datasets, dtypes).
+
+    :raises SchemaError: naming the first file that differs from the first run
+    """
+    if len(runs) < 2:
+        return
+    ref = runs[0]
+    keys = list(keys)
+    for r in runs[1:]:
+        for what, a, b in (
+            ("schema_version", ref.schema_version, r.schema_version),
+            ("ionlink.experiment", ref.experiment, r.experiment),
+        ):
+            if a != b:
+                raise SchemaError(r.path, f"cannot combine with {ref.path.name}: {what} {b!r} differs from {a!r}")
+        for k in keys:
+            ia, ib = ref.datasets.get(k), r.datasets.get(k)
+            if (ia is None) != (ib is None):
+                has = ref.path.name if ia is not None else r.path.name
+                raise SchemaError(r.path, f"cannot combine with {ref.path.name}: dataset '{k}' only in {has}")
+            if ia is not None and ib is not None:
+                if np.dtype(ia.dtype).kind != np.dtype(ib.dtype).kind or ia.shape[1:] != ib.shape[1:]:
+                    raise SchemaError(
+                        r.path,
+                        f"cannot combine with {ref.path.name}: dataset '{k}' is {ib.dtype}{list(ib.shape)}, "
+                        f"not {ia.dtype}{list(ia.shape)}",
+                    )
+
+
+def parse_time(s: str) -> _dt.datetime:
+    """Parse ``YYYY-MM-DD``, ``YYYY-MM-DDTHH`` or any ISO-8601 date-time (local time)."""
+    s = s.strip()
+    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})[T ](\d{1,2})", s)
+    if m:
+        return _dt.datetime.fromisoformat(m.group(1)).replace(hour=int(m.group(2)))
+    return _dt.datetime.fromisoformat(s)
+
+
+def find_runs(
+    root: str | os.PathLike[str],
+    *,
+    rid: int | Iterable[int] | None = None,
+    since: _dt.datetime | None = None,
+    until: _dt.datetime | None = None,
+    experiment_class: str | None = None,
+) -> list[Path]:
+    """Results files under ``root`` laid out as ``YYYY-MM-DD/HH/{rid:09d}-{Class}.h5``.
+
+    :param rid: one rid or several
+    :param since: keep hour directories starting at or after this hour (local time)
+    :param until: keep hour directories starting at or before this time
+    :param experiment_class: keep this experiment class name (from the file name)
+    :return: paths sorted by date, hour and rid
+    """
+    rids = None if rid is None else ({int(rid)} if isinstance(rid, (int, np.integer)) else {int(r) for r in rid})
+    lo = None if since is None else since.replace(minute=0, second=0, microsecond=0)
+    found = []
+    for p in Path(root).rglob("*.h5"):
+        m = _NAME_RE.match(p.name)
+        if not m:
+            continue
+        try:
+            when = _dt.datetime.fromisoformat(p.parent.parent.name).replace(hour=int(p.parent.name))
+        except ValueError:
+            when = None
+        if (lo or until) and when is None:
+            continue
+        if rids is not None and int(m.group(1)) not in rids:
+            continue
+        if experiment_class is not None and m.group(2) != experiment_class:
+            continue
+        if lo is not None and when < lo:  # type: ignore[operator]
+            continue
+        if until is not None and when > until:  # type: ignore[operator]
+            continue
+        found.append((when or _dt.datetime.min, int(m.group(1)), p))
+    return [p for _, _, p in sorted(found)]
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename (never half-written)."""
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def staged_outputs(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
+    """Directory to write a set of outputs into; they are moved into ``out_dir`` only on success.
+
+    On an exception the staging directory is removed and ``out_dir`` is left untouched.
+    """
+    out = Path(out_dir)
+    stage = Path(tempfile.mkdtemp(prefix=".ionlink-report.", dir=out))
+    try:
+        yield stage
+        files = sorted(stage.iterdir(), key=lambda q: q.suffix in (".md", ".html"))  # reports last
+        for q in files:
+            os.replace(q, out / q.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

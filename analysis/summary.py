@@ -1,0 +1,465 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Fidelity summary of one or several remote-entanglement runs (the notebook entry point).
+
+:func:`fidelity_summary` reads the per-herald arrays chunk by chunk, reduces them to outcome
+tables (a few bytes per herald are kept for the gate trade-off and the rate-versus-time
+plot), histograms photon tags incrementally and chooses the fidelity estimator from ``mode``.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import bell
+from . import heralds as hs
+from . import photons as ph
+from . import tomography as tomo
+from .estimate import DEFAULT_CL, Estimate
+from .io import (
+    DEFAULT_CHUNK_ROWS,
+    AnalysisError,
+    DataError,
+    MissingDataError,
+    Run,
+    SchemaError,
+    check_combinable,
+    load,
+    require,
+)
+
+__all__ = ["REQUIRED", "SCAN_KEYS", "FidelityReport", "fidelity_summary"]
+
+#: Datasets every fidelity summary needs (plus ``herald.psi`` or ``herald.pattern``).
+REQUIRED = [
+    "ionlink.experiment", "mode", "herald.basis_a", "herald.basis_b", "herald.bit_a", "herald.bit_b",
+    "totals.attempts", "totals.heralds", "totals.lab_time_s", "totals.wall_time_s",
+]
+#: Extra datasets of a parity scan.
+SCAN_KEYS = ["herald.phase"]
+_OPTIONAL_ROWS = ["herald.pattern", "herald.psi", "herald.attempts", "herald.t_wall", "herald.t_det_mu"]
+_PHASE_Q = 1 << 30
+
+
+@dataclass(frozen=True)
+class FidelityReport:
+    """Everything :func:`fidelity_summary` found; :meth:`to_dict` gives the JSON summary.
+
+    Fidelity fields are ``None`` where the data cannot give them (e.g. no ψ− heralds).
+    Times are in s, rates in s⁻¹, arrival times in ns (1 mu = 1 ns).
+    """
+
+    files: list[str]
+    schema_version: int
+    experiment: str
+    mode: str
+    heralds: int
+    attempts: int
+    p_success: Estimate
+    rate_lab: Estimate
+    rate_wall: Estimate
+    lab_time_s: float
+    wall_time_s: float
+    duty_cycle: float | None
+    fidelity: Estimate
+    fidelity_psi_plus: Estimate | None
+    fidelity_psi_minus: Estimate | None
+    fidelity_spam_corrected: Estimate | None
+    parts: dict[int, bell.BellFidelity] = field(repr=False)
+    tomography: dict[int, tomo.TomographyResult] = field(repr=False)
+    split: hs.PatternSplit | None = None
+    attempts_distribution: hs.AttemptsDistribution | None = field(default=None, repr=False)
+    scans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    arrival: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    arrival_source: str | None = None
+    lifetime: ph.LifetimeFit | None = None
+    rate_vs_time: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    window: list[ph.WindowPoint] | None = field(default=None, repr=False)
+    readout_errors: tuple[float, float] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Machine-readable summary (the ``fidelity --json`` output)."""
+
+        def est(e: Estimate | None) -> dict[str, Any] | None:
+            return None if e is None else e.to_dict()
+
+        d: dict[str, Any] = {
+            "files": self.files,
+            "schema_version": self.schema_version,
+            "experiment": self.experiment,
+            "mode": self.mode,
+            "fidelity": est(self.fidelity),
+            "fidelity_psi_plus": est(self.fidelity_psi_plus),
+            "fidelity_psi_minus": est(self.fidelity_psi_minus),
+            "fidelity_spam_corrected": est(self.fidelity_spam_corrected),
+            "heralds": self.heralds,
+            "attempts": self.attempts,
+            "p_success": est(self.p_success),
+            "rate_hz_lab": self.rate_lab.value,
+            "rate_hz_wall": self.rate_wall.value,
+            "rate_hz_lab_ci": [self.rate_lab.lo, self.rate_lab.hi],
+            "rate_hz_wall_ci": [self.rate_wall.lo, self.rate_wall.hi],
+            "lab_time_s": self.lab_time_s,
+            "wall_time_s": self.wall_time_s,
+            "duty_cycle": self.duty_cycle,
+            "readout_errors": None if self.readout_errors is None else list(self.readout_errors),
+            "components": {
+                ("psi_plus" if s > 0 else "psi_minus"): {
+                    "heralds": p.heralds,
+                    "p_odd": est(p.p_odd),
+                    "coherence": est(p.coherence),
+                    "fidelity_spam_corrected": est(p.fidelity_spam),
+                }
+                for s, p in self.parts.items()
+            },
+            "notes": self.notes,
+        }
+        if self.split is not None:
+            d["heralds_by_pattern"] = {f"0b{k:04b}": v for k, v in self.split.by_pattern.items()}
+            d["heralds_psi_plus"], d["heralds_psi_minus"] = self.split.psi_plus, self.split.psi_minus
+        if self.tomography:
+            d["tomography"] = {
+                ("psi_plus" if s > 0 else "psi_minus"): {
+                    "fidelity_mle": est(t.fidelity),
+                    "concurrence": est(t.concurrence),
+                    "fidelity_mle_spam_corrected": est(t.fidelity_spam),
+                    "rho_real": np.real(t.rho).round(6).tolist(),
+                    "rho_imag": np.imag(t.rho).round(6).tolist(),
+                }
+                for s, t in self.tomography.items()
+            }
+        if self.attempts_distribution is not None:
+            a = self.attempts_distribution
+            d["attempts_per_herald"] = {"mean": a.mean_attempts, "expected_mean": 1 / a.p, "chi2": a.chi2, "dof": a.dof, "p_value": a.p_value}
+        if self.lifetime is not None:
+            d["lifetime_ns"] = est(self.lifetime.tau_ns)
+        return d
+
+
+@dataclass
+class _Acc:
+    """Per-herald reductions accumulated over chunks and files."""
+
+    keys: list[np.ndarray] = field(default_factory=list)
+    t_last: list[np.ndarray] = field(default_factory=list)
+    t_wall: list[np.ndarray] = field(default_factory=list)
+    patterns: np.ndarray = field(default_factory=lambda: np.zeros(16, np.int64))
+    has_pattern: bool = True
+    att_counts: np.ndarray | None = None
+    att_sum: int = 0
+    att_n: int = 0
+    det_hist: ph.IncrementalHistogram = field(default_factory=ph.IncrementalHistogram)
+    tag_hist: ph.IncrementalHistogram = field(default_factory=ph.IncrementalHistogram)
+
+
+def _check_chunk(run: Run, c: dict[str, np.ndarray], mode: str) -> None:
+    for k in ("herald.basis_a", "herald.basis_b"):
+        if np.any((c[k] < 0) | (c[k] > 2)):
+            raise DataError(run.path, f"{k} has values outside 0, 1, 2")
+    for k in ("herald.bit_a", "herald.bit_b"):
+        if np.any((c[k] != 0) & (c[k] != 1)):
+            raise DataError(run.path, f"{k} has values other than 0 and 1")
+    for k, a in c.items():
+        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+            bad = int(np.count_nonzero(~np.isfinite(a)))
+            raise DataError(run.path, f"{k} contains NaN or inf ({bad} of {a.shape[0]} rows)")
+    if "herald.t_det_mu" in c and (c["herald.t_det_mu"].ndim != 2 or c["herald.t_det_mu"].shape[1] != 4):
+        raise DataError(run.path, f"shape mismatch: herald.t_det_mu has shape {c['herald.t_det_mu'].shape[1:]} per row, expected (4,)")
+
+
+def _reduce_chunk(run: Run, c: dict[str, np.ndarray], mode: str, acc: _Acc, edges: np.ndarray | None) -> None:
+    _check_chunk(run, c, mode)
+    psi = c["herald.psi"] if "herald.psi" in c else hs.psi_from_pattern(c["herald.pattern"])
+    if np.any((psi != 1) & (psi != -1)):
+        raise DataError(run.path, "herald.psi has values other than +1 and -1 (or patterns that herald nothing)")
+    small = ((psi < 0) * 36 + c["herald.basis_a"].astype(np.int64) * 12 + c["herald.basis_b"] * 4
+             + c["herald.bit_a"] * 2 + c["herald.bit_b"]).astype(np.int64)
+    if "herald.phase" in c:
+        q = np.round(np.mod(c["herald.phase"], 1.0) * _PHASE_Q).astype(np.int64) % _PHASE_Q
+        small |= q << 7
+    acc.keys.append(small)
+    if "herald.pattern" in c:
+        p = c["herald.pattern"]
+        acc.patterns += np.bincount(np.clip(p, 0, 15).astype(np.intp), minlength=16)
+    else:
+        acc.has_pattern = False
+    if "herald.attempts" in c and edges is not None:
+        a = c["herald.attempts"]
+        if np.any(a < 1):
+            raise DataError(run.path, "herald.attempts has values < 1")
+        idx = np.searchsorted(edges, a, side="right") - 1
+        acc.att_counts = (0 if acc.att_counts is None else acc.att_counts) + np.bincount(idx, minlength=edges.size)
+        acc.att_sum += int(a.sum())
+        acc.att_n += a.size
+    if "herald.t_wall" in c:
+        acc.t_wall.append(c["herald.t_wall"].astype(np.float64))
+    if "herald.t_det_mu" in c:
+        t = c["herald.t_det_mu"]
+        clicked = t >= 0
+        acc.t_last.append(np.where(clicked, t, -1).max(axis=1))
+        acc.det_hist.add(t[clicked])
+
+
+def _scalar(run: Run, key: str, kind: type) -> Any:
+    v = run.values.get(key)
+    try:
+        x = kind(np.asarray(v).item())
+    except (TypeError, ValueError) as e:
+        raise DataError(run.path, f"{key} is not a {kind.__name__} scalar (got {v!r})") from e
+    if kind is float and not np.isfinite(x):
+        raise DataError(run.path, f"{key} is NaN or inf")
+    return x
+
+
+def _runs_and_checks(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Run], list[str]]:
+    if not paths:
+        raise AnalysisError("<no files>", "no input files")
+    runs = [load(p) for p in paths]
+    modes = []
+    for r in runs:
+        if not r.datasets:
+            raise DataError(r.path, "empty file: no datasets")
+        require(r, REQUIRED, "the fidelity summary")
+        if r.experiment != "remote_entanglement":
+            raise SchemaError(r.path, f"ionlink.experiment is {r.experiment!r}; the fidelity summary needs 'remote_entanglement'")
+        if "herald.psi" not in r and "herald.pattern" not in r:
+            raise MissingDataError(r.path, "the fidelity summary needs herald.psi or herald.pattern; both missing")
+        mode = str(r.values["mode"])
+        if mode not in ("z", "parity", "tomography"):
+            raise DataError(r.path, f"unknown mode {mode!r} (expected 'z', 'parity' or 'tomography')")
+        if mode == "parity":
+            require(r, SCAN_KEYS, "a parity-scan fidelity")
+        modes.append(mode)
+    if len(set(modes)) > 1 and set(modes) != {"z", "parity"}:
+        raise SchemaError([str(r.path) for r in runs], f"cannot combine runs of modes {sorted(set(modes))}")
+    check_combinable(runs, REQUIRED + _OPTIONAL_ROWS)
+    return runs, modes
+
+
+def fidelity_summary(
+    paths: Sequence[str | os.PathLike[str]] | str | os.PathLike[str],
+    *,
+    cl: float = DEFAULT_CL,
+    n_boot: int = 2000,
+    seed: int = 0,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: bool = False,
+    photons: bool = True,
+    window: bool = True,
+) -> FidelityReport:
+    """Fidelity, herald statistics and photon timing of one or several runs.
+
+    The estimator follows ``mode``: ``parity`` (or ``z`` + ``parity`` runs combined) uses
+    F = ½(P_odd ± C) from Z populations and the parity fit; ``tomography`` uses the XX/YY/ZZ
+    correlations and adds MLE tomography (ρ, fidelity, concurrence); ``z`` alone gives only the
+    bound F ≤ P_odd (value ``nan``). SPAM-corrected values are added beside the raw ones when
+    ``readout.error_a``/``_b`` are present.
+
+    :param paths: results file(s); several runs are combined (same schema required)
+    :param cl: confidence level of all intervals
+    :param n_boot: bootstrap samples for fidelity intervals
+    :param chunk_rows: rows per read (bounds memory)
+    :param photons: histogram ``photons.t_mu`` and fit the lifetime
+    :param window: compute the detection-window trade-off (needs ``herald.t_det_mu``)
+    :raises AnalysisError: (subclasses) on any bad input, naming the file
+    """
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    runs, modes = _runs_and_checks(list(paths))
+    rng = np.random.default_rng(seed)
+    names = [str(r.path) for r in runs]
+    attempts = sum(_scalar(r, "totals.attempts", int) for r in runs)
+    n_h = sum(_scalar(r, "totals.heralds", int) for r in runs)
+    lab = sum(_scalar(r, "totals.lab_time_s", float) for r in runs)
+    wall = sum(_scalar(r, "totals.wall_time_s", float) for r in runs)
+    if n_h == 0:
+        raise DataError(names, f"zero heralds ({attempts} attempts)")
+    if attempts < n_h:
+        raise DataError(names, f"totals.attempts ({attempts}) < totals.heralds ({n_h})")
+    p_hat = n_h / attempts
+    edges = hs.geometric_edges(p_hat)
+    acc = _Acc()
+    rows_total = 0
+    for r, mode in zip(runs, modes):
+        keys = [k for k in ["herald.basis_a", "herald.basis_b", "herald.bit_a", "herald.bit_b"] + _OPTIONAL_ROWS if k in r]
+        if mode == "parity":
+            keys.append("herald.phase")
+        n_rows = r.datasets[keys[0]].shape[0] if r.datasets[keys[0]].shape else 0
+        if n_rows != _scalar(r, "totals.heralds", int):
+            raise DataError(r.path, f"shape mismatch: totals.heralds = {_scalar(r, 'totals.heralds', int)} but herald arrays have {n_rows} rows")
+        rows_total += n_rows
+        for chunk in r.iter_chunks(keys, rows=chunk_rows, progress=progress, desc=f"{r.path.name} heralds"):
+            _reduce_chunk(r, chunk, mode, acc, edges)
+        if photons and "photons.t_mu" in r and r.datasets["photons.t_mu"].shape and r.datasets["photons.t_mu"].shape[0]:
+            for tags in r.iter_array("photons.t_mu", rows=max(chunk_rows, 1 << 22), progress=progress):
+                acc.tag_hist.add(tags, scratch=True)
+    return _finish(runs, modes, acc, edges, cl=cl, n_boot=n_boot, rng=rng, window=window,
+                   totals=(attempts, n_h, lab, wall))
+
+
+def _readout_errors(runs: list[Run], notes: list[str]) -> tuple[float, float] | None:
+    errs = set()
+    for r in runs:
+        if "readout.error_a" not in r or "readout.error_b" not in r:
+            return None
+        errs.add((_scalar(r, "readout.error_a", float), _scalar(r, "readout.error_b", float)))
+    if len(errs) > 1:
+        notes.append("readout errors differ between runs: no SPAM correction")
+        return None
+    e = errs.pop()
+    if not all(0 <= x < 0.5 for x in e):
+        notes.append(f"readout errors {e} outside [0, 0.5): no SPAM correction")
+        return None
+    return e
+
+
+def _tables(keys: np.ndarray, uniq: tuple[np.ndarray, np.ndarray] | None = None
+            ) -> tuple[dict[int, np.ndarray], dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
+    """Outcome counts (3, 3, 4) per ψ and binned parity scans (phase, n_even, n) per ψ.
+
+    ``uniq`` = (unique keys, counts) may be given instead of computing it from ``keys``.
+    """
+    u, cnt = np.unique(keys, return_counts=True) if uniq is None else uniq
+    small, phase = u & 127, (u >> 7) / _PHASE_Q
+    psi_i, rest = small // 36, small % 36
+    ba, bb, out = rest // 12, (rest % 12) // 4, rest % 4
+    counts, scans = {}, {}
+    for i, s in ((0, 1), (1, -1)):
+        m = psi_i == i
+        if not m.any():
+            continue
+        c = np.zeros(36, np.int64)
+        np.add.at(c, (ba[m] * 12 + bb[m] * 4 + out[m]), cnt[m])
+        counts[s] = c.reshape(3, 3, 4)
+        ms = m & ~((ba == 0) & (bb == 0))
+        if ms.any():
+            ph_u, inv = np.unique(phase[ms], return_inverse=True)
+            n = np.bincount(inv, weights=cnt[ms]).astype(np.int64)
+            even = (out[ms] == 0) | (out[ms] == 3)
+            ne = np.bincount(inv, weights=cnt[ms] * even, minlength=ph_u.size).astype(np.int64)
+            scans[s] = (ph_u, ne, n)
+    return counts, scans
+
+
+def _estimate(keys: np.ndarray, modes: list[str], *, cl: float, n_boot: int, rng: np.random.Generator,
+              errs: tuple[float, float] | None, with_tomo: bool, names: Any,
+              uniq: tuple[np.ndarray, np.ndarray] | None = None,
+              ) -> tuple[dict[int, bell.BellFidelity], dict[int, tomo.TomographyResult], Estimate | None, Estimate | None, str]:
+    counts, scans = _tables(keys, uniq)
+    parts: dict[int, bell.BellFidelity] = {}
+    tomos: dict[int, tomo.TomographyResult] = {}
+    kind = "parity" if "parity" in modes else modes[0]
+    for s, c in counts.items():
+        try:
+            if kind == "parity":
+                if s not in scans:
+                    raise ValueError("no parity-scan heralds (basis X/Y)")
+                parts[s] = bell.fidelity_parity_scan(c[0, 0], *scans[s], psi=s, cl=cl, n_boot=n_boot, rng=rng, readout_errors=errs)
+            elif c[1, 1].sum() and c[2, 2].sum() and c[0, 0].sum():
+                parts[s] = bell.fidelity_correlations(c[1, 1], c[2, 2], c[0, 0], psi=s, cl=cl, n_boot=n_boot, rng=rng, readout_errors=errs)
+                if with_tomo and kind == "tomography" and np.all(c.sum(axis=-1) > 0):
+                    tomos[s] = tomo.tomography(c, psi=s, cl=cl, rng=rng, readout_errors=errs)
+        except ValueError as e:
+            raise DataError(names, f"{'ψ+' if s > 0 else 'ψ−'}: {e}") from e
+    if not parts:
+        zc = sum(c[0, 0] for c in counts.values())
+        if kind == "z" and zc.sum() > 0:
+            po = bell.p_odd(zc, cl=cl)
+            bound = Estimate(float("nan"), 0.0, po.hi, cl, f"upper bound only: F <= P_odd (mode 'z' measures no coherence); P_odd {po.method}")
+            return parts, tomos, bound, None, "Z populations only (bound)"
+        raise DataError(names, "no heralds in the settings the fidelity estimator needs (Z populations and X/Y analysis)")
+    est_name = {"parity": "F = ½(P_odd ± C), Z populations + parity-scan fit",
+                "tomography": "F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from correlations",
+                "z": "F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from correlations"}[kind]
+    comb = bell.combine_fidelities(list(parts.values()))
+    comb_spam = bell.combine_fidelities(list(parts.values()), spam=True) if errs is not None else None
+    return parts, tomos, _prefix(comb, est_name), _prefix(comb_spam, est_name), est_name
+
+
+def _prefix(e: Estimate | None, name: str) -> Estimate | None:
+    return None if e is None else Estimate(e.value, e.lo, e.hi, e.cl, f"{name}; {e.method}")
+
+
+def _finish(runs: list[Run], modes: list[str], acc: _Acc, edges: np.ndarray, *, cl: float, n_boot: int,
+            rng: np.random.Generator, window: bool, totals: tuple[int, int, float, float]) -> FidelityReport:
+    attempts, n_h, lab, wall = totals
+    names = [str(r.path) for r in runs]
+    notes: list[str] = []
+    keys = np.concatenate(acc.keys) if acc.keys else np.zeros(0, np.int64)
+    if keys.size == 0:
+        raise DataError(names, "empty data: herald arrays have no rows")
+    errs = _readout_errors(runs, notes)
+    uniq = np.unique(keys, return_counts=True)
+    parts, tomos, fid, fid_spam, est_name = _estimate(keys, modes, cl=cl, n_boot=n_boot, rng=rng, errs=errs,
+                                                      with_tomo=True, names=names, uniq=uniq)
+    assert fid is not None
+    _, scans = _tables(keys, uniq)
+    duty = [r.values.get("totals.duty_cycle") for r in runs]
+    lab_each = [_scalar(r, "totals.lab_time_s", float) for r in runs]
+    duty_cycle = None if any(d is None for d in duty) or lab <= 0 else float(sum(float(d) * t for d, t in zip(duty, lab_each)) / lab)
+    split = hs.pattern_split(acc.patterns) if acc.has_pattern else None
+    att = None
+    if acc.att_counts is not None and acc.att_n:
+        att = hs.attempts_distribution(acc.att_counts, edges, n_h / attempts, acc.att_sum / acc.att_n)
+    arrival, source, life = None, None, None
+    hist = acc.tag_hist if acc.tag_hist.total else acc.det_hist
+    if hist.total:
+        source = "photons.t_mu" if acc.tag_hist.total else "herald.t_det_mu"
+        arrival = hist.rebinned(400)
+        try:
+            life = ph.fit_lifetime(arrival[0].astype(float), arrival[1], cl=cl, rng=rng)
+        except ValueError as e:
+            notes.append(f"lifetime fit: {e}")
+    rvt = None
+    if acc.t_wall:
+        tw = np.concatenate(acc.t_wall)
+        if tw.size > 1 and tw.max() > tw.min():
+            c, e = np.histogram(tw, bins=min(60, max(5, tw.size // 20)))
+            rvt = (e - e[0], c)
+    win = None
+    if window and parts and acc.t_last and len(acc.t_last) == len(acc.keys):
+        win = _window(keys, np.concatenate(acc.t_last), modes, cl=cl, rng=rng, lab=lab, names=names)
+    rate_lab = hs.herald_rate(n_h, lab, cl=cl) if lab > 0 else Estimate(float("nan"), float("nan"), float("nan"), cl, "no lab time")
+    rate_wall = hs.herald_rate(n_h, wall, cl=cl) if wall > 0 else Estimate(float("nan"), float("nan"), float("nan"), cl, "no wall time")
+    r0 = runs[0]
+    return FidelityReport(
+        files=names, schema_version=int(r0.schema_version or 0), experiment=str(r0.experiment),
+        mode="+".join(sorted(set(modes))), heralds=n_h, attempts=attempts,
+        p_success=hs.success_probability(n_h, attempts, cl=cl), rate_lab=rate_lab, rate_wall=rate_wall,
+        lab_time_s=lab, wall_time_s=wall, duty_cycle=duty_cycle, fidelity=fid,
+        fidelity_psi_plus=_prefix(parts[1].fidelity, est_name) if 1 in parts else None,
+        fidelity_psi_minus=_prefix(parts[-1].fidelity, est_name) if -1 in parts else None,
+        fidelity_spam_corrected=fid_spam, parts=parts, tomography=tomos, split=split,
+        attempts_distribution=att, scans=scans, arrival=arrival, arrival_source=source, lifetime=life,
+        rate_vs_time=rvt, window=win, readout_errors=errs, notes=notes,
+    )
+
+
+def _window(keys: np.ndarray, t_last: np.ndarray, modes: list[str], *, cl: float, rng: np.random.Generator,
+            lab: float, names: Any) -> list[ph.WindowPoint] | None:
+    ok = t_last >= 0
+    if ok.sum() < 10:
+        return None
+    stops = np.unique(np.quantile(t_last[ok], np.linspace(0.3, 1.0, 8)).astype(np.int64))
+    u, inv = np.unique(keys, return_inverse=True)
+
+    def fid(mask: np.ndarray) -> Estimate:
+        c = np.bincount(inv[mask], minlength=u.size)
+        sel = c > 0
+        _, _, f, _, _ = _estimate(keys[:0], modes, cl=cl, n_boot=400, rng=rng, errs=None, with_tomo=False,
+                                  names=names, uniq=(u[sel], c[sel]))
+        if f is None:
+            raise ValueError("no estimate")
+        return f
+
+    def safe(mask: np.ndarray) -> Estimate:
+        try:
+            return fid(mask)
+        except DataError as e:
+            raise ValueError(str(e)) from e
+
+    return ph.window_tradeoff(t_last, stops, safe, lab_time_s=lab)

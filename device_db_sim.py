@@ -1,0 +1,18 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The lab's ``device_db.py`` transformed for the ionlink simulator.
+
+Use it with ARTIQ's own tools to drive the simulator instead of hardware, e.g. ``artiq_run
+--device-db device_db_sim.py repository/remote_entanglement.py`` or ``artiq_master --device-db
+device_db_sim.py``. Devices with a simulated model (``sim.devices``) replace ARTIQ's drivers; the
+others raise a clear error when an experiment requests them.
+"""
+import os
+import sys
+
+_here = os.path.dirname(os.path.abspath(__file__))
+if _here not in sys.path:
+    sys.path.insert(0, _here)
+
+from sim.device_manager import load_device_db, transform_device_db  # noqa: E402
+
+device_db = transform_device_db(load_device_db(os.path.join(_here, "device_db.py")))

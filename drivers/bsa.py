@@ -1,0 +1,160 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Logical device for the Bell-state analyser (BSA): four single-photon detectors behind a
+50:50 beam splitter and two polarising beam splitters.
+
+Detector numbering: ``det0`` = port 0 H, ``det1`` = port 0 V, ``det2`` = port 1 H,
+``det3`` = port 1 V. Bit i of a click pattern is detector i. A two-photon herald is H and V in
+coincidence: on the same port (``0b0011``, ``0b1100``) it projects onto psi+, on different ports
+(``0b1001``, ``0b0110``) onto psi-.
+
+The helpers are the CPU heralding path (gate, read first-click timestamps, build the pattern);
+the gateware path uses the same patterns through :class:`drivers.entangler.Entangler`.
+"""
+
+from artiq.language.core import kernel, portable, delay_mu, now_mu, at_mu
+from artiq.language.types import TInt32, TInt64, TList, TNone
+
+__all__ = ["BellStateAnalyser", "PSI_PLUS_PATTERNS", "PSI_MINUS_PATTERNS", "HERALD_PATTERNS",
+           "psi_of_pattern"]
+
+PSI_PLUS_PATTERNS = [0b0011, 0b1100]
+PSI_MINUS_PATTERNS = [0b1001, 0b0110]
+#: entangler herald slots 0-3: psi+ in slots 0, 1 and psi- in slots 2, 3
+HERALD_PATTERNS = PSI_PLUS_PATTERNS + PSI_MINUS_PATTERNS
+
+
+@portable
+def psi_of_pattern(pattern: TInt32) -> TInt32:
+    """+1 for a psi+ herald pattern, -1 for psi-, 0 for anything else."""
+    if pattern == 0b0011 or pattern == 0b1100:
+        return 1
+    if pattern == 0b1001 or pattern == 0b0110:
+        return -1
+    return 0
+
+
+@portable
+def pattern_of_slots(slots: TInt32) -> TInt32:
+    """Click pattern of an entangler ``run_mu`` reason (bitfield of matched slots of
+    :data:`HERALD_PATTERNS`); 0 for a timeout or an empty bitfield. Slot 0 wins ties (patterns are
+    exact-match and distinct, so at most one slot matches)."""
+    if slots == 0x3fff:
+        return 0
+    if slots & 1:
+        return 0b0011
+    if slots & 2:
+        return 0b1100
+    if slots & 4:
+        return 0b1001
+    if slots & 8:
+        return 0b0110
+    return 0
+
+
+class BellStateAnalyser:
+    """Four BSA detectors (TTLInOut inputs).
+
+    :param detectors: device names of det0..det3, in the numbering above.
+    :param core_device: core device name.
+    """
+
+    kernel_invariants = {"core", "det0", "det1", "det2", "det3", "gate_latency_mu"}
+
+    def __init__(self, dmgr, detectors, core_device="core"):
+        if len(detectors) != 4:
+            raise ValueError("The Bell-state analyser has four detectors")
+        self.core = dmgr.get(core_device)
+        self.detector_names = list(detectors)
+        self.det0 = dmgr.get(detectors[0])
+        self.det1 = dmgr.get(detectors[1])
+        self.det2 = dmgr.get(detectors[2])
+        self.det3 = dmgr.get(detectors[3])
+        self.gate_latency_mu = self.det0.gate_latency_mu
+
+    @kernel
+    def input_mode(self) -> TNone:
+        """Put all four detector channels in input mode (OE off). Advances the cursor by one
+        coarse cycle (8 ns), as the TTL PHY needs before the next command on those channels."""
+        self.det0.input()
+        self.det1.input()
+        self.det2.input()
+        self.det3.input()
+        delay_mu(8)
+
+    @kernel
+    def gate_rising_mu(self, duration_mu: TInt64) -> TInt64:
+        """Open the rising-edge gates of all four detectors together for ``duration_mu`` (mu).
+
+        Advances the cursor by ``duration_mu``; returns the gate end (mu)."""
+        t0 = now_mu()
+        self.det0.gate_rising_mu(duration_mu)
+        at_mu(t0)
+        self.det1.gate_rising_mu(duration_mu)
+        at_mu(t0)
+        self.det2.gate_rising_mu(duration_mu)
+        at_mu(t0)
+        return self.det3.gate_rising_mu(duration_mu)
+
+    @kernel
+    def _first_click(self, t: TInt64, t_end_mu: TInt64, det_index: TInt32) -> TInt64:
+        """Drain the rest of detector ``det_index``'s events of this gate when its first click
+        ``t`` was found, so that the next gate starts clean. Returns ``t``."""
+        if t >= 0:
+            if det_index == 0:
+                while self.det0.timestamp_mu(t_end_mu) >= 0:
+                    pass
+            elif det_index == 1:
+                while self.det1.timestamp_mu(t_end_mu) >= 0:
+                    pass
+            elif det_index == 2:
+                while self.det2.timestamp_mu(t_end_mu) >= 0:
+                    pass
+            else:
+                while self.det3.timestamp_mu(t_end_mu) >= 0:
+                    pass
+        return t
+
+    @kernel
+    def fetch_pattern(self, t_end_mu: TInt64, timestamps: TList(TInt64)) -> TInt32:
+        """Click pattern of the gates that end at ``t_end_mu``; the first-click timestamp of each
+        detector (absolute mu, -1 if none) goes to ``timestamps[0..3]``.
+
+        Does not move the cursor. Blocks until the RTIO counter passes ``t_end_mu`` + gate latency
+        (104 mu), i.e. consumes all slack; later clicks in the same gate are read and dropped."""
+        t = self._first_click(self.det0.timestamp_mu(t_end_mu), t_end_mu, 0)
+        timestamps[0] = t
+        pattern = 0
+        if t >= 0:
+            pattern |= 1
+        t = self._first_click(self.det1.timestamp_mu(t_end_mu), t_end_mu, 1)
+        timestamps[1] = t
+        if t >= 0:
+            pattern |= 2
+        t = self._first_click(self.det2.timestamp_mu(t_end_mu), t_end_mu, 2)
+        timestamps[2] = t
+        if t >= 0:
+            pattern |= 4
+        t = self._first_click(self.det3.timestamp_mu(t_end_mu), t_end_mu, 3)
+        timestamps[3] = t
+        if t >= 0:
+            pattern |= 8
+        return pattern
+
+    @kernel
+    def count_all(self, t_end_mu: TInt64, counts: TList(TInt32)) -> TNone:
+        """Counts of each detector in the gates ending at ``t_end_mu`` into ``counts[0..3]``.
+        Does not move the cursor; consumes all slack."""
+        counts[0] = self.det0.count(t_end_mu)
+        counts[1] = self.det1.count(t_end_mu)
+        counts[2] = self.det2.count(t_end_mu)
+        counts[3] = self.det3.count(t_end_mu)
+
+    @kernel
+    def drain(self) -> TNone:
+        """Drop every event buffered in the four input FIFOs up to the cursor (e.g. after an
+        underflow). Does not move the cursor; consumes all slack."""
+        t = now_mu()
+        self.det0.count(t)
+        self.det1.count(t)
+        self.det2.count(t)
+        self.det3.count(t)

@@ -1,0 +1,292 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Shared parts of the remote-entanglement experiments (gateware and CPU heralding).
+
+:class:`LinkExperiment` is a mixin for ``EnvExperiment`` subclasses. It holds the arguments both
+heralding paths share, the analysis settings (Z, parity scan, tomography), the kernels that run
+after a herald (analysis rotations and readout of both ions), the host RPCs that receive the
+per-herald records (one async RPC per herald, never per attempt), the live datasets for the
+dashboard, and the final datasets of the schema in ``docs/datasets.md``.
+"""
+import time
+from math import pi
+
+import numpy as np
+from numpy import int64
+
+from artiq.language.core import kernel, rpc, delay_mu, now_mu, at_mu
+from artiq.language.environment import EnumerationValue, NumberValue
+from artiq.language.types import TBool, TInt32, TInt64, TNone
+from artiq.language.units import us
+
+from drivers.bsa import psi_of_pattern
+
+SCHEMA_VERSION = 1
+BASIS_Z, BASIS_X, BASIS_Y = 0, 1, 2
+# analysis rotation per basis: (theta rad, phase turns); docs/datasets.md
+_BASIS_PULSE = {BASIS_Z: (0.0, 0.0), BASIS_X: (pi / 2, 0.25), BASIS_Y: (pi / 2, 0.5)}
+
+
+def analysis_settings(mode, parity_points=8):
+    """Analysis settings of a mode: lists ``basis_a``, ``basis_b``, ``phase`` (turns),
+    ``theta_a``, ``phi_a``, ``theta_b``, ``phi_b`` (rad, turns), one entry per setting."""
+    if mode == "z":
+        pairs = [(BASIS_Z, BASIS_Z, 0.0)]
+    elif mode == "parity":  # Z populations for P_odd, then the scan points
+        pairs = [(BASIS_Z, BASIS_Z, 0.0)] + [(-1, -1, k / parity_points)
+                                             for k in range(parity_points)]
+    elif mode == "tomography":
+        order = [BASIS_X, BASIS_Y, BASIS_Z]
+        pairs = [(a, b, 0.0) for a in order for b in order]
+    else:
+        raise ValueError("mode must be 'z', 'parity' or 'tomography'")
+    out = {k: [] for k in ("basis_a", "basis_b", "phase", "theta_a", "phi_a", "theta_b", "phi_b")}
+    for a, b, phase in pairs:
+        if a < 0:  # parity scan: pi/2 pulses of phase +phase on ion A, -phase on ion B
+            ta, pa, tb, pb, a, b = pi / 2, phase, pi / 2, -phase, BASIS_X, BASIS_X
+        else:
+            (ta, pa), (tb, pb) = _BASIS_PULSE[a], _BASIS_PULSE[b]
+        for key, value in zip(out, (a, b, phase, ta, pa, tb, pb)):
+            out[key].append(value)
+    return out
+
+
+class LinkExperiment:
+    """Mixin: shared arguments, post-herald kernels and herald bookkeeping."""
+
+    def build_link(self, default_margin=3 * us):
+        """Request the devices and arguments both heralding paths share (call in ``build``)."""
+        self.setattr_device("core")
+        self.setattr_device("core_dma")
+        self.setattr_device("scheduler")
+        self.setattr_device("node_a")
+        self.setattr_device("node_b")
+        self.setattr_device("bsa")
+        self.setattr_argument("mode", EnumerationValue(["z", "parity", "tomography"], "z"),
+                              tooltip="analysis: Z basis, parity scan, or 9 Pauli settings")
+        self.setattr_argument("heralds_per_setting", NumberValue(
+            200, precision=0, step=1, min=1, type="int"), tooltip="heralds per analysis setting")
+        self.setattr_argument("parity_points", NumberValue(
+            8, precision=0, step=1, min=2, type="int"), tooltip="analysis phases in [0, 1) turn")
+        self.setattr_argument("cooling_time", NumberValue(
+            20 * us, unit="us", min=0.0), tooltip="Doppler cooling before each run/attempt block")
+        self.setattr_argument("slack_margin", NumberValue(
+            default_margin, unit="us", min=0.2 * us),
+            tooltip="slack re-established after each blocking read (RTIO counter + margin)")
+        self.setattr_argument("readout_delay", NumberValue(
+            5 * us, unit="us", min=0.0),
+            tooltip="slack before the analysis pulses after a herald (covers the timestamp reads)")
+        self.setattr_argument("max_wall_time", NumberValue(
+            0.0, unit="s", min=0.0), tooltip="stop after this host time (0 = no limit)")
+
+    def prepare_link(self, kind):
+        """Host-side preparation (call in ``prepare``): calibrations, settings, counters."""
+        self.kind = kind
+        for node in (self.node_a, self.node_b):
+            node.load_calibration(self)
+        s = analysis_settings(self.mode, self.parity_points)
+        self.settings = s
+        self.n_settings = len(s["basis_a"])
+        self.theta_a, self.phi_a = s["theta_a"], s["phi_a"]
+        self.theta_b, self.phi_b = s["theta_b"], s["phi_b"]
+        self.n_total = self.n_settings * self.heralds_per_setting
+        self.t_cool_mu = int64(self.core.seconds_to_mu(self.cooling_time))
+        self.margin_mu = int64(self.core.seconds_to_mu(self.slack_margin))
+        self.readout_delay_mu = int64(self.core.seconds_to_mu(self.readout_delay))
+        self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {
+            "n_settings", "theta_a", "phi_a", "theta_b", "phi_b", "heralds_per_setting",
+            "t_cool_mu", "margin_mu", "readout_delay_mu"}
+        # host bookkeeping; `next_index` is where a resumed kernel continues
+        self.records = {k: [] for k in ("pattern", "t_det_mu", "attempts", "t_lab_mu", "t_wall",
+                                        "setting", "counts_a", "counts_b")}
+        self.next_index = 0
+        self.totals = {"attempts": 0, "lab_mu": 0, "cycles_mu": 0, "underflows": 0,
+                       "discarded": 0}
+        self._t_wall_start = time.time()
+        self._t_wall_loop = 0.0
+        self._live_last = 0.0
+        self.set_dataset("schema_version", SCHEMA_VERSION)
+        self.set_dataset("ionlink.experiment", "remote_entanglement")
+        self.set_dataset("ionlink.heralding", kind)
+        self.set_dataset("mode", self.mode)
+        self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
+        for key in ("herald_rate", "psi_plus", "psi_minus", "fidelity"):
+            self.set_dataset("live." + key, 0.0, broadcast=True, archive=False)
+
+    # ---- kernels -----------------------------------------------------------------------------
+
+    @kernel
+    def set_analysis_phases(self, s: TInt32) -> TNone:
+        """Program both qubit drives with setting ``s``'s analysis phases, before the attempts
+        start, so that only TTL pulses remain after a herald. Advances the cursor by two DDS
+        updates (2 x 1256 mu)."""
+        self.node_a.set_qubit_phase(self.phi_a[s])
+        self.node_b.set_qubit_phase(self.phi_b[s])
+
+    @kernel
+    def analyse_and_read(self, s: TInt32) -> TInt64:
+        """Analysis pulses of setting ``s`` on both ions at once, then both readouts at once.
+
+        Advances the cursor by the longer pulse plus the detection time. Returns the gate end;
+        fetch counts with ``node.fetch_counts``."""
+        t0 = now_mu()
+        self.node_a.rotate_prepared(self.theta_a[s])
+        t1 = now_mu()
+        at_mu(t0)
+        self.node_b.rotate_prepared(self.theta_b[s])
+        if t1 > now_mu():
+            at_mu(t1)
+        delay_mu(8)
+        t0 = now_mu()
+        self.node_a.detect_gate_mu(self.node_a.t_detect_mu)
+        t1 = now_mu()
+        at_mu(t0)
+        self.node_b.detect_gate_mu(self.node_b.t_detect_mu)
+        if t1 > now_mu():
+            at_mu(t1)
+        return now_mu()
+
+    @kernel
+    def resync(self) -> TNone:
+        """Move the cursor to the RTIO counter + ``slack_margin`` if it is behind (after a blocking
+        read). Never moves backwards."""
+        t = self.core.get_rtio_counter_mu() + self.margin_mu
+        if now_mu() < t:
+            at_mu(t)
+
+    # ---- host RPCs -------------------------------------------------------------------------
+
+    @rpc(flags={"async"})
+    def record_herald(self, setting: TInt32, pattern: TInt32, t0: TInt64, t1: TInt64, t2: TInt64,
+                      t3: TInt64, attempts: TInt64, t_lab_mu: TInt64, counts_a: TInt32,
+                      counts_b: TInt32):
+        """One herald's raw record (async, one per herald)."""
+        r = self.records
+        r["setting"].append(setting)
+        r["pattern"].append(pattern)
+        r["t_det_mu"].append([t0, t1, t2, t3])
+        r["attempts"].append(attempts)
+        r["t_lab_mu"].append(t_lab_mu)
+        r["t_wall"].append(time.time())
+        r["counts_a"].append(counts_a)
+        r["counts_b"].append(counts_b)
+        now = time.time()
+        if now - self._live_last > 0.5 or len(r["pattern"]) == self.n_total:
+            self._live_last = now
+            self.update_live()
+
+    @rpc(flags={"async"})
+    def add_totals(self, attempts: TInt64, lab_mu: TInt64, cycles_mu: TInt64, underflows: TInt32,
+                   discarded: TInt32):
+        """Totals of one kernel invocation (async)."""
+        t = self.totals
+        t["attempts"] += attempts
+        t["lab_mu"] += lab_mu
+        t["cycles_mu"] += cycles_mu
+        t["underflows"] += underflows
+        t["discarded"] += discarded
+
+    def should_stop(self) -> TBool:
+        """Called by the kernel between heralds and every few hundred runs: True when the
+        experiment must leave the kernel (pause requested, or the wall-time limit is reached)."""
+        if self.max_wall_time > 0 and time.time() - self._t_wall_start > self.max_wall_time:
+            self.out_of_time = True
+            return True
+        return self.scheduler.check_pause()
+
+    # ---- host loop -------------------------------------------------------------------------
+
+    def run_link(self, kernel_fn):
+        """Run ``kernel_fn`` until all heralds are taken, pausing cleanly when the scheduler asks
+        and stopping cleanly on termination or the wall-time limit."""
+        from artiq.language.core import TerminationRequested
+        self.out_of_time = False
+        t0 = time.time()
+        try:
+            while self.next_index < self.n_total and not self.out_of_time:
+                kernel_fn()
+                self.next_index = len(self.records["pattern"])
+                if self.next_index < self.n_total and not self.out_of_time:
+                    close = getattr(self.core, "close", None)
+                    if close is not None:
+                        close()  # release the core device while paused (ARTIQ convention)
+                    self.scheduler.pause()
+        except TerminationRequested:
+            pass
+        finally:
+            self._t_wall_loop += time.time() - t0
+            self.write_results()
+
+    def update_live(self):
+        """Progress, herald rate, psi+/- counts and a running fidelity estimate."""
+        r = self.records
+        n = len(r["pattern"])
+        self.set_dataset("ionlink.progress", n / max(1, self.n_total), broadcast=True, archive=False)
+        if n == 0:
+            return
+        psi = np.array([psi_of_pattern(p) for p in r["pattern"]])
+        self.set_dataset("live.psi_plus", int((psi > 0).sum()), broadcast=True, archive=False)
+        self.set_dataset("live.psi_minus", int((psi < 0).sum()), broadcast=True, archive=False)
+        t = np.array(r["t_lab_mu"], dtype=np.int64)
+        if n > 1 and t[-1] > t[0]:
+            rate = (n - 1) / ((t[-1] - t[0]) * self.core.ref_period)
+            self.set_dataset("live.herald_rate", rate, broadcast=True, archive=False)
+        self.set_dataset("live.fidelity", self.fidelity_estimate(), broadcast=True,
+                         archive=False)
+
+    def fidelity_estimate(self):
+        """Running F = (P_odd + C)/2 with psi+/- sign correction: P_odd from ZZ heralds, C from
+        XX/YY heralds (tomography) or the mean |parity| at the extreme analysis phases (parity
+        scan). NaN until both are available. A quick dashboard number, not the analysis."""
+        r = self.records
+        s = np.array(r["setting"], dtype=int)
+        bits_a = np.array(r["counts_a"]) > self.node_a.threshold
+        bits_b = np.array(r["counts_b"]) > self.node_b.threshold
+        psi = np.array([psi_of_pattern(p) for p in r["pattern"]])
+        ba = np.array(self.settings["basis_a"])[s]
+        bb = np.array(self.settings["basis_b"])[s]
+        parity = np.where(bits_a == bits_b, 1.0, -1.0)
+        zz = (ba == BASIS_Z) & (bb == BASIS_Z)
+        p_odd = float(np.mean(parity[zz] < 0)) if zz.any() else np.nan
+        xy = (ba == bb) & (ba != BASIS_Z)
+        if self.mode == "parity":
+            phase = np.array(self.settings["phase"])[s]
+            c = float(np.mean((psi * parity * np.cos(4 * pi * phase))[xy]) * 2) if xy.any() \
+                else np.nan
+        else:
+            c = float(np.abs(np.mean(psi[xy] * parity[xy]))) if xy.any() else np.nan
+        return 0.5 * (p_odd + c) if self.mode != "z" else p_odd
+
+    def write_results(self):
+        """Final per-herald arrays and totals (docs/datasets.md)."""
+        r, s = self.records, self.settings
+        setting = np.array(r["setting"], dtype=np.int64)
+        n = len(setting)
+        pattern = np.array(r["pattern"], dtype=np.int32)
+        self.set_dataset("herald.pattern", pattern)
+        self.set_dataset("herald.psi", np.array([psi_of_pattern(p) for p in pattern],
+                                                dtype=np.int8))
+        self.set_dataset("herald.t_det_mu", np.array(r["t_det_mu"], dtype=np.int64).reshape(n, 4))
+        self.set_dataset("herald.attempts", np.array(r["attempts"], dtype=np.int64))
+        self.set_dataset("herald.t_lab_mu", np.array(r["t_lab_mu"], dtype=np.int64))
+        self.set_dataset("herald.t_wall", np.array(r["t_wall"], dtype=np.float64))
+        self.set_dataset("herald.basis_a", np.array(s["basis_a"], dtype=np.int8)[setting])
+        self.set_dataset("herald.basis_b", np.array(s["basis_b"], dtype=np.int8)[setting])
+        self.set_dataset("herald.phase", np.array(s["phase"], dtype=np.float64)[setting])
+        for node, x in ((self.node_a, "a"), (self.node_b, "b")):
+            counts = np.array(r["counts_" + x], dtype=np.int32)
+            self.set_dataset("herald.counts_" + x, counts)
+            self.set_dataset("herald.bit_" + x, (counts > node.threshold).astype(np.int8))
+            self.set_dataset("readout.threshold_" + x, int(node.threshold))
+            self.set_dataset("readout.error_" + x, float(node.readout_error))
+        t = self.totals
+        lab_s = t["lab_mu"] * self.core.ref_period
+        self.set_dataset("totals.attempts", np.int64(t["attempts"]))
+        self.set_dataset("totals.heralds", np.int64(n))
+        self.set_dataset("totals.lab_time_s", float(lab_s))
+        self.set_dataset("totals.wall_time_s", float(self._t_wall_loop))
+        self.set_dataset("totals.duty_cycle",
+                         float(t["cycles_mu"] / t["lab_mu"]) if t["lab_mu"] else 0.0)
+        self.set_dataset("totals.underflows_recovered", np.int64(t["underflows"]))
+        self.set_dataset("totals.heralds_discarded", np.int64(t["discarded"]))
+        self.set_dataset("totals.cycle_mu", np.int64(self.cycle_mu))
+        self.update_live()

@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Detector dark counts and background of the four Bell-state-analyser detectors.
+
+Two conditions, each ``gates`` gates of ``gate_length`` on all four detectors at once: ``dark``
+with every beam off, and ``background`` with both nodes' cooling and repump beams on (scattered
+light reaching the detectors while the ions are cooled). Writes ``dark.counts`` (int64[4]),
+``dark.duration_s`` (gated time per detector), ``background.counts``, the rates
+``dark.rate_hz``/``background.rate_hz``, and the persistent ``calib.bsa.dark_rate_hz`` (list of 4,
+s^-1) that the single-photon and entanglement analyses use.
+"""
+import numpy as np
+from numpy import int64
+
+from artiq.experiment import *
+
+from drivers.link import SCHEMA_VERSION
+
+
+class DarkCounts(EnvExperiment):
+    """Detector dark counts and background"""
+
+    def build(self):
+        self.setattr_device("core")
+        self.setattr_device("scheduler")
+        self.setattr_device("entangler")
+        self.setattr_device("node_a")
+        self.setattr_device("node_b")
+        self.setattr_device("bsa")
+        self.setattr_argument("gates", NumberValue(100, precision=0, step=1, min=1, type="int"))
+        self.setattr_argument("gate_length", NumberValue(10 * ms, unit="ms", min=1 * us))
+
+    def prepare(self):
+        self.gate_mu = int64(self.core.seconds_to_mu(self.gate_length))
+        self.results = {}
+        self.set_dataset("schema_version", SCHEMA_VERSION)
+        self.set_dataset("ionlink.experiment", "dark_counts")
+        self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
+
+    @rpc(flags={"async"})
+    def store(self, condition: TInt32, counts: TList(TInt64)):
+        self.results[condition] = np.array(counts, dtype=np.int64)
+        self.set_dataset("ionlink.progress", len(self.results) / 2, broadcast=True,
+                         archive=False)
+
+    @kernel
+    def measure(self, condition: TInt32):
+        totals = [int64(0)] * 4
+        counts = [0] * 4
+        for k in range(self.gates):
+            self.core.break_realtime()
+            if condition == 1:
+                self.node_a.cool_sw.on()
+                self.node_a.repump_sw.on()
+                self.node_b.cool_sw.on()
+                self.node_b.repump_sw.on()
+            t_end = self.bsa.gate_rising_mu(self.gate_mu)
+            self.bsa.count_all(t_end, counts)
+            for d in range(4):
+                totals[d] += int64(counts[d])
+        self.core.break_realtime()
+        self.node_a.idle()
+        self.node_b.idle()
+        self.store(condition, totals)
+
+    @kernel
+    def run(self):
+        self.core.reset()
+        self.entangler.init()
+        self.bsa.input_mode()
+        self.node_a.idle()
+        self.node_b.idle()
+        self.measure(0)
+        if not self.scheduler.check_pause():
+            self.measure(1)
+
+    def analyze(self):
+        duration = self.gates * self.gate_mu * self.core.ref_period
+        self.set_dataset("dark.duration_s", float(duration))
+        if 0 in self.results:
+            self.set_dataset("dark.counts", self.results[0])
+            rate = self.results[0] / duration
+            self.set_dataset("dark.rate_hz", rate)
+            self.set_dataset("calib.bsa.dark_rate_hz", [float(r) for r in rate], persist=True)
+        if 1 in self.results:
+            self.set_dataset("background.counts", self.results[1])
+            self.set_dataset("background.rate_hz", self.results[1] / duration)

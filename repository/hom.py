@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Two-photon (Hong-Ou-Mandel) interference between the nodes, with the entangler core as a fast
+counter.
+
+Both nodes are pumped and excited in every cycle; node B's excitation is delayed by each value of
+``delays`` (8 ns steps of the entangler outputs; the last value, >> tau, is the distinguishable
+reference). The gateware counts cycles with cross-port same-polarisation coincidences (patterns
+0b0101 = H on both ports, 0b1010 = V on both ports), which vanish for indistinguishable photons.
+Visibility V = 1 - C(0)/C(ref) (per-attempt rates); for ideal single photons V equals the mode
+overlap M. Writes ``hom.delay_mu``, ``hom.coincidences``, ``hom.attempts``, ``hom.visibility``,
+``hom.visibility_err``. Needs the gate window from the single-photon calibration.
+"""
+import numpy as np
+from numpy import int32, int64
+
+from artiq.experiment import *
+
+from drivers.entangler import OUT_PUMP_A, OUT_EXCITE_A, OUT_PUMP_B, OUT_EXCITE_B, GATE_DET0
+from drivers.link import SCHEMA_VERSION
+
+
+class HOM(EnvExperiment):
+    """Two-photon interference (HOM visibility)"""
+
+    def build(self):
+        self.setattr_device("core")
+        self.setattr_device("core_dma")
+        self.setattr_device("scheduler")
+        self.setattr_device("entangler")
+        self.setattr_device("node_a")
+        self.setattr_device("node_b")
+        self.setattr_device("bsa")
+        self.setattr_argument("delays", PYONValue([0, 8, 16, 32, 400]),
+                              tooltip="node B excitation delays in mu (multiples of 8); last = reference")
+        self.setattr_argument("runs_per_delay", NumberValue(200, precision=0, step=1, min=1,
+                                                            type="int"))
+        self.setattr_argument("run_duration", NumberValue(200 * us, unit="us", min=1 * us))
+        self.setattr_argument("cooling_time", NumberValue(20 * us, unit="us"))
+
+    def prepare(self):
+        for node in (self.node_a, self.node_b):
+            node.load_calibration(self)
+        s2mu = self.core.seconds_to_mu
+        self.delay_list = [int32(d) & ~7 for d in self.delays]
+        max_delay = max(self.delay_list)
+        self.excite_mu = int32(584)
+        self.excite_len_mu = int32(max(self.node_a.t_excite_mu, self.node_b.t_excite_mu))
+        gate0 = int32(self.get_dataset("calib.photon.gate_start_mu", 0))
+        gate1 = int32(self.get_dataset("calib.photon.gate_stop_mu", 60))
+        self.gate0, self.gate1 = gate0, gate1
+        self.cycle_mu = int32((self.excite_mu + max_delay + gate1 + 64 + 7) & ~7)
+        self.run_mu = int64(s2mu(self.run_duration))
+        self.t_cool_mu = int64(s2mu(self.cooling_time))
+        self.coinc = [0] * len(self.delay_list)
+        self.attempts = [0] * len(self.delay_list)
+        self.set_dataset("schema_version", SCHEMA_VERSION)
+        self.set_dataset("ionlink.experiment", "hom")
+        self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
+
+    @rpc(flags={"async"})
+    def store(self, i: TInt32, coincidences: TInt64, attempts: TInt64):
+        self.coinc[i] = coincidences
+        self.attempts[i] = attempts
+        self.set_dataset("ionlink.progress", (i + 1) / len(self.delay_list), broadcast=True,
+                         archive=False)
+
+    @kernel
+    def setup(self, delay_mu: TInt32):
+        e = self.entangler
+        e.init()
+        e.set_cycle_length_mu(self.cycle_mu)
+        e.set_timing_mu(OUT_PUMP_A, 32, 504)
+        e.set_timing_mu(OUT_PUMP_B, 32, 504)
+        e.set_timing_mu(OUT_EXCITE_A, self.excite_mu, self.excite_mu + self.excite_len_mu)
+        e.set_timing_mu(OUT_EXCITE_B, self.excite_mu + delay_mu,
+                        self.excite_mu + delay_mu + self.excite_len_mu)
+        for d in range(4):
+            e.set_timing_mu(GATE_DET0 + d, self.excite_mu + self.gate0,
+                            self.excite_mu + delay_mu + self.gate1)
+        e.clear_heralds()
+        e.set_counter_patterns(0, [0b0101, 0b1010])
+
+    @kernel
+    def run(self):
+        self.core.reset()
+        self.bsa.input_mode()
+        self.node_a.idle()
+        self.node_b.idle()
+        for i in range(len(self.delay_list)):
+            self.core.break_realtime()
+            self.setup(self.delay_list[i])
+            coinc = int64(0)
+            attempts = int64(0)
+            for r in range(self.runs_per_delay):
+                self.core.break_realtime()
+                self.node_a.cool_mu(self.t_cool_mu)
+                self.node_b.cool_mu(self.t_cool_mu)
+                self.entangler.set_config(True, True)
+                end_mu, reason = self.entangler.run_mu(self.run_mu)
+                at_mu(end_mu)
+                self.core.break_realtime()
+                attempts += int64(self.entangler.get_ncycles())
+                coinc += int64(self.entangler.get_pattern_count(0))
+            self.core.break_realtime()
+            self.entangler.set_config(False, True)
+            self.store(i, coinc, attempts)
+            if self.scheduler.check_pause():
+                break
+
+    def analyze(self):
+        c = np.array(self.coinc, dtype=np.int64)
+        n = np.array(self.attempts, dtype=np.int64)
+        self.set_dataset("hom.delay_mu", np.array(self.delay_list, dtype=np.int64))
+        self.set_dataset("hom.coincidences", c)
+        self.set_dataset("hom.attempts", n)
+        if n[0] > 0 and n[-1] > 0 and c[-1] > 0:
+            r0, rr = c[0] / n[0], c[-1] / n[-1]
+            v = 1 - r0 / rr
+            err = (r0 / rr) * np.sqrt(1 / max(c[0], 1) + 1 / c[-1])
+            self.set_dataset("hom.visibility", float(v))
+            self.set_dataset("hom.visibility_err", float(err))

@@ -1,0 +1,111 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Readout calibration: bright and dark PMT count histograms of each ion, the optimal threshold and
+the discrimination error, stored as persistent datasets for every later experiment.
+
+Per shot: Doppler cooling, optical pumping (prepares |0>, dark), for bright shots a pi pulse (|1>),
+then detection for ``detection_time``. The threshold t minimises the mean error
+(P(dark > t) + P(bright <= t))/2 (bright = count > t). Run after Startup and after calibrating the
+qubit pi time (``calib.node_X.qubit.pi_time``). Writes persistent ``calib.readout.threshold_a/_b``,
+``calib.readout.error_a/_b`` and ``calib.node_X.detect.duration``; raw counts in
+``readout.bright_counts_a`` etc.
+"""
+from math import pi
+
+import numpy as np
+
+from artiq.experiment import *
+
+from drivers.link import SCHEMA_VERSION
+
+
+def optimal_threshold(bright, dark):
+    """(threshold, error, error_sigma): the count threshold t (bright = count > t) minimising
+    (P(dark > t) + P(bright <= t))/2, that error, and its binomial standard error."""
+    bright, dark = np.asarray(bright), np.asarray(dark)
+    top = int(max(bright.max(initial=0), dark.max(initial=0))) + 1
+    best = (0, 1.0)
+    for t in range(top):
+        err = 0.5 * (np.mean(dark > t) + np.mean(bright <= t))
+        if err < best[1]:
+            best = (t, err)
+    t, err = best
+    e_d, e_b = np.mean(dark > t), np.mean(bright <= t)
+    sigma = 0.5 * np.sqrt(e_d * (1 - e_d) / max(1, len(dark)) + e_b * (1 - e_b) / max(1, len(bright)))
+    return t, float(err), float(sigma)
+
+
+class ReadoutCalibration(EnvExperiment):
+    """Readout calibration (thresholds)"""
+
+    def build(self):
+        self.setattr_device("core")
+        self.setattr_device("core_dma")
+        self.setattr_device("scheduler")
+        self.setattr_device("entangler")
+        self.setattr_device("node_a")
+        self.setattr_device("node_b")
+        self.setattr_argument("shots", NumberValue(500, precision=0, step=1, min=10, type="int"),
+                              tooltip="shots per state and node")
+        self.setattr_argument("detection_time", NumberValue(300 * us, unit="us", min=1 * us))
+        self.setattr_argument("slack_margin", NumberValue(10 * us, unit="us", min=1 * us))
+
+    def prepare(self):
+        for node in (self.node_a, self.node_b):
+            node.load_calibration(self)
+        self.t_detect_mu = self.core.seconds_to_mu(self.detection_time)
+        self.margin_mu = self.core.seconds_to_mu(self.slack_margin)
+        self.counts = {}
+        self.set_dataset("schema_version", SCHEMA_VERSION)
+        self.set_dataset("ionlink.experiment", "readout_calibration")
+        self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
+
+    @rpc(flags={"async"})
+    def store(self, node: TInt32, bright: TInt32, counts: TList(TInt32)):
+        self.counts[(node, bright)] = list(counts)
+        self.set_dataset("ionlink.progress", len(self.counts) / 4, broadcast=True, archive=False)
+
+    @kernel
+    def take_shots(self, node_index: TInt32, bright: TBool):
+        node = self.node_a if node_index == 0 else self.node_b
+        counts = [0] * self.shots
+        for k in range(self.shots):
+            self.core.break_realtime()
+            node.cool_dma()
+            node.pump()
+            if bright:
+                node.rotate(pi, 0.0)
+            t_end = node.detect_gate_mu(self.t_detect_mu)
+            counts[k] = node.fetch_counts(t_end)
+        self.store(node_index, 1 if bright else 0, counts)
+
+    @kernel
+    def run(self):
+        self.core.reset()
+        self.entangler.init()
+        self.node_a.record_dma()
+        self.node_b.record_dma()
+        self.node_a.load_dma_handles()
+        self.node_b.load_dma_handles()
+        self.core.break_realtime()
+        self.node_a.idle()
+        self.node_b.idle()
+        for i in range(2):
+            self.take_shots(i, False)
+            self.take_shots(i, True)
+            if self.scheduler.check_pause():
+                break
+
+    def analyze(self):
+        for i, x in enumerate("ab"):
+            if (i, 0) not in self.counts or (i, 1) not in self.counts:
+                continue
+            dark = np.array(self.counts[(i, 0)], dtype=np.int32)
+            bright = np.array(self.counts[(i, 1)], dtype=np.int32)
+            self.set_dataset("readout.dark_counts_" + x, dark)
+            self.set_dataset("readout.bright_counts_" + x, bright)
+            t, err, sigma = optimal_threshold(bright, dark)
+            self.set_dataset("readout.error_sigma_" + x, sigma)
+            self.set_dataset("calib.readout.threshold_" + x, int(t), persist=True)
+            self.set_dataset("calib.readout.error_" + x, err, persist=True)
+            self.set_dataset("calib.node_{}.detect.duration".format(x), self.detection_time,
+                             persist=True)

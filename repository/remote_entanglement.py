@@ -1,0 +1,196 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Remote entanglement with gateware heralding (entangler core).
+
+What it does: cools both ions, lets the entangler core repeat attempt cycles (pump, excite, gate the
+four Bell-state-analyser detectors) until a two-photon herald or the run timeout, re-cools and
+runs again until a herald. After a herald it rotates both ions into the analysis basis (pulses only;
+the phases were programmed before the attempts), reads both out, stores one raw record, and starts
+over. Modes: ``z`` (ZZ correlations), ``parity`` (both ions pi/2 at phase phi, ``parity_points``
+phases) and ``tomography`` (the nine Pauli settings); ``heralds_per_setting`` heralds each.
+
+Before running: the Startup experiment (DDS/attenuators/idle beams), Readout calibration
+(thresholds) and Single-photon generation (gate window ``calib.photon.gate_*``) must have stored
+their persistent datasets; the qubit pi time comes from ``calib.node_X.qubit.pi_time``.
+
+Per herald it records pattern, detector timestamps, attempts spent, analysis setting and both
+readouts; totals: attempts, heralds, lab time, duty cycle, underflows recovered (schema:
+docs/datasets.md). Dashboard: ``progress``, ``live.herald_rate``, ``live.psi_plus/minus``,
+``live.fidelity``. Pause and termination are honoured between runs.
+"""
+from numpy import int32, int64
+
+from artiq.experiment import *
+from artiq.coredevice.exceptions import RTIOUnderflow
+
+from drivers.bsa import HERALD_PATTERNS, pattern_of_slots
+from drivers.entangler import (TIMEOUT, OUT_PUMP_A, OUT_EXCITE_A, OUT_PUMP_B, OUT_EXCITE_B,
+                               GATE_DET0)
+from drivers.link import LinkExperiment
+
+
+class RemoteEntanglement(LinkExperiment, EnvExperiment):
+    """Remote entanglement (entangler-core heralding)"""
+
+    def build(self):
+        self.build_link()
+        self.setattr_device("entangler")
+        self.setattr_argument("cycle_length", NumberValue(1.05 * us, unit="us", min=0.1 * us,
+                                                          max=8.18 * us),
+                              group="entangler", tooltip="attempt cycle (8 ns steps)")
+        self.setattr_argument("run_duration", NumberValue(200 * us, unit="us", min=1 * us),
+                              group="entangler", tooltip="entangler run before re-cooling")
+        self.setattr_argument("pump_start", NumberValue(30 * ns, unit="ns"), group="entangler")
+        self.setattr_argument("pump_stop", NumberValue(500 * ns, unit="ns"), group="entangler")
+        self.setattr_argument("excite_time", NumberValue(584 * ns, unit="ns"), group="entangler",
+                              tooltip="excitation pulse start in the cycle (8 ns steps)")
+        self.setattr_argument("check_every", NumberValue(500, precision=0, step=1, min=1,
+                                                         type="int"), group="entangler",
+                              tooltip="runs between pause checks while no herald comes")
+
+    def prepare(self):
+        self.prepare_link("gateware")
+        s2mu = self.core.seconds_to_mu
+        self.cycle_mu = int64(s2mu(self.cycle_length)) & ~7
+        if s2mu(self.run_duration) // self.cycle_mu >= 16383:
+            raise ValueError("run_duration exceeds the 14-bit cycle counter")
+        self.run_mu = int64(s2mu(self.run_duration))
+        self.pump_start_mu = int32(s2mu(self.pump_start))
+        self.pump_stop_mu = int32(s2mu(self.pump_stop))
+        self.excite_mu = int32(s2mu(self.excite_time)) & ~7
+        self.excite_len_mu = int32(max(self.node_a.t_excite_mu, self.node_b.t_excite_mu))
+        # gate window relative to the excitation pulse start (single-photon calibration)
+        gate0 = int32(self.get_dataset("calib.photon.gate_start_mu", 0))
+        gate1 = int32(self.get_dataset("calib.photon.gate_stop_mu", 60))
+        self.gate_start_mu = int32(self.excite_mu + gate0)
+        self.gate_stop_mu = int32(self.excite_mu + gate1)
+        if self.gate_stop_mu >= self.cycle_mu:
+            raise ValueError("gate window ends after the cycle")
+        self.heralds = HERALD_PATTERNS
+        self.timeout_cycles = int32(-1)
+        self.kernel_invariants |= {"cycle_mu", "run_mu", "pump_start_mu", "pump_stop_mu",
+                                   "excite_mu", "excite_len_mu", "gate_start_mu", "gate_stop_mu",
+                                   "heralds", "check_every"}
+
+    def run(self):
+        self.run_link(self.run_kernel)
+
+    @kernel
+    def setup_entangler(self):
+        """Cycle length, output windows (pump, excite per node), gates and herald patterns.
+        Advances the cursor by 10 coarse cycles."""
+        e = self.entangler
+        e.init()
+        e.set_cycle_length_mu(int32(self.cycle_mu))
+        e.set_timing_mu(OUT_PUMP_A, self.pump_start_mu, self.pump_stop_mu)
+        e.set_timing_mu(OUT_PUMP_B, self.pump_start_mu, self.pump_stop_mu)
+        e.set_timing_mu(OUT_EXCITE_A, self.excite_mu, self.excite_mu + self.excite_len_mu)
+        e.set_timing_mu(OUT_EXCITE_B, self.excite_mu, self.excite_mu + self.excite_len_mu)
+        for i in range(4):
+            e.set_timing_mu(GATE_DET0 + i, self.gate_start_mu, self.gate_stop_mu)
+        e.set_heralds(self.heralds)
+
+    @kernel
+    def record_cooling(self):
+        """Record the cooling of both nodes (in parallel) to DMA. Does not move the cursor."""
+        with self.core_dma.record("remote_entanglement.cool"):
+            t0 = now_mu()
+            self.node_a.cool_mu(self.t_cool_mu)
+            at_mu(t0)
+            self.node_b.cool_mu(self.t_cool_mu)
+
+    @kernel
+    def run_kernel(self):
+        self.core.reset()
+        self.record_cooling()
+        cool = self.core_dma.get_handle("remote_entanglement.cool")
+        self.core.break_realtime()
+        self.bsa.input_mode()
+        self.node_a.idle()
+        self.node_b.idle()
+        self.setup_entangler()
+        t_lab0 = now_mu()
+        attempts_total = int64(0)
+        cycles_total = int64(0)
+        underflows = 0
+        discarded = 0
+        attempts = int64(0)      # attempts since the last recorded herald
+        i = self.next_index
+        runs = 0
+        stop = False
+        while i < self.n_total and not stop:
+            s = i // self.heralds_per_setting
+            try:
+                self.set_analysis_phases(s)
+            except RTIOUnderflow:
+                underflows += 1
+                self.core.break_realtime()
+                continue
+            heralded = False
+            end_mu = int64(0)
+            reason = 0
+            while not heralded and not stop:
+                try:
+                    self.core_dma.playback_handle(cool)
+                    self.entangler.set_config(True, True)
+                    end_mu, reason = self.entangler.run_mu(self.run_mu)
+                    at_mu(end_mu)
+                    self.resync()
+                    if reason != TIMEOUT:
+                        heralded = True
+                    else:
+                        n = self.timeout_cycles
+                        if n < 0:
+                            # timed-out runs are deterministic in standalone mode: read once
+                            n = self.entangler.get_ncycles()
+                            self.timeout_cycles = n
+                            self.resync()
+                        attempts += int64(n)
+                        attempts_total += int64(n)
+                        cycles_total += int64(n) * self.cycle_mu
+                except RTIOUnderflow:
+                    underflows += 1
+                    self.core.break_realtime()
+                runs += 1
+                if not heralded and runs % self.check_every == 0:
+                    stop = self.should_stop()
+                    self.core.break_realtime()
+            if not heralded:
+                break
+            # herald: analysis pulses and readout first, diagnostic reads afterwards (the
+            # entangler keeps the counters and timestamps until the next run starts)
+            try:
+                t_end = self.analyse_and_read(s)
+                counts_a = self.node_a.fetch_counts(t_end)
+                counts_b = self.node_b.fetch_counts(t_end)
+                n = self.entangler.get_ncycles()
+                attempts += int64(n)
+                attempts_total += int64(n)
+                cycles_total += int64(n) * self.cycle_mu
+                pattern = pattern_of_slots(reason)
+                t0 = int64(-1)
+                t1 = int64(-1)
+                t2 = int64(-1)
+                t3 = int64(-1)
+                if pattern & 1:
+                    t0 = int64(self.entangler.get_timestamp_mu(0))
+                if pattern & 2:
+                    t1 = int64(self.entangler.get_timestamp_mu(1))
+                if pattern & 4:
+                    t2 = int64(self.entangler.get_timestamp_mu(2))
+                if pattern & 8:
+                    t3 = int64(self.entangler.get_timestamp_mu(3))
+                self.record_herald(s, pattern, t0, t1, t2, t3, attempts, end_mu,
+                                   counts_a, counts_b)
+                attempts = int64(0)
+                i += 1
+                self.resync()
+            except RTIOUnderflow:
+                # the ions' state is lost: count the herald as discarded, keep its attempts
+                underflows += 1
+                discarded += 1
+                self.core.break_realtime()
+            if runs % self.check_every == 0 and i < self.n_total:
+                stop = self.should_stop()
+                self.core.break_realtime()
+        self.entangler.set_config(False, True)
+        self.add_totals(attempts_total, now_mu() - t_lab0, cycles_total, underflows, discarded)

@@ -1,0 +1,169 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Remote entanglement with CPU heralding, for labs without the entangler gateware.
+
+Same physics, settings, datasets and modes as ``remote_entanglement.py`` (``ionlink.heralding`` =
+``"cpu"``). One attempt (pump both ions, excite both, open the four detector gates) is one DMA trace
+played by handle; the CPU then reads the first-click timestamp of each detector
+(``timestamp_mu``), builds the click pattern and decides before the next attempt. Every
+``attempts_per_cool`` attempts both ions are re-cooled (DMA).
+
+How fast: the CPU has to wait until the gate has closed plus the input latency (104 mu), read four
+inputs, and play the next trace with enough slack. On Kasli (rv32g, 125 MHz) this is a few us per
+attempt, so the attempt period is set by the CPU, not by ``cycle_length``: expect several times
+fewer attempts per second than the gateware path (``benchmarks/attempt_rate.py`` measures it in the
+simulator with the Kasli cost model). Lower ``slack_margin`` until underflows appear
+(``totals.underflows_recovered``) to find the limit of a given Kasli.
+"""
+from numpy import int64
+
+from artiq.experiment import *
+from artiq.coredevice.exceptions import RTIOUnderflow
+
+from drivers.bsa import psi_of_pattern
+from drivers.link import LinkExperiment
+
+
+class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
+    """Remote entanglement (CPU heralding)"""
+
+    def build(self):
+        self.build_link(default_margin=1.5 * us)
+        self.setattr_argument("cycle_length", NumberValue(1.05 * us, unit="us", min=0.1 * us),
+                              group="attempt", tooltip="length of the recorded attempt trace")
+        self.setattr_argument("attempts_per_cool", NumberValue(
+            190, precision=0, step=1, min=1, type="int"), group="attempt",
+            tooltip="attempts between two coolings (190 x 1.05 us = the gateware's 200 us run)")
+        self.setattr_argument("pump_start", NumberValue(30 * ns, unit="ns"), group="attempt")
+        self.setattr_argument("pump_stop", NumberValue(500 * ns, unit="ns"), group="attempt")
+        self.setattr_argument("excite_time", NumberValue(584 * ns, unit="ns"), group="attempt")
+        self.setattr_argument("check_every", NumberValue(20000, precision=0, step=1, min=1,
+                                                         type="int"), group="attempt",
+                              tooltip="attempts between pause checks while no herald comes")
+
+    def prepare(self):
+        self.prepare_link("cpu")
+        s2mu = self.core.seconds_to_mu
+        self.cycle_mu = int64(s2mu(self.cycle_length))
+        self.pump_start_mu = int64(s2mu(self.pump_start))
+        self.pump_stop_mu = int64(s2mu(self.pump_stop))
+        self.excite_mu = int64(s2mu(self.excite_time))
+        gate0 = int64(self.get_dataset("calib.photon.gate_start_mu", 0))
+        gate1 = int64(self.get_dataset("calib.photon.gate_stop_mu", 60))
+        self.gate_start_mu = self.excite_mu + gate0
+        self.gate_len_mu = gate1 - gate0
+        self.gate_end_mu = self.gate_start_mu + self.gate_len_mu
+        if self.gate_end_mu >= self.cycle_mu:
+            raise ValueError("gate window ends after the cycle")
+        self.kernel_invariants |= {"cycle_mu", "pump_start_mu", "pump_stop_mu", "excite_mu",
+                                   "gate_start_mu", "gate_len_mu", "gate_end_mu",
+                                   "attempts_per_cool", "check_every"}
+
+    def run(self):
+        self.run_link(self.run_kernel)
+
+    @kernel
+    def record_traces(self):
+        """Record the cooling and the attempt traces. Does not move the cursor."""
+        with self.core_dma.record("remote_entanglement_cpu.cool"):
+            t0 = now_mu()
+            self.node_a.cool_mu(self.t_cool_mu)
+            at_mu(t0)
+            self.node_b.cool_mu(self.t_cool_mu)
+        with self.core_dma.record("remote_entanglement_cpu.attempt"):
+            t0 = now_mu()
+            at_mu(t0 + self.pump_start_mu)
+            self.node_a.pump_sw.on()
+            self.node_b.pump_sw.on()
+            at_mu(t0 + self.pump_stop_mu)
+            self.node_a.pump_sw.off()
+            self.node_b.pump_sw.off()
+            at_mu(t0 + self.excite_mu)
+            self.node_a.excite()
+            at_mu(t0 + self.excite_mu)
+            self.node_b.excite()
+            at_mu(t0 + self.gate_start_mu)
+            self.bsa.gate_rising_mu(self.gate_len_mu)
+            at_mu(t0 + self.cycle_mu)
+
+    @kernel
+    def run_kernel(self):
+        self.core.reset()
+        self.record_traces()
+        cool = self.core_dma.get_handle("remote_entanglement_cpu.cool")
+        attempt = self.core_dma.get_handle("remote_entanglement_cpu.attempt")
+        self.core.break_realtime()
+        self.bsa.input_mode()
+        self.node_a.idle()
+        self.node_b.idle()
+        ts = [int64(-1)] * 4
+        t_lab0 = now_mu()
+        attempts_total = int64(0)
+        underflows = 0
+        discarded = 0
+        attempts = int64(0)      # attempts since the last recorded herald
+        since_cool = 0
+        since_check = 0
+        i = self.next_index
+        stop = False
+        while i < self.n_total and not stop:
+            s = i // self.heralds_per_setting
+            try:
+                self.set_analysis_phases(s)
+            except RTIOUnderflow:
+                underflows += 1
+                self.core.break_realtime()
+                continue
+            heralded = False
+            pattern = 0
+            t_att = int64(0)
+            while not heralded and not stop:
+                try:
+                    if since_cool == 0:
+                        self.core_dma.playback_handle(cool)
+                    t_att = now_mu()
+                    self.core_dma.playback_handle(attempt)
+                    pattern = self.bsa.fetch_pattern(t_att + self.gate_end_mu, ts)
+                    attempts += 1
+                    attempts_total += 1
+                    since_cool += 1
+                    if since_cool >= self.attempts_per_cool:
+                        since_cool = 0
+                    if psi_of_pattern(pattern) != 0:
+                        heralded = True
+                    else:
+                        self.resync()
+                except RTIOUnderflow:
+                    underflows += 1
+                    self.core.break_realtime()
+                    self.bsa.drain()
+                    self.core.break_realtime()
+                    since_cool = 0
+                since_check += 1
+                if not heralded and since_check >= self.check_every:
+                    since_check = 0
+                    stop = self.should_stop()
+                    self.core.break_realtime()
+            if not heralded:
+                break
+            t_end_att = now_mu()
+            try:
+                self.resync()
+                t_end = self.analyse_and_read(s)
+                counts_a = self.node_a.fetch_counts(t_end)
+                counts_b = self.node_b.fetch_counts(t_end)
+                for k in range(4):
+                    if ts[k] >= 0:
+                        ts[k] = ts[k] - t_att
+                self.record_herald(s, pattern, ts[0], ts[1], ts[2], ts[3], attempts, t_end_att,
+                                   counts_a, counts_b)
+                attempts = int64(0)
+                i += 1
+                since_cool = 0
+                self.resync()
+            except RTIOUnderflow:
+                underflows += 1
+                discarded += 1
+                self.core.break_realtime()
+                since_cool = 0
+        self.add_totals(attempts_total, now_mu() - t_lab0, attempts_total * self.cycle_mu,
+                        underflows, discarded)

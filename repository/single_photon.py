@@ -1,0 +1,157 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Single-photon generation per node: arrival-time histogram, lifetime, detection efficiency and
+the recommended detector gate window.
+
+For each node in turn: cool (every ``attempts_per_cool`` attempts), pump, excite, and open all four
+detector gates for ``gate_window`` from the excitation pulse (+ ``gate_offset``); the first click
+of each detector is stored relative to the excitation pulse start. Analysis: exponential
+(truncated, maximum-likelihood) fit of the arrival times after the histogram peak gives the
+lifetime tau; eta = (P(click per attempt) - dark-count probability) per node; the recommended gate
+is [onset, onset + gate_taus * tau]. Run after Startup and Dark counts (for the dark rates).
+
+Writes ``photons.*`` (docs/datasets.md), ``photon.tau_s``/``photon.tau_err_s``, ``photon.eta_a/_b``
+and the persistent ``calib.photon.gate_start_mu``/``gate_stop_mu`` (relative to the excitation
+pulse start, read by the entanglement experiments), ``calib.photon.eta_a/_b``, ``calib.photon.tau_s``.
+"""
+import numpy as np
+from numpy import int64
+
+from artiq.experiment import *
+
+from drivers.link import SCHEMA_VERSION
+from drivers.photon_fit import fit_truncated_exponential
+
+
+class SinglePhoton(EnvExperiment):
+    """Single-photon generation (lifetime, eta, gate window)"""
+
+    def build(self):
+        self.setattr_device("core")
+        self.setattr_device("core_dma")
+        self.setattr_device("scheduler")
+        self.setattr_device("entangler")
+        self.setattr_device("node_a")
+        self.setattr_device("node_b")
+        self.setattr_device("bsa")
+        self.setattr_argument("attempts", NumberValue(20000, precision=0, step=1, min=1,
+                                                      type="int"), tooltip="attempts per node")
+        self.setattr_argument("attempts_per_cool", NumberValue(100, precision=0, step=1, min=1,
+                                                               type="int"))
+        self.setattr_argument("gate_offset", NumberValue(0 * ns, unit="ns"))
+        self.setattr_argument("gate_window", NumberValue(300 * ns, unit="ns", min=16 * ns))
+        self.setattr_argument("gate_taus", NumberValue(3.0, min=0.5),
+                              tooltip="recommended gate length in lifetimes")
+        self.setattr_argument("slack_margin", NumberValue(2 * us, unit="us", min=0.2 * us))
+
+    def prepare(self):
+        for node in (self.node_a, self.node_b):
+            node.load_calibration(self)
+        s2mu = self.core.seconds_to_mu
+        self.offset_mu = int64(s2mu(self.gate_offset))
+        self.window_mu = int64(s2mu(self.gate_window))
+        self.margin_mu = int64(s2mu(self.slack_margin))
+        self.dark_rate = np.asarray(self.get_dataset("calib.bsa.dark_rate_hz", [0.0] * 4), float)
+        self.batches = []
+        self.n_att = [0, 0]
+        self.set_dataset("schema_version", SCHEMA_VERSION)
+        self.set_dataset("ionlink.experiment", "single_photon")
+        self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
+
+    @rpc(flags={"async"})
+    def store(self, node: TInt32, n: TInt32, t_mu: TList(TInt64), det: TList(TInt32),
+              attempts: TInt32):
+        self.batches.append((node, np.array(t_mu[:n], dtype=np.int64),
+                             np.array(det[:n], dtype=np.int8)))
+        self.n_att[node] += attempts
+        self.set_dataset("ionlink.progress", sum(self.n_att) / (2 * self.attempts),
+                         broadcast=True, archive=False)
+
+    @kernel
+    def resync(self):
+        t = self.core.get_rtio_counter_mu() + self.margin_mu
+        if now_mu() < t:
+            at_mu(t)
+
+    @kernel
+    def measure(self, node_index: TInt32):
+        node = self.node_a if node_index == 0 else self.node_b
+        n_max = 256
+        t_buf = [int64(0)] * n_max
+        d_buf = [0] * n_max
+        ts = [int64(-1)] * 4
+        n = 0
+        done = 0
+        for k in range(self.attempts):
+            if k % self.attempts_per_cool == 0:
+                self.core.break_realtime()
+                node.cool_dma()
+            node.pump()
+            t_exc = now_mu()
+            node.excite()
+            at_mu(t_exc + self.offset_mu)
+            t_end = self.bsa.gate_rising_mu(self.window_mu)
+            self.bsa.fetch_pattern(t_end, ts)
+            for d in range(4):
+                if ts[d] >= 0 and n < n_max:
+                    t_buf[n] = ts[d] - t_exc
+                    d_buf[n] = d
+                    n += 1
+            if n > n_max - 4 or k == self.attempts - 1:
+                self.store(node_index, n, t_buf, d_buf, k + 1 - done)
+                done = k + 1
+                n = 0
+            self.resync()
+
+    @kernel
+    def run(self):
+        self.core.reset()
+        self.entangler.init()
+        self.bsa.input_mode()
+        self.node_a.record_dma()
+        self.node_b.record_dma()
+        self.node_a.load_dma_handles()
+        self.node_b.load_dma_handles()
+        self.core.break_realtime()
+        self.node_a.idle()
+        self.node_b.idle()
+        self.measure(0)
+        if not self.scheduler.check_pause():
+            self.core.break_realtime()
+            self.measure(1)
+
+    def analyze(self):
+        nodes = [b[0] for b in self.batches]
+        t = np.concatenate([b[1] for b in self.batches] or [np.zeros(0, np.int64)])
+        det = np.concatenate([b[2] for b in self.batches] or [np.zeros(0, np.int8)])
+        node = np.concatenate([np.full(len(b[1]), b[0], np.int8) for b in self.batches]
+                              or [np.zeros(0, np.int8)])
+        del nodes
+        self.set_dataset("photons.t_mu", t)
+        self.set_dataset("photons.detector", det)
+        self.set_dataset("photons.node", node)
+        self.set_dataset("photons.attempts", np.array(self.n_att, dtype=np.int64))
+        self.set_dataset("photons.gate_mu", np.array(
+            [self.offset_mu, self.offset_mu + self.window_mu], dtype=np.int64))
+        if len(t) < 20:
+            return
+        fit = fit_truncated_exponential(t, float(self.offset_mu + self.window_mu))
+        tau_s = fit["tau_mu"] * self.core.ref_period
+        self.set_dataset("photon.tau_s", tau_s)
+        self.set_dataset("photon.tau_err_s", fit["tau_err_mu"] * self.core.ref_period)
+        self.set_dataset("photon.onset_mu", fit["onset_mu"])
+        p_dark = float(self.dark_rate.sum()) * self.gate_window
+        for i, x in enumerate("ab"):
+            if self.n_att[i] == 0:
+                continue
+            # attempts with at least one click, per attempt; one click entry per clicking detector
+            clicks = np.count_nonzero(node == i)
+            eta = max(0.0, clicks / self.n_att[i] - p_dark)
+            self.set_dataset("photon.eta_" + x, eta)
+            self.set_dataset("photon.eta_err_" + x, float(np.sqrt(max(clicks, 1))) / self.n_att[i])
+            self.set_dataset("calib.photon.eta_" + x, eta, persist=True)
+        start = int(np.floor(fit["onset_mu"]))
+        stop = int(np.ceil(fit["onset_mu"] + self.gate_taus * fit["tau_mu"]))
+        self.set_dataset("photon.gate_recommended_mu", np.array([start, stop], dtype=np.int64))
+        self.set_dataset("calib.photon.gate_start_mu", start, persist=True)
+        self.set_dataset("calib.photon.gate_stop_mu", stop, persist=True)
+        self.set_dataset("calib.photon.tau_s", tau_s, persist=True)

@@ -1,0 +1,200 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Command line: ``ionlink-sim run|budget|demo`` (also ``python -m sim``).
+
+``ionlink-sim run EXPERIMENT.py [-c CLASS] [KEY=VALUE ...]`` behaves like ``artiq_run`` (PYON
+arguments, same class selection and errors) and writes the master's results files. Bad input gives
+one line ``ionlink-sim: error: ...`` on stderr (a traceback only with ``--debug``).
+
+Exit status: 0 ok, 1 the experiment raised, 2 bad input, 130 terminated by the user (Ctrl-C).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pathlib
+import sys
+from typing import Any, NoReturn, Sequence
+
+__all__ = ["main", "get_argparser"]
+
+logger = logging.getLogger(__name__)
+PROG = "ionlink-sim"
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument parser whose errors are one line, exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write("{}: error: {}\n".format(PROG, message))
+        sys.exit(2)
+
+
+def get_argparser() -> argparse.ArgumentParser:
+    """The ``ionlink-sim`` argument parser."""
+    parser = _Parser(prog=PROG, description="ionlink RTIO timing simulator for ARTIQ experiments")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="run an experiment file in the simulator (like artiq_run)")
+    run.add_argument("file", metavar="EXPERIMENT", help="experiment file")
+    run.add_argument("arguments", metavar="KEY=VALUE", nargs="*",
+                     help="experiment arguments, values in PYON")
+    run.add_argument("-c", "--class-name", default=None, help="name of the class to run")
+    run.add_argument("--device-db", default="device_db.py",
+                     help="device database file (default: %(default)s)")
+    run.add_argument("--dataset-db", default=None,
+                     help="dataset store (default: dataset_db.mdb in the results' parent)")
+    run.add_argument("--seed", type=int, default=None, help="random seed of the simulation")
+    run.add_argument("--results", default="results",
+                     help="results directory (default: %(default)s)")
+    run.add_argument("--vcd", default=None, help="write the RTIO timeline as a VCD file")
+    run.add_argument("--lab", default=None,
+                     help="lab description (preset name or TOML path; default: lab.toml next to "
+                          "the device database if present)")
+    _common(run)
+
+    budget = sub.add_parser("budget", help="print the analytic rate/fidelity budget of a lab")
+    budget.add_argument("lab", metavar="LAB", help="preset name or TOML path")
+    _common(budget)
+
+    demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
+    demo.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    demo.add_argument("--results", default="results", help="results directory")
+    _common(demo)
+    parser.run_parser = run  # type: ignore[attr-defined]
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="only warnings and errors, no progress bar")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.ERROR if args.quiet else max(logging.WARNING - 10 * args.verbose, logging.DEBUG)
+    if args.debug:
+        level = logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s:%(name)s:%(message)s")
+
+
+def _fail(message: str, code: int = 2) -> int:
+    sys.stderr.write("{}: error: {}\n".format(PROG, " ".join(str(message).split())))
+    return code
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``ionlink-sim run``."""
+    from sim.runner import InputError, Simulation, parse_arguments
+
+    arguments = parse_arguments(args.arguments)
+    if not os.path.isfile(args.file):
+        raise InputError("experiment file '{}' not found".format(args.file))
+    progress = not args.quiet and sys.stderr.isatty()
+    interactive = input if sys.stdin.isatty() else None
+    with Simulation(args.device_db, seed=args.seed, lab=args.lab, results_dir=args.results,
+                    dataset_db=args.dataset_db, vcd=args.vcd, progress=progress,
+                    interactive_input=interactive) as simulation:
+        result = simulation.run(args.file, args.class_name, arguments)
+    if result.exception is not None and args.debug:
+        import traceback
+
+        traceback.print_exception(result.exception)
+    if result.exit_code == 0:
+        if not args.quiet:
+            _print_datasets(result.datasets)
+    elif result.exit_code == 130:
+        sys.stderr.write("{}: terminated by user (rid {})\n".format(PROG, result.rid))
+    else:
+        _fail(result.error_message or result.status)
+    if result.results_file is not None and not args.quiet:
+        print("results: {}".format(result.results_file))
+    return result.exit_code
+
+
+def _print_datasets(datasets: dict) -> None:
+    """Print ``key: value`` of the run's datasets, sorted, as ``artiq_run`` does."""
+    for key in sorted(datasets):
+        if key.startswith("ionlink.sim."):
+            continue
+        print("{}: {}".format(key, datasets[key]))
+
+
+def cmd_budget(args: argparse.Namespace) -> int:
+    """``ionlink-sim budget LAB``."""
+    from sim.runner import InputError, resolve_lab
+
+    try:
+        from sim.physics.budget import format_budget
+    except ImportError as exc:
+        raise InputError("the budget needs sim.physics.budget, which is not available") from exc
+    print(format_budget(resolve_lab(args.lab, None)))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``ionlink-sim demo``: run the repository's demo experiment, then the analysis report."""
+    from sim.runner import InputError, Simulation
+
+    candidates = ["remote_entanglement.py", "single_photon.py"]
+    files = [ROOT / "repository" / name for name in candidates]
+    existing = [f for f in files if f.is_file()]
+    if not existing:
+        raise InputError("no demo experiment found in {}".format(ROOT / "repository"))
+    ddb = ROOT / "device_db.py"
+    with Simulation(ddb, seed=args.seed, results_dir=args.results,
+                    progress=not args.quiet and sys.stderr.isatty()) as simulation:
+        result = simulation.run(existing[0])
+    if result.exit_code != 0:
+        return _fail(result.error_message or result.status, result.exit_code)
+    print("results: {}".format(result.results_file))
+    try:
+        from analysis import cli as analysis_cli  # type: ignore[attr-defined]
+    except ImportError:
+        logger.info("analysis report not available")
+        return 0
+    report = getattr(analysis_cli, "main", None)
+    return int(report(["report", str(result.results_file)]) or 0) if report else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``ionlink-sim``; returns the exit status."""
+    try:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        parser = get_argparser()
+        if argv[:1] == ["run"]:  # like artiq_run: options may follow the file and its arguments
+            args = parser.run_parser.parse_intermixed_args(argv[1:])  # type: ignore[attr-defined]
+            args.command = "run"
+        else:
+            args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error already reported in one line
+        return int(exc.code or 0)
+    _setup_logging(args)
+    from sim.runner import InputError
+    from sim.device_manager import DeviceDBError, DeviceError
+
+    commands: dict[str, Any] = {"run": cmd_run, "budget": cmd_budget, "demo": cmd_demo}
+    try:
+        return commands[args.command](args)
+    except (InputError, DeviceError, DeviceDBError) as exc:
+        if args.debug:
+            raise
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        sys.stderr.write("{}: interrupted\n".format(PROG))
+        return 130
+    except Exception as exc:  # a simulator bug: still one line unless --debug
+        if args.debug:
+            raise
+        return _fail("internal error: {}: {}".format(type(exc).__name__, exc), 1)
+
+
+def entry_point() -> None:
+    """Console-script wrapper: exit with :func:`main`'s status."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry_point()

@@ -1,0 +1,202 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Datasets: the master's store (an ARTIQ-compatible LMDB ``dataset_db.mdb``) and the per-run
+manager.
+
+``dataset_db.mdb`` is the file ARTIQ 9's master (``artiq/master/databases.py::DatasetDB``) keeps: an
+LMDB environment opened with ``subdir=False``; key = dataset name (UTF-8), value = PYON v2 of the
+tuple ``(value, metadata)``. Only persistent datasets are stored. A lab's file can be used by the
+simulator and the other way round.
+
+:class:`DatasetManager` follows ARTIQ's worker-side semantics (``artiq/master/worker_db.py``):
+``persist`` implies ``broadcast``; ``broadcast=False`` removes a broadcast entry this run created;
+``archive`` puts the value in the results file; mutations act on the broadcast copy when there is
+one.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from operator import setitem
+from typing import Any, Callable
+
+import lmdb
+
+from sim import pyon
+
+__all__ = ["DatasetDB", "DatasetManager", "MAP_SIZE"]
+
+logger = logging.getLogger(__name__)
+
+#: LMDB map size used by ARTIQ's master (1 GiB).
+MAP_SIZE = 2**30
+
+
+class DatasetDB:
+    """The master dataset store, ``{key: (persist, value, metadata)}``, backed by LMDB.
+
+    :param persist_file: path of ``dataset_db.mdb`` (created if missing; ``None`` keeps it in
+    memory).
+    """
+
+    def __init__(self, persist_file: str | os.PathLike | None):
+        self.persist_file = None if persist_file is None else os.fspath(persist_file)
+        self.data: dict[str, tuple[bool, Any, dict]] = {}
+        self._pending: set[str] = set()
+        self._lmdb = None
+        if self.persist_file is not None:
+            self._lmdb = lmdb.open(self.persist_file, subdir=False, map_size=MAP_SIZE)
+            with self._lmdb.begin() as txn:
+                for key, raw in txn.cursor():
+                    value, metadata = pyon.decode(raw.decode())
+                    self.data[key.decode()] = (True, value, metadata)
+
+    def get(self, key: str) -> Any:
+        """Return the value of ``key`` (``KeyError`` if missing)."""
+        return self.data[key][1]
+
+    def get_metadata(self, key: str) -> dict:
+        """Return the metadata dict of ``key`` (``KeyError`` if missing)."""
+        return self.data[key][2]
+
+    def set(self, key: str, value: Any, persist: bool | None = None,
+            metadata: dict | None = None) -> None:
+        """Set ``key``; ``persist``/``metadata`` default to those of an existing entry."""
+        old = self.data.get(key)
+        if persist is None:
+            persist = old[0] if old is not None else False
+        if metadata is None:
+            metadata = old[2] if old is not None else {}
+        self.data[key] = (persist, value, metadata)
+        self._pending.add(key)
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (``KeyError`` if missing)."""
+        del self.data[key]
+        self._pending.add(key)
+
+    def touch(self, key: str) -> None:
+        """Mark ``key`` as modified in place (its value object was mutated)."""
+        self._pending.add(key)
+
+    def save(self) -> None:
+        """Write changed persistent entries to LMDB and remove deleted or non-persistent ones."""
+        if self._lmdb is None:
+            self._pending.clear()
+            return
+        with self._lmdb.begin(write=True) as txn:
+            for key in sorted(self._pending):
+                entry = self.data.get(key)
+                if entry is None or not entry[0]:
+                    txn.delete(key.encode())
+                else:
+                    txn.put(key.encode(), pyon.encode((entry[1], entry[2])).encode())
+        self._pending.clear()
+
+    def close_db(self) -> None:
+        """Close the LMDB environment (does not save)."""
+        if self._lmdb is not None:
+            self._lmdb.close()
+            self._lmdb = None
+
+    def __enter__(self) -> "DatasetDB":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.save()
+        self.close_db()
+
+
+class DatasetManager:
+    """Datasets of one experiment run.
+
+    :param ddb: the master store (:class:`DatasetDB` or anything with ``get``/``get_metadata``/
+        ``set``/``delete``).
+    :param on_set: optional callback ``(key, value)`` called after every ``set`` (progress display).
+
+    ``local`` holds archived datasets (written to ``datasets/``), ``archive`` the master datasets
+    read with ``archive=True`` (written to ``archive/``), ``metadata`` the metadata of every key
+    set.
+    """
+
+    def __init__(self, ddb: Any, on_set: Callable[[str, Any], None] | None = None):
+        self.ddb = ddb
+        self.local: dict[str, Any] = {}
+        self.archive: dict[str, Any] = {}
+        self.metadata: dict[str, dict] = {}
+        self.broadcast: dict[str, tuple[bool, Any, dict]] = {}
+        self.on_set = on_set
+
+    def set(self, key: str, value: Any, metadata: dict, broadcast: bool, persist: bool,
+            archive: bool) -> None:
+        """Set a dataset with ARTIQ's broadcast/persist/archive rules."""
+        if persist:
+            broadcast = True
+        if not (broadcast or archive):
+            logger.warning("Dataset '%s' will not be stored. Both 'broadcast' and 'archive' "
+                           "are set to False.", key)
+        if broadcast:
+            self.broadcast[key] = (persist, value, metadata)
+            self.ddb.set(key, value, persist=persist, metadata=metadata)
+        elif key in self.broadcast:
+            del self.broadcast[key]
+            try:
+                self.ddb.delete(key)
+            except KeyError:
+                pass
+        if archive:
+            self.local[key] = value
+        else:
+            self.local.pop(key, None)
+        self.metadata[key] = metadata
+        if self.on_set is not None:
+            self.on_set(key, value)
+
+    def _mutation_target(self, key: str) -> Any:
+        if key in self.broadcast:
+            touch = getattr(self.ddb, "touch", None)
+            if touch is not None:
+                touch(key)
+            return self.broadcast[key][1]
+        if key not in self.local:
+            raise KeyError("Cannot mutate nonexistent dataset '{}'".format(key))
+        return self.local[key]
+
+    def mutate(self, key: str, index: Any, value: Any) -> None:
+        """``dataset[index] = value``; tuple index → slice, tuple of tuples → multi-dim slices."""
+        target = self._mutation_target(key)
+        if isinstance(index, tuple):
+            if isinstance(index[0], tuple):
+                index = tuple(slice(*e) for e in index)
+            else:
+                index = slice(*index)
+        setitem(target, index, value)
+
+    def append_to(self, key: str, value: Any) -> None:
+        """Append to a list dataset."""
+        self._mutation_target(key).append(value)
+
+    def get(self, key: str, archive: bool = False) -> Any:
+        """This run's value first, else the master's (recorded in ``archive`` if requested)."""
+        if key in self.local:
+            return self.local[key]
+        value = self.ddb.get(key)
+        if archive:
+            if key in self.archive:
+                logger.warning("Dataset '%s' is already in archive, overwriting", key)
+            self.archive[key] = value
+        return value
+
+    def get_metadata(self, key: str) -> dict:
+        """Metadata set in this run, else the master's."""
+        if key in self.metadata:
+            return self.metadata[key]
+        return self.ddb.get_metadata(key)
+
+    def write_hdf5(self, f: Any, strict: bool = True) -> None:
+        """Write groups ``datasets/`` and ``archive/`` (metadata as per-dataset attributes).
+
+        ``strict``: see :func:`sim.results.write_group`."""
+        from sim.results import write_group
+
+        write_group(f.create_group("datasets"), self.local, self.metadata, strict)
+        write_group(f.create_group("archive"), self.archive, self.metadata, strict)

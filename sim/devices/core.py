@@ -1,0 +1,171 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Simulated ``artiq.coredevice.core.Core`` (ARTIQ 9 constructor and kernel API).
+
+Kernels run as host Python (``sim.kernel.host_function``) against the session's RTIO engine. Timing
+rules follow ``artiq/coredevice/core.py``: ``reset()`` = ``rtio_init`` then ``at_mu(counter + 125000)``;
+``break_realtime()`` moves the cursor to ``counter + 125000`` only if it is earlier (never backwards);
+``seconds_to_mu`` floors; ``wait_until_mu`` busy-waits on the counter. After the outermost kernel, the
+async errors it produced are logged as ``artiq/coredevice/comm_kernel.py::_process_async_error`` does.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy
+
+from sim import kernel as _simkernel
+from sim import syscalls
+from sim.rtio.engine import BREAK_REALTIME_SLACK_MU
+
+__all__ = ["Core"]
+
+logger = logging.getLogger("artiq.coredevice.comm_kernel")
+_SIM_ARG_NAMES = ("seed", "lab", "vcd", "cost_profile", "inter_experiment_gap_s", "sim_loopback")
+
+
+class Core:
+    """Core device: runs kernels, owns the RTIO engine of its session.
+
+    :param ref_period: machine unit in seconds (1 ns).
+    :param ref_multiplier: fine timestamps per coarse RTIO cycle (8).
+    Sim-only keyword arguments (from the device_db ``sim_args``): ``seed``, ``lab``, ``vcd``,
+    ``cost_profile``, ``inter_experiment_gap_s``, ``sim_loopback`` (used when the device manager
+    provides no ``ionlink_session``).
+    """
+
+    kernel_invariants = {"core", "ref_period", "coarse_ref_period", "ref_multiplier"}
+
+    def __init__(self, dmgr: Any, host: Any = None, ref_period: float = 1e-9,
+                 analyzer_proxy: Any = None, analyze_at_run_end: bool = False,
+                 ref_multiplier: int = 8, target: str = "rv32g",
+                 satellite_cpu_targets: Any = None, report_invariants: bool = False,
+                 **kwargs: Any) -> None:
+        self.ref_period = ref_period
+        self.ref_multiplier = ref_multiplier
+        self.coarse_ref_period = ref_period * ref_multiplier
+        self.core = self
+        self.dmgr = dmgr
+        self.host = host
+        self.target = target
+        self.analyzer_proxy_name = analyzer_proxy
+        self.analyze_at_run_end = analyze_at_run_end
+        session = getattr(dmgr, "ionlink_session", None)
+        if session is None:
+            session = self._private_session(dmgr, kwargs)
+            self._own_session = True
+        else:
+            self._own_session = False
+        self.session = session
+        self.engine = session.engine
+        session.begin_experiment()
+
+    @staticmethod
+    def _private_session(dmgr: Any, kwargs: dict) -> Any:
+        from sim.session import SimSession
+
+        db: dict = {}
+        get_db = getattr(dmgr, "get_device_db", None)
+        if get_db is not None:
+            try:
+                db = dict(get_db())
+            except Exception:
+                db = {}
+        elif isinstance(dmgr, dict):
+            db = {k: v for k, v in dmgr.items() if isinstance(v, dict)}
+        sim_args = {k: kwargs[k] for k in _SIM_ARG_NAMES if k in kwargs}
+        loopback = sim_args.pop("sim_loopback", None)
+        session = SimSession(db, **{k: v for k, v in sim_args.items()
+                                    if k in ("seed", "lab", "vcd", "cost_profile",
+                                             "inter_experiment_gap_s")})
+        if loopback:
+            session.add_loopback(loopback)
+        return session
+
+    # ------------------------------------------------------------------ host API
+    def run(self, k_function: Any, k_args: tuple, k_kwargs: dict) -> Any:
+        """Run a kernel: on the outermost call charge the launch cost, route syscalls to this core's
+        engine, execute the time-correct host function and report async errors afterwards."""
+        state = _simkernel.STATE
+        fn = _simkernel.host_function(k_function)
+        engine = self.engine
+        if state.depth:
+            state.depth += 1
+            try:
+                return fn(*k_args, **k_kwargs)
+            finally:
+                state.depth -= 1
+        engine.advance_counter(engine.costs.kernel_launch)
+        prev = syscalls.activate(engine)
+        state.depth += 1
+        try:
+            return fn(*k_args, **k_kwargs)
+        finally:
+            state.depth -= 1
+            syscalls.activate(prev)
+            engine.reset_frames()
+            warning = engine.end_kernel()
+            if warning is not None:
+                logger.warning(warning)
+
+    def compile(self, function: Any, args: tuple, kwargs: dict, set_result: Any = None,
+                attribute_writeback: bool = True, print_as_rpc: bool = True, **_: Any) -> Any:
+        """Nothing to compile: returns the host function (for API compatibility)."""
+        return _simkernel.host_function(function)
+
+    def precompile(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        """A zero-argument callable running ``function(*args, **kwargs)`` as a kernel."""
+        def run_precompiled() -> Any:
+            return self.run(function, args, kwargs)
+        return run_precompiled
+
+    def close(self) -> None:
+        """Close the private session (if this core created one)."""
+        if self._own_session:
+            self.session.close()
+
+    def notify_run_end(self) -> None:
+        """End of ``run()``: no analyzer proxy in the simulator."""
+
+    def trigger_analyzer_proxy(self) -> None:
+        """No analyzer proxy in the simulator."""
+
+    def get_rtio_destination_status(self, destination: int) -> bool:
+        return destination == 0
+
+    # ------------------------------------------------------------------ portable helpers
+    def seconds_to_mu(self, seconds: float) -> numpy.int64:
+        """Seconds → mu, rounded **down** (``numpy.int64(s // ref_period)``, ``core.py``)."""
+        return numpy.int64(seconds // self.ref_period)
+
+    def mu_to_seconds(self, mu: int) -> float:
+        return mu * self.ref_period
+
+    # ------------------------------------------------------------------ kernel API
+    def get_rtio_counter_mu(self) -> numpy.int64:
+        """Syscall ``rtio_get_counter``: the counter, a lower bound. Does not modify the cursor."""
+        return numpy.int64(self._eng().rtio_get_counter())
+
+    def wait_until_mu(self, cursor_mu: int) -> None:
+        """Blocks until the counter reaches ``cursor_mu``; does not move the cursor."""
+        self._eng().wait_until_mu(cursor_mu)
+
+    def get_rtiocounter_mu(self) -> numpy.int64:  # old spelling, kept by some drivers
+        return self.get_rtio_counter_mu()
+
+    def reset(self) -> None:
+        """Clear RTIO FIFOs and lanes, then set the cursor 125000 mu after the counter."""
+        eng = self._eng()
+        eng.rtio_init()
+        eng.set_time_mu(eng.rtio_get_counter() + BREAK_REALTIME_SLACK_MU)
+
+    def break_realtime(self) -> None:
+        """Set the cursor to counter + 125000 mu unless it is already later (never backwards)."""
+        eng = self._eng()
+        min_now = eng.rtio_get_counter() + BREAK_REALTIME_SLACK_MU
+        if eng.get_time_mu() < min_now:
+            eng.set_time_mu(min_now)
+
+    def _eng(self) -> Any:
+        """The engine; host calls outside a kernel act as a one-statement kernel."""
+        return self.engine

@@ -1,0 +1,216 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Bell-state analyser: a small exact linear-optics calculation in Fock space.
+
+One *round* is one excitation of node A and/or node B. Each node either emits nothing, one photon
+entangled with its qubit ((|0⟩|H⟩ + |1⟩|V⟩)/√2, polarisation encoding), or (double excitation) two
+photons whose polarisations are uncorrelated with the qubit, which is left maximally mixed. Photons
+are lost before the beam splitter (transmission η) or bit-flipped (ε_pol). Partial
+distinguishability: node A's photon occupies internal mode ``s``; node B's is √M·s + √(1−M)·o_B; a
+second (double-excitation) photon occupies its own mode x_A/x_B. Beam splitter:
+a_A → (c₀ + c₁)/√2, a_B → (c₀ − c₁)/√2; PBS p → detector 2·port + pol (det0 = port0 H ...).
+
+The result of a round is, for each of the 16 click patterns, a linear map (super-operator) on the
+joint two-ion density matrix: ρ → Σ_n P(pattern | n) M_n ρ M_n†, where n runs over output Fock
+states and M_n maps the initial ion basis |j_A j_B⟩ to the final one. Threshold detectors click
+with probability 1 − (1 − d)(1 − a)^N for N photons, acceptance a and dark-click probability d.
+With M = 1 this gives P(ψ±) = ½η_Aη_B and HOM visibility M.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import product
+
+import numpy as np
+
+__all__ = ["PSI_MINUS", "PSI_PLUS", "H", "NodeEmission", "RoundTable", "V", "build_round"]
+
+H, V = 0, 1
+PSI_PLUS = (0b0011, 0b1100)
+PSI_MINUS = (0b1001, 0b0110)
+_S, _OB, _XA, _XB = 0, 1, 2, 3          # internal (temporal/spectral/spatial) modes
+_NINT = 4
+ORIGIN_A, ORIGIN_B, ORIGIN_EITHER, ORIGIN_NONE = 0, 1, 2, -1
+
+
+@dataclass(frozen=True)
+class NodeEmission:
+    """What one excited node sends towards the analyser in this round.
+
+    :param p1: probability of exactly one emission from the addressed state |0⟩.
+    :param p2: probability of two emissions (double excitation).
+    :param eta: probability that an emitted photon reaches the beam splitter on the qubit
+        transition (branching × collection × optics × fibre).
+    :param eps_pol: polarisation bit-flip probability ε_pol.
+    """
+
+    p1: float
+    p2: float
+    eta: float
+    eps_pol: float = 0.0
+
+
+# entry: (j_initial, k_final, amplitude, photons); photon = (pol, ((internal, coeff), ...))
+_Entry = tuple[int, int, float, tuple[tuple[int, tuple[tuple[int, float], ...]], ...]]
+
+
+def _node_options(em: NodeEmission | None, node: int, overlap: float) -> list[list[_Entry]]:
+    """Incoherent options of one node, each a coherent list of branch entries."""
+    if em is None:
+        return [[(0, 0, 1.0, ()), (1, 1, 1.0, ())]]
+    first = ((_S, 1.0),) if node == 0 else ((_S, math.sqrt(overlap)),
+                                             (_OB, math.sqrt(max(1.0 - overlap, 0.0))))
+    second = ((_XA if node == 0 else _XB, 1.0),)
+    p0 = max(1.0 - em.p1 - em.p2, 0.0)
+    opts: list[list[_Entry]] = [[(0, 0, math.sqrt(p0), ()), (1, 1, 1.0, ())]]
+    r2 = math.sqrt(0.5)
+    for flip, w in ((0, 1 - em.eps_pol), (1, em.eps_pol)):
+        a = math.sqrt(em.p1 * em.eta * w)
+        if a > 0:
+            opts.append([(0, 0, a * r2, ((H ^ flip, first),)), (0, 1, a * r2, ((V ^ flip, first),))])
+    lost = math.sqrt(em.p1 * (1 - em.eta) / 2)
+    if lost > 0:
+        opts += [[(0, 0, lost, ())], [(0, 1, lost, ())]]
+    if em.p2 > 0:
+        outcomes = ((H, em.eta / 2), (V, em.eta / 2), (None, 1 - em.eta))
+        for k, (p1_, w1), (p2_, w2) in product((0, 1), outcomes, outcomes):
+            a = math.sqrt(em.p2 * 0.5 * w1 * w2)
+            if a <= 0:
+                continue
+            ph = tuple(x for x in ((p1_, first), (p2_, second)) if x[0] is not None)
+            opts.append([(0, k, a, ph)])  # type: ignore[arg-type]
+    return opts
+
+
+def _output_vector(node: int, pol: int, internal: tuple[tuple[int, float], ...]
+                   ) -> list[tuple[int, float]]:
+    """Sparse output-mode amplitudes of one photon after BS and PBS."""
+    sign1 = 1.0 if node == 0 else -1.0
+    out = []
+    for port, s in ((0, 1.0), (1, sign1)):
+        det = 2 * port + pol
+        for m, c in internal:
+            if c != 0:
+                out.append((det * _NINT + m, s * c / math.sqrt(2)))
+    return out
+
+
+def _fock(vectors: list[list[tuple[int, float]]]) -> dict[tuple[int, ...], float]:
+    """Fock amplitudes of Π_p (Σ_m c_pm a†_m)|0⟩, keyed by the sorted tuple of occupied modes."""
+    acc: dict[tuple[int, ...], float] = {}
+    for combo in product(*vectors):
+        key = tuple(sorted(m for m, _ in combo))
+        amp = 1.0
+        for _, c in combo:
+            amp *= c
+        acc[key] = acc.get(key, 0.0) + amp
+    for key in acc:
+        f = 1
+        for m in set(key):
+            f *= math.factorial(key.count(m))
+        acc[key] *= math.sqrt(f)
+    return acc
+
+
+@dataclass(frozen=True, eq=False)
+class RoundTable:
+    """Exact outcome table of one round.
+
+    :param superops: shape (16, 16, 16): pattern → super-operator on row-major vec(ρ).
+    :param weights: shape (R, 16): P(pattern | record r).
+    :param kraus: shape (R, 4, 4): M_r (final ← initial ion basis |j_A j_B⟩, index 2j_A + j_B).
+    :param photons: shape (R, 4): photons reaching each detector in record r.
+    :param origin: shape (R, 4): origin of detector i's photons (0 A, 1 B, 2 either, −1 none).
+    :param accept: shape (4,): acceptance a_i. :param dark: shape (4,): dark-click probability.
+    """
+
+    superops: np.ndarray
+    weights: np.ndarray
+    kraus: np.ndarray
+    photons: np.ndarray
+    origin: np.ndarray
+    accept: np.ndarray
+    dark: np.ndarray
+
+    def pattern_probs(self, rho: np.ndarray) -> np.ndarray:
+        """P(pattern) for the initial joint state ``rho`` (4×4), shape (16,)."""
+        p = np.real(self.superops @ rho.reshape(16)).reshape(16, 4, 4)
+        return np.clip(np.einsum("pii->p", p), 0.0, None)
+
+    def conditional_state(self, pattern: int, rho: np.ndarray) -> tuple[np.ndarray, float]:
+        """Normalised post-round state given ``pattern`` and its probability."""
+        out = (self.superops[pattern] @ rho.reshape(16)).reshape(4, 4)
+        p = float(np.real(np.trace(out)))
+        return (out / p if p > 0 else out), p
+
+    def record_probs(self, pattern: int, rho: np.ndarray) -> np.ndarray:
+        """P(record r | pattern) for initial state ``rho``, shape (R,)."""
+        idx = np.nonzero(self.weights[:, pattern] > 0)[0]
+        k = self.kraus[idx]
+        q = np.real(((k @ rho) * k.conj()).sum(axis=(1, 2)))
+        w = np.zeros(len(self.kraus))
+        w[idx] = self.weights[idx, pattern] * np.clip(q, 0, None)
+        s = w.sum()
+        return w / s if s > 0 else w
+
+
+@lru_cache(maxsize=512)
+def build_round(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap: float,
+                accept: tuple[float, float, float, float],
+                dark: tuple[float, float, float, float]) -> RoundTable:
+    """Compute the exact round table (cached; all arguments hashable).
+
+    :param overlap: mode overlap M of the two nodes' single photons, 0..1.
+    :param accept: per-detector probability that an arriving photon is registered (in the gate).
+    :param dark: per-detector probability of a dark click (in the gate).
+    """
+    opts = (_node_options(em_a, 0, overlap), _node_options(em_b, 1, overlap))
+    mats: list[np.ndarray] = []
+    nph: list[np.ndarray] = []
+    orig: list[np.ndarray] = []
+    for oa, ob in product(*opts):
+        rec: dict[tuple[int, ...], np.ndarray] = {}
+        src: dict[tuple[int, ...], np.ndarray] = {}
+        for (ja, ka, aa, pa), (jb, kb, ab, pb) in product(oa, ob):
+            vecs = [_output_vector(0, pol, m) for pol, m in pa] + \
+                   [_output_vector(1, pol, m) for pol, m in pb]
+            for key, amp in _fock(vecs).items():
+                if key not in rec:
+                    rec[key] = np.zeros((4, 4), dtype=complex)
+                    src[key] = _origin(key, bool(pa), bool(pb))
+                rec[key][2 * ka + kb, 2 * ja + jb] += aa * ab * amp
+        for key, m in rec.items():
+            if np.abs(m).max() < 1e-12:
+                continue
+            mats.append(m)
+            n = np.zeros(4, dtype=np.int64)
+            for mode in key:
+                n[mode // _NINT] += 1
+            nph.append(n)
+            orig.append(src[key])
+    kraus = np.array(mats)
+    photons = np.array(nph)
+    a = np.asarray(accept, dtype=float)
+    d = np.asarray(dark, dtype=float)
+    pc = 1.0 - (1.0 - d) * (1.0 - a) ** photons                  # (R, 4)
+    bits = (np.arange(16)[:, None] >> np.arange(4)) & 1           # (16, 4)
+    weights = np.prod(np.where(bits[None] == 1, pc[:, None, :], 1.0 - pc[:, None, :]), axis=2)
+    superops = np.einsum("rp,rkj,rlm->pkljm", weights, kraus, kraus.conj()).reshape(16, 16, 16)
+    return RoundTable(superops, weights, kraus, photons, np.array(orig), a, d)
+
+
+def _origin(key: tuple[int, ...], a_emits: bool, b_emits: bool) -> np.ndarray:
+    """Origin code of the photons at each detector for one output Fock state."""
+    o = np.full(4, ORIGIN_NONE, dtype=np.int64)
+    for mode in key:
+        det, m = divmod(mode, _NINT)
+        if m in (_XA,) or (m == _S and not b_emits):
+            code = ORIGIN_A
+        elif m in (_OB, _XB) or (m == _S and not a_emits):
+            code = ORIGIN_B
+        else:
+            code = ORIGIN_EITHER
+        if o[det] == ORIGIN_NONE:
+            o[det] = code
+    return o

@@ -1,0 +1,80 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Click generation on one input channel: dark counts, dead time, jitter'd arrivals, afterpulses.
+
+Raw arrivals (photons, already including jitter, and dark counts generated lazily as a Poisson
+process) are turned into clicks in time order: a click needs the detector live (dead time since
+the previous click), makes a pulse (t, 1), (t + width, 0) and may cause one afterpulse.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+
+import numpy as np
+
+__all__ = ["ClickChannel"]
+
+
+class ClickChannel:
+    """Lazy click generator of one TTLInOut input.
+
+    :param dark_rate_hz: dark-count rate, s⁻¹ (0 for a PMT: its counts come from the world).
+    :param dead_time_s: in s. :param width_s: output pulse width, in s.
+    :param afterpulse_prob: probability per click of one afterpulse at exponential delay
+        ``afterpulse_delay_s`` (s). :param mu_s: one machine unit in s.
+    """
+
+    def __init__(self, rng: np.random.Generator, dark_rate_hz: float = 0.0,
+                 dead_time_s: float = 0.0, width_s: float = 10e-9,
+                 afterpulse_prob: float = 0.0, afterpulse_delay_s: float = 100e-9,
+                 mu_s: float = 1e-9) -> None:
+        self.rng = rng
+        self.dark_rate_hz = dark_rate_hz
+        self.mu_s = mu_s
+        self.width_mu = max(round(width_s / mu_s), 1)
+        self.dead_mu = max(math.ceil(dead_time_s / mu_s), self.width_mu + 1)
+        self.afterpulse_prob = afterpulse_prob
+        self.afterpulse_delay_s = afterpulse_delay_s
+        self._raw: list[int] = []           # heap of arrival times, mu
+        self._pending: list[tuple[int, int]] = []
+        self._dark_to_mu = 0
+        self._last_click_mu = -(1 << 62)
+        self._suppress: list[tuple[int, int]] = []
+
+    def add_arrivals(self, t_mu: list[int] | np.ndarray) -> None:
+        """Queue raw arrivals (photons, PMT counts) at integer mu times."""
+        for t in t_mu:
+            heapq.heappush(self._raw, int(t))
+
+    def suppress(self, t_from_mu: int, t_to_mu: int) -> None:
+        """No dark counts in [from, to) (the entangler fast path owns this interval)."""
+        self._suppress.append((t_from_mu, t_to_mu))
+
+    def _darks(self, t_end_mu: int) -> None:
+        if t_end_mu <= self._dark_to_mu:
+            return
+        t0 = self._dark_to_mu
+        self._dark_to_mu = t_end_mu
+        if self.dark_rate_hz <= 0:
+            return
+        n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
+        for t in t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64):
+            if not any(a <= t < b for a, b in self._suppress):
+                heapq.heappush(self._raw, int(t))
+
+    def drain(self, t_end_mu: int) -> list[tuple[int, int]]:
+        """Edges (t_mu, level) with t < t_end, each returned once, time-ordered."""
+        self._darks(t_end_mu)
+        while self._raw and self._raw[0] < t_end_mu:
+            t = heapq.heappop(self._raw)
+            if t - self._last_click_mu < self.dead_mu:
+                continue
+            self._last_click_mu = t
+            self._pending.append((t, 1))
+            self._pending.append((t + self.width_mu, 0))
+            if self.afterpulse_prob > 0 and self.rng.random() < self.afterpulse_prob:
+                d = self.rng.exponential(self.afterpulse_delay_s) / self.mu_s
+                heapq.heappush(self._raw, t + max(int(d), 1))
+        out = [e for e in self._pending if e[0] < t_end_mu]
+        self._pending = [e for e in self._pending if e[0] >= t_end_mu]
+        return out

@@ -1,0 +1,140 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Two-ion qubit state (joint 4×4 density matrix) and single-ion operations.
+
+Basis |j_A j_B⟩, index 2·j_A + j_B; |1⟩ is bright. The frame rotates at each ion's qubit frequency
+(lab ``qubit_splitting_hz``); the qubit drive's phase is referenced to t = 0 (ARTIQ absolute
+phase), so a drive detuned by δ has phase φ₀ + δ·t in this frame.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "IonPair",
+    "Thermal",
+    "apply_local",
+    "bell_state",
+    "dephase",
+    "depolarise_qubit",
+    "fidelity",
+    "measure_z",
+    "reset_qubit",
+    "rotation_unitary",
+]
+
+_I2 = np.eye(2, dtype=complex)
+
+
+def bell_state(sign: int) -> np.ndarray:
+    """ψ± = (|01⟩ ± |10⟩)/√2 as a 4×4 density matrix (sign = +1 or −1)."""
+    v = np.zeros(4, dtype=complex)
+    v[1] = 1 / math.sqrt(2)
+    v[2] = sign / math.sqrt(2)
+    return np.outer(v, v.conj())
+
+
+def fidelity(rho: np.ndarray, target: np.ndarray) -> float:
+    """⟨ψ|ρ|ψ⟩ for a pure target given as a density matrix: Tr(ρ·target)."""
+    return float(np.real(np.trace(rho @ target)))
+
+
+def rotation_unitary(omega: float, phi: float, delta: float, t_s: float) -> np.ndarray:
+    """Propagator of a drive segment in the qubit frame.
+
+    Drive Rabi frequency ``omega`` (rad/s), phase ``phi`` (rad) at the segment start, detuning
+    ``delta`` = ω_drive − ω_q (rad/s), duration ``t_s`` (s). In the drive frame
+    H = [[0, e^{−iφ}Ω/2], [e^{iφ}Ω/2, δ]]; back to the qubit frame with diag(1, e^{iδt}).
+    """
+    h = np.array([[0.0, np.exp(-1j * phi) * omega / 2], [np.exp(1j * phi) * omega / 2, delta]])
+    w, v = np.linalg.eigh(h)
+    u = (v * np.exp(-1j * w * t_s)) @ v.conj().T
+    return np.diag([1.0, np.exp(1j * delta * t_s)]) @ u
+
+
+def apply_local(rho: np.ndarray, u: np.ndarray, ion: int) -> np.ndarray:
+    """Apply a single-qubit unitary to ion 0 (A) or 1 (B)."""
+    full = np.kron(u, _I2) if ion == 0 else np.kron(_I2, u)
+    return full @ rho @ full.conj().T
+
+
+def _coherence_mask(ion: int) -> np.ndarray:
+    """1 where the matrix element is off-diagonal in ``ion``'s qubit, else 0."""
+    j = (np.arange(4) >> (1 - ion)) & 1
+    return (j[:, None] != j[None, :]).astype(float)
+
+
+def dephase(rho: np.ndarray, ion: int, factor: float) -> np.ndarray:
+    """Multiply ``ion``'s coherences by ``factor`` (pure dephasing)."""
+    m = _coherence_mask(ion)
+    return rho * (1 - m + m * factor)
+
+
+def reset_qubit(rho: np.ndarray, ion: int, prob: float, state: int = 0) -> np.ndarray:
+    """With probability ``prob`` replace ``ion``'s qubit by |state⟩ (optical pumping)."""
+    r = rho.reshape(2, 2, 2, 2)
+    if ion == 0:
+        other = np.einsum("ajak->jk", r)
+        new = np.zeros((2, 2), dtype=complex)
+        new[state, state] = 1
+        fresh = np.kron(new, other)
+    else:
+        other = np.einsum("ajbj->ab", r)
+        new = np.zeros((2, 2), dtype=complex)
+        new[state, state] = 1
+        fresh = np.kron(other, new)
+    return (1 - prob) * rho + prob * fresh
+
+
+def depolarise_qubit(rho: np.ndarray, ion: int, prob: float) -> np.ndarray:
+    """With probability ``prob`` replace ``ion``'s qubit by I/2 (scattering of resonant light)."""
+    half = 0.5 * (reset_qubit(rho, ion, 1.0, 0) + reset_qubit(rho, ion, 1.0, 1))
+    return (1 - prob) * rho + prob * half
+
+
+def measure_z(rho: np.ndarray, ion: int, rng: np.random.Generator) -> tuple[int, np.ndarray]:
+    """Projective Z measurement of ``ion``: (outcome, post-measurement state)."""
+    j = (np.arange(4) >> (1 - ion)) & 1
+    p1 = float(np.real(np.diag(rho))[j == 1].sum())
+    bit = int(rng.random() < min(max(p1, 0.0), 1.0))
+    proj = np.diag((j == bit).astype(float))
+    out = proj @ rho @ proj
+    tr = float(np.real(np.trace(out)))
+    return bit, (out / tr if tr > 0 else out)
+
+
+@dataclass
+class Thermal:
+    """Mean phonon number n̄ of one ion (see :class:`sim.physics.lab.Motion`)."""
+
+    n: float
+    heating_rate_per_s: float
+    doppler_n: float
+    cooling_time_s: float
+
+    def heat(self, t_s: float) -> None:
+        """Free evolution (no cooling) for ``t_s`` seconds."""
+        self.n += self.heating_rate_per_s * max(t_s, 0.0)
+
+    def cool(self, t_s: float) -> None:
+        """Doppler cooling for ``t_s`` seconds (exponential relaxation to the Doppler limit)."""
+        self.n = self.doppler_n + (self.n - self.doppler_n) * math.exp(-t_s / self.cooling_time_s)
+
+
+class IonPair:
+    """Joint state of the two ions plus their motional temperatures.
+
+    :param rho: 4×4 density matrix; starts in |00⟩ (pumped).
+    """
+
+    def __init__(self, thermal: tuple[Thermal, Thermal]) -> None:
+        self.rho = np.zeros((4, 4), dtype=complex)
+        self.rho[0, 0] = 1.0
+        self.thermal = thermal
+
+    def population_one(self, ion: int) -> float:
+        """P(ion in |1⟩)."""
+        j = (np.arange(4) >> (1 - ion)) & 1
+        return float(np.real(np.diag(self.rho))[j == 1].sum())

@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The read-only view of the RTIO engine that the physics world reads outputs through.
+
+The engine engineer implements :class:`PhyView`; the physics never writes to the engine. All
+times are RTIO machine units (mu, 1 ns on Kasli), int64.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+__all__ = ["DDSState", "PhyView", "World"]
+
+
+@dataclass(frozen=True)
+class DDSState:
+    """One resolved AD9910 state change, effective from ``t_mu`` (the IO_UPDATE).
+
+    :param t_mu: time of the IO_UPDATE, in mu.
+    :param frequency_hz: output frequency, in Hz.
+    :param phase_turns: phase offset, in turns (phase referenced to t = 0, ARTIQ absolute/tracking
+        phase mode).
+    :param amplitude: amplitude as a fraction of full scale, 0..1.
+    :param profile: active profile, 0..7.
+    """
+
+    t_mu: int
+    frequency_hz: float
+    phase_turns: float
+    amplitude: float
+    profile: int = 0
+
+
+@runtime_checkable
+class PhyView(Protocol):
+    """What the engine offers the physics world (implemented by the RTIO engine)."""
+
+    rng: np.random.Generator
+
+    def resolve_device(self, name: str) -> tuple[str, int, dict[str, Any]]:
+        """Resolve a device_db name (aliases followed).
+
+        :return: ``(kind, rtio_channel, extra)``, e.g. ``("ttl_out", 12, {})`` or
+            ``("ad9910", spi_channel, {"cs": 4, "sw": "node_a.qubit_sw"})``.
+        :raises KeyError: unknown device.
+        """
+        ...
+
+    def ttl_levels(self, channel: int, t_from_mu: int, t_to_mu: int) -> list[tuple[int, int]]:
+        """Resolved output level changes ``(t_mu, level)`` of a TTL channel in [t_from, t_to).
+
+        Replacement and collisions are resolved by the engine; for a TTLInOut only while OE is on.
+        """
+        ...
+
+    def dds_states(self, spi_channel: int, cs: int, t_from_mu: int,
+                   t_to_mu: int) -> list[DDSState]:
+        """Resolved AD9910 state changes with IO_UPDATE in [t_from, t_to), time-ordered."""
+        ...
+
+    def dds_state_at(self, spi_channel: int, cs: int, t_mu: int) -> DDSState | None:
+        """The AD9910 state in force at ``t_mu`` (last IO_UPDATE at or before it), or None."""
+        ...
+
+
+class World(Protocol):
+    """What the engine calls (implemented by :class:`sim.physics.world.PhysicsWorld`)."""
+
+    def attach(self, view: PhyView) -> None: ...
+
+    def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
+        """New level transitions ``(t_mu, level)`` on input ``channel`` with t < t_end_mu,
+        time-ordered, each returned once. Every output with timestamp < t_end_mu is final."""
+        ...
+
+    def reset(self) -> None: ...

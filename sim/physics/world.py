@@ -1,0 +1,338 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The physics world the RTIO engine queries for input edges.
+
+:class:`PhysicsWorld` reads what the kernel played (TTL levels, AD9910 states) through the engine's
+read-only :class:`~sim.physics.view.PhyView`, lazily and in time order, both nodes merged, and
+turns it into physics: cooling/heating, optical pumping, excitation and photon emission through
+the Bell-state analyser (:mod:`sim.physics.bsa`), qubit rotations, dephasing, fluorescence
+readout. Detector and PMT clicks become short pulses on their input channels.
+
+Known approximations: an excitation is fired when its pulse is complete and joined with the other
+node's excitation if they start within ``JOIN_WINDOW_TAU`` lifetimes; excitations whose partner
+is later than the requested ``t_end`` are fired alone. During an entangler run (see
+:meth:`PhysicsWorld.commit_cycle`) the world skips its own processing of all beams.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .attempts import (
+    HERALD_PATTERNS,
+    CycleModel,
+    CycleSample,
+    build_cycle_model,
+    mode_overlap,
+    node_emission,
+    phase_unitary,
+    pulse_stats,
+)
+from .bsa import ORIGIN_A, ORIGIN_B, build_round
+from .detectors import ClickChannel
+from .excitation import pumping_probability
+from .ions import (
+    IonPair,
+    Thermal,
+    apply_local,
+    dephase,
+    depolarise_qubit,
+    measure_z,
+    reset_qubit,
+    rotation_unitary,
+)
+from .lab import Lab, LabError
+from .readout import fluorescence_rates, poisson_click_times
+from .view import PhyView
+
+__all__ = ["JOIN_WINDOW_TAU", "PhysicsWorld"]
+
+JOIN_WINDOW_TAU = 5.0
+_ROLES = ("cool", "repump", "pump", "excite", "detect", "qubit")
+_ORDER = {r: i for i, r in enumerate(_ROLES)}
+
+
+class PhysicsWorld:
+    """Physics of the two-node link behind the RTIO engine.
+
+    :param lab: the lab description. :param rng: the one random generator used throughout.
+    :param mu_s: one machine unit in s (1 ns on Kasli).
+    """
+
+    def __init__(self, lab: Lab, rng: np.random.Generator, *, mu_s: float = 1e-9) -> None:
+        self.lab = lab
+        self.rng = rng
+        self.mu_s = mu_s
+        self.ions = IonPair(tuple(Thermal(n.motion.initial_n, n.motion.heating_rate_per_s,  # type: ignore[arg-type]
+                                          n.motion.doppler_n, n.motion.cooling_time_s)
+                                  for n in lab.nodes))
+        self.view: PhyView | None = None
+        self._t = 0
+        self._beam_ch: list[dict[str, int]] = [{}, {}]
+        self._dds: list[tuple[int, int]] = []
+        self._channels: dict[int, ClickChannel] = {}
+        self._det_ch: list[int] = []
+        self._pmt_ch: list[int] = []
+        self._ent_ch: set[int] = set()
+        self._owned: list[tuple[int, int]] = []
+        self._on: list[dict[str, bool]] = [dict.fromkeys(_ROLES, False) for _ in range(2)]
+        self._aom_since: list[int | None] = [None, None]
+        self._bright: list[int] = [0, 0]
+        self._coh_t0: list[float] = [0.0, 0.0]
+        self._staged: list[tuple[int, int, int]] = []     # (node, start_mu, stop_mu)
+        self._models: dict[Any, CycleModel] = {}
+
+    # ---- engine protocol -------------------------------------------------------------------
+    def attach(self, view: PhyView) -> None:
+        """Resolve every device of the lab through the engine's view and set up input channels.
+
+        :raises LabError: a lab device the engine does not know or of the wrong kind.
+        """
+        self.view = view
+
+        def ttl(name: str, what: str) -> int:
+            try:
+                kind, ch, extra = view.resolve_device(name)
+            except KeyError:
+                raise LabError(f"lab {self.lab.name}: {what}: device '{name}' unknown to the "
+                               f"engine") from None
+            if kind == "ad9910" and "sw" in extra:
+                return ttl(extra["sw"], what)
+            if kind not in ("ttl_out", "ttl_inout"):
+                raise LabError(f"lab {self.lab.name}: {what}: '{name}' is a {kind}")
+            return ch
+
+        for k, node in enumerate(self.lab.nodes):
+            for role in _ROLES[:-1]:
+                self._beam_ch[k][role] = ttl(getattr(node, role).device, f"{node.name}.{role}")
+            self._beam_ch[k]["qubit"] = ttl(node.qubit.switch, f"{node.name}.qubit_drive")
+            _kind, spi, extra = view.resolve_device(node.qubit.dds)
+            self._dds.append((spi, int(extra.get("cs", 0))))
+            ch = ttl(node.readout.pmt, f"{node.name}.pmt")
+            self._pmt_ch.append(ch)
+            self._channels[ch] = ClickChannel(self.rng, 0.0, 0.0, node.readout.pulse_width_s,
+                                              mu_s=self.mu_s)
+        for det in self.lab.bsa.detectors:
+            ch = ttl(det.device, "bsa detector")
+            self._det_ch.append(ch)
+            self._channels[ch] = ClickChannel(self.rng, det.dark_rate_hz, det.dead_time_s,
+                                              det.pulse_width_s, det.afterpulse_prob,
+                                              det.afterpulse_delay_s, self.mu_s)
+        self._ent_ch = {ttl(o, "entangler output") for o in self.lab.entangler.outputs}
+
+    def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
+        """New level transitions (t_mu, level) on input ``channel`` with t < t_end_mu."""
+        self.advance(t_end_mu)
+        ch = self._channels.get(channel)
+        return ch.drain(t_end_mu) if ch is not None else []
+
+    def reset(self) -> None:
+        """``core.reset()``: nothing physical changes (ions and lasers keep their state)."""
+
+    # ---- state -----------------------------------------------------------------------------
+    @property
+    def rho(self) -> np.ndarray:
+        """Joint two-ion density matrix (copy), basis |j_A j_B⟩."""
+        return self.ions.rho.copy()
+
+    @property
+    def processed_mu(self) -> int:
+        """Time up to which outputs have been turned into physics, in mu."""
+        return self._t
+
+    # ---- entangler fast path ---------------------------------------------------------------
+    def cycle_model(self, outputs: dict[int, tuple[int, int]], gates: dict[int, tuple[int, int]],
+                    cycle_mu: int) -> CycleModel:
+        """Exact per-cycle law of an entangler configuration (cached per configuration).
+
+        :param outputs: entangler output 0..3 → (start_mu, stop_mu) in the cycle (8 ns quantised).
+        :param gates: gate input 0..3 → (start_mu, stop_mu) relative to cycle start (1 ns).
+        :param cycle_mu: cycle length, in mu.
+        """
+        n_bars = tuple(float(f"{t.n:.3g}") for t in self.ions.thermal)
+        key = (tuple(sorted(outputs.items())), tuple(sorted(gates.items())), cycle_mu, n_bars)
+        model = self._models.get(key)
+        if model is None:
+            model = build_cycle_model(self.lab, outputs, gates, cycle_mu, n_bars)  # type: ignore
+            self._models[key] = model
+        return model
+
+    def commit_cycle(self, sample: CycleSample, t_cycle_start_mu: int, *,
+                     t_run_start_mu: int | None = None, deliver_clicks: bool = False) -> None:
+        """Make ``sample`` (the last cycle of an entangler run) the ions' state at its end.
+
+        Processes all outputs before the run first; the run interval itself is owned by the
+        entangler (no world processing, no dark counts of its own on the detectors).
+        """
+        t_run0 = t_cycle_start_mu if t_run_start_mu is None else t_run_start_mu
+        self.advance(t_run0)
+        t_end = t_cycle_start_mu + sample.model.cycle_mu
+        self._owned.append((t_run0, t_end))
+        for ch in self._det_ch:
+            self._channels[ch].suppress(t_run0, t_end)
+        for th in self.ions.thermal:
+            th.heat((t_end - t_run0) * self.mu_s)
+        self.ions.rho = sample.rho.copy()
+        self._coh_t0 = [t_end * self.mu_s] * 2
+        self._staged.clear()
+        self._t = max(self._t, t_end)
+        if deliver_clicks:
+            for i, t in sample.clicks:
+                self._channels[self._det_ch[i]].add_arrivals([t_cycle_start_mu + t])
+
+    # ---- timeline processing -----------------------------------------------------------------
+    def advance(self, t_end_mu: int) -> None:
+        """Turn all outputs with timestamp < ``t_end_mu`` into physics (idempotent)."""
+        if self.view is None or t_end_mu <= self._t:
+            return
+        t0 = self._t
+        events: list[tuple[int, int, int, str, int]] = []
+        for k in range(2):
+            for role, ch in self._beam_ch[k].items():
+                for t, lvl in self.view.ttl_levels(ch, t0, t_end_mu):
+                    if ch in self._ent_ch and any(a <= t < b for a, b in self._owned):
+                        continue
+                    events.append((t, k, _ORDER[role], role, lvl))
+        events.sort()
+        t_prev = t0
+        for t, k, _, role, lvl in events:
+            self._flush_staged(t)
+            self._evolve(t_prev, t)
+            t_prev = t
+            self._event(t, k, role, bool(lvl))
+        self._flush_staged(None)
+        self._evolve(t_prev, t_end_mu)
+        self._t = t_end_mu
+
+    def _event(self, t: int, k: int, role: str, level: bool) -> None:
+        was = self._on[k][role]
+        self._on[k][role] = level
+        node = self.lab.nodes[k]
+        if role == "detect" and level and not was:
+            bit, self.ions.rho = measure_z(self.ions.rho, k, self.rng)
+            self._bright[k] = bit
+        elif role == "excite":
+            if node.excite.mode == "pulsed" and level and not was:
+                self._stage(k, t, t)
+            elif node.excite.mode == "aom":
+                if level and not was:
+                    self._aom_since[k] = t
+                elif not level and was and self._aom_since[k] is not None:
+                    self._stage(k, self._aom_since[k], t)  # type: ignore[arg-type]
+                    self._aom_since[k] = None
+
+    def _stage(self, k: int, start: int, stop: int) -> None:
+        window = JOIN_WINDOW_TAU * self.lab.nodes[k].species.lifetime_s / self.mu_s
+        for i, (k2, s2, e2) in enumerate(self._staged):
+            if k2 != k and abs(s2 - start) <= window:
+                del self._staged[i]
+                self._fire({k: (start, stop), k2: (s2, e2)})
+                return
+        self._staged.append((k, start, stop))
+
+    def _flush_staged(self, t_now: int | None) -> None:
+        keep = []
+        for k, s, e in self._staged:
+            window = JOIN_WINDOW_TAU * self.lab.nodes[k].species.lifetime_s / self.mu_s
+            if t_now is None or t_now > s + window:
+                self._fire({k: (s, e)})
+            else:
+                keep.append((k, s, e))
+        self._staged = keep
+
+    def _fire(self, exc: dict[int, tuple[int, int]]) -> None:
+        """One excitation round of one or both nodes through the analyser."""
+        lab = self.lab
+        ems: list[Any] = [None, None]
+        stats: list[Any] = [None, None]
+        offsets = [0.0, 0.0]
+        for k, (s, e) in exc.items():
+            node = lab.nodes[k]
+            stats[k] = pulse_stats(node, s, e)
+            ems[k] = node_emission(node, stats[k])
+            offsets[k] = s * self.mu_s + node.excite.delay_s + node.optics.photon_delay_s
+            self._coh_t0[k] = s * self.mu_s
+        dt = offsets[0] - offsets[1] if len(exc) == 2 else 0.0
+        m = round(mode_overlap(lab, dt, tuple(t.n for t in self.ions.thermal)), 4)  # type: ignore
+        acc = tuple(d.efficiency for d in lab.bsa.detectors)
+        table = build_round(ems[0], ems[1], m, acc, (0.0,) * 4)  # type: ignore[arg-type]
+        rho0 = self.ions.rho
+        p = table.pattern_probs(rho0)
+        pattern = int(self.rng.choice(16, p=p / p.sum()))
+        self.ions.rho, _ = table.conditional_state(pattern, rho0)
+        if pattern == 0:
+            return
+        rec_p = table.record_probs(pattern, rho0)
+        r = int(self.rng.choice(len(rec_p), p=rec_p))
+        true_t = np.full(4, np.nan)
+        for i, det in enumerate(lab.bsa.detectors):
+            if not pattern >> i & 1:
+                continue
+            o = int(table.origin[r, i])
+            if o not in (ORIGIN_A, ORIGIN_B):
+                emitting = sorted(exc)
+                o = emitting[int(self.rng.integers(len(emitting)))]
+            t = offsets[o] + float(stats[o].sample_times(self.rng, 1)[0])
+            true_t[i] = t
+            rec = t + (self.rng.normal(0.0, det.jitter_s) if det.jitter_s > 0 else 0.0)
+            self._channels[self._det_ch[i]].add_arrivals([math.floor(rec / self.mu_s)])
+        if pattern in HERALD_PATTERNS:
+            h = next(i for i in range(0, 4, 2) if pattern >> i & 1)
+            v = next(i for i in range(1, 4, 2) if pattern >> i & 1)
+            wq = 0.5 * (lab.nodes[0].omega_q + lab.nodes[1].omega_q)
+            u = phase_unitary(wq * (true_t[h] - true_t[v]))
+            self.ions.rho = u @ self.ions.rho @ u.conj().T
+
+    def _evolve(self, t_a: int, t_b: int) -> None:
+        """Continuous physics on [t_a, t_b) with the beams as they are."""
+        if t_b <= t_a:
+            return
+        dt = (t_b - t_a) * self.mu_s
+        for k, node in enumerate(self.lab.nodes):
+            on = self._on[k]
+            th = self.ions.thermal[k]
+            self._dephase(k, t_a * self.mu_s, t_b * self.mu_s)
+            if on["cool"]:
+                th.cool(dt)
+                self.ions.rho = depolarise_qubit(self.ions.rho, k,
+                                                 pumping_probability(dt, node.pumping_time_s))
+            else:
+                th.heat(dt)
+            if on["pump"]:
+                self.ions.rho = reset_qubit(self.ions.rho, k,
+                                            pumping_probability(dt, node.pumping_time_s))
+                self._coh_t0[k] = t_b * self.mu_s
+            if on["detect"]:
+                bright, dark = fluorescence_rates(node.readout, node.motion, th.n)
+                rate = bright if self._bright[k] else dark
+                times = poisson_click_times(self.rng, rate, t_a * self.mu_s, t_b * self.mu_s)
+                self._channels[self._pmt_ch[k]].add_arrivals(np.floor(times / self.mu_s))
+            if on["qubit"]:
+                self._rotate(k, t_a, t_b)
+
+    def _dephase(self, k: int, ta: float, tb: float) -> None:
+        node = self.lab.nodes[k]
+        t0 = self._coh_t0[k]
+        if node.dephasing == "exponential":
+            f = math.exp(-(tb - ta) / node.t2_s)
+        else:
+            f = math.exp(-(((tb - t0) ** 2) - ((ta - t0) ** 2)) / node.t2_s ** 2)
+        self.ions.rho = dephase(self.ions.rho, k, f)
+
+    def _rotate(self, k: int, t_a: int, t_b: int) -> None:
+        """Qubit drive on [t_a, t_b): split at DDS updates, one unitary per piece."""
+        assert self.view is not None
+        node = self.lab.nodes[k]
+        spi, cs = self._dds[k]
+        cuts = [(t_a, self.view.dds_state_at(spi, cs, t_a))]
+        cuts += [(s.t_mu, s) for s in self.view.dds_states(spi, cs, t_a + 1, t_b)]
+        for i, (ts, st) in enumerate(cuts):
+            te = cuts[i + 1][0] if i + 1 < len(cuts) else t_b
+            if st is None or st.amplitude <= 0 or te <= ts:
+                continue
+            omega = 2 * math.pi * node.qubit.rabi_frequency_hz * st.amplitude
+            delta = 2 * math.pi * (st.frequency_hz - node.qubit.resonance_hz)
+            phi = 2 * math.pi * st.phase_turns + delta * ts * self.mu_s
+            u = rotation_unitary(omega, phi, delta, (te - ts) * self.mu_s)
+            self.ions.rho = apply_local(self.ions.rho, u, k)

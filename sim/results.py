@@ -1,0 +1,138 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""HDF5 results files in ARTIQ's layout, and the persistent run-id counter.
+
+Layout (ARTIQ 9 master worker, ``artiq/master/worker_impl.py``):
+``results/YYYY-MM-DD/HH/{rid:09d}-{Class}.h5`` (local time of the build start) holding root datasets
+``artiq_version`` (str), ``rid`` (int), ``start_time`` and ``run_time`` (float, ``time.time()``),
+``expid`` (PYON v2 string), and groups ``datasets/`` (archived datasets set by the run) and
+``archive/`` (master datasets the run read). Keys are not split on ``.``. Dataset metadata is stored
+as attributes ``unit``/``scale``/``precision``.
+
+The run id comes from ``last_rid.pyon`` in the results directory's parent (as the master keeps it:
+the last used rid as a decimal line); without that file, the results tree is scanned.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import h5py
+
+from sim import pyon
+
+__all__ = ["results_path", "write_results", "write_group", "RIDCounter"]
+
+logger = logging.getLogger(__name__)
+
+
+def results_path(results_dir: str | os.PathLike, rid: int, class_name: str,
+                 start_time: float) -> Path:
+    """``results_dir/YYYY-MM-DD/HH/{rid:09d}-{class_name}.h5`` for ``start_time`` in local time."""
+    t = time.localtime(start_time)
+    return (Path(results_dir) / time.strftime("%Y-%m-%d", t) / time.strftime("%H", t)
+            / "{:09}-{}.h5".format(rid, class_name))
+
+
+def write_group(group: Any, values: dict, metadata: dict, strict: bool = True) -> None:
+    """Write ``values`` as datasets of ``group`` with their metadata as attributes.
+
+    :param strict: as ARTIQ, raise for values HDF5 cannot hold. Otherwise such a value is written
+        as its PYON string with the attribute ``ionlink_pyon = True`` (and a warning is logged), so
+        nothing is lost.
+    :raises TypeError: ``Error writing dataset '<key>' of type '<type>': ...`` (strict only).
+    """
+    for key, value in values.items():
+        try:
+            _write_one(group, key, value, metadata.get(key, {}))
+        except TypeError as exc:
+            message = "Error writing dataset '{}' of type '{}': {}".format(key, type(value), exc)
+            if strict:
+                raise TypeError(message) from exc
+            logger.warning("%s; stored as a PYON string", message)
+            if key in group:
+                del group[key]
+            _write_one(group, key, pyon.encode(value), metadata.get(key, {}))
+            group[key].attrs["ionlink_pyon"] = True
+
+
+def _write_one(group: Any, key: str, value: Any, metadata: dict) -> None:
+    group[key] = value
+    for name, attr in metadata.items():
+        group[key].attrs[name] = attr
+
+
+def write_results(path: str | os.PathLike, dataset_mgr: Any, *, rid: int, start_time: float,
+                  run_time: float | None, expid: dict, artiq_version: str,
+                  strict: bool = True) -> Path:
+    """Write one results file (creating its directory) and return its path.
+
+    ``run_time`` is ``None`` only if ``run()`` was never reached (the simulator then writes
+    ``start_time``; ARTIQ writes no file in that case).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        dataset_mgr.write_hdf5(f, strict=strict)
+        f["artiq_version"] = artiq_version
+        f["rid"] = rid
+        f["start_time"] = start_time
+        f["run_time"] = start_time if run_time is None else run_time
+        f["expid"] = pyon.encode(expid)
+    logger.info("Results written to %s", path)
+    return path
+
+
+class RIDCounter:
+    """Monotonic run ids, cached in ``cache_file`` (``last_rid.pyon``: the last used rid).
+
+    :param cache_file: path of ``last_rid.pyon``.
+    :param results_dir: results tree scanned when the cache file does not exist.
+    """
+
+    _H5 = re.compile(r"(\d{9})-.*\.h5")
+
+    def __init__(self, cache_file: str | os.PathLike, results_dir: str | os.PathLike):
+        self.cache_file = Path(cache_file)
+        self.results_dir = Path(results_dir)
+
+    def last(self) -> int:
+        """The last used rid (-1 if none)."""
+        try:
+            return int(self.cache_file.read_text())
+        except FileNotFoundError:
+            return self._scan_results()
+
+    def get(self) -> int:
+        """Allocate the next rid and record it in the cache file."""
+        rid = self.last() + 1
+        self._store(rid)
+        return rid
+
+    def _store(self, rid: int) -> None:
+        directory = self.cache_file.resolve().parent
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False) as f:
+            f.write("{}\n".format(rid))
+            tmp = f.name
+        os.replace(tmp, self.cache_file)
+
+    def _scan_results(self) -> int:
+        last = -1
+        if not self.results_dir.is_dir():
+            return last
+        for day in self.results_dir.iterdir():
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day.name) or not day.is_dir():
+                continue
+            for hour in day.iterdir():
+                if not re.fullmatch(r"\d\d(-\d\d)?", hour.name) or not hour.is_dir():
+                    continue
+                for f in hour.iterdir():
+                    m = self._H5.fullmatch(f.name)
+                    if m is not None:
+                        last = max(last, int(m.group(1)))
+        return last

@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Per-channel output logs and their lazy resolution (replacement and collisions).
+
+The output network releases, per channel and coarse cycle, at most one event
+(``artiq/gateware/rtio/sed/output_network.py``, ``output_driver.py``): events of one channel that meet in
+the same coarse cycle are *replaced* (the later submission wins) when the PHY allows replacement and
+address and fine timestamp are identical; otherwise they *collide* and the channel outputs nothing in
+that cycle (the collision is logged, ``artiq/firmware/runtime/rtio_mgt.rs``).
+
+The engine appends submissions to :attr:`ChannelState.raw` as ``(timestamp_mu, address, data)`` tuples in
+submission order. As long as a channel's coarse timestamps strictly increase, no two events can meet
+and ``raw`` *is* the resolved log (the common case: no copy, no work). A non-increasing coarse timestamp
+flags the channel; its resolved log is then computed on demand by sorting and grouping.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+__all__ = ["ChannelState", "KIND_TTL_OUT", "KIND_TTL_INOUT", "KIND_SPI", "KIND_EDGE_COUNTER",
+           "KIND_CLKGEN", "KIND_ENTANGLER", "KIND_UNKNOWN"]
+
+KIND_TTL_OUT = "ttl_out"
+KIND_TTL_INOUT = "ttl_inout"
+KIND_SPI = "spi"
+KIND_EDGE_COUNTER = "edge_counter"
+KIND_CLKGEN = "clkgen"
+KIND_ENTANGLER = "entangler"
+KIND_UNKNOWN = "unknown"
+
+#: PHYs with ``enable_replace`` (``artiq/gateware/rtio/channel.py`` defaults; TTL PHYs keep the default
+#: True, SPI/edge counter and most others set it False).
+_REPLACE_KINDS = frozenset((KIND_TTL_OUT, KIND_TTL_INOUT, KIND_CLKGEN, KIND_UNKNOWN))
+
+
+class ChannelState:
+    """Everything the engine knows about one RTIO channel's output side."""
+
+    __slots__ = ("channel", "name", "kind", "raw", "max_c", "flagged", "hook", "replace",
+                 "_res", "_res_len", "checked", "phy", "input", "level_view")
+
+    def __init__(self, channel: int, name: str = "unknown", kind: str = KIND_UNKNOWN) -> None:
+        self.channel = channel
+        self.name = name
+        self.kind = kind
+        self.raw: list[tuple[int, int, int]] = []
+        self.max_c = -(1 << 62)
+        self.flagged = False
+        self.hook: Callable[[int, int, int], None] | None = None
+        self.replace = kind in _REPLACE_KINDS
+        self._res: list[tuple[int, int, int]] = []
+        self._res_len = -1
+        self.checked = 0
+        self.phy = None
+        self.input = None
+        self.level_view = None
+
+    def set_kind(self, kind: str) -> None:
+        self.kind = kind
+        self.replace = kind in _REPLACE_KINDS
+
+    def resolved(self, collisions: list[int] | None = None) -> list[tuple[int, int, int]]:
+        """The events the PHY actually receives, in time order (at most one per coarse cycle).
+
+        :param collisions: if given, receives the coarse timestamps of collided groups that contain
+            an event submitted at index ≥ :attr:`checked` (new since the last check).
+        """
+        raw = self.raw
+        if not self.flagged:
+            return raw
+        n = len(raw)
+        if n == self._res_len and collisions is None:
+            return self._res
+        order = sorted(range(n), key=lambda i: (raw[i][0] >> 3, i))
+        out: list[tuple[int, int, int]] = []
+        replace = self.replace
+        checked = self.checked
+        i = 0
+        while i < n:
+            first = order[i]
+            c = raw[first][0] >> 3
+            j = i + 1
+            while j < n and raw[order[j]][0] >> 3 == c:
+                j += 1
+            if j == i + 1:
+                out.append(raw[first])
+            else:
+                group = order[i:j]
+                ts0, a0, _ = raw[group[0]]
+                same = all(raw[k][0] == ts0 and raw[k][1] == a0 for k in group)
+                if same and replace:
+                    out.append(raw[group[-1]])  # replacement: highest sequence number wins
+                elif collisions is not None and max(group) >= checked:
+                    collisions.append(c)
+            i = j
+        self._res = out
+        self._res_len = n
+        return out

@@ -1,0 +1,227 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Entangler gateware PHY (OxfordIonTrapGroup/entangler-core ``entangler/core.py``, ``phy.py``,
+``driver.py``; register map in the reference ``ion-photon-anchors.md`` §1.2).
+
+Writes: CONFIG 0 (bit0 enable, bit1 master, bit2 standalone), RUN 1 (timeout in coarse ticks; starts a
+run), TCYCLE 2 (cycle length in coarse ticks), HERALD 3 (4×4-bit patterns in bits 0–15, enables in
+16–19), TIMING 0b001_000+i (``(stop << 16) | start``, 14 bits each, stored +1 by the driver, 0 = never;
+i = 0–3 outputs in coarse ticks, 4–7 gates in mu), COUNTER PATTERNS 0b010_000+i. Reads (address bit 5):
+STATUS/NCYCLES/TIMEREMAINING/NTRIGGERS 0b100_000..3, TIMESTAMP 0b101_000+i, COUNTER RESULT 0b110_000+i
+(4 single-input counters, then 4 pattern counters); a read is an output with the read address answered
+by an input event on the same channel.
+
+A run executes cycles until a cycle's gated pattern equals an enabled herald pattern (exact match) or
+the timeout's countdown expires; it answers with one input event at the end of that cycle, data = the
+matched pattern slots (1, 2, 4, 8) or 0x3fff on timeout. Fast path (O(1) Python work per run): with
+``p`` = probability that a cycle heralds, the number of cycles to the first herald is geometric(p),
+capped by the timeout; the non-herald cycles' counters come from one multinomial draw over the
+conditional pattern distribution; only the herald cycle is sampled in detail (and committed to the
+physics). Stored input timestamps are not cleared between cycles (stale-timestamp semantics).
+Without a physics world (no ``cycle_model``), no input ever fires: every run times out.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy
+
+from sim.rtio.phy.ttl import INPUT_ARRIVAL_MU
+
+__all__ = ["EntanglerPhy", "ADDR_CONFIG", "ADDR_RUN", "ADDR_TCYCLE", "ADDR_HERALD",
+           "ADDR_TIMING", "ADDR_COUNTER_PATTERNS", "ADDR_STATUS", "ADDR_NCYCLES",
+           "ADDR_TIMEREMAINING", "ADDR_NTRIGGERS", "ADDR_TIMESTAMP", "ADDR_COUNTER_RESULT",
+           "TIMEOUT_DATA"]
+
+ADDR_CONFIG = 0
+ADDR_RUN = 1
+ADDR_TCYCLE = 2
+ADDR_HERALD = 3
+ADDR_TIMING = 0b001_000
+ADDR_COUNTER_PATTERNS = 0b010_000
+ADDR_STATUS = 0b100_000
+ADDR_NCYCLES = 0b100_001
+ADDR_TIMEREMAINING = 0b100_010
+ADDR_NTRIGGERS = 0b100_011
+ADDR_TIMESTAMP = 0b101_000
+ADDR_COUNTER_RESULT = 0b110_000
+TIMEOUT_DATA = 0x3FFF
+_MASK14 = 0x3FFF
+
+
+def _unpack_patterns(word: int) -> tuple[list[int], list[bool]]:
+    pats = [(word >> (4 * i)) & 0xF for i in range(4)]
+    en = [bool(word & (1 << (16 + i))) for i in range(4)]
+    return pats, en
+
+
+class EntanglerPhy:
+    """The entangler core on one RTIO channel (see module docstring)."""
+
+    kind = "entangler"
+
+    def __init__(self, engine: Any, channel: int, output_channels: list[int] | None = None,
+                 input_channels: list[int] | None = None) -> None:
+        self.engine = engine
+        self.channel = channel
+        self.output_channels = list(output_channels or [])
+        self.input_channels = list(input_channels or [])
+        self.config = 0
+        self.tcycle = 0
+        self.herald = 0
+        self.timing = [0] * 8
+        self.counter_patterns = [0] * 4
+        self.status = 1
+        self.ncycles = 0
+        self.time_remaining = 0
+        self.timestamps = [0] * 5
+        self.counters = [0] * 8
+        self.events: deque[tuple[int, int, int]] = deque()
+        self.herald_log: list[tuple[int, int]] = []
+        self.runs: list[dict] = []
+
+    # ------------------------------------------------------------------ RTIO interface
+    def on_output(self, ts: int, addr: int, data: Any) -> None:
+        if addr & 0b100_000:
+            self.events.append((ts + INPUT_ARRIVAL_MU, ts, self._read(addr)))
+            return
+        if addr == ADDR_CONFIG:
+            self.config = data
+        elif addr == ADDR_RUN:
+            self._run(ts, int(data))
+        elif addr == ADDR_TCYCLE:
+            self.tcycle = int(data) & 0x3FF
+        elif addr == ADDR_HERALD:
+            self.herald = int(data)
+        elif ADDR_TIMING <= addr < ADDR_TIMING + 8:
+            self.timing[addr - ADDR_TIMING] = int(data)
+        elif ADDR_COUNTER_PATTERNS <= addr < ADDR_COUNTER_PATTERNS + 4:
+            self.counter_patterns[addr - ADDR_COUNTER_PATTERNS] = int(data)
+
+    def input_events(self, t_end: int) -> list[tuple[int, int, int]]:
+        out = []
+        ev = self.events
+        while ev and ev[0][0] < t_end:
+            out.append(ev.popleft())
+        return out
+
+    def next_self_event(self) -> int | None:
+        return self.events[0][0] if self.events else None
+
+    def _read(self, addr: int) -> int:
+        if addr == ADDR_STATUS:
+            return self.status
+        if addr == ADDR_NCYCLES:
+            return self.ncycles & _MASK14
+        if addr == ADDR_TIMEREMAINING:
+            return self.time_remaining
+        if addr == ADDR_NTRIGGERS:
+            return 0
+        if ADDR_TIMESTAMP <= addr < ADDR_TIMESTAMP + 5:
+            return self.timestamps[addr - ADDR_TIMESTAMP] & _MASK14
+        if ADDR_COUNTER_RESULT <= addr < ADDR_COUNTER_RESULT + 8:
+            return self.counters[addr - ADDR_COUNTER_RESULT] & _MASK14
+        return 0
+
+    # ------------------------------------------------------------------ windows
+    def windows(self) -> tuple[dict[int, tuple[int, int]], dict[int, tuple[int, int]], int]:
+        """Output and gate windows ``{i: (start_mu, stop_mu)}`` relative to the cycle start (outputs
+        in coarse ticks ×8, gates in mu; stored values are +1, 0 = never; clipped to the cycle)."""
+        cycle_mu = self.tcycle * 8
+        outs: dict[int, tuple[int, int]] = {}
+        gates: dict[int, tuple[int, int]] = {}
+        for i in range(8):
+            word = self.timing[i]
+            start, stop = word & _MASK14, (word >> 16) & _MASK14
+            if start == 0:
+                continue
+            if i < 4:
+                a, b = (start - 1) * 8, (stop - 1) * 8 if stop else cycle_mu
+            else:
+                a, b = start - 1, stop - 1 if stop else cycle_mu
+            b = min(b, cycle_mu)
+            if a >= cycle_mu or b <= a:
+                continue
+            (outs if i < 4 else gates)[i % 4] = (a, b)
+        return outs, gates, cycle_mu
+
+    # ------------------------------------------------------------------ a run
+    def _world(self) -> Any:
+        for w in self.engine.worlds:
+            if hasattr(w, "cycle_model"):
+                return w
+        return None
+
+    def _run(self, ts: int, timeout_coarse: int) -> None:
+        rng = self.engine.rng if self.engine.rng is not None else numpy.random.default_rng()
+        outs, gates, cycle_mu = self.windows()
+        t0 = ts
+        if self.tcycle <= 0:
+            n_max = 1
+            cycle_mu = 8
+        else:
+            n_max = max(1, -(-timeout_coarse // self.tcycle))
+        pats, en = _unpack_patterns(self.herald)
+        herald_set = sorted({p for p, e in zip(pats, en) if e})
+        world = self._world()
+        model = world.cycle_model(outs, gates, cycle_mu) if world is not None else None
+        probs = (numpy.asarray(model.pattern_probs, dtype=float) if model is not None
+                 else numpy.eye(16)[0])
+        p = float(sum(probs[h] for h in herald_set))
+        k = int(rng.geometric(p)) if p > 0 else n_max + 1
+        success = k <= n_max
+        n_cycles = k if success else n_max
+        n_plain = n_cycles - 1 if success else n_cycles
+        pattern_counts = numpy.zeros(16, dtype=numpy.int64)
+        if n_plain > 0:
+            cond = probs.copy()
+            for h in herald_set:
+                cond[h] = 0.0
+            total = cond.sum()
+            if total > 0:
+                pattern_counts += rng.multinomial(n_plain, cond / total)
+            else:
+                pattern_counts[0] += n_plain
+        last_pattern = 0
+        t_last = t0 + (n_cycles - 1) * cycle_mu
+        if success and model is not None:
+            sample = model.sample(rng, herald_set)
+            last_pattern = int(sample.pattern)
+            pattern_counts[last_pattern] += 1
+            first = list(sample.first_edge_mu)
+            for i in range(4):
+                if last_pattern & (1 << i) and first[i] >= 0:
+                    self.timestamps[i] = int(first[i])
+            sample.commit(world, t_last)
+        # stale timestamps: inputs that fired only in non-herald cycles keep a sampled timestamp
+        if model is not None:
+            for i in range(4):
+                if last_pattern & (1 << i):
+                    continue
+                fired = [q for q in range(16) if q & (1 << i) and pattern_counts[q] > 0
+                         and q not in herald_set]
+                if fired:
+                    s = model.sample(rng, fired)
+                    if s.first_edge_mu[i] >= 0:
+                        self.timestamps[i] = int(s.first_edge_mu[i])
+        # counters (reset at run start, sampled at each cycle end)
+        self.counters = [0] * 8
+        for i in range(4):
+            self.counters[i] = int(sum(pattern_counts[q] for q in range(16) if q & (1 << i)))
+        for i in range(4):
+            cp, cen = _unpack_patterns(self.counter_patterns[i])
+            cset = {cp[j] for j in range(4) if cen[j]} or {cp[0]}
+            self.counters[4 + i] = int(sum(pattern_counts[q] for q in cset))
+        t_end = t0 + n_cycles * cycle_mu
+        if success:
+            data = sum(1 << j for j in range(4) if en[j] and pats[j] == last_pattern)
+            self.status = 0b011
+        else:
+            data = TIMEOUT_DATA
+            self.status = 0b101
+        self.ncycles = n_cycles
+        self.time_remaining = max(timeout_coarse - n_cycles * max(self.tcycle, 1), 0)
+        self.events.append((t_end + INPUT_ARRIVAL_MU, t_end, data))
+        self.herald_log.append((t_end, data))
+        self.runs.append({"t_start_mu": t0, "t_end_mu": t_end, "n_cycles": n_cycles,
+                          "success": success, "pattern": last_pattern, "data": data})

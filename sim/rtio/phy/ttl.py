@@ -1,0 +1,168 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""TTL PHY (``artiq/gateware/rtio/phy/ttl_serdes_generic.py``, driver ``artiq/coredevice/ttl.py``).
+
+Output addresses: 0 level, 1 output enable (TTLInOut), 2 input sensitivity, 3 sensitivity + sample.
+Sensitivity bits: bit0 rising, bit1 falling.
+
+Input side (:class:`TTLInputPhy`):
+
+* A sensitivity change submitted at output timestamp ``t`` applies to input edges whose timestamp is
+  ``>= t + GATE_OFFSET_MU`` (88 mu = ``lat_offset`` of ``test_rtio.py::LoopbackGateTiming``: an edge is
+  registered iff ``gate_start <= t_in - 88 < gate_end``), so a gate is the half-open window
+  [start, end).
+* At most one edge event per coarse cycle (the input deserializer's priority encoder keeps the first).
+* A sample request at ``t`` produces one event, timestamp ``t + 88``, data = input level.
+* An event is in the FIFO ``INPUT_ARRIVAL_MU`` after its timestamp, well within ``gate_latency_mu``
+  (104 mu) after the gate end, which is what ``TTLInOut.count`` relies on.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any
+
+from sim.rtio.channels import KIND_TTL_INOUT, ChannelState
+
+__all__ = ["GATE_OFFSET_MU", "INPUT_ARRIVAL_MU", "LevelView", "TTLInputPhy", "TTLOutPhy"]
+
+GATE_OFFSET_MU = 88
+INPUT_ARRIVAL_MU = 16
+_NEG = -(1 << 62)
+
+
+class TTLOutPhy:
+    """Output-only TTL PHY: nothing happens immediately; levels are resolved lazily."""
+
+    kind = "ttl_out"
+
+
+class LevelView:
+    """Incrementally built output-level transitions ``(t, level)`` of a TTL-like channel."""
+
+    def __init__(self, st: ChannelState) -> None:
+        self.st = st
+        self.t: list[int] = []
+        self.lv: list[int] = []
+        self.idx = 0
+        self.o = 0
+        self.oe = 0 if st.kind == KIND_TTL_INOUT else 1
+        self.level = 0
+        self.gen = None
+        if st.kind == "clkgen":
+            from sim.rtio.phy.clockgen import ClockGenLevels
+            self.gen = ClockGenLevels(st)
+
+    def levels(self, t_from: int, t_to: int) -> list[tuple[int, int]]:
+        if self.gen is not None:
+            return self.gen.levels(t_from, t_to)
+        self._advance(t_to)
+        t = self.t
+        i = bisect_left(t, t_from)
+        j = bisect_left(t, t_to)
+        lv = self.lv
+        return [(t[k], lv[k]) for k in range(i, j)]
+
+    def _advance(self, t_to: int) -> None:
+        st = self.st
+        res = st.resolved()
+        n = len(res)
+        i = self.idx
+        if i > n:
+            i = n
+        inout = st.kind == KIND_TTL_INOUT
+        o, oe, level = self.o, self.oe, self.level
+        while i < n:
+            ts, addr, data = res[i]
+            if ts >= t_to:
+                break
+            i += 1
+            if addr == 0:
+                o = 1 if data else 0
+            elif addr == 1 and inout:
+                oe = 1 if data else 0
+            else:
+                continue
+            new = o & oe
+            if new != level:
+                level = new
+                self.t.append(ts)
+                self.lv.append(level)
+        self.idx, self.o, self.oe, self.level = i, o, oe, level
+
+
+class TTLInputPhy:
+    """Input side of a TTLInOut channel: gating, sampling and watching on edges from the worlds."""
+
+    kind = "ttl_inout"
+
+    def __init__(self, engine: Any, channel: int) -> None:
+        self.engine = engine
+        self.channel = channel
+        self.sens = 0
+        self.level = 0
+        self.last_c = _NEG
+        self.ctrl_idx = 0
+        self.edges: list[tuple[int, int]] = []
+        self.edge_idx = 0
+        self.log: list[tuple[int, int]] = []  # (ts, data) of every input event produced
+
+    def rtio_reset(self, counter: int) -> None:
+        """``core.reset()`` clears gate sensitivities (``rio`` domain)."""
+        self.sens = 0
+
+    def input_events(self, t_end: int) -> list[tuple[int, int, int]]:
+        """Events (arrival, timestamp, data) with arrival < ``t_end``, in order."""
+        ts_end = t_end - INPUT_ARRIVAL_MU
+        eng = self.engine
+        new_edges = eng.world_edges(self.channel, ts_end)
+        if new_edges:
+            if self.edge_idx > 256:
+                del self.edges[:self.edge_idx]
+                self.edge_idx = 0
+            self.edges.extend(new_edges)
+        edges = self.edges
+        ei, ne = self.edge_idx, len(edges)
+        res = eng.resolved(self.channel)
+        ci, nc = min(self.ctrl_idx, len(res)), len(res)
+        out: list[tuple[int, int, int]] = []
+        sens, level, last_c = self.sens, self.level, self.last_c
+        ctrl_end = ts_end - GATE_OFFSET_MU
+        while True:
+            # next control (addresses 2/3) that is due before ts_end
+            while ci < nc and res[ci][1] < 2:
+                ci += 1
+            tc = res[ci][0] if ci < nc and res[ci][0] < ctrl_end else None
+            te = edges[ei][0] if ei < ne else None
+            if tc is None and te is None:
+                break
+            if tc is not None and (te is None or tc + GATE_OFFSET_MU <= te):
+                _, addr, data = res[ci]
+                ci += 1
+                sens = data & 3
+                if addr == 3:
+                    t_s = tc + GATE_OFFSET_MU
+                    out.append((t_s + INPUT_ARRIVAL_MU, t_s, level))
+                continue
+            t, new = edges[ei]
+            ei += 1
+            new = 1 if new else 0
+            if new == level:
+                continue
+            level = new
+            if sens & (1 if new else 2):
+                c = t >> 3
+                if c != last_c:
+                    last_c = c
+                    out.append((t + INPUT_ARRIVAL_MU, t, level))
+        self.sens, self.level, self.last_c = sens, level, last_c
+        self.ctrl_idx, self.edge_idx = ci, ei
+        if out:
+            self.log.extend((e[1], e[2]) for e in out)
+        return out
+
+    def next_self_event(self) -> int | None:
+        """Arrival time of the next pending sample request (None if none is pending)."""
+        res = self.engine.resolved(self.channel)
+        for i in range(min(self.ctrl_idx, len(res)), len(res)):
+            if res[i][1] == 3:
+                return res[i][0] + GATE_OFFSET_MU + INPUT_ARRIVAL_MU
+        return None

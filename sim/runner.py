@@ -1,0 +1,561 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Run ARTIQ experiment files in the simulator, like ``artiq_run`` with the master's results files.
+
+A :class:`Simulation` holds one simulation session (the RTIO engine, so the cursor and the RTIO
+counter persist across kernels and across the experiments it runs), the transformed device database,
+the dataset store and the run-id counter. :meth:`Simulation.run` goes through ARTIQ's lifecycle:
+build (+ check of unused arguments) → prepare → run → ``notify_run_end`` → analyze; the results file
+is written after analyze, or as soon as ``run()`` raises, never when build or prepare fails. The
+engine is installed as ARTIQ's time manager only while an experiment runs
+(:func:`installed_time_manager`).
+
+Exit codes (:class:`RunResult.exit_code`): 0 ok, 1 the experiment raised, 2 bad input (arguments,
+class selection, device database, device without model), 130 terminated by the user.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import os
+import pathlib
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from sim import artiq_env, pyon
+
+artiq_env.activate()
+
+from sim.datasets import DatasetDB, DatasetManager  # noqa: E402
+from sim.device_manager import (DeviceDBError, DeviceError, DeviceManager,  # noqa: E402
+                                load_device_db, transform_device_db)
+from sim.results import RIDCounter, results_path, write_results  # noqa: E402
+from sim.scheduler import CCB, Scheduler  # noqa: E402
+
+__all__ = ["Simulation", "RunResult", "InputError", "ArgumentError", "run_experiment",
+           "installed_time_manager", "parse_arguments", "get_experiment", "load_experiment_module",
+           "EXIT_OK", "EXIT_EXPERIMENT_ERROR", "EXIT_BAD_INPUT", "EXIT_TERMINATED",
+           "PROGRESS_DATASET"]
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_EXPERIMENT_ERROR = 1
+EXIT_BAD_INPUT = 2
+EXIT_TERMINATED = 130
+
+#: Dataset (float in [0, 1]) that drives the progress bar of ``ionlink-sim run``.
+PROGRESS_DATASET = "ionlink.progress"
+#: Prefix of the simulator's own diagnostics datasets in results files.
+DIAGNOSTICS_PREFIX = "ionlink.sim."
+
+
+class InputError(Exception):
+    """Bad input: experiment file, class selection, arguments, device database, lab."""
+
+
+class ArgumentError(InputError, ValueError):
+    """A supplied argument is invalid or a required one is missing."""
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers shared with the CLI
+
+def parse_arguments(arguments: list[str]) -> dict:
+    """Parse ``KEY=VALUE`` strings; values are PYON (v2, falling back to v1)."""
+    result = {}
+    for argument in arguments:
+        name, eq, value = argument.partition("=")
+        if not eq or not name:
+            raise ArgumentError("argument {!r} is not of the form KEY=VALUE".format(argument))
+        try:
+            result[name] = pyon.decode(value)
+        except Exception as exc:
+            raise ArgumentError("cannot parse value of argument '{}' as PYON: {!r}".format(
+                name, value)) from exc
+    return result
+
+
+def load_experiment_module(path: str | os.PathLike, prefix: str = "artiq_run_") -> Any:
+    """Import an experiment file as a fresh module (its directory is on ``sys.path`` meanwhile)."""
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise InputError("experiment file '{}' not found".format(path))
+    modname = prefix + path.stem
+    directory = str(path.resolve().parent)
+    sys.path.insert(0, directory)
+    try:
+        spec = importlib.util.spec_from_file_location(modname, path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    except Exception as exc:
+        raise InputError("cannot load experiment file '{}': {}: {}".format(
+            path, type(exc).__name__, exc)) from exc
+    finally:
+        sys.path.remove(directory)
+    return module
+
+
+def get_experiment(module: Any, class_name: str | None = None) -> type:
+    """Select the experiment class as ``artiq_run`` does (same error texts)."""
+    from artiq.language.environment import is_public_experiment
+
+    if class_name:
+        obj = module
+        try:
+            for name in class_name.split("."):
+                obj = getattr(obj, name)
+        except AttributeError as exc:
+            raise InputError(str(exc)) from exc
+        return obj
+    exps = [(name, obj) for name, obj in sorted(vars(module).items())
+            if is_public_experiment(obj)]
+    if not exps:
+        raise InputError("No experiments in module")
+    if len(exps) > 1:
+        raise InputError("More than one experiment found in module: "
+                         + ", ".join(name for name, _ in exps))
+    return exps[0][1]
+
+
+@contextlib.contextmanager
+def installed_time_manager(time_manager: Any) -> Iterator[None]:
+    """Install ``time_manager`` with ``artiq.language.core.set_time_manager``; restore the
+    previous one."""
+    from artiq.language import core
+
+    previous = getattr(core, "_time_manager", None)
+    core.set_time_manager(time_manager)
+    try:
+        yield
+    finally:
+        core.set_time_manager(previous)
+
+
+# ---------------------------------------------------------------------------------------------
+# argument manager
+
+def _argument_manager_class() -> type:
+    from artiq.language.environment import DefaultMissing
+
+    class MissingArgument(ArgumentError, DefaultMissing):
+        """A required argument (no default) was not supplied."""
+
+    class SimArgumentManager:
+        """ARTIQ's ``ProcessArgumentManager`` with one-line errors naming the argument."""
+
+        def __init__(self, unprocessed: dict, interactive_input: Callable[[str], str] | None):
+            self.unprocessed_arguments = unprocessed
+            self._processed: set = set()
+            self._input = interactive_input
+
+        def get(self, key: str, processor: Any, group: Any, tooltip: Any) -> Any:
+            if key in self.unprocessed_arguments:
+                try:
+                    value = processor.process(self.unprocessed_arguments[key])
+                except Exception as exc:
+                    raise ArgumentError("invalid value {!r} for argument '{}' ({}): {}".format(
+                        self.unprocessed_arguments[key], key, type(processor).__name__,
+                        exc or type(exc).__name__)) from exc
+                self._processed.add(key)
+                return value
+            try:
+                return processor.default()
+            except DefaultMissing:
+                raise MissingArgument("argument '{}' is required (it has no default)".format(
+                    key)) from None
+
+        def check_unprocessed_arguments(self) -> None:
+            unprocessed = set(self.unprocessed_arguments) - self._processed
+            if unprocessed:
+                raise AttributeError("Supplied argument(s) not queried in experiment: "
+                                     + ", ".join(sorted(unprocessed)))
+
+        def get_interactive(self, arglist: list, title: str) -> dict | None:
+            if self._input is None:
+                return None
+            print(title)
+            result = {}
+            for key, processor, group, tooltip in arglist:
+                while True:
+                    try:
+                        text = self._input("{}:{} (group={}, tooltip={}): ".format(
+                            key, type(processor).__name__, group, tooltip))
+                    except EOFError:
+                        return None
+                    try:
+                        result[key] = processor.process(pyon.decode(text))
+                        break
+                    except Exception:
+                        logger.error("failed to process user input, retrying", exc_info=True)
+            return result
+
+    return SimArgumentManager
+
+
+# ---------------------------------------------------------------------------------------------
+# results of a run
+
+@dataclass
+class RunResult:
+    """Outcome of :meth:`Simulation.run`."""
+
+    rid: int
+    class_name: str
+    exit_code: int
+    results_file: pathlib.Path | None = None
+    exception: BaseException | None = None
+    datasets: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """``"ok"``, ``"error"``, ``"bad input"`` or ``"terminated"``."""
+        return {EXIT_OK: "ok", EXIT_EXPERIMENT_ERROR: "error", EXIT_BAD_INPUT: "bad input",
+                EXIT_TERMINATED: "terminated"}[self.exit_code]
+
+    @property
+    def error_message(self) -> str:
+        """One-line description of the exception (empty if none)."""
+        exc = self.exception
+        if exc is None:
+            return ""
+        text = " ".join(str(exc).split())
+        if isinstance(exc, (InputError, DeviceError)):
+            return text
+        return "{}: {}".format(type(exc).__name__, text) if text else type(exc).__name__
+
+
+def _exit_code_for(exc: BaseException) -> int:
+    from artiq.language.core import TerminationRequested
+
+    if isinstance(exc, (TerminationRequested, KeyboardInterrupt)):
+        return EXIT_TERMINATED
+    if isinstance(exc, (InputError, DeviceError, DeviceDBError)):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, AttributeError) and "not queried in experiment" in str(exc):
+        return EXIT_BAD_INPUT
+    return EXIT_EXPERIMENT_ERROR
+
+
+class _Progress:
+    """tqdm bar on stderr driven by the ``ionlink.progress`` dataset."""
+
+    def __init__(self, enabled: bool, description: str):
+        self.enabled = enabled
+        self.description = description
+        self._bar: Any = None
+
+    def on_set(self, key: str, value: Any) -> None:
+        if not self.enabled or key != PROGRESS_DATASET:
+            return
+        try:
+            fraction = min(max(float(value), 0.0), 1.0)
+        except (TypeError, ValueError):
+            return
+        if self._bar is None:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                self.enabled = False
+                return
+            self._bar = tqdm(total=1000, desc=self.description, unit="‰", leave=False,
+                             file=sys.stderr)
+        self._bar.n = int(round(1000 * fraction))
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+# ---------------------------------------------------------------------------------------------
+# the simulation
+
+def _make_session(device_db: dict, seed: int | None, lab: Any, vcd: str | None) -> Any:
+    try:
+        from sim.session import SimSession
+    except ImportError:
+        logger.warning("sim.session is not available: running without an RTIO engine")
+        return None
+    try:
+        return SimSession(device_db=device_db, seed=seed, lab=lab, vcd=vcd, cost_profile="kasli2")
+    except Exception as exc:
+        raise InputError("cannot set up the simulation (device database / lab): {}: {}".format(
+            type(exc).__name__, " ".join(str(exc).split()))) from exc
+
+
+def resolve_lab(lab: Any, device_db_path: pathlib.Path | None) -> Any:
+    """Load the lab description: ``lab`` (preset name, path or loaded object), else the ``lab.toml``
+    next to the device database if present, else ``None``."""
+    if lab is None:
+        if device_db_path is None:
+            return None
+        candidate = device_db_path.resolve().parent / "lab.toml"
+        if not candidate.is_file():
+            return None
+        lab = candidate
+    if not isinstance(lab, (str, os.PathLike)):
+        return lab
+    try:
+        from sim.physics.lab import load_lab
+    except ImportError as exc:
+        raise InputError("cannot load lab {!r}: sim.physics is not available".format(
+            str(lab))) from exc
+    try:
+        return load_lab(lab)
+    except Exception as exc:
+        raise InputError("cannot load lab {!r}: {}".format(
+            str(lab), " ".join(str(exc).split()))) from exc
+
+
+class Simulation:
+    """Runs experiments against one simulated Kasli (one session, one device database).
+
+    :param device_db: path of the lab's ``device_db.py`` or its ``device_db`` dict (transformed
+        here with :func:`~sim.device_manager.transform_device_db`).
+    :param seed: seed of the session's random generator (``None``: fresh entropy).
+    :param lab: lab description (preset name, TOML path or loaded ``Lab``); default: ``lab.toml``
+        next to ``device_db``, if present.
+    :param results_dir: root of the results tree; ``last_rid.pyon`` lives in its parent.
+    :param dataset_db: ``dataset_db.mdb`` path (default: in the results' parent directory);
+        ``False`` keeps the master store in memory.
+    :param vcd: VCD file written by the session at :meth:`close`.
+    :param progress: show a tqdm bar driven by the ``ionlink.progress`` dataset.
+    :param write_results: write HDF5 results files.
+    :param interactive_input: ``input``-like callable for interactive arguments (``None``: cancel).
+    :param session: an existing session to use (not closed by :meth:`close`).
+    """
+
+    def __init__(self, device_db: str | os.PathLike | dict = "device_db.py", *,
+                 seed: int | None = None, lab: Any = None,
+                 results_dir: str | os.PathLike = "results",
+                 dataset_db: str | os.PathLike | bool | None = None, vcd: str | None = None,
+                 progress: bool = False, write_results: bool = True,
+                 interactive_input: Callable[[str], str] | None = None, session: Any = None):
+        ddb_path = None
+        if isinstance(device_db, dict):
+            raw = device_db
+        else:
+            ddb_path = pathlib.Path(device_db)
+            try:
+                raw = load_device_db(ddb_path)
+            except DeviceDBError as exc:
+                raise InputError(str(exc)) from exc
+        try:
+            self.device_db = transform_device_db(raw)
+        except DeviceDBError as exc:
+            raise InputError(str(exc)) from exc
+        self.device_db_path = ddb_path
+        self.raw_device_db = raw
+        self.seed = seed
+        self.lab = resolve_lab(lab, ddb_path)
+        self.results_dir = pathlib.Path(results_dir)
+        base = self.results_dir.resolve().parent
+        self.rid_counter = RIDCounter(base / "last_rid.pyon", self.results_dir)
+        if dataset_db is False:
+            self.dataset_db = DatasetDB(None)
+        else:
+            path = base / "dataset_db.mdb" if dataset_db in (None, True) else dataset_db
+            self.dataset_db = DatasetDB(path)  # type: ignore[arg-type]
+        self.progress = progress
+        self.write_results = write_results
+        self.interactive_input = interactive_input
+        self._own_session = session is None
+        # The session sees the lab's own entries (class names, channels, sim_* keys).
+        self.session = _make_session(raw, seed, self.lab, vcd) if session is None else session
+        self.scheduler = Scheduler()
+        self.ccb = CCB()
+        self._closed = False
+
+    # -- lifecycle of the simulation ---------------------------------------------------------
+    def close(self) -> None:
+        """Save the dataset store and close the session (writes the VCD file)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.dataset_db.save()
+        finally:
+            self.dataset_db.close_db()
+            if self._own_session and self.session is not None:
+                self.session.close()
+
+    def __enter__(self) -> "Simulation":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -- one experiment ------------------------------------------------------------------------
+    def run(self, experiment: str | os.PathLike | type, class_name: str | None = None,
+            arguments: dict | None = None, *, log_level: int | None = None) -> RunResult:
+        """Run one experiment (a file, or an experiment class) and return its :class:`RunResult`.
+
+        :raises InputError: the file cannot be loaded or no class can be selected (nothing ran).
+        """
+        arguments = dict(arguments or {})
+        if isinstance(experiment, type):
+            exp_cls = experiment
+            file = getattr(sys.modules.get(exp_cls.__module__), "__file__", None) or "<none>"
+        else:
+            file = os.fspath(experiment)
+            exp_cls = get_experiment(load_experiment_module(file), class_name)
+        expid = {"log_level": logging.getLogger().getEffectiveLevel() if log_level is None
+                 else log_level,
+                 "file": str(file), "class_name": exp_cls.__name__, "arguments": arguments}
+        return _Run(self, exp_cls, expid).execute()
+
+
+def run_experiment(experiment: str | os.PathLike | type, class_name: str | None = None,
+                   arguments: dict | None = None, **simulation_options: Any) -> RunResult:
+    """Run one experiment in a fresh :class:`Simulation` (see its parameters) and close it."""
+    with Simulation(**simulation_options) as simulation:
+        return simulation.run(experiment, class_name, arguments)
+
+
+class _Run:
+    """State of one experiment run (rid, managers, timings) and its lifecycle."""
+
+    def __init__(self, sim: Simulation, exp_cls: type, expid: dict):
+        self.sim = sim
+        self.exp_cls = exp_cls
+        self.expid = expid
+        self.rid = sim.rid_counter.get()
+        self.start_time = time.time()
+        self.run_time: float | None = None
+        self.progress = _Progress(sim.progress, "{}-{}".format(self.rid, exp_cls.__name__))
+        self.dataset_mgr = DatasetManager(sim.dataset_db, on_set=self.progress.on_set)
+        sim.scheduler.set_run_info(self.rid, "main", expid, 0)
+        self.device_mgr = DeviceManager(
+            sim.device_db, {"scheduler": sim.scheduler, "ccb": sim.ccb}, session=sim.session)
+        self.argument_mgr = _argument_manager_class()(expid["arguments"], sim.interactive_input)
+        self.results_file: pathlib.Path | None = None
+        self.async_errors_at_start = len(self._async_errors())
+
+    def execute(self) -> RunResult:
+        engine = getattr(self.sim.session, "engine", None)
+        tm = installed_time_manager(engine) if engine is not None else contextlib.nullcontext()
+        exc: BaseException | None = None
+        try:
+            with tm, _sigint_requests_termination(self.sim.scheduler):
+                exc = self._lifecycle()
+        finally:
+            self.progress.close()
+            self.device_mgr.close_devices()
+            self.sim.dataset_db.save()
+        code = EXIT_OK if exc is None else _exit_code_for(exc)
+        if code == EXIT_OK and self.sim.scheduler.termination_requested():
+            code = EXIT_TERMINATED
+        return RunResult(self.rid, self.exp_cls.__name__, code, self.results_file, exc,
+                         dict(self.dataset_mgr.local), self._summary())
+
+    def _lifecycle(self) -> BaseException | None:
+        managers = (self.device_mgr, self.dataset_mgr, self.argument_mgr, {})
+        try:
+            exp = self.exp_cls(managers)
+            self.argument_mgr.check_unprocessed_arguments()
+            exp.prepare()
+        except BaseException as exc:  # noqa: B902 - Ctrl-C in build/prepare: nothing to write
+            logger.debug("build/prepare failed", exc_info=True)
+            return exc
+        self.run_time = time.time()
+        try:
+            try:
+                exp.run()
+            finally:
+                self.device_mgr.notify_run_end()
+        except BaseException as exc:
+            logger.debug("run failed", exc_info=True)
+            self._write()
+            return exc
+        try:
+            exp.analyze()
+        except BaseException as exc:
+            logger.debug("analyze failed", exc_info=True)
+            return exc
+        finally:
+            self._write()
+        return None
+
+    def _summary(self) -> dict:
+        session = self.sim.session
+        if session is None or not hasattr(session, "summary"):
+            return {}
+        try:
+            return dict(session.summary())
+        except Exception:
+            logger.warning("session summary failed", exc_info=True)
+            return {}
+
+    def _diagnostics(self) -> None:
+        """Record the simulator's own diagnostics as ``ionlink.sim.*`` datasets: the seed (-1 if
+        none), the core-log lines of this run's asynchronous RTIO errors (newline-separated) and
+        their count, and the session's summary (cumulative over the session; ``None`` items are
+        left out, non-scalar items are PYON strings)."""
+        def put(key: str, value: Any) -> None:
+            self.dataset_mgr.set(DIAGNOSTICS_PREFIX + key, value, {}, False, False, True)
+
+        put("seed", -1 if self.sim.seed is None else int(self.sim.seed))
+        errors = self._async_errors()[self.async_errors_at_start:]
+        put("async_error_count", len(errors))
+        put("async_errors", "\n".join(str(e) for e in errors))
+        for key, value in self._summary().items():
+            if value is None or key == "async_errors":
+                continue
+            if not isinstance(value, (bool, int, float, str)):
+                value = pyon.encode(value) if _pyon_ok(value) else str(value)
+            put(str(key), value)
+
+    def _async_errors(self) -> list:
+        return list(getattr(self.sim.session, "async_errors", None) or [])
+
+    def _write(self) -> None:
+        if not self.sim.write_results or self.results_file is not None:
+            return
+        from artiq import __version__ as artiq_version
+
+        try:
+            self._diagnostics()
+        except Exception:
+            logger.warning("cannot record simulator diagnostics", exc_info=True)
+        path = results_path(self.sim.results_dir, self.rid, self.exp_cls.__name__,
+                            self.start_time)
+        self.results_file = write_results(
+            path, self.dataset_mgr, rid=self.rid, start_time=self.start_time,
+            run_time=self.run_time, expid=self.expid, artiq_version=artiq_version,
+            strict=False)
+
+
+def _pyon_ok(value: Any) -> bool:
+    try:
+        pyon.encode(value)
+    except TypeError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _sigint_requests_termination(scheduler: Scheduler) -> Iterator[None]:
+    """First Ctrl-C requests termination (``pause()`` raises, ``check_termination()`` is true);
+    the second interrupts with ``KeyboardInterrupt``."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if scheduler.termination_requested():
+            raise KeyboardInterrupt
+        scheduler.request_termination()
+        print("ionlink-sim: termination requested (Ctrl-C again to interrupt)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

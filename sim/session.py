@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""A simulation session: one RTIO engine, rng and set of worlds shared by all experiments of a run.
+
+The cursor and the RTIO counter persist across kernels and experiments (both start at 0, as at
+core-device boot); between experiments the counter advances by ``inter_experiment_gap_s``
+(``test_rtio.py::TimeKeepsRunning`` measures 1 ms .. 2.5 s on hardware).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable
+
+import numpy
+
+from sim.rtio.channels import (KIND_CLKGEN, KIND_EDGE_COUNTER, KIND_ENTANGLER, KIND_SPI,
+                               KIND_TTL_INOUT, KIND_TTL_OUT)
+from sim.rtio.engine import RTIOEngine
+from sim.rtio.inputs import SPI_FIFO_DEPTH
+from sim.rtio.phy.clockgen import ClockGenPhy
+from sim.rtio.phy.edge_counter import EdgeCounterPhy
+from sim.rtio.phy.spi import SPIPhy
+from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
+from sim.rtio.loopback import DEFAULT_LOOP_DELAY_MU, LoopbackWorld
+
+__all__ = ["SimSession"]
+
+logger = logging.getLogger(__name__)
+
+#: device_db class name → (engine channel kind, channel argument name)
+_CLASS_KINDS = {
+    "TTLOut": KIND_TTL_OUT, "TTLInOut": KIND_TTL_INOUT, "TTLClockGen": KIND_CLKGEN,
+    "EdgeCounter": KIND_EDGE_COUNTER, "SPIMaster": KIND_SPI, "Entangler": KIND_ENTANGLER,
+}
+
+
+def _make_phy(eng: RTIOEngine, kind: str, channel: int, args: dict) -> Any:
+    """The PHY model of a device_db channel (so that real ARTIQ drivers, which do not register
+    anything, find their PHYs)."""
+    if kind == KIND_TTL_INOUT:
+        return TTLInputPhy(eng, channel)
+    if kind == KIND_TTL_OUT:
+        return TTLOutPhy()
+    if kind == KIND_CLKGEN:
+        return ClockGenPhy(int(args.get("acc_width", 24)))
+    if kind == KIND_EDGE_COUNTER:
+        return EdgeCounterPhy(eng, channel, int(args.get("gateware_width", 31)))
+    if kind == KIND_SPI:
+        return SPIPhy(eng, channel)
+    if kind == KIND_ENTANGLER:
+        from sim.rtio.phy.entangler import EntanglerPhy
+        return EntanglerPhy(eng, channel)
+    return None
+
+
+class SimSession:
+    """Owns the engine, rng, worlds and VCD output of one simulation run.
+
+    :param device_db: the (already loaded) device database dict.
+    :param seed: seed of ``numpy.random.default_rng``.
+    :param lab: lab description (preset name, path or loaded object) for the physics world.
+    :param vcd: path of a VCD file written by :meth:`close`.
+    :param cost_profile: CPU-cost profile name, path or :class:`~sim.rtio.costs.CostProfile`.
+    :param inter_experiment_gap_s: counter time between experiments, in seconds.
+    """
+
+    def __init__(self, device_db: dict, seed: int | None = None, lab: Any = None,
+                 vcd: str | None = None, cost_profile: Any = "kasli2",
+                 inter_experiment_gap_s: float = 0.1) -> None:
+        self.device_db = dict(device_db or {})
+        self.seed = seed
+        self.rng = numpy.random.default_rng(seed)
+        self.vcd = vcd
+        self.inter_experiment_gap_s = inter_experiment_gap_s
+        ref_period = 1e-9
+        core_desc = self.device_db.get("core", {})
+        if isinstance(core_desc, dict):
+            ref_period = core_desc.get("arguments", {}).get("ref_period", ref_period)
+        self.engine = RTIOEngine(ref_period=ref_period, costs=cost_profile, rng=self.rng)
+        self.engine.session = self
+        self._experiments = 0
+        self._closed = False
+        self._register_db()
+        self.loopback = LoopbackWorld()
+        self.engine.attach_world(self.loopback)
+        self._wire_loopback_from_db()
+        self.world = None
+        if lab is not None:
+            self._attach_physics(lab)
+
+    # ------------------------------------------------------------------ device_db
+    def _resolve_alias(self, name: str) -> str:
+        seen = set()
+        while isinstance(self.device_db.get(name), str) and name not in seen:
+            seen.add(name)
+            name = self.device_db[name]
+        return name
+
+    def _register_db(self) -> None:
+        eng = self.engine
+        for name, desc in self.device_db.items():
+            if not isinstance(desc, dict) or desc.get("type") != "local":
+                continue
+            cls = desc.get("class", "")
+            args = desc.get("arguments", {})
+            kind = _CLASS_KINDS.get(cls)
+            if kind is not None and "channel" in args:
+                ch = int(args["channel"])
+                eng.register_channel(ch, kind, name, phy=_make_phy(eng, kind, ch, args),
+                                     input_depth=SPI_FIFO_DEPTH if kind == KIND_SPI else None)
+                eng.names[name] = (kind, ch, {})
+        for name, desc in self.device_db.items():  # second pass: DDS needs the SPI channels
+            if isinstance(desc, dict) and desc.get("class") == "AD9910":
+                args = desc.get("arguments", {})
+                cpld = self.device_db.get(self._resolve_alias(args.get("cpld_device", "")), {})
+                spi = self._resolve_alias(cpld.get("arguments", {}).get("spi_device", "")) \
+                    if isinstance(cpld, dict) else ""
+                if spi in eng.names:
+                    extra = {"cs": int(args.get("chip_select", 4))}
+                    if args.get("sw_device"):
+                        extra["sw"] = args["sw_device"]
+                    eng.names[name] = ("ad9910", eng.names[spi][1], extra)
+        for name, target in self.device_db.items():  # aliases
+            if isinstance(target, str):
+                real = self._resolve_alias(name)
+                if real in eng.names:
+                    eng.names[name] = eng.names[real]
+
+    def _wire_loopback_from_db(self) -> None:
+        for name, desc in self.device_db.items():
+            if isinstance(desc, dict) and "sim_loopback" in desc:
+                spec = desc["sim_loopback"]
+                self.add_loopback({name: spec})
+        core = self.device_db.get("core")
+        if isinstance(core, dict):
+            spec = core.get("arguments", {}).get("sim_loopback") or \
+                core.get("sim_args", {}).get("sim_loopback")
+            if spec:
+                self.add_loopback(spec)
+
+    def add_loopback(self, spec: Any) -> None:
+        """Wire outputs to inputs. ``spec``: ``{out_name: {"to": in_name | [names], "delay_mu": d}}``
+        or a list of ``(out_name, in_name, delay_mu)``; names or channel numbers."""
+        items: Iterable
+        if isinstance(spec, dict):
+            items = []
+            for out, v in spec.items():
+                targets = v.get("to")
+                for t in (targets if isinstance(targets, (list, tuple)) else [targets]):
+                    items.append((out, t, v.get("delay_mu", DEFAULT_LOOP_DELAY_MU)))
+        else:
+            items = spec
+        for out, inp, delay in items:
+            self.loopback.wire(self._channel_of(out), self._channel_of(inp), int(delay))
+
+    def _channel_of(self, name: Any) -> int:
+        if isinstance(name, int):
+            return name
+        real = self._resolve_alias(name)
+        if real in self.engine.names:
+            return self.engine.names[real][1]
+        desc = self.device_db.get(real)
+        if isinstance(desc, dict) and "channel" in desc.get("arguments", {}):
+            return int(desc["arguments"]["channel"])
+        raise KeyError("loopback: unknown RTIO device {!r}".format(name))
+
+    def _attach_physics(self, lab: Any) -> None:
+        try:
+            from sim.physics.lab import load_lab
+            from sim.physics.world import PhysicsWorld
+        except ImportError as exc:
+            logger.warning("physics world not available (%s): running without a lab", exc)
+            return
+        if isinstance(lab, str):
+            lab = load_lab(lab)
+        self.world = PhysicsWorld(lab, self.rng)
+        self.engine.attach_world(self.world)
+
+    # ------------------------------------------------------------------ lifecycle
+    def begin_experiment(self) -> None:
+        """Called when a new experiment builds its core: the counter advances by the gap."""
+        if self._experiments:
+            self.engine.advance_counter(int(round(self.inter_experiment_gap_s / self.engine.ref_period)))
+        self._experiments += 1
+
+    @property
+    def async_errors(self) -> list[str]:
+        """Core-log lines of async errors (collisions, busy errors, sequence errors) so far."""
+        return self.engine.async_errors
+
+    def summary(self) -> dict:
+        """Min slack and where it occurred, counts of async errors, final clocks."""
+        return self.engine.summary()
+
+    def peek(self) -> Any:
+        """A :class:`sim.rtio.peek.Peek` on this session's waveforms."""
+        from sim.rtio.peek import Peek
+        return Peek(self.engine)
+
+    def write_vcd(self, path: str) -> None:
+        from sim.rtio.vcd import write_vcd
+        write_vcd(self.engine, path)
+
+    def close(self) -> None:
+        """Write the VCD file if one was requested (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.vcd:
+            self.write_vcd(self.vcd)

@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Simulated core-device syscalls, by their ARTIQ names (``artiq/coredevice/rtio.py``, ``dma.py``,
+``cache.py``; firmware ``artiq/firmware/ksupport/``).
+
+Each call goes to the engine of the core whose kernel is running (set by ``Core.run`` through
+:func:`activate`). With a real ARTIQ installed, :func:`bind_syscalls` replaces a driver module's syscall
+stubs (functions whose ``artiq_embedded.syscall`` is set) by these functions, so real drivers run on
+the simulator unchanged.
+"""
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+__all__ = ["rtio_output", "rtio_output_wide", "rtio_input_timestamp", "rtio_input_data",
+           "rtio_input_timestamped_data", "rtio_get_counter", "rtio_init", "rtio_get_destination_status",
+           "dma_record_start", "dma_record_stop", "dma_erase", "dma_retrieve", "dma_playback",
+           "cache_get", "cache_put", "activate", "active_engine", "bind_syscalls", "SYSCALLS"]
+
+
+class _Active:
+    engine: Any = None
+
+
+_A = _Active()
+
+
+def activate(engine: Any) -> Any:
+    """Make ``engine`` the target of the syscalls; returns the previously active engine."""
+    prev = _A.engine
+    _A.engine = engine
+    return prev
+
+
+def active_engine() -> Any:
+    """The engine of the kernel being run (``RuntimeError`` outside a kernel)."""
+    eng = _A.engine
+    if eng is None:
+        raise RuntimeError("RTIO syscall outside a simulated kernel (no active core)")
+    return eng
+
+
+def rtio_output(target: int, data: int) -> None:
+    """Submit ``data`` to ``target = channel << 8 | address`` at ``now_mu``."""
+    _A.engine.rtio_output(target, data)
+
+
+def rtio_output_wide(target: int, data: Any) -> None:
+    """Submit a multi-word event."""
+    _A.engine.rtio_output_wide(target, data)
+
+
+def rtio_input_timestamp(timeout_mu: int, channel: int) -> int:
+    """Timestamp of the next input event on ``channel`` or -1 if the counter reaches ``timeout_mu``."""
+    return _A.engine.rtio_input_timestamp(timeout_mu, channel)
+
+
+def rtio_input_data(channel: int) -> int:
+    """Data of the next input event on ``channel`` (blocks)."""
+    return _A.engine.rtio_input_data(channel)
+
+
+def rtio_input_timestamped_data(timeout_mu: int, channel: int) -> tuple[int, int]:
+    """``(timestamp, data)`` of the next input event or ``(-1, 0)`` on timeout."""
+    return _A.engine.rtio_input_timestamped_data(timeout_mu, channel)
+
+
+def rtio_get_counter() -> int:
+    """The RTIO counter (a multiple of 8 mu)."""
+    return active_engine().rtio_get_counter()
+
+
+def rtio_init() -> None:
+    """Reset the RTIO core (lanes, FIFOs, sensitivities)."""
+    active_engine().rtio_init()
+
+
+def rtio_get_destination_status(destination: int) -> bool:
+    """DRTIO destination status: the local destination 0 is always up."""
+    return destination == 0
+
+
+def dma_record_start(name: str) -> None:
+    active_engine().dma_record_start(name)
+
+
+def dma_record_stop(duration: int, enable_ddma: bool = False) -> None:
+    active_engine().dma_record_stop(duration, enable_ddma)
+
+
+def dma_erase(name: str) -> None:
+    active_engine().dma_erase(name)
+
+
+def dma_retrieve(name: str) -> tuple[int, int, bool]:
+    return active_engine().dma_retrieve(name)
+
+
+def dma_playback(timestamp: int, ptr: int, enable_ddma: bool = False) -> None:
+    active_engine().dma_playback(timestamp, ptr, enable_ddma)
+
+
+def cache_get(key: str) -> list[int]:
+    return active_engine().cache_get(key)
+
+
+def cache_put(key: str, value: list[int]) -> None:
+    active_engine().cache_put(key, value)
+
+
+SYSCALLS = {name: globals()[name] for name in __all__
+            if name.startswith(("rtio_", "dma_", "cache_"))}
+
+
+def bind_syscalls(module: ModuleType) -> list[str]:
+    """Replace ARTIQ syscall stubs in ``module`` by the simulated ones (by syscall name).
+
+    A stub is a module attribute with ``artiq_embedded.syscall`` set to a name this module provides.
+    Returns the attribute names that were replaced.
+    """
+    replaced = []
+    for attr, value in list(vars(module).items()):
+        emb = getattr(value, "artiq_embedded", None)
+        name = getattr(emb, "syscall", None) if emb is not None else None
+        if name in SYSCALLS:
+            setattr(module, attr, SYSCALLS[name])
+            replaced.append(attr)
+    return replaced

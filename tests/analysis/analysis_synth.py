@@ -1,0 +1,161 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Synthetic ARTIQ-layout results files with known truth, for the analysis tests."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from analysis.bell import analysis_unitary, bell_state, povm, rotation, scan_unitaries
+
+PATTERNS = {1: (0b0011, 0b1100), -1: (0b1001, 0b0110)}
+
+
+def werner(psi: int, f: float) -> np.ndarray:
+    """ρ = p|ψ⟩⟨ψ| + (1 − p)I/4 with fidelity ``f``."""
+    v = bell_state(psi)
+    p = (4 * f - 1) / 3
+    return p * np.outer(v, v.conj()) + (1 - p) * np.eye(4) / 4
+
+
+def outcome_probs(rho: np.ndarray, u_a: np.ndarray, u_b: np.ndarray) -> np.ndarray:
+    p = np.real(np.einsum("oij,ji->o", povm(u_a, u_b), rho))
+    p = np.clip(p, 0, None)
+    return p / p.sum()
+
+
+def sample_outcomes(rng: np.random.Generator, rho: np.ndarray, u_a, u_b, n: int, errors=(0.0, 0.0)) -> np.ndarray:
+    """Outcome indices 2·bit_a + bit_b for ``n`` shots, with readout bit flips."""
+    o = rng.choice(4, size=n, p=outcome_probs(rho, u_a, u_b))
+    a, b = o >> 1, o & 1
+    a ^= (rng.random(n) < errors[0]).astype(a.dtype)
+    b ^= (rng.random(n) < errors[1]).astype(b.dtype)
+    return 2 * a + b
+
+
+def scan_counts(rng, rho, phases, n_per, errors=(0.0, 0.0)):
+    """(n_even, n) per phase of a parity scan (+φ on ion A, −φ on ion B)."""
+    ne = []
+    for ph in phases:
+        ua, ub = scan_unitaries(ph)
+        o = sample_outcomes(rng, rho, ua, ub, n_per, errors)
+        ne.append(np.count_nonzero((o == 0) | (o == 3)))
+    return np.array(ne), np.full(len(phases), n_per)
+
+
+def counts4(o: np.ndarray) -> np.ndarray:
+    return np.bincount(o, minlength=4)
+
+
+def remote_datasets(
+    rng: np.random.Generator,
+    *,
+    n: int = 4000,
+    mode: str = "parity",
+    rho: dict[int, np.ndarray] | None = None,
+    p_success: float = 0.01,
+    readout_errors: tuple[float, float] | None = None,
+    n_phases: int = 12,
+    tau_mu: float = 8.0,
+) -> dict[str, Any]:
+    """Per-herald datasets of a remote-entanglement run drawn from the given states."""
+    rho = rho or {1: werner(1, 0.9), -1: werner(-1, 0.9)}
+    psi = rng.choice([1, -1], size=n)
+    pattern = np.array([PATTERNS[s][k] for s, k in zip(psi, rng.integers(0, 2, n))], dtype=np.int32)
+    phase = np.zeros(n)
+    if mode == "z":
+        ba = bb = np.zeros(n, np.int8)
+    elif mode == "tomography":
+        ba, bb = rng.integers(0, 3, n).astype(np.int8), rng.integers(0, 3, n).astype(np.int8)
+    else:
+        scan = rng.random(n) < 2 / 3
+        ba = bb = np.where(scan, 1, 0).astype(np.int8)
+        phase = np.where(scan, rng.integers(0, n_phases, n) / n_phases, 0.0)
+    err = readout_errors or (0.0, 0.0)
+    out = np.zeros(n, np.int64)
+    for s in (1, -1):
+        for a in range(3):
+            for b in range(3):
+                for ph in np.unique(phase):
+                    m = (psi == s) & (ba == a) & (bb == b) & (phase == ph)
+                    if not m.any():
+                        continue
+                    if mode == "parity" and a:
+                        ua, ub = scan_unitaries(ph)
+                    else:
+                        ua, ub = analysis_unitary(a), analysis_unitary(b)
+                    out[m] = sample_outcomes(rng, rho[s], ua, ub, int(m.sum()), err)
+    attempts = rng.geometric(p_success, n).astype(np.int64)
+    t_det = np.full((n, 4), -1, np.int64)
+    for i, pat in enumerate(pattern):
+        for d in range(4):
+            if pat >> d & 1:
+                t_det[i, d] = 10 + int(rng.exponential(tau_mu))
+    cycle_mu = 1000
+    t_lab = np.cumsum(attempts) * cycle_mu
+    d = {
+        "schema_version": 1,
+        "ionlink.experiment": "remote_entanglement",
+        "mode": mode,
+        "herald.pattern": pattern,
+        "herald.psi": psi.astype(np.int8),
+        "herald.t_det_mu": t_det,
+        "herald.attempts": attempts,
+        "herald.t_lab_mu": t_lab.astype(np.int64),
+        "herald.t_wall": 1.7e9 + t_lab * 1.25e-9,
+        "herald.basis_a": ba,
+        "herald.basis_b": bb,
+        "herald.phase": phase,
+        "herald.counts_a": np.where(out >> 1, 12, 0).astype(np.int32),
+        "herald.counts_b": np.where(out & 1, 12, 0).astype(np.int32),
+        "herald.bit_a": (out >> 1).astype(np.int8),
+        "herald.bit_b": (out & 1).astype(np.int8),
+        "totals.attempts": int(attempts.sum()),
+        "totals.heralds": n,
+        "totals.lab_time_s": float(t_lab[-1] * 1e-9) if n else 1.0,
+        "totals.wall_time_s": float(t_lab[-1] * 1.25e-9) if n else 1.25,
+        "totals.duty_cycle": 0.9,
+        "totals.underflows_recovered": 0,
+        "totals.cycle_mu": cycle_mu,
+        "readout.threshold_a": 1,
+        "readout.threshold_b": 1,
+    }
+    if readout_errors is not None:
+        d["readout.error_a"], d["readout.error_b"] = map(float, readout_errors)
+    return d
+
+
+def write_artiq(
+    path: Path,
+    datasets: dict[str, Any],
+    *,
+    archive: dict[str, Any] | None = None,
+    rid: int = 1,
+    class_name: str = "RemoteEntanglement",
+    artiq_version: str = "9.0",
+    expid: str | bytes | None = None,
+    attrs: dict[str, dict[str, Any]] | None = None,
+) -> Path:
+    """Write an ARTIQ-layout results file (root datasets, ``datasets/``, ``archive/``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        f["artiq_version"] = artiq_version
+        f["rid"] = rid
+        f["start_time"] = 1.7e9
+        f["run_time"] = 1.7e9 + 1
+        f["expid"] = expid if expid is not None else json.dumps(
+            {"file": "repository/remote.py", "class_name": class_name, "arguments": {}, "log_level": 30}
+        )
+        g = f.create_group("datasets")
+        for k, v in datasets.items():
+            g[k] = v
+            for a, av in (attrs or {}).get(k, {}).items():
+                g[k].attrs[a] = av
+        ga = f.create_group("archive")
+        for k, v in (archive or {}).items():
+            ga[k] = v
+    return path

@@ -1,0 +1,166 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+import math
+
+import numpy as np
+import pytest
+from analysis_synth import counts4, sample_outcomes, scan_counts, werner
+
+from analysis import bell
+from analysis.tomography import state_fidelity
+
+PHASES = np.arange(12) / 12
+
+
+def _random_rho(rng):
+    g = rng.normal(size=(4, 4)) + 1j * rng.normal(size=(4, 4))
+    r = g @ g.conj().T
+    return r / np.trace(r)
+
+
+def _z_counts(rng, rho, n, errors=(0.0, 0.0)):
+    u = bell.analysis_unitary(bell.Z)
+    return counts4(sample_outcomes(rng, rho, u, u, n, errors))
+
+
+def test_analysis_pulses_measure_minus_x_and_minus_y():
+    """R(π/2, 0.25) maps −X, R(π/2, 0.5) maps −Y onto Z (so XX and YY signs cancel)."""
+    z = np.diag([1.0, -1.0])
+    sx = np.array([[0, 1], [1, 0]])
+    sy = np.array([[0, -1j], [1j, 0]])
+    for basis, op in ((bell.X, -sx), (bell.Y, -sy)):
+        u = bell.analysis_unitary(basis)
+        assert np.allclose(u.conj().T @ z @ u, op)
+
+
+def test_parity_of_opposite_phase_scan_matches_derived_form(rng):
+    """Π(φ) = (YY−XX)/2 + (XX+YY)/2 cos4πφ + (YX−XY)/2 sin4πφ for any ρ (exact probabilities)."""
+    sx = np.array([[0, 1], [1, 0]])
+    sy = np.array([[0, -1j], [1j, 0]])
+    for _ in range(5):
+        r = _random_rho(rng)
+        ev = lambda a, b: np.real(np.trace(r @ np.kron(a, b)))
+        xx, yy, xy, yx = ev(sx, sx), ev(sy, sy), ev(sx, sy), ev(sy, sx)
+        for ph in np.linspace(0, 1, 7):
+            ua, ub = bell.scan_unitaries(ph)
+            p = np.real(np.einsum("oij,ji->o", bell.povm(ua, ub), r))
+            want = (yy - xx) / 2 + (xx + yy) / 2 * np.cos(4 * np.pi * ph) + (yx - xy) / 2 * np.sin(4 * np.pi * ph)
+            assert p[0] + p[3] - p[1] - p[2] == pytest.approx(want, abs=1e-12)
+
+
+def test_psi_plus_and_minus_fringes_have_opposite_sign(rng):
+    """Simulated scans: ψ± parity is ±C cos 4πφ with no offset or sine part (4σ)."""
+    for psi in (1, -1):
+        rho = werner(psi, 0.85)  # C = (4F − 1)/3 = 0.8
+        ne, n = scan_counts(rng, rho, PHASES, 2000)
+        fit = bell.fit_parity_scan(PHASES, ne, n)
+        sigma = 1 / math.sqrt(n.sum())
+        assert fit.coef[1] == pytest.approx(psi * 0.8, abs=4 * sigma * math.sqrt(2))
+        assert abs(fit.coef[0]) < 4 * sigma and abs(fit.coef[2]) < 4 * sigma * math.sqrt(2)
+
+
+def test_exact_ideal_states_give_unit_fidelity():
+    for psi in (1, -1):
+        z = np.array([0, 500, 500, 0])
+        even = 1000 * (1 + psi * np.cos(4 * np.pi * PHASES)) / 2  # ideal fringe ±cos 4πφ
+        f = bell.fidelity_parity_scan(z, PHASES, even, np.full(12, 1000), psi=psi, n_boot=200)
+        assert f.fidelity.value == pytest.approx(1.0)
+        assert f.fidelity.lo < 1.0  # never a zero-width interval at the boundary
+        xx = np.array([500, 0, 0, 500]) if psi > 0 else np.array([0, 500, 500, 0])
+        g = bell.fidelity_correlations(xx, xx, z, psi=psi, n_boot=200)
+        assert g.fidelity.value == pytest.approx(1.0)
+
+
+def test_exact_product_state_fidelity_half():
+    """|01⟩ has F = ½ with both ψ±: P_odd = 1, no coherence."""
+    z = np.array([0, 1000, 0, 0])
+    even_half = np.full(12, 500)
+    for psi in (1, -1):
+        f = bell.fidelity_parity_scan(z, PHASES, even_half, np.full(12, 1000), psi=psi, n_boot=200)
+        assert f.fidelity.value == pytest.approx(0.5)
+
+
+def test_parity_scan_fidelity_equals_overlap_for_random_states(rng):
+    """F = ½(P_odd ± A) equals ⟨ψ±|ρ|ψ±⟩ within 4σ for arbitrary ρ."""
+    for _ in range(3):
+        r = _random_rho(rng)
+        for psi in (1, -1):
+            z = _z_counts(rng, r, 20000)
+            ne, n = scan_counts(rng, r, PHASES, 2000)
+            f = bell.fidelity_parity_scan(z, PHASES, ne, n, psi=psi, n_boot=400, rng=rng)
+            half = (f.fidelity.hi - f.fidelity.lo) / 2
+            assert abs(f.fidelity.value - state_fidelity(r, psi)) < 2.1 * half  # ≈ 4σ at 95 % CL
+
+
+def _coverage(trials, cl, fn):
+    cover = sum(fn(i) for i in range(trials))
+    sd = math.sqrt(trials * cl * (1 - cl))
+    return cover, trials * cl - 3 * sd, trials * cl + 3 * sd
+
+
+def test_parity_scan_interval_coverage():
+    """The bootstrap interval covers the true F at its nominal rate (200 seeds, 3σ)."""
+    rho, truth, cl = werner(1, 0.9), 0.9, 0.68
+
+    def one(seed):
+        r = np.random.default_rng(seed)
+        z = _z_counts(r, rho, 150)
+        ne, n = scan_counts(r, rho, PHASES, 25)
+        e = bell.fidelity_parity_scan(z, PHASES, ne, n, psi=1, cl=cl, n_boot=400, rng=r).fidelity
+        return e.lo <= truth <= e.hi
+
+    cover, lo, hi = _coverage(200, cl, one)
+    assert lo <= cover <= hi
+
+
+def test_correlation_interval_coverage():
+    rho, truth, cl = werner(-1, 0.8), 0.8, 0.68
+
+    def one(seed):
+        r = np.random.default_rng(1000 + seed)
+        c = [counts4(sample_outcomes(r, rho, bell.analysis_unitary(b), bell.analysis_unitary(b), 60)) for b in (1, 2, 0)]
+        e = bell.fidelity_correlations(*c, psi=-1, cl=cl, n_boot=400, rng=r).fidelity
+        return e.lo <= truth <= e.hi
+
+    cover, lo, hi = _coverage(200, cl, one)
+    assert lo <= cover <= hi
+
+
+def test_spam_correction_reported_beside_raw(rng):
+    """With readout errors the corrected F recovers the truth; the raw value is unchanged."""
+    rho, errs = werner(1, 0.92), (0.03, 0.05)
+    z = _z_counts(rng, rho, 40000, errs)
+    ne, n = scan_counts(rng, rho, PHASES, 4000, errs)
+    raw = bell.fidelity_parity_scan(z, PHASES, ne, n, psi=1, n_boot=400, rng=np.random.default_rng(1))
+    both = bell.fidelity_parity_scan(z, PHASES, ne, n, psi=1, n_boot=400, rng=np.random.default_rng(1), readout_errors=errs)
+    assert both.fidelity == raw.fidelity and both.fidelity_spam is not None
+    assert raw.fidelity.hi < 0.92 - 0.05  # raw is clearly degraded
+    assert both.fidelity_spam.lo <= 0.92 <= both.fidelity_spam.hi
+    assert "SPAM-corrected" in both.fidelity_spam.method
+
+
+def test_too_few_phases_is_refused():
+    """Two phases 1/2 turn apart cannot separate the fringe from the offset."""
+    with pytest.raises(ValueError, match="3 distinct phases"):
+        bell.fit_parity_scan([0.0, 0.5], [90, 95], [100, 100])
+
+
+def test_bad_input_raises_value_error():
+    with pytest.raises(ValueError):
+        bell.fidelity_parity_scan([0, 0, 0, 0], PHASES, np.ones(12), np.ones(12) * 2, psi=1)
+    with pytest.raises(ValueError):
+        bell.fidelity_parity_scan([0, 5, 5, 0], PHASES, np.ones(11), np.ones(12), psi=1)
+    with pytest.raises(ValueError):
+        bell.fidelity_parity_scan([0, 5, 5, 0], np.full(12, np.nan), np.ones(12), np.ones(12), psi=1)
+    with pytest.raises(ValueError):
+        bell.fidelity_correlations([1, 0, 0, 1], [0, 0, 0, 0], [0, 1, 1, 0], psi=1)
+    with pytest.raises(ValueError):
+        bell.p_odd([0, 0, 0])
+
+
+def test_combined_is_herald_weighted():
+    a = bell.fidelity_parity_scan([0, 90, 90, 0], PHASES, np.full(12, 95), np.full(12, 100), psi=1, n_boot=300)
+    b = bell.fidelity_parity_scan([0, 40, 40, 10], PHASES, np.full(12, 20), np.full(12, 100), psi=-1, n_boot=300)
+    c = bell.combine_fidelities([a, b])
+    w = a.heralds / (a.heralds + b.heralds)
+    assert c.value == pytest.approx(w * a.fidelity.value + (1 - w) * b.fidelity.value)
+    assert c.lo <= c.value <= c.hi

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Herald statistics, photon timing and readout estimators."""
+import numpy as np
+import pytest
+
+from analysis import heralds as hs
+from analysis import photons as ph
+from analysis import readout
+
+
+def test_success_probability_and_rates():
+    p = hs.success_probability(50, 100000)
+    assert p.value == 5e-4 and p.lo < 5e-4 < p.hi and p.method == "Clopper-Pearson"
+    r = hs.herald_rate(100, 4.0)
+    assert r.value == 25.0 and r.lo < 25 < r.hi
+
+
+def test_attempts_distribution_geometric_vs_not(rng):
+    p = 0.01
+    edges = hs.geometric_edges(p)
+    a = rng.geometric(p, 20000)
+    good = hs.attempts_distribution(np.bincount(np.searchsorted(edges, a, "right") - 1, minlength=edges.size), edges, p, a.mean())
+    assert good.p_value > 1e-4 and good.observed.sum() == 20000
+    assert good.expected.sum() == pytest.approx(20000)
+    b = np.full(20000, 100)  # not geometric at all
+    bad = hs.attempts_distribution(np.bincount(np.searchsorted(edges, b, "right") - 1, minlength=edges.size), edges, p, 100.0)
+    assert bad.p_value < 1e-10
+
+
+def test_pattern_split():
+    c = np.bincount([0b0011, 0b1100, 0b1001, 0b0110, 0b0110, 0b0001], minlength=16)
+    s = hs.pattern_split(c)
+    assert (s.psi_plus, s.psi_minus, s.other) == (2, 3, 1)
+    assert list(hs.psi_from_pattern(np.array([3, 12, 9, 6, 1]))) == [1, 1, -1, -1, 0]
+
+
+def test_incremental_histogram_equals_one_shot(rng):
+    t = rng.integers(-5, 300, 10000)
+    h = ph.IncrementalHistogram()
+    for c in np.array_split(t, 7):
+        h.add(c)
+    want = np.bincount(t - t.min())
+    assert np.array_equal(h.counts, want) and h.edges_mu[0] == t.min() and h.total == t.size
+    e, c = h.rebinned(50)
+    assert c.sum() == t.size and e.size == c.size + 1
+
+
+def test_lifetime_fit_recovers_tau(rng):
+    tau = 7.9
+    t = np.concatenate([rng.exponential(tau, 50000) + 5, rng.uniform(0, 100, 2000)])
+    h = ph.IncrementalHistogram()
+    h.add(np.floor(t).astype(np.int64))
+    e, c = h.rebinned(100)
+    fit = ph.fit_lifetime(e.astype(float), c, n_boot=60, rng=rng)
+    assert fit.tau_ns.lo <= tau <= fit.tau_ns.hi
+    with pytest.raises(ValueError):
+        ph.fit_lifetime(np.arange(4.0), np.array([1, 2, 3]))
+
+
+def test_window_tradeoff_is_monotone():
+    t_last = np.arange(100)
+    pts = ph.window_tradeoff(t_last, [10, 50, 99], lambda m: None, lab_time_s=2.0)
+    assert [p.heralds for p in pts] == [11, 51, 100] and pts[-1].fraction == 1.0 and pts[-1].rate_hz == 50.0
+
+
+def test_hom_visibility():
+    d = np.array([-1000, 0, 1000])
+    c = np.array([500, 50, 500])
+    a = np.array([10000, 10000, 10000])
+    v = ph.hom_visibility(d, c, a)
+    assert v.value == pytest.approx(0.9) and v.lo < 0.9 < v.hi
+    with pytest.raises(ValueError):
+        ph.hom_visibility(d, np.array([0, 5, 0]), a)
+    with pytest.raises(ValueError):
+        ph.hom_visibility(d, c, a[:2])
+
+
+def test_dark_rates():
+    r = ph.dark_rates(np.array([10, 0, 3, 7]), 2.0)
+    assert [x.value for x in r] == [5.0, 0.0, 1.5, 3.5] and r[1].hi > 0
+
+
+def test_readout_threshold(rng):
+    bright = rng.poisson(10, 20000)
+    dark = rng.poisson(0.3, 20000)
+    res = readout.optimise_threshold(bright, dark, rng=rng)
+    assert res.threshold in (2, 3)
+    from scipy import stats
+
+    t = res.threshold
+    truth = 0.5 * (stats.poisson.cdf(t, 10) + stats.poisson.sf(t, 0.3))
+    assert res.error.lo - 1e-3 <= truth <= res.error.hi + 1e-3
+    with pytest.raises(ValueError):
+        readout.optimise_threshold([], dark)

@@ -1,0 +1,66 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Helpers for running repository experiments in the simulator (tests and benchmarks)."""
+import importlib.util
+import math
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+REPO = ROOT / "repository"
+NEEDED = ["sim.runner", "sim.devices.core", "sim.devices.ttl", "sim.devices.dma",
+          "sim.devices.ad9910", "sim.devices.urukul", "sim.devices.entangler",
+          "sim.physics.lab", "sim.physics.budget"]
+
+
+def missing_sim_parts():
+    """Modules of the simulator that do not exist yet (empty when it is complete)."""
+    out = []
+    for name in NEEDED:
+        try:
+            if importlib.util.find_spec(name) is None:
+                out.append(name)
+        except ImportError:
+            out.append(name)
+    return out
+
+
+def lab_calibration(lab):
+    """Persistent calibration datasets a lab would have after its calibration runs, from the lab
+    description (qubit drive and readout), so that one experiment can be tested in isolation."""
+    cal = {}
+    for node in lab.nodes:
+        x = node.name
+        amp = 0.5
+        cal["calib.node_{}.qubit.frequency".format(x)] = float(node.qubit.resonance_hz)
+        cal["calib.node_{}.qubit.amplitude".format(x)] = amp
+        cal["calib.node_{}.qubit.pi_time".format(x)] = 1.0 / (2 * node.qubit.rabi_frequency_hz * amp)
+        cal["calib.node_{}.detect.duration".format(x)] = float(node.readout.duration_s)
+        mb = node.readout.bright_rate_hz * node.readout.duration_s
+        md = node.readout.dark_rate_hz * node.readout.duration_s
+        # Poisson crossing point as threshold (count > t => bright)
+        t = int(math.floor((mb - md) / math.log(mb / md))) if md > 0 else 0
+        cal["calib.readout.threshold_" + x] = max(0, t)
+        cal["calib.readout.error_" + x] = 0.01
+    delay = lab.nodes[0].optics.photon_delay_s
+    cal["calib.photon.gate_start_mu"] = int(round(delay * 1e9)) + int(round(lab.loop.gate_start_s * 1e9))
+    cal["calib.photon.gate_stop_mu"] = cal["calib.photon.gate_start_mu"] + int(round(lab.loop.gate_length_s * 1e9))
+    return cal
+
+
+def simulation(tmp_path, lab="oxford2020", seed=1, calibration=True):
+    """A :class:`sim.runner.Simulation` on the repository's device_db with ``lab``, an in-memory
+    dataset store seeded with the lab's calibrations, and no results files."""
+    from sim.runner import Simulation, resolve_lab
+    lab_obj = resolve_lab(lab, None)
+    s = Simulation(ROOT / "device_db.py", seed=seed, lab=lab_obj, results_dir=tmp_path / "results",
+                   dataset_db=False, write_results=False)
+    if calibration:
+        for key, value in lab_calibration(lab_obj).items():
+            s.dataset_db.set(key, value, persist=True)
+    return s
+
+
+def run(sim, name, **arguments):
+    """Run ``repository/<name>.py``; assert it succeeded; return its datasets."""
+    result = sim.run(REPO / (name + ".py"), None, arguments)
+    assert result.exit_code == 0, result.error_message
+    return result.datasets

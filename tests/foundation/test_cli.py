@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""``ionlink-sim run``: artiq_run-like selection and arguments; one-line errors and exit codes."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import h5py
+import pytest
+
+import ionlink_fakes
+import sim.runner
+from sim.cli import main
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+EXP = """
+class Exp(EnvExperiment):
+    def build(self):
+        self.setattr_device("core")
+        self.setattr_argument("n", NumberValue(2, precision=0, step=1))
+        self.setattr_argument("b", BooleanValue(False))
+
+    def run(self):
+        self.set_dataset("n_squared", self.n ** 2)
+        if self.b:
+            raise RuntimeError("boom")
+"""
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, write_experiment):
+    """Run the CLI in tmp_path with the fake device_db; returns (rc, stdout, stderr)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sim.runner, "_make_session", lambda *a: ionlink_fakes.FakeSession())
+    (tmp_path / "device_db.py").write_text(
+        "import ionlink_fakes\ndevice_db = ionlink_fakes.device_db()\n"
+        "device_db['zotino0'] = {'type': 'local', 'module': 'artiq.coredevice.zotino', "
+        "'class': 'Zotino', 'arguments': {}}\n")
+    exp = write_experiment(EXP)
+
+    def run(*args, capsys=None):
+        rc = main(["run", *[exp if a == "EXP" else a for a in args]])
+        return rc
+    return run
+
+
+def _one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("ionlink-sim: error: ")
+    return lines[0][len("ionlink-sim: error: "):]
+
+
+def test_ok_prints_datasets_and_writes_results(cli, capsys, tmp_path):
+    """Exit 0; prints key: value like artiq_run; results file under results/."""
+    assert cli("EXP", "n=3") == 0
+    out = capsys.readouterr().out
+    assert "n_squared: 9" in out
+    files = list((tmp_path / "results").rglob("*-Exp.h5"))
+    assert len(files) == 1
+    with h5py.File(files[0]) as f:
+        assert f["datasets/n_squared"][()] == 9
+    assert (tmp_path / "dataset_db.mdb").exists() and (tmp_path / "last_rid.pyon").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["EXP", "-c", "Nope"], "has no attribute 'Nope'"),
+    (["EXP", "zzz=1"], "Supplied argument(s) not queried in experiment: zzz"),
+    (["EXP", "b=1"], "invalid value 1 for argument 'b' (BooleanValue): Invalid BooleanValue value"),
+    (["EXP", "n=[1,"], "cannot parse value of argument 'n' as PYON"),
+    (["EXP", "n"], "is not of the form KEY=VALUE"),
+    (["EXP", "--device-db", "missing.py"], "device database 'missing.py' not found"),
+    (["missing_exp.py"], "experiment file 'missing_exp.py' not found"),
+    (["EXP", "--bogus"], "unrecognized arguments: --bogus"),
+])
+def test_bad_input_is_one_line_exit_2(cli, capsys, args, message):
+    """Bad input: exit 2 and one line on stderr, no traceback."""
+    assert cli(*args) == 2
+    assert message in _one_line_error(capsys.readouterr().err)
+
+
+def test_missing_device_model(cli, capsys, tmp_path, write_experiment):
+    """A device without a simulation model is named in the error."""
+    path = write_experiment("class Z(EnvExperiment):\n    def build(self):\n"
+                            "        self.setattr_device('zotino0')\n    def run(self):\n"
+                            "        pass\n", name="z")
+    assert main(["run", path]) == 2
+    assert _one_line_error(capsys.readouterr().err) == (
+        "Failed to create device 'zotino0': no simulation model for device 'zotino0' "
+        "(artiq.coredevice.zotino.Zotino)")
+
+
+def test_class_selection_errors(cli, capsys, write_experiment):
+    """Several or no experiments: artiq_run's messages."""
+    two = write_experiment("class A(EnvExperiment):\n    def run(self): pass\n"
+                           "class B(EnvExperiment):\n    def run(self): pass\n", name="two")
+    assert main(["run", two]) == 2
+    assert _one_line_error(capsys.readouterr().err) == \
+        "More than one experiment found in module: A, B"
+    assert main(["run", two, "-c", "B"]) == 0
+    capsys.readouterr()
+    none = write_experiment("x = 1\n", name="none")
+    assert main(["run", none]) == 2
+    assert _one_line_error(capsys.readouterr().err) == "No experiments in module"
+
+
+def test_broken_device_db(cli, capsys, tmp_path):
+    """A device_db that does not import: exit 2, one line with the reason."""
+    (tmp_path / "broken.py").write_text("device_db = {\n")
+    assert cli("EXP", "--device-db", "broken.py") == 2
+    assert "SyntaxError" in _one_line_error(capsys.readouterr().err)
+
+
+def test_experiment_raises_exit_1(cli, capsys, tmp_path):
+    """run() raising: exit 1, one line, results written; --debug adds the traceback."""
+    assert cli("EXP", "b=true") == 1
+    assert _one_line_error(capsys.readouterr().err) == "RuntimeError: boom"
+    assert len(list((tmp_path / "results").rglob("*.h5"))) == 1
+    assert cli("EXP", "b=true", "--debug") == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_python_m_sim_subprocess(tmp_path):
+    """``python -m sim`` is the same CLI (bad input path, exit 2, one line)."""
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(tmp_path / "nope.py"),
+                           "--device-db", os.path.join(ROOT, "device_db.py"),
+                           "--results", str(tmp_path / "results")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].startswith("ionlink-sim: error: experiment file")

@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The LMDB dataset store is ARTIQ 9's ``dataset_db.mdb`` format, both ways; PYON matches sipyco."""
+from __future__ import annotations
+
+import os
+import shutil
+
+import lmdb
+import numpy as np
+import pytest
+
+from sim import pyon
+from sim.datasets import DatasetDB
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+def test_round_trip(tmp_path):
+    """Persistent entries survive save/reopen with value and metadata; others are not stored."""
+    path = tmp_path / "dataset_db.mdb"
+    with DatasetDB(path) as db:
+        db.set("calib.x", np.arange(3), persist=True, metadata={"unit": "us"})
+        db.set("calib.t", (1, "a"), persist=True)
+        db.set("volatile", 5, persist=False)
+    db = DatasetDB(path)
+    assert db.get("calib.x").tolist() == [0, 1, 2]
+    assert db.get_metadata("calib.x") == {"unit": "us"}
+    assert db.get("calib.t") == (1, "a")
+    assert "volatile" not in db.data
+    db.delete("calib.t")
+    db.save()
+    db.close_db()
+    assert "calib.t" not in DatasetDB(path).data
+
+
+def test_raw_lmdb_format(tmp_path):
+    """Key = UTF-8 name, value = PYON v2 of the tuple (value, metadata)."""
+    path = tmp_path / "dataset_db.mdb"
+    with DatasetDB(path) as db:
+        db.set("k", 1.5, persist=True, metadata={"unit": "MHz"})
+    env = lmdb.open(str(path), subdir=False, readonly=True, lock=False)
+    with env.begin() as txn:
+        raw = dict(txn.cursor())
+    env.close()
+    assert raw == {b"k": b'{"__jsonclass__":["tuple",[[1.5,{"unit":"MHz"}]]]}'}
+
+
+def test_reads_artiq_written_dataset_db(tmp_path):
+    """A dataset_db.mdb written by ARTIQ 9's DatasetDB (data/make_artiq_dataset_db.py) loads."""
+    path = tmp_path / "dataset_db.mdb"
+    shutil.copy(os.path.join(DATA, "artiq9_dataset_db.mdb"), path)
+    db = DatasetDB(path)
+    assert db.get("calib.readout.threshold_a") == 3
+    assert db.get("calib.freq") == 1.5e6
+    assert db.get_metadata("calib.freq") == {"unit": "MHz", "precision": 4}
+    assert db.get("calib.array").dtype == np.int32
+    assert db.get("calib.tuple") == (1, "a")
+    assert "not_persisted" not in db.data
+
+
+@pytest.mark.parametrize("value, text", [
+    ((1, "a"), '{"__jsonclass__":["tuple",[[1,"a"]]]}'),
+    ({1: 2}, '{"__jsonclass__":["dict",[[[1,2]]]]}'),
+    ({3}, '{"__jsonclass__":["set",[[3]]]}'),
+    (np.int32(5), '{"__jsonclass__":["npscalar",["<i4","BQAAAA=="]]}'),
+    (np.float64(2.5), "2.5"),
+    ([float("nan")], "[NaN]"),
+    ({"a": (1,)}, '{"a":{"__jsonclass__":["tuple",[[1]]]}}'),
+])
+def test_pyon_matches_sipyco(value, text):
+    """sim.pyon writes what sipyco.pyon writes (strings taken from sipyco)."""
+    assert pyon.encode(value) == text
+    decoded = pyon.decode(text)
+    assert type(decoded) is type(value) or isinstance(value, np.floating)

@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Device database transformation and the device manager."""
+from __future__ import annotations
+
+import pytest
+
+import ionlink_fakes
+from sim.device_manager import (DeviceDBError, DeviceError, DeviceManager, SimCoreLog,
+                                load_device_db, transform_device_db)
+
+KASLI_LIKE = {
+    "core": {"type": "local", "module": "artiq.coredevice.core", "class": "Core",
+             "arguments": {"host": "192.168.1.70", "ref_period": 1e-9}},
+    "zotino0": {"type": "local", "module": "artiq.coredevice.zotino", "class": "Zotino",
+                "arguments": {}},
+    "core_log": {"type": "controller", "host": "::1", "port": 1068,
+                 "command": "aqctl_corelog -p {port} --bind {bind} 192.168.1.70"},
+    "core_moninj": {"type": "controller", "host": "::1", "port": 1384,
+                    "command": "aqctl_moninj_proxy --port-proxy {port_proxy}"},
+    "wavemeter": {"type": "controller", "host": "::1", "port": 3000, "command": "aqctl_x",
+                  "sim_class": "ionlink_fakes.FakeWavemeter"},
+    "node": {"type": "local", "module": "drivers.node", "class": "IonNode", "arguments": {"a": 1},
+             "sim_args": {"b": 2}},
+    "dummy": {"type": "dummy"},
+    "alias": "zotino0",
+}
+
+
+class FakeWavemeter:
+    def __init__(self, simulation=False):
+        self.simulation = simulation
+
+
+ionlink_fakes.FakeWavemeter = FakeWavemeter
+
+
+def test_transform_maps_and_keeps():
+    """drivers.* kept (sim_args merged), aliases and dummies kept, controllers become local."""
+    ddb = transform_device_db(KASLI_LIKE)
+    assert ddb["node"] == {"type": "local", "module": "drivers.node", "class": "IonNode",
+                           "arguments": {"a": 1, "b": 2}, "sim_args": {"b": 2}}
+    assert ddb["alias"] == "zotino0" and ddb["dummy"] == {"type": "dummy"}
+    assert ddb["core_log"]["class"] == "SimCoreLog"
+    assert all(d["type"] == "local" for d in ddb.values() if isinstance(d, dict)
+               and d["type"] != "dummy")
+    assert KASLI_LIKE["node"]["arguments"] == {"a": 1}  # input untouched
+
+
+def test_missing_model_error_names_device():
+    """A device without a model fails on request with a one-line error naming it."""
+    dmgr = DeviceManager(transform_device_db(KASLI_LIKE))
+    with pytest.raises(DeviceError) as info:
+        dmgr.get("alias")
+    assert str(info.value) == ("Failed to create device 'alias': no simulation model for device "
+                               "'zotino0' (artiq.coredevice.zotino.Zotino)")
+    with pytest.raises(DeviceError, match="core_moninj.*sim_class"):
+        dmgr.get("core_moninj")
+
+
+def test_controllers_simulated():
+    """core_log gets the simulated client; sim_class controllers are built with simulation=True."""
+    dmgr = DeviceManager(transform_device_db(KASLI_LIKE), session=object())
+    assert isinstance(dmgr.get("core_log"), SimCoreLog)
+    assert dmgr.get("wavemeter").simulation is True
+
+
+def test_aliases_share_instances_and_close_in_reverse():
+    """Aliases resolve recursively to one instance; close in reverse; notify_run_end."""
+    ddb = ionlink_fakes.device_db()
+    dmgr = DeviceManager(transform_device_db(ddb), {"scheduler": "S"})
+    assert dmgr.get("scheduler") == "S"
+    led = dmgr.get("led_alias")
+    assert led is dmgr.get("ttl0") is dmgr.get("led")
+    core = dmgr.get("core")
+    closed = []
+    core.close = lambda: closed.append("core")
+    led.close = lambda: closed.append("ttl0")
+    led.notify_run_end = lambda: closed.append("notified")
+    dmgr.notify_run_end()
+    dmgr.close_devices()
+    assert closed == ["notified", "ttl0", "core"]  # ttl0 requested (and created) after core
+    assert dmgr.active_devices == []
+
+
+def test_unknown_device_and_alias_loop():
+    """Unknown names and alias loops are DeviceErrors with the name in the message."""
+    dmgr = DeviceManager({"a": "b", "b": "a"})
+    with pytest.raises(DeviceError, match="'nope'"):
+        dmgr.get("nope")
+    with pytest.raises(DeviceError, match="alias loop"):
+        dmgr.get("a")
+
+
+def test_load_device_db_errors(tmp_path):
+    """Broken or missing device_db files raise DeviceDBError with the reason."""
+    bad = tmp_path / "device_db.py"
+    bad.write_text("device_db = {\n")
+    with pytest.raises(DeviceDBError, match="SyntaxError"):
+        load_device_db(bad)
+    with pytest.raises(DeviceDBError, match="not found"):
+        load_device_db(tmp_path / "missing.py")
+    bad.write_text("x = 1\n")
+    with pytest.raises(DeviceDBError, match="no 'device_db'"):
+        load_device_db(bad)
+    with pytest.raises(DeviceDBError, match="malformed"):
+        transform_device_db({"x": 3})
+
+
+def test_repository_device_db_transforms():
+    """The lab's device_db.py loads and transforms; device_db_sim.py exposes the result."""
+    import importlib.util
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    if not (root / "device_db.py").is_file():
+        pytest.skip("no device_db.py yet")
+    ddb = transform_device_db(load_device_db(root / "device_db.py"))
+    spec = importlib.util.spec_from_file_location("device_db_sim", root / "device_db_sim.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.device_db == ddb
+    assert ddb["core_log"]["class"] == "SimCoreLog"

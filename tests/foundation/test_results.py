@@ -1,0 +1,199 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Results files: ARTIQ's layout, written after analyze / when run raises / on termination; rids."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+from artiq.experiment import EnvExperiment, NumberValue, TerminationRequested
+from sim import pyon
+from sim.results import RIDCounter, results_path
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+FOREIGN = "/work/shared/data/artiq5_foreign_lab.h5"
+ROOT_DATASETS = {"artiq_version", "rid", "start_time", "run_time", "expid"}
+
+
+class Full(EnvExperiment):
+    """Sets the same datasets as data/make_artiq_reference.py."""
+
+    def build(self):
+        self.setattr_argument("n", NumberValue(1, precision=0, step=1))
+
+    def run(self):
+        self.set_dataset("scalar.int", 3)
+        self.set_dataset("scalar.float", 2.5, unit="us", scale=1e-6, precision=3)
+        self.set_dataset("flag", True)
+        self.set_dataset("text", "hello")
+        self.set_dataset("array", np.arange(6, dtype=np.int64).reshape(2, 3), broadcast=True)
+        self.set_dataset("list", [1.0, 2.0])
+        self.get_dataset("calib.f")
+
+
+def _structure(f):
+    out = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset):
+            out[name] = (obj.shape, obj.dtype.kind, dict(obj.attrs))
+        else:
+            out[name] = "group"
+    f.visititems(visit)
+    return out
+
+
+def _run_full(simulation):
+    simulation.dataset_db.set("calib.f", 1.5e6, persist=True, metadata={"unit": "MHz"})
+    return simulation.run(Full, arguments={"n": 1})
+
+
+def test_layout_matches_artiq_reference(simulation):
+    """Same groups, datasets, shapes, kinds and attributes as a file written by ARTIQ 9."""
+    result = _run_full(simulation)
+    assert result.exit_code == 0
+    with h5py.File(result.results_file) as ours, \
+            h5py.File(os.path.join(DATA, "artiq9_reference.h5")) as ref:
+        mine = {k: v for k, v in _structure(ours).items() if "ionlink.sim." not in k}
+        theirs = _structure(ref)
+        for d in (mine, theirs):
+            d["datasets/scalar.float"][2]["precision"] = int(d["datasets/scalar.float"][2]
+                                                             ["precision"])
+        assert mine == theirs
+        assert ours["expid"][()].decode().startswith('{"log_level":')
+        assert ours["artiq_version"][()].decode()
+
+
+def test_root_and_expid(simulation):
+    """Root datasets and the expid content (file, class_name, arguments, log_level)."""
+    result = _run_full(simulation)
+    with h5py.File(result.results_file) as f:
+        assert ROOT_DATASETS <= set(f)
+        assert f["rid"][()] == result.rid
+        assert f["run_time"][()] >= f["start_time"][()] > time.time() - 60
+        expid = pyon.decode(f["expid"][()])
+        assert expid["class_name"] == "Full" and expid["arguments"] == {"n": 1}
+        assert {"file", "log_level"} <= set(expid)
+        assert f["archive/calib.f"][()] == 1.5e6
+        assert f["datasets/ionlink.sim.seed"][()] == -1
+        assert f["datasets/ionlink.sim.min_slack_mu"][()] == 1000
+    assert result.results_file == results_path(simulation.results_dir, result.rid, "Full",
+                                               f_start(result))
+
+
+def f_start(result):
+    with h5py.File(result.results_file) as f:
+        return f["start_time"][()]
+
+
+def test_same_structure_as_foreign_artiq5_file(simulation):
+    """The foreign lab's ARTIQ 5 file has the same root datasets and groups."""
+    if not os.path.exists(FOREIGN):
+        pytest.skip("foreign file not available")
+    result = _run_full(simulation)
+    with h5py.File(result.results_file) as ours, h5py.File(FOREIGN) as theirs:
+        assert set(ours) == set(theirs) == ROOT_DATASETS | {"datasets", "archive"}
+        for key in ROOT_DATASETS:
+            assert ours[key].shape == theirs[key].shape == ()
+            assert ours[key].dtype.kind == theirs[key].dtype.kind
+
+
+def test_rid_increments_persistently(tmp_path, simulation):
+    """Rids continue from last_rid.pyon (in the results' parent), as the master's counter."""
+    first = simulation.run(Full, arguments={})
+    second = simulation.run(Full, arguments={})
+    assert second.rid == first.rid + 1
+    assert (tmp_path / "last_rid.pyon").read_text() == "{}\n".format(second.rid)
+    (tmp_path / "last_rid.pyon").unlink()
+    assert RIDCounter(tmp_path / "last_rid.pyon", tmp_path / "results").get() == second.rid + 1
+
+
+class Raises(EnvExperiment):
+    def run(self):
+        self.set_dataset("before", 1)
+        raise RuntimeError("boom")
+
+    def analyze(self):
+        raise AssertionError("analyze must not run")
+
+
+class BuildFails(EnvExperiment):
+    def build(self):
+        raise RuntimeError("bad build")
+
+    def run(self):
+        pass
+
+
+def test_run_raises_writes_file(simulation):
+    """If run() raises, the file is written at once and the exit code is 1."""
+    result = simulation.run(Raises)
+    assert result.exit_code == 1 and "boom" in result.error_message
+    with h5py.File(result.results_file) as f:
+        assert f["datasets/before"][()] == 1
+
+
+def test_build_failure_writes_nothing(simulation):
+    """No results file if build fails."""
+    result = simulation.run(BuildFails)
+    assert result.exit_code == 1 and result.results_file is None
+    assert not list(simulation.results_dir.rglob("*.h5"))
+
+
+class Interrupted(EnvExperiment):
+    def build(self):
+        self.setattr_device("scheduler")
+
+    def run(self):
+        for i in range(100):
+            self.set_dataset("last", i)
+            if i == 5:
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C
+                time.sleep(0.01)
+            if self.scheduler.check_termination():
+                self.set_dataset("saw_termination", True)
+            self.scheduler.pause()
+
+
+def test_ctrl_c_terminates_and_writes_file(simulation):
+    """Ctrl-C requests termination: pause() raises TerminationRequested, exit 130, file written."""
+    result = simulation.run(Interrupted)
+    assert result.exit_code == 130
+    assert isinstance(result.exception, TerminationRequested)
+    with h5py.File(result.results_file) as f:
+        assert f["datasets/last"][()] == 5
+        assert f["datasets/saw_termination"][()]
+
+
+class Unwritable(EnvExperiment):
+    def run(self):
+        self.set_dataset("names", {"a": (1, 2)})
+
+
+def test_unwritable_value_kept_as_pyon(simulation):
+    """A value h5py cannot store is kept as a PYON string (nothing is lost)."""
+    result = simulation.run(Unwritable)
+    with h5py.File(result.results_file) as f:
+        assert pyon.decode(f["datasets/names"][()]) == {"a": (1, 2)}
+        assert f["datasets/names"].attrs["ionlink_pyon"]
+
+
+def test_progress_dataset_drives_bar(tmp_path, session, capsys):
+    """ionlink.progress updates a tqdm bar when progress is on."""
+    pytest.importorskip("tqdm")
+    import ionlink_fakes
+    from sim.runner import Simulation
+
+    class Progress(EnvExperiment):
+        def run(self):
+            for i in range(5):
+                self.set_dataset("ionlink.progress", (i + 1) / 5, broadcast=True, archive=False)
+
+    with Simulation(ionlink_fakes.device_db(), results_dir=tmp_path / "r", dataset_db=False,
+                    session=session, progress=True) as sim:
+        assert sim.run(Progress).exit_code == 0
+    assert "1000/1000" in capsys.readouterr().err

@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Fixtures for the physics tests: a scripted fake of the engine's PhyView."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sim.physics.lab import Lab, load_lab
+from sim.physics.view import DDSState
+
+# device name -> (kind, channel, extra), the docs/design.md names
+DEVICES: dict[str, tuple[str, int, dict[str, Any]]] = {}
+for _k, _node in enumerate("ab"):
+    for _i, _sig in enumerate(("cool_sw", "repump_sw", "pump_sw", "excite", "detect_sw")):
+        DEVICES[f"node_{_node}.{_sig}"] = ("ttl_out", 8 * _k + _i, {})
+    DEVICES[f"node_{_node}.qubit_sw"] = ("ttl_out", 40 + _k, {})
+    DEVICES[f"node_{_node}.qubit_dds"] = ("ad9910", 50 + _k, {"cs": 7, "sw": f"node_{_node}.qubit_sw"})
+    DEVICES[f"node_{_node}.pmt"] = ("ttl_inout", 20 + _k, {})
+for _i in range(4):
+    DEVICES[f"bsa_det{_i}"] = ("ttl_inout", 16 + _i, {})
+DEVICES["entangler"] = ("entangler", 60, {})
+KINDS = {name: kind for name, (kind, _, _) in DEVICES.items()}
+
+
+class FakeView:
+    """Serves scripted TTL level changes and DDS states, like the engine's resolved outputs."""
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.ttl: dict[int, list[tuple[int, int]]] = {}
+        self.dds: dict[tuple[int, int], list[DDSState]] = {}
+
+    def resolve_device(self, name: str) -> tuple[str, int, dict[str, Any]]:
+        return DEVICES[name]
+
+    def pulse(self, name: str, t_mu: int, length_mu: int) -> None:
+        ch = DEVICES[name][1]
+        self.ttl.setdefault(ch, []).extend([(t_mu, 1), (t_mu + length_mu, 0)])
+
+    def set_dds(self, name: str, state: DDSState) -> None:
+        _, spi, extra = DEVICES[name]
+        self.dds.setdefault((spi, extra["cs"]), []).append(state)
+
+    def ttl_levels(self, channel: int, t_from_mu: int, t_to_mu: int) -> list[tuple[int, int]]:
+        return sorted(e for e in self.ttl.get(channel, []) if t_from_mu <= e[0] < t_to_mu)
+
+    def dds_states(self, spi: int, cs: int, t_from_mu: int, t_to_mu: int) -> list[DDSState]:
+        return [s for s in self.dds.get((spi, cs), []) if t_from_mu <= s.t_mu < t_to_mu]
+
+    def dds_state_at(self, spi: int, cs: int, t_mu: int) -> DDSState | None:
+        past = [s for s in self.dds.get((spi, cs), []) if s.t_mu <= t_mu]
+        return past[-1] if past else None
+
+
+def modify(lab: Lab, **changes: Any) -> Lab:
+    """Copy of ``lab`` with dotted-path changes, e.g. ``{"bsa.mode_overlap": 0.8}`` or
+    ``{"nodes.*.optics.polarisation_mixing": 0.05}`` or ``{"bsa.detectors.*.dark_rate_hz": 1e5}``."""
+    def rec(obj: Any, path: list[str], value: Any) -> Any:
+        if not path:
+            return value
+        head, rest = path[0], path[1:]
+        if isinstance(obj, tuple):
+            return tuple(rec(x, rest, value) if head == "*" or str(i) == head else x
+                         for i, x in enumerate(obj))
+        return dataclasses.replace(obj, **{head: rec(getattr(obj, head), rest, value)})
+    for key, value in changes.items():
+        lab = rec(lab, key.split("__"), value)
+    return lab
+
+
+@pytest.fixture
+def oxford() -> Lab:
+    return load_lab("oxford2020")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20240611)

@@ -1,0 +1,204 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Entangler PHY with a fake CycleModel; VCD output and the peek API."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy
+import pytest
+
+from artiq.language.core import delay, delay_mu, now_mu
+from artiq.language.units import MHz, us
+from sim.rtio.phy.entangler import (ADDR_COUNTER_RESULT, ADDR_HERALD, ADDR_NCYCLES, ADDR_RUN,
+                                    ADDR_STATUS, ADDR_TCYCLE, ADDR_TIMESTAMP, ADDR_TIMING,
+                                    TIMEOUT_DATA)
+from sim.syscalls import rtio_input_data, rtio_input_timestamped_data, rtio_output
+
+from conftest import base_db
+
+ENT_CH = 30
+
+
+class FakeModel:
+    """Each cycle: pattern 0b0101 (det0+det2) with p_herald, 0b0001 with 0.3, else nothing."""
+
+    def __init__(self, p_herald):
+        probs = numpy.zeros(16)
+        probs[0b0101] = p_herald
+        probs[0b0001] = 0.3
+        probs[0] = 1 - p_herald - 0.3
+        self.pattern_probs = probs
+        self.committed = []
+
+    def sample(self, rng, allowed):
+        pat = 0b0101 if 0b0101 in allowed else 0b0001
+        first = numpy.array([37 if pat & (1 << i) else -1 for i in range(4)])
+        model = self
+        return SimpleNamespace(pattern=pat, first_edge_mu=first, clicks=[],
+                               commit=lambda world, t: model.committed.append(t))
+
+
+class FakeWorld:
+    def __init__(self, p):
+        self.model = FakeModel(p)
+        self.args = None
+
+    def attach(self, view):
+        pass
+
+    def input_edges(self, channel, t_end):
+        return []
+
+    def reset(self):
+        pass
+
+    def cycle_model(self, outputs, gates, cycle_mu):
+        self.args = (outputs, gates, cycle_mu)
+        return self.model
+
+
+def _db():
+    db = base_db()
+    db["entangler"] = {"type": "local", "module": "drivers.entangler", "class": "Entangler",
+                       "arguments": {"channel": ENT_CH}}
+    return db
+
+
+def _run_entangler(env, timeout_coarse):
+    core = env.core
+    t = ENT_CH << 8
+
+    def read(addr):
+        core.break_realtime()  # a read consumes all slack
+        rtio_output(t | addr, 0)
+        return rtio_input_data(ENT_CH)
+
+    def k():
+        core.reset()
+        rtio_output(t | ADDR_TCYCLE, 125)  # 1 us cycles
+        delay_mu(8)
+        rtio_output(t | (ADDR_TIMING + 1), ((30 + 1) << 16) | (10 + 1))  # output 1: 80..240 mu
+        delay_mu(8)
+        rtio_output(t | (ADDR_TIMING + 4), ((500 + 1) << 16) | (100 + 1))  # gate 0: 100..500 mu
+        delay_mu(8)
+        rtio_output(t | ADDR_HERALD, (1 << 16) | 0b0101)
+        delay_mu(8)
+        t_run = now_mu()
+        rtio_output(t | ADDR_RUN, timeout_coarse)
+        ts, data = rtio_input_timestamped_data(-1, ENT_CH)
+        n = read(ADDR_NCYCLES)
+        status = read(ADDR_STATUS)
+        ts0 = read(ADDR_TIMESTAMP)
+        c0 = read(ADDR_COUNTER_RESULT + 0)
+        return t_run, ts, data, n, status, ts0, c0
+
+    return env.run(k)
+
+
+def test_entangler_without_physics_times_out(make_env):
+    """No lab: nothing fires, the run ends at the timeout with data 0x3fff."""
+    env = make_env(_db())
+    t_run, ts, data, n, status, ts0, c0 = _run_entangler(env, 125 * 10)
+    assert data == TIMEOUT_DATA and n == 10 and status == 0b101
+    assert ts == t_run + 10 * 1000
+    assert c0 == 0
+
+
+def test_entangler_herald_fast_path(make_env):
+    """With a fake physics world: geometric number of cycles, slot bitfield, counters, timestamps."""
+    env = make_env(_db(), seed=7)
+    world = FakeWorld(0.01)
+    env.engine.attach_world(world)
+    t_run, ts, data, n, status, ts0, c0 = _run_entangler(env, 125 * 100000)
+    assert data == 1 and status == 0b011
+    assert (ts - t_run) == n * 1000
+    assert ts0 == 37
+    assert world.args == ({1: (80, 240)}, {0: (100, 500)}, 1000)
+    assert world.model.committed == [ts - 1000]
+    # det0 fires in the herald cycle and in ~30 % of the others
+    assert c0 >= 1
+    assert abs((c0 - 1) - 0.3 * (n - 1)) < 5 * numpy.sqrt(0.21 * max(n, 1)) + 1
+
+
+def test_entangler_cycle_statistics(make_env):
+    """Mean number of cycles to a herald ≈ 1/p (geometric), over many runs."""
+    env = make_env(_db(), seed=3)
+    world = FakeWorld(0.05)
+    env.engine.attach_world(world)
+    ns = [_run_entangler(env, 125 * 100000)[3] for _ in range(200)]
+    assert abs(numpy.mean(ns) - 20) < 4 * numpy.sqrt((1 - 0.05) / 0.05 ** 2 / 200)
+
+
+def test_vcd_written_and_readable(make_env, tmp_path):
+    """--vcd: the file has TTL levels, input events and DDS frequency; pyvcd can read it back."""
+    path = tmp_path / "out.vcd"
+    env = make_env(vcd=str(path))
+    core, ttl, loop_out, loop_in = env.core, env.get("ttl_out"), env.get("loop_out"), env.get("loop_in")
+    cpld, dds = env.get("urukul0_cpld"), env.get("urukul0_ch0")
+
+    def k():
+        core.reset()
+        cpld.init()
+        dds.set(10 * MHz)
+        ttl.pulse(1 * us)
+        loop_in.gate_rising(2 * us)
+        delay(-1.5 * us)
+        loop_out.pulse(100e-9)
+        delay(2 * us)
+        return loop_in.count(now_mu())
+
+    assert env.run(k) == 1
+    env.session.close()
+    text = path.read_text()
+    assert "$timescale 1 ns $end" in text
+    for name in ("ttl_out", "loop_in_in", "urukul0_ch0_freq_hz"):
+        assert name in text
+    from vcd.reader import tokenize
+    with open(path, "rb") as f:
+        assert sum(1 for _ in tokenize(f)) > 10
+
+
+def test_peek_api(env):
+    """peek.value/events by device name: TTL level at t, edges, input events, DDS state."""
+    core, ttl, loop_out, loop_in = env.core, env.get("ttl_out"), env.get("loop_out"), env.get("loop_in")
+
+    def k():
+        core.reset()
+        t0 = now_mu()
+        ttl.pulse(1 * us)
+        loop_in.gate_rising(2 * us)
+        delay(-1.5 * us)
+        loop_out.pulse(100e-9)
+        delay(2 * us)
+        loop_in.count(now_mu())
+        return t0
+
+    t0 = env.run(k)
+    peek = env.session.peek()
+    assert peek.value("ttl_out", t0 - 1) == 0
+    assert peek.value("ttl_out", t0) == 1
+    assert peek.value("ttl_out", t0 + 1000) == 0
+    assert peek.events("ttl_out") == [(t0, 1), (t0 + 1000, 0)]
+    assert peek.events("loop_alias") == [(t0 + 1500, 1), (t0 + 1600, 0)]
+    assert peek.events("loop_in.in") == [(t0 + 1500 + 120, 1)]
+
+
+def test_summary_min_slack(env):
+    """The summary reports the minimum slack and the kernel line where it occurred."""
+    core, ttl = env.core, env.get("ttl_out")
+
+    def k():
+        core.reset()
+        delay(1 * us)
+        ttl.on()  # slack ~126 us
+        core.break_realtime()
+        at = now_mu() - 100_000
+        from artiq.language.core import at_mu
+        at_mu(at)
+        ttl.off()  # slack ~25 us: the minimum
+
+    env.run(k)
+    s = env.session.summary()
+    assert 20_000 < s["min_slack_mu"] < 30_000
+    assert s["min_slack_channel"] == "0x0000:ttl_out"
+    assert "test_entangler_vcd.py" in s["min_slack_source"]
