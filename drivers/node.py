@@ -26,9 +26,9 @@ __all__ = ["IonNode"]
 
 # Defaults used when a calibration dataset does not exist yet (first start of a new lab).
 DEFAULT_CALIBRATION = {
-    "qubit.frequency": 80e6,      # Hz, AD9910 output driving the qubit transition
+    "qubit.frequency": 5e6,       # Hz, AD9910 output on the qubit resonance (lab.toml)
     "qubit.amplitude": 0.5,       # AD9910 full-scale fraction
-    "qubit.pi_time": 5e-6,        # s
+    "qubit.pi_time": 10e-6,       # s, at that amplitude (100 kHz Rabi frequency at full scale)
     "cool.duration": 20e-6,       # s, default Doppler cooling
     "pump.duration": 1e-6,        # s, optical pumping pulse
     "excite.duration": 16e-9,     # s, excitation pulse (>= 2 coarse cycles)
