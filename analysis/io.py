@@ -246,10 +246,16 @@ class Run:
                 yield {k: d[i:j] for k, d in ds.items()}
                 bar.update(j - i)
 
-    def iter_array(self, key: str, *, rows: int = DEFAULT_CHUNK_ROWS, progress: bool = False) -> Iterator[np.ndarray]:
+    def iter_array(
+        self, key: str, *, rows: int = DEFAULT_CHUNK_ROWS, progress: bool = False, prefetch: bool = False
+    ) -> Iterator[np.ndarray]:
         """Yield consecutive slices of one 1-D dataset through a reused buffer.
 
         The yielded array is overwritten by the next step; copy it to keep it.
+
+        :param prefetch: read the next slice in a background thread (two buffers) while the
+            caller works on the current one; HDF5 reads release the GIL, so a CPU-bound
+            consumer (e.g. ``np.bincount``) overlaps with the read
         """
         if key not in self.datasets:
             raise MissingDataError(self.path, f"missing dataset: {key}")
@@ -257,13 +263,35 @@ class Run:
         n = info.shape[0] if info.shape else 0
         with _open(self.path) as f, _progress(n, f"{self.path.name}:{key}", progress) as bar:
             d = f["datasets"][key]
-            buf = np.empty(min(rows, n), dtype=d.dtype)
-            for i in range(0, n, rows):
+            bufs = [np.empty(min(rows, n), dtype=d.dtype) for _ in range(2 if prefetch and n > rows else 1)]
+
+            def read(k: int, i: int) -> np.ndarray:
                 j = min(n, i + rows)
-                out = buf[: j - i]
+                out = bufs[k][: j - i]
                 d.read_direct(out, np.s_[i:j])
-                yield out
-                bar.update(j - i)
+                return out
+
+            if len(bufs) == 1:
+                for i in range(0, n, rows):
+                    out = read(0, i)
+                    yield out
+                    bar.update(out.size)
+                return
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1, thread_name_prefix="ionlink-read") as ex:
+                fut = ex.submit(read, 0, 0)
+                try:
+                    for k, i in enumerate(range(0, n, rows)):
+                        out = fut.result()
+                        if i + rows < n:  # the other buffer is free: the caller is done with it
+                            fut = ex.submit(read, (k + 1) % 2, i + rows)
+                        yield out
+                        bar.update(out.size)
+                finally:
+                    fut.cancel()
+                    with contextlib.suppress(Exception):
+                        fut.result()  # never close the file under a running read
 
 
 @contextlib.contextmanager

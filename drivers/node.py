@@ -127,13 +127,16 @@ class IonNode:
 
     @kernel
     def idle(self) -> TNone:
-        """All of this node's beams off (zero-duration events at the cursor; does not advance)."""
+        """All of this node's beams off: six events at the cursor, then advances the timeline cursor
+        by one coarse cycle (8 mu), so that back-to-back calls never put more events on one
+        timestamp than the 8 SED lanes can take (a ninth would be a sequence error)."""
         self.cool_sw.off()
         self.repump_sw.off()
         self.pump_sw.off()
         self.excite_ttl.off()
         self.detect_sw.off()
         self.qubit_sw.off()
+        delay_mu(8)
 
     @kernel
     def cool_mu(self, duration_mu: TInt64) -> TNone:

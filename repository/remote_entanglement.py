@@ -162,6 +162,7 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
                 t_end = self.analyse_and_read(s)
                 counts_a = self.node_a.fetch_counts(t_end)
                 counts_b = self.node_b.fetch_counts(t_end)
+                self.resync()  # the blocking count consumed the slack
                 n = self.entangler.get_ncycles()
                 attempts += int64(n)
                 attempts_total += int64(n)
@@ -172,12 +173,16 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
                 t2 = int64(-1)
                 t3 = int64(-1)
                 if pattern & 1:
+                    self.resync()
                     t0 = int64(self.entangler.get_timestamp_mu(0))
                 if pattern & 2:
+                    self.resync()
                     t1 = int64(self.entangler.get_timestamp_mu(1))
                 if pattern & 4:
+                    self.resync()
                     t2 = int64(self.entangler.get_timestamp_mu(2))
                 if pattern & 8:
+                    self.resync()
                     t3 = int64(self.entangler.get_timestamp_mu(3))
                 self.record_herald(s, pattern, t0, t1, t2, t3, attempts, end_mu,
                                    counts_a, counts_b)
