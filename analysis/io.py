@@ -19,7 +19,7 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -247,8 +247,9 @@ class Run:
                 bar.update(j - i)
 
     def iter_array(
-        self, key: str, *, rows: int = DEFAULT_CHUNK_ROWS, progress: bool = False, prefetch: bool = False
-    ) -> Iterator[np.ndarray]:
+        self, key: str, *, rows: int = DEFAULT_CHUNK_ROWS, progress: bool = False, prefetch: bool = False,
+        reduce: Callable[[np.ndarray], Any] | None = None,
+    ) -> Iterator[Any]:
         """Yield consecutive slices of one 1-D dataset through a reused buffer.
 
         The yielded array is overwritten by the next step; copy it to keep it.
@@ -256,6 +257,8 @@ class Run:
         :param prefetch: read the next slice in a background thread (two buffers) while the
             caller works on the current one; HDF5 reads release the GIL, so a CPU-bound
             consumer (e.g. ``np.bincount``) overlaps with the read
+        :param reduce: if given, yield ``(slice, reduce(slice))``, the reduction computed right
+            after the read (in the background thread with ``prefetch``), e.g. ``np.max``
         """
         if key not in self.datasets:
             raise MissingDataError(self.path, f"missing dataset: {key}")
@@ -265,17 +268,17 @@ class Run:
             d = f["datasets"][key]
             bufs = [np.empty(min(rows, n), dtype=d.dtype) for _ in range(2 if prefetch and n > rows else 1)]
 
-            def read(k: int, i: int) -> np.ndarray:
+            def read(k: int, i: int) -> Any:
                 j = min(n, i + rows)
                 out = bufs[k][: j - i]
                 d.read_direct(out, np.s_[i:j])
-                return out
+                return out if reduce is None else (out, reduce(out))
 
             if len(bufs) == 1:
                 for i in range(0, n, rows):
                     out = read(0, i)
                     yield out
-                    bar.update(out.size)
+                    bar.update(min(n, i + rows) - i)
                 return
             from concurrent.futures import ThreadPoolExecutor
 
@@ -287,7 +290,7 @@ class Run:
                         if i + rows < n:  # the other buffer is free: the caller is done with it
                             fut = ex.submit(read, (k + 1) % 2, i + rows)
                         yield out
-                        bar.update(out.size)
+                        bar.update(min(n, i + rows) - i)
                 finally:
                     fut.cancel()
                     with contextlib.suppress(Exception):

@@ -38,10 +38,11 @@ class IncrementalHistogram:
         self.overflow = 0
         self.total = 0
 
-    def add(self, tags: np.ndarray, *, scratch: bool = False) -> None:
+    def add(self, tags: np.ndarray, *, scratch: bool = False, tmax: int | None = None) -> None:
         """Add a chunk of int64 tags in mu.
 
         :param scratch: the caller no longer needs ``tags``; it may be overwritten (saves a copy)
+        :param tmax: ``tags.max()`` if the caller already has it (saves a pass)
         """
         t = np.asarray(tags)
         if t.size == 0:
@@ -56,7 +57,7 @@ class IncrementalHistogram:
                 t = t[ok]
             self.counts += np.bincount((t - self.lo).astype(np.intp, copy=False), minlength=self.counts.size)
             return
-        tmax = int(t.max())
+        tmax = int(t.max()) if tmax is None else int(tmax)
         if (self.offset is None or self.offset == 0) and tmax < (1 << 24):
             try:  # fast path for non-negative tags: no shift needed (bincount rejects negatives)
                 c = np.bincount(t if t.dtype == np.intp else t.astype(np.intp))
@@ -134,13 +135,57 @@ def _nll(params: np.ndarray, t: np.ndarray, y: np.ndarray) -> tuple[float, np.nd
 
 
 def _fit(t: np.ndarray, y: np.ndarray, x0: np.ndarray) -> np.ndarray:
-    from scipy import optimize  # lazy: only the lifetime fit needs it
+    """ML estimate of (log A, log τ, b): Fisher scoring, else bounded L-BFGS-B (at a bound)."""
+    lt_lo, lt_hi = np.log(t[1] - t[0]) - 3, np.log(t[-1] + 1) + 3
+    x = _fit_scoring(t, y, x0, (lt_lo, lt_hi))
+    if x is not None:
+        return x
+    from scipy import optimize  # lazy: only needed when the estimate sits at a bound
 
-    res = optimize.minimize(
-        _nll, x0, args=(t, y), jac=True, method="L-BFGS-B",
-        bounds=[(None, None), (np.log(t[1] - t[0]) - 3, np.log(t[-1] + 1) + 3), (0, None)],
-    )
+    res = optimize.minimize(_nll, x0, args=(t, y), jac=True, method="L-BFGS-B",
+                            bounds=[(None, None), (lt_lo, lt_hi), (0, None)])
     return res.x
+
+
+def _fit_scoring(t: np.ndarray, y: np.ndarray, x0: np.ndarray, lt_bounds: tuple[float, float],
+                 max_iter: int = 100) -> np.ndarray | None:
+    """Fisher scoring (Newton with the expected information) with step halving on the Poisson NLL.
+
+    Returns ``None`` if the iteration leaves the interior (b < 0, log τ outside its bounds) or does
+    not converge; the caller then uses a bounded optimiser.
+    """
+    x = np.array(x0, dtype=float)
+    if x[2] <= 0:
+        x[2] = max(1e-3 * float(np.mean(y)), 1e-9)
+    f, _ = _nll(x, t, y)
+    for _ in range(max_iter):
+        a, tau = np.exp(x[0]), np.exp(x[1])
+        ex = a * np.exp(-t / tau)
+        mu = ex + x[2] + 1e-12
+        g = np.stack([ex, ex * t / tau, np.ones_like(t)])
+        score = g @ (y / mu - 1)
+        info = (g / mu) @ g.T
+        try:
+            step = np.linalg.solve(info, score)
+        except np.linalg.LinAlgError:
+            return None
+        if not np.all(np.isfinite(step)):
+            return None
+        for _ in range(40):
+            xn = x + step
+            if xn[2] >= 0 and lt_bounds[0] <= xn[1] <= lt_bounds[1]:
+                fn, _ = _nll(xn, t, y)
+                if fn <= f:
+                    break
+            step = step / 2
+        else:
+            return None
+        x, f_old, f = xn, f, fn
+        if float(score @ step) < 1e-10 * max(1.0, abs(f)) or abs(f_old - f) <= 1e-13 * max(1.0, abs(f)):
+            if xn[2] <= 0:  # at the b = 0 bound: let the bounded optimiser decide
+                return None
+            return x
+    return None
 
 
 def fit_lifetime(

@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Fidelity summary of one or several remote-entanglement runs (the notebook entry point).
 
-:func:`fidelity_summary` reads the per-herald arrays chunk by chunk, reduces them to outcome
-tables (a few bytes per herald are kept for the gate trade-off and the rate-versus-time
-plot), histograms photon tags incrementally and chooses the fidelity estimator from ``mode``.
+:func:`fidelity_summary` reads the per-herald arrays chunk by chunk and reduces each herald to
+a small integer code (ψ sign, analysis bases, outcome, index of its parity-scan phase), so every
+outcome table is one ``np.bincount``; the gate trade-off uses cumulative tables over the click
+time instead of refits on masked data. Photon tags are histogrammed in one streaming pass (the
+next chunk is read in the background). The fidelity estimator follows ``mode``.
 """
 from __future__ import annotations
 
@@ -140,11 +142,15 @@ class FidelityReport:
         return d
 
 
+_NSET = 72  # settings per phase: ψ sign (2) × basis_a (3) × basis_b (3) × outcome (4)
+
+
 @dataclass
 class _Acc:
     """Per-herald reductions accumulated over chunks and files."""
 
-    keys: list[np.ndarray] = field(default_factory=list)
+    codes: list[np.ndarray] = field(default_factory=list)  # phase index · 72 + setting code, per herald
+    phase_q: dict[int, int] = field(default_factory=dict)  # quantised phase (turns · 2**30) -> phase index
     t_last: list[np.ndarray] = field(default_factory=list)
     t_wall: list[np.ndarray] = field(default_factory=list)
     patterns: np.ndarray = field(default_factory=lambda: np.zeros(16, np.int64))
@@ -154,6 +160,38 @@ class _Acc:
     att_n: int = 0
     det_hist: ph.IncrementalHistogram = field(default_factory=ph.IncrementalHistogram)
     tag_hist: ph.IncrementalHistogram = field(default_factory=ph.IncrementalHistogram)
+    want_t_last: bool = True
+    want_det_hist: bool = True
+    want_t_wall: bool = True
+
+    def phase_index(self, q: int) -> int:
+        return self.phase_q.setdefault(int(q), len(self.phase_q))
+
+    def phases(self) -> np.ndarray:
+        """Phase in turns of each phase index."""
+        return np.array(list(self.phase_q), dtype=np.int64) / _PHASE_Q
+
+
+def _phase_codes(acc: _Acc, phase: np.ndarray) -> np.ndarray:
+    """Phase index of each herald; phases equal modulo 1 turn (to 2**-30 turn) share an index.
+
+    Fast path (no sort): phases in [0, 1) on the grid k/4096 turn (k/16, k/64, …).
+    """
+    x = phase * 4096.0  # exact (power of two)
+    g = x.astype(np.intp)  # NaN/huge/non-grid values fail the equality below
+    if np.array_equal(g, x):
+        try:
+            cnt = np.bincount(g)
+        except ValueError:  # negative phases
+            cnt = None
+        if cnt is not None and cnt.size <= 4096:
+            present = np.flatnonzero(cnt)
+            lut = np.zeros(cnt.size, np.intp)
+            lut[present] = [acc.phase_index(int(v) << 18) for v in present]  # quantised as below
+            return lut[g]
+    q = np.round(np.mod(phase, 1.0) * _PHASE_Q).astype(np.int64) % _PHASE_Q
+    u, inv = np.unique(q, return_inverse=True)
+    return np.array([acc.phase_index(int(v)) for v in u], np.intp)[inv.reshape(-1)]
 
 
 def _check_chunk(run: Run, c: dict[str, np.ndarray], mode: str) -> None:
@@ -176,12 +214,15 @@ def _reduce_chunk(run: Run, c: dict[str, np.ndarray], mode: str, acc: _Acc, edge
     psi = c["herald.psi"] if "herald.psi" in c else hs.psi_from_pattern(c["herald.pattern"])
     if np.any((psi != 1) & (psi != -1)):
         raise DataError(run.path, "herald.psi has values other than +1 and -1 (or patterns that herald nothing)")
-    small = ((psi < 0) * 36 + c["herald.basis_a"].astype(np.int64) * 12 + c["herald.basis_b"] * 4
-             + c["herald.bit_a"] * 2 + c["herald.bit_b"]).astype(np.int64)
+    # setting code ψ_i·36 + basis_a·12 + basis_b·4 + 2·bit_a + bit_b (< 72: int8 arithmetic for int8 data)
+    small = (c["herald.basis_a"] * 12 + c["herald.basis_b"] * 4 + c["herald.bit_a"] * 2 + c["herald.bit_b"]
+             + (psi < 0).view(np.int8) * np.int8(36))
     if "herald.phase" in c:
-        q = np.round(np.mod(c["herald.phase"], 1.0) * _PHASE_Q).astype(np.int64) % _PHASE_Q
-        small |= q << 7
-    acc.keys.append(small)
+        code = _phase_codes(acc, c["herald.phase"]) * _NSET
+    else:
+        code = np.full(small.shape, acc.phase_index(0) * _NSET, np.intp)
+    np.add(code, small, out=code, casting="unsafe")  # values validated above: exact for float data too
+    acc.codes.append(code)
     if "herald.pattern" in c:
         p = c["herald.pattern"]
         acc.patterns += np.bincount(np.clip(p, 0, 15).astype(np.intp), minlength=16)
@@ -191,17 +232,22 @@ def _reduce_chunk(run: Run, c: dict[str, np.ndarray], mode: str, acc: _Acc, edge
         a = c["herald.attempts"]
         if np.any(a < 1):
             raise DataError(run.path, "herald.attempts has values < 1")
-        idx = np.searchsorted(edges, a, side="right") - 1
-        acc.att_counts = (0 if acc.att_counts is None else acc.att_counts) + np.bincount(idx, minlength=edges.size)
+        if edges[-1] <= (1 << 22):  # count per attempts value (overflow at edges[-1]), then sum per bin
+            per_value = np.bincount(np.minimum(a, edges[-1]).astype(np.intp, copy=False), minlength=int(edges[-1]) + 1)
+            binned = np.add.reduceat(per_value, edges)
+        else:
+            binned = np.bincount(np.searchsorted(edges, a, side="right") - 1, minlength=edges.size)
+        acc.att_counts = (0 if acc.att_counts is None else acc.att_counts) + binned
         acc.att_sum += int(a.sum())
         acc.att_n += a.size
-    if "herald.t_wall" in c:
+    if "herald.t_wall" in c and acc.want_t_wall:
         acc.t_wall.append(c["herald.t_wall"].astype(np.float64))
     if "herald.t_det_mu" in c:
         t = c["herald.t_det_mu"]
-        clicked = t >= 0
-        acc.t_last.append(np.where(clicked, t, -1).max(axis=1))
-        acc.det_hist.add(t[clicked])
+        if acc.want_t_last:  # latest click (−1: none); non-clicks are −1 (negative) by the schema
+            acc.t_last.append(np.maximum(np.maximum(np.maximum(t[:, 0], t[:, 1]), np.maximum(t[:, 2], t[:, 3])), -1))
+        if acc.want_det_hist:
+            acc.det_hist.add(t[t >= 0])
 
 
 def _scalar(run: Run, key: str, kind: type) -> Any:
@@ -250,6 +296,8 @@ def fidelity_summary(
     progress: bool = False,
     photons: bool = True,
     window: bool = True,
+    timing: bool = True,
+    lifetime_boot: int = 0,
 ) -> FidelityReport:
     """Fidelity, herald statistics and photon timing of one or several runs.
 
@@ -263,8 +311,13 @@ def fidelity_summary(
     :param cl: confidence level of all intervals
     :param n_boot: bootstrap samples for fidelity intervals
     :param chunk_rows: rows per read (bounds memory)
-    :param photons: histogram ``photons.t_mu`` and fit the lifetime
+    :param photons: histogram ``photons.t_mu`` (else the arrival histogram uses ``herald.t_det_mu``)
     :param window: compute the detection-window trade-off (needs ``herald.t_det_mu``)
+    :param timing: photon timing and time series at all (arrival histogram, lifetime, window
+        trade-off, rate versus time); ``False`` computes only what the fidelity summary JSON
+        holds and reads neither ``photons.t_mu``, ``herald.t_det_mu`` nor ``herald.t_wall``
+    :param lifetime_boot: 0 for the Fisher-information interval on τ, else parametric
+        bootstrap samples (see :func:`analysis.photons.fit_lifetime`)
     :raises AnalysisError: (subclasses) on any bad input, naming the file
     """
     if isinstance(paths, (str, os.PathLike)):
@@ -282,23 +335,36 @@ def fidelity_summary(
         raise DataError(names, f"totals.attempts ({attempts}) < totals.heralds ({n_h})")
     p_hat = n_h / attempts
     edges = hs.geometric_edges(p_hat)
-    acc = _Acc()
-    rows_total = 0
+    use_tags = timing and photons and any(_has_tags(r) for r in runs)
+    acc = _Acc(want_t_last=timing and window, want_det_hist=timing and not use_tags, want_t_wall=timing)
+    skip = set() if timing else {"herald.t_det_mu", "herald.t_wall"}
+    if timing and not window and use_tags:
+        skip.add("herald.t_det_mu")
     for r, mode in zip(runs, modes):
-        keys = [k for k in ["herald.basis_a", "herald.basis_b", "herald.bit_a", "herald.bit_b"] + _OPTIONAL_ROWS if k in r]
+        keys = [k for k in ["herald.basis_a", "herald.basis_b", "herald.bit_a", "herald.bit_b"] + _OPTIONAL_ROWS
+                if k in r and k not in skip]
         if mode == "parity":
             keys.append("herald.phase")
         n_rows = r.datasets[keys[0]].shape[0] if r.datasets[keys[0]].shape else 0
         if n_rows != _scalar(r, "totals.heralds", int):
             raise DataError(r.path, f"shape mismatch: totals.heralds = {_scalar(r, 'totals.heralds', int)} but herald arrays have {n_rows} rows")
-        rows_total += n_rows
+        if skip:  # arrays not read must still be per-herald arrays of the same length
+            for k in skip & set(r.datasets):
+                shp = r.datasets[k].shape
+                if (shp[0] if shp else 0) != n_rows:
+                    raise DataError(r.path, f"shape mismatch: per-herald arrays differ in length ({keys[0]} has {n_rows}, {k} has {shp[0] if shp else 0} rows)")
         for chunk in r.iter_chunks(keys, rows=chunk_rows, progress=progress, desc=f"{r.path.name} heralds"):
             _reduce_chunk(r, chunk, mode, acc, edges)
-        if photons and "photons.t_mu" in r and r.datasets["photons.t_mu"].shape and r.datasets["photons.t_mu"].shape[0]:
-            for tags in r.iter_array("photons.t_mu", rows=max(chunk_rows, 1 << 22), progress=progress):
-                acc.tag_hist.add(tags, scratch=True)
-    return _finish(runs, modes, acc, edges, cl=cl, n_boot=n_boot, rng=rng, window=window,
-                   totals=(attempts, n_h, lab, wall))
+        if use_tags and _has_tags(r):
+            for tags, tmax in r.iter_array("photons.t_mu", rows=max(chunk_rows, 1 << 20), progress=progress,
+                                           prefetch=True, reduce=np.max):
+                acc.tag_hist.add(tags, scratch=True, tmax=tmax)
+    return _finish(runs, modes, acc, edges, cl=cl, n_boot=n_boot, rng=rng, window=timing and window,
+                   totals=(attempts, n_h, lab, wall), lifetime_boot=lifetime_boot)
+
+
+def _has_tags(r: Run) -> bool:
+    return "photons.t_mu" in r and bool(r.datasets["photons.t_mu"].shape) and r.datasets["photons.t_mu"].shape[0] > 0
 
 
 def _readout_errors(runs: list[Run], notes: list[str]) -> tuple[float, float] | None:
@@ -317,39 +383,35 @@ def _readout_errors(runs: list[Run], notes: list[str]) -> tuple[float, float] | 
     return e
 
 
-def _tables(keys: np.ndarray, uniq: tuple[np.ndarray, np.ndarray] | None = None
+def _tables(table: np.ndarray, phases: np.ndarray
             ) -> tuple[dict[int, np.ndarray], dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
     """Outcome counts (3, 3, 4) per ψ and binned parity scans (phase, n_even, n) per ψ.
 
-    ``uniq`` = (unique keys, counts) may be given instead of computing it from ``keys``.
+    :param table: herald counts, shape (phases, 72): column ψ_i·36 + basis_a·12 + basis_b·4 + outcome
+    :param phases: phase in turns of each row
     """
-    u, cnt = np.unique(keys, return_counts=True) if uniq is None else uniq
-    small, phase = u & 127, (u >> 7) / _PHASE_Q
-    psi_i, rest = small // 36, small % 36
-    ba, bb, out = rest // 12, (rest % 12) // 4, rest % 4
+    t = np.asarray(table, dtype=np.int64).reshape(-1, 2, 3, 3, 4)
+    order = np.argsort(phases, kind="stable")
     counts, scans = {}, {}
     for i, s in ((0, 1), (1, -1)):
-        m = psi_i == i
-        if not m.any():
+        blk = t[:, i]
+        if not blk.any():
             continue
-        c = np.zeros(36, np.int64)
-        np.add.at(c, (ba[m] * 12 + bb[m] * 4 + out[m]), cnt[m])
-        counts[s] = c.reshape(3, 3, 4)
-        ms = m & ~((ba == 0) & (bb == 0))
-        if ms.any():
-            ph_u, inv = np.unique(phase[ms], return_inverse=True)
-            n = np.bincount(inv, weights=cnt[ms]).astype(np.int64)
-            even = (out[ms] == 0) | (out[ms] == 3)
-            ne = np.bincount(inv, weights=cnt[ms] * even, minlength=ph_u.size).astype(np.int64)
-            scans[s] = (ph_u, ne, n)
+        counts[s] = blk.sum(axis=0)
+        scan = blk.copy()
+        scan[:, 0, 0, :] = 0  # every setting but Z/Z, binned by phase
+        n = scan.sum(axis=(1, 2, 3))[order]
+        keep = n > 0
+        if keep.any():
+            ne = (scan[..., 0] + scan[..., 3]).sum(axis=(1, 2))[order]
+            scans[s] = (phases[order][keep], ne[keep], n[keep])
     return counts, scans
 
 
-def _estimate(keys: np.ndarray, modes: list[str], *, cl: float, n_boot: int, rng: np.random.Generator,
-              errs: tuple[float, float] | None, with_tomo: bool, names: Any,
-              uniq: tuple[np.ndarray, np.ndarray] | None = None,
-              ) -> tuple[dict[int, bell.BellFidelity], dict[int, tomo.TomographyResult], Estimate | None, Estimate | None, str]:
-    counts, scans = _tables(keys, uniq)
+def _estimate(tables: tuple[dict[int, np.ndarray], dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]], modes: list[str],
+              *, cl: float, n_boot: int, rng: np.random.Generator, errs: tuple[float, float] | None, with_tomo: bool,
+              names: Any) -> tuple[dict[int, bell.BellFidelity], dict[int, tomo.TomographyResult], Estimate | None, Estimate | None, str]:
+    counts, scans = tables
     parts: dict[int, bell.BellFidelity] = {}
     tomos: dict[int, tomo.TomographyResult] = {}
     kind = "parity" if "parity" in modes else modes[0]
@@ -385,19 +447,21 @@ def _prefix(e: Estimate | None, name: str) -> Estimate | None:
 
 
 def _finish(runs: list[Run], modes: list[str], acc: _Acc, edges: np.ndarray, *, cl: float, n_boot: int,
-            rng: np.random.Generator, window: bool, totals: tuple[int, int, float, float]) -> FidelityReport:
+            rng: np.random.Generator, window: bool, totals: tuple[int, int, float, float], lifetime_boot: int = 0) -> FidelityReport:
     attempts, n_h, lab, wall = totals
     names = [str(r.path) for r in runs]
     notes: list[str] = []
-    keys = np.concatenate(acc.keys) if acc.keys else np.zeros(0, np.int64)
-    if keys.size == 0:
+    codes = np.concatenate(acc.codes) if acc.codes else np.zeros(0, np.intp)
+    if codes.size == 0:
         raise DataError(names, "empty data: herald arrays have no rows")
     errs = _readout_errors(runs, notes)
-    uniq = np.unique(keys, return_counts=True)
-    parts, tomos, fid, fid_spam, est_name = _estimate(keys, modes, cl=cl, n_boot=n_boot, rng=rng, errs=errs,
-                                                      with_tomo=True, names=names, uniq=uniq)
+    phases = acc.phases()
+    table = np.bincount(codes, minlength=phases.size * _NSET).reshape(phases.size, _NSET)
+    tables = _tables(table, phases)
+    parts, tomos, fid, fid_spam, est_name = _estimate(tables, modes, cl=cl, n_boot=n_boot, rng=rng, errs=errs,
+                                                      with_tomo=True, names=names)
     assert fid is not None
-    _, scans = _tables(keys, uniq)
+    scans = tables[1]
     duty = [r.values.get("totals.duty_cycle") for r in runs]
     lab_each = [_scalar(r, "totals.lab_time_s", float) for r in runs]
     duty_cycle = None if any(d is None for d in duty) or lab <= 0 else float(sum(float(d) * t for d, t in zip(duty, lab_each)) / lab)
@@ -411,18 +475,18 @@ def _finish(runs: list[Run], modes: list[str], acc: _Acc, edges: np.ndarray, *, 
         source = "photons.t_mu" if acc.tag_hist.total else "herald.t_det_mu"
         arrival = hist.rebinned(400)
         try:
-            life = ph.fit_lifetime(arrival[0].astype(float), arrival[1], cl=cl, rng=rng)
+            life = ph.fit_lifetime(arrival[0].astype(float), arrival[1], cl=cl, n_boot=lifetime_boot, rng=rng)
         except ValueError as e:
             notes.append(f"lifetime fit: {e}")
     rvt = None
     if acc.t_wall:
         tw = np.concatenate(acc.t_wall)
         if tw.size > 1 and tw.max() > tw.min():
-            c, e = np.histogram(tw, bins=min(60, max(5, tw.size // 20)))
+            c, e = _histogram(tw, min(60, max(5, tw.size // 20)))
             rvt = (e - e[0], c)
     win = None
-    if window and parts and acc.t_last and len(acc.t_last) == len(acc.keys):
-        win = _window(keys, np.concatenate(acc.t_last), modes, cl=cl, rng=rng, lab=lab, names=names)
+    if window and parts and acc.t_last and len(acc.t_last) == len(acc.codes):
+        win = _window(codes, np.concatenate(acc.t_last), phases, modes, cl=cl, rng=rng, lab=lab, names=names)
     rate_lab = hs.herald_rate(n_h, lab, cl=cl) if lab > 0 else Estimate(float("nan"), float("nan"), float("nan"), cl, "no lab time")
     rate_wall = hs.herald_rate(n_h, wall, cl=cl) if wall > 0 else Estimate(float("nan"), float("nan"), float("nan"), cl, "no wall time")
     r0 = runs[0]
@@ -439,27 +503,63 @@ def _finish(runs: list[Run], modes: list[str], acc: _Acc, edges: np.ndarray, *, 
     )
 
 
-def _window(keys: np.ndarray, t_last: np.ndarray, modes: list[str], *, cl: float, rng: np.random.Generator,
-            lab: float, names: Any) -> list[ph.WindowPoint] | None:
+def _histogram(x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.histogram(x, bins)``; for sorted ``x`` (wall-clock times) by bisection at the edges."""
+    if x.size > 1 and bool(np.all(x[1:] >= x[:-1])):
+        e = np.histogram_bin_edges(x[[0, -1]], bins=bins)  # same edges as np.histogram(x, bins)
+        idx = np.searchsorted(x, e, side="left")
+        idx[-1] = x.size  # last bin is closed
+        return np.diff(idx), e
+    return np.histogram(x, bins=bins)
+
+
+def _quantiles(t: np.ndarray, qs: np.ndarray) -> np.ndarray:
+    """``np.quantile(t, qs)`` (linear method) of integer ``t``, from a histogram when the range is small."""
+    tmin, tmax = int(t.min()), int(t.max())
+    if tmax - tmin >= (1 << 22):
+        return np.quantile(t, qs)
+    cum = np.cumsum(np.bincount((t - tmin).astype(np.intp, copy=False)))
+    n = int(cum[-1])
+    virtual = (n - 1) * qs  # numpy's virtual index for the linear method
+    prev = np.floor(virtual).astype(np.int64)
+    nxt = np.minimum(prev + 1, n - 1)
+    gamma = virtual - prev
+    a = (tmin + np.searchsorted(cum, np.clip(prev, 0, n - 1), side="right")).astype(float)  # order statistics
+    b = (tmin + np.searchsorted(cum, nxt, side="right")).astype(float)
+    return np.where(gamma >= 0.5, b - (b - a) * (1 - gamma), a + (b - a) * gamma)
+
+
+def _window(codes: np.ndarray, t_last: np.ndarray, phases: np.ndarray, modes: list[str], *, cl: float,
+            rng: np.random.Generator, lab: float, names: Any) -> list[ph.WindowPoint] | None:
+    """Gate trade-off: for each gate stop, the fidelity of the heralds whose last click is <= stop.
+
+    One joint ``bincount`` over (stop bucket, herald code) and a cumulative sum give every
+    stop's outcome tables; each stop is then estimated like the full data (B = 400).
+    """
     ok = t_last >= 0
     if ok.sum() < 10:
         return None
-    stops = np.unique(np.quantile(t_last[ok], np.linspace(0.3, 1.0, 8)).astype(np.int64))
-    u, inv = np.unique(keys, return_inverse=True)
-
-    def fid(mask: np.ndarray) -> Estimate:
-        c = np.bincount(inv[mask], minlength=u.size)
-        sel = c > 0
-        _, _, f, _, _ = _estimate(keys[:0], modes, cl=cl, n_boot=400, rng=rng, errs=None, with_tomo=False,
-                                  names=names, uniq=(u[sel], c[sel]))
-        if f is None:
-            raise ValueError("no estimate")
-        return f
-
-    def safe(mask: np.ndarray) -> Estimate:
-        try:
-            return fid(mask)
-        except DataError as e:
-            raise ValueError(str(e)) from e
-
-    return ph.window_tradeoff(t_last, stops, safe, lab_time_s=lab)
+    stops = np.unique(_quantiles(t_last[ok], np.linspace(0.3, 1.0, 8)).astype(np.int64))
+    tmin, tmax = int(t_last.min()), int(t_last.max())
+    if tmax - tmin < (1 << 22):  # bucket b: herald kept for stop s iff b <= s (t <= stops[s])
+        lut = np.searchsorted(stops, np.arange(tmin, tmax + 1), side="left")
+        bucket = lut[(t_last - tmin).astype(np.intp, copy=False)]
+    else:
+        bucket = np.searchsorted(stops, t_last, side="left")
+    nc = phases.size * _NSET
+    joint = np.bincount(bucket * nc + codes, minlength=(stops.size + 1) * nc).reshape(stops.size + 1, nc)
+    kept = np.cumsum(joint, axis=0)[: stops.size]
+    n = t_last.size
+    out = []
+    for stop, tab in zip(stops, kept):
+        k = int(tab.sum())
+        fid: Estimate | None = None
+        if k:
+            try:
+                _, _, fid, _, _ = _estimate(_tables(tab, phases), modes, cl=cl, n_boot=400, rng=rng, errs=None,
+                                            with_tomo=False, names=names)
+            except (ValueError, DataError):
+                fid = None
+        rate = k / lab if lab > 0 else float("nan")
+        out.append(ph.WindowPoint(int(stop), k, k / n if n else float("nan"), rate, fid))
+    return out
