@@ -61,6 +61,8 @@ def get_argparser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
     demo.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
     demo.add_argument("--results", default="results", help="results directory")
+    demo.add_argument("--heralds", type=int, default=60,
+                      help="heralds per analysis setting (default: %(default)s)")
     _common(demo)
     parser.run_parser = run  # type: ignore[attr-defined]
     return parser
@@ -135,28 +137,11 @@ def cmd_budget(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``ionlink-sim demo``: run the repository's demo experiment, then the analysis report."""
-    from sim.runner import InputError, Simulation
+    """``ionlink-sim demo``: startup, readout calibration and remote entanglement, then the report."""
+    from sim.demo import run_demo
 
-    candidates = ["remote_entanglement.py", "single_photon.py"]
-    files = [ROOT / "repository" / name for name in candidates]
-    existing = [f for f in files if f.is_file()]
-    if not existing:
-        raise InputError("no demo experiment found in {}".format(ROOT / "repository"))
-    ddb = ROOT / "device_db.py"
-    with Simulation(ddb, seed=args.seed, results_dir=args.results,
-                    progress=not args.quiet and sys.stderr.isatty()) as simulation:
-        result = simulation.run(existing[0])
-    if result.exit_code != 0:
-        return _fail(result.error_message or result.status, result.exit_code)
-    print("results: {}".format(result.results_file))
-    try:
-        from analysis import cli as analysis_cli  # type: ignore[attr-defined]
-    except ImportError:
-        logger.info("analysis report not available")
-        return 0
-    report = getattr(analysis_cli, "main", None)
-    return int(report(["report", str(result.results_file)]) or 0) if report else 0
+    return run_demo(seed=args.seed, results_dir=args.results, heralds_per_setting=args.heralds,
+                    progress=not args.quiet and sys.stderr.isatty())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

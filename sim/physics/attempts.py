@@ -143,6 +143,9 @@ class CycleModel:
     cycle_mu: int
     pattern_probs: np.ndarray
     _rec_cache: dict[int, np.ndarray] = field(default_factory=dict)
+    _allowed_cache: dict[tuple[int, ...], tuple[tuple[int, ...], np.ndarray]] = field(
+        default_factory=dict)
+    _state_cache: dict[object, np.ndarray] = field(default_factory=dict)
 
     @property
     def single_fire_probs(self) -> np.ndarray:
@@ -154,18 +157,34 @@ class CycleModel:
         """Probability per cycle that the gated pattern is one of ``allowed``."""
         return float(self.pattern_probs[list(allowed)].sum())
 
-    def sample(self, rng: np.random.Generator, allowed: Sequence[int]) -> CycleSample:
-        """Draw one cycle conditioned on its gated pattern being in ``allowed``."""
-        allowed = list(allowed)
-        p = self.pattern_probs[allowed]
-        if p.sum() <= 0:
-            raise ValueError("none of the allowed patterns can occur in this configuration")
-        pattern = int(allowed[rng.choice(len(allowed), p=p / p.sum())])
+    def _pattern_cdf(self, allowed: Sequence[int]) -> tuple[tuple[int, ...], np.ndarray]:
+        """(allowed patterns, cumulative probabilities) for drawing a pattern in ``allowed``."""
+        key = tuple(allowed)
+        hit = self._allowed_cache.get(key)
+        if hit is None:
+            p = self.pattern_probs[list(key)]
+            if p.sum() <= 0:
+                raise ValueError("none of the allowed patterns can occur in this configuration")
+            hit = (key, np.cumsum(p))
+            self._allowed_cache[key] = hit
+        return hit
+
+    def _draw_pattern_record(self, rng: np.random.Generator, allowed: Sequence[int]
+                             ) -> tuple[int, int]:
+        """One cycle's gated pattern (conditioned on ``allowed``) and its output record."""
+        pats, pcdf = self._pattern_cdf(allowed)
+        j = int(np.searchsorted(pcdf, rng.random() * pcdf[-1], side="right"))
+        pattern = pats[min(j, len(pats) - 1)]
         cdf = self._rec_cache.get(pattern)
         if cdf is None:
             cdf = np.cumsum(self.table.record_probs(pattern, self.rho0))
             self._rec_cache[pattern] = cdf
         r = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right").clip(0, len(cdf) - 1))
+        return pattern, r
+
+    def sample(self, rng: np.random.Generator, allowed: Sequence[int]) -> CycleSample:
+        """Draw one cycle conditioned on its gated pattern being in ``allowed``."""
+        pattern, r = self._draw_pattern_record(rng, allowed)
         first = np.full(4, -1, dtype=np.int64)
         true_t = np.full(4, np.nan)
         clicks: list[tuple[int, int]] = []
@@ -178,10 +197,46 @@ class CycleModel:
                 clicks.append((i, int(first[i])))
         clicks += self._ungated(rng, first)
         clicks.sort(key=lambda c: (c[1], c[0]))
-        rho, _ = self.table.conditional_state(pattern, self.rho0)
+        rho = self._conditional_state(pattern)
         if pattern in HERALD_PATTERNS:
             rho = self._apply_phase(rho, pattern, true_t)
         return CycleSample(pattern, first, clicks, rho, true_t, self, dark)
+
+    def first_edge(self, rng: np.random.Generator, allowed: Sequence[int], i: int) -> int:
+        """First gated click of input ``i`` (mu from cycle start, −1 if none) in one cycle drawn
+        conditioned on its pattern being in ``allowed``: the same law as
+        ``sample(rng, allowed).first_edge_mu[i]``, without drawing the rest of the cycle."""
+        pattern, r = self._draw_pattern_record(rng, allowed)
+        if not pattern >> i & 1:
+            return -1
+        return math.floor(self._draw_click(rng, i, r)[1] / MU_S)
+
+    def _conditional_state(self, pattern: int) -> np.ndarray:
+        """Post-cycle ion state given the gated pattern (before the detection-time phase)."""
+        rho = self._state_cache.get(pattern)
+        if rho is None:
+            rho, _ = self.table.conditional_state(pattern, self.rho0)
+            self._state_cache[pattern] = rho
+        return rho.copy()
+
+    def post_state(self, excluded: Sequence[int] = HERALD_PATTERNS) -> np.ndarray:
+        """Ion state at the end of a cycle whose gated pattern is not in ``excluded`` (averaged
+        over those patterns; e.g. the last cycle of a run that timed out). Cached."""
+        key = ("post",) + tuple(sorted(set(excluded)))
+        rho = self._state_cache.get(key)
+        if rho is None:
+            keep = [q for q in range(16) if q not in set(excluded)]
+            out = (self.table.superops[keep].sum(axis=0) @ self.rho0.reshape(16)).reshape(4, 4)
+            p = float(np.real(np.trace(out)))
+            rho = out / p if p > 0 else self.rho0.copy()
+            self._state_cache[key] = rho
+        return rho.copy()
+
+    def commit_plain(self, world: PhysicsWorld, excluded: Sequence[int], t_run_start_mu: int,
+                     t_end_mu: int) -> None:
+        """Commit a run that ended without a pattern in ``excluded`` (a timeout): the ions are in
+        :meth:`post_state` at ``t_end_mu`` and heated over the run."""
+        world.commit_state(self.post_state(excluded), t_run_start_mu, t_end_mu)
 
     def _apply_phase(self, rho: np.ndarray, pattern: int, true_t: np.ndarray) -> np.ndarray:
         """Detection-time phase φ = ω_q (t_H − t_V) on the heralded state."""

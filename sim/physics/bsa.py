@@ -167,42 +167,46 @@ def build_round(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap: f
     """
     opts = (_node_options(em_a, 0, overlap), _node_options(em_b, 1, overlap))
     mats: list[np.ndarray] = []
-    nph: list[np.ndarray] = []
-    orig: list[np.ndarray] = []
+    keys: list[tuple[int, ...]] = []
+    orig: list[list[int]] = []
     for oa, ob in product(*opts):
         rec: dict[tuple[int, ...], np.ndarray] = {}
-        src: dict[tuple[int, ...], np.ndarray] = {}
+        src: dict[tuple[int, ...], list[int]] = {}
         for (ja, ka, aa, pa), (jb, kb, ab, pb) in product(oa, ob):
             vecs = [_output_vector(0, pol, m) for pol, m in pa] + \
                    [_output_vector(1, pol, m) for pol, m in pb]
             for key, amp in _fock(vecs).items():
                 if key not in rec:
                     rec[key] = np.zeros((4, 4), dtype=complex)
-                    src[key] = _origin(key, bool(pa), bool(pb))
+                    src[key] = _origin_codes(key, bool(pa), bool(pb))
                 rec[key][2 * ka + kb, 2 * ja + jb] += aa * ab * amp
         for key, m in rec.items():
-            if np.abs(m).max() < 1e-12:
-                continue
             mats.append(m)
-            n = np.zeros(4, dtype=np.int64)
-            for mode in key:
-                n[mode // _NINT] += 1
-            nph.append(n)
+            keys.append(key)
             orig.append(src[key])
-    kraus = np.array(mats)
-    photons = np.array(nph)
+    kraus_all = np.array(mats)
+    keep = np.nonzero(np.abs(kraus_all).max(axis=(1, 2)) >= 1e-12)[0]
+    kraus = kraus_all[keep]
+    photons = np.zeros((len(keep), 4), dtype=np.int64)
+    for row, idx in enumerate(keep):
+        for mode in keys[idx]:
+            photons[row, mode // _NINT] += 1
+    origin = np.array(orig, dtype=np.int64).reshape(-1, 4)[keep]
     a = np.asarray(accept, dtype=float)
     d = np.asarray(dark, dtype=float)
     pc = 1.0 - (1.0 - d) * (1.0 - a) ** photons                  # (R, 4)
     bits = (np.arange(16)[:, None] >> np.arange(4)) & 1           # (16, 4)
     weights = np.prod(np.where(bits[None] == 1, pc[:, None, :], 1.0 - pc[:, None, :]), axis=2)
-    superops = np.einsum("rp,rkj,rlm->pkljm", weights, kraus, kraus.conj()).reshape(16, 16, 16)
-    return RoundTable(superops, weights, kraus, photons, np.array(orig), a, d)
+    # superops[p, (k, l), (j, m)] = Σ_r w[r, p] K_r[k, j] K_r*[l, m]  (one matrix product)
+    r_n = len(kraus)
+    kk = (kraus[:, :, None, :, None] * kraus.conj()[:, None, :, None, :]).reshape(r_n, 256)
+    superops = np.ascontiguousarray((kk.T @ weights).T).reshape(16, 16, 16)
+    return RoundTable(superops, weights, kraus, photons, origin, a, d)
 
 
-def _origin(key: tuple[int, ...], a_emits: bool, b_emits: bool) -> np.ndarray:
+def _origin_codes(key: tuple[int, ...], a_emits: bool, b_emits: bool) -> list[int]:
     """Origin code of the photons at each detector for one output Fock state."""
-    o = np.full(4, ORIGIN_NONE, dtype=np.int64)
+    o = [ORIGIN_NONE] * 4
     for mode in key:
         det, m = divmod(mode, _NINT)
         if m in (_XA,) or (m == _S and not b_emits):
@@ -214,3 +218,8 @@ def _origin(key: tuple[int, ...], a_emits: bool, b_emits: bool) -> np.ndarray:
         if o[det] == ORIGIN_NONE:
             o[det] = code
     return o
+
+
+def _origin(key: tuple[int, ...], a_emits: bool, b_emits: bool) -> np.ndarray:
+    """Origin code of the photons at each detector for one output Fock state."""
+    return np.array(_origin_codes(key, a_emits, b_emits), dtype=np.int64)

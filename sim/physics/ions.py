@@ -66,32 +66,57 @@ def _coherence_mask(ion: int) -> np.ndarray:
     return (j[:, None] != j[None, :]).astype(float)
 
 
+_MASKS = (_coherence_mask(0), _coherence_mask(1))
+_KEEP = (1.0 - _MASKS[0], 1.0 - _MASKS[1])
+# one block of ``ion``'s coherences (the other block is its Hermitian conjugate)
+_COH_BLOCK = ((slice(0, 2), slice(2, 4)), (slice(None, None, 2), slice(1, None, 2)))
+
+
+def has_coherence(rho: np.ndarray, ion: int) -> bool:
+    """Whether ``rho`` has any coherence between ``ion``'s qubit states."""
+    return bool(rho[_COH_BLOCK[ion]].any())
+
+
 def dephase(rho: np.ndarray, ion: int, factor: float) -> np.ndarray:
     """Multiply ``ion``'s coherences by ``factor`` (pure dephasing)."""
-    m = _coherence_mask(ion)
-    return rho * (1 - m + m * factor)
+    if factor == 1.0:
+        return rho
+    return rho * (_KEEP[ion] + factor * _MASKS[ion])
+
+
+def _replaced(rho: np.ndarray, ion: int, state: int | None) -> np.ndarray:
+    """``ion``'s qubit replaced by |state⟩⟨state| (or I/2 for ``state=None``), the other ion's
+    reduced state kept: |s⟩⟨s| ⊗ Tr_A ρ or Tr_B ρ ⊗ |s⟩⟨s|."""
+    fresh = np.zeros((4, 4), dtype=complex)
+    if ion == 0:
+        other = rho[0:2, 0:2] + rho[2:4, 2:4]
+        if state is None:
+            fresh[0:2, 0:2] = fresh[2:4, 2:4] = 0.5 * other
+        else:
+            fresh[2 * state:2 * state + 2, 2 * state:2 * state + 2] = other
+    else:
+        other = rho[0::2, 0::2] + rho[1::2, 1::2]
+        if state is None:
+            fresh[0::2, 0::2] = fresh[1::2, 1::2] = 0.5 * other
+        else:
+            fresh[state::2, state::2] = other
+    return fresh
 
 
 def reset_qubit(rho: np.ndarray, ion: int, prob: float, state: int = 0) -> np.ndarray:
     """With probability ``prob`` replace ``ion``'s qubit by |state⟩ (optical pumping)."""
-    r = rho.reshape(2, 2, 2, 2)
-    if ion == 0:
-        other = np.einsum("ajak->jk", r)
-        new = np.zeros((2, 2), dtype=complex)
-        new[state, state] = 1
-        fresh = np.kron(new, other)
-    else:
-        other = np.einsum("ajbj->ab", r)
-        new = np.zeros((2, 2), dtype=complex)
-        new[state, state] = 1
-        fresh = np.kron(other, new)
-    return (1 - prob) * rho + prob * fresh
+    if prob <= 0.0:
+        return rho
+    fresh = _replaced(rho, ion, state)
+    return fresh if prob >= 1.0 else (1 - prob) * rho + prob * fresh
 
 
 def depolarise_qubit(rho: np.ndarray, ion: int, prob: float) -> np.ndarray:
     """With probability ``prob`` replace ``ion``'s qubit by I/2 (scattering of resonant light)."""
-    half = 0.5 * (reset_qubit(rho, ion, 1.0, 0) + reset_qubit(rho, ion, 1.0, 1))
-    return (1 - prob) * rho + prob * half
+    if prob <= 0.0:
+        return rho
+    half = _replaced(rho, ion, None)
+    return half if prob >= 1.0 else (1 - prob) * rho + prob * half
 
 
 def measure_z(rho: np.ndarray, ion: int, rng: np.random.Generator) -> tuple[int, np.ndarray]:

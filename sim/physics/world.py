@@ -38,6 +38,7 @@ from .ions import (
     apply_local,
     dephase,
     depolarise_qubit,
+    has_coherence,
     measure_z,
     reset_qubit,
     rotation_unitary,
@@ -46,9 +47,10 @@ from .lab import Lab, LabError
 from .readout import fluorescence_rates, poisson_click_times
 from .view import PhyView
 
-__all__ = ["JOIN_WINDOW_TAU", "PhysicsWorld"]
+__all__ = ["JOIN_WINDOW_TAU", "THERMAL_KEY_TOL", "PhysicsWorld"]
 
 JOIN_WINDOW_TAU = 5.0
+THERMAL_KEY_TOL = 1e-6      # relative resolution of the mode overlap's thermal factor (fast path)
 _ROLES = ("cool", "repump", "pump", "excite", "detect", "qubit")
 _ORDER = {r: i for i, r in enumerate(_ROLES)}
 
@@ -82,6 +84,7 @@ class PhysicsWorld:
         self._coh_t0: list[float] = [0.0, 0.0]
         self._staged: list[tuple[int, int, int]] = []     # (node, start_mu, stop_mu)
         self._models: dict[Any, CycleModel] = {}
+        self._beams: list[tuple[int, int, str, int, bool]] = []   # (node, order, role, ch, ent)
 
     # ---- engine protocol -------------------------------------------------------------------
     def attach(self, view: PhyView) -> None:
@@ -120,6 +123,8 @@ class PhysicsWorld:
                                               det.pulse_width_s, det.afterpulse_prob,
                                               det.afterpulse_delay_s, self.mu_s)
         self._ent_ch = {ttl(o, "entangler output") for o in self.lab.entangler.outputs}
+        self._beams = [(k, _ORDER[role], role, ch, ch in self._ent_ch)
+                       for k in range(2) for role, ch in self._beam_ch[k].items()]
 
     def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
         """New level transitions (t_mu, level) on input ``channel`` with t < t_end_mu."""
@@ -143,17 +148,29 @@ class PhysicsWorld:
 
     # ---- entangler fast path ---------------------------------------------------------------
     def cycle_model(self, outputs: dict[int, tuple[int, int]], gates: dict[int, tuple[int, int]],
-                    cycle_mu: int) -> CycleModel:
+                    cycle_mu: int, *, t_start_mu: int | None = None) -> CycleModel:
         """Exact per-cycle law of an entangler configuration (cached per configuration).
 
         :param outputs: entangler output 0..3 → (start_mu, stop_mu) in the cycle (8 ns quantised).
         :param gates: gate input 0..3 → (start_mu, stop_mu) relative to cycle start (1 ns).
         :param cycle_mu: cycle length, in mu.
+        :param t_start_mu: the run's start: the outputs before it are turned into physics first,
+            so that the model sees the ions' motional state at the run start.
         """
-        n_bars = tuple(float(f"{t.n:.3g}") for t in self.ions.thermal)
-        key = (tuple(sorted(outputs.items())), tuple(sorted(gates.items())), cycle_mu, n_bars)
+        if t_start_mu is not None:
+            self.advance(t_start_mu)
+        # the ions' temperatures enter the cycle law only through the thermal factor
+        # Π 1/(1 + n̄/n_mode) of the mode overlap: models are cached per configuration and that
+        # factor (to THERMAL_KEY_TOL; built with the n̄ of the first run that needs them)
+        thermal = self.ions.thermal
+        f = 1.0
+        for th, node in zip(thermal, self.lab.nodes):
+            f /= 1 + th.n / node.motion.n_mode
+        key = (tuple(sorted(outputs.items())), tuple(sorted(gates.items())), cycle_mu,
+               round(f / THERMAL_KEY_TOL))
         model = self._models.get(key)
         if model is None:
+            n_bars = tuple(float(f"{t.n:.6g}") for t in thermal)
             model = build_cycle_model(self.lab, outputs, gates, cycle_mu, n_bars)  # type: ignore
             self._models[key] = model
         return model
@@ -166,20 +183,26 @@ class PhysicsWorld:
         entangler (no world processing, no dark counts of its own on the detectors).
         """
         t_run0 = t_cycle_start_mu if t_run_start_mu is None else t_run_start_mu
-        self.advance(t_run0)
-        t_end = t_cycle_start_mu + sample.model.cycle_mu
+        self.commit_state(sample.rho, t_run0, t_cycle_start_mu + sample.model.cycle_mu)
+        if deliver_clicks:
+            for i, t in sample.clicks:
+                self._channels[self._det_ch[i]].add_arrivals([t_cycle_start_mu + t])
+
+    def commit_state(self, rho: np.ndarray, t_run_start_mu: int, t_end_mu: int) -> None:
+        """An entangler run owns [t_run_start, t_end): outputs before it are processed first, the
+        ions heat over it and are in ``rho`` at its end (no world processing or detector dark
+        counts of the world's own inside it)."""
+        self.advance(t_run_start_mu)
+        t_run0, t_end = t_run_start_mu, t_end_mu
         self._owned.append((t_run0, t_end))
         for ch in self._det_ch:
             self._channels[ch].suppress(t_run0, t_end)
         for th in self.ions.thermal:
             th.heat((t_end - t_run0) * self.mu_s)
-        self.ions.rho = sample.rho.copy()
+        self.ions.rho = rho.copy()
         self._coh_t0 = [t_end * self.mu_s] * 2
         self._staged.clear()
         self._t = max(self._t, t_end)
-        if deliver_clicks:
-            for i, t in sample.clicks:
-                self._channels[self._det_ch[i]].add_arrivals([t_cycle_start_mu + t])
 
     # ---- timeline processing -----------------------------------------------------------------
     def advance(self, t_end_mu: int) -> None:
@@ -187,21 +210,29 @@ class PhysicsWorld:
         if self.view is None or t_end_mu <= self._t:
             return
         t0 = self._t
+        view = self.view
+        # runs that ended before t0 can no longer hide an output
+        owned = self._owned = [w for w in self._owned if w[1] > t0]
         events: list[tuple[int, int, int, str, int]] = []
-        for k in range(2):
-            for role, ch in self._beam_ch[k].items():
-                for t, lvl in self.view.ttl_levels(ch, t0, t_end_mu):
-                    if ch in self._ent_ch and any(a <= t < b for a, b in self._owned):
-                        continue
-                    events.append((t, k, _ORDER[role], role, lvl))
-        events.sort()
+        for k, order, role, ch, ent in self._beams:
+            for t, lvl in view.ttl_levels(ch, t0, t_end_mu):
+                if ent and any(a <= t < b for a, b in owned):
+                    continue
+                events.append((t, k, order, role, lvl))
+        if len(events) > 1:
+            events.sort()
         t_prev = t0
+        on = self._on
         for t, k, _, role, lvl in events:
-            self._flush_staged(t)
+            if self._staged:
+                self._flush_staged(t)
+            elif on[k][role] == bool(lvl):
+                continue            # no change of any beam: nothing happens at t
             self._evolve(t_prev, t)
             t_prev = t
             self._event(t, k, role, bool(lvl))
-        self._flush_staged(None)
+        if self._staged:
+            self._flush_staged(None)
         self._evolve(t_prev, t_end_mu)
         self._t = t_end_mu
 
@@ -288,26 +319,28 @@ class PhysicsWorld:
         """Continuous physics on [t_a, t_b) with the beams as they are."""
         if t_b <= t_a:
             return
-        dt = (t_b - t_a) * self.mu_s
+        mu = self.mu_s
+        dt = (t_b - t_a) * mu
+        ions = self.ions
         for k, node in enumerate(self.lab.nodes):
             on = self._on[k]
-            th = self.ions.thermal[k]
-            self._dephase(k, t_a * self.mu_s, t_b * self.mu_s)
+            th = ions.thermal[k]
+            if has_coherence(ions.rho, k):
+                self._dephase(k, t_a * mu, t_b * mu)
             if on["cool"]:
                 th.cool(dt)
-                self.ions.rho = depolarise_qubit(self.ions.rho, k,
-                                                 pumping_probability(dt, node.pumping_time_s))
+                ions.rho = depolarise_qubit(ions.rho, k,
+                                            pumping_probability(dt, node.pumping_time_s))
             else:
                 th.heat(dt)
             if on["pump"]:
-                self.ions.rho = reset_qubit(self.ions.rho, k,
-                                            pumping_probability(dt, node.pumping_time_s))
-                self._coh_t0[k] = t_b * self.mu_s
+                ions.rho = reset_qubit(ions.rho, k, pumping_probability(dt, node.pumping_time_s))
+                self._coh_t0[k] = t_b * mu
             if on["detect"]:
                 bright, dark = fluorescence_rates(node.readout, node.motion, th.n)
                 rate = bright if self._bright[k] else dark
-                times = poisson_click_times(self.rng, rate, t_a * self.mu_s, t_b * self.mu_s)
-                self._channels[self._pmt_ch[k]].add_arrivals(np.floor(times / self.mu_s))
+                times = poisson_click_times(self.rng, rate, t_a * mu, t_b * mu)
+                self._channels[self._pmt_ch[k]].add_arrivals(np.floor(times / mu))
             if on["qubit"]:
                 self._rotate(k, t_a, t_b)
 

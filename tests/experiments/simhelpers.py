@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 REPO = ROOT / "repository"
 NEEDED = ["sim.runner", "sim.devices.core", "sim.devices.ttl", "sim.devices.dma",
-          "sim.devices.ad9910", "sim.devices.urukul", "sim.devices.entangler",
+          "sim.devices.ad9910", "sim.devices.urukul", "sim.rtio.phy.entangler",
           "sim.physics.lab", "sim.physics.budget"]
 
 
@@ -46,9 +46,10 @@ def lab_calibration(lab):
     return cal
 
 
-def simulation(tmp_path, lab="oxford2020", seed=1, calibration=True):
+def simulation(tmp_path, lab="oxford2020", seed=1, calibration=True, startup=True):
     """A :class:`sim.runner.Simulation` on the repository's device_db with ``lab``, an in-memory
-    dataset store seeded with the lab's calibrations, and no results files."""
+    dataset store seeded with the lab's calibrations, and no results files. With ``startup`` the
+    Startup experiment has run (as after a power-up in the lab: the Urukuls need their init)."""
     from sim.runner import Simulation, resolve_lab
     lab_obj = resolve_lab(lab, None)
     s = Simulation(ROOT / "device_db.py", seed=seed, lab=lab_obj, results_dir=tmp_path / "results",
@@ -56,6 +57,8 @@ def simulation(tmp_path, lab="oxford2020", seed=1, calibration=True):
     if calibration:
         for key, value in lab_calibration(lab_obj).items():
             s.dataset_db.set(key, value, persist=True)
+    if startup:
+        run(s, "startup")
     return s
 
 

@@ -35,7 +35,7 @@ class FakeModel:
         first = numpy.array([37 if pat & (1 << i) else -1 for i in range(4)])
         model = self
         return SimpleNamespace(pattern=pat, first_edge_mu=first, clicks=[],
-                               commit=lambda world, t: model.committed.append(t))
+                               commit=lambda world, t, **kw: model.committed.append(t))
 
 
 class FakeWorld:
@@ -52,7 +52,7 @@ class FakeWorld:
     def reset(self):
         pass
 
-    def cycle_model(self, outputs, gates, cycle_mu):
+    def cycle_model(self, outputs, gates, cycle_mu, *, t_start_mu=None):
         self.args = (outputs, gates, cycle_mu)
         return self.model
 

@@ -79,6 +79,9 @@ class EntanglerPhy:
         self.events: deque[tuple[int, int, int]] = deque()
         self.herald_log: list[tuple[int, int]] = []
         self.runs: list[dict] = []
+        self._cfg: tuple | None = None
+        self._laws: dict[tuple, tuple] = {}
+        self._stale: dict[int, tuple] = {}   # input → (model, pattern counts, non-herald mask)
 
     # ------------------------------------------------------------------ RTIO interface
     def on_output(self, ts: int, addr: int, data: Any) -> None:
@@ -118,7 +121,7 @@ class EntanglerPhy:
         if addr == ADDR_NTRIGGERS:
             return 0
         if ADDR_TIMESTAMP <= addr < ADDR_TIMESTAMP + 5:
-            return self.timestamps[addr - ADDR_TIMESTAMP] & _MASK14
+            return self._timestamp(addr - ADDR_TIMESTAMP) & _MASK14
         if ADDR_COUNTER_RESULT <= addr < ADDR_COUNTER_RESULT + 8:
             return self.counters[addr - ADDR_COUNTER_RESULT] & _MASK14
         return 0
@@ -152,69 +155,99 @@ class EntanglerPhy:
                 return w
         return None
 
+    def _config(self) -> tuple:
+        """Per-configuration constants, recomputed only after a register write changed them:
+        (outputs, gates, cycle_mu, herald patterns, herald slots, counter matrix (16, 8))."""
+        key = (self.tcycle, self.herald, tuple(self.timing), tuple(self.counter_patterns))
+        if self._cfg is not None and self._cfg[0] == key:
+            return self._cfg[1]
+        outs, gates, cycle_mu = self.windows()
+        pats, en = _unpack_patterns(self.herald)
+        herald_set = tuple(sorted({p for p, e in zip(pats, en) if e}))
+        cmat = numpy.zeros((16, 8), dtype=numpy.int64)
+        for q in range(16):
+            for i in range(4):
+                cmat[q, i] = (q >> i) & 1
+        for i in range(4):
+            cp, cen = _unpack_patterns(self.counter_patterns[i])
+            for q in {cp[j] for j in range(4) if cen[j]} or {cp[0]}:
+                cmat[q, 4 + i] = 1
+        slots = {q: sum(1 << j for j in range(4) if en[j] and pats[j] == q) for q in herald_set}
+        cfg = (outs, gates, cycle_mu, herald_set, slots, cmat)
+        self._cfg = (key, cfg)
+        return cfg
+
+    def _law(self, model: Any, herald_set: tuple[int, ...]) -> tuple[float, Any, Any]:
+        """(P(herald) per cycle, conditional non-herald pattern law or None, non-herald mask)."""
+        key = (id(model), herald_set)
+        hit = self._laws.get(key)
+        if hit is not None and hit[0] is model:
+            return hit[1]
+        probs = (numpy.asarray(model.pattern_probs, dtype=float) if model is not None
+                 else numpy.eye(16)[0])
+        p = float(sum(probs[h] for h in herald_set))
+        cond = probs.copy()
+        cond[list(herald_set)] = 0.0
+        total = cond.sum()
+        plain = numpy.ones(16, dtype=bool)
+        plain[list(herald_set)] = False
+        law = (p, cond / total if total > 0 else None, plain)
+        if len(self._laws) > 64:
+            self._laws.clear()
+        self._laws[key] = (model, law)
+        return law
+
     def _run(self, ts: int, timeout_coarse: int) -> None:
         rng = self.engine.rng if self.engine.rng is not None else numpy.random.default_rng()
-        outs, gates, cycle_mu = self.windows()
+        outs, gates, cycle_mu, herald_set, slots, cmat = self._config()
         t0 = ts
         if self.tcycle <= 0:
             n_max = 1
             cycle_mu = 8
         else:
             n_max = max(1, -(-timeout_coarse // self.tcycle))
-        pats, en = _unpack_patterns(self.herald)
-        herald_set = sorted({p for p, e in zip(pats, en) if e})
         world = self._world()
-        model = world.cycle_model(outs, gates, cycle_mu) if world is not None else None
-        probs = (numpy.asarray(model.pattern_probs, dtype=float) if model is not None
-                 else numpy.eye(16)[0])
-        p = float(sum(probs[h] for h in herald_set))
+        model = (world.cycle_model(outs, gates, cycle_mu, t_start_mu=t0) if world is not None
+                 else None)
+        p, cond, plain = self._law(model, herald_set)
         k = int(rng.geometric(p)) if p > 0 else n_max + 1
         success = k <= n_max
         n_cycles = k if success else n_max
         n_plain = n_cycles - 1 if success else n_cycles
-        pattern_counts = numpy.zeros(16, dtype=numpy.int64)
         if n_plain > 0:
-            cond = probs.copy()
-            for h in herald_set:
-                cond[h] = 0.0
-            total = cond.sum()
-            if total > 0:
-                pattern_counts += rng.multinomial(n_plain, cond / total)
+            if cond is not None:
+                pattern_counts = rng.multinomial(n_plain, cond)
             else:
-                pattern_counts[0] += n_plain
+                pattern_counts = numpy.zeros(16, dtype=numpy.int64)
+                pattern_counts[0] = n_plain
+        else:
+            pattern_counts = numpy.zeros(16, dtype=numpy.int64)
         last_pattern = 0
         t_last = t0 + (n_cycles - 1) * cycle_mu
+        t_end = t0 + n_cycles * cycle_mu
         if success and model is not None:
             sample = model.sample(rng, herald_set)
             last_pattern = int(sample.pattern)
             pattern_counts[last_pattern] += 1
-            first = list(sample.first_edge_mu)
+            first = sample.first_edge_mu
             for i in range(4):
                 if last_pattern & (1 << i) and first[i] >= 0:
                     self.timestamps[i] = int(first[i])
-            sample.commit(world, t_last)
-        # stale timestamps: inputs that fired only in non-herald cycles keep a sampled timestamp
+                    self._stale.pop(i, None)
+            sample.commit(world, t_last, t_run_start_mu=t0)
+        elif model is not None and hasattr(model, "commit_plain"):
+            # the ions after a timeout: the state after a non-herald cycle, no detailed sample
+            model.commit_plain(world, herald_set, t0, t_end)
+        # counters (reset at run start, sampled at each cycle end)
+        counters = self.counters = (pattern_counts @ cmat).tolist()
+        # stale timestamps: an input that fired only in non-herald cycles (counter > 0, not in the
+        # last pattern) keeps the timestamp of such a cycle; drawn when (if ever) it is read
         if model is not None:
             for i in range(4):
-                if last_pattern & (1 << i):
-                    continue
-                fired = [q for q in range(16) if q & (1 << i) and pattern_counts[q] > 0
-                         and q not in herald_set]
-                if fired:
-                    s = model.sample(rng, fired)
-                    if s.first_edge_mu[i] >= 0:
-                        self.timestamps[i] = int(s.first_edge_mu[i])
-        # counters (reset at run start, sampled at each cycle end)
-        self.counters = [0] * 8
-        for i in range(4):
-            self.counters[i] = int(sum(pattern_counts[q] for q in range(16) if q & (1 << i)))
-        for i in range(4):
-            cp, cen = _unpack_patterns(self.counter_patterns[i])
-            cset = {cp[j] for j in range(4) if cen[j]} or {cp[0]}
-            self.counters[4 + i] = int(sum(pattern_counts[q] for q in cset))
-        t_end = t0 + n_cycles * cycle_mu
+                if counters[i] and not last_pattern >> i & 1:
+                    self._stale[i] = (model, pattern_counts, plain)
         if success:
-            data = sum(1 << j for j in range(4) if en[j] and pats[j] == last_pattern)
+            data = slots[last_pattern]
             self.status = 0b011
         else:
             data = TIMEOUT_DATA
@@ -225,3 +258,17 @@ class EntanglerPhy:
         self.herald_log.append((t_end, data))
         self.runs.append({"t_start_mu": t0, "t_end_mu": t_end, "n_cycles": n_cycles,
                           "success": success, "pattern": last_pattern, "data": data})
+
+    def _timestamp(self, i: int) -> int:
+        """Stored timestamp of gate input ``i``; a pending stale one is drawn now."""
+        pending = self._stale.pop(i, None)
+        if pending is not None:
+            model, counts, plain = pending
+            qs = [q for q in range(16) if q >> i & 1 and counts[q] > 0 and plain[q]]
+            rng = self.engine.rng if self.engine.rng is not None else numpy.random.default_rng()
+            first_edge = getattr(model, "first_edge", None)
+            t = (first_edge(rng, qs, i) if first_edge is not None
+                 else int(model.sample(rng, qs).first_edge_mu[i]))
+            if t >= 0:
+                self.timestamps[i] = int(t)
+        return self.timestamps[i]

@@ -14,8 +14,11 @@ CFG): RF_SW 3:0, SMP_ERR 7:4, PLL_LOCK 11:8, IFC_MODE 15:12, PROTO_REV 22:16.
 """
 from __future__ import annotations
 
+import logging
 from bisect import bisect_left, bisect_right
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 try:
     from sim.physics.view import DDSState
@@ -93,6 +96,7 @@ class UrukulDecoder:
         self.dds = {cs: _DDSRegs() for cs in range(CS_DDS_CH0, CS_DDS_CH0 + 4)}
         self.cfg_log: list[tuple[int, int]] = []
         self.att_log: list[tuple[int, int]] = []
+        self._warned_uninitialised = False
 
     def set_sysclk(self, cs: int, sysclk: float) -> None:
         if cs in self.dds:
@@ -170,6 +174,14 @@ class UrukulDecoder:
         for cs, r in self.dds.items():
             word = r.regs.get(0x0E + profile)
             if word is None:
+                if r.regs and not self.cfg_log and not self._warned_uninitialised:
+                    # as on hardware after power-up: CFG holds profile 0, drivers write profile 7
+                    self._warned_uninitialised = True
+                    logger.warning("Urukul on SPI channel %d: a DDS profile was written but the "
+                                   "CPLD was never initialised since power-up (profile %d active), "
+                                   "so the output does not change; run the Startup experiment "
+                                   "first (in the same simulation session)",
+                                   self.spi_channel, profile)
                 continue
             ftw = word & 0xFFFFFFFF
             pow_ = (word >> 32) & 0xFFFF
