@@ -2,14 +2,18 @@
 """Timing calibration: measure this Kasli's real CPU costs and store them for the simulator.
 
 Each cost is the RTIO-counter time (mu) the CPU spends per operation, measured over ``repeats``
-operations with ample slack (so the CPU never waits on the timeline), averaged:
+operations with ample slack and never more than one SED lane's worth (128) of queued events (so the
+CPU never waits on the timeline or on a full lane), averaged, less the closing counter read and the
+cursor arithmetic (``delay_mu``, also stored), i.e. in the units of ``sim.rtio.costs.CostProfile``:
 
 - ``output_mu``: one TTL output event (``aux_out0``); ``input_read_mu``: one ``timestamp_mu`` on an
   empty input whose timeout has passed; ``counter_read_mu``: one ``get_rtio_counter_mu``;
   ``rpc_mu``: one synchronous RPC round trip; ``dma_playback_start_mu`` and
-  ``dma_playback_per_event_mu``: playback by handle of a 1-event and a 41-event trace;
-  ``min_pulse_period_mu``: the shortest ``pulse_mu(p/2); delay_mu(p/2)`` period sustained for
-  ``repeats`` pulses without underflow (binary search, as ARTIQ's test_pulse_rate).
+  ``dma_playback_per_event_mu``: playback by handle of a 1-event and a 41-event trace (fixed part
+  and per-event part); ``delay_mu``: one cursor step;
+  ``min_pulse_period_mu``: the shortest ``pulse_mu(p/2); delay_mu(p/2)`` period p sustained for
+  ``10 * repeats`` pulses from 1 us of slack without underflow (binary search to 8 mu; ARTIQ's
+  test_pulse_rate bounds p/2 to 100-480 ns on RISC-V Kaslis).
 
 Stored as persistent scalars ``calib.timing.<name>`` (int mu), which
 ``sim.rtio.costs.CostProfile.from_dataset`` reads to calibrate the simulator's cost model. Harmless
@@ -23,7 +27,7 @@ from artiq.coredevice.exceptions import RTIOUnderflow
 from drivers.link import SCHEMA_VERSION
 
 KEYS = ["output_mu", "input_read_mu", "rpc_mu", "dma_playback_start_mu",
-        "dma_playback_per_event_mu", "counter_read_mu", "min_pulse_period_mu"]
+        "dma_playback_per_event_mu", "counter_read_mu", "min_pulse_period_mu", "delay_mu"]
 
 
 class TimingCalibration(EnvExperiment):
@@ -40,6 +44,7 @@ class TimingCalibration(EnvExperiment):
 
     def prepare(self):
         self.costs = {}
+        self.read_overhead = int64(0)
         self.set_dataset("schema_version", SCHEMA_VERSION)
         self.set_dataset("ionlink.experiment", "timing_calibration")
 
@@ -51,78 +56,114 @@ class TimingCalibration(EnvExperiment):
         pass
 
     @kernel
-    def per_op(self, t0: TInt64) -> TInt64:
-        return (self.core.get_rtio_counter_mu() - t0) // self.repeats
+    def per_op(self, t0: TInt64, n: TInt32) -> TInt64:
+        """CPU time per operation since ``t0`` over ``n`` operations, less the cost of the counter
+        read that closes the interval (``self.read_overhead``), rounded to the nearest mu."""
+        dt = self.core.get_rtio_counter_mu() - t0 - self.read_overhead
+        return (dt + (n >> 1)) // n
+
+    @kernel
+    def settle(self):
+        """Wait until every event already submitted has left the SED lanes (a lane holds 128), then
+        give ample slack (the CPU must never wait on a full lane during a measurement)."""
+        self.core.wait_until_mu(now_mu())
+        self.core.break_realtime()
 
     @kernel
     def measure_basic(self):
         n = self.repeats
         self.core.break_realtime()
-        delay(2 * ms)
+        # the interval [t0, t1] of two back-to-back counter reads is one counter read
         t0 = self.core.get_rtio_counter_mu()
-        for i in range(n):
-            self.ttl_out.set_o(i & 1 == 1)
-            delay_mu(80)
-        self.store("output_mu", self.per_op(t0))
-        self.core.break_realtime()
-        t0 = self.core.get_rtio_counter_mu()
-        for i in range(n):
-            self.ttl_in.timestamp_mu(int64(0))
-        self.store("input_read_mu", self.per_op(t0))
+        t1 = self.core.get_rtio_counter_mu()
+        self.read_overhead = t1 - t0
         t0 = self.core.get_rtio_counter_mu()
         for i in range(n):
             self.core.get_rtio_counter_mu()
-        self.store("counter_read_mu", self.per_op(t0))
+        self.store("counter_read_mu", self.per_op(t0, n))
+        t0 = self.core.get_rtio_counter_mu()
+        for i in range(n):
+            delay_mu(80)
+        t_delay = self.per_op(t0, n)
+        self.store("delay_mu", t_delay)
+        self.settle()
+        t0 = self.core.get_rtio_counter_mu()
+        for i in range(n):   # n <= 120 events on one channel: one SED lane, never full
+            self.ttl_out.set_o(i & 1 == 1)
+            delay_mu(80)
+        self.store("output_mu", self.per_op(t0, n) - t_delay)
+        self.settle()
+        t0 = self.core.get_rtio_counter_mu()
+        for i in range(n):
+            self.ttl_in.timestamp_mu(int64(0))
+        self.store("input_read_mu", self.per_op(t0, n))
         t0 = self.core.get_rtio_counter_mu()
         for i in range(n):
             self.nop()
-        self.store("rpc_mu", self.per_op(t0))
+        self.store("rpc_mu", self.per_op(t0, n))
+        self.core.break_realtime()
 
     @kernel
     def measure_dma(self):
         with self.core_dma.record("timing_calibration.one"):
             self.ttl_out.on()
+            delay_mu(80)
         with self.core_dma.record("timing_calibration.many"):
             for i in range(41):
                 self.ttl_out.set_o(i & 1 == 1)
                 delay_mu(80)
         one = self.core_dma.get_handle("timing_calibration.one")
         many = self.core_dma.get_handle("timing_calibration.many")
-        n = 20
-        self.core.break_realtime()
-        delay(5 * ms)
+        # delay_mu cost inside playback_handle (the cursor advance by the trace length)
         t0 = self.core.get_rtio_counter_mu()
-        for i in range(n):
-            self.core_dma.playback_handle(one)
+        for i in range(self.repeats):
             delay_mu(80)
-        t_one = (self.core.get_rtio_counter_mu() - t0) // n
-        self.core.break_realtime()
-        delay(5 * ms)
+        t_delay = self.per_op(t0, self.repeats)
+        self.settle()
         t0 = self.core.get_rtio_counter_mu()
-        for i in range(n):
-            self.core_dma.playback_handle(many)
-        t_many = (self.core.get_rtio_counter_mu() - t0) // n
-        self.store("dma_playback_start_mu", t_one)
-        self.store("dma_playback_per_event_mu", (t_many - t_one) // 40)
+        for i in range(self.repeats):   # <= 120 one-event playbacks: one lane
+            self.core_dma.playback_handle(one)
+        t_one = self.per_op(t0, self.repeats) - t_delay
+        # 41-event playbacks, three at a time (123 events fit in one 128-deep lane), lanes
+        # drained between blocks so the CPU never stalls on a full lane
+        blocks = (self.repeats + 2) // 3
+        total = int64(0)
+        for b in range(blocks):
+            self.settle()
+            t0 = self.core.get_rtio_counter_mu()
+            for i in range(3):
+                self.core_dma.playback_handle(many)
+            total += self.core.get_rtio_counter_mu() - t0 - self.read_overhead
+        t_many = (total + ((3 * blocks) >> 1)) // (3 * blocks) - t_delay
+        per_event = (t_many - t_one + 20) // 40
+        self.store("dma_playback_start_mu", t_one - per_event)
+        self.store("dma_playback_per_event_mu", per_event)
+        self.settle()
 
     @kernel
     def pulses_ok(self, period: TInt64) -> TBool:
-        self.core.break_realtime()
+        """``pulse_mu(period/2); delay_mu(period/2)`` sustained for ``10 * repeats`` pulses from a
+        small initial slack (1 us): a period shorter than the CPU's cost per pulse drains that
+        slack and underflows within the run (the initial slack covers < 1 mu of deficit per pulse
+        over 1000 pulses), so the search converges on the CPU's sustained rate."""
+        self.settle()
+        at_mu(self.core.get_rtio_counter_mu() + 1000)
         try:
             for i in range(self.repeats * 10):
                 self.ttl_out.pulse_mu(period >> 1)
                 delay_mu(period >> 1)
         except RTIOUnderflow:
-            self.core.break_realtime()
             return False
         return True
 
     @kernel
     def measure_pulse_rate(self):
-        lo = int64(16)
-        hi = int64(65536)
+        lo = int64(16)      # fails (or is assumed to)
+        hi = int64(65536)   # passes
         while hi - lo > 8:
             mid = ((lo + hi) >> 1) & ~7
+            if mid <= lo:
+                mid = lo + 8
             if self.pulses_ok(mid):
                 hi = mid
             else:
@@ -133,11 +174,12 @@ class TimingCalibration(EnvExperiment):
     def run(self):
         self.core.reset()
         self.ttl_in.input()
+        self.ttl_out.off()
         delay(10 * us)
         self.measure_basic()
         self.measure_dma()
         self.measure_pulse_rate()
-        self.core.break_realtime()
+        self.settle()
         self.ttl_out.off()
 
     def analyze(self):
