@@ -17,6 +17,7 @@ import numpy as np
 from numpy import int64
 
 from artiq.experiment import *
+from artiq.coredevice.exceptions import RTIOUnderflow
 
 from drivers.link import SCHEMA_VERSION
 from drivers.photon_fit import fit_truncated_exponential
@@ -41,7 +42,9 @@ class SinglePhoton(EnvExperiment):
         self.setattr_argument("gate_window", NumberValue(300 * ns, unit="ns", min=16 * ns))
         self.setattr_argument("gate_taus", NumberValue(3.0, min=0.5),
                               tooltip="recommended gate length in lifetimes")
-        self.setattr_argument("slack_margin", NumberValue(2 * us, unit="us", min=0.2 * us))
+        self.setattr_argument("slack_margin", NumberValue(1.3 * us, unit="us", min=0.2 * us),
+                              tooltip="slack after each blocking read: covers the DMA start "
+                                      "(~0.9 us on Kasli) plus the ~0.1 us underflow margin")
 
     def prepare(self):
         for node in (self.node_a, self.node_b):
@@ -50,6 +53,10 @@ class SinglePhoton(EnvExperiment):
         self.offset_mu = int64(s2mu(self.gate_offset))
         self.window_mu = int64(s2mu(self.gate_window))
         self.margin_mu = int64(s2mu(self.slack_margin))
+        self.pump_mu = int64(max(self.node_a.t_pump_mu, self.node_b.t_pump_mu))
+        self.underflows = 0
+        self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {
+            "offset_mu", "window_mu", "margin_mu", "pump_mu", "attempts", "attempts_per_cool"}
         self.dark_rate = np.asarray(self.get_dataset("calib.bsa.dark_rate_hz", [0.0] * 4), float)
         self.batches = []
         self.n_att = [0, 0]
@@ -68,39 +75,74 @@ class SinglePhoton(EnvExperiment):
 
     @kernel
     def resync(self):
+        """Cursor to RTIO counter + ``slack_margin`` (after a blocking read; never backwards)."""
         t = self.core.get_rtio_counter_mu() + self.margin_mu
         if now_mu() < t:
             at_mu(t)
 
     @kernel
-    def measure(self, node_index: TInt32):
+    def record_attempt(self, node_index: TInt32):
+        """Record one attempt of a node as a DMA trace (starts at the cursor): pump (pump +
+        repump for ``pump.duration``), excitation pulse at ``t_exc`` = pump end, and the four
+        detector gates on [t_exc + gate_offset, + gate_window). At most 7 events share a coarse
+        timestamp (pump/repump off, excite on, 4 gate opens: < 8 SED lanes)."""
         node = self.node_a if node_index == 0 else self.node_b
+        name = "single_photon.attempt_a" if node_index == 0 else "single_photon.attempt_b"
+        with self.core_dma.record(name):
+            t0 = now_mu()
+            node.pump_sw.on()
+            node.repump_sw.on()
+            at_mu(t0 + self.pump_mu)
+            node.pump_sw.off()
+            node.repump_sw.off()
+            node.excite()
+            at_mu(t0 + self.pump_mu + self.offset_mu)
+            self.bsa.gate_rising_mu(self.window_mu)
+
+    @kernel
+    def measure(self, node_index: TInt32):
+        """``attempts`` attempts on one node. Per attempt: one DMA trace (cooling trace first every
+        ``attempts_per_cool``), a blocking read of the four first-click timestamps after the gate
+        end, then the cursor to counter + ``slack_margin``: the attempt rate is set by the CPU."""
+        node = self.node_a if node_index == 0 else self.node_b
+        if node_index == 0:
+            attempt = self.core_dma.get_handle("single_photon.attempt_a")
+        else:
+            attempt = self.core_dma.get_handle("single_photon.attempt_b")
         n_max = 256
         t_buf = [int64(0)] * n_max
         d_buf = [0] * n_max
         ts = [int64(-1)] * 4
         n = 0
-        done = 0
+        done = 0        # attempts reported to the host
+        valid = 0       # attempts completed (not lost to an underflow)
+        t_exc_rel = self.pump_mu
+        t_end_rel = self.pump_mu + self.offset_mu + self.window_mu
+        self.core.break_realtime()
         for k in range(self.attempts):
-            if k % self.attempts_per_cool == 0:
+            try:
+                if k % self.attempts_per_cool == 0:
+                    node.cool_dma()
+                t0 = now_mu()
+                self.core_dma.playback_handle(attempt)
+                self.bsa.fetch_pattern(t0 + t_end_rel, ts)
+                valid += 1
+                for d in range(4):
+                    if ts[d] >= 0 and n < n_max:
+                        t_buf[n] = ts[d] - (t0 + t_exc_rel)
+                        d_buf[n] = d
+                        n += 1
+                self.resync()
+            except RTIOUnderflow:
+                # the attempt is lost (not counted); drop its clicks and start afresh
+                self.underflows += 1
                 self.core.break_realtime()
-                node.cool_dma()
-            node.pump()
-            t_exc = now_mu()
-            node.excite()
-            at_mu(t_exc + self.offset_mu)
-            t_end = self.bsa.gate_rising_mu(self.window_mu)
-            self.bsa.fetch_pattern(t_end, ts)
-            for d in range(4):
-                if ts[d] >= 0 and n < n_max:
-                    t_buf[n] = ts[d] - t_exc
-                    d_buf[n] = d
-                    n += 1
+                self.bsa.drain()
+                self.core.break_realtime()
             if n > n_max - 4 or k == self.attempts - 1:
-                self.store(node_index, n, t_buf, d_buf, k + 1 - done)
-                done = k + 1
+                self.store(node_index, n, t_buf, d_buf, valid - done)
+                done = valid
                 n = 0
-            self.resync()
 
     @kernel
     def run(self):
@@ -109,6 +151,8 @@ class SinglePhoton(EnvExperiment):
         self.bsa.input_mode()
         self.node_a.record_dma()
         self.node_b.record_dma()
+        self.record_attempt(0)
+        self.record_attempt(1)
         self.node_a.load_dma_handles()
         self.node_b.load_dma_handles()
         self.core.break_realtime()
@@ -116,8 +160,14 @@ class SinglePhoton(EnvExperiment):
         self.node_b.idle()
         self.measure(0)
         if not self.scheduler.check_pause():
-            self.core.break_realtime()
             self.measure(1)
+        self.core.break_realtime()
+        self.node_a.idle()
+        self.node_b.idle()
+        self.set_underflows(self.underflows)
+
+    def set_underflows(self, n: TInt32):
+        self.set_dataset("photon.underflows_recovered", n)
 
     def analyze(self):
         nodes = [b[0] for b in self.batches]
