@@ -15,7 +15,14 @@ from artiq.language.core import kernel, portable, delay_mu, now_mu, at_mu
 from artiq.language.types import TInt32, TInt64, TList, TNone
 
 __all__ = ["BellStateAnalyser", "PSI_PLUS_PATTERNS", "PSI_MINUS_PATTERNS", "HERALD_PATTERNS",
-           "psi_of_pattern"]
+           "psi_of_pattern", "GATE_INPUT_OFFSET_MU"]
+
+#: A TTL input gate (sensitivity) opened at ``t`` registers edges whose input *timestamp* is
+#: ``>= t + 88`` mu, and closed at ``t_end`` those ``< t_end + 88`` (Kasli DIO, ``lat_offset`` = 11
+#: coarse cycles of ARTIQ's ``test_rtio.py::LoopbackGateTiming``). To register clicks with
+#: timestamps in [a, b), open the gate at ``a - GATE_INPUT_OFFSET_MU`` for ``b - a``; the reads then
+#: use the gate end ``b - GATE_INPUT_OFFSET_MU`` (+ gate latency 104 mu covers the arrival).
+GATE_INPUT_OFFSET_MU = 88
 
 PSI_PLUS_PATTERNS = [0b0011, 0b1100]
 PSI_MINUS_PATTERNS = [0b1001, 0b0110]

@@ -19,6 +19,7 @@ from numpy import int64
 from artiq.experiment import *
 from artiq.coredevice.exceptions import RTIOUnderflow
 
+from drivers.bsa import GATE_INPUT_OFFSET_MU
 from drivers.link import SCHEMA_VERSION
 from drivers.photon_fit import fit_truncated_exponential
 
@@ -55,8 +56,13 @@ class SinglePhoton(EnvExperiment):
         self.margin_mu = int64(s2mu(self.slack_margin))
         self.pump_mu = int64(max(self.node_a.t_pump_mu, self.node_b.t_pump_mu))
         self.underflows = 0
+        # gate sensitivity opens GATE_INPUT_OFFSET_MU before the first registered timestamp; the
+        # pump pulse precedes the excitation, so it never starts before the trace
+        self.gate_open_rel = self.pump_mu + self.offset_mu - GATE_INPUT_OFFSET_MU
+        if self.gate_open_rel < 0:
+            raise ValueError("gate_offset too early: the gate would open before the pump pulse")
         self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {
-            "offset_mu", "window_mu", "margin_mu", "pump_mu", "attempts", "attempts_per_cool"}
+            "offset_mu", "window_mu", "margin_mu", "pump_mu", "gate_open_rel", "attempts", "attempts_per_cool"}
         self.dark_rate = np.asarray(self.get_dataset("calib.bsa.dark_rate_hz", [0.0] * 4), float)
         self.batches = []
         self.n_att = [0, 0]
@@ -84,8 +90,9 @@ class SinglePhoton(EnvExperiment):
     def record_attempt(self, node_index: TInt32):
         """Record one attempt of a node as a DMA trace (starts at the cursor): pump (pump +
         repump for ``pump.duration``), excitation pulse at ``t_exc`` = pump end, and the four
-        detector gates on [t_exc + gate_offset, + gate_window). At most 7 events share a coarse
-        timestamp (pump/repump off, excite on, 4 gate opens: < 8 SED lanes)."""
+        detector gates registering click timestamps in [t_exc + gate_offset, + gate_window) (the
+        sensitivity switches 88 mu earlier, ``GATE_INPUT_OFFSET_MU``). At most 7 events share a
+        coarse timestamp (< 8 SED lanes)."""
         node = self.node_a if node_index == 0 else self.node_b
         name = "single_photon.attempt_a" if node_index == 0 else "single_photon.attempt_b"
         with self.core_dma.record(name):
@@ -96,8 +103,10 @@ class SinglePhoton(EnvExperiment):
             node.pump_sw.off()
             node.repump_sw.off()
             node.excite()
-            at_mu(t0 + self.pump_mu + self.offset_mu)
+            at_mu(t0 + self.gate_open_rel)
             self.bsa.gate_rising_mu(self.window_mu)
+            if now_mu() < t0 + self.pump_mu + node.t_excite_mu:
+                at_mu(t0 + self.pump_mu + node.t_excite_mu)
 
     @kernel
     def measure(self, node_index: TInt32):
@@ -117,7 +126,7 @@ class SinglePhoton(EnvExperiment):
         done = 0        # attempts reported to the host
         valid = 0       # attempts completed (not lost to an underflow)
         t_exc_rel = self.pump_mu
-        t_end_rel = self.pump_mu + self.offset_mu + self.window_mu
+        t_end_rel = self.gate_open_rel + self.window_mu
         self.core.break_realtime()
         for k in range(self.attempts):
             try:

@@ -24,10 +24,10 @@ import importlib.util
 import logging
 import os
 import pathlib
-import sys
 from typing import Any
 
 from sim.artiq_env import real_artiq_available
+from sim.fileimport import import_file
 
 __all__ = ["DeviceError", "DeviceDBError", "DeviceManager", "load_device_db",
            "transform_device_db", "SimCoreLog", "simulated_controller", "unavailable_device",
@@ -67,18 +67,11 @@ def load_device_db(path: str | os.PathLike) -> dict:
     path = pathlib.Path(path)
     if not path.is_file():
         raise DeviceDBError("device database '{}' not found".format(path))
-    modname = "ionlink_device_db_" + path.stem
-    directory = str(path.resolve().parent)
-    sys.path.insert(0, directory)
     try:
-        spec = importlib.util.spec_from_file_location(modname, path)
-        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        module = import_file(path, "ionlink_device_db_" + path.stem)
     except Exception as exc:
         raise DeviceDBError("cannot load device database '{}': {}: {}".format(
             path, type(exc).__name__, exc)) from exc
-    finally:
-        sys.path.remove(directory)
     ddb = module.__dict__.get("device_db")
     if not isinstance(ddb, dict):
         raise DeviceDBError("device database '{}' defines no 'device_db' dict".format(path))

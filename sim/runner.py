@@ -15,7 +15,6 @@ class selection, device database, device without model), 130 terminated by the u
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import logging
 import os
 import pathlib
@@ -31,6 +30,7 @@ from sim import artiq_env, pyon
 artiq_env.activate()
 
 from sim.datasets import DatasetDB, DatasetManager  # noqa: E402
+from sim.fileimport import import_file  # noqa: E402
 from sim.device_manager import (DeviceDBError, DeviceError, DeviceManager,  # noqa: E402
                                 load_device_db, transform_device_db)
 from sim.results import RIDCounter, results_path, write_results  # noqa: E402
@@ -85,18 +85,11 @@ def load_experiment_module(path: str | os.PathLike, prefix: str = "artiq_run_") 
     path = pathlib.Path(path)
     if not path.is_file():
         raise InputError("experiment file '{}' not found".format(path))
-    modname = prefix + path.stem
-    directory = str(path.resolve().parent)
-    sys.path.insert(0, directory)
     try:
-        spec = importlib.util.spec_from_file_location(modname, path)
-        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        module = import_file(path, prefix + path.stem)
     except Exception as exc:
         raise InputError("cannot load experiment file '{}': {}: {}".format(
             path, type(exc).__name__, exc)) from exc
-    finally:
-        sys.path.remove(directory)
     return module
 
 

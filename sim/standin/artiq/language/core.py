@@ -8,7 +8,6 @@ seven-method time-manager protocol is installed with :func:`set_time_manager`.
 from __future__ import annotations
 
 from collections import namedtuple
-from contextlib import contextmanager
 from functools import wraps
 from typing import Any, Callable
 
