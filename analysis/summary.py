@@ -209,7 +209,24 @@ def _check_chunk(run: Run, c: dict[str, np.ndarray], mode: str) -> None:
         raise DataError(run.path, f"shape mismatch: herald.t_det_mu has shape {c['herald.t_det_mu'].shape[1:]} per row, expected (4,)")
 
 
-def _reduce_chunk(run: Run, c: dict[str, np.ndarray], mode: str, acc: _Acc, edges: np.ndarray | None) -> None:
+def detection_phase_shift(t_det_mu: np.ndarray, phase_hz: float, mu_s: float = 1e-9) -> np.ndarray:
+    """Per-herald parity-scan phase shift (turns) that undoes the detection-time phase.
+
+    A herald with clicks at t_H (H detector, det0 or det2) and t_V (V detector, det1 or det3)
+    carries the state |01⟩ ± e^{iφ_h}|10⟩ with φ_h = 2π·f·(t_H − t_V) (``sim.physics`` and
+    ``ion-photon-anchors.md`` §4.3). Under the parity-scan pulses (+φ on A, −φ on B) its fringe is
+    ±C·cos(4πφ − φ_h), so the effective scan phase is φ − f·(t_H − t_V)/2. Heralds without both
+    timestamps get no shift.
+    """
+    t = np.asarray(t_det_mu)
+    t_h = np.maximum(t[:, 0], t[:, 2])
+    t_v = np.maximum(t[:, 1], t[:, 3])
+    ok = (t_h >= 0) & (t_v >= 0)
+    return np.where(ok, 0.5 * phase_hz * (t_h - t_v) * mu_s, 0.0)
+
+
+def _reduce_chunk(run: Run, c: dict[str, np.ndarray], mode: str, acc: _Acc, edges: np.ndarray | None,
+                  phase_hz: float = 0.0) -> None:
     _check_chunk(run, c, mode)
     psi = c["herald.psi"] if "herald.psi" in c else hs.psi_from_pattern(c["herald.pattern"])
     if np.any((psi != 1) & (psi != -1)):
@@ -218,7 +235,12 @@ def _reduce_chunk(run: Run, c: dict[str, np.ndarray], mode: str, acc: _Acc, edge
     small = (c["herald.basis_a"] * 12 + c["herald.basis_b"] * 4 + c["herald.bit_a"] * 2 + c["herald.bit_b"]
              + (psi < 0).view(np.int8) * np.int8(36))
     if "herald.phase" in c:
-        code = _phase_codes(acc, c["herald.phase"]) * _NSET
+        phase = c["herald.phase"]
+        if phase_hz and "herald.t_det_mu" in c:  # on a 1/1024-turn grid: < 2e-5 loss of contrast
+            shifted = np.mod(phase - detection_phase_shift(c["herald.t_det_mu"], phase_hz), 1.0)
+            shifted = np.mod(np.round(shifted * 1024.0) / 1024.0, 1.0)
+            phase = np.where(c["herald.basis_a"] != 0, shifted, phase)
+        code = _phase_codes(acc, phase) * _NSET
     else:
         code = np.full(small.shape, acc.phase_index(0) * _NSET, np.intp)
     np.add(code, small, out=code, casting="unsafe")  # values validated above: exact for float data too
@@ -337,12 +359,14 @@ def fidelity_summary(
     edges = hs.geometric_edges(p_hat)
     use_tags = timing and photons and any(_has_tags(r) for r in runs)
     acc = _Acc(want_t_last=timing and window, want_det_hist=timing and not use_tags, want_t_wall=timing)
+    notes_pre: list[str] = []
     skip = set() if timing else {"herald.t_det_mu", "herald.t_wall"}
     if timing and not window and use_tags:
         skip.add("herald.t_det_mu")
     for r, mode in zip(runs, modes):
+        phase_hz = _detection_phase_hz(r, mode, notes_pre)
         keys = [k for k in ["herald.basis_a", "herald.basis_b", "herald.bit_a", "herald.bit_b"] + _OPTIONAL_ROWS
-                if k in r and k not in skip]
+                if k in r and (k not in skip or (phase_hz and k == "herald.t_det_mu"))]
         if mode == "parity":
             keys.append("herald.phase")
         n_rows = r.datasets[keys[0]].shape[0] if r.datasets[keys[0]].shape else 0
@@ -354,17 +378,36 @@ def fidelity_summary(
                 if (shp[0] if shp else 0) != n_rows:
                     raise DataError(r.path, f"shape mismatch: per-herald arrays differ in length ({keys[0]} has {n_rows}, {k} has {shp[0] if shp else 0} rows)")
         for chunk in r.iter_chunks(keys, rows=chunk_rows, progress=progress, desc=f"{r.path.name} heralds"):
-            _reduce_chunk(r, chunk, mode, acc, edges)
+            _reduce_chunk(r, chunk, mode, acc, edges, phase_hz)
         if use_tags and _has_tags(r):
             for tags, tmax in r.iter_array("photons.t_mu", rows=max(chunk_rows, 1 << 20), progress=progress,
                                            prefetch=True, reduce=np.max):
                 acc.tag_hist.add(tags, scratch=True, tmax=tmax)
-    return _finish(runs, modes, acc, edges, cl=cl, n_boot=n_boot, rng=rng, window=timing and window,
-                   totals=(attempts, n_h, lab, wall), lifetime_boot=lifetime_boot)
+    rep = _finish(runs, modes, acc, edges, cl=cl, n_boot=n_boot, rng=rng, window=timing and window,
+                  totals=(attempts, n_h, lab, wall), lifetime_boot=lifetime_boot)
+    rep.notes[:0] = notes_pre
+    return rep
 
 
 def _has_tags(r: Run) -> bool:
     return "photons.t_mu" in r and bool(r.datasets["photons.t_mu"].shape) and r.datasets["photons.t_mu"].shape[0] > 0
+
+
+def _detection_phase_hz(run: Run, mode: str, notes: list[str]) -> float:
+    """``herald.detection_phase_hz`` of a run (0 if absent); notes what is corrected and what is not."""
+    if "herald.detection_phase_hz" not in run.values and "herald.detection_phase_hz" not in run:
+        return 0.0
+    f = _scalar(run, "herald.detection_phase_hz", float)
+    if f and mode == "parity":
+        if "herald.t_det_mu" not in run:
+            raise MissingDataError(run.path, "herald.detection_phase_hz needs herald.t_det_mu")
+        notes.append(f"{run.path.name}: detection-time phase corrected from the timestamps "
+                     f"(f = {f:.6g} Hz)")
+        return f
+    if f:
+        notes.append(f"{run.path.name}: detection-time phase (f = {f:.6g} Hz) not corrected in "
+                     f"{mode} mode")
+    return 0.0
 
 
 def _readout_errors(runs: list[Run], notes: list[str]) -> tuple[float, float] | None:

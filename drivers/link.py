@@ -83,6 +83,9 @@ class LinkExperiment:
         self.kind = kind
         for node in (self.node_a, self.node_b):
             node.load_calibration(self)
+        # frequency difference of the photon's polarisation components (≈ qubit splitting, from the
+        # magnetic-field calibration); the analysis corrects the detection-time phase with it
+        self.detection_phase_hz = float(self.get_dataset("calib.link.detection_phase_hz", 0.0))
         s = analysis_settings(self.mode, self.parity_points)
         self.settings = s
         self.n_settings = len(s["basis_a"])
@@ -272,6 +275,7 @@ class LinkExperiment:
         self.set_dataset("herald.basis_a", np.array(s["basis_a"], dtype=np.int8)[setting])
         self.set_dataset("herald.basis_b", np.array(s["basis_b"], dtype=np.int8)[setting])
         self.set_dataset("herald.phase", np.array(s["phase"], dtype=np.float64)[setting])
+        self.set_dataset("herald.detection_phase_hz", self.detection_phase_hz)
         for node, x in ((self.node_a, "a"), (self.node_b, "b")):
             counts = np.array(r["counts_" + x], dtype=np.int32)
             self.set_dataset("herald.counts_" + x, counts)

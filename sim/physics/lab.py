@@ -168,7 +168,9 @@ class Readout:
     :param bright_rate_hz: PMT count rate of a bright (|1⟩) ion incl. background, in s⁻¹.
     :param dark_rate_hz: PMT count rate of a dark (|0⟩) ion (background), in s⁻¹.
     :param duration_s: nominal detection time (for the budget), in s.
-    :param prep_error: state-preparation error per ion (for the budget SPAM term).
+    :param prep_error: probability that an ion's state is mapped wrongly before its fluorescence is
+        collected (imperfect shelving / state preparation), per detection; applied by the world at
+        the start of each detection window and part of the budget's SPAM term.
     """
 
     pmt: str

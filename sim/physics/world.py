@@ -242,6 +242,8 @@ class PhysicsWorld:
         node = self.lab.nodes[k]
         if role == "detect" and level and not was:
             bit, self.ions.rho = measure_z(self.ions.rho, k, self.rng)
+            if node.readout.prep_error and self.rng.random() < node.readout.prep_error:
+                bit ^= 1  # imperfect state mapping (shelving) before the fluorescence
             self._bright[k] = bit
         elif role == "excite":
             if node.excite.mode == "pulsed" and level and not was:
