@@ -14,6 +14,7 @@ import numpy as np
 from numpy import int32, int64
 
 from artiq.experiment import *
+from artiq.coredevice.exceptions import RTIOUnderflow
 
 from drivers.entangler import OUT_PUMP_A, OUT_EXCITE_A, OUT_PUMP_B, OUT_EXCITE_B, GATE_DET0
 from drivers.link import SCHEMA_VERSION
@@ -36,6 +37,8 @@ class HOM(EnvExperiment):
                                                             type="int"))
         self.setattr_argument("run_duration", NumberValue(200 * us, unit="us", min=1 * us))
         self.setattr_argument("cooling_time", NumberValue(20 * us, unit="us"))
+        self.setattr_argument("slack_margin", NumberValue(2 * us, unit="us", min=0.2 * us),
+                              tooltip="slack re-established after each blocking read")
 
     def prepare(self):
         for node in (self.node_a, self.node_b):
@@ -51,6 +54,8 @@ class HOM(EnvExperiment):
         self.cycle_mu = int32((self.excite_mu + max_delay + gate1 + 64 + 7) & ~7)
         self.run_mu = int64(s2mu(self.run_duration))
         self.t_cool_mu = int64(s2mu(self.cooling_time))
+        self.margin_mu = int64(s2mu(self.slack_margin))
+        self.underflows = 0
         self.coinc = [0] * len(self.delay_list)
         self.attempts = [0] * len(self.delay_list)
         self.set_dataset("schema_version", SCHEMA_VERSION)
@@ -81,8 +86,27 @@ class HOM(EnvExperiment):
         e.set_counter_patterns(0, [0b0101, 0b1010])
 
     @kernel
+    def resync(self):
+        """Cursor to RTIO counter + ``slack_margin`` after a blocking read (never backwards)."""
+        t = self.core.get_rtio_counter_mu() + self.margin_mu
+        if now_mu() < t:
+            at_mu(t)
+
+    @kernel
+    def record_cooling(self):
+        """Cooling of both nodes in parallel, as one DMA trace. Does not move the cursor."""
+        with self.core_dma.record("hom.cool"):
+            t0 = now_mu()
+            self.node_a.cool_mu(self.t_cool_mu)
+            at_mu(t0)
+            self.node_b.cool_mu(self.t_cool_mu)
+
+    @kernel
     def run(self):
         self.core.reset()
+        self.record_cooling()
+        cool = self.core_dma.get_handle("hom.cool")
+        self.core.break_realtime()
         self.bsa.input_mode()
         self.node_a.idle()
         self.node_b.idle()
@@ -91,21 +115,36 @@ class HOM(EnvExperiment):
             self.setup(self.delay_list[i])
             coinc = int64(0)
             attempts = int64(0)
-            for r in range(self.runs_per_delay):
-                self.core.break_realtime()
-                self.node_a.cool_mu(self.t_cool_mu)
-                self.node_b.cool_mu(self.t_cool_mu)
-                self.entangler.set_config(True, True)
-                end_mu, reason = self.entangler.run_mu(self.run_mu)
-                at_mu(end_mu)
-                self.core.break_realtime()
-                attempts += int64(self.entangler.get_ncycles())
-                coinc += int64(self.entangler.get_pattern_count(0))
+            ncycles = -1     # timed-out standalone runs all have the same cycle count
+            r = 0
+            while r < self.runs_per_delay:
+                try:
+                    self.core_dma.playback_handle(cool)
+                    self.entangler.set_config(True, True)
+                    end_mu, reason = self.entangler.run_mu(self.run_mu)
+                    at_mu(end_mu)
+                    self.resync()   # run_mu blocked until the run ended
+                    if ncycles < 0:
+                        ncycles = self.entangler.get_ncycles()
+                        self.resync()
+                    c = self.entangler.get_pattern_count(0)
+                    self.resync()
+                    attempts += int64(ncycles)
+                    coinc += int64(c)
+                    r += 1
+                except RTIOUnderflow:
+                    # the run's counts are lost; repeat it
+                    self.underflows += 1
+                    self.core.break_realtime()
             self.core.break_realtime()
             self.entangler.set_config(False, True)
             self.store(i, coinc, attempts)
             if self.scheduler.check_pause():
                 break
+        self.set_underflows(self.underflows)
+
+    def set_underflows(self, n: TInt32):
+        self.set_dataset("hom.underflows_recovered", n)
 
     def analyze(self):
         c = np.array(self.coinc, dtype=np.int64)
@@ -116,6 +155,7 @@ class HOM(EnvExperiment):
         if n[0] > 0 and n[-1] > 0 and c[-1] > 0:
             r0, rr = c[0] / n[0], c[-1] / n[-1]
             v = 1 - r0 / rr
-            err = (r0 / rr) * np.sqrt(1 / max(c[0], 1) + 1 / c[-1])
+            # Poisson errors of both rates (an empty delay-0 setting counts as one coincidence)
+            err = np.sqrt(max(c[0], 1) / n[0] ** 2 + r0 ** 2 / c[-1]) / rr
             self.set_dataset("hom.visibility", float(v))
             self.set_dataset("hom.visibility_err", float(err))

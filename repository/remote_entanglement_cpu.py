@@ -19,7 +19,7 @@ from numpy import int64
 from artiq.experiment import *
 from artiq.coredevice.exceptions import RTIOUnderflow
 
-from drivers.bsa import psi_of_pattern
+from drivers.bsa import psi_of_pattern, GATE_INPUT_OFFSET_MU
 from drivers.link import LinkExperiment
 
 
@@ -27,7 +27,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
     """Remote entanglement (CPU heralding)"""
 
     def build(self):
-        self.build_link(default_margin=1.5 * us)
+        self.build_link(default_margin=1.8 * us)
         self.setattr_argument("cycle_length", NumberValue(1.05 * us, unit="us", min=0.1 * us),
                               group="attempt", tooltip="length of the recorded attempt trace")
         self.setattr_argument("attempts_per_cool", NumberValue(
@@ -54,8 +54,15 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         self.gate_end_mu = self.gate_start_mu + self.gate_len_mu
         if self.gate_end_mu >= self.cycle_mu:
             raise ValueError("gate window ends after the cycle")
+        # the detector sensitivity switches GATE_INPUT_OFFSET_MU (88 mu) before the click
+        # timestamps it registers: the gate registers timestamps in [gate_start, gate_end)
+        self.sens_start_mu = self.gate_start_mu - GATE_INPUT_OFFSET_MU
+        self.sens_end_mu = self.gate_end_mu - GATE_INPUT_OFFSET_MU
+        if self.sens_start_mu < 0:
+            raise ValueError("gate window starts too early in the cycle")
         self.kernel_invariants |= {"cycle_mu", "pump_start_mu", "pump_stop_mu", "excite_mu",
                                    "gate_start_mu", "gate_len_mu", "gate_end_mu",
+                                   "sens_start_mu", "sens_end_mu",
                                    "attempts_per_cool", "check_every"}
 
     def run(self):
@@ -70,6 +77,8 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
             at_mu(t0)
             self.node_b.cool_mu(self.t_cool_mu)
         with self.core_dma.record("remote_entanglement_cpu.attempt"):
+            # events in time order: DMA submits them one by one (~80 mu each on Kasli) after its
+            # start cost, so the slack needed is start + 16 events - the last event's offset
             t0 = now_mu()
             at_mu(t0 + self.pump_start_mu)
             self.node_a.pump_sw.on()
@@ -77,12 +86,15 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
             at_mu(t0 + self.pump_stop_mu)
             self.node_a.pump_sw.off()
             self.node_b.pump_sw.off()
-            at_mu(t0 + self.excite_mu)
-            self.node_a.excite()
-            at_mu(t0 + self.excite_mu)
-            self.node_b.excite()
-            at_mu(t0 + self.gate_start_mu)
+            at_mu(t0 + self.sens_start_mu)
             self.bsa.gate_rising_mu(self.gate_len_mu)
+            at_mu(t0 + self.excite_mu)
+            self.node_a.excite_ttl.on()
+            self.node_b.excite_ttl.on()
+            at_mu(t0 + self.excite_mu + self.node_a.t_excite_mu)
+            self.node_a.excite_ttl.off()
+            at_mu(t0 + self.excite_mu + self.node_b.t_excite_mu)
+            self.node_b.excite_ttl.off()
             at_mu(t0 + self.cycle_mu)
 
     @kernel
@@ -104,15 +116,22 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         since_cool = 0
         since_check = 0
         i = self.next_index
+        s_phases = -1
         stop = False
         while i < self.n_total and not stop:
             s = i // self.heralds_per_setting
-            try:
-                self.set_analysis_phases(s)
-            except RTIOUnderflow:
-                underflows += 1
-                self.core.break_realtime()
-                continue
+            if s != s_phases:
+                # the DDS keeps the phases (continuous phase mode): program them only when the
+                # setting changes; the SPI writes cost more CPU than timeline, so re-establish
+                # the slack afterwards
+                try:
+                    self.set_analysis_phases(s)
+                    s_phases = s
+                    self.resync()
+                except RTIOUnderflow:
+                    underflows += 1
+                    self.core.break_realtime()
+                    continue
             heralded = False
             pattern = 0
             t_att = int64(0)
@@ -122,7 +141,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                         self.core_dma.playback_handle(cool)
                     t_att = now_mu()
                     self.core_dma.playback_handle(attempt)
-                    pattern = self.bsa.fetch_pattern(t_att + self.gate_end_mu, ts)
+                    pattern = self.bsa.fetch_pattern(t_att + self.sens_end_mu, ts)
                     attempts += 1
                     attempts_total += 1
                     since_cool += 1

@@ -43,7 +43,7 @@ class SinglePhoton(EnvExperiment):
         self.setattr_argument("gate_window", NumberValue(300 * ns, unit="ns", min=16 * ns))
         self.setattr_argument("gate_taus", NumberValue(3.0, min=0.5),
                               tooltip="recommended gate length in lifetimes")
-        self.setattr_argument("slack_margin", NumberValue(1.3 * us, unit="us", min=0.2 * us),
+        self.setattr_argument("slack_margin", NumberValue(1.2 * us, unit="us", min=0.2 * us),
                               tooltip="slack after each blocking read: covers the DMA start "
                                       "(~0.9 us on Kasli) plus the ~0.1 us underflow margin")
 
@@ -132,6 +132,9 @@ class SinglePhoton(EnvExperiment):
             try:
                 if k % self.attempts_per_cool == 0:
                     node.cool_dma()
+                    # the repump switches off at the cooling end and on with the pump: one coarse
+                    # cycle apart, not replaced at one timestamp
+                    delay_mu(8)
                 t0 = now_mu()
                 self.core_dma.playback_handle(attempt)
                 self.bsa.fetch_pattern(t0 + t_end_rel, ts)

@@ -35,8 +35,13 @@ def run_demo(*, seed: int = 1, results_dir: str | Path = "results", heralds_per_
     from sim.physics.lab import load_lab
 
     repo = ROOT / "repository"
-    with Simulation(ROOT / "device_db.py", seed=seed, lab=LAB, results_dir=results_dir,
+    lab = load_lab(LAB)
+    with Simulation(ROOT / "device_db.py", seed=seed, lab=lab, results_dir=results_dir,
                     progress=progress) as simulation:
+        # what the lab knows from its magnetic-field calibration: the detection-time phase
+        # frequency (≈ qubit splitting) that the analysis uses to correct the parity scan
+        simulation.dataset_db.set("calib.link.detection_phase_hz",
+                                  float(lab.nodes[0].species.qubit_splitting_hz), persist=True)
         _check(simulation.run(repo / "startup.py"))
         _check(simulation.run(repo / "readout_calibration.py", arguments={"shots": 200}))
         result = _check(simulation.run(repo / "remote_entanglement.py", arguments={
@@ -48,5 +53,5 @@ def run_demo(*, seed: int = 1, results_dir: str | Path = "results", heralds_per_
         status = analyze(["fidelity", path, "--no-progress"])
     print()
     print("prediction of the error budget (ionlink-sim budget {}):".format(LAB))
-    print(format_budget(load_lab(LAB)))
+    print(format_budget(lab))
     return status

@@ -24,12 +24,19 @@ def test_startup(sim):
 
 
 def test_dark_counts(sim):
-    d = run(sim, "dark_counts", gates=5, gate_length=0.01)
+    # 20 x 50 ms = 1 s per detector: ~20 dark counts each at 20 s^-1
+    d = run(sim, "dark_counts", gates=20, gate_length=0.05)
     lab = sim.lab
     duration = d["dark.duration_s"]
-    for i, det in enumerate(lab.bsa.detectors):
-        expected = det.dark_rate_hz * duration
-        assert abs(d["dark.counts"][i] - expected) < 5 * math.sqrt(expected) + 3
+    assert abs(duration - 1.0) < 1e-6
+    total_expected = 0.0
+    for key in ("dark.counts", "background.counts"):
+        for i, det in enumerate(lab.bsa.detectors):
+            expected = det.dark_rate_hz * duration
+            assert abs(d[key][i] - expected) < 4 * math.sqrt(expected), (key, i, d[key][i])
+        total_expected = sum(det.dark_rate_hz for det in lab.bsa.detectors) * duration
+        assert abs(int(np.sum(d[key])) - total_expected) < 4 * math.sqrt(total_expected)
+    assert np.allclose(d["calib.bsa.dark_rate_hz"], np.asarray(d["dark.counts"]) / duration)
 
 
 def test_readout_calibration_threshold(sim):
@@ -43,29 +50,56 @@ def test_readout_calibration_threshold(sim):
         assert d["calib.readout.error_" + x] < 0.1
 
 
-@pytest.mark.slow
 def test_single_photon_lifetime_and_eta(sim):
-    d = run(sim, "single_photon", attempts=20000)
-    tau = sim.lab.nodes[0].species.lifetime_s
-    assert abs(d["photon.tau_s"] - tau) < 4 * d["photon.tau_err_s"] + 0.3e-9
+    from sim.physics.attempts import pulse_stats
     from sim.physics.budget import predict
-    b = predict(sim.lab)
+    from sim.physics.excitation import pumping_probability
+    d = run(sim, "single_photon", attempts=5000)
+    assert d["photon.underflows_recovered"] == 0
+    assert list(d["photons.attempts"]) == [5000, 5000]
+    lab = sim.lab
+    tau = lab.nodes[0].species.lifetime_s
+    assert abs(d["photon.tau_s"] - tau) < 4 * d["photon.tau_err_s"]
+    b = predict(lab)
+    qe = np.mean([x.efficiency for x in lab.bsa.detectors])
+    jit = np.mean([x.jitter_s for x in lab.bsa.detectors])
     for i, x in enumerate("ab"):
+        node = lab.nodes[i]
+        st = pulse_stats(node, 0, 0)
+        # budget eta (per photon, nominal 15 ns gate) scaled to this run's 300 ns gate (clicks
+        # relative to the excitation; photons arrive after photon_delay) and per attempt
+        delay = node.optics.photon_delay_s
+        g_nom = st.gate_probability(lab.loop.gate_start_s, lab.loop.gate_start_s
+                                    + lab.loop.gate_length_s, 0.0, jit)
+        g_run = st.gate_probability(-delay, 300e-9 - delay, 0.0, jit)
+        assert abs(b.eta[i] - node.species.branching_ratio * node.optics.efficiency * qe
+                   * g_nom) < 1e-12
+        p_pump = pumping_probability(999e-9, node.pumping_time_s)
+        expected = b.eta[i] / g_nom * g_run * st.p_emit * p_pump
         eta = d["photon.eta_" + x]
-        # the budget's eta includes the nominal gate; the wide window collects at least that
-        assert eta > 0.8 * b.eta[i] - 4 * d["photon.eta_err_" + x]
+        assert abs(eta - expected) < 4 * d["photon.eta_err_" + x], (x, eta, expected)
+    # recommended gate: from the photon arrival (photon_delay) for gate_taus = 3 lifetimes
+    start, stop = d["photon.gate_recommended_mu"]
+    delay_mu = lab.nodes[0].optics.photon_delay_s * 1e9
+    assert abs(start - delay_mu) <= 2
+    assert abs((stop - start) - 3 * tau * 1e9) < 4 * 3 * d["photon.tau_err_s"] * 1e9 + 2
+    assert d["calib.photon.gate_start_mu"] == start and d["calib.photon.gate_stop_mu"] == stop
 
 
-@pytest.mark.slow
 def test_hom_visibility_equals_mode_overlap(sim):
-    d = run(sim, "hom", runs_per_delay=300, delays=[0, 400])
-    from sim.physics.budget import predict  # noqa: F401
-    m = sim.lab.bsa.mode_overlap
-    assert abs(d["hom.visibility"] - m) < 4 * d["hom.visibility_err"] + 0.02
+    from sim.physics.attempts import mode_overlap
+    d = run(sim, "hom", runs_per_delay=10000, delays="[0, 400]")
+    assert d["hom.underflows_recovered"] == 0
+    lab = sim.lab
+    # ~183 cycles of 1.096 us per 200 us run
+    assert d["hom.attempts"][0] == d["hom.attempts"][1] > 10000 * 180
+    m = mode_overlap(lab, 0.0, tuple(n.motion.doppler_n for n in lab.nodes))
+    assert abs(m - lab.bsa.mode_overlap) < 1e-4
+    assert abs(d["hom.visibility"] - m) < 4 * d["hom.visibility_err"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["remote_entanglement", "remote_entanglement_cpu"])
+@pytest.mark.parametrize("name", ["remote_entanglement"])
 def test_remote_entanglement_rate_and_fidelity(sim, name):
     from sim.physics.budget import predict
     b = predict(sim.lab)
@@ -95,8 +129,66 @@ def test_remote_entanglement_parity_fidelity(sim):
         assert abs(f - b.fidelity_measured) < 0.1
 
 
+def test_remote_entanglement_cpu_quick(sim):
+    """CPU heralding (gate_rising + timestamp_mu per attempt): honest lab-time rate, P_succ vs the
+    budget, Z anti-correlation. Three heralds (~21k attempts, seed 1) keep it under 20 s."""
+    from sim.physics.budget import predict
+    b = predict(sim.lab)
+    d = run(sim, "remote_entanglement_cpu", mode="z", heralds_per_setting=3)
+    n = d["totals.heralds"]
+    att = d["totals.attempts"]
+    assert n == 3 and d["totals.underflows_recovered"] == 0 and d["totals.heralds_discarded"] == 0
+    assert att == int(np.sum(d["herald.attempts"]))
+    # heralds ~ Poisson(P_succ * attempts)
+    mu = b.p_succ * att
+    assert abs(n - mu) < 4 * math.sqrt(mu)
+    # the attempt period is CPU-bound: DMA start + 16 events + 4 input reads + resync on Kasli
+    period = d["totals.lab_time_s"] / att
+    assert 2.5e-6 < period < 5e-6, period
+    span = (d["herald.t_lab_mu"][-1] - d["herald.t_lab_mu"][0]) * 1e-9
+    assert span <= d["totals.lab_time_s"]
+    assert abs(d["totals.duty_cycle"] - att * d["totals.cycle_mu"] * 1e-9
+               / d["totals.lab_time_s"]) < 1e-9
+    assert np.all(d["herald.bit_a"] != d["herald.bit_b"])
+    assert set(d["herald.pattern"]) <= {0b0011, 0b1100, 0b1001, 0b0110}
+
+
+@pytest.mark.slow
+def test_remote_entanglement_cpu_rate_and_fidelity(sim):
+    from sim.physics.budget import predict
+    b = predict(sim.lab)
+    d = run(sim, "remote_entanglement_cpu", mode="z", heralds_per_setting=40)
+    n = d["totals.heralds"]
+    att = d["totals.attempts"]
+    assert n == 40 and d["totals.underflows_recovered"] == 0
+    assert att == int(np.sum(d["herald.attempts"]))
+    mu = b.p_succ * att
+    assert abs(n - mu) < 4 * math.sqrt(mu)
+    odd = int(np.sum(d["herald.bit_a"] != d["herald.bit_b"]))
+    p_odd = 0.97   # F_pol and SPAM: P_odd > 0.95 for this lab
+    assert n - odd < n * (1 - p_odd) + 4 * math.sqrt(n * p_odd * (1 - p_odd)) + 1
+
+
 def test_timing_calibration_stores_costs(sim):
+    from sim.rtio.costs import KASLI2
     d = run(sim, "timing_calibration", repeats=20)
-    for key in ("output_mu", "input_read_mu", "rpc_mu", "dma_playback_start_mu",
-                "dma_playback_per_event_mu", "counter_read_mu", "min_pulse_period_mu"):
-        assert d["calib.timing." + key] >= 0
+    expected = {"output_mu": KASLI2.rtio_output, "input_read_mu": KASLI2.rtio_input,
+                "counter_read_mu": KASLI2.get_counter,
+                "dma_playback_start_mu": KASLI2.dma_playback_start,
+                "dma_playback_per_event_mu": KASLI2.dma_playback_event,
+                "delay_mu": KASLI2.delay}
+    for key, value in expected.items():
+        # the counter reads in multiples of 8 mu: averaged over 20 operations, +-1 mu
+        assert abs(d["calib.timing." + key] - value) <= 1, (key, d["calib.timing." + key])
+    p = d["calib.timing.min_pulse_period_mu"]
+    assert abs(p - 2 * (KASLI2.rtio_output + KASLI2.delay)) <= 8
+    assert 100 <= p <= 480 and 100 <= p // 2 <= 480   # ARTIQ PulseRate bounds
+    assert d["calib.timing.rpc_mu"] >= 0
+
+
+@pytest.mark.xfail(reason="simulator bug: RPCs (CostProfile.rpc/rpc_async) are never charged to "
+                          "the RTIO counter", strict=False)
+def test_timing_calibration_rpc_cost(sim):
+    from sim.rtio.costs import KASLI2
+    d = run(sim, "timing_calibration", repeats=20)
+    assert abs(d["calib.timing.rpc_mu"] - KASLI2.rpc) <= 8
