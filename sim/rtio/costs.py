@@ -66,12 +66,20 @@ class CostProfile:
         """The profile as a plain dict (PYON/JSON-serialisable)."""
         return dataclasses.asdict(self)
 
+    #: names stored by ``repository/timing_calibration.py`` (``calib.timing.<name>``) → field
+    CALIBRATION_KEYS = {
+        "output_mu": "rtio_output", "input_read_mu": "rtio_input", "counter_read_mu": "get_counter",
+        "delay_mu": "delay", "rpc_mu": "rpc", "dma_playback_start_mu": "dma_playback_start",
+        "dma_playback_per_event_mu": "dma_playback_event",
+    }
+
     @classmethod
     def from_dataset(cls, data: Mapping[str, Any], base: "CostProfile | str" = "kasli2") -> "CostProfile":
         """Build a profile from a calibration dataset.
 
-        :param data: mapping of field names (optionally prefixed ``"cpu_cost."``) to costs in mu
-            (ints or floats; floats are rounded to the nearest mu). Unknown keys are ignored.
+        :param data: mapping of field names (optionally prefixed ``"cpu_cost."``), or of the
+            ``calib.timing.<name>`` datasets the timing-calibration experiment stores, to costs in
+            mu (ints or floats; floats are rounded to the nearest mu). Unknown keys are ignored.
         :param base: profile (or its name) that supplies the fields the dataset lacks.
         """
         base_p = PROFILES[base] if isinstance(base, str) else base
@@ -79,6 +87,8 @@ class CostProfile:
         values: dict[str, Any] = {}
         for key, value in data.items():
             k = key[len("cpu_cost."):] if key.startswith("cpu_cost.") else key
+            if k.startswith("calib.timing."):
+                k = cls.CALIBRATION_KEYS.get(k[len("calib.timing."):], "")
             if k in fields:
                 values[k] = int(round(float(value)))
             elif k == "name":
