@@ -52,8 +52,9 @@ class TimingCalibration(EnvExperiment):
     def store(self, key: TStr, value: TInt64):
         self.costs[key] = int(value)
 
+    @rpc
     def nop(self) -> TNone:
-        pass
+        """Empty synchronous RPC: its round trip is what the loop measures."""
 
     @kernel
     def per_op(self, t0: TInt64, n: TInt32) -> TInt64:

@@ -15,7 +15,7 @@ from typing import Any
 __all__ = ["rtio_output", "rtio_output_wide", "rtio_input_timestamp", "rtio_input_data",
            "rtio_input_timestamped_data", "rtio_get_counter", "rtio_init", "rtio_get_destination_status",
            "dma_record_start", "dma_record_stop", "dma_erase", "dma_retrieve", "dma_playback",
-           "cache_get", "cache_put", "activate", "active_engine", "bind_syscalls", "SYSCALLS"]
+           "cache_get", "cache_put", "activate", "active_engine", "charge_rpc", "bind_syscalls", "SYSCALLS"]
 
 
 class _Active:
@@ -38,6 +38,15 @@ def active_engine() -> Any:
     if eng is None:
         raise RuntimeError("RTIO syscall outside a simulated kernel (no active core)")
     return eng
+
+
+def charge_rpc(is_async: bool) -> None:
+    """Charge a kernel→host RPC to the RTIO counter (``CostProfile.rpc``/``rpc_async``): the CPU
+    waits for a synchronous call's round trip and only queues an asynchronous one. No-op outside
+    a kernel."""
+    eng = _A.engine
+    if eng is not None:
+        eng.advance_counter(eng.costs.rpc_async if is_async else eng.costs.rpc)
 
 
 def rtio_output(target: int, data: int) -> None:

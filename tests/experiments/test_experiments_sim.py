@@ -186,9 +186,8 @@ def test_timing_calibration_stores_costs(sim):
     assert d["calib.timing.rpc_mu"] >= 0
 
 
-@pytest.mark.xfail(reason="simulator bug: RPCs (CostProfile.rpc/rpc_async) are never charged to "
-                          "the RTIO counter", strict=False)
 def test_timing_calibration_rpc_cost(sim):
+    """A synchronous RPC costs the Kasli profile's round trip on the RTIO counter."""
     from sim.rtio.costs import KASLI2
     d = run(sim, "timing_calibration", repeats=20)
     assert abs(d["calib.timing.rpc_mu"] - KASLI2.rpc) <= 8

@@ -82,12 +82,28 @@ def portable(arg: Any = None, flags: Any = {}) -> Callable:
 
 
 def rpc(arg: Any = None, flags: Any = {}) -> Callable:
-    """Mark a host function called from kernels; ``flags={"async"}`` makes the call non-blocking."""
+    """Mark a host function called from kernels; ``flags={"async"}`` makes the call non-blocking.
+
+    On the simulator a call made while a kernel runs charges the RPC's CPU cost to the RTIO
+    counter (a synchronous round trip, or the queueing of an asynchronous one).
+    """
     def inner(function: Callable) -> Callable:
-        function.artiq_embedded = _ARTIQEmbeddedInfo(
+        from sim import kernel as _simkernel
+        from sim.syscalls import charge_rpc
+
+        state = _simkernel.STATE
+        is_async = "async" in set(flags)
+
+        @wraps(function)
+        def rpc_call(*args, **kwargs):
+            if state.depth:
+                charge_rpc(is_async)
+            return function(*args, **kwargs)
+
+        rpc_call.artiq_embedded = _ARTIQEmbeddedInfo(
             core_name=None, portable=False, function=function, syscall=None,
             forbidden=False, destination=None, flags=set(flags))
-        return function
+        return rpc_call
 
     if arg is None:
         return inner
