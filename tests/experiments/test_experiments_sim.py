@@ -98,37 +98,6 @@ def test_hom_visibility_equals_mode_overlap(sim):
     assert abs(d["hom.visibility"] - m) < 4 * d["hom.visibility_err"]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["remote_entanglement"])
-def test_remote_entanglement_rate_and_fidelity(sim, name):
-    from sim.physics.budget import predict
-    b = predict(sim.lab)
-    d = run(sim, name, mode="z", heralds_per_setting=100)
-    n = d["totals.heralds"]
-    assert n == 100 and len(d["herald.pattern"]) == n
-    assert d["totals.attempts"] == int(np.sum(d["herald.attempts"])) or \
-        d["totals.heralds_discarded"] > 0
-    p_hat = n / d["totals.attempts"]
-    assert abs(p_hat - b.p_succ) < 4 * math.sqrt(b.p_succ / d["totals.attempts"]) + 0.1 * b.p_succ
-    # ZZ anti-correlation: P_odd of psi+/- heralds
-    odd = np.mean(d["herald.bit_a"] != d["herald.bit_b"])
-    assert odd > 0.8
-    if name == "remote_entanglement":
-        rate = n / d["totals.lab_time_s"]
-        assert abs(rate - b.rate_hz) < 4 * math.sqrt(n) / d["totals.lab_time_s"] + 0.15 * b.rate_hz
-
-
-@pytest.mark.slow
-def test_remote_entanglement_parity_fidelity(sim):
-    from sim.physics.budget import predict
-    b = predict(sim.lab)
-    d = run(sim, "remote_entanglement", mode="tomography", heralds_per_setting=60)
-    assert d["totals.heralds"] == 9 * 60
-    f = d["live.fidelity"] if "live.fidelity" in d else None
-    if f is not None:
-        assert abs(f - b.fidelity_measured) < 0.1
-
-
 def test_remote_entanglement_cpu_quick(sim):
     """CPU heralding (gate_rising + timestamp_mu per attempt): honest lab-time rate, P_succ vs the
     budget, Z anti-correlation. Three heralds (~21k attempts, seed 1) keep it under 20 s."""
@@ -153,19 +122,24 @@ def test_remote_entanglement_cpu_quick(sim):
     assert set(d["herald.pattern"]) <= {0b0011, 0b1100, 0b1001, 0b0110}
 
 
-@pytest.mark.slow
-def test_remote_entanglement_cpu_rate_and_fidelity(sim):
+def test_remote_entanglement_cpu_rate_and_fidelity(tmp_path):
+    """CPU heralding at the target_99_1khz lab (η ≈ 0.047 per node, so ~5× fewer attempts per
+    herald than oxford2020): heralds ~ Poisson(P_succ · attempts) and Z anti-correlation within 4σ."""
     from sim.physics.budget import predict
-    b = predict(sim.lab)
-    d = run(sim, "remote_entanglement_cpu", mode="z", heralds_per_setting=40)
+    s = simulation(tmp_path, lab="target_99_1khz", seed=3)
+    try:
+        b = predict(s.lab)
+        d = run(s, "remote_entanglement_cpu", mode="z", heralds_per_setting=25)
+    finally:
+        s.close()
     n = d["totals.heralds"]
     att = d["totals.attempts"]
-    assert n == 40 and d["totals.underflows_recovered"] == 0
+    assert n == 25 and d["totals.underflows_recovered"] == 0
     assert att == int(np.sum(d["herald.attempts"]))
     mu = b.p_succ * att
     assert abs(n - mu) < 4 * math.sqrt(mu)
     odd = int(np.sum(d["herald.bit_a"] != d["herald.bit_b"]))
-    p_odd = 0.97   # F_pol and SPAM: P_odd > 0.95 for this lab
+    p_odd = 1 - sum(b.spam)
     assert n - odd < n * (1 - p_odd) + 4 * math.sqrt(n * p_odd * (1 - p_odd)) + 1
 
 
