@@ -2,7 +2,8 @@
 """The demo behind ``make demo``: a simulated remote-entanglement run, its results file and report.
 
 One simulation session, as a lab day would go: Startup (Urukul and TTL initialisation), a readout
-calibration (thresholds stored as persistent datasets), then remote entanglement with gateware
+calibration (thresholds stored as persistent datasets), the single-photon calibration of the
+detection window, then remote entanglement with gateware
 heralding at the ``oxford2020`` preset in parity-scan mode. The analysis package then writes its
 report next to the results file and prints the fidelity summary beside the budget's prediction.
 """
@@ -44,6 +45,9 @@ def run_demo(*, seed: int = 1, results_dir: str | Path = "results", heralds_per_
                                   float(lab.nodes[0].species.qubit_splitting_hz), persist=True)
         _check(simulation.run(repo / "startup.py"))
         _check(simulation.run(repo / "readout_calibration.py", arguments={"shots": 200}))
+        # the detection window: 2 lifetimes from the photons' onset (the preset's ~15 ns gate)
+        _check(simulation.run(repo / "single_photon.py", arguments={"attempts": 3000,
+                                                                     "gate_taus": 2.0}))
         result = _check(simulation.run(repo / "remote_entanglement.py", arguments={
             "mode": "parity", "heralds_per_setting": heralds_per_setting}))
     path = str(result.results_file)
