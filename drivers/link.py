@@ -179,9 +179,11 @@ class LinkExperiment:
 
     @rpc(flags={"async"})
     def add_totals(self, attempts: TInt64, lab_mu: TInt64, cycles_mu: TInt64, underflows: TInt32,
-                   discarded: TInt32):
-        """Totals of one kernel invocation (async)."""
+                   discarded: TInt32, herald_mu: TInt64):
+        """Totals of one kernel invocation (async). ``herald_mu``: timeline spent between heralds
+        and the next attempt (analysis pulses, readout, diagnostics)."""
         t = self.totals
+        t["herald_mu"] = t.get("herald_mu", 0) + herald_mu
         t["attempts"] += attempts
         t["lab_mu"] += lab_mu
         t["cycles_mu"] += cycles_mu
@@ -287,6 +289,9 @@ class LinkExperiment:
         self.set_dataset("totals.attempts", np.int64(t["attempts"]))
         self.set_dataset("totals.heralds", np.int64(n))
         self.set_dataset("totals.lab_time_s", float(lab_s))
+        herald_s = t.get("herald_mu", 0) * self.core.ref_period
+        self.set_dataset("totals.herald_handling_s", float(herald_s))
+        self.set_dataset("totals.loop_time_s", float(lab_s - herald_s))
         self.set_dataset("totals.wall_time_s", float(self._t_wall_loop))
         self.set_dataset("totals.duty_cycle",
                          float(t["cycles_mu"] / t["lab_mu"]) if t["lab_mu"] else 0.0)

@@ -113,6 +113,7 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
         cycles_total = int64(0)
         underflows = 0
         discarded = 0
+        herald_mu = int64(0)     # timeline spent on analysis, readout and diagnostics
         attempts = int64(0)      # attempts since the last recorded herald
         i = self.next_index
         runs = 0
@@ -194,8 +195,10 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
                 underflows += 1
                 discarded += 1
                 self.core.break_realtime()
+            herald_mu += now_mu() - end_mu
             if runs % self.check_every == 0 and i < self.n_total:
                 stop = self.should_stop()
                 self.core.break_realtime()
         self.entangler.set_config(False, True)
-        self.add_totals(attempts_total, now_mu() - t_lab0, cycles_total, underflows, discarded)
+        self.add_totals(attempts_total, now_mu() - t_lab0, cycles_total, underflows, discarded,
+                        herald_mu)

@@ -112,6 +112,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         attempts_total = int64(0)
         underflows = 0
         discarded = 0
+        herald_mu = int64(0)     # timeline spent on analysis, readout and diagnostics
         attempts = int64(0)      # attempts since the last recorded herald
         since_cool = 0
         since_check = 0
@@ -184,5 +185,6 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                 discarded += 1
                 self.core.break_realtime()
                 since_cool = 0
+            herald_mu += now_mu() - t_end_att
         self.add_totals(attempts_total, now_mu() - t_lab0, attempts_total * self.cycle_mu,
-                        underflows, discarded)
+                        underflows, discarded, herald_mu)
