@@ -35,7 +35,7 @@ _REPLACE_KINDS = frozenset((KIND_TTL_OUT, KIND_TTL_INOUT, KIND_CLKGEN, KIND_UNKN
 class ChannelState:
     """Everything the engine knows about one RTIO channel's output side."""
 
-    __slots__ = ("channel", "name", "kind", "raw", "max_c", "flagged", "hook", "replace",
+    __slots__ = ("channel", "name", "kind", "raw", "max_c", "flagged", "flag_c", "hook", "replace",
                  "_res", "_res_len", "checked", "phy", "input", "level_view")
 
     def __init__(self, channel: int, name: str = "unknown", kind: str = KIND_UNKNOWN) -> None:
@@ -45,6 +45,7 @@ class ChannelState:
         self.raw: list[tuple[int, int, int]] = []
         self.max_c = -(1 << 62)
         self.flagged = False
+        self.flag_c = -(1 << 62)  # largest coarse time any out-of-order event may share
         self.hook: Callable[[int, int, int], None] | None = None
         self.replace = kind in _REPLACE_KINDS
         self._res: list[tuple[int, int, int]] = []
@@ -57,6 +58,28 @@ class ChannelState:
     def set_kind(self, kind: str) -> None:
         self.kind = kind
         self.replace = kind in _REPLACE_KINDS
+
+    def compact(self, final_c: int) -> list[int]:
+        """Fold the final part of a flagged log into its resolution, so that later reads are O(1).
+
+        Coarse cycles below ``final_c`` can receive no further events (they would underflow), so
+        once ``final_c`` is past :attr:`flag_c` every out-of-order event is final: the log becomes
+        its resolution (replacements applied, collided groups dropped) followed by the in-order
+        tail, which is strictly increasing, and the channel is no longer flagged.
+
+        :return: coarse timestamps of collisions not reported before (for the core log)
+        """
+        if not self.flagged or final_c <= self.flag_c:
+            return []
+        found: list[int] = []
+        res = self.resolved(found)
+        head = [e for e in res if (e[0] >> 3) < final_c]
+        tail = [e for e in self.raw if (e[0] >> 3) >= final_c]
+        self.raw = head + tail
+        self.checked = len(self.raw)
+        self.flagged = False
+        self._res_len = -1
+        return found
 
     def resolved(self, collisions: list[int] | None = None) -> list[tuple[int, int, int]]:
         """The events the PHY actually receives, in time order (at most one per coarse cycle).

@@ -352,6 +352,7 @@ class RTIOEngine:
             st.max_c = c
         else:
             st.flagged = True
+            st.flag_c = st.max_c
         st.raw.append((ts, target & 0xff, data))
         if st.hook is not None:
             st.hook(ts, target & 0xff, data)
@@ -542,10 +543,20 @@ class RTIOEngine:
         return out
 
     # ------------------------------------------------------------------ views for worlds/tests
+    def _compact(self, st: ChannelState) -> None:
+        """Fold a flagged channel's final events (coarse time ≤ counter + 12 can take no more
+        events) into its resolution; log collisions found on the way."""
+        for _ in st.compact((self.counter >> 3) + 13):
+            self._async(ASYNC_COLLISION, st.channel)
+
     def resolved(self, channel: int) -> list[tuple[int, int, int]]:
         """Resolved output events of ``channel`` (after replacement/collisions), in time order."""
         st = self.channels.get(channel)
-        return st.resolved() if st is not None else []
+        if st is None:
+            return []
+        if st.flagged:
+            self._compact(st)
+        return st.resolved()
 
     def ttl_levels(self, channel: int, t_from_mu: int, t_to_mu: int) -> list[tuple[int, int]]:
         """Resolved output level changes ``(t_mu, level)`` of a TTL-like channel with
@@ -553,6 +564,8 @@ class RTIOEngine:
         st = self.channels.get(channel)
         if st is None:
             return []
+        if st.flagged:
+            self._compact(st)
         view = st.level_view
         if view is None:
             from sim.rtio.phy.ttl import LevelView
