@@ -122,26 +122,12 @@ class TTLInOut:
         """Input mode (OE off). Does not modify the timeline cursor."""
         self.set_oe(False)
 
-    def set_o(self, o: bool) -> None:
-        rtio_output(self.target_o, 1 if o else 0)
-
-    def on(self) -> None:
-        rtio_output(self.target_o, 1)
-
-    def off(self) -> None:
-        rtio_output(self.target_o, 0)
-
-    def pulse_mu(self, duration: int) -> None:
-        """Advances the timeline cursor by ``duration``."""
-        self.on()
-        delay_mu(duration)
-        self.off()
-
-    def pulse(self, duration: float) -> None:
-        """Advances the timeline cursor by ``duration``."""
-        self.on()
-        delay(duration)
-        self.off()
+    # the output side is TTLOut's (same target, same events)
+    set_o = TTLOut.set_o
+    on = TTLOut.on
+    off = TTLOut.off
+    pulse_mu = TTLOut.pulse_mu
+    pulse = TTLOut.pulse
 
     # gating
     def _set_sensitivity(self, value: int) -> None:

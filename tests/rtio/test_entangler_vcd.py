@@ -14,7 +14,7 @@ from sim.rtio.phy.entangler import (ADDR_COUNTER_RESULT, ADDR_HERALD, ADDR_NCYCL
                                     TIMEOUT_DATA)
 from sim.syscalls import rtio_input_data, rtio_input_timestamped_data, rtio_output
 
-from conftest import base_db
+from .conftest import base_db
 
 ENT_CH = 30
 

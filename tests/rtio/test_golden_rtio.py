@@ -10,7 +10,7 @@ from artiq.coredevice.exceptions import RTIOOverflow, RTIOUnderflow
 from artiq.language.core import at_mu, delay, delay_mu, now_mu, parallel, sequential
 from artiq.language.units import ms, ns, us
 
-from conftest import LOOP_DELAY_MU
+from .conftest import LOOP_DELAY_MU
 
 
 def test_rtio_counter(env):
@@ -387,7 +387,7 @@ def test_time_keeps_running(make_env):
 
     t1 = env.run(k)
     # a second experiment: new device manager, same session
-    from conftest import DMgr
+    from .conftest import DMgr
     core2 = DMgr(env.dmgr.db, env.session).get("core")
     t2 = core2.run(k, (), {})
     assert 1_000_000 <= t2 - t1 <= 2_500_000_000
