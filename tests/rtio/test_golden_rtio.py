@@ -472,3 +472,33 @@ def test_full_lane_stalls_cpu(make_env):
     c0, c1, c2, t_first = env.run(k)
     assert c1 == c0
     assert c2 == t_first + 1000
+
+
+def test_out_of_order_events_fold_into_resolution(env):
+    """A replacement and a collision early in a long kernel: once the counter has passed them the
+    channel's log is folded (reads stay O(1)), the waveform is unchanged, and the collision is
+    logged exactly once."""
+    core, ttl = env.core, env.get("ttl_out")
+    eng = env.engine
+
+    def k():
+        core.reset()
+        ttl.on()
+        ttl.off()                 # replaced: nothing at this timestamp
+        delay(1 * us)
+        ttl.pulse_mu(8)
+        delay_mu(-8)
+        ttl.pulse_mu(3)           # same coarse cycles, other fine time: collision
+        delay(2 * us)
+        for _ in range(50):
+            ttl.pulse(100 * ns)
+            delay(100 * ns)
+        core.wait_until_mu(now_mu())   # every event is now in the past: final
+
+    env.run(k)
+    st = eng.channels[0]
+    before = eng.ttl_levels(0, -(1 << 60), 1 << 60)
+    assert not st.flagged                    # folded once the counter passed the mixed cycles
+    assert eng.ttl_levels(0, -(1 << 60), 1 << 60) == before
+    assert len(before) == 100                # 50 pulses; the replaced and collided events are gone
+    assert sum("RTIO collision" in m for m in env.session.async_errors) == 1
