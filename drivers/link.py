@@ -95,9 +95,15 @@ class LinkExperiment:
         self.t_cool_mu = int64(self.core.seconds_to_mu(self.cooling_time))
         self.margin_mu = int64(self.core.seconds_to_mu(self.slack_margin))
         self.readout_delay_mu = int64(self.core.seconds_to_mu(self.readout_delay))
+        # after an underflow between herald and readout, the readout window may already sit in the
+        # SED lanes: skip past it, or the next events would be sequence errors (and a dropped
+        # entangler RUN write would leave run_mu waiting forever)
+        self.recover_mu = int64(max(self.node_a.t_detect_mu, self.node_b.t_detect_mu)
+                                + max(self.node_a.pi_time_mu, self.node_b.pi_time_mu)
+                                + self.readout_delay_mu + self.margin_mu)
         self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {
             "n_settings", "theta_a", "phi_a", "theta_b", "phi_b", "heralds_per_setting",
-            "t_cool_mu", "margin_mu", "readout_delay_mu"}
+            "t_cool_mu", "margin_mu", "readout_delay_mu", "recover_mu"}
         # host bookkeeping; `next_index` is where a resumed kernel continues
         self.records = {k: [] for k in ("pattern", "t_det_mu", "attempts", "t_lab_mu", "t_wall",
                                         "setting", "counts_a", "counts_b")}
@@ -147,6 +153,13 @@ class LinkExperiment:
         if t1 > now_mu():
             at_mu(t1)
         return now_mu()
+
+    @kernel
+    def recover(self) -> TNone:
+        """After an RTIOUnderflow in the herald handling: new slack, then past any readout events
+        already queued. Advances the cursor to at least RTIO counter + 125 µs + ``recover_mu``."""
+        self.core.break_realtime()
+        delay_mu(self.recover_mu)
 
     @kernel
     def resync(self) -> TNone:

@@ -194,7 +194,7 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
                 # the ions' state is lost: count the herald as discarded, keep its attempts
                 underflows += 1
                 discarded += 1
-                self.core.break_realtime()
+                self.recover()
             herald_mu += now_mu() - end_mu
             if runs % self.check_every == 0 and i < self.n_total:
                 stop = self.should_stop()

@@ -183,7 +183,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
             except RTIOUnderflow:
                 underflows += 1
                 discarded += 1
-                self.core.break_realtime()
+                self.recover()
                 since_cool = 0
             herald_mu += now_mu() - t_end_att
         self.add_totals(attempts_total, now_mu() - t_lab0, attempts_total * self.cycle_mu,
