@@ -18,22 +18,6 @@ from artiq.experiment import *
 from drivers.link import SCHEMA_VERSION
 
 
-def optimal_threshold(bright, dark):
-    """(threshold, error, error_sigma): the count threshold t (bright = count > t) minimising
-    (P(dark > t) + P(bright <= t))/2, that error, and its binomial standard error."""
-    bright, dark = np.asarray(bright), np.asarray(dark)
-    top = int(max(bright.max(initial=0), dark.max(initial=0))) + 1
-    best = (0, 1.0)
-    for t in range(top):
-        err = 0.5 * (np.mean(dark > t) + np.mean(bright <= t))
-        if err < best[1]:
-            best = (t, err)
-    t, err = best
-    e_d, e_b = np.mean(dark > t), np.mean(bright <= t)
-    sigma = 0.5 * np.sqrt(e_d * (1 - e_d) / max(1, len(dark)) + e_b * (1 - e_b) / max(1, len(bright)))
-    return t, float(err), float(sigma)
-
-
 class ReadoutCalibration(EnvExperiment):
     """Readout calibration (thresholds)"""
 
@@ -96,6 +80,8 @@ class ReadoutCalibration(EnvExperiment):
                 break
 
     def analyze(self):
+        from analysis.readout import optimise_threshold  # same estimator as offline analysis
+
         for i, x in enumerate("ab"):
             if (i, 0) not in self.counts or (i, 1) not in self.counts:
                 continue
@@ -103,7 +89,10 @@ class ReadoutCalibration(EnvExperiment):
             bright = np.array(self.counts[(i, 1)], dtype=np.int32)
             self.set_dataset("readout.dark_counts_" + x, dark)
             self.set_dataset("readout.bright_counts_" + x, bright)
-            t, err, sigma = optimal_threshold(bright, dark)
+            r = optimise_threshold(bright, dark)
+            t, err = r.threshold, r.error.value
+            e_d, e_b = r.error_dark.value, r.error_bright.value
+            sigma = 0.5 * np.sqrt(e_d * (1 - e_d) / len(dark) + e_b * (1 - e_b) / len(bright))
             self.set_dataset("readout.error_sigma_" + x, sigma)
             self.set_dataset("calib.readout.threshold_" + x, int(t), persist=True)
             self.set_dataset("calib.readout.error_" + x, err, persist=True)
