@@ -26,6 +26,7 @@ import os
 import pathlib
 from typing import Any
 
+from sim import syscalls
 from sim.artiq_env import real_artiq_available
 from sim.fileimport import import_file
 
@@ -249,6 +250,8 @@ def _create_device(desc: dict, dmgr: "DeviceManager", overrides: dict) -> Any:
     ty = desc["type"]
     if ty == "local":
         module = importlib.import_module(desc["module"])
+        syscalls.bind_syscalls(module)  # a real ARTIQ's syscall stubs in drivers → the simulator
+        syscalls.bind_hot(vars(module))
         factory = getattr(module, desc["class"])
         return factory(dmgr, **(desc.get("arguments", {}) | overrides))
     if ty == "dummy":

@@ -15,7 +15,7 @@ from typing import Any
 __all__ = ["rtio_output", "rtio_output_wide", "rtio_input_timestamp", "rtio_input_data",
            "rtio_input_timestamped_data", "rtio_get_counter", "rtio_init", "rtio_get_destination_status",
            "dma_record_start", "dma_record_stop", "dma_erase", "dma_retrieve", "dma_playback",
-           "cache_get", "cache_put", "activate", "active_engine", "charge_rpc", "bind_syscalls", "SYSCALLS"]
+           "cache_get", "cache_put", "activate", "active_engine", "charge_rpc", "bind_syscalls", "bind_hot", "refresh_hot", "SYSCALLS"]
 
 
 class _Active:
@@ -25,10 +25,54 @@ class _Active:
 _A = _Active()
 
 
+# Hot calls: modules that make these per event register with :func:`bind_hot`; while a kernel
+# runs, their module globals of these names are the active engine's bound methods (no wrapper
+# frame per event, as compiled code calls the syscall directly). The timeline functions go to the
+# same engine, which is also the installed time manager while a simulated kernel runs.
+HOT = {"rtio_output": "rtio_output", "rtio_input_timestamp": "rtio_input_timestamp",
+       "rtio_input_data": "rtio_input_data",
+       "rtio_input_timestamped_data": "rtio_input_timestamped_data",
+       "delay": "take_time", "delay_mu": "take_time_mu", "now_mu": "get_time_mu",
+       "at_mu": "set_time_mu"}
+_hot_modules: list[tuple[dict, dict[str, Any]]] = []
+
+
+def _unbound() -> dict[str, Any]:
+    """The functions the hot names hold outside a kernel (syscall wrappers, language core)."""
+    from artiq.language import core as lcore
+    g = globals()
+    return {name: g[name] if name.startswith("rtio_") else getattr(lcore, name) for name in HOT}
+
+
+def bind_hot(module_globals: dict) -> None:
+    """Register a module (pass ``globals()``): its globals that hold the hot functions (see
+    :data:`HOT`) are rebound to the active engine's methods by :func:`activate`."""
+    if any(g is module_globals for g, _ in _hot_modules):
+        return
+    names = {n: f for n, f in _unbound().items() if module_globals.get(n) is f}
+    if names:
+        _hot_modules.append((module_globals, names))
+        _rebind(module_globals, names, _A.engine)
+
+
+def _rebind(g: dict, names: dict[str, Any], engine: Any) -> None:
+    for name, fn in names.items():
+        g[name] = getattr(engine, HOT[name]) if engine is not None else fn
+
+
+def refresh_hot(engine: Any) -> None:
+    """Rebind the hot names again if ``engine`` is active (it swapped one of its methods)."""
+    if _A.engine is engine:
+        for g, names in _hot_modules:
+            _rebind(g, names, engine)
+
+
 def activate(engine: Any) -> Any:
     """Make ``engine`` the target of the syscalls; returns the previously active engine."""
     prev = _A.engine
     _A.engine = engine
+    for g, names in _hot_modules:
+        _rebind(g, names, engine)
     return prev
 
 

@@ -17,6 +17,7 @@ from artiq.language.core import at_mu, delay, delay_mu, now_mu
 from sim.devices.spi2 import SPI_END, SPI_INPUT
 from sim.devices.urukul import (CS_DDS_CH0, DEFAULT_PROFILE, SPI_CONFIG, SPIT_DDS_RD,
                                 SPIT_DDS_WR, urukul_sta_pll_lock)
+from sim.syscalls import bind_hot
 
 __all__ = ["AD9910", "PHASE_MODE_CONTINUOUS", "PHASE_MODE_ABSOLUTE", "PHASE_MODE_TRACKING",
            "RAM_DEST_FTW", "RAM_DEST_POW", "RAM_DEST_ASF", "RAM_DEST_POWASF",
@@ -45,6 +46,9 @@ _AD9910_REG_ASF = 0x09
 _AD9910_REG_PROFILE0 = 0x0E
 _AD9910_REG_PROFILE7 = 0x15
 _AD9910_REG_RAM = 0x16
+
+
+bind_hot(globals())  # per-event timeline calls go straight to the active engine
 
 
 class AD9910:

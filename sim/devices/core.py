@@ -96,6 +96,9 @@ class Core:
             finally:
                 state.depth -= 1
         engine.advance_counter(engine.costs.kernel_launch)
+        g = getattr(fn, "__globals__", None)
+        if g is not None:
+            syscalls.bind_hot(g)  # the kernel's own syscalls and delays go straight to the engine
         prev = syscalls.activate(engine)
         state.depth += 1
         try:

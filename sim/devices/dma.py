@@ -11,10 +11,13 @@ from typing import Any
 
 from artiq.language.core import at_mu, delay_mu, now_mu
 from sim.rtio.errors import DMAError
-from sim.syscalls import (dma_erase, dma_playback, dma_record_start, dma_record_stop,
+from sim.syscalls import (bind_hot, dma_erase, dma_playback, dma_record_start, dma_record_stop,
                           dma_retrieve)
 
 __all__ = ["CoreDMA", "DMARecordContextManager"]
+
+
+bind_hot(globals())  # per-event timeline calls go straight to the active engine
 
 
 class DMARecordContextManager:

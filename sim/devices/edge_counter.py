@@ -7,7 +7,7 @@ from typing import Any
 from artiq.language.core import delay_mu, now_mu
 from sim.rtio.channels import KIND_EDGE_COUNTER
 from sim.rtio.phy.edge_counter import EdgeCounterPhy
-from sim.syscalls import rtio_input_data, rtio_input_timestamped_data, rtio_output
+from sim.syscalls import bind_hot, rtio_input_data, rtio_input_timestamped_data, rtio_output
 
 __all__ = ["EdgeCounter", "CounterOverflow", "CONFIG_COUNT_RISING", "CONFIG_COUNT_FALLING",
            "CONFIG_SEND_COUNT_EVENT", "CONFIG_RESET_TO_ZERO"]
@@ -16,6 +16,9 @@ CONFIG_COUNT_RISING = 0b0001
 CONFIG_COUNT_FALLING = 0b0010
 CONFIG_SEND_COUNT_EVENT = 0b0100
 CONFIG_RESET_TO_ZERO = 0b1000
+
+
+bind_hot(globals())  # per-event syscalls call the active engine directly
 
 
 class CounterOverflow(Exception):

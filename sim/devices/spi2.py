@@ -8,7 +8,7 @@ from artiq.language.core import delay_mu
 from sim.rtio.channels import KIND_SPI
 from sim.rtio.inputs import SPI_FIFO_DEPTH
 from sim.rtio.phy.spi import SPIPhy
-from sim.syscalls import rtio_input_data, rtio_output
+from sim.syscalls import bind_hot, rtio_input_data, rtio_output
 
 __all__ = ["SPIMaster", "SPI_OFFLINE", "SPI_END", "SPI_INPUT", "SPI_CS_POLARITY",
            "SPI_CLK_POLARITY", "SPI_CLK_PHASE", "SPI_LSB_FIRST", "SPI_HALF_DUPLEX",
@@ -25,6 +25,9 @@ SPI_CLK_POLARITY = 0x10
 SPI_CLK_PHASE = 0x20
 SPI_LSB_FIRST = 0x40
 SPI_HALF_DUPLEX = 0x80
+
+
+bind_hot(globals())  # per-event syscalls call the active engine directly
 
 
 class SPIMaster:

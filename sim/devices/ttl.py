@@ -16,7 +16,7 @@ from artiq.language.core import delay, delay_mu, now_mu
 from sim.rtio.channels import KIND_CLKGEN, KIND_TTL_INOUT, KIND_TTL_OUT
 from sim.rtio.phy.clockgen import ClockGenPhy
 from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
-from sim.syscalls import rtio_input_data, rtio_input_timestamp, rtio_output
+from sim.syscalls import bind_hot, rtio_input_data, rtio_input_timestamp, rtio_output
 
 __all__ = ["TTLOut", "TTLInOut", "TTLClockGen"]
 
@@ -30,6 +30,9 @@ def _register(dmgr: Any, core: Any, channel: int, kind: str, phy: Any, name: str
     eng = getattr(core, "engine", None)
     if eng is not None:
         eng.register_channel(channel, kind, name, phy=phy)
+
+
+bind_hot(globals())  # per-event syscalls call the active engine directly
 
 
 class TTLOut:

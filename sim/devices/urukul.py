@@ -12,6 +12,7 @@ from typing import Any
 from artiq.language.core import at_mu, delay, now_mu
 from sim.devices.spi2 import SPI_END, SPI_INPUT
 from sim.rtio.phy.urukul import UrukulDecoder
+from sim.syscalls import bind_hot
 
 __all__ = ["CPLD", "SPI_CONFIG", "SPIT_CFG_WR", "SPIT_CFG_RD", "SPIT_ATT_WR", "SPIT_ATT_RD",
            "SPIT_DDS_WR", "SPIT_DDS_RD", "CS_CFG", "CS_ATT", "CS_DDS_MULTI", "CS_DDS_CH0",
@@ -60,6 +61,9 @@ def urukul_sta_ifc_mode(sta: int) -> int:
 
 def urukul_sta_proto_rev(sta: int) -> int:
     return (sta >> 16) & 0x7F
+
+
+bind_hot(globals())  # per-event timeline calls go straight to the active engine
 
 
 class _RegIOUpdate:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 import sys
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
+from collections import deque
 from typing import Any, Callable, Iterable
 
+from sim import syscalls
 from sim.rtio.channels import KIND_TTL_INOUT, KIND_UNKNOWN, ChannelState
 from sim.rtio.costs import CostProfile, load_profile
 from sim.rtio.errors import CacheError, DMAError, RTIOOverflow, RTIOUnderflow
@@ -99,8 +101,8 @@ class RTIOEngine:
         self._lane = 0
         self._last_c = _NEG
         self._lane_last = [_NEG] * lane_count
-        self._lane_q: list[list[int]] = [[] for _ in range(lane_count)]
-        self._lane_h = [0] * lane_count
+        # coarse timestamps of the events in each lane (those already gone are dropped lazily)
+        self._lane_q: list[deque[int]] = [deque() for _ in range(lane_count)]
         if lane_count & (lane_count - 1):
             raise ValueError("lane_count must be a power of 2")
         self._lane_mask = lane_count - 1
@@ -127,6 +129,7 @@ class RTIOEngine:
         self.dds: dict[tuple[int, int], Any] = {}  # (spi channel, cs) -> DDS state timeline
         self._c_out = self.costs.rtio_output
         self._c_delay = self.costs.delay
+        self._mu_of: dict[float, int] = {}
 
     # ------------------------------------------------------------------ configuration
     def set_costs(self, costs: "CostProfile | str") -> None:
@@ -234,13 +237,21 @@ class RTIOEngine:
 
     def take_time(self, duration: float) -> None:
         """``delay``: seconds → mu, rounded half away from zero (``llvm.round``)."""
-        x = duration / self.ref_period
-        mu = int(x + 0.5) if x >= 0 else -int(0.5 - x)
+        mu = self._mu_of.get(duration)
+        if mu is None:
+            mu = self._seconds_to_mu(duration)
         if self._par_top:
             self.take_time_mu(mu)
             return
         self.counter += self._c_delay
         self.now += mu
+
+    def _seconds_to_mu(self, duration: float) -> int:
+        x = duration / self.ref_period
+        mu = int(x + 0.5) if x >= 0 else -int(0.5 - x)
+        if len(self._mu_of) < 4096:  # kernels use few distinct durations: memoise them
+            self._mu_of[duration] = mu
+        return mu
 
     def get_time_mu(self) -> int:
         return self.now
@@ -289,8 +300,7 @@ class RTIOEngine:
         self._lane = 0
         self._last_c = _NEG
         self._lane_last = [_NEG] * self.lane_count
-        self._lane_q = [[] for _ in range(self.lane_count)]
-        self._lane_h = [0] * self.lane_count
+        self._lane_q = [deque() for _ in range(self.lane_count)]
         for inp in self.inputs.values():
             inp.fill(self.counter)
         for st in self.channels.values():
@@ -318,9 +328,6 @@ class RTIOEngine:
         (synchronous ``RTIOUnderflow``, event discarded, lane state unchanged), sequence check (async:
         event dropped and logged), write.
         """
-        if self._rec is not None:
-            self._record(target, data)
-            return
         counter = self.counter + self._c_out
         ts = self.now
         c = ts >> 3
@@ -328,8 +335,14 @@ class RTIOEngine:
         if c <= self._last_c:
             lane = (lane + 1) & self._lane_mask
         q = self._lane_q[lane]
-        if len(q) - self._lane_h[lane] >= self.lane_depth:
-            counter = self._stall(lane, counter)
+        if len(q) >= self.lane_depth:
+            # full lane (or events already gone): the CPU spins until the head event leaves, when
+            # the coarse counter reaches its coarse timestamp (``sed/gates.py``, ``rtio.rst``)
+            cc = counter >> 3
+            while q and q[0] <= cc:
+                q.popleft()
+            if len(q) >= self.lane_depth:
+                counter = q.popleft() << 3
         if c <= (counter >> 3) + 12:
             self.counter = counter
             raise self._underflow(target, ts, counter)
@@ -339,15 +352,15 @@ class RTIOEngine:
             self._sequence_error(target >> 8)
             return
         q.append(c)
+        lane_last[lane] = self._last_c = c
         self._lane = lane
-        self._last_c = c
-        lane_last[lane] = c
         self.counter = counter
+        ch = target >> 8
         if ts - counter < self.min_slack:
-            self._note_slack(target >> 8, ts, counter)
-        st = self.channels.get(target >> 8)
+            self._note_slack(ch, ts, counter)
+        st = self.channels.get(ch)
         if st is None:
-            st = self.channel(target >> 8)
+            st = self.channel(ch)
         if c > st.max_c:
             st.max_c = c
         else:
@@ -365,10 +378,18 @@ class RTIOEngine:
     @lane_log.setter
     def lane_log(self, value: list[tuple[int, int]] | None) -> None:
         self._lane_log = value
-        if value is None:
-            self.__dict__.pop("rtio_output", None)
-        else:
+        self._swap_output()
+
+    def _swap_output(self) -> None:
+        """Route ``rtio_output`` to the DMA recorder or the lane logger while they are active (the
+        hot path checks neither)."""
+        if self._rec is not None:
+            self.__dict__["rtio_output"] = self._record
+        elif self._lane_log is not None:
             self.__dict__["rtio_output"] = self._logged_output
+        else:
+            self.__dict__.pop("rtio_output", None)
+        syscalls.refresh_hot(self)
 
     def _logged_output(self, target: int, data: int) -> None:
         st = self.channel(target >> 8)
@@ -381,22 +402,6 @@ class RTIOEngine:
     def rtio_output_wide(self, target: int, data: Iterable[int]) -> None:
         """Syscall ``rtio_output_wide(target, [words])``: one event carrying several data words."""
         self.rtio_output(target, tuple(int(d) for d in data))
-
-    def _stall(self, lane: int, counter: int) -> int:
-        """The CPU spins while the lane is full; the head event leaves when the coarse counter reaches
-        its coarse timestamp (``sed/gates.py``, ``doc/manual/rtio.rst``)."""
-        q = self._lane_q[lane]
-        h = self._lane_h[lane]
-        if q[h] <= counter >> 3:  # some events already left
-            h = bisect_right(q, counter >> 3, h)
-        if len(q) - h >= self.lane_depth:
-            counter = q[h] << 3  # wait for the head event
-            h += 1
-        if h > 4096:
-            del q[:h]
-            h = 0
-        self._lane_h[lane] = h
-        return counter
 
     def _underflow(self, target: int, ts: int, counter: int) -> RTIOUnderflow:
         ch = target >> 8
@@ -613,6 +618,7 @@ class RTIOEngine:
         if self._rec is not None:
             raise DMAError("DMA is already recording")
         self._rec = (name, [])
+        self._swap_output()
 
     def dma_record_stop(self, duration: int, enable_ddma: bool = False) -> None:
         """Syscall: store the recorded trace with its duration (the cursor at ``__exit__``)."""
@@ -620,6 +626,7 @@ class RTIOEngine:
             raise DMAError("DMA is not recording")
         name, events = self._rec
         self._rec = None
+        self._swap_output()
         self._dma_ptr += 1
         self.dma_traces[name] = (int(duration), events, self._dma_ptr)
 
