@@ -20,6 +20,8 @@ __all__ = [
     "dephase",
     "depolarise_qubit",
     "fidelity",
+    "has_coherence",
+    "is_diagonal",
     "measure_z",
     "reset_qubit",
     "rotation_unitary",
@@ -70,6 +72,14 @@ _MASKS = (_coherence_mask(0), _coherence_mask(1))
 _KEEP = (1.0 - _MASKS[0], 1.0 - _MASKS[1])
 # one block of ``ion``'s coherences (the other block is its Hermitian conjugate)
 _COH_BLOCK = ((slice(0, 2), slice(2, 4)), (slice(None, None, 2), slice(1, None, 2)))
+
+
+_OFF_DIAGONAL = np.triu_indices(4, 1)
+
+
+def is_diagonal(rho: np.ndarray) -> bool:
+    """Whether ``rho`` has no off-diagonal element (no coherence of either ion)."""
+    return not rho[_OFF_DIAGONAL].any()
 
 
 def has_coherence(rho: np.ndarray, ion: int) -> bool:

@@ -7,7 +7,7 @@ times are RTIO machine units (mu, 1 ns on Kasli), int64.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -53,6 +53,12 @@ class PhyView(Protocol):
 
         Replacement and collisions are resolved by the engine; for a TTLInOut only while OE is on.
         """
+        ...
+
+    def ttl_levels_many(self, channels: Sequence[int], t_from_mu: int,
+                        t_to_mu: int) -> list[tuple[int, int, int]]:
+        """:meth:`ttl_levels` of several channels at once: ``(t_mu, index in channels, level)``,
+        grouped by channel (not merged in time)."""
         ...
 
     def dds_states(self, spi_channel: int, cs: int, t_from_mu: int,

@@ -39,6 +39,7 @@ from .ions import (
     dephase,
     depolarise_qubit,
     has_coherence,
+    is_diagonal,
     measure_z,
     reset_qubit,
     rotation_unitary,
@@ -53,6 +54,7 @@ JOIN_WINDOW_TAU = 5.0
 THERMAL_KEY_TOL = 1e-6      # relative resolution of the mode overlap's thermal factor (fast path)
 _ROLES = ("cool", "repump", "pump", "excite", "detect", "qubit")
 _ORDER = {r: i for i, r in enumerate(_ROLES)}
+_LINEAR_ROLES = ("cool", "repump", "pump")  # roles whose physics has no randomness
 
 
 class PhysicsWorld:
@@ -83,8 +85,11 @@ class PhysicsWorld:
         self._bright: list[int] = [0, 0]
         self._coh_t0: list[float] = [0.0, 0.0]
         self._staged: list[tuple[int, int, int]] = []     # (node, start_mu, stop_mu)
+        self._diag: np.ndarray | None = None
+        self._plans: dict[tuple, tuple] = {}  # deterministic windows → superoperator plans  # the ions' rho object last found diagonal
         self._models: dict[Any, CycleModel] = {}
         self._beams: list[tuple[int, int, str, int, bool]] = []   # (node, order, role, ch, ent)
+        self._beam_channels: list[int] = []
 
     # ---- engine protocol -------------------------------------------------------------------
     def attach(self, view: PhyView) -> None:
@@ -125,6 +130,7 @@ class PhysicsWorld:
         self._ent_ch = {ttl(o, "entangler output") for o in self.lab.entangler.outputs}
         self._beams = [(k, _ORDER[role], role, ch, ch in self._ent_ch)
                        for k in range(2) for role, ch in self._beam_ch[k].items()]
+        self._beam_channels = [b[3] for b in self._beams]
 
     def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
         """New level transitions (t_mu, level) on input ``channel`` with t < t_end_mu."""
@@ -214,13 +220,17 @@ class PhysicsWorld:
         # runs that ended before t0 can no longer hide an output
         owned = self._owned = [w for w in self._owned if w[1] > t0]
         events: list[tuple[int, int, int, str, int]] = []
-        for k, order, role, ch, ent in self._beams:
-            for t, lvl in view.ttl_levels(ch, t0, t_end_mu):
-                if ent and any(a <= t < b for a, b in owned):
-                    continue
-                events.append((t, k, order, role, lvl))
+        beams = self._beams
+        for t, i, lvl in view.ttl_levels_many(self._beam_channels, t0, t_end_mu):
+            k, order, role, ch, ent = beams[i]
+            if ent and any(a <= t < b for a, b in owned):
+                continue
+            events.append((t, k, order, role, lvl))
         if len(events) > 1:
             events.sort()
+        if not self._staged and self._deterministic(events):
+            self._advance_planned(events, t0, t_end_mu)
+            return
         t_prev = t0
         on = self._on
         for t, k, _, role, lvl in events:
@@ -235,6 +245,89 @@ class PhysicsWorld:
             self._flush_staged(None)
         self._evolve(t_prev, t_end_mu)
         self._t = t_end_mu
+
+    # ---- windows without randomness: one linear map -------------------------------------------
+    def _deterministic(self, events: list[tuple[int, int, int, str, int]]) -> bool:
+        """True when only cooling, repumping and pumping act in the window (no excitation,
+        detection or qubit drive): the ions' evolution is then a fixed linear map of rho."""
+        for on in self._on:
+            if on["detect"] or on["qubit"] or on["excite"]:
+                return False
+        for e in events:
+            if e[3] not in _LINEAR_ROLES:
+                return False
+        return True
+
+    def _advance_planned(self, events: list[tuple[int, int, int, str, int]], t0: int,
+                         t1: int) -> None:
+        """:meth:`advance` for a deterministic window: the same segment physics as
+        :meth:`_evolve`, applied as one memoised superoperator (cooling between entangler runs
+        repeats with the same relative timing, so the map is built once)."""
+        mu = self.mu_s
+        on0 = tuple(self._on[k][r] for k in range(2) for r in _LINEAR_ROLES)
+        offs = tuple(0 if node.dephasing == "exponential" else round(t0 - self._coh_t0[k] / mu)
+                     for k, node in enumerate(self.lab.nodes))
+        key = (t1 - t0, tuple((t - t0, k, role, lvl) for t, k, _, role, lvl in events), on0, offs)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plan(events, t0, t1, offs)
+            if len(self._plans) >= 256:
+                self._plans.clear()
+            self._plans[key] = plan
+        sop, thermal_ops, coh_rel, final_on = plan
+        ions = self.ions
+        ions.rho = (sop @ ions.rho.reshape(16)).reshape(4, 4)
+        for k, cool, dt in thermal_ops:
+            th = ions.thermal[k]
+            if cool:
+                th.cool(dt)
+            else:
+                th.heat(dt)
+        for k, rel in enumerate(coh_rel):
+            if rel is not None:
+                self._coh_t0[k] = (t0 + rel) * mu
+        for k, r, lvl in final_on:
+            self._on[k][r] = lvl
+        self._t = t1
+
+    def _plan(self, events: list[tuple[int, int, int, str, int]], t0: int, t1: int,
+              offs: tuple[int, ...]) -> tuple:
+        """(superoperator (16, 16), thermal ops, pump-reset coherence origins, final beams) of a
+        deterministic window, from the segment rules of :meth:`_evolve` applied to a basis."""
+        mu = self.mu_s
+        stack = [m for m in np.eye(16, dtype=complex).reshape(16, 4, 4)]
+        on = [dict(o) for o in self._on]
+        coh = [(t0 - offs[k]) * mu for k in range(2)]
+        coh_rel: list[int | None] = [None, None]
+        thermal_ops: list[tuple[int, bool, float]] = []
+        t_prev = t0
+        for t, k_ev, _, role, lvl in events + [(t1, -1, 0, "", 0)]:
+            if k_ev >= 0 and on[k_ev][role] == bool(lvl):
+                continue  # no change of any beam: no segment boundary (as in advance)
+            if t > t_prev:
+                dt = (t - t_prev) * mu
+                for k, node in enumerate(self.lab.nodes):
+                    if node.dephasing == "exponential":
+                        f = math.exp(-dt / node.t2_s)
+                    else:
+                        f = math.exp(-(((t * mu - coh[k]) ** 2) - ((t_prev * mu - coh[k]) ** 2))
+                                     / node.t2_s ** 2)
+                    stack = [dephase(m, k, f) for m in stack]
+                    thermal_ops.append((k, bool(on[k]["cool"]), dt))
+                    if on[k]["cool"]:
+                        p = pumping_probability(dt, node.pumping_time_s)
+                        stack = [depolarise_qubit(m, k, p) for m in stack]
+                    if on[k]["pump"]:
+                        p = pumping_probability(dt, node.pumping_time_s)
+                        stack = [reset_qubit(m, k, p) for m in stack]
+                        coh[k] = t * mu
+                        coh_rel[k] = t - t0
+                t_prev = t
+            if k_ev >= 0:
+                on[k_ev][role] = bool(lvl)
+        sop = np.stack([m.reshape(16) for m in stack], axis=1)
+        final_on = tuple((k, r, on[k][r]) for k in range(2) for r in _LINEAR_ROLES)
+        return sop, thermal_ops, coh_rel, final_on
 
     def _event(self, t: int, k: int, role: str, level: bool) -> None:
         was = self._on[k][role]
@@ -324,10 +417,13 @@ class PhysicsWorld:
         mu = self.mu_s
         dt = (t_b - t_a) * mu
         ions = self.ions
+        # a diagonal rho has no coherence to dephase, and cooling, pumping and fluorescence keep it
+        # diagonal: one check per segment (the object is remembered) instead of one per ion
+        diag = ions.rho is self._diag or is_diagonal(ions.rho)
         for k, node in enumerate(self.lab.nodes):
             on = self._on[k]
             th = ions.thermal[k]
-            if has_coherence(ions.rho, k):
+            if not diag and has_coherence(ions.rho, k):
                 self._dephase(k, t_a * mu, t_b * mu)
             if on["cool"]:
                 th.cool(dt)
@@ -345,6 +441,8 @@ class PhysicsWorld:
                 self._channels[self._pmt_ch[k]].add_arrivals(np.floor(times / mu))
             if on["qubit"]:
                 self._rotate(k, t_a, t_b)
+                diag = False
+        self._diag = ions.rho if diag else None
 
     def _dephase(self, k: int, ta: float, tb: float) -> None:
         node = self.lab.nodes[k]

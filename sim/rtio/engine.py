@@ -18,7 +18,7 @@ import logging
 import sys
 from bisect import bisect_left
 from collections import deque
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 from sim import syscalls
 from sim.rtio.channels import KIND_TTL_INOUT, KIND_UNKNOWN, ChannelState
@@ -576,6 +576,24 @@ class RTIOEngine:
             from sim.rtio.phy.ttl import LevelView
             view = st.level_view = LevelView(st)
         return view.levels(t_from_mu, t_to_mu)
+
+    def ttl_levels_many(self, channels: Sequence[int], t_from_mu: int,
+                        t_to_mu: int) -> list[tuple[int, int, int]]:
+        """:meth:`ttl_levels` of several channels: ``(t_mu, index in channels, level)``, grouped
+        by channel. Channels with nothing new and no change in the window cost one check."""
+        out: list[tuple[int, int, int]] = []
+        chans = self.channels
+        for i, ch in enumerate(channels):
+            st = chans.get(ch)
+            if st is None:
+                continue
+            view = st.level_view
+            if view is not None and not st.flagged and view.idx >= len(st.raw) and \
+                    view.gen is None and (not view.t or view.t[-1] < t_from_mu):
+                continue
+            for t, lvl in self.ttl_levels(ch, t_from_mu, t_to_mu):
+                out.append((t, i, lvl))
+        return out
 
     def ttl_level_at(self, channel: int, t_mu: int) -> int:
         """Output level of a TTL-like channel at ``t_mu``."""

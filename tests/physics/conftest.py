@@ -47,6 +47,11 @@ class FakeView:
     def ttl_levels(self, channel: int, t_from_mu: int, t_to_mu: int) -> list[tuple[int, int]]:
         return sorted(e for e in self.ttl.get(channel, []) if t_from_mu <= e[0] < t_to_mu)
 
+    def ttl_levels_many(self, channels: list[int], t_from_mu: int,
+                        t_to_mu: int) -> list[tuple[int, int, int]]:
+        return [(t, i, lvl) for i, ch in enumerate(channels)
+                for t, lvl in self.ttl_levels(ch, t_from_mu, t_to_mu)]
+
     def dds_states(self, spi: int, cs: int, t_from_mu: int, t_to_mu: int) -> list[DDSState]:
         return [s for s in self.dds.get((spi, cs), []) if t_from_mu <= s.t_mu < t_to_mu]
 

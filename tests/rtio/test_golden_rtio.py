@@ -502,3 +502,31 @@ def test_out_of_order_events_fold_into_resolution(env):
     assert eng.ttl_levels(0, -(1 << 60), 1 << 60) == before
     assert len(before) == 100                # 50 pulses; the replaced and collided events are gone
     assert sum("RTIO collision" in m for m in env.session.async_errors) == 1
+
+
+def test_hot_syscalls_bound_to_the_running_kernel_only(env):
+    """Device models and the kernel's module call the active engine directly while a kernel runs
+    (no wrapper frame per event); outside a kernel the names are the syscall/timeline functions
+    again, and a DMA recording started inside the kernel still captures the device's events."""
+    import sys
+
+    from sim import syscalls
+    from sim.devices import ttl as ttl_module
+    core, ttl = env.core, env.get("ttl_out")
+    here = sys.modules[__name__]
+    seen = {}
+
+    def k():
+        core.reset()
+        seen["out"] = ttl_module.rtio_output
+        seen["delay"] = here.delay
+        with env.get("core_dma").record("hot"):
+            ttl.pulse(1 * us)
+        seen["recorded"] = len(env.engine.dma_traces["hot"][1])
+        return env.engine.rtio_output
+
+    bound = env.run(k)
+    assert seen["out"] == bound and seen["delay"] == env.engine.take_time
+    assert seen["recorded"] == 2
+    assert ttl_module.rtio_output is syscalls.rtio_output
+    assert here.delay is __import__("artiq.language.core", fromlist=["delay"]).delay

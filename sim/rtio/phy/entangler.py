@@ -78,7 +78,6 @@ class EntanglerPhy:
         self.counters = [0] * 8
         self.events: deque[tuple[int, int, int]] = deque()
         self.herald_log: list[tuple[int, int]] = []
-        self.runs: list[dict] = []
         self._cfg: tuple | None = None
         self._laws: dict[tuple, tuple] = {}
         self._stale: dict[int, tuple] = {}   # input → (model, pattern counts, non-herald mask)
@@ -256,8 +255,6 @@ class EntanglerPhy:
         self.time_remaining = max(timeout_coarse - n_cycles * max(self.tcycle, 1), 0)
         self.events.append((t_end + INPUT_ARRIVAL_MU, t_end, data))
         self.herald_log.append((t_end, data))
-        self.runs.append({"t_start_mu": t0, "t_end_mu": t_end, "n_cycles": n_cycles,
-                          "success": success, "pattern": last_pattern, "data": data})
 
     def _timestamp(self, i: int) -> int:
         """Stored timestamp of gate input ``i``; a pending stale one is drawn now."""

@@ -54,8 +54,12 @@ class LevelView:
     def levels(self, t_from: int, t_to: int) -> list[tuple[int, int]]:
         if self.gen is not None:
             return self.gen.levels(t_from, t_to)
-        self._advance(t_to)
+        st = self.st
+        if st.flagged or self.idx < len(st.raw):  # submissions not turned into levels yet
+            self._advance(t_to)
         t = self.t
+        if not t or t[-1] < t_from:  # the common case: no change in the window
+            return []
         i = bisect_left(t, t_from)
         j = bisect_left(t, t_to)
         lv = self.lv
