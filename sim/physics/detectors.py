@@ -57,9 +57,11 @@ class ClickChannel:
         self._dark_to_mu = t_end_mu
         if self.dark_rate_hz <= 0:
             return
+        # dark counts are drawn in time order: intervals that end before t0 can hide none again
+        suppress = self._suppress = [w for w in self._suppress if w[1] > t0]
         n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
         for t in t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64):
-            if not any(a <= t < b for a, b in self._suppress):
+            if not any(a <= t < b for a, b in suppress):
                 heapq.heappush(self._raw, int(t))
 
     def drain(self, t_end_mu: int) -> list[tuple[int, int]]:
