@@ -57,6 +57,24 @@ _ORDER = {r: i for i, r in enumerate(_ROLES)}
 _LINEAR_ROLES = ("cool", "repump", "pump")  # roles whose physics has no randomness
 
 
+def _linear_step(rho: np.ndarray, k: int, node: Any, on: dict[str, bool], t_a_s: float, t_b_s: float,
+                 coh_t0_s: float, coherent: bool = True) -> np.ndarray:
+    """The deterministic part of one segment [t_a, t_b) for ion ``k`` with the beams ``on``:
+    dephasing (T2, exponential or Gaussian from the coherence origin ``coh_t0_s``; skipped when
+    ``coherent`` is False), scattering of the cooling light, optical pumping. Linear in ``rho``."""
+    if coherent:
+        if node.dephasing == "exponential":
+            f = math.exp(-(t_b_s - t_a_s) / node.t2_s)
+        else:
+            f = math.exp(-(((t_b_s - coh_t0_s) ** 2) - ((t_a_s - coh_t0_s) ** 2)) / node.t2_s ** 2)
+        rho = dephase(rho, k, f)
+    if on["cool"]:
+        rho = depolarise_qubit(rho, k, pumping_probability(t_b_s - t_a_s, node.pumping_time_s))
+    if on["pump"]:
+        rho = reset_qubit(rho, k, pumping_probability(t_b_s - t_a_s, node.pumping_time_s))
+    return rho
+
+
 class PhysicsWorld:
     """Physics of the two-node link behind the RTIO engine.
 
@@ -307,19 +325,10 @@ class PhysicsWorld:
             if t > t_prev:
                 dt = (t - t_prev) * mu
                 for k, node in enumerate(self.lab.nodes):
-                    if node.dephasing == "exponential":
-                        f = math.exp(-dt / node.t2_s)
-                    else:
-                        f = math.exp(-(((t * mu - coh[k]) ** 2) - ((t_prev * mu - coh[k]) ** 2))
-                                     / node.t2_s ** 2)
-                    stack = [dephase(m, k, f) for m in stack]
+                    stack = [_linear_step(m, k, node, on[k], t_prev * mu, t * mu, coh[k])
+                             for m in stack]
                     thermal_ops.append((k, bool(on[k]["cool"]), dt))
-                    if on[k]["cool"]:
-                        p = pumping_probability(dt, node.pumping_time_s)
-                        stack = [depolarise_qubit(m, k, p) for m in stack]
                     if on[k]["pump"]:
-                        p = pumping_probability(dt, node.pumping_time_s)
-                        stack = [reset_qubit(m, k, p) for m in stack]
                         coh[k] = t * mu
                         coh_rel[k] = t - t0
                 t_prev = t
@@ -423,16 +432,13 @@ class PhysicsWorld:
         for k, node in enumerate(self.lab.nodes):
             on = self._on[k]
             th = ions.thermal[k]
-            if not diag and has_coherence(ions.rho, k):
-                self._dephase(k, t_a * mu, t_b * mu)
+            ions.rho = _linear_step(ions.rho, k, node, on, t_a * mu, t_b * mu, self._coh_t0[k],
+                                    not diag and has_coherence(ions.rho, k))
             if on["cool"]:
                 th.cool(dt)
-                ions.rho = depolarise_qubit(ions.rho, k,
-                                            pumping_probability(dt, node.pumping_time_s))
             else:
                 th.heat(dt)
             if on["pump"]:
-                ions.rho = reset_qubit(ions.rho, k, pumping_probability(dt, node.pumping_time_s))
                 self._coh_t0[k] = t_b * mu
             if on["detect"]:
                 bright, dark = fluorescence_rates(node.readout, node.motion, th.n)
@@ -443,15 +449,6 @@ class PhysicsWorld:
                 self._rotate(k, t_a, t_b)
                 diag = False
         self._diag = ions.rho if diag else None
-
-    def _dephase(self, k: int, ta: float, tb: float) -> None:
-        node = self.lab.nodes[k]
-        t0 = self._coh_t0[k]
-        if node.dephasing == "exponential":
-            f = math.exp(-(tb - ta) / node.t2_s)
-        else:
-            f = math.exp(-(((tb - t0) ** 2) - ((ta - t0) ** 2)) / node.t2_s ** 2)
-        self.ions.rho = dephase(self.ions.rho, k, f)
 
     def _rotate(self, k: int, t_a: int, t_b: int) -> None:
         """Qubit drive on [t_a, t_b): split at DDS updates, one unitary per piece."""
