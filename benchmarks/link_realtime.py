@@ -134,16 +134,16 @@ def main() -> int:
                 sim.close()
             lab_s = float(d["totals.lab_time_s"])
             loop_wall = float(d["totals.wall_time_s"])
-            n_runs = int(d["totals.attempts"]) / max(1, int(d["totals.heralds"]))
+            n_runs = int(d["totals.attempts"]) / max(1, int(d["totals.heralds"]))  # attempts
             _line("remote_entanglement", lab_s, wall,
                   "  ({} heralds, {} attempts)".format(int(d["totals.heralds"]),
                                                       int(d["totals.attempts"])))
             _line("  (loop only)", lab_s, loop_wall)
             heralds = max(1, int(d["totals.heralds"]))
-            print("  per herald: lab {:.2f} ms, wall {:.2f} ms, {:.0f} attempts; >= {:g}x needs <= {:.0f} us"
-                  " of wall time per herald".format(1e3 * lab_s / heralds, 1e3 * loop_wall / heralds,
-                                                  n_runs, TARGET, 1e6 * lab_s / heralds / TARGET))
-            del n_runs
+            print("  per herald: lab {:.2f} ms, wall {:.2f} ms, {:.0f} attempts; >= {:g}x needs"
+                  " <= {:.0f} us of wall time per herald".format(
+                      1e3 * lab_s / heralds, 1e3 * loop_wall / heralds, n_runs, TARGET,
+                      1e6 * lab_s / heralds / TARGET))
             sim = simulation(Path(tmp) / "bare", lab=args.lab, seed=args.seed)
             try:
                 d, wall = _measure(sim, BareEntanglerLoop, {"runs": args.bare_runs}, args.profile)

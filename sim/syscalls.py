@@ -15,7 +15,8 @@ from typing import Any
 __all__ = ["rtio_output", "rtio_output_wide", "rtio_input_timestamp", "rtio_input_data",
            "rtio_input_timestamped_data", "rtio_get_counter", "rtio_init", "rtio_get_destination_status",
            "dma_record_start", "dma_record_stop", "dma_erase", "dma_retrieve", "dma_playback",
-           "cache_get", "cache_put", "activate", "active_engine", "charge_rpc", "bind_syscalls", "bind_hot", "refresh_hot", "SYSCALLS"]
+           "cache_get", "cache_put", "activate", "active_engine", "charge_rpc", "bind_syscalls",
+           "bind_hot", "hot_names", "rebind", "refresh_hot", "SYSCALLS"]
 
 
 class _Active:
@@ -44,18 +45,27 @@ def _unbound() -> dict[str, Any]:
     return {name: g[name] if name.startswith("rtio_") else getattr(lcore, name) for name in HOT}
 
 
-def bind_hot(module_globals: dict) -> None:
-    """Register a module (pass ``globals()``): its globals that hold the hot functions (see
-    :data:`HOT`) are rebound to the active engine's methods by :func:`activate`."""
+def hot_names(module_globals: dict) -> dict[str, Any]:
+    """The globals of a module that hold a hot function (see :data:`HOT`), with that function;
+    empty for a module registered with :func:`bind_hot` (the registry rebinds those)."""
     if any(g is module_globals for g, _ in _hot_modules):
-        return
-    names = {n: f for n, f in _unbound().items() if module_globals.get(n) is f}
+        return {}
+    return {n: f for n, f in _unbound().items() if module_globals.get(n) is f}
+
+
+def bind_hot(module_globals: dict) -> None:
+    """Register a module for good (pass ``globals()``; device models and drivers, imported once):
+    its hot globals are rebound to the active engine's methods by :func:`activate`."""
+    names = hot_names(module_globals)
     if names:
         _hot_modules.append((module_globals, names))
-        _rebind(module_globals, names, _A.engine)
+        rebind(module_globals, names, _A.engine)
 
 
-def _rebind(g: dict, names: dict[str, Any], engine: Any) -> None:
+def rebind(g: dict, names: dict[str, Any], engine: Any) -> None:
+    """Point the hot ``names`` of module globals ``g`` at ``engine`` (None: the plain functions).
+    For a kernel's own module, bound only while its kernel runs (experiment files are imported
+    afresh for every run, so they are not registered)."""
     for name, fn in names.items():
         g[name] = getattr(engine, HOT[name]) if engine is not None else fn
 
@@ -64,7 +74,7 @@ def refresh_hot(engine: Any) -> None:
     """Rebind the hot names again if ``engine`` is active (it swapped one of its methods)."""
     if _A.engine is engine:
         for g, names in _hot_modules:
-            _rebind(g, names, engine)
+            rebind(g, names, engine)
 
 
 def activate(engine: Any) -> Any:
@@ -72,7 +82,7 @@ def activate(engine: Any) -> Any:
     prev = _A.engine
     _A.engine = engine
     for g, names in _hot_modules:
-        _rebind(g, names, engine)
+        rebind(g, names, engine)
     return prev
 
 

@@ -97,15 +97,18 @@ class Core:
                 state.depth -= 1
         engine.advance_counter(engine.costs.kernel_launch)
         g = getattr(fn, "__globals__", None)
-        if g is not None:
-            syscalls.bind_hot(g)  # the kernel's own syscalls and delays go straight to the engine
+        hot = syscalls.hot_names(g) if g is not None else {}
         prev = syscalls.activate(engine)
+        if hot:  # the kernel's own syscalls and delays go straight to the engine while it runs
+            syscalls.rebind(g, hot, engine)
         state.depth += 1
         try:
             return fn(*k_args, **k_kwargs)
         finally:
             state.depth -= 1
             syscalls.activate(prev)
+            if hot:
+                syscalls.rebind(g, hot, prev)
             engine.reset_frames()
             warning = engine.end_kernel()
             if warning is not None:

@@ -57,8 +57,8 @@ _ORDER = {r: i for i, r in enumerate(_ROLES)}
 _LINEAR_ROLES = ("cool", "repump", "pump")  # roles whose physics has no randomness
 
 
-def _linear_step(rho: np.ndarray, k: int, node: Any, on: dict[str, bool], t_a_s: float, t_b_s: float,
-                 coh_t0_s: float, coherent: bool = True) -> np.ndarray:
+def _linear_step(rho: np.ndarray, k: int, node: Any, on: dict[str, bool], t_a_s: float,
+                 t_b_s: float, coh_t0_s: float, coherent: bool = True) -> np.ndarray:
     """The deterministic part of one segment [t_a, t_b) for ion ``k`` with the beams ``on``:
     dephasing (T2, exponential or Gaussian from the coherence origin ``coh_t0_s``; skipped when
     ``coherent`` is False), scattering of the cooling light, optical pumping. Linear in ``rho``."""
@@ -103,8 +103,8 @@ class PhysicsWorld:
         self._bright: list[int] = [0, 0]
         self._coh_t0: list[float] = [0.0, 0.0]
         self._staged: list[tuple[int, int, int]] = []     # (node, start_mu, stop_mu)
-        self._diag: np.ndarray | None = None
-        self._plans: dict[tuple, tuple] = {}  # deterministic windows → superoperator plans  # the ions' rho object last found diagonal
+        self._diag: np.ndarray | None = None  # the ions' rho object last found diagonal
+        self._plans: dict[tuple, tuple] = {}  # deterministic windows → superoperator plans
         self._models: dict[Any, CycleModel] = {}
         self._beams: list[tuple[int, int, str, int, bool]] = []   # (node, order, role, ch, ent)
         self._beam_channels: list[int] = []
