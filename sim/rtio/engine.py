@@ -588,8 +588,7 @@ class RTIOEngine:
             if st is None:
                 continue
             view = st.level_view
-            if view is not None and not st.flagged and view.idx >= len(st.raw) and \
-                    view.gen is None and (not view.t or view.t[-1] < t_from_mu):
+            if view is not None and view.quiet_since(t_from_mu):
                 continue
             for t, lvl in self.ttl_levels(ch, t_from_mu, t_to_mu):
                 out.append((t, i, lvl))

@@ -54,16 +54,26 @@ class LevelView:
     def levels(self, t_from: int, t_to: int) -> list[tuple[int, int]]:
         if self.gen is not None:
             return self.gen.levels(t_from, t_to)
+        if self.quiet_since(t_from):
+            return []
         st = self.st
         if st.flagged or self.idx < len(st.raw):  # submissions not turned into levels yet
             self._advance(t_to)
         t = self.t
-        if not t or t[-1] < t_from:  # the common case: no change in the window
+        if not t or t[-1] < t_from:
             return []
         i = bisect_left(t, t_from)
         j = bisect_left(t, t_to)
         lv = self.lv
         return [(t[k], lv[k]) for k in range(i, j)]
+
+    def quiet_since(self, t_from: int) -> bool:
+        """True when every submission is turned into levels and none changes at or after
+        ``t_from`` (the common case for a beam between its pulses): no work to do."""
+        st = self.st
+        t = self.t
+        return (self.gen is None and not st.flagged and self.idx >= len(st.raw)
+                and (not t or t[-1] < t_from))
 
     def _advance(self, t_to: int) -> None:
         st = self.st
