@@ -520,6 +520,8 @@ device_db["entangler"] = {
     "module": "drivers.entangler",
     "class": "Entangler",
     "arguments": {"channel": 0x000027, "is_master": True},
+    # the simulator runs identical timed-out runs of run_until_herald_mu in one step
+    "sim_class": "sim.devices.entangler.Entangler",
 }
 
 _NODE_TTL_OUT = ["cool_sw", "repump_sw", "pump_sw", "excite", "detect_sw"]

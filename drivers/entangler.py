@@ -22,11 +22,13 @@ timestamps are valid.
 """
 from numpy import int32, int64
 
-from artiq.language.core import kernel, portable, delay_mu
+from artiq.language.core import kernel, portable, delay_mu, now_mu, at_mu
 from artiq.language.types import TBool, TInt32, TInt64, TList, TNone, TTuple
+from artiq.coredevice.exceptions import RTIOUnderflow
 from artiq.coredevice.rtio import rtio_output, rtio_input_data, rtio_input_timestamped_data
 
-__all__ = ["Entangler", "TIMEOUT", "OUT_PUMP_A", "OUT_EXCITE_A", "OUT_PUMP_B", "OUT_EXCITE_B",
+__all__ = ["Entangler", "TIMEOUT", "UNDERFLOW",
+           "OUT_PUMP_A", "OUT_EXCITE_A", "OUT_PUMP_B", "OUT_EXCITE_B",
            "GATE_DET0", "GATE_DET1", "GATE_DET2", "GATE_DET3", "TIMESTAMP_REF"]
 
 # write addresses
@@ -51,6 +53,8 @@ _CONFIG_STANDALONE = 4
 
 #: ``run_mu`` reason on timeout
 TIMEOUT = 0x3fff
+#: :meth:`Entangler.run_until_herald_mu` reason when a submission underflowed
+UNDERFLOW = -1
 
 #: sequencer channel numbers for :meth:`Entangler.set_timing_mu` on ionlink's wiring
 OUT_PUMP_A = 0
@@ -87,12 +91,16 @@ class Entangler:
     :param is_master: this Kasli sequences the link (the heralder and the detectors sit on the
         master); written to CONFIG by every :meth:`set_config`.
     :param core_device: name of the core device.
+    :param core_dma_device: name of the core DMA device (cooling traces of
+        :meth:`run_until_herald_mu`).
     """
 
-    kernel_invariants = {"core", "channel", "is_master", "coarse_mu", "target"}
+    kernel_invariants = {"core", "core_dma", "channel", "is_master", "coarse_mu", "target"}
 
-    def __init__(self, dmgr, channel, is_master=True, core_device="core"):
+    def __init__(self, dmgr, channel, is_master=True, core_device="core",
+                 core_dma_device="core_dma"):
         self.core = dmgr.get(core_device)
+        self.core_dma = dmgr.get(core_dma_device)
         self.channel = channel
         self.is_master = is_master
         self.target = channel << 8
@@ -214,6 +222,52 @@ class Entangler:
     def run(self, duration: float) -> TTuple([TInt64, TInt32]):
         """:meth:`run_mu` with the duration in seconds."""
         return self.run_mu(self.core.seconds_to_mu(duration))
+
+    @kernel
+    def cooled_run_mu(self, cool, duration_mu: TInt64, margin_mu: TInt64,
+                      standalone: TBool) -> TTuple([TInt64, TInt32]):
+        """One run after re-cooling: play the DMA trace ``cool`` (a handle from
+        ``core_dma.get_handle``) at the cursor, enable the core, run for at most ``duration_mu``.
+
+        :return: ``(end_mu, reason)`` as :meth:`run_mu`.
+
+        Advances the cursor by the cooling trace and two coarse cycles, blocks until the run is
+        over, then moves the cursor to ``end_mu``, or to the RTIO counter + ``margin_mu`` if that
+        is later."""
+        self.core_dma.playback_handle(cool)
+        self.set_config(True, standalone)
+        end_mu, reason = self.run_mu(duration_mu)
+        at_mu(end_mu)
+        t = self.core.get_rtio_counter_mu() + margin_mu
+        if now_mu() < t:
+            at_mu(t)
+        return end_mu, reason
+
+    @kernel
+    def run_until_herald_mu(self, cool, duration_mu: TInt64, margin_mu: TInt64,
+                            max_runs: TInt32, standalone: TBool = True
+                            ) -> TTuple([TInt64, TInt32, TInt32]):
+        """Repeat :meth:`cooled_run_mu` until a run heralds, at most ``max_runs`` times.
+
+        :return: ``(end_mu, reason, timeouts)``: the last run's end and reason (matched slots, or
+            :data:`TIMEOUT` after ``max_runs`` timeouts, or :data:`UNDERFLOW` when a submission
+            was late: the caller must make slack, e.g. ``core.break_realtime()``), and the number
+            of runs that timed out (each ran its full ``duration_mu``).
+
+        Timeline as :meth:`cooled_run_mu`, once per run. The simulator executes a run of identical
+        timeouts in one step (``sim.devices.entangler``); on hardware this is a plain loop."""
+        timeouts = 0
+        end_mu = int64(0)
+        reason = TIMEOUT
+        while timeouts < max_runs:
+            try:
+                end_mu, reason = self.cooled_run_mu(cool, duration_mu, margin_mu, standalone)
+            except RTIOUnderflow:
+                return end_mu, UNDERFLOW, timeouts
+            if reason != TIMEOUT:
+                break
+            timeouts += 1
+        return end_mu, reason, timeouts
 
     @kernel
     def get_status(self) -> TInt32:

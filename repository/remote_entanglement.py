@@ -23,7 +23,7 @@ from artiq.experiment import *
 from artiq.coredevice.exceptions import RTIOUnderflow
 
 from drivers.bsa import HERALD_PATTERNS, pattern_of_slots
-from drivers.entangler import (TIMEOUT, OUT_PUMP_A, OUT_EXCITE_A, OUT_PUMP_B, OUT_EXCITE_B,
+from drivers.entangler import (TIMEOUT, UNDERFLOW, OUT_PUMP_A, OUT_EXCITE_A, OUT_PUMP_B, OUT_EXCITE_B,
                                GATE_DET0)
 from drivers.link import LinkExperiment
 
@@ -66,10 +66,12 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
         if self.gate_stop_mu >= self.cycle_mu:
             raise ValueError("gate window ends after the cycle")
         self.heralds = HERALD_PATTERNS
-        self.timeout_cycles = int32(-1)
+        # cycles of a run that times out: the gateware ends it at the end of the cycle in which
+        # the timeout (coarse ticks) expires
+        self.timeout_cycles = int32(-(-(self.run_mu >> 3) // (self.cycle_mu >> 3)))
         self.kernel_invariants |= {"cycle_mu", "run_mu", "pump_start_mu", "pump_stop_mu",
                                    "excite_mu", "excite_len_mu", "gate_start_mu", "gate_stop_mu",
-                                   "heralds", "check_every"}
+                                   "heralds", "check_every", "timeout_cycles"}
 
     def run(self):
         self.run_link(self.run_kernel)
@@ -117,6 +119,7 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
         attempts = int64(0)      # attempts since the last recorded herald
         i = self.next_index
         runs = 0
+        next_check = self.check_every
         stop = False
         while i < self.n_total and not stop:
             s = i // self.heralds_per_setting
@@ -130,29 +133,21 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
             end_mu = int64(0)
             reason = 0
             while not heralded and not stop:
-                try:
-                    self.core_dma.playback_handle(cool)
-                    self.entangler.set_config(True, True)
-                    end_mu, reason = self.entangler.run_mu(self.run_mu)
-                    at_mu(end_mu)
-                    self.resync()
-                    if reason != TIMEOUT:
-                        heralded = True
-                    else:
-                        n = self.timeout_cycles
-                        if n < 0:
-                            # timed-out runs are deterministic in standalone mode: read once
-                            n = self.entangler.get_ncycles()
-                            self.timeout_cycles = n
-                            self.resync()
-                        attempts += int64(n)
-                        attempts_total += int64(n)
-                        cycles_total += int64(n) * self.cycle_mu
-                except RTIOUnderflow:
+                end_mu, reason, timeouts = self.entangler.run_until_herald_mu(
+                    cool, self.run_mu, self.margin_mu, next_check - runs, True)
+                runs += timeouts
+                attempts += int64(timeouts) * int64(self.timeout_cycles)
+                attempts_total += int64(timeouts) * int64(self.timeout_cycles)
+                cycles_total += int64(timeouts) * int64(self.timeout_cycles) * self.cycle_mu
+                if reason == UNDERFLOW:
                     underflows += 1
+                    runs += 1
                     self.core.break_realtime()
-                runs += 1
-                if not heralded and runs % self.check_every == 0:
+                elif reason != TIMEOUT:
+                    heralded = True
+                    runs += 1
+                if not heralded and runs >= next_check:
+                    next_check = runs + self.check_every
                     stop = self.should_stop()
                     self.core.break_realtime()
             if not heralded:
@@ -196,7 +191,8 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
                 discarded += 1
                 self.recover()
             herald_mu += now_mu() - end_mu
-            if runs % self.check_every == 0 and i < self.n_total:
+            if runs >= next_check and i < self.n_total:
+                next_check = runs + self.check_every
                 stop = self.should_stop()
                 self.core.break_realtime()
         self.entangler.set_config(False, True)

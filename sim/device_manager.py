@@ -5,8 +5,9 @@ The lab's ``device_db.py`` is used as it is, transformed by :func:`transform_dev
 
 - ``local`` entries of ``artiq.coredevice.<m>`` are mapped to ``sim.devices.<m>`` (same class name)
   when that model exists; ``drivers.*`` and other modules are ionlink's or the user's own code and
-  are kept. An entry's optional ``sim_args`` dict is merged into its arguments for the simulated
-  model.
+  are kept, unless the entry names a simulator subclass with ``"sim_class": "pkg.mod.Cls"``
+  (e.g. the entangler driver with the simulator's fast-forward of identical timeouts). An entry's
+  optional ``sim_args`` dict is merged into its arguments for the simulated model.
 - controllers: ``core_log`` (``aqctl_corelog``) becomes :class:`SimCoreLog`; a controller with
   ``"sim_class": "pkg.mod.Cls"`` (or whose command is ``aqctl_ionlink_<name>`` and whose module
   ``drivers.aqctl_ionlink_<name>`` defines ``SIM_CLASS``) becomes ``Cls(simulation=True)``.
@@ -171,11 +172,15 @@ def _transform_local(name: str, desc: dict) -> dict:
     cls = desc.get("class", "")
     out = dict(desc)
     out["arguments"] = dict(desc.get("arguments", {})) | desc.get("sim_args", {})
+    out.pop("sim_class", None)
     if module.startswith(_MAPPED_PREFIX):
         sim_module, reason = _sim_model(name, module, cls)
         if sim_module is None:
             return _unavailable(name, module, cls, reason)
         out["module"] = sim_module
+    elif isinstance(desc.get("sim_class"), str):
+        sim_module, _, sim_cls = desc["sim_class"].rpartition(".")
+        out["module"], out["class"] = sim_module, sim_cls
     return out
 
 

@@ -236,7 +236,7 @@ class CycleModel:
                      t_end_mu: int) -> None:
         """Commit a run that ended without a pattern in ``excluded`` (a timeout): the ions are in
         :meth:`post_state` at ``t_end_mu`` and heated over the run."""
-        world.commit_state(self.post_state(excluded), t_run_start_mu, t_end_mu)
+        world.commit_state(self.post_state(excluded), t_run_start_mu, t_end_mu, timeout=True)
 
     def _apply_phase(self, rho: np.ndarray, pattern: int, true_t: np.ndarray) -> np.ndarray:
         """Detection-time phase φ = ω_q (t_H − t_V) on the heralded state."""

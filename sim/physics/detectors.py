@@ -50,6 +50,10 @@ class ClickChannel:
         """No dark counts in [from, to) (the entangler fast path owns this interval)."""
         self._suppress.append((t_from_mu, t_to_mu))
 
+    def suppress_many(self, windows: list[tuple[int, int]]) -> None:
+        """:meth:`suppress` for each ``(from, to)`` of ``windows``."""
+        self._suppress.extend(windows)
+
     def _darks(self, t_end_mu: int) -> None:
         if t_end_mu <= self._dark_to_mu:
             return

@@ -108,6 +108,14 @@ class PhysicsWorld:
         self._models: dict[Any, CycleModel] = {}
         self._beams: list[tuple[int, int, str, int, bool]] = []   # (node, order, role, ch, ent)
         self._beam_channels: list[int] = []
+        # the period between two entangler runs, for fast-forwarding identical timeouts
+        self._period: list[tuple[int, tuple, tuple]] = []  # planned windows since the last run
+        self._period_clean = True       # nothing but planned windows since the last run
+        self._period_end: int | None = None     # end of the last run
+        self._period_run: tuple[int, int] = (0, 0)
+        self._period_sig: tuple | None = None
+        self._period_ops: list[tuple[int, bool, float]] = []
+        self._run_key = 0               # thermal key of the last run's cycle model
 
     # ---- engine protocol -------------------------------------------------------------------
     def attach(self, view: PhyView) -> None:
@@ -187,17 +195,21 @@ class PhysicsWorld:
         # Π 1/(1 + n̄/n_mode) of the mode overlap: models are cached per configuration and that
         # factor (to THERMAL_KEY_TOL; built with the n̄ of the first run that needs them)
         thermal = self.ions.thermal
-        f = 1.0
-        for th, node in zip(thermal, self.lab.nodes):
-            f /= 1 + th.n / node.motion.n_mode
+        self._run_key = self._thermal_key([th.n for th in thermal])
         key = (tuple(sorted(outputs.items())), tuple(sorted(gates.items())), cycle_mu,
-               round(f / THERMAL_KEY_TOL))
+               self._run_key)
         model = self._models.get(key)
         if model is None:
             n_bars = tuple(float(f"{t.n:.6g}") for t in thermal)
             model = build_cycle_model(self.lab, outputs, gates, cycle_mu, n_bars)  # type: ignore
             self._models[key] = model
         return model
+
+    def _thermal_key(self, n_bars: Any) -> int:
+        f = 1.0
+        for n, node in zip(n_bars, self.lab.nodes):
+            f /= 1 + n / node.motion.n_mode
+        return round(f / THERMAL_KEY_TOL)
 
     def commit_cycle(self, sample: CycleSample, t_cycle_start_mu: int, *,
                      t_run_start_mu: int | None = None, deliver_clicks: bool = False) -> None:
@@ -212,12 +224,15 @@ class PhysicsWorld:
             for i, t in sample.clicks:
                 self._channels[self._det_ch[i]].add_arrivals([t_cycle_start_mu + t])
 
-    def commit_state(self, rho: np.ndarray, t_run_start_mu: int, t_end_mu: int) -> None:
+    def commit_state(self, rho: np.ndarray, t_run_start_mu: int, t_end_mu: int, *,
+                     timeout: bool = False) -> None:
         """An entangler run owns [t_run_start, t_end): outputs before it are processed first, the
         ions heat over it and are in ``rho`` at its end (no world processing or detector dark
-        counts of the world's own inside it)."""
+        counts of the world's own inside it). ``timeout``: ``rho`` depends only on the run's
+        configuration (a run that timed out), so the period may repeat identically."""
         self.advance(t_run_start_mu)
         t_run0, t_end = t_run_start_mu, t_end_mu
+        self._close_period(timeout, t_run0, t_end)
         self._owned.append((t_run0, t_end))
         for ch in self._det_ch:
             self._channels[ch].suppress(t_run0, t_end)
@@ -227,6 +242,101 @@ class PhysicsWorld:
         self._coh_t0 = [t_end * self.mu_s] * 2
         self._staged.clear()
         self._t = max(self._t, t_end)
+
+    # ---- fast-forward of identical timed-out runs -----------------------------------------------
+    def _close_period(self, timeout: bool, t_run0: int, t_end: int) -> None:
+        """Account for the period that ends with the run [t_run0, t_end)."""
+        prev = self._period_end
+        clean = timeout and self._period_clean and prev is not None and self._t <= t_run0
+        self._period_sig = ((tuple((rel, key) for rel, key, _ in self._period), t_end - t_run0,
+                             t_end - prev) if clean else None)  # type: ignore[operator]
+        self._period_ops = [op for _, _, ops in self._period for op in ops] if clean else []
+        self._period = []
+        self._period_clean = True
+        self._period_end = t_end
+        self._period_run = (t_run0, t_end)
+
+    def period_signature(self) -> tuple | None:
+        """The physics of the period that ended with the last run, independent of where it lies on
+        the timeline: its planned windows (beam events, beams on at the start, coherence offsets),
+        the run length and the period length. None unless the run timed out and only cooling,
+        repumping and pumping acted before it (nothing random)."""
+        return self._period_sig
+
+    def _period_maps(self) -> list[tuple[float, float, float]]:
+        """Per ion ``(aw, bw, h)``: n̄ → aw·n̄ + bw over the period's windows, + h over its run."""
+        run_s = (self._period_run[1] - self._period_run[0]) * self.mu_s
+        maps = []
+        for k, th in enumerate(self.ions.thermal):
+            a, b = 1.0, 0.0
+            for kk, cool, dt in self._period_ops:
+                if kk != k:
+                    continue
+                if cool:
+                    e = math.exp(-dt / th.cooling_time_s)
+                    a, b = e * a, e * b + th.doppler_n * (1 - e)
+                else:
+                    b += th.heating_rate_per_s * dt
+            maps.append((a, b, th.heating_rate_per_s * run_s))
+        return maps
+
+    @staticmethod
+    def _n_after(n0: float, aw: float, bw: float, h: float, k: int) -> float:
+        """n̄ at the end of the k-th repeated period, from n̄ = n0 at the end of the last run."""
+        a, c = aw, bw + h
+        if k <= 0:
+            return n0
+        if a == 1.0:
+            return n0 + k * c
+        ak = a ** k
+        return ak * n0 + c * (1 - ak) / (1 - a)
+
+    def stable_runs(self, max_runs: int, period_mu: int) -> int:
+        """How many of the next ``max_runs`` repetitions of the last period (one every
+        ``period_mu``) start with the ions' temperatures in the last run's cycle law (the same
+        thermal key); 0 when the last period is not repeatable."""
+        if (self._period_sig is None or self._period_sig[2] != period_mu
+                or self._t != self._period_end):
+            return 0
+        maps = self._period_maps()
+        n0 = [th.n for th in self.ions.thermal]
+
+        def same_law(m: int) -> bool:
+            # n̄ at run starts 1..m is monotone per ion: the extreme keys are at the box corners
+            lo, hi = [], []
+            for n, (aw, bw, h) in zip(n0, maps):
+                first = aw * n + bw
+                last = aw * self._n_after(n, aw, bw, h, m - 1) + bw
+                lo.append(min(first, last))
+                hi.append(max(first, last))
+            return self._thermal_key(lo) == self._thermal_key(hi) == self._run_key
+
+        if same_law(max_runs):
+            return max_runs
+        good, bad = 0, max_runs
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            if same_law(mid):
+                good = mid
+            else:
+                bad = mid
+        return good
+
+    def repeat_runs(self, k: int, period_mu: int) -> None:
+        """The last period happens ``k`` more times, one every ``period_mu``, each ending with a run
+        that times out: the ions end in the same state, heated and cooled as in the period; each
+        run owns its interval (no detector dark counts of the world's own)."""
+        t_run0, t_end = self._period_run
+        for th, (aw, bw, h) in zip(self.ions.thermal, self._period_maps()):
+            th.n = self._n_after(th.n, aw, bw, h, k)
+        windows = [(t_run0 + j * period_mu, t_end + j * period_mu) for j in range(1, k + 1)]
+        for ch in self._det_ch:
+            self._channels[ch].suppress_many(windows)
+        shift = k * period_mu
+        self._owned.append((t_run0 + shift, t_end + shift))
+        self._t = self._period_end = t_end + shift
+        self._period_run = (t_run0 + shift, t_end + shift)
+        self._coh_t0 = [self._t * self.mu_s] * 2
 
     # ---- timeline processing -----------------------------------------------------------------
     def advance(self, t_end_mu: int) -> None:
@@ -249,6 +359,7 @@ class PhysicsWorld:
         if not self._staged and self._deterministic(events):
             self._advance_planned(events, t0, t_end_mu)
             return
+        self._period_clean = False
         t_prev = t0
         on = self._on
         for t, k, _, role, lvl in events:
@@ -283,8 +394,13 @@ class PhysicsWorld:
         repeats with the same relative timing, so the map is built once)."""
         mu = self.mu_s
         on0 = tuple(self._on[k][r] for k in range(2) for r in _LINEAR_ROLES)
-        offs = tuple(0 if node.dephasing == "exponential" else round(t0 - self._coh_t0[k] / mu)
-                     for k, node in enumerate(self.lab.nodes))
+        ions = self.ions
+        # a diagonal rho has nothing to dephase (and stays diagonal): the plan then needs no
+        # coherence origins, and one plan serves every such window with these events
+        diag = ions.rho is self._diag or is_diagonal(ions.rho)
+        offs = None if diag else tuple(
+            0 if node.dephasing == "exponential" else round(t0 - self._coh_t0[k] / mu)
+            for k, node in enumerate(self.lab.nodes))
         key = (t1 - t0, tuple((t - t0, k, role, lvl) for t, k, _, role, lvl in events), on0, offs)
         plan = self._plans.get(key)
         if plan is None:
@@ -293,8 +409,10 @@ class PhysicsWorld:
                 self._plans.clear()
             self._plans[key] = plan
         sop, thermal_ops, coh_rel, final_on = plan
-        ions = self.ions
+        if self._period_end is not None:
+            self._period.append((t0 - self._period_end, key, thermal_ops))
         ions.rho = (sop @ ions.rho.reshape(16)).reshape(4, 4)
+        self._diag = ions.rho if diag else None
         for k, cool, dt in thermal_ops:
             th = ions.thermal[k]
             if cool:
@@ -309,13 +427,17 @@ class PhysicsWorld:
         self._t = t1
 
     def _plan(self, events: list[tuple[int, int, int, str, int]], t0: int, t1: int,
-              offs: tuple[int, ...]) -> tuple:
+              offs: tuple[int, ...] | None) -> tuple:
         """(superoperator (16, 16), thermal ops, pump-reset coherence origins, final beams) of a
-        deterministic window, from the segment rules of :meth:`_evolve` applied to a basis."""
+        deterministic window, from the segment rules of :meth:`_evolve` applied to a basis.
+        ``offs`` None: for diagonal states only (the diagonal basis, no dephasing)."""
         mu = self.mu_s
-        stack = [m for m in np.eye(16, dtype=complex).reshape(16, 4, 4)]
+        coherent = offs is not None
+        cols = range(16) if coherent else (0, 5, 10, 15)
+        basis = np.eye(16, dtype=complex).reshape(16, 4, 4)
+        stack = [basis[c] for c in cols]
         on = [dict(o) for o in self._on]
-        coh = [(t0 - offs[k]) * mu for k in range(2)]
+        coh = [(t0 - offs[k]) * mu if coherent else 0.0 for k in range(2)]  # type: ignore[index]
         coh_rel: list[int | None] = [None, None]
         thermal_ops: list[tuple[int, bool, float]] = []
         t_prev = t0
@@ -325,8 +447,8 @@ class PhysicsWorld:
             if t > t_prev:
                 dt = (t - t_prev) * mu
                 for k, node in enumerate(self.lab.nodes):
-                    stack = [_linear_step(m, k, node, on[k], t_prev * mu, t * mu, coh[k])
-                             for m in stack]
+                    stack = [_linear_step(m, k, node, on[k], t_prev * mu, t * mu, coh[k],
+                                          coherent) for m in stack]
                     thermal_ops.append((k, bool(on[k]["cool"]), dt))
                     if on[k]["pump"]:
                         coh[k] = t * mu
@@ -334,7 +456,9 @@ class PhysicsWorld:
                 t_prev = t
             if k_ev >= 0:
                 on[k_ev][role] = bool(lvl)
-        sop = np.stack([m.reshape(16) for m in stack], axis=1)
+        sop = np.zeros((16, 16), dtype=complex)
+        for c, m in zip(cols, stack):
+            sop[:, c] = m.reshape(16)
         final_on = tuple((k, r, on[k][r]) for k in range(2) for r in _LINEAR_ROLES)
         return sop, thermal_ops, coh_rel, final_on
 

@@ -26,7 +26,8 @@ from sim.rtio.costs import CostProfile, load_profile
 from sim.rtio.errors import CacheError, DMAError, RTIOOverflow, RTIOUnderflow
 from sim.rtio.inputs import InputChannel
 
-__all__ = ["RTIOEngine", "UNDERFLOW_MARGIN_COARSE", "BREAK_REALTIME_SLACK_MU", "ASYNC_COLLISION",
+__all__ = ["RTIOEngine", "Period",
+           "UNDERFLOW_MARGIN_COARSE", "BREAK_REALTIME_SLACK_MU", "ASYNC_COLLISION",
            "ASYNC_BUSY", "ASYNC_SEQUENCE"]
 
 logger = logging.getLogger("sim.rtio.engine")
@@ -107,6 +108,7 @@ class RTIOEngine:
             raise ValueError("lane_count must be a power of 2")
         self._lane_mask = lane_count - 1
         self._lane_log: list[tuple[int, int]] | None = None
+        self._cap: list[tuple[int, int, int, int, Any]] | None = None  # period capture
         # channels
         self.channels: dict[int, ChannelState] = {}
         self.names: dict[str, tuple[str, int, dict]] = {}  # device name -> (kind, channel, extra)
@@ -385,6 +387,8 @@ class RTIOEngine:
         hot path checks neither)."""
         if self._rec is not None:
             self.__dict__["rtio_output"] = self._record
+        elif self._cap is not None:
+            self.__dict__["rtio_output"] = self._captured_output
         elif self._lane_log is not None:
             self.__dict__["rtio_output"] = self._logged_output
         else:
@@ -686,6 +690,88 @@ class RTIOEngine:
         if error is not None:
             raise RTIOUnderflow(error)
 
+    # ------------------------------------------------------------------ periods
+    def capture_start(self) -> bool:
+        """Start recording every accepted submission with the clocks at its time (for
+        :meth:`repeat_period`). False (nothing recorded) while DMA records or the lane log is on."""
+        if self._rec is not None or self._lane_log is not None or self._cap is not None:
+            return False
+        self._cap = [(self.now, self.counter, 0, -1, len(self.kernel_async))]
+        self._swap_output()
+        return True
+
+    def capture_stop(self) -> "Period | None":
+        """Stop recording; the submissions since :meth:`capture_start` as a :class:`Period`, or
+        None when one failed (underflow, sequence error) or nothing was recorded."""
+        cap = self._cap
+        self._cap = None
+        self._swap_output()
+        if cap is None or len(cap) < 2:
+            return None
+        now0, counter0, _, _, n_async = cap[0]
+        if len(self.kernel_async) != n_async or len(cap) - 1 >= self.lane_depth:
+            return None
+        return Period(now0, counter0, self.now, self.counter, cap[1:])
+
+    def _captured_output(self, target: int, data: Any) -> None:
+        cap = self._cap
+        entry = (self.now, self.counter, self._c_out, target, data)
+        RTIOEngine.rtio_output(self, target, data)  # an underflow propagates: no period then
+        cap.append(entry)  # type: ignore[union-attr]
+
+    def repeat_period(self, period: "Period", max_repeats: int, phy_channel: int) -> int:
+        """Fast-forward identical periods of a loop around a run of the PHY on ``phy_channel``.
+
+        ``period`` (captured just before) must have left the engine in the state it started from,
+        shifted by its length T: the caller has checked that it equals an earlier period that
+        repeated itself. The PHY's ``skip_runs(max_repeats, T)`` says how many further periods
+        end the same way (and advances itself and the physics over them). Their submissions are
+        then logged again, shifted by T each, without re-triggering that PHY, and the cursor,
+        counter and SED lanes move on as the per-event path would move them: every submission
+        lies inside its period and has the same slack as in ``period``, so none underflows,
+        stalls a lane or reaches a channel out of order. Returns the number of periods done.
+        """
+        t = period.length
+        if (t <= 0 or period.counter1 - period.now1 != period.counter0 - period.now0
+                or not period.regular):
+            return 0
+        st = self.channels.get(phy_channel)
+        if st is None or st.phy is None or not hasattr(st.phy, "skip_runs"):
+            return 0
+        by_ch = period.by_channel
+        for ch in by_ch:
+            other = self.channels[ch]
+            if other.flagged or (ch != phy_channel and other.hook is not None):
+                return 0
+        k_done = st.phy.skip_runs(max_repeats, t)
+        if k_done <= 0:
+            return 0
+        shifts = range(t, (k_done + 1) * t, t)
+        for ch, evs in by_ch.items():
+            other = self.channels[ch]
+            other.raw.extend([(ts + s, a, d) for s in shifts for ts, a, d in evs])
+            other.max_c = (evs[-1][0] + k_done * t) >> 3
+        # lanes: the pattern of lane switches repeats every period, so the lanes touched by the
+        # last eight periods hold the latest coarse timestamps
+        lane, last_c, mask = self._lane, self._last_c, self._lane_mask
+        lane_last = self._lane_last
+        first = max(1, k_done - self.lane_count + 1)
+        if first > 1:
+            lane = (lane + (first - 1) * period.switches) & mask
+        for k in range(first, k_done + 1):
+            s = k * t
+            for e in period.events:
+                c = (e[0] + s) >> 3
+                if c <= last_c:
+                    lane = (lane + 1) & mask
+                lane_last[lane] = last_c = c
+        self._lane, self._last_c = lane, last_c
+        for q in self._lane_q:
+            q.clear()  # every event is in the past now: gone from the lanes
+        self.now = period.now1 + k_done * t
+        self.counter = period.counter1 + k_done * t
+        return k_done
+
     # ------------------------------------------------------------------ cache
     def cache_get(self, key: str) -> list[int]:
         """Syscall: the stored list (empty if absent); marks the key as extracted in this kernel."""
@@ -722,6 +808,70 @@ class RTIOEngine:
             "sequence_errors": kinds["sequence"], "async_errors": list(self.async_errors),
             "n_outputs": sum(len(st.raw) for st in self.channels.values()),
         }
+
+
+class Period:
+    """What one pass of a kernel loop submitted: clocks at its start and end, and every accepted
+    submission ``(now, counter, CPU cost, target, data)`` in order
+    (:meth:`RTIOEngine.capture_stop`).
+    :attr:`key` compares periods independently of where they lie on the timeline."""
+
+    __slots__ = ("now0", "counter0", "now1", "counter1", "events", "_key", "_by_ch")
+
+    def __init__(self, now0: int, counter0: int, now1: int, counter1: int,
+                 events: list[tuple[int, int, int, int, Any]]) -> None:
+        self.now0, self.counter0, self.now1, self.counter1 = now0, counter0, now1, counter1
+        self.events = events
+        self._key: tuple | None = None
+        self._by_ch: dict[int, list[tuple[int, int, Any]]] | None = None
+
+    @property
+    def length(self) -> int:
+        """Cursor advance over the period, in mu."""
+        return self.now1 - self.now0
+
+    @property
+    def by_channel(self) -> dict[int, list[tuple[int, int, Any]]]:
+        """The submissions per channel as logged: ``(timestamp, address, data)``."""
+        if self._by_ch is None:
+            out: dict[int, list[tuple[int, int, Any]]] = {}
+            for ts, _, _, target, data in self.events:
+                out.setdefault(target >> 8, []).append((ts, target & 0xff, data))
+            self._by_ch = out
+        return self._by_ch
+
+    @property
+    def regular(self) -> bool:
+        """Every submission lies in the period, before the counter at its end, and each channel's
+        coarse timestamps strictly increase: shifted copies cannot meet or wait in a lane."""
+        for evs in self.by_channel.values():
+            prev = -(1 << 62)
+            for ts, _, _ in evs:
+                c = ts >> 3
+                if c <= prev or ts < self.now0 or ts >= self.now1 or ts >= self.counter1:
+                    return False
+                prev = c
+        return True
+
+    @property
+    def switches(self) -> int:
+        """SED lane switches per period (a coarse timestamp not after the previous one)."""
+        n = 0
+        prev = (self.events[-1][0] - self.length) >> 3
+        for e in self.events:
+            c = e[0] >> 3
+            if c <= prev:
+                n += 1
+            prev = c
+        return n
+
+    @property
+    def key(self) -> tuple:
+        if self._key is None:
+            n0 = self.now0
+            self._key = (self.now1 - n0, self.counter0 - n0, self.counter1 - n0,
+                         tuple((a - n0, b - n0, c, d, e) for a, b, c, d, e in self.events))
+        return self._key
 
 
 def _unused() -> None:  # keep imports used by type checkers only

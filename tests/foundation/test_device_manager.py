@@ -21,6 +21,8 @@ KASLI_LIKE = {
                   "sim_class": "ionlink_fakes.FakeWavemeter"},
     "node": {"type": "local", "module": "drivers.node", "class": "IonNode", "arguments": {"a": 1},
              "sim_args": {"b": 2}},
+    "ent": {"type": "local", "module": "drivers.entangler", "class": "Entangler",
+            "arguments": {"channel": 39}, "sim_class": "sim.devices.entangler.Entangler"},
     "dummy": {"type": "dummy"},
     "alias": "zotino0",
 }
@@ -44,6 +46,9 @@ def test_transform_maps_and_keeps():
     assert all(d["type"] == "local" for d in ddb.values() if isinstance(d, dict)
                and d["type"] != "dummy")
     assert KASLI_LIKE["node"]["arguments"] == {"a": 1}  # input untouched
+    # a driver with a simulator subclass: that class, same arguments, no sim_class key left
+    assert ddb["ent"] == {"type": "local", "module": "sim.devices.entangler", "class": "Entangler",
+                          "arguments": {"channel": 39}}
 
 
 def test_missing_model_error_names_device():

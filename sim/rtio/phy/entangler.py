@@ -21,6 +21,7 @@ Without a physics world (no ``cycle_model``), no input ever fires: every run tim
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Any
 
@@ -81,6 +82,9 @@ class EntanglerPhy:
         self._cfg: tuple | None = None
         self._laws: dict[tuple, tuple] = {}
         self._stale: dict[int, tuple] = {}   # input → (model, pattern counts, non-herald mask)
+        self._last: tuple | None = None      # the last run, if it timed out (fast-forward)
+        self._armed: tuple | None = None     # (model, cycles): the next run heralds
+        self.skipped = 0                     # runs the fast-forward did not execute one by one
 
     # ------------------------------------------------------------------ RTIO interface
     def on_output(self, ts: int, addr: int, data: Any) -> None:
@@ -209,21 +213,20 @@ class EntanglerPhy:
         model = (world.cycle_model(outs, gates, cycle_mu, t_start_mu=t0) if world is not None
                  else None)
         p, cond, plain = self._law(model, herald_set)
-        k = int(rng.geometric(p)) if p > 0 else n_max + 1
+        armed, self._armed = self._armed, None
+        if armed is not None and armed[0] is model and armed[1] == n_max and p > 0:
+            # the fast-forward drew that this run heralds: first herald cycle given k <= n_max
+            q = -math.expm1(n_max * math.log1p(-p))
+            k = min(n_max, 1 + int(math.log1p(-rng.random() * q) / math.log1p(-p)))
+        else:
+            k = int(rng.geometric(p)) if p > 0 else n_max + 1
         success = k <= n_max
         n_cycles = k if success else n_max
-        n_plain = n_cycles - 1 if success else n_cycles
-        if n_plain > 0:
-            if cond is not None:
-                pattern_counts = rng.multinomial(n_plain, cond)
-            else:
-                pattern_counts = numpy.zeros(16, dtype=numpy.int64)
-                pattern_counts[0] = n_plain
-        else:
-            pattern_counts = numpy.zeros(16, dtype=numpy.int64)
+        pattern_counts = self._plain_counts(rng, n_cycles - 1 if success else n_cycles, cond)
         last_pattern = 0
         t_last = t0 + (n_cycles - 1) * cycle_mu
         t_end = t0 + n_cycles * cycle_mu
+        self._last = None
         if success and model is not None:
             sample = model.sample(rng, herald_set)
             last_pattern = int(sample.pattern)
@@ -237,14 +240,10 @@ class EntanglerPhy:
         elif model is not None and hasattr(model, "commit_plain"):
             # the ions after a timeout: the state after a non-herald cycle, no detailed sample
             model.commit_plain(world, herald_set, t0, t_end)
-        # counters (reset at run start, sampled at each cycle end)
-        counters = self.counters = (pattern_counts @ cmat).tolist()
-        # stale timestamps: an input that fired only in non-herald cycles (counter > 0, not in the
-        # last pattern) keeps the timestamp of such a cycle; drawn when (if ever) it is read
-        if model is not None:
-            for i in range(4):
-                if counters[i] and not last_pattern >> i & 1:
-                    self._stale[i] = (model, pattern_counts, plain)
+        if not success:
+            self._last = (model, p, n_max, cond, plain, cmat, t_end, timeout_coarse,
+                          self._cfg[0] if self._cfg is not None else None)
+        self._set_counters(model, pattern_counts, cmat, plain, last_pattern)
         if success:
             data = slots[last_pattern]
             self.status = 0b011
@@ -255,6 +254,78 @@ class EntanglerPhy:
         self.time_remaining = max(timeout_coarse - n_cycles * max(self.tcycle, 1), 0)
         self.events.append((t_end + INPUT_ARRIVAL_MU, t_end, data))
         self.herald_log.append((t_end, data))
+
+    @staticmethod
+    def _plain_counts(rng: Any, n_plain: int, cond: Any) -> Any:
+        """Pattern counts (16,) of ``n_plain`` non-herald cycles."""
+        if n_plain > 0 and cond is not None:
+            return rng.multinomial(n_plain, cond)
+        counts = numpy.zeros(16, dtype=numpy.int64)
+        if n_plain > 0:
+            counts[0] = n_plain
+        return counts
+
+    def _set_counters(self, model: Any, pattern_counts: Any, cmat: Any, plain: Any,
+                      last_pattern: int) -> None:
+        """Counters (reset at run start, sampled at each cycle end) and stale timestamps: an
+        input that fired only in non-herald cycles (counter > 0, not in the last pattern) keeps
+        the timestamp of such a cycle, drawn when (if ever) it is read."""
+        counters = self.counters = (pattern_counts @ cmat).tolist()
+        if model is not None:
+            for i in range(4):
+                if counters[i] and not last_pattern >> i & 1:
+                    self._stale[i] = (model, pattern_counts, plain)
+
+    # ------------------------------------------------------------------ fast-forward
+    def period_signature(self) -> tuple | None:
+        """What determines the next run, if the last run timed out: configuration, cycle law,
+        cycle count, and the physics' own account of the period (None: not repeatable)."""
+        last = self._last
+        if last is None:
+            return None
+        model, _p, n_max, _c, _pl, _cm, _t, timeout, cfg_key = last
+        world = self._world()
+        if world is None:
+            return (cfg_key, self.config, timeout, n_max, None)
+        ws = world.period_signature()
+        if ws is None:
+            return None
+        return (cfg_key, self.config, timeout, n_max, id(model), ws)
+
+    def skip_runs(self, max_runs: int, period_mu: int) -> int:
+        """The next ``max_runs`` runs repeat the last one (which timed out), one every
+        ``period_mu``: draw how many of them time out before the first that heralds, and advance
+        the registers, logs and physics over those. If one heralds, the next :meth:`_run` is
+        drawn conditioned on heralding (the first herald cycle from the truncated geometric law).
+        Returns the number of timed-out runs skipped."""
+        last = self._last
+        if last is None or max_runs <= 0:
+            return 0
+        model, p, n_max, cond, plain, cmat, t_end, timeout, cfg_key = last
+        world = self._world()
+        if world is not None:
+            max_runs = world.stable_runs(max_runs, period_mu)
+            if max_runs <= 0:
+                return 0
+        rng = self.engine.rng if self.engine.rng is not None else numpy.random.default_rng()
+        q = -math.expm1(n_max * math.log1p(-p)) if 0 < p < 1 else float(p >= 1)
+        k = max_runs if q <= 0 else min(max_runs, int(rng.geometric(q)) - 1)
+        if k < max_runs:
+            self._armed = (model, n_max)
+        if k == 0:
+            return 0
+        if world is not None:
+            world.repeat_runs(k, period_mu)
+        counts = self._plain_counts(rng, n_max, cond)
+        self._set_counters(model, counts, cmat, plain, 0)
+        self.herald_log.extend((t_end + j * period_mu, TIMEOUT_DATA) for j in range(1, k + 1))
+        self._last = (model, p, n_max, cond, plain, cmat, t_end + k * period_mu, timeout, cfg_key)
+        self.skipped += k
+        return k
+
+    def rtio_reset(self, counter: int) -> None:
+        """``core.reset()``: a herald drawn by the fast-forward is not carried over."""
+        self._armed = None
 
     def _timestamp(self, i: int) -> int:
         """Stored timestamp of gate input ``i``; a pending stale one is drawn now."""

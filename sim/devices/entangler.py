@@ -1,0 +1,76 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""``drivers.entangler.Entangler`` for the simulator: the same driver, with identical timed-out runs
+of :meth:`~drivers.entangler.Entangler.run_until_herald_mu` executed in one step.
+
+Between heralds a gateware-heralded link spends almost all its time in runs that time out: cool
+(DMA), enable, run, resync, again. Once the loop is periodic, every further timeout is the same
+period shifted in time, and only the number of them before the next herald is random. The model
+runs each pass in detail through the driver while recording what it submitted
+(:meth:`RTIOEngine.capture_start`). A pass that ended in a timeout and equals (relative to its
+start) an earlier pass that was followed by an identical one is a fixed point: the engine then
+asks the entangler PHY how many further runs time out (a geometric draw from the run's herald
+probability; the physics world checks that the ions' temperatures keep the same cycle law) and
+makes their submissions again, shifted, through the SED; the PHY draws the next run conditioned
+on heralding. Everything else (the first passes after a herald, the heralding run, underflows)
+runs in detail. ``fast_forward=False`` (a ``sim_args`` entry) runs every pass in detail.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from numpy import int64
+
+from artiq.language.core import kernel
+from drivers import entangler as _driver
+from sim.rtio.errors import RTIOUnderflow
+
+__all__ = ["Entangler"]
+
+
+class Entangler(_driver.Entangler):
+    """Entangler core driver with the simulator's fast-forward (see module docstring)."""
+
+    def __init__(self, dmgr: Any, channel: int, *, fast_forward: bool = True,
+                 **kwargs: Any) -> None:
+        kwargs.pop("name", None)
+        super().__init__(dmgr, channel, **kwargs)
+        self.fast_forward = fast_forward
+        self._fixed: tuple | None = None   # a pass that repeated itself
+        self._prev: tuple | None = None    # the previous pass
+
+    @kernel
+    def run_until_herald_mu(self, cool: Any, duration_mu: int, margin_mu: int, max_runs: int,
+                            standalone: bool = True) -> tuple[int, int, int]:
+        """As the driver's; runs the loop's identical timeouts in one step."""
+        eng = getattr(self.core, "engine", None)
+        if not self.fast_forward or eng is None:
+            return _driver.Entangler.run_until_herald_mu(self, cool, duration_mu, margin_mu,
+                                                         max_runs, standalone)
+        phy = eng.channels[self.channel].phy
+        timeouts = 0
+        end_mu = int64(0)
+        reason = _driver.TIMEOUT
+        while timeouts < max_runs:
+            capturing = eng.capture_start()
+            try:
+                end_mu, reason = self.cooled_run_mu(cool, duration_mu, margin_mu, standalone)
+            except RTIOUnderflow:
+                if capturing:
+                    eng.capture_stop()
+                self._prev = None
+                return end_mu, _driver.UNDERFLOW, timeouts
+            period = eng.capture_stop() if capturing else None
+            if reason != _driver.TIMEOUT:
+                self._prev = None
+                break
+            timeouts += 1
+            sig = phy.period_signature() if period is not None else None
+            key = (period.key, sig) if sig is not None else None
+            if key is not None and key == self._prev:
+                self._fixed = key
+            self._prev = key
+            if key is not None and key == self._fixed and timeouts < max_runs:
+                k = eng.repeat_period(period, max_runs - timeouts, self.channel)
+                timeouts += k
+                end_mu += k * period.length
+        return end_mu, reason, timeouts

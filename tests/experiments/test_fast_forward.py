@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The simulator's fast-forward of identical timed-out entangler runs (``sim.devices.entangler``).
+
+The reference is the same driver loop executed run by run (``fast_forward=False``): with no herald
+pattern enabled every run times out and the two must leave the engine, the PHY and the physics in
+the same state, event for event; with heralds the number of timeouts before a herald and the herald
+cycle must follow the same laws (geometric, truncated geometric) in both.
+"""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from sim import artiq_env
+
+artiq_env.activate()
+
+from artiq.experiment import EnvExperiment, NumberValue, at_mu, kernel, now_mu, rpc  # noqa: E402
+from numpy import int32, int64  # noqa: E402
+
+from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B  # noqa: E402
+from drivers.entangler import TIMEOUT  # noqa: E402
+from drivers.bsa import HERALD_PATTERNS  # noqa: E402
+from tests.experiments.simhelpers import missing_sim_parts, simulation  # noqa: E402
+
+pytestmark = pytest.mark.skipif(bool(missing_sim_parts()), reason="simulator incomplete")
+
+CYCLE_MU = 1048
+RUN_MU = 200_000
+
+
+class HeraldLoop(EnvExperiment):
+    """run_until_herald_mu until ``heralds`` heralds (or one call of ``max_runs`` timeouts)"""
+
+    def build(self):
+        self.setattr_device("core")
+        self.setattr_device("core_dma")
+        self.setattr_device("entangler")
+        self.setattr_device("node_a")
+        self.setattr_device("node_b")
+        self.setattr_argument("heralds", NumberValue(10, precision=0, step=1, type="int"))
+        self.setattr_argument("max_runs", NumberValue(100, precision=0, step=1, type="int"))
+        self.setattr_argument("enable_heralds", NumberValue(1, precision=0, step=1, type="int"))
+
+    def prepare(self):
+        self.gate0 = int32(600)
+        self.timeouts = []
+        self.ncycles = []
+
+    @rpc(flags={"async"})
+    def record(self, timeouts: int, ncycles: int):
+        self.timeouts.append(timeouts)
+        self.ncycles.append(ncycles)
+
+    def run(self):
+        self.loop()
+        self.set_dataset("timeouts", np.array(self.timeouts))
+        self.set_dataset("ncycles", np.array(self.ncycles))
+
+    @kernel
+    def loop(self) -> int64:
+        self.core.reset()
+        with self.core_dma.record("ff.cool"):
+            t0 = now_mu()
+            self.node_a.cool_mu(int64(20000))
+            at_mu(t0)
+            self.node_b.cool_mu(int64(20000))
+        cool = self.core_dma.get_handle("ff.cool")
+        self.core.break_realtime()
+        e = self.entangler
+        e.init()
+        e.set_cycle_length_mu(int32(CYCLE_MU))
+        e.set_timing_mu(OUT_PUMP_A, int32(32), int32(496))
+        e.set_timing_mu(OUT_PUMP_B, int32(32), int32(496))
+        e.set_timing_mu(OUT_EXCITE_A, int32(584), int32(600))
+        e.set_timing_mu(OUT_EXCITE_B, int32(584), int32(600))
+        for i in range(4):
+            e.set_timing_mu(GATE_DET0 + i, self.gate0, self.gate0 + 60)
+        if self.enable_heralds:
+            e.set_heralds(HERALD_PATTERNS)
+        else:
+            e.clear_heralds()
+        for _ in range(self.heralds):
+            end_mu, reason, timeouts = e.run_until_herald_mu(cool, int64(RUN_MU), int64(3000),
+                                                             self.max_runs, True)
+            n = 0
+            if reason != TIMEOUT:
+                n = e.get_ncycles()
+            self.record(timeouts, n)
+            self.core.break_realtime()
+        return now_mu()
+
+
+def _run(tmp_path, fast, seed, **args):
+    sim = simulation(tmp_path, lab="oxford2020", seed=seed)
+    sim.device_db["entangler"]["arguments"]["fast_forward"] = fast
+    result = sim.run(HeraldLoop, None, args)
+    assert result.exit_code == 0, result.error_message
+    return sim, result
+
+
+def _state(sim):
+    eng = sim.session.engine
+    world = sim.session.world
+    ent = eng.resolve_device("entangler")[1]
+    phy = eng.channels[ent].phy
+    logs = {ch: list(st.raw) for ch, st in eng.channels.items()}
+    return dict(now=eng.now, counter=eng.counter, lane=eng._lane, lane_last=list(eng._lane_last),
+                logs=logs, herald_log=list(phy.herald_log), status=phy.status,
+                ncycles=phy.ncycles, rho=world.rho, n=[t.n for t in world.ions.thermal],
+                t=world.processed_mu, skipped=phy.skipped)
+
+
+def test_timeouts_fast_forwarded_equal_run_by_run(tmp_path):
+    """No herald pattern: 3 × 150 timeouts. The fast-forward must reproduce the run-by-run engine
+    state exactly (every logged event, cursor, counter, SED lanes), the PHY's run log and the
+    physics (ions' state, processed time; n̄ to 1e-12 relative: closed form vs step by step)."""
+    args = dict(heralds=3, max_runs=150, enable_heralds=0)
+    fast, _ = _run(tmp_path / "fast", True, 3, **args)
+    slow, _ = _run(tmp_path / "slow", False, 3, **args)
+    try:
+        a, b = _state(fast), _state(slow)
+        assert a["skipped"] > 400 and b["skipped"] == 0  # the fast path did run
+        for key in ("now", "counter", "lane", "lane_last", "herald_log", "status", "ncycles",
+                    "t"):
+            assert a[key] == b[key], key
+        assert a["logs"].keys() == b["logs"].keys()
+        for ch in a["logs"]:
+            assert a["logs"][ch] == b["logs"][ch], "channel 0x{:x}".format(ch)
+        np.testing.assert_allclose(a["rho"], b["rho"], atol=1e-12)
+        np.testing.assert_allclose(a["n"], b["n"], rtol=1e-12)
+    finally:
+        fast.close()
+        slow.close()
+
+
+def test_timeouts_before_a_herald_are_geometric(tmp_path):
+    """With heralds: timeouts per herald ~ Geometric(q) − 1, q = 1 − (1 − p)^n_max with p the
+    cycle law's herald probability, fast-forwarded (600 heralds) and run by run (250); the herald
+    run's cycle count ~ geometric truncated at n_max. Tolerances: 4σ on the means, and a two-sample
+    KS test between the two paths at α = 0.001."""
+    fast, rf = _run(tmp_path / "fast", True, 5, heralds=600, max_runs=10_000)
+    slow, rs = _run(tmp_path / "slow", False, 6, heralds=250, max_runs=10_000)
+    tf, ts = rf.datasets["timeouts"], rs.datasets["timeouts"]
+    cf, cs = rf.datasets["ncycles"], rs.datasets["ncycles"]
+    try:
+        phy = fast.session.engine.channels[fast.session.engine.resolve_device("entangler")[1]].phy
+        model = fast.session.world.cycle_model(*phy.windows())
+        p = model.herald_probability()
+        n_max = -(-(RUN_MU >> 3) // (CYCLE_MU >> 3))
+        q = 1 - (1 - p) ** n_max
+        assert phy.skipped > 0.8 * tf.sum()
+        for t, c in ((tf, cf), (ts, cs)):
+            n = len(t)
+            mean, sd = (1 - q) / q, math.sqrt(1 - q) / q
+            assert abs(t.mean() - mean) < 4 * sd / math.sqrt(n)
+            k = np.arange(1, n_max + 1)
+            w = p * (1 - p) ** (k - 1) / q
+            m, v = (k * w).sum(), (k * k * w).sum() - (k * w).sum() ** 2
+            assert abs(c.mean() - m) < 4 * math.sqrt(v / n)
+            assert c.min() >= 1 and c.max() <= n_max
+        assert stats.ks_2samp(tf, ts).pvalue > 1e-3
+        assert stats.ks_2samp(cf, cs).pvalue > 1e-3
+    finally:
+        fast.close()
+        slow.close()
