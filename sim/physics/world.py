@@ -160,7 +160,7 @@ class PhysicsWorld:
 
     def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
         """New level transitions (t_mu, level) on input ``channel`` with t < t_end_mu."""
-        self.advance(t_end_mu)
+        self.advance(t_end_mu, lazy=True)
         ch = self._channels.get(channel)
         return ch.drain(t_end_mu) if ch is not None else []
 
@@ -339,12 +339,16 @@ class PhysicsWorld:
         self._coh_t0 = [self._t * self.mu_s] * 2
 
     # ---- timeline processing -----------------------------------------------------------------
-    def advance(self, t_end_mu: int) -> None:
-        """Turn all outputs with timestamp < ``t_end_mu`` into physics (idempotent)."""
+    def advance(self, t_end_mu: int, *, lazy: bool = False) -> None:
+        """Turn all outputs with timestamp < ``t_end_mu`` into physics (idempotent).
+
+        ``lazy`` (the engine asking for input edges): a window in which nothing is played and
+        nothing random acts, so that no edge can come from it, is left for later
+        (:attr:`processed_mu` stays behind); its evolution composes with the next window's."""
         if self.view is None or t_end_mu <= self._t:
             return
-        t0 = self._t
         view = self.view
+        t0 = self._t
         # runs that ended before t0 can no longer hide an output
         owned = self._owned = [w for w in self._owned if w[1] > t0]
         events: list[tuple[int, int, int, str, int]] = []
@@ -356,6 +360,8 @@ class PhysicsWorld:
             events.append((t, k, order, role, lvl))
         if len(events) > 1:
             events.sort()
+        elif lazy and not events and not self._staged and self._deterministic(events):
+            return  # nothing happens before t_end: evolved later in one step (segments compose)
         if not self._staged and self._deterministic(events):
             self._advance_planned(events, t0, t_end_mu)
             return
