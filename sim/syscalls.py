@@ -13,7 +13,8 @@ from types import ModuleType
 from typing import Any
 
 __all__ = ["rtio_output", "rtio_output_wide", "rtio_input_timestamp", "rtio_input_data",
-           "rtio_input_timestamped_data", "rtio_get_counter", "rtio_init", "rtio_get_destination_status",
+           "rtio_input_timestamped_data", "input_count", "rtio_get_counter", "rtio_init",
+           "rtio_get_destination_status",
            "dma_record_start", "dma_record_stop", "dma_erase", "dma_retrieve", "dma_playback",
            "cache_get", "cache_put", "activate", "active_engine", "charge_rpc", "bind_syscalls",
            "bind_hot", "hot_names", "rebind", "refresh_hot", "SYSCALLS"]
@@ -116,6 +117,12 @@ def rtio_output_wide(target: int, data: Any) -> None:
 def rtio_input_timestamp(timeout_mu: int, channel: int) -> int:
     """Timestamp of the next input event on ``channel`` or -1 if the counter reaches ``timeout_mu``."""
     return _A.engine.rtio_input_timestamp(timeout_mu, channel)
+
+
+def input_count(timeout_mu: int, channel: int) -> int:
+    """``rtio_input_timestamp(timeout_mu, channel)`` until it returns -1, in one call (the loop of
+    ``TTLInOut.count``; each read is charged); the number of events read."""
+    return _A.engine.rtio_input_count(timeout_mu, channel)
 
 
 def rtio_input_data(channel: int) -> int:

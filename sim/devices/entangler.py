@@ -6,12 +6,15 @@ Between heralds a gateware-heralded link spends almost all its time in runs that
 (DMA), enable, run, resync, again. Once the loop is periodic, every further timeout is the same
 period shifted in time, and only the number of them before the next herald is random. The model
 runs each pass in detail through the driver while recording what it submitted
-(:meth:`RTIOEngine.capture_start`). A pass that ended in a timeout and equals (relative to its
-start) an earlier pass that was followed by an identical one is a fixed point: the engine then
-asks the entangler PHY how many further runs time out (a geometric draw from the run's herald
-probability; the physics world checks that the ions' temperatures keep the same cycle law) and
-makes their submissions again, shifted, through the SED; the PHY draws the next run conditioned
-on heralding. Everything else (the first passes after a herald, the heralding run, underflows)
+(:meth:`RTIOEngine.capture_start`). A pass that timed out and was followed by an identical one
+(relative to its start: submissions and clocks, run configuration and cycle law, the physics'
+windows) is a fixed point of the loop. Once a pass that timed out ends where that fixed point
+ends (clocks relative to the cursor, run end, run configuration, beams and the ions' non-herald
+state), every further pass would repeat the fixed point: the engine asks the entangler PHY how
+many of them time out (a geometric draw from the run's herald probability; the physics world
+checks that the ions' temperatures keep the same cycle law, and heats and cools them in closed
+form) and logs their submissions, shifted, as the SED would; the PHY draws the next run
+conditioned on heralding. Everything else (the first passes after a herald, the heralding run, underflows)
 runs in detail. ``fast_forward=False`` (a ``sim_args`` entry) runs every pass in detail.
 """
 from __future__ import annotations
@@ -35,8 +38,9 @@ class Entangler(_driver.Entangler):
         kwargs.pop("name", None)
         super().__init__(dmgr, channel, **kwargs)
         self.fast_forward = fast_forward
-        self._fixed: tuple | None = None   # a pass that repeated itself
-        self._prev: tuple | None = None    # the previous pass
+        # (key, end state, period, physics) of a pass that repeated itself, and the last key
+        self._fixed: tuple | None = None
+        self._prev: tuple | None = None
 
     @kernel
     def run_until_herald_mu(self, cool: Any, duration_mu: int, margin_mu: int, max_runs: int,
@@ -65,12 +69,21 @@ class Entangler(_driver.Entangler):
                 break
             timeouts += 1
             sig = phy.period_signature() if period is not None else None
-            key = (period.key, sig) if sig is not None else None
+            if sig is None:
+                self._prev = None
+                continue
+            run, content, state = sig
+            # where the pass left the loop: clocks relative to the cursor, run end, physics
+            ended = (period.now1 - period.counter1, period.now1 - end_mu, run, state)
+            key = (period.key, run, content) if content is not None else None
             if key is not None and key == self._prev:
-                self._fixed = key
+                self._fixed = (key, ended, period, content)
             self._prev = key
-            if key is not None and key == self._fixed and timeouts < max_runs:
-                k = eng.repeat_period(period, max_runs - timeouts, self.channel)
+            fixed = self._fixed
+            if fixed is not None and timeouts < max_runs and (key == fixed[0]
+                                                              or ended == fixed[1]):
+                ref = fixed[2]
+                k = eng.repeat_period(ref, max_runs - timeouts, self.channel, fixed[3])
                 timeouts += k
-                end_mu += k * period.length
+                end_mu += k * ref.length
         return end_mu, reason, timeouts

@@ -16,7 +16,8 @@ from artiq.language.core import delay, delay_mu, now_mu
 from sim.rtio.channels import KIND_CLKGEN, KIND_TTL_INOUT, KIND_TTL_OUT
 from sim.rtio.phy.clockgen import ClockGenPhy
 from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
-from sim.syscalls import bind_hot, rtio_input_data, rtio_input_timestamp, rtio_output
+from sim.syscalls import (bind_hot, input_count, rtio_input_data, rtio_input_timestamp,
+                          rtio_output)
 
 __all__ = ["TTLOut", "TTLInOut", "TTLClockGen"]
 
@@ -172,11 +173,7 @@ class TTLInOut:
     def count(self, up_to_timestamp_mu: int) -> int:
         """Number of registered edges (leftovers of earlier gates included). Blocks until the counter
         reaches ``up_to_timestamp_mu + gate_latency_mu``; does not move the cursor."""
-        timeout = up_to_timestamp_mu + self.gate_latency_mu
-        n = 0
-        while rtio_input_timestamp(timeout, self.channel) >= 0:
-            n += 1
-        return n
+        return input_count(up_to_timestamp_mu + self.gate_latency_mu, self.channel)
 
     def timestamp_mu(self, up_to_timestamp_mu: int) -> numpy.int64:
         """Timestamp of the next registered edge, or -1. Returns at once if an event is buffered,

@@ -15,6 +15,7 @@ nodes (exact for synchronised nodes); dead time and afterpulses do not change th
 """
 from __future__ import annotations
 
+import cmath
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,10 +54,14 @@ HERALD_PATTERNS = PSI_PLUS + PSI_MINUS
 
 
 def phase_unitary(phi: float) -> np.ndarray:
-    """Local unitary giving |10⟩ the phase e^{iφ} relative to |01⟩: R_z on A by φ/2, on B by −φ/2."""
-    ua = np.array([1.0, np.exp(0.5j * phi)])
-    ub = np.array([1.0, np.exp(-0.5j * phi)])
-    return np.diag(np.kron(ua, ub))
+    """Local unitary giving |10⟩ the phase e^{iφ} relative to |01⟩: R_z on A by φ/2, on B by −φ/2
+    (diagonal: |00⟩, |01⟩ e^{−iφ/2}, |10⟩ e^{iφ/2}, |11⟩)."""
+    return np.diag(_phase_diagonal(phi))
+
+
+def _phase_diagonal(phi: float) -> np.ndarray:
+    h = cmath.exp(0.5j * phi)
+    return np.array([1.0, h.conjugate(), h, 1.0])
 
 
 def node_emission(node: Node, stats: ExcitationStats, n_bar: float = 0.0) -> NodeEmission:
@@ -243,8 +248,8 @@ class CycleModel:
         h = next(i for i in range(4) if pattern >> i & 1 and i % 2 == 0)
         v = next(i for i in range(4) if pattern >> i & 1 and i % 2 == 1)
         wq = 0.5 * (self.lab.nodes[0].omega_q + self.lab.nodes[1].omega_q)
-        u = phase_unitary(wq * (true_t[h] - true_t[v]))
-        return u @ rho @ u.conj().T
+        d = _phase_diagonal(wq * (true_t[h] - true_t[v]))
+        return rho * np.outer(d, d.conj())  # u rho u† for the diagonal u
 
     def _draw_click(self, rng: np.random.Generator, i: int, r: int) -> tuple[float, float, bool]:
         """(true, recorded time, is dark) of input i's first gated click in record r (s)."""
@@ -252,8 +257,10 @@ class CycleModel:
         a, d = self.table.accept[i], self.table.dark[i]
         n = int(self.table.photons[r, i])
         p_ph = 1 - (1 - a) ** n
-        w = np.array([p_ph * (1 - d), (1 - p_ph) * d, p_ph * d])
-        kind = int(np.searchsorted(np.cumsum(w), rng.random() * w.sum(), side="right").clip(0, 2))
+        # which of photon only, dark only, both made the record's click (weights as drawn)
+        w0, w1, w2 = p_ph * (1 - d), (1 - p_ph) * d, p_ph * d
+        u = rng.random() * (w0 + w1 + w2)
+        kind = 0 if u < w0 else 1 if u < w0 + w1 else 2
         times: list[tuple[float, float, bool]] = []
         if kind in (1, 2):
             t = g0 + rng.random() * (g1 - g0)
@@ -283,18 +290,35 @@ class CycleModel:
         """Dark counts outside the gates and afterpulses (waveform only)."""
         out = []
         t_cyc = self.cycle_mu * MU_S
-        for i, det in enumerate(self.lab.bsa.detectors):
-            g0, g1 = self.gates_s[i]
-            open_s = 0.0 if np.isnan(g0) else g1 - g0
-            n = rng.poisson(det.dark_rate_hz * max(t_cyc - open_s, 0.0))
-            for t in rng.random(n) * t_cyc:
-                if np.isnan(g0) or not g0 <= t < g1:
-                    out.append((i, int(t / MU_S)))
-            if first[i] >= 0 and rng.random() < det.afterpulse_prob:
-                t_ap = first[i] + int(rng.exponential(det.afterpulse_delay_s) / MU_S) + 1
+        for i, dark_mean, g0, g1, p_ap, ap_delay_s in self._ungated_params:
+            n = rng.poisson(dark_mean) if dark_mean > 0 else 0
+            if n:
+                for t in rng.random(n) * t_cyc:
+                    if not g0 <= t < g1:
+                        out.append((i, int(t / MU_S)))
+            if first[i] >= 0 and p_ap > 0 and rng.random() < p_ap:
+                t_ap = int(first[i]) + int(rng.exponential(ap_delay_s) / MU_S) + 1
                 if t_ap < self.cycle_mu:
                     out.append((i, t_ap))
         return out
+
+    @property
+    def _ungated_params(self) -> list[tuple[int, float, float, float, float, float]]:
+        """Per detector: (input, mean dark counts outside the gate per cycle, gate start, stop
+        (s; an empty window if no gate), afterpulse probability, afterpulse delay)."""
+        hit = self._state_cache.get("ungated")
+        if hit is None:
+            t_cyc = self.cycle_mu * MU_S
+            hit = []
+            for i, det in enumerate(self.lab.bsa.detectors):
+                g0, g1 = self.gates_s[i]
+                if np.isnan(g0):
+                    g0 = g1 = 0.0
+                mean = det.dark_rate_hz * max(t_cyc - (g1 - g0), 0.0)
+                hit.append((i, float(mean), float(g0), float(g1), float(det.afterpulse_prob),
+                            float(det.afterpulse_delay_s)))
+            self._state_cache["ungated"] = hit  # type: ignore[assignment]
+        return hit  # type: ignore[return-value]
 
 
 def _node_windows(lab: Lab, outputs: dict[int, tuple[int, int]]) -> list[dict[str, tuple[int, int]]]:

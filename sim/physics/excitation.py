@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 from scipy.special import log_ndtr, ndtr
@@ -49,12 +49,16 @@ class ExcitationStats:
         t = self.pulse_length_s + rng.exponential(self.lifetime_s, n)
         n_in = int((~after).sum())
         if n_in:
-            cdf = np.cumsum(self.bin_probs)
-            cdf /= cdf[-1]
+            cdf = self._bin_cdf
             k = np.searchsorted(cdf, rng.random(n_in), side="right").clip(0, len(cdf) - 1)
             lo = self.bin_edges_s[k]
             t[~after] = lo + rng.random(n_in) * (self.bin_edges_s[k + 1] - lo)
         return t
+
+    @cached_property
+    def _bin_cdf(self) -> np.ndarray:
+        cdf = np.cumsum(self.bin_probs)
+        return cdf / cdf[-1]
 
     def arrival_cdf(self, x_s: np.ndarray | float, offset_s: float, jitter_s: float) -> np.ndarray:
         """P(offset + emission time + N(0, jitter²) ≤ x), given emission.

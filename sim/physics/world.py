@@ -112,9 +112,9 @@ class PhysicsWorld:
         self._period: list[tuple[int, tuple, tuple]] = []  # planned windows since the last run
         self._period_clean = True       # nothing but planned windows since the last run
         self._period_end: int | None = None     # end of the last run
-        self._period_run: tuple[int, int] = (0, 0)
         self._period_sig: tuple | None = None
-        self._period_ops: list[tuple[int, bool, float]] = []
+        self._period_state: tuple = ()
+        self._period_ops: dict[tuple, list[tuple[int, bool, float]]] = {}  # per clean period
         self._run_key = 0               # thermal key of the last run's cycle model
 
     # ---- engine protocol -------------------------------------------------------------------
@@ -247,29 +247,41 @@ class PhysicsWorld:
     def _close_period(self, timeout: bool, t_run0: int, t_end: int) -> None:
         """Account for the period that ends with the run [t_run0, t_end)."""
         prev = self._period_end
-        clean = timeout and self._period_clean and prev is not None and self._t <= t_run0
-        self._period_sig = ((tuple((rel, key) for rel, key, _ in self._period), t_end - t_run0,
-                             t_end - prev) if clean else None)  # type: ignore[operator]
-        self._period_ops = [op for _, _, ops in self._period for op in ops] if clean else []
+        sig = None
+        if timeout and self._period_clean and prev is not None and self._t <= t_run0:
+            sig = (tuple((rel, key) for rel, key, _ in self._period), t_end - t_run0, t_end - prev)
+            if sig not in self._period_ops:
+                if len(self._period_ops) >= 64:
+                    self._period_ops.clear()
+                self._period_ops[sig] = [op for _, _, ops in self._period for op in ops]
+        self._period_sig = sig
+        self._period_state = (tuple(tuple(on.values()) for on in self._on), t_end - t_run0,
+                              tuple(a is None for a in self._aom_since), not self._staged,
+                              timeout, self._t <= t_run0)
         self._period = []
         self._period_clean = True
         self._period_end = t_end
-        self._period_run = (t_run0, t_end)
 
-    def period_signature(self) -> tuple | None:
-        """The physics of the period that ended with the last run, independent of where it lies on
-        the timeline: its planned windows (beam events, beams on at the start, coherence offsets),
-        the run length and the period length. None unless the run timed out and only cooling,
-        repumping and pumping acted before it (nothing random)."""
-        return self._period_sig
+    def period_signature(self) -> tuple[tuple | None, tuple]:
+        """What the physics says of the period that ended with the last run: ``(content,
+        state)``. ``content`` describes the period independently of where it lies on the
+        timeline (planned windows with their beam events, beams at the start and coherence
+        offsets; run length; period length), None unless the run timed out and only cooling,
+        repumping and pumping acted before it (nothing random). ``state`` describes where it
+        left the ions apart from their temperatures (beams, pending excitations, run length;
+        after a timeout their state is the run's non-herald state): equal states followed by the
+        same outputs evolve alike."""
+        return self._period_sig, self._period_state
 
-    def _period_maps(self) -> list[tuple[float, float, float]]:
-        """Per ion ``(aw, bw, h)``: n̄ → aw·n̄ + bw over the period's windows, + h over its run."""
-        run_s = (self._period_run[1] - self._period_run[0]) * self.mu_s
+    def _period_maps(self, sig: tuple) -> list[tuple[float, float, float]]:
+        """Per ion ``(aw, bw, h)`` of period ``sig``: n̄ → aw·n̄ + bw over its windows, + h over
+        its run."""
+        run_s = sig[1] * self.mu_s
+        ops = self._period_ops[sig]
         maps = []
         for k, th in enumerate(self.ions.thermal):
             a, b = 1.0, 0.0
-            for kk, cool, dt in self._period_ops:
+            for kk, cool, dt in ops:
                 if kk != k:
                     continue
                 if cool:
@@ -291,14 +303,14 @@ class PhysicsWorld:
         ak = a ** k
         return ak * n0 + c * (1 - ak) / (1 - a)
 
-    def stable_runs(self, max_runs: int, period_mu: int) -> int:
-        """How many of the next ``max_runs`` repetitions of the last period (one every
-        ``period_mu``) start with the ions' temperatures in the last run's cycle law (the same
-        thermal key); 0 when the last period is not repeatable."""
-        if (self._period_sig is None or self._period_sig[2] != period_mu
-                or self._t != self._period_end):
+    def stable_runs(self, max_runs: int, period_mu: int, sig: tuple) -> int:
+        """How many of the next ``max_runs`` periods ``sig`` (a content signature of
+        :meth:`period_signature`, one every ``period_mu``, starting now) begin their run with the
+        ions' temperatures in the last run's cycle law (the same thermal key); 0 when ``sig`` is
+        unknown or the world is not at the end of a run."""
+        if sig not in self._period_ops or sig[2] != period_mu or self._t != self._period_end:
             return 0
-        maps = self._period_maps()
+        maps = self._period_maps(sig)
         n0 = [th.n for th in self.ions.thermal]
 
         def same_law(m: int) -> bool:
@@ -322,20 +334,22 @@ class PhysicsWorld:
                 bad = mid
         return good
 
-    def repeat_runs(self, k: int, period_mu: int) -> None:
-        """The last period happens ``k`` more times, one every ``period_mu``, each ending with a run
-        that times out: the ions end in the same state, heated and cooled as in the period; each
-        run owns its interval (no detector dark counts of the world's own)."""
-        t_run0, t_end = self._period_run
-        for th, (aw, bw, h) in zip(self.ions.thermal, self._period_maps()):
+    def repeat_runs(self, k: int, period_mu: int, sig: tuple) -> None:
+        """Period ``sig`` happens ``k`` times from now, one every ``period_mu``, each ending with a
+        run that times out: the ions end in the same state (the run's non-herald state), heated
+        and cooled as in the period; each run owns its interval (no detector dark counts of the
+        world's own)."""
+        run_mu = sig[1]
+        t_end = self._period_end
+        assert t_end is not None
+        for th, (aw, bw, h) in zip(self.ions.thermal, self._period_maps(sig)):
             th.n = self._n_after(th.n, aw, bw, h, k)
-        windows = [(t_run0 + j * period_mu, t_end + j * period_mu) for j in range(1, k + 1)]
+        windows = [(t_end + j * period_mu - run_mu, t_end + j * period_mu)
+                   for j in range(1, k + 1)]
         for ch in self._det_ch:
             self._channels[ch].suppress_many(windows)
-        shift = k * period_mu
-        self._owned.append((t_run0 + shift, t_end + shift))
-        self._t = self._period_end = t_end + shift
-        self._period_run = (t_run0 + shift, t_end + shift)
+        self._owned.append(windows[-1])
+        self._t = self._period_end = windows[-1][1]
         self._coh_t0 = [self._t * self.mu_s] * 2
 
     # ---- timeline processing -----------------------------------------------------------------

@@ -473,14 +473,21 @@ class RTIOEngine:
         self._log_core(msg)
         return RTIOOverflow(msg)
 
-    def _read(self, channel: int, timeout: int | None) -> tuple[int, int]:
+    def _read(self, channel: int, timeout: int | None, more: bool = False) -> tuple[int, int]:
         """A read command: wait until counter >= timeout, or the FIFO has data, or overflow
-        (``input_collector.py``, ``ksupport/rtio.rs``). Returns (ts, data) or (-1, 0) on timeout."""
-        self.counter += self.costs.rtio_input
+        (``input_collector.py``, ``ksupport/rtio.rs``). Returns (ts, data) or (-1, 0) on timeout.
+
+        ``more``: the caller reads every buffered event next, submitting nothing meanwhile, so
+        the counter will pass one read cost per buffered event: inputs up to there are generated
+        now (in one batch rather than one per read)."""
+        cost = self.costs.rtio_input
+        self.counter += cost
         inp = self._input(channel)
         if timeout is not None and timeout < 0:
             timeout = None  # the 64-bit unsigned timeout register: -1 waits forever
         counter = self.counter
+        if more and len(inp.fifo) > 1:
+            inp.generate(counter + (len(inp.fifo) - 1) * cost + 1)
         inp.fill(counter)
         if not inp.fifo and not inp.overflow:
             if timeout is None:
@@ -531,6 +538,14 @@ class RTIOEngine:
     def rtio_input_timestamp(self, timeout_mu: int, channel: int) -> int:
         """Syscall: timestamp of the next input event, or -1 if none arrives before ``timeout_mu``."""
         return self._read(channel, timeout_mu)[0]
+
+    def rtio_input_count(self, timeout_mu: int, channel: int) -> int:
+        """``rtio_input_timestamp(timeout_mu, channel)`` repeated until it returns -1 (the loop of
+        ``TTLInOut.count``, each read charged as one); the number of events read."""
+        n = 0
+        while self._read(channel, timeout_mu, True)[0] >= 0:
+            n += 1
+        return n
 
     def rtio_input_data(self, channel: int) -> int:
         """Syscall: data of the next input event (blocks without timeout)."""
@@ -719,48 +734,67 @@ class RTIOEngine:
         RTIOEngine.rtio_output(self, target, data)  # an underflow propagates: no period then
         cap.append(entry)  # type: ignore[union-attr]
 
-    def repeat_period(self, period: "Period", max_repeats: int, phy_channel: int) -> int:
-        """Fast-forward identical periods of a loop around a run of the PHY on ``phy_channel``.
+    def repeat_period(self, period: "Period", max_repeats: int, phy_channel: int,
+                      ref: Any = None) -> int:
+        """Fast-forward passes of a kernel loop around a run of the PHY on ``phy_channel``.
 
-        ``period`` (captured just before) must have left the engine in the state it started from,
-        shifted by its length T: the caller has checked that it equals an earlier period that
-        repeated itself. The PHY's ``skip_runs(max_repeats, T)`` says how many further periods
-        end the same way (and advances itself and the physics over them). Their submissions are
-        then logged again, shifted by T each, without re-triggering that PHY, and the cursor,
-        counter and SED lanes move on as the per-event path would move them: every submission
-        lies inside its period and has the same slack as in ``period``, so none underflows,
-        stalls a lane or reaches a channel out of order. Returns the number of periods done.
+        The caller has checked that the loop is now where ``period`` (a pass recorded earlier
+        that repeated itself identically) began, relative to the cursor: the next passes would
+        each make ``period``'s submissions again, shifted to start at the cursor, one every
+        T = ``period.length``. The PHY's ``skip_runs(max_repeats, T, ref)`` says how many of
+        them end the same way (and advances itself and the physics over them). Their
+        submissions are then logged, without re-triggering that PHY, and the cursor, counter
+        and SED lanes move on as the per-event path would move them: every submission lies
+        inside its pass and has the same slack as in ``period``, so none underflows, stalls a
+        lane or reaches a channel out of order. Returns the number of passes done.
         """
         t = period.length
         if (t <= 0 or period.counter1 - period.now1 != period.counter0 - period.now0
+                or self.now - self.counter != period.now0 - period.counter0
                 or not period.regular):
             return 0
         st = self.channels.get(phy_channel)
         if st is None or st.phy is None or not hasattr(st.phy, "skip_runs"):
             return 0
+        s0 = self.now - period.now0     # shift of the first pass
         by_ch = period.by_channel
-        for ch in by_ch:
-            other = self.channels[ch]
-            if other.flagged or (ch != phy_channel and other.hook is not None):
-                return 0
-        k_done = st.phy.skip_runs(max_repeats, t)
-        if k_done <= 0:
-            return 0
-        shifts = range(t, (k_done + 1) * t, t)
         for ch, evs in by_ch.items():
             other = self.channels[ch]
+            if (other.flagged or (ch != phy_channel and other.hook is not None)
+                    or other.max_c >= (evs[0][0] + s0) >> 3):
+                return 0
+        k_done = st.phy.skip_runs(max_repeats, t, ref)
+        if k_done <= 0:
+            return 0
+        shifts = range(s0, s0 + k_done * t, t)
+        for ch, evs in by_ch.items():
+            other = self.channels[ch]
+            n_before = len(other.raw)
             other.raw.extend([(ts + s, a, d) for s in shifts for ts, a, d in evs])
-            other.max_c = (evs[-1][0] + k_done * t) >> 3
-        # lanes: the pattern of lane switches repeats every period, so the lanes touched by the
-        # last eight periods hold the latest coarse timestamps
+            other.max_c = (evs[-1][0] + shifts[-1]) >> 3
+            if other.level_view is not None:
+                other.level_view.repeat(evs, shifts, n_before)
+        self._replay_lanes(period, shifts)
+        self.now += k_done * t
+        self.counter += k_done * t
+        return k_done
+
+    def _replay_lanes(self, period: "Period", shifts: range) -> None:
+        """SED lane state after ``period``'s submissions at each of ``shifts``: the first pass
+        and the last eight are made event by event (the lanes they touch hold the latest coarse
+        timestamps); the passes between only rotate the lane by the period's switches."""
         lane, last_c, mask = self._lane, self._last_c, self._lane_mask
         lane_last = self._lane_last
-        first = max(1, k_done - self.lane_count + 1)
-        if first > 1:
-            lane = (lane + (first - 1) * period.switches) & mask
-        for k in range(first, k_done + 1):
-            s = k * t
-            for e in period.events:
+        events = period.events
+        n = len(shifts)
+        tail = min(n - 1, self.lane_count)
+        for i, s in enumerate(shifts):
+            if 0 < i < n - tail:
+                if i == n - tail - 1:   # skip the middle passes at once
+                    lane = (lane + (n - tail - 1) * period.switches) & mask
+                    last_c = (events[-1][0] + s) >> 3
+                continue
+            for e in events:
                 c = (e[0] + s) >> 3
                 if c <= last_c:
                     lane = (lane + 1) & mask
@@ -768,9 +802,6 @@ class RTIOEngine:
         self._lane, self._last_c = lane, last_c
         for q in self._lane_q:
             q.clear()  # every event is in the past now: gone from the lanes
-        self.now = period.now1 + k_done * t
-        self.counter = period.counter1 + k_done * t
-        return k_done
 
     # ------------------------------------------------------------------ cache
     def cache_get(self, key: str) -> list[int]:

@@ -277,34 +277,36 @@ class EntanglerPhy:
                     self._stale[i] = (model, pattern_counts, plain)
 
     # ------------------------------------------------------------------ fast-forward
-    def period_signature(self) -> tuple | None:
-        """What determines the next run, if the last run timed out: configuration, cycle law,
-        cycle count, and the physics' own account of the period (None: not repeatable)."""
+    def period_signature(self) -> tuple[tuple, tuple | None, tuple] | None:
+        """If the last run timed out: ``(run, content, state)``. ``run`` is what determines the
+        next run (configuration, cycle law, cycle count); ``content`` and ``state`` are the
+        physics' account of the period that ended with it (see the world's
+        ``period_signature``; ``content`` None: not repeatable as it was). None otherwise."""
         last = self._last
         if last is None:
             return None
         model, _p, n_max, _c, _pl, _cm, _t, timeout, cfg_key = last
+        run = (cfg_key, self.config, timeout, n_max, id(model))
         world = self._world()
         if world is None:
-            return (cfg_key, self.config, timeout, n_max, None)
-        ws = world.period_signature()
-        if ws is None:
-            return None
-        return (cfg_key, self.config, timeout, n_max, id(model), ws)
+            return run, (), ()
+        content, state = world.period_signature()
+        return run, content, state
 
-    def skip_runs(self, max_runs: int, period_mu: int) -> int:
+    def skip_runs(self, max_runs: int, period_mu: int, ref: Any = None) -> int:
         """The next ``max_runs`` runs repeat the last one (which timed out), one every
-        ``period_mu``: draw how many of them time out before the first that heralds, and advance
-        the registers, logs and physics over those. If one heralds, the next :meth:`_run` is
-        drawn conditioned on heralding (the first herald cycle from the truncated geometric law).
-        Returns the number of timed-out runs skipped."""
+        ``period_mu``, in periods whose physics is ``ref`` (a content signature of the world's
+        ``period_signature``): draw how many of them time out before the first that heralds, and
+        advance the registers, logs and physics over those. If one heralds, the next
+        :meth:`_run` is drawn conditioned on heralding (the first herald cycle from the
+        truncated geometric law). Returns the number of timed-out runs skipped."""
         last = self._last
         if last is None or max_runs <= 0:
             return 0
         model, p, n_max, cond, plain, cmat, t_end, timeout, cfg_key = last
         world = self._world()
         if world is not None:
-            max_runs = world.stable_runs(max_runs, period_mu)
+            max_runs = world.stable_runs(max_runs, period_mu, ref)
             if max_runs <= 0:
                 return 0
         rng = self.engine.rng if self.engine.rng is not None else numpy.random.default_rng()
@@ -315,7 +317,7 @@ class EntanglerPhy:
         if k == 0:
             return 0
         if world is not None:
-            world.repeat_runs(k, period_mu)
+            world.repeat_runs(k, period_mu, ref)
         counts = self._plain_counts(rng, n_max, cond)
         self._set_counters(model, counts, cmat, plain, 0)
         self.herald_log.extend((t_end + j * period_mu, TIMEOUT_DATA) for j in range(1, k + 1))

@@ -75,6 +75,35 @@ class LevelView:
         return (self.gen is None and not st.flagged and self.idx >= len(st.raw)
                 and (not t or t[-1] < t_from))
 
+    def repeat(self, events: list[tuple[int, int, int]], shifts: range, n_before: int) -> None:
+        """The channel's submissions ``events`` were just logged again at each of ``shifts``
+        (after ``n_before`` entries): if this view had turned all earlier ones into levels and
+        one pass of ``events`` leaves it as it found it, add the passes' transitions at once
+        (otherwise they are turned into levels lazily, as always)."""
+        if self.gen is not None or self.st.flagged or self.idx != n_before:
+            return
+        inout = self.st.kind == KIND_TTL_INOUT
+        o, oe, level = self.o, self.oe, self.level
+        seg_t: list[int] = []
+        seg_lv: list[int] = []
+        for ts, addr, data in events:
+            if addr == 0:
+                o = 1 if data else 0
+            elif addr == 1 and inout:
+                oe = 1 if data else 0
+            else:
+                continue
+            new = o & oe
+            if new != level:
+                level = new
+                seg_t.append(ts)
+                seg_lv.append(level)
+        if (o, oe, level) != (self.o, self.oe, self.level):
+            return
+        self.t.extend([t + s for s in shifts for t in seg_t])
+        self.lv.extend(seg_lv * len(shifts))
+        self.idx = n_before + len(events) * len(shifts)
+
     def _advance(self, t_to: int) -> None:
         st = self.st
         res = st.resolved()
