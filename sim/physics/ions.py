@@ -75,6 +75,7 @@ _COH_BLOCK = ((slice(0, 2), slice(2, 4)), (slice(None, None, 2), slice(1, None, 
 
 
 _OFF_DIAGONAL = np.triu_indices(4, 1)
+_ONE = [((np.arange(4) >> (1 - ion)) & 1).astype(bool) for ion in (0, 1)]  # ion in |1⟩
 
 
 def is_diagonal(rho: np.ndarray) -> bool:
@@ -131,12 +132,13 @@ def depolarise_qubit(rho: np.ndarray, ion: int, prob: float) -> np.ndarray:
 
 def measure_z(rho: np.ndarray, ion: int, rng: np.random.Generator) -> tuple[int, np.ndarray]:
     """Projective Z measurement of ``ion``: (outcome, post-measurement state)."""
-    j = (np.arange(4) >> (1 - ion)) & 1
-    p1 = float(np.real(np.diag(rho))[j == 1].sum())
+    keep1 = _ONE[ion]
+    d = rho.diagonal().real
+    p1 = float(d[keep1].sum())
     bit = int(rng.random() < min(max(p1, 0.0), 1.0))
-    proj = np.diag((j == bit).astype(float))
-    out = proj @ rho @ proj
-    tr = float(np.real(np.trace(out)))
+    keep = keep1 if bit else ~keep1
+    out = rho * np.outer(keep, keep)          # P rho P with the diagonal projector P
+    tr = float(d[keep].sum())
     return bit, (out / tr if tr > 0 else out)
 
 

@@ -115,6 +115,7 @@ class PhysicsWorld:
         self._period_sig: tuple | None = None
         self._period_state: tuple = ()
         self._period_ops: dict[tuple, list[tuple[int, bool, float]]] = {}  # per clean period
+        self._period_maps_memo: dict[tuple, list[tuple[float, float, float]]] = {}
         self._run_key = 0               # thermal key of the last run's cycle model
 
     # ---- engine protocol -------------------------------------------------------------------
@@ -253,6 +254,7 @@ class PhysicsWorld:
             if sig not in self._period_ops:
                 if len(self._period_ops) >= 64:
                     self._period_ops.clear()
+                    self._period_maps_memo.clear()
                 self._period_ops[sig] = [op for _, _, ops in self._period for op in ops]
         self._period_sig = sig
         self._period_state = (tuple(tuple(on.values()) for on in self._on), t_end - t_run0,
@@ -276,6 +278,9 @@ class PhysicsWorld:
     def _period_maps(self, sig: tuple) -> list[tuple[float, float, float]]:
         """Per ion ``(aw, bw, h)`` of period ``sig``: n̄ → aw·n̄ + bw over its windows, + h over
         its run."""
+        maps = self._period_maps_memo.get(sig)
+        if maps is not None:
+            return maps
         run_s = sig[1] * self.mu_s
         ops = self._period_ops[sig]
         maps = []
@@ -290,6 +295,7 @@ class PhysicsWorld:
                 else:
                     b += th.heating_rate_per_s * dt
             maps.append((a, b, th.heating_rate_per_s * run_s))
+        self._period_maps_memo[sig] = maps
         return maps
 
     @staticmethod
