@@ -38,9 +38,12 @@ class Entangler(_driver.Entangler):
         kwargs.pop("name", None)
         super().__init__(dmgr, channel, **kwargs)
         self.fast_forward = fast_forward
-        # (key, end state, period, physics) of a pass that repeated itself, and the last key
+        # (key, end state, period, physics) of a pass that repeated itself; the last pass's key
+        # and end state; per end state, the pass seen to follow it (period, physics, end state)
         self._fixed: tuple | None = None
         self._prev: tuple | None = None
+        self._prev_end: tuple | None = None
+        self._after: dict[tuple, tuple] = {}
 
     @kernel
     def run_until_herald_mu(self, cool: Any, duration_mu: int, margin_mu: int, max_runs: int,
@@ -51,6 +54,7 @@ class Entangler(_driver.Entangler):
             return _driver.Entangler.run_until_herald_mu(self, cool, duration_mu, margin_mu,
                                                          max_runs, standalone)
         phy = eng.channels[self.channel].phy
+        self._prev = self._prev_end = None   # the first pass follows whatever the kernel did
         timeouts = 0
         end_mu = int64(0)
         reason = _driver.TIMEOUT
@@ -61,29 +65,46 @@ class Entangler(_driver.Entangler):
             except RTIOUnderflow:
                 if capturing:
                     eng.capture_stop()
-                self._prev = None
+                self._prev = self._prev_end = None
                 return end_mu, _driver.UNDERFLOW, timeouts
             period = eng.capture_stop() if capturing else None
             if reason != _driver.TIMEOUT:
-                self._prev = None
+                self._prev = self._prev_end = None
                 break
             timeouts += 1
             sig = phy.period_signature() if period is not None else None
             if sig is None:
-                self._prev = None
+                self._prev = self._prev_end = None
                 continue
             run, content, state = sig
             # where the pass left the loop: clocks relative to the cursor, run end, physics
             ended = (period.now1 - period.counter1, period.now1 - end_mu, run, state)
             key = (period.key, run, content) if content is not None else None
-            if key is not None and key == self._prev:
-                self._fixed = (key, ended, period, content)
-            self._prev = key
+            if key is not None:
+                if key == self._prev:
+                    self._fixed = (key, ended, period, content)
+                if self._prev_end is not None:
+                    if len(self._after) >= 64:
+                        self._after.clear()
+                    self._after[self._prev_end] = (period, content, ended)
+            self._prev, self._prev_end = key, ended
             fixed = self._fixed
-            if fixed is not None and timeouts < max_runs and (key == fixed[0]
-                                                              or ended == fixed[1]):
-                ref = fixed[2]
-                k = eng.repeat_period(ref, max_runs - timeouts, self.channel, fixed[3])
-                timeouts += k
-                end_mu += k * ref.length
+            if fixed is None or timeouts >= max_runs:
+                continue
+            step = self._after.get(ended)
+            if ended != fixed[1] and step is not None and step[2] == fixed[1]:
+                # one known pass leads from here to where the fixed point ends
+                k = eng.repeat_period(step[0], 1, self.channel, step[1])
+                if k == 0:
+                    continue
+                timeouts += 1
+                end_mu = eng.now - step[2][1]
+                ended = self._prev_end = step[2]
+                self._prev = None
+            if ended == fixed[1] and timeouts < max_runs:
+                k = eng.repeat_period(fixed[2], max_runs - timeouts, self.channel, fixed[3])
+                if k:
+                    timeouts += k
+                    end_mu = eng.now - fixed[1][1]
+                    self._prev = fixed[0]
         return end_mu, reason, timeouts

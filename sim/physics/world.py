@@ -309,12 +309,16 @@ class PhysicsWorld:
         ak = a ** k
         return ak * n0 + c * (1 - ak) / (1 - a)
 
-    def stable_runs(self, max_runs: int, period_mu: int, sig: tuple) -> int:
+    def stable_runs(self, max_runs: int, first_run_mu: int, period_mu: int, sig: tuple) -> int:
         """How many of the next ``max_runs`` periods ``sig`` (a content signature of
-        :meth:`period_signature`, one every ``period_mu``, starting now) begin their run with the
-        ions' temperatures in the last run's cycle law (the same thermal key); 0 when ``sig`` is
-        unknown or the world is not at the end of a run."""
-        if sig not in self._period_ops or sig[2] != period_mu or self._t != self._period_end:
+        :meth:`period_signature`; their runs start at ``first_run_mu`` and then every
+        ``period_mu``) begin their run with the ions' temperatures in the last run's cycle law
+        (the same thermal key). 0 when ``sig`` is unknown, the world is not at the end of a run,
+        or the runs do not lie as in ``sig``."""
+        t_end = self._period_end
+        if (sig not in self._period_ops or self._t != t_end or t_end is None
+                or first_run_mu - t_end != sig[2] - sig[1]
+                or (max_runs > 1 and period_mu != sig[2])):
             return 0
         maps = self._period_maps(sig)
         n0 = [th.n for th in self.ions.thermal]
@@ -340,18 +344,16 @@ class PhysicsWorld:
                 bad = mid
         return good
 
-    def repeat_runs(self, k: int, period_mu: int, sig: tuple) -> None:
-        """Period ``sig`` happens ``k`` times from now, one every ``period_mu``, each ending with a
-        run that times out: the ions end in the same state (the run's non-herald state), heated
-        and cooled as in the period; each run owns its interval (no detector dark counts of the
-        world's own)."""
+    def repeat_runs(self, k: int, first_run_mu: int, period_mu: int, sig: tuple) -> None:
+        """Period ``sig`` happens ``k`` times from now (runs from ``first_run_mu``, one every
+        ``period_mu``, as :meth:`stable_runs` accepted), each ending with a run that times out:
+        the ions end in the same state (the run's non-herald state), heated and cooled as in the
+        period; each run owns its interval (no detector dark counts of the world's own)."""
         run_mu = sig[1]
-        t_end = self._period_end
-        assert t_end is not None
         for th, (aw, bw, h) in zip(self.ions.thermal, self._period_maps(sig)):
             th.n = self._n_after(th.n, aw, bw, h, k)
-        windows = [(t_end + j * period_mu - run_mu, t_end + j * period_mu)
-                   for j in range(1, k + 1)]
+        windows = [(first_run_mu + j * period_mu, first_run_mu + j * period_mu + run_mu)
+                   for j in range(k)]
         for ch in self._det_ch:
             self._channels[ch].suppress_many(windows)
         self._owned.append(windows[-1])

@@ -738,18 +738,20 @@ class RTIOEngine:
                       ref: Any = None) -> int:
         """Fast-forward passes of a kernel loop around a run of the PHY on ``phy_channel``.
 
-        The caller has checked that the loop is now where ``period`` (a pass recorded earlier
-        that repeated itself identically) began, relative to the cursor: the next passes would
-        each make ``period``'s submissions again, shifted to start at the cursor, one every
-        T = ``period.length``. The PHY's ``skip_runs(max_repeats, T, ref)`` says how many of
-        them end the same way (and advances itself and the physics over them). Their
-        submissions are then logged, without re-triggering that PHY, and the cursor, counter
-        and SED lanes move on as the per-event path would move them: every submission lies
-        inside its pass and has the same slack as in ``period``, so none underflows, stalls a
-        lane or reaches a channel out of order. Returns the number of passes done.
+        The caller has checked that the loop is now where ``period`` (a pass recorded earlier)
+        began, relative to the cursor, so that the next pass makes ``period``'s submissions
+        again, shifted to start at the cursor; for more than one pass, ``period`` must also end
+        where it began (passes then follow every T = ``period.length``). The PHY's
+        ``skip_runs(max_repeats, T, ref, writes)`` (``writes``: its submissions in the first
+        pass) says how many of them end the same way, and advances itself and the physics over
+        them. Their submissions are then logged, without re-triggering that PHY, and the cursor,
+        counter and SED lanes move on as the per-event path would move them: every submission
+        lies inside its pass and has the same slack as in ``period``, so none underflows, stalls
+        a lane or reaches a channel out of order. Returns the number of passes done.
         """
         t = period.length
-        if (t <= 0 or period.counter1 - period.now1 != period.counter0 - period.now0
+        periodic = period.counter1 - period.now1 == period.counter0 - period.now0
+        if (t <= 0 or (max_repeats > 1 and not periodic)
                 or self.now - self.counter != period.now0 - period.counter0
                 or not period.regular):
             return 0
@@ -763,7 +765,8 @@ class RTIOEngine:
             if (other.flagged or (ch != phy_channel and other.hook is not None)
                     or other.max_c >= (evs[0][0] + s0) >> 3):
                 return 0
-        k_done = st.phy.skip_runs(max_repeats, t, ref)
+        writes = [(ts + s0, a, d) for ts, a, d in by_ch.get(phy_channel, ())]
+        k_done = st.phy.skip_runs(max_repeats, t, ref, writes)
         if k_done <= 0:
             return 0
         shifts = range(s0, s0 + k_done * t, t)
@@ -775,8 +778,8 @@ class RTIOEngine:
             if other.level_view is not None:
                 other.level_view.repeat(evs, shifts, n_before)
         self._replay_lanes(period, shifts)
-        self.now += k_done * t
-        self.counter += k_done * t
+        self.now = period.now1 + shifts[-1]
+        self.counter = period.counter1 + shifts[-1]
         return k_done
 
     def _replay_lanes(self, period: "Period", shifts: range) -> None:
@@ -847,7 +850,8 @@ class Period:
     (:meth:`RTIOEngine.capture_stop`).
     :attr:`key` compares periods independently of where they lie on the timeline."""
 
-    __slots__ = ("now0", "counter0", "now1", "counter1", "events", "_key", "_by_ch")
+    __slots__ = ("now0", "counter0", "now1", "counter1", "events", "_key", "_by_ch", "_regular",
+                 "_switches")
 
     def __init__(self, now0: int, counter0: int, now1: int, counter1: int,
                  events: list[tuple[int, int, int, int, Any]]) -> None:
@@ -855,6 +859,8 @@ class Period:
         self.events = events
         self._key: tuple | None = None
         self._by_ch: dict[int, list[tuple[int, int, Any]]] | None = None
+        self._regular: bool | None = None
+        self._switches: int | None = None
 
     @property
     def length(self) -> int:
@@ -875,26 +881,30 @@ class Period:
     def regular(self) -> bool:
         """Every submission lies in the period, before the counter at its end, and each channel's
         coarse timestamps strictly increase: shifted copies cannot meet or wait in a lane."""
-        for evs in self.by_channel.values():
-            prev = -(1 << 62)
-            for ts, _, _ in evs:
-                c = ts >> 3
-                if c <= prev or ts < self.now0 or ts >= self.now1 or ts >= self.counter1:
-                    return False
-                prev = c
-        return True
+        if self._regular is None:
+            self._regular = True
+            for evs in self.by_channel.values():
+                prev = -(1 << 62)
+                for ts, _, _ in evs:
+                    c = ts >> 3
+                    if c <= prev or ts < self.now0 or ts >= self.now1 or ts >= self.counter1:
+                        self._regular = False
+                    prev = c
+        return self._regular
 
     @property
     def switches(self) -> int:
         """SED lane switches per period (a coarse timestamp not after the previous one)."""
-        n = 0
-        prev = (self.events[-1][0] - self.length) >> 3
-        for e in self.events:
-            c = e[0] >> 3
-            if c <= prev:
-                n += 1
-            prev = c
-        return n
+        if self._switches is None:
+            n = 0
+            prev = (self.events[-1][0] - self.length) >> 3
+            for e in self.events:
+                c = e[0] >> 3
+                if c <= prev:
+                    n += 1
+                prev = c
+            self._switches = n
+        return self._switches
 
     @property
     def key(self) -> tuple:

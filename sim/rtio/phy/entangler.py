@@ -293,20 +293,28 @@ class EntanglerPhy:
         content, state = world.period_signature()
         return run, content, state
 
-    def skip_runs(self, max_runs: int, period_mu: int, ref: Any = None) -> int:
-        """The next ``max_runs`` runs repeat the last one (which timed out), one every
-        ``period_mu``, in periods whose physics is ``ref`` (a content signature of the world's
-        ``period_signature``): draw how many of them time out before the first that heralds, and
-        advance the registers, logs and physics over those. If one heralds, the next
-        :meth:`_run` is drawn conditioned on heralding (the first herald cycle from the
-        truncated geometric law). Returns the number of timed-out runs skipped."""
+    def skip_runs(self, max_runs: int, period_mu: int, ref: Any,
+                  writes: list[tuple[int, int, Any]]) -> int:
+        """The loop will make ``writes`` (this channel's submissions of its next pass, among them
+        one RUN) and then the same every ``period_mu``, at most ``max_runs`` times, in periods
+        whose physics is ``ref`` (a content signature of the world's ``period_signature``); each
+        run is the last one (which timed out) again. Draw how many of them time out before the
+        first that heralds, and advance the registers, logs and physics over those; the next
+        :meth:`_run` is then drawn conditioned on heralding (the first herald cycle from the
+        truncated geometric law). Returns the number of timed-out runs skipped (0: not
+        applicable, nothing changed)."""
         last = self._last
-        if last is None or max_runs <= 0:
+        runs = [(ts, data) for ts, addr, data in writes if addr == ADDR_RUN]
+        if last is None or max_runs <= 0 or len(runs) != 1:
             return 0
-        model, p, n_max, cond, plain, cmat, t_end, timeout, cfg_key = last
+        model, p, n_max, cond, plain, cmat, _t_end, timeout, cfg_key = last
+        t_run, data = runs[0]
+        if int(data) != timeout or any(a == ADDR_CONFIG and d != self.config
+                                       for _, a, d in writes):
+            return 0
         world = self._world()
         if world is not None:
-            max_runs = world.stable_runs(max_runs, period_mu, ref)
+            max_runs = world.stable_runs(max_runs, t_run, period_mu, ref)
             if max_runs <= 0:
                 return 0
         rng = self.engine.rng if self.engine.rng is not None else numpy.random.default_rng()
@@ -317,11 +325,13 @@ class EntanglerPhy:
         if k == 0:
             return 0
         if world is not None:
-            world.repeat_runs(k, period_mu, ref)
+            world.repeat_runs(k, t_run, period_mu, ref)
         counts = self._plain_counts(rng, n_max, cond)
         self._set_counters(model, counts, cmat, plain, 0)
-        self.herald_log.extend((t_end + j * period_mu, TIMEOUT_DATA) for j in range(1, k + 1))
-        self._last = (model, p, n_max, cond, plain, cmat, t_end + k * period_mu, timeout, cfg_key)
+        run_mu = n_max * max(self.tcycle, 1) * 8
+        self.herald_log.extend((t_run + j * period_mu + run_mu, TIMEOUT_DATA) for j in range(k))
+        t_end = t_run + (k - 1) * period_mu + run_mu
+        self._last = (model, p, n_max, cond, plain, cmat, t_end, timeout, cfg_key)
         self.skipped += k
         return k
 
