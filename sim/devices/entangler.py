@@ -55,6 +55,8 @@ class Entangler(_driver.Entangler):
                                                          max_runs, standalone)
         phy = eng.channels[self.channel].phy
         self._prev = self._prev_end = None   # the first pass follows whatever the kernel did
+        # what else decides a pass: the loop's arguments and the CPU costs
+        body = (tuple(cool), int(duration_mu), int(margin_mu), bool(standalone), id(eng.costs))
         timeouts = 0
         end_mu = int64(0)
         reason = _driver.TIMEOUT
@@ -78,7 +80,7 @@ class Entangler(_driver.Entangler):
                 continue
             run, content, state = sig
             # where the pass left the loop: clocks relative to the cursor, run end, physics
-            ended = (period.now1 - period.counter1, period.now1 - end_mu, run, state)
+            ended = (period.now1 - period.counter1, period.now1 - end_mu, run, state, body)
             key = (period.key, run, content) if content is not None else None
             if key is not None:
                 if key == self._prev:
