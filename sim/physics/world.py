@@ -112,8 +112,8 @@ class PhysicsWorld:
         self._period: list[tuple[int, tuple, tuple]] = []  # planned windows since the last run
         self._period_clean = True       # nothing but planned windows since the last run
         self._period_end: int | None = None     # end of the last run
-        self._period_sig: tuple | None = None
-        self._period_state: tuple = ()
+        self._closed: tuple | None = None       # the last run's period, as closed
+        self._closed_sig: tuple | None = None
         self._period_ops: dict[tuple, list[tuple[int, bool, float]]] = {}  # per clean period
         self._period_maps_memo: dict[tuple, list[tuple[float, float, float]]] = {}
         self._run_key = 0               # thermal key of the last run's cycle model
@@ -246,25 +246,16 @@ class PhysicsWorld:
 
     # ---- fast-forward of identical timed-out runs -----------------------------------------------
     def _close_period(self, timeout: bool, t_run0: int, t_end: int) -> None:
-        """Account for the period that ends with the run [t_run0, t_end)."""
-        prev = self._period_end
-        sig = None
-        if timeout and self._period_clean and prev is not None and self._t <= t_run0:
-            sig = (tuple((rel, key) for rel, key, _ in self._period), t_end - t_run0, t_end - prev)
-            if sig not in self._period_ops:
-                if len(self._period_ops) >= 64:
-                    self._period_ops.clear()
-                    self._period_maps_memo.clear()
-                self._period_ops[sig] = [op for _, _, ops in self._period for op in ops]
-        self._period_sig = sig
-        self._period_state = (tuple(tuple(on.values()) for on in self._on), t_end - t_run0,
-                              tuple(a is None for a in self._aom_since), not self._staged,
-                              timeout, self._t <= t_run0)
+        """Account for the period that ends with the run [t_run0, t_end) (its signature is made
+        when asked for, see :meth:`period_signature`)."""
+        self._closed = (self._period, timeout, self._period_clean and self._t <= t_run0, t_run0,
+                        t_end, self._period_end)
+        self._closed_sig = None
         self._period = []
         self._period_clean = True
         self._period_end = t_end
 
-    def period_signature(self) -> tuple[tuple | None, tuple]:
+    def period_signature(self) -> tuple[tuple | None, tuple | None]:
         """What the physics says of the period that ended with the last run: ``(content,
         state)``. ``content`` describes the period independently of where it lies on the
         timeline (planned windows with their beam events, beams at the start and coherence
@@ -272,8 +263,23 @@ class PhysicsWorld:
         repumping and pumping acted before it (nothing random). ``state`` describes where it
         left the ions apart from their temperatures (beams, pending excitations, run length;
         after a timeout their state is the run's non-herald state): equal states followed by the
-        same outputs evolve alike."""
-        return self._period_sig, self._period_state
+        same outputs evolve alike. ``(None, None)`` once the world has moved on from the run."""
+        if self._closed is None or self._t != self._period_end:
+            return None, None
+        if self._closed_sig is None:
+            period, timeout, clean, t_run0, t_end, prev = self._closed
+            sig = None
+            if timeout and clean and prev is not None:
+                sig = (tuple((rel, key) for rel, key, _ in period), t_end - t_run0, t_end - prev)
+                if sig not in self._period_ops:
+                    if len(self._period_ops) >= 64:
+                        self._period_ops.clear()
+                        self._period_maps_memo.clear()
+                    self._period_ops[sig] = [op for _, _, ops in period for op in ops]
+            state = (tuple(tuple(on.values()) for on in self._on), t_end - t_run0,
+                     tuple(a is None for a in self._aom_since), not self._staged, timeout)
+            self._closed_sig = (sig, state)
+        return self._closed_sig
 
     def _period_maps(self, sig: tuple) -> list[tuple[float, float, float]]:
         """Per ion ``(aw, bw, h)`` of period ``sig``: n̄ → aw·n̄ + bw over its windows, + h over

@@ -291,7 +291,7 @@ class EntanglerPhy:
         if world is None:
             return run, (), ()
         content, state = world.period_signature()
-        return run, content, state
+        return (run, content, state) if state is not None else None
 
     def skip_runs(self, max_runs: int, period_mu: int, ref: Any,
                   writes: list[tuple[int, int, Any]]) -> int:
