@@ -23,8 +23,8 @@ from artiq.experiment import *
 from artiq.coredevice.exceptions import RTIOUnderflow
 
 from drivers.bsa import HERALD_PATTERNS, pattern_of_slots
-from drivers.entangler import (TIMEOUT, UNDERFLOW, OUT_PUMP_A, OUT_EXCITE_A, OUT_PUMP_B, OUT_EXCITE_B,
-                               GATE_DET0)
+from drivers.entangler import (TIMEOUT, UNDERFLOW, OUT_PUMP_A, OUT_EXCITE_A, OUT_PUMP_B,
+                               OUT_EXCITE_B, GATE_DET0)
 from drivers.link import LinkExperiment
 
 

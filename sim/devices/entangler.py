@@ -4,18 +4,20 @@ of :meth:`~drivers.entangler.Entangler.run_until_herald_mu` executed in one step
 
 Between heralds a gateware-heralded link spends almost all its time in runs that time out: cool
 (DMA), enable, run, resync, again. Once the loop is periodic, every further timeout is the same
-period shifted in time, and only the number of them before the next herald is random. The model
-runs each pass in detail through the driver while recording what it submitted
+pass shifted in time, and only the number of them before the next herald is random. The model runs
+each pass in detail through the driver while the engine records what it submitted
 (:meth:`RTIOEngine.capture_start`). A pass that timed out and was followed by an identical one
 (relative to its start: submissions and clocks, run configuration and cycle law, the physics'
-windows) is a fixed point of the loop. Once a pass that timed out ends where that fixed point
-ends (clocks relative to the cursor, run end, run configuration, beams and the ions' non-herald
-state), every further pass would repeat the fixed point: the engine asks the entangler PHY how
-many of them time out (a geometric draw from the run's herald probability; the physics world
-checks that the ions' temperatures keep the same cycle law, and heats and cools them in closed
-form) and logs their submissions, shifted, as the SED would; the PHY draws the next run
-conditioned on heralding. Everything else (the first passes after a herald, the heralding run, underflows)
-runs in detail. ``fast_forward=False`` (a ``sim_args`` entry) runs every pass in detail.
+windows) is a fixed point of the loop. Once a pass that timed out ends where the fixed point ends
+(clocks relative to the cursor, run end, run configuration, beams and the ions' non-herald state,
+the loop's arguments), every further pass repeats the fixed point; a pass seen to lead from where
+another ended to there is learnt too (a transient, e.g. after a readout left the RTIO counter at
+another phase). The engine then asks the entangler PHY how many of those passes time out (a
+geometric draw from the run's herald probability; the physics world checks that the ions'
+temperatures keep the same cycle law, and heats and cools them in closed form) and logs their
+submissions, shifted, as the SED would; the PHY draws the next run conditioned on heralding.
+Everything else (the first pass after a herald, the heralding run, underflows) runs in detail.
+``fast_forward=False`` (a ``sim_args`` entry) runs every pass in detail (the tests' reference).
 """
 from __future__ import annotations
 
@@ -35,7 +37,6 @@ class Entangler(_driver.Entangler):
 
     def __init__(self, dmgr: Any, channel: int, *, fast_forward: bool = True,
                  **kwargs: Any) -> None:
-        kwargs.pop("name", None)
         super().__init__(dmgr, channel, **kwargs)
         self.fast_forward = fast_forward
         # (key, end state, period, physics) of a pass that repeated itself; the last pass's key

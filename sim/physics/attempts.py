@@ -54,8 +54,8 @@ HERALD_PATTERNS = PSI_PLUS + PSI_MINUS
 
 
 def phase_unitary(phi: float) -> np.ndarray:
-    """Local unitary giving |10⟩ the phase e^{iφ} relative to |01⟩: R_z on A by φ/2, on B by −φ/2
-    (diagonal: |00⟩, |01⟩ e^{−iφ/2}, |10⟩ e^{iφ/2}, |11⟩)."""
+    """Local unitary giving |10⟩ the phase e^{iφ} relative to |01⟩: R_z on A by φ/2, on B by
+    −φ/2 (diagonal: |00⟩, |01⟩ e^{−iφ/2}, |10⟩ e^{iφ/2}, |11⟩)."""
     return np.diag(_phase_diagonal(phi))
 
 

@@ -282,8 +282,8 @@ class PhysicsWorld:
         return self._closed_sig
 
     def _period_maps(self, sig: tuple) -> list[tuple[float, float, float]]:
-        """Per ion ``(aw, bw, h)`` of period ``sig``: n̄ → aw·n̄ + bw over its windows, + h over
-        its run."""
+        """Per ion ``(aw, bw, h)`` of period ``sig``: n̄ → aw·n̄ + bw over its windows,
+        + h over its run."""
         maps = self._period_maps_memo.get(sig)
         if maps is not None:
             return maps

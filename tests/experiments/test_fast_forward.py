@@ -16,12 +16,12 @@ from sim import artiq_env
 
 artiq_env.activate()
 
-from artiq.experiment import (EnvExperiment, NumberValue, at_mu, delay_mu, kernel, now_mu,  # noqa: E402
-                              rpc)
+from artiq.experiment import (EnvExperiment, NumberValue, at_mu, delay_mu,  # noqa: E402
+                              kernel, now_mu, rpc)
 from numpy import int32, int64  # noqa: E402
 
-from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B  # noqa: E402
-from drivers.entangler import TIMEOUT  # noqa: E402
+from drivers.entangler import (GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B,  # noqa: E402
+                               OUT_PUMP_A, OUT_PUMP_B, TIMEOUT)
 from drivers.bsa import HERALD_PATTERNS  # noqa: E402
 from tests.experiments.simhelpers import missing_sim_parts, simulation  # noqa: E402
 
