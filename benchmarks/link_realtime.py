@@ -14,7 +14,7 @@ below.
 Wall time: the whole ``Simulation.run`` (one-off cycle-model builds included), and also the
 experiment's own ``totals.wall_time_s`` (the heralding loop only).
 
-    PYTHONPATH=. python benchmarks/link_realtime.py [--heralds 200] [--bare-runs 5000]
+    PYTHONPATH=. python benchmarks/link_realtime.py [--heralds 1000] [--bare-runs 5000]
         [--lab oxford2020] [--seed 1] [--profile]
 """
 from __future__ import annotations
@@ -112,7 +112,7 @@ def _line(name, lab_s, wall_s, extra=""):
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--heralds", type=int, default=200, help="heralds (mode z, one setting)")
+    p.add_argument("--heralds", type=int, default=1000, help="heralds (mode z, one setting)")
     p.add_argument("--bare-runs", type=int, default=5000, help="runs of the bare loop kernel")
     p.add_argument("--lab", default="oxford2020")
     p.add_argument("--seed", type=int, default=1)
