@@ -82,40 +82,32 @@ class LevelView:
         (otherwise they are turned into levels lazily, as always)."""
         if self.gen is not None or self.st.flagged or self.idx != n_before:
             return
-        inout = self.st.kind == KIND_TTL_INOUT
-        o, oe, level = self.o, self.oe, self.level
         seg_t: list[int] = []
         seg_lv: list[int] = []
-        for ts, addr, data in events:
-            if addr == 0:
-                o = 1 if data else 0
-            elif addr == 1 and inout:
-                oe = 1 if data else 0
-            else:
-                continue
-            new = o & oe
-            if new != level:
-                level = new
-                seg_t.append(ts)
-                seg_lv.append(level)
-        if (o, oe, level) != (self.o, self.oe, self.level):
+        state = (self.o, self.oe, self.level)
+        _, *end = self._walk(events, 0, len(events), None, *state, seg_t, seg_lv)
+        if tuple(end) != state:
             return
         self.t.extend([t + s for s in shifts for t in seg_t])
         self.lv.extend(seg_lv * len(shifts))
         self.idx = n_before + len(events) * len(shifts)
 
     def _advance(self, t_to: int) -> None:
-        st = self.st
-        res = st.resolved()
-        n = len(res)
-        i = self.idx
-        if i > n:
-            i = n
-        inout = st.kind == KIND_TTL_INOUT
-        o, oe, level = self.o, self.oe, self.level
+        res = self.st.resolved()
+        self.idx, self.o, self.oe, self.level = self._walk(
+            res, min(self.idx, len(res)), len(res), t_to, self.o, self.oe, self.level,
+            self.t, self.lv)
+
+    def _walk(self, res: list[tuple[int, int, int]], i: int, n: int, t_to: int | None, o: int,
+              oe: int, level: int, out_t: list[int], out_lv: list[int]
+              ) -> tuple[int, int, int, int]:
+        """Turn submissions ``res[i:n]`` (up to the first at ``t_to`` or later) into level
+        transitions appended to ``out_t``/``out_lv``, from output ``o``, enable ``oe`` and
+        ``level``; returns ``(next index, o, oe, level)``."""
+        inout = self.st.kind == KIND_TTL_INOUT
         while i < n:
             ts, addr, data = res[i]
-            if ts >= t_to:
+            if t_to is not None and ts >= t_to:
                 break
             i += 1
             if addr == 0:
@@ -127,9 +119,9 @@ class LevelView:
             new = o & oe
             if new != level:
                 level = new
-                self.t.append(ts)
-                self.lv.append(level)
-        self.idx, self.o, self.oe, self.level = i, o, oe, level
+                out_t.append(ts)
+                out_lv.append(level)
+        return i, o, oe, level
 
 
 class TTLInputPhy:
