@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import cmath
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -147,8 +148,8 @@ class CycleModel:
     gates_s: np.ndarray            # (4, 2), s from cycle start; NaN = no gate
     cycle_mu: int
     pattern_probs: np.ndarray
-    _rec_cache: dict[int, np.ndarray] = field(default_factory=dict)
-    _allowed_cache: dict[tuple[int, ...], tuple[tuple[int, ...], np.ndarray]] = field(
+    _rec_cache: dict[int, list[float]] = field(default_factory=dict)
+    _allowed_cache: dict[tuple[int, ...], tuple[tuple[int, ...], list[float]]] = field(
         default_factory=dict)
     _state_cache: dict[object, np.ndarray] = field(default_factory=dict)
 
@@ -162,7 +163,7 @@ class CycleModel:
         """Probability per cycle that the gated pattern is one of ``allowed``."""
         return float(self.pattern_probs[list(allowed)].sum())
 
-    def _pattern_cdf(self, allowed: Sequence[int]) -> tuple[tuple[int, ...], np.ndarray]:
+    def _pattern_cdf(self, allowed: Sequence[int]) -> tuple[tuple[int, ...], list[float]]:
         """(allowed patterns, cumulative probabilities) for drawing a pattern in ``allowed``."""
         key = tuple(allowed)
         hit = self._allowed_cache.get(key)
@@ -170,7 +171,7 @@ class CycleModel:
             p = self.pattern_probs[list(key)]
             if p.sum() <= 0:
                 raise ValueError("none of the allowed patterns can occur in this configuration")
-            hit = (key, np.cumsum(p))
+            hit = (key, np.cumsum(p).tolist())
             self._allowed_cache[key] = hit
         return hit
 
@@ -178,13 +179,13 @@ class CycleModel:
                              ) -> tuple[int, int]:
         """One cycle's gated pattern (conditioned on ``allowed``) and its output record."""
         pats, pcdf = self._pattern_cdf(allowed)
-        j = int(np.searchsorted(pcdf, rng.random() * pcdf[-1], side="right"))
+        j = bisect_right(pcdf, rng.random() * pcdf[-1])
         pattern = pats[min(j, len(pats) - 1)]
         cdf = self._rec_cache.get(pattern)
         if cdf is None:
-            cdf = np.cumsum(self.table.record_probs(pattern, self.rho0))
+            cdf = np.cumsum(self.table.record_probs(pattern, self.rho0)).tolist()
             self._rec_cache[pattern] = cdf
-        r = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right").clip(0, len(cdf) - 1))
+        r = min(bisect_right(cdf, rng.random() * cdf[-1]), len(cdf) - 1)
         return pattern, r
 
     def sample(self, rng: np.random.Generator, allowed: Sequence[int]) -> CycleSample:
@@ -277,12 +278,19 @@ class CycleModel:
         g0, g1 = self.gates_s[i]
         sigma = self.lab.bsa.detectors[i].jitter_s
         assert nc.stats is not None
+        # rejection: emission time (+ jitter) until it falls in the gate; the gate accepts most
+        # photons, so draws one at a time (a batch is used once the acceptance looks low)
+        for _ in range(8):
+            t = nc.offset_s + nc.stats.sample_time(rng)
+            rec = t + rng.normal(0.0, sigma) if sigma > 0 else t
+            if g0 <= rec < g1:
+                return t, rec
         for _ in range(50):
-            t = nc.offset_s + nc.stats.sample_times(rng, 64)
-            rec = t + rng.normal(0.0, sigma, 64) if sigma > 0 else t
-            ok = np.nonzero((rec >= g0) & (rec < g1))[0]
+            ts = nc.offset_s + nc.stats.sample_times(rng, 64)
+            recs = ts + rng.normal(0.0, sigma, 64) if sigma > 0 else ts
+            ok = np.nonzero((recs >= g0) & (recs < g1))[0]
             if ok.size:
-                return float(t[ok[0]]), float(rec[ok[0]])
+                return float(ts[ok[0]]), float(recs[ok[0]])
         t0 = g0 + rng.random() * (g1 - g0)          # practically unreachable: acceptance < 1e-4
         return t0, t0
 

@@ -12,6 +12,7 @@ probability ``readdress_prob`` and may emit a second photon (double excitation).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -54,6 +55,18 @@ class ExcitationStats:
             lo = self.bin_edges_s[k]
             t[~after] = lo + rng.random(n_in) * (self.bin_edges_s[k + 1] - lo)
         return t
+
+    def sample_time(self, rng: np.random.Generator) -> float:
+        """One first-emission time given emission (the law of :meth:`sample_times`), in s."""
+        if rng.random() < self.p_after:
+            return self.pulse_length_s + rng.exponential(self.lifetime_s)
+        cdf, edges = self._bin_lists
+        k = min(bisect_right(cdf, rng.random()), len(cdf) - 1)
+        return edges[k] + rng.random() * (edges[k + 1] - edges[k])
+
+    @cached_property
+    def _bin_lists(self) -> tuple[list[float], list[float]]:
+        return self._bin_cdf.tolist(), self.bin_edges_s.tolist()
 
     @cached_property
     def _bin_cdf(self) -> np.ndarray:

@@ -543,8 +543,21 @@ class RTIOEngine:
         """``rtio_input_timestamp(timeout_mu, channel)`` repeated until it returns -1 (the loop of
         ``TTLInOut.count``, each read charged as one); the number of events read."""
         n = 0
+        cost = self.costs.rtio_input
+        inp = self._input(channel)
         while self._read(channel, timeout_mu, True)[0] >= 0:
             n += 1
+            # the buffered events are read back to back, one read cost each, no wait; what
+            # arrives meanwhile queues behind them (if it cannot fill the FIFO: no overflow)
+            m = len(inp.fifo)
+            if m and not inp.overflow:
+                end = self.counter + m * cost
+                inp.generate(end + 1)
+                if m + len(inp.pending) < inp.depth:
+                    self.counter = end
+                    inp.fifo.clear()
+                    n += m
+                    inp.fill(end)
         return n
 
     def rtio_input_data(self, channel: int) -> int:

@@ -160,6 +160,53 @@ def test_loopback_count(env):
     assert env.run(k) == 2
 
 
+@pytest.mark.parametrize("pulses, period_ns, late", [(40, 200, True), (64, 200, True),
+                                                     (80, 200, True), (80, 16, False)])
+def test_count_equals_its_read_loop(make_env, pulses, period_ns, late):
+    """``count`` (one engine call) = ARTIQ's loop of ``rtio_input_timestamp`` reads: same number,
+    same RTIO counter afterwards; more than 64 edges in the gate overflow the FIFO either way.
+    ``late``: the gate is read when the counter is already past it (as after another node's
+    readout); otherwise the reads start while a burst of edges is still arriving faster than
+    they are read. Each way runs in a fresh session (an overflow flag survives core.reset())."""
+    from sim.syscalls import rtio_input_timestamp
+
+    def k(env, by_count):
+        core, loop_in, loop_out = env.core, env.get("loop_in"), env.get("loop_out")
+        core.reset()
+        loop_in.input()
+        loop_out.output()
+        delay(5 * us)
+        t0 = now_mu()
+        loop_in.gate_rising(20 * us)
+        t_end = now_mu()
+        for half in range(2):  # even pulses, then odd ones: two SED lanes of ≤ 128 events each
+            at_mu(t0 + half * period_ns)
+            for _ in range(pulses // 2):
+                delay(period_ns / 2 * ns)
+                loop_out.pulse(period_ns / 2 * ns)
+                delay(period_ns * ns)
+        at_mu(t_end)
+        if late:
+            core.wait_until_mu(t_end + 5000)
+        n = 0
+        try:
+            if by_count:
+                n = loop_in.count(t_end)
+            else:
+                while rtio_input_timestamp(t_end + loop_in.gate_latency_mu, loop_in.channel) >= 0:
+                    n += 1
+        except RTIOOverflow:
+            n = -1
+        return n, env.engine.counter - t_end
+
+    out = []
+    for by_count in (True, False):
+        env = make_env()
+        out.append(env.run(lambda: k(env, by_count)))
+    assert out[0] == out[1]
+    assert out[0][0] == (pulses if pulses <= 64 else -1)
+
+
 def test_loopback_gate_timing(env):
     """7. A 48-mu pulse at gate_start - loop_delay + 88 is registered; the window is [start, end)."""
     core, loop_in, loop_out = env.core, env.get("loop_in"), env.get("loop_out")
