@@ -759,8 +759,9 @@ class RTIOEngine:
         pass) says how many of them end the same way, and advances itself and the physics over
         them. Their submissions are then logged, without re-triggering that PHY, and the cursor,
         counter and SED lanes move on as the per-event path would move them: every submission
-        lies inside its pass and has the same slack as in ``period``, so none underflows, stalls
-        a lane or reaches a channel out of order. Returns the number of passes done.
+        lies inside its pass and has the same slack as in ``period``, and no earlier event is
+        still waiting in a lane, so none underflows, stalls a lane or reaches a channel out of
+        order. Returns the number of passes done.
         """
         t = period.length
         periodic = period.counter1 - period.now1 == period.counter0 - period.now0
@@ -777,6 +778,13 @@ class RTIOEngine:
             other = self.channels[ch]
             if (other.flagged or (ch != phy_channel and other.hook is not None)
                     or other.max_c >= (evs[0][0] + s0) >> 3):
+                return 0
+        # events still waiting in a lane would see the passes' submissions queue behind them
+        cc = self.counter >> 3
+        for q in self._lane_q:
+            while q and q[0] <= cc:
+                q.popleft()
+            if q:
                 return 0
         writes = [(ts + s0, a, d) for ts, a, d in by_ch.get(phy_channel, ())]
         k_done = st.phy.skip_runs(max_repeats, t, ref, writes)
@@ -815,9 +823,7 @@ class RTIOEngine:
                 if c <= last_c:
                     lane = (lane + 1) & mask
                 lane_last[lane] = last_c = c
-        self._lane, self._last_c = lane, last_c
-        for q in self._lane_q:
-            q.clear()  # every event is in the past now: gone from the lanes
+        self._lane, self._last_c = lane, last_c  # the lanes themselves stay empty: all past
 
     # ------------------------------------------------------------------ cache
     def cache_get(self, key: str) -> list[int]:

@@ -301,8 +301,8 @@ class EntanglerPhy:
         run is the last one (which timed out) again. Draw how many of them time out before the
         first that heralds, and advance the registers, logs and physics over those; the next
         :meth:`_run` is then drawn conditioned on heralding (the first herald cycle from the
-        truncated geometric law). Returns the number of timed-out runs skipped (0: not
-        applicable, nothing changed)."""
+        truncated geometric law). Returns the number of timed-out runs skipped: 0 when not
+        applicable (nothing changed) or when the very next run heralds."""
         last = self._last
         runs = [(ts, data) for ts, addr, data in writes if addr == ADDR_RUN]
         if last is None or max_runs <= 0 or len(runs) != 1:
