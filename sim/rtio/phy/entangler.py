@@ -82,7 +82,7 @@ class EntanglerPhy:
         self._cfg: tuple | None = None
         self._laws: dict[tuple, tuple] = {}
         self._stale: dict[int, tuple] = {}   # input → (model, pattern counts, non-herald mask)
-        self._last: tuple | None = None      # the last run, if it timed out (fast-forward)
+        self._last: tuple | None = None      # the last run's law, if it timed out (fast-forward)
         self._armed: tuple | None = None     # (model, cycles): the next run heralds
         self.skipped = 0                     # runs the fast-forward did not execute one by one
 
@@ -241,7 +241,7 @@ class EntanglerPhy:
             # the ions after a timeout: the state after a non-herald cycle, no detailed sample
             model.commit_plain(world, herald_set, t0, t_end)
         if not success:
-            self._last = (model, p, n_max, cond, plain, cmat, t_end, timeout_coarse,
+            self._last = (model, p, n_max, cond, plain, cmat, timeout_coarse,
                           self._cfg[0] if self._cfg is not None else None)
         self._set_counters(model, pattern_counts, cmat, plain, last_pattern)
         if success:
@@ -285,7 +285,7 @@ class EntanglerPhy:
         last = self._last
         if last is None:
             return None
-        model, _p, n_max, _c, _pl, _cm, _t, timeout, cfg_key = last
+        model, _p, n_max, _c, _pl, _cm, timeout, cfg_key = last
         run = (cfg_key, self.config, timeout, n_max, id(model))
         world = self._world()
         if world is None:
@@ -307,7 +307,7 @@ class EntanglerPhy:
         runs = [(ts, data) for ts, addr, data in writes if addr == ADDR_RUN]
         if last is None or max_runs <= 0 or len(runs) != 1:
             return 0
-        model, p, n_max, cond, plain, cmat, _t_end, timeout, cfg_key = last
+        model, p, n_max, cond, plain, cmat, timeout, cfg_key = last
         t_run, data = runs[0]
         if int(data) != timeout or any(a == ADDR_CONFIG and d != self.config
                                        for _, a, d in writes):
@@ -330,8 +330,6 @@ class EntanglerPhy:
         self._set_counters(model, counts, cmat, plain, 0)
         run_mu = n_max * max(self.tcycle, 1) * 8
         self.herald_log.extend((t_run + j * period_mu + run_mu, TIMEOUT_DATA) for j in range(k))
-        t_end = t_run + (k - 1) * period_mu + run_mu
-        self._last = (model, p, n_max, cond, plain, cmat, t_end, timeout, cfg_key)
         self.skipped += k
         return k
 
