@@ -25,6 +25,7 @@ import importlib.util
 import logging
 import os
 import pathlib
+import sys
 from typing import Any
 
 from sim import syscalls
@@ -255,9 +256,14 @@ def _create_device(desc: dict, dmgr: "DeviceManager", overrides: dict) -> Any:
     ty = desc["type"]
     if ty == "local":
         module = importlib.import_module(desc["module"])
-        syscalls.bind_syscalls(module)  # a real ARTIQ's syscall stubs in drivers → the simulator
-        syscalls.bind_hot(vars(module))
         factory = getattr(module, desc["class"])
+        # a real ARTIQ's syscall stubs in drivers → the simulator; for a class, also in the
+        # modules of its bases (a simulator subclass runs its driver's methods)
+        modules = {module} | {sys.modules[c.__module__] for c in getattr(factory, "__mro__", ())
+                              if c.__module__ in sys.modules and c.__module__ != "builtins"}
+        for m in modules:
+            syscalls.bind_syscalls(m)
+            syscalls.bind_hot(vars(m))
         return factory(dmgr, **(desc.get("arguments", {}) | overrides))
     if ty == "dummy":
         return DummyDevice()

@@ -125,3 +125,30 @@ def test_repository_device_db_transforms():
     spec.loader.exec_module(mod)
     assert mod.device_db == ddb
     assert ddb["core_log"]["class"] == "SimCoreLog"
+
+
+def test_syscall_stubs_bound_in_the_modules_of_a_simulator_subclass(monkeypatch):
+    """A ``sim_class`` subclass runs its driver's methods: ARTIQ's syscall stubs in the driver's
+    module (not only the subclass's) must call the simulator (real-ARTIQ path)."""
+    import sys
+    import types
+
+    from sim import syscalls
+    from sim.device_manager import _create_device
+
+    def stub(target, data):
+        raise NotImplementedError("syscall not simulated")
+    stub.artiq_embedded = types.SimpleNamespace(syscall="rtio_output")
+
+    base = types.ModuleType("fake_driver")
+    exec("class Driver:\n"
+         "    def __init__(self, dmgr):\n        pass\n"
+         "    def out(self):\n        return rtio_output\n", base.__dict__)
+    base.rtio_output = stub
+    sub = types.ModuleType("fake_sim_driver")
+    sub.Driver = type("Driver", (base.Driver,), {"__module__": "fake_sim_driver"})
+    monkeypatch.setitem(sys.modules, "fake_driver", base)
+    monkeypatch.setitem(sys.modules, "fake_sim_driver", sub)
+    dev = _create_device({"type": "local", "module": "fake_sim_driver", "class": "Driver"},
+                         None, {})
+    assert dev.out() is syscalls.rtio_output
