@@ -328,10 +328,33 @@ class EntanglerPhy:
             world.repeat_runs(k, t_run, period_mu, ref)
         counts = self._plain_counts(rng, n_max, cond)
         self._set_counters(model, counts, cmat, plain, 0)
+        if k > 1 and model is not None and cond is not None:
+            self._stale_from_earlier_runs(rng, k - 1, n_max, cond, cmat, model, plain)
         run_mu = n_max * max(self.tcycle, 1) * 8
         self.herald_log.extend((t_run + j * period_mu + run_mu, TIMEOUT_DATA) for j in range(k))
         self.skipped += k
         return k
+
+    def _stale_from_earlier_runs(self, rng: Any, runs: int, n_max: int, cond: Any, cmat: Any,
+                                 model: Any, plain: Any) -> None:
+        """An input that did not fire in the last skipped run keeps the timestamp of the last of
+        the other ``runs`` skipped runs in which it fired, if any: drawn here (that run's
+        counters are the run law conditioned on the input having fired)."""
+        for i in range(4):
+            if self.counters[i]:
+                continue
+            c = float(cond @ cmat[:, i])          # P(input i fires in a non-herald cycle)
+            if c <= 0:
+                continue
+            f = -math.expm1(n_max * math.log1p(-c)) if c < 1 else 1.0   # ... in a run
+            p_any = -math.expm1(runs * math.log1p(-f)) if f < 1 else 1.0  # ... in one of them
+            if rng.random() >= p_any:
+                continue
+            while True:
+                counts = rng.multinomial(n_max, cond)
+                if (counts @ cmat[:, i]) > 0:
+                    break
+            self._stale[i] = (model, counts, plain)
 
     def rtio_reset(self, counter: int) -> None:
         """``core.reset()``: a herald drawn by the fast-forward is not carried over."""
