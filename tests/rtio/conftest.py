@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from artiq.language import core as lcore
+from sim.device_manager import transform_device_db
 from sim.session import SimSession
 
 LOOP_DELAY_MU = 120
@@ -85,7 +86,8 @@ class Env:
     def __init__(self, db: dict, **session_kw: Any) -> None:
         self.session = SimSession(db, **session_kw)
         self.engine = self.session.engine
-        self.dmgr = DMgr(db, self.session)
+        # ARTIQ's coredevice entries → the simulator's models (with a real ARTIQ installed too)
+        self.dmgr = DMgr(transform_device_db(db), self.session)
         self.core = self.dmgr.get("core")
 
     def get(self, name: str) -> Any:
