@@ -21,6 +21,32 @@ from sim.rtio.engine import BREAK_REALTIME_SLACK_MU
 __all__ = ["Core"]
 
 logger = logging.getLogger("artiq.coredevice.comm_kernel")
+
+
+def _charge_artiq_rpcs(obj: Any) -> list[str]:
+    """With a real ARTIQ, whose ``@rpc`` leaves a method as it is: shadow the explicit RPC methods
+    of the kernel's object by wrappers that charge the RPC cost (as the stand-in's ``@rpc`` does),
+    for the duration of the kernel. Returns the names shadowed."""
+    cls = type(obj)
+    if not hasattr(obj, "__dict__") or cls.__module__ == "builtins":
+        return []
+    names = []
+    for name in dir(cls):
+        attr = getattr(cls, name, None)
+        emb = getattr(attr, "artiq_embedded", None)
+        if (emb is None or emb.function is not attr or emb.core_name is not None
+                or emb.syscall is not None or emb.portable or emb.forbidden
+                or name in obj.__dict__):
+            continue
+        bound = getattr(obj, name)
+        is_async = "async" in set(emb.flags)
+
+        def charged(*args: Any, _f: Any = bound, _a: bool = is_async, **kwargs: Any) -> Any:
+            syscalls.charge_rpc(_a)
+            return _f(*args, **kwargs)
+        obj.__dict__[name] = charged
+        names.append(name)
+    return names
 _SIM_ARG_NAMES = ("seed", "lab", "vcd", "cost_profile", "inter_experiment_gap_s", "sim_loopback")
 
 
@@ -101,6 +127,7 @@ class Core:
         prev = syscalls.activate(engine)
         if hot:  # the kernel's own syscalls and delays go straight to the engine while it runs
             syscalls.rebind(g, hot, engine)
+        charged = _charge_artiq_rpcs(k_args[0]) if k_args else []
         state.depth += 1
         try:
             return fn(*k_args, **k_kwargs)
@@ -109,6 +136,8 @@ class Core:
             syscalls.activate(prev)
             if hot:
                 syscalls.rebind(g, hot, prev)
+            for name in charged:
+                k_args[0].__dict__.pop(name, None)
             engine.reset_frames()
             warning = engine.end_kernel()
             if warning is not None:
