@@ -8,8 +8,8 @@ of them the simulator executed pass by pass (the others were fast-forwarded as i
 timeouts by ``sim.devices.entangler``). For comparison it also runs a bare loop kernel
 (defined here) of back-to-back entangler ``run_mu`` timeouts (same cycle length and gates, no
 output windows, no herald pattern enabled): no cooling, no excitation, no readout, one blocking
-read per run -- the floor of the per-run kernel/engine/PHY overhead that the real loop cannot go
-below.
+read per run, every run executed in detail -- the per-run kernel/engine/PHY overhead of a loop
+that is not fast-forwarded.
 
 Wall time: the whole ``Simulation.run`` (one-off cycle-model builds included), and also the
 experiment's own ``totals.wall_time_s`` (the heralding loop only).
