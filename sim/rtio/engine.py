@@ -473,21 +473,14 @@ class RTIOEngine:
         self._log_core(msg)
         return RTIOOverflow(msg)
 
-    def _read(self, channel: int, timeout: int | None, more: bool = False) -> tuple[int, int]:
+    def _read(self, channel: int, timeout: int | None) -> tuple[int, int]:
         """A read command: wait until counter >= timeout, or the FIFO has data, or overflow
-        (``input_collector.py``, ``ksupport/rtio.rs``). Returns (ts, data) or (-1, 0) on timeout.
-
-        ``more``: the caller reads every buffered event next, submitting nothing meanwhile, so
-        the counter will pass one read cost per buffered event: inputs up to there are generated
-        now (in one batch rather than one per read)."""
-        cost = self.costs.rtio_input
-        self.counter += cost
+        (``input_collector.py``, ``ksupport/rtio.rs``). Returns (ts, data) or (-1, 0) on timeout."""
+        self.counter += self.costs.rtio_input
         inp = self._input(channel)
         if timeout is not None and timeout < 0:
             timeout = None  # the 64-bit unsigned timeout register: -1 waits forever
         counter = self.counter
-        if more and len(inp.fifo) > 1:
-            inp.generate(counter + (len(inp.fifo) - 1) * cost + 1)
         inp.fill(counter)
         if not inp.fifo and not inp.overflow:
             if timeout is None:
@@ -545,7 +538,7 @@ class RTIOEngine:
         n = 0
         cost = self.costs.rtio_input
         inp = self._input(channel)
-        while self._read(channel, timeout_mu, True)[0] >= 0:
+        while self._read(channel, timeout_mu)[0] >= 0:
             n += 1
             # the buffered events are read back to back, one read cost each, no wait; what
             # arrives meanwhile queues behind them (if it cannot fill the FIFO: no overflow)
