@@ -52,6 +52,12 @@ def get_argparser() -> argparse.ArgumentParser:
     run.add_argument("--lab", default=None,
                      help="lab description (preset name or TOML path; default: lab.toml next to "
                           "the device database if present)")
+    run.add_argument("--power-up", action="store_true",
+                     help="start from a cold machine: discard the hardware state the previous "
+                          "runs left (sim_state/ next to the dataset store)")
+    run.add_argument("--hardware-faithful", action="store_true",
+                     help="pulses through a Urukul not initialised since power-up do nothing "
+                          "(a warning) instead of stopping the experiment")
     _common(run)
 
     budget = sub.add_parser("budget", help="print the analytic rate/fidelity budget of a lab")
@@ -98,7 +104,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     interactive = input if sys.stdin.isatty() else None
     with Simulation(args.device_db, seed=args.seed, lab=args.lab, results_dir=args.results,
                     dataset_db=args.dataset_db, vcd=args.vcd, progress=progress,
-                    interactive_input=interactive) as simulation:
+                    interactive_input=interactive, state=True, power_up=args.power_up,
+                    hardware_faithful=args.hardware_faithful) as simulation:
         result = simulation.run(args.file, args.class_name, arguments)
     if result.exception is not None and args.debug:
         import traceback

@@ -270,14 +270,16 @@ class _Progress:
 # ---------------------------------------------------------------------------------------------
 # the simulation
 
-def _make_session(device_db: dict, seed: int | None, lab: Any, vcd: str | None) -> Any:
+def _make_session(device_db: dict, seed: int | None, lab: Any, vcd: str | None,
+                  hardware_faithful: bool = False) -> Any:
     try:
         from sim.session import SimSession
     except ImportError:
         logger.warning("sim.session is not available: running without an RTIO engine")
         return None
     try:
-        return SimSession(device_db=device_db, seed=seed, lab=lab, vcd=vcd, cost_profile="kasli2")
+        return SimSession(device_db=device_db, seed=seed, lab=lab, vcd=vcd, cost_profile="kasli2",
+                          hardware_faithful=hardware_faithful)
     except Exception as exc:
         raise InputError("cannot set up the simulation (device database / lab): {}: {}".format(
             type(exc).__name__, " ".join(str(exc).split()))) from exc
@@ -307,6 +309,15 @@ def resolve_lab(lab: Any, device_db_path: pathlib.Path | None) -> Any:
             str(lab), " ".join(str(exc).split()))) from exc
 
 
+def _load_stored(store: Any) -> Any:
+    from sim.state_file import StateFileError
+
+    try:
+        return store.load()
+    except StateFileError as exc:
+        raise InputError(f"{exc}: run with --power-up to start from a cold machine") from exc
+
+
 class Simulation:
     """Runs experiments against one simulated Kasli (one session, one device database).
 
@@ -323,6 +334,18 @@ class Simulation:
     :param write_results: write HDF5 results files.
     :param interactive_input: ``input``-like callable for interactive arguments (``None``: cancel).
     :param session: an existing session to use (not closed by :meth:`close`).
+    :param state: keep the simulated hardware's state in a file between processes (``True``: the
+        file of this device database and lab in ``sim_state/`` next to the dataset store, see
+        :mod:`sim.state_file`; or a path): restored here, saved after every experiment. ``None``:
+        the session starts as after power-up. Between the experiments of one ``Simulation`` the
+        state always goes through the same capture and restore (:mod:`sim.hwstate`), so that
+        this session and a sequence of processes give the same results. ``seed``: seeds a
+        power-up; a stored state continues its own random stream when ``seed`` is None or equal
+        to the seed it was powered up with, and is re-seeded (with a warning) by another seed.
+        The VCD file holds the timeline of the last experiment.
+    :param power_up: start from a cold machine, discarding the stored state.
+    :param hardware_faithful: pulses through a Urukul not initialised since power-up do nothing
+        (one warning), as on hardware, instead of stopping the experiment.
     """
 
     def __init__(self, device_db: str | os.PathLike | dict = "device_db.py", *,
@@ -330,7 +353,9 @@ class Simulation:
                  results_dir: str | os.PathLike = "results",
                  dataset_db: str | os.PathLike | bool | None = None, vcd: str | None = None,
                  progress: bool = False, write_results: bool = True,
-                 interactive_input: Callable[[str], str] | None = None, session: Any = None):
+                 interactive_input: Callable[[str], str] | None = None, session: Any = None,
+                 state: bool | str | os.PathLike | None = None, power_up: bool = False,
+                 hardware_faithful: bool = False):
         ddb_path = None
         if isinstance(device_db, dict):
             raw = device_db
@@ -351,17 +376,28 @@ class Simulation:
         self.results_dir = pathlib.Path(results_dir)
         base = self.results_dir.resolve().parent
         self.rid_counter = RIDCounter(base / "last_rid.pyon", self.results_dir)
+        state_dir = base
         if dataset_db is False:
             self.dataset_db = DatasetDB(None)
         else:
             path = base / "dataset_db.mdb" if dataset_db in (None, True) else dataset_db
             self.dataset_db = DatasetDB(path)  # type: ignore[arg-type]
+            state_dir = pathlib.Path(path).resolve().parent  # type: ignore[arg-type]
         self.progress = progress
         self.write_results = write_results
         self.interactive_input = interactive_input
         self._own_session = session is None
+        self.hardware_faithful = hardware_faithful
+        self._vcd = vcd
+        from sim.state_file import store_for
+        self._store = store_for(state, state_dir, ddb_path, lab, raw, self.lab)
+        stored = None if power_up else _load_stored(self._store)
         # The session sees the lab's own entries (class names, channels, sim_* keys).
-        self.session = _make_session(raw, seed, self.lab, vcd) if session is None else session
+        self.session = _make_session(raw, seed, self.lab, vcd, hardware_faithful) \
+            if session is None else session
+        self._next_state: Any = None  # the state the next experiment starts from
+        if stored is not None and self._own_session:
+            self._continue_from(self.session, stored)
         self.scheduler = Scheduler()
         self.ccb = CCB()
         self._closed = False
@@ -381,6 +417,49 @@ class Simulation:
 
     def __enter__(self) -> "Simulation":
         return self
+
+    # -- the hardware between experiments ------------------------------------------------------
+    def _continue_from(self, session: Any, state: Any) -> None:
+        """Restore ``state`` into the fresh ``session``; a different explicit seed re-seeds."""
+        seed = self.seed
+        session.restore_state(state)
+        if seed is not None and seed != state.seed:
+            import numpy
+
+            logger.warning("seed %s differs from the seed %s the stored hardware state was powered "
+                           "up with: its random stream is re-seeded with %s (the same seed, or "
+                           "none, continues it; --power-up starts cold)", seed, state.seed, seed)
+            session.rng.bit_generator.state = numpy.random.default_rng(seed).bit_generator.state
+            session.seed = seed
+        self.seed = session.seed
+
+    def _end_of_experiment(self) -> None:
+        """Capture the hardware state (settling the session) and store it."""
+        if not self._own_session or not hasattr(self.session, "capture_state"):
+            return
+        try:
+            state = self.session.capture_state()
+        except Exception as exc:
+            logger.warning("cannot capture the simulated hardware state (%s: %s): the next run "
+                           "starts as after power-up", type(exc).__name__, exc,
+                           exc_info=logger.isEnabledFor(logging.DEBUG))
+            state = None
+        self._next_state = state
+        try:
+            self._store.save(state)
+        except OSError as exc:
+            logger.error("cannot save the simulated hardware state to %s: %s",
+                         self._store.path, exc)
+
+    def _start_of_experiment(self) -> None:
+        """A fresh session continues from the state the previous experiment left."""
+        state, self._next_state = self._next_state, None
+        if state is None or not self._own_session:
+            return
+        session = _make_session(self.raw_device_db, self.seed, self.lab, self._vcd,
+                                self.hardware_faithful)
+        self._continue_from(session, state)
+        self.session = session
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
@@ -402,6 +481,7 @@ class Simulation:
         expid = {"log_level": logging.getLogger().getEffectiveLevel() if log_level is None
                  else log_level,
                  "file": str(file), "class_name": exp_cls.__name__, "arguments": arguments}
+        self._start_of_experiment()
         return _Run(self, exp_cls, expid).execute()
 
 
@@ -442,6 +522,7 @@ class _Run:
             self.progress.close()
             self.device_mgr.close_devices()
             self.sim.dataset_db.save()
+            self.sim._end_of_experiment()
         code = EXIT_OK if exc is None else _exit_code_for(exc)
         if code == EXIT_OK and self.sim.scheduler.termination_requested():
             code = EXIT_TERMINATED

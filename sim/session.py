@@ -61,13 +61,16 @@ class SimSession:
     :param vcd: path of a VCD file written by :meth:`close`.
     :param cost_profile: CPU-cost profile name, path or :class:`~sim.rtio.costs.CostProfile`.
     :param inter_experiment_gap_s: counter time between experiments, in seconds.
+    :param hardware_faithful: pulses through an uninitialised Urukul do what the hardware does
+        (nothing, with a warning) instead of stopping the experiment.
     """
 
     def __init__(self, device_db: dict, seed: int | None = None, lab: Any = None,
                  vcd: str | None = None, cost_profile: Any = "kasli2",
-                 inter_experiment_gap_s: float = 0.1) -> None:
+                 inter_experiment_gap_s: float = 0.1, hardware_faithful: bool = False) -> None:
         self.device_db = dict(device_db or {})
         self.seed = seed
+        self.hardware_faithful = hardware_faithful
         self.rng = numpy.random.default_rng(seed)
         self.vcd = vcd
         self.inter_experiment_gap_s = inter_experiment_gap_s
@@ -181,6 +184,16 @@ class SimSession:
         if self._experiments:
             self.engine.advance_counter(int(round(self.inter_experiment_gap_s / self.engine.ref_period)))
         self._experiments += 1
+
+    def capture_state(self) -> Any:
+        """Settle and return what the hardware keeps (:func:`sim.hwstate.capture`)."""
+        from sim.hwstate import capture
+        return capture(self)
+
+    def restore_state(self, state: Any) -> None:
+        """Continue from a captured state; this session must be fresh (:func:`sim.hwstate.restore`)."""
+        from sim.hwstate import restore
+        restore(self, state)
 
     @property
     def async_errors(self) -> list[str]:

@@ -10,7 +10,7 @@ the simulator unchanged.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["rtio_output", "rtio_output_wide", "rtio_input_timestamp", "rtio_input_data",
            "rtio_input_timestamped_data", "input_count", "rtio_get_counter", "rtio_init",
@@ -93,6 +93,23 @@ def active_engine() -> Any:
     if eng is None:
         raise RuntimeError("RTIO syscall outside a simulated kernel (no active core)")
     return eng
+
+
+def host_rpc(function: Callable, is_async: bool, *args: Any, **kwargs: Any) -> Any:
+    """Run an RPC's host function. Called from a kernel, it charges the RPC's cost
+    (:func:`charge_rpc`); called by host code (inside another RPC's body, or outside kernels) it
+    is a plain call: an RPC that calls ``set_dataset`` costs the core one RPC, however long the
+    host takes."""
+    from sim.kernel import STATE
+
+    if not STATE.depth or STATE.rpc:
+        return function(*args, **kwargs)
+    charge_rpc(is_async)
+    STATE.rpc += 1
+    try:
+        return function(*args, **kwargs)
+    finally:
+        STATE.rpc -= 1
 
 
 def charge_rpc(is_async: bool) -> None:

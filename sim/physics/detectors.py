@@ -9,10 +9,23 @@ from __future__ import annotations
 
 import heapq
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ClickChannel"]
+__all__ = ["ClickChannel", "ClickRecord"]
+
+
+@dataclass
+class ClickRecord:
+    """What a detector keeps between experiments: queued raw arrivals (mu), edges not yet
+    delivered, time up to which dark counts are drawn, last click (mu), suppressed intervals."""
+
+    raw: list[int]
+    pending: list[tuple[int, int]]
+    dark_to_mu: int
+    last_click_mu: int
+    suppress: list[tuple[int, int]]
 
 
 class ClickChannel:
@@ -40,6 +53,19 @@ class ClickChannel:
         self._dark_to_mu = 0
         self._last_click_mu = -(1 << 62)
         self._suppress: list[tuple[int, int]] = []
+
+    def save_state(self) -> ClickRecord:
+        """The channel's state as a :class:`ClickRecord` (copies)."""
+        return ClickRecord(list(self._raw), list(self._pending), self._dark_to_mu,
+                           self._last_click_mu, list(self._suppress))
+
+    def load_state(self, rec: ClickRecord) -> None:
+        """Continue from a :class:`ClickRecord` made by :meth:`save_state`."""
+        self._raw = list(rec.raw)
+        heapq.heapify(self._raw)
+        self._pending = list(rec.pending)
+        self._dark_to_mu, self._last_click_mu = rec.dark_to_mu, rec.last_click_mu
+        self._suppress = list(rec.suppress)
 
     def add_arrivals(self, t_mu: list[int] | np.ndarray) -> None:
         """Queue raw arrivals (photons, PMT counts) at integer mu times."""

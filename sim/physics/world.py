@@ -15,6 +15,7 @@ is later than the requested ``t_end`` are fired alone. During an entangler run (
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,7 @@ from .attempts import (
     pulse_stats,
 )
 from .bsa import ORIGIN_A, ORIGIN_B, build_round
-from .detectors import ClickChannel
+from .detectors import ClickChannel, ClickRecord
 from .excitation import pumping_probability
 from .ions import (
     IonPair,
@@ -48,7 +49,7 @@ from .lab import Lab, LabError
 from .readout import fluorescence_rates, poisson_click_times
 from .view import PhyView
 
-__all__ = ["JOIN_WINDOW_TAU", "THERMAL_KEY_TOL", "PhysicsWorld"]
+__all__ = ["JOIN_WINDOW_TAU", "THERMAL_KEY_TOL", "PhysicsWorld", "WorldRecord"]
 
 JOIN_WINDOW_TAU = 5.0
 THERMAL_KEY_TOL = 1e-6      # relative resolution of the mode overlap's thermal factor (fast path)
@@ -73,6 +74,25 @@ def _linear_step(rho: np.ndarray, k: int, node: Any, on: dict[str, bool], t_a_s:
     if on["pump"]:
         rho = reset_qubit(rho, k, pumping_probability(t_b_s - t_a_s, node.pumping_time_s))
     return rho
+
+
+@dataclass
+class WorldRecord:
+    """What the ions and the optics keep between experiments: processed time (mu), the joint
+    density matrix, each ion's n̄, the beams as last seen, AOM excitations in progress, readout
+    bits, coherence origins (s), staged excitations, intervals owned by entangler runs, and each
+    input channel's :class:`ClickRecord`."""
+
+    t_mu: int
+    rho: np.ndarray
+    thermal_n: list[float]
+    on: list[dict[str, bool]]
+    aom_since: list[int | None]
+    bright: list[int]
+    coh_t0_s: list[float]
+    staged: list[tuple[int, int, int]]
+    owned: list[tuple[int, int]]
+    clicks: dict[int, ClickRecord]
 
 
 class PhysicsWorld:
@@ -169,6 +189,28 @@ class PhysicsWorld:
         """``core.reset()``: nothing physical changes (ions and lasers keep their state)."""
 
     # ---- state -----------------------------------------------------------------------------
+    def save_state(self) -> WorldRecord:
+        """The physical state as a :class:`WorldRecord` (caches are left out)."""
+        return WorldRecord(self._t, self.ions.rho.copy(), [th.n for th in self.ions.thermal],
+                           [dict(on) for on in self._on], list(self._aom_since),
+                           list(self._bright), list(self._coh_t0), list(self._staged),
+                           list(self._owned),
+                           {ch: c.save_state() for ch, c in self._channels.items()})
+
+    def load_state(self, rec: WorldRecord) -> None:
+        """Continue from a :class:`WorldRecord` (of a world of the same lab, attached)."""
+        self._t = rec.t_mu
+        self.ions.rho = np.array(rec.rho, dtype=complex)
+        for th, n in zip(self.ions.thermal, rec.thermal_n):
+            th.n = n
+        self._on = [dict(on) for on in rec.on]
+        self._aom_since, self._bright = list(rec.aom_since), list(rec.bright)
+        self._coh_t0, self._staged = list(rec.coh_t0_s), list(rec.staged)
+        self._owned = list(rec.owned)
+        for ch, click in rec.clicks.items():
+            if ch in self._channels:
+                self._channels[ch].load_state(click)
+
     @property
     def rho(self) -> np.ndarray:
         """Joint two-ion density matrix (copy), basis |j_A j_B⟩."""

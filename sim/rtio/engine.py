@@ -122,6 +122,7 @@ class RTIOEngine:
         self.min_slack = 1 << 62
         self.min_slack_info: tuple[int, int, str] | None = None  # (channel, timestamp, source line)
         self.n_outputs = 0
+        self.outputs_before = 0  # outputs logged by the sessions this one's state descends from
         # DMA and cache
         self._rec: tuple[str, list] | None = None
         self.dma_traces: dict[str, tuple[int, list, int]] = {}
@@ -852,7 +853,7 @@ class RTIOEngine:
             "min_slack_source": None if info is None else info[2],
             "collisions": kinds["collision"], "busy_errors": kinds["busy"],
             "sequence_errors": kinds["sequence"], "async_errors": list(self.async_errors),
-            "n_outputs": sum(len(st.raw) for st in self.channels.values()),
+            "n_outputs": self.outputs_before + sum(len(st.raw) for st in self.channels.values()),
         }
 
 

@@ -139,6 +139,7 @@ def test_vcd_written_and_readable(make_env, tmp_path):
     def k():
         core.reset()
         cpld.init()
+        dds.init()
         dds.set(10 * MHz)
         ttl.pulse(1 * us)
         loop_in.gate_rising(2 * us)

@@ -93,8 +93,10 @@ def test_cpld_init_and_sta(env):
         env.run(k2)
 
 
-def test_ad9910_set_advances_1256(env):
-    """The default (continuous-phase) set() advances the cursor by 1256 mu from the aligned start."""
+def test_ad9910_set_advances_1256(make_env):
+    """The default (continuous-phase) set() advances the cursor by 1256 mu from the aligned start
+    (timing only: the Urukul is left uninitialised, as the hardware would play it)."""
+    env = make_env(hardware_faithful=True)
     core, dds = env.core, env.get("urukul0_ch0")
 
     def k():
@@ -114,6 +116,7 @@ def test_ad9910_state_model(env):
     def k():
         core.reset()
         cpld.init()  # selects profile 7 in CFG
+        dds.init()
         dds.set(100 * MHz, phase=0.25, amplitude=0.5)
         t1 = now_mu()
         delay(10 * us)

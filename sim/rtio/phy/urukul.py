@@ -11,6 +11,13 @@ CPLD CFG layout of this model (shift register, MSB first; proto 9 sends it as 24
 3:0, LED 7:4, PROFILE 10:8, IO_UPDATE 12, MASK_NU 16:13, CLK_SEL0 17, SYNC_SEL 18, RST 19, IO_RST 20,
 CLK_SEL1 21, CLK_DIV 23:22, ATT_EN 27:24, OSK 31:28, DRCTL 35:32, DRHOLD 39:36. STA (read while writing
 CFG): RF_SW 3:0, SMP_ERR 7:4, PLL_LOCK 11:8, IFC_MODE 15:12, PROTO_REV 22:16.
+
+After power-up CFG selects profile 0 while ARTIQ's drivers write profile 7, and an AD9910 runs
+without its PLL until ``init`` configures it: an IO_UPDATE that would apply a written profile of a
+Urukul whose CPLD was never configured, or of an AD9910 that was never initialised (CFR3 never
+written), raises :class:`UrukulUninitialised` naming the device ("run Startup"). In
+hardware-faithful mode (the session's ``hardware_faithful``) the decoder behaves as the hardware
+does instead: the output does not change (one warning), or the uninitialised AD9910 plays on.
 """
 from __future__ import annotations
 
@@ -34,7 +41,7 @@ except ImportError:  # pragma: no cover - physics package absent
         profile: int = 0
 
 __all__ = ["UrukulDecoder", "DDSTimeline", "DDSState", "AD9910_REG_WIDTH", "CS_CFG", "CS_ATT",
-           "CS_DDS_MULTI", "CS_DDS_CH0"]
+           "CS_DDS_MULTI", "CS_DDS_CH0", "UrukulUninitialised"]
 
 CS_CFG = 1
 CS_ATT = 2
@@ -46,6 +53,11 @@ AD9910_REG_WIDTH = {0x00: 32, 0x01: 32, 0x02: 32, 0x03: 32, 0x04: 32, 0x07: 32, 
                     0x09: 32, 0x0A: 32, 0x0B: 64, 0x0C: 64, 0x0D: 32,
                     **{0x0E + p: 64 for p in range(8)}, 0x16: 32}
 _AUX_DAC_DEFAULT = 0x7F
+_CFR3 = 0x02
+
+
+class UrukulUninitialised(RuntimeError):
+    """A pulse through a Urukul CPLD or AD9910 not initialised since power-up."""
 
 
 class DDSTimeline:
@@ -96,6 +108,8 @@ class UrukulDecoder:
         self.dds = {cs: _DDSRegs() for cs in range(CS_DDS_CH0, CS_DDS_CH0 + 4)}
         self.cfg_log: list[tuple[int, int]] = []
         self.att_log: list[tuple[int, int]] = []
+        self.cfg_written = False    # CFG configured since power-up
+        self.io_update_channel: int | None = None
         self._warned_uninitialised = False
 
     def set_sysclk(self, cs: int, sysclk: float) -> None:
@@ -103,6 +117,7 @@ class UrukulDecoder:
             self.dds[cs].sysclk = sysclk
 
     def attach_io_update(self, channel: int) -> None:
+        self.io_update_channel = channel
         self.engine.add_output_hook(channel, self._io_update_hook)
 
     def _io_update_hook(self, ts: int, addr: int, data: Any) -> None:
@@ -122,6 +137,7 @@ class UrukulDecoder:
                 self.cfg = self._cfg_acc & ((1 << 52) - 1)
                 self._cfg_acc = 0
                 self.cfg_log.append((t1, self.cfg))
+                self.cfg_written = True
                 if self.cfg & (1 << 12):
                     self.io_update(t1)
             return out
@@ -168,26 +184,64 @@ class UrukulDecoder:
         return out
 
     def io_update(self, t: int) -> None:
-        """Apply the selected profile of every channel at ``t`` (IO_UPDATE rising edge)."""
+        """Apply the selected profile of every channel at ``t`` (IO_UPDATE rising edge).
+
+        :raises UrukulUninitialised: see the module docstring (not in hardware-faithful mode).
+        """
         profile = (self.cfg >> 8) & 7
         eng = self.engine
+        faithful = bool(getattr(getattr(eng, "session", None), "hardware_faithful", False))
         for cs, r in self.dds.items():
             word = r.regs.get(0x0E + profile)
             if word is None:
-                if r.regs and not self.cfg_log and not self._warned_uninitialised:
-                    # as on hardware after power-up: CFG holds profile 0, drivers write profile 7
-                    self._warned_uninitialised = True
-                    logger.warning("Urukul on SPI channel %d: a DDS profile was written but the "
-                                   "CPLD was never initialised since power-up (profile %d active), "
-                                   "so the output does not change; run the Startup experiment "
-                                   "first (in the same simulation session)",
-                                   self.spi_channel, profile)
+                if not self.cfg_written and any(0x0E <= a <= 0x15 for a in r.regs):
+                    self._uninitialised_cpld(cs, profile, faithful)
                 continue
+            if _CFR3 not in r.regs and not faithful:
+                raise UrukulUninitialised(
+                    f"AD9910 {self._dds_name(cs)} was never initialised since power-up (its PLL "
+                    "is not configured): run Startup first (repository/startup.py), or pass "
+                    "--hardware-faithful to play on regardless")
             ftw = word & 0xFFFFFFFF
             pow_ = (word >> 32) & 0xFFFF
             asf = (word >> 48) & 0x3FFF
             state = DDSState(t, ftw * r.sysclk / 2.0 ** 32, pow_ / 65536.0, asf / 0x3FFF, profile)
             eng.dds_timeline(self.spi_channel, cs).add(state)
+
+    def _uninitialised_cpld(self, cs: int, profile: int, faithful: bool) -> None:
+        """A written profile is not the active one because CFG was never configured."""
+        what = (f"Urukul CPLD {self._cpld_name()} was never initialised since power-up (CFG "
+                f"selects profile {profile}), so the profile written to {self._dds_name(cs)} "
+                "does not reach its output")
+        if not faithful:
+            raise UrukulUninitialised(what + ": run Startup first (repository/startup.py), or "
+                                      "pass --hardware-faithful to play on with the RF unchanged")
+        if not self._warned_uninitialised:
+            # as on hardware after power-up: CFG holds profile 0, drivers write profile 7
+            self._warned_uninitialised = True
+            logger.warning("%s; run the Startup experiment first", what)
+
+    def _device_db(self) -> dict:
+        return getattr(getattr(self.engine, "session", None), "device_db", None) or {}
+
+    def _cpld_name(self) -> str:
+        """The device_db name of this bus's CPLD (else the SPI channel)."""
+        spi = self.engine.channel_name(self.spi_channel)
+        for name, desc in self._device_db().items():
+            if (isinstance(desc, dict) and desc.get("class") == "CPLD"
+                    and desc.get("arguments", {}).get("spi_device") == spi):
+                return name
+        return f"on SPI channel {self.spi_channel} ({spi})"
+
+    def _dds_name(self, cs: int) -> str:
+        """Device names of the AD9910 at chip select ``cs`` (the entry first, then aliases)."""
+        db = self._device_db()
+        names = [n for n, (kind, ch, extra) in self.engine.names.items()
+                 if kind == "ad9910" and ch == self.spi_channel and extra.get("cs") == cs]
+        names.sort(key=lambda n: not isinstance(db.get(n), dict))
+        if not names:
+            return f"at chip select {cs} of SPI channel {self.spi_channel}"
+        return names[0] + (f" ({', '.join(names[1:])})" if names[1:] else "")
 
     def rf_sw(self, ch: int) -> bool:
         return bool(self.cfg & (1 << ch))

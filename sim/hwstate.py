@@ -1,0 +1,367 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The simulated lab's persistent state between experiments: named records, capture and restore.
+
+In a lab the Kasli, the Urukuls, the TTLs, the entangler core and the ions keep their state from one
+experiment to the next; only the host-side driver objects are built anew. :func:`capture` takes
+that state from a :class:`~sim.session.SimSession` at the end of an experiment as a
+:class:`HardwareState` (plain dataclasses, ints, lists and numpy arrays; never the session's logs,
+which grow with every event), and :func:`restore` puts it into a freshly built session.
+
+Before capturing, the session is *settled* at a horizon ``H`` after the latest output submitted, the
+cursor and the counter (``SETTLE_MARGIN_MU`` later, so that gate and sample requests have taken
+effect): the physics and every input channel are brought up to ``H``, as the hardware plays out its
+pending outputs after a kernel returns. What the hardware keeps is then recorded:
+
+- clocks (cursor, RTIO counter — not before ``H`` minus the gap between experiments, so that the next
+  experiment never submits into time its predecessor's outputs already took), SED lane state, DMA
+  traces, core cache, the session's cumulative diagnostics and the random generator's state;
+- per TTL output: output value, output enable and level; per TTL input: sensitivity, level, input
+  FIFO (with its sticky overflow) and the edges not yet turned into events; SPI masters'
+  configuration; clock generators' frequency word;
+- per Urukul: CPLD CFG and attenuator registers, every AD9910 register and sysclk, whether the CPLD
+  was configured and which AD9910 were initialised since power-up, and each channel's output state;
+- the entangler core's registers;
+- the ions (density matrix, temperatures, coherence origins), the beams as the physics saw them,
+  staged excitations and each detector's pending clicks (:meth:`PhysicsWorld.save_state`).
+
+Caches (cycle laws, superoperator plans, the fast-forward's learnt periods) are not state: a
+restored session rebuilds them. The Python :class:`~sim.runner.Simulation` session goes through the
+same capture/restore between its experiments, so one session with several ``run()`` calls and the
+same sequence of ``ionlink-sim run`` processes give identical results.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sim.rtio.channels import KIND_CLKGEN, KIND_TTL_INOUT, KIND_TTL_OUT
+
+__all__ = [
+    "SETTLE_MARGIN_MU",
+    "STATE_VERSION",
+    "EdgeCounterRecord",
+    "EngineRecord",
+    "EntanglerRecord",
+    "HardwareState",
+    "InputFIFORecord",
+    "SPIRecord",
+    "TTLInputRecord",
+    "TTLOutputRecord",
+    "UrukulRecord",
+    "capture",
+    "restore",
+]
+
+#: Version of the records below; a stored state of another version is discarded (cold start).
+STATE_VERSION = 1
+#: Settling margin after the last output, in mu: covers the TTL gate offset (88 mu) and the input
+#: arrival latency (16 mu) with room to spare.
+SETTLE_MARGIN_MU = 1024
+_SINCE_EVER = -(1 << 61)
+
+
+@dataclass
+class EngineRecord:
+    """RTIO core: clocks (mu), SED lanes, DMA traces, core cache, cumulative diagnostics."""
+
+    now_mu: int
+    counter_mu: int
+    lane: int
+    last_c: int
+    lane_last: list[int]
+    lane_queues: list[list[int]]
+    dma_traces: dict[str, tuple[int, list, int]]
+    dma_ptr: int
+    cache: dict[str, list[int]]
+    async_errors: list[str]
+    min_slack_mu: int
+    min_slack_info: tuple[int, int, str] | None
+    outputs_before: int
+
+
+@dataclass
+class TTLOutputRecord:
+    """Output side of a TTL channel: output value, output enable, resulting level."""
+
+    channel: int
+    o: int
+    oe: int
+    level: int
+
+
+@dataclass
+class TTLInputRecord:
+    """Input side of a TTLInOut: sensitivity (bit 0 rising, bit 1 falling), input level, coarse
+    time of the last registered edge, edges from the worlds not yet turned into events."""
+
+    channel: int
+    sens: int
+    level: int
+    last_c: int
+    edges: list[tuple[int, int]]
+
+
+@dataclass
+class EdgeCounterRecord:
+    """Edge counter: gate configuration, count so far, input level, edges not yet counted."""
+
+    channel: int
+    config: int
+    count: int
+    level: int
+    edges: list[tuple[int, int]]
+
+
+@dataclass
+class InputFIFORecord:
+    """Input FIFO of one channel: buffered ``(ts, data)``, in-flight ``(arrival, ts, data)``,
+    sticky overflow, time up to which its PHY produced events (mu)."""
+
+    channel: int
+    fifo: list[tuple[int, int]]
+    pending: list[tuple[int, int, int]]
+    overflow: bool
+    t_gen: int
+
+
+@dataclass
+class SPIRecord:
+    """SPI master: configuration register fields, busy-until (mu), pending read-backs."""
+
+    channel: int
+    flags: int
+    length: int
+    div: int
+    cs: int
+    busy_until: int
+    reads: list[tuple[int, int, int]]
+
+
+@dataclass
+class UrukulRecord:
+    """One Urukul: CPLD CFG/ATT registers, AD9910 register files and sysclk (Hz) by chip select,
+    whether CFG was written / which AD9910 were initialised since power-up, IO_UPDATE TTL channel,
+    and each channel's output state (``DDSState``) by chip select."""
+
+    spi_channel: int
+    proto_rev: int
+    cfg: int
+    att: int
+    dds_regs: dict[int, dict[int, int]]
+    sysclk: dict[int, float]
+    cfg_written: bool
+    io_update_channel: int | None
+    outputs: dict[int, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EntanglerRecord:
+    """The entangler core's registers (``drivers/entangler.py`` address map) and pending reads."""
+
+    channel: int
+    config: int
+    tcycle: int
+    herald: int
+    timing: list[int]
+    counter_patterns: list[int]
+    status: int
+    ncycles: int
+    time_remaining: int
+    timestamps: list[int]
+    counters: list[int]
+    events: list[tuple[int, int, int]]
+
+
+@dataclass
+class HardwareState:
+    """Everything the simulated lab keeps between experiments (see the module docstring).
+
+    :param seed: the seed of the power-up this state descends from (None: fresh entropy).
+    :param rng_state: ``numpy.random.Generator.bit_generator.state`` of the session's generator.
+    :param experiments: experiments run since power-up.
+    """
+
+    version: int
+    seed: int | None
+    rng_state: dict
+    experiments: int
+    engine: EngineRecord
+    ttl_outputs: list[TTLOutputRecord]
+    ttl_inputs: list[TTLInputRecord]
+    edge_counters: list[EdgeCounterRecord]
+    fifos: list[InputFIFORecord]
+    spi: list[SPIRecord]
+    urukuls: list[UrukulRecord]
+    entanglers: list[EntanglerRecord]
+    clock_words: dict[int, tuple[int, int, int]]
+    loopback_done: dict[int, list[int]]
+    world: Any = None
+
+
+# ---------------------------------------------------------------------------------------------
+# capture
+
+def settle_horizon(engine: Any) -> int:
+    """The time (mu) by which every output submitted so far has taken effect."""
+    t = max(engine.now, engine.counter)
+    for st in engine.channels.values():
+        if st.raw and st.max_c > -(1 << 61):
+            t = max(t, (st.max_c + 1) << 3)
+    return t + SETTLE_MARGIN_MU
+
+
+def capture(session: Any) -> HardwareState:
+    """Settle ``session`` (see the module docstring) and return its persistent state."""
+    from sim.rtio.phy.edge_counter import EdgeCounterPhy
+    from sim.rtio.phy.entangler import EntanglerPhy
+    from sim.rtio.phy.spi import SPIPhy
+    from sim.rtio.phy.ttl import TTLInputPhy
+    from sim.rtio.phy.urukul import UrukulDecoder
+
+    eng = session.engine
+    horizon = settle_horizon(eng)
+    if session.world is not None:
+        session.world.advance(horizon)
+    for inp in eng.inputs.values():
+        inp.fill(horizon)
+    eng.check_collisions()
+    ttl_out, ttl_in, counters, spis, urukuls, ents = [], [], [], [], [], []
+    clock_words: dict[int, tuple[int, int, int]] = {}
+    for ch, st in eng.channels.items():
+        phy = st.phy
+        if st.kind in (KIND_TTL_OUT, KIND_TTL_INOUT):
+            eng.ttl_levels(ch, horizon, horizon + 1)   # every submission turned into levels
+            view = st.level_view
+            ttl_out.append(TTLOutputRecord(ch, view.o, view.oe, view.level))
+        elif st.kind == KIND_CLKGEN:
+            words = [e for e in eng.resolved(ch) if e[1] == 0]
+            if words:
+                clock_words[ch] = words[-1]
+        if isinstance(phy, TTLInputPhy):
+            ttl_in.append(TTLInputRecord(ch, phy.sens, phy.level, phy.last_c,
+                                         list(phy.edges[phy.edge_idx:])))
+        elif isinstance(phy, EdgeCounterPhy):
+            counters.append(EdgeCounterRecord(ch, phy.config, phy.count, phy.level,
+                                              list(phy.edges[phy.edge_idx:])))
+        elif isinstance(phy, SPIPhy):
+            spis.append(SPIRecord(ch, phy.flags, phy.length, phy.div, phy.cs, phy.busy_until,
+                                  list(phy.reads)))
+            for dec in phy.slaves:
+                if isinstance(dec, UrukulDecoder):
+                    urukuls.append(_urukul_record(eng, dec, horizon))
+        elif isinstance(phy, EntanglerPhy):
+            for i in list(phy._stale):     # stale timestamps still to be drawn: draw them now
+                phy._timestamp(i)
+            ents.append(EntanglerRecord(ch, phy.config, phy.tcycle, phy.herald, list(phy.timing),
+                                        list(phy.counter_patterns), phy.status, phy.ncycles,
+                                        phy.time_remaining, list(phy.timestamps),
+                                        list(phy.counters), list(phy.events)))
+    fifos = [InputFIFORecord(ch, list(inp.fifo), list(inp.pending), inp.overflow, inp.t_gen)
+             for ch, inp in eng.inputs.items()]
+    gap_mu = round(session.inter_experiment_gap_s / eng.ref_period)
+    engine = EngineRecord(
+        now_mu=eng.now, counter_mu=max(eng.counter, horizon - gap_mu), lane=eng._lane,
+        last_c=eng._last_c, lane_last=list(eng._lane_last),
+        lane_queues=[list(q) for q in eng._lane_q], dma_traces=dict(eng.dma_traces),
+        dma_ptr=eng._dma_ptr, cache={k: list(v) for k, v in eng.cache.items()},
+        async_errors=list(eng.async_errors), min_slack_mu=eng.min_slack,
+        min_slack_info=eng.min_slack_info,
+        outputs_before=getattr(eng, "outputs_before", 0)
+        + sum(len(st.raw) for st in eng.channels.values()))
+    loopback = {ch: [w[2] for w in ws] for ch, ws in session.loopback.wires.items()}
+    world = session.world.save_state() if session.world is not None else None
+    return HardwareState(STATE_VERSION, session.seed, session.rng.bit_generator.state,
+                         session._experiments, engine, ttl_out, ttl_in, counters, fifos, spis,
+                         urukuls, ents, clock_words, loopback, world)
+
+
+def _urukul_record(eng: Any, dec: Any, horizon: int) -> UrukulRecord:
+    outputs = {}
+    for cs in dec.dds:
+        state = eng.dds_state_at(dec.spi_channel, cs, horizon)
+        if state is not None:
+            outputs[cs] = state
+    return UrukulRecord(dec.spi_channel, dec.proto_rev, dec.cfg, dec.att,
+                        {cs: dict(r.regs) for cs, r in dec.dds.items()},
+                        {cs: r.sysclk for cs, r in dec.dds.items()}, dec.cfg_written,
+                        dec.io_update_channel, outputs)
+
+
+# ---------------------------------------------------------------------------------------------
+# restore
+
+def restore(session: Any, state: HardwareState) -> None:
+    """Put ``state`` into ``session``, a session freshly built from the same device database and
+    lab (its engine has logged nothing yet)."""
+    from collections import deque
+
+    from sim.rtio.phy.ttl import LevelView
+    from sim.rtio.phy.urukul import UrukulDecoder
+
+    eng = session.engine
+    e = state.engine
+    eng.now, eng.counter = e.now_mu, e.counter_mu
+    eng._lane, eng._last_c = e.lane, e.last_c
+    eng._lane_last = list(e.lane_last)
+    eng._lane_q = [deque(q) for q in e.lane_queues]
+    eng.dma_traces = dict(e.dma_traces)
+    eng._dma_ptr = e.dma_ptr
+    eng.cache = {k: list(v) for k, v in e.cache.items()}
+    eng.async_errors = list(e.async_errors)
+    eng.min_slack, eng.min_slack_info = e.min_slack_mu, e.min_slack_info
+    eng.outputs_before = e.outputs_before
+    for rec in state.ttl_outputs:
+        st = eng.channel(rec.channel)
+        view = st.level_view = LevelView(st)
+        view.o, view.oe, view.level = rec.o, rec.oe, rec.level
+        if rec.level:   # the level since before the restored timeline (for level_at, VCD)
+            view.t.append(_SINCE_EVER)
+            view.lv.append(rec.level)
+    for ch, event in state.clock_words.items():
+        st = eng.channel(ch)
+        st.raw = [tuple(event)]
+        st.max_c = event[0] >> 3
+    for rec in state.ttl_inputs:
+        phy = eng.channel(rec.channel).phy
+        phy.sens, phy.level, phy.last_c = rec.sens, rec.level, rec.last_c
+        phy.edges, phy.edge_idx = list(rec.edges), 0
+    for rec in state.edge_counters:
+        phy = eng.channel(rec.channel).phy
+        phy.config, phy.count, phy.level = rec.config, rec.count, rec.level
+        phy.edges, phy.edge_idx = list(rec.edges), 0
+    for rec in state.fifos:
+        inp = eng.inputs.get(rec.channel)
+        if inp is not None:
+            inp.fifo, inp.pending = deque(rec.fifo), deque(rec.pending)
+            inp.overflow, inp.t_gen = rec.overflow, rec.t_gen
+    for rec in state.spi:
+        phy = eng.channel(rec.channel).phy
+        phy.flags, phy.length, phy.div, phy.cs = rec.flags, rec.length, rec.div, rec.cs
+        phy.busy_until, phy.reads = rec.busy_until, deque(rec.reads)
+    for rec in state.urukuls:
+        spi = eng.channel(rec.spi_channel).phy
+        dec = UrukulDecoder(eng, rec.spi_channel, rec.proto_rev)
+        dec.cfg, dec.att, dec.cfg_written = rec.cfg, rec.att, rec.cfg_written
+        for cs, regs in rec.dds_regs.items():
+            dec.dds[cs].regs = dict(regs)
+            dec.dds[cs].sysclk = rec.sysclk[cs]
+        spi.attach_slave(dec)
+        if rec.io_update_channel is not None:
+            dec.attach_io_update(rec.io_update_channel)
+        for cs, out in rec.outputs.items():
+            eng.dds_timeline(rec.spi_channel, cs).add(out)
+    for rec in state.entanglers:
+        phy = eng.channel(rec.channel).phy
+        for name in ("config", "tcycle", "herald", "status", "ncycles", "time_remaining"):
+            setattr(phy, name, getattr(rec, name))
+        phy.timing, phy.counter_patterns = list(rec.timing), list(rec.counter_patterns)
+        phy.timestamps, phy.counters = list(rec.timestamps), list(rec.counters)
+        phy.events = deque(rec.events)
+    for ch, done in state.loopback_done.items():
+        for w, t_done in zip(session.loopback.wires.get(ch, []), done):
+            w[2] = t_done
+    if state.world is not None and session.world is not None:
+        session.world.load_state(state.world)
+    session.rng.bit_generator.state = state.rng_state
+    session.seed = state.seed
+    session._experiments = state.experiments

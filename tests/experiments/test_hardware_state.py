@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The simulated hardware keeps its state between ``ionlink-sim run`` processes (sim_state/), and
+pulses through an uninitialised Urukul stop the experiment."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+from sim import pyon
+from sim.cli import main
+from sim.runner import Simulation
+
+from .simhelpers import REPO, ROOT
+
+SEQUENCE = [("startup.py", {}), ("readout_calibration.py", {"shots": 40}),
+            ("remote_entanglement.py", {"mode": "parity", "heralds_per_setting": 6})]
+
+
+@pytest.fixture
+def lab_dir(tmp_path):
+    """A copy of the repository's device database and lab, results and dataset store beside."""
+    shutil.copy(ROOT / "device_db.py", tmp_path / "device_db.py")
+    shutil.copy(ROOT / "lab.toml", tmp_path / "lab.toml")
+    return tmp_path
+
+
+def _cli(lab_dir: pathlib.Path, experiment: str, *args: str) -> int:
+    return main(["run", str(REPO / experiment), *args, "--device-db",
+                 str(lab_dir / "device_db.py"), "--results", str(lab_dir / "results"), "-q"])
+
+
+def _datasets(path: pathlib.Path) -> dict:
+    """Every dataset of a results file except the wall-clock ones; ``expid`` by its arguments."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        def visit(name: str, obj: object) -> None:
+            if isinstance(obj, h5py.Dataset) and "wall" not in name \
+                    and name not in ("start_time", "run_time", "expid"):
+                out[name] = obj[()]
+        f.visititems(visit)
+        out["expid.arguments"] = pyon.decode(f["expid"][()].decode())["arguments"]
+    return out
+
+
+@pytest.mark.slow
+def test_cli_sequence_gives_the_python_session_results(tmp_path):
+    """startup → readout calibration → remote entanglement, as three processes (hardware state
+    in sim_state/) and as one Python session with the same seed: identical results files, and
+    the entanglement is there (the restored Urukuls play the analysis pulses)."""
+    py_dir, cli_dir = tmp_path / "py", tmp_path / "cli"
+    py_dir.mkdir()
+    cli_dir.mkdir()
+    with Simulation(ROOT / "device_db.py", seed=7, results_dir=py_dir / "results") as sim:
+        py_files = [sim.run(REPO / name, arguments=args).results_file for name, args in SEQUENCE]
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    for name, args in SEQUENCE:
+        argv = [f"{k}={pyon.encode(v)}" for k, v in args.items()]
+        subprocess.run([sys.executable, "-m", "sim", "run", str(REPO / name), *argv, "--seed", "7",
+                        "-q", "--device-db", str(ROOT / "device_db.py"),
+                        "--results", str(cli_dir / "results")], check=True, env=env, cwd=tmp_path,
+                       stdout=subprocess.DEVNULL)
+    cli_files = sorted((cli_dir / "results").rglob("*.h5"))
+    assert [p.name for p in cli_files] == [p.name for p in py_files]
+    for py_file, cli_file in zip(py_files, cli_files):
+        a, b = _datasets(py_file), _datasets(cli_file)
+        assert a.keys() == b.keys()
+        differ = [k for k in a if not np.array_equal(np.asarray(a[k]), np.asarray(b[k]))]
+        assert not differ, (cli_file.name, differ)
+    from analysis import fidelity_summary
+    fid = fidelity_summary([cli_files[-1]], cl=0.95).fidelity
+    assert fid.lo > 0.6, fid  # F = 0.5 is what uninitialised Urukuls give
+
+
+def test_state_survives_and_power_up_forgets(lab_dir, capsys):
+    """Startup in one run; the next run finds the Urukuls initialised; --power-up starts cold:
+    then the uninitialised Urukul stops the experiment with exit 1 and one line naming it."""
+    assert _cli(lab_dir, "startup.py", "--seed", "3") == 0
+    states = list((lab_dir / "sim_state").glob("*.state"))
+    assert len(states) == 1
+    header = json.loads(states[0].read_bytes().partition(b"\n")[0])
+    assert header["seed"] == 3 and header["experiments"] == 1
+    capsys.readouterr()
+    assert _cli(lab_dir, "readout_calibration.py", "shots=10") == 0
+    assert json.loads(states[0].read_bytes().partition(b"\n")[0])["experiments"] == 2
+    capsys.readouterr()
+    assert _cli(lab_dir, "readout_calibration.py", "shots=10", "--power-up") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith("ionlink-sim: error: UrukulUninitialised: Urukul CPLD urukul")
+    assert "never initialised since power-up" in err[0] and "run Startup" in err[0]
+
+
+def test_hardware_faithful_plays_on(lab_dir, caplog):
+    """--hardware-faithful: the uninitialised Urukul changes nothing, with one warning, exit 0."""
+    caplog.set_level(logging.WARNING)
+    assert _cli(lab_dir, "readout_calibration.py", "shots=10", "--hardware-faithful") == 0
+    warnings = [r.getMessage() for r in caplog.records if "never initialised" in r.getMessage()]
+    assert len(warnings) == 2, warnings   # one per Urukul
+
+
+def test_changed_device_db_discards_the_state(lab_dir, caplog, capsys):
+    """A device database edited since the state was saved: one warning naming it, cold start."""
+    assert _cli(lab_dir, "startup.py") == 0
+    with open(lab_dir / "device_db.py", "a") as f:
+        f.write("\ndevice_db['spare_dummy'] = {'type': 'dummy'}\n")
+    caplog.set_level(logging.WARNING)
+    capsys.readouterr()
+    assert _cli(lab_dir, "readout_calibration.py", "shots=10") == 1
+    discarded = [r.getMessage() for r in caplog.records if "discarded" in r.getMessage()]
+    assert len(discarded) == 1
+    assert "the device database {} changed".format(lab_dir / "device_db.py") in discarded[0]
+    assert "run Startup" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_state_file_is_one_clear_line(lab_dir, capsys, damage):
+    """An unreadable or truncated state file: exit 2, one line that says what to do."""
+    assert _cli(lab_dir, "startup.py") == 0
+    (state,) = (lab_dir / "sim_state").glob("*.state")
+    data = state.read_bytes()
+    state.write_bytes(b"\x00garbage" if damage == "garbage" else data[:-40])
+    capsys.readouterr()
+    assert _cli(lab_dir, "startup.py") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert err[0].startswith(f"ionlink-sim: error: hardware state file {state}")
+    assert "--power-up" in err[0]
+    assert _cli(lab_dir, "startup.py", "--power-up") == 0   # and --power-up recovers
+
+
+def test_restore_puts_back_what_the_hardware_keeps(tmp_path):
+    """After Startup, a fresh session restored from the captured state has the Urukul registers,
+    DDS outputs, TTL levels, ions and clocks of the captured one."""
+    from sim.hwstate import capture
+    from sim.rtio.phy.urukul import UrukulDecoder
+    from sim.session import SimSession
+    from sim.state_file import load_state, save_state
+
+    with Simulation(ROOT / "device_db.py", seed=5, results_dir=tmp_path / "results",
+                    dataset_db=False, write_results=False) as sim:
+        assert sim.run(REPO / "startup.py").exit_code == 0
+        old = sim.session
+        state = capture(old)
+        identity = {"device_db": "d", "device_db_sha256": "x", "lab": "l", "lab_sha256": "y"}
+        save_state(tmp_path / "s.state", state, identity=identity)
+        state = load_state(tmp_path / "s.state", identity=identity)
+        new = SimSession(sim.raw_device_db, seed=None, lab=sim.lab)
+        new.restore_state(state)
+    assert (new.engine.now, new.engine.counter) == (old.engine.now, old.engine.counter)
+
+    def urukuls(session: SimSession) -> dict:
+        return {ch: d for ch, st in session.engine.channels.items()
+                for d in getattr(st.phy, "slaves", []) if isinstance(d, UrukulDecoder)}
+
+    decoders, olds = urukuls(new), urukuls(old)
+    assert decoders.keys() == olds.keys() and len(olds) == 2
+    t = old.world.processed_mu
+    for ch, dec in decoders.items():
+        assert dec.cfg == olds[ch].cfg and (dec.cfg >> 8) & 7 == 7 and dec.cfg_written
+        assert dec.att == olds[ch].att
+        for cs in range(4, 8):
+            assert dec.dds[cs].regs == olds[ch].dds[cs].regs
+            assert new.engine.dds_state_at(ch, cs, t) == old.engine.dds_state_at(ch, cs, t)
+    for ch, st in old.engine.channels.items():
+        if st.kind in ("ttl_out", "ttl_inout"):
+            assert new.engine.ttl_level_at(ch, t) == old.engine.ttl_level_at(ch, t), st.name
+    assert any(old.engine.ttl_level_at(ch, t) for ch in old.engine.channels)
+    assert new.world.processed_mu == t
+    np.testing.assert_array_equal(new.world.rho, old.world.rho)
+    assert [th.n for th in new.world.ions.thermal] == [th.n for th in old.world.ions.thermal]
+    assert new.rng.bit_generator.state == old.rng.bit_generator.state and new.seed == 5
