@@ -292,3 +292,32 @@ def test_cost_profile_from_dataset(tmp_path):
     assert q.rtio_output == 999 and q.delay == load_profile("kasli_soc").delay
     with pytest.raises(ValueError):
         load_profile("nope")
+
+
+def test_rpc_cost_is_charged_once_per_kernel_call(env):
+    """An RPC whose host body calls other RPCs (``set_dataset`` is one) costs the core one RPC:
+    host code runs on the host, however long it takes."""
+    from artiq.language.core import rpc
+
+    class Host:
+        @rpc(flags={"async"})
+        def inner(self) -> None:
+            pass
+
+        @rpc(flags={"async"})
+        def outer(self) -> None:
+            for _ in range(5):
+                self.inner()
+
+    host, core = Host(), env.core
+
+    def k():
+        t0 = core.get_rtio_counter_mu()
+        host.outer()
+        t1 = core.get_rtio_counter_mu()
+        host.inner()
+        return t1 - t0, core.get_rtio_counter_mu() - t1
+
+    nested, single = env.run(k)
+    assert nested == single
+    assert abs(single - env.engine.costs.rpc_async) <= 8 + env.engine.costs.get_counter
