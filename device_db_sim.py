@@ -16,3 +16,7 @@ if _here not in sys.path:
 from sim.device_manager import load_device_db, transform_device_db  # noqa: E402
 
 device_db = transform_device_db(load_device_db(os.path.join(_here, "device_db.py")))
+# ARTIQ runs each experiment in a process of its own: the simulated core carries the hardware state
+# (Urukuls, TTLs, entangler, ions, clocks) from one to the next in sim_state/ of the working
+# directory, next to the master's dataset_db.mdb (sim/state_file.py; delete it for a power-up).
+device_db["core"]["arguments"]["sim_state"] = True

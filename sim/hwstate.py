@@ -18,8 +18,9 @@ pending outputs after a kernel returns. What the hardware keeps is then recorded
 - per TTL output: output value, output enable and level; per TTL input: sensitivity, level, input
   FIFO (with its sticky overflow) and the edges not yet turned into events; SPI masters'
   configuration; clock generators' frequency word;
-- per Urukul: CPLD CFG and attenuator registers, every AD9910 register and sysclk, whether the CPLD
-  was configured and which AD9910 were initialised since power-up, and each channel's output state;
+- per Urukul: CPLD CFG and attenuator registers, every AD9910 register (CFR3 says whether it was
+  initialised) and sysclk, whether the CPLD was configured since power-up, profiles written but
+  not yet applied, and each channel's output state;
 - the entangler core's registers;
 - the ions (density matrix, temperatures, coherence origins), the beams as the physics saw them,
   staged excitations and each detector's pending clicks (:meth:`PhysicsWorld.save_state`).
@@ -140,8 +141,9 @@ class SPIRecord:
 @dataclass
 class UrukulRecord:
     """One Urukul: CPLD CFG/ATT registers, AD9910 register files and sysclk (Hz) by chip select,
-    whether CFG was written / which AD9910 were initialised since power-up, IO_UPDATE TTL channel,
-    and each channel's output state (``DDSState``) by chip select."""
+    whether CFG was written since power-up, IO_UPDATE TTL channel, each channel's output state
+    (``DDSState``) by chip select, and the chip selects with a profile written since the last
+    IO_UPDATE."""
 
     spi_channel: int
     proto_rev: int
@@ -152,6 +154,7 @@ class UrukulRecord:
     cfg_written: bool
     io_update_channel: int | None
     outputs: dict[int, Any] = field(default_factory=dict)
+    profile_written: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -284,7 +287,8 @@ def _urukul_record(eng: Any, dec: Any, horizon: int) -> UrukulRecord:
     return UrukulRecord(dec.spi_channel, dec.proto_rev, dec.cfg, dec.att,
                         {cs: dict(r.regs) for cs, r in dec.dds.items()},
                         {cs: r.sysclk for cs, r in dec.dds.items()}, dec.cfg_written,
-                        dec.io_update_channel, outputs)
+                        dec.io_update_channel, outputs,
+                        [cs for cs, r in dec.dds.items() if r.profile_written])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,6 +349,7 @@ def restore(session: Any, state: HardwareState) -> None:
         for cs, regs in rec.dds_regs.items():
             dec.dds[cs].regs = dict(regs)
             dec.dds[cs].sysclk = rec.sysclk[cs]
+            dec.dds[cs].profile_written = cs in rec.profile_written
         spi.attach_slave(dec)
         if rec.io_update_channel is not None:
             dec.attach_io_update(rec.io_update_channel)

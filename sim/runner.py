@@ -421,16 +421,7 @@ class Simulation:
     # -- the hardware between experiments ------------------------------------------------------
     def _continue_from(self, session: Any, state: Any) -> None:
         """Restore ``state`` into the fresh ``session``; a different explicit seed re-seeds."""
-        seed = self.seed
-        session.restore_state(state)
-        if seed is not None and seed != state.seed:
-            import numpy
-
-            logger.warning("seed %s differs from the seed %s the stored hardware state was powered "
-                           "up with: its random stream is re-seeded with %s (the same seed, or "
-                           "none, continues it; --power-up starts cold)", seed, state.seed, seed)
-            session.rng.bit_generator.state = numpy.random.default_rng(seed).bit_generator.state
-            session.seed = seed
+        session.restore_state(state, self.seed)
         self.seed = session.seed
 
     def _end_of_experiment(self) -> None:

@@ -190,10 +190,20 @@ class SimSession:
         from sim.hwstate import capture
         return capture(self)
 
-    def restore_state(self, state: Any) -> None:
-        """Continue from a captured state; this session must be fresh (:func:`sim.hwstate.restore`)."""
+    def restore_state(self, state: Any, seed: int | None = None) -> None:
+        """Continue from a captured state; this session must be fresh (:func:`sim.hwstate.restore`).
+
+        The random stream continues the state's when ``seed`` is None or the seed the state was
+        powered up with; another ``seed`` re-seeds it (with a warning)."""
         from sim.hwstate import restore
         restore(self, state)
+        if seed is not None and seed != state.seed:
+            logger.warning("seed %s differs from the seed the stored hardware state was powered up "
+                           "with (%s): its random stream is re-seeded with %s (the same seed, or "
+                           "none, continues it)", seed,
+                           "none" if state.seed is None else state.seed, seed)
+            self.rng.bit_generator.state = numpy.random.default_rng(seed).bit_generator.state
+            self.seed = seed
 
     @property
     def async_errors(self) -> list[str]:

@@ -10,6 +10,7 @@ async errors it produced are logged as ``artiq/coredevice/comm_kernel.py::_proce
 from __future__ import annotations
 
 import logging
+import pathlib
 from typing import Any
 
 import numpy
@@ -46,7 +47,10 @@ def _charge_artiq_rpcs(obj: Any) -> list[str]:
         obj.__dict__[name] = charged
         names.append(name)
     return names
-_SIM_ARG_NAMES = ("seed", "lab", "vcd", "cost_profile", "inter_experiment_gap_s", "sim_loopback")
+_SIM_ARG_NAMES = ("seed", "lab", "vcd", "cost_profile", "inter_experiment_gap_s", "sim_loopback",
+                  "hardware_faithful", "sim_state")
+_SESSION_ARGS = ("seed", "lab", "vcd", "cost_profile", "inter_experiment_gap_s",
+                 "hardware_faithful")
 
 
 class Core:
@@ -55,8 +59,11 @@ class Core:
     :param ref_period: machine unit in seconds (1 ns).
     :param ref_multiplier: fine timestamps per coarse RTIO cycle (8).
     Sim-only keyword arguments (from the device_db ``sim_args``): ``seed``, ``lab``, ``vcd``,
-    ``cost_profile``, ``inter_experiment_gap_s``, ``sim_loopback`` (used when the device manager
-    provides no ``ionlink_session``).
+    ``cost_profile``, ``inter_experiment_gap_s``, ``sim_loopback``, ``hardware_faithful``,
+    ``sim_state`` (used when the device manager provides no ``ionlink_session``, as under
+    ``artiq_run``/``artiq_master`` with ``device_db_sim.py``). With ``sim_state`` the private
+    session continues the hardware state in ``sim_state/`` of the working directory (where the
+    master keeps ``dataset_db.mdb``; :mod:`sim.state_file`) and stores it at :meth:`close`.
     """
 
     kernel_invariants = {"core", "ref_period", "coarse_ref_period", "ref_multiplier"}
@@ -76,8 +83,9 @@ class Core:
         self.analyzer_proxy_name = analyzer_proxy
         self.analyze_at_run_end = analyze_at_run_end
         session = getattr(dmgr, "ionlink_session", None)
+        self._store = None
         if session is None:
-            session = self._private_session(dmgr, kwargs)
+            session, self._store = self._private_session(dmgr, kwargs)
             self._own_session = True
         else:
             self._own_session = False
@@ -86,7 +94,8 @@ class Core:
         session.begin_experiment()
 
     @staticmethod
-    def _private_session(dmgr: Any, kwargs: dict) -> Any:
+    def _private_session(dmgr: Any, kwargs: dict) -> tuple[Any, Any]:
+        """A session of its own, and the state store it continues (None without ``sim_state``)."""
         from sim.session import SimSession
 
         db: dict = {}
@@ -100,12 +109,22 @@ class Core:
             db = {k: v for k, v in dmgr.items() if isinstance(v, dict)}
         sim_args = {k: kwargs[k] for k in _SIM_ARG_NAMES if k in kwargs}
         loopback = sim_args.pop("sim_loopback", None)
-        session = SimSession(db, **{k: v for k, v in sim_args.items()
-                                    if k in ("seed", "lab", "vcd", "cost_profile",
-                                             "inter_experiment_gap_s")})
+        session = SimSession(db, **{k: v for k, v in sim_args.items() if k in _SESSION_ARGS})
         if loopback:
             session.add_loopback(loopback)
-        return session
+        store = None
+        if sim_args.get("sim_state"):
+            from sim.state_file import StateFileError, store_for
+
+            lab = session.world.lab if session.world is not None else None
+            store = store_for(True, pathlib.Path.cwd(), None, sim_args.get("lab"), db, lab)
+            try:
+                state = store.load()
+            except StateFileError as exc:
+                raise StateFileError(f"{exc}: delete it to start from a cold machine") from exc
+            if state is not None:
+                session.restore_state(state, sim_args.get("seed"))
+        return session, store
 
     # ------------------------------------------------------------------ host API
     def run(self, k_function: Any, k_args: tuple, k_kwargs: dict) -> Any:
@@ -154,8 +173,14 @@ class Core:
         return run_precompiled
 
     def close(self) -> None:
-        """Close the private session (if this core created one)."""
+        """Close the private session (if this core created one), storing its hardware state."""
         if self._own_session:
+            if self._store is not None:
+                try:
+                    self._store.save(self.session.capture_state())
+                except Exception as exc:
+                    logger.warning("cannot store the simulated hardware state: %s: %s",
+                                   type(exc).__name__, exc)
             self.session.close()
 
     def notify_run_end(self) -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from sim import pyon
 from sim.cli import main
+from sim.rtio.phy.urukul import UrukulUninitialised
 from sim.runner import Simulation
 
 from .simhelpers import REPO, ROOT
@@ -80,23 +81,62 @@ def test_cli_sequence_gives_the_python_session_results(tmp_path):
     assert fid.lo > 0.6, fid  # F = 0.5 is what uninitialised Urukuls give
 
 
-def test_state_survives_and_power_up_forgets(lab_dir, capsys):
-    """Startup in one run; the next run finds the Urukuls initialised; --power-up starts cold:
-    then the uninitialised Urukul stops the experiment with exit 1 and one line naming it."""
-    assert _cli(lab_dir, "startup.py", "--seed", "3") == 0
-    states = list((lab_dir / "sim_state").glob("*.state"))
-    assert len(states) == 1
-    header = json.loads(states[0].read_bytes().partition(b"\n")[0])
-    assert header["seed"] == 3 and header["experiments"] == 1
-    capsys.readouterr()
-    assert _cli(lab_dir, "readout_calibration.py", "shots=10") == 0
-    assert json.loads(states[0].read_bytes().partition(b"\n")[0])["experiments"] == 2
-    capsys.readouterr()
-    assert _cli(lab_dir, "readout_calibration.py", "shots=10", "--power-up") == 1
+def test_state_survives_and_power_up_forgets(lab_dir, capsys, caplog):
+    """Without Startup the uninitialised Urukul stops the experiment (exit 1, one line naming
+    it); Startup in the next run (its --seed re-seeds the stored stream); the run after finds the
+    Urukuls initialised; --power-up forgets them again."""
+    assert _cli(lab_dir, "readout_calibration.py", "shots=10") == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert err[0].startswith("ionlink-sim: error: UrukulUninitialised: Urukul CPLD urukul")
     assert "never initialised since power-up" in err[0] and "run Startup" in err[0]
+    caplog.set_level(logging.WARNING)
+    assert _cli(lab_dir, "startup.py", "--seed", "3") == 0
+    assert any("re-seeded with 3" in r.getMessage() for r in caplog.records)
+    (state,) = (lab_dir / "sim_state").glob("*.state")
+    header = json.loads(state.read_bytes().partition(b"\n")[0])
+    assert header["seed"] == 3 and header["experiments"] == 2
+    assert _cli(lab_dir, "readout_calibration.py", "shots=10") == 0
+    assert json.loads(state.read_bytes().partition(b"\n")[0])["experiments"] == 3
+    capsys.readouterr()
+    assert _cli(lab_dir, "readout_calibration.py", "shots=10", "--power-up") == 1
+    assert "run Startup" in capsys.readouterr().err
+
+
+def test_artiq_run_with_device_db_sim_keeps_the_state(tmp_path, monkeypatch):
+    """ARTIQ's tools run one process per experiment with device_db_sim.py: the core's private
+    session continues the state in sim_state/ of the working directory."""
+    from sim.datasets import DatasetDB, DatasetManager
+    from sim.device_manager import DeviceManager, load_device_db, transform_device_db
+    from sim.runner import (
+        _argument_manager_class,
+        get_experiment,
+        installed_time_manager,
+        load_experiment_module,
+    )
+    from sim.scheduler import CCB, Scheduler
+
+    monkeypatch.chdir(tmp_path)
+    ddb = transform_device_db(load_device_db(ROOT / "device_db.py"))
+    ddb["core"]["arguments"].update(sim_state=True, lab=str(ROOT / "lab.toml"))
+
+    def artiq_run(name: str) -> None:
+        dmgr = DeviceManager(ddb, {"scheduler": Scheduler(), "ccb": CCB()})
+        datasets = DatasetManager(DatasetDB(None))
+        exp = get_experiment(load_experiment_module(REPO / name))(
+            (dmgr, datasets, _argument_manager_class()({"shots": 10}, None), {}))
+        exp.prepare()
+        try:
+            with installed_time_manager(dmgr.get("core").engine):
+                exp.run()
+        finally:
+            dmgr.close_devices()
+
+    with pytest.raises(UrukulUninitialised):
+        artiq_run("readout_calibration.py")
+    artiq_run("startup.py")
+    artiq_run("readout_calibration.py")
+    assert len(list((tmp_path / "sim_state").glob("*.state"))) == 1
 
 
 def test_hardware_faithful_plays_on(lab_dir, caplog):

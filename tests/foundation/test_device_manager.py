@@ -123,6 +123,7 @@ def test_repository_device_db_transforms():
     spec = importlib.util.spec_from_file_location("device_db_sim", root / "device_db_sim.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    ddb["core"]["arguments"]["sim_state"] = True  # ARTIQ's process per experiment: keep the state
     assert mod.device_db == ddb
     assert ddb["core_log"]["class"] == "SimCoreLog"
 

@@ -92,6 +92,7 @@ class _DDSRegs:
         self.value = 0
         self.nbits = 0
         self.sysclk = 1e9
+        self.profile_written = False    # a profile register written since the last IO_UPDATE
 
 
 class UrukulDecoder:
@@ -180,6 +181,8 @@ class UrukulDecoder:
             if not r.read and r.addr >= 0 and r.nbits:
                 width = AD9910_REG_WIDTH.get(r.addr, 32)
                 r.regs[r.addr] = r.value & ((1 << width) - 1)
+                if 0x0E <= r.addr <= 0x15:
+                    r.profile_written = True
             r.addr = -1
         return out
 
@@ -191,14 +194,16 @@ class UrukulDecoder:
         profile = (self.cfg >> 8) & 7
         eng = self.engine
         faithful = bool(getattr(getattr(eng, "session", None), "hardware_faithful", False))
+        error = None
         for cs, r in self.dds.items():
+            fresh, r.profile_written = r.profile_written, False    # the writes this pulse is for
             word = r.regs.get(0x0E + profile)
             if word is None:
-                if not self.cfg_written and any(0x0E <= a <= 0x15 for a in r.regs):
-                    self._uninitialised_cpld(cs, profile, faithful)
+                if fresh and not self.cfg_written:
+                    error = error or self._uninitialised_cpld(cs, profile, faithful)
                 continue
-            if _CFR3 not in r.regs and not faithful:
-                raise UrukulUninitialised(
+            if fresh and _CFR3 not in r.regs and not faithful:
+                error = error or (
                     f"AD9910 {self._dds_name(cs)} was never initialised since power-up (its PLL "
                     "is not configured): run Startup first (repository/startup.py), or pass "
                     "--hardware-faithful to play on regardless")
@@ -207,19 +212,23 @@ class UrukulDecoder:
             asf = (word >> 48) & 0x3FFF
             state = DDSState(t, ftw * r.sysclk / 2.0 ** 32, pow_ / 65536.0, asf / 0x3FFF, profile)
             eng.dds_timeline(self.spi_channel, cs).add(state)
+        if error is not None:
+            raise UrukulUninitialised(error)
 
-    def _uninitialised_cpld(self, cs: int, profile: int, faithful: bool) -> None:
-        """A written profile is not the active one because CFG was never configured."""
+    def _uninitialised_cpld(self, cs: int, profile: int, faithful: bool) -> str | None:
+        """A written profile is not the active one because CFG was never configured: the error
+        message (None in hardware-faithful mode: one warning)."""
         what = (f"Urukul CPLD {self._cpld_name()} was never initialised since power-up (CFG "
                 f"selects profile {profile}), so the profile written to {self._dds_name(cs)} "
                 "does not reach its output")
         if not faithful:
-            raise UrukulUninitialised(what + ": run Startup first (repository/startup.py), or "
-                                      "pass --hardware-faithful to play on with the RF unchanged")
+            return what + (": run Startup first (repository/startup.py), or pass "
+                           "--hardware-faithful to play on with the RF unchanged")
         if not self._warned_uninitialised:
             # as on hardware after power-up: CFG holds profile 0, drivers write profile 7
             self._warned_uninitialised = True
             logger.warning("%s; run the Startup experiment first", what)
+        return None
 
     def _device_db(self) -> dict:
         return getattr(getattr(self.engine, "session", None), "device_db", None) or {}
