@@ -88,17 +88,13 @@ def rpc(arg: Any = None, flags: Any = {}) -> Callable:
     counter (a synchronous round trip, or the queueing of an asynchronous one).
     """
     def inner(function: Callable) -> Callable:
-        from sim import kernel as _simkernel
-        from sim.syscalls import charge_rpc
+        from sim.syscalls import call_rpc
 
-        state = _simkernel.STATE
         is_async = "async" in set(flags)
 
         @wraps(function)
         def rpc_call(*args, **kwargs):
-            if state.depth:
-                charge_rpc(is_async)
-            return function(*args, **kwargs)
+            return call_rpc(function, args, kwargs, is_async)
 
         rpc_call.artiq_embedded = _ARTIQEmbeddedInfo(
             core_name=None, portable=False, function=function, syscall=None,
