@@ -57,6 +57,8 @@ from sim.rtio.channels import (
     KIND_TTL_OUT,
     KIND_UNKNOWN,
 )
+from sim.rtio.phy.entangler import ADDR_CONFIG, ADDR_HERALD, ADDR_TCYCLE, TIMEOUT_DATA
+from sim.rtio.phy.ttl import GATE_OFFSET_MU
 
 __all__ = [
     "HARDWARE_SCOPE",
@@ -207,7 +209,6 @@ def _entangler_click_edges(engine: Any, lab: Any) -> dict[int, list[tuple[int, i
 
 def _gate_changes(engine: Any, ch: int) -> list[tuple[int, int]]:
     """Input sensitivity of a TTLInOut channel, from when it applies to input timestamps."""
-    from sim.rtio.phy.ttl import GATE_OFFSET_MU
     changes = [(ts + GATE_OFFSET_MU, data & 3) for ts, addr, data in engine.resolved(ch)
                if addr in (2, 3)]
     rec = engine.recorder
@@ -218,7 +219,6 @@ def _gate_changes(engine: Any, ch: int) -> list[tuple[int, int]]:
 
 
 def _entangler_signals(engine: Any, ch: int, dn: DeviceName) -> list[Signal]:
-    from sim.rtio.phy.entangler import ADDR_CONFIG, ADDR_HERALD, ADDR_TCYCLE
     enable, tcycle, herald_cfg = [], [], []
     for ts, addr, data in engine.resolved(ch):
         if addr == ADDR_CONFIG:
@@ -232,7 +232,6 @@ def _entangler_signals(engine: Any, ch: int, dn: DeviceName) -> list[Signal]:
     for r in runs:
         running += [(r.t_start_mu, 1), (r.t_end_mu, 0)]
     running.sort(key=lambda c: c[0])
-    from sim.rtio.phy.entangler import TIMEOUT_DATA
     heralds = [r for r in runs if r.data != TIMEOUT_DATA]
 
     def sig(name: str, kind: str, size: int, changes: list) -> Signal:
@@ -258,11 +257,8 @@ def collect_signals(engine: Any, device_db: dict | None = None, lab: Any = None)
     rec = engine.recorder
     clicks = _entangler_click_edges(engine, lab)
     t_end = max(engine.counter, engine.now) + 1
-    dds_switches: set[int] = set()
-    for (kind, ch, extra) in engine.names.values():
-        if kind == "ad9910" and extra.get("sw") in engine.names and engine.dds.get(
-                (ch, int(extra.get("cs", 0)))):
-            dds_switches.add(engine.names[extra["sw"]][1])
+    dds_switches = {engine.names[extra["sw"]][1] for kind, _, extra in engine.names.values()
+                    if kind == "ad9910" and extra.get("sw") in engine.names}
     out: list[Signal] = []
     for ch, st in sorted(engine.channels.items()):
         dn = names.get((ch, None)) or DeviceName(st.name, st.name, (_ident(
@@ -284,7 +280,27 @@ def collect_signals(engine: Any, device_db: dict | None = None, lab: Any = None)
     out += _dds_signals(engine, names)
     _alias_dds_switches(engine, names, out)
     out.sort(key=lambda s: s.rank)     # device_db order (stable: a device's signals together)
+    _unique_paths(out)
     return out
+
+
+def _unique_paths(signals: list[Signal]) -> None:
+    """Two devices whose names map to one path (``a.b`` and ``a_b`` both give ``a_b`` after
+    character replacement, say) keep both signals: later ones get ``_2``, ``_3`` ..."""
+    used: set[tuple[str, ...]] = set()
+    for s in signals:
+        path, n = s.path, 1
+        while path in used:
+            n += 1
+            path = s.path[:-1] + (f"{s.path[-1]}_{n}",)
+        s.path = path
+        used.add(path)
+        aliases = []
+        for a in s.aliases:
+            if a not in used:
+                used.add(a)
+                aliases.append(a)
+        s.aliases = tuple(aliases)
 
 
 def _input_signals(engine: Any, ch: int, dn: DeviceName, edges: list[tuple[int, int]],
@@ -311,13 +327,14 @@ def _input_signals(engine: Any, ch: int, dn: DeviceName, edges: list[tuple[int, 
 
 
 def _dds_signals(engine: Any, names: dict[tuple[int, int | None], DeviceName]) -> list[Signal]:
+    """Frequency, phase and amplitude of every AD9910 the engine knows (0 before its first
+    IO_UPDATE that takes effect, e.g. all along if its Urukul was never initialised)."""
+    keys = {_key(e) for e in engine.names.values() if e[0] == "ad9910"} | set(engine.dds)
     out: list[Signal] = []
-    for (spi, cs), tl in sorted(engine.dds.items()):
-        states = tl.states(_NEG, 1 << 62)
-        if not states:
-            continue
-        dn = names.get((spi, cs)) or DeviceName(f"spi{spi}_cs{cs}",
-                                                f"spi{spi}_cs{cs}",
+    for spi, cs in sorted(keys):  # type: ignore[type-var]
+        tl = engine.dds.get((spi, cs))
+        states = tl.states(_NEG, 1 << 62) if tl is not None else []
+        dn = names.get((spi, cs)) or DeviceName(f"spi{spi}_cs{cs}", f"spi{spi}_cs{cs}",
                                                 (f"spi{spi}_cs{cs}",))
         for name, attr in (("freq_hz", "frequency_hz"), ("phase_turns", "phase_turns"),
                            ("amplitude", "amplitude")):
@@ -375,13 +392,13 @@ def write_vcd(engine: Any, path: str, device_db: dict | None = None, lab: Any = 
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     comment = "RTIO timeline of an ionlink simulation; time in mu; seed {}; lab {}".format(
         seed, getattr(lab, "name", None))
-    changes: list[tuple[int, int, Any]] = []
+    changes: list[tuple[int, Any, Any]] = []
+    aliases: list[tuple[tuple[str, ...], Any]] = []
     with open(path, "w") as f, VCDWriter(f, timescale=_timescale(engine.ref_period), date=date,
-                   version=_version(), comment=comment, check_values=False) as w:
-        vars_ = []
-        aliases = []
+                                         version=_version(), comment=comment,
+                                         check_values=False) as w:
         for s in signals:
-            scope, name = (ROOT,) + s.path[:-1], s.path[-1]
+            scope, name = (ROOT, *s.path[:-1]), s.path[-1]
             if s.kind == "real":
                 var = w.register_var(scope, name, "real", init=0.0)
             elif s.kind == "event":
@@ -389,12 +406,13 @@ def write_vcd(engine: Any, path: str, device_db: dict | None = None, lab: Any = 
             else:
                 var = w.register_var(scope, name, s.kind, size=s.size, init=0)
             aliases += [(a, var) for a in s.aliases]
-            k = len(vars_)
-            vars_.append(var)
-            changes.extend([(max(0, t), k, v) for t, v in s.changes])
+            evs = s.changes
+            if evs and evs[0][0] < 0:   # before the counter started: shown at 0
+                evs = [(max(t, 0), v) for t, v in evs]
+            changes.extend([(t, var, v) for t, v in evs])
         for a, var in aliases:      # after every variable: the hardware scope comes last
-            w.register_alias((ROOT,) + a[:-1], a[-1], var)
+            w.register_alias((ROOT, *a[:-1]), a[-1], var)
         changes.sort(key=lambda e: e[0])
         change = w.change
-        for t, k, v in changes:
-            change(vars_[k], t, v)
+        for t, var, v in changes:
+            change(var, t, v)
