@@ -70,8 +70,7 @@ def _plots(rep: FidelityReport, stage: Path, stem: str) -> dict[str, str]:
         fig, ax = plt.subplots(figsize=(6, 4))
         ax.stairs(counts, edges, label=rep.arrival_source or "")
         if rep.lifetime is not None:
-            c = 0.5 * (edges[:-1] + edges[1:])
-            ax.plot(c, rep.lifetime(c), label=f"fit τ = {rep.lifetime.tau_ns.value:.2f} ns")
+            ax.stairs(rep.lifetime.expected(edges), edges, label=f"fit τ = {rep.lifetime.tau.value:.2f} ns")
         ax.set_yscale("log")
         ax.set_xlabel("arrival time (ns)")
         ax.set_ylabel("counts per bin")
@@ -137,7 +136,7 @@ def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
         a = rep.attempts_distribution
         lines.append(f"| attempts per herald | mean {a.mean_attempts:.4g} (geometric {1 / a.p:.4g}); χ² = {a.chi2:.3g}, dof {a.dof}, p = {a.p_value:.3g} |")
     if rep.lifetime is not None:
-        lines.append(f"| lifetime τ (ns, from {rep.arrival_source}) | {_fmt(rep.lifetime.tau_ns, 3)} |")
+        lines.append(f"| lifetime τ (ns, from {rep.arrival_source}) | {_fmt(rep.lifetime.tau, 3)} |")
     if rep.window:
         lines += ["", "## Detection-window trade-off", "", "| gate stop (mu) | heralds | relative rate | F |", "|---|---|---|---|"]
         lines += [f"| {w.gate_stop_mu} | {w.heralds} | {w.fraction:.3f} | {_fmt(w.fidelity)} |" for w in rep.window]

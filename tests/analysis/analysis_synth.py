@@ -9,7 +9,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from analysis.bell import analysis_unitary, bell_state, povm, rotation, scan_unitaries
+from analysis.bell import analysis_unitary, bell_state, povm, scan_unitaries
 
 PATTERNS = {1: (0b0011, 0b1100), -1: (0b1001, 0b0110)}
 
