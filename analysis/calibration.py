@@ -6,6 +6,7 @@ the same pure estimators as the experiment itself (:mod:`analysis.lifetime`, :mo
 :mod:`analysis.readout`, Garwood rates), so a report recomputes what the run stored.
 :func:`summarise` picks the summary by ``ionlink.experiment``.
 """
+
 from __future__ import annotations
 
 import math
@@ -36,7 +37,8 @@ class SinglePhotonSummary:
 
     :param t_mu: click times relative to the excitation, mu; ``node`` the node of each click
     :param gate_mu: gate [start, stop) of the run, mu
-    :param click_prob: per node, clicks per attempt (Clopper–Pearson; one click per clicking detector)
+    :param click_prob: per node, clicks per attempt (Clopper–Pearson; one click per clicking
+        detector)
     :param gate_recommended_mu: [onset, onset + gate_taus·τ] from this analysis, mu
     :param stored: values the experiment stored (``photon.*``), for comparison
     """
@@ -98,24 +100,34 @@ def _stored(run: Run, prefixes: tuple[str, ...]) -> dict[str, Any]:
     return {k: v for k, v in sorted(run.values.items()) if k.startswith(prefixes)}
 
 
-def single_photon_summary(run: Run, *, cl: float = DEFAULT_CL, gate_taus: float | None = None) -> SinglePhotonSummary:
-    """Lifetime (one estimator, :func:`analysis.lifetime.fit_lifetime_tags`), click probabilities, gate.
+def single_photon_summary(
+    run: Run, *, cl: float = DEFAULT_CL, gate_taus: float | None = None
+) -> SinglePhotonSummary:
+    """Lifetime (:func:`analysis.lifetime.fit_lifetime_tags`), click probabilities, gate.
 
     :param gate_taus: recommended gate length in lifetimes (default: the run's argument, else 3)
     """
-    require(run, ["photons.t_mu", "photons.node", "photons.attempts", "photons.gate_mu"], "a single-photon summary")
+    require(
+        run,
+        ["photons.t_mu", "photons.node", "photons.attempts", "photons.gate_mu"],
+        "a single-photon summary",
+    )
     t = np.asarray(run["photons.t_mu"], dtype=np.int64)
     node = np.asarray(run["photons.node"], dtype=np.int64)
     att = [int(x) for x in np.atleast_1d(run["photons.attempts"])]
     gate = tuple(int(x) for x in np.asarray(run["photons.gate_mu"]).ravel()[:2])
     if t.shape != node.shape:
-        raise DataError(run.path, f"shape mismatch: photons.t_mu has {t.size} rows, photons.node {node.size}")
+        raise DataError(
+            run.path, f"shape mismatch: photons.t_mu has {t.size} rows, photons.node {node.size}"
+        )
     notes: list[str] = []
     probs = []
     for i, n in enumerate(att):
         k = int(np.count_nonzero(node == i))
         if n <= 0 or k > n:
-            notes.append(f"node {'ab'[i] if i < 2 else i}: {k} clicks in {n} attempts, no click probability")
+            notes.append(
+                f"node {'ab'[i] if i < 2 else i}: {k} clicks in {n} attempts, no click probability"
+            )
             probs.append(Estimate(math.nan, math.nan, math.nan, cl, "no attempts"))
         else:
             probs.append(clopper_pearson(k, n, cl=cl))
@@ -125,24 +137,43 @@ def single_photon_summary(run: Run, *, cl: float = DEFAULT_CL, gate_taus: float 
     life, rec = None, None
     try:
         life = fit_lifetime_tags(t, stop_mu=gate[1], cl=cl)
-        rec = (int(math.floor(life.onset)), int(math.ceil(life.onset + gate_taus * life.tau.value)))
+        rec = (math.floor(life.onset), math.ceil(life.onset + gate_taus * life.tau.value))
     except ValueError as e:
         notes.append(f"lifetime fit: {e}")
-    return SinglePhotonSummary(str(run.path), t, node, (gate[0], gate[1]), att, probs, life, rec,
-                               _stored(run, ("photon.", "calib.photon.")), notes)
+    return SinglePhotonSummary(
+        str(run.path),
+        t,
+        node,
+        (gate[0], gate[1]),
+        att,
+        probs,
+        life,
+        rec,
+        _stored(run, ("photon.", "calib.photon.")),
+        notes,
+    )
 
 
 def hom_summary(run: Run, *, cl: float = DEFAULT_CL) -> HOMSummary:
-    """Coincidence probability per delay (Clopper–Pearson) and the visibility (:func:`analysis.hom.hom_visibility`)."""
+    """Coincidences per attempt per delay (Clopper–Pearson) and the visibility
+    (:func:`analysis.hom.hom_visibility`)."""
     require(run, ["hom.delay_mu", "hom.coincidences", "hom.attempts"], "a HOM summary")
     d = np.atleast_1d(np.asarray(run["hom.delay_mu"], dtype=np.int64))
     c = np.atleast_1d(np.asarray(run["hom.coincidences"], dtype=np.int64))
     a = np.atleast_1d(np.asarray(run["hom.attempts"], dtype=np.int64))
     if not d.shape == c.shape == a.shape:
-        raise DataError(run.path, f"shape mismatch: hom.delay_mu {d.shape}, hom.coincidences {c.shape}, hom.attempts {a.shape}")
+        raise DataError(
+            run.path,
+            f"shape mismatch: hom.delay_mu {d.shape}, hom.coincidences {c.shape}, "
+            f"hom.attempts {a.shape}",
+        )
     notes: list[str] = []
-    p = [clopper_pearson(int(k), int(n), cl=cl) if n > 0 and 0 <= k <= n
-         else Estimate(math.nan, math.nan, math.nan, cl, "no attempts") for k, n in zip(c, a)]
+    p = [
+        clopper_pearson(int(k), int(n), cl=cl)
+        if n > 0 and 0 <= k <= n
+        else Estimate(math.nan, math.nan, math.nan, cl, "no attempts")
+        for k, n in zip(c, a)
+    ]
     try:
         v: Estimate | None = hom_visibility(d, c, a, cl=cl)
     except ValueError as e:
@@ -151,8 +182,11 @@ def hom_summary(run: Run, *, cl: float = DEFAULT_CL) -> HOMSummary:
     return HOMSummary(str(run.path), d, c, a, p, v, _stored(run, ("hom.visibility",)), notes)
 
 
-def readout_summary(run: Run, *, cl: float = DEFAULT_CL, n_boot: int = 2000, seed: int = 0) -> ReadoutSummary:
-    """Optimal threshold and discrimination errors per ion (:func:`analysis.readout.optimise_threshold`)."""
+def readout_summary(
+    run: Run, *, cl: float = DEFAULT_CL, n_boot: int = 2000, seed: int = 0
+) -> ReadoutSummary:
+    """Optimal threshold and discrimination errors per ion
+    (:func:`analysis.readout.optimise_threshold`)."""
     bright, dark, res = {}, {}, {}
     rng = np.random.default_rng(seed)
     for x in "ab":
@@ -165,9 +199,14 @@ def readout_summary(run: Run, *, cl: float = DEFAULT_CL, n_boot: int = 2000, see
             except ValueError as e:
                 raise DataError(run.path, f"ion {x}: {e}") from e
     if not res:
-        raise MissingDataError(run.path, "a readout summary needs readout.bright_counts_a/_b and "
-                                         "readout.dark_counts_a/_b; none present")
-    return ReadoutSummary(str(run.path), bright, dark, res, _stored(run, ("calib.readout.", "readout.error")))
+        raise MissingDataError(
+            run.path,
+            "a readout summary needs readout.bright_counts_a/_b and "
+            "readout.dark_counts_a/_b; none present",
+        )
+    return ReadoutSummary(
+        str(run.path), bright, dark, res, _stored(run, ("calib.readout.", "readout.error"))
+    )
 
 
 def dark_count_summary(run: Run, *, cl: float = DEFAULT_CL) -> DarkCountSummary:
@@ -181,7 +220,9 @@ def dark_count_summary(run: Run, *, cl: float = DEFAULT_CL) -> DarkCountSummary:
     dark = [poisson_rate(int(k), dur, cl=cl) for k in np.asarray(run["dark.counts"]).ravel()]
     bkg = None
     if "background.counts" in run:
-        bkg = [poisson_rate(int(k), dur, cl=cl) for k in np.asarray(run["background.counts"]).ravel()]
+        bkg = [
+            poisson_rate(int(k), dur, cl=cl) for k in np.asarray(run["background.counts"]).ravel()
+        ]
     return DarkCountSummary(str(run.path), dur, dark, bkg)
 
 
@@ -201,8 +242,11 @@ def summarise(run: Run, *, cl: float = DEFAULT_CL, n_boot: int = 2000, seed: int
     """
     kind = run.experiment
     if kind not in KINDS:
-        raise SchemaError(run.path, f"ionlink.experiment is {kind!r}; summaries exist for "
-                                    f"remote_entanglement, {', '.join(KINDS)}")
+        raise SchemaError(
+            run.path,
+            f"ionlink.experiment is {kind!r}; summaries exist for "
+            f"remote_entanglement, {', '.join(KINDS)}",
+        )
     if kind == "readout_calibration":
         return readout_summary(run, cl=cl, n_boot=n_boot, seed=seed)
     return KINDS[kind](run, cl=cl)

@@ -5,6 +5,7 @@ Errors are one line ``ionlink-analyze: error: <file>: <problem>`` on stderr with
 (bad arguments too: ``ionlink-analyze: error: argument --cl: …``); ``--debug`` shows the
 traceback instead. Output cut short by a closed pipe (``| head``) ends quietly with exit 141.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,14 @@ from .io import AnalysisError, Run, SchemaError, find_runs, load, parse_time
 __all__ = ["main"]
 PROG = "ionlink-analyze"
 _MODES = ("z", "parity", "tomography")
-#: Experiment kinds with a report: the entanglement run and the calibrations of analysis.calibration.
-_REPORT_KINDS = ("remote_entanglement", "single_photon", "hom", "readout_calibration", "dark_counts")
+#: Experiment kinds with a report: entanglement runs and the calibrations (analysis.calibration).
+_REPORT_KINDS = (
+    "remote_entanglement",
+    "single_photon",
+    "hom",
+    "readout_calibration",
+    "dark_counts",
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,31 +66,53 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def select(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--rid", type=int, action="append", help="in directories: only this rid (repeatable)")
+        sp.add_argument(
+            "--rid", type=int, action="append", help="in directories: only this rid (repeatable)"
+        )
         sp.add_argument("--since", help="in directories: from this date/hour (YYYY-MM-DD[THH])")
         sp.add_argument("--until", help="in directories: up to this date/hour")
         sp.add_argument("--class", dest="cls", help="in directories: only this experiment class")
-        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+        sp.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+        )
 
     def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("paths", nargs="+", metavar="PATH", help="results file(s) or results directories")
+        sp.add_argument(
+            "paths", nargs="+", metavar="PATH", help="results file(s) or results directories"
+        )
         select(sp)
         sp.add_argument("--mode", choices=_MODES, help="entanglement runs: only this mode")
-        sp.add_argument("--per-run", action="store_true", help="one result per run instead of combining runs")
-        sp.add_argument("--cl", type=_cl, default=0.95, help="confidence level in (0, 1) (default 0.95)")
-        sp.add_argument("--bootstrap", type=_boot, default=2000, help="bootstrap samples, >= 20 (default 2000)")
+        sp.add_argument(
+            "--per-run", action="store_true", help="one result per run instead of combining runs"
+        )
+        sp.add_argument(
+            "--cl", type=_cl, default=0.95, help="confidence level in (0, 1) (default 0.95)"
+        )
+        sp.add_argument(
+            "--bootstrap", type=_boot, default=2000, help="bootstrap samples, >= 20 (default 2000)"
+        )
         sp.add_argument("--seed", type=int, default=0, help="bootstrap seed")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar on long reads")
 
-    f = sub.add_parser("fidelity", help="fidelity summary of entanglement runs (combined, or --per-run)")
+    f = sub.add_parser(
+        "fidelity", help="fidelity summary of entanglement runs (combined, or --per-run)"
+    )
     common(f)
     f.add_argument("--json", action="store_true", help="print a machine-readable JSON summary")
-    r = sub.add_parser("report", help="Markdown/HTML report with PNG plots, for every experiment kind")
+    r = sub.add_parser(
+        "report", help="Markdown/HTML report with PNG plots, for every experiment kind"
+    )
     common(r)
-    r.add_argument("-o", "--output", help="report path (several reports: a folder); default: next to the "
-                                          "first file, <stem>-report")
+    r.add_argument(
+        "-o",
+        "--output",
+        help="report path (several reports: a folder); default: next to the "
+        "first file, <stem>-report",
+    )
     r.add_argument("--format", choices=("md", "html", "both"), default="both")
-    i = sub.add_parser("info", help="metadata, datasets and scalar values of results files or folders")
+    i = sub.add_parser(
+        "info", help="metadata, datasets and scalar values of results files or folders"
+    )
     i.add_argument("paths", nargs="+", metavar="PATH")
     select(i)
     i.add_argument("--json", action="store_true")
@@ -139,8 +168,12 @@ def _select(args: argparse.Namespace, kinds: tuple[str, ...]) -> list[Run]:
     if skipped:
         _note(f"skipped {len(skipped)} run(s) not selected: {', '.join(sorted(set(skipped)))}")
     if not runs:
-        raise AnalysisError(", ".join(args.paths), f"no runs of kind {' / '.join(kinds)}"
-                            + (f" in mode {args.mode!r}" if args.mode else "") + " among these paths")
+        raise AnalysisError(
+            ", ".join(args.paths),
+            f"no runs of kind {' / '.join(kinds)}"
+            + (f" in mode {args.mode!r}" if args.mode else "")
+            + " among these paths",
+        )
     return runs
 
 
@@ -154,9 +187,12 @@ def _groups(runs: list[Run], per_run: bool) -> list[list[Run]]:
         mode = str(r.values.get("mode"))
         groups.setdefault("tomography" if mode == "tomography" else "z+parity", []).append(r)
     if len(groups) > 1:
-        _note("runs of modes that cannot be combined (" + "; ".join(
-            f"{k}: {len(v)} run(s)" for k, v in groups.items()) + "): one result per mode group "
-            "(--mode to choose one, --per-run for each run)")
+        _note(
+            "runs of modes that cannot be combined ("
+            + "; ".join(f"{k}: {len(v)} run(s)" for k, v in groups.items())
+            + "): one result per mode group "
+            "(--mode to choose one, --per-run for each run)"
+        )
     return list(groups.values())
 
 
@@ -170,11 +206,24 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
     groups = _groups(_select(args, ("remote_entanglement",)), args.per_run)
     # timing=False: photon timing, the window trade-off and the rate-vs-time series are not part of
     # this command's output (the report computes them), so photons.t_mu is not even read
-    reps = [fidelity_summary([r.path for r in g], cl=args.cl, n_boot=args.bootstrap, seed=args.seed,
-                             progress=_progress(args), timing=False) for g in groups]
+    reps = [
+        fidelity_summary(
+            [r.path for r in g],
+            cl=args.cl,
+            n_boot=args.bootstrap,
+            seed=args.seed,
+            progress=_progress(args),
+            timing=False,
+        )
+        for g in groups
+    ]
     if args.json:
         out = [rep.to_dict() for rep in reps]
-        print(json.dumps(out[0] if len(out) == 1 else out, indent=2, allow_nan=False, default=_json_default))
+        print(
+            json.dumps(
+                out[0] if len(out) == 1 else out, indent=2, allow_nan=False, default=_json_default
+            )
+        )
         return 0
     from .report import _fmt
 
@@ -187,7 +236,9 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
         print(f"  ψ−:        {_fmt(rep.fidelity_psi_minus)}")
         if rep.fidelity_spam_corrected is not None:
             print(f"  SPAM-corr: {_fmt(rep.fidelity_spam_corrected)}")
-        print(f"heralds {rep.heralds} / attempts {rep.attempts}; p_success {_fmt(rep.p_success, 6)}")
+        print(
+            f"heralds {rep.heralds} / attempts {rep.attempts}; p_success {_fmt(rep.p_success, 6)}"
+        )
         print(f"rate {rep.rate_lab.value:.4g} s⁻¹ (lab), {rep.rate_wall.value:.4g} s⁻¹ (wall)")
     return 0
 
@@ -210,19 +261,32 @@ def _cmd_report(args: argparse.Namespace) -> int:
     runs = _select(args, _REPORT_KINDS)
     for r in runs:
         if r.experiment not in _REPORT_KINDS:
-            raise SchemaError(r.path, f"ionlink.experiment is {r.experiment!r}; reports exist for "
-                                      f"{', '.join(_REPORT_KINDS)}")
+            raise SchemaError(
+                r.path,
+                f"ionlink.experiment is {r.experiment!r}; reports exist for "
+                f"{', '.join(_REPORT_KINDS)}",
+            )
     ent = [r for r in runs if r.experiment == "remote_entanglement"]
     jobs: list[tuple[Path, Callable[[], Any]]] = []
     for g in _groups(ent, args.per_run) if ent else []:
         paths = [r.path for r in g]
         stem = paths[0].stem + ("-combined" if len(paths) > 1 else "") + "-report"
-        jobs.append((paths[0].with_name(stem), lambda p=paths: fidelity_summary(
-            p, cl=args.cl, n_boot=args.bootstrap, seed=args.seed, progress=_progress(args))))
+        jobs.append(
+            (
+                paths[0].with_name(stem),
+                lambda p=paths: fidelity_summary(
+                    p, cl=args.cl, n_boot=args.bootstrap, seed=args.seed, progress=_progress(args)
+                ),
+            )
+        )
     for r in runs:
         if r.experiment != "remote_entanglement":
-            jobs.append((r.path.with_name(r.path.stem + "-report"),
-                         lambda r=r: summarise(r, cl=args.cl, n_boot=args.bootstrap, seed=args.seed)))
+            jobs.append(
+                (
+                    r.path.with_name(r.path.stem + "-report"),
+                    lambda r=r: summarise(r, cl=args.cl, n_boot=args.bootstrap, seed=args.seed),
+                )
+            )
     reps = [(dest, make()) for dest, make in jobs]  # every summary first: a bad file writes nothing
     formats = ("md", "html") if args.format == "both" else (args.format,)
     for dest, rep in reps:
@@ -254,21 +318,41 @@ def _cmd_info(args: argparse.Namespace) -> int:
     infos = []
     for p, _ in _expand(args):
         r = load(p)
-        infos.append({
-            "file": str(r.path), "artiq_version": r.artiq_version, "rid": r.rid, "start_time": r.start_time,
-            "run_time": r.run_time, "expid": r.expid, "schema_version": r.schema_version, "experiment": r.experiment,
-            "datasets": {k: {"shape": list(i.shape), "dtype": i.dtype, **i.attrs,
-                             **({"value": r.values[k]} if k in r.values and _scalar_text(r.values[k]) else {})}
-                         for k, i in r.datasets.items()},
-            "archive": sorted(r.archive),
-        })
+        infos.append(
+            {
+                "file": str(r.path),
+                "artiq_version": r.artiq_version,
+                "rid": r.rid,
+                "start_time": r.start_time,
+                "run_time": r.run_time,
+                "expid": r.expid,
+                "schema_version": r.schema_version,
+                "experiment": r.experiment,
+                "datasets": {
+                    k: {
+                        "shape": list(i.shape),
+                        "dtype": i.dtype,
+                        **i.attrs,
+                        **(
+                            {"value": r.values[k]}
+                            if k in r.values and _scalar_text(r.values[k])
+                            else {}
+                        ),
+                    }
+                    for k, i in r.datasets.items()
+                },
+                "archive": sorted(r.archive),
+            }
+        )
     if args.json:
         print(json.dumps(infos, indent=2, default=_json_default))
         return 0
     for d in infos:
-        print(f"{d['file']}: ARTIQ {d['artiq_version']}, rid {d['rid']}, class "
-              f"{(d['expid'] or {}).get('class_name') if isinstance(d['expid'], dict) else None}, "
-              f"schema {d['schema_version']}, experiment {d['experiment']}")
+        print(
+            f"{d['file']}: ARTIQ {d['artiq_version']}, rid {d['rid']}, class "
+            f"{(d['expid'] or {}).get('class_name') if isinstance(d['expid'], dict) else None}, "
+            f"schema {d['schema_version']}, experiment {d['experiment']}"
+        )
         for k, v in d["datasets"].items():
             val = f" = {_scalar_text(v['value'])}" if "value" in v else ""
             print(f"  {k}  {v['dtype']}{v['shape']}{val}")
@@ -282,14 +366,20 @@ def _cmd_find(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input or usage, 141 closed pipe)."""
+    """Run the command line; returns the exit status (0 ok, 2 bad input or usage, 141 closed
+    pipe)."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
     debug = args.debug
     try:
-        code = {"fidelity": _cmd_fidelity, "report": _cmd_report, "info": _cmd_info, "find": _cmd_find}[args.cmd](args)
+        code = {
+            "fidelity": _cmd_fidelity,
+            "report": _cmd_report,
+            "info": _cmd_info,
+            "find": _cmd_find,
+        }[args.cmd](args)
         sys.stdout.flush()
         return code
     except BrokenPipeError:
@@ -308,5 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - one line without --debug, as promised
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {' '.join(getattr(args, 'paths', []) or [])}: {type(e).__name__}: {e}", file=sys.stderr)
+        print(
+            f"{PROG}: error: {' '.join(getattr(args, 'paths', []) or [])}: {type(e).__name__}: {e}",
+            file=sys.stderr,
+        )
         return 1

@@ -11,6 +11,7 @@ V̂ = 1 − (k₀/n₀)/(k_r/n_r); with k₀ = 0 it sits on the physical boundar
 [V_lo, 1] (no symmetric error). A likelihood-ratio interval was tried first: it under-covers
 (91 % for a nominal 95 %) with tens of coincidences, the usual regime of a HOM scan.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,7 +24,11 @@ __all__ = ["hom_visibility", "pooled_counts"]
 
 
 def pooled_counts(
-    delay_mu: np.ndarray, coincidences: np.ndarray, attempts: np.ndarray, *, ref_min_delay_mu: int | None = None
+    delay_mu: np.ndarray,
+    coincidences: np.ndarray,
+    attempts: np.ndarray,
+    *,
+    ref_min_delay_mu: int | None = None,
 ) -> tuple[int, int, int, int]:
     """(k₀, n₀, k_r, n_r): coincidences and attempts pooled at the smallest |delay| and at the
     reference delays (|delay| >= ``ref_min_delay_mu``, default the largest |delay|).
@@ -65,7 +70,9 @@ def hom_visibility(
     :param attempts: attempts per setting
     :raises ValueError: see :func:`pooled_counts`; also without reference coincidences
     """
-    k0, n0, kr, nr = pooled_counts(delay_mu, coincidences, attempts, ref_min_delay_mu=ref_min_delay_mu)
+    k0, n0, kr, nr = pooled_counts(
+        delay_mu, coincidences, attempts, ref_min_delay_mu=ref_min_delay_mu
+    )
     if kr == 0:
         raise ValueError("no coincidences at the reference delay; visibility undefined")
     pi = clopper_pearson(k0, k0 + kr, cl=cl)  # k0 | k0 + kr ~ Bin(k0 + kr, n0·u / (n0·u + nr))
@@ -73,6 +80,8 @@ def hom_visibility(
     def u_of(q: float) -> float:
         return math.inf if q >= 1 else q * nr / (n0 * (1 - q))
 
-    method = (f"exact conditional interval (Clopper-Pearson on k0 given k0 + k_ref), V <= 1; "
-              f"{k0}/{n0} coincidences/attempts at zero delay, {kr}/{nr} at the reference")
+    method = (
+        f"exact conditional interval (Clopper-Pearson on k0 given k0 + k_ref), V <= 1; "
+        f"{k0}/{n0} coincidences/attempts at zero delay, {kr}/{nr} at the reference"
+    )
     return Estimate(1 - k0 * nr / (n0 * kr), 1 - u_of(pi.hi), 1 - u_of(pi.lo), cl, method)

@@ -16,6 +16,7 @@ when the data cannot bound τ from above. The rise (detector jitter, pulse lengt
 modelled: the fit starts at the histogram maximum, where the rise is over for jitter ≪ τ, and the
 tail of an exponential convolved with a narrow jitter is the same exponential.
 """
+
 from __future__ import annotations
 
 import math
@@ -113,7 +114,11 @@ def fit_lifetime(
     c = np.asarray(counts, dtype=float)
     if e.ndim != 1 or c.ndim != 1 or e.size != c.size + 1:
         raise ValueError(f"need len(edges) = len(counts) + 1, got {e.size} and {c.size}")
-    if not (np.all(np.isfinite(c)) and np.all(np.isfinite(e))) or np.any(c < 0) or np.any(np.diff(e) <= 0):
+    if (
+        not (np.all(np.isfinite(c)) and np.all(np.isfinite(e)))
+        or np.any(c < 0)
+        or np.any(np.diff(e) <= 0)
+    ):
         raise ValueError("histogram needs finite counts >= 0 and increasing edges")
     if not 0 < cl < 1:
         raise ValueError(f"confidence level must be in (0, 1), got {cl}")
@@ -124,8 +129,10 @@ def fit_lifetime(
     idx = np.flatnonzero(keep)
     y = c[idx]
     if idx.size < 3 or y.sum() < 10:
-        raise ValueError(f"lifetime fit needs >= 3 bins and >= 10 clicks from the histogram maximum on, "
-                         f"got {idx.size} bins and {int(y.sum())} clicks")
+        raise ValueError(
+            f"lifetime fit needs >= 3 bins and >= 10 clicks from the histogram maximum on, "
+            f"got {idx.size} bins and {int(y.sum())} clicks"
+        )
     be = np.append(e[idx], e[idx[-1] + 1])
     a, t_end = float(be[0]), float(be[-1])
     width = t_end - a
@@ -143,24 +150,40 @@ def fit_lifetime(
 
     lo_b, hi_b = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
     res = minimize_scalar(nprof, bounds=(lo_b, hi_b), method="bounded", options={"xatol": 1e-7})
-    lt_hat, f_hat = (float(res.x), float(res.fun)) if res.fun <= vals[i] else (float(grid[i]), float(vals[i]))
+    lt_hat, f_hat = (
+        (float(res.x), float(res.fun)) if res.fun <= vals[i] else (float(grid[i]), float(vals[i]))
+    )
     thr = 0.5 * _chi2_1(cl)
 
     def excess(lt: float) -> float:
         return nprof(lt) - f_hat - thr
 
-    lo = math.exp(brentq(excess, lt_lo, lt_hat, xtol=1e-9)) if excess(lt_lo) > 0 else math.exp(lt_lo)
+    lo = (
+        math.exp(brentq(excess, lt_lo, lt_hat, xtol=1e-9)) if excess(lt_lo) > 0 else math.exp(lt_lo)
+    )
     hi = math.exp(brentq(excess, lt_hat, lt_hi, xtol=1e-9)) if excess(lt_hi) > 0 else math.inf
     tau_hat = math.exp(lt_hat)
     _, beta = _profile(y, *_shapes(be, tau_hat, a, t_end))
     rise_c = c[(e[:-1] >= a - 10) & (e[1:] <= a)]
     rise_x = 0.5 * (e[:-1] + e[1:])[(e[:-1] >= a - 10) & (e[1:] <= a)]
-    spread = float(np.sqrt(np.average((rise_x - np.average(rise_x, weights=rise_c)) ** 2, weights=rise_c))) \
-        if rise_c.sum() > 2 else 0.0
+    spread = (
+        float(
+            np.sqrt(np.average((rise_x - np.average(rise_x, weights=rise_c)) ** 2, weights=rise_c))
+        )
+        if rise_c.sum() > 2
+        else 0.0
+    )
     first = float(e[np.flatnonzero(c)[0]])
     method = f"{_METHOD}, fit range [{a:g}, {t_end:g})"
-    return LifetimeFit(Estimate(tau_hat, min(lo, tau_hat), max(hi, tau_hat), cl, method), a, t_end,
-                       int(y.sum()), float(beta), max(first, a - 2 * spread), -f_hat)
+    return LifetimeFit(
+        Estimate(tau_hat, min(lo, tau_hat), max(hi, tau_hat), cl, method),
+        a,
+        t_end,
+        int(y.sum()),
+        float(beta),
+        max(first, a - 2 * spread),
+        -f_hat,
+    )
 
 
 def fit_lifetime_tags(
@@ -176,7 +199,7 @@ def fit_lifetime_tags(
         raise ValueError("lifetime fit needs clicks, got none")
     t = t.astype(np.int64)
     lo = int(t.min())
-    hi = int(t.max()) + 1 if stop_mu is None else int(math.ceil(stop_mu))
+    hi = int(t.max()) + 1 if stop_mu is None else math.ceil(stop_mu)
     t = t[t < hi]
     counts = np.bincount(t - lo, minlength=hi - lo)[: hi - lo]
     return fit_lifetime(np.arange(lo, hi + 1, dtype=float), counts, skip=skip_mu, cl=cl)

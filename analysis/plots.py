@@ -4,6 +4,7 @@
 Every figure states its axes with units, draws intervals from :class:`Estimate` values (never
 single shots with n = 1 error bars) and can go on a slide as it is.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -13,8 +14,8 @@ import numpy as np
 from .estimate import DEFAULT_CL, clopper_pearson, poisson_rate
 
 __all__ = [
-    "attempts_figure",
     "arrival_figure",
+    "attempts_figure",
     "bin_parity_scan",
     "dark_figure",
     "density_matrix_figure",
@@ -39,8 +40,9 @@ def _psi_label(s: int) -> str:
     return "ψ+" if s > 0 else "ψ−"
 
 
-def bin_parity_scan(phase: np.ndarray, n_even: np.ndarray, n: np.ndarray, *, bins: int = 24,
-                    cl: float = DEFAULT_CL) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def bin_parity_scan(
+    phase: np.ndarray, n_even: np.ndarray, n: np.ndarray, *, bins: int = 24, cl: float = DEFAULT_CL
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Heralds of a parity scan binned in analysis phase (turns, [0, 1)).
 
     :return: (mean phase of the heralds in each bin, parity 2·k/n − 1, its interval's lower and
@@ -62,17 +64,28 @@ def bin_parity_scan(phase: np.ndarray, n_even: np.ndarray, n: np.ndarray, *, bin
     return x, y, lo, hi, m
 
 
-def parity_figure(scans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], fits: dict[int, Any],
-                  *, cl: float = DEFAULT_CL) -> Any:
+def parity_figure(
+    scans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    fits: dict[int, Any],
+    *,
+    cl: float = DEFAULT_CL,
+) -> Any:
     """Parity against analysis phase, heralds binned in phase (after the detection-time correction
     each herald has its own phase), Clopper–Pearson error bars, with the fitted fringe."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
     for s, (phase, ne, n) in sorted(scans.items(), reverse=True):
         x, y, lo, hi, m = bin_parity_scan(phase, ne, n, cl=cl)
         lab = _psi_label(s)
-        pts = ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="o", ms=4, capsize=2,
-                          label=f"{lab}: {int(m.sum())} heralds in {x.size} phase bins")
+        pts = ax.errorbar(
+            x,
+            y,
+            yerr=[y - lo, hi - y],
+            fmt="o",
+            ms=4,
+            capsize=2,
+            label=f"{lab}: {int(m.sum())} heralds in {x.size} phase bins",
+        )
         fit = fits.get(s)
         if fit is not None:
             xf = np.linspace(0, 1, 400)
@@ -81,40 +94,51 @@ def parity_figure(scans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]], f
     ax.set_xlim(0, 1)
     ax.set_xlabel("analysis phase φ (turns; +φ on ion A, −φ on ion B)")
     ax.set_ylabel("parity Π = P(even) − P(odd)")
-    ax.set_ylim(-1.1, 1.1)
-    ax.set_title(f"Parity scan, heralds binned in phase ({cl:.0%} Clopper–Pearson intervals)", fontsize=10)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, frameon=False)
+    ax.set_ylim(-1.1, 1.75)
+    ax.set_yticks([-1, -0.5, 0, 0.5, 1])
+    ax.set_title(
+        f"Parity scan, heralds binned in phase ({cl:.0%} Clopper–Pearson intervals)", fontsize=10
+    )
+    ax.legend(fontsize=7, loc="upper center", ncol=2, frameon=False)
     return fig
 
 
 def density_matrix_figure(rho: np.ndarray, ideal: np.ndarray, title: str) -> Any:
-    """Re/Im cityscape (3-D bars) of the reconstructed ρ beside the ideal state's."""
+    """Re ρ and Im ρ as heatmap panels (values written in the cells), the reconstructed state
+    in the top row and the ideal Bell state beneath it, on one colour scale."""
     plt = _plt()
-    fig = plt.figure(figsize=(9, 7.5))
-    labels = ["00", "01", "10", "11"]
-    xx, yy = np.meshgrid(np.arange(4), np.arange(4), indexing="ij")
-    x, y = xx.ravel() - 0.35, yy.ravel() - 0.35
-    panels = [(np.real(rho), f"Re ρ, {title}"), (np.imag(rho), f"Im ρ, {title}"),
-              (np.real(ideal), "Re ρ, ideal"), (np.imag(ideal), "Im ρ, ideal")]
-    for i, (z, name) in enumerate(panels):
-        ax = fig.add_subplot(2, 2, i + 1, projection="3d")
-        dz = z.ravel()
-        colors = np.where(dz >= 0, "tab:blue", "tab:red")
-        ax.bar3d(x, y, np.zeros_like(dz), 0.7, 0.7, dz, color=colors, shade=True, alpha=0.9)
-        ax.set_zlim(-0.5, 0.5)
-        ax.set_xticks(range(4), [f"|{s}⟩" for s in labels], fontsize=7)
-        ax.set_yticks(range(4), [f"⟨{s}|" for s in labels], fontsize=7)
-        ax.tick_params(axis="z", labelsize=7)
+    fig, axs = plt.subplots(2, 2, figsize=(8, 7.2), layout="constrained")
+    labels = [f"|{s}⟩" for s in ("00", "01", "10", "11")]
+    panels = [
+        (np.real(rho), f"Re ρ, {title}"),
+        (np.imag(rho), f"Im ρ, {title}"),
+        (np.real(ideal), "Re ρ, ideal"),
+        (np.imag(ideal), "Im ρ, ideal"),
+    ]
+    im = None
+    for ax, (z, name) in zip(axs.ravel(), panels):
+        im = ax.imshow(z, cmap="RdBu_r", vmin=-0.5, vmax=0.5)
+        for (i, j), v in np.ndenumerate(z):
+            ax.text(
+                j,
+                i,
+                f"{v:+.2f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if abs(v) > 0.3 else "black",
+            )
+        ax.set_xticks(range(4), labels, fontsize=8)
+        ax.set_yticks(range(4), labels, fontsize=8)
         ax.set_title(name, fontsize=9)
-        ax.view_init(elev=28, azim=-55)
-    fig.tight_layout()
+    fig.colorbar(im, ax=axs, shrink=0.6, label="matrix element")
     return fig
 
 
 def arrival_figure(edges: np.ndarray, counts: np.ndarray, fit: Any, source: str) -> Any:
     """Arrival-time histogram (log scale) with the fitted decay over its fit range."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4))
+    fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
     ax.stairs(counts, edges, label=f"clicks ({source})", color="0.3", baseline=None)
     nz = np.flatnonzero(np.asarray(counts))
     if nz.size:  # the occupied range, not the whole gate
@@ -122,8 +146,14 @@ def arrival_figure(edges: np.ndarray, counts: np.ndarray, fit: Any, source: str)
     if fit is not None:
         m = (edges[:-1] >= fit.start) & (edges[1:] <= fit.stop)
         sel = np.append(edges[:-1][m], edges[1:][m][-1:]) if m.any() else edges
-        ax.stairs(fit.expected(sel), sel, color="tab:red", lw=1.5, baseline=None,
-                  label=f"fit: τ = {fit.tau.value:.2f} ns [{fit.tau.lo:.2f}, {fit.tau.hi:.2f}]")
+        ax.stairs(
+            fit.expected(sel),
+            sel,
+            color="tab:red",
+            lw=1.5,
+            baseline=None,
+            label=f"fit: τ = {fit.tau.value:.2f} ns [{fit.tau.lo:.2f}, {fit.tau.hi:.2f}]",
+        )
         ax.axvspan(fit.start, fit.stop, color="tab:red", alpha=0.06, label="fit range")
     ax.set_yscale("log")
     ax.set_ylim(bottom=0.5)
@@ -133,16 +163,25 @@ def arrival_figure(edges: np.ndarray, counts: np.ndarray, fit: Any, source: str)
     return fig
 
 
-def rate_figure(edges_s: np.ndarray, counts: np.ndarray, mean_rate: Any, *, cl: float = DEFAULT_CL) -> Any:
+def rate_figure(
+    edges_s: np.ndarray, counts: np.ndarray, mean_rate: Any, *, cl: float = DEFAULT_CL
+) -> Any:
     """Herald rate against lab time (RTIO timeline), Garwood intervals per bin, mean rate band."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
     w = np.diff(edges_s)
     c = 0.5 * (edges_s[:-1] + edges_s[1:])
     ests = [poisson_rate(int(k), float(dt), cl=cl) for k, dt in zip(counts, w)]
     y = np.array([e.value for e in ests])
-    ax.errorbar(c, y, yerr=[y - [e.lo for e in ests], np.array([e.hi for e in ests]) - y], fmt="o", ms=3,
-                capsize=2, label=f"per bin ({cl:.0%} Garwood)")
+    ax.errorbar(
+        c,
+        y,
+        yerr=[y - [e.lo for e in ests], np.array([e.hi for e in ests]) - y],
+        fmt="o",
+        ms=3,
+        capsize=2,
+        label=f"per bin ({cl:.0%} Garwood)",
+    )
     if mean_rate is not None:
         ax.axhline(mean_rate.value, color="k", lw=1, label=f"mean {mean_rate.value:.4g} s⁻¹")
         ax.axhspan(mean_rate.lo, mean_rate.hi, color="k", alpha=0.1)
@@ -157,7 +196,7 @@ def attempts_figure(edges: np.ndarray, observed: np.ndarray, p: float) -> Any:
     """Attempts per herald: each bin drawn with its real width as a density, the geometric law
     as a curve, and the overflow bin (beyond the last edge) stated beside the plot."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
     e = np.asarray(edges, dtype=float)
     obs = np.asarray(observed, dtype=float)
     n = obs.sum()
@@ -169,13 +208,23 @@ def attempts_figure(edges: np.ndarray, observed: np.ndarray, p: float) -> Any:
     k = np.linspace(1, e[-1], 600)
     ax.plot(k, p * (1 - p) ** (k - 1), "k-", lw=1, label=f"geometric, p = {p:.3g}")
     surv = (1 - p) ** (e - 1)
-    ax.stairs((surv[:-1] - surv[1:]) / w, e, color="k", ls=":", lw=0.8, baseline=None,
-              label="geometric, bin average")
+    ax.stairs(
+        (surv[:-1] - surv[1:]) / w,
+        e,
+        color="k",
+        ls=":",
+        lw=0.8,
+        baseline=None,
+        label="geometric, bin average",
+    )
     pos = dens[dens > 0]
     if pos.size:
         ax.set_ylim(bottom=float(pos.min()) / 5)
     over_exp = n * surv[-1]
-    ax.set_title(f"beyond {int(e[-1])} attempts: {int(obs[-1])} observed, {over_exp:.3g} expected", fontsize=9)
+    ax.set_title(
+        f"beyond {int(e[-1])} attempts: {int(obs[-1])} observed, {over_exp:.3g} expected",
+        fontsize=9,
+    )
     ax.set_yscale("log")
     ax.set_xlabel("attempts per herald")
     ax.set_ylabel("probability per attempt")
@@ -186,14 +235,16 @@ def attempts_figure(edges: np.ndarray, observed: np.ndarray, p: float) -> Any:
 def window_figure(points: list[Any]) -> Any:
     """Fidelity against relative herald rate as the detection gate closes earlier."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
     f = np.array([w.fidelity.value for w in points])
     lo = np.array([w.fidelity.lo for w in points])
     hi = np.array([w.fidelity.hi for w in points])
     x = np.array([w.fraction for w in points])
     ax.errorbar(x, f, yerr=[f - lo, hi - f], fmt="o-", capsize=2)
     for w, xi, fi in zip(points, x, f):
-        ax.annotate(f"{w.gate_stop_mu}", (xi, fi), textcoords="offset points", xytext=(3, -10), fontsize=6)
+        ax.annotate(
+            f"{w.gate_stop_mu}", (xi, fi), textcoords="offset points", xytext=(3, -10), fontsize=6
+        )
     ax.set_xlabel("relative herald rate (gate closed earlier; labels: gate stop in ns)")
     ax.set_ylabel("fidelity")
     return fig
@@ -202,7 +253,7 @@ def window_figure(points: list[Any]) -> Any:
 def hom_figure(delay_mu: np.ndarray, p_coinc: list[Any], visibility: Any) -> Any:
     """Coincidence probability per attempt against node B's delay, Clopper–Pearson intervals."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
     d = np.asarray(delay_mu, dtype=float)
     y = np.array([e.value for e in p_coinc])
     lo = np.array([e.lo for e in p_coinc])
@@ -213,19 +264,29 @@ def hom_figure(delay_mu: np.ndarray, p_coinc: list[Any], visibility: Any) -> Any
     ax.set_ylabel("coincidences per attempt")
     ax.set_ylim(bottom=0)
     if visibility is not None:
-        ax.set_title(f"V = {visibility.value:.3f} [{visibility.lo:.3f}, {visibility.hi:.3f}]", fontsize=9)
+        ax.set_title(
+            f"V = {visibility.value:.3f} [{visibility.lo:.3f}, {visibility.hi:.3f}]", fontsize=9
+        )
     return fig
 
 
 def readout_figure(bright: np.ndarray, dark: np.ndarray, threshold: int, ion: str) -> Any:
     """PMT count histograms of bright and dark shots with the threshold (count > t ⇒ bright)."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
     top = int(max(bright.max(), dark.max())) + 1
     e = np.arange(top + 1) - 0.5
-    ax.stairs(np.bincount(dark, minlength=top) / dark.size, e, label=f"dark |0⟩ ({dark.size} shots)")
-    ax.stairs(np.bincount(bright, minlength=top) / bright.size, e, label=f"bright |1⟩ ({bright.size} shots)")
-    ax.axvline(threshold + 0.5, color="k", ls="--", lw=1, label=f"threshold: > {threshold} ⇒ bright")
+    ax.stairs(
+        np.bincount(dark, minlength=top) / dark.size, e, label=f"dark |0⟩ ({dark.size} shots)"
+    )
+    ax.stairs(
+        np.bincount(bright, minlength=top) / bright.size,
+        e,
+        label=f"bright |1⟩ ({bright.size} shots)",
+    )
+    ax.axvline(
+        threshold + 0.5, color="k", ls="--", lw=1, label=f"threshold: > {threshold} ⇒ bright"
+    )
     ax.set_xlabel("PMT counts per detection")
     ax.set_ylabel("fraction of shots")
     ax.set_title(f"ion {ion.upper()}", fontsize=9)
@@ -236,13 +297,21 @@ def readout_figure(bright: np.ndarray, dark: np.ndarray, threshold: int, ion: st
 def dark_figure(dark: list[Any], background: list[Any] | None) -> Any:
     """Count rate per detector, dark and with the cooling light on, with Garwood intervals."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
     x = np.arange(len(dark))
-    sets = [("dark (beams off)", dark, -0.15)] + ([("background (cooling on)", background, 0.15)] if background else [])
+    sets = [("dark (beams off)", dark, -0.15)] + (
+        [("background (cooling on)", background, 0.15)] if background else []
+    )
     for name, ests, dx in sets:
         y = np.array([e.value for e in ests])
-        ax.errorbar(x + dx, y, yerr=[y - [e.lo for e in ests], np.array([e.hi for e in ests]) - y], fmt="o",
-                    capsize=3, label=name)
+        ax.errorbar(
+            x + dx,
+            y,
+            yerr=[y - [e.lo for e in ests], np.array([e.hi for e in ests]) - y],
+            fmt="o",
+            capsize=3,
+            label=name,
+        )
     ax.set_xticks(x, [f"det{i}" for i in x])
     ax.set_ylabel("counts per second")
     ax.set_ylim(bottom=0)

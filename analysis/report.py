@@ -39,7 +39,7 @@ def _plots(rep: Any, stage: Path, stem: str, cl: float) -> dict[str, str]:
 
     def save(fig: Any, name: str, title: str) -> None:
         fn = f"{stem}-{name}.png"
-        fig.savefig(stage / fn, dpi=110, bbox_inches="tight")
+        fig.savefig(stage / fn, dpi=110)
         plt.close(fig)
         out[title] = fn
 
@@ -164,8 +164,8 @@ def render_calibration(rep: Any, plots: dict[str, str]) -> str:
             lines.append(f"| {int(d)} | {int(c)} | {int(a)} | {p.value:.3g} [{p.lo:.3g}, {p.hi:.3g}] |")
         lines += ["", f"Visibility V = 1 − P(0)/P(ref): {_fmt(rep.visibility)}"]
     elif isinstance(rep, cal.ReadoutSummary):
-        lines += ["| ion | threshold (> t ⇒ bright) | mean error | P(count ≤ t, bright) | "
-                  "P(count > t, dark) |", "|---|---|---|---|---|"]
+        lines += ["| ion | threshold (> t ⇒ bright) | mean error | P(count ≤ t, bright) | P(count > t, dark) |",
+                  "|---|---|---|---|---|"]
         for x, r in rep.thresholds.items():
             lines.append(f"| {x} | {r.threshold} | {_fmt(r.error)} | {_fmt(r.error_bright)} | {_fmt(r.error_dark)} |")
     elif isinstance(rep, cal.DarkCountSummary):

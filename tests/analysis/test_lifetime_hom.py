@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The one lifetime estimator (analysis.lifetime) and the HOM visibility interval (analysis.hom)."""
+
 import math
 
 import numpy as np
@@ -46,7 +47,10 @@ def test_lifetime_of_the_demo_clicks_is_the_likelihood_maximum():
     # the estimate is the maximum of the profile likelihood on a fine grid of τ
     k = np.arange(16)
     grid = np.linspace(4, 14, 2001)
-    ll = [np.dot(DEMO_COUNTS, np.log(np.exp(-k / t) * -np.expm1(-1 / t) / -np.expm1(-16 / t))) for t in grid]
+    ll = [
+        np.dot(DEMO_COUNTS, np.log(np.exp(-k / t) * -np.expm1(-1 / t) / -np.expm1(-16 / t)))
+        for t in grid
+    ]
     assert fit.log_likelihood >= max(ll) - 1e-6
     assert fit.expected(edges).sum() == pytest.approx(DEMO_COUNTS.sum())
 
@@ -67,10 +71,14 @@ def test_report_lifetime_uses_the_estimator(tmp_path):
 
 def test_lifetime_background_and_bounds():
     rng = np.random.default_rng(3)
-    t = np.floor(rng.uniform(0, 100, 3000)).astype(np.int64)  # background only: τ is not bounded above
+    t = np.floor(rng.uniform(0, 100, 3000)).astype(
+        np.int64
+    )  # background only: τ is not bounded above
     fit = fit_lifetime_tags(t, stop_mu=100)
     assert fit.background_fraction > 0.5 or math.isinf(fit.tau.hi)
-    sig = np.floor(np.concatenate([10 + rng.exponential(5.0, 20000), rng.uniform(0, 200, 4000)])).astype(np.int64)
+    sig = np.floor(
+        np.concatenate([10 + rng.exponential(5.0, 20000), rng.uniform(0, 200, 4000)])
+    ).astype(np.int64)
     fit = fit_lifetime_tags(sig[sig < 200], stop_mu=200)
     assert fit.tau.lo < 5.0 < fit.tau.hi and fit.tau.hi - fit.tau.lo < 0.3
     frac_in_range = 4000 * 190 / 200 / (20000 + 4000 * 190 / 200)
@@ -83,7 +91,9 @@ def test_lifetime_background_and_bounds():
 
 def test_hom_at_the_boundary_has_a_one_sided_interval():
     """No zero-delay coincidences (the default HOM run): V = 1 with [V_lo, 1], not 1 ± 0.125."""
-    v = hom_visibility(np.array([0, 8, 16, 32, 400]), np.array([0, 3, 9, 14, 16]), np.full(5, 200000))
+    v = hom_visibility(
+        np.array([0, 8, 16, 32, 400]), np.array([0, 3, 9, 14, 16]), np.full(5, 200000)
+    )
     assert v.value == 1.0 and v.hi == 1.0 and 0.7 < v.lo < 0.95
     v = hom_visibility(np.array([-1000, 0, 1000]), np.array([500, 50, 500]), np.full(3, 10000))
     assert v.value == pytest.approx(0.9) and v.lo < 0.9 < v.hi <= 1
@@ -94,7 +104,7 @@ def test_hom_at_the_boundary_has_a_one_sided_interval():
 
 
 def test_hom_interval_coverage():
-    """Exact conditional interval: coverage >= 95 % − 3σ on 300 sets with ~20 reference coincidences."""
+    """Exact conditional interval: coverage >= 95 % − 3σ, 300 sets, ~20 reference coincidences."""
     rng = np.random.default_rng(8)
     for true_v in (0.9, 0.99):
         covered = n = 0
