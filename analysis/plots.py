@@ -156,8 +156,10 @@ def arrival_figure(edges: np.ndarray, counts: np.ndarray, fit: Any, source: str)
         )
         ax.axvspan(fit.start, fit.stop, color="tab:red", alpha=0.06, label="fit range")
     ax.set_yscale("log")
-    ax.set_ylim(bottom=0.5)
-    ax.set_xlabel("arrival time after the excitation (ns)")
+    pos = np.asarray(counts)[np.asarray(counts) > 0]
+    ax.set_ylim(bottom=max(0.5, float(pos.min()) / 3) if pos.size else 0.5)
+    ref = "the cycle's gate reference" if source == "herald.t_det_mu" else "the excitation pulse"
+    ax.set_xlabel(f"click time after {ref} (ns)")
     ax.set_ylabel("clicks per bin")
     ax.legend(fontsize=7)
     return fig
