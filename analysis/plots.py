@@ -253,21 +253,28 @@ def window_figure(points: list[Any]) -> Any:
 
 
 def hom_figure(delay_mu: np.ndarray, p_coinc: list[Any], visibility: Any) -> Any:
-    """Coincidence probability per attempt against node B's delay, Clopper–Pearson intervals."""
+    """Coincidence probability per attempt for each delay of node B (one column per setting, in
+    the run's order), Clopper–Pearson intervals; the dashed line is the reference (largest delay)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
-    d = np.asarray(delay_mu, dtype=float)
+    d = np.asarray(delay_mu)
+    x = np.arange(d.size)
     y = np.array([e.value for e in p_coinc])
     lo = np.array([e.lo for e in p_coinc])
     hi = np.array([e.hi for e in p_coinc])
-    ax.errorbar(d, y, yerr=[y - lo, hi - y], fmt="o", capsize=3)
-    ax.set_xscale("symlog", linthresh=8)
+    ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="o", capsize=3, label="coincidences per attempt")
+    ref = int(np.argmax(np.abs(d)))
+    ax.axhline(y[ref], color="0.4", ls="--", lw=1, label=f"reference ({int(d[ref])} ns)")
+    ax.set_xticks(x, [str(int(v)) for v in d])
     ax.set_xlabel("delay of node B's excitation (ns)")
     ax.set_ylabel("coincidences per attempt")
     ax.set_ylim(bottom=0)
+    ax.legend(fontsize=7)
     if visibility is not None:
         ax.set_title(
-            f"V = {visibility.value:.3f} [{visibility.lo:.3f}, {visibility.hi:.3f}]", fontsize=9
+            f"V = {visibility.value:.3f} [{visibility.lo:.3f}, {visibility.hi:.3f}] "
+            f"({visibility.cl:.0%} CL)",
+            fontsize=9,
         )
     return fig
 
