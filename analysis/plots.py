@@ -122,7 +122,7 @@ def density_matrix_figure(rho: np.ndarray, ideal: np.ndarray, title: str) -> Any
             ax.text(
                 j,
                 i,
-                f"{v:+.2f}",
+                f"{v if abs(v) >= 0.005 else 0.0:+.2f}",
                 ha="center",
                 va="center",
                 fontsize=8,
