@@ -269,7 +269,7 @@ def fidelity_parity_scan(
     f_s = 0.5 * (po_s + psi * a_s)
     method = _BOOT_METHOD.format(b=n_boot) + f"; parity fit {model}"
     fid = from_samples(f, f_s, cl=cl, method=method, clip=(0.0, 1.0))
-    coh = from_samples(psi * coef[1], psi * a_s, cl=cl, method=method)
+    coh = from_samples(psi * coef[1], psi * a_s, cl=cl, method=method, clip=(-1.0, 1.0))
     fid_spam, s_spam = None, None
     if readout_errors is not None:
         s_spam = _spam_apply(po_s, a_s, psi, readout_errors)
@@ -323,7 +323,7 @@ def fidelity_correlations(
     zodd = clopper_pearson(int(cs[2][1] + cs[2][2]), int(ns[2]), cl=cl)
     coh_s = 0.5 * psi * ((2 * draws[:, 0] - 1) + (2 * draws[:, 1] - 1))
     coh_v = 0.5 * psi * ((2 * pe[0] - 1) + (2 * pe[1] - 1))
-    coh = from_samples(float(coh_v), coh_s, cl=cl, method=method)
+    coh = from_samples(float(coh_v), coh_s, cl=cl, method=method, clip=(-1.0, 1.0))
     fid_spam, s_spam = None, None
     if readout_errors is not None:
         k, _ = spam_factors(readout_errors)

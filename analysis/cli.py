@@ -1,78 +1,125 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""``ionlink-analyze``: fidelity summaries, reports, file listings.
+"""``ionlink-analyze``: fidelity summaries, reports of every experiment kind, file listings.
 
-Errors are one line ``ionlink-analyze: error: <file>: <problem>`` on stderr with exit code 2;
-``--debug`` shows the traceback instead.
+Errors are one line ``ionlink-analyze: error: <file>: <problem>`` on stderr with exit code 2
+(bad arguments too: ``ionlink-analyze: error: argument --cl: …``); ``--debug`` shows the
+traceback instead. Output cut short by a closed pipe (``| head``) ends quietly with exit 141.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from .io import AnalysisError, find_runs, load, parse_time
+from .io import AnalysisError, Run, SchemaError, find_runs, load, parse_time
 
 __all__ = ["main"]
 PROG = "ionlink-analyze"
+_MODES = ("z", "parity", "tomography")
+#: Experiment kinds with a report: entanglement runs and the calibrations (analysis.calibration).
+_REPORT_KINDS = (
+    "remote_entanglement",
+    "single_photon",
+    "hom",
+    "readout_calibration",
+    "dark_counts",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Argument errors as one line and exit 2 (argparse prints the usage block first)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{PROG}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _cl(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        v = float("nan")
+    if not 0 < v < 1:
+        raise argparse.ArgumentTypeError(f"confidence level must be a number in (0, 1), got {s!r}")
+    return v
+
+
+def _boot(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        v = -1
+    if v < 20:
+        raise argparse.ArgumentTypeError(f"bootstrap samples must be an integer >= 20, got {s!r}")
+    return v
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description="Analyse ionlink/ARTIQ HDF5 results files.")
+    p = _Parser(prog=PROG, description="Analyse ionlink/ARTIQ HDF5 results files.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="cmd", required=True)
 
-    def common(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("paths", nargs="+", metavar="PATH", help="results file(s) or results directories")
-        sp.add_argument("--rid", type=int, action="append", help="in directories: only this rid (repeatable)")
+    def select(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--rid", type=int, action="append", help="in directories: only this rid (repeatable)"
+        )
         sp.add_argument("--since", help="in directories: from this date/hour (YYYY-MM-DD[THH])")
         sp.add_argument("--until", help="in directories: up to this date/hour")
         sp.add_argument("--class", dest="cls", help="in directories: only this experiment class")
-        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+        sp.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+        )
 
-    f = sub.add_parser("fidelity", help="fidelity summary of one or several (combined) runs")
+    def common(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "paths", nargs="+", metavar="PATH", help="results file(s) or results directories"
+        )
+        select(sp)
+        sp.add_argument("--mode", choices=_MODES, help="entanglement runs: only this mode")
+        sp.add_argument(
+            "--per-run", action="store_true", help="one result per run instead of combining runs"
+        )
+        sp.add_argument(
+            "--cl", type=_cl, default=0.95, help="confidence level in (0, 1) (default 0.95)"
+        )
+        sp.add_argument(
+            "--bootstrap", type=_boot, default=2000, help="bootstrap samples, >= 20 (default 2000)"
+        )
+        sp.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+        sp.add_argument("--no-progress", action="store_true", help="no progress bar on long reads")
+
+    f = sub.add_parser(
+        "fidelity", help="fidelity summary of entanglement runs (combined, or --per-run)"
+    )
     common(f)
     f.add_argument("--json", action="store_true", help="print a machine-readable JSON summary")
-    f.add_argument("--cl", type=float, default=0.95, help="confidence level (default 0.95)")
-    f.add_argument("--bootstrap", type=int, default=2000, help="bootstrap samples (default 2000)")
-    f.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    f.add_argument("--no-progress", action="store_true", help="no progress bar on long reads")
-    r = sub.add_parser("report", help="Markdown/HTML report with PNG plots")
+    r = sub.add_parser(
+        "report", help="Markdown/HTML report with PNG plots, for every experiment kind"
+    )
     common(r)
-    r.add_argument("-o", "--output", help="report path (default: next to the first file, <stem>-report)")
+    r.add_argument(
+        "-o",
+        "--output",
+        help="report path (several reports: a folder); default: next to the "
+        "first file, <stem>-report",
+    )
     r.add_argument("--format", choices=("md", "html", "both"), default="both")
-    r.add_argument("--cl", type=float, default=0.95)
-    r.add_argument("--bootstrap", type=int, default=2000)
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--no-progress", action="store_true")
-    i = sub.add_parser("info", help="metadata and datasets of results files (any ARTIQ 5-9 file)")
+    i = sub.add_parser(
+        "info", help="metadata, datasets and scalar values of results files or folders"
+    )
     i.add_argument("paths", nargs="+", metavar="PATH")
+    select(i)
     i.add_argument("--json", action="store_true")
-    i.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     d = sub.add_parser("find", help="list results files under a results tree")
     d.add_argument("root")
-    d.add_argument("--rid", type=int, action="append")
-    d.add_argument("--since")
-    d.add_argument("--until")
-    d.add_argument("--class", dest="cls")
-    d.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    select(d)
     return p
-
-
-def _expand(args: argparse.Namespace) -> list[Path]:
-    out: list[Path] = []
-    for s in args.paths:
-        p = Path(s)
-        if p.is_dir():
-            found = _find(p, args)
-            if not found:
-                raise AnalysisError(p, "no results files match in this directory")
-            out += found
-        else:
-            out.append(p)
-    return out
 
 
 def _find(root: Path, args: argparse.Namespace) -> list[Path]:
@@ -84,6 +131,71 @@ def _find(root: Path, args: argparse.Namespace) -> list[Path]:
     return find_runs(root, rid=args.rid, since=since, until=until, experiment_class=args.cls)
 
 
+def _expand(args: argparse.Namespace) -> list[tuple[Path, bool]]:
+    """(path, came from a directory) for every path argument; directories are searched."""
+    out: list[tuple[Path, bool]] = []
+    for s in args.paths:
+        p = Path(s)
+        if p.is_dir():
+            found = _find(p, args)
+            if not found:
+                raise AnalysisError(p, "no results files match in this directory")
+            out += [(q, True) for q in found]
+        else:
+            out.append((p, False))
+    return out
+
+
+def _note(msg: str) -> None:
+    print(f"{PROG}: note: {msg}", file=sys.stderr)
+
+
+def _select(args: argparse.Namespace, kinds: tuple[str, ...]) -> list[Run]:
+    """Runs of ``kinds`` (and ``--mode``) among the paths; files found in directories that are of
+    other kinds are skipped with a note, explicitly named files are kept (their summary says why
+    it cannot use them)."""
+    runs, skipped = [], []
+    for p, from_dir in _expand(args):
+        r = load(p)
+        mode = str(r.values.get("mode")) if r.experiment == "remote_entanglement" else None
+        if from_dir and r.experiment not in kinds:
+            skipped.append(r.experiment_class or p.name)
+            continue
+        if args.mode and r.experiment == "remote_entanglement" and mode != args.mode:
+            skipped.append(f"{r.experiment_class or p.name} (mode {mode})")
+            continue
+        runs.append(r)
+    if skipped:
+        _note(f"skipped {len(skipped)} run(s) not selected: {', '.join(sorted(set(skipped)))}")
+    if not runs:
+        raise AnalysisError(
+            ", ".join(args.paths),
+            f"no runs of kind {' / '.join(kinds)}"
+            + (f" in mode {args.mode!r}" if args.mode else "")
+            + " among these paths",
+        )
+    return runs
+
+
+def _groups(runs: list[Run], per_run: bool) -> list[list[Run]]:
+    """Entanglement runs to summarise together: each run alone with ``per_run``, else one group per
+    combinable mode set (z and parity runs combine; tomography runs form their own group)."""
+    if per_run:
+        return [[r] for r in runs]
+    groups: dict[str, list[Run]] = {}
+    for r in runs:
+        mode = str(r.values.get("mode"))
+        groups.setdefault("tomography" if mode == "tomography" else "z+parity", []).append(r)
+    if len(groups) > 1:
+        _note(
+            "runs of modes that cannot be combined ("
+            + "; ".join(f"{k}: {len(v)} run(s)" for k, v in groups.items())
+            + "): one result per mode group "
+            "(--mode to choose one, --per-run for each run)"
+        )
+    return list(groups.values())
+
+
 def _progress(args: argparse.Namespace) -> bool:
     return not args.no_progress and sys.stderr.isatty()
 
@@ -91,23 +203,43 @@ def _progress(args: argparse.Namespace) -> bool:
 def _cmd_fidelity(args: argparse.Namespace) -> int:
     from .summary import fidelity_summary
 
+    groups = _groups(_select(args, ("remote_entanglement",)), args.per_run)
     # timing=False: photon timing, the window trade-off and the rate-vs-time series are not part of
     # this command's output (the report computes them), so photons.t_mu is not even read
-    rep = fidelity_summary(_expand(args), cl=args.cl, n_boot=args.bootstrap, seed=args.seed, progress=_progress(args),
-                           timing=False)
+    reps = [
+        fidelity_summary(
+            [r.path for r in g],
+            cl=args.cl,
+            n_boot=args.bootstrap,
+            seed=args.seed,
+            progress=_progress(args),
+            timing=False,
+        )
+        for g in groups
+    ]
     if args.json:
-        print(json.dumps(rep.to_dict(), indent=2, allow_nan=False, default=_json_default))
+        out = [rep.to_dict() for rep in reps]
+        print(
+            json.dumps(
+                out[0] if len(out) == 1 else out, indent=2, allow_nan=False, default=_json_default
+            )
+        )
         return 0
     from .report import _fmt
 
-    print(f"files: {', '.join(rep.files)}  (mode {rep.mode}, schema {rep.schema_version})")
-    print(f"fidelity:    {_fmt(rep.fidelity)}")
-    print(f"  ψ+:        {_fmt(rep.fidelity_psi_plus)}")
-    print(f"  ψ−:        {_fmt(rep.fidelity_psi_minus)}")
-    if rep.fidelity_spam_corrected is not None:
-        print(f"  SPAM-corr: {_fmt(rep.fidelity_spam_corrected)}")
-    print(f"heralds {rep.heralds} / attempts {rep.attempts}; p_success {_fmt(rep.p_success, 6)}")
-    print(f"rate {rep.rate_lab.value:.4g} s⁻¹ (lab), {rep.rate_wall.value:.4g} s⁻¹ (wall)")
+    for k, rep in enumerate(reps):
+        if k:
+            print()
+        print(f"files: {', '.join(rep.files)}  (mode {rep.mode}, schema {rep.schema_version})")
+        print(f"fidelity:    {_fmt(rep.fidelity)}")
+        print(f"  ψ+:        {_fmt(rep.fidelity_psi_plus)}")
+        print(f"  ψ−:        {_fmt(rep.fidelity_psi_minus)}")
+        if rep.fidelity_spam_corrected is not None:
+            print(f"  SPAM-corr: {_fmt(rep.fidelity_spam_corrected)}")
+        print(
+            f"heralds {rep.heralds} / attempts {rep.attempts}; p_success {_fmt(rep.p_success, 6)}"
+        )
+        print(f"rate {rep.rate_lab.value:.4g} s⁻¹ (lab), {rep.rate_wall.value:.4g} s⁻¹ (wall)")
     return 0
 
 
@@ -122,45 +254,108 @@ def _json_default(x: Any) -> Any:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from .calibration import summarise
     from .report import write_report
     from .summary import fidelity_summary
 
-    paths = _expand(args)
-    rep = fidelity_summary(paths, cl=args.cl, n_boot=args.bootstrap, seed=args.seed, progress=_progress(args))
-    if args.output:
-        out = Path(args.output)
-    else:
-        suffix = "-combined" if len(paths) > 1 else ""
-        out = paths[0].with_name(paths[0].stem + suffix + "-report")
+    runs = _select(args, _REPORT_KINDS)
+    for r in runs:
+        if r.experiment not in _REPORT_KINDS:
+            raise SchemaError(
+                r.path,
+                f"ionlink.experiment is {r.experiment!r}; reports exist for "
+                f"{', '.join(_REPORT_KINDS)}",
+            )
+    ent = [r for r in runs if r.experiment == "remote_entanglement"]
+    jobs: list[tuple[Path, Callable[[], Any]]] = []
+    for g in _groups(ent, args.per_run) if ent else []:
+        paths = [r.path for r in g]
+        stem = paths[0].stem + ("-combined" if len(paths) > 1 else "") + "-report"
+        jobs.append(
+            (
+                paths[0].with_name(stem),
+                lambda p=paths: fidelity_summary(
+                    p, cl=args.cl, n_boot=args.bootstrap, seed=args.seed, progress=_progress(args)
+                ),
+            )
+        )
+    for r in runs:
+        if r.experiment != "remote_entanglement":
+            jobs.append(
+                (
+                    r.path.with_name(r.path.stem + "-report"),
+                    lambda r=r: summarise(r, cl=args.cl, n_boot=args.bootstrap, seed=args.seed),
+                )
+            )
+    reps = [(dest, make()) for dest, make in jobs]  # every summary first: a bad file writes nothing
     formats = ("md", "html") if args.format == "both" else (args.format,)
-    try:
-        written = write_report(rep, out, formats=formats)
-    except OSError as e:
-        raise AnalysisError(out, f"cannot write report: {e.strerror or e}") from e
-    for w in written:
-        print(w)
+    for dest, rep in reps:
+        if args.output:
+            out = Path(args.output)
+            if len(reps) > 1:
+                out = out / dest.name
+        else:
+            out = dest
+        try:
+            written = write_report(rep, out, formats=formats, cl=args.cl)
+        except OSError as e:
+            raise AnalysisError(out, f"cannot write report: {e.strerror or e}") from e
+        for w in written:
+            print(w)
     return 0
+
+
+def _scalar_text(v: Any) -> str | None:
+    import numpy as np
+
+    a = np.asarray(v)
+    if a.ndim == 0 or (a.ndim == 1 and a.size <= 4):
+        return str(v if a.ndim == 0 else a.tolist())
+    return None
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
     infos = []
-    for p in args.paths:
+    for p, _ in _expand(args):
         r = load(p)
-        infos.append({
-            "file": str(r.path), "artiq_version": r.artiq_version, "rid": r.rid, "start_time": r.start_time,
-            "run_time": r.run_time, "expid": r.expid, "schema_version": r.schema_version, "experiment": r.experiment,
-            "datasets": {k: {"shape": list(i.shape), "dtype": i.dtype, **i.attrs} for k, i in r.datasets.items()},
-            "archive": sorted(r.archive),
-        })
+        infos.append(
+            {
+                "file": str(r.path),
+                "artiq_version": r.artiq_version,
+                "rid": r.rid,
+                "start_time": r.start_time,
+                "run_time": r.run_time,
+                "expid": r.expid,
+                "schema_version": r.schema_version,
+                "experiment": r.experiment,
+                "datasets": {
+                    k: {
+                        "shape": list(i.shape),
+                        "dtype": i.dtype,
+                        **i.attrs,
+                        **(
+                            {"value": r.values[k]}
+                            if k in r.values and _scalar_text(r.values[k])
+                            else {}
+                        ),
+                    }
+                    for k, i in r.datasets.items()
+                },
+                "archive": sorted(r.archive),
+            }
+        )
     if args.json:
         print(json.dumps(infos, indent=2, default=_json_default))
         return 0
     for d in infos:
-        print(f"{d['file']}: ARTIQ {d['artiq_version']}, rid {d['rid']}, class "
-              f"{(d['expid'] or {}).get('class_name') if isinstance(d['expid'], dict) else None}, "
-              f"schema {d['schema_version']}, experiment {d['experiment']}")
+        print(
+            f"{d['file']}: ARTIQ {d['artiq_version']}, rid {d['rid']}, class "
+            f"{(d['expid'] or {}).get('class_name') if isinstance(d['expid'], dict) else None}, "
+            f"schema {d['schema_version']}, experiment {d['experiment']}"
+        )
         for k, v in d["datasets"].items():
-            print(f"  {k}  {v['dtype']}{v['shape']}")
+            val = f" = {_scalar_text(v['value'])}" if "value" in v else ""
+            print(f"  {k}  {v['dtype']}{v['shape']}{val}")
     return 0
 
 
@@ -171,11 +366,27 @@ def _cmd_find(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input or usage)."""
-    args = _parser().parse_args(argv)
+    """Run the command line; returns the exit status (0 ok, 2 bad input or usage, 141 closed
+    pipe)."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:
+        return int(e.code or 0)
     debug = args.debug
     try:
-        return {"fidelity": _cmd_fidelity, "report": _cmd_report, "info": _cmd_info, "find": _cmd_find}[args.cmd](args)
+        code = {
+            "fidelity": _cmd_fidelity,
+            "report": _cmd_report,
+            "info": _cmd_info,
+            "find": _cmd_find,
+        }[args.cmd](args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # the reader went away (`| head`): silence the final flush at exit as well
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except AnalysisError as e:
         if debug:
             traceback.print_exc()
@@ -187,5 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - one line without --debug, as promised
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {' '.join(getattr(args, 'paths', []) or [])}: {type(e).__name__}: {e}", file=sys.stderr)
+        print(
+            f"{PROG}: error: {' '.join(getattr(args, 'paths', []) or [])}: {type(e).__name__}: {e}",
+            file=sys.stderr,
+        )
         return 1

@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Markdown/HTML reports with PNG plots (matplotlib, Agg backend) of a :class:`FidelityReport`.
+"""Markdown/HTML reports with PNG plots of a :class:`FidelityReport` or a calibration summary.
+
+Markdown is rendered to HTML by markdown-it-py; the figures are drawn by :mod:`analysis.plots`.
 
 Plots are drawn into a staging directory and moved next to the report only when everything
 succeeded, so a failure never leaves a half-written report.
@@ -9,14 +11,16 @@ from __future__ import annotations
 import html
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .estimate import Estimate
+from . import calibration as cal
+from .estimate import DEFAULT_CL, Estimate
 from .io import staged_outputs
 from .summary import FidelityReport
 
-__all__ = ["render_markdown", "write_report"]
+__all__ = ["render_calibration", "render_markdown", "to_html", "write_report"]
 
 
 def _fmt(e: Estimate | None, digits: int = 4) -> str:
@@ -26,87 +30,62 @@ def _fmt(e: Estimate | None, digits: int = 4) -> str:
     return f"{v} [{e.lo:.{digits}f}, {e.hi:.{digits}f}] ({e.cl:.3g} CL; {e.method})"
 
 
-def _plots(rep: FidelityReport, stage: Path, stem: str) -> dict[str, str]:
-    import matplotlib
+def _plots(rep: Any, stage: Path, stem: str, cl: float) -> dict[str, str]:
+    """Draw the figures of a report into ``stage``; returns {title: PNG file name}."""
+    from . import plots as pl
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
+    plt = pl._plt()
     out: dict[str, str] = {}
 
-    def save(fig: object, name: str, title: str) -> None:
+    def save(fig: Any, name: str, title: str) -> None:
         fn = f"{stem}-{name}.png"
-        fig.savefig(stage / fn, dpi=100, bbox_inches="tight")  # type: ignore[attr-defined]
-        plt.close(fig)  # type: ignore[arg-type]
+        fig.savefig(stage / fn, dpi=110)
+        plt.close(fig)
         out[title] = fn
 
-    if rep.scans:
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for s, (phase, ne, n) in rep.scans.items():
-            y = 2 * ne / n - 1
-            err = 2 * np.sqrt(np.clip((ne + 0.5) * (n - ne + 0.5), 0, None) / (n + 1) ** 3)
-            lab = "ψ+" if s > 0 else "ψ−"
-            ax.errorbar(phase, y, yerr=err, fmt="o", ms=3, label=f"{lab} data")
-            part = rep.parts.get(s)
-            if part is not None and part.fit is not None:
-                x = np.linspace(0, 1, 400)
-                ax.plot(x, part.fit(x), label=f"{lab} fit: {part.fit.model}")
-        ax.set_xlabel("analysis phase φ (turns)")
-        ax.set_ylabel("parity Π")
-        ax.set_ylim(-1.1, 1.1)
-        ax.legend(fontsize=7)
-        save(fig, "parity", "Parity scan with fit")
+    if isinstance(rep, FidelityReport):
+        _fidelity_plots(rep, save, cl)
+    elif isinstance(rep, cal.SinglePhotonSummary):
+        if rep.t_mu.size:
+            lo, hi = int(rep.t_mu.min()), max(int(rep.t_mu.max()) + 1, rep.gate_mu[1])
+            edges = np.arange(lo, hi + 1)
+            save(pl.arrival_figure(edges, np.bincount(rep.t_mu - lo, minlength=hi - lo)[: hi - lo], rep.lifetime,
+                                   "photons.t_mu"), "arrival", "Photon arrival times")
+    elif isinstance(rep, cal.HOMSummary):
+        save(pl.hom_figure(rep.delay_mu, rep.p_coinc, rep.visibility), "hom", "HOM coincidences")
+    elif isinstance(rep, cal.ReadoutSummary):
+        for x, r in rep.thresholds.items():
+            save(pl.readout_figure(rep.bright[x], rep.dark[x], r.threshold, x), f"readout-{x}",
+                 f"Readout histograms, ion {x}")
+    elif isinstance(rep, cal.DarkCountSummary):
+        save(pl.dark_figure(rep.dark, rep.background), "rates", "Dark and background count rates")
+    return out
+
+
+def _fidelity_plots(rep: FidelityReport, save: Any, cl: float) -> None:
+    from . import plots as pl
+    from .bell import bell_state
+
+    if rep.scans and "parity" in rep.mode.split("+"):
+        fits = {s: p.fit for s, p in rep.parts.items() if p.fit is not None}
+        save(pl.parity_figure(rep.scans, fits, cl=cl), "parity", "Parity scan with fit")
     for s, t in rep.tomography.items():
-        fig, axs = plt.subplots(1, 2, figsize=(9, 3.5))
-        labels = ["00", "01", "10", "11"]
-        for ax, part, name in ((axs[0], np.real(t.rho), "Re ρ"), (axs[1], np.imag(t.rho), "Im ρ")):
-            x = np.arange(16)
-            ax.bar(x, part.ravel())
-            ax.set_xticks(x, [f"{a},{b}" for a in labels for b in labels], rotation=90, fontsize=6)
-            ax.set_title(f"{name} ({'ψ+' if s > 0 else 'ψ−'} heralds)")
-        save(fig, f"rho-{'plus' if s > 0 else 'minus'}", f"Density matrix ({'ψ+' if s > 0 else 'ψ−'})")
+        v = bell_state(s)
+        lab = "ψ+" if s > 0 else "ψ−"
+        save(pl.density_matrix_figure(t.rho, np.outer(v, v.conj()), f"{lab} heralds (MLE)"),
+             f"rho-{'plus' if s > 0 else 'minus'}", f"Density matrix ({lab}) beside the ideal state")
     if rep.arrival is not None:
-        edges, counts = rep.arrival
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.stairs(counts, edges, label=rep.arrival_source or "")
-        if rep.lifetime is not None:
-            c = 0.5 * (edges[:-1] + edges[1:])
-            ax.plot(c, rep.lifetime(c), label=f"fit τ = {rep.lifetime.tau_ns.value:.2f} ns")
-        ax.set_yscale("log")
-        ax.set_xlabel("arrival time (ns)")
-        ax.set_ylabel("counts per bin")
-        ax.legend(fontsize=7)
-        save(fig, "arrival", "Photon arrival times")
+        save(pl.arrival_figure(rep.arrival[0], rep.arrival[1], rep.lifetime, rep.arrival_source or ""),
+             "arrival", "Photon arrival times")
     if rep.rate_vs_time is not None:
         e, c = rep.rate_vs_time
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        ax.stairs(c / np.diff(e), e)
-        ax.set_xlabel("wall time since first herald (s)")
-        ax.set_ylabel("heralds per s (wall)")
-        save(fig, "rate", "Herald rate versus time")
+        save(pl.rate_figure(e, c, rep.rate_lab, cl=cl), "rate", "Herald rate versus lab time")
     if rep.attempts_distribution is not None:
         a = rep.attempts_distribution
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        x = np.arange(a.edges.size)
-        ax.bar(x, a.observed, label="observed")
-        ax.plot(x, a.expected, "k.-", label=f"geometric, p = {a.p:.3g}")
-        ax.set_xticks(x[:: max(1, x.size // 10)], [str(v) for v in a.edges[:: max(1, x.size // 10)]], fontsize=7)
-        ax.set_xlabel("attempts per herald (bin start; last bin = overflow)")
-        ax.set_ylabel("heralds")
-        ax.legend(fontsize=7)
-        save(fig, "attempts", "Attempts per herald")
+        save(pl.attempts_figure(a.edges, a.observed, a.p), "attempts", "Attempts per herald")
     pts = [w for w in (rep.window or []) if w.fidelity is not None]
     if pts:
-        fig, ax = plt.subplots(figsize=(6, 3.5))
-        f = np.array([w.fidelity.value for w in pts])  # type: ignore[union-attr]
-        lo = np.array([w.fidelity.lo for w in pts])  # type: ignore[union-attr]
-        hi = np.array([w.fidelity.hi for w in pts])  # type: ignore[union-attr]
-        x = np.array([w.fraction for w in pts])
-        ax.errorbar(x, f, yerr=[f - lo, hi - f], fmt="o-")
-        ax.set_xlabel("relative herald rate (gate narrowed)")
-        ax.set_ylabel("fidelity")
-        save(fig, "window", "Detection-window trade-off")
-    return out
+        save(pl.window_figure(pts), "window", "Detection-window trade-off")
 
 
 def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
@@ -126,7 +105,8 @@ def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
     lines += [f"| {k} | {_fmt(v)} |" for k, v in rows]
     lines += ["", "## Heralds", "", "| quantity | value |", "|---|---|"]
     lines += [f"| attempts | {rep.attempts} |", f"| heralds | {rep.heralds} |", f"| success probability | {_fmt(rep.p_success, 6)} |"]
-    lines += [f"| rate, lab time (s⁻¹) | {_fmt(rep.rate_lab, 2)} |", f"| rate, wall time (s⁻¹) | {_fmt(rep.rate_wall, 2)} |"]
+    lines += [f"| rate, lab time (s⁻¹) | {_fmt(rep.rate_lab, 2)} |",
+              f"| rate, wall time of the run (s⁻¹; host speed, not physics) | {_fmt(rep.rate_wall, 2)} |"]
     lines += [f"| lab / wall time (s) | {rep.lab_time_s:.4g} / {rep.wall_time_s:.4g} |"]
     if rep.duty_cycle is not None:
         lines.append(f"| duty cycle | {rep.duty_cycle:.4f} |")
@@ -137,65 +117,104 @@ def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
         a = rep.attempts_distribution
         lines.append(f"| attempts per herald | mean {a.mean_attempts:.4g} (geometric {1 / a.p:.4g}); χ² = {a.chi2:.3g}, dof {a.dof}, p = {a.p_value:.3g} |")
     if rep.lifetime is not None:
-        lines.append(f"| lifetime τ (ns, from {rep.arrival_source}) | {_fmt(rep.lifetime.tau_ns, 3)} |")
+        lines.append(f"| lifetime τ (ns, from {rep.arrival_source}) | {_fmt(rep.lifetime.tau, 3)} |")
     if rep.window:
         lines += ["", "## Detection-window trade-off", "", "| gate stop (mu) | heralds | relative rate | F |", "|---|---|---|---|"]
         lines += [f"| {w.gate_stop_mu} | {w.heralds} | {w.fraction:.3f} | {_fmt(w.fidelity)} |" for w in rep.window]
     if rep.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in rep.notes]
-    lines += ["", "## Plots", ""]
-    for title, fn in plots.items():
-        lines += [f"### {title}", "", f"![{title}]({fn})", ""]
+    lines += _plot_lines(plots)
     return "\n".join(lines) + "\n"
 
 
-def _to_html(md: str) -> str:
-    body = []
-    in_table = False
-    for line in md.splitlines():
-        if line.startswith("|"):
-            cells = [html.escape(c.strip()) for c in line.strip("|").split("|")]
-            if set("".join(cells)) <= {"-"}:
-                continue
-            if not in_table:
-                body.append("<table>")
-                in_table = True
-            body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-            continue
-        if in_table:
-            body.append("</table>")
-            in_table = False
-        if line.startswith("#"):
-            n = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{n}>{html.escape(line[n:].strip())}</h{n}>")
-        elif line.startswith("!["):
-            alt, src = line[2:].split("](", 1)
-            body.append(f'<img alt="{html.escape(alt)}" src="{html.escape(src.rstrip(")"))}">')
-        elif line.startswith("- "):
-            body.append(f"<li>{html.escape(line[2:])}</li>")
-        elif line:
-            body.append(f"<p>{html.escape(line)}</p>")
-    if in_table:
-        body.append("</table>")
-    style = "body{font-family:sans-serif;max-width:60em}td{border:1px solid #ccc;padding:2px 6px}"
-    return f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>ionlink report</title><style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
+def _plot_lines(plots: dict[str, str]) -> list[str]:
+    lines = ["", "## Plots", ""]
+    for title, fn in plots.items():
+        lines += [f"### {title}", "", f"![{title}]({fn})", ""]
+    return lines
 
 
-def write_report(rep: FidelityReport, output: str | os.PathLike[str], *, formats: tuple[str, ...] = ("md", "html")) -> list[Path]:
+def _stored_value(v: Any) -> str:
+    a = np.asarray(v)
+    if a.dtype.kind == "f":
+        return ", ".join(f"{x:.6g}" for x in a.ravel())
+    return ", ".join(str(x) for x in a.ravel()) if a.ndim else str(v)
+
+
+def render_calibration(rep: Any, plots: dict[str, str]) -> str:
+    """Markdown text of a calibration report (single photon, HOM, readout, dark counts)."""
+    title = {"single_photon": "single-photon", "hom": "HOM", "readout_calibration": "readout-calibration",
+             "dark_counts": "dark-count"}[rep.kind]
+    lines = [f"# ionlink {title} report", "", f"File: `{os.path.basename(rep.file)}`", ""]
+    if isinstance(rep, cal.SinglePhotonSummary):
+        lines += ["| quantity | value [interval] |", "|---|---|"]
+        lines.append(f"| gate (ns after the excitation) | [{rep.gate_mu[0]}, {rep.gate_mu[1]}) |")
+        for i, (n, p) in enumerate(zip(rep.attempts, rep.click_prob)):
+            lines.append(f"| node {'AB'[i] if i < 2 else i}: clicks per attempt ({n} attempts) | {_fmt(p, 5)} |")
+        if rep.lifetime is not None:
+            f = rep.lifetime
+            lines.append(f"| lifetime τ (ns) | {_fmt(f.tau, 3)} |")
+            lines.append(f"| clicks fitted; background fraction | {f.clicks}; {f.background_fraction:.3g} |")
+            lines.append(f"| onset (ns) | {f.onset:.1f} |")
+        if rep.gate_recommended_mu is not None:
+            lines.append(f"| recommended gate (ns) | [{rep.gate_recommended_mu[0]}, {rep.gate_recommended_mu[1]}] |")
+    elif isinstance(rep, cal.HOMSummary):
+        lines += ["| delay (ns) | coincidences | attempts | coincidences per attempt |", "|---|---|---|---|"]
+        for d, c, a, p in zip(rep.delay_mu, rep.coincidences, rep.attempts, rep.p_coinc):
+            lines.append(f"| {int(d)} | {int(c)} | {int(a)} | {p.value:.3g} [{p.lo:.3g}, {p.hi:.3g}] |")
+        lines += ["", f"Visibility V = 1 − P(0)/P(ref): {_fmt(rep.visibility)}"]
+    elif isinstance(rep, cal.ReadoutSummary):
+        lines += ["| ion | threshold (> t ⇒ bright) | mean error | P(count ≤ t, bright) | P(count > t, dark) |",
+                  "|---|---|---|---|---|"]
+        for x, r in rep.thresholds.items():
+            lines.append(f"| {x} | {r.threshold} | {_fmt(r.error)} | {_fmt(r.error_bright)} | {_fmt(r.error_dark)} |")
+    elif isinstance(rep, cal.DarkCountSummary):
+        lines += [f"Gated time per detector: {rep.duration_s:.4g} s", "",
+                  "| detector | dark rate (s⁻¹) | background rate (s⁻¹) |", "|---|---|---|"]
+        for i, d in enumerate(rep.dark):
+            b = rep.background[i] if rep.background and i < len(rep.background) else None
+            lines.append(f"| det{i} | {_fmt(d, 2)} | {_fmt(b, 2)} |")
+    stored = getattr(rep, "stored", {})
+    if stored:
+        lines += ["", "## Values stored by the run", "", "| dataset | value |", "|---|---|"]
+        lines += [f"| `{k}` | {_stored_value(v)} |" for k, v in stored.items()]
+    if rep.notes:
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in rep.notes]
+    lines += _plot_lines(plots)
+    return "\n".join(lines) + "\n"
+
+
+def to_html(md: str, title: str = "ionlink report") -> str:
+    """HTML page of Markdown text (markdown-it-py, CommonMark with tables)."""
+    from markdown_it import MarkdownIt
+
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
+    style = ("body{font-family:sans-serif;max-width:62em;margin:1em auto;padding:0 1em}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>\n{body}</body></html>\n")
+
+
+def write_report(rep: Any, output: str | os.PathLike[str], *, formats: tuple[str, ...] = ("md", "html"),
+                 cl: float | None = None) -> list[Path]:
     """Write the report (``<stem>.md`` and/or ``<stem>.html``) and its PNG plots next to it.
 
-    :param output: report path; its suffix is replaced by each format's
+    :param rep: a :class:`FidelityReport` or a summary of :mod:`analysis.calibration`
+    :param output: report path; its suffix is replaced by each format's; missing folders are created
     :return: paths written
     """
     out = Path(output)
     stem = out.stem if out.suffix in (".md", ".html") else out.name
     parent = out.parent if str(out.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    if cl is None:
+        cl = rep.fidelity.cl if isinstance(rep, FidelityReport) else DEFAULT_CL
     with staged_outputs(parent) as stage:
-        plots = _plots(rep, stage, stem)
-        md = render_markdown(rep, plots)
+        plots = _plots(rep, stage, stem, cl)
+        md = render_markdown(rep, plots) if isinstance(rep, FidelityReport) else render_calibration(rep, plots)
         if "md" in formats:
             (stage / f"{stem}.md").write_text(md, encoding="utf-8")
         if "html" in formats:
-            (stage / f"{stem}.html").write_text(_to_html(md), encoding="utf-8")
+            (stage / f"{stem}.html").write_text(to_html(md, md.splitlines()[0].lstrip("# ")), encoding="utf-8")
         written = [parent / q.name for q in stage.iterdir()]
     return sorted(written)

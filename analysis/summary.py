@@ -21,6 +21,7 @@ from . import heralds as hs
 from . import photons as ph
 from . import tomography as tomo
 from .estimate import DEFAULT_CL, Estimate
+from .herald_table import _NSET, _Acc, _reduce_chunk, _tables
 from .io import (
     DEFAULT_CHUNK_ROWS,
     AnalysisError,
@@ -32,6 +33,7 @@ from .io import (
     load,
     require,
 )
+from .lifetime import LifetimeFit, fit_lifetime
 
 __all__ = ["REQUIRED", "SCAN_KEYS", "FidelityReport", "fidelity_summary"]
 
@@ -42,8 +44,7 @@ REQUIRED = [
 ]
 #: Extra datasets of a parity scan.
 SCAN_KEYS = ["herald.phase"]
-_OPTIONAL_ROWS = ["herald.pattern", "herald.psi", "herald.attempts", "herald.t_wall", "herald.t_det_mu"]
-_PHASE_Q = 1 << 30
+_OPTIONAL_ROWS = ["herald.pattern", "herald.psi", "herald.attempts", "herald.t_lab_mu", "herald.t_det_mu"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ class FidelityReport:
     scans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
     arrival: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     arrival_source: str | None = None
-    lifetime: ph.LifetimeFit | None = None
+    lifetime: LifetimeFit | None = None
     rate_vs_time: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     window: list[ph.WindowPoint] | None = field(default=None, repr=False)
     readout_errors: tuple[float, float] | None = None
@@ -138,138 +139,8 @@ class FidelityReport:
             a = self.attempts_distribution
             d["attempts_per_herald"] = {"mean": a.mean_attempts, "expected_mean": 1 / a.p, "chi2": a.chi2, "dof": a.dof, "p_value": a.p_value}
         if self.lifetime is not None:
-            d["lifetime_ns"] = est(self.lifetime.tau_ns)
+            d["lifetime_ns"] = est(self.lifetime.tau)
         return d
-
-
-_NSET = 72  # settings per phase: ψ sign (2) × basis_a (3) × basis_b (3) × outcome (4)
-
-
-@dataclass
-class _Acc:
-    """Per-herald reductions accumulated over chunks and files."""
-
-    codes: list[np.ndarray] = field(default_factory=list)  # phase index · 72 + setting code, per herald
-    phase_q: dict[int, int] = field(default_factory=dict)  # quantised phase (turns · 2**30) -> phase index
-    t_last: list[np.ndarray] = field(default_factory=list)
-    t_wall: list[np.ndarray] = field(default_factory=list)
-    patterns: np.ndarray = field(default_factory=lambda: np.zeros(16, np.int64))
-    has_pattern: bool = True
-    att_counts: np.ndarray | None = None
-    att_sum: int = 0
-    att_n: int = 0
-    det_hist: ph.IncrementalHistogram = field(default_factory=ph.IncrementalHistogram)
-    tag_hist: ph.IncrementalHistogram = field(default_factory=ph.IncrementalHistogram)
-    want_t_last: bool = True
-    want_det_hist: bool = True
-    want_t_wall: bool = True
-
-    def phase_index(self, q: int) -> int:
-        return self.phase_q.setdefault(int(q), len(self.phase_q))
-
-    def phases(self) -> np.ndarray:
-        """Phase in turns of each phase index."""
-        return np.array(list(self.phase_q), dtype=np.int64) / _PHASE_Q
-
-
-def _phase_codes(acc: _Acc, phase: np.ndarray) -> np.ndarray:
-    """Phase index of each herald; phases equal modulo 1 turn (to 2**-30 turn) share an index.
-
-    Fast path (no sort): phases in [0, 1) on the grid k/4096 turn (k/16, k/64, …).
-    """
-    x = phase * 4096.0  # exact (power of two)
-    g = x.astype(np.intp)  # NaN/huge/non-grid values fail the equality below
-    if np.array_equal(g, x):
-        try:
-            cnt = np.bincount(g)
-        except ValueError:  # negative phases
-            cnt = None
-        if cnt is not None and cnt.size <= 4096:
-            present = np.flatnonzero(cnt)
-            lut = np.zeros(cnt.size, np.intp)
-            lut[present] = [acc.phase_index(int(v) << 18) for v in present]  # quantised as below
-            return lut[g]
-    q = np.round(np.mod(phase, 1.0) * _PHASE_Q).astype(np.int64) % _PHASE_Q
-    u, inv = np.unique(q, return_inverse=True)
-    return np.array([acc.phase_index(int(v)) for v in u], np.intp)[inv.reshape(-1)]
-
-
-def _check_chunk(run: Run, c: dict[str, np.ndarray], mode: str) -> None:
-    for k in ("herald.basis_a", "herald.basis_b"):
-        if np.any((c[k] < 0) | (c[k] > 2)):
-            raise DataError(run.path, f"{k} has values outside 0, 1, 2")
-    for k in ("herald.bit_a", "herald.bit_b"):
-        if np.any((c[k] != 0) & (c[k] != 1)):
-            raise DataError(run.path, f"{k} has values other than 0 and 1")
-    for k, a in c.items():
-        if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
-            bad = int(np.count_nonzero(~np.isfinite(a)))
-            raise DataError(run.path, f"{k} contains NaN or inf ({bad} of {a.shape[0]} rows)")
-    if "herald.t_det_mu" in c and (c["herald.t_det_mu"].ndim != 2 or c["herald.t_det_mu"].shape[1] != 4):
-        raise DataError(run.path, f"shape mismatch: herald.t_det_mu has shape {c['herald.t_det_mu'].shape[1:]} per row, expected (4,)")
-
-
-def detection_phase_shift(t_det_mu: np.ndarray, phase_hz: float, mu_s: float = 1e-9) -> np.ndarray:
-    """Per-herald parity-scan phase shift (turns) that undoes the detection-time phase.
-
-    A herald with clicks at t_H (H detector, det0 or det2) and t_V (V detector, det1 or det3)
-    carries the state |01⟩ ± e^{iφ_h}|10⟩ with φ_h = 2π·f·(t_H − t_V) (``sim.physics`` and
-    ``ion-photon-anchors.md`` §4.3). Under the parity-scan pulses (+φ on A, −φ on B) its fringe is
-    ±C·cos(4πφ − φ_h), so the effective scan phase is φ − f·(t_H − t_V)/2. Heralds without both
-    timestamps get no shift.
-    """
-    t = np.asarray(t_det_mu)
-    t_h = np.maximum(t[:, 0], t[:, 2])
-    t_v = np.maximum(t[:, 1], t[:, 3])
-    ok = (t_h >= 0) & (t_v >= 0)
-    return np.where(ok, 0.5 * phase_hz * (t_h - t_v) * mu_s, 0.0)
-
-
-def _reduce_chunk(run: Run, c: dict[str, np.ndarray], mode: str, acc: _Acc, edges: np.ndarray | None,
-                  phase_hz: float = 0.0) -> None:
-    _check_chunk(run, c, mode)
-    psi = c["herald.psi"] if "herald.psi" in c else hs.psi_from_pattern(c["herald.pattern"])
-    if np.any((psi != 1) & (psi != -1)):
-        raise DataError(run.path, "herald.psi has values other than +1 and -1 (or patterns that herald nothing)")
-    # setting code ψ_i·36 + basis_a·12 + basis_b·4 + 2·bit_a + bit_b (< 72: int8 arithmetic for int8 data)
-    small = (c["herald.basis_a"] * 12 + c["herald.basis_b"] * 4 + c["herald.bit_a"] * 2 + c["herald.bit_b"]
-             + (psi < 0).view(np.int8) * np.int8(36))
-    if "herald.phase" in c:
-        phase = c["herald.phase"]
-        if phase_hz and "herald.t_det_mu" in c:  # on a 1/1024-turn grid: < 2e-5 loss of contrast
-            shifted = np.mod(phase - detection_phase_shift(c["herald.t_det_mu"], phase_hz), 1.0)
-            shifted = np.mod(np.round(shifted * 1024.0) / 1024.0, 1.0)
-            phase = np.where(c["herald.basis_a"] != 0, shifted, phase)
-        code = _phase_codes(acc, phase) * _NSET
-    else:
-        code = np.full(small.shape, acc.phase_index(0) * _NSET, np.intp)
-    np.add(code, small, out=code, casting="unsafe")  # values validated above: exact for float data too
-    acc.codes.append(code)
-    if "herald.pattern" in c:
-        p = c["herald.pattern"]
-        acc.patterns += np.bincount(np.clip(p, 0, 15).astype(np.intp), minlength=16)
-    else:
-        acc.has_pattern = False
-    if "herald.attempts" in c and edges is not None:
-        a = c["herald.attempts"]
-        if np.any(a < 1):
-            raise DataError(run.path, "herald.attempts has values < 1")
-        if edges[-1] <= (1 << 22):  # count per attempts value (overflow at edges[-1]), then sum per bin
-            per_value = np.bincount(np.minimum(a, edges[-1]).astype(np.intp, copy=False), minlength=int(edges[-1]) + 1)
-            binned = np.add.reduceat(per_value, edges)
-        else:
-            binned = np.bincount(np.searchsorted(edges, a, side="right") - 1, minlength=edges.size)
-        acc.att_counts = (0 if acc.att_counts is None else acc.att_counts) + binned
-        acc.att_sum += int(a.sum())
-        acc.att_n += a.size
-    if "herald.t_wall" in c and acc.want_t_wall:
-        acc.t_wall.append(c["herald.t_wall"].astype(np.float64))
-    if "herald.t_det_mu" in c:
-        t = c["herald.t_det_mu"]
-        if acc.want_t_last:  # latest click (−1: none); non-clicks are −1 (negative) by the schema
-            acc.t_last.append(np.maximum(np.maximum(np.maximum(t[:, 0], t[:, 1]), np.maximum(t[:, 2], t[:, 3])), -1))
-        if acc.want_det_hist:
-            acc.det_hist.add(t[t >= 0])
 
 
 def _scalar(run: Run, key: str, kind: type) -> Any:
@@ -319,7 +190,6 @@ def fidelity_summary(
     photons: bool = True,
     window: bool = True,
     timing: bool = True,
-    lifetime_boot: int = 0,
 ) -> FidelityReport:
     """Fidelity, herald statistics and photon timing of one or several runs.
 
@@ -337,9 +207,7 @@ def fidelity_summary(
     :param window: compute the detection-window trade-off (needs ``herald.t_det_mu``)
     :param timing: photon timing and time series at all (arrival histogram, lifetime, window
         trade-off, rate versus time); ``False`` computes only what the fidelity summary JSON
-        holds and reads neither ``photons.t_mu``, ``herald.t_det_mu`` nor ``herald.t_wall``
-    :param lifetime_boot: 0 for the Fisher-information interval on τ, else parametric
-        bootstrap samples (see :func:`analysis.photons.fit_lifetime`)
+        holds and reads neither ``photons.t_mu``, ``herald.t_det_mu`` nor ``herald.t_lab_mu``
     :raises AnalysisError: (subclasses) on any bad input, naming the file
     """
     if isinstance(paths, (str, os.PathLike)):
@@ -358,12 +226,13 @@ def fidelity_summary(
     p_hat = n_h / attempts
     edges = hs.geometric_edges(p_hat)
     use_tags = timing and photons and any(_has_tags(r) for r in runs)
-    acc = _Acc(want_t_last=timing and window, want_det_hist=timing and not use_tags, want_t_wall=timing)
+    acc = _Acc(want_t_last=timing and window, want_det_hist=timing and not use_tags, want_t_lab=timing)
     notes_pre: list[str] = []
-    skip = set() if timing else {"herald.t_det_mu", "herald.t_wall"}
+    skip = set() if timing else {"herald.t_det_mu", "herald.t_lab_mu"}
     if timing and not window and use_tags:
         skip.add("herald.t_det_mu")
-    for r, mode in zip(runs, modes):
+    for i_run, (r, mode) in enumerate(zip(runs, modes)):
+        acc.run_index = i_run
         phase_hz = _detection_phase_hz(r, mode, notes_pre)
         keys = [k for k in ["herald.basis_a", "herald.basis_b", "herald.bit_a", "herald.bit_b"] + _OPTIONAL_ROWS
                 if k in r and (k not in skip or (phase_hz and k == "herald.t_det_mu"))]
@@ -384,7 +253,7 @@ def fidelity_summary(
                                            prefetch=True, reduce=np.max):
                 acc.tag_hist.add(tags, scratch=True, tmax=tmax)
     rep = _finish(runs, modes, acc, edges, cl=cl, n_boot=n_boot, rng=rng, window=timing and window,
-                  totals=(attempts, n_h, lab, wall), lifetime_boot=lifetime_boot)
+                  totals=(attempts, n_h, lab, wall))
     rep.notes[:0] = notes_pre
     return rep
 
@@ -426,31 +295,6 @@ def _readout_errors(runs: list[Run], notes: list[str]) -> tuple[float, float] | 
     return e
 
 
-def _tables(table: np.ndarray, phases: np.ndarray
-            ) -> tuple[dict[int, np.ndarray], dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-    """Outcome counts (3, 3, 4) per ψ and binned parity scans (phase, n_even, n) per ψ.
-
-    :param table: herald counts, shape (phases, 72): column ψ_i·36 + basis_a·12 + basis_b·4 + outcome
-    :param phases: phase in turns of each row
-    """
-    t = np.asarray(table, dtype=np.int64).reshape(-1, 2, 3, 3, 4)
-    order = np.argsort(phases, kind="stable")
-    counts, scans = {}, {}
-    for i, s in ((0, 1), (1, -1)):
-        blk = t[:, i]
-        if not blk.any():
-            continue
-        counts[s] = blk.sum(axis=0)
-        scan = blk.copy()
-        scan[:, 0, 0, :] = 0  # every setting but Z/Z, binned by phase
-        n = scan.sum(axis=(1, 2, 3))[order]
-        keep = n > 0
-        if keep.any():
-            ne = (scan[..., 0] + scan[..., 3]).sum(axis=(1, 2))[order]
-            scans[s] = (phases[order][keep], ne[keep], n[keep])
-    return counts, scans
-
-
 def _estimate(tables: tuple[dict[int, np.ndarray], dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]], modes: list[str],
               *, cl: float, n_boot: int, rng: np.random.Generator, errs: tuple[float, float] | None, with_tomo: bool,
               names: Any) -> tuple[dict[int, bell.BellFidelity], dict[int, tomo.TomographyResult], Estimate | None, Estimate | None, str]:
@@ -490,7 +334,7 @@ def _prefix(e: Estimate | None, name: str) -> Estimate | None:
 
 
 def _finish(runs: list[Run], modes: list[str], acc: _Acc, edges: np.ndarray, *, cl: float, n_boot: int,
-            rng: np.random.Generator, window: bool, totals: tuple[int, int, float, float], lifetime_boot: int = 0) -> FidelityReport:
+            rng: np.random.Generator, window: bool, totals: tuple[int, int, float, float]) -> FidelityReport:
     attempts, n_h, lab, wall = totals
     names = [str(r.path) for r in runs]
     notes: list[str] = []
@@ -518,15 +362,12 @@ def _finish(runs: list[Run], modes: list[str], acc: _Acc, edges: np.ndarray, *, 
         source = "photons.t_mu" if acc.tag_hist.total else "herald.t_det_mu"
         arrival = hist.rebinned(400)
         try:
-            life = ph.fit_lifetime(arrival[0].astype(float), arrival[1], cl=cl, n_boot=lifetime_boot, rng=rng)
+            life = fit_lifetime(arrival[0].astype(float), arrival[1], cl=cl)
         except ValueError as e:
             notes.append(f"lifetime fit: {e}")
     rvt = None
-    if acc.t_wall:
-        tw = np.concatenate(acc.t_wall)
-        if tw.size > 1 and tw.max() > tw.min():
-            c, e = _histogram(tw, min(60, max(5, tw.size // 20)))
-            rvt = (e - e[0], c)
+    if acc.t_lab:
+        rvt = _rate_vs_lab_time(acc.t_lab, [_scalar(r, "totals.lab_time_s", float) for r in runs])
     win = None
     if window and parts and acc.t_last and len(acc.t_last) == len(acc.codes):
         win = _window(codes, np.concatenate(acc.t_last), phases, modes, cl=cl, rng=rng, lab=lab, names=names)
@@ -544,6 +385,28 @@ def _finish(runs: list[Run], modes: list[str], acc: _Acc, edges: np.ndarray, *, 
         attempts_distribution=att, scans=scans, arrival=arrival, arrival_source=source, lifetime=life,
         rate_vs_time=rvt, window=win, readout_errors=errs, notes=notes,
     )
+
+
+def _rate_vs_lab_time(t_lab: list[tuple[int, np.ndarray]], lab_s: list[float]
+                      ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(edges in s of lab time, heralds per bin) from ``herald.t_lab_mu`` (1 mu = 1 ns).
+
+    Each run's times start at its first herald; later runs follow the earlier runs' lab time.
+    """
+    per_run: dict[int, list[np.ndarray]] = {}
+    for i, t in t_lab:
+        per_run.setdefault(i, []).append(t)
+    parts, offset = [], 0.0
+    for i in sorted(per_run):
+        t = np.concatenate(per_run[i])
+        if t.size:
+            parts.append(offset + (t - t.min()) * 1e-9)
+        offset += max(lab_s[i], float(t.max() - t.min()) * 1e-9 if t.size else 0.0)
+    x = np.sort(np.concatenate(parts)) if parts else np.zeros(0)
+    if x.size < 2 or x[-1] <= x[0]:
+        return None
+    c, e = _histogram(x, min(60, max(5, x.size // 20)))
+    return e - e[0], c
 
 
 def _histogram(x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:

@@ -7,8 +7,9 @@ Both nodes are pumped and excited in every cycle; node B's excitation is delayed
 reference). The gateware counts cycles with cross-port same-polarisation coincidences (patterns
 0b0101 = H on both ports, 0b1010 = V on both ports), which vanish for indistinguishable photons.
 Visibility V = 1 - C(0)/C(ref) (per-attempt rates); for ideal single photons V equals the mode
-overlap M. Writes ``hom.delay_mu``, ``hom.coincidences``, ``hom.attempts``, ``hom.visibility``,
-``hom.visibility_err``. Needs the gate window from the single-photon calibration.
+overlap M. Writes ``hom.delay_mu``, ``hom.coincidences``, ``hom.attempts``, ``hom.visibility`` with its
+95 % interval ``hom.visibility_lo``/``_hi`` (``analysis.hom``: exact, bounded by V <= 1) and
+``hom.visibility_err`` (half the interval width). Needs the gate window from the single-photon calibration.
 """
 import numpy as np
 from numpy import int32, int64
@@ -152,10 +153,14 @@ class HOM(EnvExperiment):
         self.set_dataset("hom.delay_mu", np.array(self.delay_list, dtype=np.int64))
         self.set_dataset("hom.coincidences", c)
         self.set_dataset("hom.attempts", n)
-        if n[0] > 0 and n[-1] > 0 and c[-1] > 0:
-            r0, rr = c[0] / n[0], c[-1] / n[-1]
-            v = 1 - r0 / rr
-            # Poisson errors of both rates (an empty delay-0 setting counts as one coincidence)
-            err = np.sqrt(max(c[0], 1) / n[0] ** 2 + r0 ** 2 / c[-1]) / rr
-            self.set_dataset("hom.visibility", float(v))
-            self.set_dataset("hom.visibility_err", float(err))
+        from analysis.hom import hom_visibility  # same estimator as offline analysis
+
+        try:
+            v = hom_visibility(np.array(self.delay_list, dtype=np.int64), c, n)
+        except ValueError:  # settings without attempts or no reference coincidences
+            return
+        self.set_dataset("hom.visibility", v.value)
+        self.set_dataset("hom.visibility_lo", v.lo)
+        self.set_dataset("hom.visibility_hi", v.hi)
+        # half the width of the 95 % interval (kept for earlier readers of the file)
+        self.set_dataset("hom.visibility_err", 0.5 * (v.hi - v.lo))

@@ -4,12 +4,13 @@ the recommended detector gate window.
 
 For each node in turn: cool (every ``attempts_per_cool`` attempts), pump, excite, and open all four
 detector gates for ``gate_window`` from the excitation pulse (+ ``gate_offset``); the first click
-of each detector is stored relative to the excitation pulse start. Analysis: exponential
-(truncated, maximum-likelihood) fit of the arrival times after the histogram peak gives the
-lifetime tau; eta = (P(click per attempt) - dark-count probability) per node; the recommended gate
+of each detector is stored relative to the excitation pulse start. Analysis: the lifetime estimator
+of ``analysis.lifetime`` (binned maximum likelihood of an exponential decay from the histogram peak
+plus a flat background within the gate, profile-likelihood interval) gives the lifetime tau; eta = (P(click per attempt) - dark-count probability) per node; the recommended gate
 is [onset, onset + gate_taus * tau]. Run after Startup and Dark counts (for the dark rates).
 
-Writes ``photons.*`` (docs/datasets.md), ``photon.tau_s``/``photon.tau_err_s``, ``photon.eta_a/_b``
+Writes ``photons.*`` (docs/datasets.md), ``photon.tau_s`` with its 95 % interval
+``photon.tau_lo_s``/``photon.tau_hi_s`` and ``photon.tau_err_s`` (half its width), ``photon.eta_a/_b``
 and the persistent ``calib.photon.gate_start_mu``/``gate_stop_mu`` (relative to the excitation
 pulse start, read by the entanglement experiments), ``calib.photon.eta_a/_b``, ``calib.photon.tau_s``.
 """
@@ -21,7 +22,6 @@ from artiq.coredevice.exceptions import RTIOUnderflow
 
 from drivers.bsa import GATE_INPUT_OFFSET_MU
 from drivers.link import SCHEMA_VERSION
-from drivers.photon_fit import fit_truncated_exponential
 
 
 class SinglePhoton(EnvExperiment):
@@ -196,11 +196,16 @@ class SinglePhoton(EnvExperiment):
             [self.offset_mu, self.offset_mu + self.window_mu], dtype=np.int64))
         if len(t) < 20:
             return
-        fit = fit_truncated_exponential(t, float(self.offset_mu + self.window_mu))
-        tau_s = fit["tau_mu"] * self.core.ref_period
+        from analysis.lifetime import fit_lifetime_tags  # same estimator as offline analysis
+
+        fit = fit_lifetime_tags(t, stop_mu=float(self.offset_mu + self.window_mu))
+        period = self.core.ref_period
+        tau_s = fit.tau.value * period
         self.set_dataset("photon.tau_s", tau_s)
-        self.set_dataset("photon.tau_err_s", fit["tau_err_mu"] * self.core.ref_period)
-        self.set_dataset("photon.onset_mu", fit["onset_mu"])
+        self.set_dataset("photon.tau_lo_s", fit.tau.lo * period)
+        self.set_dataset("photon.tau_hi_s", fit.tau.hi * period)
+        self.set_dataset("photon.tau_err_s", 0.5 * (fit.tau.hi - fit.tau.lo) * period)
+        self.set_dataset("photon.onset_mu", fit.onset)
         p_dark = float(self.dark_rate.sum()) * self.gate_window
         for i, x in enumerate("ab"):
             if self.n_att[i] == 0:
@@ -211,8 +216,8 @@ class SinglePhoton(EnvExperiment):
             self.set_dataset("photon.eta_" + x, eta)
             self.set_dataset("photon.eta_err_" + x, float(np.sqrt(max(clicks, 1))) / self.n_att[i])
             self.set_dataset("calib.photon.eta_" + x, eta, persist=True)
-        start = int(np.floor(fit["onset_mu"]))
-        stop = int(np.ceil(fit["onset_mu"] + self.gate_taus * fit["tau_mu"]))
+        start = int(np.floor(fit.onset))
+        stop = int(np.ceil(fit.onset + self.gate_taus * fit.tau.value))
         self.set_dataset("photon.gate_recommended_mu", np.array([start, stop], dtype=np.int64))
         self.set_dataset("calib.photon.gate_start_mu", start, persist=True)
         self.set_dataset("calib.photon.gate_stop_mu", stop, persist=True)

@@ -23,12 +23,9 @@ _SEQ_NAME = "__ionlink_sequential__"
 
 
 class _State(threading.local):
-    """Nesting depth of simulated kernels on this thread (a kernel calling a kernel is one kernel),
-    and of host RPC bodies running for a kernel (host code: its own RPC calls cost the core
-    nothing)."""
+    """Nesting depth of simulated kernels on this thread (a kernel calling a kernel is one kernel)."""
 
     depth = 0
-    rpc = 0
 
 
 STATE = _State()

@@ -342,7 +342,6 @@ class Simulation:
         this session and a sequence of processes give the same results. ``seed``: seeds a
         power-up; a stored state continues its own random stream when ``seed`` is None or equal
         to the seed it was powered up with, and is re-seeded (with a warning) by another seed.
-        The VCD file holds the timeline of the last experiment.
     :param power_up: start from a cold machine, discarding the stored state.
     :param hardware_faithful: pulses through a Urukul not initialised since power-up do nothing
         (one warning), as on hardware, instead of stopping the experiment.
@@ -450,6 +449,8 @@ class Simulation:
         session = _make_session(self.raw_device_db, self.seed, self.lab, self._vcd,
                                 self.hardware_faithful)
         self._continue_from(session, state)
+        if self._vcd:   # the VCD file shows the whole simulation
+            session.previous_engines = [*self.session.previous_engines, self.session.engine]
         self.session = session
 
     def __exit__(self, *exc: Any) -> None:

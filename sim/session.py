@@ -80,8 +80,12 @@ class SimSession:
             ref_period = core_desc.get("arguments", {}).get("ref_period", ref_period)
         self.engine = RTIOEngine(ref_period=ref_period, costs=cost_profile, rng=self.rng)
         self.engine.session = self
+        if vcd:
+            self.engine.record_waveforms()
         self._experiments = 0
         self._closed = False
+        #: engines of the sessions this one continues (:mod:`sim.hwstate`), for the VCD file
+        self.previous_engines: list[Any] = []
         self._register_db()
         self.loopback = LoopbackWorld()
         self.engine.attach_world(self.loopback)
@@ -220,8 +224,12 @@ class SimSession:
         return Peek(self.engine)
 
     def write_vcd(self, path: str) -> None:
+        """Write the timeline as a VCD file (:mod:`sim.rtio.vcd`). Input edges, resets and
+        entangler runs are in it only if the session was made with ``vcd``."""
         from sim.rtio.vcd import write_vcd
-        write_vcd(self.engine, path)
+        lab = getattr(self.world, "lab", None)
+        write_vcd(self.engine, path, device_db=self.device_db, lab=lab, seed=self.seed,
+                  earlier=self.previous_engines)
 
     def close(self) -> None:
         """Write the VCD file if one was requested (once)."""

@@ -10,18 +10,20 @@ the simulator unchanged.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["rtio_output", "rtio_output_wide", "rtio_input_timestamp", "rtio_input_data",
            "rtio_input_timestamped_data", "input_count", "rtio_get_counter", "rtio_init",
            "rtio_get_destination_status",
            "dma_record_start", "dma_record_stop", "dma_erase", "dma_retrieve", "dma_playback",
-           "cache_get", "cache_put", "activate", "active_engine", "charge_rpc", "bind_syscalls",
+           "cache_get", "cache_put", "activate", "active_engine", "charge_rpc", "call_rpc",
+           "bind_syscalls",
            "bind_hot", "hot_names", "rebind", "refresh_hot", "SYSCALLS"]
 
 
 class _Active:
     engine: Any = None
+    in_rpc: int = 0  # host RPCs being executed for the running kernel
 
 
 _A = _Active()
@@ -95,23 +97,6 @@ def active_engine() -> Any:
     return eng
 
 
-def host_rpc(function: Callable, is_async: bool, *args: Any, **kwargs: Any) -> Any:
-    """Run an RPC's host function. Called from a kernel, it charges the RPC's cost
-    (:func:`charge_rpc`); called by host code (inside another RPC's body, or outside kernels) it
-    is a plain call: an RPC that calls ``set_dataset`` costs the core one RPC, however long the
-    host takes."""
-    from sim.kernel import STATE
-
-    if not STATE.depth or STATE.rpc:
-        return function(*args, **kwargs)
-    charge_rpc(is_async)
-    STATE.rpc += 1
-    try:
-        return function(*args, **kwargs)
-    finally:
-        STATE.rpc -= 1
-
-
 def charge_rpc(is_async: bool) -> None:
     """Charge a kernel→host RPC to the RTIO counter (``CostProfile.rpc``/``rpc_async``): the CPU
     waits for a synchronous call's round trip and only queues an asynchronous one. No-op outside
@@ -119,6 +104,21 @@ def charge_rpc(is_async: bool) -> None:
     eng = _A.engine
     if eng is not None:
         eng.advance_counter(eng.costs.rpc_async if is_async else eng.costs.rpc)
+
+
+def call_rpc(function: Any, args: tuple, kwargs: dict, is_async: bool) -> Any:
+    """Call an explicit RPC ``function``: when a kernel makes the call, charge it once
+    (:func:`charge_rpc`). What the RPC then does on the host, other ``@rpc`` methods included
+    (``set_dataset`` is one), runs on the host and costs the kernel nothing, however long it
+    takes: the RTIO counter never depends on host code or host time."""
+    if _A.engine is None or _A.in_rpc:
+        return function(*args, **kwargs)
+    charge_rpc(is_async)
+    _A.in_rpc += 1
+    try:
+        return function(*args, **kwargs)
+    finally:
+        _A.in_rpc -= 1
 
 
 def rtio_output(target: int, data: int) -> None:

@@ -43,7 +43,7 @@ def _charge_artiq_rpcs(obj: Any) -> list[str]:
         is_async = "async" in set(emb.flags)
 
         def charged(*args: Any, _f: Any = bound, _a: bool = is_async, **kwargs: Any) -> Any:
-            return syscalls.host_rpc(_f, _a, *args, **kwargs)
+            return syscalls.call_rpc(_f, args, kwargs, _a)
         obj.__dict__[name] = charged
         names.append(name)
     return names

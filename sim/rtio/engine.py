@@ -133,6 +133,8 @@ class RTIOEngine:
         self._c_out = self.costs.rtio_output
         self._c_delay = self.costs.delay
         self._mu_of: dict[float, int] = {}
+        #: :class:`~sim.rtio.recorder.WaveRecorder` while a waveform file is requested, else None
+        self.recorder: Any = None
 
     # ------------------------------------------------------------------ configuration
     def set_costs(self, costs: "CostProfile | str") -> None:
@@ -140,6 +142,14 @@ class RTIOEngine:
         self.costs = load_profile(costs)
         self._c_out = self.costs.rtio_output
         self._c_delay = self.costs.delay
+
+    def record_waveforms(self) -> Any:
+        """Start recording what a VCD needs beyond the engine's logs (input edges, resets,
+        entangler runs; :mod:`sim.rtio.recorder`); returns the recorder. Off by default."""
+        if self.recorder is None:
+            from sim.rtio.recorder import WaveRecorder
+            self.recorder = WaveRecorder()
+        return self.recorder
 
     def channel(self, channel: int) -> ChannelState:
         """The (created on demand) state of RTIO channel ``channel``."""
@@ -299,6 +309,8 @@ class RTIOEngine:
         gate sensitivities); the ``rio_phy`` domain (TTL levels, OE, DDS state) is kept
         (``artiq/gateware/rtio/core.py``)."""
         self.counter += self.costs.rtio_init
+        if self.recorder is not None:
+            self.recorder.resets.append(self.counter)
         cc = self.counter >> 3
         self._lane = 0
         self._last_c = _NEG
@@ -571,6 +583,8 @@ class RTIOEngine:
                 out.extend(e)
         if len(self.worlds) > 1:
             out.sort(key=lambda x: x[0])
+        if out and self.recorder is not None:
+            self.recorder.add_edges(channel, out)
         return out
 
     # ------------------------------------------------------------------ views for worlds/tests

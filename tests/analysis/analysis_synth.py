@@ -9,7 +9,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from analysis.bell import analysis_unitary, bell_state, povm, rotation, scan_unitaries
+from analysis.bell import analysis_unitary, bell_state, povm, scan_unitaries
 
 PATTERNS = {1: (0b0011, 0b1100), -1: (0b1001, 0b0110)}
 
@@ -159,3 +159,55 @@ def write_artiq(
         for k, v in (archive or {}).items():
             ga[k] = v
     return path
+
+
+def single_photon_datasets(
+    rng: np.random.Generator, *, tau_mu: float = 7.4, onset_mu: int = 30, attempts: int = 20000,
+    eta: float = 0.02, gate_mu: tuple[int, int] = (0, 300), background: float = 0.05,
+) -> dict[str, Any]:
+    """Datasets of a single-photon run: clicks after ``onset_mu`` with lifetime ``tau_mu`` plus a
+    flat background fraction ``background`` over the gate."""
+    n = [rng.binomial(attempts, eta) for _ in range(2)]
+    t, node = [], []
+    for i, k in enumerate(n):
+        nb = rng.binomial(k, background)
+        x = np.concatenate([onset_mu + rng.exponential(tau_mu, k - nb), rng.uniform(*gate_mu, nb)])
+        t.append(np.floor(x).astype(np.int64))
+        node.append(np.full(k, i, np.int8))
+    t_all = np.concatenate(t)
+    keep = t_all < gate_mu[1]
+    return {
+        "schema_version": 1, "ionlink.experiment": "single_photon",
+        "photons.t_mu": t_all[keep], "photons.node": np.concatenate(node)[keep],
+        "photons.detector": rng.integers(0, 4, int(keep.sum())).astype(np.int8),
+        "photons.attempts": np.array([attempts, attempts], np.int64),
+        "photons.gate_mu": np.array(gate_mu, np.int64),
+    }
+
+
+def hom_datasets(rng: np.random.Generator, *, visibility: float = 1.0, attempts: int = 200000,
+                 p_ref: float = 1e-4, delays=(0, 8, 16, 32, 400), tau_mu: float = 7.4) -> dict[str, Any]:
+    """Datasets of a HOM run: coincidence probability p_ref·(1 − V·exp(−|d|/τ))."""
+    d = np.array(delays, np.int64)
+    p = p_ref * (1 - visibility * np.exp(-np.abs(d) / tau_mu))
+    return {"schema_version": 1, "ionlink.experiment": "hom", "hom.delay_mu": d,
+            "hom.coincidences": rng.binomial(attempts, p).astype(np.int64),
+            "hom.attempts": np.full(d.size, attempts, np.int64)}
+
+
+def readout_datasets(rng: np.random.Generator, *, shots: int = 500, bright: float = 18.0,
+                     dark: float = 0.3) -> dict[str, Any]:
+    """Datasets of a readout calibration: Poisson PMT counts per shot for both ions."""
+    d: dict[str, Any] = {"schema_version": 1, "ionlink.experiment": "readout_calibration"}
+    for x in "ab":
+        d[f"readout.bright_counts_{x}"] = rng.poisson(bright, shots).astype(np.int32)
+        d[f"readout.dark_counts_{x}"] = rng.poisson(dark, shots).astype(np.int32)
+    return d
+
+
+def dark_count_datasets(rng: np.random.Generator, *, rate_hz: float = 20.0, background_hz: float = 60.0,
+                        duration_s: float = 1.0) -> dict[str, Any]:
+    """Datasets of a dark-count run: Poisson counts of four detectors."""
+    return {"schema_version": 1, "ionlink.experiment": "dark_counts", "dark.duration_s": duration_s,
+            "dark.counts": rng.poisson(rate_hz * duration_s, 4).astype(np.int64),
+            "background.counts": rng.poisson(background_hz * duration_s, 4).astype(np.int64)}

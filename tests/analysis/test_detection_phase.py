@@ -2,12 +2,11 @@
 """Correction of the detection-time phase φ_h = 2π·f·(t_H − t_V) in parity scans."""
 import numpy as np
 import pytest
+from analysis_synth import remote_datasets, write_artiq
 
 from analysis import fidelity_summary
 from analysis.bell import povm, scan_unitaries
-from analysis.summary import detection_phase_shift
-
-from analysis_synth import remote_datasets, write_artiq
+from analysis.herald_table import detection_phase_shift
 
 
 def test_shift_uses_h_minus_v_timestamps():

@@ -45,34 +45,10 @@ def test_incremental_histogram_equals_one_shot(rng):
     assert c.sum() == t.size and e.size == c.size + 1
 
 
-def test_lifetime_fit_recovers_tau(rng):
-    tau = 7.9
-    t = np.concatenate([rng.exponential(tau, 50000) + 5, rng.uniform(0, 100, 2000)])
-    h = ph.IncrementalHistogram()
-    h.add(np.floor(t).astype(np.int64))
-    e, c = h.rebinned(100)
-    fit = ph.fit_lifetime(e.astype(float), c, n_boot=60, rng=rng)
-    assert fit.tau_ns.lo <= tau <= fit.tau_ns.hi
-    with pytest.raises(ValueError):
-        ph.fit_lifetime(np.arange(4.0), np.array([1, 2, 3]))
-
-
 def test_window_tradeoff_is_monotone():
     t_last = np.arange(100)
     pts = ph.window_tradeoff(t_last, [10, 50, 99], lambda m: None, lab_time_s=2.0)
     assert [p.heralds for p in pts] == [11, 51, 100] and pts[-1].fraction == 1.0 and pts[-1].rate_hz == 50.0
-
-
-def test_hom_visibility():
-    d = np.array([-1000, 0, 1000])
-    c = np.array([500, 50, 500])
-    a = np.array([10000, 10000, 10000])
-    v = ph.hom_visibility(d, c, a)
-    assert v.value == pytest.approx(0.9) and v.lo < 0.9 < v.hi
-    with pytest.raises(ValueError):
-        ph.hom_visibility(d, np.array([0, 5, 0]), a)
-    with pytest.raises(ValueError):
-        ph.hom_visibility(d, c, a[:2])
 
 
 def test_dark_rates():

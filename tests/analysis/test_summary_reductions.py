@@ -3,11 +3,10 @@
 import json
 
 import numpy as np
-import pytest
 from analysis_synth import remote_datasets, write_artiq
 
 from analysis import cli, fidelity_summary
-from analysis import photons as ph
+from analysis import herald_table as ht
 from analysis import summary as sm
 
 
@@ -31,9 +30,9 @@ def test_phase_codes_group_like_rounded_unique(rng):
     grid = rng.integers(0, 16, 500) / 16
     odd = np.concatenate([grid, [0.1, 1.0, -0.25, 0.75, 1e-12, 2.5]])
     for ph_arr in (grid, odd):
-        acc = sm._Acc()
-        idx = np.concatenate([sm._phase_codes(acc, c) for c in np.array_split(ph_arr, 3)])
-        q = np.round(np.mod(ph_arr, 1.0) * sm._PHASE_Q).astype(np.int64) % sm._PHASE_Q
+        acc = ht._Acc()
+        idx = np.concatenate([ht._phase_codes(acc, c) for c in np.array_split(ph_arr, 3)])
+        q = np.round(np.mod(ph_arr, 1.0) * ht._PHASE_Q).astype(np.int64) % ht._PHASE_Q
         _, inv = np.unique(q, return_inverse=True)
         # same partition of the heralds, and each index carries its phase
         assert len(set(zip(idx.tolist(), inv.tolist()))) == len(set(inv.tolist())) == len(set(idx.tolist()))
@@ -43,36 +42,22 @@ def test_phase_codes_group_like_rounded_unique(rng):
 def test_window_tables_equal_masked_tables(rng):
     """Cumulative per-stop tables = tables of the heralds with t_last <= stop."""
     n, n_ph = 5000, 5
-    small = rng.integers(0, sm._NSET, n)
+    small = rng.integers(0, ht._NSET, n)
     pidx = rng.integers(0, n_ph, n)
-    codes = pidx * sm._NSET + small
+    codes = pidx * ht._NSET + small
     phases = np.sort(rng.random(n_ph))[::-1].copy()  # rows not in phase order
     t_last = np.where(rng.random(n) < 0.05, -1, rng.integers(0, 80, n))
     stops = np.unique(sm._quantiles(t_last[t_last >= 0], np.linspace(0.3, 1.0, 8)).astype(np.int64))
     bucket = np.searchsorted(stops, t_last, side="left")
-    nc = n_ph * sm._NSET
+    nc = n_ph * ht._NSET
     kept = np.cumsum(np.bincount(bucket * nc + codes, minlength=(stops.size + 1) * nc).reshape(-1, nc), axis=0)
     for s, stop in enumerate(stops):
         mask = t_last <= stop
         direct = np.bincount(codes[mask], minlength=nc)
         assert np.array_equal(kept[s], direct)
-        c1, s1 = sm._tables(kept[s], phases)
+        c1, s1 = ht._tables(kept[s], phases)
         for psi, scan in s1.items():
             assert np.all(np.diff(scan[0]) > 0) and scan[2].sum() == c1[psi].sum() - c1[psi][0, 0].sum()
-
-
-def test_lifetime_fisher_interval_matches_bootstrap_width(rng):
-    tau = 7.9
-    t = np.concatenate([rng.exponential(tau, 200000) + 5, rng.uniform(0, 100, 5000)])
-    h = ph.IncrementalHistogram()
-    h.add(np.floor(t).astype(np.int64))
-    e, c = h.rebinned(100)
-    fi = ph.fit_lifetime(e.astype(float), c)
-    bo = ph.fit_lifetime(e.astype(float), c, n_boot=100, rng=rng)
-    assert "Fisher" in fi.tau_ns.method and "bootstrap" in bo.tau_ns.method
-    assert fi.tau_ns.value == pytest.approx(bo.tau_ns.value, rel=1e-3)
-    w_f, w_b = fi.tau_ns.hi - fi.tau_ns.lo, bo.tau_ns.hi - bo.tau_ns.lo
-    assert 0.6 < w_f / w_b < 1.6 and fi.tau_ns.lo <= tau <= fi.tau_ns.hi
 
 
 def test_cli_fidelity_skips_timing_with_the_same_numbers(tmp_path, capsys):

@@ -218,3 +218,22 @@ def test_restore_puts_back_what_the_hardware_keeps(tmp_path):
     np.testing.assert_array_equal(new.world.rho, old.world.rho)
     assert [th.n for th in new.world.ions.thermal] == [th.n for th in old.world.ions.thermal]
     assert new.rng.bit_generator.state == old.rng.bit_generator.state and new.seed == 5
+
+
+def test_vcd_of_a_python_session_spans_its_experiments(tmp_path):
+    """Each experiment runs in a session restored from the one before: the VCD joins them."""
+    from tests.rtio.vcdfile import read_vcd
+
+    path = tmp_path / "run.vcd"
+    with Simulation(ROOT / "device_db.py", seed=1, results_dir=tmp_path / "results",
+                    dataset_db=False, write_results=False, vcd=str(path)) as sim:
+        sim.run(REPO / "startup.py")
+        t_second = sim.session.engine.counter
+        sim.run(REPO / "readout_calibration.py", arguments={"shots": 10})
+    v = read_vcd(path)
+    io_update = v.rising("rtio.urukul0_cpld.ttl_urukul0_io_update")
+    assert len([t for t in io_update if t < t_second]) >= 8     # Startup's DDS programming
+    assert [t for t in io_update if t > t_second]               # the second experiment's
+    assert io_update == sorted(set(io_update))
+    detect = v.rising("rtio.node_a.detect_sw")
+    assert len(detect) >= 10 and detect[0] > t_second   # the readouts of the second

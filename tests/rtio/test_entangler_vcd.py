@@ -2,19 +2,30 @@
 """Entangler PHY with a fake CycleModel; VCD output and the peek API."""
 from __future__ import annotations
 
+import datetime
 from types import SimpleNamespace
 
 import numpy
 import pytest
-
 from artiq.language.core import delay, delay_mu, now_mu
 from artiq.language.units import MHz, us
-from sim.rtio.phy.entangler import (ADDR_COUNTER_RESULT, ADDR_HERALD, ADDR_NCYCLES, ADDR_RUN,
-                                    ADDR_STATUS, ADDR_TCYCLE, ADDR_TIMESTAMP, ADDR_TIMING,
-                                    TIMEOUT_DATA)
+
+from sim.rtio.phy.entangler import (
+    ADDR_COUNTER_RESULT,
+    ADDR_HERALD,
+    ADDR_NCYCLES,
+    ADDR_RUN,
+    ADDR_STATUS,
+    ADDR_TCYCLE,
+    ADDR_TIMESTAMP,
+    ADDR_TIMING,
+    TIMEOUT_DATA,
+)
+from sim.rtio.phy.ttl import GATE_OFFSET_MU
 from sim.syscalls import rtio_input_data, rtio_input_timestamped_data, rtio_output
 
-from .conftest import base_db
+from .conftest import LOOP_DELAY_MU, base_db
+from .vcdfile import read_vcd
 
 ENT_CH = 30
 
@@ -130,7 +141,10 @@ def test_entangler_cycle_statistics(make_env):
 
 
 def test_vcd_written_and_readable(make_env, tmp_path):
-    """--vcd: the file has TTL levels, input events and DDS frequency; pyvcd can read it back."""
+    """--vcd, read back with pyvcd: device_db names (an alias names its device, the hardware name
+    is an alias of the same variable), a real $date, TTL levels, every input edge that reached
+    the PHY (also with the gate closed) beside the gate and the registered events, the AD9910's
+    frequency/phase/amplitude as reals and its RF switch."""
     path = tmp_path / "out.vcd"
     env = make_env(vcd=str(path))
     core, ttl, loop_out, loop_in = env.core, env.get("ttl_out"), env.get("loop_out"), env.get("loop_in")
@@ -140,23 +154,48 @@ def test_vcd_written_and_readable(make_env, tmp_path):
         core.reset()
         cpld.init()
         dds.init()
-        dds.set(10 * MHz)
+        dds.set(10 * MHz, phase=0.25, amplitude=0.5)
+        t_closed = now_mu()
+        loop_out.pulse(100e-9)          # the gate is closed: reaches the PHY, not the FIFO
+        delay(1 * us)
         ttl.pulse(1 * us)
+        t_gate = now_mu()
         loop_in.gate_rising(2 * us)
         delay(-1.5 * us)
+        t_open = now_mu()
         loop_out.pulse(100e-9)
         delay(2 * us)
-        return loop_in.count(now_mu())
+        return t_closed, t_gate, t_open, loop_in.count(now_mu())
 
-    assert env.run(k) == 1
+    t_closed, t_gate, t_open, n = env.run(k)
+    assert n == 1
     env.session.close()
-    text = path.read_text()
-    assert "$timescale 1 ns $end" in text
-    for name in ("ttl_out", "loop_in_in", "urukul0_ch0_freq_hz"):
-        assert name in text
-    from vcd.reader import tokenize
-    with open(path, "rb") as f:
-        assert sum(1 for _ in tokenize(f)) > 10
+    v = read_vcd(path)
+    assert v.timescale == "1 ns"
+    written = datetime.datetime.fromisoformat(v.date)
+    assert abs((datetime.datetime.now(datetime.UTC) - written).total_seconds()) < 3600
+    assert v.rising("rtio.ttl_out") == [t_gate - 1000]
+    # loop_out's first alias names it; its own name is an alias of the same variable
+    assert v.same("rtio.loop_alias", "rtio.hardware.loop_out")
+    assert v.rising("rtio.loop_alias") == [t_closed, t_open]
+    d = LOOP_DELAY_MU
+    assert v.rising("rtio.loop_in.in") == [t_closed + d, t_open + d]
+    assert [t for t, _ in v.of("rtio.loop_in.events")] == [t_open + d]
+    gate = [(t, x) for t, x in v.of("rtio.loop_in.gate") if t > 0]
+    assert gate == [(t_gate + GATE_OFFSET_MU, 1), (t_gate + 2000 + GATE_OFFSET_MU, 0)]
+    assert v.rising("rtio.loop_in_counter.in") == [t_closed + d, t_open + d]
+    assert v.vars["rtio.urukul0_ch0.freq_hz"][1] == "real"
+    assert v.of("rtio.urukul0_ch0.freq_hz")[-1][1] == pytest.approx(10e6, abs=0.25)
+    assert v.of("rtio.urukul0_ch0.phase_turns")[-1][1] == pytest.approx(0.25, abs=2 ** -16)
+    assert v.of("rtio.urukul0_ch0.amplitude")[-1][1] == pytest.approx(0.5, abs=2 ** -14)
+    assert "rtio.urukul0_ch0.sw" in v.vars   # its switch, ttl_urukul0_sw0, has no other name
+    # a device a logical device names in its arguments is in that device's scope
+    assert "rtio.urukul0_cpld.ttl_urukul0_io_update" in v.vars
+
+
+def test_recording_off_without_vcd(env):
+    """No VCD requested: the engine records nothing beyond its own logs (the hot path's cost)."""
+    assert env.engine.recorder is None
 
 
 def test_peek_api(env):

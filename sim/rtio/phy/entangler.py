@@ -28,6 +28,7 @@ from typing import Any
 import numpy
 
 from sim.rtio.phy.ttl import INPUT_ARRIVAL_MU
+from sim.rtio.recorder import EntanglerRun
 
 __all__ = ["EntanglerPhy", "ADDR_CONFIG", "ADDR_RUN", "ADDR_TCYCLE", "ADDR_HERALD",
            "ADDR_TIMING", "ADDR_COUNTER_PATTERNS", "ADDR_STATUS", "ADDR_NCYCLES",
@@ -254,6 +255,11 @@ class EntanglerPhy:
         self.time_remaining = max(timeout_coarse - n_cycles * max(self.tcycle, 1), 0)
         self.events.append((t_end + INPUT_ARRIVAL_MU, t_end, data))
         self.herald_log.append((t_end, data))
+        rec = self.engine.recorder
+        if rec is not None:
+            clicks = ([(int(i), t_last + int(t)) for i, t in sample.clicks]
+                      if success and model is not None else None)
+            rec.add_run(self.channel, EntanglerRun(t0, t_end, data, last_pattern, n_cycles), clicks)
 
     @staticmethod
     def _plain_counts(rng: Any, n_plain: int, cond: Any) -> Any:
@@ -332,6 +338,11 @@ class EntanglerPhy:
             self._stale_from_earlier_runs(rng, k - 1, n_max, cond, cmat, model, plain)
         run_mu = n_max * max(self.tcycle, 1) * 8
         self.herald_log.extend((t_run + j * period_mu + run_mu, TIMEOUT_DATA) for j in range(k))
+        rec = self.engine.recorder
+        if rec is not None:
+            for j in range(k):
+                t = t_run + j * period_mu
+                rec.add_run(self.channel, EntanglerRun(t, t + run_mu, TIMEOUT_DATA, 0, n_max))
         self.skipped += k
         return k
 

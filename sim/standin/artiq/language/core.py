@@ -88,13 +88,13 @@ def rpc(arg: Any = None, flags: Any = {}) -> Callable:
     counter (a synchronous round trip, or the queueing of an asynchronous one).
     """
     def inner(function: Callable) -> Callable:
-        from sim.syscalls import host_rpc
+        from sim.syscalls import call_rpc
 
         is_async = "async" in set(flags)
 
         @wraps(function)
         def rpc_call(*args, **kwargs):
-            return host_rpc(function, is_async, *args, **kwargs)
+            return call_rpc(function, args, kwargs, is_async)
 
         rpc_call.artiq_embedded = _ARTIQEmbeddedInfo(
             core_name=None, portable=False, function=function, syscall=None,

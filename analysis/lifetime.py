@@ -1,0 +1,212 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Lifetime of the photon source: binned maximum likelihood of an exponential decay after an
+onset, plus a flat background inside the gate, with a profile-likelihood interval on τ.
+
+This is the one lifetime estimator of ionlink: the single-photon experiment calls it host-side
+after its run and the offline analysis calls it on the arrival histograms of any results file.
+
+Model. RTIO input timestamps are the 1-mu bin an edge fell in (the time rounded down), so the
+likelihood is the binned one. Over the fit range [a, T) (from the histogram maximum to the end of
+the gate) a click is signal with probability 1 − β, distributed as an exponential decay from a,
+truncated at T and integrated over each bin, or background with probability β, uniform over
+[a, T). The clicks' bin counts are multinomial. For every τ the background fraction β ∈ [0, 1]
+is maximised exactly (the log-likelihood is concave in β), which gives the profile likelihood of
+τ; τ̂ is its maximum and the interval is {τ : 2·(ℓ(τ̂) − ℓ(τ)) ≤ χ²₁(cl)}, open-ended (``inf``)
+when the data cannot bound τ from above. The rise (detector jitter, pulse length) is not
+modelled: the fit starts at the histogram maximum, where the rise is over for jitter ≪ τ, and the
+tail of an exponential convolved with a narrow jitter is the same exponential.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .estimate import DEFAULT_CL, Estimate
+
+__all__ = ["LifetimeFit", "fit_lifetime", "fit_lifetime_tags"]
+
+_METHOD = "binned ML (exponential from onset + flat background ≥ 0 in the gate), profile likelihood"
+
+
+@dataclass(frozen=True)
+class LifetimeFit:
+    """Result of :func:`fit_lifetime`; times in the unit of the histogram edges (mu = ns on Kasli).
+
+    :param tau: lifetime with its profile-likelihood interval
+    :param start: start of the fit range (left edge of the histogram maximum, plus ``skip``)
+    :param stop: end of the fit range (end of the gate)
+    :param clicks: clicks in the fit range
+    :param background_fraction: fitted fraction β of those clicks that are flat background
+    :param onset: start of the photon rise: ``start`` minus twice the rms width of the rise
+        (the clicks in the 10 time units before ``start``), never before the first click
+    :param log_likelihood: maximised multinomial log-likelihood (up to a data-only constant)
+    """
+
+    tau: Estimate
+    start: float
+    stop: float
+    clicks: int
+    background_fraction: float
+    onset: float
+    log_likelihood: float
+
+    def expected(self, edges: np.ndarray) -> np.ndarray:
+        """Fitted clicks per bin for bins ``edges`` (zero outside the fit range)."""
+        e = np.clip(np.asarray(edges, dtype=float), self.start, self.stop)
+        sig, bkg = _shapes(e, self.tau.value, self.start, self.stop)
+        return self.clicks * ((1 - self.background_fraction) * sig + self.background_fraction * bkg)
+
+
+def _shapes(edges: np.ndarray, tau: float, a: float, t_end: float) -> tuple[np.ndarray, np.ndarray]:
+    """Bin probabilities of the truncated exponential from ``a`` and of the flat background."""
+    x = (edges - a) / tau
+    norm = -math.expm1(-(t_end - a) / tau)
+    sig = (np.exp(-x[:-1]) - np.exp(-x[1:])) / norm if norm > 0 else np.diff(edges) / (t_end - a)
+    return sig, np.diff(edges) / (t_end - a)
+
+
+def _profile(y: np.ndarray, sig: np.ndarray, bkg: np.ndarray) -> tuple[float, float]:
+    """(max over β ∈ [0, 1] of Σ y·log((1 − β)·sig + β·bkg), the maximising β)."""
+    d = bkg - sig
+    m = y > 0
+    y, sig, d = y[m], sig[m], d[m]
+
+    def ll(b: float) -> float:
+        return float(np.dot(y, np.log(sig + b * d)))
+
+    def grad(b: float) -> float:
+        return float(np.dot(y, d / (sig + b * d)))
+
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if np.all(sig > 0) and grad(0.0) <= 0:
+            return ll(0.0), 0.0
+        if grad(1.0) >= 0:
+            return ll(1.0), 1.0
+        from scipy.optimize import brentq  # lazy import: scipy.optimize is slow to import
+
+        lo = 0.0 if np.all(sig > 0) else 1e-300
+        b = float(brentq(grad, lo, 1.0, xtol=1e-10, rtol=1e-9))
+        return ll(b), b
+
+
+def fit_lifetime(
+    edges: np.ndarray,
+    counts: np.ndarray,
+    *,
+    skip: float = 0.0,
+    stop: float | None = None,
+    cl: float = DEFAULT_CL,
+) -> LifetimeFit:
+    """Lifetime from an arrival-time histogram (clicks per bin; bins may be wider than 1 mu).
+
+    :param edges: bin edges (increasing), e.g. in mu; a 1-mu timestamp ``k`` belongs to [k, k + 1)
+    :param counts: clicks per bin (``len(edges) − 1`` values)
+    :param skip: start the fit this much after the left edge of the histogram maximum
+    :param stop: end of the gate (default: the last edge); bins beyond it are ignored
+    :param cl: confidence level of the profile-likelihood interval
+    :raises ValueError: on bad shapes, NaN or negative counts, or fewer than 3 bins / 10 clicks
+        in the fit range
+    """
+    e = np.asarray(edges, dtype=float)
+    c = np.asarray(counts, dtype=float)
+    if e.ndim != 1 or c.ndim != 1 or e.size != c.size + 1:
+        raise ValueError(f"need len(edges) = len(counts) + 1, got {e.size} and {c.size}")
+    if (
+        not (np.all(np.isfinite(c)) and np.all(np.isfinite(e)))
+        or np.any(c < 0)
+        or np.any(np.diff(e) <= 0)
+    ):
+        raise ValueError("histogram needs finite counts >= 0 and increasing edges")
+    if not 0 < cl < 1:
+        raise ValueError(f"confidence level must be in (0, 1), got {cl}")
+    peak = int(np.argmax(c)) if c.size else 0
+    a = e[peak] + skip
+    t_end = float(e[-1] if stop is None else min(stop, e[-1]))
+    keep = (e[:-1] >= a) & (e[1:] <= t_end)
+    idx = np.flatnonzero(keep)
+    y = c[idx]
+    if idx.size < 3 or y.sum() < 10:
+        raise ValueError(
+            f"lifetime fit needs >= 3 bins and >= 10 clicks from the histogram maximum on, "
+            f"got {idx.size} bins and {int(y.sum())} clicks"
+        )
+    be = np.append(e[idx], e[idx[-1] + 1])
+    a, t_end = float(be[0]), float(be[-1])
+    width = t_end - a
+    w_min = float(np.min(np.diff(be)))
+
+    def nprof(log_tau: float) -> float:
+        return -_profile(y, *_shapes(be, math.exp(log_tau), a, t_end))[0]
+
+    # coarse grid (the profile can have a shoulder at large τ, where signal looks flat), then Brent
+    lt_lo, lt_hi = math.log(w_min / 20), math.log(width * 200)
+    grid = np.linspace(lt_lo, lt_hi, 28)
+    vals = np.array([nprof(g) for g in grid])
+    i = int(np.argmin(vals))
+    from scipy.optimize import brentq, minimize_scalar
+
+    lo_b, hi_b = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    res = minimize_scalar(nprof, bounds=(lo_b, hi_b), method="bounded", options={"xatol": 1e-7})
+    lt_hat, f_hat = (
+        (float(res.x), float(res.fun)) if res.fun <= vals[i] else (float(grid[i]), float(vals[i]))
+    )
+    thr = 0.5 * _chi2_1(cl)
+
+    def excess(lt: float) -> float:
+        return nprof(lt) - f_hat - thr
+
+    lo = (
+        math.exp(brentq(excess, lt_lo, lt_hat, xtol=1e-9)) if excess(lt_lo) > 0 else math.exp(lt_lo)
+    )
+    hi = math.exp(brentq(excess, lt_hat, lt_hi, xtol=1e-9)) if excess(lt_hi) > 0 else math.inf
+    tau_hat = math.exp(lt_hat)
+    _, beta = _profile(y, *_shapes(be, tau_hat, a, t_end))
+    rise_c = c[(e[:-1] >= a - 10) & (e[1:] <= a)]
+    rise_x = 0.5 * (e[:-1] + e[1:])[(e[:-1] >= a - 10) & (e[1:] <= a)]
+    spread = (
+        float(
+            np.sqrt(np.average((rise_x - np.average(rise_x, weights=rise_c)) ** 2, weights=rise_c))
+        )
+        if rise_c.sum() > 2
+        else 0.0
+    )
+    first = float(e[np.flatnonzero(c)[0]])
+    method = f"{_METHOD}, fit range [{a:g}, {t_end:g})"
+    return LifetimeFit(
+        Estimate(tau_hat, min(lo, tau_hat), max(hi, tau_hat), cl, method),
+        a,
+        t_end,
+        int(y.sum()),
+        float(beta),
+        max(first, a - 2 * spread),
+        -f_hat,
+    )
+
+
+def fit_lifetime_tags(
+    t_mu: np.ndarray, *, stop_mu: float | None = None, skip_mu: float = 0.0, cl: float = DEFAULT_CL
+) -> LifetimeFit:
+    """:func:`fit_lifetime` on integer click timestamps (mu), histogrammed in 1-mu bins.
+
+    :param t_mu: arrival times in mu relative to the excitation (floored RTIO timestamps)
+    :param stop_mu: gate end in mu (default: one past the last click); later clicks are ignored
+    """
+    t = np.asarray(t_mu)
+    if t.size == 0:
+        raise ValueError("lifetime fit needs clicks, got none")
+    t = t.astype(np.int64)
+    lo = int(t.min())
+    hi = int(t.max()) + 1 if stop_mu is None else math.ceil(stop_mu)
+    t = t[t < hi]
+    counts = np.bincount(t - lo, minlength=hi - lo)[: hi - lo]
+    return fit_lifetime(np.arange(lo, hi + 1, dtype=float), counts, skip=skip_mu, cl=cl)
+
+
+def _chi2_1(cl: float) -> float:
+    """Quantile of χ² with one degree of freedom at ``cl``."""
+    from scipy import special
+
+    return float(special.ndtri(0.5 + cl / 2)) ** 2
