@@ -253,8 +253,7 @@ def capture(session: Any) -> HardwareState:
                 if isinstance(dec, UrukulDecoder):
                     urukuls.append(_urukul_record(eng, dec, horizon))
         elif isinstance(phy, EntanglerPhy):
-            for i in list(phy._stale):     # stale timestamps still to be drawn: draw them now
-                phy._timestamp(i)
+            phy.draw_stale_timestamps()
             ents.append(EntanglerRecord(ch, phy.config, phy.tcycle, phy.herald, list(phy.timing),
                                         list(phy.counter_patterns), phy.status, phy.ncycles,
                                         phy.time_remaining, list(phy.timestamps),

@@ -169,13 +169,16 @@ class HardwareStore:
         if self.path is None:
             return None
         try:
-            return load_state(self.path, identity=self.identity)
+            state = load_state(self.path, identity=self.identity)
         except FileNotFoundError:
             return None
         except StateDiscarded as exc:
             logger.warning("stored hardware state discarded: %s; the simulated lab starts "
                            "as after power-up (run Startup)", exc)
             return None
+        logger.info("continuing the hardware state in %s (%d experiments since power-up)",
+                    self.path, state.experiments)
+        return state
 
     def save(self, state: HardwareState | None) -> None:
         """Store ``state`` (None: remove the stored state, the next run starts cold)."""

@@ -367,6 +367,11 @@ class EntanglerPhy:
                     break
             self._stale[i] = (model, counts, plain)
 
+    def draw_stale_timestamps(self) -> None:
+        """Draw now every stale input timestamp still to be drawn (before the state is saved)."""
+        for i in list(self._stale):
+            self._timestamp(i)
+
     def rtio_reset(self, counter: int) -> None:
         """``core.reset()``: a herald drawn by the fast-forward is not carried over."""
         self._armed = None
