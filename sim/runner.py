@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Run ARTIQ experiment files in the simulator, like ``artiq_run`` with the master's results files.
 
-A :class:`Simulation` holds one simulation session (the RTIO engine, so the cursor and the RTIO
-counter persist across kernels and across the experiments it runs), the transformed device database,
-the dataset store and the run-id counter. :meth:`Simulation.run` goes through ARTIQ's lifecycle:
+A :class:`Simulation` holds the simulated lab (the RTIO engine, so the cursor and the RTIO counter
+persist across kernels; between experiments the hardware state is captured and restored into a
+fresh session, :mod:`sim.hwstate`, optionally kept on disk, :mod:`sim.state_file`), the transformed
+device database, the dataset store and the run-id counter. :meth:`Simulation.run` goes through ARTIQ's lifecycle:
 build (+ check of unused arguments) → prepare → run → ``notify_run_end`` → analyze; the results file
 is written after analyze, or as soon as ``run()`` raises, never when build or prepare fails. The
 engine is installed as ARTIQ's time manager only while an experiment runs
