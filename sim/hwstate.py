@@ -12,9 +12,10 @@ cursor and the counter (``SETTLE_MARGIN_MU`` later, so that gate and sample requ
 effect): the physics and every input channel are brought up to ``H``, as the hardware plays out its
 pending outputs after a kernel returns. What the hardware keeps is then recorded:
 
-- clocks (cursor, RTIO counter — not before ``H`` minus the gap between experiments, so that the next
-  experiment never submits into time its predecessor's outputs already took), SED lane state, DMA
-  traces, core cache, the session's cumulative diagnostics and the random generator's state;
+- clocks (cursor, RTIO counter — not before ``H`` minus the gap between experiments, so that the
+  next experiment never submits into time its predecessor's outputs already took), SED lane
+  state, DMA traces, core cache, the session's cumulative diagnostics and the random generator's
+  state;
 - per TTL output: output value, output enable and level; per TTL input: sensitivity, level, input
   FIFO (with its sticky overflow) and the edges not yet turned into events; SPI masters'
   configuration; clock generators' frequency word;

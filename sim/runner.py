@@ -4,11 +4,11 @@
 A :class:`Simulation` holds the simulated lab (the RTIO engine, so the cursor and the RTIO counter
 persist across kernels; between experiments the hardware state is captured and restored into a
 fresh session, :mod:`sim.hwstate`, optionally kept on disk, :mod:`sim.state_file`), the transformed
-device database, the dataset store and the run-id counter. :meth:`Simulation.run` goes through ARTIQ's lifecycle:
-build (+ check of unused arguments) → prepare → run → ``notify_run_end`` → analyze; the results file
-is written after analyze, or as soon as ``run()`` raises, never when build or prepare fails. The
-engine is installed as ARTIQ's time manager only while an experiment runs
-(:func:`installed_time_manager`).
+device database, the dataset store and the run-id counter. :meth:`Simulation.run` goes through
+ARTIQ's lifecycle: build (+ check of unused arguments) → prepare → run → ``notify_run_end`` →
+analyze; the results file is written after analyze, or as soon as ``run()`` raises, never when
+build or prepare fails. The engine is installed as ARTIQ's time manager only while an experiment
+runs (:func:`installed_time_manager`).
 
 Exit codes (:class:`RunResult.exit_code`): 0 ok, 1 the experiment raised, 2 bad input (arguments,
 class selection, device database, device without model), 130 terminated by the user.

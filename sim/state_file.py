@@ -144,7 +144,8 @@ def load_state(path: str | os.PathLike, *, identity: dict) -> HardwareState:
     try:
         state = _Unpickler(io.BytesIO(payload)).load()
     except Exception as exc:
-        raise StateFileError(f"hardware state file {path} is unreadable ({type(exc).__name__}: {exc})") from exc
+        raise StateFileError(f"hardware state file {path} is unreadable "
+                             f"({type(exc).__name__}: {exc})") from exc
     if not isinstance(state, HardwareState) or state.version != STATE_VERSION:
         raise StateFileError(f"hardware state file {path} holds no hardware state")
     return state
