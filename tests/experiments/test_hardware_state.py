@@ -147,17 +147,28 @@ def test_hardware_faithful_plays_on(lab_dir, caplog):
     assert len(warnings) == 2, warnings   # one per Urukul
 
 
-def test_changed_device_db_discards_the_state(lab_dir, caplog, capsys):
-    """A device database edited since the state was saved: one warning naming it, cold start."""
+@pytest.mark.parametrize("changed", ["device_db", "lab"])
+def test_changed_device_db_or_lab_discards_the_state(lab_dir, caplog, capsys, changed):
+    """A device database or lab edited since the state was saved: one warning naming it, cold
+    start (so the next Urukul pulse says "run Startup"). A comment changes nothing."""
     assert _cli(lab_dir, "startup.py") == 0
-    with open(lab_dir / "device_db.py", "a") as f:
-        f.write("\ndevice_db['spare_dummy'] = {'type': 'dummy'}\n")
+    with open(lab_dir / "lab.toml", "a") as f:
+        f.write("\n# a comment\n")
+    assert _cli(lab_dir, "readout_calibration.py", "shots=10") == 0
+    if changed == "device_db":
+        with open(lab_dir / "device_db.py", "a") as f:
+            f.write("\ndevice_db['spare_dummy'] = {'type': 'dummy'}\n")
+        what = "the device database {} changed".format(lab_dir / "device_db.py")
+    else:
+        text = (lab_dir / "lab.toml").read_text()
+        (lab_dir / "lab.toml").write_text(text.replace("cool_s = 20e-6", "cool_s = 25e-6", 1))
+        what = "the lab {} changed".format(lab_dir / "lab.toml")
     caplog.set_level(logging.WARNING)
     capsys.readouterr()
     assert _cli(lab_dir, "readout_calibration.py", "shots=10") == 1
     discarded = [r.getMessage() for r in caplog.records if "discarded" in r.getMessage()]
     assert len(discarded) == 1
-    assert "the device database {} changed".format(lab_dir / "device_db.py") in discarded[0]
+    assert what in discarded[0]
     assert "run Startup" in capsys.readouterr().err
 
 
