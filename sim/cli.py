@@ -5,7 +5,12 @@
 arguments, same class selection and errors) and writes the master's results files. Bad input gives
 one line ``ionlink-sim: error: ...`` on stderr (a traceback only with ``--debug``).
 
-Exit status: 0 ok, 1 the experiment raised, 2 bad input, 130 terminated by the user (Ctrl-C).
+Exit status: 0 ok, 1 the experiment raised, 2 bad input (including an output path that cannot be
+written, found before anything runs), and for a run ended by a signal 128 + its number: 130
+Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP. The first such signal during a run requests termination
+as the dashboard does (the experiment stops at its next pause check and its results file is
+written with everything recorded so far); a second one stops at once. ``-q`` shows warnings and
+errors only (no progress bar, no dataset listing).
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import argparse
 import logging
 import os
 import pathlib
+import signal
 import sys
 from typing import Any, NoReturn, Sequence
 
@@ -76,7 +82,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
-    level = logging.ERROR if args.quiet else max(logging.WARNING - 10 * args.verbose, logging.DEBUG)
+    level = logging.WARNING if args.quiet else max(logging.WARNING - 10 * args.verbose,
+                                                   logging.DEBUG)
     if args.debug:
         level = logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s:%(name)s:%(message)s")
@@ -90,15 +97,17 @@ def _fail(message: str, code: int = 2) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """``ionlink-sim run``."""
     from sim.runner import InputError, Simulation, parse_arguments
+    from sim.termination import signals_interrupt
 
     arguments = parse_arguments(args.arguments)
     if not os.path.isfile(args.file):
         raise InputError("experiment file '{}' not found".format(args.file))
     progress = not args.quiet and sys.stderr.isatty()
     interactive = input if sys.stdin.isatty() else None
-    with Simulation(args.device_db, seed=args.seed, lab=args.lab, results_dir=args.results,
-                    dataset_db=args.dataset_db, vcd=args.vcd, progress=progress,
-                    interactive_input=interactive) as simulation:
+    with signals_interrupt(), Simulation(
+            args.device_db, seed=args.seed, lab=args.lab, results_dir=args.results,
+            dataset_db=args.dataset_db, vcd=args.vcd, progress=progress,
+            interactive_input=interactive) as simulation:
         result = simulation.run(args.file, args.class_name, arguments)
     if result.exception is not None and args.debug:
         import traceback
@@ -107,8 +116,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.exit_code == 0:
         if not args.quiet:
             _print_datasets(result.datasets)
-    elif result.exit_code == 130:
-        sys.stderr.write("{}: terminated by user (rid {})\n".format(PROG, result.rid))
+    elif result.status == "terminated":
+        sys.stderr.write("{}: terminated (rid {}, exit status {})\n".format(
+            PROG, result.rid, result.exit_code))
     else:
         _fail(result.error_message or result.status)
     if result.results_file is not None and not args.quiet:
@@ -158,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     _setup_logging(args)
     from sim.runner import InputError
+    from sim.termination import exit_status
     from sim.device_manager import DeviceDBError, DeviceError
 
     commands: dict[str, Any] = {"run": cmd_run, "budget": cmd_budget, "demo": cmd_demo}
@@ -167,9 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         return _fail(str(exc))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         sys.stderr.write("{}: interrupted\n".format(PROG))
-        return 130
+        return exit_status(getattr(exc, "signum", signal.SIGINT))
     except Exception as exc:  # a simulator bug: still one line unless --debug
         if args.debug:
             raise

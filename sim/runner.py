@@ -10,7 +10,11 @@ engine is installed as ARTIQ's time manager only while an experiment runs
 (:func:`installed_time_manager`).
 
 Exit codes (:class:`RunResult.exit_code`): 0 ok, 1 the experiment raised, 2 bad input (arguments,
-class selection, device database, device without model), 130 terminated by the user.
+class selection, device database, device without model, an output path that cannot be written),
+128 + the signal's number when a signal terminated the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP;
+:mod:`sim.termination`), 130 when termination was requested otherwise. Every output path is
+created or checked when the :class:`Simulation` is made (:mod:`sim.outputs`), before any
+experiment is built.
 """
 from __future__ import annotations
 
@@ -18,9 +22,7 @@ import contextlib
 import logging
 import os
 import pathlib
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -29,12 +31,16 @@ from sim import artiq_env, pyon
 
 artiq_env.activate()
 
+from drivers.arguments import ArgumentValueError  # noqa: E402
 from sim.datasets import DatasetDB, DatasetManager  # noqa: E402
 from sim.fileimport import import_file  # noqa: E402
 from sim.device_manager import (DeviceDBError, DeviceError, DeviceManager,  # noqa: E402
                                 load_device_db, transform_device_db)
+from sim.outputs import OutputPath, OutputPathError, prepare_outputs  # noqa: E402
 from sim.results import RIDCounter, results_path, write_results  # noqa: E402
 from sim.scheduler import CCB, Scheduler  # noqa: E402
+from sim.termination import (EXIT_TERMINATED, TerminationSignal, exit_status,  # noqa: E402
+                             signals_request_termination)
 
 __all__ = ["Simulation", "RunResult", "InputError", "ArgumentError", "run_experiment",
            "installed_time_manager", "parse_arguments", "get_experiment", "load_experiment_module",
@@ -46,7 +52,6 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_EXPERIMENT_ERROR = 1
 EXIT_BAD_INPUT = 2
-EXIT_TERMINATED = 130
 
 #: Dataset (float in [0, 1]) that drives the progress bar of ``ionlink-sim run``.
 PROGRESS_DATASET = "ionlink.progress"
@@ -97,16 +102,19 @@ def get_experiment(module: Any, class_name: str | None = None) -> type:
     """Select the experiment class as ``artiq_run`` does (same error texts)."""
     from artiq.language.environment import is_public_experiment
 
+    exps = [(name, obj) for name, obj in sorted(vars(module).items())
+            if is_public_experiment(obj)]
     if class_name:
         obj = module
         try:
             for name in class_name.split("."):
                 obj = getattr(obj, name)
-        except AttributeError as exc:
-            raise InputError(str(exc)) from exc
+        except AttributeError:
+            raise InputError(
+                "experiment file '{}' has no class '{}' (experiments in it: {})".format(
+                    getattr(module, "__file__", "?"), class_name,
+                    ", ".join(name for name, _ in exps) or "none")) from None
         return obj
-    exps = [(name, obj) for name, obj in sorted(vars(module).items())
-            if is_public_experiment(obj)]
     if not exps:
         raise InputError("No experiments in module")
     if len(exps) > 1:
@@ -135,6 +143,8 @@ def installed_time_manager(time_manager: Any) -> Iterator[None]:
 def _argument_manager_class() -> type:
     from artiq.language.environment import DefaultMissing
 
+    from drivers.arguments import argument_problem
+
     class MissingArgument(ArgumentError, DefaultMissing):
         """A required argument (no default) was not supplied."""
 
@@ -148,12 +158,14 @@ def _argument_manager_class() -> type:
 
         def get(self, key: str, processor: Any, group: Any, tooltip: Any) -> Any:
             if key in self.unprocessed_arguments:
+                raw = self.unprocessed_arguments[key]
                 try:
-                    value = processor.process(self.unprocessed_arguments[key])
+                    value = processor.process(raw)
                 except Exception as exc:
-                    raise ArgumentError("invalid value {!r} for argument '{}' ({}): {}".format(
-                        self.unprocessed_arguments[key], key, type(processor).__name__,
-                        exc or type(exc).__name__)) from exc
+                    problem = argument_problem(processor, raw) or "is not allowed: {}".format(
+                        exc or type(exc).__name__)
+                    raise ArgumentError("argument '{}' = {!r} {}".format(key, raw, problem)) \
+                        from exc
                 self._processed.add(key)
                 return value
             try:
@@ -207,9 +219,9 @@ class RunResult:
 
     @property
     def status(self) -> str:
-        """``"ok"``, ``"error"``, ``"bad input"`` or ``"terminated"``."""
-        return {EXIT_OK: "ok", EXIT_EXPERIMENT_ERROR: "error", EXIT_BAD_INPUT: "bad input",
-                EXIT_TERMINATED: "terminated"}[self.exit_code]
+        """``"ok"``, ``"error"``, ``"bad input"`` or ``"terminated"`` (exit codes ≥ 128)."""
+        return {EXIT_OK: "ok", EXIT_EXPERIMENT_ERROR: "error",
+                EXIT_BAD_INPUT: "bad input"}.get(self.exit_code, "terminated")
 
     @property
     def error_message(self) -> str:
@@ -218,7 +230,7 @@ class RunResult:
         if exc is None:
             return ""
         text = " ".join(str(exc).split())
-        if isinstance(exc, (InputError, DeviceError)):
+        if isinstance(exc, (InputError, DeviceError, ArgumentValueError)):
             return text
         return "{}: {}".format(type(exc).__name__, text) if text else type(exc).__name__
 
@@ -228,7 +240,7 @@ def _exit_code_for(exc: BaseException) -> int:
 
     if isinstance(exc, (TerminationRequested, KeyboardInterrupt)):
         return EXIT_TERMINATED
-    if isinstance(exc, (InputError, DeviceError, DeviceDBError)):
+    if isinstance(exc, (InputError, DeviceError, DeviceDBError, ArgumentValueError)):
         return EXIT_BAD_INPUT
     if isinstance(exc, AttributeError) and "not queried in experiment" in str(exc):
         return EXIT_BAD_INPUT
@@ -351,13 +363,20 @@ class Simulation:
         self.results_dir = pathlib.Path(results_dir)
         base = self.results_dir.resolve().parent
         self.rid_counter = RIDCounter(base / "last_rid.pyon", self.results_dir)
-        if dataset_db is False:
-            self.dataset_db = DatasetDB(None)
-        else:
-            path = base / "dataset_db.mdb" if dataset_db in (None, True) else dataset_db
-            self.dataset_db = DatasetDB(path)  # type: ignore[arg-type]
-        self.progress = progress
+        self.dataset_db_path = None if dataset_db is False else pathlib.Path(
+            base / "dataset_db.mdb" if dataset_db in (None, True) else dataset_db)  # type: ignore
+        self.vcd = vcd
         self.write_results = write_results
+        try:
+            prepare_outputs(self.output_paths())
+        except OutputPathError as exc:
+            raise InputError(str(exc)) from None
+        try:
+            self.dataset_db = DatasetDB(self.dataset_db_path)
+        except Exception as exc:  # lmdb.Error: not an LMDB file, locked, ...
+            raise InputError("cannot open dataset store '{}': {}".format(
+                self.dataset_db_path, " ".join(str(exc).split()))) from exc
+        self.progress = progress
         self.interactive_input = interactive_input
         self._own_session = session is None
         # The session sees the lab's own entries (class names, channels, sim_* keys).
@@ -365,6 +384,19 @@ class Simulation:
         self.scheduler = Scheduler()
         self.ccb = CCB()
         self._closed = False
+
+    def output_paths(self) -> list[OutputPath]:
+        """Every path this simulation writes (checked by :func:`~sim.outputs.prepare_outputs`
+        before anything runs)."""
+        outputs = []
+        if self.write_results:
+            outputs.append(OutputPath(self.results_dir, "results folder", folder=True))
+        outputs.append(OutputPath(self.rid_counter.cache_file, "run-id file"))
+        if self.dataset_db_path is not None:
+            outputs.append(OutputPath(self.dataset_db_path, "dataset store"))
+        if self.vcd:
+            outputs.append(OutputPath(pathlib.Path(self.vcd), "VCD file"))
+        return outputs
 
     # -- lifecycle of the simulation ---------------------------------------------------------
     def close(self) -> None:
@@ -435,8 +467,10 @@ class _Run:
         engine = getattr(self.sim.session, "engine", None)
         tm = installed_time_manager(engine) if engine is not None else contextlib.nullcontext()
         exc: BaseException | None = None
+        received = TerminationSignal()
         try:
-            with tm, _sigint_requests_termination(self.sim.scheduler):
+            with tm, signals_request_termination(self.sim.scheduler.request_termination) \
+                    as received:
                 exc = self._lifecycle()
         finally:
             self.progress.close()
@@ -445,6 +479,8 @@ class _Run:
         code = EXIT_OK if exc is None else _exit_code_for(exc)
         if code == EXIT_OK and self.sim.scheduler.termination_requested():
             code = EXIT_TERMINATED
+        if code == EXIT_TERMINATED:
+            code = exit_status(received.signum)
         return RunResult(self.rid, self.exp_cls.__name__, code, self.results_file, exc,
                          dict(self.dataset_mgr.local), self._summary())
 
@@ -458,6 +494,7 @@ class _Run:
             logger.debug("build/prepare failed", exc_info=True)
             return exc
         self.run_time = time.time()
+        logger.info("RID %d: %s.run() starts", self.rid, self.exp_cls.__name__)
         try:
             try:
                 exp.run()
@@ -531,24 +568,3 @@ def _pyon_ok(value: Any) -> bool:
     except TypeError:
         return False
     return True
-
-
-@contextlib.contextmanager
-def _sigint_requests_termination(scheduler: Scheduler) -> Iterator[None]:
-    """First Ctrl-C requests termination (``pause()`` raises, ``check_termination()`` is true);
-    the second interrupts with ``KeyboardInterrupt``."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if scheduler.termination_requested():
-            raise KeyboardInterrupt
-        scheduler.request_termination()
-        print("ionlink-sim: termination requested (Ctrl-C again to interrupt)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
