@@ -412,8 +412,7 @@ class RTIOEngine:
         counter8 = counter & ~7
         msg = "RTIO underflow at channel 0x{:04x}:{}, {} mu, slack {} mu (at {})".format(
             ch, self.channel_name(ch), ts, ts - counter8, source_line())
-        self._log_core(msg)
-        return RTIOUnderflow(msg)
+        return RTIOUnderflow(msg)  # a core-log error only if the kernel does not catch it
 
     def _sequence_error(self, channel: int) -> None:
         self._async(ASYNC_SEQUENCE, channel)
@@ -429,6 +428,12 @@ class RTIOEngine:
     def busy_error(self, channel: int) -> None:
         """Log an RTIO busy error (a PHY received an event while busy)."""
         self._async(ASYNC_BUSY, channel)
+
+    def uncaught(self, exc: BaseException) -> None:
+        """``exc`` left the outermost kernel: an RTIO underflow or overflow becomes a core-log
+        error (one the kernel catches leaves none, as on hardware)."""
+        if isinstance(exc, (RTIOUnderflow, RTIOOverflow)):
+            self._log_core(str(exc))
 
     def _log_core(self, msg: str) -> None:
         self.core_log.append(msg)
@@ -470,8 +475,7 @@ class RTIOEngine:
 
     def _overflow(self, channel: int) -> RTIOOverflow:
         msg = "RTIO input overflow on channel 0x{:04x}:{}".format(channel, self.channel_name(channel))
-        self._log_core(msg)
-        return RTIOOverflow(msg)
+        return RTIOOverflow(msg)  # a core-log error only if the kernel does not catch it
 
     def _read(self, channel: int, timeout: int | None) -> tuple[int, int]:
         """A read command: wait until counter >= timeout, or the FIFO has data, or overflow

@@ -228,3 +228,23 @@ def test_every_experiment_checks_its_arguments_first(path):
                        and f.name == "prepare")
         first = prepare.body[0]
         assert ast.unparse(first) == "self.check_arguments()", (path, cls.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# -q
+
+def test_quiet_shows_warnings_and_errors_only(tmp_path):
+    """``-q``: warnings and errors are shown; info messages and the dataset listing are not."""
+    exp = tmp_path / "exp.py"
+    exp.write_text("import logging\nfrom artiq.experiment import *\n"
+                   "class Exp(EnvExperiment):\n    def build(self):\n        pass\n"
+                   "    def run(self):\n        logging.getLogger('exp').info('an info')\n"
+                   "        logging.getLogger('exp').warning('a warning')\n"
+                   "        self.set_dataset('x', 1)\n")
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(exp), "-q",
+                           "--device-db", DEVICE_DB, "--results", str(tmp_path / "results")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode == 0, proc.stderr
+    assert "a warning" in proc.stderr and "an info" not in proc.stderr
+    assert proc.stdout == ""
