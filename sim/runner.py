@@ -19,13 +19,17 @@ experiment is built.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import numbers
 import os
 import pathlib
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
+
+import numpy
 
 from sim import artiq_env, pyon
 
@@ -36,6 +40,7 @@ from sim.datasets import DatasetDB, DatasetManager  # noqa: E402
 from sim.fileimport import import_file  # noqa: E402
 from sim.device_manager import (DeviceDBError, DeviceError, DeviceManager,  # noqa: E402
                                 load_device_db, transform_device_db)
+from sim.provenance import Provenance, lab_file  # noqa: E402
 from sim.outputs import OutputPath, OutputPathError, prepare_outputs  # noqa: E402
 from sim.results import RIDCounter, results_path, write_results  # noqa: E402
 from sim.scheduler import CCB, Scheduler  # noqa: E402
@@ -299,12 +304,9 @@ def resolve_lab(lab: Any, device_db_path: pathlib.Path | None) -> Any:
     """Load the lab description: ``lab`` (preset name, path or loaded object), else the ``lab.toml``
     next to the device database if present, else ``None``."""
     if lab is None:
-        if device_db_path is None:
+        lab = lab_file(None, device_db_path)
+        if lab is None:
             return None
-        candidate = device_db_path.resolve().parent / "lab.toml"
-        if not candidate.is_file():
-            return None
-        lab = candidate
     if not isinstance(lab, (str, os.PathLike)):
         return lab
     try:
@@ -360,6 +362,7 @@ class Simulation:
         self.raw_device_db = raw
         self.seed = seed
         self.lab = resolve_lab(lab, ddb_path)
+        self._lab_path = lab_file(lab, ddb_path)
         self.results_dir = pathlib.Path(results_dir)
         base = self.results_dir.resolve().parent
         self.rid_counter = RIDCounter(base / "last_rid.pyon", self.results_dir)
@@ -397,6 +400,12 @@ class Simulation:
         if self.vcd:
             outputs.append(OutputPath(pathlib.Path(self.vcd), "VCD file"))
         return outputs
+
+    @functools.cached_property
+    def provenance(self) -> Provenance:
+        """Lab, device database, seed and code of this simulation (for the results files)."""
+        return Provenance.of(lab=self.lab, lab_path=self._lab_path,
+                             device_db_path=self.device_db_path, seed=self.seed)
 
     # -- lifecycle of the simulation ---------------------------------------------------------
     def close(self) -> None:
@@ -462,6 +471,9 @@ class _Run:
         self.argument_mgr = _argument_manager_class()(expid["arguments"], sim.interactive_input)
         self.results_file: pathlib.Path | None = None
         self.async_errors_at_start = len(self._async_errors())
+        start = getattr(getattr(sim.session, "engine", None), "start_experiment", None)
+        if start is not None:
+            start()  # minimum slack per experiment
 
     def execute(self) -> RunResult:
         engine = getattr(self.sim.session, "engine", None)
@@ -525,22 +537,25 @@ class _Run:
 
     def _diagnostics(self) -> None:
         """Record the simulator's own diagnostics as ``ionlink.sim.*`` datasets: the seed (-1 if
-        none), the core-log lines of this run's asynchronous RTIO errors (newline-separated) and
-        their count, and the session's summary (cumulative over the session; ``None`` items are
-        left out, non-scalar items are PYON strings)."""
+        none), the provenance (``ionlink.sim.provenance.*``: lab, device database, code), the
+        core-log lines of this run's asynchronous RTIO errors (newline-separated) and their
+        count, and the session's summary (``min_slack_*`` of this experiment, ``session_*`` and
+        the counts over the session; integers as int64, ``None`` items left out, non-scalar
+        items as PYON strings)."""
         def put(key: str, value: Any) -> None:
-            self.dataset_mgr.set(DIAGNOSTICS_PREFIX + key, value, {}, False, False, True)
+            self.dataset_mgr.set(key, value, {}, False, False, True)
 
-        put("seed", -1 if self.sim.seed is None else int(self.sim.seed))
+        put(DIAGNOSTICS_PREFIX + "seed", numpy.int64(-1 if self.sim.seed is None
+                                                     else self.sim.seed))
+        for key, value in self.sim.provenance.datasets(DIAGNOSTICS_PREFIX + "provenance.").items():
+            put(key, numpy.int64(value) if isinstance(value, int) else value)
         errors = self._async_errors()[self.async_errors_at_start:]
-        put("async_error_count", len(errors))
-        put("async_errors", "\n".join(str(e) for e in errors))
+        put(DIAGNOSTICS_PREFIX + "async_error_count", numpy.int64(len(errors)))
+        put(DIAGNOSTICS_PREFIX + "async_errors", "\n".join(str(e) for e in errors))
         for key, value in self._summary().items():
             if value is None or key == "async_errors":
                 continue
-            if not isinstance(value, (bool, int, float, str)):
-                value = pyon.encode(value) if _pyon_ok(value) else str(value)
-            put(str(key), value)
+            put(DIAGNOSTICS_PREFIX + str(key), _hdf5_scalar(value))
 
     def _async_errors(self) -> list:
         return list(getattr(self.sim.session, "async_errors", None) or [])
@@ -560,6 +575,18 @@ class _Run:
             path, self.dataset_mgr, rid=self.rid, start_time=self.start_time,
             run_time=self.run_time, expid=self.expid, artiq_version=artiq_version,
             strict=False)
+
+
+def _hdf5_scalar(value: Any) -> Any:
+    """``value`` as an HDF5-native scalar: integers (Python or numpy) → int64, reals → float64,
+    bool and str unchanged, anything else its PYON string."""
+    if isinstance(value, (bool, numpy.bool_, str)):
+        return bool(value) if isinstance(value, numpy.bool_) else value
+    if isinstance(value, numbers.Integral):
+        return numpy.int64(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return pyon.encode(value) if _pyon_ok(value) else str(value)
 
 
 def _pyon_ok(value: Any) -> bool:

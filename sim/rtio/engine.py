@@ -119,8 +119,11 @@ class RTIOEngine:
         self.async_errors: list[str] = []
         self._async_flags = 0
         self.kernel_async: list[str] = []
+        # minimum slack of the current experiment (restarted by start_experiment), and of the
+        # experiments before it
         self.min_slack = 1 << 62
         self.min_slack_info: tuple[int, int, str] | None = None  # (channel, timestamp, source line)
+        self._earlier_min_slack: tuple[int, tuple[int, int, str] | None] = (1 << 62, None)
         self.n_outputs = 0
         # DMA and cache
         self._rec: tuple[str, list] | None = None
@@ -438,6 +441,18 @@ class RTIOEngine:
     def _log_core(self, msg: str) -> None:
         self.core_log.append(msg)
         core_log_logger.error(msg)
+
+    def start_experiment(self) -> None:
+        """A new experiment starts: its minimum slack is tracked afresh (the session's minimum,
+        over all experiments, stays in :meth:`summary`)."""
+        self._earlier_min_slack = self._session_min_slack()
+        self.min_slack = 1 << 62
+        self.min_slack_info = None
+
+    def _session_min_slack(self) -> tuple[int, tuple[int, int, str] | None]:
+        if self.min_slack_info is not None and self.min_slack < self._earlier_min_slack[0]:
+            return self.min_slack, self.min_slack_info
+        return self._earlier_min_slack
 
     def _note_slack(self, channel: int, ts: int, counter: int) -> None:
         self.min_slack = ts - counter
@@ -846,18 +861,24 @@ class RTIOEngine:
                 kinds["busy"] += 1
             elif m.startswith("RTIO sequence"):
                 kinds["sequence"] += 1
-        info = self.min_slack_info
         return {
             "now_mu": self.now, "counter_mu": self.counter,
-            "min_slack_mu": self.min_slack if info is not None else None,
-            "min_slack_channel": None if info is None else "0x{:04x}:{}".format(
-                info[0], self.channel_name(info[0])),
-            "min_slack_timestamp_mu": None if info is None else info[1],
-            "min_slack_source": None if info is None else info[2],
+            **self._slack_items("min_slack", self.min_slack, self.min_slack_info),
+            **self._slack_items("session_min_slack", *self._session_min_slack()),
             "collisions": kinds["collision"], "busy_errors": kinds["busy"],
             "sequence_errors": kinds["sequence"], "async_errors": list(self.async_errors),
             "n_outputs": sum(len(st.raw) for st in self.channels.values()),
         }
+
+
+    def _slack_items(self, prefix: str, slack: int, info: tuple[int, int, str] | None
+                     ) -> dict[str, Any]:
+        """``{prefix}_mu``, ``_channel``, ``_timestamp_mu``, ``_source`` (``None`` if no event)."""
+        return {prefix + "_mu": None if info is None else slack,
+                prefix + "_channel": None if info is None else "0x{:04x}:{}".format(
+                    info[0], self.channel_name(info[0])),
+                prefix + "_timestamp_mu": None if info is None else info[1],
+                prefix + "_source": None if info is None else info[2]}
 
 
 class Period:

@@ -248,3 +248,81 @@ def test_quiet_shows_warnings_and_errors_only(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "a warning" in proc.stderr and "an info" not in proc.stderr
     assert proc.stdout == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# provenance and diagnostics
+
+SLACK_EXPERIMENTS = """
+class Tight(EnvExperiment):
+    def build(self):
+        self.setattr_device("core")
+        self.setattr_device("ttl0")
+
+    @kernel
+    def run(self):
+        self.core.reset()
+        at_mu(self.core.get_rtio_counter_mu() + 3000)
+        self.ttl0.pulse_mu(8)  # TIGHT
+
+
+class Loose(EnvExperiment):
+    def build(self):
+        self.setattr_device("core")
+        self.setattr_device("ttl1")
+
+    @kernel
+    def run(self):
+        self.core.reset()
+        delay(1 * ms)
+        self.ttl1.pulse_mu(8)  # LOOSE
+"""
+
+
+def test_provenance_and_typed_diagnostics(tmp_path, write_experiment):
+    """Every results file names the lab (preset file and its SHA-256), the device database's
+    SHA-256, seed, version and commit, all HDF5-native; clocks are int64; the minimum slack is
+    this experiment's, the session's minimum is kept beside it."""
+    import hashlib
+
+    from sim.physics.lab import LABS_DIR
+
+    path = write_experiment(SLACK_EXPERIMENTS)
+    line = {tag: n for n, text in enumerate(open(path).read().splitlines(), 1)
+            for tag in ("TIGHT", "LOOSE") if tag in text}
+    with Simulation(DEVICE_DB, seed=5, lab="duke2024", results_dir=tmp_path / "results") as sim:
+        tight = sim.run(path, "Tight")
+        loose = sim.run(path, "Loose")
+    with h5py.File(tight.results_file) as f:
+        tight_slack = f["datasets/ionlink.sim.min_slack_mu"][()]
+    with h5py.File(loose.results_file) as f:
+        d = f["datasets"]
+        p = "ionlink.sim.provenance."
+        assert d[p + "lab_name"][()].decode() == "duke2024"
+        lab_toml = LABS_DIR / "duke2024.toml"
+        assert d[p + "lab_path"][()].decode() == str(lab_toml)
+        assert d[p + "lab_sha256"][()].decode() == hashlib.sha256(lab_toml.read_bytes()).hexdigest()
+        with open(DEVICE_DB, "rb") as ddb:
+            assert d[p + "device_db_sha256"][()].decode() == hashlib.sha256(ddb.read()).hexdigest()
+        assert d[p + "seed"].dtype == "int64" and d[p + "seed"][()] == 5
+        assert d[p + "ionlink_version"][()].decode()
+        assert isinstance(d[p + "git_commit"][()], bytes)  # a commit in a checkout, else empty
+        for key in ("now_mu", "counter_mu", "min_slack_mu", "n_outputs", "seed"):
+            assert d["ionlink.sim." + key].dtype == "int64", key
+        for key in d:
+            if key.startswith("ionlink.sim."):
+                assert d[key].dtype.kind in "iufb" or d[key].attrs.get("ionlink_pyon") is None
+                assert not str(d[key][()]).startswith("b'{\"__jsonclass__"), key
+        assert d["ionlink.sim.min_slack_source"][()].decode().endswith(
+            "exp.py:{}".format(line["LOOSE"]))
+        assert d["ionlink.sim.min_slack_mu"][()] > 100_000
+        assert d["ionlink.sim.session_min_slack_mu"][()] == tight_slack < 3000
+        assert d["ionlink.sim.session_min_slack_source"][()].decode().endswith(
+            "exp.py:{}".format(line["TIGHT"]))
+
+
+def test_git_commit_outside_a_checkout_is_empty(tmp_path):
+    from sim.provenance import PACKAGE_DIR, git_commit
+
+    assert git_commit(tmp_path) == ""
+    assert git_commit(PACKAGE_DIR / "sim") == ""  # inside the checkout, but not its top
