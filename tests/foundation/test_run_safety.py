@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import h5py
@@ -43,19 +44,29 @@ def test_sigterm_to_a_real_run_writes_the_heralds_so_far(tmp_path):
          "heralds_per_setting=1000000", "--seed", "2", "--results", str(results), "-v"],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, PYTHONPATH=ROOT))
+    started = threading.Event()
+    err_lines: list[str] = []
+
+    def read_stderr() -> None:
+        for line in proc.stderr:
+            err_lines.append(line)
+            if "RemoteEntanglement.run() starts" in line:
+                started.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
     try:
-        deadline = time.monotonic() + 30
-        for line in proc.stderr:  # wait until the experiment's run() has started
-            if "RemoteEntanglement.run() starts" in line or time.monotonic() > deadline:
-                break
+        assert started.wait(timeout=30), "".join(err_lines)  # the experiment's run() started
         time.sleep(1.0)  # inside the heralding loop
         t_signal = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        err = proc.stderr.read()
         rc = proc.wait(timeout=20)
         elapsed = time.monotonic() - t_signal
     finally:
         proc.kill()
+        proc.wait()
+    reader.join(timeout=5)
+    err = "".join(err_lines)
     assert rc == 143, err
     assert "SIGTERM: termination requested" in err
     assert elapsed < 3.0, elapsed  # stop, write the file and exit
@@ -89,7 +100,15 @@ class SignalledTwice(EnvExperiment):
 def test_signal_exit_codes_and_second_signal(simulation, signum, signals, code):
     """One SIGHUP: termination at the next pause(), exit 129. A second SIGTERM interrupts at once
     (exit 143); the datasets recorded so far are still written."""
-    result = simulation.run(SignalledTwice, arguments={"signals": signals, "signum": int(signum)})
+    def unhandled(signum, frame):
+        raise AssertionError("signal {} not handled by the run".format(signum))
+
+    previous = signal.signal(signum, unhandled)  # instead of ending pytest
+    try:
+        result = simulation.run(SignalledTwice,
+                                arguments={"signals": signals, "signum": int(signum)})
+    finally:
+        signal.signal(signum, previous)
     assert result.exit_code == code and result.status == "terminated"
     assert isinstance(result.exception, SignalInterrupt) == (signals == 2)
     with h5py.File(result.results_file) as f:
