@@ -37,6 +37,8 @@ class _Recorder:
         return self._processor.process(x)
 
     def __getattr__(self, name):
+        if name == "_processor":  # not set yet (copy, pickle)
+            raise AttributeError(name)
         return getattr(self._processor, name)
 
 
@@ -72,7 +74,7 @@ class CheckedArguments:
 
 
 def _kind(processor):
-    name = type(processor).__name__
+    name = type(_unwrapped(processor)).__name__
     if hasattr(processor, "choices"):
         return "enumeration"
     if name == "BooleanValue":
@@ -80,6 +82,10 @@ def _kind(processor):
     if name == "NumberValue" or hasattr(processor, "min") and hasattr(processor, "max"):
         return "number"
     return None
+
+
+def _unwrapped(processor):
+    return processor._processor if isinstance(processor, _Recorder) else processor
 
 
 def _is_integer_type(processor):

@@ -149,9 +149,12 @@ def cmd_budget(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """``ionlink-sim demo``: startup, readout calibration and remote entanglement, then the report."""
     from sim.demo import run_demo
+    from sim.termination import signals_interrupt
 
-    return run_demo(seed=args.seed, results_dir=args.results, heralds_per_setting=args.heralds,
-                    progress=not args.quiet and sys.stderr.isatty())
+    with signals_interrupt():
+        return run_demo(seed=args.seed, results_dir=args.results,
+                        heralds_per_setting=args.heralds,
+                        progress=not args.quiet and sys.stderr.isatty())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -51,15 +51,17 @@ class Provenance:
 
 
 def lab_file(lab: Any, device_db_path: Path | None) -> Path | None:
-    """The TOML file a lab argument designates: a path, a preset's packaged file, or the
-    ``lab.toml`` next to the device database; ``None`` for a loaded lab or no lab."""
+    """The TOML file a lab argument designates: a path, a preset's packaged file, the file a
+    loaded lab was read from, or the ``lab.toml`` next to the device database; ``None`` if
+    there is no lab or no file."""
     if lab is None:
         if device_db_path is None:
             return None
         candidate = device_db_path.resolve().parent / "lab.toml"
         return candidate if candidate.is_file() else None
     if not isinstance(lab, (str, os.PathLike)):
-        return None
+        source = getattr(lab, "source", "")  # a loaded sim.physics.lab.Lab
+        return Path(source) if source else None
     path = Path(lab)
     if not path.suffix and not path.exists():
         from sim.physics.lab import LABS_DIR

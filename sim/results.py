@@ -79,8 +79,7 @@ def write_results(path: str | os.PathLike, dataset_mgr: Any, *, rid: int, start_
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = path.parent / ".{}.{}.tmp".format(path.name, os.getpid())  # created with the umask
     try:
         with h5py.File(tmp, "w") as f:
             dataset_mgr.write_hdf5(f, strict=strict)
@@ -91,7 +90,7 @@ def write_results(path: str | os.PathLike, dataset_mgr: Any, *, rid: int, start_
             f["expid"] = pyon.encode(expid)
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
     logger.info("Results written to %s", path)
     return path

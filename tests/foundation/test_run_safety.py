@@ -139,6 +139,9 @@ def test_results_file_written_atomically(tmp_path):
     with h5py.File(path) as f:
         assert f["x"][()] == 1
     assert os.listdir(path.parent) == [path.name]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as h5py creates files
 
 
 # ---------------------------------------------------------------------------------------------
