@@ -18,6 +18,7 @@ from artiq.language.environment import EnumerationValue, NumberValue
 from artiq.language.types import TBool, TInt32, TInt64, TNone
 from artiq.language.units import us
 
+from drivers.arguments import CheckedArguments
 from drivers.bsa import psi_of_pattern
 
 SCHEMA_VERSION = 1
@@ -50,8 +51,9 @@ def analysis_settings(mode, parity_points=8):
     return out
 
 
-class LinkExperiment:
-    """Mixin: shared arguments, post-herald kernels and herald bookkeeping."""
+class LinkExperiment(CheckedArguments):
+    """Mixin: shared arguments (checked by :meth:`check_arguments`), post-herald kernels and
+    herald bookkeeping."""
 
     def build_link(self, default_margin=3 * us):
         """Request the devices and arguments both heralding paths share (call in ``build``)."""

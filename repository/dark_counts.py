@@ -13,10 +13,11 @@ from numpy import int64
 
 from artiq.experiment import *
 
+from drivers.arguments import CheckedArguments
 from drivers.link import SCHEMA_VERSION
 
 
-class DarkCounts(EnvExperiment):
+class DarkCounts(CheckedArguments, EnvExperiment):
     """Detector dark counts and background"""
 
     def build(self):
@@ -30,6 +31,7 @@ class DarkCounts(EnvExperiment):
         self.setattr_argument("gate_length", NumberValue(10 * ms, unit="ms", min=1 * us))
 
     def prepare(self):
+        self.check_arguments()
         self.gate_mu = int64(self.core.seconds_to_mu(self.gate_length))
         self.results = {}
         self.set_dataset("schema_version", SCHEMA_VERSION)

@@ -17,11 +17,12 @@ from numpy import int32, int64
 from artiq.experiment import *
 from artiq.coredevice.exceptions import RTIOUnderflow
 
+from drivers.arguments import CheckedArguments
 from drivers.entangler import OUT_PUMP_A, OUT_EXCITE_A, OUT_PUMP_B, OUT_EXCITE_B, GATE_DET0
 from drivers.link import SCHEMA_VERSION
 
 
-class HOM(EnvExperiment):
+class HOM(CheckedArguments, EnvExperiment):
     """Two-photon interference (HOM visibility)"""
 
     def build(self):
@@ -42,6 +43,7 @@ class HOM(EnvExperiment):
                               tooltip="slack re-established after each blocking read")
 
     def prepare(self):
+        self.check_arguments()
         for node in (self.node_a, self.node_b):
             node.load_calibration(self)
         s2mu = self.core.seconds_to_mu

@@ -15,10 +15,11 @@ import numpy as np
 
 from artiq.experiment import *
 
+from drivers.arguments import CheckedArguments
 from drivers.link import SCHEMA_VERSION
 
 
-class ReadoutCalibration(EnvExperiment):
+class ReadoutCalibration(CheckedArguments, EnvExperiment):
     """Readout calibration (thresholds)"""
 
     def build(self):
@@ -34,6 +35,7 @@ class ReadoutCalibration(EnvExperiment):
         self.setattr_argument("slack_margin", NumberValue(10 * us, unit="us", min=1 * us))
 
     def prepare(self):
+        self.check_arguments()
         for node in (self.node_a, self.node_b):
             node.load_calibration(self)
         self.t_detect_mu = self.core.seconds_to_mu(self.detection_time)

@@ -48,6 +48,7 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
                               tooltip="runs between pause checks while no herald comes")
 
     def prepare(self):
+        self.check_arguments()
         self.prepare_link("gateware")
         s2mu = self.core.seconds_to_mu
         self.cycle_mu = int64(s2mu(self.cycle_length)) & ~7

@@ -41,6 +41,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                               tooltip="attempts between pause checks while no herald comes")
 
     def prepare(self):
+        self.check_arguments()
         self.prepare_link("cpu")
         s2mu = self.core.seconds_to_mu
         self.cycle_mu = int64(s2mu(self.cycle_length))

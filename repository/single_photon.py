@@ -20,11 +20,12 @@ from numpy import int64
 from artiq.experiment import *
 from artiq.coredevice.exceptions import RTIOUnderflow
 
+from drivers.arguments import CheckedArguments
 from drivers.bsa import GATE_INPUT_OFFSET_MU
 from drivers.link import SCHEMA_VERSION
 
 
-class SinglePhoton(EnvExperiment):
+class SinglePhoton(CheckedArguments, EnvExperiment):
     """Single-photon generation (lifetime, eta, gate window)"""
 
     def build(self):
@@ -48,6 +49,7 @@ class SinglePhoton(EnvExperiment):
                                       "(~0.9 us on Kasli) plus the ~0.1 us underflow margin")
 
     def prepare(self):
+        self.check_arguments()
         for node in (self.node_a, self.node_b):
             node.load_calibration(self)
         s2mu = self.core.seconds_to_mu

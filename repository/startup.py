@@ -11,13 +11,15 @@ Re-running ``init`` glitches the DDS outputs: do not run this in the middle of a
 """
 from artiq.experiment import *
 
+from drivers.arguments import CheckedArguments
+
 # beam -> (frequency Hz, amplitude, attenuation dB) defaults; channel order of docs/design.md
 DDS_DEFAULTS = {"cool": (110e6, 0.5, 10.0), "pump": (110e6, 0.5, 10.0),
                 "detect": (110e6, 0.5, 10.0), "qubit": (80e6, 0.5, 10.0)}
 BEAMS = ["cool", "pump", "detect", "qubit"]
 
 
-class Startup(EnvExperiment):
+class Startup(CheckedArguments, EnvExperiment):
     """Startup: initialise Urukuls, DDS, TTL directions, idle beams"""
 
     def build(self):
@@ -31,6 +33,7 @@ class Startup(EnvExperiment):
         self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {"cplds", "dds"}
 
     def prepare(self):
+        self.check_arguments()
         freq, amp, att, rf_on = [], [], [], []
         for n in "ab":
             for b in BEAMS:

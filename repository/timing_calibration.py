@@ -24,13 +24,14 @@ from numpy import int64
 from artiq.experiment import *
 from artiq.coredevice.exceptions import RTIOUnderflow
 
+from drivers.arguments import CheckedArguments
 from drivers.link import SCHEMA_VERSION
 
 KEYS = ["output_mu", "input_read_mu", "rpc_mu", "dma_playback_start_mu",
         "dma_playback_per_event_mu", "counter_read_mu", "min_pulse_period_mu", "delay_mu"]
 
 
-class TimingCalibration(EnvExperiment):
+class TimingCalibration(CheckedArguments, EnvExperiment):
     """Timing calibration (CPU cost model)"""
 
     def build(self):
@@ -43,6 +44,7 @@ class TimingCalibration(EnvExperiment):
                               tooltip="operations per measurement (<= 120: one SED lane)")
 
     def prepare(self):
+        self.check_arguments()
         self.costs = {}
         self.read_overhead = int64(0)
         self.set_dataset("schema_version", SCHEMA_VERSION)

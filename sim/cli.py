@@ -5,7 +5,12 @@
 arguments, same class selection and errors) and writes the master's results files. Bad input gives
 one line ``ionlink-sim: error: ...`` on stderr (a traceback only with ``--debug``).
 
-Exit status: 0 ok, 1 the experiment raised, 2 bad input, 130 terminated by the user (Ctrl-C).
+Exit status: 0 ok, 1 the experiment raised, 2 bad input (including an output path that cannot be
+written, found before anything runs), and for a run ended by a signal 128 + its number: 130
+Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP. The first such signal during a run requests termination
+as the dashboard does (the experiment stops at its next pause check and its results file is
+written with everything recorded so far); a second one stops at once. ``-q`` shows warnings and
+errors only (no progress bar, no dataset listing).
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import argparse
 import logging
 import os
 import pathlib
+import signal
 import sys
 from typing import Any, NoReturn, Sequence
 
@@ -82,7 +88,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
-    level = logging.ERROR if args.quiet else max(logging.WARNING - 10 * args.verbose, logging.DEBUG)
+    level = logging.WARNING if args.quiet else max(logging.WARNING - 10 * args.verbose,
+                                                   logging.DEBUG)
     if args.debug:
         level = logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s:%(name)s:%(message)s")
@@ -96,16 +103,18 @@ def _fail(message: str, code: int = 2) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """``ionlink-sim run``."""
     from sim.runner import InputError, Simulation, parse_arguments
+    from sim.termination import signals_interrupt
 
     arguments = parse_arguments(args.arguments)
     if not os.path.isfile(args.file):
         raise InputError("experiment file '{}' not found".format(args.file))
     progress = not args.quiet and sys.stderr.isatty()
     interactive = input if sys.stdin.isatty() else None
-    with Simulation(args.device_db, seed=args.seed, lab=args.lab, results_dir=args.results,
-                    dataset_db=args.dataset_db, vcd=args.vcd, progress=progress,
-                    interactive_input=interactive, state=True, power_up=args.power_up,
-                    hardware_faithful=args.hardware_faithful) as simulation:
+    with signals_interrupt(), Simulation(
+            args.device_db, seed=args.seed, lab=args.lab, results_dir=args.results,
+            dataset_db=args.dataset_db, vcd=args.vcd, progress=progress,
+            interactive_input=interactive, state=True, power_up=args.power_up,
+            hardware_faithful=args.hardware_faithful) as simulation:
         result = simulation.run(args.file, args.class_name, arguments)
     if result.exception is not None and args.debug:
         import traceback
@@ -114,8 +123,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.exit_code == 0:
         if not args.quiet:
             _print_datasets(result.datasets)
-    elif result.exit_code == 130:
-        sys.stderr.write("{}: terminated by user (rid {})\n".format(PROG, result.rid))
+    elif result.status == "terminated":
+        sys.stderr.write("{}: terminated (rid {}, exit status {})\n".format(
+            PROG, result.rid, result.exit_code))
     else:
         _fail(result.error_message or result.status)
     if result.results_file is not None and not args.quiet:
@@ -146,9 +156,12 @@ def cmd_budget(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """``ionlink-sim demo``: startup, readout calibration and remote entanglement, then the report."""
     from sim.demo import run_demo
+    from sim.termination import signals_interrupt
 
-    return run_demo(seed=args.seed, results_dir=args.results, heralds_per_setting=args.heralds,
-                    progress=not args.quiet and sys.stderr.isatty())
+    with signals_interrupt():
+        return run_demo(seed=args.seed, results_dir=args.results,
+                        heralds_per_setting=args.heralds,
+                        progress=not args.quiet and sys.stderr.isatty())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     _setup_logging(args)
     from sim.runner import InputError
+    from sim.termination import exit_status
     from sim.device_manager import DeviceDBError, DeviceError
 
     commands: dict[str, Any] = {"run": cmd_run, "budget": cmd_budget, "demo": cmd_demo}
@@ -174,9 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         return _fail(str(exc))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         sys.stderr.write("{}: interrupted\n".format(PROG))
-        return 130
+        return exit_status(getattr(exc, "signum", signal.SIGINT))
     except Exception as exc:  # a simulator bug: still one line unless --debug
         if args.debug:
             raise

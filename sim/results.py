@@ -71,18 +71,27 @@ def write_results(path: str | os.PathLike, dataset_mgr: Any, *, rid: int, start_
                   strict: bool = True) -> Path:
     """Write one results file (creating its directory) and return its path.
 
+    The file is written under a temporary name in the same folder and renamed into place, so an
+    interruption never leaves a truncated file under the final name.
+
     ``run_time`` is ``None`` only if ``run()`` was never reached (the simulator then writes
     ``start_time``; ARTIQ writes no file in that case).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with h5py.File(path, "w") as f:
-        dataset_mgr.write_hdf5(f, strict=strict)
-        f["artiq_version"] = artiq_version
-        f["rid"] = rid
-        f["start_time"] = start_time
-        f["run_time"] = start_time if run_time is None else run_time
-        f["expid"] = pyon.encode(expid)
+    tmp = path.parent / ".{}.{}.tmp".format(path.name, os.getpid())  # created with the umask
+    try:
+        with h5py.File(tmp, "w") as f:
+            dataset_mgr.write_hdf5(f, strict=strict)
+            f["artiq_version"] = artiq_version
+            f["rid"] = rid
+            f["start_time"] = start_time
+            f["run_time"] = start_time if run_time is None else run_time
+            f["expid"] = pyon.encode(expid)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     logger.info("Results written to %s", path)
     return path
 

@@ -11,31 +11,42 @@ build or prepare fails. The engine is installed as ARTIQ's time manager only whi
 runs (:func:`installed_time_manager`).
 
 Exit codes (:class:`RunResult.exit_code`): 0 ok, 1 the experiment raised, 2 bad input (arguments,
-class selection, device database, device without model), 130 terminated by the user.
+class selection, device database, device without model, an output path that cannot be written),
+128 + the signal's number when a signal terminated the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP;
+:mod:`sim.termination`), 130 when termination was requested otherwise. Every output path is
+created or checked when the :class:`Simulation` is made (:mod:`sim.outputs`), before any
+experiment is built.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import numbers
 import os
 import pathlib
-import signal
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
+
+import numpy
 
 from sim import artiq_env, pyon
 
 artiq_env.activate()
 
+from drivers.arguments import ArgumentValueError  # noqa: E402
 from sim.datasets import DatasetDB, DatasetManager  # noqa: E402
 from sim.fileimport import import_file  # noqa: E402
 from sim.device_manager import (DeviceDBError, DeviceError, DeviceManager,  # noqa: E402
                                 load_device_db, transform_device_db)
+from sim.provenance import Provenance, lab_file  # noqa: E402
+from sim.outputs import OutputPath, OutputPathError, prepare_outputs  # noqa: E402
 from sim.results import RIDCounter, results_path, write_results  # noqa: E402
 from sim.scheduler import CCB, Scheduler  # noqa: E402
+from sim.termination import (EXIT_TERMINATED, TerminationSignal, exit_status,  # noqa: E402
+                             signals_request_termination)
 
 __all__ = ["Simulation", "RunResult", "InputError", "ArgumentError", "run_experiment",
            "installed_time_manager", "parse_arguments", "get_experiment", "load_experiment_module",
@@ -47,7 +58,6 @@ logger = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_EXPERIMENT_ERROR = 1
 EXIT_BAD_INPUT = 2
-EXIT_TERMINATED = 130
 
 #: Dataset (float in [0, 1]) that drives the progress bar of ``ionlink-sim run``.
 PROGRESS_DATASET = "ionlink.progress"
@@ -98,16 +108,19 @@ def get_experiment(module: Any, class_name: str | None = None) -> type:
     """Select the experiment class as ``artiq_run`` does (same error texts)."""
     from artiq.language.environment import is_public_experiment
 
+    exps = [(name, obj) for name, obj in sorted(vars(module).items())
+            if is_public_experiment(obj)]
     if class_name:
         obj = module
         try:
             for name in class_name.split("."):
                 obj = getattr(obj, name)
-        except AttributeError as exc:
-            raise InputError(str(exc)) from exc
+        except AttributeError:
+            raise InputError(
+                "experiment file '{}' has no class '{}' (experiments in it: {})".format(
+                    getattr(module, "__file__", "?"), class_name,
+                    ", ".join(name for name, _ in exps) or "none")) from None
         return obj
-    exps = [(name, obj) for name, obj in sorted(vars(module).items())
-            if is_public_experiment(obj)]
     if not exps:
         raise InputError("No experiments in module")
     if len(exps) > 1:
@@ -136,6 +149,8 @@ def installed_time_manager(time_manager: Any) -> Iterator[None]:
 def _argument_manager_class() -> type:
     from artiq.language.environment import DefaultMissing
 
+    from drivers.arguments import argument_problem
+
     class MissingArgument(ArgumentError, DefaultMissing):
         """A required argument (no default) was not supplied."""
 
@@ -149,12 +164,14 @@ def _argument_manager_class() -> type:
 
         def get(self, key: str, processor: Any, group: Any, tooltip: Any) -> Any:
             if key in self.unprocessed_arguments:
+                raw = self.unprocessed_arguments[key]
                 try:
-                    value = processor.process(self.unprocessed_arguments[key])
+                    value = processor.process(raw)
                 except Exception as exc:
-                    raise ArgumentError("invalid value {!r} for argument '{}' ({}): {}".format(
-                        self.unprocessed_arguments[key], key, type(processor).__name__,
-                        exc or type(exc).__name__)) from exc
+                    problem = argument_problem(processor, raw) or "is not allowed: {}".format(
+                        exc or type(exc).__name__)
+                    raise ArgumentError("argument '{}' = {!r} {}".format(key, raw, problem)) \
+                        from exc
                 self._processed.add(key)
                 return value
             try:
@@ -208,9 +225,9 @@ class RunResult:
 
     @property
     def status(self) -> str:
-        """``"ok"``, ``"error"``, ``"bad input"`` or ``"terminated"``."""
-        return {EXIT_OK: "ok", EXIT_EXPERIMENT_ERROR: "error", EXIT_BAD_INPUT: "bad input",
-                EXIT_TERMINATED: "terminated"}[self.exit_code]
+        """``"ok"``, ``"error"``, ``"bad input"`` or ``"terminated"`` (exit codes ≥ 128)."""
+        return {EXIT_OK: "ok", EXIT_EXPERIMENT_ERROR: "error",
+                EXIT_BAD_INPUT: "bad input"}.get(self.exit_code, "terminated")
 
     @property
     def error_message(self) -> str:
@@ -219,7 +236,7 @@ class RunResult:
         if exc is None:
             return ""
         text = " ".join(str(exc).split())
-        if isinstance(exc, (InputError, DeviceError)):
+        if isinstance(exc, (InputError, DeviceError, ArgumentValueError)):
             return text
         return "{}: {}".format(type(exc).__name__, text) if text else type(exc).__name__
 
@@ -229,7 +246,7 @@ def _exit_code_for(exc: BaseException) -> int:
 
     if isinstance(exc, (TerminationRequested, KeyboardInterrupt)):
         return EXIT_TERMINATED
-    if isinstance(exc, (InputError, DeviceError, DeviceDBError)):
+    if isinstance(exc, (InputError, DeviceError, DeviceDBError, ArgumentValueError)):
         return EXIT_BAD_INPUT
     if isinstance(exc, AttributeError) and "not queried in experiment" in str(exc):
         return EXIT_BAD_INPUT
@@ -290,12 +307,9 @@ def resolve_lab(lab: Any, device_db_path: pathlib.Path | None) -> Any:
     """Load the lab description: ``lab`` (preset name, path or loaded object), else the ``lab.toml``
     next to the device database if present, else ``None``."""
     if lab is None:
-        if device_db_path is None:
+        lab = lab_file(None, device_db_path)
+        if lab is None:
             return None
-        candidate = device_db_path.resolve().parent / "lab.toml"
-        if not candidate.is_file():
-            return None
-        lab = candidate
     if not isinstance(lab, (str, os.PathLike)):
         return lab
     try:
@@ -373,24 +387,30 @@ class Simulation:
         self.raw_device_db = raw
         self.seed = seed
         self.lab = resolve_lab(lab, ddb_path)
+        self._lab_path = lab_file(lab, ddb_path)
         self.results_dir = pathlib.Path(results_dir)
         base = self.results_dir.resolve().parent
         self.rid_counter = RIDCounter(base / "last_rid.pyon", self.results_dir)
-        state_dir = base
-        if dataset_db is False:
-            self.dataset_db = DatasetDB(None)
-        else:
-            path = base / "dataset_db.mdb" if dataset_db in (None, True) else dataset_db
-            self.dataset_db = DatasetDB(path)  # type: ignore[arg-type]
-            state_dir = pathlib.Path(path).resolve().parent  # type: ignore[arg-type]
-        self.progress = progress
+        self.dataset_db_path = None if dataset_db is False else pathlib.Path(
+            base / "dataset_db.mdb" if dataset_db in (None, True) else dataset_db)  # type: ignore
+        state_dir = base if self.dataset_db_path is None else self.dataset_db_path.resolve().parent
+        self.vcd = vcd
         self.write_results = write_results
+        from sim.state_file import store_for
+        self._store = store_for(state, state_dir, ddb_path, lab, raw, self.lab)
+        try:
+            prepare_outputs(self.output_paths())
+        except OutputPathError as exc:
+            raise InputError(str(exc)) from None
+        try:
+            self.dataset_db = DatasetDB(self.dataset_db_path)
+        except Exception as exc:  # lmdb.Error: not an LMDB file, locked, ...
+            raise InputError("cannot open dataset store '{}': {}".format(
+                self.dataset_db_path, " ".join(str(exc).split()))) from exc
+        self.progress = progress
         self.interactive_input = interactive_input
         self._own_session = session is None
         self.hardware_faithful = hardware_faithful
-        self._vcd = vcd
-        from sim.state_file import store_for
-        self._store = store_for(state, state_dir, ddb_path, lab, raw, self.lab)
         stored = None if power_up else _load_stored(self._store)
         # The session sees the lab's own entries (class names, channels, sim_* keys).
         self.session = _make_session(raw, seed, self.lab, vcd, hardware_faithful) \
@@ -401,6 +421,27 @@ class Simulation:
         self.scheduler = Scheduler()
         self.ccb = CCB()
         self._closed = False
+
+    def output_paths(self) -> list[OutputPath]:
+        """Every path this simulation writes (checked by :func:`~sim.outputs.prepare_outputs`
+        before anything runs)."""
+        outputs = []
+        if self.write_results:
+            outputs.append(OutputPath(self.results_dir, "results folder", folder=True))
+        outputs.append(OutputPath(self.rid_counter.cache_file, "run-id file"))
+        if self.dataset_db_path is not None:
+            outputs.append(OutputPath(self.dataset_db_path, "dataset store"))
+        if self.vcd:
+            outputs.append(OutputPath(pathlib.Path(self.vcd), "VCD file"))
+        if self._store.path is not None:
+            outputs.append(OutputPath(self._store.path, "hardware-state file"))
+        return outputs
+
+    @functools.cached_property
+    def provenance(self) -> Provenance:
+        """Lab, device database, seed and code of this simulation (for the results files)."""
+        return Provenance.of(lab=self.lab, lab_path=self._lab_path,
+                             device_db_path=self.device_db_path, seed=self.seed)
 
     # -- lifecycle of the simulation ---------------------------------------------------------
     def close(self) -> None:
@@ -447,10 +488,10 @@ class Simulation:
         state, self._next_state = self._next_state, None
         if state is None or not self._own_session:
             return
-        session = _make_session(self.raw_device_db, self.seed, self.lab, self._vcd,
+        session = _make_session(self.raw_device_db, self.seed, self.lab, self.vcd,
                                 self.hardware_faithful)
         self._continue_from(session, state)
-        if self._vcd:   # the VCD file shows the whole simulation
+        if self.vcd:   # the VCD file shows the whole simulation
             session.previous_engines = [*self.session.previous_engines, self.session.engine]
         self.session = session
 
@@ -503,13 +544,18 @@ class _Run:
         self.argument_mgr = _argument_manager_class()(expid["arguments"], sim.interactive_input)
         self.results_file: pathlib.Path | None = None
         self.async_errors_at_start = len(self._async_errors())
+        start = getattr(getattr(sim.session, "engine", None), "start_experiment", None)
+        if start is not None:
+            start()  # minimum slack per experiment
 
     def execute(self) -> RunResult:
         engine = getattr(self.sim.session, "engine", None)
         tm = installed_time_manager(engine) if engine is not None else contextlib.nullcontext()
         exc: BaseException | None = None
+        received = TerminationSignal()
         try:
-            with tm, _sigint_requests_termination(self.sim.scheduler):
+            with tm, signals_request_termination(self.sim.scheduler.request_termination) \
+                    as received:
                 exc = self._lifecycle()
         finally:
             self.progress.close()
@@ -519,6 +565,8 @@ class _Run:
         code = EXIT_OK if exc is None else _exit_code_for(exc)
         if code == EXIT_OK and self.sim.scheduler.termination_requested():
             code = EXIT_TERMINATED
+        if code == EXIT_TERMINATED:
+            code = exit_status(received.signum)
         return RunResult(self.rid, self.exp_cls.__name__, code, self.results_file, exc,
                          dict(self.dataset_mgr.local), self._summary())
 
@@ -532,6 +580,7 @@ class _Run:
             logger.debug("build/prepare failed", exc_info=True)
             return exc
         self.run_time = time.time()
+        logger.info("RID %d: %s.run() starts", self.rid, self.exp_cls.__name__)
         try:
             try:
                 exp.run()
@@ -562,22 +611,25 @@ class _Run:
 
     def _diagnostics(self) -> None:
         """Record the simulator's own diagnostics as ``ionlink.sim.*`` datasets: the seed (-1 if
-        none), the core-log lines of this run's asynchronous RTIO errors (newline-separated) and
-        their count, and the session's summary (cumulative over the session; ``None`` items are
-        left out, non-scalar items are PYON strings)."""
+        none), the provenance (``ionlink.sim.provenance.*``: lab, device database, code), the
+        core-log lines of this run's asynchronous RTIO errors (newline-separated) and their
+        count, and the session's summary (``min_slack_*`` of this experiment, ``session_*`` and
+        the counts over the session; integers as int64, ``None`` items left out, non-scalar
+        items as PYON strings)."""
         def put(key: str, value: Any) -> None:
-            self.dataset_mgr.set(DIAGNOSTICS_PREFIX + key, value, {}, False, False, True)
+            self.dataset_mgr.set(key, value, {}, False, False, True)
 
-        put("seed", -1 if self.sim.seed is None else int(self.sim.seed))
+        put(DIAGNOSTICS_PREFIX + "seed", numpy.int64(-1 if self.sim.seed is None
+                                                     else self.sim.seed))
+        for key, value in self.sim.provenance.datasets(DIAGNOSTICS_PREFIX + "provenance.").items():
+            put(key, numpy.int64(value) if isinstance(value, int) else value)
         errors = self._async_errors()[self.async_errors_at_start:]
-        put("async_error_count", len(errors))
-        put("async_errors", "\n".join(str(e) for e in errors))
+        put(DIAGNOSTICS_PREFIX + "async_error_count", numpy.int64(len(errors)))
+        put(DIAGNOSTICS_PREFIX + "async_errors", "\n".join(str(e) for e in errors))
         for key, value in self._summary().items():
             if value is None or key == "async_errors":
                 continue
-            if not isinstance(value, (bool, int, float, str)):
-                value = pyon.encode(value) if _pyon_ok(value) else str(value)
-            put(str(key), value)
+            put(DIAGNOSTICS_PREFIX + str(key), _hdf5_scalar(value))
 
     def _async_errors(self) -> list:
         return list(getattr(self.sim.session, "async_errors", None) or [])
@@ -599,30 +651,21 @@ class _Run:
             strict=False)
 
 
+def _hdf5_scalar(value: Any) -> Any:
+    """``value`` as an HDF5-native scalar: integers (Python or numpy) → int64, reals → float64,
+    bool and str unchanged, anything else its PYON string."""
+    if isinstance(value, (bool, numpy.bool_, str)):
+        return bool(value) if isinstance(value, numpy.bool_) else value
+    if isinstance(value, numbers.Integral):
+        return numpy.int64(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return pyon.encode(value) if _pyon_ok(value) else str(value)
+
+
 def _pyon_ok(value: Any) -> bool:
     try:
         pyon.encode(value)
     except TypeError:
         return False
     return True
-
-
-@contextlib.contextmanager
-def _sigint_requests_termination(scheduler: Scheduler) -> Iterator[None]:
-    """First Ctrl-C requests termination (``pause()`` raises, ``check_termination()`` is true);
-    the second interrupts with ``KeyboardInterrupt``."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if scheduler.termination_requested():
-            raise KeyboardInterrupt
-        scheduler.request_termination()
-        print("ionlink-sim: termination requested (Ctrl-C again to interrupt)", file=sys.stderr)
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

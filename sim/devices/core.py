@@ -149,6 +149,9 @@ class Core:
         state.depth += 1
         try:
             return fn(*k_args, **k_kwargs)
+        except Exception as exc:
+            engine.uncaught(exc)
+            raise
         finally:
             state.depth -= 1
             syscalls.activate(prev)

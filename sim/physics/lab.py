@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import tomllib
 from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -279,6 +279,7 @@ class Lab:
     entangler: Entangler
     loop: LoopTiming
     description: str = ""
+    source: str = ""  # the TOML file it was loaded from ("" if built otherwise)
 
     def node(self, name: str) -> Node:
         """The node called ``name`` (``"a"`` or ``"b"``)."""
@@ -507,4 +508,4 @@ def load_lab(name_or_path: str | Path) -> Lab:
         data = tomllib.loads(p.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise LabError(f"lab {p}: cannot read: {exc}") from None
-    return lab_from_dict(data, name=p.stem)
+    return replace(lab_from_dict(data, name=p.stem), source=str(p.resolve()))

@@ -119,8 +119,11 @@ class RTIOEngine:
         self.async_errors: list[str] = []
         self._async_flags = 0
         self.kernel_async: list[str] = []
+        # minimum slack of the current experiment (restarted by start_experiment), and of the
+        # experiments before it
         self.min_slack = 1 << 62
         self.min_slack_info: tuple[int, int, str] | None = None  # (channel, timestamp, source line)
+        self._earlier_min_slack: tuple[int, tuple[int, int, str] | None] = (1 << 62, None)
         self.n_outputs = 0
         self.outputs_before = 0  # outputs logged by the sessions this one's state descends from
         # DMA and cache
@@ -425,8 +428,7 @@ class RTIOEngine:
         counter8 = counter & ~7
         msg = "RTIO underflow at channel 0x{:04x}:{}, {} mu, slack {} mu (at {})".format(
             ch, self.channel_name(ch), ts, ts - counter8, source_line())
-        self._log_core(msg)
-        return RTIOUnderflow(msg)
+        return RTIOUnderflow(msg)  # a core-log error only if the kernel does not catch it
 
     def _sequence_error(self, channel: int) -> None:
         self._async(ASYNC_SEQUENCE, channel)
@@ -443,9 +445,27 @@ class RTIOEngine:
         """Log an RTIO busy error (a PHY received an event while busy)."""
         self._async(ASYNC_BUSY, channel)
 
+    def uncaught(self, exc: BaseException) -> None:
+        """``exc`` left the outermost kernel: an RTIO underflow or overflow becomes a core-log
+        error (one the kernel catches leaves none, as on hardware)."""
+        if isinstance(exc, (RTIOUnderflow, RTIOOverflow)):
+            self._log_core(str(exc))
+
     def _log_core(self, msg: str) -> None:
         self.core_log.append(msg)
         core_log_logger.error(msg)
+
+    def start_experiment(self) -> None:
+        """A new experiment starts: its minimum slack is tracked afresh (the session's minimum,
+        over all experiments, stays in :meth:`summary`)."""
+        self._earlier_min_slack = self._session_min_slack()
+        self.min_slack = 1 << 62
+        self.min_slack_info = None
+
+    def _session_min_slack(self) -> tuple[int, tuple[int, int, str] | None]:
+        if self.min_slack_info is not None and self.min_slack < self._earlier_min_slack[0]:
+            return self.min_slack, self.min_slack_info
+        return self._earlier_min_slack
 
     def _note_slack(self, channel: int, ts: int, counter: int) -> None:
         self.min_slack = ts - counter
@@ -483,8 +503,7 @@ class RTIOEngine:
 
     def _overflow(self, channel: int) -> RTIOOverflow:
         msg = "RTIO input overflow on channel 0x{:04x}:{}".format(channel, self.channel_name(channel))
-        self._log_core(msg)
-        return RTIOOverflow(msg)
+        return RTIOOverflow(msg)  # a core-log error only if the kernel does not catch it
 
     def _read(self, channel: int, timeout: int | None) -> tuple[int, int]:
         """A read command: wait until counter >= timeout, or the FIFO has data, or overflow
@@ -857,18 +876,24 @@ class RTIOEngine:
                 kinds["busy"] += 1
             elif m.startswith("RTIO sequence"):
                 kinds["sequence"] += 1
-        info = self.min_slack_info
         return {
             "now_mu": self.now, "counter_mu": self.counter,
-            "min_slack_mu": self.min_slack if info is not None else None,
-            "min_slack_channel": None if info is None else "0x{:04x}:{}".format(
-                info[0], self.channel_name(info[0])),
-            "min_slack_timestamp_mu": None if info is None else info[1],
-            "min_slack_source": None if info is None else info[2],
+            **self._slack_items("min_slack", self.min_slack, self.min_slack_info),
+            **self._slack_items("session_min_slack", *self._session_min_slack()),
             "collisions": kinds["collision"], "busy_errors": kinds["busy"],
             "sequence_errors": kinds["sequence"], "async_errors": list(self.async_errors),
             "n_outputs": self.outputs_before + sum(len(st.raw) for st in self.channels.values()),
         }
+
+
+    def _slack_items(self, prefix: str, slack: int, info: tuple[int, int, str] | None
+                     ) -> dict[str, Any]:
+        """``{prefix}_mu``, ``_channel``, ``_timestamp_mu``, ``_source`` (``None`` if no event)."""
+        return {prefix + "_mu": None if info is None else slack,
+                prefix + "_channel": None if info is None else "0x{:04x}:{}".format(
+                    info[0], self.channel_name(info[0])),
+                prefix + "_timestamp_mu": None if info is None else info[1],
+                prefix + "_source": None if info is None else info[2]}
 
 
 class Period:

@@ -66,9 +66,9 @@ def test_ok_prints_datasets_and_writes_results(cli, capsys, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["EXP", "-c", "Nope"], "has no attribute 'Nope'"),
+    (["EXP", "-c", "Nope"], "exp.py' has no class 'Nope' (experiments in it: Exp)"),
     (["EXP", "zzz=1"], "Supplied argument(s) not queried in experiment: zzz"),
-    (["EXP", "b=1"], "invalid value 1 for argument 'b' (BooleanValue): Invalid BooleanValue value"),
+    (["EXP", "b=1"], "argument 'b' = 1 is not allowed: must be True or False"),
     (["EXP", "n=[1,"], "cannot parse value of argument 'n' as PYON"),
     (["EXP", "n"], "is not of the form KEY=VALUE"),
     (["EXP", "--device-db", "missing.py"], "device database 'missing.py' not found"),

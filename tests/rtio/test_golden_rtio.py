@@ -320,6 +320,44 @@ def test_underflow_message(env):
     assert src[line - first].strip().startswith("ttl.on()")
 
 
+def test_core_log_has_uncaught_underflows_only(env, caplog):
+    """An underflow the kernel catches leaves no core-log error (as on hardware); one that leaves
+    the kernel is logged; sequence errors stay core-log errors even when nothing raises."""
+    core, ttl = env.core, env.get("ttl_out")
+
+    def late():
+        at_mu(core.get_rtio_counter_mu() - 1000)
+        ttl.on()
+
+    def caught():
+        core.reset()
+        try:
+            late()
+        except RTIOUnderflow:
+            core.break_realtime()
+        ttl.off()
+
+    def sequence_error():
+        core.reset()
+        delay(55 * 256 * us)
+        for _ in range(256):
+            ttl.pulse(25 * us)
+            delay(-75 * us)
+
+    def core_log():
+        return [r.getMessage() for r in caplog.records if r.name == "ionlink.core_log"]
+
+    with caplog.at_level(logging.INFO):
+        env.run(caught)
+        assert core_log() == []
+        with pytest.raises(RTIOUnderflow) as info:
+            env.run(late)
+        assert core_log() == [str(info.value)]
+        env.run(sequence_error)
+    assert core_log()[1].startswith("RTIO sequence error involving channel 0x0000:ttl_out")
+    assert all(r.levelno == logging.ERROR for r in caplog.records if r.name == "ionlink.core_log")
+
+
 def test_overflow(env):
     """11. 100000 samples without reading, then sample_get → RTIOOverflow."""
     core, loop_in = env.core, env.get("loop_in")

@@ -1,0 +1,99 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Termination signals (Ctrl-C, ``kill``, a closing terminal) and the exit status they give.
+
+While an experiment runs, the first SIGINT, SIGTERM or SIGHUP requests termination the way the
+dashboard does (:func:`signals_request_termination`): the scheduler's ``check_pause()`` turns
+true, the experiment leaves its kernel at its next check, ``pause()`` raises
+``TerminationRequested`` and the results file is written with everything recorded so far. A
+second signal raises :class:`SignalInterrupt` (a ``KeyboardInterrupt``) at once; files already
+written stay intact (they are written under a temporary name and renamed). Outside a run
+(:func:`signals_interrupt`), SIGTERM and SIGHUP raise :class:`SignalInterrupt` like Ctrl-C does,
+so that clean-up code runs instead of the process dying.
+
+Exit status of a run ended by a signal: 128 + the signal's number (the shell convention:
+130 SIGINT, 143 SIGTERM, 129 SIGHUP); a termination requested otherwise gives 130.
+"""
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+__all__ = ["TERMINATION_SIGNALS", "EXIT_TERMINATED", "SignalInterrupt", "TerminationSignal",
+           "exit_status", "signals_request_termination", "signals_interrupt"]
+
+#: Exit status of a run terminated without a signal (a scheduler request), as for Ctrl-C.
+EXIT_TERMINATED = 130
+
+#: Signals that request termination (SIGHUP does not exist on Windows).
+TERMINATION_SIGNALS: tuple[int, ...] = tuple(
+    s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+
+
+class SignalInterrupt(KeyboardInterrupt):
+    """A termination signal that stops the process at once (``signum``: the signal's number)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def exit_status(signum: int | None) -> int:
+    """Exit status of a run terminated by ``signum`` (``None``: by a request, 130)."""
+    return EXIT_TERMINATED if signum is None else 128 + int(signum)
+
+
+@dataclass
+class TerminationSignal:
+    """The first termination signal received during a run (``signum`` ``None``: none yet)."""
+
+    signum: int | None = None
+
+
+@contextlib.contextmanager
+def _handlers(handler: Callable[[int, Any], None]) -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, handler) for s in TERMINATION_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+@contextlib.contextmanager
+def signals_request_termination(request: Callable[[], None], prog: str = "ionlink-sim"
+                                ) -> Iterator[TerminationSignal]:
+    """While the block runs, the first termination signal calls ``request()`` (and is recorded
+    in the yielded :class:`TerminationSignal`); the next one raises :class:`SignalInterrupt`.
+    Only in the main thread (elsewhere signals are left alone)."""
+    received = TerminationSignal()
+
+    def handler(signum: int, frame: Any) -> None:
+        if received.signum is not None:
+            received.signum = signum
+            raise SignalInterrupt(signum)
+        received.signum = signum
+        request()
+        print("{}: {}: termination requested, the results will be written at the next safe "
+              "point ({} again to stop at once)".format(
+                  prog, signal.Signals(signum).name,
+                  "Ctrl-C" if signum == signal.SIGINT else "the signal"), file=sys.stderr)
+
+    with _handlers(handler):
+        yield received
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """While the block runs, every termination signal raises :class:`SignalInterrupt`."""
+    def handler(signum: int, frame: Any) -> None:
+        raise SignalInterrupt(signum)
+
+    with _handlers(handler):
+        yield

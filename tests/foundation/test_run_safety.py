@@ -1,0 +1,351 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Runs never lose data: termination signals, output paths checked up front, checked arguments."""
+from __future__ import annotations
+
+import ast
+import glob
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import h5py
+import pytest
+
+from artiq.experiment import EnvExperiment, EnumerationValue, NumberValue, BooleanValue
+from drivers.arguments import ArgumentValueError, CheckedArguments
+from sim.cli import main
+from sim.results import write_results
+from sim.runner import Simulation
+from sim.termination import SignalInterrupt
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEVICE_DB = os.path.join(ROOT, "device_db.py")
+
+
+def _one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("ionlink-sim: error: "), err
+    return lines[0][len("ionlink-sim: error: "):]
+
+
+# ---------------------------------------------------------------------------------------------
+# termination signals
+
+def test_sigterm_to_a_real_run_writes_the_heralds_so_far(tmp_path):
+    """``kill -TERM`` during a long remote-entanglement run: the run stops at its next pause check
+    (well within a second), writes a readable results file with the heralds taken, exit 143."""
+    results = tmp_path / "results"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim", "run", "repository/remote_entanglement.py",
+         "heralds_per_setting=1000000", "--seed", "2", "--results", str(results), "-v",
+         "--hardware-faithful"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONPATH=ROOT))
+    started = threading.Event()
+    err_lines: list[str] = []
+
+    def read_stderr() -> None:
+        for line in proc.stderr:
+            err_lines.append(line)
+            if "RemoteEntanglement.run() starts" in line:
+                started.set()
+
+    reader = threading.Thread(target=read_stderr, daemon=True)
+    reader.start()
+    try:
+        assert started.wait(timeout=30), "".join(err_lines)  # the experiment's run() started
+        time.sleep(1.0)  # inside the heralding loop
+        t_signal = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=20)
+        elapsed = time.monotonic() - t_signal
+    finally:
+        proc.kill()
+        proc.wait()
+    reader.join(timeout=5)
+    err = "".join(err_lines)
+    assert rc == 143, err
+    assert "SIGTERM: termination requested" in err
+    assert elapsed < 3.0, elapsed  # stop, write the file and exit
+    files = glob.glob(str(results / "*" / "*" / "*-RemoteEntanglement.h5"))
+    assert len(files) == 1, err
+    with h5py.File(files[0]) as f:
+        heralds = f["datasets/totals.heralds"][()]
+        assert 0 < heralds < 1000000
+        assert len(f["datasets/herald.pattern"]) == heralds
+
+
+class SignalledTwice(EnvExperiment):
+    def build(self):
+        self.setattr_device("scheduler")
+        self.setattr_argument("signals", NumberValue(1, precision=0, step=1, type="int"))
+        self.setattr_argument("signum", NumberValue(int(signal.SIGHUP), precision=0, step=1,
+                                                    type="int"))
+
+    def run(self):
+        for i in range(100):
+            self.set_dataset("last", i)
+            if i == 5:
+                for _ in range(self.signals):
+                    os.kill(os.getpid(), self.signum)
+                    time.sleep(0.01)
+            self.scheduler.pause()
+
+
+@pytest.mark.parametrize("signum, signals, code", [(signal.SIGHUP, 1, 129),
+                                                   (signal.SIGTERM, 2, 143)])
+def test_signal_exit_codes_and_second_signal(simulation, signum, signals, code):
+    """One SIGHUP: termination at the next pause(), exit 129. A second SIGTERM interrupts at once
+    (exit 143); the datasets recorded so far are still written."""
+    def unhandled(signum, frame):
+        raise AssertionError("signal {} not handled by the run".format(signum))
+
+    previous = signal.signal(signum, unhandled)  # instead of ending pytest
+    try:
+        result = simulation.run(SignalledTwice,
+                                arguments={"signals": signals, "signum": int(signum)})
+    finally:
+        signal.signal(signum, previous)
+    assert result.exit_code == code and result.status == "terminated"
+    assert isinstance(result.exception, SignalInterrupt) == (signals == 2)
+    with h5py.File(result.results_file) as f:
+        assert f["datasets/last"][()] == 5
+
+
+class _Values:
+    def write_hdf5(self, f, strict=True):
+        f["x"] = 1
+
+    def __init__(self, fail=False):
+        self.fail = fail
+
+
+class _Interrupting(_Values):
+    def write_hdf5(self, f, strict=True):
+        f["x"] = 2
+        raise SignalInterrupt(signal.SIGTERM)
+
+
+def test_results_file_written_atomically(tmp_path):
+    """An interruption while writing leaves the earlier file intact and no partial file."""
+    path = tmp_path / "r" / "000000001-Exp.h5"
+    meta = dict(rid=1, start_time=0.0, run_time=0.0, expid={}, artiq_version="x")
+    write_results(path, _Values(), **meta)
+    with pytest.raises(SignalInterrupt):
+        write_results(path, _Interrupting(), **meta)
+    with h5py.File(path) as f:
+        assert f["x"][()] == 1
+    assert os.listdir(path.parent) == [path.name]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as h5py creates files
+
+
+# ---------------------------------------------------------------------------------------------
+# output paths
+
+@pytest.mark.parametrize("options, message", [
+    (["--results", "{tmp}/plain"], "results folder '{tmp}/plain' is a file, not a folder"),
+    (["--results", "{tmp}/plain/sub/results"],
+     "cannot create results folder '{tmp}/plain/sub/results': '{tmp}/plain' is a file"),
+    (["--vcd", "{tmp}/plain/run.vcd"],
+     "cannot create the folder of VCD file '{tmp}/plain/run.vcd': '{tmp}/plain' is a file"),
+    (["--vcd", "{tmp}"], "VCD file '{tmp}' is a folder, not a file"),
+    (["--dataset-db", "{tmp}/plain/db.mdb"], "dataset store '{tmp}/plain/db.mdb'"),
+])
+def test_bad_output_path_fails_before_anything_runs(tmp_path, capsys, monkeypatch, options,
+                                                    message):
+    """A path the run cannot write: one line naming it, exit 2, before the experiment is built."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plain").write_text("")
+    exp = tmp_path / "exp.py"
+    exp.write_text("from artiq.experiment import *\nclass Exp(EnvExperiment):\n"
+                   "    def build(self):\n        raise RuntimeError('built')\n")
+    options = [o.format(tmp=tmp_path) for o in options]
+    assert main(["run", str(exp), "--device-db", DEVICE_DB, *options]) == 2
+    assert message.format(tmp=tmp_path) in _one_line_error(capsys.readouterr().err)
+    assert not (tmp_path / "last_rid.pyon").exists()
+
+
+def test_missing_results_parents_are_created(tmp_path):
+    """``--results`` in a folder that does not exist yet: the folders are made up front."""
+    results = tmp_path / "new" / "deeper" / "results"
+    with Simulation(DEVICE_DB, results_dir=results, session=object()) as sim:
+        assert results.is_dir() and sim.dataset_db_path.parent.is_dir()
+
+
+# ---------------------------------------------------------------------------------------------
+# arguments
+
+class Checked(CheckedArguments, EnvExperiment):
+    def build(self):
+        self.setattr_argument("n", NumberValue(3, precision=0, step=1, min=1, max=10,
+                                               type="int"))
+        self.setattr_argument("t", NumberValue(1e-6, unit="us", min=0.0))
+        self.setattr_argument("mode", EnumerationValue(["a", "b"], "a"))
+        self.setattr_argument("flag", BooleanValue(False))
+
+    def prepare(self):
+        self.check_arguments()
+
+    def run(self):
+        pass
+
+
+@pytest.mark.parametrize("arguments, message", [
+    ({"n": 0}, "argument 'n' = 0 is out of range: must be in [1, 10]"),
+    ({"n": 11}, "argument 'n' = 11 is out of range: must be in [1, 10]"),
+    ({"n": 2.5}, "argument 'n' = 2.5 is not an integer: must be an integer in [1, 10]"),
+    ({"n": "3"}, "argument 'n' = '3' is not a number"),
+    ({"t": -1e-6}, "argument 't' = -1e-06 (-1 us) is out of range: must be ≥ 0"),
+    ({"t": float("nan")}, "argument 't' = nan (nan us) is not finite"),
+])
+def test_check_arguments_names_argument_value_and_range(simulation, arguments, message):
+    """Out-of-range, non-integer and non-numeric values are refused in prepare(), exit 2."""
+    result = simulation.run(Checked, arguments=arguments)
+    assert isinstance(result.exception, ArgumentValueError)
+    assert result.exit_code == 2 and result.results_file is None
+    assert result.error_message.startswith(message), result.error_message
+
+
+def test_check_arguments_accepts_valid_values(simulation):
+    result = simulation.run(Checked, arguments={"n": 10, "t": 0.0, "mode": "b", "flag": True})
+    assert result.exit_code == 0, result.error_message
+
+
+@pytest.mark.parametrize("experiment, arguments, message", [
+    ("remote_entanglement", ["heralds_per_setting=-5"],
+     "argument 'heralds_per_setting' = -5 is out of range: must be ≥ 1"),
+    ("remote_entanglement", ["heralds_per_setting=0"], "= 0 is out of range: must be ≥ 1"),
+    ("remote_entanglement", ["heralds_per_setting=2.5"], "= 2.5 is not an integer"),
+    ("remote_entanglement", ["cooling_time=-1e-6"],
+     "argument 'cooling_time' = -1e-06 (-1 us) is out of range: must be ≥ 0"),
+    ("remote_entanglement", ['mode="nonsense"'],
+     "argument 'mode' = 'nonsense' is not allowed: must be one of 'z', 'parity', 'tomography'"),
+    ("readout_calibration", ["shots=-1"], "argument 'shots' = -1 is out of range: must be ≥"),
+    ("readout_calibration", ["-c", "Nope"],
+     "readout_calibration.py' has no class 'Nope' (experiments in it: ReadoutCalibration)"),
+])
+def test_repository_bad_arguments_exit_2(tmp_path, capsys, experiment, arguments, message):
+    """The issue's cases through the CLI on the repository's experiments: one line, exit 2,
+    no results file."""
+    rc = main(["run", os.path.join(ROOT, "repository", experiment + ".py"), *arguments,
+               "--device-db", DEVICE_DB, "--results", str(tmp_path / "results")])
+    assert rc == 2
+    assert message in _one_line_error(capsys.readouterr().err)
+    assert not list((tmp_path / "results").rglob("*.h5"))
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(ROOT, "repository", "*.py"))))
+def test_every_experiment_checks_its_arguments_first(path):
+    """Every experiment of the repository calls ``self.check_arguments()`` first in prepare()."""
+    tree = ast.parse(open(path).read())
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    assert classes
+    for cls in classes:
+        prepare = next(f for f in cls.body if isinstance(f, ast.FunctionDef)
+                       and f.name == "prepare")
+        first = prepare.body[0]
+        assert ast.unparse(first) == "self.check_arguments()", (path, cls.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# -q
+
+def test_quiet_shows_warnings_and_errors_only(tmp_path):
+    """``-q``: warnings and errors are shown; info messages and the dataset listing are not."""
+    exp = tmp_path / "exp.py"
+    exp.write_text("import logging\nfrom artiq.experiment import *\n"
+                   "class Exp(EnvExperiment):\n    def build(self):\n        pass\n"
+                   "    def run(self):\n        logging.getLogger('exp').info('an info')\n"
+                   "        logging.getLogger('exp').warning('a warning')\n"
+                   "        self.set_dataset('x', 1)\n")
+    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(exp), "-q",
+                           "--device-db", DEVICE_DB, "--results", str(tmp_path / "results")],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env=dict(os.environ, PYTHONPATH=ROOT))
+    assert proc.returncode == 0, proc.stderr
+    assert "a warning" in proc.stderr and "an info" not in proc.stderr
+    assert proc.stdout == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# provenance and diagnostics
+
+SLACK_EXPERIMENTS = """
+class Tight(EnvExperiment):
+    def build(self):
+        self.setattr_device("core")
+        self.setattr_device("ttl0")
+
+    @kernel
+    def run(self):
+        self.core.reset()
+        at_mu(self.core.get_rtio_counter_mu() + 3000)
+        self.ttl0.pulse_mu(8)  # TIGHT
+
+
+class Loose(EnvExperiment):
+    def build(self):
+        self.setattr_device("core")
+        self.setattr_device("ttl1")
+
+    @kernel
+    def run(self):
+        self.core.reset()
+        delay(1 * ms)
+        self.ttl1.pulse_mu(8)  # LOOSE
+"""
+
+
+def test_provenance_and_typed_diagnostics(tmp_path, write_experiment):
+    """Every results file names the lab (preset file and its SHA-256), the device database's
+    SHA-256, seed, version and commit, all HDF5-native; clocks are int64; the minimum slack is
+    this experiment's, the session's minimum is kept beside it."""
+    import hashlib
+
+    from sim.physics.lab import LABS_DIR
+
+    path = write_experiment(SLACK_EXPERIMENTS)
+    line = {tag: n for n, text in enumerate(open(path).read().splitlines(), 1)
+            for tag in ("TIGHT", "LOOSE") if tag in text}
+    with Simulation(DEVICE_DB, seed=5, lab="duke2024", results_dir=tmp_path / "results") as sim:
+        tight = sim.run(path, "Tight")
+        loose = sim.run(path, "Loose")
+    with h5py.File(tight.results_file) as f:
+        tight_slack = f["datasets/ionlink.sim.min_slack_mu"][()]
+    with h5py.File(loose.results_file) as f:
+        d = f["datasets"]
+        p = "ionlink.sim.provenance."
+        assert d[p + "lab_name"][()].decode() == "duke2024"
+        lab_toml = LABS_DIR / "duke2024.toml"
+        assert d[p + "lab_path"][()].decode() == str(lab_toml)
+        assert d[p + "lab_sha256"][()].decode() == hashlib.sha256(lab_toml.read_bytes()).hexdigest()
+        with open(DEVICE_DB, "rb") as ddb:
+            assert d[p + "device_db_sha256"][()].decode() == hashlib.sha256(ddb.read()).hexdigest()
+        assert d[p + "seed"].dtype == "int64" and d[p + "seed"][()] == 5
+        assert d[p + "ionlink_version"][()].decode()
+        assert isinstance(d[p + "git_commit"][()], bytes)  # a commit in a checkout, else empty
+        for key in ("now_mu", "counter_mu", "min_slack_mu", "n_outputs", "seed"):
+            assert d["ionlink.sim." + key].dtype == "int64", key
+        for key in d:
+            if key.startswith("ionlink.sim."):
+                assert d[key].dtype.kind in "iufb" or d[key].attrs.get("ionlink_pyon") is None
+                assert not str(d[key][()]).startswith("b'{\"__jsonclass__"), key
+        assert d["ionlink.sim.min_slack_source"][()].decode().endswith(
+            "exp.py:{}".format(line["LOOSE"]))
+        assert d["ionlink.sim.min_slack_mu"][()] > 100_000
+        assert d["ionlink.sim.session_min_slack_mu"][()] == tight_slack < 3000
+        assert d["ionlink.sim.session_min_slack_source"][()].decode().endswith(
+            "exp.py:{}".format(line["TIGHT"]))
+
+
+def test_git_commit_outside_a_checkout_is_empty(tmp_path):
+    from sim.provenance import PACKAGE_DIR, git_commit
+
+    assert git_commit(tmp_path) == ""
+    assert git_commit(PACKAGE_DIR / "sim") == ""  # inside the checkout, but not its top
