@@ -31,6 +31,7 @@ artiq_env.activate()
 
 from sim.datasets import DatasetDB, DatasetManager  # noqa: E402
 from sim.fileimport import import_file  # noqa: E402
+from sim.lab_datasets import seed_lab_datasets  # noqa: E402
 from sim.device_manager import (DeviceDBError, DeviceError, DeviceManager,  # noqa: E402
                                 load_device_db, transform_device_db)
 from sim.results import RIDCounter, results_path, write_results  # noqa: E402
@@ -356,6 +357,8 @@ class Simulation:
         else:
             path = base / "dataset_db.mdb" if dataset_db in (None, True) else dataset_db
             self.dataset_db = DatasetDB(path)  # type: ignore[arg-type]
+        if self.lab is not None:  # the lab's loop design, as a real lab keeps it (calib.link.*)
+            seed_lab_datasets(self.dataset_db, self.lab)
         self.progress = progress
         self.write_results = write_results
         self.interactive_input = interactive_input
