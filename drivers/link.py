@@ -266,12 +266,15 @@ class LinkExperiment:
             self._t_wall_loop += time.time() - t0
             self.write_results()
         if self.no_herald_attempts:
+            expected = ("P = {:.3g} per attempt expected from the single-photon calibration"
+                        .format(self.p_expected) if self.p_expected > 0 else
+                        "no P expected: no single-photon calibration")
             raise NoHeraldError(
-                "no herald in {} attempts ({:.3g} s of lab time; expected P = {:.3g} per attempt"
-                " from the single-photon calibration): the link cannot herald (detectors, gate "
-                "window calib.photon.gate_*, excitation?); {} heralds recorded".format(
-                    self.no_herald_attempts, self.totals["lab_mu"] * self.core.ref_period,
-                    self.p_expected, len(self.records["pattern"])))
+                "no herald in {} attempts ({:.3g} s of lab time; {}): the link cannot herald "
+                "(detectors, gate window calib.photon.gate_*, excitation?); {} heralds "
+                "recorded".format(self.no_herald_attempts,
+                                  self.totals["lab_mu"] * self.core.ref_period, expected,
+                                  len(self.records["pattern"])))
 
     def update_live(self):
         """Progress, herald rate, psi+/- counts and a running fidelity estimate."""

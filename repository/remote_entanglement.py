@@ -168,8 +168,8 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
             reason = 0
             while not heralded and not stop:
                 max_runs = next_check - runs
-                dry_runs = int32((self.dead_attempts - attempts)
-                                 // int64(self.timeout_cycles)) + 1
+                dry_runs = int((self.dead_attempts - attempts)
+                               // int64(self.timeout_cycles)) + 1
                 if dry_runs < max_runs:
                     max_runs = dry_runs
                 end_mu, reason, timeouts = self.entangler.run_until_herald_mu(

@@ -498,7 +498,7 @@ def load_lab(name_or_path: str | Path) -> Lab:
     :raises LabError: unknown preset, unreadable or invalid file.
     """
     p = Path(name_or_path)
-    if not p.suffix and not p.exists():
+    if not p.suffix and not p.is_file():  # a preset, even beside a directory of that name
         p = LABS_DIR / f"{name_or_path}.toml"
         if not p.exists():
             raise LabError(f"lab {name_or_path}: no such preset (have {', '.join(PRESETS)}) "

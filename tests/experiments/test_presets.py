@@ -92,15 +92,15 @@ def test_zero_efficiency_link_stops_with_its_message(tmp_path, capsys):
     lab = _zero_efficiency_lab(tmp_path)
     results = tmp_path / "results"
     args = ["run", str(REPO / "remote_entanglement.py"), "--lab", str(lab), "--results",
-            str(results), "--seed", "1", "--device-db", str(ROOT / "device_db.py"), "-q",
-            "herald_timeout=200000"]
+            str(results), "--seed", "1", "--device-db", str(ROOT / "device_db.py"), "-q"]
     assert main(args) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "NoHeraldError: no herald in 200" in err[0], err
+    assert len(err) == 1 and "NoHeraldError: no herald in 10000" in err[0], err
+    assert "no single-photon calibration" in err[0]
     files = list(results.rglob("*-RemoteEntanglement.h5"))
     assert len(files) == 1
     with h5py.File(files[0]) as f:
-        assert f["datasets/totals.attempts"][()] >= 200000
+        assert f["datasets/totals.attempts"][()] >= 10 ** 7
         assert f["datasets/totals.heralds"][()] == 0
 
 
@@ -169,3 +169,27 @@ def test_gate_opens_at_the_rising_edge():
     peak = int(np.argmax(np.bincount(t)))
     assert peak > 474
     assert 470 <= fit["onset_mu"] <= 472
+
+
+def test_gate_that_misses_every_photon_stops_after_50_over_p(tmp_path):
+    """A calibrated link (η = 0.02 per node, τ = 7.5 ns) whose gate sits where no photon
+    arrives: the run ends after ⌈50/P⌉ attempts with P = ½η_Aη_B·g² (g for the 15 ns gate),
+    exit status 1, data written."""
+    from drivers.link_timing import expected_p_success
+    from tests.experiments.simhelpers import simulation
+
+    sim = simulation(tmp_path, lab="oxford2020", seed=4)
+    try:
+        for key, value in (("calib.photon.eta_a", 0.02), ("calib.photon.eta_b", 0.02),
+                           ("calib.photon.tau_s", 7.5e-9), ("calib.photon.gate_start_mu", 300),
+                           ("calib.photon.gate_stop_mu", 315)):
+            sim.dataset_db.set(key, value, persist=True)
+        r = sim.run(REPO / "remote_entanglement.py", None, {"mode": "z",
+                                                             "heralds_per_setting": 5})
+    finally:
+        sim.close()
+    bound = math.ceil(50 / expected_p_success(0.02, 0.02, 15e-9, 7.5e-9))
+    assert r.exit_code == 1 and "NoHeraldError" in r.error_message
+    attempts = int(r.datasets["totals.attempts"])
+    assert bound <= attempts < bound + 200 * 192      # stops within one run of the bound
+    assert r.datasets["totals.heralds"] == 0
