@@ -228,7 +228,7 @@ class LinkExperiment:
         t["underflows"] += underflows
         t["discarded"] += discarded
 
-    def no_herald(self, attempts: TInt64):
+    def no_herald(self, attempts: TInt64) -> TNone:
         """Called by the kernel when ``attempts`` attempts in a row gave no herald: the kernel
         then stops, and :meth:`run_link` raises :class:`NoHeraldError`."""
         self.no_herald_attempts = int(attempts)
