@@ -119,19 +119,13 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
 
     @kernel
     def record_cooling(self):
-        """Record the cooling of both nodes (in parallel) to DMA. Does not move the cursor.
-        Without re-cooling (continuous cooling, ``t_cool_mu`` = 0) the trace only confirms that
-        the cooling beams are off and lasts one coarse cycle."""
+        """Record the re-cooling of both nodes (in parallel) to DMA (``IonNode.recool_mu``: one
+        coarse cycle without re-cooling). Does not move the cursor."""
         with self.core_dma.record("remote_entanglement.cool"):
             t0 = now_mu()
-            if self.t_cool_mu > 0:
-                self.node_a.cool_mu(self.t_cool_mu)
-                at_mu(t0)
-                self.node_b.cool_mu(self.t_cool_mu)
-            else:
-                self.node_a.cool_sw.off()
-                self.node_b.cool_sw.off()
-                delay_mu(8)
+            self.node_a.recool_mu(self.t_cool_mu)
+            at_mu(t0)
+            self.node_b.recool_mu(self.t_cool_mu)
 
     @kernel
     def run_kernel(self):

@@ -95,9 +95,9 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         """Record the cooling and the attempt traces. Does not move the cursor."""
         with self.core_dma.record("remote_entanglement_cpu.cool"):
             t0 = now_mu()
-            self.node_a.cool_mu(self.t_cool_mu)
+            self.node_a.recool_mu(self.t_cool_mu)
             at_mu(t0)
-            self.node_b.cool_mu(self.t_cool_mu)
+            self.node_b.recool_mu(self.t_cool_mu)
         with self.core_dma.record("remote_entanglement_cpu.attempt"):
             # events in time order: DMA submits them one by one (~80 mu each on Kasli) after its
             # start cost, so the slack needed is start + 16 events - the last event's offset
