@@ -251,8 +251,11 @@ class Entangler:
 
 @dataclass(frozen=True)
 class LoopTiming:
-    """Nominal entanglement-loop timing (for the budget), all in s.
+    """The lab's entanglement loop, all in s: a simulation session stores it as the ``calib.link.*``
+    datasets the experiments read (``sim.lab_datasets``), and the budget predicts that loop.
 
+    :param overhead_s: the source's own per-run overhead; informational (the budget takes the
+        per-run overhead of the experiment's loop, ``drivers.link_timing``).
     :param gate_start_s: gate opening relative to the earliest photon arrival
         (excitation time + photon delay). :param herald_to_rotation_s: herald → analysis pulse.
     :param phase_correction: whether the analysis corrects ω_q(t_A − t_B) with timestamps.

@@ -193,3 +193,21 @@ def test_gate_that_misses_every_photon_stops_after_50_over_p(tmp_path):
     attempts = int(r.datasets["totals.attempts"])
     assert bound <= attempts < bound + 200 * 192      # stops within one run of the bound
     assert r.datasets["totals.heralds"] == 0
+
+
+def test_budget_json_gives_every_figure(capsys):
+    """``ionlink-sim budget NAME --json``: the figures scripts need, and R from R_loop and
+    T_herald as printed."""
+    import json
+
+    from sim.cli import main
+
+    assert main(["budget", "target_99_1khz", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("p_success", "rate_hz", "fidelity_measured", "fidelity_state", "loop_rate_hz",
+                "herald_time_s", "duty_cycle", "attempt_rate_hz", "terms"):
+        assert key in d, key
+    assert d["loop_rate_hz"] == pytest.approx(d["p_success"] * d["attempt_rate_hz"]
+                                              * d["duty_cycle"])
+    assert d["rate_hz"] == pytest.approx(1 / (1 / d["loop_rate_hz"] + d["herald_time_s"]))
+    assert 300e-6 < d["herald_time_s"] < 340e-6       # 300 µs readout + reads, margins, phases
