@@ -40,8 +40,8 @@ class LifetimeFit:
     :param stop: end of the fit range (end of the gate)
     :param clicks: clicks in the fit range
     :param background_fraction: fitted fraction β of those clicks that are flat background
-    :param onset: start of the photon rise: ``start`` minus twice the rms width of the rise
-        (the clicks in the 10 time units before ``start``), never before the first click
+    :param onset: rising edge of the arrivals (where a detection gate should open): the
+        earliest click (within 64 before the maximum) that has another within 4
     :param log_likelihood: maximised multinomial log-likelihood (up to a data-only constant)
     """
 
@@ -164,16 +164,6 @@ def fit_lifetime(
     hi = math.exp(brentq(excess, lt_hat, lt_hi, xtol=1e-9)) if excess(lt_hi) > 0 else math.inf
     tau_hat = math.exp(lt_hat)
     _, beta = _profile(y, *_shapes(be, tau_hat, a, t_end))
-    rise_c = c[(e[:-1] >= a - 10) & (e[1:] <= a)]
-    rise_x = 0.5 * (e[:-1] + e[1:])[(e[:-1] >= a - 10) & (e[1:] <= a)]
-    spread = (
-        float(
-            np.sqrt(np.average((rise_x - np.average(rise_x, weights=rise_c)) ** 2, weights=rise_c))
-        )
-        if rise_c.sum() > 2
-        else 0.0
-    )
-    first = float(e[np.flatnonzero(c)[0]])
     method = f"{_METHOD}, fit range [{a:g}, {t_end:g})"
     return LifetimeFit(
         Estimate(tau_hat, min(lo, tau_hat), max(hi, tau_hat), cl, method),
@@ -181,9 +171,24 @@ def fit_lifetime(
         t_end,
         int(y.sum()),
         float(beta),
-        max(first, a - 2 * spread),
+        _rising_edge(e, c, peak),
         -f_hat,
     )
+
+
+def _rising_edge(edges: np.ndarray, counts: np.ndarray, peak: int, search: float = 64.0,
+                 cluster: float = 4.0) -> float:
+    """Rising edge of an arrival histogram: the left edge of the earliest bin within ``search``
+    before the maximum (bin ``peak``) that starts a run of at least two clicks within ``cluster``
+    (an isolated dark count is no edge); the maximum's left edge if there is none. With an
+    excitation pulse long against the lifetime, arrivals rise over the pulse before they decay:
+    the gate must open at the rise, not at the maximum."""
+    lo = edges[:-1]
+    window = np.flatnonzero((lo >= lo[peak] - search) & (lo <= lo[peak]) & (counts > 0))
+    for i in window:
+        if counts[(lo >= lo[i]) & (lo < lo[i] + cluster)].sum() >= 2:
+            return float(lo[i])
+    return float(lo[peak])
 
 
 def fit_lifetime_tags(

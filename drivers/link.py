@@ -20,6 +20,8 @@ from artiq.language.units import us
 
 from drivers.arguments import CheckedArguments
 from drivers.bsa import psi_of_pattern
+from drivers.link_timing import (GATEWARE_MARGIN_S, expected_p_success, herald_timeout_attempts,
+                                 link_default)
 
 SCHEMA_VERSION = 1
 BASIS_Z, BASIS_X, BASIS_Y = 0, 1, 2
@@ -51,11 +53,15 @@ def analysis_settings(mode, parity_points=8):
     return out
 
 
+class NoHeraldError(Exception):
+    """The link did not herald within its bound (``herald_timeout``)."""
+
+
 class LinkExperiment(CheckedArguments):
     """Mixin: shared arguments (checked by :meth:`check_arguments`), post-herald kernels and
     herald bookkeeping."""
 
-    def build_link(self, default_margin=3 * us):
+    def build_link(self, default_margin=GATEWARE_MARGIN_S):
         """Request the devices and arguments both heralding paths share (call in ``build``)."""
         self.setattr_device("core")
         self.setattr_device("core_dma")
@@ -70,7 +76,8 @@ class LinkExperiment(CheckedArguments):
         self.setattr_argument("parity_points", NumberValue(
             8, precision=0, step=1, min=2, type="int"), tooltip="analysis phases in [0, 1) turn")
         self.setattr_argument("cooling_time", NumberValue(
-            20 * us, unit="us", min=0.0), tooltip="Doppler cooling before each run/attempt block")
+            link_default(self, "cool_s"), unit="us", min=0.0),
+            tooltip="Doppler cooling before each run/attempt block (default: calib.link.cool_s)")
         self.setattr_argument("slack_margin", NumberValue(
             default_margin, unit="us", min=0.2 * us),
             tooltip="slack re-established after each blocking read (RTIO counter + margin)")
@@ -79,6 +86,10 @@ class LinkExperiment(CheckedArguments):
             tooltip="slack before the analysis pulses after a herald (covers the timestamp reads)")
         self.setattr_argument("max_wall_time", NumberValue(
             0.0, unit="s", min=0.0), tooltip="stop after this host time (0 = no limit)")
+        self.setattr_argument("herald_timeout", NumberValue(
+            0, precision=0, step=1, min=0, type="int"),
+            tooltip="attempts without a herald before the run stops with an error; 0: 50/P, "
+                    "P expected from calib.photon.eta_a/_b and the gate (1e7 if unknown)")
 
     def prepare_link(self, kind):
         """Host-side preparation (call in ``prepare``): calibrations, settings, counters."""
@@ -94,7 +105,8 @@ class LinkExperiment(CheckedArguments):
         self.theta_a, self.phi_a = s["theta_a"], s["phi_a"]
         self.theta_b, self.phi_b = s["theta_b"], s["phi_b"]
         self.n_total = self.n_settings * self.heralds_per_setting
-        self.t_cool_mu = int64(self.core.seconds_to_mu(self.cooling_time))
+        self.cool_s = float(self.cooling_time)
+        self.t_cool_mu = int64(self.core.seconds_to_mu(self.cool_s))
         self.margin_mu = int64(self.core.seconds_to_mu(self.slack_margin))
         self.readout_delay_mu = int64(self.core.seconds_to_mu(self.readout_delay))
         # after an underflow between herald and readout, the readout window may already sit in the
@@ -105,7 +117,8 @@ class LinkExperiment(CheckedArguments):
                                 + self.readout_delay_mu + self.margin_mu)
         self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {
             "n_settings", "theta_a", "phi_a", "theta_b", "phi_b", "heralds_per_setting",
-            "t_cool_mu", "margin_mu", "readout_delay_mu", "recover_mu"}
+            "t_cool_mu", "margin_mu", "readout_delay_mu", "recover_mu", "dead_attempts"}
+        self.no_herald_attempts = 0
         # host bookkeeping; `next_index` is where a resumed kernel continues
         self.records = {k: [] for k in ("pattern", "t_det_mu", "attempts", "t_lab_mu", "t_wall",
                                         "setting", "counts_a", "counts_b")}
@@ -122,6 +135,17 @@ class LinkExperiment(CheckedArguments):
         self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
         for key in ("herald_rate", "psi_plus", "psi_minus", "fidelity"):
             self.set_dataset("live." + key, 0.0, broadcast=True, archive=False)
+
+    def prepare_herald_timeout(self, gate_mu):
+        """Attempts without a herald after which the run stops with :class:`NoHeraldError`
+        (``herald_timeout``, or 50/P with P expected from the single-photon calibration and the
+        gate of ``gate_mu`` ns). Call in ``prepare`` once the gate is known."""
+        eta_a = float(self.get_dataset("calib.photon.eta_a", 0.0))
+        eta_b = float(self.get_dataset("calib.photon.eta_b", 0.0))
+        tau_s = float(self.get_dataset("calib.photon.tau_s", 0.0))
+        self.p_expected = expected_p_success(eta_a, eta_b, gate_mu * 1e-9, tau_s)
+        self.dead_attempts = int64(self.herald_timeout if self.herald_timeout > 0
+                                   else herald_timeout_attempts(self.p_expected))
 
     # ---- kernels -----------------------------------------------------------------------------
 
@@ -194,16 +218,22 @@ class LinkExperiment(CheckedArguments):
 
     @rpc(flags={"async"})
     def add_totals(self, attempts: TInt64, lab_mu: TInt64, cycles_mu: TInt64, underflows: TInt32,
-                   discarded: TInt32, herald_mu: TInt64):
+                   discarded: TInt32, herald_mu: TInt64, runs: TInt32):
         """Totals of one kernel invocation (async). ``herald_mu``: timeline spent between heralds
-        and the next attempt (analysis pulses, readout, diagnostics)."""
+        and the next attempt (analysis pulses, readout, diagnostics); ``runs``: coolings."""
         t = self.totals
+        t["runs"] = t.get("runs", 0) + runs
         t["herald_mu"] = t.get("herald_mu", 0) + herald_mu
         t["attempts"] += attempts
         t["lab_mu"] += lab_mu
         t["cycles_mu"] += cycles_mu
         t["underflows"] += underflows
         t["discarded"] += discarded
+
+    def no_herald(self, attempts: TInt64) -> TNone:
+        """Called by the kernel when ``attempts`` attempts in a row gave no herald: the kernel
+        then stops, and :meth:`run_link` raises :class:`NoHeraldError`."""
+        self.no_herald_attempts = int(attempts)
 
     def should_stop(self) -> TBool:
         """Called by the kernel between heralds and every few hundred runs: True when the
@@ -225,6 +255,8 @@ class LinkExperiment(CheckedArguments):
             while self.next_index < self.n_total and not self.out_of_time:
                 kernel_fn()
                 self.next_index = len(self.records["pattern"])
+                if self.no_herald_attempts:
+                    break
                 if self.next_index < self.n_total and not self.out_of_time:
                     close = getattr(self.core, "close", None)
                     if close is not None:
@@ -235,6 +267,16 @@ class LinkExperiment(CheckedArguments):
         finally:
             self._t_wall_loop += time.time() - t0
             self.write_results()
+        if self.no_herald_attempts:
+            expected = ("P = {:.3g} per attempt expected from the single-photon calibration"
+                        .format(self.p_expected) if self.p_expected > 0 else
+                        "no P expected: no single-photon calibration")
+            raise NoHeraldError(
+                "no herald in {} attempts ({:.3g} s of lab time; {}): the link cannot herald "
+                "(detectors, gate window calib.photon.gate_*, excitation?); {} heralds "
+                "recorded".format(self.no_herald_attempts,
+                                  self.totals["lab_mu"] * self.core.ref_period, expected,
+                                  len(self.records["pattern"])))
 
     def update_live(self):
         """Progress, herald rate, psi+/- counts and a running fidelity estimate."""
@@ -311,6 +353,7 @@ class LinkExperiment(CheckedArguments):
         self.set_dataset("totals.duty_cycle",
                          float(t["cycles_mu"] / t["lab_mu"]) if t["lab_mu"] else 0.0)
         self.set_dataset("totals.underflows_recovered", np.int64(t["underflows"]))
+        self.set_dataset("totals.runs", np.int64(t.get("runs", 0)))
         self.set_dataset("totals.heralds_discarded", np.int64(t["discarded"]))
         self.set_dataset("totals.cycle_mu", np.int64(self.cycle_mu))
         self.update_live()

@@ -150,6 +150,19 @@ class IonNode:
         self.repump_sw.off()
 
     @kernel
+    def recool_mu(self, duration_mu: TInt64) -> TNone:
+        """Re-cooling between runs: :meth:`cool_mu` for ``duration_mu``; with 0 (a lab with
+        continuous, e.g. sympathetic, cooling) only the cooling beam's switch set off again (a
+        no-op on the light that keeps a DMA trace of it non-empty) and one coarse cycle.
+
+        Advances the timeline cursor by ``duration_mu``, at least 8 mu."""
+        if duration_mu > 0:
+            self.cool_mu(duration_mu)
+        else:
+            self.cool_sw.off()
+            delay_mu(8)
+
+    @kernel
     def cool(self, duration: TFloat) -> TNone:
         """Doppler cooling for ``duration`` (s). Advances the timeline cursor by ``duration``."""
         self.cool_mu(self.core.seconds_to_mu(duration))

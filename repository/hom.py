@@ -20,6 +20,7 @@ from artiq.coredevice.exceptions import RTIOUnderflow
 from drivers.arguments import CheckedArguments
 from drivers.entangler import OUT_PUMP_A, OUT_EXCITE_A, OUT_PUMP_B, OUT_EXCITE_B, GATE_DET0
 from drivers.link import SCHEMA_VERSION
+from drivers.link_timing import link_default
 
 
 class HOM(CheckedArguments, EnvExperiment):
@@ -37,8 +38,12 @@ class HOM(CheckedArguments, EnvExperiment):
                               tooltip="node B excitation delays in mu (multiples of 8); last = reference")
         self.setattr_argument("runs_per_delay", NumberValue(200, precision=0, step=1, min=1,
                                                             type="int"))
-        self.setattr_argument("run_duration", NumberValue(200 * us, unit="us", min=1 * us))
-        self.setattr_argument("cooling_time", NumberValue(20 * us, unit="us"))
+        self.setattr_argument("run_duration", NumberValue(
+            link_default(self, "run_s"), unit="us", min=1 * us),
+            tooltip="default: calib.link.run_s")
+        self.setattr_argument("cooling_time", NumberValue(
+            link_default(self, "cool_s"), unit="us", min=0.0),
+            tooltip="default: calib.link.cool_s")
         self.setattr_argument("slack_margin", NumberValue(2 * us, unit="us", min=0.2 * us),
                               tooltip="slack re-established after each blocking read")
 
@@ -46,15 +51,24 @@ class HOM(CheckedArguments, EnvExperiment):
         self.check_arguments()
         for node in (self.node_a, self.node_b):
             node.load_calibration(self)
-        s2mu = self.core.seconds_to_mu
+        half = 0.5 * self.core.ref_period
+
+        def s2mu(x):  # nearest mu
+            return self.core.seconds_to_mu(x + half)
+
         self.delay_list = [int32(d) & ~7 for d in self.delays]
         max_delay = max(self.delay_list)
-        self.excite_mu = int32(584)
+        self.pump_start_mu = int32(s2mu(link_default(self, "pump_start_s")))
+        self.pump_stop_mu = int32(s2mu(link_default(self, "pump_stop_s")))
+        self.excite_mu = int32(s2mu(link_default(self, "excite_time_s"))) & ~7
         self.excite_len_mu = int32(max(self.node_a.t_excite_mu, self.node_b.t_excite_mu))
         gate0 = int32(self.get_dataset("calib.photon.gate_start_mu", 0))
         gate1 = int32(self.get_dataset("calib.photon.gate_stop_mu", 60))
         self.gate0, self.gate1 = gate0, gate1
         self.cycle_mu = int32((self.excite_mu + max_delay + gate1 + 64 + 7) & ~7)
+        if self.cycle_mu > 8176:
+            raise ValueError("HOM cycle {} ns exceeds the entangler's 8176 ns: shorter delays or "
+                             "an earlier gate".format(self.cycle_mu))
         self.run_mu = int64(s2mu(self.run_duration))
         self.t_cool_mu = int64(s2mu(self.cooling_time))
         self.margin_mu = int64(s2mu(self.slack_margin))
@@ -77,8 +91,8 @@ class HOM(CheckedArguments, EnvExperiment):
         e = self.entangler
         e.init()
         e.set_cycle_length_mu(self.cycle_mu)
-        e.set_timing_mu(OUT_PUMP_A, 32, 504)
-        e.set_timing_mu(OUT_PUMP_B, 32, 504)
+        e.set_timing_mu(OUT_PUMP_A, self.pump_start_mu, self.pump_stop_mu)
+        e.set_timing_mu(OUT_PUMP_B, self.pump_start_mu, self.pump_stop_mu)
         e.set_timing_mu(OUT_EXCITE_A, self.excite_mu, self.excite_mu + self.excite_len_mu)
         e.set_timing_mu(OUT_EXCITE_B, self.excite_mu + delay_mu,
                         self.excite_mu + delay_mu + self.excite_len_mu)
@@ -97,12 +111,13 @@ class HOM(CheckedArguments, EnvExperiment):
 
     @kernel
     def record_cooling(self):
-        """Cooling of both nodes in parallel, as one DMA trace. Does not move the cursor."""
+        """Record the re-cooling of both nodes (in parallel) to DMA (``IonNode.recool_mu``: one
+        coarse cycle without re-cooling). Does not move the cursor."""
         with self.core_dma.record("hom.cool"):
             t0 = now_mu()
-            self.node_a.cool_mu(self.t_cool_mu)
+            self.node_a.recool_mu(self.t_cool_mu)
             at_mu(t0)
-            self.node_b.cool_mu(self.t_cool_mu)
+            self.node_b.recool_mu(self.t_cool_mu)
 
     @kernel
     def run(self):

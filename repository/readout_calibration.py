@@ -7,7 +7,8 @@ then detection for ``detection_time``. The threshold t minimises the mean error
 (P(dark > t) + P(bright <= t))/2 (bright = count > t). Run after Startup and after calibrating the
 qubit pi time (``calib.node_X.qubit.pi_time``). Writes persistent ``calib.readout.threshold_a/_b``,
 ``calib.readout.error_a/_b`` and ``calib.node_X.detect.duration``; raw counts in
-``readout.bright_counts_a`` etc.
+``readout.bright_counts_a`` etc. A nonsense result (error >= 0.4, or threshold 0 with error
+>= 0.1) is refused (``drivers.calibration``): nothing persistent is stored and the run fails.
 """
 from math import pi
 
@@ -16,7 +17,14 @@ import numpy as np
 from artiq.experiment import *
 
 from drivers.arguments import CheckedArguments
+from drivers.calibration import refused
 from drivers.link import SCHEMA_VERSION
+from drivers.link_timing import link_default
+
+#: readout error (mean of bright and dark) from which a calibration is refused as nonsense
+MAX_ERROR = 0.4
+#: a threshold of 0 (one count means bright) is accepted only with a readout error below this
+ZERO_THRESHOLD_ERROR = 0.1
 
 
 class ReadoutCalibration(CheckedArguments, EnvExperiment):
@@ -31,7 +39,9 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
         self.setattr_device("node_b")
         self.setattr_argument("shots", NumberValue(500, precision=0, step=1, min=10, type="int"),
                               tooltip="shots per state and node")
-        self.setattr_argument("detection_time", NumberValue(300 * us, unit="us", min=1 * us))
+        self.setattr_argument("detection_time", NumberValue(
+            link_default(self, "detect_s"), unit="us", min=1 * us),
+            tooltip="default: calib.link.detect_s")
         self.setattr_argument("slack_margin", NumberValue(10 * us, unit="us", min=1 * us))
 
     def prepare(self):
@@ -84,19 +94,33 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
     def analyze(self):
         from analysis.readout import optimise_threshold  # same estimator as offline analysis
 
+        results = {}
         for i, x in enumerate("ab"):
             if (i, 0) not in self.counts or (i, 1) not in self.counts:
-                continue
+                raise refused("readout calibration", "node {}: no shots taken".format(x))
             dark = np.array(self.counts[(i, 0)], dtype=np.int32)
             bright = np.array(self.counts[(i, 1)], dtype=np.int32)
             self.set_dataset("readout.dark_counts_" + x, dark)
             self.set_dataset("readout.bright_counts_" + x, bright)
             r = optimise_threshold(bright, dark)
-            t, err = r.threshold, r.error.value
             e_d, e_b = r.error_dark.value, r.error_bright.value
             sigma = 0.5 * np.sqrt(e_d * (1 - e_d) / len(dark) + e_b * (1 - e_b) / len(bright))
             self.set_dataset("readout.error_sigma_" + x, sigma)
-            self.set_dataset("calib.readout.threshold_" + x, int(t), persist=True)
-            self.set_dataset("calib.readout.error_" + x, err, persist=True)
+            results[x] = (r, dark, bright)
+        # check both nodes before storing anything: a nonsense result keeps the old calibration
+        for x, (r, dark, bright) in results.items():
+            means = "mean counts bright {:.2f}, dark {:.2f}".format(bright.mean(), dark.mean())
+            if r.error.value >= MAX_ERROR:
+                raise refused("readout calibration", (
+                    "node {}: readout error {:.2f} >= {} ({}): bright and dark are not told "
+                    "apart (qubit drive, detection beam, Startup?)").format(
+                        x, r.error.value, MAX_ERROR, means))
+            if r.threshold < 0 or (r.threshold == 0 and r.error.value >= ZERO_THRESHOLD_ERROR):
+                raise refused("readout calibration", (
+                    "node {}: threshold {} with readout error {:.2f} ({}): dark shots are not "
+                    "dark (detection light, PMT?)").format(x, r.threshold, r.error.value, means))
+        for x, (r, _, _) in results.items():
+            self.set_dataset("calib.readout.threshold_" + x, int(r.threshold), persist=True)
+            self.set_dataset("calib.readout.error_" + x, r.error.value, persist=True)
             self.set_dataset("calib.node_{}.detect.duration".format(x), self.detection_time,
                              persist=True)

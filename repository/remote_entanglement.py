@@ -10,7 +10,11 @@ phases) and ``tomography`` (the nine Pauli settings); ``heralds_per_setting`` he
 
 Before running: the Startup experiment (DDS/attenuators/idle beams), Readout calibration
 (thresholds) and Single-photon generation (gate window ``calib.photon.gate_*``) must have stored
-their persistent datasets; the qubit pi time comes from ``calib.node_X.qubit.pi_time``.
+their persistent datasets; the qubit pi time comes from ``calib.node_X.qubit.pi_time``. The loop
+timing (cycle, run, cooling, pump window, excitation time) comes from the arguments, whose defaults
+are the lab's ``calib.link.*`` datasets (``drivers.link_timing``).
+A link that gives no herald in ``herald_timeout`` attempts (default 50/P, P expected from the
+single-photon calibration) stops with :class:`drivers.link.NoHeraldError`, its data written.
 
 Per herald it records pattern, detector timestamps, attempts spent, analysis setting and both
 readouts; totals: attempts, heralds, lab time, duty cycle, underflows recovered (schema:
@@ -26,6 +30,7 @@ from drivers.bsa import HERALD_PATTERNS, pattern_of_slots
 from drivers.entangler import (TIMEOUT, UNDERFLOW, OUT_PUMP_A, OUT_EXCITE_A, OUT_PUMP_B,
                                OUT_EXCITE_B, GATE_DET0)
 from drivers.link import LinkExperiment
+from drivers.link_timing import link_default
 
 
 class RemoteEntanglement(LinkExperiment, EnvExperiment):
@@ -34,15 +39,22 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
     def build(self):
         self.build_link()
         self.setattr_device("entangler")
-        self.setattr_argument("cycle_length", NumberValue(1.05 * us, unit="us", min=0.1 * us,
-                                                          max=8.18 * us),
-                              group="entangler", tooltip="attempt cycle (8 ns steps)")
-        self.setattr_argument("run_duration", NumberValue(200 * us, unit="us", min=1 * us),
-                              group="entangler", tooltip="entangler run before re-cooling")
-        self.setattr_argument("pump_start", NumberValue(30 * ns, unit="ns"), group="entangler")
-        self.setattr_argument("pump_stop", NumberValue(500 * ns, unit="ns"), group="entangler")
-        self.setattr_argument("excite_time", NumberValue(584 * ns, unit="ns"), group="entangler",
-                              tooltip="excitation pulse start in the cycle (8 ns steps)")
+        self.setattr_argument("cycle_length", NumberValue(
+            link_default(self, "cycle_s"), unit="us", min=0.096 * us, max=8.176 * us),
+            group="entangler", tooltip="attempt cycle (8 ns steps; default: calib.link.cycle_s)")
+        self.setattr_argument("run_duration", NumberValue(
+            link_default(self, "run_s"), unit="us", min=1 * us), group="entangler",
+            tooltip="entangler run before re-cooling (default: calib.link.run_s)")
+        self.setattr_argument("pump_start", NumberValue(
+            link_default(self, "pump_start_s"), unit="ns", min=0.0), group="entangler",
+            tooltip="default: calib.link.pump_start_s")
+        self.setattr_argument("pump_stop", NumberValue(
+            link_default(self, "pump_stop_s"), unit="ns", min=0.0), group="entangler",
+            tooltip="default: calib.link.pump_stop_s")
+        self.setattr_argument("excite_time", NumberValue(
+            link_default(self, "excite_time_s"), unit="ns", min=0.0), group="entangler",
+            tooltip="excitation pulse start in the cycle (8 ns steps; default: "
+                    "calib.link.excite_time_s)")
         self.setattr_argument("check_every", NumberValue(500, precision=0, step=1, min=1,
                                                          type="int"), group="entangler",
                               tooltip="runs between pause checks while no herald comes")
@@ -50,14 +62,25 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
     def prepare(self):
         self.check_arguments()
         self.prepare_link("gateware")
-        s2mu = self.core.seconds_to_mu
-        self.cycle_mu = int64(s2mu(self.cycle_length)) & ~7
-        if s2mu(self.run_duration) // self.cycle_mu >= 16383:
-            raise ValueError("run_duration exceeds the 14-bit cycle counter")
-        self.run_mu = int64(s2mu(self.run_duration))
-        self.pump_start_mu = int32(s2mu(self.pump_start))
-        self.pump_stop_mu = int32(s2mu(self.pump_stop))
-        self.excite_mu = int32(s2mu(self.excite_time)) & ~7
+        half = 0.5 * self.core.ref_period
+
+        def s2mu(x):  # nearest mu: 1e-6 s must be 1000 mu, not the float floor's 999
+            return self.core.seconds_to_mu(x + half)
+
+        t = {"cycle_s": self.cycle_length, "run_s": self.run_duration,
+             "pump_start_s": self.pump_start, "pump_stop_s": self.pump_stop,
+             "excite_time_s": self.excite_time}
+        self.cycle_mu = int64(s2mu(t["cycle_s"])) & ~7
+        if not 96 <= self.cycle_mu <= 8176:
+            raise ValueError("cycle length {:.0f} ns outside the entangler's 96..8176 ns".format(
+                t["cycle_s"] * 1e9))
+        if t["run_s"] <= 0 or s2mu(t["run_s"]) // self.cycle_mu >= 16383:
+            raise ValueError("run_duration {:.3g} s: must be positive and below 16383 cycles "
+                             "(14-bit cycle counter)".format(t["run_s"]))
+        self.run_mu = int64(s2mu(t["run_s"]))
+        self.pump_start_mu = int32(s2mu(t["pump_start_s"]))
+        self.pump_stop_mu = int32(s2mu(t["pump_stop_s"]))
+        self.excite_mu = int32(s2mu(t["excite_time_s"])) & ~7
         self.excite_len_mu = int32(max(self.node_a.t_excite_mu, self.node_b.t_excite_mu))
         # gate window relative to the excitation pulse start (single-photon calibration)
         gate0 = int32(self.get_dataset("calib.photon.gate_start_mu", 0))
@@ -65,7 +88,12 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
         self.gate_start_mu = int32(self.excite_mu + gate0)
         self.gate_stop_mu = int32(self.excite_mu + gate1)
         if self.gate_stop_mu >= self.cycle_mu:
-            raise ValueError("gate window ends after the cycle")
+            raise ValueError(
+                "the gate window [{}, {}) ns (excite_time {} ns + calib.photon.gate_start/stop_mu)"
+                " ends after the {} ns cycle: lengthen the cycle (calib.link.cycle_s, "
+                "cycle_length) or excite earlier".format(self.gate_start_mu, self.gate_stop_mu,
+                                                        self.excite_mu, self.cycle_mu))
+        self.prepare_herald_timeout(gate1 - gate0)
         self.heralds = HERALD_PATTERNS
         # cycles of a run that times out: the gateware ends it at the end of the cycle in which
         # the timeout (coarse ticks) expires
@@ -94,12 +122,13 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
 
     @kernel
     def record_cooling(self):
-        """Record the cooling of both nodes (in parallel) to DMA. Does not move the cursor."""
+        """Record the re-cooling of both nodes (in parallel) to DMA (``IonNode.recool_mu``: one
+        coarse cycle without re-cooling). Does not move the cursor."""
         with self.core_dma.record("remote_entanglement.cool"):
             t0 = now_mu()
-            self.node_a.cool_mu(self.t_cool_mu)
+            self.node_a.recool_mu(self.t_cool_mu)
             at_mu(t0)
-            self.node_b.cool_mu(self.t_cool_mu)
+            self.node_b.recool_mu(self.t_cool_mu)
 
     @kernel
     def run_kernel(self):
@@ -126,6 +155,7 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
             s = i // self.heralds_per_setting
             try:
                 self.set_analysis_phases(s)
+                self.resync()  # the SPI writes cost more CPU time than they take on the timeline
             except RTIOUnderflow:
                 underflows += 1
                 self.core.break_realtime()
@@ -134,8 +164,13 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
             end_mu = int64(0)
             reason = 0
             while not heralded and not stop:
+                max_runs = next_check - runs
+                dry_runs = int((self.dead_attempts - attempts)
+                               // int64(self.timeout_cycles)) + 1
+                if dry_runs < max_runs:
+                    max_runs = dry_runs
                 end_mu, reason, timeouts = self.entangler.run_until_herald_mu(
-                    cool, self.run_mu, self.margin_mu, next_check - runs, True)
+                    cool, self.run_mu, self.margin_mu, max_runs, True)
                 runs += timeouts
                 attempts += int64(timeouts) * int64(self.timeout_cycles)
                 attempts_total += int64(timeouts) * int64(self.timeout_cycles)
@@ -147,6 +182,9 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
                 elif reason != TIMEOUT:
                     heralded = True
                     runs += 1
+                if not heralded and attempts >= self.dead_attempts:
+                    self.no_herald(attempts)
+                    stop = True
                 if not heralded and runs >= next_check:
                     next_check = runs + self.check_every
                     stop = self.should_stop()
@@ -198,4 +236,4 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
                 self.core.break_realtime()
         self.entangler.set_config(False, True)
         self.add_totals(attempts_total, now_mu() - t_lab0, cycles_total, underflows, discarded,
-                        herald_mu)
+                        herald_mu, runs)

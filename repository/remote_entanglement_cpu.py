@@ -21,6 +21,7 @@ from artiq.coredevice.exceptions import RTIOUnderflow
 
 from drivers.bsa import psi_of_pattern, GATE_INPUT_OFFSET_MU
 from drivers.link import LinkExperiment
+from drivers.link_timing import link_default
 
 
 class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
@@ -28,14 +29,22 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
 
     def build(self):
         self.build_link(default_margin=1.8 * us)
-        self.setattr_argument("cycle_length", NumberValue(1.05 * us, unit="us", min=0.1 * us),
-                              group="attempt", tooltip="length of the recorded attempt trace")
+        self.setattr_argument("cycle_length", NumberValue(
+            link_default(self, "cycle_s"), unit="us", min=0.1 * us), group="attempt",
+            tooltip="length of the recorded attempt trace (default: calib.link.cycle_s)")
         self.setattr_argument("attempts_per_cool", NumberValue(
-            190, precision=0, step=1, min=1, type="int"), group="attempt",
-            tooltip="attempts between two coolings (190 x 1.05 us = the gateware's 200 us run)")
-        self.setattr_argument("pump_start", NumberValue(30 * ns, unit="ns"), group="attempt")
-        self.setattr_argument("pump_stop", NumberValue(500 * ns, unit="ns"), group="attempt")
-        self.setattr_argument("excite_time", NumberValue(584 * ns, unit="ns"), group="attempt")
+            0, precision=0, step=1, min=0, type="int"), group="attempt",
+            tooltip="attempts between two coolings; 0: calib.link.run_s / cycle (the gateware's "
+                    "run, 190 x 1.05 us = 200 us)")
+        self.setattr_argument("pump_start", NumberValue(
+            link_default(self, "pump_start_s"), unit="ns", min=0.0), group="attempt",
+            tooltip="default: calib.link.pump_start_s")
+        self.setattr_argument("pump_stop", NumberValue(
+            link_default(self, "pump_stop_s"), unit="ns", min=0.0), group="attempt",
+            tooltip="default: calib.link.pump_stop_s")
+        self.setattr_argument("excite_time", NumberValue(
+            link_default(self, "excite_time_s"), unit="ns", min=0.0), group="attempt",
+            tooltip="default: calib.link.excite_time_s")
         self.setattr_argument("check_every", NumberValue(20000, precision=0, step=1, min=1,
                                                          type="int"), group="attempt",
                               tooltip="attempts between pause checks while no herald comes")
@@ -43,18 +52,33 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
     def prepare(self):
         self.check_arguments()
         self.prepare_link("cpu")
-        s2mu = self.core.seconds_to_mu
-        self.cycle_mu = int64(s2mu(self.cycle_length))
-        self.pump_start_mu = int64(s2mu(self.pump_start))
-        self.pump_stop_mu = int64(s2mu(self.pump_stop))
-        self.excite_mu = int64(s2mu(self.excite_time))
+        half = 0.5 * self.core.ref_period
+
+        def s2mu(x):  # nearest mu: 1e-6 s must be 1000 mu, not the float floor's 999
+            return self.core.seconds_to_mu(x + half)
+
+        t = {"cycle_s": self.cycle_length, "pump_start_s": self.pump_start,
+             "pump_stop_s": self.pump_stop, "excite_time_s": self.excite_time}
+        self.cycle_mu = int64(s2mu(t["cycle_s"]))
+        if self.cycle_mu <= 0:
+            raise ValueError("cycle_length must be positive")
+        if self.attempts_per_cool <= 0:
+            run_mu = s2mu(link_default(self, "run_s"))
+            self.attempts_per_cool = max(1, int(-(-run_mu // self.cycle_mu)))
+        self.pump_start_mu = int64(s2mu(t["pump_start_s"]))
+        self.pump_stop_mu = int64(s2mu(t["pump_stop_s"]))
+        self.excite_mu = int64(s2mu(t["excite_time_s"]))
         gate0 = int64(self.get_dataset("calib.photon.gate_start_mu", 0))
         gate1 = int64(self.get_dataset("calib.photon.gate_stop_mu", 60))
         self.gate_start_mu = self.excite_mu + gate0
         self.gate_len_mu = gate1 - gate0
         self.gate_end_mu = self.gate_start_mu + self.gate_len_mu
         if self.gate_end_mu >= self.cycle_mu:
-            raise ValueError("gate window ends after the cycle")
+            raise ValueError(
+                "the gate window [{}, {}) ns (excite_time + calib.photon.gate_start/stop_mu) ends "
+                "after the {} ns cycle: lengthen cycle_length (calib.link.cycle_s)".format(
+                    self.gate_start_mu, self.gate_end_mu, self.cycle_mu))
+        self.prepare_herald_timeout(gate1 - gate0)
         # the detector sensitivity switches GATE_INPUT_OFFSET_MU (88 mu) before the click
         # timestamps it registers: the gate registers timestamps in [gate_start, gate_end)
         self.sens_start_mu = self.gate_start_mu - GATE_INPUT_OFFSET_MU
@@ -64,7 +88,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         self.kernel_invariants |= {"cycle_mu", "pump_start_mu", "pump_stop_mu", "excite_mu",
                                    "gate_start_mu", "gate_len_mu", "gate_end_mu",
                                    "sens_start_mu", "sens_end_mu",
-                                   "attempts_per_cool", "check_every"}
+                                   "attempts_per_cool", "check_every", "dead_attempts"}
 
     def run(self):
         self.run_link(self.run_kernel)
@@ -74,9 +98,9 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         """Record the cooling and the attempt traces. Does not move the cursor."""
         with self.core_dma.record("remote_entanglement_cpu.cool"):
             t0 = now_mu()
-            self.node_a.cool_mu(self.t_cool_mu)
+            self.node_a.recool_mu(self.t_cool_mu)
             at_mu(t0)
-            self.node_b.cool_mu(self.t_cool_mu)
+            self.node_b.recool_mu(self.t_cool_mu)
         with self.core_dma.record("remote_entanglement_cpu.attempt"):
             # events in time order: DMA submits them one by one (~80 mu each on Kasli) after its
             # start cost, so the slack needed is start + 16 events - the last event's offset
@@ -116,6 +140,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         herald_mu = int64(0)     # timeline spent on analysis, readout and diagnostics
         attempts = int64(0)      # attempts since the last recorded herald
         since_cool = 0
+        coolings = 0
         since_check = 0
         i = self.next_index
         s_phases = -1
@@ -140,7 +165,9 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
             while not heralded and not stop:
                 try:
                     if since_cool == 0:
-                        self.core_dma.playback_handle(cool)
+                        coolings += 1
+                        if self.t_cool_mu > 0:  # none with continuous cooling
+                            self.core_dma.playback_handle(cool)
                     t_att = now_mu()
                     self.core_dma.playback_handle(attempt)
                     pattern = self.bsa.fetch_pattern(t_att + self.sens_end_mu, ts)
@@ -153,6 +180,9 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                         heralded = True
                     else:
                         self.resync()
+                        if attempts >= self.dead_attempts:
+                            self.no_herald(attempts)
+                            stop = True
                 except RTIOUnderflow:
                     underflows += 1
                     self.core.break_realtime()
@@ -188,4 +218,4 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                 since_cool = 0
             herald_mu += now_mu() - t_end_att
         self.add_totals(attempts_total, now_mu() - t_lab0, attempts_total * self.cycle_mu,
-                        underflows, discarded, herald_mu)
+                        underflows, discarded, herald_mu, coolings)

@@ -6,13 +6,18 @@ For each node in turn: cool (every ``attempts_per_cool`` attempts), pump, excite
 detector gates for ``gate_window`` from the excitation pulse (+ ``gate_offset``); the first click
 of each detector is stored relative to the excitation pulse start. Analysis: the lifetime estimator
 of ``analysis.lifetime`` (binned maximum likelihood of an exponential decay from the histogram peak
-plus a flat background within the gate, profile-likelihood interval) gives the lifetime tau; eta = (P(click per attempt) - dark-count probability) per node; the recommended gate
-is [onset, onset + gate_taus * tau]. Run after Startup and Dark counts (for the dark rates).
+plus a flat background within the gate, profile-likelihood interval) gives the lifetime tau and the
+onset, the rising edge of the arrivals (not the histogram's peak); eta = (P(click per attempt) -
+dark-count probability) per node; the recommended gate is [onset, onset + gate length] shifted by ``calib.link.gate_start_s``, the gate
+length from ``gate_length`` or ``calib.link.gate_length_s``, else ``gate_taus`` lifetimes. Run
+after Startup and Dark counts (for the dark rates).
 
 Writes ``photons.*`` (docs/datasets.md), ``photon.tau_s`` with its 95 % interval
 ``photon.tau_lo_s``/``photon.tau_hi_s`` and ``photon.tau_err_s`` (half its width), ``photon.eta_a/_b``
 and the persistent ``calib.photon.gate_start_mu``/``gate_stop_mu`` (relative to the excitation
-pulse start, read by the entanglement experiments), ``calib.photon.eta_a/_b``, ``calib.photon.tau_s``.
+pulse start, read by the entanglement experiments), ``calib.photon.onset_mu``,
+``calib.photon.eta_a/_b``, ``calib.photon.tau_s``. Nonsense (too few clicks on a node, a fit that
+does not converge) is refused: nothing persistent is stored and the run fails.
 """
 import numpy as np
 from numpy import int64
@@ -22,7 +27,12 @@ from artiq.coredevice.exceptions import RTIOUnderflow
 
 from drivers.arguments import CheckedArguments
 from drivers.bsa import GATE_INPUT_OFFSET_MU
+from drivers.calibration import refused
 from drivers.link import SCHEMA_VERSION
+from drivers.link_timing import link_default
+
+#: clicks per node below which the calibration is refused (no photons)
+MIN_CLICKS_PER_NODE = 10
 
 
 class SinglePhoton(CheckedArguments, EnvExperiment):
@@ -41,9 +51,15 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         self.setattr_argument("attempts_per_cool", NumberValue(100, precision=0, step=1, min=1,
                                                                type="int"))
         self.setattr_argument("gate_offset", NumberValue(0 * ns, unit="ns"))
-        self.setattr_argument("gate_window", NumberValue(300 * ns, unit="ns", min=16 * ns))
+        self.setattr_argument("gate_window", NumberValue(1000 * ns, unit="ns", min=16 * ns),
+                              tooltip="detector window of the calibration: must contain the "
+                                      "photons' arrival (excitation delay + photon path)")
+        self.setattr_argument("gate_length", NumberValue(
+            link_default(self, "gate_length_s"), unit="ns", min=0.0),
+            tooltip="recommended gate length (default: calib.link.gate_length_s; 0: gate_taus "
+                    "lifetimes)")
         self.setattr_argument("gate_taus", NumberValue(3.0, min=0.5),
-                              tooltip="recommended gate length in lifetimes")
+                              tooltip="recommended gate length in lifetimes (if no gate_length)")
         self.setattr_argument("slack_margin", NumberValue(1.2 * us, unit="us", min=0.2 * us),
                               tooltip="slack after each blocking read: covers the DMA start "
                                       "(~0.9 us on Kasli) plus the ~0.1 us underflow margin")
@@ -53,6 +69,8 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         for node in (self.node_a, self.node_b):
             node.load_calibration(self)
         s2mu = self.core.seconds_to_mu
+        self.gate_length_s = float(self.gate_length)
+        self.gate_delay_s = link_default(self, "gate_start_s")
         self.offset_mu = int64(s2mu(self.gate_offset))
         self.window_mu = int64(s2mu(self.gate_window))
         self.margin_mu = int64(s2mu(self.slack_margin))
@@ -184,43 +202,63 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         self.set_dataset("photon.underflows_recovered", n)
 
     def analyze(self):
-        nodes = [b[0] for b in self.batches]
         t = np.concatenate([b[1] for b in self.batches] or [np.zeros(0, np.int64)])
         det = np.concatenate([b[2] for b in self.batches] or [np.zeros(0, np.int8)])
         node = np.concatenate([np.full(len(b[1]), b[0], np.int8) for b in self.batches]
                               or [np.zeros(0, np.int8)])
-        del nodes
         self.set_dataset("photons.t_mu", t)
         self.set_dataset("photons.detector", det)
         self.set_dataset("photons.node", node)
         self.set_dataset("photons.attempts", np.array(self.n_att, dtype=np.int64))
         self.set_dataset("photons.gate_mu", np.array(
             [self.offset_mu, self.offset_mu + self.window_mu], dtype=np.int64))
-        if len(t) < 20:
-            return
+        window = "window [{}, {}) ns after the excitation".format(
+            self.offset_mu, self.offset_mu + self.window_mu)
+        p_dark = float(self.dark_rate.sum()) * self.gate_window
+        for i, x in enumerate("ab"):
+            clicks = int(np.count_nonzero(node == i))
+            dark = p_dark * self.n_att[i]
+            if self.n_att[i] == 0 or clicks < max(MIN_CLICKS_PER_NODE, 3 * dark):
+                raise refused("single-photon calibration", (
+                    "node {}: {} clicks in {} attempts in the {} (dark counts expect {:.1f}): no "
+                    "photons in the window (excitation, detectors, gate_offset/gate_window?)"
+                ).format(x, clicks, self.n_att[i], window, dark))
         from analysis.lifetime import fit_lifetime_tags  # same estimator as offline analysis
 
-        fit = fit_lifetime_tags(t, stop_mu=float(self.offset_mu + self.window_mu))
+        try:
+            fit = fit_lifetime_tags(t, stop_mu=float(self.offset_mu + self.window_mu))
+        except ValueError as exc:
+            raise refused("single-photon calibration", "{} ({} clicks in the {})".format(
+                exc, len(t), window)) from exc
         period = self.core.ref_period
-        tau_s = fit.tau.value * period
+        tau_mu = fit.tau.value
+        tau_s = tau_mu * period
         self.set_dataset("photon.tau_s", tau_s)
         self.set_dataset("photon.tau_lo_s", fit.tau.lo * period)
         self.set_dataset("photon.tau_hi_s", fit.tau.hi * period)
         self.set_dataset("photon.tau_err_s", 0.5 * (fit.tau.hi - fit.tau.lo) * period)
         self.set_dataset("photon.onset_mu", fit.onset)
-        p_dark = float(self.dark_rate.sum()) * self.gate_window
+        if not (0 < tau_mu < self.window_mu and np.isfinite(fit.tau.hi)):
+            raise refused("single-photon calibration", (
+                "the lifetime is not determined (tau = {:.3g} ns, interval [{:.3g}, {:.3g}] ns "
+                "from {} clicks in the {})").format(tau_mu, fit.tau.lo, fit.tau.hi, fit.clicks,
+                                                    window))
+        eta = {}
         for i, x in enumerate("ab"):
-            if self.n_att[i] == 0:
-                continue
             # attempts with at least one click, per attempt; one click entry per clicking detector
             clicks = np.count_nonzero(node == i)
-            eta = max(0.0, clicks / self.n_att[i] - p_dark)
-            self.set_dataset("photon.eta_" + x, eta)
+            eta[x] = max(0.0, clicks / self.n_att[i] - p_dark)
+            self.set_dataset("photon.eta_" + x, eta[x])
             self.set_dataset("photon.eta_err_" + x, float(np.sqrt(max(clicks, 1))) / self.n_att[i])
-            self.set_dataset("calib.photon.eta_" + x, eta, persist=True)
-        start = int(np.floor(fit.onset))
-        stop = int(np.ceil(fit.onset + self.gate_taus * fit.tau.value))
+        # the gate opens at the rising edge of the arrivals (+ calib.link.gate_start_s) and lasts
+        # calib.link.gate_length_s, or gate_taus lifetimes where the lab has not chosen a length
+        start = int(np.floor(fit.onset)) + int(round(self.gate_delay_s * 1e9))
+        length = self.gate_length_s * 1e9 if self.gate_length_s > 0 else self.gate_taus * tau_mu
+        stop = start + int(np.ceil(length))
         self.set_dataset("photon.gate_recommended_mu", np.array([start, stop], dtype=np.int64))
+        for x in "ab":
+            self.set_dataset("calib.photon.eta_" + x, eta[x], persist=True)
+        self.set_dataset("calib.photon.onset_mu", float(fit.onset), persist=True)
         self.set_dataset("calib.photon.gate_start_mu", start, persist=True)
         self.set_dataset("calib.photon.gate_stop_mu", stop, persist=True)
         self.set_dataset("calib.photon.tau_s", tau_s, persist=True)

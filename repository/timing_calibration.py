@@ -25,6 +25,7 @@ from artiq.experiment import *
 from artiq.coredevice.exceptions import RTIOUnderflow
 
 from drivers.arguments import CheckedArguments
+from drivers.calibration import refused
 from drivers.link import SCHEMA_VERSION
 
 KEYS = ["output_mu", "input_read_mu", "rpc_mu", "dma_playback_start_mu",
@@ -186,6 +187,12 @@ class TimingCalibration(CheckedArguments, EnvExperiment):
         self.ttl_out.off()
 
     def analyze(self):
+        missing = [key for key in KEYS if key not in self.costs]
+        if missing:
+            raise refused("timing calibration", "not measured: " + ", ".join(missing))
+        negative = ["{} = {}".format(key, self.costs[key]) for key in KEYS if self.costs[key] < 0]
+        if negative:
+            raise refused("timing calibration", "negative cost (the measurement's own overhead "
+                          "was larger than what it measured): " + ", ".join(negative))
         for key in KEYS:
-            if key in self.costs:
-                self.set_dataset("calib.timing." + key, max(0, self.costs[key]), persist=True)
+            self.set_dataset("calib.timing." + key, self.costs[key], persist=True)

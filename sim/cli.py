@@ -68,6 +68,11 @@ def get_argparser() -> argparse.ArgumentParser:
 
     budget = sub.add_parser("budget", help="print the analytic rate/fidelity budget of a lab")
     budget.add_argument("lab", metavar="LAB", help="preset name or TOML path")
+    budget.add_argument("--mode", default="parity", choices=["z", "parity", "tomography"],
+                        help="analysis mode of the experiment (sets the analysis pulses per "
+                             "herald; default: %(default)s)")
+    budget.add_argument("--json", action="store_true",
+                        help="print every figure as one JSON object (for scripts)")
     _common(budget)
 
     demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
@@ -75,6 +80,8 @@ def get_argparser() -> argparse.ArgumentParser:
     demo.add_argument("--results", default="results", help="results directory")
     demo.add_argument("--heralds", type=int, default=60,
                       help="heralds per analysis setting (default: %(default)s)")
+    demo.add_argument("--lab", default="oxford2020",
+                      help="lab description: preset name or TOML path (default: %(default)s)")
     _common(demo)
     parser.run_parser = run  # type: ignore[attr-defined]
     return parser
@@ -146,22 +153,32 @@ def cmd_budget(args: argparse.Namespace) -> int:
     from sim.runner import InputError, resolve_lab
 
     try:
-        from sim.physics.budget import format_budget
+        from sim.physics.budget import budget_dict, format_budget
     except ImportError as exc:
         raise InputError("the budget needs sim.physics.budget, which is not available") from exc
-    print(format_budget(resolve_lab(args.lab, None)))
+    lab = resolve_lab(args.lab, None)
+    if args.json:
+        import json
+
+        print(json.dumps(budget_dict(lab, args.mode), indent=1))
+    else:
+        print(format_budget(lab, args.mode))
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """``ionlink-sim demo``: startup, readout calibration and remote entanglement, then the report."""
+    """``ionlink-sim demo``: startup, readout calibration, single-photon calibration and remote
+    entanglement at ``--lab``, then the report."""
     from sim.demo import run_demo
+    from sim.runner import InputError
     from sim.termination import signals_interrupt
 
+    if args.heralds < 1:
+        raise InputError("--heralds must be at least 1")
     with signals_interrupt():
         return run_demo(seed=args.seed, results_dir=args.results,
                         heralds_per_setting=args.heralds,
-                        progress=not args.quiet and sys.stderr.isatty())
+                        progress=not args.quiet and sys.stderr.isatty(), lab=args.lab)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,59 +3,71 @@
 
 One simulation session, as a lab day would go: Startup (Urukul and TTL initialisation), a readout
 calibration (thresholds stored as persistent datasets), the single-photon calibration of the
-detection window, then remote entanglement with gateware
-heralding at the ``oxford2020`` preset in parity-scan mode. The analysis package then writes its
-report next to the results file and prints the fidelity summary beside the budget's prediction.
+detection window, then remote entanglement with gateware heralding in parity-scan mode, at the
+``oxford2020`` preset or any other lab (preset name or TOML path). The session stores the lab's
+loop design as ``calib.link.*`` datasets (``sim.lab_datasets``), which the experiments read. The
+analysis package then writes its report next to the results file and prints the fidelity summary
+beside the budget's prediction.
 """
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
-from sim.runner import InputError, RunResult, Simulation
+from sim.runner import RunResult, Simulation
 
-__all__ = ["run_demo"]
+__all__ = ["DemoStepFailed", "run_demo"]
 
 logger = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 LAB = "oxford2020"
 
 
+class DemoStepFailed(Exception):
+    """An experiment of the demo chain did not succeed (its results file is written)."""
+
+    def __init__(self, result: RunResult):
+        where = " (results: {})".format(result.results_file) if result.results_file else ""
+        super().__init__("demo step {} failed: {}{}".format(
+            result.class_name, result.error_message or result.status, where))
+        self.exit_code = result.exit_code
+
+
 def _check(result: RunResult) -> RunResult:
     if result.exit_code != 0:
-        raise InputError("demo step {} failed: {}".format(result.class_name,
-                                                          result.error_message or result.status))
+        raise DemoStepFailed(result)
     return result
 
 
 def run_demo(*, seed: int = 1, results_dir: str | Path = "results", heralds_per_setting: int = 60,
-             progress: bool = False) -> int:
-    """Run the demo chain; print the fidelity summary and the budget. Returns the exit status."""
+             progress: bool = False, lab: str | Path = LAB) -> int:
+    """Run the demo chain at ``lab`` (preset name or TOML path); print the fidelity summary and
+    the budget. Returns the exit status."""
     from analysis.cli import main as analyze
     from sim.physics.budget import format_budget
-    from sim.physics.lab import load_lab
+    from sim.runner import resolve_lab
 
     repo = ROOT / "repository"
-    lab = load_lab(LAB)
-    with Simulation(ROOT / "device_db.py", seed=seed, lab=lab, results_dir=results_dir,
-                    progress=progress) as simulation:
-        # what the lab knows from its magnetic-field calibration: the detection-time phase
-        # frequency (≈ qubit splitting) that the analysis uses to correct the parity scan
-        simulation.dataset_db.set("calib.link.detection_phase_hz",
-                                  float(lab.nodes[0].species.qubit_splitting_hz), persist=True)
-        _check(simulation.run(repo / "startup.py"))
-        _check(simulation.run(repo / "readout_calibration.py", arguments={"shots": 200}))
-        # the detection window: 2 lifetimes from the photons' onset (the preset's ~15 ns gate)
-        _check(simulation.run(repo / "single_photon.py", arguments={"attempts": 3000,
-                                                                     "gate_taus": 2.0}))
-        result = _check(simulation.run(repo / "remote_entanglement.py", arguments={
-            "mode": "parity", "heralds_per_setting": heralds_per_setting}))
+    lab_obj = resolve_lab(str(lab), None)
+    try:
+        with Simulation(ROOT / "device_db.py", seed=seed, lab=lab_obj, results_dir=results_dir,
+                        progress=progress) as simulation:
+            _check(simulation.run(repo / "startup.py"))
+            _check(simulation.run(repo / "readout_calibration.py", arguments={"shots": 200}))
+            # the detection window: from the photons' rising edge for the lab's gate length
+            _check(simulation.run(repo / "single_photon.py", arguments={"attempts": 3000}))
+            result = _check(simulation.run(repo / "remote_entanglement.py", arguments={
+                "mode": "parity", "heralds_per_setting": heralds_per_setting}))
+    except DemoStepFailed as exc:
+        sys.stderr.write("ionlink-sim: error: {}\n".format(exc))
+        return exc.exit_code
     path = str(result.results_file)
     print("results file: {}".format(path))
     status = analyze(["report", path, "--no-progress"])
     if status == 0:
         status = analyze(["fidelity", path, "--no-progress"])
     print()
-    print("prediction of the error budget (ionlink-sim budget {}):".format(LAB))
-    print(format_budget(lab))
+    print("prediction of the error budget (ionlink-sim budget {}):".format(lab))
+    print(format_budget(lab_obj))
     return status

@@ -39,6 +39,7 @@ artiq_env.activate()
 from drivers.arguments import ArgumentValueError  # noqa: E402
 from sim.datasets import DatasetDB, DatasetManager  # noqa: E402
 from sim.fileimport import import_file  # noqa: E402
+from sim.lab_datasets import seed_lab_datasets  # noqa: E402
 from sim.device_manager import (DeviceDBError, DeviceError, DeviceManager,  # noqa: E402
                                 load_device_db, transform_device_db)
 from sim.provenance import Provenance, lab_file  # noqa: E402
@@ -407,6 +408,8 @@ class Simulation:
         except Exception as exc:  # lmdb.Error: not an LMDB file, locked, ...
             raise InputError("cannot open dataset store '{}': {}".format(
                 self.dataset_db_path, " ".join(str(exc).split()))) from exc
+        if self.lab is not None:  # the lab's loop design, as a real lab keeps it (calib.link.*)
+            seed_lab_datasets(self.dataset_db, self.lab)
         self.progress = progress
         self.interactive_input = interactive_input
         self._own_session = session is None

@@ -251,8 +251,11 @@ class Entangler:
 
 @dataclass(frozen=True)
 class LoopTiming:
-    """Nominal entanglement-loop timing (for the budget), all in s.
+    """The lab's entanglement loop, all in s: a simulation session stores it as the ``calib.link.*``
+    datasets the experiments read (``sim.lab_datasets``), and the budget predicts that loop.
 
+    :param overhead_s: the source's own per-run overhead; informational (the budget takes the
+        per-run overhead of the experiment's loop, ``drivers.link_timing``).
     :param gate_start_s: gate opening relative to the earliest photon arrival
         (excitation time + photon delay). :param herald_to_rotation_s: herald → analysis pulse.
     :param phase_correction: whether the analysis corrects ω_q(t_A − t_B) with timestamps.
@@ -499,7 +502,7 @@ def load_lab(name_or_path: str | Path) -> Lab:
     :raises LabError: unknown preset, unreadable or invalid file.
     """
     p = Path(name_or_path)
-    if not p.suffix and not p.exists():
+    if not p.suffix and not p.is_file():  # a preset, even beside a directory of that name
         p = LABS_DIR / f"{name_or_path}.toml"
         if not p.exists():
             raise LabError(f"lab {name_or_path}: no such preset (have {', '.join(PRESETS)}) "

@@ -41,7 +41,7 @@ def lab_calibration(lab):
         cal["calib.readout.threshold_" + x] = max(0, t)
         cal["calib.readout.error_" + x] = 0.01
     cal["calib.link.detection_phase_hz"] = float(lab.nodes[0].species.qubit_splitting_hz)
-    delay = lab.nodes[0].optics.photon_delay_s
+    delay = lab.nodes[0].excite.delay_s + lab.nodes[0].optics.photon_delay_s
     cal["calib.photon.gate_start_mu"] = int(round(delay * 1e9)) + int(round(lab.loop.gate_start_s * 1e9))
     cal["calib.photon.gate_stop_mu"] = cal["calib.photon.gate_start_mu"] + int(round(lab.loop.gate_length_s * 1e9))
     return cal

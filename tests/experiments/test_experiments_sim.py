@@ -54,7 +54,7 @@ def test_single_photon_lifetime_and_eta(sim):
     from sim.physics.attempts import pulse_stats
     from sim.physics.budget import predict
     from sim.physics.excitation import pumping_probability
-    d = run(sim, "single_photon", attempts=5000)
+    d = run(sim, "single_photon", attempts=5000, gate_length=0.0)   # gate: gate_taus lifetimes
     assert d["photon.underflows_recovered"] == 0
     assert list(d["photons.attempts"]) == [5000, 5000]
     lab = sim.lab
@@ -66,12 +66,12 @@ def test_single_photon_lifetime_and_eta(sim):
     for i, x in enumerate("ab"):
         node = lab.nodes[i]
         st = pulse_stats(node, 0, 0)
-        # budget eta (per photon, nominal 15 ns gate) scaled to this run's 300 ns gate (clicks
+        # budget eta (per photon, nominal 15 ns gate) scaled to this run's 1000 ns window (clicks
         # relative to the excitation; photons arrive after photon_delay) and per attempt
         delay = node.optics.photon_delay_s
         g_nom = st.gate_probability(lab.loop.gate_start_s, lab.loop.gate_start_s
                                     + lab.loop.gate_length_s, 0.0, jit)
-        g_run = st.gate_probability(-delay, 300e-9 - delay, 0.0, jit)
+        g_run = st.gate_probability(-delay, 1000e-9 - delay, 0.0, jit)
         assert abs(b.eta[i] - node.species.branching_ratio * node.optics.efficiency * qe
                    * g_nom) < 1e-12
         p_pump = pumping_probability(999e-9, node.pumping_time_s)

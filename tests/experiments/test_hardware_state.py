@@ -139,12 +139,16 @@ def test_artiq_run_with_device_db_sim_keeps_the_state(tmp_path, monkeypatch):
     assert len(list((tmp_path / "sim_state").glob("*.state"))) == 1
 
 
-def test_hardware_faithful_plays_on(lab_dir, caplog):
-    """--hardware-faithful: the uninitialised Urukul changes nothing, with one warning, exit 0."""
+def test_hardware_faithful_plays_on(lab_dir, caplog, capsys):
+    """--hardware-faithful: the uninitialised Urukul changes nothing, with one warning, and the
+    experiment plays on; the readout calibration then sees no qubit drive and refuses its
+    result (exit 1), as it would on hardware."""
     caplog.set_level(logging.WARNING)
-    assert _cli(lab_dir, "readout_calibration.py", "shots=10", "--hardware-faithful") == 0
+    assert _cli(lab_dir, "readout_calibration.py", "shots=10", "--hardware-faithful") == 1
     warnings = [r.getMessage() for r in caplog.records if "never initialised" in r.getMessage()]
     assert len(warnings) == 2, warnings   # one per Urukul
+    err = capsys.readouterr().err
+    assert "CalibrationRefused" in err and "UrukulUninitialised" not in err, err
 
 
 @pytest.mark.parametrize("changed", ["device_db", "lab"])

@@ -1,0 +1,184 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Timing of the entanglement loop: where it comes from, and what a herald costs.
+
+One place for the loop timing that the experiments play and the budget predicts
+(``sim.physics.budget``), so that the two cannot silently differ.
+
+Where the experiments take their timing from: their arguments, whose defaults (:func:`link_default`,
+read in ``build``) are the persistent datasets ``calib.link.<name>`` (the lab's design of the loop;
+the simulator stores them from the lab description's ``[loop]`` table at the start of each session,
+see :func:`loop_datasets`); without that dataset the fallback of :data:`FALLBACK` (the oxford2020
+loop) applies. An argument given explicitly overrides its dataset.
+
+What a herald costs (:class:`HeraldTiming`): the gateware loop runs ``run_s`` (rounded up to whole
+cycles), re-cools for ``cool_s`` and re-establishes its slack after each run; after a herald it
+plays the analysis pulses, reads both ions out, reads the entangler's registers, queues one RPC and
+re-establishes its slack several times. The CPU costs of those reads and RPCs are the Kasli 2.0
+figures of the simulator's cost table, measured once in the simulator
+(``tests/experiments/test_presets.py`` checks the model against the simulated loop).
+"""
+import math
+from dataclasses import dataclass
+
+__all__ = ["FALLBACK", "GATEWARE_MARGIN_S", "LINK_KEYS", "HeraldTiming", "loop_datasets",
+           "link_default", "expected_p_success", "herald_timeout_attempts", "mean_rotation"]
+
+#: ``calib.link.<name>`` datasets the entanglement experiments read (s).
+LINK_KEYS = ("cycle_s", "run_s", "cool_s", "pump_start_s", "pump_stop_s", "excite_time_s",
+             "gate_start_s", "gate_length_s", "detect_s")
+
+#: Slack margin the gateware loop re-establishes after each blocking read (s).
+GATEWARE_MARGIN_S = 3e-6
+#: Readout detection time when ``calib.link.detect_s`` does not exist (s).
+DETECT_FALLBACK_S = 300e-6
+
+#: Fallbacks when a ``calib.link.*`` dataset does not exist (the oxford2020 loop, s). A gate
+#: length of 0 means "``gate_taus`` lifetimes" (single-photon calibration).
+FALLBACK = {"cycle_s": 1.05e-6, "run_s": 200e-6, "cool_s": 20e-6, "pump_start_s": 30e-9,
+            "pump_stop_s": 500e-9, "excite_time_s": 584e-9, "gate_start_s": 0.0,
+            "gate_length_s": 0.0, "detect_s": DETECT_FALLBACK_S}
+
+#: The pump pulse starts this long after the cycle start (s).
+PUMP_START_S = 30e-9
+#: Guard between the pump pulse's end and the excitation pulse (s; then rounded up to 8 ns).
+PUMP_TO_EXCITE_S = 80e-9
+
+#: Attempts without a herald before giving up when no success probability is known.
+UNKNOWN_P_ATTEMPTS = 10_000_000
+#: Expected heralds after which a link that has not heralded is declared dead (50/P attempts).
+DEAD_LINK_HERALDS = 50.0
+
+# CPU and latency costs (mu) of the loop beyond the slack margins, measured in the simulator with
+# the Kasli 2.0 cost profile (sim/rtio/costs.py; tests/experiments/test_presets.py keeps them
+# honest): the gap after a run (the run end's input read, the counter read); the herald
+# handling's blocking reads (two PMT counts, three entangler registers), counter reads and the
+# async RPC; the next setting's two DDS phase writes (2 x 1256 mu) with the CPU time of their SPI
+# transfers.
+_RUN_GAP_MU = 364
+_HERALD_READS_MU = 5_300
+_HERALD_MARGINS = 5      # slack margins the herald handling re-establishes
+_PHASES_MU = 3_300
+
+
+def _ceil8(t_mu: float) -> int:
+    return 8 * math.ceil(round(t_mu, 6) / 8)
+
+
+def loop_datasets(cycle_s: float, run_s: float, cool_s: float, pump_s: float,
+                  gate_start_s: float, gate_length_s: float, detect_s: float) -> dict:
+    """The ``calib.link.*`` datasets (s) of a nominal loop (a lab description's ``[loop]``):
+    pump from 30 ns for ``pump_s``, excitation 80 ns after the pump (8 ns grid), the gate
+    ``gate_start_s`` after the photons' onset for ``gate_length_s``, readout for ``detect_s``."""
+    pump_stop = PUMP_START_S + pump_s
+    excite = _ceil8((pump_stop + PUMP_TO_EXCITE_S) * 1e9) * 1e-9
+    values = {"cycle_s": cycle_s, "run_s": run_s, "cool_s": cool_s, "pump_start_s": PUMP_START_S,
+              "pump_stop_s": pump_stop, "excite_time_s": excite, "gate_start_s": gate_start_s,
+              "gate_length_s": gate_length_s, "detect_s": detect_s}
+    return {"calib.link." + k: float(v) for k, v in values.items()}
+
+
+def link_default(env, name: str) -> float:
+    """Default of the loop parameter ``name`` (s) for an argument declared in ``build()``: the
+    lab's persistent dataset ``calib.link.<name>`` (read through ``env.get_dataset``, so the
+    dashboard shows the calibrated value), else :data:`FALLBACK`. An argument given explicitly
+    overrides it."""
+    return float(env.get_dataset("calib.link." + name, FALLBACK[name]))
+
+
+def expected_p_success(eta_a: float, eta_b: float, gate_s: float, tau_s: float) -> float:
+    """Success probability per attempt expected from the single-photon calibration: ½ η_A η_B
+    with each η (photon in the calibration window) scaled to a gate of ``gate_s`` from the onset
+    of an exponential arrival of lifetime ``tau_s``."""
+    g = -math.expm1(-gate_s / tau_s) if tau_s > 0 else 1.0
+    return 0.5 * max(eta_a, 0.0) * max(eta_b, 0.0) * g * g
+
+
+def herald_timeout_attempts(p: float) -> int:
+    """Attempts without a herald after which the link counts as dead: 50/P, or
+    :data:`UNKNOWN_P_ATTEMPTS` when ``p`` is not positive."""
+    if not p > 0:
+        return UNKNOWN_P_ATTEMPTS
+    return int(math.ceil(DEAD_LINK_HERALDS / p))
+
+
+@dataclass(frozen=True)
+class HeraldTiming:
+    """The gateware loop's timeline (all in mu = 1 ns).
+
+    :param cycle_mu: attempt cycle. :param run_mu: run timeout. :param cool_mu: re-cooling per run.
+    :param margin_mu: slack margin re-established after each blocking read.
+    :param detect_mu: readout detection time (the longer node).
+    :param rotation_mu: mean analysis pulse length per herald (the longer node, averaged over the
+        mode's settings).
+    """
+
+    cycle_mu: int
+    run_mu: int
+    cool_mu: int
+    margin_mu: int
+    detect_mu: int
+    rotation_mu: float
+
+    @property
+    def run_cycles(self) -> int:
+        """Cycles of a run that times out (the gateware ends it at the end of the cycle in which
+        the timeout, counted in 8 ns ticks, expires)."""
+        return -(-(self.run_mu >> 3) // (self.cycle_mu >> 3))
+
+    @property
+    def run_overhead_mu(self) -> float:
+        """Timeline per run besides its cycles: the cooling trace (one coarse cycle without
+        re-cooling), two coarse cycles (config, RUN write), the slack margin and the CPU's reads
+        after the run."""
+        return max(self.cool_mu, 8) + 16 + self.margin_mu + _RUN_GAP_MU
+
+    @property
+    def duty_cycle(self) -> float:
+        """D: fraction of the loop's time spent in attempt cycles (without herald handling)."""
+        t = self.run_cycles * self.cycle_mu
+        return t / (t + self.run_overhead_mu)
+
+    @property
+    def after_herald_mu(self) -> float:
+        """Timeline from a heralding run's end until the loop is ready for the next setting
+        (what ``totals.herald_handling_s`` measures per herald): the gap after the run, analysis
+        pulses, readout, the register and PMT reads, the RPC and the slack margins."""
+        return (self.rotation_mu + 8 + self.detect_mu + _HERALD_MARGINS * self.margin_mu
+                + _HERALD_READS_MU)
+
+    def herald_s(self, p: float) -> float:
+        """T_herald (s): lab time per herald besides the attempts' share of the loop
+        (1/R_loop): :attr:`after_herald_mu` and the two DDS phase writes of the next setting,
+        less the gap after the run that the loop already counts, plus the part of the heralding
+        run's cooling and gap that the run the herald cuts short does not amortise."""
+        if not 0 < p < 1:
+            return self._handling_mu * 1e-9
+        n = self.run_cycles
+        runs = 1.0 / -math.expm1(n * math.log1p(-p))   # runs started per herald
+        return (self._handling_mu + (runs - 1.0 / (n * p)) * self.run_overhead_mu) * 1e-9
+
+    @property
+    def _handling_mu(self) -> float:
+        return self.after_herald_mu + _PHASES_MU - self.margin_mu - _RUN_GAP_MU
+
+    def lab_time_mu(self, attempts: int, runs: int, heralds: int) -> float:
+        """Lab time (mu) of a loop that made ``attempts`` attempts in ``runs`` runs and recorded
+        ``heralds`` heralds (the model behind :meth:`herald_s`, for given counts)."""
+        return (attempts * self.cycle_mu + runs * self.run_overhead_mu
+                + heralds * self._handling_mu)
+
+    def loop_rate_hz(self, p: float) -> float:
+        """R_loop = P·f·D (s⁻¹): heralds per second of attempt loop, herald handling excluded."""
+        return p / (self.cycle_mu * 1e-9) * self.duty_cycle
+
+    def rate_hz(self, p: float) -> float:
+        """R = 1/(1/R_loop + T_herald) (s⁻¹): heralds per second of lab time."""
+        r = self.loop_rate_hz(p)
+        return 1.0 / (1.0 / r + self.herald_s(p)) if r > 0 else 0.0
+
+
+def mean_rotation(theta_a, theta_b) -> float:
+    """Mean over the analysis settings of the longer analysis pulse (rad), for
+    :attr:`HeraldTiming.rotation_mu` (times the node's mu per rad)."""
+    pairs = list(zip(theta_a, theta_b))
+    return sum(max(a, b) for a, b in pairs) / len(pairs) if pairs else 0.0

@@ -1,0 +1,34 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The lab's design values that a real lab keeps as persistent datasets, from its description.
+
+A lab decides its entanglement loop (cycle, run, cooling, pump window, gate length) and knows its
+qubit splitting from the magnetic-field calibration; on hardware these live in the dataset store
+as ``calib.link.*``. A simulation session stores them from the lab description (``[loop]``, the
+species) when it starts, so that the experiments read the simulated lab's loop the way they read a
+real lab's: :func:`drivers.link_timing.loop_datasets` defines the mapping, also used by the budget.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from drivers.link_timing import loop_datasets
+
+__all__ = ["lab_datasets", "seed_lab_datasets"]
+
+
+def lab_datasets(lab: Any) -> dict[str, float]:
+    """``{key: value}`` of the ``calib.link.*`` datasets of ``lab`` (a ``sim.physics.lab.Lab``)."""
+    lp = lab.loop
+    values = loop_datasets(lp.cycle_s, lp.run_s, lp.cool_s, lp.pump_s, lp.gate_start_s,
+                           lp.gate_length_s, max(n.readout.duration_s for n in lab.nodes))
+    # frequency of the photon's polarisation phase (≈ qubit splitting): the analysis corrects
+    # the detection-time phase of the parity scan with it
+    values["calib.link.detection_phase_hz"] = float(lab.nodes[0].species.qubit_splitting_hz)
+    return values
+
+
+def seed_lab_datasets(dataset_db: Any, lab: Any) -> None:
+    """Store :func:`lab_datasets` as persistent datasets in ``dataset_db`` (overwriting: the lab
+    description is the simulated lab's design)."""
+    for key, value in lab_datasets(lab).items():
+        dataset_db.set(key, value, persist=True)

@@ -1,0 +1,215 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Every preset end to end, and the budget's prediction against the Monte Carlo.
+
+One simulated session per preset, as a lab day goes: Startup → readout calibration →
+single-photon calibration → remote entanglement (parity scan, ≥ 2000 heralds). The loop timing
+comes from the lab description (``calib.link.*``), the gate from the single-photon calibration.
+Tolerances: P and the lab-time rate within 3σ of the simulated statistics (σ from the herald
+count, Poisson); the budget's measured fidelity inside the analysis' 95 % interval; the timeline
+model of ``drivers.link_timing`` within 1 % of the simulated lab time for the counts observed
+(deterministic: it checks that the budget assumes the timing the simulation plays).
+"""
+import math
+import re
+
+import numpy as np
+import pytest
+
+from tests.experiments.simhelpers import REPO, ROOT, missing_sim_parts
+
+pytestmark = pytest.mark.skipif(bool(missing_sim_parts()), reason="simulator incomplete")
+
+HERALDS_PER_SETTING = 223          # 9 settings: 2007 heralds
+SEEDS = {"oxford2020": 11, "duke2024": 12, "target_99_1khz": 13}
+
+
+def _session(tmp_path, lab, seed):
+    from sim.runner import Simulation
+
+    return Simulation(ROOT / "device_db.py", seed=seed, lab=lab,
+                      results_dir=tmp_path / "results", dataset_db=False)
+
+
+def _ok(result):
+    assert result.exit_code == 0, result.error_message
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab", sorted(SEEDS))
+def test_preset_monte_carlo_agrees_with_budget(tmp_path, lab):
+    from analysis import fidelity_summary
+    from drivers.link_timing import HeraldTiming
+    from sim.physics.budget import herald_timing, predict
+
+    with _session(tmp_path, lab, SEEDS[lab]) as sim:
+        _ok(sim.run(REPO / "startup.py"))
+        _ok(sim.run(REPO / "readout_calibration.py", arguments={"shots": 200}))
+        _ok(sim.run(REPO / "single_photon.py", arguments={"attempts": 3000}))
+        r = _ok(sim.run(REPO / "remote_entanglement.py", arguments={
+            "mode": "parity", "heralds_per_setting": HERALDS_PER_SETTING}))
+        b = predict(sim.lab, "parity")
+        timing = herald_timing(sim.lab, "parity")
+    d = r.datasets
+    n, attempts = int(d["totals.heralds"]), int(d["totals.attempts"])
+    lab_s = float(d["totals.lab_time_s"])
+    assert n == 9 * HERALDS_PER_SETTING and d["totals.underflows_recovered"] == 0
+    assert d["totals.cycle_mu"] == timing.cycle_mu
+    # the budget's timeline model for the counts the simulation produced (1 %)
+    model = HeraldTiming.lab_time_mu(timing, attempts, int(d["totals.runs"]), n) * 1e-9
+    assert abs(model - lab_s) < 0.01 * lab_s, (model, lab_s)
+    # P = heralds/attempts: 3σ (Poisson herald count)
+    p_hat = n / attempts
+    assert abs(p_hat - b.p_succ) < 3 * b.p_succ / math.sqrt(n), (p_hat, b.p_succ)
+    # rate in lab time: 3σ (the waiting time per herald is geometric, σ_R ≈ R/√n)
+    rate = n / lab_s
+    assert abs(rate - b.rate_hz) < 3 * b.rate_hz / math.sqrt(n), (rate, b.rate_hz)
+    # the budget's measured fidelity inside the analysis' 95 % interval
+    f = fidelity_summary([r.results_file], n_boot=400).fidelity
+    assert f.lo <= b.fidelity_measured <= f.hi, (f, b.fidelity_measured)
+
+
+def _zero_efficiency_lab(tmp_path):
+    """oxford2020 with detectors of efficiency 0 (everything else unchanged)."""
+    from sim.physics.lab import LABS_DIR
+
+    text = (LABS_DIR / "oxford2020.toml").read_text()
+    text, k = re.subn(r"(?m)^efficiency = [0-9.e-]+", "efficiency = 0.0", text)
+    assert k == 4
+    text = text.replace('name = "oxford2020"', 'name = "dead_detectors"')
+    path = tmp_path / "dead_detectors.toml"
+    path.write_text(text)
+    return path
+
+
+def test_zero_efficiency_link_stops_with_its_message(tmp_path, capsys):
+    """A link that cannot herald ends within its bound (50/P attempts; 10⁷ without a photon
+    calibration), exit status 1, one clear line, and its results file written."""
+    import h5py
+
+    from sim.cli import main
+
+    lab = _zero_efficiency_lab(tmp_path)
+    results = tmp_path / "results"
+    options = ["--lab", str(lab), "--results", str(results), "--seed", "1", "--device-db",
+               str(ROOT / "device_db.py"), "-q"]
+    assert main(["run", str(REPO / "startup.py"), *options]) == 0
+    capsys.readouterr()
+    assert main(["run", str(REPO / "remote_entanglement.py"), *options]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "NoHeraldError: no herald in 10000" in err[0], err
+    assert "no single-photon calibration" in err[0]
+    files = list(results.rglob("*-RemoteEntanglement.h5"))
+    assert len(files) == 1
+    with h5py.File(files[0]) as f:
+        assert f["datasets/totals.attempts"][()] >= 10 ** 7
+        assert f["datasets/totals.heralds"][()] == 0
+
+
+def test_zero_efficiency_demo_refuses_the_photon_calibration(tmp_path, capsys):
+    """``ionlink-sim demo --lab`` with dead detectors stops at the single-photon calibration
+    (no photons), exit status 1, without storing a gate."""
+    from sim.cli import main
+
+    lab = _zero_efficiency_lab(tmp_path)
+    status = main(["demo", "--lab", str(lab), "--results", str(tmp_path / "results"), "-q"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "SinglePhoton failed" in err and "no photons" in err, err
+    from sim.datasets import DatasetDB
+
+    db = DatasetDB(tmp_path / "dataset_db.mdb")
+    assert "calib.photon.gate_start_mu" not in db.data
+
+
+def test_nonsense_readout_calibration_is_refused_and_the_old_one_stays(tmp_path):
+    """A 1 µs detection cannot tell bright from dark: refused (exit 1, one line), nothing
+    persistent changed."""
+    from tests.experiments.simhelpers import simulation
+
+    sim = simulation(tmp_path, lab="oxford2020", seed=2)
+    try:
+        before = {k: sim.dataset_db.get(k) for k in ("calib.readout.threshold_a",
+                                                     "calib.readout.error_a")}
+        r = sim.run(REPO / "readout_calibration.py", None, {"shots": 50,
+                                                             "detection_time": 1e-6})
+        assert r.exit_code == 1
+        assert "calibration not stored" in r.error_message
+        assert "readout error" in r.error_message
+        assert {k: sim.dataset_db.get(k) for k in before} == before
+        assert sim.dataset_db.get("calib.node_a.detect.duration") == 300e-6
+    finally:
+        sim.close()
+
+
+def test_single_photon_without_photons_in_the_window_is_refused(tmp_path):
+    """A window that misses the photons (dark counts only): refused, the gate stays."""
+    from tests.experiments.simhelpers import simulation
+
+    sim = simulation(tmp_path, lab="oxford2020", seed=2)
+    try:
+        before = sim.dataset_db.get("calib.photon.gate_start_mu")
+        r = sim.run(REPO / "single_photon.py", None, {"attempts": 300, "gate_offset": 400e-9,
+                                                      "gate_window": 100e-9})
+        assert r.exit_code == 1
+        assert "no photons in the window" in r.error_message, r.error_message
+        assert sim.dataset_db.get("calib.photon.gate_start_mu") == before
+    finally:
+        sim.close()
+
+
+def test_gate_opens_at_the_rising_edge():
+    """duke2024's 16 ns AOM pulse: arrivals rise over the pulse from 470 ns, peak later; the
+    gate opens at the rise (±2 ns), not at the peak. An isolated early dark count is ignored."""
+    from analysis.lifetime import fit_lifetime_tags
+
+    rng = np.random.default_rng(5)
+    emit = rng.uniform(0, 16, 3000) ** 0.5 * 4 + rng.exponential(7.9, 3000)   # rises, then decays
+    t = np.floor(470 + emit).astype(np.int64)
+    t = np.append(t, [420])                                                   # one dark count
+    fit = fit_lifetime_tags(t, stop_mu=1000.0)
+    peak = int(np.argmax(np.bincount(t)))
+    assert peak > 474
+    assert 470 <= fit.onset <= 472
+
+
+def test_gate_that_misses_every_photon_stops_after_50_over_p(tmp_path):
+    """A calibrated link (η = 0.02 per node, τ = 7.5 ns) whose gate sits where no photon
+    arrives: the run ends after ⌈50/P⌉ attempts with P = ½η_Aη_B·g² (g for the 15 ns gate),
+    exit status 1, data written."""
+    from drivers.link_timing import expected_p_success
+    from tests.experiments.simhelpers import simulation
+
+    sim = simulation(tmp_path, lab="oxford2020", seed=4)
+    try:
+        for key, value in (("calib.photon.eta_a", 0.02), ("calib.photon.eta_b", 0.02),
+                           ("calib.photon.tau_s", 7.5e-9), ("calib.photon.gate_start_mu", 300),
+                           ("calib.photon.gate_stop_mu", 315)):
+            sim.dataset_db.set(key, value, persist=True)
+        r = sim.run(REPO / "remote_entanglement.py", None, {"mode": "z",
+                                                             "heralds_per_setting": 5})
+    finally:
+        sim.close()
+    bound = math.ceil(50 / expected_p_success(0.02, 0.02, 15e-9, 7.5e-9))
+    assert r.exit_code == 1 and "NoHeraldError" in r.error_message
+    attempts = int(r.datasets["totals.attempts"])
+    assert bound <= attempts < bound + 200 * 192      # stops within one run of the bound
+    assert r.datasets["totals.heralds"] == 0
+
+
+def test_budget_json_gives_every_figure(capsys):
+    """``ionlink-sim budget NAME --json``: the figures scripts need, and R from R_loop and
+    T_herald as printed."""
+    import json
+
+    from sim.cli import main
+
+    assert main(["budget", "target_99_1khz", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    for key in ("p_success", "rate_hz", "fidelity_measured", "fidelity_state", "loop_rate_hz",
+                "herald_time_s", "duty_cycle", "attempt_rate_hz", "terms"):
+        assert key in d, key
+    assert d["loop_rate_hz"] == pytest.approx(d["p_success"] * d["attempt_rate_hz"]
+                                              * d["duty_cycle"])
+    assert d["rate_hz"] == pytest.approx(1 / (1 / d["loop_rate_hz"] + d["herald_time_s"]))
+    assert 300e-6 < d["herald_time_s"] < 340e-6       # 300 µs readout + reads, margins, phases
