@@ -76,7 +76,6 @@ class SimSession:
         if isinstance(core_desc, dict):
             ref_period = core_desc.get("arguments", {}).get("ref_period", ref_period)
         self.engine = RTIOEngine(ref_period=ref_period, costs=cost_profile, rng=self.rng)
-        self.engine.session = self
         self._experiments = 0
         self._closed = False
         self._register_db()

@@ -59,6 +59,19 @@ class ChannelState:
         self.kind = kind
         self.replace = kind in _REPLACE_KINDS
 
+    def drop_after(self, cc: int) -> None:
+        """``rtio_init``: events of coarse time after ``cc`` (still waiting in the SED lanes) are
+        flushed and never reach the PHY."""
+        raw = self.raw
+        if raw and ((raw[-1][0] >> 3) > cc or self.flagged):
+            kept = [e for e in raw if (e[0] >> 3) <= cc]
+            if len(kept) != len(raw):
+                self.raw = kept
+                self._res_len = -1
+                self.checked = min(self.checked, len(kept))
+                if not self.flagged:
+                    self.max_c = kept[-1][0] >> 3 if kept else -(1 << 62)
+
     def compact(self, final_c: int) -> list[int]:
         """Fold the final part of a flagged log into its resolution, so that later reads are O(1).
 

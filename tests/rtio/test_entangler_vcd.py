@@ -33,9 +33,7 @@ class FakeModel:
     def sample(self, rng, allowed):
         pat = 0b0101 if 0b0101 in allowed else 0b0001
         first = numpy.array([37 if pat & (1 << i) else -1 for i in range(4)])
-        model = self
-        return SimpleNamespace(pattern=pat, first_edge_mu=first, clicks=[],
-                               commit=lambda world, t, **kw: model.committed.append(t))
+        return SimpleNamespace(pattern=pat, first_edge_mu=first, clicks=[])
 
 
 class FakeWorld:
@@ -55,6 +53,12 @@ class FakeWorld:
     def cycle_model(self, outputs, gates, cycle_mu, *, t_start_mu=None):
         self.args = (outputs, gates, cycle_mu)
         return self.model
+
+    def commit_cycle(self, sample, t_cycle_start_mu, **kw):
+        self.model.committed.append(t_cycle_start_mu)
+
+    def commit_timeout(self, model, excluded, t_run_start_mu, t_end_mu):
+        pass
 
 
 def _db():
