@@ -143,7 +143,7 @@ class _ClosedPeriod:
 
 
 class PlannedWindow(NamedTuple):
-    """A deterministic window of the physics: start after the last run end, plan key, thermal ops."""
+    """A deterministic window: start after the last run end (mu), plan key, thermal ops."""
 
     rel_mu: int
     key: tuple

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from artiq.language.core import kernel
 from numpy import int64
 
-from artiq.language.core import kernel
 from drivers import entangler as _driver
 from sim.fastforward import FastForwardLoop
 from sim.rtio.errors import RTIOUnderflow

@@ -59,7 +59,8 @@ class DMACache:
         self.dma_traces.pop(name, None)
 
     def dma_retrieve(self, name: str) -> tuple[int, int, bool]:
-        """Syscall: ``(duration, ptr, uses_ddma)``; missing name → ``DMAError("DMA trace not found")``."""
+        """Syscall: ``(duration, ptr, uses_ddma)``; a missing name raises
+        ``DMAError("DMA trace not found")``."""
         try:
             duration, _, ptr = self.dma_traces[name]
         except KeyError:
@@ -67,9 +68,9 @@ class DMACache:
         return duration, ptr, False
 
     def dma_playback(self, timestamp: int, ptr: int, enable_ddma: bool = False) -> None:
-        """Syscall: replay a trace at ``timestamp`` through the SED. The CPU blocks until every event
-        is submitted; at the first underflow the DMA engine discards the rest and the kernel gets
-        ``RTIOUnderflow`` after playback."""
+        """Syscall: replay a trace at ``timestamp`` through the SED. The CPU blocks until every
+        event is submitted; at the first underflow the DMA engine discards the rest and the kernel
+        gets ``RTIOUnderflow`` after playback."""
         for _, events, p in self.dma_traces.values():
             if p == ptr:
                 break

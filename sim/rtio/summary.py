@@ -53,7 +53,7 @@ _SIM_DIR = __file__.rsplit("/", 2)[0] + "/"  # .../sim/
 
 
 def source_line() -> str:
-    """``file:line`` of the innermost frame outside the simulator (the kernel line being executed)."""
+    """``file:line`` of the innermost frame outside the simulator (the kernel line executed)."""
     f = sys._getframe(1)
     while f is not None:
         fn = f.f_code.co_filename

@@ -66,7 +66,7 @@ class Timeline:
     def take_time_mu(self, duration: int) -> None:
         """``delay_mu``: advance the cursor (negative allowed)."""
         self.counter += self._c_delay
-        if self._par_top:  # a bare statement in a parallel block (not rewritten): it ends the block later
+        if self._par_top:  # a bare statement in a parallel block (not rewritten): ends it later
             f = self._frames[-1]
             end = f.start + int(duration)
             if end > f.end:

@@ -24,7 +24,7 @@ class PhyViews:
         self.dds: dict[tuple[int, int], Any] = {}  # (spi channel, cs) -> DDS timeline
 
     def resolve_device(self, name: str) -> tuple[str, int, dict]:
-        """``(kind, channel, extra)`` of a device name (``extra``: e.g. ``{"cs": 4}`` for an AD9910)."""
+        """``(kind, channel, extra)`` of a device name (``extra``: e.g. ``{"cs": 4}``, AD9910)."""
         try:
             return self.names[name]
         except KeyError:
@@ -75,7 +75,7 @@ class PhyViews:
         return ch[-1][1] if ch else 0
 
     def dds_timeline(self, spi_channel: int, cs: int) -> Any:
-        """The (created on demand) AD9910 state timeline of chip select ``cs`` on ``spi_channel``."""
+        """The (created on demand) AD9910 state timeline of ``cs`` on ``spi_channel``."""
         from sim.rtio.phy.urukul import DDSTimeline  # it loads the physics' DDSState: on demand
         key = (spi_channel, cs)
         tl = self.dds.get(key)
