@@ -14,7 +14,7 @@ flags the channel; its resolved log is then computed on demand by sorting and gr
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 __all__ = ["ChannelState", "KIND_TTL_OUT", "KIND_TTL_INOUT", "KIND_SPI", "KIND_EDGE_COUNTER",
            "KIND_CLKGEN", "KIND_ENTANGLER", "KIND_UNKNOWN"]
@@ -51,9 +51,9 @@ class ChannelState:
         self._res: list[tuple[int, int, int]] = []
         self._res_len = -1
         self.checked = 0
-        self.phy = None
-        self.input = None
-        self.level_view = None
+        self.phy: Any = None
+        self.input: Any = None
+        self.level_view: Any = None
 
     def set_kind(self, kind: str) -> None:
         self.kind = kind

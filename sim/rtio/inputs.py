@@ -114,6 +114,7 @@ class InputReads:
         counter = self.counter
         inp.fill(counter)
         if not inp.fifo and not inp.overflow:
+            t: int | None
             if timeout is None:
                 t = self._wait_forever(inp)
             else:

@@ -61,7 +61,7 @@ class SEDOutputs:
         # coarse timestamps of the events in each lane (those already gone are dropped lazily)
         self._lane_q: list[deque[int]] = [deque() for _ in range(self.lane_count)]
 
-    def rtio_output(self, target: int, data: int) -> None:
+    def rtio_output(self, target: int, data: Any) -> None:
         """Syscall ``rtio_output(target, data)``: submit an event at ``now`` (hot path).
 
         Order of checks as in ARTIQ's lane distributor: candidate lane, full-lane stall, underflow

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import logging
 import sys
+from types import FrameType
 from typing import Any
 
 from sim.rtio.errors import RTIOUnderflow
@@ -54,7 +55,7 @@ _SIM_DIR = __file__.rsplit("/", 2)[0] + "/"  # .../sim/
 
 def source_line() -> str:
     """``file:line`` of the innermost frame outside the simulator (the kernel line executed)."""
-    f = sys._getframe(1)
+    f: FrameType | None = sys._getframe(1)
     while f is not None:
         fn = f.f_code.co_filename
         if not fn.startswith(_SIM_DIR) or fn.startswith(_SIM_DIR + "physics"):
