@@ -185,8 +185,6 @@ class CyclePhy(Protocol):
     def bind_world(self, world: CycleWorld) -> None: ...
 
 
-
-
 # ====================================================================== PHY
 @dataclass(frozen=True, eq=False)
 class _Armed:

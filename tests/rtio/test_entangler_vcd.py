@@ -9,9 +9,10 @@ import pytest
 
 from artiq.language.core import delay, delay_mu, now_mu
 from artiq.language.units import MHz, us
+from sim.rtio.channels import KIND_ENTANGLER
 from sim.rtio.phy.entangler import (ADDR_COUNTER_RESULT, ADDR_HERALD, ADDR_NCYCLES, ADDR_RUN,
                                     ADDR_STATUS, ADDR_TCYCLE, ADDR_TIMESTAMP, ADDR_TIMING,
-                                    TIMEOUT_DATA)
+                                    TIMEOUT_DATA, EntanglerPhy)
 from sim.syscalls import rtio_input_data, rtio_input_timestamped_data, rtio_output
 
 from .conftest import base_db
@@ -122,6 +123,23 @@ def test_entangler_herald_fast_path(make_env):
     # det0 fires in the herald cycle and in ~30 % of the others
     assert c0 >= 1
     assert abs((c0 - 1) - 0.3 * (n - 1)) < 5 * numpy.sqrt(0.21 * max(n, 1)) + 1
+
+
+def test_engine_hands_the_cycle_world_to_entangler_phys(make_env):
+    """The first attached CycleWorld reaches entangler PHYs registered before and after it (the
+    loopback wiring, not a CycleWorld, does not); a later one does not replace it."""
+    env = make_env(_db())
+    eng = env.engine
+    phy = eng.channels[ENT_CH].phy
+    assert phy.world is None
+    world = FakeWorld(0.5)
+    eng.attach_world(world)
+    assert phy.world is world
+    late = EntanglerPhy(eng, ENT_CH + 1)
+    eng.register_channel(ENT_CH + 1, KIND_ENTANGLER, "entangler_late", phy=late)
+    assert late.world is world
+    eng.attach_world(FakeWorld(0.1))
+    assert phy.world is world and late.world is world
 
 
 def test_entangler_cycle_statistics(make_env):
