@@ -352,9 +352,12 @@ class PeriodTracking:
 
     def period_signature(self) -> tuple[PeriodContent | None, PeriodState | None]:
         """What the physics says of the period that ended with the last run: ``(content,
-        state)``. ``content`` is None unless the run timed out and only cooling, repumping and
-        pumping acted before it (nothing random). ``state`` describes where it left the ions
-        apart from their temperatures: equal states followed by the same outputs evolve alike.
+        state)``. ``content`` describes the period wherever it lies on the timeline (planned
+        windows with their beam events, beams at the start and coherence offsets; run length;
+        period length), None unless the run timed out and only cooling, repumping and pumping
+        acted before it (nothing random). ``state`` describes where it left the ions apart from
+        their temperatures (beams, pending excitations, run length; after a timeout their state
+        is the run's non-herald state): equal states followed by the same outputs evolve alike.
         ``(None, None)`` once the world has moved on from the run."""
         if self._closed is None or self._t != self._period_end:
             return None, None
