@@ -311,7 +311,7 @@ def restore(session: Any, state: HardwareState) -> None:
     eng.dma_traces = dict(e.dma_traces)
     eng._dma_ptr = e.dma_ptr
     eng.cache = {k: list(v) for k, v in e.cache.items()}
-    eng.async_errors = list(e.async_errors)
+    eng.restore_async_errors(e.async_errors)
     eng.min_slack, eng.min_slack_info = e.min_slack_mu, e.min_slack_info
     eng.outputs_before = e.outputs_before
     for rec in state.ttl_outputs:

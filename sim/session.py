@@ -79,7 +79,8 @@ class SimSession:
         if isinstance(core_desc, dict):
             ref_period = core_desc.get("arguments", {}).get("ref_period", ref_period)
         self.engine = RTIOEngine(ref_period=ref_period, costs=cost_profile, rng=self.rng)
-        self.engine.session = self
+        self.engine.device_db = self.device_db
+        self.engine.hardware_faithful = hardware_faithful
         if vcd:
             self.engine.record_waveforms()
         self._experiments = 0

@@ -20,7 +20,6 @@ import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -35,9 +34,6 @@ from .bsa import (
 )
 from .excitation import ExcitationStats, excitation_stats, pumping_probability
 from .lab import Lab, Node
-
-if TYPE_CHECKING:
-    from .world import PhysicsWorld
 
 __all__ = [
     "HERALD_PATTERNS",
@@ -115,16 +111,6 @@ class CycleSample:
     true_times_s: np.ndarray
     model: CycleModel
     dark: np.ndarray = field(default_factory=lambda: np.zeros(4, dtype=bool))
-
-    def commit(self, world: PhysicsWorld, t_cycle_start_mu: int, *,
-               t_run_start_mu: int | None = None, deliver_clicks: bool = False) -> None:
-        """Apply this cycle's effect on the ions: the two-ion state becomes ``rho`` at the cycle
-        end; the ions heated during the run since ``t_run_start_mu`` (default: cycle start).
-
-        :param deliver_clicks: also put ``clicks`` on the detectors' input channels.
-        """
-        world.commit_cycle(self, t_cycle_start_mu, t_run_start_mu=t_run_start_mu,
-                           deliver_clicks=deliver_clicks)
 
 
 @dataclass(eq=False)
@@ -237,12 +223,6 @@ class CycleModel:
             rho = out / p if p > 0 else self.rho0.copy()
             self._state_cache[key] = rho
         return rho.copy()
-
-    def commit_plain(self, world: PhysicsWorld, excluded: Sequence[int], t_run_start_mu: int,
-                     t_end_mu: int) -> None:
-        """Commit a run that ended without a pattern in ``excluded`` (a timeout): the ions are in
-        :meth:`post_state` at ``t_end_mu`` and heated over the run."""
-        world.commit_state(self.post_state(excluded), t_run_start_mu, t_end_mu, timeout=True)
 
     def _apply_phase(self, rho: np.ndarray, pattern: int, true_t: np.ndarray) -> np.ndarray:
         """Detection-time phase φ = ω_q (t_H − t_V) on the heralded state."""

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from sim.fastforward import PeriodTracking
+
 from .attempts import (
     HERALD_PATTERNS,
     CycleModel,
@@ -95,8 +97,12 @@ class WorldRecord:
     clicks: dict[int, ClickRecord]
 
 
-class PhysicsWorld:
+class PhysicsWorld(PeriodTracking):
     """Physics of the two-node link behind the RTIO engine.
+
+    Its entangler-run interface is :class:`~sim.fastforward.CycleWorld` (:meth:`cycle_model`,
+    :meth:`commit_cycle`, :meth:`commit_timeout`); the fast-forward's part of it
+    (:class:`~sim.fastforward.PeriodTracking`) is mixed in.
 
     :param lab: the lab description. :param rng: the one random generator used throughout.
     :param mu_s: one machine unit in s (1 ns on Kasli).
@@ -128,15 +134,9 @@ class PhysicsWorld:
         self._models: dict[Any, CycleModel] = {}
         self._beams: list[tuple[int, int, str, int, bool]] = []   # (node, order, role, ch, ent)
         self._beam_channels: list[int] = []
-        # the period between two entangler runs, for fast-forwarding identical timeouts
-        self._period: list[tuple[int, tuple, tuple]] = []  # planned windows since the last run
-        self._period_clean = True       # nothing but planned windows since the last run
-        self._period_end: int | None = None     # end of the last run
-        self._closed: tuple | None = None       # the last run's period, as closed
-        self._closed_sig: tuple | None = None
-        self._period_ops: dict[tuple, list[tuple[int, bool, float]]] = {}  # per clean period
-        self._period_maps_memo: dict[tuple, list[tuple[float, float, float]]] = {}
         self._run_key = 0               # thermal key of the last run's cycle model
+        # the period between two entangler runs, for fast-forwarding identical timeouts
+        self._init_period_tracking()
 
     # ---- engine protocol -------------------------------------------------------------------
     def attach(self, view: PhyView) -> None:
@@ -267,6 +267,12 @@ class PhysicsWorld:
             for i, t in sample.clicks:
                 self._channels[self._det_ch[i]].add_arrivals([t_cycle_start_mu + t])
 
+    def commit_timeout(self, model: CycleModel, excluded: tuple[int, ...], t_run_start_mu: int,
+                       t_end_mu: int) -> None:
+        """Commit a run that ended without a pattern in ``excluded`` (a timeout): the ions are in
+        the model's non-herald state at ``t_end_mu`` and heated over the run."""
+        self.commit_state(model.post_state(excluded), t_run_start_mu, t_end_mu, timeout=True)
+
     def commit_state(self, rho: np.ndarray, t_run_start_mu: int, t_end_mu: int, *,
                      timeout: bool = False) -> None:
         """An entangler run owns [t_run_start, t_end): outputs before it are processed first, the
@@ -285,128 +291,6 @@ class PhysicsWorld:
         self._coh_t0 = [t_end * self.mu_s] * 2
         self._staged.clear()
         self._t = max(self._t, t_end)
-
-    # ---- fast-forward of identical timed-out runs -----------------------------------------------
-    def _close_period(self, timeout: bool, t_run0: int, t_end: int) -> None:
-        """Account for the period that ends with the run [t_run0, t_end) (its signature is made
-        when asked for, see :meth:`period_signature`)."""
-        self._closed = (self._period, timeout, self._period_clean and self._t <= t_run0, t_run0,
-                        t_end, self._period_end)
-        self._closed_sig = None
-        self._period = []
-        self._period_clean = True
-        self._period_end = t_end
-
-    def period_signature(self) -> tuple[tuple | None, tuple | None]:
-        """What the physics says of the period that ended with the last run: ``(content,
-        state)``. ``content`` describes the period independently of where it lies on the
-        timeline (planned windows with their beam events, beams at the start and coherence
-        offsets; run length; period length), None unless the run timed out and only cooling,
-        repumping and pumping acted before it (nothing random). ``state`` describes where it
-        left the ions apart from their temperatures (beams, pending excitations, run length;
-        after a timeout their state is the run's non-herald state): equal states followed by the
-        same outputs evolve alike. ``(None, None)`` once the world has moved on from the run."""
-        if self._closed is None or self._t != self._period_end:
-            return None, None
-        if self._closed_sig is None:
-            period, timeout, clean, t_run0, t_end, prev = self._closed
-            sig = None
-            if timeout and clean and prev is not None:
-                sig = (tuple((rel, key) for rel, key, _ in period), t_end - t_run0, t_end - prev)
-                if sig not in self._period_ops:
-                    if len(self._period_ops) >= 64:
-                        self._period_ops.clear()
-                        self._period_maps_memo.clear()
-                    self._period_ops[sig] = [op for _, _, ops in period for op in ops]
-            state = (tuple(tuple(on.values()) for on in self._on), t_end - t_run0,
-                     tuple(a is None for a in self._aom_since), not self._staged, timeout)
-            self._closed_sig = (sig, state)
-        return self._closed_sig
-
-    def _period_maps(self, sig: tuple) -> list[tuple[float, float, float]]:
-        """Per ion ``(aw, bw, h)`` of period ``sig``: n̄ → aw·n̄ + bw over its windows,
-        + h over its run."""
-        maps = self._period_maps_memo.get(sig)
-        if maps is not None:
-            return maps
-        run_s = sig[1] * self.mu_s
-        ops = self._period_ops[sig]
-        maps = []
-        for k, th in enumerate(self.ions.thermal):
-            a, b = 1.0, 0.0
-            for kk, cool, dt in ops:
-                if kk != k:
-                    continue
-                if cool:
-                    e = math.exp(-dt / th.cooling_time_s)
-                    a, b = e * a, e * b + th.doppler_n * (1 - e)
-                else:
-                    b += th.heating_rate_per_s * dt
-            maps.append((a, b, th.heating_rate_per_s * run_s))
-        self._period_maps_memo[sig] = maps
-        return maps
-
-    @staticmethod
-    def _n_after(n0: float, aw: float, bw: float, h: float, k: int) -> float:
-        """n̄ at the end of the k-th repeated period, from n̄ = n0 at the end of the last run."""
-        a, c = aw, bw + h
-        if k <= 0:
-            return n0
-        if a == 1.0:
-            return n0 + k * c
-        ak = a ** k
-        return ak * n0 + c * (1 - ak) / (1 - a)
-
-    def stable_runs(self, max_runs: int, first_run_mu: int, period_mu: int, sig: tuple) -> int:
-        """How many of the next ``max_runs`` periods ``sig`` (a content signature of
-        :meth:`period_signature`; their runs start at ``first_run_mu`` and then every
-        ``period_mu``) begin their run with the ions' temperatures in the last run's cycle law
-        (the same thermal key). 0 when ``sig`` is unknown, the world is not at the end of a run,
-        or the runs do not lie as in ``sig``."""
-        t_end = self._period_end
-        if (sig not in self._period_ops or self._t != t_end or t_end is None
-                or first_run_mu - t_end != sig[2] - sig[1]
-                or (max_runs > 1 and period_mu != sig[2])):
-            return 0
-        maps = self._period_maps(sig)
-        n0 = [th.n for th in self.ions.thermal]
-
-        def same_law(m: int) -> bool:
-            # n̄ at run starts 1..m is monotone per ion: the extreme keys are at the box corners
-            lo, hi = [], []
-            for n, (aw, bw, h) in zip(n0, maps):
-                first = aw * n + bw
-                last = aw * self._n_after(n, aw, bw, h, m - 1) + bw
-                lo.append(min(first, last))
-                hi.append(max(first, last))
-            return self._thermal_key(lo) == self._thermal_key(hi) == self._run_key
-
-        if same_law(max_runs):
-            return max_runs
-        good, bad = 0, max_runs
-        while bad - good > 1:
-            mid = (good + bad) // 2
-            if same_law(mid):
-                good = mid
-            else:
-                bad = mid
-        return good
-
-    def repeat_runs(self, k: int, first_run_mu: int, period_mu: int, sig: tuple) -> None:
-        """Period ``sig`` happens ``k`` times from now (runs from ``first_run_mu``, one every
-        ``period_mu``, as :meth:`stable_runs` accepted), each ending with a run that times out:
-        the ions end in the same state (the run's non-herald state), heated and cooled as in the
-        period; each run owns its interval (no detector dark counts of the world's own)."""
-        run_mu = sig[1]
-        for th, (aw, bw, h) in zip(self.ions.thermal, self._period_maps(sig)):
-            th.n = self._n_after(th.n, aw, bw, h, k)
-        windows = [(first_run_mu + j * period_mu, first_run_mu + j * period_mu + run_mu)
-                   for j in range(k)]
-        for ch in self._det_ch:
-            self._channels[ch].suppress_many(windows)
-        self._owned.append(windows[-1])
-        self._t = self._period_end = windows[-1][1]
-        self._coh_t0 = [self._t * self.mu_s] * 2
 
     # ---- timeline processing -----------------------------------------------------------------
     def advance(self, t_end_mu: int, *, lazy: bool = False) -> None:
@@ -485,8 +369,7 @@ class PhysicsWorld:
                 self._plans.clear()
             self._plans[key] = plan
         sop, thermal_ops, coh_rel, final_on = plan
-        if self._period_end is not None:
-            self._period.append((t0 - self._period_end, key, thermal_ops))
+        self._note_window(t0, key, thermal_ops)
         ions.rho = (sop @ ions.rho.reshape(16)).reshape(4, 4)
         self._diag = ions.rho if diag else None
         for k, cool, dt in thermal_ops:

@@ -14,7 +14,7 @@ flags the channel; its resolved log is then computed on demand by sorting and gr
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 __all__ = ["ChannelState", "KIND_TTL_OUT", "KIND_TTL_INOUT", "KIND_SPI", "KIND_EDGE_COUNTER",
            "KIND_CLKGEN", "KIND_ENTANGLER", "KIND_UNKNOWN"]
@@ -51,13 +51,26 @@ class ChannelState:
         self._res: list[tuple[int, int, int]] = []
         self._res_len = -1
         self.checked = 0
-        self.phy = None
-        self.input = None
-        self.level_view = None
+        self.phy: Any = None
+        self.input: Any = None
+        self.level_view: Any = None
 
     def set_kind(self, kind: str) -> None:
         self.kind = kind
         self.replace = kind in _REPLACE_KINDS
+
+    def drop_after(self, cc: int) -> None:
+        """``rtio_init``: events of coarse time after ``cc`` (still waiting in the SED lanes) are
+        flushed and never reach the PHY."""
+        raw = self.raw
+        if raw and ((raw[-1][0] >> 3) > cc or self.flagged):
+            kept = [e for e in raw if (e[0] >> 3) <= cc]
+            if len(kept) != len(raw):
+                self.raw = kept
+                self._res_len = -1
+                self.checked = min(self.checked, len(kept))
+                if not self.flagged:
+                    self.max_c = kept[-1][0] >> 3 if kept else -(1 << 62)
 
     def compact(self, final_c: int) -> list[int]:
         """Fold the final part of a flagged log into its resolution, so that later reads are O(1).

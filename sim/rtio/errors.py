@@ -1,9 +1,8 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Core-device exceptions as ARTIQ defines them (``artiq/coredevice/exceptions.py``).
-
-With a real ARTIQ installed, ARTIQ's own classes are used, so experiments that catch
-``artiq.experiment.RTIOUnderflow`` catch what the simulator raises.
-"""
+"""Core-device exceptions as ARTIQ defines them: a real ARTIQ's own classes when one is installed
+(so experiments that catch ``artiq.experiment.RTIOUnderflow`` catch what the simulator raises),
+else the stand-in's (:mod:`sim.rtio.standin_errors`, which ``artiq.coredevice.exceptions`` of
+the stand-in re-exports)."""
 from __future__ import annotations
 
 from sim.artiq_env import real_artiq_available
@@ -14,60 +13,13 @@ __all__ = ["RTIOUnderflow", "RTIOOverflow", "RTIODestinationUnreachable", "DMAEr
 
 if real_artiq_available():  # pragma: no cover - exercised in the lab
     from artiq.coredevice.exceptions import (  # type: ignore[no-redef]
-        RTIOUnderflow, RTIOOverflow, RTIODestinationUnreachable, DMAError, SubkernelError,
-        ClockFailure, I2CError, SPIError, CacheError, UnwrapNoneError, CXPError, CoreException,
+        CacheError, ClockFailure, CoreException, CXPError, DMAError, I2CError,
+        RTIODestinationUnreachable, RTIOOverflow, RTIOUnderflow, SPIError, SubkernelError,
+        UnwrapNoneError,
     )
 else:
-    class CoreException:
-        """Information about an exception raised in a kernel (core-device traceback)."""
-
-        def __init__(self, name: str, message: str, params: tuple = (), traceback: list | None = None):
-            self.name = name
-            self.message = message
-            self.params = params
-            self.traceback = traceback or []
-
-        def __str__(self) -> str:
-            return "Core Device Traceback:\n{}: {}".format(self.name, self.message)
-
-    class RTIOUnderflow(Exception):
-        """An RTIO event was submitted with a timestamp too close to or behind the RTIO counter.
-
-        The event is discarded; the timeline cursor is not changed.
-        """
-        artiq_builtin = True
-
-    class RTIOOverflow(Exception):
-        """An input FIFO overflowed; events were lost. The sticky flag is cleared by this read."""
-        artiq_builtin = True
-
-    class RTIODestinationUnreachable(Exception):
-        """An RTIO event was submitted to a DRTIO destination that is down."""
-        artiq_builtin = True
-
-    class DMAError(Exception):
-        """Invalid DMA operation: nested recording, missing trace or an invalidated handle."""
-        artiq_builtin = True
-
-    class SubkernelError(Exception):
-        """A subkernel failed."""
-
-    class ClockFailure(Exception):
-        """The RTIO clock failed."""
-
-    class I2CError(Exception):
-        """An I2C transaction failed."""
-
-    class SPIError(Exception):
-        """A non-realtime SPI transaction failed."""
-
-    class CacheError(Exception):
-        """Invalid core-cache operation (replacing a value extracted in the same kernel)."""
-        artiq_builtin = True
-
-    class UnwrapNoneError(Exception):
-        """An option value was None."""
-        artiq_builtin = True
-
-    class CXPError(Exception):
-        """A CoaXPress operation failed."""
+    from sim.rtio.standin_errors import (
+        CacheError, ClockFailure, CoreException, CXPError, DMAError, I2CError,
+        RTIODestinationUnreachable, RTIOOverflow, RTIOUnderflow, SPIError, SubkernelError,
+        UnwrapNoneError,
+    )

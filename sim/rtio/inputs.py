@@ -10,13 +10,19 @@ contents; the overflow flag survives, m-labs/artiq#2083).
 
 Events are produced lazily by the channel's PHY (:meth:`input_events`), never ahead of the time the
 engine needs them. ``pending`` holds events that the PHY produced but that have not yet arrived.
+
+:class:`InputReads` is the engine's side: the input syscalls (a read waits until its timeout, an
+event or an overflow) and :meth:`InputReads.world_edges`, through which input PHYs receive the
+edges of the attached worlds (the place to record every delivered input edge).
 """
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["InputChannel", "DEFAULT_FIFO_DEPTH", "SPI_FIFO_DEPTH"]
+from sim.rtio.errors import RTIOOverflow
+
+__all__ = ["InputChannel", "InputReads", "DEFAULT_FIFO_DEPTH", "SPI_FIFO_DEPTH"]
 
 DEFAULT_FIFO_DEPTH = 64
 SPI_FIFO_DEPTH = 4
@@ -71,3 +77,131 @@ class InputChannel:
         """``rtio_init``: discard buffered and in-flight events (the overflow flag is kept)."""
         self.fifo.clear()
         self.pending.clear()
+
+
+class InputReads:
+    """Input syscalls over the channels' FIFOs, and world edges (mixed into the engine)."""
+
+    counter: int
+    ref_period: float
+    costs: Any
+    channel_name: Callable[[int], str]
+    recorder: Any
+    _log_core: Callable[[str], None]
+
+    def _init_inputs(self) -> None:
+        self.inputs: dict[int, InputChannel] = {}
+        self.worlds: list[Any] = []
+
+    def _input(self, channel: int) -> InputChannel:
+        inp = self.inputs.get(channel)
+        if inp is None:
+            raise ValueError("RTIO channel {} ({}) has no input".format(
+                channel, self.channel_name(channel)))
+        return inp
+
+    def _overflow(self, channel: int) -> RTIOOverflow:
+        msg = "RTIO input overflow on channel 0x{:04x}:{}".format(channel, self.channel_name(channel))
+        return RTIOOverflow(msg)  # a core-log error only if the kernel does not catch it
+
+    def _read(self, channel: int, timeout: int | None) -> tuple[int, int]:
+        """A read command: wait until counter >= timeout, or the FIFO has data, or overflow
+        (as ARTIQ's input collector and firmware do). Returns (ts, data) or (-1, 0) on timeout."""
+        self.counter += self.costs.rtio_input
+        inp = self._input(channel)
+        if timeout is not None and timeout < 0:
+            timeout = None  # the 64-bit unsigned timeout register: -1 waits forever
+        counter = self.counter
+        inp.fill(counter)
+        if not inp.fifo and not inp.overflow:
+            t: int | None
+            if timeout is None:
+                t = self._wait_forever(inp)
+            else:
+                t = inp.next_arrival(timeout + 1)
+            if t is None:
+                counter = max(counter, (int(timeout) + 7) & ~7)  # type: ignore[arg-type]
+                self.counter = counter
+                inp.fill(counter)
+                if not inp.fifo and not inp.overflow:
+                    return -1, 0
+            else:
+                counter = max(counter, t)
+                self.counter = counter
+                inp.fill(counter)
+        if inp.overflow:
+            inp.overflow = False
+            raise self._overflow(channel)
+        return inp.fifo.popleft()
+
+    def _wait_forever(self, inp: InputChannel) -> int:
+        """Block without timeout. A PHY that knows its next self-generated event (a sample, a gate
+        event, an SPI transfer) bounds the look-ahead exactly; otherwise the engine looks ahead in
+        growing chunks (worlds then see outputs submitted later within the last chunk as missing)."""
+        hint = getattr(inp.phy, "next_self_event", None)
+        if hint is not None:
+            t_self = hint()
+            if t_self is not None:
+                t = inp.next_arrival(max(t_self, self.counter) + 1)
+                if t is not None:
+                    return t
+        step = 112
+        t0 = self.counter
+        limit = t0 + int(100.0 / self.ref_period)
+        t_end = t0 + step
+        while True:
+            t = inp.next_arrival(t_end)
+            if t is not None:
+                return t
+            if t_end > limit:
+                raise RuntimeError("input read on RTIO channel 0x{:04x}:{} blocks forever (no event "
+                                   "within 100 s of simulated time)".format(
+                                       inp.channel, self.channel_name(inp.channel)))
+            step = min(step * 2, 10_000_000)
+            t_end += step
+
+    def rtio_input_timestamp(self, timeout_mu: int, channel: int) -> int:
+        """Syscall: timestamp of the next input event, or -1 if none arrives before ``timeout_mu``."""
+        return self._read(channel, timeout_mu)[0]
+
+    def rtio_input_count(self, timeout_mu: int, channel: int) -> int:
+        """``rtio_input_timestamp(timeout_mu, channel)`` repeated until it returns -1 (the loop of
+        ``TTLInOut.count``, each read charged as one); the number of events read."""
+        n = 0
+        cost = self.costs.rtio_input
+        inp = self._input(channel)
+        while self._read(channel, timeout_mu)[0] >= 0:
+            n += 1
+            # the buffered events are read back to back, one read cost each, no wait; what
+            # arrives meanwhile queues behind them (if it cannot fill the FIFO: no overflow)
+            m = len(inp.fifo)
+            if m and not inp.overflow:
+                end = self.counter + m * cost
+                inp.generate(end + 1)
+                if m + len(inp.pending) < inp.depth:
+                    self.counter = end
+                    inp.fifo.clear()
+                    n += m
+                    inp.fill(end)
+        return n
+
+    def rtio_input_data(self, channel: int) -> int:
+        """Syscall: data of the next input event (blocks without timeout)."""
+        return self._read(channel, None)[1]
+
+    def rtio_input_timestamped_data(self, timeout_mu: int, channel: int) -> tuple[int, int]:
+        """Syscall: ``(timestamp, data)`` of the next input event, or ``(-1, 0)`` on timeout."""
+        return self._read(channel, timeout_mu)
+
+    def world_edges(self, channel: int, t_end: int) -> list[tuple[int, int]]:
+        """Input transitions on ``channel`` before ``t_end`` from all attached worlds, in time order."""
+        out: list[tuple[int, int]] = []
+        for w in self.worlds:
+            e = w.input_edges(channel, t_end)
+            if e:
+                out.extend(e)
+        if len(self.worlds) > 1:
+            out.sort(key=lambda x: x[0])
+        if out and self.recorder is not None:
+            self.recorder.add_edges(channel, out)
+        return out

@@ -7,7 +7,6 @@ every dataset but the wall-clock ones must be identical.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from unittest import mock
 

@@ -40,7 +40,7 @@ def mc_fidelity(lab: Lab, n: int, seed: int) -> tuple[float, float, float]:
     t = 0
     for k in range(n):
         s = model.sample(rng, HERALD_PATTERNS)
-        s.commit(world, t)
+        world.commit_cycle(s, t)
         t_end = t + model.cycle_mu
         world.advance(t_end + delay)
         rho = world.rho

@@ -9,18 +9,10 @@ import numpy
 import pytest
 from artiq.language.core import delay, delay_mu, now_mu
 from artiq.language.units import MHz, us
-
-from sim.rtio.phy.entangler import (
-    ADDR_COUNTER_RESULT,
-    ADDR_HERALD,
-    ADDR_NCYCLES,
-    ADDR_RUN,
-    ADDR_STATUS,
-    ADDR_TCYCLE,
-    ADDR_TIMESTAMP,
-    ADDR_TIMING,
-    TIMEOUT_DATA,
-)
+from sim.rtio.channels import KIND_ENTANGLER
+from sim.rtio.phy.entangler import (ADDR_COUNTER_RESULT, ADDR_HERALD, ADDR_NCYCLES, ADDR_RUN,
+                                    ADDR_STATUS, ADDR_TCYCLE, ADDR_TIMESTAMP, ADDR_TIMING,
+                                    TIMEOUT_DATA, EntanglerPhy)
 from sim.rtio.phy.ttl import GATE_OFFSET_MU
 from sim.syscalls import rtio_input_data, rtio_input_timestamped_data, rtio_output
 
@@ -44,9 +36,7 @@ class FakeModel:
     def sample(self, rng, allowed):
         pat = 0b0101 if 0b0101 in allowed else 0b0001
         first = numpy.array([37 if pat & (1 << i) else -1 for i in range(4)])
-        model = self
-        return SimpleNamespace(pattern=pat, first_edge_mu=first, clicks=[],
-                               commit=lambda world, t, **kw: model.committed.append(t))
+        return SimpleNamespace(pattern=pat, first_edge_mu=first, clicks=[])
 
 
 class FakeWorld:
@@ -66,6 +56,12 @@ class FakeWorld:
     def cycle_model(self, outputs, gates, cycle_mu, *, t_start_mu=None):
         self.args = (outputs, gates, cycle_mu)
         return self.model
+
+    def commit_cycle(self, sample, t_cycle_start_mu, **kw):
+        self.model.committed.append(t_cycle_start_mu)
+
+    def commit_timeout(self, model, excluded, t_run_start_mu, t_end_mu):
+        pass
 
 
 def _db():
@@ -129,6 +125,23 @@ def test_entangler_herald_fast_path(make_env):
     # det0 fires in the herald cycle and in ~30 % of the others
     assert c0 >= 1
     assert abs((c0 - 1) - 0.3 * (n - 1)) < 5 * numpy.sqrt(0.21 * max(n, 1)) + 1
+
+
+def test_engine_hands_the_cycle_world_to_entangler_phys(make_env):
+    """The first attached CycleWorld reaches entangler PHYs registered before and after it (the
+    loopback wiring, not a CycleWorld, does not); a later one does not replace it."""
+    env = make_env(_db())
+    eng = env.engine
+    phy = eng.channels[ENT_CH].phy
+    assert phy.world is None
+    world = FakeWorld(0.5)
+    eng.attach_world(world)
+    assert phy.world is world
+    late = EntanglerPhy(eng, ENT_CH + 1)
+    eng.register_channel(ENT_CH + 1, KIND_ENTANGLER, "entangler_late", phy=late)
+    assert late.world is world
+    eng.attach_world(FakeWorld(0.1))
+    assert phy.world is world and late.world is world
 
 
 def test_entangler_cycle_statistics(make_env):

@@ -17,16 +17,23 @@ matched pattern slots (1, 2, 4, 8) or 0x3fff on timeout. Fast path (O(1) Python 
 capped by the timeout; the non-herald cycles' counters come from one multinomial draw over the
 conditional pattern distribution; only the herald cycle is sampled in detail (and committed to the
 physics). Stored input timestamps are not cleared between cycles (stale-timestamp semantics).
-Without a physics world (no ``cycle_model``), no input ever fires: every run times out.
+The engine hands the PHY the physics world (:meth:`EntanglerPhy.bind_world`, a
+:class:`~sim.fastforward.CycleWorld`); the PHY commits each run's end state to it. Without a world
+no input ever fires: every run times out. The fast-forward of identical timed-out runs is the
+PHY's part of :mod:`sim.fastforward` (:class:`~sim.fastforward.EntanglerFastForward`).
+
+The persistent registers (for carrying hardware state between runs) are :attr:`EntanglerPhy.config`,
+``tcycle``, ``herald``, ``timing`` and ``counter_patterns``.
 """
 from __future__ import annotations
 
-import math
 from collections import deque
+from dataclasses import dataclass
 from typing import Any
 
 import numpy
 
+from sim.fastforward import CycleWorld, EntanglerFastForward, PeriodWorld, RunLaw
 from sim.rtio.phy.ttl import INPUT_ARRIVAL_MU
 from sim.rtio.recorder import EntanglerRun
 
@@ -57,10 +64,45 @@ def _unpack_patterns(word: int) -> tuple[list[int], list[bool]]:
     return pats, en
 
 
-class EntanglerPhy:
+@dataclass(frozen=True, eq=False)
+class RunConfig:
+    """Per-configuration constants of a run: output and gate windows (mu in the cycle), cycle
+    length (mu), enabled herald patterns, their slot bits, counter matrix (16 patterns × 8)."""
+
+    outputs: dict[int, tuple[int, int]]
+    gates: dict[int, tuple[int, int]]
+    cycle_mu: int
+    herald_set: tuple[int, ...]
+    slots: dict[int, int]
+    cmat: Any
+
+
+@dataclass(frozen=True, eq=False)
+class CycleLaw:
+    """P(herald) per cycle, conditional non-herald pattern law (None if impossible), mask of
+    non-herald patterns."""
+
+    p: float
+    cond: Any
+    plain: Any
+
+
+@dataclass(frozen=True, eq=False)
+class _Stale:
+    """An input timestamp from a non-herald cycle, drawn when (if ever) it is read."""
+
+    model: Any
+    counts: Any
+    plain: Any
+
+
+class EntanglerPhy(EntanglerFastForward):
     """The entangler core on one RTIO channel (see module docstring)."""
 
     kind = "entangler"
+    _ADDR_RUN = ADDR_RUN
+    _ADDR_CONFIG = ADDR_CONFIG
+    _TIMEOUT_DATA = TIMEOUT_DATA
 
     def __init__(self, engine: Any, channel: int, output_channels: list[int] | None = None,
                  input_channels: list[int] | None = None) -> None:
@@ -80,12 +122,19 @@ class EntanglerPhy:
         self.counters = [0] * 8
         self.events: deque[tuple[int, int, int]] = deque()
         self.herald_log: list[tuple[int, int]] = []
-        self._cfg: tuple | None = None
-        self._laws: dict[tuple, tuple] = {}
-        self._stale: dict[int, tuple] = {}   # input → (model, pattern counts, non-herald mask)
-        self._last: tuple | None = None      # the last run's law, if it timed out (fast-forward)
-        self._armed: tuple | None = None     # (model, cycles): the next run heralds
-        self.skipped = 0                     # runs the fast-forward did not execute one by one
+        self.world: CycleWorld | None = None
+        self._cfg: tuple[tuple, RunConfig] | None = None
+        self._laws: dict[tuple, tuple[Any, CycleLaw]] = {}
+        self._stale: dict[int, _Stale] = {}
+        self._init_fast_forward()
+
+    def bind_world(self, world: CycleWorld) -> None:
+        """The physics the runs are drawn from and committed to (the engine calls this)."""
+        self.world = world
+        self._period_world = world if isinstance(world, PeriodWorld) else None
+
+    def _rng(self) -> Any:
+        return self.engine.rng if self.engine.rng is not None else numpy.random.default_rng()
 
     # ------------------------------------------------------------------ RTIO interface
     def on_output(self, ts: int, addr: int, data: Any) -> None:
@@ -153,15 +202,8 @@ class EntanglerPhy:
         return outs, gates, cycle_mu
 
     # ------------------------------------------------------------------ a run
-    def _world(self) -> Any:
-        for w in self.engine.worlds:
-            if hasattr(w, "cycle_model"):
-                return w
-        return None
-
-    def _config(self) -> tuple:
-        """Per-configuration constants, recomputed only after a register write changed them:
-        (outputs, gates, cycle_mu, herald patterns, herald slots, counter matrix (16, 8))."""
+    def _config(self) -> RunConfig:
+        """Per-configuration constants, recomputed only after a register write changed them."""
         key = (self.tcycle, self.herald, tuple(self.timing), tuple(self.counter_patterns))
         if self._cfg is not None and self._cfg[0] == key:
             return self._cfg[1]
@@ -177,12 +219,12 @@ class EntanglerPhy:
             for q in {cp[j] for j in range(4) if cen[j]} or {cp[0]}:
                 cmat[q, 4 + i] = 1
         slots = {q: sum(1 << j for j in range(4) if en[j] and pats[j] == q) for q in herald_set}
-        cfg = (outs, gates, cycle_mu, herald_set, slots, cmat)
+        cfg = RunConfig(outs, gates, cycle_mu, herald_set, slots, cmat)
         self._cfg = (key, cfg)
         return cfg
 
-    def _law(self, model: Any, herald_set: tuple[int, ...]) -> tuple[float, Any, Any]:
-        """(P(herald) per cycle, conditional non-herald pattern law or None, non-herald mask)."""
+    def _law(self, model: Any, herald_set: tuple[int, ...]) -> CycleLaw:
+        """The cycle law of ``model`` for ``herald_set`` (cached per model)."""
         key = (id(model), herald_set)
         hit = self._laws.get(key)
         if hit is not None and hit[0] is model:
@@ -195,58 +237,54 @@ class EntanglerPhy:
         total = cond.sum()
         plain = numpy.ones(16, dtype=bool)
         plain[list(herald_set)] = False
-        law = (p, cond / total if total > 0 else None, plain)
+        law = CycleLaw(p, cond / total if total > 0 else None, plain)
         if len(self._laws) > 64:
             self._laws.clear()
         self._laws[key] = (model, law)
         return law
 
     def _run(self, ts: int, timeout_coarse: int) -> None:
-        rng = self.engine.rng if self.engine.rng is not None else numpy.random.default_rng()
-        outs, gates, cycle_mu, herald_set, slots, cmat = self._config()
+        rng = self._rng()
+        cfg = self._config()
+        cycle_mu = cfg.cycle_mu
         t0 = ts
         if self.tcycle <= 0:
             n_max = 1
             cycle_mu = 8
         else:
             n_max = max(1, -(-timeout_coarse // self.tcycle))
-        world = self._world()
-        model = (world.cycle_model(outs, gates, cycle_mu, t_start_mu=t0) if world is not None
-                 else None)
-        p, cond, plain = self._law(model, herald_set)
-        armed, self._armed = self._armed, None
-        if armed is not None and armed[0] is model and armed[1] == n_max and p > 0:
-            # the fast-forward drew that this run heralds: first herald cycle given k <= n_max
-            q = -math.expm1(n_max * math.log1p(-p))
-            k = min(n_max, 1 + int(math.log1p(-rng.random() * q) / math.log1p(-p)))
-        else:
-            k = int(rng.geometric(p)) if p > 0 else n_max + 1
+        world = self.world
+        model = (world.cycle_model(cfg.outputs, cfg.gates, cycle_mu, t_start_mu=t0)
+                 if world is not None else None)
+        law = self._law(model, cfg.herald_set)
+        k = self._cycles_to_herald(rng, model, law.p, n_max)
         success = k <= n_max
         n_cycles = k if success else n_max
-        pattern_counts = self._plain_counts(rng, n_cycles - 1 if success else n_cycles, cond)
+        pattern_counts = self._plain_counts(rng, n_cycles - 1 if success else n_cycles, law.cond)
         last_pattern = 0
         t_last = t0 + (n_cycles - 1) * cycle_mu
         t_end = t0 + n_cycles * cycle_mu
         self._last = None
-        if success and model is not None:
-            sample = model.sample(rng, herald_set)
-            last_pattern = int(sample.pattern)
-            pattern_counts[last_pattern] += 1
-            first = sample.first_edge_mu
-            for i in range(4):
-                if last_pattern & (1 << i) and first[i] >= 0:
-                    self.timestamps[i] = int(first[i])
-                    self._stale.pop(i, None)
-            sample.commit(world, t_last, t_run_start_mu=t0)
-        elif model is not None and hasattr(model, "commit_plain"):
-            # the ions after a timeout: the state after a non-herald cycle, no detailed sample
-            model.commit_plain(world, herald_set, t0, t_end)
+        if world is not None and model is not None:
+            if success:
+                sample = model.sample(rng, cfg.herald_set)
+                last_pattern = int(sample.pattern)
+                pattern_counts[last_pattern] += 1
+                first = sample.first_edge_mu
+                for i in range(4):
+                    if last_pattern & (1 << i) and first[i] >= 0:
+                        self.timestamps[i] = int(first[i])
+                        self._stale.pop(i, None)
+                world.commit_cycle(sample, t_last, t_run_start_mu=t0)
+            else:
+                # the ions after a timeout: the state after a non-herald cycle, no detailed sample
+                world.commit_timeout(model, cfg.herald_set, t0, t_end)
         if not success:
-            self._last = (model, p, n_max, cond, plain, cmat, timeout_coarse,
-                          self._cfg[0] if self._cfg is not None else None)
-        self._set_counters(model, pattern_counts, cmat, plain, last_pattern)
+            self._last = RunLaw(model, law.p, n_max, law.cond, law.plain, cfg.cmat,
+                                timeout_coarse, self._cfg[0] if self._cfg is not None else None)
+        self._set_counters(model, pattern_counts, cfg.cmat, law.plain, last_pattern)
         if success:
-            data = slots[last_pattern]
+            data = cfg.slots[last_pattern]
             self.status = 0b011
         else:
             data = TIMEOUT_DATA
@@ -280,109 +318,24 @@ class EntanglerPhy:
         if model is not None:
             for i in range(4):
                 if counters[i] and not last_pattern >> i & 1:
-                    self._stale[i] = (model, pattern_counts, plain)
+                    self._stale[i] = _Stale(model, pattern_counts, plain)
 
-    # ------------------------------------------------------------------ fast-forward
-    def period_signature(self) -> tuple[tuple, tuple | None, tuple] | None:
-        """If the last run timed out: ``(run, content, state)``. ``run`` is what determines the
-        next run (configuration, cycle law, cycle count); ``content`` and ``state`` are the
-        physics' account of the period that ended with it (see the world's
-        ``period_signature``; ``content`` None: not repeatable as it was). None otherwise."""
-        last = self._last
-        if last is None:
-            return None
-        model, _p, n_max, _c, _pl, _cm, timeout, cfg_key = last
-        run = (cfg_key, self.config, timeout, n_max, id(model))
-        world = self._world()
-        if world is None:
-            return run, (), ()
-        content, state = world.period_signature()
-        return (run, content, state) if state is not None else None
-
-    def skip_runs(self, max_runs: int, period_mu: int, ref: Any,
-                  writes: list[tuple[int, int, Any]]) -> int:
-        """The loop will make ``writes`` (this channel's submissions of its next pass, among them
-        one RUN) and then the same every ``period_mu``, at most ``max_runs`` times, in periods
-        whose physics is ``ref`` (a content signature of the world's ``period_signature``); each
-        run is the last one (which timed out) again. Draw how many of them time out before the
-        first that heralds, and advance the registers, logs and physics over those; the next
-        :meth:`_run` is then drawn conditioned on heralding (the first herald cycle from the
-        truncated geometric law). Returns the number of timed-out runs skipped: 0 when not
-        applicable (nothing changed) or when the very next run heralds."""
-        last = self._last
-        runs = [(ts, data) for ts, addr, data in writes if addr == ADDR_RUN]
-        if last is None or max_runs <= 0 or len(runs) != 1:
-            return 0
-        model, p, n_max, cond, plain, cmat, timeout, cfg_key = last
-        t_run, data = runs[0]
-        if int(data) != timeout or any(a == ADDR_CONFIG and d != self.config
-                                       for _, a, d in writes):
-            return 0
-        world = self._world()
-        if world is not None:
-            max_runs = world.stable_runs(max_runs, t_run, period_mu, ref)
-            if max_runs <= 0:
-                return 0
-        rng = self.engine.rng if self.engine.rng is not None else numpy.random.default_rng()
-        q = -math.expm1(n_max * math.log1p(-p)) if 0 < p < 1 else float(p >= 1)
-        k = max_runs if q <= 0 else min(max_runs, int(rng.geometric(q)) - 1)
-        if k < max_runs:
-            self._armed = (model, n_max)
-        if k == 0:
-            return 0
-        if world is not None:
-            world.repeat_runs(k, t_run, period_mu, ref)
-        counts = self._plain_counts(rng, n_max, cond)
-        self._set_counters(model, counts, cmat, plain, 0)
-        if k > 1 and model is not None and cond is not None:
-            self._stale_from_earlier_runs(rng, k - 1, n_max, cond, cmat, model, plain)
-        run_mu = n_max * max(self.tcycle, 1) * 8
-        self.herald_log.extend((t_run + j * period_mu + run_mu, TIMEOUT_DATA) for j in range(k))
-        rec = self.engine.recorder
-        if rec is not None:
-            for j in range(k):
-                t = t_run + j * period_mu
-                rec.add_run(self.channel, EntanglerRun(t, t + run_mu, TIMEOUT_DATA, 0, n_max))
-        self.skipped += k
-        return k
-
-    def _stale_from_earlier_runs(self, rng: Any, runs: int, n_max: int, cond: Any, cmat: Any,
-                                 model: Any, plain: Any) -> None:
-        """An input that did not fire in the last skipped run keeps the timestamp of the last of
-        the other ``runs`` skipped runs in which it fired, if any: drawn here (that run's
-        counters are the run law conditioned on the input having fired)."""
-        for i in range(4):
-            if self.counters[i]:
-                continue
-            c = float(cond @ cmat[:, i])          # P(input i fires in a non-herald cycle)
-            if c <= 0:
-                continue
-            f = -math.expm1(n_max * math.log1p(-c)) if c < 1 else 1.0   # ... in a run
-            p_any = -math.expm1(runs * math.log1p(-f)) if f < 1 else 1.0  # ... in one of them
-            if rng.random() >= p_any:
-                continue
-            while True:
-                counts = rng.multinomial(n_max, cond)
-                if (counts @ cmat[:, i]) > 0:
-                    break
-            self._stale[i] = (model, counts, plain)
+    def _mark_stale(self, i: int, model: Any, counts: Any, plain: Any) -> None:
+        """Input ``i`` keeps a timestamp of a non-herald cycle with pattern ``counts``."""
+        self._stale[i] = _Stale(model, counts, plain)
 
     def draw_stale_timestamps(self) -> None:
         """Draw now every stale input timestamp still to be drawn (before the state is saved)."""
         for i in list(self._stale):
             self._timestamp(i)
 
-    def rtio_reset(self, counter: int) -> None:
-        """``core.reset()``: a herald drawn by the fast-forward is not carried over."""
-        self._armed = None
-
     def _timestamp(self, i: int) -> int:
         """Stored timestamp of gate input ``i``; a pending stale one is drawn now."""
         pending = self._stale.pop(i, None)
         if pending is not None:
-            model, counts, plain = pending
+            model, counts, plain = pending.model, pending.counts, pending.plain
             qs = [q for q in range(16) if q >> i & 1 and counts[q] > 0 and plain[q]]
-            rng = self.engine.rng if self.engine.rng is not None else numpy.random.default_rng()
+            rng = self._rng()
             first_edge = getattr(model, "first_edge", None)
             t = (first_edge(rng, qs, i) if first_edge is not None
                  else int(model.sample(rng, qs).first_edge_mu[i]))

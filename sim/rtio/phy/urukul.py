@@ -193,7 +193,7 @@ class UrukulDecoder:
         """
         profile = (self.cfg >> 8) & 7
         eng = self.engine
-        faithful = bool(getattr(getattr(eng, "session", None), "hardware_faithful", False))
+        faithful = eng.hardware_faithful
         error = None
         for cs, r in self.dds.items():
             fresh, r.profile_written = r.profile_written, False    # the writes this pulse is for
@@ -231,7 +231,7 @@ class UrukulDecoder:
         return None
 
     def _device_db(self) -> dict:
-        return getattr(getattr(self.engine, "session", None), "device_db", None) or {}
+        return self.engine.device_db
 
     def _cpld_name(self) -> str:
         """The device_db name of this bus's CPLD (else the SPI channel)."""

@@ -1,0 +1,547 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Fast-forward of identical timed-out entangler runs, in all the layers it touches.
+
+Between heralds a gateware-heralded link spends almost all its time in runs that time out: cool,
+enable, run, resync, again. Once the driver's loop is periodic, every further timeout is the same
+pass shifted in time, and only the number of them before the next herald is random. The parts:
+
+* engine (:mod:`sim.rtio.capture`): record a pass's submissions with the clocks (a ``Period``),
+  and repeat a recorded pass k times: log its submissions shifted, move cursor, counter and SED
+  lanes as the per-event path would;
+* PHY (:class:`EntanglerFastForward`, mixed into the entangler PHY; the engine's
+  ``FastForwardPhy`` hook): say what decides its next run (:class:`PassSignature`), draw how
+  many runs time out before the next herald (geometric) and advance its registers over them;
+  the next run is then drawn conditioned on heralding;
+* physics (:class:`PeriodTracking`, mixed into the physics world, the :class:`PeriodWorld` side):
+  describe the period between two runs (:class:`PeriodContent`, :class:`PeriodState`), check
+  that the ions' temperatures keep the run's cycle law, heat and cool them in closed form;
+* driver (:class:`FastForwardLoop`, used by ``sim.devices.entangler``): learn the loop's fixed
+  point (a pass that timed out and was followed by an identical one) and the transients that
+  lead to it, and ask the engine to repeat it.
+
+The PHY gets the world it commits runs to through :class:`CyclePhy` (``bind_world``, called by the
+engine when either is attached), never by searching the engine's worlds. Everything else (the
+first pass after a herald, the heralding run, underflows) runs in detail; ``fast_forward=False``
+(a device argument) runs every pass in detail, the reference of the equivalence tests.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol, runtime_checkable
+
+from sim.rtio.recorder import EntanglerRun
+
+if TYPE_CHECKING:
+    from sim.rtio.capture import Period
+
+__all__ = ["RunKey", "RunLaw", "PassSignature",
+           "PeriodContent", "PeriodState", "PassEnd", "CycleWorld", "CyclePhy", "PeriodWorld",
+           "EntanglerFastForward", "PeriodTracking", "FastForwardLoop"]
+
+
+# ====================================================================== records
+@dataclass(frozen=True)
+class RunKey:
+    """What determines an entangler run: register configuration, CONFIG, RUN timeout (coarse),
+    cycle count, and the cycle law (by identity)."""
+
+    config_key: tuple | None
+    config: int
+    timeout: int
+    n_max: int
+    model_id: int
+
+
+@dataclass(frozen=True, eq=False)
+class RunLaw:
+    """The last run's law, kept while it timed out: cycle model, P(herald) per cycle ``p``,
+    cycles per run, non-herald pattern law ``cond`` (or None), non-herald mask, counter matrix,
+    RUN timeout (coarse) and the register configuration's key."""
+
+    model: Any
+    p: float
+    n_max: int
+    cond: Any
+    plain: Any
+    cmat: Any
+    timeout: int
+    config_key: tuple | None
+
+
+@dataclass(frozen=True)
+class PeriodContent:
+    """A period between two runs, wherever it lies: planned windows (start after the previous run
+    end, plan key), run length and period length (mu)."""
+
+    windows: tuple
+    run_mu: int
+    period_mu: int
+
+
+@dataclass(frozen=True)
+class PeriodState:
+    """Where a period left the ions apart from their temperatures."""
+
+    beams: tuple
+    run_mu: int
+    aom_idle: tuple
+    nothing_staged: bool
+    timeout: bool
+
+
+@dataclass(frozen=True)
+class PassSignature:
+    """The PHY's account of the pass that ended with its last run (which timed out): the run, and
+    the world's content (None: not repeatable as it was; ``()`` without a world) and state."""
+
+    run: RunKey
+    content: Any
+    state: Any
+
+
+@dataclass(frozen=True)
+class PassEnd:
+    """Where a pass left the loop: slack (cursor − counter), cursor − run end, the run, the
+    physics' state, the loop's arguments."""
+
+    slack_mu: int
+    after_run_mu: int
+    run: RunKey
+    state: Any
+    body: tuple
+
+
+@dataclass(frozen=True)
+class _PassKey:
+    period: tuple
+    run: RunKey
+    content: Any
+
+
+@dataclass(frozen=True, eq=False)
+class _KnownPass:
+    """A pass seen (its period and physics) and where it ended."""
+
+    period: Period
+    content: Any
+    ended: PassEnd
+
+
+@dataclass(frozen=True, eq=False)
+class _FixedPoint:
+    key: _PassKey
+    known: _KnownPass
+
+
+@dataclass(frozen=True)
+class _ClosedPeriod:
+    windows: list
+    timeout: bool
+    clean: bool
+    t_run0: int
+    t_end: int
+    prev_end: int | None
+
+
+class PlannedWindow(NamedTuple):
+    """A deterministic window: start after the last run end (mu), plan key, thermal ops."""
+
+    rel_mu: int
+    key: tuple
+    thermal_ops: list
+
+
+# ====================================================================== hooks
+@runtime_checkable
+class CycleWorld(Protocol):
+    """What an entangler PHY needs of the physics to execute its runs."""
+
+    def cycle_model(self, outputs: dict[int, tuple[int, int]], gates: dict[int, tuple[int, int]],
+                    cycle_mu: int, *, t_start_mu: int | None = None) -> Any: ...
+
+    def commit_cycle(self, sample: Any, t_cycle_start_mu: int, *,
+                     t_run_start_mu: int | None = None, deliver_clicks: bool = False) -> None: ...
+
+    def commit_timeout(self, model: Any, excluded: tuple[int, ...], t_run_start_mu: int,
+                       t_end_mu: int) -> None: ...
+
+
+@runtime_checkable
+class PeriodWorld(Protocol):
+    """What the fast-forward needs of the physics (see :class:`PeriodTracking`)."""
+
+    def period_signature(self) -> tuple[PeriodContent | None, PeriodState | None]: ...
+
+    def stable_runs(self, max_runs: int, first_run_mu: int, period_mu: int,
+                    sig: PeriodContent) -> int: ...
+
+    def repeat_runs(self, k: int, first_run_mu: int, period_mu: int,
+                    sig: PeriodContent) -> None: ...
+
+
+@runtime_checkable
+class CyclePhy(Protocol):
+    """A PHY that executes runs against a :class:`CycleWorld`: the engine hands it the world."""
+
+    def bind_world(self, world: CycleWorld) -> None: ...
+
+
+# ====================================================================== PHY
+@dataclass(frozen=True, eq=False)
+class _Armed:
+    """The fast-forward drew that the next run with this law heralds."""
+
+    model: Any
+    n_max: int
+
+
+class EntanglerFastForward:
+    """The entangler PHY's part (mixed into it): the engine's ``FastForwardPhy`` hook."""
+
+    engine: Any
+    channel: int
+    config: int
+    tcycle: int
+    counters: list[int]
+    herald_log: list[tuple[int, int]]
+    _ADDR_RUN: int
+    _ADDR_CONFIG: int
+    _TIMEOUT_DATA: int
+    _rng: Callable[[], Any]
+    _plain_counts: Callable[..., Any]
+    _set_counters: Callable[..., None]
+    _mark_stale: Callable[..., None]
+
+    def _init_fast_forward(self) -> None:
+        self._last: RunLaw | None = None      # the last run's law, if it timed out
+        self._armed: _Armed | None = None
+        self._period_world: PeriodWorld | None = None
+        self.skipped = 0                      # runs the fast-forward did not execute one by one
+
+    def _cycles_to_herald(self, rng: Any, model: Any, p: float, n_max: int) -> int:
+        """Cycles to the first herald: geometric(p), or truncated at ``n_max`` when the
+        fast-forward drew that this run heralds."""
+        armed, self._armed = self._armed, None
+        if armed is not None and armed.model is model and armed.n_max == n_max and p > 0:
+            q = -math.expm1(n_max * math.log1p(-p))
+            return min(n_max, 1 + int(math.log1p(-rng.random() * q) / math.log1p(-p)))
+        return int(rng.geometric(p)) if p > 0 else n_max + 1
+
+    def rtio_reset(self, counter: int) -> None:
+        """``core.reset()``: a herald drawn by the fast-forward is not carried over."""
+        self._armed = None
+
+    def period_signature(self) -> PassSignature | None:
+        """If the last run timed out, what decides the next run and the physics' account of the
+        period that ended with it (see :meth:`PeriodTracking.period_signature`); else None."""
+        last = self._last
+        if last is None:
+            return None
+        run = RunKey(last.config_key, self.config, last.timeout, last.n_max,
+                     id(last.model))
+        world = self._period_world
+        if world is None:
+            return PassSignature(run, (), ())
+        content, state = world.period_signature()
+        return PassSignature(run, content, state) if state is not None else None
+
+    def skip_runs(self, max_runs: int, period_mu: int, ref: Any,
+                  writes: list[tuple[int, int, Any]]) -> int:
+        """The loop will make ``writes`` (this channel's submissions of its next pass, among them
+        one RUN) and then the same every ``period_mu``, at most ``max_runs`` times, in periods
+        whose physics is ``ref``; each run is the last one (which timed out) again. Draw how many
+        time out before the first that heralds and advance registers, logs and physics over
+        those; the next run is then drawn conditioned on heralding. Returns the number of
+        timed-out runs skipped: 0 when not applicable (nothing changed) or when the very next run
+        heralds."""
+        last = self._last
+        runs = [(ts, data) for ts, addr, data in writes if addr == self._ADDR_RUN]
+        if last is None or max_runs <= 0 or len(runs) != 1:
+            return 0
+        t_run, data = runs[0]
+        if int(data) != last.timeout or any(a == self._ADDR_CONFIG and d != self.config
+                                                for _, a, d in writes):
+            return 0
+        world = self._period_world
+        if world is not None:
+            max_runs = world.stable_runs(max_runs, t_run, period_mu, ref)
+            if max_runs <= 0:
+                return 0
+        rng = self._rng()
+        p, n_max = last.p, last.n_max
+        q = -math.expm1(n_max * math.log1p(-p)) if 0 < p < 1 else float(p >= 1)
+        k = max_runs if q <= 0 else min(max_runs, int(rng.geometric(q)) - 1)
+        if k < max_runs:
+            self._armed = _Armed(last.model, n_max)
+        if k == 0:
+            return 0
+        if world is not None:
+            world.repeat_runs(k, t_run, period_mu, ref)
+        counts = self._plain_counts(rng, n_max, last.cond)
+        self._set_counters(last.model, counts, last.cmat, last.plain, 0)
+        if k > 1 and last.model is not None and last.cond is not None:
+            self._stale_from_earlier_runs(rng, k - 1, last)
+        run_mu = n_max * max(self.tcycle, 1) * 8
+        self.herald_log.extend((t_run + j * period_mu + run_mu, self._TIMEOUT_DATA)
+                               for j in range(k))
+        rec = self.engine.recorder
+        if rec is not None:
+            for j in range(k):
+                t = t_run + j * period_mu
+                rec.add_run(self.channel, EntanglerRun(t, t + run_mu, self._TIMEOUT_DATA, 0,
+                                                       n_max))
+        self.skipped += k
+        return k
+
+    def _stale_from_earlier_runs(self, rng: Any, runs: int, law: RunLaw) -> None:
+        """An input that did not fire in the last skipped run keeps the timestamp of the last of
+        the other ``runs`` skipped runs in which it fired, if any: drawn here (that run's
+        counters are the run law conditioned on the input having fired)."""
+        n_max, cond, cmat = law.n_max, law.cond, law.cmat
+        for i in range(4):
+            if self.counters[i]:
+                continue
+            c = float(cond @ cmat[:, i])          # P(input i fires in a non-herald cycle)
+            if c <= 0:
+                continue
+            f = -math.expm1(n_max * math.log1p(-c)) if c < 1 else 1.0   # ... in a run
+            p_any = -math.expm1(runs * math.log1p(-f)) if f < 1 else 1.0  # ... in one of them
+            if rng.random() >= p_any:
+                continue
+            while True:
+                counts = rng.multinomial(n_max, cond)
+                if (counts @ cmat[:, i]) > 0:
+                    break
+            self._mark_stale(i, law.model, counts, law.plain)
+
+
+# ====================================================================== physics
+class PeriodTracking:
+    """The physics world's part (mixed into it): the :class:`PeriodWorld` side. The world calls
+    :meth:`_note_window` for every planned (deterministic) window and :meth:`_close_period` when
+    a run takes over the ions."""
+
+    _t: int
+    mu_s: float
+    ions: Any
+    _on: list[dict[str, bool]]
+    _aom_since: list[int | None]
+    _staged: list
+    _run_key: int
+    _det_ch: list[int]
+    _channels: dict[int, Any]
+    _owned: list[tuple[int, int]]
+    _coh_t0: list[float]
+    _thermal_key: Callable[[Any], int]
+
+    def _init_period_tracking(self) -> None:
+        self._period: list[PlannedWindow] = []    # planned windows since the last run
+        self._period_clean = True       # nothing but planned windows since the last run
+        self._period_end: int | None = None     # end of the last run
+        self._closed: _ClosedPeriod | None = None
+        self._closed_sig: tuple[PeriodContent | None, PeriodState] | None = None
+        self._period_ops: dict[PeriodContent, list[tuple[int, bool, float]]] = {}
+        self._period_maps_memo: dict[PeriodContent, list[tuple[float, float, float]]] = {}
+
+    def _note_window(self, t0: int, key: tuple, thermal_ops: list) -> None:
+        if self._period_end is not None:
+            self._period.append(PlannedWindow(t0 - self._period_end, key, thermal_ops))
+
+    def _close_period(self, timeout: bool, t_run0: int, t_end: int) -> None:
+        """Account for the period that ends with the run [t_run0, t_end) (its signature is made
+        when asked for, see :meth:`period_signature`)."""
+        self._closed = _ClosedPeriod(self._period, timeout,
+                                     self._period_clean and self._t <= t_run0, t_run0, t_end,
+                                     self._period_end)
+        self._closed_sig = None
+        self._period = []
+        self._period_clean = True
+        self._period_end = t_end
+
+    def period_signature(self) -> tuple[PeriodContent | None, PeriodState | None]:
+        """What the physics says of the period that ended with the last run: ``(content,
+        state)``. ``content`` describes the period wherever it lies on the timeline (planned
+        windows with their beam events, beams at the start and coherence offsets; run length;
+        period length), None unless the run timed out and only cooling, repumping and pumping
+        acted before it (nothing random). ``state`` describes where it left the ions apart from
+        their temperatures (beams, pending excitations, run length; after a timeout their state
+        is the run's non-herald state): equal states followed by the same outputs evolve alike.
+        ``(None, None)`` once the world has moved on from the run."""
+        if self._closed is None or self._t != self._period_end:
+            return None, None
+        if self._closed_sig is None:
+            cp = self._closed
+            sig = None
+            if cp.timeout and cp.clean and cp.prev_end is not None:
+                sig = PeriodContent(tuple((w.rel_mu, w.key) for w in cp.windows),
+                                    cp.t_end - cp.t_run0, cp.t_end - cp.prev_end)
+                if sig not in self._period_ops:
+                    if len(self._period_ops) >= 64:
+                        self._period_ops.clear()
+                        self._period_maps_memo.clear()
+                    self._period_ops[sig] = [op for w in cp.windows for op in w.thermal_ops]
+            state = PeriodState(tuple(tuple(on.values()) for on in self._on), cp.t_end - cp.t_run0,
+                                tuple(a is None for a in self._aom_since), not self._staged,
+                                cp.timeout)
+            self._closed_sig = (sig, state)
+        return self._closed_sig
+
+    def _period_maps(self, sig: PeriodContent) -> list[tuple[float, float, float]]:
+        """Per ion ``(aw, bw, h)`` of period ``sig``: n̄ → aw·n̄ + bw over its windows,
+        + h over its run."""
+        maps = self._period_maps_memo.get(sig)
+        if maps is not None:
+            return maps
+        run_s = sig.run_mu * self.mu_s
+        ops = self._period_ops[sig]
+        maps = []
+        for k, th in enumerate(self.ions.thermal):
+            a, b = 1.0, 0.0
+            for kk, cool, dt in ops:
+                if kk != k:
+                    continue
+                if cool:
+                    e = math.exp(-dt / th.cooling_time_s)
+                    a, b = e * a, e * b + th.doppler_n * (1 - e)
+                else:
+                    b += th.heating_rate_per_s * dt
+            maps.append((a, b, th.heating_rate_per_s * run_s))
+        self._period_maps_memo[sig] = maps
+        return maps
+
+    @staticmethod
+    def _n_after(n0: float, aw: float, bw: float, h: float, k: int) -> float:
+        """n̄ at the end of the k-th repeated period, from n̄ = n0 at the end of the last run."""
+        a, c = aw, bw + h
+        if k <= 0:
+            return n0
+        if a == 1.0:
+            return n0 + k * c
+        ak = a ** k
+        return ak * n0 + c * (1 - ak) / (1 - a)
+
+    def stable_runs(self, max_runs: int, first_run_mu: int, period_mu: int,
+                    sig: PeriodContent) -> int:
+        """How many of the next ``max_runs`` periods ``sig`` (their runs start at
+        ``first_run_mu`` and then every ``period_mu``) begin their run with the ions'
+        temperatures in the last run's cycle law (the same thermal key). 0 when ``sig`` is
+        unknown, the world is not at the end of a run, or the runs do not lie as in ``sig``."""
+        t_end = self._period_end
+        if (sig not in self._period_ops or self._t != t_end or t_end is None
+                or first_run_mu - t_end != sig.period_mu - sig.run_mu
+                or (max_runs > 1 and period_mu != sig.period_mu)):
+            return 0
+        maps = self._period_maps(sig)
+        n0 = [th.n for th in self.ions.thermal]
+
+        def same_law(m: int) -> bool:
+            # n̄ at run starts 1..m is monotone per ion: the extreme keys are at the box corners
+            lo, hi = [], []
+            for n, (aw, bw, h) in zip(n0, maps):
+                first = aw * n + bw
+                last = aw * self._n_after(n, aw, bw, h, m - 1) + bw
+                lo.append(min(first, last))
+                hi.append(max(first, last))
+            return self._thermal_key(lo) == self._thermal_key(hi) == self._run_key
+
+        if same_law(max_runs):
+            return max_runs
+        good, bad = 0, max_runs
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            if same_law(mid):
+                good = mid
+            else:
+                bad = mid
+        return good
+
+    def repeat_runs(self, k: int, first_run_mu: int, period_mu: int, sig: PeriodContent) -> None:
+        """Period ``sig`` happens ``k`` times from now (runs from ``first_run_mu``, one every
+        ``period_mu``, as :meth:`stable_runs` accepted), each ending with a run that times out:
+        the ions end in the run's non-herald state, heated and cooled as in the period; each run
+        owns its interval (no detector dark counts of the world's own)."""
+        for th, (aw, bw, h) in zip(self.ions.thermal, self._period_maps(sig)):
+            th.n = self._n_after(th.n, aw, bw, h, k)
+        windows = [(first_run_mu + j * period_mu, first_run_mu + j * period_mu + sig.run_mu)
+                   for j in range(k)]
+        for ch in self._det_ch:
+            self._channels[ch].suppress_many(windows)
+        self._owned.append(windows[-1])
+        self._t = self._period_end = windows[-1][1]
+        self._coh_t0 = [self._t * self.mu_s] * 2
+
+
+# ====================================================================== driver loop
+class FastForwardLoop:
+    """What ``run_until_herald_mu`` learns of its passes, and the passes it fast-forwards.
+
+    A pass that timed out and was followed by an identical one (relative to its start:
+    submissions and clocks, run, physics) is the loop's fixed point. Once a pass that timed out
+    ends where the fixed point ends (:class:`PassEnd`), every further pass repeats it; a pass
+    seen to lead from where another ended to there is learnt too (a transient, e.g. after a
+    readout left the RTIO counter at another phase).
+    """
+
+    def __init__(self, engine: Any, channel: int) -> None:
+        self.engine = engine
+        self.channel = channel
+        self.phy = engine.channels[channel].phy
+        self._fixed: _FixedPoint | None = None
+        self._prev: _PassKey | None = None          # the last pass
+        self._prev_end: PassEnd | None = None       # where it ended
+        self._after: dict[PassEnd, _KnownPass] = {}  # the pass seen to follow an end
+        self._body: tuple = ()
+
+    def start(self, body: tuple) -> None:
+        """A call of the loop with arguments ``body``: its first pass follows whatever the
+        kernel did before."""
+        self._body = body
+        self.forget()
+
+    def forget(self) -> None:
+        """The next pass does not follow the last one (herald, underflow, no signature)."""
+        self._prev = self._prev_end = None
+
+    def after_timeout(self, period: Period | None, end_mu: int, timeouts: int,
+                      max_runs: int) -> tuple[int, int]:
+        """Learn from the pass that just timed out (``period``: its capture, ``end_mu``: its
+        run end) and fast-forward the passes that follow if they repeat the fixed point.
+        Returns ``(timeouts, end_mu)`` updated by the passes done."""
+        sig = self.phy.period_signature() if period is not None else None
+        if sig is None:
+            self.forget()
+            return timeouts, end_mu
+        assert period is not None
+        ended = PassEnd(period.now1 - period.counter1, period.now1 - end_mu, sig.run, sig.state,
+                        self._body)
+        key = _PassKey(period.key, sig.run, sig.content) if sig.content is not None else None
+        if key is not None:
+            if key == self._prev:
+                self._fixed = _FixedPoint(key, _KnownPass(period, sig.content, ended))
+            if self._prev_end is not None:
+                if len(self._after) >= 64:
+                    self._after.clear()
+                self._after[self._prev_end] = _KnownPass(period, sig.content, ended)
+        self._prev, self._prev_end = key, ended
+        fixed = self._fixed
+        if fixed is None or timeouts >= max_runs:
+            return timeouts, end_mu
+        eng, target = self.engine, fixed.known.ended
+        step = self._after.get(ended)
+        if ended != target and step is not None and step.ended == target:
+            # one known pass leads from here to where the fixed point ends
+            if eng.repeat_period(step.period, 1, self.channel, step.content) == 0:
+                return timeouts, end_mu
+            timeouts += 1
+            end_mu = eng.now - step.ended.after_run_mu
+            ended = self._prev_end = step.ended
+            self._prev = None
+        if ended == target and timeouts < max_runs:
+            k = eng.repeat_period(fixed.known.period, max_runs - timeouts, self.channel,
+                                  fixed.known.content)
+            if k:
+                timeouts += k
+                end_mu = eng.now - target.after_run_mu
+                self._prev = fixed.key
+        return timeouts, end_mu

@@ -1,0 +1,230 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Period capture and repeat: the RTIO engine's part of the fast-forward (:mod:`sim.fastforward`).
+
+While capturing, every accepted submission is recorded with the clocks at its time; a recorded
+pass (:class:`Period`) can later be repeated k times at once: its submissions logged shifted, the
+cursor, counter and SED lanes moved as the per-event path would move them. The PHY whose run the
+pass is built around takes part through :class:`FastForwardPhy`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
+
+__all__ = ["Submission", "Period", "FastForwardPhy", "PeriodCapture"]
+
+
+class Submission(NamedTuple):
+    """One accepted submission of a captured pass, with the clocks when it was made (mu)."""
+
+    now: int
+    counter: int
+    cost: int
+    target: int
+    data: Any
+
+
+@dataclass(frozen=True, eq=False)
+class Period:
+    """What one pass of a kernel loop submitted: clocks at its start and end (mu) and every
+    accepted submission in order. :attr:`key` compares periods wherever they lie in time."""
+
+    now0: int
+    counter0: int
+    now1: int
+    counter1: int
+    events: tuple[Submission, ...]
+
+    @property
+    def length(self) -> int:
+        """Cursor advance over the period, in mu."""
+        return self.now1 - self.now0
+
+    @cached_property
+    def by_channel(self) -> dict[int, list[tuple[int, int, Any]]]:
+        """The submissions per channel as logged: ``(timestamp, address, data)``."""
+        out: dict[int, list[tuple[int, int, Any]]] = {}
+        for e in self.events:
+            out.setdefault(e.target >> 8, []).append((e.now, e.target & 0xff, e.data))
+        return out
+
+    @cached_property
+    def regular(self) -> bool:
+        """Every submission lies in the period, before the counter at its end, and each channel's
+        coarse timestamps strictly increase: shifted copies cannot meet or wait in a lane."""
+        for evs in self.by_channel.values():
+            prev = -(1 << 62)
+            for ts, _, _ in evs:
+                c = ts >> 3
+                if c <= prev or ts < self.now0 or ts >= self.now1 or ts >= self.counter1:
+                    return False
+                prev = c
+        return True
+
+    @cached_property
+    def switches(self) -> int:
+        """SED lane switches per period (a coarse timestamp not after the previous one)."""
+        n = 0
+        prev = (self.events[-1].now - self.length) >> 3
+        for e in self.events:
+            c = e.now >> 3
+            if c <= prev:
+                n += 1
+            prev = c
+        return n
+
+    @cached_property
+    def key(self) -> tuple:
+        n0 = self.now0
+        return (self.now1 - n0, self.counter0 - n0, self.counter1 - n0,
+                tuple((a - n0, b - n0, c, d, e) for a, b, c, d, e in self.events))
+
+
+@runtime_checkable
+class FastForwardPhy(Protocol):
+    """A PHY that takes part in :meth:`PeriodCapture.repeat_period`."""
+
+    def period_signature(self) -> Any:
+        """What decides the PHY's next run (and the physics of the pass), or None."""
+        ...
+
+    def skip_runs(self, max_runs: int, period_mu: int, ref: Any,
+                  writes: list[tuple[int, int, Any]]) -> int:
+        """Advance the PHY (and the physics) over up to ``max_runs`` passes of ``period_mu``
+        making ``writes`` (shifted); the number of passes it accepted."""
+        ...
+
+@dataclass(frozen=True)
+class _Capture:
+    now0: int
+    counter0: int
+    n_async: int
+    events: list = field(default_factory=list)
+
+
+class PeriodCapture:
+    """Period capture and repeat (mixed into the RTIO engine)."""
+
+    now: int
+    counter: int
+    _c_out: int
+    lane_count: int
+    lane_depth: int
+    _lane: int
+    _last_c: int
+    _lane_mask: int
+    _lane_last: list[int]
+    _lane_q: list
+    _rec: Any
+    _lane_log: Any
+    kernel_async: list[str]
+    channels: dict[int, Any]
+    _submit: Callable[[int, Any], None]
+    _swap_output: Callable[[], None]
+
+    def _init_capture(self) -> None:
+        self._cap: _Capture | None = None
+
+    def capture_start(self) -> bool:
+        """Start recording every accepted submission with the clocks at its time (for
+        :meth:`repeat_period`). False (nothing recorded) while DMA records or the lane log is on."""
+        if self._rec is not None or self._lane_log is not None or self._cap is not None:
+            return False
+        self._cap = _Capture(self.now, self.counter, len(self.kernel_async))
+        self._swap_output()
+        return True
+
+    def capture_stop(self) -> Period | None:
+        """Stop recording; the submissions since :meth:`capture_start` as a :class:`Period`, or
+        None when one failed (underflow, sequence error) or nothing was recorded."""
+        cap = self._cap
+        self._cap = None
+        self._swap_output()
+        if cap is None or not cap.events:
+            return None
+        if len(self.kernel_async) != cap.n_async or len(cap.events) >= self.lane_depth:
+            return None
+        return Period(cap.now0, cap.counter0, self.now, self.counter, tuple(cap.events))
+
+    def _captured_output(self, target: int, data: Any) -> None:
+        entry = Submission(self.now, self.counter, self._c_out, target, data)
+        self._submit(target, data)  # an underflow propagates: no period then
+        self._cap.events.append(entry)  # type: ignore[union-attr]
+
+    def repeat_period(self, period: Period, max_repeats: int, phy_channel: int,
+                      ref: Any = None) -> int:
+        """Fast-forward passes of a kernel loop around a run of the PHY on ``phy_channel``.
+
+        The caller has checked that the loop is now where ``period`` (a pass recorded earlier)
+        began, relative to the cursor, so that the next pass makes ``period``'s submissions
+        again, shifted to start at the cursor; for more than one pass, ``period`` must also end
+        where it began (passes then follow every T = ``period.length``). The PHY's
+        :meth:`~FastForwardPhy.skip_runs` says how many of them end the same way and advances
+        itself and the physics over them. Their submissions are then logged, without
+        re-triggering that PHY, and cursor, counter and SED lanes move on as the per-event path
+        would move them: every submission lies inside its pass with the same slack as in
+        ``period``, and no earlier event still waits in a lane, so none underflows, stalls a
+        lane or reaches a channel out of order. Returns the number of passes done.
+        """
+        t = period.length
+        periodic = period.counter1 - period.now1 == period.counter0 - period.now0
+        if (t <= 0 or (max_repeats > 1 and not periodic)
+                or self.now - self.counter != period.now0 - period.counter0
+                or not period.regular):
+            return 0
+        st = self.channels.get(phy_channel)
+        if st is None or not isinstance(st.phy, FastForwardPhy):
+            return 0
+        s0 = self.now - period.now0     # shift of the first pass
+        by_ch = period.by_channel
+        for ch, evs in by_ch.items():
+            other = self.channels[ch]
+            if (other.flagged or (ch != phy_channel and other.hook is not None)
+                    or other.max_c >= (evs[0][0] + s0) >> 3):
+                return 0
+        # events still waiting in a lane would see the passes' submissions queue behind them
+        cc = self.counter >> 3
+        for q in self._lane_q:
+            while q and q[0] <= cc:
+                q.popleft()
+            if q:
+                return 0
+        writes = [(ts + s0, a, d) for ts, a, d in by_ch.get(phy_channel, ())]
+        k_done = st.phy.skip_runs(max_repeats, t, ref, writes)
+        if k_done <= 0:
+            return 0
+        shifts = range(s0, s0 + k_done * t, t)
+        for ch, evs in by_ch.items():
+            other = self.channels[ch]
+            n_before = len(other.raw)
+            other.raw.extend([(ts + s, a, d) for s in shifts for ts, a, d in evs])
+            other.max_c = (evs[-1][0] + shifts[-1]) >> 3
+            if other.level_view is not None:
+                other.level_view.repeat(evs, shifts, n_before)
+        self._replay_lanes(period, shifts)
+        self.now = period.now1 + shifts[-1]
+        self.counter = period.counter1 + shifts[-1]
+        return k_done
+
+    def _replay_lanes(self, period: Period, shifts: range) -> None:
+        """SED lane state after ``period``'s submissions at each of ``shifts``: the first pass
+        and the last eight are made event by event (the lanes they touch hold the latest coarse
+        timestamps); the passes between only rotate the lane by the period's switches."""
+        lane, last_c, mask = self._lane, self._last_c, self._lane_mask
+        lane_last = self._lane_last
+        events = period.events
+        n = len(shifts)
+        tail = min(n - 1, self.lane_count)
+        for i, s in enumerate(shifts):
+            if 0 < i < n - tail:
+                if i == n - tail - 1:   # skip the middle passes at once
+                    lane = (lane + (n - tail - 1) * period.switches) & mask
+                    last_c = (events[-1].now + s) >> 3
+                continue
+            for e in events:
+                c = (e.now + s) >> 3
+                if c <= last_c:
+                    lane = (lane + 1) & mask
+                lane_last[lane] = last_c = c
+        self._lane, self._last_c = lane, last_c  # the lanes themselves stay empty: all past

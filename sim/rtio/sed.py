@@ -1,0 +1,165 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""SED output lanes and the ``rtio_output`` hot path.
+
+An event is accepted iff its coarse timestamp exceeds ``coarse counter + 12`` (the lane
+distributor's ``minimum_coarse_timestamp``); otherwise the kernel gets ``RTIOUnderflow`` and the
+event is discarded. A coarse timestamp not after the previous event's moves the event to the next
+lane; a timestamp not after its lane's last one is a sequence error (async, event dropped); a full
+lane stalls the CPU until its head event leaves. Accepted events go to the channel's log
+(:class:`~sim.rtio.channels.ChannelState`), where replacement and collisions are resolved lazily.
+
+While DMA records, a period is captured or the lane log is on, ``rtio_output`` is routed to their
+variant (:meth:`SEDOutputs._swap_output`): the hot path itself checks none of them.
+"""
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable, Iterable
+
+from sim import syscalls
+from sim.rtio.channels import ChannelState
+from sim.rtio.summary import AsyncError
+
+__all__ = ["SEDOutputs", "UNDERFLOW_MARGIN_COARSE", "NEG"]
+
+#: an event is accepted iff its coarse timestamp exceeds ``coarse counter + 12`` (ARTIQ's SED
+#: lane distributor and RTIO core)
+UNDERFLOW_MARGIN_COARSE = 12
+NEG = -(1 << 62)
+
+
+class SEDOutputs:
+    """SED lanes, output submission and collision checks (mixed into the engine)."""
+
+    now: int
+    counter: int
+    min_slack: int
+    channels: dict[int, ChannelState]
+    _c_out: int
+    _rec: Any
+    _cap: Any
+    _record: Callable[[int, Any], None]
+    _captured_output: Callable[[int, Any], None]
+    channel: Callable[[int], ChannelState]
+    _underflow: Callable[[int, int, int], Exception]
+    _async: Callable[[AsyncError, int], None]
+    _note_slack: Callable[[int, int, int], None]
+
+    def _init_sed(self, lane_count: int, lane_depth: int) -> None:
+        if lane_count & (lane_count - 1):
+            raise ValueError("lane_count must be a power of 2")
+        self.lane_count = lane_count
+        self.lane_depth = lane_depth
+        self._lane_mask = lane_count - 1
+        self._lane_log: list[tuple[int, int]] | None = None
+        self._reset_lanes()
+
+    def _reset_lanes(self) -> None:
+        self._lane = 0
+        self._last_c = NEG
+        self._lane_last = [NEG] * self.lane_count
+        # coarse timestamps of the events in each lane (those already gone are dropped lazily)
+        self._lane_q: list[deque[int]] = [deque() for _ in range(self.lane_count)]
+
+    def rtio_output(self, target: int, data: Any) -> None:
+        """Syscall ``rtio_output(target, data)``: submit an event at ``now`` (hot path).
+
+        Order of checks as in ARTIQ's lane distributor: candidate lane, full-lane stall, underflow
+        (synchronous ``RTIOUnderflow``, event discarded, lane state unchanged), sequence check
+        (async: event dropped and logged), write.
+        """
+        counter = self.counter + self._c_out
+        ts = self.now
+        c = ts >> 3
+        lane = self._lane
+        if c <= self._last_c:
+            lane = (lane + 1) & self._lane_mask
+        q = self._lane_q[lane]
+        if len(q) >= self.lane_depth:
+            # full lane (or events already gone): the CPU spins until the head event leaves, when
+            # the coarse counter reaches its coarse timestamp
+            cc = counter >> 3
+            while q and q[0] <= cc:
+                q.popleft()
+            if len(q) >= self.lane_depth:
+                counter = q.popleft() << 3
+        if c <= (counter >> 3) + 12:
+            self.counter = counter
+            raise self._underflow(target, ts, counter)
+        lane_last = self._lane_last
+        if c <= lane_last[lane]:
+            self.counter = counter
+            self._async(AsyncError.SEQUENCE, target >> 8)
+            return
+        q.append(c)
+        lane_last[lane] = self._last_c = c
+        self._lane = lane
+        self.counter = counter
+        ch = target >> 8
+        if ts - counter < self.min_slack:
+            self._note_slack(ch, ts, counter)
+        st = self.channels.get(ch)
+        if st is None:
+            st = self.channel(ch)
+        if c > st.max_c:
+            st.max_c = c
+        else:
+            st.flagged = True
+            st.flag_c = st.max_c
+        st.raw.append((ts, target & 0xff, data))
+        if st.hook is not None:
+            st.hook(ts, target & 0xff, data)
+
+    #: the class's submission path, whatever ``rtio_output`` is routed to
+    _submit = rtio_output
+
+    def rtio_output_wide(self, target: int, data: Iterable[int]) -> None:
+        """Syscall ``rtio_output_wide(target, [words])``: one event carrying several data words."""
+        self.rtio_output(target, tuple(int(d) for d in data))
+
+    @property
+    def lane_log(self) -> list[tuple[int, int]] | None:
+        """``(channel, lane)`` of every accepted event, while enabled (set to a list to enable)."""
+        return self._lane_log
+
+    @lane_log.setter
+    def lane_log(self, value: list[tuple[int, int]] | None) -> None:
+        self._lane_log = value
+        self._swap_output()
+
+    def _swap_output(self) -> None:
+        """Route ``rtio_output`` to the DMA recorder, the period capture or the lane logger while
+        they are active (the hot path checks none of them)."""
+        if self._rec is not None:
+            self.__dict__["rtio_output"] = self._record
+        elif self._cap is not None:
+            self.__dict__["rtio_output"] = self._captured_output
+        elif self._lane_log is not None:
+            self.__dict__["rtio_output"] = self._logged_output
+        else:
+            self.__dict__.pop("rtio_output", None)
+        syscalls.refresh_hot(self)
+
+    def _logged_output(self, target: int, data: int) -> None:
+        st = self.channel(target >> 8)
+        raw = st.raw
+        n = len(raw)
+        self._submit(target, data)
+        if len(raw) > n and self._lane_log is not None:
+            self._lane_log.append((target >> 8, self._lane))
+
+    def check_collisions(self) -> None:
+        """Resolve channels that received out-of-order events and log new collisions."""
+        for st in self.channels.values():
+            if st.flagged and len(st.raw) > st.checked:
+                found: list[int] = []
+                st.resolved(found)
+                for _ in found:
+                    self._async(AsyncError.COLLISION, st.channel)
+                st.checked = len(st.raw)
+
+    def _compact(self, st: ChannelState) -> None:
+        """Fold a flagged channel's final events (coarse time ≤ counter + 12 can take no more
+        events) into its resolution; log collisions found on the way."""
+        for _ in st.compact((self.counter >> 3) + 13):
+            self._async(AsyncError.COLLISION, st.channel)

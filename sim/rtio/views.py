@@ -1,0 +1,95 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""What the engine shows of the resolved outputs: the :class:`~sim.physics.view.PhyView` that
+physics worlds, the VCD writer and ``peek`` read (TTL level timelines, AD9910 state timelines,
+device names). Reads only; they resolve replacement and collisions first."""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from sim.rtio.channels import ChannelState
+from sim.rtio.phy.ttl import LevelView
+from sim.rtio.sed import NEG
+
+__all__ = ["PhyViews"]
+
+
+class PhyViews:
+    """Resolved output logs, TTL levels, DDS states and device names (mixed into the engine)."""
+
+    channels: dict[int, ChannelState]
+    _compact: Callable[[ChannelState], None]
+
+    def _init_views(self) -> None:
+        self.names: dict[str, tuple[str, int, dict]] = {}  # device name -> (kind, channel, extra)
+        self.dds: dict[tuple[int, int], Any] = {}  # (spi channel, cs) -> DDS timeline
+
+    def resolve_device(self, name: str) -> tuple[str, int, dict]:
+        """``(kind, channel, extra)`` of a device name (``extra``: e.g. ``{"cs": 4}``, AD9910)."""
+        try:
+            return self.names[name]
+        except KeyError:
+            raise KeyError("device {!r} is not an RTIO device of this core".format(name)) from None
+
+    def resolved(self, channel: int) -> list[tuple[int, int, int]]:
+        """Resolved output events of ``channel`` (after replacement/collisions), in time order."""
+        st = self.channels.get(channel)
+        if st is None:
+            return []
+        if st.flagged:
+            self._compact(st)
+        return st.resolved()
+
+    def ttl_levels(self, channel: int, t_from_mu: int, t_to_mu: int) -> list[tuple[int, int]]:
+        """Resolved output level changes ``(t_mu, level)`` of a TTL-like channel with
+        ``t_from_mu <= t < t_to_mu`` (TTLInOut: drives only while OE is on)."""
+        st = self.channels.get(channel)
+        if st is None:
+            return []
+        if st.flagged:
+            self._compact(st)
+        view = st.level_view
+        if view is None:
+            view = st.level_view = LevelView(st)
+        return view.levels(t_from_mu, t_to_mu)
+
+    def ttl_levels_many(self, channels: Sequence[int], t_from_mu: int,
+                        t_to_mu: int) -> list[tuple[int, int, int]]:
+        """:meth:`ttl_levels` of several channels: ``(t_mu, index in channels, level)``, grouped
+        by channel. Channels with nothing new and no change in the window cost one check."""
+        out: list[tuple[int, int, int]] = []
+        chans = self.channels
+        for i, ch in enumerate(channels):
+            st = chans.get(ch)
+            if st is None:
+                continue
+            view = st.level_view
+            if view is not None and view.quiet_since(t_from_mu):
+                continue
+            for t, lvl in self.ttl_levels(ch, t_from_mu, t_to_mu):
+                out.append((t, i, lvl))
+        return out
+
+    def ttl_level_at(self, channel: int, t_mu: int) -> int:
+        """Output level of a TTL-like channel at ``t_mu``."""
+        ch = self.ttl_levels(channel, NEG, t_mu + 1)
+        return ch[-1][1] if ch else 0
+
+    def dds_timeline(self, spi_channel: int, cs: int) -> Any:
+        """The (created on demand) AD9910 state timeline of ``cs`` on ``spi_channel``."""
+        from sim.rtio.phy.urukul import DDSTimeline  # it loads the physics' DDSState: on demand
+        key = (spi_channel, cs)
+        tl = self.dds.get(key)
+        if tl is None:
+            tl = self.dds[key] = DDSTimeline()
+        return tl
+
+    def dds_states(self, spi_channel: int, cs: int, t_from_mu: int = NEG,
+                   t_to_mu: int = 1 << 62) -> list[Any]:
+        """AD9910 states (``DDSState``) that took effect with ``t_from_mu <= t < t_to_mu``."""
+        tl = self.dds.get((spi_channel, cs))
+        return tl.states(t_from_mu, t_to_mu) if tl is not None else []
+
+    def dds_state_at(self, spi_channel: int, cs: int, t_mu: int) -> Any:
+        """The AD9910 state in effect at ``t_mu`` (None before the first IO_UPDATE)."""
+        tl = self.dds.get((spi_channel, cs))
+        return tl.state_at(t_mu) if tl is not None else None
