@@ -365,6 +365,14 @@ def _cmd_find(args: argparse.Namespace) -> int:
     return 0
 
 
+def stdout_closed() -> int:
+    """The reader of standard output went away (``| head``): silence the final flush at exit
+    too, and return the shell's status for SIGPIPE (141)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input or usage, 141 closed
     pipe)."""
@@ -383,10 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()
         return code
     except BrokenPipeError:
-        # the reader went away (`| head`): silence the final flush at exit as well
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 141
+        return stdout_closed()
     except AnalysisError as e:
         if debug:
             traceback.print_exc()

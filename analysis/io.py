@@ -4,7 +4,7 @@
 This is the only module of :mod:`analysis` that touches the file system. A results file
 has root datasets ``artiq_version``, ``rid``, ``start_time``, ``run_time``, ``expid``
 (PYON v1 or v2, bytes or str) and groups ``datasets/`` and ``archive/`` whose datasets may
-carry ``unit``/``scale``/``precision`` attributes (``artiq-semantics.md`` §3.3). Files from
+carry ``unit``/``scale``/``precision`` attributes (as ARTIQ's master worker writes them). Files from
 labs that never used ionlink load too; :func:`require` says which datasets an estimator
 needs and which are missing.
 """

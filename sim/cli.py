@@ -208,6 +208,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         sys.stderr.write("{}: interrupted\n".format(PROG))
         return exit_status(getattr(exc, "signum", signal.SIGINT))
+    except BrokenPipeError:
+        from analysis.cli import stdout_closed
+
+        return stdout_closed()
     except Exception as exc:  # a simulator bug: still one line unless --debug
         if args.debug:
             raise

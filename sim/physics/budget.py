@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Analytic link budget: success probability, rate and fidelity from a lab description.
 
-Independent of the Monte Carlo: closed forms after ion-photon-anchors §4.1–4.3, extended where
+Independent of the Monte Carlo: the standard closed forms of a two-photon heralded link (per-node
+photon efficiency, ½η_Aη_B success probability, fidelity from mode overlap, polarisation mixing,
+dark counts and decoherence, as in Stephenson et al., PRL 124, 110501, 2020), extended where
 the simulated model is more specific (double excitation also raises the herald probability;
 polarisation flips of both photons cancel). Per node: photon detection probability
 η_X = b·η_optics·QE·g_gate, emission probabilities p1/p2 of the nominal pulse, pumped fraction p0.
@@ -129,7 +131,8 @@ def predict(lab: Lab, mode: str = "parity") -> Budget:
     f_n = f_pol * (1 + m * c_phase * c_t2) / 2
     f_state = (p_n * f_n + 0.25 * (p_2 + p_dc)) / p
     sa, sb = _spam(a), _spam(b)
-    # SPAM after ion-photon-anchors §4.3 [D]: P_odd' = P_odd(1−ε_A−ε_B) + (ε_A+ε_B)(1−P_odd),
+    # SPAM (derived here: each readout flips its bit with probability ε):
+    # P_odd' = P_odd(1−ε_A−ε_B) + (ε_A+ε_B)(1−P_odd),
     # C' = C(1−2ε_A)(1−2ε_B), F = ½(P_odd + C)
     p_odd = (p_n * f_pol + 0.5 * (p_2 + p_dc)) / p
     c = 2 * f_state - p_odd

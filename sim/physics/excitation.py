@@ -7,7 +7,8 @@ the no-jump evolution ψ̃(t) = exp(−i H_eff t) ψ(0) with H_eff = Ω/2 σ_x �
 first-jump (emission) density Γ|c_e(t)|² during the pulse and the excited population |c_e(t_p)|²
 that decays exponentially after it. After a jump during the pulse the ion is addressed again with
 probability ``readdress_prob`` and may emit a second photon (double excitation). For t_p ≪ τ and
-θ = π this gives p₂ ≈ readdress·Γt_p/2 (ion-photon-anchors §4.3 quotes ~Γt_p/4).
+θ = π this gives p₂ ≈ readdress·Γt_p/2 (the literature's rule of thumb for a square π pulse is
+~Γt_p/4, i.e. readdress ≈ ½).
 """
 from __future__ import annotations
 
