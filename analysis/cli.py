@@ -106,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "-o",
         "--output",
-        help="report path (several reports: a folder); default: next to the "
+        help="report path (several reports: a folder, or NAME.md as their prefix NAME-); "
+        "default: next to the "
         "first file, <stem>-report",
     )
     r.add_argument("--format", choices=("md", "html", "both"), default="both")
@@ -292,8 +293,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for dest, rep in reps:
         if args.output:
             out = Path(args.output)
-            if len(reps) > 1:
-                out = out / dest.name
+            if len(reps) > 1:   # a folder, or a file name that becomes each report's prefix
+                out = (out.with_name(f"{out.stem}-{dest.name}") if out.suffix in (".md", ".html")
+                       else out / dest.name)
         else:
             out = dest
         try:

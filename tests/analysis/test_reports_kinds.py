@@ -276,3 +276,15 @@ def test_coherence_interval_is_clipped_to_the_physical_range():
         rng=np.random.default_rng(0),
     )
     assert r.coherence.hi <= 1.0 and r.fidelity.hi <= 1.0
+
+
+def test_several_reports_to_a_markdown_name_share_its_prefix(day, tmp_path, capsys):
+    """``report FOLDER -o reports/day1.md`` with several reports: files ``reports/day1-….md``
+    beside each other, not a folder named ``day1.md``."""
+    out = tmp_path / "reports" / "day1.md"
+    code, _, err = _cli(["report", day, "-o", out, "--bootstrap", "100", "--mode", "z"], capsys)
+    assert code == 0, err
+    assert not out.exists()
+    names = {p.name for p in out.parent.iterdir()}
+    assert "day1-000000003-SinglePhoton-report.md" in names, names
+    assert "day1-000000004-HOM-report.html" in names, names
