@@ -25,4 +25,4 @@ bench: $(STAMP)
 	$(VPY) benchmarks/analysis_throughput.py
 
 clean:
-	rm -rf $(VENV) results dataset_db.mdb last_rid.pyon
+	rm -rf $(VENV) results dataset_db.mdb dataset_db.mdb-lock last_rid.pyon sim_state
