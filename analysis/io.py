@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from . import pyon
+
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
     "AnalysisError",
@@ -81,21 +83,17 @@ class DataError(AnalysisError):
 
 
 def decode_pyon(s: str | bytes) -> Any:
-    """Decode PYON v2 (JSON) or v1 (Python literal); uses :mod:`sim.pyon` when importable.
+    """Decode PYON v2 (JSON) or v1 (Python literal) with :mod:`analysis.pyon`, leniently:
+    text it refuses (e.g. an unknown ``__jsonclass__``) is read as plain JSON or a Python literal.
 
     :raises ValueError: if the text is neither
     """
     if isinstance(s, bytes):
         s = s.decode("utf-8")
     try:
-        from sim.pyon import decode  # the project's full PYON decoder
-    except ImportError:  # pragma: no cover - sim is part of the project
-        decode = None
-    if decode is not None:
-        try:
-            return decode(s)
-        except Exception:  # noqa: BLE001 - fall back to the simple decoders below
-            pass
+        return pyon.decode(s)
+    except Exception:  # noqa: BLE001 - fall back to the simple decoders below
+        pass
     try:
         return json.loads(s)
     except ValueError:
