@@ -2,21 +2,22 @@
 """Per-herald reduction of remote-entanglement data into outcome tables.
 
 Each herald becomes a small integer code (index of its analysis phase · 72 + ψ sign · 36 +
-basis_a · 12 + basis_b · 4 + outcome), accumulated chunk by chunk in :class:`_Acc` together with
+basis_a · 12 + basis_b · 4 + outcome), accumulated chunk by chunk (:func:`reduce_chunk`) in :class:`HeraldTables` together with
 the click patterns, attempts-per-herald histogram, click times and lab times; one ``np.bincount``
-then gives every outcome table (:func:`_tables`).
+then gives every outcome table (:func:`_tables`). Arrays in, tables out: no file access here.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import heralds as hs
 from . import photons as ph
-from .io import DataError, Run
+from .io import DataError
 
-__all__ = ["detection_phase_shift"]
+__all__ = ["HeraldTables", "detection_phase_shift", "reduce_chunk"]
 
 _PHASE_Q = 1 << 30
 
@@ -24,8 +25,8 @@ _NSET = 72  # settings per phase: ψ sign (2) × basis_a (3) × basis_b (3) × o
 
 
 @dataclass
-class _Acc:
-    """Per-herald reductions accumulated over chunks and files."""
+class HeraldTables:
+    """Per-herald reductions accumulated over chunks and files (filled by :func:`reduce_chunk`)."""
 
     codes: list[np.ndarray] = field(default_factory=list)  # phase index · 72 + setting code, per herald
     phase_q: dict[int, int] = field(default_factory=dict)  # quantised phase (turns · 2**30) -> phase index
@@ -51,7 +52,7 @@ class _Acc:
         return np.array(list(self.phase_q), dtype=np.int64) / _PHASE_Q
 
 
-def _phase_codes(acc: _Acc, phase: np.ndarray) -> np.ndarray:
+def _phase_codes(acc: HeraldTables, phase: np.ndarray) -> np.ndarray:
     """Phase index of each herald; phases equal modulo 1 turn (to 2**-30 turn) share an index.
 
     Fast path (no sort): phases in [0, 1) on the grid k/4096 turn (k/16, k/64, …).
@@ -73,19 +74,19 @@ def _phase_codes(acc: _Acc, phase: np.ndarray) -> np.ndarray:
     return np.array([acc.phase_index(int(v)) for v in u], np.intp)[inv.reshape(-1)]
 
 
-def _check_chunk(run: Run, c: dict[str, np.ndarray], mode: str) -> None:
+def _check_chunk(path: str | os.PathLike[str], c: dict[str, np.ndarray], mode: str) -> None:
     for k in ("herald.basis_a", "herald.basis_b"):
         if np.any((c[k] < 0) | (c[k] > 2)):
-            raise DataError(run.path, f"{k} has values outside 0, 1, 2")
+            raise DataError(path, f"{k} has values outside 0, 1, 2")
     for k in ("herald.bit_a", "herald.bit_b"):
         if np.any((c[k] != 0) & (c[k] != 1)):
-            raise DataError(run.path, f"{k} has values other than 0 and 1")
+            raise DataError(path, f"{k} has values other than 0 and 1")
     for k, a in c.items():
         if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
             bad = int(np.count_nonzero(~np.isfinite(a)))
-            raise DataError(run.path, f"{k} contains NaN or inf ({bad} of {a.shape[0]} rows)")
+            raise DataError(path, f"{k} contains NaN or inf ({bad} of {a.shape[0]} rows)")
     if "herald.t_det_mu" in c and (c["herald.t_det_mu"].ndim != 2 or c["herald.t_det_mu"].shape[1] != 4):
-        raise DataError(run.path, f"shape mismatch: herald.t_det_mu has shape {c['herald.t_det_mu'].shape[1:]} per row, expected (4,)")
+        raise DataError(path, f"shape mismatch: herald.t_det_mu has shape {c['herald.t_det_mu'].shape[1:]} per row, expected (4,)")
 
 
 def detection_phase_shift(t_det_mu: np.ndarray, phase_hz: float, mu_s: float = 1e-9) -> np.ndarray:
@@ -104,12 +105,19 @@ def detection_phase_shift(t_det_mu: np.ndarray, phase_hz: float, mu_s: float = 1
     return np.where(ok, 0.5 * phase_hz * (t_h - t_v) * mu_s, 0.0)
 
 
-def _reduce_chunk(run: Run, c: dict[str, np.ndarray], mode: str, acc: _Acc, edges: np.ndarray | None,
-                  phase_hz: float = 0.0) -> None:
-    _check_chunk(run, c, mode)
+def reduce_chunk(path: str | os.PathLike[str], c: dict[str, np.ndarray], mode: str, acc: HeraldTables,
+                 edges: np.ndarray | None, phase_hz: float = 0.0) -> None:
+    """Add one chunk of per-herald arrays (``herald.*`` keys, equal length) to ``acc``.
+
+    :param path: the file the chunk comes from (named in errors)
+    :param edges: attempts-per-herald bin edges (:func:`analysis.heralds.geometric_edges`)
+    :param phase_hz: detection-time phase frequency to correct parity-scan phases by (0: none)
+    :raises DataError: on values outside the schema (bases, bits, ψ, attempts, NaN)
+    """
+    _check_chunk(path, c, mode)
     psi = c["herald.psi"] if "herald.psi" in c else hs.psi_from_pattern(c["herald.pattern"])
     if np.any((psi != 1) & (psi != -1)):
-        raise DataError(run.path, "herald.psi has values other than +1 and -1 (or patterns that herald nothing)")
+        raise DataError(path, "herald.psi has values other than +1 and -1 (or patterns that herald nothing)")
     # setting code ψ_i·36 + basis_a·12 + basis_b·4 + 2·bit_a + bit_b (< 72: int8 arithmetic for int8 data)
     small = (c["herald.basis_a"] * 12 + c["herald.basis_b"] * 4 + c["herald.bit_a"] * 2 + c["herald.bit_b"]
              + (psi < 0).view(np.int8) * np.int8(36))
@@ -132,7 +140,7 @@ def _reduce_chunk(run: Run, c: dict[str, np.ndarray], mode: str, acc: _Acc, edge
     if "herald.attempts" in c and edges is not None:
         a = c["herald.attempts"]
         if np.any(a < 1):
-            raise DataError(run.path, "herald.attempts has values < 1")
+            raise DataError(path, "herald.attempts has values < 1")
         if edges[-1] <= (1 << 22):  # count per attempts value (overflow at edges[-1]), then sum per bin
             per_value = np.bincount(np.minimum(a, edges[-1]).astype(np.intp, copy=False), minlength=int(edges[-1]) + 1)
             binned = np.add.reduceat(per_value, edges)

@@ -89,7 +89,7 @@ def test_summary_recovers_truth_and_picks_estimator(tmp_path):
         assert word in rep.fidelity.method
         assert rep.fidelity.lo <= 0.9 <= rep.fidelity.hi
         assert rep.p_success.lo <= 0.01 <= rep.p_success.hi
-    assert rep.tomography and rep.tomography[1].fidelity.lo <= 0.9 <= rep.tomography[1].fidelity.hi
+    assert rep.estimates.tomography and rep.estimates.tomography[1].fidelity.lo <= 0.9 <= rep.estimates.tomography[1].fidelity.hi
 
 
 def _run_cli(argv, capsys):

@@ -30,7 +30,7 @@ def test_phase_codes_group_like_rounded_unique(rng):
     grid = rng.integers(0, 16, 500) / 16
     odd = np.concatenate([grid, [0.1, 1.0, -0.25, 0.75, 1e-12, 2.5]])
     for ph_arr in (grid, odd):
-        acc = ht._Acc()
+        acc = ht.HeraldTables()
         idx = np.concatenate([ht._phase_codes(acc, c) for c in np.array_split(ph_arr, 3)])
         q = np.round(np.mod(ph_arr, 1.0) * ht._PHASE_Q).astype(np.int64) % ht._PHASE_Q
         _, inv = np.unique(q, return_inverse=True)
@@ -71,4 +71,4 @@ def test_cli_fidelity_skips_timing_with_the_same_numbers(tmp_path, capsys):
               "rate_hz_lab", "rate_hz_wall", "attempts_per_herald", "components"):
         assert out[k] == want[k], k
     fast = fidelity_summary(p, n_boot=300, timing=False)
-    assert fast.arrival is None and fast.window is None and fast.rate_vs_time is None and fast.lifetime is None
+    assert fast.timing.arrival is None and fast.timing.window is None and fast.stats.rate_vs_time is None and fast.lifetime is None
