@@ -7,6 +7,8 @@ from analysis_synth import remote_datasets, write_artiq
 
 from analysis import cli, fidelity_summary
 from analysis import herald_table as ht
+from analysis import heralds as hs
+from analysis import remote_runs as rr
 from analysis import summary as sm
 
 
@@ -72,3 +74,28 @@ def test_cli_fidelity_skips_timing_with_the_same_numbers(tmp_path, capsys):
         assert out[k] == want[k], k
     fast = fidelity_summary(p, n_boot=300, timing=False)
     assert fast.timing.arrival is None and fast.timing.window is None and fast.stats.rate_vs_time is None and fast.lifetime is None
+
+
+def test_reduce_fidelity_on_arrays_equals_the_file_summary(tmp_path):
+    """The reduction is a pure function of arrays: tables filled from in-memory chunks give the
+    report that fidelity_summary reads from the file (same seed, same numbers)."""
+    d = remote_datasets(np.random.default_rng(11), n=3000, mode="parity", readout_errors=(0.01, 0.02))
+    p = write_artiq(tmp_path / "000000011-RemoteEntanglement.h5", d, rid=11)
+    from_file = fidelity_summary(p, n_boot=200, seed=3)
+
+    keys = ["herald.basis_a", "herald.basis_b", "herald.bit_a", "herald.bit_b", "herald.pattern",
+            "herald.psi", "herald.attempts", "herald.t_lab_mu", "herald.t_det_mu", "herald.phase"]
+    edges = hs.geometric_edges(d["totals.heralds"] / d["totals.attempts"])
+    tables = ht.HeraldTables()
+    for rows in np.array_split(np.arange(d["totals.heralds"]), 3):
+        ht.reduce_chunk("memory", {k: d[k][rows] for k in keys}, "parity", tables, edges)
+    totals = rr.RunTotals(path=str(p), mode="parity", attempts=d["totals.attempts"], heralds=d["totals.heralds"],
+                          lab_time_s=d["totals.lab_time_s"], wall_time_s=d["totals.wall_time_s"],
+                          duty_cycle=d["totals.duty_cycle"])
+    data = rr.RemoteData(runs=[totals], schema_version=1, experiment="remote_entanglement", tables=tables,
+                         edges=edges, readout_errors=[(0.01, 0.02)])
+    pure = sm.reduce_fidelity(data, n_boot=200, rng=np.random.default_rng(3))
+    as_json = lambda rep: json.loads(json.dumps(rep.to_dict(), default=cli._json_default))  # noqa: E731
+    assert as_json(pure) == as_json(from_file)
+    assert pure.fidelity_spam_corrected is not None and pure.lifetime is not None
+    assert [w.heralds for w in pure.timing.window] == [w.heralds for w in from_file.timing.window]
