@@ -20,6 +20,7 @@ from . import heralds as hs
 from . import photons as ph
 from . import tomography as tomo
 from .estimate import Estimate
+from .herald_table import ParityScan
 from .lifetime import LifetimeFit
 
 __all__ = ["FidelityEstimates", "FidelityReport", "HeraldStats", "PhotonTiming", "SourceInfo"]
@@ -46,7 +47,7 @@ class HeraldStats:
     :param duty_cycle: lab-time-weighted ``totals.duty_cycle`` of the runs, if all have it
     :param split: heralds by click pattern and by ψ sign (runs with ``herald.pattern``)
     :param attempts_distribution: attempts per herald against the geometric law
-    :param rate_vs_time: (bin edges in s of lab time, heralds per bin), from ``herald.t_lab_mu``
+    :param rate_vs_time: heralds per bin of lab time (edges in s), from ``herald.t_lab_mu``
     """
 
     heralds: int
@@ -59,7 +60,7 @@ class HeraldStats:
     duty_cycle: float | None
     split: hs.PatternSplit | None = None
     attempts_distribution: hs.AttemptsDistribution | None = field(default=None, repr=False)
-    rate_vs_time: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    rate_vs_time: ph.Histogram | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class FidelityEstimates:
 
     :param parts: per ψ sign (+1, −1): the fidelity with its P_odd, coherence and SPAM-corrected value
     :param tomography: per ψ sign, maximum-likelihood tomography (tomography runs)
-    :param scans: per ψ sign, the binned parity scan (phase in turns, even outcomes, heralds)
+    :param scans: per ψ sign, the heralds of the parity scan binned by phase
     :param readout_errors: the readout errors (ε_a, ε_b) the SPAM correction used
     """
 
@@ -79,7 +80,7 @@ class FidelityEstimates:
     fidelity_spam_corrected: Estimate | None
     parts: dict[int, bell.BellFidelity] = field(repr=False)
     tomography: dict[int, tomo.TomographyResult] = field(repr=False)
-    scans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
+    scans: dict[int, ParityScan] = field(default_factory=dict, repr=False)
     readout_errors: tuple[float, float] | None = None
 
 
@@ -87,13 +88,13 @@ class FidelityEstimates:
 class PhotonTiming:
     """Photon arrival times and the detection-window trade-off (all ``None`` without timing).
 
-    :param arrival: (bin edges in ns, counts) of the photon arrival times
+    :param arrival: histogram of the photon arrival times (edges in ns)
     :param arrival_source: the dataset the histogram comes from (``photons.t_mu`` or ``herald.t_det_mu``)
     :param lifetime: fit of the excited-state lifetime to ``arrival``
     :param window: fidelity and rate for a range of gate stops
     """
 
-    arrival: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
+    arrival: ph.Histogram | None = field(default=None, repr=False)
     arrival_source: str | None = None
     lifetime: LifetimeFit | None = None
     window: list[ph.WindowPoint] | None = field(default=None, repr=False)

@@ -17,7 +17,7 @@ from . import heralds as hs
 from . import photons as ph
 from .io import DataError
 
-__all__ = ["HeraldTables", "detection_phase_shift", "reduce_chunk"]
+__all__ = ["HeraldTables", "OutcomeTables", "ParityScan", "detection_phase_shift", "reduce_chunk"]
 
 _PHASE_Q = 1 << 30
 
@@ -160,16 +160,39 @@ def reduce_chunk(path: str | os.PathLike[str], c: dict[str, np.ndarray], mode: s
 
 
 
-def _tables(table: np.ndarray, phases: np.ndarray
-            ) -> tuple[dict[int, np.ndarray], dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
-    """Outcome counts (3, 3, 4) per ψ and binned parity scans (phase, n_even, n) per ψ.
+@dataclass(frozen=True)
+class ParityScan:
+    """Heralds of one ψ sign in the X/Y analysis settings, binned by analysis phase.
+
+    :param phase_turns: analysis phase of each bin, in turns (increasing)
+    :param n_even: heralds with even parity (outcomes 00 and 11) per bin
+    :param n: heralds per bin
+    """
+
+    phase_turns: np.ndarray
+    n_even: np.ndarray
+    n: np.ndarray
+
+
+@dataclass(frozen=True)
+class OutcomeTables:
+    """Outcome counts per ψ sign, shape (3, 3, 4): basis_a × basis_b × outcome (2·bit_a + bit_b),
+    and the parity scans per ψ sign (signs without X/Y heralds absent)."""
+
+    counts: dict[int, np.ndarray]
+    scans: dict[int, ParityScan]
+
+
+def _tables(table: np.ndarray, phases: np.ndarray) -> OutcomeTables:
+    """The :class:`OutcomeTables` of a herald-count table.
 
     :param table: herald counts, shape (phases, 72): column ψ_i·36 + basis_a·12 + basis_b·4 + outcome
     :param phases: phase in turns of each row
     """
     t = np.asarray(table, dtype=np.int64).reshape(-1, 2, 3, 3, 4)
     order = np.argsort(phases, kind="stable")
-    counts, scans = {}, {}
+    counts: dict[int, np.ndarray] = {}
+    scans: dict[int, ParityScan] = {}
     for i, s in ((0, 1), (1, -1)):
         blk = t[:, i]
         if not blk.any():
@@ -181,5 +204,5 @@ def _tables(table: np.ndarray, phases: np.ndarray
         keep = n > 0
         if keep.any():
             ne = (scan[..., 0] + scan[..., 3]).sum(axis=(1, 2))[order]
-            scans[s] = (phases[order][keep], ne[keep], n[keep])
-    return counts, scans
+            scans[s] = ParityScan(phases[order][keep], ne[keep], n[keep])
+    return OutcomeTables(counts, scans)

@@ -75,11 +75,12 @@ def _fidelity_plots(rep: FidelityReport, save: Any, cl: float) -> None:
         save(pl.density_matrix_figure(t.rho, np.outer(v, v.conj()), f"{lab} heralds (MLE)"),
              f"rho-{'plus' if s > 0 else 'minus'}", f"Density matrix ({lab}) beside the ideal state")
     if rep.timing.arrival is not None:
-        save(pl.arrival_figure(rep.timing.arrival[0], rep.timing.arrival[1], rep.lifetime, rep.timing.arrival_source or ""),
+        arr = rep.timing.arrival
+        save(pl.arrival_figure(arr.edges, arr.counts, rep.lifetime, rep.timing.arrival_source or ""),
              "arrival", "Photon arrival times")
     if rep.stats.rate_vs_time is not None:
-        e, c = rep.stats.rate_vs_time
-        save(pl.rate_figure(e, c, rep.rate_lab, cl=cl), "rate", "Herald rate versus lab time")
+        rvt = rep.stats.rate_vs_time
+        save(pl.rate_figure(rvt.edges, rvt.counts, rep.rate_lab, cl=cl), "rate", "Herald rate versus lab time")
     if rep.stats.attempts_distribution is not None:
         a = rep.stats.attempts_distribution
         save(pl.attempts_figure(a.edges, a.observed, a.p), "attempts", "Attempts per herald")

@@ -22,7 +22,7 @@ from . import photons as ph
 from . import tomography as tomo
 from .estimate import DEFAULT_CL, Estimate
 from .fidelity_report import FidelityEstimates, FidelityReport, HeraldStats, PhotonTiming, SourceInfo
-from .herald_table import _NSET, _tables
+from .herald_table import _NSET, OutcomeTables, _tables
 from .io import DEFAULT_CHUNK_ROWS, DataError
 from .lifetime import fit_lifetime
 from .remote_runs import REQUIRED, SCAN_KEYS, RemoteData, read_remote_runs
@@ -95,10 +95,10 @@ class _Fidelities:
     estimator: str
 
 
-def _estimate(tables: tuple[dict[int, np.ndarray], dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]], modes: list[str],
+def _estimate(tables: OutcomeTables, modes: list[str],
               *, cl: float, n_boot: int, rng: np.random.Generator, errs: tuple[float, float] | None, with_tomo: bool,
               names: list[str]) -> _Fidelities:
-    counts, scans = tables
+    counts, scans = tables.counts, tables.scans
     parts: dict[int, bell.BellFidelity] = {}
     tomos: dict[int, tomo.TomographyResult] = {}
     kind = "parity" if "parity" in modes else modes[0]
@@ -107,7 +107,8 @@ def _estimate(tables: tuple[dict[int, np.ndarray], dict[int, tuple[np.ndarray, n
             if kind == "parity":
                 if s not in scans:
                     raise ValueError("no parity-scan heralds (basis X/Y)")
-                parts[s] = bell.fidelity_parity_scan(c[0, 0], *scans[s], psi=s, cl=cl, n_boot=n_boot, rng=rng, readout_errors=errs)
+                sc = scans[s]
+                parts[s] = bell.fidelity_parity_scan(c[0, 0], sc.phase_turns, sc.n_even, sc.n, psi=s, cl=cl, n_boot=n_boot, rng=rng, readout_errors=errs)
             elif c[1, 1].sum() and c[2, 2].sum() and c[0, 0].sum():
                 parts[s] = bell.fidelity_correlations(c[1, 1], c[2, 2], c[0, 0], psi=s, cl=cl, n_boot=n_boot, rng=rng, readout_errors=errs)
                 if with_tomo and kind == "tomography" and np.all(c.sum(axis=-1) > 0):
@@ -172,9 +173,9 @@ def reduce_fidelity(data: RemoteData, *, cl: float = DEFAULT_CL, n_boot: int = 2
     hist = acc.tag_hist if acc.tag_hist.total else acc.det_hist
     if hist.total:
         source = "photons.t_mu" if acc.tag_hist.total else "herald.t_det_mu"
-        arrival = hist.rebinned(400)
+        arrival = ph.Histogram(*hist.rebinned(400))
         try:
-            life = fit_lifetime(arrival[0].astype(float), arrival[1], cl=cl)
+            life = fit_lifetime(arrival.edges.astype(float), arrival.counts, cl=cl)
         except ValueError as e:
             notes.append(f"lifetime fit: {e}")
     rvt = _rate_vs_lab_time(acc.t_lab, [r.lab_time_s for r in data.runs]) if acc.t_lab else None
@@ -195,15 +196,14 @@ def reduce_fidelity(data: RemoteData, *, cl: float = DEFAULT_CL, n_boot: int = 2
             fidelity_psi_plus=_prefix(parts[1].fidelity, est_name) if 1 in parts else None,
             fidelity_psi_minus=_prefix(parts[-1].fidelity, est_name) if -1 in parts else None,
             fidelity_spam_corrected=fits.fidelity_spam, parts=parts, tomography=fits.tomography,
-            scans=tables[1], readout_errors=errs),
+            scans=tables.scans, readout_errors=errs),
         timing=PhotonTiming(arrival=arrival, arrival_source=source, lifetime=life, window=win),
         notes=notes,
     )
 
 
-def _rate_vs_lab_time(t_lab: list[tuple[int, np.ndarray]], lab_s: list[float]
-                      ) -> tuple[np.ndarray, np.ndarray] | None:
-    """(edges in s of lab time, heralds per bin) from ``herald.t_lab_mu`` (1 mu = 1 ns).
+def _rate_vs_lab_time(t_lab: list[tuple[int, np.ndarray]], lab_s: list[float]) -> ph.Histogram | None:
+    """Heralds per bin of lab time (edges in s from the first herald) from ``herald.t_lab_mu`` (1 mu = 1 ns).
 
     Each run's times start at its first herald; later runs follow the earlier runs' lab time.
     """
@@ -220,7 +220,7 @@ def _rate_vs_lab_time(t_lab: list[tuple[int, np.ndarray]], lab_s: list[float]
     if x.size < 2 or x[-1] <= x[0]:
         return None
     c, e = _histogram(x, min(60, max(5, x.size // 20)))
-    return e - e[0], c
+    return ph.Histogram(e - e[0], c)
 
 
 def _histogram(x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:

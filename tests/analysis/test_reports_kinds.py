@@ -243,7 +243,7 @@ def test_parity_plot_bins_heralds_by_phase():
 def test_rate_is_against_lab_time(tmp_path):
     d = remote_datasets(np.random.default_rng(9), n=2000, mode="parity")
     rep = fidelity_summary(write_artiq(tmp_path / "r.h5", d), n_boot=100)
-    edges, counts = rep.stats.rate_vs_time
+    edges, counts = rep.stats.rate_vs_time.edges, rep.stats.rate_vs_time.counts
     span_lab = (d["herald.t_lab_mu"].max() - d["herald.t_lab_mu"].min()) * 1e-9
     assert (
         edges[-1] == pytest.approx(span_lab) and counts.sum() == 2000

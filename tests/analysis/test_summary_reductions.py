@@ -57,9 +57,10 @@ def test_window_tables_equal_masked_tables(rng):
         mask = t_last <= stop
         direct = np.bincount(codes[mask], minlength=nc)
         assert np.array_equal(kept[s], direct)
-        c1, s1 = ht._tables(kept[s], phases)
-        for psi, scan in s1.items():
-            assert np.all(np.diff(scan[0]) > 0) and scan[2].sum() == c1[psi].sum() - c1[psi][0, 0].sum()
+        tab = ht._tables(kept[s], phases)
+        for psi, scan in tab.scans.items():
+            assert np.all(np.diff(scan.phase_turns) > 0)
+            assert scan.n.sum() == tab.counts[psi].sum() - tab.counts[psi][0, 0].sum()
 
 
 def test_cli_fidelity_skips_timing_with_the_same_numbers(tmp_path, capsys):
