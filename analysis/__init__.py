@@ -14,6 +14,7 @@ Estimators are pure functions on arrays in :mod:`analysis.bell`, :mod:`analysis.
 confidence level. :mod:`analysis.calibration` summarises single-photon, HOM, readout-calibration and
 dark-count runs; :func:`write_report` writes a report of any of them.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -55,10 +56,21 @@ __all__ = [
 #: where each public name lives; imported on first use, so ``import analysis.pyon`` (the simulator
 #: does) loads neither scipy nor h5py, and reports alone import matplotlib
 _HOME = {
-    "Estimate": "estimate", "clopper_pearson": "estimate", "poisson_rate": "estimate", "wilson": "estimate",
-    "AnalysisError": "io", "DataError": "io", "FileFormatError": "io", "MissingDataError": "io",
-    "Run": "io", "SchemaError": "io", "find_runs": "io", "load": "io",
-    "FidelityReport": "summary", "fidelity_summary": "summary", "write_report": "report",
+    "Estimate": "estimate",
+    "clopper_pearson": "estimate",
+    "poisson_rate": "estimate",
+    "wilson": "estimate",
+    "AnalysisError": "io",
+    "DataError": "io",
+    "FileFormatError": "io",
+    "MissingDataError": "io",
+    "Run": "io",
+    "SchemaError": "io",
+    "find_runs": "io",
+    "load": "io",
+    "FidelityReport": "summary",
+    "fidelity_summary": "summary",
+    "write_report": "report",
 }
 
 

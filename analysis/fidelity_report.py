@@ -8,6 +8,7 @@ A report holds where the data came from (:class:`SourceInfo`), the herald statis
 ``ionlink-analyze fidelity --json`` summary. Times are in s, rates in s⁻¹, arrival times in ns
 (1 mu = 1 ns).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -68,7 +69,8 @@ class FidelityEstimates:
     """Fidelity of the heralded Bell states; ``None`` where the data cannot give it (e.g. no ψ−
     heralds, no readout errors for the SPAM correction).
 
-    :param parts: per ψ sign (+1, −1): the fidelity with its P_odd, coherence and SPAM-corrected value
+    :param parts: per ψ sign (+1, −1): the fidelity with its P_odd, coherence and
+        SPAM-corrected value
     :param tomography: per ψ sign, maximum-likelihood tomography (tomography runs)
     :param scans: per ψ sign, the heralds of the parity scan binned by phase
     :param readout_errors: the readout errors (ε_a, ε_b) the SPAM correction used
@@ -89,7 +91,8 @@ class PhotonTiming:
     """Photon arrival times and the detection-window trade-off (all ``None`` without timing).
 
     :param arrival: histogram of the photon arrival times (edges in ns)
-    :param arrival_source: the dataset the histogram comes from (``photons.t_mu`` or ``herald.t_det_mu``)
+    :param arrival_source: the dataset the histogram comes from (``photons.t_mu`` or
+        ``herald.t_det_mu``)
     :param lifetime: fit of the excited-state lifetime to ``arrival``
     :param window: fidelity and rate for a range of gate stops
     """
@@ -102,7 +105,7 @@ class PhotonTiming:
 
 @dataclass(frozen=True)
 class FidelityReport:
-    """Everything :func:`analysis.fidelity_summary` found; :meth:`to_dict` gives the JSON summary."""
+    """Everything :func:`analysis.fidelity_summary` found; :meth:`to_dict` gives the JSON."""
 
     source: SourceInfo
     stats: HeraldStats
@@ -215,8 +218,13 @@ class FidelityReport:
             }
         if st.attempts_distribution is not None:
             a = st.attempts_distribution
-            d["attempts_per_herald"] = {"mean": a.mean_attempts, "expected_mean": 1 / a.p, "chi2": a.chi2,
-                                        "dof": a.dof, "p_value": a.p_value}
+            d["attempts_per_herald"] = {
+                "mean": a.mean_attempts,
+                "expected_mean": 1 / a.p,
+                "chi2": a.chi2,
+                "dof": a.dof,
+                "p_value": a.p_value,
+            }
         if self.timing.lifetime is not None:
             d["lifetime_ns"] = est(self.timing.lifetime.tau)
         return d

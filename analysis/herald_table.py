@@ -2,10 +2,12 @@
 """Per-herald reduction of remote-entanglement data into outcome tables.
 
 Each herald becomes a small integer code (index of its analysis phase · 72 + ψ sign · 36 +
-basis_a · 12 + basis_b · 4 + outcome), accumulated chunk by chunk (:func:`reduce_chunk`) in :class:`HeraldTables` together with
-the click patterns, attempts-per-herald histogram, click times and lab times; one ``np.bincount``
-then gives every outcome table (:func:`_tables`). Arrays in, tables out: no file access here.
+basis_a · 12 + basis_b · 4 + outcome), accumulated chunk by chunk (:func:`reduce_chunk`) in
+:class:`HeraldTables` together with the click patterns, attempts-per-herald histogram, click times
+and lab times; one ``np.bincount`` then gives every outcome table (:func:`_tables`). Arrays in,
+tables out: no file access here.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,10 +30,16 @@ _NSET = 72  # settings per phase: ψ sign (2) × basis_a (3) × basis_b (3) × o
 class HeraldTables:
     """Per-herald reductions accumulated over chunks and files (filled by :func:`reduce_chunk`)."""
 
-    codes: list[np.ndarray] = field(default_factory=list)  # phase index · 72 + setting code, per herald
-    phase_q: dict[int, int] = field(default_factory=dict)  # quantised phase (turns · 2**30) -> phase index
+    codes: list[np.ndarray] = field(
+        default_factory=list
+    )  # phase index · 72 + setting code, per herald
+    phase_q: dict[int, int] = field(
+        default_factory=dict
+    )  # quantised phase (turns · 2**30) -> phase index
     t_last: list[np.ndarray] = field(default_factory=list)
-    t_lab: list[tuple[int, np.ndarray]] = field(default_factory=list)  # (run index, herald.t_lab_mu)
+    t_lab: list[tuple[int, np.ndarray]] = field(
+        default_factory=list
+    )  # (run index, herald.t_lab_mu)
     run_index: int = 0
     patterns: np.ndarray = field(default_factory=lambda: np.zeros(16, np.int64))
     has_pattern: bool = True
@@ -85,8 +93,14 @@ def _check_chunk(path: str | os.PathLike[str], c: dict[str, np.ndarray], mode: s
         if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
             bad = int(np.count_nonzero(~np.isfinite(a)))
             raise DataError(path, f"{k} contains NaN or inf ({bad} of {a.shape[0]} rows)")
-    if "herald.t_det_mu" in c and (c["herald.t_det_mu"].ndim != 2 or c["herald.t_det_mu"].shape[1] != 4):
-        raise DataError(path, f"shape mismatch: herald.t_det_mu has shape {c['herald.t_det_mu'].shape[1:]} per row, expected (4,)")
+    if "herald.t_det_mu" in c and (
+        c["herald.t_det_mu"].ndim != 2 or c["herald.t_det_mu"].shape[1] != 4
+    ):
+        raise DataError(
+            path,
+            f"shape mismatch: herald.t_det_mu has shape {c['herald.t_det_mu'].shape[1:]} per row, "
+            "expected (4,)",
+        )
 
 
 def detection_phase_shift(t_det_mu: np.ndarray, phase_hz: float, mu_s: float = 1e-9) -> np.ndarray:
@@ -105,8 +119,14 @@ def detection_phase_shift(t_det_mu: np.ndarray, phase_hz: float, mu_s: float = 1
     return np.where(ok, 0.5 * phase_hz * (t_h - t_v) * mu_s, 0.0)
 
 
-def reduce_chunk(path: str | os.PathLike[str], c: dict[str, np.ndarray], mode: str, acc: HeraldTables,
-                 edges: np.ndarray | None, phase_hz: float = 0.0) -> None:
+def reduce_chunk(
+    path: str | os.PathLike[str],
+    c: dict[str, np.ndarray],
+    mode: str,
+    acc: HeraldTables,
+    edges: np.ndarray | None,
+    phase_hz: float = 0.0,
+) -> None:
     """Add one chunk of per-herald arrays (``herald.*`` keys, equal length) to ``acc``.
 
     :param path: the file the chunk comes from (named in errors)
@@ -117,10 +137,18 @@ def reduce_chunk(path: str | os.PathLike[str], c: dict[str, np.ndarray], mode: s
     _check_chunk(path, c, mode)
     psi = c["herald.psi"] if "herald.psi" in c else hs.psi_from_pattern(c["herald.pattern"])
     if np.any((psi != 1) & (psi != -1)):
-        raise DataError(path, "herald.psi has values other than +1 and -1 (or patterns that herald nothing)")
-    # setting code ψ_i·36 + basis_a·12 + basis_b·4 + 2·bit_a + bit_b (< 72: int8 arithmetic for int8 data)
-    small = (c["herald.basis_a"] * 12 + c["herald.basis_b"] * 4 + c["herald.bit_a"] * 2 + c["herald.bit_b"]
-             + (psi < 0).view(np.int8) * np.int8(36))
+        raise DataError(
+            path, "herald.psi has values other than +1 and -1 (or patterns that herald nothing)"
+        )
+    # setting code ψ_i·36 + basis_a·12 + basis_b·4 + 2·bit_a + bit_b
+    # (< 72: int8 arithmetic for int8 data)
+    small = (
+        c["herald.basis_a"] * 12
+        + c["herald.basis_b"] * 4
+        + c["herald.bit_a"] * 2
+        + c["herald.bit_b"]
+        + (psi < 0).view(np.int8) * np.int8(36)
+    )
     if "herald.phase" in c:
         phase = c["herald.phase"]
         if phase_hz and "herald.t_det_mu" in c:  # on a 1/1024-turn grid: < 2e-5 loss of contrast
@@ -130,7 +158,9 @@ def reduce_chunk(path: str | os.PathLike[str], c: dict[str, np.ndarray], mode: s
         code = _phase_codes(acc, phase) * _NSET
     else:
         code = np.full(small.shape, acc.phase_index(0) * _NSET, np.intp)
-    np.add(code, small, out=code, casting="unsafe")  # values validated above: exact for float data too
+    np.add(
+        code, small, out=code, casting="unsafe"
+    )  # values validated above: exact for float data too
     acc.codes.append(code)
     if "herald.pattern" in c:
         p = c["herald.pattern"]
@@ -141,8 +171,12 @@ def reduce_chunk(path: str | os.PathLike[str], c: dict[str, np.ndarray], mode: s
         a = c["herald.attempts"]
         if np.any(a < 1):
             raise DataError(path, "herald.attempts has values < 1")
-        if edges[-1] <= (1 << 22):  # count per attempts value (overflow at edges[-1]), then sum per bin
-            per_value = np.bincount(np.minimum(a, edges[-1]).astype(np.intp, copy=False), minlength=int(edges[-1]) + 1)
+        if edges[-1] <= (
+            1 << 22
+        ):  # count per attempts value (overflow at edges[-1]), then sum per bin
+            per_value = np.bincount(
+                np.minimum(a, edges[-1]).astype(np.intp, copy=False), minlength=int(edges[-1]) + 1
+            )
             binned = np.add.reduceat(per_value, edges)
         else:
             binned = np.bincount(np.searchsorted(edges, a, side="right") - 1, minlength=edges.size)
@@ -154,10 +188,13 @@ def reduce_chunk(path: str | os.PathLike[str], c: dict[str, np.ndarray], mode: s
     if "herald.t_det_mu" in c:
         t = c["herald.t_det_mu"]
         if acc.want_t_last:  # latest click (−1: none); non-clicks are −1 (negative) by the schema
-            acc.t_last.append(np.maximum(np.maximum(np.maximum(t[:, 0], t[:, 1]), np.maximum(t[:, 2], t[:, 3])), -1))
+            acc.t_last.append(
+                np.maximum(
+                    np.maximum(np.maximum(t[:, 0], t[:, 1]), np.maximum(t[:, 2], t[:, 3])), -1
+                )
+            )
         if acc.want_det_hist:
             acc.det_hist.add(t[t >= 0])
-
 
 
 @dataclass(frozen=True)
@@ -186,7 +223,8 @@ class OutcomeTables:
 def _tables(table: np.ndarray, phases: np.ndarray) -> OutcomeTables:
     """The :class:`OutcomeTables` of a herald-count table.
 
-    :param table: herald counts, shape (phases, 72): column ψ_i·36 + basis_a·12 + basis_b·4 + outcome
+    :param table: herald counts, shape (phases, 72): column
+        ψ_i·36 + basis_a·12 + basis_b·4 + outcome
     :param phases: phase in turns of each row
     """
     t = np.asarray(table, dtype=np.int64).reshape(-1, 2, 3, 3, 4)

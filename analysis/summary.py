@@ -8,6 +8,7 @@ tables and the runs' totals, gives the :class:`FidelityReport`: every outcome ta
 ``np.bincount``, the gate trade-off uses cumulative tables over the click time instead of refits on
 masked data. The fidelity estimator follows ``mode``.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,7 +22,13 @@ from . import heralds as hs
 from . import photons as ph
 from . import tomography as tomo
 from .estimate import DEFAULT_CL, Estimate
-from .fidelity_report import FidelityEstimates, FidelityReport, HeraldStats, PhotonTiming, SourceInfo
+from .fidelity_report import (
+    FidelityEstimates,
+    FidelityReport,
+    HeraldStats,
+    PhotonTiming,
+    SourceInfo,
+)
 from .herald_table import _NSET, OutcomeTables, _tables
 from .io import DEFAULT_CHUNK_ROWS, DataError
 from .lifetime import fit_lifetime
@@ -63,12 +70,22 @@ def fidelity_summary(
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    data = read_remote_runs(list(paths), chunk_rows=chunk_rows, progress=progress, photons=photons,
-                            window=window, timing=timing)
-    return reduce_fidelity(data, cl=cl, n_boot=n_boot, rng=np.random.default_rng(seed), window=timing and window)
+    data = read_remote_runs(
+        list(paths),
+        chunk_rows=chunk_rows,
+        progress=progress,
+        photons=photons,
+        window=window,
+        timing=timing,
+    )
+    return reduce_fidelity(
+        data, cl=cl, n_boot=n_boot, rng=np.random.default_rng(seed), window=timing and window
+    )
 
 
-def _readout_errors(per_run: list[tuple[float, float]] | None, notes: list[str]) -> tuple[float, float] | None:
+def _readout_errors(
+    per_run: list[tuple[float, float]] | None, notes: list[str]
+) -> tuple[float, float] | None:
     """The runs' common readout errors for the SPAM correction, or ``None`` (noted why)."""
     if per_run is None:
         return None
@@ -95,9 +112,17 @@ class _Fidelities:
     estimator: str
 
 
-def _estimate(tables: OutcomeTables, modes: list[str],
-              *, cl: float, n_boot: int, rng: np.random.Generator, errs: tuple[float, float] | None, with_tomo: bool,
-              names: list[str]) -> _Fidelities:
+def _estimate(
+    tables: OutcomeTables,
+    modes: list[str],
+    *,
+    cl: float,
+    n_boot: int,
+    rng: np.random.Generator,
+    errs: tuple[float, float] | None,
+    with_tomo: bool,
+    names: list[str],
+) -> _Fidelities:
     counts, scans = tables.counts, tables.scans
     parts: dict[int, bell.BellFidelity] = {}
     tomos: dict[int, tomo.TomographyResult] = {}
@@ -108,9 +133,28 @@ def _estimate(tables: OutcomeTables, modes: list[str],
                 if s not in scans:
                     raise ValueError("no parity-scan heralds (basis X/Y)")
                 sc = scans[s]
-                parts[s] = bell.fidelity_parity_scan(c[0, 0], sc.phase_turns, sc.n_even, sc.n, psi=s, cl=cl, n_boot=n_boot, rng=rng, readout_errors=errs)
+                parts[s] = bell.fidelity_parity_scan(
+                    c[0, 0],
+                    sc.phase_turns,
+                    sc.n_even,
+                    sc.n,
+                    psi=s,
+                    cl=cl,
+                    n_boot=n_boot,
+                    rng=rng,
+                    readout_errors=errs,
+                )
             elif c[1, 1].sum() and c[2, 2].sum() and c[0, 0].sum():
-                parts[s] = bell.fidelity_correlations(c[1, 1], c[2, 2], c[0, 0], psi=s, cl=cl, n_boot=n_boot, rng=rng, readout_errors=errs)
+                parts[s] = bell.fidelity_correlations(
+                    c[1, 1],
+                    c[2, 2],
+                    c[0, 0],
+                    psi=s,
+                    cl=cl,
+                    n_boot=n_boot,
+                    rng=rng,
+                    readout_errors=errs,
+                )
                 if with_tomo and kind == "tomography" and np.all(c.sum(axis=-1) > 0):
                     tomos[s] = tomo.tomography(c, psi=s, cl=cl, rng=rng, readout_errors=errs)
         except ValueError as e:
@@ -119,23 +163,45 @@ def _estimate(tables: OutcomeTables, modes: list[str],
         zc = sum(c[0, 0] for c in counts.values())
         if kind == "z" and zc.sum() > 0:
             po = bell.p_odd(zc, cl=cl)
-            bound = Estimate(float("nan"), 0.0, po.hi, cl, f"upper bound only: F <= P_odd (mode 'z' measures no coherence); P_odd {po.method}")
+            bound = Estimate(
+                float("nan"),
+                0.0,
+                po.hi,
+                cl,
+                f"upper bound only: F <= P_odd (mode 'z' measures no coherence); P_odd {po.method}",
+            )
             return _Fidelities(parts, tomos, bound, None, "Z populations only (bound)")
-        raise DataError(names, "no heralds in the settings the fidelity estimator needs (Z populations and X/Y analysis)")
-    est_name = {"parity": "F = ½(P_odd ± C), Z populations + parity-scan fit",
-                "tomography": "F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from correlations",
-                "z": "F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from correlations"}[kind]
+        raise DataError(
+            names,
+            "no heralds in the settings the fidelity estimator needs "
+            "(Z populations and X/Y analysis)",
+        )
+    est_name = {
+        "parity": "F = ½(P_odd ± C), Z populations + parity-scan fit",
+        "tomography": "F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from correlations",
+        "z": "F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from correlations",
+    }[kind]
     comb = bell.combine_fidelities(list(parts.values()))
-    comb_spam = bell.combine_fidelities(list(parts.values()), spam=True) if errs is not None else None
-    return _Fidelities(parts, tomos, _prefix(comb, est_name), _prefix(comb_spam, est_name), est_name)
+    comb_spam = (
+        bell.combine_fidelities(list(parts.values()), spam=True) if errs is not None else None
+    )
+    return _Fidelities(
+        parts, tomos, _prefix(comb, est_name), _prefix(comb_spam, est_name), est_name
+    )
 
 
 def _prefix(e: Estimate | None, name: str) -> Estimate | None:
     return None if e is None else Estimate(e.value, e.lo, e.hi, e.cl, f"{name}; {e.method}")
 
 
-def reduce_fidelity(data: RemoteData, *, cl: float = DEFAULT_CL, n_boot: int = 2000,
-                    rng: np.random.Generator | None = None, window: bool = True) -> FidelityReport:
+def reduce_fidelity(
+    data: RemoteData,
+    *,
+    cl: float = DEFAULT_CL,
+    n_boot: int = 2000,
+    rng: np.random.Generator | None = None,
+    window: bool = True,
+) -> FidelityReport:
     """The fidelity report of runs already read into per-herald tables (no file access).
 
     :param data: what :func:`analysis.remote_runs.read_remote_runs` read
@@ -159,16 +225,23 @@ def reduce_fidelity(data: RemoteData, *, cl: float = DEFAULT_CL, n_boot: int = 2
     phases = acc.phases()
     table = np.bincount(codes, minlength=phases.size * _NSET).reshape(phases.size, _NSET)
     tables = _tables(table, phases)
-    fits = _estimate(tables, modes, cl=cl, n_boot=n_boot, rng=rng, errs=errs, with_tomo=True, names=names)
+    fits = _estimate(
+        tables, modes, cl=cl, n_boot=n_boot, rng=rng, errs=errs, with_tomo=True, names=names
+    )
     assert fits.fidelity is not None
     parts, est_name = fits.parts, fits.estimator
     duty = [r.duty_cycle for r in data.runs]
-    duty_cycle = (None if any(d is None for d in duty) or lab <= 0
-                  else float(sum(d * r.lab_time_s for d, r in zip(duty, data.runs)) / lab))  # type: ignore[operator]
+    duty_cycle = (
+        None
+        if any(d is None for d in duty) or lab <= 0
+        else float(sum(d * r.lab_time_s for d, r in zip(duty, data.runs)) / lab)
+    )  # type: ignore[operator]
     split = hs.pattern_split(acc.patterns) if acc.has_pattern else None
     att = None
     if acc.att_counts is not None and acc.att_n:
-        att = hs.attempts_distribution(acc.att_counts, data.edges, n_h / attempts, acc.att_sum / acc.att_n)
+        att = hs.attempts_distribution(
+            acc.att_counts, data.edges, n_h / attempts, acc.att_sum / acc.att_n
+        )
     arrival, source, life = None, None, None
     hist = acc.tag_hist if acc.tag_hist.total else acc.det_hist
     if hist.total:
@@ -181,29 +254,58 @@ def reduce_fidelity(data: RemoteData, *, cl: float = DEFAULT_CL, n_boot: int = 2
     rvt = _rate_vs_lab_time(acc.t_lab, [r.lab_time_s for r in data.runs]) if acc.t_lab else None
     win = None
     if window and parts and acc.t_last and len(acc.t_last) == len(acc.codes):
-        win = _window(codes, np.concatenate(acc.t_last), phases, modes, cl=cl, rng=rng, lab=lab, names=names)
+        win = _window(
+            codes, np.concatenate(acc.t_last), phases, modes, cl=cl, rng=rng, lab=lab, names=names
+        )
     nan = float("nan")
-    rate_lab = hs.herald_rate(n_h, lab, cl=cl) if lab > 0 else Estimate(nan, nan, nan, cl, "no lab time")
-    rate_wall = hs.herald_rate(n_h, wall, cl=cl) if wall > 0 else Estimate(nan, nan, nan, cl, "no wall time")
+    rate_lab = (
+        hs.herald_rate(n_h, lab, cl=cl) if lab > 0 else Estimate(nan, nan, nan, cl, "no lab time")
+    )
+    rate_wall = (
+        hs.herald_rate(n_h, wall, cl=cl)
+        if wall > 0
+        else Estimate(nan, nan, nan, cl, "no wall time")
+    )
     return FidelityReport(
-        source=SourceInfo(files=names, schema_version=data.schema_version, experiment=data.experiment,
-                          mode="+".join(sorted(set(modes)))),
-        stats=HeraldStats(heralds=n_h, attempts=attempts, p_success=hs.success_probability(n_h, attempts, cl=cl),
-                          rate_lab=rate_lab, rate_wall=rate_wall, lab_time_s=lab, wall_time_s=wall,
-                          duty_cycle=duty_cycle, split=split, attempts_distribution=att, rate_vs_time=rvt),
+        source=SourceInfo(
+            files=names,
+            schema_version=data.schema_version,
+            experiment=data.experiment,
+            mode="+".join(sorted(set(modes))),
+        ),
+        stats=HeraldStats(
+            heralds=n_h,
+            attempts=attempts,
+            p_success=hs.success_probability(n_h, attempts, cl=cl),
+            rate_lab=rate_lab,
+            rate_wall=rate_wall,
+            lab_time_s=lab,
+            wall_time_s=wall,
+            duty_cycle=duty_cycle,
+            split=split,
+            attempts_distribution=att,
+            rate_vs_time=rvt,
+        ),
         estimates=FidelityEstimates(
             fidelity=fits.fidelity,
             fidelity_psi_plus=_prefix(parts[1].fidelity, est_name) if 1 in parts else None,
             fidelity_psi_minus=_prefix(parts[-1].fidelity, est_name) if -1 in parts else None,
-            fidelity_spam_corrected=fits.fidelity_spam, parts=parts, tomography=fits.tomography,
-            scans=tables.scans, readout_errors=errs),
+            fidelity_spam_corrected=fits.fidelity_spam,
+            parts=parts,
+            tomography=fits.tomography,
+            scans=tables.scans,
+            readout_errors=errs,
+        ),
         timing=PhotonTiming(arrival=arrival, arrival_source=source, lifetime=life, window=win),
         notes=notes,
     )
 
 
-def _rate_vs_lab_time(t_lab: list[tuple[int, np.ndarray]], lab_s: list[float]) -> ph.Histogram | None:
-    """Heralds per bin of lab time (edges in s from the first herald) from ``herald.t_lab_mu`` (1 mu = 1 ns).
+def _rate_vs_lab_time(
+    t_lab: list[tuple[int, np.ndarray]], lab_s: list[float]
+) -> ph.Histogram | None:
+    """Heralds per bin of lab time (edges in s from the first herald) from ``herald.t_lab_mu``
+    (1 mu = 1 ns).
 
     Each run's times start at its first herald; later runs follow the earlier runs' lab time.
     """
@@ -234,7 +336,8 @@ def _histogram(x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _quantiles(t: np.ndarray, qs: np.ndarray) -> np.ndarray:
-    """``np.quantile(t, qs)`` (linear method) of integer ``t``, from a histogram when the range is small."""
+    """``np.quantile(t, qs)`` (linear method) of integer ``t``, from a histogram when the range is
+    small."""
     tmin, tmax = int(t.min()), int(t.max())
     if tmax - tmin >= (1 << 22):
         return np.quantile(t, qs)
@@ -244,13 +347,24 @@ def _quantiles(t: np.ndarray, qs: np.ndarray) -> np.ndarray:
     prev = np.floor(virtual).astype(np.int64)
     nxt = np.minimum(prev + 1, n - 1)
     gamma = virtual - prev
-    a = (tmin + np.searchsorted(cum, np.clip(prev, 0, n - 1), side="right")).astype(float)  # order statistics
+    a = (tmin + np.searchsorted(cum, np.clip(prev, 0, n - 1), side="right")).astype(
+        float
+    )  # order statistics
     b = (tmin + np.searchsorted(cum, nxt, side="right")).astype(float)
     return np.where(gamma >= 0.5, b - (b - a) * (1 - gamma), a + (b - a) * gamma)
 
 
-def _window(codes: np.ndarray, t_last: np.ndarray, phases: np.ndarray, modes: list[str], *, cl: float,
-            rng: np.random.Generator, lab: float, names: list[str]) -> list[ph.WindowPoint] | None:
+def _window(
+    codes: np.ndarray,
+    t_last: np.ndarray,
+    phases: np.ndarray,
+    modes: list[str],
+    *,
+    cl: float,
+    rng: np.random.Generator,
+    lab: float,
+    names: list[str],
+) -> list[ph.WindowPoint] | None:
     """Gate trade-off: for each gate stop, the fidelity of the heralds whose last click is <= stop.
 
     One joint ``bincount`` over (stop bucket, herald code) and a cumulative sum give every
@@ -267,7 +381,9 @@ def _window(codes: np.ndarray, t_last: np.ndarray, phases: np.ndarray, modes: li
     else:
         bucket = np.searchsorted(stops, t_last, side="left")
     nc = phases.size * _NSET
-    joint = np.bincount(bucket * nc + codes, minlength=(stops.size + 1) * nc).reshape(stops.size + 1, nc)
+    joint = np.bincount(bucket * nc + codes, minlength=(stops.size + 1) * nc).reshape(
+        stops.size + 1, nc
+    )
     kept = np.cumsum(joint, axis=0)[: stops.size]
     n = t_last.size
     out = []
@@ -276,8 +392,16 @@ def _window(codes: np.ndarray, t_last: np.ndarray, phases: np.ndarray, modes: li
         fid: Estimate | None = None
         if k:
             try:
-                fid = _estimate(_tables(tab, phases), modes, cl=cl, n_boot=400, rng=rng, errs=None,
-                                with_tomo=False, names=names).fidelity
+                fid = _estimate(
+                    _tables(tab, phases),
+                    modes,
+                    cl=cl,
+                    n_boot=400,
+                    rng=rng,
+                    errs=None,
+                    with_tomo=False,
+                    names=names,
+                ).fidelity
             except (ValueError, DataError):
                 fid = None
         rate = k / lab if lab > 0 else float("nan")
