@@ -107,8 +107,9 @@ def detection_phase_shift(t_det_mu: np.ndarray, phase_hz: float, mu_s: float = 1
     """Per-herald parity-scan phase shift (turns) that undoes the detection-time phase.
 
     A herald with clicks at t_H (H detector, det0 or det2) and t_V (V detector, det1 or det3)
-    carries the state |01⟩ ± e^{iφ_h}|10⟩ with φ_h = 2π·f·(t_H − t_V) (``sim.physics`` and
-    ``ion-photon-anchors.md`` §4.3). Under the parity-scan pulses (+φ on A, −φ on B) its fringe is
+    carries the state |01⟩ ± e^{iφ_h}|10⟩ with φ_h = 2π·f·(t_H − t_V) (the photon's two
+    polarisation components differ in frequency by f, ≈ the qubit splitting; ``sim.physics``
+    models the same). Under the parity-scan pulses (+φ on A, −φ on B) its fringe is
     ±C·cos(4πφ − φ_h), so the effective scan phase is φ − f·(t_H − t_V)/2. Heralds without both
     timestamps get no shift.
     """

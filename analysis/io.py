@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Reading ARTIQ results files (ARTIQ 5–9), finding them, chunked reads and atomic writes.
 
-This is the only module of :mod:`analysis` that touches the file system. A results file
+Every read of a results file goes through :class:`Run` (other modules never open HDF5 files);
+reports are written through :func:`staged_outputs`. A results file
 has root datasets ``artiq_version``, ``rid``, ``start_time``, ``run_time``, ``expid``
 (PYON v1 or v2, bytes or str) and groups ``datasets/`` and ``archive/`` whose datasets may
-carry ``unit``/``scale``/``precision`` attributes (``artiq-semantics.md`` §3.3). Files from
+carry ``unit``/``scale``/``precision`` attributes (the display metadata ARTIQ keeps with a
+dataset, stored as HDF5 attributes). Files from
 labs that never used ionlink load too; :func:`require` says which datasets an estimator
 needs and which are missing.
 """

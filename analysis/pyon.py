@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""PYON v2 (JSON with ``__jsonclass__`` hooks), as sipyco writes it, with a v1 (Python-literal) fallback.
+"""PYON v2 (JSON with ``__jsonclass__`` hooks), as sipyco writes it, with a v1 (Python-literal)
+fallback.
 
 PYON v2 is one-line JSON (``separators=(",", ":")``). Values JSON cannot hold are encoded as
 ``{"__jsonclass__": [name, args]}`` with names ``tuple``, ``dict`` (non-string keys), ``complex``,
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy
 
-__all__ = ["decode", "encode", "load_file", "store_file"]
+__all__ = ["decode", "encode"]
 
 
 def _jc(name: str, args: Any) -> dict:
@@ -165,16 +166,3 @@ def decode(s: str | bytes) -> Any:
         return json.loads(s, object_hook=_hook)
     except json.JSONDecodeError:
         return _decode_v1(s)
-
-
-def store_file(filename: str, x: Any) -> None:
-    """Write ``x`` to ``filename`` as pretty PYON."""
-    with open(filename, "w") as f:
-        f.write(encode(x, pretty=True))
-        f.write("\n")
-
-
-def load_file(filename: str) -> Any:
-    """Read a PYON file."""
-    with open(filename) as f:
-        return decode(f.read())

@@ -32,7 +32,7 @@ from .fidelity_report import (
 from .herald_table import _NSET, OutcomeTables, _tables
 from .io import DEFAULT_CHUNK_ROWS, DataError
 from .lifetime import fit_lifetime
-from .remote_runs import REQUIRED, SCAN_KEYS, RemoteData, read_remote_runs
+from .remote_runs import REQUIRED, SCAN_KEYS, RemoteData, RunTotals, read_remote_runs
 
 __all__ = ["REQUIRED", "SCAN_KEYS", "FidelityReport", "fidelity_summary", "reduce_fidelity"]
 
@@ -98,6 +98,16 @@ def _readout_errors(
         notes.append(f"readout errors {e} outside [0, 0.5): no SPAM correction")
         return None
     return e
+
+
+def _duty_cycle(runs: list[RunTotals], lab_s: float) -> float | None:
+    """Lab-time-weighted mean duty cycle of the runs; ``None`` if a run lacks it or no lab time."""
+    weighted = 0.0
+    for r in runs:
+        if r.duty_cycle is None:
+            return None
+        weighted += r.duty_cycle * r.lab_time_s
+    return weighted / lab_s if lab_s > 0 else None
 
 
 @dataclass(frozen=True)
@@ -230,12 +240,7 @@ def reduce_fidelity(
     )
     assert fits.fidelity is not None
     parts, est_name = fits.parts, fits.estimator
-    duty = [r.duty_cycle for r in data.runs]
-    duty_cycle = (
-        None
-        if any(d is None for d in duty) or lab <= 0
-        else float(sum(d * r.lab_time_s for d, r in zip(duty, data.runs)) / lab)
-    )  # type: ignore[operator]
+    duty_cycle = _duty_cycle(data.runs, lab)
     split = hs.pattern_split(acc.patterns) if acc.has_pattern else None
     att = None
     if acc.att_counts is not None and acc.att_n:
