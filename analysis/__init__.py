@@ -14,18 +14,26 @@ Estimators are pure functions on arrays in :mod:`analysis.bell`, :mod:`analysis.
 confidence level. :mod:`analysis.calibration` summarises single-photon, HOM, readout-calibration and
 dark-count runs; :func:`write_report` writes a report of any of them.
 """
-from .estimate import Estimate, clopper_pearson, poisson_rate, wilson
-from .io import (
-    AnalysisError,
-    DataError,
-    FileFormatError,
-    MissingDataError,
-    Run,
-    SchemaError,
-    find_runs,
-    load,
-)
-from .summary import FidelityReport, fidelity_summary
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .estimate import Estimate, clopper_pearson, poisson_rate, wilson
+    from .io import (
+        AnalysisError,
+        DataError,
+        FileFormatError,
+        MissingDataError,
+        Run,
+        SchemaError,
+        find_runs,
+        load,
+    )
+    from .report import write_report
+    from .summary import FidelityReport, fidelity_summary
 
 __all__ = [
     "AnalysisError",
@@ -45,10 +53,29 @@ __all__ = [
     "write_report",
 ]
 
+#: where each public name lives; imported on first use, so ``import analysis.pyon`` (the simulator
+#: does) loads neither scipy nor h5py, and reports alone import matplotlib
+_HOME = {
+    "Estimate": "estimate",
+    "clopper_pearson": "estimate",
+    "poisson_rate": "estimate",
+    "wilson": "estimate",
+    "AnalysisError": "io",
+    "DataError": "io",
+    "FileFormatError": "io",
+    "MissingDataError": "io",
+    "Run": "io",
+    "SchemaError": "io",
+    "find_runs": "io",
+    "load": "io",
+    "FidelityReport": "summary",
+    "fidelity_summary": "summary",
+    "write_report": "report",
+}
 
-def __getattr__(name: str):  # lazy: matplotlib is only imported for reports
-    if name == "write_report":
-        from .report import write_report
 
-        return write_report
-    raise AttributeError(name)
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'analysis' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{home}", __name__), name)

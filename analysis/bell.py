@@ -12,7 +12,7 @@ ion A's pulse has phase +φ and ion B's −φ (``docs/datasets.md``), so the par
 For ψ± the cos 4πφ amplitude is ±C, where C = 2 Re ρ₀₁,₁₀ is the ψ-type coherence: ψ+ gives
 the fringe +C cos 4πφ and ψ− gives −C cos 4πφ. The estimator fits
 Π(φ) = A + B cos 4πφ + D sin 4πφ by weighted linear least squares and uses F± = ½(P_odd ± B),
-which equals ⟨ψ±|ρ|ψ±⟩ exactly (F = ⟨ψ±|ρ|ψ±⟩ = ½(ρ₀₁,₀₁ + ρ₁₀,₁₀) ± Re ρ₀₁,₁₀).
+which equals ⟨ψ±|ρ|ψ±⟩ exactly: P_odd = ρ₀₁,₀₁ + ρ₁₀,₁₀ and ⟨ψ±|ρ|ψ±⟩ = ½(P_odd ± 2 Re ρ₀₁,₁₀).
 """
 from __future__ import annotations
 

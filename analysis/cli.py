@@ -231,7 +231,7 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
     for k, rep in enumerate(reps):
         if k:
             print()
-        print(f"files: {', '.join(rep.files)}  (mode {rep.mode}, schema {rep.schema_version})")
+        print(f"files: {', '.join(rep.files)}  (mode {rep.mode}, schema {rep.source.schema_version})")
         print(f"fidelity:    {_fmt(rep.fidelity)}")
         print(f"  ψ+:        {_fmt(rep.fidelity_psi_plus)}")
         print(f"  ψ−:        {_fmt(rep.fidelity_psi_minus)}")

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Reading ARTIQ results files (ARTIQ 5–9), finding them, chunked reads and atomic writes.
 
-This is the only module of :mod:`analysis` that touches the file system. A results file
+Every read of a results file goes through :class:`Run` (other modules never open HDF5 files);
+reports are written through :func:`staged_outputs`. A results file
 has root datasets ``artiq_version``, ``rid``, ``start_time``, ``run_time``, ``expid``
 (PYON v1 or v2, bytes or str) and groups ``datasets/`` and ``archive/`` whose datasets may
-carry ``unit``/``scale``/``precision`` attributes (as ARTIQ's master worker writes them). Files from
+carry ``unit``/``scale``/``precision`` attributes (the display metadata ARTIQ keeps with a
+dataset, stored as HDF5 attributes). Files from
 labs that never used ionlink load too; :func:`require` says which datasets an estimator
 needs and which are missing.
 """
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from . import pyon
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -81,21 +85,17 @@ class DataError(AnalysisError):
 
 
 def decode_pyon(s: str | bytes) -> Any:
-    """Decode PYON v2 (JSON) or v1 (Python literal); uses :mod:`sim.pyon` when importable.
+    """Decode PYON v2 (JSON) or v1 (Python literal) with :mod:`analysis.pyon`, leniently:
+    text it refuses (e.g. an unknown ``__jsonclass__``) is read as plain JSON or a Python literal.
 
     :raises ValueError: if the text is neither
     """
     if isinstance(s, bytes):
         s = s.decode("utf-8")
     try:
-        from sim.pyon import decode  # the project's full PYON decoder
-    except ImportError:  # pragma: no cover - sim is part of the project
-        decode = None
-    if decode is not None:
-        try:
-            return decode(s)
-        except Exception:  # noqa: BLE001 - fall back to the simple decoders below
-            pass
+        return pyon.decode(s)
+    except Exception:  # noqa: BLE001 - fall back to the simple decoders below
+        pass
     try:
         return json.loads(s)
     except ValueError:

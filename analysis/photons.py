@@ -13,11 +13,20 @@ import numpy as np
 from .estimate import DEFAULT_CL, Estimate, poisson_rate
 
 __all__ = [
+    "Histogram",
     "IncrementalHistogram",
     "WindowPoint",
     "dark_rates",
     "window_tradeoff",
 ]
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A histogram: ``len(counts) + 1`` bin ``edges`` (unit stated where it is kept) and ``counts``."""
+
+    edges: np.ndarray
+    counts: np.ndarray
 
 
 class IncrementalHistogram:

@@ -7,11 +7,14 @@ single shots with n = 1 error bars) and can go on a slide as it is.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .estimate import DEFAULT_CL, clopper_pearson, poisson_rate
+
+if TYPE_CHECKING:
+    from .herald_table import ParityScan
 
 __all__ = [
     "arrival_figure",
@@ -65,7 +68,7 @@ def bin_parity_scan(
 
 
 def parity_figure(
-    scans: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    scans: dict[int, ParityScan],
     fits: dict[int, Any],
     *,
     cl: float = DEFAULT_CL,
@@ -74,8 +77,8 @@ def parity_figure(
     each herald has its own phase), Clopper–Pearson error bars, with the fitted fringe."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
-    for s, (phase, ne, n) in sorted(scans.items(), reverse=True):
-        x, y, lo, hi, m = bin_parity_scan(phase, ne, n, cl=cl)
+    for s, sc in sorted(scans.items(), reverse=True):
+        x, y, lo, hi, m = bin_parity_scan(sc.phase_turns, sc.n_even, sc.n, cl=cl)
         lab = _psi_label(s)
         pts = ax.errorbar(
             x,

@@ -66,40 +66,43 @@ def _fidelity_plots(rep: FidelityReport, save: Any, cl: float) -> None:
     from . import plots as pl
     from .bell import bell_state
 
-    if rep.scans and "parity" in rep.mode.split("+"):
-        fits = {s: p.fit for s, p in rep.parts.items() if p.fit is not None}
-        save(pl.parity_figure(rep.scans, fits, cl=cl), "parity", "Parity scan with fit")
-    for s, t in rep.tomography.items():
+    fe, st, tm = rep.estimates, rep.stats, rep.timing
+    if fe.scans and "parity" in rep.mode.split("+"):
+        fits = {s: p.fit for s, p in fe.parts.items() if p.fit is not None}
+        save(pl.parity_figure(fe.scans, fits, cl=cl), "parity", "Parity scan with fit")
+    for s, t in fe.tomography.items():
         v = bell_state(s)
         lab = "ψ+" if s > 0 else "ψ−"
         save(pl.density_matrix_figure(t.rho, np.outer(v, v.conj()), f"{lab} heralds (MLE)"),
              f"rho-{'plus' if s > 0 else 'minus'}", f"Density matrix ({lab}) beside the ideal state")
-    if rep.arrival is not None:
-        save(pl.arrival_figure(rep.arrival[0], rep.arrival[1], rep.lifetime, rep.arrival_source or ""),
+    if tm.arrival is not None:
+        arr = tm.arrival
+        save(pl.arrival_figure(arr.edges, arr.counts, rep.lifetime, tm.arrival_source or ""),
              "arrival", "Photon arrival times")
-    if rep.rate_vs_time is not None:
-        e, c = rep.rate_vs_time
-        save(pl.rate_figure(e, c, rep.rate_lab, cl=cl), "rate", "Herald rate versus lab time")
-    if rep.attempts_distribution is not None:
-        a = rep.attempts_distribution
+    if st.rate_vs_time is not None:
+        rvt = st.rate_vs_time
+        save(pl.rate_figure(rvt.edges, rvt.counts, rep.rate_lab, cl=cl), "rate", "Herald rate versus lab time")
+    if st.attempts_distribution is not None:
+        a = st.attempts_distribution
         save(pl.attempts_figure(a.edges, a.observed, a.p), "attempts", "Attempts per herald")
-    pts = [w for w in (rep.window or []) if w.fidelity is not None]
+    pts = [w for w in (tm.window or []) if w.fidelity is not None]
     if pts:
         save(pl.window_figure(pts), "window", "Detection-window trade-off")
 
 
 def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
     """Markdown text of the report (``plots`` maps titles to PNG file names)."""
+    fe, st, tm = rep.estimates, rep.stats, rep.timing
     lines = ["# ionlink fidelity report", "", "Files: " + ", ".join(f"`{os.path.basename(f)}`" for f in rep.files), ""]
-    lines += [f"- schema version {rep.schema_version}, experiment `{rep.experiment}`, mode `{rep.mode}`", ""]
+    lines += [f"- schema version {rep.source.schema_version}, experiment `{rep.source.experiment}`, mode `{rep.mode}`", ""]
     lines += ["## Fidelity", "", "| quantity | value [interval] |", "|---|---|"]
     rows = [("F (heralded, ψ+ and ψ− combined)", rep.fidelity), ("F ψ+", rep.fidelity_psi_plus), ("F ψ−", rep.fidelity_psi_minus)]
     if rep.fidelity_spam_corrected is not None:
         rows.append(("F SPAM-corrected (beside the raw value)", rep.fidelity_spam_corrected))
-    for s, p in rep.parts.items():
+    for s, p in fe.parts.items():
         lab = "ψ+" if s > 0 else "ψ−"
         rows += [(f"P_odd {lab}", p.p_odd), (f"coherence C {lab}", p.coherence)]
-    for s, t in rep.tomography.items():
+    for s, t in fe.tomography.items():
         lab = "ψ+" if s > 0 else "ψ−"
         rows += [(f"F MLE {lab}", t.fidelity), (f"concurrence {lab}", t.concurrence)]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in rows]
@@ -107,20 +110,20 @@ def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
     lines += [f"| attempts | {rep.attempts} |", f"| heralds | {rep.heralds} |", f"| success probability | {_fmt(rep.p_success, 6)} |"]
     lines += [f"| rate, lab time (s⁻¹) | {_fmt(rep.rate_lab, 2)} |",
               f"| rate, wall time of the run (s⁻¹; host speed, not physics) | {_fmt(rep.rate_wall, 2)} |"]
-    lines += [f"| lab / wall time (s) | {rep.lab_time_s:.4g} / {rep.wall_time_s:.4g} |"]
-    if rep.duty_cycle is not None:
-        lines.append(f"| duty cycle | {rep.duty_cycle:.4f} |")
-    if rep.split is not None:
-        lines.append(f"| ψ+ / ψ− heralds | {rep.split.psi_plus} / {rep.split.psi_minus} |")
-        lines.append("| by pattern | " + ", ".join(f"0b{k:04b}: {v}" for k, v in sorted(rep.split.by_pattern.items())) + " |")
-    if rep.attempts_distribution is not None:
-        a = rep.attempts_distribution
+    lines += [f"| lab / wall time (s) | {st.lab_time_s:.4g} / {st.wall_time_s:.4g} |"]
+    if st.duty_cycle is not None:
+        lines.append(f"| duty cycle | {st.duty_cycle:.4f} |")
+    if st.split is not None:
+        lines.append(f"| ψ+ / ψ− heralds | {st.split.psi_plus} / {st.split.psi_minus} |")
+        lines.append("| by pattern | " + ", ".join(f"0b{k:04b}: {v}" for k, v in sorted(st.split.by_pattern.items())) + " |")
+    if st.attempts_distribution is not None:
+        a = st.attempts_distribution
         lines.append(f"| attempts per herald | mean {a.mean_attempts:.4g} (geometric {1 / a.p:.4g}); χ² = {a.chi2:.3g}, dof {a.dof}, p = {a.p_value:.3g} |")
     if rep.lifetime is not None:
-        lines.append(f"| lifetime τ (ns, from {rep.arrival_source}) | {_fmt(rep.lifetime.tau, 3)} |")
-    if rep.window:
+        lines.append(f"| lifetime τ (ns, from {tm.arrival_source}) | {_fmt(rep.lifetime.tau, 3)} |")
+    if tm.window:
         lines += ["", "## Detection-window trade-off", "", "| gate stop (mu) | heralds | relative rate | F |", "|---|---|---|---|"]
-        lines += [f"| {w.gate_stop_mu} | {w.heralds} | {w.fraction:.3f} | {_fmt(w.fidelity)} |" for w in rep.window]
+        lines += [f"| {w.gate_stop_mu} | {w.heralds} | {w.fraction:.3f} | {_fmt(w.fidelity)} |" for w in tm.window]
     if rep.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in rep.notes]
     lines += _plot_lines(plots)

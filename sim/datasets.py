@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 import lmdb
 
-from sim import pyon
+from analysis import pyon
 
 __all__ = ["DatasetDB", "DatasetManager", "MAP_SIZE"]
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import h5py
 
-from sim import pyon
+from analysis import pyon
 
 __all__ = ["results_path", "write_results", "write_group", "RIDCounter"]
 

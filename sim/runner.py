@@ -32,7 +32,8 @@ from typing import Any, Callable, Iterator
 
 import numpy
 
-from sim import artiq_env, pyon
+from analysis import pyon
+from sim import artiq_env
 
 artiq_env.activate()
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Loading, finding, combining, the CLI and every bad-input case."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,10 @@ from analysis_synth import remote_datasets, write_artiq
 from analysis import cli, fidelity_summary, find_runs, load
 from analysis.io import DataError, SchemaError, check_combinable, require
 
-FOREIGN = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "artiq5_foreign_lab.h5"
+#: a real ARTIQ 5 results file kept beside the repository (``IONLINK_FOREIGN_H5`` names it elsewhere,
+#: e.g. from a git worktree)
+FOREIGN = Path(os.environ.get("IONLINK_FOREIGN_H5", "")
+               or Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "artiq5_foreign_lab.h5")
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +93,7 @@ def test_summary_recovers_truth_and_picks_estimator(tmp_path):
         assert word in rep.fidelity.method
         assert rep.fidelity.lo <= 0.9 <= rep.fidelity.hi
         assert rep.p_success.lo <= 0.01 <= rep.p_success.hi
-    assert rep.tomography and rep.tomography[1].fidelity.lo <= 0.9 <= rep.tomography[1].fidelity.hi
+    assert rep.estimates.tomography and rep.estimates.tomography[1].fidelity.lo <= 0.9 <= rep.estimates.tomography[1].fidelity.hi
 
 
 def _run_cli(argv, capsys):

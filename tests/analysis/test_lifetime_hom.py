@@ -65,7 +65,7 @@ def test_report_lifetime_uses_the_estimator(tmp_path):
     t_det[bits] = clicks
     d["herald.t_det_mu"] = t_det
     rep = fidelity_summary(write_artiq(tmp_path / "r.h5", d), n_boot=100)
-    assert rep.arrival_source == "herald.t_det_mu"
+    assert rep.timing.arrival_source == "herald.t_det_mu"
     assert rep.lifetime.tau.value == pytest.approx(7.406, abs=0.01)
 
 

@@ -243,7 +243,7 @@ def test_parity_plot_bins_heralds_by_phase():
 def test_rate_is_against_lab_time(tmp_path):
     d = remote_datasets(np.random.default_rng(9), n=2000, mode="parity")
     rep = fidelity_summary(write_artiq(tmp_path / "r.h5", d), n_boot=100)
-    edges, counts = rep.rate_vs_time
+    edges, counts = rep.stats.rate_vs_time.edges, rep.stats.rate_vs_time.counts
     span_lab = (d["herald.t_lab_mu"].max() - d["herald.t_lab_mu"].min()) * 1e-9
     assert (
         edges[-1] == pytest.approx(span_lab) and counts.sum() == 2000
@@ -252,7 +252,7 @@ def test_rate_is_against_lab_time(tmp_path):
 
 def test_attempts_figure_draws_real_bin_widths_and_no_drop_at_overflow(tmp_path):
     d = remote_datasets(np.random.default_rng(9), n=3000, mode="parity")
-    a = fidelity_summary(write_artiq(tmp_path / "r.h5", d), n_boot=100).attempts_distribution
+    a = fidelity_summary(write_artiq(tmp_path / "r.h5", d), n_boot=100).stats.attempts_distribution
     fig = pl.attempts_figure(a.edges, a.observed, a.p)
     steps = [p for p in fig.axes[0].patches if hasattr(p, "get_data")]
     assert any(np.array_equal(s.get_data().edges, a.edges) for s in steps)

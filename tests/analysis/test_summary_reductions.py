@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The fast reductions of the fidelity summary agree with the direct (slow) computations."""
+
 import json
 
 import numpy as np
@@ -7,6 +8,8 @@ from analysis_synth import remote_datasets, write_artiq
 
 from analysis import cli, fidelity_summary
 from analysis import herald_table as ht
+from analysis import heralds as hs
+from analysis import remote_runs as rr
 from analysis import summary as sm
 
 
@@ -30,12 +33,16 @@ def test_phase_codes_group_like_rounded_unique(rng):
     grid = rng.integers(0, 16, 500) / 16
     odd = np.concatenate([grid, [0.1, 1.0, -0.25, 0.75, 1e-12, 2.5]])
     for ph_arr in (grid, odd):
-        acc = ht._Acc()
+        acc = ht.HeraldTables()
         idx = np.concatenate([ht._phase_codes(acc, c) for c in np.array_split(ph_arr, 3)])
         q = np.round(np.mod(ph_arr, 1.0) * ht._PHASE_Q).astype(np.int64) % ht._PHASE_Q
         _, inv = np.unique(q, return_inverse=True)
         # same partition of the heralds, and each index carries its phase
-        assert len(set(zip(idx.tolist(), inv.tolist()))) == len(set(inv.tolist())) == len(set(idx.tolist()))
+        assert (
+            len(set(zip(idx.tolist(), inv.tolist())))
+            == len(set(inv.tolist()))
+            == len(set(idx.tolist()))
+        )
         assert np.allclose(acc.phases()[idx], np.mod(ph_arr, 1.0) % 1.0, atol=1e-9)
 
 
@@ -50,14 +57,17 @@ def test_window_tables_equal_masked_tables(rng):
     stops = np.unique(sm._quantiles(t_last[t_last >= 0], np.linspace(0.3, 1.0, 8)).astype(np.int64))
     bucket = np.searchsorted(stops, t_last, side="left")
     nc = n_ph * ht._NSET
-    kept = np.cumsum(np.bincount(bucket * nc + codes, minlength=(stops.size + 1) * nc).reshape(-1, nc), axis=0)
+    kept = np.cumsum(
+        np.bincount(bucket * nc + codes, minlength=(stops.size + 1) * nc).reshape(-1, nc), axis=0
+    )
     for s, stop in enumerate(stops):
         mask = t_last <= stop
         direct = np.bincount(codes[mask], minlength=nc)
         assert np.array_equal(kept[s], direct)
-        c1, s1 = ht._tables(kept[s], phases)
-        for psi, scan in s1.items():
-            assert np.all(np.diff(scan[0]) > 0) and scan[2].sum() == c1[psi].sum() - c1[psi][0, 0].sum()
+        tab = ht._tables(kept[s], phases)
+        for psi, scan in tab.scans.items():
+            assert np.all(np.diff(scan.phase_turns) > 0)
+            assert scan.n.sum() == tab.counts[psi].sum() - tab.counts[psi][0, 0].sum()
 
 
 def test_cli_fidelity_skips_timing_with_the_same_numbers(tmp_path, capsys):
@@ -67,8 +77,75 @@ def test_cli_fidelity_skips_timing_with_the_same_numbers(tmp_path, capsys):
     assert cli.main(["fidelity", str(p), "--json", "--bootstrap", "300"]) == 0
     out = json.loads(capsys.readouterr().out)
     want = json.loads(json.dumps(full.to_dict(), default=cli._json_default))
-    for k in ("fidelity", "fidelity_psi_plus", "fidelity_psi_minus", "p_success", "heralds", "attempts",
-              "rate_hz_lab", "rate_hz_wall", "attempts_per_herald", "components"):
+    for k in (
+        "fidelity",
+        "fidelity_psi_plus",
+        "fidelity_psi_minus",
+        "p_success",
+        "heralds",
+        "attempts",
+        "rate_hz_lab",
+        "rate_hz_wall",
+        "attempts_per_herald",
+        "components",
+    ):
         assert out[k] == want[k], k
     fast = fidelity_summary(p, n_boot=300, timing=False)
-    assert fast.arrival is None and fast.window is None and fast.rate_vs_time is None and fast.lifetime is None
+    assert (
+        fast.timing.arrival is None
+        and fast.timing.window is None
+        and fast.stats.rate_vs_time is None
+        and fast.lifetime is None
+    )
+
+
+def test_reduce_fidelity_on_arrays_equals_the_file_summary(tmp_path):
+    """The reduction is a pure function of arrays: tables filled from in-memory chunks give the
+    report that fidelity_summary reads from the file (same seed, same numbers)."""
+    d = remote_datasets(
+        np.random.default_rng(11), n=3000, mode="parity", readout_errors=(0.01, 0.02)
+    )
+    p = write_artiq(tmp_path / "000000011-RemoteEntanglement.h5", d, rid=11)
+    from_file = fidelity_summary(p, n_boot=200, seed=3)
+
+    keys = [
+        "herald.basis_a",
+        "herald.basis_b",
+        "herald.bit_a",
+        "herald.bit_b",
+        "herald.pattern",
+        "herald.psi",
+        "herald.attempts",
+        "herald.t_lab_mu",
+        "herald.t_det_mu",
+        "herald.phase",
+    ]
+    edges = hs.geometric_edges(d["totals.heralds"] / d["totals.attempts"])
+    tables = ht.HeraldTables()
+    for rows in np.array_split(np.arange(d["totals.heralds"]), 3):
+        ht.reduce_chunk("memory", {k: d[k][rows] for k in keys}, "parity", tables, edges)
+    totals = rr.RunTotals(
+        path=str(p),
+        mode="parity",
+        attempts=d["totals.attempts"],
+        heralds=d["totals.heralds"],
+        lab_time_s=d["totals.lab_time_s"],
+        wall_time_s=d["totals.wall_time_s"],
+        duty_cycle=d["totals.duty_cycle"],
+    )
+    data = rr.RemoteData(
+        runs=[totals],
+        schema_version=1,
+        experiment="remote_entanglement",
+        tables=tables,
+        edges=edges,
+        readout_errors=[(0.01, 0.02)],
+    )
+    pure = sm.reduce_fidelity(data, n_boot=200, rng=np.random.default_rng(3))
+    assert _as_json(pure) == _as_json(from_file)
+    assert pure.fidelity_spam_corrected is not None and pure.lifetime is not None
+    assert [w.heralds for w in pure.timing.window] == [w.heralds for w in from_file.timing.window]
+
+
+def _as_json(rep):
+    return json.loads(json.dumps(rep.to_dict(), default=cli._json_default))

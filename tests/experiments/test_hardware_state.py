@@ -15,7 +15,7 @@ import h5py
 import numpy as np
 import pytest
 
-from sim import pyon
+from analysis import pyon
 from sim.cli import main
 from sim.rtio.phy.urukul import UrukulUninitialised
 from sim.runner import Simulation

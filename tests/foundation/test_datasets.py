@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""The LMDB dataset store is ARTIQ 9's ``dataset_db.mdb`` format, both ways; PYON matches sipyco."""
+"""The LMDB dataset store is ARTIQ 9's ``dataset_db.mdb`` format, both ways (PYON: tests/analysis/test_pyon.py)."""
 from __future__ import annotations
 
 import os
@@ -7,9 +7,7 @@ import shutil
 
 import lmdb
 import numpy as np
-import pytest
 
-from sim import pyon
 from sim.datasets import DatasetDB
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
@@ -56,19 +54,3 @@ def test_reads_artiq_written_dataset_db(tmp_path):
     assert db.get("calib.array").dtype == np.int32
     assert db.get("calib.tuple") == (1, "a")
     assert "not_persisted" not in db.data
-
-
-@pytest.mark.parametrize("value, text", [
-    ((1, "a"), '{"__jsonclass__":["tuple",[[1,"a"]]]}'),
-    ({1: 2}, '{"__jsonclass__":["dict",[[[1,2]]]]}'),
-    ({3}, '{"__jsonclass__":["set",[[3]]]}'),
-    (np.int32(5), '{"__jsonclass__":["npscalar",["<i4","BQAAAA=="]]}'),
-    (np.float64(2.5), "2.5"),
-    ([float("nan")], "[NaN]"),
-    ({"a": (1,)}, '{"a":{"__jsonclass__":["tuple",[[1]]]}}'),
-])
-def test_pyon_matches_sipyco(value, text):
-    """sim.pyon writes what sipyco.pyon writes (strings taken from sipyco)."""
-    assert pyon.encode(value) == text
-    decoded = pyon.decode(text)
-    assert type(decoded) is type(value) or isinstance(value, np.floating)

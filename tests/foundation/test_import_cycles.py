@@ -119,3 +119,13 @@ def test_no_import_cycles_in_checked_packages():
         print("import cycle:", " <-> ".join(comp))
     bad = [comp for comp in found if any(_checked(m) for m in comp)]
     assert not bad, bad
+
+
+def test_analysis_imports_nothing_from_sim():
+    """``analysis`` reads results files from any lab: no module of it imports the simulator (or the
+    ARTIQ stand-in), at module level, in a function or for type checking."""
+    graph = import_graph()
+    assert "sim.datasets" in graph and "analysis.pyon" in graph["sim.datasets"]  # the walker sees both
+    bad = {m: sorted(t for t in targets if not t.startswith("analysis"))
+           for m, targets in graph.items() if m == "analysis" or m.startswith("analysis.")}
+    assert not {m: t for m, t in bad.items() if t}, bad

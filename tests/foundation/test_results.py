@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from artiq.experiment import EnvExperiment, NumberValue, TerminationRequested
-from sim import pyon
+from analysis import pyon
 from sim.results import RIDCounter, results_path
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")

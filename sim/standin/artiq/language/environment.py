@@ -80,12 +80,12 @@ class PYONValue(_SimpleArgProcessor):
             self.default_value = default
 
     def process(self, x: Any) -> Any:
-        from sim import pyon
+        from analysis import pyon
 
         return pyon.decode(x)
 
     def describe(self) -> dict:
-        from sim import pyon
+        from analysis import pyon
 
         desc = {"ty": type(self).__name__}
         if hasattr(self, "default_value"):

@@ -1,9 +1,14 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""PYON v2 (JSON with ``__jsonclass__`` hooks), as sipyco writes it, with a v1 (Python-literal) fallback.
+"""PYON v2 (JSON with ``__jsonclass__`` hooks), as sipyco writes it, with a v1 (Python-literal)
+fallback.
 
 PYON v2 is one-line JSON (``separators=(",", ":")``). Values JSON cannot hold are encoded as
 ``{"__jsonclass__": [name, args]}`` with names ``tuple``, ``dict`` (non-string keys), ``complex``,
 ``bytes``, ``set``, ``slice``, ``Fraction``, ``OrderedDict``, ``nparray`` and ``npscalar``.
+
+The one PYON codec of the project: the simulator (datasets, results, arguments) and the analysis
+(``expid``) both use it. It imports only numpy, and ``import analysis.pyon`` loads nothing else
+of :mod:`analysis` (the package's ``__init__`` imports lazily).
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from typing import Any
 
 import numpy
 
-__all__ = ["encode", "decode", "store_file", "load_file"]
+__all__ = ["decode", "encode"]
 
 
 def _jc(name: str, args: Any) -> dict:
@@ -57,7 +62,7 @@ def _prepare(x: Any) -> Any:
         return _jc("nparray", [list(x.shape), x.dtype.str, data])
     if isinstance(x, numpy.generic):
         return _jc("npscalar", [x.dtype.str, base64.b64encode(x.tobytes()).decode()])
-    raise TypeError("`{!r}` ({}) is not PYON-serializable".format(x, type(x)))
+    raise TypeError(f"`{x!r}` ({type(x)}) is not PYON-serializable")
 
 
 def encode(x: Any, pretty: bool = False) -> str:
@@ -84,7 +89,7 @@ def _hook(obj: dict) -> Any:
     if name == "bytes":
         return base64.b64decode(args[0])
     if name == "set":
-        return set(_hashable(v) for v in args[0])
+        return {_hashable(v) for v in args[0]}
     if name == "slice":
         return slice(*args)
     if name == "Fraction":
@@ -95,7 +100,7 @@ def _hook(obj: dict) -> Any:
     if name == "npscalar":
         dtype, data = args
         return numpy.frombuffer(base64.b64decode(data), dtype=dtype)[0]
-    raise ValueError("unknown PYON class {!r}".format(name))
+    raise ValueError(f"unknown PYON class {name!r}")
 
 
 def _hashable(k: Any) -> Any:
@@ -119,7 +124,7 @@ def _eval_v1(node: ast.AST) -> Any:
     if isinstance(node, ast.Name):
         if node.id in _V1_NAMES:
             return _V1_NAMES[node.id]
-        raise ValueError("unknown name {!r} in PYON v1".format(node.id))
+        raise ValueError(f"unknown name {node.id!r} in PYON v1")
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         v = _eval_v1(node.operand)
         return -v if isinstance(node.op, ast.USub) else v
@@ -130,7 +135,7 @@ def _eval_v1(node: ast.AST) -> Any:
     if isinstance(node, ast.Tuple):
         return tuple(_eval_v1(e) for e in node.elts)
     if isinstance(node, ast.Set):
-        return set(_eval_v1(e) for e in node.elts)
+        return {_eval_v1(e) for e in node.elts}
     if isinstance(node, ast.Dict):
         return {_eval_v1(k): _eval_v1(v) for k, v in zip(node.keys, node.values)}
     if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
@@ -161,16 +166,3 @@ def decode(s: str | bytes) -> Any:
         return json.loads(s, object_hook=_hook)
     except json.JSONDecodeError:
         return _decode_v1(s)
-
-
-def store_file(filename: str, x: Any) -> None:
-    """Write ``x`` to ``filename`` as pretty PYON."""
-    with open(filename, "w") as f:
-        f.write(encode(x, pretty=True))
-        f.write("\n")
-
-
-def load_file(filename: str) -> Any:
-    """Read a PYON file."""
-    with open(filename) as f:
-        return decode(f.read())

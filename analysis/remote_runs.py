@@ -1,0 +1,285 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Reading remote-entanglement runs for the fidelity summary (the I/O half of it).
+
+:func:`read_remote_runs` checks that the files hold what the summary needs, reads their totals into
+:class:`RunTotals` records and streams the per-herald arrays chunk by chunk into one
+:class:`~analysis.herald_table.HeraldTables` (photon tags in one pass, the next chunk read in the
+background). The result, :class:`RemoteData`, is what the pure reduction
+(:func:`analysis.summary.reduce_fidelity`) takes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import heralds as hs
+from .herald_table import HeraldTables, reduce_chunk
+from .io import (
+    DEFAULT_CHUNK_ROWS,
+    AnalysisError,
+    DataError,
+    MissingDataError,
+    Run,
+    SchemaError,
+    check_combinable,
+    load,
+    require,
+)
+
+__all__ = ["REQUIRED", "SCAN_KEYS", "RemoteData", "RunTotals", "read_remote_runs"]
+
+#: Datasets every fidelity summary needs (plus ``herald.psi`` or ``herald.pattern``).
+REQUIRED = [
+    "ionlink.experiment",
+    "mode",
+    "herald.basis_a",
+    "herald.basis_b",
+    "herald.bit_a",
+    "herald.bit_b",
+    "totals.attempts",
+    "totals.heralds",
+    "totals.lab_time_s",
+    "totals.wall_time_s",
+]
+#: Extra datasets of a parity scan.
+SCAN_KEYS = ["herald.phase"]
+_OPTIONAL_ROWS = [
+    "herald.pattern",
+    "herald.psi",
+    "herald.attempts",
+    "herald.t_lab_mu",
+    "herald.t_det_mu",
+]
+_HERALD_ROWS = ["herald.basis_a", "herald.basis_b", "herald.bit_a", "herald.bit_b"]
+
+
+@dataclass(frozen=True)
+class RunTotals:
+    """The scalars of one run the summary uses (times in s)."""
+
+    path: str
+    mode: str
+    attempts: int
+    heralds: int
+    lab_time_s: float
+    wall_time_s: float
+    duty_cycle: float | None  #: ``totals.duty_cycle``, if the run has it
+
+
+@dataclass
+class RemoteData:
+    """Everything the fidelity reduction needs, read from one or several runs.
+
+    :param runs: per-run totals, in the order of the files
+    :param tables: per-herald reductions of all runs (outcome codes, patterns, attempts, times)
+    :param edges: attempts-per-herald bin edges the tables were filled with
+    :param readout_errors: ``(readout.error_a, readout.error_b)`` per run; ``None`` if a run
+        lacks them
+    :param notes: what reading noted (detection-time phase corrections)
+    """
+
+    runs: list[RunTotals]
+    schema_version: int
+    experiment: str
+    tables: HeraldTables
+    edges: np.ndarray
+    readout_errors: list[tuple[float, float]] | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[str]:
+        return [r.path for r in self.runs]
+
+    @property
+    def modes(self) -> list[str]:
+        return [r.mode for r in self.runs]
+
+
+def _scalar(run: Run, key: str, kind: type) -> Any:
+    v = run.values.get(key)
+    try:
+        x = kind(np.asarray(v).item())
+    except (TypeError, ValueError) as e:
+        raise DataError(run.path, f"{key} is not a {kind.__name__} scalar (got {v!r})") from e
+    if kind is float and not np.isfinite(x):
+        raise DataError(run.path, f"{key} is NaN or inf")
+    return x
+
+
+def _runs_and_checks(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Run], list[str]]:
+    if not paths:
+        raise AnalysisError("<no files>", "no input files")
+    runs = [load(p) for p in paths]
+    modes = []
+    for r in runs:
+        if not r.datasets:
+            raise DataError(r.path, "empty file: no datasets")
+        require(r, REQUIRED, "the fidelity summary")
+        if r.experiment != "remote_entanglement":
+            raise SchemaError(
+                r.path,
+                f"ionlink.experiment is {r.experiment!r}; "
+                "the fidelity summary needs 'remote_entanglement'",
+            )
+        if "herald.psi" not in r and "herald.pattern" not in r:
+            raise MissingDataError(
+                r.path, "the fidelity summary needs herald.psi or herald.pattern; both missing"
+            )
+        mode = str(r.values["mode"])
+        if mode not in ("z", "parity", "tomography"):
+            raise DataError(
+                r.path, f"unknown mode {mode!r} (expected 'z', 'parity' or 'tomography')"
+            )
+        if mode == "parity":
+            require(r, SCAN_KEYS, "a parity-scan fidelity")
+        modes.append(mode)
+    if len(set(modes)) > 1 and set(modes) != {"z", "parity"}:
+        raise SchemaError(
+            [str(r.path) for r in runs], f"cannot combine runs of modes {sorted(set(modes))}"
+        )
+    check_combinable(runs, REQUIRED + _OPTIONAL_ROWS)
+    return runs, modes
+
+
+def _totals(run: Run, mode: str) -> RunTotals:
+    duty = run.values.get("totals.duty_cycle")
+    return RunTotals(
+        path=str(run.path),
+        mode=mode,
+        attempts=_scalar(run, "totals.attempts", int),
+        heralds=_scalar(run, "totals.heralds", int),
+        lab_time_s=_scalar(run, "totals.lab_time_s", float),
+        wall_time_s=_scalar(run, "totals.wall_time_s", float),
+        duty_cycle=None if duty is None else float(duty),
+    )
+
+
+def read_remote_runs(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: bool = False,
+    photons: bool = True,
+    window: bool = True,
+    timing: bool = True,
+) -> RemoteData:
+    """Check and read remote-entanglement runs into per-herald tables (at most ``chunk_rows`` rows
+    of each array in memory).
+
+    :param photons: histogram ``photons.t_mu`` (else the arrival histogram uses ``herald.t_det_mu``)
+    :param window: keep each herald's last click time (for the detection-window trade-off)
+    :param timing: read photon timing at all; ``False`` reads neither ``photons.t_mu``,
+        ``herald.t_det_mu`` (unless a detection-time phase needs it) nor ``herald.t_lab_mu``
+    :raises AnalysisError: (subclasses) on any bad input, naming the file
+    """
+    runs, modes = _runs_and_checks(list(paths))
+    totals = [_totals(r, m) for r, m in zip(runs, modes)]
+    names = [t.path for t in totals]
+    attempts = sum(t.attempts for t in totals)
+    n_h = sum(t.heralds for t in totals)
+    if n_h == 0:
+        raise DataError(names, f"zero heralds ({attempts} attempts)")
+    if attempts < n_h:
+        raise DataError(names, f"totals.attempts ({attempts}) < totals.heralds ({n_h})")
+    edges = hs.geometric_edges(n_h / attempts)
+    use_tags = timing and photons and any(_has_tags(r) for r in runs)
+    acc = HeraldTables(
+        want_t_last=timing and window, want_det_hist=timing and not use_tags, want_t_lab=timing
+    )
+    notes: list[str] = []
+    skip = set() if timing else {"herald.t_det_mu", "herald.t_lab_mu"}
+    if timing and not window and use_tags:
+        skip.add("herald.t_det_mu")
+    for i_run, (r, mode, tot) in enumerate(zip(runs, modes, totals)):
+        acc.run_index = i_run
+        phase_hz = _detection_phase_hz(r, mode, notes)
+        keys = [
+            k
+            for k in _HERALD_ROWS + _OPTIONAL_ROWS
+            if k in r and (k not in skip or (phase_hz and k == "herald.t_det_mu"))
+        ]
+        if mode == "parity":
+            keys.append("herald.phase")
+        n_rows = r.datasets[keys[0]].shape[0] if r.datasets[keys[0]].shape else 0
+        if n_rows != tot.heralds:
+            raise DataError(
+                r.path,
+                f"shape mismatch: totals.heralds = {tot.heralds} "
+                f"but herald arrays have {n_rows} rows",
+            )
+        if skip:  # arrays not read must still be per-herald arrays of the same length
+            for k in skip & set(r.datasets):
+                shp = r.datasets[k].shape
+                if (shp[0] if shp else 0) != n_rows:
+                    raise DataError(
+                        r.path,
+                        f"shape mismatch: per-herald arrays differ in length ({keys[0]} has "
+                        f"{n_rows}, {k} has {shp[0] if shp else 0} rows)",
+                    )
+        for chunk in r.iter_chunks(
+            keys, rows=chunk_rows, progress=progress, desc=f"{r.path.name} heralds"
+        ):
+            reduce_chunk(r.path, chunk, mode, acc, edges, phase_hz)
+        if use_tags and _has_tags(r):
+            for tags, tmax in r.iter_array(
+                "photons.t_mu",
+                rows=max(chunk_rows, 1 << 20),
+                progress=progress,
+                prefetch=True,
+                reduce=np.max,
+            ):
+                acc.tag_hist.add(tags, scratch=True, tmax=tmax)
+    r0 = runs[0]
+    return RemoteData(
+        runs=totals,
+        schema_version=int(r0.schema_version or 0),
+        experiment=str(r0.experiment),
+        tables=acc,
+        edges=edges,
+        readout_errors=_readout_errors(runs),
+        notes=notes,
+    )
+
+
+def _has_tags(r: Run) -> bool:
+    return (
+        "photons.t_mu" in r
+        and bool(r.datasets["photons.t_mu"].shape)
+        and r.datasets["photons.t_mu"].shape[0] > 0
+    )
+
+
+def _detection_phase_hz(run: Run, mode: str, notes: list[str]) -> float:
+    """``herald.detection_phase_hz`` of a run (0 if absent); notes what is corrected and what
+    is not."""
+    if "herald.detection_phase_hz" not in run.values and "herald.detection_phase_hz" not in run:
+        return 0.0
+    f = _scalar(run, "herald.detection_phase_hz", float)
+    if f and mode == "parity":
+        if "herald.t_det_mu" not in run:
+            raise MissingDataError(run.path, "herald.detection_phase_hz needs herald.t_det_mu")
+        notes.append(
+            f"{run.path.name}: detection-time phase corrected from the timestamps (f = {f:.6g} Hz)"
+        )
+        return f
+    if f:
+        notes.append(
+            f"{run.path.name}: detection-time phase (f = {f:.6g} Hz) not corrected in {mode} mode"
+        )
+    return 0.0
+
+
+def _readout_errors(runs: list[Run]) -> list[tuple[float, float]] | None:
+    """``(readout.error_a, readout.error_b)`` of each run, or ``None`` from the first run without
+    them."""
+    errs = []
+    for r in runs:
+        if "readout.error_a" not in r or "readout.error_b" not in r:
+            return None
+        errs.append((_scalar(r, "readout.error_a", float), _scalar(r, "readout.error_b", float)))
+    return errs
