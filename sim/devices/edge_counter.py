@@ -18,9 +18,6 @@ CONFIG_SEND_COUNT_EVENT = 0b0100
 CONFIG_RESET_TO_ZERO = 0b1000
 
 
-bind_hot(globals())  # per-event syscalls call the active engine directly
-
-
 class CounterOverflow(Exception):
     """The edge count reached the gateware counter's maximum (the value is saturated)."""
 
@@ -35,6 +32,7 @@ class EdgeCounter:
 
     def __init__(self, dmgr: Any, channel: int, gateware_width: int = 31,
                  core_device: str = "core", **sim_args: Any) -> None:
+        bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.channel = channel
         self.counter_max = (1 << (gateware_width - 1)) - 1

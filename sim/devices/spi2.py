@@ -27,9 +27,6 @@ SPI_LSB_FIRST = 0x40
 SPI_HALF_DUPLEX = 0x80
 
 
-bind_hot(globals())  # per-event syscalls call the active engine directly
-
-
 class SPIMaster:
     """RTIO SPI master.
 
@@ -40,6 +37,7 @@ class SPIMaster:
 
     def __init__(self, dmgr: Any, channel: int, div: int = 0, length: int = 0,
                  core_device: str = "core", **sim_args: Any) -> None:
+        bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.ref_period_mu = int(self.core.seconds_to_mu(self.core.coarse_ref_period))
         if self.ref_period_mu != self.core.ref_multiplier:

@@ -33,9 +33,6 @@ def _register(dmgr: Any, core: Any, channel: int, kind: str, phy: Any, name: str
         eng.register_channel(channel, kind, name, phy=phy)
 
 
-bind_hot(globals())  # per-event syscalls call the active engine directly
-
-
 class TTLOut:
     """RTIO TTL output channel.
 
@@ -46,6 +43,7 @@ class TTLOut:
     kernel_invariants = {"core", "channel", "target_o"}
 
     def __init__(self, dmgr: Any, channel: int, core_device: str = "core", **sim_args: Any) -> None:
+        bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.channel = channel
         self.target_o = channel << 8
@@ -95,6 +93,7 @@ class TTLInOut:
 
     def __init__(self, dmgr: Any, channel: int, gate_latency_mu: int | None = None,
                  core_device: str = "core", **sim_args: Any) -> None:
+        bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.channel = channel
         if gate_latency_mu is None:
@@ -230,6 +229,7 @@ class TTLClockGen:
 
     def __init__(self, dmgr: Any, channel: int, acc_width: int = 24, core_device: str = "core",
                  **sim_args: Any) -> None:
+        bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.channel = channel
         self.target = channel << 8
