@@ -49,6 +49,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from drivers.entangler_registers import ADDR_CONFIG, ADDR_HERALD, ADDR_TCYCLE, TIMEOUT
 from sim.rtio.channels import (
     KIND_CLKGEN,
     KIND_EDGE_COUNTER,
@@ -57,7 +58,6 @@ from sim.rtio.channels import (
     KIND_TTL_OUT,
     KIND_UNKNOWN,
 )
-from sim.rtio.phy.entangler import ADDR_CONFIG, ADDR_HERALD, ADDR_TCYCLE, TIMEOUT_DATA
 from sim.rtio.phy.ttl import GATE_OFFSET_MU
 
 __all__ = [
@@ -232,7 +232,7 @@ def _entangler_signals(engine: Any, ch: int, dn: DeviceName) -> list[Signal]:
     for r in runs:
         running += [(r.t_start_mu, 1), (r.t_end_mu, 0)]
     running.sort(key=lambda c: c[0])
-    heralds = [r for r in runs if r.data != TIMEOUT_DATA]
+    heralds = [r for r in runs if r.data != TIMEOUT]
 
     def sig(name: str, kind: str, size: int, changes: list) -> Signal:
         return Signal(dn.path + (name,), kind, size, changes, _hw_alias(dn, name), dn.rank)

@@ -9,10 +9,12 @@ import numpy
 import pytest
 from artiq.language.core import delay, delay_mu, now_mu
 from artiq.language.units import MHz, us
+
+from drivers.entangler_registers import (ADDR_COUNTER_RESULT, ADDR_HERALD, ADDR_NCYCLES, ADDR_RUN,
+                                         ADDR_STATUS, ADDR_TCYCLE, ADDR_TIMESTAMP, ADDR_TIMING,
+                                         TIMEOUT)
 from sim.rtio.channels import KIND_ENTANGLER
-from sim.rtio.phy.entangler import (ADDR_COUNTER_RESULT, ADDR_HERALD, ADDR_NCYCLES, ADDR_RUN,
-                                    ADDR_STATUS, ADDR_TCYCLE, ADDR_TIMESTAMP, ADDR_TIMING,
-                                    TIMEOUT_DATA, EntanglerPhy)
+from sim.rtio.phy.entangler import EntanglerPhy
 from sim.rtio.phy.ttl import GATE_OFFSET_MU
 from sim.syscalls import rtio_input_data, rtio_input_timestamped_data, rtio_output
 
@@ -106,7 +108,7 @@ def test_entangler_without_physics_times_out(make_env):
     """No lab: nothing fires, the run ends at the timeout with data 0x3fff."""
     env = make_env(_db())
     t_run, ts, data, n, status, ts0, c0 = _run_entangler(env, 125 * 10)
-    assert data == TIMEOUT_DATA and n == 10 and status == 0b101
+    assert data == TIMEOUT and n == 10 and status == 0b101
     assert ts == t_run + 10 * 1000
     assert c0 == 0
 
