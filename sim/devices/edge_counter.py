@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from artiq.language.core import delay_mu, now_mu
-from sim.rtio.channels import KIND_EDGE_COUNTER
+from sim.rtio.channels import Kind
 from sim.rtio.phy.edge_counter import EdgeCounterPhy
 from sim.syscalls import bind_hot, rtio_input_data, rtio_input_timestamped_data, rtio_output
 
@@ -38,7 +38,7 @@ class EdgeCounter:
         self.counter_max = (1 << (gateware_width - 1)) - 1
         eng = getattr(self.core, "engine", None)
         if eng is not None:
-            eng.register_channel(channel, KIND_EDGE_COUNTER, sim_args.get("name"),
+            eng.register_channel(channel, Kind.EDGE_COUNTER, sim_args.get("name"),
                                  phy=EdgeCounterPhy(eng, channel, gateware_width))
 
     @staticmethod

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from artiq.language.core import delay_mu
-from sim.rtio.channels import KIND_SPI
+from sim.rtio.channels import Kind
 from sim.rtio.inputs import SPI_FIFO_DEPTH
 from sim.rtio.phy.spi import SPIPhy
 from sim.syscalls import bind_hot, rtio_input_data, rtio_output
@@ -46,7 +46,7 @@ class SPIMaster:
         self.update_xfer_duration_mu(div, length)
         eng = getattr(self.core, "engine", None)
         if eng is not None:
-            eng.register_channel(channel, KIND_SPI, sim_args.get("name"),
+            eng.register_channel(channel, Kind.SPI, sim_args.get("name"),
                                  phy=SPIPhy(eng, channel), input_depth=SPI_FIFO_DEPTH)
 
     @staticmethod

@@ -13,7 +13,7 @@ from typing import Any
 import numpy
 
 from artiq.language.core import delay, delay_mu, now_mu
-from sim.rtio.channels import KIND_CLKGEN, KIND_TTL_INOUT, KIND_TTL_OUT
+from sim.rtio.channels import Kind
 from sim.rtio.phy.clockgen import ClockGenPhy
 from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
 from sim.syscalls import (bind_hot, input_count, rtio_input_data, rtio_input_timestamp,
@@ -47,7 +47,7 @@ class TTLOut:
         self.core = dmgr.get(core_device)
         self.channel = channel
         self.target_o = channel << 8
-        _register(dmgr, self.core, channel, KIND_TTL_OUT, TTLOutPhy(), sim_args.get("name"))
+        _register(dmgr, self.core, channel, Kind.TTL_OUT, TTLOutPhy(), sim_args.get("name"))
 
     @staticmethod
     def get_rtio_channels(channel: int, **kwargs: Any) -> list:
@@ -105,7 +105,7 @@ class TTLInOut:
         self.target_sample = (channel << 8) + _ADDR_SAMPLE
         eng = getattr(self.core, "engine", None)
         phy = TTLInputPhy(eng, channel) if eng is not None else None
-        _register(dmgr, self.core, channel, KIND_TTL_INOUT, phy, sim_args.get("name"))
+        _register(dmgr, self.core, channel, Kind.TTL_INOUT, phy, sim_args.get("name"))
 
     @staticmethod
     def get_rtio_channels(channel: int, **kwargs: Any) -> list:
@@ -234,7 +234,7 @@ class TTLClockGen:
         self.channel = channel
         self.target = channel << 8
         self.acc_width = numpy.int64(acc_width)
-        _register(dmgr, self.core, channel, KIND_CLKGEN, ClockGenPhy(acc_width), sim_args.get("name"))
+        _register(dmgr, self.core, channel, Kind.CLKGEN, ClockGenPhy(acc_width), sim_args.get("name"))
 
     @staticmethod
     def get_rtio_channels(channel: int, **kwargs: Any) -> list:

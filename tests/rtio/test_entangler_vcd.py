@@ -13,7 +13,7 @@ from artiq.language.units import MHz, us
 from drivers.entangler_registers import (ADDR_COUNTER_RESULT, ADDR_HERALD, ADDR_NCYCLES, ADDR_RUN,
                                          ADDR_STATUS, ADDR_TCYCLE, ADDR_TIMESTAMP, ADDR_TIMING,
                                          TIMEOUT)
-from sim.rtio.channels import KIND_ENTANGLER
+from sim.rtio.channels import Kind
 from sim.rtio.phy.entangler import EntanglerPhy
 from sim.rtio.phy.ttl import GATE_OFFSET_MU
 from sim.syscalls import rtio_input_data, rtio_input_timestamped_data, rtio_output
@@ -140,7 +140,7 @@ def test_engine_hands_the_cycle_world_to_entangler_phys(make_env):
     eng.attach_world(world)
     assert phy.world is world
     late = EntanglerPhy(eng, ENT_CH + 1)
-    eng.register_channel(ENT_CH + 1, KIND_ENTANGLER, "entangler_late", phy=late)
+    eng.register_channel(ENT_CH + 1, Kind.ENTANGLER, "entangler_late", phy=late)
     assert late.world is world
     eng.attach_world(FakeWorld(0.1))
     assert phy.world is world and late.world is world

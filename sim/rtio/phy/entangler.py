@@ -98,10 +98,9 @@ class _Stale:
 class EntanglerPhy(EntanglerFastForward):
     """The entangler core on one RTIO channel (see module docstring)."""
 
-    kind = "entangler"
     _ADDR_RUN = ADDR_RUN
     _ADDR_CONFIG = ADDR_CONFIG
-    _TIMEOUT = TIMEOUT
+    _TIMEOUT_DATA = TIMEOUT
 
     def __init__(self, engine: Any, channel: int, output_channels: list[int] | None = None,
                  input_channels: list[int] | None = None) -> None:
