@@ -8,8 +8,9 @@ tests and tools that need a class's kind read it here.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from sim.rtio.channels import Kind
 from sim.rtio.inputs import SPI_FIFO_DEPTH
@@ -19,7 +20,7 @@ from sim.rtio.phy.entangler import EntanglerPhy
 from sim.rtio.phy.spi import SPIPhy
 from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
 
-__all__ = ["DeviceClass", "DEVICE_CLASSES", "kind_of_class"]
+__all__ = ["DEVICE_CLASSES", "DeviceClass", "kind_of_class"]
 
 #: ``(engine, channel, device_db arguments) -> PHY``
 PhyFactory = Callable[[Any, int, dict], Any]
