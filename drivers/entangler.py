@@ -27,32 +27,15 @@ from artiq.language.types import TBool, TInt32, TInt64, TList, TNone, TTuple
 from artiq.coredevice.exceptions import RTIOUnderflow
 from artiq.coredevice.rtio import rtio_output, rtio_input_data, rtio_input_timestamped_data
 
+from drivers.entangler_registers import (
+    ADDR_CONFIG, ADDR_RUN, ADDR_TCYCLE, ADDR_HERALD, ADDR_TIMING, ADDR_COUNTER_PATTERNS,
+    ADDR_STATUS, ADDR_NCYCLES, ADDR_TIMEREMAINING, ADDR_NTRIGGERS, ADDR_TIMESTAMP,
+    ADDR_COUNTER_RESULT, CONFIG_ENABLE, CONFIG_MASTER, CONFIG_STANDALONE, TIMEOUT)
+
 __all__ = ["Entangler", "TIMEOUT", "UNDERFLOW",
            "OUT_PUMP_A", "OUT_EXCITE_A", "OUT_PUMP_B", "OUT_EXCITE_B",
            "GATE_DET0", "GATE_DET1", "GATE_DET2", "GATE_DET3", "TIMESTAMP_REF"]
 
-# write addresses
-_ADDR_W_CONFIG = 0b000000
-_ADDR_W_RUN = 0b000001
-_ADDR_W_TCYCLE = 0b000010
-_ADDR_W_HERALD = 0b000011
-_ADDR_W_TIMING = 0b001000          # + i: i = 0..3 outputs, 4..7 gates
-_ADDR_W_COUNTER_PATTERNS = 0b010000  # + i: pattern counter i
-# read addresses
-_ADDR_R_STATUS = 0b100000
-_ADDR_R_NCYCLES = 0b100001
-_ADDR_R_TIMEREMAINING = 0b100010
-_ADDR_R_NTRIGGERS = 0b100011
-_ADDR_R_TIMESTAMP = 0b101000       # + i: gate input i (0..3), 4 = reference
-_ADDR_R_COUNTER_RESULT = 0b110000  # + i: input counters 0..3, pattern counters 4..7
-
-# CONFIG bits
-_CONFIG_ENABLE = 1
-_CONFIG_MASTER = 2
-_CONFIG_STANDALONE = 4
-
-#: ``run_mu`` reason on timeout
-TIMEOUT = 0x3fff
 #: :meth:`Entangler.run_until_herald_mu` reason when a submission underflowed
 UNDERFLOW = -1
 
@@ -147,12 +130,12 @@ class Entangler:
         Advances the timeline by one coarse cycle (8 ns)."""
         data = 0
         if enable:
-            data |= _CONFIG_ENABLE
+            data |= CONFIG_ENABLE
         if self.is_master:
-            data |= _CONFIG_MASTER
+            data |= CONFIG_MASTER
         if standalone:
-            data |= _CONFIG_STANDALONE
-        self.write(_ADDR_W_CONFIG, data)
+            data |= CONFIG_STANDALONE
+        self.write(ADDR_CONFIG, data)
 
     @kernel
     def set_timing_mu(self, channel: TInt32, t_start_mu: TInt32, t_stop_mu: TInt32) -> TNone:
@@ -173,7 +156,7 @@ class Entangler:
             t_stop_mu = t_stop_mu >> 3
         t_start_mu = (t_start_mu + 1) & _FIELD_MASK
         t_stop_mu = (t_stop_mu + 1) & _FIELD_MASK
-        self.write(_ADDR_W_TIMING + channel, (t_stop_mu << 16) | t_start_mu)
+        self.write(ADDR_TIMING + channel, (t_stop_mu << 16) | t_start_mu)
 
     @kernel
     def set_timing(self, channel: TInt32, t_start: float, t_stop: float) -> TNone:
@@ -185,7 +168,7 @@ class Entangler:
     def set_cycle_length_mu(self, t_cycle_mu: TInt32) -> TNone:
         """Set the attempt cycle length in mu (rounded down to 8 ns; at most 1023 coarse cycles,
         8.18 us). Advances the timeline by one coarse cycle (8 ns)."""
-        self.write(_ADDR_W_TCYCLE, t_cycle_mu >> 3)
+        self.write(ADDR_TCYCLE, t_cycle_mu >> 3)
 
     @kernel
     def set_cycle_length(self, t_cycle: float) -> TNone:
@@ -196,13 +179,13 @@ class Entangler:
     def set_heralds(self, heralds: TList(TInt32)) -> TNone:
         """Set up to four 4-bit click patterns (input 0 = LSB) that end a run. A cycle heralds when
         its click pattern equals one of them exactly. Advances the timeline by 8 ns."""
-        self.write(_ADDR_W_HERALD, patterns_to_word(heralds))
+        self.write(ADDR_HERALD, patterns_to_word(heralds))
 
     @kernel
     def clear_heralds(self) -> TNone:
         """Disable all herald patterns: runs then always end by timeout (counting experiments).
         Advances the timeline by 8 ns."""
-        self.write(_ADDR_W_HERALD, 0)
+        self.write(ADDR_HERALD, 0)
 
     @kernel
     def run_mu(self, duration_mu: TInt64) -> TTuple([TInt64, TInt32]):
@@ -215,7 +198,7 @@ class Entangler:
         Advances the cursor by one coarse cycle (the RUN write) and then blocks the CPU until the
         run is over, consuming all slack; the cursor is not moved to ``end_mu``. Before scheduling
         new outputs, ``at_mu(end_mu)`` plus enough slack for the reads that follow."""
-        self.write(_ADDR_W_RUN, int32(duration_mu >> 3))
+        self.write(ADDR_RUN, int32(duration_mu >> 3))
         return rtio_input_timestamped_data(int64(-1), self.channel)
 
     @kernel
@@ -272,29 +255,29 @@ class Entangler:
     @kernel
     def get_status(self) -> TInt32:
         """Status bits: 0 ready, 1 success, 2 timeout. Consumes all slack (see :meth:`read`)."""
-        return self.read(_ADDR_R_STATUS)
+        return self.read(ADDR_STATUS)
 
     @kernel
     def get_ncycles(self) -> TInt32:
         """Cycles completed in the last run (14 bit, wraps). Consumes all slack."""
-        return self.read(_ADDR_R_NCYCLES)
+        return self.read(ADDR_NCYCLES)
 
     @kernel
     def get_ntriggers(self) -> TInt32:
         """Reference pulses seen in the last run. Consumes all slack."""
-        return self.read(_ADDR_R_NTRIGGERS)
+        return self.read(ADDR_NTRIGGERS)
 
     @kernel
     def get_time_remaining(self) -> TInt32:
         """Coarse cycles (8 ns) left before the last run would have timed out. Consumes all slack."""
-        return self.read(_ADDR_R_TIMEREMAINING)
+        return self.read(ADDR_TIMEREMAINING)
 
     @kernel
     def get_timestamp_mu(self, channel: TInt32) -> TInt32:
         """Timestamp (mu, 14 bit, relative to the cycle start) of the last first-in-window click of
         gate input ``channel`` (0-3; 4 = reference). Not cleared per cycle: valid only for inputs
         that clicked in the heralding cycle. Consumes all slack."""
-        return self.read(_ADDR_R_TIMESTAMP + channel)
+        return self.read(ADDR_TIMESTAMP + channel)
 
     @kernel
     def set_counter_patterns(self, idx: TInt32, patterns: TList(TInt32)) -> TNone:
@@ -307,7 +290,7 @@ class Entangler:
         full = [patterns[0]] * 4
         for i in range(len(patterns)):
             full[i] = patterns[i]
-        self.write(_ADDR_W_COUNTER_PATTERNS + idx, patterns_to_word(full))
+        self.write(ADDR_COUNTER_PATTERNS + idx, patterns_to_word(full))
 
     @kernel
     def get_input_count(self, idx: TInt32) -> TInt32:
@@ -315,7 +298,7 @@ class Entangler:
         Consumes all slack."""
         if idx < 0 or idx > 3:
             raise ValueError("Input counter index must be 0..3")
-        return self.read(_ADDR_R_COUNTER_RESULT + idx)
+        return self.read(ADDR_COUNTER_RESULT + idx)
 
     @kernel
     def get_pattern_count(self, idx: TInt32) -> TInt32:
@@ -323,4 +306,4 @@ class Entangler:
         Consumes all slack."""
         if idx < 0 or idx > 3:
             raise ValueError("Pattern counter index must be 0..3")
-        return self.read(_ADDR_R_COUNTER_RESULT + 4 + idx)
+        return self.read(ADDR_COUNTER_RESULT + 4 + idx)

@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sim.rtio.channels import KIND_CLKGEN, KIND_TTL_INOUT, KIND_TTL_OUT
+from sim.rtio.channels import Kind
 
 __all__ = [
     "SETTLE_MARGIN_MU",
@@ -233,11 +233,11 @@ def capture(session: Any) -> HardwareState:
     clock_words: dict[int, tuple[int, int, int]] = {}
     for ch, st in eng.channels.items():
         phy = st.phy
-        if st.kind in (KIND_TTL_OUT, KIND_TTL_INOUT):
+        if st.kind in (Kind.TTL_OUT, Kind.TTL_INOUT):
             eng.ttl_levels(ch, horizon, horizon + 1)   # every submission turned into levels
             view = st.level_view
             ttl_out.append(TTLOutputRecord(ch, view.o, view.oe, view.level))
-        elif st.kind == KIND_CLKGEN:
+        elif st.kind == Kind.CLKGEN:
             words = [e for e in eng.resolved(ch) if e[1] == 0]
             if words:
                 clock_words[ch] = words[-1]

@@ -7,6 +7,10 @@ end (``artiq/compiler/transforms/artiq_ir_generator.py::visit_With``). The host 
 see statement boundaries, so kernel functions are rewritten once: every top-level statement of a
 ``parallel``/``interleave`` body is wrapped in ``with sequential:``. The rewritten function is cached per
 function object.
+
+:data:`STATE` also serves as the stand-in's ``KernelHooks``: ``Core.run`` installs it with
+``artiq.language.core.set_kernel_hooks`` while a kernel runs, so that a ``@kernel`` called from a
+kernel runs here directly and an ``@rpc`` call is charged by :func:`sim.syscalls.call_rpc`.
 """
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ import textwrap
 import threading
 from typing import Any, Callable
 
+from sim.syscalls import call_rpc
+
 __all__ = ["STATE", "host_function", "transform_function", "kernel_source_function"]
 
 _PARALLEL_NAMES = frozenset(("parallel", "interleave"))
@@ -23,9 +29,17 @@ _SEQ_NAME = "__ionlink_sequential__"
 
 
 class _State(threading.local):
-    """Nesting depth of simulated kernels on this thread (a kernel calling a kernel is one kernel)."""
+    """Nesting depth of simulated kernels on this thread (a kernel calling a kernel is one kernel),
+    and the hooks the stand-in's decorators call (see the module docstring)."""
 
     depth = 0
+
+    @staticmethod
+    def nested(wrapper: Callable, obj: Any, args: tuple, kwargs: dict) -> Any:
+        """A kernel called from a running kernel is part of the same kernel."""
+        return host_function(wrapper)(obj, *args, **kwargs)
+
+    rpc = staticmethod(call_rpc)
 
 
 STATE = _State()

@@ -32,22 +32,18 @@ from typing import Any, Callable, Iterator
 
 import numpy
 
+from drivers.arguments import ArgumentValueError
 from analysis import pyon
 from sim import artiq_env
-
-artiq_env.activate()
-
-from drivers.arguments import ArgumentValueError  # noqa: E402
-from sim.datasets import DatasetDB, DatasetManager  # noqa: E402
-from sim.fileimport import import_file  # noqa: E402
-from sim.lab_datasets import seed_lab_datasets  # noqa: E402
-from sim.device_manager import (DeviceDBError, DeviceError, DeviceManager,  # noqa: E402
-                                load_device_db, transform_device_db)
-from sim.provenance import Provenance, lab_file  # noqa: E402
-from sim.outputs import OutputPath, OutputPathError, prepare_outputs  # noqa: E402
-from sim.results import RIDCounter, results_path, write_results  # noqa: E402
-from sim.scheduler import CCB, Scheduler  # noqa: E402
-from sim.termination import (EXIT_TERMINATED, TerminationSignal, exit_status,  # noqa: E402
+from sim.datasets import DatasetDB, DatasetManager
+from sim.device_manager import (DeviceDBError, DeviceError, DeviceManager, load_device_db,
+                                transform_device_db)
+from sim.fileimport import import_file
+from sim.lab_datasets import seed_lab_datasets
+from sim.outputs import OutputPath, OutputPathError, prepare_outputs
+from sim.provenance import Provenance, lab_file
+from sim.results import RIDCounter, results_path, write_results
+from sim.termination import (EXIT_TERMINATED, TerminationSignal, exit_status,
                              signals_request_termination)
 
 __all__ = ["Simulation", "RunResult", "InputError", "ArgumentError", "run_experiment",
@@ -94,7 +90,9 @@ def parse_arguments(arguments: list[str]) -> dict:
 
 
 def load_experiment_module(path: str | os.PathLike, prefix: str = "artiq_run_") -> Any:
-    """Import an experiment file as a fresh module (its directory is on ``sys.path`` meanwhile)."""
+    """Import an experiment file as a fresh module (its directory is on ``sys.path`` meanwhile;
+    ``import artiq`` works, :func:`sim.artiq_env.activate`)."""
+    artiq_env.activate()
     path = pathlib.Path(path)
     if not path.is_file():
         raise InputError("experiment file '{}' not found".format(path))
@@ -372,6 +370,9 @@ class Simulation:
                  interactive_input: Callable[[str], str] | None = None, session: Any = None,
                  state: bool | str | os.PathLike | None = None, power_up: bool = False,
                  hardware_faithful: bool = False):
+        artiq_env.activate()  # experiments and device models import artiq
+        from sim.scheduler import CCB, Scheduler
+
         ddb_path = None
         if isinstance(device_db, dict):
             raw = device_db

@@ -5,19 +5,16 @@ They offer the API of ARTIQ's master-worker ``Scheduler``/``CCB`` (not the reduc
 dummies): ``check_termination`` exists, and ``pause()`` raises ``TerminationRequested`` once
 termination was requested (by Ctrl-C in ``ionlink-sim run`` or by
 :meth:`Scheduler.request_termination`). Submitted experiments are logged and queued in
-:attr:`Scheduler.submitted`; the simulator does not run them.
+:attr:`Scheduler.submitted`; the simulator does not run them. Importing this module needs
+``import artiq`` to work (:func:`sim.artiq_env.activate`, done by the runner).
 """
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from sim.artiq_env import activate as _activate
-
-_activate()
-
-from artiq.language.core import TerminationRequested, host_only  # noqa: E402
-from artiq.language.types import TBool  # noqa: E402
+from artiq.language.core import TerminationRequested, host_only
+from artiq.language.types import TBool
 
 __all__ = ["Scheduler", "CCB"]
 

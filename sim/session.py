@@ -12,44 +12,14 @@ from typing import Any, Iterable
 
 import numpy
 
-from sim.rtio.channels import (KIND_CLKGEN, KIND_EDGE_COUNTER, KIND_ENTANGLER, KIND_SPI,
-                               KIND_TTL_INOUT, KIND_TTL_OUT)
+from sim.registry import DEVICE_CLASSES
+from sim.rtio.channels import Kind
 from sim.rtio.engine import RTIOEngine
-from sim.rtio.inputs import SPI_FIFO_DEPTH
-from sim.rtio.phy.clockgen import ClockGenPhy
-from sim.rtio.phy.edge_counter import EdgeCounterPhy
-from sim.rtio.phy.spi import SPIPhy
-from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
 from sim.rtio.loopback import DEFAULT_LOOP_DELAY_MU, LoopbackWorld
 
 __all__ = ["SimSession"]
 
 logger = logging.getLogger(__name__)
-
-#: device_db class name → (engine channel kind, channel argument name)
-_CLASS_KINDS = {
-    "TTLOut": KIND_TTL_OUT, "TTLInOut": KIND_TTL_INOUT, "TTLClockGen": KIND_CLKGEN,
-    "EdgeCounter": KIND_EDGE_COUNTER, "SPIMaster": KIND_SPI, "Entangler": KIND_ENTANGLER,
-}
-
-
-def _make_phy(eng: RTIOEngine, kind: str, channel: int, args: dict) -> Any:
-    """The PHY model of a device_db channel (so that real ARTIQ drivers, which do not register
-    anything, find their PHYs)."""
-    if kind == KIND_TTL_INOUT:
-        return TTLInputPhy(eng, channel)
-    if kind == KIND_TTL_OUT:
-        return TTLOutPhy()
-    if kind == KIND_CLKGEN:
-        return ClockGenPhy(int(args.get("acc_width", 24)))
-    if kind == KIND_EDGE_COUNTER:
-        return EdgeCounterPhy(eng, channel, int(args.get("gateware_width", 31)))
-    if kind == KIND_SPI:
-        return SPIPhy(eng, channel)
-    if kind == KIND_ENTANGLER:
-        from sim.rtio.phy.entangler import EntanglerPhy
-        return EntanglerPhy(eng, channel)
-    return None
 
 
 class SimSession:
@@ -108,14 +78,15 @@ class SimSession:
         for name, desc in self.device_db.items():
             if not isinstance(desc, dict) or desc.get("type") != "local":
                 continue
-            cls = desc.get("class", "")
+            dc = DEVICE_CLASSES.get(desc.get("class", ""))
             args = desc.get("arguments", {})
-            kind = _CLASS_KINDS.get(cls)
-            if kind is not None and "channel" in args:
+            if dc is not None and dc.make_phy is not None and "channel" in args:
+                # the PHY model of the channel, so that real ARTIQ drivers, which do not register
+                # anything, find their PHYs
                 ch = int(args["channel"])
-                eng.register_channel(ch, kind, name, phy=_make_phy(eng, kind, ch, args),
-                                     input_depth=SPI_FIFO_DEPTH if kind == KIND_SPI else None)
-                eng.names[name] = (kind, ch, {})
+                eng.register_channel(ch, dc.kind, name, phy=dc.make_phy(eng, ch, args),
+                                     input_depth=dc.input_depth)
+                eng.names[name] = (dc.kind, ch, {})
         for name, desc in self.device_db.items():  # second pass: DDS needs the SPI channels
             if isinstance(desc, dict) and desc.get("class") == "AD9910":
                 args = desc.get("arguments", {})
@@ -126,7 +97,7 @@ class SimSession:
                     extra = {"cs": int(args.get("chip_select", 4))}
                     if args.get("sw_device"):
                         extra["sw"] = args["sw_device"]
-                    eng.names[name] = ("ad9910", eng.names[spi][1], extra)
+                    eng.names[name] = (Kind.AD9910, eng.names[spi][1], extra)
         for name, target in self.device_db.items():  # aliases
             if isinstance(target, str):
                 real = self._resolve_alias(name)

@@ -29,7 +29,8 @@ class _Active:
 _A = _Active()
 
 
-# Hot calls: modules that make these per event register with :func:`bind_hot`; while a kernel
+# Hot calls: modules that make these per event are registered with :func:`bind_hot` when one of
+# their devices is made (the device manager, the device models' constructors); while a kernel
 # runs, their module globals of these names are the active engine's bound methods (no wrapper
 # frame per event, as compiled code calls the syscall directly). The timeline functions go to the
 # same engine, which is also the installed time manager while a simulated kernel runs.
@@ -57,8 +58,9 @@ def hot_names(module_globals: dict) -> dict[str, Any]:
 
 
 def bind_hot(module_globals: dict) -> None:
-    """Register a module for good (pass ``globals()``; device models and drivers, imported once):
-    its hot globals are rebound to the active engine's methods by :func:`activate`."""
+    """Register a module for good (pass ``globals()``; called when a device of a device model or
+    driver module is made, never at import): its hot globals are rebound to the active engine's
+    methods by :func:`activate`. Registering a module again does nothing."""
     names = hot_names(module_globals)
     if names:
         _hot_modules.append((module_globals, names))

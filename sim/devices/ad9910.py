@@ -48,9 +48,6 @@ _AD9910_REG_PROFILE7 = 0x15
 _AD9910_REG_RAM = 0x16
 
 
-bind_hot(globals())  # per-event timeline calls go straight to the active engine
-
-
 class AD9910:
     """AD9910 DDS channel on an Urukul.
 
@@ -63,6 +60,7 @@ class AD9910:
     def __init__(self, dmgr: Any, chip_select: int, cpld_device: str, sw_device: str | None = None,
                  pll_n: int = 40, pll_cp: int = 7, pll_vco: int = 5, sync_delay_seed: Any = -1,
                  io_update_delay: Any = 0, pll_en: int = 1, **sim_args: Any) -> None:
+        bind_hot(globals())  # its per-event calls go straight to the active engine
         self.cpld = dmgr.get(cpld_device)
         self.core = self.cpld.core
         self.bus = self.cpld.bus

@@ -14,6 +14,7 @@ import pathlib
 from typing import Any
 
 import numpy
+from artiq.language import core as _lcore
 
 from sim import kernel as _simkernel
 from sim import syscalls
@@ -47,6 +48,15 @@ def _charge_artiq_rpcs(obj: Any) -> list[str]:
         obj.__dict__[name] = charged
         names.append(name)
     return names
+
+
+def _install_hooks(hooks: Any) -> Any:
+    """Install the kernel hooks of the ARTIQ stand-in (``sim.kernel.STATE`` while a kernel runs;
+    a real ARTIQ has none and charges RPCs through :func:`_charge_artiq_rpcs`); the previous."""
+    setter = getattr(_lcore, "set_kernel_hooks", None)
+    return setter(hooks) if setter is not None else None
+
+
 _SIM_ARG_NAMES = ("seed", "lab", "vcd", "cost_profile", "inter_experiment_gap_s", "sim_loopback",
                   "hardware_faithful", "sim_state")
 _SESSION_ARGS = ("seed", "lab", "vcd", "cost_profile", "inter_experiment_gap_s",
@@ -142,6 +152,7 @@ class Core:
         engine.advance_counter(engine.costs.kernel_launch)
         g = getattr(fn, "__globals__", None)
         hot = syscalls.hot_names(g) if g is not None else {}
+        prev_hooks = _install_hooks(state)
         prev = syscalls.activate(engine)
         if hot:  # the kernel's own syscalls and delays go straight to the engine while it runs
             syscalls.rebind(g, hot, engine)
@@ -154,6 +165,7 @@ class Core:
             raise
         finally:
             state.depth -= 1
+            _install_hooks(prev_hooks)
             syscalls.activate(prev)
             if hot:
                 syscalls.rebind(g, hot, prev)

@@ -17,9 +17,6 @@ from sim.syscalls import (bind_hot, dma_erase, dma_playback, dma_record_start, d
 __all__ = ["CoreDMA", "DMARecordContextManager"]
 
 
-bind_hot(globals())  # per-event timeline calls go straight to the active engine
-
-
 class DMARecordContextManager:
     """``with core_dma.record(name):`` — record outputs instead of submitting them."""
 
@@ -44,6 +41,7 @@ class CoreDMA:
     kernel_invariants = {"core", "recorder"}
 
     def __init__(self, dmgr: Any, core_device: str = "core", **sim_args: Any) -> None:
+        bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.recorder = DMARecordContextManager()
         self.epoch = 0

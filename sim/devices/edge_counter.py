@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from artiq.language.core import delay_mu, now_mu
-from sim.rtio.channels import KIND_EDGE_COUNTER
+from sim.rtio.channels import Kind
 from sim.rtio.phy.edge_counter import EdgeCounterPhy
 from sim.syscalls import bind_hot, rtio_input_data, rtio_input_timestamped_data, rtio_output
 
@@ -16,9 +16,6 @@ CONFIG_COUNT_RISING = 0b0001
 CONFIG_COUNT_FALLING = 0b0010
 CONFIG_SEND_COUNT_EVENT = 0b0100
 CONFIG_RESET_TO_ZERO = 0b1000
-
-
-bind_hot(globals())  # per-event syscalls call the active engine directly
 
 
 class CounterOverflow(Exception):
@@ -35,12 +32,13 @@ class EdgeCounter:
 
     def __init__(self, dmgr: Any, channel: int, gateware_width: int = 31,
                  core_device: str = "core", **sim_args: Any) -> None:
+        bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.channel = channel
         self.counter_max = (1 << (gateware_width - 1)) - 1
         eng = getattr(self.core, "engine", None)
         if eng is not None:
-            eng.register_channel(channel, KIND_EDGE_COUNTER, sim_args.get("name"),
+            eng.register_channel(channel, Kind.EDGE_COUNTER, sim_args.get("name"),
                                  phy=EdgeCounterPhy(eng, channel, gateware_width))
 
     @staticmethod

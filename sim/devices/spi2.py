@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from artiq.language.core import delay_mu
-from sim.rtio.channels import KIND_SPI
+from sim.rtio.channels import Kind
 from sim.rtio.inputs import SPI_FIFO_DEPTH
 from sim.rtio.phy.spi import SPIPhy
 from sim.syscalls import bind_hot, rtio_input_data, rtio_output
@@ -27,9 +27,6 @@ SPI_LSB_FIRST = 0x40
 SPI_HALF_DUPLEX = 0x80
 
 
-bind_hot(globals())  # per-event syscalls call the active engine directly
-
-
 class SPIMaster:
     """RTIO SPI master.
 
@@ -40,6 +37,7 @@ class SPIMaster:
 
     def __init__(self, dmgr: Any, channel: int, div: int = 0, length: int = 0,
                  core_device: str = "core", **sim_args: Any) -> None:
+        bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.ref_period_mu = int(self.core.seconds_to_mu(self.core.coarse_ref_period))
         if self.ref_period_mu != self.core.ref_multiplier:
@@ -48,7 +46,7 @@ class SPIMaster:
         self.update_xfer_duration_mu(div, length)
         eng = getattr(self.core, "engine", None)
         if eng is not None:
-            eng.register_channel(channel, KIND_SPI, sim_args.get("name"),
+            eng.register_channel(channel, Kind.SPI, sim_args.get("name"),
                                  phy=SPIPhy(eng, channel), input_depth=SPI_FIFO_DEPTH)
 
     @staticmethod

@@ -13,7 +13,7 @@ from typing import Any
 import numpy
 
 from artiq.language.core import delay, delay_mu, now_mu
-from sim.rtio.channels import KIND_CLKGEN, KIND_TTL_INOUT, KIND_TTL_OUT
+from sim.rtio.channels import Kind
 from sim.rtio.phy.clockgen import ClockGenPhy
 from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
 from sim.syscalls import (bind_hot, input_count, rtio_input_data, rtio_input_timestamp,
@@ -33,9 +33,6 @@ def _register(dmgr: Any, core: Any, channel: int, kind: str, phy: Any, name: str
         eng.register_channel(channel, kind, name, phy=phy)
 
 
-bind_hot(globals())  # per-event syscalls call the active engine directly
-
-
 class TTLOut:
     """RTIO TTL output channel.
 
@@ -46,10 +43,11 @@ class TTLOut:
     kernel_invariants = {"core", "channel", "target_o"}
 
     def __init__(self, dmgr: Any, channel: int, core_device: str = "core", **sim_args: Any) -> None:
+        bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.channel = channel
         self.target_o = channel << 8
-        _register(dmgr, self.core, channel, KIND_TTL_OUT, TTLOutPhy(), sim_args.get("name"))
+        _register(dmgr, self.core, channel, Kind.TTL_OUT, TTLOutPhy(), sim_args.get("name"))
 
     @staticmethod
     def get_rtio_channels(channel: int, **kwargs: Any) -> list:
@@ -95,6 +93,7 @@ class TTLInOut:
 
     def __init__(self, dmgr: Any, channel: int, gate_latency_mu: int | None = None,
                  core_device: str = "core", **sim_args: Any) -> None:
+        bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.channel = channel
         if gate_latency_mu is None:
@@ -106,7 +105,7 @@ class TTLInOut:
         self.target_sample = (channel << 8) + _ADDR_SAMPLE
         eng = getattr(self.core, "engine", None)
         phy = TTLInputPhy(eng, channel) if eng is not None else None
-        _register(dmgr, self.core, channel, KIND_TTL_INOUT, phy, sim_args.get("name"))
+        _register(dmgr, self.core, channel, Kind.TTL_INOUT, phy, sim_args.get("name"))
 
     @staticmethod
     def get_rtio_channels(channel: int, **kwargs: Any) -> list:
@@ -230,11 +229,12 @@ class TTLClockGen:
 
     def __init__(self, dmgr: Any, channel: int, acc_width: int = 24, core_device: str = "core",
                  **sim_args: Any) -> None:
+        bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.channel = channel
         self.target = channel << 8
         self.acc_width = numpy.int64(acc_width)
-        _register(dmgr, self.core, channel, KIND_CLKGEN, ClockGenPhy(acc_width), sim_args.get("name"))
+        _register(dmgr, self.core, channel, Kind.CLKGEN, ClockGenPhy(acc_width), sim_args.get("name"))
 
     @staticmethod
     def get_rtio_channels(channel: int, **kwargs: Any) -> list:

@@ -63,9 +63,6 @@ def urukul_sta_proto_rev(sta: int) -> int:
     return (sta >> 16) & 0x7F
 
 
-bind_hot(globals())  # per-event timeline calls go straight to the active engine
-
-
 class _RegIOUpdate:
     """IO_UPDATE through the CPLD CFG register (no TTL): two CFG writes."""
 
@@ -91,6 +88,7 @@ class CPLD:
                  refclk: float = 125e6, att: int = 0x00000000, sync_div: int | None = None,
                  proto_rev: int = STA_PROTO_REV_9, core_device: str = "core",
                  **sim_args: Any) -> None:
+        bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.refclk = refclk
         self.clk_div = clk_div

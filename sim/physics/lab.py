@@ -14,6 +14,8 @@ from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from sim.rtio.channels import Kind
+
 __all__ = [
     "BSA",
     "LABS_DIR",
@@ -38,9 +40,9 @@ __all__ = [
 LABS_DIR = Path(__file__).resolve().parent.parent / "labs"
 PRESETS = ("oxford2020", "duke2024", "target_99_1khz")
 ENCODINGS = ("polarisation",)            # extension points: "time_bin", "frequency"
-OUTPUT_KINDS = ("ttl_out",)
-INPUT_KINDS = ("ttl_inout",)
-DDS_KINDS = ("ad9910",)
+OUTPUT_KINDS = (Kind.TTL_OUT,)
+INPUT_KINDS = (Kind.TTL_INOUT,)
+DDS_KINDS = (Kind.AD9910,)
 
 
 class LabError(ValueError):
@@ -292,12 +294,13 @@ class Lab:
         raise KeyError(name)
 
     def validate(self, devices: Mapping[str, str]) -> None:
-        """Check every device reference against ``devices`` (name → kind: ``"ttl_out"``,
-        ``"ttl_inout"``, ``"ad9910"``, ``"entangler"`` ...).
+        """Check every device reference against ``devices`` (name → its
+        :class:`~sim.rtio.channels.Kind` or that kind's name: ``"ttl_out"``, ``"ttl_inout"``,
+        ``"ad9910"``, ``"entangler"`` ...).
 
         :raises LabError: unknown device, a beam on an input, a detector on an output, ...
         """
-        def need(path: str, name: str, kinds: tuple[str, ...], what: str) -> None:
+        def need(path: str, name: str, kinds: tuple[Kind, ...], what: str) -> None:
             if name not in devices:
                 raise LabError(f"lab {self.name}: {path}: device '{name}' is not in the device_db")
             if devices[name] not in kinds:
@@ -314,7 +317,7 @@ class Lab:
         for i, d in enumerate(self.bsa.detectors):
             need(f"bsa.detectors[{i}]", d.device, INPUT_KINDS, "a detector (an input)")
         e = self.entangler
-        need("entangler.device", e.device, ("entangler",), "the entangler")
+        need("entangler.device", e.device, (Kind.ENTANGLER,), "the entangler")
         for i, o in enumerate(e.outputs):
             need(f"entangler.outputs[{i}]", o, OUTPUT_KINDS, "an entangler output")
         for i, o in enumerate(e.inputs):

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from sim.fastforward import PeriodTracking
+from sim.rtio.channels import Kind
 
 from .attempts import (
     HERALD_PATTERNS,
@@ -152,9 +153,9 @@ class PhysicsWorld(PeriodTracking):
             except KeyError:
                 raise LabError(f"lab {self.lab.name}: {what}: device '{name}' unknown to the "
                                f"engine") from None
-            if kind == "ad9910" and "sw" in extra:
+            if kind == Kind.AD9910 and "sw" in extra:
                 return ttl(extra["sw"], what)
-            if kind not in ("ttl_out", "ttl_inout"):
+            if kind not in (Kind.TTL_OUT, Kind.TTL_INOUT):
                 raise LabError(f"lab {self.lab.name}: {what}: '{name}' is a {kind}")
             return ch
 

@@ -11,25 +11,58 @@ The engine appends submissions to :attr:`ChannelState.raw` as ``(timestamp_mu, a
 submission order. As long as a channel's coarse timestamps strictly increase, no two events can meet
 and ``raw`` *is* the resolved log (the common case: no copy, no work). A non-increasing coarse timestamp
 flags the channel; its resolved log is then computed on demand by sorting and grouping.
+
+A channel's (or named device's) :class:`Kind` says what PHY it is; its :attr:`Kind.trace` what the
+VCD file and :mod:`~sim.rtio.peek` show of it. Which device_db class has which kind is
+:data:`sim.registry.DEVICE_CLASSES`.
 """
 from __future__ import annotations
 
+import enum
 from typing import Any, Callable
 
-__all__ = ["ChannelState", "KIND_TTL_OUT", "KIND_TTL_INOUT", "KIND_SPI", "KIND_EDGE_COUNTER",
-           "KIND_CLKGEN", "KIND_ENTANGLER", "KIND_UNKNOWN"]
+__all__ = ["ChannelState", "Kind", "Trace"]
 
-KIND_TTL_OUT = "ttl_out"
-KIND_TTL_INOUT = "ttl_inout"
-KIND_SPI = "spi"
-KIND_EDGE_COUNTER = "edge_counter"
-KIND_CLKGEN = "clkgen"
-KIND_ENTANGLER = "entangler"
-KIND_UNKNOWN = "unknown"
 
-#: PHYs with ``enable_replace`` (``artiq/gateware/rtio/channel.py`` defaults; TTL PHYs keep the default
-#: True, SPI/edge counter and most others set it False).
-_REPLACE_KINDS = frozenset((KIND_TTL_OUT, KIND_TTL_INOUT, KIND_CLKGEN, KIND_UNKNOWN))
+class Trace(enum.Enum):
+    """What the VCD file and peeks show of a device of a kind."""
+
+    LEVEL = "level"          # an output's level (TTL-like: wire ``0``/``1``)
+    INPUT = "input"          # an input's edges and events (``in``, ``gate``/``count``, ...)
+    ENTANGLER = "entangler"  # the entangler core's runs, heralds and registers
+    DDS = "dds"              # an AD9910's DDS states (frequency, phase, amplitude, switch)
+    NONE = "none"            # nothing (an SPI bus)
+
+
+class Kind(enum.StrEnum):
+    """The kind of an RTIO channel or named device; the value is its name in the lab description
+    (``Lab.validate``), engine tables and messages."""
+
+    TTL_OUT = "ttl_out"
+    TTL_INOUT = "ttl_inout"
+    SPI = "spi"
+    EDGE_COUNTER = "edge_counter"
+    CLKGEN = "clkgen"
+    ENTANGLER = "entangler"
+    AD9910 = "ad9910"          # a DDS channel on an Urukul's SPI bus (a named device, no channel)
+    UNKNOWN = "unknown"        # a channel no device declared
+
+    @property
+    def replaces(self) -> bool:
+        """The PHY has ``enable_replace`` (``artiq/gateware/rtio/channel.py`` defaults: TTL PHYs
+        keep the default True, SPI/edge counter and most others set it False)."""
+        return self in _REPLACE_KINDS
+
+    @property
+    def trace(self) -> Trace:
+        """What the VCD file and peeks show of a device of this kind."""
+        return _TRACES[self]
+
+
+_REPLACE_KINDS = frozenset((Kind.TTL_OUT, Kind.TTL_INOUT, Kind.CLKGEN, Kind.UNKNOWN))
+_TRACES = {Kind.TTL_OUT: Trace.LEVEL, Kind.CLKGEN: Trace.LEVEL, Kind.UNKNOWN: Trace.LEVEL,
+           Kind.TTL_INOUT: Trace.INPUT, Kind.EDGE_COUNTER: Trace.INPUT,
+           Kind.ENTANGLER: Trace.ENTANGLER, Kind.AD9910: Trace.DDS, Kind.SPI: Trace.NONE}
 
 
 class ChannelState:
@@ -38,16 +71,16 @@ class ChannelState:
     __slots__ = ("channel", "name", "kind", "raw", "max_c", "flagged", "flag_c", "hook", "replace",
                  "_res", "_res_len", "checked", "phy", "input", "level_view")
 
-    def __init__(self, channel: int, name: str = "unknown", kind: str = KIND_UNKNOWN) -> None:
+    def __init__(self, channel: int, name: str = "unknown", kind: Kind = Kind.UNKNOWN) -> None:
         self.channel = channel
         self.name = name
-        self.kind = kind
+        self.kind = Kind(kind)
         self.raw: list[tuple[int, int, int]] = []
         self.max_c = -(1 << 62)
         self.flagged = False
         self.flag_c = -(1 << 62)  # largest coarse time any out-of-order event may share
         self.hook: Callable[[int, int, int], None] | None = None
-        self.replace = kind in _REPLACE_KINDS
+        self.replace = self.kind.replaces
         self._res: list[tuple[int, int, int]] = []
         self._res_len = -1
         self.checked = 0
@@ -55,9 +88,9 @@ class ChannelState:
         self.input: Any = None
         self.level_view: Any = None
 
-    def set_kind(self, kind: str) -> None:
-        self.kind = kind
-        self.replace = kind in _REPLACE_KINDS
+    def set_kind(self, kind: Kind) -> None:
+        self.kind = Kind(kind)
+        self.replace = self.kind.replaces
 
     def drop_after(self, cc: int) -> None:
         """``rtio_init``: events of coarse time after ``cc`` (still waiting in the SED lanes) are

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from sim.fastforward import CyclePhy, CycleWorld
 from sim.rtio.capture import Period, PeriodCapture
-from sim.rtio.channels import KIND_UNKNOWN, ChannelState
+from sim.rtio.channels import ChannelState, Kind
 from sim.rtio.costs import CostProfile
 from sim.rtio.counter import Counter
 from sim.rtio.dma import DMACache
@@ -100,7 +100,7 @@ class RTIOEngine(Timeline, Counter, SEDOutputs, InputReads, PhyViews, DMACache, 
             st = self.channels[channel] = ChannelState(channel)
         return st
 
-    def register_channel(self, channel: int, kind: str, name: str | None = None,
+    def register_channel(self, channel: int, kind: Kind, name: str | None = None,
                          phy: Any = None, input_depth: int | None = None) -> ChannelState:
         """Declare a channel's PHY kind and device name (idempotent).
 
@@ -110,7 +110,7 @@ class RTIOEngine(Timeline, Counter, SEDOutputs, InputReads, PhyViews, DMACache, 
             :class:`~sim.fastforward.CycleWorld`.
         """
         st = self.channel(channel)
-        if kind != KIND_UNKNOWN and (st.kind == KIND_UNKNOWN or phy is not None):
+        if kind != Kind.UNKNOWN and (st.kind == Kind.UNKNOWN or phy is not None):
             st.set_kind(kind)
         if name is not None and (st.name == "unknown" or phy is not None):
             st.name = name

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.rtio.channels import Kind, Trace
+
 __all__ = ["Peek"]
 
 _NEG = -(1 << 62)
@@ -18,7 +20,7 @@ class Peek:
     def _channel(self, signal: Any) -> tuple[str, int, dict]:
         if isinstance(signal, int):
             st = self.engine.channels.get(signal)
-            return (st.kind if st else "unknown", signal, {})
+            return (st.kind if st else Kind.UNKNOWN, signal, {})
         return self.engine.resolve_device(signal)
 
     def events(self, signal: Any, t_from_mu: int = _NEG, t_to_mu: int = 1 << 62) -> list:
@@ -32,13 +34,13 @@ class Peek:
                 inp.generate(self.engine.counter + 1)
             return [e for e in getattr(phy, "log", []) if t_from_mu <= e[0] < t_to_mu]
         kind, ch, extra = self._channel(signal)
-        if kind == "ad9910":
+        if Kind(kind).trace is Trace.DDS:
             return self.engine.dds_states(ch, extra["cs"], t_from_mu, t_to_mu)
         return self.engine.ttl_levels(ch, t_from_mu, t_to_mu)
 
     def value(self, signal: Any, t_mu: int) -> Any:
         """Level of a TTL-like output at ``t_mu`` (0/1), or the ``DDSState`` of an AD9910."""
         kind, ch, extra = self._channel(signal)
-        if kind == "ad9910":
+        if Kind(kind).trace is Trace.DDS:
             return self.engine.dds_state_at(ch, extra["cs"], t_mu)
         return self.engine.ttl_level_at(ch, t_mu)

@@ -49,15 +49,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sim.rtio.channels import (
-    KIND_CLKGEN,
-    KIND_EDGE_COUNTER,
-    KIND_ENTANGLER,
-    KIND_TTL_INOUT,
-    KIND_TTL_OUT,
-    KIND_UNKNOWN,
-)
-from sim.rtio.phy.entangler import ADDR_CONFIG, ADDR_HERALD, ADDR_TCYCLE, TIMEOUT_DATA
+from drivers.entangler_registers import ADDR_CONFIG, ADDR_HERALD, ADDR_TCYCLE, TIMEOUT
+from sim.rtio.channels import Kind, Trace
 from sim.rtio.phy.ttl import GATE_OFFSET_MU
 
 __all__ = [
@@ -74,7 +67,6 @@ ROOT = "rtio"
 HARDWARE_SCOPE = "hardware"
 _NEG = -(1 << 62)
 _DEFAULT_CLICK_WIDTH_S = 10e-9
-_TTL_LIKE = (KIND_TTL_OUT, KIND_CLKGEN, KIND_UNKNOWN)
 
 
 @dataclass
@@ -109,7 +101,7 @@ def _ident(name: str) -> str:
 
 def _key(entry: tuple[str, int, dict]) -> tuple[int, int | None]:
     kind, ch, extra = entry
-    return (ch, int(extra.get("cs", 0)) if kind == "ad9910" else None)
+    return (ch, int(extra.get("cs", 0)) if kind == Kind.AD9910 else None)
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -157,7 +149,7 @@ def device_names(engine: Any, device_db: dict | None = None) -> dict[tuple[int, 
             path = (_ident(canonical),)
         out[key] = DeviceName(canonical, hw, path, rank[canonical])
         kind, _, extra = names[hw]
-        if kind == "ad9910" and extra.get("sw") in names:
+        if kind == Kind.AD9910 and extra.get("sw") in names:
             switch_of[extra["sw"]] = (path, rank[canonical])
     # an AD9910's RF switch without a name of its own lives in the AD9910's scope
     for key, dn in out.items():
@@ -232,7 +224,7 @@ def _entangler_signals(engine: Any, ch: int, dn: DeviceName) -> list[Signal]:
     for r in runs:
         running += [(r.t_start_mu, 1), (r.t_end_mu, 0)]
     running.sort(key=lambda c: c[0])
-    heralds = [r for r in runs if r.data != TIMEOUT_DATA]
+    heralds = [r for r in runs if r.data != TIMEOUT]
 
     def sig(name: str, kind: str, size: int, changes: list) -> Signal:
         return Signal(dn.path + (name,), kind, size, changes, _hw_alias(dn, name), dn.rank)
@@ -258,7 +250,7 @@ def collect_signals(engine: Any, device_db: dict | None = None, lab: Any = None)
     clicks = _entangler_click_edges(engine, lab)
     t_end = max(engine.counter, engine.now) + 1
     dds_switches = {engine.names[extra["sw"]][1] for kind, _, extra in engine.names.values()
-                    if kind == "ad9910" and extra.get("sw") in engine.names}
+                    if kind == Kind.AD9910 and extra.get("sw") in engine.names}
     out: list[Signal] = []
     for ch, st in sorted(engine.channels.items()):
         dn = names.get((ch, None)) or DeviceName(st.name, st.name, (_ident(
@@ -266,16 +258,17 @@ def collect_signals(engine: Any, device_db: dict | None = None, lab: Any = None)
         inp = engine.inputs.get(ch)
         if inp is not None:
             inp.generate(engine.counter + 1)   # edges and events up to now reach the PHY
-        if st.kind in _TTL_LIKE:
+        trace = st.kind.trace
+        if trace is Trace.LEVEL:
             lv = engine.ttl_levels(ch, _NEG, t_end)
             if lv or st.raw or ch in dds_switches:
                 out.append(Signal(dn.path, "wire", 1, lv, _hw_alias(dn), dn.rank))
-        elif st.kind in (KIND_TTL_INOUT, KIND_EDGE_COUNTER):
+        elif trace is Trace.INPUT:
             edges = list(rec.edges.get(ch, ())) if rec is not None else []
             if ch in clicks:
                 edges = sorted(edges + clicks[ch], key=lambda e: e[0])
             out += _input_signals(engine, ch, dn, edges, t_end)
-        elif st.kind == KIND_ENTANGLER:
+        elif trace is Trace.ENTANGLER:
             out += _entangler_signals(engine, ch, dn)
     out += _dds_signals(engine, names)
     _alias_dds_switches(engine, names, out)
@@ -329,7 +322,7 @@ def _input_signals(engine: Any, ch: int, dn: DeviceName, edges: list[tuple[int, 
     if not (edges or st.raw or log):
         return []
     sub: list[tuple[str, str, int, list]] = [("in", "wire", 1, edges)]
-    if st.kind == KIND_TTL_INOUT:
+    if st.kind == Kind.TTL_INOUT:
         sub += [("gate", "wire", 2, _gate_changes(engine, ch)),
                 ("events", "event", 1, [(t, True) for t, _ in log])]
         lv = engine.ttl_levels(ch, _NEG, t_end)
@@ -346,7 +339,7 @@ def _input_signals(engine: Any, ch: int, dn: DeviceName, edges: list[tuple[int, 
 def _dds_signals(engine: Any, names: dict[tuple[int, int | None], DeviceName]) -> list[Signal]:
     """Frequency, phase and amplitude of every AD9910 the engine knows (0 before its first
     IO_UPDATE that takes effect, e.g. all along if its Urukul was never initialised)."""
-    keys = {_key(e) for e in engine.names.values() if e[0] == "ad9910"} | set(engine.dds)
+    keys = {_key(e) for e in engine.names.values() if e[0] == Kind.AD9910} | set(engine.dds)
     out: list[Signal] = []
     for spi, cs in sorted(keys):  # type: ignore[type-var]
         tl = engine.dds.get((spi, cs))
@@ -368,7 +361,7 @@ def _alias_dds_switches(engine: Any, names: dict[tuple[int, int | None], DeviceN
     by_path = {s.path: s for s in signals}
     for kind, spi, extra in engine.names.values():
         sw = extra.get("sw")
-        if kind != "ad9910" or sw not in engine.names:
+        if kind != Kind.AD9910 or sw not in engine.names:
             continue
         dds, swn = names.get((spi, int(extra.get("cs", 0)))), names.get((engine.names[sw][1], None))
         if dds is None or swn is None or (dds.path + ("freq_hz",)) not in by_path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from sim.rtio.channels import ChannelState
+from sim.rtio.channels import ChannelState, Kind
 from sim.rtio.phy.ttl import LevelView
 from sim.rtio.sed import NEG
 
@@ -20,10 +20,10 @@ class PhyViews:
     _compact: Callable[[ChannelState], None]
 
     def _init_views(self) -> None:
-        self.names: dict[str, tuple[str, int, dict]] = {}  # device name -> (kind, channel, extra)
+        self.names: dict[str, tuple[Kind, int, dict]] = {}  # device name -> (kind, channel, extra)
         self.dds: dict[tuple[int, int], Any] = {}  # (spi channel, cs) -> DDS timeline
 
-    def resolve_device(self, name: str) -> tuple[str, int, dict]:
+    def resolve_device(self, name: str) -> tuple[Kind, int, dict]:
         """``(kind, channel, extra)`` of a device name (``extra``: e.g. ``{"cs": 4}``, AD9910)."""
         try:
             return self.names[name]

@@ -17,6 +17,7 @@ import pytest
 
 from analysis import pyon
 from sim.cli import main
+from sim.rtio.channels import Kind
 from sim.rtio.phy.urukul import UrukulUninitialised
 from sim.runner import Simulation
 
@@ -226,7 +227,7 @@ def test_restore_puts_back_what_the_hardware_keeps(tmp_path):
             assert dec.dds[cs].regs == olds[ch].dds[cs].regs
             assert new.engine.dds_state_at(ch, cs, t) == old.engine.dds_state_at(ch, cs, t)
     for ch, st in old.engine.channels.items():
-        if st.kind in ("ttl_out", "ttl_inout"):
+        if st.kind in (Kind.TTL_OUT, Kind.TTL_INOUT):
             assert new.engine.ttl_level_at(ch, t) == old.engine.ttl_level_at(ch, t), st.name
     assert any(old.engine.ttl_level_at(ch, t) for ch in old.engine.channels)
     assert new.world.processed_mu == t

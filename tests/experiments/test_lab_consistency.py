@@ -4,6 +4,7 @@ import runpy
 
 import pytest
 
+from sim.registry import kind_of_class
 from tests.experiments.simhelpers import ROOT
 
 
@@ -19,8 +20,7 @@ def device_kinds():
     for name in ddb:
         desc = resolve(name)
         cls = desc.get("class")
-        kinds[name] = {"TTLOut": "ttl_out", "TTLInOut": "ttl_inout", "AD9910": "ad9910",
-                       "Entangler": "entangler"}.get(cls, cls)
+        kinds[name] = kind_of_class(cls) or cls
     return kinds
 
 

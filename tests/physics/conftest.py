@@ -10,18 +10,19 @@ import pytest
 
 from sim.physics.lab import Lab, load_lab
 from sim.physics.view import DDSState
+from sim.rtio.channels import Kind
 
 # device name -> (kind, channel, extra), the docs/design.md names
-DEVICES: dict[str, tuple[str, int, dict[str, Any]]] = {}
+DEVICES: dict[str, tuple[Kind, int, dict[str, Any]]] = {}
 for _k, _node in enumerate("ab"):
     for _i, _sig in enumerate(("cool_sw", "repump_sw", "pump_sw", "excite", "detect_sw")):
-        DEVICES[f"node_{_node}.{_sig}"] = ("ttl_out", 8 * _k + _i, {})
-    DEVICES[f"node_{_node}.qubit_sw"] = ("ttl_out", 40 + _k, {})
-    DEVICES[f"node_{_node}.qubit_dds"] = ("ad9910", 50 + _k, {"cs": 7, "sw": f"node_{_node}.qubit_sw"})
-    DEVICES[f"node_{_node}.pmt"] = ("ttl_inout", 20 + _k, {})
+        DEVICES[f"node_{_node}.{_sig}"] = (Kind.TTL_OUT, 8 * _k + _i, {})
+    DEVICES[f"node_{_node}.qubit_sw"] = (Kind.TTL_OUT, 40 + _k, {})
+    DEVICES[f"node_{_node}.qubit_dds"] = (Kind.AD9910, 50 + _k, {"cs": 7, "sw": f"node_{_node}.qubit_sw"})
+    DEVICES[f"node_{_node}.pmt"] = (Kind.TTL_INOUT, 20 + _k, {})
 for _i in range(4):
-    DEVICES[f"bsa_det{_i}"] = ("ttl_inout", 16 + _i, {})
-DEVICES["entangler"] = ("entangler", 60, {})
+    DEVICES[f"bsa_det{_i}"] = (Kind.TTL_INOUT, 16 + _i, {})
+DEVICES["entangler"] = (Kind.ENTANGLER, 60, {})
 KINDS = {name: kind for name, (kind, _, _) in DEVICES.items()}
 
 

@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 
 from sim.physics.lab import PRESETS, LabError, lab_from_dict, load_lab
+from sim.registry import kind_of_class
 
 from .conftest import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
-_CLASS_KIND = {"TTLOut": "ttl_out", "TTLInOut": "ttl_inout", "AD9910": "ad9910",
-               "Entangler": "entangler"}
 
 
 def _preset_dict(name: str = "oxford2020") -> dict:
@@ -37,8 +36,7 @@ def test_repository_lab_matches_device_db() -> None:
         entry = ddb[name]
         while isinstance(entry, str):
             entry = ddb[entry]
-        kind = _CLASS_KIND.get(entry.get("class", ""), entry.get("class", ""))
-        kinds[name] = kind
+        kinds[name] = kind_of_class(entry.get("class", "")) or entry.get("class", "")
     load_lab(ROOT / "lab.toml").validate(kinds)
 
 

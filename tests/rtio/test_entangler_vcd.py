@@ -9,10 +9,12 @@ import numpy
 import pytest
 from artiq.language.core import delay, delay_mu, now_mu
 from artiq.language.units import MHz, us
-from sim.rtio.channels import KIND_ENTANGLER
-from sim.rtio.phy.entangler import (ADDR_COUNTER_RESULT, ADDR_HERALD, ADDR_NCYCLES, ADDR_RUN,
-                                    ADDR_STATUS, ADDR_TCYCLE, ADDR_TIMESTAMP, ADDR_TIMING,
-                                    TIMEOUT_DATA, EntanglerPhy)
+
+from drivers.entangler_registers import (ADDR_COUNTER_RESULT, ADDR_HERALD, ADDR_NCYCLES, ADDR_RUN,
+                                         ADDR_STATUS, ADDR_TCYCLE, ADDR_TIMESTAMP, ADDR_TIMING,
+                                         TIMEOUT)
+from sim.rtio.channels import Kind
+from sim.rtio.phy.entangler import EntanglerPhy
 from sim.rtio.phy.ttl import GATE_OFFSET_MU
 from sim.syscalls import rtio_input_data, rtio_input_timestamped_data, rtio_output
 
@@ -106,7 +108,7 @@ def test_entangler_without_physics_times_out(make_env):
     """No lab: nothing fires, the run ends at the timeout with data 0x3fff."""
     env = make_env(_db())
     t_run, ts, data, n, status, ts0, c0 = _run_entangler(env, 125 * 10)
-    assert data == TIMEOUT_DATA and n == 10 and status == 0b101
+    assert data == TIMEOUT and n == 10 and status == 0b101
     assert ts == t_run + 10 * 1000
     assert c0 == 0
 
@@ -138,7 +140,7 @@ def test_engine_hands_the_cycle_world_to_entangler_phys(make_env):
     eng.attach_world(world)
     assert phy.world is world
     late = EntanglerPhy(eng, ENT_CH + 1)
-    eng.register_channel(ENT_CH + 1, KIND_ENTANGLER, "entangler_late", phy=late)
+    eng.register_channel(ENT_CH + 1, Kind.ENTANGLER, "entangler_late", phy=late)
     assert late.world is world
     eng.attach_world(FakeWorld(0.1))
     assert phy.world is world and late.world is world

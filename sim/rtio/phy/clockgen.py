@@ -19,8 +19,6 @@ __all__ = ["ClockGenPhy", "ClockGenLevels"]
 class ClockGenPhy:
     """Marker PHY: the waveform is built lazily by :class:`ClockGenLevels` from the resolved writes."""
 
-    kind = "clkgen"
-
     def __init__(self, acc_width: int = 24) -> None:
         self.acc_width = acc_width
 

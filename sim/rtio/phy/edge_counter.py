@@ -20,8 +20,6 @@ __all__ = ["EdgeCounterPhy"]
 class EdgeCounterPhy:
     """Counts edges from the worlds on its channel inside the configured windows."""
 
-    kind = "edge_counter"
-
     def __init__(self, engine: Any, channel: int, gateware_width: int = 31) -> None:
         self.engine = engine
         self.channel = channel

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Entangler gateware PHY (OxfordIonTrapGroup/entangler-core ``entangler/core.py``, ``phy.py``,
-``driver.py``: the register map below is that core's, as its driver documents it).
+``driver.py``; register map defined in :mod:`drivers.entangler_registers`).
 
 Writes: CONFIG 0 (bit0 enable, bit1 master, bit2 standalone), RUN 1 (timeout in coarse ticks; starts a
 run), TCYCLE 2 (cycle length in coarse ticks), HERALD 3 (4×4-bit patterns in bits 0–15, enables in
@@ -33,28 +33,27 @@ from typing import Any
 
 import numpy
 
+from drivers.entangler_registers import (
+    ADDR_CONFIG,
+    ADDR_COUNTER_PATTERNS,
+    ADDR_COUNTER_RESULT,
+    ADDR_HERALD,
+    ADDR_NCYCLES,
+    ADDR_NTRIGGERS,
+    ADDR_RUN,
+    ADDR_STATUS,
+    ADDR_TCYCLE,
+    ADDR_TIMEREMAINING,
+    ADDR_TIMESTAMP,
+    ADDR_TIMING,
+    TIMEOUT,
+)
 from sim.fastforward import CycleWorld, EntanglerFastForward, PeriodWorld, RunLaw
 from sim.rtio.phy.ttl import INPUT_ARRIVAL_MU
 from sim.rtio.recorder import EntanglerRun
 
-__all__ = ["EntanglerPhy", "ADDR_CONFIG", "ADDR_RUN", "ADDR_TCYCLE", "ADDR_HERALD",
-           "ADDR_TIMING", "ADDR_COUNTER_PATTERNS", "ADDR_STATUS", "ADDR_NCYCLES",
-           "ADDR_TIMEREMAINING", "ADDR_NTRIGGERS", "ADDR_TIMESTAMP", "ADDR_COUNTER_RESULT",
-           "TIMEOUT_DATA"]
+__all__ = ["EntanglerPhy"]
 
-ADDR_CONFIG = 0
-ADDR_RUN = 1
-ADDR_TCYCLE = 2
-ADDR_HERALD = 3
-ADDR_TIMING = 0b001_000
-ADDR_COUNTER_PATTERNS = 0b010_000
-ADDR_STATUS = 0b100_000
-ADDR_NCYCLES = 0b100_001
-ADDR_TIMEREMAINING = 0b100_010
-ADDR_NTRIGGERS = 0b100_011
-ADDR_TIMESTAMP = 0b101_000
-ADDR_COUNTER_RESULT = 0b110_000
-TIMEOUT_DATA = 0x3FFF
 _MASK14 = 0x3FFF
 
 
@@ -99,10 +98,9 @@ class _Stale:
 class EntanglerPhy(EntanglerFastForward):
     """The entangler core on one RTIO channel (see module docstring)."""
 
-    kind = "entangler"
     _ADDR_RUN = ADDR_RUN
     _ADDR_CONFIG = ADDR_CONFIG
-    _TIMEOUT_DATA = TIMEOUT_DATA
+    _TIMEOUT_DATA = TIMEOUT
 
     def __init__(self, engine: Any, channel: int, output_channels: list[int] | None = None,
                  input_channels: list[int] | None = None) -> None:
@@ -287,7 +285,7 @@ class EntanglerPhy(EntanglerFastForward):
             data = cfg.slots[last_pattern]
             self.status = 0b011
         else:
-            data = TIMEOUT_DATA
+            data = TIMEOUT
             self.status = 0b101
         self.ncycles = n_cycles
         self.time_remaining = max(timeout_coarse - n_cycles * max(self.tcycle, 1), 0)

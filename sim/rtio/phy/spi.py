@@ -31,8 +31,6 @@ def xfer_duration_mu(length: int, div: int, ref_period_mu: int = 8) -> int:
 class SPIPhy:
     """One SPI bus: config register, busy tracking, slaves by chip select, read-back events."""
 
-    kind = "spi"
-
     def __init__(self, engine: Any, channel: int) -> None:
         self.engine = engine
         self.channel = channel

@@ -20,7 +20,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any
 
-from sim.rtio.channels import KIND_TTL_INOUT, ChannelState
+from sim.rtio.channels import ChannelState, Kind
 
 __all__ = ["GATE_OFFSET_MU", "INPUT_ARRIVAL_MU", "LevelView", "TTLInputPhy", "TTLOutPhy"]
 
@@ -32,8 +32,6 @@ _NEG = -(1 << 62)
 class TTLOutPhy:
     """Output-only TTL PHY: nothing happens immediately; levels are resolved lazily."""
 
-    kind = "ttl_out"
-
 
 class LevelView:
     """Incrementally built output-level transitions ``(t, level)`` of a TTL-like channel."""
@@ -44,10 +42,10 @@ class LevelView:
         self.lv: list[int] = []
         self.idx = 0
         self.o = 0
-        self.oe = 0 if st.kind == KIND_TTL_INOUT else 1
+        self.oe = 0 if st.kind == Kind.TTL_INOUT else 1
         self.level = 0
         self.gen = None
-        if st.kind == "clkgen":
+        if st.kind == Kind.CLKGEN:
             from sim.rtio.phy.clockgen import ClockGenLevels
             self.gen = ClockGenLevels(st)
 
@@ -104,7 +102,7 @@ class LevelView:
         """Turn submissions ``res[i:n]`` (up to the first at ``t_to`` or later) into level
         transitions appended to ``out_t``/``out_lv``, from output ``o``, enable ``oe`` and
         ``level``; returns ``(next index, o, oe, level)``."""
-        inout = self.st.kind == KIND_TTL_INOUT
+        inout = self.st.kind == Kind.TTL_INOUT
         while i < n:
             ts, addr, data = res[i]
             if t_to is not None and ts >= t_to:
@@ -126,8 +124,6 @@ class LevelView:
 
 class TTLInputPhy:
     """Input side of a TTLInOut channel: gating, sampling and watching on edges from the worlds."""
-
-    kind = "ttl_inout"
 
     def __init__(self, engine: Any, channel: int) -> None:
         self.engine = engine

@@ -25,6 +25,8 @@ import logging
 from bisect import bisect_left, bisect_right
 from typing import Any
 
+from sim.rtio.channels import Kind
+
 logger = logging.getLogger(__name__)
 
 try:
@@ -246,7 +248,7 @@ class UrukulDecoder:
         """Device names of the AD9910 at chip select ``cs`` (the entry first, then aliases)."""
         db = self._device_db()
         names = [n for n, (kind, ch, extra) in self.engine.names.items()
-                 if kind == "ad9910" and ch == self.spi_channel and extra.get("cs") == cs]
+                 if kind == Kind.AD9910 and ch == self.spi_channel and extra.get("cs") == cs]
         names.sort(key=lambda n: not isinstance(db.get(n), dict))
         if not names:
             return f"at chip select {cs} of SPI channel {self.spi_channel}"

@@ -4,13 +4,21 @@
 Written from ARTIQ 9's documented behaviour: decorators attach ``artiq_embedded`` metadata, ``@kernel``
 returns a wrapper that calls ``getattr(self, core_name).run(wrapper, (self,) + args, kwargs)``, and the
 seven-method time-manager protocol is installed with :func:`set_time_manager`.
+
+This module imports nothing from the simulator. A simulator that runs kernels as host Python
+installs its :class:`KernelHooks` with :func:`set_kernel_hooks` while a kernel runs: a ``@kernel``
+called from a running kernel then goes to ``hooks.nested`` (it is part of the same kernel) and an
+``@rpc`` call to ``hooks.rpc`` (which charges the RPC's cost); without hooks the decorators behave
+as ARTIQ's do on the host.
 """
 from __future__ import annotations
 
 from collections import namedtuple
 from functools import wraps
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
+# ARTIQ's names; the stand-in's own :class:`KernelHooks` and :func:`set_kernel_hooks` are not
+# exported (``from artiq.experiment import *`` gives exactly ARTIQ's)
 __all__ = [
     "kernel", "portable", "rpc", "subkernel", "syscall", "host_only", "kernel_from_string",
     "set_time_manager", "set_watchdog_factory", "TerminationRequested",
@@ -24,11 +32,43 @@ _ARTIQEmbeddedInfo = namedtuple(
 )
 
 
-def _host_fast_path(run_on_core: Callable, self: Any, args: tuple, kwargs: dict) -> Any:
-    """A kernel called from a running simulated kernel is part of the same kernel."""
-    from sim.kernel import host_function
+class KernelHooks(Protocol):
+    """What a kernel simulator provides to the decorators (see the module docstring)."""
 
-    return host_function(run_on_core)(self, *args, **kwargs)
+    #: nesting depth of the simulated kernels running on this thread (0: none)
+    depth: int
+
+    def nested(self, wrapper: Callable, obj: Any, args: tuple, kwargs: dict) -> Any:
+        """Run the ``@kernel`` ``wrapper`` of ``obj``, called from a running kernel."""
+
+    def rpc(self, function: Callable, args: tuple, kwargs: dict, is_async: bool) -> Any:
+        """Call the ``@rpc`` ``function`` (from a kernel or the host)."""
+
+
+class _NoHooks:
+    """No simulator: kernels go to their core, RPCs are plain calls."""
+
+    depth = 0
+
+    @staticmethod
+    def nested(wrapper: Callable, obj: Any, args: tuple, kwargs: dict) -> Any:
+        raise AssertionError("no simulated kernel is running")
+
+    @staticmethod
+    def rpc(function: Callable, args: tuple, kwargs: dict, is_async: bool) -> Any:
+        return function(*args, **kwargs)
+
+
+_NO_HOOKS = _NoHooks()
+_hooks: KernelHooks = _NO_HOOKS
+
+
+def set_kernel_hooks(hooks: KernelHooks | None) -> KernelHooks | None:
+    """Install the simulator's ``hooks`` (``None``: none); returns the previous ones."""
+    global _hooks
+    prev = _hooks
+    _hooks = _NO_HOOKS if hooks is None else hooks
+    return None if prev is _NO_HOOKS else prev
 
 
 def kernel(arg: Any = None, flags: Any = {}) -> Callable:
@@ -52,14 +92,11 @@ def kernel(arg: Any = None, flags: Any = {}) -> Callable:
 
 
 def _make_kernel(function: Callable, core_name: str, flags: Any) -> Callable:
-    from sim import kernel as _simkernel
-
-    state = _simkernel.STATE
-
     @wraps(function)
     def run_on_core(self, *k_args, **k_kwargs):
-        if state.depth:
-            return _host_fast_path(run_on_core, self, k_args, k_kwargs)
+        hooks = _hooks
+        if hooks.depth:
+            return hooks.nested(run_on_core, self, k_args, k_kwargs)
         return getattr(self, core_name).run(run_on_core, (self,) + k_args, k_kwargs)
 
     run_on_core.artiq_embedded = _ARTIQEmbeddedInfo(
@@ -84,17 +121,15 @@ def portable(arg: Any = None, flags: Any = {}) -> Callable:
 def rpc(arg: Any = None, flags: Any = {}) -> Callable:
     """Mark a host function called from kernels; ``flags={"async"}`` makes the call non-blocking.
 
-    On the simulator a call made while a kernel runs charges the RPC's CPU cost to the RTIO
-    counter (a synchronous round trip, or the queueing of an asynchronous one).
+    The call goes through the installed :class:`KernelHooks` (on the simulator, a call made
+    while a kernel runs charges the RPC's CPU cost to the RTIO counter).
     """
     def inner(function: Callable) -> Callable:
-        from sim.syscalls import call_rpc
-
         is_async = "async" in set(flags)
 
         @wraps(function)
         def rpc_call(*args, **kwargs):
-            return call_rpc(function, args, kwargs, is_async)
+            return _hooks.rpc(function, args, kwargs, is_async)
 
         rpc_call.artiq_embedded = _ARTIQEmbeddedInfo(
             core_name=None, portable=False, function=function, syscall=None,

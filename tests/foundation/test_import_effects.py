@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Nothing happens at import time: importing the runner and the device models leaves ``sys.path``
+and the device modules' globals as they were; the hot syscalls are bound once a device is made."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+_CHECK = """
+import importlib, pkgutil, sys
+from sim import artiq_env
+artiq_env.activate()
+path = list(sys.path)
+import sim.runner, sim.devices, sim.syscalls
+from artiq.language import core as lcore
+mods = [importlib.import_module("sim.devices." + m.name)
+        for m in pkgutil.iter_modules(sim.devices.__path__)]
+assert sys.path == path, "sys.path changed at import"
+assert sim.syscalls._hot_modules == [], "hot globals registered at import"
+import sim.devices.ttl as ttl
+assert ttl.rtio_output is sim.syscalls.rtio_output and ttl.delay is lcore.delay
+assert lcore._hooks is lcore._NO_HOOKS
+
+class DMgr:
+    def get(self, name):
+        return None
+
+ttl.TTLOut(DMgr(), 3)
+assert any(g is vars(ttl) for g, _ in sim.syscalls._hot_modules)
+print(len(mods))
+"""
+
+
+def test_imports_change_nothing_until_a_device_is_made():
+    out = subprocess.run([sys.executable, "-c", _CHECK], capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout) >= 8
+
+
+def test_runner_imports_without_artiq_on_the_path():
+    """``sim.runner`` is importable before activation (the CLI activates at the point of use)."""
+    code = ("import sys\nimport sim.runner\n"
+            "assert not any(p.endswith('standin') for p in sys.path)\n"
+            "assert 'artiq' not in sys.modules\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 0, out.stderr
