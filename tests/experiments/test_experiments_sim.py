@@ -6,10 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from tests.experiments.simhelpers import missing_sim_parts, run, simulation
+from tests.experiments.simhelpers import run, simulation
 
-_missing = missing_sim_parts()
-pytestmark = pytest.mark.skipif(bool(_missing), reason="simulator incomplete: {}".format(_missing))
 
 
 @pytest.fixture

@@ -23,9 +23,8 @@ from numpy import int32, int64  # noqa: E402
 from drivers.entangler import (GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B,  # noqa: E402
                                OUT_PUMP_A, OUT_PUMP_B, TIMEOUT)
 from drivers.bsa import HERALD_PATTERNS  # noqa: E402
-from tests.experiments.simhelpers import missing_sim_parts, simulation  # noqa: E402
+from tests.experiments.simhelpers import simulation  # noqa: E402
 
-pytestmark = pytest.mark.skipif(bool(missing_sim_parts()), reason="simulator incomplete")
 
 CYCLE_MU = 1048
 RUN_MU = 200_000

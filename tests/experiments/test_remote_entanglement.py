@@ -9,9 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from tests.experiments.simhelpers import missing_sim_parts, run, simulation
+from tests.experiments.simhelpers import run, simulation
 
-pytestmark = pytest.mark.skipif(bool(missing_sim_parts()), reason="simulator incomplete")
 
 
 @pytest.fixture
