@@ -114,7 +114,7 @@ class CPLD:
             if dec is None and phy is not None:
                 dec = UrukulDecoder(eng, self.bus.channel, proto_rev)
                 phy.attach_slave(dec)
-                if io_update_device:
+                if not isinstance(self.io_update, _RegIOUpdate):  # a TTL, not CFG writes
                     dec.attach_io_update(self.io_update.channel)
             self.decoder = dec
 
