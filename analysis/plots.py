@@ -54,7 +54,7 @@ def bin_parity_scan(
     idx = np.minimum((ph * bins).astype(np.int64), bins - 1)
     k = np.bincount(idx, weights=ne, minlength=bins).astype(np.int64)
     m = np.bincount(idx, weights=nn, minlength=bins).astype(np.int64)
-    x = np.bincount(idx, weights=ph * nn, minlength=bins)
+    x = np.bincount(idx, weights=ph * nn, minlength=bins).astype(float)
     keep = m > 0
     k, m, x = k[keep], m[keep], x[keep] / m[keep]
     ests = [clopper_pearson(int(a), int(b), cl=cl) for a, b in zip(k, m)]

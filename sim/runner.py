@@ -319,7 +319,7 @@ def resolve_lab(lab: Any, device_db_path: pathlib.Path | None) -> Any:
         raise InputError("cannot load lab {!r}: sim.physics is not available".format(
             str(lab))) from exc
     try:
-        return load_lab(lab)
+        return load_lab(os.fspath(lab))
     except Exception as exc:
         raise InputError("cannot load lab {!r}: {}".format(
             str(lab), " ".join(str(exc).split()))) from exc
@@ -574,7 +574,8 @@ class _Run:
                          dict(self.dataset_mgr.local), self._summary())
 
     def _lifecycle(self) -> BaseException | None:
-        managers = (self.device_mgr, self.dataset_mgr, self.argument_mgr, {})
+        managers: tuple[Any, Any, Any, dict[str, Any]] = (
+            self.device_mgr, self.dataset_mgr, self.argument_mgr, {})
         try:
             exp = self.exp_cls(managers)
             self.argument_mgr.check_unprocessed_arguments()

@@ -91,7 +91,7 @@ class SimSession:
         self.loopback = LoopbackWorld()
         self.engine.attach_world(self.loopback)
         self._wire_loopback_from_db()
-        self.world = None
+        self.world: Any = None  # the lab's PhysicsWorld, once _attach_physics has run
         if lab is not None:
             self._attach_physics(lab)
 
@@ -172,12 +172,9 @@ class SimSession:
         raise KeyError("loopback: unknown RTIO device {!r}".format(name))
 
     def _attach_physics(self, lab: Any) -> None:
-        try:
-            from sim.physics.lab import load_lab
-            from sim.physics.world import PhysicsWorld
-        except ImportError as exc:
-            logger.warning("physics world not available (%s): running without a lab", exc)
-            return
+        from sim.physics.lab import load_lab
+        from sim.physics.world import PhysicsWorld
+
         if isinstance(lab, str):
             lab = load_lab(lab)
         self.world = PhysicsWorld(lab, self.rng)

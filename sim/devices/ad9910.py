@@ -249,8 +249,9 @@ class AD9910:
         """``set_mu`` in SI units (Hz, turns, fraction). Advances the cursor by 1256 mu; returns the
         phase in turns."""
         return self.pow_to_turns(self.set_mu(
-            self.frequency_to_ftw(frequency), self.turns_to_pow(phase),
-            self.amplitude_to_asf(amplitude), phase_mode, ref_time_mu, profile, ram_destination))
+            int(self.frequency_to_ftw(frequency)), int(self.turns_to_pow(phase)),
+            int(self.amplitude_to_asf(amplitude)), phase_mode, ref_time_mu, profile,
+            ram_destination))
 
     def get_mu(self, profile: int = DEFAULT_PROFILE) -> tuple[int, int, int]:
         """``(ftw, pow, asf)`` read back from a profile register (blocking)."""

@@ -140,8 +140,8 @@ class Core:
             finally:
                 state.depth -= 1
         engine.advance_counter(engine.costs.kernel_launch)
-        g = getattr(fn, "__globals__", None)
-        hot = syscalls.hot_names(g) if g is not None else {}
+        g: dict[str, Any] = getattr(fn, "__globals__", {})
+        hot = syscalls.hot_names(g)
         prev = syscalls.activate(engine)
         if hot:  # the kernel's own syscalls and delays go straight to the engine while it runs
             syscalls.rebind(g, hot, engine)

@@ -151,8 +151,8 @@ class UrukulDecoder:
                 self.att_log.append((t1, self.att))
             return (old >> max(32 - length, 0)) & ((1 << length) - 1)
         if cs == CS_DDS_MULTI:
-            for regs in self.dds.values():
-                self._dds_transfer(regs, bits, length, end)
+            for each in self.dds.values():
+                self._dds_transfer(each, bits, length, end)
             return 0
         regs = self.dds.get(cs)
         if regs is None:
