@@ -85,7 +85,9 @@ def _check_chunk(run: Run, c: dict[str, np.ndarray], mode: str) -> None:
             bad = int(np.count_nonzero(~np.isfinite(a)))
             raise DataError(run.path, f"{k} contains NaN or inf ({bad} of {a.shape[0]} rows)")
     if "herald.t_det_mu" in c and (c["herald.t_det_mu"].ndim != 2 or c["herald.t_det_mu"].shape[1] != 4):
-        raise DataError(run.path, f"shape mismatch: herald.t_det_mu has shape {c['herald.t_det_mu'].shape[1:]} per row, expected (4,)")
+        shape = c["herald.t_det_mu"].shape[1:]
+        raise DataError(run.path, f"shape mismatch: herald.t_det_mu has shape {shape} per row, "
+                                  "expected (4,)")
 
 
 def detection_phase_shift(t_det_mu: np.ndarray, phase_hz: float, mu_s: float = 1e-9) -> np.ndarray:
@@ -110,7 +112,8 @@ def _reduce_chunk(run: Run, c: dict[str, np.ndarray], mode: str, acc: _Acc, edge
     psi = c["herald.psi"] if "herald.psi" in c else hs.psi_from_pattern(c["herald.pattern"])
     if np.any((psi != 1) & (psi != -1)):
         raise DataError(run.path, "herald.psi has values other than +1 and -1 (or patterns that herald nothing)")
-    # setting code ψ_i·36 + basis_a·12 + basis_b·4 + 2·bit_a + bit_b (< 72: int8 arithmetic for int8 data)
+    # setting code ψ_i·36 + basis_a·12 + basis_b·4 + 2·bit_a + bit_b (< 72: int8 arithmetic for int8
+    # data)
     small = (c["herald.basis_a"] * 12 + c["herald.basis_b"] * 4 + c["herald.bit_a"] * 2 + c["herald.bit_b"]
              + (psi < 0).view(np.int8) * np.int8(36))
     if "herald.phase" in c:
@@ -156,7 +159,8 @@ def _tables(table: np.ndarray, phases: np.ndarray
             ) -> tuple[dict[int, np.ndarray], dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
     """Outcome counts (3, 3, 4) per ψ and binned parity scans (phase, n_even, n) per ψ.
 
-    :param table: herald counts, shape (phases, 72): column ψ_i·36 + basis_a·12 + basis_b·4 + outcome
+    :param table: herald counts, shape (phases, 72): column ψ_i·36 + basis_a·12 + basis_b·4 +
+        outcome
     :param phases: phase in turns of each row
     """
     t = np.asarray(table, dtype=np.int64).reshape(-1, 2, 3, 3, 4)

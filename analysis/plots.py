@@ -254,7 +254,8 @@ def window_figure(points: list[Any]) -> Any:
 
 def hom_figure(delay_mu: np.ndarray, p_coinc: list[Any], visibility: Any) -> Any:
     """Coincidence probability per attempt for each delay of node B (one column per setting, in
-    the run's order), Clopper–Pearson intervals; the dashed line is the reference (largest delay)."""
+    the run's order), Clopper–Pearson intervals; the dashed line is the reference (largest
+    delay)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
     d = np.asarray(delay_mu)

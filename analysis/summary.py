@@ -263,7 +263,8 @@ def _has_tags(r: Run) -> bool:
 
 
 def _detection_phase_hz(run: Run, mode: str, notes: list[str]) -> float:
-    """``herald.detection_phase_hz`` of a run (0 if absent); notes what is corrected and what is not."""
+    """``herald.detection_phase_hz`` of a run (0 if absent); notes what is corrected and what is
+    not."""
     if "herald.detection_phase_hz" not in run.values and "herald.detection_phase_hz" not in run:
         return 0.0
     f = _scalar(run, "herald.detection_phase_hz", float)
@@ -420,7 +421,8 @@ def _histogram(x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _quantiles(t: np.ndarray, qs: np.ndarray) -> np.ndarray:
-    """``np.quantile(t, qs)`` (linear method) of integer ``t``, from a histogram when the range is small."""
+    """``np.quantile(t, qs)`` (linear method) of integer ``t``, from a histogram when the range is
+    small."""
     tmin, tmax = int(t.min()), int(t.max())
     if tmax - tmin >= (1 << 22):
         return np.quantile(t, qs)

@@ -142,7 +142,8 @@ def main() -> int:
             _line("  (loop only)", lab_s, loop_wall)
             heralds = max(1, int(d["totals.heralds"]))
             print("  per herald: lab {:.2f} ms, wall {:.2f} ms, {:.0f} attempts in {:.1f} runs "
-                  "({:.2f} run pass by pass); >= {:g}x needs <= {:.0f} us of wall time per herald"
+                  "({:.2f} run pass by pass); "
+                  ">= {:g}x needs <= {:.0f} us of wall time per herald"
                   .format(1e3 * lab_s / heralds, 1e3 * loop_wall / heralds, n_runs,
                           runs / heralds, (runs - skipped) / heralds, TARGET,
                           1e6 * lab_s / heralds / TARGET))

@@ -286,7 +286,8 @@ class Entangler:
 
     @kernel
     def get_time_remaining(self) -> TInt32:
-        """Coarse cycles (8 ns) left before the last run would have timed out. Consumes all slack."""
+        """Coarse cycles (8 ns) left before the last run would have timed out. Consumes all
+        slack."""
         return self.read(_ADDR_R_TIMEREMAINING)
 
     @kernel

@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Running ARTIQ kernels as host Python with compiled-ARTIQ timing semantics.
 
-ARTIQ's compiler turns ``with parallel:`` into: remember the start time; for each *top-level statement*
-of the body, rewind to the start, execute it, and track the latest end; finally continue at the latest
-end (``artiq/compiler/transforms/artiq_ir_generator.py::visit_With``). The host time-manager hook cannot
-see statement boundaries, so kernel functions are rewritten once: every top-level statement of a
-``parallel``/``interleave`` body is wrapped in ``with sequential:``. The rewritten function is cached per
-function object.
+ARTIQ's compiler turns ``with parallel:`` into: remember the start time; for each *top-level
+statement* of the body, rewind to the start, execute it, and track the latest end; finally continue
+at the latest end (``artiq/compiler/transforms/artiq_ir_generator.py::visit_With``). The host
+time-manager hook cannot see statement boundaries, so kernel functions are rewritten once: every
+top-level statement of a ``parallel``/``interleave`` body is wrapped in ``with sequential:``. The
+rewritten function is cached per function object.
 """
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ _TYPE_PARAMS: dict[str, Any] = {"type_params": []} if sys.version_info >= (3, 12
 
 
 class _State(threading.local):
-    """Nesting depth of simulated kernels on this thread (a kernel calling a kernel is one kernel)."""
+    """Nesting depth of simulated kernels on this thread (a kernel calling a kernel is one
+    kernel)."""
 
     depth = 0
 
@@ -70,7 +71,8 @@ class _ParallelRewriter(ast.NodeTransformer):
 
 
 def transform_function(function: Callable) -> Callable:
-    """Return ``function`` with statement-level ``parallel`` semantics (itself if it has no such block)."""
+    """Return ``function`` with statement-level ``parallel`` semantics (itself if it has no such
+    block)."""
     try:
         return _cache[function]
     except KeyError:

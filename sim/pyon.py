@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""PYON v2 (JSON with ``__jsonclass__`` hooks), as sipyco writes it, with a v1 (Python-literal) fallback.
+"""PYON v2 (JSON with ``__jsonclass__`` hooks), as sipyco writes it, with a v1 (Python-literal)
+fallback.
 
 PYON v2 is one-line JSON (``separators=(",", ":")``). Values JSON cannot hold are encoded as
 ``{"__jsonclass__": [name, args]}`` with names ``tuple``, ``dict`` (non-string keys), ``complex``,

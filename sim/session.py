@@ -146,8 +146,8 @@ class SimSession:
                 self.add_loopback(spec)
 
     def add_loopback(self, spec: Any) -> None:
-        """Wire outputs to inputs. ``spec``: ``{out_name: {"to": in_name | [names], "delay_mu": d}}``
-        or a list of ``(out_name, in_name, delay_mu)``; names or channel numbers."""
+        """Wire outputs to inputs. ``spec``: ``{out_name: {"to": in_name | [names], "delay_mu":
+        d}}`` or a list of ``(out_name, in_name, delay_mu)``; names or channel numbers."""
         items: Iterable
         if isinstance(spec, dict):
             items = []

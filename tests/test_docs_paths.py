@@ -15,7 +15,8 @@ _PROJECT_DIRS = ("sim", "analysis", "drivers", "repository", "tests", "benchmark
 
 
 def named_paths(text: str) -> set[str]:
-    """Backticked ``*.py`` paths in Markdown ``text``, placeholders and ARTIQ's own paths left out."""
+    """Backticked ``*.py`` paths in Markdown ``text``, placeholders and ARTIQ's own paths left
+    out."""
     return {p for p in _PATH.findall(text) if "<" not in p and not p.startswith("artiq/")}
 
 

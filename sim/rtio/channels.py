@@ -2,15 +2,16 @@
 """Per-channel output logs and their lazy resolution (replacement and collisions).
 
 The output network releases, per channel and coarse cycle, at most one event
-(``artiq/gateware/rtio/sed/output_network.py``, ``output_driver.py``): events of one channel that meet in
-the same coarse cycle are *replaced* (the later submission wins) when the PHY allows replacement and
-address and fine timestamp are identical; otherwise they *collide* and the channel outputs nothing in
-that cycle (the collision is logged, ``artiq/firmware/runtime/rtio_mgt.rs``).
+(``artiq/gateware/rtio/sed/output_network.py``, ``output_driver.py``): events of one channel that
+meet in the same coarse cycle are *replaced* (the later submission wins) when the PHY allows
+replacement and address and fine timestamp are identical; otherwise they *collide* and the channel
+outputs nothing in that cycle (the collision is logged, ``artiq/firmware/runtime/rtio_mgt.rs``).
 
-The engine appends submissions to :attr:`ChannelState.raw` as ``(timestamp_mu, address, data)`` tuples in
-submission order. As long as a channel's coarse timestamps strictly increase, no two events can meet
-and ``raw`` *is* the resolved log (the common case: no copy, no work). A non-increasing coarse timestamp
-flags the channel; its resolved log is then computed on demand by sorting and grouping.
+The engine appends submissions to :attr:`ChannelState.raw` as ``(timestamp_mu, address, data)``
+tuples in submission order. As long as a channel's coarse timestamps strictly increase, no two
+events can meet and ``raw`` *is* the resolved log (the common case: no copy, no work). A
+non-increasing coarse timestamp flags the channel; its resolved log is then computed on demand by
+sorting and grouping.
 """
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ KIND_CLKGEN = "clkgen"
 KIND_ENTANGLER = "entangler"
 KIND_UNKNOWN = "unknown"
 
-#: PHYs with ``enable_replace`` (``artiq/gateware/rtio/channel.py`` defaults; TTL PHYs keep the default
-#: True, SPI/edge counter and most others set it False).
+#: PHYs with ``enable_replace`` (``artiq/gateware/rtio/channel.py`` defaults; TTL PHYs keep the
+#: default True, SPI/edge counter and most others set it False).
 _REPLACE_KINDS = frozenset((KIND_TTL_OUT, KIND_TTL_INOUT, KIND_CLKGEN, KIND_UNKNOWN))
 
 

@@ -122,7 +122,8 @@ def test_remote_entanglement_cpu_quick(sim):
 
 def test_remote_entanglement_cpu_rate_and_fidelity(tmp_path):
     """CPU heralding at the target_99_1khz lab (η ≈ 0.047 per node, so ~5× fewer attempts per
-    herald than oxford2020): heralds ~ Poisson(P_succ · attempts) and Z anti-correlation within 4σ."""
+    herald than oxford2020): heralds ~ Poisson(P_succ · attempts) and Z anti-correlation within
+    4σ."""
     from sim.physics.budget import predict
     s = simulation(tmp_path, lab="target_99_1khz", seed=3)
     try:

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Remote entanglement with gateware heralding, end to end: experiment → simulator → HDF5 → analysis.
+"""Remote entanglement with gateware heralding, end to end: experiment → simulator → HDF5 →
+analysis.
 
-The success probability, the rate in lab time and the fidelity the analysis package reports must agree
-with the error budget's prediction for the same lab (``sim.physics.budget``) within statistical error.
+The success probability, the rate in lab time and the fidelity the analysis package reports must
+agree with the error budget's prediction for the same lab (``sim.physics.budget``) within
+statistical error.
 """
 import math
 

@@ -100,7 +100,8 @@ def test_success_probability_half_eta_squared(oxford: Lab) -> None:
 
 
 def test_dark_counts_rate_and_dead_time(oxford: Lab) -> None:
-    """Dark counts are a Poisson process at the lab rate; no two clicks closer than the dead time."""
+    """Dark counts are a Poisson process at the lab rate; no two clicks closer than the dead
+    time."""
     lab = modify(oxford, **{"bsa__detectors__*__dark_rate_hz": 2e5,
                             "bsa__detectors__*__afterpulse_prob": 0.0})
     world, _ = _world(lab, 5)

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Stand-in for ``artiq.language.core``: decorators, the time-manager hook and timing verbs.
 
-Written from ARTIQ 9's documented behaviour: decorators attach ``artiq_embedded`` metadata, ``@kernel``
-returns a wrapper that calls ``getattr(self, core_name).run(wrapper, (self,) + args, kwargs)``, and the
-seven-method time-manager protocol is installed with :func:`set_time_manager`.
+Written from ARTIQ 9's documented behaviour: decorators attach ``artiq_embedded`` metadata,
+``@kernel`` returns a wrapper that calls ``getattr(self, core_name).run(wrapper, (self,) + args,
+kwargs)``, and the seven-method time-manager protocol is installed with :func:`set_time_manager`.
 """
 from __future__ import annotations
 
@@ -69,7 +69,8 @@ def _make_kernel(function: Callable, core_name: str, flags: Any) -> Callable:
 
 
 def portable(arg: Any = None, flags: Any = {}) -> Callable:
-    """Mark a function that runs on the host when called from the host and in the kernel otherwise."""
+    """Mark a function that runs on the host when called from the host and in the kernel
+    otherwise."""
     def inner(function: Callable) -> Callable:
         function.artiq_embedded = _ARTIQEmbeddedInfo(
             core_name=None, portable=True, function=function, syscall=None,
@@ -145,7 +146,8 @@ def host_only(function: Callable) -> Callable:
 
 
 def kernel_from_string(parameters: list, body_code: str, decorator: Callable = kernel) -> Callable:
-    """Build a kernel from source text: ``parameters`` names the arguments, ``body_code`` the body."""
+    """Build a kernel from source text: ``parameters`` names the arguments, ``body_code`` the
+    body."""
     lines = ["def fn(" + ", ".join(p if isinstance(p, str) else p[0] for p in parameters) + "):"]
     lines += ["    " + line for line in body_code.split("\n")]
     source = "\n".join(lines)
@@ -179,7 +181,8 @@ def set_time_manager(time_manager: Any) -> None:
 
 
 class _Sequential:
-    """In a sequential block, statements execute one after another; time advances with each delay."""
+    """In a sequential block, statements execute one after another; time advances with each
+    delay."""
 
     def __enter__(self):
         _time_manager.enter_sequential()
