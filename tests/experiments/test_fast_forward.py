@@ -160,6 +160,7 @@ def test_timeouts_fast_forwarded_equal_run_by_run(tmp_path, alternate):
         slow.close()
 
 
+@pytest.mark.slow
 def test_timeouts_before_a_herald_are_geometric(tmp_path):
     """With heralds: timeouts per herald ~ Geometric(q) − 1, q = 1 − (1 − p)^n_max with p the
     cycle law's herald probability, fast-forwarded (600 heralds) and run by run (250); the herald

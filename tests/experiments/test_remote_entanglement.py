@@ -43,6 +43,7 @@ def test_success_probability_and_rate_match_budget(sim):
     assert abs(odd - (1 - eps)) < 4 * math.sqrt(eps * (1 - eps) / n) + 0.01
 
 
+@pytest.mark.slow
 def test_parity_scan_fidelity_matches_budget(sim):
     """The analysis' fidelity (populations + parity fringe) covers the budget's measured fidelity.
 

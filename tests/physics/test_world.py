@@ -75,6 +75,7 @@ def test_no_photon_without_pulse_or_pumping(oxford: Lab) -> None:
     assert sum(len(c) for c in _rising(world, 200_000)) == 0
 
 
+@pytest.mark.slow
 def test_success_probability_half_eta_squared(oxford: Lab) -> None:
     """Four-detector ψ± heralding: P = ½ η_A η_B (within 4σ), ψ± split evenly."""
     lab = _ideal_optics(oxford, eff=0.5)
