@@ -4,7 +4,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check bench clean
+.PHONY: demo test check format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ check: $(STAMP)
 	out=$$($(VPY) -m mypy 2>&1) && echo "mypy sim analysis: $$(echo "$$out" | tail -1)" \
 	  || { rc=1; echo "mypy sim analysis: FAILED: $$(echo "$$out" | tail -1)"; echo "$$out"; }; \
 	exit $$rc
+
+# What the checks can fix by themselves: import order, then the formatter's layout.
+format: $(STAMP)
+	$(VPY) -m ruff check --quiet --select I --fix .
+	$(VPY) -m ruff format --quiet .
 
 bench: $(STAMP)
 	$(VPY) benchmarks/kernel_throughput.py

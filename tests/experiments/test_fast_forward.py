@@ -12,18 +12,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import artiq_env
+from artiq.experiment import (EnvExperiment, NumberValue, at_mu, delay_mu, kernel, now_mu,
+                              rpc)  # the stand-in, activated by tests/conftest.py
+from numpy import int32, int64
 
-artiq_env.activate()
-
-from artiq.experiment import (EnvExperiment, NumberValue, at_mu, delay_mu,  # noqa: E402
-                              kernel, now_mu, rpc)
-from numpy import int32, int64  # noqa: E402
-
-from drivers.entangler import (GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B,  # noqa: E402
-                               OUT_PUMP_A, OUT_PUMP_B, TIMEOUT)
-from drivers.bsa import HERALD_PATTERNS  # noqa: E402
-from tests.experiments.simhelpers import simulation  # noqa: E402
+from drivers.bsa import HERALD_PATTERNS
+from drivers.entangler import (GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B,
+                               TIMEOUT)
+from tests.experiments.simhelpers import simulation
 
 
 CYCLE_MU = 1048
