@@ -164,7 +164,8 @@ def _runs_and_checks(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Run]
             raise DataError(r.path, "empty file: no datasets")
         require(r, REQUIRED, "the fidelity summary")
         if r.experiment != "remote_entanglement":
-            raise SchemaError(r.path, f"ionlink.experiment is {r.experiment!r}; the fidelity summary needs 'remote_entanglement'")
+            raise SchemaError(r.path, f"ionlink.experiment is {r.experiment!r}; "
+                                      "the fidelity summary needs 'remote_entanglement'")
         if "herald.psi" not in r and "herald.pattern" not in r:
             raise MissingDataError(r.path, "the fidelity summary needs herald.psi or herald.pattern; both missing")
         mode = str(r.values["mode"])
@@ -240,12 +241,16 @@ def fidelity_summary(
             keys.append("herald.phase")
         n_rows = r.datasets[keys[0]].shape[0] if r.datasets[keys[0]].shape else 0
         if n_rows != _scalar(r, "totals.heralds", int):
-            raise DataError(r.path, f"shape mismatch: totals.heralds = {_scalar(r, 'totals.heralds', int)} but herald arrays have {n_rows} rows")
+            total = _scalar(r, "totals.heralds", int)
+            raise DataError(r.path, f"shape mismatch: totals.heralds = {total} "
+                                    f"but herald arrays have {n_rows} rows")
         if skip:  # arrays not read must still be per-herald arrays of the same length
             for k in skip & set(r.datasets):
                 shp = r.datasets[k].shape
                 if (shp[0] if shp else 0) != n_rows:
-                    raise DataError(r.path, f"shape mismatch: per-herald arrays differ in length ({keys[0]} has {n_rows}, {k} has {shp[0] if shp else 0} rows)")
+                    n_k = shp[0] if shp else 0
+                    raise DataError(r.path, "shape mismatch: per-herald arrays differ in length "
+                                            f"({keys[0]} has {n_rows}, {k} has {n_k} rows)")
         for chunk in r.iter_chunks(keys, rows=chunk_rows, progress=progress, desc=f"{r.path.name} heralds"):
             _reduce_chunk(r, chunk, mode, acc, edges, phase_hz)
         if use_tags and _has_tags(r):
@@ -321,7 +326,8 @@ def _estimate(tables: tuple[dict[int, np.ndarray], dict[int, tuple[np.ndarray, n
             po = bell.p_odd(zc, cl=cl)
             bound = Estimate(float("nan"), 0.0, po.hi, cl, f"upper bound only: F <= P_odd (mode 'z' measures no coherence); P_odd {po.method}")
             return parts, tomos, bound, None, "Z populations only (bound)"
-        raise DataError(names, "no heralds in the settings the fidelity estimator needs (Z populations and X/Y analysis)")
+        raise DataError(names, "no heralds in the settings the fidelity estimator needs "
+                               "(Z populations and X/Y analysis)")
     est_name = {"parity": "F = ½(P_odd ± C), Z populations + parity-scan fit",
                 "tomography": "F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from correlations",
                 "z": "F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from correlations"}[kind]
@@ -352,7 +358,9 @@ def _finish(runs: list[Run], modes: list[str], acc: _Acc, edges: np.ndarray, *, 
     scans = tables[1]
     duty = [r.values.get("totals.duty_cycle") for r in runs]
     lab_each = [_scalar(r, "totals.lab_time_s", float) for r in runs]
-    duty_cycle = None if any(d is None for d in duty) or lab <= 0 else float(sum(float(d) * t for d, t in zip(duty, lab_each)) / lab)
+    duty_cycle = None
+    if all(d is not None for d in duty) and lab > 0:
+        duty_cycle = float(sum(float(d) * t for d, t in zip(duty, lab_each) if d is not None) / lab)
     split = hs.pattern_split(acc.patterns) if acc.has_pattern else None
     att = None
     if acc.att_counts is not None and acc.att_n:

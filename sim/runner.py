@@ -392,8 +392,13 @@ class Simulation:
         self.results_dir = pathlib.Path(results_dir)
         base = self.results_dir.resolve().parent
         self.rid_counter = RIDCounter(base / "last_rid.pyon", self.results_dir)
-        self.dataset_db_path = None if dataset_db is False else pathlib.Path(
-            base / "dataset_db.mdb" if dataset_db in (None, True) else dataset_db)  # type: ignore
+        self.dataset_db_path: pathlib.Path | None
+        if dataset_db is False:
+            self.dataset_db_path = None
+        elif dataset_db is None or dataset_db is True:
+            self.dataset_db_path = base / "dataset_db.mdb"
+        else:
+            self.dataset_db_path = pathlib.Path(dataset_db)
         state_dir = base if self.dataset_db_path is None else self.dataset_db_path.resolve().parent
         self.vcd = vcd
         self.write_results = write_results
