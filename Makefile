@@ -4,7 +4,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test check format bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,24 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VPY) -m sim demo
 
-test: $(STAMP)
+test: check
 	$(VPY) -m pytest tests
+
+# One line per tool; any finding fails the target (after all three have run).
+check: $(STAMP)
+	@rc=0; \
+	out=$$($(VPY) -m ruff check --quiet --output-format concise . 2>&1) && echo "ruff check: clean" \
+	  || { rc=1; echo "ruff check: FAILED ($$(echo "$$out" | grep -c ':[0-9]*:[0-9]*:') findings)"; echo "$$out"; }; \
+	out=$$($(VPY) -m ruff format --check --output-format concise . 2>&1) && echo "ruff format: clean" \
+	  || { rc=1; echo "ruff format: FAILED ($$(echo "$$out" | grep -c 'unformatted:') files)"; echo "$$out"; }; \
+	out=$$($(VPY) -m mypy 2>&1) && echo "mypy sim analysis: $$(echo "$$out" | tail -1)" \
+	  || { rc=1; echo "mypy sim analysis: FAILED: $$(echo "$$out" | tail -1)"; echo "$$out"; }; \
+	exit $$rc
+
+# What the checks can fix by themselves: import order, then the formatter's layout.
+format: $(STAMP)
+	$(VPY) -m ruff check --quiet --select I --fix .
+	$(VPY) -m ruff format --quiet .
 
 bench: $(STAMP)
 	$(VPY) benchmarks/kernel_throughput.py

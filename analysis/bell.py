@@ -318,7 +318,8 @@ def fidelity_correlations(
     pe = ks / ns
     draws = jeffreys_draws(ks, ns, n_boot, rng)
     f_s = fid(draws)
-    method = f"bootstrap (Jeffreys draws per setting), percentile, B={n_boot}; F from XX, YY, ZZ correlations"
+    method = (f"bootstrap (Jeffreys draws per setting), percentile, B={n_boot}; "
+              "F from XX, YY, ZZ correlations")
     est = from_samples(float(fid(pe)), f_s, cl=cl, method=method, clip=(0.0, 1.0))
     zodd = clopper_pearson(int(cs[2][1] + cs[2][2]), int(ns[2]), cl=cl)
     coh_s = 0.5 * psi * ((2 * draws[:, 0] - 1) + (2 * draws[:, 1] - 1))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -227,7 +227,7 @@ def dark_count_summary(run: Run, *, cl: float = DEFAULT_CL) -> DarkCountSummary:
 
 
 #: Experiment kinds (``ionlink.experiment``) with a summary here, and their summary functions.
-KINDS = {
+KINDS: dict[str, Callable[..., Any]] = {
     "single_photon": single_photon_summary,
     "hom": hom_summary,
     "readout_calibration": readout_summary,

@@ -9,6 +9,7 @@ traceback instead. Output cut short by a closed pipe (``| head``) ends quietly w
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -275,8 +276,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
         jobs.append(
             (
                 paths[0].with_name(stem),
-                lambda p=paths: fidelity_summary(
-                    p, cl=args.cl, n_boot=args.bootstrap, seed=args.seed, progress=_progress(args)
+                functools.partial(
+                    fidelity_summary,
+                    paths,
+                    cl=args.cl,
+                    n_boot=args.bootstrap,
+                    seed=args.seed,
+                    progress=_progress(args),
                 ),
             )
         )
@@ -285,7 +291,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
             jobs.append(
                 (
                     r.path.with_name(r.path.stem + "-report"),
-                    lambda r=r: summarise(r, cl=args.cl, n_boot=args.bootstrap, seed=args.seed),
+                    functools.partial(summarise, r, cl=args.cl, n_boot=args.bootstrap, seed=args.seed),
                 )
             )
     reps = [(dest, make()) for dest, make in jobs]  # every summary first: a bad file writes nothing

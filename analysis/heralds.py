@@ -93,7 +93,8 @@ class AttemptsDistribution:
 
 
 def attempts_distribution(counts: np.ndarray, edges: np.ndarray, p: float, mean_attempts: float) -> AttemptsDistribution:
-    """Compare binned attempts-per-herald ``counts`` (len(edges) bins, last = overflow) with Geometric(p).
+    """Compare binned attempts-per-herald ``counts`` (len(edges) bins, last = overflow) with
+    Geometric(p).
 
     :param counts: heralds per bin as produced with ``np.searchsorted(edges, a, "right") − 1``
     :param p: success probability per attempt (usually heralds/attempts)
@@ -102,7 +103,8 @@ def attempts_distribution(counts: np.ndarray, edges: np.ndarray, p: float, mean_
     obs = np.asarray(counts, dtype=float)
     edges = np.asarray(edges, dtype=np.int64)
     if obs.shape != edges.shape or edges.size == 0 or edges[0] != 1:
-        raise ValueError(f"need edges starting at 1 and one count per edge (last = overflow), got {obs.shape} vs {edges.shape}")
+        raise ValueError("need edges starting at 1 and one count per edge (last = overflow), "
+                         f"got {obs.shape} vs {edges.shape}")
     n = obs.sum()
     if n <= 0:
         raise ValueError("no heralds in attempts-per-herald distribution")

@@ -92,6 +92,8 @@ def decode_pyon(s: str | bytes) -> Any:
     """
     if isinstance(s, bytes):
         s = s.decode("utf-8")
+    from sim.pyon import decode  # the project's full PYON decoder
+
     try:
         return pyon.decode(s)
     except Exception:  # noqa: BLE001 - fall back to the simple decoders below
@@ -413,7 +415,8 @@ def check_combinable(runs: Sequence[Run], keys: Iterable[str]) -> None:
                 if np.dtype(ia.dtype).kind != np.dtype(ib.dtype).kind or ia.shape[1:] != ib.shape[1:]:
                     raise SchemaError(
                         r.path,
-                        f"cannot combine with {ref.path.name}: dataset '{k}' is {ib.dtype}{list(ib.shape)}, "
+                        f"cannot combine with {ref.path.name}: "
+                        f"dataset '{k}' is {ib.dtype}{list(ib.shape)}, "
                         f"not {ia.dtype}{list(ia.shape)}",
                     )
 

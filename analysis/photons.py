@@ -100,7 +100,8 @@ class IncrementalHistogram:
         return np.arange(off, off + self.counts.size + 1, dtype=np.int64)
 
     def rebinned(self, max_bins: int = 400) -> tuple[np.ndarray, np.ndarray]:
-        """(edges_mu, counts) over the occupied range, merged into at most ``max_bins`` equal bins."""
+        """(edges_mu, counts) over the occupied range, merged into at most ``max_bins`` equal
+        bins."""
         nz = np.flatnonzero(self.counts)
         first = int(nz[0]) if nz.size else 0
         counts = self.counts[first:]

@@ -57,7 +57,7 @@ def bin_parity_scan(
     idx = np.minimum((ph * bins).astype(np.int64), bins - 1)
     k = np.bincount(idx, weights=ne, minlength=bins).astype(np.int64)
     m = np.bincount(idx, weights=nn, minlength=bins).astype(np.int64)
-    x = np.bincount(idx, weights=ph * nn, minlength=bins)
+    x = np.bincount(idx, weights=ph * nn, minlength=bins).astype(float)
     keep = m > 0
     k, m, x = k[keep], m[keep], x[keep] / m[keep]
     ests = [clopper_pearson(int(a), int(b), cl=cl) for a, b in zip(k, m)]
@@ -257,7 +257,8 @@ def window_figure(points: list[Any]) -> Any:
 
 def hom_figure(delay_mu: np.ndarray, p_coinc: list[Any], visibility: Any) -> Any:
     """Coincidence probability per attempt for each delay of node B (one column per setting, in
-    the run's order), Clopper–Pearson intervals; the dashed line is the reference (largest delay)."""
+    the run's order), Clopper–Pearson intervals; the dashed line is the reference (largest
+    delay)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
     d = np.asarray(delay_mu)

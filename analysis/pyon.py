@@ -45,6 +45,11 @@ def _prepare(x: Any) -> Any:
         if all(isinstance(k, str) for k in x):
             return {k: _prepare(v) for k, v in x.items()}
         return _jc("dict", [[[_prepare(k), _prepare(v)] for k, v in x.items()]])
+    return _prepare_class(x)
+
+
+def _prepare_class(x: Any) -> Any:
+    """``x``, of a type JSON has no literal for, as a ``__jsonclass__`` object."""
     if isinstance(x, complex):
         return _jc("complex", [x.real, x.imag])
     if isinstance(x, (bytes, bytearray)):
@@ -137,24 +142,32 @@ def _eval_v1(node: ast.AST) -> Any:
     if isinstance(node, ast.Set):
         return {_eval_v1(e) for e in node.elts}
     if isinstance(node, ast.Dict):
-        return {_eval_v1(k): _eval_v1(v) for k, v in zip(node.keys, node.values)}
+        if any(k is None for k in node.keys):
+            raise ValueError("unsupported PYON v1 expression: ** in a dict")
+        return {_eval_v1(k): _eval_v1(v) for k, v in zip(node.keys, node.values) if k is not None}
     if isinstance(node, ast.Call) and isinstance(node.func, (ast.Name, ast.Attribute)):
-        fname = node.func.id if isinstance(node.func, ast.Name) else node.func.attr
-        args = [_eval_v1(a) for a in node.args]
-        if fname == "Fraction":
-            return Fraction(*args)
-        if fname == "OrderedDict":
-            return OrderedDict(*args)
-        if fname == "slice":
-            return slice(*args)
-        if fname in ("set", "frozenset"):
-            return set(*args)
-        if fname == "nparray":
-            shape, dtype, data = args
-            return numpy.frombuffer(base64.b64decode(data), dtype=dtype).copy().reshape(shape)
-        if fname == "npscalar":
-            dtype, data = args
-            return numpy.frombuffer(base64.b64decode(data), dtype=dtype)[0]
+        return _eval_v1_call(node, node.func)
+    raise ValueError("unsupported PYON v1 expression")
+
+
+def _eval_v1_call(node: ast.Call, func: ast.Name | ast.Attribute) -> Any:
+    """A PYON v1 constructor call (``Fraction(...)``, ``nparray(...)``...)."""
+    fname = func.id if isinstance(func, ast.Name) else func.attr
+    args = [_eval_v1(a) for a in node.args]
+    if fname == "Fraction":
+        return Fraction(*args)
+    if fname == "OrderedDict":
+        return OrderedDict(*args)
+    if fname == "slice":
+        return slice(*args)
+    if fname in ("set", "frozenset"):
+        return set(*args)
+    if fname == "nparray":
+        shape, dtype, data = args
+        return numpy.frombuffer(base64.b64decode(data), dtype=dtype).copy().reshape(shape)
+    if fname == "npscalar":
+        dtype, data = args
+        return numpy.frombuffer(base64.b64decode(data), dtype=dtype)[0]
     raise ValueError("unsupported PYON v1 expression")
 
 

@@ -153,24 +153,28 @@ def render_calibration(rep: Any, plots: dict[str, str]) -> str:
         lines += ["| quantity | value [interval] |", "|---|---|"]
         lines.append(f"| gate (ns after the excitation) | [{rep.gate_mu[0]}, {rep.gate_mu[1]}) |")
         for i, (n, p) in enumerate(zip(rep.attempts, rep.click_prob)):
-            lines.append(f"| node {'AB'[i] if i < 2 else i}: clicks per attempt ({n} attempts) | {_fmt(p, 5)} |")
+            node = "AB"[i] if i < 2 else i
+            lines.append(f"| node {node}: clicks per attempt ({n} attempts) | {_fmt(p, 5)} |")
         if rep.lifetime is not None:
             f = rep.lifetime
             lines.append(f"| lifetime τ (ns) | {_fmt(f.tau, 3)} |")
             lines.append(f"| clicks fitted; background fraction | {f.clicks}; {f.background_fraction:.3g} |")
             lines.append(f"| onset (ns) | {f.onset:.1f} |")
         if rep.gate_recommended_mu is not None:
-            lines.append(f"| recommended gate (ns) | [{rep.gate_recommended_mu[0]}, {rep.gate_recommended_mu[1]}] |")
+            g0, g1 = rep.gate_recommended_mu
+            lines.append(f"| recommended gate (ns) | [{g0}, {g1}] |")
     elif isinstance(rep, cal.HOMSummary):
         lines += ["| delay (ns) | coincidences | attempts | coincidences per attempt |", "|---|---|---|---|"]
         for d, c, a, p in zip(rep.delay_mu, rep.coincidences, rep.attempts, rep.p_coinc):
             lines.append(f"| {int(d)} | {int(c)} | {int(a)} | {p.value:.3g} [{p.lo:.3g}, {p.hi:.3g}] |")
         lines += ["", f"Visibility V = 1 − P(0)/P(ref): {_fmt(rep.visibility)}"]
     elif isinstance(rep, cal.ReadoutSummary):
-        lines += ["| ion | threshold (> t ⇒ bright) | mean error | P(count ≤ t, bright) | P(count > t, dark) |",
+        lines += ["| ion | threshold (> t ⇒ bright) | mean error | P(count ≤ t, bright) "
+                  "| P(count > t, dark) |",
                   "|---|---|---|---|---|"]
         for x, r in rep.thresholds.items():
-            lines.append(f"| {x} | {r.threshold} | {_fmt(r.error)} | {_fmt(r.error_bright)} | {_fmt(r.error_dark)} |")
+            lines.append(f"| {x} | {r.threshold} | {_fmt(r.error)} | {_fmt(r.error_bright)} "
+                         f"| {_fmt(r.error_dark)} |")
     elif isinstance(rep, cal.DarkCountSummary):
         lines += [f"Gated time per detector: {rep.duration_s:.4g} s", "",
                   "| detector | dark rate (s⁻¹) | background rate (s⁻¹) |", "|---|---|---|"]
@@ -193,7 +197,8 @@ def to_html(md: str, title: str = "ionlink report") -> str:
 
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
     style = ("body{font-family:sans-serif;max-width:62em;margin:1em auto;padding:0 1em}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}")
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+             "img{max-width:100%}")
     return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
             f"<style>{style}</style></head><body>\n{body}</body></html>\n")
 

@@ -188,8 +188,11 @@ def tomography(
             for b in range(3):
                 boot[:, a, b] = rng.multinomial(n[a, b], p[a, b], size=n_boot)
         rho_s = mle_density_matrix(boot, povms=povms, max_iter=3000, tol=1e-6)
-        fe = from_samples(state_fidelity(rho, psi), state_fidelity(rho_s, psi), cl=cl, method=method + note, clip=(0, 1))
-        ce = from_samples(concurrence(rho), concurrence(rho_s), cl=cl, method=method + note, clip=(0, 1))
+        how = method + note
+        fe = from_samples(float(state_fidelity(rho, psi)), np.asarray(state_fidelity(rho_s, psi)),
+                          cl=cl, method=how, clip=(0, 1))
+        ce = from_samples(float(concurrence(rho)), np.asarray(concurrence(rho_s)),
+                          cl=cl, method=how, clip=(0, 1))
         return rho, fe, ce
 
     rho, fid, conc = run(None, "")

@@ -172,7 +172,8 @@ def main() -> int:
             print(f"  summary:        {rep['seconds']:.3f} s, peak RSS {rep['peak_rss_mib']:.0f} MiB")
             print(f"  ratio summary/raw: {ratio:.2f} (target <= 2); with imports "
                   f"{(rep['seconds'] + rep['import_s']) / (raw['seconds'] + raw['import_s']):.2f}")
-        print(f"imports (not counted above): h5py {imp['h5py']:.2f} s, scipy {imp['scipy']:.2f} s (scipy.special), "
+        print(f"imports (not counted above): h5py {imp['h5py']:.2f} s, "
+              f"scipy {imp['scipy']:.2f} s (scipy.special), "
               f"analysis {imp['analysis']:.2f} s")
     return 0
 

@@ -37,7 +37,7 @@ from artiq.experiment import EnvExperiment, NumberValue, at_mu, kernel, now_mu  
 from numpy import int32, int64  # noqa: E402
 
 from drivers.entangler import GATE_DET0  # noqa: E402
-from tests.experiments.simhelpers import missing_sim_parts, run, simulation  # noqa: E402
+from tests.experiments.simhelpers import run, simulation  # noqa: E402
 
 TARGET = 100.0          # lab seconds per wall-clock second
 
@@ -118,10 +118,6 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--profile", action="store_true", help="cProfile each measurement")
     args = p.parse_args()
-    missing = missing_sim_parts()
-    if missing:
-        print("simulator incomplete, missing: " + ", ".join(missing))
-        return 1
     print("target: >= {:g}x real time (lab {} , seed {}, python {})".format(
         TARGET, args.lab, args.seed, sys.version.split()[0]))
     cwd = os.getcwd()
@@ -146,7 +142,8 @@ def main() -> int:
             _line("  (loop only)", lab_s, loop_wall)
             heralds = max(1, int(d["totals.heralds"]))
             print("  per herald: lab {:.2f} ms, wall {:.2f} ms, {:.0f} attempts in {:.1f} runs "
-                  "({:.2f} run pass by pass); >= {:g}x needs <= {:.0f} us of wall time per herald"
+                  "({:.2f} run pass by pass); "
+                  ">= {:g}x needs <= {:.0f} us of wall time per herald"
                   .format(1e3 * lab_s / heralds, 1e3 * loop_wall / heralds, n_runs,
                           runs / heralds, (runs - skipped) / heralds, TARGET,
                           1e6 * lab_s / heralds / TARGET))

@@ -7,9 +7,10 @@ Both nodes are pumped and excited in every cycle; node B's excitation is delayed
 reference). The gateware counts cycles with cross-port same-polarisation coincidences (patterns
 0b0101 = H on both ports, 0b1010 = V on both ports), which vanish for indistinguishable photons.
 Visibility V = 1 - C(0)/C(ref) (per-attempt rates); for ideal single photons V equals the mode
-overlap M. Writes ``hom.delay_mu``, ``hom.coincidences``, ``hom.attempts``, ``hom.visibility`` with its
-95 % interval ``hom.visibility_lo``/``_hi`` (``analysis.hom``: exact, bounded by V <= 1) and
-``hom.visibility_err`` (half the interval width). Needs the gate window from the single-photon calibration.
+overlap M. Writes ``hom.delay_mu``, ``hom.coincidences``, ``hom.attempts``, ``hom.visibility`` with
+its 95 % interval ``hom.visibility_lo``/``_hi`` (``analysis.hom``: exact, bounded by V <= 1) and
+``hom.visibility_err`` (half the interval width). Needs the gate window from the single-photon
+calibration.
 """
 import numpy as np
 from numpy import int32, int64

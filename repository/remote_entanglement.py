@@ -131,6 +131,17 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
             self.node_b.recool_mu(self.t_cool_mu)
 
     @kernel
+    def read_timestamps(self, pattern: TInt32, ts: TList(TInt64)):
+        """Fill ``ts[k]`` with the entangler's timestamp of gate input ``k`` (mu) for the gates in
+        ``pattern``, -1 for the others. Each read first re-establishes the slack, then consumes
+        all of it."""
+        for k in range(4):
+            ts[k] = int64(-1)
+            if pattern & (1 << k):
+                self.resync()
+                ts[k] = int64(self.entangler.get_timestamp_mu(k))
+
+    @kernel
     def run_kernel(self):
         self.core.reset()
         self.record_cooling()
@@ -140,6 +151,7 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
         self.node_a.idle()
         self.node_b.idle()
         self.setup_entangler()
+        ts = [int64(-1)] * 4
         t_lab0 = now_mu()
         attempts_total = int64(0)
         cycles_total = int64(0)
@@ -203,23 +215,8 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
                 attempts_total += int64(n)
                 cycles_total += int64(n) * self.cycle_mu
                 pattern = pattern_of_slots(reason)
-                t0 = int64(-1)
-                t1 = int64(-1)
-                t2 = int64(-1)
-                t3 = int64(-1)
-                if pattern & 1:
-                    self.resync()
-                    t0 = int64(self.entangler.get_timestamp_mu(0))
-                if pattern & 2:
-                    self.resync()
-                    t1 = int64(self.entangler.get_timestamp_mu(1))
-                if pattern & 4:
-                    self.resync()
-                    t2 = int64(self.entangler.get_timestamp_mu(2))
-                if pattern & 8:
-                    self.resync()
-                    t3 = int64(self.entangler.get_timestamp_mu(3))
-                self.record_herald(s, pattern, t0, t1, t2, t3, attempts, end_mu,
+                self.read_timestamps(pattern, ts)
+                self.record_herald(s, pattern, ts[0], ts[1], ts[2], ts[3], attempts, end_mu,
                                    counts_a, counts_b)
                 attempts = int64(0)
                 i += 1

@@ -123,6 +123,14 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
             at_mu(t0 + self.cycle_mu)
 
     @kernel
+    def relative_timestamps(self, ts: TList(TInt64), t_att: TInt64):
+        """Make the click timestamps ``ts`` (mu, -1 for none) relative to the attempt's start
+        ``t_att``. No timeline effect."""
+        for k in range(4):
+            if ts[k] >= 0:
+                ts[k] = ts[k] - t_att
+
+    @kernel
     def run_kernel(self):
         self.core.reset()
         self.record_traces()
@@ -202,9 +210,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                 t_end = self.analyse_and_read(s)
                 counts_a = self.node_a.fetch_counts(t_end)
                 counts_b = self.node_b.fetch_counts(t_end)
-                for k in range(4):
-                    if ts[k] >= 0:
-                        ts[k] = ts[k] - t_att
+                self.relative_timestamps(ts, t_att)
                 self.record_herald(s, pattern, ts[0], ts[1], ts[2], ts[3], attempts, t_end_att,
                                    counts_a, counts_b)
                 attempts = int64(0)

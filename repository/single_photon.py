@@ -8,14 +8,14 @@ of each detector is stored relative to the excitation pulse start. Analysis: the
 of ``analysis.lifetime`` (binned maximum likelihood of an exponential decay from the histogram peak
 plus a flat background within the gate, profile-likelihood interval) gives the lifetime tau and the
 onset, the rising edge of the arrivals (not the histogram's peak); eta = (P(click per attempt) -
-dark-count probability) per node; the recommended gate is [onset, onset + gate length] shifted by ``calib.link.gate_start_s``, the gate
-length from ``gate_length`` or ``calib.link.gate_length_s``, else ``gate_taus`` lifetimes. Run
-after Startup and Dark counts (for the dark rates).
+dark-count probability) per node; the recommended gate is [onset, onset + gate length] shifted by
+``calib.link.gate_start_s``, the gate length from ``gate_length`` or ``calib.link.gate_length_s``,
+else ``gate_taus`` lifetimes. Run after Startup and Dark counts (for the dark rates).
 
 Writes ``photons.*`` (docs/datasets.md), ``photon.tau_s`` with its 95 % interval
-``photon.tau_lo_s``/``photon.tau_hi_s`` and ``photon.tau_err_s`` (half its width), ``photon.eta_a/_b``
-and the persistent ``calib.photon.gate_start_mu``/``gate_stop_mu`` (relative to the excitation
-pulse start, read by the entanglement experiments), ``calib.photon.onset_mu``,
+``photon.tau_lo_s``/``photon.tau_hi_s`` and ``photon.tau_err_s`` (half its width),
+``photon.eta_a/_b`` and the persistent ``calib.photon.gate_start_mu``/``gate_stop_mu`` (relative to
+the excitation pulse start, read by the entanglement experiments), ``calib.photon.onset_mu``,
 ``calib.photon.eta_a/_b``, ``calib.photon.tau_s``. Nonsense (too few clicks on a node, a fit that
 does not converge) is refused: nothing persistent is stored and the run fails.
 """
@@ -220,8 +220,8 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
             dark = p_dark * self.n_att[i]
             if self.n_att[i] == 0 or clicks < max(MIN_CLICKS_PER_NODE, 3 * dark):
                 raise refused("single-photon calibration", (
-                    "node {}: {} clicks in {} attempts in the {} (dark counts expect {:.1f}): no "
-                    "photons in the window (excitation, detectors, gate_offset/gate_window?)"
+                    "node {}: {} clicks in {} attempts in the {} (dark counts expect {:.1f}): "
+                    "no photons in the window (excitation, detectors, gate_offset/gate_window?)"
                 ).format(x, clicks, self.n_att[i], window, dark))
         from analysis.lifetime import fit_lifetime_tags  # same estimator as offline analysis
 

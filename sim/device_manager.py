@@ -46,7 +46,7 @@ if real_artiq_available():  # pragma: no cover - exercised in the lab
         _DeviceErrorBase = Exception
 
 
-class DeviceError(_DeviceErrorBase):  # type: ignore[misc,valid-type]
+class DeviceError(_DeviceErrorBase):
     """A device could not be created (subclass of ARTIQ's ``DeviceError`` where ARTIQ is
     installed)."""
 

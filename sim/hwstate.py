@@ -33,6 +33,7 @@ same sequence of ``ionlink-sim run`` processes give identical results.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -297,13 +298,24 @@ def _urukul_record(eng: Any, dec: Any, horizon: int) -> UrukulRecord:
 def restore(session: Any, state: HardwareState) -> None:
     """Put ``state`` into ``session``, a session freshly built from the same device database and
     lab (its engine has logged nothing yet)."""
-    from collections import deque
-
-    from sim.rtio.phy.ttl import LevelView
-    from sim.rtio.phy.urukul import UrukulDecoder
-
     eng = session.engine
-    e = state.engine
+    _restore_engine(eng, state.engine)
+    _restore_ttl(eng, state)
+    _restore_inputs(eng, state)
+    _restore_urukuls(eng, state.urukuls)
+    _restore_entanglers(eng, state.entanglers)
+    for ch, done in state.loopback_done.items():
+        for w, t_done in zip(session.loopback.wires.get(ch, []), done):
+            w[2] = t_done
+    if state.world is not None and session.world is not None:
+        session.world.load_state(state.world)
+    session.rng.bit_generator.state = state.rng_state
+    session.seed = state.seed
+    session._experiments = state.experiments
+
+
+def _restore_engine(eng: Any, e: EngineRecord) -> None:
+    """The engine's cursor, counter, SED lanes, DMA, cache, errors and slack record."""
     eng.now, eng.counter = e.now_mu, e.counter_mu
     eng._lane, eng._last_c = e.lane, e.last_c
     eng._lane_last = list(e.lane_last)
@@ -314,6 +326,12 @@ def restore(session: Any, state: HardwareState) -> None:
     eng.restore_async_errors(e.async_errors)
     eng.min_slack, eng.min_slack_info = e.min_slack_mu, e.min_slack_info
     eng.outputs_before = e.outputs_before
+
+
+def _restore_ttl(eng: Any, state: HardwareState) -> None:
+    """TTL output levels and clock generator words."""
+    from sim.rtio.phy.ttl import LevelView
+
     for rec in state.ttl_outputs:
         st = eng.channel(rec.channel)
         view = st.level_view = LevelView(st)
@@ -325,24 +343,34 @@ def restore(session: Any, state: HardwareState) -> None:
         st = eng.channel(ch)
         st.raw = [tuple(event)]
         st.max_c = event[0] >> 3
+
+
+def _restore_inputs(eng: Any, state: HardwareState) -> None:
+    """TTL inputs, edge counters, input FIFOs and SPI masters."""
     for rec in state.ttl_inputs:
         phy = eng.channel(rec.channel).phy
         phy.sens, phy.level, phy.last_c = rec.sens, rec.level, rec.last_c
         phy.edges, phy.edge_idx = list(rec.edges), 0
-    for rec in state.edge_counters:
-        phy = eng.channel(rec.channel).phy
-        phy.config, phy.count, phy.level = rec.config, rec.count, rec.level
-        phy.edges, phy.edge_idx = list(rec.edges), 0
-    for rec in state.fifos:
-        inp = eng.inputs.get(rec.channel)
+    for cnt in state.edge_counters:
+        phy = eng.channel(cnt.channel).phy
+        phy.config, phy.count, phy.level = cnt.config, cnt.count, cnt.level
+        phy.edges, phy.edge_idx = list(cnt.edges), 0
+    for fifo in state.fifos:
+        inp = eng.inputs.get(fifo.channel)
         if inp is not None:
-            inp.fifo, inp.pending = deque(rec.fifo), deque(rec.pending)
-            inp.overflow, inp.t_gen = rec.overflow, rec.t_gen
-    for rec in state.spi:
-        phy = eng.channel(rec.channel).phy
-        phy.flags, phy.length, phy.div, phy.cs = rec.flags, rec.length, rec.div, rec.cs
-        phy.busy_until, phy.reads = rec.busy_until, deque(rec.reads)
-    for rec in state.urukuls:
+            inp.fifo, inp.pending = deque(fifo.fifo), deque(fifo.pending)
+            inp.overflow, inp.t_gen = fifo.overflow, fifo.t_gen
+    for spi in state.spi:
+        master = eng.channel(spi.channel).phy
+        master.flags, master.length, master.div, master.cs = spi.flags, spi.length, spi.div, spi.cs
+        master.busy_until, master.reads = spi.busy_until, deque(spi.reads)
+
+
+def _restore_urukuls(eng: Any, urukuls: list[UrukulRecord]) -> None:
+    """Urukul decoders (CPLD and DDS registers) attached to their SPI masters."""
+    from sim.rtio.phy.urukul import UrukulDecoder
+
+    for rec in urukuls:
         spi = eng.channel(rec.spi_channel).phy
         dec = UrukulDecoder(eng, rec.spi_channel, rec.proto_rev)
         dec.cfg, dec.att, dec.cfg_written = rec.cfg, rec.att, rec.cfg_written
@@ -355,18 +383,14 @@ def restore(session: Any, state: HardwareState) -> None:
             dec.attach_io_update(rec.io_update_channel)
         for cs, out in rec.outputs.items():
             eng.dds_timeline(rec.spi_channel, cs).add(out)
-    for rec in state.entanglers:
+
+
+def _restore_entanglers(eng: Any, entanglers: list[EntanglerRecord]) -> None:
+    """Entangler gateware registers, timestamps and pending events."""
+    for rec in entanglers:
         phy = eng.channel(rec.channel).phy
         for name in ("config", "tcycle", "herald", "status", "ncycles", "time_remaining"):
             setattr(phy, name, getattr(rec, name))
         phy.timing, phy.counter_patterns = list(rec.timing), list(rec.counter_patterns)
         phy.timestamps, phy.counters = list(rec.timestamps), list(rec.counters)
         phy.events = deque(rec.events)
-    for ch, done in state.loopback_done.items():
-        for w, t_done in zip(session.loopback.wires.get(ch, []), done):
-            w[2] = t_done
-    if state.world is not None and session.world is not None:
-        session.world.load_state(state.world)
-    session.rng.bit_generator.state = state.rng_state
-    session.seed = state.seed
-    session._experiments = state.experiments

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import inspect
+import sys
 import textwrap
 import threading
 from typing import Any, Callable
@@ -26,6 +27,8 @@ __all__ = ["STATE", "host_function", "transform_function", "kernel_source_functi
 
 _PARALLEL_NAMES = frozenset(("parallel", "interleave"))
 _SEQ_NAME = "__ionlink_sequential__"
+# ast.FunctionDef has a `type_params` field from Python 3.12 on (PEP 695)
+_TYPE_PARAMS: dict[str, Any] = {"type_params": []} if sys.version_info >= (3, 12) else {}
 
 
 class _State(threading.local):
@@ -75,11 +78,14 @@ class _ParallelRewriter(ast.NodeTransformer):
         self.generic_visit(node)
         return node
 
-    visit_AsyncFunctionDef = visit_FunctionDef
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
+        self.generic_visit(node)
+        return node
 
 
 def transform_function(function: Callable) -> Callable:
-    """Return ``function`` with statement-level ``parallel`` semantics (itself if it has no such block)."""
+    """Return ``function`` with statement-level ``parallel`` semantics (itself if it has no such
+    block)."""
     try:
         return _cache[function]
     except KeyError:
@@ -114,7 +120,7 @@ def _transform(function: Callable) -> Callable:
         args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=n) for n in [_SEQ_NAME] + freevars],
                            kwonlyargs=[], kw_defaults=[], defaults=[]),
         body=[fdef, ast.Return(value=ast.Name(id=fdef.name, ctx=ast.Load()))],
-        decorator_list=[], returns=None, type_params=[])
+        decorator_list=[], returns=None, **_TYPE_PARAMS)
     module = ast.Module(body=[factory], type_ignores=[])
     ast.fix_missing_locations(module)
     ast.increment_lineno(module, code.co_firstlineno - 1)

@@ -318,7 +318,7 @@ def resolve_lab(lab: Any, device_db_path: pathlib.Path | None) -> Any:
         raise InputError("cannot load lab {!r}: sim.physics is not available".format(
             str(lab))) from exc
     try:
-        return load_lab(lab)
+        return load_lab(os.fspath(lab))
     except Exception as exc:
         raise InputError("cannot load lab {!r}: {}".format(
             str(lab), " ".join(str(exc).split()))) from exc
@@ -394,8 +394,13 @@ class Simulation:
         self.results_dir = pathlib.Path(results_dir)
         base = self.results_dir.resolve().parent
         self.rid_counter = RIDCounter(base / "last_rid.pyon", self.results_dir)
-        self.dataset_db_path = None if dataset_db is False else pathlib.Path(
-            base / "dataset_db.mdb" if dataset_db in (None, True) else dataset_db)  # type: ignore
+        self.dataset_db_path: pathlib.Path | None
+        if dataset_db is False:
+            self.dataset_db_path = None
+        elif dataset_db is None or dataset_db is True:
+            self.dataset_db_path = base / "dataset_db.mdb"
+        else:
+            self.dataset_db_path = pathlib.Path(dataset_db)
         state_dir = base if self.dataset_db_path is None else self.dataset_db_path.resolve().parent
         self.vcd = vcd
         self.write_results = write_results
@@ -576,7 +581,8 @@ class _Run:
                          dict(self.dataset_mgr.local), self._summary())
 
     def _lifecycle(self) -> BaseException | None:
-        managers = (self.device_mgr, self.dataset_mgr, self.argument_mgr, {})
+        managers: tuple[Any, Any, Any, dict[str, Any]] = (
+            self.device_mgr, self.dataset_mgr, self.argument_mgr, {})
         try:
             exp = self.exp_cls(managers)
             self.argument_mgr.check_unprocessed_arguments()

@@ -59,12 +59,13 @@ class Scheduler:
         if self.rid in self._termination_requested:
             raise TerminationRequested
 
-    def check_pause(self, rid: int | None = None) -> TBool:
+    # ARTIQ's compiler reads TBool for these RPCs' return type (a value, not a PEP 484 type)
+    def check_pause(self, rid: int | None = None) -> TBool:  # type: ignore[valid-type]
         """True if the run should call :meth:`pause` (termination requested or pause forced)."""
         rid = self.rid if rid is None else rid
         return rid in self._termination_requested or rid in self._pause_requested
 
-    def check_termination(self, rid: int | None = None) -> TBool:
+    def check_termination(self, rid: int | None = None) -> TBool:  # type: ignore[valid-type]
         """True if termination of the run ``rid`` (default: this run) was requested."""
         rid = self.rid if rid is None else rid
         return rid in self._termination_requested

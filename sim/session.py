@@ -61,7 +61,7 @@ class SimSession:
         self.loopback = LoopbackWorld()
         self.engine.attach_world(self.loopback)
         self._wire_loopback_from_db()
-        self.world = None
+        self.world: Any = None  # the lab's PhysicsWorld, once _attach_physics has run
         if lab is not None:
             self._attach_physics(lab)
 
@@ -117,8 +117,8 @@ class SimSession:
                 self.add_loopback(spec)
 
     def add_loopback(self, spec: Any) -> None:
-        """Wire outputs to inputs. ``spec``: ``{out_name: {"to": in_name | [names], "delay_mu": d}}``
-        or a list of ``(out_name, in_name, delay_mu)``; names or channel numbers."""
+        """Wire outputs to inputs. ``spec``: ``{out_name: {"to": in_name | [names], "delay_mu":
+        d}}`` or a list of ``(out_name, in_name, delay_mu)``; names or channel numbers."""
         items: Iterable
         if isinstance(spec, dict):
             items = []
@@ -143,12 +143,9 @@ class SimSession:
         raise KeyError("loopback: unknown RTIO device {!r}".format(name))
 
     def _attach_physics(self, lab: Any) -> None:
-        try:
-            from sim.physics.lab import load_lab
-            from sim.physics.world import PhysicsWorld
-        except ImportError as exc:
-            logger.warning("physics world not available (%s): running without a lab", exc)
-            return
+        from sim.physics.lab import load_lab
+        from sim.physics.world import PhysicsWorld
+
         if isinstance(lab, str):
             lab = load_lab(lab)
         self.world = PhysicsWorld(lab, self.rng)

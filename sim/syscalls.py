@@ -3,9 +3,9 @@
 ``cache.py``; firmware ``artiq/firmware/ksupport/``).
 
 Each call goes to the engine of the core whose kernel is running (set by ``Core.run`` through
-:func:`activate`). With a real ARTIQ installed, :func:`bind_syscalls` replaces a driver module's syscall
-stubs (functions whose ``artiq_embedded.syscall`` is set) by these functions, so real drivers run on
-the simulator unchanged.
+:func:`activate`). With a real ARTIQ installed, :func:`bind_syscalls` replaces a driver module's
+syscall stubs (functions whose ``artiq_embedded.syscall`` is set) by these functions, so real
+drivers run on the simulator unchanged.
 """
 from __future__ import annotations
 
@@ -134,7 +134,8 @@ def rtio_output_wide(target: int, data: Any) -> None:
 
 
 def rtio_input_timestamp(timeout_mu: int, channel: int) -> int:
-    """Timestamp of the next input event on ``channel`` or -1 if the counter reaches ``timeout_mu``."""
+    """Timestamp of the next input event on ``channel`` or -1 if the counter reaches
+    ``timeout_mu``."""
     return _A.engine.rtio_input_timestamp(timeout_mu, channel)
 
 

@@ -1,2 +1,3 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Simulated ARTIQ device models (one per ARTIQ driver module), driving the RTIO engine via syscalls."""
+"""Simulated ARTIQ device models (one per ARTIQ driver module), driving the RTIO engine via
+syscalls."""

@@ -2,10 +2,10 @@
 """Simulated ``artiq.coredevice.ad9910.AD9910`` (API and timeline costs of
 ``artiq/coredevice/ad9910.py``; register semantics of the AD9910 datasheet).
 
-Timeline of the default (continuous phase) ``set_mu``/``set``: ``at_mu(now & ~7)``, ``write64`` of the
-profile register (8 + 152 + 8 + 536 + 8 + 536 = 1248 mu at SPIT_DDS_WR = 2), ``io_update.pulse_mu(8)``,
-``at_mu(now & ~7)`` ⇒ the cursor advances by **1256 mu** from the 8-aligned start. With a non-continuous
-phase mode ``set_cfr1`` (704 mu) is written before and after.
+Timeline of the default (continuous phase) ``set_mu``/``set``: ``at_mu(now & ~7)``, ``write64`` of
+the profile register (8 + 152 + 8 + 536 + 8 + 536 = 1248 mu at SPIT_DDS_WR = 2),
+``io_update.pulse_mu(8)``, ``at_mu(now & ~7)`` ⇒ the cursor advances by **1256 mu** from the
+8-aligned start. With a non-continuous phase mode ``set_cfr1`` (704 mu) is written before and after.
 """
 from __future__ import annotations
 
@@ -247,8 +247,9 @@ class AD9910:
         """``set_mu`` in SI units (Hz, turns, fraction). Advances the cursor by 1256 mu; returns the
         phase in turns."""
         return self.pow_to_turns(self.set_mu(
-            self.frequency_to_ftw(frequency), self.turns_to_pow(phase),
-            self.amplitude_to_asf(amplitude), phase_mode, ref_time_mu, profile, ram_destination))
+            int(self.frequency_to_ftw(frequency)), int(self.turns_to_pow(phase)),
+            int(self.amplitude_to_asf(amplitude)), phase_mode, ref_time_mu, profile,
+            ram_destination))
 
     def get_mu(self, profile: int = DEFAULT_PROFILE) -> tuple[int, int, int]:
         """``(ftw, pow, asf)`` read back from a profile register (blocking)."""

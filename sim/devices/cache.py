@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Simulated ``artiq.coredevice.cache.CoreCache`` (``artiq/coredevice/cache.py``): a key → list[int32]
-store in core-device memory that persists across kernels and experiments of a session."""
+"""Simulated ``artiq.coredevice.cache.CoreCache`` (``artiq/coredevice/cache.py``): a key →
+list[int32] store in core-device memory that persists across kernels and experiments of a
+session."""
 from __future__ import annotations
 
 from typing import Any

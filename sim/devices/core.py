@@ -2,10 +2,11 @@
 """Simulated ``artiq.coredevice.core.Core`` (ARTIQ 9 constructor and kernel API).
 
 Kernels run as host Python (``sim.kernel.host_function``) against the session's RTIO engine. Timing
-rules follow ``artiq/coredevice/core.py``: ``reset()`` = ``rtio_init`` then ``at_mu(counter + 125000)``;
-``break_realtime()`` moves the cursor to ``counter + 125000`` only if it is earlier (never backwards);
-``seconds_to_mu`` floors; ``wait_until_mu`` busy-waits on the counter. After the outermost kernel, the
-async errors it produced are logged as ``artiq/coredevice/comm_kernel.py::_process_async_error`` does.
+rules follow ``artiq/coredevice/core.py``: ``reset()`` = ``rtio_init`` then ``at_mu(counter +
+125000)``; ``break_realtime()`` moves the cursor to ``counter + 125000`` only if it is earlier
+(never backwards); ``seconds_to_mu`` floors; ``wait_until_mu`` busy-waits on the counter. After the
+outermost kernel, the async errors it produced are logged as
+``artiq/coredevice/comm_kernel.py::_process_async_error`` does.
 """
 from __future__ import annotations
 

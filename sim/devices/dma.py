@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Simulated ``artiq.coredevice.dma.CoreDMA`` (behaviour of ``artiq/coredevice/dma.py``).
 
-Recording redirects ``rtio_output`` into a trace with timestamps relative to 0 (the cursor is set to 0
-on entry and restored on exit); playback replays it at ``now`` through the SED and advances the cursor
-by the trace duration. Any ``record``/``erase`` bumps ``epoch`` and so invalidates every handle.
+Recording redirects ``rtio_output`` into a trace with timestamps relative to 0 (the cursor is set to
+0 on entry and restored on exit); playback replays it at ``now`` through the SED and advances the
+cursor by the trace duration. Any ``record``/``erase`` bumps ``epoch`` and so invalidates every
+handle.
 """
 from __future__ import annotations
 
@@ -60,8 +61,8 @@ class CoreDMA:
 
     def playback(self, name: str) -> None:
         """Replay a trace at ``now``. Blocks the CPU until every event is submitted; advances the
-        timeline cursor by the trace duration. ``DMAError`` if absent, ``RTIOUnderflow`` at the first
-        late event (the rest is discarded)."""
+        timeline cursor by the trace duration. ``DMAError`` if absent, ``RTIOUnderflow`` at the
+        first late event (the rest is discarded)."""
         advance_mu, ptr, uses_ddma = dma_retrieve(name)
         dma_playback(now_mu(), ptr, uses_ddma)
         delay_mu(advance_mu)

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Simulated ``artiq.coredevice.edge_counter.EdgeCounter`` (``artiq/coredevice/edge_counter.py``)."""
+"""Simulated ``artiq.coredevice.edge_counter.EdgeCounter``
+(``artiq/coredevice/edge_counter.py``)."""
 from __future__ import annotations
 
 from typing import Any

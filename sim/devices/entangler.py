@@ -32,7 +32,7 @@ class Entangler(_driver.Entangler):
 
     @kernel
     def run_until_herald_mu(self, cool: Any, duration_mu: int, margin_mu: int, max_runs: int,
-                            standalone: bool = True) -> tuple[int, int, int]:
+                            standalone: bool = True) -> tuple[int | int64, int, int]:
         """As the driver's; runs the loop's identical timeouts in one step."""
         eng = getattr(self.core, "engine", None)
         if not self.fast_forward or eng is None:
@@ -45,7 +45,7 @@ class Entangler(_driver.Entangler):
         loop.start((tuple(cool), int(duration_mu), int(margin_mu), bool(standalone),
                     id(eng.costs)))
         timeouts = 0
-        end_mu = int64(0)
+        end_mu: int | int64 = int64(0)
         reason = _driver.TIMEOUT
         while timeouts < max_runs:
             capturing = eng.capture_start()
@@ -60,5 +60,5 @@ class Entangler(_driver.Entangler):
             if reason != _driver.TIMEOUT:
                 loop.forget()
                 break
-            timeouts, end_mu = loop.after_timeout(period, end_mu, timeouts + 1, max_runs)
+            timeouts, end_mu = loop.after_timeout(period, int(end_mu), timeouts + 1, max_runs)
         return end_mu, reason, timeouts

@@ -78,7 +78,8 @@ class SPIMaster:
         self.xfer_duration_mu = ((length + 1) * div + 1) * self.ref_period_mu
 
     def write(self, data: int) -> None:
-        """Start a transfer of left-aligned ``data``. Advances the cursor by ``xfer_duration_mu``."""
+        """Start a transfer of left-aligned ``data``. Advances the cursor by
+        ``xfer_duration_mu``."""
         rtio_output((self.channel << 8) | SPI_DATA_ADDR, int(data) & 0xFFFFFFFF)
         delay_mu(self.xfer_duration_mu)
 

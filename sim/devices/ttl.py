@@ -170,8 +170,8 @@ class TTLInOut:
         return self._gate(3, duration)
 
     def count(self, up_to_timestamp_mu: int) -> int:
-        """Number of registered edges (leftovers of earlier gates included). Blocks until the counter
-        reaches ``up_to_timestamp_mu + gate_latency_mu``; does not move the cursor."""
+        """Number of registered edges (leftovers of earlier gates included). Blocks until the
+        counter reaches ``up_to_timestamp_mu + gate_latency_mu``; does not move the cursor."""
         return input_count(up_to_timestamp_mu + self.gate_latency_mu, self.channel)
 
     def timestamp_mu(self, up_to_timestamp_mu: int) -> numpy.int64:
@@ -208,7 +208,8 @@ class TTLInOut:
         return rtio_input_data(self.channel) == 0
 
     def watch_done(self) -> bool:
-        """Stop watching at ``now``; True iff no edge was seen. Blocks until ``now + gate_latency_mu``."""
+        """Stop watching at ``now``; True iff no edge was seen. Blocks until
+        ``now + gate_latency_mu``."""
         rtio_output(self.target_sens, 0)
         success = True
         try:

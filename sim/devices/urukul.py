@@ -3,7 +3,8 @@
 ``artiq/coredevice/urukul.py``; CFG/STA layout of :mod:`sim.rtio.phy.urukul`).
 
 Timeline costs (SPI formula ``((length+1)*div+1)*8`` plus 8 mu per ``set_config``): ``cfg_write`` =
-896 mu for proto_rev 9 (24 + 28 bits at div 2), 416 mu for proto_rev 8; ``set_all_att_mu`` = 1600 mu.
+896 mu for proto_rev 9 (24 + 28 bits at div 2), 416 mu for proto_rev 8; ``set_all_att_mu`` = 1600
+mu.
 """
 from __future__ import annotations
 
@@ -112,12 +113,13 @@ class CPLD:
             if dec is None and phy is not None:
                 dec = UrukulDecoder(eng, self.bus.channel, proto_rev)
                 phy.attach_slave(dec)
-                if io_update_device:
+                if not isinstance(self.io_update, _RegIOUpdate):  # a TTL, not CFG writes
                     dec.attach_io_update(self.io_update.channel)
             self.decoder = dec
 
     def cfg_write(self, cfg: int) -> None:
-        """Write CFG. Advances the timeline cursor by 896 mu (proto_rev 9) / 416 mu (proto_rev 8)."""
+        """Write CFG. Advances the timeline cursor by 896 mu (proto_rev 9) / 416 mu (proto_rev
+        8)."""
         if self.proto_rev == STA_PROTO_REV_8:
             self.bus.set_config_mu(SPI_CONFIG | SPI_END, 24, SPIT_CFG_WR, CS_CFG)
             self.bus.write((cfg & 0xFFFFFF) << 8)

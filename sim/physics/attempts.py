@@ -20,6 +20,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -137,7 +138,8 @@ class CycleModel:
     _rec_cache: dict[int, list[float]] = field(default_factory=dict)
     _allowed_cache: dict[tuple[int, ...], tuple[tuple[int, ...], list[float]]] = field(
         default_factory=dict)
-    _state_cache: dict[object, np.ndarray] = field(default_factory=dict)
+    # conditional states by pattern, and the "ungated" detector parameters
+    _state_cache: dict[object, Any] = field(default_factory=dict)
 
     @property
     def single_fire_probs(self) -> np.ndarray:
@@ -294,6 +296,7 @@ class CycleModel:
     def _ungated_params(self) -> list[tuple[int, float, float, float, float, float]]:
         """Per detector: (input, mean dark counts outside the gate per cycle, gate start, stop
         (s; an empty window if no gate), afterpulse probability, afterpulse delay)."""
+        hit: list[tuple[int, float, float, float, float, float]] | None
         hit = self._state_cache.get("ungated")
         if hit is None:
             t_cyc = self.cycle_mu * MU_S
@@ -305,8 +308,8 @@ class CycleModel:
                 mean = det.dark_rate_hz * max(t_cyc - (g1 - g0), 0.0)
                 hit.append((i, float(mean), float(g0), float(g1), float(det.afterpulse_prob),
                             float(det.afterpulse_delay_s)))
-            self._state_cache["ungated"] = hit  # type: ignore[assignment]
-        return hit  # type: ignore[return-value]
+            self._state_cache["ungated"] = hit
+        return hit
 
 
 def _node_windows(lab: Lab, outputs: dict[int, tuple[int, int]]) -> list[dict[str, tuple[int, int]]]:
@@ -365,8 +368,8 @@ def build_cycle_model(lab: Lab, outputs: dict[int, tuple[int, int]],
         gp = [nc.stats.gate_probability(g0, g1, nc.offset_s, det.jitter_s)
               for nc in ncs if nc.stats is not None]
         acc[i] = det.efficiency * (sum(gp) / len(gp) if gp else 0.0)
-    table = build_round(ems[0], ems[1], m, tuple(round(a, 12) for a in acc),  # type: ignore
-                        tuple(round(x, 15) for x in dark))                      # type: ignore
+    table = build_round(ems[0], ems[1], m, tuple(round(a, 12) for a in acc),
+                        tuple(round(x, 15) for x in dark))
     pa, pb = ncs[0].p_pumped if ems[0] else 0.0, ncs[1].p_pumped if ems[1] else 0.0
     rho0 = np.diag(np.kron([pa, 1 - pa], [pb, 1 - pb])).astype(complex)
     return CycleModel(lab, table, rho0, (ncs[0], ncs[1]), gates_s, cycle_mu,

@@ -78,8 +78,10 @@ def _node_options(em: NodeEmission | None, node: int, overlap: float) -> list[li
             a = math.sqrt(em.p2 * 0.5 * w1 * w2)
             if a <= 0:
                 continue
-            ph = tuple(x for x in ((p1_, first), (p2_, second)) if x[0] is not None)
-            opts.append([(0, k, a, ph)])  # type: ignore[arg-type]
+            photons: tuple[tuple[int | None, tuple[tuple[int, float], ...]], ...]
+            photons = ((p1_, first), (p2_, second))
+            ph = tuple((pol, modes) for pol, modes in photons if pol is not None)
+            opts.append([(0, k, a, ph)])
     return opts
 
 

@@ -473,9 +473,9 @@ class PhysicsWorld(PeriodTracking):
             offsets[k] = s * self.mu_s + node.excite.delay_s + node.optics.photon_delay_s
             self._coh_t0[k] = s * self.mu_s
         dt = offsets[0] - offsets[1] if len(exc) == 2 else 0.0
-        m = round(mode_overlap(lab, dt, tuple(t.n for t in self.ions.thermal)), 4)  # type: ignore
+        m = round(mode_overlap(lab, dt, tuple(t.n for t in self.ions.thermal)), 4)
         acc = tuple(d.efficiency for d in lab.bsa.detectors)
-        table = build_round(ems[0], ems[1], m, acc, (0.0,) * 4)  # type: ignore[arg-type]
+        table = build_round(ems[0], ems[1], m, acc, (0.0,) * 4)
         rho0 = self.ions.rho
         p = table.pattern_probs(rho0)
         pattern = int(self.rng.choice(16, p=p / p.sum()))

@@ -2,10 +2,10 @@
 """Per-channel output logs and their lazy resolution (replacement and collisions).
 
 The output network releases, per channel and coarse cycle, at most one event
-(``artiq/gateware/rtio/sed/output_network.py``, ``output_driver.py``): events of one channel that meet in
-the same coarse cycle are *replaced* (the later submission wins) when the PHY allows replacement and
-address and fine timestamp are identical; otherwise they *collide* and the channel outputs nothing in
-that cycle (the collision is logged, ``artiq/firmware/runtime/rtio_mgt.rs``).
+(``artiq/gateware/rtio/sed/output_network.py``, ``output_driver.py``): events of one channel that
+meet in the same coarse cycle are *replaced* (the later submission wins) when the PHY allows
+replacement and address and fine timestamp are identical; otherwise they *collide* and the channel
+outputs nothing in that cycle (the collision is logged, ``artiq/firmware/runtime/rtio_mgt.rs``).
 
 The engine appends submissions to :attr:`ChannelState.raw` as ``(timestamp_mu, address, data)`` tuples in
 submission order. As long as a channel's coarse timestamps strictly increase, no two events can meet

@@ -4,7 +4,8 @@
 The RTIO counter (``artiq/gateware/rtio/tsc.py``) runs at 125 MHz regardless of what the CPU does,
 so every operation a kernel performs costs counter time. A profile is a small table of such costs in
 machine units (1 mu = 1 ns on Kasli). The defaults are chosen to sit inside the bounds of ARTIQ's
-hardware tests (``artiq/test/coredevice/test_rtio.py``, ``test_ad9910.py``, ``test_performance.py``):
+hardware tests (``artiq/test/coredevice/test_rtio.py``, ``test_ad9910.py``,
+``test_performance.py``):
 
 =====================  =======================================================================
 field                  bound it is chosen against
@@ -99,7 +100,8 @@ class CostProfile:
 
 #: Kasli 2.0, VexRiscv soft CPU (``rv32g``) synchronous with the 125 MHz RTIO clock.
 #: PulseRate loop = 2 outputs + 2 delays = 2*200 + 2*24 = 448 mu per iteration ⇒ min dt ≈ 224 ns,
-#: inside (100, 480) ns. get_counter 80 mu ∈ [50, 1000]. 40-event DMA: 800 + 40*80 = 4000 mu < 4.5 us.
+#: inside (100, 480) ns. get_counter 80 mu ∈ [50, 1000].
+#: 40-event DMA: 800 + 40*80 = 4000 mu < 4.5 us.
 KASLI2 = CostProfile(
     name="kasli2", rtio_output=200, rtio_input=240, get_counter=80, delay=24, rpc=40_000,
     rpc_async=2_000, dma_playback_start=800, dma_playback_event=80, dma_record_event=2_000,
@@ -107,7 +109,8 @@ KASLI2 = CostProfile(
 )
 
 #: Kasli-SoC, Zynq-7000 ARM CPU (``cortexa9``): faster CPU, slower RTIO access over AXI.
-#: PulseRate: 2*320 + 2*8 = 656 mu ⇒ min dt ≈ 328 ns < 810 ns. 40-event DMA: 1200 + 40*110 = 5600 < 6.2 us.
+#: PulseRate: 2*320 + 2*8 = 656 mu ⇒ min dt ≈ 328 ns < 810 ns.
+#: 40-event DMA: 1200 + 40*110 = 5600 < 6.2 us.
 KASLI_SOC = CostProfile(
     name="kasli_soc", rtio_output=320, rtio_input=360, get_counter=120, delay=8, rpc=30_000,
     rpc_async=1_000, dma_playback_start=1_200, dma_playback_event=110, dma_record_event=1_000,
@@ -125,8 +128,8 @@ PROFILES: dict[str, CostProfile] = {"kasli2": KASLI2, "kasli_soc": KASLI_SOC, "z
 
 
 def load_profile(name_or_path: "str | CostProfile | Mapping[str, Any]") -> CostProfile:
-    """A profile by name (``"kasli2"``, ``"kasli_soc"``, ``"zero"``), a JSON/PYON file path holding a
-    calibration dict, a dict, or a profile (returned as is)."""
+    """A profile by name (``"kasli2"``, ``"kasli_soc"``, ``"zero"``), a JSON/PYON file path holding
+    a calibration dict, a dict, or a profile (returned as is)."""
     if isinstance(name_or_path, CostProfile):
         return name_or_path
     if isinstance(name_or_path, Mapping):

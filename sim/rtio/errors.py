@@ -12,7 +12,7 @@ __all__ = ["RTIOUnderflow", "RTIOOverflow", "RTIODestinationUnreachable", "DMAEr
            "UnwrapNoneError", "CXPError", "CoreException"]
 
 if real_artiq_available():  # pragma: no cover - exercised in the lab
-    from artiq.coredevice.exceptions import (  # type: ignore[no-redef]
+    from artiq.coredevice.exceptions import (
         CacheError, ClockFailure, CoreException, CXPError, DMAError, I2CError,
         RTIODestinationUnreachable, RTIOOverflow, RTIOUnderflow, SPIError, SubkernelError,
         UnwrapNoneError,

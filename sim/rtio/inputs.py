@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Input FIFOs (``artiq/gateware/rtio/input_collector.py``).
 
-Each input channel has a FIFO of ``depth`` events (64 by default, ``artiq/gateware/rtio/channel.py``;
-4 for SPI-type channels on Kasli, ``artiq/gateware/eem.py``). An event that arrives while the FIFO is
-full is dropped and sets a sticky overflow flag; the next read reports the overflow (the kernel raises
-``RTIOOverflow``) without consuming an event and clears the flag, so later reads return the older,
-buffered events. Events stay in the FIFO across kernels until ``core.reset()`` (which clears the FIFO
-contents; the overflow flag survives, m-labs/artiq#2083).
+Each input channel has a FIFO of ``depth`` events (64 by default,
+``artiq/gateware/rtio/channel.py``; 4 for SPI-type channels on Kasli, ``artiq/gateware/eem.py``). An
+event that arrives while the FIFO is full is dropped and sets a sticky overflow flag; the next read
+reports the overflow (the kernel raises ``RTIOOverflow``) without consuming an event and clears the
+flag, so later reads return the older, buffered events. Events stay in the FIFO across kernels until
+``core.reset()`` (which clears the FIFO contents; the overflow flag survives, m-labs/artiq#2083).
 
 Events are produced lazily by the channel's PHY (:meth:`input_events`), never ahead of the time the
 engine needs them. ``pending`` holds events that the PHY produced but that have not yet arrived.
@@ -137,7 +137,8 @@ class InputReads:
     def _wait_forever(self, inp: InputChannel) -> int:
         """Block without timeout. A PHY that knows its next self-generated event (a sample, a gate
         event, an SPI transfer) bounds the look-ahead exactly; otherwise the engine looks ahead in
-        growing chunks (worlds then see outputs submitted later within the last chunk as missing)."""
+        growing chunks (worlds then see outputs submitted later within the last chunk as
+        missing)."""
         hint = getattr(inp.phy, "next_self_event", None)
         if hint is not None:
             t_self = hint()
@@ -161,7 +162,8 @@ class InputReads:
             t_end += step
 
     def rtio_input_timestamp(self, timeout_mu: int, channel: int) -> int:
-        """Syscall: timestamp of the next input event, or -1 if none arrives before ``timeout_mu``."""
+        """Syscall: timestamp of the next input event, or -1 if none arrives before
+        ``timeout_mu``."""
         return self._read(channel, timeout_mu)[0]
 
     def rtio_input_count(self, timeout_mu: int, channel: int) -> int:
@@ -194,7 +196,8 @@ class InputReads:
         return self._read(channel, timeout_mu)
 
     def world_edges(self, channel: int, t_end: int) -> list[tuple[int, int]]:
-        """Input transitions on ``channel`` before ``t_end`` from all attached worlds, in time order."""
+        """Input transitions on ``channel`` before ``t_end`` from all attached worlds, in time
+        order."""
         out: list[tuple[int, int]] = []
         for w in self.worlds:
             e = w.input_edges(channel, t_end)

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Loopback wiring: outputs of TTL-like channels fed to input channels with a fixed delay, as the
-``loop_out`` → ``loop_in`` cable of ARTIQ's hardware testbench (``artiq/test/hardware_testbench.py``,
-``test_rtio.py::Loopback`` measures 20–170 ns on Kasli DIO). Implements the World protocol.
+``loop_out`` → ``loop_in`` cable of ARTIQ's hardware testbench
+(``artiq/test/hardware_testbench.py``, ``test_rtio.py::Loopback`` measures 20–170 ns on Kasli DIO).
+Implements the World protocol.
 """
 from __future__ import annotations
 
@@ -10,17 +11,18 @@ from typing import Any
 __all__ = ["LoopbackWorld", "DEFAULT_LOOP_DELAY_MU"]
 
 #: ``delay_mu`` is the *measured* loop delay (output timestamp → input timestamp), as
-#: ``test_rtio.py::Loopback`` measures it. It includes the output + input PHY latency that also offsets
-#: gates (``lat_offset`` = 88 mu, ``LoopbackGateTiming``), so a physical cable gives ``delay_mu >= 88``;
-#: ``LoopbackCount`` (first edge 25 ns after the gate opens) needs ``delay_mu >= 63``. Default: 88 mu of
-#: PHY latency + 32 ns of cable.
+#: ``test_rtio.py::Loopback`` measures it. It includes the output + input PHY latency that also
+#: offsets gates (``lat_offset`` = 88 mu, ``LoopbackGateTiming``), so a physical cable gives
+#: ``delay_mu >= 88``; ``LoopbackCount`` (first edge 25 ns after the gate opens) needs ``delay_mu >=
+#: 63``. Default: 88 mu of PHY latency + 32 ns of cable.
 DEFAULT_LOOP_DELAY_MU = 120
 
 _NEG = -(1 << 62)
 
 
 class LoopbackWorld:
-    """``wire(out_channel, in_channel, delay_mu)``; edges are the resolved output levels, delayed."""
+    """``wire(out_channel, in_channel, delay_mu)``; edges are the resolved output levels,
+    delayed."""
 
     def __init__(self) -> None:
         self.view: Any = None

@@ -24,8 +24,8 @@ class Peek:
         return self.engine.resolve_device(signal)
 
     def events(self, signal: Any, t_from_mu: int = _NEG, t_to_mu: int = 1 << 62) -> list:
-        """Level changes ``(t, level)`` of a TTL-like output, DDS states of an AD9910, or input events
-        ``(t, data)`` of an input channel (name suffix ``".in"``)."""
+        """Level changes ``(t, level)`` of a TTL-like output, DDS states of an AD9910, or input
+        events ``(t, data)`` of an input channel (name suffix ``".in"``)."""
         if isinstance(signal, str) and signal.endswith(".in"):
             _, ch, _ = self._channel(signal[:-3])
             phy = self.engine.channels[ch].phy

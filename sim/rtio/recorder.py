@@ -61,7 +61,8 @@ class WaveRecorder:
 
     def add_run(self, channel: int, run: EntanglerRun,
                 clicks: list[tuple[int, int]] | None = None) -> None:
-        """One entangler run on ``channel`` and the clicks ``(gate input, t_mu)`` of its last cycle."""
+        """One entangler run on ``channel`` and the clicks ``(gate input, t_mu)`` of its last
+        cycle."""
         self.entangler_runs.setdefault(channel, []).append(run)
         if clicks:
             self.entangler_clicks.setdefault(channel, []).extend(clicks)

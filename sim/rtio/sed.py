@@ -14,10 +14,11 @@ variant (:meth:`SEDOutputs._swap_output`): the hot path itself checks none of th
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from sim import syscalls
 from sim.rtio.channels import ChannelState
+from sim.rtio.errors import RTIOUnderflow
 from sim.rtio.summary import AsyncError
 
 __all__ = ["SEDOutputs", "UNDERFLOW_MARGIN_COARSE", "NEG"]
@@ -41,7 +42,8 @@ class SEDOutputs:
     _record: Callable[[int, Any], None]
     _captured_output: Callable[[int, Any], None]
     channel: Callable[[int], ChannelState]
-    _underflow: Callable[[int, int, int], Exception]
+    if TYPE_CHECKING:  # provided by Diagnostics (a stub here would shadow it in the engine's MRO)
+        def _underflow(self, target: int, ts: int, counter: int) -> RTIOUnderflow: ...
     _async: Callable[[AsyncError, int], None]
     _note_slack: Callable[[int, int, int], None]
 

@@ -3,9 +3,9 @@
 
 Synchronous errors (underflow, input overflow) raise in the kernel and go to the core log only
 when they leave it (:meth:`Diagnostics.uncaught`; one the kernel catches leaves no core-log error,
-as on hardware); asynchronous ones (:class:`AsyncError`: collision, busy, sequence error) are logged and reported
-to the host after the kernel, as ARTIQ's firmware and host do. The minimum slack of accepted
-submissions is tracked with the kernel line that made it, per experiment
+as on hardware); asynchronous ones (:class:`AsyncError`: collision, busy, sequence error) are logged
+and reported to the host after the kernel, as ARTIQ's firmware and host do. The minimum slack of
+accepted submissions is tracked with the kernel line that made it, per experiment
 (:meth:`Diagnostics.start_experiment`) and over the session.
 """
 from __future__ import annotations

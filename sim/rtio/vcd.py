@@ -341,7 +341,7 @@ def _dds_signals(engine: Any, names: dict[tuple[int, int | None], DeviceName]) -
     IO_UPDATE that takes effect, e.g. all along if its Urukul was never initialised)."""
     keys = {_key(e) for e in engine.names.values() if e[0] == Kind.AD9910} | set(engine.dds)
     out: list[Signal] = []
-    for spi, cs in sorted(keys):  # type: ignore[type-var]
+    for spi, cs in sorted(keys):
         tl = engine.dds.get((spi, cs))
         states = tl.states(_NEG, 1 << 62) if tl is not None else []
         dn = names.get((spi, cs)) or DeviceName(f"spi{spi}_cs{cs}", f"spi{spi}_cs{cs}",

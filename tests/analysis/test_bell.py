@@ -38,7 +38,10 @@ def test_parity_of_opposite_phase_scan_matches_derived_form(rng):
     sy = np.array([[0, -1j], [1j, 0]])
     for _ in range(5):
         r = _random_rho(rng)
-        ev = lambda a, b: np.real(np.trace(r @ np.kron(a, b)))
+
+        def ev(a, b):
+            return np.real(np.trace(r @ np.kron(a, b)))
+
         xx, yy, xy, yx = ev(sx, sx), ev(sy, sy), ev(sx, sy), ev(sy, sx)
         for ph in np.linspace(0, 1, 7):
             ua, ub = bell.scan_unitaries(ph)

@@ -40,7 +40,8 @@ def _with_detection_phase(rng, f_hz):
 
 
 def test_correction_restores_the_fringe(tmp_path):
-    """Without f the fringe washes out; with it the fidelity of the 0.95 Werner-like state returns."""
+    """Without f the fringe washes out; with it the fidelity of the 0.95 Werner-like state
+    returns."""
     f_hz = 5e6
     d = _with_detection_phase(np.random.default_rng(3), f_hz)
     raw = fidelity_summary(write_artiq(tmp_path / "raw.h5", d), n_boot=300, timing=False)

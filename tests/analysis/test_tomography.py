@@ -58,6 +58,7 @@ def test_tomography_needs_all_settings(rng):
         tomo.tomography(c, psi=1, n_boot=20)
 
 
+@pytest.mark.slow
 def test_mle_fidelity_interval_coverage():
     """Parametric-bootstrap interval of the MLE fidelity covers the truth at ~nominal rate."""
     rho, truth, cl, trials = werner(1, 0.7), 0.7, 0.68, 60

@@ -1,26 +1,10 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Helpers for running repository experiments in the simulator (tests and benchmarks)."""
-import importlib.util
 import math
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = ROOT / "repository"
-NEEDED = ["sim.runner", "sim.devices.core", "sim.devices.ttl", "sim.devices.dma",
-          "sim.devices.ad9910", "sim.devices.urukul", "sim.rtio.phy.entangler",
-          "sim.physics.lab", "sim.physics.budget"]
-
-
-def missing_sim_parts():
-    """Modules of the simulator that do not exist yet (empty when it is complete)."""
-    out = []
-    for name in NEEDED:
-        try:
-            if importlib.util.find_spec(name) is None:
-                out.append(name)
-        except ImportError:
-            out.append(name)
-    return out
 
 
 def lab_calibration(lab):

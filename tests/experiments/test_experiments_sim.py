@@ -6,10 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from tests.experiments.simhelpers import missing_sim_parts, run, simulation
+from tests.experiments.simhelpers import run, simulation
 
-_missing = missing_sim_parts()
-pytestmark = pytest.mark.skipif(bool(_missing), reason="simulator incomplete: {}".format(_missing))
 
 
 @pytest.fixture
@@ -39,6 +37,7 @@ def test_dark_counts(sim):
     assert np.allclose(d["calib.bsa.dark_rate_hz"], np.asarray(d["dark.counts"]) / duration)
 
 
+@pytest.mark.slow
 def test_readout_calibration_threshold(sim):
     d = run(sim, "readout_calibration", shots=200)
     for x in "ab":
@@ -50,6 +49,7 @@ def test_readout_calibration_threshold(sim):
         assert d["calib.readout.error_" + x] < 0.1
 
 
+@pytest.mark.slow
 def test_single_photon_lifetime_and_eta(sim):
     from sim.physics.attempts import pulse_stats
     from sim.physics.budget import predict
@@ -86,6 +86,7 @@ def test_single_photon_lifetime_and_eta(sim):
     assert d["calib.photon.gate_start_mu"] == start and d["calib.photon.gate_stop_mu"] == stop
 
 
+@pytest.mark.slow
 def test_hom_visibility_equals_mode_overlap(sim):
     from sim.physics.attempts import mode_overlap
     d = run(sim, "hom", runs_per_delay=10000, delays="[0, 400]")
@@ -98,6 +99,7 @@ def test_hom_visibility_equals_mode_overlap(sim):
     assert abs(d["hom.visibility"] - m) < 4 * d["hom.visibility_err"]
 
 
+@pytest.mark.slow
 def test_remote_entanglement_cpu_quick(sim):
     """CPU heralding (gate_rising + timestamp_mu per attempt): honest lab-time rate, P_succ vs the
     budget, Z anti-correlation. Three heralds (~21k attempts, seed 1) keep it under 20 s."""
@@ -122,9 +124,11 @@ def test_remote_entanglement_cpu_quick(sim):
     assert set(d["herald.pattern"]) <= {0b0011, 0b1100, 0b1001, 0b0110}
 
 
+@pytest.mark.slow
 def test_remote_entanglement_cpu_rate_and_fidelity(tmp_path):
     """CPU heralding at the target_99_1khz lab (η ≈ 0.047 per node, so ~5× fewer attempts per
-    herald than oxford2020): heralds ~ Poisson(P_succ · attempts) and Z anti-correlation within 4σ."""
+    herald than oxford2020): heralds ~ Poisson(P_succ · attempts) and Z anti-correlation within
+    4σ."""
     from sim.physics.budget import predict
     s = simulation(tmp_path, lab="target_99_1khz", seed=3)
     try:

@@ -12,20 +12,15 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim import artiq_env
+from artiq.experiment import (EnvExperiment, NumberValue, at_mu, delay_mu, kernel, now_mu,
+                              rpc)  # the stand-in, activated by tests/conftest.py
+from numpy import int32, int64
 
-artiq_env.activate()
+from drivers.bsa import HERALD_PATTERNS
+from drivers.entangler import (GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B,
+                               TIMEOUT)
+from tests.experiments.simhelpers import simulation
 
-from artiq.experiment import (EnvExperiment, NumberValue, at_mu, delay_mu,  # noqa: E402
-                              kernel, now_mu, rpc)
-from numpy import int32, int64  # noqa: E402
-
-from drivers.entangler import (GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B,  # noqa: E402
-                               OUT_PUMP_A, OUT_PUMP_B, TIMEOUT)
-from drivers.bsa import HERALD_PATTERNS  # noqa: E402
-from tests.experiments.simhelpers import missing_sim_parts, simulation  # noqa: E402
-
-pytestmark = pytest.mark.skipif(bool(missing_sim_parts()), reason="simulator incomplete")
 
 CYCLE_MU = 1048
 RUN_MU = 200_000
@@ -161,6 +156,7 @@ def test_timeouts_fast_forwarded_equal_run_by_run(tmp_path, alternate):
         slow.close()
 
 
+@pytest.mark.slow
 def test_timeouts_before_a_herald_are_geometric(tmp_path):
     """With heralds: timeouts per herald ~ Geometric(q) − 1, q = 1 − (1 − p)^n_max with p the
     cycle law's herald probability, fast-forwarded (600 heralds) and run by run (250); the herald

@@ -15,9 +15,8 @@ import re
 import numpy as np
 import pytest
 
-from tests.experiments.simhelpers import REPO, ROOT, missing_sim_parts
+from tests.experiments.simhelpers import REPO, ROOT
 
-pytestmark = pytest.mark.skipif(bool(missing_sim_parts()), reason="simulator incomplete")
 
 HERALDS_PER_SETTING = 223          # 9 settings: 2007 heralds
 SEEDS = {"oxford2020": 11, "duke2024": 12, "target_99_1khz": 13}

@@ -1,17 +1,18 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Remote entanglement with gateware heralding, end to end: experiment → simulator → HDF5 → analysis.
+"""Remote entanglement with gateware heralding, end to end: experiment → simulator → HDF5 →
+analysis.
 
-The success probability, the rate in lab time and the fidelity the analysis package reports must agree
-with the error budget's prediction for the same lab (``sim.physics.budget``) within statistical error.
+The success probability, the rate in lab time and the fidelity the analysis package reports must
+agree with the error budget's prediction for the same lab (``sim.physics.budget``) within
+statistical error.
 """
 import math
 
 import numpy as np
 import pytest
 
-from tests.experiments.simhelpers import missing_sim_parts, run, simulation
+from tests.experiments.simhelpers import run, simulation
 
-pytestmark = pytest.mark.skipif(bool(missing_sim_parts()), reason="simulator incomplete")
 
 
 @pytest.fixture
@@ -42,6 +43,7 @@ def test_success_probability_and_rate_match_budget(sim):
     assert abs(odd - (1 - eps)) < 4 * math.sqrt(eps * (1 - eps) / n) + 0.01
 
 
+@pytest.mark.slow
 def test_parity_scan_fidelity_matches_budget(sim):
     """The analysis' fidelity (populations + parity fringe) covers the budget's measured fidelity.
 

@@ -8,12 +8,9 @@ from __future__ import annotations
 import h5py
 import pytest
 
-pytest.importorskip("sim.session")
-pytest.importorskip("sim.devices.ttl")
-
-from artiq.experiment import (EnvExperiment, delay, delay_mu, kernel, now_mu,  # noqa: E402
+from artiq.experiment import (EnvExperiment, delay, delay_mu, kernel, now_mu,
                               parallel, sequential, us)
-from sim.runner import Simulation  # noqa: E402
+from sim.runner import Simulation
 
 CHANNELS = {"ttl0": 10, "ttl1": 11, "ttl2": 12, "ttl3": 13}
 

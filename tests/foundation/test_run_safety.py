@@ -225,7 +225,8 @@ def test_check_arguments_accepts_valid_values(simulation):
     ("remote_entanglement", ["cooling_time=-1e-6"],
      "argument 'cooling_time' = -1e-06 (-1 us) is out of range: must be ≥ 0"),
     ("remote_entanglement", ['mode="nonsense"'],
-     "argument 'mode' = 'nonsense' is not allowed: must be one of 'z', 'parity', 'tomography'"),
+     "argument 'mode' = 'nonsense' is not allowed: "
+     "must be one of 'z', 'parity', 'tomography'"),
     ("readout_calibration", ["shots=-1"], "argument 'shots' = -1 is out of range: must be ≥"),
     ("readout_calibration", ["-c", "Nope"],
      "readout_calibration.py' has no class 'Nope' (experiments in it: ReadoutCalibration)"),

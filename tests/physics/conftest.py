@@ -63,7 +63,8 @@ class FakeView:
 
 def modify(lab: Lab, **changes: Any) -> Lab:
     """Copy of ``lab`` with dotted-path changes, e.g. ``{"bsa.mode_overlap": 0.8}`` or
-    ``{"nodes.*.optics.polarisation_mixing": 0.05}`` or ``{"bsa.detectors.*.dark_rate_hz": 1e5}``."""
+    ``{"nodes.*.optics.polarisation_mixing": 0.05}`` or ``{"bsa.detectors.*.dark_rate_hz":
+    1e5}``."""
     def rec(obj: Any, path: list[str], value: Any) -> Any:
         if not path:
             return value

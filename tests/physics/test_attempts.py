@@ -66,6 +66,7 @@ VARIATIONS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(VARIATIONS))
 def test_fidelity_matches_budget(oxford: Lab, name: str) -> None:
     """Varying one error source at a time, MC fidelity follows the analytic prediction."""
@@ -79,6 +80,7 @@ def test_fidelity_matches_budget(oxford: Lab, name: str) -> None:
         assert pred.fidelity_state < base - 0.003      # the varied term really costs fidelity
 
 
+@pytest.mark.slow
 def test_false_herald_fraction_follows_dark_rate(oxford: Lab) -> None:
     """Heralds with a dark count in them: fraction = P_dc/P of the budget (4σ binomial)."""
     for rate in (5e3, 2e4):

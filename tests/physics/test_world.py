@@ -75,6 +75,7 @@ def test_no_photon_without_pulse_or_pumping(oxford: Lab) -> None:
     assert sum(len(c) for c in _rising(world, 200_000)) == 0
 
 
+@pytest.mark.slow
 def test_success_probability_half_eta_squared(oxford: Lab) -> None:
     """Four-detector ψ± heralding: P = ½ η_A η_B (within 4σ), ψ± split evenly."""
     lab = _ideal_optics(oxford, eff=0.5)
@@ -100,7 +101,8 @@ def test_success_probability_half_eta_squared(oxford: Lab) -> None:
 
 
 def test_dark_counts_rate_and_dead_time(oxford: Lab) -> None:
-    """Dark counts are a Poisson process at the lab rate; no two clicks closer than the dead time."""
+    """Dark counts are a Poisson process at the lab rate; no two clicks closer than the dead
+    time."""
     lab = modify(oxford, **{"bsa__detectors__*__dark_rate_hz": 2e5,
                             "bsa__detectors__*__afterpulse_prob": 0.0})
     world, _ = _world(lab, 5)

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Experiment-free harness: a device_db dict, a tiny device manager, the session's engine installed as
-ARTIQ's time manager (restored after each test)."""
+"""Experiment-free harness: a device_db dict, a tiny device manager, the session's engine installed
+as ARTIQ's time manager (restored after each test)."""
 from __future__ import annotations
 
 import importlib
@@ -60,7 +60,8 @@ def base_db() -> dict:
 
 
 class DMgr:
-    """Minimal device manager: ``get(name)`` builds ``sim.devices`` models with ``Cls(dmgr, **args)``."""
+    """Minimal device manager: ``get(name)`` builds ``sim.devices`` models with ``Cls(dmgr,
+    **args)``."""
 
     def __init__(self, db: dict, session: Any) -> None:
         self.db = db

@@ -114,7 +114,8 @@ def test_entangler_without_physics_times_out(make_env):
 
 
 def test_entangler_herald_fast_path(make_env):
-    """With a fake physics world: geometric number of cycles, slot bitfield, counters, timestamps."""
+    """With a fake physics world: geometric number of cycles, slot bitfield, counters,
+    timestamps."""
     env = make_env(_db(), seed=7)
     world = FakeWorld(0.01)
     env.engine.attach_world(world)

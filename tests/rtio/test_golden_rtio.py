@@ -28,7 +28,8 @@ def test_rtio_counter(env):
 
 
 def test_wait_for_rtio_counter(env):
-    """2. After break_realtime, wait_until_mu(now+10000) leaves the counter at or past the target."""
+    """2. After break_realtime, wait_until_mu(now+10000) leaves the counter at or past the
+    target."""
     core = env.core
 
     def k():
@@ -208,7 +209,8 @@ def test_count_equals_its_read_loop(make_env, pulses, period_ns, late):
 
 
 def test_loopback_gate_timing(env):
-    """7. A 48-mu pulse at gate_start - loop_delay + 88 is registered; the window is [start, end)."""
+    """7. A 48-mu pulse at gate_start - loop_delay + 88 is registered; the window is [start,
+    end)."""
     core, loop_in, loop_out = env.core, env.get("loop_in"), env.get("loop_out")
 
     def k():

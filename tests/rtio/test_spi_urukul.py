@@ -56,7 +56,8 @@ def test_spi_busy_error(env, caplog):
 
 
 def test_cfg_write_and_att_costs(env):
-    """cfg_write (proto 9) advances 896 mu; set_all_att_mu 1600 mu; set_att decodes to the register."""
+    """cfg_write (proto 9) advances 896 mu; set_all_att_mu 1600 mu; set_att decodes to the
+    register."""
     core, cpld = env.core, env.get("urukul0_cpld")
 
     def k():

@@ -4,8 +4,9 @@
 
 A phase accumulator of ``acc_width`` bits (24) advances by the frequency tuning word every coarse
 cycle; the output is high during the first half of each accumulator turn. Writing an FTW resets the
-phase so that the first rising edge is at the write's coarse cycle; an FTW of 0 stops the clock (low).
-Edges fall on coarse-cycle boundaries, so a non-power-of-2 FTW has one coarse cycle of jitter.
+phase so that the first rising edge is at the write's coarse cycle; an FTW of 0 stops the clock
+(low). Edges fall on coarse-cycle boundaries, so a non-power-of-2 FTW has one coarse cycle of
+jitter.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ __all__ = ["ClockGenPhy", "ClockGenLevels"]
 
 
 class ClockGenPhy:
-    """Marker PHY: the waveform is built lazily by :class:`ClockGenLevels` from the resolved writes."""
+    """Marker PHY: the waveform is built lazily by :class:`ClockGenLevels` from the resolved
+    writes."""
 
     def __init__(self, acc_width: int = 24) -> None:
         self.acc_width = acc_width

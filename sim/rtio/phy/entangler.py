@@ -2,21 +2,21 @@
 """Entangler gateware PHY (OxfordIonTrapGroup/entangler-core ``entangler/core.py``, ``phy.py``,
 ``driver.py``; register map defined in :mod:`drivers.entangler_registers`).
 
-Writes: CONFIG 0 (bit0 enable, bit1 master, bit2 standalone), RUN 1 (timeout in coarse ticks; starts a
-run), TCYCLE 2 (cycle length in coarse ticks), HERALD 3 (4×4-bit patterns in bits 0–15, enables in
-16–19), TIMING 0b001_000+i (``(stop << 16) | start``, 14 bits each, stored +1 by the driver, 0 = never;
-i = 0–3 outputs in coarse ticks, 4–7 gates in mu), COUNTER PATTERNS 0b010_000+i. Reads (address bit 5):
-STATUS/NCYCLES/TIMEREMAINING/NTRIGGERS 0b100_000..3, TIMESTAMP 0b101_000+i, COUNTER RESULT 0b110_000+i
-(4 single-input counters, then 4 pattern counters); a read is an output with the read address answered
-by an input event on the same channel.
+Writes: CONFIG 0 (bit0 enable, bit1 master, bit2 standalone), RUN 1 (timeout in coarse ticks; starts
+a run), TCYCLE 2 (cycle length in coarse ticks), HERALD 3 (4×4-bit patterns in bits 0–15, enables in
+16–19), TIMING 0b001_000+i (``(stop << 16) | start``, 14 bits each, stored +1 by the driver, 0 =
+never; i = 0–3 outputs in coarse ticks, 4–7 gates in mu), COUNTER PATTERNS 0b010_000+i. Reads
+(address bit 5): STATUS/NCYCLES/TIMEREMAINING/NTRIGGERS 0b100_000..3, TIMESTAMP 0b101_000+i, COUNTER
+RESULT 0b110_000+i (4 single-input counters, then 4 pattern counters); a read is an output with the
+read address answered by an input event on the same channel.
 
-A run executes cycles until a cycle's gated pattern equals an enabled herald pattern (exact match) or
-the timeout's countdown expires; it answers with one input event at the end of that cycle, data = the
-matched pattern slots (1, 2, 4, 8) or 0x3fff on timeout. Fast path (O(1) Python work per run): with
-``p`` = probability that a cycle heralds, the number of cycles to the first herald is geometric(p),
-capped by the timeout; the non-herald cycles' counters come from one multinomial draw over the
-conditional pattern distribution; only the herald cycle is sampled in detail (and committed to the
-physics). Stored input timestamps are not cleared between cycles (stale-timestamp semantics).
+A run executes cycles until a cycle's gated pattern equals an enabled herald pattern (exact match)
+or the timeout's countdown expires; it answers with one input event at the end of that cycle, data =
+the matched pattern slots (1, 2, 4, 8) or 0x3fff on timeout. Fast path (O(1) Python work per run):
+with ``p`` = probability that a cycle heralds, the number of cycles to the first herald is
+geometric(p), capped by the timeout; the non-herald cycles' counters come from one multinomial draw
+over the conditional pattern distribution; only the herald cycle is sampled in detail (and committed
+to the physics). Stored input timestamps are not cleared between cycles (stale-timestamp semantics).
 The engine hands the PHY the physics world (:meth:`EntanglerPhy.bind_world`, a
 :class:`~sim.fastforward.CycleWorld`); the PHY commits each run's end state to it. Without a world
 no input ever fires: every run times out. The fast-forward of identical timed-out runs is the

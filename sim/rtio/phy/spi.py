@@ -1,12 +1,12 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """SPI master PHY (``artiq/gateware/rtio/phy/spi2.py``, driver ``artiq/coredevice/spi2.py``).
 
-Address 1 (config): ``flags | (length-1) << 8 | (div-2) << 16 | cs << 24``; address 0 (data): start a
-transfer of ``length`` bits, MSB first from bit 31 (left-aligned). A transfer keeps the PHY busy for
-``((length + 1) * div + 1) * 8`` mu (``spi2.py::update_xfer_duration_mu``); any event that reaches the
-PHY while busy is dropped with an RTIO busy error (``rtio_mgt.rs``). With ``SPI_INPUT`` the received
-bits (right-aligned) become an input event at the transfer end; the input FIFO holds 4 events
-(``artiq/gateware/eem.py``). Slaves (the Urukul decoder) see each transfer as
+Address 1 (config): ``flags | (length-1) << 8 | (div-2) << 16 | cs << 24``; address 0 (data): start
+a transfer of ``length`` bits, MSB first from bit 31 (left-aligned). A transfer keeps the PHY busy
+for ``((length + 1) * div + 1) * 8`` mu (``spi2.py::update_xfer_duration_mu``); any event that
+reaches the PHY while busy is dropped with an RTIO busy error (``rtio_mgt.rs``). With ``SPI_INPUT``
+the received bits (right-aligned) become an input event at the transfer end; the input FIFO holds 4
+events (``artiq/gateware/eem.py``). Slaves (the Urukul decoder) see each transfer as
 ``transfer(cs, bits, length, flags, t_start, t_end) -> received bits``.
 """
 from __future__ import annotations

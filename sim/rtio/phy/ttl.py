@@ -7,10 +7,11 @@ Sensitivity bits: bit0 rising, bit1 falling.
 Input side (:class:`TTLInputPhy`):
 
 * A sensitivity change submitted at output timestamp ``t`` applies to input edges whose timestamp is
-  ``>= t + GATE_OFFSET_MU`` (88 mu = ``lat_offset`` of ``test_rtio.py::LoopbackGateTiming``: an edge is
-  registered iff ``gate_start <= t_in - 88 < gate_end``), so a gate is the half-open window
+  ``>= t + GATE_OFFSET_MU`` (88 mu = ``lat_offset`` of ``test_rtio.py::LoopbackGateTiming``: an edge
+  is registered iff ``gate_start <= t_in - 88 < gate_end``), so a gate is the half-open window
   [start, end).
-* At most one edge event per coarse cycle (the input deserializer's priority encoder keeps the first).
+* At most one edge event per coarse cycle (the input deserializer's priority encoder keeps the
+  first).
 * A sample request at ``t`` produces one event, timestamp ``t + 88``, data = input level.
 * An event is in the FIFO ``INPUT_ARRIVAL_MU`` after its timestamp, well within ``gate_latency_mu``
   (104 mu) after the gate end, which is what ``TTLInOut.count`` relies on.

@@ -2,15 +2,15 @@
 """Urukul bus decoder: SPI traffic → CPLD CFG/ATT registers and AD9910 register files; IO_UPDATE
 applies the selected profile → the DDS state timeline the physics reads.
 
-Chip selects (``artiq/coredevice/urukul.py``): 1 CFG, 2 ATT, 3 all DDS (multi), 4..7 DDS channel 0..3.
-AD9910 serial protocol (AD9910 datasheet, "Serial programming"): an 8-bit instruction byte (bit 7 =
-read, bits 4:0 = register address) followed by the register's bytes, MSB first, until CS is released
-(``SPI_END``). Profile registers 0x0E+p hold ``ASF[61:48] | POW[47:32] | FTW[31:0]``.
+Chip selects (``artiq/coredevice/urukul.py``): 1 CFG, 2 ATT, 3 all DDS (multi), 4..7 DDS channel
+0..3. AD9910 serial protocol (AD9910 datasheet, "Serial programming"): an 8-bit instruction byte
+(bit 7 = read, bits 4:0 = register address) followed by the register's bytes, MSB first, until CS is
+released (``SPI_END``). Profile registers 0x0E+p hold ``ASF[61:48] | POW[47:32] | FTW[31:0]``.
 
 CPLD CFG layout of this model (shift register, MSB first; proto 9 sends it as 24 + 28 bits): RF_SW
-3:0, LED 7:4, PROFILE 10:8, IO_UPDATE 12, MASK_NU 16:13, CLK_SEL0 17, SYNC_SEL 18, RST 19, IO_RST 20,
-CLK_SEL1 21, CLK_DIV 23:22, ATT_EN 27:24, OSK 31:28, DRCTL 35:32, DRHOLD 39:36. STA (read while writing
-CFG): RF_SW 3:0, SMP_ERR 7:4, PLL_LOCK 11:8, IFC_MODE 15:12, PROTO_REV 22:16.
+3:0, LED 7:4, PROFILE 10:8, IO_UPDATE 12, MASK_NU 16:13, CLK_SEL0 17, SYNC_SEL 18, RST 19, IO_RST
+20, CLK_SEL1 21, CLK_DIV 23:22, ATT_EN 27:24, OSK 31:28, DRCTL 35:32, DRHOLD 39:36. STA (read while
+writing CFG): RF_SW 3:0, SMP_ERR 7:4, PLL_LOCK 11:8, IFC_MODE 15:12, PROTO_REV 22:16.
 
 After power-up CFG selects profile 0 while ARTIQ's drivers write profile 7, and an AD9910 runs
 without its PLL until ``init`` configures it: an IO_UPDATE that would apply a written profile of a
@@ -153,8 +153,8 @@ class UrukulDecoder:
                 self.att_log.append((t1, self.att))
             return (old >> max(32 - length, 0)) & ((1 << length) - 1)
         if cs == CS_DDS_MULTI:
-            for regs in self.dds.values():
-                self._dds_transfer(regs, bits, length, end)
+            for each in self.dds.values():
+                self._dds_transfer(each, bits, length, end)
             return 0
         regs = self.dds.get(cs)
         if regs is None:

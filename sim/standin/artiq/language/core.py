@@ -106,7 +106,8 @@ def _make_kernel(function: Callable, core_name: str, flags: Any) -> Callable:
 
 
 def portable(arg: Any = None, flags: Any = {}) -> Callable:
-    """Mark a function that runs on the host when called from the host and in the kernel otherwise."""
+    """Mark a function that runs on the host when called from the host and in the kernel
+    otherwise."""
     def inner(function: Callable) -> Callable:
         function.artiq_embedded = _ARTIQEmbeddedInfo(
             core_name=None, portable=True, function=function, syscall=None,
@@ -180,7 +181,8 @@ def host_only(function: Callable) -> Callable:
 
 
 def kernel_from_string(parameters: list, body_code: str, decorator: Callable = kernel) -> Callable:
-    """Build a kernel from source text: ``parameters`` names the arguments, ``body_code`` the body."""
+    """Build a kernel from source text: ``parameters`` names the arguments, ``body_code`` the
+    body."""
     lines = ["def fn(" + ", ".join(p if isinstance(p, str) else p[0] for p in parameters) + "):"]
     lines += ["    " + line for line in body_code.split("\n")]
     source = "\n".join(lines)
@@ -214,7 +216,8 @@ def set_time_manager(time_manager: Any) -> None:
 
 
 class _Sequential:
-    """In a sequential block, statements execute one after another; time advances with each delay."""
+    """In a sequential block, statements execute one after another; time advances with each
+    delay."""
 
     def __enter__(self):
         _time_manager.enter_sequential()

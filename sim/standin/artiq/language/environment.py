@@ -65,7 +65,7 @@ class _SimpleArgProcessor:
         return x
 
     def describe(self) -> dict:
-        desc = {"ty": type(self).__name__}
+        desc: dict[str, Any] = {"ty": type(self).__name__}
         if hasattr(self, "default_value"):
             desc["default"] = self.default_value
         return desc
@@ -87,7 +87,7 @@ class PYONValue(_SimpleArgProcessor):
     def describe(self) -> dict:
         from analysis import pyon
 
-        desc = {"ty": type(self).__name__}
+        desc: dict[str, Any] = {"ty": type(self).__name__}
         if hasattr(self, "default_value"):
             desc["default"] = pyon.encode(self.default_value)
         return desc
@@ -175,7 +175,7 @@ class NumberValue(_SimpleArgProcessor):
         return int(x) if self._is_int() else float(x)
 
     def describe(self) -> dict:
-        desc = {"ty": type(self).__name__}
+        desc: dict[str, Any] = {"ty": type(self).__name__}
         if hasattr(self, "default_value"):
             desc["default"] = self.default_value
         desc.update(unit=self.unit, scale=self.scale, step=self.step, min=self.min, max=self.max,
@@ -323,7 +323,7 @@ class HasEnvironment:
         """Set a dataset. ``persist`` implies ``broadcast``; ``archive`` stores it in the results
         file. ``unit``/``scale``/``precision`` are display metadata (only those given are
         stored)."""
-        metadata = {}
+        metadata: dict[str, Any] = {}
         if unit is not None:
             metadata["unit"] = unit
         if scale is not None:

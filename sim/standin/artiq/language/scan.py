@@ -179,7 +179,7 @@ class Scannable:
 
     def process(self, x: dict) -> ScanObject:
         cls = _SCAN_TYPES[x["ty"]]
-        names = inspect.getfullargspec(cls.__init__).args[1:]
+        names = list(inspect.signature(cls).parameters)
         return cls(**{name: x[name] for name in names if name in x})
 
     def describe(self) -> dict:
