@@ -266,7 +266,7 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         return t, det, node
 
     def analyze(self):
-        t, det, node = self.photons()
+        t, _, node = self.photons()
         window = "window [{}, {}) ns after the excitation".format(
             self.offset_mu, self.offset_mu + self.window_mu)
         p_dark = float(self.dark_rate.sum()) * self.gate_window

@@ -52,7 +52,7 @@ def test_readout_calibration_threshold(sim):
 
 @pytest.mark.parametrize("name, arguments, taken", [
     ("readout_calibration", {"shots": 120},
-     lambda d: [len(d["readout.{}_counts_{}".format(s, x)]) for x in "ab"
+     lambda d: [len(d[f"readout.{s}_counts_{x}"]) for x in "ab"
                 for s in ("dark", "bright")]),
     ("single_photon", {"attempts": 700, "gate_length": 0.0},
      lambda d: list(d["photons.attempts"]))])

@@ -64,7 +64,7 @@ class _Terminated:
 def _cpu_state(pid: int) -> tuple[float, str] | None:
     """(user + system CPU seconds, state letter) of a live or zombie process, from /proc."""
     try:
-        with open("/proc/{}/stat".format(pid)) as f:
+        with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
@@ -94,7 +94,7 @@ def terminated(tmp_path_factory):
     for name, (args, _, _) in TERMINATED.items():
         results = str(tmp_path_factory.mktemp(name) / "results")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sim", "run", "repository/{}.py".format(name), *args,
+            [sys.executable, "-m", "sim", "run", f"repository/{name}.py", *args,
              "--seed", "2", "--results", results, "-v", "--hardware-faithful"],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
             env=dict(os.environ, PYTHONPATH=ROOT))
@@ -159,7 +159,7 @@ def test_sigterm_stops_every_experiment_soon_and_writes_its_data(terminated, nam
     if t.cpu is not None:
         assert t.cpu < 1.2, t.cpu   # stop, write the file and exit
     assert t.elapsed < 10.0, t.elapsed
-    files = glob.glob(os.path.join(t.results, "*", "*", "*-{}.h5".format(cls)))
+    files = glob.glob(os.path.join(t.results, "*", "*", f"*-{cls}.h5"))
     assert len(files) == 1, t.err
     with h5py.File(files[0]) as f:
         assert key in f["datasets"]
