@@ -17,6 +17,9 @@ matched pattern slots (1, 2, 4, 8) or 0x3fff on timeout. Fast path (O(1) Python 
 capped by the timeout; the non-herald cycles' counters come from one multinomial draw over the
 conditional pattern distribution; only the herald cycle is sampled in detail (and committed to the
 physics). Stored input timestamps are not cleared between cycles (stale-timestamp semantics).
+With a VCD requested (the engine's ``recorder``), every cycle's clicks are materialised for the
+waveform from the drawn counts (:meth:`EntanglerPhy._record_run`), with the recorder's own
+generator: the simulation's draws are the same with or without.
 The engine hands the PHY the physics world (:meth:`EntanglerPhy.bind_world`, a
 :class:`~sim.fastforward.CycleWorld`); the PHY commits each run's end state to it. Without a world
 no input ever fires: every run times out. The fast-forward of identical timed-out runs is the
