@@ -45,9 +45,9 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         self.setattr_argument("excite_time", NumberValue(
             link_default(self, "excite_time_s"), unit="ns", min=0.0), group="attempt",
             tooltip="default: calib.link.excite_time_s")
-        self.setattr_argument("check_every", NumberValue(20000, precision=0, step=1, min=1,
+        self.setattr_argument("check_every", NumberValue(500, precision=0, step=1, min=1,
                                                          type="int"), group="attempt",
-                              tooltip="attempts between pause checks while no herald comes")
+                              tooltip="attempts between pause checks (at the next cooling)")
 
     def prepare(self):
         self.check_arguments()
@@ -176,6 +176,11 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                         coolings += 1
                         if self.t_cool_mu > 0:  # none with continuous cooling
                             self.core_dma.playback_handle(cool)
+                        if since_check >= self.check_every:
+                            # while the cooling plays: the RPC costs lab time only beyond it
+                            since_check = 0
+                            stop = self.should_stop()
+                            self.resync()
                     t_att = now_mu()
                     self.core_dma.playback_handle(attempt)
                     pattern = self.bsa.fetch_pattern(t_att + self.sens_end_mu, ts)
@@ -198,10 +203,6 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                     self.core.break_realtime()
                     since_cool = 0
                 since_check += 1
-                if not heralded and since_check >= self.check_every:
-                    since_check = 0
-                    stop = self.should_stop()
-                    self.core.break_realtime()
             if not heralded:
                 break
             t_end_att = now_mu()

@@ -17,7 +17,10 @@ Writes ``photons.*`` (docs/datasets.md), ``photon.tau_s`` with its 95 % interval
 ``photon.eta_a/_b`` and the persistent ``calib.photon.gate_start_mu``/``gate_stop_mu`` (relative to
 the excitation pulse start, read by the entanglement experiments), ``calib.photon.onset_mu``,
 ``calib.photon.eta_a/_b``, ``calib.photon.tau_s``. Nonsense (too few clicks on a node, a fit that
-does not converge) is refused: nothing persistent is stored and the run fails.
+does not converge) is refused: nothing persistent is stored and the run fails. At the first
+cooling after ``CHECK_EVERY`` attempts the kernel asks the scheduler whether to pause; a paused
+run resumes with the attempts still to make, a terminated one writes the clicks so far and
+stores no calibration.
 """
 import numpy as np
 from numpy import int64
@@ -33,6 +36,10 @@ from drivers.link_timing import link_default
 
 #: clicks per node below which the calibration is refused (no photons)
 MIN_CLICKS_PER_NODE = 10
+#: attempts after which the next cooling asks the scheduler whether to pause (a sync RPC, ~40 us on
+#: Kasli, partly hidden by the cooling, per >= 250 attempts of ~5 us: <= 3 % of the lab time; the
+#: simulator takes ~0.5 s of host time for 300 attempts)
+CHECK_EVERY = 250
 
 
 class SinglePhoton(CheckedArguments, EnvExperiment):
@@ -85,19 +92,26 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
             "offset_mu", "window_mu", "margin_mu", "pump_mu", "gate_open_rel", "attempts", "attempts_per_cool"}
         self.dark_rate = np.asarray(self.get_dataset("calib.bsa.dark_rate_hz", [0.0] * 4), float)
         self.batches = []
-        self.n_att = [0, 0]
+        self.n_att = [0, 0]       # attempts completed per node (not lost to an underflow)
+        self.n_tried = [0, 0]     # attempts made per node
         self.set_dataset("schema_version", SCHEMA_VERSION)
         self.set_dataset("ionlink.experiment", "single_photon")
         self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
 
     @rpc(flags={"async"})
     def store(self, node: TInt32, n: TInt32, t_mu: TList(TInt64), det: TList(TInt32),
-              attempts: TInt32):
+              attempts: TInt32, tried: TInt32):
+        """``n`` clicks (times, detectors) of ``attempts`` completed attempts out of ``tried``."""
         self.batches.append((node, np.array(t_mu[:n], dtype=np.int64),
                              np.array(det[:n], dtype=np.int8)))
         self.n_att[node] += attempts
-        self.set_dataset("ionlink.progress", sum(self.n_att) / (2 * self.attempts),
+        self.n_tried[node] += tried
+        self.set_dataset("ionlink.progress", sum(self.n_tried) / (2 * self.attempts),
                          broadcast=True, archive=False)
+
+    def attempts_left(self, node: TInt32) -> TInt32:
+        """Attempts still to make on ``node`` (a run resumed after a pause)."""
+        return self.attempts - self.n_tried[node]
 
     @kernel
     def resync(self):
@@ -129,10 +143,12 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
                 at_mu(t0 + self.pump_mu + node.t_excite_mu)
 
     @kernel
-    def measure(self, node_index: TInt32):
-        """``attempts`` attempts on one node. Per attempt: one DMA trace (cooling trace first every
-        ``attempts_per_cool``), a blocking read of the four first-click timestamps after the gate
-        end, then the cursor to counter + ``slack_margin``: the attempt rate is set by the CPU."""
+    def measure(self, node_index: TInt32, n_attempts: TInt32) -> TBool:
+        """``n_attempts`` attempts on one node. Per attempt: one DMA trace (cooling trace first
+        every ``attempts_per_cool``), a blocking read of the four first-click timestamps after
+        the gate end, then the cursor to counter + ``slack_margin``: the attempt rate is set by
+        the CPU. At the first cooling after ``CHECK_EVERY`` attempts the clicks go to the host and
+        the scheduler is asked whether to pause (False: pause requested, the rest left)."""
         node = self.node_a if node_index == 0 else self.node_b
         if node_index == 0:
             attempt = self.core_dma.get_handle("single_photon.attempt_a")
@@ -148,13 +164,27 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         t_exc_rel = self.pump_mu
         t_end_rel = self.gate_open_rel + self.window_mu
         self.core.break_realtime()
-        for k in range(self.attempts):
+        tried = 0       # attempts made since the last report
+        since_check = 0
+        paused = False
+        for k in range(n_attempts):
             try:
                 if k % self.attempts_per_cool == 0:
                     node.cool_dma()
                     # the repump switches off at the cooling end and on with the pump: one coarse
                     # cycle apart, not replaced at one timestamp
                     delay_mu(8)
+                    if since_check >= CHECK_EVERY:
+                        # while the cooling plays: the RPCs cost lab time only beyond it
+                        since_check = 0
+                        self.store(node_index, n, t_buf, d_buf, valid - done, tried)
+                        done = valid
+                        n = 0
+                        tried = 0
+                        if self.scheduler.check_pause():
+                            paused = True
+                            break
+                        self.resync()
                 t0 = now_mu()
                 self.core_dma.playback_handle(attempt)
                 self.bsa.fetch_pattern(t0 + t_end_rel, ts)
@@ -171,13 +201,19 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
                 self.core.break_realtime()
                 self.bsa.drain()
                 self.core.break_realtime()
-            if n > n_max - 4 or k == self.attempts - 1:
-                self.store(node_index, n, t_buf, d_buf, valid - done)
+            tried += 1
+            since_check += 1
+            if n > n_max - 4 or k == n_attempts - 1:
+                self.store(node_index, n, t_buf, d_buf, valid - done, tried)
                 done = valid
                 n = 0
+                tried = 0
+        return not paused
 
     @kernel
-    def run(self):
+    def run_kernel(self) -> TBool:
+        """The attempts still to make, node A then B; False if a pause (or termination) was
+        requested before all were made."""
         self.core.reset()
         self.entangler.init()
         self.bsa.input_mode()
@@ -190,28 +226,47 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         self.core.break_realtime()
         self.node_a.idle()
         self.node_b.idle()
-        self.measure(0)
-        if not self.scheduler.check_pause():
-            self.measure(1)
+        complete = True
+        for i in range(2):
+            n = self.attempts_left(i)
+            if n > 0 and complete:
+                complete = self.measure(i, n)
         self.core.break_realtime()
         self.node_a.idle()
         self.node_b.idle()
         self.set_underflows(self.underflows)
+        return complete
+
+    def run(self):
+        try:
+            while not self.run_kernel():
+                self.scheduler.pause()      # raises TerminationRequested on termination
+        finally:
+            self.store_photons()
 
     def set_underflows(self, n: TInt32):
         self.set_dataset("photon.underflows_recovered", n)
 
-    def analyze(self):
-        t = np.concatenate([b[1] for b in self.batches] or [np.zeros(0, np.int64)])
-        det = np.concatenate([b[2] for b in self.batches] or [np.zeros(0, np.int8)])
-        node = np.concatenate([np.full(len(b[1]), b[0], np.int8) for b in self.batches]
-                              or [np.zeros(0, np.int8)])
+    def store_photons(self):
+        """``photons.*``: the clicks and attempts so far (also when terminated)."""
+        t, det, node = self.photons()
         self.set_dataset("photons.t_mu", t)
         self.set_dataset("photons.detector", det)
         self.set_dataset("photons.node", node)
         self.set_dataset("photons.attempts", np.array(self.n_att, dtype=np.int64))
         self.set_dataset("photons.gate_mu", np.array(
             [self.offset_mu, self.offset_mu + self.window_mu], dtype=np.int64))
+
+    def photons(self):
+        """(click times in mu from the excitation, detector, node) of every stored click."""
+        t = np.concatenate([b[1] for b in self.batches] or [np.zeros(0, np.int64)])
+        det = np.concatenate([b[2] for b in self.batches] or [np.zeros(0, np.int8)])
+        node = np.concatenate([np.full(len(b[1]), b[0], np.int8) for b in self.batches]
+                              or [np.zeros(0, np.int8)])
+        return t, det, node
+
+    def analyze(self):
+        t, _, node = self.photons()
         window = "window [{}, {}) ns after the excitation".format(
             self.offset_mu, self.offset_mu + self.window_mu)
         p_dark = float(self.dark_rate.sum()) * self.gate_window

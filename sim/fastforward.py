@@ -212,6 +212,9 @@ class EntanglerFastForward:
     _plain_counts: Callable[..., Any]
     _set_counters: Callable[..., None]
     _mark_stale: Callable[..., None]
+    _record_run: Callable[..., None]
+    _stale: dict[int, Any]
+    _vcd_stale: dict[int, tuple[int, int]]
 
     def _init_fast_forward(self) -> None:
         self._last: RunLaw | None = None      # the last run's law, if it timed out
@@ -279,18 +282,26 @@ class EntanglerFastForward:
         if world is not None:
             world.repeat_runs(k, t_run, period_mu, ref)
         counts = self._plain_counts(rng, n_max, last.cond)
+        stale_before = dict(self._stale)
         self._set_counters(last.model, counts, last.cmat, last.plain, 0)
         if k > 1 and last.model is not None and last.cond is not None:
             self._stale_from_earlier_runs(rng, k - 1, last)
-        run_mu = n_max * max(self.tcycle, 1) * 8
+        cycle_mu = max(self.tcycle, 1) * 8
+        run_mu = n_max * cycle_mu
         self.herald_log.extend((t_run + j * period_mu + run_mu, self._TIMEOUT_DATA)
                                for j in range(k))
         rec = self.engine.recorder
         if rec is not None:
+            # the skipped runs' clicks, drawn for the waveform (the last one's counts as drawn
+            # above); a stale timestamp the skip set goes to the VCD's last click of its input
+            retarget = {i for i in range(4) if self._stale.get(i) is not stale_before.get(i)}
+            for i in retarget:
+                self._vcd_stale.pop(i, None)
             for j in range(k):
                 t = t_run + j * period_mu
-                rec.add_run(self.channel, EntanglerRun(t, t + run_mu, self._TIMEOUT_DATA, 0,
-                                                       n_max))
+                c = counts if j == k - 1 else self._plain_counts(rec.rng, n_max, last.cond)
+                self._record_run(EntanglerRun(t, t + run_mu, self._TIMEOUT_DATA, 0, n_max),
+                                 last.model, c, n_max, cycle_mu, [], retarget)
         self.skipped += k
         return k
 

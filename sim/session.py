@@ -52,7 +52,7 @@ class SimSession:
         self.engine.device_db = self.device_db
         self.engine.hardware_faithful = hardware_faithful
         if vcd:
-            self.engine.record_waveforms()
+            self.engine.record_waveforms(seed)
         self._experiments = 0
         self._closed = False
         #: engines of the sessions this one continues (:mod:`sim.hwstate`), for the VCD file

@@ -20,7 +20,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,6 +39,7 @@ from .lab import Lab, Node
 __all__ = [
     "HERALD_PATTERNS",
     "MU_S",
+    "CycleClick",
     "CycleModel",
     "CycleSample",
     "build_cycle_model",
@@ -112,6 +113,16 @@ class CycleSample:
     true_times_s: np.ndarray
     model: CycleModel
     dark: np.ndarray = field(default_factory=lambda: np.zeros(4, dtype=bool))
+
+
+class CycleClick(NamedTuple):
+    """A click of one cycle among several: cycle index, gate input, time from the cycle start
+    (mu), whether it is the input's first gated click of that cycle (what the counters count)."""
+
+    cycle: int
+    input: int
+    t_mu: int
+    gated: bool
 
 
 @dataclass(eq=False)
@@ -204,6 +215,37 @@ class CycleModel:
         if not pattern >> i & 1:
             return -1
         return math.floor(self._draw_click(rng, i, r)[1] / MU_S)
+
+    def plain_cycle_clicks(self, rng: np.random.Generator, counts: np.ndarray,
+                           n_cycles: int) -> list[CycleClick]:
+        """Clicks of ``n_cycles`` cycles whose gated patterns have the counts ``counts`` (16,;
+        e.g. the non-herald cycles of a run, whose counts the entangler drew), for the waveform
+        only: the clicking cycles are placed at random among the ``n_cycles``, each drawn in
+        detail conditioned on its pattern (gated first edges, dark counts outside the gate,
+        afterpulses); the cycles without a gated click get the dark counts outside the gates."""
+        counts = np.asarray(counts, dtype=np.int64).copy()
+        counts[0] = 0
+        pats = np.repeat(np.arange(16), counts)
+        m = len(pats)
+        cycles = (rng.choice(n_cycles, size=m, replace=False) if m else np.zeros(0, np.int64))
+        out: list[CycleClick] = []
+        for c, q in zip(cycles.tolist(), pats.tolist()):
+            s = self.sample(rng, (q,))
+            out += [CycleClick(c, i, t, bool(q >> i & 1) and t == s.first_edge_mu[i])
+                    for i, t in s.clicks]
+        n0 = n_cycles - m
+        if n0 <= 0:
+            return out
+        taken = set(cycles.tolist())
+        t_cyc = self.cycle_mu * MU_S
+        for i, mean, g0, g1, _, _ in self._ungated_params:
+            n = int(rng.poisson(mean * n0)) if mean > 0 else 0
+            if n:
+                for c, t in zip(rng.integers(n_cycles, size=n).tolist(),
+                                (rng.random(n) * t_cyc).tolist()):
+                    if c not in taken and not g0 <= t < g1:
+                        out.append(CycleClick(c, i, int(t / MU_S), False))
+        return out
 
     def _conditional_state(self, pattern: int) -> np.ndarray:
         """Post-cycle ion state given the gated pattern (before the detection-time phase)."""

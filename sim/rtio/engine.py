@@ -84,12 +84,13 @@ class RTIOEngine(Timeline, Counter, SEDOutputs, InputReads, PhyViews, DMACache, 
         self._init_capture()
         self._init_diagnostics()
 
-    def record_waveforms(self) -> Any:
+    def record_waveforms(self, seed: int | None = None) -> Any:
         """Start recording what a VCD needs beyond the engine's logs (input edges, resets,
-        entangler runs; :mod:`sim.rtio.recorder`); returns the recorder. Off by default."""
+        entangler runs; :mod:`sim.rtio.recorder`), its own draws seeded by ``seed``; returns the
+        recorder. Off by default."""
         if self.recorder is None:
             from sim.rtio.recorder import WaveRecorder
-            self.recorder = WaveRecorder()
+            self.recorder = WaveRecorder.seeded(seed)
         return self.recorder
 
     # ------------------------------------------------------------------ channels and worlds

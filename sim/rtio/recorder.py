@@ -4,16 +4,23 @@
 The engine keeps every output submission (levels, gate sensitivities, DDS states and entangler
 register writes are resolved from those); it does not keep the input edges the worlds deliver to
 the input PHYs (each PHY consumes them), the times of ``core.reset()`` (which close every input
-gate) or an account of each entangler run. A :class:`WaveRecorder` on
+gate) or an account of each entangler run and the clicks of its cycles. A :class:`WaveRecorder` on
 :attr:`sim.rtio.engine.RTIOEngine.recorder` collects them; without one (no VCD requested) nothing
 is recorded and nothing costs time. Recording never changes the timeline: it only copies what
-the engine and the PHYs compute anyway.
+the engine and the PHYs compute anyway, and what it draws for the waveform alone (where the
+clicks of an entangler run's non-herald cycles fall) comes from its own generator :attr:`WaveRecorder.rng`,
+never from the simulation's.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy
 
 __all__ = ["EntanglerRun", "WaveRecorder"]
+
+_WAVEFORM_STREAM = 0x76_63_64   # second seed word of the waveform-only generator ("vcd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +49,25 @@ class WaveRecorder:
         worlds (physics, loopback), whether or not the kernel's gate was open.
     :ivar resets: RTIO counter (mu) of every ``core.reset()`` (``rtio_init``).
     :ivar entangler_runs: entangler RTIO channel → its runs, in order.
-    :ivar entangler_clicks: entangler RTIO channel → ``(gate input, t_mu)`` of the clicks of each
-        run's heralding cycle (the one cycle the fast path samples click by click; the other
-        cycles' clicks exist only as the core's counters).
+    :ivar entangler_clicks: entangler RTIO channel → ``(gate input, t_mu)`` of the clicks of every
+        cycle of its runs (the heralding cycle as the fast path sampled it; the non-herald cycles
+        materialised for the waveform from the pattern counts the PHY drew).
+    :ivar rng: the generator of what is drawn for the waveform only (seeded from the session's
+        seed, separate from the simulation's generator).
     """
 
     edges: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     resets: list[int] = field(default_factory=list)
     entangler_runs: dict[int, list[EntanglerRun]] = field(default_factory=dict)
     entangler_clicks: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    rng: Any = field(default_factory=numpy.random.default_rng)
+
+    @classmethod
+    def seeded(cls, seed: int | None) -> WaveRecorder:
+        """A recorder whose waveform-only draws follow from the session's ``seed`` (a stream of
+        its own: recording never consumes the simulation's random numbers)."""
+        return cls(rng=numpy.random.default_rng(
+            None if seed is None else [int(seed), _WAVEFORM_STREAM]))
 
     def add_edges(self, channel: int, edges: list[tuple[int, int]]) -> None:
         """Input transitions ``(t_mu, level)`` that reached the PHY of ``channel``."""
@@ -60,9 +77,18 @@ class WaveRecorder:
         log.extend(edges)
 
     def add_run(self, channel: int, run: EntanglerRun,
-                clicks: list[tuple[int, int]] | None = None) -> None:
-        """One entangler run on ``channel`` and the clicks ``(gate input, t_mu)`` of its last
-        cycle."""
+                clicks: list[tuple[int, int]] | None = None) -> int:
+        """One entangler run on ``channel`` and the clicks ``(gate input, t_mu)`` of its cycles;
+        returns the index of the first of them in ``entangler_clicks[channel]``."""
         self.entangler_runs.setdefault(channel, []).append(run)
+        log = self.entangler_clicks.setdefault(channel, [])
+        first = len(log)
         if clicks:
-            self.entangler_clicks.setdefault(channel, []).extend(clicks)
+            log.extend(clicks)
+        return first
+
+    def move_click(self, channel: int, index: int, t_mu: int) -> None:
+        """Click ``index`` of ``channel``'s runs happened at ``t_mu`` (a timestamp the simulation
+        drew after the run, when the kernel read it)."""
+        log = self.entangler_clicks[channel]
+        log[index] = (log[index][0], int(t_mu))

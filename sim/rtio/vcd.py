@@ -26,9 +26,9 @@ Signals per device kind:
   bit 0 rising, bit 1 falling, from when it applies to input timestamps, i.e. 88 mu after the
   sensitivity write; ``core.reset()`` clears it), ``events`` (event: every input event the PHY
   put in its FIFO, i.e. registered edges and samples) and ``out`` (its output level, if it drove
-  any). During an entangler run the clicks of the heralding cycle (the one the fast path samples
-  click by click) are shown on the gate inputs' ``in``; the other cycles' clicks are not
-  simulated one by one.
+  any). During an entangler run the clicks of every cycle are shown on the gate inputs' ``in``:
+  the heralding cycle as the fast path sampled it, the other cycles materialised for the
+  waveform from the pattern counts the entangler drew (its input counters count them).
 * Edge counter: ``in`` as above and ``count`` (integer, the counts the gateware reported).
 * AD9910, a scope with ``freq_hz`` (Hz), ``phase_turns`` (turns) and ``amplitude`` (fraction of
   full scale) as real values from each IO_UPDATE (0 before the first), and ``sw``, its RF switch.
@@ -174,7 +174,7 @@ def _pulse_width_mu(lab: Any, device: str, ref_period: float) -> int:
 
 
 def _entangler_click_edges(engine: Any, lab: Any) -> dict[int, list[tuple[int, int]]]:
-    """Heralding-cycle clicks of the entangler runs as input edges, by input RTIO channel."""
+    """The clicks of every cycle of the entangler runs as input edges, by input RTIO channel."""
     rec = engine.recorder
     out: dict[int, list[tuple[int, int]]] = {}
     if rec is None:

@@ -49,6 +49,27 @@ def test_readout_calibration_threshold(sim):
         assert d["calib.readout.error_" + x] < 0.1
 
 
+@pytest.mark.parametrize("name, arguments, taken", [
+    ("readout_calibration", {"shots": 120},
+     lambda d: [len(d[f"readout.{s}_counts_{x}"]) for x in "ab"
+                for s in ("dark", "bright")]),
+    ("single_photon", {"attempts": 700, "gate_length": 0.0},
+     lambda d: list(d["photons.attempts"]))])
+def test_calibrations_resume_after_a_pause(sim, monkeypatch, name, arguments, taken):
+    """A pause requested at the first check: the kernel returns, the host pauses and runs the
+    kernel again, which takes only what is still missing (nothing lost, nothing twice)."""
+    calls = []
+
+    def check_pause(rid=None):
+        calls.append(rid)
+        return len(calls) == 1
+
+    monkeypatch.setattr(sim.scheduler, "check_pause", check_pause)
+    d = run(sim, name, **arguments)
+    n = arguments.get("shots", arguments.get("attempts"))
+    assert len(calls) >= 2 and taken(d) == [n] * len(taken(d))
+
+
 @pytest.mark.slow
 def test_single_photon_lifetime_and_eta(sim):
     from sim.physics.attempts import pulse_stats

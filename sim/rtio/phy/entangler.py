@@ -10,13 +10,16 @@ never; i = 0–3 outputs in coarse ticks, 4–7 gates in mu), COUNTER PATTERNS 0
 RESULT 0b110_000+i (4 single-input counters, then 4 pattern counters); a read is an output with the
 read address answered by an input event on the same channel.
 
-A run executes cycles until a cycle's gated pattern equals an enabled herald pattern (exact match)
-or the timeout's countdown expires; it answers with one input event at the end of that cycle, data =
-the matched pattern slots (1, 2, 4, 8) or 0x3fff on timeout. Fast path (O(1) Python work per run):
-with ``p`` = probability that a cycle heralds, the number of cycles to the first herald is
-geometric(p), capped by the timeout; the non-herald cycles' counters come from one multinomial draw
-over the conditional pattern distribution; only the herald cycle is sampled in detail (and committed
-to the physics). Stored input timestamps are not cleared between cycles (stale-timestamp semantics).
+A run executes cycles until a cycle's gated pattern equals an enabled herald pattern (exact match) or
+the timeout's countdown expires; it answers with one input event at the end of that cycle, data = the
+matched pattern slots (1, 2, 4, 8) or 0x3fff on timeout. Fast path (O(1) Python work per run): with
+``p`` = probability that a cycle heralds, the number of cycles to the first herald is geometric(p),
+capped by the timeout; the non-herald cycles' counters come from one multinomial draw over the
+conditional pattern distribution; only the herald cycle is sampled in detail (and committed to the
+physics). Stored input timestamps are not cleared between cycles (stale-timestamp semantics).
+With a VCD requested (the engine's ``recorder``), every cycle's clicks are materialised for the
+waveform from the drawn counts (:meth:`EntanglerPhy._record_run`), with the recorder's own
+generator: the simulation's draws are the same with or without.
 The engine hands the PHY the physics world (:meth:`EntanglerPhy.bind_world`, a
 :class:`~sim.fastforward.CycleWorld`); the PHY commits each run's end state to it. Without a world
 no input ever fires: every run times out. The fast-forward of identical timed-out runs is the
@@ -55,6 +58,7 @@ from sim.rtio.recorder import EntanglerRun
 __all__ = ["EntanglerPhy"]
 
 _MASK14 = 0x3FFF
+_INPUT_BITS = (numpy.arange(16)[:, None] >> numpy.arange(4)) & 1   # pattern → inputs that fired
 
 
 def _unpack_patterns(word: int) -> tuple[list[int], list[bool]]:
@@ -124,6 +128,8 @@ class EntanglerPhy(EntanglerFastForward):
         self._cfg: tuple[tuple, RunConfig] | None = None
         self._laws: dict[tuple, tuple[Any, CycleLaw]] = {}
         self._stale: dict[int, _Stale] = {}
+        #: with a VCD: input → (index of its last non-herald gated click, that cycle's start)
+        self._vcd_stale: dict[int, tuple[int, int]] = {}
         self._init_fast_forward()
 
     def bind_world(self, world: CycleWorld) -> None:
@@ -258,7 +264,9 @@ class EntanglerPhy(EntanglerFastForward):
         k = self._cycles_to_herald(rng, model, law.p, n_max)
         success = k <= n_max
         n_cycles = k if success else n_max
-        pattern_counts = self._plain_counts(rng, n_cycles - 1 if success else n_cycles, law.cond)
+        n_plain = n_cycles - 1 if success else n_cycles
+        pattern_counts = self._plain_counts(rng, n_plain, law.cond)
+        plain_counts = pattern_counts.copy()
         last_pattern = 0
         t_last = t0 + (n_cycles - 1) * cycle_mu
         t_end = t0 + n_cycles * cycle_mu
@@ -291,11 +299,38 @@ class EntanglerPhy(EntanglerFastForward):
         self.time_remaining = max(timeout_coarse - n_cycles * max(self.tcycle, 1), 0)
         self.events.append((t_end + INPUT_ARRIVAL_MU, t_end, data))
         self.herald_log.append((t_end, data))
-        rec = self.engine.recorder
-        if rec is not None:
+        if self.engine.recorder is not None:
             clicks = ([(int(i), t_last + int(t)) for i, t in sample.clicks]
-                      if success and model is not None else None)
-            rec.add_run(self.channel, EntanglerRun(t0, t_end, data, last_pattern, n_cycles), clicks)
+                      if success and model is not None else [])
+            self._record_run(EntanglerRun(t0, t_end, data, last_pattern, n_cycles), model,
+                             plain_counts, n_plain, cycle_mu, clicks)
+
+    def _record_run(self, run: EntanglerRun, model: Any, counts: Any, n_plain: int,
+                    cycle_mu: int, last_clicks: list[tuple[int, int]],
+                    retarget: set[int] | None = None) -> None:
+        """With a VCD requested: ``run`` and the clicks of all its cycles, the ``n_plain``
+        non-herald cycles (first ``n_plain`` cycles, pattern counts ``counts`` as drawn)
+        materialised with the recorder's own generator, then ``last_clicks`` ``(input, t_mu)``
+        of the heralding cycle. Remembers each input's last gated non-herald click, where its
+        stale timestamp goes when the kernel reads it (:meth:`_timestamp`; only the inputs in
+        ``retarget`` if given)."""
+        rec = self.engine.recorder
+        t0 = run.t_start_mu
+        clicks: list[tuple[int, int]] = []
+        last: dict[int, tuple[int, int, int]] = {}     # input → (cycle, position, cycle start)
+        plain = getattr(model, "plain_cycle_clicks", None)
+        if plain is not None and n_plain > 0:
+            for c in plain(rec.rng, counts, n_plain):
+                start = t0 + c.cycle * cycle_mu
+                if c.gated and c.cycle >= last.get(c.input, (-1, 0, 0))[0]:
+                    last[c.input] = (c.cycle, len(clicks), start)
+                clicks.append((c.input, start + c.t_mu))
+        first = rec.add_run(self.channel, run, clicks + last_clicks)
+        for i in range(4) if retarget is None else sorted(retarget):
+            if i in last:
+                self._vcd_stale[i] = (first + last[i][1], last[i][2])
+            elif counts is not None and int(counts @ _INPUT_BITS[:, i]) > 0:
+                self._vcd_stale.pop(i, None)
 
     @staticmethod
     def _plain_counts(rng: Any, n_plain: int, cond: Any) -> Any:
@@ -339,4 +374,7 @@ class EntanglerPhy(EntanglerFastForward):
                  else int(model.sample(rng, qs).first_edge_mu[i]))
             if t >= 0:
                 self.timestamps[i] = int(t)
+                target = self._vcd_stale.get(i)
+                if target is not None and self.engine.recorder is not None:
+                    self.engine.recorder.move_click(self.channel, target[0], target[1] + int(t))
         return self.timestamps[i]
