@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Compile every experiment in repository/ with the real ARTIQ compiler (offline).
+"""Compile every experiment in repository/, and every kernel of the drivers/ devices, with the
+real ARTIQ compiler (offline).
 
 Skipped unless a real ARTIQ (with its legacy ``artiq.compiler``) and ``ld.lld``
 are available, e.g. run with a venv that has ARTIQ installed:
 ``/opt/artiq-venv/bin/python -m pytest tests/test_artiq_compile.py``.
-Nothing is uploaded: every core device is built with ``host=None``.
+Nothing is uploaded: every core device is built with ``host=None``. Each experiment is compiled
+twice: with an empty dataset store (every ``get_dataset`` in ``build()``/``prepare()`` falls back to
+its default) and with a lab's persistent ``calib.link.*`` datasets (as a simulation seeds them).
 """
 import inspect
 import os
@@ -15,18 +18,23 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("artiq.compiler")
-core_mod = pytest.importorskip("artiq.coredevice.core")
+# With ARTIQ's compiler present, a core module that does not import (e.g. its ``Levenshtein``
+# dependency missing) is a broken installation: an error, not a skip.
+import artiq.coredevice.core as core_mod
+
 # ARTIQ calls ld.lld/llvm-strip from PATH; a venv may carry them in its bin/.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 if shutil.which("ld.lld") is None:
     pytest.skip("ld.lld not found on PATH", allow_module_level=True)
 
-from artiq.language.core import rpc  # noqa: E402
-from artiq.language.environment import ProcessArgumentManager, is_public_experiment  # noqa: E402
-from artiq.master.databases import DeviceDB  # noqa: E402
-from artiq.master.worker_db import DatasetManager, DeviceManager  # noqa: E402
-from artiq.tools import file_import  # noqa: E402
-from artiq.frontend.artiq_run import DummyCCB, DummyScheduler  # noqa: E402
+from artiq.frontend.artiq_run import DummyCCB, DummyScheduler
+from artiq.language.core import rpc
+from artiq.language.environment import ProcessArgumentManager, is_public_experiment
+from artiq.language.types import TBool, TFloat, TInt32, TInt64, TList
+from artiq.master.databases import DeviceDB
+from artiq.master.worker_db import DatasetManager, DeviceManager
+from artiq.tools import file_import
+from numpy import int32, int64
 
 pytestmark = pytest.mark.artiq
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,12 +43,33 @@ EXPERIMENTS = sorted(p for p in (ROOT / "repository").glob("*.py") if not p.name
 core_mod.colors_supported = False
 
 
-class _EmptyDatasetDB:
+class _DatasetDB:
+    """A read-only dataset store holding ``values``; a missing key makes ``get_dataset()`` fall
+    back to its default."""
+
+    def __init__(self, values):
+        self.values = dict(values)
+
     def get(self, key):
-        raise KeyError(key)  # -> get_dataset() falls back to its default
+        return self.values[key]
+
+    def get_metadata(self, key):
+        if key not in self.values:
+            raise KeyError(key)
+        return {}
 
     def update(self, mod):
         pass
+
+
+def _lab_datasets():
+    from sim.lab_datasets import lab_datasets
+    from sim.physics.lab import load_lab
+
+    return lab_datasets(load_lab("oxford2020"))
+
+
+DATASETS = {"empty": dict, "lab": _lab_datasets}
 
 
 def _kernels(cls):
@@ -69,40 +98,107 @@ def _fresh_drivers():
             importlib.reload(mod)
 
 
+def _device_manager(ddb):
+    dmgr = DeviceManager(ddb, virtual_devices={"scheduler": DummyScheduler(), "ccb": DummyCCB()})
+    for name, desc in ddb.get_device_db().items():
+        if isinstance(desc, dict) and desc.get("class") == "Core":
+            dmgr.devarg_override[name] = {"host": None}
+    return dmgr
+
+
+def _close(dmgr):
+    # Core(host=None) has a dummy comm without close(); close everything else.
+    dmgr.active_devices = [(d, v) for d, v in dmgr.active_devices
+                           if not isinstance(v, core_mod.Core)]
+    dmgr.close_devices()
+
+
+def _compile_error(core, function, args):
+    """``None`` if ``function(*args)`` compiles as a kernel on ``core``, else the diagnostics."""
+    @rpc(flags={"async"})
+    def set_result(value):
+        pass
+    try:
+        core.compile(function, args, {}, set_result=set_result, attribute_writeback=False)
+    except core_mod.CompileError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize("datasets", sorted(DATASETS))
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
-def test_experiment_kernels_compile(path):
+def test_experiment_kernels_compile(path, datasets):
     _fresh_drivers()
     ddb = DeviceDB(str(ROOT / "device_db.py"))
     module = file_import(str(path), prefix="artiq_compile_test_")
     classes = inspect.getmembers(module, is_public_experiment)
     assert classes, f"no experiment class in {path.name}"
     for cname, cls in classes:
-        dmgr = DeviceManager(ddb, virtual_devices={"scheduler": DummyScheduler(),
-                                                   "ccb": DummyCCB()})
-        for name, desc in ddb.get_device_db().items():
-            if isinstance(desc, dict) and desc.get("class") == "Core":
-                dmgr.devarg_override[name] = {"host": None}
+        dmgr = _device_manager(ddb)
+        dataset_mgr = DatasetManager(_DatasetDB(DATASETS[datasets]()))
         try:
-            exp = cls((dmgr, DatasetManager(_EmptyDatasetDB()), ProcessArgumentManager({}), {}))
+            exp = cls((dmgr, dataset_mgr, ProcessArgumentManager({}), {}))
             exp.prepare()
             for mname in _kernels(cls):
                 method = getattr(cls, mname)
-
-                @rpc(flags={"async"})
-                def set_result(value):
-                    pass
-                core = getattr(exp, method.artiq_embedded.core_name)
-                err = None
-                try:
-                    core.compile(method, [exp], {}, set_result=set_result,
-                                 attribute_writeback=False)
-                except core_mod.CompileError as e:
-                    err = str(e)
+                err = _compile_error(getattr(exp, method.artiq_embedded.core_name), method, [exp])
                 if err is not None:
                     pytest.fail(f"{path.name}:{cname}.{mname} does not compile:{err}",
                                 pytrace=False)
         finally:
-            # Core(host=None) has a dummy comm without close(); close everything else.
-            dmgr.active_devices = [(d, v) for d, v in dmgr.active_devices
-                                   if not isinstance(v, core_mod.Core)]
-            dmgr.close_devices()
+            _close(dmgr)
+
+
+# A sample argument of each type the drivers' kernels declare; a DMA handle (unannotated, as
+# ARTIQ's own ``CoreDMA.playback_handle``) as ``CoreDMA.get_handle`` returns it.
+_SAMPLES = [(TInt32, int32(1)), (TInt64, int64(8)), (TFloat, 1e-6), (float, 1e-6),
+            (TBool, True), (TList(TInt32), [int32(1)] * 4), (TList(TInt64), [int64(8)] * 4)]
+_UNANNOTATED = {"cool": (int32(0), int64(8), int32(0), False)}
+
+
+def _sample_args(function):
+    """Arguments for every parameter of ``function`` without a default (``self`` excluded)."""
+    args = []
+    for p in list(inspect.signature(function).parameters.values())[1:]:
+        if p.default is not p.empty:
+            continue
+        if p.annotation is p.empty:
+            assert p.name in _UNANNOTATED, f"{function.__qualname__}: {p.name} has no type"
+            args.append(_UNANNOTATED[p.name])
+            continue
+        for ty, value in _SAMPLES:
+            if p.annotation is ty or p.annotation == ty:
+                args.append(value)
+                break
+        else:
+            pytest.fail(f"{function.__qualname__}: no sample for {p.name}: {p.annotation}")
+    return args
+
+
+DRIVER_DEVICES = sorted(name for name, desc in DeviceDB(str(ROOT / "device_db.py"))
+                        .get_device_db().items()
+                        if isinstance(desc, dict) and desc.get("module", "").startswith("drivers."))
+
+
+@pytest.mark.parametrize("device", DRIVER_DEVICES)
+def test_driver_kernels_compile(device):
+    """Every kernel of a drivers/ device compiles on its own (also those no experiment calls)."""
+    _fresh_drivers()
+    dmgr = _device_manager(DeviceDB(str(ROOT / "device_db.py")))
+    try:
+        dev = dmgr.get(device)
+        cls = type(dev)
+        kernels = [(name, f) for name, f in inspect.getmembers(cls)
+                   if getattr(f, "artiq_embedded", None) is not None
+                   and f.artiq_embedded.core_name is not None]
+        assert kernels, f"{device}: no kernels"
+        failures = []
+        for name, f in kernels:
+            err = _compile_error(getattr(dev, f.artiq_embedded.core_name), f,
+                                 [dev] + _sample_args(f.artiq_embedded.function))
+            if err is not None:
+                failures.append(f"{cls.__name__}.{name}:{err}")
+        if failures:
+            pytest.fail("\n".join(failures), pytrace=False)
+    finally:
+        _close(dmgr)
