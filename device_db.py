@@ -32,14 +32,14 @@ device_db = {
             "ref_period": 1e-09,
             "analyzer_proxy": "core_analyzer",
             "target": "rv32g",
-            "satellite_cpu_targets": {}
+            "satellite_cpu_targets": {},
         },
     },
     "core_log": {
         "type": "controller",
         "host": "::1",
         "port": 1068,
-        "command": "aqctl_corelog -p {port} --bind {bind} " + core_addr
+        "command": "aqctl_corelog -p {port} --bind {bind} " + core_addr,
     },
     "core_moninj": {
         "type": "controller",
@@ -47,7 +47,7 @@ device_db = {
         "port_proxy": 1383,
         "port": 1384,
         "command": "aqctl_moninj_proxy --port-proxy {port_proxy} --port-control {port} "
-                   "--bind {bind} " + core_addr
+        "--bind {bind} " + core_addr,
     },
     "core_analyzer": {
         "type": "controller",
@@ -55,30 +55,21 @@ device_db = {
         "port_proxy": 1385,
         "port": 1386,
         "command": "aqctl_coreanalyzer_proxy --port-proxy {port_proxy} --port-control {port} "
-                   "--bind {bind} " + core_addr
+        "--bind {bind} " + core_addr,
     },
-    "core_cache": {
-        "type": "local",
-        "module": "artiq.coredevice.cache",
-        "class": "CoreCache"
-    },
-    "core_dma": {
-        "type": "local",
-        "module": "artiq.coredevice.dma",
-        "class": "CoreDMA"
-    },
-
+    "core_cache": {"type": "local", "module": "artiq.coredevice.cache", "class": "CoreCache"},
+    "core_dma": {"type": "local", "module": "artiq.coredevice.dma", "class": "CoreDMA"},
     "i2c_switch0": {
         "type": "local",
         "module": "artiq.coredevice.i2c",
         "class": "I2CSwitch",
-        "arguments": {"address": 0xe0}
+        "arguments": {"address": 0xE0},
     },
     "i2c_switch1": {
         "type": "local",
         "module": "artiq.coredevice.i2c",
         "class": "I2CSwitch",
-        "arguments": {"address": 0xe2}
+        "arguments": {"address": 0xE2},
     },
 }
 
@@ -158,42 +149,42 @@ device_db["ttl10"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x00000a},
+    "arguments": {"channel": 0x00000A},
 }
 
 device_db["ttl11"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x00000b},
+    "arguments": {"channel": 0x00000B},
 }
 
 device_db["ttl12"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x00000c},
+    "arguments": {"channel": 0x00000C},
 }
 
 device_db["ttl13"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x00000d},
+    "arguments": {"channel": 0x00000D},
 }
 
 device_db["ttl14"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x00000e},
+    "arguments": {"channel": 0x00000E},
 }
 
 device_db["ttl15"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x00000f},
+    "arguments": {"channel": 0x00000F},
 }
 
 device_db["ttl16"] = {
@@ -260,48 +251,49 @@ device_db["eeprom_urukul0"] = {
         "port": "EEM3",
         "busno": 0,
         "sw0_device": "i2c_switch0",
-        "sw1_device": "i2c_switch1"}
-    }
+        "sw1_device": "i2c_switch1",
+    },
+}
 device_db["spi_urukul0"] = {
     "type": "local",
     "module": "artiq.coredevice.spi2",
     "class": "SPIMaster",
-    "arguments": {"channel": 0x000018}
+    "arguments": {"channel": 0x000018},
 }
 
 device_db["ttl_urukul0_io_update"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x000019}
+    "arguments": {"channel": 0x000019},
 }
 
 device_db["ttl_urukul0_sw0"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x00001a}
+    "arguments": {"channel": 0x00001A},
 }
 
 device_db["ttl_urukul0_sw1"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x00001b}
+    "arguments": {"channel": 0x00001B},
 }
 
 device_db["ttl_urukul0_sw2"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x00001c}
+    "arguments": {"channel": 0x00001C},
 }
 
 device_db["ttl_urukul0_sw3"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x00001d}
+    "arguments": {"channel": 0x00001D},
 }
 
 device_db["urukul0_cpld"] = {
@@ -315,8 +307,8 @@ device_db["urukul0_cpld"] = {
         "refclk": 125000000.0,
         "clk_sel": 2,
         "clk_div": 0,
-        "proto_rev": 9
-    }
+        "proto_rev": 9,
+    },
 }
 
 device_db["urukul0_ch0"] = {
@@ -328,8 +320,8 @@ device_db["urukul0_ch0"] = {
         "pll_en": 1,
         "chip_select": 4,
         "cpld_device": "urukul0_cpld",
-        "sw_device": "ttl_urukul0_sw0"
-    }
+        "sw_device": "ttl_urukul0_sw0",
+    },
 }
 
 device_db["urukul0_ch1"] = {
@@ -341,8 +333,8 @@ device_db["urukul0_ch1"] = {
         "pll_en": 1,
         "chip_select": 5,
         "cpld_device": "urukul0_cpld",
-        "sw_device": "ttl_urukul0_sw1"
-    }
+        "sw_device": "ttl_urukul0_sw1",
+    },
 }
 
 device_db["urukul0_ch2"] = {
@@ -354,8 +346,8 @@ device_db["urukul0_ch2"] = {
         "pll_en": 1,
         "chip_select": 6,
         "cpld_device": "urukul0_cpld",
-        "sw_device": "ttl_urukul0_sw2"
-    }
+        "sw_device": "ttl_urukul0_sw2",
+    },
 }
 
 device_db["urukul0_ch3"] = {
@@ -367,8 +359,8 @@ device_db["urukul0_ch3"] = {
         "pll_en": 1,
         "chip_select": 7,
         "cpld_device": "urukul0_cpld",
-        "sw_device": "ttl_urukul0_sw3"
-    }
+        "sw_device": "ttl_urukul0_sw3",
+    },
 }
 
 device_db["eeprom_urukul1"] = {
@@ -379,48 +371,49 @@ device_db["eeprom_urukul1"] = {
         "port": "EEM5",
         "busno": 0,
         "sw0_device": "i2c_switch0",
-        "sw1_device": "i2c_switch1"}
-    }
+        "sw1_device": "i2c_switch1",
+    },
+}
 device_db["spi_urukul1"] = {
     "type": "local",
     "module": "artiq.coredevice.spi2",
     "class": "SPIMaster",
-    "arguments": {"channel": 0x00001e}
+    "arguments": {"channel": 0x00001E},
 }
 
 device_db["ttl_urukul1_io_update"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x00001f}
+    "arguments": {"channel": 0x00001F},
 }
 
 device_db["ttl_urukul1_sw0"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x000020}
+    "arguments": {"channel": 0x000020},
 }
 
 device_db["ttl_urukul1_sw1"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x000021}
+    "arguments": {"channel": 0x000021},
 }
 
 device_db["ttl_urukul1_sw2"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x000022}
+    "arguments": {"channel": 0x000022},
 }
 
 device_db["ttl_urukul1_sw3"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x000023}
+    "arguments": {"channel": 0x000023},
 }
 
 device_db["urukul1_cpld"] = {
@@ -434,8 +427,8 @@ device_db["urukul1_cpld"] = {
         "refclk": 125000000.0,
         "clk_sel": 2,
         "clk_div": 0,
-        "proto_rev": 9
-    }
+        "proto_rev": 9,
+    },
 }
 
 device_db["urukul1_ch0"] = {
@@ -447,8 +440,8 @@ device_db["urukul1_ch0"] = {
         "pll_en": 1,
         "chip_select": 4,
         "cpld_device": "urukul1_cpld",
-        "sw_device": "ttl_urukul1_sw0"
-    }
+        "sw_device": "ttl_urukul1_sw0",
+    },
 }
 
 device_db["urukul1_ch1"] = {
@@ -460,8 +453,8 @@ device_db["urukul1_ch1"] = {
         "pll_en": 1,
         "chip_select": 5,
         "cpld_device": "urukul1_cpld",
-        "sw_device": "ttl_urukul1_sw1"
-    }
+        "sw_device": "ttl_urukul1_sw1",
+    },
 }
 
 device_db["urukul1_ch2"] = {
@@ -473,8 +466,8 @@ device_db["urukul1_ch2"] = {
         "pll_en": 1,
         "chip_select": 6,
         "cpld_device": "urukul1_cpld",
-        "sw_device": "ttl_urukul1_sw2"
-    }
+        "sw_device": "ttl_urukul1_sw2",
+    },
 }
 
 device_db["urukul1_ch3"] = {
@@ -486,29 +479,29 @@ device_db["urukul1_ch3"] = {
         "pll_en": 1,
         "chip_select": 7,
         "cpld_device": "urukul1_cpld",
-        "sw_device": "ttl_urukul1_sw3"
-    }
+        "sw_device": "ttl_urukul1_sw3",
+    },
 }
 
 device_db["led0"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x000024}
+    "arguments": {"channel": 0x000024},
 }
 
 device_db["led1"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x000025}
+    "arguments": {"channel": 0x000025},
 }
 
 device_db["led2"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
-    "arguments": {"channel": 0x000026}
+    "arguments": {"channel": 0x000026},
 }
 # ---- END artiq_ddb_template ----
 

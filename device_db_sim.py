@@ -6,6 +6,7 @@ Use it with ARTIQ's own tools to drive the simulator instead of hardware, e.g. `
 device_db_sim.py``. Devices with a simulated model (``sim.devices``) replace ARTIQ's drivers; the
 others raise a clear error when an experiment requests them.
 """
+
 import os
 import sys
 

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """``python -m analysis`` runs the ``ionlink-analyze`` command line."""
+
 import sys
 
 from .cli import main

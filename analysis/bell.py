@@ -14,6 +14,7 @@ the fringe +C cos 4πφ and ψ− gives −C cos 4πφ. The estimator fits
 Π(φ) = A + B cos 4πφ + D sin 4πφ by weighted linear least squares and uses F± = ½(P_odd ± B),
 which equals ⟨ψ±|ρ|ψ±⟩ exactly: P_odd = ρ₀₁,₀₁ + ρ₁₀,₁₀ and ⟨ψ±|ρ|ψ±⟩ = ½(P_odd ± 2 Re ρ₀₁,₁₀).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -138,7 +139,9 @@ class BellFidelity:
 def _counts4(counts: np.ndarray) -> np.ndarray:
     c = np.asarray(counts).reshape(-1)
     if c.shape != (4,):
-        raise ValueError(f"outcome counts need 4 entries (00, 01, 10, 11), got shape {np.shape(counts)}")
+        raise ValueError(
+            f"outcome counts need 4 entries (00, 01, 10, 11), got shape {np.shape(counts)}"
+        )
     if np.any(c < 0):
         raise ValueError(f"outcome counts must be >= 0, got {c.tolist()}")
     return c.astype(np.int64)
@@ -210,7 +213,9 @@ def _scan_arrays(phase_turns, n_even, n_total):
     ne = np.asarray(n_even, dtype=float).reshape(-1)
     n = np.asarray(n_total, dtype=float).reshape(-1)
     if not (phase.shape == ne.shape == n.shape):
-        raise ValueError(f"parity scan arrays differ in shape: {phase.shape}, {ne.shape}, {n.shape}")
+        raise ValueError(
+            f"parity scan arrays differ in shape: {phase.shape}, {ne.shape}, {n.shape}"
+        )
     if n.sum() <= 0:
         raise ValueError("parity scan has no heralds")
     if not np.all(np.isfinite(phase)):
@@ -274,8 +279,12 @@ def fidelity_parity_scan(
     if readout_errors is not None:
         s_spam = _spam_apply(po_s, a_s, psi, readout_errors)
         v = float(_spam_apply(podd.value, coef[1], psi, readout_errors))
-        fid_spam = from_samples(v, s_spam, cl=cl, method=method + _spam_note(readout_errors), clip=(0.0, 1.0))
-    return BellFidelity(psi, fid, podd, coh, fid_spam, int(nz + n.sum()), np.clip(f_s, 0, 1), s_spam, fit)
+        fid_spam = from_samples(
+            v, s_spam, cl=cl, method=method + _spam_note(readout_errors), clip=(0.0, 1.0)
+        )
+    return BellFidelity(
+        psi, fid, podd, coh, fid_spam, int(nz + n.sum()), np.clip(f_s, 0, 1), s_spam, fit
+    )
 
 
 def _spam_note(readout_errors: tuple[float, float]) -> str:
@@ -318,8 +327,10 @@ def fidelity_correlations(
     pe = ks / ns
     draws = jeffreys_draws(ks, ns, n_boot, rng)
     f_s = fid(draws)
-    method = (f"bootstrap (Jeffreys draws per setting), percentile, B={n_boot}; "
-              "F from XX, YY, ZZ correlations")
+    method = (
+        f"bootstrap (Jeffreys draws per setting), percentile, B={n_boot}; "
+        "F from XX, YY, ZZ correlations"
+    )
     est = from_samples(float(fid(pe)), f_s, cl=cl, method=method, clip=(0.0, 1.0))
     zodd = clopper_pearson(int(cs[2][1] + cs[2][2]), int(ns[2]), cl=cl)
     coh_s = 0.5 * psi * ((2 * draws[:, 0] - 1) + (2 * draws[:, 1] - 1))
@@ -334,7 +345,11 @@ def fidelity_correlations(
 
         s_spam = fid_c(draws)
         fid_spam = from_samples(
-            float(fid_c(pe)), s_spam, cl=cl, method=method + _spam_note(readout_errors), clip=(0.0, 1.0)
+            float(fid_c(pe)),
+            s_spam,
+            cl=cl,
+            method=method + _spam_note(readout_errors),
+            clip=(0.0, 1.0),
         )
     return BellFidelity(psi, est, zodd, coh, fid_spam, int(ns.sum()), np.clip(f_s, 0, 1), s_spam)
 
@@ -349,7 +364,7 @@ def combine_fidelities(parts: list[BellFidelity], *, spam: bool = False) -> Esti
         raise ValueError("no fidelity estimates to combine")
     if len(parts) == 1:
         p = parts[0]
-        return (p.fidelity_spam if spam else p.fidelity)  # type: ignore[return-value]
+        return p.fidelity_spam if spam else p.fidelity  # type: ignore[return-value]
     w = np.array([p.heralds for p in parts], dtype=float)
     w /= w.sum()
     ests = [p.fidelity_spam if spam else p.fidelity for p in parts]

@@ -232,7 +232,9 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
     for k, rep in enumerate(reps):
         if k:
             print()
-        print(f"files: {', '.join(rep.files)}  (mode {rep.mode}, schema {rep.source.schema_version})")
+        print(
+            f"files: {', '.join(rep.files)}  (mode {rep.mode}, schema {rep.source.schema_version})"
+        )
         print(f"fidelity:    {_fmt(rep.fidelity)}")
         print(f"  ψ+:        {_fmt(rep.fidelity_psi_plus)}")
         print(f"  ψ−:        {_fmt(rep.fidelity_psi_minus)}")
@@ -291,7 +293,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
             jobs.append(
                 (
                     r.path.with_name(r.path.stem + "-report"),
-                    functools.partial(summarise, r, cl=args.cl, n_boot=args.bootstrap, seed=args.seed),
+                    functools.partial(
+                        summarise, r, cl=args.cl, n_boot=args.bootstrap, seed=args.seed
+                    ),
                 )
             )
     reps = [(dest, make()) for dest, make in jobs]  # every summary first: a bad file writes nothing
@@ -299,9 +303,12 @@ def _cmd_report(args: argparse.Namespace) -> int:
     for dest, rep in reps:
         if args.output:
             out = Path(args.output)
-            if len(reps) > 1:   # a folder, or a file name that becomes each report's prefix
-                out = (out.with_name(f"{out.stem}-{dest.name}") if out.suffix in (".md", ".html")
-                       else out / dest.name)
+            if len(reps) > 1:  # a folder, or a file name that becomes each report's prefix
+                out = (
+                    out.with_name(f"{out.stem}-{dest.name}")
+                    if out.suffix in (".md", ".html")
+                    else out / dest.name
+                )
         else:
             out = dest
         try:

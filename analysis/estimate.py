@@ -6,6 +6,7 @@ Every estimator in :mod:`analysis` returns an :class:`Estimate`: the value, the 
 interval construction. Boundaries are explicit: ``n = 0`` raises :class:`ValueError`, and
 no interval is ever reported with zero width because a covariance was undefined.
 """
+
 from __future__ import annotations
 
 import math
@@ -64,7 +65,9 @@ class Estimate:
         """The same estimate multiplied by a positive ``factor`` (unit conversion)."""
         if not factor > 0:
             raise ValueError(f"scale factor must be positive, got {factor}")
-        return Estimate(self.value * factor, self.lo * factor, self.hi * factor, self.cl, self.method)
+        return Estimate(
+            self.value * factor, self.lo * factor, self.hi * factor, self.cl, self.method
+        )
 
     def __str__(self) -> str:
         return f"{self.value:.5g} [{self.lo:.5g}, {self.hi:.5g}] ({self.cl:.3g} CL, {self.method})"
@@ -119,7 +122,9 @@ def wilson(k: int, n: int, *, cl: float = DEFAULT_CL) -> Estimate:
     return Estimate(p, max(0.0, centre - half), min(1.0, centre + half), cl, "Wilson")
 
 
-def binomial(k: int, n: int, *, cl: float = DEFAULT_CL, method: str = "clopper-pearson") -> Estimate:
+def binomial(
+    k: int, n: int, *, cl: float = DEFAULT_CL, method: str = "clopper-pearson"
+) -> Estimate:
     """Proportion with the interval ``method`` = ``"clopper-pearson"`` or ``"wilson"``."""
     if method == "clopper-pearson":
         return clopper_pearson(k, n, cl=cl)

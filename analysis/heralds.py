@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Herald statistics: success probability, rates, ψ± split and attempts per herald."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -92,7 +93,9 @@ class AttemptsDistribution:
     mean_attempts: float
 
 
-def attempts_distribution(counts: np.ndarray, edges: np.ndarray, p: float, mean_attempts: float) -> AttemptsDistribution:
+def attempts_distribution(
+    counts: np.ndarray, edges: np.ndarray, p: float, mean_attempts: float
+) -> AttemptsDistribution:
     """Compare binned attempts-per-herald ``counts`` (len(edges) bins, last = overflow) with
     Geometric(p).
 
@@ -103,8 +106,10 @@ def attempts_distribution(counts: np.ndarray, edges: np.ndarray, p: float, mean_
     obs = np.asarray(counts, dtype=float)
     edges = np.asarray(edges, dtype=np.int64)
     if obs.shape != edges.shape or edges.size == 0 or edges[0] != 1:
-        raise ValueError("need edges starting at 1 and one count per edge (last = overflow), "
-                         f"got {obs.shape} vs {edges.shape}")
+        raise ValueError(
+            "need edges starting at 1 and one count per edge (last = overflow), "
+            f"got {obs.shape} vs {edges.shape}"
+        )
     n = obs.sum()
     if n <= 0:
         raise ValueError("no heralds in attempts-per-herald distribution")

@@ -10,6 +10,7 @@ dataset, stored as HDF5 attributes). Files from
 labs that never used ionlink load too; :func:`require` says which datasets an estimator
 needs and which are missing.
 """
+
 from __future__ import annotations
 
 import ast
@@ -92,7 +93,6 @@ def decode_pyon(s: str | bytes) -> Any:
     """
     if isinstance(s, bytes):
         s = s.decode("utf-8")
-    from sim.pyon import decode  # the project's full PYON decoder
 
     try:
         return pyon.decode(s)
@@ -122,7 +122,10 @@ def _decode_value(v: Any) -> Any:
     if isinstance(v, bytes):
         return v.decode("utf-8", errors="replace")
     if isinstance(v, np.ndarray) and v.dtype.kind in ("S", "O"):
-        return np.array([x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v.ravel()], dtype=object).reshape(v.shape)
+        return np.array(
+            [x.decode("utf-8", "replace") if isinstance(x, bytes) else x for x in v.ravel()],
+            dtype=object,
+        ).reshape(v.shape)
     if isinstance(v, np.generic):
         return v.item()
     return v
@@ -224,7 +227,12 @@ class Run:
             return _decode_value(f[group][key][()])
 
     def iter_chunks(
-        self, keys: Sequence[str], *, rows: int = DEFAULT_CHUNK_ROWS, progress: bool = False, desc: str = ""
+        self,
+        keys: Sequence[str],
+        *,
+        rows: int = DEFAULT_CHUNK_ROWS,
+        progress: bool = False,
+        desc: str = "",
     ) -> Iterator[dict[str, np.ndarray]]:
         """Yield dicts of row slices of datasets that share their first dimension.
 
@@ -239,7 +247,9 @@ class Run:
         lengths = {k: (self.datasets[k].shape or (1,))[0] for k in keys}
         if len(set(lengths.values())) > 1:
             desc_l = ", ".join(f"{k} has {n}" for k, n in lengths.items())
-            raise DataError(self.path, f"shape mismatch: per-herald arrays differ in length ({desc_l} rows)")
+            raise DataError(
+                self.path, f"shape mismatch: per-herald arrays differ in length ({desc_l} rows)"
+            )
         n = next(iter(lengths.values()), 0)
         with _open(self.path) as f, _progress(n, desc or self.path.name, progress) as bar:
             ds = {k: f["datasets"][k] for k in keys}
@@ -249,7 +259,12 @@ class Run:
                 bar.update(j - i)
 
     def iter_array(
-        self, key: str, *, rows: int = DEFAULT_CHUNK_ROWS, progress: bool = False, prefetch: bool = False,
+        self,
+        key: str,
+        *,
+        rows: int = DEFAULT_CHUNK_ROWS,
+        progress: bool = False,
+        prefetch: bool = False,
         reduce: Callable[[np.ndarray], Any] | None = None,
     ) -> Iterator[Any]:
         """Yield consecutive slices of one 1-D dataset through a reused buffer.
@@ -268,7 +283,10 @@ class Run:
         n = info.shape[0] if info.shape else 0
         with _open(self.path) as f, _progress(n, f"{self.path.name}:{key}", progress) as bar:
             d = f["datasets"][key]
-            bufs = [np.empty(min(rows, n), dtype=d.dtype) for _ in range(2 if prefetch and n > rows else 1)]
+            bufs = [
+                np.empty(min(rows, n), dtype=d.dtype)
+                for _ in range(2 if prefetch and n > rows else 1)
+            ]
 
             def read(k: int, i: int) -> Any:
                 j = min(n, i + rows)
@@ -360,7 +378,9 @@ def load(path: str | os.PathLike[str]) -> Run:
         rid, st, rt = _root(f, "rid"), _root(f, "start_time"), _root(f, "run_time")
         return Run(
             path=p,
-            artiq_version=None if _root(f, "artiq_version") is None else str(_root(f, "artiq_version")),
+            artiq_version=None
+            if _root(f, "artiq_version") is None
+            else str(_root(f, "artiq_version")),
             rid=None if rid is None else int(rid),
             start_time=None if st is None else float(st),
             run_time=None if rt is None else float(rt),
@@ -387,7 +407,9 @@ def require(run: Run, keys: Iterable[str], purpose: str) -> None:
             f"foreign schema (no ionlink 'schema_version'; {len(run.datasets)} datasets); "
             f"{purpose} needs datasets {', '.join(keys)}",
         )
-    raise MissingDataError(run.path, f"{purpose} needs datasets {', '.join(keys)}; missing: {', '.join(missing)}")
+    raise MissingDataError(
+        run.path, f"{purpose} needs datasets {', '.join(keys)}; missing: {', '.join(missing)}"
+    )
 
 
 def check_combinable(runs: Sequence[Run], keys: Iterable[str]) -> None:
@@ -405,14 +427,21 @@ def check_combinable(runs: Sequence[Run], keys: Iterable[str]) -> None:
             ("ionlink.experiment", ref.experiment, r.experiment),
         ):
             if a != b:
-                raise SchemaError(r.path, f"cannot combine with {ref.path.name}: {what} {b!r} differs from {a!r}")
+                raise SchemaError(
+                    r.path, f"cannot combine with {ref.path.name}: {what} {b!r} differs from {a!r}"
+                )
         for k in keys:
             ia, ib = ref.datasets.get(k), r.datasets.get(k)
             if (ia is None) != (ib is None):
                 has = ref.path.name if ia is not None else r.path.name
-                raise SchemaError(r.path, f"cannot combine with {ref.path.name}: dataset '{k}' only in {has}")
+                raise SchemaError(
+                    r.path, f"cannot combine with {ref.path.name}: dataset '{k}' only in {has}"
+                )
             if ia is not None and ib is not None:
-                if np.dtype(ia.dtype).kind != np.dtype(ib.dtype).kind or ia.shape[1:] != ib.shape[1:]:
+                if (
+                    np.dtype(ia.dtype).kind != np.dtype(ib.dtype).kind
+                    or ia.shape[1:] != ib.shape[1:]
+                ):
                     raise SchemaError(
                         r.path,
                         f"cannot combine with {ref.path.name}: "
@@ -446,7 +475,11 @@ def find_runs(
     :param experiment_class: keep this experiment class name (from the file name)
     :return: paths sorted by date, hour and rid
     """
-    rids = None if rid is None else ({int(rid)} if isinstance(rid, (int, np.integer)) else {int(r) for r in rid})
+    rids = (
+        None
+        if rid is None
+        else ({int(rid)} if isinstance(rid, (int, np.integer)) else {int(r) for r in rid})
+    )
     lo = None if since is None else since.replace(minute=0, second=0, microsecond=0)
     found = []
     for p in Path(root).rglob("*.h5"):

@@ -176,8 +176,9 @@ def fit_lifetime(
     )
 
 
-def _rising_edge(edges: np.ndarray, counts: np.ndarray, peak: int, search: float = 64.0,
-                 cluster: float = 4.0) -> float:
+def _rising_edge(
+    edges: np.ndarray, counts: np.ndarray, peak: int, search: float = 64.0, cluster: float = 4.0
+) -> float:
     """Rising edge of an arrival histogram: the left edge of the earliest bin within ``search``
     before the maximum (bin ``peak``) that starts a run of at least two clicks within ``cluster``
     (an isolated dark count is no edge); the maximum's left edge if there is none. With an

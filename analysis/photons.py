@@ -3,6 +3,7 @@
 
 The lifetime estimator is :mod:`analysis.lifetime`, HOM visibility :mod:`analysis.hom`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,7 +24,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Histogram:
-    """A histogram: ``len(counts) + 1`` bin ``edges`` (unit stated where it is kept) and ``counts``."""
+    """A histogram: ``len(counts) + 1`` bin ``edges`` (unit stated where it is kept) and
+    ``counts``."""
 
     edges: np.ndarray
     counts: np.ndarray
@@ -64,7 +66,9 @@ class IncrementalHistogram:
                 self.underflow += int(np.count_nonzero(t < self.lo))
                 self.overflow += t.size - n_ok - int(np.count_nonzero(t < self.lo))
                 t = t[ok]
-            self.counts += np.bincount((t - self.lo).astype(np.intp, copy=False), minlength=self.counts.size)
+            self.counts += np.bincount(
+                (t - self.lo).astype(np.intp, copy=False), minlength=self.counts.size
+            )
             return
         tmax = int(t.max()) if tmax is None else int(tmax)
         if (self.offset is None or self.offset == 0) and tmax < (1 << 24):
@@ -75,7 +79,9 @@ class IncrementalHistogram:
             if c is not None:
                 self.offset = 0
                 if c.size > self.counts.size:
-                    self.counts = np.concatenate([self.counts, np.zeros(c.size - self.counts.size, np.int64)])
+                    self.counts = np.concatenate(
+                        [self.counts, np.zeros(c.size - self.counts.size, np.int64)]
+                    )
                 self.counts[: c.size] += c
                 return
         tmin = int(t.min())

@@ -164,8 +164,11 @@ def arrival_figure(edges: np.ndarray, counts: np.ndarray, fit: Any, source: str)
     ref = "the cycle's gate reference" if source == "herald.t_det_mu" else "the excitation pulse"
     ax.set_xlabel(f"click time after {ref} (ns)")
     widths = np.diff(np.asarray(edges, dtype=float))
-    ax.set_ylabel(f"clicks per {widths[0]:g} ns bin" if widths.size and np.allclose(widths, widths[0])
-                  else "clicks per bin")
+    ax.set_ylabel(
+        f"clicks per {widths[0]:g} ns bin"
+        if widths.size and np.allclose(widths, widths[0])
+        else "clicks per bin"
+    )
     ax.set_title(f"Photon arrival times: {int(np.sum(counts))} clicks", fontsize=9)
     ax.legend(fontsize=7)
     return fig
@@ -192,12 +195,16 @@ def rate_figure(
     )
     if mean_rate is not None:
         ax.axhline(mean_rate.value, color="k", lw=1, label=f"mean {mean_rate.value:.4g} s⁻¹")
-        ax.axhspan(mean_rate.lo, mean_rate.hi, color="k", alpha=0.1,
-                   label=f"mean, {mean_rate.cl:.0%} interval")
+        ax.axhspan(
+            mean_rate.lo,
+            mean_rate.hi,
+            color="k",
+            alpha=0.1,
+            label=f"mean, {mean_rate.cl:.0%} interval",
+        )
     ax.set_xlabel("lab time since the first herald (s)")
     ax.set_ylabel("heralds per second of lab time")
-    ax.set_title(f"Herald rate against lab (RTIO) time: {int(np.sum(counts))} heralds",
-                 fontsize=9)
+    ax.set_title(f"Herald rate against lab (RTIO) time: {int(np.sum(counts))} heralds", fontsize=9)
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=7)
     return fig
@@ -253,14 +260,17 @@ def window_figure(points: list[Any]) -> Any:
     hi = np.array([w.fidelity.hi for w in points])
     x = np.array([w.fraction for w in points])
     cl = points[0].fidelity.cl if points else DEFAULT_CL
-    ax.errorbar(x, f, yerr=[f - lo, hi - f], fmt="o-", capsize=2,
-                label=f"fidelity, {cl:.0%} interval")
+    ax.errorbar(
+        x, f, yerr=[f - lo, hi - f], fmt="o-", capsize=2, label=f"fidelity, {cl:.0%} interval"
+    )
     for w, xi, fi in zip(points, x, f):
         ax.annotate(
             f"{w.gate_stop_mu}", (xi, fi), textcoords="offset points", xytext=(3, -10), fontsize=6
         )
-    ax.set_xlabel("herald rate relative to the full gate\n(point labels: gate stop, ns after "
-                  "the cycle's gate reference)")
+    ax.set_xlabel(
+        "herald rate relative to the full gate\n(point labels: gate stop, ns after "
+        "the cycle's gate reference)"
+    )
     ax.set_ylabel("Bell-state fidelity F")
     ax.set_title("Fidelity against herald rate as the detection gate closes earlier", fontsize=9)
     ax.legend(fontsize=7, loc="lower right")

@@ -10,6 +10,7 @@ The one PYON codec of the project: the simulator (datasets, results, arguments) 
 (``expid``) both use it. It imports only numpy, and ``import analysis.pyon`` loads nothing else
 of :mod:`analysis` (the package's ``__init__`` imports lazily).
 """
+
 from __future__ import annotations
 
 import ast
@@ -112,9 +113,18 @@ def _hashable(k: Any) -> Any:
     return tuple(_hashable(v) for v in k) if isinstance(k, list) else k
 
 
-_V1_NAMES = {"null": None, "true": True, "false": False, "None": None, "True": True,
-             "False": False, "nan": float("nan"), "inf": float("inf"), "NaN": float("nan"),
-             "Infinity": float("inf")}
+_V1_NAMES = {
+    "null": None,
+    "true": True,
+    "false": False,
+    "None": None,
+    "True": True,
+    "False": False,
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "NaN": float("nan"),
+    "Infinity": float("inf"),
+}
 
 
 def _decode_v1(s: str) -> Any:

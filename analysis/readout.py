@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Readout discrimination: threshold optimisation from bright/dark count histograms."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,6 +65,11 @@ def optimise_threshold(
     e_b = clopper_pearson(kb, b.size, cl=cl)
     e_d = clopper_pearson(kd, d.size, cl=cl)
     rng = rng if rng is not None else np.random.default_rng(0)
-    s = 0.5 * (jeffreys_draws(np.array(kb), np.array(b.size), n_boot, rng) + jeffreys_draws(np.array(kd), np.array(d.size), n_boot, rng))
+    s = 0.5 * (
+        jeffreys_draws(np.array(kb), np.array(b.size), n_boot, rng)
+        + jeffreys_draws(np.array(kd), np.array(d.size), n_boot, rng)
+    )
     method = f"bootstrap (Jeffreys draws of both error rates), percentile, B={n_boot}"
-    return ThresholdResult(t, from_samples(float(err[t]), s, cl=cl, method=method, clip=(0.0, 0.5)), e_b, e_d)
+    return ThresholdResult(
+        t, from_samples(float(err[t]), s, cl=cl, method=method, clip=(0.0, 0.5)), e_b, e_d
+    )

@@ -6,6 +6,7 @@ Markdown is rendered to HTML by markdown-it-py; the figures are drawn by :mod:`a
 Plots are drawn into a staging directory and moved next to the report only when everything
 succeeded, so a failure never leaves a half-written report.
 """
+
 from __future__ import annotations
 
 import html
@@ -49,14 +50,25 @@ def _plots(rep: Any, stage: Path, stem: str, cl: float) -> dict[str, str]:
         if rep.t_mu.size:
             lo, hi = int(rep.t_mu.min()), max(int(rep.t_mu.max()) + 1, rep.gate_mu[1])
             edges = np.arange(lo, hi + 1)
-            save(pl.arrival_figure(edges, np.bincount(rep.t_mu - lo, minlength=hi - lo)[: hi - lo], rep.lifetime,
-                                   "photons.t_mu"), "arrival", "Photon arrival times")
+            save(
+                pl.arrival_figure(
+                    edges,
+                    np.bincount(rep.t_mu - lo, minlength=hi - lo)[: hi - lo],
+                    rep.lifetime,
+                    "photons.t_mu",
+                ),
+                "arrival",
+                "Photon arrival times",
+            )
     elif isinstance(rep, cal.HOMSummary):
         save(pl.hom_figure(rep.delay_mu, rep.p_coinc, rep.visibility), "hom", "HOM coincidences")
     elif isinstance(rep, cal.ReadoutSummary):
         for x, r in rep.thresholds.items():
-            save(pl.readout_figure(rep.bright[x], rep.dark[x], r.threshold, x), f"readout-{x}",
-                 f"Readout histograms, ion {x}")
+            save(
+                pl.readout_figure(rep.bright[x], rep.dark[x], r.threshold, x),
+                f"readout-{x}",
+                f"Readout histograms, ion {x}",
+            )
     elif isinstance(rep, cal.DarkCountSummary):
         save(pl.dark_figure(rep.dark, rep.background), "rates", "Dark and background count rates")
     return out
@@ -73,15 +85,25 @@ def _fidelity_plots(rep: FidelityReport, save: Any, cl: float) -> None:
     for s, t in fe.tomography.items():
         v = bell_state(s)
         lab = "ψ+" if s > 0 else "ψ−"
-        save(pl.density_matrix_figure(t.rho, np.outer(v, v.conj()), f"{lab} heralds (MLE)"),
-             f"rho-{'plus' if s > 0 else 'minus'}", f"Density matrix ({lab}) beside the ideal state")
+        save(
+            pl.density_matrix_figure(t.rho, np.outer(v, v.conj()), f"{lab} heralds (MLE)"),
+            f"rho-{'plus' if s > 0 else 'minus'}",
+            f"Density matrix ({lab}) beside the ideal state",
+        )
     if tm.arrival is not None:
         arr = tm.arrival
-        save(pl.arrival_figure(arr.edges, arr.counts, rep.lifetime, tm.arrival_source or ""),
-             "arrival", "Photon arrival times")
+        save(
+            pl.arrival_figure(arr.edges, arr.counts, rep.lifetime, tm.arrival_source or ""),
+            "arrival",
+            "Photon arrival times",
+        )
     if st.rate_vs_time is not None:
         rvt = st.rate_vs_time
-        save(pl.rate_figure(rvt.edges, rvt.counts, rep.rate_lab, cl=cl), "rate", "Herald rate versus lab time")
+        save(
+            pl.rate_figure(rvt.edges, rvt.counts, rep.rate_lab, cl=cl),
+            "rate",
+            "Herald rate versus lab time",
+        )
     if st.attempts_distribution is not None:
         a = st.attempts_distribution
         save(pl.attempts_figure(a.edges, a.observed, a.p), "attempts", "Attempts per herald")
@@ -93,10 +115,23 @@ def _fidelity_plots(rep: FidelityReport, save: Any, cl: float) -> None:
 def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
     """Markdown text of the report (``plots`` maps titles to PNG file names)."""
     fe, st, tm = rep.estimates, rep.stats, rep.timing
-    lines = ["# ionlink fidelity report", "", "Files: " + ", ".join(f"`{os.path.basename(f)}`" for f in rep.files), ""]
-    lines += [f"- schema version {rep.source.schema_version}, experiment `{rep.source.experiment}`, mode `{rep.mode}`", ""]
+    lines = [
+        "# ionlink fidelity report",
+        "",
+        "Files: " + ", ".join(f"`{os.path.basename(f)}`" for f in rep.files),
+        "",
+    ]
+    lines += [
+        f"- schema version {rep.source.schema_version}, experiment `{rep.source.experiment}`, "
+        f"mode `{rep.mode}`",
+        "",
+    ]
     lines += ["## Fidelity", "", "| quantity | value [interval] |", "|---|---|"]
-    rows = [("F (heralded, ψ+ and ψ− combined)", rep.fidelity), ("F ψ+", rep.fidelity_psi_plus), ("F ψ−", rep.fidelity_psi_minus)]
+    rows = [
+        ("F (heralded, ψ+ and ψ− combined)", rep.fidelity),
+        ("F ψ+", rep.fidelity_psi_plus),
+        ("F ψ−", rep.fidelity_psi_minus),
+    ]
     if rep.fidelity_spam_corrected is not None:
         rows.append(("F SPAM-corrected (beside the raw value)", rep.fidelity_spam_corrected))
     for s, p in fe.parts.items():
@@ -107,23 +142,45 @@ def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
         rows += [(f"F MLE {lab}", t.fidelity), (f"concurrence {lab}", t.concurrence)]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in rows]
     lines += ["", "## Heralds", "", "| quantity | value |", "|---|---|"]
-    lines += [f"| attempts | {rep.attempts} |", f"| heralds | {rep.heralds} |", f"| success probability | {_fmt(rep.p_success, 6)} |"]
-    lines += [f"| rate, lab time (s⁻¹) | {_fmt(rep.rate_lab, 2)} |",
-              f"| rate, wall time of the run (s⁻¹; host speed, not physics) | {_fmt(rep.rate_wall, 2)} |"]
+    lines += [
+        f"| attempts | {rep.attempts} |",
+        f"| heralds | {rep.heralds} |",
+        f"| success probability | {_fmt(rep.p_success, 6)} |",
+    ]
+    lines += [
+        f"| rate, lab time (s⁻¹) | {_fmt(rep.rate_lab, 2)} |",
+        f"| rate, wall time of the run (s⁻¹; host speed, not physics) | {_fmt(rep.rate_wall, 2)} |",
+    ]
     lines += [f"| lab / wall time (s) | {st.lab_time_s:.4g} / {st.wall_time_s:.4g} |"]
     if st.duty_cycle is not None:
         lines.append(f"| duty cycle | {st.duty_cycle:.4f} |")
     if st.split is not None:
         lines.append(f"| ψ+ / ψ− heralds | {st.split.psi_plus} / {st.split.psi_minus} |")
-        lines.append("| by pattern | " + ", ".join(f"0b{k:04b}: {v}" for k, v in sorted(st.split.by_pattern.items())) + " |")
+        lines.append(
+            "| by pattern | "
+            + ", ".join(f"0b{k:04b}: {v}" for k, v in sorted(st.split.by_pattern.items()))
+            + " |"
+        )
     if st.attempts_distribution is not None:
         a = st.attempts_distribution
-        lines.append(f"| attempts per herald | mean {a.mean_attempts:.4g} (geometric {1 / a.p:.4g}); χ² = {a.chi2:.3g}, dof {a.dof}, p = {a.p_value:.3g} |")
+        lines.append(
+            f"| attempts per herald | mean {a.mean_attempts:.4g} (geometric {1 / a.p:.4g}); "
+            f"χ² = {a.chi2:.3g}, dof {a.dof}, p = {a.p_value:.3g} |"
+        )
     if rep.lifetime is not None:
         lines.append(f"| lifetime τ (ns, from {tm.arrival_source}) | {_fmt(rep.lifetime.tau, 3)} |")
     if tm.window:
-        lines += ["", "## Detection-window trade-off", "", "| gate stop (mu) | heralds | relative rate | F |", "|---|---|---|---|"]
-        lines += [f"| {w.gate_stop_mu} | {w.heralds} | {w.fraction:.3f} | {_fmt(w.fidelity)} |" for w in tm.window]
+        lines += [
+            "",
+            "## Detection-window trade-off",
+            "",
+            "| gate stop (mu) | heralds | relative rate | F |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {w.gate_stop_mu} | {w.heralds} | {w.fraction:.3f} | {_fmt(w.fidelity)} |"
+            for w in tm.window
+        ]
     if rep.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in rep.notes]
     lines += _plot_lines(plots)
@@ -146,8 +203,12 @@ def _stored_value(v: Any) -> str:
 
 def render_calibration(rep: Any, plots: dict[str, str]) -> str:
     """Markdown text of a calibration report (single photon, HOM, readout, dark counts)."""
-    title = {"single_photon": "single-photon", "hom": "HOM", "readout_calibration": "readout-calibration",
-             "dark_counts": "dark-count"}[rep.kind]
+    title = {
+        "single_photon": "single-photon",
+        "hom": "HOM",
+        "readout_calibration": "readout-calibration",
+        "dark_counts": "dark-count",
+    }[rep.kind]
     lines = [f"# ionlink {title} report", "", f"File: `{os.path.basename(rep.file)}`", ""]
     if isinstance(rep, cal.SinglePhotonSummary):
         lines += ["| quantity | value [interval] |", "|---|---|"]
@@ -158,26 +219,41 @@ def render_calibration(rep: Any, plots: dict[str, str]) -> str:
         if rep.lifetime is not None:
             f = rep.lifetime
             lines.append(f"| lifetime τ (ns) | {_fmt(f.tau, 3)} |")
-            lines.append(f"| clicks fitted; background fraction | {f.clicks}; {f.background_fraction:.3g} |")
+            lines.append(
+                f"| clicks fitted; background fraction | {f.clicks}; {f.background_fraction:.3g} |"
+            )
             lines.append(f"| onset (ns) | {f.onset:.1f} |")
         if rep.gate_recommended_mu is not None:
             g0, g1 = rep.gate_recommended_mu
             lines.append(f"| recommended gate (ns) | [{g0}, {g1}] |")
     elif isinstance(rep, cal.HOMSummary):
-        lines += ["| delay (ns) | coincidences | attempts | coincidences per attempt |", "|---|---|---|---|"]
+        lines += [
+            "| delay (ns) | coincidences | attempts | coincidences per attempt |",
+            "|---|---|---|---|",
+        ]
         for d, c, a, p in zip(rep.delay_mu, rep.coincidences, rep.attempts, rep.p_coinc):
-            lines.append(f"| {int(d)} | {int(c)} | {int(a)} | {p.value:.3g} [{p.lo:.3g}, {p.hi:.3g}] |")
+            lines.append(
+                f"| {int(d)} | {int(c)} | {int(a)} | {p.value:.3g} [{p.lo:.3g}, {p.hi:.3g}] |"
+            )
         lines += ["", f"Visibility V = 1 − P(0)/P(ref): {_fmt(rep.visibility)}"]
     elif isinstance(rep, cal.ReadoutSummary):
-        lines += ["| ion | threshold (> t ⇒ bright) | mean error | P(count ≤ t, bright) "
-                  "| P(count > t, dark) |",
-                  "|---|---|---|---|---|"]
+        lines += [
+            "| ion | threshold (> t ⇒ bright) | mean error | P(count ≤ t, bright) "
+            "| P(count > t, dark) |",
+            "|---|---|---|---|---|",
+        ]
         for x, r in rep.thresholds.items():
-            lines.append(f"| {x} | {r.threshold} | {_fmt(r.error)} | {_fmt(r.error_bright)} "
-                         f"| {_fmt(r.error_dark)} |")
+            lines.append(
+                f"| {x} | {r.threshold} | {_fmt(r.error)} | {_fmt(r.error_bright)} "
+                f"| {_fmt(r.error_dark)} |"
+            )
     elif isinstance(rep, cal.DarkCountSummary):
-        lines += [f"Gated time per detector: {rep.duration_s:.4g} s", "",
-                  "| detector | dark rate (s⁻¹) | background rate (s⁻¹) |", "|---|---|---|"]
+        lines += [
+            f"Gated time per detector: {rep.duration_s:.4g} s",
+            "",
+            "| detector | dark rate (s⁻¹) | background rate (s⁻¹) |",
+            "|---|---|---|",
+        ]
         for i, d in enumerate(rep.dark):
             b = rep.background[i] if rep.background and i < len(rep.background) else None
             lines.append(f"| det{i} | {_fmt(d, 2)} | {_fmt(b, 2)} |")
@@ -196,15 +272,24 @@ def to_html(md: str, title: str = "ionlink report") -> str:
     from markdown_it import MarkdownIt
 
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(md)
-    style = ("body{font-family:sans-serif;max-width:62em;margin:1em auto;padding:0 1em}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
-             "img{max-width:100%}")
-    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body>\n{body}</body></html>\n")
+    style = (
+        "body{font-family:sans-serif;max-width:62em;margin:1em auto;padding:0 1em}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+        "img{max-width:100%}"
+    )
+    return (
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{style}</style></head><body>\n{body}</body></html>\n"
+    )
 
 
-def write_report(rep: Any, output: str | os.PathLike[str], *, formats: tuple[str, ...] = ("md", "html"),
-                 cl: float | None = None) -> list[Path]:
+def write_report(
+    rep: Any,
+    output: str | os.PathLike[str],
+    *,
+    formats: tuple[str, ...] = ("md", "html"),
+    cl: float | None = None,
+) -> list[Path]:
     """Write the report (``<stem>.md`` and/or ``<stem>.html``) and its PNG plots next to it.
 
     :param rep: a :class:`FidelityReport` or a summary of :mod:`analysis.calibration`
@@ -219,10 +304,16 @@ def write_report(rep: Any, output: str | os.PathLike[str], *, formats: tuple[str
         cl = rep.fidelity.cl if isinstance(rep, FidelityReport) else DEFAULT_CL
     with staged_outputs(parent) as stage:
         plots = _plots(rep, stage, stem, cl)
-        md = render_markdown(rep, plots) if isinstance(rep, FidelityReport) else render_calibration(rep, plots)
+        md = (
+            render_markdown(rep, plots)
+            if isinstance(rep, FidelityReport)
+            else render_calibration(rep, plots)
+        )
         if "md" in formats:
             (stage / f"{stem}.md").write_text(md, encoding="utf-8")
         if "html" in formats:
-            (stage / f"{stem}.html").write_text(to_html(md, md.splitlines()[0].lstrip("# ")), encoding="utf-8")
+            (stage / f"{stem}.html").write_text(
+                to_html(md, md.splitlines()[0].lstrip("# ")), encoding="utf-8"
+            )
         written = [parent / q.name for q in stage.iterdir()]
     return sorted(written)

@@ -8,6 +8,7 @@ single-qubit terms are exact. The estimator is the diluted RρR iteration (Řeh�
 Knill, Lvovsky, PRA 75, 042108 (2007)), which keeps ρ Hermitian, positive and of unit trace at
 every step; intervals come from a parametric bootstrap (multinomial resampling from ρ̂).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,7 +34,9 @@ _SY2 = np.kron(np.array([[0, -1j], [1j, 0]]), np.array([[0, -1j], [1j, 0]]))
 
 def pauli_povms() -> np.ndarray:
     """POVMs of the nine settings, shape ``(3, 3, 4, 4, 4)`` = [basis_a, basis_b, outcome, i, j]."""
-    return np.array([[povm(analysis_unitary(a), analysis_unitary(b)) for b in range(3)] for a in range(3)])
+    return np.array(
+        [[povm(analysis_unitary(a), analysis_unitary(b)) for b in range(3)] for a in range(3)]
+    )
 
 
 def noisy_povms(readout_errors: tuple[float, float]) -> np.ndarray:
@@ -189,15 +192,24 @@ def tomography(
                 boot[:, a, b] = rng.multinomial(n[a, b], p[a, b], size=n_boot)
         rho_s = mle_density_matrix(boot, povms=povms, max_iter=3000, tol=1e-6)
         how = method + note
-        fe = from_samples(float(state_fidelity(rho, psi)), np.asarray(state_fidelity(rho_s, psi)),
-                          cl=cl, method=how, clip=(0, 1))
-        ce = from_samples(float(concurrence(rho)), np.asarray(concurrence(rho_s)),
-                          cl=cl, method=how, clip=(0, 1))
+        fe = from_samples(
+            float(state_fidelity(rho, psi)),
+            np.asarray(state_fidelity(rho_s, psi)),
+            cl=cl,
+            method=how,
+            clip=(0, 1),
+        )
+        ce = from_samples(
+            float(concurrence(rho)), np.asarray(concurrence(rho_s)), cl=cl, method=how, clip=(0, 1)
+        )
         return rho, fe, ce
 
     rho, fid, conc = run(None, "")
     fid_spam = None
     if readout_errors is not None:
         ea, eb = readout_errors
-        _, fid_spam, _ = run(noisy_povms(readout_errors), f"; SPAM-aware POVMs, readout errors {ea:.4g}, {eb:.4g} (treated as exact)")
+        _, fid_spam, _ = run(
+            noisy_povms(readout_errors),
+            f"; SPAM-aware POVMs, readout errors {ea:.4g}, {eb:.4g} (treated as exact)",
+        )
     return TomographyResult(psi, rho, fid, conc, fid_spam, int(c.sum()))

@@ -19,6 +19,7 @@ resident set size (VmHWM).
     python benchmarks/analysis_throughput.py                      # 10⁶ heralds, 10⁸ tags
     python benchmarks/analysis_throughput.py --heralds 100000 --tags 10000000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,18 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-HERALD_KEYS = ["herald.basis_a", "herald.basis_b", "herald.bit_a", "herald.bit_b", "herald.pattern", "herald.psi",
-               "herald.attempts", "herald.t_wall", "herald.t_det_mu", "herald.phase"]
+HERALD_KEYS = [
+    "herald.basis_a",
+    "herald.basis_b",
+    "herald.bit_a",
+    "herald.bit_b",
+    "herald.pattern",
+    "herald.psi",
+    "herald.attempts",
+    "herald.t_wall",
+    "herald.t_det_mu",
+    "herald.phase",
+]
 #: what each measured kind reads
 READS = {
     "raw": HERALD_KEYS + ["photons.t_mu"],
@@ -49,7 +60,11 @@ def build(path: Path, n: int, m: int, seed: int = 0) -> None:
 
     rng = np.random.default_rng(seed)
     psi = rng.choice(np.array([1, -1], np.int8), n)
-    pat = np.where(psi > 0, np.where(rng.random(n) < 0.5, 0b0011, 0b1100), np.where(rng.random(n) < 0.5, 0b1001, 0b0110))
+    pat = np.where(
+        psi > 0,
+        np.where(rng.random(n) < 0.5, 0b0011, 0b1100),
+        np.where(rng.random(n) < 0.5, 0b1001, 0b0110),
+    )
     scan = rng.random(n) < 2 / 3
     phase = np.where(scan, rng.integers(0, 16, n) / 16, 0.0)
     basis = scan.astype(np.int8)
@@ -72,14 +87,28 @@ def build(path: Path, n: int, m: int, seed: int = 0) -> None:
         f.create_group("archive")
         g = f.create_group("datasets")
         for k, v in {
-            "schema_version": 1, "ionlink.experiment": "remote_entanglement", "mode": "parity",
-            "herald.pattern": pat.astype(np.int32), "herald.psi": psi, "herald.t_det_mu": t_det,
-            "herald.attempts": att, "herald.t_lab_mu": t_lab, "herald.t_wall": 1.7e9 + t_lab * 1.2e-9,
-            "herald.basis_a": basis, "herald.basis_b": basis, "herald.phase": phase,
-            "herald.bit_a": a.astype(np.int8), "herald.bit_b": b.astype(np.int8),
-            "totals.attempts": int(att.sum()), "totals.heralds": n, "totals.lab_time_s": t_lab[-1] * 1e-9,
-            "totals.wall_time_s": t_lab[-1] * 1.2e-9, "totals.duty_cycle": 0.9,
-            "readout.error_a": 0.005, "readout.error_b": 0.005, "photons.gate_mu": np.array([0, 60]),
+            "schema_version": 1,
+            "ionlink.experiment": "remote_entanglement",
+            "mode": "parity",
+            "herald.pattern": pat.astype(np.int32),
+            "herald.psi": psi,
+            "herald.t_det_mu": t_det,
+            "herald.attempts": att,
+            "herald.t_lab_mu": t_lab,
+            "herald.t_wall": 1.7e9 + t_lab * 1.2e-9,
+            "herald.basis_a": basis,
+            "herald.basis_b": basis,
+            "herald.phase": phase,
+            "herald.bit_a": a.astype(np.int8),
+            "herald.bit_b": b.astype(np.int8),
+            "totals.attempts": int(att.sum()),
+            "totals.heralds": n,
+            "totals.lab_time_s": t_lab[-1] * 1e-9,
+            "totals.wall_time_s": t_lab[-1] * 1.2e-9,
+            "totals.duty_cycle": 0.9,
+            "readout.error_a": 0.005,
+            "readout.error_b": 0.005,
+            "photons.gate_mu": np.array([0, 60]),
         }.items():
             g[k] = v
         ds = g.create_dataset("photons.t_mu", shape=(m,), dtype=np.int64)
@@ -130,23 +159,42 @@ def _child(kind: str, path: str) -> None:
         assert rep.fidelity.lo < rep.fidelity.hi
     dt = time.perf_counter() - t0
     rss = _peak_rss_mib()
-    print(json.dumps({"seconds": dt, "import_s": t0 - t_imp, "imports": imports, "peak_rss_mib": rss, "bytes": nbytes}))
+    print(
+        json.dumps(
+            {
+                "seconds": dt,
+                "import_s": t0 - t_imp,
+                "imports": imports,
+                "peak_rss_mib": rss,
+                "bytes": nbytes,
+            }
+        )
+    )
 
 
 def _measure(kind: str, path: Path, repeat: int) -> dict:
     best = None
     for _ in range(repeat):
-        out = subprocess.run([sys.executable, __file__, "--child", kind, str(path)], check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", kind, str(path)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         best = r if best is None or r["seconds"] < best["seconds"] else best
     return best  # type: ignore[return-value]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--heralds", type=int, default=10**6)
     ap.add_argument("--tags", type=int, default=10**8)
-    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement; the fastest counts")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="runs per measurement; the fastest counts"
+    )
     ap.add_argument("--keep", help="build the file at this path and keep it")
     ap.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -157,24 +205,36 @@ def main() -> int:
         path = Path(args.keep) if args.keep else Path(tmp) / "000000001-RemoteEntanglement.h5"
         t0 = time.perf_counter()
         build(path, args.heralds, args.tags)
-        print(f"built {path.name}: {args.heralds} heralds, {args.tags} tags, "
-              f"{os.path.getsize(path) / 2**20:.0f} MiB in {time.perf_counter() - t0:.1f} s")
+        print(
+            f"built {path.name}: {args.heralds} heralds, {args.tags} tags, "
+            f"{os.path.getsize(path) / 2**20:.0f} MiB in {time.perf_counter() - t0:.1f} s"
+        )
         _measure("raw", path, 1)  # warm the page cache
-        for what, raw_kind, kind in (("full summary (timing=True)", "raw", "summary"),
-                                     ("fidelity command (timing=False)", "raw-fidelity", "fidelity")):
+        for what, raw_kind, kind in (
+            ("full summary (timing=True)", "raw", "summary"),
+            ("fidelity command (timing=False)", "raw-fidelity", "fidelity"),
+        ):
             raw = _measure(raw_kind, path, args.repeat)
             rep = _measure(kind, path, args.repeat)
             ratio = rep["seconds"] / raw["seconds"]
             imp = rep["imports"]
             print(f"{what}:")
-            print(f"  raw h5py read:  {raw['seconds']:.3f} s, peak RSS {raw['peak_rss_mib']:.0f} MiB "
-                  f"({raw['bytes'] / 2**20:.0f} MiB of arrays: {', '.join(READS[raw_kind])})")
-            print(f"  summary:        {rep['seconds']:.3f} s, peak RSS {rep['peak_rss_mib']:.0f} MiB")
-            print(f"  ratio summary/raw: {ratio:.2f} (target <= 2); with imports "
-                  f"{(rep['seconds'] + rep['import_s']) / (raw['seconds'] + raw['import_s']):.2f}")
-        print(f"imports (not counted above): h5py {imp['h5py']:.2f} s, "
-              f"scipy {imp['scipy']:.2f} s (scipy.special), "
-              f"analysis {imp['analysis']:.2f} s")
+            print(
+                f"  raw h5py read:  {raw['seconds']:.3f} s, peak RSS {raw['peak_rss_mib']:.0f} MiB "
+                f"({raw['bytes'] / 2**20:.0f} MiB of arrays: {', '.join(READS[raw_kind])})"
+            )
+            print(
+                f"  summary:        {rep['seconds']:.3f} s, peak RSS {rep['peak_rss_mib']:.0f} MiB"
+            )
+            print(
+                f"  ratio summary/raw: {ratio:.2f} (target <= 2); with imports "
+                f"{(rep['seconds'] + rep['import_s']) / (raw['seconds'] + raw['import_s']):.2f}"
+            )
+        print(
+            f"imports (not counted above): h5py {imp['h5py']:.2f} s, "
+            f"scipy {imp['scipy']:.2f} s (scipy.special), "
+            f"analysis {imp['analysis']:.2f} s"
+        )
     return 0
 
 

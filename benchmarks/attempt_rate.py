@@ -10,6 +10,7 @@ CPU overhead between runs. The loop time excludes the analysis pulses and readou
 
 Usage: ``python benchmarks/attempt_rate.py [--heralds N] [--lab oxford2020] [--seed 1]``
 """
+
 import argparse
 import sys
 import tempfile
@@ -37,8 +38,15 @@ def measure(lab, seed, heralds):
                 # attempts per second of the attempt loop: the time spent on analysis pulses and
                 # readout after each herald is not attempt overhead
                 rate = d["totals.attempts"] / d["totals.loop_time_s"]
-                out.append((path, rate, rate / limit, d["totals.heralds"] / d["totals.lab_time_s"],
-                            d["totals.underflows_recovered"]))
+                out.append(
+                    (
+                        path,
+                        rate,
+                        rate / limit,
+                        d["totals.heralds"] / d["totals.lab_time_s"],
+                        d["totals.underflows_recovered"],
+                    )
+                )
             finally:
                 sim.close()
     return out
@@ -50,10 +58,15 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--heralds", type=int, default=20)
     args = p.parse_args()
-    print("{:<9} {:>16} {:>12} {:>12} {:>10}".format(
-        "path", "attempts/s (lab)", "of limit", "heralds/s", "underflows"))
+    print(
+        "{:<9} {:>16} {:>12} {:>12} {:>10}".format(
+            "path", "attempts/s (lab)", "of limit", "heralds/s", "underflows"
+        )
+    )
     for path, rate, frac, hrate, uf in measure(args.lab, args.seed, args.heralds):
-        print("{:<9} {:>16.4g} {:>11.1%} {:>12.4g} {:>10d}".format(path, rate, frac, hrate, int(uf)))
+        print(
+            "{:<9} {:>16.4g} {:>11.1%} {:>12.4g} {:>10d}".format(path, rate, frac, hrate, int(uf))
+        )
     return 0
 
 

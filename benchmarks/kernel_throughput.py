@@ -7,6 +7,7 @@ events per second and the ratio to the 1 M events/s target.
 
     python benchmarks/kernel_throughput.py [--pairs N] [--profile]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,15 +24,24 @@ artiq_env.activate()
 
 from artiq.language import core as lcore  # noqa: E402
 from artiq.language.core import delay  # noqa: E402
+
 from sim.session import SimSession  # noqa: E402
 
 TARGET = 1_000_000
 
 DB = {
-    "core": {"type": "local", "module": "artiq.coredevice.core", "class": "Core",
-             "arguments": {"host": None, "ref_period": 1e-9}},
-    "ttl0": {"type": "local", "module": "artiq.coredevice.ttl", "class": "TTLOut",
-             "arguments": {"channel": 0}},
+    "core": {
+        "type": "local",
+        "module": "artiq.coredevice.core",
+        "class": "Core",
+        "arguments": {"host": None, "ref_period": 1e-9},
+    },
+    "ttl0": {
+        "type": "local",
+        "module": "artiq.coredevice.ttl",
+        "class": "TTLOut",
+        "arguments": {"channel": 0},
+    },
 }
 
 
@@ -43,9 +53,11 @@ class _DMgr:
     def get(self, name):
         if name not in self.devs:
             import importlib
+
             d = DB[name]
             self.devs[name] = getattr(importlib.import_module(d["module"]), d["class"])(
-                self, **d["arguments"])
+                self, **d["arguments"]
+            )
         return self.devs[name]
 
 
@@ -85,14 +97,19 @@ def main() -> None:
     if args.profile:
         import cProfile
         import pstats
-        cProfile.runctx("run(args.pairs, False)", globals(), {"args": args, "run": run},
-                        "/tmp/kt.prof")
+
+        cProfile.runctx(
+            "run(args.pairs, False)", globals(), {"args": args, "run": run}, "/tmp/kt.prof"
+        )
         pstats.Stats("/tmp/kt.prof").sort_stats("tottime").print_stats(15)
         return
     for vcd in (False, True):
         rate = max(run(args.pairs, vcd) for _ in range(3))
-        print("VCD {:3s}: {:>10,.0f} output events/s  ({:.2f} x the 1 M/s target)".format(
-            "on" if vcd else "off", rate, rate / TARGET))
+        print(
+            "VCD {:3s}: {:>10,.0f} output events/s  ({:.2f} x the 1 M/s target)".format(
+                "on" if vcd else "off", rate, rate / TARGET
+            )
+        )
 
 
 if __name__ == "__main__":

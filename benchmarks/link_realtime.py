@@ -17,6 +17,7 @@ experiment's own ``totals.wall_time_s`` (the heralding loop only).
     PYTHONPATH=. python benchmarks/link_realtime.py [--heralds 1000] [--bare-runs 5000]
         [--lab oxford2020] [--seed 1] [--profile]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,7 @@ from numpy import int32, int64  # noqa: E402
 from drivers.entangler import GATE_DET0  # noqa: E402
 from tests.experiments.simhelpers import run, simulation  # noqa: E402
 
-TARGET = 100.0          # lab seconds per wall-clock second
+TARGET = 100.0  # lab seconds per wall-clock second
 
 
 class BareEntanglerLoop(EnvExperiment):
@@ -88,6 +89,7 @@ def _measure(sim, experiment, arguments, profile):
     if profile:
         import cProfile
         import pstats
+
         pr = cProfile.Profile()
         pr.enable()
     t0 = time.perf_counter()
@@ -106,8 +108,11 @@ def _measure(sim, experiment, arguments, profile):
 
 def _line(name, lab_s, wall_s, extra=""):
     ratio = lab_s / wall_s
-    print("{:<22} lab {:9.4f} s  wall {:8.3f} s  lab/wall {:8.3f}x  of target {:7.2%}{}".format(
-        name, lab_s, wall_s, ratio, ratio / TARGET, extra))
+    print(
+        "{:<22} lab {:9.4f} s  wall {:8.3f} s  lab/wall {:8.3f}x  of target {:7.2%}{}".format(
+            name, lab_s, wall_s, ratio, ratio / TARGET, extra
+        )
+    )
 
 
 def main() -> int:
@@ -118,16 +123,23 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--profile", action="store_true", help="cProfile each measurement")
     args = p.parse_args()
-    print("target: >= {:g}x real time (lab {} , seed {}, python {})".format(
-        TARGET, args.lab, args.seed, sys.version.split()[0]))
+    print(
+        "target: >= {:g}x real time (lab {} , seed {}, python {})".format(
+            TARGET, args.lab, args.seed, sys.version.split()[0]
+        )
+    )
     cwd = os.getcwd()
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)
         try:
             sim = simulation(Path(tmp) / "re", lab=args.lab, seed=args.seed)
             try:
-                d, wall = _measure(sim, "remote_entanglement",
-                                   {"mode": "z", "heralds_per_setting": args.heralds}, args.profile)
+                d, wall = _measure(
+                    sim,
+                    "remote_entanglement",
+                    {"mode": "z", "heralds_per_setting": args.heralds},
+                    args.profile,
+                )
                 eng = sim.session.engine
                 phy = eng.channels[eng.resolve_device("entangler")[1]].phy
                 runs, skipped = len(phy.herald_log), phy.skipped
@@ -136,26 +148,43 @@ def main() -> int:
             lab_s = float(d["totals.lab_time_s"])
             loop_wall = float(d["totals.wall_time_s"])
             n_runs = int(d["totals.attempts"]) / max(1, int(d["totals.heralds"]))  # attempts
-            _line("remote_entanglement", lab_s, wall,
-                  "  ({} heralds, {} attempts)".format(int(d["totals.heralds"]),
-                                                      int(d["totals.attempts"])))
+            _line(
+                "remote_entanglement",
+                lab_s,
+                wall,
+                "  ({} heralds, {} attempts)".format(
+                    int(d["totals.heralds"]), int(d["totals.attempts"])
+                ),
+            )
             _line("  (loop only)", lab_s, loop_wall)
             heralds = max(1, int(d["totals.heralds"]))
-            print("  per herald: lab {:.2f} ms, wall {:.2f} ms, {:.0f} attempts in {:.1f} runs "
-                  "({:.2f} run pass by pass); "
-                  ">= {:g}x needs <= {:.0f} us of wall time per herald"
-                  .format(1e3 * lab_s / heralds, 1e3 * loop_wall / heralds, n_runs,
-                          runs / heralds, (runs - skipped) / heralds, TARGET,
-                          1e6 * lab_s / heralds / TARGET))
+            print(
+                "  per herald: lab {:.2f} ms, wall {:.2f} ms, {:.0f} attempts in {:.1f} runs "
+                "({:.2f} run pass by pass); "
+                ">= {:g}x needs <= {:.0f} us of wall time per herald".format(
+                    1e3 * lab_s / heralds,
+                    1e3 * loop_wall / heralds,
+                    n_runs,
+                    runs / heralds,
+                    (runs - skipped) / heralds,
+                    TARGET,
+                    1e6 * lab_s / heralds / TARGET,
+                )
+            )
             sim = simulation(Path(tmp) / "bare", lab=args.lab, seed=args.seed)
             try:
                 d, wall = _measure(sim, BareEntanglerLoop, {"runs": args.bare_runs}, args.profile)
             finally:
                 sim.close()
             lab_s = float(d["totals.lab_time_s"])
-            _line("bare run_mu loop", lab_s, wall,
-                  "  ({} runs, {:.1f} us wall/run, {:.1f} us lab/run)".format(
-                      args.bare_runs, 1e6 * wall / args.bare_runs, 1e6 * lab_s / args.bare_runs))
+            _line(
+                "bare run_mu loop",
+                lab_s,
+                wall,
+                "  ({} runs, {:.1f} us wall/run, {:.1f} us lab/run)".format(
+                    args.bare_runs, 1e6 * wall / args.bare_runs, 1e6 * lab_s / args.bare_runs
+                ),
+            )
         finally:
             os.chdir(cwd)
     return 0

@@ -12,6 +12,7 @@ allowed. Host code only: it runs with ARTIQ's own ``artiq.language`` and with th
 stand-in alike, and reads processor attributes defensively (a processor without them is not
 checked).
 """
+
 import math
 import numbers
 
@@ -63,14 +64,18 @@ class CheckedArguments:
         :raises ArgumentValueError: for the first argument out of its declared range, not an
             integer where one is required, or not one of its choices.
         """
-        for key, (processor, raw, value) in getattr(
-                self, "_ionlink_checked_arguments", {}).items():
+        for key, (processor, raw, value) in getattr(self, "_ionlink_checked_arguments", {}).items():
             supplied = raw is not _DEFAULT
             problem = argument_problem(processor, raw if supplied else value)
             if problem is not None:
-                raise ArgumentValueError("argument '{}' = {}{} {}".format(
-                    key, _show(processor, raw if supplied else value),
-                    "" if supplied else " (its default)", problem))
+                raise ArgumentValueError(
+                    "argument '{}' = {}{} {}".format(
+                        key,
+                        _show(processor, raw if supplied else value),
+                        "" if supplied else " (its default)",
+                        problem,
+                    )
+                )
 
 
 def _kind(processor):
@@ -96,8 +101,12 @@ def _is_integer_type(processor):
         return False
     try:
         step = getattr(processor, "step", 1.0)
-        return (getattr(processor, "precision", 2) == 0 and getattr(processor, "scale", 1.0) == 1
-                and step is not None and int(step) == step)
+        return (
+            getattr(processor, "precision", 2) == 0
+            and getattr(processor, "scale", 1.0) == 1
+            and step is not None
+            and int(step) == step
+        )
     except (TypeError, ValueError):
         return False
 
@@ -116,8 +125,11 @@ def _in_unit(processor, value):
 
 def _show(processor, value):
     text = repr(value.item()) if hasattr(value, "item") else repr(value)
-    if _kind(processor) == "number" and isinstance(value, numbers.Real) \
-            and not isinstance(value, bool):
+    if (
+        _kind(processor) == "number"
+        and isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+    ):
         shown = _in_unit(processor, value)
         if shown and getattr(processor, "scale", 1.0) != 1.0:
             return "{} ({})".format(text, shown)
@@ -152,8 +164,9 @@ def _range(processor):
 
 def _bound(processor, bound):
     shown = _in_unit(processor, bound) if bound != 0 else ""
-    return "{:g}".format(bound) + (" ({})".format(shown) if shown
-                                   and getattr(processor, "scale", 1.0) != 1.0 else "")
+    return "{:g}".format(bound) + (
+        " ({})".format(shown) if shown and getattr(processor, "scale", 1.0) != 1.0 else ""
+    )
 
 
 def argument_problem(processor, value):
@@ -167,8 +180,11 @@ def argument_problem(processor, value):
             ok = False
         return None if ok else "is not allowed: must be " + allowed_values(processor)
     if kind == "boolean":
-        return None if isinstance(value, bool) or type(value).__name__ == "bool_" \
+        return (
+            None
+            if isinstance(value, bool) or type(value).__name__ == "bool_"
             else "is not allowed: must be True or False"
+        )
     if kind != "number":
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

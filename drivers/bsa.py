@@ -11,11 +11,17 @@ The helpers are the CPU heralding path (gate, read first-click timestamps, build
 the gateware path uses the same patterns through :class:`drivers.entangler.Entangler`.
 """
 
-from artiq.language.core import kernel, portable, delay_mu, now_mu, at_mu
+from artiq.language.core import at_mu, delay_mu, kernel, now_mu, portable
 from artiq.language.types import TInt32, TInt64, TList, TNone
 
-__all__ = ["BellStateAnalyser", "PSI_PLUS_PATTERNS", "PSI_MINUS_PATTERNS", "HERALD_PATTERNS",
-           "psi_of_pattern", "GATE_INPUT_OFFSET_MU"]
+__all__ = [
+    "BellStateAnalyser",
+    "PSI_PLUS_PATTERNS",
+    "PSI_MINUS_PATTERNS",
+    "HERALD_PATTERNS",
+    "psi_of_pattern",
+    "GATE_INPUT_OFFSET_MU",
+]
 
 #: A TTL input gate (sensitivity) opened at ``t`` registers edges whose input *timestamp* is
 #: ``>= t + 88`` mu, and closed at ``t_end`` those ``< t_end + 88`` (Kasli DIO, ``lat_offset`` = 11
@@ -45,7 +51,7 @@ def pattern_of_slots(slots: TInt32) -> TInt32:
     """Click pattern of an entangler ``run_mu`` reason (bitfield of matched slots of
     :data:`HERALD_PATTERNS`); 0 for a timeout or an empty bitfield. Slot 0 wins ties (patterns are
     exact-match and distinct, so at most one slot matches)."""
-    if slots == 0x3fff:
+    if slots == 0x3FFF:
         return 0
     if slots & 1:
         return 0b0011

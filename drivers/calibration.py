@@ -17,5 +17,6 @@ class CalibrationRefused(Exception):
 
 def refused(experiment: str, reason: str) -> CalibrationRefused:
     """The exception to raise: one line saying what was not stored, and why."""
-    return CalibrationRefused("{}: calibration not stored (the previous one stays): {}".format(
-        experiment, reason))
+    return CalibrationRefused(
+        "{}: calibration not stored (the previous one stays): {}".format(experiment, reason)
+    )

@@ -20,21 +20,46 @@ Per-input timestamp registers are *not* cleared at cycle start: an input that di
 final cycle still holds the timestamp of its last click. Use the herald pattern to know which
 timestamps are valid.
 """
+
+from artiq.coredevice.exceptions import RTIOUnderflow
+from artiq.coredevice.rtio import rtio_input_data, rtio_input_timestamped_data, rtio_output
+from artiq.language.core import at_mu, delay_mu, kernel, now_mu, portable
+from artiq.language.types import TBool, TInt32, TInt64, TList, TNone, TTuple
 from numpy import int32, int64
 
-from artiq.language.core import kernel, portable, delay_mu, now_mu, at_mu
-from artiq.language.types import TBool, TInt32, TInt64, TList, TNone, TTuple
-from artiq.coredevice.exceptions import RTIOUnderflow
-from artiq.coredevice.rtio import rtio_output, rtio_input_data, rtio_input_timestamped_data
-
 from drivers.entangler_registers import (
-    ADDR_CONFIG, ADDR_RUN, ADDR_TCYCLE, ADDR_HERALD, ADDR_TIMING, ADDR_COUNTER_PATTERNS,
-    ADDR_STATUS, ADDR_NCYCLES, ADDR_TIMEREMAINING, ADDR_NTRIGGERS, ADDR_TIMESTAMP,
-    ADDR_COUNTER_RESULT, CONFIG_ENABLE, CONFIG_MASTER, CONFIG_STANDALONE, TIMEOUT)
+    ADDR_CONFIG,
+    ADDR_COUNTER_PATTERNS,
+    ADDR_COUNTER_RESULT,
+    ADDR_HERALD,
+    ADDR_NCYCLES,
+    ADDR_NTRIGGERS,
+    ADDR_RUN,
+    ADDR_STATUS,
+    ADDR_TCYCLE,
+    ADDR_TIMEREMAINING,
+    ADDR_TIMESTAMP,
+    ADDR_TIMING,
+    CONFIG_ENABLE,
+    CONFIG_MASTER,
+    CONFIG_STANDALONE,
+    TIMEOUT,
+)
 
-__all__ = ["Entangler", "TIMEOUT", "UNDERFLOW",
-           "OUT_PUMP_A", "OUT_EXCITE_A", "OUT_PUMP_B", "OUT_EXCITE_B",
-           "GATE_DET0", "GATE_DET1", "GATE_DET2", "GATE_DET3", "TIMESTAMP_REF"]
+__all__ = [
+    "Entangler",
+    "TIMEOUT",
+    "UNDERFLOW",
+    "OUT_PUMP_A",
+    "OUT_EXCITE_A",
+    "OUT_PUMP_B",
+    "OUT_EXCITE_B",
+    "GATE_DET0",
+    "GATE_DET1",
+    "GATE_DET2",
+    "GATE_DET3",
+    "TIMESTAMP_REF",
+]
 
 #: :meth:`Entangler.run_until_herald_mu` reason when a submission underflowed
 UNDERFLOW = -1
@@ -51,7 +76,7 @@ GATE_DET3 = 7
 #: timestamp index of the reference input for :meth:`Entangler.get_timestamp_mu`
 TIMESTAMP_REF = 4
 
-_FIELD_MASK = 0x3fff  # 14-bit timing fields
+_FIELD_MASK = 0x3FFF  # 14-bit timing fields
 
 
 @portable
@@ -62,7 +87,7 @@ def patterns_to_word(patterns: TList(TInt32)) -> TInt32:
         raise ValueError("At most four herald patterns")
     word = 0
     for i in range(len(patterns)):
-        word |= (patterns[i] & 0xf) << (4 * i)
+        word |= (patterns[i] & 0xF) << (4 * i)
         word |= 1 << (16 + i)
     return word
 
@@ -80,8 +105,9 @@ class Entangler:
 
     kernel_invariants = {"core", "core_dma", "channel", "is_master", "coarse_mu", "target"}
 
-    def __init__(self, dmgr, channel, is_master=True, core_device="core",
-                 core_dma_device="core_dma"):
+    def __init__(
+        self, dmgr, channel, is_master=True, core_device="core", core_dma_device="core_dma"
+    ):
         self.core = dmgr.get(core_device)
         self.core_dma = dmgr.get(core_dma_device)
         self.channel = channel
@@ -161,8 +187,9 @@ class Entangler:
     @kernel
     def set_timing(self, channel: TInt32, t_start: float, t_stop: float) -> TNone:
         """:meth:`set_timing_mu` with times in seconds. Advances the timeline by 8 ns."""
-        self.set_timing_mu(channel, int32(self.core.seconds_to_mu(t_start)),
-                           int32(self.core.seconds_to_mu(t_stop)))
+        self.set_timing_mu(
+            channel, int32(self.core.seconds_to_mu(t_start)), int32(self.core.seconds_to_mu(t_stop))
+        )
 
     @kernel
     def set_cycle_length_mu(self, t_cycle_mu: TInt32) -> TNone:
@@ -207,8 +234,9 @@ class Entangler:
         return self.run_mu(self.core.seconds_to_mu(duration))
 
     @kernel
-    def cooled_run_mu(self, cool, duration_mu: TInt64, margin_mu: TInt64,
-                      standalone: TBool) -> TTuple([TInt64, TInt32]):
+    def cooled_run_mu(
+        self, cool, duration_mu: TInt64, margin_mu: TInt64, standalone: TBool
+    ) -> TTuple([TInt64, TInt32]):
         """One run after re-cooling: play the DMA trace ``cool`` (a handle from
         ``core_dma.get_handle``) at the cursor, enable the core, run for at most ``duration_mu``.
 
@@ -227,9 +255,14 @@ class Entangler:
         return end_mu, reason
 
     @kernel
-    def run_until_herald_mu(self, cool, duration_mu: TInt64, margin_mu: TInt64,
-                            max_runs: TInt32, standalone: TBool = True
-                            ) -> TTuple([TInt64, TInt32, TInt32]):
+    def run_until_herald_mu(
+        self,
+        cool,
+        duration_mu: TInt64,
+        margin_mu: TInt64,
+        max_runs: TInt32,
+        standalone: TBool = True,
+    ) -> TTuple([TInt64, TInt32, TInt32]):
         """Repeat :meth:`cooled_run_mu` until a run heralds, at most ``max_runs`` times.
 
         :return: ``(end_mu, reason, timeouts)``: the last run's end and reason (matched slots, or
@@ -269,7 +302,8 @@ class Entangler:
 
     @kernel
     def get_time_remaining(self) -> TInt32:
-        """Coarse cycles (8 ns) left before the last run would have timed out. Consumes all slack."""
+        """Coarse cycles (8 ns) left before the last run would have timed out. Consumes all
+        slack."""
         return self.read(ADDR_TIMEREMAINING)
 
     @kernel

@@ -7,21 +7,25 @@ after a herald (analysis rotations and readout of both ions), the host RPCs that
 per-herald records (one async RPC per herald, never per attempt), the live datasets for the
 dashboard, and the final datasets of the schema in ``docs/datasets.md``.
 """
+
 import time
 from math import pi
 
 import numpy as np
-from numpy import int64
-
-from artiq.language.core import kernel, rpc, delay_mu, now_mu, at_mu
+from artiq.language.core import at_mu, delay_mu, kernel, now_mu, rpc
 from artiq.language.environment import EnumerationValue, NumberValue
 from artiq.language.types import TBool, TInt32, TInt64, TNone
 from artiq.language.units import us
+from numpy import int64
 
 from drivers.arguments import CheckedArguments
 from drivers.bsa import psi_of_pattern
-from drivers.link_timing import (GATEWARE_MARGIN_S, expected_p_success, herald_timeout_attempts,
-                                 link_default)
+from drivers.link_timing import (
+    GATEWARE_MARGIN_S,
+    expected_p_success,
+    herald_timeout_attempts,
+    link_default,
+)
 
 SCHEMA_VERSION = 1
 BASIS_Z, BASIS_X, BASIS_Y = 0, 1, 2
@@ -35,8 +39,9 @@ def analysis_settings(mode, parity_points=8):
     if mode == "z":
         pairs = [(BASIS_Z, BASIS_Z, 0.0)]
     elif mode == "parity":  # Z populations for P_odd, then the scan points
-        pairs = [(BASIS_Z, BASIS_Z, 0.0)] + [(-1, -1, k / parity_points)
-                                             for k in range(parity_points)]
+        pairs = [(BASIS_Z, BASIS_Z, 0.0)] + [
+            (-1, -1, k / parity_points) for k in range(parity_points)
+        ]
     elif mode == "tomography":
         order = [BASIS_X, BASIS_Y, BASIS_Z]
         pairs = [(a, b, 0.0) for a in order for b in order]
@@ -69,27 +74,63 @@ class LinkExperiment(CheckedArguments):
         self.setattr_device("node_a")
         self.setattr_device("node_b")
         self.setattr_device("bsa")
-        self.setattr_argument("mode", EnumerationValue(["z", "parity", "tomography"], "z"),
-                              tooltip="analysis: Z basis, parity scan, or 9 Pauli settings")
-        self.setattr_argument("heralds_per_setting", NumberValue(
-            200, precision=0, step=1, min=1, type="int"), tooltip="heralds per analysis setting")
-        self.setattr_argument("parity_points", NumberValue(
-            8, precision=0, step=1, min=2, type="int"), tooltip="analysis phases in [0, 1) turn")
-        self.setattr_argument("cooling_time", NumberValue(
-            link_default(self, "cool_s"), unit="us", min=0.0),
-            tooltip="Doppler cooling before each run/attempt block (default: calib.link.cool_s)")
-        self.setattr_argument("slack_margin", NumberValue(
-            default_margin, unit="us", min=0.2 * us),
-            tooltip="slack re-established after each blocking read (RTIO counter + margin)")
-        self.setattr_argument("readout_delay", NumberValue(
-            5 * us, unit="us", min=0.0),
-            tooltip="slack before the analysis pulses after a herald (covers the timestamp reads)")
-        self.setattr_argument("max_wall_time", NumberValue(
-            0.0, unit="s", min=0.0), tooltip="stop after this host time (0 = no limit)")
-        self.setattr_argument("herald_timeout", NumberValue(
-            0, precision=0, step=1, min=0, type="int"),
+        self.setattr_argument(
+            "mode",
+            EnumerationValue(["z", "parity", "tomography"], "z"),
+            tooltip="analysis: Z basis, parity scan, or 9 Pauli settings",
+        )
+        self.setattr_argument(
+            "heralds_per_setting",
+            NumberValue(200, precision=0, step=1, min=1, type="int"),
+            tooltip="heralds per analysis setting",
+        )
+        self.setattr_argument(
+            "parity_points",
+            NumberValue(8, precision=0, step=1, min=2, type="int"),
+            tooltip="analysis phases in [0, 1) turn",
+        )
+        self.setattr_argument(
+            "cooling_time",
+            NumberValue(link_default(self, "cool_s"), unit="us", min=0.0),
+            tooltip="Doppler cooling before each run/attempt block (default: calib.link.cool_s)",
+        )
+        self.setattr_argument(
+            "slack_margin",
+            NumberValue(default_margin, unit="us", min=0.2 * us),
+            tooltip="slack re-established after each blocking read (RTIO counter + margin)",
+        )
+        self.setattr_argument(
+            "readout_delay",
+            NumberValue(5 * us, unit="us", min=0.0),
+            tooltip="slack before the analysis pulses after a herald (covers the timestamp reads)",
+        )
+        self.setattr_argument(
+            "max_wall_time",
+            NumberValue(0.0, unit="s", min=0.0),
+            tooltip="stop after this host time (0 = no limit)",
+        )
+        self.setattr_argument(
+            "herald_timeout",
+            NumberValue(0, precision=0, step=1, min=0, type="int"),
             tooltip="attempts without a herald before the run stops with an error; 0: 50/P, "
-                    "P expected from calib.photon.eta_a/_b and the gate (1e7 if unknown)")
+            "P expected from calib.photon.eta_a/_b and the gate (1e7 if unknown)",
+        )
+
+    def build_pulse_timing(self, group):
+        """Arguments of the pump window and the excitation pulse in an attempt cycle (both
+        heralding paths; call in ``build``): ``pump_start``, ``pump_stop``, ``excite_time`` (s),
+        defaults from the ``calib.link.*`` datasets."""
+        for name, key, what in (
+            ("pump_start", "pump_start_s", "pump window start in the cycle"),
+            ("pump_stop", "pump_stop_s", "pump window end in the cycle"),
+            ("excite_time", "excite_time_s", "excitation pulse start in the cycle (8 ns steps)"),
+        ):
+            self.setattr_argument(
+                name,
+                NumberValue(link_default(self, key), unit="ns", min=0.0),
+                group=group,
+                tooltip="{} (default: calib.link.{})".format(what, key),
+            )
 
     def prepare_link(self, kind):
         """Host-side preparation (call in ``prepare``): calibrations, settings, counters."""
@@ -112,19 +153,42 @@ class LinkExperiment(CheckedArguments):
         # after an underflow between herald and readout, the readout window may already sit in the
         # SED lanes: skip past it, or the next events would be sequence errors (and a dropped
         # entangler RUN write would leave run_mu waiting forever)
-        self.recover_mu = int64(max(self.node_a.t_detect_mu, self.node_b.t_detect_mu)
-                                + max(self.node_a.pi_time_mu, self.node_b.pi_time_mu)
-                                + self.readout_delay_mu + self.margin_mu)
+        self.recover_mu = int64(
+            max(self.node_a.t_detect_mu, self.node_b.t_detect_mu)
+            + max(self.node_a.pi_time_mu, self.node_b.pi_time_mu)
+            + self.readout_delay_mu
+            + self.margin_mu
+        )
         self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {
-            "n_settings", "theta_a", "phi_a", "theta_b", "phi_b", "heralds_per_setting",
-            "t_cool_mu", "margin_mu", "readout_delay_mu", "recover_mu", "dead_attempts"}
+            "n_settings",
+            "theta_a",
+            "phi_a",
+            "theta_b",
+            "phi_b",
+            "heralds_per_setting",
+            "t_cool_mu",
+            "margin_mu",
+            "readout_delay_mu",
+            "recover_mu",
+            "dead_attempts",
+        }
         self.no_herald_attempts = 0
         # host bookkeeping; `next_index` is where a resumed kernel continues
-        self.records = {k: [] for k in ("pattern", "t_det_mu", "attempts", "t_lab_mu", "t_wall",
-                                        "setting", "counts_a", "counts_b")}
+        self.records = {
+            k: []
+            for k in (
+                "pattern",
+                "t_det_mu",
+                "attempts",
+                "t_lab_mu",
+                "t_wall",
+                "setting",
+                "counts_a",
+                "counts_b",
+            )
+        }
         self.next_index = 0
-        self.totals = {"attempts": 0, "lab_mu": 0, "cycles_mu": 0, "underflows": 0,
-                       "discarded": 0}
+        self.totals = {"attempts": 0, "lab_mu": 0, "cycles_mu": 0, "underflows": 0, "discarded": 0}
         self._t_wall_start = time.time()
         self._t_wall_loop = 0.0
         self._live_last = 0.0
@@ -144,8 +208,11 @@ class LinkExperiment(CheckedArguments):
         eta_b = float(self.get_dataset("calib.photon.eta_b", 0.0))
         tau_s = float(self.get_dataset("calib.photon.tau_s", 0.0))
         self.p_expected = expected_p_success(eta_a, eta_b, gate_mu * 1e-9, tau_s)
-        self.dead_attempts = int64(self.herald_timeout if self.herald_timeout > 0
-                                   else herald_timeout_attempts(self.p_expected))
+        self.dead_attempts = int64(
+            self.herald_timeout
+            if self.herald_timeout > 0
+            else herald_timeout_attempts(self.p_expected)
+        )
 
     # ---- kernels -----------------------------------------------------------------------------
 
@@ -198,9 +265,19 @@ class LinkExperiment(CheckedArguments):
     # ---- host RPCs -------------------------------------------------------------------------
 
     @rpc(flags={"async"})
-    def record_herald(self, setting: TInt32, pattern: TInt32, t0: TInt64, t1: TInt64, t2: TInt64,
-                      t3: TInt64, attempts: TInt64, t_lab_mu: TInt64, counts_a: TInt32,
-                      counts_b: TInt32):
+    def record_herald(
+        self,
+        setting: TInt32,
+        pattern: TInt32,
+        t0: TInt64,
+        t1: TInt64,
+        t2: TInt64,
+        t3: TInt64,
+        attempts: TInt64,
+        t_lab_mu: TInt64,
+        counts_a: TInt32,
+        counts_b: TInt32,
+    ):
         """One herald's raw record (async, one per herald)."""
         r = self.records
         r["setting"].append(setting)
@@ -217,8 +294,16 @@ class LinkExperiment(CheckedArguments):
             self.update_live()
 
     @rpc(flags={"async"})
-    def add_totals(self, attempts: TInt64, lab_mu: TInt64, cycles_mu: TInt64, underflows: TInt32,
-                   discarded: TInt32, herald_mu: TInt64, runs: TInt32):
+    def add_totals(
+        self,
+        attempts: TInt64,
+        lab_mu: TInt64,
+        cycles_mu: TInt64,
+        underflows: TInt32,
+        discarded: TInt32,
+        herald_mu: TInt64,
+        runs: TInt32,
+    ):
         """Totals of one kernel invocation (async). ``herald_mu``: timeline spent between heralds
         and the next attempt (analysis pulses, readout, diagnostics); ``runs``: coolings."""
         t = self.totals
@@ -249,6 +334,7 @@ class LinkExperiment(CheckedArguments):
         """Run ``kernel_fn`` until all heralds are taken, pausing cleanly when the scheduler asks
         and stopping cleanly on termination or the wall-time limit."""
         from artiq.language.core import TerminationRequested
+
         self.out_of_time = False
         t0 = time.time()
         try:
@@ -268,21 +354,31 @@ class LinkExperiment(CheckedArguments):
             self._t_wall_loop += time.time() - t0
             self.write_results()
         if self.no_herald_attempts:
-            expected = ("P = {:.3g} per attempt expected from the single-photon calibration"
-                        .format(self.p_expected) if self.p_expected > 0 else
-                        "no P expected: no single-photon calibration")
+            expected = (
+                "P = {:.3g} per attempt expected from the single-photon calibration".format(
+                    self.p_expected
+                )
+                if self.p_expected > 0
+                else "no P expected: no single-photon calibration"
+            )
             raise NoHeraldError(
                 "no herald in {} attempts ({:.3g} s of lab time; {}): the link cannot herald "
                 "(detectors, gate window calib.photon.gate_*, excitation?); {} heralds "
-                "recorded".format(self.no_herald_attempts,
-                                  self.totals["lab_mu"] * self.core.ref_period, expected,
-                                  len(self.records["pattern"])))
+                "recorded".format(
+                    self.no_herald_attempts,
+                    self.totals["lab_mu"] * self.core.ref_period,
+                    expected,
+                    len(self.records["pattern"]),
+                )
+            )
 
     def update_live(self):
         """Progress, herald rate, psi+/- counts and a running fidelity estimate."""
         r = self.records
         n = len(r["pattern"])
-        self.set_dataset("ionlink.progress", n / max(1, self.n_total), broadcast=True, archive=False)
+        self.set_dataset(
+            "ionlink.progress", n / max(1, self.n_total), broadcast=True, archive=False
+        )
         if n == 0:
             return
         psi = np.array([psi_of_pattern(p) for p in r["pattern"]])
@@ -292,8 +388,7 @@ class LinkExperiment(CheckedArguments):
         if n > 1 and t[-1] > t[0]:
             rate = (n - 1) / ((t[-1] - t[0]) * self.core.ref_period)
             self.set_dataset("live.herald_rate", rate, broadcast=True, archive=False)
-        self.set_dataset("live.fidelity", self.fidelity_estimate(), broadcast=True,
-                         archive=False)
+        self.set_dataset("live.fidelity", self.fidelity_estimate(), broadcast=True, archive=False)
 
     def fidelity_estimate(self):
         """Running F = (P_odd + C)/2 with psi+/- sign correction: P_odd from ZZ heralds, C from
@@ -312,8 +407,11 @@ class LinkExperiment(CheckedArguments):
         xy = (ba == bb) & (ba != BASIS_Z)
         if self.mode == "parity":
             phase = np.array(self.settings["phase"])[s]
-            c = float(np.mean((psi * parity * np.cos(4 * pi * phase))[xy]) * 2) if xy.any() \
+            c = (
+                float(np.mean((psi * parity * np.cos(4 * pi * phase))[xy]) * 2)
+                if xy.any()
                 else np.nan
+            )
         else:
             c = float(np.abs(np.mean(psi[xy] * parity[xy]))) if xy.any() else np.nan
         return 0.5 * (p_odd + c) if self.mode != "z" else p_odd
@@ -325,8 +423,9 @@ class LinkExperiment(CheckedArguments):
         n = len(setting)
         pattern = np.array(r["pattern"], dtype=np.int32)
         self.set_dataset("herald.pattern", pattern)
-        self.set_dataset("herald.psi", np.array([psi_of_pattern(p) for p in pattern],
-                                                dtype=np.int8))
+        self.set_dataset(
+            "herald.psi", np.array([psi_of_pattern(p) for p in pattern], dtype=np.int8)
+        )
         self.set_dataset("herald.t_det_mu", np.array(r["t_det_mu"], dtype=np.int64).reshape(n, 4))
         self.set_dataset("herald.attempts", np.array(r["attempts"], dtype=np.int64))
         self.set_dataset("herald.t_lab_mu", np.array(r["t_lab_mu"], dtype=np.int64))
@@ -350,8 +449,9 @@ class LinkExperiment(CheckedArguments):
         self.set_dataset("totals.herald_handling_s", float(herald_s))
         self.set_dataset("totals.loop_time_s", float(lab_s - herald_s))
         self.set_dataset("totals.wall_time_s", float(self._t_wall_loop))
-        self.set_dataset("totals.duty_cycle",
-                         float(t["cycles_mu"] / t["lab_mu"]) if t["lab_mu"] else 0.0)
+        self.set_dataset(
+            "totals.duty_cycle", float(t["cycles_mu"] / t["lab_mu"]) if t["lab_mu"] else 0.0
+        )
         self.set_dataset("totals.underflows_recovered", np.int64(t["underflows"]))
         self.set_dataset("totals.runs", np.int64(t.get("runs", 0)))
         self.set_dataset("totals.heralds_discarded", np.int64(t["discarded"]))

@@ -17,15 +17,34 @@ re-establishes its slack several times. The CPU costs of those reads and RPCs ar
 figures of the simulator's cost table, measured once in the simulator
 (``tests/experiments/test_presets.py`` checks the model against the simulated loop).
 """
+
 import math
 from dataclasses import dataclass
 
-__all__ = ["FALLBACK", "GATEWARE_MARGIN_S", "LINK_KEYS", "HeraldTiming", "loop_datasets",
-           "link_default", "expected_p_success", "herald_timeout_attempts", "mean_rotation"]
+__all__ = [
+    "FALLBACK",
+    "GATEWARE_MARGIN_S",
+    "LINK_KEYS",
+    "HeraldTiming",
+    "loop_datasets",
+    "link_default",
+    "expected_p_success",
+    "herald_timeout_attempts",
+    "mean_rotation",
+]
 
 #: ``calib.link.<name>`` datasets the entanglement experiments read (s).
-LINK_KEYS = ("cycle_s", "run_s", "cool_s", "pump_start_s", "pump_stop_s", "excite_time_s",
-             "gate_start_s", "gate_length_s", "detect_s")
+LINK_KEYS = (
+    "cycle_s",
+    "run_s",
+    "cool_s",
+    "pump_start_s",
+    "pump_stop_s",
+    "excite_time_s",
+    "gate_start_s",
+    "gate_length_s",
+    "detect_s",
+)
 
 #: Slack margin the gateware loop re-establishes after each blocking read (s).
 GATEWARE_MARGIN_S = 3e-6
@@ -34,9 +53,17 @@ DETECT_FALLBACK_S = 300e-6
 
 #: Fallbacks when a ``calib.link.*`` dataset does not exist (the oxford2020 loop, s). A gate
 #: length of 0 means "``gate_taus`` lifetimes" (single-photon calibration).
-FALLBACK = {"cycle_s": 1.05e-6, "run_s": 200e-6, "cool_s": 20e-6, "pump_start_s": 30e-9,
-            "pump_stop_s": 500e-9, "excite_time_s": 584e-9, "gate_start_s": 0.0,
-            "gate_length_s": 0.0, "detect_s": DETECT_FALLBACK_S}
+FALLBACK = {
+    "cycle_s": 1.05e-6,
+    "run_s": 200e-6,
+    "cool_s": 20e-6,
+    "pump_start_s": 30e-9,
+    "pump_stop_s": 500e-9,
+    "excite_time_s": 584e-9,
+    "gate_start_s": 0.0,
+    "gate_length_s": 0.0,
+    "detect_s": DETECT_FALLBACK_S,
+}
 
 #: The pump pulse starts this long after the cycle start (s).
 PUMP_START_S = 30e-9
@@ -56,7 +83,7 @@ DEAD_LINK_HERALDS = 50.0
 # transfers.
 _RUN_GAP_MU = 364
 _HERALD_READS_MU = 5_300
-_HERALD_MARGINS = 5      # slack margins the herald handling re-establishes
+_HERALD_MARGINS = 5  # slack margins the herald handling re-establishes
 _PHASES_MU = 3_300
 
 
@@ -64,16 +91,31 @@ def _ceil8(t_mu: float) -> int:
     return 8 * math.ceil(round(t_mu, 6) / 8)
 
 
-def loop_datasets(cycle_s: float, run_s: float, cool_s: float, pump_s: float,
-                  gate_start_s: float, gate_length_s: float, detect_s: float) -> dict:
+def loop_datasets(
+    cycle_s: float,
+    run_s: float,
+    cool_s: float,
+    pump_s: float,
+    gate_start_s: float,
+    gate_length_s: float,
+    detect_s: float,
+) -> dict:
     """The ``calib.link.*`` datasets (s) of a nominal loop (a lab description's ``[loop]``):
     pump from 30 ns for ``pump_s``, excitation 80 ns after the pump (8 ns grid), the gate
     ``gate_start_s`` after the photons' onset for ``gate_length_s``, readout for ``detect_s``."""
     pump_stop = PUMP_START_S + pump_s
     excite = _ceil8((pump_stop + PUMP_TO_EXCITE_S) * 1e9) * 1e-9
-    values = {"cycle_s": cycle_s, "run_s": run_s, "cool_s": cool_s, "pump_start_s": PUMP_START_S,
-              "pump_stop_s": pump_stop, "excite_time_s": excite, "gate_start_s": gate_start_s,
-              "gate_length_s": gate_length_s, "detect_s": detect_s}
+    values = {
+        "cycle_s": cycle_s,
+        "run_s": run_s,
+        "cool_s": cool_s,
+        "pump_start_s": PUMP_START_S,
+        "pump_stop_s": pump_stop,
+        "excite_time_s": excite,
+        "gate_start_s": gate_start_s,
+        "gate_length_s": gate_length_s,
+        "detect_s": detect_s,
+    }
     return {"calib.link." + k: float(v) for k, v in values.items()}
 
 
@@ -143,8 +185,13 @@ class HeraldTiming:
         """Timeline from a heralding run's end until the loop is ready for the next setting
         (what ``totals.herald_handling_s`` measures per herald): the gap after the run, analysis
         pulses, readout, the register and PMT reads, the RPC and the slack margins."""
-        return (self.rotation_mu + 8 + self.detect_mu + _HERALD_MARGINS * self.margin_mu
-                + _HERALD_READS_MU)
+        return (
+            self.rotation_mu
+            + 8
+            + self.detect_mu
+            + _HERALD_MARGINS * self.margin_mu
+            + _HERALD_READS_MU
+        )
 
     def herald_s(self, p: float) -> float:
         """T_herald (s): lab time per herald besides the attempts' share of the loop
@@ -154,7 +201,7 @@ class HeraldTiming:
         if not 0 < p < 1:
             return self._handling_mu * 1e-9
         n = self.run_cycles
-        runs = 1.0 / -math.expm1(n * math.log1p(-p))   # runs started per herald
+        runs = 1.0 / -math.expm1(n * math.log1p(-p))  # runs started per herald
         return (self._handling_mu + (runs - 1.0 / (n * p)) * self.run_overhead_mu) * 1e-9
 
     @property
@@ -164,8 +211,7 @@ class HeraldTiming:
     def lab_time_mu(self, attempts: int, runs: int, heralds: int) -> float:
         """Lab time (mu) of a loop that made ``attempts`` attempts in ``runs`` runs and recorded
         ``heralds`` heralds (the model behind :meth:`herald_s`, for given counts)."""
-        return (attempts * self.cycle_mu + runs * self.run_overhead_mu
-                + heralds * self._handling_mu)
+        return attempts * self.cycle_mu + runs * self.run_overhead_mu + heralds * self._handling_mu
 
     def loop_rate_hz(self, p: float) -> float:
         """R_loop = P·f·D (s⁻¹): heralds per second of attempt loop, herald handling excluded."""

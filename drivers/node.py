@@ -15,24 +15,24 @@ Fixed pulse trains (the pumping pulse, the default Doppler cooling) are recorded
 :meth:`pump`). DMA rule: every ``record`` invalidates *all* handles, so record every node first,
 then load every node's handles.
 """
+
 from math import pi
 
-from numpy import int32, int64
-
-from artiq.language.core import kernel, delay_mu
+from artiq.language.core import delay_mu, kernel
 from artiq.language.types import TFloat, TInt32, TInt64, TNone
+from numpy import int32, int64
 
 __all__ = ["IonNode"]
 
 # Defaults used when a calibration dataset does not exist yet (first start of a new lab).
 DEFAULT_CALIBRATION = {
-    "qubit.frequency": 5e6,       # Hz, AD9910 output on the qubit resonance (lab.toml)
-    "qubit.amplitude": 0.5,       # AD9910 full-scale fraction
-    "qubit.pi_time": 10e-6,       # s, at that amplitude (100 kHz Rabi frequency at full scale)
-    "cool.duration": 20e-6,       # s, default Doppler cooling
-    "pump.duration": 1e-6,        # s, optical pumping pulse
-    "excite.duration": 16e-9,     # s, excitation pulse (>= 2 coarse cycles)
-    "detect.duration": 300e-6,    # s, readout detection window
+    "qubit.frequency": 5e6,  # Hz, AD9910 output on the qubit resonance (lab.toml)
+    "qubit.amplitude": 0.5,  # AD9910 full-scale fraction
+    "qubit.pi_time": 10e-6,  # s, at that amplitude (100 kHz Rabi frequency at full scale)
+    "cool.duration": 20e-6,  # s, default Doppler cooling
+    "pump.duration": 1e-6,  # s, optical pumping pulse
+    "excite.duration": 16e-9,  # s, excitation pulse (>= 2 coarse cycles)
+    "detect.duration": 300e-6,  # s, readout detection window
 }
 DEFAULT_THRESHOLD = 1  # counts: count > threshold => bright
 DEFAULT_READOUT_ERROR = 0.01
@@ -53,15 +53,47 @@ class IonNode:
     """
 
     kernel_invariants = {
-        "core", "core_dma", "cool_sw", "repump_sw", "pump_sw", "excite_ttl", "detect_sw", "qubit_sw",
-        "pmt", "qubit_dds", "qubit_frequency", "qubit_amplitude", "pi_time_mu", "mu_per_rad",
-        "t_cool_mu", "t_pump_mu", "t_excite_mu", "t_detect_mu", "threshold", "dma_cool_name",
+        "core",
+        "core_dma",
+        "cool_sw",
+        "repump_sw",
+        "pump_sw",
+        "excite_ttl",
+        "detect_sw",
+        "qubit_sw",
+        "pmt",
+        "qubit_dds",
+        "qubit_frequency",
+        "qubit_amplitude",
+        "pi_time_mu",
+        "mu_per_rad",
+        "t_cool_mu",
+        "t_pump_mu",
+        "t_excite_mu",
+        "t_detect_mu",
+        "threshold",
+        "dma_cool_name",
         "dma_pump_name",
     }
 
-    def __init__(self, dmgr, cool_sw, repump_sw, pump_sw, excite, detect_sw, qubit_sw, pmt,
-                 qubit_dds, cool_dds=None, pump_dds=None, detect_dds=None, core_device="core",
-                 core_dma="core_dma", calibration_prefix="calib.node_a"):
+    def __init__(
+        self,
+        dmgr,
+        cool_sw,
+        repump_sw,
+        pump_sw,
+        excite,
+        detect_sw,
+        qubit_sw,
+        pmt,
+        qubit_dds,
+        cool_dds=None,
+        pump_dds=None,
+        detect_dds=None,
+        core_device="core",
+        core_dma="core_dma",
+        calibration_prefix="calib.node_a",
+    ):
         self.core = dmgr.get(core_device)
         self.core_dma = dmgr.get(core_dma)
         self.cool_sw = dmgr.get(cool_sw)

@@ -8,10 +8,10 @@ light reaching the detectors while the ions are cooled). Writes ``dark.counts`` 
 ``dark.rate_hz``/``background.rate_hz``, and the persistent ``calib.bsa.dark_rate_hz`` (list of 4,
 s^-1) that the single-photon and entanglement analyses use.
 """
-import numpy as np
-from numpy import int64
 
+import numpy as np
 from artiq.experiment import *
+from numpy import int64
 
 from drivers.arguments import CheckedArguments
 from drivers.link import SCHEMA_VERSION
@@ -41,8 +41,7 @@ class DarkCounts(CheckedArguments, EnvExperiment):
     @rpc(flags={"async"})
     def store(self, condition: TInt32, counts: TList(TInt64)):
         self.results[condition] = np.array(counts, dtype=np.int64)
-        self.set_dataset("ionlink.progress", len(self.results) / 2, broadcast=True,
-                         archive=False)
+        self.set_dataset("ionlink.progress", len(self.results) / 2, broadcast=True, archive=False)
 
     @kernel
     def measure(self, condition: TInt32):

@@ -12,14 +12,14 @@ its 95 % interval ``hom.visibility_lo``/``_hi`` (``analysis.hom``: exact, bounde
 ``hom.visibility_err`` (half the interval width). Needs the gate window from the single-photon
 calibration.
 """
+
 import numpy as np
+from artiq.coredevice.exceptions import RTIOUnderflow
+from artiq.experiment import *
 from numpy import int32, int64
 
-from artiq.experiment import *
-from artiq.coredevice.exceptions import RTIOUnderflow
-
 from drivers.arguments import CheckedArguments
-from drivers.entangler import OUT_PUMP_A, OUT_EXCITE_A, OUT_PUMP_B, OUT_EXCITE_B, GATE_DET0
+from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B
 from drivers.link import SCHEMA_VERSION
 from drivers.link_timing import link_default
 
@@ -35,18 +35,29 @@ class HOM(CheckedArguments, EnvExperiment):
         self.setattr_device("node_a")
         self.setattr_device("node_b")
         self.setattr_device("bsa")
-        self.setattr_argument("delays", PYONValue([0, 8, 16, 32, 400]),
-                              tooltip="node B excitation delays in mu (multiples of 8); last = reference")
-        self.setattr_argument("runs_per_delay", NumberValue(200, precision=0, step=1, min=1,
-                                                            type="int"))
-        self.setattr_argument("run_duration", NumberValue(
-            link_default(self, "run_s"), unit="us", min=1 * us),
-            tooltip="default: calib.link.run_s")
-        self.setattr_argument("cooling_time", NumberValue(
-            link_default(self, "cool_s"), unit="us", min=0.0),
-            tooltip="default: calib.link.cool_s")
-        self.setattr_argument("slack_margin", NumberValue(2 * us, unit="us", min=0.2 * us),
-                              tooltip="slack re-established after each blocking read")
+        self.setattr_argument(
+            "delays",
+            PYONValue([0, 8, 16, 32, 400]),
+            tooltip="node B excitation delays in mu (multiples of 8); last = reference",
+        )
+        self.setattr_argument(
+            "runs_per_delay", NumberValue(200, precision=0, step=1, min=1, type="int")
+        )
+        self.setattr_argument(
+            "run_duration",
+            NumberValue(link_default(self, "run_s"), unit="us", min=1 * us),
+            tooltip="default: calib.link.run_s",
+        )
+        self.setattr_argument(
+            "cooling_time",
+            NumberValue(link_default(self, "cool_s"), unit="us", min=0.0),
+            tooltip="default: calib.link.cool_s",
+        )
+        self.setattr_argument(
+            "slack_margin",
+            NumberValue(2 * us, unit="us", min=0.2 * us),
+            tooltip="slack re-established after each blocking read",
+        )
 
     def prepare(self):
         self.check_arguments()
@@ -68,8 +79,10 @@ class HOM(CheckedArguments, EnvExperiment):
         self.gate0, self.gate1 = gate0, gate1
         self.cycle_mu = int32((self.excite_mu + max_delay + gate1 + 64 + 7) & ~7)
         if self.cycle_mu > 8176:
-            raise ValueError("HOM cycle {} ns exceeds the entangler's 8176 ns: shorter delays or "
-                             "an earlier gate".format(self.cycle_mu))
+            raise ValueError(
+                "HOM cycle {} ns exceeds the entangler's 8176 ns: shorter delays or "
+                "an earlier gate".format(self.cycle_mu)
+            )
         self.run_mu = int64(s2mu(self.run_duration))
         self.t_cool_mu = int64(s2mu(self.cooling_time))
         self.margin_mu = int64(s2mu(self.slack_margin))
@@ -84,8 +97,9 @@ class HOM(CheckedArguments, EnvExperiment):
     def store(self, i: TInt32, coincidences: TInt64, attempts: TInt64):
         self.coinc[i] = coincidences
         self.attempts[i] = attempts
-        self.set_dataset("ionlink.progress", (i + 1) / len(self.delay_list), broadcast=True,
-                         archive=False)
+        self.set_dataset(
+            "ionlink.progress", (i + 1) / len(self.delay_list), broadcast=True, archive=False
+        )
 
     @kernel
     def setup(self, delay_mu: TInt32):
@@ -95,11 +109,13 @@ class HOM(CheckedArguments, EnvExperiment):
         e.set_timing_mu(OUT_PUMP_A, self.pump_start_mu, self.pump_stop_mu)
         e.set_timing_mu(OUT_PUMP_B, self.pump_start_mu, self.pump_stop_mu)
         e.set_timing_mu(OUT_EXCITE_A, self.excite_mu, self.excite_mu + self.excite_len_mu)
-        e.set_timing_mu(OUT_EXCITE_B, self.excite_mu + delay_mu,
-                        self.excite_mu + delay_mu + self.excite_len_mu)
+        e.set_timing_mu(
+            OUT_EXCITE_B, self.excite_mu + delay_mu, self.excite_mu + delay_mu + self.excite_len_mu
+        )
         for d in range(4):
-            e.set_timing_mu(GATE_DET0 + d, self.excite_mu + self.gate0,
-                            self.excite_mu + delay_mu + self.gate1)
+            e.set_timing_mu(
+                GATE_DET0 + d, self.excite_mu + self.gate0, self.excite_mu + delay_mu + self.gate1
+            )
         e.clear_heralds()
         e.set_counter_patterns(0, [0b0101, 0b1010])
 
@@ -134,7 +150,7 @@ class HOM(CheckedArguments, EnvExperiment):
             self.setup(self.delay_list[i])
             coinc = int64(0)
             attempts = int64(0)
-            ncycles = -1     # timed-out standalone runs all have the same cycle count
+            ncycles = -1  # timed-out standalone runs all have the same cycle count
             r = 0
             while r < self.runs_per_delay:
                 try:
@@ -142,7 +158,7 @@ class HOM(CheckedArguments, EnvExperiment):
                     self.entangler.set_config(True, True)
                     end_mu, reason = self.entangler.run_mu(self.run_mu)
                     at_mu(end_mu)
-                    self.resync()   # run_mu blocked until the run ended
+                    self.resync()  # run_mu blocked until the run ended
                     if ncycles < 0:
                         ncycles = self.entangler.get_ncycles()
                         self.resync()

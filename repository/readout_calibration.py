@@ -12,10 +12,10 @@ qubit pi time (``calib.node_X.qubit.pi_time``). Writes persistent ``calib.readou
 The kernel asks the scheduler every ``CHECK_EVERY`` shots whether to pause; a paused run resumes
 with the shots still to take, a terminated one writes the shots taken and stores no calibration.
 """
+
 from math import pi
 
 import numpy as np
-
 from artiq.experiment import *
 
 from drivers.arguments import CheckedArguments
@@ -42,11 +42,16 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
         self.setattr_device("entangler")
         self.setattr_device("node_a")
         self.setattr_device("node_b")
-        self.setattr_argument("shots", NumberValue(500, precision=0, step=1, min=10, type="int"),
-                              tooltip="shots per state and node")
-        self.setattr_argument("detection_time", NumberValue(
-            link_default(self, "detect_s"), unit="us", min=1 * us),
-            tooltip="default: calib.link.detect_s")
+        self.setattr_argument(
+            "shots",
+            NumberValue(500, precision=0, step=1, min=10, type="int"),
+            tooltip="shots per state and node",
+        )
+        self.setattr_argument(
+            "detection_time",
+            NumberValue(link_default(self, "detect_s"), unit="us", min=1 * us),
+            tooltip="default: calib.link.detect_s",
+        )
         self.setattr_argument("slack_margin", NumberValue(10 * us, unit="us", min=1 * us))
 
     def prepare(self):
@@ -64,8 +69,12 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
     def store(self, node: TInt32, bright: TInt32, counts: TList(TInt32), n: TInt32):
         """The first ``n`` of ``counts``: more shots of one node and state."""
         self.counts.setdefault((node, bright), []).extend(counts[:n])
-        self.set_dataset("ionlink.progress", sum(len(c) for c in self.counts.values())
-                         / (4 * self.shots), broadcast=True, archive=False)
+        self.set_dataset(
+            "ionlink.progress",
+            sum(len(c) for c in self.counts.values()) / (4 * self.shots),
+            broadcast=True,
+            archive=False,
+        )
 
     def shots_left(self, node: TInt32, bright: TInt32) -> TInt32:
         """Shots still to take of ``node`` in state ``bright`` (a run resumed after a pause)."""
@@ -117,7 +126,7 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
     def run(self):
         try:
             while not self.run_kernel():
-                self.scheduler.pause()      # raises TerminationRequested on termination
+                self.scheduler.pause()  # raises TerminationRequested on termination
         finally:
             self.store_counts()
 
@@ -145,16 +154,24 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
         for x, (r, dark, bright) in results.items():
             means = "mean counts bright {:.2f}, dark {:.2f}".format(bright.mean(), dark.mean())
             if r.error.value >= MAX_ERROR:
-                raise refused("readout calibration", (
-                    "node {}: readout error {:.2f} >= {} ({}): bright and dark are not told "
-                    "apart (qubit drive, detection beam, Startup?)").format(
-                        x, r.error.value, MAX_ERROR, means))
+                raise refused(
+                    "readout calibration",
+                    (
+                        "node {}: readout error {:.2f} >= {} ({}): bright and dark are not told "
+                        "apart (qubit drive, detection beam, Startup?)"
+                    ).format(x, r.error.value, MAX_ERROR, means),
+                )
             if r.threshold < 0 or (r.threshold == 0 and r.error.value >= ZERO_THRESHOLD_ERROR):
-                raise refused("readout calibration", (
-                    "node {}: threshold {} with readout error {:.2f} ({}): dark shots are not "
-                    "dark (detection light, PMT?)").format(x, r.threshold, r.error.value, means))
+                raise refused(
+                    "readout calibration",
+                    (
+                        "node {}: threshold {} with readout error {:.2f} ({}): dark shots are not "
+                        "dark (detection light, PMT?)"
+                    ).format(x, r.threshold, r.error.value, means),
+                )
         for x, (r, _, _) in results.items():
             self.set_dataset("calib.readout.threshold_" + x, int(r.threshold), persist=True)
             self.set_dataset("calib.readout.error_" + x, r.error.value, persist=True)
-            self.set_dataset("calib.node_{}.detect.duration".format(x), self.detection_time,
-                             persist=True)
+            self.set_dataset(
+                "calib.node_{}.detect.duration".format(x), self.detection_time, persist=True
+            )

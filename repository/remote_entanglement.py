@@ -21,14 +21,21 @@ readouts; totals: attempts, heralds, lab time, duty cycle, underflows recovered 
 docs/datasets.md). Dashboard: ``progress``, ``live.herald_rate``, ``live.psi_plus/minus``,
 ``live.fidelity``. Pause and termination are honoured between runs.
 """
+
+from artiq.coredevice.exceptions import RTIOUnderflow
+from artiq.experiment import *
 from numpy import int32, int64
 
-from artiq.experiment import *
-from artiq.coredevice.exceptions import RTIOUnderflow
-
 from drivers.bsa import HERALD_PATTERNS, pattern_of_slots
-from drivers.entangler import (TIMEOUT, UNDERFLOW, OUT_PUMP_A, OUT_EXCITE_A, OUT_PUMP_B,
-                               OUT_EXCITE_B, GATE_DET0)
+from drivers.entangler import (
+    GATE_DET0,
+    OUT_EXCITE_A,
+    OUT_EXCITE_B,
+    OUT_PUMP_A,
+    OUT_PUMP_B,
+    TIMEOUT,
+    UNDERFLOW,
+)
 from drivers.link import LinkExperiment
 from drivers.link_timing import link_default
 
@@ -39,25 +46,25 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
     def build(self):
         self.build_link()
         self.setattr_device("entangler")
-        self.setattr_argument("cycle_length", NumberValue(
-            link_default(self, "cycle_s"), unit="us", min=0.096 * us, max=8.176 * us),
-            group="entangler", tooltip="attempt cycle (8 ns steps; default: calib.link.cycle_s)")
-        self.setattr_argument("run_duration", NumberValue(
-            link_default(self, "run_s"), unit="us", min=1 * us), group="entangler",
-            tooltip="entangler run before re-cooling (default: calib.link.run_s)")
-        self.setattr_argument("pump_start", NumberValue(
-            link_default(self, "pump_start_s"), unit="ns", min=0.0), group="entangler",
-            tooltip="default: calib.link.pump_start_s")
-        self.setattr_argument("pump_stop", NumberValue(
-            link_default(self, "pump_stop_s"), unit="ns", min=0.0), group="entangler",
-            tooltip="default: calib.link.pump_stop_s")
-        self.setattr_argument("excite_time", NumberValue(
-            link_default(self, "excite_time_s"), unit="ns", min=0.0), group="entangler",
-            tooltip="excitation pulse start in the cycle (8 ns steps; default: "
-                    "calib.link.excite_time_s)")
-        self.setattr_argument("check_every", NumberValue(500, precision=0, step=1, min=1,
-                                                         type="int"), group="entangler",
-                              tooltip="runs between pause checks while no herald comes")
+        self.setattr_argument(
+            "cycle_length",
+            NumberValue(link_default(self, "cycle_s"), unit="us", min=0.096 * us, max=8.176 * us),
+            group="entangler",
+            tooltip="attempt cycle (8 ns steps; default: calib.link.cycle_s)",
+        )
+        self.setattr_argument(
+            "run_duration",
+            NumberValue(link_default(self, "run_s"), unit="us", min=1 * us),
+            group="entangler",
+            tooltip="entangler run before re-cooling (default: calib.link.run_s)",
+        )
+        self.build_pulse_timing("entangler")
+        self.setattr_argument(
+            "check_every",
+            NumberValue(500, precision=0, step=1, min=1, type="int"),
+            group="entangler",
+            tooltip="runs between pause checks while no herald comes",
+        )
 
     def prepare(self):
         self.check_arguments()
@@ -67,16 +74,25 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
         def s2mu(x):  # nearest mu: 1e-6 s must be 1000 mu, not the float floor's 999
             return self.core.seconds_to_mu(x + half)
 
-        t = {"cycle_s": self.cycle_length, "run_s": self.run_duration,
-             "pump_start_s": self.pump_start, "pump_stop_s": self.pump_stop,
-             "excite_time_s": self.excite_time}
+        t = {
+            "cycle_s": self.cycle_length,
+            "run_s": self.run_duration,
+            "pump_start_s": self.pump_start,
+            "pump_stop_s": self.pump_stop,
+            "excite_time_s": self.excite_time,
+        }
         self.cycle_mu = int64(s2mu(t["cycle_s"])) & ~7
         if not 96 <= self.cycle_mu <= 8176:
-            raise ValueError("cycle length {:.0f} ns outside the entangler's 96..8176 ns".format(
-                t["cycle_s"] * 1e9))
+            raise ValueError(
+                "cycle length {:.0f} ns outside the entangler's 96..8176 ns".format(
+                    t["cycle_s"] * 1e9
+                )
+            )
         if t["run_s"] <= 0 or s2mu(t["run_s"]) // self.cycle_mu >= 16383:
-            raise ValueError("run_duration {:.3g} s: must be positive and below 16383 cycles "
-                             "(14-bit cycle counter)".format(t["run_s"]))
+            raise ValueError(
+                "run_duration {:.3g} s: must be positive and below 16383 cycles "
+                "(14-bit cycle counter)".format(t["run_s"])
+            )
         self.run_mu = int64(s2mu(t["run_s"]))
         self.pump_start_mu = int32(s2mu(t["pump_start_s"]))
         self.pump_stop_mu = int32(s2mu(t["pump_stop_s"]))
@@ -91,16 +107,28 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
             raise ValueError(
                 "the gate window [{}, {}) ns (excite_time {} ns + calib.photon.gate_start/stop_mu)"
                 " ends after the {} ns cycle: lengthen the cycle (calib.link.cycle_s, "
-                "cycle_length) or excite earlier".format(self.gate_start_mu, self.gate_stop_mu,
-                                                        self.excite_mu, self.cycle_mu))
+                "cycle_length) or excite earlier".format(
+                    self.gate_start_mu, self.gate_stop_mu, self.excite_mu, self.cycle_mu
+                )
+            )
         self.prepare_herald_timeout(gate1 - gate0)
         self.heralds = HERALD_PATTERNS
         # cycles of a run that times out: the gateware ends it at the end of the cycle in which
         # the timeout (coarse ticks) expires
         self.timeout_cycles = int32(-(-(self.run_mu >> 3) // (self.cycle_mu >> 3)))
-        self.kernel_invariants |= {"cycle_mu", "run_mu", "pump_start_mu", "pump_stop_mu",
-                                   "excite_mu", "excite_len_mu", "gate_start_mu", "gate_stop_mu",
-                                   "heralds", "check_every", "timeout_cycles"}
+        self.kernel_invariants |= {
+            "cycle_mu",
+            "run_mu",
+            "pump_start_mu",
+            "pump_stop_mu",
+            "excite_mu",
+            "excite_len_mu",
+            "gate_start_mu",
+            "gate_stop_mu",
+            "heralds",
+            "check_every",
+            "timeout_cycles",
+        }
 
     def run(self):
         self.run_link(self.run_kernel)
@@ -157,8 +185,8 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
         cycles_total = int64(0)
         underflows = 0
         discarded = 0
-        herald_mu = int64(0)     # timeline spent on analysis, readout and diagnostics
-        attempts = int64(0)      # attempts since the last recorded herald
+        herald_mu = int64(0)  # timeline spent on analysis, readout and diagnostics
+        attempts = int64(0)  # attempts since the last recorded herald
         i = self.next_index
         runs = 0
         next_check = self.check_every
@@ -177,12 +205,12 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
             reason = 0
             while not heralded and not stop:
                 max_runs = next_check - runs
-                dry_runs = int((self.dead_attempts - attempts)
-                               // int64(self.timeout_cycles)) + 1
+                dry_runs = int((self.dead_attempts - attempts) // int64(self.timeout_cycles)) + 1
                 if dry_runs < max_runs:
                     max_runs = dry_runs
                 end_mu, reason, timeouts = self.entangler.run_until_herald_mu(
-                    cool, self.run_mu, self.margin_mu, max_runs, True)
+                    cool, self.run_mu, self.margin_mu, max_runs, True
+                )
                 runs += timeouts
                 attempts += int64(timeouts) * int64(self.timeout_cycles)
                 attempts_total += int64(timeouts) * int64(self.timeout_cycles)
@@ -216,8 +244,9 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
                 cycles_total += int64(n) * self.cycle_mu
                 pattern = pattern_of_slots(reason)
                 self.read_timestamps(pattern, ts)
-                self.record_herald(s, pattern, ts[0], ts[1], ts[2], ts[3], attempts, end_mu,
-                                   counts_a, counts_b)
+                self.record_herald(
+                    s, pattern, ts[0], ts[1], ts[2], ts[3], attempts, end_mu, counts_a, counts_b
+                )
                 attempts = int64(0)
                 i += 1
                 self.resync()
@@ -232,5 +261,6 @@ class RemoteEntanglement(LinkExperiment, EnvExperiment):
                 stop = self.should_stop()
                 self.core.break_realtime()
         self.entangler.set_config(False, True)
-        self.add_totals(attempts_total, now_mu() - t_lab0, cycles_total, underflows, discarded,
-                        herald_mu, runs)
+        self.add_totals(
+            attempts_total, now_mu() - t_lab0, cycles_total, underflows, discarded, herald_mu, runs
+        )

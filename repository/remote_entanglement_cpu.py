@@ -14,12 +14,12 @@ fewer attempts per second than the gateware path (``benchmarks/attempt_rate.py``
 simulator with the Kasli cost model). Lower ``slack_margin`` until underflows appear
 (``totals.underflows_recovered``) to find the limit of a given Kasli.
 """
+
+from artiq.coredevice.exceptions import RTIOUnderflow
+from artiq.experiment import *
 from numpy import int64
 
-from artiq.experiment import *
-from artiq.coredevice.exceptions import RTIOUnderflow
-
-from drivers.bsa import psi_of_pattern, GATE_INPUT_OFFSET_MU
+from drivers.bsa import GATE_INPUT_OFFSET_MU, psi_of_pattern
 from drivers.link import LinkExperiment
 from drivers.link_timing import link_default
 
@@ -29,25 +29,26 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
 
     def build(self):
         self.build_link(default_margin=1.8 * us)
-        self.setattr_argument("cycle_length", NumberValue(
-            link_default(self, "cycle_s"), unit="us", min=0.1 * us), group="attempt",
-            tooltip="length of the recorded attempt trace (default: calib.link.cycle_s)")
-        self.setattr_argument("attempts_per_cool", NumberValue(
-            0, precision=0, step=1, min=0, type="int"), group="attempt",
+        self.setattr_argument(
+            "cycle_length",
+            NumberValue(link_default(self, "cycle_s"), unit="us", min=0.1 * us),
+            group="attempt",
+            tooltip="length of the recorded attempt trace (default: calib.link.cycle_s)",
+        )
+        self.setattr_argument(
+            "attempts_per_cool",
+            NumberValue(0, precision=0, step=1, min=0, type="int"),
+            group="attempt",
             tooltip="attempts between two coolings; 0: calib.link.run_s / cycle (the gateware's "
-                    "run, 190 x 1.05 us = 200 us)")
-        self.setattr_argument("pump_start", NumberValue(
-            link_default(self, "pump_start_s"), unit="ns", min=0.0), group="attempt",
-            tooltip="default: calib.link.pump_start_s")
-        self.setattr_argument("pump_stop", NumberValue(
-            link_default(self, "pump_stop_s"), unit="ns", min=0.0), group="attempt",
-            tooltip="default: calib.link.pump_stop_s")
-        self.setattr_argument("excite_time", NumberValue(
-            link_default(self, "excite_time_s"), unit="ns", min=0.0), group="attempt",
-            tooltip="default: calib.link.excite_time_s")
-        self.setattr_argument("check_every", NumberValue(500, precision=0, step=1, min=1,
-                                                         type="int"), group="attempt",
-                              tooltip="attempts between pause checks (at the next cooling)")
+            "run, 190 x 1.05 us = 200 us)",
+        )
+        self.build_pulse_timing("attempt")
+        self.setattr_argument(
+            "check_every",
+            NumberValue(500, precision=0, step=1, min=1, type="int"),
+            group="attempt",
+            tooltip="attempts between pause checks (at the next cooling)",
+        )
 
     def prepare(self):
         self.check_arguments()
@@ -57,8 +58,12 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         def s2mu(x):  # nearest mu: 1e-6 s must be 1000 mu, not the float floor's 999
             return self.core.seconds_to_mu(x + half)
 
-        t = {"cycle_s": self.cycle_length, "pump_start_s": self.pump_start,
-             "pump_stop_s": self.pump_stop, "excite_time_s": self.excite_time}
+        t = {
+            "cycle_s": self.cycle_length,
+            "pump_start_s": self.pump_start,
+            "pump_stop_s": self.pump_stop,
+            "excite_time_s": self.excite_time,
+        }
         self.cycle_mu = int64(s2mu(t["cycle_s"]))
         if self.cycle_mu <= 0:
             raise ValueError("cycle_length must be positive")
@@ -77,7 +82,9 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
             raise ValueError(
                 "the gate window [{}, {}) ns (excite_time + calib.photon.gate_start/stop_mu) ends "
                 "after the {} ns cycle: lengthen cycle_length (calib.link.cycle_s)".format(
-                    self.gate_start_mu, self.gate_end_mu, self.cycle_mu))
+                    self.gate_start_mu, self.gate_end_mu, self.cycle_mu
+                )
+            )
         self.prepare_herald_timeout(gate1 - gate0)
         # the detector sensitivity switches GATE_INPUT_OFFSET_MU (88 mu) before the click
         # timestamps it registers: the gate registers timestamps in [gate_start, gate_end)
@@ -85,10 +92,20 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         self.sens_end_mu = self.gate_end_mu - GATE_INPUT_OFFSET_MU
         if self.sens_start_mu < 0:
             raise ValueError("gate window starts too early in the cycle")
-        self.kernel_invariants |= {"cycle_mu", "pump_start_mu", "pump_stop_mu", "excite_mu",
-                                   "gate_start_mu", "gate_len_mu", "gate_end_mu",
-                                   "sens_start_mu", "sens_end_mu",
-                                   "attempts_per_cool", "check_every", "dead_attempts"}
+        self.kernel_invariants |= {
+            "cycle_mu",
+            "pump_start_mu",
+            "pump_stop_mu",
+            "excite_mu",
+            "gate_start_mu",
+            "gate_len_mu",
+            "gate_end_mu",
+            "sens_start_mu",
+            "sens_end_mu",
+            "attempts_per_cool",
+            "check_every",
+            "dead_attempts",
+        }
 
     def run(self):
         self.run_link(self.run_kernel)
@@ -145,8 +162,8 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         attempts_total = int64(0)
         underflows = 0
         discarded = 0
-        herald_mu = int64(0)     # timeline spent on analysis, readout and diagnostics
-        attempts = int64(0)      # attempts since the last recorded herald
+        herald_mu = int64(0)  # timeline spent on analysis, readout and diagnostics
+        attempts = int64(0)  # attempts since the last recorded herald
         since_cool = 0
         coolings = 0
         since_check = 0
@@ -212,8 +229,9 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                 counts_a = self.node_a.fetch_counts(t_end)
                 counts_b = self.node_b.fetch_counts(t_end)
                 self.relative_timestamps(ts, t_att)
-                self.record_herald(s, pattern, ts[0], ts[1], ts[2], ts[3], attempts, t_end_att,
-                                   counts_a, counts_b)
+                self.record_herald(
+                    s, pattern, ts[0], ts[1], ts[2], ts[3], attempts, t_end_att, counts_a, counts_b
+                )
                 attempts = int64(0)
                 i += 1
                 since_cool = 0
@@ -224,5 +242,12 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                 self.recover()
                 since_cool = 0
             herald_mu += now_mu() - t_end_att
-        self.add_totals(attempts_total, now_mu() - t_lab0, attempts_total * self.cycle_mu,
-                        underflows, discarded, herald_mu, coolings)
+        self.add_totals(
+            attempts_total,
+            now_mu() - t_lab0,
+            attempts_total * self.cycle_mu,
+            underflows,
+            discarded,
+            herald_mu,
+            coolings,
+        )

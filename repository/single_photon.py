@@ -22,11 +22,11 @@ cooling after ``CHECK_EVERY`` attempts the kernel asks the scheduler whether to 
 run resumes with the attempts still to make, a terminated one writes the clicks so far and
 stores no calibration.
 """
-import numpy as np
-from numpy import int64
 
-from artiq.experiment import *
+import numpy as np
 from artiq.coredevice.exceptions import RTIOUnderflow
+from artiq.experiment import *
+from numpy import int64
 
 from drivers.arguments import CheckedArguments
 from drivers.bsa import GATE_INPUT_OFFSET_MU
@@ -53,23 +53,38 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         self.setattr_device("node_a")
         self.setattr_device("node_b")
         self.setattr_device("bsa")
-        self.setattr_argument("attempts", NumberValue(20000, precision=0, step=1, min=1,
-                                                      type="int"), tooltip="attempts per node")
-        self.setattr_argument("attempts_per_cool", NumberValue(100, precision=0, step=1, min=1,
-                                                               type="int"))
+        self.setattr_argument(
+            "attempts",
+            NumberValue(20000, precision=0, step=1, min=1, type="int"),
+            tooltip="attempts per node",
+        )
+        self.setattr_argument(
+            "attempts_per_cool", NumberValue(100, precision=0, step=1, min=1, type="int")
+        )
         self.setattr_argument("gate_offset", NumberValue(0 * ns, unit="ns"))
-        self.setattr_argument("gate_window", NumberValue(1000 * ns, unit="ns", min=16 * ns),
-                              tooltip="detector window of the calibration: must contain the "
-                                      "photons' arrival (excitation delay + photon path)")
-        self.setattr_argument("gate_length", NumberValue(
-            link_default(self, "gate_length_s"), unit="ns", min=0.0),
+        self.setattr_argument(
+            "gate_window",
+            NumberValue(1000 * ns, unit="ns", min=16 * ns),
+            tooltip="detector window of the calibration: must contain the "
+            "photons' arrival (excitation delay + photon path)",
+        )
+        self.setattr_argument(
+            "gate_length",
+            NumberValue(link_default(self, "gate_length_s"), unit="ns", min=0.0),
             tooltip="recommended gate length (default: calib.link.gate_length_s; 0: gate_taus "
-                    "lifetimes)")
-        self.setattr_argument("gate_taus", NumberValue(3.0, min=0.5),
-                              tooltip="recommended gate length in lifetimes (if no gate_length)")
-        self.setattr_argument("slack_margin", NumberValue(1.2 * us, unit="us", min=0.2 * us),
-                              tooltip="slack after each blocking read: covers the DMA start "
-                                      "(~0.9 us on Kasli) plus the ~0.1 us underflow margin")
+            "lifetimes)",
+        )
+        self.setattr_argument(
+            "gate_taus",
+            NumberValue(3.0, min=0.5),
+            tooltip="recommended gate length in lifetimes (if no gate_length)",
+        )
+        self.setattr_argument(
+            "slack_margin",
+            NumberValue(1.2 * us, unit="us", min=0.2 * us),
+            tooltip="slack after each blocking read: covers the DMA start "
+            "(~0.9 us on Kasli) plus the ~0.1 us underflow margin",
+        )
 
     def prepare(self):
         self.check_arguments()
@@ -89,25 +104,44 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         if self.gate_open_rel < 0:
             raise ValueError("gate_offset too early: the gate would open before the pump pulse")
         self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {
-            "offset_mu", "window_mu", "margin_mu", "pump_mu", "gate_open_rel", "attempts", "attempts_per_cool"}
+            "offset_mu",
+            "window_mu",
+            "margin_mu",
+            "pump_mu",
+            "gate_open_rel",
+            "attempts",
+            "attempts_per_cool",
+        }
         self.dark_rate = np.asarray(self.get_dataset("calib.bsa.dark_rate_hz", [0.0] * 4), float)
         self.batches = []
-        self.n_att = [0, 0]       # attempts completed per node (not lost to an underflow)
-        self.n_tried = [0, 0]     # attempts made per node
+        self.n_att = [0, 0]  # attempts completed per node (not lost to an underflow)
+        self.n_tried = [0, 0]  # attempts made per node
         self.set_dataset("schema_version", SCHEMA_VERSION)
         self.set_dataset("ionlink.experiment", "single_photon")
         self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
 
     @rpc(flags={"async"})
-    def store(self, node: TInt32, n: TInt32, t_mu: TList(TInt64), det: TList(TInt32),
-              attempts: TInt32, tried: TInt32):
+    def store(
+        self,
+        node: TInt32,
+        n: TInt32,
+        t_mu: TList(TInt64),
+        det: TList(TInt32),
+        attempts: TInt32,
+        tried: TInt32,
+    ):
         """``n`` clicks (times, detectors) of ``attempts`` completed attempts out of ``tried``."""
-        self.batches.append((node, np.array(t_mu[:n], dtype=np.int64),
-                             np.array(det[:n], dtype=np.int8)))
+        self.batches.append(
+            (node, np.array(t_mu[:n], dtype=np.int64), np.array(det[:n], dtype=np.int8))
+        )
         self.n_att[node] += attempts
         self.n_tried[node] += tried
-        self.set_dataset("ionlink.progress", sum(self.n_tried) / (2 * self.attempts),
-                         broadcast=True, archive=False)
+        self.set_dataset(
+            "ionlink.progress",
+            sum(self.n_tried) / (2 * self.attempts),
+            broadcast=True,
+            archive=False,
+        )
 
     def attempts_left(self, node: TInt32) -> TInt32:
         """Attempts still to make on ``node`` (a run resumed after a pause)."""
@@ -159,12 +193,12 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         d_buf = [0] * n_max
         ts = [int64(-1)] * 4
         n = 0
-        done = 0        # attempts reported to the host
-        valid = 0       # attempts completed (not lost to an underflow)
+        done = 0  # attempts reported to the host
+        valid = 0  # attempts completed (not lost to an underflow)
         t_exc_rel = self.pump_mu
         t_end_rel = self.gate_open_rel + self.window_mu
         self.core.break_realtime()
-        tried = 0       # attempts made since the last report
+        tried = 0  # attempts made since the last report
         since_check = 0
         paused = False
         for k in range(n_attempts):
@@ -240,7 +274,7 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
     def run(self):
         try:
             while not self.run_kernel():
-                self.scheduler.pause()      # raises TerminationRequested on termination
+                self.scheduler.pause()  # raises TerminationRequested on termination
         finally:
             self.store_photons()
 
@@ -254,37 +288,45 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         self.set_dataset("photons.detector", det)
         self.set_dataset("photons.node", node)
         self.set_dataset("photons.attempts", np.array(self.n_att, dtype=np.int64))
-        self.set_dataset("photons.gate_mu", np.array(
-            [self.offset_mu, self.offset_mu + self.window_mu], dtype=np.int64))
+        self.set_dataset(
+            "photons.gate_mu",
+            np.array([self.offset_mu, self.offset_mu + self.window_mu], dtype=np.int64),
+        )
 
     def photons(self):
         """(click times in mu from the excitation, detector, node) of every stored click."""
         t = np.concatenate([b[1] for b in self.batches] or [np.zeros(0, np.int64)])
         det = np.concatenate([b[2] for b in self.batches] or [np.zeros(0, np.int8)])
-        node = np.concatenate([np.full(len(b[1]), b[0], np.int8) for b in self.batches]
-                              or [np.zeros(0, np.int8)])
+        node = np.concatenate(
+            [np.full(len(b[1]), b[0], np.int8) for b in self.batches] or [np.zeros(0, np.int8)]
+        )
         return t, det, node
 
     def analyze(self):
         t, _, node = self.photons()
         window = "window [{}, {}) ns after the excitation".format(
-            self.offset_mu, self.offset_mu + self.window_mu)
+            self.offset_mu, self.offset_mu + self.window_mu
+        )
         p_dark = float(self.dark_rate.sum()) * self.gate_window
         for i, x in enumerate("ab"):
             clicks = int(np.count_nonzero(node == i))
             dark = p_dark * self.n_att[i]
             if self.n_att[i] == 0 or clicks < max(MIN_CLICKS_PER_NODE, 3 * dark):
-                raise refused("single-photon calibration", (
-                    "node {}: {} clicks in {} attempts in the {} (dark counts expect {:.1f}): "
-                    "no photons in the window (excitation, detectors, gate_offset/gate_window?)"
-                ).format(x, clicks, self.n_att[i], window, dark))
+                raise refused(
+                    "single-photon calibration",
+                    (
+                        "node {}: {} clicks in {} attempts in the {} (dark counts expect {:.1f}): "
+                        "no photons in the window (excitation, detectors, gate_offset/gate_window?)"
+                    ).format(x, clicks, self.n_att[i], window, dark),
+                )
         from analysis.lifetime import fit_lifetime_tags  # same estimator as offline analysis
 
         try:
             fit = fit_lifetime_tags(t, stop_mu=float(self.offset_mu + self.window_mu))
         except ValueError as exc:
-            raise refused("single-photon calibration", "{} ({} clicks in the {})".format(
-                exc, len(t), window)) from exc
+            raise refused(
+                "single-photon calibration", "{} ({} clicks in the {})".format(exc, len(t), window)
+            ) from exc
         period = self.core.ref_period
         tau_mu = fit.tau.value
         tau_s = tau_mu * period
@@ -294,10 +336,13 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         self.set_dataset("photon.tau_err_s", 0.5 * (fit.tau.hi - fit.tau.lo) * period)
         self.set_dataset("photon.onset_mu", fit.onset)
         if not (0 < tau_mu < self.window_mu and np.isfinite(fit.tau.hi)):
-            raise refused("single-photon calibration", (
-                "the lifetime is not determined (tau = {:.3g} ns, interval [{:.3g}, {:.3g}] ns "
-                "from {} clicks in the {})").format(tau_mu, fit.tau.lo, fit.tau.hi, fit.clicks,
-                                                    window))
+            raise refused(
+                "single-photon calibration",
+                (
+                    "the lifetime is not determined (tau = {:.3g} ns, interval [{:.3g}, {:.3g}] ns "
+                    "from {} clicks in the {})"
+                ).format(tau_mu, fit.tau.lo, fit.tau.hi, fit.clicks, window),
+            )
         eta = {}
         for i, x in enumerate("ab"):
             # attempts with at least one click, per attempt; one click entry per clicking detector

@@ -9,13 +9,18 @@ channels in input mode, disables the entangler core, and switches every beam off
 
 Re-running ``init`` glitches the DDS outputs: do not run this in the middle of a measurement.
 """
+
 from artiq.experiment import *
 
 from drivers.arguments import CheckedArguments
 
 # beam -> (frequency Hz, amplitude, attenuation dB) defaults; channel order of docs/design.md
-DDS_DEFAULTS = {"cool": (110e6, 0.5, 10.0), "pump": (110e6, 0.5, 10.0),
-                "detect": (110e6, 0.5, 10.0), "qubit": (80e6, 0.5, 10.0)}
+DDS_DEFAULTS = {
+    "cool": (110e6, 0.5, 10.0),
+    "pump": (110e6, 0.5, 10.0),
+    "detect": (110e6, 0.5, 10.0),
+    "qubit": (80e6, 0.5, 10.0),
+}
 BEAMS = ["cool", "pump", "detect", "qubit"]
 
 

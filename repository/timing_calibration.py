@@ -19,17 +19,25 @@ Stored as persistent scalars ``calib.timing.<name>`` (int mu), which
 ``sim.rtio.costs.CostProfile.from_dataset`` reads to calibrate the simulator's cost model. Harmless
 to run at any time: only the spare TTL ``aux_out0`` and input ``aux_in0`` are touched.
 """
-from numpy import int64
 
-from artiq.experiment import *
 from artiq.coredevice.exceptions import RTIOUnderflow
+from artiq.experiment import *
+from numpy import int64
 
 from drivers.arguments import CheckedArguments
 from drivers.calibration import refused
 from drivers.link import SCHEMA_VERSION
 
-KEYS = ["output_mu", "input_read_mu", "rpc_mu", "dma_playback_start_mu",
-        "dma_playback_per_event_mu", "counter_read_mu", "min_pulse_period_mu", "delay_mu"]
+KEYS = [
+    "output_mu",
+    "input_read_mu",
+    "rpc_mu",
+    "dma_playback_start_mu",
+    "dma_playback_per_event_mu",
+    "counter_read_mu",
+    "min_pulse_period_mu",
+    "delay_mu",
+]
 
 
 class TimingCalibration(CheckedArguments, EnvExperiment):
@@ -40,9 +48,11 @@ class TimingCalibration(CheckedArguments, EnvExperiment):
         self.setattr_device("core_dma")
         self.ttl_out = self.get_device("aux_out0")
         self.ttl_in = self.get_device("aux_in0")
-        self.setattr_argument("repeats", NumberValue(100, precision=0, step=1, min=10, max=120,
-                                                     type="int"),
-                              tooltip="operations per measurement (<= 120: one SED lane)")
+        self.setattr_argument(
+            "repeats",
+            NumberValue(100, precision=0, step=1, min=10, max=120, type="int"),
+            tooltip="operations per measurement (<= 120: one SED lane)",
+        )
 
     def prepare(self):
         self.check_arguments()
@@ -92,7 +102,7 @@ class TimingCalibration(CheckedArguments, EnvExperiment):
         self.store("delay_mu", t_delay)
         self.settle()
         t0 = self.core.get_rtio_counter_mu()
-        for i in range(n):   # n <= 120 events on one channel: one SED lane, never full
+        for i in range(n):  # n <= 120 events on one channel: one SED lane, never full
             self.ttl_out.set_o(i & 1 == 1)
             delay_mu(80)
         self.store("output_mu", self.per_op(t0, n) - t_delay)
@@ -125,7 +135,7 @@ class TimingCalibration(CheckedArguments, EnvExperiment):
         t_delay = self.per_op(t0, self.repeats)
         self.settle()
         t0 = self.core.get_rtio_counter_mu()
-        for i in range(self.repeats):   # <= 120 one-event playbacks: one lane
+        for i in range(self.repeats):  # <= 120 one-event playbacks: one lane
             self.core_dma.playback_handle(one)
         t_one = self.per_op(t0, self.repeats) - t_delay
         # 41-event playbacks, three at a time (123 events fit in one 128-deep lane), lanes
@@ -162,8 +172,8 @@ class TimingCalibration(CheckedArguments, EnvExperiment):
 
     @kernel
     def measure_pulse_rate(self):
-        lo = int64(16)      # fails (or is assumed to)
-        hi = int64(65536)   # passes
+        lo = int64(16)  # fails (or is assumed to)
+        hi = int64(65536)  # passes
         while hi - lo > 8:
             mid = ((lo + hi) >> 1) & ~7
             if mid <= lo:
@@ -192,7 +202,10 @@ class TimingCalibration(CheckedArguments, EnvExperiment):
             raise refused("timing calibration", "not measured: " + ", ".join(missing))
         negative = ["{} = {}".format(key, self.costs[key]) for key in KEYS if self.costs[key] < 0]
         if negative:
-            raise refused("timing calibration", "negative cost (the measurement's own overhead "
-                          "was larger than what it measured): " + ", ".join(negative))
+            raise refused(
+                "timing calibration",
+                "negative cost (the measurement's own overhead "
+                "was larger than what it measured): " + ", ".join(negative),
+            )
         for key in KEYS:
             self.set_dataset("calib.timing." + key, self.costs[key], persist=True)

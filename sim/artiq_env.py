@@ -4,6 +4,7 @@
 The stand-in lives in ``sim/standin/artiq``. It is put on ``sys.path`` only when no real ARTIQ
 can be imported, so it never shadows an installed ARTIQ.
 """
+
 from __future__ import annotations
 
 import importlib.util

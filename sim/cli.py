@@ -12,6 +12,7 @@ as the dashboard does (the experiment stops at its next pause check and its resu
 written with everything recorded so far); a second one stops at once. ``-q`` shows warnings and
 errors only (no progress bar, no dataset listing).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,59 +45,88 @@ def get_argparser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run an experiment file in the simulator (like artiq_run)")
     run.add_argument("file", metavar="EXPERIMENT", help="experiment file")
-    run.add_argument("arguments", metavar="KEY=VALUE", nargs="*",
-                     help="experiment arguments, values in PYON")
+    run.add_argument(
+        "arguments", metavar="KEY=VALUE", nargs="*", help="experiment arguments, values in PYON"
+    )
     run.add_argument("-c", "--class-name", default=None, help="name of the class to run")
-    run.add_argument("--device-db", default="device_db.py",
-                     help="device database file (default: %(default)s)")
-    run.add_argument("--dataset-db", default=None,
-                     help="dataset store (default: dataset_db.mdb in the results' parent)")
+    run.add_argument(
+        "--device-db", default="device_db.py", help="device database file (default: %(default)s)"
+    )
+    run.add_argument(
+        "--dataset-db",
+        default=None,
+        help="dataset store (default: dataset_db.mdb in the results' parent)",
+    )
     run.add_argument("--seed", type=int, default=None, help="random seed of the simulation")
-    run.add_argument("--results", default="results",
-                     help="results directory (default: %(default)s)")
+    run.add_argument(
+        "--results", default="results", help="results directory (default: %(default)s)"
+    )
     run.add_argument("--vcd", default=None, help="write the RTIO timeline as a VCD file")
-    run.add_argument("--lab", default=None,
-                     help="lab description (preset name or TOML path; default: lab.toml next to "
-                          "the device database if present)")
-    run.add_argument("--power-up", action="store_true",
-                     help="start from a cold machine: discard the hardware state the previous "
-                          "runs left (sim_state/ next to the dataset store)")
-    run.add_argument("--hardware-faithful", action="store_true",
-                     help="pulses through a Urukul not initialised since power-up do nothing "
-                          "(a warning) instead of stopping the experiment")
+    run.add_argument(
+        "--lab",
+        default=None,
+        help="lab description (preset name or TOML path; default: lab.toml next to "
+        "the device database if present)",
+    )
+    run.add_argument(
+        "--power-up",
+        action="store_true",
+        help="start from a cold machine: discard the hardware state the previous "
+        "runs left (sim_state/ next to the dataset store)",
+    )
+    run.add_argument(
+        "--hardware-faithful",
+        action="store_true",
+        help="pulses through a Urukul not initialised since power-up do nothing "
+        "(a warning) instead of stopping the experiment",
+    )
     _common(run)
 
     budget = sub.add_parser("budget", help="print the analytic rate/fidelity budget of a lab")
     budget.add_argument("lab", metavar="LAB", help="preset name or TOML path")
-    budget.add_argument("--mode", default="parity", choices=["z", "parity", "tomography"],
-                        help="analysis mode of the experiment (sets the analysis pulses per "
-                             "herald; default: %(default)s)")
-    budget.add_argument("--json", action="store_true",
-                        help="print every figure as one JSON object (for scripts)")
+    budget.add_argument(
+        "--mode",
+        default="parity",
+        choices=["z", "parity", "tomography"],
+        help="analysis mode of the experiment (sets the analysis pulses per "
+        "herald; default: %(default)s)",
+    )
+    budget.add_argument(
+        "--json", action="store_true", help="print every figure as one JSON object (for scripts)"
+    )
     _common(budget)
 
     demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
     demo.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
     demo.add_argument("--results", default="results", help="results directory")
-    demo.add_argument("--heralds", type=int, default=60,
-                      help="heralds per analysis setting (default: %(default)s)")
-    demo.add_argument("--lab", default="oxford2020",
-                      help="lab description: preset name or TOML path (default: %(default)s)")
+    demo.add_argument(
+        "--heralds",
+        type=int,
+        default=60,
+        help="heralds per analysis setting (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--lab",
+        default="oxford2020",
+        help="lab description: preset name or TOML path (default: %(default)s)",
+    )
     _common(demo)
     parser.run_parser = run  # type: ignore[attr-defined]
     return parser
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-q", "--quiet", action="store_true",
-                        help="only warnings and errors, no progress bar")
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="only warnings and errors, no progress bar"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
-    level = logging.WARNING if args.quiet else max(logging.WARNING - 10 * args.verbose,
-                                                   logging.DEBUG)
+    level = (
+        logging.WARNING if args.quiet else max(logging.WARNING - 10 * args.verbose, logging.DEBUG)
+    )
     if args.debug:
         level = logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s:%(name)s:%(message)s")
@@ -117,11 +147,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise InputError("experiment file '{}' not found".format(args.file))
     progress = not args.quiet and sys.stderr.isatty()
     interactive = input if sys.stdin.isatty() else None
-    with signals_interrupt(), Simulation(
-            args.device_db, seed=args.seed, lab=args.lab, results_dir=args.results,
-            dataset_db=args.dataset_db, vcd=args.vcd, progress=progress,
-            interactive_input=interactive, state=True, power_up=args.power_up,
-            hardware_faithful=args.hardware_faithful) as simulation:
+    with (
+        signals_interrupt(),
+        Simulation(
+            args.device_db,
+            seed=args.seed,
+            lab=args.lab,
+            results_dir=args.results,
+            dataset_db=args.dataset_db,
+            vcd=args.vcd,
+            progress=progress,
+            interactive_input=interactive,
+            state=True,
+            power_up=args.power_up,
+            hardware_faithful=args.hardware_faithful,
+        ) as simulation,
+    ):
         result = simulation.run(args.file, args.class_name, arguments)
     if result.exception is not None and args.debug:
         import traceback
@@ -131,8 +172,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.quiet:
             _print_datasets(result.datasets)
     elif result.status == "terminated":
-        sys.stderr.write("{}: terminated (rid {}, exit status {})\n".format(
-            PROG, result.rid, result.exit_code))
+        sys.stderr.write(
+            "{}: terminated (rid {}, exit status {})\n".format(PROG, result.rid, result.exit_code)
+        )
     else:
         _fail(result.error_message or result.status)
     if result.results_file is not None and not args.quiet:
@@ -176,9 +218,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.heralds < 1:
         raise InputError("--heralds must be at least 1")
     with signals_interrupt():
-        return run_demo(seed=args.seed, results_dir=args.results,
-                        heralds_per_setting=args.heralds,
-                        progress=not args.quiet and sys.stderr.isatty(), lab=args.lab)
+        return run_demo(
+            seed=args.seed,
+            results_dir=args.results,
+            heralds_per_setting=args.heralds,
+            progress=not args.quiet and sys.stderr.isatty(),
+            lab=args.lab,
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -194,9 +240,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a usage error already reported in one line
         return int(exc.code or 0)
     _setup_logging(args)
+    from sim.device_manager import DeviceDBError, DeviceError
     from sim.runner import InputError
     from sim.termination import exit_status
-    from sim.device_manager import DeviceDBError, DeviceError
 
     commands: dict[str, Any] = {"run": cmd_run, "budget": cmd_budget, "demo": cmd_demo}
     try:

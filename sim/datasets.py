@@ -12,6 +12,7 @@ simulator and the other way round.
 ``archive`` puts the value in the results file; mutations act on the broadcast copy when there is
 one.
 """
+
 from __future__ import annotations
 
 import logging
@@ -58,8 +59,9 @@ class DatasetDB:
         """Return the metadata dict of ``key`` (``KeyError`` if missing)."""
         return self.data[key][2]
 
-    def set(self, key: str, value: Any, persist: bool | None = None,
-            metadata: dict | None = None) -> None:
+    def set(
+        self, key: str, value: Any, persist: bool | None = None, metadata: dict | None = None
+    ) -> None:
         """Set ``key``; ``persist``/``metadata`` default to those of an existing entry."""
         old = self.data.get(key)
         if persist is None:
@@ -126,14 +128,17 @@ class DatasetManager:
         self.broadcast: dict[str, tuple[bool, Any, dict]] = {}
         self.on_set = on_set
 
-    def set(self, key: str, value: Any, metadata: dict, broadcast: bool, persist: bool,
-            archive: bool) -> None:
+    def set(
+        self, key: str, value: Any, metadata: dict, broadcast: bool, persist: bool, archive: bool
+    ) -> None:
         """Set a dataset with ARTIQ's broadcast/persist/archive rules."""
         if persist:
             broadcast = True
         if not (broadcast or archive):
-            logger.warning("Dataset '%s' will not be stored. Both 'broadcast' and 'archive' "
-                           "are set to False.", key)
+            logger.warning(
+                "Dataset '%s' will not be stored. Both 'broadcast' and 'archive' are set to False.",
+                key,
+            )
         if broadcast:
             self.broadcast[key] = (persist, value, metadata)
             self.ddb.set(key, value, persist=persist, metadata=metadata)

@@ -9,6 +9,7 @@ loop design as ``calib.link.*`` datasets (``sim.lab_datasets``), which the exper
 analysis package then writes its report next to the results file and prints the fidelity summary
 beside the budget's prediction.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,11 @@ class DemoStepFailed(Exception):
 
     def __init__(self, result: RunResult):
         where = " (results: {})".format(result.results_file) if result.results_file else ""
-        super().__init__("demo step {} failed: {}{}".format(
-            result.class_name, result.error_message or result.status, where))
+        super().__init__(
+            "demo step {} failed: {}{}".format(
+                result.class_name, result.error_message or result.status, where
+            )
+        )
         self.exit_code = result.exit_code
 
 
@@ -40,8 +44,14 @@ def _check(result: RunResult) -> RunResult:
     return result
 
 
-def run_demo(*, seed: int = 1, results_dir: str | Path = "results", heralds_per_setting: int = 60,
-             progress: bool = False, lab: str | Path = LAB) -> int:
+def run_demo(
+    *,
+    seed: int = 1,
+    results_dir: str | Path = "results",
+    heralds_per_setting: int = 60,
+    progress: bool = False,
+    lab: str | Path = LAB,
+) -> int:
     """Run the demo chain at ``lab`` (preset name or TOML path); print the fidelity summary and
     the budget. Returns the exit status."""
     from analysis.cli import main as analyze
@@ -51,14 +61,23 @@ def run_demo(*, seed: int = 1, results_dir: str | Path = "results", heralds_per_
     repo = ROOT / "repository"
     lab_obj = resolve_lab(str(lab), None)
     try:
-        with Simulation(ROOT / "device_db.py", seed=seed, lab=lab_obj, results_dir=results_dir,
-                        progress=progress) as simulation:
+        with Simulation(
+            ROOT / "device_db.py",
+            seed=seed,
+            lab=lab_obj,
+            results_dir=results_dir,
+            progress=progress,
+        ) as simulation:
             _check(simulation.run(repo / "startup.py"))
             _check(simulation.run(repo / "readout_calibration.py", arguments={"shots": 200}))
             # the detection window: from the photons' rising edge for the lab's gate length
             _check(simulation.run(repo / "single_photon.py", arguments={"attempts": 3000}))
-            result = _check(simulation.run(repo / "remote_entanglement.py", arguments={
-                "mode": "parity", "heralds_per_setting": heralds_per_setting}))
+            result = _check(
+                simulation.run(
+                    repo / "remote_entanglement.py",
+                    arguments={"mode": "parity", "heralds_per_setting": heralds_per_setting},
+                )
+            )
     except DemoStepFailed as exc:
         sys.stderr.write("ionlink-sim: error: {}\n".format(exc))
         return exc.exit_code

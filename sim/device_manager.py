@@ -17,6 +17,7 @@ The lab's ``device_db.py`` is used as it is, transformed by :func:`transform_dev
 Every transformed entry is an ordinary ``local`` entry, so ARTIQ's own ``DeviceManager``
 (``artiq_run``, ``artiq_master`` via ``device_db_sim.py``) can instantiate it too.
 """
+
 from __future__ import annotations
 
 import copy
@@ -32,9 +33,17 @@ from sim import syscalls
 from sim.artiq_env import real_artiq_available
 from sim.fileimport import import_file
 
-__all__ = ["DeviceError", "DeviceDBError", "DeviceManager", "load_device_db",
-           "transform_device_db", "SimCoreLog", "simulated_controller", "unavailable_device",
-           "DummyDevice"]
+__all__ = [
+    "DeviceError",
+    "DeviceDBError",
+    "DeviceManager",
+    "load_device_db",
+    "transform_device_db",
+    "SimCoreLog",
+    "simulated_controller",
+    "unavailable_device",
+    "DummyDevice",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +71,7 @@ class DummyDevice:
 # ---------------------------------------------------------------------------------------------
 # loading
 
+
 def load_device_db(path: str | os.PathLike) -> dict:
     """Import a ``device_db.py`` file and return its ``device_db`` dict.
 
@@ -73,8 +83,9 @@ def load_device_db(path: str | os.PathLike) -> dict:
     try:
         module = import_file(path, "ionlink_device_db_" + path.stem)
     except Exception as exc:
-        raise DeviceDBError("cannot load device database '{}': {}: {}".format(
-            path, type(exc).__name__, exc)) from exc
+        raise DeviceDBError(
+            "cannot load device database '{}': {}: {}".format(path, type(exc).__name__, exc)
+        ) from exc
     ddb = module.__dict__.get("device_db")
     if not isinstance(ddb, dict):
         raise DeviceDBError("device database '{}' defines no 'device_db' dict".format(path))
@@ -84,6 +95,7 @@ def load_device_db(path: str | os.PathLike) -> dict:
 # ---------------------------------------------------------------------------------------------
 # placeholders and simulated controllers (constructed as local devices: ``f(dmgr, **arguments)``)
 
+
 def unavailable_device(dmgr: Any, name: str, module: str, cls: str, reason: str = "") -> Any:
     """Placeholder for a device without simulation: raises :class:`DeviceError` naming it."""
     message = "no simulation model for device '{}' ({}.{})".format(name, module, cls)
@@ -92,16 +104,18 @@ def unavailable_device(dmgr: Any, name: str, module: str, cls: str, reason: str 
     raise DeviceError(message)
 
 
-def simulated_controller(dmgr: Any, sim_class: str, name: str = "", arguments: dict | None = None
-                         ) -> Any:
+def simulated_controller(
+    dmgr: Any, sim_class: str, name: str = "", arguments: dict | None = None
+) -> Any:
     """Create the simulated stand-in of a controller: ``sim_class(simulation=True,
     **arguments)``."""
     modname, _, clsname = sim_class.rpartition(".")
     try:
         cls = getattr(importlib.import_module(modname), clsname)
     except (ImportError, AttributeError, ValueError) as exc:
-        raise DeviceError("simulated client '{}' of controller '{}' not found: {}".format(
-            sim_class, name, exc)) from exc
+        raise DeviceError(
+            "simulated client '{}' of controller '{}' not found: {}".format(sim_class, name, exc)
+        ) from exc
     return cls(simulation=True, **(arguments or {}))
 
 
@@ -145,13 +159,16 @@ def _local(module: str, cls: str, arguments: dict) -> dict:
 
 
 def _unavailable(name: str, module: str, cls: str, reason: str = "") -> dict:
-    return _local(__name__, "unavailable_device",
-                  {"name": name, "module": module, "cls": cls, "reason": reason})
+    return _local(
+        __name__,
+        "unavailable_device",
+        {"name": name, "module": module, "cls": cls, "reason": reason},
+    )
 
 
 def _sim_model(name: str, module: str, cls: str) -> tuple[str | None, str]:
     """Return (module of the simulated model, reason if there is none)."""
-    sim_module = _SIM_PREFIX + module[len(_MAPPED_PREFIX):]
+    sim_module = _SIM_PREFIX + module[len(_MAPPED_PREFIX) :]
     try:
         spec = importlib.util.find_spec(sim_module)
     except ModuleNotFoundError:
@@ -210,11 +227,17 @@ def _transform_controller(name: str, desc: dict) -> dict:
         return _local(__name__, "SimCoreLog", {"name": name})
     sim_class = _controller_sim_class(desc)
     if sim_class is not None:
-        return _local(__name__, "simulated_controller",
-                      {"sim_class": sim_class, "name": name,
-                       "arguments": dict(desc.get("sim_args", {}))})
-    return _unavailable(name, "controller", command.split()[0] if command else "?",
-                        "add \"sim_class\": \"pkg.mod.Cls\" to its entry")
+        return _local(
+            __name__,
+            "simulated_controller",
+            {"sim_class": sim_class, "name": name, "arguments": dict(desc.get("sim_args", {}))},
+        )
+    return _unavailable(
+        name,
+        "controller",
+        command.split()[0] if command else "?",
+        'add "sim_class": "pkg.mod.Cls" to its entry',
+    )
 
 
 def transform_device_db(device_db: dict) -> dict:
@@ -239,11 +262,13 @@ def transform_device_db(device_db: dict) -> dict:
             out[name] = _transform_controller(name, desc)
         elif ty == "controller_aux_target":
             if "sim_class" in desc:
-                out[name] = _local(__name__, "simulated_controller",
-                                   {"sim_class": desc["sim_class"], "name": name})
+                out[name] = _local(
+                    __name__, "simulated_controller", {"sim_class": desc["sim_class"], "name": name}
+                )
             else:
-                out[name] = _unavailable(name, "controller_aux_target",
-                                         str(desc.get("target_name")))
+                out[name] = _unavailable(
+                    name, "controller_aux_target", str(desc.get("target_name"))
+                )
         else:
             out[name] = copy.deepcopy(desc)
     return out
@@ -252,6 +277,7 @@ def transform_device_db(device_db: dict) -> dict:
 # ---------------------------------------------------------------------------------------------
 # the manager
 
+
 def _create_device(desc: dict, dmgr: "DeviceManager", overrides: dict) -> Any:
     ty = desc["type"]
     if ty == "local":
@@ -259,8 +285,11 @@ def _create_device(desc: dict, dmgr: "DeviceManager", overrides: dict) -> Any:
         factory = getattr(module, desc["class"])
         # a real ARTIQ's syscall stubs in drivers → the simulator; for a class, also in the
         # modules of its bases (a simulator subclass runs its driver's methods)
-        modules = {module} | {sys.modules[c.__module__] for c in getattr(factory, "__mro__", ())
-                              if c.__module__ in sys.modules and c.__module__ != "builtins"}
+        modules = {module} | {
+            sys.modules[c.__module__]
+            for c in getattr(factory, "__mro__", ())
+            if c.__module__ in sys.modules and c.__module__ != "builtins"
+        }
         for m in modules:
             syscalls.bind_syscalls(m)
             syscalls.bind_hot(vars(m))
@@ -315,16 +344,18 @@ class DeviceManager:
         try:
             desc = self.get_desc(name)
         except Exception as exc:
-            raise DeviceError("Failed to get description of device '{}': {}".format(
-                name, _one_line(exc))) from exc
+            raise DeviceError(
+                "Failed to get description of device '{}': {}".format(name, _one_line(exc))
+            ) from exc
         for existing_desc, existing_dev in self.active_devices:
             if desc == existing_desc:
                 return existing_dev
         try:
             dev = _create_device(desc, self, self.devarg_override.get(name, {}))
         except Exception as exc:
-            raise DeviceError("Failed to create device '{}': {}".format(
-                name, _one_line(exc))) from exc
+            raise DeviceError(
+                "Failed to create device '{}': {}".format(name, _one_line(exc))
+            ) from exc
         self.active_devices.append((desc, dev))
         return dev
 

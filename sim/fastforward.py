@@ -24,6 +24,7 @@ engine when either is attached), never by searching the engine's worlds. Everyth
 first pass after a herald, the heralding run, underflows) runs in detail; ``fast_forward=False``
 (a device argument) runs every pass in detail, the reference of the equivalence tests.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,9 +36,20 @@ from sim.rtio.recorder import EntanglerRun
 if TYPE_CHECKING:
     from sim.rtio.capture import Period
 
-__all__ = ["RunKey", "RunLaw", "PassSignature",
-           "PeriodContent", "PeriodState", "PassEnd", "CycleWorld", "CyclePhy", "PeriodWorld",
-           "EntanglerFastForward", "PeriodTracking", "FastForwardLoop"]
+__all__ = [
+    "RunKey",
+    "RunLaw",
+    "PassSignature",
+    "PeriodContent",
+    "PeriodState",
+    "PassEnd",
+    "CycleWorld",
+    "CyclePhy",
+    "PeriodWorld",
+    "EntanglerFastForward",
+    "PeriodTracking",
+    "FastForwardLoop",
+]
 
 
 # ====================================================================== records
@@ -157,14 +169,27 @@ class PlannedWindow(NamedTuple):
 class CycleWorld(Protocol):
     """What an entangler PHY needs of the physics to execute its runs."""
 
-    def cycle_model(self, outputs: dict[int, tuple[int, int]], gates: dict[int, tuple[int, int]],
-                    cycle_mu: int, *, t_start_mu: int | None = None) -> Any: ...
+    def cycle_model(
+        self,
+        outputs: dict[int, tuple[int, int]],
+        gates: dict[int, tuple[int, int]],
+        cycle_mu: int,
+        *,
+        t_start_mu: int | None = None,
+    ) -> Any: ...
 
-    def commit_cycle(self, sample: Any, t_cycle_start_mu: int, *,
-                     t_run_start_mu: int | None = None, deliver_clicks: bool = False) -> None: ...
+    def commit_cycle(
+        self,
+        sample: Any,
+        t_cycle_start_mu: int,
+        *,
+        t_run_start_mu: int | None = None,
+        deliver_clicks: bool = False,
+    ) -> None: ...
 
-    def commit_timeout(self, model: Any, excluded: tuple[int, ...], t_run_start_mu: int,
-                       t_end_mu: int) -> None: ...
+    def commit_timeout(
+        self, model: Any, excluded: tuple[int, ...], t_run_start_mu: int, t_end_mu: int
+    ) -> None: ...
 
 
 @runtime_checkable
@@ -173,11 +198,13 @@ class PeriodWorld(Protocol):
 
     def period_signature(self) -> tuple[PeriodContent | None, PeriodState | None]: ...
 
-    def stable_runs(self, max_runs: int, first_run_mu: int, period_mu: int,
-                    sig: PeriodContent) -> int: ...
+    def stable_runs(
+        self, max_runs: int, first_run_mu: int, period_mu: int, sig: PeriodContent
+    ) -> int: ...
 
-    def repeat_runs(self, k: int, first_run_mu: int, period_mu: int,
-                    sig: PeriodContent) -> None: ...
+    def repeat_runs(
+        self, k: int, first_run_mu: int, period_mu: int, sig: PeriodContent
+    ) -> None: ...
 
 
 @runtime_checkable
@@ -217,10 +244,10 @@ class EntanglerFastForward:
     _vcd_stale: dict[int, tuple[int, int]]
 
     def _init_fast_forward(self) -> None:
-        self._last: RunLaw | None = None      # the last run's law, if it timed out
+        self._last: RunLaw | None = None  # the last run's law, if it timed out
         self._armed: _Armed | None = None
         self._period_world: PeriodWorld | None = None
-        self.skipped = 0                      # runs the fast-forward did not execute one by one
+        self.skipped = 0  # runs the fast-forward did not execute one by one
 
     def _cycles_to_herald(self, rng: Any, model: Any, p: float, n_max: int) -> int:
         """Cycles to the first herald: geometric(p), or truncated at ``n_max`` when the
@@ -241,16 +268,16 @@ class EntanglerFastForward:
         last = self._last
         if last is None:
             return None
-        run = RunKey(last.config_key, self.config, last.timeout, last.n_max,
-                     id(last.model))
+        run = RunKey(last.config_key, self.config, last.timeout, last.n_max, id(last.model))
         world = self._period_world
         if world is None:
             return PassSignature(run, (), ())
         content, state = world.period_signature()
         return PassSignature(run, content, state) if state is not None else None
 
-    def skip_runs(self, max_runs: int, period_mu: int, ref: Any,
-                  writes: list[tuple[int, int, Any]]) -> int:
+    def skip_runs(
+        self, max_runs: int, period_mu: int, ref: Any, writes: list[tuple[int, int, Any]]
+    ) -> int:
         """The loop will make ``writes`` (this channel's submissions of its next pass, among them
         one RUN) and then the same every ``period_mu``, at most ``max_runs`` times, in periods
         whose physics is ``ref``; each run is the last one (which timed out) again. Draw how many
@@ -263,8 +290,9 @@ class EntanglerFastForward:
         if last is None or max_runs <= 0 or len(runs) != 1:
             return 0
         t_run, data = runs[0]
-        if int(data) != last.timeout or any(a == self._ADDR_CONFIG and d != self.config
-                                                for _, a, d in writes):
+        if int(data) != last.timeout or any(
+            a == self._ADDR_CONFIG and d != self.config for _, a, d in writes
+        ):
             return 0
         world = self._period_world
         if world is not None:
@@ -288,8 +316,9 @@ class EntanglerFastForward:
             self._stale_from_earlier_runs(rng, k - 1, last)
         cycle_mu = max(self.tcycle, 1) * 8
         run_mu = n_max * cycle_mu
-        self.herald_log.extend((t_run + j * period_mu + run_mu, self._TIMEOUT_DATA)
-                               for j in range(k))
+        self.herald_log.extend(
+            (t_run + j * period_mu + run_mu, self._TIMEOUT_DATA) for j in range(k)
+        )
         rec = self.engine.recorder
         if rec is not None:
             # the skipped runs' clicks, drawn for the waveform (the last one's counts as drawn
@@ -300,8 +329,15 @@ class EntanglerFastForward:
             for j in range(k):
                 t = t_run + j * period_mu
                 c = counts if j == k - 1 else self._plain_counts(rec.rng, n_max, last.cond)
-                self._record_run(EntanglerRun(t, t + run_mu, self._TIMEOUT_DATA, 0, n_max),
-                                 last.model, c, n_max, cycle_mu, [], retarget)
+                self._record_run(
+                    EntanglerRun(t, t + run_mu, self._TIMEOUT_DATA, 0, n_max),
+                    last.model,
+                    c,
+                    n_max,
+                    cycle_mu,
+                    [],
+                    retarget,
+                )
         self.skipped += k
         return k
 
@@ -313,10 +349,10 @@ class EntanglerFastForward:
         for i in range(4):
             if self.counters[i]:
                 continue
-            c = float(cond @ cmat[:, i])          # P(input i fires in a non-herald cycle)
+            c = float(cond @ cmat[:, i])  # P(input i fires in a non-herald cycle)
             if c <= 0:
                 continue
-            f = -math.expm1(n_max * math.log1p(-c)) if c < 1 else 1.0   # ... in a run
+            f = -math.expm1(n_max * math.log1p(-c)) if c < 1 else 1.0  # ... in a run
             p_any = -math.expm1(runs * math.log1p(-f)) if f < 1 else 1.0  # ... in one of them
             if rng.random() >= p_any:
                 continue
@@ -347,9 +383,9 @@ class PeriodTracking:
     _thermal_key: Callable[[Any], int]
 
     def _init_period_tracking(self) -> None:
-        self._period: list[PlannedWindow] = []    # planned windows since the last run
-        self._period_clean = True       # nothing but planned windows since the last run
-        self._period_end: int | None = None     # end of the last run
+        self._period: list[PlannedWindow] = []  # planned windows since the last run
+        self._period_clean = True  # nothing but planned windows since the last run
+        self._period_end: int | None = None  # end of the last run
         self._closed: _ClosedPeriod | None = None
         self._closed_sig: tuple[PeriodContent | None, PeriodState] | None = None
         self._period_ops: dict[PeriodContent, list[tuple[int, bool, float]]] = {}
@@ -362,9 +398,14 @@ class PeriodTracking:
     def _close_period(self, timeout: bool, t_run0: int, t_end: int) -> None:
         """Account for the period that ends with the run [t_run0, t_end) (its signature is made
         when asked for, see :meth:`period_signature`)."""
-        self._closed = _ClosedPeriod(self._period, timeout,
-                                     self._period_clean and self._t <= t_run0, t_run0, t_end,
-                                     self._period_end)
+        self._closed = _ClosedPeriod(
+            self._period,
+            timeout,
+            self._period_clean and self._t <= t_run0,
+            t_run0,
+            t_end,
+            self._period_end,
+        )
         self._closed_sig = None
         self._period = []
         self._period_clean = True
@@ -385,16 +426,23 @@ class PeriodTracking:
             cp = self._closed
             sig = None
             if cp.timeout and cp.clean and cp.prev_end is not None:
-                sig = PeriodContent(tuple((w.rel_mu, w.key) for w in cp.windows),
-                                    cp.t_end - cp.t_run0, cp.t_end - cp.prev_end)
+                sig = PeriodContent(
+                    tuple((w.rel_mu, w.key) for w in cp.windows),
+                    cp.t_end - cp.t_run0,
+                    cp.t_end - cp.prev_end,
+                )
                 if sig not in self._period_ops:
                     if len(self._period_ops) >= 64:
                         self._period_ops.clear()
                         self._period_maps_memo.clear()
                     self._period_ops[sig] = [op for w in cp.windows for op in w.thermal_ops]
-            state = PeriodState(tuple(tuple(on.values()) for on in self._on), cp.t_end - cp.t_run0,
-                                tuple(a is None for a in self._aom_since), not self._staged,
-                                cp.timeout)
+            state = PeriodState(
+                tuple(tuple(on.values()) for on in self._on),
+                cp.t_end - cp.t_run0,
+                tuple(a is None for a in self._aom_since),
+                not self._staged,
+                cp.timeout,
+            )
             self._closed_sig = (sig, state)
         return self._closed_sig
 
@@ -429,19 +477,24 @@ class PeriodTracking:
             return n0
         if a == 1.0:
             return n0 + k * c
-        ak = a ** k
+        ak = a**k
         return ak * n0 + c * (1 - ak) / (1 - a)
 
-    def stable_runs(self, max_runs: int, first_run_mu: int, period_mu: int,
-                    sig: PeriodContent) -> int:
+    def stable_runs(
+        self, max_runs: int, first_run_mu: int, period_mu: int, sig: PeriodContent
+    ) -> int:
         """How many of the next ``max_runs`` periods ``sig`` (their runs start at
         ``first_run_mu`` and then every ``period_mu``) begin their run with the ions'
         temperatures in the last run's cycle law (the same thermal key). 0 when ``sig`` is
         unknown, the world is not at the end of a run, or the runs do not lie as in ``sig``."""
         t_end = self._period_end
-        if (sig not in self._period_ops or self._t != t_end or t_end is None
-                or first_run_mu - t_end != sig.period_mu - sig.run_mu
-                or (max_runs > 1 and period_mu != sig.period_mu)):
+        if (
+            sig not in self._period_ops
+            or self._t != t_end
+            or t_end is None
+            or first_run_mu - t_end != sig.period_mu - sig.run_mu
+            or (max_runs > 1 and period_mu != sig.period_mu)
+        ):
             return 0
         maps = self._period_maps(sig)
         n0 = [th.n for th in self.ions.thermal]
@@ -474,8 +527,10 @@ class PeriodTracking:
         owns its interval (no detector dark counts of the world's own)."""
         for th, (aw, bw, h) in zip(self.ions.thermal, self._period_maps(sig)):
             th.n = self._n_after(th.n, aw, bw, h, k)
-        windows = [(first_run_mu + j * period_mu, first_run_mu + j * period_mu + sig.run_mu)
-                   for j in range(k)]
+        windows = [
+            (first_run_mu + j * period_mu, first_run_mu + j * period_mu + sig.run_mu)
+            for j in range(k)
+        ]
         for ch in self._det_ch:
             self._channels[ch].suppress_many(windows)
         self._owned.append(windows[-1])
@@ -499,8 +554,8 @@ class FastForwardLoop:
         self.channel = channel
         self.phy = engine.channels[channel].phy
         self._fixed: _FixedPoint | None = None
-        self._prev: _PassKey | None = None          # the last pass
-        self._prev_end: PassEnd | None = None       # where it ended
+        self._prev: _PassKey | None = None  # the last pass
+        self._prev_end: PassEnd | None = None  # where it ended
         self._after: dict[PassEnd, _KnownPass] = {}  # the pass seen to follow an end
         self._body: tuple = ()
 
@@ -514,8 +569,9 @@ class FastForwardLoop:
         """The next pass does not follow the last one (herald, underflow, no signature)."""
         self._prev = self._prev_end = None
 
-    def after_timeout(self, period: Period | None, end_mu: int, timeouts: int,
-                      max_runs: int) -> tuple[int, int]:
+    def after_timeout(
+        self, period: Period | None, end_mu: int, timeouts: int, max_runs: int
+    ) -> tuple[int, int]:
         """Learn from the pass that just timed out (``period``: its capture, ``end_mu``: its
         run end) and fast-forward the passes that follow if they repeat the fixed point.
         Returns ``(timeouts, end_mu)`` updated by the passes done."""
@@ -524,8 +580,9 @@ class FastForwardLoop:
             self.forget()
             return timeouts, end_mu
         assert period is not None
-        ended = PassEnd(period.now1 - period.counter1, period.now1 - end_mu, sig.run, sig.state,
-                        self._body)
+        ended = PassEnd(
+            period.now1 - period.counter1, period.now1 - end_mu, sig.run, sig.state, self._body
+        )
         key = _PassKey(period.key, sig.run, sig.content) if sig.content is not None else None
         if key is not None:
             if key == self._prev:
@@ -549,8 +606,9 @@ class FastForwardLoop:
             ended = self._prev_end = step.ended
             self._prev = None
         if ended == target and timeouts < max_runs:
-            k = eng.repeat_period(fixed.known.period, max_runs - timeouts, self.channel,
-                                  fixed.known.content)
+            k = eng.repeat_period(
+                fixed.known.period, max_runs - timeouts, self.channel, fixed.known.content
+            )
             if k:
                 timeouts += k
                 end_mu = eng.now - target.after_run_mu

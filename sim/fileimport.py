@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Importing a Python file as a fresh module, as ARTIQ's ``tools.file_import`` does."""
+
 from __future__ import annotations
 
 import importlib.util

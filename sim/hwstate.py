@@ -31,6 +31,7 @@ restored session rebuilds them. The Python :class:`~sim.runner.Simulation` sessi
 same capture/restore between its experiments, so one session with several ``run()`` calls and the
 same sequence of ``ionlink-sim run`` processes give identical results.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -206,6 +207,7 @@ class HardwareState:
 # ---------------------------------------------------------------------------------------------
 # capture
 
+
 def settle_horizon(engine: Any) -> int:
     """The time (mu) by which every output submitted so far has taken effect."""
     t = max(engine.now, engine.counter)
@@ -235,7 +237,7 @@ def capture(session: Any) -> HardwareState:
     for ch, st in eng.channels.items():
         phy = st.phy
         if st.kind in (Kind.TTL_OUT, Kind.TTL_INOUT):
-            eng.ttl_levels(ch, horizon, horizon + 1)   # every submission turned into levels
+            eng.ttl_levels(ch, horizon, horizon + 1)  # every submission turned into levels
             view = st.level_view
             ttl_out.append(TTLOutputRecord(ch, view.o, view.oe, view.level))
         elif st.kind == Kind.CLKGEN:
@@ -243,40 +245,82 @@ def capture(session: Any) -> HardwareState:
             if words:
                 clock_words[ch] = words[-1]
         if isinstance(phy, TTLInputPhy):
-            ttl_in.append(TTLInputRecord(ch, phy.sens, phy.level, phy.last_c,
-                                         list(phy.edges[phy.edge_idx:])))
+            ttl_in.append(
+                TTLInputRecord(ch, phy.sens, phy.level, phy.last_c, list(phy.edges[phy.edge_idx :]))
+            )
         elif isinstance(phy, EdgeCounterPhy):
-            counters.append(EdgeCounterRecord(ch, phy.config, phy.count, phy.level,
-                                              list(phy.edges[phy.edge_idx:])))
+            counters.append(
+                EdgeCounterRecord(
+                    ch, phy.config, phy.count, phy.level, list(phy.edges[phy.edge_idx :])
+                )
+            )
         elif isinstance(phy, SPIPhy):
-            spis.append(SPIRecord(ch, phy.flags, phy.length, phy.div, phy.cs, phy.busy_until,
-                                  list(phy.reads)))
+            spis.append(
+                SPIRecord(
+                    ch, phy.flags, phy.length, phy.div, phy.cs, phy.busy_until, list(phy.reads)
+                )
+            )
             for dec in phy.slaves:
                 if isinstance(dec, UrukulDecoder):
                     urukuls.append(_urukul_record(eng, dec, horizon))
         elif isinstance(phy, EntanglerPhy):
             phy.draw_stale_timestamps()
-            ents.append(EntanglerRecord(ch, phy.config, phy.tcycle, phy.herald, list(phy.timing),
-                                        list(phy.counter_patterns), phy.status, phy.ncycles,
-                                        phy.time_remaining, list(phy.timestamps),
-                                        list(phy.counters), list(phy.events)))
-    fifos = [InputFIFORecord(ch, list(inp.fifo), list(inp.pending), inp.overflow, inp.t_gen)
-             for ch, inp in eng.inputs.items()]
+            ents.append(
+                EntanglerRecord(
+                    ch,
+                    phy.config,
+                    phy.tcycle,
+                    phy.herald,
+                    list(phy.timing),
+                    list(phy.counter_patterns),
+                    phy.status,
+                    phy.ncycles,
+                    phy.time_remaining,
+                    list(phy.timestamps),
+                    list(phy.counters),
+                    list(phy.events),
+                )
+            )
+    fifos = [
+        InputFIFORecord(ch, list(inp.fifo), list(inp.pending), inp.overflow, inp.t_gen)
+        for ch, inp in eng.inputs.items()
+    ]
     gap_mu = round(session.inter_experiment_gap_s / eng.ref_period)
     engine = EngineRecord(
-        now_mu=eng.now, counter_mu=max(eng.counter, horizon - gap_mu), lane=eng._lane,
-        last_c=eng._last_c, lane_last=list(eng._lane_last),
-        lane_queues=[list(q) for q in eng._lane_q], dma_traces=dict(eng.dma_traces),
-        dma_ptr=eng._dma_ptr, cache={k: list(v) for k, v in eng.cache.items()},
-        async_errors=list(eng.async_errors), min_slack_mu=eng.min_slack,
+        now_mu=eng.now,
+        counter_mu=max(eng.counter, horizon - gap_mu),
+        lane=eng._lane,
+        last_c=eng._last_c,
+        lane_last=list(eng._lane_last),
+        lane_queues=[list(q) for q in eng._lane_q],
+        dma_traces=dict(eng.dma_traces),
+        dma_ptr=eng._dma_ptr,
+        cache={k: list(v) for k, v in eng.cache.items()},
+        async_errors=list(eng.async_errors),
+        min_slack_mu=eng.min_slack,
         min_slack_info=eng.min_slack_info,
         outputs_before=getattr(eng, "outputs_before", 0)
-        + sum(len(st.raw) for st in eng.channels.values()))
+        + sum(len(st.raw) for st in eng.channels.values()),
+    )
     loopback = {ch: [w[2] for w in ws] for ch, ws in session.loopback.wires.items()}
     world = session.world.save_state() if session.world is not None else None
-    return HardwareState(STATE_VERSION, session.seed, session.rng.bit_generator.state,
-                         session._experiments, engine, ttl_out, ttl_in, counters, fifos, spis,
-                         urukuls, ents, clock_words, loopback, world)
+    return HardwareState(
+        STATE_VERSION,
+        session.seed,
+        session.rng.bit_generator.state,
+        session._experiments,
+        engine,
+        ttl_out,
+        ttl_in,
+        counters,
+        fifos,
+        spis,
+        urukuls,
+        ents,
+        clock_words,
+        loopback,
+        world,
+    )
 
 
 def _urukul_record(eng: Any, dec: Any, horizon: int) -> UrukulRecord:
@@ -285,15 +329,23 @@ def _urukul_record(eng: Any, dec: Any, horizon: int) -> UrukulRecord:
         state = eng.dds_state_at(dec.spi_channel, cs, horizon)
         if state is not None:
             outputs[cs] = state
-    return UrukulRecord(dec.spi_channel, dec.proto_rev, dec.cfg, dec.att,
-                        {cs: dict(r.regs) for cs, r in dec.dds.items()},
-                        {cs: r.sysclk for cs, r in dec.dds.items()}, dec.cfg_written,
-                        dec.io_update_channel, outputs,
-                        [cs for cs, r in dec.dds.items() if r.profile_written])
+    return UrukulRecord(
+        dec.spi_channel,
+        dec.proto_rev,
+        dec.cfg,
+        dec.att,
+        {cs: dict(r.regs) for cs, r in dec.dds.items()},
+        {cs: r.sysclk for cs, r in dec.dds.items()},
+        dec.cfg_written,
+        dec.io_update_channel,
+        outputs,
+        [cs for cs, r in dec.dds.items() if r.profile_written],
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # restore
+
 
 def restore(session: Any, state: HardwareState) -> None:
     """Put ``state`` into ``session``, a session freshly built from the same device database and
@@ -336,7 +388,7 @@ def _restore_ttl(eng: Any, state: HardwareState) -> None:
         st = eng.channel(rec.channel)
         view = st.level_view = LevelView(st)
         view.o, view.oe, view.level = rec.o, rec.oe, rec.level
-        if rec.level:   # the level since before the restored timeline (for level_at, VCD)
+        if rec.level:  # the level since before the restored timeline (for level_at, VCD)
             view.t.append(_SINCE_EVER)
             view.lv.append(rec.level)
     for ch, event in state.clock_words.items():

@@ -1,17 +1,18 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Running ARTIQ kernels as host Python with compiled-ARTIQ timing semantics.
 
-ARTIQ's compiler turns ``with parallel:`` into: remember the start time; for each *top-level statement*
-of the body, rewind to the start, execute it, and track the latest end; finally continue at the latest
-end (``artiq/compiler/transforms/artiq_ir_generator.py::visit_With``). The host time-manager hook cannot
-see statement boundaries, so kernel functions are rewritten once: every top-level statement of a
-``parallel``/``interleave`` body is wrapped in ``with sequential:``. The rewritten function is cached per
-function object.
+ARTIQ's compiler turns ``with parallel:`` into: remember the start time; for each *top-level
+statement* of the body, rewind to the start, execute it, and track the latest end; finally continue
+at the latest end (``artiq/compiler/transforms/artiq_ir_generator.py::visit_With``). The host
+time-manager hook cannot see statement boundaries, so kernel functions are rewritten once: every
+top-level statement of a ``parallel``/``interleave`` body is wrapped in ``with sequential:``. The
+rewritten function is cached per function object.
 
 :data:`STATE` also serves as the stand-in's ``KernelHooks``: ``Core.run`` installs it with
 ``artiq.language.core.set_kernel_hooks`` while a kernel runs, so that a ``@kernel`` called from a
 kernel runs here directly and an ``@rpc`` call is charged by :func:`sim.syscalls.call_rpc`.
 """
+
 from __future__ import annotations
 
 import ast
@@ -67,9 +68,13 @@ class _ParallelRewriter(ast.NodeTransformer):
         if len(node.items) == 1 and _is_parallel_item(node.items[0]):
             self.changed = True
             node.body = [
-                ast.copy_location(ast.With(
-                    items=[ast.withitem(context_expr=ast.Name(id=_SEQ_NAME, ctx=ast.Load()))],
-                    body=[stmt]), stmt)
+                ast.copy_location(
+                    ast.With(
+                        items=[ast.withitem(context_expr=ast.Name(id=_SEQ_NAME, ctx=ast.Load()))],
+                        body=[stmt],
+                    ),
+                    stmt,
+                )
                 for stmt in node.body
             ]
         return node
@@ -117,10 +122,18 @@ def _transform(function: Callable) -> Callable:
     freevars = list(code.co_freevars)
     factory = ast.FunctionDef(
         name="__ionlink_factory__",
-        args=ast.arguments(posonlyargs=[], args=[ast.arg(arg=n) for n in [_SEQ_NAME] + freevars],
-                           kwonlyargs=[], kw_defaults=[], defaults=[]),
+        args=ast.arguments(
+            posonlyargs=[],
+            args=[ast.arg(arg=n) for n in [_SEQ_NAME] + freevars],
+            kwonlyargs=[],
+            kw_defaults=[],
+            defaults=[],
+        ),
         body=[fdef, ast.Return(value=ast.Name(id=fdef.name, ctx=ast.Load()))],
-        decorator_list=[], returns=None, **_TYPE_PARAMS)
+        decorator_list=[],
+        returns=None,
+        **_TYPE_PARAMS,
+    )
     module = ast.Module(body=[factory], type_ignores=[])
     ast.fix_missing_locations(module)
     ast.increment_lineno(module, code.co_firstlineno - 1)

@@ -7,6 +7,7 @@ as ``calib.link.*``. A simulation session stores them from the lab description (
 species) when it starts, so that the experiments read the simulated lab's loop the way they read a
 real lab's: :func:`drivers.link_timing.loop_datasets` defines the mapping, also used by the budget.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,8 +20,15 @@ __all__ = ["lab_datasets", "seed_lab_datasets"]
 def lab_datasets(lab: Any) -> dict[str, float]:
     """``{key: value}`` of the ``calib.link.*`` datasets of ``lab`` (a ``sim.physics.lab.Lab``)."""
     lp = lab.loop
-    values = loop_datasets(lp.cycle_s, lp.run_s, lp.cool_s, lp.pump_s, lp.gate_start_s,
-                           lp.gate_length_s, max(n.readout.duration_s for n in lab.nodes))
+    values = loop_datasets(
+        lp.cycle_s,
+        lp.run_s,
+        lp.cool_s,
+        lp.pump_s,
+        lp.gate_start_s,
+        lp.gate_length_s,
+        max(n.readout.duration_s for n in lab.nodes),
+    )
     # frequency of the photon's polarisation phase (≈ qubit splitting): the analysis corrects
     # the detection-time phase of the parity scan with it
     values["calib.link.detection_phase_hz"] = float(lab.nodes[0].species.qubit_splitting_hz)

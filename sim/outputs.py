@@ -6,6 +6,7 @@ A run that finds out at its end that it cannot write its results loses what it m
 store, run-id file, VCD file, ...), creates the folders they need and checks that each can be
 written; the first problem raises :class:`OutputPathError` with one line naming the path.
 """
+
 from __future__ import annotations
 
 import os
@@ -50,14 +51,22 @@ def prepare_outputs(outputs: Iterable[OutputPath]) -> None:
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            blocking = next((p for p in (folder, *folder.parents)
-                             if p.exists() and not p.is_dir()), None)
-            problem = "'{}' is a file".format(blocking) if blocking is not None \
+            blocking = next(
+                (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None
+            )
+            problem = (
+                "'{}' is a file".format(blocking)
+                if blocking is not None
                 else exc.strerror or str(exc)
-            raise OutputPathError("cannot create {}{} '{}': {}".format(
-                "" if out.folder else "the folder of ", out.what, path, problem)) from None
+            )
+            raise OutputPathError(
+                "cannot create {}{} '{}': {}".format(
+                    "" if out.folder else "the folder of ", out.what, path, problem
+                )
+            ) from None
         if not os.access(folder, os.W_OK | os.X_OK):
-            raise OutputPathError("{} '{}': folder '{}' is not writable".format(
-                out.what, path, folder))
+            raise OutputPathError(
+                "{} '{}': folder '{}' is not writable".format(out.what, path, folder)
+            )
         if not out.folder and path.exists() and not os.access(path, os.W_OK):
             raise OutputPathError("{} '{}' is not writable".format(out.what, path))

@@ -5,6 +5,7 @@ Recorded in every results file as ``ionlink.sim.provenance.*`` datasets (docs/da
 file says which lab description (preset or TOML file, with its SHA-256) and which device
 database were simulated, and by which code.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -37,17 +38,21 @@ class Provenance:
         return {prefix + key: value for key, value in asdict(self).items()}
 
     @classmethod
-    def of(cls, *, lab: Any, lab_path: Path | None, device_db_path: Path | None,
-           seed: int | None) -> "Provenance":
+    def of(
+        cls, *, lab: Any, lab_path: Path | None, device_db_path: Path | None, seed: int | None
+    ) -> "Provenance":
         """Collect the provenance of a simulation of ``lab`` (a loaded lab or ``None``) read from
         ``lab_path``, with the device database at ``device_db_path``."""
-        return cls(lab_name=str(getattr(lab, "name", "") or ""),
-                   lab_path="" if lab_path is None else str(lab_path.resolve()),
-                   lab_sha256=sha256_of(lab_path),
-                   device_db_path="" if device_db_path is None else str(device_db_path.resolve()),
-                   device_db_sha256=sha256_of(device_db_path),
-                   seed=-1 if seed is None else int(seed),
-                   ionlink_version=ionlink_version(), git_commit=git_commit(PACKAGE_DIR))
+        return cls(
+            lab_name=str(getattr(lab, "name", "") or ""),
+            lab_path="" if lab_path is None else str(lab_path.resolve()),
+            lab_sha256=sha256_of(lab_path),
+            device_db_path="" if device_db_path is None else str(device_db_path.resolve()),
+            device_db_sha256=sha256_of(device_db_path),
+            seed=-1 if seed is None else int(seed),
+            ionlink_version=ionlink_version(),
+            git_commit=git_commit(PACKAGE_DIR),
+        )
 
 
 def lab_file(lab: Any, device_db_path: Path | None) -> Path | None:
@@ -65,6 +70,7 @@ def lab_file(lab: Any, device_db_path: Path | None) -> Path | None:
     path = Path(lab)
     if not path.suffix and not path.exists():
         from sim.physics.lab import LABS_DIR
+
         return LABS_DIR / "{}.toml".format(lab)
     return path
 
@@ -83,9 +89,16 @@ def git_commit(directory: Path) -> str:
     """``git rev-parse HEAD`` if ``directory`` is the top of a git checkout, with ``+dirty`` when
     tracked files differ from that commit (``""`` if it is not, e.g. an installed package, or git
     is missing)."""
+
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(directory), *args], capture_output=True,
-                              text=True, timeout=5, check=True).stdout.strip()
+        return subprocess.run(
+            ["git", "-C", str(directory), *args],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+
     try:
         top, commit = git("rev-parse", "--show-toplevel", "HEAD").splitlines()
         if Path(top).resolve() != Path(directory).resolve():
@@ -99,6 +112,7 @@ def git_commit(directory: Path) -> str:
 def ionlink_version() -> str:
     """The installed ionlink distribution's version (``""`` if not installed)."""
     from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("ionlink")
     except PackageNotFoundError:

@@ -6,6 +6,7 @@ The one table of them (:data:`DEVICE_CLASSES`): the session declares the channel
 database from it, so that drivers that register nothing (a real ARTIQ's) find their PHYs; the
 tests and tools that need a class's kind read it here.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -42,18 +43,26 @@ class DeviceClass:
     input_depth: int | None = None
 
 
-DEVICE_CLASSES: dict[str, DeviceClass] = {c.name: c for c in (
-    DeviceClass("TTLOut", Kind.TTL_OUT, lambda eng, ch, args: TTLOutPhy()),
-    DeviceClass("TTLInOut", Kind.TTL_INOUT, lambda eng, ch, args: TTLInputPhy(eng, ch)),
-    DeviceClass("TTLClockGen", Kind.CLKGEN,
-                lambda eng, ch, args: ClockGenPhy(int(args.get("acc_width", 24)))),
-    DeviceClass("EdgeCounter", Kind.EDGE_COUNTER,
-                lambda eng, ch, args: EdgeCounterPhy(eng, ch,
-                                                     int(args.get("gateware_width", 31)))),
-    DeviceClass("SPIMaster", Kind.SPI, lambda eng, ch, args: SPIPhy(eng, ch), SPI_FIFO_DEPTH),
-    DeviceClass("Entangler", Kind.ENTANGLER, lambda eng, ch, args: EntanglerPhy(eng, ch)),
-    DeviceClass("AD9910", Kind.AD9910),
-)}
+DEVICE_CLASSES: dict[str, DeviceClass] = {
+    c.name: c
+    for c in (
+        DeviceClass("TTLOut", Kind.TTL_OUT, lambda eng, ch, args: TTLOutPhy()),
+        DeviceClass("TTLInOut", Kind.TTL_INOUT, lambda eng, ch, args: TTLInputPhy(eng, ch)),
+        DeviceClass(
+            "TTLClockGen",
+            Kind.CLKGEN,
+            lambda eng, ch, args: ClockGenPhy(int(args.get("acc_width", 24))),
+        ),
+        DeviceClass(
+            "EdgeCounter",
+            Kind.EDGE_COUNTER,
+            lambda eng, ch, args: EdgeCounterPhy(eng, ch, int(args.get("gateware_width", 31))),
+        ),
+        DeviceClass("SPIMaster", Kind.SPI, lambda eng, ch, args: SPIPhy(eng, ch), SPI_FIFO_DEPTH),
+        DeviceClass("Entangler", Kind.ENTANGLER, lambda eng, ch, args: EntanglerPhy(eng, ch)),
+        DeviceClass("AD9910", Kind.AD9910),
+    )
+}
 
 
 def kind_of_class(class_name: str) -> Kind | None:

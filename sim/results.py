@@ -11,6 +11,7 @@ as attributes ``unit``/``scale``/``precision``.
 The run id comes from ``last_rid.pyon`` in the results directory's parent (as the master keeps it:
 the last used rid as a decimal line); without that file, the results tree is scanned.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,12 +31,17 @@ __all__ = ["results_path", "write_results", "write_group", "RIDCounter"]
 logger = logging.getLogger(__name__)
 
 
-def results_path(results_dir: str | os.PathLike, rid: int, class_name: str,
-                 start_time: float) -> Path:
+def results_path(
+    results_dir: str | os.PathLike, rid: int, class_name: str, start_time: float
+) -> Path:
     """``results_dir/YYYY-MM-DD/HH/{rid:09d}-{class_name}.h5`` for ``start_time`` in local time."""
     t = time.localtime(start_time)
-    return (Path(results_dir) / time.strftime("%Y-%m-%d", t) / time.strftime("%H", t)
-            / "{:09}-{}.h5".format(rid, class_name))
+    return (
+        Path(results_dir)
+        / time.strftime("%Y-%m-%d", t)
+        / time.strftime("%H", t)
+        / "{:09}-{}.h5".format(rid, class_name)
+    )
 
 
 def write_group(group: Any, values: dict, metadata: dict, strict: bool = True) -> None:
@@ -66,9 +72,17 @@ def _write_one(group: Any, key: str, value: Any, metadata: dict) -> None:
         group[key].attrs[name] = attr
 
 
-def write_results(path: str | os.PathLike, dataset_mgr: Any, *, rid: int, start_time: float,
-                  run_time: float | None, expid: dict, artiq_version: str,
-                  strict: bool = True) -> Path:
+def write_results(
+    path: str | os.PathLike,
+    dataset_mgr: Any,
+    *,
+    rid: int,
+    start_time: float,
+    run_time: float | None,
+    expid: dict,
+    artiq_version: str,
+    strict: bool = True,
+) -> Path:
     """Write one results file (creating its directory) and return its path.
 
     The file is written under a temporary name in the same folder and renamed into place, so an

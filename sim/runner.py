@@ -17,6 +17,7 @@ class selection, device database, device without model, an output path that cann
 created or checked when the :class:`Simulation` is made (:mod:`sim.outputs`), before any
 experiment is built.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,24 +33,45 @@ from typing import Any, Callable, Iterator
 
 import numpy
 
-from drivers.arguments import ArgumentValueError
 from analysis import pyon
+from drivers.arguments import ArgumentValueError
 from sim import artiq_env
 from sim.datasets import DatasetDB, DatasetManager
-from sim.device_manager import (DeviceDBError, DeviceError, DeviceManager, load_device_db,
-                                transform_device_db)
+from sim.device_manager import (
+    DeviceDBError,
+    DeviceError,
+    DeviceManager,
+    load_device_db,
+    transform_device_db,
+)
 from sim.fileimport import import_file
 from sim.lab_datasets import seed_lab_datasets
 from sim.outputs import OutputPath, OutputPathError, prepare_outputs
 from sim.provenance import Provenance, lab_file
 from sim.results import RIDCounter, results_path, write_results
-from sim.termination import (EXIT_TERMINATED, TerminationSignal, exit_status,
-                             signals_request_termination)
+from sim.termination import (
+    EXIT_TERMINATED,
+    TerminationSignal,
+    exit_status,
+    signals_request_termination,
+)
 
-__all__ = ["Simulation", "RunResult", "InputError", "ArgumentError", "run_experiment",
-           "installed_time_manager", "parse_arguments", "get_experiment", "load_experiment_module",
-           "EXIT_OK", "EXIT_EXPERIMENT_ERROR", "EXIT_BAD_INPUT", "EXIT_TERMINATED",
-           "PROGRESS_DATASET"]
+__all__ = [
+    "Simulation",
+    "RunResult",
+    "InputError",
+    "ArgumentError",
+    "run_experiment",
+    "installed_time_manager",
+    "parse_arguments",
+    "get_experiment",
+    "load_experiment_module",
+    "EXIT_OK",
+    "EXIT_EXPERIMENT_ERROR",
+    "EXIT_BAD_INPUT",
+    "EXIT_TERMINATED",
+    "PROGRESS_DATASET",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +96,7 @@ class ArgumentError(InputError, ValueError):
 # ---------------------------------------------------------------------------------------------
 # helpers shared with the CLI
 
+
 def parse_arguments(arguments: list[str]) -> dict:
     """Parse ``KEY=VALUE`` strings; values are PYON (v2, falling back to v1)."""
     result = {}
@@ -84,8 +107,9 @@ def parse_arguments(arguments: list[str]) -> dict:
         try:
             result[name] = pyon.decode(value)
         except Exception as exc:
-            raise ArgumentError("cannot parse value of argument '{}' as PYON: {!r}".format(
-                name, value)) from exc
+            raise ArgumentError(
+                "cannot parse value of argument '{}' as PYON: {!r}".format(name, value)
+            ) from exc
     return result
 
 
@@ -99,8 +123,9 @@ def load_experiment_module(path: str | os.PathLike, prefix: str = "artiq_run_") 
     try:
         module = import_file(path, prefix + path.stem)
     except Exception as exc:
-        raise InputError("cannot load experiment file '{}': {}: {}".format(
-            path, type(exc).__name__, exc)) from exc
+        raise InputError(
+            "cannot load experiment file '{}': {}: {}".format(path, type(exc).__name__, exc)
+        ) from exc
     return module
 
 
@@ -108,8 +133,7 @@ def get_experiment(module: Any, class_name: str | None = None) -> type:
     """Select the experiment class as ``artiq_run`` does (same error texts)."""
     from artiq.language.environment import is_public_experiment
 
-    exps = [(name, obj) for name, obj in sorted(vars(module).items())
-            if is_public_experiment(obj)]
+    exps = [(name, obj) for name, obj in sorted(vars(module).items()) if is_public_experiment(obj)]
     if class_name:
         obj = module
         try:
@@ -118,14 +142,18 @@ def get_experiment(module: Any, class_name: str | None = None) -> type:
         except AttributeError:
             raise InputError(
                 "experiment file '{}' has no class '{}' (experiments in it: {})".format(
-                    getattr(module, "__file__", "?"), class_name,
-                    ", ".join(name for name, _ in exps) or "none")) from None
+                    getattr(module, "__file__", "?"),
+                    class_name,
+                    ", ".join(name for name, _ in exps) or "none",
+                )
+            ) from None
         return obj
     if not exps:
         raise InputError("No experiments in module")
     if len(exps) > 1:
-        raise InputError("More than one experiment found in module: "
-                         + ", ".join(name for name, _ in exps))
+        raise InputError(
+            "More than one experiment found in module: " + ", ".join(name for name, _ in exps)
+        )
     return exps[0][1]
 
 
@@ -145,6 +173,7 @@ def installed_time_manager(time_manager: Any) -> Iterator[None]:
 
 # ---------------------------------------------------------------------------------------------
 # argument manager
+
 
 def _argument_manager_class() -> type:
     from artiq.language.environment import DefaultMissing
@@ -169,22 +198,27 @@ def _argument_manager_class() -> type:
                     value = processor.process(raw)
                 except Exception as exc:
                     problem = argument_problem(processor, raw) or "is not allowed: {}".format(
-                        exc or type(exc).__name__)
-                    raise ArgumentError("argument '{}' = {!r} {}".format(key, raw, problem)) \
-                        from exc
+                        exc or type(exc).__name__
+                    )
+                    raise ArgumentError(
+                        "argument '{}' = {!r} {}".format(key, raw, problem)
+                    ) from exc
                 self._processed.add(key)
                 return value
             try:
                 return processor.default()
             except DefaultMissing:
-                raise MissingArgument("argument '{}' is required (it has no default)".format(
-                    key)) from None
+                raise MissingArgument(
+                    "argument '{}' is required (it has no default)".format(key)
+                ) from None
 
         def check_unprocessed_arguments(self) -> None:
             unprocessed = set(self.unprocessed_arguments) - self._processed
             if unprocessed:
-                raise AttributeError("Supplied argument(s) not queried in experiment: "
-                                     + ", ".join(sorted(unprocessed)))
+                raise AttributeError(
+                    "Supplied argument(s) not queried in experiment: "
+                    + ", ".join(sorted(unprocessed))
+                )
 
         def get_interactive(self, arglist: list, title: str) -> dict | None:
             if self._input is None:
@@ -194,8 +228,11 @@ def _argument_manager_class() -> type:
             for key, processor, group, tooltip in arglist:
                 while True:
                     try:
-                        text = self._input("{}:{} (group={}, tooltip={}): ".format(
-                            key, type(processor).__name__, group, tooltip))
+                        text = self._input(
+                            "{}:{} (group={}, tooltip={}): ".format(
+                                key, type(processor).__name__, group, tooltip
+                            )
+                        )
                     except EOFError:
                         return None
                     try:
@@ -210,6 +247,7 @@ def _argument_manager_class() -> type:
 
 # ---------------------------------------------------------------------------------------------
 # results of a run
+
 
 @dataclass
 class RunResult:
@@ -226,8 +264,9 @@ class RunResult:
     @property
     def status(self) -> str:
         """``"ok"``, ``"error"``, ``"bad input"`` or ``"terminated"`` (exit codes ≥ 128)."""
-        return {EXIT_OK: "ok", EXIT_EXPERIMENT_ERROR: "error",
-                EXIT_BAD_INPUT: "bad input"}.get(self.exit_code, "terminated")
+        return {EXIT_OK: "ok", EXIT_EXPERIMENT_ERROR: "error", EXIT_BAD_INPUT: "bad input"}.get(
+            self.exit_code, "terminated"
+        )
 
     @property
     def error_message(self) -> str:
@@ -274,8 +313,9 @@ class _Progress:
             except ImportError:
                 self.enabled = False
                 return
-            self._bar = tqdm(total=1000, desc=self.description, unit="‰", leave=False,
-                             file=sys.stderr)
+            self._bar = tqdm(
+                total=1000, desc=self.description, unit="‰", leave=False, file=sys.stderr
+            )
         self._bar.n = int(round(1000 * fraction))
         self._bar.refresh()
 
@@ -288,19 +328,30 @@ class _Progress:
 # ---------------------------------------------------------------------------------------------
 # the simulation
 
-def _make_session(device_db: dict, seed: int | None, lab: Any, vcd: str | None,
-                  hardware_faithful: bool = False) -> Any:
+
+def _make_session(
+    device_db: dict, seed: int | None, lab: Any, vcd: str | None, hardware_faithful: bool = False
+) -> Any:
     try:
         from sim.session import SimSession
     except ImportError:
         logger.warning("sim.session is not available: running without an RTIO engine")
         return None
     try:
-        return SimSession(device_db=device_db, seed=seed, lab=lab, vcd=vcd, cost_profile="kasli2",
-                          hardware_faithful=hardware_faithful)
+        return SimSession(
+            device_db=device_db,
+            seed=seed,
+            lab=lab,
+            vcd=vcd,
+            cost_profile="kasli2",
+            hardware_faithful=hardware_faithful,
+        )
     except Exception as exc:
-        raise InputError("cannot set up the simulation (device database / lab): {}: {}".format(
-            type(exc).__name__, " ".join(str(exc).split()))) from exc
+        raise InputError(
+            "cannot set up the simulation (device database / lab): {}: {}".format(
+                type(exc).__name__, " ".join(str(exc).split())
+            )
+        ) from exc
 
 
 def resolve_lab(lab: Any, device_db_path: pathlib.Path | None) -> Any:
@@ -315,13 +366,15 @@ def resolve_lab(lab: Any, device_db_path: pathlib.Path | None) -> Any:
     try:
         from sim.physics.lab import load_lab
     except ImportError as exc:
-        raise InputError("cannot load lab {!r}: sim.physics is not available".format(
-            str(lab))) from exc
+        raise InputError(
+            "cannot load lab {!r}: sim.physics is not available".format(str(lab))
+        ) from exc
     try:
         return load_lab(os.fspath(lab))
     except Exception as exc:
-        raise InputError("cannot load lab {!r}: {}".format(
-            str(lab), " ".join(str(exc).split()))) from exc
+        raise InputError(
+            "cannot load lab {!r}: {}".format(str(lab), " ".join(str(exc).split()))
+        ) from exc
 
 
 def _load_stored(store: Any) -> Any:
@@ -362,14 +415,23 @@ class Simulation:
         (one warning), as on hardware, instead of stopping the experiment.
     """
 
-    def __init__(self, device_db: str | os.PathLike | dict = "device_db.py", *,
-                 seed: int | None = None, lab: Any = None,
-                 results_dir: str | os.PathLike = "results",
-                 dataset_db: str | os.PathLike | bool | None = None, vcd: str | None = None,
-                 progress: bool = False, write_results: bool = True,
-                 interactive_input: Callable[[str], str] | None = None, session: Any = None,
-                 state: bool | str | os.PathLike | None = None, power_up: bool = False,
-                 hardware_faithful: bool = False):
+    def __init__(
+        self,
+        device_db: str | os.PathLike | dict = "device_db.py",
+        *,
+        seed: int | None = None,
+        lab: Any = None,
+        results_dir: str | os.PathLike = "results",
+        dataset_db: str | os.PathLike | bool | None = None,
+        vcd: str | None = None,
+        progress: bool = False,
+        write_results: bool = True,
+        interactive_input: Callable[[str], str] | None = None,
+        session: Any = None,
+        state: bool | str | os.PathLike | None = None,
+        power_up: bool = False,
+        hardware_faithful: bool = False,
+    ):
         artiq_env.activate()  # experiments and device models import artiq
         from sim.scheduler import CCB, Scheduler
 
@@ -405,6 +467,7 @@ class Simulation:
         self.vcd = vcd
         self.write_results = write_results
         from sim.state_file import store_for
+
         self._store = store_for(state, state_dir, ddb_path, lab, raw, self.lab)
         try:
             prepare_outputs(self.output_paths())
@@ -413,8 +476,11 @@ class Simulation:
         try:
             self.dataset_db = DatasetDB(self.dataset_db_path)
         except Exception as exc:  # lmdb.Error: not an LMDB file, locked, ...
-            raise InputError("cannot open dataset store '{}': {}".format(
-                self.dataset_db_path, " ".join(str(exc).split()))) from exc
+            raise InputError(
+                "cannot open dataset store '{}': {}".format(
+                    self.dataset_db_path, " ".join(str(exc).split())
+                )
+            ) from exc
         if self.lab is not None:  # the lab's loop design, as a real lab keeps it (calib.link.*)
             seed_lab_datasets(self.dataset_db, self.lab)
         self.progress = progress
@@ -423,8 +489,11 @@ class Simulation:
         self.hardware_faithful = hardware_faithful
         stored = None if power_up else _load_stored(self._store)
         # The session sees the lab's own entries (class names, channels, sim_* keys).
-        self.session = _make_session(raw, seed, self.lab, vcd, hardware_faithful) \
-            if session is None else session
+        self.session = (
+            _make_session(raw, seed, self.lab, vcd, hardware_faithful)
+            if session is None
+            else session
+        )
         self._next_state: Any = None  # the state the next experiment starts from
         if stored is not None and self._own_session:
             self._continue_from(self.session, stored)
@@ -450,8 +519,12 @@ class Simulation:
     @functools.cached_property
     def provenance(self) -> Provenance:
         """Lab, device database, seed and code of this simulation (for the results files)."""
-        return Provenance.of(lab=self.lab, lab_path=self._lab_path,
-                             device_db_path=self.device_db_path, seed=self.seed)
+        return Provenance.of(
+            lab=self.lab,
+            lab_path=self._lab_path,
+            device_db_path=self.device_db_path,
+            seed=self.seed,
+        )
 
     # -- lifecycle of the simulation ---------------------------------------------------------
     def close(self) -> None:
@@ -482,26 +555,32 @@ class Simulation:
         try:
             state = self.session.capture_state()
         except Exception as exc:
-            logger.warning("cannot capture the simulated hardware state (%s: %s): the next run "
-                           "starts as after power-up", type(exc).__name__, exc,
-                           exc_info=logger.isEnabledFor(logging.DEBUG))
+            logger.warning(
+                "cannot capture the simulated hardware state (%s: %s): the next run "
+                "starts as after power-up",
+                type(exc).__name__,
+                exc,
+                exc_info=logger.isEnabledFor(logging.DEBUG),
+            )
             state = None
         self._next_state = state
         try:
             self._store.save(state)
         except OSError as exc:
-            logger.error("cannot save the simulated hardware state to %s: %s",
-                         self._store.path, exc)
+            logger.error(
+                "cannot save the simulated hardware state to %s: %s", self._store.path, exc
+            )
 
     def _start_of_experiment(self) -> None:
         """A fresh session continues from the state the previous experiment left."""
         state, self._next_state = self._next_state, None
         if state is None or not self._own_session:
             return
-        session = _make_session(self.raw_device_db, self.seed, self.lab, self.vcd,
-                                self.hardware_faithful)
+        session = _make_session(
+            self.raw_device_db, self.seed, self.lab, self.vcd, self.hardware_faithful
+        )
         self._continue_from(session, state)
-        if self.vcd:   # the VCD file shows the whole simulation
+        if self.vcd:  # the VCD file shows the whole simulation
             session.previous_engines = [*self.session.previous_engines, self.session.engine]
         self.session = session
 
@@ -509,8 +588,14 @@ class Simulation:
         self.close()
 
     # -- one experiment ------------------------------------------------------------------------
-    def run(self, experiment: str | os.PathLike | type, class_name: str | None = None,
-            arguments: dict | None = None, *, log_level: int | None = None) -> RunResult:
+    def run(
+        self,
+        experiment: str | os.PathLike | type,
+        class_name: str | None = None,
+        arguments: dict | None = None,
+        *,
+        log_level: int | None = None,
+    ) -> RunResult:
         """Run one experiment (a file, or an experiment class) and return its :class:`RunResult`.
 
         :raises InputError: the file cannot be loaded or no class can be selected (nothing ran).
@@ -522,15 +607,24 @@ class Simulation:
         else:
             file = os.fspath(experiment)
             exp_cls = get_experiment(load_experiment_module(file), class_name)
-        expid = {"log_level": logging.getLogger().getEffectiveLevel() if log_level is None
-                 else log_level,
-                 "file": str(file), "class_name": exp_cls.__name__, "arguments": arguments}
+        expid = {
+            "log_level": logging.getLogger().getEffectiveLevel()
+            if log_level is None
+            else log_level,
+            "file": str(file),
+            "class_name": exp_cls.__name__,
+            "arguments": arguments,
+        }
         self._start_of_experiment()
         return _Run(self, exp_cls, expid).execute()
 
 
-def run_experiment(experiment: str | os.PathLike | type, class_name: str | None = None,
-                   arguments: dict | None = None, **simulation_options: Any) -> RunResult:
+def run_experiment(
+    experiment: str | os.PathLike | type,
+    class_name: str | None = None,
+    arguments: dict | None = None,
+    **simulation_options: Any,
+) -> RunResult:
     """Run one experiment in a fresh :class:`Simulation` (see its parameters) and close it."""
     with Simulation(**simulation_options) as simulation:
         return simulation.run(experiment, class_name, arguments)
@@ -550,7 +644,8 @@ class _Run:
         self.dataset_mgr = DatasetManager(sim.dataset_db, on_set=self.progress.on_set)
         sim.scheduler.set_run_info(self.rid, "main", expid, 0)
         self.device_mgr = DeviceManager(
-            sim.device_db, {"scheduler": sim.scheduler, "ccb": sim.ccb}, session=sim.session)
+            sim.device_db, {"scheduler": sim.scheduler, "ccb": sim.ccb}, session=sim.session
+        )
         self.argument_mgr = _argument_manager_class()(expid["arguments"], sim.interactive_input)
         self.results_file: pathlib.Path | None = None
         self.async_errors_at_start = len(self._async_errors())
@@ -564,8 +659,10 @@ class _Run:
         exc: BaseException | None = None
         received = TerminationSignal()
         try:
-            with tm, signals_request_termination(self.sim.scheduler.request_termination) \
-                    as received:
+            with (
+                tm,
+                signals_request_termination(self.sim.scheduler.request_termination) as received,
+            ):
                 exc = self._lifecycle()
         finally:
             self.progress.close()
@@ -577,12 +674,23 @@ class _Run:
             code = EXIT_TERMINATED
         if code == EXIT_TERMINATED:
             code = exit_status(received.signum)
-        return RunResult(self.rid, self.exp_cls.__name__, code, self.results_file, exc,
-                         dict(self.dataset_mgr.local), self._summary())
+        return RunResult(
+            self.rid,
+            self.exp_cls.__name__,
+            code,
+            self.results_file,
+            exc,
+            dict(self.dataset_mgr.local),
+            self._summary(),
+        )
 
     def _lifecycle(self) -> BaseException | None:
         managers: tuple[Any, Any, Any, dict[str, Any]] = (
-            self.device_mgr, self.dataset_mgr, self.argument_mgr, {})
+            self.device_mgr,
+            self.dataset_mgr,
+            self.argument_mgr,
+            {},
+        )
         try:
             exp = self.exp_cls(managers)
             self.argument_mgr.check_unprocessed_arguments()
@@ -627,14 +735,16 @@ class _Run:
         count, and the session's summary (``min_slack_*`` of this experiment, ``session_*`` and
         the counts over the session; integers as int64, ``None`` items left out, non-scalar
         items as PYON strings)."""
+
         def put(key: str, value: Any) -> None:
             self.dataset_mgr.set(key, value, {}, False, False, True)
 
-        put(DIAGNOSTICS_PREFIX + "seed", numpy.int64(-1 if self.sim.seed is None
-                                                     else self.sim.seed))
+        put(
+            DIAGNOSTICS_PREFIX + "seed", numpy.int64(-1 if self.sim.seed is None else self.sim.seed)
+        )
         for key, value in self.sim.provenance.datasets(DIAGNOSTICS_PREFIX + "provenance.").items():
             put(key, numpy.int64(value) if isinstance(value, int) else value)
-        errors = self._async_errors()[self.async_errors_at_start:]
+        errors = self._async_errors()[self.async_errors_at_start :]
         put(DIAGNOSTICS_PREFIX + "async_error_count", numpy.int64(len(errors)))
         put(DIAGNOSTICS_PREFIX + "async_errors", "\n".join(str(e) for e in errors))
         for key, value in self._summary().items():
@@ -654,12 +764,17 @@ class _Run:
             self._diagnostics()
         except Exception:
             logger.warning("cannot record simulator diagnostics", exc_info=True)
-        path = results_path(self.sim.results_dir, self.rid, self.exp_cls.__name__,
-                            self.start_time)
+        path = results_path(self.sim.results_dir, self.rid, self.exp_cls.__name__, self.start_time)
         self.results_file = write_results(
-            path, self.dataset_mgr, rid=self.rid, start_time=self.start_time,
-            run_time=self.run_time, expid=self.expid, artiq_version=artiq_version,
-            strict=False)
+            path,
+            self.dataset_mgr,
+            rid=self.rid,
+            start_time=self.start_time,
+            run_time=self.run_time,
+            expid=self.expid,
+            artiq_version=artiq_version,
+            strict=False,
+        )
 
 
 def _hdf5_scalar(value: Any) -> Any:

@@ -8,6 +8,7 @@ termination was requested (by Ctrl-C in ``ionlink-sim run`` or by
 :attr:`Scheduler.submitted`; the simulator does not run them. Importing this module needs
 ``import artiq`` to work (:func:`sim.artiq_env.activate`, done by the runner).
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,13 @@ class Scheduler:
     :param priority: priority of the current experiment.
     """
 
-    def __init__(self, rid: int = 0, expid: dict | None = None, pipeline_name: str = "main",
-                 priority: int = 0):
+    def __init__(
+        self,
+        rid: int = 0,
+        expid: dict | None = None,
+        pipeline_name: str = "main",
+        priority: int = 0,
+    ):
         self.rid = rid
         self.expid = expid
         self.pipeline_name = pipeline_name
@@ -70,17 +76,25 @@ class Scheduler:
         rid = self.rid if rid is None else rid
         return rid in self._termination_requested
 
-    def submit(self, pipeline_name: str | None = None, expid: dict | None = None,
-               priority: int | None = None, due_date: float | None = None,
-               flush: bool = False) -> int:
+    def submit(
+        self,
+        pipeline_name: str | None = None,
+        expid: dict | None = None,
+        priority: int | None = None,
+        due_date: float | None = None,
+        flush: bool = False,
+    ) -> int:
         """Record a submission (logged, not run) and return its new rid."""
         rid = self._next_rid
         self._next_rid += 1
-        entry = {"rid": rid,
-                 "pipeline_name": self.pipeline_name if pipeline_name is None else pipeline_name,
-                 "expid": self.expid if expid is None else expid,
-                 "priority": self.priority if priority is None else priority,
-                 "due_date": due_date, "flush": flush}
+        entry = {
+            "rid": rid,
+            "pipeline_name": self.pipeline_name if pipeline_name is None else pipeline_name,
+            "expid": self.expid if expid is None else expid,
+            "priority": self.priority if priority is None else priority,
+            "due_date": due_date,
+            "flush": flush,
+        }
         self.submitted.append(entry)
         logger.info("Submitting: %s, RID=%s (not run by the simulator)", entry["expid"], rid)
         return rid
@@ -103,13 +117,24 @@ class Scheduler:
     def get_status(self) -> dict:
         """Return ``{rid: info}`` of the current and submitted runs, as the master reports it."""
         status: dict[int, Any] = {
-            self.rid: {"pipeline": self.pipeline_name, "expid": self.expid,
-                       "priority": self.priority, "due_date": None, "flush": False,
-                       "status": "running"}}
+            self.rid: {
+                "pipeline": self.pipeline_name,
+                "expid": self.expid,
+                "priority": self.priority,
+                "due_date": None,
+                "flush": False,
+                "status": "running",
+            }
+        }
         for e in self.submitted:
-            status[e["rid"]] = {"pipeline": e["pipeline_name"], "expid": e["expid"],
-                                "priority": e["priority"], "due_date": e["due_date"],
-                                "flush": e["flush"], "status": "pending"}
+            status[e["rid"]] = {
+                "pipeline": e["pipeline_name"],
+                "expid": e["expid"],
+                "priority": e["priority"],
+                "due_date": e["due_date"],
+                "flush": e["flush"],
+                "status": "pending",
+            }
         return status
 
 

@@ -5,6 +5,7 @@ The cursor and the RTIO counter persist across kernels and experiments (both sta
 core-device boot); between experiments the counter advances by ``inter_experiment_gap_s``
 (``test_rtio.py::TimeKeepsRunning`` measures 1 ms .. 2.5 s on hardware).
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,9 +36,16 @@ class SimSession:
         (nothing, with a warning) instead of stopping the experiment.
     """
 
-    def __init__(self, device_db: dict, seed: int | None = None, lab: Any = None,
-                 vcd: str | None = None, cost_profile: Any = "kasli2",
-                 inter_experiment_gap_s: float = 0.1, hardware_faithful: bool = False) -> None:
+    def __init__(
+        self,
+        device_db: dict,
+        seed: int | None = None,
+        lab: Any = None,
+        vcd: str | None = None,
+        cost_profile: Any = "kasli2",
+        inter_experiment_gap_s: float = 0.1,
+        hardware_faithful: bool = False,
+    ) -> None:
         self.device_db = dict(device_db or {})
         self.seed = seed
         self.hardware_faithful = hardware_faithful
@@ -84,15 +92,19 @@ class SimSession:
                 # the PHY model of the channel, so that real ARTIQ drivers, which do not register
                 # anything, find their PHYs
                 ch = int(args["channel"])
-                eng.register_channel(ch, dc.kind, name, phy=dc.make_phy(eng, ch, args),
-                                     input_depth=dc.input_depth)
+                eng.register_channel(
+                    ch, dc.kind, name, phy=dc.make_phy(eng, ch, args), input_depth=dc.input_depth
+                )
                 eng.names[name] = (dc.kind, ch, {})
         for name, desc in self.device_db.items():  # second pass: DDS needs the SPI channels
             if isinstance(desc, dict) and desc.get("class") == "AD9910":
                 args = desc.get("arguments", {})
                 cpld = self.device_db.get(self._resolve_alias(args.get("cpld_device", "")), {})
-                spi = self._resolve_alias(cpld.get("arguments", {}).get("spi_device", "")) \
-                    if isinstance(cpld, dict) else ""
+                spi = (
+                    self._resolve_alias(cpld.get("arguments", {}).get("spi_device", ""))
+                    if isinstance(cpld, dict)
+                    else ""
+                )
                 if spi in eng.names:
                     extra = {"cs": int(args.get("chip_select", 4))}
                     if args.get("sw_device"):
@@ -111,8 +123,9 @@ class SimSession:
                 self.add_loopback({name: spec})
         core = self.device_db.get("core")
         if isinstance(core, dict):
-            spec = core.get("arguments", {}).get("sim_loopback") or \
-                core.get("sim_args", {}).get("sim_loopback")
+            spec = core.get("arguments", {}).get("sim_loopback") or core.get("sim_args", {}).get(
+                "sim_loopback"
+            )
             if spec:
                 self.add_loopback(spec)
 
@@ -124,7 +137,7 @@ class SimSession:
             items = []
             for out, v in spec.items():
                 targets = v.get("to")
-                for t in (targets if isinstance(targets, (list, tuple)) else [targets]):
+                for t in targets if isinstance(targets, (list, tuple)) else [targets]:
                     items.append((out, t, v.get("delay_mu", DEFAULT_LOOP_DELAY_MU)))
         else:
             items = spec
@@ -155,12 +168,15 @@ class SimSession:
     def begin_experiment(self) -> None:
         """Called when a new experiment builds its core: the counter advances by the gap."""
         if self._experiments:
-            self.engine.advance_counter(int(round(self.inter_experiment_gap_s / self.engine.ref_period)))
+            self.engine.advance_counter(
+                int(round(self.inter_experiment_gap_s / self.engine.ref_period))
+            )
         self._experiments += 1
 
     def capture_state(self) -> Any:
         """Settle and return what the hardware keeps (:func:`sim.hwstate.capture`)."""
         from sim.hwstate import capture
+
         return capture(self)
 
     def restore_state(self, state: Any, seed: int | None = None) -> None:
@@ -169,12 +185,17 @@ class SimSession:
         The random stream continues the state's when ``seed`` is None or the seed the state was
         powered up with; another ``seed`` re-seeds it (with a warning)."""
         from sim.hwstate import restore
+
         restore(self, state)
         if seed is not None and seed != state.seed:
-            logger.warning("seed %s differs from the seed the stored hardware state was powered up "
-                           "with (%s): its random stream is re-seeded with %s (the same seed, or "
-                           "none, continues it)", seed,
-                           "none" if state.seed is None else state.seed, seed)
+            logger.warning(
+                "seed %s differs from the seed the stored hardware state was powered up "
+                "with (%s): its random stream is re-seeded with %s (the same seed, or "
+                "none, continues it)",
+                seed,
+                "none" if state.seed is None else state.seed,
+                seed,
+            )
             self.rng.bit_generator.state = numpy.random.default_rng(seed).bit_generator.state
             self.seed = seed
 
@@ -190,15 +211,23 @@ class SimSession:
     def peek(self) -> Any:
         """A :class:`sim.rtio.peek.Peek` on this session's waveforms."""
         from sim.rtio.peek import Peek
+
         return Peek(self.engine)
 
     def write_vcd(self, path: str) -> None:
         """Write the timeline as a VCD file (:mod:`sim.rtio.vcd`). Input edges, resets and
         entangler runs are in it only if the session was made with ``vcd``."""
         from sim.rtio.vcd import write_vcd
+
         lab = getattr(self.world, "lab", None)
-        write_vcd(self.engine, path, device_db=self.device_db, lab=lab, seed=self.seed,
-                  earlier=self.previous_engines)
+        write_vcd(
+            self.engine,
+            path,
+            device_db=self.device_db,
+            lab=lab,
+            seed=self.seed,
+            earlier=self.previous_engines,
+        )
 
     def close(self) -> None:
         """Write the VCD file if one was requested (once)."""

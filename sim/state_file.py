@@ -14,6 +14,7 @@ A state saved for another device database or lab content, or by another version 
 discarded with one warning (:class:`StateDiscarded`): the next run is a cold start. A file that
 cannot be read or fails its checksum raises :class:`StateFileError`.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -44,16 +45,30 @@ logger = logging.getLogger(__name__)
 
 FORMAT = "ionlink-sim hardware state"
 _ALLOWED = {
-    "builtins": {"dict", "list", "tuple", "set", "frozenset", "int", "float", "complex", "bool",
-                 "str", "bytes", "NoneType"},
+    "builtins": {
+        "dict",
+        "list",
+        "tuple",
+        "set",
+        "frozenset",
+        "int",
+        "float",
+        "complex",
+        "bool",
+        "str",
+        "bytes",
+        "NoneType",
+    },
     "collections": {"deque", "OrderedDict"},
     "numpy": {"ndarray", "dtype"},
     "numpy.core.multiarray": {"_reconstruct", "scalar"},
     "numpy._core.multiarray": {"_reconstruct", "scalar"},
     "numpy.core.numeric": {"_frombuffer"},
     "numpy._core.numeric": {"_frombuffer"},
-    "sim.hwstate": None, "sim.physics.world": {"WorldRecord"},
-    "sim.physics.detectors": {"ClickRecord"}, "sim.physics.view": {"DDSState"},
+    "sim.hwstate": None,
+    "sim.physics.world": {"WorldRecord"},
+    "sim.physics.detectors": {"ClickRecord"},
+    "sim.physics.view": {"DDSState"},
     "sim.rtio.phy.urukul": {"DDSState"},
 }
 
@@ -91,11 +106,15 @@ def save_state(path: str | os.PathLike, state: HardwareState, *, identity: dict)
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-    header = {"format": FORMAT, "version": STATE_VERSION,
-              "sha256": hashlib.sha256(payload).hexdigest(), **identity,
-              "seed": state.seed, "experiments": state.experiments,
-              "saved_utc": datetime.datetime.now(datetime.UTC).isoformat(
-                  timespec="seconds")}
+    header = {
+        "format": FORMAT,
+        "version": STATE_VERSION,
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        **identity,
+        "seed": state.seed,
+        "experiments": state.experiments,
+        "saved_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:
@@ -130,11 +149,14 @@ def load_state(path: str | os.PathLike, *, identity: dict) -> HardwareState:
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise ValueError(f"not an {FORMAT} file")
     except ValueError as exc:
-        raise StateFileError("hardware state file {} is unreadable ({})".format(
-            path, " ".join(str(exc).split()))) from exc
+        raise StateFileError(
+            "hardware state file {} is unreadable ({})".format(path, " ".join(str(exc).split()))
+        ) from exc
     if header.get("version") != STATE_VERSION:
-        raise StateDiscarded("it was saved by another version of the simulator (state version "
-                             "{}, this one reads {})".format(header.get("version"), STATE_VERSION))
+        raise StateDiscarded(
+            "it was saved by another version of the simulator (state version "
+            "{}, this one reads {})".format(header.get("version"), STATE_VERSION)
+        )
     for key, what in (("device_db_sha256", "device database {}"), ("lab_sha256", "lab {}")):
         if header.get(key) != identity.get(key):
             name = identity.get(key.replace("_sha256", ""))
@@ -144,8 +166,9 @@ def load_state(path: str | os.PathLike, *, identity: dict) -> HardwareState:
     try:
         state = _Unpickler(io.BytesIO(payload)).load()
     except Exception as exc:
-        raise StateFileError(f"hardware state file {path} is unreadable "
-                             f"({type(exc).__name__}: {exc})") from exc
+        raise StateFileError(
+            f"hardware state file {path} is unreadable ({type(exc).__name__}: {exc})"
+        ) from exc
     if not isinstance(state, HardwareState) or state.version != STATE_VERSION:
         raise StateFileError(f"hardware state file {path} holds no hardware state")
     return state
@@ -174,11 +197,17 @@ class HardwareStore:
         except FileNotFoundError:
             return None
         except StateDiscarded as exc:
-            logger.warning("stored hardware state discarded: %s; the simulated lab starts "
-                           "as after power-up (run Startup)", exc)
+            logger.warning(
+                "stored hardware state discarded: %s; the simulated lab starts "
+                "as after power-up (run Startup)",
+                exc,
+            )
             return None
-        logger.info("continuing the hardware state in %s (%d experiments since power-up)",
-                    self.path, state.experiments)
+        logger.info(
+            "continuing the hardware state in %s (%d experiments since power-up)",
+            self.path,
+            state.experiments,
+        )
         return state
 
     def save(self, state: HardwareState | None) -> None:
@@ -191,9 +220,14 @@ class HardwareStore:
         save_state(self.path, state, identity=self.identity)
 
 
-def store_for(state: bool | str | os.PathLike | None, directory: pathlib.Path,
-              device_db_path: pathlib.Path | None, lab_arg: Any, device_db: dict,
-              lab: Any) -> HardwareStore:
+def store_for(
+    state: bool | str | os.PathLike | None,
+    directory: pathlib.Path,
+    device_db_path: pathlib.Path | None,
+    lab_arg: Any,
+    device_db: dict,
+    lab: Any,
+) -> HardwareStore:
     """The :class:`HardwareStore` of ``Simulation(state=...)``: ``state`` True → the file of
     :func:`state_path` in ``directory``, a path → that file, falsy → none. ``lab_arg``: the lab
     as given (None: ``lab.toml`` next to the device database); ``device_db``, ``lab``: the
@@ -210,8 +244,12 @@ def store_for(state: bool | str | os.PathLike | None, directory: pathlib.Path,
         lab_id = str(p.resolve()) if p.is_file() else f"preset:{lab_arg}"
     else:
         lab_id = "lab:" + str(getattr(lab_arg, "name", type(lab_arg).__name__))
-    identity = {"device_db": ddb_id, "device_db_sha256": fingerprint(device_db),
-                "lab": lab_id, "lab_sha256": fingerprint(lab)}
+    identity = {
+        "device_db": ddb_id,
+        "device_db_sha256": fingerprint(device_db),
+        "lab": lab_id,
+        "lab_sha256": fingerprint(lab),
+    }
     if not state:
         path = None
     elif state is True:

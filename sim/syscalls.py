@@ -7,18 +7,40 @@ Each call goes to the engine of the core whose kernel is running (set by ``Core.
 syscall stubs (functions whose ``artiq_embedded.syscall`` is set) by these functions, so real
 drivers run on the simulator unchanged.
 """
+
 from __future__ import annotations
 
 from types import ModuleType
 from typing import Any
 
-__all__ = ["rtio_output", "rtio_output_wide", "rtio_input_timestamp", "rtio_input_data",
-           "rtio_input_timestamped_data", "input_count", "rtio_get_counter", "rtio_init",
-           "rtio_get_destination_status",
-           "dma_record_start", "dma_record_stop", "dma_erase", "dma_retrieve", "dma_playback",
-           "cache_get", "cache_put", "activate", "active_engine", "charge_rpc", "call_rpc",
-           "bind_syscalls",
-           "bind_hot", "hot_names", "rebind", "refresh_hot", "SYSCALLS"]
+__all__ = [
+    "rtio_output",
+    "rtio_output_wide",
+    "rtio_input_timestamp",
+    "rtio_input_data",
+    "rtio_input_timestamped_data",
+    "input_count",
+    "rtio_get_counter",
+    "rtio_init",
+    "rtio_get_destination_status",
+    "dma_record_start",
+    "dma_record_stop",
+    "dma_erase",
+    "dma_retrieve",
+    "dma_playback",
+    "cache_get",
+    "cache_put",
+    "activate",
+    "active_engine",
+    "charge_rpc",
+    "call_rpc",
+    "bind_syscalls",
+    "bind_hot",
+    "hot_names",
+    "rebind",
+    "refresh_hot",
+    "SYSCALLS",
+]
 
 
 class _Active:
@@ -34,17 +56,23 @@ _A = _Active()
 # runs, their module globals of these names are the active engine's bound methods (no wrapper
 # frame per event, as compiled code calls the syscall directly). The timeline functions go to the
 # same engine, which is also the installed time manager while a simulated kernel runs.
-HOT = {"rtio_output": "rtio_output", "rtio_input_timestamp": "rtio_input_timestamp",
-       "rtio_input_data": "rtio_input_data",
-       "rtio_input_timestamped_data": "rtio_input_timestamped_data",
-       "delay": "take_time", "delay_mu": "take_time_mu", "now_mu": "get_time_mu",
-       "at_mu": "set_time_mu"}
+HOT = {
+    "rtio_output": "rtio_output",
+    "rtio_input_timestamp": "rtio_input_timestamp",
+    "rtio_input_data": "rtio_input_data",
+    "rtio_input_timestamped_data": "rtio_input_timestamped_data",
+    "delay": "take_time",
+    "delay_mu": "take_time_mu",
+    "now_mu": "get_time_mu",
+    "at_mu": "set_time_mu",
+}
 _hot_modules: list[tuple[dict, dict[str, Any]]] = []
 
 
 def _unbound() -> dict[str, Any]:
     """The functions the hot names hold outside a kernel (syscall wrappers, language core)."""
     from artiq.language import core as lcore
+
     g = globals()
     return {name: g[name] if name.startswith("rtio_") else getattr(lcore, name) for name in HOT}
 
@@ -198,8 +226,9 @@ def cache_put(key: str, value: list[int]) -> None:
     active_engine().cache_put(key, value)
 
 
-SYSCALLS = {name: globals()[name] for name in __all__
-            if name.startswith(("rtio_", "dma_", "cache_"))}
+SYSCALLS = {
+    name: globals()[name] for name in __all__ if name.startswith(("rtio_", "dma_", "cache_"))
+}
 
 
 def bind_syscalls(module: ModuleType) -> list[str]:

@@ -13,6 +13,7 @@ so that clean-up code runs instead of the process dying.
 Exit status of a run ended by a signal: 128 + the signal's number (the shell convention:
 130 SIGINT, 143 SIGTERM, 129 SIGHUP); a termination requested otherwise gives 130.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,15 +23,23 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-__all__ = ["TERMINATION_SIGNALS", "EXIT_TERMINATED", "SignalInterrupt", "TerminationSignal",
-           "exit_status", "signals_request_termination", "signals_interrupt"]
+__all__ = [
+    "TERMINATION_SIGNALS",
+    "EXIT_TERMINATED",
+    "SignalInterrupt",
+    "TerminationSignal",
+    "exit_status",
+    "signals_request_termination",
+    "signals_interrupt",
+]
 
 #: Exit status of a run terminated without a signal (a scheduler request), as for Ctrl-C.
 EXIT_TERMINATED = 130
 
 #: Signals that request termination (SIGHUP does not exist on Windows).
 TERMINATION_SIGNALS: tuple[int, ...] = tuple(
-    s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+    s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None
+)
 
 
 class SignalInterrupt(KeyboardInterrupt):
@@ -67,8 +76,9 @@ def _handlers(handler: Callable[[int, Any], None]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def signals_request_termination(request: Callable[[], None], prog: str = "ionlink-sim"
-                                ) -> Iterator[TerminationSignal]:
+def signals_request_termination(
+    request: Callable[[], None], prog: str = "ionlink-sim"
+) -> Iterator[TerminationSignal]:
     """While the block runs, the first termination signal calls ``request()`` (and is recorded
     in the yielded :class:`TerminationSignal`); the next one raises :class:`SignalInterrupt`.
     Only in the main thread (elsewhere signals are left alone)."""
@@ -80,10 +90,15 @@ def signals_request_termination(request: Callable[[], None], prog: str = "ionlin
             raise SignalInterrupt(signum)
         received.signum = signum
         request()
-        print("{}: {}: termination requested, the results will be written at the next safe "
-              "point ({} again to stop at once)".format(
-                  prog, signal.Signals(signum).name,
-                  "Ctrl-C" if signum == signal.SIGINT else "the signal"), file=sys.stderr)
+        print(
+            "{}: {}: termination requested, the results will be written at the next safe "
+            "point ({} again to stop at once)".format(
+                prog,
+                signal.Signals(signum).name,
+                "Ctrl-C" if signum == signal.SIGINT else "the signal",
+            ),
+            file=sys.stderr,
+        )
 
     with _handlers(handler):
         yield received
@@ -92,6 +107,7 @@ def signals_request_termination(request: Callable[[], None], prog: str = "ionlin
 @contextlib.contextmanager
 def signals_interrupt() -> Iterator[None]:
     """While the block runs, every termination signal raises :class:`SignalInterrupt`."""
+
     def handler(signum: int, frame: Any) -> None:
         raise SignalInterrupt(signum)
 

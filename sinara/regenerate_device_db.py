@@ -10,6 +10,7 @@ Usage (any Python that can import ARTIQ and jsonschema)::
     python sinara/regenerate_device_db.py            # rewrite device_db.py in place
     python sinara/regenerate_device_db.py --check    # exit 1 if device_db.py is out of date
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,10 @@ def generate() -> str:
     """Output of ``artiq_ddb_template`` for the system description."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ddb.py"
-        subprocess.run([sys.executable, "-m", "artiq.frontend.artiq_ddb_template",
-                        str(JSON), "-o", str(out)], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "artiq.frontend.artiq_ddb_template", str(JSON), "-o", str(out)],
+            check=True,
+        )
         return out.read_text()
 
 

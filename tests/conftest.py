@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Shared fixtures: the ARTIQ stand-in is activated (unless a real ARTIQ is installed) and a seeded
 rng."""
+
 import numpy
 import pytest
 

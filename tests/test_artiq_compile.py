@@ -9,6 +9,7 @@ Nothing is uploaded: every core device is built with ``host=None``. Each experim
 twice: with an empty dataset store (every ``get_dataset`` in ``build()``/``prepare()`` falls back to
 its default) and with a lab's persistent ``calib.link.*`` datasets (as a simulation seeds them).
 """
+
 import inspect
 import os
 import shutil
@@ -74,17 +75,25 @@ DATASETS = {"empty": dict, "lab": _lab_datasets}
 
 def _kernels(cls):
     """`run` if it is a kernel, else every kernel method taking only self."""
+
     def is_kernel(f):
         emb = getattr(f, "artiq_embedded", None)
-        return emb is not None and emb.function is not None and emb.core_name is not None \
+        return (
+            emb is not None
+            and emb.function is not None
+            and emb.core_name is not None
             and getattr(emb, "destination", None) is None
+        )
+
     if is_kernel(getattr(cls, "run", None)):
         return ["run"]
 
     def self_only(f):
         params = list(inspect.signature(f.artiq_embedded.function).parameters.values())[1:]
-        return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-                   for p in params)
+        return all(
+            p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params
+        )
+
     return [name for name, f in inspect.getmembers(cls) if is_kernel(f) and self_only(f)]
 
 
@@ -108,16 +117,19 @@ def _device_manager(ddb):
 
 def _close(dmgr):
     # Core(host=None) has a dummy comm without close(); close everything else.
-    dmgr.active_devices = [(d, v) for d, v in dmgr.active_devices
-                           if not isinstance(v, core_mod.Core)]
+    dmgr.active_devices = [
+        (d, v) for d, v in dmgr.active_devices if not isinstance(v, core_mod.Core)
+    ]
     dmgr.close_devices()
 
 
 def _compile_error(core, function, args):
     """``None`` if ``function(*args)`` compiles as a kernel on ``core``, else the diagnostics."""
+
     @rpc(flags={"async"})
     def set_result(value):
         pass
+
     try:
         core.compile(function, args, {}, set_result=set_result, attribute_writeback=False)
     except core_mod.CompileError as e:
@@ -143,16 +155,24 @@ def test_experiment_kernels_compile(path, datasets):
                 method = getattr(cls, mname)
                 err = _compile_error(getattr(exp, method.artiq_embedded.core_name), method, [exp])
                 if err is not None:
-                    pytest.fail(f"{path.name}:{cname}.{mname} does not compile:{err}",
-                                pytrace=False)
+                    pytest.fail(
+                        f"{path.name}:{cname}.{mname} does not compile:{err}", pytrace=False
+                    )
         finally:
             _close(dmgr)
 
 
 # A sample argument of each type the drivers' kernels declare; a DMA handle (unannotated, as
 # ARTIQ's own ``CoreDMA.playback_handle``) as ``CoreDMA.get_handle`` returns it.
-_SAMPLES = [(TInt32, int32(1)), (TInt64, int64(8)), (TFloat, 1e-6), (float, 1e-6),
-            (TBool, True), (TList(TInt32), [int32(1)] * 4), (TList(TInt64), [int64(8)] * 4)]
+_SAMPLES = [
+    (TInt32, int32(1)),
+    (TInt64, int64(8)),
+    (TFloat, 1e-6),
+    (float, 1e-6),
+    (TBool, True),
+    (TList(TInt32), [int32(1)] * 4),
+    (TList(TInt64), [int64(8)] * 4),
+]
 _UNANNOTATED = {"cool": (int32(0), int64(8), int32(0), False)}
 
 
@@ -175,9 +195,11 @@ def _sample_args(function):
     return args
 
 
-DRIVER_DEVICES = sorted(name for name, desc in DeviceDB(str(ROOT / "device_db.py"))
-                        .get_device_db().items()
-                        if isinstance(desc, dict) and desc.get("module", "").startswith("drivers."))
+DRIVER_DEVICES = sorted(
+    name
+    for name, desc in DeviceDB(str(ROOT / "device_db.py")).get_device_db().items()
+    if isinstance(desc, dict) and desc.get("module", "").startswith("drivers.")
+)
 
 
 @pytest.mark.parametrize("device", DRIVER_DEVICES)
@@ -188,14 +210,20 @@ def test_driver_kernels_compile(device):
     try:
         dev = dmgr.get(device)
         cls = type(dev)
-        kernels = [(name, f) for name, f in inspect.getmembers(cls)
-                   if getattr(f, "artiq_embedded", None) is not None
-                   and f.artiq_embedded.core_name is not None]
+        kernels = [
+            (name, f)
+            for name, f in inspect.getmembers(cls)
+            if getattr(f, "artiq_embedded", None) is not None
+            and f.artiq_embedded.core_name is not None
+        ]
         assert kernels, f"{device}: no kernels"
         failures = []
         for name, f in kernels:
-            err = _compile_error(getattr(dev, f.artiq_embedded.core_name), f,
-                                 [dev] + _sample_args(f.artiq_embedded.function))
+            err = _compile_error(
+                getattr(dev, f.artiq_embedded.core_name),
+                f,
+                [dev] + _sample_args(f.artiq_embedded.function),
+            )
             if err is not None:
                 failures.append(f"{cls.__name__}.{name}:{err}")
         if failures:

@@ -5,6 +5,7 @@ A path with a directory (``sim/rtio/vcd.py``) must exist from the repository roo
 (``engine.py``, written inside a described directory) must be the name of some file of the project.
 Paths into ARTIQ's own tree (``artiq/...``) and placeholders (``<mod>.py``) are not ours to check.
 """
+
 import re
 from pathlib import Path
 
@@ -45,5 +46,7 @@ def test_docs_name_existing_files():
 def test_checker_catches_a_missing_file(tmp_path):
     """The check can fail: a doc naming a file that is not there is reported."""
     doc = tmp_path / "x.md"
-    doc.write_text("See `sim/devices/corelog.py`, `analysis/pyon.py`, `nosuch.py` and `<mod>.py`.\n")
+    doc.write_text(
+        "See `sim/devices/corelog.py`, `analysis/pyon.py`, `nosuch.py` and `<mod>.py`.\n"
+    )
     assert missing(doc, project_file_names()) == ["nosuch.py", "sim/devices/corelog.py"]

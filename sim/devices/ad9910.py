@@ -7,23 +7,45 @@ the profile register (8 + 152 + 8 + 536 + 8 + 536 = 1248 mu at SPIT_DDS_WR = 2),
 ``io_update.pulse_mu(8)``, ``at_mu(now & ~7)`` ⇒ the cursor advances by **1256 mu** from the
 8-aligned start. With a non-continuous phase mode ``set_cfr1`` (704 mu) is written before and after.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 import numpy
-
 from artiq.language.core import at_mu, delay, delay_mu, now_mu
+
 from sim.devices.spi2 import SPI_END, SPI_INPUT
-from sim.devices.urukul import (CS_DDS_CH0, DEFAULT_PROFILE, SPI_CONFIG, SPIT_DDS_RD,
-                                SPIT_DDS_WR, urukul_sta_pll_lock)
+from sim.devices.urukul import (
+    CS_DDS_CH0,
+    DEFAULT_PROFILE,
+    SPI_CONFIG,
+    SPIT_DDS_RD,
+    SPIT_DDS_WR,
+    urukul_sta_pll_lock,
+)
 from sim.syscalls import bind_hot
 
-__all__ = ["AD9910", "PHASE_MODE_CONTINUOUS", "PHASE_MODE_ABSOLUTE", "PHASE_MODE_TRACKING",
-           "RAM_DEST_FTW", "RAM_DEST_POW", "RAM_DEST_ASF", "RAM_DEST_POWASF",
-           "_AD9910_REG_CFR1", "_AD9910_REG_CFR2", "_AD9910_REG_CFR3", "_AD9910_REG_AUX_DAC",
-           "_AD9910_REG_FTW", "_AD9910_REG_POW", "_AD9910_REG_ASF", "_AD9910_REG_PROFILE0",
-           "_AD9910_REG_PROFILE7", "_AD9910_REG_RAM"]
+__all__ = [
+    "AD9910",
+    "PHASE_MODE_CONTINUOUS",
+    "PHASE_MODE_ABSOLUTE",
+    "PHASE_MODE_TRACKING",
+    "RAM_DEST_FTW",
+    "RAM_DEST_POW",
+    "RAM_DEST_ASF",
+    "RAM_DEST_POWASF",
+    "_AD9910_REG_CFR1",
+    "_AD9910_REG_CFR2",
+    "_AD9910_REG_CFR3",
+    "_AD9910_REG_AUX_DAC",
+    "_AD9910_REG_FTW",
+    "_AD9910_REG_POW",
+    "_AD9910_REG_ASF",
+    "_AD9910_REG_PROFILE0",
+    "_AD9910_REG_PROFILE7",
+    "_AD9910_REG_RAM",
+]
 
 PHASE_MODE_DEFAULT = -1
 PHASE_MODE_CONTINUOUS = 0
@@ -57,9 +79,20 @@ class AD9910:
 
     kernel_invariants = {"chip_select", "cpld", "core", "bus", "ftw_per_hz", "sysclk_per_mu"}
 
-    def __init__(self, dmgr: Any, chip_select: int, cpld_device: str, sw_device: str | None = None,
-                 pll_n: int = 40, pll_cp: int = 7, pll_vco: int = 5, sync_delay_seed: Any = -1,
-                 io_update_delay: Any = 0, pll_en: int = 1, **sim_args: Any) -> None:
+    def __init__(
+        self,
+        dmgr: Any,
+        chip_select: int,
+        cpld_device: str,
+        sw_device: str | None = None,
+        pll_n: int = 40,
+        pll_cp: int = 7,
+        pll_vco: int = 5,
+        sync_delay_seed: Any = -1,
+        io_update_delay: Any = 0,
+        pll_en: int = 1,
+        **sim_args: Any,
+    ) -> None:
         bind_hot(globals())  # its per-event calls go straight to the active engine
         self.cpld = dmgr.get(cpld_device)
         self.core = self.cpld.core
@@ -160,23 +193,54 @@ class AD9910:
         lo = self.bus.read()
         return (hi << 32) | lo
 
-    def set_cfr1(self, power_down: int = 0, phase_autoclear: int = 0, drg_load_lrr: int = 0,
-                 drg_autoclear: int = 0, phase_clear: int = 0, internal_profile: int = 0,
-                 ram_destination: int = 0, ram_enable: int = 0, manual_osk_external: int = 0,
-                 osk_enable: int = 0, select_auto_osk: int = 0) -> None:
+    def set_cfr1(
+        self,
+        power_down: int = 0,
+        phase_autoclear: int = 0,
+        drg_load_lrr: int = 0,
+        drg_autoclear: int = 0,
+        phase_clear: int = 0,
+        internal_profile: int = 0,
+        ram_destination: int = 0,
+        ram_enable: int = 0,
+        manual_osk_external: int = 0,
+        osk_enable: int = 0,
+        select_auto_osk: int = 0,
+    ) -> None:
         """Write CFR1 (sdio input only). Advances the timeline cursor by 704 mu."""
-        self.write32(_AD9910_REG_CFR1,
-                     (ram_enable << 31) | (ram_destination << 29) | (manual_osk_external << 23)
-                     | (internal_profile << 17) | (drg_load_lrr << 15) | (drg_autoclear << 14)
-                     | (phase_autoclear << 13) | (phase_clear << 11) | (osk_enable << 9)
-                     | (select_auto_osk << 8) | (power_down << 4) | 2)
+        self.write32(
+            _AD9910_REG_CFR1,
+            (ram_enable << 31)
+            | (ram_destination << 29)
+            | (manual_osk_external << 23)
+            | (internal_profile << 17)
+            | (drg_load_lrr << 15)
+            | (drg_autoclear << 14)
+            | (phase_autoclear << 13)
+            | (phase_clear << 11)
+            | (osk_enable << 9)
+            | (select_auto_osk << 8)
+            | (power_down << 4)
+            | 2,
+        )
 
-    def set_cfr2(self, asf_profile_enable: int = 1, drg_enable: int = 0, effective_ftw: int = 1,
-                 sync_validation_disable: int = 0, matched_latency_enable: int = 0) -> None:
+    def set_cfr2(
+        self,
+        asf_profile_enable: int = 1,
+        drg_enable: int = 0,
+        effective_ftw: int = 1,
+        sync_validation_disable: int = 0,
+        matched_latency_enable: int = 0,
+    ) -> None:
         """Write CFR2. Advances the timeline cursor by 704 mu."""
-        self.write32(_AD9910_REG_CFR2,
-                     (asf_profile_enable << 24) | (drg_enable << 19) | (effective_ftw << 16)
-                     | (matched_latency_enable << 22) | (sync_validation_disable << 5))
+        self.write32(
+            _AD9910_REG_CFR2,
+            (asf_profile_enable << 24)
+            | (drg_enable << 19)
+            | (effective_ftw << 16)
+            | (matched_latency_enable << 22)
+            | (sync_validation_disable << 5),
+        )
 
     def init(self, blind: bool = False) -> None:
         """Initialise: SDIO mode, AUX_DAC check (``ValueError("Urukul AD9910 AUX_DAC mismatch")``),
@@ -191,8 +255,13 @@ class AD9910:
                 raise ValueError("Urukul AD9910 AUX_DAC mismatch")
             delay(50e-6)
         self.set_cfr2()
-        cfr3 = (0x0807C000 | (self.pll_vco << 24) | (self.pll_cp << 19) | (self.pll_en << 8)
-                | (self.pll_n << 1))
+        cfr3 = (
+            0x0807C000
+            | (self.pll_vco << 24)
+            | (self.pll_cp << 19)
+            | (self.pll_en << 8)
+            | (self.pll_n << 1)
+        )
         self.write32(_AD9910_REG_CFR3, cfr3 | 0x400)
         self.cpld.io_update.pulse(1e-6)
         self.write32(_AD9910_REG_CFR3, cfr3)
@@ -217,9 +286,16 @@ class AD9910:
     def set_phase_mode(self, phase_mode: int) -> None:
         self.phase_mode = phase_mode
 
-    def set_mu(self, ftw: int = 0, pow_: int = 0, asf: int = 0x3FFF,
-               phase_mode: int = PHASE_MODE_DEFAULT, ref_time_mu: int = -1,
-               profile: int = DEFAULT_PROFILE, ram_destination: int = -1) -> int:
+    def set_mu(
+        self,
+        ftw: int = 0,
+        pow_: int = 0,
+        asf: int = 0x3FFF,
+        phase_mode: int = PHASE_MODE_DEFAULT,
+        ref_time_mu: int = -1,
+        profile: int = DEFAULT_PROFILE,
+        ram_destination: int = -1,
+    ) -> int:
         """Write a profile and pulse IO_UPDATE. Advances the timeline cursor by 1256 mu (continuous
         phase mode, from the 8-aligned start); returns the POW written."""
         if phase_mode == PHASE_MODE_DEFAULT:
@@ -232,8 +308,9 @@ class AD9910:
             if ref_time_mu >= 0:
                 dt = numpy.int32(now_mu()) - numpy.int32(ref_time_mu)
                 pow_ += (int(dt) * int(ftw) * self.sysclk_per_mu) >> 16
-        self.write64(_AD9910_REG_PROFILE0 + profile, ((int(asf) & 0x3FFF) << 16) | (int(pow_) & 0xFFFF),
-                     ftw)
+        self.write64(
+            _AD9910_REG_PROFILE0 + profile, ((int(asf) & 0x3FFF) << 16) | (int(pow_) & 0xFFFF), ftw
+        )
         delay_mu(self.io_update_delay)
         self.cpld.io_update.pulse_mu(8)
         at_mu(now_mu() & ~7)
@@ -241,15 +318,29 @@ class AD9910:
             self.set_cfr1()
         return pow_ & 0xFFFF
 
-    def set(self, frequency: float = 0.0, phase: float = 0.0, amplitude: float = 1.0,
-            phase_mode: int = PHASE_MODE_DEFAULT, ref_time_mu: int = -1,
-            profile: int = DEFAULT_PROFILE, ram_destination: int = -1) -> float:
+    def set(
+        self,
+        frequency: float = 0.0,
+        phase: float = 0.0,
+        amplitude: float = 1.0,
+        phase_mode: int = PHASE_MODE_DEFAULT,
+        ref_time_mu: int = -1,
+        profile: int = DEFAULT_PROFILE,
+        ram_destination: int = -1,
+    ) -> float:
         """``set_mu`` in SI units (Hz, turns, fraction). Advances the cursor by 1256 mu; returns the
         phase in turns."""
-        return self.pow_to_turns(self.set_mu(
-            int(self.frequency_to_ftw(frequency)), int(self.turns_to_pow(phase)),
-            int(self.amplitude_to_asf(amplitude)), phase_mode, ref_time_mu, profile,
-            ram_destination))
+        return self.pow_to_turns(
+            self.set_mu(
+                int(self.frequency_to_ftw(frequency)),
+                int(self.turns_to_pow(phase)),
+                int(self.amplitude_to_asf(amplitude)),
+                phase_mode,
+                ref_time_mu,
+                profile,
+                ram_destination,
+            )
+        )
 
     def get_mu(self, profile: int = DEFAULT_PROFILE) -> tuple[int, int, int]:
         """``(ftw, pow, asf)`` read back from a profile register (blocking)."""

@@ -2,6 +2,7 @@
 """Simulated ``artiq.coredevice.cache.CoreCache`` (``artiq/coredevice/cache.py``): a key →
 list[int32] store in core-device memory that persists across kernels and experiments of a
 session."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -8,6 +8,7 @@ rules follow ``artiq/coredevice/core.py``: ``reset()`` = ``rtio_init`` then ``at
 outermost kernel, the async errors it produced are logged as
 ``artiq/coredevice/comm_kernel.py::_process_async_error`` does.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,15 +38,22 @@ def _charge_artiq_rpcs(obj: Any) -> list[str]:
     for name in dir(cls):
         attr = getattr(cls, name, None)
         emb = getattr(attr, "artiq_embedded", None)
-        if (emb is None or emb.function is not attr or emb.core_name is not None
-                or emb.syscall is not None or emb.portable or emb.forbidden
-                or name in obj.__dict__):
+        if (
+            emb is None
+            or emb.function is not attr
+            or emb.core_name is not None
+            or emb.syscall is not None
+            or emb.portable
+            or emb.forbidden
+            or name in obj.__dict__
+        ):
             continue
         bound = getattr(obj, name)
         is_async = "async" in set(emb.flags)
 
         def charged(*args: Any, _f: Any = bound, _a: bool = is_async, **kwargs: Any) -> Any:
             return syscalls.call_rpc(_f, args, kwargs, _a)
+
         obj.__dict__[name] = charged
         names.append(name)
     return names
@@ -58,10 +66,24 @@ def _install_hooks(hooks: Any) -> Any:
     return setter(hooks) if setter is not None else None
 
 
-_SIM_ARG_NAMES = ("seed", "lab", "vcd", "cost_profile", "inter_experiment_gap_s", "sim_loopback",
-                  "hardware_faithful", "sim_state")
-_SESSION_ARGS = ("seed", "lab", "vcd", "cost_profile", "inter_experiment_gap_s",
-                 "hardware_faithful")
+_SIM_ARG_NAMES = (
+    "seed",
+    "lab",
+    "vcd",
+    "cost_profile",
+    "inter_experiment_gap_s",
+    "sim_loopback",
+    "hardware_faithful",
+    "sim_state",
+)
+_SESSION_ARGS = (
+    "seed",
+    "lab",
+    "vcd",
+    "cost_profile",
+    "inter_experiment_gap_s",
+    "hardware_faithful",
+)
 
 
 class Core:
@@ -79,11 +101,19 @@ class Core:
 
     kernel_invariants = {"core", "ref_period", "coarse_ref_period", "ref_multiplier"}
 
-    def __init__(self, dmgr: Any, host: Any = None, ref_period: float = 1e-9,
-                 analyzer_proxy: Any = None, analyze_at_run_end: bool = False,
-                 ref_multiplier: int = 8, target: str = "rv32g",
-                 satellite_cpu_targets: Any = None, report_invariants: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        dmgr: Any,
+        host: Any = None,
+        ref_period: float = 1e-9,
+        analyzer_proxy: Any = None,
+        analyze_at_run_end: bool = False,
+        ref_multiplier: int = 8,
+        target: str = "rv32g",
+        satellite_cpu_targets: Any = None,
+        report_invariants: bool = False,
+        **kwargs: Any,
+    ) -> None:
         self.ref_period = ref_period
         self.ref_multiplier = ref_multiplier
         self.coarse_ref_period = ref_period * ref_multiplier
@@ -151,8 +181,8 @@ class Core:
             finally:
                 state.depth -= 1
         engine.advance_counter(engine.costs.kernel_launch)
-        g = getattr(fn, "__globals__", None)
-        hot = syscalls.hot_names(g) if g is not None else {}
+        g: dict[str, Any] = getattr(fn, "__globals__", {})
+        hot = syscalls.hot_names(g) if g else {}
         prev_hooks = _install_hooks(state)
         prev = syscalls.activate(engine)
         if hot:  # the kernel's own syscalls and delays go straight to the engine while it runs
@@ -177,15 +207,25 @@ class Core:
             if warning is not None:
                 logger.warning(warning)
 
-    def compile(self, function: Any, args: tuple, kwargs: dict, set_result: Any = None,
-                attribute_writeback: bool = True, print_as_rpc: bool = True, **_: Any) -> Any:
+    def compile(
+        self,
+        function: Any,
+        args: tuple,
+        kwargs: dict,
+        set_result: Any = None,
+        attribute_writeback: bool = True,
+        print_as_rpc: bool = True,
+        **_: Any,
+    ) -> Any:
         """Nothing to compile: returns the host function (for API compatibility)."""
         return _simkernel.host_function(function)
 
     def precompile(self, function: Any, *args: Any, **kwargs: Any) -> Any:
         """A zero-argument callable running ``function(*args, **kwargs)`` as a kernel."""
+
         def run_precompiled() -> Any:
             return self.run(function, args, kwargs)
+
         return run_precompiled
 
     def close(self) -> None:
@@ -195,8 +235,9 @@ class Core:
                 try:
                     self._store.save(self.session.capture_state())
                 except Exception as exc:
-                    logger.warning("cannot store the simulated hardware state: %s: %s",
-                                   type(exc).__name__, exc)
+                    logger.warning(
+                        "cannot store the simulated hardware state: %s: %s", type(exc).__name__, exc
+                    )
             self.session.close()
 
     def notify_run_end(self) -> None:

@@ -6,14 +6,22 @@ Recording redirects ``rtio_output`` into a trace with timestamps relative to 0 (
 cursor by the trace duration. Any ``record``/``erase`` bumps ``epoch`` and so invalidates every
 handle.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from artiq.language.core import at_mu, delay_mu, now_mu
+
 from sim.rtio.errors import DMAError
-from sim.syscalls import (bind_hot, dma_erase, dma_playback, dma_record_start, dma_record_stop,
-                          dma_retrieve)
+from sim.syscalls import (
+    bind_hot,
+    dma_erase,
+    dma_playback,
+    dma_record_start,
+    dma_record_stop,
+    dma_retrieve,
+)
 
 __all__ = ["CoreDMA", "DMARecordContextManager"]
 

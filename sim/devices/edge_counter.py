@@ -1,17 +1,25 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Simulated ``artiq.coredevice.edge_counter.EdgeCounter``
 (``artiq/coredevice/edge_counter.py``)."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from artiq.language.core import delay_mu, now_mu
+
 from sim.rtio.channels import Kind
 from sim.rtio.phy.edge_counter import EdgeCounterPhy
 from sim.syscalls import bind_hot, rtio_input_data, rtio_input_timestamped_data, rtio_output
 
-__all__ = ["EdgeCounter", "CounterOverflow", "CONFIG_COUNT_RISING", "CONFIG_COUNT_FALLING",
-           "CONFIG_SEND_COUNT_EVENT", "CONFIG_RESET_TO_ZERO"]
+__all__ = [
+    "EdgeCounter",
+    "CounterOverflow",
+    "CONFIG_COUNT_RISING",
+    "CONFIG_COUNT_FALLING",
+    "CONFIG_SEND_COUNT_EVENT",
+    "CONFIG_RESET_TO_ZERO",
+]
 
 CONFIG_COUNT_RISING = 0b0001
 CONFIG_COUNT_FALLING = 0b0010
@@ -31,23 +39,34 @@ class EdgeCounter:
 
     kernel_invariants = {"core", "channel", "counter_max"}
 
-    def __init__(self, dmgr: Any, channel: int, gateware_width: int = 31,
-                 core_device: str = "core", **sim_args: Any) -> None:
+    def __init__(
+        self,
+        dmgr: Any,
+        channel: int,
+        gateware_width: int = 31,
+        core_device: str = "core",
+        **sim_args: Any,
+    ) -> None:
         bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.channel = channel
         self.counter_max = (1 << (gateware_width - 1)) - 1
         eng = getattr(self.core, "engine", None)
         if eng is not None:
-            eng.register_channel(channel, Kind.EDGE_COUNTER, sim_args.get("name"),
-                                 phy=EdgeCounterPhy(eng, channel, gateware_width))
+            eng.register_channel(
+                channel,
+                Kind.EDGE_COUNTER,
+                sim_args.get("name"),
+                phy=EdgeCounterPhy(eng, channel, gateware_width),
+            )
 
     @staticmethod
     def get_rtio_channels(channel: int, **kwargs: Any) -> list:
         return [(channel, None)]
 
-    def set_config(self, count_rising: bool, count_falling: bool, send_count_event: bool,
-                   reset_to_zero: bool) -> None:
+    def set_config(
+        self, count_rising: bool, count_falling: bool, send_count_event: bool, reset_to_zero: bool
+    ) -> None:
         """Write the config at ``now``. Does not modify the timeline cursor."""
         config = 0
         if count_rising:
@@ -91,8 +110,9 @@ class EdgeCounter:
         """Count of the next gate (blocks). ``CounterOverflow`` if saturated."""
         count = rtio_input_data(self.channel)
         if count == self.counter_max:
-            raise CounterOverflow("Input edge counter overflow on RTIO channel {0}".format(
-                self.channel))
+            raise CounterOverflow(
+                "Input edge counter overflow on RTIO channel {0}".format(self.channel)
+            )
         return count
 
     def fetch_timestamped_count(self, timeout_mu: int = -1) -> tuple[int, int]:
@@ -100,7 +120,7 @@ class EdgeCounter:
         (``-1``: wait forever)."""
         ts, count = rtio_input_timestamped_data(timeout_mu, self.channel)
         if count == self.counter_max:
-            raise CounterOverflow("Input edge counter overflow on RTIO channel {0}".format(
-                self.channel))
+            raise CounterOverflow(
+                "Input edge counter overflow on RTIO channel {0}".format(self.channel)
+            )
         return ts, count
-

@@ -7,6 +7,7 @@ submitted; :class:`sim.fastforward.FastForwardLoop` learns the loop's fixed poin
 passes and has the engine repeat it (see :mod:`sim.fastforward`). ``fast_forward=False`` (a
 ``sim_args`` entry) runs every pass in detail (the tests' reference).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,26 +25,28 @@ __all__ = ["Entangler"]
 class Entangler(_driver.Entangler):
     """Entangler core driver with the simulator's fast-forward (see module docstring)."""
 
-    def __init__(self, dmgr: Any, channel: int, *, fast_forward: bool = True,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self, dmgr: Any, channel: int, *, fast_forward: bool = True, **kwargs: Any
+    ) -> None:
         super().__init__(dmgr, channel, **kwargs)
         self.fast_forward = fast_forward
         self._loop: FastForwardLoop | None = None
 
     @kernel
-    def run_until_herald_mu(self, cool: Any, duration_mu: int, margin_mu: int, max_runs: int,
-                            standalone: bool = True) -> tuple[int | int64, int, int]:
+    def run_until_herald_mu(
+        self, cool: Any, duration_mu: int, margin_mu: int, max_runs: int, standalone: bool = True
+    ) -> tuple[int | int64, int, int]:
         """As the driver's; runs the loop's identical timeouts in one step."""
         eng = getattr(self.core, "engine", None)
         if not self.fast_forward or eng is None:
-            return _driver.Entangler.run_until_herald_mu(self, cool, duration_mu, margin_mu,
-                                                         max_runs, standalone)
+            return _driver.Entangler.run_until_herald_mu(
+                self, cool, duration_mu, margin_mu, max_runs, standalone
+            )
         if self._loop is None or self._loop.engine is not eng:
             self._loop = FastForwardLoop(eng, self.channel)
         loop = self._loop
         # what else decides a pass: the loop's arguments and the CPU costs
-        loop.start((tuple(cool), int(duration_mu), int(margin_mu), bool(standalone),
-                    id(eng.costs)))
+        loop.start((tuple(cool), int(duration_mu), int(margin_mu), bool(standalone), id(eng.costs)))
         timeouts = 0
         end_mu: int | int64 = int64(0)
         reason = _driver.TIMEOUT

@@ -1,18 +1,30 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Simulated ``artiq.coredevice.spi2.SPIMaster`` (behaviour of ``artiq/coredevice/spi2.py``)."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from artiq.language.core import delay_mu
+
 from sim.rtio.channels import Kind
 from sim.rtio.inputs import SPI_FIFO_DEPTH
 from sim.rtio.phy.spi import SPIPhy
 from sim.syscalls import bind_hot, rtio_input_data, rtio_output
 
-__all__ = ["SPIMaster", "SPI_OFFLINE", "SPI_END", "SPI_INPUT", "SPI_CS_POLARITY",
-           "SPI_CLK_POLARITY", "SPI_CLK_PHASE", "SPI_LSB_FIRST", "SPI_HALF_DUPLEX",
-           "SPI_DATA_ADDR", "SPI_CONFIG_ADDR"]
+__all__ = [
+    "SPIMaster",
+    "SPI_OFFLINE",
+    "SPI_END",
+    "SPI_INPUT",
+    "SPI_CS_POLARITY",
+    "SPI_CLK_POLARITY",
+    "SPI_CLK_PHASE",
+    "SPI_LSB_FIRST",
+    "SPI_HALF_DUPLEX",
+    "SPI_DATA_ADDR",
+    "SPI_CONFIG_ADDR",
+]
 
 SPI_DATA_ADDR = 0
 SPI_CONFIG_ADDR = 1
@@ -35,8 +47,15 @@ class SPIMaster:
 
     kernel_invariants = {"core", "ref_period_mu", "channel"}
 
-    def __init__(self, dmgr: Any, channel: int, div: int = 0, length: int = 0,
-                 core_device: str = "core", **sim_args: Any) -> None:
+    def __init__(
+        self,
+        dmgr: Any,
+        channel: int,
+        div: int = 0,
+        length: int = 0,
+        core_device: str = "core",
+        **sim_args: Any,
+    ) -> None:
         bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.ref_period_mu = int(self.core.seconds_to_mu(self.core.coarse_ref_period))
@@ -46,8 +65,13 @@ class SPIMaster:
         self.update_xfer_duration_mu(div, length)
         eng = getattr(self.core, "engine", None)
         if eng is not None:
-            eng.register_channel(channel, Kind.SPI, sim_args.get("name"),
-                                 phy=SPIPhy(eng, channel), input_depth=SPI_FIFO_DEPTH)
+            eng.register_channel(
+                channel,
+                Kind.SPI,
+                sim_args.get("name"),
+                phy=SPIPhy(eng, channel),
+                input_depth=SPI_FIFO_DEPTH,
+            )
 
     @staticmethod
     def get_rtio_channels(channel: int, **kwargs: Any) -> list:
@@ -68,8 +92,10 @@ class SPIMaster:
             raise ValueError("Invalid SPI transfer length")
         if div > 257 or div < 2:
             raise ValueError("Invalid SPI clock divider")
-        rtio_output((self.channel << 8) | SPI_CONFIG_ADDR,
-                    flags | ((length - 1) << 8) | ((div - 2) << 16) | (cs << 24))
+        rtio_output(
+            (self.channel << 8) | SPI_CONFIG_ADDR,
+            flags | ((length - 1) << 8) | ((div - 2) << 16) | (cs << 24),
+        )
         self.update_xfer_duration_mu(div, length)
         delay_mu(self.ref_period_mu)
 

@@ -6,18 +6,18 @@ called from inside simulated kernels); the timeline effect of each is stated in 
 Addresses: 0 output level, 1 output enable, 2 input sensitivity, 3 sensitivity + sample
 (``artiq/gateware/rtio/phy/ttl_serdes_generic.py``).
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 import numpy
-
 from artiq.language.core import delay, delay_mu, now_mu
+
 from sim.rtio.channels import Kind
 from sim.rtio.phy.clockgen import ClockGenPhy
 from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
-from sim.syscalls import (bind_hot, input_count, rtio_input_data, rtio_input_timestamp,
-                          rtio_output)
+from sim.syscalls import bind_hot, input_count, rtio_input_data, rtio_input_timestamp, rtio_output
 
 __all__ = ["TTLOut", "TTLInOut", "TTLClockGen"]
 
@@ -88,11 +88,24 @@ class TTLInOut:
         default ``13 * core.ref_multiplier`` = 104 mu (``ttl.py``).
     """
 
-    kernel_invariants = {"core", "channel", "gate_latency_mu", "target_o", "target_oe",
-                         "target_sens", "target_sample"}
+    kernel_invariants = {
+        "core",
+        "channel",
+        "gate_latency_mu",
+        "target_o",
+        "target_oe",
+        "target_sens",
+        "target_sample",
+    }
 
-    def __init__(self, dmgr: Any, channel: int, gate_latency_mu: int | None = None,
-                 core_device: str = "core", **sim_args: Any) -> None:
+    def __init__(
+        self,
+        dmgr: Any,
+        channel: int,
+        gate_latency_mu: int | None = None,
+        core_device: str = "core",
+        **sim_args: Any,
+    ) -> None:
         bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.channel = channel
@@ -177,8 +190,9 @@ class TTLInOut:
     def timestamp_mu(self, up_to_timestamp_mu: int) -> numpy.int64:
         """Timestamp of the next registered edge, or -1. Returns at once if an event is buffered,
         else blocks until ``up_to_timestamp_mu + gate_latency_mu``; does not move the cursor."""
-        return numpy.int64(rtio_input_timestamp(up_to_timestamp_mu + self.gate_latency_mu,
-                                                self.channel))
+        return numpy.int64(
+            rtio_input_timestamp(up_to_timestamp_mu + self.gate_latency_mu, self.channel)
+        )
 
     # sampling
     def sample_input(self) -> None:
@@ -228,14 +242,22 @@ class TTLClockGen:
 
     kernel_invariants = {"core", "channel", "target", "acc_width"}
 
-    def __init__(self, dmgr: Any, channel: int, acc_width: int = 24, core_device: str = "core",
-                 **sim_args: Any) -> None:
+    def __init__(
+        self,
+        dmgr: Any,
+        channel: int,
+        acc_width: int = 24,
+        core_device: str = "core",
+        **sim_args: Any,
+    ) -> None:
         bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.channel = channel
         self.target = channel << 8
         self.acc_width = numpy.int64(acc_width)
-        _register(dmgr, self.core, channel, Kind.CLKGEN, ClockGenPhy(acc_width), sim_args.get("name"))
+        _register(
+            dmgr, self.core, channel, Kind.CLKGEN, ClockGenPhy(acc_width), sim_args.get("name")
+        )
 
     @staticmethod
     def get_rtio_channels(channel: int, **kwargs: Any) -> list:

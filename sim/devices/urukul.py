@@ -6,20 +6,42 @@ Timeline costs (SPI formula ``((length+1)*div+1)*8`` plus 8 mu per ``set_config`
 896 mu for proto_rev 9 (24 + 28 bits at div 2), 416 mu for proto_rev 8; ``set_all_att_mu`` = 1600
 mu.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from artiq.language.core import at_mu, delay, now_mu
+
 from sim.devices.spi2 import SPI_END, SPI_INPUT
 from sim.rtio.phy.urukul import UrukulDecoder
 from sim.syscalls import bind_hot
 
-__all__ = ["CPLD", "SPI_CONFIG", "SPIT_CFG_WR", "SPIT_CFG_RD", "SPIT_ATT_WR", "SPIT_ATT_RD",
-           "SPIT_DDS_WR", "SPIT_DDS_RD", "CS_CFG", "CS_ATT", "CS_DDS_MULTI", "CS_DDS_CH0",
-           "CS_DDS_CH1", "CS_DDS_CH2", "CS_DDS_CH3", "DEFAULT_PROFILE", "STA_PROTO_REV_8",
-           "STA_PROTO_REV_9", "urukul_sta_rf_sw", "urukul_sta_smp_err", "urukul_sta_pll_lock",
-           "urukul_sta_ifc_mode", "urukul_sta_proto_rev"]
+__all__ = [
+    "CPLD",
+    "SPI_CONFIG",
+    "SPIT_CFG_WR",
+    "SPIT_CFG_RD",
+    "SPIT_ATT_WR",
+    "SPIT_ATT_RD",
+    "SPIT_DDS_WR",
+    "SPIT_DDS_RD",
+    "CS_CFG",
+    "CS_ATT",
+    "CS_DDS_MULTI",
+    "CS_DDS_CH0",
+    "CS_DDS_CH1",
+    "CS_DDS_CH2",
+    "CS_DDS_CH3",
+    "DEFAULT_PROFILE",
+    "STA_PROTO_REV_8",
+    "STA_PROTO_REV_9",
+    "urukul_sta_rf_sw",
+    "urukul_sta_smp_err",
+    "urukul_sta_pll_lock",
+    "urukul_sta_ifc_mode",
+    "urukul_sta_proto_rev",
+]
 
 SPI_CONFIG = 0
 SPIT_CFG_WR = 2
@@ -83,12 +105,24 @@ class CPLD:
 
     kernel_invariants = {"refclk", "bus", "core", "io_update", "clk_div", "proto_rev"}
 
-    def __init__(self, dmgr: Any, spi_device: str, io_update_device: str | None = None,
-                 dds_reset_device: str | None = None, sync_device: str | None = None,
-                 sync_sel: int = 0, clk_sel: int = 0, clk_div: int = 0, rf_sw: int = 0,
-                 refclk: float = 125e6, att: int = 0x00000000, sync_div: int | None = None,
-                 proto_rev: int = STA_PROTO_REV_9, core_device: str = "core",
-                 **sim_args: Any) -> None:
+    def __init__(
+        self,
+        dmgr: Any,
+        spi_device: str,
+        io_update_device: str | None = None,
+        dds_reset_device: str | None = None,
+        sync_device: str | None = None,
+        sync_sel: int = 0,
+        clk_sel: int = 0,
+        clk_div: int = 0,
+        rf_sw: int = 0,
+        refclk: float = 125e6,
+        att: int = 0x00000000,
+        sync_div: int | None = None,
+        proto_rev: int = STA_PROTO_REV_9,
+        core_device: str = "core",
+        **sim_args: Any,
+    ) -> None:
         bind_hot(globals())  # its per-event calls go straight to the active engine
         self.core = dmgr.get(core_device)
         self.refclk = refclk
@@ -101,15 +135,22 @@ class CPLD:
         if sync_div is None and sync_device is not None:
             sync_div = 2
         self.sync_div = sync_div
-        self.cfg_reg = ((rf_sw << _RF_SW) | (DEFAULT_PROFILE << _PROFILE) | (clk_sel & 1) << _CLK_SEL0
-                        | (sync_sel << _SYNC_SEL) | ((clk_sel >> 1) & 1) << _CLK_SEL1
-                        | (clk_div << _CLK_DIV))
+        self.cfg_reg = (
+            (rf_sw << _RF_SW)
+            | (DEFAULT_PROFILE << _PROFILE)
+            | (clk_sel & 1) << _CLK_SEL0
+            | (sync_sel << _SYNC_SEL)
+            | ((clk_sel >> 1) & 1) << _CLK_SEL1
+            | (clk_div << _CLK_DIV)
+        )
         self.att_reg = att & 0xFFFFFFFF
         eng = getattr(self.core, "engine", None)
         self.decoder = None
         if eng is not None:
             phy = eng.channel(self.bus.channel).phy
-            dec = next((s for s in getattr(phy, "slaves", []) if isinstance(s, UrukulDecoder)), None)
+            dec = next(
+                (s for s in getattr(phy, "slaves", []) if isinstance(s, UrukulDecoder)), None
+            )
             if dec is None and phy is not None:
                 dec = UrukulDecoder(eng, self.bus.channel, proto_rev)
                 phy.attach_slave(dec)

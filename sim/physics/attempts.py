@@ -13,6 +13,7 @@ detector acceptance for a photon = QE × P(arrival + jitter in gate) averaged ov
 nodes (exact for synchronised nodes); dead time and afterpulses do not change the gated pattern
 (afterpulses appear in ``clicks``); photons outside the gates are not drawn for ``clicks``.
 """
+
 from __future__ import annotations
 
 import cmath
@@ -48,7 +49,7 @@ __all__ = [
     "phase_unitary",
 ]
 
-MU_S = 1e-9                      # one machine unit in s (Kasli, ref_period 1 ns)
+MU_S = 1e-9  # one machine unit in s (Kasli, ref_period 1 ns)
 HERALD_PATTERNS = PSI_PLUS + PSI_MINUS
 
 
@@ -68,16 +69,18 @@ def node_emission(node: Node, stats: ExcitationStats, n_bar: float = 0.0) -> Nod
     del n_bar
     eta = node.species.branching_ratio * node.optics.efficiency
     p2 = stats.p_double
-    return NodeEmission(p1=max(stats.p_emit - p2, 0.0), p2=p2, eta=eta,
-                        eps_pol=node.optics.polarisation_mixing)
+    return NodeEmission(
+        p1=max(stats.p_emit - p2, 0.0), p2=p2, eta=eta, eps_pol=node.optics.polarisation_mixing
+    )
 
 
 def pulse_stats(node: Node, start_mu: int, stop_mu: int | None) -> ExcitationStats:
     """Excitation statistics of the excitation beam played on [start, stop) (pulsed: the edge)."""
     e = node.excite
     if e.mode == "pulsed":
-        return excitation_stats(e.pulse_area_rad, e.pulse_length_s, node.species.lifetime_s,
-                                node.species.readdress_prob)
+        return excitation_stats(
+            e.pulse_area_rad, e.pulse_length_s, node.species.lifetime_s, node.species.readdress_prob
+        )
     length = max((stop_mu or start_mu) - start_mu, 0) * MU_S
     area = 2 * math.pi * e.rabi_frequency_hz * length
     return excitation_stats(area, length, node.species.lifetime_s, node.species.readdress_prob)
@@ -128,7 +131,7 @@ class CycleClick(NamedTuple):
 @dataclass(eq=False)
 class _NodeCycle:
     stats: ExcitationStats | None
-    offset_s: float           # pulse start + beam delay + photon delay, s from cycle start
+    offset_s: float  # pulse start + beam delay + photon delay, s from cycle start
     p_pumped: float
 
 
@@ -143,12 +146,13 @@ class CycleModel:
     table: RoundTable
     rho0: np.ndarray
     nodes: tuple[_NodeCycle, _NodeCycle]
-    gates_s: np.ndarray            # (4, 2), s from cycle start; NaN = no gate
+    gates_s: np.ndarray  # (4, 2), s from cycle start; NaN = no gate
     cycle_mu: int
     pattern_probs: np.ndarray
     _rec_cache: dict[int, list[float]] = field(default_factory=dict)
     _allowed_cache: dict[tuple[int, ...], tuple[tuple[int, ...], list[float]]] = field(
-        default_factory=dict)
+        default_factory=dict
+    )
     # conditional states by pattern, and the "ungated" detector parameters
     _state_cache: dict[object, Any] = field(default_factory=dict)
 
@@ -174,8 +178,9 @@ class CycleModel:
             self._allowed_cache[key] = hit
         return hit
 
-    def _draw_pattern_record(self, rng: np.random.Generator, allowed: Sequence[int]
-                             ) -> tuple[int, int]:
+    def _draw_pattern_record(
+        self, rng: np.random.Generator, allowed: Sequence[int]
+    ) -> tuple[int, int]:
         """One cycle's gated pattern (conditioned on ``allowed``) and its output record."""
         pats, pcdf = self._pattern_cdf(allowed)
         j = bisect_right(pcdf, rng.random() * pcdf[-1])
@@ -216,8 +221,9 @@ class CycleModel:
             return -1
         return math.floor(self._draw_click(rng, i, r)[1] / MU_S)
 
-    def plain_cycle_clicks(self, rng: np.random.Generator, counts: np.ndarray,
-                           n_cycles: int) -> list[CycleClick]:
+    def plain_cycle_clicks(
+        self, rng: np.random.Generator, counts: np.ndarray, n_cycles: int
+    ) -> list[CycleClick]:
         """Clicks of ``n_cycles`` cycles whose gated patterns have the counts ``counts`` (16,;
         e.g. the non-herald cycles of a run, whose counts the entangler drew), for the waveform
         only: the clicking cycles are placed at random among the ``n_cycles``, each drawn in
@@ -227,12 +233,14 @@ class CycleModel:
         counts[0] = 0
         pats = np.repeat(np.arange(16), counts)
         m = len(pats)
-        cycles = (rng.choice(n_cycles, size=m, replace=False) if m else np.zeros(0, np.int64))
+        cycles = rng.choice(n_cycles, size=m, replace=False) if m else np.zeros(0, np.int64)
         out: list[CycleClick] = []
         for c, q in zip(cycles.tolist(), pats.tolist()):
             s = self.sample(rng, (q,))
-            out += [CycleClick(c, i, t, bool(q >> i & 1) and t == s.first_edge_mu[i])
-                    for i, t in s.clicks]
+            out += [
+                CycleClick(c, i, t, bool(q >> i & 1) and t == s.first_edge_mu[i])
+                for i, t in s.clicks
+            ]
         n0 = n_cycles - m
         if n0 <= 0:
             return out
@@ -241,8 +249,9 @@ class CycleModel:
         for i, mean, g0, g1, _, _ in self._ungated_params:
             n = int(rng.poisson(mean * n0)) if mean > 0 else 0
             if n:
-                for c, t in zip(rng.integers(n_cycles, size=n).tolist(),
-                                (rng.random(n) * t_cyc).tolist()):
+                for c, t in zip(
+                    rng.integers(n_cycles, size=n).tolist(), (rng.random(n) * t_cyc).tolist()
+                ):
                     if c not in taken and not g0 <= t < g1:
                         out.append(CycleClick(c, i, int(t / MU_S), False))
         return out
@@ -315,7 +324,7 @@ class CycleModel:
             ok = np.nonzero((recs >= g0) & (recs < g1))[0]
             if ok.size:
                 return float(ts[ok[0]]), float(recs[ok[0]])
-        t0 = g0 + rng.random() * (g1 - g0)          # practically unreachable: acceptance < 1e-4
+        t0 = g0 + rng.random() * (g1 - g0)  # practically unreachable: acceptance < 1e-4
         return t0, t0
 
     def _ungated(self, rng: np.random.Generator, first: np.ndarray) -> list[tuple[int, int]]:
@@ -348,13 +357,23 @@ class CycleModel:
                 if np.isnan(g0):
                     g0 = g1 = 0.0
                 mean = det.dark_rate_hz * max(t_cyc - (g1 - g0), 0.0)
-                hit.append((i, float(mean), float(g0), float(g1), float(det.afterpulse_prob),
-                            float(det.afterpulse_delay_s)))
+                hit.append(
+                    (
+                        i,
+                        float(mean),
+                        float(g0),
+                        float(g1),
+                        float(det.afterpulse_prob),
+                        float(det.afterpulse_delay_s),
+                    )
+                )
             self._state_cache["ungated"] = hit
         return hit
 
 
-def _node_windows(lab: Lab, outputs: dict[int, tuple[int, int]]) -> list[dict[str, tuple[int, int]]]:
+def _node_windows(
+    lab: Lab, outputs: dict[int, tuple[int, int]]
+) -> list[dict[str, tuple[int, int]]]:
     """Map entangler output windows onto (node, beam role)."""
     res: list[dict[str, tuple[int, int]]] = [{}, {}]
     for idx, win in outputs.items():
@@ -366,9 +385,13 @@ def _node_windows(lab: Lab, outputs: dict[int, tuple[int, int]]) -> list[dict[st
     return res
 
 
-def build_cycle_model(lab: Lab, outputs: dict[int, tuple[int, int]],
-                      gates: dict[int, tuple[int, int]], cycle_mu: int,
-                      n_bars: tuple[float, float] = (0.0, 0.0)) -> CycleModel:
+def build_cycle_model(
+    lab: Lab,
+    outputs: dict[int, tuple[int, int]],
+    gates: dict[int, tuple[int, int]],
+    cycle_mu: int,
+    n_bars: tuple[float, float] = (0.0, 0.0),
+) -> CycleModel:
     """Compute the exact cycle law for one entangler configuration (no caching here).
 
     :param outputs: entangler output index → (start_mu, stop_mu) within the cycle.
@@ -407,15 +430,20 @@ def build_cycle_model(lab: Lab, outputs: dict[int, tuple[int, int]],
         g0, g1 = gates[i][0] * MU_S, min(gates[i][1], cycle_mu) * MU_S
         gates_s[i] = (g0, g1)
         dark[i] = -math.expm1(-det.dark_rate_hz * (g1 - g0))
-        gp = [nc.stats.gate_probability(g0, g1, nc.offset_s, det.jitter_s)
-              for nc in ncs if nc.stats is not None]
+        gp = [
+            nc.stats.gate_probability(g0, g1, nc.offset_s, det.jitter_s)
+            for nc in ncs
+            if nc.stats is not None
+        ]
         acc[i] = det.efficiency * (sum(gp) / len(gp) if gp else 0.0)
-    table = build_round(ems[0], ems[1], m, tuple(round(a, 12) for a in acc),
-                        tuple(round(x, 15) for x in dark))
+    table = build_round(
+        ems[0], ems[1], m, tuple(round(a, 12) for a in acc), tuple(round(x, 15) for x in dark)
+    )
     pa, pb = ncs[0].p_pumped if ems[0] else 0.0, ncs[1].p_pumped if ems[1] else 0.0
     rho0 = np.diag(np.kron([pa, 1 - pa], [pb, 1 - pb])).astype(complex)
-    return CycleModel(lab, table, rho0, (ncs[0], ncs[1]), gates_s, cycle_mu,
-                      table.pattern_probs(rho0))
+    return CycleModel(
+        lab, table, rho0, (ncs[0], ncs[1]), gates_s, cycle_mu, table.pattern_probs(rho0)
+    )
 
 
 def nominal_cycle(lab: Lab) -> tuple[dict[int, tuple[int, int]], dict[int, tuple[int, int]], int]:

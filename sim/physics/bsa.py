@@ -15,6 +15,7 @@ states and M_n maps the initial ion basis |j_A j_B⟩ to the final one. Threshol
 with probability 1 − (1 − d)(1 − a)^N for N photons, acceptance a and dark-click probability d.
 With M = 1 this gives P(ψ±) = ½η_Aη_B and HOM visibility M.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,7 +30,7 @@ __all__ = ["PSI_MINUS", "PSI_PLUS", "H", "NodeEmission", "RoundTable", "V", "bui
 H, V = 0, 1
 PSI_PLUS = (0b0011, 0b1100)
 PSI_MINUS = (0b1001, 0b0110)
-_S, _OB, _XA, _XB = 0, 1, 2, 3          # internal (temporal/spectral/spatial) modes
+_S, _OB, _XA, _XB = 0, 1, 2, 3  # internal (temporal/spectral/spatial) modes
 _NINT = 4
 ORIGIN_A, ORIGIN_B, ORIGIN_EITHER, ORIGIN_NONE = 0, 1, 2, -1
 
@@ -59,8 +60,11 @@ def _node_options(em: NodeEmission | None, node: int, overlap: float) -> list[li
     """Incoherent options of one node, each a coherent list of branch entries."""
     if em is None:
         return [[(0, 0, 1.0, ()), (1, 1, 1.0, ())]]
-    first = ((_S, 1.0),) if node == 0 else ((_S, math.sqrt(overlap)),
-                                             (_OB, math.sqrt(max(1.0 - overlap, 0.0))))
+    first = (
+        ((_S, 1.0),)
+        if node == 0
+        else ((_S, math.sqrt(overlap)), (_OB, math.sqrt(max(1.0 - overlap, 0.0))))
+    )
     second = ((_XA if node == 0 else _XB, 1.0),)
     p0 = max(1.0 - em.p1 - em.p2, 0.0)
     opts: list[list[_Entry]] = [[(0, 0, math.sqrt(p0), ()), (1, 1, 1.0, ())]]
@@ -68,7 +72,9 @@ def _node_options(em: NodeEmission | None, node: int, overlap: float) -> list[li
     for flip, w in ((0, 1 - em.eps_pol), (1, em.eps_pol)):
         a = math.sqrt(em.p1 * em.eta * w)
         if a > 0:
-            opts.append([(0, 0, a * r2, ((H ^ flip, first),)), (0, 1, a * r2, ((V ^ flip, first),))])
+            opts.append(
+                [(0, 0, a * r2, ((H ^ flip, first),)), (0, 1, a * r2, ((V ^ flip, first),))]
+            )
     lost = math.sqrt(em.p1 * (1 - em.eta) / 2)
     if lost > 0:
         opts += [[(0, 0, lost, ())], [(0, 1, lost, ())]]
@@ -85,8 +91,9 @@ def _node_options(em: NodeEmission | None, node: int, overlap: float) -> list[li
     return opts
 
 
-def _output_vector(node: int, pol: int, internal: tuple[tuple[int, float], ...]
-                   ) -> list[tuple[int, float]]:
+def _output_vector(
+    node: int, pol: int, internal: tuple[tuple[int, float], ...]
+) -> list[tuple[int, float]]:
     """Sparse output-mode amplitudes of one photon after BS and PBS."""
     sign1 = 1.0 if node == 0 else -1.0
     out = []
@@ -158,9 +165,13 @@ class RoundTable:
 
 
 @lru_cache(maxsize=512)
-def build_round(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap: float,
-                accept: tuple[float, float, float, float],
-                dark: tuple[float, float, float, float]) -> RoundTable:
+def build_round(
+    em_a: NodeEmission | None,
+    em_b: NodeEmission | None,
+    overlap: float,
+    accept: tuple[float, float, float, float],
+    dark: tuple[float, float, float, float],
+) -> RoundTable:
     """Compute the exact round table (cached; all arguments hashable).
 
     :param overlap: mode overlap M of the two nodes' single photons, 0..1.
@@ -175,8 +186,9 @@ def build_round(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap: f
         rec: dict[tuple[int, ...], np.ndarray] = {}
         src: dict[tuple[int, ...], list[int]] = {}
         for (ja, ka, aa, pa), (jb, kb, ab, pb) in product(oa, ob):
-            vecs = [_output_vector(0, pol, m) for pol, m in pa] + \
-                   [_output_vector(1, pol, m) for pol, m in pb]
+            vecs = [_output_vector(0, pol, m) for pol, m in pa] + [
+                _output_vector(1, pol, m) for pol, m in pb
+            ]
             for key, amp in _fock(vecs).items():
                 if key not in rec:
                     rec[key] = np.zeros((4, 4), dtype=complex)
@@ -196,8 +208,8 @@ def build_round(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap: f
     origin = np.array(orig, dtype=np.int64).reshape(-1, 4)[keep]
     a = np.asarray(accept, dtype=float)
     d = np.asarray(dark, dtype=float)
-    pc = 1.0 - (1.0 - d) * (1.0 - a) ** photons                  # (R, 4)
-    bits = (np.arange(16)[:, None] >> np.arange(4)) & 1           # (16, 4)
+    pc = 1.0 - (1.0 - d) * (1.0 - a) ** photons  # (R, 4)
+    bits = (np.arange(16)[:, None] >> np.arange(4)) & 1  # (16, 4)
     weights = np.prod(np.where(bits[None] == 1, pc[:, None, :], 1.0 - pc[:, None, :]), axis=2)
     # superops[p, (k, l), (j, m)] = Σ_r w[r, p] K_r[k, j] K_r*[l, m]  (one matrix product)
     r_n = len(kraus)

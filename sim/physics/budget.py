@@ -20,13 +20,14 @@ polarisation flips of both photons cancel). Per node: photon detection probabili
   ``[loop]``, the gateware experiment's 3 µs slack margin, Kasli 2.0 CPU costs); the lab's
   ``overhead_s`` is the paper's own per-run overhead, shown for comparison and not used.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
 from drivers.link import analysis_settings
-from drivers.link_timing import (GATEWARE_MARGIN_S, HeraldTiming, mean_rotation, loop_datasets)
+from drivers.link_timing import GATEWARE_MARGIN_S, HeraldTiming, loop_datasets, mean_rotation
 from drivers.node import DEFAULT_CALIBRATION
 
 from .attempts import mode_overlap, pulse_stats
@@ -74,7 +75,7 @@ def _photon_eta(lab: Lab, node: Node) -> tuple[float, float, float, float]:
 def _coherence_t2(node: Node, t: float) -> float:
     if node.dephasing == "exponential":
         return math.exp(-t / node.t2_s)
-    return math.exp(-(t / node.t2_s) ** 2)
+    return math.exp(-((t / node.t2_s) ** 2))
 
 
 def _spam(node: Node) -> float:
@@ -89,9 +90,15 @@ def herald_timing(lab: Lab, mode: str = "parity") -> HeraldTiming:
     """The loop the gateware experiment plays at ``lab`` with its default arguments (analysis
     ``mode``): ``calib.link.*`` of the lab, 3 µs slack margin, the qubit drive's π time at the
     default amplitude."""
-    link = loop_datasets(lab.loop.cycle_s, lab.loop.run_s, lab.loop.cool_s, lab.loop.pump_s,
-                         lab.loop.gate_start_s, lab.loop.gate_length_s,
-                         max(n.readout.duration_s for n in lab.nodes))
+    link = loop_datasets(
+        lab.loop.cycle_s,
+        lab.loop.run_s,
+        lab.loop.cool_s,
+        lab.loop.pump_s,
+        lab.loop.gate_start_s,
+        lab.loop.gate_length_s,
+        max(n.readout.duration_s for n in lab.nodes),
+    )
     amp = DEFAULT_CALIBRATION["qubit.amplitude"]
     mu_per_rad = max(1e9 / (2 * n.qubit.rabi_frequency_hz * amp) / math.pi for n in lab.nodes)
     s = analysis_settings(mode)
@@ -101,7 +108,8 @@ def herald_timing(lab: Lab, mode: str = "parity") -> HeraldTiming:
         cool_mu=round(link["calib.link.cool_s"] * 1e9),
         margin_mu=round(GATEWARE_MARGIN_S * 1e9),
         detect_mu=round(link["calib.link.detect_s"] * 1e9),
-        rotation_mu=mean_rotation(s["theta_a"], s["theta_b"]) * mu_per_rad)
+        rotation_mu=mean_rotation(s["theta_a"], s["theta_b"]) * mu_per_rad,
+    )
 
 
 def predict(lab: Lab, mode: str = "parity") -> Budget:
@@ -114,15 +122,16 @@ def predict(lab: Lab, mode: str = "parity") -> Budget:
     m = mode_overlap(lab, 0.0, n_run)  # type: ignore[arg-type]
     d = sum(-math.expm1(-x.dark_rate_hz * lp.gate_length_s) for x in lab.bsa.detectors) / 4
     p_n = 0.5 * p1a * p1b * eta_a * eta_b
-    p_2 = p2a * (p1b * eta_a * eta_b + 0.5 * eta_a ** 2) + p2b * (p1a * eta_a * eta_b
-                                                                 + 0.5 * eta_b ** 2)
+    p_2 = p2a * (p1b * eta_a * eta_b + 0.5 * eta_a**2) + p2b * (
+        p1a * eta_a * eta_b + 0.5 * eta_b**2
+    )
     p_dc = 2 * d * (p1a * eta_a + p1b * eta_b) + 4 * d * d
     p = p_n + p_2 + p_dc
     ea, eb = a.optics.polarisation_mixing, b.optics.polarisation_mixing
     f_pol = (1 - ea) * (1 - eb) + ea * eb
     wq = 0.5 * (a.omega_q + b.omega_q)
     if lp.phase_correction:
-        var = sum(x.jitter_s ** 2 for x in lab.bsa.detectors) / 2 + 2 * (1e-9) ** 2 / 12
+        var = sum(x.jitter_s**2 for x in lab.bsa.detectors) / 2 + 2 * (1e-9) ** 2 / 12
         c_phase = math.exp(-0.5 * wq * wq * var)
     else:
         tau = 0.5 * (a.species.lifetime_s + b.species.lifetime_s)
@@ -148,9 +157,22 @@ def predict(lab: Lab, mode: str = "parity") -> Budget:
         "SPAM (measured only)": f_state - f_meas,
     }
     timing = herald_timing(lab, mode)
-    return Budget(lab.name, (eta_a, eta_b), p, p_n, 1e9 / timing.cycle_mu, timing.duty_cycle,
-                  timing.loop_rate_hz(p), timing.herald_s(p), timing.rate_hz(p), f_state,
-                  f_meas, terms, (sa, sb), mode)
+    return Budget(
+        lab.name,
+        (eta_a, eta_b),
+        p,
+        p_n,
+        1e9 / timing.cycle_mu,
+        timing.duty_cycle,
+        timing.loop_rate_hz(p),
+        timing.herald_s(p),
+        timing.rate_hz(p),
+        f_state,
+        f_meas,
+        terms,
+        (sa, sb),
+        mode,
+    )
 
 
 def budget_dict(lab: Lab, mode: str = "parity") -> dict:
@@ -158,13 +180,24 @@ def budget_dict(lab: Lab, mode: str = "parity") -> dict:
     bd = predict(lab, mode)
     t = herald_timing(lab, mode)
     return {
-        "lab": bd.lab, "mode": bd.mode, "eta_a": bd.eta[0], "eta_b": bd.eta[1],
-        "p_success": bd.p_succ, "p_genuine": bd.p_genuine,
-        "attempt_rate_hz": bd.attempt_rate_hz, "duty_cycle": bd.duty_cycle,
-        "run_overhead_s": t.run_overhead_mu * 1e-9, "paper_overhead_s": lab.loop.overhead_s,
-        "loop_rate_hz": bd.loop_rate_hz, "herald_time_s": bd.herald_time_s, "rate_hz": bd.rate_hz,
-        "fidelity_state": bd.fidelity_state, "fidelity_measured": bd.fidelity_measured,
-        "spam_a": bd.spam[0], "spam_b": bd.spam[1], "terms": dict(bd.terms),
+        "lab": bd.lab,
+        "mode": bd.mode,
+        "eta_a": bd.eta[0],
+        "eta_b": bd.eta[1],
+        "p_success": bd.p_succ,
+        "p_genuine": bd.p_genuine,
+        "attempt_rate_hz": bd.attempt_rate_hz,
+        "duty_cycle": bd.duty_cycle,
+        "run_overhead_s": t.run_overhead_mu * 1e-9,
+        "paper_overhead_s": lab.loop.overhead_s,
+        "loop_rate_hz": bd.loop_rate_hz,
+        "herald_time_s": bd.herald_time_s,
+        "rate_hz": bd.rate_hz,
+        "fidelity_state": bd.fidelity_state,
+        "fidelity_measured": bd.fidelity_measured,
+        "spam_a": bd.spam[0],
+        "spam_b": bd.spam[1],
+        "terms": dict(bd.terms),
     }
 
 
@@ -174,20 +207,32 @@ def format_budget(lab: Lab, mode: str = "parity") -> str:
     lines = [
         f"lab {d['lab']}: {lab.description}".rstrip(": "),
         f"  photon detection probability per node  η_A = {d['eta_a']:.4f}, η_B = {d['eta_b']:.4f}",
-        (f"  success probability per attempt        P = {d['p_success']:.3e}"
-         f"  (genuine {d['p_genuine']:.3e})"),
-        (f"  attempt rate                           f = {d['attempt_rate_hz'] / 1e6:.3f} MHz,"
-         f" duty cycle D = {d['duty_cycle']:.3f}"),
-        (f"    D = run/(run + per-run overhead {d['run_overhead_s'] * 1e6:.1f} µs: cooling, "
-         f"slack, reads; the paper's overhead_s = {d['paper_overhead_s'] * 1e6:g} µs not used)"),
+        (
+            f"  success probability per attempt        P = {d['p_success']:.3e}"
+            f"  (genuine {d['p_genuine']:.3e})"
+        ),
+        (
+            f"  attempt rate                           f = {d['attempt_rate_hz'] / 1e6:.3f} MHz,"
+            f" duty cycle D = {d['duty_cycle']:.3f}"
+        ),
+        (
+            f"    D = run/(run + per-run overhead {d['run_overhead_s'] * 1e6:.1f} µs: cooling, "
+            f"slack, reads; the paper's overhead_s = {d['paper_overhead_s'] * 1e6:g} µs not used)"
+        ),
         f"  loop rate, herald handling excluded    R_loop = P·f·D = {d['loop_rate_hz']:.1f} s^-1",
-        (f"  time per herald besides the loop       T_herald = {d['herald_time_s'] * 1e6:.1f} µs"
-         f"  (analysis, readout, reads, RPC, re-cooling; {d['mode']} mode)"),
-        (f"  heralded rate (lab time)               R = 1/(1/R_loop + T_herald)"
-         f" = {d['rate_hz']:.1f} s^-1"),
+        (
+            f"  time per herald besides the loop       T_herald = {d['herald_time_s'] * 1e6:.1f} µs"
+            f"  (analysis, readout, reads, RPC, re-cooling; {d['mode']} mode)"
+        ),
+        (
+            f"  heralded rate (lab time)               R = 1/(1/R_loop + T_herald)"
+            f" = {d['rate_hz']:.1f} s^-1"
+        ),
         f"  heralded-state fidelity                F = {d['fidelity_state']:.4f}",
-        (f"  measured fidelity (with SPAM)          F = {d['fidelity_measured']:.4f}"
-         f"  (SPAM ε_A = {d['spam_a']:.4f}, ε_B = {d['spam_b']:.4f})"),
+        (
+            f"  measured fidelity (with SPAM)          F = {d['fidelity_measured']:.4f}"
+            f"  (SPAM ε_A = {d['spam_a']:.4f}, ε_B = {d['spam_b']:.4f})"
+        ),
         "  error budget (1 - F, one term at a time):",
     ]
     for name, v in d["terms"].items():

@@ -5,6 +5,7 @@ Raw arrivals (photons, already including jitter, and dark counts generated lazil
 process) are turned into clicks in time order: a click needs the detector live (dead time since
 the previous click), makes a pulse (t, 1), (t + width, 0) and may cause one afterpulse.
 """
+
 from __future__ import annotations
 
 import heapq
@@ -37,10 +38,16 @@ class ClickChannel:
         ``afterpulse_delay_s`` (s). :param mu_s: one machine unit in s.
     """
 
-    def __init__(self, rng: np.random.Generator, dark_rate_hz: float = 0.0,
-                 dead_time_s: float = 0.0, width_s: float = 10e-9,
-                 afterpulse_prob: float = 0.0, afterpulse_delay_s: float = 100e-9,
-                 mu_s: float = 1e-9) -> None:
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        dark_rate_hz: float = 0.0,
+        dead_time_s: float = 0.0,
+        width_s: float = 10e-9,
+        afterpulse_prob: float = 0.0,
+        afterpulse_delay_s: float = 100e-9,
+        mu_s: float = 1e-9,
+    ) -> None:
         self.rng = rng
         self.dark_rate_hz = dark_rate_hz
         self.mu_s = mu_s
@@ -48,7 +55,7 @@ class ClickChannel:
         self.dead_mu = max(math.ceil(dead_time_s / mu_s), self.width_mu + 1)
         self.afterpulse_prob = afterpulse_prob
         self.afterpulse_delay_s = afterpulse_delay_s
-        self._raw: list[int] = []           # heap of arrival times, mu
+        self._raw: list[int] = []  # heap of arrival times, mu
         self._pending: list[tuple[int, int]] = []
         self._dark_to_mu = 0
         self._last_click_mu = -(1 << 62)
@@ -56,8 +63,13 @@ class ClickChannel:
 
     def save_state(self) -> ClickRecord:
         """The channel's state as a :class:`ClickRecord` (copies)."""
-        return ClickRecord(list(self._raw), list(self._pending), self._dark_to_mu,
-                           self._last_click_mu, list(self._suppress))
+        return ClickRecord(
+            list(self._raw),
+            list(self._pending),
+            self._dark_to_mu,
+            self._last_click_mu,
+            list(self._suppress),
+        )
 
     def load_state(self, rec: ClickRecord) -> None:
         """Continue from a :class:`ClickRecord` made by :meth:`save_state`."""

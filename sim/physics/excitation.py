@@ -10,6 +10,7 @@ probability ``readdress_prob`` and may emit a second photon (double excitation).
 θ = π this gives p₂ ≈ readdress·Γt_p/2 (the literature's rule of thumb for a square π pulse is
 ~Γt_p/4, i.e. readdress ≈ ½).
 """
+
 from __future__ import annotations
 
 import math
@@ -90,8 +91,9 @@ class ExcitationStats:
             out = out + (1 - self.p_after) * (c * self.bin_probs).sum(axis=-1)
         return out
 
-    def gate_probability(self, start_s: float, stop_s: float, offset_s: float,
-                         jitter_s: float) -> float:
+    def gate_probability(
+        self, start_s: float, stop_s: float, offset_s: float, jitter_s: float
+    ) -> float:
         """P(arrival ∈ [start, stop)) given emission (times in s, same origin as ``offset_s``)."""
         if stop_s <= start_s:
             return 0.0
@@ -121,8 +123,9 @@ def _expm2(a: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def excitation_stats(area_rad: float, length_s: float, lifetime_s: float,
-                     readdress_prob: float = 0.5) -> ExcitationStats:
+def excitation_stats(
+    area_rad: float, length_s: float, lifetime_s: float, readdress_prob: float = 0.5
+) -> ExcitationStats:
     """Emission statistics of a resonant square pulse (cached).
 
     :param area_rad: pulse area θ = Ω t_p, in rad. :param length_s: t_p, in s (0 = instantaneous).
@@ -142,8 +145,8 @@ def excitation_stats(area_rad: float, length_s: float, lifetime_s: float,
         c[k + 1] = u @ c[k]
     pe = np.abs(c[:, 1]) ** 2
     pg = np.abs(c[:, 0]) ** 2
-    p_any = 1.0 - pg                        # P(≥1 emission) from |g⟩ with remaining length t_k
-    jump = gam * 0.5 * (pe[1:] + pe[:-1]) * dt     # first-jump probability per bin
+    p_any = 1.0 - pg  # P(≥1 emission) from |g⟩ with remaining length t_k
+    jump = gam * 0.5 * (pe[1:] + pe[:-1]) * dt  # first-jump probability per bin
     p_after_abs = pe[-1]
     p_emit = float(jump.sum() + p_after_abs)
     rem = 0.5 * (p_any[::-1][1:] + p_any[::-1][:-1])  # remaining length t_p − t_mid
@@ -152,8 +155,15 @@ def excitation_stats(area_rad: float, length_s: float, lifetime_s: float,
         return ExcitationStats(0.0, 0.0, length_s, lifetime_s, np.zeros(2), np.array([1.0]), 1.0)
     edges = np.linspace(0.0, length_s, _GRID + 1)
     probs = jump / max(jump.sum(), 1e-300)
-    return ExcitationStats(p_emit, min(p_double, p_emit), length_s, lifetime_s, edges, probs,
-                           float(p_after_abs / p_emit))
+    return ExcitationStats(
+        p_emit,
+        min(p_double, p_emit),
+        length_s,
+        lifetime_s,
+        edges,
+        probs,
+        float(p_after_abs / p_emit),
+    )
 
 
 def pumping_probability(duration_s: float, pumping_time_s: float) -> float:

@@ -5,6 +5,7 @@ Basis |j_A j_B⟩, index 2·j_A + j_B; |1⟩ is bright. The frame rotates at eac
 (lab ``qubit_splitting_hz``); the qubit drive's phase is referenced to t = 0 (ARTIQ absolute
 phase), so a drive detuned by δ has phase φ₀ + δ·t in this frame.
 """
+
 from __future__ import annotations
 
 import math
@@ -104,7 +105,7 @@ def _replaced(rho: np.ndarray, ion: int, state: int | None) -> np.ndarray:
         if state is None:
             fresh[0:2, 0:2] = fresh[2:4, 2:4] = 0.5 * other
         else:
-            fresh[2 * state:2 * state + 2, 2 * state:2 * state + 2] = other
+            fresh[2 * state : 2 * state + 2, 2 * state : 2 * state + 2] = other
     else:
         other = rho[0::2, 0::2] + rho[1::2, 1::2]
         if state is None:
@@ -137,7 +138,7 @@ def measure_z(rho: np.ndarray, ion: int, rng: np.random.Generator) -> tuple[int,
     p1 = float(d[keep1].sum())
     bit = int(rng.random() < min(max(p1, 0.0), 1.0))
     keep = keep1 if bit else ~keep1
-    out = rho * np.outer(keep, keep)          # P rho P with the diagonal projector P
+    out = rho * np.outer(keep, keep)  # P rho P with the diagonal projector P
     tr = float(d[keep].sum())
     return bit, (out / tr if tr > 0 else out)
 

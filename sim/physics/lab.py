@@ -5,6 +5,7 @@ A lab is one TOML file (presets in ``sim/labs/``, the repository's own lab in ``
 detectors and PMTs refer to device_db names (docs/design.md). Every error is one line,
 raised as :class:`LabError` naming the offending key.
 """
+
 from __future__ import annotations
 
 import math
@@ -39,7 +40,7 @@ __all__ = [
 
 LABS_DIR = Path(__file__).resolve().parent.parent / "labs"
 PRESETS = ("oxford2020", "duke2024", "target_99_1khz")
-ENCODINGS = ("polarisation",)            # extension points: "time_bin", "frequency"
+ENCODINGS = ("polarisation",)  # extension points: "time_bin", "frequency"
 OUTPUT_KINDS = (Kind.TTL_OUT,)
 INPUT_KINDS = (Kind.TTL_INOUT,)
 DDS_KINDS = (Kind.AD9910,)
@@ -300,17 +301,25 @@ class Lab:
 
         :raises LabError: unknown device, a beam on an input, a detector on an output, ...
         """
+
         def need(path: str, name: str, kinds: tuple[Kind, ...], what: str) -> None:
             if name not in devices:
                 raise LabError(f"lab {self.name}: {path}: device '{name}' is not in the device_db")
             if devices[name] not in kinds:
-                raise LabError(f"lab {self.name}: {path}: device '{name}' is a {devices[name]}, "
-                               f"{what} needs {' or '.join(kinds)}")
+                raise LabError(
+                    f"lab {self.name}: {path}: device '{name}' is a {devices[name]}, "
+                    f"{what} needs {' or '.join(kinds)}"
+                )
+
         for n in self.nodes:
             p = f"nodes.{n.name}"
             for role in ("cool", "repump", "pump", "excite", "detect"):
-                need(f"{p}.beams.{role}", getattr(n, role).device, OUTPUT_KINDS + DDS_KINDS,
-                     "a beam (an output)")
+                need(
+                    f"{p}.beams.{role}",
+                    getattr(n, role).device,
+                    OUTPUT_KINDS + DDS_KINDS,
+                    "a beam (an output)",
+                )
             need(f"{p}.qubit_drive.switch", n.qubit.switch, OUTPUT_KINDS, "a switch (an output)")
             need(f"{p}.qubit_drive.dds", n.qubit.dds, DDS_KINDS, "the qubit drive")
             need(f"{p}.readout.pmt", n.readout.pmt, INPUT_KINDS, "a PMT (an input)")
@@ -339,8 +348,11 @@ def _build(cls: type, data: Mapping[str, Any], path: str, lab: str, **extra: Any
     try:
         obj = cls(**kwargs)
     except TypeError as exc:
-        missing = [f.name for f in fields(cls) if f.name not in kwargs
-                   and f.default is MISSING and f.default_factory is MISSING]
+        missing = [
+            f.name
+            for f in fields(cls)
+            if f.name not in kwargs and f.default is MISSING and f.default_factory is MISSING
+        ]
         raise LabError(f"lab {lab}: {path}: missing key(s) {missing or exc}") from None
     for f in fields(cls):
         v = getattr(obj, f.name)
@@ -351,8 +363,9 @@ def _build(cls: type, data: Mapping[str, Any], path: str, lab: str, **extra: Any
     return obj
 
 
-def _check_range(lab: str, path: str, value: float, lo: float, hi: float,
-                 lo_open: bool = False) -> None:
+def _check_range(
+    lab: str, path: str, value: float, lo: float, hi: float, lo_open: bool = False
+) -> None:
     ok = (value > lo if lo_open else value >= lo) and value <= hi and math.isfinite(value)
     if not ok:
         lo_b = "(" if lo_open else "["
@@ -372,8 +385,10 @@ def _check_physics(lab: Lab) -> None:
         _check_range(n, f"{p}.species.photon_wavelength_m", s.photon_wavelength_m, 0, 1e-5, True)
         _check_range(n, f"{p}.species.qubit_splitting_hz", s.qubit_splitting_hz, 0, 1e11)
         if s.encoding not in ENCODINGS:
-            raise LabError(f"lab {n}: {p}.species.encoding = {s.encoding!r}: supported "
-                           f"{ENCODINGS} (time_bin and frequency are not implemented yet)")
+            raise LabError(
+                f"lab {n}: {p}.species.encoding = {s.encoding!r}: supported "
+                f"{ENCODINGS} (time_bin and frequency are not implemented yet)"
+            )
         o = node.optics
         for k in ("collection_efficiency", "transmission", "fibre_transmission"):
             _check_range(n, f"{p}.optics.{k}", getattr(o, k), 0, 1)
@@ -421,8 +436,17 @@ def _check_physics(lab: Lab) -> None:
 
 def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:
     p = f"nodes.{name}"
-    known = {"species", "optics", "beams", "qubit_drive", "readout", "motion", "pumping_time_s",
-             "t2_s", "dephasing"}
+    known = {
+        "species",
+        "optics",
+        "beams",
+        "qubit_drive",
+        "readout",
+        "motion",
+        "pumping_time_s",
+        "t2_s",
+        "dephasing",
+    }
     for key in t:
         if key not in known:
             raise LabError(f"lab {lab}: {p}.{key}: unknown key")
@@ -449,7 +473,8 @@ def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:
         qubit=_build(QubitDrive, t["qubit_drive"], f"{p}.qubit_drive", lab),
         readout=_build(Readout, t["readout"], f"{p}.readout", lab),
         motion=_build(Motion, t.get("motion", {}), f"{p}.motion", lab),
-        **kw)
+        **kw,
+    )
 
 
 def lab_from_dict(data: Mapping[str, Any], name: str = "lab") -> Lab:
@@ -471,29 +496,48 @@ def lab_from_dict(data: Mapping[str, Any], name: str = "lab") -> Lab:
     bsa_t = dict(data["bsa"])
     dets = bsa_t.pop("detectors", [])
     if len(dets) != 4:
-        raise LabError(f"lab {lab}: bsa.detectors: need 4 detectors (det0 = port0 H, det1 = port0 V,"
-                       f" det2 = port1 H, det3 = port1 V), got {len(dets)}")
+        raise LabError(
+            f"lab {lab}: bsa.detectors: need 4 detectors (det0 = port0 H, det1 = port0 V,"
+            f" det2 = port1 H, det3 = port1 V), got {len(dets)}"
+        )
     detectors = tuple(_build(Detector, d, f"bsa.detectors[{i}]", lab) for i, d in enumerate(dets))
     if len({d.device for d in detectors}) != 4:
         raise LabError(f"lab {lab}: bsa.detectors: the four detectors must be distinct devices")
     bsa = _build(BSA, bsa_t, "bsa", lab, detectors=detectors)
     ent_t = dict(data["entangler"])
-    ent = _build(Entangler, {k: (tuple(v) if isinstance(v, list) else v) for k, v in ent_t.items()},
-                 "entangler", lab)
+    ent = _build(
+        Entangler,
+        {k: (tuple(v) if isinstance(v, list) else v) for k, v in ent_t.items()},
+        "entangler",
+        lab,
+    )
     if len(ent.outputs) != 4 or len(ent.inputs) != 4:
-        raise LabError(f"lab {lab}: entangler: need 4 outputs and 4 inputs, got "
-                       f"{len(ent.outputs)} and {len(ent.inputs)}")
+        raise LabError(
+            f"lab {lab}: entangler: need 4 outputs and 4 inputs, got "
+            f"{len(ent.outputs)} and {len(ent.inputs)}"
+        )
     if tuple(ent.inputs) != tuple(d.device for d in detectors):
-        raise LabError(f"lab {lab}: entangler.inputs {list(ent.inputs)} must be the analyser "
-                       f"detectors in order {[d.device for d in detectors]}")
-    node_outputs = {n.pump.device for n in nodes} | {n.excite.device for n in nodes} \
-        | {n.repump.device for n in nodes} | {n.cool.device for n in nodes}
+        raise LabError(
+            f"lab {lab}: entangler.inputs {list(ent.inputs)} must be the analyser "
+            f"detectors in order {[d.device for d in detectors]}"
+        )
+    node_outputs = (
+        {n.pump.device for n in nodes}
+        | {n.excite.device for n in nodes}
+        | {n.repump.device for n in nodes}
+        | {n.cool.device for n in nodes}
+    )
     for i, o in enumerate(ent.outputs):
         if o not in node_outputs:
             raise LabError(f"lab {lab}: entangler.outputs[{i}] = '{o}' drives no beam of the lab")
-    result = Lab(name=lab, nodes=nodes, bsa=bsa, entangler=ent,
-                 loop=_build(LoopTiming, data["loop"], "loop", lab),
-                 description=str(data.get("description", "")))
+    result = Lab(
+        name=lab,
+        nodes=nodes,
+        bsa=bsa,
+        entangler=ent,
+        loop=_build(LoopTiming, data["loop"], "loop", lab),
+        description=str(data.get("description", "")),
+    )
     _check_physics(result)
     return result
 
@@ -508,8 +552,9 @@ def load_lab(name_or_path: str | Path) -> Lab:
     if not p.suffix and not p.is_file():  # a preset, even beside a directory of that name
         p = LABS_DIR / f"{name_or_path}.toml"
         if not p.exists():
-            raise LabError(f"lab {name_or_path}: no such preset (have {', '.join(PRESETS)}) "
-                           f"or file")
+            raise LabError(
+                f"lab {name_or_path}: no such preset (have {', '.join(PRESETS)}) or file"
+            )
     try:
         data = tomllib.loads(p.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -6,6 +6,7 @@ A bright ion (|1⟩) gives counts at ``bright_rate_hz`` (incl. background), a da
 discrimination error for threshold k (count > k ⇒ bright) is the Poisson overlap
 ε = ½[P(n ≤ k | λ_b) + P(n > k | λ_d)] (cf. oitg.threshold).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,9 @@ def optimal_threshold(bright_mean: float, dark_mean: float) -> tuple[int, float]
     return best
 
 
-def poisson_click_times(rng: np.random.Generator, rate_hz: float, t0_s: float,
-                        t1_s: float) -> np.ndarray:
+def poisson_click_times(
+    rng: np.random.Generator, rate_hz: float, t0_s: float, t1_s: float
+) -> np.ndarray:
     """Sorted event times (s) of a homogeneous Poisson process on [t0, t1)."""
     if t1_s <= t0_s or rate_hz <= 0:
         return np.empty(0)

@@ -4,6 +4,7 @@
 The engine engineer implements :class:`PhyView`; the physics never writes to the engine. All
 times are RTIO machine units (mu, 1 ns on Kasli), int64.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,14 +56,14 @@ class PhyView(Protocol):
         """
         ...
 
-    def ttl_levels_many(self, channels: Sequence[int], t_from_mu: int,
-                        t_to_mu: int) -> list[tuple[int, int, int]]:
+    def ttl_levels_many(
+        self, channels: Sequence[int], t_from_mu: int, t_to_mu: int
+    ) -> list[tuple[int, int, int]]:
         """:meth:`ttl_levels` of several channels at once: ``(t_mu, index in channels, level)``,
         grouped by channel (not merged in time)."""
         ...
 
-    def dds_states(self, spi_channel: int, cs: int, t_from_mu: int,
-                   t_to_mu: int) -> list[DDSState]:
+    def dds_states(self, spi_channel: int, cs: int, t_from_mu: int, t_to_mu: int) -> list[DDSState]:
         """Resolved AD9910 state changes with IO_UPDATE in [t_from, t_to), time-ordered."""
         ...
 

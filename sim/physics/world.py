@@ -12,6 +12,7 @@ node's excitation if they start within ``JOIN_WINDOW_TAU`` lifetimes; excitation
 is later than the requested ``t_end`` are fired alone. During an entangler run (see
 :meth:`PhysicsWorld.commit_cycle`) the world skips its own processing of all beams.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,14 +56,22 @@ from .view import PhyView
 __all__ = ["JOIN_WINDOW_TAU", "THERMAL_KEY_TOL", "PhysicsWorld", "WorldRecord"]
 
 JOIN_WINDOW_TAU = 5.0
-THERMAL_KEY_TOL = 1e-6      # relative resolution of the mode overlap's thermal factor (fast path)
+THERMAL_KEY_TOL = 1e-6  # relative resolution of the mode overlap's thermal factor (fast path)
 _ROLES = ("cool", "repump", "pump", "excite", "detect", "qubit")
 _ORDER = {r: i for i, r in enumerate(_ROLES)}
 _LINEAR_ROLES = ("cool", "repump", "pump")  # roles whose physics has no randomness
 
 
-def _linear_step(rho: np.ndarray, k: int, node: Any, on: dict[str, bool], t_a_s: float,
-                 t_b_s: float, coh_t0_s: float, coherent: bool = True) -> np.ndarray:
+def _linear_step(
+    rho: np.ndarray,
+    k: int,
+    node: Any,
+    on: dict[str, bool],
+    t_a_s: float,
+    t_b_s: float,
+    coh_t0_s: float,
+    coherent: bool = True,
+) -> np.ndarray:
     """The deterministic part of one segment [t_a, t_b) for ion ``k`` with the beams ``on``:
     dephasing (T2, exponential or Gaussian from the coherence origin ``coh_t0_s``; skipped when
     ``coherent`` is False), scattering of the cooling light, optical pumping. Linear in ``rho``."""
@@ -70,7 +79,7 @@ def _linear_step(rho: np.ndarray, k: int, node: Any, on: dict[str, bool], t_a_s:
         if node.dephasing == "exponential":
             f = math.exp(-(t_b_s - t_a_s) / node.t2_s)
         else:
-            f = math.exp(-(((t_b_s - coh_t0_s) ** 2) - ((t_a_s - coh_t0_s) ** 2)) / node.t2_s ** 2)
+            f = math.exp(-(((t_b_s - coh_t0_s) ** 2) - ((t_a_s - coh_t0_s) ** 2)) / node.t2_s**2)
         rho = dephase(rho, k, f)
     if on["cool"]:
         rho = depolarise_qubit(rho, k, pumping_probability(t_b_s - t_a_s, node.pumping_time_s))
@@ -113,9 +122,17 @@ class PhysicsWorld(PeriodTracking):
         self.lab = lab
         self.rng = rng
         self.mu_s = mu_s
-        self.ions = IonPair(tuple(Thermal(n.motion.initial_n, n.motion.heating_rate_per_s,  # type: ignore[arg-type]
-                                          n.motion.doppler_n, n.motion.cooling_time_s)
-                                  for n in lab.nodes))
+        self.ions = IonPair(
+            tuple(
+                Thermal(
+                    n.motion.initial_n,
+                    n.motion.heating_rate_per_s,  # type: ignore[arg-type]
+                    n.motion.doppler_n,
+                    n.motion.cooling_time_s,
+                )
+                for n in lab.nodes
+            )
+        )
         self.view: PhyView | None = None
         self._t = 0
         self._beam_ch: list[dict[str, int]] = [{}, {}]
@@ -129,13 +146,13 @@ class PhysicsWorld(PeriodTracking):
         self._aom_since: list[int | None] = [None, None]
         self._bright: list[int] = [0, 0]
         self._coh_t0: list[float] = [0.0, 0.0]
-        self._staged: list[tuple[int, int, int]] = []     # (node, start_mu, stop_mu)
+        self._staged: list[tuple[int, int, int]] = []  # (node, start_mu, stop_mu)
         self._diag: np.ndarray | None = None  # the ions' rho object last found diagonal
         self._plans: dict[tuple, tuple] = {}  # deterministic windows → superoperator plans
         self._models: dict[Any, CycleModel] = {}
-        self._beams: list[tuple[int, int, str, int, bool]] = []   # (node, order, role, ch, ent)
+        self._beams: list[tuple[int, int, str, int, bool]] = []  # (node, order, role, ch, ent)
         self._beam_channels: list[int] = []
-        self._run_key = 0               # thermal key of the last run's cycle model
+        self._run_key = 0  # thermal key of the last run's cycle model
         # the period between two entangler runs, for fast-forwarding identical timeouts
         self._init_period_tracking()
 
@@ -151,8 +168,9 @@ class PhysicsWorld(PeriodTracking):
             try:
                 kind, ch, extra = view.resolve_device(name)
             except KeyError:
-                raise LabError(f"lab {self.lab.name}: {what}: device '{name}' unknown to the "
-                               f"engine") from None
+                raise LabError(
+                    f"lab {self.lab.name}: {what}: device '{name}' unknown to the engine"
+                ) from None
             if kind == Kind.AD9910 and "sw" in extra:
                 return ttl(extra["sw"], what)
             if kind not in (Kind.TTL_OUT, Kind.TTL_INOUT):
@@ -167,17 +185,27 @@ class PhysicsWorld(PeriodTracking):
             self._dds.append((spi, int(extra.get("cs", 0))))
             ch = ttl(node.readout.pmt, f"{node.name}.pmt")
             self._pmt_ch.append(ch)
-            self._channels[ch] = ClickChannel(self.rng, 0.0, 0.0, node.readout.pulse_width_s,
-                                              mu_s=self.mu_s)
+            self._channels[ch] = ClickChannel(
+                self.rng, 0.0, 0.0, node.readout.pulse_width_s, mu_s=self.mu_s
+            )
         for det in self.lab.bsa.detectors:
             ch = ttl(det.device, "bsa detector")
             self._det_ch.append(ch)
-            self._channels[ch] = ClickChannel(self.rng, det.dark_rate_hz, det.dead_time_s,
-                                              det.pulse_width_s, det.afterpulse_prob,
-                                              det.afterpulse_delay_s, self.mu_s)
+            self._channels[ch] = ClickChannel(
+                self.rng,
+                det.dark_rate_hz,
+                det.dead_time_s,
+                det.pulse_width_s,
+                det.afterpulse_prob,
+                det.afterpulse_delay_s,
+                self.mu_s,
+            )
         self._ent_ch = {ttl(o, "entangler output") for o in self.lab.entangler.outputs}
-        self._beams = [(k, _ORDER[role], role, ch, ch in self._ent_ch)
-                       for k in range(2) for role, ch in self._beam_ch[k].items()]
+        self._beams = [
+            (k, _ORDER[role], role, ch, ch in self._ent_ch)
+            for k in range(2)
+            for role, ch in self._beam_ch[k].items()
+        ]
         self._beam_channels = [b[3] for b in self._beams]
 
     def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
@@ -192,11 +220,18 @@ class PhysicsWorld(PeriodTracking):
     # ---- state -----------------------------------------------------------------------------
     def save_state(self) -> WorldRecord:
         """The physical state as a :class:`WorldRecord` (caches are left out)."""
-        return WorldRecord(self._t, self.ions.rho.copy(), [th.n for th in self.ions.thermal],
-                           [dict(on) for on in self._on], list(self._aom_since),
-                           list(self._bright), list(self._coh_t0), list(self._staged),
-                           list(self._owned),
-                           {ch: c.save_state() for ch, c in self._channels.items()})
+        return WorldRecord(
+            self._t,
+            self.ions.rho.copy(),
+            [th.n for th in self.ions.thermal],
+            [dict(on) for on in self._on],
+            list(self._aom_since),
+            list(self._bright),
+            list(self._coh_t0),
+            list(self._staged),
+            list(self._owned),
+            {ch: c.save_state() for ch, c in self._channels.items()},
+        )
 
     def load_state(self, rec: WorldRecord) -> None:
         """Continue from a :class:`WorldRecord` (of a world of the same lab, attached)."""
@@ -223,8 +258,14 @@ class PhysicsWorld(PeriodTracking):
         return self._t
 
     # ---- entangler fast path ---------------------------------------------------------------
-    def cycle_model(self, outputs: dict[int, tuple[int, int]], gates: dict[int, tuple[int, int]],
-                    cycle_mu: int, *, t_start_mu: int | None = None) -> CycleModel:
+    def cycle_model(
+        self,
+        outputs: dict[int, tuple[int, int]],
+        gates: dict[int, tuple[int, int]],
+        cycle_mu: int,
+        *,
+        t_start_mu: int | None = None,
+    ) -> CycleModel:
         """Exact per-cycle law of an entangler configuration (cached per configuration).
 
         :param outputs: entangler output 0..3 → (start_mu, stop_mu) in the cycle (8 ns quantised).
@@ -240,8 +281,12 @@ class PhysicsWorld(PeriodTracking):
         # factor (to THERMAL_KEY_TOL; built with the n̄ of the first run that needs them)
         thermal = self.ions.thermal
         self._run_key = self._thermal_key([th.n for th in thermal])
-        key = (tuple(sorted(outputs.items())), tuple(sorted(gates.items())), cycle_mu,
-               self._run_key)
+        key = (
+            tuple(sorted(outputs.items())),
+            tuple(sorted(gates.items())),
+            cycle_mu,
+            self._run_key,
+        )
         model = self._models.get(key)
         if model is None:
             n_bars = tuple(float(f"{t.n:.6g}") for t in thermal)
@@ -255,8 +300,14 @@ class PhysicsWorld(PeriodTracking):
             f /= 1 + n / node.motion.n_mode
         return round(f / THERMAL_KEY_TOL)
 
-    def commit_cycle(self, sample: CycleSample, t_cycle_start_mu: int, *,
-                     t_run_start_mu: int | None = None, deliver_clicks: bool = False) -> None:
+    def commit_cycle(
+        self,
+        sample: CycleSample,
+        t_cycle_start_mu: int,
+        *,
+        t_run_start_mu: int | None = None,
+        deliver_clicks: bool = False,
+    ) -> None:
         """Make ``sample`` (the last cycle of an entangler run) the ions' state at its end.
 
         Processes all outputs before the run first; the run interval itself is owned by the
@@ -268,14 +319,16 @@ class PhysicsWorld(PeriodTracking):
             for i, t in sample.clicks:
                 self._channels[self._det_ch[i]].add_arrivals([t_cycle_start_mu + t])
 
-    def commit_timeout(self, model: CycleModel, excluded: tuple[int, ...], t_run_start_mu: int,
-                       t_end_mu: int) -> None:
+    def commit_timeout(
+        self, model: CycleModel, excluded: tuple[int, ...], t_run_start_mu: int, t_end_mu: int
+    ) -> None:
         """Commit a run that ended without a pattern in ``excluded`` (a timeout): the ions are in
         the model's non-herald state at ``t_end_mu`` and heated over the run."""
         self.commit_state(model.post_state(excluded), t_run_start_mu, t_end_mu, timeout=True)
 
-    def commit_state(self, rho: np.ndarray, t_run_start_mu: int, t_end_mu: int, *,
-                     timeout: bool = False) -> None:
+    def commit_state(
+        self, rho: np.ndarray, t_run_start_mu: int, t_end_mu: int, *, timeout: bool = False
+    ) -> None:
         """An entangler run owns [t_run_start, t_end): outputs before it are processed first, the
         ions heat over it and are in ``rho`` at its end (no world processing or detector dark
         counts of the world's own inside it). ``timeout``: ``rho`` depends only on the run's
@@ -327,7 +380,7 @@ class PhysicsWorld(PeriodTracking):
             if self._staged:
                 self._flush_staged(t)
             elif on[k][role] == bool(lvl):
-                continue            # no change of any beam: nothing happens at t
+                continue  # no change of any beam: nothing happens at t
             self._evolve(t_prev, t)
             t_prev = t
             self._event(t, k, role, bool(lvl))
@@ -348,8 +401,9 @@ class PhysicsWorld(PeriodTracking):
                 return False
         return True
 
-    def _advance_planned(self, events: list[tuple[int, int, int, str, int]], t0: int,
-                         t1: int) -> None:
+    def _advance_planned(
+        self, events: list[tuple[int, int, int, str, int]], t0: int, t1: int
+    ) -> None:
         """:meth:`advance` for a deterministic window: the same segment physics as
         :meth:`_evolve`, applied as one memoised superoperator (cooling between entangler runs
         repeats with the same relative timing, so the map is built once)."""
@@ -359,9 +413,14 @@ class PhysicsWorld(PeriodTracking):
         # a diagonal rho has nothing to dephase (and stays diagonal): the plan then needs no
         # coherence origins, and one plan serves every such window with these events
         diag = ions.rho is self._diag or is_diagonal(ions.rho)
-        offs = None if diag else tuple(
-            0 if node.dephasing == "exponential" else round(t0 - self._coh_t0[k] / mu)
-            for k, node in enumerate(self.lab.nodes))
+        offs = (
+            None
+            if diag
+            else tuple(
+                0 if node.dephasing == "exponential" else round(t0 - self._coh_t0[k] / mu)
+                for k, node in enumerate(self.lab.nodes)
+            )
+        )
         key = (t1 - t0, tuple((t - t0, k, role, lvl) for t, k, _, role, lvl in events), on0, offs)
         plan = self._plans.get(key)
         if plan is None:
@@ -386,8 +445,13 @@ class PhysicsWorld(PeriodTracking):
             self._on[k][r] = lvl
         self._t = t1
 
-    def _plan(self, events: list[tuple[int, int, int, str, int]], t0: int, t1: int,
-              offs: tuple[int, ...] | None) -> tuple:
+    def _plan(
+        self,
+        events: list[tuple[int, int, int, str, int]],
+        t0: int,
+        t1: int,
+        offs: tuple[int, ...] | None,
+    ) -> tuple:
         """(superoperator (16, 16), thermal ops, pump-reset coherence origins, final beams) of a
         deterministic window, from the segment rules of :meth:`_evolve` applied to a basis.
         ``offs`` None: for diagonal states only (the diagonal basis, no dephasing)."""
@@ -407,8 +471,10 @@ class PhysicsWorld(PeriodTracking):
             if t > t_prev:
                 dt = (t - t_prev) * mu
                 for k, node in enumerate(self.lab.nodes):
-                    stack = [_linear_step(m, k, node, on[k], t_prev * mu, t * mu, coh[k],
-                                          coherent) for m in stack]
+                    stack = [
+                        _linear_step(m, k, node, on[k], t_prev * mu, t * mu, coh[k], coherent)
+                        for m in stack
+                    ]
                     thermal_ops.append((k, bool(on[k]["cool"]), dt))
                     if on[k]["pump"]:
                         coh[k] = t * mu
@@ -516,8 +582,16 @@ class PhysicsWorld(PeriodTracking):
         for k, node in enumerate(self.lab.nodes):
             on = self._on[k]
             th = ions.thermal[k]
-            ions.rho = _linear_step(ions.rho, k, node, on, t_a * mu, t_b * mu, self._coh_t0[k],
-                                    not diag and has_coherence(ions.rho, k))
+            ions.rho = _linear_step(
+                ions.rho,
+                k,
+                node,
+                on,
+                t_a * mu,
+                t_b * mu,
+                self._coh_t0[k],
+                not diag and has_coherence(ions.rho, k),
+            )
             if on["cool"]:
                 th.cool(dt)
             else:

@@ -6,6 +6,7 @@ pass (:class:`Period`) can later be repeated k times at once: its submissions lo
 cursor, counter and SED lanes moved as the per-event path would move them. The PHY whose run the
 pass is built around takes part through :class:`FastForwardPhy`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ class Period:
         """The submissions per channel as logged: ``(timestamp, address, data)``."""
         out: dict[int, list[tuple[int, int, Any]]] = {}
         for e in self.events:
-            out.setdefault(e.target >> 8, []).append((e.now, e.target & 0xff, e.data))
+            out.setdefault(e.target >> 8, []).append((e.now, e.target & 0xFF, e.data))
         return out
 
     @cached_property
@@ -77,8 +78,12 @@ class Period:
     @cached_property
     def key(self) -> tuple:
         n0 = self.now0
-        return (self.now1 - n0, self.counter0 - n0, self.counter1 - n0,
-                tuple((a - n0, b - n0, c, d, e) for a, b, c, d, e in self.events))
+        return (
+            self.now1 - n0,
+            self.counter0 - n0,
+            self.counter1 - n0,
+            tuple((a - n0, b - n0, c, d, e) for a, b, c, d, e in self.events),
+        )
 
 
 @runtime_checkable
@@ -89,11 +94,13 @@ class FastForwardPhy(Protocol):
         """What decides the PHY's next run (and the physics of the pass), or None."""
         ...
 
-    def skip_runs(self, max_runs: int, period_mu: int, ref: Any,
-                  writes: list[tuple[int, int, Any]]) -> int:
+    def skip_runs(
+        self, max_runs: int, period_mu: int, ref: Any, writes: list[tuple[int, int, Any]]
+    ) -> int:
         """Advance the PHY (and the physics) over up to ``max_runs`` passes of ``period_mu``
         making ``writes`` (shifted); the number of passes it accepted."""
         ...
+
 
 @dataclass(frozen=True)
 class _Capture:
@@ -152,8 +159,9 @@ class PeriodCapture:
         self._submit(target, data)  # an underflow propagates: no period then
         self._cap.events.append(entry)  # type: ignore[union-attr]
 
-    def repeat_period(self, period: Period, max_repeats: int, phy_channel: int,
-                      ref: Any = None) -> int:
+    def repeat_period(
+        self, period: Period, max_repeats: int, phy_channel: int, ref: Any = None
+    ) -> int:
         """Fast-forward passes of a kernel loop around a run of the PHY on ``phy_channel``.
 
         The caller has checked that the loop is now where ``period`` (a pass recorded earlier)
@@ -169,19 +177,25 @@ class PeriodCapture:
         """
         t = period.length
         periodic = period.counter1 - period.now1 == period.counter0 - period.now0
-        if (t <= 0 or (max_repeats > 1 and not periodic)
-                or self.now - self.counter != period.now0 - period.counter0
-                or not period.regular):
+        if (
+            t <= 0
+            or (max_repeats > 1 and not periodic)
+            or self.now - self.counter != period.now0 - period.counter0
+            or not period.regular
+        ):
             return 0
         st = self.channels.get(phy_channel)
         if st is None or not isinstance(st.phy, FastForwardPhy):
             return 0
-        s0 = self.now - period.now0     # shift of the first pass
+        s0 = self.now - period.now0  # shift of the first pass
         by_ch = period.by_channel
         for ch, evs in by_ch.items():
             other = self.channels[ch]
-            if (other.flagged or (ch != phy_channel and other.hook is not None)
-                    or other.max_c >= (evs[0][0] + s0) >> 3):
+            if (
+                other.flagged
+                or (ch != phy_channel and other.hook is not None)
+                or other.max_c >= (evs[0][0] + s0) >> 3
+            ):
                 return 0
         # events still waiting in a lane would see the passes' submissions queue behind them
         cc = self.counter >> 3
@@ -218,7 +232,7 @@ class PeriodCapture:
         tail = min(n - 1, self.lane_count)
         for i, s in enumerate(shifts):
             if 0 < i < n - tail:
-                if i == n - tail - 1:   # skip the middle passes at once
+                if i == n - tail - 1:  # skip the middle passes at once
                     lane = (lane + (n - tail - 1) * period.switches) & mask
                     last_c = (events[-1].now + s) >> 3
                 continue

@@ -7,15 +7,17 @@ meet in the same coarse cycle are *replaced* (the later submission wins) when th
 replacement and address and fine timestamp are identical; otherwise they *collide* and the channel
 outputs nothing in that cycle (the collision is logged, ``artiq/firmware/runtime/rtio_mgt.rs``).
 
-The engine appends submissions to :attr:`ChannelState.raw` as ``(timestamp_mu, address, data)`` tuples in
-submission order. As long as a channel's coarse timestamps strictly increase, no two events can meet
-and ``raw`` *is* the resolved log (the common case: no copy, no work). A non-increasing coarse timestamp
-flags the channel; its resolved log is then computed on demand by sorting and grouping.
+The engine appends submissions to :attr:`ChannelState.raw` as ``(timestamp_mu, address, data)``
+tuples in submission order. As long as a channel's coarse timestamps strictly increase, no two
+events can meet and ``raw`` *is* the resolved log (the common case: no copy, no work). A
+non-increasing coarse timestamp flags the channel; its resolved log is then computed on demand by
+sorting and grouping.
 
 A channel's (or named device's) :class:`Kind` says what PHY it is; its :attr:`Kind.trace` what the
 VCD file and :mod:`~sim.rtio.peek` show of it. Which device_db class has which kind is
 :data:`sim.registry.DEVICE_CLASSES`.
 """
+
 from __future__ import annotations
 
 import enum
@@ -27,11 +29,11 @@ __all__ = ["ChannelState", "Kind", "Trace"]
 class Trace(enum.Enum):
     """What the VCD file and peeks show of a device of a kind."""
 
-    LEVEL = "level"          # an output's level (TTL-like: wire ``0``/``1``)
-    INPUT = "input"          # an input's edges and events (``in``, ``gate``/``count``, ...)
+    LEVEL = "level"  # an output's level (TTL-like: wire ``0``/``1``)
+    INPUT = "input"  # an input's edges and events (``in``, ``gate``/``count``, ...)
     ENTANGLER = "entangler"  # the entangler core's runs, heralds and registers
-    DDS = "dds"              # an AD9910's DDS states (frequency, phase, amplitude, switch)
-    NONE = "none"            # nothing (an SPI bus)
+    DDS = "dds"  # an AD9910's DDS states (frequency, phase, amplitude, switch)
+    NONE = "none"  # nothing (an SPI bus)
 
 
 class Kind(enum.StrEnum):
@@ -44,8 +46,8 @@ class Kind(enum.StrEnum):
     EDGE_COUNTER = "edge_counter"
     CLKGEN = "clkgen"
     ENTANGLER = "entangler"
-    AD9910 = "ad9910"          # a DDS channel on an Urukul's SPI bus (a named device, no channel)
-    UNKNOWN = "unknown"        # a channel no device declared
+    AD9910 = "ad9910"  # a DDS channel on an Urukul's SPI bus (a named device, no channel)
+    UNKNOWN = "unknown"  # a channel no device declared
 
     @property
     def replaces(self) -> bool:
@@ -60,16 +62,38 @@ class Kind(enum.StrEnum):
 
 
 _REPLACE_KINDS = frozenset((Kind.TTL_OUT, Kind.TTL_INOUT, Kind.CLKGEN, Kind.UNKNOWN))
-_TRACES = {Kind.TTL_OUT: Trace.LEVEL, Kind.CLKGEN: Trace.LEVEL, Kind.UNKNOWN: Trace.LEVEL,
-           Kind.TTL_INOUT: Trace.INPUT, Kind.EDGE_COUNTER: Trace.INPUT,
-           Kind.ENTANGLER: Trace.ENTANGLER, Kind.AD9910: Trace.DDS, Kind.SPI: Trace.NONE}
+_TRACES = {
+    Kind.TTL_OUT: Trace.LEVEL,
+    Kind.CLKGEN: Trace.LEVEL,
+    Kind.UNKNOWN: Trace.LEVEL,
+    Kind.TTL_INOUT: Trace.INPUT,
+    Kind.EDGE_COUNTER: Trace.INPUT,
+    Kind.ENTANGLER: Trace.ENTANGLER,
+    Kind.AD9910: Trace.DDS,
+    Kind.SPI: Trace.NONE,
+}
 
 
 class ChannelState:
     """Everything the engine knows about one RTIO channel's output side."""
 
-    __slots__ = ("channel", "name", "kind", "raw", "max_c", "flagged", "flag_c", "hook", "replace",
-                 "_res", "_res_len", "checked", "phy", "input", "level_view")
+    __slots__ = (
+        "channel",
+        "name",
+        "kind",
+        "raw",
+        "max_c",
+        "flagged",
+        "flag_c",
+        "hook",
+        "replace",
+        "_res",
+        "_res_len",
+        "checked",
+        "phy",
+        "input",
+        "level_view",
+    )
 
     def __init__(self, channel: int, name: str = "unknown", kind: Kind = Kind.UNKNOWN) -> None:
         self.channel = channel

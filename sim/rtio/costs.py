@@ -22,6 +22,7 @@ field                  bound it is chosen against
 A lab calibrates the table on its own hardware with an experiment in ``repository/`` that stores the
 measured numbers as a dataset; :meth:`CostProfile.from_dataset` turns that dict into a profile.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -69,13 +70,19 @@ class CostProfile:
 
     #: names stored by ``repository/timing_calibration.py`` (``calib.timing.<name>``) → field
     CALIBRATION_KEYS = {
-        "output_mu": "rtio_output", "input_read_mu": "rtio_input", "counter_read_mu": "get_counter",
-        "delay_mu": "delay", "rpc_mu": "rpc", "dma_playback_start_mu": "dma_playback_start",
+        "output_mu": "rtio_output",
+        "input_read_mu": "rtio_input",
+        "counter_read_mu": "get_counter",
+        "delay_mu": "delay",
+        "rpc_mu": "rpc",
+        "dma_playback_start_mu": "dma_playback_start",
         "dma_playback_per_event_mu": "dma_playback_event",
     }
 
     @classmethod
-    def from_dataset(cls, data: Mapping[str, Any], base: "CostProfile | str" = "kasli2") -> "CostProfile":
+    def from_dataset(
+        cls, data: Mapping[str, Any], base: "CostProfile | str" = "kasli2"
+    ) -> "CostProfile":
         """Build a profile from a calibration dataset.
 
         :param data: mapping of field names (optionally prefixed ``"cpu_cost."``), or of the
@@ -87,9 +94,9 @@ class CostProfile:
         fields = {f.name for f in dataclasses.fields(cls)} - {"name"}
         values: dict[str, Any] = {}
         for key, value in data.items():
-            k = key[len("cpu_cost."):] if key.startswith("cpu_cost.") else key
+            k = key[len("cpu_cost.") :] if key.startswith("cpu_cost.") else key
             if k.startswith("calib.timing."):
-                k = cls.CALIBRATION_KEYS.get(k[len("calib.timing."):], "")
+                k = cls.CALIBRATION_KEYS.get(k[len("calib.timing.") :], "")
             if k in fields:
                 values[k] = int(round(float(value)))
             elif k == "name":
@@ -103,25 +110,55 @@ class CostProfile:
 #: inside (100, 480) ns. get_counter 80 mu ∈ [50, 1000].
 #: 40-event DMA: 800 + 40*80 = 4000 mu < 4.5 us.
 KASLI2 = CostProfile(
-    name="kasli2", rtio_output=200, rtio_input=240, get_counter=80, delay=24, rpc=40_000,
-    rpc_async=2_000, dma_playback_start=800, dma_playback_event=80, dma_record_event=2_000,
-    rtio_init=2_000, kernel_launch=2_000_000, cache=1_000,
+    name="kasli2",
+    rtio_output=200,
+    rtio_input=240,
+    get_counter=80,
+    delay=24,
+    rpc=40_000,
+    rpc_async=2_000,
+    dma_playback_start=800,
+    dma_playback_event=80,
+    dma_record_event=2_000,
+    rtio_init=2_000,
+    kernel_launch=2_000_000,
+    cache=1_000,
 )
 
 #: Kasli-SoC, Zynq-7000 ARM CPU (``cortexa9``): faster CPU, slower RTIO access over AXI.
 #: PulseRate: 2*320 + 2*8 = 656 mu ⇒ min dt ≈ 328 ns < 810 ns.
 #: 40-event DMA: 1200 + 40*110 = 5600 < 6.2 us.
 KASLI_SOC = CostProfile(
-    name="kasli_soc", rtio_output=320, rtio_input=360, get_counter=120, delay=8, rpc=30_000,
-    rpc_async=1_000, dma_playback_start=1_200, dma_playback_event=110, dma_record_event=1_000,
-    rtio_init=2_000, kernel_launch=1_500_000, cache=600,
+    name="kasli_soc",
+    rtio_output=320,
+    rtio_input=360,
+    get_counter=120,
+    delay=8,
+    rpc=30_000,
+    rpc_async=1_000,
+    dma_playback_start=1_200,
+    dma_playback_event=110,
+    dma_record_event=1_000,
+    rtio_init=2_000,
+    kernel_launch=1_500_000,
+    cache=600,
 )
 
 #: Free of CPU cost (ideal CPU): useful to isolate timeline logic in tests.
 ZERO = CostProfile(
-    name="zero", rtio_output=0, rtio_input=0, get_counter=0, delay=0, rpc=0, rpc_async=0,
-    dma_playback_start=0, dma_playback_event=0, dma_record_event=0, rtio_init=0,
-    kernel_launch=0, cache=0,
+    name="zero",
+    rtio_output=0,
+    rtio_input=0,
+    get_counter=0,
+    delay=0,
+    rpc=0,
+    rpc_async=0,
+    dma_playback_start=0,
+    dma_playback_event=0,
+    dma_record_event=0,
+    rtio_init=0,
+    kernel_launch=0,
+    cache=0,
 )
 
 PROFILES: dict[str, CostProfile] = {"kasli2": KASLI2, "kasli_soc": KASLI_SOC, "zero": ZERO}
@@ -147,5 +184,8 @@ def load_profile(name_or_path: "str | CostProfile | Mapping[str, Any]") -> CostP
             data = pyon.decode(text)
         base = data.get("base", "kasli2") if isinstance(data, dict) else "kasli2"
         return CostProfile.from_dataset({k: v for k, v in data.items() if k != "base"}, base=base)
-    raise ValueError("unknown CPU cost profile {!r} (known: {})".format(
-        name_or_path, ", ".join(sorted(PROFILES))))
+    raise ValueError(
+        "unknown CPU cost profile {!r} (known: {})".format(
+            name_or_path, ", ".join(sorted(PROFILES))
+        )
+    )

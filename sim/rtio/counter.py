@@ -8,6 +8,7 @@ and by stalls on full output lanes. Slack = cursor − counter.
 
 Persistent clocks between runs (export/restore of ``now`` and ``counter``) belong here.
 """
+
 from __future__ import annotations
 
 from sim.rtio.costs import CostProfile, load_profile

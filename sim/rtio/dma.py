@@ -6,6 +6,7 @@ While DMA records, submissions go into the trace instead of the SED (each charge
 ``dma_record_event``); playback submits the trace through the SED at a new start time, the CPU
 blocked until every event is in, and stops at the first underflow.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -88,7 +89,8 @@ class DMACache:
                     self.rtio_output(target, data)
                 except RTIOUnderflow:
                     error = "RTIO underflow at channel 0x{:04x}:{}, {} mu".format(
-                        target >> 8, self.channel_name(target >> 8), self.now)
+                        target >> 8, self.channel_name(target >> 8), self.now
+                    )
                     break
         finally:
             self.now, self._c_out = saved_now, saved_cost

@@ -20,6 +20,7 @@ composed of one mixin per concern, each in its own module:
 This module wires them together: channel registration, attached worlds, ``rtio_init`` and the
 end of a kernel.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -36,9 +37,16 @@ from sim.rtio.summary import AsyncError, Diagnostics
 from sim.rtio.timeline import Timeline
 from sim.rtio.views import PhyViews
 
-__all__ = ["RTIOEngine", "Period", "AsyncError",
-           "UNDERFLOW_MARGIN_COARSE", "BREAK_REALTIME_SLACK_MU", "ASYNC_COLLISION",
-           "ASYNC_BUSY", "ASYNC_SEQUENCE"]
+__all__ = [
+    "RTIOEngine",
+    "Period",
+    "AsyncError",
+    "UNDERFLOW_MARGIN_COARSE",
+    "BREAK_REALTIME_SLACK_MU",
+    "ASYNC_COLLISION",
+    "ASYNC_BUSY",
+    "ASYNC_SEQUENCE",
+]
 
 #: ``core.reset()``/``break_realtime()`` put the cursor this far ahead of the counter.
 BREAK_REALTIME_SLACK_MU = 125000
@@ -48,8 +56,9 @@ ASYNC_BUSY = AsyncError.BUSY
 ASYNC_SEQUENCE = AsyncError.SEQUENCE
 
 
-class RTIOEngine(Timeline, Counter, SEDOutputs, InputReads, PhyViews, DMACache, PeriodCapture,
-                 Diagnostics):
+class RTIOEngine(
+    Timeline, Counter, SEDOutputs, InputReads, PhyViews, DMACache, PeriodCapture, Diagnostics
+):
     """One core device's RTIO core, seen from its CPU.
 
     :param ref_period: machine unit in seconds (1 ns on Kasli).
@@ -59,9 +68,15 @@ class RTIOEngine(Timeline, Counter, SEDOutputs, InputReads, PhyViews, DMACache, 
     :param rng: the simulation's random generator (PHYs and worlds draw from it).
     """
 
-    def __init__(self, ref_period: float = 1e-9, ref_multiplier: int = 8,
-                 costs: "CostProfile | str" = "kasli2", lane_count: int = 8,
-                 lane_depth: int = 128, rng: Any = None) -> None:
+    def __init__(
+        self,
+        ref_period: float = 1e-9,
+        ref_multiplier: int = 8,
+        costs: "CostProfile | str" = "kasli2",
+        lane_count: int = 8,
+        lane_depth: int = 128,
+        rng: Any = None,
+    ) -> None:
         if ref_multiplier != 8:
             raise ValueError("only ref_multiplier=8 (3 fine timestamp bits) is modelled")
         self.ref_period = ref_period
@@ -90,6 +105,7 @@ class RTIOEngine(Timeline, Counter, SEDOutputs, InputReads, PhyViews, DMACache, 
         recorder. Off by default."""
         if self.recorder is None:
             from sim.rtio.recorder import WaveRecorder
+
             self.recorder = WaveRecorder.seeded(seed)
         return self.recorder
 
@@ -101,8 +117,14 @@ class RTIOEngine(Timeline, Counter, SEDOutputs, InputReads, PhyViews, DMACache, 
             st = self.channels[channel] = ChannelState(channel)
         return st
 
-    def register_channel(self, channel: int, kind: Kind, name: str | None = None,
-                         phy: Any = None, input_depth: int | None = None) -> ChannelState:
+    def register_channel(
+        self,
+        channel: int,
+        kind: Kind,
+        name: str | None = None,
+        phy: Any = None,
+        input_depth: int | None = None,
+    ) -> ChannelState:
         """Declare a channel's PHY kind and device name (idempotent).
 
         :param phy: PHY model; if it has ``on_output(ts, addr, data)`` it sees every accepted
@@ -139,6 +161,7 @@ class RTIOEngine(Timeline, Counter, SEDOutputs, InputReads, PhyViews, DMACache, 
             def both(ts: int, addr: int, data: int, _a=first, _b=hook) -> None:
                 _a(ts, addr, data)
                 _b(ts, addr, data)
+
             st.hook = both
 
     def attach_world(self, world: Any) -> None:
@@ -166,7 +189,7 @@ class RTIOEngine(Timeline, Counter, SEDOutputs, InputReads, PhyViews, DMACache, 
         for inp in self.inputs.values():
             inp.fill(self.counter)
         for st in self.channels.values():
-            st.drop_after(cc)   # events still waiting in the lanes are flushed
+            st.drop_after(cc)  # events still waiting in the lanes are flushed
             phy = st.phy
             if phy is not None and hasattr(phy, "rtio_reset"):
                 phy.rtio_reset(self.counter)

@@ -15,6 +15,7 @@ engine needs them. ``pending`` holds events that the PHY produced but that have 
 event or an overflow) and :meth:`InputReads.world_edges`, through which input PHYs receive the
 edges of the attached worlds (the place to record every delivered input edge).
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -96,12 +97,15 @@ class InputReads:
     def _input(self, channel: int) -> InputChannel:
         inp = self.inputs.get(channel)
         if inp is None:
-            raise ValueError("RTIO channel {} ({}) has no input".format(
-                channel, self.channel_name(channel)))
+            raise ValueError(
+                "RTIO channel {} ({}) has no input".format(channel, self.channel_name(channel))
+            )
         return inp
 
     def _overflow(self, channel: int) -> RTIOOverflow:
-        msg = "RTIO input overflow on channel 0x{:04x}:{}".format(channel, self.channel_name(channel))
+        msg = "RTIO input overflow on channel 0x{:04x}:{}".format(
+            channel, self.channel_name(channel)
+        )
         return RTIOOverflow(msg)  # a core-log error only if the kernel does not catch it
 
     def _read(self, channel: int, timeout: int | None) -> tuple[int, int]:
@@ -155,9 +159,12 @@ class InputReads:
             if t is not None:
                 return t
             if t_end > limit:
-                raise RuntimeError("input read on RTIO channel 0x{:04x}:{} blocks forever (no event "
-                                   "within 100 s of simulated time)".format(
-                                       inp.channel, self.channel_name(inp.channel)))
+                raise RuntimeError(
+                    "input read on RTIO channel 0x{:04x}:{} blocks forever (no event "
+                    "within 100 s of simulated time)".format(
+                        inp.channel, self.channel_name(inp.channel)
+                    )
+                )
             step = min(step * 2, 10_000_000)
             t_end += step
 

@@ -4,6 +4,7 @@
 (``artiq/test/hardware_testbench.py``, ``test_rtio.py::Loopback`` measures 20–170 ns on Kasli DIO).
 Implements the World protocol.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -31,7 +32,9 @@ class LoopbackWorld:
     def attach(self, view: Any) -> None:
         self.view = view
 
-    def wire(self, out_channel: int, in_channel: int, delay_mu: int = DEFAULT_LOOP_DELAY_MU) -> None:
+    def wire(
+        self, out_channel: int, in_channel: int, delay_mu: int = DEFAULT_LOOP_DELAY_MU
+    ) -> None:
         self.wires.setdefault(in_channel, []).append([out_channel, int(delay_mu), _NEG])
 
     def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
@@ -43,8 +46,9 @@ class LoopbackWorld:
             out_ch, d, t_done = w
             if t_end_mu <= t_done:
                 continue
-            for t, lv in self.view.ttl_levels(out_ch, t_done - d if t_done > _NEG else _NEG,
-                                              t_end_mu - d):
+            for t, lv in self.view.ttl_levels(
+                out_ch, t_done - d if t_done > _NEG else _NEG, t_end_mu - d
+            ):
                 out.append((t + d, lv))
             w[2] = t_end_mu
         if len(wires) > 1:

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Peek API for tests: a signal's value at time t and its events, by device name or channel."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -8,9 +8,10 @@ gate) or an account of each entangler run and the clicks of its cycles. A :class
 :attr:`sim.rtio.engine.RTIOEngine.recorder` collects them; without one (no VCD requested) nothing
 is recorded and nothing costs time. Recording never changes the timeline: it only copies what
 the engine and the PHYs compute anyway, and what it draws for the waveform alone (where the
-clicks of an entangler run's non-herald cycles fall) comes from its own generator :attr:`WaveRecorder.rng`,
-never from the simulation's.
+clicks of an entangler run's non-herald cycles fall) comes from its own generator
+:attr:`WaveRecorder.rng`, never from the simulation's.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ import numpy
 
 __all__ = ["EntanglerRun", "WaveRecorder"]
 
-_WAVEFORM_STREAM = 0x76_63_64   # second seed word of the waveform-only generator ("vcd")
+_WAVEFORM_STREAM = 0x76_63_64  # second seed word of the waveform-only generator ("vcd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +67,9 @@ class WaveRecorder:
     def seeded(cls, seed: int | None) -> WaveRecorder:
         """A recorder whose waveform-only draws follow from the session's ``seed`` (a stream of
         its own: recording never consumes the simulation's random numbers)."""
-        return cls(rng=numpy.random.default_rng(
-            None if seed is None else [int(seed), _WAVEFORM_STREAM]))
+        return cls(
+            rng=numpy.random.default_rng(None if seed is None else [int(seed), _WAVEFORM_STREAM])
+        )
 
     def add_edges(self, channel: int, edges: list[tuple[int, int]]) -> None:
         """Input transitions ``(t_mu, level)`` that reached the PHY of ``channel``."""
@@ -76,8 +78,9 @@ class WaveRecorder:
             log = self.edges[channel] = []
         log.extend(edges)
 
-    def add_run(self, channel: int, run: EntanglerRun,
-                clicks: list[tuple[int, int]] | None = None) -> int:
+    def add_run(
+        self, channel: int, run: EntanglerRun, clicks: list[tuple[int, int]] | None = None
+    ) -> int:
         """One entangler run on ``channel`` and the clicks ``(gate input, t_mu)`` of its cycles;
         returns the index of the first of them in ``entangler_clicks[channel]``."""
         self.entangler_runs.setdefault(channel, []).append(run)

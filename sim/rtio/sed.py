@@ -11,6 +11,7 @@ lane stalls the CPU until its head event leaves. Accepted events go to the chann
 While DMA records, a period is captured or the lane log is on, ``rtio_output`` is routed to their
 variant (:meth:`SEDOutputs._swap_output`): the hot path itself checks none of them.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -43,7 +44,9 @@ class SEDOutputs:
     _captured_output: Callable[[int, Any], None]
     channel: Callable[[int], ChannelState]
     if TYPE_CHECKING:  # provided by Diagnostics (a stub here would shadow it in the engine's MRO)
+
         def _underflow(self, target: int, ts: int, counter: int) -> RTIOUnderflow: ...
+
     _async: Callable[[AsyncError, int], None]
     _note_slack: Callable[[int, int, int], None]
 
@@ -108,9 +111,9 @@ class SEDOutputs:
         else:
             st.flagged = True
             st.flag_c = st.max_c
-        st.raw.append((ts, target & 0xff, data))
+        st.raw.append((ts, target & 0xFF, data))
         if st.hook is not None:
-            st.hook(ts, target & 0xff, data)
+            st.hook(ts, target & 0xFF, data)
 
     #: the class's submission path, whatever ``rtio_output`` is routed to
     _submit = rtio_output

@@ -3,9 +3,20 @@
 re-exports them; :mod:`sim.rtio.errors` uses them when no real ARTIQ is installed). Imports
 nothing, so that neither side depends on the other."""
 
-__all__ = ["RTIOUnderflow", "RTIOOverflow", "RTIODestinationUnreachable", "DMAError",
-           "SubkernelError", "ClockFailure", "I2CError", "SPIError", "CacheError",
-           "UnwrapNoneError", "CXPError", "CoreException"]
+__all__ = [
+    "RTIOUnderflow",
+    "RTIOOverflow",
+    "RTIODestinationUnreachable",
+    "DMAError",
+    "SubkernelError",
+    "ClockFailure",
+    "I2CError",
+    "SPIError",
+    "CacheError",
+    "UnwrapNoneError",
+    "CXPError",
+    "CoreException",
+]
 
 
 class CoreException:
@@ -26,21 +37,25 @@ class RTIOUnderflow(Exception):
 
     The event is discarded; the timeline cursor is not changed.
     """
+
     artiq_builtin = True
 
 
 class RTIOOverflow(Exception):
     """An input FIFO overflowed; events were lost. The sticky flag is cleared by this read."""
+
     artiq_builtin = True
 
 
 class RTIODestinationUnreachable(Exception):
     """An RTIO event was submitted to a DRTIO destination that is down."""
+
     artiq_builtin = True
 
 
 class DMAError(Exception):
     """Invalid DMA operation: nested recording, missing trace or an invalidated handle."""
+
     artiq_builtin = True
 
 
@@ -62,11 +77,13 @@ class SPIError(Exception):
 
 class CacheError(Exception):
     """Invalid core-cache operation (replacing a value extracted in the same kernel)."""
+
     artiq_builtin = True
 
 
 class UnwrapNoneError(Exception):
     """An option value was None."""
+
     artiq_builtin = True
 
 

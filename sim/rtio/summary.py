@@ -8,6 +8,7 @@ and reported to the host after the kernel, as ARTIQ's firmware and host do. The 
 accepted submissions is tracked with the kernel line that made it, per experiment
 (:meth:`Diagnostics.start_experiment`) and over the session.
 """
+
 from __future__ import annotations
 
 import enum
@@ -41,13 +42,22 @@ class AsyncError(enum.IntFlag):
         return _HOST_WORDS[self]
 
 
-_LOG_TEXT = {AsyncError.COLLISION: "RTIO collision", AsyncError.BUSY: "RTIO busy error",
-             AsyncError.SEQUENCE: "RTIO sequence error"}
-_HOST_WORDS = {AsyncError.COLLISION: "collision(s)", AsyncError.BUSY: "busy error(s)",
-               AsyncError.SEQUENCE: "sequence error(s)"}
+_LOG_TEXT = {
+    AsyncError.COLLISION: "RTIO collision",
+    AsyncError.BUSY: "RTIO busy error",
+    AsyncError.SEQUENCE: "RTIO sequence error",
+}
+_HOST_WORDS = {
+    AsyncError.COLLISION: "collision(s)",
+    AsyncError.BUSY: "busy error(s)",
+    AsyncError.SEQUENCE: "sequence error(s)",
+}
 #: summary keys of the error counts
-_SUMMARY_KEYS = {AsyncError.COLLISION: "collisions", AsyncError.BUSY: "busy_errors",
-                 AsyncError.SEQUENCE: "sequence_errors"}
+_SUMMARY_KEYS = {
+    AsyncError.COLLISION: "collisions",
+    AsyncError.BUSY: "busy_errors",
+    AsyncError.SEQUENCE: "sequence_errors",
+}
 
 _SIM_DIR = __file__.rsplit("/", 2)[0] + "/"  # .../sim/
 
@@ -92,7 +102,8 @@ class Diagnostics:
         ch = target >> 8
         counter8 = counter & ~7
         msg = "RTIO underflow at channel 0x{:04x}:{}, {} mu, slack {} mu (at {})".format(
-            ch, self.channel_name(ch), ts, ts - counter8, source_line())
+            ch, self.channel_name(ch), ts, ts - counter8, source_line()
+        )
         return RTIOUnderflow(msg)  # a core-log error only if the kernel does not catch it
 
     def uncaught(self, exc: BaseException) -> None:
@@ -102,8 +113,9 @@ class Diagnostics:
             self._log_core(str(exc))
 
     def _async(self, kind: AsyncError, channel: int) -> None:
-        msg = "{} involving channel 0x{:04x}:{}".format(kind.log_text, channel,
-                                                        self.channel_name(channel))
+        msg = "{} involving channel 0x{:04x}:{}".format(
+            kind.log_text, channel, self.channel_name(channel)
+        )
         self._async_flags |= kind
         self._async_counts[kind] += 1
         self.async_errors.append(msg)
@@ -153,7 +165,8 @@ class Diagnostics:
     def summary(self) -> dict[str, Any]:
         """Clocks, minimum slack (with channel, timestamp and kernel line), error counts."""
         out: dict[str, Any] = {
-            "now_mu": self.now, "counter_mu": self.counter,
+            "now_mu": self.now,
+            "counter_mu": self.counter,
             **self._slack_items("min_slack", self.min_slack, self.min_slack_info),
             **self._slack_items("session_min_slack", *self._session_min_slack()),
         }
@@ -163,11 +176,15 @@ class Diagnostics:
         out["n_outputs"] = self.outputs_before + sum(len(st.raw) for st in self.channels.values())
         return out
 
-    def _slack_items(self, prefix: str, slack: int, info: tuple[int, int, str] | None
-                     ) -> dict[str, Any]:
+    def _slack_items(
+        self, prefix: str, slack: int, info: tuple[int, int, str] | None
+    ) -> dict[str, Any]:
         """``{prefix}_mu``, ``_channel``, ``_timestamp_mu``, ``_source`` (``None`` if no event)."""
-        return {prefix + "_mu": None if info is None else slack,
-                prefix + "_channel": None if info is None else "0x{:04x}:{}".format(
-                    info[0], self.channel_name(info[0])),
-                prefix + "_timestamp_mu": None if info is None else info[1],
-                prefix + "_source": None if info is None else info[2]}
+        return {
+            prefix + "_mu": None if info is None else slack,
+            prefix + "_channel": None
+            if info is None
+            else "0x{:04x}:{}".format(info[0], self.channel_name(info[0])),
+            prefix + "_timestamp_mu": None if info is None else info[1],
+            prefix + "_source": None if info is None else info[2],
+        }

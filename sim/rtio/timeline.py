@@ -6,6 +6,7 @@ The cursor :attr:`Timeline.now` (int64 mu) is what ``now_mu()`` returns. ``delay
 ``parallel`` rewinds each top-level statement to the block start and continues at the latest end.
 Every cursor operation charges the CPU cost ``delay`` to the RTIO counter (:mod:`sim.rtio.counter`).
 """
+
 from __future__ import annotations
 
 __all__ = ["Timeline"]

@@ -42,6 +42,7 @@ Signals per device kind:
 Input edges, resets and entangler runs come from the engine's
 :class:`~sim.rtio.recorder.WaveRecorder`, which a session makes only when a VCD is requested.
 """
+
 from __future__ import annotations
 
 import datetime
@@ -115,8 +116,9 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(v)
 
 
-def device_names(engine: Any, device_db: dict | None = None) -> dict[tuple[int, int | None],
-                                                                      DeviceName]:
+def device_names(
+    engine: Any, device_db: dict | None = None
+) -> dict[tuple[int, int | None], DeviceName]:
     """Canonical name and scope path of every RTIO device the engine knows, by ``(channel,
     chip select or None)`` (naming rules in the module docstring)."""
     db = device_db or {}
@@ -129,7 +131,7 @@ def device_names(engine: Any, device_db: dict | None = None) -> dict[tuple[int, 
         if entry is None:
             continue
         (alias if isinstance(desc, str) else hardware).setdefault(_key(entry), name)
-    for name, entry in names.items():   # devices registered by drivers, not in the device_db
+    for name, entry in names.items():  # devices registered by drivers, not in the device_db
         hardware.setdefault(_key(entry), name)
     member: dict[str, str] = {}
     for name, desc in db.items():
@@ -201,8 +203,9 @@ def _entangler_click_edges(engine: Any, lab: Any) -> dict[int, list[tuple[int, i
 
 def _gate_changes(engine: Any, ch: int) -> list[tuple[int, int]]:
     """Input sensitivity of a TTLInOut channel, from when it applies to input timestamps."""
-    changes = [(ts + GATE_OFFSET_MU, data & 3) for ts, addr, data in engine.resolved(ch)
-               if addr in (2, 3)]
+    changes = [
+        (ts + GATE_OFFSET_MU, data & 3) for ts, addr, data in engine.resolved(ch) if addr in (2, 3)
+    ]
     rec = engine.recorder
     if rec is not None and rec.resets:
         changes += [(t, 0) for t in rec.resets]
@@ -229,14 +232,16 @@ def _entangler_signals(engine: Any, ch: int, dn: DeviceName) -> list[Signal]:
     def sig(name: str, kind: str, size: int, changes: list) -> Signal:
         return Signal(dn.path + (name,), kind, size, changes, _hw_alias(dn, name), dn.rank)
 
-    return [sig("running", "wire", 1, running),
-            sig("herald", "event", 1, [(r.t_end_mu, True) for r in heralds]),
-            sig("pattern", "wire", 4, [(r.t_end_mu, r.pattern) for r in heralds]),
-            sig("result", "integer", 16, [(r.t_end_mu, r.data) for r in runs]),
-            sig("cycles", "integer", 32, [(r.t_end_mu, r.cycles) for r in runs]),
-            sig("enable", "wire", 1, enable),
-            sig("tcycle_mu", "integer", 16, tcycle),
-            sig("herald_config", "wire", 20, herald_cfg)]
+    return [
+        sig("running", "wire", 1, running),
+        sig("herald", "event", 1, [(r.t_end_mu, True) for r in heralds]),
+        sig("pattern", "wire", 4, [(r.t_end_mu, r.pattern) for r in heralds]),
+        sig("result", "integer", 16, [(r.t_end_mu, r.data) for r in runs]),
+        sig("cycles", "integer", 32, [(r.t_end_mu, r.cycles) for r in runs]),
+        sig("enable", "wire", 1, enable),
+        sig("tcycle_mu", "integer", 16, tcycle),
+        sig("herald_config", "wire", 20, herald_cfg),
+    ]
 
 
 def collect_signals(engine: Any, device_db: dict | None = None, lab: Any = None) -> list[Signal]:
@@ -249,15 +254,19 @@ def collect_signals(engine: Any, device_db: dict | None = None, lab: Any = None)
     rec = engine.recorder
     clicks = _entangler_click_edges(engine, lab)
     t_end = max(engine.counter, engine.now) + 1
-    dds_switches = {engine.names[extra["sw"]][1] for kind, _, extra in engine.names.values()
-                    if kind == Kind.AD9910 and extra.get("sw") in engine.names}
+    dds_switches = {
+        engine.names[extra["sw"]][1]
+        for kind, _, extra in engine.names.values()
+        if kind == Kind.AD9910 and extra.get("sw") in engine.names
+    }
     out: list[Signal] = []
     for ch, st in sorted(engine.channels.items()):
-        dn = names.get((ch, None)) or DeviceName(st.name, st.name, (_ident(
-            f"{st.name}_ch{ch}" if st.name == "unknown" else st.name),))
+        dn = names.get((ch, None)) or DeviceName(
+            st.name, st.name, (_ident(f"{st.name}_ch{ch}" if st.name == "unknown" else st.name),)
+        )
         inp = engine.inputs.get(ch)
         if inp is not None:
-            inp.generate(engine.counter + 1)   # edges and events up to now reach the PHY
+            inp.generate(engine.counter + 1)  # edges and events up to now reach the PHY
         trace = st.kind.trace
         if trace is Trace.LEVEL:
             lv = engine.ttl_levels(ch, _NEG, t_end)
@@ -272,7 +281,7 @@ def collect_signals(engine: Any, device_db: dict | None = None, lab: Any = None)
             out += _entangler_signals(engine, ch, dn)
     out += _dds_signals(engine, names)
     _alias_dds_switches(engine, names, out)
-    out.sort(key=lambda s: s.rank)     # device_db order (stable: a device's signals together)
+    out.sort(key=lambda s: s.rank)  # device_db order (stable: a device's signals together)
     _unique_paths(out)
     return out
 
@@ -313,8 +322,9 @@ def _unique_paths(signals: list[Signal]) -> None:
         s.aliases = tuple(aliases)
 
 
-def _input_signals(engine: Any, ch: int, dn: DeviceName, edges: list[tuple[int, int]],
-                   t_end: int) -> list[Signal]:
+def _input_signals(
+    engine: Any, ch: int, dn: DeviceName, edges: list[tuple[int, int]], t_end: int
+) -> list[Signal]:
     """``in``, ``gate``, ``events`` (and ``out``) of a TTLInOut, ``in`` and ``count`` of an
     edge counter; nothing for an input that saw no edge and no submission."""
     st = engine.channels[ch]
@@ -323,15 +333,20 @@ def _input_signals(engine: Any, ch: int, dn: DeviceName, edges: list[tuple[int, 
         return []
     sub: list[tuple[str, str, int, list]] = [("in", "wire", 1, edges)]
     if st.kind == Kind.TTL_INOUT:
-        sub += [("gate", "wire", 2, _gate_changes(engine, ch)),
-                ("events", "event", 1, [(t, True) for t, _ in log])]
+        sub += [
+            ("gate", "wire", 2, _gate_changes(engine, ch)),
+            ("events", "event", 1, [(t, True) for t, _ in log]),
+        ]
         lv = engine.ttl_levels(ch, _NEG, t_end)
         if lv:
             sub.append(("out", "wire", 1, lv))
     else:
         inp = engine.inputs.get(ch)
-        evs = ([(t, d) for _, t, d in inp.pending] + [(t, d) for t, d in inp.fifo]
-               if inp is not None else [])
+        evs = (
+            [(t, d) for _, t, d in inp.pending] + [(t, d) for t, d in inp.fifo]
+            if inp is not None
+            else []
+        )
         sub.append(("count", "integer", 32, sorted(evs)))
     return [Signal(dn.path + (n,), k, s, c, _hw_alias(dn, n), dn.rank) for n, k, s, c in sub]
 
@@ -344,18 +359,30 @@ def _dds_signals(engine: Any, names: dict[tuple[int, int | None], DeviceName]) -
     for spi, cs in sorted(keys):
         tl = engine.dds.get((spi, cs))
         states = tl.states(_NEG, 1 << 62) if tl is not None else []
-        dn = names.get((spi, cs)) or DeviceName(f"spi{spi}_cs{cs}", f"spi{spi}_cs{cs}",
-                                                (f"spi{spi}_cs{cs}",))
-        for name, attr in (("freq_hz", "frequency_hz"), ("phase_turns", "phase_turns"),
-                           ("amplitude", "amplitude")):
-            out.append(Signal(dn.path + (name,), "real", 64,
-                              [(s.t_mu, float(getattr(s, attr))) for s in states],
-                              _hw_alias(dn, name), dn.rank))
+        dn = names.get((spi, cs)) or DeviceName(
+            f"spi{spi}_cs{cs}", f"spi{spi}_cs{cs}", (f"spi{spi}_cs{cs}",)
+        )
+        for name, attr in (
+            ("freq_hz", "frequency_hz"),
+            ("phase_turns", "phase_turns"),
+            ("amplitude", "amplitude"),
+        ):
+            out.append(
+                Signal(
+                    dn.path + (name,),
+                    "real",
+                    64,
+                    [(s.t_mu, float(getattr(s, attr))) for s in states],
+                    _hw_alias(dn, name),
+                    dn.rank,
+                )
+            )
     return out
 
 
-def _alias_dds_switches(engine: Any, names: dict[tuple[int, int | None], DeviceName],
-                        signals: list[Signal]) -> None:
+def _alias_dds_switches(
+    engine: Any, names: dict[tuple[int, int | None], DeviceName], signals: list[Signal]
+) -> None:
     """An AD9910's RF switch that has a name of its own (``node_a.qubit_sw``) is also shown in
     the AD9910's scope as ``sw``."""
     by_path = {s.path: s for s in signals}
@@ -373,8 +400,14 @@ def _alias_dds_switches(engine: Any, names: dict[tuple[int, int | None], DeviceN
 
 
 def _timescale(ref_period: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9), ("ps", 1e-12),
-                        ("fs", 1e-15)):
+    for unit, scale in (
+        ("s", 1.0),
+        ("ms", 1e-3),
+        ("us", 1e-6),
+        ("ns", 1e-9),
+        ("ps", 1e-12),
+        ("fs", 1e-15),
+    ):
         for mag in (100, 10, 1):
             if abs(ref_period - mag * scale) <= 1e-6 * ref_period:
                 return f"{mag} {unit}"
@@ -384,13 +417,20 @@ def _timescale(ref_period: float) -> str:
 def _version() -> str:
     try:
         from importlib.metadata import version
+
         return "ionlink-sim " + version("ionlink")
     except Exception:  # noqa: BLE001 - not installed: the name alone
         return "ionlink-sim"
 
 
-def write_vcd(engine: Any, path: str, device_db: dict | None = None, lab: Any = None,
-              seed: int | None = None, earlier: Sequence[Any] = ()) -> None:
+def write_vcd(
+    engine: Any,
+    path: str,
+    device_db: dict | None = None,
+    lab: Any = None,
+    seed: int | None = None,
+    earlier: Sequence[Any] = (),
+) -> None:
     """Write the session's timeline to ``path`` (timescale = ``ref_period``, times in mu).
 
     :param device_db: device database for the signal names; :param lab: lab description (for the
@@ -405,12 +445,21 @@ def write_vcd(engine: Any, path: str, device_db: dict | None = None, lab: Any = 
         signals = _joined([collect_signals(e, device_db, lab) for e in earlier] + [signals])
     date = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     comment = "RTIO timeline of an ionlink simulation; time in mu; seed {}; lab {}".format(
-        seed, getattr(lab, "name", None))
+        seed, getattr(lab, "name", None)
+    )
     changes: list[tuple[int, Any, Any]] = []
     aliases: list[tuple[tuple[str, ...], Any]] = []
-    with open(path, "w") as f, VCDWriter(f, timescale=_timescale(engine.ref_period), date=date,
-                                         version=_version(), comment=comment,
-                                         check_values=False) as w:
+    with (
+        open(path, "w") as f,
+        VCDWriter(
+            f,
+            timescale=_timescale(engine.ref_period),
+            date=date,
+            version=_version(),
+            comment=comment,
+            check_values=False,
+        ) as w,
+    ):
         for s in signals:
             scope, name = (ROOT, *s.path[:-1]), s.path[-1]
             if s.kind == "real":
@@ -421,10 +470,10 @@ def write_vcd(engine: Any, path: str, device_db: dict | None = None, lab: Any = 
                 var = w.register_var(scope, name, s.kind, size=s.size, init=0)
             aliases += [(a, var) for a in s.aliases]
             evs = s.changes
-            if evs and evs[0][0] < 0:   # before the counter started: shown at 0
+            if evs and evs[0][0] < 0:  # before the counter started: shown at 0
                 evs = [(max(t, 0), v) for t, v in evs]
             changes.extend([(t, var, v) for t, v in evs])
-        for a, var in aliases:      # after every variable: the hardware scope comes last
+        for a, var in aliases:  # after every variable: the hardware scope comes last
             w.register_alias((ROOT, *a[:-1]), a[-1], var)
         changes.sort(key=lambda e: e[0])
         change = w.change

@@ -2,6 +2,7 @@
 """What the engine shows of the resolved outputs: the :class:`~sim.physics.view.PhyView` that
 physics worlds, the VCD writer and ``peek`` read (TTL level timelines, AD9910 state timelines,
 device names). Reads only; they resolve replacement and collisions first."""
+
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
@@ -52,8 +53,9 @@ class PhyViews:
             view = st.level_view = LevelView(st)
         return view.levels(t_from_mu, t_to_mu)
 
-    def ttl_levels_many(self, channels: Sequence[int], t_from_mu: int,
-                        t_to_mu: int) -> list[tuple[int, int, int]]:
+    def ttl_levels_many(
+        self, channels: Sequence[int], t_from_mu: int, t_to_mu: int
+    ) -> list[tuple[int, int, int]]:
         """:meth:`ttl_levels` of several channels: ``(t_mu, index in channels, level)``, grouped
         by channel. Channels with nothing new and no change in the window cost one check."""
         out: list[tuple[int, int, int]] = []
@@ -77,14 +79,16 @@ class PhyViews:
     def dds_timeline(self, spi_channel: int, cs: int) -> Any:
         """The (created on demand) AD9910 state timeline of ``cs`` on ``spi_channel``."""
         from sim.rtio.phy.urukul import DDSTimeline  # it loads the physics' DDSState: on demand
+
         key = (spi_channel, cs)
         tl = self.dds.get(key)
         if tl is None:
             tl = self.dds[key] = DDSTimeline()
         return tl
 
-    def dds_states(self, spi_channel: int, cs: int, t_from_mu: int = NEG,
-                   t_to_mu: int = 1 << 62) -> list[Any]:
+    def dds_states(
+        self, spi_channel: int, cs: int, t_from_mu: int = NEG, t_to_mu: int = 1 << 62
+    ) -> list[Any]:
         """AD9910 states (``DDSState``) that took effect with ``t_from_mu <= t < t_to_mu``."""
         tl = self.dds.get((spi_channel, cs))
         return tl.states(t_from_mu, t_to_mu) if tl is not None else []

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Synthetic ARTIQ-layout results files with known truth, for the analysis tests."""
+
 from __future__ import annotations
 
 import json
@@ -27,7 +28,9 @@ def outcome_probs(rho: np.ndarray, u_a: np.ndarray, u_b: np.ndarray) -> np.ndarr
     return p / p.sum()
 
 
-def sample_outcomes(rng: np.random.Generator, rho: np.ndarray, u_a, u_b, n: int, errors=(0.0, 0.0)) -> np.ndarray:
+def sample_outcomes(
+    rng: np.random.Generator, rho: np.ndarray, u_a, u_b, n: int, errors=(0.0, 0.0)
+) -> np.ndarray:
     """Outcome indices 2·bit_a + bit_b for ``n`` shots, with readout bit flips."""
     o = rng.choice(4, size=n, p=outcome_probs(rho, u_a, u_b))
     a, b = o >> 1, o & 1
@@ -147,8 +150,17 @@ def write_artiq(
         f["rid"] = rid
         f["start_time"] = 1.7e9
         f["run_time"] = 1.7e9 + 1
-        f["expid"] = expid if expid is not None else json.dumps(
-            {"file": "repository/remote.py", "class_name": class_name, "arguments": {}, "log_level": 30}
+        f["expid"] = (
+            expid
+            if expid is not None
+            else json.dumps(
+                {
+                    "file": "repository/remote.py",
+                    "class_name": class_name,
+                    "arguments": {},
+                    "log_level": 30,
+                }
+            )
         )
         g = f.create_group("datasets")
         for k, v in datasets.items():
@@ -162,8 +174,14 @@ def write_artiq(
 
 
 def single_photon_datasets(
-    rng: np.random.Generator, *, tau_mu: float = 7.4, onset_mu: int = 30, attempts: int = 20000,
-    eta: float = 0.02, gate_mu: tuple[int, int] = (0, 300), background: float = 0.05,
+    rng: np.random.Generator,
+    *,
+    tau_mu: float = 7.4,
+    onset_mu: int = 30,
+    attempts: int = 20000,
+    eta: float = 0.02,
+    gate_mu: tuple[int, int] = (0, 300),
+    background: float = 0.05,
 ) -> dict[str, Any]:
     """Datasets of a single-photon run: clicks after ``onset_mu`` with lifetime ``tau_mu`` plus a
     flat background fraction ``background`` over the gate."""
@@ -177,26 +195,40 @@ def single_photon_datasets(
     t_all = np.concatenate(t)
     keep = t_all < gate_mu[1]
     return {
-        "schema_version": 1, "ionlink.experiment": "single_photon",
-        "photons.t_mu": t_all[keep], "photons.node": np.concatenate(node)[keep],
+        "schema_version": 1,
+        "ionlink.experiment": "single_photon",
+        "photons.t_mu": t_all[keep],
+        "photons.node": np.concatenate(node)[keep],
         "photons.detector": rng.integers(0, 4, int(keep.sum())).astype(np.int8),
         "photons.attempts": np.array([attempts, attempts], np.int64),
         "photons.gate_mu": np.array(gate_mu, np.int64),
     }
 
 
-def hom_datasets(rng: np.random.Generator, *, visibility: float = 1.0, attempts: int = 200000,
-                 p_ref: float = 1e-4, delays=(0, 8, 16, 32, 400), tau_mu: float = 7.4) -> dict[str, Any]:
+def hom_datasets(
+    rng: np.random.Generator,
+    *,
+    visibility: float = 1.0,
+    attempts: int = 200000,
+    p_ref: float = 1e-4,
+    delays=(0, 8, 16, 32, 400),
+    tau_mu: float = 7.4,
+) -> dict[str, Any]:
     """Datasets of a HOM run: coincidence probability p_ref·(1 − V·exp(−|d|/τ))."""
     d = np.array(delays, np.int64)
     p = p_ref * (1 - visibility * np.exp(-np.abs(d) / tau_mu))
-    return {"schema_version": 1, "ionlink.experiment": "hom", "hom.delay_mu": d,
-            "hom.coincidences": rng.binomial(attempts, p).astype(np.int64),
-            "hom.attempts": np.full(d.size, attempts, np.int64)}
+    return {
+        "schema_version": 1,
+        "ionlink.experiment": "hom",
+        "hom.delay_mu": d,
+        "hom.coincidences": rng.binomial(attempts, p).astype(np.int64),
+        "hom.attempts": np.full(d.size, attempts, np.int64),
+    }
 
 
-def readout_datasets(rng: np.random.Generator, *, shots: int = 500, bright: float = 18.0,
-                     dark: float = 0.3) -> dict[str, Any]:
+def readout_datasets(
+    rng: np.random.Generator, *, shots: int = 500, bright: float = 18.0, dark: float = 0.3
+) -> dict[str, Any]:
     """Datasets of a readout calibration: Poisson PMT counts per shot for both ions."""
     d: dict[str, Any] = {"schema_version": 1, "ionlink.experiment": "readout_calibration"}
     for x in "ab":
@@ -205,9 +237,18 @@ def readout_datasets(rng: np.random.Generator, *, shots: int = 500, bright: floa
     return d
 
 
-def dark_count_datasets(rng: np.random.Generator, *, rate_hz: float = 20.0, background_hz: float = 60.0,
-                        duration_s: float = 1.0) -> dict[str, Any]:
+def dark_count_datasets(
+    rng: np.random.Generator,
+    *,
+    rate_hz: float = 20.0,
+    background_hz: float = 60.0,
+    duration_s: float = 1.0,
+) -> dict[str, Any]:
     """Datasets of a dark-count run: Poisson counts of four detectors."""
-    return {"schema_version": 1, "ionlink.experiment": "dark_counts", "dark.duration_s": duration_s,
-            "dark.counts": rng.poisson(rate_hz * duration_s, 4).astype(np.int64),
-            "background.counts": rng.poisson(background_hz * duration_s, 4).astype(np.int64)}
+    return {
+        "schema_version": 1,
+        "ionlink.experiment": "dark_counts",
+        "dark.duration_s": duration_s,
+        "dark.counts": rng.poisson(rate_hz * duration_s, 4).astype(np.int64),
+        "background.counts": rng.poisson(background_hz * duration_s, 4).astype(np.int64),
+    }

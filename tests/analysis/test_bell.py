@@ -46,7 +46,11 @@ def test_parity_of_opposite_phase_scan_matches_derived_form(rng):
         for ph in np.linspace(0, 1, 7):
             ua, ub = bell.scan_unitaries(ph)
             p = np.real(np.einsum("oij,ji->o", bell.povm(ua, ub), r))
-            want = (yy - xx) / 2 + (xx + yy) / 2 * np.cos(4 * np.pi * ph) + (yx - xy) / 2 * np.sin(4 * np.pi * ph)
+            want = (
+                (yy - xx) / 2
+                + (xx + yy) / 2 * np.cos(4 * np.pi * ph)
+                + (yx - xy) / 2 * np.sin(4 * np.pi * ph)
+            )
             assert p[0] + p[3] - p[1] - p[2] == pytest.approx(want, abs=1e-12)
 
 
@@ -120,7 +124,10 @@ def test_correlation_interval_coverage():
 
     def one(seed):
         r = np.random.default_rng(1000 + seed)
-        c = [counts4(sample_outcomes(r, rho, bell.analysis_unitary(b), bell.analysis_unitary(b), 60)) for b in (1, 2, 0)]
+        c = [
+            counts4(sample_outcomes(r, rho, bell.analysis_unitary(b), bell.analysis_unitary(b), 60))
+            for b in (1, 2, 0)
+        ]
         e = bell.fidelity_correlations(*c, psi=-1, cl=cl, n_boot=400, rng=r).fidelity
         return e.lo <= truth <= e.hi
 
@@ -133,8 +140,12 @@ def test_spam_correction_reported_beside_raw(rng):
     rho, errs = werner(1, 0.92), (0.03, 0.05)
     z = _z_counts(rng, rho, 40000, errs)
     ne, n = scan_counts(rng, rho, PHASES, 4000, errs)
-    raw = bell.fidelity_parity_scan(z, PHASES, ne, n, psi=1, n_boot=400, rng=np.random.default_rng(1))
-    both = bell.fidelity_parity_scan(z, PHASES, ne, n, psi=1, n_boot=400, rng=np.random.default_rng(1), readout_errors=errs)
+    raw = bell.fidelity_parity_scan(
+        z, PHASES, ne, n, psi=1, n_boot=400, rng=np.random.default_rng(1)
+    )
+    both = bell.fidelity_parity_scan(
+        z, PHASES, ne, n, psi=1, n_boot=400, rng=np.random.default_rng(1), readout_errors=errs
+    )
     assert both.fidelity == raw.fidelity and both.fidelity_spam is not None
     assert raw.fidelity.hi < 0.92 - 0.05  # raw is clearly degraded
     assert both.fidelity_spam.lo <= 0.92 <= both.fidelity_spam.hi
@@ -153,7 +164,9 @@ def test_bad_input_raises_value_error():
     with pytest.raises(ValueError):
         bell.fidelity_parity_scan([0, 5, 5, 0], PHASES, np.ones(11), np.ones(12), psi=1)
     with pytest.raises(ValueError):
-        bell.fidelity_parity_scan([0, 5, 5, 0], np.full(12, np.nan), np.ones(12), np.ones(12), psi=1)
+        bell.fidelity_parity_scan(
+            [0, 5, 5, 0], np.full(12, np.nan), np.ones(12), np.ones(12), psi=1
+        )
     with pytest.raises(ValueError):
         bell.fidelity_correlations([1, 0, 0, 1], [0, 0, 0, 0], [0, 1, 1, 0], psi=1)
     with pytest.raises(ValueError):
@@ -161,8 +174,12 @@ def test_bad_input_raises_value_error():
 
 
 def test_combined_is_herald_weighted():
-    a = bell.fidelity_parity_scan([0, 90, 90, 0], PHASES, np.full(12, 95), np.full(12, 100), psi=1, n_boot=300)
-    b = bell.fidelity_parity_scan([0, 40, 40, 10], PHASES, np.full(12, 20), np.full(12, 100), psi=-1, n_boot=300)
+    a = bell.fidelity_parity_scan(
+        [0, 90, 90, 0], PHASES, np.full(12, 95), np.full(12, 100), psi=1, n_boot=300
+    )
+    b = bell.fidelity_parity_scan(
+        [0, 40, 40, 10], PHASES, np.full(12, 20), np.full(12, 100), psi=-1, n_boot=300
+    )
     c = bell.combine_fidelities([a, b])
     w = a.heralds / (a.heralds + b.heralds)
     assert c.value == pytest.approx(w * a.fidelity.value + (1 - w) * b.fidelity.value)

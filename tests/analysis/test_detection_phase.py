@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Correction of the detection-time phase φ_h = 2π·f·(t_H − t_V) in parity scans."""
+
 import numpy as np
 import pytest
 from analysis_synth import remote_datasets, write_artiq
@@ -21,7 +22,9 @@ def _with_detection_phase(rng, f_hz):
     t = d["herald.t_det_mu"].copy()
     for i, p in enumerate(d["herald.pattern"]):
         for k in range(4):
-            t[i, k] = 10 + int(rng.exponential(60.0)) if p >> k & 1 else -1  # wide spread: large φ_h
+            t[i, k] = (
+                10 + int(rng.exponential(60.0)) if p >> k & 1 else -1
+            )  # wide spread: large φ_h
     d["herald.t_det_mu"] = t
     phi_h = 2 * np.pi * 2 * detection_phase_shift(t, f_hz)  # = 2π f (t_H − t_V)
     out = np.empty(len(t), np.int64)

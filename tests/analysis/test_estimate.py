@@ -45,7 +45,10 @@ def test_clopper_pearson_coverage(rng):
     """Coverage of CP is at least nominal (200 seeds, 3σ binomial tolerance)."""
     p, n, cl, trials = 0.3, 50, 0.68, 400
     ks = rng.binomial(n, p, trials)
-    cover = sum(clopper_pearson(int(k), n, cl=cl).lo <= p <= clopper_pearson(int(k), n, cl=cl).hi for k in ks)
+    cover = sum(
+        clopper_pearson(int(k), n, cl=cl).lo <= p <= clopper_pearson(int(k), n, cl=cl).hi
+        for k in ks
+    )
     assert cover >= trials * cl - 3 * math.sqrt(trials * cl * (1 - cl))
 
 

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Loading, finding, combining, the CLI and every bad-input case."""
+
 import json
 import os
 import subprocess
@@ -13,20 +14,28 @@ from analysis_synth import remote_datasets, write_artiq
 from analysis import cli, fidelity_summary, find_runs, load
 from analysis.io import DataError, SchemaError, check_combinable, require
 
-#: a real ARTIQ 5 results file kept beside the repository (``IONLINK_FOREIGN_H5`` names it elsewhere,
-#: e.g. from a git worktree)
-FOREIGN = Path(os.environ.get("IONLINK_FOREIGN_H5", "")
-               or Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "artiq5_foreign_lab.h5")
+#: a real ARTIQ 5 results file kept beside the repository (``IONLINK_FOREIGN_H5`` names it
+#: elsewhere, e.g. from a git worktree)
+FOREIGN = Path(
+    os.environ.get("IONLINK_FOREIGN_H5", "")
+    or Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "artiq5_foreign_lab.h5"
+)
 
 
 @pytest.fixture(scope="module")
 def parity_file(tmp_path_factory):
-    d = remote_datasets(np.random.default_rng(7), n=3000, mode="parity", readout_errors=(0.01, 0.01))
-    return write_artiq(tmp_path_factory.mktemp("runs") / "000000007-RemoteEntanglement.h5", d, rid=7)
+    d = remote_datasets(
+        np.random.default_rng(7), n=3000, mode="parity", readout_errors=(0.01, 0.01)
+    )
+    return write_artiq(
+        tmp_path_factory.mktemp("runs") / "000000007-RemoteEntanglement.h5", d, rid=7
+    )
 
 
 def _good(tmp_path, name="000000001-RemoteEntanglement.h5", **kw):
-    d = remote_datasets(np.random.default_rng(3), n=kw.pop("n", 1500), mode=kw.pop("mode", "parity"))
+    d = remote_datasets(
+        np.random.default_rng(3), n=kw.pop("n", 1500), mode=kw.pop("mode", "parity")
+    )
     d.update(kw)
     return write_artiq(tmp_path / name, d), d
 
@@ -44,8 +53,13 @@ def test_foreign_artiq5_file_loads():
 
 
 def test_root_metadata_bytes_and_pyon_v1(tmp_path):
-    p = write_artiq(tmp_path / "a.h5", {"x": 1.5}, expid=b"{'class_name': 'Old', 'arguments': {'n': (1, 2)}}",
-                    attrs={"x": {"unit": "MHz", "scale": 1e6, "precision": 3}}, archive={"calib.k": 2})
+    p = write_artiq(
+        tmp_path / "a.h5",
+        {"x": 1.5},
+        expid=b"{'class_name': 'Old', 'arguments': {'n': (1, 2)}}",
+        attrs={"x": {"unit": "MHz", "scale": 1e6, "precision": 3}},
+        archive={"calib.k": 2},
+    )
     r = load(p)
     assert r.expid == {"class_name": "Old", "arguments": {"n": (1, 2)}}
     assert r.datasets["x"].attrs == {"unit": "MHz", "scale": 1e6, "precision": 3}
@@ -55,19 +69,40 @@ def test_root_metadata_bytes_and_pyon_v1(tmp_path):
 def test_chunked_reads_equal_full(parity_file):
     r = load(parity_file)
     chunks = list(r.iter_chunks(["herald.bit_a", "herald.t_det_mu"], rows=700))
-    assert np.array_equal(np.concatenate([c["herald.t_det_mu"] for c in chunks]), r.read("herald.t_det_mu"))
-    assert sum(c.shape[0] for c in (np.array(x.copy()) for x in r.iter_array("herald.attempts", rows=999))) == 3000
+    assert np.array_equal(
+        np.concatenate([c["herald.t_det_mu"] for c in chunks]), r.read("herald.t_det_mu")
+    )
+    assert (
+        sum(
+            c.shape[0]
+            for c in (np.array(x.copy()) for x in r.iter_array("herald.attempts", rows=999))
+        )
+        == 3000
+    )
 
 
 def test_find_runs_by_rid_date_and_class(tmp_path):
-    for rid, day, hour, cls in [(1, "2025-01-01", "09", "A"), (2, "2025-01-01", "13", "B"), (3, "2025-01-02", "00", "A")]:
+    for rid, day, hour, cls in [
+        (1, "2025-01-01", "09", "A"),
+        (2, "2025-01-01", "13", "B"),
+        (3, "2025-01-02", "00", "A"),
+    ]:
         write_artiq(tmp_path / day / hour / f"{rid:09d}-{cls}.h5", {"x": 1})
     import datetime as dt
 
-    assert [p.name for p in find_runs(tmp_path)] == ["000000001-A.h5", "000000002-B.h5", "000000003-A.h5"]
+    assert [p.name for p in find_runs(tmp_path)] == [
+        "000000001-A.h5",
+        "000000002-B.h5",
+        "000000003-A.h5",
+    ]
     assert [p.name for p in find_runs(tmp_path, rid=2)] == ["000000002-B.h5"]
-    assert [p.name for p in find_runs(tmp_path, experiment_class="A")] == ["000000001-A.h5", "000000003-A.h5"]
-    got = find_runs(tmp_path, since=dt.datetime(2025, 1, 1, 10, 30), until=dt.datetime(2025, 1, 1, 23))
+    assert [p.name for p in find_runs(tmp_path, experiment_class="A")] == [
+        "000000001-A.h5",
+        "000000003-A.h5",
+    ]
+    got = find_runs(
+        tmp_path, since=dt.datetime(2025, 1, 1, 10, 30), until=dt.datetime(2025, 1, 1, 23)
+    )
     assert [p.name for p in got] == ["000000002-B.h5"]
 
 
@@ -93,7 +128,12 @@ def test_summary_recovers_truth_and_picks_estimator(tmp_path):
         assert word in rep.fidelity.method
         assert rep.fidelity.lo <= 0.9 <= rep.fidelity.hi
         assert rep.p_success.lo <= 0.01 <= rep.p_success.hi
-    assert rep.estimates.tomography and rep.estimates.tomography[1].fidelity.lo <= 0.9 <= rep.estimates.tomography[1].fidelity.hi
+    assert (
+        rep.estimates.tomography
+        and rep.estimates.tomography[1].fidelity.lo
+        <= 0.9
+        <= rep.estimates.tomography[1].fidelity.hi
+    )
 
 
 def _run_cli(argv, capsys):
@@ -103,24 +143,42 @@ def _run_cli(argv, capsys):
 
 
 def test_cli_fidelity_json_keys(parity_file, capsys):
-    code, out, err = _run_cli(["fidelity", str(parity_file), "--json", "--bootstrap", "300"], capsys)
+    code, out, err = _run_cli(
+        ["fidelity", str(parity_file), "--json", "--bootstrap", "300"], capsys
+    )
     assert code == 0, err
     d = json.loads(out)
-    for k in ("fidelity", "fidelity_psi_plus", "fidelity_psi_minus", "heralds", "attempts", "p_success",
-              "rate_hz_lab", "rate_hz_wall", "schema_version", "files"):
+    for k in (
+        "fidelity",
+        "fidelity_psi_plus",
+        "fidelity_psi_minus",
+        "heralds",
+        "attempts",
+        "p_success",
+        "rate_hz_lab",
+        "rate_hz_wall",
+        "schema_version",
+        "files",
+    ):
         assert k in d
-    assert set(d["fidelity"]) >= {"value", "ci_low", "ci_high", "method"} and set(d["p_success"]) >= {"value", "ci_low", "ci_high"}
+    assert set(d["fidelity"]) >= {"value", "ci_low", "ci_high", "method"} and set(
+        d["p_success"]
+    ) >= {"value", "ci_low", "ci_high"}
     assert d["fidelity_spam_corrected"]["value"] > d["fidelity"]["value"]
 
 
 def test_cli_report_writes_md_html_and_pngs(parity_file, tmp_path, capsys):
     out = tmp_path / "rep" / "run7.md"
     out.parent.mkdir()
-    code, _, err = _run_cli(["report", str(parity_file), "-o", str(out), "--bootstrap", "200"], capsys)
+    code, _, err = _run_cli(
+        ["report", str(parity_file), "-o", str(out), "--bootstrap", "200"], capsys
+    )
     assert code == 0, err
     names = sorted(p.name for p in out.parent.iterdir())
     assert "run7.md" in names and "run7.html" in names
-    assert {"run7-parity.png", "run7-arrival.png", "run7-rate.png", "run7-attempts.png"} <= set(names)
+    assert {"run7-parity.png", "run7-arrival.png", "run7-rate.png", "run7-attempts.png"} <= set(
+        names
+    )
     assert "![Parity scan with fit](run7-parity.png)" in out.read_text()
 
 
@@ -138,7 +196,9 @@ def _bad_files(tmp_path):
     corrupt = tmp_path / "corrupt.h5"
     corrupt.write_bytes(raw[:8] + bytes(200) + raw[208:])
     cases.append(("corrupt", corrupt, "corrupt"))
-    cases.append(("foreign", write_artiq(tmp_path / "foreign.h5", {"globals.x": 1.0}), "foreign schema"))
+    cases.append(
+        ("foreign", write_artiq(tmp_path / "foreign.h5", {"globals.x": 1.0}), "foreign schema")
+    )
     dm = dict(d)
     del dm["herald.bit_b"]
     cases.append(("missing", write_artiq(tmp_path / "missing.h5", dm), "missing: herald.bit_b"))
@@ -160,7 +220,10 @@ def test_every_bad_input_gives_one_line_error_and_exit_2(tmp_path, capsys):
         code, out, err = _run_cli(["fidelity", str(path), "--json"], capsys)
         assert code == 2, (name, err)
         lines = err.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith(f"ionlink-analyze: error: {path}: "), (name, err)
+        assert len(lines) == 1 and lines[0].startswith(f"ionlink-analyze: error: {path}: "), (
+            name,
+            err,
+        )
         assert words in lines[0], (name, lines[0])
         assert "Traceback" not in err and out == ""
 
@@ -179,7 +242,9 @@ def test_failed_report_writes_nothing(tmp_path, parity_file, capsys):
     bad.write_text("nope")
     outdir = tmp_path / "out"
     outdir.mkdir()
-    code, _, _ = _run_cli(["report", str(parity_file), str(bad), "-o", str(outdir / "r.md")], capsys)
+    code, _, _ = _run_cli(
+        ["report", str(parity_file), str(bad), "-o", str(outdir / "r.md")], capsys
+    )
     assert code == 2 and list(outdir.iterdir()) == []
 
 
@@ -190,6 +255,11 @@ def test_zero_heralds_api_error(tmp_path):
 
 
 def test_python_dash_m_entry_point(parity_file):
-    r = subprocess.run([sys.executable, "-m", "analysis", "info", str(parity_file)], capture_output=True, text=True, check=False,
-                       cwd=Path(__file__).resolve().parents[2])
+    r = subprocess.run(
+        [sys.executable, "-m", "analysis", "info", str(parity_file)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert r.returncode == 0 and "herald.psi" in r.stdout

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Property tests: fidelities lie in [0, 1] and are invariant under relabellings."""
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -9,7 +10,11 @@ from analysis import tomography as tomo
 
 PH = np.arange(6) / 6
 cnt = st.lists(st.integers(0, 50), min_size=4, max_size=4).filter(lambda c: sum(c) > 0)
-scan = st.lists(st.tuples(st.integers(0, 30), st.integers(1, 30)).map(lambda t: (min(t), max(t))), min_size=6, max_size=6)
+scan = st.lists(
+    st.tuples(st.integers(0, 30), st.integers(1, 30)).map(lambda t: (min(t), max(t))),
+    min_size=6,
+    max_size=6,
+)
 SWAP = [0, 2, 1, 3]  # outcome 2a+b → 2b+a
 FLIP = [3, 2, 1, 0]  # both bits flipped
 

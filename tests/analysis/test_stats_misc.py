@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Herald statistics, photon timing and readout estimators."""
+
 import numpy as np
 import pytest
 
@@ -19,11 +20,18 @@ def test_attempts_distribution_geometric_vs_not(rng):
     p = 0.01
     edges = hs.geometric_edges(p)
     a = rng.geometric(p, 20000)
-    good = hs.attempts_distribution(np.bincount(np.searchsorted(edges, a, "right") - 1, minlength=edges.size), edges, p, a.mean())
+    good = hs.attempts_distribution(
+        np.bincount(np.searchsorted(edges, a, "right") - 1, minlength=edges.size),
+        edges,
+        p,
+        a.mean(),
+    )
     assert good.p_value > 1e-4 and good.observed.sum() == 20000
     assert good.expected.sum() == pytest.approx(20000)
     b = np.full(20000, 100)  # not geometric at all
-    bad = hs.attempts_distribution(np.bincount(np.searchsorted(edges, b, "right") - 1, minlength=edges.size), edges, p, 100.0)
+    bad = hs.attempts_distribution(
+        np.bincount(np.searchsorted(edges, b, "right") - 1, minlength=edges.size), edges, p, 100.0
+    )
     assert bad.p_value < 1e-10
 
 
@@ -48,7 +56,11 @@ def test_incremental_histogram_equals_one_shot(rng):
 def test_window_tradeoff_is_monotone():
     t_last = np.arange(100)
     pts = ph.window_tradeoff(t_last, [10, 50, 99], lambda m: None, lab_time_s=2.0)
-    assert [p.heralds for p in pts] == [11, 51, 100] and pts[-1].fraction == 1.0 and pts[-1].rate_hz == 50.0
+    assert (
+        [p.heralds for p in pts] == [11, 51, 100]
+        and pts[-1].fraction == 1.0
+        and pts[-1].rate_hz == 50.0
+    )
 
 
 def test_dark_rates():

@@ -36,7 +36,8 @@ def test_mle_is_physical_for_noisy_and_pure_data(rng):
 def test_concurrence_known_values():
     v = bell_state(1)
     assert tomo.concurrence(np.outer(v, v.conj())) == pytest.approx(1.0)
-    prod = np.zeros((4, 4)); prod[1, 1] = 1
+    prod = np.zeros((4, 4))
+    prod[1, 1] = 1
     assert tomo.concurrence(prod) == pytest.approx(0.0)
     for f in (0.4, 0.7, 0.9):  # Werner: C = max(0, 2F − 1)
         assert tomo.concurrence(werner(-1, f)) == pytest.approx(max(0.0, 2 * f - 1), abs=1e-9)

@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Each repository experiment runs in the simulator at a small size and gives physically right
 outcomes against the lab description. Skipped until the simulator is complete."""
+
 import math
 
 import numpy as np
 import pytest
 
 from tests.experiments.simhelpers import run, simulation
-
 
 
 @pytest.fixture
@@ -49,12 +49,21 @@ def test_readout_calibration_threshold(sim):
         assert d["calib.readout.error_" + x] < 0.1
 
 
-@pytest.mark.parametrize("name, arguments, taken", [
-    ("readout_calibration", {"shots": 120},
-     lambda d: [len(d[f"readout.{s}_counts_{x}"]) for x in "ab"
-                for s in ("dark", "bright")]),
-    ("single_photon", {"attempts": 700, "gate_length": 0.0},
-     lambda d: list(d["photons.attempts"]))])
+@pytest.mark.parametrize(
+    "name, arguments, taken",
+    [
+        (
+            "readout_calibration",
+            {"shots": 120},
+            lambda d: [len(d[f"readout.{s}_counts_{x}"]) for x in "ab" for s in ("dark", "bright")],
+        ),
+        (
+            "single_photon",
+            {"attempts": 700, "gate_length": 0.0},
+            lambda d: list(d["photons.attempts"]),
+        ),
+    ],
+)
 def test_calibrations_resume_after_a_pause(sim, monkeypatch, name, arguments, taken):
     """A pause requested at the first check: the kernel returns, the host pauses and runs the
     kernel again, which takes only what is still missing (nothing lost, nothing twice)."""
@@ -75,7 +84,8 @@ def test_single_photon_lifetime_and_eta(sim):
     from sim.physics.attempts import pulse_stats
     from sim.physics.budget import predict
     from sim.physics.excitation import pumping_probability
-    d = run(sim, "single_photon", attempts=5000, gate_length=0.0)   # gate: gate_taus lifetimes
+
+    d = run(sim, "single_photon", attempts=5000, gate_length=0.0)  # gate: gate_taus lifetimes
     assert d["photon.underflows_recovered"] == 0
     assert list(d["photons.attempts"]) == [5000, 5000]
     lab = sim.lab
@@ -90,11 +100,14 @@ def test_single_photon_lifetime_and_eta(sim):
         # budget eta (per photon, nominal 15 ns gate) scaled to this run's 1000 ns window (clicks
         # relative to the excitation; photons arrive after photon_delay) and per attempt
         delay = node.optics.photon_delay_s
-        g_nom = st.gate_probability(lab.loop.gate_start_s, lab.loop.gate_start_s
-                                    + lab.loop.gate_length_s, 0.0, jit)
+        g_nom = st.gate_probability(
+            lab.loop.gate_start_s, lab.loop.gate_start_s + lab.loop.gate_length_s, 0.0, jit
+        )
         g_run = st.gate_probability(-delay, 1000e-9 - delay, 0.0, jit)
-        assert abs(b.eta[i] - node.species.branching_ratio * node.optics.efficiency * qe
-                   * g_nom) < 1e-12
+        assert (
+            abs(b.eta[i] - node.species.branching_ratio * node.optics.efficiency * qe * g_nom)
+            < 1e-12
+        )
         p_pump = pumping_probability(999e-9, node.pumping_time_s)
         expected = b.eta[i] / g_nom * g_run * st.p_emit * p_pump
         eta = d["photon.eta_" + x]
@@ -110,6 +123,7 @@ def test_single_photon_lifetime_and_eta(sim):
 @pytest.mark.slow
 def test_hom_visibility_equals_mode_overlap(sim):
     from sim.physics.attempts import mode_overlap
+
     d = run(sim, "hom", runs_per_delay=10000, delays="[0, 400]")
     assert d["hom.underflows_recovered"] == 0
     lab = sim.lab
@@ -125,6 +139,7 @@ def test_remote_entanglement_cpu_quick(sim):
     """CPU heralding (gate_rising + timestamp_mu per attempt): honest lab-time rate, P_succ vs the
     budget, Z anti-correlation. Three heralds (~21k attempts, seed 1) keep it under 20 s."""
     from sim.physics.budget import predict
+
     b = predict(sim.lab)
     d = run(sim, "remote_entanglement_cpu", mode="z", heralds_per_setting=3)
     n = d["totals.heralds"]
@@ -139,8 +154,10 @@ def test_remote_entanglement_cpu_quick(sim):
     assert 2.5e-6 < period < 5e-6, period
     span = (d["herald.t_lab_mu"][-1] - d["herald.t_lab_mu"][0]) * 1e-9
     assert span <= d["totals.lab_time_s"]
-    assert abs(d["totals.duty_cycle"] - att * d["totals.cycle_mu"] * 1e-9
-               / d["totals.lab_time_s"]) < 1e-9
+    assert (
+        abs(d["totals.duty_cycle"] - att * d["totals.cycle_mu"] * 1e-9 / d["totals.lab_time_s"])
+        < 1e-9
+    )
     assert np.all(d["herald.bit_a"] != d["herald.bit_b"])
     assert set(d["herald.pattern"]) <= {0b0011, 0b1100, 0b1001, 0b0110}
 
@@ -151,6 +168,7 @@ def test_remote_entanglement_cpu_rate_and_fidelity(tmp_path):
     herald than oxford2020): heralds ~ Poisson(P_succ · attempts) and Z anti-correlation within
     4σ."""
     from sim.physics.budget import predict
+
     s = simulation(tmp_path, lab="target_99_1khz", seed=3)
     try:
         b = predict(s.lab)
@@ -170,23 +188,28 @@ def test_remote_entanglement_cpu_rate_and_fidelity(tmp_path):
 
 def test_timing_calibration_stores_costs(sim):
     from sim.rtio.costs import KASLI2
+
     d = run(sim, "timing_calibration", repeats=20)
-    expected = {"output_mu": KASLI2.rtio_output, "input_read_mu": KASLI2.rtio_input,
-                "counter_read_mu": KASLI2.get_counter,
-                "dma_playback_start_mu": KASLI2.dma_playback_start,
-                "dma_playback_per_event_mu": KASLI2.dma_playback_event,
-                "delay_mu": KASLI2.delay}
+    expected = {
+        "output_mu": KASLI2.rtio_output,
+        "input_read_mu": KASLI2.rtio_input,
+        "counter_read_mu": KASLI2.get_counter,
+        "dma_playback_start_mu": KASLI2.dma_playback_start,
+        "dma_playback_per_event_mu": KASLI2.dma_playback_event,
+        "delay_mu": KASLI2.delay,
+    }
     for key, value in expected.items():
         # the counter reads in multiples of 8 mu: averaged over 20 operations, +-1 mu
         assert abs(d["calib.timing." + key] - value) <= 1, (key, d["calib.timing." + key])
     p = d["calib.timing.min_pulse_period_mu"]
     assert abs(p - 2 * (KASLI2.rtio_output + KASLI2.delay)) <= 8
-    assert 100 <= p <= 480 and 100 <= p // 2 <= 480   # ARTIQ PulseRate bounds
+    assert 100 <= p <= 480 and 100 <= p // 2 <= 480  # ARTIQ PulseRate bounds
     assert d["calib.timing.rpc_mu"] >= 0
 
 
 def test_timing_calibration_rpc_cost(sim):
     """A synchronous RPC costs the Kasli profile's round trip on the RTIO counter."""
     from sim.rtio.costs import KASLI2
+
     d = run(sim, "timing_calibration", repeats=20)
     assert abs(d["calib.timing.rpc_mu"] - KASLI2.rpc) <= 8

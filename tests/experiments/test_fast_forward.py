@@ -6,21 +6,26 @@ pattern enabled every run times out and the two must leave the engine, the PHY a
 the same state, event for event; with heralds the number of timeouts before a herald and the herald
 cycle must follow the same laws (geometric, truncated geometric) in both.
 """
+
 import math
 
 import numpy as np
 import pytest
+from artiq.experiment import (
+    EnvExperiment,
+    NumberValue,
+    at_mu,
+    delay_mu,
+    kernel,
+    now_mu,
+    rpc,  # the stand-in, activated by tests/conftest.py
+)
+from numpy import int32, int64
 from scipy import stats
 
-from artiq.experiment import (EnvExperiment, NumberValue, at_mu, delay_mu, kernel, now_mu,
-                              rpc)  # the stand-in, activated by tests/conftest.py
-from numpy import int32, int64
-
 from drivers.bsa import HERALD_PATTERNS
-from drivers.entangler import (GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B,
-                               TIMEOUT)
+from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B, TIMEOUT
 from tests.experiments.simhelpers import simulation
-
 
 CYCLE_MU = 1048
 RUN_MU = 200_000
@@ -91,8 +96,9 @@ class HeraldLoop(EnvExperiment):
             e.clear_heralds()
         for i in range(self.heralds):
             handle = cool2 if self.alternate and i % 2 else cool
-            end_mu, reason, timeouts = e.run_until_herald_mu(handle, int64(RUN_MU), int64(3000),
-                                                             self.max_runs, True)
+            end_mu, reason, timeouts = e.run_until_herald_mu(
+                handle, int64(RUN_MU), int64(3000), self.max_runs, True
+            )
             n = 0
             if reason != TIMEOUT:
                 n = e.get_ncycles()
@@ -119,10 +125,20 @@ def _state(sim):
     ent = eng.resolve_device("entangler")[1]
     phy = eng.channels[ent].phy
     logs = {ch: list(st.raw) for ch, st in eng.channels.items()}
-    return dict(now=eng.now, counter=eng.counter, lane=eng._lane, lane_last=list(eng._lane_last),
-                logs=logs, herald_log=list(phy.herald_log), status=phy.status,
-                ncycles=phy.ncycles, rho=world.rho, n=[t.n for t in world.ions.thermal],
-                t=world.processed_mu, skipped=phy.skipped)
+    return dict(
+        now=eng.now,
+        counter=eng.counter,
+        lane=eng._lane,
+        lane_last=list(eng._lane_last),
+        logs=logs,
+        herald_log=list(phy.herald_log),
+        status=phy.status,
+        ncycles=phy.ncycles,
+        rho=world.rho,
+        n=[t.n for t in world.ions.thermal],
+        t=world.processed_mu,
+        skipped=phy.skipped,
+    )
 
 
 @pytest.mark.parametrize("alternate", [0, 1])
@@ -143,8 +159,7 @@ def test_timeouts_fast_forwarded_equal_run_by_run(tmp_path, alternate):
         print("passes run in detail:", 450 - a["skipped"])
         assert a["skipped"] > 0
         assert b["skipped"] == 0
-        for key in ("now", "counter", "lane", "lane_last", "herald_log", "status", "ncycles",
-                    "t"):
+        for key in ("now", "counter", "lane", "lane_last", "herald_log", "status", "ncycles", "t"):
             assert a[key] == b[key], key
         assert a["logs"].keys() == b["logs"].keys()
         for ch in a["logs"]:

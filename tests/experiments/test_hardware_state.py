@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The simulated hardware keeps its state between ``ionlink-sim run`` processes (sim_state/), and
 pulses through an uninitialised Urukul stop the experiment."""
+
 from __future__ import annotations
 
 import json
@@ -23,8 +24,11 @@ from sim.runner import Simulation
 
 from .simhelpers import REPO, ROOT
 
-SEQUENCE = [("startup.py", {}), ("readout_calibration.py", {"shots": 40}),
-            ("remote_entanglement.py", {"mode": "parity", "heralds_per_setting": 6})]
+SEQUENCE = [
+    ("startup.py", {}),
+    ("readout_calibration.py", {"shots": 40}),
+    ("remote_entanglement.py", {"mode": "parity", "heralds_per_setting": 6}),
+]
 
 
 @pytest.fixture
@@ -36,18 +40,33 @@ def lab_dir(tmp_path):
 
 
 def _cli(lab_dir: pathlib.Path, experiment: str, *args: str) -> int:
-    return main(["run", str(REPO / experiment), *args, "--device-db",
-                 str(lab_dir / "device_db.py"), "--results", str(lab_dir / "results"), "-q"])
+    return main(
+        [
+            "run",
+            str(REPO / experiment),
+            *args,
+            "--device-db",
+            str(lab_dir / "device_db.py"),
+            "--results",
+            str(lab_dir / "results"),
+            "-q",
+        ]
+    )
 
 
 def _datasets(path: pathlib.Path) -> dict:
     """Every dataset of a results file except the wall-clock ones; ``expid`` by its arguments."""
     out = {}
     with h5py.File(path, "r") as f:
+
         def visit(name: str, obj: object) -> None:
-            if isinstance(obj, h5py.Dataset) and "wall" not in name \
-                    and name not in ("start_time", "run_time", "expid"):
+            if (
+                isinstance(obj, h5py.Dataset)
+                and "wall" not in name
+                and name not in ("start_time", "run_time", "expid")
+            ):
                 out[name] = obj[()]
+
         f.visititems(visit)
         out["expid.arguments"] = pyon.decode(f["expid"][()].decode())["arguments"]
     return out
@@ -66,10 +85,27 @@ def test_cli_sequence_gives_the_python_session_results(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     for name, args in SEQUENCE:
         argv = [f"{k}={pyon.encode(v)}" for k, v in args.items()]
-        subprocess.run([sys.executable, "-m", "sim", "run", str(REPO / name), *argv, "--seed", "7",
-                        "-q", "--device-db", str(ROOT / "device_db.py"),
-                        "--results", str(cli_dir / "results")], check=True, env=env, cwd=tmp_path,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sim",
+                "run",
+                str(REPO / name),
+                *argv,
+                "--seed",
+                "7",
+                "-q",
+                "--device-db",
+                str(ROOT / "device_db.py"),
+                "--results",
+                str(cli_dir / "results"),
+            ],
+            check=True,
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+        )
     cli_files = sorted((cli_dir / "results").rglob("*.h5"))
     assert [p.name for p in cli_files] == [p.name for p in py_files]
     for py_file, cli_file in zip(py_files, cli_files):
@@ -78,6 +114,7 @@ def test_cli_sequence_gives_the_python_session_results(tmp_path):
         differ = [k for k in a if not np.array_equal(np.asarray(a[k]), np.asarray(b[k]))]
         assert not differ, (cli_file.name, differ)
     from analysis import fidelity_summary
+
     fid = fidelity_summary([cli_files[-1]], cl=0.95).fidelity
     assert fid.lo > 0.6, fid  # F = 0.5 is what uninitialised Urukuls give
 
@@ -125,7 +162,8 @@ def test_artiq_run_with_device_db_sim_keeps_the_state(tmp_path, monkeypatch):
         dmgr = DeviceManager(ddb, {"scheduler": Scheduler(), "ccb": CCB()})
         datasets = DatasetManager(DatasetDB(None))
         exp = get_experiment(load_experiment_module(REPO / name))(
-            (dmgr, datasets, _argument_manager_class()({"shots": 10}, None), {}))
+            (dmgr, datasets, _argument_manager_class()({"shots": 10}, None), {})
+        )
         exp.prepare()
         try:
             with installed_time_manager(dmgr.get("core").engine):
@@ -147,7 +185,7 @@ def test_hardware_faithful_plays_on(lab_dir, caplog, capsys):
     caplog.set_level(logging.WARNING)
     assert _cli(lab_dir, "readout_calibration.py", "shots=10", "--hardware-faithful") == 1
     warnings = [r.getMessage() for r in caplog.records if "never initialised" in r.getMessage()]
-    assert len(warnings) == 2, warnings   # one per Urukul
+    assert len(warnings) == 2, warnings  # one per Urukul
     err = capsys.readouterr().err
     assert "CalibrationRefused" in err and "UrukulUninitialised" not in err, err
 
@@ -190,7 +228,7 @@ def test_corrupt_state_file_is_one_clear_line(lab_dir, capsys, damage):
     assert len(err) == 1, err
     assert err[0].startswith(f"ionlink-sim: error: hardware state file {state}")
     assert "--power-up" in err[0]
-    assert _cli(lab_dir, "startup.py", "--power-up") == 0   # and --power-up recovers
+    assert _cli(lab_dir, "startup.py", "--power-up") == 0  # and --power-up recovers
 
 
 def test_restore_puts_back_what_the_hardware_keeps(tmp_path):
@@ -201,8 +239,13 @@ def test_restore_puts_back_what_the_hardware_keeps(tmp_path):
     from sim.session import SimSession
     from sim.state_file import load_state, save_state
 
-    with Simulation(ROOT / "device_db.py", seed=5, results_dir=tmp_path / "results",
-                    dataset_db=False, write_results=False) as sim:
+    with Simulation(
+        ROOT / "device_db.py",
+        seed=5,
+        results_dir=tmp_path / "results",
+        dataset_db=False,
+        write_results=False,
+    ) as sim:
         assert sim.run(REPO / "startup.py").exit_code == 0
         old = sim.session
         state = capture(old)
@@ -214,8 +257,12 @@ def test_restore_puts_back_what_the_hardware_keeps(tmp_path):
     assert (new.engine.now, new.engine.counter) == (old.engine.now, old.engine.counter)
 
     def urukuls(session: SimSession) -> dict:
-        return {ch: d for ch, st in session.engine.channels.items()
-                for d in getattr(st.phy, "slaves", []) if isinstance(d, UrukulDecoder)}
+        return {
+            ch: d
+            for ch, st in session.engine.channels.items()
+            for d in getattr(st.phy, "slaves", [])
+            if isinstance(d, UrukulDecoder)
+        }
 
     decoders, olds = urukuls(new), urukuls(old)
     assert decoders.keys() == olds.keys() and len(olds) == 2
@@ -241,15 +288,21 @@ def test_vcd_of_a_python_session_spans_its_experiments(tmp_path):
     from tests.rtio.vcdfile import read_vcd
 
     path = tmp_path / "run.vcd"
-    with Simulation(ROOT / "device_db.py", seed=1, results_dir=tmp_path / "results",
-                    dataset_db=False, write_results=False, vcd=str(path)) as sim:
+    with Simulation(
+        ROOT / "device_db.py",
+        seed=1,
+        results_dir=tmp_path / "results",
+        dataset_db=False,
+        write_results=False,
+        vcd=str(path),
+    ) as sim:
         sim.run(REPO / "startup.py")
         t_second = sim.session.engine.counter
         sim.run(REPO / "readout_calibration.py", arguments={"shots": 10})
     v = read_vcd(path)
     io_update = v.rising("rtio.urukul0_cpld.ttl_urukul0_io_update")
-    assert len([t for t in io_update if t < t_second]) >= 8     # Startup's DDS programming
-    assert [t for t in io_update if t > t_second]               # the second experiment's
+    assert len([t for t in io_update if t < t_second]) >= 8  # Startup's DDS programming
+    assert [t for t in io_update if t > t_second]  # the second experiment's
     assert io_update == sorted(set(io_update))
     detect = v.rising("rtio.node_a.detect_sw")
-    assert len(detect) >= 10 and detect[0] > t_second   # the readouts of the second
+    assert len(detect) >= 10 and detect[0] > t_second  # the readouts of the second

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The repository's lab.toml refers only to devices of device_db.py, with the right kinds."""
+
 import runpy
 
 from sim.physics.lab import load_lab
@@ -15,6 +16,7 @@ def device_kinds():
         while isinstance(ddb.get(name), str):
             name = ddb[name]
         return ddb[name]
+
     kinds = {}
     for name in ddb:
         desc = resolve(name)
@@ -31,6 +33,5 @@ def test_lab_toml_matches_device_db():
 def test_entangler_wiring_matches_design():
     """docs/design.md: entangler outputs 0-3 and gate inputs 0-3."""
     e = load_lab(str(ROOT / "lab.toml")).entangler
-    assert list(e.outputs) == ["node_a.pump_sw", "node_a.excite", "node_b.pump_sw",
-                               "node_b.excite"]
+    assert list(e.outputs) == ["node_a.pump_sw", "node_a.excite", "node_b.pump_sw", "node_b.excite"]
     assert list(e.inputs) == ["bsa_det0", "bsa_det1", "bsa_det2", "bsa_det3"]

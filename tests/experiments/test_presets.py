@@ -9,6 +9,7 @@ count, Poisson); the budget's measured fidelity inside the analysis' 95 % interv
 model of ``drivers.link_timing`` within 1 % of the simulated lab time for the counts observed
 (deterministic: it checks that the budget assumes the timing the simulation plays).
 """
+
 import math
 import re
 
@@ -17,16 +18,20 @@ import pytest
 
 from tests.experiments.simhelpers import REPO, ROOT
 
-
-HERALDS_PER_SETTING = 223          # 9 settings: 2007 heralds
+HERALDS_PER_SETTING = 223  # 9 settings: 2007 heralds
 SEEDS = {"oxford2020": 11, "duke2024": 12, "target_99_1khz": 13}
 
 
 def _session(tmp_path, lab, seed):
     from sim.runner import Simulation
 
-    return Simulation(ROOT / "device_db.py", seed=seed, lab=lab,
-                      results_dir=tmp_path / "results", dataset_db=False)
+    return Simulation(
+        ROOT / "device_db.py",
+        seed=seed,
+        lab=lab,
+        results_dir=tmp_path / "results",
+        dataset_db=False,
+    )
 
 
 def _ok(result):
@@ -45,8 +50,12 @@ def test_preset_monte_carlo_agrees_with_budget(tmp_path, lab):
         _ok(sim.run(REPO / "startup.py"))
         _ok(sim.run(REPO / "readout_calibration.py", arguments={"shots": 200}))
         _ok(sim.run(REPO / "single_photon.py", arguments={"attempts": 3000}))
-        r = _ok(sim.run(REPO / "remote_entanglement.py", arguments={
-            "mode": "parity", "heralds_per_setting": HERALDS_PER_SETTING}))
+        r = _ok(
+            sim.run(
+                REPO / "remote_entanglement.py",
+                arguments={"mode": "parity", "heralds_per_setting": HERALDS_PER_SETTING},
+            )
+        )
         b = predict(sim.lab, "parity")
         timing = herald_timing(sim.lab, "parity")
     d = r.datasets
@@ -90,8 +99,17 @@ def test_zero_efficiency_link_stops_with_its_message(tmp_path, capsys):
 
     lab = _zero_efficiency_lab(tmp_path)
     results = tmp_path / "results"
-    options = ["--lab", str(lab), "--results", str(results), "--seed", "1", "--device-db",
-               str(ROOT / "device_db.py"), "-q"]
+    options = [
+        "--lab",
+        str(lab),
+        "--results",
+        str(results),
+        "--seed",
+        "1",
+        "--device-db",
+        str(ROOT / "device_db.py"),
+        "-q",
+    ]
     assert main(["run", str(REPO / "startup.py"), *options]) == 0
     capsys.readouterr()
     assert main(["run", str(REPO / "remote_entanglement.py"), *options]) == 1
@@ -101,7 +119,7 @@ def test_zero_efficiency_link_stops_with_its_message(tmp_path, capsys):
     files = list(results.rglob("*-RemoteEntanglement.h5"))
     assert len(files) == 1
     with h5py.File(files[0]) as f:
-        assert f["datasets/totals.attempts"][()] >= 10 ** 7
+        assert f["datasets/totals.attempts"][()] >= 10**7
         assert f["datasets/totals.heralds"][()] == 0
 
 
@@ -128,10 +146,10 @@ def test_nonsense_readout_calibration_is_refused_and_the_old_one_stays(tmp_path)
 
     sim = simulation(tmp_path, lab="oxford2020", seed=2)
     try:
-        before = {k: sim.dataset_db.get(k) for k in ("calib.readout.threshold_a",
-                                                     "calib.readout.error_a")}
-        r = sim.run(REPO / "readout_calibration.py", None, {"shots": 50,
-                                                             "detection_time": 1e-6})
+        before = {
+            k: sim.dataset_db.get(k) for k in ("calib.readout.threshold_a", "calib.readout.error_a")
+        }
+        r = sim.run(REPO / "readout_calibration.py", None, {"shots": 50, "detection_time": 1e-6})
         assert r.exit_code == 1
         assert "calibration not stored" in r.error_message
         assert "readout error" in r.error_message
@@ -148,8 +166,11 @@ def test_single_photon_without_photons_in_the_window_is_refused(tmp_path):
     sim = simulation(tmp_path, lab="oxford2020", seed=2)
     try:
         before = sim.dataset_db.get("calib.photon.gate_start_mu")
-        r = sim.run(REPO / "single_photon.py", None, {"attempts": 300, "gate_offset": 400e-9,
-                                                      "gate_window": 100e-9})
+        r = sim.run(
+            REPO / "single_photon.py",
+            None,
+            {"attempts": 300, "gate_offset": 400e-9, "gate_window": 100e-9},
+        )
         assert r.exit_code == 1
         assert "no photons in the window" in r.error_message, r.error_message
         assert sim.dataset_db.get("calib.photon.gate_start_mu") == before
@@ -163,9 +184,9 @@ def test_gate_opens_at_the_rising_edge():
     from analysis.lifetime import fit_lifetime_tags
 
     rng = np.random.default_rng(5)
-    emit = rng.uniform(0, 16, 3000) ** 0.5 * 4 + rng.exponential(7.9, 3000)   # rises, then decays
+    emit = rng.uniform(0, 16, 3000) ** 0.5 * 4 + rng.exponential(7.9, 3000)  # rises, then decays
     t = np.floor(470 + emit).astype(np.int64)
-    t = np.append(t, [420])                                                   # one dark count
+    t = np.append(t, [420])  # one dark count
     fit = fit_lifetime_tags(t, stop_mu=1000.0)
     peak = int(np.argmax(np.bincount(t)))
     assert peak > 474
@@ -181,18 +202,21 @@ def test_gate_that_misses_every_photon_stops_after_50_over_p(tmp_path):
 
     sim = simulation(tmp_path, lab="oxford2020", seed=4)
     try:
-        for key, value in (("calib.photon.eta_a", 0.02), ("calib.photon.eta_b", 0.02),
-                           ("calib.photon.tau_s", 7.5e-9), ("calib.photon.gate_start_mu", 300),
-                           ("calib.photon.gate_stop_mu", 315)):
+        for key, value in (
+            ("calib.photon.eta_a", 0.02),
+            ("calib.photon.eta_b", 0.02),
+            ("calib.photon.tau_s", 7.5e-9),
+            ("calib.photon.gate_start_mu", 300),
+            ("calib.photon.gate_stop_mu", 315),
+        ):
             sim.dataset_db.set(key, value, persist=True)
-        r = sim.run(REPO / "remote_entanglement.py", None, {"mode": "z",
-                                                             "heralds_per_setting": 5})
+        r = sim.run(REPO / "remote_entanglement.py", None, {"mode": "z", "heralds_per_setting": 5})
     finally:
         sim.close()
     bound = math.ceil(50 / expected_p_success(0.02, 0.02, 15e-9, 7.5e-9))
     assert r.exit_code == 1 and "NoHeraldError" in r.error_message
     attempts = int(r.datasets["totals.attempts"])
-    assert bound <= attempts < bound + 200 * 192      # stops within one run of the bound
+    assert bound <= attempts < bound + 200 * 192  # stops within one run of the bound
     assert r.datasets["totals.heralds"] == 0
 
 
@@ -205,10 +229,20 @@ def test_budget_json_gives_every_figure(capsys):
 
     assert main(["budget", "target_99_1khz", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    for key in ("p_success", "rate_hz", "fidelity_measured", "fidelity_state", "loop_rate_hz",
-                "herald_time_s", "duty_cycle", "attempt_rate_hz", "terms"):
+    for key in (
+        "p_success",
+        "rate_hz",
+        "fidelity_measured",
+        "fidelity_state",
+        "loop_rate_hz",
+        "herald_time_s",
+        "duty_cycle",
+        "attempt_rate_hz",
+        "terms",
+    ):
         assert key in d, key
-    assert d["loop_rate_hz"] == pytest.approx(d["p_success"] * d["attempt_rate_hz"]
-                                              * d["duty_cycle"])
+    assert d["loop_rate_hz"] == pytest.approx(
+        d["p_success"] * d["attempt_rate_hz"] * d["duty_cycle"]
+    )
     assert d["rate_hz"] == pytest.approx(1 / (1 / d["loop_rate_hz"] + d["herald_time_s"]))
-    assert 300e-6 < d["herald_time_s"] < 340e-6       # 300 µs readout + reads, margins, phases
+    assert 300e-6 < d["herald_time_s"] < 340e-6  # 300 µs readout + reads, margins, phases

@@ -6,13 +6,13 @@ The success probability, the rate in lab time and the fidelity the analysis pack
 agree with the error budget's prediction for the same lab (``sim.physics.budget``) within
 statistical error.
 """
+
 import math
 
 import numpy as np
 import pytest
 
 from tests.experiments.simhelpers import run, simulation
-
 
 
 @pytest.fixture
@@ -55,8 +55,9 @@ def test_parity_scan_fidelity_matches_budget(sim):
 
     b = predict(sim.lab)
     sim.write_results = True
-    result = sim.run(sim_repo_file("remote_entanglement"), None,
-                     {"mode": "parity", "heralds_per_setting": 80})
+    result = sim.run(
+        sim_repo_file("remote_entanglement"), None, {"mode": "parity", "heralds_per_setting": 80}
+    )
     assert result.exit_code == 0, result.error_message
     rep = fidelity_summary([result.results_file], n_boot=400)
     f = rep.fidelity

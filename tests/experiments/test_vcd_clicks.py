@@ -2,6 +2,7 @@
 """With a VCD, every cycle of every entangler run shows its detector clicks on the Bell-state
 analyser inputs, as many per input as the entangler's input counter reports for that run, and
 recording them changes nothing the simulation decides (same datasets for the same seed)."""
+
 import numpy
 import pytest
 
@@ -14,6 +15,7 @@ def _session(vcd, monkeypatch):
     """Datasets of Startup + a short remote-entanglement run at oxford2020 (seed 3), and the
     executed entangler runs as ``(start, end, cycle_mu, gates, input counters)``."""
     from sim.runner import Simulation, resolve_lab
+
     runs = []
     original = EntanglerPhy._run
 
@@ -25,14 +27,16 @@ def _session(vcd, monkeypatch):
 
     monkeypatch.setattr(EntanglerPhy, "_run", spy)
     lab = resolve_lab("oxford2020", None)
-    sim = Simulation(ROOT / "device_db.py", seed=3, lab=lab, dataset_db=False,
-                     write_results=False, vcd=vcd)
+    sim = Simulation(
+        ROOT / "device_db.py", seed=3, lab=lab, dataset_db=False, write_results=False, vcd=vcd
+    )
     for key, value in lab_calibration(lab).items():
         sim.dataset_db.set(key, value, persist=True)
     run(sim, "startup")
     d = run(sim, "remote_entanglement", mode="z", heralds_per_setting=3)
-    skipped = sum(getattr(p, "skipped", 0) for p in
-                  (st.phy for st in sim.session.engine.channels.values()))
+    skipped = sum(
+        getattr(p, "skipped", 0) for p in (st.phy for st in sim.session.engine.channels.values())
+    )
     sim.close()
     monkeypatch.undo()
     return d, runs, skipped
@@ -61,7 +65,7 @@ def test_clicks_of_every_cycle_match_the_input_counters(sessions):
             cycles = {int(c) for c, r in zip(t // cycle_mu, t % cycle_mu) if g0 <= r < g1}
             assert len(cycles) == counters[i], (t0, i)
             clicking += counters[i]
-    assert clicking > 2 * len(runs)       # far more clicks than the heralding cycles' own
+    assert clicking > 2 * len(runs)  # far more clicks than the heralding cycles' own
 
 
 def test_recording_changes_nothing(sessions):
@@ -69,7 +73,7 @@ def test_recording_changes_nothing(sessions):
     _, (d1, runs1, skipped1), (d2, runs2, skipped2) = sessions
     assert skipped1 == skipped2
     assert [r[4] for r in runs1] == [r[4] for r in runs2]
-    keys = sorted(k for k in d1 if "wall" not in k)       # host time differs between runs
+    keys = sorted(k for k in d1 if "wall" not in k)  # host time differs between runs
     assert keys == sorted(k for k in d2 if "wall" not in k) and len(keys) > 20
     for k in keys:
         assert numpy.array_equal(numpy.asarray(d1[k]), numpy.asarray(d2[k])), k

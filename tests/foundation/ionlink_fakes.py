@@ -5,6 +5,7 @@ They let the environment, runner and results be tested without the RTIO engine. 
 implements ARTIQ's seven-method protocol with compiled semantics (int64 mu cursor, ``delay`` rounded
 half away from zero, ``parallel`` = max of the branches) and records output events.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,6 +16,7 @@ from sim import artiq_env
 artiq_env.activate()
 
 from artiq.language.core import delay, kernel, now_mu  # noqa: E402
+
 from sim.kernel import STATE, host_function  # noqa: E402
 
 REF_PERIOD = 1e-9
@@ -82,8 +84,9 @@ class Core:
 
     kernel_invariants = {"ref_period"}
 
-    def __init__(self, dmgr: Any, host: str | None = None, ref_period: float = REF_PERIOD,
-                 **kwargs: Any):
+    def __init__(
+        self, dmgr: Any, host: str | None = None, ref_period: float = REF_PERIOD, **kwargs: Any
+    ):
         self.ref_period = ref_period
         self.session = getattr(dmgr, "ionlink_session", None)
         self.closed = False
@@ -130,11 +133,21 @@ class TTLOut:
 
 def device_db(n_ttl: int = 4) -> dict:
     """A device_db dict using the fakes."""
-    ddb: dict = {"core": {"type": "local", "module": __name__, "class": "Core",
-                          "arguments": {"host": None, "ref_period": REF_PERIOD}}}
+    ddb: dict = {
+        "core": {
+            "type": "local",
+            "module": __name__,
+            "class": "Core",
+            "arguments": {"host": None, "ref_period": REF_PERIOD},
+        }
+    }
     for i in range(n_ttl):
-        ddb["ttl{}".format(i)] = {"type": "local", "module": __name__, "class": "TTLOut",
-                                  "arguments": {"channel": i}}
+        ddb["ttl{}".format(i)] = {
+            "type": "local",
+            "module": __name__,
+            "class": "TTLOut",
+            "arguments": {"channel": i},
+        }
     ddb["led"] = "ttl0"
     ddb["led_alias"] = "led"
     return ddb

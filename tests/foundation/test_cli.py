@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """``ionlink-sim run``: artiq_run-like selection and arguments; one-line errors and exit codes."""
+
 from __future__ import annotations
 
 import os
@@ -7,9 +8,9 @@ import subprocess
 import sys
 
 import h5py
+import ionlink_fakes
 import pytest
 
-import ionlink_fakes
 import sim.runner
 from sim.cli import main
 
@@ -37,12 +38,14 @@ def cli(tmp_path, monkeypatch, write_experiment):
     (tmp_path / "device_db.py").write_text(
         "import ionlink_fakes\ndevice_db = ionlink_fakes.device_db()\n"
         "device_db['zotino0'] = {'type': 'local', 'module': 'artiq.coredevice.zotino', "
-        "'class': 'Zotino', 'arguments': {}}\n")
+        "'class': 'Zotino', 'arguments': {}}\n"
+    )
     exp = write_experiment(EXP)
 
     def run(*args, capsys=None):
         rc = main(["run", *[exp if a == "EXP" else a for a in args]])
         return rc
+
     return run
 
 
@@ -50,7 +53,7 @@ def _one_line_error(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("ionlink-sim: error: ")
-    return lines[0][len("ionlink-sim: error: "):]
+    return lines[0][len("ionlink-sim: error: ") :]
 
 
 def test_ok_prints_datasets_and_writes_results(cli, capsys, tmp_path):
@@ -65,16 +68,19 @@ def test_ok_prints_datasets_and_writes_results(cli, capsys, tmp_path):
     assert (tmp_path / "dataset_db.mdb").exists() and (tmp_path / "last_rid.pyon").exists()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["EXP", "-c", "Nope"], "exp.py' has no class 'Nope' (experiments in it: Exp)"),
-    (["EXP", "zzz=1"], "Supplied argument(s) not queried in experiment: zzz"),
-    (["EXP", "b=1"], "argument 'b' = 1 is not allowed: must be True or False"),
-    (["EXP", "n=[1,"], "cannot parse value of argument 'n' as PYON"),
-    (["EXP", "n"], "is not of the form KEY=VALUE"),
-    (["EXP", "--device-db", "missing.py"], "device database 'missing.py' not found"),
-    (["missing_exp.py"], "experiment file 'missing_exp.py' not found"),
-    (["EXP", "--bogus"], "unrecognized arguments: --bogus"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["EXP", "-c", "Nope"], "exp.py' has no class 'Nope' (experiments in it: Exp)"),
+        (["EXP", "zzz=1"], "Supplied argument(s) not queried in experiment: zzz"),
+        (["EXP", "b=1"], "argument 'b' = 1 is not allowed: must be True or False"),
+        (["EXP", "n=[1,"], "cannot parse value of argument 'n' as PYON"),
+        (["EXP", "n"], "is not of the form KEY=VALUE"),
+        (["EXP", "--device-db", "missing.py"], "device database 'missing.py' not found"),
+        (["missing_exp.py"], "experiment file 'missing_exp.py' not found"),
+        (["EXP", "--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
 def test_bad_input_is_one_line_exit_2(cli, capsys, args, message):
     """Bad input: exit 2 and one line on stderr, no traceback."""
     assert cli(*args) == 2
@@ -83,22 +89,30 @@ def test_bad_input_is_one_line_exit_2(cli, capsys, args, message):
 
 def test_missing_device_model(cli, capsys, tmp_path, write_experiment):
     """A device without a simulation model is named in the error."""
-    path = write_experiment("class Z(EnvExperiment):\n    def build(self):\n"
-                            "        self.setattr_device('zotino0')\n    def run(self):\n"
-                            "        pass\n", name="z")
+    path = write_experiment(
+        "class Z(EnvExperiment):\n    def build(self):\n"
+        "        self.setattr_device('zotino0')\n    def run(self):\n"
+        "        pass\n",
+        name="z",
+    )
     assert main(["run", path]) == 2
     assert _one_line_error(capsys.readouterr().err) == (
         "Failed to create device 'zotino0': no simulation model for device 'zotino0' "
-        "(artiq.coredevice.zotino.Zotino)")
+        "(artiq.coredevice.zotino.Zotino)"
+    )
 
 
 def test_class_selection_errors(cli, capsys, write_experiment):
     """Several or no experiments: artiq_run's messages."""
-    two = write_experiment("class A(EnvExperiment):\n    def run(self): pass\n"
-                           "class B(EnvExperiment):\n    def run(self): pass\n", name="two")
+    two = write_experiment(
+        "class A(EnvExperiment):\n    def run(self): pass\n"
+        "class B(EnvExperiment):\n    def run(self): pass\n",
+        name="two",
+    )
     assert main(["run", two]) == 2
-    assert _one_line_error(capsys.readouterr().err) == \
-        "More than one experiment found in module: A, B"
+    assert (
+        _one_line_error(capsys.readouterr().err) == "More than one experiment found in module: A, B"
+    )
     assert main(["run", two, "-c", "B"]) == 0
     capsys.readouterr()
     none = write_experiment("x = 1\n", name="none")
@@ -124,9 +138,22 @@ def test_experiment_raises_exit_1(cli, capsys, tmp_path):
 
 def test_python_m_sim_subprocess(tmp_path):
     """``python -m sim`` is the same CLI (bad input path, exit 2, one line)."""
-    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(tmp_path / "nope.py"),
-                           "--device-db", os.path.join(ROOT, "device_db.py"),
-                           "--results", str(tmp_path / "results")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "run",
+            str(tmp_path / "nope.py"),
+            "--device-db",
+            os.path.join(ROOT, "device_db.py"),
+            "--results",
+            str(tmp_path / "results"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("ionlink-sim: error: experiment file")

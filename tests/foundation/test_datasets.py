@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""The LMDB dataset store is ARTIQ 9's ``dataset_db.mdb`` format, both ways (PYON: tests/analysis/test_pyon.py)."""
+"""The LMDB dataset store is ARTIQ 9's ``dataset_db.mdb`` format, both ways (PYON:
+tests/analysis/test_pyon.py)."""
+
 from __future__ import annotations
 
 import os

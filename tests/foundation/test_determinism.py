@@ -5,6 +5,7 @@ The same sequence of experiments with the same seed is run twice with the host's
 (``time.time``, ``time.monotonic``, ``time.perf_counter``) patched to run at very different speeds;
 every dataset but the wall-clock ones must be identical.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,13 +36,19 @@ class _FakeClock:
 def _session(tmp_path: Path, step: float) -> dict:
     clock = _FakeClock(step)
     tmp_path.mkdir()
-    with mock.patch("time.time", clock), mock.patch("time.monotonic", clock), \
-            mock.patch("time.perf_counter", clock):
-        with Simulation(ROOT / "device_db.py", seed=7, lab="oxford2020",
-                        results_dir=tmp_path / "results") as sim:
+    with (
+        mock.patch("time.time", clock),
+        mock.patch("time.monotonic", clock),
+        mock.patch("time.perf_counter", clock),
+    ):
+        with Simulation(
+            ROOT / "device_db.py", seed=7, lab="oxford2020", results_dir=tmp_path / "results"
+        ) as sim:
             assert sim.run(ROOT / "repository" / "startup.py").exit_code == 0
-            r = sim.run(ROOT / "repository" / "remote_entanglement.py",
-                        arguments={"mode": "z", "heralds_per_setting": 30})
+            r = sim.run(
+                ROOT / "repository" / "remote_entanglement.py",
+                arguments={"mode": "z", "heralds_per_setting": 30},
+            )
     assert r.exit_code == 0, r.error_message
     return r.datasets
 
@@ -52,8 +59,8 @@ def _timeline(datasets: dict) -> dict:
 
 @pytest.mark.slow
 def test_same_seed_same_timeline_whatever_the_host_speed(tmp_path: Path) -> None:
-    fast = _session(tmp_path / "fast", 1e-7)    # a host 10^6 times faster than...
-    slow = _session(tmp_path / "slow", 0.3)     # ...this one (0.3 s per clock reading)
+    fast = _session(tmp_path / "fast", 1e-7)  # a host 10^6 times faster than...
+    slow = _session(tmp_path / "slow", 0.3)  # ...this one (0.3 s per clock reading)
     a, b = _timeline(fast), _timeline(slow)
     assert sorted(a) == sorted(b)
     assert int(a["totals.heralds"]) == 30

@@ -1,28 +1,66 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Device database transformation and the device manager."""
+
 from __future__ import annotations
 
+import ionlink_fakes
 import pytest
 
-import ionlink_fakes
-from sim.device_manager import (DeviceDBError, DeviceError, DeviceManager, SimCoreLog,
-                                load_device_db, transform_device_db)
+from sim.device_manager import (
+    DeviceDBError,
+    DeviceError,
+    DeviceManager,
+    SimCoreLog,
+    load_device_db,
+    transform_device_db,
+)
 
 KASLI_LIKE = {
-    "core": {"type": "local", "module": "artiq.coredevice.core", "class": "Core",
-             "arguments": {"host": "192.168.1.70", "ref_period": 1e-9}},
-    "zotino0": {"type": "local", "module": "artiq.coredevice.zotino", "class": "Zotino",
-                "arguments": {}},
-    "core_log": {"type": "controller", "host": "::1", "port": 1068,
-                 "command": "aqctl_corelog -p {port} --bind {bind} 192.168.1.70"},
-    "core_moninj": {"type": "controller", "host": "::1", "port": 1384,
-                    "command": "aqctl_moninj_proxy --port-proxy {port_proxy}"},
-    "wavemeter": {"type": "controller", "host": "::1", "port": 3000, "command": "aqctl_x",
-                  "sim_class": "ionlink_fakes.FakeWavemeter"},
-    "node": {"type": "local", "module": "drivers.node", "class": "IonNode", "arguments": {"a": 1},
-             "sim_args": {"b": 2}},
-    "ent": {"type": "local", "module": "drivers.entangler", "class": "Entangler",
-            "arguments": {"channel": 39}, "sim_class": "sim.devices.entangler.Entangler"},
+    "core": {
+        "type": "local",
+        "module": "artiq.coredevice.core",
+        "class": "Core",
+        "arguments": {"host": "192.168.1.70", "ref_period": 1e-9},
+    },
+    "zotino0": {
+        "type": "local",
+        "module": "artiq.coredevice.zotino",
+        "class": "Zotino",
+        "arguments": {},
+    },
+    "core_log": {
+        "type": "controller",
+        "host": "::1",
+        "port": 1068,
+        "command": "aqctl_corelog -p {port} --bind {bind} 192.168.1.70",
+    },
+    "core_moninj": {
+        "type": "controller",
+        "host": "::1",
+        "port": 1384,
+        "command": "aqctl_moninj_proxy --port-proxy {port_proxy}",
+    },
+    "wavemeter": {
+        "type": "controller",
+        "host": "::1",
+        "port": 3000,
+        "command": "aqctl_x",
+        "sim_class": "ionlink_fakes.FakeWavemeter",
+    },
+    "node": {
+        "type": "local",
+        "module": "drivers.node",
+        "class": "IonNode",
+        "arguments": {"a": 1},
+        "sim_args": {"b": 2},
+    },
+    "ent": {
+        "type": "local",
+        "module": "drivers.entangler",
+        "class": "Entangler",
+        "arguments": {"channel": 39},
+        "sim_class": "sim.devices.entangler.Entangler",
+    },
     "dummy": {"type": "dummy"},
     "alias": "zotino0",
 }
@@ -39,16 +77,26 @@ ionlink_fakes.FakeWavemeter = FakeWavemeter
 def test_transform_maps_and_keeps():
     """drivers.* kept (sim_args merged), aliases and dummies kept, controllers become local."""
     ddb = transform_device_db(KASLI_LIKE)
-    assert ddb["node"] == {"type": "local", "module": "drivers.node", "class": "IonNode",
-                           "arguments": {"a": 1, "b": 2}, "sim_args": {"b": 2}}
+    assert ddb["node"] == {
+        "type": "local",
+        "module": "drivers.node",
+        "class": "IonNode",
+        "arguments": {"a": 1, "b": 2},
+        "sim_args": {"b": 2},
+    }
     assert ddb["alias"] == "zotino0" and ddb["dummy"] == {"type": "dummy"}
     assert ddb["core_log"]["class"] == "SimCoreLog"
-    assert all(d["type"] == "local" for d in ddb.values() if isinstance(d, dict)
-               and d["type"] != "dummy")
+    assert all(
+        d["type"] == "local" for d in ddb.values() if isinstance(d, dict) and d["type"] != "dummy"
+    )
     assert KASLI_LIKE["node"]["arguments"] == {"a": 1}  # input untouched
     # a driver with a simulator subclass: that class, same arguments, no sim_class key left
-    assert ddb["ent"] == {"type": "local", "module": "sim.devices.entangler", "class": "Entangler",
-                          "arguments": {"channel": 39}}
+    assert ddb["ent"] == {
+        "type": "local",
+        "module": "sim.devices.entangler",
+        "class": "Entangler",
+        "arguments": {"channel": 39},
+    }
 
 
 def test_missing_model_error_names_device():
@@ -56,8 +104,10 @@ def test_missing_model_error_names_device():
     dmgr = DeviceManager(transform_device_db(KASLI_LIKE))
     with pytest.raises(DeviceError) as info:
         dmgr.get("alias")
-    assert str(info.value) == ("Failed to create device 'alias': no simulation model for device "
-                               "'zotino0' (artiq.coredevice.zotino.Zotino)")
+    assert str(info.value) == (
+        "Failed to create device 'alias': no simulation model for device "
+        "'zotino0' (artiq.coredevice.zotino.Zotino)"
+    )
     with pytest.raises(DeviceError, match="core_moninj.*sim_class"):
         dmgr.get("core_moninj")
 
@@ -137,17 +187,22 @@ def test_syscall_stubs_bound_in_the_modules_of_a_simulator_subclass(monkeypatch)
 
     def stub(target, data):
         raise NotImplementedError("syscall not simulated")
+
     stub.artiq_embedded = types.SimpleNamespace(syscall="rtio_output")
 
     base = types.ModuleType("fake_driver")
-    exec("class Driver:\n"
-         "    def __init__(self, dmgr):\n        pass\n"
-         "    def out(self):\n        return rtio_output\n", base.__dict__)
+    exec(
+        "class Driver:\n"
+        "    def __init__(self, dmgr):\n        pass\n"
+        "    def out(self):\n        return rtio_output\n",
+        base.__dict__,
+    )
     base.rtio_output = stub
     sub = types.ModuleType("fake_sim_driver")
     sub.Driver = type("Driver", (base.Driver,), {"__module__": "fake_sim_driver"})
     monkeypatch.setitem(sys.modules, "fake_driver", base)
     monkeypatch.setitem(sys.modules, "fake_sim_driver", sub)
-    dev = _create_device({"type": "local", "module": "fake_sim_driver", "class": "Driver"},
-                         None, {})
+    dev = _create_device(
+        {"type": "local", "module": "fake_sim_driver", "class": "Driver"}, None, {}
+    )
     assert dev.out() is syscalls.rtio_output

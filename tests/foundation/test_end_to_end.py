@@ -3,31 +3,54 @@
 
 The device_db names ARTIQ's modules (``artiq.coredevice.ttl``...), transformed by the runner.
 """
+
 from __future__ import annotations
 
 import h5py
 import pytest
+from artiq.experiment import (
+    EnvExperiment,
+    delay,
+    delay_mu,
+    kernel,
+    now_mu,
+    parallel,
+    sequential,
+    us,
+)
 
-from artiq.experiment import (EnvExperiment, delay, delay_mu, kernel, now_mu,
-                              parallel, sequential, us)
 from sim.runner import Simulation
 
 CHANNELS = {"ttl0": 10, "ttl1": 11, "ttl2": 12, "ttl3": 13}
 
 
 def device_db() -> dict:
-    ddb: dict = {"core": {"type": "local", "module": "artiq.coredevice.core", "class": "Core",
-                          "arguments": {"host": None, "ref_period": 1e-9}}}
+    ddb: dict = {
+        "core": {
+            "type": "local",
+            "module": "artiq.coredevice.core",
+            "class": "Core",
+            "arguments": {"host": None, "ref_period": 1e-9},
+        }
+    }
     for name, channel in CHANNELS.items():
-        ddb[name] = {"type": "local", "module": "artiq.coredevice.ttl", "class": "TTLOut",
-                     "arguments": {"channel": channel}}
+        ddb[name] = {
+            "type": "local",
+            "module": "artiq.coredevice.ttl",
+            "class": "TTLOut",
+            "arguments": {"channel": channel},
+        }
     return ddb
 
 
 @pytest.fixture
 def real_sim(tmp_path):
-    with Simulation(device_db(), seed=3, results_dir=tmp_path / "results",
-                    dataset_db=tmp_path / "dataset_db.mdb") as sim:
+    with Simulation(
+        device_db(),
+        seed=3,
+        results_dir=tmp_path / "results",
+        dataset_db=tmp_path / "dataset_db.mdb",
+    ) as sim:
         yield sim
 
 
@@ -106,6 +129,7 @@ def test_portability_timestamps(real_sim):
 @pytest.mark.parametrize("fail", [False, True])
 def test_handover(real_sim, fail):
     """t2 == t1 + 1234 across two kernels, also when each raises."""
+
     class H(Handover):
         def build(self):
             Handover.build(self, fail=fail)

@@ -1,12 +1,21 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Environment semantics: lifecycle, arguments, kernel_invariants, children, datasets."""
+
 from __future__ import annotations
 
 import pytest
-
-from artiq.experiment import (BooleanValue, CancelledArgsError, DefaultMissing, EnumerationValue,
-                              EnvExperiment, HasEnvironment, NoDefault, NumberValue, PYONValue,
-                              StringValue)
+from artiq.experiment import (
+    BooleanValue,
+    CancelledArgsError,
+    DefaultMissing,
+    EnumerationValue,
+    EnvExperiment,
+    HasEnvironment,
+    NoDefault,
+    NumberValue,
+    PYONValue,
+    StringValue,
+)
 from artiq.language.environment import ProcessArgumentManager, is_public_experiment
 
 from sim.datasets import DatasetDB, DatasetManager
@@ -73,8 +82,9 @@ def test_unprocessed_argument_error_text():
     """An argument the experiment never requests is reported with ARTIQ's text."""
     managers, _ = _managers({"zzz": 1})
     Args(managers)
-    with pytest.raises(AttributeError, match="Supplied argument\\(s\\) not queried in "
-                                             "experiment: zzz"):
+    with pytest.raises(
+        AttributeError, match="Supplied argument\\(s\\) not queried in experiment: zzz"
+    ):
         managers[2].check_unprocessed_arguments()
 
 
@@ -122,6 +132,7 @@ def test_setattr_device_and_children():
 
 def test_interactive_cancel():
     """A cancelled interactive request raises CancelledArgsError."""
+
     class Mgr(ProcessArgumentManager):
         def get_interactive(self, arglist, title):
             assert [a[0] for a in arglist] == ["x"]
@@ -139,6 +150,7 @@ def test_interactive_cancel():
 
 def test_is_public_experiment():
     """Base classes and underscore names are not experiments."""
+
     class _Hidden(EnvExperiment):
         pass
 
@@ -149,6 +161,7 @@ def test_is_public_experiment():
 
 
 # datasets ------------------------------------------------------------------------------------
+
 
 class D(EnvExperiment):
     def run(self):

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """``from artiq.experiment import *`` exports exactly ARTIQ 9's names (reference §1.1)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -19,7 +20,8 @@ ARTIQ9_EXPERIMENT_ALL = (
     "HasEnvironment Experiment EnvExperiment CancelledArgsError "
     "ps ns us ms s mHz Hz kHz MHz GHz dB uV mV V kV uA mA A nW uW mW W "
     "ScanObject NoScan RangeScan CenterScan ExplicitScan Scannable MultiScanManager "
-    "RTIOUnderflow RTIOOverflow").split()
+    "RTIOUnderflow RTIOOverflow"
+).split()
 
 
 def test_experiment_all_is_artiq9_list():
@@ -39,10 +41,12 @@ def test_star_import_binds_every_name():
 @pytest.mark.skipif(artiq_env.real_artiq_available(), reason="stand-in only")
 def test_experiment_imports_without_device_models():
     """artiq.experiment imports without the simulated device modules (sim.devices)."""
-    code = ("import sys; from sim import artiq_env; artiq_env.activate(); "
-            "import artiq.experiment; "
-            "bad = [m for m in sys.modules if m.startswith(('sim.devices', 'sim.rtio.engine'))]; "
-            "assert not bad, bad")
+    code = (
+        "import sys; from sim import artiq_env; artiq_env.activate(); "
+        "import artiq.experiment; "
+        "bad = [m for m in sys.modules if m.startswith(('sim.devices', 'sim.rtio.engine'))]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

@@ -4,6 +4,7 @@ under ``TYPE_CHECKING`` alike) of ``sim/`` (the ARTIQ stand-in under its ``artiq
 ``analysis/``: no module lies on an import cycle, and the stand-in's language core imports nothing
 from the simulator (the simulator installs its hooks there while a kernel runs).
 """
+
 from __future__ import annotations
 
 import ast
@@ -38,11 +39,12 @@ def _imports(name: str, path: pathlib.Path, known: set[str]) -> set[str]:
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")
-                anchor = anchor[:len(anchor) - (node.level - 1)]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
             # ``from pkg import mod`` imports the module pkg.mod; ``from mod import name`` mod
-            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
-                       for a in node.names]
+            targets = [
+                f"{base}.{a.name}" if f"{base}.{a.name}" in known else base for a in node.names
+            ]
         else:
             continue
         out.update(t for t in targets if t in known and t != name)
@@ -121,7 +123,30 @@ def test_analysis_imports_nothing_from_sim():
     """``analysis`` reads results files from any lab: no module of it imports the simulator (or the
     ARTIQ stand-in), at module level, in a function or for type checking."""
     graph = import_graph()
-    assert "sim.datasets" in graph and "analysis.pyon" in graph["sim.datasets"]  # the walker sees both
-    bad = {m: sorted(t for t in targets if not t.startswith("analysis"))
-           for m, targets in graph.items() if m == "analysis" or m.startswith("analysis.")}
+    assert (
+        "sim.datasets" in graph and "analysis.pyon" in graph["sim.datasets"]
+    )  # the walker sees both
+    bad = {
+        m: sorted(t for t in targets if not t.startswith("analysis"))
+        for m, targets in graph.items()
+        if m == "analysis" or m.startswith("analysis.")
+    }
     assert not {m: t for m, t in bad.items() if t}, bad
+
+
+def test_every_project_import_names_an_existing_module():
+    """A function-level import of a project module that no longer exists (after a move or a
+    rename) fails only when that function runs: name every such import here."""
+    mods = _modules()
+    missing = []
+    for name, path in mods.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                target = node.module
+            elif isinstance(node, ast.Import):
+                target = node.names[0].name
+            else:
+                continue
+            if target.split(".")[0] in ("sim", "analysis") and target not in mods:
+                missing.append(f"{name}: {target}")
+    assert missing == []

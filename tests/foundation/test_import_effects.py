@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Nothing happens at import time: importing the runner and the device models leaves ``sys.path``
 and the device modules' globals as they were; the hot syscalls are bound once a device is made."""
+
 from __future__ import annotations
 
 import subprocess
@@ -32,17 +33,19 @@ print(len(mods))
 
 
 def test_imports_change_nothing_until_a_device_is_made():
-    out = subprocess.run([sys.executable, "-c", _CHECK], capture_output=True, text=True,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", _CHECK], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert int(out.stdout) >= 8
 
 
 def test_runner_imports_without_artiq_on_the_path():
     """``sim.runner`` is importable before activation (the CLI activates at the point of use)."""
-    code = ("import sys\nimport sim.runner\n"
-            "assert not any(p.endswith('standin') for p in sys.path)\n"
-            "assert 'artiq' not in sys.modules\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=False)
+    code = (
+        "import sys\nimport sim.runner\n"
+        "assert not any(p.endswith('standin') for p in sys.path)\n"
+        "assert 'artiq' not in sys.modules\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr

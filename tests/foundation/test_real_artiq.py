@@ -4,15 +4,19 @@
 Skipped where ARTIQ is not installed; runs in the lab (e.g. ``/opt/artiq-venv/bin/python -m pytest
 tests/foundation``), where the whole foundation suite runs against ARTIQ's own environment classes.
 """
+
 from __future__ import annotations
 
 import pytest
 
 from sim import artiq_env
 
-pytestmark = [pytest.mark.artiq,
-              pytest.mark.skipif(not artiq_env.real_artiq_available(),
-                                 reason="needs a real ARTIQ installation")]
+pytestmark = [
+    pytest.mark.artiq,
+    pytest.mark.skipif(
+        not artiq_env.real_artiq_available(), reason="needs a real ARTIQ installation"
+    ),
+]
 
 
 def test_uses_real_artiq():

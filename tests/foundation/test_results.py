@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Results files: ARTIQ's layout, written after analyze / when run raises / on termination; rids."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from artiq.experiment import EnvExperiment, NumberValue, TerminationRequested
+
 from analysis import pyon
 from sim.results import RIDCounter, results_path
 
@@ -44,6 +45,7 @@ def _structure(f):
             out[name] = (obj.shape, obj.dtype.kind, dict(obj.attrs))
         else:
             out[name] = "group"
+
     f.visititems(visit)
     return out
 
@@ -57,13 +59,16 @@ def test_layout_matches_artiq_reference(simulation):
     """Same groups, datasets, shapes, kinds and attributes as a file written by ARTIQ 9."""
     result = _run_full(simulation)
     assert result.exit_code == 0
-    with h5py.File(result.results_file) as ours, \
-            h5py.File(os.path.join(DATA, "artiq9_reference.h5")) as ref:
+    with (
+        h5py.File(result.results_file) as ours,
+        h5py.File(os.path.join(DATA, "artiq9_reference.h5")) as ref,
+    ):
         mine = {k: v for k, v in _structure(ours).items() if "ionlink.sim." not in k}
         theirs = _structure(ref)
         for d in (mine, theirs):
-            d["datasets/scalar.float"][2]["precision"] = int(d["datasets/scalar.float"][2]
-                                                             ["precision"])
+            d["datasets/scalar.float"][2]["precision"] = int(
+                d["datasets/scalar.float"][2]["precision"]
+            )
         assert mine == theirs
         assert ours["expid"][()].decode().startswith('{"log_level":')
         assert ours["artiq_version"][()].decode()
@@ -82,16 +87,19 @@ def test_root_and_expid(simulation):
         start, run = float(f["start_time"][()]), float(f["run_time"][()])
         assert before <= start <= run <= after
         t = time.localtime(start)
-        assert Path(result.results_file).parent.parts[-2:] == (time.strftime("%Y-%m-%d", t),
-                                                               time.strftime("%H", t))
+        assert Path(result.results_file).parent.parts[-2:] == (
+            time.strftime("%Y-%m-%d", t),
+            time.strftime("%H", t),
+        )
         expid = pyon.decode(f["expid"][()])
         assert expid["class_name"] == "Full" and expid["arguments"] == {"n": 1}
         assert {"file", "log_level"} <= set(expid)
         assert f["archive/calib.f"][()] == 1.5e6
         assert f["datasets/ionlink.sim.seed"][()] == -1
         assert f["datasets/ionlink.sim.min_slack_mu"][()] == 1000
-    assert result.results_file == results_path(simulation.results_dir, result.rid, "Full",
-                                               f_start(result))
+    assert result.results_file == results_path(
+        simulation.results_dir, result.rid, "Full", f_start(result)
+    )
 
 
 def f_start(result):
@@ -194,6 +202,7 @@ def test_unwritable_value_kept_as_pyon(simulation):
 def test_progress_dataset_drives_bar(tmp_path, session, capsys):
     """ionlink.progress updates a tqdm bar when progress is on."""
     import ionlink_fakes
+
     from sim.runner import Simulation
 
     class Progress(EnvExperiment):
@@ -201,7 +210,12 @@ def test_progress_dataset_drives_bar(tmp_path, session, capsys):
             for i in range(5):
                 self.set_dataset("ionlink.progress", (i + 1) / 5, broadcast=True, archive=False)
 
-    with Simulation(ionlink_fakes.device_db(), results_dir=tmp_path / "r", dataset_db=False,
-                    session=session, progress=True) as sim:
+    with Simulation(
+        ionlink_fakes.device_db(),
+        results_dir=tmp_path / "r",
+        dataset_db=False,
+        session=session,
+        progress=True,
+    ) as sim:
         assert sim.run(Progress).exit_code == 0
     assert "1000/1000" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Runs never lose data: termination signals, output paths checked up front, checked arguments."""
+
 from __future__ import annotations
 
 import ast
@@ -14,8 +15,8 @@ from dataclasses import dataclass
 
 import h5py
 import pytest
+from artiq.experiment import BooleanValue, EnumerationValue, EnvExperiment, NumberValue
 
-from artiq.experiment import EnvExperiment, EnumerationValue, NumberValue, BooleanValue
 from drivers.arguments import ArgumentValueError, CheckedArguments
 from sim.cli import main
 from sim.results import write_results
@@ -30,7 +31,7 @@ def _one_line_error(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert lines[0].startswith("ionlink-sim: error: "), err
-    return lines[0][len("ionlink-sim: error: "):]
+    return lines[0][len("ionlink-sim: error: ") :]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -40,8 +41,11 @@ def _one_line_error(err: str) -> str:
 #: experiments that check for a pause by counts of attempts or shots (hom checks after each delay,
 #: ~0.6 s; the others finish within a second at their default arguments)
 TERMINATED = {
-    "remote_entanglement": (["heralds_per_setting=1000000"], "RemoteEntanglement",
-                            "herald.pattern"),
+    "remote_entanglement": (
+        ["heralds_per_setting=1000000"],
+        "RemoteEntanglement",
+        "herald.pattern",
+    ),
     "remote_entanglement_cpu": ([], "RemoteEntanglementCPU", "herald.pattern"),
     "single_photon": ([], "SinglePhoton", "photons.t_mu"),
     "readout_calibration": ([], "ReadoutCalibration", "readout.dark_counts_a"),
@@ -94,35 +98,54 @@ def terminated(tmp_path_factory):
     for name, (args, _, _) in TERMINATED.items():
         results = str(tmp_path_factory.mktemp(name) / "results")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "sim", "run", f"repository/{name}.py", *args,
-             "--seed", "2", "--results", results, "-v", "--hardware-faithful"],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            env=dict(os.environ, PYTHONPATH=ROOT))
+            [
+                sys.executable,
+                "-m",
+                "sim",
+                "run",
+                f"repository/{name}.py",
+                *args,
+                "--seed",
+                "2",
+                "--results",
+                results,
+                "-v",
+                "--hardware-faithful",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=ROOT),
+        )
         procs[name] = (proc, results, threading.Event(), [])
 
     def read_stderr(proc, started, lines):
         for line in proc.stderr:
             lines.append(line)
             if ".run() starts" in line:
-                lines.append(time.monotonic())     # when run() started
+                lines.append(time.monotonic())  # when run() started
                 started.set()
 
-    readers = [threading.Thread(target=read_stderr, args=(p, ev, ln), daemon=True)
-               for p, _, ev, ln in procs.values()]
+    readers = [
+        threading.Thread(target=read_stderr, args=(p, ev, ln), daemon=True)
+        for p, _, ev, ln in procs.values()
+    ]
     for r in readers:
         r.start()
     out = {}
     try:
         deadline = time.monotonic() + 40
         for name, (proc, results, started, lines) in procs.items():
-            assert started.wait(timeout=max(deadline - time.monotonic(), 0.1)), \
-                "".join(x for x in lines if isinstance(x, str))
+            assert started.wait(timeout=max(deadline - time.monotonic(), 0.1)), "".join(
+                x for x in lines if isinstance(x, str)
+            )
         t_sent, cpu_sent = {}, {}
         by_start = sorted(procs, key=lambda n: next(x for x in procs[n][3] if isinstance(x, float)))
         for name in by_start:
             proc, _, _, lines = procs[name]
             t_run = next(x for x in lines if isinstance(x, float))
-            time.sleep(max(0.0, t_run + 1.0 - time.monotonic()))   # inside the run's loop
+            time.sleep(max(0.0, t_run + 1.0 - time.monotonic()))  # inside the run's loop
             st = _cpu_state(proc.pid)
             cpu_sent[name] = st[0] if st is not None else None
             t_sent[name] = time.monotonic()
@@ -157,7 +180,7 @@ def test_sigterm_stops_every_experiment_soon_and_writes_its_data(terminated, nam
     assert t.rc == 143, t.err
     assert "SIGTERM: termination requested" in t.err
     if t.cpu is not None:
-        assert t.cpu < 1.2, t.cpu   # stop, write the file and exit
+        assert t.cpu < 1.2, t.cpu  # stop, write the file and exit
     assert t.elapsed < 10.0, t.elapsed
     files = glob.glob(os.path.join(t.results, "*", "*", f"*-{cls}.h5"))
     assert len(files) == 1, t.err
@@ -167,7 +190,7 @@ def test_sigterm_stops_every_experiment_soon_and_writes_its_data(terminated, nam
             heralds = f["datasets/totals.heralds"][()]
             assert len(f["datasets/herald.pattern"]) == heralds < 1000000
             assert f["datasets/totals.attempts"][()] > 0
-            assert heralds > 0 or name == "remote_entanglement_cpu"   # ~400 attempts in 1 s
+            assert heralds > 0 or name == "remote_entanglement_cpu"  # ~400 attempts in 1 s
         else:
             assert len(f["datasets/" + key][()]) > 0
 
@@ -176,8 +199,9 @@ class SignalledTwice(EnvExperiment):
     def build(self):
         self.setattr_device("scheduler")
         self.setattr_argument("signals", NumberValue(1, precision=0, step=1, type="int"))
-        self.setattr_argument("signum", NumberValue(int(signal.SIGHUP), precision=0, step=1,
-                                                    type="int"))
+        self.setattr_argument(
+            "signum", NumberValue(int(signal.SIGHUP), precision=0, step=1, type="int")
+        )
 
     def run(self):
         for i in range(100):
@@ -189,18 +213,21 @@ class SignalledTwice(EnvExperiment):
             self.scheduler.pause()
 
 
-@pytest.mark.parametrize("signum, signals, code", [(signal.SIGHUP, 1, 129),
-                                                   (signal.SIGTERM, 2, 143)])
+@pytest.mark.parametrize(
+    "signum, signals, code", [(signal.SIGHUP, 1, 129), (signal.SIGTERM, 2, 143)]
+)
 def test_signal_exit_codes_and_second_signal(simulation, signum, signals, code):
     """One SIGHUP: termination at the next pause(), exit 129. A second SIGTERM interrupts at once
     (exit 143); the datasets recorded so far are still written."""
+
     def unhandled(signum, frame):
         raise AssertionError("signal {} not handled by the run".format(signum))
 
     previous = signal.signal(signum, unhandled)  # instead of ending pytest
     try:
-        result = simulation.run(SignalledTwice,
-                                arguments={"signals": signals, "signum": int(signum)})
+        result = simulation.run(
+            SignalledTwice, arguments={"signals": signals, "signum": int(signum)}
+        )
     finally:
         signal.signal(signum, previous)
     assert result.exit_code == code and result.status == "terminated"
@@ -241,23 +268,34 @@ def test_results_file_written_atomically(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # output paths
 
-@pytest.mark.parametrize("options, message", [
-    (["--results", "{tmp}/plain"], "results folder '{tmp}/plain' is a file, not a folder"),
-    (["--results", "{tmp}/plain/sub/results"],
-     "cannot create results folder '{tmp}/plain/sub/results': '{tmp}/plain' is a file"),
-    (["--vcd", "{tmp}/plain/run.vcd"],
-     "cannot create the folder of VCD file '{tmp}/plain/run.vcd': '{tmp}/plain' is a file"),
-    (["--vcd", "{tmp}"], "VCD file '{tmp}' is a folder, not a file"),
-    (["--dataset-db", "{tmp}/plain/db.mdb"], "dataset store '{tmp}/plain/db.mdb'"),
-])
-def test_bad_output_path_fails_before_anything_runs(tmp_path, capsys, monkeypatch, options,
-                                                    message):
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--results", "{tmp}/plain"], "results folder '{tmp}/plain' is a file, not a folder"),
+        (
+            ["--results", "{tmp}/plain/sub/results"],
+            "cannot create results folder '{tmp}/plain/sub/results': '{tmp}/plain' is a file",
+        ),
+        (
+            ["--vcd", "{tmp}/plain/run.vcd"],
+            "cannot create the folder of VCD file '{tmp}/plain/run.vcd': '{tmp}/plain' is a file",
+        ),
+        (["--vcd", "{tmp}"], "VCD file '{tmp}' is a folder, not a file"),
+        (["--dataset-db", "{tmp}/plain/db.mdb"], "dataset store '{tmp}/plain/db.mdb'"),
+    ],
+)
+def test_bad_output_path_fails_before_anything_runs(
+    tmp_path, capsys, monkeypatch, options, message
+):
     """A path the run cannot write: one line naming it, exit 2, before the experiment is built."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "plain").write_text("")
     exp = tmp_path / "exp.py"
-    exp.write_text("from artiq.experiment import *\nclass Exp(EnvExperiment):\n"
-                   "    def build(self):\n        raise RuntimeError('built')\n")
+    exp.write_text(
+        "from artiq.experiment import *\nclass Exp(EnvExperiment):\n"
+        "    def build(self):\n        raise RuntimeError('built')\n"
+    )
     options = [o.format(tmp=tmp_path) for o in options]
     assert main(["run", str(exp), "--device-db", DEVICE_DB, *options]) == 2
     assert message.format(tmp=tmp_path) in _one_line_error(capsys.readouterr().err)
@@ -274,10 +312,10 @@ def test_missing_results_parents_are_created(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # arguments
 
+
 class Checked(CheckedArguments, EnvExperiment):
     def build(self):
-        self.setattr_argument("n", NumberValue(3, precision=0, step=1, min=1, max=10,
-                                               type="int"))
+        self.setattr_argument("n", NumberValue(3, precision=0, step=1, min=1, max=10, type="int"))
         self.setattr_argument("t", NumberValue(1e-6, unit="us", min=0.0))
         self.setattr_argument("mode", EnumerationValue(["a", "b"], "a"))
         self.setattr_argument("flag", BooleanValue(False))
@@ -289,14 +327,17 @@ class Checked(CheckedArguments, EnvExperiment):
         pass
 
 
-@pytest.mark.parametrize("arguments, message", [
-    ({"n": 0}, "argument 'n' = 0 is out of range: must be in [1, 10]"),
-    ({"n": 11}, "argument 'n' = 11 is out of range: must be in [1, 10]"),
-    ({"n": 2.5}, "argument 'n' = 2.5 is not an integer: must be an integer in [1, 10]"),
-    ({"n": "3"}, "argument 'n' = '3' is not a number"),
-    ({"t": -1e-6}, "argument 't' = -1e-06 (-1 us) is out of range: must be ≥ 0"),
-    ({"t": float("nan")}, "argument 't' = nan (nan us) is not finite"),
-])
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ({"n": 0}, "argument 'n' = 0 is out of range: must be in [1, 10]"),
+        ({"n": 11}, "argument 'n' = 11 is out of range: must be in [1, 10]"),
+        ({"n": 2.5}, "argument 'n' = 2.5 is not an integer: must be an integer in [1, 10]"),
+        ({"n": "3"}, "argument 'n' = '3' is not a number"),
+        ({"t": -1e-6}, "argument 't' = -1e-06 (-1 us) is out of range: must be ≥ 0"),
+        ({"t": float("nan")}, "argument 't' = nan (nan us) is not finite"),
+    ],
+)
 def test_check_arguments_names_argument_value_and_range(simulation, arguments, message):
     """Out-of-range, non-integer and non-numeric values are refused in prepare(), exit 2."""
     result = simulation.run(Checked, arguments=arguments)
@@ -310,25 +351,49 @@ def test_check_arguments_accepts_valid_values(simulation):
     assert result.exit_code == 0, result.error_message
 
 
-@pytest.mark.parametrize("experiment, arguments, message", [
-    ("remote_entanglement", ["heralds_per_setting=-5"],
-     "argument 'heralds_per_setting' = -5 is out of range: must be ≥ 1"),
-    ("remote_entanglement", ["heralds_per_setting=0"], "= 0 is out of range: must be ≥ 1"),
-    ("remote_entanglement", ["heralds_per_setting=2.5"], "= 2.5 is not an integer"),
-    ("remote_entanglement", ["cooling_time=-1e-6"],
-     "argument 'cooling_time' = -1e-06 (-1 us) is out of range: must be ≥ 0"),
-    ("remote_entanglement", ['mode="nonsense"'],
-     "argument 'mode' = 'nonsense' is not allowed: "
-     "must be one of 'z', 'parity', 'tomography'"),
-    ("readout_calibration", ["shots=-1"], "argument 'shots' = -1 is out of range: must be ≥"),
-    ("readout_calibration", ["-c", "Nope"],
-     "readout_calibration.py' has no class 'Nope' (experiments in it: ReadoutCalibration)"),
-])
+@pytest.mark.parametrize(
+    "experiment, arguments, message",
+    [
+        (
+            "remote_entanglement",
+            ["heralds_per_setting=-5"],
+            "argument 'heralds_per_setting' = -5 is out of range: must be ≥ 1",
+        ),
+        ("remote_entanglement", ["heralds_per_setting=0"], "= 0 is out of range: must be ≥ 1"),
+        ("remote_entanglement", ["heralds_per_setting=2.5"], "= 2.5 is not an integer"),
+        (
+            "remote_entanglement",
+            ["cooling_time=-1e-6"],
+            "argument 'cooling_time' = -1e-06 (-1 us) is out of range: must be ≥ 0",
+        ),
+        (
+            "remote_entanglement",
+            ['mode="nonsense"'],
+            "argument 'mode' = 'nonsense' is not allowed: "
+            "must be one of 'z', 'parity', 'tomography'",
+        ),
+        ("readout_calibration", ["shots=-1"], "argument 'shots' = -1 is out of range: must be ≥"),
+        (
+            "readout_calibration",
+            ["-c", "Nope"],
+            "readout_calibration.py' has no class 'Nope' (experiments in it: ReadoutCalibration)",
+        ),
+    ],
+)
 def test_repository_bad_arguments_exit_2(tmp_path, capsys, experiment, arguments, message):
     """The issue's cases through the CLI on the repository's experiments: one line, exit 2,
     no results file."""
-    rc = main(["run", os.path.join(ROOT, "repository", experiment + ".py"), *arguments,
-               "--device-db", DEVICE_DB, "--results", str(tmp_path / "results")])
+    rc = main(
+        [
+            "run",
+            os.path.join(ROOT, "repository", experiment + ".py"),
+            *arguments,
+            "--device-db",
+            DEVICE_DB,
+            "--results",
+            str(tmp_path / "results"),
+        ]
+    )
     assert rc == 2
     assert message in _one_line_error(capsys.readouterr().err)
     assert not list((tmp_path / "results").rglob("*.h5"))
@@ -341,8 +406,9 @@ def test_every_experiment_checks_its_arguments_first(path):
     classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
     assert classes
     for cls in classes:
-        prepare = next(f for f in cls.body if isinstance(f, ast.FunctionDef)
-                       and f.name == "prepare")
+        prepare = next(
+            f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "prepare"
+        )
         first = prepare.body[0]
         assert ast.unparse(first) == "self.check_arguments()", (path, cls.name)
 
@@ -350,18 +416,36 @@ def test_every_experiment_checks_its_arguments_first(path):
 # ---------------------------------------------------------------------------------------------
 # -q
 
+
 def test_quiet_shows_warnings_and_errors_only(tmp_path):
     """``-q``: warnings and errors are shown; info messages and the dataset listing are not."""
     exp = tmp_path / "exp.py"
-    exp.write_text("import logging\nfrom artiq.experiment import *\n"
-                   "class Exp(EnvExperiment):\n    def build(self):\n        pass\n"
-                   "    def run(self):\n        logging.getLogger('exp').info('an info')\n"
-                   "        logging.getLogger('exp').warning('a warning')\n"
-                   "        self.set_dataset('x', 1)\n")
-    proc = subprocess.run([sys.executable, "-m", "sim", "run", str(exp), "-q",
-                           "--device-db", DEVICE_DB, "--results", str(tmp_path / "results")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, PYTHONPATH=ROOT))
+    exp.write_text(
+        "import logging\nfrom artiq.experiment import *\n"
+        "class Exp(EnvExperiment):\n    def build(self):\n        pass\n"
+        "    def run(self):\n        logging.getLogger('exp').info('an info')\n"
+        "        logging.getLogger('exp').warning('a warning')\n"
+        "        self.set_dataset('x', 1)\n"
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sim",
+            "run",
+            str(exp),
+            "-q",
+            "--device-db",
+            DEVICE_DB,
+            "--results",
+            str(tmp_path / "results"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "a warning" in proc.stderr and "an info" not in proc.stderr
     assert proc.stdout == ""
@@ -405,8 +489,12 @@ def test_provenance_and_typed_diagnostics(tmp_path, write_experiment):
     from sim.physics.lab import LABS_DIR
 
     path = write_experiment(SLACK_EXPERIMENTS)
-    line = {tag: n for n, text in enumerate(open(path).read().splitlines(), 1)
-            for tag in ("TIGHT", "LOOSE") if tag in text}
+    line = {
+        tag: n
+        for n, text in enumerate(open(path).read().splitlines(), 1)
+        for tag in ("TIGHT", "LOOSE")
+        if tag in text
+    }
     with Simulation(DEVICE_DB, seed=5, lab="duke2024", results_dir=tmp_path / "results") as sim:
         tight = sim.run(path, "Tight")
         loose = sim.run(path, "Loose")
@@ -430,12 +518,18 @@ def test_provenance_and_typed_diagnostics(tmp_path, write_experiment):
             if key.startswith("ionlink.sim."):
                 assert d[key].dtype.kind in "iufb" or d[key].attrs.get("ionlink_pyon") is None
                 assert not str(d[key][()]).startswith("b'{\"__jsonclass__"), key
-        assert d["ionlink.sim.min_slack_source"][()].decode().endswith(
-            "exp.py:{}".format(line["LOOSE"]))
+        assert (
+            d["ionlink.sim.min_slack_source"][()]
+            .decode()
+            .endswith("exp.py:{}".format(line["LOOSE"]))
+        )
         assert d["ionlink.sim.min_slack_mu"][()] > 100_000
         assert d["ionlink.sim.session_min_slack_mu"][()] == tight_slack < 3000
-        assert d["ionlink.sim.session_min_slack_source"][()].decode().endswith(
-            "exp.py:{}".format(line["TIGHT"]))
+        assert (
+            d["ionlink.sim.session_min_slack_source"][()]
+            .decode()
+            .endswith("exp.py:{}".format(line["TIGHT"]))
+        )
 
 
 def test_git_commit_outside_a_checkout_is_empty(tmp_path):

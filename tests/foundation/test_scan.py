@@ -1,11 +1,18 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Scan objects: exact sequences, re-iteration, Scannable processing, MultiScanManager product."""
+
 from __future__ import annotations
 
 import pytest
-
-from artiq.experiment import (CenterScan, DefaultMissing, ExplicitScan, MultiScanManager, NoScan,
-                              RangeScan, Scannable)
+from artiq.experiment import (
+    CenterScan,
+    DefaultMissing,
+    ExplicitScan,
+    MultiScanManager,
+    NoScan,
+    RangeScan,
+    Scannable,
+)
 
 
 def test_range_scan():
@@ -45,6 +52,8 @@ def test_scannable():
 
 def test_multi_scan_manager_is_cartesian_product():
     """Points iterate the product, the last scan fastest."""
-    points = [(p.a, p.b) for p in MultiScanManager(("a", ExplicitScan([1, 2])),
-                                                   ("b", ExplicitScan([3, 4])))]
+    points = [
+        (p.a, p.b)
+        for p in MultiScanManager(("a", ExplicitScan([1, 2])), ("b", ExplicitScan([3, 4])))
+    ]
     assert points == [(1, 3), (1, 4), (2, 3), (2, 4)]

@@ -6,12 +6,20 @@ Cases from ARTIQ's ``test_portability.py`` and ``test_rtio.py`` (Handover, Hando
 Rounding) and the manual's ``with parallel: if True: ...`` example, run through the runner with the
 session's time manager installed.
 """
+
 from __future__ import annotations
 
 import pytest
-
-from artiq.experiment import (EnvExperiment, delay, delay_mu, kernel, now_mu, parallel,
-                              sequential, us)
+from artiq.experiment import (
+    EnvExperiment,
+    delay,
+    delay_mu,
+    kernel,
+    now_mu,
+    parallel,
+    sequential,
+    us,
+)
 
 
 class _Base(EnvExperiment):
@@ -100,17 +108,30 @@ def test_parallel_of_sequentials(simulation, session):
     """parallel{seq{a;b}; seq{c;d}} starts both branches together and continues at the later end."""
     assert simulation.run(ParallelOfSequentials).exit_code == 0
     assert _events(session) == [
-        (0, "ttl0", 1), (1000, "ttl0", 0), (1000, "ttl1", 1), (3000, "ttl1", 0),
-        (0, "ttl2", 1), (3000, "ttl2", 0), (3000, "ttl3", 1), (7000, "ttl3", 0),
-        (7000, "ttl0", 1), (8000, "ttl0", 0)]
+        (0, "ttl0", 1),
+        (1000, "ttl0", 0),
+        (1000, "ttl1", 1),
+        (3000, "ttl1", 0),
+        (0, "ttl2", 1),
+        (3000, "ttl2", 0),
+        (3000, "ttl3", 1),
+        (7000, "ttl3", 0),
+        (7000, "ttl0", 1),
+        (8000, "ttl0", 0),
+    ]
 
 
 def test_manual_if_true_pulses_are_sequential(simulation, session):
     """An ``if`` inside ``parallel`` is one sequential unit (manual example)."""
     assert simulation.run(ManualIfTrue).exit_code == 0
     assert _events(session) == [
-        (0, "ttl0", 1), (2000, "ttl0", 0), (2000, "ttl1", 1), (5000, "ttl1", 0),
-        (0, "ttl2", 1), (1000, "ttl2", 0)]
+        (0, "ttl0", 1),
+        (2000, "ttl0", 0),
+        (2000, "ttl1", 1),
+        (5000, "ttl1", 0),
+        (0, "ttl2", 1),
+        (1000, "ttl2", 0),
+    ]
     assert session.engine.now == 5000
 
 
@@ -118,8 +139,15 @@ def test_nested_parallel(simulation, session):
     """A parallel inside a parallel lasts its longest statement."""
     assert simulation.run(NestedParallel).exit_code == 0
     assert _events(session) == [
-        (0, "ttl0", 1), (1000, "ttl0", 0), (0, "ttl1", 1), (5000, "ttl1", 0),
-        (2000, "ttl2", 1), (3000, "ttl2", 0), (5000, "ttl3", 1), (6000, "ttl3", 0)]
+        (0, "ttl0", 1),
+        (1000, "ttl0", 0),
+        (0, "ttl1", 1),
+        (5000, "ttl1", 0),
+        (2000, "ttl2", 1),
+        (3000, "ttl2", 0),
+        (5000, "ttl3", 1),
+        (6000, "ttl3", 0),
+    ]
 
 
 def test_delay_rounds_half_away_from_zero(simulation):
@@ -135,6 +163,7 @@ def test_delay_rounds_half_away_from_zero(simulation):
 @pytest.mark.parametrize("fail", [False, True])
 def test_cursor_handover_between_kernels(simulation, fail):
     """Two kernels each record now_mu and delay 1234 mu: t2 == t1 + 1234, also when they raise."""
+
     class H(Handover):
         def build(self):
             Handover.build(self, fail=fail)

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Fixtures for the physics tests: a scripted fake of the engine's PhyView."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,7 +19,11 @@ for _k, _node in enumerate("ab"):
     for _i, _sig in enumerate(("cool_sw", "repump_sw", "pump_sw", "excite", "detect_sw")):
         DEVICES[f"node_{_node}.{_sig}"] = (Kind.TTL_OUT, 8 * _k + _i, {})
     DEVICES[f"node_{_node}.qubit_sw"] = (Kind.TTL_OUT, 40 + _k, {})
-    DEVICES[f"node_{_node}.qubit_dds"] = (Kind.AD9910, 50 + _k, {"cs": 7, "sw": f"node_{_node}.qubit_sw"})
+    DEVICES[f"node_{_node}.qubit_dds"] = (
+        Kind.AD9910,
+        50 + _k,
+        {"cs": 7, "sw": f"node_{_node}.qubit_sw"},
+    )
     DEVICES[f"node_{_node}.pmt"] = (Kind.TTL_INOUT, 20 + _k, {})
 for _i in range(4):
     DEVICES[f"bsa_det{_i}"] = (Kind.TTL_INOUT, 16 + _i, {})
@@ -48,10 +53,14 @@ class FakeView:
     def ttl_levels(self, channel: int, t_from_mu: int, t_to_mu: int) -> list[tuple[int, int]]:
         return sorted(e for e in self.ttl.get(channel, []) if t_from_mu <= e[0] < t_to_mu)
 
-    def ttl_levels_many(self, channels: list[int], t_from_mu: int,
-                        t_to_mu: int) -> list[tuple[int, int, int]]:
-        return [(t, i, lvl) for i, ch in enumerate(channels)
-                for t, lvl in self.ttl_levels(ch, t_from_mu, t_to_mu)]
+    def ttl_levels_many(
+        self, channels: list[int], t_from_mu: int, t_to_mu: int
+    ) -> list[tuple[int, int, int]]:
+        return [
+            (t, i, lvl)
+            for i, ch in enumerate(channels)
+            for t, lvl in self.ttl_levels(ch, t_from_mu, t_to_mu)
+        ]
 
     def dds_states(self, spi: int, cs: int, t_from_mu: int, t_to_mu: int) -> list[DDSState]:
         return [s for s in self.dds.get((spi, cs), []) if t_from_mu <= s.t_mu < t_to_mu]
@@ -65,14 +74,18 @@ def modify(lab: Lab, **changes: Any) -> Lab:
     """Copy of ``lab`` with dotted-path changes, e.g. ``{"bsa.mode_overlap": 0.8}`` or
     ``{"nodes.*.optics.polarisation_mixing": 0.05}`` or ``{"bsa.detectors.*.dark_rate_hz":
     1e5}``."""
+
     def rec(obj: Any, path: list[str], value: Any) -> Any:
         if not path:
             return value
         head, rest = path[0], path[1:]
         if isinstance(obj, tuple):
-            return tuple(rec(x, rest, value) if head == "*" or str(i) == head else x
-                         for i, x in enumerate(obj))
+            return tuple(
+                rec(x, rest, value) if head == "*" or str(i) == head else x
+                for i, x in enumerate(obj)
+            )
         return dataclasses.replace(obj, **{head: rec(getattr(obj, head), rest, value)})
+
     for key, value in changes.items():
         lab = rec(lab, key.split("__"), value)
     return lab

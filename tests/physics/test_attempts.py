@@ -7,6 +7,7 @@ detection-time phase corrected from the recorded 1-ns timestamps when the lab sa
 Tolerance: 4 standard errors of that mean plus a model allowance of 3 % of the predicted
 infidelity (the budget's closed forms are leading order in dark counts and double excitation).
 """
+
 from __future__ import annotations
 
 import math
@@ -77,7 +78,7 @@ def test_fidelity_matches_budget(oxford: Lab, name: str) -> None:
     assert abs(f - pred.fidelity_state) < tol, (name, f, se, pred.fidelity_state)
     if name != "base":
         base = predict(oxford).fidelity_state
-        assert pred.fidelity_state < base - 0.003      # the varied term really costs fidelity
+        assert pred.fidelity_state < base - 0.003  # the varied term really costs fidelity
 
 
 @pytest.mark.slow
@@ -92,7 +93,7 @@ def test_false_herald_fraction_follows_dark_rate(oxford: Lab) -> None:
         frac = np.mean([model.sample(rng, HERALD_PATTERNS).dark.any() for _ in range(n)])
         pred = predict(lab)
         d = -math.expm1(-rate * lab.loop.gate_length_s)
-        p1 = pred.p_genuine / (0.5 * pred.eta[0] * pred.eta[1])   # p1_A p1_B
+        p1 = pred.p_genuine / (0.5 * pred.eta[0] * pred.eta[1])  # p1_A p1_B
         p_dc = 2 * d * math.sqrt(p1) * (pred.eta[0] + pred.eta[1]) + 4 * d * d
         expect = p_dc / pred.p_succ
         assert abs(frac - expect) < 4 * math.sqrt(expect * (1 - expect) / n) + 0.03 * expect
@@ -114,16 +115,19 @@ def test_hom_visibility_equals_overlap(m: float) -> None:
     em = NodeEmission(1.0, 0.0, 0.3, 0.0)
     rho = np.zeros((4, 4), complex)
     rho[0, 0] = 1
+
     def coinc(overlap: float) -> float:
         p = build_round(em, em, overlap, (1.0,) * 4, (0.0,) * 4).pattern_probs(rho)
         return p[0b0101] + p[0b1010]
+
     assert 1 - coinc(m) / coinc(0.0) == pytest.approx(m, abs=1e-12)
 
 
 def test_no_herald_without_pulse_or_outside_gate(oxford: Lab) -> None:
     """No excitation window, or gates that close before the photons arrive: P(photon click) = 0."""
-    world = PhysicsWorld(modify(oxford, **{"bsa__detectors__*__dark_rate_hz": 0.0}),
-                         np.random.default_rng(0))
+    world = PhysicsWorld(
+        modify(oxford, **{"bsa__detectors__*__dark_rate_hz": 0.0}), np.random.default_rng(0)
+    )
     outputs, gates, cycle = nominal_cycle(world.lab)
     no_exc = {k: v for k, v in outputs.items() if k in (0, 2)}
     assert world.cycle_model(no_exc, gates, cycle).pattern_probs[0] == pytest.approx(1.0)

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Lab description: presets load, validation errors are one clear line."""
+
 from __future__ import annotations
 
 import runpy
@@ -40,22 +41,36 @@ def test_repository_lab_matches_device_db() -> None:
     load_lab(ROOT / "lab.toml").validate(kinds)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d["nodes"]["a"]["beams"]["detect"].update(device="node_a.detekt_sw"),
-     "nodes.a.beams.detect: device 'node_a.detekt_sw' is not in the device_db"),
-    (lambda d: d["nodes"]["b"]["beams"]["cool"].update(device="bsa_det0"),
-     "is a ttl_inout, a beam (an output) needs"),
-    (lambda d: d["bsa"]["detectors"][2].update(device="node_a.excite"),
-     "bsa.detectors[2]: device 'node_a.excite' is a ttl_out, a detector (an input) needs"),
-])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (
+            lambda d: d["nodes"]["a"]["beams"]["detect"].update(device="node_a.detekt_sw"),
+            "nodes.a.beams.detect: device 'node_a.detekt_sw' is not in the device_db",
+        ),
+        (
+            lambda d: d["nodes"]["b"]["beams"]["cool"].update(device="bsa_det0"),
+            "is a ttl_inout, a beam (an output) needs",
+        ),
+        (
+            lambda d: d["bsa"]["detectors"][2].update(device="node_a.excite"),
+            "bsa.detectors[2]: device 'node_a.excite' is a ttl_out, a detector (an input) needs",
+        ),
+    ],
+)
 def test_device_errors(mutate, message: str) -> None:
     """Unknown device, a beam on an input, a detector on an output: one-line LabError."""
     d = _preset_dict()
     mutate(d)
     if "detectors" in message:
         d["entangler"]["inputs"][2] = "node_a.excite"
-    with pytest.raises(LabError, match=message.replace("(", r"\(").replace(")", r"\)")
-                       .replace("[", r"\[").replace("]", r"\]")) as exc:
+    with pytest.raises(
+        LabError,
+        match=message.replace("(", r"\(")
+        .replace(")", r"\)")
+        .replace("[", r"\[")
+        .replace("]", r"\]"),
+    ) as exc:
         lab_from_dict(d).validate(KINDS)
     assert "\n" not in str(exc.value)
 
@@ -67,13 +82,20 @@ def test_missing_detector() -> None:
         lab_from_dict(d)
 
 
-@pytest.mark.parametrize("path, value, match", [
-    (("bsa", "detectors", 0, "efficiency"), 1.5, r"bsa.detectors\[0\].efficiency = 1.5 is not physical"),
-    (("nodes", "a", "species", "lifetime_s"), -1e-9, r"nodes.a.species.lifetime_s"),
-    (("bsa", "mode_overlap"), 1.2, r"bsa.mode_overlap"),
-    (("nodes", "b", "optics", "polarisation_mixing"), 0.7, r"polarisation_mixing"),
-    (("nodes", "a", "species", "encoding"), "time_bin", r"not implemented"),
-])
+@pytest.mark.parametrize(
+    "path, value, match",
+    [
+        (
+            ("bsa", "detectors", 0, "efficiency"),
+            1.5,
+            r"bsa.detectors\[0\].efficiency = 1.5 is not physical",
+        ),
+        (("nodes", "a", "species", "lifetime_s"), -1e-9, r"nodes.a.species.lifetime_s"),
+        (("bsa", "mode_overlap"), 1.2, r"bsa.mode_overlap"),
+        (("nodes", "b", "optics", "polarisation_mixing"), 0.7, r"polarisation_mixing"),
+        (("nodes", "a", "species", "encoding"), "time_bin", r"not implemented"),
+    ],
+)
 def test_nonphysical_numbers(path, value, match: str) -> None:
     d = _preset_dict()
     t = d

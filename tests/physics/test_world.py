@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """PhysicsWorld driven through a scripted fake PhyView: clicks are caused by what was played."""
+
 from __future__ import annotations
 
 import math
@@ -20,13 +21,18 @@ PMT_A = DEVICES["node_a.pmt"][1]
 
 
 def _ideal_optics(lab: Lab, eff: float = 1.0) -> Lab:
-    return modify(lab, **{"nodes__*__optics__collection_efficiency": eff,
-                          "nodes__*__optics__transmission": 1.0,
-                          "nodes__*__optics__fibre_transmission": 1.0,
-                          "nodes__*__optics__polarisation_mixing": 0.0,
-                          "bsa__detectors__*__efficiency": 1.0,
-                          "bsa__detectors__*__dark_rate_hz": 0.0,
-                          "bsa__detectors__*__afterpulse_prob": 0.0})
+    return modify(
+        lab,
+        **{
+            "nodes__*__optics__collection_efficiency": eff,
+            "nodes__*__optics__transmission": 1.0,
+            "nodes__*__optics__fibre_transmission": 1.0,
+            "nodes__*__optics__polarisation_mixing": 0.0,
+            "bsa__detectors__*__efficiency": 1.0,
+            "bsa__detectors__*__dark_rate_hz": 0.0,
+            "bsa__detectors__*__afterpulse_prob": 0.0,
+        },
+    )
 
 
 def _world(lab: Lab, seed: int) -> tuple[PhysicsWorld, FakeView]:
@@ -50,11 +56,11 @@ def test_arrival_times_follow_lifetime(oxford: Lab) -> None:
         view.pulse("node_a.pump_sw", j * period, 500)
         view.pulse("node_a.excite", j * period + 600, 8)
     clicks = np.concatenate([np.array(c) for c in _rising(world, n * period)])
-    dt = (clicks % period) - 600 - 30          # minus excitation time and photon delay, mu
+    dt = (clicks % period) - 600 - 30  # minus excitation time and photon delay, mu
     tau_mu = lab.nodes[0].species.lifetime_s / 1e-9
     assert len(dt) > 0.9 * n
     sigma = tau_mu / math.sqrt(len(dt))
-    assert abs(dt.mean() + 0.5 - tau_mu) < 4 * sigma      # floor to 1 mu biases by −0.5
+    assert abs(dt.mean() + 0.5 - tau_mu) < 4 * sigma  # floor to 1 mu biases by −0.5
     tail = np.mean(dt >= 2 * tau_mu)
     # P(floor(t) ≥ 2τ) = e^{−⌈2τ⌉/τ}
     p_tail = math.exp(-math.ceil(2 * tau_mu) / tau_mu)
@@ -65,11 +71,11 @@ def test_no_photon_without_pulse_or_pumping(oxford: Lab) -> None:
     """No clicks without an excitation pulse, and none from an ion left in |1⟩ (not pumped)."""
     lab = _ideal_optics(oxford)
     world, view = _world(lab, 2)
-    view.pulse("node_a.pump_sw", 0, 500)                 # pumped, never excited
+    view.pulse("node_a.pump_sw", 0, 500)  # pumped, never excited
     assert all(not c for c in _rising(world, 100_000))
     world, view = _world(lab, 3)
     view.set_dds("node_a.qubit_dds", DDSState(0, 5e6, 0.0, 1.0))
-    view.pulse("node_a.qubit_sw", 1000, 5000)           # π pulse: |0⟩ → |1⟩, not addressable
+    view.pulse("node_a.qubit_sw", 1000, 5000)  # π pulse: |0⟩ → |1⟩, not addressable
     for j in range(100):
         view.pulse("node_a.excite", 10_000 + 1000 * j, 8)
     assert sum(len(c) for c in _rising(world, 200_000)) == 0
@@ -103,10 +109,12 @@ def test_success_probability_half_eta_squared(oxford: Lab) -> None:
 def test_dark_counts_rate_and_dead_time(oxford: Lab) -> None:
     """Dark counts are a Poisson process at the lab rate; no two clicks closer than the dead
     time."""
-    lab = modify(oxford, **{"bsa__detectors__*__dark_rate_hz": 2e5,
-                            "bsa__detectors__*__afterpulse_prob": 0.0})
+    lab = modify(
+        oxford,
+        **{"bsa__detectors__*__dark_rate_hz": 2e5, "bsa__detectors__*__afterpulse_prob": 0.0},
+    )
     world, _ = _world(lab, 5)
-    t_end = 5_000_000                                   # 5 ms
+    t_end = 5_000_000  # 5 ms
     rising = _rising(world, t_end)
     expect = 2e5 * 5e-3
     for ts in rising:
@@ -126,7 +134,7 @@ def test_rotation_from_dds_state(oxford: Lab) -> None:
     world.advance(20_000)
     om, de = 2 * math.pi * rabi * amp, 2 * math.pi * det_hz
     w = math.hypot(om, de)
-    p1 = om ** 2 / w ** 2 * math.sin(w * t_s / 2) ** 2
+    p1 = om**2 / w**2 * math.sin(w * t_s / 2) ** 2
     assert world.rho[2, 2].real + world.rho[3, 3].real == pytest.approx(p1, abs=1e-3)
 
 
@@ -146,8 +154,10 @@ def test_ramsey_phase_from_dds(oxford: Lab) -> None:
 
 def test_readout_error_is_poisson_overlap(oxford: Lab) -> None:
     """Thresholded PMT counts of bright and dark ions: errors = Poisson overlap (4σ)."""
-    lab = modify(oxford, **{"nodes__*__readout__bright_rate_hz": 20e3,
-                            "nodes__*__readout__dark_rate_hz": 5e3})
+    lab = modify(
+        oxford,
+        **{"nodes__*__readout__bright_rate_hz": 20e3, "nodes__*__readout__dark_rate_hz": 5e3},
+    )
     world, view = _world(lab, 8)
     node = lab.nodes[0]
     t_pi = round(0.5 / node.qubit.rabi_frequency_hz / 1e-9)
@@ -175,6 +185,7 @@ def test_readout_error_is_poisson_overlap(oxford: Lab) -> None:
 
 def test_determinism(oxford: Lab) -> None:
     """One seed gives identical clicks; another seed does not."""
+
     def run(seed: int) -> list:
         world, view = _world(modify(oxford, **{"bsa__detectors__*__dark_rate_hz": 1e5}), seed)
         for j in range(200):
@@ -182,6 +193,7 @@ def test_determinism(oxford: Lab) -> None:
                 view.pulse(f"node_{node}.pump_sw", j * 2000, 500)
                 view.pulse(f"node_{node}.excite", j * 2000 + 600, 8)
         return [world.input_edges(ch, 400_000) for ch in DET_CH]
+
     assert run(11) == run(11)
     assert run(11) != run(12)
 
@@ -191,8 +203,15 @@ def test_deterministic_windows_match_segment_physics(oxford: Lab, dephasing: str
     """Cooling/pumping windows applied as one memoised superoperator give the state that the
     segment-by-segment evolution gives: rho to 1e-12, n̄ and coherence origins exactly."""
     from sim.physics.ions import bell_state
-    lab = modify(oxford, **{"nodes__*__dephasing": dephasing, "nodes__*__t2_s": 500e-6,
-                            "nodes__*__pumping_time_s": 2e-6})  # partial: coherence survives
+
+    lab = modify(
+        oxford,
+        **{
+            "nodes__*__dephasing": dephasing,
+            "nodes__*__t2_s": 500e-6,
+            "nodes__*__pumping_time_s": 2e-6,
+        },
+    )  # partial: coherence survives
     results = []
     for planned in (True, False):
         world, view = _world(lab, 11)
@@ -211,8 +230,9 @@ def test_deterministic_windows_match_segment_physics(oxford: Lab, dephasing: str
         for r in range(4):  # windows with the same relative timing
             world.advance((r + 1) * period)
         world.advance(4 * period + 12_345)
-        results.append((world.rho, [th.n for th in world.ions.thermal], list(world._coh_t0),
-                        len(world._plans)))
+        results.append(
+            (world.rho, [th.n for th in world.ions.thermal], list(world._coh_t0), len(world._plans))
+        )
     (rho_p, n_p, coh_p, plans), (rho_d, n_d, coh_d, _) = results
     assert np.allclose(rho_p, rho_d, atol=1e-12)
     assert abs(rho_p[1, 2]) > 1e-3  # coherence left to compare

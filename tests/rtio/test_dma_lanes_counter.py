@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """DMA (``test_rtio.py`` DMA tests), the FAQ lane example, edge counter (``test_edge_counter.py``),
 core cache and cost profiles."""
+
 from __future__ import annotations
 
 import pytest
-
 from artiq.coredevice.exceptions import CacheError, DMAError, RTIOUnderflow
 from artiq.language.core import delay, delay_mu, now_mu, parallel, sequential
 from artiq.language.units import ms, ns, us
+
 from sim.rtio.costs import CostProfile, load_profile
 
 
@@ -187,6 +188,7 @@ def test_lane_rule_offset_invariant(make_env):
 
 # ---------------------------------------------------------------- edge counter
 
+
 def _two_gates(env, method):
     core, counter, out = env.core, env.get("loop_in_counter"), env.get("loop_out")
 
@@ -208,8 +210,9 @@ def _two_gates(env, method):
     return env.run(k)
 
 
-@pytest.mark.parametrize("method,expected", [
-    ("gate_rising", (1, 0)), ("gate_falling", (0, 1)), ("gate_both", (1, 1))])
+@pytest.mark.parametrize(
+    "method,expected", [("gate_rising", (1, 0)), ("gate_falling", (0, 1)), ("gate_both", (1, 1))]
+)
 def test_edge_counter_gates(env, method, expected):
     """A 10 us pulse starting 5 us into the first of two gates: rising/falling/both counts."""
     assert _two_gates(env, method) == expected
@@ -264,6 +267,7 @@ def test_edge_counter_no_reset_accumulates(env):
 
 # ---------------------------------------------------------------- cache and costs
 
+
 def test_core_cache(env):
     """get of a missing key is empty; put/get round trip; replacing an extracted value fails."""
     cache = env.get("core_cache")
@@ -285,7 +289,11 @@ def test_core_cache(env):
 def test_cost_profile_from_dataset(tmp_path):
     """Calibration datasets override fields of a base profile; profiles load by name or file."""
     p = CostProfile.from_dataset({"cpu_cost.rtio_output": 150.4, "delay": 30, "junk": 1})
-    assert p.rtio_output == 150 and p.delay == 30 and p.get_counter == load_profile("kasli2").get_counter
+    assert (
+        p.rtio_output == 150
+        and p.delay == 30
+        and p.get_counter == load_profile("kasli2").get_counter
+    )
     path = tmp_path / "cal.json"
     path.write_text('{"base": "kasli_soc", "rtio_output": 999}')
     q = load_profile(str(path))

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Entangler PHY with a fake CycleModel; VCD output and the peek API."""
+
 from __future__ import annotations
 
 import datetime
@@ -10,9 +11,17 @@ import pytest
 from artiq.language.core import delay, delay_mu, now_mu
 from artiq.language.units import MHz, us
 
-from drivers.entangler_registers import (ADDR_COUNTER_RESULT, ADDR_HERALD, ADDR_NCYCLES, ADDR_RUN,
-                                         ADDR_STATUS, ADDR_TCYCLE, ADDR_TIMESTAMP, ADDR_TIMING,
-                                         TIMEOUT)
+from drivers.entangler_registers import (
+    ADDR_COUNTER_RESULT,
+    ADDR_HERALD,
+    ADDR_NCYCLES,
+    ADDR_RUN,
+    ADDR_STATUS,
+    ADDR_TCYCLE,
+    ADDR_TIMESTAMP,
+    ADDR_TIMING,
+    TIMEOUT,
+)
 from sim.rtio.channels import Kind
 from sim.rtio.phy.entangler import EntanglerPhy
 from sim.rtio.phy.ttl import GATE_OFFSET_MU
@@ -68,8 +77,12 @@ class FakeWorld:
 
 def _db():
     db = base_db()
-    db["entangler"] = {"type": "local", "module": "drivers.entangler", "class": "Entangler",
-                       "arguments": {"channel": ENT_CH}}
+    db["entangler"] = {
+        "type": "local",
+        "module": "drivers.entangler",
+        "class": "Entangler",
+        "arguments": {"channel": ENT_CH},
+    }
     return db
 
 
@@ -153,7 +166,7 @@ def test_entangler_cycle_statistics(make_env):
     world = FakeWorld(0.05)
     env.engine.attach_world(world)
     ns = [_run_entangler(env, 125 * 100000)[3] for _ in range(200)]
-    assert abs(numpy.mean(ns) - 20) < 4 * numpy.sqrt((1 - 0.05) / 0.05 ** 2 / 200)
+    assert abs(numpy.mean(ns) - 20) < 4 * numpy.sqrt((1 - 0.05) / 0.05**2 / 200)
 
 
 def test_vcd_written_and_readable(make_env, tmp_path):
@@ -163,7 +176,12 @@ def test_vcd_written_and_readable(make_env, tmp_path):
     frequency/phase/amplitude as reals and its RF switch."""
     path = tmp_path / "out.vcd"
     env = make_env(vcd=str(path))
-    core, ttl, loop_out, loop_in = env.core, env.get("ttl_out"), env.get("loop_out"), env.get("loop_in")
+    core, ttl, loop_out, loop_in = (
+        env.core,
+        env.get("ttl_out"),
+        env.get("loop_out"),
+        env.get("loop_in"),
+    )
     cpld, dds = env.get("urukul0_cpld"), env.get("urukul0_ch0")
 
     def k():
@@ -172,7 +190,7 @@ def test_vcd_written_and_readable(make_env, tmp_path):
         dds.init()
         dds.set(10 * MHz, phase=0.25, amplitude=0.5)
         t_closed = now_mu()
-        loop_out.pulse(100e-9)          # the gate is closed: reaches the PHY, not the FIFO
+        loop_out.pulse(100e-9)  # the gate is closed: reaches the PHY, not the FIFO
         delay(1 * us)
         ttl.pulse(1 * us)
         t_gate = now_mu()
@@ -202,9 +220,9 @@ def test_vcd_written_and_readable(make_env, tmp_path):
     assert v.rising("rtio.loop_in_counter.in") == [t_closed + d, t_open + d]
     assert v.vars["rtio.urukul0_ch0.freq_hz"][1] == "real"
     assert v.of("rtio.urukul0_ch0.freq_hz")[-1][1] == pytest.approx(10e6, abs=0.25)
-    assert v.of("rtio.urukul0_ch0.phase_turns")[-1][1] == pytest.approx(0.25, abs=2 ** -16)
-    assert v.of("rtio.urukul0_ch0.amplitude")[-1][1] == pytest.approx(0.5, abs=2 ** -14)
-    assert "rtio.urukul0_ch0.sw" in v.vars   # its switch, ttl_urukul0_sw0, has no other name
+    assert v.of("rtio.urukul0_ch0.phase_turns")[-1][1] == pytest.approx(0.25, abs=2**-16)
+    assert v.of("rtio.urukul0_ch0.amplitude")[-1][1] == pytest.approx(0.5, abs=2**-14)
+    assert "rtio.urukul0_ch0.sw" in v.vars  # its switch, ttl_urukul0_sw0, has no other name
     # a device a logical device names in its arguments is in that device's scope
     assert "rtio.urukul0_cpld.ttl_urukul0_io_update" in v.vars
 
@@ -216,7 +234,12 @@ def test_recording_off_without_vcd(env):
 
 def test_peek_api(env):
     """peek.value/events by device name: TTL level at t, edges, input events, DDS state."""
-    core, ttl, loop_out, loop_in = env.core, env.get("ttl_out"), env.get("loop_out"), env.get("loop_in")
+    core, ttl, loop_out, loop_in = (
+        env.core,
+        env.get("ttl_out"),
+        env.get("loop_out"),
+        env.get("loop_in"),
+    )
 
     def k():
         core.reset()
@@ -250,6 +273,7 @@ def test_summary_min_slack(env):
         core.break_realtime()
         at = now_mu() - 100_000
         from artiq.language.core import at_mu
+
         at_mu(at)
         ttl.off()  # slack ~25 us: the minimum
 

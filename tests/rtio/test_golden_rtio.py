@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Golden tests: the scenarios of ARTIQ's ``artiq/test/coredevice/test_rtio.py`` (reference §7)."""
+
 from __future__ import annotations
 
 import logging
 
 import pytest
-
 from artiq.coredevice.exceptions import RTIOOverflow, RTIOUnderflow
 from artiq.language.core import at_mu, delay, delay_mu, now_mu, parallel, sequential
 from artiq.language.units import ms, ns, us
@@ -161,8 +161,9 @@ def test_loopback_count(env):
     assert env.run(k) == 2
 
 
-@pytest.mark.parametrize("pulses, period_ns, late", [(40, 200, True), (64, 200, True),
-                                                     (80, 200, True), (80, 16, False)])
+@pytest.mark.parametrize(
+    "pulses, period_ns, late", [(40, 200, True), (64, 200, True), (80, 200, True), (80, 16, False)]
+)
 def test_count_equals_its_read_loop(make_env, pulses, period_ns, late):
     """``count`` (one engine call) = ARTIQ's loop of ``rtio_input_timestamp`` reads: same number,
     same RTIO counter afterwards; more than 64 edges in the gate overflow the FIFO either way.
@@ -318,6 +319,7 @@ def test_underflow_message(env):
     assert "test_golden_rtio.py:" in msg and "ttl.on()" not in msg
     line = int(msg.rsplit(":", 1)[1].rstrip(")"))
     import inspect
+
     src, first = inspect.getsourcelines(test_underflow_message)
     assert src[line - first].strip().startswith("ttl.on()")
 
@@ -410,8 +412,10 @@ def test_sequence_error(env, caplog):
 
     with caplog.at_level(logging.WARNING):
         env.run(k)
-    assert any("RTIO sequence error involving channel 0x0000:ttl_out" in m
-               for m in env.session.async_errors)
+    assert any(
+        "RTIO sequence error involving channel 0x0000:ttl_out" in m
+        for m in env.session.async_errors
+    )
     assert "sequence error(s) reported during kernel execution" in caplog.text
 
 
@@ -428,8 +432,10 @@ def test_collision(env, caplog):
 
     with caplog.at_level(logging.WARNING):
         env.run(k)
-    assert any(m.startswith("RTIO collision involving channel 0x0000:ttl_out")
-               for m in env.session.async_errors)
+    assert any(
+        m.startswith("RTIO collision involving channel 0x0000:ttl_out")
+        for m in env.session.async_errors
+    )
     assert "collision(s) reported during kernel execution" in caplog.text
 
 
@@ -444,8 +450,9 @@ def test_address_collision(env, caplog):
 
     with caplog.at_level(logging.WARNING):
         env.run(k)
-    assert any("RTIO collision involving channel 0x0003:loop_in" in m
-               for m in env.session.async_errors)
+    assert any(
+        "RTIO collision involving channel 0x0003:loop_in" in m for m in env.session.async_errors
+    )
 
 
 def test_replacement_suppresses_on_off(env):
@@ -475,6 +482,7 @@ def test_time_keeps_running(make_env):
     t1 = env.run(k)
     # a second experiment: new device manager, same session
     from .conftest import DMgr
+
     core2 = DMgr(env.dmgr.db, env.session).get("core")
     t2 = core2.run(k, (), {})
     assert 1_000_000 <= t2 - t1 <= 2_500_000_000
@@ -482,6 +490,7 @@ def test_time_keeps_running(make_env):
 
 def test_handover(env):
     """16. Two kernels each delay_mu(1234): t2 == t1 + 1234, also when each kernel raises."""
+
     def k():
         t = now_mu()
         delay_mu(1234)
@@ -505,6 +514,7 @@ def test_handover(env):
 
 def test_rounding(env):
     """17. delay(8*us) advances by exactly 8000 mu; half-way values round away from zero."""
+
     def k():
         t0 = now_mu()
         delay(8 * us)
@@ -571,23 +581,23 @@ def test_out_of_order_events_fold_into_resolution(env):
     def k():
         core.reset()
         ttl.on()
-        ttl.off()                 # replaced: nothing at this timestamp
+        ttl.off()  # replaced: nothing at this timestamp
         delay(1 * us)
         ttl.pulse_mu(8)
         delay_mu(-8)
-        ttl.pulse_mu(3)           # same coarse cycles, other fine time: collision
+        ttl.pulse_mu(3)  # same coarse cycles, other fine time: collision
         delay(2 * us)
         for _ in range(50):
             ttl.pulse(100 * ns)
             delay(100 * ns)
-        core.wait_until_mu(now_mu())   # every event is now in the past: final
+        core.wait_until_mu(now_mu())  # every event is now in the past: final
 
     env.run(k)
     st = eng.channels[0]
     before = eng.ttl_levels(0, -(1 << 60), 1 << 60)
-    assert not st.flagged                    # folded once the counter passed the mixed cycles
+    assert not st.flagged  # folded once the counter passed the mixed cycles
     assert eng.ttl_levels(0, -(1 << 60), 1 << 60) == before
-    assert len(before) == 100                # 50 pulses; the replaced and collided events are gone
+    assert len(before) == 100  # 50 pulses; the replaced and collided events are gone
     assert sum("RTIO collision" in m for m in env.session.async_errors) == 1
 
 
@@ -599,6 +609,7 @@ def test_hot_syscalls_bound_to_the_running_kernel_only(env):
 
     from sim import syscalls
     from sim.devices import ttl as ttl_module
+
     core, ttl = env.core, env.get("ttl_out")
     here = sys.modules[__name__]
     seen = {}

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The registry of simulated device classes is what the session and the device models use."""
+
 from __future__ import annotations
 
 from sim.registry import DEVICE_CLASSES, kind_of_class
@@ -13,8 +14,10 @@ def test_session_declares_every_registered_channel_class():
     """A device_db entry of each class gets its kind, its PHY and its input depth from the
     registry alone (as for a real ARTIQ's drivers, which register nothing)."""
     with_phy = [dc for dc in DEVICE_CLASSES.values() if dc.make_phy is not None]
-    db = {f"dev{ch}": {"type": "local", "module": "m", "class": dc.name,
-                       "arguments": {"channel": ch}} for ch, dc in enumerate(with_phy)}
+    db = {
+        f"dev{ch}": {"type": "local", "module": "m", "class": dc.name, "arguments": {"channel": ch}}
+        for ch, dc in enumerate(with_phy)
+    }
     eng = SimSession(db, seed=0).engine
     for ch, dc in enumerate(with_phy):
         st = eng.channels[ch]
@@ -37,6 +40,10 @@ def test_device_models_register_the_registry_kinds(env):
 
 def test_kinds_trace_and_replacement():
     assert {k: k.trace for k in Kind}[Kind.AD9910] is Trace.DDS
-    assert [k for k in Kind if k.replaces] == [Kind.TTL_OUT, Kind.TTL_INOUT, Kind.CLKGEN,
-                                               Kind.UNKNOWN]
+    assert [k for k in Kind if k.replaces] == [
+        Kind.TTL_OUT,
+        Kind.TTL_INOUT,
+        Kind.CLKGEN,
+        Kind.UNKNOWN,
+    ]
     assert kind_of_class("NoSuchDriver") is None

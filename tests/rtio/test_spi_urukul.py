@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """SPI master, Urukul CPLD and AD9910: timeline costs, busy errors, decoded DDS state."""
+
 from __future__ import annotations
 
 import logging
 
 import pytest
-
 from artiq.coredevice.spi2 import SPI_END, SPI_INPUT
 from artiq.language.core import delay, delay_mu, now_mu
 from artiq.language.units import MHz, us
@@ -133,8 +133,11 @@ def test_ad9910_state_model(env):
     assert s0.t_mu == t1 - 8  # the IO_UPDATE pulse starts 8 mu before the end of set()
     assert env.engine.dds_state_at(SPI_CH, 4, t1 + 5000) == s0
     assert abs(env.engine.dds_state_at(SPI_CH, 4, 1 << 60).frequency_hz - 80e6) < 0.3
-    assert env.engine.resolve_device("urukul0_ch0") == ("ad9910", SPI_CH, {"cs": 4,
-                                                                           "sw": "ttl_urukul0_sw0"})
+    assert env.engine.resolve_device("urukul0_ch0") == (
+        "ad9910",
+        SPI_CH,
+        {"cs": 4, "sw": "ttl_urukul0_sw0"},
+    )
 
 
 def test_ad9910_init_and_readback(env):
@@ -168,6 +171,7 @@ def test_ad9910_amplitude_range(env):
 def test_spi_read_fifo_depth(env):
     """SPI input FIFO holds 4 events: the 5th unread transfer overflows."""
     from artiq.coredevice.exceptions import RTIOOverflow
+
     core, spi = env.core, env.get("spi_urukul0")
 
     def k():

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """A VCD file read back with pyvcd's tokenizer, for tests: header, variables by full dotted name
 (aliases included), value changes per variable."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -56,8 +57,7 @@ def read_vcd(path: str | Path) -> VCDFile:
                 out.vars[".".join(scope + [v.reference])] = (v.id_code, v.type_.value, v.size)
             elif kind is TokenKind.CHANGE_TIME:
                 t = tok.time_change
-            elif kind in (TokenKind.CHANGE_SCALAR, TokenKind.CHANGE_VECTOR,
-                          TokenKind.CHANGE_REAL):
+            elif kind in (TokenKind.CHANGE_SCALAR, TokenKind.CHANGE_VECTOR, TokenKind.CHANGE_REAL):
                 c = tok.data
                 out.changes.setdefault(c.id_code, []).append((t, c.value))
     return out

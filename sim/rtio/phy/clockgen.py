@@ -8,6 +8,7 @@ phase so that the first rising edge is at the write's coarse cycle; an FTW of 0 
 (low). Edges fall on coarse-cycle boundaries, so a non-power-of-2 FTW has one coarse cycle of
 jitter.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_left

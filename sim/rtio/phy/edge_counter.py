@@ -8,6 +8,7 @@ COUNT_RISING 1, COUNT_FALLING 2, SEND_COUNT_EVENT 4 (emit the current count as a
 timestamp = effect time, so ``0 <= ts - gate_end < 100`` as ``test_edge_counter.py`` requires),
 RESET_TO_ZERO 8 (applied after sending). The count saturates at ``2**(width-1) - 1``.
 """
+
 from __future__ import annotations
 
 from typing import Any

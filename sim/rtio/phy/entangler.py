@@ -10,13 +10,13 @@ never; i = 0–3 outputs in coarse ticks, 4–7 gates in mu), COUNTER PATTERNS 0
 RESULT 0b110_000+i (4 single-input counters, then 4 pattern counters); a read is an output with the
 read address answered by an input event on the same channel.
 
-A run executes cycles until a cycle's gated pattern equals an enabled herald pattern (exact match) or
-the timeout's countdown expires; it answers with one input event at the end of that cycle, data = the
-matched pattern slots (1, 2, 4, 8) or 0x3fff on timeout. Fast path (O(1) Python work per run): with
-``p`` = probability that a cycle heralds, the number of cycles to the first herald is geometric(p),
-capped by the timeout; the non-herald cycles' counters come from one multinomial draw over the
-conditional pattern distribution; only the herald cycle is sampled in detail (and committed to the
-physics). Stored input timestamps are not cleared between cycles (stale-timestamp semantics).
+A run executes cycles until a cycle's gated pattern equals an enabled herald pattern (exact match)
+or the timeout's countdown expires; it answers with one input event at the end of that cycle, data =
+the matched pattern slots (1, 2, 4, 8) or 0x3fff on timeout. Fast path (O(1) Python work per run):
+with ``p`` = probability that a cycle heralds, the number of cycles to the first herald is
+geometric(p), capped by the timeout; the non-herald cycles' counters come from one multinomial draw
+over the conditional pattern distribution; only the herald cycle is sampled in detail (and committed
+to the physics). Stored input timestamps are not cleared between cycles (stale-timestamp semantics).
 With a VCD requested (the engine's ``recorder``), every cycle's clicks are materialised for the
 waveform from the drawn counts (:meth:`EntanglerPhy._record_run`), with the recorder's own
 generator: the simulation's draws are the same with or without.
@@ -28,6 +28,7 @@ PHY's part of :mod:`sim.fastforward` (:class:`~sim.fastforward.EntanglerFastForw
 The persistent registers (for carrying hardware state between runs) are :attr:`EntanglerPhy.config`,
 ``tcycle``, ``herald``, ``timing`` and ``counter_patterns``.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -58,7 +59,7 @@ from sim.rtio.recorder import EntanglerRun
 __all__ = ["EntanglerPhy"]
 
 _MASK14 = 0x3FFF
-_INPUT_BITS = (numpy.arange(16)[:, None] >> numpy.arange(4)) & 1   # pattern → inputs that fired
+_INPUT_BITS = (numpy.arange(16)[:, None] >> numpy.arange(4)) & 1  # pattern → inputs that fired
 
 
 def _unpack_patterns(word: int) -> tuple[list[int], list[bool]]:
@@ -106,8 +107,13 @@ class EntanglerPhy(EntanglerFastForward):
     _ADDR_CONFIG = ADDR_CONFIG
     _TIMEOUT_DATA = TIMEOUT
 
-    def __init__(self, engine: Any, channel: int, output_channels: list[int] | None = None,
-                 input_channels: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        channel: int,
+        output_channels: list[int] | None = None,
+        input_channels: list[int] | None = None,
+    ) -> None:
         self.engine = engine
         self.channel = channel
         self.output_channels = list(output_channels or [])
@@ -233,8 +239,11 @@ class EntanglerPhy(EntanglerFastForward):
         hit = self._laws.get(key)
         if hit is not None and hit[0] is model:
             return hit[1]
-        probs = (numpy.asarray(model.pattern_probs, dtype=float) if model is not None
-                 else numpy.eye(16)[0])
+        probs = (
+            numpy.asarray(model.pattern_probs, dtype=float)
+            if model is not None
+            else numpy.eye(16)[0]
+        )
         p = float(sum(probs[h] for h in herald_set))
         cond = probs.copy()
         cond[list(herald_set)] = 0.0
@@ -258,8 +267,11 @@ class EntanglerPhy(EntanglerFastForward):
         else:
             n_max = max(1, -(-timeout_coarse // self.tcycle))
         world = self.world
-        model = (world.cycle_model(cfg.outputs, cfg.gates, cycle_mu, t_start_mu=t0)
-                 if world is not None else None)
+        model = (
+            world.cycle_model(cfg.outputs, cfg.gates, cycle_mu, t_start_mu=t0)
+            if world is not None
+            else None
+        )
         law = self._law(model, cfg.herald_set)
         k = self._cycles_to_herald(rng, model, law.p, n_max)
         success = k <= n_max
@@ -286,8 +298,16 @@ class EntanglerPhy(EntanglerFastForward):
                 # the ions after a timeout: the state after a non-herald cycle, no detailed sample
                 world.commit_timeout(model, cfg.herald_set, t0, t_end)
         if not success:
-            self._last = RunLaw(model, law.p, n_max, law.cond, law.plain, cfg.cmat,
-                                timeout_coarse, self._cfg[0] if self._cfg is not None else None)
+            self._last = RunLaw(
+                model,
+                law.p,
+                n_max,
+                law.cond,
+                law.plain,
+                cfg.cmat,
+                timeout_coarse,
+                self._cfg[0] if self._cfg is not None else None,
+            )
         self._set_counters(model, pattern_counts, cfg.cmat, law.plain, last_pattern)
         if success:
             data = cfg.slots[last_pattern]
@@ -300,14 +320,30 @@ class EntanglerPhy(EntanglerFastForward):
         self.events.append((t_end + INPUT_ARRIVAL_MU, t_end, data))
         self.herald_log.append((t_end, data))
         if self.engine.recorder is not None:
-            clicks = ([(int(i), t_last + int(t)) for i, t in sample.clicks]
-                      if success and model is not None else [])
-            self._record_run(EntanglerRun(t0, t_end, data, last_pattern, n_cycles), model,
-                             plain_counts, n_plain, cycle_mu, clicks)
+            clicks = (
+                [(int(i), t_last + int(t)) for i, t in sample.clicks]
+                if success and model is not None
+                else []
+            )
+            self._record_run(
+                EntanglerRun(t0, t_end, data, last_pattern, n_cycles),
+                model,
+                plain_counts,
+                n_plain,
+                cycle_mu,
+                clicks,
+            )
 
-    def _record_run(self, run: EntanglerRun, model: Any, counts: Any, n_plain: int,
-                    cycle_mu: int, last_clicks: list[tuple[int, int]],
-                    retarget: set[int] | None = None) -> None:
+    def _record_run(
+        self,
+        run: EntanglerRun,
+        model: Any,
+        counts: Any,
+        n_plain: int,
+        cycle_mu: int,
+        last_clicks: list[tuple[int, int]],
+        retarget: set[int] | None = None,
+    ) -> None:
         """With a VCD requested: ``run`` and the clicks of all its cycles, the ``n_plain``
         non-herald cycles (first ``n_plain`` cycles, pattern counts ``counts`` as drawn)
         materialised with the recorder's own generator, then ``last_clicks`` ``(input, t_mu)``
@@ -317,7 +353,7 @@ class EntanglerPhy(EntanglerFastForward):
         rec = self.engine.recorder
         t0 = run.t_start_mu
         clicks: list[tuple[int, int]] = []
-        last: dict[int, tuple[int, int, int]] = {}     # input → (cycle, position, cycle start)
+        last: dict[int, tuple[int, int, int]] = {}  # input → (cycle, position, cycle start)
         plain = getattr(model, "plain_cycle_clicks", None)
         if plain is not None and n_plain > 0:
             for c in plain(rec.rng, counts, n_plain):
@@ -342,8 +378,9 @@ class EntanglerPhy(EntanglerFastForward):
             counts[0] = n_plain
         return counts
 
-    def _set_counters(self, model: Any, pattern_counts: Any, cmat: Any, plain: Any,
-                      last_pattern: int) -> None:
+    def _set_counters(
+        self, model: Any, pattern_counts: Any, cmat: Any, plain: Any, last_pattern: int
+    ) -> None:
         """Counters (reset at run start, sampled at each cycle end) and stale timestamps: an
         input that fired only in non-herald cycles (counter > 0, not in the last pattern) keeps
         the timestamp of such a cycle, drawn when (if ever) it is read."""
@@ -370,8 +407,11 @@ class EntanglerPhy(EntanglerFastForward):
             qs = [q for q in range(16) if q >> i & 1 and counts[q] > 0 and plain[q]]
             rng = self._rng()
             first_edge = getattr(model, "first_edge", None)
-            t = (first_edge(rng, qs, i) if first_edge is not None
-                 else int(model.sample(rng, qs).first_edge_mu[i]))
+            t = (
+                first_edge(rng, qs, i)
+                if first_edge is not None
+                else int(model.sample(rng, qs).first_edge_mu[i])
+            )
             if t >= 0:
                 self.timestamps[i] = int(t)
                 target = self._vcd_stale.get(i)

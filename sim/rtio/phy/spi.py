@@ -9,6 +9,7 @@ the received bits (right-aligned) become an input event at the transfer end; the
 events (``artiq/gateware/eem.py``). Slaves (the Urukul decoder) see each transfer as
 ``transfer(cs, bits, length, flags, t_start, t_end) -> received bits``.
 """
+
 from __future__ import annotations
 
 from collections import deque
@@ -52,10 +53,10 @@ class SPIPhy:
             self.engine.busy_error(self.channel)
             return
         if addr == 1:
-            self.flags = data & 0xff
-            self.length = ((data >> 8) & 0x1f) + 1
-            self.div = ((data >> 16) & 0xff) + 2
-            self.cs = (data >> 24) & 0xff
+            self.flags = data & 0xFF
+            self.length = ((data >> 8) & 0x1F) + 1
+            self.div = ((data >> 16) & 0xFF) + 2
+            self.cs = (data >> 24) & 0xFF
             return
         if addr != 0:
             return
@@ -63,14 +64,14 @@ class SPIPhy:
         t_end = ts + xfer_duration_mu(length, self.div)
         self.busy_until = t_end
         self.transfers += 1
-        bits = ((data & 0xffffffff) >> (32 - length)) & ((1 << length) - 1)
+        bits = ((data & 0xFFFFFFFF) >> (32 - length)) & ((1 << length) - 1)
         received = 0
         for s in self.slaves:
             r = s.transfer(self.cs, bits, length, flags, ts, t_end)
             if r:
                 received |= r
         if flags & SPI_INPUT:
-            self.reads.append((t_end + INPUT_ARRIVAL_MU, t_end, received & 0xffffffff))
+            self.reads.append((t_end + INPUT_ARRIVAL_MU, t_end, received & 0xFFFFFFFF))
 
     def input_events(self, t_end: int) -> list[tuple[int, int, int]]:
         out = []

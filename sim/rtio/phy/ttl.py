@@ -16,6 +16,7 @@ Input side (:class:`TTLInputPhy`):
 * An event is in the FIFO ``INPUT_ARRIVAL_MU`` after its timestamp, well within ``gate_latency_mu``
   (104 mu) after the gate end, which is what ``TTLInOut.count`` relies on.
 """
+
 from __future__ import annotations
 
 from bisect import bisect_left
@@ -48,6 +49,7 @@ class LevelView:
         self.gen = None
         if st.kind == Kind.CLKGEN:
             from sim.rtio.phy.clockgen import ClockGenLevels
+
             self.gen = ClockGenLevels(st)
 
     def levels(self, t_from: int, t_to: int) -> list[tuple[int, int]]:
@@ -71,8 +73,12 @@ class LevelView:
         ``t_from`` (the common case for a beam between its pulses): no work to do."""
         st = self.st
         t = self.t
-        return (self.gen is None and not st.flagged and self.idx >= len(st.raw)
-                and (not t or t[-1] < t_from))
+        return (
+            self.gen is None
+            and not st.flagged
+            and self.idx >= len(st.raw)
+            and (not t or t[-1] < t_from)
+        )
 
     def repeat(self, events: list[tuple[int, int, int]], shifts: range, n_before: int) -> None:
         """The channel's submissions ``events`` were just logged again at each of ``shifts``
@@ -94,12 +100,29 @@ class LevelView:
     def _advance(self, t_to: int) -> None:
         res = self.st.resolved()
         self.idx, self.o, self.oe, self.level = self._walk(
-            res, min(self.idx, len(res)), len(res), t_to, self.o, self.oe, self.level,
-            self.t, self.lv)
+            res,
+            min(self.idx, len(res)),
+            len(res),
+            t_to,
+            self.o,
+            self.oe,
+            self.level,
+            self.t,
+            self.lv,
+        )
 
-    def _walk(self, res: list[tuple[int, int, int]], i: int, n: int, t_to: int | None, o: int,
-              oe: int, level: int, out_t: list[int], out_lv: list[int]
-              ) -> tuple[int, int, int, int]:
+    def _walk(
+        self,
+        res: list[tuple[int, int, int]],
+        i: int,
+        n: int,
+        t_to: int | None,
+        o: int,
+        oe: int,
+        level: int,
+        out_t: list[int],
+        out_lv: list[int],
+    ) -> tuple[int, int, int, int]:
         """Turn submissions ``res[i:n]`` (up to the first at ``t_to`` or later) into level
         transitions appended to ``out_t``/``out_lv``, from output ``o``, enable ``oe`` and
         ``level``; returns ``(next index, o, oe, level)``."""
@@ -148,7 +171,7 @@ class TTLInputPhy:
         new_edges = eng.world_edges(self.channel, ts_end)
         if new_edges:
             if self.edge_idx > 256:
-                del self.edges[:self.edge_idx]
+                del self.edges[: self.edge_idx]
                 self.edge_idx = 0
             self.edges.extend(new_edges)
         edges = self.edges

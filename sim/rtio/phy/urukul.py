@@ -19,6 +19,7 @@ written), raises :class:`UrukulUninitialised` naming the device ("run Startup").
 hardware-faithful mode (the session's ``hardware_faithful``) the decoder behaves as the hardware
 does instead: the output does not change (one warning), or the uninitialised AD9910 plays on.
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,18 @@ except ImportError:  # pragma: no cover - physics package absent
         amplitude: float
         profile: int = 0
 
-__all__ = ["UrukulDecoder", "DDSTimeline", "DDSState", "AD9910_REG_WIDTH", "CS_CFG", "CS_ATT",
-           "CS_DDS_MULTI", "CS_DDS_CH0", "UrukulUninitialised"]
+
+__all__ = [
+    "UrukulDecoder",
+    "DDSTimeline",
+    "DDSState",
+    "AD9910_REG_WIDTH",
+    "CS_CFG",
+    "CS_ATT",
+    "CS_DDS_MULTI",
+    "CS_DDS_CH0",
+    "UrukulUninitialised",
+]
 
 CS_CFG = 1
 CS_ATT = 2
@@ -51,9 +62,22 @@ CS_DDS_MULTI = 3
 CS_DDS_CH0 = 4
 
 #: AD9910 register widths in bits (datasheet register map)
-AD9910_REG_WIDTH = {0x00: 32, 0x01: 32, 0x02: 32, 0x03: 32, 0x04: 32, 0x07: 32, 0x08: 16,
-                    0x09: 32, 0x0A: 32, 0x0B: 64, 0x0C: 64, 0x0D: 32,
-                    **{0x0E + p: 64 for p in range(8)}, 0x16: 32}
+AD9910_REG_WIDTH = {
+    0x00: 32,
+    0x01: 32,
+    0x02: 32,
+    0x03: 32,
+    0x04: 32,
+    0x07: 32,
+    0x08: 16,
+    0x09: 32,
+    0x0A: 32,
+    0x0B: 64,
+    0x0C: 64,
+    0x0D: 32,
+    **{0x0E + p: 64 for p in range(8)},
+    0x16: 32,
+}
 _AUX_DAC_DEFAULT = 0x7F
 _CFR3 = 0x02
 
@@ -79,7 +103,7 @@ class DDSTimeline:
             self.s.append(state)
 
     def states(self, t_from: int, t_to: int) -> list[DDSState]:
-        return self.s[bisect_left(self.t, t_from):bisect_left(self.t, t_to)]
+        return self.s[bisect_left(self.t, t_from) : bisect_left(self.t, t_to)]
 
     def state_at(self, t: int) -> DDSState | None:
         i = bisect_right(self.t, t)
@@ -94,7 +118,7 @@ class _DDSRegs:
         self.value = 0
         self.nbits = 0
         self.sysclk = 1e9
-        self.profile_written = False    # a profile register written since the last IO_UPDATE
+        self.profile_written = False  # a profile register written since the last IO_UPDATE
 
 
 class UrukulDecoder:
@@ -111,7 +135,7 @@ class UrukulDecoder:
         self.dds = {cs: _DDSRegs() for cs in range(CS_DDS_CH0, CS_DDS_CH0 + 4)}
         self.cfg_log: list[tuple[int, int]] = []
         self.att_log: list[tuple[int, int]] = []
-        self.cfg_written = False    # CFG configured since power-up
+        self.cfg_written = False  # CFG configured since power-up
         self.io_update_channel: int | None = None
         self._warned_uninitialised = False
 
@@ -198,7 +222,7 @@ class UrukulDecoder:
         faithful = eng.hardware_faithful
         error = None
         for cs, r in self.dds.items():
-            fresh, r.profile_written = r.profile_written, False    # the writes this pulse is for
+            fresh, r.profile_written = r.profile_written, False  # the writes this pulse is for
             word = r.regs.get(0x0E + profile)
             if word is None:
                 if fresh and not self.cfg_written:
@@ -208,11 +232,12 @@ class UrukulDecoder:
                 error = error or (
                     f"AD9910 {self._dds_name(cs)} was never initialised since power-up (its PLL "
                     "is not configured): run Startup first (repository/startup.py), or pass "
-                    "--hardware-faithful to play on regardless")
+                    "--hardware-faithful to play on regardless"
+                )
             ftw = word & 0xFFFFFFFF
             pow_ = (word >> 32) & 0xFFFF
             asf = (word >> 48) & 0x3FFF
-            state = DDSState(t, ftw * r.sysclk / 2.0 ** 32, pow_ / 65536.0, asf / 0x3FFF, profile)
+            state = DDSState(t, ftw * r.sysclk / 2.0**32, pow_ / 65536.0, asf / 0x3FFF, profile)
             eng.dds_timeline(self.spi_channel, cs).add(state)
         if error is not None:
             raise UrukulUninitialised(error)
@@ -220,12 +245,16 @@ class UrukulDecoder:
     def _uninitialised_cpld(self, cs: int, profile: int, faithful: bool) -> str | None:
         """A written profile is not the active one because CFG was never configured: the error
         message (None in hardware-faithful mode: one warning)."""
-        what = (f"Urukul CPLD {self._cpld_name()} was never initialised since power-up (CFG "
-                f"selects profile {profile}), so the profile written to {self._dds_name(cs)} "
-                "does not reach its output")
+        what = (
+            f"Urukul CPLD {self._cpld_name()} was never initialised since power-up (CFG "
+            f"selects profile {profile}), so the profile written to {self._dds_name(cs)} "
+            "does not reach its output"
+        )
         if not faithful:
-            return what + (": run Startup first (repository/startup.py), or pass "
-                           "--hardware-faithful to play on with the RF unchanged")
+            return what + (
+                ": run Startup first (repository/startup.py), or pass "
+                "--hardware-faithful to play on with the RF unchanged"
+            )
         if not self._warned_uninitialised:
             # as on hardware after power-up: CFG holds profile 0, drivers write profile 7
             self._warned_uninitialised = True
@@ -239,16 +268,22 @@ class UrukulDecoder:
         """The device_db name of this bus's CPLD (else the SPI channel)."""
         spi = self.engine.channel_name(self.spi_channel)
         for name, desc in self._device_db().items():
-            if (isinstance(desc, dict) and desc.get("class") == "CPLD"
-                    and desc.get("arguments", {}).get("spi_device") == spi):
+            if (
+                isinstance(desc, dict)
+                and desc.get("class") == "CPLD"
+                and desc.get("arguments", {}).get("spi_device") == spi
+            ):
                 return name
         return f"on SPI channel {self.spi_channel} ({spi})"
 
     def _dds_name(self, cs: int) -> str:
         """Device names of the AD9910 at chip select ``cs`` (the entry first, then aliases)."""
         db = self._device_db()
-        names = [n for n, (kind, ch, extra) in self.engine.names.items()
-                 if kind == Kind.AD9910 and ch == self.spi_channel and extra.get("cs") == cs]
+        names = [
+            n
+            for n, (kind, ch, extra) in self.engine.names.items()
+            if kind == Kind.AD9910 and ch == self.spi_channel and extra.get("cs") == cs
+        ]
         names.sort(key=lambda n: not isinstance(db.get(n), dict))
         if not names:
             return f"at chip select {cs} of SPI channel {self.spi_channel}"

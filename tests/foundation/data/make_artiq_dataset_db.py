@@ -5,6 +5,7 @@ ARTIQ).
 Reference for ``test_datasets.py::test_reads_artiq_written_dataset_db``:
 ``/opt/artiq-venv/bin/python tests/foundation/data/make_artiq_dataset_db.py``.
 """
+
 import os
 
 import numpy as np

@@ -6,6 +6,7 @@ The root datasets are written as ARTIQ's master worker writes them. The file is 
 ``test_results.py::test_layout_matches_artiq_reference``:
 ``/opt/artiq-venv/bin/python tests/foundation/data/make_artiq_reference.py``.
 """
+
 import os
 
 import h5py

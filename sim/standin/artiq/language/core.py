@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Stand-in for ``artiq.language.core``: decorators, the time-manager hook and timing verbs.
 
-Written from ARTIQ 9's documented behaviour: decorators attach ``artiq_embedded`` metadata, ``@kernel``
-returns a wrapper that calls ``getattr(self, core_name).run(wrapper, (self,) + args, kwargs)``, and the
-seven-method time-manager protocol is installed with :func:`set_time_manager`.
+Written from ARTIQ 9's documented behaviour: decorators attach ``artiq_embedded`` metadata,
+``@kernel`` returns a wrapper that calls ``getattr(self, core_name).run(wrapper, (self,) + args,
+kwargs)``, and the seven-method time-manager protocol is installed with :func:`set_time_manager`.
 
 This module imports nothing from the simulator. A simulator that runs kernels as host Python
 installs its :class:`KernelHooks` with :func:`set_kernel_hooks` while a kernel runs: a ``@kernel``
@@ -11,6 +11,7 @@ called from a running kernel then goes to ``hooks.nested`` (it is part of the sa
 ``@rpc`` call to ``hooks.rpc`` (which charges the RPC's cost); without hooks the decorators behave
 as ARTIQ's do on the host.
 """
+
 from __future__ import annotations
 
 from collections import namedtuple
@@ -20,10 +21,24 @@ from typing import Any, Callable, Protocol
 # ARTIQ's names; the stand-in's own :class:`KernelHooks` and :func:`set_kernel_hooks` are not
 # exported (``from artiq.experiment import *`` gives exactly ARTIQ's)
 __all__ = [
-    "kernel", "portable", "rpc", "subkernel", "syscall", "host_only", "kernel_from_string",
-    "set_time_manager", "set_watchdog_factory", "TerminationRequested",
-    "sequential", "parallel", "interleave",
-    "delay_mu", "now_mu", "at_mu", "delay", "watchdog",
+    "kernel",
+    "portable",
+    "rpc",
+    "subkernel",
+    "syscall",
+    "host_only",
+    "kernel_from_string",
+    "set_time_manager",
+    "set_watchdog_factory",
+    "TerminationRequested",
+    "sequential",
+    "parallel",
+    "interleave",
+    "delay_mu",
+    "now_mu",
+    "at_mu",
+    "delay",
+    "watchdog",
 ]
 
 _ARTIQEmbeddedInfo = namedtuple(
@@ -84,6 +99,7 @@ def kernel(arg: Any = None, flags: Any = {}) -> Callable:
 
         return inner
     if arg is None:
+
         def inner(function: Callable) -> Callable:
             return _make_kernel(function, "core", flags)
 
@@ -100,18 +116,31 @@ def _make_kernel(function: Callable, core_name: str, flags: Any) -> Callable:
         return getattr(self, core_name).run(run_on_core, (self,) + k_args, k_kwargs)
 
     run_on_core.artiq_embedded = _ARTIQEmbeddedInfo(
-        core_name=core_name, portable=False, function=function, syscall=None,
-        forbidden=False, destination=None, flags=set(flags))
+        core_name=core_name,
+        portable=False,
+        function=function,
+        syscall=None,
+        forbidden=False,
+        destination=None,
+        flags=set(flags),
+    )
     return run_on_core
 
 
 def portable(arg: Any = None, flags: Any = {}) -> Callable:
     """Mark a function that runs on the host when called from the host and in the kernel
     otherwise."""
+
     def inner(function: Callable) -> Callable:
         function.artiq_embedded = _ARTIQEmbeddedInfo(
-            core_name=None, portable=True, function=function, syscall=None,
-            forbidden=False, destination=None, flags=set(flags))
+            core_name=None,
+            portable=True,
+            function=function,
+            syscall=None,
+            forbidden=False,
+            destination=None,
+            flags=set(flags),
+        )
         return function
 
     if arg is None:
@@ -125,6 +154,7 @@ def rpc(arg: Any = None, flags: Any = {}) -> Callable:
     The call goes through the installed :class:`KernelHooks` (on the simulator, a call made
     while a kernel runs charges the RPC's CPU cost to the RTIO counter).
     """
+
     def inner(function: Callable) -> Callable:
         is_async = "async" in set(flags)
 
@@ -133,8 +163,14 @@ def rpc(arg: Any = None, flags: Any = {}) -> Callable:
             return _hooks.rpc(function, args, kwargs, is_async)
 
         rpc_call.artiq_embedded = _ARTIQEmbeddedInfo(
-            core_name=None, portable=False, function=function, syscall=None,
-            forbidden=False, destination=None, flags=set(flags))
+            core_name=None,
+            portable=False,
+            function=function,
+            syscall=None,
+            forbidden=False,
+            destination=None,
+            flags=set(flags),
+        )
         return rpc_call
 
     if arg is None:
@@ -144,14 +180,21 @@ def rpc(arg: Any = None, flags: Any = {}) -> Callable:
 
 def subkernel(function: Any = None, destination: int = 0, flags: Any = {}) -> Callable:
     """Mark a DRTIO subkernel. Subkernels can only be called from kernels."""
+
     def inner(fn: Callable) -> Callable:
         @wraps(fn)
         def run_subkernel(self, *args, **kwargs):
             raise NotImplementedError("subkernels are not simulated")
 
         run_subkernel.artiq_embedded = _ARTIQEmbeddedInfo(
-            core_name="core", portable=False, function=fn, syscall=None,
-            forbidden=False, destination=destination, flags=set(flags))
+            core_name="core",
+            portable=False,
+            function=fn,
+            syscall=None,
+            forbidden=False,
+            destination=destination,
+            flags=set(flags),
+        )
         return run_subkernel
 
     if function is None:
@@ -162,10 +205,17 @@ def subkernel(function: Any = None, destination: int = 0, flags: Any = {}) -> Ca
 def syscall(arg: Any = None, flags: Any = {}) -> Callable:
     """Mark a firmware function. The host body is normal Python."""
     if isinstance(arg, str):
+
         def inner(function: Callable) -> Callable:
             function.artiq_embedded = _ARTIQEmbeddedInfo(
-                core_name=None, portable=False, function=None, syscall=arg,
-                forbidden=False, destination=None, flags=set(flags))
+                core_name=None,
+                portable=False,
+                function=None,
+                syscall=arg,
+                forbidden=False,
+                destination=None,
+                flags=set(flags),
+            )
             return function
 
         return inner
@@ -175,8 +225,14 @@ def syscall(arg: Any = None, flags: Any = {}) -> Callable:
 def host_only(function: Callable) -> Callable:
     """Forbid calling this function from a kernel."""
     function.artiq_embedded = _ARTIQEmbeddedInfo(
-        core_name=None, portable=False, function=None, syscall=None,
-        forbidden=True, destination=None, flags={})
+        core_name=None,
+        portable=False,
+        function=None,
+        syscall=None,
+        forbidden=True,
+        destination=None,
+        flags={},
+    )
     return function
 
 

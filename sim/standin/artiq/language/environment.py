@@ -7,6 +7,7 @@ with ``Exp(managers_or_parent, *args, **kwargs)`` where ``managers_or_parent`` i
 ``build`` runs inside the constructor; the lifecycle continues with ``prepare``, ``run``,
 ``analyze``.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -17,11 +18,19 @@ from typing import Any, Iterator
 from artiq.language import units
 from artiq.language.core import rpc
 
-__all__ = ["NoDefault", "DefaultMissing",
-           "PYONValue", "BooleanValue", "EnumerationValue",
-           "NumberValue", "StringValue",
-           "HasEnvironment", "Experiment", "EnvExperiment",
-           "CancelledArgsError"]
+__all__ = [
+    "NoDefault",
+    "DefaultMissing",
+    "PYONValue",
+    "BooleanValue",
+    "EnumerationValue",
+    "NumberValue",
+    "StringValue",
+    "HasEnvironment",
+    "Experiment",
+    "EnvExperiment",
+    "CancelledArgsError",
+]
 
 
 class NoDefault:
@@ -42,8 +51,9 @@ def _scale_for_unit(unit: str) -> float:
     try:
         return getattr(units, unit)
     except AttributeError:
-        raise KeyError("Unit {} is unknown, you must specify the scale manually"
-                       .format(unit)) from None
+        raise KeyError(
+            "Unit {} is unknown, you must specify the scale manually".format(unit)
+        ) from None
 
 
 class _SimpleArgProcessor:
@@ -139,9 +149,19 @@ class NumberValue(_SimpleArgProcessor):
 
     valid_types = ["auto", "float", "int"]
 
-    def __init__(self, default: Any = NoDefault, unit: str = "", *, scale: float | None = None,
-                 step: float | None = None, min: float | None = None, max: float | None = None,
-                 precision: int = 2, type: str = "auto", ndecimals: int | None = None):
+    def __init__(
+        self,
+        default: Any = NoDefault,
+        unit: str = "",
+        *,
+        scale: float | None = None,
+        step: float | None = None,
+        min: float | None = None,
+        max: float | None = None,
+        precision: int = 2,
+        type: str = "auto",
+        ndecimals: int | None = None,
+    ):
         if ndecimals is not None:
             import warnings
 
@@ -161,8 +181,10 @@ class NumberValue(_SimpleArgProcessor):
         if type not in self.valid_types:
             raise TypeError("type must be 'float', 'int' or 'auto'")
         if type == "int" and not self._is_int_compatible():
-            raise ValueError("Value marked as integer but settings are not compatible. "
-                             "Please set precision = 0, scale = 1 and step to an integer")
+            raise ValueError(
+                "Value marked as integer but settings are not compatible. "
+                "Please set precision = 0, scale = 1 and step to an integer"
+            )
         super().__init__(default)
 
     def _is_int_compatible(self) -> bool:
@@ -178,8 +200,15 @@ class NumberValue(_SimpleArgProcessor):
         desc: dict[str, Any] = {"ty": type(self).__name__}
         if hasattr(self, "default_value"):
             desc["default"] = self.default_value
-        desc.update(unit=self.unit, scale=self.scale, step=self.step, min=self.min, max=self.max,
-                    precision=self.precision, type=self.type)
+        desc.update(
+            unit=self.unit,
+            scale=self.scale,
+            step=self.step,
+            min=self.min,
+            max=self.max,
+            precision=self.precision,
+            type=self.type,
+        )
         return desc
 
 
@@ -220,8 +249,9 @@ class ProcessArgumentManager:
         """Raise ``AttributeError`` if a supplied argument was never requested."""
         unprocessed = set(self.unprocessed_arguments) - self._processed_arguments
         if unprocessed:
-            raise AttributeError("Supplied argument(s) not queried in experiment: "
-                                 + ", ".join(unprocessed))
+            raise AttributeError(
+                "Supplied argument(s) not queried in experiment: " + ", ".join(unprocessed)
+            )
 
     def get_interactive(self, interactive_arglist: list, title: str) -> dict:
         raise NotImplementedError
@@ -233,8 +263,12 @@ class HasEnvironment:
     def __init__(self, managers_or_parent: Any, *args: Any, **kwargs: Any):
         self.children: list = []
         if isinstance(managers_or_parent, tuple):
-            (self.__device_mgr, self.__dataset_mgr, self.__argument_mgr,
-             self.__scheduler_defaults) = managers_or_parent
+            (
+                self.__device_mgr,
+                self.__dataset_mgr,
+                self.__argument_mgr,
+                self.__scheduler_defaults,
+            ) = managers_or_parent
         else:
             parent = managers_or_parent
             self.__device_mgr = parent.__device_mgr
@@ -265,15 +299,17 @@ class HasEnvironment:
         are passed on. Datasets are read-only here."""
 
     # arguments
-    def get_argument(self, key: str, processor: Any, group: str | None = None,
-                     tooltip: str | None = None) -> Any:
+    def get_argument(
+        self, key: str, processor: Any, group: str | None = None, tooltip: str | None = None
+    ) -> Any:
         """Return the value of argument ``key`` (only from :meth:`build`, else ``TypeError``)."""
         if not self.__in_build:
             raise TypeError("get_argument() should only be called from build()")
         return self.__argument_mgr.get(key, processor, group, tooltip)
 
-    def setattr_argument(self, key: str, processor: Any = None, group: str | None = None,
-                         tooltip: str | None = None) -> None:
+    def setattr_argument(
+        self, key: str, processor: Any = None, group: str | None = None, tooltip: str | None = None
+    ) -> None:
         """Set the argument ``key`` as attribute and add ``key`` to ``kernel_invariants``."""
         setattr(self, key, self.get_argument(key, processor, group, tooltip))
         self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {key}
@@ -288,8 +324,9 @@ class HasEnvironment:
         arglist: list = []
         namespace = SimpleNamespace()
 
-        def setattr_argument(key: str, processor: Any = None, group: str | None = None,
-                             tooltip: str | None = None) -> None:
+        def setattr_argument(
+            key: str, processor: Any = None, group: str | None = None, tooltip: str | None = None
+        ) -> None:
             arglist.append((key, processor, group, tooltip))
 
         namespace.setattr_argument = setattr_argument
@@ -317,9 +354,18 @@ class HasEnvironment:
 
     # datasets
     @rpc(flags={"async"})
-    def set_dataset(self, key: str, value: Any, *, unit: str | None = None,
-                    scale: float | None = None, precision: int | None = None,
-                    broadcast: bool = False, persist: bool = False, archive: bool = True) -> None:
+    def set_dataset(
+        self,
+        key: str,
+        value: Any,
+        *,
+        unit: str | None = None,
+        scale: float | None = None,
+        precision: int | None = None,
+        broadcast: bool = False,
+        persist: bool = False,
+        archive: bool = True,
+    ) -> None:
         """Set a dataset. ``persist`` implies ``broadcast``; ``archive`` stores it in the results
         file. ``unit``/``scale``/``precision`` are display metadata (only those given are
         stored)."""
@@ -366,8 +412,12 @@ class HasEnvironment:
         """Set the dataset ``key`` as attribute of the same name."""
         setattr(self, key, self.get_dataset(key, default, archive))
 
-    def set_default_scheduling(self, priority: int | None = None, pipeline_name: str | None = None,
-                               flush: bool | None = None) -> None:
+    def set_default_scheduling(
+        self,
+        priority: int | None = None,
+        pipeline_name: str | None = None,
+        flush: bool | None = None,
+    ) -> None:
         """Set default scheduling options (only from :meth:`build`, else ``TypeError``)."""
         if not self.__in_build:
             raise TypeError("set_default_scheduling() should only be called from build()")
@@ -403,8 +453,9 @@ class EnvExperiment(Experiment, HasEnvironment):
 
 def is_experiment(o: Any) -> bool:
     """True if ``o`` is a top-level experiment class."""
-    return (isclass(o) and issubclass(o, Experiment)
-            and o is not Experiment and o is not EnvExperiment)
+    return (
+        isclass(o) and issubclass(o, Experiment) and o is not Experiment and o is not EnvExperiment
+    )
 
 
 def is_public_experiment(o: Any) -> bool:

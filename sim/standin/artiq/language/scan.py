@@ -5,6 +5,7 @@ Sequences follow ARTIQ 9: ``RangeScan`` yields ``start + i*(stop-start)/(npoints
 ``CenterScan`` yields the centre, then alternately ``-step``/``+step`` outward, ``1 +
 int(span/(2*step))`` rings; ``MultiScanManager`` iterates the Cartesian product of its scans.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -15,8 +16,15 @@ from typing import Any, Iterator
 from artiq.language import units
 from artiq.language.environment import DefaultMissing, NoDefault
 
-__all__ = ["ScanObject", "NoScan", "RangeScan", "CenterScan", "ExplicitScan",
-           "Scannable", "MultiScanManager"]
+__all__ = [
+    "ScanObject",
+    "NoScan",
+    "RangeScan",
+    "CenterScan",
+    "ExplicitScan",
+    "Scannable",
+    "MultiScanManager",
+]
 
 
 class ScanObject:
@@ -60,8 +68,9 @@ class RangeScan(ScanObject):
     """``npoints`` evenly spaced points from ``start`` to ``stop`` inclusive (optionally
     shuffled)."""
 
-    def __init__(self, start: float, stop: float, npoints: int, randomize: bool = False,
-                 seed: Any = None):
+    def __init__(
+        self, start: float, stop: float, npoints: int, randomize: bool = False, seed: Any = None
+    ):
         self.start = start
         self.stop = stop
         self.npoints = npoints
@@ -83,16 +92,23 @@ class RangeScan(ScanObject):
         return self.npoints
 
     def describe(self) -> dict:
-        return {"ty": "RangeScan", "start": self.start, "stop": self.stop,
-                "npoints": self.npoints, "randomize": self.randomize, "seed": self.seed}
+        return {
+            "ty": "RangeScan",
+            "start": self.start,
+            "stop": self.stop,
+            "npoints": self.npoints,
+            "randomize": self.randomize,
+            "seed": self.seed,
+        }
 
 
 class CenterScan(ScanObject):
     """Points ``step`` apart within ``span`` around ``center``: centre first, then alternately
     below and above, moving outward. ``step == 0`` gives no points."""
 
-    def __init__(self, center: float, span: float, step: float, randomize: bool = False,
-                 seed: Any = None):
+    def __init__(
+        self, center: float, span: float, step: float, randomize: bool = False, seed: Any = None
+    ):
         self.center = center
         self.span = span
         self.step = step
@@ -112,8 +128,14 @@ class CenterScan(ScanObject):
         return len(self.sequence)
 
     def describe(self) -> dict:
-        return {"ty": "CenterScan", "center": self.center, "step": self.step, "span": self.span,
-                "randomize": self.randomize, "seed": self.seed}
+        return {
+            "ty": "CenterScan",
+            "center": self.center,
+            "step": self.step,
+            "span": self.span,
+            "randomize": self.randomize,
+            "seed": self.seed,
+        }
 
 
 class ExplicitScan(ScanObject):
@@ -132,8 +154,12 @@ class ExplicitScan(ScanObject):
         return {"ty": "ExplicitScan", "sequence": self.sequence}
 
 
-_SCAN_TYPES = {"NoScan": NoScan, "RangeScan": RangeScan, "CenterScan": CenterScan,
-               "ExplicitScan": ExplicitScan}
+_SCAN_TYPES = {
+    "NoScan": NoScan,
+    "RangeScan": RangeScan,
+    "CenterScan": CenterScan,
+    "ExplicitScan": ExplicitScan,
+}
 
 
 class Scannable:
@@ -143,10 +169,18 @@ class Scannable:
     named by ``d["ty"]`` from the keys of ``d`` that match its constructor arguments.
     """
 
-    def __init__(self, default: Any = NoDefault, unit: str = "", *, scale: float | None = None,
-                 global_step: float | None = None, global_min: float | None = None,
-                 global_max: float | None = None, precision: int = 2,
-                 ndecimals: int | None = None):
+    def __init__(
+        self,
+        default: Any = NoDefault,
+        unit: str = "",
+        *,
+        scale: float | None = None,
+        global_step: float | None = None,
+        global_min: float | None = None,
+        global_max: float | None = None,
+        precision: int = 2,
+        ndecimals: int | None = None,
+    ):
         if ndecimals is not None:
             import warnings
 
@@ -159,8 +193,9 @@ class Scannable:
                 try:
                     scale = getattr(units, unit)
                 except AttributeError:
-                    raise KeyError("Unit {} is unknown, you must specify the scale manually"
-                                   .format(unit)) from None
+                    raise KeyError(
+                        "Unit {} is unknown, you must specify the scale manually".format(unit)
+                    ) from None
         if global_step is None:
             global_step = scale / 10.0
         if default is not NoDefault:
@@ -186,9 +221,14 @@ class Scannable:
         desc: dict = {"ty": "Scannable"}
         if hasattr(self, "default_values"):
             desc["default"] = [scan.describe() for scan in self.default_values]
-        desc.update(unit=self.unit, scale=self.scale, global_step=self.global_step,
-                    global_min=self.global_min, global_max=self.global_max,
-                    precision=self.precision)
+        desc.update(
+            unit=self.unit,
+            scale=self.scale,
+            global_step=self.global_step,
+            global_min=self.global_min,
+            global_max=self.global_max,
+            precision=self.precision,
+        )
         return desc
 
 

@@ -1,9 +1,24 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Stand-in for ``artiq.language.types``: inert type markers used in kernel annotations."""
+
 from __future__ import annotations
 
-__all__ = ["TNone", "TTuple", "TBool", "TInt32", "TInt64", "TFloat", "TStr", "TBytes",
-           "TByteArray", "TList", "TArray", "TRange32", "TRange64", "TVar"]
+__all__ = [
+    "TNone",
+    "TTuple",
+    "TBool",
+    "TInt32",
+    "TInt64",
+    "TFloat",
+    "TStr",
+    "TBytes",
+    "TByteArray",
+    "TList",
+    "TArray",
+    "TRange32",
+    "TRange64",
+    "TVar",
+]
 
 
 class _Type:
