@@ -18,6 +18,13 @@ from artiq.language.types import TBool, TInt32, TInt64, TNone
 from artiq.language.units import us
 from numpy import int64
 
+from drivers.analysis_settings import (  # noqa: F401 - re-exported for the experiments
+    BASIS_X,
+    BASIS_Y,
+    BASIS_Z,
+    SCHEMA_VERSION,
+    analysis_settings,
+)
 from drivers.arguments import CheckedArguments
 from drivers.bsa import psi_of_pattern
 from drivers.link_timing import (
@@ -26,36 +33,6 @@ from drivers.link_timing import (
     herald_timeout_attempts,
     link_default,
 )
-
-SCHEMA_VERSION = 1
-BASIS_Z, BASIS_X, BASIS_Y = 0, 1, 2
-# analysis rotation per basis: (theta rad, phase turns); docs/datasets.md
-_BASIS_PULSE = {BASIS_Z: (0.0, 0.0), BASIS_X: (pi / 2, 0.25), BASIS_Y: (pi / 2, 0.5)}
-
-
-def analysis_settings(mode, parity_points=8):
-    """Analysis settings of a mode: lists ``basis_a``, ``basis_b``, ``phase`` (turns),
-    ``theta_a``, ``phi_a``, ``theta_b``, ``phi_b`` (rad, turns), one entry per setting."""
-    if mode == "z":
-        pairs = [(BASIS_Z, BASIS_Z, 0.0)]
-    elif mode == "parity":  # Z populations for P_odd, then the scan points
-        pairs = [(BASIS_Z, BASIS_Z, 0.0)] + [
-            (-1, -1, k / parity_points) for k in range(parity_points)
-        ]
-    elif mode == "tomography":
-        order = [BASIS_X, BASIS_Y, BASIS_Z]
-        pairs = [(a, b, 0.0) for a in order for b in order]
-    else:
-        raise ValueError("mode must be 'z', 'parity' or 'tomography'")
-    out = {k: [] for k in ("basis_a", "basis_b", "phase", "theta_a", "phi_a", "theta_b", "phi_b")}
-    for a, b, phase in pairs:
-        if a < 0:  # parity scan: pi/2 pulses of phase +phase on ion A, -phase on ion B
-            ta, pa, tb, pb, a, b = pi / 2, phase, pi / 2, -phase, BASIS_X, BASIS_X
-        else:
-            (ta, pa), (tb, pb) = _BASIS_PULSE[a], _BASIS_PULSE[b]
-        for key, value in zip(out, (a, b, phase, ta, pa, tb, pb)):
-            out[key].append(value)
-    return out
 
 
 class NoHeraldError(Exception):

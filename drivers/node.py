@@ -25,17 +25,11 @@ from numpy import int32, int64
 __all__ = ["IonNode"]
 
 # Defaults used when a calibration dataset does not exist yet (first start of a new lab).
-DEFAULT_CALIBRATION = {
-    "qubit.frequency": 5e6,  # Hz, AD9910 output on the qubit resonance (lab.toml)
-    "qubit.amplitude": 0.5,  # AD9910 full-scale fraction
-    "qubit.pi_time": 10e-6,  # s, at that amplitude (100 kHz Rabi frequency at full scale)
-    "cool.duration": 20e-6,  # s, default Doppler cooling
-    "pump.duration": 1e-6,  # s, optical pumping pulse
-    "excite.duration": 16e-9,  # s, excitation pulse (>= 2 coarse cycles)
-    "detect.duration": 300e-6,  # s, readout detection window
-}
-DEFAULT_THRESHOLD = 1  # counts: count > threshold => bright
-DEFAULT_READOUT_ERROR = 0.01
+from drivers.node_calibration import (  # noqa: F401 - re-exported
+    DEFAULT_CALIBRATION,
+    DEFAULT_READOUT_ERROR,
+    DEFAULT_THRESHOLD,
+)
 
 
 class IonNode:

@@ -26,9 +26,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from drivers.link import analysis_settings
+from drivers.analysis_settings import analysis_settings
 from drivers.link_timing import GATEWARE_MARGIN_S, HeraldTiming, loop_datasets, mean_rotation
-from drivers.node import DEFAULT_CALIBRATION
+from drivers.node_calibration import DEFAULT_CALIBRATION
 
 from .attempts import mode_overlap, pulse_stats
 from .excitation import pumping_probability

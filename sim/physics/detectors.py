@@ -100,11 +100,21 @@ class ClickChannel:
         if self.dark_rate_hz <= 0:
             return
         # dark counts are drawn in time order: intervals that end before t0 can hide none again
-        suppress = self._suppress = [w for w in self._suppress if w[1] > t0]
+        suppress = self._suppress = sorted(w for w in self._suppress if w[1] > t0)
         n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
-        for t in t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64):
-            if not any(a <= t < b for a, b in suppress):
-                heapq.heappush(self._raw, int(t))
+        times = t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64)
+        if suppress and n:
+            # t is hidden iff some interval starts at or before t and ends after it: the latest
+            # end among the intervals starting at or before t
+            starts = np.fromiter((w[0] for w in suppress), np.int64, len(suppress))
+            ends = np.maximum.accumulate(
+                np.fromiter((w[1] for w in suppress), np.int64, len(suppress))
+            )
+            i = np.searchsorted(starts, times, side="right") - 1
+            hidden = (i >= 0) & (ends[np.maximum(i, 0)] > times)
+            times = times[~hidden]
+        for t in times:
+            heapq.heappush(self._raw, int(t))
 
     def drain(self, t_end_mu: int) -> list[tuple[int, int]]:
         """Edges (t_mu, level) with t < t_end, each returned once, time-ordered."""

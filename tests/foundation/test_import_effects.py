@@ -49,3 +49,25 @@ def test_runner_imports_without_artiq_on_the_path():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
+
+
+def test_physics_and_budget_need_no_artiq_language():
+    """The lab descriptions and the budget are host-side physics: in a fresh process, without the
+    stand-in activated, they import and ``ionlink-sim budget`` answers."""
+    code = (
+        "import sys\n"
+        "from sim.physics import load_lab, predict\n"
+        "assert 'artiq' not in sys.modules, 'sim.physics imported artiq'\n"
+        "print(predict(load_lab('oxford2020')).p_succ)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert 1e-4 < float(out.stdout) < 1e-3
+    cli = subprocess.run(
+        [sys.executable, "-m", "sim", "budget", "duke2024", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert cli.returncode == 0, cli.stderr
+    assert '"rate_hz"' in cli.stdout
