@@ -20,40 +20,37 @@ experiment is built.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import logging
-import numbers
 import os
 import pathlib
 import sys
-import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-import numpy
-
-from analysis import pyon
-from drivers.arguments import ArgumentValueError
 from sim import artiq_env
-from sim.datasets import DatasetDB, DatasetManager
-from sim.device_manager import (
-    DeviceDBError,
-    DeviceError,
-    DeviceManager,
-    load_device_db,
-    transform_device_db,
+from sim.datasets import DatasetDB
+from sim.device_manager import DeviceDBError, load_device_db, transform_device_db
+from sim.experiment_file import (
+    ArgumentError,
+    InputError,
+    get_experiment,
+    load_experiment_module,
+    parse_arguments,
 )
-from sim.fileimport import import_file
 from sim.lab_datasets import seed_lab_datasets
 from sim.outputs import OutputPath, OutputPathError, prepare_outputs
 from sim.provenance import Provenance, lab_file
-from sim.results import RIDCounter, results_path, write_results
-from sim.termination import (
+from sim.results import RIDCounter
+from sim.run import (
+    DIAGNOSTICS_PREFIX,
+    EXIT_BAD_INPUT,
+    EXIT_EXPERIMENT_ERROR,
+    EXIT_OK,
     EXIT_TERMINATED,
-    TerminationSignal,
-    exit_status,
-    signals_request_termination,
+    PROGRESS_DATASET,
+    Run,
+    RunResult,
+    installed_time_manager,
 )
 
 __all__ = [
@@ -66,263 +63,16 @@ __all__ = [
     "parse_arguments",
     "get_experiment",
     "load_experiment_module",
+    "resolve_lab",
     "EXIT_OK",
     "EXIT_EXPERIMENT_ERROR",
     "EXIT_BAD_INPUT",
     "EXIT_TERMINATED",
     "PROGRESS_DATASET",
+    "DIAGNOSTICS_PREFIX",
 ]
 
 logger = logging.getLogger(__name__)
-
-EXIT_OK = 0
-EXIT_EXPERIMENT_ERROR = 1
-EXIT_BAD_INPUT = 2
-
-#: Dataset (float in [0, 1]) that drives the progress bar of ``ionlink-sim run``.
-PROGRESS_DATASET = "ionlink.progress"
-#: Prefix of the simulator's own diagnostics datasets in results files.
-DIAGNOSTICS_PREFIX = "ionlink.sim."
-
-
-class InputError(Exception):
-    """Bad input: experiment file, class selection, arguments, device database, lab."""
-
-
-class ArgumentError(InputError, ValueError):
-    """A supplied argument is invalid or a required one is missing."""
-
-
-# ---------------------------------------------------------------------------------------------
-# helpers shared with the CLI
-
-
-def parse_arguments(arguments: list[str]) -> dict:
-    """Parse ``KEY=VALUE`` strings; values are PYON (v2, falling back to v1)."""
-    result = {}
-    for argument in arguments:
-        name, eq, value = argument.partition("=")
-        if not eq or not name:
-            raise ArgumentError("argument {!r} is not of the form KEY=VALUE".format(argument))
-        try:
-            result[name] = pyon.decode(value)
-        except Exception as exc:
-            raise ArgumentError(
-                "cannot parse value of argument '{}' as PYON: {!r}".format(name, value)
-            ) from exc
-    return result
-
-
-def load_experiment_module(path: str | os.PathLike, prefix: str = "artiq_run_") -> Any:
-    """Import an experiment file as a fresh module (its directory is on ``sys.path`` meanwhile;
-    ``import artiq`` works, :func:`sim.artiq_env.activate`)."""
-    artiq_env.activate()
-    path = pathlib.Path(path)
-    if not path.is_file():
-        raise InputError("experiment file '{}' not found".format(path))
-    try:
-        module = import_file(path, prefix + path.stem)
-    except Exception as exc:
-        raise InputError(
-            "cannot load experiment file '{}': {}: {}".format(path, type(exc).__name__, exc)
-        ) from exc
-    return module
-
-
-def get_experiment(module: Any, class_name: str | None = None) -> type:
-    """Select the experiment class as ``artiq_run`` does (same error texts)."""
-    from artiq.language.environment import is_public_experiment
-
-    exps = [(name, obj) for name, obj in sorted(vars(module).items()) if is_public_experiment(obj)]
-    if class_name:
-        obj = module
-        try:
-            for name in class_name.split("."):
-                obj = getattr(obj, name)
-        except AttributeError:
-            raise InputError(
-                "experiment file '{}' has no class '{}' (experiments in it: {})".format(
-                    getattr(module, "__file__", "?"),
-                    class_name,
-                    ", ".join(name for name, _ in exps) or "none",
-                )
-            ) from None
-        return obj
-    if not exps:
-        raise InputError("No experiments in module")
-    if len(exps) > 1:
-        raise InputError(
-            "More than one experiment found in module: " + ", ".join(name for name, _ in exps)
-        )
-    return exps[0][1]
-
-
-@contextlib.contextmanager
-def installed_time_manager(time_manager: Any) -> Iterator[None]:
-    """Install ``time_manager`` with ``artiq.language.core.set_time_manager``; restore the
-    previous one."""
-    from artiq.language import core
-
-    previous = getattr(core, "_time_manager", None)
-    core.set_time_manager(time_manager)
-    try:
-        yield
-    finally:
-        core.set_time_manager(previous)
-
-
-# ---------------------------------------------------------------------------------------------
-# argument manager
-
-
-def _argument_manager_class() -> type:
-    from artiq.language.environment import DefaultMissing
-
-    from drivers.arguments import argument_problem
-
-    class MissingArgument(ArgumentError, DefaultMissing):
-        """A required argument (no default) was not supplied."""
-
-    class SimArgumentManager:
-        """ARTIQ's ``ProcessArgumentManager`` with one-line errors naming the argument."""
-
-        def __init__(self, unprocessed: dict, interactive_input: Callable[[str], str] | None):
-            self.unprocessed_arguments = unprocessed
-            self._processed: set = set()
-            self._input = interactive_input
-
-        def get(self, key: str, processor: Any, group: Any, tooltip: Any) -> Any:
-            if key in self.unprocessed_arguments:
-                raw = self.unprocessed_arguments[key]
-                try:
-                    value = processor.process(raw)
-                except Exception as exc:
-                    problem = argument_problem(processor, raw) or "is not allowed: {}".format(
-                        exc or type(exc).__name__
-                    )
-                    raise ArgumentError(
-                        "argument '{}' = {!r} {}".format(key, raw, problem)
-                    ) from exc
-                self._processed.add(key)
-                return value
-            try:
-                return processor.default()
-            except DefaultMissing:
-                raise MissingArgument(
-                    "argument '{}' is required (it has no default)".format(key)
-                ) from None
-
-        def check_unprocessed_arguments(self) -> None:
-            unprocessed = set(self.unprocessed_arguments) - self._processed
-            if unprocessed:
-                raise AttributeError(
-                    "Supplied argument(s) not queried in experiment: "
-                    + ", ".join(sorted(unprocessed))
-                )
-
-        def get_interactive(self, arglist: list, title: str) -> dict | None:
-            if self._input is None:
-                return None
-            print(title)
-            result = {}
-            for key, processor, group, tooltip in arglist:
-                while True:
-                    try:
-                        text = self._input(
-                            "{}:{} (group={}, tooltip={}): ".format(
-                                key, type(processor).__name__, group, tooltip
-                            )
-                        )
-                    except EOFError:
-                        return None
-                    try:
-                        result[key] = processor.process(pyon.decode(text))
-                        break
-                    except Exception:
-                        logger.error("failed to process user input, retrying", exc_info=True)
-            return result
-
-    return SimArgumentManager
-
-
-# ---------------------------------------------------------------------------------------------
-# results of a run
-
-
-@dataclass
-class RunResult:
-    """Outcome of :meth:`Simulation.run`."""
-
-    rid: int
-    class_name: str
-    exit_code: int
-    results_file: pathlib.Path | None = None
-    exception: BaseException | None = None
-    datasets: dict = field(default_factory=dict)
-    summary: dict = field(default_factory=dict)
-
-    @property
-    def status(self) -> str:
-        """``"ok"``, ``"error"``, ``"bad input"`` or ``"terminated"`` (exit codes ≥ 128)."""
-        return {EXIT_OK: "ok", EXIT_EXPERIMENT_ERROR: "error", EXIT_BAD_INPUT: "bad input"}.get(
-            self.exit_code, "terminated"
-        )
-
-    @property
-    def error_message(self) -> str:
-        """One-line description of the exception (empty if none)."""
-        exc = self.exception
-        if exc is None:
-            return ""
-        text = " ".join(str(exc).split())
-        if isinstance(exc, (InputError, DeviceError, ArgumentValueError)):
-            return text
-        return "{}: {}".format(type(exc).__name__, text) if text else type(exc).__name__
-
-
-def _exit_code_for(exc: BaseException) -> int:
-    from artiq.language.core import TerminationRequested
-
-    if isinstance(exc, (TerminationRequested, KeyboardInterrupt)):
-        return EXIT_TERMINATED
-    if isinstance(exc, (InputError, DeviceError, DeviceDBError, ArgumentValueError)):
-        return EXIT_BAD_INPUT
-    if isinstance(exc, AttributeError) and "not queried in experiment" in str(exc):
-        return EXIT_BAD_INPUT
-    return EXIT_EXPERIMENT_ERROR
-
-
-class _Progress:
-    """tqdm bar on stderr driven by the ``ionlink.progress`` dataset."""
-
-    def __init__(self, enabled: bool, description: str):
-        self.enabled = enabled
-        self.description = description
-        self._bar: Any = None
-
-    def on_set(self, key: str, value: Any) -> None:
-        if not self.enabled or key != PROGRESS_DATASET:
-            return
-        try:
-            fraction = min(max(float(value), 0.0), 1.0)
-        except (TypeError, ValueError):
-            return
-        if self._bar is None:
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                self.enabled = False
-                return
-            self._bar = tqdm(
-                total=1000, desc=self.description, unit="‰", leave=False, file=sys.stderr
-            )
-        self._bar.n = int(round(1000 * fraction))
-        self._bar.refresh()
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -616,7 +366,7 @@ class Simulation:
             "arguments": arguments,
         }
         self._start_of_experiment()
-        return _Run(self, exp_cls, expid).execute()
+        return Run(self, exp_cls, expid).execute()
 
 
 def run_experiment(
@@ -628,170 +378,3 @@ def run_experiment(
     """Run one experiment in a fresh :class:`Simulation` (see its parameters) and close it."""
     with Simulation(**simulation_options) as simulation:
         return simulation.run(experiment, class_name, arguments)
-
-
-class _Run:
-    """State of one experiment run (rid, managers, timings) and its lifecycle."""
-
-    def __init__(self, sim: Simulation, exp_cls: type, expid: dict):
-        self.sim = sim
-        self.exp_cls = exp_cls
-        self.expid = expid
-        self.rid = sim.rid_counter.get()
-        self.start_time = time.time()
-        self.run_time: float | None = None
-        self.progress = _Progress(sim.progress, "{}-{}".format(self.rid, exp_cls.__name__))
-        self.dataset_mgr = DatasetManager(sim.dataset_db, on_set=self.progress.on_set)
-        sim.scheduler.set_run_info(self.rid, "main", expid, 0)
-        self.device_mgr = DeviceManager(
-            sim.device_db, {"scheduler": sim.scheduler, "ccb": sim.ccb}, session=sim.session
-        )
-        self.argument_mgr = _argument_manager_class()(expid["arguments"], sim.interactive_input)
-        self.results_file: pathlib.Path | None = None
-        self.async_errors_at_start = len(self._async_errors())
-        start = getattr(getattr(sim.session, "engine", None), "start_experiment", None)
-        if start is not None:
-            start()  # minimum slack per experiment
-
-    def execute(self) -> RunResult:
-        engine = getattr(self.sim.session, "engine", None)
-        tm = installed_time_manager(engine) if engine is not None else contextlib.nullcontext()
-        exc: BaseException | None = None
-        received = TerminationSignal()
-        try:
-            with (
-                tm,
-                signals_request_termination(self.sim.scheduler.request_termination) as received,
-            ):
-                exc = self._lifecycle()
-        finally:
-            self.progress.close()
-            self.device_mgr.close_devices()
-            self.sim.dataset_db.save()
-            self.sim._end_of_experiment()
-        code = EXIT_OK if exc is None else _exit_code_for(exc)
-        if code == EXIT_OK and self.sim.scheduler.termination_requested():
-            code = EXIT_TERMINATED
-        if code == EXIT_TERMINATED:
-            code = exit_status(received.signum)
-        return RunResult(
-            self.rid,
-            self.exp_cls.__name__,
-            code,
-            self.results_file,
-            exc,
-            dict(self.dataset_mgr.local),
-            self._summary(),
-        )
-
-    def _lifecycle(self) -> BaseException | None:
-        managers: tuple[Any, Any, Any, dict[str, Any]] = (
-            self.device_mgr,
-            self.dataset_mgr,
-            self.argument_mgr,
-            {},
-        )
-        try:
-            exp = self.exp_cls(managers)
-            self.argument_mgr.check_unprocessed_arguments()
-            exp.prepare()
-        except BaseException as exc:  # noqa: B902 - Ctrl-C in build/prepare: nothing to write
-            logger.debug("build/prepare failed", exc_info=True)
-            return exc
-        self.run_time = time.time()
-        logger.info("RID %d: %s.run() starts", self.rid, self.exp_cls.__name__)
-        try:
-            try:
-                exp.run()
-            finally:
-                self.device_mgr.notify_run_end()
-        except BaseException as exc:
-            logger.debug("run failed", exc_info=True)
-            self._write()
-            return exc
-        try:
-            exp.analyze()
-        except BaseException as exc:
-            logger.debug("analyze failed", exc_info=True)
-            return exc
-        finally:
-            self._write()
-        return None
-
-    def _summary(self) -> dict:
-        session = self.sim.session
-        if session is None or not hasattr(session, "summary"):
-            return {}
-        try:
-            return dict(session.summary())
-        except Exception:
-            logger.warning("session summary failed", exc_info=True)
-            return {}
-
-    def _diagnostics(self) -> None:
-        """Record the simulator's own diagnostics as ``ionlink.sim.*`` datasets: the seed (-1 if
-        none), the provenance (``ionlink.sim.provenance.*``: lab, device database, code), the
-        core-log lines of this run's asynchronous RTIO errors (newline-separated) and their
-        count, and the session's summary (``min_slack_*`` of this experiment, ``session_*`` and
-        the counts over the session; integers as int64, ``None`` items left out, non-scalar
-        items as PYON strings)."""
-
-        def put(key: str, value: Any) -> None:
-            self.dataset_mgr.set(key, value, {}, False, False, True)
-
-        put(
-            DIAGNOSTICS_PREFIX + "seed", numpy.int64(-1 if self.sim.seed is None else self.sim.seed)
-        )
-        for key, value in self.sim.provenance.datasets(DIAGNOSTICS_PREFIX + "provenance.").items():
-            put(key, numpy.int64(value) if isinstance(value, int) else value)
-        errors = self._async_errors()[self.async_errors_at_start :]
-        put(DIAGNOSTICS_PREFIX + "async_error_count", numpy.int64(len(errors)))
-        put(DIAGNOSTICS_PREFIX + "async_errors", "\n".join(str(e) for e in errors))
-        for key, value in self._summary().items():
-            if value is None or key == "async_errors":
-                continue
-            put(DIAGNOSTICS_PREFIX + str(key), _hdf5_scalar(value))
-
-    def _async_errors(self) -> list:
-        return list(getattr(self.sim.session, "async_errors", None) or [])
-
-    def _write(self) -> None:
-        if not self.sim.write_results or self.results_file is not None:
-            return
-        from artiq import __version__ as artiq_version
-
-        try:
-            self._diagnostics()
-        except Exception:
-            logger.warning("cannot record simulator diagnostics", exc_info=True)
-        path = results_path(self.sim.results_dir, self.rid, self.exp_cls.__name__, self.start_time)
-        self.results_file = write_results(
-            path,
-            self.dataset_mgr,
-            rid=self.rid,
-            start_time=self.start_time,
-            run_time=self.run_time,
-            expid=self.expid,
-            artiq_version=artiq_version,
-            strict=False,
-        )
-
-
-def _hdf5_scalar(value: Any) -> Any:
-    """``value`` as an HDF5-native scalar: integers (Python or numpy) → int64, reals → float64,
-    bool and str unchanged, anything else its PYON string."""
-    if isinstance(value, (bool, numpy.bool_, str)):
-        return bool(value) if isinstance(value, numpy.bool_) else value
-    if isinstance(value, numbers.Integral):
-        return numpy.int64(value)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    return pyon.encode(value) if _pyon_ok(value) else str(value)
-
-
-def _pyon_ok(value: Any) -> bool:
-    try:
-        pyon.encode(value)
-    except TypeError:
-        return False
-    return True

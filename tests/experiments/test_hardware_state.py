@@ -146,8 +146,8 @@ def test_artiq_run_with_device_db_sim_keeps_the_state(tmp_path, monkeypatch):
     session continues the state in sim_state/ of the working directory."""
     from sim.datasets import DatasetDB, DatasetManager
     from sim.device_manager import DeviceManager, load_device_db, transform_device_db
+    from sim.experiment_file import argument_manager_class
     from sim.runner import (
-        _argument_manager_class,
         get_experiment,
         installed_time_manager,
         load_experiment_module,
@@ -162,7 +162,7 @@ def test_artiq_run_with_device_db_sim_keeps_the_state(tmp_path, monkeypatch):
         dmgr = DeviceManager(ddb, {"scheduler": Scheduler(), "ccb": CCB()})
         datasets = DatasetManager(DatasetDB(None))
         exp = get_experiment(load_experiment_module(REPO / name))(
-            (dmgr, datasets, _argument_manager_class()({"shots": 10}, None), {})
+            (dmgr, datasets, argument_manager_class()({"shots": 10}, None), {})
         )
         exp.prepare()
         try:

@@ -1,0 +1,173 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""An experiment file as ``artiq_run`` takes it: ``KEY=VALUE`` arguments in PYON, the file
+imported as a fresh module, the experiment class selected (same error texts), and the argument
+manager that hands the arguments to ``build()`` with one-line errors naming the argument.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pathlib
+from typing import Any, Callable
+
+from analysis import pyon
+from sim import artiq_env
+from sim.fileimport import import_file
+
+__all__ = [
+    "InputError",
+    "ArgumentError",
+    "parse_arguments",
+    "load_experiment_module",
+    "get_experiment",
+    "argument_manager_class",
+]
+
+logger = logging.getLogger("sim.runner")
+
+
+class InputError(Exception):
+    """Bad input: experiment file, class selection, arguments, device database, lab."""
+
+
+class ArgumentError(InputError, ValueError):
+    """A supplied argument is invalid or a required one is missing."""
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers shared with the CLI
+
+
+def parse_arguments(arguments: list[str]) -> dict:
+    """Parse ``KEY=VALUE`` strings; values are PYON (v2, falling back to v1)."""
+    result = {}
+    for argument in arguments:
+        name, eq, value = argument.partition("=")
+        if not eq or not name:
+            raise ArgumentError("argument {!r} is not of the form KEY=VALUE".format(argument))
+        try:
+            result[name] = pyon.decode(value)
+        except Exception as exc:
+            raise ArgumentError(
+                "cannot parse value of argument '{}' as PYON: {!r}".format(name, value)
+            ) from exc
+    return result
+
+
+def load_experiment_module(path: str | os.PathLike, prefix: str = "artiq_run_") -> Any:
+    """Import an experiment file as a fresh module (its directory is on ``sys.path`` meanwhile;
+    ``import artiq`` works, :func:`sim.artiq_env.activate`)."""
+    artiq_env.activate()
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise InputError("experiment file '{}' not found".format(path))
+    try:
+        module = import_file(path, prefix + path.stem)
+    except Exception as exc:
+        raise InputError(
+            "cannot load experiment file '{}': {}: {}".format(path, type(exc).__name__, exc)
+        ) from exc
+    return module
+
+
+def get_experiment(module: Any, class_name: str | None = None) -> type:
+    """Select the experiment class as ``artiq_run`` does (same error texts)."""
+    from artiq.language.environment import is_public_experiment
+
+    exps = [(name, obj) for name, obj in sorted(vars(module).items()) if is_public_experiment(obj)]
+    if class_name:
+        obj = module
+        try:
+            for name in class_name.split("."):
+                obj = getattr(obj, name)
+        except AttributeError:
+            raise InputError(
+                "experiment file '{}' has no class '{}' (experiments in it: {})".format(
+                    getattr(module, "__file__", "?"),
+                    class_name,
+                    ", ".join(name for name, _ in exps) or "none",
+                )
+            ) from None
+        return obj
+    if not exps:
+        raise InputError("No experiments in module")
+    if len(exps) > 1:
+        raise InputError(
+            "More than one experiment found in module: " + ", ".join(name for name, _ in exps)
+        )
+    return exps[0][1]
+
+
+# ---------------------------------------------------------------------------------------------
+# argument manager
+
+
+def argument_manager_class() -> type:
+    from artiq.language.environment import DefaultMissing
+
+    from drivers.arguments import argument_problem
+
+    class MissingArgument(ArgumentError, DefaultMissing):
+        """A required argument (no default) was not supplied."""
+
+    class SimArgumentManager:
+        """ARTIQ's ``ProcessArgumentManager`` with one-line errors naming the argument."""
+
+        def __init__(self, unprocessed: dict, interactive_input: Callable[[str], str] | None):
+            self.unprocessed_arguments = unprocessed
+            self._processed: set = set()
+            self._input = interactive_input
+
+        def get(self, key: str, processor: Any, group: Any, tooltip: Any) -> Any:
+            if key in self.unprocessed_arguments:
+                raw = self.unprocessed_arguments[key]
+                try:
+                    value = processor.process(raw)
+                except Exception as exc:
+                    problem = argument_problem(processor, raw) or "is not allowed: {}".format(
+                        exc or type(exc).__name__
+                    )
+                    raise ArgumentError(
+                        "argument '{}' = {!r} {}".format(key, raw, problem)
+                    ) from exc
+                self._processed.add(key)
+                return value
+            try:
+                return processor.default()
+            except DefaultMissing:
+                raise MissingArgument(
+                    "argument '{}' is required (it has no default)".format(key)
+                ) from None
+
+        def check_unprocessed_arguments(self) -> None:
+            unprocessed = set(self.unprocessed_arguments) - self._processed
+            if unprocessed:
+                raise AttributeError(
+                    "Supplied argument(s) not queried in experiment: "
+                    + ", ".join(sorted(unprocessed))
+                )
+
+        def get_interactive(self, arglist: list, title: str) -> dict | None:
+            if self._input is None:
+                return None
+            print(title)
+            result = {}
+            for key, processor, group, tooltip in arglist:
+                while True:
+                    try:
+                        text = self._input(
+                            "{}:{} (group={}, tooltip={}): ".format(
+                                key, type(processor).__name__, group, tooltip
+                            )
+                        )
+                    except EOFError:
+                        return None
+                    try:
+                        result[key] = processor.process(pyon.decode(text))
+                        break
+                    except Exception:
+                        logger.error("failed to process user input, retrying", exc_info=True)
+            return result
+
+    return SimArgumentManager

@@ -1,0 +1,319 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""One experiment run in a :class:`~sim.runner.Simulation`: ARTIQ's lifecycle (build, prepare, run,
+analyze), its results file and diagnostics, and its :class:`RunResult`.
+
+The results file is written after analyze, or as soon as ``run()`` raises, never when build or
+prepare fails. The engine is installed as ARTIQ's time manager only while the experiment runs
+(:func:`installed_time_manager`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import numbers
+import pathlib
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy
+
+from analysis import pyon
+from drivers.arguments import ArgumentValueError
+from sim.datasets import DatasetManager
+from sim.device_manager import DeviceDBError, DeviceError, DeviceManager
+from sim.experiment_file import InputError, argument_manager_class
+from sim.results import results_path, write_results
+from sim.termination import (
+    EXIT_TERMINATED,
+    TerminationSignal,
+    exit_status,
+    signals_request_termination,
+)
+
+__all__ = [
+    "Run",
+    "RunResult",
+    "installed_time_manager",
+    "EXIT_OK",
+    "EXIT_EXPERIMENT_ERROR",
+    "EXIT_BAD_INPUT",
+    "EXIT_TERMINATED",
+    "PROGRESS_DATASET",
+    "DIAGNOSTICS_PREFIX",
+]
+
+logger = logging.getLogger("sim.runner")
+
+EXIT_OK = 0
+EXIT_EXPERIMENT_ERROR = 1
+EXIT_BAD_INPUT = 2
+
+#: Dataset (float in [0, 1]) that drives the progress bar of ``ionlink-sim run``.
+PROGRESS_DATASET = "ionlink.progress"
+#: Prefix of the simulator's own diagnostics datasets in results files.
+DIAGNOSTICS_PREFIX = "ionlink.sim."
+
+
+@contextlib.contextmanager
+def installed_time_manager(time_manager: Any) -> Iterator[None]:
+    """Install ``time_manager`` with ``artiq.language.core.set_time_manager``; restore the
+    previous one."""
+    from artiq.language import core
+
+    previous = getattr(core, "_time_manager", None)
+    core.set_time_manager(time_manager)
+    try:
+        yield
+    finally:
+        core.set_time_manager(previous)
+
+
+# ---------------------------------------------------------------------------------------------
+# results of a run
+
+
+@dataclass
+class RunResult:
+    """Outcome of :meth:`Simulation.run`."""
+
+    rid: int
+    class_name: str
+    exit_code: int
+    results_file: pathlib.Path | None = None
+    exception: BaseException | None = None
+    datasets: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """``"ok"``, ``"error"``, ``"bad input"`` or ``"terminated"`` (exit codes ≥ 128)."""
+        return {EXIT_OK: "ok", EXIT_EXPERIMENT_ERROR: "error", EXIT_BAD_INPUT: "bad input"}.get(
+            self.exit_code, "terminated"
+        )
+
+    @property
+    def error_message(self) -> str:
+        """One-line description of the exception (empty if none)."""
+        exc = self.exception
+        if exc is None:
+            return ""
+        text = " ".join(str(exc).split())
+        if isinstance(exc, (InputError, DeviceError, ArgumentValueError)):
+            return text
+        return "{}: {}".format(type(exc).__name__, text) if text else type(exc).__name__
+
+
+def _exit_code_for(exc: BaseException) -> int:
+    from artiq.language.core import TerminationRequested
+
+    if isinstance(exc, (TerminationRequested, KeyboardInterrupt)):
+        return EXIT_TERMINATED
+    if isinstance(exc, (InputError, DeviceError, DeviceDBError, ArgumentValueError)):
+        return EXIT_BAD_INPUT
+    if isinstance(exc, AttributeError) and "not queried in experiment" in str(exc):
+        return EXIT_BAD_INPUT
+    return EXIT_EXPERIMENT_ERROR
+
+
+class _Progress:
+    """tqdm bar on stderr driven by the ``ionlink.progress`` dataset."""
+
+    def __init__(self, enabled: bool, description: str):
+        self.enabled = enabled
+        self.description = description
+        self._bar: Any = None
+
+    def on_set(self, key: str, value: Any) -> None:
+        if not self.enabled or key != PROGRESS_DATASET:
+            return
+        try:
+            fraction = min(max(float(value), 0.0), 1.0)
+        except (TypeError, ValueError):
+            return
+        if self._bar is None:
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                self.enabled = False
+                return
+            self._bar = tqdm(
+                total=1000, desc=self.description, unit="‰", leave=False, file=sys.stderr
+            )
+        self._bar.n = int(round(1000 * fraction))
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class Run:
+    """State of one experiment run (rid, managers, timings) and its lifecycle."""
+
+    def __init__(self, sim: Any, exp_cls: type, expid: dict):
+        """``sim``: the :class:`~sim.runner.Simulation` the experiment runs in."""
+        self.sim = sim
+        self.exp_cls = exp_cls
+        self.expid = expid
+        self.rid = sim.rid_counter.get()
+        self.start_time = time.time()
+        self.run_time: float | None = None
+        self.progress = _Progress(sim.progress, "{}-{}".format(self.rid, exp_cls.__name__))
+        self.dataset_mgr = DatasetManager(sim.dataset_db, on_set=self.progress.on_set)
+        sim.scheduler.set_run_info(self.rid, "main", expid, 0)
+        self.device_mgr = DeviceManager(
+            sim.device_db, {"scheduler": sim.scheduler, "ccb": sim.ccb}, session=sim.session
+        )
+        self.argument_mgr = argument_manager_class()(expid["arguments"], sim.interactive_input)
+        self.results_file: pathlib.Path | None = None
+        self.async_errors_at_start = len(self._async_errors())
+        start = getattr(getattr(sim.session, "engine", None), "start_experiment", None)
+        if start is not None:
+            start()  # minimum slack per experiment
+
+    def execute(self) -> RunResult:
+        engine = getattr(self.sim.session, "engine", None)
+        tm = installed_time_manager(engine) if engine is not None else contextlib.nullcontext()
+        exc: BaseException | None = None
+        received = TerminationSignal()
+        try:
+            with (
+                tm,
+                signals_request_termination(self.sim.scheduler.request_termination) as received,
+            ):
+                exc = self._lifecycle()
+        finally:
+            self.progress.close()
+            self.device_mgr.close_devices()
+            self.sim.dataset_db.save()
+            self.sim._end_of_experiment()
+        code = EXIT_OK if exc is None else _exit_code_for(exc)
+        if code == EXIT_OK and self.sim.scheduler.termination_requested():
+            code = EXIT_TERMINATED
+        if code == EXIT_TERMINATED:
+            code = exit_status(received.signum)
+        return RunResult(
+            self.rid,
+            self.exp_cls.__name__,
+            code,
+            self.results_file,
+            exc,
+            dict(self.dataset_mgr.local),
+            self._summary(),
+        )
+
+    def _lifecycle(self) -> BaseException | None:
+        managers: tuple[Any, Any, Any, dict[str, Any]] = (
+            self.device_mgr,
+            self.dataset_mgr,
+            self.argument_mgr,
+            {},
+        )
+        try:
+            exp = self.exp_cls(managers)
+            self.argument_mgr.check_unprocessed_arguments()
+            exp.prepare()
+        except BaseException as exc:  # noqa: B902 - Ctrl-C in build/prepare: nothing to write
+            logger.debug("build/prepare failed", exc_info=True)
+            return exc
+        self.run_time = time.time()
+        logger.info("RID %d: %s.run() starts", self.rid, self.exp_cls.__name__)
+        try:
+            try:
+                exp.run()
+            finally:
+                self.device_mgr.notify_run_end()
+        except BaseException as exc:
+            logger.debug("run failed", exc_info=True)
+            self._write()
+            return exc
+        try:
+            exp.analyze()
+        except BaseException as exc:
+            logger.debug("analyze failed", exc_info=True)
+            return exc
+        finally:
+            self._write()
+        return None
+
+    def _summary(self) -> dict:
+        session = self.sim.session
+        if session is None or not hasattr(session, "summary"):
+            return {}
+        try:
+            return dict(session.summary())
+        except Exception:
+            logger.warning("session summary failed", exc_info=True)
+            return {}
+
+    def _diagnostics(self) -> None:
+        """Record the simulator's own diagnostics as ``ionlink.sim.*`` datasets: the seed (-1 if
+        none), the provenance (``ionlink.sim.provenance.*``: lab, device database, code), the
+        core-log lines of this run's asynchronous RTIO errors (newline-separated) and their
+        count, and the session's summary (``min_slack_*`` of this experiment, ``session_*`` and
+        the counts over the session; integers as int64, ``None`` items left out, non-scalar
+        items as PYON strings)."""
+
+        def put(key: str, value: Any) -> None:
+            self.dataset_mgr.set(key, value, {}, False, False, True)
+
+        put(
+            DIAGNOSTICS_PREFIX + "seed", numpy.int64(-1 if self.sim.seed is None else self.sim.seed)
+        )
+        for key, value in self.sim.provenance.datasets(DIAGNOSTICS_PREFIX + "provenance.").items():
+            put(key, numpy.int64(value) if isinstance(value, int) else value)
+        errors = self._async_errors()[self.async_errors_at_start :]
+        put(DIAGNOSTICS_PREFIX + "async_error_count", numpy.int64(len(errors)))
+        put(DIAGNOSTICS_PREFIX + "async_errors", "\n".join(str(e) for e in errors))
+        for key, value in self._summary().items():
+            if value is None or key == "async_errors":
+                continue
+            put(DIAGNOSTICS_PREFIX + str(key), _hdf5_scalar(value))
+
+    def _async_errors(self) -> list:
+        return list(getattr(self.sim.session, "async_errors", None) or [])
+
+    def _write(self) -> None:
+        if not self.sim.write_results or self.results_file is not None:
+            return
+        from artiq import __version__ as artiq_version
+
+        try:
+            self._diagnostics()
+        except Exception:
+            logger.warning("cannot record simulator diagnostics", exc_info=True)
+        path = results_path(self.sim.results_dir, self.rid, self.exp_cls.__name__, self.start_time)
+        self.results_file = write_results(
+            path,
+            self.dataset_mgr,
+            rid=self.rid,
+            start_time=self.start_time,
+            run_time=self.run_time,
+            expid=self.expid,
+            artiq_version=artiq_version,
+            strict=False,
+        )
+
+
+def _hdf5_scalar(value: Any) -> Any:
+    """``value`` as an HDF5-native scalar: integers (Python or numpy) → int64, reals → float64,
+    bool and str unchanged, anything else its PYON string."""
+    if isinstance(value, (bool, numpy.bool_, str)):
+        return bool(value) if isinstance(value, numpy.bool_) else value
+    if isinstance(value, numbers.Integral):
+        return numpy.int64(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return pyon.encode(value) if _pyon_ok(value) else str(value)
+
+
+def _pyon_ok(value: Any) -> bool:
+    try:
+        pyon.encode(value)
+    except TypeError:
+        return False
+    return True
