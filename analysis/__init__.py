@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .estimate import Estimate, clopper_pearson, poisson_rate, wilson
+    from .folders import find_runs
     from .io import (
         AnalysisError,
         DataError,
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
         MissingDataError,
         Run,
         SchemaError,
-        find_runs,
         load,
     )
     from .report import write_report
@@ -66,7 +66,7 @@ _HOME = {
     "MissingDataError": "io",
     "Run": "io",
     "SchemaError": "io",
-    "find_runs": "io",
+    "find_runs": "folders",
     "load": "io",
     "FidelityReport": "summary",
     "fidelity_summary": "summary",

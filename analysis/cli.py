@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .io import AnalysisError, Run, SchemaError, find_runs, load, parse_time
+from .folders import find_runs, parse_time
+from .io import AnalysisError, Run, SchemaError, load
 
 __all__ = ["main"]
 PROG = "ionlink-analyze"

@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import datetime as _dt
 import json
 import os
 import re
-import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,14 +37,10 @@ __all__ = [
     "MissingDataError",
     "Run",
     "SchemaError",
-    "atomic_write_text",
     "check_combinable",
     "decode_pyon",
-    "find_runs",
     "load",
-    "parse_time",
     "require",
-    "staged_outputs",
 ]
 
 #: Rows per chunk for per-herald arrays and photon tags (2**20 rows = 8 MiB of int64).
@@ -55,7 +48,8 @@ DEFAULT_CHUNK_ROWS = 1 << 20
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _META_ATTRS = ("unit", "scale", "precision")
 _SMALL = 64  # datasets up to this many elements are read eagerly by load()
-_NAME_RE = re.compile(r"^(\d+)-(.+)\.h5$")
+#: name of an ARTIQ results file: ``{rid:09d}-{Class}.h5``
+RESULTS_FILE_NAME = re.compile(r"^(\d+)-(.+)\.h5$")
 
 
 class AnalysisError(Exception):
@@ -203,7 +197,7 @@ class Run:
         """Experiment class name from ``expid`` (or from the file name)."""
         if isinstance(self.expid, dict) and self.expid.get("class_name"):
             return str(self.expid["class_name"])
-        m = _NAME_RE.match(self.path.name)
+        m = RESULTS_FILE_NAME.match(self.path.name)
         return m.group(2) if m else None
 
     def __contains__(self, key: str) -> bool:
@@ -448,88 +442,3 @@ def check_combinable(runs: Sequence[Run], keys: Iterable[str]) -> None:
                         f"dataset '{k}' is {ib.dtype}{list(ib.shape)}, "
                         f"not {ia.dtype}{list(ia.shape)}",
                     )
-
-
-def parse_time(s: str) -> _dt.datetime:
-    """Parse ``YYYY-MM-DD``, ``YYYY-MM-DDTHH`` or any ISO-8601 date-time (local time)."""
-    s = s.strip()
-    m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})[T ](\d{1,2})", s)
-    if m:
-        return _dt.datetime.fromisoformat(m.group(1)).replace(hour=int(m.group(2)))
-    return _dt.datetime.fromisoformat(s)
-
-
-def find_runs(
-    root: str | os.PathLike[str],
-    *,
-    rid: int | Iterable[int] | None = None,
-    since: _dt.datetime | None = None,
-    until: _dt.datetime | None = None,
-    experiment_class: str | None = None,
-) -> list[Path]:
-    """Results files under ``root`` laid out as ``YYYY-MM-DD/HH/{rid:09d}-{Class}.h5``.
-
-    :param rid: one rid or several
-    :param since: keep hour directories starting at or after this hour (local time)
-    :param until: keep hour directories starting at or before this time
-    :param experiment_class: keep this experiment class name (from the file name)
-    :return: paths sorted by date, hour and rid
-    """
-    rids = (
-        None
-        if rid is None
-        else ({int(rid)} if isinstance(rid, (int, np.integer)) else {int(r) for r in rid})
-    )
-    lo = None if since is None else since.replace(minute=0, second=0, microsecond=0)
-    found = []
-    for p in Path(root).rglob("*.h5"):
-        m = _NAME_RE.match(p.name)
-        if not m:
-            continue
-        try:
-            when = _dt.datetime.fromisoformat(p.parent.parent.name).replace(hour=int(p.parent.name))
-        except ValueError:
-            when = None
-        if (lo or until) and when is None:
-            continue
-        if rids is not None and int(m.group(1)) not in rids:
-            continue
-        if experiment_class is not None and m.group(2) != experiment_class:
-            continue
-        if lo is not None and when < lo:  # type: ignore[operator]
-            continue
-        if until is not None and when > until:  # type: ignore[operator]
-            continue
-        found.append((when or _dt.datetime.min, int(m.group(1)), p))
-    return [p for _, _, p in sorted(found)]
-
-
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename (never half-written)."""
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
-def staged_outputs(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
-    """Directory to write a set of outputs into; they are moved into ``out_dir`` only on success.
-
-    On an exception the staging directory is removed and ``out_dir`` is left untouched.
-    """
-    out = Path(out_dir)
-    stage = Path(tempfile.mkdtemp(prefix=".ionlink-report.", dir=out))
-    try:
-        yield stage
-        files = sorted(stage.iterdir(), key=lambda q: q.suffix in (".md", ".html"))  # reports last
-        for q in files:
-            os.replace(q, out / q.name)
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import calibration as cal
 from .estimate import DEFAULT_CL, Estimate
-from .io import staged_outputs
+from .folders import staged_outputs
 from .summary import FidelityReport
 
 __all__ = ["render_calibration", "render_markdown", "to_html", "write_report"]
