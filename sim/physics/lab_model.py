@@ -1,0 +1,322 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The lab description as records: species, motion, optics, beams, qubit drive, readout, nodes,
+detectors, the Bell-state analyser, the entangler wiring and the loop timing, with the check of
+their device names against a device database (:meth:`Lab.validate`). Reading them from TOML:
+:mod:`sim.physics.lab`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from sim.rtio.channels import Kind
+
+__all__ = [
+    "BSA",
+    "Beam",
+    "Detector",
+    "Entangler",
+    "Excitation",
+    "Lab",
+    "LabError",
+    "LoopTiming",
+    "Motion",
+    "Node",
+    "Optics",
+    "QubitDrive",
+    "Readout",
+    "Species",
+]
+
+ENCODINGS = ("polarisation",)  # extension points: "time_bin", "frequency"
+OUTPUT_KINDS = (Kind.TTL_OUT,)
+INPUT_KINDS = (Kind.TTL_INOUT,)
+DDS_KINDS = (Kind.AD9910,)
+
+
+class LabError(ValueError):
+    """A wrong or inconsistent lab description (one line, names the key)."""
+
+
+# --------------------------------------------------------------------------------------------
+# dataclasses
+
+
+@dataclass(frozen=True)
+class Species:
+    """Ion species constants.
+
+    :param name: e.g. ``"88Sr+"``.
+    :param photon_wavelength_m: wavelength of the collected photon, in m.
+    :param excitation_wavelength_m: wavelength of the excitation pulse, in m.
+    :param lifetime_s: excited-state lifetime τ, in s.
+    :param branching_ratio: probability that a decay emits a photon on the collected
+        (qubit-closing) transition, 0..1.
+    :param qubit_splitting_hz: qubit frequency ω_q/2π, in Hz.
+    :param encoding: photonic encoding (``"polarisation"``; time-bin/frequency reserved).
+    :param readdress_prob: probability that the ion, after emitting a collected photon during the
+        excitation pulse, is again addressed by that pulse (sets double excitation).
+    """
+
+    name: str
+    photon_wavelength_m: float
+    excitation_wavelength_m: float
+    lifetime_s: float
+    branching_ratio: float
+    qubit_splitting_hz: float
+    encoding: str = "polarisation"
+    readdress_prob: float = 0.5
+
+
+@dataclass(frozen=True)
+class Motion:
+    """Simple thermal model: mean phonon number n̄.
+
+    n̄ relaxes to ``doppler_n`` with time constant ``cooling_time_s`` while the cooling beam is on
+    and grows by ``heating_rate_per_s`` otherwise. Fluorescence scales by 1/(1 + n̄/n_fluorescence)
+    and the photon mode overlap by 1/(1 + n̄/n_mode).
+    """
+
+    heating_rate_per_s: float = 100.0
+    doppler_n: float = 10.0
+    cooling_time_s: float = 5e-6
+    n_fluorescence: float = 1e4
+    n_mode: float = 1e5
+    initial_n: float = 10.0
+
+
+@dataclass(frozen=True)
+class Optics:
+    """Photon path of one node from the ion to the beam splitter.
+
+    :param collection_efficiency: fraction of photons on the collected transition entering the
+        collection mode (includes the dipole pattern).
+    :param transmission: optics transmission (lens, waveplates, filters), 0..1.
+    :param fibre_transmission: fibre coupling and transmission, 0..1.
+    :param polarisation_mixing: ε_pol, bit-flip probability of the photonic qubit, 0..0.5.
+    :param photon_delay_s: delay from emission to detector click (path and electronics), in s.
+    """
+
+    collection_efficiency: float
+    transmission: float = 1.0
+    fibre_transmission: float = 1.0
+    polarisation_mixing: float = 0.0
+    photon_delay_s: float = 0.0
+
+    @property
+    def efficiency(self) -> float:
+        """Ion-to-beam-splitter efficiency (without branching, excitation, detector)."""
+        return self.collection_efficiency * self.transmission * self.fibre_transmission
+
+
+@dataclass(frozen=True)
+class Beam:
+    """A beam switched by a TTL output (or by an AD9910's RF switch).
+
+    :param device: device_db name of the switch (``ttl_out``) or of an ``ad9910``.
+    :param delay_s: optical delay from the TTL edge to the light, in s.
+    """
+
+    device: str
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Excitation(Beam):
+    """The excitation beam.
+
+    :param mode: ``"pulsed"`` (each rising edge triggers one short pulse of area ``pulse_area_rad``
+        and length ``pulse_length_s``) or ``"aom"`` (the light is on while the TTL is high; pulse
+        area = 2π·rabi_frequency_hz·on-time).
+    """
+
+    mode: str = "pulsed"
+    pulse_area_rad: float = math.pi
+    pulse_length_s: float = 2e-12
+    rabi_frequency_hz: float = 0.0
+
+
+@dataclass(frozen=True)
+class QubitDrive:
+    """Microwave or Raman qubit drive, gated by ``switch`` and set by the AD9910 ``dds``.
+
+    :param rabi_frequency_hz: Rabi frequency at full-scale amplitude (1.0), in Hz; linear in
+        amplitude.
+    :param resonance_hz: DDS frequency at which the drive is resonant with the qubit, in Hz.
+    """
+
+    switch: str
+    dds: str
+    kind: str = "microwave"
+    rabi_frequency_hz: float = 1e5
+    resonance_hz: float = 0.0
+
+
+@dataclass(frozen=True)
+class Readout:
+    """State-dependent fluorescence readout on the node's PMT.
+
+    :param bright_rate_hz: PMT count rate of a bright (|1⟩) ion incl. background, in s⁻¹.
+    :param dark_rate_hz: PMT count rate of a dark (|0⟩) ion (background), in s⁻¹.
+    :param duration_s: nominal detection time (for the budget), in s.
+    :param prep_error: probability that an ion's state is mapped wrongly before its fluorescence is
+        collected (imperfect shelving / state preparation), per detection; applied by the world at
+        the start of each detection window and part of the budget's SPAM term.
+    """
+
+    pmt: str
+    bright_rate_hz: float
+    dark_rate_hz: float
+    duration_s: float = 1e-3
+    prep_error: float = 0.0
+    pulse_width_s: float = 10e-9
+
+
+@dataclass(frozen=True)
+class Node:
+    """One trap node."""
+
+    name: str
+    species: Species
+    optics: Optics
+    cool: Beam
+    repump: Beam
+    pump: Beam
+    excite: Excitation
+    detect: Beam
+    qubit: QubitDrive
+    readout: Readout
+    motion: Motion = field(default_factory=Motion)
+    pumping_time_s: float = 50e-9
+    t2_s: float = 1e-3
+    dephasing: str = "gaussian"
+
+    @property
+    def omega_q(self) -> float:
+        """Qubit angular frequency, in rad/s."""
+        return 2 * math.pi * self.species.qubit_splitting_hz
+
+
+@dataclass(frozen=True)
+class Detector:
+    """One single-photon detector of the Bell-state analyser (a TTLInOut input).
+
+    :param efficiency: quantum efficiency, 0..1. :param dark_rate_hz: dark+background rate, s⁻¹.
+    :param dead_time_s: in s. :param jitter_s: Gaussian timing jitter (σ), in s.
+    :param afterpulse_prob: probability per click of one afterpulse.
+    :param afterpulse_delay_s: mean (exponential) afterpulse delay, in s.
+    """
+
+    device: str
+    efficiency: float
+    dark_rate_hz: float = 20.0
+    dead_time_s: float = 22e-9
+    jitter_s: float = 0.3e-9
+    afterpulse_prob: float = 0.0
+    afterpulse_delay_s: float = 100e-9
+    pulse_width_s: float = 10e-9
+
+
+@dataclass(frozen=True)
+class BSA:
+    """Bell-state analyser: 50:50 beam splitter, two PBS, four detectors (det0 = port0 H,
+    det1 = port0 V, det2 = port1 H, det3 = port1 V).
+
+    :param mode_overlap: static spatial×spectral×polarisation-mode overlap M, 0..1.
+    :param frequency_mismatch_hz: photon centre-frequency mismatch, in Hz (M ×= 1/(1+(Δωτ)²)).
+    """
+
+    detectors: tuple[Detector, Detector, Detector, Detector]
+    mode_overlap: float = 1.0
+    frequency_mismatch_hz: float = 0.0
+
+
+@dataclass(frozen=True)
+class Entangler:
+    """Which devices the entangler's outputs 0..3 drive and its gate inputs 0..3 read."""
+
+    device: str
+    outputs: tuple[str, ...]
+    inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class LoopTiming:
+    """The lab's entanglement loop, all in s: a simulation session stores it as the ``calib.link.*``
+    datasets the experiments read (``sim.lab_datasets``), and the budget predicts that loop.
+
+    :param overhead_s: the source's own per-run overhead; informational (the budget takes the
+        per-run overhead of the experiment's loop, ``drivers.link_timing``).
+    :param gate_start_s: gate opening relative to the earliest photon arrival
+        (excitation time + photon delay). :param herald_to_rotation_s: herald → analysis pulse.
+    :param phase_correction: whether the analysis corrects ω_q(t_A − t_B) with timestamps.
+    """
+
+    cycle_s: float
+    run_s: float
+    cool_s: float
+    overhead_s: float
+    gate_start_s: float = 0.0
+    gate_length_s: float = 20e-9
+    pump_s: float = 0.5e-6
+    herald_to_rotation_s: float = 10e-6
+    phase_correction: bool = True
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A whole lab: two nodes, the analyser, the entangler wiring and the nominal loop."""
+
+    name: str
+    nodes: tuple[Node, Node]
+    bsa: BSA
+    entangler: Entangler
+    loop: LoopTiming
+    description: str = ""
+    source: str = ""  # the TOML file it was loaded from ("" if built otherwise)
+
+    def node(self, name: str) -> Node:
+        """The node called ``name`` (``"a"`` or ``"b"``)."""
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def validate(self, devices: Mapping[str, str]) -> None:
+        """Check every device reference against ``devices`` (name → its
+        :class:`~sim.rtio.channels.Kind` or that kind's name: ``"ttl_out"``, ``"ttl_inout"``,
+        ``"ad9910"``, ``"entangler"`` ...).
+
+        :raises LabError: unknown device, a beam on an input, a detector on an output, ...
+        """
+
+        def need(path: str, name: str, kinds: tuple[Kind, ...], what: str) -> None:
+            if name not in devices:
+                raise LabError(f"lab {self.name}: {path}: device '{name}' is not in the device_db")
+            if devices[name] not in kinds:
+                raise LabError(
+                    f"lab {self.name}: {path}: device '{name}' is a {devices[name]}, "
+                    f"{what} needs {' or '.join(kinds)}"
+                )
+
+        for n in self.nodes:
+            p = f"nodes.{n.name}"
+            for role in ("cool", "repump", "pump", "excite", "detect"):
+                need(
+                    f"{p}.beams.{role}",
+                    getattr(n, role).device,
+                    OUTPUT_KINDS + DDS_KINDS,
+                    "a beam (an output)",
+                )
+            need(f"{p}.qubit_drive.switch", n.qubit.switch, OUTPUT_KINDS, "a switch (an output)")
+            need(f"{p}.qubit_drive.dds", n.qubit.dds, DDS_KINDS, "the qubit drive")
+            need(f"{p}.readout.pmt", n.readout.pmt, INPUT_KINDS, "a PMT (an input)")
+        for i, d in enumerate(self.bsa.detectors):
+            need(f"bsa.detectors[{i}]", d.device, INPUT_KINDS, "a detector (an input)")
+        e = self.entangler
+        need("entangler.device", e.device, (Kind.ENTANGLER,), "the entangler")
+        for i, o in enumerate(e.outputs):
+            need(f"entangler.outputs[{i}]", o, OUTPUT_KINDS, "an entangler output")
+        for i, o in enumerate(e.inputs):
+            need(f"entangler.inputs[{i}]", o, INPUT_KINDS, "an entangler gate input")
