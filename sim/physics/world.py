@@ -36,20 +36,17 @@ from .attempts import (
 )
 from .bsa import ORIGIN_A, ORIGIN_B, build_round
 from .detectors import ClickChannel, ClickRecord
-from .excitation import pumping_probability
 from .ions import (
     IonPair,
     Thermal,
     apply_local,
-    dephase,
-    depolarise_qubit,
     has_coherence,
     is_diagonal,
     measure_z,
-    reset_qubit,
     rotation_unitary,
 )
 from .lab import Lab, LabError
+from .planned import PlannedWindows, linear_step
 from .readout import fluorescence_rates, poisson_click_times
 from .view import PhyView
 
@@ -59,33 +56,6 @@ JOIN_WINDOW_TAU = 5.0
 THERMAL_KEY_TOL = 1e-6  # relative resolution of the mode overlap's thermal factor (fast path)
 _ROLES = ("cool", "repump", "pump", "excite", "detect", "qubit")
 _ORDER = {r: i for i, r in enumerate(_ROLES)}
-_LINEAR_ROLES = ("cool", "repump", "pump")  # roles whose physics has no randomness
-
-
-def _linear_step(
-    rho: np.ndarray,
-    k: int,
-    node: Any,
-    on: dict[str, bool],
-    t_a_s: float,
-    t_b_s: float,
-    coh_t0_s: float,
-    coherent: bool = True,
-) -> np.ndarray:
-    """The deterministic part of one segment [t_a, t_b) for ion ``k`` with the beams ``on``:
-    dephasing (T2, exponential or Gaussian from the coherence origin ``coh_t0_s``; skipped when
-    ``coherent`` is False), scattering of the cooling light, optical pumping. Linear in ``rho``."""
-    if coherent:
-        if node.dephasing == "exponential":
-            f = math.exp(-(t_b_s - t_a_s) / node.t2_s)
-        else:
-            f = math.exp(-(((t_b_s - coh_t0_s) ** 2) - ((t_a_s - coh_t0_s) ** 2)) / node.t2_s**2)
-        rho = dephase(rho, k, f)
-    if on["cool"]:
-        rho = depolarise_qubit(rho, k, pumping_probability(t_b_s - t_a_s, node.pumping_time_s))
-    if on["pump"]:
-        rho = reset_qubit(rho, k, pumping_probability(t_b_s - t_a_s, node.pumping_time_s))
-    return rho
 
 
 @dataclass
@@ -107,7 +77,7 @@ class WorldRecord:
     clicks: dict[int, ClickRecord]
 
 
-class PhysicsWorld(PeriodTracking):
+class PhysicsWorld(PeriodTracking, PlannedWindows):
     """Physics of the two-node link behind the RTIO engine.
 
     Its entangler-run interface is :class:`~sim.fastforward.CycleWorld` (:meth:`cycle_model`,
@@ -389,105 +359,6 @@ class PhysicsWorld(PeriodTracking):
         self._evolve(t_prev, t_end_mu)
         self._t = t_end_mu
 
-    # ---- windows without randomness: one linear map -------------------------------------------
-    def _deterministic(self, events: list[tuple[int, int, int, str, int]]) -> bool:
-        """True when only cooling, repumping and pumping act in the window (no excitation,
-        detection or qubit drive): the ions' evolution is then a fixed linear map of rho."""
-        for on in self._on:
-            if on["detect"] or on["qubit"] or on["excite"]:
-                return False
-        for e in events:
-            if e[3] not in _LINEAR_ROLES:
-                return False
-        return True
-
-    def _advance_planned(
-        self, events: list[tuple[int, int, int, str, int]], t0: int, t1: int
-    ) -> None:
-        """:meth:`advance` for a deterministic window: the same segment physics as
-        :meth:`_evolve`, applied as one memoised superoperator (cooling between entangler runs
-        repeats with the same relative timing, so the map is built once)."""
-        mu = self.mu_s
-        on0 = tuple(self._on[k][r] for k in range(2) for r in _LINEAR_ROLES)
-        ions = self.ions
-        # a diagonal rho has nothing to dephase (and stays diagonal): the plan then needs no
-        # coherence origins, and one plan serves every such window with these events
-        diag = ions.rho is self._diag or is_diagonal(ions.rho)
-        offs = (
-            None
-            if diag
-            else tuple(
-                0 if node.dephasing == "exponential" else round(t0 - self._coh_t0[k] / mu)
-                for k, node in enumerate(self.lab.nodes)
-            )
-        )
-        key = (t1 - t0, tuple((t - t0, k, role, lvl) for t, k, _, role, lvl in events), on0, offs)
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plan(events, t0, t1, offs)
-            if len(self._plans) >= 256:
-                self._plans.clear()
-            self._plans[key] = plan
-        sop, thermal_ops, coh_rel, final_on = plan
-        self._note_window(t0, key, thermal_ops)
-        ions.rho = (sop @ ions.rho.reshape(16)).reshape(4, 4)
-        self._diag = ions.rho if diag else None
-        for k, cool, dt in thermal_ops:
-            th = ions.thermal[k]
-            if cool:
-                th.cool(dt)
-            else:
-                th.heat(dt)
-        for k, rel in enumerate(coh_rel):
-            if rel is not None:
-                self._coh_t0[k] = (t0 + rel) * mu
-        for k, r, lvl in final_on:
-            self._on[k][r] = lvl
-        self._t = t1
-
-    def _plan(
-        self,
-        events: list[tuple[int, int, int, str, int]],
-        t0: int,
-        t1: int,
-        offs: tuple[int, ...] | None,
-    ) -> tuple:
-        """(superoperator (16, 16), thermal ops, pump-reset coherence origins, final beams) of a
-        deterministic window, from the segment rules of :meth:`_evolve` applied to a basis.
-        ``offs`` None: for diagonal states only (the diagonal basis, no dephasing)."""
-        mu = self.mu_s
-        coherent = offs is not None
-        cols = range(16) if coherent else (0, 5, 10, 15)
-        basis = np.eye(16, dtype=complex).reshape(16, 4, 4)
-        stack = [basis[c] for c in cols]
-        on = [dict(o) for o in self._on]
-        coh = [(t0 - offs[k]) * mu if coherent else 0.0 for k in range(2)]  # type: ignore[index]
-        coh_rel: list[int | None] = [None, None]
-        thermal_ops: list[tuple[int, bool, float]] = []
-        t_prev = t0
-        for t, k_ev, _, role, lvl in events + [(t1, -1, 0, "", 0)]:
-            if k_ev >= 0 and on[k_ev][role] == bool(lvl):
-                continue  # no change of any beam: no segment boundary (as in advance)
-            if t > t_prev:
-                dt = (t - t_prev) * mu
-                for k, node in enumerate(self.lab.nodes):
-                    stack = [
-                        _linear_step(m, k, node, on[k], t_prev * mu, t * mu, coh[k], coherent)
-                        for m in stack
-                    ]
-                    thermal_ops.append((k, bool(on[k]["cool"]), dt))
-                    if on[k]["pump"]:
-                        coh[k] = t * mu
-                        coh_rel[k] = t - t0
-                t_prev = t
-            if k_ev >= 0:
-                on[k_ev][role] = bool(lvl)
-        sop = np.zeros((16, 16), dtype=complex)
-        for c, m in zip(cols, stack):
-            sop[:, c] = m.reshape(16)
-        final_on = tuple((k, r, on[k][r]) for k in range(2) for r in _LINEAR_ROLES)
-        return sop, thermal_ops, coh_rel, final_on
-
     def _event(self, t: int, k: int, role: str, level: bool) -> None:
         was = self._on[k][role]
         self._on[k][role] = level
@@ -582,7 +453,7 @@ class PhysicsWorld(PeriodTracking):
         for k, node in enumerate(self.lab.nodes):
             on = self._on[k]
             th = ions.thermal[k]
-            ions.rho = _linear_step(
+            ions.rho = linear_step(
                 ions.rho,
                 k,
                 node,
