@@ -8,6 +8,7 @@ per-herald records (one async RPC per herald, never per attempt), the live datas
 dashboard, and the final datasets of the schema in ``docs/datasets.md``.
 """
 
+import logging
 import time
 from math import pi
 
@@ -32,6 +33,16 @@ from drivers.link_timing import (
     expected_p_success,
     herald_timeout_attempts,
     link_default,
+)
+
+logger = logging.getLogger(__name__)
+
+#: calibrations a link experiment needs, and the experiment that stores them
+CALIBRATIONS = (
+    ("calib.readout.threshold_a", "ReadoutCalibration"),
+    ("calib.readout.threshold_b", "ReadoutCalibration"),
+    ("calib.photon.gate_start_mu", "SinglePhoton"),
+    ("calib.photon.gate_stop_mu", "SinglePhoton"),
 )
 
 
@@ -112,6 +123,18 @@ class LinkExperiment(CheckedArguments):
     def prepare_link(self, kind):
         """Host-side preparation (call in ``prepare``): calibrations, settings, counters."""
         self.kind = kind
+        missing = [
+            (k, by) for k, by in CALIBRATIONS if self.get_dataset(k, None, archive=False) is None
+        ]
+        if missing:
+            # the hardware would run with the defaults too; say so, and keep it in the results
+            logger.warning(
+                "uncalibrated: %s not in the dataset store; running with the defaults (run %s "
+                "first)",
+                ", ".join(k for k, _ in missing),
+                " and ".join(sorted({by for _, by in missing})),
+            )
+        self.set_dataset("ionlink.uncalibrated", ",".join(k for k, _ in missing))
         for node in (self.node_a, self.node_b):
             node.load_calibration(self)
         # frequency difference of the photon's polarisation components (≈ qubit splitting, from the

@@ -97,3 +97,32 @@ def test_underflows_are_recovered_without_losing_heralds(sim):
     assert d["totals.heralds"] == 5 == len(d["herald.pattern"])
     assert int(np.sum(d["herald.attempts"])) == d["totals.attempts"]
     assert sim.session.async_errors == []
+
+
+def test_missing_calibrations_are_named(tmp_path, caplog):
+    """Without the readout and single-photon calibrations the loop runs with the defaults, as the
+    hardware would, but says so: one warning naming the datasets and the experiments that store
+    them, and the list in ``ionlink.uncalibrated``; with them the list is empty."""
+    import logging
+
+    from tests.experiments.simhelpers import run, simulation
+
+    caplog.set_level(logging.WARNING)
+    bare = simulation(tmp_path / "bare", calibration=False)
+    try:
+        d = run(bare, "remote_entanglement", mode="z", heralds_per_setting=3)
+    finally:
+        bare.close()
+    assert d["ionlink.uncalibrated"] == (
+        "calib.readout.threshold_a,calib.readout.threshold_b,"
+        "calib.photon.gate_start_mu,calib.photon.gate_stop_mu"
+    )
+    assert any(
+        "run ReadoutCalibration and SinglePhoton first" in r.getMessage() for r in caplog.records
+    )
+    calibrated = simulation(tmp_path / "calibrated")
+    try:
+        d = run(calibrated, "remote_entanglement", mode="z", heralds_per_setting=3)
+    finally:
+        calibrated.close()
+    assert d["ionlink.uncalibrated"] == ""
