@@ -28,6 +28,7 @@ __all__ = [
     "HeraldTiming",
     "loop_datasets",
     "link_default",
+    "nearest_mu",
     "expected_p_success",
     "herald_timeout_attempts",
     "mean_rotation",
@@ -117,6 +118,12 @@ def loop_datasets(
         "detect_s": detect_s,
     }
     return {"calib.link." + k: float(v) for k, v in values.items()}
+
+
+def nearest_mu(core, seconds: float) -> int:
+    """``seconds`` in machine units, rounded to the nearest (``core.seconds_to_mu`` floors, so
+    1 µs of float arithmetic can come out as 999 mu instead of 1000)."""
+    return core.seconds_to_mu(seconds + 0.5 * core.ref_period)
 
 
 def link_default(env, name: str) -> float:

@@ -21,7 +21,7 @@ from numpy import int32, int64
 from drivers.arguments import CheckedArguments
 from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B
 from drivers.link import SCHEMA_VERSION
-from drivers.link_timing import link_default
+from drivers.link_timing import link_default, nearest_mu
 
 
 class HOM(CheckedArguments, EnvExperiment):
@@ -63,10 +63,9 @@ class HOM(CheckedArguments, EnvExperiment):
         self.check_arguments()
         for node in (self.node_a, self.node_b):
             node.load_calibration(self)
-        half = 0.5 * self.core.ref_period
 
-        def s2mu(x):  # nearest mu
-            return self.core.seconds_to_mu(x + half)
+        def s2mu(x):
+            return nearest_mu(self.core, x)
 
         self.delay_list = [int32(d) & ~7 for d in self.delays]
         max_delay = max(self.delay_list)

@@ -21,7 +21,7 @@ from numpy import int64
 
 from drivers.bsa import GATE_INPUT_OFFSET_MU, psi_of_pattern
 from drivers.link import LinkExperiment
-from drivers.link_timing import link_default
+from drivers.link_timing import link_default, nearest_mu
 
 
 class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
@@ -53,10 +53,9 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
     def prepare(self):
         self.check_arguments()
         self.prepare_link("cpu")
-        half = 0.5 * self.core.ref_period
 
-        def s2mu(x):  # nearest mu: 1e-6 s must be 1000 mu, not the float floor's 999
-            return self.core.seconds_to_mu(x + half)
+        def s2mu(x):
+            return nearest_mu(self.core, x)
 
         t = {
             "cycle_s": self.cycle_length,
