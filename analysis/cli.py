@@ -155,8 +155,8 @@ def _note(msg: str) -> None:
 
 def _select(args: argparse.Namespace, kinds: tuple[str, ...]) -> list[Run]:
     """Runs of ``kinds`` (and ``--mode``) among the paths; files found in directories that are of
-    other kinds are skipped with a note, explicitly named files are kept (their summary says why
-    it cannot use them)."""
+    other kinds, or entanglement runs without a herald (a link that did not herald), are skipped
+    with a note; explicitly named files are kept (their summary says why it cannot use them)."""
     runs, skipped = [], []
     for p, from_dir in _expand(args):
         r = load(p)
@@ -166,6 +166,13 @@ def _select(args: argparse.Namespace, kinds: tuple[str, ...]) -> list[Run]:
             continue
         if args.mode and r.experiment == "remote_entanglement" and mode != args.mode:
             skipped.append(f"{r.experiment_class or p.name} (mode {mode})")
+            continue
+        if (
+            from_dir
+            and r.experiment == "remote_entanglement"
+            and r.values.get("totals.heralds") == 0
+        ):
+            skipped.append(f"{r.experiment_class or p.name} (rid {r.rid}: no heralds)")
             continue
         runs.append(r)
     if skipped:

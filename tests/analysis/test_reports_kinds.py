@@ -288,3 +288,19 @@ def test_several_reports_to_a_markdown_name_share_its_prefix(day, tmp_path, caps
     names = {p.name for p in out.parent.iterdir()}
     assert "day1-000000003-SinglePhoton-report.md" in names, names
     assert "day1-000000004-HOM-report.html" in names, names
+
+
+def test_folder_skips_a_run_that_did_not_herald(tmp_path, capsys):
+    """A dead-link run (zero heralds, stopped by its herald bound) in a folder is skipped with a
+    note; the other entanglement runs are analysed. Named explicitly, it is an error."""
+    hour = tmp_path / "2026-01-01" / "12"
+    good = remote_datasets(np.random.default_rng(3), n=1500, mode="parity")
+    write_artiq(hour / "000000001-RemoteEntanglement.h5", good, rid=1)
+    dead = remote_datasets(np.random.default_rng(4), n=0, mode="parity")
+    write_artiq(hour / "000000002-RemoteEntanglement.h5", dead, rid=2)
+    code, out, err = _cli(["fidelity", tmp_path, "--bootstrap", "100", "--json"], capsys)
+    assert code == 0, err
+    assert "rid 2: no heralds" in err
+    assert json.loads(out)["heralds"] == 1500
+    code, _, err = _cli(["fidelity", hour / "000000002-RemoteEntanglement.h5"], capsys)
+    assert code == 2 and "zero heralds" in err
