@@ -21,3 +21,6 @@ device_db = transform_device_db(load_device_db(os.path.join(_here, "device_db.py
 # (Urukuls, TTLs, entangler, ions, clocks) from one to the next in sim_state/ of the working
 # directory, next to the master's dataset_db.mdb (sim/state_file.py; delete it for a power-up).
 device_db["core"]["arguments"]["sim_state"] = True
+# the physics of the lab next to the device database, as `ionlink-sim run` takes it by default
+if os.path.isfile(os.path.join(_here, "lab.toml")):
+    device_db["core"]["arguments"]["lab"] = os.path.join(_here, "lab.toml")

@@ -10,6 +10,7 @@ drivers run on the simulator unchanged.
 
 from __future__ import annotations
 
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -35,6 +36,8 @@ __all__ = [
     "charge_rpc",
     "call_rpc",
     "bind_syscalls",
+    "bind_class",
+    "bind_globals",
     "bind_hot",
     "hot_names",
     "rebind",
@@ -237,11 +240,37 @@ def bind_syscalls(module: ModuleType) -> list[str]:
     A stub is a module attribute with ``artiq_embedded.syscall`` set to a name this module provides.
     Returns the attribute names that were replaced.
     """
+    return bind_globals(vars(module))
+
+
+def bind_globals(g: dict) -> list[str]:
+    """:func:`bind_syscalls` on a module's globals dict (a kernel's ``__globals__``)."""
     replaced = []
-    for attr, value in list(vars(module).items()):
+    for attr, value in list(g.items()):
         emb = getattr(value, "artiq_embedded", None)
         name = getattr(emb, "syscall", None) if emb is not None else None
         if name in SYSCALLS:
-            setattr(module, attr, SYSCALLS[name])
+            g[attr] = SYSCALLS[name]
             replaced.append(attr)
     return replaced
+
+
+_bound_classes: set[type] = set()
+
+
+def bind_class(factory: Any) -> None:
+    """Bind the syscall stubs and hot names (:func:`bind_hot`) of the module of a device
+    ``factory`` and, for a class, of the modules of its bases (a simulator subclass runs its
+    driver's methods). Done once per class; whichever device manager made the device."""
+    if isinstance(factory, type):
+        if factory in _bound_classes:
+            return
+        _bound_classes.add(factory)
+    names = {getattr(factory, "__module__", None)} | {
+        c.__module__ for c in getattr(factory, "__mro__", ()) if c.__module__ != "builtins"
+    }
+    for name in names:
+        module = sys.modules.get(name) if name else None
+        if module is not None:
+            bind_syscalls(module)
+            bind_hot(vars(module))

@@ -123,6 +123,7 @@ class Core:
         self.target = target
         self.analyzer_proxy_name = analyzer_proxy
         self.analyze_at_run_end = analyze_at_run_end
+        self._bound_globals: dict[int, dict] = {}  # held, so that no id is reused
         session = getattr(dmgr, "ionlink_session", None)
         self._store = None
         if session is None:
@@ -174,6 +175,9 @@ class Core:
         state = _simkernel.STATE
         fn = _simkernel.host_function(k_function)
         engine = self.engine
+        g: dict[str, Any] = getattr(fn, "__globals__", {})
+        if g and id(g) not in self._bound_globals:
+            self._bind_kernel_globals(g)
         if state.depth:
             state.depth += 1
             try:
@@ -181,8 +185,11 @@ class Core:
             finally:
                 state.depth -= 1
         engine.advance_counter(engine.costs.kernel_launch)
-        g: dict[str, Any] = getattr(fn, "__globals__", {})
+        for _desc, dev in getattr(self.dmgr, "active_devices", ()):
+            syscalls.bind_class(type(dev))
         hot = syscalls.hot_names(g) if g else {}
+        prev_tm = _lcore._time_manager
+        _lcore.set_time_manager(engine)  # as ionlink's runner does for the whole run()
         prev_hooks = _install_hooks(state)
         prev = syscalls.activate(engine)
         if hot:  # the kernel's own syscalls and delays go straight to the engine while it runs
@@ -197,6 +204,7 @@ class Core:
         finally:
             state.depth -= 1
             _install_hooks(prev_hooks)
+            _lcore.set_time_manager(prev_tm)
             syscalls.activate(prev)
             if hot:
                 syscalls.rebind(g, hot, prev)
@@ -206,6 +214,12 @@ class Core:
             warning = engine.end_kernel()
             if warning is not None:
                 logger.warning(warning)
+
+    def _bind_kernel_globals(self, g: dict) -> None:
+        """A real ARTIQ's syscall stubs in a kernel's module → the simulator (under ARTIQ's own
+        device manager nothing else binds them)."""
+        self._bound_globals[id(g)] = g
+        syscalls.bind_globals(g)
 
     def compile(
         self,
