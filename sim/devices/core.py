@@ -66,6 +66,25 @@ def _install_hooks(hooks: Any) -> Any:
     return setter(hooks) if setter is not None else None
 
 
+_TARGET_CLASSES = {"rv32g": "RV32GTarget", "rv32ima": "RV32IMATarget", "cortexa9": "CortexA9Target"}
+_fallback_targets: dict[str, type] = {}
+
+
+def target_class(target: str) -> type:
+    """The compiler target class of a core's ``target`` (``Core.target_cls``): ARTIQ's own from
+    ``artiq.compiler.targets`` where it imports, else a placeholder class of the same name (the
+    stand-in has no compiler). ``ValueError`` for an unknown target, as ARTIQ raises."""
+    if target not in _TARGET_CLASSES:
+        raise ValueError("Unsupported target")
+    name = _TARGET_CLASSES[target]
+    try:
+        from artiq.compiler import targets  # type: ignore[import-not-found]
+
+        return getattr(targets, name)
+    except ImportError:
+        return _fallback_targets.setdefault(name, type(name, (), {}))
+
+
 _SIM_ARG_NAMES = (
     "seed",
     "lab",
@@ -121,6 +140,7 @@ class Core:
         self.dmgr = dmgr
         self.host = host
         self.target = target
+        self.target_cls = target_class(target)
         self.analyzer_proxy_name = analyzer_proxy
         self.analyze_at_run_end = analyze_at_run_end
         self._bound_globals: dict[int, dict] = {}  # held, so that no id is reused
