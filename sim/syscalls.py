@@ -31,6 +31,7 @@ __all__ = [
     "dma_playback",
     "cache_get",
     "cache_put",
+    "test_exception_id_sync",
     "activate",
     "active_engine",
     "charge_rpc",
@@ -229,8 +230,18 @@ def cache_put(key: str, value: list[int]) -> None:
     active_engine().cache_put(key, value)
 
 
+def test_exception_id_sync(exception_id: int) -> None:
+    """Raise the firmware's exception number ``exception_id`` (the core device's check that host
+    and firmware number exceptions alike; :func:`sim.kernel_exceptions.exception_by_id`)."""
+    from sim.kernel_exceptions import exception_by_id
+
+    exception_by_id(exception_id)
+
+
 SYSCALLS = {
-    name: globals()[name] for name in __all__ if name.startswith(("rtio_", "dma_", "cache_"))
+    name: globals()[name]
+    for name in __all__
+    if name.startswith(("rtio_", "dma_", "cache_", "test_exception"))
 }
 
 

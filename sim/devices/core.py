@@ -20,6 +20,7 @@ from artiq.language import core as _lcore
 
 from sim import kernel as _simkernel
 from sim import syscalls
+from sim.kernel_exceptions import host_exception
 from sim.rtio.engine import BREAK_REALTIME_SLACK_MU
 
 __all__ = ["Core"]
@@ -220,7 +221,10 @@ class Core:
             return fn(*k_args, **k_kwargs)
         except Exception as exc:
             engine.uncaught(exc)
-            raise
+            first = host_exception(exc)  # as ARTIQ's host receives it: the chain's first
+            if first is exc:
+                raise
+            raise first from None
         finally:
             state.depth -= 1
             _install_hooks(prev_hooks)

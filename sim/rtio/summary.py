@@ -107,9 +107,10 @@ class Diagnostics:
         return RTIOUnderflow(msg)  # a core-log error only if the kernel does not catch it
 
     def uncaught(self, exc: BaseException) -> None:
-        """``exc`` left the outermost kernel: an RTIO underflow or overflow becomes a core-log
-        error (one the kernel catches leaves none, as on hardware)."""
-        if isinstance(exc, (RTIOUnderflow, RTIOOverflow)):
+        """``exc`` left the outermost kernel: an RTIO underflow or overflow the RTIO core
+        raised becomes a core-log error (one the kernel catches leaves none, as on hardware;
+        one the kernel's own code raises, whose message is not the core's ``RTIO …``, none)."""
+        if isinstance(exc, (RTIOUnderflow, RTIOOverflow)) and str(exc).startswith("RTIO "):
             self._log_core(str(exc))
 
     def _async(self, kind: AsyncError, channel: int) -> None:

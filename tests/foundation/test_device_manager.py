@@ -172,6 +172,7 @@ def test_repository_device_db_transforms():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     ddb["core"]["arguments"]["sim_state"] = True  # ARTIQ's process per experiment: keep the state
+    ddb["core"]["arguments"]["lab"] = str(root / "lab.toml")  # the physics ionlink-sim would use
     assert mod.device_db == ddb
     assert ddb["core_log"]["class"] == "SimCoreLog"
 
