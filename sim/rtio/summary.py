@@ -4,7 +4,10 @@
 Synchronous errors (underflow, input overflow) raise in the kernel and go to the core log only
 when they leave it (:meth:`Diagnostics.uncaught`; one the kernel catches leaves no core-log error,
 as on hardware); asynchronous ones (:class:`AsyncError`: collision, busy, sequence error) are logged
-and reported to the host after the kernel, as ARTIQ's firmware and host do. The minimum slack of
+and reported to the host after the kernel, as ARTIQ's firmware and host do. The gateware latches a
+sequence error in one sticky flag with the channel of the first, which the firmware reports and
+clears: the sequence errors of one kernel give one core-log line (the first's channel), while all
+are counted in the summary. The minimum slack of
 accepted submissions is tracked with the kernel line that made it, per experiment
 (:meth:`Diagnostics.start_experiment`) and over the session.
 """
@@ -114,11 +117,13 @@ class Diagnostics:
             self._log_core(str(exc))
 
     def _async(self, kind: AsyncError, channel: int) -> None:
+        self._async_counts[kind] += 1
+        if kind == AsyncError.SEQUENCE and self._async_flags & kind:
+            return  # the sticky flag is already up: no second report
         msg = "{} involving channel 0x{:04x}:{}".format(
             kind.log_text, channel, self.channel_name(channel)
         )
         self._async_flags |= kind
-        self._async_counts[kind] += 1
         self.async_errors.append(msg)
         self.kernel_async.append(msg)
         self._log_core(msg)
