@@ -19,7 +19,7 @@ import numpy
 from artiq.language import core as _lcore
 
 from sim import kernel as _simkernel
-from sim import syscalls
+from sim import mgmt, syscalls
 from sim.kernel_exceptions import host_exception
 from sim.rtio.engine import BREAK_REALTIME_SLACK_MU
 
@@ -95,6 +95,7 @@ _SIM_ARG_NAMES = (
     "sim_loopback",
     "hardware_faithful",
     "sim_state",
+    "sim_mgmt_port",
 )
 _SESSION_ARGS = (
     "seed",
@@ -113,6 +114,7 @@ class Core:
     :param ref_multiplier: fine timestamps per coarse RTIO cycle (8).
     Sim-only keyword arguments (from the device_db ``sim_args``): ``seed``, ``lab``, ``vcd``,
     ``cost_profile``, ``inter_experiment_gap_s``, ``sim_loopback``, ``hardware_faithful``,
+    ``sim_mgmt_port`` (serve the core log on ``host`` at this port, :mod:`sim.mgmt`),
     ``sim_state`` (used when the device manager provides no ``ionlink_session``, as under
     ``artiq_run``/``artiq_master`` with ``device_db_sim.py``). With ``sim_state`` the private
     session continues the hardware state in ``sim_state/`` of the working directory (where the
@@ -155,6 +157,9 @@ class Core:
         self.session = session
         self.engine = session.engine
         session.begin_experiment()
+        mgmt.register_engine(self.engine)  # its core log on a served management port
+        if kwargs.get("sim_mgmt_port"):
+            mgmt.serve(host or "127.0.0.1", int(kwargs["sim_mgmt_port"]))
 
     @staticmethod
     def _private_session(dmgr: Any, kwargs: dict) -> tuple[Any, Any]:

@@ -7,8 +7,9 @@ The channel map is the one of a standard Kasli tester: eight DIO TTLs on channel
 inputs, each with an edge counter on 8-11), the Urukul's SPI, SYNC, IO_UPDATE and four RF
 switches on 12-18, LEDs on 25-26. The testbench's loop cable (``loop_out`` = ttl4 into
 ``loop_in`` = ttl0 and its counter) is declared with the simulator's ``sim_loopback`` key; the
-core's host is the loopback address. The Urukul's EEPROM-held SYNC/IO_UPDATE delays have no
-simulation model (I2C): they are left at their defaults.
+core's host is the loopback address, where this process serves the simulated core's management
+port (:mod:`sim.mgmt`: the core log) once this file is read. The Urukul's EEPROM-held
+SYNC/IO_UPDATE delays have no simulation model (I2C): they are left at their defaults.
 """
 
 import os
@@ -19,6 +20,7 @@ _repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 if _repo not in sys.path:
     sys.path.insert(0, _repo)
 
+from sim import mgmt  # noqa: E402
 from sim.device_manager import transform_device_db  # noqa: E402
 
 
@@ -75,3 +77,6 @@ _tb.update(
 )
 
 device_db = transform_device_db(_tb)
+# the core's management port (its log, for the tests that read it with CommMgmt), served from the
+# moment the test harness reads this file, as a powered-up core serves it before any experiment
+mgmt.serve("127.0.0.1", mgmt.DEFAULT_PORT)
