@@ -117,8 +117,10 @@ class Core:
     ``sim_mgmt_port`` (serve the core log on ``host`` at this port, :mod:`sim.mgmt`),
     ``sim_state`` (used when the device manager provides no ``ionlink_session``, as under
     ``artiq_run``/``artiq_master`` with ``device_db_sim.py``). With ``sim_state`` the private
-    session continues the hardware state in ``sim_state/`` of the working directory (where the
-    master keeps ``dataset_db.mdb``; :mod:`sim.state_file`) and stores it at :meth:`close`.
+    session continues the hardware state in ``sim_state/`` of the working directory (``True``)
+    or of the directory it names (``device_db_sim.py`` names the directory the device database
+    is read in, the master's, since its workers run in the results folders;
+    :mod:`sim.state_file`) and stores it at :meth:`close`.
     """
 
     kernel_invariants = {"core", "ref_period", "coarse_ref_period", "ref_multiplier"}
@@ -185,7 +187,9 @@ class Core:
             from sim.state_file import StateFileError, store_for
 
             lab = session.world.lab if session.world is not None else None
-            store = store_for(True, pathlib.Path.cwd(), None, sim_args.get("lab"), db, lab)
+            where = sim_args["sim_state"]  # True: the working directory, or a directory
+            directory = pathlib.Path.cwd() if where is True else pathlib.Path(where)
+            store = store_for(True, directory, None, sim_args.get("lab"), db, lab)
             try:
                 state = store.load()
             except StateFileError as exc:

@@ -64,6 +64,10 @@ for _i in range(4):
                                          sw_device="ttl_urukul0_sw{}".format(_i))  # fmt: skip
 # the loop cable: ttl4 drives ttl0 (and its edge counter) after ~100 ns of cable and PHYs
 _tb["ttl4"]["sim_loopback"] = {"to": ["ttl0", "ttl0_counter"], "delay_mu": 120}
+# a second cable, from a clock generator into a spare DIO input (channels after the LEDs)
+_tb["ttl_clock"] = _dev("ttl", "TTLClockGen", channel=27)
+_tb["ttl_clock_in"] = _dev("ttl", "TTLInOut", channel=28)
+_tb["ttl_clock"]["sim_loopback"] = {"to": "ttl_clock_in", "delay_mu": 120}
 _tb.update(
     led="led0",
     ttl_out="ttl4",
@@ -74,6 +78,8 @@ _tb.update(
     urukul_cpld="urukul0_cpld",
     urukul_ad9910="urukul0_ch0",
     urukul_ch0="urukul0_ch0",
+    loop_clock_out="ttl_clock",
+    loop_clock_in="ttl_clock_in",
 )
 
 device_db = transform_device_db(_tb)
