@@ -104,10 +104,11 @@ class PeriodState:
 
 @dataclass(frozen=True)
 class PassSignature:
-    """The PHY's account of the pass that ended with its last run (which timed out): the run, and
-    the world's content (None: not repeatable as it was; ``()`` without a world) and state."""
+    """The PHY's account of the pass that ended with its last run (which timed out): the run (a
+    :class:`RunKey`, or another key of what the loop repeats), and the world's content (None: not
+    repeatable as it was; ``()`` without a world) and state."""
 
-    run: RunKey
+    run: Any
     content: Any
     state: Any
 
@@ -119,7 +120,7 @@ class PassEnd:
 
     slack_mu: int
     after_run_mu: int
-    run: RunKey
+    run: Any
     state: Any
     body: tuple
 
@@ -127,7 +128,7 @@ class PassEnd:
 @dataclass(frozen=True)
 class _PassKey:
     period: tuple
-    run: RunKey
+    run: Any
     content: Any
 
 
@@ -549,10 +550,12 @@ class FastForwardLoop:
     readout left the RTIO counter at another phase).
     """
 
-    def __init__(self, engine: Any, channel: int) -> None:
+    def __init__(self, engine: Any, channel: int, phy: Any = None) -> None:
         self.engine = engine
         self.channel = channel
-        self.phy = engine.channels[channel].phy
+        # the party that signs and skips passes: the PHY on ``channel`` (entangler), or ``phy``
+        # for a loop without a PHY of its own (``channel`` -1: CPU attempts, sim.devices.bsa)
+        self.phy = engine.channels[channel].phy if phy is None else phy
         self._fixed: _FixedPoint | None = None
         self._prev: _PassKey | None = None  # the last pass
         self._prev_end: PassEnd | None = None  # where it ended
@@ -599,7 +602,7 @@ class FastForwardLoop:
         step = self._after.get(ended)
         if ended != target and step is not None and step.ended == target:
             # one known pass leads from here to where the fixed point ends
-            if eng.repeat_period(step.period, 1, self.channel, step.content) == 0:
+            if eng.repeat_period(step.period, 1, self.channel, step.content, self.phy) == 0:
                 return timeouts, end_mu
             timeouts += 1
             end_mu = eng.now - step.ended.after_run_mu
@@ -607,7 +610,11 @@ class FastForwardLoop:
             self._prev = None
         if ended == target and timeouts < max_runs:
             k = eng.repeat_period(
-                fixed.known.period, max_runs - timeouts, self.channel, fixed.known.content
+                fixed.known.period,
+                max_runs - timeouts,
+                self.channel,
+                fixed.known.content,
+                self.phy,
             )
             if k:
                 timeouts += k
