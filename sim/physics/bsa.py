@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
+from typing import Any
 
 import numpy as np
 
@@ -144,11 +145,12 @@ class RoundTable:
     origin: np.ndarray
     accept: np.ndarray
     dark: np.ndarray
-    _memo: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     def _remember(self, key: tuple, value: np.ndarray) -> np.ndarray:
         if len(self._memo) >= 256:
-            self._memo.clear()
+            for k in [k for k in self._memo if len(k) == 2]:
+                del self._memo[k]
         value.setflags(write=False)
         self._memo[key] = value
         return value
@@ -174,9 +176,12 @@ class RoundTable:
         hit = self._memo.get(key)
         if hit is not None:
             return hit
-        idx = np.nonzero(self.weights[:, pattern] > 0)[0]
-        k = self.kraus[idx]
-        q = np.real(((k @ rho) * k.conj()).sum(axis=(1, 2)))
+        part = self._memo.get((pattern,))
+        if part is None:  # the records that can give ``pattern``, their Kraus operators
+            idx = np.nonzero(self.weights[:, pattern] > 0)[0]
+            part = self._memo[(pattern,)] = (idx, self.kraus[idx], self.kraus[idx].conj())
+        idx, k, kc = part
+        q = np.real(((k @ rho) * kc).sum(axis=(1, 2)))
         w = np.zeros(len(self.kraus))
         w[idx] = self.weights[idx, pattern] * np.clip(q, 0, None)
         s = w.sum()
