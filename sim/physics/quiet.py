@@ -76,6 +76,16 @@ class QuietPass:
     state: bytes
 
 
+@dataclass(frozen=True, eq=False)
+class _Known:
+    """What a quiet pass left besides its :class:`QuietPass`: its round, the ions' state and the
+    coherence origins relative to the cursor (s)."""
+
+    fire: QuietFire
+    rho: np.ndarray
+    coh_rel: tuple
+
+
 @runtime_checkable
 class QuietWorld(Protocol):
     """What the CPU-attempt fast-forward needs of the physics (see :class:`QuietAttempts`)."""
@@ -113,6 +123,7 @@ class QuietAttempts:
         self._q_last: QuietFire | None = None
         self._q_force: bool | None = None  # the next round: True non-empty, False empty
         self._q_p0: dict[tuple, float] = {}
+        self._q_known: dict[QuietPass, _Known] = {}
 
     def _round_pattern(
         self, p: np.ndarray, rho0: np.ndarray, key: tuple, overlap: float, exc: tuple
@@ -155,7 +166,7 @@ class QuietAttempts:
             if on["cool"] or on["detect"] or on["qubit"] or on["excite"]:
                 return None
         f = self._q_last = fires[0]
-        return QuietPass(
+        sig = QuietPass(
             f.key,
             tuple((k, s - t_next_mu, e - t_next_mu) for k, s, e in f.exc),
             self._t - t_next_mu,
@@ -163,10 +174,18 @@ class QuietAttempts:
             tuple(tuple(on.values()) for on in self._on),
             (np.round(self.ions.rho, STATE_DECIMALS) + 0j).tobytes(),  # no signed zeros
         )
+        if sig not in self._q_known:
+            if len(self._q_known) >= 256:
+                self._q_known.clear()
+            t_s = t_next_mu * self.mu_s
+            self._q_known[sig] = _Known(
+                f, self.ions.rho.copy(), tuple(c - t_s for c in self._coh_t0)
+            )
+        return sig
 
     def _p_empty(self, fire: QuietFire, overlap: float) -> float:
         """P(empty pattern) of ``fire``'s round with mode overlap ``overlap``."""
-        key = (fire.key, overlap)
+        key = (fire.key, overlap, fire.rho0.tobytes())
         p0 = self._q_p0.get(key)
         if p0 is None:
             em_a, em_b, _, acc = fire.key
@@ -178,20 +197,29 @@ class QuietAttempts:
         return p0
 
     def skip_quiet(self, max_passes: int, period_mu: int, ref: QuietPass, t_next_mu: int) -> int:
-        """The loop will repeat the quiet pass ``ref`` every ``period_mu`` from ``t_next_mu`` (at
-        most ``max_passes`` times). Draw how many of them are quiet, advance the world over those,
-        and arm the next one to be drawn not quiet. Returns the number skipped (0: the next one
-        is not quiet, or the world is not where ``ref`` left it)."""
-        fire = self._q_last
-        if fire is None or max_passes <= 0 or self.quiet_signature_now(t_next_mu) != ref:
+        """The loop will make the quiet pass ``ref`` (seen before, from where the world is now)
+        from ``t_next_mu``, and if the world is where ``ref`` left it, again every
+        ``period_mu`` (at most ``max_passes`` times; once from elsewhere: a transient). Draw how
+        many of them are quiet, advance the world over those, and arm the next one to be drawn
+        not quiet. Returns the number skipped (0: the next one is not quiet, or nothing is known
+        of ``ref``)."""
+        known = self._q_known.get(ref)
+        now = self.quiet_signature_now(t_next_mu)
+        if known is None or now is None or max_passes <= 0:
             return 0
-        lab, mu = self.lab, self.mu_s
+        if now != ref:
+            max_passes = 1  # a transient: one pass leads from here to where ref ends
+        lab, mu, fire = self.lab, self.mu_s, known.fire
         dets = [self._channels[ch] for ch in self._det_ch]
         rates = [d.dark_rate_hz for d in dets]
-        dark_mean = sum(rates) * period_mu * mu  # expected dark counts per pass window
-        e_dark = math.exp(-dark_mean)
+        # each detector's dark-count window of the first pass (a period from the second on)
+        windows = [t_next_mu + period_mu + r - d.dark_to_mu for r, d in zip(ref.dark_rel, dets)]
+        if min(windows) < 0:
+            return 0
+        e_dark = math.exp(-sum(r * w for r, w in zip(rates, windows)) * mu)
+        e_dark_period = math.exp(-sum(rates) * period_mu * mu)
         dt = fire.key[2]
-        # the excitation of the first pass to come: one period after the quiet pass's
+        # the excitation of the first pass to come (ref's, relative to its end)
         t_fire = min(s for _, s, _ in ref.exc) + t_next_mu + period_mu
         thermal = self.ions.thermal
         n0 = [th.n for th in thermal]
@@ -202,31 +230,38 @@ class QuietAttempts:
             dtj = t_fire + j * period_mu - self._t
             return round(mode_overlap(lab, dt, tuple(n + h * dtj for n, h in zip(n0, heat))), 4)
 
-        def p_empty(j: int) -> float:
-            return self._p_empty(fire, overlap(j))
+        def q_quiet(j: int) -> float:
+            return self._p_empty(fire, overlap(j)) * (e_dark if j == 0 else e_dark_period)
 
         u = self.rng.random(max_passes)
-        if overlap(0) == overlap(max_passes - 1):  # monotone in time: the same law throughout
-            bad = np.nonzero(u >= p_empty(0) * e_dark)[0]
-            k = int(bad[0]) if bad.size else max_passes
+        k = max_passes
+        if u[0] >= q_quiet(0):
+            k = 0
+        elif max_passes > 1 and overlap(1) == overlap(max_passes - 1):
+            # monotone in time: one law from the second pass on
+            bad = np.nonzero(u[1:] >= q_quiet(1))[0]
+            k = 1 + int(bad[0]) if bad.size else max_passes
         else:
-            k = max_passes
-            for j in range(max_passes):
-                if u[j] >= p_empty(j) * e_dark:
+            for j in range(1, max_passes):
+                if u[j] >= q_quiet(j):
                     k = j
                     break
         if k:
-            span = k * period_mu
+            t_end = t_next_mu + k * period_mu  # the cursor after the k-th pass
+            t_world = t_end + ref.t_rel
             for th in thermal:
-                th.heat(span * mu)
-            self._t += span
-            self._coh_t0 = [c + span * mu for c in self._coh_t0]
-            for d in dets:
-                d.dark_to_mu += span
+                th.heat((t_world - self._t) * mu)
+            self._t = t_world
+            for r, d in zip(ref.dark_rel, dets):
+                d.dark_to_mu = t_end + r
+            t_s = t_end * mu
+            self._coh_t0 = [t_s + c for c in known.coh_rel]
+            self.ions.rho = known.rho.copy()
             self._diag = None
             self._period_clean = False
         if k < max_passes:
-            self._arm(p_empty(k), e_dark, dark_mean, dets, rates, period_mu)
+            win = windows if k == 0 else [period_mu] * len(dets)
+            self._arm(self._p_empty(fire, overlap(k)), dets, rates, win)
         return k
 
     def quiet_signature_now(self, t_next_mu: int) -> QuietPass | None:
@@ -241,18 +276,14 @@ class QuietAttempts:
         finally:
             self._q_fires, self._q_clicks = saved
 
-    def _arm(
-        self,
-        p0: float,
-        e_dark: float,
-        dark_mean: float,
-        dets: list[Any],
-        rates: list[float],
-        period_mu: int,
-    ) -> None:
-        """The next pass is not quiet: its round is non-empty, or it is empty and at least one
-        dark count falls in the pass's window of some detector."""
+    def _arm(self, p0: float, dets: list[Any], rates: list[float], windows: list[int]) -> None:
+        """The next pass is not quiet: its round is non-empty (empty with probability ``p0``),
+        or it is empty and at least one dark count falls in the detectors' ``windows`` (mu, from
+        where each has drawn them to)."""
         rng = self.rng
+        weights = [r * w * self.mu_s for r, w in zip(rates, windows)]
+        dark_mean = sum(weights)  # expected dark counts in the pass's windows
+        e_dark = math.exp(-dark_mean)
         q = p0 * e_dark
         if rng.random() * (1.0 - q) < 1.0 - p0:
             self._q_force = True
@@ -266,10 +297,9 @@ class QuietAttempts:
             n += 1
             pk *= dark_mean / n
             c += pk
-        total = sum(rates)
-        which = rng.choice(len(dets), size=n, p=[r / total for r in rates])
+        which = rng.choice(len(dets), size=n, p=[w / dark_mean for w in weights])
         for i in which.tolist():
             d = dets[i]
-            d.add_arrivals([d.dark_to_mu + int(rng.random() * period_mu)])
-        for d in dets:
-            d.dark_to_mu += period_mu
+            d.add_arrivals([d.dark_to_mu + int(rng.random() * windows[i])])
+        for d, w in zip(dets, windows):
+            d.dark_to_mu += w
