@@ -121,6 +121,8 @@ class ClickChannel:
         # dark counts are drawn in time order: intervals that end before t0 can hide none again
         suppress = self._suppress = sorted(w for w in self._suppress if w[1] > t0)
         n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
+        if not n:
+            return  # (drawing no times draws nothing from the generator either)
         times = t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64)
         if suppress and n:
             # t is hidden iff some interval starts at or before t and ends after it: the latest
