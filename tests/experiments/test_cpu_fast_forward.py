@@ -4,8 +4,8 @@
 
 The reference is the same driver loop, ``BellStateAnalyser.attempts_until_click_mu``, executed
 attempt by attempt (``fast_forward=False``): with detectors that never click the two must leave
-the engine and the physics in the same state, event for event; with clicks the attempts per
-herald and the herald patterns must follow the same law in both.
+the engine and the physics in the same state, event for event; with clicks the attempts until
+a click and the click patterns must follow the same law in both.
 """
 
 import re
