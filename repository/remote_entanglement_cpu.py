@@ -156,7 +156,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         timeout: ``(attempts made, pattern, start of the last)`` of
         ``bsa.attempts_until_click_mu``. Timeline as that."""
         n = self.attempts_per_cool - since_cool
-        if self.dead_attempts - attempts < n:
+        if self.dead_attempts - attempts < int64(n):
             n = int32(self.dead_attempts - attempts)
         return self.bsa.attempts_until_click_mu(attempt, self.sens_end_mu, self.margin_mu, n, ts)
 
@@ -214,8 +214,8 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                             if stop:
                                 continue
                     done, pattern, t_att = self.attempt_block(attempt, since_cool, attempts, ts)
-                    attempts += done
-                    attempts_total += done
+                    attempts += int64(done)
+                    attempts_total += int64(done)
                     since_cool = (since_cool + done) % self.attempts_per_cool
                     since_check += done
                     if pattern == UNDERFLOW:
