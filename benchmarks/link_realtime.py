@@ -3,8 +3,8 @@
 
 Runs ``repository/remote_entanglement.py`` (gateware heralding, entangler core; ``mode=z``) at the
 ``oxford2020`` preset through the runner, and prints simulated lab seconds per wall-clock second
-and the ratio to the target (>= 10x real time at ``oxford2020``), with the entangler runs per
-herald and how many of them the simulator executed pass by pass (the others were fast-forwarded
+and the ratio to the target (>= 10x real time; 2x at ``target_99_1khz``), with the entangler runs
+per herald and how many of them the simulator executed pass by pass (the others were fast-forwarded
 as identical timeouts by ``sim.devices.entangler``). ``--path cpu`` runs
 ``repository/remote_entanglement_cpu.py`` (CPU heralding: a DMA attempt trace and four gated
 reads per attempt) instead, target >= 1x real time; ``--path all`` runs both. For comparison it
@@ -43,7 +43,8 @@ from numpy import int32, int64  # noqa: E402
 from drivers.entangler import GATE_DET0  # noqa: E402
 from tests.experiments.simhelpers import run, simulation  # noqa: E402
 
-TARGET = 10.0  # lab seconds per wall-clock second, gateware heralding (issue 18)
+TARGET = 10.0  # lab seconds per wall-clock second, gateware heralding (issue 18) ...
+TARGET_BY_LAB = {"target_99_1khz": 2.0}  # ... where a lab has its own (shorter heralds)
 TARGET_CPU = 1.0  # ... CPU heralding
 
 
@@ -120,7 +121,8 @@ def _measure(sim, experiment, arguments, profile):
     return d, wall
 
 
-def _line(name, lab_s, wall_s, extra="", target=TARGET):
+def _line(name, lab_s, wall_s, extra="", target=None):
+    target = TARGET if target is None else target
     ratio = lab_s / wall_s
     print(
         "{:<22} lab {:9.4f} s  wall {:8.3f} s  lab/wall {:8.3f}x  of target {:7.2%}{}".format(
@@ -175,6 +177,8 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--profile", action="store_true", help="cProfile each measurement")
     args = p.parse_args()
+    global TARGET
+    TARGET = TARGET_BY_LAB.get(args.lab, TARGET)
     print(
         "target: >= {:g}x real time gateware, >= {:g}x CPU (lab {} , seed {}, python {})".format(
             TARGET, TARGET_CPU, args.lab, args.seed, sys.version.split()[0]
