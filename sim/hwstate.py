@@ -223,7 +223,7 @@ def capture(session: Any) -> HardwareState:
     from sim.rtio.phy.edge_counter import EdgeCounterPhy
     from sim.rtio.phy.entangler import EntanglerPhy
     from sim.rtio.phy.spi import SPIPhy
-    from sim.rtio.phy.ttl import TTLInputPhy
+    from sim.rtio.phy.ttl import LevelView, TTLInputPhy
     from sim.rtio.phy.urukul import UrukulDecoder
 
     eng = session.engine
@@ -238,9 +238,10 @@ def capture(session: Any) -> HardwareState:
     for ch, st in eng.channels.items():
         phy = st.phy
         if st.kind in (Kind.TTL_OUT, Kind.TTL_INOUT):
-            eng.ttl_levels(ch, horizon, horizon + 1)  # every submission turned into levels
-            view = st.level_view
-            ttl_out.append(TTLOutputRecord(ch, view.o, view.oe, view.level))
+            res = eng.resolved(ch)  # (compacts a channel with out-of-order submissions)
+            if st.level_view is None:
+                st.level_view = LevelView(st)
+            ttl_out.append(TTLOutputRecord(ch, *st.level_view.final(res)))
         elif st.kind == Kind.CLKGEN:
             words = [e for e in eng.resolved(ch) if e[1] == 0]
             if words:

@@ -173,7 +173,10 @@ _SAMPLES = [
     (TList(TInt32), [int32(1)] * 4),
     (TList(TInt64), [int64(8)] * 4),
 ]
-_UNANNOTATED = {"cool": (int32(0), int64(8), int32(0), False)}
+_UNANNOTATED = {
+    "cool": (int32(0), int64(8), int32(0), False),
+    "attempt": (int32(0), int64(8), int32(0), False),
+}
 
 
 def _sample_args(function):
