@@ -13,7 +13,9 @@ __all__ = ["TitleApplet", "applet_base"]
 def applet_base() -> Any:
     """ARTIQ's ``TitleApplet`` if importable, else ionlink's."""
     try:
-        from artiq.applets.simple import TitleApplet as ArtiqTitleApplet
+        from artiq.applets.simple import (  # type: ignore[import-not-found]
+            TitleApplet as ArtiqTitleApplet,
+        )
     except ImportError:  # no ARTIQ, or the simulator's stand-in (which has no applets)
         from applets.standalone import TitleApplet as OwnTitleApplet
 

@@ -99,11 +99,8 @@ class SimpleApplet:
 
     def add_dataset(self, name: str, help: str | None = None, required: bool = True) -> None:
         """A dataset argument: positional if ``required``, else ``--name``."""
-        kwargs = {} if help is None else {"help": help}
-        if required:
-            self._datasets_group.add_argument(name, **kwargs)
-        else:
-            self._datasets_group.add_argument("--" + name, **kwargs)
+        flag = name if required else "--" + name
+        self._datasets_group.add_argument(flag, help=help)
         self.dataset_args.add(name)
 
     def datasets_of(self, args: argparse.Namespace) -> set[str]:

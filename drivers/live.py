@@ -141,6 +141,7 @@ class LivePublisher:
     def __init__(self, exp: Any):
         self.exp = exp
         self._clicks_sent = 0
+        self._last_t = math.nan
 
     def _set(self, key: str, value: Any) -> None:
         self.exp.set_dataset(key, value, broadcast=True, archive=False)
@@ -158,7 +159,11 @@ class LivePublisher:
                 ccb.issue("create_applet", name, command, group=APPLET_GROUP)
 
     def update(self, figures: LiveFigures, t_det_mu: Sequence[Sequence[int]], ref_period: float):
-        """Append one update to the traces and the new heralds' clicks to the arrivals."""
+        """Append one update to the traces (unless nothing changed since the last: the same lab
+        time) and the new heralds' clicks to the arrivals."""
+        if figures.t_lab_s == self._last_t and len(t_det_mu) == self._clicks_sent:
+            return
+        self._last_t = figures.t_lab_s
         for key, value in zip(TRACE_KEYS, figures.values()):
             self.exp.append_to_dataset(key, float(value))
         if math.isfinite(figures.herald_rate_hz):
