@@ -19,7 +19,7 @@ class FidelityPlot(BandPlot):
 
     def __init__(self, args: Any, req: Any = None):
         super().__init__(args, req)
-        self.setYRange(0.0, 1.0)
+        self.setYRange(0.0, 1.05)
         self.getPlotItem().enableAutoRange(axis="y", enable=False)
 
 
