@@ -166,10 +166,14 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def _wait(client: Any, rid: int) -> int:
     from sim.runner import InputError
 
-    if "get_outcome" not in client.get_rpc_method_list()["methods"]:
-        raise InputError("--wait needs ionlink-sim master (ARTIQ's master has no get_outcome)")
+    try:
+        get_outcome = client.get_outcome
+    except AttributeError:
+        raise InputError(
+            "--wait needs ionlink-sim master (ARTIQ's master has no get_outcome)"
+        ) from None
     while True:
-        outcome = client.get_outcome(rid)
+        outcome = get_outcome(rid)
         if outcome is not None:
             break
         time.sleep(0.2)

@@ -2,7 +2,8 @@
 """``ionlink-sim run --live``: the run served by a simulated master on ARTIQ's ports (so any
 client or applet can follow it too) and a window with the applets the experiment asks for
 (:class:`applets.host.AppletHost`, in this process). The window stays open after the run; closing
-it during the run requests termination (the results file is written). Exit status: the run's.
+it (or Ctrl-C, SIGTERM) during the run requests termination (the results file is written). Exit
+status: the run's.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ async def _live(master: Any, host: Any, app: Any, file: Any, args: Any, argument
         raise InputError("cannot listen on the master's ports: {}".format(exc)) from exc
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
+    _close_on_signals(closed, app)
     try:
         await host.connect()
         host.show()
@@ -92,3 +94,22 @@ async def _live(master: Any, host: Any, app: Any, file: Any, args: Any, argument
     finally:
         await host.close_connections()
         await master.stop()
+
+
+def _close_on_signals(closed: asyncio.Event, app: Any) -> None:
+    """Ctrl-C and SIGTERM act as closing the window (the run is asked to terminate). A timer
+    gives Python's signal handlers a chance to run while Qt waits."""
+    import signal
+
+    from pyqtgraph.Qt import QtCore
+
+    loop = asyncio.get_running_loop()
+
+    def handler(signum: int, frame: Any) -> None:
+        loop.call_soon_threadsafe(closed.set)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, handler)
+    timer = QtCore.QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)

@@ -26,6 +26,7 @@ from types import SimpleNamespace
 from typing import Any, Callable, Sequence
 
 from comms.backend import protocols
+from comms.rpc_surface import rpc_surface
 from sim.master.ccb import MasterCCB, apply_ccb
 from sim.master.live_store import LiveDatasetDB
 from sim.master.schedule import RunOutcome, Schedule
@@ -45,6 +46,7 @@ class MasterPorts:
 
 
 DEFAULT_PORTS = MasterPorts()
+_SCHEDULE_RPC = ("submit", "delete", "request_termination", "get_status", "get_outcome")
 
 
 class _DeviceDB:
@@ -153,9 +155,9 @@ class Master:
         management = SimpleNamespace(get_name=lambda: self.name, terminate=self.terminated.set)
         control = self.proto.pc_rpc.Server(
             {
-                "dataset_db": live,
-                "schedule": self.schedule,
-                "device_db": _DeviceDB(self.sim.raw_device_db),
+                "dataset_db": rpc_surface(live, ["get", "get_metadata", "set", "delete", "update"]),
+                "schedule": rpc_surface(self.schedule, _SCHEDULE_RPC),
+                "device_db": rpc_surface(_DeviceDB(self.sim.raw_device_db)),
                 "master_management": management,
             },
             "ionlink simulated master",
