@@ -19,16 +19,16 @@ __all__ = ["MasterCCB", "apply_ccb"]
 logger = logging.getLogger(__name__)
 
 
-def apply_ccb(applets: Any, message: dict) -> bool:
+def apply_ccb(applets: Any, message: dict) -> str | None:
     """Apply one ccb message to the applet table ``applets`` (a dict or a Notifier of one);
-    True if it created an applet."""
+    returns the name of the applet it created, if it created one."""
     service, args, kwargs = message["service"], list(message["args"]), dict(message["kwargs"])
     view = getattr(applets, "raw_view", applets)
     if service == "create_applet":
         names = ["name", "command", "group", "code"]
         call = dict(zip(names, args), **kwargs)
         applets[call["name"]] = {"command": call.get("command", ""), "group": call.get("group")}
-        return True
+        return str(call["name"])
     if service == "disable_applet":
         name = kwargs.get("name", args[0] if args else None)
         if name in view:
@@ -37,7 +37,7 @@ def apply_ccb(applets: Any, message: dict) -> bool:
         group = kwargs.get("group", args[0] if args else None)
         for name in [n for n, a in view.items() if a.get("group") == group]:
             del applets[name]
-    return False
+    return None
 
 
 class MasterCCB:

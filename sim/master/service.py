@@ -129,8 +129,8 @@ class Master:
         except (KeyError, IndexError, TypeError) as exc:
             logger.warning("malformed ccb call %s: %s", message, exc)
             return
-        if created and self.on_applet is not None:
-            self.on_applet(str(message["args"][0] if message["args"] else message["kwargs"]))
+        if created is not None and self.on_applet is not None:
+            self.on_applet(created)
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:

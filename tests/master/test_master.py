@@ -43,7 +43,8 @@ def test_client_sees_live_datasets_of_a_running_experiment(tmp_path, monkeypatch
         results_dir=tmp_path / "results",
         dataset_db=tmp_path / "dataset_db.mdb",
     )
-    master = Master(sim, REPO, ports=ports)
+    asked: list[str] = []
+    master = Master(sim, REPO, ports=ports, on_applet=asked.append)
     live_mods: list[dict] = []
     ccb_calls: list[dict] = []
 
@@ -111,6 +112,7 @@ def test_client_sees_live_datasets_of_a_running_experiment(tmp_path, monkeypatch
     assert {c["service"] for c in ccb_calls} == {"create_applet"}
     assert {c["kwargs"]["group"] for c in ccb_calls} == {"ionlink"}
     assert set(applets) == {c["args"][0] for c in ccb_calls} and len(applets) == 5
+    assert asked == [c["args"][0] for c in ccb_calls], "the master opens the applets asked for"
 
 
 def _env() -> dict:
