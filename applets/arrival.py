@@ -71,8 +71,20 @@ class ArrivalHistogram(pg.PlotWidget):
                 self.gate_ns = gate_ns
                 self.gate.setRegion(gate_ns)
                 self.gate.setVisible(True)
+        self._frame()
         if title is not None:
             self.setTitle(title)
+
+    def _frame(self) -> None:
+        """Show the clicks and the gate, not the empty bins from 0 ns."""
+        nonzero = np.flatnonzero(self.counts)
+        ends = [] if not len(nonzero) else [nonzero[0] * BIN_NS, (nonzero[-1] + 1) * BIN_NS]
+        if self.gate_ns is not None:
+            ends += list(self.gate_ns)
+        if ends:
+            lo, hi = min(ends), max(ends)
+            pad = 0.15 * (hi - lo) + 2 * BIN_NS
+            self.setXRange(lo - pad, hi + pad, padding=0)
 
 
 def make_applet() -> Any:

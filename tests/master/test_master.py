@@ -79,7 +79,7 @@ def test_client_sees_live_datasets_of_a_running_experiment(tmp_path, monkeypatch
                 },
             )
             loop = asyncio.get_running_loop()
-            outcome = await loop.run_in_executor(None, master.schedule.wait_outcome, rid, 60)
+            outcome = await loop.run_in_executor(None, master.schedule.wait_outcome, rid, 180)
             assert (await ctl.get_outcome(rid))["exit_code"] == 0
             with pytest.raises(FileNotFoundError):
                 await ctl.submit("main", {"file": "nosuch.py", "arguments": {}})
@@ -138,7 +138,7 @@ def test_master_and_submit_command_line(tmp_path):
             env=_env(),
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=180,
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("RID: 0\nresults: ") and "Startup.h5" in done.stdout
