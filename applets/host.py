@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyqtgraph.Qt import QtWidgets
+from pyqtgraph.Qt import QtCore, QtWidgets
 
 from applets.feed import AppletFeed
 from comms.backend import protocols
@@ -137,6 +137,8 @@ class AppletHost(QtWidgets.QMainWindow):
             datasets,
             getattr(args, "title", None),
             getattr(made, "dataset_prefixes", []),
+            getattr(args, "update_delay", 0.0),
+            lambda delay, fn: QtCore.QTimer.singleShot(int(1000 * delay), fn),
         )
         feed.data = self.data
         applet.feed, applet.widget = feed, widget

@@ -57,7 +57,10 @@ APPLETS = (
     ("ionlink herald rate", "${python} -m applets.herald_rate --title 'Herald rate'"),
     ("ionlink psi counts", "${python} -m applets.psi_counts --title 'Heralded ψ⁺/ψ⁻'"),
     ("ionlink fidelity", "${python} -m applets.fidelity --title 'Running fidelity'"),
-    ("ionlink arrival", "${python} -m applets.arrival --title 'Photon arrival'"),
+    (
+        "ionlink arrival",
+        "${python} -m applets.arrival --update-delay 0.2 --title 'Photon arrival'",
+    ),
     ("ionlink attempts", "${python} -m applets.attempt_rate --title 'Attempt rate, duty cycle'"),
 )
 APPLET_GROUP = "ionlink"
