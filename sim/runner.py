@@ -345,8 +345,10 @@ class Simulation:
         arguments: dict | None = None,
         *,
         log_level: int | None = None,
+        rid: int | None = None,
     ) -> RunResult:
-        """Run one experiment (a file, or an experiment class) and return its :class:`RunResult`.
+        """Run one experiment (a file, or an experiment class) and return its :class:`RunResult`
+        (``rid``: a run id allocated at submission, default the next one).
 
         :raises InputError: the file cannot be loaded or no class can be selected (nothing ran).
         """
@@ -366,7 +368,7 @@ class Simulation:
             "arguments": arguments,
         }
         self._start_of_experiment()
-        return Run(self, exp_cls, expid).execute()
+        return Run(self, exp_cls, expid, rid).execute()
 
 
 def run_experiment(
