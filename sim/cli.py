@@ -80,6 +80,14 @@ def get_argparser() -> argparse.ArgumentParser:
         help="pulses through a Urukul not initialised since power-up do nothing "
         "(a warning) instead of stopping the experiment",
     )
+    run.add_argument(
+        "--link-down",
+        type=int,
+        action="append",
+        default=[],
+        metavar="DEST",
+        help="start with the DRTIO link to destination DEST down (repeatable)",
+    )
     _common(run)
 
     budget = sub.add_parser("budget", help="print the analytic rate/fidelity budget of a lab")
@@ -161,6 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             state=True,
             power_up=args.power_up,
             hardware_faithful=args.hardware_faithful,
+            link_down=args.link_down,
         ) as simulation,
     ):
         result = simulation.run(args.file, args.class_name, arguments)

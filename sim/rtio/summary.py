@@ -114,8 +114,10 @@ class Diagnostics:
 
     def _async(self, kind: AsyncError, channel: int) -> None:
         msg = "{} involving channel 0x{:04x}:{}".format(
-            kind.log_text, channel, self.channel_name(channel)
+            kind.log_text, channel & 0xFFFF, self.channel_name(channel)
         )
+        if channel >> 16:  # reported by the master's link thread for a satellite
+            msg = "[DEST#{}] {}".format(channel >> 16, msg)
         self._async_flags |= kind
         self._async_counts[kind] += 1
         self.async_errors.append(msg)
@@ -134,7 +136,9 @@ class Diagnostics:
         """Continue from a session that logged ``messages`` (its async core-log lines)."""
         self.async_errors = list(messages)
         for kind in AsyncError:
-            self._async_counts[kind] = sum(m.startswith(kind.log_text) for m in messages)
+            self._async_counts[kind] = sum(
+                m.split("] ", 1)[-1].startswith(kind.log_text) for m in messages
+            )
 
     def start_experiment(self) -> None:
         """A new experiment starts: its minimum slack is tracked afresh (the session's minimum,
