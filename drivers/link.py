@@ -33,6 +33,7 @@ from drivers.link_timing import (
     expected_p_success,
     herald_timeout_attempts,
     link_default,
+    satellite_latency_s,
 )
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ class LinkExperiment(CheckedArguments):
         self.setattr_argument(
             "slack_margin",
             NumberValue(default_margin, unit="us", min=0.2 * us),
-            tooltip="slack re-established after each blocking read (RTIO counter + margin)",
+            tooltip="slack re-established after each blocking read (RTIO counter + margin, "
+            "+ the DRTIO latency calib.link.drtio_latency_s when a node is on a satellite)",
         )
         self.setattr_argument(
             "readout_delay",
@@ -148,7 +150,11 @@ class LinkExperiment(CheckedArguments):
         self.n_total = self.n_settings * self.heralds_per_setting
         self.cool_s = float(self.cooling_time)
         self.t_cool_mu = int64(self.core.seconds_to_mu(self.cool_s))
-        self.margin_mu = int64(self.core.seconds_to_mu(self.slack_margin))
+        # a node on a DRTIO satellite: its outputs need the link latency on top of the margin
+        self.link_latency_mu = int64(
+            self.core.seconds_to_mu(satellite_latency_s(self, (self.node_a, self.node_b)))
+        )
+        self.margin_mu = int64(self.core.seconds_to_mu(self.slack_margin)) + self.link_latency_mu
         self.readout_delay_mu = int64(self.core.seconds_to_mu(self.readout_delay))
         # after an underflow between herald and readout, the readout window may already sit in the
         # SED lanes: skip past it, or the next events would be sequence errors (and a dropped

@@ -18,7 +18,7 @@ from typing import Any
 
 from sim.device_manager import DeviceDBError
 
-__all__ = ["Topology", "install_drtio", "topology_of"]
+__all__ = ["Topology", "install_drtio", "is_two_chassis", "topology_of"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,15 @@ def topology_of(device_db: dict) -> Topology:
         entangler_master=masters[0][1] if masters else None,
         entangler_slave=slaves[0][1] if slaves else None,
     )
+
+
+def is_two_chassis(device_db_path: Any) -> bool:
+    """Whether the device database file at ``device_db_path`` has satellites (None: no)."""
+    if device_db_path is None:
+        return False
+    from sim.device_manager import load_device_db
+
+    return bool(topology_of(load_device_db(device_db_path)).satellites)
 
 
 def install_drtio(session: Any, link_down: Any = ()) -> None:
