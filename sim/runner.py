@@ -245,10 +245,11 @@ class Simulation:
         self.interactive_input = interactive_input
         self._own_session = session is None
         self.hardware_faithful = hardware_faithful
+        self.link_down = tuple(link_down)
         stored = None if power_up else _load_stored(self._store)
         # The session sees the lab's own entries (class names, channels, sim_* keys).
         self.session = (
-            _make_session(raw, seed, self.lab, vcd, hardware_faithful, link_down)
+            _make_session(raw, seed, self.lab, vcd, hardware_faithful, self.link_down)
             if session is None
             else session
         )
@@ -335,7 +336,12 @@ class Simulation:
         if state is None or not self._own_session:
             return
         session = _make_session(
-            self.raw_device_db, self.seed, self.lab, self.vcd, self.hardware_faithful
+            self.raw_device_db,
+            self.seed,
+            self.lab,
+            self.vcd,
+            self.hardware_faithful,
+            self.link_down,
         )
         self._continue_from(session, state)
         if self.vcd:  # the VCD file shows the whole simulation

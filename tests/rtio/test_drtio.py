@@ -217,3 +217,102 @@ def _lab_dict() -> dict:
     import tomllib
 
     return tomllib.loads(open(load_lab("oxford2020").source).read())
+
+
+class _Model:
+    """A cycle law: pattern 0b1001 heralds with probability ``p`` when both excitation outputs
+    (1: node A, 3: node B) are on."""
+
+    def __init__(self, p: float) -> None:
+        import numpy
+
+        self.pattern_probs = numpy.zeros(16)
+        self.pattern_probs[0b1001] = p
+        self.pattern_probs[0] = 1 - p
+
+    def sample(self, rng, herald_set):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(pattern=0b1001, first_edge_mu=[600, -1, -1, 600], clicks=[])
+
+
+class _World:
+    """A :class:`~sim.fastforward.CycleWorld` that records the outputs of each run."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+        self.outputs: list[dict] = []
+
+    def cycle_model(self, outputs, gates, cycle_mu, *, t_start_mu=None):
+        self.outputs.append(dict(outputs))
+        return _Model(self.p if 1 in outputs and 3 in outputs else 0.0)
+
+    def commit_cycle(self, *args, **kwargs) -> None:
+        pass
+
+    def commit_timeout(self, *args, **kwargs) -> None:
+        pass
+
+
+def _configure(phy, outputs: range, config: int) -> None:
+    phy.tcycle = 131  # 1048 mu
+    phy.herald = 0b1001 | 1 << 16
+    for i in outputs:  # pump 0/2, excitation 1/3 alike on both nodes; 8 ns steps, stored +1
+        phy.timing[i] = ((10 + i % 2) << 16) | (2 + i % 2)
+    for i in range(4, 8):
+        phy.timing[i] = (700 << 16) | 590
+    phy.config = config
+
+
+@pytest.mark.parametrize("cable_ns", [5, 12])
+def test_master_slave_heralds_as_the_single_core(make_env, cable_ns):
+    """The pair draws its cycles as one core whose outputs 2, 3 are the slave's 0, 1 (shifted by
+    whole clocks of cable delay): the herald count over 2000 runs equals the single core's within
+    3σ, the slave ends two clocks after the master, and a master whose slave is not ready (not
+    standalone) times out without a cycle."""
+    db = drtio_db()
+    for name, ch, master in (("ent", 30, True), ("ent_m", 31, True), ("ent_s", SAT | 31, False)):
+        db[name] = {
+            "type": "local",
+            "module": "drivers.entangler",
+            "class": "Entangler",
+            "arguments": {"channel": ch, "is_master": master},
+        }
+    # one device database may have one master: the single core lives in its own session
+    single_db = {k: v for k, v in db.items() if k not in ("ent_m", "ent_s")}
+    single_env = make_env(single_db, cost_profile="zero", seed=3)
+    env = make_env({k: v for k, v in db.items() if k != "ent"}, cost_profile="zero", seed=4)
+    single = single_env.engine.channels[30].phy
+    master = env.engine.channels[31].phy
+    slave = env.engine.channels[SAT | 31].phy
+    master.pair_with(slave, cable_ns)  # the session paired them with the default cable
+    w1, w2 = _World(0.01), _World(0.01)
+    single.bind_world(w1)
+    master.bind_world(w2)
+    _configure(single, range(4), 0b111)
+    _configure(master, range(2), 0b111)
+    _configure(slave, range(2), 0b001)
+    n_runs, timeout = 2000, 100 * 131
+    heralds = [0, 0]
+    t = 10_000
+    for _ in range(n_runs):
+        single.on_output(t, 1, timeout)
+        slave.on_output(t, 1, timeout)
+        master.on_output(t + 8, 1, timeout)
+        heralds[0] += single.herald_log[-1][1] != 0x3FFF
+        heralds[1] += master.herald_log[-1][1] != 0x3FFF
+        ((_, t_slave, _),) = slave.input_events(1 << 60)
+        assert t_slave == master.herald_log[-1][0] + SLAVE_END_DELAY_MU
+        t += 200_000
+    shift = 8 * (cable_ns // 8)
+    expected = {**w1.outputs[0]}
+    expected[2] = (expected[2][0] + shift, expected[2][1] + shift)
+    expected[3] = (expected[3][0] + shift, expected[3][1] + shift)
+    assert w2.outputs[0] == expected
+    q = 1 - 0.99**100
+    sigma = (2 * n_runs * q * (1 - q)) ** 0.5
+    assert abs(heralds[0] - heralds[1]) < 3 * sigma, heralds
+    assert abs(heralds[1] - n_runs * q) < 3 * sigma / 2**0.5, heralds
+    master.config = 0b011  # not standalone: waits for the slave, which is not armed
+    master.on_output(t, 1, timeout)
+    assert master.herald_log[-1] == (t + 8 * timeout, 0x3FFF) and master.ncycles == 0
