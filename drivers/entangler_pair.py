@@ -12,7 +12,9 @@ either device database: sequencer channels 0-1 (node A) and gates 4-7 go to the 
 B) to the slave's outputs 0-1; cycle length, configuration and runs go to both; reads go to the
 master, where the heralder is. A run writes the slave's RUN (it is then ready) before the
 master's, waits for the master's answer and then reads the slave's, so that the slave's input
-FIFO on the satellite never fills: a DRTIO round trip per run.
+FIFO on the satellite never fills: a DRTIO round trip per run. Answers of runs the master never
+started (its RUN write underflowed after the slave's went out: the slave then timed out on its
+own) are older than the master's run end and are read and dropped on the way.
 """
 
 from artiq.coredevice.exceptions import RTIOUnderflow
@@ -24,7 +26,10 @@ from numpy import int32, int64
 from drivers.entangler import GATE_DET0, OUT_PUMP_B, TIMEOUT, UNDERFLOW
 from drivers.entangler_registers import ADDR_RUN
 
-__all__ = ["EntanglerPair"]
+__all__ = ["EntanglerPair", "SLAVE_ANSWER_MU"]
+
+#: how long after the master's run end the slave's answer is awaited (mu; it comes 16 mu after)
+SLAVE_ANSWER_MU = 64
 
 
 class EntanglerPair:
@@ -102,10 +107,15 @@ class EntanglerPair:
             :meth:`drivers.entangler.Entangler.run_mu`).
 
         Advances the cursor by two coarse cycles; blocks until the master's run is over and then
-        for a DRTIO round trip (the slave's answer), consuming all slack."""
+        for a DRTIO round trip (the slave's answer; one more per stale answer), consuming all
+        slack."""
         self.slave.write(ADDR_RUN, int32(duration_mu >> 3))
         end_mu, reason = self.master.run_mu(duration_mu)
-        rtio_input_timestamped_data(int64(-1), self.slave_channel)
+        # the slave ends two clocks after the master; an answer from before this run's end is
+        # stale, none by then means the slave's RUN never arrived
+        t, data = rtio_input_timestamped_data(end_mu + SLAVE_ANSWER_MU, self.slave_channel)
+        while 0 <= t < end_mu:
+            t, data = rtio_input_timestamped_data(end_mu + SLAVE_ANSWER_MU, self.slave_channel)
         return end_mu, reason
 
     @kernel

@@ -25,6 +25,7 @@ __all__ = [
     "FALLBACK",
     "GATEWARE_MARGIN_S",
     "DRTIO_LATENCY_FALLBACK_S",
+    "DRTIO_MARGIN_LATENCIES",
     "satellite_latency_s",
     "LINK_KEYS",
     "HeraldTiming",
@@ -54,6 +55,9 @@ GATEWARE_MARGIN_S = 3e-6
 #: One-way DRTIO latency to a satellite node when ``calib.link.drtio_latency_s`` does not exist
 #: (s; ≈ 290 ns for metres of fibre).
 DRTIO_LATENCY_FALLBACK_S = 300e-9
+#: Link latencies added to the slack margin when a node is on a satellite: one for the outputs'
+#: way there, two for a buffer-space round trip of the master that may stall a write.
+DRTIO_MARGIN_LATENCIES = 3
 #: Readout detection time when ``calib.link.detect_s`` does not exist (s).
 DETECT_FALLBACK_S = 300e-6
 
@@ -95,6 +99,12 @@ _PHASES_MU = 3_300
 # cycles) and the read of the slave's answer (one input read's CPU time; its round trip is
 # counted apart).
 _SLAVE_RUN_MU = 16 + 240
+# Writes to the satellite: per run node B's re-cooling trace (4 events, 1 without cooling) and the
+# slave's CONFIG and RUN; per herald node B's phase (SPI), rotation and detection (measured in the
+# simulator, oxford2020). The master refreshes its copy of the satellite's buffer space (a round
+# trip) about once per _SPACE_PER_REFRESH writes (128 entries, a few still pending).
+_SATELLITE_WRITES_PER_HERALD = 14
+_SPACE_PER_REFRESH = 126
 
 
 def _ceil8(t_mu: float) -> int:
@@ -204,8 +214,16 @@ class HeraldTiming:
         """Timeline per run besides its cycles: the cooling trace (one coarse cycle without
         re-cooling), two coarse cycles (config, RUN write), the slack margin and the CPU's reads
         after the run; with a satellite the slave entangler's writes and answer (a round trip)."""
-        slave = _SLAVE_RUN_MU + 2 * self.link_mu if self.link_mu else 0
+        slave = 0.0
+        if self.link_mu:
+            writes = 2 + (4 if self.cool_mu > 0 else 1)
+            slave = _SLAVE_RUN_MU + 2 * self.link_mu + writes * self._refresh_per_write_mu
         return max(self.cool_mu, 8) + 16 + self.margin_mu + _RUN_GAP_MU + slave
+
+    @property
+    def _refresh_per_write_mu(self) -> float:
+        """Mean buffer-space round trip per write to the satellite (mu)."""
+        return 2 * self.link_mu / _SPACE_PER_REFRESH
 
     @property
     def duty_cycle(self) -> float:
@@ -225,6 +243,7 @@ class HeraldTiming:
             + _HERALD_MARGINS * self.margin_mu
             + _HERALD_READS_MU
             + self.satellite_reads * 2 * self.link_mu
+            + (_SATELLITE_WRITES_PER_HERALD * self._refresh_per_write_mu if self.link_mu else 0)
         )
 
     def herald_s(self, p: float) -> float:

@@ -27,7 +27,13 @@ import math
 from dataclasses import dataclass
 
 from drivers.analysis_settings import analysis_settings
-from drivers.link_timing import GATEWARE_MARGIN_S, HeraldTiming, loop_datasets, mean_rotation
+from drivers.link_timing import (
+    DRTIO_MARGIN_LATENCIES,
+    GATEWARE_MARGIN_S,
+    HeraldTiming,
+    loop_datasets,
+    mean_rotation,
+)
 from drivers.node_calibration import DEFAULT_CALIBRATION
 
 from .attempts import mode_overlap, pulse_stats
@@ -97,7 +103,7 @@ def herald_timing(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> 
     """The loop the gateware experiment plays at ``lab`` with its default arguments (analysis
     ``mode``): ``calib.link.*`` of the lab, 3 µs slack margin, the qubit drive's π time at the
     default amplitude. ``two_chassis``: node B on a DRTIO satellite (``device_db_drtio.py``):
-    the margin includes the link latency of the lab's ``[drtio]``, every run reads the slave
+    the margin includes three link latencies of the lab's ``[drtio]``, every run reads the slave
     entangler's answer (a round trip) and node B's PMT counts are read over the link (one round
     trip per count and one for the read that times out; ½(bright + dark) counts on average, each
     ion of a Bell state being bright half of the time)."""
@@ -123,7 +129,7 @@ def herald_timing(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> 
         cycle_mu=round(link["calib.link.cycle_s"] * 1e9) & ~7,
         run_mu=round(link["calib.link.run_s"] * 1e9),
         cool_mu=round(link["calib.link.cool_s"] * 1e9),
-        margin_mu=round(GATEWARE_MARGIN_S * 1e9) + link_mu,
+        margin_mu=round(GATEWARE_MARGIN_S * 1e9) + DRTIO_MARGIN_LATENCIES * link_mu,
         detect_mu=round(link["calib.link.detect_s"] * 1e9),
         rotation_mu=mean_rotation(s["theta_a"], s["theta_b"]) * mu_per_rad,
         link_mu=link_mu,
@@ -133,9 +139,9 @@ def herald_timing(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> 
 
 def herald_to_rotation_s(lab: Lab, two_chassis: bool = False) -> float:
     """Herald → analysis pulses (s): the lab's ``herald_to_rotation_s``; with node B on a
-    satellite three link latencies more (the slave's answer, a round trip, and the margin's
-    latency before node B's pulses)."""
-    extra = 3 * round(lab.drtio.latency_s * 1e9) * 1e-9 if two_chassis else 0.0
+    satellite the slave's answer (a round trip) and the margin's latencies more."""
+    n = 2 + DRTIO_MARGIN_LATENCIES
+    extra = n * round(lab.drtio.latency_s * 1e9) * 1e-9 if two_chassis else 0.0
     return lab.loop.herald_to_rotation_s + extra
 
 
