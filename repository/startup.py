@@ -18,6 +18,12 @@ Re-running ``init`` glitches the DDS outputs: do not run this in the middle of a
 from artiq.experiment import *
 
 from drivers.arguments import CheckedArguments
+from drivers.destinations import (
+    DESTINATION_POLL_S,
+    DESTINATION_WAIT_S,
+    DestinationDown,
+    destinations_of,
+)
 
 # beam -> (frequency Hz, amplitude, attenuation dB) defaults; channel order of docs/design.md
 DDS_DEFAULTS = {
@@ -27,13 +33,6 @@ DDS_DEFAULTS = {
     "qubit": (80e6, 0.5, 10.0),
 }
 BEAMS = ["cool", "pump", "detect", "qubit"]
-#: how long Startup waits for a DRTIO destination to come up (s), and its polling period
-DESTINATION_WAIT_S = 10.0
-DESTINATION_POLL_S = 1e-3
-
-
-class DestinationDown(Exception):
-    """A DRTIO destination did not come up within ``DESTINATION_WAIT_S``."""
 
 
 class Startup(CheckedArguments, EnvExperiment):
@@ -48,8 +47,7 @@ class Startup(CheckedArguments, EnvExperiment):
         self.cplds = [self.get_device("urukul0_cpld"), self.get_device("urukul1_cpld")]
         self.dds = [self.get_device("node_{}.{}_dds".format(n, b)) for n in "ab" for b in BEAMS]
         # DRTIO destinations: the master's own (0) and its satellites
-        targets = getattr(self.core, "satellite_cpu_targets", {}) or {}
-        self.destinations = [0] + sorted(int(d) for d in targets if int(d) != 0)
+        self.destinations = destinations_of(self.core)
         self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {
             "cplds",
             "dds",
