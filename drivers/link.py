@@ -29,10 +29,12 @@ from drivers.analysis_settings import (  # noqa: F401 - re-exported for the expe
 from drivers.arguments import CheckedArguments
 from drivers.bsa import psi_of_pattern
 from drivers.link_timing import (
+    DRTIO_MARGIN_LATENCIES,
     GATEWARE_MARGIN_S,
     expected_p_success,
     herald_timeout_attempts,
     link_default,
+    satellite_latency_s,
 )
 from drivers.live import LivePublisher, live_figures
 
@@ -87,7 +89,8 @@ class LinkExperiment(CheckedArguments):
         self.setattr_argument(
             "slack_margin",
             NumberValue(default_margin, unit="us", min=0.2 * us),
-            tooltip="slack re-established after each blocking read (RTIO counter + margin)",
+            tooltip="slack re-established after each blocking read (RTIO counter + margin, "
+            "+ 3 x the DRTIO latency calib.link.drtio_latency_s when a node is on a satellite)",
         )
         self.setattr_argument(
             "readout_delay",
@@ -150,7 +153,16 @@ class LinkExperiment(CheckedArguments):
         self.n_total = self.n_settings * self.heralds_per_setting
         self.cool_s = float(self.cooling_time)
         self.t_cool_mu = int64(self.core.seconds_to_mu(self.cool_s))
-        self.margin_mu = int64(self.core.seconds_to_mu(self.slack_margin))
+        # a node on a DRTIO satellite: its outputs need the link latency on top of the margin,
+        # and a write may stall for a round trip when the master refreshes its copy of the
+        # satellite's buffer space (DRTIO_MARGIN_LATENCIES = 3 latencies in all)
+        self.link_latency_mu = int64(
+            self.core.seconds_to_mu(satellite_latency_s(self, (self.node_a, self.node_b)))
+        )
+        self.margin_mu = (
+            int64(self.core.seconds_to_mu(self.slack_margin))
+            + DRTIO_MARGIN_LATENCIES * self.link_latency_mu
+        )
         self.readout_delay_mu = int64(self.core.seconds_to_mu(self.readout_delay))
         # after an underflow between herald and readout, the readout window may already sit in the
         # SED lanes: skip past it, or the next events would be sequence errors (and a dropped

@@ -71,6 +71,12 @@ def get_argparser() -> argparse.ArgumentParser:
     budget.add_argument(
         "--json", action="store_true", help="print every figure as one JSON object (for scripts)"
     )
+    budget.add_argument(
+        "--device-db",
+        default=None,
+        help="device database whose DRTIO topology the loop runs on (device_db_drtio.py: node B "
+        "on a satellite; default: one chassis)",
+    )
     _common(budget)
 
     demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
@@ -86,6 +92,12 @@ def get_argparser() -> argparse.ArgumentParser:
         "--lab",
         default="oxford2020",
         help="lab description: preset name or TOML path (default: %(default)s)",
+    )
+    demo.add_argument(
+        "--device-db",
+        default=None,
+        help="device database (default: the repository's device_db.py; device_db_drtio.py: "
+        "two chassis)",
     )
     _common(demo)
     from sim.master.cli import add_parsers
@@ -167,13 +179,16 @@ def cmd_budget(args: argparse.Namespace) -> int:
         from sim.physics.budget import budget_dict, format_budget
     except ImportError as exc:
         raise InputError("the budget needs sim.physics.budget, which is not available") from exc
+    from sim.topology import is_two_chassis
+
     lab = resolve_lab(args.lab, None)
+    two = is_two_chassis(args.device_db)
     if args.json:
         import json
 
-        print(json.dumps(budget_dict(lab, args.mode), indent=1))
+        print(json.dumps(budget_dict(lab, args.mode, two), indent=1))
     else:
-        print(format_budget(lab, args.mode))
+        print(format_budget(lab, args.mode, two))
     return 0
 
 
@@ -193,6 +208,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             heralds_per_setting=args.heralds,
             progress=not args.quiet and sys.stderr.isatty(),
             lab=args.lab,
+            device_db=args.device_db,
         )
 
 

@@ -43,6 +43,14 @@ def simulation_options(parser: argparse.ArgumentParser) -> None:
         help="pulses through a Urukul not initialised since power-up do nothing "
         "(a warning) instead of stopping the experiment",
     )
+    parser.add_argument(
+        "--link-down",
+        type=int,
+        action="append",
+        default=[],
+        metavar="DEST",
+        help="start with the DRTIO link to destination DEST down (repeatable)",
+    )
 
 
 def make_simulation(
@@ -64,4 +72,5 @@ def make_simulation(
         state=True,
         power_up=args.power_up,
         hardware_faithful=args.hardware_faithful,
+        link_down=getattr(args, "link_down", []),
     )

@@ -32,6 +32,9 @@ def lab_datasets(lab: Any) -> dict[str, float]:
     # frequency of the photon's polarisation phase (≈ qubit splitting): the analysis corrects
     # the detection-time phase of the parity scan with it
     values["calib.link.detection_phase_hz"] = float(lab.nodes[0].species.qubit_splitting_hz)
+    # the DRTIO link's one-way latency, which a two-chassis lab measures (used by experiments
+    # only when a node is on a satellite)
+    values["calib.link.drtio_latency_s"] = float(lab.drtio.latency_s)
     return values
 
 

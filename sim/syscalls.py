@@ -198,8 +198,9 @@ def rtio_init() -> None:
 
 
 def rtio_get_destination_status(destination: int) -> bool:
-    """DRTIO destination status: the local destination 0 is always up."""
-    return destination == 0
+    """DRTIO destination status: the local destination 0 is always up, a satellite when its link
+    is (:mod:`sim.rtio.drtio`)."""
+    return active_engine().rtio_get_destination_status(destination)
 
 
 def dma_record_start(name: str) -> None:

@@ -146,6 +146,7 @@ class Core:
         self.host = host
         self.target = target
         self.target_cls = target_class(target)
+        self.satellite_cpu_targets = dict(satellite_cpu_targets or {})
         self.analyzer_proxy_name = analyzer_proxy
         self.analyze_at_run_end = analyze_at_run_end
         self._bound_globals: dict[int, dict] = {}  # held, so that no id is reused
@@ -294,7 +295,8 @@ class Core:
         """No analyzer proxy in the simulator."""
 
     def get_rtio_destination_status(self, destination: int) -> bool:
-        return destination == 0
+        """Whether DRTIO ``destination`` can be reached (0, the local RTIO core, always)."""
+        return self._eng().rtio_get_destination_status(destination)
 
     # ------------------------------------------------------------------ portable helpers
     def seconds_to_mu(self, seconds: float) -> numpy.int64:

@@ -121,8 +121,10 @@ class Diagnostics:
         if kind == AsyncError.SEQUENCE and self._async_flags & kind:
             return  # the sticky flag is already up: no second report
         msg = "{} involving channel 0x{:04x}:{}".format(
-            kind.log_text, channel, self.channel_name(channel)
+            kind.log_text, channel & 0xFFFF, self.channel_name(channel)
         )
+        if channel >> 16:  # reported by the master's link thread for a satellite
+            msg = "[DEST#{}] {}".format(channel >> 16, msg)
         self._async_flags |= kind
         self.async_errors.append(msg)
         self.kernel_async.append(msg)
@@ -140,7 +142,9 @@ class Diagnostics:
         """Continue from a session that logged ``messages`` (its async core-log lines)."""
         self.async_errors = list(messages)
         for kind in AsyncError:
-            self._async_counts[kind] = sum(m.startswith(kind.log_text) for m in messages)
+            self._async_counts[kind] = sum(
+                m.split("] ", 1)[-1].startswith(kind.log_text) for m in messages
+            )
 
     def start_experiment(self) -> None:
         """A new experiment starts: its minimum slack is tracked afresh (the session's minimum,
