@@ -564,6 +564,9 @@ device_db["bsa"] = {
 # spare inputs / outputs
 device_db["aux_in0"] = "ttl22"
 device_db["aux_in1"] = "ttl23"
+# shutters of the classical polarisation-reference light into each node's fibre
+device_db["node_a.ref_sw"] = "ttl7"
+device_db["node_b.ref_sw"] = "ttl13"
 device_db["aux_out0"] = "ttl5"
 device_db["aux_out1"] = "ttl6"
 

@@ -47,6 +47,7 @@ from .ions import (
 )
 from .lab import Lab, LabError
 from .planned import PlannedWindows, linear_step
+from .polarisation import PolarisationRecord, PolarisationTracking
 from .readout import fluorescence_rates, poisson_click_times
 from .view import PhyView
 
@@ -54,7 +55,7 @@ __all__ = ["JOIN_WINDOW_TAU", "THERMAL_KEY_TOL", "PhysicsWorld", "WorldRecord"]
 
 JOIN_WINDOW_TAU = 5.0
 THERMAL_KEY_TOL = 1e-6  # relative resolution of the mode overlap's thermal factor (fast path)
-_ROLES = ("cool", "repump", "pump", "excite", "detect", "qubit")
+_ROLES = ("cool", "repump", "pump", "excite", "detect", "qubit", "ref")
 _ORDER = {r: i for i, r in enumerate(_ROLES)}
 
 
@@ -75,9 +76,10 @@ class WorldRecord:
     staged: list[tuple[int, int, int]]
     owned: list[tuple[int, int]]
     clicks: dict[int, ClickRecord]
+    polarisation: PolarisationRecord | None = None
 
 
-class PhysicsWorld(PeriodTracking, PlannedWindows):
+class PhysicsWorld(PeriodTracking, PlannedWindows, PolarisationTracking):
     """Physics of the two-node link behind the RTIO engine.
 
     Its entangler-run interface is :class:`~sim.fastforward.CycleWorld` (:meth:`cycle_model`,
@@ -86,9 +88,12 @@ class PhysicsWorld(PeriodTracking, PlannedWindows):
 
     :param lab: the lab description. :param rng: the one random generator used throughout.
     :param mu_s: one machine unit in s (1 ns on Kasli).
+    :param drift_seed: seed of the fibres' birefringence drift (:mod:`.polarisation`).
     """
 
-    def __init__(self, lab: Lab, rng: np.random.Generator, *, mu_s: float = 1e-9) -> None:
+    def __init__(
+        self, lab: Lab, rng: np.random.Generator, *, mu_s: float = 1e-9, drift_seed: int = 0
+    ) -> None:
         self.lab = lab
         self.rng = rng
         self.mu_s = mu_s
@@ -125,6 +130,7 @@ class PhysicsWorld(PeriodTracking, PlannedWindows):
         self._run_key = 0  # thermal key of the last run's cycle model
         # the period between two entangler runs, for fast-forwarding identical timeouts
         self._init_period_tracking()
+        self._init_polarisation(drift_seed)
 
     # ---- engine protocol -------------------------------------------------------------------
     def attach(self, view: PhyView) -> None:
@@ -148,7 +154,9 @@ class PhysicsWorld(PeriodTracking, PlannedWindows):
             return ch
 
         for k, node in enumerate(self.lab.nodes):
-            for role in _ROLES[:-1]:
+            if node.reference is not None:
+                self._beam_ch[k]["ref"] = ttl(node.reference.device, f"{node.name}.reference")
+            for role in _ROLES[:-2]:
                 self._beam_ch[k][role] = ttl(getattr(node, role).device, f"{node.name}.{role}")
             self._beam_ch[k]["qubit"] = ttl(node.qubit.switch, f"{node.name}.qubit_drive")
             _kind, spi, extra = view.resolve_device(node.qubit.dds)
@@ -201,6 +209,7 @@ class PhysicsWorld(PeriodTracking, PlannedWindows):
             list(self._staged),
             list(self._owned),
             {ch: c.save_state() for ch, c in self._channels.items()},
+            self._save_polarisation(self._t),
         )
 
     def load_state(self, rec: WorldRecord) -> None:
@@ -209,13 +218,14 @@ class PhysicsWorld(PeriodTracking, PlannedWindows):
         self.ions.rho = np.array(rec.rho, dtype=complex)
         for th, n in zip(self.ions.thermal, rec.thermal_n):
             th.n = n
-        self._on = [dict(on) for on in rec.on]
+        self._on = [{**dict.fromkeys(_ROLES, False), **on} for on in rec.on]
         self._aom_since, self._bright = list(rec.aom_since), list(rec.bright)
         self._coh_t0, self._staged = list(rec.coh_t0_s), list(rec.staged)
         self._owned = list(rec.owned)
         for ch, click in rec.clicks.items():
             if ch in self._channels:
                 self._channels[ch].load_state(click)
+        self._load_polarisation(getattr(rec, "polarisation", None))
 
     @property
     def rho(self) -> np.ndarray:
@@ -246,6 +256,8 @@ class PhysicsWorld(PeriodTracking, PlannedWindows):
         """
         if t_start_mu is not None:
             self.advance(t_start_mu)
+        jones = self.jones_pair(self._t if t_start_mu is None else t_start_mu)
+        self._run_jones = jones
         # the ions' temperatures enter the cycle law only through the thermal factor
         # Π 1/(1 + n̄/n_mode) of the mode overlap: models are cached per configuration and that
         # factor (to THERMAL_KEY_TOL; built with the n̄ of the first run that needs them)
@@ -256,11 +268,19 @@ class PhysicsWorld(PeriodTracking, PlannedWindows):
             tuple(sorted(gates.items())),
             cycle_mu,
             self._run_key,
+            jones,
         )
         model = self._models.get(key)
         if model is None:
             n_bars = tuple(float(f"{t.n:.6g}") for t in thermal)
-            model = build_cycle_model(self.lab, outputs, gates, cycle_mu, n_bars)  # type: ignore
+            model = build_cycle_model(
+                self.lab,
+                outputs,
+                gates,
+                cycle_mu,
+                n_bars,  # type: ignore[arg-type]
+                jones,
+            )
             self._models[key] = model
         return model
 
@@ -406,7 +426,7 @@ class PhysicsWorld(PeriodTracking, PlannedWindows):
         for k, (s, e) in exc.items():
             node = lab.nodes[k]
             stats[k] = pulse_stats(node, s, e)
-            ems[k] = node_emission(node, stats[k])
+            ems[k] = node_emission(node, stats[k], jones=self.path_jones(k, s))
             offsets[k] = s * self.mu_s + node.excite.delay_s + node.optics.photon_delay_s
             self._coh_t0[k] = s * self.mu_s
         dt = offsets[0] - offsets[1] if len(exc) == 2 else 0.0
@@ -477,6 +497,8 @@ class PhysicsWorld(PeriodTracking, PlannedWindows):
             if on["qubit"]:
                 self._rotate(k, t_a, t_b)
                 diag = False
+            if on["ref"]:
+                self._reference_clicks(k, t_a, t_b)
         self._diag = ions.rho if diag else None
 
     def _rotate(self, k: int, t_a: int, t_b: int) -> None:
