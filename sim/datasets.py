@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import lmdb
 
-from analysis import pyon
+from comms import pyon
 
 __all__ = ["DatasetDB", "DatasetManager", "MAP_SIZE"]
 

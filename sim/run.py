@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 import numpy
 
-from analysis import pyon
+from comms import pyon
 from drivers.arguments import ArgumentValueError
 from sim.datasets import DatasetManager
 from sim.device_manager import DeviceDBError, DeviceError, DeviceManager

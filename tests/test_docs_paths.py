@@ -47,6 +47,6 @@ def test_checker_catches_a_missing_file(tmp_path):
     """The check can fail: a doc naming a file that is not there is reported."""
     doc = tmp_path / "x.md"
     doc.write_text(
-        "See `sim/devices/corelog.py`, `analysis/pyon.py`, `nosuch.py` and `<mod>.py`.\n"
+        "See `sim/devices/corelog.py`, `comms/pyon.py`, `nosuch.py` and `<mod>.py`.\n"
     )
     assert missing(doc, project_file_names()) == ["nosuch.py", "sim/devices/corelog.py"]

@@ -179,7 +179,7 @@ def load_profile(name_or_path: "str | CostProfile | Mapping[str, Any]") -> CostP
         try:
             data = json.loads(text)
         except ValueError:
-            from analysis import pyon
+            from comms import pyon
 
             data = pyon.decode(text)
         base = data.get("base", "kasli2") if isinstance(data, dict) else "kasli2"
