@@ -561,6 +561,21 @@ device_db["bsa"] = {
     "class": "BellStateAnalyser",
     "arguments": {"detectors": ["bsa_det0", "bsa_det1", "bsa_det2", "bsa_det3"]},
 }
+# NDSP controllers (drivers/controllers/, docs/device_db.md). artiq_ctlmgr on this host starts
+# them; the simulator puts simulated instruments of its lab in their place. No hardware backend
+# is written yet for either: both run with --simulation.
+device_db["waveplates"] = {
+    "type": "controller",
+    "host": "::1",
+    "port": 3280,
+    "command": "aqctl_ionlink_waveplates -p {port} --bind {bind} --simulation",
+}
+device_db["timetagger"] = {
+    "type": "controller",
+    "host": "::1",
+    "port": 3274,
+    "command": "aqctl_ionlink_timetagger -p {port} --bind {bind} --simulation",
+}
 # spare inputs / outputs
 device_db["aux_in0"] = "ttl22"
 device_db["aux_in1"] = "ttl23"

@@ -135,6 +135,7 @@ class PolarisationTracking:
         self._plate_changes: list[tuple[int, int, dict[str, float]]] = []
         self._jones_memo: dict[tuple, Jones] = {}
         self._run_jones: tuple[Jones, Jones] | None = None  # the last cycle model's paths
+        self._ref_rates: dict[tuple, list[float]] = {}  # reference light's rate per detector
 
     # ---- the controller's side ---------------------------------------------------------------
     def set_plates(self, node: int, angles: dict[str, float], t_mu: int) -> None:
@@ -212,12 +213,21 @@ class PolarisationTracking:
         ref = self.lab.nodes[node].reference
         if ref is None or t_b <= t_a:
             return
-        path = np.array(self.path_jones(node, t_a), dtype=complex).reshape(2, 2)
-        out = path @ reference_input(self.plates_at(node, t_a)["ref"])
-        share = (abs(out[0]) ** 2, abs(out[1]) ** 2)  # H, V
+        key = (self.path_jones(node, t_a), self.plates_at(node, t_a)["ref"])
+        rates = self._ref_rates.get(key)
+        if rates is None:
+            path = np.array(key[0], dtype=complex).reshape(2, 2)
+            out = path @ reference_input(key[1])
+            share = (abs(out[0]) ** 2, abs(out[1]) ** 2)  # H, V
+            rates = [
+                ref.rate_hz * 0.5 * share[i % 2] * det.efficiency
+                for i, det in enumerate(self.lab.bsa.detectors)
+            ]
+            if len(self._ref_rates) > 1024:
+                self._ref_rates.clear()
+            self._ref_rates[key] = rates
         mu = self.mu_s
-        for i, det in enumerate(self.lab.bsa.detectors):
-            rate = ref.rate_hz * 0.5 * share[i % 2] * det.efficiency
+        for i, rate in enumerate(rates):
             times = poisson_click_times(self.rng, rate, t_a * mu, t_b * mu)
             if len(times):
                 self._channels[self._det_ch[i]].add_arrivals(np.floor(times / mu))
