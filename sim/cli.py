@@ -63,6 +63,12 @@ def get_argparser() -> argparse.ArgumentParser:
     )
     run.add_argument("--vcd", default=None, help="write the RTIO timeline as a VCD file")
     run.add_argument(
+        "--tag-feed",
+        default=None,
+        metavar="ADDRESS",
+        help="push detector/PMT clicks to a simulated time tagger (e.g. tcp://127.0.0.1:3276)",
+    )
+    run.add_argument(
         "--lab",
         default=None,
         help="lab description (preset name or TOML path; default: lab.toml next to "
@@ -156,6 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             results_dir=args.results,
             dataset_db=args.dataset_db,
             vcd=args.vcd,
+            tag_feed=args.tag_feed,
             progress=progress,
             interactive_input=interactive,
             state=True,
