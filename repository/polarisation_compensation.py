@@ -40,12 +40,17 @@ NODES = ("a", "b")
 SHUTTER_MU = 1000
 
 
-def stokes_component(counts):
+def stokes_component(counts, node):
     """(H − V)/(H + V) of four detector counts (det0, det2 = H; det1, det3 = V)."""
     h = counts[0] + counts[2]
     v = counts[1] + counts[3]
     if h + v <= 0:
-        raise RuntimeError("no reference light reached the detectors (shutter, fibre, rate?)")
+        raise RuntimeError(
+            "node {}: no reference light reached the detectors (check node_{}.ref_sw, the "
+            "fibre, the light's rate; a simulated lab needs [nodes.{}.reference])".format(
+                node, node, node
+            )
+        )
     return (h - v) / (h + v)
 
 
@@ -80,6 +85,7 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
         self.t_lab = np.full(self.rounds, np.nan)
         self.angles = np.full((self.rounds, 2, 3), np.nan)
         self.counts = np.zeros((self.rounds, 2, 6, 4), dtype=np.int64)
+        self.last_counts = [0] * 4
 
     @kernel
     def init(self):
@@ -92,10 +98,15 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
             sw.off()
         self.core.wait_until_mu(now_mu())
 
+    @rpc(flags={"async"})
+    def store_counts(self, counts: TList(TInt64)):
+        self.last_counts = list(counts)
+
     @kernel
-    def count_reference(self, node: TInt32) -> TList(TInt64):
+    def count_reference(self, node: TInt32):
         """Open node ``node``'s reference shutter and count each detector in ``gates``
-        back-to-back gates of ``gate_mu``; the shutter closes once the counts are read."""
+        back-to-back gates of ``gate_mu``; the shutter closes once the counts are read. The four
+        totals go to the host (:meth:`store_counts`)."""
         totals = [int64(0)] * 4
         counts = [0] * 4
         self.core.break_realtime()
@@ -113,7 +124,7 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
             t_end = t_next
         self.core.break_realtime()
         self.ref_sw[node].off()
-        return totals
+        self.store_counts(totals)
 
     @kernel
     def wait_lab(self, duration_mu: TInt64) -> TInt64:
@@ -147,10 +158,11 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
             s = []
             for angles in probes:
                 self.waveplates.move_node(node, dict(angles, ref=ref_deg))
-                c = self.count_reference(k)
+                self.count_reference(k)
+                c = self.last_counts
                 self.counts[r, k, i] = c
                 i += 1
-                s.append(stokes_component(c))
+                s.append(stokes_component(c, node))
             out.append(np.array(s))
         return net_rotation_from_stokes(out[0], out[1]), w, base
 

@@ -16,8 +16,6 @@ lies between the baseline (0 V) and the pulse height (:data:`SIM_PULSE_V`), and 
 its dead time of the previous one. No hardware backend is written yet.
 """
 
-from __future__ import annotations
-
 import logging
 import math
 import threading
@@ -169,7 +167,7 @@ class TimeTagger:
             raise TimeTaggerError(f"no input {channel!r} (have {sorted(self._inputs)})")
         return cfg
 
-    def set_trigger_level(self, channel: int, level_v: float) -> None:
+    def set_trigger_level(self, channel: int, level_v: float):
         """Trigger level of input ``channel``, in V (−2.5 … 2.5)."""
         lo, hi = LEVEL_RANGE_V
         if not isinstance(level_v, (int, float)) or not (lo <= level_v <= hi):
@@ -196,7 +194,7 @@ class TimeTagger:
         """Dead time of input ``channel``, in ps."""
         return self._input(channel).dead_time_ps
 
-    def set_enabled(self, channel: int, enabled: bool) -> None:
+    def set_enabled(self, channel: int, enabled: bool):
         """Enable or disable input ``channel`` (a disabled input gives no tags)."""
         with self._lock:
             self._input(channel).enabled = bool(enabled)
@@ -210,7 +208,7 @@ class TimeTagger:
         with self._lock:
             return dict(self._counts)
 
-    def reset_counts(self) -> None:
+    def reset_counts(self):
         """Set the tag counters to 0."""
         with self._lock:
             self._counts = dict.fromkeys(self._names, 0)
@@ -253,7 +251,7 @@ class TimeTagger:
         f.close()
         return f.count
 
-    def close(self) -> None:
+    def close(self):
         """Stop the feed thread, close the sockets and any file (idempotent)."""
         if self._stop.is_set():
             return

@@ -15,8 +15,6 @@ runs in the experiment's process with a backend bound to the simulated lab
 (:mod:`sim.devices.waveplates`), so that the plates turn the photons' polarisation.
 """
 
-from __future__ import annotations
-
 import logging
 import math
 from dataclasses import dataclass
@@ -82,7 +80,7 @@ class MountBus(Protocol):
     def homed(self, node: str, plates: list[str]) -> None:
         """The named plates of ``node`` have been homed (to 0°)."""
 
-    def close(self) -> None:
+    def close(self):
         """Release the bus."""
 
 
@@ -95,7 +93,7 @@ class SimulatedMounts:
     def homed(self, node: str, plates: list[str]) -> None:
         logger.info("node %s: %s homed", node, plates)
 
-    def close(self) -> None:
+    def close(self):
         pass
 
 
@@ -193,7 +191,7 @@ class Waveplates:
         """Rotation speed in deg/s."""
         return self._speed
 
-    def close(self) -> None:
+    def close(self):
         """Release the mounts (called once when the controller stops)."""
         if not self._closed:
             self._closed = True
