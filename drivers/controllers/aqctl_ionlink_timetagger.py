@@ -15,8 +15,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from comms.common_args import bind_address_from_args
-from drivers.controllers.ndsp import ControllerError, controller_parser, serve_controller
+from drivers.controllers.ndsp import (
+    ControllerError,
+    bind_addresses,
+    controller_parser,
+    serve_controller,
+)
 from drivers.controllers.timetagger import TimeTagger, endpoints
 
 __all__ = ["DEFAULT_PORT", "main"]
@@ -27,7 +31,7 @@ DEFAULT_PORT = 3274
 def _driver(args: argparse.Namespace) -> TimeTagger:
     if not args.simulation:
         raise ControllerError("no hardware backend for the time tagger yet: use --simulation")
-    hosts = bind_address_from_args(args)
+    hosts = bind_addresses(args)
     stream = args.stream_port if args.stream_port is not None else args.port + 1
     feed = args.feed_port if args.feed_port is not None else args.port + 2
     if len({args.port, stream, feed}) != 3:

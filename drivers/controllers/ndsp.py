@@ -23,7 +23,7 @@ from comms.common_args import (
     verbosity_args,
 )
 
-__all__ = ["ControllerError", "controller_parser", "serve_controller"]
+__all__ = ["ControllerError", "bind_addresses", "controller_parser", "serve_controller"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +44,13 @@ def controller_parser(description: str, default_port: int) -> argparse.ArgumentP
     return parser
 
 
+def bind_addresses(args: argparse.Namespace) -> list[str] | None:
+    """The addresses to listen on, each once: ``artiq_ctlmgr`` passes ``--bind`` with the
+    controller's host (``::1``), which the loopback default already holds."""
+    hosts = bind_address_from_args(args)
+    return None if hosts is None else list(dict.fromkeys(hosts))
+
+
 def serve_controller(
     prog: str,
     target: str,
@@ -62,7 +69,7 @@ def serve_controller(
         return 2
     try:
         protocols().pc_rpc.simple_server_loop(
-            {target: driver}, bind_address_from_args(args), args.port, description=prog
+            {target: driver}, bind_addresses(args), args.port, description=prog
         )
     except OSError as exc:
         print(f"{prog}: error: cannot listen on port {args.port}: {exc}", file=sys.stderr)

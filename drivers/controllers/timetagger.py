@@ -277,9 +277,9 @@ class TimeTagger:
                 with self._lock:
                     self._bad += 1
                 continue
-            self.publish_pulses(batch.times_ps, batch.channels, lost=batch.lost)
+            self._publish(batch.times_ps, batch.channels, lost=batch.lost)
 
-    def publish_pulses(self, times_ps: np.ndarray, channels: np.ndarray, lost: int = 0) -> int:
+    def _publish(self, times_ps: np.ndarray, channels: np.ndarray, lost: int = 0) -> int:
         """Pulses at the inputs (time-ordered) → tags: filter, publish, record. Returns the
         number of tags published."""
         with self._lock:
