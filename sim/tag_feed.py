@@ -10,9 +10,12 @@ clicks lazily, channel by channel, so the feed holds them and sends, in time ord
 the time every tapped channel has been generated to, whenever more than :data:`BLOCK` are held,
 and everything at the end of each experiment (when the session has settled every input).
 
-Entangler runs on the fast path draw only their heralding cycle click by click; the other cycles'
-clicks exist only as the counts the entangler reports, so the tagger sees the heralding cycles
-and every click outside entangler runs, not the non-heralding cycles.
+Entangler runs on the fast path draw only their heralding cycle click by click; the clicks of
+their other cycles exist as the counts the entangler reports. For the tagger the feed turns on the
+engine's waveform recorder (as ``--vcd`` does), which materialises every cycle's clicks from those
+counts with its own generator (never the simulation's: the datasets are the same with or without
+a feed), and sends them with the rest — so the tagger sees every cycle, as the VCD file does. Its
+memory grows with the clicks while the feed is on.
 
 Sending never blocks and never changes the simulation: if the controller is not there, ZeroMQ
 queues up to its high-water mark and then the feed drops batches, counting the dropped tags in
@@ -60,6 +63,8 @@ class TagFeed:
         self._inputs: dict[int, int] = {}  # RTIO channel → tagger input
         self._names: dict[int, str] = {}
         self._engine: Any = None
+        self._ent_inputs: dict[int, int] = {}  # entangler gate input → tagger input
+        self._ent_seen: dict[int, int] = {}  # entangler channel → clicks already taken
         self._ps_per_mu = 1000
 
     def attach(self, session: Any) -> None:
@@ -77,6 +82,9 @@ class TagFeed:
             self._inputs[ch] = i
             self._names[i] = name
         session.engine.tag_tap = self.edges
+        session.engine.record_waveforms(session.seed)  # every entangler cycle's clicks
+        self._ent_inputs = {i: i + 1 for i in range(len(lab.entangler.inputs))}
+        self._ent_seen = {}
 
     def edges(self, channel: int, edges: list[tuple[int, int]]) -> None:
         """The engine's tap: input transitions ``(t_mu, level)`` of ``channel``."""
@@ -103,7 +111,23 @@ class TagFeed:
         """Send everything held (the session has settled: every channel is complete)."""
         self._send(None)
 
+    def _take_entangler_clicks(self) -> None:
+        """The clicks of the entangler runs recorded since the last call."""
+        rec = getattr(self._engine, "recorder", None)
+        if rec is None:
+            return
+        for ch, clicks in rec.entangler_clicks.items():
+            start = self._ent_seen.get(ch, 0)
+            new = [(self._ent_inputs[i], t) for i, t in clicks[start:] if i in self._ent_inputs]
+            self._ent_seen[ch] = len(clicks)
+            if new:
+                inputs, times = zip(*new)
+                self._times.append(np.asarray(times, dtype=np.int64) * self._ps_per_mu)
+                self._chans.append(np.asarray(inputs, dtype=np.int32))
+                self._held += len(new)
+
     def _send(self, upto_ps: int | None) -> None:
+        self._take_entangler_clicks()
         if not self._held:
             return
         t = np.concatenate(self._times)
