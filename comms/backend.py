@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Which implementation of the two protocols to use: sipyco's when it is importable (a lab's
-ARTIQ environment), else ionlink's own (:mod:`comms.pc_rpc`, :mod:`comms.sync_struct`), which
-speak the same bytes.
+ARTIQ environment), else ionlink's own (:mod:`comms.pc_rpc`, :mod:`comms.sync_struct`,
+:mod:`comms.broadcast`), which speak the same bytes.
 
 ``IONLINK_COMMS=ionlink`` forces ionlink's own even where sipyco is installed (to test it
-against sipyco), ``IONLINK_COMMS=sipyco`` requires sipyco. Both modules of a pair come from the
-same place, so a :class:`Notifier` always suits the :class:`Publisher` it is given to.
+against sipyco), ``IONLINK_COMMS=sipyco`` requires sipyco. All come from the same
+place, so a :class:`Notifier` always suits the :class:`Publisher` it is given to.
 """
 
 from __future__ import annotations
@@ -22,10 +22,11 @@ ENV = "IONLINK_COMMS"
 
 @dataclass(frozen=True)
 class Protocols:
-    """The pc_rpc and sync_struct modules in use, and where they come from."""
+    """The pc_rpc, sync_struct and broadcast modules in use, and where they come from."""
 
     pc_rpc: ModuleType
     sync_struct: ModuleType
+    broadcast: ModuleType
     source: str  # "sipyco" or "ionlink"
 
 
@@ -44,6 +45,7 @@ def protocols() -> Protocols:
             return Protocols(
                 importlib.import_module("sipyco.pc_rpc"),
                 importlib.import_module("sipyco.sync_struct"),
+                importlib.import_module("sipyco.broadcast"),
                 "sipyco",
             )
         except ImportError:
@@ -52,5 +54,6 @@ def protocols() -> Protocols:
     return Protocols(
         importlib.import_module("comms.pc_rpc"),
         importlib.import_module("comms.sync_struct"),
+        importlib.import_module("comms.broadcast"),
         "ionlink",
     )

@@ -34,6 +34,7 @@ from drivers.link_timing import (
     herald_timeout_attempts,
     link_default,
 )
+from drivers.live import LivePublisher, live_figures
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class LinkExperiment(CheckedArguments):
         self.setattr_device("core")
         self.setattr_device("core_dma")
         self.setattr_device("scheduler")
+        self.setattr_device("ccb")
         self.setattr_device("node_a")
         self.setattr_device("node_b")
         self.setattr_device("bsa")
@@ -199,6 +201,7 @@ class LinkExperiment(CheckedArguments):
         self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
         for key in ("herald_rate", "psi_plus", "psi_minus", "fidelity"):
             self.set_dataset("live." + key, 0.0, broadcast=True, archive=False)
+        self.live = LivePublisher(self)
 
     def prepare_herald_timeout(self, gate_mu):
         """Attempts without a herald after which the run stops with :class:`NoHeraldError`
@@ -336,6 +339,9 @@ class LinkExperiment(CheckedArguments):
         from artiq.language.core import TerminationRequested
 
         self.out_of_time = False
+        gate_stop = getattr(self, "gate_stop_mu", getattr(self, "gate_end_mu", None))
+        gate = None if gate_stop is None else (int(self.gate_start_mu), int(gate_stop))
+        self.live.start(gate, self.core.ref_period)
         t0 = time.time()
         try:
             while self.next_index < self.n_total and not self.out_of_time:
@@ -384,16 +390,17 @@ class LinkExperiment(CheckedArguments):
         psi = np.array([psi_of_pattern(p) for p in r["pattern"]])
         self.set_dataset("live.psi_plus", int((psi > 0).sum()), broadcast=True, archive=False)
         self.set_dataset("live.psi_minus", int((psi < 0).sum()), broadcast=True, archive=False)
-        t = np.array(r["t_lab_mu"], dtype=np.int64)
-        if n > 1 and t[-1] > t[0]:
-            rate = (n - 1) / ((t[-1] - t[0]) * self.core.ref_period)
-            self.set_dataset("live.herald_rate", rate, broadcast=True, archive=False)
-        self.set_dataset("live.fidelity", self.fidelity_estimate(), broadcast=True, archive=False)
+        f, sigma = self.fidelity_estimate()
+        figures = live_figures(
+            r["t_lab_mu"], r["attempts"], self.core.ref_period, int(self.cycle_mu), f, sigma
+        )
+        self.live.update(figures, r["t_det_mu"], self.core.ref_period)
 
     def fidelity_estimate(self):
         """Running F = (P_odd + C)/2 with psi+/- sign correction: P_odd from ZZ heralds, C from
         XX/YY heralds (tomography) or the mean |parity| at the extreme analysis phases (parity
-        scan). NaN until both are available. A quick dashboard number, not the analysis."""
+        scan). NaN until both are available. A quick dashboard number, not the analysis.
+        Returns ``(F, σ_F)``, σ_F from the sample variances of the two terms."""
         r = self.records
         s = np.array(r["setting"], dtype=int)
         bits_a = np.array(r["counts_a"]) > self.node_a.threshold
@@ -403,18 +410,18 @@ class LinkExperiment(CheckedArguments):
         bb = np.array(self.settings["basis_b"])[s]
         parity = np.where(bits_a == bits_b, 1.0, -1.0)
         zz = (ba == BASIS_Z) & (bb == BASIS_Z)
-        p_odd = float(np.mean(parity[zz] < 0)) if zz.any() else np.nan
+        odd = (parity[zz] < 0).astype(float)
+        p_odd, var_p = _mean_and_variance(odd)
         xy = (ba == bb) & (ba != BASIS_Z)
         if self.mode == "parity":
             phase = np.array(self.settings["phase"])[s]
-            c = (
-                float(np.mean((psi * parity * np.cos(4 * pi * phase))[xy]) * 2)
-                if xy.any()
-                else np.nan
-            )
+            c, var_c = _mean_and_variance((psi * parity * np.cos(4 * pi * phase))[xy] * 2)
         else:
-            c = float(np.abs(np.mean(psi[xy] * parity[xy]))) if xy.any() else np.nan
-        return 0.5 * (p_odd + c) if self.mode != "z" else p_odd
+            c, var_c = _mean_and_variance(psi[xy] * parity[xy])
+            c = abs(c)
+        if self.mode == "z":
+            return p_odd, float(np.sqrt(var_p))
+        return 0.5 * (p_odd + c), 0.5 * float(np.sqrt(var_p + var_c))
 
     def write_results(self):
         """Final per-herald arrays and totals (docs/datasets.md)."""
@@ -457,3 +464,12 @@ class LinkExperiment(CheckedArguments):
         self.set_dataset("totals.heralds_discarded", np.int64(t["discarded"]))
         self.set_dataset("totals.cycle_mu", np.int64(self.cycle_mu))
         self.update_live()
+
+
+def _mean_and_variance(x):
+    """Mean of the samples ``x`` and the variance of that mean (NaN, NaN without samples; the
+    binomial p(1-p)/n for 0/1 samples)."""
+    n = len(x)
+    if n == 0:
+        return np.nan, np.nan
+    return float(np.mean(x)), float(np.var(x) / n)

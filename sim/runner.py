@@ -354,8 +354,10 @@ class Simulation:
         arguments: dict | None = None,
         *,
         log_level: int | None = None,
+        rid: int | None = None,
     ) -> RunResult:
-        """Run one experiment (a file, or an experiment class) and return its :class:`RunResult`.
+        """Run one experiment (a file, or an experiment class) and return its :class:`RunResult`
+        (``rid``: a run id allocated at submission, default the next one).
 
         :raises InputError: the file cannot be loaded or no class can be selected (nothing ran).
         """
@@ -375,7 +377,7 @@ class Simulation:
             "arguments": arguments,
         }
         self._start_of_experiment()
-        result = Run(self, exp_cls, expid).execute()
+        result = Run(self, exp_cls, expid, rid).execute()
         if self._tag_feed is not None:
             self._tag_feed.flush()  # the session has settled: every click is there
         return result

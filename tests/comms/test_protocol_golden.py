@@ -156,3 +156,31 @@ def test_sync_struct_publisher_bytes():
         b'{"action":"append","path":["x",1],"x":{"__jsonclass__":["tuple",[[1,2]]]}}\n',
         b'{"action":"delitem","path":[],"key":"x"}\n',
     ]
+
+
+def test_broadcast_bytes():
+    """sipyco's broadcast: banner, channel, then one PYON line per message of that channel."""
+    from comms import broadcast
+
+    async def main():
+        server = broadcast.Broadcaster()
+        await server.start("127.0.0.1", 0)
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"ARTIQ broadcast\nccb\n")
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            server.broadcast("log", "not for us")
+            server.broadcast(
+                "ccb", {"service": "create_applet", "args": ("a", "cmd"), "kwargs": {}}
+            )
+            line = await asyncio.wait_for(reader.readline(), 5)
+            writer.close()
+            return line
+        finally:
+            await server.stop()
+
+    assert asyncio.run(main()) == (
+        b'{"service":"create_applet","args":{"__jsonclass__":["tuple",[["a","cmd"]]]},'
+        b'"kwargs":{}}\n'
+    )
