@@ -27,14 +27,13 @@ from sim.rtio.channels import Kind
 from .attempts import (
     HERALD_PATTERNS,
     CycleModel,
-    CycleSample,
-    build_cycle_model,
     mode_overlap,
     node_emission,
     phase_unitary,
     pulse_stats,
 )
 from .bsa import ORIGIN_A, ORIGIN_B, build_round
+from .cycle_world import THERMAL_KEY_TOL, EntanglerRuns
 from .detectors import ClickChannel, ClickRecord
 from .ions import (
     IonPair,
@@ -54,7 +53,6 @@ from .view import PhyView
 __all__ = ["JOIN_WINDOW_TAU", "THERMAL_KEY_TOL", "PhysicsWorld", "WorldRecord"]
 
 JOIN_WINDOW_TAU = 5.0
-THERMAL_KEY_TOL = 1e-6  # relative resolution of the mode overlap's thermal factor (fast path)
 _ROLES = ("cool", "repump", "pump", "excite", "detect", "qubit", "ref")
 _ORDER = {r: i for i, r in enumerate(_ROLES)}
 
@@ -79,12 +77,12 @@ class WorldRecord:
     polarisation: PolarisationRecord | None = None
 
 
-class PhysicsWorld(PeriodTracking, PlannedWindows, PolarisationTracking):
+class PhysicsWorld(PeriodTracking, PlannedWindows, PolarisationTracking, EntanglerRuns):
     """Physics of the two-node link behind the RTIO engine.
 
     Its entangler-run interface is :class:`~sim.fastforward.CycleWorld` (:meth:`cycle_model`,
-    :meth:`commit_cycle`, :meth:`commit_timeout`); the fast-forward's part of it
-    (:class:`~sim.fastforward.PeriodTracking`) is mixed in.
+    :meth:`commit_cycle`, :meth:`commit_timeout`, in :mod:`.cycle_world`); the fast-forward's
+    part of it (:class:`~sim.fastforward.PeriodTracking`) is mixed in.
 
     :param lab: the lab description. :param rng: the one random generator used throughout.
     :param mu_s: one machine unit in s (1 ns on Kasli).
@@ -236,105 +234,6 @@ class PhysicsWorld(PeriodTracking, PlannedWindows, PolarisationTracking):
     def processed_mu(self) -> int:
         """Time up to which outputs have been turned into physics, in mu."""
         return self._t
-
-    # ---- entangler fast path ---------------------------------------------------------------
-    def cycle_model(
-        self,
-        outputs: dict[int, tuple[int, int]],
-        gates: dict[int, tuple[int, int]],
-        cycle_mu: int,
-        *,
-        t_start_mu: int | None = None,
-    ) -> CycleModel:
-        """Exact per-cycle law of an entangler configuration (cached per configuration).
-
-        :param outputs: entangler output 0..3 → (start_mu, stop_mu) in the cycle (8 ns quantised).
-        :param gates: gate input 0..3 → (start_mu, stop_mu) relative to cycle start (1 ns).
-        :param cycle_mu: cycle length, in mu.
-        :param t_start_mu: the run's start: the outputs before it are turned into physics first,
-            so that the model sees the ions' motional state at the run start.
-        """
-        if t_start_mu is not None:
-            self.advance(t_start_mu)
-        jones = self.jones_pair(self._t if t_start_mu is None else t_start_mu)
-        self._run_jones = jones
-        # the ions' temperatures enter the cycle law only through the thermal factor
-        # Π 1/(1 + n̄/n_mode) of the mode overlap: models are cached per configuration and that
-        # factor (to THERMAL_KEY_TOL; built with the n̄ of the first run that needs them)
-        thermal = self.ions.thermal
-        self._run_key = self._thermal_key([th.n for th in thermal])
-        key = (
-            tuple(sorted(outputs.items())),
-            tuple(sorted(gates.items())),
-            cycle_mu,
-            self._run_key,
-            jones,
-        )
-        model = self._models.get(key)
-        if model is None:
-            n_bars = tuple(float(f"{t.n:.6g}") for t in thermal)
-            model = build_cycle_model(
-                self.lab,
-                outputs,
-                gates,
-                cycle_mu,
-                n_bars,  # type: ignore[arg-type]
-                jones,
-            )
-            self._models[key] = model
-        return model
-
-    def _thermal_key(self, n_bars: Any) -> int:
-        f = 1.0
-        for n, node in zip(n_bars, self.lab.nodes):
-            f /= 1 + n / node.motion.n_mode
-        return round(f / THERMAL_KEY_TOL)
-
-    def commit_cycle(
-        self,
-        sample: CycleSample,
-        t_cycle_start_mu: int,
-        *,
-        t_run_start_mu: int | None = None,
-        deliver_clicks: bool = False,
-    ) -> None:
-        """Make ``sample`` (the last cycle of an entangler run) the ions' state at its end.
-
-        Processes all outputs before the run first; the run interval itself is owned by the
-        entangler (no world processing, no dark counts of its own on the detectors).
-        """
-        t_run0 = t_cycle_start_mu if t_run_start_mu is None else t_run_start_mu
-        self.commit_state(sample.rho, t_run0, t_cycle_start_mu + sample.model.cycle_mu)
-        if deliver_clicks:
-            for i, t in sample.clicks:
-                self._channels[self._det_ch[i]].add_arrivals([t_cycle_start_mu + t])
-
-    def commit_timeout(
-        self, model: CycleModel, excluded: tuple[int, ...], t_run_start_mu: int, t_end_mu: int
-    ) -> None:
-        """Commit a run that ended without a pattern in ``excluded`` (a timeout): the ions are in
-        the model's non-herald state at ``t_end_mu`` and heated over the run."""
-        self.commit_state(model.post_state(excluded), t_run_start_mu, t_end_mu, timeout=True)
-
-    def commit_state(
-        self, rho: np.ndarray, t_run_start_mu: int, t_end_mu: int, *, timeout: bool = False
-    ) -> None:
-        """An entangler run owns [t_run_start, t_end): outputs before it are processed first, the
-        ions heat over it and are in ``rho`` at its end (no world processing or detector dark
-        counts of the world's own inside it). ``timeout``: ``rho`` depends only on the run's
-        configuration (a run that timed out), so the period may repeat identically."""
-        self.advance(t_run_start_mu)
-        t_run0, t_end = t_run_start_mu, t_end_mu
-        self._close_period(timeout, t_run0, t_end)
-        self._owned.append((t_run0, t_end))
-        for ch in self._det_ch:
-            self._channels[ch].suppress(t_run0, t_end)
-        for th in self.ions.thermal:
-            th.heat((t_end - t_run0) * self.mu_s)
-        self.ions.rho = rho.copy()
-        self._coh_t0 = [t_end * self.mu_s] * 2
-        self._staged.clear()
-        self._t = max(self._t, t_end)
 
     # ---- timeline processing -----------------------------------------------------------------
     def advance(self, t_end_mu: int, *, lazy: bool = False) -> None:
