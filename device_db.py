@@ -563,9 +563,27 @@ device_db["bsa"] = {
     # the simulator runs the attempts of attempts_until_click_mu without a click in one step
     "sim_class": "sim.devices.bsa.BellStateAnalyser",
 }
+# NDSP controllers (drivers/controllers/, docs/device_db.md). artiq_ctlmgr on this host starts
+# them; the simulator puts simulated instruments of its lab in their place. No hardware backend
+# is written yet for either: both run with --simulation.
+device_db["waveplates"] = {
+    "type": "controller",
+    "host": "::1",
+    "port": 3280,
+    "command": "aqctl_ionlink_waveplates -p {port} --bind {bind} --simulation",
+}
+device_db["timetagger"] = {
+    "type": "controller",
+    "host": "::1",
+    "port": 3274,
+    "command": "aqctl_ionlink_timetagger -p {port} --bind {bind} --simulation",
+}
 # spare inputs / outputs
 device_db["aux_in0"] = "ttl22"
 device_db["aux_in1"] = "ttl23"
+# shutters of the classical polarisation-reference light into each node's fibre
+device_db["node_a.ref_sw"] = "ttl7"
+device_db["node_b.ref_sw"] = "ttl13"
 device_db["aux_out0"] = "ttl5"
 device_db["aux_out1"] = "ttl6"
 

@@ -119,6 +119,8 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("paths", nargs="+", metavar="PATH")
     select(i)
     i.add_argument("--json", action="store_true")
+    t = sub.add_parser("tags", help="live arrival histogram, g2 and HOM dip of a tag stream")
+    _tag_arguments(t)
     d = sub.add_parser("find", help="list results files under a results tree")
     d.add_argument("root")
     select(d)
@@ -396,6 +398,18 @@ def stdout_closed() -> int:
     return 141
 
 
+def _tag_arguments(parser: argparse.ArgumentParser) -> None:
+    from .tag_consumer import add_arguments
+
+    add_arguments(parser)
+
+
+def _cmd_tags(args: argparse.Namespace) -> int:
+    from .tag_consumer import command
+
+    return command(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 2 bad input or usage, 141 closed
     pipe)."""
@@ -410,6 +424,7 @@ def main(argv: list[str] | None = None) -> int:
             "report": _cmd_report,
             "info": _cmd_info,
             "find": _cmd_find,
+            "tags": _cmd_tags,
         }[args.cmd](args)
         sys.stdout.flush()
         return code

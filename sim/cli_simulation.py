@@ -26,6 +26,12 @@ def simulation_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--vcd", default=None, help="write the RTIO timeline as a VCD file")
     parser.add_argument(
+        "--tag-feed",
+        default=None,
+        metavar="ADDRESS",
+        help="push detector/PMT clicks to a simulated time tagger (e.g. tcp://127.0.0.1:3276)",
+    )
+    parser.add_argument(
         "--lab",
         default=None,
         help="lab description (preset name or TOML path; default: lab.toml next to "
@@ -67,6 +73,7 @@ def make_simulation(
         results_dir=args.results,
         dataset_db=args.dataset_db,
         vcd=getattr(args, "vcd", None),
+        tag_feed=getattr(args, "tag_feed", None),
         progress=progress,
         interactive_input=interactive,
         state=True,

@@ -10,7 +10,8 @@ The lab's ``device_db.py`` is used as it is, transformed by :func:`transform_dev
   optional ``sim_args`` dict is merged into its arguments for the simulated model.
 - controllers: ``core_log`` (``aqctl_corelog``) becomes :class:`SimCoreLog`; a controller with
   ``"sim_class": "pkg.mod.Cls"`` (or whose command is ``aqctl_ionlink_<name>`` and whose module
-  ``drivers.aqctl_ionlink_<name>`` defines ``SIM_CLASS``) becomes ``Cls(simulation=True)``.
+  ``drivers.controllers.aqctl_ionlink_<name>`` defines ``SIM_CLASS``) becomes
+  ``Cls(simulation=True)`` (with ``dmgr=`` too if it takes one: an instrument of the simulated lab).
 - anything else is replaced by a placeholder that raises a clear :class:`DeviceError` naming the
   device when (and only when) an experiment requests it.
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import copy
 import importlib
 import importlib.util
+import inspect
 import logging
 import os
 import pathlib
@@ -115,7 +117,13 @@ def simulated_controller(
         raise DeviceError(
             "simulated client '{}' of controller '{}' not found: {}".format(sim_class, name, exc)
         ) from exc
-    return cls(simulation=True, **(arguments or {}))
+    kwargs = dict(arguments or {})
+    try:
+        if "dmgr" in inspect.signature(cls).parameters:
+            kwargs["dmgr"] = dmgr  # a simulated instrument bound to the session's lab
+    except (TypeError, ValueError):
+        pass
+    return cls(simulation=True, **kwargs)
 
 
 class SimCoreLog:
@@ -209,10 +217,14 @@ def _controller_sim_class(desc: dict) -> str | None:
     command = desc.get("command") or ""
     program = command.split()[0] if command.split() else ""
     if program.startswith("aqctl_ionlink_"):
-        modname = "drivers." + program
-        try:
-            mod = importlib.import_module(modname)
-        except ImportError:
+        mod = None
+        for modname in ("drivers.controllers." + program, "drivers." + program):
+            try:
+                mod = importlib.import_module(modname)
+                break
+            except ImportError:
+                continue
+        if mod is None:
             return None
         target = getattr(mod, "SIM_CLASS", None)
         if isinstance(target, str):

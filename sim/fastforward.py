@@ -382,6 +382,7 @@ class PeriodTracking:
     _owned: list[tuple[int, int]]
     _coh_t0: list[float]
     _thermal_key: Callable[[Any], int]
+    runs_in_polarisation: Callable[[int, int, int], int]
 
     def _init_period_tracking(self) -> None:
         self._period: list[PlannedWindow] = []  # planned windows since the last run
@@ -496,6 +497,10 @@ class PeriodTracking:
             or first_run_mu - t_end != sig.period_mu - sig.run_mu
             or (max_runs > 1 and period_mu != sig.period_mu)
         ):
+            return 0
+        # the polarisation paths (fibre drift, plate moves) must stay as in the last run's law
+        max_runs = self.runs_in_polarisation(max_runs, first_run_mu, period_mu)
+        if max_runs <= 0:
             return 0
         maps = self._period_maps(sig)
         n0 = [th.n for th in self.ions.thermal]

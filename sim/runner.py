@@ -167,6 +167,9 @@ class Simulation:
         power-up; a stored state continues its own random stream when ``seed`` is None or equal
         to the seed it was powered up with, and is re-seeded (with a warning) by another seed.
     :param power_up: start from a cold machine, discarding the stored state.
+    :param tag_feed: ZeroMQ address of a time tagger's simulation feed
+        (``aqctl_ionlink_timetagger --simulation``): every detector and PMT click is pushed there
+        (:mod:`sim.tag_feed`).
     :param hardware_faithful: pulses through a Urukul not initialised since power-up do nothing
         (one warning), as on hardware, instead of stopping the experiment.
     :param link_down: DRTIO destinations whose link is down from the start (``--link-down``).
@@ -189,6 +192,7 @@ class Simulation:
         power_up: bool = False,
         hardware_faithful: bool = False,
         link_down: Any = (),
+        tag_feed: str | None = None,
     ):
         artiq_env.activate()  # experiments and device models import artiq
         from sim.scheduler import CCB, Scheduler
@@ -254,6 +258,7 @@ class Simulation:
             else session
         )
         self._next_state: Any = None  # the state the next experiment starts from
+        self._tag_feed = _tag_feed(tag_feed, self.session)
         if stored is not None and self._own_session:
             self._continue_from(self.session, stored)
         self.scheduler = Scheduler()
@@ -297,6 +302,8 @@ class Simulation:
             self.dataset_db.close_db()
             if self._own_session and self.session is not None:
                 self.session.close()
+            if self._tag_feed is not None:
+                self._tag_feed.close()
 
     def __enter__(self) -> "Simulation":
         return self
@@ -347,6 +354,8 @@ class Simulation:
         if self.vcd:  # the VCD file shows the whole simulation
             session.previous_engines = [*self.session.previous_engines, self.session.engine]
         self.session = session
+        if self._tag_feed is not None:
+            self._tag_feed.attach(session)
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
@@ -382,7 +391,22 @@ class Simulation:
             "arguments": arguments,
         }
         self._start_of_experiment()
-        return Run(self, exp_cls, expid, rid).execute()
+        result = Run(self, exp_cls, expid, rid).execute()
+        if self._tag_feed is not None:
+            self._tag_feed.flush()  # the session has settled: every click is there
+        return result
+
+
+def _tag_feed(address: str | None, session: Any) -> Any:
+    """The time tagger's feed at ``address`` tapping ``session``, or None."""
+    if not address:
+        return None
+    from sim.tag_feed import TagFeed
+
+    feed = TagFeed(address)
+    if session is not None:
+        feed.attach(session)
+    return feed
 
 
 def run_experiment(

@@ -167,7 +167,8 @@ class SimSession:
 
         if isinstance(lab, str):
             lab = load_lab(lab)
-        self.world = PhysicsWorld(lab, self.rng)
+        drift_seed = self.seed if self.seed is not None else numpy.random.SeedSequence().entropy
+        self.world = PhysicsWorld(lab, self.rng, drift_seed=int(drift_seed))  # type: ignore[arg-type]
         self.engine.attach_world(self.world)
 
     # ------------------------------------------------------------------ lifecycle

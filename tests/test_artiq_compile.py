@@ -108,7 +108,12 @@ def _fresh_drivers():
 
 
 def _device_manager(ddb):
-    dmgr = DeviceManager(ddb, virtual_devices={"scheduler": DummyScheduler(), "ccb": DummyCCB()})
+    from drivers.controllers.waveplates import SimulatedMounts, Waveplates
+
+    # host-side controllers: the driver itself in place of the pc_rpc client (none runs here)
+    virtual = {"scheduler": DummyScheduler(), "ccb": DummyCCB()}
+    virtual["waveplates"] = Waveplates(SimulatedMounts())
+    dmgr = DeviceManager(ddb, virtual_devices=virtual)
     for name, desc in ddb.get_device_db().items():
         if isinstance(desc, dict) and desc.get("class") == "Core":
             dmgr.devarg_override[name] = {"host": None}

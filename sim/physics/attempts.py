@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .bsa import (
+    IDENTITY_JONES,
     ORIGIN_A,
     ORIGIN_B,
     PSI_MINUS,
@@ -36,6 +37,8 @@ from .bsa import (
 )
 from .excitation import ExcitationStats, excitation_stats, pumping_probability
 from .lab import Lab, Node
+
+Jones = tuple[complex, complex, complex, complex]
 
 __all__ = [
     "HERALD_PATTERNS",
@@ -64,13 +67,20 @@ def _phase_diagonal(phi: float) -> np.ndarray:
     return np.array([1.0, h.conjugate(), h, 1.0])
 
 
-def node_emission(node: Node, stats: ExcitationStats, n_bar: float = 0.0) -> NodeEmission:
-    """Per-photon emission/transmission parameters of ``node`` for one excitation."""
+def node_emission(
+    node: Node, stats: ExcitationStats, n_bar: float = 0.0, jones: Jones = IDENTITY_JONES
+) -> NodeEmission:
+    """Per-photon emission/transmission parameters of ``node`` for one excitation; ``jones`` is
+    the polarisation rotation of its path to the analyser (row-major, identity by default)."""
     del n_bar
     eta = node.species.branching_ratio * node.optics.efficiency
     p2 = stats.p_double
     return NodeEmission(
-        p1=max(stats.p_emit - p2, 0.0), p2=p2, eta=eta, eps_pol=node.optics.polarisation_mixing
+        p1=max(stats.p_emit - p2, 0.0),
+        p2=p2,
+        eta=eta,
+        eps_pol=node.optics.polarisation_mixing,
+        jones=jones,
     )
 
 
@@ -391,17 +401,19 @@ def build_cycle_model(
     gates: dict[int, tuple[int, int]],
     cycle_mu: int,
     n_bars: tuple[float, float] = (0.0, 0.0),
+    jones: tuple[Jones, Jones] = (IDENTITY_JONES, IDENTITY_JONES),
 ) -> CycleModel:
     """Compute the exact cycle law for one entangler configuration (no caching here).
 
     :param outputs: entangler output index → (start_mu, stop_mu) within the cycle.
     :param gates: gate input index → (start_mu, stop_mu) relative to cycle start.
     :param n_bars: mean phonon numbers of the two ions during the run.
+    :param jones: each node's polarisation rotation to the analyser during the run.
     """
     wins = _node_windows(lab, outputs)
     ncs: list[_NodeCycle] = []
     ems: list[NodeEmission | None] = []
-    for node, w in zip(lab.nodes, wins):
+    for node, w, jo in zip(lab.nodes, wins, jones):
         ex = w.get("excite")
         if ex is None or ex[1] <= ex[0] or ex[0] >= cycle_mu:
             ncs.append(_NodeCycle(None, 0.0, 0.0))
@@ -418,7 +430,7 @@ def build_cycle_model(
         p0 = r / denom if denom > 0 and r > 0 else 0.0
         off = ex[0] * MU_S + node.excite.delay_s + node.optics.photon_delay_s
         ncs.append(_NodeCycle(stats, off, p0))
-        ems.append(node_emission(node, stats))
+        ems.append(node_emission(node, stats, jones=jo))
     both = ncs[0].stats is not None and ncs[1].stats is not None
     dt = ncs[0].offset_s - ncs[1].offset_s if both else 0.0
     m = round(mode_overlap(lab, dt, n_bars), 9)

@@ -26,13 +26,23 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PSI_MINUS", "PSI_PLUS", "H", "NodeEmission", "RoundTable", "V", "build_round"]
+__all__ = [
+    "IDENTITY_JONES",
+    "PSI_MINUS",
+    "PSI_PLUS",
+    "H",
+    "NodeEmission",
+    "RoundTable",
+    "V",
+    "build_round",
+]
 
 H, V = 0, 1
 PSI_PLUS = (0b0011, 0b1100)
 PSI_MINUS = (0b1001, 0b0110)
 _S, _OB, _XA, _XB = 0, 1, 2, 3  # internal (temporal/spectral/spatial) modes
 _NINT = 4
+IDENTITY_JONES: tuple[complex, complex, complex, complex] = (1.0, 0.0, 0.0, 1.0)
 ORIGIN_A, ORIGIN_B, ORIGIN_EITHER, ORIGIN_NONE = 0, 1, 2, -1
 
 
@@ -45,16 +55,30 @@ class NodeEmission:
     :param eta: probability that an emitted photon reaches the beam splitter on the qubit
         transition (branching × collection × optics × fibre).
     :param eps_pol: polarisation bit-flip probability ε_pol.
+    :param jones: Jones matrix (row-major ``(HH, HV, VH, VV)``) of the photon's path from the
+        node to the analyser (fibre rotation and compensator), applied to the qubit-entangled
+        photon; the identity leaves the table exactly as without it. (A double excitation's
+        photons are unpolarised, which no rotation changes.)
     """
 
     p1: float
     p2: float
     eta: float
     eps_pol: float = 0.0
+    jones: tuple[complex, complex, complex, complex] = IDENTITY_JONES
 
 
-# entry: (j_initial, k_final, amplitude, photons); photon = (pol, ((internal, coeff), ...))
-_Entry = tuple[int, int, float, tuple[tuple[int, tuple[tuple[int, float], ...]], ...]]
+# entry: (j_initial, k_final, amplitude, photons); photon = (polarisation, internal) with
+# polarisation ((pol, coeff), ...) and internal ((mode, coeff), ...)
+_Amps = tuple[tuple[int, complex], ...]
+_Photon = tuple[_Amps, _Amps]
+_Entry = tuple[int, int, float, tuple[_Photon, ...]]
+
+
+def _polarised(jones: tuple[complex, complex, complex, complex], pol: int) -> _Amps:
+    """Polarisation amplitudes of a photon emitted in ``pol`` after the path ``jones``."""
+    col = (jones[0], jones[2]) if pol == H else (jones[1], jones[3])
+    return tuple((p, c) for p, c in zip((H, V), col) if c != 0)
 
 
 def _node_options(em: NodeEmission | None, node: int, overlap: float) -> list[list[_Entry]]:
@@ -73,9 +97,8 @@ def _node_options(em: NodeEmission | None, node: int, overlap: float) -> list[li
     for flip, w in ((0, 1 - em.eps_pol), (1, em.eps_pol)):
         a = math.sqrt(em.p1 * em.eta * w)
         if a > 0:
-            opts.append(
-                [(0, 0, a * r2, ((H ^ flip, first),)), (0, 1, a * r2, ((V ^ flip, first),))]
-            )
+            ph, pv = _polarised(em.jones, H ^ flip), _polarised(em.jones, V ^ flip)
+            opts.append([(0, 0, a * r2, ((ph, first),)), (0, 1, a * r2, ((pv, first),))])
     lost = math.sqrt(em.p1 * (1 - em.eta) / 2)
     if lost > 0:
         opts += [[(0, 0, lost, ())], [(0, 1, lost, ())]]
@@ -85,33 +108,33 @@ def _node_options(em: NodeEmission | None, node: int, overlap: float) -> list[li
             a = math.sqrt(em.p2 * 0.5 * w1 * w2)
             if a <= 0:
                 continue
-            photons: tuple[tuple[int | None, tuple[tuple[int, float], ...]], ...]
-            photons = ((p1_, first), (p2_, second))
-            ph = tuple((pol, modes) for pol, modes in photons if pol is not None)
-            opts.append([(0, k, a, ph)])
+            photons: tuple[tuple[int | None, _Amps], ...] = ((p1_, first), (p2_, second))
+            two: tuple[_Photon, ...] = tuple(
+                (((pol, 1.0),), modes) for pol, modes in photons if pol is not None
+            )
+            opts.append([(0, k, a, two)])
     return opts
 
 
-def _output_vector(
-    node: int, pol: int, internal: tuple[tuple[int, float], ...]
-) -> list[tuple[int, float]]:
+def _output_vector(node: int, polarisation: _Amps, internal: _Amps) -> list[tuple[int, complex]]:
     """Sparse output-mode amplitudes of one photon after BS and PBS."""
     sign1 = 1.0 if node == 0 else -1.0
     out = []
     for port, s in ((0, 1.0), (1, sign1)):
-        det = 2 * port + pol
-        for m, c in internal:
-            if c != 0:
-                out.append((det * _NINT + m, s * c / math.sqrt(2)))
+        for pol, u in polarisation:
+            det = 2 * port + pol
+            for m, c in internal:
+                if c != 0:
+                    out.append((det * _NINT + m, s * (c * u) / math.sqrt(2)))
     return out
 
 
-def _fock(vectors: list[list[tuple[int, float]]]) -> dict[tuple[int, ...], float]:
+def _fock(vectors: list[list[tuple[int, complex]]]) -> dict[tuple[int, ...], complex]:
     """Fock amplitudes of Π_p (Σ_m c_pm a†_m)|0⟩, keyed by the sorted tuple of occupied modes."""
-    acc: dict[tuple[int, ...], float] = {}
+    acc: dict[tuple[int, ...], complex] = {}
     for combo in product(*vectors):
         key = tuple(sorted(m for m, _ in combo))
-        amp = 1.0
+        amp: complex = 1.0
         for _, c in combo:
             amp *= c
         acc[key] = acc.get(key, 0.0) + amp

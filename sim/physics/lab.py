@@ -24,6 +24,7 @@ from sim.physics.lab_model import (
     DrtioLink,
     Entangler,
     Excitation,
+    Fibre,
     Lab,
     LabError,
     LoopTiming,
@@ -32,6 +33,7 @@ from sim.physics.lab_model import (
     Optics,
     QubitDrive,
     Readout,
+    Reference,
     Species,
 )
 
@@ -44,6 +46,7 @@ __all__ = [
     "DrtioLink",
     "Entangler",
     "Excitation",
+    "Fibre",
     "Lab",
     "LabError",
     "LoopTiming",
@@ -52,6 +55,7 @@ __all__ = [
     "Optics",
     "QubitDrive",
     "Readout",
+    "Reference",
     "Species",
     "lab_from_dict",
     "load_lab",
@@ -144,6 +148,11 @@ def _check_physics(lab: Lab) -> None:
             _check_range(n, f"{p}.motion.{k}", getattr(m, k), 0, 1e9)
         for k in ("cooling_time_s", "n_fluorescence", "n_mode"):
             _check_range(n, f"{p}.motion.{k}", getattr(m, k), 0, inf, lo_open=True)
+        f = node.fibre
+        _check_range(n, f"{p}.fibre.drift_rad_per_sqrt_s", f.drift_rad_per_sqrt_s, 0, 10.0)
+        _check_range(n, f"{p}.fibre.drift_step_s", f.drift_step_s, 1e-3, 3600.0)
+        if node.reference is not None:
+            _check_range(n, f"{p}.reference.rate_hz", node.reference.rate_hz, 0, 1e8)
     b = lab.bsa
     _check_range(n, "bsa.mode_overlap", b.mode_overlap, 0, 1)
     _check_range(n, "bsa.frequency_mismatch_hz", b.frequency_mismatch_hz, 0, 1e12)
@@ -171,6 +180,8 @@ def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:
         "qubit_drive",
         "readout",
         "motion",
+        "fibre",
+        "reference",
         "pumping_time_s",
         "t2_s",
         "dephasing",
@@ -201,6 +212,10 @@ def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:
         qubit=_build(QubitDrive, t["qubit_drive"], f"{p}.qubit_drive", lab),
         readout=_build(Readout, t["readout"], f"{p}.readout", lab),
         motion=_build(Motion, t.get("motion", {}), f"{p}.motion", lab),
+        fibre=_build(Fibre, t.get("fibre", {}), f"{p}.fibre", lab),
+        reference=(
+            _build(Reference, t["reference"], f"{p}.reference", lab) if "reference" in t else None
+        ),
         **kw,
     )
 

@@ -18,6 +18,7 @@ __all__ = [
     "Detector",
     "Entangler",
     "Excitation",
+    "Fibre",
     "Lab",
     "LabError",
     "LoopTiming",
@@ -26,6 +27,7 @@ __all__ = [
     "Optics",
     "QubitDrive",
     "Readout",
+    "Reference",
     "Species",
 ]
 
@@ -174,6 +176,36 @@ class Readout:
 
 
 @dataclass(frozen=True)
+class Fibre:
+    """Birefringence drift of the node's fibre to the analyser: a random walk of its polarisation
+    rotation on the Poincaré sphere (:mod:`sim.physics.polarisation`), seeded, a function of lab
+    time only. At power-up the fibre is compensated (no rotation).
+
+    :param drift_rad_per_sqrt_s: σ of each Stokes component of the rotation vector per √s, in
+        rad/√s (0: no drift; the rms rotation angle after t is σ·√(3t)).
+    :param drift_step_s: lab time between steps of the walk (the rotation is constant within a
+        step), in s.
+    """
+
+    drift_rad_per_sqrt_s: float = 0.0
+    drift_step_s: float = 1.0
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Classical reference light injected into the node's fibre for polarisation compensation,
+    switched by the TTL output ``device``; its polarisation is set by the node's motorised
+    ``ref`` half-wave plate (:mod:`drivers.polarisation`).
+
+    :param rate_hz: photon rate of the (attenuated) light at the analyser, before the beam
+        splitter and the detectors' efficiency, in s⁻¹.
+    """
+
+    device: str
+    rate_hz: float = 1e6
+
+
+@dataclass(frozen=True)
 class Node:
     """One trap node."""
 
@@ -188,6 +220,8 @@ class Node:
     qubit: QubitDrive
     readout: Readout
     motion: Motion = field(default_factory=Motion)
+    fibre: Fibre = field(default_factory=Fibre)
+    reference: Reference | None = None
     pumping_time_s: float = 50e-9
     t2_s: float = 1e-3
     dephasing: str = "gaussian"
@@ -335,6 +369,13 @@ class Lab:
             need(f"{p}.qubit_drive.switch", n.qubit.switch, OUTPUT_KINDS, "a switch (an output)")
             need(f"{p}.qubit_drive.dds", n.qubit.dds, DDS_KINDS, "the qubit drive")
             need(f"{p}.readout.pmt", n.readout.pmt, INPUT_KINDS, "a PMT (an input)")
+            if n.reference is not None:
+                need(
+                    f"{p}.reference.device",
+                    n.reference.device,
+                    OUTPUT_KINDS,
+                    "a switch (an output)",
+                )
         for i, d in enumerate(self.bsa.detectors):
             need(f"bsa.detectors[{i}]", d.device, INPUT_KINDS, "a detector (an input)")
         e = self.entangler

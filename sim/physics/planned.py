@@ -63,7 +63,7 @@ class PlannedWindows:
         """True when only cooling, repumping and pumping act in the window (no excitation,
         detection or qubit drive): the ions' evolution is then a fixed linear map of rho."""
         for on in self._on:
-            if on["detect"] or on["qubit"] or on["excite"]:
+            if on["detect"] or on["qubit"] or on["excite"] or on.get("ref"):
                 return False
         for e in events:
             if e[3] not in LINEAR_ROLES:

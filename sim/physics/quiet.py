@@ -35,6 +35,7 @@ previous one (absolute times enter the dephasing in floating point).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -116,6 +117,8 @@ class QuietAttempts:
     _det_ch: list[int]
     _diag: Any
     _period_clean: bool
+    jones_pair: Callable[[int], tuple]  # from PolarisationTracking
+    next_polarisation_change_mu: Callable[[int], int | None]
 
     def _init_quiet_attempts(self) -> None:
         self._q_fires: list[QuietFire] = []
@@ -196,6 +199,19 @@ class QuietAttempts:
             self._q_p0[key] = p0
         return p0
 
+    def _passes_in_polarisation(
+        self, fire: QuietFire, t_fire: int, max_passes: int, period_mu: int
+    ) -> int:
+        """How many of ``max_passes`` passes, whose excitations start at ``t_fire`` every
+        ``period_mu``, see the photon paths (fibre drift, plate moves) of ``fire``'s round."""
+        jones = tuple(e.jones if e is not None else None for e in fire.key[:2])
+        if any(j is not None and j != p for j, p in zip(jones, self.jones_pair(t_fire))):
+            return 0
+        change = self.next_polarisation_change_mu(t_fire)
+        if change is None:
+            return max_passes
+        return min(max_passes, -(-(change - t_fire) // period_mu))
+
     def skip_quiet(self, max_passes: int, period_mu: int, ref: QuietPass, t_next_mu: int) -> int:
         """The loop will make the quiet pass ``ref`` (seen before, from where the world is now)
         from ``t_next_mu``, and if the world is where ``ref`` left it, again every
@@ -221,6 +237,9 @@ class QuietAttempts:
         dt = fire.key[2]
         # the excitation of the first pass to come (ref's, relative to its end)
         t_fire = min(s for _, s, _ in ref.exc) + t_next_mu + period_mu
+        max_passes = self._passes_in_polarisation(fire, t_fire, max_passes, period_mu)
+        if max_passes <= 0:
+            return 0
         thermal = self.ions.thermal
         n0 = [th.n for th in thermal]
         heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu

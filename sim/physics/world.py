@@ -27,14 +27,13 @@ from sim.rtio.channels import Kind
 from .attempts import (
     HERALD_PATTERNS,
     CycleModel,
-    CycleSample,
-    build_cycle_model,
     mode_overlap,
     node_emission,
     phase_unitary,
     pulse_stats,
 )
 from .bsa import ORIGIN_A, ORIGIN_B, build_round
+from .cycle_world import THERMAL_KEY_TOL, EntanglerRuns
 from .detectors import ClickChannel, ClickRecord
 from .ions import (
     IonPair,
@@ -47,6 +46,7 @@ from .ions import (
 )
 from .lab import Lab, LabError
 from .planned import PlannedWindows, linear_step
+from .polarisation import PolarisationRecord, PolarisationTracking
 from .quiet import QuietAttempts
 from .readout import fluorescence_rates, poisson_click_times
 from .view import PhyView
@@ -54,8 +54,7 @@ from .view import PhyView
 __all__ = ["JOIN_WINDOW_TAU", "THERMAL_KEY_TOL", "PhysicsWorld", "WorldRecord"]
 
 JOIN_WINDOW_TAU = 5.0
-THERMAL_KEY_TOL = 1e-6  # relative resolution of the mode overlap's thermal factor (fast path)
-_ROLES = ("cool", "repump", "pump", "excite", "detect", "qubit")
+_ROLES = ("cool", "repump", "pump", "excite", "detect", "qubit", "ref")
 _ORDER = {r: i for i, r in enumerate(_ROLES)}
 
 
@@ -76,20 +75,26 @@ class WorldRecord:
     staged: list[tuple[int, int, int]]
     owned: list[tuple[int, int]]
     clicks: dict[int, ClickRecord]
+    polarisation: PolarisationRecord | None = None
 
 
-class PhysicsWorld(PeriodTracking, QuietAttempts, PlannedWindows):
+class PhysicsWorld(
+    PeriodTracking, QuietAttempts, PlannedWindows, PolarisationTracking, EntanglerRuns
+):
     """Physics of the two-node link behind the RTIO engine.
 
     Its entangler-run interface is :class:`~sim.fastforward.CycleWorld` (:meth:`cycle_model`,
-    :meth:`commit_cycle`, :meth:`commit_timeout`); the fast-forward's part of it
-    (:class:`~sim.fastforward.PeriodTracking`) is mixed in.
+    :meth:`commit_cycle`, :meth:`commit_timeout`, in :mod:`.cycle_world`); the fast-forward's
+    part of it (:class:`~sim.fastforward.PeriodTracking`) is mixed in.
 
     :param lab: the lab description. :param rng: the one random generator used throughout.
     :param mu_s: one machine unit in s (1 ns on Kasli).
+    :param drift_seed: seed of the fibres' birefringence drift (:mod:`.polarisation`).
     """
 
-    def __init__(self, lab: Lab, rng: np.random.Generator, *, mu_s: float = 1e-9) -> None:
+    def __init__(
+        self, lab: Lab, rng: np.random.Generator, *, mu_s: float = 1e-9, drift_seed: int = 0
+    ) -> None:
         self.lab = lab
         self.rng = rng
         self.mu_s = mu_s
@@ -127,6 +132,7 @@ class PhysicsWorld(PeriodTracking, QuietAttempts, PlannedWindows):
         # the period between two entangler runs, for fast-forwarding identical timeouts
         self._init_period_tracking()
         self._init_quiet_attempts()  # ... and quiet CPU attempts (.quiet)
+        self._init_polarisation(drift_seed)
 
     # ---- engine protocol -------------------------------------------------------------------
     def attach(self, view: PhyView) -> None:
@@ -150,7 +156,9 @@ class PhysicsWorld(PeriodTracking, QuietAttempts, PlannedWindows):
             return ch
 
         for k, node in enumerate(self.lab.nodes):
-            for role in _ROLES[:-1]:
+            if node.reference is not None:
+                self._beam_ch[k]["ref"] = ttl(node.reference.device, f"{node.name}.reference")
+            for role in _ROLES[:-2]:
                 self._beam_ch[k][role] = ttl(getattr(node, role).device, f"{node.name}.{role}")
             self._beam_ch[k]["qubit"] = ttl(node.qubit.switch, f"{node.name}.qubit_drive")
             _kind, spi, extra = view.resolve_device(node.qubit.dds)
@@ -203,6 +211,7 @@ class PhysicsWorld(PeriodTracking, QuietAttempts, PlannedWindows):
             list(self._staged),
             list(self._owned),
             {ch: c.save_state() for ch, c in self._channels.items()},
+            self._save_polarisation(self._t),
         )
 
     def load_state(self, rec: WorldRecord) -> None:
@@ -211,13 +220,14 @@ class PhysicsWorld(PeriodTracking, QuietAttempts, PlannedWindows):
         self.ions.rho = np.array(rec.rho, dtype=complex)
         for th, n in zip(self.ions.thermal, rec.thermal_n):
             th.n = n
-        self._on = [dict(on) for on in rec.on]
+        self._on = [{**dict.fromkeys(_ROLES, False), **on} for on in rec.on]
         self._aom_since, self._bright = list(rec.aom_since), list(rec.bright)
         self._coh_t0, self._staged = list(rec.coh_t0_s), list(rec.staged)
         self._owned = list(rec.owned)
         for ch, click in rec.clicks.items():
             if ch in self._channels:
                 self._channels[ch].load_state(click)
+        self._load_polarisation(getattr(rec, "polarisation", None))
 
     @property
     def rho(self) -> np.ndarray:
@@ -228,95 +238,6 @@ class PhysicsWorld(PeriodTracking, QuietAttempts, PlannedWindows):
     def processed_mu(self) -> int:
         """Time up to which outputs have been turned into physics, in mu."""
         return self._t
-
-    # ---- entangler fast path ---------------------------------------------------------------
-    def cycle_model(
-        self,
-        outputs: dict[int, tuple[int, int]],
-        gates: dict[int, tuple[int, int]],
-        cycle_mu: int,
-        *,
-        t_start_mu: int | None = None,
-    ) -> CycleModel:
-        """Exact per-cycle law of an entangler configuration (cached per configuration).
-
-        :param outputs: entangler output 0..3 → (start_mu, stop_mu) in the cycle (8 ns quantised).
-        :param gates: gate input 0..3 → (start_mu, stop_mu) relative to cycle start (1 ns).
-        :param cycle_mu: cycle length, in mu.
-        :param t_start_mu: the run's start: the outputs before it are turned into physics first,
-            so that the model sees the ions' motional state at the run start.
-        """
-        if t_start_mu is not None:
-            self.advance(t_start_mu)
-        # the ions' temperatures enter the cycle law only through the thermal factor
-        # Π 1/(1 + n̄/n_mode) of the mode overlap: models are cached per configuration and that
-        # factor (to THERMAL_KEY_TOL; built with the n̄ of the first run that needs them)
-        thermal = self.ions.thermal
-        self._run_key = self._thermal_key([th.n for th in thermal])
-        key = (
-            tuple(sorted(outputs.items())),
-            tuple(sorted(gates.items())),
-            cycle_mu,
-            self._run_key,
-        )
-        model = self._models.get(key)
-        if model is None:
-            n_bars = tuple(float(f"{t.n:.6g}") for t in thermal)
-            model = build_cycle_model(self.lab, outputs, gates, cycle_mu, n_bars)  # type: ignore
-            self._models[key] = model
-        return model
-
-    def _thermal_key(self, n_bars: Any) -> int:
-        f = 1.0
-        for n, node in zip(n_bars, self.lab.nodes):
-            f /= 1 + n / node.motion.n_mode
-        return round(f / THERMAL_KEY_TOL)
-
-    def commit_cycle(
-        self,
-        sample: CycleSample,
-        t_cycle_start_mu: int,
-        *,
-        t_run_start_mu: int | None = None,
-        deliver_clicks: bool = False,
-    ) -> None:
-        """Make ``sample`` (the last cycle of an entangler run) the ions' state at its end.
-
-        Processes all outputs before the run first; the run interval itself is owned by the
-        entangler (no world processing, no dark counts of its own on the detectors).
-        """
-        t_run0 = t_cycle_start_mu if t_run_start_mu is None else t_run_start_mu
-        self.commit_state(sample.rho, t_run0, t_cycle_start_mu + sample.model.cycle_mu)
-        if deliver_clicks:
-            for i, t in sample.clicks:
-                self._channels[self._det_ch[i]].add_arrivals([t_cycle_start_mu + t])
-
-    def commit_timeout(
-        self, model: CycleModel, excluded: tuple[int, ...], t_run_start_mu: int, t_end_mu: int
-    ) -> None:
-        """Commit a run that ended without a pattern in ``excluded`` (a timeout): the ions are in
-        the model's non-herald state at ``t_end_mu`` and heated over the run."""
-        self.commit_state(model.post_state(excluded), t_run_start_mu, t_end_mu, timeout=True)
-
-    def commit_state(
-        self, rho: np.ndarray, t_run_start_mu: int, t_end_mu: int, *, timeout: bool = False
-    ) -> None:
-        """An entangler run owns [t_run_start, t_end): outputs before it are processed first, the
-        ions heat over it and are in ``rho`` at its end (no world processing or detector dark
-        counts of the world's own inside it). ``timeout``: ``rho`` depends only on the run's
-        configuration (a run that timed out), so the period may repeat identically."""
-        self.advance(t_run_start_mu)
-        t_run0, t_end = t_run_start_mu, t_end_mu
-        self._close_period(timeout, t_run0, t_end)
-        self._owned.append((t_run0, t_end))
-        for ch in self._det_ch:
-            self._channels[ch].suppress(t_run0, t_end)
-        for th in self.ions.thermal:
-            th.heat((t_end - t_run0) * self.mu_s)
-        self.ions.rho = rho.copy()
-        self._coh_t0 = [t_end * self.mu_s] * 2
-        self._staged.clear()
-        self._t = max(self._t, t_end)
 
     # ---- timeline processing -----------------------------------------------------------------
     def advance(self, t_end_mu: int, *, lazy: bool = False) -> None:
@@ -408,7 +329,7 @@ class PhysicsWorld(PeriodTracking, QuietAttempts, PlannedWindows):
         for k, (s, e) in exc.items():
             node = lab.nodes[k]
             stats[k] = pulse_stats(node, s, e)
-            ems[k] = node_emission(node, stats[k])
+            ems[k] = node_emission(node, stats[k], jones=self.path_jones(k, s))
             offsets[k] = s * self.mu_s + node.excite.delay_s + node.optics.photon_delay_s
             self._coh_t0[k] = s * self.mu_s
         dt = offsets[0] - offsets[1] if len(exc) == 2 else 0.0
@@ -480,6 +401,8 @@ class PhysicsWorld(PeriodTracking, QuietAttempts, PlannedWindows):
             if on["qubit"]:
                 self._rotate(k, t_a, t_b)
                 diag = False
+            if on["ref"]:
+                self._reference_clicks(k, t_a, t_b)
         self._diag = ions.rho if diag else None
 
     def _rotate(self, k: int, t_a: int, t_b: int) -> None:

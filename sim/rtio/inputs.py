@@ -97,6 +97,8 @@ class InputReads:
     def _init_inputs(self) -> None:
         self.inputs: dict[int, InputChannel] = {}
         self.worlds: list[Any] = []
+        #: a time tagger's feed (:class:`sim.tag_feed.TagFeed`) copying input edges, else None
+        self.tag_tap: Callable[[int, list[tuple[int, int]]], None] | None = None
 
     def _input(self, channel: int) -> InputChannel:
         inp = self.inputs.get(channel)
@@ -218,4 +220,6 @@ class InputReads:
             out.sort(key=lambda x: x[0])
         if out and self.recorder is not None:
             self.recorder.add_edges(channel, out)
+        if out and self.tag_tap is not None:
+            self.tag_tap(channel, out)
         return out

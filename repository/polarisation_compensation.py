@@ -1,0 +1,195 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Fibre polarisation compensation with classical reference light and the analyser's detectors.
+
+Each round, for each node: the node's reference light (``node_X.ref_sw``) is sent through its
+fibre in H and then in D (its ``ref`` half-wave plate at 0° and 22.5°). For each input the
+analyser's H/V detectors measure the three Stokes components of the light after the fibre and the
+compensator: the first directly, the other two with the compensator set to its present rotation
+followed by a known rotation that brings D/A, then R/L, onto H/V. From the two output Stokes
+vectors the path's rotation N = W·F (compensator W, fibre F) is reconstructed
+(``drivers.polarisation``); the polarisation error is 1 − |Tr N / 2|² (0 for a compensated path).
+With ``compensate`` the plates are then driven to W' = F⁻¹ through the ``waveplates`` controller
+(host-side RPC, as ARTIQ experiments use controllers); without it they go back to W. Between
+rounds the experiment waits ``interval`` of lab time with the cooling beams on.
+
+Datasets: ``polcomp.error`` (rounds × 2, measured error of nodes A and B before correction),
+``polcomp.t_lab_s`` (round start, lab time in s), ``polcomp.angles`` (rounds × 2 × 3, the
+compensator's plate angles after each round, deg), ``polcomp.counts`` (rounds × 2 × 6 × 4 detector
+counts per setting), ``polcomp.compensate``.
+"""
+
+import numpy as np
+from artiq.experiment import *
+from numpy import int64
+
+from drivers.arguments import CheckedArguments
+from drivers.link import SCHEMA_VERSION
+from drivers.polarisation import (
+    COMPENSATOR,
+    REF_D_DEG,
+    REF_H_DEG,
+    analyser_rotations,
+    compensator,
+    net_rotation_from_stokes,
+    solve_compensator,
+    unitary_infidelity,
+)
+
+NODES = ("a", "b")
+#: shutter opening before the first gate, mu
+SHUTTER_MU = 1000
+
+
+def stokes_component(counts, node):
+    """(H − V)/(H + V) of four detector counts (det0, det2 = H; det1, det3 = V)."""
+    h = counts[0] + counts[2]
+    v = counts[1] + counts[3]
+    if h + v <= 0:
+        raise RuntimeError(
+            "node {}: no reference light reached the detectors (check node_{}.ref_sw, the "
+            "fibre, the light's rate; a simulated lab needs [nodes.{}.reference])".format(
+                node, node, node
+            )
+        )
+    return (h - v) / (h + v)
+
+
+class PolarisationCompensation(CheckedArguments, EnvExperiment):
+    """Fibre polarisation compensation"""
+
+    def build(self):
+        self.setattr_device("core")
+        self.setattr_device("scheduler")
+        self.setattr_device("entangler")
+        self.setattr_device("node_a")
+        self.setattr_device("node_b")
+        self.setattr_device("bsa")
+        self.setattr_device("waveplates")
+        self.ref_sw = [self.get_device("node_a.ref_sw"), self.get_device("node_b.ref_sw")]
+        self.setattr_argument("rounds", NumberValue(1, precision=0, step=1, min=1, type="int"))
+        self.setattr_argument("interval", NumberValue(30.0, unit="s", min=0.0, max=3600.0))
+        self.setattr_argument("gates", NumberValue(20, precision=0, step=1, min=1, type="int"))
+        self.setattr_argument("gate_length", NumberValue(1 * ms, unit="ms", min=10 * us))
+        self.setattr_argument("compensate", BooleanValue(True))
+        self.kernel_invariants = {"ref_sw", "gate_mu", "gates"}
+
+    def prepare(self):
+        self.check_arguments()
+        self.gate_mu = int64(self.core.seconds_to_mu(self.gate_length))
+        self.interval_mu = int64(self.core.seconds_to_mu(self.interval))
+        self.set_dataset("schema_version", SCHEMA_VERSION)
+        self.set_dataset("ionlink.experiment", "polarisation_compensation")
+        self.set_dataset("polcomp.compensate", bool(self.compensate))
+        self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
+        self.errors = np.full((self.rounds, 2), np.nan)
+        self.t_lab = np.full(self.rounds, np.nan)
+        self.angles = np.full((self.rounds, 2, 3), np.nan)
+        self.counts = np.zeros((self.rounds, 2, 6, 4), dtype=np.int64)
+        self.last_counts = [0] * 4
+
+    @kernel
+    def init(self):
+        self.core.reset()
+        self.entangler.init()
+        self.bsa.input_mode()
+        self.node_a.idle()
+        self.node_b.idle()
+        for sw in self.ref_sw:
+            sw.off()
+        self.core.wait_until_mu(now_mu())
+
+    @rpc(flags={"async"})
+    def store_counts(self, counts: TList(TInt64)):
+        self.last_counts = list(counts)
+
+    @kernel
+    def count_reference(self, node: TInt32):
+        """Open node ``node``'s reference shutter and count each detector in ``gates``
+        back-to-back gates of ``gate_mu``; the shutter closes once the counts are read. The four
+        totals go to the host (:meth:`store_counts`)."""
+        totals = [int64(0)] * 4
+        counts = [0] * 4
+        self.core.break_realtime()
+        self.ref_sw[node].on()
+        delay_mu(SHUTTER_MU)
+        t_end = self.bsa.gate_rising_mu(self.gate_mu)
+        for k in range(self.gates):
+            t_next = t_end
+            if k + 1 < self.gates:
+                delay_mu(8)
+                t_next = self.bsa.gate_rising_mu(self.gate_mu)
+            self.bsa.count_all(t_end, counts)
+            for d in range(4):
+                totals[d] += int64(counts[d])
+            t_end = t_next
+        self.core.break_realtime()
+        self.ref_sw[node].off()
+        self.store_counts(totals)
+
+    @kernel
+    def wait_lab(self, duration_mu: TInt64) -> TInt64:
+        """Let ``duration_mu`` of lab time pass with the cooling beams on; returns the lab time
+        (mu) at the start."""
+        self.core.break_realtime()
+        t0 = now_mu()
+        self.node_a.cool_sw.on()
+        self.node_b.cool_sw.on()
+        delay_mu(duration_mu)
+        self.node_a.cool_sw.off()
+        self.node_b.cool_sw.off()
+        self.core.wait_until_mu(now_mu())
+        return t0
+
+    @kernel
+    def lab_time_mu(self) -> TInt64:
+        """The lab's present (RTIO counter), mu."""
+        return self.core.get_rtio_counter_mu()
+
+    def measure_node(self, k, r):
+        """Measure node ``k``'s path rotation N = W·F; return (N, W)."""
+        node = NODES[k]
+        pos = self.waveplates.positions()
+        base = {p: pos["{}.{}".format(node, p)] for p in COMPENSATOR}
+        w = compensator(base)
+        probes = [base] + [solve_compensator(a @ w) for a in analyser_rotations()[1:]]
+        out = []
+        i = 0
+        for ref_deg in (REF_H_DEG, REF_D_DEG):
+            s = []
+            for angles in probes:
+                self.waveplates.move_node(node, dict(angles, ref=ref_deg))
+                self.count_reference(k)
+                c = self.last_counts
+                self.counts[r, k, i] = c
+                i += 1
+                s.append(stokes_component(c, node))
+            out.append(np.array(s))
+        return net_rotation_from_stokes(out[0], out[1]), w, base
+
+    def run(self):
+        self.init()
+        for r in range(self.rounds):
+            if r:
+                self.wait_lab(self.interval_mu)
+            if self.scheduler.check_pause():
+                break
+            self.t_lab[r] = self.lab_time_mu() * self.core.ref_period
+            for k, node in enumerate(NODES):
+                n, w, base = self.measure_node(k, r)
+                self.errors[r, k] = unitary_infidelity(n, np.eye(2))
+                target = base
+                if self.compensate:
+                    fibre = w.conj().T @ n
+                    target = solve_compensator(fibre.conj().T)
+                self.waveplates.move_node(node, dict(target, ref=REF_H_DEG))
+                self.angles[r, k] = [target[p] for p in COMPENSATOR]
+            self.set_dataset(
+                "ionlink.progress", (r + 1) / self.rounds, broadcast=True, archive=False
+            )
+            self.set_dataset("live.polcomp.error", self.errors[: r + 1], broadcast=True)
+
+    def analyze(self):
+        self.set_dataset("polcomp.error", self.errors)
+        self.set_dataset("polcomp.t_lab_s", self.t_lab)
+        self.set_dataset("polcomp.angles", self.angles)
+        self.set_dataset("polcomp.counts", self.counts)

@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The physics world's side of the entangler's fast path (mixed into
+:class:`~sim.physics.world.PhysicsWorld`): the exact cycle law of a configuration, cached per
+configuration, thermal factor and polarisation paths, and the commits by which an entangler run
+takes over the ions (:class:`~sim.fastforward.CycleWorld`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .attempts import CycleModel, CycleSample, build_cycle_model
+from .lab import Lab
+
+__all__ = ["THERMAL_KEY_TOL", "EntanglerRuns"]
+
+THERMAL_KEY_TOL = 1e-6  # relative resolution of the mode overlap's thermal factor (fast path)
+
+
+class EntanglerRuns:
+    """Cycle laws and run commits of the physics world (see the module docstring)."""
+
+    lab: Lab
+    mu_s: float
+    ions: Any
+    _t: int
+    _models: dict[Any, CycleModel]
+    _run_key: int
+    _run_jones: Any
+    _owned: list[tuple[int, int]]
+    _det_ch: list[int]
+    _channels: dict[int, Any]
+    _coh_t0: list[float]
+    _staged: list[tuple[int, int, int]]
+    advance: Callable[..., None]
+    jones_pair: Callable[[int], Any]
+    _close_period: Callable[[bool, int, int], None]
+
+    def cycle_model(
+        self,
+        outputs: dict[int, tuple[int, int]],
+        gates: dict[int, tuple[int, int]],
+        cycle_mu: int,
+        *,
+        t_start_mu: int | None = None,
+    ) -> CycleModel:
+        """Exact per-cycle law of an entangler configuration (cached per configuration).
+
+        :param outputs: entangler output 0..3 → (start_mu, stop_mu) in the cycle (8 ns quantised).
+        :param gates: gate input 0..3 → (start_mu, stop_mu) relative to cycle start (1 ns).
+        :param cycle_mu: cycle length, in mu.
+        :param t_start_mu: the run's start: the outputs before it are turned into physics first,
+            so that the model sees the ions' motional state at the run start.
+        """
+        if t_start_mu is not None:
+            self.advance(t_start_mu)
+        jones = self.jones_pair(self._t if t_start_mu is None else t_start_mu)
+        self._run_jones = jones
+        # the ions' temperatures enter the cycle law only through the thermal factor
+        # Π 1/(1 + n̄/n_mode) of the mode overlap: models are cached per configuration and that
+        # factor (to THERMAL_KEY_TOL; built with the n̄ of the first run that needs them)
+        thermal = self.ions.thermal
+        self._run_key = self._thermal_key([th.n for th in thermal])
+        key = (
+            tuple(sorted(outputs.items())),
+            tuple(sorted(gates.items())),
+            cycle_mu,
+            self._run_key,
+            jones,
+        )
+        model = self._models.get(key)
+        if model is None:
+            n_bars = tuple(float(f"{t.n:.6g}") for t in thermal)
+            model = build_cycle_model(
+                self.lab,
+                outputs,
+                gates,
+                cycle_mu,
+                n_bars,  # type: ignore[arg-type]
+                jones,
+            )
+            self._models[key] = model
+        return model
+
+    def _thermal_key(self, n_bars: Any) -> int:
+        f = 1.0
+        for n, node in zip(n_bars, self.lab.nodes):
+            f /= 1 + n / node.motion.n_mode
+        return round(f / THERMAL_KEY_TOL)
+
+    def commit_cycle(
+        self,
+        sample: CycleSample,
+        t_cycle_start_mu: int,
+        *,
+        t_run_start_mu: int | None = None,
+        deliver_clicks: bool = False,
+    ) -> None:
+        """Make ``sample`` (the last cycle of an entangler run) the ions' state at its end.
+
+        Processes all outputs before the run first; the run interval itself is owned by the
+        entangler (no world processing, no dark counts of its own on the detectors).
+        """
+        t_run0 = t_cycle_start_mu if t_run_start_mu is None else t_run_start_mu
+        self.commit_state(sample.rho, t_run0, t_cycle_start_mu + sample.model.cycle_mu)
+        if deliver_clicks:
+            for i, t in sample.clicks:
+                self._channels[self._det_ch[i]].add_arrivals([t_cycle_start_mu + t])
+
+    def commit_timeout(
+        self, model: CycleModel, excluded: tuple[int, ...], t_run_start_mu: int, t_end_mu: int
+    ) -> None:
+        """Commit a run that ended without a pattern in ``excluded`` (a timeout): the ions are in
+        the model's non-herald state at ``t_end_mu`` and heated over the run."""
+        self.commit_state(model.post_state(excluded), t_run_start_mu, t_end_mu, timeout=True)
+
+    def commit_state(
+        self, rho: np.ndarray, t_run_start_mu: int, t_end_mu: int, *, timeout: bool = False
+    ) -> None:
+        """An entangler run owns [t_run_start, t_end): outputs before it are processed first, the
+        ions heat over it and are in ``rho`` at its end (no world processing or detector dark
+        counts of the world's own inside it). ``timeout``: ``rho`` depends only on the run's
+        configuration (a run that timed out), so the period may repeat identically."""
+        self.advance(t_run_start_mu)
+        t_run0, t_end = t_run_start_mu, t_end_mu
+        self._close_period(timeout, t_run0, t_end)
+        self._owned.append((t_run0, t_end))
+        for ch in self._det_ch:
+            self._channels[ch].suppress(t_run0, t_end)
+        for th in self.ions.thermal:
+            th.heat((t_end - t_run0) * self.mu_s)
+        self.ions.rho = rho.copy()
+        self._coh_t0 = [t_end * self.mu_s] * 2
+        self._staged.clear()
+        self._t = max(self._t, t_end)
