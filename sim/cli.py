@@ -80,6 +80,7 @@ def get_argparser() -> argparse.ArgumentParser:
         help="pulses through a Urukul not initialised since power-up do nothing "
         "(a warning) instead of stopping the experiment",
     )
+    add_lab_set(run)
     _common(run)
 
     budget = sub.add_parser("budget", help="print the analytic rate/fidelity budget of a lab")
@@ -94,6 +95,7 @@ def get_argparser() -> argparse.ArgumentParser:
     budget.add_argument(
         "--json", action="store_true", help="print every figure as one JSON object (for scripts)"
     )
+    add_lab_set(budget)
     _common(budget)
 
     demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
@@ -110,9 +112,24 @@ def get_argparser() -> argparse.ArgumentParser:
         default="oxford2020",
         help="lab description: preset name or TOML path (default: %(default)s)",
     )
+    add_lab_set(demo)
     _common(demo)
     parser.run_parser = run  # type: ignore[attr-defined]
     return parser
+
+
+def add_lab_set(parser: argparse.ArgumentParser) -> None:
+    """``--set KEY=VALUE`` (repeatable): a lab-description value by its dotted TOML key."""
+    parser.add_argument(
+        "--set",
+        dest="lab_set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="set a value of the lab description by its dotted TOML key, e.g. "
+        "bsa.mode_overlap=0.95 or nodes.*.optics.collection_efficiency=0.05 (repeatable; "
+        "checked as the TOML file is)",
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -161,6 +178,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             state=True,
             power_up=args.power_up,
             hardware_faithful=args.hardware_faithful,
+            lab_overrides=args.lab_set,
         ) as simulation,
     ):
         result = simulation.run(args.file, args.class_name, arguments)
@@ -198,7 +216,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
         from sim.physics.budget import budget_dict, format_budget
     except ImportError as exc:
         raise InputError("the budget needs sim.physics.budget, which is not available") from exc
-    lab = resolve_lab(args.lab, None)
+    lab = resolve_lab(args.lab, None, args.lab_set)
     if args.json:
         import json
 
@@ -224,6 +242,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             heralds_per_setting=args.heralds,
             progress=not args.quiet and sys.stderr.isatty(),
             lab=args.lab,
+            lab_overrides=args.lab_set,
         )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from sim.runner import RunResult, Simulation
@@ -51,15 +52,16 @@ def run_demo(
     heralds_per_setting: int = 60,
     progress: bool = False,
     lab: str | Path = LAB,
+    lab_overrides: Sequence[str] = (),
 ) -> int:
-    """Run the demo chain at ``lab`` (preset name or TOML path); print the fidelity summary and
-    the budget. Returns the exit status."""
+    """Run the demo chain at ``lab`` (preset name or TOML path, with ``--set`` ``lab_overrides``
+    applied); print the fidelity summary and the budget. Returns the exit status."""
     from analysis.cli import main as analyze
     from sim.physics.budget import format_budget
     from sim.runner import resolve_lab
 
     repo = ROOT / "repository"
-    lab_obj = resolve_lab(str(lab), None)
+    lab_obj = resolve_lab(str(lab), None, lab_overrides)
     try:
         with Simulation(
             ROOT / "device_db.py",
@@ -87,6 +89,7 @@ def run_demo(
     if status == 0:
         status = analyze(["fidelity", path, "--no-progress"])
     print()
-    print("prediction of the error budget (ionlink-sim budget {}):".format(lab))
+    command = " ".join([str(lab), *("--set " + o for o in lab_overrides)])
+    print("prediction of the error budget (ionlink-sim budget {}):".format(command))
     print(format_budget(lab_obj))
     return status
