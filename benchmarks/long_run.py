@@ -61,7 +61,9 @@ def main() -> int:
     args = parser.parse_args()
     rows = []
     base = None
-    print("heralds  peak RSS  records (file)  records (held, est.)  excess ratio  wall   lab/herald")
+    print(
+        "heralds  peak RSS  records (file)  records (held, est.)  excess ratio  wall   lab/herald"
+    )
     for n in args.heralds:
         with tempfile.TemporaryDirectory() as tmp:
             cwd = Path(tmp)
@@ -86,8 +88,9 @@ def main() -> int:
         base = base if base is not None else excess
         ratio = excess / base
         rows.append(ratio)
+        row = "{:>7}  {:>6.0f} MB  {:>10.2f} MB  {:>16.1f} MB  {:>12.3f}  {:>5.0f} s  {:.2f} ms"
         print(
-            "{:>7}  {:>6.0f} MB  {:>10.2f} MB  {:>16.1f} MB  {:>12.3f}  {:>5.0f} s  {:.2f} ms".format(
+            row.format(
                 n, rss / 2**20, nbytes / 2**20, held / 2**20, ratio, wall, lab_per_herald * 1e3
             ),
             flush=True,
