@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Command line: ``ionlink-sim run|budget|demo`` (also ``python -m sim``).
+"""Command line: ``ionlink-sim run|budget|demo|sweep`` (also ``python -m sim``).
 
 ``ionlink-sim run EXPERIMENT.py [-c CLASS] [KEY=VALUE ...]`` behaves like ``artiq_run`` (PYON
 arguments, same class selection and errors) and writes the master's results files. Bad input gives
@@ -114,6 +114,9 @@ def get_argparser() -> argparse.ArgumentParser:
     )
     add_lab_set(demo)
     _common(demo)
+    from sim.sweep import add_parser as add_sweep_parser
+
+    add_sweep_parser(sub, add_lab_set, _common)
     parser.run_parser = run  # type: ignore[attr-defined]
     return parser
 
@@ -261,9 +264,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args)
     from sim.device_manager import DeviceDBError, DeviceError
     from sim.runner import InputError
+    from sim.sweep import cmd_sweep
     from sim.termination import exit_status
 
-    commands: dict[str, Any] = {"run": cmd_run, "budget": cmd_budget, "demo": cmd_demo}
+    commands: dict[str, Any] = {
+        "run": cmd_run,
+        "budget": cmd_budget,
+        "demo": cmd_demo,
+        "sweep": cmd_sweep,
+    }
     try:
         return commands[args.command](args)
     except (InputError, DeviceError, DeviceDBError) as exc:
