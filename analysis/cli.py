@@ -119,6 +119,14 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("paths", nargs="+", metavar="PATH")
     select(i)
     i.add_argument("--json", action="store_true")
+    w = sub.add_parser(
+        "sweep", help="a sweep file of ionlink-sim sweep: its points, and plots against the budget"
+    )
+    w.add_argument("file", metavar="FILE", help="sweep file (ionlink-sim sweep -o)")
+    w.add_argument("--json", action="store_true", help="print the points as JSON")
+    w.add_argument("-o", "--output", help="plot file (PNG; default: FILE with .png)")
+    w.add_argument("--parameter", help="swept key to plot against (default: the first)")
+    w.add_argument("--no-plot", action="store_true", help="no plot")
     d = sub.add_parser("find", help="list results files under a results tree")
     d.add_argument("root")
     select(d)
@@ -382,6 +390,21 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import plot_sweep, read_sweep, summary_lines, sweep_points
+
+    table = read_sweep(args.file)
+    points = sweep_points(table)
+    if args.json:
+        print(json.dumps(points, indent=1, allow_nan=False))
+    else:
+        print("\n".join(summary_lines(points, table.parameters)))
+    if not args.no_plot:
+        out = plot_sweep(table, args.output or Path(args.file).with_suffix(".png"), args.parameter)
+        print(f"plot: {out}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def _cmd_find(args: argparse.Namespace) -> int:
     for p in _find(Path(args.root), args):
         print(p)
@@ -410,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             "report": _cmd_report,
             "info": _cmd_info,
             "find": _cmd_find,
+            "sweep": _cmd_sweep,
         }[args.cmd](args)
         sys.stdout.flush()
         return code
