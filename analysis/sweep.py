@@ -232,10 +232,11 @@ def summary_lines(points: Sequence[dict[str, Any]], parameters: Sequence[str]) -
                 f"{p['index']:>4} {par} seed#{p['seed_index']}: {p['status']} {p['error'] or ''}"
             )
             continue
+        b = p["budget"]
         lines.append(
             f"{p['index']:>4} {par} seed#{p['seed_index']}: P {f(p['p_success'], '{:.3g}')}  "
             f"R {f(p['rate_hz'], '{:.4g}')} s⁻¹  F {f(p['fidelity'], '{:.3f}')}  "
-            f"(budget P {p['budget']['p_success'] or math.nan:.3g}, "
-            f"R {p['budget']['rate_hz'] or math.nan:.4g}, F {p['budget']['fidelity'] or math.nan:.3f})"
+            f"(budget P {b['p_success'] or math.nan:.3g}, "
+            f"R {b['rate_hz'] or math.nan:.4g}, F {b['fidelity'] or math.nan:.3f})"
         )
     return lines
