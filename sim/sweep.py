@@ -308,6 +308,21 @@ def run_sweep(
         logger.warning("resuming: %d of %d points already done", len(records), len(points))
     if not todo:
         return records
+    bar = tqdm(total=len(points), initial=len(records), disable=not progress, unit="point")
+
+    def finished(record: PointRecord) -> None:
+        records[record.index] = record
+        _save_record(folder, record)
+        write()
+        bar.update(1)
+        if record.error is not None:
+            bar.write("point {} failed: {}".format(record.index, record.error))
+
+    if workers == 0 and not scheduler:  # in this process, one point after the other
+        for spec in todo:
+            finished(run_point(spec))
+        bar.close()
+        return records
     client, cluster = _client(scheduler, workers)
     try:
         from distributed import as_completed
@@ -318,7 +333,6 @@ def run_sweep(
             pure=False,
             key=["point-{}-{}".format(fingerprint, p.index) for p in todo],
         )
-        bar = tqdm(total=len(points), initial=len(records), disable=not progress, unit="point")
         for future in as_completed(futures):
             try:
                 record = future.result()
@@ -326,12 +340,7 @@ def run_sweep(
                 spec = todo[futures.index(future)]
                 record = PointRecord(spec.index, dict(spec.parameters), spec.seed_index, spec.seed)
                 record.error = "{}: {}".format(type(exc).__name__, exc)
-            records[record.index] = record
-            _save_record(folder, record)
-            write()
-            bar.update(1)
-            if record.error is not None:
-                bar.write("point {} failed: {}".format(record.index, record.error))
+            finished(record)
         bar.close()
     finally:
         client.close()
@@ -391,7 +400,10 @@ def add_parser(sub: Any, add_lab_set: Any, common: Any) -> None:
         "--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler (tcp://host:8786)"
     )
     p.add_argument(
-        "--workers", type=int, default=None, help="local cluster size (default: one per core)"
+        "--workers",
+        type=int,
+        default=None,
+        help="local cluster size (default: one per core; 0: run the points in this process)",
     )
     common(p)
 
