@@ -121,17 +121,19 @@ def get_argparser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_lab_set(parser: argparse.ArgumentParser) -> None:
-    """``--set KEY=VALUE`` (repeatable): a lab-description value by its dotted TOML key."""
+def add_lab_set(parser: argparse.ArgumentParser, sweep: bool = False) -> None:
+    """``--set KEY=VALUE`` (repeatable): a lab-description value by its dotted TOML key (with
+    ``sweep``: ``KEY=START:STOP:NUM`` or ``KEY=A,B,C`` too)."""
     parser.add_argument(
         "--set",
         dest="lab_set",
-        metavar="KEY=VALUE",
+        metavar="KEY=SPEC" if sweep else "KEY=VALUE",
         action="append",
         default=[],
         help="set a value of the lab description by its dotted TOML key, e.g. "
         "bsa.mode_overlap=0.95 or nodes.*.optics.collection_efficiency=0.05 (repeatable; "
-        "checked as the TOML file is)",
+        "checked as the TOML file is)"
+        + ("; sweep it with KEY=START:STOP:NUM or KEY=A,B,C" if sweep else ""),
     )
 
 

@@ -359,7 +359,7 @@ def add_parser(sub: Any, add_lab_set: Any, common: Any) -> None:
     p.add_argument(
         "--lab", default="oxford2020", help="preset name or TOML path (default: %(default)s)"
     )
-    add_lab_set(p)
+    add_lab_set(p, sweep=True)
     p.add_argument(
         "--arg",
         metavar="NAME=SPEC",
