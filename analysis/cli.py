@@ -23,6 +23,8 @@ from .io import AnalysisError, Run, SchemaError, load
 
 __all__ = ["main"]
 PROG = "ionlink-analyze"
+#: files from which an archive is read by a process pool by default
+PARALLEL_FROM = 32
 _MODES = ("z", "parity", "tomography")
 #: Experiment kinds with a report: entanglement runs and the calibrations (analysis.calibration).
 _REPORT_KINDS = (
@@ -95,6 +97,18 @@ def _parser() -> argparse.ArgumentParser:
         )
         sp.add_argument("--seed", type=int, default=0, help="bootstrap seed")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar on long reads")
+        sp.add_argument(
+            "--jobs",
+            type=int,
+            default=None,
+            help="read files in this many processes (default: one per core from "
+            f"{PARALLEL_FROM} files on, else 1)",
+        )
+        sp.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="read files on the Dask cluster at ADDRESS (tcp://host:8786)",
+        )
 
     f = sub.add_parser(
         "fidelity", help="fidelity summary of entanglement runs (combined, or --per-run)"
@@ -121,6 +135,14 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     t = sub.add_parser("tags", help="live arrival histogram, g2 and HOM dip of a tag stream")
     _tag_arguments(t)
+    w = sub.add_parser(
+        "sweep", help="a sweep file of ionlink-sim sweep: its points, and plots against the budget"
+    )
+    w.add_argument("file", metavar="FILE", help="sweep file (ionlink-sim sweep -o)")
+    w.add_argument("--json", action="store_true", help="print the points as JSON")
+    w.add_argument("-o", "--output", help="plot file (PNG; default: FILE with .png)")
+    w.add_argument("--parameter", help="swept key to plot against (default: the first)")
+    w.add_argument("--no-plot", action="store_true", help="no plot")
     d = sub.add_parser("find", help="list results files under a results tree")
     d.add_argument("root")
     select(d)
@@ -155,13 +177,27 @@ def _note(msg: str) -> None:
     print(f"{PROG}: note: {msg}", file=sys.stderr)
 
 
-def _select(args: argparse.Namespace, kinds: tuple[str, ...]) -> list[Run]:
+def _executor(args: argparse.Namespace, n_files: int) -> Any:
+    """The executor of this command's reads (:mod:`analysis.parallel`)."""
+    from .parallel import archive_executor
+
+    jobs = args.jobs if args.jobs is not None else (None if n_files >= PARALLEL_FROM else 1)
+    if jobs is not None and jobs < 1:
+        raise AnalysisError("--jobs", f"must be at least 1, got {jobs}")
+    return archive_executor(args.scheduler, jobs)
+
+
+def _select(args: argparse.Namespace, kinds: tuple[str, ...], executor: Any = None) -> list[Run]:
     """Runs of ``kinds`` (and ``--mode``) among the paths; files found in directories that are of
     other kinds, or entanglement runs without a herald (a link that did not herald), are skipped
-    with a note; explicitly named files are kept (their summary says why it cannot use them)."""
+    with a note; explicitly named files are kept (their summary says why it cannot use them).
+    With an ``executor`` the files are loaded in parallel."""
+    from .parallel import InlineExecutor, ordered_map
+
     runs, skipped = [], []
-    for p, from_dir in _expand(args):
-        r = load(p)
+    found = _expand(args)
+    loaded = ordered_map(executor or InlineExecutor(), load, [p for p, _ in found])
+    for (p, from_dir), r in zip(found, loaded):
         mode = str(r.values.get("mode")) if r.experiment == "remote_entanglement" else None
         if from_dir and r.experiment not in kinds:
             skipped.append(r.experiment_class or p.name)
@@ -213,22 +249,22 @@ def _progress(args: argparse.Namespace) -> bool:
 
 
 def _cmd_fidelity(args: argparse.Namespace) -> int:
+    from .parallel import ordered_map
     from .summary import fidelity_summary
 
-    groups = _groups(_select(args, ("remote_entanglement",)), args.per_run)
-    # timing=False: photon timing, the window trade-off and the rate-vs-time series are not part of
-    # this command's output (the report computes them), so photons.t_mu is not even read
-    reps = [
-        fidelity_summary(
-            [r.path for r in g],
+    with _executor(args, len(_expand(args))) as executor:
+        groups = _groups(_select(args, ("remote_entanglement",), executor), args.per_run)
+        # timing=False: photon timing, the window trade-off and the rate-vs-time series are not
+        # part of this command's output (the report computes them), so photons.t_mu is not read
+        summarise = functools.partial(
+            fidelity_summary,
             cl=args.cl,
             n_boot=args.bootstrap,
             seed=args.seed,
-            progress=_progress(args),
+            progress=_progress(args) and len(groups) == 1,
             timing=False,
         )
-        for g in groups
-    ]
+        reps = list(ordered_map(executor, summarise, [[r.path for r in g] for g in groups]))
     if args.json:
         out = [rep.to_dict() for rep in reps]
         print(
@@ -268,11 +304,22 @@ def _json_default(x: Any) -> Any:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
+    from .parallel import ordered_map
+
+    with _executor(args, len(_expand(args))) as executor:
+        runs = _select(args, _REPORT_KINDS, executor)
+        return _report(args, runs, executor, ordered_map)
+
+
+def _call(make: Callable[[], Any]) -> Any:
+    return make()
+
+
+def _report(args: argparse.Namespace, runs: list[Run], executor: Any, ordered_map: Any) -> int:
     from .calibration import summarise
     from .report import write_report
     from .summary import fidelity_summary
 
-    runs = _select(args, _REPORT_KINDS)
     for r in runs:
         if r.experiment not in _REPORT_KINDS:
             raise SchemaError(
@@ -308,7 +355,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
                     ),
                 )
             )
-    reps = [(dest, make()) for dest, make in jobs]  # every summary first: a bad file writes nothing
+    # every summary first: a bad file writes nothing
+    reps = list(zip([d for d, _ in jobs], ordered_map(executor, _call, [m for _, m in jobs])))
     formats = ("md", "html") if args.format == "both" else (args.format,)
     for dest, rep in reps:
         if args.output:
@@ -384,6 +432,21 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import plot_sweep, read_sweep, summary_lines, sweep_points
+
+    table = read_sweep(args.file)
+    points = sweep_points(table)
+    if args.json:
+        print(json.dumps(points, indent=1, allow_nan=False))
+    else:
+        print("\n".join(summary_lines(points, table.parameters)))
+    if not args.no_plot:
+        out = plot_sweep(table, args.output or Path(args.file).with_suffix(".png"), args.parameter)
+        print(f"plot: {out}", file=sys.stderr if args.json else sys.stdout)
+    return 0
+
+
 def _cmd_find(args: argparse.Namespace) -> int:
     for p in _find(Path(args.root), args):
         print(p)
@@ -425,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
             "info": _cmd_info,
             "find": _cmd_find,
             "tags": _cmd_tags,
+            "sweep": _cmd_sweep,
         }[args.cmd](args)
         sys.stdout.flush()
         return code

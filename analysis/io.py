@@ -62,6 +62,10 @@ class AnalysisError(Exception):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # raised in a worker process of a parallel read: rebuilt from both arguments
+        return (type(self), (self.path, self.problem))
+
 
 class FileFormatError(AnalysisError):
     """Not a readable HDF5 file (missing, not HDF5, corrupt or truncated)."""

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Command line: ``ionlink-sim run|budget|demo`` (also ``python -m sim``).
+"""Command line: ``ionlink-sim run|budget|demo|sweep`` (also ``python -m sim``).
 
 ``ionlink-sim run EXPERIMENT.py [-c CLASS] [KEY=VALUE ...]`` behaves like ``artiq_run`` (PYON
 arguments, same class selection and errors) and writes the master's results files. Bad input gives
@@ -57,6 +57,7 @@ def get_argparser() -> argparse.ArgumentParser:
         action="store_true",
         help="also serve the run as a simulated master and show its applets in a window",
     )
+    add_lab_set(run)
     _common(run)
 
     budget = sub.add_parser("budget", help="print the analytic rate/fidelity budget of a lab")
@@ -77,6 +78,7 @@ def get_argparser() -> argparse.ArgumentParser:
         help="device database whose DRTIO topology the loop runs on (device_db_drtio.py: node B "
         "on a satellite; default: one chassis)",
     )
+    add_lab_set(budget)
     _common(budget)
 
     demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
@@ -99,12 +101,32 @@ def get_argparser() -> argparse.ArgumentParser:
         help="device database (default: the repository's device_db.py; device_db_drtio.py: "
         "two chassis)",
     )
+    add_lab_set(demo)
     _common(demo)
     from sim.master.cli import add_parsers
 
     add_parsers(sub, _common)
+    from sim.sweep import add_parser as add_sweep_parser
+
+    add_sweep_parser(sub, add_lab_set, _common)
     parser.run_parser = run  # type: ignore[attr-defined]
     return parser
+
+
+def add_lab_set(parser: argparse.ArgumentParser, sweep: bool = False) -> None:
+    """``--set KEY=VALUE`` (repeatable): a lab-description value by its dotted TOML key (with
+    ``sweep``: ``KEY=START:STOP:NUM`` or ``KEY=A,B,C`` too)."""
+    parser.add_argument(
+        "--set",
+        dest="lab_set",
+        metavar="KEY=SPEC" if sweep else "KEY=VALUE",
+        action="append",
+        default=[],
+        help="set a value of the lab description by its dotted TOML key, e.g. "
+        "bsa.mode_overlap=0.95 or nodes.*.optics.collection_efficiency=0.05 (repeatable; "
+        "checked as the TOML file is)"
+        + ("; sweep it with KEY=START:STOP:NUM or KEY=A,B,C" if sweep else ""),
+    )
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -181,7 +203,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
         raise InputError("the budget needs sim.physics.budget, which is not available") from exc
     from sim.topology import is_two_chassis
 
-    lab = resolve_lab(args.lab, None)
+    lab = resolve_lab(args.lab, None, args.lab_set)
     two = is_two_chassis(args.device_db)
     if args.json:
         import json
@@ -209,6 +231,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             progress=not args.quiet and sys.stderr.isatty(),
             lab=args.lab,
             device_db=args.device_db,
+            lab_overrides=args.lab_set,
         )
 
 
@@ -228,9 +251,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sim.device_manager import DeviceDBError, DeviceError
     from sim.master.cli import COMMANDS as master_commands
     from sim.runner import InputError
+    from sim.sweep import cmd_sweep
     from sim.termination import exit_status
 
-    commands: dict[str, Any] = {"run": cmd_run, "budget": cmd_budget, "demo": cmd_demo}
+    commands: dict[str, Any] = {
+        "run": cmd_run,
+        "budget": cmd_budget,
+        "demo": cmd_demo,
+        "sweep": cmd_sweep,
+    }
     commands.update(master_commands)
     try:
         return commands[args.command](args)

@@ -80,4 +80,5 @@ def make_simulation(
         power_up=args.power_up,
         hardware_faithful=args.hardware_faithful,
         link_down=getattr(args, "link_down", []),
+        lab_overrides=getattr(args, "lab_set", ()),
     )

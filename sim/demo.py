@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from sim.runner import RunResult, Simulation
@@ -52,10 +53,12 @@ def run_demo(
     progress: bool = False,
     lab: str | Path = LAB,
     device_db: str | Path | None = None,
+    lab_overrides: Sequence[str] = (),
 ) -> int:
-    """Run the demo chain at ``lab`` (preset name or TOML path) on ``device_db`` (default: the
-    repository's one-chassis ``device_db.py``); print the fidelity summary and the budget (of
-    two chassis for a device database with a satellite). Returns the exit status."""
+    """Run the demo chain at ``lab`` (preset name or TOML path, with ``--set`` ``lab_overrides``
+    applied) on ``device_db`` (default: the repository's one-chassis ``device_db.py``); print the
+    fidelity summary and the budget (of two chassis for a device database with a satellite).
+    Returns the exit status."""
     from analysis.cli import main as analyze
     from sim.physics.budget import format_budget
     from sim.runner import resolve_lab
@@ -65,7 +68,7 @@ def run_demo(
     two = is_two_chassis(ddb)
 
     repo = ROOT / "repository"
-    lab_obj = resolve_lab(str(lab), None)
+    lab_obj = resolve_lab(str(lab), None, lab_overrides)
     try:
         with Simulation(
             ddb,
@@ -93,10 +96,13 @@ def run_demo(
     if status == 0:
         status = analyze(["fidelity", path, "--no-progress"])
     print()
-    print(
-        "prediction of the error budget (ionlink-sim budget {}{}):".format(
-            lab, " --device-db {}".format(device_db) if two else ""
-        )
+    command = " ".join(
+        [
+            str(lab),
+            *("--set " + o for o in lab_overrides),
+            *(["--device-db", str(device_db)] if two else []),
+        ]
     )
+    print("prediction of the error budget (ionlink-sim budget {}):".format(command))
     print(format_budget(lab_obj, "parity", two))
     return status

@@ -533,14 +533,11 @@ class PeriodTracking:
         owns its interval (no detector dark counts of the world's own)."""
         for th, (aw, bw, h) in zip(self.ions.thermal, self._period_maps(sig)):
             th.n = self._n_after(th.n, aw, bw, h, k)
-        windows = [
-            (first_run_mu + j * period_mu, first_run_mu + j * period_mu + sig.run_mu)
-            for j in range(k)
-        ]
         for ch in self._det_ch:
-            self._channels[ch].suppress_many(windows)
-        self._owned.append(windows[-1])
-        self._t = self._period_end = windows[-1][1]
+            self._channels[ch].suppress_periodic(first_run_mu, period_mu, k, sig.run_mu)
+        last = first_run_mu + (k - 1) * period_mu
+        self._owned.append((last, last + sig.run_mu))
+        self._t = self._period_end = last + sig.run_mu
         self._coh_t0 = [self._t * self.mu_s] * 2
 
 

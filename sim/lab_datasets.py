@@ -10,11 +10,12 @@ real lab's: :func:`drivers.link_timing.loop_datasets` defines the mapping, also 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from drivers.link_timing import loop_datasets
 
-__all__ = ["lab_datasets", "seed_lab_datasets"]
+__all__ = ["calibration_datasets", "lab_datasets", "seed_lab_datasets"]
 
 
 def lab_datasets(lab: Any) -> dict[str, float]:
@@ -43,3 +44,36 @@ def seed_lab_datasets(dataset_db: Any, lab: Any) -> None:
     description is the simulated lab's design)."""
     for key, value in lab_datasets(lab).items():
         dataset_db.set(key, value, persist=True)
+
+
+def calibration_datasets(lab: Any) -> dict[str, Any]:
+    """The persistent calibrations a lab would have after its calibration runs (readout
+    thresholds and errors, qubit drive, detection window), computed from the lab description
+    instead of measured: what an experiment run on its own, or a sweep that skips the calibration
+    experiments, starts from. Thresholds are the Poisson crossing points of the bright and dark
+    count means; readout errors a nominal 1 %."""
+    cal: dict[str, Any] = {}
+    for node in lab.nodes:
+        x = node.name
+        amp = 0.5
+        cal["calib.node_{}.qubit.frequency".format(x)] = float(node.qubit.resonance_hz)
+        cal["calib.node_{}.qubit.amplitude".format(x)] = amp
+        cal["calib.node_{}.qubit.pi_time".format(x)] = 1.0 / (
+            2 * node.qubit.rabi_frequency_hz * amp
+        )
+        cal["calib.node_{}.detect.duration".format(x)] = float(node.readout.duration_s)
+        mb = node.readout.bright_rate_hz * node.readout.duration_s
+        md = node.readout.dark_rate_hz * node.readout.duration_s
+        # Poisson crossing point as threshold (count > t => bright)
+        t = int(math.floor((mb - md) / math.log(mb / md))) if md > 0 else 0
+        cal["calib.readout.threshold_" + x] = max(0, t)
+        cal["calib.readout.error_" + x] = 0.01
+    cal["calib.link.detection_phase_hz"] = float(lab.nodes[0].species.qubit_splitting_hz)
+    delay = lab.nodes[0].excite.delay_s + lab.nodes[0].optics.photon_delay_s
+    cal["calib.photon.gate_start_mu"] = int(round(delay * 1e9)) + int(
+        round(lab.loop.gate_start_s * 1e9)
+    )
+    cal["calib.photon.gate_stop_mu"] = cal["calib.photon.gate_start_mu"] + int(
+        round(lab.loop.gate_length_s * 1e9)
+    )
+    return cal

@@ -27,6 +27,7 @@ class Provenance:
     lab_name: str
     lab_path: str
     lab_sha256: str
+    lab_overrides: str
     device_db_path: str
     device_db_sha256: str
     seed: int
@@ -47,6 +48,7 @@ class Provenance:
             lab_name=str(getattr(lab, "name", "") or ""),
             lab_path="" if lab_path is None else str(lab_path.resolve()),
             lab_sha256=sha256_of(lab_path),
+            lab_overrides=str(getattr(lab, "overrides", "") or ""),
             device_db_path="" if device_db_path is None else str(device_db_path.resolve()),
             device_db_sha256=sha256_of(device_db_path),
             seed=-1 if seed is None else int(seed),

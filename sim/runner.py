@@ -25,7 +25,7 @@ import logging
 import os
 import pathlib
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from sim import artiq_env
 from sim.datasets import DatasetDB
@@ -110,14 +110,28 @@ def _make_session(
         ) from exc
 
 
-def resolve_lab(lab: Any, device_db_path: pathlib.Path | None) -> Any:
+def resolve_lab(
+    lab: Any, device_db_path: pathlib.Path | None, overrides: Sequence[str] = ()
+) -> Any:
     """Load the lab description: ``lab`` (preset name, path or loaded object), else the ``lab.toml``
-    next to the device database if present, else ``None``."""
+    next to the device database if present, else ``None``; with ``overrides`` (``KEY=VALUE``
+    texts of ``--set``, :mod:`sim.physics.lab_overrides`) applied to its TOML document.
+
+    :raises InputError: the lab cannot be loaded, an override is bad, or there are overrides
+        but no lab file to apply them to.
+    """
     if lab is None:
         lab = lab_file(None, device_db_path)
         if lab is None:
+            if overrides:
+                raise InputError("--set needs a lab: give --lab (no lab.toml beside the device db)")
             return None
     if not isinstance(lab, (str, os.PathLike)):
+        if overrides:
+            source = getattr(lab, "source", "")
+            if not source:
+                raise InputError("--set needs a lab read from a TOML file")
+            return resolve_lab(source, device_db_path, overrides)
         return lab
     try:
         from sim.physics.lab import load_lab
@@ -126,7 +140,9 @@ def resolve_lab(lab: Any, device_db_path: pathlib.Path | None) -> Any:
             "cannot load lab {!r}: sim.physics is not available".format(str(lab))
         ) from exc
     try:
-        return load_lab(os.fspath(lab))
+        from sim.physics.lab_overrides import parse_override
+
+        return load_lab(os.fspath(lab), [parse_override(text) for text in overrides])
     except Exception as exc:
         raise InputError(
             "cannot load lab {!r}: {}".format(str(lab), " ".join(str(exc).split()))
@@ -173,6 +189,9 @@ class Simulation:
     :param hardware_faithful: pulses through a Urukul not initialised since power-up do nothing
         (one warning), as on hardware, instead of stopping the experiment.
     :param link_down: DRTIO destinations whose link is down from the start (``--link-down``).
+    :param lab_overrides: ``KEY=VALUE`` texts (``--set``) applied to the lab's TOML document and
+        checked as it is; recorded in the results files' provenance. The hardware state is that
+        of the lab without them (the same hardware at other settings).
     """
 
     def __init__(
@@ -193,6 +212,7 @@ class Simulation:
         hardware_faithful: bool = False,
         link_down: Any = (),
         tag_feed: str | None = None,
+        lab_overrides: Sequence[str] = (),
     ):
         artiq_env.activate()  # experiments and device models import artiq
         from sim.scheduler import CCB, Scheduler
@@ -213,7 +233,7 @@ class Simulation:
         self.device_db_path = ddb_path
         self.raw_device_db = raw
         self.seed = seed
-        self.lab = resolve_lab(lab, ddb_path)
+        self.lab = resolve_lab(lab, ddb_path, lab_overrides)
         self._lab_path = lab_file(lab, ddb_path)
         self.results_dir = pathlib.Path(results_dir)
         base = self.results_dir.resolve().parent
@@ -230,7 +250,9 @@ class Simulation:
         self.write_results = write_results
         from sim.state_file import store_for
 
-        self._store = store_for(state, state_dir, ddb_path, lab, raw, self.lab)
+        # --set values are settings of the same lab: its hardware state carries over
+        base_lab = resolve_lab(lab, ddb_path) if lab_overrides else self.lab
+        self._store = store_for(state, state_dir, ddb_path, lab, raw, base_lab)
         try:
             prepare_outputs(self.output_paths())
         except OutputPathError as exc:

@@ -18,6 +18,7 @@ from numpy import int64
 from drivers import entangler as _driver
 from sim.fastforward import FastForwardLoop
 from sim.rtio.errors import RTIOUnderflow
+from sim.rtio.retire import retire_history
 
 __all__ = ["Entangler"]
 
@@ -42,6 +43,7 @@ class Entangler(_driver.Entangler):
             return _driver.Entangler.run_until_herald_mu(
                 self, cool, duration_mu, margin_mu, max_runs, standalone
             )
+        retire_history(eng)  # a long loop's memory stays bounded (no VCD: the past is not read)
         if self._loop is None or self._loop.engine is not eng:
             self._loop = FastForwardLoop(eng, self.channel)
         loop = self._loop

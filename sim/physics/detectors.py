@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,13 +21,14 @@ __all__ = ["ClickChannel", "ClickRecord"]
 @dataclass
 class ClickRecord:
     """What a detector keeps between experiments: queued raw arrivals (mu), edges not yet
-    delivered, time up to which dark counts are drawn, last click (mu), suppressed intervals."""
+    delivered, time up to which dark counts are drawn, last click (mu), suppressed intervals:
+    ``(from, to)``, or ``(first, period, count, length)`` for ``count`` periodic ones."""
 
     raw: list[int]
     pending: list[tuple[int, int]]
     dark_to_mu: int
     last_click_mu: int
-    suppress: list[tuple[int, int]]
+    suppress: list[tuple[int, ...]]
 
 
 class ClickChannel:
@@ -59,7 +61,9 @@ class ClickChannel:
         self._pending: list[tuple[int, int]] = []
         self._dark_to_mu = 0
         self._last_click_mu = -(1 << 62)
-        self._suppress: list[tuple[int, int]] = []
+        # suppressed intervals, flat (first, period, count, length): a fast-forward's thousands
+        # of periodic runs are one entry, so a long run's memory does not grow with them
+        self._suppress = array("q")
 
     def save_state(self) -> ClickRecord:
         """The channel's state as a :class:`ClickRecord` (copies)."""
@@ -68,7 +72,10 @@ class ClickChannel:
             list(self._pending),
             self._dark_to_mu,
             self._last_click_mu,
-            list(self._suppress),
+            [
+                (a, a + n) if k == 1 else (a, p, k, n)
+                for a, p, k, n in zip(*[iter(self._suppress.tolist())] * 4)
+            ],
         )
 
     def load_state(self, rec: ClickRecord) -> None:
@@ -77,7 +84,12 @@ class ClickChannel:
         heapq.heapify(self._raw)
         self._pending = list(rec.pending)
         self._dark_to_mu, self._last_click_mu = rec.dark_to_mu, rec.last_click_mu
-        self._suppress = list(rec.suppress)
+        self._suppress = array("q")
+        for w in rec.suppress:
+            if len(w) == 2:
+                self.suppress(*w)
+            else:
+                self.suppress_periodic(*w)
 
     @property
     def last_click_mu(self) -> int:
@@ -105,35 +117,31 @@ class ClickChannel:
 
     def suppress(self, t_from_mu: int, t_to_mu: int) -> None:
         """No dark counts in [from, to) (the entangler fast path owns this interval)."""
-        self._suppress.append((t_from_mu, t_to_mu))
+        length = t_to_mu - t_from_mu
+        self._suppress.extend((t_from_mu, max(length, 1), 1, length))
 
-    def suppress_many(self, windows: list[tuple[int, int]]) -> None:
-        """:meth:`suppress` for each ``(from, to)`` of ``windows``."""
-        self._suppress.extend(windows)
+    def suppress_periodic(self, first_mu: int, period_mu: int, count: int, length_mu: int) -> None:
+        """:meth:`suppress` for ``count`` intervals ``[first + j·period, … + length)``."""
+        self._suppress.extend((first_mu, period_mu, count, length_mu))
 
     def _darks(self, t_end_mu: int) -> None:
         if t_end_mu <= self._dark_to_mu:
             return
         t0 = self._dark_to_mu
         self._dark_to_mu = t_end_mu
+        # dark counts are drawn in time order: intervals that end before t0 can hide none again
+        blocks = np.frombuffer(self._suppress, dtype=np.int64).reshape(-1, 4)
+        ends = blocks[:, 0] + (blocks[:, 2] - 1) * blocks[:, 1] + blocks[:, 3]
+        blocks = blocks[ends > t0]
+        self._suppress = array("q", blocks.ravel().tolist())
         if self.dark_rate_hz <= 0:
             return
-        # dark counts are drawn in time order: intervals that end before t0 can hide none again
-        suppress = self._suppress = sorted(w for w in self._suppress if w[1] > t0)
         n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
         if not n:
             return  # (drawing no times draws nothing from the generator either)
         times = t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64)
-        if suppress and n:
-            # t is hidden iff some interval starts at or before t and ends after it: the latest
-            # end among the intervals starting at or before t
-            starts = np.fromiter((w[0] for w in suppress), np.int64, len(suppress))
-            ends = np.maximum.accumulate(
-                np.fromiter((w[1] for w in suppress), np.int64, len(suppress))
-            )
-            i = np.searchsorted(starts, times, side="right") - 1
-            hidden = (i >= 0) & (ends[np.maximum(i, 0)] > times)
-            times = times[~hidden]
+        if len(blocks) and n:
+            times = times[~_hidden(times, blocks)]
         for t in times:
             heapq.heappush(self._raw, int(t))
 
@@ -153,3 +161,18 @@ class ClickChannel:
         out = [e for e in self._pending if e[0] < t_end_mu]
         self._pending = [e for e in self._pending if e[0] >= t_end_mu]
         return out
+
+
+def _hidden(times: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """Which of ``times`` (mu) fall in a suppressed interval of ``blocks`` (rows ``first,
+    period, count, length``: intervals ``[first + j·period, first + j·period + length)``)."""
+    order = np.argsort(times, kind="stable")
+    st = times[order]
+    hidden = np.zeros(len(st), dtype=bool)
+    for first, period, count, length in blocks.tolist():
+        lo, hi = np.searchsorted(st, [first, first + (count - 1) * period + length])
+        if lo < hi:
+            hidden[lo:hi] |= (st[lo:hi] - first) % period < length
+    out = np.empty_like(hidden)
+    out[order] = hidden
+    return out

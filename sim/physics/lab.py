@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, fields, replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from sim.physics.lab_model import (
     Reference,
     Species,
 )
+from sim.physics.lab_overrides import LabOverride, apply_overrides, format_overrides
 
 __all__ = [
     "BSA",
@@ -88,7 +89,7 @@ def _build(cls: type, data: Mapping[str, Any], path: str, lab: str, **extra: Any
         raise LabError(f"lab {lab}: {path}: missing key(s) {missing or exc}") from None
     for f in fields(cls):
         v = getattr(obj, f.name)
-        if f.type in ("float", "int") and not isinstance(v, (int, float)):
+        if f.type in ("float", "int") and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise LabError(f"lab {lab}: {path}.{f.name}: expected a number, got {v!r}")
         if f.type == "str" and not isinstance(v, str):
             raise LabError(f"lab {lab}: {path}.{f.name}: expected a string, got {v!r}")
@@ -308,11 +309,12 @@ def lab_from_dict(data: Mapping[str, Any], name: str = "lab") -> Lab:
     return result
 
 
-def load_lab(name_or_path: str | Path) -> Lab:
+def load_lab(name_or_path: str | Path, overrides: Sequence[LabOverride] = ()) -> Lab:
     """Load a lab description: a preset name (``oxford2020``, ``duke2024``, ``target_99_1khz``)
-    or the path of a TOML file.
+    or the path of a TOML file, with ``--set`` ``overrides`` applied to it
+    (:mod:`sim.physics.lab_overrides`) and checked as the file is.
 
-    :raises LabError: unknown preset, unreadable or invalid file.
+    :raises LabError: unknown preset, unreadable or invalid file, bad override.
     """
     p = Path(name_or_path)
     if not p.suffix and not p.is_file():  # a preset, even beside a directory of that name
@@ -325,4 +327,11 @@ def load_lab(name_or_path: str | Path) -> Lab:
         data = tomllib.loads(p.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise LabError(f"lab {p}: cannot read: {exc}") from None
-    return replace(lab_from_dict(data, name=p.stem), source=str(p.resolve()))
+    lab = lab_from_dict(data, name=p.stem)
+    if overrides:
+        document = apply_overrides(data, overrides)
+        try:
+            lab = lab_from_dict(document, name=p.stem)
+        except LabError as exc:
+            raise LabError(f"--set: {exc}") from None
+    return replace(lab, source=str(p.resolve()), overrides=format_overrides(overrides))

@@ -332,6 +332,9 @@ class Lab:
     description: str = ""
     source: str = ""  # the TOML file it was loaded from ("" if built otherwise)
     drtio: DrtioLink = DrtioLink()
+    # ``--set`` overrides applied to that file, as a JSON object ("" for none); the values are
+    # already in the records, so the field stays out of repr (and the hardware-state fingerprint)
+    overrides: str = field(default="", repr=False)
 
     def node(self, name: str) -> Node:
         """The node called ``name`` (``"a"`` or ``"b"``)."""

@@ -1,41 +1,12 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Helpers for running repository experiments in the simulator (tests and benchmarks)."""
 
-import math
 from pathlib import Path
+
+from sim.lab_datasets import calibration_datasets as lab_calibration  # noqa: F401 (re-export)
 
 ROOT = Path(__file__).resolve().parents[2]
 REPO = ROOT / "repository"
-
-
-def lab_calibration(lab):
-    """Persistent calibration datasets a lab would have after its calibration runs, from the lab
-    description (qubit drive and readout), so that one experiment can be tested in isolation."""
-    cal = {}
-    for node in lab.nodes:
-        x = node.name
-        amp = 0.5
-        cal["calib.node_{}.qubit.frequency".format(x)] = float(node.qubit.resonance_hz)
-        cal["calib.node_{}.qubit.amplitude".format(x)] = amp
-        cal["calib.node_{}.qubit.pi_time".format(x)] = 1.0 / (
-            2 * node.qubit.rabi_frequency_hz * amp
-        )
-        cal["calib.node_{}.detect.duration".format(x)] = float(node.readout.duration_s)
-        mb = node.readout.bright_rate_hz * node.readout.duration_s
-        md = node.readout.dark_rate_hz * node.readout.duration_s
-        # Poisson crossing point as threshold (count > t => bright)
-        t = int(math.floor((mb - md) / math.log(mb / md))) if md > 0 else 0
-        cal["calib.readout.threshold_" + x] = max(0, t)
-        cal["calib.readout.error_" + x] = 0.01
-    cal["calib.link.detection_phase_hz"] = float(lab.nodes[0].species.qubit_splitting_hz)
-    delay = lab.nodes[0].excite.delay_s + lab.nodes[0].optics.photon_delay_s
-    cal["calib.photon.gate_start_mu"] = int(round(delay * 1e9)) + int(
-        round(lab.loop.gate_start_s * 1e9)
-    )
-    cal["calib.photon.gate_stop_mu"] = cal["calib.photon.gate_start_mu"] + int(
-        round(lab.loop.gate_length_s * 1e9)
-    )
-    return cal
 
 
 def simulation(tmp_path, lab="oxford2020", seed=1, calibration=True, startup=True):

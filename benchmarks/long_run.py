@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Peak memory of a long gateware-heralding run against its length, through the CLI path.
+
+For each herald count N it makes a fresh lab folder, runs ``ionlink-sim run`` for Startup, then
+``repository/remote_entanglement.py mode="z" heralds_per_setting=N`` at ``oxford2020`` (one
+process each, as a user would), and reads that process's peak resident set size from the kernel
+(``os.wait4``). It prints, per N: peak RSS, the size of the per-herald records in the results file
+(``herald.*`` datasets), their estimated size while the run holds them (Python lists: ≈ 40 bytes
+a value), and the peak less that estimate relative to the first N's: "flat within 20 %" means
+that ratio stays ≤ 1.20. Also the wall time and the simulated lab time per herald.
+
+    PYTHONPATH=. python benchmarks/long_run.py [--heralds 1000 10000 100000] [--seed 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import h5py
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON_VALUE_BYTES = 40  # a list slot (8 B) and an int/float object (28-32 B)
+LIMIT = 1.20
+
+
+def run_cli(args: list[str], cwd: Path) -> tuple[int, float]:
+    """Run ``ionlink-sim ARGS`` in ``cwd``; return its peak RSS (kB, Linux) and wall time (s)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "sim", *args, "-q"], cwd=cwd, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit("ionlink-sim {} failed with status {}".format(args, proc.returncode))
+    return usage.ru_maxrss, time.perf_counter() - t0
+
+
+def herald_records(path: Path) -> tuple[int, int, float]:
+    """Bytes and values of the ``herald.*`` datasets, and lab time per herald (s)."""
+    with h5py.File(path, "r") as f:
+        d = f["datasets"]
+        keys = [k for k in d if k.startswith("herald.")]
+        nbytes = sum(d[k].nbytes for k in keys)
+        values = sum(d[k].size for k in keys)
+        t = d["herald.t_lab_mu"][()]
+        per = float(t[-1] - t[0]) * 1e-9 / max(len(t) - 1, 1)
+    return nbytes, values, per
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--heralds", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--lab", default="oxford2020")
+    args = parser.parse_args()
+    rows = []
+    base = None
+    print(
+        "heralds  peak RSS  records (file)  records (held, est.)  excess ratio  wall   lab/herald"
+    )
+    for n in args.heralds:
+        with tempfile.TemporaryDirectory() as tmp:
+            cwd = Path(tmp)
+            common = ["--lab", args.lab, "--seed", str(args.seed)]
+            common += ["--device-db", str(ROOT / "device_db.py")]
+            run_cli(["run", str(ROOT / "repository/startup.py"), *common], cwd)
+            rss_kb, wall = run_cli(
+                [
+                    "run",
+                    str(ROOT / "repository/remote_entanglement.py"),
+                    'mode="z"',
+                    "heralds_per_setting={}".format(n),
+                    *common,
+                ],
+                cwd,
+            )
+            (path,) = cwd.rglob("*RemoteEntanglement.h5")
+            nbytes, values, lab_per_herald = herald_records(path)
+        rss = rss_kb * 1024
+        held = values * PYTHON_VALUE_BYTES
+        excess = rss - held
+        base = base if base is not None else excess
+        ratio = excess / base
+        rows.append(ratio)
+        row = "{:>7}  {:>6.0f} MB  {:>10.2f} MB  {:>16.1f} MB  {:>12.3f}  {:>5.0f} s  {:.2f} ms"
+        print(
+            row.format(
+                n, rss / 2**20, nbytes / 2**20, held / 2**20, ratio, wall, lab_per_herald * 1e3
+            ),
+            flush=True,
+        )
+    worst = max(rows)
+    print("worst excess ratio {:.3f} (limit {:.2f}): {}".format(worst, LIMIT, worst <= LIMIT))
+    return 0 if worst <= LIMIT else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,439 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""``ionlink-sim sweep``: a grid of simulated remote-entanglement sequences on Dask distributed.
+
+The grid is the product of the swept lab values (``--set KEY=SPEC``), swept experiment arguments
+(``--arg NAME=SPEC``) and ``--seeds N`` seeds, in that order (the seeds vary fastest). ``SPEC`` is
+``START:STOP:NUM`` (NUM values, both ends included), a list ``A,B,C``, or one value (the same for
+every point). Every point is one :class:`~sim.sweep_point.PointSpec` run by
+:func:`~sim.sweep_point.run_point` on a Dask worker: a :class:`distributed.LocalCluster` with one
+single-threaded process per core by default, or the cluster at ``--scheduler ADDRESS``. Point
+``i`` gets the ``i``-th child of ``numpy.random.SeedSequence(--seed).spawn(n_points)``, so the
+numbers do not depend on the number of workers or the order in which points finish.
+
+Outputs: each point's results tree in ``<points folder>/point_<index>/`` (ARTIQ's layout) with its
+record ``point.json``, and the sweep file (``-o``; :mod:`sim.sweep_file`), rewritten after every
+point. A point that fails is recorded with its error and the sweep goes on (exit status 1 at the
+end). Running the same command again resumes: points with a record are not run again (failed ones
+are); a sweep file or folder made by another definition is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.experiment_file import InputError
+from sim.sweep_point import PointRecord, PointSpec, run_point
+
+__all__ = ["Axis", "SweepDefinition", "add_parser", "cmd_sweep", "parse_spec", "run_sweep"]
+
+logger = logging.getLogger(__name__)
+ARG_PREFIX = "arg."
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A swept parameter: its dotted key (``arg.NAME`` for an experiment argument) and values."""
+
+    key: str
+    values: tuple[Any, ...]
+
+
+def _value(text: str) -> Any:
+    from sim.physics.lab_overrides import parse_override
+
+    return parse_override("v=" + text).value
+
+
+def parse_spec(text: str) -> tuple[str, tuple[Any, ...]]:
+    """``KEY=START:STOP:NUM`` | ``KEY=A,B,C`` | ``KEY=VALUE`` → ``(key, values)``.
+
+    :raises InputError: no ``=``, or a range that is not ``START:STOP:NUM`` with NUM ≥ 1.
+    """
+    key, sep, spec = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not spec.strip():
+        raise InputError(
+            "sweep value {!r}: expected KEY=START:STOP:NUM, KEY=A,B,C or KEY=V".format(text)
+        )
+    spec = spec.strip()
+    if ":" in spec and not spec.startswith(('"', "'")):
+        parts = spec.split(":")
+        try:
+            start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
+            if len(parts) != 3 or num < 1:
+                raise ValueError
+        except (ValueError, IndexError):
+            raise InputError(
+                "{}: range {!r} must be START:STOP:NUM with NUM ≥ 1".format(key, spec)
+            ) from None
+        values = tuple(float(round(v, 12)) for v in np.linspace(start, stop, num))
+        return key, values
+    return key, tuple(_value(item.strip()) for item in spec.split(","))
+
+
+@dataclass(frozen=True)
+class SweepDefinition:
+    """What a sweep computes (not where or how fast): everything that decides its numbers."""
+
+    lab: str
+    fixed: tuple[str, ...]  # KEY=VALUE lab overrides common to every point
+    arguments: tuple[tuple[str, Any], ...]  # fixed experiment arguments
+    axes: tuple[Axis, ...]
+    seeds: int
+    seed: int
+    heralds: int
+    mode: str
+    budget_only: bool
+    calibration: str
+    readout_shots: int
+    photon_attempts: int
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict (also what identifies the sweep when resuming)."""
+        return {
+            "lab": self.lab,
+            "fixed": list(self.fixed),
+            "arguments": dict(self.arguments),
+            "axes": [{"key": a.key, "values": list(a.values)} for a in self.axes],
+            "parameters": [a.key for a in self.axes],
+            "seeds": self.seeds,
+            "seed": self.seed,
+            "heralds": self.heralds,
+            "mode": self.mode,
+            "budget_only": self.budget_only,
+            "calibration": self.calibration,
+            "readout_shots": self.readout_shots,
+            "photon_attempts": self.photon_attempts,
+        }
+
+    def fingerprint(self) -> str:
+        """SHA-256 of :meth:`to_json` (16 hex digits)."""
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()[:16]
+
+    def points(self, folder: Path) -> list[PointSpec]:
+        """Every point, in sweep order, with its seed (see the module docstring)."""
+        combos = list(itertools.product(*(a.values for a in self.axes)))
+        n = len(combos) * self.seeds
+        children = np.random.SeedSequence(self.seed).spawn(n)
+        out = []
+        for i, (combo, seed_index) in enumerate(itertools.product(combos, range(self.seeds))):
+            parameters = {a.key: v for a, v in zip(self.axes, combo)}
+            overrides = list(self.fixed)
+            arguments = dict(self.arguments)
+            for key, value in parameters.items():
+                if key.startswith(ARG_PREFIX):
+                    arguments[key[len(ARG_PREFIX) :]] = value
+                else:
+                    overrides.append("{}={}".format(key, json.dumps(value)))
+            seed = int(children[i].generate_state(1, np.uint64)[0] >> np.uint64(1))
+            out.append(
+                PointSpec(
+                    index=i,
+                    parameters=parameters,
+                    lab=self.lab,
+                    overrides=tuple(overrides),
+                    arguments=arguments,
+                    seed_index=seed_index,
+                    seed=seed,
+                    folder=str(folder / "point_{:05d}".format(i)),
+                    heralds=self.heralds,
+                    mode=self.mode,
+                    budget_only=self.budget_only,
+                    calibration=self.calibration,
+                    readout_shots=self.readout_shots,
+                    photon_attempts=self.photon_attempts,
+                )
+            )
+        return out
+
+    def check(self) -> None:
+        """Load the lab with every swept value (each alone, with the fixed ones): a bad key or
+        value is an :class:`InputError` before anything runs."""
+        from sim.runner import resolve_lab
+
+        resolve_lab(self.lab, None, self.fixed)
+        for axis in self.axes:
+            if axis.key.startswith(ARG_PREFIX):
+                continue
+            for value in axis.values:
+                resolve_lab(
+                    self.lab, None, (*self.fixed, "{}={}".format(axis.key, json.dumps(value)))
+                )
+
+
+def definition_from_args(args: argparse.Namespace) -> SweepDefinition:
+    """The :class:`SweepDefinition` of ``ionlink-sim sweep`` arguments (checked)."""
+    if args.seeds < 1:
+        raise InputError("--seeds must be at least 1")
+    if args.heralds < 1:
+        raise InputError("--heralds must be at least 1")
+    fixed: list[str] = []
+    axes: list[Axis] = []
+    arguments: list[tuple[str, Any]] = []
+    seen: set[str] = set()
+    for text, is_arg in [(t, False) for t in args.lab_set] + [(t, True) for t in args.arg]:
+        key, values = parse_spec(text)
+        name = ARG_PREFIX + key if is_arg else key
+        if name in seen:
+            raise InputError("{} is given twice".format(name))
+        seen.add(name)
+        if len(values) > 1:
+            axes.append(Axis(name, values))
+        elif is_arg:
+            arguments.append((key, values[0]))
+        else:
+            fixed.append("{}={}".format(key, json.dumps(values[0])))
+    definition = SweepDefinition(
+        lab=args.lab,
+        fixed=tuple(fixed),
+        arguments=tuple(arguments),
+        axes=tuple(axes),
+        seeds=args.seeds,
+        seed=args.seed,
+        heralds=args.heralds,
+        mode=args.mode,
+        budget_only=args.budget_only,
+        calibration=args.calibration,
+        readout_shots=args.readout_shots,
+        photon_attempts=args.photon_attempts,
+    )
+    definition.check()
+    return definition
+
+
+# ------------------------------------------------------------------------------------------------
+# running
+
+
+def _client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
+    """A Dask client of the cluster at ``scheduler``, or of a new local cluster (one process per
+    core, one thread each); returns ``(client, cluster or None)``."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:  # pragma: no cover - a dependency of ionlink
+        raise InputError(
+            "ionlink-sim sweep needs dask[distributed] (pip install 'dask[distributed]')"
+        ) from exc
+    if scheduler:
+        try:
+            return Client(scheduler, timeout=10), None
+        except (OSError, TimeoutError) as exc:
+            raise InputError(
+                "cannot reach the Dask scheduler at {}: {}".format(scheduler, exc)
+            ) from exc
+    n = workers or os.cpu_count() or 1
+    if not logger.isEnabledFor(logging.INFO):  # Dask's own start-up chatter
+        for name in ("distributed", "dask"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    cluster = LocalCluster(
+        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", host="127.0.0.1"
+    )
+    return Client(cluster), cluster
+
+
+def _load_done(folder: Path, fingerprint: str) -> dict[int, PointRecord]:
+    """Records of finished points in ``folder`` (failed ones are run again)."""
+    marker = folder / "sweep.json"
+    if marker.exists():
+        stored = json.loads(marker.read_text()).get("fingerprint")
+        if stored != fingerprint:
+            raise InputError(
+                "{} holds another sweep (other parameters, seeds or lab): choose another -o "
+                "or --points".format(folder)
+            )
+    done = {}
+    for path in sorted(folder.glob("point_*/point.json")):
+        try:
+            record = PointRecord.from_dict(json.loads(path.read_text()))
+        except (ValueError, TypeError, KeyError):
+            continue  # an unreadable record: the point runs again
+        if record.error is None:
+            done[record.index] = record
+    return done
+
+
+def _save_record(folder: Path, record: PointRecord) -> None:
+    target = folder / "point_{:05d}".format(record.index) / "point.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record.to_dict(), indent=1))
+    os.replace(tmp, target)
+
+
+def run_sweep(
+    definition: SweepDefinition,
+    output: Path,
+    folder: Path,
+    *,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> dict[int, PointRecord]:
+    """Run the points of ``definition`` not finished yet (in ``folder``) on Dask, writing the
+    sweep file ``output`` after each; returns every point's record by index."""
+    from tqdm import tqdm
+
+    from sim.sweep_file import write_sweep_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fingerprint = definition.fingerprint()
+    records = _load_done(folder, fingerprint)
+    (folder / "sweep.json").write_text(
+        json.dumps({"fingerprint": fingerprint, "definition": definition.to_json()}, indent=1)
+    )
+    points = definition.points(folder)
+    table = [
+        {"index": p.index, "seed_index": p.seed_index, "seed": p.seed, "parameters": p.parameters}
+        for p in points
+    ]
+    todo = [p for p in points if p.index not in records]
+    start = time.time()
+
+    def write() -> None:
+        write_sweep_file(output, definition.to_json(), table, records, start_time=start)
+
+    write()
+    if records:
+        logger.warning("resuming: %d of %d points already done", len(records), len(points))
+    if not todo:
+        return records
+    bar = tqdm(total=len(points), initial=len(records), disable=not progress, unit="point")
+
+    def finished(record: PointRecord) -> None:
+        records[record.index] = record
+        _save_record(folder, record)
+        write()
+        bar.update(1)
+        if record.error is not None:
+            bar.write("point {} failed: {}".format(record.index, record.error))
+
+    if workers == 0 and not scheduler:  # in this process, one point after the other
+        for spec in todo:
+            finished(run_point(spec))
+        bar.close()
+        return records
+    client, cluster = _client(scheduler, workers)
+    try:
+        from distributed import as_completed
+
+        futures = client.map(
+            run_point,
+            todo,
+            pure=False,
+            key=["point-{}-{}".format(fingerprint, p.index) for p in todo],
+        )
+        for future in as_completed(futures):
+            try:
+                record = future.result()
+            except Exception as exc:  # the worker died: recorded like a failed point
+                spec = todo[futures.index(future)]
+                record = PointRecord(spec.index, dict(spec.parameters), spec.seed_index, spec.seed)
+                record.error = "{}: {}".format(type(exc).__name__, exc)
+            finished(record)
+        bar.close()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return records
+
+
+# ------------------------------------------------------------------------------------------------
+# command line
+
+
+def add_parser(sub: Any, add_lab_set: Any, common: Any) -> None:
+    """The ``sweep`` subcommand on the ``ionlink-sim`` subparsers ``sub``."""
+    p = sub.add_parser("sweep", help="run a grid of simulated sequences (Dask distributed)")
+    p.add_argument(
+        "--lab", default="oxford2020", help="preset name or TOML path (default: %(default)s)"
+    )
+    add_lab_set(p, sweep=True)
+    p.add_argument(
+        "--arg",
+        metavar="NAME=SPEC",
+        action="append",
+        default=[],
+        help="remote-entanglement argument, fixed or swept like --set (repeatable)",
+    )
+    p.add_argument(
+        "--seeds", type=int, default=1, help="seeds per grid point (default: %(default)s)"
+    )
+    p.add_argument(
+        "--seed", type=int, default=1, help="root seed of SeedSequence (default: %(default)s)"
+    )
+    p.add_argument(
+        "--heralds",
+        type=int,
+        default=60,
+        help="heralds per analysis setting (default: %(default)s)",
+    )
+    p.add_argument("--mode", default="parity", choices=["z", "parity", "tomography"])
+    p.add_argument("--budget-only", action="store_true", help="only the error budget per point")
+    p.add_argument(
+        "--calibration",
+        default="chain",
+        choices=["chain", "lab"],
+        help="chain: run the readout and single-photon calibrations in every point (as the demo); "
+        "lab: take the calibrations from the lab description (default: %(default)s)",
+    )
+    p.add_argument("--readout-shots", type=int, default=200)
+    p.add_argument("--photon-attempts", type=int, default=3000)
+    p.add_argument("-o", "--output", default="sweep.h5", help="sweep file (default: %(default)s)")
+    p.add_argument(
+        "--points",
+        default=None,
+        help="folder of the points' results (default: the sweep file's name without .h5)",
+    )
+    p.add_argument(
+        "--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler (tcp://host:8786)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local cluster size (default: one per core; 0: run the points in this process)",
+    )
+    common(p)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """``ionlink-sim sweep``; exit status 1 if any point failed."""
+    import sys
+
+    definition = definition_from_args(args)
+    output = Path(args.output)
+    folder = Path(args.points) if args.points else output.with_suffix("")
+    if folder == output:
+        folder = output.with_name(output.name + ".points")
+    from sim.outputs import OutputPath, OutputPathError, prepare_outputs
+
+    try:
+        prepare_outputs(
+            [OutputPath(output, "sweep file"), OutputPath(folder, "points folder", folder=True)]
+        )
+    except OutputPathError as exc:
+        raise InputError(str(exc)) from None
+    records = run_sweep(
+        definition,
+        output,
+        folder,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        progress=not args.quiet and sys.stderr.isatty(),
+    )
+    failed = sorted(i for i, r in records.items() if r.error is not None)
+    if not args.quiet:
+        print("sweep file: {} ({} points, {} failed)".format(output, len(records), len(failed)))
+    return 1 if failed else 0

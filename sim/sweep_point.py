@@ -1,0 +1,218 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""One point of a parameter sweep: what it is (:class:`PointSpec`), running it
+(:func:`run_point`, what a Dask worker executes) and what it gives (a :class:`PointRecord`).
+
+A point is a full simulated sequence in its own folder, as ``ionlink-sim demo`` runs it: Startup,
+the calibrations (measured by the readout-calibration and single-photon experiments, or with
+``calibration="lab"`` taken from the lab description), then remote entanglement with ``heralds``
+per analysis setting; the results files are ARTIQ's, and the remote-entanglement file is the
+point's. Its P, rate and fidelity come from :func:`analysis.fidelity_summary`, beside the error
+budget's prediction for the same lab. With ``budget_only`` only the budget is computed.
+
+A point never raises: an exception is recorded in :attr:`PointRecord.error` and the sweep goes on.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Interval", "PointRecord", "PointSpec", "run_point"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class PointSpec:
+    """Everything a worker needs to run one point (plain values: it is pickled to workers).
+
+    :param index: position in the sweep (row of the sweep file).
+    :param parameters: swept dotted keys → values (lab keys as in ``--set``; experiment
+        arguments as ``arg.NAME``).
+    :param lab: preset name or TOML path. :param overrides: ``KEY=VALUE`` texts for the lab
+        (fixed ones and this point's). :param arguments: remote-entanglement arguments.
+    :param seed_index: which of the sweep's seeds. :param seed: the simulation's seed.
+    :param folder: where the point's results tree goes.
+    """
+
+    index: int
+    parameters: dict[str, Any]
+    lab: str
+    overrides: tuple[str, ...]
+    arguments: dict[str, Any]
+    seed_index: int
+    seed: int
+    folder: str
+    heralds: int = 60
+    mode: str = "parity"
+    budget_only: bool = False
+    calibration: str = "chain"
+    readout_shots: int = 200
+    photon_attempts: int = 3000
+
+
+@dataclass
+class Interval:
+    """A figure with its confidence interval (``None`` where unknown)."""
+
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+    @classmethod
+    def of(cls, estimate: Any) -> "Interval":
+        """From an :class:`analysis.estimate.Estimate` (NaN → ``None``)."""
+
+        def num(x: Any) -> float | None:
+            return None if x is None or not math.isfinite(float(x)) else float(x)
+
+        return cls(num(estimate.value), num(estimate.lo), num(estimate.hi))
+
+
+@dataclass
+class PointRecord:
+    """What a point gave: measured figures with intervals, the budget's, and its status.
+
+    ``error`` is ``None`` when the point ran; ``note`` says why a figure is missing (e.g. too few
+    heralds for a fidelity). Rates are heralds per second of lab time; P per attempt.
+    """
+
+    index: int
+    parameters: dict[str, Any]
+    seed_index: int
+    seed: int
+    p_success: Interval = field(default_factory=lambda: Interval(None))
+    rate_hz: Interval = field(default_factory=lambda: Interval(None))
+    fidelity: Interval = field(default_factory=lambda: Interval(None))
+    heralds: int = 0
+    attempts: int = 0
+    budget: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    note: str = ""
+    results_file: str = ""
+    worker: str = ""
+    wall_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PointRecord":
+        """Inverse of :meth:`to_dict`."""
+        data = dict(data)
+        for key in ("p_success", "rate_hz", "fidelity"):
+            data[key] = Interval(**data[key])
+        return cls(**data)
+
+
+def _worker_name() -> str:
+    """The Dask worker's address, else ``host:pid`` of this process."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        import os
+
+        return "{}:{}".format(socket.gethostname(), os.getpid())
+
+
+def run_point(spec: PointSpec) -> PointRecord:
+    """Run one point (see the module docstring); never raises."""
+    t0 = time.perf_counter()
+    record = PointRecord(spec.index, dict(spec.parameters), spec.seed_index, spec.seed)
+    record.worker = _worker_name()
+    try:
+        _run(spec, record)
+    except BaseException as exc:  # recorded: the sweep goes on
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        record.error = "{}: {}".format(type(exc).__name__, " ".join(str(exc).split()))
+        record.note = traceback.format_exc(limit=-3)
+    record.wall_s = time.perf_counter() - t0
+    return record
+
+
+def _run(spec: PointSpec, record: PointRecord) -> None:
+    from sim.physics.budget import budget_dict
+    from sim.runner import resolve_lab
+
+    lab = resolve_lab(spec.lab, None, spec.overrides)
+    budget = budget_dict(lab, spec.mode)
+    record.budget = {
+        "p_success": float(budget["p_success"]),
+        "rate_hz": float(budget["rate_hz"]),
+        "fidelity": float(budget["fidelity_measured"]),
+        "fidelity_state": float(budget["fidelity_state"]),
+    }
+    if spec.budget_only:
+        return
+    path = _simulate(spec, lab)
+    record.results_file = str(path.resolve())
+    _measure(path, record)
+
+
+def _simulate(spec: PointSpec, lab: Any) -> Path:
+    """The point's sequence; returns the remote-entanglement results file."""
+    from sim.lab_datasets import calibration_datasets
+    from sim.runner import Simulation
+
+    repo = ROOT / "repository"
+    folder = Path(spec.folder)
+    with Simulation(
+        ROOT / "device_db.py",
+        seed=spec.seed,
+        lab=lab,
+        results_dir=folder / "results",
+        dataset_db=folder / "dataset_db.mdb",
+    ) as simulation:
+        steps: list[tuple[str, dict[str, Any]]] = [("startup.py", {})]
+        if spec.calibration == "chain":
+            steps.append(("readout_calibration.py", {"shots": spec.readout_shots}))
+            steps.append(("single_photon.py", {"attempts": spec.photon_attempts}))
+        else:
+            for key, value in calibration_datasets(lab).items():
+                simulation.dataset_db.set(key, value, persist=True)
+        arguments = {"mode": spec.mode, "heralds_per_setting": spec.heralds, **spec.arguments}
+        steps.append(("remote_entanglement.py", arguments))
+        for file, args in steps:
+            result = simulation.run(repo / file, arguments=args)
+            if result.exit_code != 0:
+                raise RuntimeError(
+                    "{} failed: {}".format(result.class_name, result.error_message or result.status)
+                )
+    if result.results_file is None:
+        raise RuntimeError("the remote-entanglement run wrote no results file")
+    return Path(result.results_file)
+
+
+def _measure(path: Path, record: PointRecord) -> None:
+    """P, rate and fidelity of the results file; without a fidelity (too few heralds) P and rate
+    from the run's totals, and a note."""
+    from analysis import fidelity_summary, load
+    from analysis.estimate import clopper_pearson, poisson_rate
+    from analysis.io import AnalysisError
+
+    try:
+        rep = fidelity_summary([path], timing=False)
+    except AnalysisError as exc:
+        record.note = "no fidelity: {}".format(" ".join(str(exc).split()))
+        run = load(path)
+        heralds = int(run.values["totals.heralds"])
+        attempts = int(run.values["totals.attempts"])
+        lab_s = float(run.values["totals.lab_time_s"])
+        record.heralds, record.attempts = heralds, attempts
+        record.p_success = Interval.of(clopper_pearson(heralds, attempts))
+        record.rate_hz = Interval.of(poisson_rate(heralds, lab_s))
+        return
+    record.heralds = int(rep.stats.heralds)
+    record.attempts = int(rep.stats.attempts)
+    record.p_success = Interval.of(rep.p_success)
+    record.rate_hz = Interval.of(rep.rate_lab)
+    record.fidelity = Interval.of(rep.fidelity)

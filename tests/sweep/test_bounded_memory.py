@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""A long run's memory does not grow with its length: the engine retires the history nothing reads
+(no VCD), without changing a single simulated number; fast-forwarded runs' suppressed dark-count
+intervals are kept as one periodic entry."""
+
+import numpy as np
+import pytest
+
+import sim.rtio.retire as retire
+from sim.physics.detectors import ClickChannel, _hidden
+from tests.experiments.simhelpers import run, simulation
+
+
+def _heralds(tmp_path, threshold, monkeypatch):
+    monkeypatch.setattr(retire, "RETIRE_AFTER_EVENTS", threshold)
+    retired = []
+    original = retire.retire_history
+
+    def counting(engine, **kw):
+        retired.append(original(engine, **kw))
+        return retired[-1]
+
+    monkeypatch.setattr("sim.devices.entangler.retire_history", counting)
+    with simulation(tmp_path, seed=11) as s:
+        datasets = run(s, "remote_entanglement", mode="z", heralds_per_setting=60)
+        engine = s.session.engine
+        raw = sum(len(st.raw) for st in engine.channels.values())
+        n_outputs = engine.summary()["n_outputs"]
+    herald = {k: np.asarray(v) for k, v in datasets.items() if k.startswith("herald.")}
+    herald.pop("herald.t_wall")
+    return herald, n_outputs, sum(retired), raw
+
+
+def test_retiring_changes_no_number_and_bounds_the_logs(tmp_path, monkeypatch):
+    kept, n_kept, retired_none, raw_kept = _heralds(tmp_path / "a", 10**12, monkeypatch)
+    trimmed, n_trimmed, retired, raw_trimmed = _heralds(tmp_path / "b", 2000, monkeypatch)
+    assert retired_none == 0 and retired > 0.8 * n_kept
+    assert raw_trimmed < 0.2 * raw_kept  # the logs hold the last few heralds only
+    assert n_trimmed == n_kept  # retired submissions still count
+    assert kept.keys() == trimmed.keys() and len(kept["herald.attempts"]) == 60
+    for key in kept:
+        assert np.array_equal(kept[key], trimmed[key]), key
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_periodic_suppression_hides_exactly_the_windows(seed):
+    rng = np.random.default_rng(seed)
+    blocks = []
+    t = 0
+    for _ in range(20):
+        t += int(rng.integers(0, 500))
+        period, count = int(rng.integers(1, 50)), int(rng.integers(1, 6))
+        length = int(rng.integers(0, period + 10))
+        blocks.append((t, period, count, length))
+        t += period * count
+    times = rng.integers(0, t + 100, 4000)
+    windows = [(a + j * p, a + j * p + n) for a, p, k, n in blocks for j in range(k)]
+    brute = np.array([any(lo <= x < hi for lo, hi in windows) for x in times.tolist()])
+    assert np.array_equal(_hidden(times, np.array(blocks, dtype=np.int64)), brute)
+
+
+def test_click_record_keeps_periodic_blocks():
+    ch = ClickChannel(np.random.default_rng(1), dark_rate_hz=1e5)
+    ch.suppress(100, 200)
+    ch.suppress_periodic(1000, 300, 1000, 200)
+    rec = ch.save_state()
+    assert rec.suppress == [(100, 200), (1000, 300, 1000, 200)]
+    other = ClickChannel(np.random.default_rng(1), dark_rate_hz=1e5)
+    other.load_state(rec)
+    assert ch.drain(400_000) == other.drain(400_000)
