@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Command line: ``ionlink-sim run|budget|demo`` (also ``python -m sim``).
+"""Command line: ``ionlink-sim run|budget|demo|slack`` (also ``python -m sim``; ``slack``:
+:mod:`sim.slack.command`).
 
 ``ionlink-sim run EXPERIMENT.py [-c CLASS] [KEY=VALUE ...]`` behaves like ``artiq_run`` (PYON
 arguments, same class selection and errors) and writes the master's results files. Bad input gives
@@ -80,6 +81,11 @@ def get_argparser() -> argparse.ArgumentParser:
         help="pulses through a Urukul not initialised since power-up do nothing "
         "(a warning) instead of stopping the experiment",
     )
+    run.add_argument(
+        "--drawn-costs",
+        action="store_true",
+        help="draw each CPU cost from its distribution (default: the mean costs, deterministic)",
+    )
     _common(run)
 
     budget = sub.add_parser("budget", help="print the analytic rate/fidelity budget of a lab")
@@ -111,7 +117,10 @@ def get_argparser() -> argparse.ArgumentParser:
         help="lab description: preset name or TOML path (default: %(default)s)",
     )
     _common(demo)
+    from sim.slack.command import add_parser as add_slack_parser
+
     parser.run_parser = run  # type: ignore[attr-defined]
+    parser.slack_parser = add_slack_parser(sub, _common)  # type: ignore[attr-defined]
     return parser
 
 
@@ -161,6 +170,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             state=True,
             power_up=args.power_up,
             hardware_faithful=args.hardware_faithful,
+            drawn_costs=args.drawn_costs,
         ) as simulation,
     ):
         result = simulation.run(args.file, args.class_name, arguments)
@@ -232,9 +242,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         parser = get_argparser()
-        if argv[:1] == ["run"]:  # like artiq_run: options may follow the file and its arguments
-            args = parser.run_parser.parse_intermixed_args(argv[1:])  # type: ignore[attr-defined]
-            args.command = "run"
+        if argv[:1] in (["run"], ["slack"]):  # like artiq_run: options may follow the arguments
+            sub = parser.run_parser if argv[0] == "run" else parser.slack_parser  # type: ignore
+            args = sub.parse_intermixed_args(argv[1:])
+            args.command = argv[0]
         else:
             args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already reported in one line
@@ -242,9 +253,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args)
     from sim.device_manager import DeviceDBError, DeviceError
     from sim.runner import InputError
+    from sim.slack.command import cmd_slack
     from sim.termination import exit_status
 
-    commands: dict[str, Any] = {"run": cmd_run, "budget": cmd_budget, "demo": cmd_demo}
+    commands: dict[str, Any] = {
+        "run": cmd_run,
+        "budget": cmd_budget,
+        "demo": cmd_demo,
+        "slack": cmd_slack,
+    }
     try:
         return commands[args.command](args)
     except (InputError, DeviceError, DeviceDBError) as exc:

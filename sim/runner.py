@@ -64,6 +64,7 @@ __all__ = [
     "get_experiment",
     "load_experiment_module",
     "resolve_lab",
+    "copied_store",
     "EXIT_OK",
     "EXIT_EXPERIMENT_ERROR",
     "EXIT_BAD_INPUT",
@@ -80,7 +81,14 @@ logger = logging.getLogger(__name__)
 
 
 def _make_session(
-    device_db: dict, seed: int | None, lab: Any, vcd: str | None, hardware_faithful: bool = False
+    device_db: dict,
+    seed: int | None,
+    lab: Any,
+    vcd: str | None,
+    hardware_faithful: bool = False,
+    cost_profile: Any = "kasli2",
+    drawn_costs: Any = None,
+    engine_setup: Callable[[Any], None] | None = None,
 ) -> Any:
     try:
         from sim.session import SimSession
@@ -88,13 +96,14 @@ def _make_session(
         logger.warning("sim.session is not available: running without an RTIO engine")
         return None
     try:
-        return SimSession(
+        session = SimSession(
             device_db=device_db,
             seed=seed,
             lab=lab,
             vcd=vcd,
-            cost_profile="kasli2",
+            cost_profile=cost_profile,
             hardware_faithful=hardware_faithful,
+            drawn_costs=drawn_costs,
         )
     except Exception as exc:
         raise InputError(
@@ -102,6 +111,9 @@ def _make_session(
                 type(exc).__name__, " ".join(str(exc).split())
             )
         ) from exc
+    if engine_setup is not None:
+        engine_setup(session.engine)
+    return session
 
 
 def resolve_lab(lab: Any, device_db_path: pathlib.Path | None) -> Any:
@@ -163,6 +175,14 @@ class Simulation:
     :param power_up: start from a cold machine, discarding the stored state.
     :param hardware_faithful: pulses through a Urukul not initialised since power-up do nothing
         (one warning), as on hardware, instead of stopping the experiment.
+    :param cost_profile: CPU-cost profile (name, path or profile; :mod:`sim.rtio.costs`).
+    :param drawn_costs: draw CPU costs from their distributions (:mod:`sim.rtio.cost_spread`;
+        ``True`` or a ``CostSpread``); default off, the deterministic mean costs. Read at each
+        experiment's start (it may be changed between :meth:`run` calls).
+    :param engine_setup: called with each new session's engine (e.g. a slack probe).
+    :param read_only: read the dataset store and the stored hardware state, write neither, nor
+        results files or ``last_rid.pyon`` (repeated runs that must leave the lab as it was,
+        ``ionlink-sim slack``); only a VCD file is written.
     """
 
     def __init__(
@@ -181,6 +201,10 @@ class Simulation:
         state: bool | str | os.PathLike | None = None,
         power_up: bool = False,
         hardware_faithful: bool = False,
+        cost_profile: Any = "kasli2",
+        drawn_costs: Any = None,
+        engine_setup: Callable[[Any], None] | None = None,
+        read_only: bool = False,
     ):
         artiq_env.activate()  # experiments and device models import artiq
         from sim.scheduler import CCB, Scheduler
@@ -205,7 +229,9 @@ class Simulation:
         self._lab_path = lab_file(lab, ddb_path)
         self.results_dir = pathlib.Path(results_dir)
         base = self.results_dir.resolve().parent
-        self.rid_counter = RIDCounter(base / "last_rid.pyon", self.results_dir)
+        self.read_only = read_only
+        rids = _UnsavedRIDs if read_only else RIDCounter
+        self.rid_counter = rids(base / "last_rid.pyon", self.results_dir)
         self.dataset_db_path: pathlib.Path | None
         if dataset_db is False:
             self.dataset_db_path = None
@@ -215,7 +241,10 @@ class Simulation:
             self.dataset_db_path = pathlib.Path(dataset_db)
         state_dir = base if self.dataset_db_path is None else self.dataset_db_path.resolve().parent
         self.vcd = vcd
-        self.write_results = write_results
+        self.write_results = write_results and not read_only
+        self.cost_profile = cost_profile
+        self.drawn_costs = drawn_costs
+        self.engine_setup = engine_setup
         from sim.state_file import store_for
 
         self._store = store_for(state, state_dir, ddb_path, lab, raw, self.lab)
@@ -224,7 +253,9 @@ class Simulation:
         except OutputPathError as exc:
             raise InputError(str(exc)) from None
         try:
-            self.dataset_db = DatasetDB(self.dataset_db_path)
+            self.dataset_db = (
+                copied_store(self.dataset_db_path) if read_only else DatasetDB(self.dataset_db_path)
+            )
         except Exception as exc:  # lmdb.Error: not an LMDB file, locked, ...
             raise InputError(
                 "cannot open dataset store '{}': {}".format(
@@ -239,11 +270,7 @@ class Simulation:
         self.hardware_faithful = hardware_faithful
         stored = None if power_up else _load_stored(self._store)
         # The session sees the lab's own entries (class names, channels, sim_* keys).
-        self.session = (
-            _make_session(raw, seed, self.lab, vcd, hardware_faithful)
-            if session is None
-            else session
-        )
+        self.session = self._new_session() if session is None else session
         self._next_state: Any = None  # the state the next experiment starts from
         if stored is not None and self._own_session:
             self._continue_from(self.session, stored)
@@ -255,6 +282,8 @@ class Simulation:
         """Every path this simulation writes (checked by :func:`~sim.outputs.prepare_outputs`
         before anything runs)."""
         outputs = []
+        if self.read_only:
+            return [OutputPath(pathlib.Path(self.vcd), "VCD file")] if self.vcd else []
         if self.write_results:
             outputs.append(OutputPath(self.results_dir, "results folder", folder=True))
         outputs.append(OutputPath(self.rid_counter.cache_file, "run-id file"))
@@ -283,7 +312,8 @@ class Simulation:
             return
         self._closed = True
         try:
-            self.dataset_db.save()
+            if not self.read_only:
+                self.dataset_db.save()
         finally:
             self.dataset_db.close_db()
             if self._own_session and self.session is not None:
@@ -314,6 +344,8 @@ class Simulation:
             )
             state = None
         self._next_state = state
+        if self.read_only:
+            return
         try:
             self._store.save(state)
         except OSError as exc:
@@ -321,14 +353,24 @@ class Simulation:
                 "cannot save the simulated hardware state to %s: %s", self._store.path, exc
             )
 
+    def _new_session(self) -> Any:
+        return _make_session(
+            self.raw_device_db,
+            self.seed,
+            self.lab,
+            self.vcd,
+            self.hardware_faithful,
+            self.cost_profile,
+            self.drawn_costs,
+            self.engine_setup,
+        )
+
     def _start_of_experiment(self) -> None:
         """A fresh session continues from the state the previous experiment left."""
         state, self._next_state = self._next_state, None
         if state is None or not self._own_session:
             return
-        session = _make_session(
-            self.raw_device_db, self.seed, self.lab, self.vcd, self.hardware_faithful
-        )
+        session = self._new_session()
         self._continue_from(session, state)
         if self.vcd:  # the VCD file shows the whole simulation
             session.previous_engines = [*self.session.previous_engines, self.session.engine]
@@ -367,6 +409,30 @@ class Simulation:
         }
         self._start_of_experiment()
         return Run(self, exp_cls, expid).execute()
+
+
+class _UnsavedRIDs(RIDCounter):
+    """Run ids counted on from the lab's ``last_rid.pyon``, never written back."""
+
+    _last: int | None = None
+
+    def last(self) -> int:
+        return super().last() if self._last is None else self._last
+
+    def _store(self, rid: int) -> None:
+        self._last = rid
+
+
+def copied_store(path: pathlib.Path | None) -> DatasetDB:
+    """An in-memory dataset store holding what the store at ``path`` holds (if it exists)."""
+    store = DatasetDB(None)
+    if path is not None and path.is_file():
+        source = DatasetDB(path)
+        try:
+            store.data.update(source.data)
+        finally:
+            source.close_db()
+    return store
 
 
 def run_experiment(

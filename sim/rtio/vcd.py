@@ -39,7 +39,13 @@ Signals per device kind:
   configuration as written: ``enable`` (CONFIG bit 0), ``tcycle_mu`` (cycle length in mu) and
   ``herald_config`` (the HERALD register: 4 patterns in bits 0-15, enables in bits 16-19).
 
-Input edges, resets and entangler runs come from the engine's
+RTIO exceptions (:mod:`sim.rtio.exception_log`), under ``rtio.exceptions``: for each kind
+(``underflow``, ``sequence_error``, ``collision``, ``busy``, ``overflow``,
+``destination_unreachable``) an event ``<kind>`` per exception and an integer ``<kind>_channel``,
+the RTIO channel involved (all six pairs are always declared, so a viewer's saved layout finds
+them in every file).
+
+Input edges, resets, entangler runs and exceptions come from the engine's
 :class:`~sim.rtio.recorder.WaveRecorder`, which a session makes only when a VCD is requested.
 """
 
@@ -52,9 +58,11 @@ from typing import Any
 
 from drivers.entangler_registers import ADDR_CONFIG, ADDR_HERALD, ADDR_TCYCLE, TIMEOUT
 from sim.rtio.channels import Kind, Trace
+from sim.rtio.exception_log import RTIOException
 from sim.rtio.phy.ttl import GATE_OFFSET_MU
 
 __all__ = [
+    "EXCEPTION_SCOPE",
     "HARDWARE_SCOPE",
     "ROOT",
     "DeviceName",
@@ -66,6 +74,8 @@ __all__ = [
 
 ROOT = "rtio"
 HARDWARE_SCOPE = "hardware"
+EXCEPTION_SCOPE = "exceptions"
+_LAST_RANK = 1 << 30
 _NEG = -(1 << 62)
 _DEFAULT_CLICK_WIDTH_S = 10e-9
 
@@ -280,9 +290,35 @@ def collect_signals(engine: Any, device_db: dict | None = None, lab: Any = None)
         elif trace is Trace.ENTANGLER:
             out += _entangler_signals(engine, ch, dn)
     out += _dds_signals(engine, names)
+    out += _exception_signals(engine)
     _alias_dds_switches(engine, names, out)
     out.sort(key=lambda s: s.rank)  # device_db order (stable: a device's signals together)
     _unique_paths(out)
+    return out
+
+
+def _exception_signals(engine: Any) -> list[Signal]:
+    """``rtio.exceptions.<kind>`` (event) and ``<kind>_channel`` (integer) for every kind of RTIO
+    exception, from the recorder's marks (none without a recorder)."""
+    rec = engine.recorder
+    if rec is None:
+        return []
+    out: list[Signal] = []
+    for kind in RTIOException:
+        marks = sorted((m for m in rec.exceptions if m.kind == kind), key=lambda m: m.t_mu)
+        out.append(
+            Signal((EXCEPTION_SCOPE, kind.value), "event", 1, [(m.t_mu, True) for m in marks])
+        )
+        out.append(
+            Signal(
+                (EXCEPTION_SCOPE, kind.value + "_channel"),
+                "integer",
+                32,
+                [(m.t_mu, m.channel) for m in marks],
+                rank=_LAST_RANK,
+            )
+        )
+        out[-2].rank = _LAST_RANK
     return out
 
 
