@@ -42,8 +42,8 @@ Signals per device kind:
 RTIO exceptions (:mod:`sim.rtio.exception_log`), under ``rtio.exceptions``: for each kind
 (``underflow``, ``sequence_error``, ``collision``, ``busy``, ``overflow``,
 ``destination_unreachable``) an event ``<kind>`` per exception and an integer ``<kind>_channel``,
-the RTIO channel involved (all six pairs are always declared, so a viewer's saved layout finds
-them in every file).
+the RTIO channel involved (unknown, ``x``, before the first; all six pairs are always declared,
+so a viewer's saved layout finds them in every file).
 
 Input edges, resets, entangler runs and exceptions come from the engine's
 :class:`~sim.rtio.recorder.WaveRecorder`, which a session makes only when a VCD is requested.
@@ -92,6 +92,8 @@ class Signal:
     changes: list[tuple[int, Any]]
     aliases: tuple[tuple[str, ...], ...] = ()
     rank: int = 0
+    #: value before the first change (``"x"``: unknown)
+    init: Any = 0
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,7 @@ def _exception_signals(engine: Any) -> list[Signal]:
                 32,
                 [(m.t_mu, m.channel) for m in marks],
                 rank=_LAST_RANK,
+                init="x",
             )
         )
         out[-2].rank = _LAST_RANK
@@ -503,7 +506,7 @@ def write_vcd(
             elif s.kind == "event":
                 var = w.register_var(scope, name, "event")
             else:
-                var = w.register_var(scope, name, s.kind, size=s.size, init=0)
+                var = w.register_var(scope, name, s.kind, size=s.size, init=s.init)
             aliases += [(a, var) for a in s.aliases]
             evs = s.changes
             if evs and evs[0][0] < 0:  # before the counter started: shown at 0

@@ -216,14 +216,14 @@ class FirstUnderflow:
 
 
 def first_underflow(
-    slack0_mu: float, drift_mu: float, variance_mu2: float, threshold: float = UNDERFLOW_SLACK_MU
+    slack1_mu: float, drift_mu: float, variance_mu2: float, threshold: float = UNDERFLOW_SLACK_MU
 ) -> FirstUnderflow:
-    """First iteration at which a slack starting at ``slack0_mu`` and shrinking by ``drift_mu``
-    per iteration on average (variance ``variance_mu2`` per iteration) falls below
-    ``threshold``: the first passage of a random walk with drift, an inverse Gaussian law with
-    mean a/d and variance a·σ²/d³ (a = slack0 − threshold, d = drift, σ² = variance); its
-    iteration counts from 1 (the first iteration's submission already has ``slack0 − d``)."""
-    a = slack0_mu - threshold
+    """The first iteration (counted from 1) of a loop whose lowest submission has ``slack1_mu``
+    of slack in the first iteration and ``drift_mu`` less in each next one on average (variance
+    ``variance_mu2`` per iteration) in which that slack falls below ``threshold``: the first
+    passage of a random walk with drift, an inverse Gaussian law of mean 1 + a/d and variance
+    a·σ²/d³ (a = slack1 − threshold, d = drift, σ² = variance)."""
+    a = slack1_mu - threshold
     if drift_mu <= 0:
         raise ValueError("the slack must shrink (drift_mu > 0)")
-    return FirstUnderflow(a / drift_mu, math.sqrt(max(a, 0.0) * variance_mu2 / drift_mu**3))
+    return FirstUnderflow(1 + a / drift_mu, math.sqrt(max(a, 0.0) * variance_mu2 / drift_mu**3))
