@@ -91,7 +91,8 @@ class LinkExperiment(CheckedArguments):
         self.setattr_argument(
             "readout_delay",
             NumberValue(5 * us, unit="us", min=0.0),
-            tooltip="slack before the analysis pulses after a herald (covers the timestamp reads)",
+            tooltip="extra skip after an underflow in the herald handling, past the readout "
+            "already queued (sets no slack otherwise; docs/experiments.md, Margins)",
         )
         self.setattr_argument(
             "max_wall_time",

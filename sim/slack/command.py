@@ -67,7 +67,12 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> A
 
 
 class SlackRunFailed(Exception):
-    """A run failed otherwise than by an RTIO underflow."""
+    """A run failed otherwise than by an RTIO underflow; ``exit_code`` is that run's (2 bad
+    input, 1 the experiment raised, ≥ 128 terminated by a signal)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class SlackRuns:
@@ -149,7 +154,9 @@ def run_slack(
                 underflowed and "RTIOUnderflow" in type(result.exception).__name__
             ):
                 what = "the mean-cost run" if k == 0 else f"drawn run {k}"
-                raise SlackRunFailed(f"{what} failed: {result.error_message or result.status}")
+                raise SlackRunFailed(
+                    f"{what}: {result.error_message or result.status}", result.exit_code
+                )
             if k == 0:
                 nominal = slack
             else:
@@ -197,8 +204,11 @@ def cmd_slack(args: argparse.Namespace) -> int:
                 progress=not args.quiet and sys.stderr.isatty(),
             )
         except SlackRunFailed as exc:
-            sys.stderr.write("ionlink-sim: error: {}\n".format(" ".join(str(exc).split())))
-            return 1
+            if exc.exit_code >= 128:
+                sys.stderr.write("ionlink-sim: terminated ({})\n".format(exc))
+            else:
+                sys.stderr.write("ionlink-sim: error: {}\n".format(" ".join(str(exc).split())))
+            return exc.exit_code
     estimates = summarise(result.nominal, result.runs, args.target)
     if args.json:
         print(json.dumps([e.to_dict() for e in estimates], indent=1))
