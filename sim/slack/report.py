@@ -62,7 +62,10 @@ def summarise(
 
 
 def _p(x: float) -> str:
-    return "0" if x == 0 else f"{x:.2g}"
+    """A probability for the table (below 10⁻¹² the Gumbel tail says nothing useful)."""
+    if x == 0:
+        return "0"
+    return "<1e-12" if x < 1e-12 else f"{x:.2g}"
 
 
 def format_table(estimates: Sequence[LineEstimate], title: str) -> str:
