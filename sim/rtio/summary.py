@@ -184,7 +184,8 @@ class Diagnostics:
         return "{} reported during kernel execution".format(", ".join(words))
 
     def summary(self) -> dict[str, Any]:
-        """Clocks, minimum slack (with channel, timestamp and kernel line), error counts."""
+        """Clocks, minimum slack (with channel, timestamp and kernel line), error counts, the
+        CPU-cost profile's name (``kasli2``; ``+drawn`` when costs are drawn)."""
         out: dict[str, Any] = {
             "now_mu": self.now,
             "counter_mu": self.counter,
@@ -195,6 +196,7 @@ class Diagnostics:
             out[key] = self._async_counts[kind]
         out["async_errors"] = list(self.async_errors)
         out["n_outputs"] = self.outputs_before + sum(len(st.raw) for st in self.channels.values())
+        out["cost_profile"] = getattr(getattr(self, "costs", None), "name", "")
         return out
 
     def _slack_items(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pathlib
 import sys
 from typing import Any, Callable
 
@@ -124,8 +125,6 @@ def run_slack(
     if runs < 2:
         raise InputError("--runs must be at least 2")
     store_path = dataset_db if dataset_db is not None else "dataset_db.mdb"
-    import pathlib
-
     profile_p, spread = _profile(profile, copied_store(pathlib.Path(store_path)))
     probe = SlackProbe()
     out: list[RunSlack] = []

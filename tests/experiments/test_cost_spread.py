@@ -26,11 +26,13 @@ def test_timing_calibration_recovers_a_known_spread(tmp_path):
     their mean excess within 4σ (exponential: σ = mean/√k); with mean costs every spread is 0."""
     sim = simulation(tmp_path, calibration=False, startup=False)
     d = run(sim, "timing_calibration", repeats=120)
+    assert sim.session.summary()["cost_profile"] == "kasli2"
     for name in ("output_mu", "rpc_mu", "dma_playback_start_mu"):
         assert d[f"calib.timing.{name}_sd_mu"] == 0.0, name
         assert d[f"calib.timing.{name}_p_slow"] == 0.0, name
     sim.drawn_costs = KNOWN
     d = run(sim, "timing_calibration", repeats=120)
+    assert sim.session.summary()["cost_profile"] == "kasli2+drawn"  # ionlink.sim.cost_profile
     n = 120
     for name, field in (("output_mu", "rtio_output"), ("rpc_mu", "rpc")):
         sd = d[f"calib.timing.{name}_sd_mu"]
