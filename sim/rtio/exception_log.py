@@ -25,9 +25,11 @@ destination_unreachable       the event's timestamp (output) or the read's count
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["RTIOException", "ExceptionMark"]
+__all__ = ["RTIOException", "ExceptionMark", "ExceptionTrace", "exception_traces"]
 
 
 class RTIOException(enum.StrEnum):
@@ -48,3 +50,33 @@ class ExceptionMark:
     kind: RTIOException
     t_mu: int
     channel: int
+
+
+@dataclass(frozen=True)
+class ExceptionTrace:
+    """One waveform signal of the exceptions: ``name`` under ``rtio.exceptions``, VCD ``kind``
+    (``event`` or ``integer``) and ``size``, ``changes`` ``(t_mu, value)`` in time order, and the
+    value before the first (``"x"``: unknown)."""
+
+    name: str
+    kind: str
+    size: int
+    changes: list[tuple[int, Any]]
+    init: Any = 0
+
+
+def exception_traces(marks: Iterable[ExceptionMark]) -> list[ExceptionTrace]:
+    """For every kind, ``<kind>`` (an event per mark) and ``<kind>_channel`` (the channel)."""
+    by_kind: dict[RTIOException, list[ExceptionMark]] = {kind: [] for kind in RTIOException}
+    for m in marks:
+        by_kind[m.kind].append(m)
+    out = []
+    for kind, ms in by_kind.items():
+        ms.sort(key=lambda m: m.t_mu)
+        out.append(ExceptionTrace(kind.value, "event", 1, [(m.t_mu, True) for m in ms]))
+        out.append(
+            ExceptionTrace(
+                kind.value + "_channel", "integer", 32, [(m.t_mu, m.channel) for m in ms], "x"
+            )
+        )
+    return out

@@ -58,7 +58,7 @@ from typing import Any
 
 from drivers.entangler_registers import ADDR_CONFIG, ADDR_HERALD, ADDR_TCYCLE, TIMEOUT
 from sim.rtio.channels import Kind, Trace
-from sim.rtio.exception_log import RTIOException
+from sim.rtio.exception_log import exception_traces
 from sim.rtio.phy.ttl import GATE_OFFSET_MU
 
 __all__ = [
@@ -300,29 +300,14 @@ def collect_signals(engine: Any, device_db: dict | None = None, lab: Any = None)
 
 
 def _exception_signals(engine: Any) -> list[Signal]:
-    """``rtio.exceptions.<kind>`` (event) and ``<kind>_channel`` (integer) for every kind of RTIO
-    exception, from the recorder's marks (none without a recorder)."""
+    """``rtio.exceptions.<kind>`` and ``<kind>_channel`` (none without a recorder)."""
     rec = engine.recorder
     if rec is None:
         return []
-    out: list[Signal] = []
-    for kind in RTIOException:
-        marks = sorted((m for m in rec.exceptions if m.kind == kind), key=lambda m: m.t_mu)
-        out.append(
-            Signal((EXCEPTION_SCOPE, kind.value), "event", 1, [(m.t_mu, True) for m in marks])
-        )
-        out.append(
-            Signal(
-                (EXCEPTION_SCOPE, kind.value + "_channel"),
-                "integer",
-                32,
-                [(m.t_mu, m.channel) for m in marks],
-                rank=_LAST_RANK,
-                init="x",
-            )
-        )
-        out[-2].rank = _LAST_RANK
-    return out
+    return [
+        Signal((EXCEPTION_SCOPE, t.name), t.kind, t.size, t.changes, rank=_LAST_RANK, init=t.init)
+        for t in exception_traces(rec.exceptions)
+    ]
 
 
 def _joined(timelines: list[list[Signal]]) -> list[Signal]:
