@@ -50,13 +50,14 @@ LINK_KEYS = (
 
 #: Slack margin the gateware loop re-establishes after each blocking read (s).
 GATEWARE_MARGIN_S = 3e-6
-#: Smallest ``slack_margin`` (s) per heralding path ("gateware", "cpu"): below it the kernels'
-#: mean CPU costs (Kasli 2.0) exceed the margin at a line it sets (gateware: the cooling DMA, the
-#: analysis pulses and register reads after a herald; cpu: the attempt's DMA playback), so that
-#: line underflows in every pass. Found with ``ionlink-sim slack`` (docs/experiments.md,
+#: Smallest ``slack_margin`` (s) per heralding path ("gateware", "cpu"), to 0.1 µs below: under
+#: it the kernels' mean CPU costs (Kasli 2.0) exceed the margin at a line it sets (gateware: the
+#: cooling DMA, the analysis pulses and register reads after a herald; cpu: the attempt's DMA
+#: playback), so that line underflows in every pass (up to the next 0.1 µs the counter's 8 mu
+#: phase decides: some passes do). Found with ``ionlink-sim slack`` (docs/experiments.md,
 #: "Margins"; tests/experiments/test_margins.py re-derives the gateware one); ``prepare``
 #: refuses a smaller margin.
-MIN_SLACK_MARGIN_S = {"gateware": 1.5e-6, "cpu": 1.7e-6}
+MIN_SLACK_MARGIN_S = {"gateware": 1.4e-6, "cpu": 1.6e-6}
 #: Readout detection time when ``calib.link.detect_s`` does not exist (s).
 DETECT_FALLBACK_S = 300e-6
 
