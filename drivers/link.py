@@ -26,11 +26,12 @@ from drivers.analysis_settings import (  # noqa: F401 - re-exported for the expe
     SCHEMA_VERSION,
     analysis_settings,
 )
-from drivers.arguments import CheckedArguments
+from drivers.arguments import ArgumentValueError, CheckedArguments
 from drivers.bsa import psi_of_pattern
 from drivers.link_timing import (
     DRTIO_MARGIN_LATENCIES,
     GATEWARE_MARGIN_S,
+    MIN_SLACK_MARGIN_S,
     expected_p_success,
     herald_timeout_attempts,
     link_default,
@@ -95,7 +96,8 @@ class LinkExperiment(CheckedArguments):
         self.setattr_argument(
             "readout_delay",
             NumberValue(5 * us, unit="us", min=0.0),
-            tooltip="slack before the analysis pulses after a herald (covers the timestamp reads)",
+            tooltip="extra skip after an underflow in the herald handling, past the readout "
+            "already queued (sets no slack otherwise; docs/experiments.md, Margins)",
         )
         self.setattr_argument(
             "max_wall_time",
@@ -126,8 +128,20 @@ class LinkExperiment(CheckedArguments):
             )
 
     def prepare_link(self, kind):
-        """Host-side preparation (call in ``prepare``): calibrations, settings, counters."""
+        """Host-side preparation (call in ``prepare``): calibrations, settings, counters.
+
+        :raises ArgumentValueError: ``slack_margin`` below the predicted minimum of the path
+            (``drivers.link_timing.MIN_SLACK_MARGIN_S``)."""
         self.kind = kind
+        floor = MIN_SLACK_MARGIN_S.get(kind, 0.0)
+        if self.slack_margin < floor:
+            raise ArgumentValueError(
+                "argument 'slack_margin' = {:.2f} us is below the predicted minimum {:.2f} us "
+                "of the {} loop: its mean CPU costs after a resync exceed it, so every run "
+                "would underflow (ionlink-sim slack; docs/experiments.md, Margins)".format(
+                    self.slack_margin * 1e6, floor * 1e6, kind
+                )
+            )
         missing = [
             (k, by) for k, by in CALIBRATIONS if self.get_dataset(k, None, archive=False) is None
         ]

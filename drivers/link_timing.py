@@ -27,6 +27,7 @@ __all__ = [
     "DRTIO_LATENCY_FALLBACK_S",
     "DRTIO_MARGIN_LATENCIES",
     "satellite_latency_s",
+    "MIN_SLACK_MARGIN_S",
     "LINK_KEYS",
     "HeraldTiming",
     "loop_datasets",
@@ -58,6 +59,14 @@ DRTIO_LATENCY_FALLBACK_S = 300e-9
 #: Link latencies added to the slack margin when a node is on a satellite: one for the outputs'
 #: way there, two for a buffer-space round trip of the master that may stall a write.
 DRTIO_MARGIN_LATENCIES = 3
+#: Smallest ``slack_margin`` (s) per heralding path ("gateware", "cpu"), to 0.1 µs below: under
+#: it the kernels' mean CPU costs (Kasli 2.0) exceed the margin at a line it sets (gateware: the
+#: cooling DMA, the analysis pulses and register reads after a herald; cpu: the attempt's DMA
+#: playback), so that line underflows in every pass (up to the next 0.1 µs the counter's 8 mu
+#: phase decides: some passes do). Found with ``ionlink-sim slack`` (docs/experiments.md,
+#: "Margins"; tests/experiments/test_margins.py re-derives the gateware one); ``prepare``
+#: refuses a smaller margin.
+MIN_SLACK_MARGIN_S = {"gateware": 1.4e-6, "cpu": 1.6e-6}
 #: Readout detection time when ``calib.link.detect_s`` does not exist (s).
 DETECT_FALLBACK_S = 300e-6
 

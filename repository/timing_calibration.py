@@ -16,8 +16,15 @@ cursor arithmetic (``delay_mu``, also stored), i.e. in the units of ``sim.rtio.c
   test_pulse_rate bounds p/2 to 100-480 ns on RISC-V Kaslis).
 
 Stored as persistent scalars ``calib.timing.<name>`` (int mu), which
-``sim.rtio.costs.CostProfile.from_dataset`` reads to calibrate the simulator's cost model. Harmless
-to run at any time: only the spare TTL ``aux_out0`` and input ``aux_in0`` are touched.
+``sim.rtio.costs.CostProfile.from_dataset`` reads to calibrate the simulator's cost model.
+
+The spread of the costs: each operation of ``drivers.timing_spread.SPREAD_KEYS`` (output, input
+read, counter read, RPC, DMA playback start) is also timed on its own ``repeats`` times (counter
+read, operation, counter read); the samples are archived as ``timing.samples.<name>`` and their
+fitted spread (``drivers.timing_spread.fit_spread``: core standard deviation, probability and mean
+excess of slow events) stored as persistent ``calib.timing.<name>_sd_mu``, ``_p_slow`` and
+``_slow_mu``, which ``sim.rtio.cost_spread.CostSpread.from_dataset`` reads. Harmless to run at any
+time: only the spare TTL ``aux_out0`` and input ``aux_in0`` are touched.
 """
 
 from artiq.coredevice.exceptions import RTIOUnderflow
@@ -27,6 +34,7 @@ from numpy import int64
 from drivers.arguments import CheckedArguments
 from drivers.calibration import refused
 from drivers.link import SCHEMA_VERSION
+from drivers.timing_spread import SPREAD_KEYS, fit_spread, spread_datasets
 
 KEYS = [
     "output_mu",
@@ -57,6 +65,7 @@ class TimingCalibration(CheckedArguments, EnvExperiment):
     def prepare(self):
         self.check_arguments()
         self.costs = {}
+        self.samples = {}
         self.read_overhead = int64(0)
         self.set_dataset("schema_version", SCHEMA_VERSION)
         self.set_dataset("ionlink.experiment", "timing_calibration")
@@ -64,6 +73,10 @@ class TimingCalibration(CheckedArguments, EnvExperiment):
     @rpc(flags={"async"})
     def store(self, key: TStr, value: TInt64):
         self.costs[key] = int(value)
+
+    @rpc(flags={"async"})
+    def store_samples(self, key: TStr, samples: TList(TInt64)):
+        self.samples[key] = [int(x) for x in samples]
 
     @rpc
     def nop(self) -> TNone:
@@ -155,6 +168,45 @@ class TimingCalibration(CheckedArguments, EnvExperiment):
         self.settle()
 
     @kernel
+    def measure_spread(self):
+        """Each operation of ``SPREAD_KEYS`` timed on its own ``repeats`` times: counter read,
+        operation, counter read, less one counter read (``read_overhead``)."""
+        n = self.repeats
+        out = [int64(0)] * n
+        one = self.core_dma.get_handle("timing_calibration.one")
+        self.settle()
+        for i in range(n):
+            t0 = self.core.get_rtio_counter_mu()
+            self.core.get_rtio_counter_mu()
+            out[i] = self.core.get_rtio_counter_mu() - t0 - self.read_overhead
+        self.store_samples("counter_read_mu", out)
+        self.settle()
+        for i in range(n):  # <= 120 events on one channel: one SED lane, never full
+            t0 = self.core.get_rtio_counter_mu()
+            self.ttl_out.set_o(i & 1 == 1)
+            out[i] = self.core.get_rtio_counter_mu() - t0 - self.read_overhead
+            delay_mu(80)
+        self.store_samples("output_mu", out)
+        self.settle()
+        for i in range(n):
+            t0 = self.core.get_rtio_counter_mu()
+            self.ttl_in.timestamp_mu(int64(0))
+            out[i] = self.core.get_rtio_counter_mu() - t0 - self.read_overhead
+        self.store_samples("input_read_mu", out)
+        for i in range(n):
+            t0 = self.core.get_rtio_counter_mu()
+            self.nop()
+            out[i] = self.core.get_rtio_counter_mu() - t0 - self.read_overhead
+        self.store_samples("rpc_mu", out)
+        self.settle()
+        for i in range(n):  # <= 120 one-event playbacks: one lane
+            t0 = self.core.get_rtio_counter_mu()
+            self.core_dma.playback_handle(one)
+            out[i] = self.core.get_rtio_counter_mu() - t0 - self.read_overhead
+        self.store_samples("dma_playback_start_mu", out)
+        self.settle()
+
+    @kernel
     def pulses_ok(self, period: TInt64) -> TBool:
         """``pulse_mu(period/2); delay_mu(period/2)`` sustained for ``10 * repeats`` pulses from a
         small initial slack (1 us): a period shorter than the CPU's cost per pulse drains that
@@ -192,6 +244,7 @@ class TimingCalibration(CheckedArguments, EnvExperiment):
         delay(10 * us)
         self.measure_basic()
         self.measure_dma()
+        self.measure_spread()
         self.measure_pulse_rate()
         self.settle()
         self.ttl_out.off()
@@ -207,5 +260,12 @@ class TimingCalibration(CheckedArguments, EnvExperiment):
                 "negative cost (the measurement's own overhead "
                 "was larger than what it measured): " + ", ".join(negative),
             )
+        missing = [key for key in SPREAD_KEYS if len(self.samples.get(key, [])) < 2]
+        if missing:
+            raise refused("timing calibration", "spread not measured: " + ", ".join(missing))
         for key in KEYS:
             self.set_dataset("calib.timing." + key, self.costs[key], persist=True)
+        for key in SPREAD_KEYS:
+            self.set_dataset("timing.samples." + key, self.samples[key])
+            for name, value in spread_datasets(key, fit_spread(self.samples[key])).items():
+                self.set_dataset(name, value, persist=True)

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Command line: ``ionlink-sim run|budget|demo|sweep`` (also ``python -m sim``).
+"""Command line: ``ionlink-sim run|budget|demo|sweep|slack|master|submit`` (also ``python -m
+sim``; ``slack``: :mod:`sim.slack.command`).
 
 ``ionlink-sim run EXPERIMENT.py [-c CLASS] [KEY=VALUE ...]`` behaves like ``artiq_run`` (PYON
 arguments, same class selection and errors) and writes the master's results files. Bad input gives
@@ -58,6 +59,11 @@ def get_argparser() -> argparse.ArgumentParser:
         help="also serve the run as a simulated master and show its applets in a window",
     )
     add_lab_set(run)
+    run.add_argument(
+        "--drawn-costs",
+        action="store_true",
+        help="draw each CPU cost from its distribution (default: the mean costs, deterministic)",
+    )
     _common(run)
 
     budget = sub.add_parser("budget", help="print the analytic rate/fidelity budget of a lab")
@@ -109,7 +115,10 @@ def get_argparser() -> argparse.ArgumentParser:
     from sim.sweep import add_parser as add_sweep_parser
 
     add_sweep_parser(sub, add_lab_set, _common)
+    from sim.slack.command import add_parser as add_slack_parser
+
     parser.run_parser = run  # type: ignore[attr-defined]
+    parser.slack_parser = add_slack_parser(sub, _common)  # type: ignore[attr-defined]
     return parser
 
 
@@ -240,9 +249,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         parser = get_argparser()
-        if argv[:1] == ["run"]:  # like artiq_run: options may follow the file and its arguments
-            args = parser.run_parser.parse_intermixed_args(argv[1:])  # type: ignore[attr-defined]
-            args.command = "run"
+        if argv[:1] in (["run"], ["slack"]):  # like artiq_run: options may follow the arguments
+            sub = parser.run_parser if argv[0] == "run" else parser.slack_parser  # type: ignore
+            args = sub.parse_intermixed_args(argv[1:])
+            args.command = argv[0]
         else:
             args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error already reported in one line
@@ -251,6 +261,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sim.device_manager import DeviceDBError, DeviceError
     from sim.master.cli import COMMANDS as master_commands
     from sim.runner import InputError
+    from sim.slack.command import cmd_slack
     from sim.sweep import cmd_sweep
     from sim.termination import exit_status
 
@@ -259,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "budget": cmd_budget,
         "demo": cmd_demo,
         "sweep": cmd_sweep,
+        "slack": cmd_slack,
     }
     commands.update(master_commands)
     try:

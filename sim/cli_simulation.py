@@ -81,4 +81,5 @@ def make_simulation(
         hardware_faithful=args.hardware_faithful,
         link_down=getattr(args, "link_down", []),
         lab_overrides=getattr(args, "lab_set", ()),
+        drawn_costs=getattr(args, "drawn_costs", False),
     )

@@ -64,6 +64,7 @@ __all__ = [
     "get_experiment",
     "load_experiment_module",
     "resolve_lab",
+    "copied_store",
     "EXIT_OK",
     "EXIT_EXPERIMENT_ERROR",
     "EXIT_BAD_INPUT",
@@ -86,6 +87,9 @@ def _make_session(
     vcd: str | None,
     hardware_faithful: bool = False,
     link_down: Any = (),
+    cost_profile: Any = "kasli2",
+    drawn_costs: Any = None,
+    engine_setup: Callable[[Any], None] | None = None,
 ) -> Any:
     try:
         from sim.session import SimSession
@@ -93,14 +97,15 @@ def _make_session(
         logger.warning("sim.session is not available: running without an RTIO engine")
         return None
     try:
-        return SimSession(
+        session = SimSession(
             device_db=device_db,
             seed=seed,
             lab=lab,
             vcd=vcd,
-            cost_profile="kasli2",
+            cost_profile=cost_profile,
             hardware_faithful=hardware_faithful,
             link_down=link_down,
+            drawn_costs=drawn_costs,
         )
     except Exception as exc:
         raise InputError(
@@ -108,6 +113,9 @@ def _make_session(
                 type(exc).__name__, " ".join(str(exc).split())
             )
         ) from exc
+    if engine_setup is not None:
+        engine_setup(session.engine)
+    return session
 
 
 def resolve_lab(
@@ -192,6 +200,14 @@ class Simulation:
     :param lab_overrides: ``KEY=VALUE`` texts (``--set``) applied to the lab's TOML document and
         checked as it is; recorded in the results files' provenance. The hardware state is that
         of the lab without them (the same hardware at other settings).
+    :param cost_profile: CPU-cost profile (name, path or profile; :mod:`sim.rtio.costs`).
+    :param drawn_costs: draw CPU costs from their distributions (:mod:`sim.rtio.cost_spread`;
+        ``True`` or a ``CostSpread``); default off, the deterministic mean costs. Read at each
+        experiment's start (it may be changed between :meth:`run` calls).
+    :param engine_setup: called with each new session's engine (e.g. a slack probe).
+    :param read_only: read the dataset store and the stored hardware state, write neither, nor
+        results files or ``last_rid.pyon`` (repeated runs that must leave the lab as it was,
+        ``ionlink-sim slack``); only a VCD file is written.
     """
 
     def __init__(
@@ -213,6 +229,10 @@ class Simulation:
         link_down: Any = (),
         tag_feed: str | None = None,
         lab_overrides: Sequence[str] = (),
+        cost_profile: Any = "kasli2",
+        drawn_costs: Any = None,
+        engine_setup: Callable[[Any], None] | None = None,
+        read_only: bool = False,
     ):
         artiq_env.activate()  # experiments and device models import artiq
         from sim.scheduler import CCB, Scheduler
@@ -237,7 +257,9 @@ class Simulation:
         self._lab_path = lab_file(lab, ddb_path)
         self.results_dir = pathlib.Path(results_dir)
         base = self.results_dir.resolve().parent
-        self.rid_counter = RIDCounter(base / "last_rid.pyon", self.results_dir)
+        self.read_only = read_only
+        rids = _UnsavedRIDs if read_only else RIDCounter
+        self.rid_counter = rids(base / "last_rid.pyon", self.results_dir)
         self.dataset_db_path: pathlib.Path | None
         if dataset_db is False:
             self.dataset_db_path = None
@@ -247,7 +269,10 @@ class Simulation:
             self.dataset_db_path = pathlib.Path(dataset_db)
         state_dir = base if self.dataset_db_path is None else self.dataset_db_path.resolve().parent
         self.vcd = vcd
-        self.write_results = write_results
+        self.write_results = write_results and not read_only
+        self.cost_profile = cost_profile
+        self.drawn_costs = drawn_costs
+        self.engine_setup = engine_setup
         from sim.state_file import store_for
 
         # --set values are settings of the same lab: its hardware state carries over
@@ -258,7 +283,9 @@ class Simulation:
         except OutputPathError as exc:
             raise InputError(str(exc)) from None
         try:
-            self.dataset_db = DatasetDB(self.dataset_db_path)
+            self.dataset_db = (
+                copied_store(self.dataset_db_path) if read_only else DatasetDB(self.dataset_db_path)
+            )
         except Exception as exc:  # lmdb.Error: not an LMDB file, locked, ...
             raise InputError(
                 "cannot open dataset store '{}': {}".format(
@@ -274,11 +301,7 @@ class Simulation:
         self.link_down = tuple(link_down)
         stored = None if power_up else _load_stored(self._store)
         # The session sees the lab's own entries (class names, channels, sim_* keys).
-        self.session = (
-            _make_session(raw, seed, self.lab, vcd, hardware_faithful, self.link_down)
-            if session is None
-            else session
-        )
+        self.session = self._new_session() if session is None else session
         self._next_state: Any = None  # the state the next experiment starts from
         self._tag_feed = _tag_feed(tag_feed, self.session)
         if stored is not None and self._own_session:
@@ -291,6 +314,8 @@ class Simulation:
         """Every path this simulation writes (checked by :func:`~sim.outputs.prepare_outputs`
         before anything runs)."""
         outputs = []
+        if self.read_only:
+            return [OutputPath(pathlib.Path(self.vcd), "VCD file")] if self.vcd else []
         if self.write_results:
             outputs.append(OutputPath(self.results_dir, "results folder", folder=True))
         outputs.append(OutputPath(self.rid_counter.cache_file, "run-id file"))
@@ -319,7 +344,8 @@ class Simulation:
             return
         self._closed = True
         try:
-            self.dataset_db.save()
+            if not self.read_only:
+                self.dataset_db.save()
         finally:
             self.dataset_db.close_db()
             if self._own_session and self.session is not None:
@@ -352,6 +378,8 @@ class Simulation:
             )
             state = None
         self._next_state = state
+        if self.read_only:
+            return
         try:
             self._store.save(state)
         except OSError as exc:
@@ -359,19 +387,25 @@ class Simulation:
                 "cannot save the simulated hardware state to %s: %s", self._store.path, exc
             )
 
-    def _start_of_experiment(self) -> None:
-        """A fresh session continues from the state the previous experiment left."""
-        state, self._next_state = self._next_state, None
-        if state is None or not self._own_session:
-            return
-        session = _make_session(
+    def _new_session(self) -> Any:
+        return _make_session(
             self.raw_device_db,
             self.seed,
             self.lab,
             self.vcd,
             self.hardware_faithful,
             self.link_down,
+            self.cost_profile,
+            self.drawn_costs,
+            self.engine_setup,
         )
+
+    def _start_of_experiment(self) -> None:
+        """A fresh session continues from the state the previous experiment left."""
+        state, self._next_state = self._next_state, None
+        if state is None or not self._own_session:
+            return
+        session = self._new_session()
         self._continue_from(session, state)
         if self.vcd:  # the VCD file shows the whole simulation
             session.previous_engines = [*self.session.previous_engines, self.session.engine]
@@ -429,6 +463,30 @@ def _tag_feed(address: str | None, session: Any) -> Any:
     if session is not None:
         feed.attach(session)
     return feed
+
+
+class _UnsavedRIDs(RIDCounter):
+    """Run ids counted on from the lab's ``last_rid.pyon``, never written back."""
+
+    _last: int | None = None
+
+    def last(self) -> int:
+        return super().last() if self._last is None else self._last
+
+    def _store(self, rid: int) -> None:
+        self._last = rid
+
+
+def copied_store(path: pathlib.Path | None) -> DatasetDB:
+    """An in-memory dataset store holding what the store at ``path`` holds (if it exists)."""
+    store = DatasetDB(None)
+    if path is not None and path.is_file():
+        source = DatasetDB(path)
+        try:
+            store.data.update(source.data)
+        finally:
+            source.close_db()
+    return store
 
 
 def run_experiment(

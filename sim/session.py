@@ -36,6 +36,9 @@ class SimSession:
     :param hardware_faithful: pulses through an uninitialised Urukul do what the hardware does
         (nothing, with a warning) instead of stopping the experiment.
     :param link_down: DRTIO destinations whose link starts (and stays) down.
+    :param drawn_costs: draw each operation's CPU cost from a distribution
+        (:mod:`sim.rtio.cost_spread`): ``True`` for the profile's default spread, or a
+        :class:`~sim.rtio.cost_spread.CostSpread`; falsy (default): the profile's mean costs.
     """
 
     def __init__(
@@ -48,6 +51,7 @@ class SimSession:
         inter_experiment_gap_s: float = 0.1,
         hardware_faithful: bool = False,
         link_down: Iterable[int] = (),
+        drawn_costs: Any = None,
     ) -> None:
         self.device_db = dict(device_db or {})
         self.seed = seed
@@ -64,6 +68,11 @@ class SimSession:
         self.engine.hardware_faithful = hardware_faithful
         if vcd:
             self.engine.record_waveforms(seed)
+        if drawn_costs:
+            from sim.rtio.cost_spread import enable_drawn_costs
+
+            spread = None if drawn_costs is True else drawn_costs
+            enable_drawn_costs(self.engine, spread, lambda: self.seed)
         self._experiments = 0
         self._closed = False
         #: engines of the sessions this one continues (:mod:`sim.hwstate`), for the VCD file

@@ -39,7 +39,7 @@ class Entangler(_driver.Entangler):
     ) -> tuple[int | int64, int, int]:
         """As the driver's; runs the loop's identical timeouts in one step."""
         eng = getattr(self.core, "engine", None)
-        if not self.fast_forward or eng is None:
+        if not self.fast_forward or eng is None or not eng.fast_forward_allowed:
             return _driver.Entangler.run_until_herald_mu(
                 self, cool, duration_mu, margin_mu, max_runs, standalone
             )

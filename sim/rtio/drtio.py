@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sim.rtio.errors import RTIODestinationUnreachable
+from sim.rtio.exception_log import RTIOException
 from sim.rtio.inputs import InputReads
 from sim.rtio.sed import NEG, SEDOutputs
 from sim.rtio.summary import AsyncError
@@ -212,6 +213,7 @@ class Drtio:
         dest = self.destinations.get(number)
         if dest is None or not dest.up(counter):
             eng.counter = counter
+            eng.note_exception(RTIOException.DESTINATION_UNREACHABLE, ts, ch)
             raise RTIODestinationUnreachable(
                 "RTIO destination unreachable, output, at channel 0x{:04x}:{}, {} mu".format(
                     ch, eng.channel_name(ch), ts
@@ -292,6 +294,7 @@ class Drtio:
         dest = self.destinations.get(number)
         if dest is None or not dest.up(eng.counter):
             eng.counter += eng.costs.rtio_input
+            eng.note_exception(RTIOException.DESTINATION_UNREACHABLE, eng.counter, channel)
             raise RTIODestinationUnreachable(
                 "RTIO destination unreachable, input, on channel 0x{:04x}:{}".format(
                     channel, eng.channel_name(channel)

@@ -109,6 +109,8 @@ class RTIOEngine(
             from sim.rtio.recorder import WaveRecorder
 
             self.recorder = WaveRecorder.seeded(seed)
+            for inp in self.inputs.values():
+                inp.marks = self.recorder.exceptions
         return self.recorder
 
     # ------------------------------------------------------------------ channels and worlds
@@ -145,7 +147,10 @@ class RTIOEngine(
             if hook is not None:
                 self.add_output_hook(channel, hook)
             if hasattr(phy, "input_events"):
-                self.inputs[channel] = InputChannel(channel, phy, input_depth or DEFAULT_FIFO_DEPTH)
+                inp = InputChannel(channel, phy, input_depth or DEFAULT_FIFO_DEPTH)
+                if self.recorder is not None:
+                    inp.marks = self.recorder.exceptions
+                self.inputs[channel] = inp
             if self.cycle_world is not None and isinstance(phy, CyclePhy):
                 phy.bind_world(self.cycle_world)
         if name is not None:

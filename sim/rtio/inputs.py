@@ -25,6 +25,7 @@ from collections import deque
 from typing import Any, Callable
 
 from sim.rtio.errors import RTIOOverflow
+from sim.rtio.exception_log import ExceptionMark, RTIOException
 
 __all__ = ["InputChannel", "InputReads", "DEFAULT_FIFO_DEPTH", "SPI_FIFO_DEPTH"]
 
@@ -35,7 +36,7 @@ SPI_FIFO_DEPTH = 4
 class InputChannel:
     """FIFO + sticky overflow of one input channel; ``phy`` provides ``input_events(t_end)``."""
 
-    __slots__ = ("channel", "depth", "fifo", "pending", "overflow", "phy", "t_gen")
+    __slots__ = ("channel", "depth", "fifo", "pending", "overflow", "phy", "t_gen", "marks")
 
     def __init__(self, channel: int, phy: Any, depth: int = DEFAULT_FIFO_DEPTH) -> None:
         self.channel = channel
@@ -45,6 +46,8 @@ class InputChannel:
         self.pending: deque[tuple[int, int, int]] = deque()
         self.overflow = False
         self.t_gen = -(1 << 62)
+        #: where dropped events are marked for the waveform (the recorder's list), or None
+        self.marks: list[ExceptionMark] | None = None
 
     def generate(self, t_end: int) -> None:
         """Ask the PHY for all events that arrive before ``t_end`` (mu, RTIO counter time)."""
@@ -67,6 +70,8 @@ class InputChannel:
             _, ts, data = pending.popleft()
             if len(fifo) >= depth:
                 self.overflow = True
+                if self.marks is not None:
+                    self.marks.append(ExceptionMark(RTIOException.OVERFLOW, ts, self.channel))
             else:
                 fifo.append((ts, data))
 

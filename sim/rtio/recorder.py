@@ -4,7 +4,8 @@
 The engine keeps every output submission (levels, gate sensitivities, DDS states and entangler
 register writes are resolved from those); it does not keep the input edges the worlds deliver to
 the input PHYs (each PHY consumes them), the times of ``core.reset()`` (which close every input
-gate) or an account of each entangler run and the clicks of its cycles. A :class:`WaveRecorder` on
+gate), an account of each entangler run and the clicks of its cycles, or the RTIO exceptions
+(:mod:`sim.rtio.exception_log`). A :class:`WaveRecorder` on
 :attr:`sim.rtio.engine.RTIOEngine.recorder` collects them; without one (no VCD requested) nothing
 is recorded and nothing costs time. Recording never changes the timeline: it only copies what
 the engine and the PHYs compute anyway, and what it draws for the waveform alone (where the
@@ -18,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy
+
+from sim.rtio.exception_log import ExceptionMark
 
 __all__ = ["EntanglerRun", "WaveRecorder"]
 
@@ -53,6 +56,7 @@ class WaveRecorder:
     :ivar entangler_clicks: entangler RTIO channel → ``(gate input, t_mu)`` of the clicks of every
         cycle of its runs (the heralding cycle as the fast path sampled it; the non-herald cycles
         materialised for the waveform from the pattern counts the PHY drew).
+    :ivar exceptions: every RTIO exception met, in the order met (:mod:`sim.rtio.exception_log`).
     :ivar rng: the generator of what is drawn for the waveform only (seeded from the session's
         seed, separate from the simulation's generator).
     """
@@ -61,6 +65,7 @@ class WaveRecorder:
     resets: list[int] = field(default_factory=list)
     entangler_runs: dict[int, list[EntanglerRun]] = field(default_factory=dict)
     entangler_clicks: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    exceptions: list[ExceptionMark] = field(default_factory=list)
     rng: Any = field(default_factory=numpy.random.default_rng)
 
     @classmethod

@@ -48,7 +48,7 @@ class SEDOutputs:
 
         def _underflow(self, target: int, ts: int, counter: int) -> RTIOUnderflow: ...
 
-    _async: Callable[[AsyncError, int], None]
+    _async: Callable[..., None]
     _note_slack: Callable[[int, int, int], None]
 
     def _init_sed(self, lane_count: int, lane_depth: int) -> None:
@@ -58,6 +58,10 @@ class SEDOutputs:
         self.lane_depth = lane_depth
         self._lane_mask = lane_count - 1
         self._lane_log: list[tuple[int, int]] | None = None
+        #: the output path when nothing else is routed (drawn costs, slack probe), else None
+        self._wrapped_output: Callable[[int, Any], None] | None = None
+        #: the entangler's fast-forward may skip identical passes (off while outputs are wrapped)
+        self.fast_forward_allowed = True
         self._reset_lanes()
 
     def _reset_lanes(self) -> None:
@@ -95,7 +99,7 @@ class SEDOutputs:
         lane_last = self._lane_last
         if c <= lane_last[lane]:
             self.counter = counter
-            self._async(AsyncError.SEQUENCE, target >> 8)
+            self._async(AsyncError.SEQUENCE, target >> 8, ts)
             return
         q.append(c)
         lane_last[lane] = self._last_c = c
@@ -142,11 +146,32 @@ class SEDOutputs:
             self.__dict__["rtio_output"] = self._captured_output
         elif self._lane_log is not None:
             self.__dict__["rtio_output"] = self._logged_output
+        elif self._wrapped_output is not None:
+            self.__dict__["rtio_output"] = self._wrapped_output
         elif self.drtio is not None:  # satellites: every output is routed (sim.rtio.drtio)
             self.__dict__["rtio_output"] = self.drtio.output
         else:
             self.__dict__.pop("rtio_output", None)
         syscalls.refresh_hot(self)
+
+    def wrap_output(
+        self, wrap: Callable[[Callable[[int, Any], None]], Callable[[int, Any], None]]
+    ) -> None:
+        """Route plain submissions through ``wrap(inner)``, ``inner`` being the path so far
+        (drawn CPU costs, the slack probe; wrappers stack). Off by default: the hot path is then
+        unchanged. Turns the entangler's fast-forward off (its skipped passes would bypass it)."""
+        inner = self._wrapped_output or self._routed_submit
+        self._wrapped_output = wrap(inner)
+        self.fast_forward_allowed = False
+        self._swap_output()
+
+    def _routed_submit(self, target: int, data: Any) -> None:
+        """The plain path under the wrappers: through the DRTIO routing when there are
+        satellites (installed after or before a wrapper)."""
+        if self.drtio is not None:
+            self.drtio.output(target, data)
+        else:
+            self._submit(target, data)
 
     def _logged_output(self, target: int, data: int) -> None:
         st = self.channel(target >> 8)
@@ -162,12 +187,12 @@ class SEDOutputs:
             if st.flagged and len(st.raw) > st.checked:
                 found: list[int] = []
                 st.resolved(found)
-                for _ in found:
-                    self._async(AsyncError.COLLISION, st.channel)
+                for c in found:
+                    self._async(AsyncError.COLLISION, st.channel, c << 3)
                 st.checked = len(st.raw)
 
     def _compact(self, st: ChannelState) -> None:
         """Fold a flagged channel's final events (coarse time ≤ counter + 12 can take no more
         events) into its resolution; log collisions found on the way."""
-        for _ in st.compact((self.counter >> 3) + 13):
-            self._async(AsyncError.COLLISION, st.channel)
+        for c in st.compact((self.counter >> 3) + 13):
+            self._async(AsyncError.COLLISION, st.channel, c << 3)

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any
 
 from sim.rtio.errors import RTIOOverflow, RTIOUnderflow
+from sim.rtio.exception_log import ExceptionMark, RTIOException
 
 __all__ = ["AsyncError", "Diagnostics", "source_line"]
 
@@ -55,6 +56,11 @@ _HOST_WORDS = {
     AsyncError.BUSY: "busy error(s)",
     AsyncError.SEQUENCE: "sequence error(s)",
 }
+_MARK_KIND = {
+    AsyncError.COLLISION: RTIOException.COLLISION,
+    AsyncError.BUSY: RTIOException.BUSY,
+    AsyncError.SEQUENCE: RTIOException.SEQUENCE_ERROR,
+}
 #: summary keys of the error counts
 _SUMMARY_KEYS = {
     AsyncError.COLLISION: "collisions",
@@ -82,6 +88,7 @@ class Diagnostics:
     now: int
     counter: int
     channels: dict[int, Any]
+    recorder: Any
 
     def channel_name(self, channel: int) -> str:
         """Device name of RTIO channel ``channel`` (``unknown`` if none)."""
@@ -101,8 +108,18 @@ class Diagnostics:
         self._earlier_min_slack: tuple[int, tuple[int, int, str] | None] = (1 << 62, None)
         self.outputs_before = 0  # outputs logged by the sessions this one's state descends from
 
+    def note_exception(self, kind: RTIOException, t_mu: int, channel: int) -> None:
+        """Mark an RTIO exception of ``kind`` at ``t_mu`` on ``channel`` for the waveform file
+        (:mod:`sim.rtio.exception_log`); nothing unless a VCD is requested. DRTIO models mark
+        ``DESTINATION_UNREACHABLE`` here."""
+        rec = self.recorder
+        if rec is not None:
+            rec.exceptions.append(ExceptionMark(kind, int(t_mu), int(channel)))
+
     def _underflow(self, target: int, ts: int, counter: int) -> RTIOUnderflow:
         ch = target >> 8
+        if self.recorder is not None:
+            self.note_exception(RTIOException.UNDERFLOW, ts, ch)
         counter8 = counter & ~7
         msg = "RTIO underflow at channel 0x{:04x}:{}, {} mu, slack {} mu (at {})".format(
             ch, self.channel_name(ch), ts, ts - counter8, source_line()
@@ -116,7 +133,11 @@ class Diagnostics:
         if isinstance(exc, (RTIOUnderflow, RTIOOverflow)) and str(exc).startswith("RTIO "):
             self._log_core(str(exc))
 
-    def _async(self, kind: AsyncError, channel: int) -> None:
+    def _async(self, kind: AsyncError, channel: int, t_mu: int | None = None) -> None:
+        """Log an async error on ``channel``; ``t_mu``: where the waveform marks it (default:
+        the RTIO counter)."""
+        if self.recorder is not None:
+            self.note_exception(_MARK_KIND[kind], self.counter if t_mu is None else t_mu, channel)
         self._async_counts[kind] += 1
         if kind == AsyncError.SEQUENCE and self._async_flags & kind:
             return  # the sticky flag is already up: no second report
@@ -173,7 +194,8 @@ class Diagnostics:
         return "{} reported during kernel execution".format(", ".join(words))
 
     def summary(self) -> dict[str, Any]:
-        """Clocks, minimum slack (with channel, timestamp and kernel line), error counts."""
+        """Clocks, minimum slack (with channel, timestamp and kernel line), error counts, the
+        CPU-cost profile's name (``kasli2``; ``+drawn`` when costs are drawn)."""
         out: dict[str, Any] = {
             "now_mu": self.now,
             "counter_mu": self.counter,
@@ -184,6 +206,7 @@ class Diagnostics:
             out[key] = self._async_counts[kind]
         out["async_errors"] = list(self.async_errors)
         out["n_outputs"] = self.outputs_before + sum(len(st.raw) for st in self.channels.values())
+        out["cost_profile"] = getattr(getattr(self, "costs", None), "name", "")
         return out
 
     def _slack_items(

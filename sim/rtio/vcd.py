@@ -39,7 +39,13 @@ Signals per device kind:
   configuration as written: ``enable`` (CONFIG bit 0), ``tcycle_mu`` (cycle length in mu) and
   ``herald_config`` (the HERALD register: 4 patterns in bits 0-15, enables in bits 16-19).
 
-Input edges, resets and entangler runs come from the engine's
+RTIO exceptions (:mod:`sim.rtio.exception_log`), under ``rtio.exceptions``: for each kind
+(``underflow``, ``sequence_error``, ``collision``, ``busy``, ``overflow``,
+``destination_unreachable``) an event ``<kind>`` per exception and an integer ``<kind>_channel``,
+the RTIO channel involved (unknown, ``x``, before the first; all six pairs are always declared,
+so a viewer's saved layout finds them in every file).
+
+Input edges, resets, entangler runs and exceptions come from the engine's
 :class:`~sim.rtio.recorder.WaveRecorder`, which a session makes only when a VCD is requested.
 """
 
@@ -52,9 +58,11 @@ from typing import Any
 
 from drivers.entangler_registers import ADDR_CONFIG, ADDR_HERALD, ADDR_TCYCLE, TIMEOUT
 from sim.rtio.channels import Kind, Trace
+from sim.rtio.exception_log import exception_traces
 from sim.rtio.phy.ttl import GATE_OFFSET_MU
 
 __all__ = [
+    "EXCEPTION_SCOPE",
     "HARDWARE_SCOPE",
     "ROOT",
     "DeviceName",
@@ -66,6 +74,8 @@ __all__ = [
 
 ROOT = "rtio"
 HARDWARE_SCOPE = "hardware"
+EXCEPTION_SCOPE = "exceptions"
+_LAST_RANK = 1 << 30
 _NEG = -(1 << 62)
 _DEFAULT_CLICK_WIDTH_S = 10e-9
 
@@ -82,6 +92,8 @@ class Signal:
     changes: list[tuple[int, Any]]
     aliases: tuple[tuple[str, ...], ...] = ()
     rank: int = 0
+    #: value before the first change (``"x"``: unknown)
+    init: Any = 0
 
 
 @dataclass(frozen=True)
@@ -280,10 +292,22 @@ def collect_signals(engine: Any, device_db: dict | None = None, lab: Any = None)
         elif trace is Trace.ENTANGLER:
             out += _entangler_signals(engine, ch, dn)
     out += _dds_signals(engine, names)
+    out += _exception_signals(engine)
     _alias_dds_switches(engine, names, out)
     out.sort(key=lambda s: s.rank)  # device_db order (stable: a device's signals together)
     _unique_paths(out)
     return out
+
+
+def _exception_signals(engine: Any) -> list[Signal]:
+    """``rtio.exceptions.<kind>`` and ``<kind>_channel`` (none without a recorder)."""
+    rec = engine.recorder
+    if rec is None:
+        return []
+    return [
+        Signal((EXCEPTION_SCOPE, t.name), t.kind, t.size, t.changes, rank=_LAST_RANK, init=t.init)
+        for t in exception_traces(rec.exceptions)
+    ]
 
 
 def _joined(timelines: list[list[Signal]]) -> list[Signal]:
@@ -467,7 +491,7 @@ def write_vcd(
             elif s.kind == "event":
                 var = w.register_var(scope, name, "event")
             else:
-                var = w.register_var(scope, name, s.kind, size=s.size, init=0)
+                var = w.register_var(scope, name, s.kind, size=s.size, init=s.init)
             aliases += [(a, var) for a in s.aliases]
             evs = s.changes
             if evs and evs[0][0] < 0:  # before the counter started: shown at 0

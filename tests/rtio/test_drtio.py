@@ -316,3 +316,27 @@ def test_master_slave_heralds_as_the_single_core(make_env, cable_ns):
     master.config = 0b011  # not standalone: waits for the slave, which is not armed
     master.on_output(t, 1, timeout)
     assert master.herald_log[-1] == (t + 8 * timeout, 0x3FFF) and master.ncycles == 0
+
+
+def test_unreachable_destination_is_marked_in_the_vcd(make_env, tmp_path):
+    """An output and an input on a down link: each an event on
+    ``rtio.exceptions.destination_unreachable`` with its channel, as the slack predictor's
+    waveform shows every RTIO exception."""
+    from sim.rtio.exception_log import RTIOException
+
+    from .vcdfile import read_vcd
+
+    path = tmp_path / "down.vcd"
+    env = make_env(drtio_db(), cost_profile="zero", link_down=[1], vcd=str(path))
+    ts = 100_000 + 10_000
+    with pytest.raises(RTIODestinationUnreachable):
+        submit(env, 10_000)
+    with pytest.raises(RTIODestinationUnreachable):
+        env.engine.rtio_input_timestamp(0, SAT | 2)
+    env.session.close()
+    vcd = read_vcd(path)
+    kind = "rtio.exceptions." + RTIOException.DESTINATION_UNREACHABLE.value
+    events = [t for t, _ in vcd.of(kind)]
+    # the input was refused at the counter (100 000 mu), the output at its timestamp
+    assert events == [100_000, ts]
+    assert [int(v) for t, v in vcd.of(kind + "_channel") if t] == [SAT | 2, SAT]

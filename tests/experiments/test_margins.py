@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The entanglement experiments' slack margins against the slack predictor, the prepare-time
+check that refuses a margin below the predicted minimum, and ``ionlink-sim slack`` from the
+command line (read-only, its JSON entries)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from drivers.link_timing import GATEWARE_MARGIN_S, MIN_SLACK_MARGIN_S
+from sim.slack.estimate import UNDERFLOW_SLACK_MU
+from sim.slack.probe import SlackProbe
+from tests.experiments.simhelpers import REPO, ROOT, simulation
+
+ARGS = {"mode": "z", "heralds_per_setting": 2}
+
+
+def test_prepare_refuses_a_slack_margin_below_the_predicted_minimum(tmp_path):
+    """One line naming the argument, its value and the minimum; bad input (exit status 2)."""
+    sim = simulation(tmp_path)
+    floor = MIN_SLACK_MARGIN_S["gateware"]
+    r = sim.run(REPO / "remote_entanglement.py", None, {**ARGS, "slack_margin": floor - 0.2e-6})
+    assert r.exit_code == 2, r.error_message
+    msg = r.error_message
+    assert msg.startswith("argument 'slack_margin' = 1.20 us is below the predicted minimum 1.40")
+    assert "\n" not in msg
+    # at the floor itself every cooling DMA still underflows (docs/experiments.md, Margins)
+    ok = sim.run(REPO / "remote_entanglement.py", None, {**ARGS, "slack_margin": floor + 0.1e-6})
+    assert ok.exit_code == 0, ok.error_message
+
+
+def test_min_slack_margin_is_what_the_predictor_finds(tmp_path):
+    """Mean-cost runs at the default margin M and at M + 1 µs: the lines whose minimum slack
+    moves by the whole 1 µs (to the counter's 8 mu grain) are the ones the margin sets; the
+    smallest margin that keeps them above the underflow threshold, M − (their minimum − T),
+    rounded up to 0.1 µs, is the constant the prepare-time check uses."""
+    sim = simulation(tmp_path)
+    probe = SlackProbe()
+    sim.engine_setup = probe.attach
+    margin_mu = round(GATEWARE_MARGIN_S * 1e9)
+    mins = []
+    for extra in (0, 1000):
+        probe.start_run()
+        r = sim.run(
+            REPO / "remote_entanglement.py",
+            None,
+            {**ARGS, "slack_margin": (margin_mu + extra) * 1e-9},
+        )
+        assert r.exit_code == 0, r.error_message
+        mins.append({w: line.min_mu for w, line in probe.end_run().lines.items()})
+    # (± 16 mu: the counter reads that set the cursor are coarse, 8 mu)
+    governed = [w for w in mins[0] if w in mins[1] and abs(mins[1][w] - mins[0][w] - 1000) <= 16]
+    assert any("entangler.py" in w for w in governed)  # the cooling DMA's playback
+    assert any("node.py" in w for w in governed)  # the analysis pulses after a herald
+    floor_mu = margin_mu - (min(mins[0][w] for w in governed) - UNDERFLOW_SLACK_MU)
+    assert MIN_SLACK_MARGIN_S["gateware"] == math.floor(floor_mu / 100) * 100e-9
+
+
+def test_slack_cli_json_and_read_only(tmp_path, monkeypatch, capsys):
+    """``ionlink-sim slack FILE --json``: one entry per line that submits, with the documented
+    keys; the lab's files stay untouched (no results, dataset store or run-id file written)."""
+    from sim.cli import main
+
+    exp = tmp_path / "loop.py"
+    exp.write_text(
+        "from artiq.experiment import *\n"
+        "class Loop(EnvExperiment):\n"
+        "    def build(self):\n"
+        "        self.setattr_device('core')\n"
+        "        self.ttl = self.get_device('node_a.cool_sw')\n"
+        "    @kernel\n"
+        "    def run(self):\n"
+        "        self.core.break_realtime()\n"
+        "        for i in range(100):\n"
+        "            at_mu(self.core.get_rtio_counter_mu() + 2500)\n"
+        "            for j in range(4):\n"
+        "                self.ttl.pulse_mu(100)\n"
+        "                delay_mu(100)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    rc = main(["slack", str(exp), "--device-db", str(ROOT / "device_db.py"), "-n", "4", "--json"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    entries = json.loads(out)
+    assert [e["line"] for e in entries] == [12]
+    (e,) = entries
+    for key in ("file", "line", "min_slack_mu", "p_underflow", "p_underflow_ci", "margin_mu"):
+        assert key in e
+    assert e["file"] == "loop.py" and e["runs"] == 4 and e["events"] == 4 * 800
+    assert e["min_slack_mu"] <= e["nominal_min_slack_mu"] + 50
+    lo, hi = e["p_underflow_ci"]
+    assert 0 <= lo <= e["p_underflow"] <= hi <= 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop.py"]
