@@ -143,7 +143,7 @@ class SEDOutputs:
             self.__dict__["rtio_output"] = self._logged_output
         else:
             self.__dict__.pop("rtio_output", None)
-        syscalls.refresh_hot(self)
+        syscalls.refresh_hot(self, "rtio_output")
 
     def _logged_output(self, target: int, data: int) -> None:
         st = self.channel(target >> 8)
