@@ -43,6 +43,7 @@ class TCPServer:
         ``["127.0.0.1", "::1"]``), or ``None`` for every interface. ``port`` 0 picks a free port,
         the same for every address (see :attr:`port`)."""
         hosts: list[str | None] = [host] if host is None or isinstance(host, str) else list(host)
+        hosts = list(dict.fromkeys(hosts))  # `--bind ::1` beside the default loopback: once each
         try:
             for h in hosts:
                 server = await asyncio.start_server(

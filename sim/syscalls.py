@@ -107,11 +107,19 @@ def rebind(g: dict, names: dict[str, Any], engine: Any) -> None:
         g[name] = getattr(engine, HOT[name]) if engine is not None else fn
 
 
-def refresh_hot(engine: Any) -> None:
-    """Rebind the hot names again if ``engine`` is active (it swapped one of its methods)."""
-    if _A.engine is engine:
+def refresh_hot(engine: Any, name: str | None = None) -> None:
+    """Rebind the hot names again if ``engine`` is active (it swapped one of its methods);
+    ``name``: only that hot name (the one swapped; the others are bound already)."""
+    if _A.engine is not engine:
+        return
+    if name is None:
         for g, names in _hot_modules:
             rebind(g, names, engine)
+        return
+    method = getattr(engine, HOT[name])
+    for g, names in _hot_modules:
+        if name in names:
+            g[name] = method
 
 
 def activate(engine: Any) -> Any:

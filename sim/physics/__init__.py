@@ -1,12 +1,37 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Physics of the two-node ion–photon link: lab description, ions, photons, Bell-state analyser,
-readout, the analytic budget and the :class:`PhysicsWorld` the RTIO engine queries."""
+readout, the analytic budget and the :class:`PhysicsWorld` the RTIO engine queries.
 
-from .attempts import CycleModel, CycleSample, nominal_cycle
-from .budget import Budget, format_budget, predict
-from .lab import Lab, LabError, load_lab
-from .view import DDSState, PhyView, World
-from .world import PhysicsWorld
+The names below are loaded on first use (PEP 562): an experiment without a physics world (a
+pulse train, the loopback wiring) imports ``sim.physics.view`` only and never pays for scipy."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .attempts import CycleModel, CycleSample, nominal_cycle
+    from .budget import Budget, format_budget, predict
+    from .lab import Lab, LabError, load_lab
+    from .view import DDSState, PhyView, World
+    from .world import PhysicsWorld
+
+_WHERE = {
+    "CycleModel": "attempts",
+    "CycleSample": "attempts",
+    "nominal_cycle": "attempts",
+    "Budget": "budget",
+    "format_budget": "budget",
+    "predict": "budget",
+    "Lab": "lab",
+    "LabError": "lab",
+    "load_lab": "lab",
+    "DDSState": "view",
+    "PhyView": "view",
+    "World": "view",
+    "PhysicsWorld": "world",
+}
 
 __all__ = [
     "Budget",
@@ -23,3 +48,12 @@ __all__ = [
     "nominal_cycle",
     "predict",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError("module 'sim.physics' has no attribute {!r}".format(name))
+    value = getattr(import_module("." + module, __name__), name)
+    globals()[name] = value
+    return value

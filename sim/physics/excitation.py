@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
 import numpy as np
-from scipy.special import log_ndtr, ndtr
 
 __all__ = ["ExcitationStats", "excitation_stats", "pumping_probability"]
 
@@ -80,6 +79,8 @@ class ExcitationStats:
 
         :param x_s: time(s) in s, same origin as ``offset_s`` (the pulse start + photon delay).
         """
+        from scipy.special import ndtr  # ~0.5 s to import: loaded by the first gate law
+
         x = np.asarray(x_s, dtype=float) - offset_s
         out = self.p_after * _exgauss_cdf(x - self.pulse_length_s, jitter_s, self.lifetime_s)
         if self.p_after < 1.0:
@@ -103,6 +104,8 @@ class ExcitationStats:
 
 def _exgauss_cdf(x: np.ndarray, sigma: float, tau: float) -> np.ndarray:
     """CDF of Exp(τ) + N(0, σ²) at x (x in s)."""
+    from scipy.special import log_ndtr, ndtr
+
     x = np.asarray(x, dtype=float)
     if sigma <= 0:
         return np.where(x > 0, -np.expm1(-np.maximum(x, 0) / tau), 0.0)

@@ -10,7 +10,6 @@ discrimination error for threshold k (count > k ⇒ bright) is the Poisson overl
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import poisson
 
 from .lab import Motion, Readout
 
@@ -25,6 +24,8 @@ def fluorescence_rates(readout: Readout, motion: Motion, n_bar: float) -> tuple[
 
 def readout_errors(bright_mean: float, dark_mean: float, threshold: int) -> tuple[float, float]:
     """(P(dark verdict | bright), P(bright verdict | dark)) for 'count > threshold ⇒ bright'."""
+    from scipy.stats import poisson  # scipy.stats takes ~1 s to import: only where it is used
+
     return float(poisson.cdf(threshold, bright_mean)), float(poisson.sf(threshold, dark_mean))
 
 

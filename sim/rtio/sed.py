@@ -152,7 +152,7 @@ class SEDOutputs:
             self.__dict__["rtio_output"] = self.drtio.output
         else:
             self.__dict__.pop("rtio_output", None)
-        syscalls.refresh_hot(self)
+        syscalls.refresh_hot(self, "rtio_output")
 
     def wrap_output(
         self, wrap: Callable[[Callable[[int, Any], None]], Callable[[int, Any], None]]

@@ -184,3 +184,19 @@ def test_network_args():
     assert bind_address_from_args(p.parse_args(["--no-localhost-bind", "--bind", "h"])) == ["h"]
     assert bind_address_from_args(p.parse_args(["--bind", "*"])) is None
     assert p.parse_args(["-p", "5"]).port == 5
+
+
+def test_server_binds_an_address_given_twice_once():
+    """``--bind ::1`` beside the default loopback addresses (as artiq_ctlmgr starts
+    controllers) lists ::1 twice: the server listens once on each address, not 'in use'."""
+    from comms.server import TCPServer
+
+    async def main() -> int:
+        server = TCPServer()
+        await server.start(["127.0.0.1", "::1", "::1", "127.0.0.1"], 0)
+        try:
+            return len(server._servers)
+        finally:
+            await server.stop()
+
+    assert asyncio.run(main()) == 2

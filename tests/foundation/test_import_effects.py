@@ -71,3 +71,20 @@ def test_physics_and_budget_need_no_artiq_language():
     )
     assert cli.returncode == 0, cli.stderr
     assert '"rate_hz"' in cli.stdout
+
+
+def test_start_up_loads_no_scipy():
+    """``ionlink-sim run`` start-up (runner, device models, the physics world) does not import
+    scipy (~1.5 s of CPU): it is loaded where a law needs it (issue 18)."""
+    code = (
+        "import sys\n"
+        "from sim import artiq_env\n"
+        "artiq_env.activate()\n"
+        "import sim.runner, sim.devices.urukul, sim.devices.ttl, sim.physics.world, sim.cli\n"
+        "import sim.physics\n"
+        "assert sim.physics.PhysicsWorld is sim.physics.world.PhysicsWorld\n"
+        "print(sorted(m for m in sys.modules if m.startswith('scipy')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout
