@@ -529,6 +529,10 @@ for _node, _ttl_base, _urukul, _pmt in (("a", 0, "urukul0", "ttl20"), ("b", 8, "
     # RF switch of the qubit-drive Urukul channel (the AD9910's sw_device)
     device_db["node_{}.qubit_sw".format(_node)] = "ttl_{}_sw3".format(_urukul)
     device_db["node_{}.pmt".format(_node)] = _pmt
+    # memory (circuit) ion: its drive's switch (the qubit DDS feeds the memory path too) and the
+    # switch of the mixed-species entangling gate's beams, on the node's spare DIO outputs
+    device_db["node_{}.mem_sw".format(_node)] = "ttl{}".format(_ttl_base + 6)
+    device_db["node_{}.gate_sw".format(_node)] = "ttl{}".format(_ttl_base + 7)
     for _ch, _sig in enumerate(_NODE_DDS):
         device_db["node_{}.{}".format(_node, _sig)] = "{}_ch{}".format(_urukul, _ch)
     # Logical node device (drivers/node.py): the kernels a physicist composes.
@@ -552,6 +556,20 @@ for _node, _ttl_base, _urukul, _pmt in (("a", 0, "urukul0", "ttl20"), ("b", 8, "
         },
     }
 
+    # Memory (circuit) ion and mixed-species gate of the node (drivers/circuit_node.py)
+    device_db["circuit_{}".format(_node)] = {
+        "type": "local",
+        "module": "drivers.circuit_node",
+        "class": "CircuitNode",
+        "arguments": {
+            "network": "node_{}".format(_node),
+            "mem_sw": "node_{}.mem_sw".format(_node),
+            "gate_sw": "node_{}.gate_sw".format(_node),
+            "qubit_dds": "node_{}.qubit_dds".format(_node),
+            "calibration_prefix": "calib.node_{}".format(_node),
+        },
+    }
+
 # Bell-state analyser: det0 = port0 H, det1 = port0 V, det2 = port1 H, det3 = port1 V.
 for _i in range(4):
     device_db["bsa_det{}".format(_i)] = "ttl{}".format(16 + _i)
@@ -565,6 +583,6 @@ device_db["bsa"] = {
 device_db["aux_in0"] = "ttl22"
 device_db["aux_in1"] = "ttl23"
 device_db["aux_out0"] = "ttl5"
-device_db["aux_out1"] = "ttl6"
+device_db["aux_out1"] = "ttl13"
 
 del _node, _ttl_base, _urukul, _pmt, _i, _sig, _ch

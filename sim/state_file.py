@@ -67,6 +67,7 @@ _ALLOWED = {
     "numpy._core.numeric": {"_frombuffer"},
     "sim.hwstate": None,
     "sim.physics.world": {"WorldRecord"},
+    "sim.physics.circuit": {"CircuitRecord"},
     "sim.physics.detectors": {"ClickRecord"},
     "sim.physics.view": {"DDSState"},
     "sim.rtio.phy.urukul": {"DDSState"},

@@ -16,6 +16,7 @@ from dataclasses import MISSING, fields, replace
 from pathlib import Path
 from typing import Any
 
+from sim.physics.lab_ions import check_ions, parse_ions
 from sim.physics.lab_model import (
     BSA,
     ENCODINGS,
@@ -142,6 +143,7 @@ def _check_physics(lab: Lab) -> None:
             _check_range(n, f"{p}.motion.{k}", getattr(m, k), 0, 1e9)
         for k in ("cooling_time_s", "n_fluorescence", "n_mode"):
             _check_range(n, f"{p}.motion.{k}", getattr(m, k), 0, inf, lo_open=True)
+        check_ions(n, node, _check_range)
     b = lab.bsa
     _check_range(n, "bsa.mode_overlap", b.mode_overlap, 0, 1)
     _check_range(n, "bsa.frequency_mismatch_hz", b.frequency_mismatch_hz, 0, 1e12)
@@ -172,6 +174,8 @@ def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:
         "pumping_time_s",
         "t2_s",
         "dephasing",
+        "ions",
+        "gate",
     }
     for key in t:
         if key not in known:
@@ -187,6 +191,7 @@ def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:
     if extra:
         raise LabError(f"lab {lab}: {p}.beams.{min(extra)}: unknown beam")
     kw: dict[str, Any] = {k: t[k] for k in ("pumping_time_s", "t2_s", "dephasing") if k in t}
+    kw["ions"], kw["gate"] = parse_ions(lab, p, t, _build)
     return Node(
         name=name,
         species=_build(Species, t["species"], f"{p}.species", lab),
