@@ -24,6 +24,10 @@ from .lab import LabError
 __all__ = ["CIRCUIT_ROLES", "CircuitWorld"]
 
 CIRCUIT_ROLES = ("memory", "gate")
+#: frequency step of an AD9910 at 1 GHz (2^-32 of the clock): a DDS set to the lab's resonance
+#: lands within it; that residue is not a detuning (over seconds of lab time it would turn the
+#: drive's phase against the qubit frame and the entangling gate's fixed axis)
+DDS_RESOLUTION_HZ = 1e9 / 2**32
 
 
 class CircuitWorld:
@@ -142,7 +146,10 @@ class CircuitWorld:
             if st is None or st.amplitude <= 0 or te <= ts:
                 continue
             omega = 2 * math.pi * drive.rabi_frequency_hz * st.amplitude
-            delta = 2 * math.pi * (st.frequency_hz - drive.resonance_hz)
+            detuning_hz = st.frequency_hz - drive.resonance_hz
+            if abs(detuning_hz) < DDS_RESOLUTION_HZ:
+                detuning_hz = 0.0  # the lab's resonance is what the DDS can be set to
+            delta = 2 * math.pi * detuning_hz
             phi = 2 * math.pi * st.phase_turns + delta * ts * self.mu_s
             out.append(rotation_unitary(omega, phi, delta, (te - ts) * self.mu_s))
         return out

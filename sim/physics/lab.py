@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 LABS_DIR = Path(__file__).resolve().parent.parent / "labs"
-PRESETS = ("oxford2020", "duke2024", "target_99_1khz")
+PRESETS = ("oxford2020", "oxford2025", "duke2024", "target_99_1khz")
 
 
 # --------------------------------------------------------------------------------------------
