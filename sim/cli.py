@@ -94,6 +94,11 @@ def get_argparser() -> argparse.ArgumentParser:
     budget.add_argument(
         "--json", action="store_true", help="print every figure as one JSON object (for scripts)"
     )
+    budget.add_argument(
+        "--gate",
+        action="store_true",
+        help="the teleported remote gate's budget (labs with memory ions: repository/remote_gate)",
+    )
     _common(budget)
 
     demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
@@ -199,12 +204,22 @@ def cmd_budget(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise InputError("the budget needs sim.physics.budget, which is not available") from exc
     lab = resolve_lab(args.lab, None)
+    if args.gate:
+        from sim.physics.gate_budget import format_gate_budget, gate_budget_dict
+        from sim.physics.lab import LabError
+
+        try:
+            report: Any = gate_budget_dict(lab) if args.json else format_gate_budget(lab)
+        except LabError as exc:
+            raise InputError(str(exc)) from None
+    else:
+        report = budget_dict(lab, args.mode) if args.json else format_budget(lab, args.mode)
     if args.json:
         import json
 
-        print(json.dumps(budget_dict(lab, args.mode), indent=1))
+        print(json.dumps(report, indent=1))
     else:
-        print(format_budget(lab, args.mode))
+        print(report)
     return 0
 
 
