@@ -9,12 +9,13 @@ import json
 
 import numpy as np
 import pytest
+from physics.conftest import modify  # tests/ is on sys.path (rootdir conftest)
 
 from analysis.cli import main as analyze
+from analysis.process import gate_tomography
 from sim.physics.gate_budget import predict_gate
 from sim.physics.lab import Lab, load_lab
 
-from ..physics.conftest import modify
 from .simhelpers import ROOT, lab_calibration
 
 
@@ -81,8 +82,25 @@ def test_ideal_teleported_cz_is_cz_in_all_four_correction_branches(tmp_path, cap
     assert (counts > 10).all(), counts  # each branch ~36 of 144
     out = gate_json(r.results_file, capsys)
     fp = out["process_fidelity"]
-    assert fp["ci_low"] <= 1.0 <= fp["ci_high"] and fp["value"] > 0.95, fp
-    assert out["average_gate_fidelity"]["value"] > 0.96
+    # one shot per setting: the maximum-likelihood point is biased low, the interval is not
+    assert fp["ci_low"] <= 1.0 <= fp["ci_high"] and fp["value"] > 0.8, fp
+    assert out["average_gate_fidelity"]["ci_high"] >= 1.0
+    # the same data are far from the identity (F_pro(CZ, I) = 1/4): the check can fail
+    d = r.datasets
+    settings = np.array(
+        [d["gate.settings." + k] for k in ("prep_a", "prep_b", "basis_a", "basis_b")]
+    )
+    other = gate_tomography(
+        d["gate.prep_bloch"],
+        d["gate.basis_axes"],
+        settings.T,
+        d["gate.setting"],
+        d["gate.bit_a"],
+        d["gate.bit_b"],
+        np.eye(4),
+        n_boot=20,
+    )
+    assert other.process_fidelity.hi < 0.6
     latency = np.asarray(r.datasets["gate.latency_mu"]) * 1e-9
     assert (latency > lab.nodes[0].readout.duration_s).all()
     assert predict_gate(lab).process_fidelity > 0.995
