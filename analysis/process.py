@@ -14,6 +14,7 @@ bootstrap (multinomial counts per setting drawn from the estimate, re-estimated)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -164,6 +165,22 @@ def pauli_transfer_matrix(choi: np.ndarray) -> np.ndarray:
     return out
 
 
+def _linear_fidelity(ops: np.ndarray, target: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """F_pro of the least-squares Choi matrix as a linear function of the outcome frequencies,
+    (B, S, 4) → (B,) (the settings determine J: 16 inputs × 9 bases)."""
+    a = ops.reshape(-1, 256)
+    # p = Σ_kl A_kl J_lk = m · x with the real unknowns x = (Re vec J^T, Im vec J^T)
+    m = np.concatenate([a.real, -a.imag], axis=1)
+    v = np.einsum("ij,ki->ik", np.eye(4), target).reshape(16)
+    wt = (np.outer(v.conj(), v) / D**2).T.reshape(256)  # F = Re Σ wt · vec(J^T)
+    g = np.concatenate([wt.real, -wt.imag]) @ np.linalg.pinv(m)  # F = g · p
+
+    def fid(freq: np.ndarray) -> np.ndarray:
+        return np.einsum("j,bj->b", g, freq.reshape(freq.shape[0], -1))
+
+    return fid
+
+
 @dataclass(frozen=True)
 class GateTomography:
     """A process-tomography result: the CPTP estimate, its Pauli transfer matrix and the
@@ -219,27 +236,29 @@ def gate_tomography(
     ops = setting_operators(prep_bloch, basis_axes, settings)
     counts = _count_table(s, np.asarray(bit_a, int), np.asarray(bit_b, int), len(settings))
     choi = mle_choi(counts, ops)
-    f = float(process_fidelity(choi, target))
+    # the fidelity is linear in J: its least-squares (linear-inversion) estimate is unbiased,
+    # where the CPTP maximum likelihood's is biased low at a few shots per setting (by 0.04 at 5
+    # shots per setting and F = 0.89); intervals from resampling each setting's outcomes
     rng = np.random.default_rng(seed)
-    probs = np.real(np.einsum("sxij,ji->sx", ops, choi))
-    probs = np.clip(probs, 0, None)
+    lin = _linear_fidelity(ops, target)
+    n_s = counts.sum(axis=1)
+    freq = counts / np.maximum(n_s, 1)[:, None]
+    f = float(lin(freq[None])[0])
+    # parametric bootstrap: outcomes drawn from the CPTP estimate's probabilities (a setting
+    # with one shot has no spread of its own); the estimator's spread around its mean there
+    # is put around the observed value
+    probs = np.clip(np.real(np.einsum("sxij,ji->sx", ops, choi)), 0, None)
     probs /= probs.sum(axis=1, keepdims=True)
-    n_s = counts.sum(axis=1).astype(int)
-    boot = np.array([[rng.multinomial(n, p) for n, p in zip(n_s, probs)] for _ in range(n_boot)])
-    # each resample starts near the estimate (mixed with I/4 to keep it full rank)
-    start = 0.9 * choi + 0.1 * np.eye(16) / D
-    fb = mle_choi(boot, ops, max_iter=150, tol=1e-7, start=start)
-    fb = np.asarray(process_fidelity(fb, target))
-    method = (
-        f"CPTP maximum likelihood (Jezek-Fiurasek-Hradil), basic parametric bootstrap n={n_boot}"
+    boot = np.array(
+        [[rng.multinomial(int(n), p) for n, p in zip(n_s, probs)] for _ in range(n_boot)]
     )
-    # basic (reflected) bootstrap: the estimator's bias towards lower fidelity near F = 1 is
-    # subtracted, which a percentile interval would double
-    fp = from_samples(f, 2 * f - fb, cl=cl, method=method, clip=(0.0, 1.0))
-    fa_hat = float(average_gate_fidelity(f))
+    dev = lin(boot / np.maximum(n_s, 1)[None, :, None]) - lin(probs[None])[0]
+    fb = f - dev
+    method = f"linear inversion (the process: CPTP maximum likelihood), bootstrap n={n_boot}"
+    fp = from_samples(min(max(f, 0.0), 1.0), fb, cl=cl, method=method, clip=(0.0, 1.0))
     fa = from_samples(
-        fa_hat,
-        2 * fa_hat - np.asarray(average_gate_fidelity(fb)),
+        float(average_gate_fidelity(fp.value)),
+        np.asarray(average_gate_fidelity(fb)),
         cl=cl,
         method=method,
         clip=(0.0, 1.0),
