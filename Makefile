@@ -4,7 +4,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check format bench clean
+.PHONY: demo test check format bench clean artiq-suite
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ bench: $(STAMP)
 	$(VPY) benchmarks/link_realtime.py
 	$(VPY) benchmarks/attempt_rate.py
 	$(VPY) benchmarks/analysis_throughput.py
+
+# ARTIQ's own coredevice test files against the simulator, where ARTIQ 9 is installed (README,
+# "ARTIQ's test suite against the simulator"); in a scratch directory, which holds the sim_state/.
+ARTIQ_PYTHON ?= python
+ARTIQ_SUITE := test_rtio test_edge_counter test_spi test_cache test_exceptions test_urukul test_ad9910
+artiq-suite:
+	cd $$(mktemp -d) && ARTIQ_ROOT=$(CURDIR)/sim/testbench PYTHONPATH=$(CURDIR) \
+	  $(ARTIQ_PYTHON) -m unittest $(addprefix artiq.test.coredevice.,$(ARTIQ_SUITE))
 
 clean:
 	rm -rf $(VENV) results dataset_db.mdb dataset_db.mdb-lock last_rid.pyon sim_state

@@ -578,6 +578,8 @@ device_db["bsa"] = {
     "module": "drivers.bsa",
     "class": "BellStateAnalyser",
     "arguments": {"detectors": ["bsa_det0", "bsa_det1", "bsa_det2", "bsa_det3"]},
+    # the simulator runs the attempts of attempts_until_click_mu without a click in one step
+    "sim_class": "sim.devices.bsa.BellStateAnalyser",
 }
 # spare inputs / outputs
 device_db["aux_in0"] = "ttl22"

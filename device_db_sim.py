@@ -18,6 +18,10 @@ from sim.device_manager import load_device_db, transform_device_db  # noqa: E402
 
 device_db = transform_device_db(load_device_db(os.path.join(_here, "device_db.py")))
 # ARTIQ runs each experiment in a process of its own: the simulated core carries the hardware state
-# (Urukuls, TTLs, entangler, ions, clocks) from one to the next in sim_state/ of the working
-# directory, next to the master's dataset_db.mdb (sim/state_file.py; delete it for a power-up).
-device_db["core"]["arguments"]["sim_state"] = True
+# (Urukuls, TTLs, entangler, ions, clocks) from one to the next in sim_state/ of the directory this
+# file is read in (artiq_run's working directory; the master's, next to its dataset_db.mdb, while
+# its workers run in the results folders) (sim/state_file.py; delete it for a power-up).
+device_db["core"]["arguments"]["sim_state"] = os.getcwd()
+# the physics of the lab next to the device database, as `ionlink-sim run` takes it by default
+if os.path.isfile(os.path.join(_here, "lab.toml")):
+    device_db["core"]["arguments"]["lab"] = os.path.join(_here, "lab.toml")

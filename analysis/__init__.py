@@ -53,8 +53,8 @@ __all__ = [
     "write_report",
 ]
 
-#: where each public name lives; imported on first use, so ``import analysis.pyon`` (the simulator
-#: does) loads neither scipy nor h5py, and reports alone import matplotlib
+#: where each public name lives; imported on first use, so ``import analysis`` loads neither
+#: scipy nor h5py, and reports alone import matplotlib
 _HOME = {
     "Estimate": "estimate",
     "clopper_pearson": "estimate",

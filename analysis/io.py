@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from . import pyon
+from comms import pyon
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -80,7 +80,7 @@ class DataError(AnalysisError):
 
 
 def decode_pyon(s: str | bytes) -> Any:
-    """Decode PYON v2 (JSON) or v1 (Python literal) with :mod:`analysis.pyon`, leniently:
+    """Decode PYON v2 (JSON) or v1 (Python literal) with :mod:`comms.pyon`, leniently:
     text it refuses (e.g. an unknown ``__jsonclass__``) is read as plain JSON or a Python literal.
 
     :raises ValueError: if the text is neither

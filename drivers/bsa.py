@@ -11,8 +11,9 @@ The helpers are the CPU heralding path (gate, read first-click timestamps, build
 the gateware path uses the same patterns through :class:`drivers.entangler.Entangler`.
 """
 
+from artiq.coredevice.exceptions import RTIOUnderflow
 from artiq.language.core import at_mu, delay_mu, kernel, now_mu, portable
-from artiq.language.types import TInt32, TInt64, TList, TNone
+from artiq.language.types import TInt32, TInt64, TList, TNone, TTuple
 
 __all__ = [
     "BellStateAnalyser",
@@ -21,7 +22,11 @@ __all__ = [
     "HERALD_PATTERNS",
     "psi_of_pattern",
     "GATE_INPUT_OFFSET_MU",
+    "UNDERFLOW",
 ]
+
+#: :meth:`BellStateAnalyser.attempts_until_click_mu` pattern when a submission underflowed
+UNDERFLOW = -1
 
 #: A TTL input gate (sensitivity) opened at ``t`` registers edges whose input *timestamp* is
 #: ``>= t + 88`` mu, and closed at ``t_end`` those ``< t_end + 88`` (Kasli DIO, ``lat_offset`` = 11
@@ -69,14 +74,17 @@ class BellStateAnalyser:
 
     :param detectors: device names of det0..det3, in the numbering above.
     :param core_device: core device name.
+    :param core_dma_device: core DMA device name (attempt traces of
+        :meth:`attempts_until_click_mu`).
     """
 
-    kernel_invariants = {"core", "det0", "det1", "det2", "det3", "gate_latency_mu"}
+    kernel_invariants = {"core", "core_dma", "det0", "det1", "det2", "det3", "gate_latency_mu"}
 
-    def __init__(self, dmgr, detectors, core_device="core"):
+    def __init__(self, dmgr, detectors, core_device="core", core_dma_device="core_dma"):
         if len(detectors) != 4:
             raise ValueError("The Bell-state analyser has four detectors")
         self.core = dmgr.get(core_device)
+        self.core_dma = dmgr.get(core_dma_device)
         self.detector_names = list(detectors)
         self.det0 = dmgr.get(detectors[0])
         self.det1 = dmgr.get(detectors[1])
@@ -152,6 +160,48 @@ class BellStateAnalyser:
         if t >= 0:
             pattern |= 8
         return pattern
+
+    @kernel
+    def attempts_until_click_mu(
+        self,
+        attempt,
+        gate_end_mu: TInt64,
+        margin_mu: TInt64,
+        max_attempts: TInt32,
+        timestamps: TList(TInt64),
+    ) -> TTuple([TInt32, TInt32, TInt64]):
+        """CPU heralding attempts: play the DMA trace ``attempt`` (a handle from
+        ``core_dma.get_handle``) at the cursor and read the click pattern of its gates, which end
+        ``gate_end_mu`` after the attempt's start (:meth:`fetch_pattern`); repeat, at most
+        ``max_attempts`` times, until a detector clicked.
+
+        :return: ``(attempts, pattern, t_attempt)``: attempts made, the last one's pattern (0:
+            no click in any of them; :data:`UNDERFLOW`: its playback underflowed, not counted,
+            the caller must make slack) and its start (mu); its timestamps are in
+            ``timestamps`` as :meth:`fetch_pattern` leaves them.
+
+        Timeline per attempt: the trace's length, then the reads consume all slack; after an
+        attempt without a click the cursor moves to the RTIO counter + ``margin_mu`` if that is
+        later (not after one with a click: the caller decides). The simulator executes runs of
+        attempts without any click in one step (``sim.devices.bsa``); on hardware this is a
+        plain loop."""
+        n = 0
+        pattern = 0
+        t_att = now_mu()
+        while n < max_attempts:
+            t_att = now_mu()
+            try:
+                self.core_dma.playback_handle(attempt)
+            except RTIOUnderflow:
+                return n, UNDERFLOW, t_att
+            pattern = self.fetch_pattern(t_att + gate_end_mu, timestamps)
+            n += 1
+            if pattern != 0:
+                break
+            t = self.core.get_rtio_counter_mu() + margin_mu
+            if now_mu() < t:
+                at_mu(t)
+        return n, pattern, t_att
 
     @kernel
     def count_all(self, t_end_mu: TInt64, counts: TList(TInt32)) -> TNone:

@@ -29,11 +29,14 @@ from drivers.analysis_settings import (  # noqa: F401 - re-exported for the expe
 from drivers.arguments import CheckedArguments
 from drivers.bsa import psi_of_pattern
 from drivers.link_timing import (
+    DRTIO_MARGIN_LATENCIES,
     GATEWARE_MARGIN_S,
     expected_p_success,
     herald_timeout_attempts,
     link_default,
+    satellite_latency_s,
 )
+from drivers.live import LivePublisher, live_figures
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ class LinkExperiment(CheckedArguments):
         self.setattr_device("core")
         self.setattr_device("core_dma")
         self.setattr_device("scheduler")
+        self.setattr_device("ccb")
         self.setattr_device("node_a")
         self.setattr_device("node_b")
         self.setattr_device("bsa")
@@ -86,7 +90,8 @@ class LinkExperiment(CheckedArguments):
         self.setattr_argument(
             "slack_margin",
             NumberValue(default_margin, unit="us", min=0.2 * us),
-            tooltip="slack re-established after each blocking read (RTIO counter + margin)",
+            tooltip="slack re-established after each blocking read (RTIO counter + margin, "
+            "+ 3 x the DRTIO latency calib.link.drtio_latency_s when a node is on a satellite)",
         )
         self.setattr_argument(
             "readout_delay",
@@ -149,7 +154,16 @@ class LinkExperiment(CheckedArguments):
         self.n_total = self.n_settings * self.heralds_per_setting
         self.cool_s = float(self.cooling_time)
         self.t_cool_mu = int64(self.core.seconds_to_mu(self.cool_s))
-        self.margin_mu = int64(self.core.seconds_to_mu(self.slack_margin))
+        # a node on a DRTIO satellite: its outputs need the link latency on top of the margin,
+        # and a write may stall for a round trip when the master refreshes its copy of the
+        # satellite's buffer space (DRTIO_MARGIN_LATENCIES = 3 latencies in all)
+        self.link_latency_mu = int64(
+            self.core.seconds_to_mu(satellite_latency_s(self, (self.node_a, self.node_b)))
+        )
+        self.margin_mu = (
+            int64(self.core.seconds_to_mu(self.slack_margin))
+            + DRTIO_MARGIN_LATENCIES * self.link_latency_mu
+        )
         self.readout_delay_mu = int64(self.core.seconds_to_mu(self.readout_delay))
         # after an underflow between herald and readout, the readout window may already sit in the
         # SED lanes: skip past it, or the next events would be sequence errors (and a dropped
@@ -200,6 +214,7 @@ class LinkExperiment(CheckedArguments):
         self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
         for key in ("herald_rate", "psi_plus", "psi_minus", "fidelity"):
             self.set_dataset("live." + key, 0.0, broadcast=True, archive=False)
+        self.live = LivePublisher(self)
 
     def prepare_herald_timeout(self, gate_mu):
         """Attempts without a herald after which the run stops with :class:`NoHeraldError`
@@ -337,6 +352,9 @@ class LinkExperiment(CheckedArguments):
         from artiq.language.core import TerminationRequested
 
         self.out_of_time = False
+        gate_stop = getattr(self, "gate_stop_mu", getattr(self, "gate_end_mu", None))
+        gate = None if gate_stop is None else (int(self.gate_start_mu), int(gate_stop))
+        self.live.start(gate, self.core.ref_period)
         t0 = time.time()
         try:
             while self.next_index < self.n_total and not self.out_of_time:
@@ -385,16 +403,17 @@ class LinkExperiment(CheckedArguments):
         psi = np.array([psi_of_pattern(p) for p in r["pattern"]])
         self.set_dataset("live.psi_plus", int((psi > 0).sum()), broadcast=True, archive=False)
         self.set_dataset("live.psi_minus", int((psi < 0).sum()), broadcast=True, archive=False)
-        t = np.array(r["t_lab_mu"], dtype=np.int64)
-        if n > 1 and t[-1] > t[0]:
-            rate = (n - 1) / ((t[-1] - t[0]) * self.core.ref_period)
-            self.set_dataset("live.herald_rate", rate, broadcast=True, archive=False)
-        self.set_dataset("live.fidelity", self.fidelity_estimate(), broadcast=True, archive=False)
+        f, sigma = self.fidelity_estimate()
+        figures = live_figures(
+            r["t_lab_mu"], r["attempts"], self.core.ref_period, int(self.cycle_mu), f, sigma
+        )
+        self.live.update(figures, r["t_det_mu"], self.core.ref_period)
 
     def fidelity_estimate(self):
         """Running F = (P_odd + C)/2 with psi+/- sign correction: P_odd from ZZ heralds, C from
         XX/YY heralds (tomography) or the mean |parity| at the extreme analysis phases (parity
-        scan). NaN until both are available. A quick dashboard number, not the analysis."""
+        scan). NaN until both are available. A quick dashboard number, not the analysis.
+        Returns ``(F, σ_F)``, σ_F from the sample variances of the two terms."""
         r = self.records
         s = np.array(r["setting"], dtype=int)
         bits_a = np.array(r["counts_a"]) > self.node_a.threshold
@@ -404,18 +423,18 @@ class LinkExperiment(CheckedArguments):
         bb = np.array(self.settings["basis_b"])[s]
         parity = np.where(bits_a == bits_b, 1.0, -1.0)
         zz = (ba == BASIS_Z) & (bb == BASIS_Z)
-        p_odd = float(np.mean(parity[zz] < 0)) if zz.any() else np.nan
+        odd = (parity[zz] < 0).astype(float)
+        p_odd, var_p = _mean_and_variance(odd)
         xy = (ba == bb) & (ba != BASIS_Z)
         if self.mode == "parity":
             phase = np.array(self.settings["phase"])[s]
-            c = (
-                float(np.mean((psi * parity * np.cos(4 * pi * phase))[xy]) * 2)
-                if xy.any()
-                else np.nan
-            )
+            c, var_c = _mean_and_variance((psi * parity * np.cos(4 * pi * phase))[xy] * 2)
         else:
-            c = float(np.abs(np.mean(psi[xy] * parity[xy]))) if xy.any() else np.nan
-        return 0.5 * (p_odd + c) if self.mode != "z" else p_odd
+            c, var_c = _mean_and_variance(psi[xy] * parity[xy])
+            c = abs(c)
+        if self.mode == "z":
+            return p_odd, float(np.sqrt(var_p))
+        return 0.5 * (p_odd + c), 0.5 * float(np.sqrt(var_p + var_c))
 
     def write_results(self):
         """Final per-herald arrays and totals (docs/datasets.md)."""
@@ -458,3 +477,12 @@ class LinkExperiment(CheckedArguments):
         self.set_dataset("totals.heralds_discarded", np.int64(t["discarded"]))
         self.set_dataset("totals.cycle_mu", np.int64(self.cycle_mu))
         self.update_live()
+
+
+def _mean_and_variance(x):
+    """Mean of the samples ``x`` and the variance of that mean (NaN, NaN without samples; the
+    binomial p(1-p)/n for 0/1 samples)."""
+    n = len(x)
+    if n == 0:
+        return np.nan, np.nan
+    return float(np.mean(x)), float(np.var(x) / n)

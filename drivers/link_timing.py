@@ -24,6 +24,9 @@ from dataclasses import dataclass
 __all__ = [
     "FALLBACK",
     "GATEWARE_MARGIN_S",
+    "DRTIO_LATENCY_FALLBACK_S",
+    "DRTIO_MARGIN_LATENCIES",
+    "satellite_latency_s",
     "LINK_KEYS",
     "HeraldTiming",
     "loop_datasets",
@@ -49,6 +52,12 @@ LINK_KEYS = (
 
 #: Slack margin the gateware loop re-establishes after each blocking read (s).
 GATEWARE_MARGIN_S = 3e-6
+#: One-way DRTIO latency to a satellite node when ``calib.link.drtio_latency_s`` does not exist
+#: (s; ≈ 290 ns for metres of fibre).
+DRTIO_LATENCY_FALLBACK_S = 300e-9
+#: Link latencies added to the slack margin when a node is on a satellite: one for the outputs'
+#: way there, two for a buffer-space round trip of the master that may stall a write.
+DRTIO_MARGIN_LATENCIES = 3
 #: Readout detection time when ``calib.link.detect_s`` does not exist (s).
 DETECT_FALLBACK_S = 300e-6
 
@@ -86,6 +95,16 @@ _RUN_GAP_MU = 364
 _HERALD_READS_MU = 5_300
 _HERALD_MARGINS = 5  # slack margins the herald handling re-establishes
 _PHASES_MU = 3_300
+# Two chassis (drivers.entangler_pair): per run the slave's CONFIG and RUN writes (2 coarse
+# cycles) and the read of the slave's answer (one input read's CPU time; its round trip is
+# counted apart).
+_SLAVE_RUN_MU = 16 + 240
+# Writes to the satellite: per run node B's re-cooling trace (4 events, 1 without cooling) and the
+# slave's CONFIG and RUN; per herald node B's phase (SPI), rotation and detection (measured in the
+# simulator, oxford2020). The master refreshes its copy of the satellite's buffer space (a round
+# trip) about once per _SPACE_PER_REFRESH writes (128 entries, a few still pending).
+_SATELLITE_WRITES_PER_HERALD = 14
+_SPACE_PER_REFRESH = 126
 
 
 def _ceil8(t_mu: float) -> int:
@@ -134,6 +153,16 @@ def link_default(env, name: str) -> float:
     return float(env.get_dataset("calib.link." + name, FALLBACK[name]))
 
 
+def satellite_latency_s(env, nodes) -> float:
+    """One-way DRTIO latency (s) to the satellite that holds a node, 0 when every node is on the
+    master: ``calib.link.drtio_latency_s`` (the lab's measured latency), else
+    :data:`DRTIO_LATENCY_FALLBACK_S`. A node is on a satellite when its PMT's channel number has a
+    destination (``channel >> 16``)."""
+    if not any(int(getattr(getattr(n, "pmt", None), "channel", 0)) >> 16 for n in nodes):
+        return 0.0
+    return float(env.get_dataset("calib.link.drtio_latency_s", DRTIO_LATENCY_FALLBACK_S))
+
+
 def expected_p_success(eta_a: float, eta_b: float, gate_s: float, tau_s: float) -> float:
     """Success probability per attempt expected from the single-photon calibration: ½ η_A η_B
     with each η (photon in the calibration window) scaled to a gate of ``gate_s`` from the onset
@@ -159,6 +188,10 @@ class HeraldTiming:
     :param detect_mu: readout detection time (the longer node).
     :param rotation_mu: mean analysis pulse length per herald (the longer node, averaged over the
         mode's settings).
+    :param link_mu: one-way DRTIO latency to the satellite node (0: one chassis); the slack
+        margin then includes it.
+    :param satellite_reads: input reads of satellite channels per herald (the satellite node's
+        PMT count: one read per count and one that times out), a round trip each.
     """
 
     cycle_mu: int
@@ -167,6 +200,8 @@ class HeraldTiming:
     margin_mu: int
     detect_mu: int
     rotation_mu: float
+    link_mu: int = 0
+    satellite_reads: float = 0.0
 
     @property
     def run_cycles(self) -> int:
@@ -178,8 +213,17 @@ class HeraldTiming:
     def run_overhead_mu(self) -> float:
         """Timeline per run besides its cycles: the cooling trace (one coarse cycle without
         re-cooling), two coarse cycles (config, RUN write), the slack margin and the CPU's reads
-        after the run."""
-        return max(self.cool_mu, 8) + 16 + self.margin_mu + _RUN_GAP_MU
+        after the run; with a satellite the slave entangler's writes and answer (a round trip)."""
+        slave = 0.0
+        if self.link_mu:
+            writes = 2 + (4 if self.cool_mu > 0 else 1)
+            slave = _SLAVE_RUN_MU + 2 * self.link_mu + writes * self._refresh_per_write_mu
+        return max(self.cool_mu, 8) + 16 + self.margin_mu + _RUN_GAP_MU + slave
+
+    @property
+    def _refresh_per_write_mu(self) -> float:
+        """Mean buffer-space round trip per write to the satellite (mu)."""
+        return 2 * self.link_mu / _SPACE_PER_REFRESH
 
     @property
     def duty_cycle(self) -> float:
@@ -198,6 +242,8 @@ class HeraldTiming:
             + self.detect_mu
             + _HERALD_MARGINS * self.margin_mu
             + _HERALD_READS_MU
+            + self.satellite_reads * 2 * self.link_mu
+            + (_SATELLITE_WRITES_PER_HERALD * self._refresh_per_write_mu if self.link_mu else 0)
         )
 
     def herald_s(self, p: float) -> float:

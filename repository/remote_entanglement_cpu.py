@@ -4,7 +4,9 @@
 Same physics, settings, datasets and modes as ``remote_entanglement.py`` (``ionlink.heralding`` =
 ``"cpu"``). One attempt (pump both ions, excite both, open the four detector gates) is one DMA trace
 played by handle; the CPU then reads the first-click timestamp of each detector
-(``timestamp_mu``), builds the click pattern and decides before the next attempt. Every
+(``timestamp_mu``), builds the click pattern and decides before the next attempt. The attempts
+until a detector clicks are one driver call, ``bsa.attempts_until_click_mu`` (the simulator
+executes runs of attempts without a click in one step). Every
 ``attempts_per_cool`` attempts both ions are re-cooled (DMA).
 
 How fast: the CPU has to wait until the gate has closed plus the input latency (104 mu), read four
@@ -17,9 +19,9 @@ simulator with the Kasli cost model). Lower ``slack_margin`` until underflows ap
 
 from artiq.coredevice.exceptions import RTIOUnderflow
 from artiq.experiment import *
-from numpy import int64
+from numpy import int32, int64
 
-from drivers.bsa import GATE_INPUT_OFFSET_MU, psi_of_pattern
+from drivers.bsa import GATE_INPUT_OFFSET_MU, UNDERFLOW, psi_of_pattern
 from drivers.link import LinkExperiment
 from drivers.link_timing import link_default, nearest_mu
 
@@ -147,6 +149,18 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                 ts[k] = ts[k] - t_att
 
     @kernel
+    def attempt_block(
+        self, attempt, since_cool: TInt32, attempts: TInt64, ts: TList(TInt64)
+    ) -> TTuple([TInt32, TInt32, TInt64]):
+        """Attempts until a detector clicks, at most until the next cooling or the herald
+        timeout: ``(attempts made, pattern, start of the last)`` of
+        ``bsa.attempts_until_click_mu``. Timeline as that."""
+        n = self.attempts_per_cool - since_cool
+        if self.dead_attempts - attempts < int64(n):
+            n = int32(self.dead_attempts - attempts)
+        return self.bsa.attempts_until_click_mu(attempt, self.sens_end_mu, self.margin_mu, n, ts)
+
+    @kernel
     def run_kernel(self):
         self.core.reset()
         self.record_traces()
@@ -197,28 +211,34 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                             since_check = 0
                             stop = self.should_stop()
                             self.resync()
-                    t_att = now_mu()
-                    self.core_dma.playback_handle(attempt)
-                    pattern = self.bsa.fetch_pattern(t_att + self.sens_end_mu, ts)
-                    attempts += 1
-                    attempts_total += 1
-                    since_cool += 1
-                    if since_cool >= self.attempts_per_cool:
+                            if stop:
+                                continue
+                    done, pattern, t_att = self.attempt_block(attempt, since_cool, attempts, ts)
+                    attempts += int64(done)
+                    attempts_total += int64(done)
+                    since_cool = (since_cool + done) % self.attempts_per_cool
+                    since_check += done
+                    if pattern == UNDERFLOW:
+                        underflows += 1
+                        since_check += 1
+                        self.core.break_realtime()
+                        self.bsa.drain()
+                        self.core.break_realtime()
                         since_cool = 0
-                    if psi_of_pattern(pattern) != 0:
+                    elif psi_of_pattern(pattern) != 0:
                         heralded = True
                     else:
-                        self.resync()
+                        self.resync()  # after a click that is not a herald (else a no-op)
                         if attempts >= self.dead_attempts:
                             self.no_herald(attempts)
                             stop = True
                 except RTIOUnderflow:
                     underflows += 1
+                    since_check += 1
                     self.core.break_realtime()
                     self.bsa.drain()
                     self.core.break_realtime()
                     since_cool = 0
-                since_check += 1
             if not heralded:
                 break
             t_end_att = now_mu()

@@ -7,12 +7,23 @@ amplitude,attenuation}`` (defaults below when missing), closes the Urukul RF swi
 drives and opens those of the beam channels (the DIO TTLs gate the beams), puts the PMT and detector
 channels in input mode, disables the entangler core, and switches every beam off.
 
+In a DRTIO system (``device_db_drtio.py``: node B on a satellite) it first waits, as ARTIQ's
+manual recommends for a startup kernel, until every destination (0 and the core's
+``satellite_cpu_targets``) is up, polling ``core.get_rtio_destination_status`` every millisecond;
+a destination still down after ``DESTINATION_WAIT_S`` stops the experiment with an error naming it.
+
 Re-running ``init`` glitches the DDS outputs: do not run this in the middle of a measurement.
 """
 
 from artiq.experiment import *
 
 from drivers.arguments import CheckedArguments
+from drivers.destinations import (
+    DESTINATION_POLL_S,
+    DESTINATION_WAIT_S,
+    DestinationDown,
+    destinations_of,
+)
 
 # beam -> (frequency Hz, amplitude, attenuation dB) defaults; channel order of docs/design.md
 DDS_DEFAULTS = {
@@ -35,7 +46,13 @@ class Startup(CheckedArguments, EnvExperiment):
         self.setattr_device("bsa")
         self.cplds = [self.get_device("urukul0_cpld"), self.get_device("urukul1_cpld")]
         self.dds = [self.get_device("node_{}.{}_dds".format(n, b)) for n in "ab" for b in BEAMS]
-        self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {"cplds", "dds"}
+        # DRTIO destinations: the master's own (0) and its satellites
+        self.destinations = destinations_of(self.core)
+        self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {
+            "cplds",
+            "dds",
+            "destinations",
+        }
 
     def prepare(self):
         self.check_arguments()
@@ -51,12 +68,36 @@ class Startup(CheckedArguments, EnvExperiment):
                 att.append(float(self.get_dataset(key + "attenuation", att0)))
                 rf_on.append(b != "qubit")
         self.freq, self.amp, self.att, self.rf_on = freq, amp, att, rf_on
-        self.kernel_invariants |= {"freq", "amp", "att", "rf_on"}
+        self.wait_mu = self.core.seconds_to_mu(DESTINATION_WAIT_S)
+        self.poll_mu = self.core.seconds_to_mu(DESTINATION_POLL_S)
+        self.kernel_invariants |= {"freq", "amp", "att", "rf_on", "wait_mu", "poll_mu"}
         self.set_dataset("schema_version", 1)
         self.set_dataset("ionlink.experiment", "startup")
 
-    @kernel
     def run(self):
+        down = self.wait_for_destinations()
+        if down >= 0:
+            raise DestinationDown(
+                "DRTIO destination {} is not up after {:g} s: check its fibre and the "
+                "satellite (artiq_coremgmt log)".format(down, DESTINATION_WAIT_S)
+            )
+        self.initialise()
+
+    @kernel
+    def wait_for_destinations(self) -> TInt32:
+        """Poll every destination until it is up; the first still down after the wait, or -1.
+        Moves no cursor (waits on the RTIO counter)."""
+        for d in self.destinations:
+            t_end = self.core.get_rtio_counter_mu() + self.wait_mu
+            while not self.core.get_rtio_destination_status(d):
+                t = self.core.get_rtio_counter_mu()
+                if t > t_end:
+                    return d
+                self.core.wait_until_mu(t + self.poll_mu)
+        return -1
+
+    @kernel
+    def initialise(self):
         self.core.reset()
         self.entangler.init()
         self.bsa.input_mode()

@@ -23,6 +23,8 @@ import signal
 import sys
 from typing import Any, NoReturn, Sequence
 
+from sim.cli_simulation import make_simulation, simulation_options
+
 __all__ = ["main", "get_argparser"]
 
 logger = logging.getLogger(__name__)
@@ -49,36 +51,11 @@ def get_argparser() -> argparse.ArgumentParser:
         "arguments", metavar="KEY=VALUE", nargs="*", help="experiment arguments, values in PYON"
     )
     run.add_argument("-c", "--class-name", default=None, help="name of the class to run")
+    simulation_options(run)
     run.add_argument(
-        "--device-db", default="device_db.py", help="device database file (default: %(default)s)"
-    )
-    run.add_argument(
-        "--dataset-db",
-        default=None,
-        help="dataset store (default: dataset_db.mdb in the results' parent)",
-    )
-    run.add_argument("--seed", type=int, default=None, help="random seed of the simulation")
-    run.add_argument(
-        "--results", default="results", help="results directory (default: %(default)s)"
-    )
-    run.add_argument("--vcd", default=None, help="write the RTIO timeline as a VCD file")
-    run.add_argument(
-        "--lab",
-        default=None,
-        help="lab description (preset name or TOML path; default: lab.toml next to "
-        "the device database if present)",
-    )
-    run.add_argument(
-        "--power-up",
+        "--live",
         action="store_true",
-        help="start from a cold machine: discard the hardware state the previous "
-        "runs left (sim_state/ next to the dataset store)",
-    )
-    run.add_argument(
-        "--hardware-faithful",
-        action="store_true",
-        help="pulses through a Urukul not initialised since power-up do nothing "
-        "(a warning) instead of stopping the experiment",
+        help="also serve the run as a simulated master and show its applets in a window",
     )
     _common(run)
 
@@ -93,6 +70,12 @@ def get_argparser() -> argparse.ArgumentParser:
     )
     budget.add_argument(
         "--json", action="store_true", help="print every figure as one JSON object (for scripts)"
+    )
+    budget.add_argument(
+        "--device-db",
+        default=None,
+        help="device database whose DRTIO topology the loop runs on (device_db_drtio.py: node B "
+        "on a satellite; default: one chassis)",
     )
     budget.add_argument(
         "--gate",
@@ -115,7 +98,16 @@ def get_argparser() -> argparse.ArgumentParser:
         default="oxford2020",
         help="lab description: preset name or TOML path (default: %(default)s)",
     )
+    demo.add_argument(
+        "--device-db",
+        default=None,
+        help="device database (default: the repository's device_db.py; device_db_drtio.py: "
+        "two chassis)",
+    )
     _common(demo)
+    from sim.master.cli import add_parsers
+
+    add_parsers(sub, _common)
     parser.run_parser = run  # type: ignore[attr-defined]
     return parser
 
@@ -144,30 +136,19 @@ def _fail(message: str, code: int = 2) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``ionlink-sim run``."""
-    from sim.runner import InputError, Simulation, parse_arguments
+    from sim.runner import InputError, parse_arguments
     from sim.termination import signals_interrupt
 
     arguments = parse_arguments(args.arguments)
     if not os.path.isfile(args.file):
         raise InputError("experiment file '{}' not found".format(args.file))
+    if args.live:
+        from sim.master.live import run_live
+
+        return run_live(args, arguments)
     progress = not args.quiet and sys.stderr.isatty()
     interactive = input if sys.stdin.isatty() else None
-    with (
-        signals_interrupt(),
-        Simulation(
-            args.device_db,
-            seed=args.seed,
-            lab=args.lab,
-            results_dir=args.results,
-            dataset_db=args.dataset_db,
-            vcd=args.vcd,
-            progress=progress,
-            interactive_input=interactive,
-            state=True,
-            power_up=args.power_up,
-            hardware_faithful=args.hardware_faithful,
-        ) as simulation,
-    ):
+    with signals_interrupt(), make_simulation(args, progress, interactive) as simulation:
         result = simulation.run(args.file, args.class_name, arguments)
     if result.exception is not None and args.debug:
         import traceback
@@ -203,7 +184,10 @@ def cmd_budget(args: argparse.Namespace) -> int:
         from sim.physics.budget import budget_dict, format_budget
     except ImportError as exc:
         raise InputError("the budget needs sim.physics.budget, which is not available") from exc
+    from sim.topology import is_two_chassis
+
     lab = resolve_lab(args.lab, None)
+    two = is_two_chassis(args.device_db)
     if args.gate:
         from sim.physics.gate_budget import format_gate_budget, gate_budget_dict
         from sim.physics.lab import LabError
@@ -213,7 +197,9 @@ def cmd_budget(args: argparse.Namespace) -> int:
         except LabError as exc:
             raise InputError(str(exc)) from None
     else:
-        report = budget_dict(lab, args.mode) if args.json else format_budget(lab, args.mode)
+        report = (
+            budget_dict(lab, args.mode, two) if args.json else format_budget(lab, args.mode, two)
+        )
     if args.json:
         import json
 
@@ -239,6 +225,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             heralds_per_setting=args.heralds,
             progress=not args.quiet and sys.stderr.isatty(),
             lab=args.lab,
+            device_db=args.device_db,
         )
 
 
@@ -256,10 +243,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     _setup_logging(args)
     from sim.device_manager import DeviceDBError, DeviceError
+    from sim.master.cli import COMMANDS as master_commands
     from sim.runner import InputError
     from sim.termination import exit_status
 
     commands: dict[str, Any] = {"run": cmd_run, "budget": cmd_budget, "demo": cmd_demo}
+    commands.update(master_commands)
     try:
         return commands[args.command](args)
     except (InputError, DeviceError, DeviceDBError) as exc:

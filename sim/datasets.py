@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import lmdb
 
-from analysis import pyon
+from comms import pyon
 
 __all__ = ["DatasetDB", "DatasetManager", "MAP_SIZE"]
 
@@ -76,9 +76,10 @@ class DatasetDB:
         del self.data[key]
         self._pending.add(key)
 
-    def touch(self, key: str) -> None:
-        """Mark ``key`` as modified in place (its value object was mutated)."""
-        self._pending.add(key)
+    def mutated(self, mod: dict) -> None:
+        """The value of ``mod["path"][0]`` was changed in place as ``mod`` says (a sync_struct mod
+        with path ``[key, 1]``, as ARTIQ's worker sends it to the master): mark it for saving."""
+        self._pending.add(mod["path"][0])
 
     def save(self) -> None:
         """Write changed persistent entries to LMDB and remove deleted or non-persistent ones."""
@@ -158,13 +159,16 @@ class DatasetManager:
 
     def _mutation_target(self, key: str) -> Any:
         if key in self.broadcast:
-            touch = getattr(self.ddb, "touch", None)
-            if touch is not None:
-                touch(key)
             return self.broadcast[key][1]
         if key not in self.local:
             raise KeyError("Cannot mutate nonexistent dataset '{}'".format(key))
         return self.local[key]
+
+    def _mutated(self, key: str, mod: dict) -> None:
+        """Tell the master store about an in-place change of a broadcast dataset."""
+        mutated = getattr(self.ddb, "mutated", None)
+        if key in self.broadcast and mutated is not None:
+            mutated(mod)
 
     def mutate(self, key: str, index: Any, value: Any) -> None:
         """``dataset[index] = value``; tuple index → slice, tuple of tuples → multi-dim slices."""
@@ -175,10 +179,12 @@ class DatasetManager:
             else:
                 index = slice(*index)
         setitem(target, index, value)
+        self._mutated(key, {"action": "setitem", "path": [key, 1], "key": index, "value": value})
 
     def append_to(self, key: str, value: Any) -> None:
         """Append to a list dataset."""
         self._mutation_target(key).append(value)
+        self._mutated(key, {"action": "append", "path": [key, 1], "x": value})
 
     def get(self, key: str, archive: bool = False) -> Any:
         """This run's value first, else the master's (recorded in ``archive`` if requested)."""

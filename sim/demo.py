@@ -51,18 +51,24 @@ def run_demo(
     heralds_per_setting: int = 60,
     progress: bool = False,
     lab: str | Path = LAB,
+    device_db: str | Path | None = None,
 ) -> int:
-    """Run the demo chain at ``lab`` (preset name or TOML path); print the fidelity summary and
-    the budget. Returns the exit status."""
+    """Run the demo chain at ``lab`` (preset name or TOML path) on ``device_db`` (default: the
+    repository's one-chassis ``device_db.py``); print the fidelity summary and the budget (of
+    two chassis for a device database with a satellite). Returns the exit status."""
     from analysis.cli import main as analyze
     from sim.physics.budget import format_budget
     from sim.runner import resolve_lab
+    from sim.topology import is_two_chassis
+
+    ddb = Path(device_db) if device_db is not None else ROOT / "device_db.py"
+    two = is_two_chassis(ddb)
 
     repo = ROOT / "repository"
     lab_obj = resolve_lab(str(lab), None)
     try:
         with Simulation(
-            ROOT / "device_db.py",
+            ddb,
             seed=seed,
             lab=lab_obj,
             results_dir=results_dir,
@@ -87,6 +93,10 @@ def run_demo(
     if status == 0:
         status = analyze(["fidelity", path, "--no-progress"])
     print()
-    print("prediction of the error budget (ionlink-sim budget {}):".format(lab))
-    print(format_budget(lab_obj))
+    print(
+        "prediction of the error budget (ionlink-sim budget {}{}):".format(
+            lab, " --device-db {}".format(device_db) if two else ""
+        )
+    )
+    print(format_budget(lab_obj, "parity", two))
     return status

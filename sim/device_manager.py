@@ -26,7 +26,6 @@ import importlib.util
 import logging
 import os
 import pathlib
-import sys
 from typing import Any
 
 from sim import syscalls
@@ -123,8 +122,8 @@ class SimCoreLog:
     """Simulated client of the ``core_log`` controller (``aqctl_corelog``).
 
     The core log's lines (RTIO sequence errors, collisions, ...) are those of the simulation
-    session:
-    :meth:`get_log` returns them; they are also logged by the session itself.
+    session (the runner's, or under ARTIQ's own device manager the private session of the
+    ``core`` device): :meth:`get_log` returns them; they are also logged by the session itself.
     """
 
     def __init__(self, dmgr: Any, name: str = "core_log"):
@@ -138,6 +137,8 @@ class SimCoreLog:
     def get_log(self) -> list[str]:
         """Core-log lines of the current simulation session."""
         session = getattr(self._dmgr, "ionlink_session", None)
+        if session is None:
+            session = getattr(self._dmgr.get("core"), "session", None)
         return list(getattr(session, "async_errors", []))
 
     def close_rpc(self) -> None:
@@ -285,14 +286,8 @@ def _create_device(desc: dict, dmgr: "DeviceManager", overrides: dict) -> Any:
         factory = getattr(module, desc["class"])
         # a real ARTIQ's syscall stubs in drivers → the simulator; for a class, also in the
         # modules of its bases (a simulator subclass runs its driver's methods)
-        modules = {module} | {
-            sys.modules[c.__module__]
-            for c in getattr(factory, "__mro__", ())
-            if c.__module__ in sys.modules and c.__module__ != "builtins"
-        }
-        for m in modules:
-            syscalls.bind_syscalls(m)
-            syscalls.bind_hot(vars(m))
+        syscalls.bind_syscalls(module)
+        syscalls.bind_class(factory)
         return factory(dmgr, **(desc.get("arguments", {}) | overrides))
     if ty == "dummy":
         return DummyDevice()

@@ -11,7 +11,7 @@ import os
 import pathlib
 from typing import Any, Callable
 
-from analysis import pyon
+from comms import pyon
 from sim import artiq_env
 from sim.fileimport import import_file
 

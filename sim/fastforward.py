@@ -104,10 +104,11 @@ class PeriodState:
 
 @dataclass(frozen=True)
 class PassSignature:
-    """The PHY's account of the pass that ended with its last run (which timed out): the run, and
-    the world's content (None: not repeatable as it was; ``()`` without a world) and state."""
+    """The PHY's account of the pass that ended with its last run (which timed out): the run (a
+    :class:`RunKey`, or another key of what the loop repeats), and the world's content (None: not
+    repeatable as it was; ``()`` without a world) and state."""
 
-    run: RunKey
+    run: Any
     content: Any
     state: Any
 
@@ -119,7 +120,7 @@ class PassEnd:
 
     slack_mu: int
     after_run_mu: int
-    run: RunKey
+    run: Any
     state: Any
     body: tuple
 
@@ -127,7 +128,7 @@ class PassEnd:
 @dataclass(frozen=True)
 class _PassKey:
     period: tuple
-    run: RunKey
+    run: Any
     content: Any
 
 
@@ -539,6 +540,10 @@ class PeriodTracking:
 
 
 # ====================================================================== driver loop
+#: known passes followed from where a pass ended to the fixed point's end
+MAX_TRANSIENT = 4
+
+
 class FastForwardLoop:
     """What ``run_until_herald_mu`` learns of its passes, and the passes it fast-forwards.
 
@@ -546,13 +551,16 @@ class FastForwardLoop:
     submissions and clocks, run, physics) is the loop's fixed point. Once a pass that timed out
     ends where the fixed point ends (:class:`PassEnd`), every further pass repeats it; a pass
     seen to lead from where another ended to there is learnt too (a transient, e.g. after a
-    readout left the RTIO counter at another phase).
+    readout left the RTIO counter at another phase), and chains of up to :data:`MAX_TRANSIENT`
+    such passes are followed.
     """
 
-    def __init__(self, engine: Any, channel: int) -> None:
+    def __init__(self, engine: Any, channel: int, phy: Any = None) -> None:
         self.engine = engine
         self.channel = channel
-        self.phy = engine.channels[channel].phy
+        # the party that signs and skips passes: the PHY on ``channel`` (entangler), or ``phy``
+        # for a loop without a PHY of its own (``channel`` -1: CPU attempts, sim.devices.bsa)
+        self.phy = engine.channels[channel].phy if phy is None else phy
         self._fixed: _FixedPoint | None = None
         self._prev: _PassKey | None = None  # the last pass
         self._prev_end: PassEnd | None = None  # where it ended
@@ -596,18 +604,32 @@ class FastForwardLoop:
         if fixed is None or timeouts >= max_runs:
             return timeouts, end_mu
         eng, target = self.engine, fixed.known.ended
-        step = self._after.get(ended)
-        if ended != target and step is not None and step.ended == target:
-            # one known pass leads from here to where the fixed point ends
-            if eng.repeat_period(step.period, 1, self.channel, step.content) == 0:
-                return timeouts, end_mu
-            timeouts += 1
-            end_mu = eng.now - step.ended.after_run_mu
-            ended = self._prev_end = step.ended
-            self._prev = None
+        chain: list[_KnownPass] = []
+        e = ended
+        while e != target and len(chain) < MAX_TRANSIENT:
+            step = self._after.get(e)
+            if step is None:
+                break
+            chain.append(step)
+            e = step.ended
+        if e == target:
+            # known passes lead from here to where the fixed point ends
+            for step in chain:
+                if timeouts >= max_runs:
+                    return timeouts, end_mu
+                if eng.repeat_period(step.period, 1, self.channel, step.content, self.phy) == 0:
+                    return timeouts, end_mu
+                timeouts += 1
+                end_mu = eng.now - step.ended.after_run_mu
+                ended = self._prev_end = step.ended
+                self._prev = None
         if ended == target and timeouts < max_runs:
             k = eng.repeat_period(
-                fixed.known.period, max_runs - timeouts, self.channel, fixed.known.content
+                fixed.known.period,
+                max_runs - timeouts,
+                self.channel,
+                fixed.known.content,
+                self.phy,
             )
             if k:
                 timeouts += k

@@ -21,7 +21,7 @@ pending outputs after a kernel returns. What the hardware keeps is then recorded
   configuration; clock generators' frequency word;
 - per Urukul: CPLD CFG and attenuator registers, every AD9910 register (CFR3 says whether it was
   initialised) and sysclk, whether the CPLD was configured since power-up, profiles written but
-  not yet applied, and each channel's output state;
+  not yet applied, each channel's output state and waveform RAM;
 - the entangler core's registers;
 - the ions (density matrix, temperatures, coherence origins), the beams as the physics saw them,
   staged excitations and each detector's pending clicks (:meth:`PhysicsWorld.save_state`).
@@ -146,7 +146,7 @@ class UrukulRecord:
     """One Urukul: CPLD CFG/ATT registers, AD9910 register files and sysclk (Hz) by chip select,
     whether CFG was written since power-up, IO_UPDATE TTL channel, each channel's output state
     (``DDSState``) by chip select, and the chip selects with a profile written since the last
-    IO_UPDATE."""
+    IO_UPDATE, and the non-empty waveform RAMs (address → word) by chip select."""
 
     spi_channel: int
     proto_rev: int
@@ -158,6 +158,7 @@ class UrukulRecord:
     io_update_channel: int | None
     outputs: dict[int, Any] = field(default_factory=dict)
     profile_written: list[int] = field(default_factory=list)
+    dds_ram: dict[int, dict[int, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -222,7 +223,7 @@ def capture(session: Any) -> HardwareState:
     from sim.rtio.phy.edge_counter import EdgeCounterPhy
     from sim.rtio.phy.entangler import EntanglerPhy
     from sim.rtio.phy.spi import SPIPhy
-    from sim.rtio.phy.ttl import TTLInputPhy
+    from sim.rtio.phy.ttl import LevelView, TTLInputPhy
     from sim.rtio.phy.urukul import UrukulDecoder
 
     eng = session.engine
@@ -237,9 +238,10 @@ def capture(session: Any) -> HardwareState:
     for ch, st in eng.channels.items():
         phy = st.phy
         if st.kind in (Kind.TTL_OUT, Kind.TTL_INOUT):
-            eng.ttl_levels(ch, horizon, horizon + 1)  # every submission turned into levels
-            view = st.level_view
-            ttl_out.append(TTLOutputRecord(ch, view.o, view.oe, view.level))
+            res = eng.resolved(ch)  # (compacts a channel with out-of-order submissions)
+            if st.level_view is None:
+                st.level_view = LevelView(st)
+            ttl_out.append(TTLOutputRecord(ch, *st.level_view.final(res)))
         elif st.kind == Kind.CLKGEN:
             words = [e for e in eng.resolved(ch) if e[1] == 0]
             if words:
@@ -340,6 +342,7 @@ def _urukul_record(eng: Any, dec: Any, horizon: int) -> UrukulRecord:
         dec.io_update_channel,
         outputs,
         [cs for cs, r in dec.dds.items() if r.profile_written],
+        {cs: dict(r.ram) for cs, r in dec.dds.items() if r.ram},
     )
 
 
@@ -430,6 +433,8 @@ def _restore_urukuls(eng: Any, urukuls: list[UrukulRecord]) -> None:
             dec.dds[cs].regs = dict(regs)
             dec.dds[cs].sysclk = rec.sysclk[cs]
             dec.dds[cs].profile_written = cs in rec.profile_written
+        for cs, ram in getattr(rec, "dds_ram", {}).items():  # absent in older state files
+            dec.dds[cs].ram = dict(ram)
         spi.attach_slave(dec)
         if rec.io_update_channel is not None:
             dec.attach_io_update(rec.io_update_channel)

@@ -22,6 +22,7 @@ import textwrap
 import threading
 from typing import Any, Callable
 
+from sim.kernel_builtins import provide
 from sim.syscalls import call_rpc
 
 __all__ = ["STATE", "host_function", "transform_function", "kernel_source_function"]
@@ -165,5 +166,8 @@ def host_function(kernel_obj: Callable) -> Callable:
     except KeyError:
         pass
     fn = transform_function(kernel_source_function(kernel_obj))
+    g = getattr(fn, "__globals__", None)
+    if g is not None:
+        provide(g)
     _cache[kernel_obj] = fn
     return fn

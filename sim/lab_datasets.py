@@ -43,6 +43,9 @@ def lab_datasets(lab: Any) -> dict[str, float]:
             values[p + "memory.pi_time"] = 1.0 / (2 * m.drive.rabi_frequency_hz * MEMORY_AMPLITUDE)
         if node.gate is not None:
             values[p + "gate.duration"] = float(node.gate.duration_s)
+    # the DRTIO link's one-way latency, which a two-chassis lab measures (used by experiments
+    # only when a node is on a satellite)
+    values["calib.link.drtio_latency_s"] = float(lab.drtio.latency_s)
     return values
 
 

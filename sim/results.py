@@ -24,7 +24,7 @@ from typing import Any
 
 import h5py
 
-from analysis import pyon
+from comms import pyon
 
 __all__ = ["results_path", "write_results", "write_group", "RIDCounter"]
 

@@ -20,7 +20,7 @@ from typing import Any, Iterator
 
 import numpy
 
-from analysis import pyon
+from comms import pyon
 from drivers.arguments import ArgumentValueError
 from sim.datasets import DatasetManager
 from sim.device_manager import DeviceDBError, DeviceError, DeviceManager
@@ -154,12 +154,13 @@ class _Progress:
 class Run:
     """State of one experiment run (rid, managers, timings) and its lifecycle."""
 
-    def __init__(self, sim: Any, exp_cls: type, expid: dict):
-        """``sim``: the :class:`~sim.runner.Simulation` the experiment runs in."""
+    def __init__(self, sim: Any, exp_cls: type, expid: dict, rid: int | None = None):
+        """``sim``: the :class:`~sim.runner.Simulation` the experiment runs in; ``rid``: the run
+        id given at submission (default: the next one)."""
         self.sim = sim
         self.exp_cls = exp_cls
         self.expid = expid
-        self.rid = sim.rid_counter.get()
+        self.rid = sim.rid_counter.get() if rid is None else rid
         self.start_time = time.time()
         self.run_time: float | None = None
         self.progress = _Progress(sim.progress, "{}-{}".format(self.rid, exp_cls.__name__))

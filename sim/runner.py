@@ -80,7 +80,12 @@ logger = logging.getLogger(__name__)
 
 
 def _make_session(
-    device_db: dict, seed: int | None, lab: Any, vcd: str | None, hardware_faithful: bool = False
+    device_db: dict,
+    seed: int | None,
+    lab: Any,
+    vcd: str | None,
+    hardware_faithful: bool = False,
+    link_down: Any = (),
 ) -> Any:
     try:
         from sim.session import SimSession
@@ -95,6 +100,7 @@ def _make_session(
             vcd=vcd,
             cost_profile="kasli2",
             hardware_faithful=hardware_faithful,
+            link_down=link_down,
         )
     except Exception as exc:
         raise InputError(
@@ -163,6 +169,7 @@ class Simulation:
     :param power_up: start from a cold machine, discarding the stored state.
     :param hardware_faithful: pulses through a Urukul not initialised since power-up do nothing
         (one warning), as on hardware, instead of stopping the experiment.
+    :param link_down: DRTIO destinations whose link is down from the start (``--link-down``).
     """
 
     def __init__(
@@ -181,6 +188,7 @@ class Simulation:
         state: bool | str | os.PathLike | None = None,
         power_up: bool = False,
         hardware_faithful: bool = False,
+        link_down: Any = (),
     ):
         artiq_env.activate()  # experiments and device models import artiq
         from sim.scheduler import CCB, Scheduler
@@ -237,10 +245,11 @@ class Simulation:
         self.interactive_input = interactive_input
         self._own_session = session is None
         self.hardware_faithful = hardware_faithful
+        self.link_down = tuple(link_down)
         stored = None if power_up else _load_stored(self._store)
         # The session sees the lab's own entries (class names, channels, sim_* keys).
         self.session = (
-            _make_session(raw, seed, self.lab, vcd, hardware_faithful)
+            _make_session(raw, seed, self.lab, vcd, hardware_faithful, self.link_down)
             if session is None
             else session
         )
@@ -327,7 +336,12 @@ class Simulation:
         if state is None or not self._own_session:
             return
         session = _make_session(
-            self.raw_device_db, self.seed, self.lab, self.vcd, self.hardware_faithful
+            self.raw_device_db,
+            self.seed,
+            self.lab,
+            self.vcd,
+            self.hardware_faithful,
+            self.link_down,
         )
         self._continue_from(session, state)
         if self.vcd:  # the VCD file shows the whole simulation
@@ -345,8 +359,10 @@ class Simulation:
         arguments: dict | None = None,
         *,
         log_level: int | None = None,
+        rid: int | None = None,
     ) -> RunResult:
-        """Run one experiment (a file, or an experiment class) and return its :class:`RunResult`.
+        """Run one experiment (a file, or an experiment class) and return its :class:`RunResult`
+        (``rid``: a run id allocated at submission, default the next one).
 
         :raises InputError: the file cannot be loaded or no class can be selected (nothing ran).
         """
@@ -366,7 +382,7 @@ class Simulation:
             "arguments": arguments,
         }
         self._start_of_experiment()
-        return Run(self, exp_cls, expid).execute()
+        return Run(self, exp_cls, expid, rid).execute()
 
 
 def run_experiment(

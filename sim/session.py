@@ -17,6 +17,7 @@ from sim.registry import DEVICE_CLASSES
 from sim.rtio.channels import Kind
 from sim.rtio.engine import RTIOEngine
 from sim.rtio.loopback import DEFAULT_LOOP_DELAY_MU, LoopbackWorld
+from sim.topology import install_drtio, topology_of
 
 __all__ = ["SimSession"]
 
@@ -34,6 +35,7 @@ class SimSession:
     :param inter_experiment_gap_s: counter time between experiments, in seconds.
     :param hardware_faithful: pulses through an uninitialised Urukul do what the hardware does
         (nothing, with a warning) instead of stopping the experiment.
+    :param link_down: DRTIO destinations whose link starts (and stays) down.
     """
 
     def __init__(
@@ -45,6 +47,7 @@ class SimSession:
         cost_profile: Any = "kasli2",
         inter_experiment_gap_s: float = 0.1,
         hardware_faithful: bool = False,
+        link_down: Iterable[int] = (),
     ) -> None:
         self.device_db = dict(device_db or {})
         self.seed = seed
@@ -66,12 +69,15 @@ class SimSession:
         #: engines of the sessions this one continues (:mod:`sim.hwstate`), for the VCD file
         self.previous_engines: list[Any] = []
         self._register_db()
+        self.topology = topology_of(self.device_db)
         self.loopback = LoopbackWorld()
         self.engine.attach_world(self.loopback)
         self._wire_loopback_from_db()
         self.world: Any = None  # the lab's PhysicsWorld, once _attach_physics has run
         if lab is not None:
             self._attach_physics(lab)
+        if self.topology.satellites or tuple(link_down):
+            install_drtio(self, link_down)
 
     # ------------------------------------------------------------------ device_db
     def _resolve_alias(self, name: str) -> str:

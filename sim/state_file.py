@@ -204,7 +204,7 @@ class HardwareStore:
                 exc,
             )
             return None
-        logger.info(
+        logger.debug(  # every experiment of a lab day: not worth a line
             "continuing the hardware state in %s (%d experiments since power-up)",
             self.path,
             state.experiments,

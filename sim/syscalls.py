@@ -10,6 +10,7 @@ drivers run on the simulator unchanged.
 
 from __future__ import annotations
 
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -30,11 +31,14 @@ __all__ = [
     "dma_playback",
     "cache_get",
     "cache_put",
+    "test_exception_id_sync",
     "activate",
     "active_engine",
     "charge_rpc",
     "call_rpc",
     "bind_syscalls",
+    "bind_class",
+    "bind_globals",
     "bind_hot",
     "hot_names",
     "rebind",
@@ -194,8 +198,9 @@ def rtio_init() -> None:
 
 
 def rtio_get_destination_status(destination: int) -> bool:
-    """DRTIO destination status: the local destination 0 is always up."""
-    return destination == 0
+    """DRTIO destination status: the local destination 0 is always up, a satellite when its link
+    is (:mod:`sim.rtio.drtio`)."""
+    return active_engine().rtio_get_destination_status(destination)
 
 
 def dma_record_start(name: str) -> None:
@@ -226,8 +231,18 @@ def cache_put(key: str, value: list[int]) -> None:
     active_engine().cache_put(key, value)
 
 
+def test_exception_id_sync(exception_id: int) -> None:
+    """Raise the firmware's exception number ``exception_id`` (the core device's check that host
+    and firmware number exceptions alike; :func:`sim.kernel_exceptions.exception_by_id`)."""
+    from sim.kernel_exceptions import exception_by_id
+
+    exception_by_id(exception_id)
+
+
 SYSCALLS = {
-    name: globals()[name] for name in __all__ if name.startswith(("rtio_", "dma_", "cache_"))
+    name: globals()[name]
+    for name in __all__
+    if name.startswith(("rtio_", "dma_", "cache_", "test_exception"))
 }
 
 
@@ -237,11 +252,37 @@ def bind_syscalls(module: ModuleType) -> list[str]:
     A stub is a module attribute with ``artiq_embedded.syscall`` set to a name this module provides.
     Returns the attribute names that were replaced.
     """
+    return bind_globals(vars(module))
+
+
+def bind_globals(g: dict) -> list[str]:
+    """:func:`bind_syscalls` on a module's globals dict (a kernel's ``__globals__``)."""
     replaced = []
-    for attr, value in list(vars(module).items()):
+    for attr, value in list(g.items()):
         emb = getattr(value, "artiq_embedded", None)
         name = getattr(emb, "syscall", None) if emb is not None else None
         if name in SYSCALLS:
-            setattr(module, attr, SYSCALLS[name])
+            g[attr] = SYSCALLS[name]
             replaced.append(attr)
     return replaced
+
+
+_bound_classes: set[type] = set()
+
+
+def bind_class(factory: Any) -> None:
+    """Bind the syscall stubs and hot names (:func:`bind_hot`) of the module of a device
+    ``factory`` and, for a class, of the modules of its bases (a simulator subclass runs its
+    driver's methods). Done once per class; whichever device manager made the device."""
+    if isinstance(factory, type):
+        if factory in _bound_classes:
+            return
+        _bound_classes.add(factory)
+    names = {getattr(factory, "__module__", None)} | {
+        c.__module__ for c in getattr(factory, "__mro__", ()) if c.__module__ != "builtins"
+    }
+    for name in names:
+        module = sys.modules.get(name) if name else None
+        if module is not None:
+            bind_syscalls(module)
+            bind_hot(vars(module))

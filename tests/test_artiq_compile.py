@@ -137,11 +137,16 @@ def _compile_error(core, function, args):
     return None
 
 
+#: the one-chassis system and the two-chassis DRTIO system: every experiment runs on both
+DEVICE_DBS = ("device_db.py", "device_db_drtio.py")
+
+
+@pytest.mark.parametrize("device_db", DEVICE_DBS)
 @pytest.mark.parametrize("datasets", sorted(DATASETS))
 @pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.name)
-def test_experiment_kernels_compile(path, datasets):
+def test_experiment_kernels_compile(path, datasets, device_db):
     _fresh_drivers()
-    ddb = DeviceDB(str(ROOT / "device_db.py"))
+    ddb = DeviceDB(str(ROOT / device_db))
     module = file_import(str(path), prefix="artiq_compile_test_")
     classes = inspect.getmembers(module, is_public_experiment)
     assert classes, f"no experiment class in {path.name}"
@@ -173,7 +178,10 @@ _SAMPLES = [
     (TList(TInt32), [int32(1)] * 4),
     (TList(TInt64), [int64(8)] * 4),
 ]
-_UNANNOTATED = {"cool": (int32(0), int64(8), int32(0), False)}
+_UNANNOTATED = {
+    "cool": (int32(0), int64(8), int32(0), False),
+    "attempt": (int32(0), int64(8), int32(0), False),
+}
 
 
 def _sample_args(function):
@@ -196,17 +204,18 @@ def _sample_args(function):
 
 
 DRIVER_DEVICES = sorted(
-    name
-    for name, desc in DeviceDB(str(ROOT / "device_db.py")).get_device_db().items()
+    (device_db, name)
+    for device_db in DEVICE_DBS
+    for name, desc in DeviceDB(str(ROOT / device_db)).get_device_db().items()
     if isinstance(desc, dict) and desc.get("module", "").startswith("drivers.")
 )
 
 
-@pytest.mark.parametrize("device", DRIVER_DEVICES)
-def test_driver_kernels_compile(device):
+@pytest.mark.parametrize(("device_db", "device"), DRIVER_DEVICES)
+def test_driver_kernels_compile(device_db, device):
     """Every kernel of a drivers/ device compiles on its own (also those no experiment calls)."""
     _fresh_drivers()
-    dmgr = _device_manager(DeviceDB(str(ROOT / "device_db.py")))
+    dmgr = _device_manager(DeviceDB(str(ROOT / device_db)))
     try:
         dev = dmgr.get(device)
         cls = type(dev)

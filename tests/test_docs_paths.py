@@ -46,7 +46,5 @@ def test_docs_name_existing_files():
 def test_checker_catches_a_missing_file(tmp_path):
     """The check can fail: a doc naming a file that is not there is reported."""
     doc = tmp_path / "x.md"
-    doc.write_text(
-        "See `sim/devices/corelog.py`, `analysis/pyon.py`, `nosuch.py` and `<mod>.py`.\n"
-    )
+    doc.write_text("See `sim/devices/corelog.py`, `comms/pyon.py`, `nosuch.py` and `<mod>.py`.\n")
     assert missing(doc, project_file_names()) == ["nosuch.py", "sim/devices/corelog.py"]

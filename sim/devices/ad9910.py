@@ -15,6 +15,15 @@ from typing import Any
 import numpy
 from artiq.language.core import at_mu, delay, delay_mu, now_mu
 
+from sim.devices.ad9910_ram import (
+    RAM_MODE_BIDIR_RAMP,
+    RAM_MODE_CONT_BIDIR_RAMP,
+    RAM_MODE_CONT_RAMPUP,
+    RAM_MODE_DIRECTSWITCH,
+    RAM_MODE_RAMPUP,
+    AD9910RamMixin,
+)
+from sim.devices.ad9910_sync import AD9910SyncMixin
 from sim.devices.spi2 import SPI_END, SPI_INPUT
 from sim.devices.urukul import (
     CS_DDS_CH0,
@@ -24,6 +33,7 @@ from sim.devices.urukul import (
     SPIT_DDS_WR,
     urukul_sta_pll_lock,
 )
+from sim.kernel_builtins import int32, int64
 from sim.syscalls import bind_hot
 
 __all__ = [
@@ -35,10 +45,20 @@ __all__ = [
     "RAM_DEST_POW",
     "RAM_DEST_ASF",
     "RAM_DEST_POWASF",
+    "RAM_MODE_DIRECTSWITCH",
+    "RAM_MODE_RAMPUP",
+    "RAM_MODE_BIDIR_RAMP",
+    "RAM_MODE_CONT_BIDIR_RAMP",
+    "RAM_MODE_CONT_RAMPUP",
+    "DEFAULT_PROFILE",
     "_AD9910_REG_CFR1",
     "_AD9910_REG_CFR2",
     "_AD9910_REG_CFR3",
     "_AD9910_REG_AUX_DAC",
+    "_AD9910_REG_SYNC",
+    "_AD9910_REG_RAMP_LIMIT",
+    "_AD9910_REG_RAMP_STEP",
+    "_AD9910_REG_RAMP_RATE",
     "_AD9910_REG_FTW",
     "_AD9910_REG_POW",
     "_AD9910_REG_ASF",
@@ -65,13 +85,18 @@ _AD9910_REG_IO_UPDATE = 0x04
 _AD9910_REG_FTW = 0x07
 _AD9910_REG_POW = 0x08
 _AD9910_REG_ASF = 0x09
+_AD9910_REG_SYNC = 0x0A
+_AD9910_REG_RAMP_LIMIT = 0x0B
+_AD9910_REG_RAMP_STEP = 0x0C
+_AD9910_REG_RAMP_RATE = 0x0D
 _AD9910_REG_PROFILE0 = 0x0E
 _AD9910_REG_PROFILE7 = 0x15
 _AD9910_REG_RAM = 0x16
 
 
-class AD9910:
-    """AD9910 DDS channel on an Urukul.
+class AD9910(AD9910RamMixin, AD9910SyncMixin):
+    """AD9910 DDS channel on an Urukul (RAM mode: :mod:`sim.devices.ad9910_ram`; sync
+    calibration: :mod:`sim.devices.ad9910_sync`).
 
     :param chip_select: 4..7 (3 = all channels).
     :param pll_n: PLL multiplier; ``sysclk = refclk / [4, 1, 2, 4][clk_div] * pll_n`` ≤ 1 GHz.
@@ -105,6 +130,8 @@ class AD9910:
         else:
             self.chip_select_idx = chip_select - CS_DDS_CH0
         self.sw = dmgr.get(sw_device) if sw_device else None
+        # the CPLD's IO_UPDATE TTL, or IO_UPDATE through its CFG register
+        self.io_update = self.cpld.io_update
         clk = self.cpld.refclk / [4, 1, 2, 4][self.cpld.clk_div]
         self.pll_en = pll_en
         self.pll_n = pll_n
@@ -181,7 +208,7 @@ class AD9910:
         self.bus.write(0)
         return self.bus.read()
 
-    def read64(self, addr: int) -> int:
+    def read64(self, addr: int) -> numpy.int64:
         """Blocking 64-bit register read."""
         self.bus.set_config_mu(SPI_CONFIG, 8, SPIT_DDS_WR, self.chip_select)
         self.bus.write((addr | 0x80) << 24)
@@ -191,7 +218,7 @@ class AD9910:
         self.bus.write(0)
         hi = self.bus.read()
         lo = self.bus.read()
-        return (hi << 32) | lo
+        return int64(((int(hi) & 0xFFFFFFFF) << 32) | (int(lo) & 0xFFFFFFFF))
 
     def set_cfr1(
         self,
@@ -308,9 +335,19 @@ class AD9910:
             if ref_time_mu >= 0:
                 dt = numpy.int32(now_mu()) - numpy.int32(ref_time_mu)
                 pow_ += (int(dt) * int(ftw) * self.sysclk_per_mu) >> 16
-        self.write64(
-            _AD9910_REG_PROFILE0 + profile, ((int(asf) & 0x3FFF) << 16) | (int(pow_) & 0xFFFF), ftw
-        )
+        if ram_destination == -1:
+            self.write64(
+                _AD9910_REG_PROFILE0 + profile,
+                ((int(asf) & 0x3FFF) << 16) | (int(pow_) & 0xFFFF),
+                ftw,
+            )
+        else:  # RAM mode: the parameters the RAM does not drive go to their registers
+            if ram_destination != RAM_DEST_FTW:
+                self.set_ftw(ftw)
+            if ram_destination not in (RAM_DEST_POWASF, RAM_DEST_ASF):
+                self.set_asf(asf)
+            if ram_destination not in (RAM_DEST_POWASF, RAM_DEST_POW):
+                self.set_pow(pow_)
         delay_mu(self.io_update_delay)
         self.cpld.io_update.pulse_mu(8)
         at_mu(now_mu() & ~7)
@@ -344,8 +381,8 @@ class AD9910:
 
     def get_mu(self, profile: int = DEFAULT_PROFILE) -> tuple[int, int, int]:
         """``(ftw, pow, asf)`` read back from a profile register (blocking)."""
-        data = self.read64(_AD9910_REG_PROFILE0 + profile)
-        return data & 0xFFFFFFFF, (data >> 32) & 0xFFFF, (data >> 48) & 0x3FFF
+        data = int(self.read64(_AD9910_REG_PROFILE0 + profile))
+        return int(int32(data)), (data >> 32) & 0xFFFF, (data >> 48) & 0x3FFF
 
     def get(self, profile: int = DEFAULT_PROFILE) -> tuple[float, float, float]:
         ftw, pow_, asf = self.get_mu(profile)
@@ -368,6 +405,26 @@ class AD9910:
     def cfg_sw(self, state: bool) -> None:
         """CPLD RF switch bit of this channel. Advances the cursor by one ``cfg_write``."""
         self.cpld.cfg_sw(self.chip_select_idx, state)
+
+    def cfg_osk(self, state: bool) -> None:
+        """This channel's OSK pin (CPLD CFG); one ``cfg_write``."""
+        self.cpld.cfg_osk(self.chip_select_idx, state)
+
+    def cfg_drctl(self, state: bool) -> None:
+        """This channel's DRCTL pin (CPLD CFG); one ``cfg_write``."""
+        self.cpld.cfg_drctl(self.chip_select_idx, state)
+
+    def cfg_drhold(self, state: bool) -> None:
+        """This channel's DRHOLD pin (CPLD CFG); one ``cfg_write``."""
+        self.cpld.cfg_drhold(self.chip_select_idx, state)
+
+    def cfg_mask_nu(self, state: bool) -> None:
+        """Mask this channel from CFG-register IO_UPDATEs; one ``cfg_write``."""
+        self.cpld.cfg_mask_nu(self.chip_select_idx, state)
+
+    def cfg_att_en(self, state: bool) -> None:
+        """This channel's attenuator latch enable; one ``cfg_write``."""
+        self.cpld.cfg_att_en(self.chip_select_idx, state)
 
     def set_profile(self, profile: int) -> None:
         self.cpld.set_profile(self.chip_select_idx, profile)

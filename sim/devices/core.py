@@ -19,7 +19,8 @@ import numpy
 from artiq.language import core as _lcore
 
 from sim import kernel as _simkernel
-from sim import syscalls
+from sim import mgmt, syscalls
+from sim.kernel_exceptions import host_exception
 from sim.rtio.engine import BREAK_REALTIME_SLACK_MU
 
 __all__ = ["Core"]
@@ -66,6 +67,25 @@ def _install_hooks(hooks: Any) -> Any:
     return setter(hooks) if setter is not None else None
 
 
+_TARGET_CLASSES = {"rv32g": "RV32GTarget", "rv32ima": "RV32IMATarget", "cortexa9": "CortexA9Target"}
+_fallback_targets: dict[str, type] = {}
+
+
+def target_class(target: str) -> type:
+    """The compiler target class of a core's ``target`` (``Core.target_cls``): ARTIQ's own from
+    ``artiq.compiler.targets`` where it imports, else a placeholder class of the same name (the
+    stand-in has no compiler). ``ValueError`` for an unknown target, as ARTIQ raises."""
+    if target not in _TARGET_CLASSES:
+        raise ValueError("Unsupported target")
+    name = _TARGET_CLASSES[target]
+    try:
+        from artiq.compiler import targets  # type: ignore[import-not-found]
+
+        return getattr(targets, name)
+    except ImportError:
+        return _fallback_targets.setdefault(name, type(name, (), {}))
+
+
 _SIM_ARG_NAMES = (
     "seed",
     "lab",
@@ -75,6 +95,7 @@ _SIM_ARG_NAMES = (
     "sim_loopback",
     "hardware_faithful",
     "sim_state",
+    "sim_mgmt_port",
 )
 _SESSION_ARGS = (
     "seed",
@@ -93,10 +114,13 @@ class Core:
     :param ref_multiplier: fine timestamps per coarse RTIO cycle (8).
     Sim-only keyword arguments (from the device_db ``sim_args``): ``seed``, ``lab``, ``vcd``,
     ``cost_profile``, ``inter_experiment_gap_s``, ``sim_loopback``, ``hardware_faithful``,
+    ``sim_mgmt_port`` (serve the core log on ``host`` at this port, :mod:`sim.mgmt`),
     ``sim_state`` (used when the device manager provides no ``ionlink_session``, as under
     ``artiq_run``/``artiq_master`` with ``device_db_sim.py``). With ``sim_state`` the private
-    session continues the hardware state in ``sim_state/`` of the working directory (where the
-    master keeps ``dataset_db.mdb``; :mod:`sim.state_file`) and stores it at :meth:`close`.
+    session continues the hardware state in ``sim_state/`` of the working directory (``True``)
+    or of the directory it names (``device_db_sim.py`` names the directory the device database
+    is read in, the master's, since its workers run in the results folders;
+    :mod:`sim.state_file`) and stores it at :meth:`close`.
     """
 
     kernel_invariants = {"core", "ref_period", "coarse_ref_period", "ref_multiplier"}
@@ -121,8 +145,11 @@ class Core:
         self.dmgr = dmgr
         self.host = host
         self.target = target
+        self.target_cls = target_class(target)
+        self.satellite_cpu_targets = dict(satellite_cpu_targets or {})
         self.analyzer_proxy_name = analyzer_proxy
         self.analyze_at_run_end = analyze_at_run_end
+        self._bound_globals: dict[int, dict] = {}  # held, so that no id is reused
         session = getattr(dmgr, "ionlink_session", None)
         self._store = None
         if session is None:
@@ -133,6 +160,9 @@ class Core:
         self.session = session
         self.engine = session.engine
         session.begin_experiment()
+        mgmt.register_engine(self.engine)  # its core log on a served management port
+        if kwargs.get("sim_mgmt_port"):
+            mgmt.serve(host or "127.0.0.1", int(kwargs["sim_mgmt_port"]))
 
     @staticmethod
     def _private_session(dmgr: Any, kwargs: dict) -> tuple[Any, Any]:
@@ -158,7 +188,9 @@ class Core:
             from sim.state_file import StateFileError, store_for
 
             lab = session.world.lab if session.world is not None else None
-            store = store_for(True, pathlib.Path.cwd(), None, sim_args.get("lab"), db, lab)
+            where = sim_args["sim_state"]  # True: the working directory, or a directory
+            directory = pathlib.Path.cwd() if where is True else pathlib.Path(where)
+            store = store_for(True, directory, None, sim_args.get("lab"), db, lab)
             try:
                 state = store.load()
             except StateFileError as exc:
@@ -174,6 +206,9 @@ class Core:
         state = _simkernel.STATE
         fn = _simkernel.host_function(k_function)
         engine = self.engine
+        g: dict[str, Any] = getattr(fn, "__globals__", {})
+        if g and id(g) not in self._bound_globals:
+            self._bind_kernel_globals(g)
         if state.depth:
             state.depth += 1
             try:
@@ -181,8 +216,11 @@ class Core:
             finally:
                 state.depth -= 1
         engine.advance_counter(engine.costs.kernel_launch)
-        g: dict[str, Any] = getattr(fn, "__globals__", {})
+        for _desc, dev in getattr(self.dmgr, "active_devices", ()):
+            syscalls.bind_class(type(dev))
         hot = syscalls.hot_names(g) if g else {}
+        prev_tm = _lcore._time_manager
+        _lcore.set_time_manager(engine)  # as ionlink's runner does for the whole run()
         prev_hooks = _install_hooks(state)
         prev = syscalls.activate(engine)
         if hot:  # the kernel's own syscalls and delays go straight to the engine while it runs
@@ -193,10 +231,14 @@ class Core:
             return fn(*k_args, **k_kwargs)
         except Exception as exc:
             engine.uncaught(exc)
-            raise
+            first = host_exception(exc)  # as ARTIQ's host receives it: the chain's first
+            if first is exc:
+                raise
+            raise first from None
         finally:
             state.depth -= 1
             _install_hooks(prev_hooks)
+            _lcore.set_time_manager(prev_tm)
             syscalls.activate(prev)
             if hot:
                 syscalls.rebind(g, hot, prev)
@@ -206,6 +248,12 @@ class Core:
             warning = engine.end_kernel()
             if warning is not None:
                 logger.warning(warning)
+
+    def _bind_kernel_globals(self, g: dict) -> None:
+        """A real ARTIQ's syscall stubs in a kernel's module → the simulator (under ARTIQ's own
+        device manager nothing else binds them)."""
+        self._bound_globals[id(g)] = g
+        syscalls.bind_globals(g)
 
     def compile(
         self,
@@ -247,7 +295,8 @@ class Core:
         """No analyzer proxy in the simulator."""
 
     def get_rtio_destination_status(self, destination: int) -> bool:
-        return destination == 0
+        """Whether DRTIO ``destination`` can be reached (0, the local RTIO core, always)."""
+        return self._eng().rtio_get_destination_status(destination)
 
     # ------------------------------------------------------------------ portable helpers
     def seconds_to_mu(self, seconds: float) -> numpy.int64:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
 from artiq.language.core import at_mu, delay, now_mu
 
 from sim.devices.spi2 import SPI_END, SPI_INPUT
+from sim.kernel_builtins import int32
 from sim.rtio.phy.urukul import UrukulDecoder
 from sim.syscalls import bind_hot
 
@@ -143,7 +145,7 @@ class CPLD:
             | ((clk_sel >> 1) & 1) << _CLK_SEL1
             | (clk_div << _CLK_DIV)
         )
-        self.att_reg = att & 0xFFFFFFFF
+        self.att_reg = int32(att)
         eng = getattr(self.core, "engine", None)
         self.decoder = None
         if eng is not None:
@@ -219,20 +221,54 @@ class CPLD:
         """Select the active profile (this model: one profile field for all channels)."""
         self.cfg_write((self.cfg_reg & ~(7 << _PROFILE)) | ((profile & 7) << _PROFILE))
 
+    def _cfg_bit(self, base: int, channel: int, on: bool) -> None:
+        """Set or clear one channel's bit of a four-bit CFG field; one ``cfg_write``."""
+        bit = 1 << (base + channel)
+        self.cfg_write(self.cfg_reg | bit if on else self.cfg_reg & ~bit)
+
+    def _cfg_field(self, base: int, state: int) -> None:
+        """Write a four-bit CFG field (bit i: channel i); one ``cfg_write``."""
+        self.cfg_write((self.cfg_reg & ~(0xF << base)) | ((state & 0xF) << base))
+
     def cfg_att_en(self, channel: int, on: bool) -> None:
-        c = self.cfg_reg
-        bit = 1 << (_ATT_EN + channel)
-        self.cfg_write(c | bit if on else c & ~bit)
+        """Enable a channel's attenuator latch. Advances the cursor by one ``cfg_write``."""
+        self._cfg_bit(_ATT_EN, channel, on)
+
+    def cfg_att_en_all(self, state: int) -> None:
+        """Attenuator latch enables of all four channels (bit i: channel i); one ``cfg_write``."""
+        self._cfg_field(_ATT_EN, state)
 
     def cfg_osk(self, channel: int, on: bool) -> None:
-        c = self.cfg_reg
-        bit = 1 << (_OSK + channel)
-        self.cfg_write(c | bit if on else c & ~bit)
+        """A channel's OSK pin. Advances the cursor by one ``cfg_write``."""
+        self._cfg_bit(_OSK, channel, on)
+
+    def cfg_osk_all(self, state: int) -> None:
+        """OSK pins of all four channels; one ``cfg_write``."""
+        self._cfg_field(_OSK, state)
+
+    def cfg_drctl(self, channel: int, on: bool) -> None:
+        """A channel's DRCTL (digital ramp control) pin; one ``cfg_write``."""
+        self._cfg_bit(_DRCTL, channel, on)
+
+    def cfg_drctl_all(self, state: int) -> None:
+        """DRCTL pins of all four channels; one ``cfg_write``."""
+        self._cfg_field(_DRCTL, state)
+
+    def cfg_drhold(self, channel: int, on: bool) -> None:
+        """A channel's DRHOLD (digital ramp hold) pin; one ``cfg_write``."""
+        self._cfg_bit(_DRHOLD, channel, on)
+
+    def cfg_drhold_all(self, state: int) -> None:
+        """DRHOLD pins of all four channels; one ``cfg_write``."""
+        self._cfg_field(_DRHOLD, state)
 
     def cfg_mask_nu(self, channel: int, on: bool) -> None:
-        c = self.cfg_reg
-        bit = 1 << (_MASK_NU + channel)
-        self.cfg_write(c | bit if on else c & ~bit)
+        """Mask a channel from the IO_UPDATE of CFG writes; one ``cfg_write``."""
+        self._cfg_bit(_MASK_NU, channel, on)
+
+    def cfg_mask_nu_all(self, state: int) -> None:
+        """MASK_NU bits of all four channels; one ``cfg_write``."""
+        self._cfg_field(_MASK_NU, state)
 
     @staticmethod
     def att_to_mu(att: float) -> int:
@@ -248,32 +284,32 @@ class CPLD:
 
     def set_att_mu(self, channel: int, att: int) -> None:
         """Set one channel's attenuation (rewrites all four). Advances the cursor by 1600 mu."""
-        a = self.att_reg & ~(0xFF << (8 * channel))
-        a |= (att & 0xFF) << (8 * channel)
+        a = int(self.att_reg) & ~(0xFF << (8 * channel))
+        a |= (int(att) & 0xFF) << (8 * channel)
         self.set_all_att_mu(a)
 
     def set_all_att_mu(self, att_reg: int) -> None:
         """Write the 32-bit attenuator register. Advances the cursor by 1600 mu."""
         self.bus.set_config_mu(SPI_CONFIG | SPI_END, 32, SPIT_ATT_WR, CS_ATT)
-        self.bus.write(att_reg & 0xFFFFFFFF)
-        self.att_reg = att_reg & 0xFFFFFFFF
+        self.bus.write(int(att_reg) & 0xFFFFFFFF)
+        self.att_reg = int32(att_reg)
 
     def set_att(self, channel: int, att: float) -> None:
         """Set attenuation in dB. Advances the cursor by 1600 mu."""
         self.set_att_mu(channel, self.att_to_mu(att))
 
-    def get_att_mu(self) -> int:
+    def get_att_mu(self) -> numpy.int32:
         """Read back the attenuator register (two reads, ``delay(10 us)`` between)."""
         self.bus.set_config_mu(SPI_CONFIG | SPI_INPUT, 32, SPIT_ATT_RD, CS_ATT)
         self.bus.write(0)
         delay(10e-6)
         self.bus.set_config_mu(SPI_CONFIG | SPI_END, 32, SPIT_ATT_RD, CS_ATT)
-        self.bus.write(self.att_reg)
-        self.att_reg = self.bus.read()
+        self.bus.write(int(self.att_reg) & 0xFFFFFFFF)
+        self.att_reg = int32(self.bus.read())
         return self.att_reg
 
     def get_channel_att_mu(self, channel: int) -> int:
-        return (self.get_att_mu() >> (channel * 8)) & 0xFF
+        return (int(self.get_att_mu()) >> (channel * 8)) & 0xFF
 
     def get_channel_att(self, channel: int) -> float:
         return self.mu_to_att(self.get_channel_att_mu(channel))

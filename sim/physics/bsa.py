@@ -19,9 +19,10 @@ With M = 1 this gives P(ψ±) = ½η_Aη_B and HOM visibility M.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import product
+from typing import Any
 
 import numpy as np
 
@@ -132,6 +133,9 @@ class RoundTable:
     :param photons: shape (R, 4): photons reaching each detector in record r.
     :param origin: shape (R, 4): origin of detector i's photons (0 A, 1 B, 2 either, −1 none).
     :param accept: shape (4,): acceptance a_i. :param dark: shape (4,): dark-click probability.
+
+    ``pattern_probs`` and ``record_probs`` are memoised by the exact bytes of ``rho`` (the world's
+    rounds start from the same pumped state again and again); their arrays are read-only.
     """
 
     superops: np.ndarray
@@ -141,11 +145,24 @@ class RoundTable:
     origin: np.ndarray
     accept: np.ndarray
     dark: np.ndarray
+    _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
+
+    def _remember(self, key: tuple, value: np.ndarray) -> np.ndarray:
+        if len(self._memo) >= 256:
+            for k in [k for k in self._memo if len(k) == 2]:
+                del self._memo[k]
+        value.setflags(write=False)
+        self._memo[key] = value
+        return value
 
     def pattern_probs(self, rho: np.ndarray) -> np.ndarray:
         """P(pattern) for the initial joint state ``rho`` (4×4), shape (16,)."""
+        key = (-1, rho.tobytes())
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
         p = np.real(self.superops @ rho.reshape(16)).reshape(16, 4, 4)
-        return np.clip(np.einsum("pii->p", p), 0.0, None)
+        return self._remember(key, np.clip(np.einsum("pii->p", p), 0.0, None))
 
     def conditional_state(self, pattern: int, rho: np.ndarray) -> tuple[np.ndarray, float]:
         """Normalised post-round state given ``pattern`` and its probability."""
@@ -155,13 +172,20 @@ class RoundTable:
 
     def record_probs(self, pattern: int, rho: np.ndarray) -> np.ndarray:
         """P(record r | pattern) for initial state ``rho``, shape (R,)."""
-        idx = np.nonzero(self.weights[:, pattern] > 0)[0]
-        k = self.kraus[idx]
-        q = np.real(((k @ rho) * k.conj()).sum(axis=(1, 2)))
+        key = (pattern, rho.tobytes())
+        hit = self._memo.get(key)
+        if hit is not None:
+            return hit
+        part = self._memo.get((pattern,))
+        if part is None:  # the records that can give ``pattern``, their Kraus operators
+            idx = np.nonzero(self.weights[:, pattern] > 0)[0]
+            part = self._memo[(pattern,)] = (idx, self.kraus[idx], self.kraus[idx].conj())
+        idx, k, kc = part
+        q = np.real(((k @ rho) * kc).sum(axis=(1, 2)))
         w = np.zeros(len(self.kraus))
         w[idx] = self.weights[idx, pattern] * np.clip(q, 0, None)
         s = w.sum()
-        return w / s if s > 0 else w
+        return self._remember(key, w / s if s > 0 else w)
 
 
 @lru_cache(maxsize=512)

@@ -27,7 +27,13 @@ import math
 from dataclasses import dataclass
 
 from drivers.analysis_settings import analysis_settings
-from drivers.link_timing import GATEWARE_MARGIN_S, HeraldTiming, loop_datasets, mean_rotation
+from drivers.link_timing import (
+    DRTIO_MARGIN_LATENCIES,
+    GATEWARE_MARGIN_S,
+    HeraldTiming,
+    loop_datasets,
+    mean_rotation,
+)
 from drivers.node_calibration import DEFAULT_CALIBRATION
 
 from .attempts import mode_overlap, pulse_stats
@@ -35,7 +41,14 @@ from .excitation import pumping_probability
 from .lab import Lab, Node
 from .readout import fluorescence_rates, optimal_threshold
 
-__all__ = ["Budget", "budget_dict", "format_budget", "herald_timing", "predict"]
+__all__ = [
+    "Budget",
+    "budget_dict",
+    "format_budget",
+    "herald_timing",
+    "herald_to_rotation_s",
+    "predict",
+]
 
 
 @dataclass(frozen=True)
@@ -86,10 +99,14 @@ def _spam(node: Node) -> float:
     return err + node.readout.prep_error
 
 
-def herald_timing(lab: Lab, mode: str = "parity") -> HeraldTiming:
+def herald_timing(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> HeraldTiming:
     """The loop the gateware experiment plays at ``lab`` with its default arguments (analysis
     ``mode``): ``calib.link.*`` of the lab, 3 µs slack margin, the qubit drive's π time at the
-    default amplitude."""
+    default amplitude. ``two_chassis``: node B on a DRTIO satellite (``device_db_drtio.py``):
+    the margin includes three link latencies of the lab's ``[drtio]``, every run reads the slave
+    entangler's answer (a round trip) and node B's PMT counts are read over the link (one round
+    trip per count and one for the read that times out; ½(bright + dark) counts on average, each
+    ion of a Bell state being bright half of the time)."""
     link = loop_datasets(
         lab.loop.cycle_s,
         lab.loop.run_s,
@@ -102,19 +119,36 @@ def herald_timing(lab: Lab, mode: str = "parity") -> HeraldTiming:
     amp = DEFAULT_CALIBRATION["qubit.amplitude"]
     mu_per_rad = max(1e9 / (2 * n.qubit.rabi_frequency_hz * amp) / math.pi for n in lab.nodes)
     s = analysis_settings(mode)
+    link_mu = round(lab.drtio.latency_s * 1e9) if two_chassis else 0
+    reads = 0.0
+    if two_chassis:
+        node_b = lab.node("b")
+        bright, dark = fluorescence_rates(node_b.readout, node_b.motion, node_b.motion.doppler_n)
+        reads = 1.0 + 0.5 * (bright + dark) * link["calib.link.detect_s"]
     return HeraldTiming(
         cycle_mu=round(link["calib.link.cycle_s"] * 1e9) & ~7,
         run_mu=round(link["calib.link.run_s"] * 1e9),
         cool_mu=round(link["calib.link.cool_s"] * 1e9),
-        margin_mu=round(GATEWARE_MARGIN_S * 1e9),
+        margin_mu=round(GATEWARE_MARGIN_S * 1e9) + DRTIO_MARGIN_LATENCIES * link_mu,
         detect_mu=round(link["calib.link.detect_s"] * 1e9),
         rotation_mu=mean_rotation(s["theta_a"], s["theta_b"]) * mu_per_rad,
+        link_mu=link_mu,
+        satellite_reads=reads,
     )
 
 
-def predict(lab: Lab, mode: str = "parity") -> Budget:
+def herald_to_rotation_s(lab: Lab, two_chassis: bool = False) -> float:
+    """Herald → analysis pulses (s): the lab's ``herald_to_rotation_s``; with node B on a
+    satellite the slave's answer (a round trip) and the margin's latencies more."""
+    n = 2 + DRTIO_MARGIN_LATENCIES
+    extra = n * round(lab.drtio.latency_s * 1e9) * 1e-9 if two_chassis else 0.0
+    return lab.loop.herald_to_rotation_s + extra
+
+
+def predict(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> Budget:
     """Analytic prediction for ``lab``'s nominal loop (``[loop]``), played by the gateware
-    experiment in analysis ``mode``."""
+    experiment in analysis ``mode``, on one chassis or (``two_chassis``) with node B on a DRTIO
+    satellite (:func:`herald_timing`, :func:`herald_to_rotation_s`)."""
     a, b = lab.nodes
     lp = lab.loop
     (eta_a, p1a, p2a, _), (eta_b, p1b, p2b, _) = _photon_eta(lab, a), _photon_eta(lab, b)
@@ -136,7 +170,8 @@ def predict(lab: Lab, mode: str = "parity") -> Budget:
     else:
         tau = 0.5 * (a.species.lifetime_s + b.species.lifetime_s)
         c_phase = 1 / (1 + (wq * tau) ** 2)
-    c_t2 = _coherence_t2(a, lp.herald_to_rotation_s) * _coherence_t2(b, lp.herald_to_rotation_s)
+    wait = herald_to_rotation_s(lab, two_chassis)
+    c_t2 = _coherence_t2(a, wait) * _coherence_t2(b, wait)
     f_n = f_pol * (1 + m * c_phase * c_t2) / 2
     f_state = (p_n * f_n + 0.25 * (p_2 + p_dc)) / p
     sa, sb = _spam(a), _spam(b)
@@ -156,7 +191,7 @@ def predict(lab: Lab, mode: str = "parity") -> Budget:
         "dark counts": 0.75 * p_dc / p,
         "SPAM (measured only)": f_state - f_meas,
     }
-    timing = herald_timing(lab, mode)
+    timing = herald_timing(lab, mode, two_chassis)
     return Budget(
         lab.name,
         (eta_a, eta_b),
@@ -175,13 +210,16 @@ def predict(lab: Lab, mode: str = "parity") -> Budget:
     )
 
 
-def budget_dict(lab: Lab, mode: str = "parity") -> dict:
+def budget_dict(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> dict:
     """Every figure :func:`format_budget` prints, for scripts (``ionlink-sim budget --json``)."""
-    bd = predict(lab, mode)
-    t = herald_timing(lab, mode)
+    bd = predict(lab, mode, two_chassis)
+    t = herald_timing(lab, mode, two_chassis)
     return {
         "lab": bd.lab,
         "mode": bd.mode,
+        "two_chassis": two_chassis,
+        "drtio_latency_s": t.link_mu * 1e-9,
+        "herald_to_rotation_s": herald_to_rotation_s(lab, two_chassis),
         "eta_a": bd.eta[0],
         "eta_b": bd.eta[1],
         "p_success": bd.p_succ,
@@ -201,11 +239,17 @@ def budget_dict(lab: Lab, mode: str = "parity") -> dict:
     }
 
 
-def format_budget(lab: Lab, mode: str = "parity") -> str:
+def format_budget(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> str:
     """Human-readable budget for ``ionlink-sim budget LAB``."""
-    d = budget_dict(lab, mode)
-    lines = [
-        f"lab {d['lab']}: {lab.description}".rstrip(": "),
+    d = budget_dict(lab, mode, two_chassis)
+    lines = [f"lab {d['lab']}: {lab.description}".rstrip(": ")]
+    if two_chassis:
+        lines.append(
+            f"  two chassis: node B on a DRTIO satellite, fibre {lab.drtio.fibre_m:g} m, "
+            f"latency {d['drtio_latency_s'] * 1e6:.3f} µs one way, herald → rotation "
+            f"{d['herald_to_rotation_s'] * 1e6:.1f} µs"
+        )
+    lines += [
         f"  photon detection probability per node  η_A = {d['eta_a']:.4f}, η_B = {d['eta_b']:.4f}",
         (
             f"  success probability per attempt        P = {d['p_success']:.3e}"

@@ -79,6 +79,25 @@ class ClickChannel:
         self._dark_to_mu, self._last_click_mu = rec.dark_to_mu, rec.last_click_mu
         self._suppress = list(rec.suppress)
 
+    @property
+    def last_click_mu(self) -> int:
+        """Time of the last click (mu)."""
+        return self._last_click_mu
+
+    @property
+    def dark_to_mu(self) -> int:
+        """Dark counts are drawn up to this time (mu); moving it on leaves the interval dark."""
+        return self._dark_to_mu
+
+    @dark_to_mu.setter
+    def dark_to_mu(self, t_mu: int) -> None:
+        self._dark_to_mu = t_mu
+
+    @property
+    def busy(self) -> bool:
+        """An arrival or an edge is queued (not yet delivered)."""
+        return bool(self._raw or self._pending)
+
     def add_arrivals(self, t_mu: list[int] | np.ndarray) -> None:
         """Queue raw arrivals (photons, PMT counts) at integer mu times."""
         for t in t_mu:
@@ -102,6 +121,8 @@ class ClickChannel:
         # dark counts are drawn in time order: intervals that end before t0 can hide none again
         suppress = self._suppress = sorted(w for w in self._suppress if w[1] > t0)
         n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
+        if not n:
+            return  # (drawing no times draws nothing from the generator either)
         times = t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64)
         if suppress and n:
             # t is hidden iff some interval starts at or before t and ends after it: the latest

@@ -22,6 +22,7 @@ from sim.physics.lab_model import (
     ENCODINGS,
     Beam,
     Detector,
+    DrtioLink,
     Entangler,
     Excitation,
     Lab,
@@ -41,6 +42,7 @@ __all__ = [
     "PRESETS",
     "Beam",
     "Detector",
+    "DrtioLink",
     "Entangler",
     "Excitation",
     "Lab",
@@ -208,6 +210,28 @@ def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:
     )
 
 
+def _drtio(lab: str, data: Mapping[str, Any]) -> DrtioLink:
+    """The ``[drtio]`` table: numbers ≥ 0, outages as ``[down_s, up_s]`` pairs in time order."""
+    t = dict(data)
+    raw = t.pop("outages", [])
+    link = _build(DrtioLink, t, "drtio", lab)
+    for k in ("fibre_m", "serdes_ns", "ns_per_m", "cable_ns"):
+        v = getattr(link, k)
+        if not (math.isfinite(v) and v >= 0):
+            raise LabError(f"lab {lab}: drtio.{k} = {v!r}: a link latency cannot be negative")
+    outages: list[tuple[float, float]] = []
+    for i, pair in enumerate(raw if isinstance(raw, list) else [raw]):
+        ok = isinstance(pair, list) and len(pair) == 2
+        ok = ok and all(isinstance(x, (int, float)) and math.isfinite(x) for x in pair)
+        if not ok or not 0 <= pair[0] < pair[1] or (outages and pair[0] < outages[-1][1]):
+            raise LabError(
+                f"lab {lab}: drtio.outages[{i}] = {pair!r}: need [down_s, up_s] with "
+                "0 ≤ down_s < up_s, after the previous outage"
+            )
+        outages.append((float(pair[0]), float(pair[1])))
+    return replace(link, outages=tuple(outages))
+
+
 def lab_from_dict(data: Mapping[str, Any], name: str = "lab") -> Lab:
     """Build and check a :class:`Lab` from a parsed TOML document.
 
@@ -215,7 +239,7 @@ def lab_from_dict(data: Mapping[str, Any], name: str = "lab") -> Lab:
     """
     lab = str(data.get("name", name))
     for key in data:
-        if key not in ("name", "description", "nodes", "bsa", "entangler", "loop"):
+        if key not in ("name", "description", "nodes", "bsa", "entangler", "loop", "drtio"):
             raise LabError(f"lab {lab}: {key}: unknown key")
     for key in ("nodes", "bsa", "entangler", "loop"):
         if key not in data:
@@ -268,6 +292,7 @@ def lab_from_dict(data: Mapping[str, Any], name: str = "lab") -> Lab:
         entangler=ent,
         loop=_build(LoopTiming, data["loop"], "loop", lab),
         description=str(data.get("description", "")),
+        drtio=_drtio(lab, data.get("drtio", {})),
     )
     _check_physics(result)
     return result

@@ -325,6 +325,28 @@ class LoopTiming:
 
 
 @dataclass(frozen=True)
+class DrtioLink:
+    """The DRTIO link between the master and its satellite (destination 1), used when the device
+    database puts devices on a satellite (``device_db_drtio.py``; ignored otherwise).
+
+    One-way latency = ``serdes_ns`` + ``ns_per_m`` · ``fibre_m`` (≈ 290 ns for 2 m, ≈ 100 µs
+    for 20 km). :param cable_ns: propagation on the entangler's master/slave link cable.
+    :param outages: ``[down_s, up_s]`` intervals of lab (RTIO) time with the link down.
+    """
+
+    fibre_m: float = 2.0
+    serdes_ns: float = 280.0
+    ns_per_m: float = 5.0
+    cable_ns: float = 5.0
+    outages: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def latency_s(self) -> float:
+        """One-way link latency master → satellite (s)."""
+        return (self.serdes_ns + self.ns_per_m * self.fibre_m) * 1e-9
+
+
+@dataclass(frozen=True)
 class Lab:
     """A whole lab: two nodes, the analyser, the entangler wiring and the nominal loop."""
 
@@ -335,6 +357,7 @@ class Lab:
     loop: LoopTiming
     description: str = ""
     source: str = ""  # the TOML file it was loaded from ("" if built otherwise)
+    drtio: DrtioLink = DrtioLink()
 
     def node(self, name: str) -> Node:
         """The node called ``name`` (``"a"`` or ``"b"``)."""

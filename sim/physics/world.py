@@ -49,6 +49,7 @@ from .ions import (
 )
 from .lab import Lab, LabError
 from .planned import PlannedWindows, linear_step
+from .quiet import QuietAttempts
 from .readout import fluorescence_rates, poisson_click_times
 from .view import PhyView
 
@@ -80,7 +81,7 @@ class WorldRecord:
     circuit: CircuitRecord | None = None
 
 
-class PhysicsWorld(CircuitWorld, PeriodTracking, PlannedWindows):
+class PhysicsWorld(CircuitWorld, PeriodTracking, QuietAttempts, PlannedWindows):
     """Physics of the two-node link behind the RTIO engine.
 
     Its entangler-run interface is :class:`~sim.fastforward.CycleWorld` (:meth:`cycle_model`,
@@ -131,6 +132,7 @@ class PhysicsWorld(CircuitWorld, PeriodTracking, PlannedWindows):
         # the period between two entangler runs, for fast-forwarding identical timeouts
         self._init_period_tracking()
         self._init_circuit()
+        self._init_quiet_attempts()  # ... and quiet CPU attempts (.quiet)
 
     # ---- engine protocol -------------------------------------------------------------------
     def attach(self, view: PhyView) -> None:
@@ -430,7 +432,8 @@ class PhysicsWorld(CircuitWorld, PeriodTracking, PlannedWindows):
         table = build_round(ems[0], ems[1], m, acc, (0.0,) * 4)
         rho0 = self.ions.rho
         p = table.pattern_probs(rho0)
-        pattern = int(self.rng.choice(16, p=p / p.sum()))
+        key = (ems[0], ems[1], dt, acc)
+        pattern = self._round_pattern(p, rho0, key, m, tuple((k, *w) for k, w in exc.items()))
         self.ions.rho, _ = table.conditional_state(pattern, rho0)
         if pattern == 0:
             return

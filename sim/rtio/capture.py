@@ -160,7 +160,12 @@ class PeriodCapture:
         self._cap.events.append(entry)  # type: ignore[union-attr]
 
     def repeat_period(
-        self, period: Period, max_repeats: int, phy_channel: int, ref: Any = None
+        self,
+        period: Period,
+        max_repeats: int,
+        phy_channel: int,
+        ref: Any = None,
+        skipper: FastForwardPhy | None = None,
     ) -> int:
         """Fast-forward passes of a kernel loop around a run of the PHY on ``phy_channel``.
 
@@ -184,9 +189,11 @@ class PeriodCapture:
             or not period.regular
         ):
             return 0
-        st = self.channels.get(phy_channel)
-        if st is None or not isinstance(st.phy, FastForwardPhy):
-            return 0
+        if skipper is None:
+            st = self.channels.get(phy_channel)
+            if st is None or not isinstance(st.phy, FastForwardPhy):
+                return 0
+            skipper = st.phy
         s0 = self.now - period.now0  # shift of the first pass
         by_ch = period.by_channel
         for ch, evs in by_ch.items():
@@ -205,7 +212,7 @@ class PeriodCapture:
             if q:
                 return 0
         writes = [(ts + s0, a, d) for ts, a, d in by_ch.get(phy_channel, ())]
-        k_done = st.phy.skip_runs(max_repeats, t, ref, writes)
+        k_done = skipper.skip_runs(max_repeats, t, ref, writes)
         if k_done <= 0:
             return 0
         shifts = range(s0, s0 + k_done * t, t)

@@ -90,6 +90,8 @@ class RTIOEngine(
         self.device_db: dict = {}
         #: uninitialised hardware plays on silently instead of raising (set by the session)
         self.hardware_faithful = False
+        #: :class:`~sim.rtio.drtio.Drtio` when the system has satellites, else None
+        self.drtio: Any = None
         self._init_timeline()
         self._init_counter(costs)
         self._init_sed(lane_count, lane_depth)
@@ -195,6 +197,16 @@ class RTIOEngine(
                 phy.rtio_reset(self.counter)
         for inp in self.inputs.values():
             inp.reset()
+        if self.drtio is not None:
+            self.drtio.rtio_init()
+
+    def rtio_get_destination_status(self, destination: int) -> bool:
+        """Syscall ``rtio_get_destination_status`` (a request to the comms CPU, charged as a
+        counter read): destination 0 is up; a satellite as its link (:mod:`sim.rtio.drtio`)."""
+        self.counter += self.costs.get_counter
+        if self.drtio is not None:
+            return bool(self.drtio.status(int(destination)))
+        return int(destination) == 0
 
     def end_kernel(self) -> str | None:
         """Collect a kernel's async errors; returns ARTIQ's host warning text or None."""

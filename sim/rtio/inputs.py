@@ -6,7 +6,10 @@ Each input channel has a FIFO of ``depth`` events (64 by default,
 event that arrives while the FIFO is full is dropped and sets a sticky overflow flag; the next read
 reports the overflow (the kernel raises ``RTIOOverflow``) without consuming an event and clears the
 flag, so later reads return the older, buffered events. Events stay in the FIFO across kernels until
-``core.reset()`` (which clears the FIFO contents; the overflow flag survives, m-labs/artiq#2083).
+``core.reset()``, which clears the FIFO contents and the overflow flag: both belong to the input
+collector, which the gateware puts in the ``rio`` clock domain that ``core.reset()`` resets
+(m-labs/artiq#2083 reported a flag surviving the reset on older gateware; ARTIQ's
+``test_rtio.py`` runs ``Watch`` after ``Overflow`` on the same input and passes on hardware).
 
 Events are produced lazily by the channel's PHY (:meth:`input_events`), never ahead of the time the
 engine needs them. ``pending`` holds events that the PHY produced but that have not yet arrived.
@@ -75,9 +78,10 @@ class InputChannel:
         return None
 
     def reset(self) -> None:
-        """``rtio_init``: discard buffered and in-flight events (the overflow flag is kept)."""
+        """``rtio_init``: discard buffered and in-flight events and clear the overflow flag."""
         self.fifo.clear()
         self.pending.clear()
+        self.overflow = False
 
 
 class InputReads:

@@ -35,7 +35,9 @@ class LoopbackWorld:
     def wire(
         self, out_channel: int, in_channel: int, delay_mu: int = DEFAULT_LOOP_DELAY_MU
     ) -> None:
-        self.wires.setdefault(in_channel, []).append([out_channel, int(delay_mu), _NEG])
+        wires = self.wires.setdefault(in_channel, [])
+        if not any(w[0] == out_channel and w[1] == int(delay_mu) for w in wires):  # once per cable
+            wires.append([out_channel, int(delay_mu), _NEG])
 
     def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
         wires = self.wires.get(channel)

@@ -40,6 +40,7 @@ class SEDOutputs:
     _c_out: int
     _rec: Any
     _cap: Any
+    drtio: Any
     _record: Callable[[int, Any], None]
     _captured_output: Callable[[int, Any], None]
     channel: Callable[[int], ChannelState]
@@ -141,6 +142,8 @@ class SEDOutputs:
             self.__dict__["rtio_output"] = self._captured_output
         elif self._lane_log is not None:
             self.__dict__["rtio_output"] = self._logged_output
+        elif self.drtio is not None:  # satellites: every output is routed (sim.rtio.drtio)
+            self.__dict__["rtio_output"] = self.drtio.output
         else:
             self.__dict__.pop("rtio_output", None)
         syscalls.refresh_hot(self)

@@ -4,7 +4,10 @@
 Synchronous errors (underflow, input overflow) raise in the kernel and go to the core log only
 when they leave it (:meth:`Diagnostics.uncaught`; one the kernel catches leaves no core-log error,
 as on hardware); asynchronous ones (:class:`AsyncError`: collision, busy, sequence error) are logged
-and reported to the host after the kernel, as ARTIQ's firmware and host do. The minimum slack of
+and reported to the host after the kernel, as ARTIQ's firmware and host do. The gateware latches a
+sequence error in one sticky flag with the channel of the first, which the firmware reports and
+clears: the sequence errors of one kernel give one core-log line (the first's channel), while all
+are counted in the summary. The minimum slack of
 accepted submissions is tracked with the kernel line that made it, per experiment
 (:meth:`Diagnostics.start_experiment`) and over the session.
 """
@@ -107,17 +110,22 @@ class Diagnostics:
         return RTIOUnderflow(msg)  # a core-log error only if the kernel does not catch it
 
     def uncaught(self, exc: BaseException) -> None:
-        """``exc`` left the outermost kernel: an RTIO underflow or overflow becomes a core-log
-        error (one the kernel catches leaves none, as on hardware)."""
-        if isinstance(exc, (RTIOUnderflow, RTIOOverflow)):
+        """``exc`` left the outermost kernel: an RTIO underflow or overflow the RTIO core
+        raised becomes a core-log error (one the kernel catches leaves none, as on hardware;
+        one the kernel's own code raises, whose message is not the core's ``RTIO …``, none)."""
+        if isinstance(exc, (RTIOUnderflow, RTIOOverflow)) and str(exc).startswith("RTIO "):
             self._log_core(str(exc))
 
     def _async(self, kind: AsyncError, channel: int) -> None:
-        msg = "{} involving channel 0x{:04x}:{}".format(
-            kind.log_text, channel, self.channel_name(channel)
-        )
-        self._async_flags |= kind
         self._async_counts[kind] += 1
+        if kind == AsyncError.SEQUENCE and self._async_flags & kind:
+            return  # the sticky flag is already up: no second report
+        msg = "{} involving channel 0x{:04x}:{}".format(
+            kind.log_text, channel & 0xFFFF, self.channel_name(channel)
+        )
+        if channel >> 16:  # reported by the master's link thread for a satellite
+            msg = "[DEST#{}] {}".format(channel >> 16, msg)
+        self._async_flags |= kind
         self.async_errors.append(msg)
         self.kernel_async.append(msg)
         self._log_core(msg)
@@ -134,7 +142,9 @@ class Diagnostics:
         """Continue from a session that logged ``messages`` (its async core-log lines)."""
         self.async_errors = list(messages)
         for kind in AsyncError:
-            self._async_counts[kind] = sum(m.startswith(kind.log_text) for m in messages)
+            self._async_counts[kind] = sum(
+                m.split("] ", 1)[-1].startswith(kind.log_text) for m in messages
+            )
 
     def start_experiment(self) -> None:
         """A new experiment starts: its minimum slack is tracked afresh (the session's minimum,

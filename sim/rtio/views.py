@@ -65,10 +65,18 @@ class PhyViews:
             if st is None:
                 continue
             view = st.level_view
-            if view is not None and view.quiet_since(t_from_mu):
-                continue
-            for t, lvl in self.ttl_levels(ch, t_from_mu, t_to_mu):
-                out.append((t, i, lvl))
+            if view is not None:
+                # LevelView.quiet_since, inline (one check per channel and world query)
+                t = view.t
+                if (
+                    view.gen is None
+                    and not st.flagged
+                    and view.idx >= len(st.raw)
+                    and (not t or t[-1] < t_from_mu)
+                ):
+                    continue
+            for t_mu, lvl in self.ttl_levels(ch, t_from_mu, t_to_mu):
+                out.append((t_mu, i, lvl))
         return out
 
     def ttl_level_at(self, channel: int, t_mu: int) -> int:

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-from analysis import pyon
+from comms import pyon
 from sim.cli import main
 from sim.rtio.channels import Kind
 from sim.rtio.phy.urukul import UrukulUninitialised

@@ -164,6 +164,7 @@ def test_load_device_db_errors(tmp_path):
 def test_repository_device_db_transforms():
     """The lab's device_db.py loads and transforms; device_db_sim.py exposes the result."""
     import importlib.util
+    import os
     import pathlib
 
     root = pathlib.Path(__file__).resolve().parents[2]
@@ -171,7 +172,9 @@ def test_repository_device_db_transforms():
     spec = importlib.util.spec_from_file_location("device_db_sim", root / "device_db_sim.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    ddb["core"]["arguments"]["sim_state"] = True  # ARTIQ's process per experiment: keep the state
+    # ARTIQ's process per experiment: the state kept where the database is read
+    ddb["core"]["arguments"]["sim_state"] = os.getcwd()
+    ddb["core"]["arguments"]["lab"] = str(root / "lab.toml")  # the physics ionlink-sim would use
     assert mod.device_db == ddb
     assert ddb["core_log"]["class"] == "SimCoreLog"
 

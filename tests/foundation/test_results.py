@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from artiq.experiment import EnvExperiment, NumberValue, TerminationRequested
 
-from analysis import pyon
+from comms import pyon
 from sim.results import RIDCounter, results_path
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")

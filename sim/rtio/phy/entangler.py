@@ -50,9 +50,11 @@ from drivers.entangler_registers import (
     ADDR_TIMEREMAINING,
     ADDR_TIMESTAMP,
     ADDR_TIMING,
+    CONFIG_STANDALONE,
     TIMEOUT,
 )
 from sim.fastforward import CycleWorld, EntanglerFastForward, PeriodWorld, RunLaw
+from sim.rtio.phy.entangler_pair import EntanglerPairing
 from sim.rtio.phy.ttl import INPUT_ARRIVAL_MU
 from sim.rtio.recorder import EntanglerRun
 
@@ -100,7 +102,7 @@ class _Stale:
     plain: Any
 
 
-class EntanglerPhy(EntanglerFastForward):
+class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
     """The entangler core on one RTIO channel (see module docstring)."""
 
     _ADDR_RUN = ADDR_RUN
@@ -154,7 +156,10 @@ class EntanglerPhy(EntanglerFastForward):
         if addr == ADDR_CONFIG:
             self.config = data
         elif addr == ADDR_RUN:
-            self._run(ts, int(data))
+            if self.partner is not None and self.acts_as_slave():
+                self.arm(ts, int(data))  # it runs when its master triggers it
+            else:
+                self._run(ts, int(data))
         elif addr == ADDR_TCYCLE:
             self.tcycle = int(data) & 0x3FF
         elif addr == ADDR_HERALD:
@@ -165,6 +170,8 @@ class EntanglerPhy(EntanglerFastForward):
             self.counter_patterns[addr - ADDR_COUNTER_PATTERNS] = int(data)
 
     def input_events(self, t_end: int) -> list[tuple[int, int, int]]:
+        if self.armed is not None:
+            self.slave_pending(t_end)
         out = []
         ev = self.events
         while ev and ev[0][0] < t_end:
@@ -172,7 +179,9 @@ class EntanglerPhy(EntanglerFastForward):
         return out
 
     def next_self_event(self) -> int | None:
-        return self.events[0][0] if self.events else None
+        if self.events:
+            return self.events[0][0]
+        return self.armed[1] + INPUT_ARRIVAL_MU if self.armed is not None else None
 
     def _read(self, addr: int) -> int:
         if addr == ADDR_STATUS:
@@ -266,9 +275,19 @@ class EntanglerPhy(EntanglerFastForward):
             cycle_mu = 8
         else:
             n_max = max(1, -(-timeout_coarse // self.tcycle))
+        outputs = cfg.outputs
+        paired = self.partner is not None and not self.slave_role
+        if paired:
+            extra = self.slave_outputs(ts, cycle_mu)
+            if extra is None and not self.config & CONFIG_STANDALONE:
+                self.wait_for_slave(ts, timeout_coarse)
+                return
+            # outputs 2 and 3 are the slave's (node B's), absent when it is not ready
+            outputs = {i: w for i, w in outputs.items() if i < 2} | (extra or {})
+            paired = extra is not None
         world = self.world
         model = (
-            world.cycle_model(cfg.outputs, cfg.gates, cycle_mu, t_start_mu=t0)
+            world.cycle_model(outputs, cfg.gates, cycle_mu, t_start_mu=t0)
             if world is not None
             else None
         )
@@ -319,6 +338,8 @@ class EntanglerPhy(EntanglerFastForward):
         self.time_remaining = max(timeout_coarse - n_cycles * max(self.tcycle, 1), 0)
         self.events.append((t_end + INPUT_ARRIVAL_MU, t_end, data))
         self.herald_log.append((t_end, data))
+        if paired:
+            self.slave_done(t_end, n_cycles, success)
         if self.engine.recorder is not None:
             clicks = (
                 [(int(i), t_last + int(t)) for i, t in sample.clicks]

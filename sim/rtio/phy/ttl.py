@@ -97,6 +97,23 @@ class LevelView:
         self.lv.extend(seg_lv * len(shifts))
         self.idx = n_before + len(events) * len(shifts)
 
+    def final(self, res: list[tuple[int, int, int]]) -> tuple[int, int, int]:
+        """``(o, oe, level)`` after every submission of ``res`` (the channel's resolved log), as
+        turning them all into levels would leave them, without doing so (the hardware state
+        at the end of an experiment needs only these)."""
+        o, oe = self.o, self.oe
+        inout = self.st.kind == Kind.TTL_INOUT
+        need_o, need_oe = True, inout
+        i = len(res) - 1
+        while i >= min(self.idx, len(res)) and (need_o or need_oe):
+            _, addr, data = res[i]
+            if addr == 0 and need_o:
+                o, need_o = (1 if data else 0), False
+            elif addr == 1 and need_oe:
+                oe, need_oe = (1 if data else 0), False
+            i -= 1
+        return o, oe, o & oe
+
     def _advance(self, t_to: int) -> None:
         res = self.st.resolved()
         self.idx, self.o, self.oe, self.level = self._walk(

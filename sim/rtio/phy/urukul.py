@@ -27,6 +27,15 @@ from bisect import bisect_left, bisect_right
 from typing import Any
 
 from sim.rtio.channels import Kind
+from sim.rtio.phy.ad9910_ram import (
+    REG_RAM,
+    RamProfile,
+    ram_access_address,
+    ram_destination,
+    ram_enabled,
+    ram_playback,
+    ram_word_at,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +114,11 @@ class DDSTimeline:
     def states(self, t_from: int, t_to: int) -> list[DDSState]:
         return self.s[bisect_left(self.t, t_from) : bisect_left(self.t, t_to)]
 
+    def drop(self, t_from: int, t_to: int) -> None:
+        """Remove the states with ``t_from < t_mu <= t_to`` (a RAM ramp cut short)."""
+        i, j = bisect_right(self.t, t_from), bisect_right(self.t, t_to)
+        del self.t[i:j], self.s[i:j]
+
     def state_at(self, t: int) -> DDSState | None:
         i = bisect_right(self.t, t)
         return self.s[i - 1] if i else None
@@ -119,6 +133,10 @@ class _DDSRegs:
         self.nbits = 0
         self.sysclk = 1e9
         self.profile_written = False  # a profile register written since the last IO_UPDATE
+        self.ram: dict[int, int] = {}  # waveform RAM, address → word (sim.rtio.phy.ad9910_ram)
+        self.ram_k = 0  # index of the next word of the current RAM access
+        self.ram_play: tuple[int, RamProfile] | None = None  # start and profile of a playback
+        self.ram_until = -(1 << 62)  # time of the last scheduled RAM output step
 
 
 class UrukulDecoder:
@@ -178,39 +196,79 @@ class UrukulDecoder:
             return (old >> max(32 - length, 0)) & ((1 << length) - 1)
         if cs == CS_DDS_MULTI:
             for each in self.dds.values():
-                self._dds_transfer(each, bits, length, end)
+                self._dds_transfer(each, bits, length, end, t0)
             return 0
         regs = self.dds.get(cs)
         if regs is None:
             return 0
-        return self._dds_transfer(regs, bits, length, end)
+        return self._dds_transfer(regs, bits, length, end, t0)
 
-    @staticmethod
-    def _dds_transfer(r: _DDSRegs, bits: int, length: int, end: int) -> int:
+    def _dds_transfer(self, r: _DDSRegs, bits: int, length: int, end: int, t0: int) -> int:
+        """One SPI transfer to an AD9910: the instruction byte (the first 8 bits after CS),
+        then register or RAM data (a transfer may carry both, as ``write16``'s does)."""
         out = 0
         if r.addr < 0:
-            if length != 8:
+            if length < 8:
                 return 0
-            r.addr = bits & 0x1F
-            r.read = bool(bits & 0x80)
+            instruction = (bits >> (length - 8)) & 0xFF
+            r.addr = instruction & 0x1F
+            r.read = bool(instruction & 0x80)
             r.value = 0
             r.nbits = 0
-        else:
+            r.ram_k = 0
+            length -= 8
+            bits &= (1 << length) - 1
+        if length and r.addr == REG_RAM:
+            out = self._ram_transfer(r, bits)
+        elif length:
             width = AD9910_REG_WIDTH.get(r.addr, 32)
             if r.read:
-                cur = r.regs.get(r.addr, 0)
+                cur = self._register_value(r, t0)
                 shift = width - r.nbits - length
                 out = (cur >> shift) & ((1 << length) - 1) if shift >= 0 else 0
             r.value = (r.value << length) | bits
             r.nbits += length
         if end:
-            if not r.read and r.addr >= 0 and r.nbits:
+            if not r.read and r.addr >= 0 and r.addr != REG_RAM and r.nbits:
                 width = AD9910_REG_WIDTH.get(r.addr, 32)
                 r.regs[r.addr] = r.value & ((1 << width) - 1)
                 if 0x0E <= r.addr <= 0x15:
                     r.profile_written = True
             r.addr = -1
         return out
+
+    def _active_profile(self) -> int:
+        return (self.cfg >> 8) & 7
+
+    def _ram_transfer(self, r: _DDSRegs, word: int) -> int:
+        """One 32-bit word of a RAM access through the active profile's range (written, or the
+        stored word returned)."""
+        profile = RamProfile.from_word(r.regs.get(0x0E + self._active_profile(), 0))
+        address = ram_access_address(profile, r.ram_k)
+        r.ram_k += 1
+        if r.read:
+            return r.ram.get(address, 0)
+        r.ram[address] = word & 0xFFFFFFFF
+        return 0
+
+    def _register_value(self, r: _DDSRegs, t: int) -> int:
+        """A register as a read at ``t`` returns it: FTW during a playback to the frequency is
+        the RAM word being played."""
+        if r.addr == 0x07 and r.ram_play is not None and ram_destination(r.regs) == 0:
+            return ram_word_at(t, r.ram_play[0], r.ram, r.ram_play[1], r.sysclk)
+        return r.regs.get(r.addr, 0)
+
+    def _play_ram(self, cs: int, r: _DDSRegs, profile: int, t: int) -> None:
+        """Schedule the RAM playback an IO_UPDATE at ``t`` starts (see ad9910_ram)."""
+        prof = RamProfile.from_word(r.regs.get(0x0E + profile, 0))
+        steps = ram_playback(t, r.regs, r.ram, prof, r.sysclk, self.engine.ref_period)
+        timeline = self.engine.dds_timeline(self.spi_channel, cs)
+        for ts, ftw, pow_, asf in steps:
+            timeline.add(
+                DDSState(ts, ftw * r.sysclk / 2.0**32, pow_ / 65536.0, asf / 0x3FFF, profile)
+            )
+        r.ram_play = (t, prof)
+        r.ram_until = steps[-1][0]
 
     def io_update(self, t: int) -> None:
         """Apply the selected profile of every channel at ``t`` (IO_UPDATE rising edge).
@@ -223,6 +281,13 @@ class UrukulDecoder:
         error = None
         for cs, r in self.dds.items():
             fresh, r.profile_written = r.profile_written, False  # the writes this pulse is for
+            if r.ram_until > t:  # a RAM ramp still playing stops here
+                self.engine.dds_timeline(self.spi_channel, cs).drop(t, r.ram_until)
+                r.ram_until = t
+            r.ram_play = None
+            if ram_enabled(r.regs):
+                self._play_ram(cs, r, profile, t)
+                continue
             word = r.regs.get(0x0E + profile)
             if word is None:
                 if fresh and not self.cfg_written:

@@ -90,12 +90,12 @@ class PYONValue(_SimpleArgProcessor):
             self.default_value = default
 
     def process(self, x: Any) -> Any:
-        from analysis import pyon
+        from comms import pyon
 
         return pyon.decode(x)
 
     def describe(self) -> dict:
-        from analysis import pyon
+        from comms import pyon
 
         desc: dict[str, Any] = {"ty": type(self).__name__}
         if hasattr(self, "default_value"):

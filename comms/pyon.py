@@ -6,9 +6,8 @@ PYON v2 is one-line JSON (``separators=(",", ":")``). Values JSON cannot hold ar
 ``{"__jsonclass__": [name, args]}`` with names ``tuple``, ``dict`` (non-string keys), ``complex``,
 ``bytes``, ``set``, ``slice``, ``Fraction``, ``OrderedDict``, ``nparray`` and ``npscalar``.
 
-The one PYON codec of the project: the simulator (datasets, results, arguments) and the analysis
-(``expid``) both use it. It imports only numpy, and ``import analysis.pyon`` loads nothing else
-of :mod:`analysis` (the package's ``__init__`` imports lazily).
+The one PYON codec of the project: the simulator (datasets, results, arguments), the analysis
+(``expid``) and the network protocols of :mod:`comms` use it. It imports only numpy.
 """
 
 from __future__ import annotations
@@ -181,11 +180,17 @@ def _eval_v1_call(node: ast.Call, func: ast.Name | ast.Attribute) -> Any:
     raise ValueError("unsupported PYON v1 expression")
 
 
-def decode(s: str | bytes) -> Any:
-    """Decode a PYON v2 string, falling back to PYON v1 syntax."""
+def decode(s: str | bytes, v1_fallback: bool = True) -> Any:
+    """Decode a PYON v2 string; unless ``v1_fallback`` is false (the network protocols, which
+    speak v2 only), text that is not JSON is read as PYON v1.
+
+    :raises ValueError: text that is not PYON (``json.JSONDecodeError`` is a ``ValueError``).
+    """
     if isinstance(s, (bytes, bytearray)):
         s = s.decode()
     try:
         return json.loads(s, object_hook=_hook)
     except json.JSONDecodeError:
+        if not v1_fallback:
+            raise
         return _decode_v1(s)

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""The project's one PYON codec (:mod:`analysis.pyon`): what sipyco writes, and cheap to import."""
+"""The project's one PYON codec (:mod:`comms.pyon`): what sipyco writes, and cheap to import."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import pyon
+from comms import pyon
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ],
 )
 def test_pyon_matches_sipyco(value, text):
-    """analysis.pyon writes what sipyco.pyon writes (strings taken from sipyco)."""
+    """comms.pyon writes what sipyco.pyon writes (strings taken from sipyco)."""
     assert pyon.encode(value) == text
     decoded = pyon.decode(text)
     assert type(decoded) is type(value) or isinstance(value, np.floating)
@@ -43,12 +43,13 @@ def test_pyon_round_trips_v1_and_arrays():
 
 
 def test_importing_pyon_loads_no_analysis_machinery():
-    """The simulator imports ``analysis.pyon`` at start-up: that must not pull in scipy, h5py or
-    the estimators (``analysis/__init__`` imports lazily)."""
+    """The simulator imports ``comms.pyon`` at start-up: that must not pull in scipy, h5py, the
+    estimators of ``analysis`` or the network code of ``comms``."""
     code = (
-        "import sys, analysis.pyon; "
+        "import sys, comms.pyon; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'h5py', 'matplotlib')"
-        " or m.startswith('analysis.') and m != 'analysis.pyon'))"
+        " or m.split('.')[0] in ('analysis', 'asyncio')"
+        " or m.startswith('comms.') and m != 'comms.pyon'))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],

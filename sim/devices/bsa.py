@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""``drivers.bsa.BellStateAnalyser`` for the simulator: the same driver, with the attempts of
+:meth:`~drivers.bsa.BellStateAnalyser.attempts_until_click_mu` in which no detector clicks
+executed in one step.
+
+Each attempt runs in detail through the driver while the engine captures what it submitted;
+:class:`sim.fastforward.FastForwardLoop` learns the loop's fixed point from those passes (as for
+the entangler's timeouts) and has the engine repeat it, with :class:`AttemptSkipper` asking the
+physics (:mod:`sim.physics.quiet`) how many of the next attempts stay quiet.
+``fast_forward=False`` (a ``sim_args`` entry) runs every attempt in detail (the tests' reference).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from artiq.language.core import at_mu, kernel, now_mu
+
+from drivers import bsa as _driver
+from sim.fastforward import FastForwardLoop, PassSignature
+from sim.physics.quiet import QuietWorld
+from sim.rtio.errors import RTIOUnderflow
+
+__all__ = ["AttemptSkipper", "BellStateAnalyser"]
+
+
+class AttemptSkipper:
+    """The skipping party of :meth:`~sim.rtio.capture.PeriodCapture.repeat_period` for the CPU
+    attempt loop (in place of a PHY): the pass's signature and the skip come from the world."""
+
+    def __init__(self, engine: Any, world: QuietWorld) -> None:
+        self.engine = engine
+        self.world = world
+        self.skipped = 0  # attempts not executed one by one
+
+    def period_signature(self) -> PassSignature | None:
+        """The world's account of the pass that just ended (None: not quiet)."""
+        sig = self.world.quiet_signature(self.engine.now)
+        return None if sig is None else PassSignature(("attempt",), sig, sig)
+
+    def skip_runs(
+        self, max_runs: int, period_mu: int, ref: Any, writes: list[tuple[int, int, Any]]
+    ) -> int:
+        """Skip up to ``max_runs`` quiet passes of ``period_mu`` (``ref``: the pass)."""
+        del writes
+        k = self.world.skip_quiet(max_runs, period_mu, ref, self.engine.now)
+        self.skipped += k
+        return k
+
+
+class BellStateAnalyser(_driver.BellStateAnalyser):
+    """Bell-state analyser driver with the simulator's fast-forward (see module docstring)."""
+
+    def __init__(self, dmgr: Any, detectors: Any, *, fast_forward: bool = True, **kwargs: Any):
+        super().__init__(dmgr, detectors, **kwargs)
+        self.fast_forward = fast_forward
+        self._loop: FastForwardLoop | None = None
+        self._skipper: AttemptSkipper | None = None
+
+    def _fast_loop(self) -> tuple[Any, FastForwardLoop, AttemptSkipper] | None:
+        eng = getattr(self.core, "engine", None)
+        world = getattr(eng, "cycle_world", None)
+        if not self.fast_forward or not isinstance(world, QuietWorld):
+            return None
+        if self._loop is None or self._loop.engine is not eng or self._skipper is None:
+            self._skipper = AttemptSkipper(eng, world)
+            self._loop = FastForwardLoop(eng, -1, self._skipper)
+        return eng, self._loop, self._skipper
+
+    @kernel
+    def attempts_until_click_mu(
+        self,
+        attempt: Any,
+        gate_end_mu: int,
+        margin_mu: int,
+        max_attempts: int,
+        timestamps: list[int],
+    ) -> tuple[int, int, int]:
+        """As the driver's; runs the attempts without a click in one step."""
+        fast = self._fast_loop()
+        if fast is None:
+            return _driver.BellStateAnalyser.attempts_until_click_mu(
+                self, attempt, gate_end_mu, margin_mu, max_attempts, timestamps
+            )
+        eng, loop, skipper = fast
+        # what else decides a pass: the loop's arguments and the CPU costs
+        loop.start((tuple(attempt), int(gate_end_mu), int(margin_mu), id(eng.costs)))
+        n = 0
+        pattern = 0
+        t_att = now_mu()
+        while n < max_attempts:
+            capturing = eng.capture_start()
+            skipper.world.begin_pass()
+            t_att = now_mu()
+            try:
+                self.core_dma.playback_handle(attempt)
+            except RTIOUnderflow:
+                if capturing:
+                    eng.capture_stop()
+                loop.forget()
+                return n, _driver.UNDERFLOW, t_att
+            pattern = self.fetch_pattern(t_att + gate_end_mu, timestamps)
+            n += 1
+            if pattern != 0:
+                if capturing:
+                    eng.capture_stop()
+                loop.forget()
+                break
+            t = self.core.get_rtio_counter_mu() + margin_mu
+            if now_mu() < t:
+                at_mu(t)
+            period = eng.capture_stop() if capturing else None
+            n, t_att = loop.after_timeout(period, int(t_att), n, max_attempts)
+        return n, pattern, t_att

@@ -1,0 +1,189 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""``ionlink-sim master`` (serve a simulation as ARTIQ's master serves a lab) and
+``ionlink-sim submit`` (queue an experiment on it, like ``artiq_client submit``).
+
+``master`` takes the simulation options of ``run`` plus ``-r/--repository``, ARTIQ's network
+options (``--bind``, ``--no-localhost-bind``, ``--port-notify``, ``--port-control``,
+``--port-broadcast``), ``--name`` and ``--no-applets``. It runs until Ctrl-C/SIGTERM or a client
+calls ``master_management.terminate()``; the running experiment is then asked to terminate (its
+results file is written) and the dataset store saved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import pathlib
+import signal
+import sys
+import time
+from typing import Any, Callable
+
+from comms.common_args import bind_address_from_args, simple_network_args
+
+__all__ = ["add_parsers", "cmd_master", "cmd_submit", "COMMANDS"]
+
+logger = logging.getLogger(__name__)
+
+PORTS = (
+    ("notify", "notifications (sync_struct)", 3250),
+    ("control", "control (pc_rpc)", 3251),
+    ("broadcast", "broadcasts (ccb)", 1067),
+)
+
+
+def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
+    """Add ``master`` and ``submit`` to the ``ionlink-sim`` sub-parsers."""
+    from sim.cli_simulation import simulation_options
+
+    master = sub.add_parser("master", help="serve simulated runs on ARTIQ's master ports")
+    simulation_options(master)
+    master.add_argument(
+        "-r",
+        "--repository",
+        default="repository",
+        help="where experiment files named relative are found (default: %(default)s)",
+    )
+    simple_network_args(master, PORTS)
+    master.add_argument("--name", default=None, help="name shown to clients")
+    master.add_argument(
+        "--no-applets",
+        action="store_true",
+        help="do not open the applet window when an experiment asks for applets",
+    )
+    common(master)
+
+    submit = sub.add_parser("submit", help="queue an experiment on a simulated (or ARTIQ) master")
+    submit.add_argument("file", metavar="EXPERIMENT", help="experiment file")
+    submit.add_argument("arguments", metavar="KEY=VALUE", nargs="*", help="arguments, PYON")
+    submit.add_argument("-c", "--class-name", default=None, help="class to run")
+    submit.add_argument("-s", "--server", default="::1", help="master (default: %(default)s)")
+    submit.add_argument("--port", type=int, default=3251, help="control port (default: 3251)")
+    submit.add_argument("-p", "--priority", type=int, default=0, help="priority (default: 0)")
+    submit.add_argument(
+        "-R", "--repository", action="store_true", help="the file is in the master's repository"
+    )
+    submit.add_argument(
+        "-w", "--wait", action="store_true", help="wait for the run and exit with its status"
+    )
+    common(submit)
+
+
+def _ports(args: argparse.Namespace) -> Any:
+    from sim.master.service import MasterPorts
+
+    return MasterPorts(args.port_notify, args.port_control, args.port_broadcast)
+
+
+def cmd_master(args: argparse.Namespace) -> int:
+    """``ionlink-sim master``."""
+    from sim.cli_simulation import make_simulation
+    from sim.master.launcher import AppletLauncher
+    from sim.master.service import Master
+    from sim.runner import InputError
+
+    repository = pathlib.Path(args.repository)
+    if not repository.is_dir():
+        raise InputError("repository '{}' is not a folder".format(args.repository))
+    bind = bind_address_from_args(args)
+    ports = _ports(args)
+    launcher = None
+    if not args.no_applets:
+        host = "::1" if bind is None or "::1" in bind else bind[0]
+        launcher = AppletLauncher(host, ports.notify, ports.control, ports.broadcast)
+    simulation = make_simulation(args)
+    master = Master(
+        simulation,
+        repository,
+        bind=bind,
+        ports=ports,
+        name=args.name,
+        on_applet=None if launcher is None else launcher.ensure_running,
+    )
+    try:
+        return asyncio.run(_serve(master))
+    finally:
+        if launcher is not None:
+            launcher.stop()
+
+
+async def _serve(master: Any) -> int:
+    from sim.runner import InputError
+
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await master.start()
+    except OSError as exc:
+        await master.stop()
+        raise InputError("cannot listen: {}".format(exc)) from exc
+    print("ionlink simulated master is ready.", flush=True)
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(master.terminated.wait())]
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for w in waiters:
+        w.cancel()
+    logger.info("stopping: the running experiment is asked to terminate")
+    await master.stop()
+    return 0
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    """``ionlink-sim submit``: prints the run id; with ``--wait`` the run's outcome."""
+    from comms.backend import protocols
+    from sim.runner import InputError, parse_arguments
+
+    arguments = parse_arguments(args.arguments)
+    file = args.file if args.repository else os.path.abspath(args.file)
+    if not args.repository and not os.path.isfile(file):
+        raise InputError("experiment file '{}' not found".format(args.file))
+    expid: dict[str, Any] = {
+        "log_level": logging.WARNING,
+        "file": file,
+        "class_name": args.class_name,
+        "arguments": arguments,
+    }
+    if args.repository:
+        expid["repo_rev"] = None
+    pc_rpc = protocols().pc_rpc
+    try:
+        client = pc_rpc.Client(args.server, args.port, "schedule", timeout=30)
+    except OSError as exc:
+        raise InputError("no master at [{}]:{}: {}".format(args.server, args.port, exc)) from None
+    try:
+        rid = client.submit("main", expid, args.priority, None, False)
+        print("RID: {}".format(rid), flush=True)
+        if not args.wait:
+            return 0
+        return _wait(client, rid)
+    finally:
+        client.close_rpc()
+
+
+def _wait(client: Any, rid: int) -> int:
+    from sim.runner import InputError
+
+    try:
+        get_outcome = client.get_outcome
+    except AttributeError:
+        raise InputError(
+            "--wait needs ionlink-sim master (ARTIQ's master has no get_outcome)"
+        ) from None
+    while True:
+        outcome = get_outcome(rid)
+        if outcome is not None:
+            break
+        time.sleep(0.2)
+    if outcome["results_file"]:
+        print("results: {}".format(outcome["results_file"]))
+    if outcome["exit_code"]:
+        sys.stderr.write(
+            "ionlink-sim: RID {} {}: {}\n".format(rid, outcome["status"], outcome["error"])
+        )
+    return int(outcome["exit_code"])
+
+
+COMMANDS = {"master": cmd_master, "submit": cmd_submit}

@@ -1,0 +1,115 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""``ionlink-sim run --live``: the run served by a simulated master on ARTIQ's ports (so any
+client or applet can follow it too) and a window with the applets the experiment asks for
+(:class:`applets.host.AppletHost`, in this process). The window stays open after the run; closing
+it (or Ctrl-C, SIGTERM) during the run requests termination (the results file is written). Exit
+status: the run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import pathlib
+from typing import Any
+
+__all__ = ["run_live"]
+
+logger = logging.getLogger(__name__)
+
+
+def run_live(args: argparse.Namespace, arguments: dict) -> int:
+    """Run ``args.file`` with ``arguments`` live; returns the exit status."""
+    from sim.master.launcher import has_display
+    from sim.runner import InputError
+
+    try:
+        from pyqtgraph.Qt import QtWidgets
+        from qasync import QEventLoop
+
+        from applets.host import AppletHost
+    except ImportError as exc:
+        raise InputError(
+            "--live needs PyQt6, pyqtgraph and qasync (pip install 'ionlink[gui]'): {}".format(exc)
+        ) from None
+    if not has_display():
+        raise InputError("--live needs a display (DISPLAY or WAYLAND_DISPLAY, or QT_QPA_PLATFORM)")
+    from sim.cli_simulation import make_simulation
+    from sim.master.service import DEFAULT_PORTS, Master
+
+    simulation = make_simulation(args)
+    file = pathlib.Path(os.path.abspath(args.file))
+    master = Master(simulation, file.parent)
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    loop = QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    ports = DEFAULT_PORTS
+    host = AppletHost("::1", ports.notify, ports.control, ports.broadcast, title=file.name)
+    try:
+        return loop.run_until_complete(_live(master, host, app, file, args, arguments))
+    finally:
+        loop.close()
+
+
+async def _live(master: Any, host: Any, app: Any, file: Any, args: Any, arguments: dict) -> int:
+    from sim.runner import InputError
+
+    try:
+        await master.start()
+    except OSError as exc:
+        await master.stop()
+        raise InputError("cannot listen on the master's ports: {}".format(exc)) from exc
+    closed = asyncio.Event()
+    app.lastWindowClosed.connect(closed.set)
+    _close_on_signals(closed, app)
+    try:
+        await host.connect()
+        host.show()
+        expid = {
+            "log_level": logging.getLogger().getEffectiveLevel(),
+            "file": str(file),
+            "class_name": args.class_name,
+            "arguments": arguments,
+        }
+        rid = master.schedule.submit("main", expid)
+        loop = asyncio.get_running_loop()
+        done = loop.run_in_executor(None, master.schedule.wait_outcome, rid)
+        closing = asyncio.ensure_future(closed.wait())
+        await asyncio.wait([done, closing], return_when=asyncio.FIRST_COMPLETED)
+        if not done.done():
+            master.schedule.request_termination(rid)
+        outcome = await done
+        if outcome is None:
+            return 1
+        summary = "RID {}: {}".format(rid, outcome.status)
+        if outcome.results_file:
+            print("results: {}".format(outcome.results_file))
+        if outcome.exit_code:
+            logger.error("%s: %s", summary, outcome.error)
+        host.setWindowTitle("{} — {} (close the window to exit)".format(file.name, summary))
+        await closing
+        return int(outcome.exit_code)
+    finally:
+        await host.close_connections()
+        await master.stop()
+
+
+def _close_on_signals(closed: asyncio.Event, app: Any) -> None:
+    """Ctrl-C and SIGTERM act as closing the window (the run is asked to terminate). A timer
+    gives Python's signal handlers a chance to run while Qt waits."""
+    import signal
+
+    from pyqtgraph.Qt import QtCore
+
+    loop = asyncio.get_running_loop()
+
+    def handler(signum: int, frame: Any) -> None:
+        loop.call_soon_threadsafe(closed.set)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, handler)
+    timer = QtCore.QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)

@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The simulated master: one :class:`~sim.runner.Simulation` (the lab day) whose experiments run
+in a worker thread, served on ARTIQ's ports as ARTIQ's master serves them:
+
+- notify port (3250, sync_struct): ``datasets`` (``{key: (persist, value, metadata)}``, every
+  ``set_dataset(..., broadcast=True)``, ``mutate_dataset`` and ``append_to_dataset`` of a
+  running experiment as it happens), ``schedule``, ``devices`` (the device database) and
+  ``ccb_applets`` (ionlink's: the applets the experiments asked for);
+- control port (3251, pc_rpc): ``dataset_db`` (``get``, ``get_metadata``, ``set``, ``delete``,
+  ``update``), ``schedule`` (:mod:`sim.master.schedule`), ``device_db`` (``get_device_db``,
+  ``get``) and ``master_management`` (``get_name``, ``terminate``);
+- broadcast port (1067): the experiments' ``ccb`` calls on the ``ccb`` channel.
+
+By default it binds 127.0.0.1 and ::1 as ARTIQ's master does. Protocol implementations come from
+:func:`comms.backend.protocols` (sipyco where installed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import pathlib
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, Callable, Sequence
+
+from comms.backend import protocols
+from comms.rpc_surface import rpc_surface
+from sim.master.ccb import MasterCCB, apply_ccb
+from sim.master.live_store import LiveDatasetDB
+from sim.master.schedule import RunOutcome, Schedule
+
+__all__ = ["Master", "MasterPorts", "DEFAULT_PORTS"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MasterPorts:
+    """TCP ports, ARTIQ's master defaults."""
+
+    notify: int = 3250
+    control: int = 3251
+    broadcast: int = 1067
+
+
+DEFAULT_PORTS = MasterPorts()
+_SCHEDULE_RPC = ("submit", "delete", "request_termination", "get_status", "get_outcome")
+
+
+class _DeviceDB:
+    """The ``device_db`` RPC target (read only)."""
+
+    def __init__(self, raw: dict):
+        self._raw = raw
+
+    def get_device_db(self) -> dict:
+        """The whole device database."""
+        return self._raw
+
+    def get(self, key: str, resolve_alias: bool = False) -> Any:
+        """One entry (following aliases if ``resolve_alias``)."""
+        desc = self._raw[key]
+        while resolve_alias and isinstance(desc, str):
+            desc = self._raw[desc]
+        return desc
+
+
+class Master:
+    """Serve a simulation.
+
+    :param simulation: the :class:`~sim.runner.Simulation` (closed by :meth:`stop`).
+    :param repository: where experiment files named relative are found.
+    :param bind: addresses to listen on (``None``: every interface).
+    :param ports: the ports.
+    :param name: the master's name (``master_management.get_name``).
+    :param on_applet: called in the event loop when an experiment asks for an applet
+        (``create_applet``), with the applet's name.
+    """
+
+    def __init__(
+        self,
+        simulation: Any,
+        repository: str | pathlib.Path,
+        *,
+        bind: Sequence[str] | None = ("127.0.0.1", "::1"),
+        ports: MasterPorts = DEFAULT_PORTS,
+        name: str | None = None,
+        on_applet: Callable[[str], None] | None = None,
+    ):
+        self.sim = simulation
+        self.repository = pathlib.Path(repository)
+        self.bind = None if bind is None else list(bind)
+        self.ports = ports
+        self.name = name
+        self.on_applet = on_applet
+        self.proto = protocols()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.terminated = asyncio.Event()
+        self._servers: list[Any] = []
+        self.datasets: Any = None
+        self.applets: Any = None
+        self.broadcaster: Any = None
+        self.schedule = Schedule(
+            self._run,
+            simulation.rid_counter.get,
+            self.repository,
+            self._post_call,
+            simulation.scheduler.request_termination,
+        )
+
+    # -- thread-safe hand-over to the event loop ---------------------------------------------
+    def _post_call(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self.loop is None or self.loop.is_closed():
+            return
+        self.loop.call_soon_threadsafe(functools.partial(fn, *args))
+
+    def _post_dataset_mod(self, mod: dict) -> None:
+        self._post_call(self.proto.sync_struct.process_mod, self.datasets, mod)
+
+    def _post_ccb(self, message: dict) -> None:
+        self._post_call(self._on_ccb, message)
+
+    def _on_ccb(self, message: dict) -> None:
+        self.broadcaster.broadcast("ccb", message)
+        try:
+            created = apply_ccb(self.applets, message)
+        except (KeyError, IndexError, TypeError) as exc:
+            logger.warning("malformed ccb call %s: %s", message, exc)
+            return
+        if created is not None and self.on_applet is not None:
+            self.on_applet(created)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Install the live store and the devices, start the servers and the worker."""
+        self.loop = asyncio.get_running_loop()
+        ss = self.proto.sync_struct
+        live = LiveDatasetDB(self.sim.dataset_db, self._post_dataset_mod)
+        self.datasets = ss.Notifier(live.snapshot())
+        self.sim.dataset_db = live
+        self.sim.ccb = MasterCCB(self._post_ccb)
+        self._route_submissions()
+        self.applets = ss.Notifier({})
+        self.schedule.notifier = ss.Notifier({})
+        publisher = ss.Publisher(
+            {
+                "datasets": self.datasets,
+                "schedule": self.schedule.notifier,
+                "devices": ss.Notifier(dict(self.sim.raw_device_db)),
+                "ccb_applets": self.applets,
+            }
+        )
+        management = SimpleNamespace(get_name=lambda: self.name, terminate=self.terminated.set)
+        control = self.proto.pc_rpc.Server(
+            {
+                "dataset_db": rpc_surface(live, ["get", "get_metadata", "set", "delete", "update"]),
+                "schedule": rpc_surface(self.schedule, _SCHEDULE_RPC),
+                "device_db": rpc_surface(_DeviceDB(self.sim.raw_device_db)),
+                "master_management": management,
+            },
+            "ionlink simulated master",
+            allow_parallel=True,
+        )
+        self.broadcaster = self.proto.broadcast.Broadcaster()
+        for server, port in (
+            (publisher, self.ports.notify),
+            (control, self.ports.control),
+            (self.broadcaster, self.ports.broadcast),
+        ):
+            await server.start(self.bind, port)
+            self._servers.append(server)
+        self.schedule.start()
+        logger.info(
+            "simulated master ready (%s): notify %d, control %d, broadcast %d on %s",
+            self.proto.source,
+            self.ports.notify,
+            self.ports.control,
+            self.ports.broadcast,
+            "every interface" if self.bind is None else ", ".join(self.bind),
+        )
+
+    def _route_submissions(self) -> None:
+        """Experiments' own ``scheduler.submit`` goes to the master's queue."""
+        scheduler, schedule = self.sim.scheduler, self.schedule
+
+        def submit(
+            pipeline_name: str | None = None,
+            expid: dict | None = None,
+            priority: int | None = None,
+            due_date: float | None = None,
+            flush: bool = False,
+        ) -> int:
+            return schedule.submit(
+                pipeline_name or "main",
+                scheduler.expid if expid is None else expid,
+                scheduler.priority if priority is None else priority,
+                due_date,
+                flush,
+            )
+
+        scheduler.submit = submit
+        scheduler.get_status = schedule.get_status
+
+    async def stop(self) -> None:
+        """Terminate the running experiment, stop the worker and the servers, close the
+        simulation (saving the dataset store)."""
+        await asyncio.get_running_loop().run_in_executor(None, self.schedule.stop)
+        for server in reversed(self._servers):
+            await server.stop()
+        self._servers.clear()
+        self.sim.close()
+
+    # -- one run (worker thread) ----------------------------------------------------------------
+    def _run(self, rid: int, file: pathlib.Path, expid: dict) -> RunOutcome:
+        from sim.runner import InputError
+
+        arguments = dict(expid.get("arguments") or {})
+        log_level = expid.get("log_level")
+        logger.info("RID %d: %s starts", rid, file)
+        try:
+            result = self.sim.run(
+                file, expid.get("class_name"), arguments, log_level=log_level, rid=rid
+            )
+        except InputError as exc:
+            logger.error("RID %d: %s", rid, exc)
+            return RunOutcome(rid, 2, "bad input", None, str(exc))
+        if result.exit_code:
+            logger.error("RID %d: %s", rid, result.error_message or result.status)
+        else:
+            logger.info("RID %d done: %s", rid, result.results_file)
+        return RunOutcome(
+            rid,
+            result.exit_code,
+            result.status,
+            None if result.results_file is None else str(result.results_file),
+            result.error_message,
+        )

@@ -1,0 +1,305 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Fast-forward of quiet CPU-heralding attempts: the physics' part (the driver's and the engine's
+part: ``sim.devices.bsa``).
+
+A CPU-heralded link (``repository/remote_entanglement_cpu.py``) plays one DMA trace per attempt
+(pump, excite, open the four detector gates), reads the four detectors and re-establishes its
+slack. At ``oxford2020`` ≈ 95 % of the attempts see no detector click at all: once the loop is
+periodic, such an attempt is the same pass shifted in time, and only how many of them come before
+the next one with a click is random. The parts:
+
+* driver (``sim.devices.bsa``): the loop of ``BellStateAnalyser.attempts_until_click_mu``, each
+  pass captured by the engine and learnt by :class:`sim.fastforward.FastForwardLoop` (the same
+  learning as the entangler's timeouts: fixed point, transients);
+* physics (:class:`QuietAttempts`, mixed into the physics world): say whether a pass was *quiet*
+  — its one excitation round drew no detector click and no detector had a click or a pending
+  arrival — and describe it relative to the cursor (:class:`QuietPass`); skip quiet passes:
+  pass j is quiet with probability ``P0_j · exp(−Λ·T)``, ``P0_j`` the probability of the
+  round's empty pattern (the same round table the detailed excitation draws from, with the mode
+  overlap of the ions' temperature at that pass's excitation) and ``Λ·T`` the detectors' expected
+  dark counts in one pass length ``T``; the ions heat over the skipped passes (no cooling light
+  in an attempt), everything else is as the quiet pass left it. The pass after the skipped ones
+  is then drawn conditioned on not being quiet: its excitation round draws a non-empty pattern
+  with probability ``(1 − P0)/(1 − P0·exp(−Λ·T))``, otherwise an empty one with at least one
+  dark count in its window (a truncated Poisson number, detectors by their rates, times
+  uniform);
+* engine: :meth:`sim.rtio.capture.PeriodCapture.repeat_period` with ``AttemptSkipper``
+  (``sim.devices.bsa``) as the skipping party (no PHY of its own: the detectors' gates and the
+  beams are plain TTLs).
+
+Everything else (the first pass of a call, passes with a click, underflows) runs in detail. A
+pass counts as repeating only when the ions' state it leaves agrees to 9 decimals with the
+previous one (absolute times enter the dephasing in floating point).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from .attempts import mode_overlap
+from .bsa import build_round
+
+__all__ = ["QuietFire", "QuietPass", "QuietWorld", "QuietAttempts", "STATE_DECIMALS"]
+
+#: ion-state digits that must agree for two quiet passes to count as the same
+STATE_DECIMALS = 9
+
+
+@dataclass(frozen=True, eq=False)
+class QuietFire:
+    """One excitation round as the world drew it: its pattern, round-table key (emissions, time
+    offset, acceptances), mode overlap, initial state, and excitation windows (node → start,
+    stop in mu)."""
+
+    pattern: int
+    key: tuple
+    overlap: float
+    rho0: np.ndarray
+    exc: tuple
+
+
+@dataclass(frozen=True)
+class QuietPass:
+    """A quiet pass relative to the cursor at its end (mu): the round's key and excitation
+    windows, where the world has processed to, where each detector's dark counts are drawn to,
+    the beams, and the ions' state (rounded)."""
+
+    key: tuple
+    exc: tuple
+    t_rel: int
+    dark_rel: tuple
+    beams: tuple
+    state: bytes
+
+
+@dataclass(frozen=True, eq=False)
+class _Known:
+    """What a quiet pass left besides its :class:`QuietPass`: its round, the ions' state and the
+    coherence origins relative to the cursor (s)."""
+
+    fire: QuietFire
+    rho: np.ndarray
+    coh_rel: tuple
+
+
+@runtime_checkable
+class QuietWorld(Protocol):
+    """What the CPU-attempt fast-forward needs of the physics (see :class:`QuietAttempts`)."""
+
+    def begin_pass(self) -> None: ...
+
+    def quiet_signature(self, t_next_mu: int) -> QuietPass | None: ...
+
+    def skip_quiet(
+        self, max_passes: int, period_mu: int, ref: QuietPass, t_next_mu: int
+    ) -> int: ...
+
+
+class QuietAttempts:
+    """The physics world's part (mixed into it). The world draws every excitation round's
+    pattern through :meth:`_round_pattern`."""
+
+    rng: np.random.Generator
+    lab: Any
+    mu_s: float
+    ions: Any
+    _t: int
+    _on: list[dict[str, bool]]
+    _aom_since: list[int | None]
+    _staged: list
+    _coh_t0: list[float]
+    _channels: dict[int, Any]
+    _det_ch: list[int]
+    _diag: Any
+    _period_clean: bool
+
+    def _init_quiet_attempts(self) -> None:
+        self._q_fires: list[QuietFire] = []
+        self._q_clicks: tuple = ()
+        self._q_last: QuietFire | None = None
+        self._q_force: bool | None = None  # the next round: True non-empty, False empty
+        self._q_p0: dict[tuple, float] = {}
+        self._q_known: dict[QuietPass, _Known] = {}
+
+    def _round_pattern(
+        self, p: np.ndarray, rho0: np.ndarray, key: tuple, overlap: float, exc: tuple
+    ) -> int:
+        """The pattern of one excitation round with pattern law ``p`` (shape (16,)): drawn as
+        always, or conditioned as the fast-forward armed it."""
+        forced, self._q_force = self._q_force, None
+        if forced is None:
+            pattern = int(self.rng.choice(16, p=p / p.sum()))
+        elif forced:
+            q = p.copy()
+            q[0] = 0.0
+            pattern = int(self.rng.choice(16, p=q / q.sum()))
+        else:
+            pattern = 0
+        self._q_fires.append(QuietFire(pattern, key, overlap, rho0, exc))
+        return pattern
+
+    def _detector_marks(self) -> tuple:
+        return tuple(self._channels[ch].last_click_mu for ch in self._det_ch)
+
+    def begin_pass(self) -> None:
+        """A pass of the attempt loop starts: rounds and clicks are counted from here."""
+        self._q_fires = []
+        self._q_clicks = self._detector_marks()
+
+    def quiet_signature(self, t_next_mu: int) -> QuietPass | None:
+        """The pass since :meth:`begin_pass`, ending with the cursor at ``t_next_mu``, if it was
+        quiet: one excitation round, empty pattern, no detector click, nothing pending on the
+        detectors, no beam left on but pumping; else None."""
+        fires, self._q_fires = self._q_fires, []
+        if len(fires) != 1 or fires[0].pattern != 0 or self._staged:
+            return None
+        if self._detector_marks() != self._q_clicks:
+            return None
+        dets = [self._channels[ch] for ch in self._det_ch]
+        if any(d.busy for d in dets) or any(a is not None for a in self._aom_since):
+            return None
+        for on in self._on:
+            if on["cool"] or on["detect"] or on["qubit"] or on["excite"]:
+                return None
+        f = self._q_last = fires[0]
+        sig = QuietPass(
+            f.key,
+            tuple((k, s - t_next_mu, e - t_next_mu) for k, s, e in f.exc),
+            self._t - t_next_mu,
+            tuple(d.dark_to_mu - t_next_mu for d in dets),
+            tuple(tuple(on.values()) for on in self._on),
+            (np.round(self.ions.rho, STATE_DECIMALS) + 0j).tobytes(),  # no signed zeros
+        )
+        if sig not in self._q_known:
+            if len(self._q_known) >= 256:
+                self._q_known.clear()
+            t_s = t_next_mu * self.mu_s
+            self._q_known[sig] = _Known(
+                f, self.ions.rho.copy(), tuple(c - t_s for c in self._coh_t0)
+            )
+        return sig
+
+    def _p_empty(self, fire: QuietFire, overlap: float) -> float:
+        """P(empty pattern) of ``fire``'s round with mode overlap ``overlap``."""
+        key = (fire.key, overlap, fire.rho0.tobytes())
+        p0 = self._q_p0.get(key)
+        if p0 is None:
+            em_a, em_b, _, acc = fire.key
+            p = build_round(em_a, em_b, overlap, acc, (0.0,) * 4).pattern_probs(fire.rho0)
+            p0 = float(p[0] / p.sum())
+            if len(self._q_p0) > 4096:
+                self._q_p0.clear()
+            self._q_p0[key] = p0
+        return p0
+
+    def skip_quiet(self, max_passes: int, period_mu: int, ref: QuietPass, t_next_mu: int) -> int:
+        """The loop will make the quiet pass ``ref`` (seen before, from where the world is now)
+        from ``t_next_mu``, and if the world is where ``ref`` left it, again every
+        ``period_mu`` (at most ``max_passes`` times; once from elsewhere: a transient). Draw how
+        many of them are quiet, advance the world over those, and arm the next one to be drawn
+        not quiet. Returns the number skipped (0: the next one is not quiet, or nothing is known
+        of ``ref``)."""
+        known = self._q_known.get(ref)
+        now = self.quiet_signature_now(t_next_mu)
+        if known is None or now is None or max_passes <= 0:
+            return 0
+        if now != ref:
+            max_passes = 1  # a transient: one pass leads from here to where ref ends
+        lab, mu, fire = self.lab, self.mu_s, known.fire
+        dets = [self._channels[ch] for ch in self._det_ch]
+        rates = [d.dark_rate_hz for d in dets]
+        # each detector's dark-count window of the first pass (a period from the second on)
+        windows = [t_next_mu + period_mu + r - d.dark_to_mu for r, d in zip(ref.dark_rel, dets)]
+        if min(windows) < 0:
+            return 0
+        e_dark = math.exp(-sum(r * w for r, w in zip(rates, windows)) * mu)
+        e_dark_period = math.exp(-sum(rates) * period_mu * mu)
+        dt = fire.key[2]
+        # the excitation of the first pass to come (ref's, relative to its end)
+        t_fire = min(s for _, s, _ in ref.exc) + t_next_mu + period_mu
+        thermal = self.ions.thermal
+        n0 = [th.n for th in thermal]
+        heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu
+
+        def overlap(j: int) -> float:
+            # the ions heat from where the world is to pass j's excitation (no cooling light)
+            dtj = t_fire + j * period_mu - self._t
+            return round(mode_overlap(lab, dt, tuple(n + h * dtj for n, h in zip(n0, heat))), 4)
+
+        def q_quiet(j: int) -> float:
+            return self._p_empty(fire, overlap(j)) * (e_dark if j == 0 else e_dark_period)
+
+        u = self.rng.random(max_passes)
+        k = max_passes
+        if u[0] >= q_quiet(0):
+            k = 0
+        elif max_passes > 1 and overlap(1) == overlap(max_passes - 1):
+            # monotone in time: one law from the second pass on
+            bad = np.nonzero(u[1:] >= q_quiet(1))[0]
+            k = 1 + int(bad[0]) if bad.size else max_passes
+        else:
+            for j in range(1, max_passes):
+                if u[j] >= q_quiet(j):
+                    k = j
+                    break
+        if k:
+            t_end = t_next_mu + k * period_mu  # the cursor after the k-th pass
+            t_world = t_end + ref.t_rel
+            for th in thermal:
+                th.heat((t_world - self._t) * mu)
+            self._t = t_world
+            for r, d in zip(ref.dark_rel, dets):
+                d.dark_to_mu = t_end + r
+            t_s = t_end * mu
+            self._coh_t0 = [t_s + c for c in known.coh_rel]
+            self.ions.rho = known.rho.copy()
+            self._diag = None
+            self._period_clean = False
+        if k < max_passes:
+            win = windows if k == 0 else [period_mu] * len(dets)
+            self._arm(self._p_empty(fire, overlap(k)), dets, rates, win)
+        return k
+
+    def quiet_signature_now(self, t_next_mu: int) -> QuietPass | None:
+        """:class:`QuietPass` of the world as it is (the last quiet pass's round), or None."""
+        fire = self._q_last
+        if fire is None:
+            return None
+        saved = (self._q_fires, self._q_clicks)
+        self._q_fires, self._q_clicks = [fire], self._detector_marks()
+        try:
+            return self.quiet_signature(t_next_mu)
+        finally:
+            self._q_fires, self._q_clicks = saved
+
+    def _arm(self, p0: float, dets: list[Any], rates: list[float], windows: list[int]) -> None:
+        """The next pass is not quiet: its round is non-empty (empty with probability ``p0``),
+        or it is empty and at least one dark count falls in the detectors' ``windows`` (mu, from
+        where each has drawn them to)."""
+        rng = self.rng
+        weights = [r * w * self.mu_s for r, w in zip(rates, windows)]
+        dark_mean = sum(weights)  # expected dark counts in the pass's windows
+        e_dark = math.exp(-dark_mean)
+        q = p0 * e_dark
+        if rng.random() * (1.0 - q) < 1.0 - p0:
+            self._q_force = True
+            return
+        self._q_force = False
+        # number of dark counts given at least one: inverse CDF of the truncated Poisson law
+        target = e_dark + rng.random() * (1.0 - e_dark)
+        n, pk = 1, dark_mean * e_dark
+        c = e_dark + pk
+        while c < target and n < 1000:
+            n += 1
+            pk *= dark_mean / n
+            c += pk
+        which = rng.choice(len(dets), size=n, p=[w / dark_mean for w in weights])
+        for i in which.tolist():
+            d = dets[i]
+            d.add_arrivals([d.dark_to_mu + int(rng.random() * windows[i])])
+        for d, w in zip(dets, windows):
+            d.dark_to_mu += w

@@ -1,0 +1,158 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The simulator's fast-forward of quiet CPU-heralding attempts (``sim.devices.bsa``,
+``sim.physics.quiet``).
+
+The reference is the same driver loop, ``BellStateAnalyser.attempts_until_click_mu``, executed
+attempt by attempt (``fast_forward=False``): with detectors that never click the two must leave
+the engine and the physics in the same state, event for event; with clicks the attempts until
+a click and the click patterns must follow the same law in both.
+"""
+
+import re
+import runpy
+
+import numpy as np
+import pytest
+from artiq.experiment import NumberValue, kernel, rpc  # the stand-in (tests/conftest.py)
+from numpy import int64
+from scipy import stats
+
+from sim.devices.bsa import AttemptSkipper
+from tests.experiments.simhelpers import REPO, simulation
+
+
+def _lab(tmp_path, name, **subs):
+    """oxford2020 with ``key = value`` lines replaced (every occurrence)."""
+    from sim.physics.lab import LABS_DIR
+
+    text = (LABS_DIR / "oxford2020.toml").read_text()
+    for key, value in subs.items():
+        text, k = re.subn(r"(?m)^{} = [0-9.e-]+".format(key), "{} = {}".format(key, value), text)
+        assert k > 0, key
+    text = text.replace('name = "oxford2020"', 'name = "{}"'.format(name))
+    path = tmp_path / (name + ".toml")
+    path.write_text(text)
+    return path
+
+
+class AttemptCalls(
+    runpy.run_path(str(REPO / "remote_entanglement_cpu.py"))["RemoteEntanglementCPU"]
+):
+    """The CPU experiment's traces; ``calls`` x (cooling, ``attempts_until_click_mu`` of at most
+    one cooling block), each call's attempts and pattern recorded."""
+
+    def build(self):
+        super().build()
+        self.setattr_argument("calls", NumberValue(100, precision=0, step=1, type="int"))
+
+    def run(self):
+        self.done, self.patterns = [], []
+        self.calls_kernel()
+        self.set_dataset("calls.done", np.array(self.done))
+        self.set_dataset("calls.pattern", np.array(self.patterns))
+
+    @rpc(flags={"async"})
+    def note(self, done: int, pattern: int):
+        self.done.append(done)
+        self.patterns.append(pattern)
+
+    @kernel
+    def calls_kernel(self):
+        self.core.reset()
+        self.record_traces()
+        cool = self.core_dma.get_handle("remote_entanglement_cpu.cool")
+        attempt = self.core_dma.get_handle("remote_entanglement_cpu.attempt")
+        self.core.break_realtime()
+        self.bsa.input_mode()
+        self.node_a.idle()
+        self.node_b.idle()
+        ts = [int64(-1)] * 4
+        for _ in range(self.calls):
+            self.core_dma.playback_handle(cool)
+            done, pattern, _t = self.bsa.attempts_until_click_mu(
+                attempt, self.sens_end_mu, self.margin_mu, self.attempts_per_cool, ts
+            )
+            self.note(done, pattern)
+            self.resync()
+
+
+def _run(tmp_path, lab, fast, seed, **args):
+    sim = simulation(tmp_path / ("fast" if fast else "ref"), lab=lab, seed=seed)
+    sim.device_db["bsa"]["arguments"]["fast_forward"] = fast
+    result = sim.run(REPO / "remote_entanglement_cpu.py", None, dict(mode="z", **args))
+    return sim, result
+
+
+def _count_skips(monkeypatch):
+    """A list that receives the number of attempts of every skip."""
+    skipped = []
+    orig = AttemptSkipper.skip_runs
+
+    def counting(self, *a):
+        k = orig(self, *a)
+        skipped.append(k)
+        return k
+
+    monkeypatch.setattr(AttemptSkipper, "skip_runs", counting)
+    return skipped
+
+
+def test_quiet_attempts_event_for_event(tmp_path, monkeypatch):
+    """Detectors that never click (efficiency 0, no dark counts): the fast-forwarded loop and the
+    attempt-by-attempt loop leave every logged event, the clocks and the ions alike."""
+    skipped = _count_skips(monkeypatch)
+    lab = _lab(tmp_path, "silent", efficiency=0.0, dark_rate_hz=0.0)
+    out = {}
+    for fast in (False, True):
+        sim, result = _run(tmp_path, lab, fast, 3, herald_timeout=900)
+        assert result.exit_code == 1 and "no herald in 900 attempts" in result.error_message
+        eng = sim.session.engine
+        world = eng.cycle_world
+        out[fast] = (
+            {ch: list(st.raw) for ch, st in eng.channels.items()},
+            eng.now,
+            eng.counter,
+            world.processed_mu,
+            [th.n for th in world.ions.thermal],
+            world.rho,
+        )
+        sim.close()
+    (logs0, now0, c0, t0, n0, rho0), (logs1, now1, c1, t1, n1, rho1) = out[False], out[True]
+    assert sum(skipped) > 800  # the fast path was taken
+    assert logs1 == logs0
+    assert (now1, c1, t1) == (now0, c0, t0)
+    assert n1 == pytest.approx(n0, rel=1e-12)  # heating in closed form
+    assert np.allclose(rho1, rho0, atol=1e-9)
+
+
+@pytest.mark.slow
+def test_attempts_until_a_click_follow_the_reference(tmp_path, monkeypatch):
+    """oxford2020 with dark counts raised to 3 kHz per detector (≈ 4 % of the attempts get one,
+    besides ≈ 5 % photon clicks): the attempts until a click (at most a cooling block) and the
+    click patterns agree with attempt-by-attempt execution (two-sample KS and χ² at α = 0.001;
+    means within 4σ), and the fast path skipped most attempts."""
+    skipped = _count_skips(monkeypatch)
+    lab = _lab(tmp_path, "darker", dark_rate_hz=3e3)
+    res = {}
+    for fast in (False, True):
+        sim = simulation(tmp_path / ("fast" if fast else "ref"), lab=lab, seed=5)
+        sim.device_db["bsa"]["arguments"]["fast_forward"] = fast
+        result = sim.run(AttemptCalls, None, {"calls": 500})
+        assert result.exit_code == 0, result.error_message
+        res[fast] = result.datasets
+        sim.close()
+    d0, d1 = (np.asarray(res[f]["calls.done"], dtype=float) for f in (False, True))
+    assert sum(skipped) > 0.5 * d1.sum()
+    assert stats.ks_2samp(d0, d1).pvalue > 0.001
+    se = np.sqrt(d0.var() / len(d0) + d1.var() / len(d1))
+    assert abs(d0.mean() - d1.mean()) < 4 * se
+
+    # patterns: no click (a full block), one detector, more
+    def classes(f):
+        p = np.asarray(res[f]["calls.pattern"])
+        ones = np.array([bin(int(x)).count("1") for x in p])
+        return [int((ones == 0).sum()), int((ones == 1).sum()), int((ones > 1).sum())]
+
+    table = np.array([classes(False), classes(True)])
+    table = table[:, table.sum(axis=0) > 0]
+    assert stats.chi2_contingency(table).pvalue > 0.001

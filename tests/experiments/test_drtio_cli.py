@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Two chassis from the command line: a link fault at start, bad device databases and a negative
+link latency, each one line on stderr before any kernel runs (or, for the fault, Startup's
+error after waiting for the destination as ARTIQ's manual recommends)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sim.cli import main
+from sim.physics.lab import load_lab
+
+ROOT = Path(__file__).resolve().parents[2]
+DRTIO_DB = ROOT / "device_db_drtio.py"
+
+
+def _run(tmp_path: Path, *args: str) -> int:
+    return main(
+        [
+            "run",
+            str(ROOT / "repository" / "startup.py"),
+            "--results",
+            str(tmp_path / "results"),
+            "--dataset-db",
+            str(tmp_path / "dataset_db.mdb"),
+            "-q",
+            *args,
+        ]
+    )
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("ionlink-sim: error: ")
+    return lines[0]
+
+
+def test_link_down_at_start_stops_startup(tmp_path, capsys):
+    """--link-down 1: Startup waits 10 s of RTIO time for destination 1, then stops (exit 1)."""
+    rc = _run(tmp_path, "--device-db", str(DRTIO_DB), "--lab", "oxford2020", "--link-down", "1")
+    assert rc == 1
+    assert "DestinationDown: DRTIO destination 1 is not up after 10 s" in _one_line(
+        capsys.readouterr().err
+    )
+
+
+def _bad_db(tmp_path: Path, edit: str) -> str:
+    path = tmp_path / "bad_db.py"
+    path.write_text(
+        f"import runpy\ndevice_db = runpy.run_path({str(DRTIO_DB)!r})['device_db']\n" + edit + "\n"
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            "device_db['entangler_slave']['arguments']['is_master'] = True",
+            "two entangler masters, 'entangler_master' and 'entangler_slave'",
+        ),
+        (
+            "device_db['ttl16']['arguments']['channel'] = 0x020000",
+            "device 'ttl16' is on DRTIO destination 2 (channel 0x020000), which has no link",
+        ),
+        (
+            "del device_db['entangler_master']; device_db['entangler'] = 'entangler_slave'",
+            "entangler 'entangler_slave' is a slave (is_master False) without a master",
+        ),
+    ],
+)
+def test_bad_device_db_is_one_line_exit_2(tmp_path, capsys, edit, message):
+    assert _run(tmp_path, "--device-db", _bad_db(tmp_path, edit), "--lab", "oxford2020") == 2
+    assert message in _one_line(capsys.readouterr().err)
+
+
+def test_negative_fibre_is_one_line_exit_2(tmp_path, capsys):
+    lab = tmp_path / "lab.toml"
+    lab.write_text(Path(load_lab("oxford2020").source).read_text() + "\n[drtio]\nfibre_m = -1\n")
+    assert _run(tmp_path, "--device-db", str(DRTIO_DB), "--lab", str(lab)) == 2
+    assert "drtio.fibre_m = -1: a link latency cannot be negative" in _one_line(
+        capsys.readouterr().err
+    )

@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The simulated master on its ports: a client subscribed to ``datasets`` sees the ``live.*``
+datasets of a running simulated experiment change, the ``dataset_db`` and ``schedule`` RPCs
+work, the experiments' ``ccb`` calls are broadcast and listed, and ``ionlink-sim master`` /
+``ionlink-sim submit`` work from the command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from comms import broadcast, pc_rpc, sync_struct
+from sim.master.service import Master, MasterPorts
+from sim.runner import Simulation
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+REPO = ROOT / "repository"
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_client_sees_live_datasets_of_a_running_experiment(tmp_path, monkeypatch):
+    monkeypatch.setenv("IONLINK_COMMS", "ionlink")
+    ports = MasterPorts(*_free_ports(3))
+    sim = Simulation(
+        ROOT / "device_db.py",
+        seed=5,
+        lab="oxford2020",
+        results_dir=tmp_path / "results",
+        dataset_db=tmp_path / "dataset_db.mdb",
+    )
+    asked: list[str] = []
+    master = Master(sim, REPO, ports=ports, on_applet=asked.append)
+    live_mods: list[dict] = []
+    ccb_calls: list[dict] = []
+
+    async def main():
+        await master.start()
+        try:
+            copy: dict = {}
+
+            def build(x):
+                copy.clear()
+                copy.update(x)
+                return copy
+
+            def on_mod(mod):
+                key = mod["path"][0] if mod.get("path") else mod.get("key")
+                if isinstance(key, str) and key.startswith("live."):
+                    live_mods.append(mod)
+
+            sub = sync_struct.Subscriber("datasets", build, on_mod)
+            await sub.connect("::1", ports.notify)
+            receiver = broadcast.Receiver("ccb", ccb_calls.append)
+            await receiver.connect("127.0.0.1", ports.broadcast)
+            ctl = pc_rpc.AsyncioClient()
+            await ctl.connect_rpc("127.0.0.1", ports.control, "schedule")
+            await ctl.submit("main", {"file": "startup.py", "arguments": {}, "repo_rev": None})
+            rid = await ctl.submit(
+                "main",
+                {
+                    "file": str(REPO / "remote_entanglement.py"),
+                    "class_name": None,
+                    "arguments": {"mode": "z", "heralds_per_setting": 120},
+                },
+            )
+            loop = asyncio.get_running_loop()
+            outcome = await loop.run_in_executor(None, master.schedule.wait_outcome, rid, 180)
+            assert (await ctl.get_outcome(rid))["exit_code"] == 0
+            with pytest.raises(FileNotFoundError):
+                await ctl.submit("main", {"file": "nosuch.py", "arguments": {}})
+            await ctl.close_rpc()
+            await asyncio.sleep(0.2)
+            ddb = pc_rpc.AsyncioClient()
+            await ddb.connect_rpc("::1", ports.control, "dataset_db")
+            psi_plus = await ddb.get("live.psi_plus")
+            await ddb.close_rpc()
+            await sub.close()
+            await receiver.close()
+            applets = dict(master.applets.raw_view)
+            return outcome, copy, psi_plus, applets
+        finally:
+            await master.stop()
+
+    outcome, copy, psi_plus, applets = asyncio.run(main())
+    assert outcome.exit_code == 0 and pathlib.Path(outcome.results_file).is_file()
+    # the subscriber's copy equals the master's store, and live.* changed during the run
+    t_mods = [m for m in live_mods if m.get("path") == ["live.trace.t_lab_s", 1]]
+    assert len(t_mods) >= 2, "the lab-time trace grew in several updates"
+    assert [m["x"] for m in t_mods] == copy["live.trace.t_lab_s"][1]
+    assert sorted(m["x"] for m in t_mods) == [m["x"] for m in t_mods]
+    plus = [m["value"][1] for m in live_mods if m.get("key") == "live.psi_plus"]
+    assert len(set(plus)) >= 2 and plus[-1] == psi_plus == copy["live.psi_plus"][1] > 0
+    arrivals = copy["live.arrival_ns"][1]
+    assert len(arrivals) >= 120
+    gate = copy["live.arrival_gate_ns"][1]
+    assert all(gate[0] <= a < gate[1] for a in arrivals)
+    assert {c["service"] for c in ccb_calls} == {"create_applet"}
+    assert {c["kwargs"]["group"] for c in ccb_calls} == {"ionlink"}
+    assert set(applets) == {c["args"][0] for c in ccb_calls} and len(applets) == 5
+    assert asked == [c["args"][0] for c in ccb_calls], "the master opens the applets asked for"
+
+
+def _env() -> dict:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), IONLINK_COMMS="ionlink")
+    env.pop("DISPLAY", None)
+    env.pop("QT_QPA_PLATFORM", None)
+    return env
+
+
+def test_master_and_submit_command_line(tmp_path):
+    notify, control, bcast = _free_ports(3)
+    cmd = [sys.executable, "-m", "sim", "master", "--device-db", str(ROOT / "device_db.py")]
+    cmd += ["-r", str(REPO), "--lab", "oxford2020", "--seed", "2", "--no-applets"]
+    cmd += ["--port-notify", str(notify), "--port-control", str(control)]
+    cmd += ["--port-broadcast", str(bcast), "--no-localhost-bind", "--bind", "127.0.0.1"]
+    master = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert master.stdout.readline().strip() == "ionlink simulated master is ready."
+        submit = [sys.executable, "-m", "sim", "submit", "-s", "127.0.0.1", "--port", str(control)]
+        done = subprocess.run(
+            submit + ["-R", "startup.py", "-w"],
+            cwd=tmp_path,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("RID: 0\nresults: ") and "Startup.h5" in done.stdout
+        bad = subprocess.run(
+            submit + ["nosuch.py"], cwd=tmp_path, env=_env(), capture_output=True, text=True
+        )
+        assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+        assert "nosuch.py" in bad.stderr
+        pc_rpc.Client("127.0.0.1", control, "master_management", timeout=10).terminate()
+        assert master.wait(30) == 0
+    finally:
+        if master.poll() is None:
+            master.kill()
+            master.wait()
+    assert (tmp_path / "dataset_db.mdb").is_file()
