@@ -46,6 +46,8 @@ from drivers.gate_settings import (
 )
 from drivers.gateware_loop import GatewareLoop
 from drivers.link import LinkExperiment
+from drivers.link_timing import DRTIO_MARGIN_LATENCIES, satellite_latency_s
+from drivers.live import LivePublisher
 
 GATE_SCHEMA_VERSION = 1
 
@@ -89,7 +91,15 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.is_grover = self.mode == "grover"
         self.is_cnot = self.mode == "cnot"
         self.t_cool_mu = int64(self.core.seconds_to_mu(float(self.cooling_time)))
-        self.margin_mu = int64(self.core.seconds_to_mu(self.slack_margin))
+        # a node on a DRTIO satellite: outputs need the link latency on top of the margin
+        # (as the link experiments; drivers.link)
+        self.link_latency_mu = int64(
+            self.core.seconds_to_mu(satellite_latency_s(self, (self.node_a, self.node_b)))
+        )
+        self.margin_mu = (
+            int64(self.core.seconds_to_mu(self.slack_margin))
+            + DRTIO_MARGIN_LATENCIES * self.link_latency_mu
+        )
         self.correction_mu = int64(self.core.seconds_to_mu(self.correction_delay))
         self.readout_delay_mu = int64(self.core.seconds_to_mu(self.readout_delay))
         self.recover_mu = int64(
@@ -138,6 +148,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.set_dataset("mode", self.mode)
         self.set_dataset("gate.analysis", self.analysis)
         self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
+        self.live = LivePublisher(self)
 
     def run(self):
         self.run_link(self.run_kernel)
