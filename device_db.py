@@ -483,25 +483,81 @@ device_db["urukul1_ch3"] = {
     },
 }
 
-device_db["led0"] = {
+device_db["ttl24"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x000024},
 }
 
-device_db["led1"] = {
+device_db["ttl25"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x000025},
 }
 
-device_db["led2"] = {
+device_db["ttl26"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x000026},
+}
+
+device_db["ttl27"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x000027},
+}
+
+device_db["ttl28"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x000028},
+}
+
+device_db["ttl29"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x000029},
+}
+
+device_db["ttl30"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x00002A},
+}
+
+device_db["ttl31"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x00002B},
+}
+
+device_db["led0"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x00002C},
+}
+
+device_db["led1"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x00002D},
+}
+
+device_db["led2"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x00002E},
 }
 # ---- END artiq_ddb_template ----
 
@@ -516,7 +572,7 @@ device_db["entangler"] = {
     "type": "local",
     "module": "drivers.entangler",
     "class": "Entangler",
-    "arguments": {"channel": 0x000027, "is_master": True},
+    "arguments": {"channel": 0x00002F, "is_master": True},
     # the simulator runs identical timed-out runs of run_until_herald_mu in one step
     "sim_class": "sim.devices.entangler.Entangler",
 }
@@ -529,6 +585,10 @@ for _node, _ttl_base, _urukul, _pmt in (("a", 0, "urukul0", "ttl20"), ("b", 8, "
     # RF switch of the qubit-drive Urukul channel (the AD9910's sw_device)
     device_db["node_{}.qubit_sw".format(_node)] = "ttl_{}_sw3".format(_urukul)
     device_db["node_{}.pmt".format(_node)] = _pmt
+    # memory (circuit) ion: its drive's switch (the qubit DDS feeds the memory path too) and the
+    # switch of the mixed-species entangling gate's beams, on the node's spare DIO outputs
+    device_db["node_{}.mem_sw".format(_node)] = "ttl{}".format(_ttl_base + 6)
+    device_db["node_{}.gate_sw".format(_node)] = "ttl{}".format(_ttl_base + 7)
     for _ch, _sig in enumerate(_NODE_DDS):
         device_db["node_{}.{}".format(_node, _sig)] = "{}_ch{}".format(_urukul, _ch)
     # Logical node device (drivers/node.py): the kernels a physicist composes.
@@ -548,6 +608,20 @@ for _node, _ttl_base, _urukul, _pmt in (("a", 0, "urukul0", "ttl20"), ("b", 8, "
             "cool_dds": "node_{}.cool_dds".format(_node),
             "pump_dds": "node_{}.pump_dds".format(_node),
             "detect_dds": "node_{}.detect_dds".format(_node),
+            "calibration_prefix": "calib.node_{}".format(_node),
+        },
+    }
+
+    # Memory (circuit) ion and mixed-species gate of the node (drivers/circuit_node.py)
+    device_db["circuit_{}".format(_node)] = {
+        "type": "local",
+        "module": "drivers.circuit_node",
+        "class": "CircuitNode",
+        "arguments": {
+            "network": "node_{}".format(_node),
+            "mem_sw": "node_{}.mem_sw".format(_node),
+            "gate_sw": "node_{}.gate_sw".format(_node),
+            "qubit_dds": "node_{}.qubit_dds".format(_node),
             "calibration_prefix": "calib.node_{}".format(_node),
         },
     }
@@ -582,9 +656,9 @@ device_db["timetagger"] = {
 device_db["aux_in0"] = "ttl22"
 device_db["aux_in1"] = "ttl23"
 # shutters of the classical polarisation-reference light into each node's fibre
-device_db["node_a.ref_sw"] = "ttl7"
-device_db["node_b.ref_sw"] = "ttl13"
+device_db["node_a.ref_sw"] = "ttl24"
+device_db["node_b.ref_sw"] = "ttl25"
 device_db["aux_out0"] = "ttl5"
-device_db["aux_out1"] = "ttl6"
+device_db["aux_out1"] = "ttl13"
 
 del _node, _ttl_base, _urukul, _pmt, _i, _sig, _ch

@@ -645,6 +645,22 @@ for _node, _ttl_base, _urukul, _pmt in (
     # RF switch of the qubit-drive Urukul channel (the AD9910's sw_device)
     device_db["node_{}.qubit_sw".format(_node)] = "ttl_{}_sw3".format(_urukul)
     device_db["node_{}.pmt".format(_node)] = _pmt
+    # memory ion: its drive's switch and the mixed-species gate's (remote_gate; see device_db.py)
+    _mem_sw, _gate_sw = {"a": ("ttl6", "ttl7"), "b": ("ttl22", "ttl23")}[_node]
+    device_db["node_{}.mem_sw".format(_node)] = _mem_sw
+    device_db["node_{}.gate_sw".format(_node)] = _gate_sw
+    device_db["circuit_{}".format(_node)] = {
+        "type": "local",
+        "module": "drivers.circuit_node",
+        "class": "CircuitNode",
+        "arguments": {
+            "network": "node_{}".format(_node),
+            "mem_sw": "node_{}.mem_sw".format(_node),
+            "gate_sw": "node_{}.gate_sw".format(_node),
+            "qubit_dds": "node_{}.qubit_dds".format(_node),
+            "calibration_prefix": "calib.node_{}".format(_node),
+        },
+    }
     for _ch, _sig in enumerate(_NODE_DDS):
         device_db["node_{}.{}".format(_node, _sig)] = "{}_ch{}".format(_urukul, _ch)
     # Logical node device (drivers/node.py): the kernels a physicist composes.
@@ -682,6 +698,6 @@ device_db["bsa"] = {
 device_db["aux_in0"] = "ttl13"
 device_db["aux_in1"] = "ttl14"
 device_db["aux_out0"] = "ttl5"
-device_db["aux_out1"] = "ttl6"
+device_db["aux_out1"] = "ttl21"
 
-del _node, _ttl_base, _urukul, _pmt, _i, _sig, _ch
+del _node, _ttl_base, _urukul, _pmt, _i, _sig, _ch, _mem_sw, _gate_sw

@@ -143,6 +143,18 @@ def _parser() -> argparse.ArgumentParser:
     w.add_argument("-o", "--output", help="plot file (PNG; default: FILE with .png)")
     w.add_argument("--parameter", help="swept key to plot against (default: the first)")
     w.add_argument("--no-plot", action="store_true", help="no plot")
+    g = sub.add_parser(
+        "gate", help="remote-gate run: process fidelity, truth table or Grover success"
+    )
+    g.add_argument("path", metavar="FILE", help="a RemoteGate results file")
+    g.add_argument("--json", action="store_true", help="print a machine-readable JSON summary")
+    g.add_argument("--cl", type=_cl, default=0.95, help="confidence level (default 0.95)")
+    g.add_argument(
+        "--bootstrap", type=_boot, default=100, help="bootstrap samples, >= 20 (default 100)"
+    )
+    g.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    g.add_argument("-o", "--output", help="also write a report (Markdown, HTML, PNG) here")
+    g.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="tracebacks")
     d = sub.add_parser("find", help="list results files under a results tree")
     d.add_argument("root")
     select(d)
@@ -447,6 +459,20 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gate(args: argparse.Namespace) -> int:
+    from .gate_report import format_gate, gate_summary, gate_summary_dict, write_gate_report
+
+    rep = gate_summary(args.path, cl=args.cl, n_boot=args.bootstrap, seed=args.seed)
+    if args.output:
+        for p in write_gate_report(rep, args.output):
+            _note(f"wrote {p}")
+    if args.json:
+        print(json.dumps(gate_summary_dict(rep), indent=2, default=_json_default))
+    else:
+        print(format_gate(rep))
+    return 0
+
+
 def _cmd_find(args: argparse.Namespace) -> int:
     for p in _find(Path(args.root), args):
         print(p)
@@ -489,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
             "find": _cmd_find,
             "tags": _cmd_tags,
             "sweep": _cmd_sweep,
+            "gate": _cmd_gate,
         }[args.cmd](args)
         sys.stdout.flush()
         return code
@@ -505,8 +532,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - one line without --debug, as promised
         if debug:
             traceback.print_exc()
+        where = " ".join(getattr(args, "paths", []) or [getattr(args, "path", "")])
         print(
-            f"{PROG}: error: {' '.join(getattr(args, 'paths', []) or [])}: {type(e).__name__}: {e}",
+            f"{PROG}: error: {where}: {type(e).__name__}: {e}",
             file=sys.stderr,
         )
         return 1

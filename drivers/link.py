@@ -58,8 +58,9 @@ class LinkExperiment(CheckedArguments):
     """Mixin: shared arguments (checked by :meth:`check_arguments`), post-herald kernels and
     herald bookkeeping."""
 
-    def build_link(self, default_margin=GATEWARE_MARGIN_S):
-        """Request the devices and arguments both heralding paths share (call in ``build``)."""
+    def build_link(self, default_margin=GATEWARE_MARGIN_S, modes=("z", "parity", "tomography")):
+        """Request the devices and arguments both heralding paths share (call in ``build``);
+        ``modes``: the values of the ``mode`` argument (the first is the default)."""
         self.setattr_device("core")
         self.setattr_device("core_dma")
         self.setattr_device("scheduler")
@@ -69,8 +70,8 @@ class LinkExperiment(CheckedArguments):
         self.setattr_device("bsa")
         self.setattr_argument(
             "mode",
-            EnumerationValue(["z", "parity", "tomography"], "z"),
-            tooltip="analysis: Z basis, parity scan, or 9 Pauli settings",
+            EnumerationValue(list(modes), modes[0]),
+            tooltip="what to run (remote entanglement: Z basis, parity scan, or 9 Pauli settings)",
         )
         self.setattr_argument(
             "heralds_per_setting",

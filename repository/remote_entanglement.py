@@ -24,138 +24,28 @@ docs/datasets.md). Dashboard: ``progress``, ``live.herald_rate``, ``live.psi_plu
 
 from artiq.coredevice.exceptions import RTIOUnderflow
 from artiq.experiment import *
-from numpy import int32, int64
+from numpy import int64
 
-from drivers.bsa import HERALD_PATTERNS, pattern_of_slots
-from drivers.entangler import (
-    GATE_DET0,
-    OUT_EXCITE_A,
-    OUT_EXCITE_B,
-    OUT_PUMP_A,
-    OUT_PUMP_B,
-    TIMEOUT,
-    UNDERFLOW,
-)
+from drivers.bsa import pattern_of_slots
+from drivers.entangler import TIMEOUT, UNDERFLOW
+from drivers.gateware_loop import GatewareLoop
 from drivers.link import LinkExperiment
-from drivers.link_timing import link_default, nearest_mu
 
 
-class RemoteEntanglement(LinkExperiment, EnvExperiment):
+class RemoteEntanglement(GatewareLoop, LinkExperiment, EnvExperiment):
     """Remote entanglement (entangler-core heralding)"""
 
     def build(self):
         self.build_link()
-        self.setattr_device("entangler")
-        self.setattr_argument(
-            "cycle_length",
-            NumberValue(link_default(self, "cycle_s"), unit="us", min=0.096 * us, max=8.176 * us),
-            group="entangler",
-            tooltip="attempt cycle (8 ns steps; default: calib.link.cycle_s)",
-        )
-        self.setattr_argument(
-            "run_duration",
-            NumberValue(link_default(self, "run_s"), unit="us", min=1 * us),
-            group="entangler",
-            tooltip="entangler run before re-cooling (default: calib.link.run_s)",
-        )
-        self.build_pulse_timing("entangler")
-        self.setattr_argument(
-            "check_every",
-            NumberValue(500, precision=0, step=1, min=1, type="int"),
-            group="entangler",
-            tooltip="runs between pause checks while no herald comes",
-        )
+        self.build_gateware()
 
     def prepare(self):
         self.check_arguments()
         self.prepare_link("gateware")
-
-        def s2mu(x):
-            return nearest_mu(self.core, x)
-
-        t = {
-            "cycle_s": self.cycle_length,
-            "run_s": self.run_duration,
-            "pump_start_s": self.pump_start,
-            "pump_stop_s": self.pump_stop,
-            "excite_time_s": self.excite_time,
-        }
-        self.cycle_mu = int64(s2mu(t["cycle_s"])) & ~7
-        if not 96 <= self.cycle_mu <= 8176:
-            raise ValueError(
-                "cycle length {:.0f} ns outside the entangler's 96..8176 ns".format(
-                    t["cycle_s"] * 1e9
-                )
-            )
-        if t["run_s"] <= 0 or s2mu(t["run_s"]) // self.cycle_mu >= 16383:
-            raise ValueError(
-                "run_duration {:.3g} s: must be positive and below 16383 cycles "
-                "(14-bit cycle counter)".format(t["run_s"])
-            )
-        self.run_mu = int64(s2mu(t["run_s"]))
-        self.pump_start_mu = int32(s2mu(t["pump_start_s"]))
-        self.pump_stop_mu = int32(s2mu(t["pump_stop_s"]))
-        self.excite_mu = int32(s2mu(t["excite_time_s"])) & ~7
-        self.excite_len_mu = int32(max(self.node_a.t_excite_mu, self.node_b.t_excite_mu))
-        # gate window relative to the excitation pulse start (single-photon calibration)
-        gate0 = int32(self.get_dataset("calib.photon.gate_start_mu", 0))
-        gate1 = int32(self.get_dataset("calib.photon.gate_stop_mu", 60))
-        self.gate_start_mu = int32(self.excite_mu + gate0)
-        self.gate_stop_mu = int32(self.excite_mu + gate1)
-        if self.gate_stop_mu >= self.cycle_mu:
-            raise ValueError(
-                "the gate window [{}, {}) ns (excite_time {} ns + calib.photon.gate_start/stop_mu)"
-                " ends after the {} ns cycle: lengthen the cycle (calib.link.cycle_s, "
-                "cycle_length) or excite earlier".format(
-                    self.gate_start_mu, self.gate_stop_mu, self.excite_mu, self.cycle_mu
-                )
-            )
-        self.prepare_herald_timeout(gate1 - gate0)
-        self.heralds = HERALD_PATTERNS
-        # cycles of a run that times out: the gateware ends it at the end of the cycle in which
-        # the timeout (coarse ticks) expires
-        self.timeout_cycles = int32(-(-(self.run_mu >> 3) // (self.cycle_mu >> 3)))
-        self.kernel_invariants |= {
-            "cycle_mu",
-            "run_mu",
-            "pump_start_mu",
-            "pump_stop_mu",
-            "excite_mu",
-            "excite_len_mu",
-            "gate_start_mu",
-            "gate_stop_mu",
-            "heralds",
-            "check_every",
-            "timeout_cycles",
-        }
+        self.prepare_gateware()
 
     def run(self):
         self.run_link(self.run_kernel)
-
-    @kernel
-    def setup_entangler(self):
-        """Cycle length, output windows (pump, excite per node), gates and herald patterns.
-        Advances the cursor by 10 coarse cycles."""
-        e = self.entangler
-        e.init()
-        e.set_cycle_length_mu(int32(self.cycle_mu))
-        e.set_timing_mu(OUT_PUMP_A, self.pump_start_mu, self.pump_stop_mu)
-        e.set_timing_mu(OUT_PUMP_B, self.pump_start_mu, self.pump_stop_mu)
-        e.set_timing_mu(OUT_EXCITE_A, self.excite_mu, self.excite_mu + self.excite_len_mu)
-        e.set_timing_mu(OUT_EXCITE_B, self.excite_mu, self.excite_mu + self.excite_len_mu)
-        for i in range(4):
-            e.set_timing_mu(GATE_DET0 + i, self.gate_start_mu, self.gate_stop_mu)
-        e.set_heralds(self.heralds)
-
-    @kernel
-    def record_cooling(self):
-        """Record the re-cooling of both nodes (in parallel) to DMA (``IonNode.recool_mu``: one
-        coarse cycle without re-cooling). Does not move the cursor."""
-        with self.core_dma.record("remote_entanglement.cool"):
-            t0 = now_mu()
-            self.node_a.recool_mu(self.t_cool_mu)
-            at_mu(t0)
-            self.node_b.recool_mu(self.t_cool_mu)
 
     @kernel
     def read_timestamps(self, pattern: TInt32, ts: TList(TInt64)):

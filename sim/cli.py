@@ -85,6 +85,11 @@ def get_argparser() -> argparse.ArgumentParser:
         "on a satellite; default: one chassis)",
     )
     add_lab_set(budget)
+    budget.add_argument(
+        "--gate",
+        action="store_true",
+        help="the teleported remote gate's budget (labs with memory ions: repository/remote_gate)",
+    )
     _common(budget)
 
     demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
@@ -214,12 +219,24 @@ def cmd_budget(args: argparse.Namespace) -> int:
 
     lab = resolve_lab(args.lab, None, args.lab_set)
     two = is_two_chassis(args.device_db)
+    if args.gate:
+        from sim.physics.gate_budget import format_gate_budget, gate_budget_dict
+        from sim.physics.lab import LabError
+
+        try:
+            report: Any = gate_budget_dict(lab) if args.json else format_gate_budget(lab)
+        except LabError as exc:
+            raise InputError(str(exc)) from None
+    else:
+        report = (
+            budget_dict(lab, args.mode, two) if args.json else format_budget(lab, args.mode, two)
+        )
     if args.json:
         import json
 
-        print(json.dumps(budget_dict(lab, args.mode, two), indent=1))
+        print(json.dumps(report, indent=1))
     else:
-        print(format_budget(lab, args.mode, two))
+        print(report)
     return 0
 
 

@@ -15,7 +15,9 @@ from typing import Any
 
 from drivers.link_timing import loop_datasets
 
-__all__ = ["calibration_datasets", "lab_datasets", "seed_lab_datasets"]
+__all__ = ["MEMORY_AMPLITUDE", "calibration_datasets", "lab_datasets", "seed_lab_datasets"]
+
+MEMORY_AMPLITUDE = 0.5  # AD9910 full-scale fraction of the memory drive's calibrated pulses
 
 
 def lab_datasets(lab: Any) -> dict[str, float]:
@@ -33,6 +35,15 @@ def lab_datasets(lab: Any) -> dict[str, float]:
     # frequency of the photon's polarisation phase (≈ qubit splitting): the analysis corrects
     # the detection-time phase of the parity scan with it
     values["calib.link.detection_phase_hz"] = float(lab.nodes[0].species.qubit_splitting_hz)
+    # memory ions: the drive on resonance at half amplitude, and the entangling gate's length
+    for node in lab.nodes:
+        m, p = node.memory, f"calib.node_{node.name}."
+        if m is not None and m.drive is not None and m.drive.rabi_frequency_hz > 0:
+            values[p + "memory.frequency"] = float(m.drive.resonance_hz)
+            values[p + "memory.amplitude"] = MEMORY_AMPLITUDE
+            values[p + "memory.pi_time"] = 1.0 / (2 * m.drive.rabi_frequency_hz * MEMORY_AMPLITUDE)
+        if node.gate is not None:
+            values[p + "gate.duration"] = float(node.gate.duration_s)
     # the DRTIO link's one-way latency, which a two-chassis lab measures (used by experiments
     # only when a node is on a satellite)
     values["calib.link.drtio_latency_s"] = float(lab.drtio.latency_s)

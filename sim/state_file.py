@@ -68,6 +68,7 @@ _ALLOWED = {
     "sim.hwstate": None,
     "sim.physics.world": {"WorldRecord"},
     "sim.physics.polarisation": {"PolarisationRecord"},
+    "sim.physics.circuit": {"CircuitRecord"},
     "sim.physics.detectors": {"ClickRecord"},
     "sim.physics.view": {"DDSState"},
     "sim.rtio.phy.urukul": {"DDSState"},

@@ -37,6 +37,8 @@ class EntanglerRuns:
     advance: Callable[..., None]
     jones_pair: Callable[[int], Any]
     _close_period: Callable[[bool, int, int], None]
+    _note_run_light: Callable[[dict[int, tuple[int, int]], int], None]  # from CircuitWorld
+    _runs_exposed: Callable[[float], None]
 
     def cycle_model(
         self,
@@ -56,6 +58,7 @@ class EntanglerRuns:
         """
         if t_start_mu is not None:
             self.advance(t_start_mu)
+        self._note_run_light(outputs, cycle_mu)
         jones = self.jones_pair(self._t if t_start_mu is None else t_start_mu)
         self._run_jones = jones
         # the ions' temperatures enter the cycle law only through the thermal factor
@@ -131,6 +134,7 @@ class EntanglerRuns:
             self._channels[ch].suppress(t_run0, t_end)
         for th in self.ions.thermal:
             th.heat((t_end - t_run0) * self.mu_s)
+        self._runs_exposed((t_end - t_run0) * self.mu_s)
         self.ions.rho = rho.copy()
         self._coh_t0 = [t_end * self.mu_s] * 2
         self._staged.clear()

@@ -99,19 +99,19 @@ def dephase(rho: np.ndarray, ion: int, factor: float) -> np.ndarray:
 def _replaced(rho: np.ndarray, ion: int, state: int | None) -> np.ndarray:
     """``ion``'s qubit replaced by |state⟩⟨state| (or I/2 for ``state=None``), the other ion's
     reduced state kept: |s⟩⟨s| ⊗ Tr_A ρ or Tr_B ρ ⊗ |s⟩⟨s|."""
-    fresh = np.zeros((4, 4), dtype=complex)
+    fresh = np.zeros(rho.shape, dtype=complex)  # a stack of 4×4 matrices works as well
     if ion == 0:
-        other = rho[0:2, 0:2] + rho[2:4, 2:4]
+        other = rho[..., 0:2, 0:2] + rho[..., 2:4, 2:4]
         if state is None:
-            fresh[0:2, 0:2] = fresh[2:4, 2:4] = 0.5 * other
+            fresh[..., 0:2, 0:2] = fresh[..., 2:4, 2:4] = 0.5 * other
         else:
-            fresh[2 * state : 2 * state + 2, 2 * state : 2 * state + 2] = other
+            fresh[..., 2 * state : 2 * state + 2, 2 * state : 2 * state + 2] = other
     else:
-        other = rho[0::2, 0::2] + rho[1::2, 1::2]
+        other = rho[..., 0::2, 0::2] + rho[..., 1::2, 1::2]
         if state is None:
-            fresh[0::2, 0::2] = fresh[1::2, 1::2] = 0.5 * other
+            fresh[..., 0::2, 0::2] = fresh[..., 1::2, 1::2] = 0.5 * other
         else:
-            fresh[state::2, state::2] = other
+            fresh[..., state::2, state::2] = other
     return fresh
 
 

@@ -16,6 +16,7 @@ from dataclasses import MISSING, fields, replace
 from pathlib import Path
 from typing import Any
 
+from sim.physics.lab_ions import check_ions, parse_ions
 from sim.physics.lab_model import (
     BSA,
     ENCODINGS,
@@ -63,7 +64,7 @@ __all__ = [
 ]
 
 LABS_DIR = Path(__file__).resolve().parent.parent / "labs"
-PRESETS = ("oxford2020", "duke2024", "target_99_1khz")
+PRESETS = ("oxford2020", "oxford2025", "duke2024", "target_99_1khz")
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,6 +155,7 @@ def _check_physics(lab: Lab) -> None:
         _check_range(n, f"{p}.fibre.drift_step_s", f.drift_step_s, 1e-3, 3600.0)
         if node.reference is not None:
             _check_range(n, f"{p}.reference.rate_hz", node.reference.rate_hz, 0, 1e8)
+        check_ions(n, node, _check_range)
     b = lab.bsa
     _check_range(n, "bsa.mode_overlap", b.mode_overlap, 0, 1)
     _check_range(n, "bsa.frequency_mismatch_hz", b.frequency_mismatch_hz, 0, 1e12)
@@ -186,6 +188,8 @@ def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:
         "pumping_time_s",
         "t2_s",
         "dephasing",
+        "ions",
+        "gate",
     }
     for key in t:
         if key not in known:
@@ -201,6 +205,7 @@ def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:
     if extra:
         raise LabError(f"lab {lab}: {p}.beams.{min(extra)}: unknown beam")
     kw: dict[str, Any] = {k: t[k] for k in ("pumping_time_s", "t2_s", "dephasing") if k in t}
+    kw["ions"], kw["gate"] = parse_ions(lab, p, t, _build)
     return Node(
         name=name,
         species=_build(Species, t["species"], f"{p}.species", lab),

@@ -15,10 +15,13 @@ from sim.rtio.channels import Kind
 __all__ = [
     "BSA",
     "Beam",
+    "Crosstalk",
     "Detector",
     "Entangler",
+    "EntanglingGate",
     "Excitation",
     "Fibre",
+    "Ion",
     "Lab",
     "LabError",
     "LoopTiming",
@@ -206,8 +209,58 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Crosstalk:
+    """What the network ion's light does to a memory ion of the same node while it is on.
+
+    :param beams: the network ion's beam roles that scatter onto the memory ion (``cool``,
+        ``repump``, ``pump``, ``excite``, ``detect``).
+    :param dephasing_per_s: rate at which the memory's coherence decays while any of them is on,
+        in s⁻¹ (coherence × exp(−rate·t_on)).
+    :param depolarising_per_s: rate of complete depolarisation while any of them is on, in s⁻¹
+        (probability 1 − exp(−rate·t_on) of I/2).
+    """
+
+    beams: tuple[str, ...] = ("cool", "pump", "excite", "detect")
+    dephasing_per_s: float = 0.0
+    depolarising_per_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Ion:
+    """One ion of a node's list. The ``network`` ion is the node's own species, beams, qubit
+    drive and readout (the node's tables); a ``memory`` (circuit) ion has its own species name,
+    qubit drive (switch + DDS), coherence and crosstalk, and is entangled with the network ion
+    only through the node's :class:`EntanglingGate` (read out through the network ion).
+
+    :param t2_s: memory coherence time T2 (exponential decay of the coherence), in s.
+    """
+
+    role: str = "network"
+    species: str = ""
+    drive: QubitDrive | None = None
+    t2_s: float = math.inf
+    crosstalk: Crosstalk = field(default_factory=Crosstalk)
+
+
+@dataclass(frozen=True)
+class EntanglingGate:
+    """The node's mixed-species Mølmer–Sørensen-type gate between its network and memory ions.
+
+    While ``switch`` is high the gate beams act: U = exp(−iθ X⊗X), θ = (π/4)·t_on/duration_s (a
+    full gate, t_on = duration_s, is maximally entangling), followed by a two-qubit depolarising
+    channel of probability (16/15)(1 − fidelity)·t_on/duration_s.
+
+    :param duration_s: length of one full gate, in s. :param fidelity: its process fidelity.
+    """
+
+    switch: str
+    duration_s: float
+    fidelity: float = 1.0
+
+
+@dataclass(frozen=True)
 class Node:
-    """One trap node."""
+    """One trap node (by default a single network ion; ``ions`` lists a memory ion too)."""
 
     name: str
     species: Species
@@ -225,6 +278,13 @@ class Node:
     pumping_time_s: float = 50e-9
     t2_s: float = 1e-3
     dephasing: str = "gaussian"
+    ions: tuple[Ion, ...] = (Ion(),)
+    gate: EntanglingGate | None = None
+
+    @property
+    def memory(self) -> Ion | None:
+        """The node's memory (circuit) ion, if its ion list has one."""
+        return next((i for i in self.ions if i.role == "memory"), None)
 
     @property
     def omega_q(self) -> float:
@@ -379,6 +439,13 @@ class Lab:
                     OUTPUT_KINDS,
                     "a switch (an output)",
                 )
+            m = n.memory
+            if m is not None and m.drive is not None:
+                q = f"{p}.ions.memory.drive"
+                need(f"{q}.switch", m.drive.switch, OUTPUT_KINDS, "a switch (an output)")
+                need(f"{q}.dds", m.drive.dds, DDS_KINDS, "the memory drive")
+            if n.gate is not None:
+                need(f"{p}.gate.switch", n.gate.switch, OUTPUT_KINDS, "a switch (an output)")
         for i, d in enumerate(self.bsa.detectors):
             need(f"bsa.detectors[{i}]", d.device, INPUT_KINDS, "a detector (an input)")
         e = self.entangler

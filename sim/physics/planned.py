@@ -57,11 +57,14 @@ class PlannedWindows:
     _coh_t0: list[float]
     _plans: dict[Any, Any]
     _note_window: Any
+    _circuit_busy: Any
 
     # ---- windows without randomness: one linear map -------------------------------------------
     def _deterministic(self, events: list[tuple[int, int, int, str, int]]) -> bool:
         """True when only cooling, repumping and pumping act in the window (no excitation,
         detection or qubit drive): the ions' evolution is then a fixed linear map of rho."""
+        if self._circuit_busy():
+            return False
         for on in self._on:
             if on["detect"] or on["qubit"] or on["excite"] or on.get("ref"):
                 return False

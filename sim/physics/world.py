@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,8 @@ from .attempts import (
     pulse_stats,
 )
 from .bsa import ORIGIN_A, ORIGIN_B, build_round
+from .circuit import CircuitRecord
+from .circuit_world import CIRCUIT_ROLES, CircuitWorld
 from .cycle_world import THERMAL_KEY_TOL, EntanglerRuns
 from .detectors import ClickChannel, ClickRecord
 from .ions import (
@@ -42,7 +45,6 @@ from .ions import (
     has_coherence,
     is_diagonal,
     measure_z,
-    rotation_unitary,
 )
 from .lab import Lab, LabError
 from .planned import PlannedWindows, linear_step
@@ -55,7 +57,7 @@ __all__ = ["JOIN_WINDOW_TAU", "THERMAL_KEY_TOL", "PhysicsWorld", "WorldRecord"]
 
 JOIN_WINDOW_TAU = 5.0
 _ROLES = ("cool", "repump", "pump", "excite", "detect", "qubit", "ref")
-_ORDER = {r: i for i, r in enumerate(_ROLES)}
+_ORDER = {r: i for i, r in enumerate(_ROLES + CIRCUIT_ROLES)}
 
 
 @dataclass
@@ -76,10 +78,11 @@ class WorldRecord:
     owned: list[tuple[int, int]]
     clicks: dict[int, ClickRecord]
     polarisation: PolarisationRecord | None = None
+    circuit: CircuitRecord | None = None
 
 
 class PhysicsWorld(
-    PeriodTracking, QuietAttempts, PlannedWindows, PolarisationTracking, EntanglerRuns
+    CircuitWorld, PeriodTracking, QuietAttempts, PlannedWindows, PolarisationTracking, EntanglerRuns
 ):
     """Physics of the two-node link behind the RTIO engine.
 
@@ -118,7 +121,9 @@ class PhysicsWorld(
         self._pmt_ch: list[int] = []
         self._ent_ch: set[int] = set()
         self._owned: list[tuple[int, int]] = []
-        self._on: list[dict[str, bool]] = [dict.fromkeys(_ROLES, False) for _ in range(2)]
+        self._on: list[dict[str, bool]] = [
+            dict.fromkeys(_ROLES + CIRCUIT_ROLES, False) for _ in range(2)
+        ]
         self._aom_since: list[int | None] = [None, None]
         self._bright: list[int] = [0, 0]
         self._coh_t0: list[float] = [0.0, 0.0]
@@ -131,6 +136,7 @@ class PhysicsWorld(
         self._run_key = 0  # thermal key of the last run's cycle model
         # the period between two entangler runs, for fast-forwarding identical timeouts
         self._init_period_tracking()
+        self._init_circuit()
         self._init_quiet_attempts()  # ... and quiet CPU attempts (.quiet)
         self._init_polarisation(drift_seed)
 
@@ -181,6 +187,7 @@ class PhysicsWorld(
                 self.mu_s,
             )
         self._ent_ch = {ttl(o, "entangler output") for o in self.lab.entangler.outputs}
+        self._attach_circuit(ttl)
         self._beams = [
             (k, _ORDER[role], role, ch, ch in self._ent_ch)
             for k in range(2)
@@ -212,6 +219,7 @@ class PhysicsWorld(
             list(self._owned),
             {ch: c.save_state() for ch, c in self._channels.items()},
             self._save_polarisation(self._t),
+            None if self.circuit is None else self.circuit.save(),
         )
 
     def load_state(self, rec: WorldRecord) -> None:
@@ -220,7 +228,7 @@ class PhysicsWorld(
         self.ions.rho = np.array(rec.rho, dtype=complex)
         for th, n in zip(self.ions.thermal, rec.thermal_n):
             th.n = n
-        self._on = [{**dict.fromkeys(_ROLES, False), **on} for on in rec.on]
+        self._on = [{**dict.fromkeys(_ROLES + CIRCUIT_ROLES, False), **on} for on in rec.on]
         self._aom_since, self._bright = list(rec.aom_since), list(rec.bright)
         self._coh_t0, self._staged = list(rec.coh_t0_s), list(rec.staged)
         self._owned = list(rec.owned)
@@ -228,6 +236,8 @@ class PhysicsWorld(
             if ch in self._channels:
                 self._channels[ch].load_state(click)
         self._load_polarisation(getattr(rec, "polarisation", None))
+        if self.circuit is not None and rec.circuit is not None:
+            self.circuit.load(rec.circuit)
 
     @property
     def rho(self) -> np.ndarray:
@@ -286,8 +296,10 @@ class PhysicsWorld(
         was = self._on[k][role]
         self._on[k][role] = level
         node = self.lab.nodes[k]
-        if role == "detect" and level and not was:
-            bit, self.ions.rho = measure_z(self.ions.rho, k, self.rng)
+        if role in CIRCUIT_ROLES:
+            self._circuit_event(t, k, role, level, was)
+        elif role == "detect" and level and not was:
+            bit = self._net_measure(k, measure_z)
             if node.readout.prep_error and self.rng.random() < node.readout.prep_error:
                 bit ^= 1  # imperfect state mapping (shelving) before the fluorescence
             self._bright[k] = bit
@@ -322,6 +334,7 @@ class PhysicsWorld(
 
     def _fire(self, exc: dict[int, tuple[int, int]]) -> None:
         """One excitation round of one or both nodes through the analyser."""
+        self._check_excitation()
         lab = self.lab
         ems: list[Any] = [None, None]
         stats: list[Any] = [None, None]
@@ -377,16 +390,20 @@ class PhysicsWorld(
         for k, node in enumerate(self.lab.nodes):
             on = self._on[k]
             th = ions.thermal[k]
-            ions.rho = linear_step(
-                ions.rho,
-                k,
-                node,
-                on,
-                t_a * mu,
-                t_b * mu,
-                self._coh_t0[k],
-                not diag and has_coherence(ions.rho, k),
+            coherent = not diag and has_coherence(ions.rho, k)
+            if self.circuit is not None and self.circuit.attached:
+                coherent = True
+            step = partial(
+                linear_step,
+                k=k,
+                node=node,
+                on=on,
+                t_a_s=t_a * mu,
+                t_b_s=t_b * mu,
+                coh_t0_s=self._coh_t0[k],
+                coherent=coherent,
             )
+            self._net_apply(step)
             if on["cool"]:
                 th.cool(dt)
             else:
@@ -403,21 +420,11 @@ class PhysicsWorld(
                 diag = False
             if on["ref"]:
                 self._reference_clicks(k, t_a, t_b)
+            if on["memory"]:
+                self._memory_drive(k, t_a, t_b)
         self._diag = ions.rho if diag else None
 
     def _rotate(self, k: int, t_a: int, t_b: int) -> None:
         """Qubit drive on [t_a, t_b): split at DDS updates, one unitary per piece."""
-        assert self.view is not None
-        node = self.lab.nodes[k]
-        spi, cs = self._dds[k]
-        cuts = [(t_a, self.view.dds_state_at(spi, cs, t_a))]
-        cuts += [(s.t_mu, s) for s in self.view.dds_states(spi, cs, t_a + 1, t_b)]
-        for i, (ts, st) in enumerate(cuts):
-            te = cuts[i + 1][0] if i + 1 < len(cuts) else t_b
-            if st is None or st.amplitude <= 0 or te <= ts:
-                continue
-            omega = 2 * math.pi * node.qubit.rabi_frequency_hz * st.amplitude
-            delta = 2 * math.pi * (st.frequency_hz - node.qubit.resonance_hz)
-            phi = 2 * math.pi * st.phase_turns + delta * ts * self.mu_s
-            u = rotation_unitary(omega, phi, delta, (te - ts) * self.mu_s)
-            self.ions.rho = apply_local(self.ions.rho, u, k)
+        for u in self._drive_unitaries(self.lab.nodes[k].qubit, self._dds[k], t_a, t_b):
+            self._net_apply(partial(apply_local, u=u, ion=k))

@@ -25,6 +25,8 @@ for _k, _node in enumerate("ab"):
         {"cs": 7, "sw": f"node_{_node}.qubit_sw"},
     )
     DEVICES[f"node_{_node}.pmt"] = (Kind.TTL_INOUT, 20 + _k, {})
+    DEVICES[f"node_{_node}.mem_sw"] = (Kind.TTL_OUT, 44 + _k, {})
+    DEVICES[f"node_{_node}.gate_sw"] = (Kind.TTL_OUT, 46 + _k, {})
 for _i in range(4):
     DEVICES[f"bsa_det{_i}"] = (Kind.TTL_INOUT, 16 + _i, {})
 DEVICES["entangler"] = (Kind.ENTANGLER, 60, {})

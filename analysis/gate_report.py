@@ -1,0 +1,214 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Remote-gate runs (``repository/remote_gate.py``): read a results file, reduce it with the pure
+estimators of :mod:`analysis.process`, and write the report (Markdown/HTML with the Pauli transfer
+matrix beside the ideal one). File access only here and in :mod:`analysis.io`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .estimate import DEFAULT_CL, Estimate
+from .folders import staged_outputs
+from .io import DataError, Run, load
+from .process import CNOT, CZ, GateTomography, TruthTable, gate_tomography, grover_success
+from .process import truth_table as truth_table_of
+
+__all__ = ["GateReport", "format_gate", "gate_summary", "gate_summary_dict", "write_gate_report"]
+
+_TARGETS = {"cz": CZ, "cnot": CNOT}
+
+
+@dataclass(frozen=True)
+class GateReport:
+    """What a remote-gate run gives: its mode and analysis, shots, attempts per shot, the
+    feed-forward latency (herald → last correction, s), the outcomes of the network bits, and the
+    process tomography, truth table or Grover success (whichever the run measured)."""
+
+    path: str
+    mode: str
+    analysis: str
+    shots: int
+    attempts_mean: float
+    latency_s: float
+    network_outcomes: np.ndarray  # (4,) shots per (m_a, m_b) of the (last) teleportation
+    tomography: GateTomography | None
+    truth_table: TruthTable | None
+    grover: Estimate | None
+    grover_by_marked: np.ndarray | None
+
+
+def gate_summary(
+    path: str | os.PathLike[str], *, cl: float = DEFAULT_CL, n_boot: int = 100, seed: int = 0
+) -> GateReport:
+    """Read and reduce one remote-gate results file.
+
+    :raises AnalysisError: not a remote-gate run, or datasets missing or inconsistent.
+    """
+    run = load(path)
+    if run.experiment != "remote_gate":
+        raise DataError(run.path, f"not a remote-gate run (ionlink.experiment = {run.experiment})")
+    try:
+        return _reduce(run, cl, n_boot, seed)
+    except ValueError as e:
+        raise DataError(run.path, str(e)) from None
+
+
+def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
+    mode = str(run["mode"])
+    analysis = str(run["gate.analysis"])
+    setting = np.asarray(run["gate.setting"], dtype=int)
+    if setting.size == 0:
+        raise DataError(run.path, "no shots recorded")
+    table = np.array(
+        [run["gate.settings." + k] for k in ("prep_a", "prep_b", "basis_a", "basis_b")], dtype=int
+    ).T
+    bit_a = np.asarray(run["gate.bit_a"], dtype=int)
+    bit_b = np.asarray(run["gate.bit_b"], dtype=int)
+    m_a = np.asarray(run["gate.m_a"], dtype=int)
+    m_b = np.asarray(run["gate.m_b"], dtype=int)
+    last = np.where(m_a[:, 1] >= 0, 1, 0)
+    rows = np.arange(len(last))
+    outcomes = np.bincount(2 * m_a[rows, last] + m_b[rows, last], minlength=4)
+    tomo = tt = grover = None
+    by_marked = None
+    if mode == "grover":
+        marked = np.asarray(run["gate.settings.marked"], dtype=int)[setting]
+        grover = grover_success(marked, bit_a, bit_b, cl=cl)
+        by_marked = np.array(
+            [np.mean(2 * bit_a[marked == k] + bit_b[marked == k] == k) for k in range(4)]
+        )
+    elif analysis == "truth_table":
+        preps = table[setting]
+        tt = truth_table_of(preps[:, 0], preps[:, 1], bit_a, bit_b, _TARGETS[mode], cl=cl)
+    else:
+        tomo = gate_tomography(
+            np.asarray(run["gate.prep_bloch"]),
+            np.asarray(run["gate.basis_axes"]),
+            table,
+            setting,
+            bit_a,
+            bit_b,
+            _TARGETS[mode],
+            n_boot=n_boot,
+            cl=cl,
+            seed=seed,
+        )
+    return GateReport(
+        str(run.path),
+        mode,
+        analysis,
+        int(setting.size),
+        float(np.mean(run["gate.attempts"])),
+        float(np.mean(run["gate.latency_mu"])) * 1e-9,
+        outcomes,
+        tomo,
+        tt,
+        grover,
+        by_marked,
+    )
+
+
+def gate_summary_dict(rep: GateReport) -> dict[str, Any]:
+    """JSON-ready summary: ``process_fidelity`` and ``average_gate_fidelity`` (each ``value``,
+    ``ci_low``, ``ci_high``, ``cl``, ``method``; ``null`` unless process tomography),
+    ``truth_table_fidelity``, ``grover_success``, ``shots``, ``attempts_mean``,
+    ``feed_forward_latency_s``, ``network_outcomes``, ``mode``, ``analysis``, ``file``."""
+    t = rep.tomography
+    return {
+        "file": rep.path,
+        "mode": rep.mode,
+        "analysis": rep.analysis,
+        "shots": rep.shots,
+        "process_fidelity": t.process_fidelity.to_dict() if t else None,
+        "average_gate_fidelity": t.average_gate_fidelity.to_dict() if t else None,
+        "truth_table_fidelity": rep.truth_table.fidelity.to_dict() if rep.truth_table else None,
+        "grover_success": rep.grover.to_dict() if rep.grover else None,
+        "attempts_mean": rep.attempts_mean,
+        "feed_forward_latency_s": rep.latency_s,
+        "network_outcomes": [int(x) for x in rep.network_outcomes],
+    }
+
+
+def format_gate(rep: GateReport) -> str:
+    """A few lines for the terminal."""
+    lines = [f"remote gate: {rep.mode} ({rep.analysis}), {rep.shots} shots, {rep.path}"]
+    if rep.tomography:
+        lines.append(f"process fidelity:      {rep.tomography.process_fidelity}")
+        lines.append(f"average gate fidelity: {rep.tomography.average_gate_fidelity}")
+    if rep.truth_table:
+        lines.append(f"truth table fidelity:  {rep.truth_table.fidelity}")
+        for i, row in enumerate(rep.truth_table.table):
+            cells = " ".join(f"{x:.3f}" for x in row)
+            lines.append(f"  in |{i >> 1}{i & 1}>: {cells}")
+    if rep.grover:
+        lines.append(f"Grover success:        {rep.grover}")
+    lines.append(
+        f"attempts per shot {rep.attempts_mean:.0f}; feed-forward (herald -> last correction) "
+        f"{rep.latency_s * 1e6:.1f} us; network outcomes (m_a m_b = 00 01 10 11) "
+        f"{' '.join(str(int(x)) for x in rep.network_outcomes)}"
+    )
+    return "\n".join(lines)
+
+
+def _ptm_figure(t: GateTomography, mode: str) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [a + b for a in "IXYZ" for b in "IXYZ"]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5.2))
+    for ax, m, title in (
+        (axes[0], t.ptm, f"measured (F_pro = {t.process_fidelity.value:.3f})"),
+        (axes[1], t.ptm_ideal, f"ideal {mode.upper()}"),
+    ):
+        im = ax.imshow(m, cmap="RdBu_r", vmin=-1, vmax=1)
+        ax.set_xticks(range(16), labels, rotation=90, fontsize=7)
+        ax.set_yticks(range(16), labels, fontsize=7)
+        ax.set_xlabel("input Pauli")
+        ax.set_ylabel("output Pauli")
+        ax.set_title(title)
+    fig.colorbar(im, ax=axes, shrink=0.8)
+    return fig
+
+
+def write_gate_report(
+    rep: GateReport, output: str | os.PathLike[str], *, formats: tuple[str, ...] = ("md", "html")
+) -> list[Path]:
+    """Write ``<stem>.md``/``.html`` and the Pauli-transfer-matrix PNG next to them."""
+    from .report import to_html
+
+    out = Path(output)
+    stem = out.stem if out.suffix in (".md", ".html") else out.name
+    parent = out.parent if str(out.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    with staged_outputs(parent) as stage:
+        md = [f"# Remote gate: {rep.mode}", "", "```", format_gate(rep), "```", ""]
+        if rep.tomography:
+            png = f"{stem}-ptm.png"
+            fig = _ptm_figure(rep.tomography, rep.mode)
+            fig.savefig(stage / png, dpi=110, bbox_inches="tight")
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+            md += [
+                "Pauli transfer matrix R_ij = Tr(P_i Φ(P_j))/4 of the CPTP maximum-likelihood",
+                "estimate (left) beside the ideal gate's (right).",
+                "",
+                f"![Pauli transfer matrix]({png})",
+                "",
+            ]
+        text = "\n".join(md)
+        if "md" in formats:
+            (stage / f"{stem}.md").write_text(text, encoding="utf-8")
+        if "html" in formats:
+            (stage / f"{stem}.html").write_text(
+                to_html(text, f"Remote gate {rep.mode}"), encoding="utf-8"
+            )
+        written = [parent / q.name for q in stage.iterdir()]
+    return sorted(written)

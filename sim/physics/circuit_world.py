@@ -1,0 +1,219 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The physics world's part for memory ions (mixed into
+:class:`~sim.physics.world.PhysicsWorld`): the memory drive and the entangling gate as beams the
+world reads from the timeline, the joint network–memory state while they are entangled
+(:mod:`sim.physics.circuit`), and the memories' exposure to the network ions' light.
+
+Crosstalk exposure: the time each crosstalk beam of the node's network ion is on, read from the
+timeline when the memory is next touched; during an entangler run, the run's length times the
+fraction of each cycle in which the entangler holds that node's pump/excitation outputs high.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .circuit import Circuit
+from .ions import rotation_unitary
+from .lab import LabError
+
+__all__ = ["CIRCUIT_ROLES", "CircuitWorld"]
+
+CIRCUIT_ROLES = ("memory", "gate")
+#: frequency step of an AD9910 at 1 GHz (2^-32 of the clock): a DDS set to the lab's resonance
+#: lands within it; that residue is not a detuning (over seconds of lab time it would turn the
+#: drive's phase against the qubit frame and the entangling gate's fixed axis)
+DDS_RESOLUTION_HZ = 1e9 / 2**32
+
+
+class CircuitWorld:
+    """Memory ions and entangling gates of the two nodes (mixed into the physics world)."""
+
+    lab: Any
+    ions: Any
+    rng: np.random.Generator
+    mu_s: float
+    view: Any
+    _t: int
+    _on: list[dict[str, bool]]
+    _beam_ch: list[dict[str, int]]
+    _ent_ch: set[int]
+
+    def _init_circuit(self) -> None:
+        nodes = self.lab.nodes
+        mems = [n.memory for n in nodes]
+        self.circuit: Circuit | None = None
+        if any(m is not None for m in mems):
+            self.circuit = Circuit(
+                tuple(m.t2_s if m else math.inf for m in mems),  # type: ignore[arg-type]
+                tuple(m.crosstalk.dephasing_per_s if m else 0.0 for m in mems),  # type: ignore
+                tuple(m.crosstalk.depolarising_per_s if m else 0.0 for m in mems),  # type: ignore
+                self.mu_s,
+            )
+        self._mem_dds: list[tuple[int, int] | None] = [None, None]
+        self._gate_since: list[int | None] = [None, None]
+        self._xt_channels: list[list[int]] = [[], []]
+        self._xt_level: dict[int, bool] = {}
+        self._run_light = [0.0, 0.0]  # fraction of each entangler cycle with crosstalk light
+
+    def _attach_circuit(self, ttl: Callable[[str, str], int]) -> None:
+        """Resolve the memory drives' and gates' devices (``ttl`` is the world's resolver)."""
+        assert self.view is not None
+        for k, node in enumerate(self.lab.nodes):
+            m = node.memory
+            if m is not None and m.drive is not None:
+                self._beam_ch[k]["memory"] = ttl(m.drive.switch, f"{node.name}.memory drive")
+                _kind, spi, extra = self.view.resolve_device(m.drive.dds)
+                self._mem_dds[k] = (spi, int(extra.get("cs", 0)))
+                self._xt_channels[k] = [
+                    self._beam_ch[k][b] for b in m.crosstalk.beams if b in self._beam_ch[k]
+                ]
+            if node.gate is not None:
+                self._beam_ch[k]["gate"] = ttl(node.gate.switch, f"{node.name}.gate")
+
+    # ---- what the world asks ----------------------------------------------------------------
+    def _circuit_busy(self) -> bool:
+        """Whether a window must be processed in detail for the memories (a memory drive or
+        gate on, or the memory entangled with the network ions)."""
+        c = self.circuit
+        if c is None:
+            return False
+        return c.attached or any(on.get("memory") or on.get("gate") for on in self._on)
+
+    def _net_apply(self, fn: Callable[[np.ndarray], np.ndarray]) -> None:
+        """A linear map of the network pair's state, applied to the joint state if attached."""
+        c = self.circuit
+        if c is not None and c.attached:
+            self.ions.rho = c.network_map(fn)
+        else:
+            self.ions.rho = fn(self.ions.rho)
+
+    def _net_measure(self, k: int, measure: Callable[..., Any]) -> int:
+        """Z measurement of network ion ``k`` (``measure`` is the two-ion rule)."""
+        c = self.circuit
+        if c is not None and c.attached:
+            bit, self.ions.rho = c.measure_network(k, self.rng)
+        else:
+            bit, self.ions.rho = measure(self.ions.rho, k, self.rng)
+        return bit
+
+    def _check_excitation(self) -> None:
+        c = self.circuit
+        if c is not None and c.attached:
+            raise LabError(
+                f"lab {self.lab.name}: a network ion was excited while entangled with its memory "
+                "ion: measure or pump the network ions first (not modelled)"
+            )
+
+    # ---- events and segments ----------------------------------------------------------------
+    def _circuit_event(self, t: int, k: int, role: str, level: bool, was: bool) -> None:
+        if role != "gate" or self.circuit is None:
+            return
+        if level and not was:
+            self._gate_since[k] = t
+        elif not level and was and self._gate_since[k] is not None:
+            gate = self.lab.nodes[k].gate
+            frac = (t - self._gate_since[k]) * self.mu_s / gate.duration_s  # type: ignore
+            self._gate_since[k] = None
+            p = min(frac * 16 / 15 * (1 - gate.fidelity), 1.0)
+            self._sync_memory(t)
+            self.ions.rho = self.circuit.entangle(self.ions.rho, k, math.pi / 4 * frac, p, t)
+
+    def _memory_drive(self, k: int, t_a: int, t_b: int) -> None:
+        """Memory drive of node ``k`` on [t_a, t_b): one unitary per DDS piece."""
+        c = self.circuit
+        m = self.lab.nodes[k].memory
+        dds = self._mem_dds[k]
+        if c is None or m is None or dds is None:
+            return
+        self._sync_memory(t_a)
+        for u in self._drive_unitaries(m.drive, dds, t_a, t_b):
+            c.rotate(k, u, t_a)
+
+    def _drive_unitaries(self, drive: Any, dds: tuple[int, int], t_a: int, t_b: int) -> list:
+        """The propagators of a qubit drive on [t_a, t_b), split at the DDS's updates."""
+        assert self.view is not None
+        spi, cs = dds
+        cuts = [(t_a, self.view.dds_state_at(spi, cs, t_a))]
+        cuts += [(s.t_mu, s) for s in self.view.dds_states(spi, cs, t_a + 1, t_b)]
+        out = []
+        for i, (ts, st) in enumerate(cuts):
+            te = cuts[i + 1][0] if i + 1 < len(cuts) else t_b
+            if st is None or st.amplitude <= 0 or te <= ts:
+                continue
+            omega = 2 * math.pi * drive.rabi_frequency_hz * st.amplitude
+            detuning_hz = st.frequency_hz - drive.resonance_hz
+            if abs(detuning_hz) < DDS_RESOLUTION_HZ:
+                detuning_hz = 0.0  # the lab's resonance is what the DDS can be set to
+            delta = 2 * math.pi * detuning_hz
+            phi = 2 * math.pi * st.phase_turns + delta * ts * self.mu_s
+            out.append(rotation_unitary(omega, phi, delta, (te - ts) * self.mu_s))
+        return out
+
+    # ---- memory decoherence ------------------------------------------------------------------
+    def _sync_memory(self, t_mu: int) -> None:
+        """Count the crosstalk light since the memory was last touched, then decohere it."""
+        c = self.circuit
+        if c is None or self.view is None or t_mu <= c.t_mu:
+            return
+        for k in range(2):
+            on_s = 0.0
+            for ch in self._xt_channels[k]:
+                if ch in self._ent_ch:
+                    continue  # the entangler's outputs: counted per run (_runs_exposed)
+                level = self._xt_level.get(ch, False)
+                t_prev = c.t_mu
+                for t, lvl in self.view.ttl_levels(ch, c.t_mu, t_mu):
+                    if level:
+                        on_s += (t - t_prev) * self.mu_s
+                    level, t_prev = bool(lvl), t
+                if level:
+                    on_s += (t_mu - t_prev) * self.mu_s
+                self._xt_level[ch] = level
+            c.expose(k, on_s)
+        c.sync(t_mu)
+
+    def memory_state(self, t_mu: int | None = None) -> np.ndarray:
+        """The two memory qubits' 4×4 state (basis |m_A m_B⟩) at ``t_mu`` (default: processed
+        time), decoherence applied."""
+        if self.circuit is None:
+            raise LabError(f"lab {self.lab.name}: no node has a memory ion")
+        t = self._t if t_mu is None else t_mu
+        self._sync_memory(t)
+        return self.circuit.memory_state(t)
+
+    def _note_run_light(self, outputs: dict[int, tuple[int, int]], cycle_mu: int) -> None:
+        """Per node, the fraction of an entangler cycle with its crosstalk outputs high."""
+        if self.circuit is None:
+            return
+        frac = [0.0, 0.0]
+        for i, (start, stop) in outputs.items():
+            ch_dev = self.lab.entangler.outputs[i]
+            for k, node in enumerate(self.lab.nodes):
+                m = node.memory
+                if m is None:
+                    continue
+                for b in m.crosstalk.beams:
+                    if getattr(node, b).device == ch_dev:
+                        frac[k] += max(stop - start, 0) / cycle_mu
+        self._run_light = frac
+
+    def _runs_exposed(self, run_s: float) -> None:
+        """Entangler runs of total length ``run_s`` happened: the network ions were pumped
+        (the memory separates from them) and their light scattered onto the memories."""
+        c = self.circuit
+        if c is None:
+            return
+        c.separate()
+        for k in range(2):
+            c.expose(k, self._run_light[k] * run_s)
+
+    def repeat_runs(self, k: int, first_run_mu: int, period_mu: int, sig: Any) -> None:
+        """The fast-forward's skipped runs (:class:`~sim.fastforward.PeriodTracking`), with the
+        memories' exposure during them."""
+        super().repeat_runs(k, first_run_mu, period_mu, sig)  # type: ignore[misc]
+        self._runs_exposed(k * sig.run_mu * self.mu_s)

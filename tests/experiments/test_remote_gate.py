@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The teleported remote gate, end to end: repository/remote_gate.py in the simulator at a lab
+whose only errors are the ones a test switches on, analysed by ionlink-analyze gate, against the
+gate budget (seeded; tolerances stated)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from physics.conftest import modify  # tests/ is on sys.path (rootdir conftest)
+
+from analysis.cli import main as analyze
+from analysis.process import gate_tomography
+from sim.physics.gate_budget import predict_gate
+from sim.physics.lab import Lab, load_lab
+
+from .simhelpers import ROOT, lab_calibration
+
+
+def ideal_fast(**changes: object) -> Lab:
+    """oxford2025 without errors, with an efficient photon path (a herald every few attempts,
+    so that a shot costs its local operations, not the link) and ``changes`` on top."""
+    lab = modify(
+        load_lab("oxford2025"),
+        **{
+            "nodes__*__gate__fidelity": 1.0,
+            "nodes__*__t2_s": 1e6,
+            "nodes__*__readout__prep_error": 0.0,
+            "nodes__*__readout__dark_rate_hz": 0.0,
+            "nodes__*__optics__polarisation_mixing": 0.0,
+            "nodes__*__optics__collection_efficiency": 0.5,
+            "nodes__*__optics__fibre_transmission": 1.0,
+            "nodes__*__species__qubit_splitting_hz": 1.0,
+            "nodes__*__ions__1__t2_s": 1e9,
+            "nodes__*__ions__1__crosstalk__dephasing_per_s": 0.0,
+            "bsa__mode_overlap": 1.0,
+            "bsa__detectors__*__dark_rate_hz": 0.0,
+            "bsa__detectors__*__afterpulse_prob": 0.0,
+            "bsa__detectors__*__jitter_s": 0.0,
+        },
+    )
+    return modify(lab, **changes) if changes else lab
+
+
+def run_gate(tmp_path, lab: Lab, seed: int, **arguments: object):
+    """Startup, then RemoteGate with ``arguments``; returns the results file."""
+    from sim.runner import Simulation
+
+    sim = Simulation(
+        ROOT / "device_db.py",
+        seed=seed,
+        lab=lab,
+        results_dir=tmp_path / "results",
+        dataset_db=False,
+    )
+    for key, value in lab_calibration(lab).items():
+        sim.dataset_db.set(key, value, persist=True)
+    with sim:
+        assert sim.run(ROOT / "repository" / "startup.py").exit_code == 0
+        r = sim.run(ROOT / "repository" / "remote_gate.py", None, arguments)
+    assert r.exit_code == 0, r.error_message
+    return r
+
+
+def gate_json(path, capsys) -> dict:
+    assert analyze(["gate", str(path), "--json", "--bootstrap", "40", "--seed", "1"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+@pytest.mark.slow
+def test_ideal_teleported_cz_is_cz_in_all_four_correction_branches(tmp_path, capsys):
+    """With no error switched on, process tomography of the teleported CZ (one shot per input
+    and basis, 144 shots) gives F_pro = 1 within its 95 % interval, and every one of the four
+    network outcomes (each with its own corrections) occurred; the feed-forward pays the
+    network readout."""
+    lab = ideal_fast()
+    r = run_gate(tmp_path, lab, seed=3, mode="cz", heralds_per_setting=1)
+    m_a, m_b = r.datasets["gate.m_a"][:, 0], r.datasets["gate.m_b"][:, 0]
+    counts = np.bincount(2 * m_a + m_b, minlength=4)
+    assert (counts > 10).all(), counts  # each branch ~36 of 144
+    out = gate_json(r.results_file, capsys)
+    fp = out["process_fidelity"]
+    # one shot per setting: the maximum-likelihood point is biased low, the interval is not
+    assert fp["ci_low"] <= 1.0 <= fp["ci_high"] and fp["value"] > 0.8, fp
+    assert out["average_gate_fidelity"]["ci_high"] >= 1.0
+    # the same data are far from the identity (F_pro(CZ, I) = 1/4): the check can fail
+    d = r.datasets
+    settings = np.array(
+        [d["gate.settings." + k] for k in ("prep_a", "prep_b", "basis_a", "basis_b")]
+    )
+    other = gate_tomography(
+        d["gate.prep_bloch"],
+        d["gate.basis_axes"],
+        settings.T,
+        d["gate.setting"],
+        d["gate.bit_a"],
+        d["gate.bit_b"],
+        np.eye(4),
+        n_boot=20,
+    )
+    assert other.process_fidelity.value < 0.5  # (the interval is wide at one shot per setting)
+    latency = np.asarray(r.datasets["gate.latency_mu"]) * 1e-9
+    assert (latency > lab.nodes[0].readout.duration_s).all()
+    assert predict_gate(lab).process_fidelity > 0.995
+
+
+@pytest.mark.slow
+def test_local_gate_error_alone_moves_fidelity_as_budgeted(tmp_path, capsys):
+    """Gate fidelity 0.85 in both nodes and nothing else: the measured process fidelity agrees
+    with the budget's prediction within 3σ (σ from the 95 % bootstrap interval, 2 shots per
+    setting)."""
+    lab = ideal_fast(nodes__0__gate__fidelity=0.85, nodes__1__gate__fidelity=0.85)
+    predicted = predict_gate(lab).process_fidelity
+    assert predicted < 0.8  # the term is large against the statistics
+    r = run_gate(tmp_path, lab, seed=4, mode="cz", heralds_per_setting=2)
+    fp = gate_json(r.results_file, capsys)["process_fidelity"]
+    sigma = (fp["ci_high"] - fp["ci_low"]) / 3.92
+    centre = 0.5 * (fp["ci_high"] + fp["ci_low"])
+    assert abs(centre - predicted) < 3 * sigma, (fp, predicted)

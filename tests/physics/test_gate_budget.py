@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The teleported-gate budget: exact without errors, each term where the lab puts it, the
+oxford2025 preset against Main et al. 2025 (86 %), memory decoherence growing with the attempts
+a herald needs (physics world, scripted runs)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sim.physics.gate_budget import _Errors, _teleported_fidelity, predict_gate
+from sim.physics.lab import LabError, lab_from_dict, load_lab
+from sim.physics.world import PhysicsWorld
+
+from .conftest import FakeView, modify
+
+
+def test_protocol_without_errors_is_cz() -> None:
+    assert _teleported_fidelity(_Errors()) == pytest.approx(1.0, abs=1e-12)
+
+
+def test_each_error_is_one_term() -> None:
+    """A Bell pair of fidelity F gives F_pro = F (Bell-diagonal errors map to Paulis on the
+    memories); a readout error ε of one network bit gives 1 − ε (a wrong Z correction)."""
+    assert _teleported_fidelity(_Errors(bell=0.9)) == pytest.approx(0.9, abs=1e-12)
+    assert _teleported_fidelity(_Errors(readout=(0.05, 0.0))) == pytest.approx(0.95, abs=1e-12)
+
+
+def test_oxford2025_budget_within_003_of_main_et_al() -> None:
+    """Main et al., Nature 638, 383 (2025): teleported CZ at 86 %."""
+    b = predict_gate(load_lab("oxford2025"))
+    assert abs(b.process_fidelity - 0.86) <= 0.03
+    assert 0.96 <= b.bell_fidelity <= 0.98  # their Bell pairs, ≈ 97 %
+    assert set(b.terms) >= {"local gates", "crosstalk on the memories", "memory T2 during attempts"}
+
+
+def test_lab_without_memory_has_no_gate_budget() -> None:
+    with pytest.raises(LabError, match="no memory ion"):
+        predict_gate(load_lab("oxford2020"))
+
+
+def test_memory_ion_needs_a_gate_and_known_beams() -> None:
+    import tomllib
+
+    base = tomllib.loads(open(load_lab("oxford2025").source).read())
+    del base["nodes"]["a"]["gate"]
+    with pytest.raises(LabError, match="needs the node's"):
+        lab_from_dict(base)
+    base = tomllib.loads(open(load_lab("oxford2025").source).read())
+    base["nodes"]["b"]["ions"][1]["crosstalk"]["beams"] = ["laser"]
+    with pytest.raises(LabError, match="unknown beam 'laser'"):
+        lab_from_dict(base)
+    base = tomllib.loads(open(load_lab("oxford2025").source).read())
+    base["nodes"]["b"]["ions"].append({"role": "memory", "drive": {"switch": "x", "dds": "y"}})
+    with pytest.raises(LabError, match="at most one memory ion"):
+        lab_from_dict(base)
+
+
+def test_memory_decoherence_grows_with_the_attempts() -> None:
+    """A memory in |+⟩ while the link runs: its coherence decays with the number of entangler
+    runs, as T2 and the crosstalk rate times the light the entangler plays (pump window and
+    excitation per cycle)."""
+    lab = modify(
+        load_lab("oxford2025"),
+        nodes__0__ions__1__t2_s=0.05,
+        nodes__0__ions__1__crosstalk__dephasing_per_s=200.0,
+    )
+    rng = np.random.default_rng(5)
+    view = FakeView(rng)
+    world = PhysicsWorld(lab, rng)
+    world.attach(view)
+    world.circuit.mem = np.full((4, 4), 0.0, dtype=complex)  # type: ignore[union-attr]
+    world.circuit.mem[np.ix_([0, 2], [0, 2])] = 0.5  # type: ignore[union-attr]
+    cycle, run = 1000, 200_000
+    outputs = {0: (0, 470), 1: (600, 616), 2: (0, 470), 3: (600, 616)}
+    model = world.cycle_model(outputs, {i: (630, 660) for i in range(4)}, cycle)
+    t, previous = 10_000, 1.0
+    for runs in range(1, 6):
+        world.commit_timeout(model, (3, 12, 6, 9), t, t + run)
+        t += run
+        coherence = 2 * abs(world.memory_state(t)[0, 2])
+        light = 486 / cycle * runs * run * 1e-9  # pump + excite on-time of node A's light
+        expect = math.exp(-(t - 0) * 1e-9 / 0.05 - 200.0 * light)
+        assert coherence == pytest.approx(expect, rel=1e-6)
+        assert coherence < previous
+        previous = coherence
