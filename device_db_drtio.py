@@ -315,25 +315,81 @@ device_db["urukul0_ch3"] = {
     },
 }
 
-device_db["led0"] = {
+device_db["ttl16"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x000016},
 }
 
-device_db["led1"] = {
+device_db["ttl17"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x000017},
 }
 
-device_db["led2"] = {
+device_db["ttl18"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x000018},
+}
+
+device_db["ttl19"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x000019},
+}
+
+device_db["ttl20"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x00001A},
+}
+
+device_db["ttl21"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x00001B},
+}
+
+device_db["ttl22"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x00001C},
+}
+
+device_db["ttl23"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x00001D},
+}
+
+device_db["led0"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x00001E},
+}
+
+device_db["led1"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x00001F},
+}
+
+device_db["led2"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x000020},
 }
 
 # DEST#1 peripherals
@@ -352,112 +408,112 @@ device_db["i2c_switch1_1"] = {
 }
 device_db["core"]["arguments"]["satellite_cpu_targets"][1] = "rv32g"
 
-device_db["ttl16"] = {
+device_db["ttl24"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x010000},
 }
 
-device_db["ttl17"] = {
+device_db["ttl25"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x010001},
 }
 
-device_db["ttl18"] = {
+device_db["ttl26"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x010002},
 }
 
-device_db["ttl19"] = {
+device_db["ttl27"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x010003},
 }
 
-device_db["ttl20"] = {
+device_db["ttl28"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x010004},
 }
 
-device_db["ttl21"] = {
+device_db["ttl29"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x010005},
 }
 
-device_db["ttl22"] = {
+device_db["ttl30"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x010006},
 }
 
-device_db["ttl23"] = {
+device_db["ttl31"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x010007},
 }
 
-device_db["ttl24"] = {
+device_db["ttl32"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLInOut",
     "arguments": {"channel": 0x010008},
 }
 
-device_db["ttl25"] = {
+device_db["ttl33"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLInOut",
     "arguments": {"channel": 0x010009},
 }
 
-device_db["ttl26"] = {
+device_db["ttl34"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLInOut",
     "arguments": {"channel": 0x01000A},
 }
 
-device_db["ttl27"] = {
+device_db["ttl35"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLInOut",
     "arguments": {"channel": 0x01000B},
 }
 
-device_db["ttl28"] = {
+device_db["ttl36"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLInOut",
     "arguments": {"channel": 0x01000C},
 }
 
-device_db["ttl29"] = {
+device_db["ttl37"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLInOut",
     "arguments": {"channel": 0x01000D},
 }
 
-device_db["ttl30"] = {
+device_db["ttl38"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLInOut",
     "arguments": {"channel": 0x01000E},
 }
 
-device_db["ttl31"] = {
+device_db["ttl39"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLInOut",
@@ -584,25 +640,81 @@ device_db["urukul1_ch3"] = {
     },
 }
 
-device_db["led3"] = {
+device_db["ttl40"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x010016},
 }
 
-device_db["led4"] = {
+device_db["ttl41"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x010017},
 }
 
-device_db["led5"] = {
+device_db["ttl42"] = {
     "type": "local",
     "module": "artiq.coredevice.ttl",
     "class": "TTLOut",
     "arguments": {"channel": 0x010018},
+}
+
+device_db["ttl43"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x010019},
+}
+
+device_db["ttl44"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x01001A},
+}
+
+device_db["ttl45"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x01001B},
+}
+
+device_db["ttl46"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x01001C},
+}
+
+device_db["ttl47"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x01001D},
+}
+
+device_db["led3"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x01001E},
+}
+
+device_db["led4"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x01001F},
+}
+
+device_db["led5"] = {
+    "type": "local",
+    "module": "artiq.coredevice.ttl",
+    "class": "TTLOut",
+    "arguments": {"channel": 0x010020},
 }
 # ---- END artiq_ddb_template ----
 
@@ -612,18 +724,18 @@ device_db["led5"] = {
 # by the core's own link cable (ready, trigger, success, timeout). The master (is_master) drives
 # node A's pump and excitation (sequencer outputs 0, 1 = the pads of ttl2, ttl3) and gates the
 # analyser's APDs (inputs 0-3 = bsa_det0-3): the heralder is on the master. The slave on the
-# satellite drives node B's (its outputs 0, 1 = ttl18, ttl19 of the satellite).
+# satellite drives node B's (its outputs 0, 1 = ttl26, ttl27 of the satellite).
 device_db["entangler_master"] = {
     "type": "local",
     "module": "drivers.entangler",
     "class": "Entangler",
-    "arguments": {"channel": 0x000019, "is_master": True},
+    "arguments": {"channel": 0x000021, "is_master": True},
 }
 device_db["entangler_slave"] = {
     "type": "local",
     "module": "drivers.entangler",
     "class": "Entangler",
-    "arguments": {"channel": 0x010019, "is_master": False},
+    "arguments": {"channel": 0x010021, "is_master": False},
 }
 # The experiments' ``entangler``: both cores with the single core's API (outputs 2, 3 = node B's
 # on the slave).
@@ -638,7 +750,7 @@ _NODE_TTL_OUT = ["cool_sw", "repump_sw", "pump_sw", "excite", "detect_sw"]
 _NODE_DDS = ["cool_dds", "pump_dds", "detect_dds", "qubit_dds"]
 for _node, _ttl_base, _urukul, _pmt in (
     ("a", 0, "urukul0", "ttl12"),
-    ("b", 16, "urukul1", "ttl24"),
+    ("b", 24, "urukul1", "ttl32"),
 ):
     for _i, _sig in enumerate(_NODE_TTL_OUT):
         device_db["node_{}.{}".format(_node, _sig)] = "ttl{}".format(_ttl_base + _i)
@@ -646,7 +758,7 @@ for _node, _ttl_base, _urukul, _pmt in (
     device_db["node_{}.qubit_sw".format(_node)] = "ttl_{}_sw3".format(_urukul)
     device_db["node_{}.pmt".format(_node)] = _pmt
     # memory ion: its drive's switch and the mixed-species gate's (remote_gate; see device_db.py)
-    _mem_sw, _gate_sw = {"a": ("ttl6", "ttl7"), "b": ("ttl22", "ttl23")}[_node]
+    _mem_sw, _gate_sw = {"a": ("ttl6", "ttl7"), "b": ("ttl30", "ttl31")}[_node]
     device_db["node_{}.mem_sw".format(_node)] = _mem_sw
     device_db["node_{}.gate_sw".format(_node)] = _gate_sw
     device_db["circuit_{}".format(_node)] = {
@@ -698,6 +810,23 @@ device_db["bsa"] = {
 device_db["aux_in0"] = "ttl13"
 device_db["aux_in1"] = "ttl14"
 device_db["aux_out0"] = "ttl5"
-device_db["aux_out1"] = "ttl21"
+device_db["aux_out1"] = "ttl29"
+# NDSP controllers (drivers/controllers/, docs/device_db.md), as in device_db.py
+device_db["waveplates"] = {
+    "type": "controller",
+    "host": "::1",
+    "port": 3280,
+    "command": "aqctl_ionlink_waveplates -p {port} --bind {bind} --simulation",
+}
+device_db["timetagger"] = {
+    "type": "controller",
+    "host": "::1",
+    "port": 3274,
+    "command": "aqctl_ionlink_timetagger -p {port} --bind {bind} --simulation",
+}
+# shutters of the classical polarisation-reference light into each node's fibre (each chassis'
+# fourth DIO card)
+device_db["node_a.ref_sw"] = "ttl16"
+device_db["node_b.ref_sw"] = "ttl40"
 
 del _node, _ttl_base, _urukul, _pmt, _i, _sig, _ch, _mem_sw, _gate_sw

@@ -176,6 +176,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
             if self.should_stop():
                 return -1
             self.core.break_realtime()
+        return -1  # not reached: ARTIQ's compiler wants an explicit return after the loop
 
     @kernel
     def detect_both(self) -> TInt64:
