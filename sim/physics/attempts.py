@@ -293,7 +293,7 @@ class CycleModel:
         v = next(i for i in range(4) if pattern >> i & 1 and i % 2 == 1)
         wq = 0.5 * (self.lab.nodes[0].omega_q + self.lab.nodes[1].omega_q)
         d = _phase_diagonal(wq * (true_t[h] - true_t[v]))
-        return rho * np.outer(d, d.conj())  # u rho u† for the diagonal u
+        return rho * (d[:, None] * d.conj())  # u rho u† for the diagonal u
 
     def _draw_click(self, rng: np.random.Generator, i: int, r: int) -> tuple[float, float, bool]:
         """(true, recorded time, is dark) of input i's first gated click in record r (s)."""

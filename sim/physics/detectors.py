@@ -130,18 +130,23 @@ class ClickChannel:
         t0 = self._dark_to_mu
         self._dark_to_mu = t_end_mu
         # dark counts are drawn in time order: intervals that end before t0 can hide none again
-        blocks = np.frombuffer(self._suppress, dtype=np.int64).reshape(-1, 4)
-        ends = blocks[:, 0] + (blocks[:, 2] - 1) * blocks[:, 1] + blocks[:, 3]
-        blocks = blocks[ends > t0]
-        self._suppress = array("q", blocks.ravel().tolist())
+        # (a handful of blocks: plain Python is cheaper here than a numpy round trip)
+        sup = self._suppress
+        if sup:
+            keep = array("q")
+            for i in range(0, len(sup), 4):
+                first, period, count, length = sup[i : i + 4]
+                if first + (count - 1) * period + length > t0:
+                    keep.extend(sup[i : i + 4])
+            self._suppress = sup = keep
         if self.dark_rate_hz <= 0:
             return
         n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
         if not n:
             return  # (drawing no times draws nothing from the generator either)
         times = t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64)
-        if len(blocks) and n:
-            times = times[~_hidden(times, blocks)]
+        if sup:
+            times = times[~_hidden(times, np.frombuffer(sup, dtype=np.int64).reshape(-1, 4))]
         for t in times:
             heapq.heappush(self._raw, int(t))
 

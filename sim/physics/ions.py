@@ -138,7 +138,7 @@ def measure_z(rho: np.ndarray, ion: int, rng: np.random.Generator) -> tuple[int,
     p1 = float(d[keep1].sum())
     bit = int(rng.random() < min(max(p1, 0.0), 1.0))
     keep = keep1 if bit else ~keep1
-    out = rho * np.outer(keep, keep)  # P rho P with the diagonal projector P
+    out = rho * (keep[:, None] * keep)  # P rho P with the diagonal projector P
     tr = float(d[keep].sum())
     return bit, (out / tr if tr > 0 else out)
 
