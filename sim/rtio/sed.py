@@ -92,13 +92,12 @@ class SEDOutputs:
             lane = (lane + 1) & self._lane_mask
         q = self._lane_q[lane]
         if len(q) >= self.lane_depth:
-            # full lane (or events already gone): the CPU spins until the head event leaves, when
-            # the coarse counter reaches its coarse timestamp
-            cc = counter >> 3
-            while q and q[0] <= cc:
-                q.popleft()
-            if len(q) >= self.lane_depth:
-                counter = q.popleft() << 3
+            # full lane (or events already gone, dropped lazily): the head event leaves for this
+            # one; if it has not left yet (the coarse counter has not reached its coarse
+            # timestamp), the CPU spins until it does
+            head = q.popleft()
+            if head > counter >> 3:
+                counter = head << 3
         if c <= (counter >> 3) + 12:
             self.counter = counter
             raise self._underflow(target, ts, counter)
@@ -141,37 +140,41 @@ class SEDOutputs:
         mu = self._mu_of.get(duration) if seconds else duration
         if mu is None:
             mu = self._seconds_to_mu(duration)
+        ch = target >> 8
+        addr = target & 0xFF
+        lane_q, lane_last, mask, depth = (
+            self._lane_q,
+            self._lane_last,
+            self._lane_mask,
+            self.lane_depth,
+        )
+        c_out = self._c_out
+        st = self.channels.get(ch)
+        counter = self.counter
+        ts = self.now
         data = 1
-        while True:  # rtio_output(target, data), as above
-            counter = self.counter + self._c_out
-            ts = self.now
+        while True:  # rtio_output(target, data), as above; state written back before any call
+            counter += c_out
             c = ts >> 3
             lane = self._lane
             if c <= self._last_c:
-                lane = (lane + 1) & self._lane_mask
-            q = self._lane_q[lane]
-            if len(q) >= self.lane_depth:
-                cc = counter >> 3
-                while q and q[0] <= cc:
-                    q.popleft()
-                if len(q) >= self.lane_depth:
-                    counter = q.popleft() << 3
+                lane = (lane + 1) & mask
+            q = lane_q[lane]
+            if len(q) >= depth:
+                head = q.popleft()
+                if head > counter >> 3:
+                    counter = head << 3
+            self.counter = counter
             if c <= (counter >> 3) + 12:
-                self.counter = counter
                 raise self._underflow(target, ts, counter)
-            lane_last = self._lane_last
             if c <= lane_last[lane]:
-                self.counter = counter
-                self._async(AsyncError.SEQUENCE, target >> 8, ts)
+                self._async(AsyncError.SEQUENCE, ch, ts)
             else:
                 q.append(c)
                 lane_last[lane] = self._last_c = c
                 self._lane = lane
-                self.counter = counter
-                ch = target >> 8
                 if ts - counter < self.min_slack:
                     self._note_slack(ch, ts, counter)
-                st = self.channels.get(ch)
                 if st is None:
                     st = self.channel(ch)
                 if c > st.max_c:
@@ -179,14 +182,14 @@ class SEDOutputs:
                 else:
                     st.flagged = True
                     st.flag_c = st.max_c
-                st.raw.append((ts, target & 0xFF, data))
+                st.raw.append((ts, addr, data))
                 if st.hook is not None:
-                    st.hook(ts, target & 0xFF, data)
+                    st.hook(ts, addr, data)
             if not data:
                 return
             data = 0
-            self.counter += self._c_delay  # delay / delay_mu
-            self.now += mu
+            counter = self.counter + self._c_delay  # delay / delay_mu
+            self.now = ts = self.now + mu
 
     def _pulse_routed(self, target: int, duration: Any, seconds: bool = True) -> None:
         """:meth:`rtio_pulse` as three calls, through whatever ``rtio_output`` is routed to."""
