@@ -17,6 +17,7 @@ from typing import Any
 __all__ = [
     "rtio_output",
     "rtio_output_wide",
+    "rtio_pulse",
     "rtio_input_timestamp",
     "rtio_input_data",
     "rtio_input_timestamped_data",
@@ -62,6 +63,7 @@ _A = _Active()
 # same engine, which is also the installed time manager while a simulated kernel runs.
 HOT = {
     "rtio_output": "rtio_output",
+    "rtio_pulse": "rtio_pulse",
     "rtio_input_timestamp": "rtio_input_timestamp",
     "rtio_input_data": "rtio_input_data",
     "rtio_input_timestamped_data": "rtio_input_timestamped_data",
@@ -168,6 +170,13 @@ def rtio_output(target: int, data: int) -> None:
     _A.engine.rtio_output(target, data)
 
 
+def rtio_pulse(target: int, duration: Any, seconds: bool = True) -> None:
+    """``rtio_output(target, 1)``, ``delay(duration)`` (``delay_mu`` if not ``seconds``),
+    ``rtio_output(target, 0)`` in one call (the simulator's ``ttl.pulse``; not an ARTIQ
+    syscall)."""
+    _A.engine.rtio_pulse(target, duration, seconds)
+
+
 def rtio_output_wide(target: int, data: Any) -> None:
     """Submit a multi-word event."""
     _A.engine.rtio_output_wide(target, data)
@@ -250,7 +259,7 @@ def test_exception_id_sync(exception_id: int) -> None:
 SYSCALLS = {
     name: globals()[name]
     for name in __all__
-    if name.startswith(("rtio_", "dma_", "cache_", "test_exception"))
+    if name.startswith(("rtio_", "dma_", "cache_", "test_exception")) and name != "rtio_pulse"
 }
 
 

@@ -17,7 +17,14 @@ from artiq.language.core import delay, delay_mu, now_mu
 from sim.rtio.channels import Kind
 from sim.rtio.phy.clockgen import ClockGenPhy
 from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
-from sim.syscalls import bind_hot, input_count, rtio_input_data, rtio_input_timestamp, rtio_output
+from sim.syscalls import (
+    bind_hot,
+    input_count,
+    rtio_input_data,
+    rtio_input_timestamp,
+    rtio_output,
+    rtio_pulse,
+)
 
 __all__ = ["TTLOut", "TTLInOut", "TTLClockGen"]
 
@@ -69,16 +76,14 @@ class TTLOut:
         rtio_output(self.target_o, 0)
 
     def pulse_mu(self, duration: int) -> None:
-        """High for ``duration`` mu. Advances the timeline cursor by ``duration``."""
-        rtio_output(self.target_o, 1)
-        delay_mu(duration)
-        rtio_output(self.target_o, 0)
+        """High for ``duration`` mu. Advances the timeline cursor by ``duration``.
+        (``on(); delay_mu(duration); off()`` in one engine call.)"""
+        rtio_pulse(self.target_o, duration, False)
 
     def pulse(self, duration: float) -> None:
-        """High for ``duration`` seconds. Advances the timeline cursor by ``duration``."""
-        rtio_output(self.target_o, 1)
-        delay(duration)
-        rtio_output(self.target_o, 0)
+        """High for ``duration`` seconds. Advances the timeline cursor by ``duration``.
+        (``on(); delay(duration); off()`` in one engine call.)"""
+        rtio_pulse(self.target_o, duration)
 
 
 class TTLInOut:

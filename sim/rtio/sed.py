@@ -49,6 +49,12 @@ class SEDOutputs:
         def _underflow(self, target: int, ts: int, counter: int) -> RTIOUnderflow: ...
 
     _async: Callable[..., None]
+    _c_delay: int
+    _par_top: bool
+    _mu_of: dict[float, int]
+    _seconds_to_mu: Callable[[float], int]
+    take_time: Callable[[float], None]
+    take_time_mu: Callable[[int], None]
     _note_slack: Callable[[int, int, int], None]
 
     def _init_sed(self, lane_count: int, lane_depth: int) -> None:
@@ -86,13 +92,12 @@ class SEDOutputs:
             lane = (lane + 1) & self._lane_mask
         q = self._lane_q[lane]
         if len(q) >= self.lane_depth:
-            # full lane (or events already gone): the CPU spins until the head event leaves, when
-            # the coarse counter reaches its coarse timestamp
-            cc = counter >> 3
-            while q and q[0] <= cc:
-                q.popleft()
-            if len(q) >= self.lane_depth:
-                counter = q.popleft() << 3
+            # full lane (or events already gone, dropped lazily): the head event leaves for this
+            # one; if it has not left yet (the coarse counter has not reached its coarse
+            # timestamp), the CPU spins until it does
+            head = q.popleft()
+            if head > counter >> 3:
+                counter = head << 3
         if c <= (counter >> 3) + 12:
             self.counter = counter
             raise self._underflow(target, ts, counter)
@@ -123,6 +128,78 @@ class SEDOutputs:
     #: the class's submission path, whatever ``rtio_output`` is routed to
     _submit = rtio_output
 
+    def rtio_pulse(self, target: int, duration: Any, seconds: bool = True) -> None:
+        """``ttl.pulse`` in one call: ``rtio_output(target, 1)``, ``delay(duration)`` (seconds;
+        ``delay_mu`` if not ``seconds``), ``rtio_output(target, 0)`` — the same events, checks,
+        counter charges and exceptions as those three calls (the body of :meth:`rtio_output`,
+        twice, in one frame). While outputs are routed (:meth:`_swap_output`) or in a bare
+        statement of a parallel block, it makes the three calls (:meth:`_pulse_routed`)."""
+        if self._par_top:
+            self._pulse_routed(target, duration, seconds)
+            return
+        mu = self._mu_of.get(duration) if seconds else duration
+        if mu is None:
+            mu = self._seconds_to_mu(duration)
+        ch = target >> 8
+        addr = target & 0xFF
+        lane_q, lane_last, mask, depth = (
+            self._lane_q,
+            self._lane_last,
+            self._lane_mask,
+            self.lane_depth,
+        )
+        c_out = self._c_out
+        st = self.channels.get(ch)
+        counter = self.counter
+        ts = self.now
+        data = 1
+        while True:  # rtio_output(target, data), as above; state written back before any call
+            counter += c_out
+            c = ts >> 3
+            lane = self._lane
+            if c <= self._last_c:
+                lane = (lane + 1) & mask
+            q = lane_q[lane]
+            if len(q) >= depth:
+                head = q.popleft()
+                if head > counter >> 3:
+                    counter = head << 3
+            self.counter = counter
+            if c <= (counter >> 3) + 12:
+                raise self._underflow(target, ts, counter)
+            if c <= lane_last[lane]:
+                self._async(AsyncError.SEQUENCE, ch, ts)
+            else:
+                q.append(c)
+                lane_last[lane] = self._last_c = c
+                self._lane = lane
+                if ts - counter < self.min_slack:
+                    self._note_slack(ch, ts, counter)
+                if st is None:
+                    st = self.channel(ch)
+                if c > st.max_c:
+                    st.max_c = c
+                else:
+                    st.flagged = True
+                    st.flag_c = st.max_c
+                st.raw.append((ts, addr, data))
+                if st.hook is not None:
+                    st.hook(ts, addr, data)
+            if not data:
+                return
+            data = 0
+            counter = self.counter + self._c_delay  # delay / delay_mu
+            self.now = ts = self.now + mu
+
+    def _pulse_routed(self, target: int, duration: Any, seconds: bool = True) -> None:
+        """:meth:`rtio_pulse` as three calls, through whatever ``rtio_output`` is routed to."""
+        self.rtio_output(target, 1)
+        if seconds:
+            self.take_time(duration)
+        else:
+            self.take_time_mu(duration)
+        self.rtio_output(target, 0)
+
     def rtio_output_wide(self, target: int, data: Iterable[int]) -> None:
         """Syscall ``rtio_output_wide(target, [words])``: one event carrying several data words."""
         self.rtio_output(target, tuple(int(d) for d in data))
@@ -152,7 +229,12 @@ class SEDOutputs:
             self.__dict__["rtio_output"] = self.drtio.output
         else:
             self.__dict__.pop("rtio_output", None)
+        if "rtio_output" in self.__dict__:
+            self.__dict__["rtio_pulse"] = self._pulse_routed
+        else:
+            self.__dict__.pop("rtio_pulse", None)
         syscalls.refresh_hot(self, "rtio_output")
+        syscalls.refresh_hot(self, "rtio_pulse")
 
     def wrap_output(
         self, wrap: Callable[[Callable[[int, Any], None]], Callable[[int, Any], None]]

@@ -52,8 +52,11 @@ Input edges, resets, entangler runs and exceptions come from the engine's
 from __future__ import annotations
 
 import datetime
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import starmap
+from operator import itemgetter
 from typing import Any
 
 from drivers.entangler_registers import ADDR_CONFIG, ADDR_HERALD, ADDR_TCYCLE, TIMEOUT
@@ -471,7 +474,7 @@ def write_vcd(
     comment = "RTIO timeline of an ionlink simulation; time in mu; seed {}; lab {}".format(
         seed, getattr(lab, "name", None)
     )
-    changes: list[tuple[int, Any, Any]] = []
+    changes: list[tuple[Any, int, Any]] = []  # (variable, time, value): ``change``'s arguments
     aliases: list[tuple[tuple[str, ...], Any]] = []
     with (
         open(path, "w") as f,
@@ -496,10 +499,8 @@ def write_vcd(
             evs = s.changes
             if evs and evs[0][0] < 0:  # before the counter started: shown at 0
                 evs = [(max(t, 0), v) for t, v in evs]
-            changes.extend([(t, var, v) for t, v in evs])
+            changes.extend([(var, t, v) for t, v in evs])
         for a, var in aliases:  # after every variable: the hardware scope comes last
             w.register_alias((ROOT, *a[:-1]), a[-1], var)
-        changes.sort(key=lambda e: e[0])
-        change = w.change
-        for t, var, v in changes:
-            change(var, t, v)
+        changes.sort(key=itemgetter(1))  # stable: signal order at equal times
+        deque(starmap(w.change, changes), maxlen=0)  # one call per change, no Python loop

@@ -1,0 +1,151 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""``ttl.pulse``/``pulse_mu`` in one engine call (``SEDOutputs.rtio_pulse``) against the reference
+``on(); delay(d); off()``: event for event the same channel logs, lanes, counter, cursor,
+exceptions, async errors (underflow, collision, sequence error), DMA traces and VCD file, also
+while DMA records, the lane log is on and in a parallel block."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from artiq.language.core import at_mu, delay, delay_mu, now_mu, parallel
+from artiq.language.units import us
+
+_EXCLUDE_VCD = ("$date",)
+_AT = re.compile(r" \(at [^)]*\)")  # the kernel's source line differs by construction
+
+
+def _fused(ttl: Any, d: float, mu: bool) -> None:
+    if mu:
+        ttl.pulse_mu(d)
+    else:
+        ttl.pulse(d)
+
+
+def _reference(ttl: Any, d: float, mu: bool) -> None:
+    ttl.on()
+    if mu:
+        delay_mu(d)
+    else:
+        delay(d)
+    ttl.off()
+
+
+def _kernels(env: Any, pulse: Any) -> tuple:
+    """Kernels exercising every branch of the submission path, run in turn (the last with the
+    lane log on)."""
+    core, dma = env.core, env.get("core_dma")
+    ttl, ttl2 = env.get("ttl_out"), env.get("ttl_sma")
+    eng = env.engine
+
+    def train() -> None:  # full lanes: the CPU stalls on the head event
+        core.reset()
+        for _ in range(300):
+            pulse(ttl, 1 * us, False)
+            delay(1 * us)
+
+    def collide() -> None:  # 1-mu pulses: same coarse time on one channel
+        core.break_realtime()
+        delay(5 * us)
+        for _ in range(16):
+            pulse(ttl, 1, True)
+            delay_mu(1)
+
+    def sequence() -> None:  # back in time across all lanes: sequence errors
+        core.break_realtime()
+        delay(55 * 64 * us)
+        for _ in range(64):
+            pulse(ttl2, 25 * us, False)
+            delay(-75 * us)
+
+    def underflow_first() -> None:
+        at_mu(core.get_rtio_counter_mu())
+        pulse(ttl, 1 * us, False)
+
+    def underflow_second() -> None:
+        core.break_realtime()
+        pulse(ttl, -200000, True)
+
+    def record() -> int:  # routed through the DMA recorder, then played back
+        core.break_realtime()
+        with dma.record("p"):
+            for _ in range(3):
+                pulse(ttl, 2 * us, False)
+                delay(1 * us)
+        dma.playback("p")
+        return now_mu()
+
+    def par() -> None:  # bare statements of a parallel block
+        core.break_realtime()
+        with parallel:
+            pulse(ttl, 3 * us, False)
+            pulse(ttl2, 5 * us, False)
+        eng.enter_parallel()  # a parallel block whose statements are not rewritten
+        pulse(ttl, 3 * us, False)
+        pulse(ttl2, 5 * us, True)
+        eng.exit()
+        pulse(ttl, 1 * us, False)
+
+    def lanes() -> None:  # routed through the lane logger
+        core.break_realtime()
+        for _ in range(20):
+            pulse(ttl, 8, True)
+            pulse(ttl2, 16, True)
+
+    return train, collide, sequence, underflow_first, underflow_second, record, par, lanes
+
+
+def _steps(env: Any, pulse: Any) -> list:
+    """What each of :func:`_kernels` returned or raised, with the cursor and the counter after
+    it; the lane log."""
+    eng = env.engine
+    kernels = _kernels(env, pulse)
+    out = []
+    for k in kernels:
+        if k is kernels[-1]:
+            eng.lane_log = []
+        try:
+            res: Any = env.run(k)
+        except Exception as e:  # noqa: BLE001 - the exception is the result compared
+            res = (type(e).__name__, _AT.sub("", str(e)))
+        out.append((k.__name__, res, eng.now, eng.counter))
+    out.append(("lane_log", list(eng.lane_log)))
+    eng.lane_log = None
+    return out
+
+
+def _run(make_env: Any, tmp_path: Path, pulse: Any, tag: str) -> tuple[list, dict, str]:
+    vcd = tmp_path / (tag + ".vcd")
+    env = make_env(seed=5, vcd=str(vcd))
+    steps = _steps(env, pulse)
+    eng = env.engine
+    logs = {ch: list(st.raw) for ch, st in eng.channels.items()}
+    logs["dma"] = {k: (d, list(ev)) for k, (d, ev, _) in eng.dma_traces.items()}
+    logs["async"] = [_AT.sub("", m) for m in env.session.async_errors]
+    logs["summary"] = {  # the kernel's source line of the least slack differs by construction
+        k: v for k, v in env.session.summary().items() if not k.endswith("_source")
+    }
+    env.session.close()
+    text = "".join(
+        line for line in vcd.read_text().splitlines(True) if not line.startswith(_EXCLUDE_VCD)
+    )
+    return steps, logs, text
+
+
+def test_pulse_in_one_call_is_on_delay_off(make_env, tmp_path):
+    """Same steps, logs, errors and VCD, and every interesting branch was taken."""
+    fused = _run(make_env, tmp_path, _fused, "fused")
+    ref = _run(make_env, tmp_path, _reference, "reference")
+    assert fused[0] == ref[0]
+    assert fused[1] == ref[1]
+    assert fused[2] == ref[2]
+    steps = {s[0]: s for s in fused[0]}
+    assert steps["underflow_first"][1][0] == "RTIOUnderflow"
+    assert steps["underflow_second"][1][0] == "RTIOUnderflow"
+    assert steps["lane_log"][1]
+    assert any(m.startswith("RTIO sequence error") for m in fused[1]["async"])
+    assert any(m.startswith("RTIO collision") for m in fused[1]["async"])
+    assert fused[1]["dma"]["p"][1]
+    assert "1" in fused[2] and len(fused[2]) > 1000
