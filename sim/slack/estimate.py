@@ -36,7 +36,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 __all__ = [
     "UNDERFLOW_SLACK_MU",
@@ -186,6 +185,8 @@ def estimate_line(
     lo, hi = np.quantile(boot, [(1 - _CL) / 2, (1 + _CL) / 2])
     k = int(underflow_runs)
     a = (1 - _CL) / 2
+    from scipy import stats  # here: start-up of every ionlink-sim command would pay for it
+
     cp_lo = 0.0 if k == 0 else float(stats.beta.ppf(a, k, n_runs - k + 1))
     cp_hi = 1.0 if k == n_runs else float(stats.beta.ppf(1 - a, k + 1, n_runs - k))
     q = fit.quantile(min(target / f, 0.5))

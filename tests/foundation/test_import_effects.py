@@ -82,6 +82,7 @@ def test_start_up_loads_no_scipy():
         "artiq_env.activate()\n"
         "import sim.runner, sim.devices.urukul, sim.devices.ttl, sim.physics.world, sim.cli\n"
         "import sim.physics\n"
+        "sim.cli.get_argparser()\n"
         "assert sim.physics.PhysicsWorld is sim.physics.world.PhysicsWorld\n"
         "print(sorted(m for m in sys.modules if m.startswith('scipy')))\n"
     )
