@@ -118,11 +118,25 @@ class ClickChannel:
     def suppress(self, t_from_mu: int, t_to_mu: int) -> None:
         """No dark counts in [from, to) (the entangler fast path owns this interval)."""
         length = t_to_mu - t_from_mu
-        self._suppress.extend((t_from_mu, max(length, 1), 1, length))
+        self.suppress_periodic(t_from_mu, max(length, 1), 1, length)
 
     def suppress_periodic(self, first_mu: int, period_mu: int, count: int, length_mu: int) -> None:
-        """:meth:`suppress` for ``count`` intervals ``[first + j·period, … + length)``."""
-        self._suppress.extend((first_mu, period_mu, count, length_mu))
+        """:meth:`suppress` for ``count`` intervals ``[first + j·period, … + length)``.
+
+        An entry that continues the last one's intervals (same length, one period after its last
+        interval) extends it: a long loop's runs, detailed or fast-forwarded, take one entry per
+        change of period, not one per run (the same intervals, so the same dark counts)."""
+        sup = self._suppress
+        if len(sup) >= 4 and sup[-1] == length_mu > 0:
+            first, period, count0 = sup[-4], sup[-3], sup[-2]
+            step = first_mu - (first + (count0 - 1) * period)
+            if count0 == 1 and step >= length_mu and (count == 1 or step == period_mu):
+                sup[-3], sup[-2] = step, 1 + count  # a lone interval starts the period
+                return
+            if step == period and (count == 1 or period_mu == period):
+                sup[-2] = count0 + count
+                return
+        sup.extend((first_mu, period_mu, count, length_mu))
 
     def _darks(self, t_end_mu: int) -> None:
         if t_end_mu <= self._dark_to_mu:
@@ -133,7 +147,8 @@ class ClickChannel:
         blocks = np.frombuffer(self._suppress, dtype=np.int64).reshape(-1, 4)
         ends = blocks[:, 0] + (blocks[:, 2] - 1) * blocks[:, 1] + blocks[:, 3]
         blocks = blocks[ends > t0]
-        self._suppress = array("q", blocks.ravel().tolist())
+        # what ends before t_end can hide none of the later draws either (kept compact: no lists)
+        self._suppress = array("q", blocks[ends[ends > t0] > t_end_mu].tobytes())
         if self.dark_rate_hz <= 0:
             return
         n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
@@ -169,10 +184,12 @@ def _hidden(times: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     order = np.argsort(times, kind="stable")
     st = times[order]
     hidden = np.zeros(len(st), dtype=bool)
-    for first, period, count, length in blocks.tolist():
-        lo, hi = np.searchsorted(st, [first, first + (count - 1) * period + length])
-        if lo < hi:
-            hidden[lo:hi] |= (st[lo:hi] - first) % period < length
+    first, period, count, length = blocks.T
+    los = np.searchsorted(st, first)
+    his = np.searchsorted(st, first + (count - 1) * period + length)
+    for i in np.flatnonzero(los < his).tolist():  # only the blocks some time falls in
+        lo, hi = int(los[i]), int(his[i])
+        hidden[lo:hi] |= (st[lo:hi] - int(first[i])) % int(period[i]) < int(length[i])
     out = np.empty_like(hidden)
     out[order] = hidden
     return out
