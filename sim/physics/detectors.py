@@ -118,11 +118,25 @@ class ClickChannel:
     def suppress(self, t_from_mu: int, t_to_mu: int) -> None:
         """No dark counts in [from, to) (the entangler fast path owns this interval)."""
         length = t_to_mu - t_from_mu
-        self._suppress.extend((t_from_mu, max(length, 1), 1, length))
+        self.suppress_periodic(t_from_mu, max(length, 1), 1, length)
 
     def suppress_periodic(self, first_mu: int, period_mu: int, count: int, length_mu: int) -> None:
-        """:meth:`suppress` for ``count`` intervals ``[first + j·period, … + length)``."""
-        self._suppress.extend((first_mu, period_mu, count, length_mu))
+        """:meth:`suppress` for ``count`` intervals ``[first + j·period, … + length)``.
+
+        An entry that continues the last one's intervals (same length, one period after its last
+        interval) extends it: a long loop's runs, detailed or fast-forwarded, take one entry per
+        change of period, not one per run (the same intervals, so the same dark counts)."""
+        sup = self._suppress
+        if len(sup) >= 4 and sup[-1] == length_mu > 0:
+            first, period, count0 = sup[-4], sup[-3], sup[-2]
+            step = first_mu - (first + (count0 - 1) * period)
+            if count0 == 1 and step >= length_mu and (count == 1 or step == period_mu):
+                sup[-3], sup[-2] = step, 1 + count  # a lone interval starts the period
+                return
+            if step == period and (count == 1 or period_mu == period):
+                sup[-2] = count0 + count
+                return
+        sup.extend((first_mu, period_mu, count, length_mu))
 
     def _darks(self, t_end_mu: int) -> None:
         if t_end_mu <= self._dark_to_mu:
@@ -130,23 +144,28 @@ class ClickChannel:
         t0 = self._dark_to_mu
         self._dark_to_mu = t_end_mu
         # dark counts are drawn in time order: intervals that end before t0 can hide none again
-        # (a handful of blocks: plain Python is cheaper here than a numpy round trip)
+        # (a handful of blocks: plain Python is cheaper here than a numpy round trip); what ends
+        # before t_end can hide none of the later draws either, so only the rest is kept
         sup = self._suppress
+        live = array("q")  # the blocks that may hide a draw in [t0, t_end)
         if sup:
             keep = array("q")
             for i in range(0, len(sup), 4):
                 first, period, count, length = sup[i : i + 4]
-                if first + (count - 1) * period + length > t0:
-                    keep.extend(sup[i : i + 4])
-            self._suppress = sup = keep
+                end = first + (count - 1) * period + length
+                if end > t0:
+                    live.extend(sup[i : i + 4])
+                    if end > t_end_mu:
+                        keep.extend(sup[i : i + 4])
+            self._suppress = keep
         if self.dark_rate_hz <= 0:
             return
         n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
         if not n:
             return  # (drawing no times draws nothing from the generator either)
         times = t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64)
-        if sup:
-            times = times[~_hidden(times, np.frombuffer(sup, dtype=np.int64).reshape(-1, 4))]
+        if live:
+            times = times[~_hidden(times, np.frombuffer(live, dtype=np.int64).reshape(-1, 4))]
         for t in times:
             heapq.heappush(self._raw, int(t))
 
@@ -174,10 +193,12 @@ def _hidden(times: np.ndarray, blocks: np.ndarray) -> np.ndarray:
     order = np.argsort(times, kind="stable")
     st = times[order]
     hidden = np.zeros(len(st), dtype=bool)
-    for first, period, count, length in blocks.tolist():
-        lo, hi = np.searchsorted(st, [first, first + (count - 1) * period + length])
-        if lo < hi:
-            hidden[lo:hi] |= (st[lo:hi] - first) % period < length
+    first, period, count, length = blocks.T
+    los = np.searchsorted(st, first)
+    his = np.searchsorted(st, first + (count - 1) * period + length)
+    for i in np.flatnonzero(los < his).tolist():  # only the blocks some time falls in
+        lo, hi = int(los[i]), int(his[i])
+        hidden[lo:hi] |= (st[lo:hi] - int(first[i])) % int(period[i]) < int(length[i])
     out = np.empty_like(hidden)
     out[order] = hidden
     return out

@@ -68,3 +68,41 @@ def test_click_record_keeps_periodic_blocks():
     other = ClickChannel(np.random.default_rng(1), dark_rate_hz=1e5)
     other.load_state(rec)
     assert ch.drain(400_000) == other.drain(400_000)
+
+
+def _loop_windows(rng):
+    """Suppressed windows as an entangler loop makes them: runs of one length one period apart,
+    detailed (one interval each) or fast-forwarded (a periodic block), broken by heralds."""
+    calls, t = [], 0
+    for _ in range(60):
+        period, length = 300, 200
+        if rng.random() < 0.3:
+            period, length = int(rng.integers(1, 400)), int(rng.integers(0, 300))
+        for _ in range(int(rng.integers(1, 6))):
+            if rng.random() < 0.5:
+                calls.append((t, t + length))
+                t += period
+            else:
+                count = int(rng.integers(1, 40))
+                step = period + int(rng.random() < 0.2)  # a block of another period
+                calls.append((t, step, count, length))
+                t += count * step
+        t += int(rng.integers(0, 700))  # a herald, or a change of period
+    return calls, t
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_continued_windows_merge_into_one_entry_with_the_same_clicks(seed):
+    calls, t_end = _loop_windows(np.random.default_rng(seed))
+    merged = ClickChannel(np.random.default_rng(seed), dark_rate_hz=2e7)
+    plain = ClickChannel(np.random.default_rng(seed), dark_rate_hz=2e7)
+    for c in calls:
+        (merged.suppress if len(c) == 2 else merged.suppress_periodic)(*c)
+        a, b = c if len(c) == 2 else (c[0], None)
+        plain._suppress.extend((a, max(b - a, 1), 1, b - a) if len(c) == 2 else c)
+    assert len(merged._suppress) < 0.5 * len(plain._suppress)  # most runs continue the last
+    restored = ClickChannel(np.random.default_rng(seed), dark_rate_hz=2e7)
+    restored.load_state(merged.save_state())
+    edges = [ch.drain(t_end // 2) + ch.drain(t_end + 100) for ch in (merged, plain, restored)]
+    assert len(edges[1]) > 100 and edges[0] == edges[1] == edges[2]
+    assert len(merged._suppress) <= 4  # what ended before the draws hides nothing any more
