@@ -55,7 +55,8 @@ def served():
     thread.start()
     from comms.server import wait_for_server
 
-    wait_for_server("127.0.0.1", port, 5)
+    for host in ("127.0.0.1", "::1"):  # bound one after the other: wait for both
+        wait_for_server(host, port, 5)
     yield port
     pc_rpc.Client("127.0.0.1", port, timeout=5).terminate()
     thread.join(5)

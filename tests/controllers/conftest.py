@@ -49,7 +49,8 @@ def waveplates_ctl() -> Iterator[tuple[subprocess.Popen, int]]:
     """``aqctl_ionlink_waveplates --simulation`` on a free port; yields (process, port)."""
     port = free_port()
     proc = start_controller("aqctl_ionlink_waveplates", "--simulation", "-p", str(port))
-    wait_for_server("127.0.0.1", port, 20)
+    for host in ("127.0.0.1", "::1"):  # the default bind, one address after the other
+        wait_for_server(host, port, 20)
     yield proc, port
     stop(proc)
 
@@ -70,7 +71,8 @@ def timetagger_ctl() -> Iterator[tuple[subprocess.Popen, int]]:
         "--feed-port",
         str(feed),
     )
-    wait_for_server("127.0.0.1", port, 20)
+    for host in ("127.0.0.1", "::1"):  # the default bind, one address after the other
+        wait_for_server(host, port, 20)
     proc.ports = (port, stream, feed)  # type: ignore[attr-defined]
     yield proc, port
     stop(proc)
