@@ -12,7 +12,6 @@ import pytest
 from physics.conftest import modify  # tests/ is on sys.path (rootdir conftest)
 
 from analysis.cli import main as analyze
-from analysis.gate_report import gate_summary
 from analysis.process import gate_tomography
 from sim.physics.gate_budget import drtio_feed_forward_s, predict_gate
 from sim.physics.lab import Lab, load_lab
@@ -108,19 +107,23 @@ def test_ideal_teleported_cz_is_cz_in_all_four_correction_branches(tmp_path, cap
 
 
 #: one error source at a time on the ideal lab, each large enough to take the process fidelity
-#: to about 0.5 (the budget's term ~0.5 against σ ≈ 0.04 at 360 shots)
+#: to 0.5-0.7 (the budget's term 0.3-0.5 against σ ≈ 0.04 at 360 shots). The memory's T2 is
+#: milder: the budget counts its dephasing over the feed-forward as phase flips of the logical
+#: qubit, while inside the local gates the memory sits in a rotated frame where a phase flip is
+#: a bit flip, and flips in different frames do not cancel in pairs as two phase flips do; at
+#: T2 = 1 ms (F ≈ 0.48) that second-order difference is ≈ 0.04, at 2 ms ≈ 0.01
 SOURCES = {
     "Bell pair (mode overlap 0.2)": {"bsa__mode_overlap": 0.2},
     "local gates (F = 0.88)": {"nodes__*__gate__fidelity": 0.88},
     "network readout (error 0.07)": {"nodes__*__readout__prep_error": 0.07},
-    "memory T2 = 1 ms (feed-forward, attempts)": {"nodes__*__ions__1__t2_s": 1e-3},
+    "memory T2 = 2 ms (feed-forward, attempts, copies)": {"nodes__*__ions__1__t2_s": 2e-3},
     "crosstalk dephasing 3000/s": {"nodes__*__ions__1__crosstalk__dephasing_per_s": 3000.0},
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("source", list(SOURCES))
-def test_each_error_source_alone_moves_fidelity_as_budgeted(tmp_path, source):
+def test_each_error_source_alone_moves_fidelity_as_budgeted(tmp_path, capsys, source):
     """One error source switched on in the ideal lab: the process fidelity of the teleported
     CZ, measured by direct fidelity estimation (the 15 Paulis' eigenstates, 6 shots each of the
     60 settings), agrees with the gate budget's prediction within 3σ. σ is the estimate's
@@ -132,9 +135,9 @@ def test_each_error_source_alone_moves_fidelity_as_budgeted(tmp_path, source):
     r = run_gate(
         tmp_path, lab, seed=7, mode="cz", analysis="direct_fidelity", heralds_per_setting=6
     )
-    rep = gate_summary(r.results_file)
-    assert rep.direct is not None and rep.direct.shots == 360
-    f, sigma = rep.direct.process_fidelity.value, rep.direct.sigma
+    out = gate_json(r.results_file, capsys)  # ionlink-analyze gate FILE --json
+    assert out["analysis"] == "direct_fidelity" and out["shots"] == 360
+    f, sigma = out["process_fidelity"]["value"], out["process_fidelity_sigma"]
     assert 0.02 < sigma < 0.06, sigma
     assert abs(f - predicted) < 3 * sigma, (source, f, sigma, predicted)
 
