@@ -9,8 +9,9 @@ module ρ_mem (4×4). A node's entangling gate *attaches* the two into one 16×1
 operation the world then does on a network ion (a linear map of its 4×4 ρ_net) is applied to each
 memory block of the joint state, and the state is *detached* again as soon as it factorises
 (after the network ions were measured or pumped). Memory decoherence (T2, and crosstalk while
-the network ion's light is on) is applied lazily before each operation on a memory qubit: it acts
-on the memory qubits alone and so commutes with everything done to the network ions.
+the network ion's light is on) is applied lazily before each operation on a memory qubit (for a
+gate or a memory pulse, the world applies it up to the operation's midpoint, the rest after it):
+it acts on the memory qubits alone and so commutes with everything done to the network ions.
 """
 
 from __future__ import annotations
