@@ -125,3 +125,27 @@ def test_blind_init_only_beyond_the_init_slack():
     assert blind_init_latency_s(0x10010, 0.3e-6) == 0.0  # 2 m
     assert blind_init_latency_s(0x10, 100e-6) == 0.0  # the master's own Urukul
     assert blind_init_latency_s(0x10010, INIT_READ_SLACK_S / 2) == INIT_READ_SLACK_S / 2
+
+
+def test_budget_knows_the_simulator_device_db_has_two_chassis():
+    """``ionlink-sim budget --device-db device_db_sim_drtio.py`` in a fresh process (no ARTIQ
+    stand-in active yet) sees the satellite, as with ``device_db_drtio.py``: it once failed with
+    "no link" because loading the simulator's device db without ``import artiq`` turned every
+    entry, the core's satellite list with it, into a placeholder."""
+    import json
+    import subprocess
+    import sys
+
+    def budget(ddb: str) -> dict:
+        out = subprocess.run(
+            [sys.executable, "-m", "sim", "budget", "oxford2025", "--gate", "--json"]
+            + ["--device-db", str(ROOT / ddb)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+        )
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    assert budget("device_db_sim_drtio.py") == budget("device_db_drtio.py")
