@@ -602,6 +602,13 @@ class FastForwardLoop:
                     self._after.clear()
                 self._after[self._prev_end] = _KnownPass(period, sig.content, ended)
         self._prev, self._prev_end = key, ended
+        return self.follow(ended, timeouts, end_mu, max_runs)
+
+    def follow(
+        self, ended: PassEnd, timeouts: int, end_mu: int, max_runs: int
+    ) -> tuple[int, int]:
+        """Fast-forward the passes known to follow ``ended`` (the chain of transients to the
+        fixed point's end, then the fixed point). Returns ``(timeouts, end_mu)`` updated."""
         fixed = self._fixed
         if fixed is None or timeouts >= max_runs:
             return timeouts, end_mu

@@ -17,11 +17,11 @@ from typing import Any
 from artiq.language.core import at_mu, kernel, now_mu
 
 from drivers import bsa as _driver
-from sim.fastforward import FastForwardLoop, PassSignature
+from sim.fastforward import FastForwardLoop, PassEnd, PassSignature
 from sim.physics.quiet import QuietWorld
 from sim.rtio.errors import RTIOUnderflow
 
-__all__ = ["AttemptSkipper", "BellStateAnalyser"]
+__all__ = ["AttemptLoop", "AttemptSkipper", "BellStateAnalyser"]
 
 
 class AttemptSkipper:
@@ -48,23 +48,43 @@ class AttemptSkipper:
         return k
 
 
+class AttemptLoop(FastForwardLoop):
+    """:class:`~sim.fastforward.FastForwardLoop` that also learns the pass that follows the
+    start of a call: the kernel calls the loop again after every click, and the state it starts
+    from (slack, the world as the click left it: :meth:`QuietAttempts.start_signature`) recurs,
+    so the first pass of a call is followed like a transient once it has been seen."""
+
+    def start(self, body: tuple) -> None:
+        super().start(body)
+        eng = self.engine
+        sig = self.phy.world.start_signature(eng.now)
+        if sig is not None:
+            self._prev_end = PassEnd(eng.now - eng.counter, 0, ("start",), sig, body)
+
+    def enter(self, attempts: int, t_att: int, max_attempts: int) -> tuple[int, int]:
+        """Fast-forward the passes known to follow the start: ``(attempts, t_att)`` updated."""
+        if self._prev_end is None:
+            return attempts, t_att
+        return self.follow(self._prev_end, attempts, t_att, max_attempts)
+
+
 class BellStateAnalyser(_driver.BellStateAnalyser):
     """Bell-state analyser driver with the simulator's fast-forward (see module docstring)."""
 
     def __init__(self, dmgr: Any, detectors: Any, *, fast_forward: bool = True, **kwargs: Any):
         super().__init__(dmgr, detectors, **kwargs)
         self.fast_forward = fast_forward
-        self._loop: FastForwardLoop | None = None
+        self._loop: AttemptLoop | None = None
         self._skipper: AttemptSkipper | None = None
 
-    def _fast_loop(self) -> tuple[Any, FastForwardLoop, AttemptSkipper] | None:
+    def _fast_loop(self) -> tuple[Any, AttemptLoop, AttemptSkipper] | None:
         eng = getattr(self.core, "engine", None)
         world = getattr(eng, "cycle_world", None)
         if not self.fast_forward or not isinstance(world, QuietWorld):
             return None
         if self._loop is None or self._loop.engine is not eng or self._skipper is None:
             self._skipper = AttemptSkipper(eng, world)
-            self._loop = FastForwardLoop(eng, -1, self._skipper)
+            self._loop = AttemptLoop(eng, -1, self._skipper)
         return eng, self._loop, self._skipper
 
     @kernel
@@ -88,6 +108,7 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
         n = 0
         pattern = 0
         t_att = now_mu()
+        n, t_att = loop.enter(n, int(t_att), max_attempts)
         while n < max_attempts:
             capturing = eng.capture_start()
             skipper.world.begin_pass()

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -278,6 +278,12 @@ class QuietAttempts:
             self.ions.rho = known.rho.copy()
             self._diag = None
             self._period_clean = False
+            # the last round is now the k-th skipped pass's (ref's, ending at t_end): the world's
+            # own signature (quiet_signature_now) then equals ref, and a following skip is not
+            # taken for a transient
+            self._q_last = replace(
+                fire, exc=tuple((n, s + t_end, e + t_end) for n, s, e in ref.exc)
+            )
         if k < max_passes:
             win = windows if k == 0 else [period_mu] * len(dets)
             self._arm(self._p_empty(fire, overlap(k)), dets, rates, win)
@@ -294,6 +300,21 @@ class QuietAttempts:
             return self.quiet_signature(t_next_mu)
         finally:
             self._q_fires, self._q_clicks = saved
+
+    def start_signature(self, t_next_mu: int) -> tuple | None:
+        """Where a call of the attempt loop starts, the cursor at ``t_next_mu``: the world as it
+        is (:meth:`quiet_signature_now`, e.g. after a pass with a click), with the coherence
+        origins relative to the cursor (mu); None when that is no quiet state, or while a
+        detector's dead time after its last click reaches past where its dark counts are drawn
+        to (the quiet law of the next pass would not hold)."""
+        for ch in self._det_ch:
+            d = self._channels[ch]
+            if d.last_click_mu + d.dead_mu > d.dark_to_mu:
+                return None
+        sig = self.quiet_signature_now(t_next_mu)
+        if sig is None:
+            return None
+        return sig, tuple(round(c / self.mu_s) - t_next_mu for c in self._coh_t0)
 
     def _arm(self, p0: float, dets: list[Any], rates: list[float], windows: list[int]) -> None:
         """The next pass is not quiet: its round is non-empty (empty with probability ``p0``),
