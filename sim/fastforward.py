@@ -604,9 +604,7 @@ class FastForwardLoop:
         self._prev, self._prev_end = key, ended
         return self.follow(ended, timeouts, end_mu, max_runs)
 
-    def follow(
-        self, ended: PassEnd, timeouts: int, end_mu: int, max_runs: int
-    ) -> tuple[int, int]:
+    def follow(self, ended: PassEnd, timeouts: int, end_mu: int, max_runs: int) -> tuple[int, int]:
         """Fast-forward the passes known to follow ``ended`` (the chain of transients to the
         fixed point's end, then the fixed point). Returns ``(timeouts, end_mu)`` updated."""
         fixed = self._fixed

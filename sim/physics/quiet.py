@@ -127,6 +127,8 @@ class QuietAttempts:
         self._q_force: bool | None = None  # the next round: True non-empty, False empty
         self._q_p0: dict[tuple, float] = {}
         self._q_known: dict[QuietPass, _Known] = {}
+        # (cursor, world time, ions' state object, dark-count horizons, signature) after a skip
+        self._q_now: tuple | None = None
 
     def _round_pattern(
         self, p: np.ndarray, rho0: np.ndarray, key: tuple, overlap: float, exc: tuple
@@ -145,6 +147,9 @@ class QuietAttempts:
         self._q_fires.append(QuietFire(pattern, key, overlap, rho0, exc))
         return pattern
 
+    def _dark_horizons(self) -> tuple:
+        return tuple(self._channels[ch].dark_to_mu for ch in self._det_ch)
+
     def _detector_marks(self) -> tuple:
         return tuple(self._channels[ch].last_click_mu for ch in self._det_ch)
 
@@ -152,6 +157,7 @@ class QuietAttempts:
         """A pass of the attempt loop starts: rounds and clicks are counted from here."""
         self._q_fires = []
         self._q_clicks = self._detector_marks()
+        self._q_now = None
 
     def quiet_signature(self, t_next_mu: int) -> QuietPass | None:
         """The pass since :meth:`begin_pass`, ending with the cursor at ``t_next_mu``, if it was
@@ -244,10 +250,17 @@ class QuietAttempts:
         n0 = [th.n for th in thermal]
         heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu
 
+        memo: dict[int, float] = {}
+        t0 = self._t  # where n0 holds (the world moves on below)
+
         def overlap(j: int) -> float:
             # the ions heat from where the world is to pass j's excitation (no cooling light)
-            dtj = t_fire + j * period_mu - self._t
-            return round(mode_overlap(lab, dt, tuple(n + h * dtj for n, h in zip(n0, heat))), 4)
+            m = memo.get(j)
+            if m is None:
+                dtj = t_fire + j * period_mu - t0
+                n_j = tuple(n + h * dtj for n, h in zip(n0, heat))
+                m = memo[j] = round(mode_overlap(lab, dt, n_j), 4)
+            return m
 
         def q_quiet(j: int) -> float:
             return self._p_empty(fire, overlap(j)) * (e_dark if j == 0 else e_dark_period)
@@ -266,34 +279,50 @@ class QuietAttempts:
                     k = j
                     break
         if k:
-            t_end = t_next_mu + k * period_mu  # the cursor after the k-th pass
-            t_world = t_end + ref.t_rel
-            for th in thermal:
-                th.heat((t_world - self._t) * mu)
-            self._t = t_world
-            for r, d in zip(ref.dark_rel, dets):
-                d.dark_to_mu = t_end + r
-            t_s = t_end * mu
-            self._coh_t0 = [t_s + c for c in known.coh_rel]
-            self.ions.rho = known.rho.copy()
-            self._diag = None
-            self._period_clean = False
-            # the last round is now the k-th skipped pass's (ref's, ending at t_end): the world's
-            # own signature (quiet_signature_now) then equals ref, and a following skip is not
-            # taken for a transient
-            self._q_last = replace(
-                fire, exc=tuple((n, s + t_end, e + t_end) for n, s, e in ref.exc)
-            )
+            self._move_on(t_next_mu + k * period_mu, ref, known)
         if k < max_passes:
+            self._q_now = None
             win = windows if k == 0 else [period_mu] * len(dets)
             self._arm(self._p_empty(fire, overlap(k)), dets, rates, win)
         return k
+
+    def _move_on(self, t_end: int, ref: QuietPass, known: _Known) -> None:
+        """The world after quiet passes ``ref`` ending with the cursor at ``t_end`` (mu): heated
+        in closed form, ``ref``'s ion state, coherence origins and dark-count horizons."""
+        mu = self.mu_s
+        t_world = t_end + ref.t_rel
+        for th in self.ions.thermal:
+            th.heat((t_world - self._t) * mu)
+        self._t = t_world
+        for r, ch in zip(ref.dark_rel, self._det_ch):
+            self._channels[ch].dark_to_mu = t_end + r
+        t_s = t_end * mu
+        self._coh_t0 = [t_s + c for c in known.coh_rel]
+        self.ions.rho = known.rho.copy()
+        self._diag = None
+        self._period_clean = False
+        # the last round is now the last skipped pass's (ref's, ending at t_end): the world's own
+        # signature (quiet_signature_now) then equals ref, and a following skip is not taken for
+        # a transient; untouched until the next pass, it is ref itself
+        self._q_last = replace(
+            known.fire, exc=tuple((n, s + t_end, e + t_end) for n, s, e in ref.exc)
+        )
+        self._q_now = (t_end, self._t, self.ions.rho, self._dark_horizons(), ref)
 
     def quiet_signature_now(self, t_next_mu: int) -> QuietPass | None:
         """:class:`QuietPass` of the world as it is (the last quiet pass's round), or None."""
         fire = self._q_last
         if fire is None:
             return None
+        c = self._q_now
+        if (
+            c is not None
+            and c[0] == t_next_mu
+            and c[1] == self._t
+            and c[2] is self.ions.rho
+            and c[3] == self._dark_horizons()
+        ):
+            return c[4]  # the world is where the last skip left it, untouched since
         saved = (self._q_fires, self._q_clicks)
         self._q_fires, self._q_clicks = [fire], self._detector_marks()
         try:

@@ -17,7 +17,7 @@ from artiq.experiment import NumberValue, kernel, rpc  # the stand-in (tests/con
 from numpy import int64
 from scipy import stats
 
-from sim.devices.bsa import AttemptSkipper
+from sim.devices.bsa import AttemptLoop, AttemptSkipper
 from tests.experiments.simhelpers import REPO, simulation
 
 
@@ -39,11 +39,13 @@ class AttemptCalls(
     runpy.run_path(str(REPO / "remote_entanglement_cpu.py"))["RemoteEntanglementCPU"]
 ):
     """The CPU experiment's traces; ``calls`` x (cooling, ``attempts_until_click_mu`` of at most
-    one cooling block), each call's attempts and pattern recorded."""
+    one cooling block), each call's attempts and pattern recorded. ``every_call_cools`` 0: a
+    cooling only every ``attempts_per_cool`` attempts, as in the experiment."""
 
     def build(self):
         super().build()
         self.setattr_argument("calls", NumberValue(100, precision=0, step=1, type="int"))
+        self.setattr_argument("every_call_cools", NumberValue(1, precision=0, step=1, type="int"))
 
     def run(self):
         self.done, self.patterns = [], []
@@ -67,11 +69,15 @@ class AttemptCalls(
         self.node_a.idle()
         self.node_b.idle()
         ts = [int64(-1)] * 4
+        since_cool = 0
         for _ in range(self.calls):
-            self.core_dma.playback_handle(cool)
+            if since_cool == 0 or self.every_call_cools:
+                self.core_dma.playback_handle(cool)
+                since_cool = 0
             done, pattern, _t = self.bsa.attempts_until_click_mu(
-                attempt, self.sens_end_mu, self.margin_mu, self.attempts_per_cool, ts
+                attempt, self.sens_end_mu, self.margin_mu, self.attempts_per_cool - since_cool, ts
             )
+            since_cool = (since_cool + done) % self.attempts_per_cool
             self.note(done, pattern)
             self.resync()
 
@@ -156,3 +162,41 @@ def test_attempts_until_a_click_follow_the_reference(tmp_path, monkeypatch):
     table = np.array([classes(False), classes(True)])
     table = table[:, table.sum(axis=0) > 0]
     assert stats.chi2_contingency(table).pvalue > 0.001
+
+
+def test_the_pass_after_a_call_start_is_what_detail_gives(tmp_path, monkeypatch):
+    """The fast path follows the pass after a call's start (after a click, the kernel calls
+    again) as it saw it follow the same start state before (``AttemptLoop``). Audited: every
+    time it would, the pass runs in detail instead and must make the same submissions relative
+    to the cursor and end in the same state (slack, world signature, ions to 9 decimals) as the
+    one learnt."""
+    audit = {"same": 0, "differ": 0}
+
+    def enter(self, attempts, t_att, max_attempts):
+        return attempts, t_att  # never follow: run the pass in detail, compared below
+
+    orig = AttemptLoop.after_timeout
+
+    def after_timeout(self, period, end_mu, timeouts, max_runs):
+        start = self._prev_end if timeouts == 1 else None
+        seen = self._after.get(start) if start is not None else None
+        out = orig(self, period, end_mu, timeouts, max_runs)
+        new = self._after.get(start) if start is not None else None
+        if seen is not None and new is not None and new is not seen:
+            same = (new.period.key, new.content, new.ended) == (
+                seen.period.key,
+                seen.content,
+                seen.ended,
+            )
+            audit["same" if same else "differ"] += 1
+        return out
+
+    monkeypatch.setattr(AttemptLoop, "enter", enter)
+    monkeypatch.setattr(AttemptLoop, "after_timeout", after_timeout)
+    lab = _lab(tmp_path, "darker", dark_rate_hz=3e3)
+    sim = simulation(tmp_path / "audit", lab=lab, seed=5)
+    result = sim.run(AttemptCalls, None, {"calls": 120, "every_call_cools": 0})
+    assert result.exit_code == 0, result.error_message
+    sim.close()
+    assert audit["differ"] == 0, audit
+    assert audit["same"] > 30, audit
