@@ -10,6 +10,8 @@ a click and the click patterns must follow the same law in both.
 
 import re
 import runpy
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -200,3 +202,54 @@ def test_the_pass_after_a_call_start_is_what_detail_gives(tmp_path, monkeypatch)
     sim.close()
     assert audit["differ"] == 0, audit
     assert audit["same"] > 30, audit
+
+
+def test_a_termination_request_leaves_the_cpu_loop_soon(tmp_path, monkeypatch, record_property):
+    """A termination request during the CPU-heralding loop (at ``oxford2020``) is seen by the
+    kernel's next pause check and the run ends with the heralds taken so far. The host time
+    from the request to the check that sees it is recorded (``latency_s``; ≈ 0.05-0.1 s on an
+    idle machine, the issue's target is 0.5 s); the bound asserted is loose, for a loaded CI."""
+    from drivers.link import LinkExperiment
+
+    seen: dict[str, float] = {}
+    orig = LinkExperiment.should_stop
+
+    def should_stop(self):
+        stop = orig(self)
+        if stop and "seen" not in seen:
+            seen["seen"] = time.monotonic()
+        return stop
+
+    sim = simulation(tmp_path, seed=2)
+
+    def request():
+        seen["request"] = time.monotonic()
+        sim.scheduler.request_termination()
+
+    timer = threading.Timer(1.0, request)  # 1 s into the heralding loop
+    run_link = LinkExperiment.run_link
+
+    def run_link_timed(self, kernel_fn):
+        timer.start()
+        return run_link(self, kernel_fn)
+
+    monkeypatch.setattr(LinkExperiment, "should_stop", should_stop)
+    monkeypatch.setattr(LinkExperiment, "run_link", run_link_timed)
+    try:
+        result = sim.run(
+            REPO / "remote_entanglement_cpu.py", None, {"mode": "z", "heralds_per_setting": 10**6}
+        )
+    finally:
+        timer.cancel()
+    t_end = time.monotonic()
+    sim.close()
+    assert "request" in seen and "seen" in seen, seen
+    latency = seen["seen"] - seen["request"]
+    record_property("latency_s", latency)
+    print("termination request seen after {:.3f} s of host time".format(latency))
+    assert result.exit_code != 0  # terminated, not finished
+    assert 0 <= latency < 5.0
+    assert t_end - seen["seen"] < 10.0
+    d = result.datasets
+    assert len(d["herald.pattern"]) == int(d["totals.heralds"]) < 10**6
+    assert int(d["totals.attempts"]) > 0
