@@ -49,23 +49,42 @@ class AttemptSkipper:
 
 
 class AttemptLoop(FastForwardLoop):
-    """:class:`~sim.fastforward.FastForwardLoop` that also learns the pass that follows the
-    start of a call: the kernel calls the loop again after every click, and the state it starts
-    from (slack, the world as the click left it: :meth:`QuietAttempts.start_signature`) recurs,
-    so the first pass of a call is followed like a transient once it has been seen."""
+    """:class:`~sim.fastforward.FastForwardLoop` that also learns the pass that follows a state
+    of the world and the clocks where no quiet pass ended: the start of a call (the kernel calls
+    the loop again after every click) and the end of a pass that was not quiet (a dark count
+    outside the gates, an afterpulse). Such states recur (slack, the world as the click left it:
+    :meth:`~sim.physics.quiet.QuietAttempts.start_signature`), so the pass after them is followed
+    like a transient once it has been seen in detail."""
 
     def start(self, body: tuple) -> None:
         super().start(body)
+        self._mark("start")
+
+    def _mark(self, tag: str) -> bool:
+        """Let the next pass be learnt (and followed) as the one after the state now."""
         eng = self.engine
         sig = self.phy.world.start_signature(eng.now)
-        if sig is not None:
-            self._prev_end = PassEnd(eng.now - eng.counter, 0, ("start",), sig, body)
+        if sig is None:
+            return False
+        self._prev_end = PassEnd(eng.now - eng.counter, 0, (tag,), sig, self._body)
+        return True
 
-    def enter(self, attempts: int, t_att: int, max_attempts: int) -> tuple[int, int]:
-        """Fast-forward the passes known to follow the start: ``(attempts, t_att)`` updated."""
+    def resume(self, attempts: int, t_att: int, max_attempts: int) -> tuple[int, int]:
+        """Fast-forward the passes known to follow the last pass or marked state:
+        ``(attempts, t_att)`` updated."""
         if self._prev_end is None:
             return attempts, t_att
         return self.follow(self._prev_end, attempts, t_att, max_attempts)
+
+    def after_timeout(
+        self, period: Any, end_mu: int, timeouts: int, max_runs: int
+    ) -> tuple[int, int]:
+        """As :meth:`FastForwardLoop.after_timeout`; after a pass that was not quiet, the state
+        it left is marked and what is known to follow it is fast-forwarded."""
+        timeouts, end_mu = super().after_timeout(period, end_mu, timeouts, max_runs)
+        if self._prev_end is None and timeouts < max_runs and self._mark("after"):
+            return self.resume(timeouts, end_mu, max_runs)
+        return timeouts, end_mu
 
 
 class BellStateAnalyser(_driver.BellStateAnalyser):
@@ -108,7 +127,7 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
         n = 0
         pattern = 0
         t_att = now_mu()
-        n, t_att = loop.enter(n, int(t_att), max_attempts)
+        n, t_att = loop.resume(n, int(t_att), max_attempts)
         while n < max_attempts:
             capturing = eng.capture_start()
             skipper.world.begin_pass()
