@@ -127,7 +127,8 @@ class QuietAttempts:
         self._q_force: bool | None = None  # the next round: True non-empty, False empty
         self._q_p0: dict[tuple, float] = {}
         self._q_known: dict[QuietPass, _Known] = {}
-        # (cursor, world time, ions' state object, dark-count horizons, signature) after a skip
+        # (cursor, world time, ions' state object, dark-count horizons, detector marks, and the
+        # world's signature then): quiet_signature_now's last answer, or ref after a skip
         self._q_now: tuple | None = None
 
     def _round_pattern(
@@ -307,28 +308,33 @@ class QuietAttempts:
         self._q_last = replace(
             known.fire, exc=tuple((n, s + t_end, e + t_end) for n, s, e in ref.exc)
         )
-        self._q_now = (t_end, self._t, self.ions.rho, self._dark_horizons(), ref)
+        self._q_now = (
+            t_end,
+            self._t,
+            self.ions.rho,
+            self._dark_horizons(),
+            self._detector_marks(),
+            ref,
+        )
 
     def quiet_signature_now(self, t_next_mu: int) -> QuietPass | None:
         """:class:`QuietPass` of the world as it is (the last quiet pass's round), or None."""
         fire = self._q_last
         if fire is None:
             return None
+        key = (t_next_mu, self._t, self.ions.rho, self._dark_horizons(), self._detector_marks())
         c = self._q_now
-        if (
-            c is not None
-            and c[0] == t_next_mu
-            and c[1] == self._t
-            and c[2] is self.ions.rho
-            and c[3] == self._dark_horizons()
-        ):
-            return c[4]  # the world is where the last skip left it, untouched since
+        if c is not None and c[0] == key[0] and c[2] is key[2] and c[:-1] == key:
+            return c[-1]  # the world is as when it was last signed (or skipped), untouched since
         saved = (self._q_fires, self._q_clicks)
-        self._q_fires, self._q_clicks = [fire], self._detector_marks()
+        self._q_fires, self._q_clicks = [fire], key[4]
         try:
-            return self.quiet_signature(t_next_mu)
+            sig = self.quiet_signature(t_next_mu)
         finally:
             self._q_fires, self._q_clicks = saved
+        if sig is not None:
+            self._q_now = (*key, sig)
+        return sig
 
     def start_signature(self, t_next_mu: int) -> tuple | None:
         """Where a call of the attempt loop starts, the cursor at ``t_next_mu``: the world as it
