@@ -160,10 +160,11 @@ class QuietAttempts:
         self._q_clicks = self._detector_marks()
         self._q_now = None
 
-    def quiet_signature(self, t_next_mu: int) -> QuietPass | None:
+    def quiet_signature(self, t_next_mu: int, *, learn: bool = True) -> QuietPass | None:
         """The pass since :meth:`begin_pass`, ending with the cursor at ``t_next_mu``, if it was
         quiet: one excitation round, empty pattern, no detector click, nothing pending on the
-        detectors, no beam left on but pumping; else None."""
+        detectors, no beam left on but pumping; else None. With ``learn`` what the pass left
+        (round, ions' state, coherence origins) is kept for skipping passes like it."""
         fires, self._q_fires = self._q_fires, []
         if len(fires) != 1 or fires[0].pattern != 0 or self._staged:
             return None
@@ -184,7 +185,7 @@ class QuietAttempts:
             tuple(tuple(on.values()) for on in self._on),
             (np.round(self.ions.rho, STATE_DECIMALS) + 0j).tobytes(),  # no signed zeros
         )
-        if sig not in self._q_known:
+        if learn and sig not in self._q_known:
             if len(self._q_known) >= 256:
                 self._q_known.clear()
             t_s = t_next_mu * self.mu_s
@@ -329,7 +330,7 @@ class QuietAttempts:
         saved = (self._q_fires, self._q_clicks)
         self._q_fires, self._q_clicks = [fire], key[4]
         try:
-            sig = self.quiet_signature(t_next_mu)
+            sig = self.quiet_signature(t_next_mu, learn=False)  # no pass of the loop ended here
         finally:
             self._q_fires, self._q_clicks = saved
         if sig is not None:
