@@ -6,7 +6,9 @@ executed in one step.
 Each attempt runs in detail through the driver while the engine captures what it submitted;
 :class:`sim.fastforward.FastForwardLoop` learns the loop's fixed point from those passes (as for
 the entangler's timeouts) and has the engine repeat it, with :class:`AttemptSkipper` asking the
-physics (:mod:`sim.physics.quiet`) how many of the next attempts stay quiet.
+physics (:mod:`sim.physics.quiet`) how many of the next attempts stay quiet. :class:`AttemptLoop`
+also follows the pass after a call's start or after a pass that was not quiet, once seen, so that
+after a click only the click's own pass runs in detail.
 ``fast_forward=False`` (a ``sim_args`` entry) runs every attempt in detail (the tests' reference).
 """
 

@@ -27,8 +27,10 @@ the next one with a click is random. The parts:
   (``sim.devices.bsa``) as the skipping party (no PHY of its own: the detectors' gates and the
   beams are plain TTLs).
 
-Everything else (the first pass of a call, passes with a click, underflows) runs in detail. A
-pass counts as repeating only when the ions' state it leaves agrees to 9 decimals with the
+Everything else (passes with a click, underflows, the first pass after a state not seen before)
+runs in detail; the pass after a call's start or after a pass that was not quiet is followed once
+seen from the same state (:meth:`QuietAttempts.start_signature`, ``sim.devices.bsa.AttemptLoop``).
+A pass counts as repeating only when the ions' state it leaves agrees to 9 decimals with the
 previous one (absolute times enter the dephasing in floating point).
 """
 
