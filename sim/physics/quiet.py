@@ -78,6 +78,15 @@ class QuietPass:
     beams: tuple
     state: bytes
 
+    def __hash__(self) -> int:
+        # looked up once or twice per skip (known passes, PassEnd keys): hashing the round's key
+        # (emissions, Jones matrices) every time cost more than the rest of the lookup
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.key, self.exc, self.t_rel, self.dark_rel, self.beams, self.state))
+            object.__setattr__(self, "_hash", h)
+        return h
+
 
 @dataclass(frozen=True, eq=False)
 class _Known:
@@ -198,6 +207,9 @@ class QuietAttempts:
 
     def _p_empty(self, fire: QuietFire, overlap: float) -> float:
         """P(empty pattern) of ``fire``'s round with mode overlap ``overlap``."""
+        p0 = self._q_p0.get((fire, overlap))  # the same round (by identity) asked again
+        if p0 is not None:
+            return p0
         key = (fire.key, overlap, fire.rho0.tobytes())
         p0 = self._q_p0.get(key)
         if p0 is None:
@@ -207,6 +219,7 @@ class QuietAttempts:
             if len(self._q_p0) > 4096:
                 self._q_p0.clear()
             self._q_p0[key] = p0
+        self._q_p0[(fire, overlap)] = p0
         return p0
 
     def _passes_in_polarisation(
