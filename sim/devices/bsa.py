@@ -14,6 +14,7 @@ after a click only the click's own pass runs in detail.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from artiq.language.core import at_mu, kernel, now_mu
@@ -23,7 +24,7 @@ from sim.fastforward import FastForwardLoop, PassEnd, PassSignature
 from sim.physics.quiet import QuietWorld
 from sim.rtio.errors import RTIOUnderflow
 
-__all__ = ["AttemptLoop", "AttemptSkipper", "BellStateAnalyser"]
+__all__ = ["AttemptLoop", "AttemptSkipper", "BellStateAnalyser", "TransientChain"]
 
 
 class AttemptSkipper:
@@ -43,11 +44,36 @@ class AttemptSkipper:
     def skip_runs(
         self, max_runs: int, period_mu: int, ref: Any, writes: list[tuple[int, int, Any]]
     ) -> int:
-        """Skip up to ``max_runs`` quiet passes of ``period_mu`` (``ref``: the pass)."""
+        """Skip up to ``max_runs`` quiet passes of ``period_mu`` (``ref``: the pass, or a
+        :class:`TransientChain`: its passes one each, then its fixed point), one after the other
+        as separate repeats would, stopping at the first that is not quiet."""
         del writes
-        k = self.world.skip_quiet(max_runs, period_mu, ref, self.engine.now)
-        self.skipped += k
-        return k
+        steps, fixed = (ref.steps, ref.fixed) if isinstance(ref, TransientChain) else ((), ref)
+        t0, done = self.engine.now, 0
+        for step in steps:
+            if done >= max_runs:
+                break
+            k = self.world.skip_quiet(1, period_mu, step, t0 + done * period_mu)
+            done += k
+            if k == 0:
+                break
+        else:
+            if done < max_runs:
+                done += self.world.skip_quiet(
+                    max_runs - done, period_mu, fixed, t0 + done * period_mu
+                )
+        self.skipped += done
+        return done
+
+
+@dataclass(frozen=True)
+class TransientChain:
+    """Passes that make the same submissions as the fixed point (same period) but leave the
+    world elsewhere (the ions' state settling after a click): their world signatures in order,
+    then the fixed point's."""
+
+    steps: tuple
+    fixed: Any
 
 
 class AttemptLoop(FastForwardLoop):
@@ -77,6 +103,27 @@ class AttemptLoop(FastForwardLoop):
         if self._prev_end is None:
             return attempts, t_att
         return self.follow(self._prev_end, attempts, t_att, max_attempts)
+
+    def follow(self, ended: PassEnd, timeouts: int, end_mu: int, max_runs: int) -> tuple[int, int]:
+        """As :meth:`FastForwardLoop.follow`; a chain of transients whose passes all make the
+        fixed point's submissions is repeated with it in one engine call (the world steps
+        through the chain's states, drawing as the separate repeats would)."""
+        fixed = self._fixed
+        if fixed is None or timeouts >= max_runs:
+            return timeouts, end_mu
+        target = fixed.known.ended
+        chain = self.chain_to(ended, target)
+        if not chain or any(s.period.key != fixed.known.period.key for s in chain):
+            return super().follow(ended, timeouts, end_mu, max_runs)
+        ref = TransientChain(tuple(s.content for s in chain), fixed.known.content)
+        eng = self.engine
+        k = eng.repeat_period(fixed.known.period, max_runs - timeouts, self.channel, ref, self.phy)
+        if k == 0:
+            return timeouts, end_mu
+        last = chain[k - 1].ended if k <= len(chain) else target
+        self._prev_end = last
+        self._prev = fixed.key if k > len(chain) else None
+        return timeouts + k, eng.now - last.after_run_mu
 
     def after_timeout(
         self, period: Any, end_mu: int, timeouts: int, max_runs: int
