@@ -602,10 +602,11 @@ class FastForwardLoop:
                     self._after.clear()
                 self._after[self._prev_end] = _KnownPass(period, sig.content, ended)
         self._prev, self._prev_end = key, ended
-        fixed = self._fixed
-        if fixed is None or timeouts >= max_runs:
-            return timeouts, end_mu
-        eng, target = self.engine, fixed.known.ended
+        return self.follow(ended, timeouts, end_mu, max_runs)
+
+    def chain_to(self, ended: PassEnd, target: PassEnd) -> list[_KnownPass] | None:
+        """The known passes that lead from ``ended`` to ``target`` (at most
+        :data:`MAX_TRANSIENT`; empty when they are the same), or None."""
         chain: list[_KnownPass] = []
         e = ended
         while e != target and len(chain) < MAX_TRANSIENT:
@@ -614,7 +615,17 @@ class FastForwardLoop:
                 break
             chain.append(step)
             e = step.ended
-        if e == target:
+        return chain if e == target else None
+
+    def follow(self, ended: PassEnd, timeouts: int, end_mu: int, max_runs: int) -> tuple[int, int]:
+        """Fast-forward the passes known to follow ``ended`` (the chain of transients to the
+        fixed point's end, then the fixed point). Returns ``(timeouts, end_mu)`` updated."""
+        fixed = self._fixed
+        if fixed is None or timeouts >= max_runs:
+            return timeouts, end_mu
+        eng, target = self.engine, fixed.known.ended
+        chain = self.chain_to(ended, target)
+        if chain is not None:
             # known passes lead from here to where the fixed point ends
             for step in chain:
                 if timeouts >= max_runs:

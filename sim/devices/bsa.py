@@ -6,22 +6,25 @@ executed in one step.
 Each attempt runs in detail through the driver while the engine captures what it submitted;
 :class:`sim.fastforward.FastForwardLoop` learns the loop's fixed point from those passes (as for
 the entangler's timeouts) and has the engine repeat it, with :class:`AttemptSkipper` asking the
-physics (:mod:`sim.physics.quiet`) how many of the next attempts stay quiet.
+physics (:mod:`sim.physics.quiet`) how many of the next attempts stay quiet. :class:`AttemptLoop`
+also follows the pass after a call's start or after a pass that was not quiet, once seen, so that
+after a click only the click's own pass runs in detail.
 ``fast_forward=False`` (a ``sim_args`` entry) runs every attempt in detail (the tests' reference).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from artiq.language.core import at_mu, kernel, now_mu
 
 from drivers import bsa as _driver
-from sim.fastforward import FastForwardLoop, PassSignature
+from sim.fastforward import FastForwardLoop, PassEnd, PassSignature
 from sim.physics.quiet import QuietWorld
 from sim.rtio.errors import RTIOUnderflow
 
-__all__ = ["AttemptSkipper", "BellStateAnalyser"]
+__all__ = ["AttemptLoop", "AttemptSkipper", "BellStateAnalyser", "TransientChain"]
 
 
 class AttemptSkipper:
@@ -41,11 +44,96 @@ class AttemptSkipper:
     def skip_runs(
         self, max_runs: int, period_mu: int, ref: Any, writes: list[tuple[int, int, Any]]
     ) -> int:
-        """Skip up to ``max_runs`` quiet passes of ``period_mu`` (``ref``: the pass)."""
+        """Skip up to ``max_runs`` quiet passes of ``period_mu`` (``ref``: the pass, or a
+        :class:`TransientChain`: its passes one each, then its fixed point), one after the other
+        as separate repeats would, stopping at the first that is not quiet."""
         del writes
-        k = self.world.skip_quiet(max_runs, period_mu, ref, self.engine.now)
-        self.skipped += k
-        return k
+        steps, fixed = (ref.steps, ref.fixed) if isinstance(ref, TransientChain) else ((), ref)
+        t0, done = self.engine.now, 0
+        for step in steps:
+            if done >= max_runs:
+                break
+            k = self.world.skip_quiet(1, period_mu, step, t0 + done * period_mu)
+            done += k
+            if k == 0:
+                break
+        else:
+            if done < max_runs:
+                done += self.world.skip_quiet(
+                    max_runs - done, period_mu, fixed, t0 + done * period_mu
+                )
+        self.skipped += done
+        return done
+
+
+@dataclass(frozen=True)
+class TransientChain:
+    """Passes that make the same submissions as the fixed point (same period) but leave the
+    world elsewhere (the ions' state settling after a click): their world signatures in order,
+    then the fixed point's."""
+
+    steps: tuple
+    fixed: Any
+
+
+class AttemptLoop(FastForwardLoop):
+    """:class:`~sim.fastforward.FastForwardLoop` that also learns the pass that follows a state
+    of the world and the clocks where no quiet pass ended: the start of a call (the kernel calls
+    the loop again after every click) and the end of a pass that was not quiet (a dark count
+    outside the gates, an afterpulse). Such states recur (slack, the world as the click left it:
+    :meth:`~sim.physics.quiet.QuietAttempts.start_signature`), so the pass after them is followed
+    like a transient once it has been seen in detail."""
+
+    def start(self, body: tuple) -> None:
+        super().start(body)
+        self._mark("start")
+
+    def _mark(self, tag: str) -> bool:
+        """Let the next pass be learnt (and followed) as the one after the state now."""
+        eng = self.engine
+        sig = self.phy.world.start_signature(eng.now)
+        if sig is None:
+            return False
+        self._prev_end = PassEnd(eng.now - eng.counter, 0, (tag,), sig, self._body)
+        return True
+
+    def resume(self, attempts: int, t_att: int, max_attempts: int) -> tuple[int, int]:
+        """Fast-forward the passes known to follow the last pass or marked state:
+        ``(attempts, t_att)`` updated."""
+        if self._prev_end is None:
+            return attempts, t_att
+        return self.follow(self._prev_end, attempts, t_att, max_attempts)
+
+    def follow(self, ended: PassEnd, timeouts: int, end_mu: int, max_runs: int) -> tuple[int, int]:
+        """As :meth:`FastForwardLoop.follow`; a chain of transients whose passes all make the
+        fixed point's submissions is repeated with it in one engine call (the world steps
+        through the chain's states, drawing as the separate repeats would)."""
+        fixed = self._fixed
+        if fixed is None or timeouts >= max_runs:
+            return timeouts, end_mu
+        target = fixed.known.ended
+        chain = self.chain_to(ended, target)
+        if not chain or any(s.period.key != fixed.known.period.key for s in chain):
+            return super().follow(ended, timeouts, end_mu, max_runs)
+        ref = TransientChain(tuple(s.content for s in chain), fixed.known.content)
+        eng = self.engine
+        k = eng.repeat_period(fixed.known.period, max_runs - timeouts, self.channel, ref, self.phy)
+        if k == 0:
+            return timeouts, end_mu
+        last = chain[k - 1].ended if k <= len(chain) else target
+        self._prev_end = last
+        self._prev = fixed.key if k > len(chain) else None
+        return timeouts + k, eng.now - last.after_run_mu
+
+    def after_timeout(
+        self, period: Any, end_mu: int, timeouts: int, max_runs: int
+    ) -> tuple[int, int]:
+        """As :meth:`FastForwardLoop.after_timeout`; after a pass that was not quiet, the state
+        it left is marked and what is known to follow it is fast-forwarded."""
+        timeouts, end_mu = super().after_timeout(period, end_mu, timeouts, max_runs)
+        if self._prev_end is None and timeouts < max_runs and self._mark("after"):
+            return self.resume(timeouts, end_mu, max_runs)
+        return timeouts, end_mu
 
 
 class BellStateAnalyser(_driver.BellStateAnalyser):
@@ -54,17 +142,17 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
     def __init__(self, dmgr: Any, detectors: Any, *, fast_forward: bool = True, **kwargs: Any):
         super().__init__(dmgr, detectors, **kwargs)
         self.fast_forward = fast_forward
-        self._loop: FastForwardLoop | None = None
+        self._loop: AttemptLoop | None = None
         self._skipper: AttemptSkipper | None = None
 
-    def _fast_loop(self) -> tuple[Any, FastForwardLoop, AttemptSkipper] | None:
+    def _fast_loop(self) -> tuple[Any, AttemptLoop, AttemptSkipper] | None:
         eng = getattr(self.core, "engine", None)
         world = getattr(eng, "cycle_world", None)
         if not self.fast_forward or not isinstance(world, QuietWorld):
             return None
         if self._loop is None or self._loop.engine is not eng or self._skipper is None:
             self._skipper = AttemptSkipper(eng, world)
-            self._loop = FastForwardLoop(eng, -1, self._skipper)
+            self._loop = AttemptLoop(eng, -1, self._skipper)
         return eng, self._loop, self._skipper
 
     @kernel
@@ -88,6 +176,7 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
         n = 0
         pattern = 0
         t_att = now_mu()
+        n, t_att = loop.resume(n, int(t_att), max_attempts)
         while n < max_attempts:
             capturing = eng.capture_start()
             skipper.world.begin_pass()

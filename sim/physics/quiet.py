@@ -27,8 +27,10 @@ the next one with a click is random. The parts:
   (``sim.devices.bsa``) as the skipping party (no PHY of its own: the detectors' gates and the
   beams are plain TTLs).
 
-Everything else (the first pass of a call, passes with a click, underflows) runs in detail. A
-pass counts as repeating only when the ions' state it leaves agrees to 9 decimals with the
+Everything else (passes with a click, underflows, the first pass after a state not seen before)
+runs in detail; the pass after a call's start or after a pass that was not quiet is followed once
+seen from the same state (:meth:`QuietAttempts.start_signature`, ``sim.devices.bsa.AttemptLoop``).
+A pass counts as repeating only when the ions' state it leaves agrees to 9 decimals with the
 previous one (absolute times enter the dephasing in floating point).
 """
 
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -75,6 +77,15 @@ class QuietPass:
     dark_rel: tuple
     beams: tuple
     state: bytes
+
+    def __hash__(self) -> int:
+        # looked up once or twice per skip (known passes, PassEnd keys): hashing the round's key
+        # (emissions, Jones matrices) every time cost more than the rest of the lookup
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.key, self.exc, self.t_rel, self.dark_rel, self.beams, self.state))
+            object.__setattr__(self, "_hash", h)
+        return h
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,6 +138,9 @@ class QuietAttempts:
         self._q_force: bool | None = None  # the next round: True non-empty, False empty
         self._q_p0: dict[tuple, float] = {}
         self._q_known: dict[QuietPass, _Known] = {}
+        # (cursor, world time, ions' state object, dark-count horizons, detector marks, and the
+        # world's signature then): quiet_signature_now's last answer, or ref after a skip
+        self._q_now: tuple | None = None
 
     def _round_pattern(
         self, p: np.ndarray, rho0: np.ndarray, key: tuple, overlap: float, exc: tuple
@@ -145,6 +159,9 @@ class QuietAttempts:
         self._q_fires.append(QuietFire(pattern, key, overlap, rho0, exc))
         return pattern
 
+    def _dark_horizons(self) -> tuple:
+        return tuple(self._channels[ch].dark_to_mu for ch in self._det_ch)
+
     def _detector_marks(self) -> tuple:
         return tuple(self._channels[ch].last_click_mu for ch in self._det_ch)
 
@@ -152,11 +169,13 @@ class QuietAttempts:
         """A pass of the attempt loop starts: rounds and clicks are counted from here."""
         self._q_fires = []
         self._q_clicks = self._detector_marks()
+        self._q_now = None
 
-    def quiet_signature(self, t_next_mu: int) -> QuietPass | None:
+    def quiet_signature(self, t_next_mu: int, *, learn: bool = True) -> QuietPass | None:
         """The pass since :meth:`begin_pass`, ending with the cursor at ``t_next_mu``, if it was
         quiet: one excitation round, empty pattern, no detector click, nothing pending on the
-        detectors, no beam left on but pumping; else None."""
+        detectors, no beam left on but pumping; else None. With ``learn`` what the pass left
+        (round, ions' state, coherence origins) is kept for skipping passes like it."""
         fires, self._q_fires = self._q_fires, []
         if len(fires) != 1 or fires[0].pattern != 0 or self._staged:
             return None
@@ -177,7 +196,7 @@ class QuietAttempts:
             tuple(tuple(on.values()) for on in self._on),
             (np.round(self.ions.rho, STATE_DECIMALS) + 0j).tobytes(),  # no signed zeros
         )
-        if sig not in self._q_known:
+        if learn and sig not in self._q_known:
             if len(self._q_known) >= 256:
                 self._q_known.clear()
             t_s = t_next_mu * self.mu_s
@@ -188,6 +207,9 @@ class QuietAttempts:
 
     def _p_empty(self, fire: QuietFire, overlap: float) -> float:
         """P(empty pattern) of ``fire``'s round with mode overlap ``overlap``."""
+        p0 = self._q_p0.get((fire, overlap))  # the same round (by identity) asked again
+        if p0 is not None:
+            return p0
         key = (fire.key, overlap, fire.rho0.tobytes())
         p0 = self._q_p0.get(key)
         if p0 is None:
@@ -197,6 +219,7 @@ class QuietAttempts:
             if len(self._q_p0) > 4096:
                 self._q_p0.clear()
             self._q_p0[key] = p0
+        self._q_p0[(fire, overlap)] = p0
         return p0
 
     def _passes_in_polarisation(
@@ -244,10 +267,17 @@ class QuietAttempts:
         n0 = [th.n for th in thermal]
         heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu
 
+        memo: dict[int, float] = {}
+        t0 = self._t  # where n0 holds (the world moves on below)
+
         def overlap(j: int) -> float:
             # the ions heat from where the world is to pass j's excitation (no cooling light)
-            dtj = t_fire + j * period_mu - self._t
-            return round(mode_overlap(lab, dt, tuple(n + h * dtj for n, h in zip(n0, heat))), 4)
+            m = memo.get(j)
+            if m is None:
+                dtj = t_fire + j * period_mu - t0
+                n_j = tuple(n + h * dtj for n, h in zip(n0, heat))
+                m = memo[j] = round(mode_overlap(lab, dt, n_j), 4)
+            return m
 
         def q_quiet(j: int) -> float:
             return self._p_empty(fire, overlap(j)) * (e_dark if j == 0 else e_dark_period)
@@ -266,34 +296,76 @@ class QuietAttempts:
                     k = j
                     break
         if k:
-            t_end = t_next_mu + k * period_mu  # the cursor after the k-th pass
-            t_world = t_end + ref.t_rel
-            for th in thermal:
-                th.heat((t_world - self._t) * mu)
-            self._t = t_world
-            for r, d in zip(ref.dark_rel, dets):
-                d.dark_to_mu = t_end + r
-            t_s = t_end * mu
-            self._coh_t0 = [t_s + c for c in known.coh_rel]
-            self.ions.rho = known.rho.copy()
-            self._diag = None
-            self._period_clean = False
+            self._move_on(t_next_mu + k * period_mu, ref, known)
         if k < max_passes:
+            self._q_now = None
             win = windows if k == 0 else [period_mu] * len(dets)
             self._arm(self._p_empty(fire, overlap(k)), dets, rates, win)
         return k
+
+    def _move_on(self, t_end: int, ref: QuietPass, known: _Known) -> None:
+        """The world after quiet passes ``ref`` ending with the cursor at ``t_end`` (mu): heated
+        in closed form, ``ref``'s ion state, coherence origins and dark-count horizons."""
+        mu = self.mu_s
+        t_world = t_end + ref.t_rel
+        for th in self.ions.thermal:
+            th.heat((t_world - self._t) * mu)
+        self._t = t_world
+        for r, ch in zip(ref.dark_rel, self._det_ch):
+            self._channels[ch].dark_to_mu = t_end + r
+        t_s = t_end * mu
+        self._coh_t0 = [t_s + c for c in known.coh_rel]
+        self.ions.rho = known.rho.copy()
+        self._diag = None
+        self._period_clean = False
+        # the last round is now the last skipped pass's (ref's, ending at t_end): the world's own
+        # signature (quiet_signature_now) then equals ref, and a following skip is not taken for
+        # a transient; untouched until the next pass, it is ref itself
+        self._q_last = replace(
+            known.fire, exc=tuple((n, s + t_end, e + t_end) for n, s, e in ref.exc)
+        )
+        self._q_now = (
+            t_end,
+            self._t,
+            self.ions.rho,
+            self._dark_horizons(),
+            self._detector_marks(),
+            ref,
+        )
 
     def quiet_signature_now(self, t_next_mu: int) -> QuietPass | None:
         """:class:`QuietPass` of the world as it is (the last quiet pass's round), or None."""
         fire = self._q_last
         if fire is None:
             return None
+        key = (t_next_mu, self._t, self.ions.rho, self._dark_horizons(), self._detector_marks())
+        c = self._q_now
+        if c is not None and c[0] == key[0] and c[2] is key[2] and c[:-1] == key:
+            return c[-1]  # the world is as when it was last signed (or skipped), untouched since
         saved = (self._q_fires, self._q_clicks)
-        self._q_fires, self._q_clicks = [fire], self._detector_marks()
+        self._q_fires, self._q_clicks = [fire], key[4]
         try:
-            return self.quiet_signature(t_next_mu)
+            sig = self.quiet_signature(t_next_mu, learn=False)  # no pass of the loop ended here
         finally:
             self._q_fires, self._q_clicks = saved
+        if sig is not None:
+            self._q_now = (*key, sig)
+        return sig
+
+    def start_signature(self, t_next_mu: int) -> tuple | None:
+        """Where a call of the attempt loop starts, the cursor at ``t_next_mu``: the world as it
+        is (:meth:`quiet_signature_now`, e.g. after a pass with a click), with the coherence
+        origins relative to the cursor (mu); None when that is no quiet state, or while a
+        detector's dead time after its last click reaches past where its dark counts are drawn
+        to (the quiet law of the next pass would not hold)."""
+        for ch in self._det_ch:
+            d = self._channels[ch]
+            if d.last_click_mu + d.dead_mu > d.dark_to_mu:
+                return None
+        sig = self.quiet_signature_now(t_next_mu)
+        if sig is None:
+            return None
+        return sig, tuple(round(c / self.mu_s) - t_next_mu for c in self._coh_t0)
 
     def _arm(self, p0: float, dets: list[Any], rates: list[float], windows: list[int]) -> None:
         """The next pass is not quiet: its round is non-empty (empty with probability ``p0``),

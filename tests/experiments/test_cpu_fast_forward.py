@@ -10,6 +10,8 @@ a click and the click patterns must follow the same law in both.
 
 import re
 import runpy
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from artiq.experiment import NumberValue, kernel, rpc  # the stand-in (tests/con
 from numpy import int64
 from scipy import stats
 
-from sim.devices.bsa import AttemptSkipper
+from sim.devices.bsa import AttemptLoop, AttemptSkipper
 from tests.experiments.simhelpers import REPO, simulation
 
 
@@ -39,11 +41,13 @@ class AttemptCalls(
     runpy.run_path(str(REPO / "remote_entanglement_cpu.py"))["RemoteEntanglementCPU"]
 ):
     """The CPU experiment's traces; ``calls`` x (cooling, ``attempts_until_click_mu`` of at most
-    one cooling block), each call's attempts and pattern recorded."""
+    one cooling block), each call's attempts and pattern recorded. ``every_call_cools`` 0: a
+    cooling only every ``attempts_per_cool`` attempts, as in the experiment."""
 
     def build(self):
         super().build()
         self.setattr_argument("calls", NumberValue(100, precision=0, step=1, type="int"))
+        self.setattr_argument("every_call_cools", NumberValue(1, precision=0, step=1, type="int"))
 
     def run(self):
         self.done, self.patterns = [], []
@@ -67,11 +71,15 @@ class AttemptCalls(
         self.node_a.idle()
         self.node_b.idle()
         ts = [int64(-1)] * 4
+        since_cool = 0
         for _ in range(self.calls):
-            self.core_dma.playback_handle(cool)
+            if since_cool == 0 or self.every_call_cools:
+                self.core_dma.playback_handle(cool)
+                since_cool = 0
             done, pattern, _t = self.bsa.attempts_until_click_mu(
-                attempt, self.sens_end_mu, self.margin_mu, self.attempts_per_cool, ts
+                attempt, self.sens_end_mu, self.margin_mu, self.attempts_per_cool - since_cool, ts
             )
+            since_cool = (since_cool + done) % self.attempts_per_cool
             self.note(done, pattern)
             self.resync()
 
@@ -154,5 +162,125 @@ def test_attempts_until_a_click_follow_the_reference(tmp_path, monkeypatch):
         return [int((ones == 0).sum()), int((ones == 1).sum()), int((ones > 1).sum())]
 
     table = np.array([classes(False), classes(True)])
+    table = table[:, table.sum(axis=0) > 0]
+    assert stats.chi2_contingency(table).pvalue > 0.001
+
+
+def test_the_pass_after_a_call_start_is_what_detail_gives(tmp_path, monkeypatch):
+    """The fast path follows the pass after a call's start (after a click, the kernel calls
+    again) or after a pass that was not quiet as it saw it follow the same state before
+    (``AttemptLoop``). Audited: every
+    time it would, the pass runs in detail instead and must make the same submissions relative
+    to the cursor and end in the same state (slack, world signature, ions to 9 decimals) as the
+    one learnt."""
+    audit = {"same": 0, "differ": 0}
+
+    def resume(self, attempts, t_att, max_attempts):
+        return attempts, t_att  # never follow: run the pass in detail, compared below
+
+    orig = AttemptLoop.after_timeout
+
+    def after_timeout(self, period, end_mu, timeouts, max_runs):
+        start = self._prev_end
+        if start is not None and start.run not in {("start",), ("after",)}:
+            start = None
+        seen = self._after.get(start) if start is not None else None
+        out = orig(self, period, end_mu, timeouts, max_runs)
+        new = self._after.get(start) if start is not None else None
+        if seen is not None and new is not None and new is not seen:
+            same = (new.period.key, new.content, new.ended) == (
+                seen.period.key,
+                seen.content,
+                seen.ended,
+            )
+            audit["same" if same else "differ"] += 1
+        return out
+
+    monkeypatch.setattr(AttemptLoop, "resume", resume)
+    monkeypatch.setattr(AttemptLoop, "after_timeout", after_timeout)
+    lab = _lab(tmp_path, "darker", dark_rate_hz=3e3)
+    sim = simulation(tmp_path / "audit", lab=lab, seed=5)
+    result = sim.run(AttemptCalls, None, {"calls": 120, "every_call_cools": 0})
+    assert result.exit_code == 0, result.error_message
+    sim.close()
+    assert audit["differ"] == 0, audit
+    assert audit["same"] > 30, audit
+
+
+def test_a_termination_request_leaves_the_cpu_loop_soon(tmp_path, monkeypatch, record_property):
+    """A termination request during the CPU-heralding loop (at ``oxford2020``) is seen by the
+    kernel's next pause check and the run ends with the heralds taken so far. The host time
+    from the request to the check that sees it is recorded (``latency_s``; ≈ 0.05-0.1 s on an
+    idle machine, the issue's target is 0.5 s); the bound asserted is loose, for a loaded CI."""
+    from drivers.link import LinkExperiment
+
+    seen: dict[str, float] = {}
+    orig = LinkExperiment.should_stop
+
+    def should_stop(self):
+        stop = orig(self)
+        if stop and "seen" not in seen:
+            seen["seen"] = time.monotonic()
+        return stop
+
+    sim = simulation(tmp_path, seed=2)
+
+    def request():
+        seen["request"] = time.monotonic()
+        sim.scheduler.request_termination()
+
+    timer = threading.Timer(1.0, request)  # 1 s into the heralding loop
+    run_link = LinkExperiment.run_link
+
+    def run_link_timed(self, kernel_fn):
+        timer.start()
+        return run_link(self, kernel_fn)
+
+    monkeypatch.setattr(LinkExperiment, "should_stop", should_stop)
+    monkeypatch.setattr(LinkExperiment, "run_link", run_link_timed)
+    try:
+        result = sim.run(
+            REPO / "remote_entanglement_cpu.py", None, {"mode": "z", "heralds_per_setting": 10**6}
+        )
+    finally:
+        timer.cancel()
+    t_end = time.monotonic()
+    sim.close()
+    assert "request" in seen and "seen" in seen, seen
+    latency = seen["seen"] - seen["request"]
+    record_property("latency_s", latency)
+    print("termination request seen after {:.3f} s of host time".format(latency))
+    assert result.exit_code != 0  # terminated, not finished
+    assert 0 <= latency < 5.0
+    assert t_end - seen["seen"] < 10.0
+    d = result.datasets
+    assert len(d["herald.pattern"]) == int(d["totals.heralds"]) < 10**6
+    assert int(d["totals.attempts"]) > 0
+
+
+@pytest.mark.slow
+def test_attempts_per_herald_follow_the_reference(tmp_path):
+    """The experiment itself with ≈ 6x more light per node (collection 0.3, fibre 1.0: ≈ 130
+    attempts per herald, and calls that restart after clicks and after passes that were not
+    quiet, as at oxford2020): attempts per herald and herald patterns agree with
+    attempt-by-attempt execution (KS and χ² at α = 0.001, means within 4σ)."""
+    lab = _lab(tmp_path, "brighter", collection_efficiency=0.3, fibre_transmission=1.0)
+    res = {}
+    for fast in (False, True):
+        sim, result = _run(tmp_path, lab, fast, 7, heralds_per_setting=60)
+        assert result.exit_code == 0, result.error_message
+        res[fast] = result.datasets
+        sim.close()
+    a0, a1 = (np.asarray(res[f]["herald.attempts"], dtype=float) for f in (False, True))
+    assert len(a0) == len(a1) == 60
+    assert stats.ks_2samp(a0, a1).pvalue > 0.001
+    se = np.sqrt(a0.var() / len(a0) + a1.var() / len(a1))
+    assert abs(a0.mean() - a1.mean()) < 4 * se
+    table = np.array(
+        [
+            [int((np.asarray(res[f]["herald.pattern"]) == p).sum()) for p in (3, 12, 9, 6)]
+            for f in (False, True)
+        ]
+    )
     table = table[:, table.sum(axis=0) > 0]
     assert stats.chi2_contingency(table).pvalue > 0.001
