@@ -88,9 +88,12 @@ class EntanglerRuns:
         return model
 
     def _thermal_key(self, n_bars: Any) -> int:
+        modes = self.__dict__.get("_n_modes")
+        if modes is None:
+            modes = self._n_modes = tuple(node.motion.n_mode for node in self.lab.nodes)
         f = 1.0
-        for n, node in zip(n_bars, self.lab.nodes):
-            f /= 1 + n / node.motion.n_mode
+        for n, n_mode in zip(n_bars, modes):
+            f /= 1 + n / n_mode
         return round(f / THERMAL_KEY_TOL)
 
     def commit_cycle(

@@ -112,8 +112,9 @@ class ClickChannel:
 
     def add_arrivals(self, t_mu: list[int] | np.ndarray) -> None:
         """Queue raw arrivals (photons, PMT counts) at integer mu times."""
-        for t in t_mu:
-            heapq.heappush(self._raw, int(t))
+        raw = self._raw
+        for t in t_mu.tolist() if isinstance(t_mu, np.ndarray) else t_mu:
+            heapq.heappush(raw, int(t))
 
     def suppress(self, t_from_mu: int, t_to_mu: int) -> None:
         """No dark counts in [from, to) (the entangler fast path owns this interval)."""
