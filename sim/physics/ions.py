@@ -73,6 +73,7 @@ _MASKS = (_coherence_mask(0), _coherence_mask(1))
 _KEEP = (1.0 - _MASKS[0], 1.0 - _MASKS[1])
 # one block of ``ion``'s coherences (the other block is its Hermitian conjugate)
 _COH_BLOCK = ((slice(0, 2), slice(2, 4)), (slice(None, None, 2), slice(1, None, 2)))
+_COH_FLAT = tuple(tuple(np.arange(16).reshape(4, 4)[blk].ravel().tolist()) for blk in _COH_BLOCK)
 
 
 _OFF_DIAGONAL = np.triu_indices(4, 1)
@@ -93,6 +94,10 @@ def is_diagonal(rho: np.ndarray) -> bool:
 
 def has_coherence(rho: np.ndarray, ion: int) -> bool:
     """Whether ``rho`` has any coherence between ``ion``'s qubit states."""
+    if rho.shape == (4, 4):
+        item = rho.item
+        a, b, c, d = _COH_FLAT[ion]
+        return bool(item(a) or item(b) or item(c) or item(d))
     return bool(rho[_COH_BLOCK[ion]].any())
 
 
