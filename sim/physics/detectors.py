@@ -183,6 +183,8 @@ class ClickChannel:
             if self.afterpulse_prob > 0 and self.rng.random() < self.afterpulse_prob:
                 d = self.rng.exponential(self.afterpulse_delay_s) / self.mu_s
                 heapq.heappush(self._raw, t + max(int(d), 1))
+        if not self._pending:
+            return []
         out = [e for e in self._pending if e[0] < t_end_mu]
         self._pending = [e for e in self._pending if e[0] >= t_end_mu]
         return out
