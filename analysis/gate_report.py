@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .direct_fidelity import DirectFidelity, direct_fidelity
 from .estimate import DEFAULT_CL, Estimate
 from .folders import staged_outputs
 from .io import DataError, Run, load
@@ -27,7 +28,8 @@ _TARGETS = {"cz": CZ, "cnot": CNOT}
 class GateReport:
     """What a remote-gate run gives: its mode and analysis, shots, attempts per shot, the
     feed-forward latency (herald → last correction, s), the outcomes of the network bits, and the
-    process tomography, truth table or Grover success (whichever the run measured)."""
+    process tomography, direct fidelity estimate, truth table or Grover success (whichever the
+    run measured)."""
 
     path: str
     mode: str
@@ -37,6 +39,7 @@ class GateReport:
     latency_s: float
     network_outcomes: np.ndarray  # (4,) shots per (m_a, m_b) of the (last) teleportation
     tomography: GateTomography | None
+    direct: DirectFidelity | None
     truth_table: TruthTable | None
     grover: Estimate | None
     grover_by_marked: np.ndarray | None
@@ -74,7 +77,7 @@ def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
     last = np.where(m_a[:, 1] >= 0, 1, 0)
     rows = np.arange(len(last))
     outcomes = np.bincount(2 * m_a[rows, last] + m_b[rows, last], minlength=4)
-    tomo = tt = grover = None
+    tomo = tt = grover = direct = None
     by_marked = None
     if mode == "grover":
         marked = np.asarray(run["gate.settings.marked"], dtype=int)[setting]
@@ -85,6 +88,18 @@ def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
     elif analysis == "truth_table":
         preps = table[setting]
         tt = truth_table_of(preps[:, 0], preps[:, 1], bit_a, bit_b, _TARGETS[mode], cl=cl)
+    elif analysis == "direct_fidelity":
+        direct = direct_fidelity(
+            np.asarray(run["gate.prep_bloch"]),
+            np.asarray(run["gate.basis_axes"]),
+            table,
+            np.asarray(run["gate.settings.pauli"], dtype=int),
+            setting,
+            bit_a,
+            bit_b,
+            _TARGETS[mode],
+            cl=cl,
+        )
     else:
         tomo = gate_tomography(
             np.asarray(run["gate.prep_bloch"]),
@@ -107,6 +122,7 @@ def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
         float(np.mean(run["gate.latency_mu"])) * 1e-9,
         outcomes,
         tomo,
+        direct,
         tt,
         grover,
         by_marked,
@@ -115,10 +131,11 @@ def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
 
 def gate_summary_dict(rep: GateReport) -> dict[str, Any]:
     """JSON-ready summary: ``process_fidelity`` and ``average_gate_fidelity`` (each ``value``,
-    ``ci_low``, ``ci_high``, ``cl``, ``method``; ``null`` unless process tomography),
-    ``truth_table_fidelity``, ``grover_success``, ``shots``, ``attempts_mean``,
+    ``ci_low``, ``ci_high``, ``cl``, ``method``; ``null`` unless process tomography or direct
+    fidelity estimation), ``process_fidelity_sigma`` (the direct estimate's standard error, else
+    ``null``), ``truth_table_fidelity``, ``grover_success``, ``shots``, ``attempts_mean``,
     ``feed_forward_latency_s``, ``network_outcomes``, ``mode``, ``analysis``, ``file``."""
-    t = rep.tomography
+    t: GateTomography | DirectFidelity | None = rep.tomography or rep.direct
     return {
         "file": rep.path,
         "mode": rep.mode,
@@ -126,6 +143,7 @@ def gate_summary_dict(rep: GateReport) -> dict[str, Any]:
         "shots": rep.shots,
         "process_fidelity": t.process_fidelity.to_dict() if t else None,
         "average_gate_fidelity": t.average_gate_fidelity.to_dict() if t else None,
+        "process_fidelity_sigma": rep.direct.sigma if rep.direct else None,
         "truth_table_fidelity": rep.truth_table.fidelity.to_dict() if rep.truth_table else None,
         "grover_success": rep.grover.to_dict() if rep.grover else None,
         "attempts_mean": rep.attempts_mean,
@@ -140,6 +158,10 @@ def format_gate(rep: GateReport) -> str:
     if rep.tomography:
         lines.append(f"process fidelity:      {rep.tomography.process_fidelity}")
         lines.append(f"average gate fidelity: {rep.tomography.average_gate_fidelity}")
+    if rep.direct:
+        lines.append(f"process fidelity:      {rep.direct.process_fidelity}")
+        lines.append(f"  standard error:      {rep.direct.sigma:.4f}")
+        lines.append(f"average gate fidelity: {rep.direct.average_gate_fidelity}")
     if rep.truth_table:
         lines.append(f"truth table fidelity:  {rep.truth_table.fidelity}")
         for i, row in enumerate(rep.truth_table.table):

@@ -12,18 +12,30 @@ manual recommends for a startup kernel, until every destination (0 and the core'
 ``satellite_cpu_targets``) is up, polling ``core.get_rtio_destination_status`` every millisecond;
 a destination still down after ``DESTINATION_WAIT_S`` stops the experiment with an error naming it.
 
+A long link (km of fibre): ARTIQ's Urukul inits read the CPLD and DDS over SPI and leave as
+little as 50 µs of slack after a read (``drivers.destinations.INIT_READ_SLACK_S``), less than a
+read's round trip to a satellite beyond ~5 km, so their next write underflows. Urukuls on such a
+satellite (the link latency ``calib.link.drtio_latency_s``) are initialised blind (no reads), and
+their checks are made afterwards: the CPLD's proto_rev and each channel's PLL lock from one
+status read, after which the slack is re-established (``break_realtime`` and two link latencies
+more) before the next write.
+
 Re-running ``init`` glitches the DDS outputs: do not run this in the middle of a measurement.
 """
 
+from artiq.coredevice.urukul import urukul_sta_pll_lock, urukul_sta_proto_rev
 from artiq.experiment import *
+from numpy import int64
 
 from drivers.arguments import CheckedArguments
 from drivers.destinations import (
     DESTINATION_POLL_S,
     DESTINATION_WAIT_S,
     DestinationDown,
+    blind_init_latency_s,
     destinations_of,
 )
+from drivers.link_timing import DRTIO_LATENCY_FALLBACK_S
 
 # beam -> (frequency Hz, amplitude, attenuation dB) defaults; channel order of docs/design.md
 DDS_DEFAULTS = {
@@ -70,7 +82,25 @@ class Startup(CheckedArguments, EnvExperiment):
         self.freq, self.amp, self.att, self.rf_on = freq, amp, att, rf_on
         self.wait_mu = self.core.seconds_to_mu(DESTINATION_WAIT_S)
         self.poll_mu = self.core.seconds_to_mu(DESTINATION_POLL_S)
-        self.kernel_invariants |= {"freq", "amp", "att", "rf_on", "wait_mu", "poll_mu"}
+        # Urukuls beyond a long link: blind init, then the checks with the link's slack
+        latency = float(self.get_dataset("calib.link.drtio_latency_s", DRTIO_LATENCY_FALLBACK_S))
+        s2mu = self.core.seconds_to_mu
+        self.cpld_link_mu = [
+            int64(s2mu(2 * blind_init_latency_s(c.bus.channel, latency))) for c in self.cplds
+        ]
+        self.dds_link_mu = [
+            int64(s2mu(2 * blind_init_latency_s(d.bus.channel, latency))) for d in self.dds
+        ]
+        self.kernel_invariants |= {
+            "freq",
+            "amp",
+            "att",
+            "rf_on",
+            "wait_mu",
+            "poll_mu",
+            "cpld_link_mu",
+            "dds_link_mu",
+        }
         self.set_dataset("schema_version", 1)
         self.set_dataset("ionlink.experiment", "startup")
 
@@ -97,6 +127,14 @@ class Startup(CheckedArguments, EnvExperiment):
         return -1
 
     @kernel
+    def resync(self, round_trip_mu: TInt64):
+        """After a read from a satellite: the slack ``break_realtime`` gives, plus the link's
+        round trip ``round_trip_mu``, so that the next write reaches the satellite in time.
+        Moves the cursor to at least the RTIO counter + 125 µs + ``round_trip_mu``."""
+        self.core.break_realtime()
+        delay_mu(round_trip_mu)
+
+    @kernel
     def initialise(self):
         self.core.reset()
         self.entangler.init()
@@ -106,12 +144,26 @@ class Startup(CheckedArguments, EnvExperiment):
         delay(10 * us)
         self.node_a.idle()
         self.node_b.idle()
-        for cpld in self.cplds:
-            cpld.init()
+        for i in range(len(self.cplds)):
+            if self.cpld_link_mu[i] > 0:
+                self.cplds[i].init(blind=True)
+                sta = self.cplds[i].sta_read()
+                self.resync(self.cpld_link_mu[i])
+                if urukul_sta_proto_rev(sta) != self.cplds[i].proto_rev:
+                    raise ValueError("Urukul proto_rev mismatch")
+            else:
+                self.cplds[i].init()
             delay(1 * ms)
         for i in range(len(self.dds)):
             self.core.break_realtime()
-            self.dds[i].init()
+            if self.dds_link_mu[i] > 0:
+                self.dds[i].init(blind=True)
+                sta = self.dds[i].cpld.sta_read()
+                self.resync(self.dds_link_mu[i])
+                if urukul_sta_pll_lock(sta) & (1 << (self.dds[i].chip_select - 4)) == 0:
+                    raise ValueError("PLL lock timeout")
+            else:
+                self.dds[i].init()
             self.dds[i].set_att(self.att[i])
             self.dds[i].set(self.freq[i], 0.0, self.amp[i])
             self.dds[i].cfg_sw(self.rf_on[i])

@@ -224,7 +224,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
         from sim.physics.lab import LabError
 
         try:
-            report: Any = gate_budget_dict(lab) if args.json else format_gate_budget(lab)
+            report: Any = gate_budget_dict(lab, two) if args.json else format_gate_budget(lab, two)
         except LabError as exc:
             raise InputError(str(exc)) from None
     else:

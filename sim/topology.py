@@ -101,7 +101,13 @@ def is_two_chassis(device_db_path: Any) -> bool:
     """Whether the device database file at ``device_db_path`` has satellites (None: no)."""
     if device_db_path is None:
         return False
+    from sim import artiq_env
     from sim.device_manager import load_device_db
+
+    # a simulator device database (device_db_sim*.py) transforms its entries when loaded: the
+    # models import artiq, so make it importable first (as the runner does), else every entry,
+    # the core's satellite list with it, becomes a placeholder
+    artiq_env.activate()
 
     return bool(topology_of(load_device_db(device_db_path)).satellites)
 

@@ -298,9 +298,9 @@ class AD9910(AD9910RamMixin, AD9910SyncMixin):
         else:
             for _ in range(100):
                 sta = self.cpld.sta_read()
+                delay(1e-3)  # ARTIQ's order: the slack after each poll, the locked one too
                 if urukul_sta_pll_lock(sta) & (1 << self.chip_select_idx):
                     break
-                delay(1e-3)
             else:
                 raise ValueError("PLL lock timeout")
         delay(10e-6)

@@ -134,21 +134,27 @@ class CircuitWorld:
         elif not level and was and self._gate_since[k] is not None:
             gate = self.lab.nodes[k].gate
             frac = (t - self._gate_since[k]) * self.mu_s / gate.duration_s  # type: ignore
-            self._gate_since[k] = None
             p = min(frac * 16 / 15 * (1 - gate.fidelity), 1.0)
-            self._sync_memory(t)
-            self.ions.rho = self.circuit.entangle(self.ions.rho, k, math.pi / 4 * frac, p, t)
+            # the memories decohere during the gate too: half of it before the gate's unitary,
+            # half after (symmetric splitting; a phase flip in the gate's first half undoes
+            # its action on the memory, in the second half it does not)
+            t_mid = (t + self._gate_since[k]) // 2  # type: ignore[operator]
+            self._gate_since[k] = None
+            self._sync_memory(t_mid)
+            self.ions.rho = self.circuit.entangle(self.ions.rho, k, math.pi / 4 * frac, p, t_mid)
 
     def _memory_drive(self, k: int, t_a: int, t_b: int) -> None:
-        """Memory drive of node ``k`` on [t_a, t_b): one unitary per DDS piece."""
+        """Memory drive of node ``k`` on [t_a, t_b): one unitary per DDS piece, the memories'
+        decoherence over the window half before and half after it (as the gate's)."""
         c = self.circuit
         m = self.lab.nodes[k].memory
         dds = self._mem_dds[k]
         if c is None or m is None or dds is None:
             return
-        self._sync_memory(t_a)
+        t_mid = (t_a + t_b) // 2
+        self._sync_memory(t_mid)
         for u in self._drive_unitaries(m.drive, dds, t_a, t_b):
-            c.rotate(k, u, t_a)
+            c.rotate(k, u, t_mid)
 
     def _drive_unitaries(self, drive: Any, dds: tuple[int, int], t_a: int, t_b: int) -> list:
         """The propagators of a qubit drive on [t_a, t_b), split at the DDS's updates."""

@@ -14,11 +14,18 @@ as channels where they act:
 - network readout: each network bit read wrong with the readout error (wrong correction).
 - memory during the attempts: T2 over the time to a herald (exponential, mean 1/R_loop, so the
   coherence factor is 1/(1 + λ/R_loop)); during feed-forward: T2 from the herald to the last
-  correction; crosstalk: the memories' rates while the network ion's light is on during the
-  attempts (the loop's light fraction) and the gate's network readout.
+  correction (with node B on a DRTIO satellite, ``two_chassis``, the link's share of it: the
+  slave entangler's answer and the slack margin's latencies before the local gates, and node B's
+  PMT counts read over the link, a round trip each, as :func:`sim.physics.budget.herald_timing`
+  counts them for the link experiments, and the margin's latencies before the corrections);
+  crosstalk: the memories' rates while the network ion's light is on during the attempts (the
+  loop's light fraction) and the gate's network readout.
 - SPAM: the memories are reset and read through their network ions (a CNOT and a readout): the
-  reset leaves |1⟩ and the readout flips with probability ε = p_gate/2 + ε_readout each, which
-  tomography sees as depolarising of 2ε on input and output.
+  reset leaves |1⟩ and the readout flips with probability ε = p_gate/2 + ε_readout + ε_T2 each,
+  which tomography sees as depolarising of 2ε on input and output. ε_T2: the memory's
+  dephasing while the CNOT copies it; a phase flip during the memory's first π/2 pulse or the
+  gate flips the copy with probability ½ on average over the pulse and the gate (none later),
+  so ε_T2 = (1 − exp(−t/T2))/2 with t = (t_π/2 + t_gate)/2.
 
 Each term is the infidelity with that error alone; ``process_fidelity`` has all of them.
 """
@@ -30,13 +37,19 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from drivers.link_timing import GATEWARE_MARGIN_S
+from drivers.link_timing import DRTIO_MARGIN_LATENCIES, GATEWARE_MARGIN_S
 
-from .budget import _coherence_t2, _spam, predict
+from .budget import _coherence_t2, _spam, herald_timing, herald_to_rotation_s, predict
 from .circuit import apply_1q, apply_2q, dephase_q, depolarise_2q, depolarise_q
 from .lab import Lab, LabError
 
-__all__ = ["GateBudget", "format_gate_budget", "gate_budget_dict", "predict_gate"]
+__all__ = [
+    "GateBudget",
+    "drtio_feed_forward_s",
+    "format_gate_budget",
+    "gate_budget_dict",
+    "predict_gate",
+]
 
 # qubits of the evaluation: references 0, 1; memories 2 (A), 3 (B); network ions 4 (A), 5 (B)
 _RA, _RB, _MA, _MB, _NA, _NB = range(6)
@@ -64,6 +77,8 @@ class GateBudget:
     herald_time_s: float
     local_time_s: float
     feed_forward_s: float
+    two_chassis: bool = False
+    drtio_feed_forward_s: float = 0.0
 
 
 def _ideal_choi_start() -> np.ndarray:
@@ -140,13 +155,18 @@ def _teleported_fidelity(e: _Errors) -> float:
     return float(np.real(v.conj() @ out @ v))
 
 
+def _memory_half_pi_s(lab: Lab) -> float:
+    """The memory's π/2 time at the experiment's amplitude (s), the slower node's."""
+    mems = [n.memory for n in lab.nodes]
+    rabi = min(m.drive.rabi_frequency_hz for m in mems if m and m.drive)
+    return 0.5 / (2 * rabi * MEMORY_AMPLITUDE)
+
+
 def _local_time(lab: Lab) -> tuple[float, float]:
     """(herald → both network ions measured, herald → last correction), s, as remote_gate
     plays it with the lab's calibrations (each pulse after its DDS write)."""
     t_net = max(0.5 / (2 * n.qubit.rabi_frequency_hz * 0.5) for n in lab.nodes)  # π/2
-    mems = [n.memory for n in lab.nodes]
-    rabi = min(m.drive.rabi_frequency_hz for m in mems if m and m.drive)
-    t_mem = 0.5 / (2 * rabi * MEMORY_AMPLITUDE)
+    t_mem = _memory_half_pi_s(lab)
     gate = sum(n.gate.duration_s for n in lab.nodes if n.gate)
     local = 6 * (t_mem + DDS_UPDATE_S) + 5 * (t_net + DDS_UPDATE_S) + gate + READOUT_DELAY_S
     detect = max(n.readout.duration_s for n in lab.nodes)
@@ -155,8 +175,24 @@ def _local_time(lab: Lab) -> tuple[float, float]:
     return local, ff
 
 
-def predict_gate(lab: Lab) -> GateBudget:
-    """The teleported-CZ budget of ``lab`` (both nodes need a memory ion and a gate).
+def drtio_feed_forward_s(lab: Lab) -> tuple[float, float]:
+    """What node B on a DRTIO satellite adds to herald → network ions measured and to herald →
+    last correction (s): before the local gates, the slave entangler's answer (a round trip) and
+    the slack margin's latencies (:func:`~sim.physics.budget.herald_to_rotation_s`); after node
+    B's network readout, its PMT counts read over the link, a round trip per count and one for
+    the read that times out (the ion is bright half of the time:
+    :func:`~sim.physics.budget.herald_timing`), and the margin's latencies in the slack before
+    the corrections (node B's go out over the link)."""
+    before = herald_to_rotation_s(lab, True) - herald_to_rotation_s(lab, False)
+    t = herald_timing(lab, two_chassis=True)
+    reads = t.satellite_reads * 2 * t.link_mu * 1e-9
+    return before, before + reads + DRTIO_MARGIN_LATENCIES * t.link_mu * 1e-9
+
+
+def predict_gate(lab: Lab, two_chassis: bool = False) -> GateBudget:
+    """The teleported-CZ budget of ``lab`` (both nodes need a memory ion and a gate), on one
+    chassis or (``two_chassis``) with node B on a DRTIO satellite (``device_db_drtio.py``): the
+    feed-forward then pays the link (:func:`drtio_feed_forward_s`).
 
     :raises LabError: a node without a memory ion or gate.
     """
@@ -165,6 +201,9 @@ def predict_gate(lab: Lab) -> GateBudget:
             raise LabError(f"lab {lab.name}: node {n.name} has no memory ion or no gate")
     link = predict(replace(lab, loop=replace(lab.loop, herald_to_rotation_s=0.0)))
     local, ff = _local_time(lab)
+    drtio_local, drtio = drtio_feed_forward_s(lab) if two_chassis else (0.0, 0.0)
+    local += drtio_local
+    ff += drtio
     tau = 1.0 / link.loop_rate_hz  # mean time to a herald, s
     mems = [n.memory for n in lab.nodes]
     lp = lab.loop
@@ -190,7 +229,9 @@ def predict_gate(lab: Lab) -> GateBudget:
     p_gate = tuple(16 / 15 * (1 - n.gate.fidelity) for n in lab.nodes)  # type: ignore[union-attr]
     readout = tuple(_spam(n) for n in lab.nodes)
     net_c = min(_coherence_t2(n, local) for n in lab.nodes)
-    spam = tuple(p / 2 + r for p, r in zip(p_gate, readout))
+    t_copy = [0.5 * (_memory_half_pi_s(lab) + n.gate.duration_s) for n in lab.nodes]  # type: ignore
+    copy_t2 = [-0.5 * math.expm1(-t / t2_k) for t, t2_k in zip(t_copy, t2)]
+    spam = tuple(p / 2 + r + c for p, r, c in zip(p_gate, readout, copy_t2))
     single = {
         "Bell pair (link budget)": _Errors(bell=link.fidelity_state),
         "network dephasing (herald to measurement)": _Errors(net_coherence=net_c),
@@ -215,12 +256,14 @@ def predict_gate(lab: Lab) -> GateBudget:
         spam=spam,  # type: ignore[arg-type]
     )
     f = _teleported_fidelity(every)
-    return GateBudget(lab.name, f, (4 * f + 1) / 5, terms, link.fidelity_state, tau, local, ff)
+    return GateBudget(
+        lab.name, f, (4 * f + 1) / 5, terms, link.fidelity_state, tau, local, ff, two_chassis, drtio
+    )
 
 
-def gate_budget_dict(lab: Lab) -> dict:
+def gate_budget_dict(lab: Lab, two_chassis: bool = False) -> dict:
     """:func:`predict_gate` as JSON-ready values."""
-    b = predict_gate(lab)
+    b = predict_gate(lab, two_chassis)
     return {
         "lab": b.lab,
         "process_fidelity": b.process_fidelity,
@@ -230,20 +273,27 @@ def gate_budget_dict(lab: Lab) -> dict:
         "herald_time_s": b.herald_time_s,
         "local_time_s": b.local_time_s,
         "feed_forward_s": b.feed_forward_s,
+        "two_chassis": b.two_chassis,
+        "drtio_feed_forward_s": b.drtio_feed_forward_s,
     }
 
 
-def format_gate_budget(lab: Lab) -> str:
+def format_gate_budget(lab: Lab, two_chassis: bool = False) -> str:
     """The budget as text, one term per line."""
-    b = predict_gate(lab)
+    b = predict_gate(lab, two_chassis)
     lines = [
         f"teleported CZ budget for {b.lab} (process fidelity with the tomography's SPAM)",
         f"  Bell pair at the herald (link budget)    F = {b.bell_fidelity:.4f}",
         f"  mean time to a herald                    {b.herald_time_s * 1e3:.2f} ms",
         f"  herald -> network ions measured          {b.local_time_s * 1e6:.0f} us",
         f"  herald -> last correction (feed-forward) {b.feed_forward_s * 1e6:.0f} us",
-        "  infidelity terms (each alone):",
     ]
+    if b.two_chassis:
+        lines.append(
+            f"    of which the DRTIO link (node B on the satellite, fibre {lab.drtio.fibre_m:g} m, "
+            f"{lab.drtio.latency_s * 1e6:.3f} us one way) {b.drtio_feed_forward_s * 1e6:.1f} us"
+        )
+    lines.append("  infidelity terms (each alone):")
     for k, v in b.terms.items():
         lines.append(f"    {k:<44} {v:.4f}")
     lines.append(f"  process fidelity (all)                   F_pro = {b.process_fidelity:.4f}")

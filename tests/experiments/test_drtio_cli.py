@@ -84,3 +84,68 @@ def test_negative_fibre_is_one_line_exit_2(tmp_path, capsys):
     assert "drtio.fibre_m = -1: a link latency cannot be negative" in _one_line(
         capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize("fibre_m", [2000, 20000])
+def test_startup_and_remote_gate_on_a_far_satellite(tmp_path, capsys, fibre_m):
+    """2 and 20 km of fibre (10 and 100 µs one way): Startup initialises the satellite's
+    Urukuls (at 20 km blind, then checked with the link's slack: a read's round trip exceeds the
+    50 µs ARTIQ's init leaves after its reads) and the remote gate plays through them after it,
+    without an underflow."""
+    common = ["--device-db", str(DRTIO_DB), "--lab", "oxford2025"]
+    common += ["--set", f"drtio.fibre_m={fibre_m}"]
+    assert _run(tmp_path, *common) == 0, capsys.readouterr().err
+    rc = main(
+        [
+            "run",
+            str(ROOT / "repository" / "remote_gate.py"),
+            "--results",
+            str(tmp_path / "results"),
+            "--dataset-db",
+            str(tmp_path / "dataset_db.mdb"),
+            "-q",
+            *common,
+            'analysis="truth_table"',
+            "heralds_per_setting=1",
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    files = sorted((tmp_path / "results").rglob("*RemoteGate.h5"))
+    import h5py
+
+    with h5py.File(files[-1]) as f:
+        assert f["datasets/totals.underflows_recovered"][()] == 0
+        assert f["datasets/totals.shots"][()] == 4
+
+
+def test_blind_init_only_beyond_the_init_slack():
+    from drivers.destinations import INIT_READ_SLACK_S, blind_init_latency_s
+
+    assert blind_init_latency_s(0x10010, 100e-6) == 100e-6  # a satellite 20 km away
+    assert blind_init_latency_s(0x10010, 0.3e-6) == 0.0  # 2 m
+    assert blind_init_latency_s(0x10, 100e-6) == 0.0  # the master's own Urukul
+    assert blind_init_latency_s(0x10010, INIT_READ_SLACK_S / 2) == INIT_READ_SLACK_S / 2
+
+
+def test_budget_knows_the_simulator_device_db_has_two_chassis():
+    """``ionlink-sim budget --device-db device_db_sim_drtio.py`` in a fresh process (no ARTIQ
+    stand-in active yet) sees the satellite, as with ``device_db_drtio.py``: it once failed with
+    "no link" because loading the simulator's device db without ``import artiq`` turned every
+    entry, the core's satellite list with it, into a placeholder."""
+    import json
+    import subprocess
+    import sys
+
+    def budget(ddb: str) -> dict:
+        out = subprocess.run(
+            [sys.executable, "-m", "sim", "budget", "oxford2025", "--gate", "--json"]
+            + ["--device-db", str(ROOT / ddb)],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+        )
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    assert budget("device_db_sim_drtio.py") == budget("device_db_drtio.py")

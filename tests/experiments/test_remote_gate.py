@@ -13,7 +13,7 @@ from physics.conftest import modify  # tests/ is on sys.path (rootdir conftest)
 
 from analysis.cli import main as analyze
 from analysis.process import gate_tomography
-from sim.physics.gate_budget import predict_gate
+from sim.physics.gate_budget import drtio_feed_forward_s, predict_gate
 from sim.physics.lab import Lab, load_lab
 
 from .simhelpers import ROOT, lab_calibration
@@ -44,12 +44,12 @@ def ideal_fast(**changes: object) -> Lab:
     return modify(lab, **changes) if changes else lab
 
 
-def run_gate(tmp_path, lab: Lab, seed: int, **arguments: object):
-    """Startup, then RemoteGate with ``arguments``; returns the results file."""
+def run_gate(tmp_path, lab: Lab, seed: int, device_db: str = "device_db.py", **arguments: object):
+    """Startup, then RemoteGate with ``arguments`` on ``device_db``; returns the run's result."""
     from sim.runner import Simulation
 
     sim = Simulation(
-        ROOT / "device_db.py",
+        ROOT / device_db,
         seed=seed,
         lab=lab,
         results_dir=tmp_path / "results",
@@ -106,16 +106,65 @@ def test_ideal_teleported_cz_is_cz_in_all_four_correction_branches(tmp_path, cap
     assert predict_gate(lab).process_fidelity > 0.995
 
 
+#: one error source at a time on the ideal lab, each large enough to take the process fidelity
+#: to 0.5-0.7 (the budget's term 0.3-0.5 against σ ≈ 0.04 at 360 shots). The memory's T2 is
+#: milder: the budget counts its dephasing over the feed-forward as phase flips of the logical
+#: qubit, while inside the local gates the memory sits in a rotated frame where a phase flip is
+#: a bit flip, and flips in different frames do not cancel in pairs as two phase flips do; at
+#: T2 = 1 ms (F ≈ 0.48) that second-order difference is ≈ 0.04, at 2 ms ≈ 0.01
+SOURCES = {
+    "Bell pair (mode overlap 0.2)": {"bsa__mode_overlap": 0.2},
+    "local gates (F = 0.88)": {"nodes__*__gate__fidelity": 0.88},
+    "network readout (error 0.07)": {"nodes__*__readout__prep_error": 0.07},
+    "memory T2 = 2 ms (feed-forward, attempts, copies)": {"nodes__*__ions__1__t2_s": 2e-3},
+    "crosstalk dephasing 3000/s": {"nodes__*__ions__1__crosstalk__dephasing_per_s": 3000.0},
+}
+
+
 @pytest.mark.slow
-def test_local_gate_error_alone_moves_fidelity_as_budgeted(tmp_path, capsys):
-    """Gate fidelity 0.85 in both nodes and nothing else: the measured process fidelity agrees
-    with the budget's prediction within 3σ (σ from the 95 % bootstrap interval, 2 shots per
-    setting)."""
-    lab = ideal_fast(nodes__0__gate__fidelity=0.85, nodes__1__gate__fidelity=0.85)
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_each_error_source_alone_moves_fidelity_as_budgeted(tmp_path, capsys, source):
+    """One error source switched on in the ideal lab: the process fidelity of the teleported
+    CZ, measured by direct fidelity estimation (the 15 Paulis' eigenstates, 6 shots each of the
+    60 settings), agrees with the gate budget's prediction within 3σ. σ is the estimate's
+    standard error from the shots' own ±1 outcomes (analysis.direct_fidelity), ≈ 0.04 here; the
+    drop (≈ 0.5) is > 10σ, so a term off by half fails."""
+    lab = ideal_fast(**SOURCES[source])
     predicted = predict_gate(lab).process_fidelity
-    assert predicted < 0.8  # the term is large against the statistics
-    r = run_gate(tmp_path, lab, seed=4, mode="cz", heralds_per_setting=2)
-    fp = gate_json(r.results_file, capsys)["process_fidelity"]
-    sigma = (fp["ci_high"] - fp["ci_low"]) / 3.92
-    centre = 0.5 * (fp["ci_high"] + fp["ci_low"])
-    assert abs(centre - predicted) < 3 * sigma, (fp, predicted)
+    assert predicted < 0.7  # the term is large against the statistics
+    r = run_gate(
+        tmp_path, lab, seed=7, mode="cz", analysis="direct_fidelity", heralds_per_setting=6
+    )
+    out = gate_json(r.results_file, capsys)  # ionlink-analyze gate FILE --json
+    assert out["analysis"] == "direct_fidelity" and out["shots"] == 360
+    f, sigma = out["process_fidelity"]["value"], out["process_fidelity_sigma"]
+    assert 0.02 < sigma < 0.06, sigma
+    assert abs(f - predicted) < 3 * sigma, (source, f, sigma, predicted)
+
+
+def test_two_chassis_feed_forward_pays_the_link(tmp_path):
+    """The budget's feed-forward on two chassis (node B on the DRTIO satellite) exceeds one
+    chassis' by more than the link's round trip (the slave entangler's answer, node B's PMT
+    reads and the slack margins), and a simulated run's mean feed-forward agrees with the
+    budget's on either topology within 3σ of the mean (σ: the shots' spread, from the number
+    of corrections and of node B's counts read over the link, over √40). 2 km of fibre (10 µs
+    one way) makes the link's share ~290 µs."""
+    lab = ideal_fast(drtio__fibre_m=2000.0)
+    one, two = predict_gate(lab), predict_gate(lab, two_chassis=True)
+    link = drtio_feed_forward_s(lab)[1]
+    assert two.feed_forward_s - one.feed_forward_s == pytest.approx(link)
+    assert link > 2 * lab.drtio.latency_s * 10  # round trips per count of node B's readout
+    for device_db, budget in (("device_db.py", one), ("device_db_drtio.py", two)):
+        r = run_gate(
+            tmp_path / device_db,
+            lab,
+            seed=5,
+            device_db=device_db,
+            mode="cz",
+            analysis="truth_table",
+            heralds_per_setting=10,
+        )
+        latency = np.asarray(r.datasets["gate.latency_mu"]) * 1e-9
+        assert r.datasets["totals.underflows_recovered"] == 0
+        sigma = latency.std(ddof=1) / np.sqrt(latency.size)
+        assert abs(latency.mean() - budget.feed_forward_s) < 3 * sigma, (device_db, sigma)
