@@ -2,8 +2,9 @@
 """The herald path's speed-ups change no draw: seeded remote-entanglement sessions (Startup, then
 tomography with one herald per setting at ``target_99_1khz``, whose nodes carry memory ions that
 the experiment never drives; Z heralds at ``oxford2020``, where most entangler runs are
-fast-forwarded) give the datasets and the VCD recorded from the tree before the herald path was
-made cheaper (issue 18: world segments, PMT reads, Z measurement, memory-ion hooks).
+fast-forwarded) give the datasets and the VCD (every value change of the heralding run, relative
+to its start) recorded from the tree before the herald path was made cheaper (issue 18: world
+segments, PMT reads, Z measurement, memory-ion hooks).
 
 A change that moves any random draw, any count or any RTIO event changes these values; a change of
 the physics itself must record them anew (run this module's ``_digest`` on the tree before and
@@ -19,7 +20,7 @@ from tests.rtio.vcdfile import read_vcd
 
 SEED = 11
 #: per case (lab, mode, heralds per setting): the figures recorded on the tree before issue 18's
-#: herald-path work (commit 9fdcb55)
+#: herald-path work (main at 6dce79c)
 GOLDEN = {
     ("target_99_1khz", "tomography", 1): {
         "herald.pattern": [12, 9, 12, 3, 3, 6, 9, 12, 6],
@@ -65,8 +66,8 @@ GOLDEN = {
             -1,
         ],
         "totals.lab_time_s": 0.010009999,
-        "vcd_changes": 4515,
-        "vcd_sha256": "a58971e1a9f236fb24b501046049a82b631a475d94f9208a653a542825ac58d4",
+        "vcd_changes": 4180,
+        "vcd_sha256": "99abd362371f47be2f3536fa408f956794831f5e8a565bb0ff31b178d2e3c900",
     },
     ("oxford2020", "z", 3): {
         "herald.pattern": [6, 9, 12],
@@ -75,8 +76,8 @@ GOLDEN = {
         "herald.counts_b": [0, 1, 0],
         "herald.t_det_mu": [-1, 614, 620, -1, 617, -1, -1, 617, -1, -1, 615, 617],
         "totals.lab_time_s": 0.009849327000000001,
-        "vcd_changes": 2831,
-        "vcd_sha256": "82d28fbf9f21143cb0481a722babbe2a3a870c830562ef3fa1ad51fad5ccf875",
+        "vcd_changes": 2444,
+        "vcd_sha256": "fbc378a93f2b4af14ea3bb70e3eab89451d40b63191229b1a7017820fccc64b3",
     },
 }
 
@@ -98,15 +99,16 @@ def _digest(tmp_path, lab_name: str, mode: str, heralds: int) -> dict:
     for key, value in lab_calibration(lab).items():
         sim.dataset_db.set(key, value, persist=True)
     run(sim, "startup")
+    t0 = sim.session.engine.counter  # the heralding run's changes, relative to its start
     d = run(sim, "remote_entanglement", mode=mode, heralds_per_setting=heralds)
     sim.close()
     vcd = read_vcd(path)
     h = hashlib.sha256()
     n = 0
     for name in sorted(vcd.vars):
-        changes = vcd.of(name)
+        changes = [(t - t0, str(v)) for t, v in vcd.of(name) if t >= t0]
         n += len(changes)
-        h.update(repr((name, [(t, str(v)) for t, v in changes])).encode())
+        h.update(repr((name, changes)).encode())
     keys = ("herald.pattern", "herald.attempts", "herald.counts_a", "herald.counts_b")
     out: dict = {k: np.asarray(d[k]).ravel().tolist() for k in keys + ("herald.t_det_mu",)}
     out["totals.lab_time_s"] = float(d["totals.lab_time_s"])
