@@ -59,6 +59,19 @@ class CircuitWorld:
         self._xt_channels: list[list[int]] = [[], []]
         self._xt_level: dict[int, bool] = {}
         self._run_light = [0.0, 0.0]  # fraction of each entangler cycle with crosstalk light
+        # per entangler output: the nodes whose memory its light reaches (as often as a
+        # crosstalk beam of that node is wired to it)
+        self._xt_outputs: dict[int, tuple[int, ...]] = {}
+        if self.circuit is not None:
+            for i, ch_dev in enumerate(self.lab.entangler.outputs):
+                self._xt_outputs[i] = tuple(
+                    k
+                    for k, m in enumerate(mems)
+                    if m is not None
+                    for b in m.crosstalk.beams
+                    if getattr(nodes[k], b).device == ch_dev
+                )
+        self._run_light_key: Any = None
 
     def _attach_circuit(self, ttl: Callable[[str, str], int]) -> None:
         """Resolve the memory drives' and gates' devices (``ttl`` is the world's resolver)."""
@@ -82,7 +95,10 @@ class CircuitWorld:
         c = self.circuit
         if c is None:
             return False
-        return c.attached or any(on.get("memory") or on.get("gate") for on in self._on)
+        if c.full is not None:  # attached
+            return True
+        a, b = self._on
+        return a["memory"] or a["gate"] or b["memory"] or b["gate"]
 
     def _net_apply(self, fn: Callable[[np.ndarray], np.ndarray]) -> None:
         """A linear map of the network pair's state, applied to the joint state if attached."""
@@ -196,17 +212,15 @@ class CircuitWorld:
         """Per node, the fraction of an entangler cycle with its crosstalk outputs high."""
         if self.circuit is None:
             return
+        key = (tuple(outputs.items()), cycle_mu)
+        if key == self._run_light_key:
+            return  # the same configuration as the last run: the same fractions
         frac = [0.0, 0.0]
         for i, (start, stop) in outputs.items():
-            ch_dev = self.lab.entangler.outputs[i]
-            for k, node in enumerate(self.lab.nodes):
-                m = node.memory
-                if m is None:
-                    continue
-                for b in m.crosstalk.beams:
-                    if getattr(node, b).device == ch_dev:
-                        frac[k] += max(stop - start, 0) / cycle_mu
+            for k in self._xt_outputs.get(i, ()):
+                frac[k] += max(stop - start, 0) / cycle_mu
         self._run_light = frac
+        self._run_light_key = key
 
     def _runs_exposed(self, run_s: float) -> None:
         """Entangler runs of total length ``run_s`` happened: the network ions were pumped

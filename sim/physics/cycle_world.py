@@ -39,6 +39,7 @@ class EntanglerRuns:
     _close_period: Callable[[bool, int, int], None]
     _note_run_light: Callable[[dict[int, tuple[int, int]], int], None]  # from CircuitWorld
     _runs_exposed: Callable[[float], None]
+    _n_modes: tuple[float, ...] | None = None
 
     def cycle_model(
         self,
@@ -88,9 +89,12 @@ class EntanglerRuns:
         return model
 
     def _thermal_key(self, n_bars: Any) -> int:
+        modes = self._n_modes
+        if modes is None:  # the nodes' n_mode, read once
+            modes = self._n_modes = tuple(node.motion.n_mode for node in self.lab.nodes)
         f = 1.0
-        for n, node in zip(n_bars, self.lab.nodes):
-            f /= 1 + n / node.motion.n_mode
+        for n, n_mode in zip(n_bars, modes):
+            f /= 1 + n / n_mode
         return round(f / THERMAL_KEY_TOL)
 
     def commit_cycle(

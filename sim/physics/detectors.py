@@ -112,8 +112,9 @@ class ClickChannel:
 
     def add_arrivals(self, t_mu: list[int] | np.ndarray) -> None:
         """Queue raw arrivals (photons, PMT counts) at integer mu times."""
-        for t in t_mu:
-            heapq.heappush(self._raw, int(t))
+        raw = self._raw
+        for t in t_mu.tolist() if isinstance(t_mu, np.ndarray) else t_mu:
+            heapq.heappush(raw, int(t))
 
     def suppress(self, t_from_mu: int, t_to_mu: int) -> None:
         """No dark counts in [from, to) (the entangler fast path owns this interval)."""
@@ -182,6 +183,8 @@ class ClickChannel:
             if self.afterpulse_prob > 0 and self.rng.random() < self.afterpulse_prob:
                 d = self.rng.exponential(self.afterpulse_delay_s) / self.mu_s
                 heapq.heappush(self._raw, t + max(int(d), 1))
+        if not self._pending:
+            return []
         out = [e for e in self._pending if e[0] < t_end_mu]
         self._pending = [e for e in self._pending if e[0] >= t_end_mu]
         return out

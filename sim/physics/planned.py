@@ -80,7 +80,15 @@ class PlannedWindows:
         :meth:`_evolve`, applied as one memoised superoperator (cooling between entangler runs
         repeats with the same relative timing, so the map is built once)."""
         mu = self.mu_s
-        on0 = tuple(self._on[k][r] for k in range(2) for r in LINEAR_ROLES)
+        on_a, on_b = self._on
+        on0 = (
+            on_a["cool"],
+            on_a["repump"],
+            on_a["pump"],
+            on_b["cool"],
+            on_b["repump"],
+            on_b["pump"],
+        )
         ions = self.ions
         # a diagonal rho has nothing to dephase (and stays diagonal): the plan then needs no
         # coherence origins, and one plan serves every such window with these events
@@ -93,7 +101,7 @@ class PlannedWindows:
                 for k, node in enumerate(self.lab.nodes)
             )
         )
-        key = (t1 - t0, tuple((t - t0, k, role, lvl) for t, k, _, role, lvl in events), on0, offs)
+        key = (t1 - t0, tuple([(t - t0, k, role, lvl) for t, k, _, role, lvl in events]), on0, offs)
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plan(events, t0, t1, offs)

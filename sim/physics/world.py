@@ -387,23 +387,24 @@ class PhysicsWorld(
         # a diagonal rho has no coherence to dephase, and cooling, pumping and fluorescence keep it
         # diagonal: one check per segment (the object is remembered) instead of one per ion
         diag = ions.rho is self._diag or is_diagonal(ions.rho)
+        attached = self.circuit is not None and self.circuit.attached
         for k, node in enumerate(self.lab.nodes):
             on = self._on[k]
             th = ions.thermal[k]
-            coherent = not diag and has_coherence(ions.rho, k)
-            if self.circuit is not None and self.circuit.attached:
-                coherent = True
-            step = partial(
-                linear_step,
-                k=k,
-                node=node,
-                on=on,
-                t_a_s=t_a * mu,
-                t_b_s=t_b * mu,
-                coh_t0_s=self._coh_t0[k],
-                coherent=coherent,
-            )
-            self._net_apply(step)
+            coherent = attached or (not diag and has_coherence(ions.rho, k))
+            if coherent or on["cool"] or on["pump"] or attached:
+                # (otherwise the segment rule is the identity on the network pair)
+                step = partial(
+                    linear_step,
+                    k=k,
+                    node=node,
+                    on=on,
+                    t_a_s=t_a * mu,
+                    t_b_s=t_b * mu,
+                    coh_t0_s=self._coh_t0[k],
+                    coherent=coherent,
+                )
+                self._net_apply(step)
             if on["cool"]:
                 th.cool(dt)
             else:

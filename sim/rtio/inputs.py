@@ -60,9 +60,10 @@ class InputChannel:
 
     def fill(self, counter: int) -> None:
         """Move every event that has arrived by ``counter`` into the FIFO (dropping on overflow)."""
-        self.generate(counter + 1)
+        if counter >= self.t_gen:
+            self.generate(counter + 1)
         pending = self.pending
-        if not pending:
+        if not pending or pending[0][0] > counter:
             return
         fifo = self.fifo
         depth = self.depth

@@ -86,11 +86,11 @@ class PhyViews:
 
     def dds_timeline(self, spi_channel: int, cs: int) -> Any:
         """The (created on demand) AD9910 state timeline of ``cs`` on ``spi_channel``."""
-        from sim.rtio.phy.urukul import DDSTimeline  # it loads the physics' DDSState: on demand
-
         key = (spi_channel, cs)
         tl = self.dds.get(key)
         if tl is None:
+            from sim.rtio.phy.urukul import DDSTimeline  # it loads the physics' DDSState
+
             tl = self.dds[key] = DDSTimeline()
         return tl
 
