@@ -50,6 +50,7 @@ class SEDOutputs:
 
     _async: Callable[..., None]
     _c_delay: int
+    _c_gap: int
     _par_top: bool
     _mu_of: dict[float, int]
     _seconds_to_mu: Callable[[float], int]
@@ -74,8 +75,29 @@ class SEDOutputs:
         self._lane = 0
         self._last_c = NEG
         self._lane_last = [NEG] * self.lane_count
-        # coarse timestamps of the events in each lane (those already gone are dropped lazily)
-        self._lane_q: list[deque[int]] = [deque() for _ in range(self.lane_count)]
+        depth = self.lane_depth
+        # each lane's last ``lane_depth`` coarse timestamps, oldest first (NEG: none yet); the
+        # oldest is the one a new event waits for when the lane is full (those already gone stay
+        # until pushed out: the hot path reads one slot and appends, with no length check)
+        self._lane_q: list[deque[int]] = [
+            deque((NEG,) * depth, maxlen=depth) for _ in range(self.lane_count)
+        ]
+
+    def lane_queues(self) -> list[list[int]]:
+        """Each SED lane's recorded coarse timestamps, oldest first (some may have left)."""
+        return [[c for c in q if c != NEG] for q in self._lane_q]
+
+    def load_lane_queues(self, queues: list[list[int]]) -> None:
+        """Restore the lanes from :meth:`lane_queues` (a saved hardware state)."""
+        depth = self.lane_depth
+        self._lane_q = [
+            deque([NEG] * max(depth - len(q), 0) + list(q)[-depth:], maxlen=depth) for q in queues
+        ]
+
+    def lanes_pending(self) -> bool:
+        """True while an event still waits in a lane (its coarse time is after the counter's)."""
+        cc = self.counter >> 3
+        return any(q[-1] > cc for q in self._lane_q)
 
     def rtio_output(self, target: int, data: Any) -> None:
         """Syscall ``rtio_output(target, data)``: submit an event at ``now`` (hot path).
@@ -91,25 +113,21 @@ class SEDOutputs:
         if c <= self._last_c:
             lane = (lane + 1) & self._lane_mask
         q = self._lane_q[lane]
-        if len(q) >= self.lane_depth:
-            # full lane (or events already gone, dropped lazily): the head event leaves for this
-            # one; if it has not left yet (the coarse counter has not reached its coarse
-            # timestamp), the CPU spins until it does
-            head = q.popleft()
-            if head > counter >> 3:
-                counter = head << 3
+        # the lane's event ``lane_depth`` writes ago: if it has not left yet (the lane is full),
+        # the CPU spins until it does
+        head = q[0]
+        if head > counter >> 3:
+            counter = head << 3
+        self.counter = counter
         if c <= (counter >> 3) + 12:
-            self.counter = counter
             raise self._underflow(target, ts, counter)
         lane_last = self._lane_last
-        if c <= lane_last[lane]:
-            self.counter = counter
+        if c <= lane_last[lane]:  # only after a lane switch: a lane's last event is _last_c
             self._async(AsyncError.SEQUENCE, target >> 8, ts)
             return
         q.append(c)
         lane_last[lane] = self._last_c = c
         self._lane = lane
-        self.counter = counter
         ch = target >> 8
         if ts - counter < self.min_slack:
             self._note_slack(ch, ts, counter)
@@ -132,8 +150,9 @@ class SEDOutputs:
         """``ttl.pulse`` in one call: ``rtio_output(target, 1)``, ``delay(duration)`` (seconds;
         ``delay_mu`` if not ``seconds``), ``rtio_output(target, 0)`` — the same events, checks,
         counter charges and exceptions as those three calls (the body of :meth:`rtio_output`,
-        twice, in one frame). While outputs are routed (:meth:`_swap_output`) or in a bare
-        statement of a parallel block, it makes the three calls (:meth:`_pulse_routed`)."""
+        twice, in one frame, its state in locals written back before any call). While outputs
+        are routed (:meth:`_swap_output`) or in a bare statement of a parallel block, it makes
+        the three calls (:meth:`_pulse_routed`)."""
         if self._par_top:
             self._pulse_routed(target, duration, seconds)
             return
@@ -142,40 +161,84 @@ class SEDOutputs:
             mu = self._seconds_to_mu(duration)
         ch = target >> 8
         addr = target & 0xFF
-        lane_q, lane_last, mask, depth = (
-            self._lane_q,
-            self._lane_last,
-            self._lane_mask,
-            self.lane_depth,
-        )
-        c_out = self._c_out
         st = self.channels.get(ch)
-        counter = self.counter
         ts = self.now
+        c = ts >> 3
+        ts2 = ts + mu
+        c2 = ts2 >> 3
+        if c2 > c > self._last_c and st is not None and st.hook is None and c > st.max_c:
+            # the common case: both events in the current lane (no lane switch, so no sequence
+            # error), the channel in order, no hook: the two submissions with shared lookups
+            lane = self._lane
+            q = self._lane_q[lane]
+            counter = self.counter + self._c_out
+            head = q[0]
+            if head > counter >> 3:
+                counter = head << 3
+            if c <= (counter >> 3) + 12:
+                self.counter = counter
+                raise self._underflow(target, ts, counter)
+            q.append(c)
+            if ts - counter < self.min_slack:
+                self._note_slack(ch, ts, counter)  # reads no engine state but the slack record
+            raw = st.raw
+            raw.append((ts, addr, 1))
+            self.now = ts2
+            counter += self._c_gap
+            head = q[0]
+            if head > counter >> 3:
+                counter = head << 3
+            if c2 <= (counter >> 3) + 12:
+                self.counter = counter
+                self._last_c = self._lane_last[lane] = st.max_c = c
+                raise self._underflow(target, ts2, counter)
+            q.append(c2)
+            self.counter = counter
+            self._last_c = self._lane_last[lane] = st.max_c = c2
+            if ts2 - counter < self.min_slack:
+                self._note_slack(ch, ts2, counter)
+            raw.append((ts2, addr, 0))
+            return
+        self._pulse_events(target, mu, st)
+
+    def _pulse_events(self, target: int, mu: int, st: ChannelState | None) -> None:
+        """:meth:`rtio_pulse`'s two submissions in every case (lane switches, sequence errors,
+        collisions, hooks): the body of :meth:`rtio_output`, twice, its state in locals written
+        back before any call; ``st``: the channel's state if it exists."""
+        ch = target >> 8
+        addr = target & 0xFF
+        ts = self.now
+        lane_q, lane_last, mask = self._lane_q, self._lane_last, self._lane_mask
+        c_out = self._c_out
+        counter = self.counter
+        cur, last_c = self._lane, self._last_c  # the lane of the last accepted event, its time
+        min_slack = self.min_slack
         data = 1
-        while True:  # rtio_output(target, data), as above; state written back before any call
+        while True:  # rtio_output(target, data), as above
             counter += c_out
             c = ts >> 3
-            lane = self._lane
-            if c <= self._last_c:
-                lane = (lane + 1) & mask
+            lane = cur if c > last_c else (cur + 1) & mask
             q = lane_q[lane]
-            if len(q) >= depth:
-                head = q.popleft()
-                if head > counter >> 3:
-                    counter = head << 3
-            self.counter = counter
+            head = q[0]
+            if head > counter >> 3:
+                counter = head << 3
             if c <= (counter >> 3) + 12:
+                self.counter, self._lane, self._last_c = counter, cur, last_c
                 raise self._underflow(target, ts, counter)
             if c <= lane_last[lane]:
+                self.counter, self._lane, self._last_c = counter, cur, last_c
                 self._async(AsyncError.SEQUENCE, ch, ts)
+                counter = self.counter
             else:
                 q.append(c)
-                lane_last[lane] = self._last_c = c
-                self._lane = lane
-                if ts - counter < self.min_slack:
+                lane_last[lane] = last_c = c
+                cur = lane
+                if ts - counter < min_slack:
+                    self.counter, self._lane, self._last_c = counter, cur, last_c
                     self._note_slack(ch, ts, counter)
+                    min_slack = self.min_slack
                 if st is None:
+                    self.counter, self._lane, self._last_c = counter, cur, last_c
                     st = self.channel(ch)
                 if c > st.max_c:
                     st.max_c = c
@@ -184,12 +247,16 @@ class SEDOutputs:
                     st.flag_c = st.max_c
                 st.raw.append((ts, addr, data))
                 if st.hook is not None:
+                    self.counter, self._lane, self._last_c = counter, cur, last_c
                     st.hook(ts, addr, data)
+                    counter, cur, last_c = self.counter, self._lane, self._last_c
+                    ts, min_slack = self.now, self.min_slack
             if not data:
+                self.counter, self._lane, self._last_c = counter, cur, last_c
                 return
             data = 0
-            counter = self.counter + self._c_delay  # delay / delay_mu
-            self.now = ts = self.now + mu
+            counter += self._c_delay  # delay / delay_mu
+            self.now = ts = ts + mu
 
     def _pulse_routed(self, target: int, duration: Any, seconds: bool = True) -> None:
         """:meth:`rtio_pulse` as three calls, through whatever ``rtio_output`` is routed to."""
