@@ -115,11 +115,13 @@ class SEDOutputs:
         q = self._lane_q[lane]
         # the lane's event ``lane_depth`` writes ago: if it has not left yet (the lane is full),
         # the CPU spins until it does
+        cc = counter >> 3  # the coarse counter
         head = q[0]
-        if head > counter >> 3:
+        if head > cc:
             counter = head << 3
+            cc = head
         self.counter = counter
-        if c <= (counter >> 3) + 12:
+        if c <= cc + 12:
             raise self._underflow(target, ts, counter)
         lane_last = self._lane_last
         if c <= lane_last[lane]:  # only after a lane switch: a lane's last event is _last_c
@@ -159,9 +161,7 @@ class SEDOutputs:
         mu = self._mu_of.get(duration) if seconds else duration
         if mu is None:
             mu = self._seconds_to_mu(duration)
-        ch = target >> 8
-        addr = target & 0xFF
-        st = self.channels.get(ch)
+        st = self.channels.get(target >> 8)
         ts = self.now
         c = ts >> 3
         ts2 = ts + mu
@@ -172,34 +172,49 @@ class SEDOutputs:
             lane = self._lane
             q = self._lane_q[lane]
             counter = self.counter + self._c_out
+            cc = counter >> 3  # the coarse counter
             head = q[0]
-            if head > counter >> 3:
+            if head > cc:
                 counter = head << 3
-            if c <= (counter >> 3) + 12:
+                cc = head
+            if c <= cc + 12:
                 self.counter = counter
                 raise self._underflow(target, ts, counter)
             q.append(c)
-            if ts - counter < self.min_slack:
-                self._note_slack(ch, ts, counter)  # reads no engine state but the slack record
-            raw = st.raw
-            raw.append((ts, addr, 1))
-            self.now = ts2
+            counter1 = counter
             counter += self._c_gap
+            cc = counter >> 3
             head = q[0]
-            if head > counter >> 3:
+            if head > cc:
                 counter = head << 3
-            if c2 <= (counter >> 3) + 12:
-                self.counter = counter
+                cc = head
+            self.now = ts2
+            self.counter = counter
+            raw = st.raw
+            addr = target & 0xFF
+            raw.append((ts, addr, 1))
+            if c2 <= cc + 12:  # the first event stays
                 self._last_c = self._lane_last[lane] = st.max_c = c
+                self._pulse_slack(target, ts, counter1, ts2, None)
                 raise self._underflow(target, ts2, counter)
             q.append(c2)
-            self.counter = counter
             self._last_c = self._lane_last[lane] = st.max_c = c2
-            if ts2 - counter < self.min_slack:
-                self._note_slack(ch, ts2, counter)
+            ms = self.min_slack
+            if ts - counter1 < ms or ts2 - counter < ms:
+                self._pulse_slack(target, ts, counter1, ts2, counter)
             raw.append((ts2, addr, 0))
             return
         self._pulse_events(target, mu, st)
+
+    def _pulse_slack(
+        self, target: int, ts: int, counter: int, ts2: int, counter2: int | None
+    ) -> None:
+        """The slack record for :meth:`rtio_pulse`'s events at ``ts`` and (if ``counter2`` is
+        not None) ``ts2``, submitted at counters ``counter`` and ``counter2``."""
+        if ts - counter < self.min_slack:
+            self._note_slack(target >> 8, ts, counter)
+        if counter2 is not None and ts2 - counter2 < self.min_slack:
+            self._note_slack(target >> 8, ts2, counter2)
 
     def _pulse_events(self, target: int, mu: int, st: ChannelState | None) -> None:
         """:meth:`rtio_pulse`'s two submissions in every case (lane switches, sequence errors,
@@ -219,10 +234,12 @@ class SEDOutputs:
             c = ts >> 3
             lane = cur if c > last_c else (cur + 1) & mask
             q = lane_q[lane]
+            cc = counter >> 3
             head = q[0]
-            if head > counter >> 3:
+            if head > cc:
                 counter = head << 3
-            if c <= (counter >> 3) + 12:
+                cc = head
+            if c <= cc + 12:
                 self.counter, self._lane, self._last_c = counter, cur, last_c
                 raise self._underflow(target, ts, counter)
             if c <= lane_last[lane]:
