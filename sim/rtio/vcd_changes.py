@@ -7,8 +7,9 @@ changes, and writes the same text as calling ``writer.change(var, t, value)`` fo
 time order (at equal times, in the order given): changes at time 0 go through pyvcd itself (they
 set the ``$dumpvars`` values); the later ones are filtered as pyvcd filters them (a value equal to
 the variable's last one writes nothing, an event always writes), formatted by the variable's own
-``format_value`` (remembered per integer value), merged by time and written with one ``#t`` line
-per time that writes anything. ``tests/rtio/test_vcd_changes.py`` checks it byte for byte against
+``format_value`` (once per distinct integer value), merged by time and written with one ``#t``
+line per time that writes anything; for integer and boolean values all of it without a Python
+loop per change. ``tests/rtio/test_vcd_changes.py`` checks it byte for byte against
 the per-change calls.
 """
 
@@ -16,14 +17,17 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
+from itertools import chain, compress
+from operator import itemgetter, ne
 from typing import Any, TextIO
 
 import numpy
 
 __all__ = ["write_changes"]
 
-#: values whose formatted string a variable remembers (``True`` and ``1`` format alike for every
-#: variable kind; other types comparing equal to an int may format differently: ``-0.0``,
+#: value types handled in bulk: equality among them is exact (so comparing each value with the one
+#: before it is comparing it with the last one written) and ``True`` and ``1`` format alike for
+#: every variable kind (other types comparing equal to an int may format differently: ``-0.0``,
 #: numpy integers)
 _MEMO_TYPES = frozenset((int, bool))
 
@@ -48,35 +52,46 @@ def write_changes(writer: Any, out: TextIO, changes: Sequence[tuple[Any, list]])
         _emitted(var, evs, times, lines)
     if not lines:
         return
+    t = numpy.asarray(times, dtype=numpy.int64)
     if len(later) > 1:
-        order = numpy.argsort(numpy.asarray(times, dtype=numpy.int64), kind="stable").tolist()
-        times = [times[i] for i in order]
-        lines = [lines[i] for i in order]
-    prev = 0  # the ``#0`` of ``$dumpvars``
-    for i, t in enumerate(times):
-        if t != prev:
-            lines[i] = f"#{t}\n{lines[i]}"
-            prev = t
-    out.write("\n".join(lines))
-    out.write("\n")
+        order = numpy.argsort(t, kind="stable")
+        t = t[order]
+        lines = list(map(lines.__getitem__, order.tolist()))
+    new = numpy.ones(len(t), dtype=bool)  # every time is after the ``#0`` of ``$dumpvars``
+    numpy.not_equal(t[1:], t[:-1], out=new[1:])
+    idx = numpy.flatnonzero(new)
+    heads = numpy.full(len(t), "", dtype=object)  # ``#t`` before the first change at each time
+    heads[idx] = list(map("#{}\n".format, t[idx].tolist()))
+    out.write("".join(map("{}{}\n".format, heads.tolist(), lines)))
 
 
 def _emitted(var: Any, evs: list, times: list[int], lines: list[str]) -> None:
     """Append to ``times``/``lines`` the changes of ``var`` that pyvcd writes, formatted."""
+    ts = list(map(itemgetter(0), evs))
+    vals = list(map(itemgetter(1), evs))
+    if not set(map(type, vals)) <= _MEMO_TYPES:  # reals, strings, numpy values: one by one
+        _emitted_each(var, ts, vals, times, lines)
+        return
+    if var.type.value != "event":  # a value equal to the last one writes nothing
+        keep = list(map(ne, vals, chain((var.value,), vals)))
+        ts = list(compress(ts, keep))
+        vals = list(compress(vals, keep))
+    if not vals:
+        return
+    memo = {v: var.format_value(v, False) for v in set(vals)}
+    times += ts
+    lines += map(memo.__getitem__, vals)
+    var.value = vals[-1]
+
+
+def _emitted_each(var: Any, ts: list, vals: list, times: list[int], lines: list[str]) -> None:
+    """:func:`_emitted` change by change, comparing each value with the last one written."""
     fmt = var.format_value
     cur = var.value
-    kind = var.type.value  # pyvcd's VarType
-    event = kind == "event"
-    memo: dict[Any, str] = {}
-    for t, v in evs:
+    event = var.type.value == "event"  # pyvcd's VarType
+    for t, v in zip(ts, vals):
         if v != cur or event:
-            if type(v) in _MEMO_TYPES:
-                s = memo.get(v)
-                if s is None:
-                    s = memo[v] = fmt(v, False)
-            else:
-                s = fmt(v, False)
             times.append(t)
-            lines.append(s)
+            lines.append(fmt(v, False))
             cur = v
     var.value = cur

@@ -34,7 +34,8 @@ def _signals(draw: st.DrawFn) -> list[tuple[str, list[tuple[int, object]]]]:
     return out
 
 
-def _write(signals: list, bulk: bool) -> str:
+def _write(signals: list, bulk: bool) -> tuple[str, list]:
+    """The file's text and each variable's value after the changes."""
     f = io.StringIO()
     with VCDWriter(f, timescale="1 ns", date="today", check_values=False) as w:
         per_var = []
@@ -58,7 +59,7 @@ def _write(signals: list, bulk: bool) -> str:
             changes.sort(key=itemgetter(1))  # stable: variable order at equal times
             for c in changes:
                 w.change(*c)
-    return f.getvalue()
+    return f.getvalue(), [(type(var.value), var.value) for var, _ in per_var]
 
 
 @settings(max_examples=150, deadline=None)
@@ -70,7 +71,7 @@ def test_bulk_changes_are_pyvcds_bytes(signals):
 def test_pulse_train_text():
     """A pulse train: one ``#t`` line per time, repeated values dropped, as pyvcd writes."""
     evs = [(0, 0), (5, 1), (7, 0), (7, 1), (9, 1), (12, 0)]
-    text = _write([("wire1", evs), ("event", [(7, True), (8, True)])], bulk=True)
+    text = _write([("wire1", evs), ("event", [(7, True), (8, True)])], bulk=True)[0]
     body = text.split("$end\n")[-1]
     assert body == '#5\n1!\n#7\n0!\n1!\n1"\n#8\n1"\n#12\n0!\n'
-    assert text == _write([("wire1", evs), ("event", [(7, True), (8, True)])], bulk=False)
+    assert text == _write([("wire1", evs), ("event", [(7, True), (8, True)])], bulk=False)[0]

@@ -65,8 +65,7 @@ class LevelView:
             return []
         i = bisect_left(t, t_from)
         j = bisect_left(t, t_to)
-        lv = self.lv
-        return [(t[k], lv[k]) for k in range(i, j)]
+        return list(zip(t[i:j], self.lv[i:j]))
 
     def quiet_since(self, t_from: int) -> bool:
         """True when every submission is turned into levels and none changes at or after
