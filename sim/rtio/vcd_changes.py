@@ -59,6 +59,9 @@ def write_changes(writer: Any, out: TextIO, changes: Sequence[tuple[Any, list]])
         lines = list(map(lines.__getitem__, order.tolist()))
     new = numpy.ones(len(t), dtype=bool)  # every time is after the ``#0`` of ``$dumpvars``
     numpy.not_equal(t[1:], t[:-1], out=new[1:])
+    if new.all():  # one change per time (a pulse train): ``#t`` before each
+        out.write("".join(map("#{}\n{}\n".format, t.tolist(), lines)))
+        return
     idx = numpy.flatnonzero(new)
     heads = numpy.full(len(t), "", dtype=object)  # ``#t`` before the first change at each time
     heads[idx] = list(map("#{}\n".format, t[idx].tolist()))
