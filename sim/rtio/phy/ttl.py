@@ -155,9 +155,14 @@ class LevelView:
         transitions appended to ``out_t``/``out_lv``, from output ``o``, enable ``oe`` and
         ``level``; returns ``(next index, o, oe, level)``. Many submissions at once (a waveform
         file's whole run) are turned on arrays (:func:`walk_bulk`), a few one by one
-        (:func:`walk_each`): the same transitions."""
+        (:func:`walk_each`): the same transitions. Only the submissions before ``t_to`` count
+        (the log is in time order), so a world stepping through a long queue of submissions
+        in small steps costs no more than the steps."""
+        inout = self.st.kind == Kind.TTL_INOUT
+        if t_to is not None:
+            n = bisect_left(res, (t_to,), i, n)  # compares the times only
         walk = walk_bulk if n - i >= BULK_MIN else walk_each
-        return walk(res, i, n, t_to, o, oe, level, self.st.kind == Kind.TTL_INOUT, out_t, out_lv)
+        return walk(res, i, n, t_to, o, oe, level, inout, out_t, out_lv)
 
 
 #: submissions from which :meth:`LevelView._walk` works on arrays
