@@ -3,7 +3,8 @@
 
 A kernel of 10**5 ``ttl.pulse(); delay()`` pairs (2*10**5 output events) runs with VCD off and with
 VCD on (the VCD file is written from the resolved logs after the kernel, and counted). Prints output
-events per second and the ratio to the 1 M events/s target.
+events per second by CPU time (best of 3; wall time beside it) and the ratio to the 1 M events/s
+target.
 
     python benchmarks/kernel_throughput.py [--pairs N] [--profile]
 """
@@ -61,7 +62,8 @@ class _DMgr:
         return self.devs[name]
 
 
-def run(pairs: int, vcd: bool) -> float:
+def run(pairs: int, vcd: bool) -> tuple[float, float]:
+    """(events/s by CPU time, by wall time) of one kernel and session close."""
     path = tempfile.mktemp(suffix=".vcd") if vcd else None
     session = SimSession(DB, seed=0, vcd=path)
     prev = lcore._time_manager
@@ -76,17 +78,17 @@ def run(pairs: int, vcd: bool) -> float:
             delay(1e-6)
 
     try:
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         core.run(kernel, (), {})
         session.close()
-        dt = time.perf_counter() - t0
+        cpu, dt = time.process_time() - c0, time.perf_counter() - t0
     finally:
         lcore.set_time_manager(prev)
         if path and os.path.exists(path):
             os.unlink(path)
     n = session.engine.summary()["n_outputs"]
     assert n == 2 * pairs, n
-    return n / dt
+    return n / cpu, n / dt
 
 
 def main() -> None:
@@ -104,10 +106,12 @@ def main() -> None:
         pstats.Stats("/tmp/kt.prof").sort_stats("tottime").print_stats(15)
         return
     for vcd in (False, True):
-        rate = max(run(args.pairs, vcd) for _ in range(3))
+        rates = [run(args.pairs, vcd) for _ in range(3)]
+        rate = max(r[0] for r in rates)
         print(
-            "VCD {:3s}: {:>10,.0f} output events/s  ({:.2f} x the 1 M/s target)".format(
-                "on" if vcd else "off", rate, rate / TARGET
+            "VCD {:3s}: {:>10,.0f} output events/s by CPU time ({:.2f} x the 1 M/s target; "
+            "by wall time {:,.0f}/s)".format(
+                "on" if vcd else "off", rate, rate / TARGET, max(r[1] for r in rates)
             )
         )
 

@@ -294,7 +294,7 @@ def capture(session: Any) -> HardwareState:
         lane=eng._lane,
         last_c=eng._last_c,
         lane_last=list(eng._lane_last),
-        lane_queues=[list(q) for q in eng._lane_q],
+        lane_queues=eng.lane_queues(),
         dma_traces=dict(eng.dma_traces),
         dma_ptr=eng._dma_ptr,
         cache={k: list(v) for k, v in eng.cache.items()},
@@ -374,7 +374,7 @@ def _restore_engine(eng: Any, e: EngineRecord) -> None:
     eng.now, eng.counter = e.now_mu, e.counter_mu
     eng._lane, eng._last_c = e.lane, e.last_c
     eng._lane_last = list(e.lane_last)
-    eng._lane_q = [deque(q) for q in e.lane_queues]
+    eng.load_lane_queues(e.lane_queues)
     eng.dma_traces = dict(e.dma_traces)
     eng._dma_ptr = e.dma_ptr
     eng.cache = {k: list(v) for k, v in e.cache.items()}

@@ -122,7 +122,7 @@ class PeriodCapture:
     _last_c: int
     _lane_mask: int
     _lane_last: list[int]
-    _lane_q: list
+    lanes_pending: Callable[[], bool]
     _rec: Any
     _lane_log: Any
     kernel_async: list[str]
@@ -205,12 +205,8 @@ class PeriodCapture:
             ):
                 return 0
         # events still waiting in a lane would see the passes' submissions queue behind them
-        cc = self.counter >> 3
-        for q in self._lane_q:
-            while q and q[0] <= cc:
-                q.popleft()
-            if q:
-                return 0
+        if self.lanes_pending():
+            return 0
         writes = [(ts + s0, a, d) for ts, a, d in by_ch.get(phy_channel, ())]
         k_done = skipper.skip_runs(max_repeats, t, ref, writes)
         if k_done <= 0:

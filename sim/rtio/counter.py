@@ -30,6 +30,8 @@ class Counter:
         self.costs = load_profile(costs)
         self._c_out = self.costs.rtio_output
         self._c_delay = self.costs.delay
+        #: from one submission of ``ttl.pulse`` to its second: the delay, the second submission
+        self._c_gap = self.costs.delay + self.costs.rtio_output
 
     def get_rtio_counter_mu(self) -> int:
         """The coarse RTIO counter (multiple of 8), without charging CPU time."""

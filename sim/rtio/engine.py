@@ -68,6 +68,25 @@ class RTIOEngine(
     :param rng: the simulation's random generator (PHYs and worlds draw from it).
     """
 
+    # the per-event state as slots (cheaper to read and write than the instance dictionary, which
+    # holds the rest)
+    __slots__ = (
+        "now",
+        "counter",
+        "min_slack",
+        "channels",
+        "_lane",
+        "_last_c",
+        "_lane_q",
+        "_lane_last",
+        "_lane_mask",
+        "_c_out",
+        "_c_gap",
+        "_c_delay",
+        "_mu_of",
+        "_par_top",
+    )
+
     def __init__(
         self,
         ref_period: float = 1e-9,

@@ -50,6 +50,7 @@ class SEDOutputs:
 
     _async: Callable[..., None]
     _c_delay: int
+    _c_gap: int
     _par_top: bool
     _mu_of: dict[float, int]
     _seconds_to_mu: Callable[[float], int]
@@ -74,8 +75,29 @@ class SEDOutputs:
         self._lane = 0
         self._last_c = NEG
         self._lane_last = [NEG] * self.lane_count
-        # coarse timestamps of the events in each lane (those already gone are dropped lazily)
-        self._lane_q: list[deque[int]] = [deque() for _ in range(self.lane_count)]
+        depth = self.lane_depth
+        # each lane's last ``lane_depth`` coarse timestamps, oldest first (NEG: none yet); the
+        # oldest is the one a new event waits for when the lane is full (those already gone stay
+        # until pushed out: the hot path reads one slot and appends, with no length check)
+        self._lane_q: list[deque[int]] = [
+            deque((NEG,) * depth, maxlen=depth) for _ in range(self.lane_count)
+        ]
+
+    def lane_queues(self) -> list[list[int]]:
+        """Each SED lane's recorded coarse timestamps, oldest first (some may have left)."""
+        return [[c for c in q if c != NEG] for q in self._lane_q]
+
+    def load_lane_queues(self, queues: list[list[int]]) -> None:
+        """Restore the lanes from :meth:`lane_queues` (a saved hardware state)."""
+        depth = self.lane_depth
+        self._lane_q = [
+            deque([NEG] * max(depth - len(q), 0) + list(q)[-depth:], maxlen=depth) for q in queues
+        ]
+
+    def lanes_pending(self) -> bool:
+        """True while an event still waits in a lane (its coarse time is after the counter's)."""
+        cc = self.counter >> 3
+        return any(q[-1] > cc for q in self._lane_q)
 
     def rtio_output(self, target: int, data: Any) -> None:
         """Syscall ``rtio_output(target, data)``: submit an event at ``now`` (hot path).
@@ -91,25 +113,23 @@ class SEDOutputs:
         if c <= self._last_c:
             lane = (lane + 1) & self._lane_mask
         q = self._lane_q[lane]
-        if len(q) >= self.lane_depth:
-            # full lane (or events already gone, dropped lazily): the head event leaves for this
-            # one; if it has not left yet (the coarse counter has not reached its coarse
-            # timestamp), the CPU spins until it does
-            head = q.popleft()
-            if head > counter >> 3:
-                counter = head << 3
-        if c <= (counter >> 3) + 12:
-            self.counter = counter
+        # the lane's event ``lane_depth`` writes ago: if it has not left yet (the lane is full),
+        # the CPU spins until it does
+        cc = counter >> 3  # the coarse counter
+        head = q[0]
+        if head > cc:
+            counter = head << 3
+            cc = head
+        self.counter = counter
+        if c <= cc + 12:
             raise self._underflow(target, ts, counter)
         lane_last = self._lane_last
-        if c <= lane_last[lane]:
-            self.counter = counter
+        if c <= lane_last[lane]:  # only after a lane switch: a lane's last event is _last_c
             self._async(AsyncError.SEQUENCE, target >> 8, ts)
             return
         q.append(c)
         lane_last[lane] = self._last_c = c
         self._lane = lane
-        self.counter = counter
         ch = target >> 8
         if ts - counter < self.min_slack:
             self._note_slack(ch, ts, counter)
@@ -132,50 +152,110 @@ class SEDOutputs:
         """``ttl.pulse`` in one call: ``rtio_output(target, 1)``, ``delay(duration)`` (seconds;
         ``delay_mu`` if not ``seconds``), ``rtio_output(target, 0)`` — the same events, checks,
         counter charges and exceptions as those three calls (the body of :meth:`rtio_output`,
-        twice, in one frame). While outputs are routed (:meth:`_swap_output`) or in a bare
-        statement of a parallel block, it makes the three calls (:meth:`_pulse_routed`)."""
+        twice, in one frame, its state in locals written back before any call). While outputs
+        are routed (:meth:`_swap_output`) or in a bare statement of a parallel block, it makes
+        the three calls (:meth:`_pulse_routed`)."""
         if self._par_top:
             self._pulse_routed(target, duration, seconds)
             return
         mu = self._mu_of.get(duration) if seconds else duration
         if mu is None:
             mu = self._seconds_to_mu(duration)
+        st = self.channels.get(target >> 8)
+        ts = self.now
+        c = ts >> 3
+        ts2 = ts + mu
+        c2 = ts2 >> 3
+        if c2 > c > self._last_c and st is not None and st.hook is None and c > st.max_c:
+            # the common case: both events in the current lane (no lane switch, so no sequence
+            # error), the channel in order, no hook: the two submissions with shared lookups
+            lane = self._lane
+            q = self._lane_q[lane]
+            counter = self.counter + self._c_out
+            cc = counter >> 3  # the coarse counter
+            head = q[0]
+            if head > cc:
+                counter = head << 3
+                cc = head
+            if c <= cc + 12:
+                self.counter = counter
+                raise self._underflow(target, ts, counter)
+            q.append(c)
+            counter1 = counter
+            counter += self._c_gap
+            cc = counter >> 3
+            head = q[0]
+            if head > cc:
+                counter = head << 3
+                cc = head
+            self.now = ts2
+            self.counter = counter
+            raw = st.raw
+            addr = target & 0xFF
+            raw.append((ts, addr, 1))
+            if c2 <= cc + 12:  # the first event stays
+                self._last_c = self._lane_last[lane] = st.max_c = c
+                self._pulse_slack(target, ts, counter1, ts2, None)
+                raise self._underflow(target, ts2, counter)
+            q.append(c2)
+            self._last_c = self._lane_last[lane] = st.max_c = c2
+            ms = self.min_slack
+            if ts - counter1 < ms or ts2 - counter < ms:
+                self._pulse_slack(target, ts, counter1, ts2, counter)
+            raw.append((ts2, addr, 0))
+            return
+        self._pulse_events(target, mu, st)
+
+    def _pulse_slack(
+        self, target: int, ts: int, counter: int, ts2: int, counter2: int | None
+    ) -> None:
+        """The slack record for :meth:`rtio_pulse`'s events at ``ts`` and (if ``counter2`` is
+        not None) ``ts2``, submitted at counters ``counter`` and ``counter2``."""
+        if ts - counter < self.min_slack:
+            self._note_slack(target >> 8, ts, counter)
+        if counter2 is not None and ts2 - counter2 < self.min_slack:
+            self._note_slack(target >> 8, ts2, counter2)
+
+    def _pulse_events(self, target: int, mu: int, st: ChannelState | None) -> None:
+        """:meth:`rtio_pulse`'s two submissions in every case (lane switches, sequence errors,
+        collisions, hooks): the body of :meth:`rtio_output`, twice, its state in locals written
+        back before any call; ``st``: the channel's state if it exists."""
         ch = target >> 8
         addr = target & 0xFF
-        lane_q, lane_last, mask, depth = (
-            self._lane_q,
-            self._lane_last,
-            self._lane_mask,
-            self.lane_depth,
-        )
-        c_out = self._c_out
-        st = self.channels.get(ch)
-        counter = self.counter
         ts = self.now
+        lane_q, lane_last, mask = self._lane_q, self._lane_last, self._lane_mask
+        c_out = self._c_out
+        counter = self.counter
+        cur, last_c = self._lane, self._last_c  # the lane of the last accepted event, its time
+        min_slack = self.min_slack
         data = 1
-        while True:  # rtio_output(target, data), as above; state written back before any call
+        while True:  # rtio_output(target, data), as above
             counter += c_out
             c = ts >> 3
-            lane = self._lane
-            if c <= self._last_c:
-                lane = (lane + 1) & mask
+            lane = cur if c > last_c else (cur + 1) & mask
             q = lane_q[lane]
-            if len(q) >= depth:
-                head = q.popleft()
-                if head > counter >> 3:
-                    counter = head << 3
-            self.counter = counter
-            if c <= (counter >> 3) + 12:
+            cc = counter >> 3
+            head = q[0]
+            if head > cc:
+                counter = head << 3
+                cc = head
+            if c <= cc + 12:
+                self.counter, self._lane, self._last_c = counter, cur, last_c
                 raise self._underflow(target, ts, counter)
             if c <= lane_last[lane]:
+                self.counter, self._lane, self._last_c = counter, cur, last_c
                 self._async(AsyncError.SEQUENCE, ch, ts)
+                counter = self.counter
             else:
                 q.append(c)
-                lane_last[lane] = self._last_c = c
-                self._lane = lane
-                if ts - counter < self.min_slack:
+                lane_last[lane] = last_c = c
+                cur = lane
+                if ts - counter < min_slack:
+                    self.counter, self._lane, self._last_c = counter, cur, last_c
                     self._note_slack(ch, ts, counter)
+                    min_slack = self.min_slack
                 if st is None:
+                    self.counter, self._lane, self._last_c = counter, cur, last_c
                     st = self.channel(ch)
                 if c > st.max_c:
                     st.max_c = c
@@ -184,12 +264,16 @@ class SEDOutputs:
                     st.flag_c = st.max_c
                 st.raw.append((ts, addr, data))
                 if st.hook is not None:
+                    self.counter, self._lane, self._last_c = counter, cur, last_c
                     st.hook(ts, addr, data)
+                    counter, cur, last_c = self.counter, self._lane, self._last_c
+                    ts, min_slack = self.now, self.min_slack
             if not data:
+                self.counter, self._lane, self._last_c = counter, cur, last_c
                 return
             data = 0
-            counter = self.counter + self._c_delay  # delay / delay_mu
-            self.now = ts = self.now + mu
+            counter += self._c_delay  # delay / delay_mu
+            self.now = ts = ts + mu
 
     def _pulse_routed(self, target: int, duration: Any, seconds: bool = True) -> None:
         """:meth:`rtio_pulse` as three calls, through whatever ``rtio_output`` is routed to."""

@@ -52,17 +52,15 @@ Input edges, resets, entangler runs and exceptions come from the engine's
 from __future__ import annotations
 
 import datetime
-from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from itertools import starmap
-from operator import itemgetter
 from typing import Any
 
 from drivers.entangler_registers import ADDR_CONFIG, ADDR_HERALD, ADDR_TCYCLE, TIMEOUT
 from sim.rtio.channels import Kind, Trace
 from sim.rtio.exception_log import exception_traces
 from sim.rtio.phy.ttl import GATE_OFFSET_MU
+from sim.rtio.vcd_changes import write_changes
 
 __all__ = [
     "EXCEPTION_SCOPE",
@@ -474,7 +472,7 @@ def write_vcd(
     comment = "RTIO timeline of an ionlink simulation; time in mu; seed {}; lab {}".format(
         seed, getattr(lab, "name", None)
     )
-    changes: list[tuple[Any, int, Any]] = []  # (variable, time, value): ``change``'s arguments
+    changes: list[tuple[Any, list]] = []  # (variable, its changes)
     aliases: list[tuple[tuple[str, ...], Any]] = []
     with (
         open(path, "w") as f,
@@ -499,8 +497,7 @@ def write_vcd(
             evs = s.changes
             if evs and evs[0][0] < 0:  # before the counter started: shown at 0
                 evs = [(max(t, 0), v) for t, v in evs]
-            changes.extend([(var, t, v) for t, v in evs])
+            changes.append((var, evs))
         for a, var in aliases:  # after every variable: the hardware scope comes last
             w.register_alias((ROOT, *a[:-1]), a[-1], var)
-        changes.sort(key=itemgetter(1))  # stable: signal order at equal times
-        deque(starmap(w.change, changes), maxlen=0)  # one call per change, no Python loop
+        write_changes(w, f, changes)  # as one ``w.change`` per change in time order would

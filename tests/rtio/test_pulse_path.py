@@ -68,6 +68,11 @@ def _kernels(env: Any, pulse: Any) -> tuple:
         core.break_realtime()
         pulse(ttl, -200000, True)
 
+    def underflow_second_late() -> None:  # in order, the second event too close to the counter
+        core.reset()
+        at_mu(core.get_rtio_counter_mu() + 400)
+        pulse(ttl, 8, True)
+
     def record() -> int:  # routed through the DMA recorder, then played back
         core.break_realtime()
         with dma.record("p"):
@@ -94,12 +99,22 @@ def _kernels(env: Any, pulse: Any) -> tuple:
             pulse(ttl, 8, True)
             pulse(ttl2, 16, True)
 
-    return train, collide, sequence, underflow_first, underflow_second, record, par, lanes
+    return (
+        train,
+        collide,
+        sequence,
+        underflow_first,
+        underflow_second,
+        underflow_second_late,
+        record,
+        par,
+        lanes,
+    )
 
 
 def _steps(env: Any, pulse: Any) -> list:
-    """What each of :func:`_kernels` returned or raised, with the cursor and the counter after
-    it; the lane log."""
+    """What each of :func:`_kernels` returned or raised, with the cursor, the counter and the SED
+    lanes after it; the lane log."""
     eng = env.engine
     kernels = _kernels(env, pulse)
     out = []
@@ -110,7 +125,8 @@ def _steps(env: Any, pulse: Any) -> list:
             res: Any = env.run(k)
         except Exception as e:  # noqa: BLE001 - the exception is the result compared
             res = (type(e).__name__, _AT.sub("", str(e)))
-        out.append((k.__name__, res, eng.now, eng.counter))
+        lanes = (eng._lane, eng._last_c, list(eng._lane_last), eng.lane_queues())
+        out.append((k.__name__, res, eng.now, eng.counter, lanes))
     out.append(("lane_log", list(eng.lane_log)))
     eng.lane_log = None
     return out
@@ -144,6 +160,10 @@ def test_pulse_in_one_call_is_on_delay_off(make_env, tmp_path):
     steps = {s[0]: s for s in fused[0]}
     assert steps["underflow_first"][1][0] == "RTIOUnderflow"
     assert steps["underflow_second"][1][0] == "RTIOUnderflow"
+    assert steps["underflow_second_late"][1][0] == "RTIOUnderflow"
+    late = steps["underflow_second_late"]
+    assert late[1][1].endswith("{} mu, slack -40 mu".format(late[2]))  # the second event's
+    assert (late[2] - 8, 0, 1) in fused[1][0]  # after the first was logged
     assert steps["lane_log"][1]
     assert any(m.startswith("RTIO sequence error") for m in fused[1]["async"])
     assert any(m.startswith("RTIO collision") for m in fused[1]["async"])

@@ -20,11 +20,23 @@ Input side (:class:`TTLInputPhy`):
 from __future__ import annotations
 
 from bisect import bisect_left
+from operator import itemgetter
 from typing import Any
+
+import numpy
 
 from sim.rtio.channels import ChannelState, Kind
 
-__all__ = ["GATE_OFFSET_MU", "INPUT_ARRIVAL_MU", "LevelView", "TTLInputPhy", "TTLOutPhy"]
+__all__ = [
+    "BULK_MIN",
+    "GATE_OFFSET_MU",
+    "INPUT_ARRIVAL_MU",
+    "LevelView",
+    "TTLInputPhy",
+    "TTLOutPhy",
+    "walk_bulk",
+    "walk_each",
+]
 
 GATE_OFFSET_MU = 88
 INPUT_ARRIVAL_MU = 16
@@ -65,8 +77,7 @@ class LevelView:
             return []
         i = bisect_left(t, t_from)
         j = bisect_left(t, t_to)
-        lv = self.lv
-        return [(t[k], lv[k]) for k in range(i, j)]
+        return list(zip(t[i:j], self.lv[i:j]))
 
     def quiet_since(self, t_from: int) -> bool:
         """True when every submission is turned into levels and none changes at or after
@@ -142,25 +153,96 @@ class LevelView:
     ) -> tuple[int, int, int, int]:
         """Turn submissions ``res[i:n]`` (up to the first at ``t_to`` or later) into level
         transitions appended to ``out_t``/``out_lv``, from output ``o``, enable ``oe`` and
-        ``level``; returns ``(next index, o, oe, level)``."""
+        ``level``; returns ``(next index, o, oe, level)``. Many submissions at once (a waveform
+        file's whole run) are turned on arrays (:func:`walk_bulk`), a few one by one
+        (:func:`walk_each`): the same transitions. Only the submissions before ``t_to`` count
+        (the log is in time order), so a world stepping through a long queue of submissions
+        in small steps costs no more than the steps."""
         inout = self.st.kind == Kind.TTL_INOUT
-        while i < n:
-            ts, addr, data = res[i]
-            if t_to is not None and ts >= t_to:
-                break
-            i += 1
-            if addr == 0:
-                o = 1 if data else 0
-            elif addr == 1 and inout:
-                oe = 1 if data else 0
-            else:
-                continue
-            new = o & oe
-            if new != level:
-                level = new
-                out_t.append(ts)
-                out_lv.append(level)
+        if t_to is not None:
+            n = bisect_left(res, (t_to,), i, n)  # compares the times only
+        walk = walk_bulk if n - i >= BULK_MIN else walk_each
+        return walk(res, i, n, t_to, o, oe, level, inout, out_t, out_lv)
+
+
+#: submissions from which :meth:`LevelView._walk` works on arrays
+BULK_MIN = 512
+
+
+def walk_each(
+    res: list[tuple[int, int, int]],
+    i: int,
+    n: int,
+    t_to: int | None,
+    o: int,
+    oe: int,
+    level: int,
+    inout: bool,
+    out_t: list[int],
+    out_lv: list[int],
+) -> tuple[int, int, int, int]:
+    """:meth:`LevelView._walk` submission by submission (``inout``: the output enable,
+    address 1, counts)."""
+    while i < n:
+        ts, addr, data = res[i]
+        if t_to is not None and ts >= t_to:
+            break
+        i += 1
+        if addr == 0:
+            o = 1 if data else 0
+        elif addr == 1 and inout:
+            oe = 1 if data else 0
+        else:
+            continue
+        new = o & oe
+        if new != level:
+            level = new
+            out_t.append(ts)
+            out_lv.append(level)
+    return i, o, oe, level
+
+
+def walk_bulk(
+    res: list[tuple[int, int, int]],
+    i: int,
+    n: int,
+    t_to: int | None,
+    o: int,
+    oe: int,
+    level: int,
+    inout: bool,
+    out_t: list[int],
+    out_lv: list[int],
+) -> tuple[int, int, int, int]:
+    """:func:`walk_each` on arrays: each submission's output and enable carried forward from the
+    last one that set them, the level where either is set, its changes kept."""
+    seg = res[i:n]
+    ts = numpy.fromiter(map(itemgetter(0), seg), numpy.int64, len(seg))
+    m = len(seg)
+    if t_to is not None:
+        late = numpy.flatnonzero(ts >= t_to)
+        if len(late):
+            m = int(late[0])
+            ts, seg = ts[:m], seg[:m]
+    if m == 0:
         return i, o, oe, level
+    addr = numpy.fromiter(map(itemgetter(1), seg), numpy.int64, m)
+    on = numpy.fromiter(map(bool, map(itemgetter(2), seg)), bool, m)
+    k = numpy.arange(m)
+    sets_o = addr == 0
+    sets_oe = addr == 1 if inout else numpy.zeros(m, dtype=bool)
+    last = numpy.maximum.accumulate(numpy.where(sets_o, k, -1))
+    o_now = numpy.where(last >= 0, on[last], bool(o))
+    last = numpy.maximum.accumulate(numpy.where(sets_oe, k, -1))
+    oe_now = numpy.where(last >= 0, on[last], bool(oe))
+    sets = sets_o | sets_oe
+    lv = (o_now & oe_now)[sets]
+    if len(lv):
+        change = lv != numpy.concatenate(([bool(level)], lv[:-1]))
+        out_t.extend(ts[sets][change].tolist())
+        out_lv.extend(lv[change].astype(numpy.int64).tolist())
+        level = int(lv[-1])
+    return i + m, int(o_now[-1]), int(oe_now[-1]), level
 
 
 class TTLInputPhy:
