@@ -184,7 +184,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         # what the process holds now (modules, device db, lab) lives until it exits: the cyclic
         # collector need not traverse it again in every full collection during the run
         gc.freeze()
-        result = simulation.run(args.file, args.class_name, arguments)
+        try:
+            result = simulation.run(args.file, args.class_name, arguments)
+        finally:
+            gc.unfreeze()  # main() called in-process (tests, tools) leaves the collector as it was
     if result.exception is not None and args.debug:
         import traceback
 
