@@ -183,3 +183,30 @@ def test_live_figures_from_running_sums_equal_the_recomputation(mode):
     assert np.array_equal(records.column("t_wall"), 0.5 * np.arange(n))
     assert records.attempts_after_first == cols["attempts"][1:].sum()
     assert records.nbytes() == 11 * 8 * n
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_spilled_windows_give_the_same_clicks_and_state(seed, monkeypatch):
+    """Intervals moved to the file (after every 3rd entry here) hide the same dark counts, draw
+    the same random numbers and leave the same state as intervals held in memory."""
+    import sim.physics.detectors as detectors
+
+    calls, t_end = _loop_windows(np.random.default_rng(seed))
+    spilling = ClickChannel(np.random.default_rng(seed), 2e7, 5e-9, 2e-9, 0.3)
+    held = ClickChannel(np.random.default_rng(seed), 2e7, 5e-9, 2e-9, 0.3)
+    cuts = sorted(np.random.default_rng(seed + 10).integers(0, len(calls), 3).tolist())
+    edges = {"spilling": [], "held": []}
+    for name, ch, spill in (("spilling", spilling, 12), ("held", held, 10**9)):
+        monkeypatch.setattr(detectors, "SPILL_VALUES", spill)
+        for i, c in enumerate(calls):
+            (ch.suppress if len(c) == 2 else ch.suppress_periodic)(*c)
+            if i in cuts:  # a draw in the middle of the loop, up to the start of this window
+                edges[name] += ch.drain(c[0])
+            if name == "spilling" and i == len(calls) // 2:
+                assert ch._spilled is not None and len(ch._suppress) <= 12
+        assert ch.save_state().suppress  # windows not drawn over yet are kept (file or memory)
+        rec = ch.save_state()
+        edges[name] += ch.drain(t_end + 100)
+        edges[name].append((rec, ch.save_state(), ch.rng.random()))
+    assert len(edges["held"]) > 100 and edges["spilling"] == edges["held"]
+    assert spilling._spilled is None  # the draw to the end read the file back and dropped it
