@@ -219,27 +219,30 @@ class ClickChannel:
                     if end > t_end_mu:
                         keep.extend(sup[i : i + 4])
             self._suppress = keep
-        if self.dark_rate_hz <= 0:
+        times = self._draw(t0, t_end_mu)
+        if times is None:
             return
-        n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
-        if not n:
-            return  # (drawing no times draws nothing from the generator either)
-        times = t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64)
         if live:
             times = times[~_hidden(times, np.frombuffer(live, dtype=np.int64).reshape(-1, 4))]
         for t in times:
             heapq.heappush(self._raw, int(t))
 
+    def _draw(self, t0: int, t_end_mu: int) -> np.ndarray | None:
+        """Dark-count times (mu, int64, unsorted) in [t0, t_end), or None for none (drawing no
+        times draws nothing from the generator either)."""
+        if self.dark_rate_hz <= 0:
+            return None
+        n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
+        if not n:
+            return None
+        return t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64)
+
     def _darks_spilled(self, t0: int, t_end_mu: int) -> None:
         """:meth:`_darks` with older intervals in the file: the same draws (drawn first: nothing
         else draws in between), hidden and kept by the same rule, a chunk of intervals at a
         time."""
-        times = None
-        if self.dark_rate_hz > 0:
-            n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
-            if n:
-                times = t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64)
-                hidden = np.zeros(n, dtype=bool)
+        times = self._draw(t0, t_end_mu)
+        hidden = None if times is None else np.zeros(len(times), dtype=bool)
         spilled = self._spilled
         assert spilled is not None
         memory = np.array(self._suppress, dtype=np.int64).reshape(-1, 4)
@@ -249,13 +252,13 @@ class ClickChannel:
             end = first + (count - 1) * period + length
             keep.extend(blocks[end > t_end_mu].ravel().tolist())
             live = blocks[end > t0]
-            if times is not None and len(live):
+            if times is not None and hidden is not None and len(live):
                 hidden |= _hidden(times, live)
         self._drop_spilled()
         self._suppress = keep
         if len(keep) > SPILL_VALUES:
             self._spill()
-        if times is not None:
+        if times is not None and hidden is not None:
             for t in times[~hidden]:
                 heapq.heappush(self._raw, int(t))
 
