@@ -359,7 +359,7 @@ class LinkExperiment(CheckedArguments):
         try:
             while self.next_index < self.n_total and not self.out_of_time:
                 kernel_fn()
-                self.next_index = len(self.records)
+                self.next_index = self.recorded()
                 if self.no_herald_attempts:
                     break
                 if self.next_index < self.n_total and not self.out_of_time:
@@ -387,9 +387,14 @@ class LinkExperiment(CheckedArguments):
                     self.no_herald_attempts,
                     self.totals["lab_mu"] * self.core.ref_period,
                     expected,
-                    len(self.records),
+                    self.recorded(),
                 )
             )
+
+    def recorded(self) -> int:
+        """Heralds recorded so far (where a resumed kernel continues). An experiment that keeps
+        other records overrides it."""
+        return len(self.records)
 
     def update_live(self):
         """Progress, herald rate, psi+/- counts and a running fidelity estimate, from the
