@@ -5,9 +5,10 @@ For each herald count N it makes a fresh lab folder, runs ``ionlink-sim run`` fo
 ``repository/remote_entanglement.py mode="z" heralds_per_setting=N`` at ``oxford2020`` (one
 process each, as a user would), and reads that process's peak resident set size from the kernel
 (``os.wait4``). It prints, per N: peak RSS, the size of the per-herald records in the results file
-(``herald.*`` datasets), their estimated size while the run holds them (Python lists: ≈ 40 bytes
-a value), and the peak less that estimate relative to the first N's: "flat within 20 %" means
-that ratio stays ≤ 1.20. Also the wall time and the simulated lab time per herald.
+(``herald.*`` datasets), their size while the run holds them (``drivers.herald_records``: 11
+int64/float64 words a herald), and the peak less that size relative to the first N's: "flat
+within 20 %" means that ratio stays ≤ 1.20. Also the wall time and the simulated lab time per
+herald.
 
     PYTHONPATH=. python benchmarks/long_run.py [--heralds 1000 10000 100000] [--seed 1]
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 import h5py
 
 ROOT = Path(__file__).resolve().parents[1]
-PYTHON_VALUE_BYTES = 40  # a list slot (8 B) and an int/float object (28-32 B)
+HELD_BYTES_PER_HERALD = 11 * 8  # drivers.herald_records.HeraldRecords: 11 machine words
 LIMIT = 1.20
 
 
@@ -42,15 +43,14 @@ def run_cli(args: list[str], cwd: Path) -> tuple[int, float]:
 
 
 def herald_records(path: Path) -> tuple[int, int, float]:
-    """Bytes and values of the ``herald.*`` datasets, and lab time per herald (s)."""
+    """Bytes of the ``herald.*`` datasets, heralds, and lab time per herald (s)."""
     with h5py.File(path, "r") as f:
         d = f["datasets"]
         keys = [k for k in d if k.startswith("herald.")]
         nbytes = sum(d[k].nbytes for k in keys)
-        values = sum(d[k].size for k in keys)
         t = d["herald.t_lab_mu"][()]
         per = float(t[-1] - t[0]) * 1e-9 / max(len(t) - 1, 1)
-    return nbytes, values, per
+    return nbytes, len(t), per
 
 
 def main() -> int:
@@ -61,9 +61,7 @@ def main() -> int:
     args = parser.parse_args()
     rows = []
     base = None
-    print(
-        "heralds  peak RSS  records (file)  records (held, est.)  excess ratio  wall   lab/herald"
-    )
+    print("heralds  peak RSS  records (file)  records (held)  excess ratio  wall   lab/herald")
     for n in args.heralds:
         with tempfile.TemporaryDirectory() as tmp:
             cwd = Path(tmp)
@@ -81,14 +79,14 @@ def main() -> int:
                 cwd,
             )
             (path,) = cwd.rglob("*RemoteEntanglement.h5")
-            nbytes, values, lab_per_herald = herald_records(path)
+            nbytes, heralds, lab_per_herald = herald_records(path)
         rss = rss_kb * 1024
-        held = values * PYTHON_VALUE_BYTES
+        held = heralds * HELD_BYTES_PER_HERALD
         excess = rss - held
         base = base if base is not None else excess
         ratio = excess / base
         rows.append(ratio)
-        row = "{:>7}  {:>6.0f} MB  {:>10.2f} MB  {:>16.1f} MB  {:>12.3f}  {:>5.0f} s  {:.2f} ms"
+        row = "{:>7}  {:>6.0f} MB  {:>10.2f} MB  {:>10.1f} MB  {:>12.3f}  {:>5.0f} s  {:.2f} ms"
         print(
             row.format(
                 n, rss / 2**20, nbytes / 2**20, held / 2**20, ratio, wall, lab_per_herald * 1e3

@@ -28,6 +28,7 @@ from drivers.analysis_settings import (  # noqa: F401 - re-exported for the expe
 )
 from drivers.arguments import ArgumentValueError, CheckedArguments
 from drivers.bsa import psi_of_pattern
+from drivers.herald_records import HeraldRecords
 from drivers.link_timing import (
     DRTIO_MARGIN_LATENCIES,
     GATEWARE_MARGIN_S,
@@ -203,19 +204,9 @@ class LinkExperiment(CheckedArguments):
         }
         self.no_herald_attempts = 0
         # host bookkeeping; `next_index` is where a resumed kernel continues
-        self.records = {
-            k: []
-            for k in (
-                "pattern",
-                "t_det_mu",
-                "attempts",
-                "t_lab_mu",
-                "t_wall",
-                "setting",
-                "counts_a",
-                "counts_b",
-            )
-        }
+        self.records = HeraldRecords(
+            (int(self.node_a.threshold), int(self.node_b.threshold)), self.n_settings
+        )
         self.next_index = 0
         self.totals = {"attempts": 0, "lab_mu": 0, "cycles_mu": 0, "underflows": 0, "discarded": 0}
         self._t_wall_start = time.time()
@@ -310,16 +301,11 @@ class LinkExperiment(CheckedArguments):
     ):
         """One herald's raw record (async, one per herald)."""
         r = self.records
-        r["setting"].append(setting)
-        r["pattern"].append(pattern)
-        r["t_det_mu"].append([t0, t1, t2, t3])
-        r["attempts"].append(attempts)
-        r["t_lab_mu"].append(t_lab_mu)
-        r["t_wall"].append(time.time())
-        r["counts_a"].append(counts_a)
-        r["counts_b"].append(counts_b)
+        r.append(
+            setting, pattern, (t0, t1, t2, t3), attempts, t_lab_mu, time.time(), counts_a, counts_b
+        )
         now = time.time()
-        if now - self._live_last > 0.5 or len(r["pattern"]) == self.n_total:
+        if now - self._live_last > 0.5 or len(r) == self.n_total:
             self._live_last = now
             self.update_live()
 
@@ -373,7 +359,7 @@ class LinkExperiment(CheckedArguments):
         try:
             while self.next_index < self.n_total and not self.out_of_time:
                 kernel_fn()
-                self.next_index = len(self.records["pattern"])
+                self.next_index = self.recorded()
                 if self.no_herald_attempts:
                     break
                 if self.next_index < self.n_total and not self.out_of_time:
@@ -401,50 +387,64 @@ class LinkExperiment(CheckedArguments):
                     self.no_herald_attempts,
                     self.totals["lab_mu"] * self.core.ref_period,
                     expected,
-                    len(self.records["pattern"]),
+                    self.recorded(),
                 )
             )
 
+    def recorded(self) -> int:
+        """Heralds recorded so far (where a resumed kernel continues). An experiment that keeps
+        other records overrides it."""
+        return len(self.records)
+
     def update_live(self):
-        """Progress, herald rate, psi+/- counts and a running fidelity estimate."""
+        """Progress, herald rate, psi+/- counts and a running fidelity estimate, from the
+        records' running sums (the cost of an update does not grow with the heralds)."""
         r = self.records
-        n = len(r["pattern"])
+        n = len(r)
         self.set_dataset(
             "ionlink.progress", n / max(1, self.n_total), broadcast=True, archive=False
         )
         if n == 0:
             return
-        psi = np.array([psi_of_pattern(p) for p in r["pattern"]])
-        self.set_dataset("live.psi_plus", int((psi > 0).sum()), broadcast=True, archive=False)
-        self.set_dataset("live.psi_minus", int((psi < 0).sum()), broadcast=True, archive=False)
+        self.set_dataset("live.psi_plus", r.psi_plus, broadcast=True, archive=False)
+        self.set_dataset("live.psi_minus", r.psi_minus, broadcast=True, archive=False)
         f, sigma = self.fidelity_estimate()
+        t_first, t_last = r.first_last_t_lab()
         figures = live_figures(
-            r["t_lab_mu"], r["attempts"], self.core.ref_period, int(self.cycle_mu), f, sigma
+            n,
+            t_first,
+            t_last,
+            r.attempts_after_first,
+            self.core.ref_period,
+            int(self.cycle_mu),
+            f,
+            sigma,
         )
-        self.live.update(figures, r["t_det_mu"], self.core.ref_period)
+        self.live.update(figures, n, r.t_det_rows(self.live.heralds_sent), self.core.ref_period)
 
     def fidelity_estimate(self):
         """Running F = (P_odd + C)/2 with psi+/- sign correction: P_odd from ZZ heralds, C from
         XX/YY heralds (tomography) or the mean |parity| at the extreme analysis phases (parity
         scan). NaN until both are available. A quick dashboard number, not the analysis.
         Returns ``(F, σ_F)``, σ_F from the sample variances of the two terms."""
-        r = self.records
-        s = np.array(r["setting"], dtype=int)
-        bits_a = np.array(r["counts_a"]) > self.node_a.threshold
-        bits_b = np.array(r["counts_b"]) > self.node_b.threshold
-        psi = np.array([psi_of_pattern(p) for p in r["pattern"]])
-        ba = np.array(self.settings["basis_a"])[s]
-        bb = np.array(self.settings["basis_b"])[s]
-        parity = np.where(bits_a == bits_b, 1.0, -1.0)
+        s = self.settings
+        tally = self.records.tally  # [setting, psi + 1, odd readout parity] -> heralds
+        ba, bb = np.array(s["basis_a"]), np.array(s["basis_b"])
         zz = (ba == BASIS_Z) & (bb == BASIS_Z)
-        odd = (parity[zz] < 0).astype(float)
-        p_odd, var_p = _mean_and_variance(odd)
+        odd = tally[zz].sum(axis=(0, 1))
+        p_odd, var_p = _mean_and_variance([0.0, 1.0], odd)
         xy = (ba == bb) & (ba != BASIS_Z)
-        if self.mode == "parity":
-            phase = np.array(self.settings["phase"])[s]
-            c, var_c = _mean_and_variance((psi * parity * np.cos(4 * pi * phase))[xy] * 2)
-        else:
-            c, var_c = _mean_and_variance(psi[xy] * parity[xy])
+        # each herald's term: psi x readout parity (x 2 cos(4 pi phase) in a parity scan)
+        weight = np.cos(4 * pi * np.array(s["phase"])) * 2 if self.mode == "parity" else None
+        values, counts = [], []
+        for k in np.flatnonzero(xy):
+            w = 1.0 if weight is None else float(weight[k])
+            for psi in (-1, 0, 1):
+                for j, parity in enumerate((1.0, -1.0)):
+                    values.append(psi * parity * w)
+                    counts.append(int(tally[k, psi + 1, j]))
+        c, var_c = _mean_and_variance(values, counts)
+        if self.mode != "parity":
             c = abs(c)
         if self.mode == "z":
             return p_odd, float(np.sqrt(var_p))
@@ -453,23 +453,23 @@ class LinkExperiment(CheckedArguments):
     def write_results(self):
         """Final per-herald arrays and totals (docs/datasets.md)."""
         r, s = self.records, self.settings
-        setting = np.array(r["setting"], dtype=np.int64)
+        setting = r.column("setting")
         n = len(setting)
-        pattern = np.array(r["pattern"], dtype=np.int32)
+        pattern = r.column("pattern").astype(np.int32)
         self.set_dataset("herald.pattern", pattern)
         self.set_dataset(
             "herald.psi", np.array([psi_of_pattern(p) for p in pattern], dtype=np.int8)
         )
-        self.set_dataset("herald.t_det_mu", np.array(r["t_det_mu"], dtype=np.int64).reshape(n, 4))
-        self.set_dataset("herald.attempts", np.array(r["attempts"], dtype=np.int64))
-        self.set_dataset("herald.t_lab_mu", np.array(r["t_lab_mu"], dtype=np.int64))
-        self.set_dataset("herald.t_wall", np.array(r["t_wall"], dtype=np.float64))
+        self.set_dataset("herald.t_det_mu", r.column("t_det_mu"))
+        self.set_dataset("herald.attempts", r.column("attempts"))
+        self.set_dataset("herald.t_lab_mu", r.column("t_lab_mu"))
+        self.set_dataset("herald.t_wall", r.column("t_wall"))
         self.set_dataset("herald.basis_a", np.array(s["basis_a"], dtype=np.int8)[setting])
         self.set_dataset("herald.basis_b", np.array(s["basis_b"], dtype=np.int8)[setting])
         self.set_dataset("herald.phase", np.array(s["phase"], dtype=np.float64)[setting])
         self.set_dataset("herald.detection_phase_hz", self.detection_phase_hz)
         for node, x in ((self.node_a, "a"), (self.node_b, "b")):
-            counts = np.array(r["counts_" + x], dtype=np.int32)
+            counts = r.column("counts_" + x).astype(np.int32)
             self.set_dataset("herald.counts_" + x, counts)
             self.set_dataset("herald.bit_" + x, (counts > node.threshold).astype(np.int8))
             self.set_dataset("readout.threshold_" + x, int(node.threshold))
@@ -493,10 +493,13 @@ class LinkExperiment(CheckedArguments):
         self.update_live()
 
 
-def _mean_and_variance(x):
-    """Mean of the samples ``x`` and the variance of that mean (NaN, NaN without samples; the
-    binomial p(1-p)/n for 0/1 samples)."""
-    n = len(x)
+def _mean_and_variance(values, counts):
+    """Mean of samples taking ``values[i]`` ``counts[i]`` times, and the variance of that mean
+    (NaN, NaN without samples; the binomial p(1-p)/n for 0/1 samples)."""
+    x = np.asarray(values, dtype=float)
+    w = np.asarray(counts, dtype=float)
+    n = w.sum()
     if n == 0:
         return np.nan, np.nan
-    return float(np.mean(x)), float(np.var(x) / n)
+    mean = float((w * x).sum() / n)
+    return mean, float((w * (x - mean) ** 2).sum() / n / n)

@@ -27,8 +27,6 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-import numpy as np
-
 __all__ = [
     "APPLETS",
     "LiveFigures",
@@ -105,30 +103,32 @@ def fidelity_interval(f: float, sigma: float) -> tuple[float, float]:
 
 
 def live_figures(
-    t_lab_mu: Sequence[int],
-    attempts: Sequence[int],
+    n_heralds: int,
+    t_first_mu: int,
+    t_last_mu: int,
+    attempts_after_first: int,
     ref_period: float,
     cycle_mu: int,
     fidelity: float,
     fidelity_sigma: float,
 ) -> LiveFigures:
-    """The figures of a live update from the heralds so far.
+    """The figures of a live update from the heralds so far (running sums, not the heralds).
 
-    :param t_lab_mu: lab time of each herald, mu.
-    :param attempts: attempts spent on each herald.
+    :param n_heralds: heralds so far; ``t_first_mu``/``t_last_mu``: lab time of the first and
+        the last, mu.
+    :param attempts_after_first: attempts spent on the heralds after the first.
     :param ref_period: s per mu.
     :param cycle_mu: attempt cycle, mu.
     :param fidelity: running fidelity estimate and ``fidelity_sigma`` its standard error.
     """
     from analysis.estimate import poisson_rate
 
-    t = np.asarray(t_lab_mu, dtype=np.int64)
-    n = len(t)
-    span_s = float(t[-1] - t[0]) * ref_period if n > 1 else 0.0
+    n = n_heralds
+    span_s = float(t_last_mu - t_first_mu) * ref_period if n > 1 else 0.0
     if span_s > 0:
         rate = poisson_rate(n - 1, span_s)
         r, lo, hi = rate.value, rate.lo, rate.hi
-        spent = float(np.sum(np.asarray(attempts, dtype=np.int64)[1:]))
+        spent = float(attempts_after_first)
         attempt_rate = spent / span_s
         duty = min(1.0, spent * cycle_mu * ref_period / span_s)
     else:
@@ -143,7 +143,8 @@ class LivePublisher:
 
     def __init__(self, exp: Any):
         self.exp = exp
-        self._clicks_sent = 0
+        #: heralds whose clicks are in ``live.arrival_ns``
+        self.heralds_sent = 0
         self._last_t = math.nan
 
     def _set(self, key: str, value: Any) -> None:
@@ -153,7 +154,7 @@ class LivePublisher:
         """Empty traces, the gate window (mu, or ``None``) and the applets."""
         for key in TRACE_KEYS + (ARRIVAL,):
             self._set(key, [])
-        self._clicks_sent = 0
+        self.heralds_sent = 0
         if gate_mu is not None:
             self._set(GATE, [gate_mu[0] * ref_period * 1e9, gate_mu[1] * ref_period * 1e9])
         ccb = getattr(self.exp, "ccb", None)
@@ -161,10 +162,18 @@ class LivePublisher:
             for name, command in APPLETS:
                 ccb.issue("create_applet", name, command, group=APPLET_GROUP)
 
-    def update(self, figures: LiveFigures, t_det_mu: Sequence[Sequence[int]], ref_period: float):
+    def update(
+        self,
+        figures: LiveFigures,
+        n_heralds: int,
+        new_t_det_mu: Sequence[Sequence[int]],
+        ref_period: float,
+    ) -> None:
         """Append one update to the traces (unless nothing changed since the last: the same lab
-        time) and the new heralds' clicks to the arrivals."""
-        if figures.t_lab_s == self._last_t and len(t_det_mu) == self._clicks_sent:
+        time) and the new heralds' clicks to the arrivals. ``new_t_det_mu``: the detector
+        timestamps (mu, -1: none) of the heralds after the first :attr:`heralds_sent`, one row
+        each, ``n_heralds`` heralds in all."""
+        if figures.t_lab_s == self._last_t and n_heralds == self.heralds_sent:
             return
         self._last_t = figures.t_lab_s
         for key, value in zip(TRACE_KEYS, figures.values()):
@@ -172,8 +181,8 @@ class LivePublisher:
         if math.isfinite(figures.herald_rate_hz):
             self._set("live.herald_rate", float(figures.herald_rate_hz))
         self._set("live.fidelity", float(figures.fidelity))
-        for row in t_det_mu[self._clicks_sent :]:
+        for row in new_t_det_mu:
             for t in row:
                 if t >= 0:
                     self.exp.append_to_dataset(ARRIVAL, float(t) * ref_period * 1e9)
-        self._clicks_sent = len(t_det_mu)
+        self.heralds_sent = n_heralds

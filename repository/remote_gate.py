@@ -162,6 +162,10 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
     def run(self):
         self.run_link(self.run_kernel)
 
+    def recorded(self) -> int:
+        """Shots recorded so far (where a resumed kernel continues)."""
+        return len(self.records["setting"])
+
     # ---- kernels -----------------------------------------------------------------------------
 
     @kernel

@@ -158,9 +158,22 @@ class SweepDefinition:
         return out
 
     def check(self) -> None:
-        """Load the lab with every swept value (each alone, with the fixed ones): a bad key or
-        value is an :class:`InputError` before anything runs."""
+        """Load the lab with every swept value (each alone, with the fixed ones) and check every
+        experiment-argument value against the remote-entanglement experiment's declared
+        arguments: a bad key or value is an :class:`InputError` before anything runs."""
+        from sim.experiment_arguments import check_argument_values, declared_arguments
         from sim.runner import resolve_lab
+        from sim.sweep_point import EXPERIMENT
+
+        values = list(self.arguments) + [
+            (axis.key[len(ARG_PREFIX) :], value)
+            for axis in self.axes
+            if axis.key.startswith(ARG_PREFIX)
+            for value in axis.values
+        ]
+        if values:
+            processors = declared_arguments(EXPERIMENT)
+            check_argument_values(processors, values, "remote-entanglement experiment")
 
         resolve_lab(self.lab, None, self.fixed)
         for axis in self.axes:

@@ -25,6 +25,8 @@ from typing import Any
 __all__ = ["Interval", "PointRecord", "PointSpec", "run_point"]
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the experiment of a point's last step, whose arguments ``--arg`` sets
+EXPERIMENT = ROOT / "repository" / "remote_entanglement.py"
 
 
 @dataclass(frozen=True)
@@ -180,7 +182,7 @@ def _simulate(spec: PointSpec, lab: Any) -> Path:
             for key, value in calibration_datasets(lab).items():
                 simulation.dataset_db.set(key, value, persist=True)
         arguments = {"mode": spec.mode, "heralds_per_setting": spec.heralds, **spec.arguments}
-        steps.append(("remote_entanglement.py", arguments))
+        steps.append((EXPERIMENT.name, arguments))
         for file, args in steps:
             result = simulation.run(repo / file, arguments=args)
             if result.exit_code != 0:

@@ -9,13 +9,46 @@ the previous click), makes a pulse (t, 1), (t + width, 0) and may cause one afte
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
+import tempfile
 from array import array
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
-__all__ = ["ClickChannel", "ClickRecord"]
+__all__ = ["ClickChannel", "ClickRecord", "SPILL_VALUES"]
+
+#: suppressed-interval values (4 an entry) a channel holds in memory; older entries go to a file
+SPILL_VALUES = 4 * 4096
+_CHUNK_VALUES = 4 * 65536  # entries read back at a time
+
+
+class _SpilledWindows:
+    """Older suppressed intervals of one channel, flat int64 entries in an anonymous temporary
+    file (a long loop's detectors may not draw their dark counts before the run's end)."""
+
+    def __init__(self) -> None:
+        self._file = tempfile.TemporaryFile(prefix="ionlink-dark-windows-")
+        self.values = 0
+
+    def append(self, values: array) -> None:
+        self._file.seek(0, 2)
+        values.tofile(self._file)
+        self.values += len(values)
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """The entries in order, as (k, 4) int64 arrays of at most ``_CHUNK_VALUES // 4`` rows."""
+        self._file.seek(0)
+        left = self.values
+        while left:
+            n = min(left, _CHUNK_VALUES)
+            yield np.frombuffer(self._file.read(8 * n), dtype=np.int64).reshape(-1, 4)
+            left -= n
+
+    def close(self) -> None:
+        self._file.close()
 
 
 @dataclass
@@ -62,8 +95,10 @@ class ClickChannel:
         self._dark_to_mu = 0
         self._last_click_mu = -(1 << 62)
         # suppressed intervals, flat (first, period, count, length): a fast-forward's thousands
-        # of periodic runs are one entry, so a long run's memory does not grow with them
+        # of periodic runs are one entry; beyond SPILL_VALUES the older ones are in a file, so a
+        # long run's memory does not grow with them
         self._suppress = array("q")
+        self._spilled: _SpilledWindows | None = None
 
     def save_state(self) -> ClickRecord:
         """The channel's state as a :class:`ClickRecord` (copies)."""
@@ -74,7 +109,7 @@ class ClickChannel:
             self._last_click_mu,
             [
                 (a, a + n) if k == 1 else (a, p, k, n)
-                for a, p, k, n in zip(*[iter(self._suppress.tolist())] * 4)
+                for a, p, k, n in zip(*[iter(self._windows())] * 4)
             ],
         )
 
@@ -85,6 +120,7 @@ class ClickChannel:
         self._pending = list(rec.pending)
         self._dark_to_mu, self._last_click_mu = rec.dark_to_mu, rec.last_click_mu
         self._suppress = array("q")
+        self._drop_spilled()
         for w in rec.suppress:
             if len(w) == 2:
                 self.suppress(*w)
@@ -138,12 +174,37 @@ class ClickChannel:
                 sup[-2] = count0 + count
                 return
         sup.extend((first_mu, period_mu, count, length_mu))
+        if len(sup) > SPILL_VALUES:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Move all entries but the last (which the next may continue) to the file."""
+        if self._spilled is None:
+            self._spilled = _SpilledWindows()
+        self._spilled.append(self._suppress[:-4])
+        self._suppress = self._suppress[-4:]
+
+    def _drop_spilled(self) -> None:
+        if self._spilled is not None:
+            self._spilled.close()
+            self._spilled = None
+
+    def _windows(self) -> list[int]:
+        """Every suppressed-interval value, flat, oldest first (the file's, then memory's)."""
+        out: list[int] = []
+        if self._spilled is not None:
+            for chunk in self._spilled.chunks():
+                out.extend(chunk.ravel().tolist())
+        return out + self._suppress.tolist()
 
     def _darks(self, t_end_mu: int) -> None:
         if t_end_mu <= self._dark_to_mu:
             return
         t0 = self._dark_to_mu
         self._dark_to_mu = t_end_mu
+        if self._spilled is not None:
+            self._darks_spilled(t0, t_end_mu)
+            return
         # dark counts are drawn in time order: intervals that end before t0 can hide none again
         # (a handful of blocks: plain Python is cheaper here than a numpy round trip); what ends
         # before t_end can hide none of the later draws either, so only the rest is kept
@@ -159,16 +220,48 @@ class ClickChannel:
                     if end > t_end_mu:
                         keep.extend(sup[i : i + 4])
             self._suppress = keep
-        if self.dark_rate_hz <= 0:
+        times = self._draw(t0, t_end_mu)
+        if times is None:
             return
-        n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
-        if not n:
-            return  # (drawing no times draws nothing from the generator either)
-        times = t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64)
         if live:
             times = times[~_hidden(times, np.frombuffer(live, dtype=np.int64).reshape(-1, 4))]
         for t in times:
             heapq.heappush(self._raw, int(t))
+
+    def _draw(self, t0: int, t_end_mu: int) -> np.ndarray | None:
+        """Dark-count times (mu, int64, unsorted) in [t0, t_end), or None for none (drawing no
+        times draws nothing from the generator either)."""
+        if self.dark_rate_hz <= 0:
+            return None
+        n = self.rng.poisson(self.dark_rate_hz * (t_end_mu - t0) * self.mu_s)
+        if not n:
+            return None
+        return t0 + np.floor(self.rng.random(n) * (t_end_mu - t0)).astype(np.int64)
+
+    def _darks_spilled(self, t0: int, t_end_mu: int) -> None:
+        """:meth:`_darks` with older intervals in the file: the same draws (drawn first: nothing
+        else draws in between), hidden and kept by the same rule, a chunk of intervals at a
+        time."""
+        times = self._draw(t0, t_end_mu)
+        hidden = None if times is None else np.zeros(len(times), dtype=bool)
+        spilled = self._spilled
+        assert spilled is not None
+        memory = np.array(self._suppress, dtype=np.int64).reshape(-1, 4)
+        keep = array("q")
+        for blocks in itertools.chain(spilled.chunks(), [memory]):
+            first, period, count, length = blocks.T
+            end = first + (count - 1) * period + length
+            keep.extend(blocks[end > t_end_mu].ravel().tolist())
+            live = blocks[end > t0]
+            if times is not None and hidden is not None and len(live):
+                hidden |= _hidden(times, live)
+        self._drop_spilled()
+        self._suppress = keep
+        if len(keep) > SPILL_VALUES:
+            self._spill()
+        if times is not None and hidden is not None:
+            for t in times[~hidden]:
+                heapq.heappush(self._raw, int(t))
 
     def drain(self, t_end_mu: int) -> list[tuple[int, int]]:
         """Edges (t_mu, level) with t < t_end, each returned once, time-ordered."""

@@ -79,6 +79,8 @@ def _retire_channel(st: ChannelState, horizon: int) -> int:
         k = min(k, ctrl)
     view = st.level_view
     if view is not None:
+        if view.idx < k:
+            view.catch_up(horizon)  # a view nobody reads (a PMT's output side, IO_UPDATE)
         k = min(k, view.idx)
     if k <= 0:
         return 0

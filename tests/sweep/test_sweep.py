@@ -187,6 +187,31 @@ def test_bad_sweep_values_are_one_line_before_anything_runs(tmp_path, capsys, se
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "arg, message",
+    [
+        ("heralds_per_setting=2,0", "argument 'heralds_per_setting' = 0 is out of range: must be"),
+        ("heralds_per_setting=1.5", "'heralds_per_setting' = 1.5 is not an integer"),
+        ("cycle_length=1e-6:2e-5:3", "argument 'cycle_length' = 1.05e-05 is out of range"),
+        ('mode="z","bell"', "argument 'mode' = 'bell' is not allowed: must be one of 'z'"),
+        ("herald_timeot=5,6", "has no argument 'herald_timeot' (its arguments: check_every"),
+    ],
+)
+def test_bad_argument_sweep_values_are_one_line_before_any_point_runs(
+    tmp_path, capsys, monkeypatch, arg, message
+):
+    """``--arg`` values are checked against the experiment's declared arguments (type, range,
+    choices, name) up front: exit 2, one line, no point run, no sweep file."""
+    ran = []
+    monkeypatch.setattr(sweep, "run_point", lambda spec: ran.append(spec))
+    out = tmp_path / "s.h5"
+    argv = ["sweep", "--arg", arg, "--heralds", "1", "--workers", "0", "-o", str(out)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("ionlink-sim: error:") and message in err
+    assert not out.exists() and ran == []
+
+
 def test_sweep_file_has_ndscan_layout_and_analyze_lists_the_points(tmp_path, capsys):
     out = tmp_path / "s.h5"
     argv = ["sweep", "--budget-only", "--set", "bsa.mode_overlap=0.9:1.0:3", "--seeds", "2"]

@@ -125,6 +125,12 @@ class LevelView:
             i -= 1
         return o, oe, o & oe
 
+    def catch_up(self, t_to: int) -> None:
+        """Turn the submissions before ``t_to`` (mu) into levels now (retiring a long run's
+        history needs the view past what it drops, even when nothing reads the view)."""
+        if self.gen is None:
+            self._advance(t_to)
+
     def _advance(self, t_to: int) -> None:
         res = self.st.resolved()
         self.idx, self.o, self.oe, self.level = self._walk(

@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The per-herald records of a link experiment while it runs, held compactly, with the running
+sums its live figures need.
+
+One herald is 11 machine words (``array`` columns of int64, ``t_wall`` float64: 88 bytes), not
+a dozen Python objects; a long run's host memory grows by what it records and no more. The
+running sums (heralds per ψ sign, attempts after the first herald, and per analysis setting the
+counts of each readout parity and ψ sign) let a live update cost the same at the millionth
+herald as at the first: nothing is recomputed over all heralds. Host code only (RPC side).
+"""
+
+from __future__ import annotations
+
+from array import array
+from typing import Sequence
+
+import numpy as np
+
+from drivers.bsa import psi_of_pattern
+
+__all__ = ["HeraldRecords", "INT_COLUMNS"]
+
+#: int64 columns, one value per herald (``t_det_mu`` has four: gate inputs 0..3, -1 if none)
+INT_COLUMNS = ("setting", "pattern", "attempts", "t_lab_mu", "counts_a", "counts_b")
+
+
+class HeraldRecords:
+    """Columns of the heralds recorded so far, and running sums for the live figures.
+
+    :param thresholds: readout thresholds of nodes A and B (counts above: bright, bit 1).
+    :param n_settings: number of analysis settings.
+    """
+
+    def __init__(self, thresholds: tuple[int, int], n_settings: int) -> None:
+        self._cols = {k: array("q") for k in INT_COLUMNS}
+        self._t_det = array("q")
+        self._t_wall = array("d")
+        self.thresholds = thresholds
+        self.psi_plus = 0
+        self.psi_minus = 0
+        self.attempts_after_first = 0
+        #: heralds per analysis setting, ψ + 1 (ψ = -1, 0, +1) and readout parity (0 even, 1 odd)
+        self.tally = np.zeros((n_settings, 3, 2), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._t_wall)
+
+    def append(
+        self,
+        setting: int,
+        pattern: int,
+        t_det_mu: Sequence[int],
+        attempts: int,
+        t_lab_mu: int,
+        t_wall: float,
+        counts_a: int,
+        counts_b: int,
+    ) -> None:
+        """One herald (``t_det_mu``: the four gate inputs' timestamps, mu, -1 where none)."""
+        if len(self._t_wall):
+            self.attempts_after_first += int(attempts)
+        c = self._cols
+        for key, value in (
+            ("setting", setting),
+            ("pattern", pattern),
+            ("attempts", attempts),
+            ("t_lab_mu", t_lab_mu),
+            ("counts_a", counts_a),
+            ("counts_b", counts_b),
+        ):
+            c[key].append(int(value))
+        self._t_det.extend(int(t) for t in t_det_mu)
+        self._t_wall.append(float(t_wall))
+        psi = psi_of_pattern(int(pattern))
+        if psi > 0:
+            self.psi_plus += 1
+        elif psi < 0:
+            self.psi_minus += 1
+        odd = (counts_a > self.thresholds[0]) != (counts_b > self.thresholds[1])
+        self.tally[int(setting), psi + 1, 1 if odd else 0] += 1
+
+    def column(self, key: str) -> np.ndarray:
+        """A copy of one column: int64, ``t_wall`` float64, ``t_det_mu`` int64 of shape (n, 4)."""
+        if key == "t_wall":
+            return np.array(self._t_wall, dtype=np.float64)
+        if key == "t_det_mu":
+            return np.array(self._t_det, dtype=np.int64).reshape(len(self), 4)
+        return np.array(self._cols[key], dtype=np.int64)
+
+    def t_det_rows(self, start: int) -> list[list[int]]:
+        """Detector timestamps (mu) of the heralds from index ``start`` on, one row of 4 each."""
+        flat = self._t_det[4 * start :].tolist()
+        return [flat[i : i + 4] for i in range(0, len(flat), 4)]
+
+    def first_last_t_lab(self) -> tuple[int, int]:
+        """Lab time (mu) of the first and of the last herald (requires one)."""
+        t = self._cols["t_lab_mu"]
+        return t[0], t[-1]
+
+    def nbytes(self) -> int:
+        """Bytes the columns hold (their allocation may be up to ≈ 1/8 larger)."""
+        cols = [*self._cols.values(), self._t_det, self._t_wall]
+        return sum(len(a) * a.itemsize for a in cols)
