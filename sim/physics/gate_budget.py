@@ -265,7 +265,8 @@ def predict_gate(lab: Lab, two_chassis: bool = False, dd_pulses: int = 0) -> Gat
     ff_t2 = tuple(math.exp(-ff / t) for t in t2)
     t2s = [m.t2_star_s for m in mems]  # type: ignore[union-attr]
     t_net = max(0.5 / (2 * n.qubit.rabi_frequency_hz * 0.5) for n in lab.nodes)
-    t_r = [n.gate.duration_s + _memory_half_pi_s(lab) + t_net + 3 * DDS_UPDATE_S for n in lab.nodes]  # type: ignore
+    frame = _memory_half_pi_s(lab) + t_net + 3 * DDS_UPDATE_S  # with the gate: the rotated frame
+    t_r = [n.gate.duration_s + frame for n in lab.nodes]  # type: ignore[union-attr]
     if dd_pulses:  # the echo balances the Z part: the rotated frame's remains
         qs = tuple(quasi_static_coherence(t, 0.0, r) for t, r in zip(t2s, t_r))
     else:
@@ -328,10 +329,15 @@ def predict_gate(lab: Lab, two_chassis: bool = False, dd_pulses: int = 0) -> Gat
     )
 
 
+def _states_t2_star(lab: Lab) -> bool:
+    """Whether a memory of ``lab`` has a quasi-static T2* (the echo's lines are shown)."""
+    return any(math.isfinite(m.t2_star_s) for m in (n.memory for n in lab.nodes) if m)
+
+
 def gate_budget_dict(lab: Lab, two_chassis: bool = False) -> dict:
     """:func:`predict_gate` as JSON-ready values."""
     b = predict_gate(lab, two_chassis)
-    return {
+    out: dict = {
         "lab": b.lab,
         "process_fidelity": b.process_fidelity,
         "average_gate_fidelity": b.average_gate_fidelity,
@@ -344,6 +350,11 @@ def gate_budget_dict(lab: Lab, two_chassis: bool = False) -> dict:
         "drtio_feed_forward_s": b.drtio_feed_forward_s,
         "dd_pulses": b.dd_pulses,
     }
+    if _states_t2_star(lab):
+        out["process_fidelity_with_echo"] = {  # remote_gate's dd_pulses
+            str(n): predict_gate(lab, two_chassis, n).process_fidelity for n in (2, 4)
+        }
+    return out
 
 
 def format_gate_budget(lab: Lab, two_chassis: bool = False) -> str:
@@ -368,7 +379,7 @@ def format_gate_budget(lab: Lab, two_chassis: bool = False) -> str:
     lines.append(
         f"  average gate fidelity                    F_avg = {b.average_gate_fidelity:.4f}"
     )
-    if any(math.isfinite(m.t2_star_s) for m in (n.memory for n in lab.nodes) if m):
+    if _states_t2_star(lab):
         lines.append("  with the memories' echo (remote_gate dd_pulses=N, X pi pulses):")
         for n in (2, 4):
             e = predict_gate(lab, two_chassis, n)
