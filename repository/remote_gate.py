@@ -20,6 +20,14 @@ marking ``marked``, then the diffusion; success = reading the marked state). ``a
 eigenstates of each Pauli P ≠ I read in the bases of U P U†; the process fidelity with a
 smaller error than tomography's at the same shots). Settings: :mod:`drivers.gate_settings`.
 
+``dd_pulses`` (even, default 0: none): an echo of the memories' quasi-static dephasing after
+each teleported CZ's corrections: that many X π pulses on each memory, spaced by the memory's
+free time T since its last rotation before the herald (measured on the timeline, so the random
+wait for the herald is balanced; less one gate, during which the memory is in the local gate's
+rotated frame): free evolutions +T, −T, …, +T, −T sum to zero. Phases about Z commute with the
+teleported CZ, so the echo may follow it; it costs (dd_pulses − 1)·T of memory T2 (the budget's
+"memory T2 during the echo"), and leaves the gate's rotated-frame share unechoed.
+
 Before running: Startup, Readout calibration, Single photon (as RemoteEntanglement); the memory
 drive and the gate duration come from ``calib.node_X.memory.*`` and ``calib.node_X.gate.duration``
 (``drivers.circuit_node``). Results (docs/datasets.md, ``gate.*``): per shot the setting, herald
@@ -36,6 +44,7 @@ from artiq.coredevice.exceptions import RTIOUnderflow
 from artiq.experiment import *
 from numpy import int32, int64
 
+from drivers.arguments import ArgumentValueError
 from drivers.bsa import pattern_of_slots, psi_of_pattern
 from drivers.entangler import TIMEOUT, UNDERFLOW
 from drivers.gate_settings import (
@@ -75,9 +84,20 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
             NumberValue(10 * us, unit="us", min=0.0),
             tooltip="slack before the corrections, after reading the network ions",
         )
+        self.setattr_argument(
+            "dd_pulses",
+            NumberValue(0, precision=0, step=2, min=0, max=64, type="int"),
+            tooltip="even number of X pi pulses on each memory after each teleported CZ, "
+            "spaced by the memory's free time since its last rotation (0: none)",
+        )
 
     def prepare(self):
         self.check_arguments()
+        if self.dd_pulses % 2:
+            raise ArgumentValueError(
+                f"argument 'dd_pulses' = {self.dd_pulses} must be even (the echo ends in the "
+                "memory's own frame)"
+            )
         for dev in (self.node_a, self.node_b, self.circuit_a, self.circuit_b):
             dev.load_calibration(self)
         s = gate_settings(self.mode, self.analysis)
@@ -111,6 +131,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
             + DRTIO_MARGIN_LATENCIES * self.link_latency_mu
         )
         self.readout_delay_mu = int64(self.core.seconds_to_mu(self.readout_delay))
+        self.frame_mu = int64(max(self.circuit_a.gate_mu, self.circuit_b.gate_mu))
         self.recover_mu = int64(
             2 * max(self.node_a.t_detect_mu, self.node_b.t_detect_mu)
             + 4 * max(self.circuit_a.gate_mu, self.circuit_b.gate_mu)
@@ -135,6 +156,8 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
             "correction_mu",
             "readout_delay_mu",
             "recover_mu",
+            "dd_pulses",
+            "frame_mu",
         }
         self.prepare_gateware()
         self.no_herald_attempts = 0
@@ -231,7 +254,9 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
     @kernel
     def teleported_cz(self, cool) -> TInt32:
         """One teleported CZ between the memories: herald, local gates, network readout,
-        corrections. Returns the herald pattern + 16·(bit A + 2·bit B), or -1 to stop."""
+        corrections, then the memories' echo (``dd_pulses``). Returns the herald pattern +
+        16·(bit A + 2·bit B), or -1 to stop."""
+        t_free0 = now_mu()  # the memories' last rotation ended
         reason = self.wait_for_herald(cool)
         if reason < 0:
             return -1
@@ -254,7 +279,25 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         if flip_a != 0:
             self.circuit_a.z_memory()
         self.latency_mu = now_mu() - self.herald_end_mu
+        if self.dd_pulses > 0:
+            self.echo_memories(t_free0)
         return pattern + 16 * bits
+
+    @kernel
+    def echo_memories(self, t_free0: TInt64):
+        """Refocus the memories' quasi-static dephasing: ``dd_pulses`` (even) X π pulses on each
+        memory, spaced by T = the time since ``t_free0`` (the memories' last rotation before the
+        herald) less one local gate (while it acts the memory is in a rotated frame, where it
+        does not precess about its Z), the first now: the free evolutions T, −T, +T, …, −T sum
+        to zero whatever the herald's random time was. Z phases (the detuning's, the
+        corrections') commute with the teleported CZ, so the echo may follow it. Advances the
+        cursor by (dd_pulses − 1)·T plus one π pulse of each memory and their DDS updates."""
+        t_e = now_mu()
+        period = t_e - t_free0 - self.frame_mu
+        for j in range(self.dd_pulses):
+            at_mu(t_e + int64(j) * period)
+            self.circuit_a.rotate_memory(pi, 0.0)
+            self.circuit_b.rotate_memory(pi, 0.0)
 
     @kernel
     def both_memories(self, theta_a: TFloat, phi_a: TFloat, theta_b: TFloat, phi_b: TFloat):

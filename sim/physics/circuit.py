@@ -8,10 +8,24 @@ last separable, the state is ρ_net ⊗ ρ_mem: the world keeps ρ_net (4×4) as
 module ρ_mem (4×4). A node's entangling gate *attaches* the two into one 16×16 state; every
 operation the world then does on a network ion (a linear map of its 4×4 ρ_net) is applied to each
 memory block of the joint state, and the state is *detached* again as soon as it factorises
-(after the network ions were measured or pumped). Memory decoherence (T2, and crosstalk while
-the network ion's light is on) is applied lazily before each operation on a memory qubit (for a
-gate or a memory pulse, the world applies it up to the operation's midpoint, the rest after it):
+(after the network ions were measured or pumped). Memory decoherence (T2, crosstalk while
+the network ion's light is on, and a quasi-static detuning: see below) is applied lazily before
+each operation on a memory qubit (for a gate or a memory pulse, the world applies it up to the
+operation's midpoint, the rest after it):
 it acts on the memory qubits alone and so commutes with everything done to the network ions.
+
+Quasi-static dephasing (``t2_star_s``): slow noise of the memory's frequency (magnetic field and
+light-shift drifts) is a detuning δ constant over a shot and independent between shots, Gaussian
+with σ = √2/T2*, so that a Ramsey sequence averaged over shots decays as exp(−(t/T2*)²). The
+memory accumulates the phase δ·dt as a Z rotation between the operations (a state evolving under
+δ, not a decay factor): a π pulse in between flips the phase accumulated before it, so an echo
+refocuses it because the state evolves. The simulation cannot see where a shot begins; it draws a
+fresh δ after a readout (a measurement of a network ion entangled with the memory) leaves the
+memory in a Z eigenstate (within 5 %: an imperfect copy leaves a few 10⁻³), as the mid-circuit
+readout that resets it and the final readout do: nothing the detuning did before can then be
+refocused, so this is the shot-to-shot ensemble a T2* measurement averages over. (A memory that
+a readout inside a shot leaves in a Z eigenstate draws anew too: single-shot statistics are
+unchanged, the correlation of its phase before and after that readout is lost.)
 """
 
 from __future__ import annotations
@@ -37,6 +51,9 @@ __all__ = [
 
 _X = np.array([[0, 1], [1, 0]], dtype=complex)
 _FACTOR_TOL = 1e-12
+#: a memory a readout leaves within this of a Z eigenstate holds no phase (up to the
+#: imperfections of the operations that read it): its quasi-static detuning is drawn anew
+_NO_PHASE_TOL = 0.05
 
 
 def _nq(rho: np.ndarray) -> int:
@@ -153,6 +170,7 @@ class CircuitRecord:
     full: np.ndarray | None
     t_mu: int
     exposure_s: list[float]
+    detuning_rad_s: tuple[float, float] = (math.nan, math.nan)
 
 
 class Circuit:
@@ -161,6 +179,7 @@ class Circuit:
 
     :param t2_s: each memory's T2, s (inf: none). :param dephasing_per_s,
         depolarising_per_s: each memory's crosstalk rates while its network ion's light is on.
+    :param t2_star_s: each memory's quasi-static T2* (inf: none), s; ``rng`` draws its detuning.
     """
 
     def __init__(
@@ -169,6 +188,8 @@ class Circuit:
         dephasing_per_s: tuple[float, float],
         depolarising_per_s: tuple[float, float],
         mu_s: float = 1e-9,
+        t2_star_s: tuple[float, float] = (math.inf, math.inf),
+        rng: np.random.Generator | None = None,
     ) -> None:
         self.t2_s, self.deph, self.depol, self.mu_s = (
             t2_s,
@@ -176,6 +197,12 @@ class Circuit:
             depolarising_per_s,
             mu_s,
         )
+        self.sigma_rad_s = tuple(math.sqrt(2) / t for t in t2_star_s)  # 0 for inf
+        if any(self.sigma_rad_s) and rng is None:
+            raise ValueError("a quasi-static T2* needs the world's rng")
+        self.rng = rng
+        # the memories' quasi-static detunings, rad/s (nan: drawn when the memory next has phase)
+        self.detuning_rad_s = [math.nan, math.nan]
         self.mem = np.zeros((4, 4), dtype=complex)
         self.mem[0, 0] = 1.0
         self.full: np.ndarray | None = None
@@ -189,12 +216,14 @@ class Circuit:
 
     def save(self) -> CircuitRecord:
         full = None if self.full is None else self.full.copy()
-        return CircuitRecord(self.mem.copy(), full, self.t_mu, list(self.exposure_s))
+        d = self.detuning_rad_s
+        return CircuitRecord(self.mem.copy(), full, self.t_mu, list(self.exposure_s), (d[0], d[1]))
 
     def load(self, rec: CircuitRecord) -> None:
         self.mem = np.array(rec.mem, dtype=complex)
         self.full = None if rec.full is None else np.array(rec.full, dtype=complex)
         self.t_mu, self.exposure_s = rec.t_mu, list(rec.exposure_s)
+        self.detuning_rad_s = list(rec.detuning_rad_s)
 
     # ---- decoherence -------------------------------------------------------------------------
     def expose(self, node: int, t_s: float) -> None:
@@ -203,15 +232,27 @@ class Circuit:
 
     def sync(self, t_mu: int) -> None:
         """Apply the memories' decoherence up to ``t_mu``: T2 over the time since the last sync,
-        crosstalk over the light exposure accumulated since."""
+        crosstalk over the light exposure accumulated since, and the quasi-static detuning's
+        phase δ·dt (a fresh δ first if the memory holds no phase)."""
         dt = max(t_mu - self.t_mu, 0) * self.mu_s
         for k in range(2):
+            if self.sigma_rad_s[k] > 0.0 and dt > 0.0:
+                self._precess(k, dt)
             x = self.exposure_s[k]
             f = math.exp(-dt / self.t2_s[k] - self.deph[k] * x)
             p = 1.0 - math.exp(-self.depol[k] * x)
             self._apply_mem(partial(_decohere, factor=f, p=p), k)
             self.exposure_s[k] = 0.0
         self.t_mu = max(self.t_mu, t_mu)
+
+    def _precess(self, k: int, dt: float) -> None:
+        """Memory ``k`` precesses by its quasi-static detuning over ``dt`` s (a Z rotation)."""
+        if math.isnan(self.detuning_rad_s[k]):
+            assert self.rng is not None
+            self.detuning_rad_s[k] = float(self.rng.normal(0.0, self.sigma_rad_s[k]))
+        half = 0.5 * self.detuning_rad_s[k] * dt
+        u = np.diag([np.exp(-1j * half), np.exp(1j * half)])
+        self._apply_mem(lambda r, qq: apply_1q(r, u, qq), k)
 
     def _apply_mem(self, fn: Callable[[np.ndarray, int], np.ndarray], k: int) -> None:
         if self.full is not None:
@@ -251,6 +292,9 @@ class Circuit:
         """Z measurement of network ion ``k`` in the joint state: (bit, network pair's state)."""
         assert self.full is not None
         bit, self.full = measure_q(self.full, k, rng)
+        for j in range(2):  # a memory this readout left in a Z eigenstate: its shot ended
+            if partial_trace(self.full, (2 + j,)).diagonal().real.max() > 1.0 - _NO_PHASE_TOL:
+                self.detuning_rad_s[j] = math.nan
         return bit, self._settle()
 
     def _settle(self) -> np.ndarray:

@@ -53,6 +53,8 @@ class CircuitWorld:
                 tuple(m.crosstalk.dephasing_per_s if m else 0.0 for m in mems),  # type: ignore
                 tuple(m.crosstalk.depolarising_per_s if m else 0.0 for m in mems),  # type: ignore
                 self.mu_s,
+                tuple(m.t2_star_s if m else math.inf for m in mems),  # type: ignore[arg-type]
+                self.rng,
             )
         self._mem_dds: list[tuple[int, int] | None] = [None, None]
         self._gate_since: list[int | None] = [None, None]

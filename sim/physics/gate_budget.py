@@ -20,6 +20,18 @@ as channels where they act:
   counts them for the link experiments, and the margin's latencies before the corrections);
   crosstalk: the memories' rates while the network ion's light is on during the attempts (the
   loop's light fraction) and the gate's network readout.
+- memory T2* (quasi-static, a lab's optional ``t2_star_s``): a Gaussian detuning δ constant over
+  the shot (σ = √2/T2*) turns the memory about Z by δ·T_Z while it is in its own frame and about
+  an equatorial axis by δ·t_r while the local gate holds it in a rotated frame (t_r ≈ the gate,
+  one memory and one network π/2 pulse and three DDS updates); Z phases commute with the
+  teleported CZ, so T_Z is the net signed free evolution. A rotation about Z by a and one about
+  an orthogonal axis by b have fidelity cos²(a/2)cos²(b/2) ≈ (1 + c(a) + c(b) + (c(a+b) +
+  c(a−b))/2)/4 on average, c(x) = E[cos δx] = exp(−(σx)²/2): the budget's coherence factor is
+  twice that minus 1. Without an echo T_Z = T_wait + t_ff − t_r (the wait for the herald,
+  exponential with mean 1/R_loop, averaged in closed form); with ``remote_gate``'s echo
+  (``dd_pulses`` even, spaced by the measured free time less a gate) T_Z = 0 and only the
+  rotated frame's c(t_r) remains, while the memory's T2 acts over the echo's added
+  (dd_pulses − 1)·(T_wait + t_ff) (term "memory T2 during the echo").
 - SPAM: the memories are reset and read through their network ions (a CNOT and a readout): the
   reset leaves |1⟩ and the readout flips with probability ε = p_gate/2 + ε_readout + ε_T2 each,
   which tomography sees as depolarising of 2ε on input and output. ε_T2: the memory's
@@ -36,6 +48,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.special import erfcx
 
 from drivers.link_timing import DRTIO_MARGIN_LATENCIES, GATEWARE_MARGIN_S
 
@@ -49,6 +62,7 @@ __all__ = [
     "format_gate_budget",
     "gate_budget_dict",
     "predict_gate",
+    "quasi_static_coherence",
 ]
 
 # qubits of the evaluation: references 0, 1; memories 2 (A), 3 (B); network ions 4 (A), 5 (B)
@@ -79,6 +93,7 @@ class GateBudget:
     feed_forward_s: float
     two_chassis: bool = False
     drtio_feed_forward_s: float = 0.0
+    dd_pulses: int = 0
 
 
 def _ideal_choi_start() -> np.ndarray:
@@ -189,13 +204,39 @@ def drtio_feed_forward_s(lab: Lab) -> tuple[float, float]:
     return before, before + reads + DRTIO_MARGIN_LATENCIES * t.link_mu * 1e-9
 
 
-def predict_gate(lab: Lab, two_chassis: bool = False) -> GateBudget:
+def quasi_static_coherence(t2_star_s: float, wait_s: float, fixed_s: float) -> float:
+    """Shot-average coherence exp(−(σT)²/2), σ = √2/T2*, over T = T_wait + ``fixed_s`` with T_wait
+    exponential of mean ``wait_s`` (closed form: with a = σ²/2, b = 1/wait_s,
+    (1/wait_s)∫ e^{−bt − a(t+c)²} dt = √(π/a)·erfcx(√a c + b/(2√a))·e^{−ac²}/(2 wait_s))."""
+    if not math.isfinite(t2_star_s):
+        return 1.0
+    a = 1.0 / t2_star_s**2  # σ²/2
+    if wait_s <= 0.0:
+        return math.exp(-a * fixed_s**2)
+    ra = math.sqrt(a)
+    x = ra * fixed_s + 1.0 / (2 * ra * wait_s)
+    return float(math.sqrt(math.pi) / ra * erfcx(x) * math.exp(-a * fixed_s**2) / (2 * wait_s))
+
+
+def _quasi_static_factor(t2_star_s: float, wait_s: float, z_s: float, r_s: float) -> float:
+    """The coherence factor of a rotation δ·(T_wait + ``z_s``) about Z and δ·``r_s`` about an
+    orthogonal axis (module docstring), T_wait exponential of mean ``wait_s``."""
+    c_z, c_r = (quasi_static_coherence(t2_star_s, w, x) for w, x in ((wait_s, z_s), (0.0, r_s)))
+    c_p = quasi_static_coherence(t2_star_s, wait_s, z_s + r_s)
+    c_m = quasi_static_coherence(t2_star_s, wait_s, z_s - r_s)
+    return (1 + c_z + c_r + (c_p + c_m) / 2) / 2 - 1
+
+
+def predict_gate(lab: Lab, two_chassis: bool = False, dd_pulses: int = 0) -> GateBudget:
     """The teleported-CZ budget of ``lab`` (both nodes need a memory ion and a gate), on one
     chassis or (``two_chassis``) with node B on a DRTIO satellite (``device_db_drtio.py``): the
-    feed-forward then pays the link (:func:`drtio_feed_forward_s`).
+    feed-forward then pays the link (:func:`drtio_feed_forward_s`); ``dd_pulses``: remote_gate's
+    echo of the memories (even; 0 = none).
 
-    :raises LabError: a node without a memory ion or gate.
+    :raises LabError: a node without a memory ion or gate, or an odd ``dd_pulses``.
     """
+    if dd_pulses < 0 or dd_pulses % 2:
+        raise LabError(f"dd_pulses = {dd_pulses}: the echo needs an even number of pulses")
     for n in lab.nodes:
         if n.memory is None or n.gate is None:
             raise LabError(f"lab {lab.name}: node {n.name} has no memory ion or no gate")
@@ -222,6 +263,16 @@ def predict_gate(lab: Lab, two_chassis: bool = False) -> GateBudget:
     depol = [m.crosstalk.depolarising_per_s for m in mems]  # type: ignore[union-attr]
     att_t2 = tuple(1 / (1 + tau / t) for t in t2)
     ff_t2 = tuple(math.exp(-ff / t) for t in t2)
+    t2s = [m.t2_star_s for m in mems]  # type: ignore[union-attr]
+    t_net = max(0.5 / (2 * n.qubit.rabi_frequency_hz * 0.5) for n in lab.nodes)
+    frame = _memory_half_pi_s(lab) + t_net + 3 * DDS_UPDATE_S  # with the gate: the rotated frame
+    t_r = [n.gate.duration_s + frame for n in lab.nodes]  # type: ignore[union-attr]
+    if dd_pulses:  # the echo balances the Z part: the rotated frame's remains
+        qs = tuple(quasi_static_coherence(t, 0.0, r) for t, r in zip(t2s, t_r))
+    else:
+        qs = tuple(_quasi_static_factor(t, tau, ff - r, r) for t, r in zip(t2s, t_r))
+    extra = dd_pulses - 1 if dd_pulses else 0  # the echo's added free time, in units of T
+    echo_t2 = tuple(math.exp(-extra * ff / t) / (1 + extra * tau / t) for t in t2)
     xt_deph = tuple(math.exp(-d * det) / (1 + d * f * tau) for d, (f, det) in zip(deph, light))
     xt_depol = tuple(
         1 - math.exp(-d * det) / (1 + d * f * tau) for d, (f, det) in zip(depol, light)
@@ -245,26 +296,48 @@ def predict_gate(lab: Lab, two_chassis: bool = False) -> GateBudget:
         ),
         "SPAM (reset and readout via network ion)": _Errors(spam=spam),  # type: ignore[arg-type]
     }
+    if any(math.isfinite(t) for t in t2s):
+        echo = f"echoed, dd_pulses={dd_pulses}" if dd_pulses else "no echo"
+        single[f"memory T2* quasi-static ({echo})"] = _Errors(mem_dephase=qs)  # type: ignore
+    if dd_pulses:
+        single["memory T2 during the echo"] = _Errors(mem_dephase=echo_t2)  # type: ignore
     terms = {k: 1 - _teleported_fidelity(e) for k, e in single.items()}
     every = _Errors(
         bell=link.fidelity_state,
         net_coherence=net_c,
         p_gate=p_gate,  # type: ignore[arg-type]
         readout=readout,  # type: ignore[arg-type]
-        mem_dephase=tuple(a * b * c for a, b, c in zip(att_t2, ff_t2, xt_deph)),  # type: ignore
+        mem_dephase=tuple(  # type: ignore[arg-type]
+            a * b * c * q * e for a, b, c, q, e in zip(att_t2, ff_t2, xt_deph, qs, echo_t2)
+        ),
         mem_depol=xt_depol,  # type: ignore[arg-type]
         spam=spam,  # type: ignore[arg-type]
     )
     f = _teleported_fidelity(every)
     return GateBudget(
-        lab.name, f, (4 * f + 1) / 5, terms, link.fidelity_state, tau, local, ff, two_chassis, drtio
+        lab.name,
+        f,
+        (4 * f + 1) / 5,
+        terms,
+        link.fidelity_state,
+        tau,
+        local,
+        ff,
+        two_chassis,
+        drtio,
+        dd_pulses,
     )
+
+
+def _states_t2_star(lab: Lab) -> bool:
+    """Whether a memory of ``lab`` has a quasi-static T2* (the echo's lines are shown)."""
+    return any(math.isfinite(m.t2_star_s) for m in (n.memory for n in lab.nodes) if m)
 
 
 def gate_budget_dict(lab: Lab, two_chassis: bool = False) -> dict:
     """:func:`predict_gate` as JSON-ready values."""
     b = predict_gate(lab, two_chassis)
-    return {
+    out: dict = {
         "lab": b.lab,
         "process_fidelity": b.process_fidelity,
         "average_gate_fidelity": b.average_gate_fidelity,
@@ -275,7 +348,13 @@ def gate_budget_dict(lab: Lab, two_chassis: bool = False) -> dict:
         "feed_forward_s": b.feed_forward_s,
         "two_chassis": b.two_chassis,
         "drtio_feed_forward_s": b.drtio_feed_forward_s,
+        "dd_pulses": b.dd_pulses,
     }
+    if _states_t2_star(lab):
+        out["process_fidelity_with_echo"] = {  # remote_gate's dd_pulses
+            str(n): predict_gate(lab, two_chassis, n).process_fidelity for n in (2, 4)
+        }
+    return out
 
 
 def format_gate_budget(lab: Lab, two_chassis: bool = False) -> str:
@@ -300,4 +379,12 @@ def format_gate_budget(lab: Lab, two_chassis: bool = False) -> str:
     lines.append(
         f"  average gate fidelity                    F_avg = {b.average_gate_fidelity:.4f}"
     )
+    if _states_t2_star(lab):
+        lines.append("  with the memories' echo (remote_gate dd_pulses=N, X pi pulses):")
+        for n in (2, 4):
+            e = predict_gate(lab, two_chassis, n)
+            lines.append(
+                f"    dd_pulses={n}: F_pro = {e.process_fidelity:.4f}  (memory T2 during the "
+                f"echo {e.terms['memory T2 during the echo']:.4f})"
+            )
     return "\n".join(lines)

@@ -12,6 +12,7 @@ lab files written before memory ions existed stay valid).
     role = "memory"
     species = "43Ca+"
     t2_s = 0.05
+    t2_star_s = 0.01                   # optional: quasi-static dephasing (echo refocuses it)
     drive = { switch = "node_a.mem_sw", dds = "node_a.qubit_dds", rabi_frequency_hz = 50e3,
               resonance_hz = 20e6 }
     crosstalk = { beams = ["cool", "pump", "excite", "detect"], dephasing_per_s = 2.0 }
@@ -87,6 +88,8 @@ def check_ions(lab: str, node: Node, check_range: Callable[..., None]) -> None:
     if m is not None:
         q = f"{p}.ions.memory"
         check_range(lab, f"{q}.t2_s", m.t2_s, 0, math.inf, lo_open=True)
+        if m.t2_star_s != math.inf:  # absent: no quasi-static dephasing
+            check_range(lab, f"{q}.t2_star_s", m.t2_star_s, 0, math.inf, lo_open=True)
         assert m.drive is not None
         check_range(lab, f"{q}.drive.rabi_frequency_hz", m.drive.rabi_frequency_hz, 0, 1e9)
         xt = m.crosstalk

@@ -233,12 +233,16 @@ class Ion:
     only through the node's :class:`EntanglingGate` (read out through the network ion).
 
     :param t2_s: memory coherence time T2 (exponential decay of the coherence), in s.
+    :param t2_star_s: memory T2* of quasi-static dephasing (a Gaussian detuning, constant over a
+        shot, σ = √2/T2*: an unechoed Ramsey decays as exp(−(t/T2*)²); an echo refocuses it), in s
+        (absent: none).
     """
 
     role: str = "network"
     species: str = ""
     drive: QubitDrive | None = None
     t2_s: float = math.inf
+    t2_star_s: float = math.inf
     crosstalk: Crosstalk = field(default_factory=Crosstalk)
 
 
