@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Applet: histogram of the heralding photons' arrival times (1 ns bins, after the gate
-reference) with the detection gate shaded. Arrivals are added bin by bin as they are appended."""
+reference) with the detection gate shaded. The experiment publishes the counts per bin
+(``live.arrival_hist``); the applet draws them."""
 
 from __future__ import annotations
 
@@ -12,12 +13,12 @@ import pyqtgraph as pg
 
 from applets.simple import TitleApplet
 from applets.traces import PEN, Traces, add_datasets
-from drivers.live import ARRIVAL, GATE
+from drivers.live import ARRIVAL, ARRIVAL_BIN_NS, GATE
 
 __all__ = ["ArrivalHistogram", "make_applet", "main", "BIN_NS"]
 
-#: histogram bin width, ns
-BIN_NS = 1.0
+#: histogram bin width, ns (the experiment's)
+BIN_NS = ARRIVAL_BIN_NS
 
 
 class ArrivalHistogram(pg.PlotWidget):
@@ -28,7 +29,6 @@ class ArrivalHistogram(pg.PlotWidget):
         self.args = args
         self.traces = Traces([args.arrivals])
         self.counts = np.zeros(0)
-        self.used = 0  # arrivals already binned
         self.curve = self.plot(
             [0.0], [], stepMode="center", pen=PEN, fillLevel=0, brush=(255, 170, 0, 90)
         )
@@ -39,29 +39,12 @@ class ArrivalHistogram(pg.PlotWidget):
         self.setLabel("left", "clicks per ns")
         self.gate_ns: tuple[float, float] | None = None
 
-    def _add(self, arrivals: np.ndarray) -> None:
-        new = arrivals[self.used :]
-        new = new[np.isfinite(new) & (new >= 0)]
-        self.used = len(arrivals)
-        if not len(new):
-            return
-        idx = np.floor(new / BIN_NS).astype(np.int64)
-        if idx.max() >= len(self.counts):
-            self.counts = np.concatenate(
-                [self.counts, np.zeros(int(idx.max()) + 1 - len(self.counts))]
-            )
-        np.add.at(self.counts, idx, 1)
-
     def data_changed(
         self, value: dict, metadata: dict, persist: dict, mods: list, title: str | None = None
     ) -> None:
         """ARTIQ's applet callback."""
-        old_len = len(self.traces[self.args.arrivals])
         if self.traces.update(value, mods):
-            arrivals = self.traces[self.args.arrivals]
-            if len(arrivals) < old_len or len(arrivals) < self.used:  # set anew: start over
-                self.counts, self.used = np.zeros(0), 0
-            self._add(arrivals)
+            self.counts = np.asarray(self.traces[self.args.arrivals], dtype=float)
             edges = np.arange(len(self.counts) + 1) * BIN_NS
             self.curve.setData(edges, self.counts)
         gate = value.get(self.args.gate)
@@ -93,7 +76,7 @@ def make_applet() -> Any:
     add_datasets(
         applet,
         {
-            "arrivals": (ARRIVAL, "arrival times, ns (a list appended to)"),
+            "arrivals": (ARRIVAL, "clicks per 1 ns bin after the gate reference (a list)"),
             "gate": (GATE, "[start, stop) of the detection gate, ns"),
         },
     )

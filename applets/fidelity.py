@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from applets.simple import TitleApplet
 from applets.traces import BandPlot, add_datasets
 from drivers.live import FID, FID_HI, FID_LO, T_LAB
@@ -21,6 +23,17 @@ class FidelityPlot(BandPlot):
         super().__init__(args, req)
         self.setYRange(0.0, 1.05)
         self.getPlotItem().enableAutoRange(axis="y", enable=False)
+
+    def data_changed(
+        self, value: dict, metadata: dict, persist: dict, mods: list, title: str | None = None
+    ) -> None:
+        """Redraw; the y axis spans [0, 1.05] and widens to show an estimate outside it (a
+        running estimate from few heralds can exceed 1: it is shown, not clipped)."""
+        super().data_changed(value, metadata, persist, mods, title)
+        y = self.curve.getData()[1]
+        if y is not None and len(y):
+            top = max(1.05, 1.02 * float(np.max(y)))
+            self.setYRange(min(0.0, float(np.min(y))), top, padding=0)
 
 
 def make_applet() -> Any:

@@ -16,8 +16,10 @@ the master sends each update as ``append`` mods):
   the fraction of lab time spent in attempt cycles (attempts × cycle / lab time).
 
 Also ``live.psi_plus``/``live.psi_minus`` (counts), ``live.herald_rate``, ``live.fidelity``
-(latest values), ``live.arrival_ns`` (every detector click of every herald, ns after the gate
-reference, appended) and ``live.arrival_gate_ns`` ([start, stop) of the detection gate, ns).
+(latest values), ``live.arrival_hist`` (the heralds' detector clicks per 1 ns bin after the gate
+reference: element k counts the clicks in [k, k + 1) ns; set anew at each update, as long as the
+latest click's bin + 1, so its size is bounded by the attempt cycle, not by the run's length) and
+``live.arrival_gate_ns`` ([start, stop) of the detection gate, ns).
 Host code only (RPC side).
 """
 
@@ -29,6 +31,7 @@ from typing import Any, Sequence
 
 __all__ = [
     "APPLETS",
+    "ARRIVAL_BIN_NS",
     "LiveFigures",
     "LivePublisher",
     "fidelity_interval",
@@ -45,7 +48,9 @@ RATE, RATE_LO, RATE_HI = (
 FID, FID_LO, FID_HI = "live.trace.fidelity", "live.trace.fidelity_lo", "live.trace.fidelity_hi"
 ATTEMPT_RATE, DUTY = "live.trace.attempt_rate_hz", "live.trace.duty_cycle"
 PSI_PLUS, PSI_MINUS = "live.psi_plus", "live.psi_minus"
-ARRIVAL, GATE = "live.arrival_ns", "live.arrival_gate_ns"
+ARRIVAL, GATE = "live.arrival_hist", "live.arrival_gate_ns"
+#: bin width of ``live.arrival_hist``, ns
+ARRIVAL_BIN_NS = 1.0
 #: the traces, in the order of :class:`LiveFigures`' fields
 TRACE_KEYS = (T_LAB, RATE, RATE_LO, RATE_HI, FID, FID_LO, FID_HI, ATTEMPT_RATE, DUTY)
 
@@ -143,9 +148,10 @@ class LivePublisher:
 
     def __init__(self, exp: Any):
         self.exp = exp
-        #: heralds whose clicks are in ``live.arrival_ns``
+        #: heralds whose clicks are in ``live.arrival_hist``
         self.heralds_sent = 0
         self._last_t = math.nan
+        self._arrivals: list[int] = []
 
     def _set(self, key: str, value: Any) -> None:
         self.exp.set_dataset(key, value, broadcast=True, archive=False)
@@ -155,6 +161,7 @@ class LivePublisher:
         for key in TRACE_KEYS + (ARRIVAL,):
             self._set(key, [])
         self.heralds_sent = 0
+        self._arrivals = []
         if gate_mu is not None:
             self._set(GATE, [gate_mu[0] * ref_period * 1e9, gate_mu[1] * ref_period * 1e9])
         ccb = getattr(self.exp, "ccb", None)
@@ -170,9 +177,9 @@ class LivePublisher:
         ref_period: float,
     ) -> None:
         """Append one update to the traces (unless nothing changed since the last: the same lab
-        time) and the new heralds' clicks to the arrivals. ``new_t_det_mu``: the detector
-        timestamps (mu, -1: none) of the heralds after the first :attr:`heralds_sent`, one row
-        each, ``n_heralds`` heralds in all."""
+        time) and add the new heralds' clicks to the arrival histogram. ``new_t_det_mu``: the
+        detector timestamps (mu, -1: none) of the heralds after the first :attr:`heralds_sent`,
+        one row each, ``n_heralds`` heralds in all."""
         if figures.t_lab_s == self._last_t and n_heralds == self.heralds_sent:
             return
         self._last_t = figures.t_lab_s
@@ -181,8 +188,15 @@ class LivePublisher:
         if math.isfinite(figures.herald_rate_hz):
             self._set("live.herald_rate", float(figures.herald_rate_hz))
         self._set("live.fidelity", float(figures.fidelity))
+        hist, added = self._arrivals, False
         for row in new_t_det_mu:
             for t in row:
                 if t >= 0:
-                    self.exp.append_to_dataset(ARRIVAL, float(t) * ref_period * 1e9)
+                    k = int(math.floor(float(t) * ref_period * 1e9 / ARRIVAL_BIN_NS))
+                    if k >= len(hist):
+                        hist.extend([0] * (k + 1 - len(hist)))
+                    hist[k] += 1
+                    added = True
+        if added:
+            self._set(ARRIVAL, list(hist))
         self.heralds_sent = n_heralds

@@ -26,7 +26,7 @@ RED = (255, 110, 90)
 @pytest.fixture(scope="module")
 def mods():
     recorded = replay.recorded_mods()
-    assert recorded[0]["action"] == "init" and len(recorded) > 100
+    assert recorded[0]["action"] == "init" and len(recorded) > 50
     return recorded
 
 
@@ -142,12 +142,12 @@ def test_psi_counts(mods, qtbot):
 
 def test_arrival_histogram_with_gate(mods, qtbot):
     widget, image = _draw("arrival", mods, qtbot)
-    arrivals = np.asarray(_final(mods, live.ARRIVAL))
+    expected = np.asarray(_final(mods, live.ARRIVAL))
     gate = _final(mods, live.GATE)
-    expected = np.bincount(np.floor(arrivals).astype(int))
-    assert np.array_equal(widget.counts, expected) and widget.counts.sum() == len(arrivals)
+    assert np.array_equal(widget.counts, expected) and expected.sum() >= 80
     assert widget.gate.isVisible() and tuple(widget.gate.getRegion()) == tuple(gate)
-    assert all(gate[0] <= a < gate[1] for a in arrivals)
+    clicked = np.flatnonzero(expected)  # bin k: [k, k + 1) ns
+    assert np.floor(gate[0]) <= clicked[0] and clicked[-1] < gate[1]
     _not_blank(image)
     peak = int(np.argmax(expected))
     item = widget.getPlotItem()

@@ -210,3 +210,37 @@ def test_spilled_windows_give_the_same_clicks_and_state(seed, monkeypatch):
         edges[name].append((rec, ch.save_state(), ch.rng.random()))
     assert len(edges["held"]) > 100 and edges["spilling"] == edges["held"]
     assert spilling._spilled is None  # the draw to the end read the file back and dropped it
+
+
+def test_live_arrival_histogram_is_bounded_by_the_cycle_not_the_run():
+    """The dashboard's arrival dataset is a histogram over the click bins (1 ns), so it does not
+    grow with the number of heralds: after many updates it is the histogram of every click sent,
+    set anew (not appended), as long as the latest click's bin + 1."""
+    from drivers.live import ARRIVAL, ARRIVAL_BIN_NS, LiveFigures, LivePublisher
+
+    class Exp:
+        def __init__(self):
+            self.data, self.sets = {}, []
+
+        def set_dataset(self, key, value, broadcast=False, archive=True):
+            assert broadcast and not archive
+            self.data[key] = value
+            self.sets.append(key)
+
+        def append_to_dataset(self, key, value):
+            self.data[key].append(value)
+
+    rng = np.random.default_rng(3)
+    exp = Exp()
+    pub = LivePublisher(exp)
+    pub.start((100, 160), 1e-9)
+    clicks = []
+    for u in range(200):
+        rows = np.where(rng.random((50, 4)) < 0.4, rng.integers(100, 160, (50, 4)), -1)
+        clicks += [t for t in rows.ravel() if t >= 0]
+        fig = LiveFigures(float(u), *([0.0] * 8))
+        pub.update(fig, 50 * (u + 1), rows.tolist(), 1e-9)
+    hist = exp.data[ARRIVAL]
+    expected = np.bincount(np.floor(np.asarray(clicks) / ARRIVAL_BIN_NS).astype(int))
+    assert hist == expected.tolist() and len(hist) <= 160
+    assert exp.sets.count(ARRIVAL) == 201  # start, then every update that added clicks

@@ -46,7 +46,7 @@ async def record(tmp: pathlib.Path) -> list[str]:
     for file, arguments in (
         ("startup.py", {}),
         ("single_photon.py", {}),
-        ("remote_entanglement.py", {"mode": "parity", "heralds_per_setting": 40}),
+        ("remote_entanglement.py", {"mode": "parity", "heralds_per_setting": 120}),
     ):
         rid = master.schedule.submit("main", {"file": file, "arguments": arguments})
         await loop.run_in_executor(None, master.schedule.wait_outcome, rid)
