@@ -66,7 +66,8 @@ _SINCE_EVER = -(1 << 61)
 
 @dataclass
 class EngineRecord:
-    """RTIO core: clocks (mu), SED lanes, DMA traces, core cache, cumulative diagnostics."""
+    """RTIO core: clocks (mu), SED lanes (coarse timestamps in coarse cycles), DMA traces, core
+    cache, cumulative diagnostics."""
 
     now_mu: int
     counter_mu: int
@@ -214,7 +215,7 @@ def settle_horizon(engine: Any) -> int:
     t = max(engine.now, engine.counter)
     for st in engine.channels.values():
         if st.raw and st.max_c > -(1 << 61):
-            t = max(t, (st.max_c + 1) << 3)
+            t = max(t, st.max_c + 8)
     return t + SETTLE_MARGIN_MU
 
 
@@ -288,12 +289,13 @@ def capture(session: Any) -> HardwareState:
         for ch, inp in eng.inputs.items()
     ]
     gap_mu = round(session.inter_experiment_gap_s / eng.ref_period)
+    lane, last_c, lane_last = eng.lane_state()
     engine = EngineRecord(
         now_mu=eng.now,
         counter_mu=max(eng.counter, horizon - gap_mu),
-        lane=eng._lane,
-        last_c=eng._last_c,
-        lane_last=list(eng._lane_last),
+        lane=lane,
+        last_c=last_c,
+        lane_last=lane_last,
         lane_queues=eng.lane_queues(),
         dma_traces=dict(eng.dma_traces),
         dma_ptr=eng._dma_ptr,
@@ -372,8 +374,7 @@ def restore(session: Any, state: HardwareState) -> None:
 def _restore_engine(eng: Any, e: EngineRecord) -> None:
     """The engine's cursor, counter, SED lanes, DMA, cache, errors and slack record."""
     eng.now, eng.counter = e.now_mu, e.counter_mu
-    eng._lane, eng._last_c = e.lane, e.last_c
-    eng._lane_last = list(e.lane_last)
+    eng.load_lane_state(e.lane, e.last_c, list(e.lane_last))
     eng.load_lane_queues(e.lane_queues)
     eng.dma_traces = dict(e.dma_traces)
     eng._dma_ptr = e.dma_ptr
@@ -397,7 +398,7 @@ def _restore_ttl(eng: Any, state: HardwareState) -> None:
     for ch, event in state.clock_words.items():
         st = eng.channel(ch)
         st.raw = [tuple(event)]
-        st.max_c = event[0] >> 3
+        st.max_c = event[0] & -8
 
 
 def _restore_inputs(eng: Any, state: HardwareState) -> None:

@@ -201,7 +201,7 @@ class PeriodCapture:
             if (
                 other.flagged
                 or (ch != phy_channel and other.hook is not None)
-                or other.max_c >= (evs[0][0] + s0) >> 3
+                or other.max_c >= (evs[0][0] + s0) & -8
             ):
                 return 0
         # events still waiting in a lane would see the passes' submissions queue behind them
@@ -216,7 +216,7 @@ class PeriodCapture:
             other = self.channels[ch]
             n_before = len(other.raw)
             other.raw.extend([(ts + s, a, d) for s in shifts for ts, a, d in evs])
-            other.max_c = (evs[-1][0] + shifts[-1]) >> 3
+            other.max_c = (evs[-1][0] + shifts[-1]) & -8
             if other.level_view is not None:
                 other.level_view.repeat(evs, shifts, n_before)
         self._replay_lanes(period, shifts)
@@ -237,10 +237,10 @@ class PeriodCapture:
             if 0 < i < n - tail:
                 if i == n - tail - 1:  # skip the middle passes at once
                     lane = (lane + (n - tail - 1) * period.switches) & mask
-                    last_c = (events[-1].now + s) >> 3
+                    last_c = (events[-1].now + s) & -8
                 continue
             for e in events:
-                c = (e.now + s) >> 3
+                c = (e.now + s) & -8  # coarse, in mu as the lanes keep it
                 if c <= last_c:
                     lane = (lane + 1) & mask
                 lane_last[lane] = last_c = c

@@ -100,9 +100,10 @@ class ChannelState:
         self.name = name
         self.kind = Kind(kind)
         self.raw: list[tuple[int, int, int]] = []
+        #: the latest coarse timestamp logged, in mu (``ts & -8``, as the SED lanes keep them)
         self.max_c = -(1 << 62)
         self.flagged = False
-        self.flag_c = -(1 << 62)  # largest coarse time any out-of-order event may share
+        self.flag_c = -(1 << 62)  # largest coarse time (mu) any out-of-order event may share
         self.hook: Callable[[int, int, int], None] | None = None
         self.replace = self.kind.replaces
         self._res: list[tuple[int, int, int]] = []
@@ -127,7 +128,7 @@ class ChannelState:
                 self._res_len = -1
                 self.checked = min(self.checked, len(kept))
                 if not self.flagged:
-                    self.max_c = kept[-1][0] >> 3 if kept else -(1 << 62)
+                    self.max_c = kept[-1][0] & -8 if kept else -(1 << 62)
 
     def compact(self, final_c: int) -> list[int]:
         """Fold the final part of a flagged log into its resolution, so that later reads are O(1).
@@ -139,7 +140,7 @@ class ChannelState:
 
         :return: coarse timestamps of collisions not reported before (for the core log)
         """
-        if not self.flagged or final_c <= self.flag_c:
+        if not self.flagged or final_c << 3 <= self.flag_c:
             return []
         found: list[int] = []
         res = self.resolved(found)

@@ -245,7 +245,7 @@ class Drtio:
         st = eng.channels.get(ch)
         if st is None:
             st = eng.channel(ch)
-        c = ts >> 3
+        c = ts & -8  # coarse, in mu as the engine's lanes keep it
         if c > st.max_c:
             st.max_c = c
         else:

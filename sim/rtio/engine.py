@@ -84,6 +84,10 @@ class RTIOEngine(
         "_c_gap",
         "_c_delay",
         "_mu_of",
+        "_delay_s",
+        "_delay_mu",
+        "_pulse_s",
+        "_pulse_mu",
         "_par_top",
     )
 

@@ -8,6 +8,12 @@ lane; a timestamp not after its lane's last one is a sequence error (async, even
 lane stalls the CPU until its head event leaves. Accepted events go to the channel's log
 (:class:`~sim.rtio.channels.ChannelState`), where replacement and collisions are resolved lazily.
 
+The lanes and the channels keep coarse timestamps in mu: the timestamp with its fine bits cleared
+(``ts & -8``, :data:`NEG` for none). Compared with the counter in mu, ``c > counter`` is "coarse
+time after the coarse counter" and ``c <= counter + 96`` "not after coarse counter + 12", so the
+per-event path needs no shifts; :meth:`SEDOutputs.lane_queues` and the saved hardware state
+(:func:`coarse_of`, :func:`cmu_of`) are in coarse cycles.
+
 While DMA records, a period is captured or the lane log is on, ``rtio_output`` is routed to their
 variant (:meth:`SEDOutputs._swap_output`): the hot path itself checks none of them.
 """
@@ -22,12 +28,26 @@ from sim.rtio.channels import ChannelState
 from sim.rtio.errors import RTIOUnderflow
 from sim.rtio.summary import AsyncError
 
-__all__ = ["SEDOutputs", "UNDERFLOW_MARGIN_COARSE", "NEG"]
+__all__ = ["SEDOutputs", "UNDERFLOW_MARGIN_COARSE", "NEG", "coarse_of", "cmu_of"]
 
 #: an event is accepted iff its coarse timestamp exceeds ``coarse counter + 12`` (ARTIQ's SED
 #: lane distributor and RTIO core)
 UNDERFLOW_MARGIN_COARSE = 12
+#: the same margin for coarse timestamps in mu: underflow iff ``ts & -8 <= counter + 96``
+_MARGIN_MU = UNDERFLOW_MARGIN_COARSE << 3
+#: a slack ``ts - counter`` above this cannot underflow (``ts & -8`` is at most 7 below ``ts``)
+_SAFE_SLACK = _MARGIN_MU + 7
 NEG = -(1 << 62)
+
+
+def coarse_of(cmu: int) -> int:
+    """A coarse timestamp kept in mu, in coarse cycles (:data:`NEG` stays :data:`NEG`)."""
+    return cmu >> 3 if cmu > NEG else NEG
+
+
+def cmu_of(c: int) -> int:
+    """A coarse timestamp in coarse cycles, kept in mu (:data:`NEG` stays :data:`NEG`)."""
+    return c << 3 if c > NEG else NEG
 
 
 class SEDOutputs:
@@ -53,6 +73,8 @@ class SEDOutputs:
     _c_gap: int
     _par_top: bool
     _mu_of: dict[float, int]
+    _pulse_s: Any
+    _pulse_mu: int
     _seconds_to_mu: Callable[[float], int]
     take_time: Callable[[float], None]
     take_time_mu: Callable[[int], None]
@@ -76,28 +98,41 @@ class SEDOutputs:
         self._last_c = NEG
         self._lane_last = [NEG] * self.lane_count
         depth = self.lane_depth
-        # each lane's last ``lane_depth`` coarse timestamps, oldest first (NEG: none yet); the
-        # oldest is the one a new event waits for when the lane is full (those already gone stay
-        # until pushed out: the hot path reads one slot and appends, with no length check)
+        # each lane's last ``lane_depth`` coarse timestamps (in mu), oldest first (NEG: none
+        # yet); the oldest is the one a new event waits for when the lane is full (those already
+        # gone stay until pushed out: the hot path reads one slot and appends, with no length
+        # check)
         self._lane_q: list[deque[int]] = [
             deque((NEG,) * depth, maxlen=depth) for _ in range(self.lane_count)
         ]
 
     def lane_queues(self) -> list[list[int]]:
-        """Each SED lane's recorded coarse timestamps, oldest first (some may have left)."""
-        return [[c for c in q if c != NEG] for q in self._lane_q]
+        """Each SED lane's recorded coarse timestamps (coarse cycles), oldest first (some may
+        have left)."""
+        return [[c >> 3 for c in q if c != NEG] for q in self._lane_q]
 
     def load_lane_queues(self, queues: list[list[int]]) -> None:
         """Restore the lanes from :meth:`lane_queues` (a saved hardware state)."""
         depth = self.lane_depth
         self._lane_q = [
-            deque([NEG] * max(depth - len(q), 0) + list(q)[-depth:], maxlen=depth) for q in queues
+            deque([NEG] * max(depth - len(q), 0) + [c << 3 for c in q][-depth:], maxlen=depth)
+            for q in queues
         ]
+
+    def lane_state(self) -> tuple[int, int, list[int]]:
+        """The lane of the last accepted event, its coarse timestamp and each lane's last one
+        (coarse cycles, :data:`NEG` for none): the saved hardware state's lane cursor."""
+        return self._lane, coarse_of(self._last_c), [coarse_of(c) for c in self._lane_last]
+
+    def load_lane_state(self, lane: int, last_c: int, lane_last: list[int]) -> None:
+        """Restore :meth:`lane_state`."""
+        self._lane, self._last_c = lane, cmu_of(last_c)
+        self._lane_last = [cmu_of(c) for c in lane_last]
 
     def lanes_pending(self) -> bool:
         """True while an event still waits in a lane (its coarse time is after the counter's)."""
-        cc = self.counter >> 3
-        return any(q[-1] > cc for q in self._lane_q)
+        counter = self.counter
+        return any(q[-1] > counter for q in self._lane_q)
 
     def rtio_output(self, target: int, data: Any) -> None:
         """Syscall ``rtio_output(target, data)``: submit an event at ``now`` (hot path).
@@ -108,20 +143,19 @@ class SEDOutputs:
         """
         counter = self.counter + self._c_out
         ts = self.now
-        c = ts >> 3
+        c = ts & -8  # coarse timestamps in mu (see the module docstring)
         lane = self._lane
         if c <= self._last_c:
             lane = (lane + 1) & self._lane_mask
         q = self._lane_q[lane]
         # the lane's event ``lane_depth`` writes ago: if it has not left yet (the lane is full),
         # the CPU spins until it does
-        cc = counter >> 3  # the coarse counter
         head = q[0]
-        if head > cc:
-            counter = head << 3
-            cc = head
+        if head > counter:
+            counter = head
         self.counter = counter
-        if c <= cc + 12:
+        slack = ts - counter
+        if slack <= _SAFE_SLACK and c <= counter + _MARGIN_MU:
             raise self._underflow(target, ts, counter)
         lane_last = self._lane_last
         if c <= lane_last[lane]:  # only after a lane switch: a lane's last event is _last_c
@@ -131,7 +165,7 @@ class SEDOutputs:
         lane_last[lane] = self._last_c = c
         self._lane = lane
         ch = target >> 8
-        if ts - counter < self.min_slack:
+        if slack < self.min_slack:
             self._note_slack(ch, ts, counter)
         st = self.channels.get(ch)
         if st is None:
@@ -158,49 +192,55 @@ class SEDOutputs:
         if self._par_top:
             self._pulse_routed(target, duration, seconds)
             return
-        mu = self._mu_of.get(duration) if seconds else duration
-        if mu is None:
-            mu = self._seconds_to_mu(duration)
-        st = self.channels.get(target >> 8)
+        if not seconds:
+            mu = duration
+        elif duration == self._pulse_s:  # the last duration's mu (a pulse train repeats it)
+            mu = self._pulse_mu
+        else:
+            memo = self._mu_of.get(duration)
+            mu = self._seconds_to_mu(duration) if memo is None else memo
+            self._pulse_s, self._pulse_mu = duration, mu
+        try:
+            st = self.channels[target >> 8]
+        except KeyError:
+            st = None
         ts = self.now
-        c = ts >> 3
+        c = ts & -8  # coarse timestamps in mu (see the module docstring)
         ts2 = ts + mu
-        c2 = ts2 >> 3
+        c2 = ts2 & -8
         if c2 > c > self._last_c and st is not None and st.hook is None and c > st.max_c:
             # the common case: both events in the current lane (no lane switch, so no sequence
             # error), the channel in order, no hook: the two submissions with shared lookups
             lane = self._lane
             q = self._lane_q[lane]
             counter = self.counter + self._c_out
-            cc = counter >> 3  # the coarse counter
             head = q[0]
-            if head > cc:
-                counter = head << 3
-                cc = head
-            if c <= cc + 12:
+            if head > counter:
+                counter = head
+            slack = ts - counter
+            if slack <= _SAFE_SLACK and c <= counter + _MARGIN_MU:
                 self.counter = counter
                 raise self._underflow(target, ts, counter)
             q.append(c)
             counter1 = counter
             counter += self._c_gap
-            cc = counter >> 3
             head = q[0]
-            if head > cc:
-                counter = head << 3
-                cc = head
+            if head > counter:
+                counter = head
             self.now = ts2
             self.counter = counter
             raw = st.raw
             addr = target & 0xFF
             raw.append((ts, addr, 1))
-            if c2 <= cc + 12:  # the first event stays
+            slack2 = ts2 - counter
+            if slack2 <= _SAFE_SLACK and c2 <= counter + _MARGIN_MU:  # the first event stays
                 self._last_c = self._lane_last[lane] = st.max_c = c
                 self._pulse_slack(target, ts, counter1, ts2, None)
                 raise self._underflow(target, ts2, counter)
             q.append(c2)
             self._last_c = self._lane_last[lane] = st.max_c = c2
             ms = self.min_slack
-            if ts - counter1 < ms or ts2 - counter < ms:
+            if slack < ms or slack2 < ms:
                 self._pulse_slack(target, ts, counter1, ts2, counter)
             raw.append((ts2, addr, 0))
             return
@@ -231,15 +271,13 @@ class SEDOutputs:
         data = 1
         while True:  # rtio_output(target, data), as above
             counter += c_out
-            c = ts >> 3
+            c = ts & -8
             lane = cur if c > last_c else (cur + 1) & mask
             q = lane_q[lane]
-            cc = counter >> 3
             head = q[0]
-            if head > cc:
-                counter = head << 3
-                cc = head
-            if c <= cc + 12:
+            if head > counter:
+                counter = head
+            if c <= counter + _MARGIN_MU:
                 self.counter, self._lane, self._last_c = counter, cur, last_c
                 raise self._underflow(target, ts, counter)
             if c <= lane_last[lane]:

@@ -9,6 +9,9 @@ Every cursor operation charges the CPU cost ``delay`` to the RTIO counter (:mod:
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 __all__ = ["Timeline"]
 
 
@@ -34,6 +37,12 @@ class Timeline:
         self._frames: list[_Frame] = []
         self._par_top = False
         self._mu_of: dict[float, int] = {}
+        # the last duration of ``delay`` and of ``ttl.pulse`` (NaN: none) with its mu, checked
+        # before the memo: a loop repeats its durations
+        self._delay_s: Any = math.nan
+        self._delay_mu = 0
+        self._pulse_s: Any = math.nan
+        self._pulse_mu = 0
 
     def enter_sequential(self) -> None:
         frames = self._frames
@@ -77,9 +86,12 @@ class Timeline:
 
     def take_time(self, duration: float) -> None:
         """``delay``: seconds → mu, rounded half away from zero (``llvm.round``)."""
-        mu = self._mu_of.get(duration)
-        if mu is None:
-            mu = self._seconds_to_mu(duration)
+        if duration == self._delay_s:  # the last duration's mu (a loop repeats its delays)
+            mu = self._delay_mu
+        else:
+            memo = self._mu_of.get(duration)
+            mu = self._seconds_to_mu(duration) if memo is None else memo
+            self._delay_s, self._delay_mu = duration, mu
         if self._par_top:
             self.take_time_mu(mu)
             return

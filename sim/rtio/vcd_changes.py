@@ -60,12 +60,12 @@ def write_changes(writer: Any, out: TextIO, changes: Sequence[tuple[Any, list]])
     new = numpy.ones(len(t), dtype=bool)  # every time is after the ``#0`` of ``$dumpvars``
     numpy.not_equal(t[1:], t[:-1], out=new[1:])
     if new.all():  # one change per time (a pulse train): ``#t`` before each
-        out.write("".join(map("#{}\n{}\n".format, t.tolist(), lines)))
+        out.write("".join([f"#{s}\n{line}\n" for s, line in zip(t.tolist(), lines)]))
         return
     idx = numpy.flatnonzero(new)
     heads = numpy.full(len(t), "", dtype=object)  # ``#t`` before the first change at each time
     heads[idx] = list(map("#{}\n".format, t[idx].tolist()))
-    out.write("".join(map("{}{}\n".format, heads.tolist(), lines)))
+    out.write("".join([f"{h}{line}\n" for h, line in zip(heads.tolist(), lines)]))
 
 
 def _emitted(var: Any, evs: list, times: list[int], lines: list[str]) -> None:

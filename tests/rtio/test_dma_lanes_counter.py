@@ -186,6 +186,37 @@ def test_lane_rule_offset_invariant(make_env):
     assert results[0] == results[1]
 
 
+def test_saved_lane_state_in_coarse_cycles(make_env):
+    """The hardware state's lane cursor and queues are coarse timestamps in coarse cycles (the
+    saved format); restoring them into a fresh engine gives the same lanes."""
+    env = make_env(cost_profile="zero")
+    core, a, b = env.core, env.get("ttl0"), env.get("ttl1")
+    eng = env.engine
+    times = []
+
+    def k():
+        core.reset()
+        for _ in range(3):
+            times.append(now_mu())
+            a.pulse_mu(16)
+            delay_mu(-13)  # back into the same coarse cycle: the next event takes the next lane
+            times.append(now_mu())
+            b.on()
+
+    env.run(k)
+    lane, last_c, lane_last = eng.lane_state()
+    assert last_c == lane_last[lane] == times[-1] >> 3
+    coarse = {t >> 3 for t in times} | {(t + 16) >> 3 for t in times[::2]}
+    queued = [c for q in eng.lane_queues() for c in q]
+    assert len(queued) == 9 and set(queued) == coarse
+    fresh = make_env(cost_profile="zero").engine
+    fresh.load_lane_state(lane, last_c, lane_last)
+    fresh.load_lane_queues(eng.lane_queues())
+    assert (fresh._lane, fresh._last_c, fresh._lane_last) == (lane, eng._last_c, eng._lane_last)
+    assert [list(q) for q in fresh._lane_q] == [list(q) for q in eng._lane_q]
+    assert fresh.lane_state() == (lane, last_c, lane_last)
+
+
 # ---------------------------------------------------------------- edge counter
 
 

@@ -13,6 +13,8 @@ from typing import Any
 from artiq.language.core import at_mu, delay, delay_mu, now_mu, parallel
 from artiq.language.units import us
 
+from sim.rtio.errors import RTIOUnderflow
+
 _EXCLUDE_VCD = ("$date",)
 _AT = re.compile(r" \(at [^)]*\)")  # the kernel's source line differs by construction
 
@@ -169,3 +171,56 @@ def test_pulse_in_one_call_is_on_delay_off(make_env, tmp_path):
     assert any(m.startswith("RTIO collision") for m in fused[1]["async"])
     assert fused[1]["dma"]["p"][1]
     assert "1" in fused[2] and len(fused[2]) > 1000
+
+
+def test_underflow_boundary_at_every_fine_phase(make_env):
+    """``ttl.on()`` and both events of ``ttl.pulse_mu`` (in order, the per-event path's common
+    case) underflow exactly when the event's coarse time is not after coarse counter + 12, at
+    every fine phase of the timestamp and of the counter, around the boundary."""
+    env = make_env()
+    ttl = env.get("ttl_out")
+    eng = env.engine
+    c_out, c_gap = eng.costs.rtio_output, eng.costs.rtio_output + eng.costs.delay
+    cases = [
+        (kind, phase, slack, width)
+        for kind in ("on", "pulse")
+        for phase in range(8)
+        for slack in [
+            *range(c_out + 80, c_out + 130),
+            *range(c_out + c_gap + 64, c_out + c_gap + 130),
+        ]
+        for width in ((8, 9, 15) if kind == "pulse" else (0,))
+    ]
+
+    def attempts() -> list:
+        out = []
+        base = 1 << 20
+        for kind, phase, slack, width in cases:
+            base += 1 << 12  # every attempt later than the last: in order, in the same lane
+            eng.counter = base + phase
+            ts = base + phase + slack
+            at_mu(ts)
+            try:
+                if kind == "on":
+                    ttl.on()
+                else:
+                    ttl.pulse_mu(width)
+                out.append(0)
+            except RTIOUnderflow:
+                out.append(1 if now_mu() == ts else 2)  # the second event: after the delay
+        return out
+
+    def expected(phase: int, slack: int, width: int, kind: str) -> int:
+        # ``at_mu`` charges a delay; the base cancels out of both comparisons
+        counter = (1 << 20) + phase + eng.costs.delay + c_out
+        ts = (1 << 20) + phase + slack
+        if ts >> 3 <= (counter >> 3) + 12:
+            return 1
+        if kind == "pulse" and (ts + width) >> 3 <= ((counter + c_gap) >> 3) + 12:
+            return 2
+        return 0
+
+    got = env.run(attempts)
+    want = [expected(p, s, w, k) for k, p, s, w in cases]
+    assert got == want
+    assert {1, 2} <= set(want)  # both events' boundaries were crossed
