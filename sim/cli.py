@@ -170,10 +170,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``ionlink-sim run``."""
     from sim.runner import InputError, parse_arguments
     from sim.termination import signals_interrupt
+    from sim.topology import check_link_overrides
 
     arguments = parse_arguments(args.arguments)
     if not os.path.isfile(args.file):
         raise InputError("experiment file '{}' not found".format(args.file))
+    check_link_overrides(args.lab_set, args.device_db)
     if args.live:
         from sim.master.live import run_live
 
@@ -222,8 +224,9 @@ def cmd_budget(args: argparse.Namespace) -> int:
         from sim.physics.budget import budget_dict, format_budget
     except ImportError as exc:
         raise InputError("the budget needs sim.physics.budget, which is not available") from exc
-    from sim.topology import is_two_chassis
+    from sim.topology import check_link_overrides, is_two_chassis
 
+    check_link_overrides(args.lab_set, args.device_db)
     lab = resolve_lab(args.lab, None, args.lab_set)
     two = is_two_chassis(args.device_db)
     if args.gate:

@@ -62,9 +62,10 @@ def run_demo(
     from analysis.cli import main as analyze
     from sim.physics.budget import format_budget
     from sim.runner import resolve_lab
-    from sim.topology import is_two_chassis
+    from sim.topology import check_link_overrides, is_two_chassis
 
     ddb = Path(device_db) if device_db is not None else ROOT / "device_db.py"
+    check_link_overrides(lab_overrides, ddb)
     two = is_two_chassis(ddb)
 
     repo = ROOT / "repository"

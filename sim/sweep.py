@@ -191,6 +191,15 @@ def definition_from_args(args: argparse.Namespace) -> SweepDefinition:
         raise InputError("--seeds must be at least 1")
     if args.heralds < 1:
         raise InputError("--heralds must be at least 1")
+    from sim.topology import link_override_keys
+
+    link_keys = link_override_keys(args.lab_set)
+    if link_keys:
+        raise InputError(
+            "--set {}: a sweep's points run the one-chassis device_db.py, which has no DRTIO "
+            "link for the [drtio] table to describe; for the fibre, benchmarks/fibre_length.py or "
+            "ionlink-sim run/budget --device-db device_db_drtio.py".format(link_keys[0])
+        )
     fixed: list[str] = []
     axes: list[Axis] = []
     arguments: list[tuple[str, Any]] = []

@@ -14,11 +14,11 @@ without a link, two entangler masters, a slave without a master, two slaves.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterable
 
 from sim.device_manager import DeviceDBError
 
-__all__ = ["Topology", "install_drtio", "is_two_chassis", "topology_of"]
+__all__ = ["Topology", "check_link_overrides", "install_drtio", "is_two_chassis", "topology_of"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,39 @@ def is_two_chassis(device_db_path: Any) -> bool:
     artiq_env.activate()
 
     return bool(topology_of(load_device_db(device_db_path)).satellites)
+
+
+def link_override_keys(lab_set: Iterable[str]) -> list[str]:
+    """The ``--set`` keys (``KEY=VALUE`` texts) that change the lab's ``[drtio]`` table."""
+    keys = [text.split("=", 1)[0].strip() for text in lab_set]
+    return [k for k in keys if k == "drtio" or k.startswith("drtio.")]
+
+
+def check_link_overrides(lab_set: Iterable[str], device_db_path: Any, where: str = "") -> None:
+    """Refuse ``--set drtio.…`` on a device database of one chassis: the ``[drtio]`` table
+    describes the link between two, so there it would change nothing and every figure would
+    silently not depend on the value asked for.
+
+    :param where: what the one-chassis database is, for the message (default: its path).
+    :raises sim.experiment_file.InputError: such a key on a database without a satellite.
+    """
+    keys = link_override_keys(lab_set)
+    if not keys or is_two_chassis(device_db_path):
+        return
+    from sim.experiment_file import InputError
+
+    raise InputError(
+        "--set {}: {} has one chassis, no DRTIO link for the [drtio] table to describe; "
+        "use a two-chassis device database (--device-db device_db_drtio.py)".format(
+            keys[0],
+            where
+            or (
+                "the budget without --device-db"
+                if device_db_path is None
+                else "device database '{}'".format(device_db_path)
+            ),
+        )
+    )
 
 
 def install_drtio(session: Any, link_down: Any = ()) -> None:

@@ -149,3 +149,33 @@ def test_budget_knows_the_simulator_device_db_has_two_chassis():
         return json.loads(out.stdout)
 
     assert budget("device_db_sim_drtio.py") == budget("device_db_drtio.py")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["budget", "oxford2020"],
+        ["run", str(ROOT / "repository" / "startup.py"), "--device-db", str(ROOT / "device_db.py")],
+        ["demo", "--device-db", str(ROOT / "device_db.py")],
+        ["sweep", "--budget-only", "-o", "{tmp}/s.h5"],
+    ],
+)
+def test_link_keys_refused_on_one_chassis(argv, tmp_path, capsys):
+    """``--set drtio.fibre_m=…`` on one chassis would change nothing (no link to describe): every
+    figure would silently not depend on it. Refused with one line before anything runs; the same
+    key on the two-chassis database is taken (the budget's rate falls with the fibre)."""
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    value = "2:20002:2" if argv[0] == "sweep" else "20000"
+    assert main(argv + ["--set", "drtio.fibre_m=" + value]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "--set drtio.fibre_m" in line and "no DRTIO link" in line
+    assert not (tmp_path / "s.h5").exists()
+    if argv[0] == "budget":
+        import json
+
+        rates = []
+        for fibre in ("2", "20000"):
+            two = ["--device-db", str(DRTIO_DB), "--json", "--set", "drtio.fibre_m=" + fibre]
+            assert main(argv + two) == 0
+            rates.append(json.loads(capsys.readouterr().out)["rate_hz"])
+        assert rates[1] < 0.5 * rates[0]
