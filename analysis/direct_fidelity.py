@@ -20,9 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
 
-from .estimate import DEFAULT_CL, Estimate
+from .estimate import DEFAULT_CL, Estimate, z_of_cl
 from .process import _PAULI2, average_gate_fidelity
 
 __all__ = ["DirectFidelity", "direct_fidelity"]
@@ -128,7 +127,7 @@ def direct_fidelity(
         var[p] = np.sum(variances) / len(means) ** 2
     f = float(lam.sum() / 16)
     sigma = float(np.sqrt(var.sum()) / 16)
-    z = float(special.ndtri(0.5 + cl / 2))
+    z = z_of_cl(cl)
     method = "direct fidelity estimation, normal interval from the shots' variance"
     lo, hi = max(f - z * sigma, 0.0), min(f + z * sigma, 1.0)
     fp = Estimate(f, lo, hi, cl, method)

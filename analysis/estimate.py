@@ -107,14 +107,18 @@ def clopper_pearson(k: int, n: int, *, cl: float = DEFAULT_CL) -> Estimate:
     return Estimate(k / n, lo, hi, cl, "Clopper-Pearson")
 
 
+def z_of_cl(cl: float) -> float:
+    """The normal quantile of a two-sided interval at confidence ``cl`` (1.96 at 0.95)."""
+    return float(special.ndtri(1 - _check_cl(cl) / 2))
+
+
 def wilson(k: int, n: int, *, cl: float = DEFAULT_CL) -> Estimate:
     """Proportion ``k/n`` with the Wilson score interval (coverage close to ``cl`` on average).
 
     :raises ValueError: if ``n <= 0`` or ``k`` is outside ``[0, n]``
     """
-    alpha = _check_cl(cl)
+    z = z_of_cl(cl)
     k, n = _check_kn(k, n)
-    z = float(special.ndtri(1 - alpha / 2))
     p = k / n
     den = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / den

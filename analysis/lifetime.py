@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .estimate import DEFAULT_CL, Estimate
+from .estimate import DEFAULT_CL, Estimate, z_of_cl
 
 __all__ = ["LifetimeFit", "fit_lifetime", "fit_lifetime_tags"]
 
@@ -213,6 +213,4 @@ def fit_lifetime_tags(
 
 def _chi2_1(cl: float) -> float:
     """Quantile of χ² with one degree of freedom at ``cl``."""
-    from scipy import special
-
-    return float(special.ndtri(0.5 + cl / 2)) ** 2
+    return z_of_cl(cl) ** 2

@@ -242,18 +242,7 @@ class Drtio:
         eng = self.engine
         if ts - counter < eng.min_slack:
             eng._note_slack(ch, ts, counter)
-        st = eng.channels.get(ch)
-        if st is None:
-            st = eng.channel(ch)
-        c = ts & -8  # coarse, in mu as the engine's lanes keep it
-        if c > st.max_c:
-            st.max_c = c
-        else:
-            st.flagged = True
-            st.flag_c = st.max_c
-        st.raw.append((ts, target & 0xFF, data))
-        if st.hook is not None:
-            st.hook(ts, target & 0xFF, data)
+        eng._log_accepted(ch, ts, target & 0xFF, data)
 
     def _satellite_underflow(self, ch: int, ts: int, arrival: int) -> None:
         counter = arrival & ~7

@@ -134,6 +134,23 @@ class SEDOutputs:
         counter = self.counter
         return any(q[-1] > counter for q in self._lane_q)
 
+    def _log_accepted(self, ch: int, ts: int, addr: int, data: Any) -> None:
+        """An event a lane accepted, to its channel: the channel's coarse high-water mark (an
+        event not after it flags the channel for a sort), its log, its hook. The hot paths
+        (:meth:`rtio_output`, :meth:`rtio_pulse`) inline these lines."""
+        st = self.channels.get(ch)
+        if st is None:
+            st = self.channel(ch)
+        c = ts & -8
+        if c > st.max_c:
+            st.max_c = c
+        else:
+            st.flagged = True
+            st.flag_c = st.max_c
+        st.raw.append((ts, addr, data))
+        if st.hook is not None:
+            st.hook(ts, addr, data)
+
     def rtio_output(self, target: int, data: Any) -> None:
         """Syscall ``rtio_output(target, data)``: submit an event at ``now`` (hot path).
 
