@@ -15,6 +15,10 @@ record ``point.json``, and the sweep file (``-o``; :mod:`sim.sweep_file`), rewri
 point. A point that fails is recorded with its error and the sweep goes on (exit status 1 at the
 end). Running the same command again resumes: points with a record are not run again (failed ones
 are); a sweep file or folder made by another definition is refused.
+
+``--device-db`` runs every point on another device database: ``device_db_drtio.py`` puts node B on a
+DRTIO satellite, and the lab's ``[drtio]`` keys (``--set drtio.fibre_m=…``) can then be swept;
+each point's budget is then the two-chassis one.
 """
 
 from __future__ import annotations
@@ -98,6 +102,7 @@ class SweepDefinition:
     calibration: str
     readout_shots: int
     photon_attempts: int
+    device_db: str | None = None  # absolute path; None: the repository's device_db.py
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (also what identifies the sweep when resuming)."""
@@ -115,6 +120,8 @@ class SweepDefinition:
             "calibration": self.calibration,
             "readout_shots": self.readout_shots,
             "photon_attempts": self.photon_attempts,
+            # only when given: sweeps on the default database keep their fingerprint (resume)
+            **({"device_db": self.device_db} if self.device_db is not None else {}),
         }
 
     def fingerprint(self) -> str:
@@ -153,6 +160,7 @@ class SweepDefinition:
                     calibration=self.calibration,
                     readout_shots=self.readout_shots,
                     photon_attempts=self.photon_attempts,
+                    device_db=self.device_db,
                 )
             )
         return out
@@ -191,15 +199,19 @@ def definition_from_args(args: argparse.Namespace) -> SweepDefinition:
         raise InputError("--seeds must be at least 1")
     if args.heralds < 1:
         raise InputError("--heralds must be at least 1")
-    from sim.topology import link_override_keys
+    device_db = None
+    if args.device_db is not None:
+        path = Path(args.device_db).resolve()
+        if not path.is_file():
+            raise InputError("--device-db {}: no such file".format(args.device_db))
+        device_db = str(path)
+    from sim.topology import check_link_overrides
 
-    link_keys = link_override_keys(args.lab_set)
-    if link_keys:
-        raise InputError(
-            "--set {}: a sweep's points run the one-chassis device_db.py, which has no DRTIO "
-            "link for the [drtio] table to describe; for the fibre, benchmarks/fibre_length.py or "
-            "ionlink-sim run/budget --device-db device_db_drtio.py".format(link_keys[0])
-        )
+    check_link_overrides(
+        args.lab_set,
+        device_db,
+        "a sweep without --device-db (the points run device_db.py)" if device_db is None else "",
+    )
     fixed: list[str] = []
     axes: list[Axis] = []
     arguments: list[tuple[str, Any]] = []
@@ -229,6 +241,7 @@ def definition_from_args(args: argparse.Namespace) -> SweepDefinition:
         calibration=args.calibration,
         readout_shots=args.readout_shots,
         photon_attempts=args.photon_attempts,
+        device_db=device_db,
     )
     definition.check()
     return definition
@@ -409,6 +422,12 @@ def add_parser(sub: Any, add_lab_set: Any, common: Any) -> None:
         choices=["chain", "lab"],
         help="chain: run the readout and single-photon calibrations in every point (as the demo); "
         "lab: take the calibrations from the lab description (default: %(default)s)",
+    )
+    p.add_argument(
+        "--device-db",
+        default=None,
+        help="device database of every point (default: the repository's device_db.py; "
+        "device_db_drtio.py: node B on a DRTIO satellite, [drtio] keys can be swept)",
     )
     p.add_argument("--readout-shots", type=int, default=200)
     p.add_argument("--photon-attempts", type=int, default=3000)

@@ -39,7 +39,8 @@ class PointSpec:
     :param lab: preset name or TOML path. :param overrides: ``KEY=VALUE`` texts for the lab
         (fixed ones and this point's). :param arguments: remote-entanglement arguments.
     :param seed_index: which of the sweep's seeds. :param seed: the simulation's seed.
-    :param folder: where the point's results tree goes.
+    :param folder: where the point's results tree goes. :param device_db: device database
+        (absolute path; None: the repository's ``device_db.py``).
     """
 
     index: int
@@ -56,6 +57,7 @@ class PointSpec:
     calibration: str = "chain"
     readout_shots: int = 200
     photon_attempts: int = 3000
+    device_db: str | None = None
 
 
 @dataclass
@@ -144,9 +146,10 @@ def run_point(spec: PointSpec) -> PointRecord:
 def _run(spec: PointSpec, record: PointRecord) -> None:
     from sim.physics.budget import budget_dict
     from sim.runner import resolve_lab
+    from sim.topology import is_two_chassis
 
     lab = resolve_lab(spec.lab, None, spec.overrides)
-    budget = budget_dict(lab, spec.mode)
+    budget = budget_dict(lab, spec.mode, is_two_chassis(spec.device_db))
     record.budget = {
         "p_success": float(budget["p_success"]),
         "rate_hz": float(budget["rate_hz"]),
@@ -168,7 +171,7 @@ def _simulate(spec: PointSpec, lab: Any) -> Path:
     repo = ROOT / "repository"
     folder = Path(spec.folder)
     with Simulation(
-        ROOT / "device_db.py",
+        Path(spec.device_db) if spec.device_db is not None else ROOT / "device_db.py",
         seed=spec.seed,
         lab=lab,
         results_dir=folder / "results",

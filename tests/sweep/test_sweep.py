@@ -238,3 +238,31 @@ def test_sweep_file_has_ndscan_layout_and_analyze_lists_the_points(tmp_path, cap
     budget = [p["budget"]["fidelity"] for p in points[::2]]
     assert budget == sorted(budget) and budget[0] < budget[-1] - 0.03
     assert len({p["seed"] for p in points}) == 6
+
+
+def test_fibre_sweep_on_two_chassis_follows_the_link(tmp_path, capsys):
+    """``--device-db device_db_drtio.py``: every point runs node B on a satellite, the ``[drtio]``
+    keys can be swept and the budget is the two-chassis one. The herald rate measured at 2 m and
+    20 km of fibre (30 Z heralds each) agrees with that budget within 3σ (Poisson) and falls by
+    more than 2× with the fibre (the heralding loop waits for the link's round trip). The
+    definition carries the database (a sweep on it is another sweep) and a sweep on the default
+    database keeps its fingerprint."""
+    out = tmp_path / "s.h5"
+    argv = ["sweep", "--device-db", str(ROOT / "device_db_drtio.py")]
+    argv += ["--set", "drtio.fibre_m=2,20000", "--mode", "z", "--heralds", "30"]
+    assert main([*argv, "--calibration", "lab", "--workers", "0", "-o", str(out), "-q"]) == 0
+    assert analyze(["sweep", str(out), "--json", "-o", str(tmp_path / "plot.png")]) == 0
+    points = json.loads(capsys.readouterr().out)
+    assert [p["parameters"]["drtio.fibre_m"] for p in points] == [2.0, 20000.0]
+    rates = []
+    for p in points:
+        assert p["error"] is None and p["heralds"] == 30
+        rate, budget = p["rate_hz"]["value"], p["budget"]["rate_hz"]
+        assert abs(rate - budget) < 3 * rate / 30**0.5, (rate, budget)
+        rates.append(rate)
+    assert rates[1] < 0.5 * rates[0]
+    assert points[1]["budget"]["rate_hz"] < 0.5 * points[0]["budget"]["rate_hz"]
+    d = definition()
+    assert d.fingerprint() == SweepDefinition(**{**d.__dict__, "device_db": None}).fingerprint()
+    two = SweepDefinition(**{**d.__dict__, "device_db": str(ROOT / "device_db_drtio.py")})
+    assert two.fingerprint() != d.fingerprint() and two.points(tmp_path)[0].device_db
