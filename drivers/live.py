@@ -11,7 +11,8 @@ the master sends each update as ``append`` mods):
   first and the last herald, exact Poisson (Garwood) interval, 95 %;
 - ``live.trace.fidelity`` with ``_lo``/``_hi``: the running fidelity estimate (NaN until both
   terms exist) with a normal-approximation 95 % interval from the binomial spread of its terms,
-  clipped to [0, 1] — a dashboard figure, not the analysis;
+  clipped to [0, 1] unless the estimate itself is outside (an early estimate above 1 keeps an
+  interval around it) — a dashboard figure, not the analysis;
 - ``live.trace.attempt_rate_hz``: attempts per second of lab time; ``live.trace.duty_cycle``:
   the fraction of lab time spent in attempt cycles (attempts × cycle / lab time).
 
@@ -101,10 +102,12 @@ class LiveFigures:
 
 
 def fidelity_interval(f: float, sigma: float) -> tuple[float, float]:
-    """95 % normal interval ``f ± 1.96 σ`` clipped to [0, 1] (NaN, NaN if ``f`` is NaN)."""
+    """95 % normal interval ``f ± 1.96 σ`` clipped to [min(0, f), max(1, f)]: to the physical
+    range, but never so that it leaves out the estimate (the running estimate is not clipped and
+    can lie outside from few heralds). NaN, NaN if ``f`` or ``σ`` is NaN."""
     if not math.isfinite(f) or not math.isfinite(sigma):
         return math.nan, math.nan
-    return max(0.0, f - _Z95 * sigma), min(1.0, f + _Z95 * sigma)
+    return max(min(0.0, f), f - _Z95 * sigma), min(max(1.0, f), f + _Z95 * sigma)
 
 
 def live_figures(

@@ -197,3 +197,18 @@ def test_parse_command():
     )
     assert parse_command("${artiq_applet}plot_xy y") is None
     assert math.isnan(live.fidelity_interval(math.nan, 0.1)[0])
+
+
+@pytest.mark.parametrize(
+    "f, sigma, expected",
+    [
+        (0.9, 0.01, (0.9 - 0.0196, 0.9 + 0.0196)),  # inside: f ± 1.96 σ
+        (0.95, 0.05, (0.95 - 0.098, 1.0)),  # clipped to the physical range
+        (1.08, 0.1, (1.08 - 0.196, 1.08)),  # an early estimate above 1 stays inside its band
+        (-0.02, 0.1, (-0.02, -0.02 + 0.196)),
+    ],
+)
+def test_live_fidelity_interval_contains_the_estimate(f, sigma, expected):
+    lo, hi = live.fidelity_interval(f, sigma)
+    assert lo == pytest.approx(expected[0], abs=1e-4) and hi == pytest.approx(expected[1], abs=1e-4)
+    assert lo <= f <= hi
