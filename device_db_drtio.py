@@ -54,16 +54,16 @@ device_db = {
         "host": "::1",
         "port_proxy": 1383,
         "port": 1384,
-        "command": "aqctl_moninj_proxy --port-proxy {port_proxy} --port-control {port} "
-        "--bind {bind} " + core_addr,
+        "command": "aqctl_moninj_proxy --port-proxy {port_proxy} --port-control {port} --bind {bind} "
+        + core_addr,
     },
     "core_analyzer": {
         "type": "controller",
         "host": "::1",
         "port_proxy": 1385,
         "port": 1386,
-        "command": "aqctl_coreanalyzer_proxy --port-proxy {port_proxy} --port-control {port} "
-        "--bind {bind} " + core_addr,
+        "command": "aqctl_coreanalyzer_proxy --port-proxy {port_proxy} --port-control {port} --bind {bind} "
+        + core_addr,
     },
     "core_cache": {"type": "local", "module": "artiq.coredevice.cache", "class": "CoreCache"},
     "core_dma": {"type": "local", "module": "artiq.coredevice.dma", "class": "CoreDMA"},
