@@ -232,25 +232,27 @@ def build_round(
     bits = (np.arange(16)[:, None] >> np.arange(4)) & 1  # (16, 4)
     weights = np.prod(np.where(bits[None] == 1, pc[:, None, :], 1.0 - pc[:, None, :]), axis=2)
     # superops[p, (k, l), (j, m)] = Σ_r w[r, p] K_r[k, j] K_r*[l, m]  (one matrix product)
-    superops = np.ascontiguousarray((rec.kk.T @ weights).T).reshape(16, 16, 16)
+    kraus, r_n = rec.kraus, len(rec.kraus)
+    kk = (kraus[:, :, None, :, None] * kraus.conj()[:, None, :, None, :]).reshape(r_n, 256)
+    superops = np.ascontiguousarray((kk.T @ weights).T).reshape(16, 16, 16)
     return RoundTable(superops, weights, rec.kraus, rec.photons, rec.origin, a, d)
 
 
 @dataclass(frozen=True, eq=False)
 class _Records:
     """A round's output records, whatever the gates: Kraus operators ``kraus`` (R, 4, 4),
-    ``photons`` and ``origin`` per detector (R, 4), and ``kk`` = K_r ⊗ K_r* as (R, 256)."""
+    ``photons`` and ``origin`` per detector (R, 4)."""
 
     kraus: np.ndarray
     photons: np.ndarray
     origin: np.ndarray
-    kk: np.ndarray
 
 
 @lru_cache(maxsize=64)
 def _records(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap: float) -> _Records:
     """The round's records (cached apart from the gates' acceptance and dark clicks, which only
-    weight them: a cycle model for other gates reuses them). Read-only arrays."""
+    weight them: a cycle model for other gates reuses them). Read-only arrays; K_r ⊗ K_r* (25 MB
+    at R ≈ 6000) is not kept."""
     opts = (_node_options(em_a, 0, overlap), _node_options(em_b, 1, overlap))
     # the same photons (and output Fock states) recur across the options' branches: each Fock
     # expansion, origin code and photon count is computed once; Kraus rows accumulate as lists
@@ -293,11 +295,9 @@ def _records(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap: floa
     kraus = kraus_all[keep]
     photons = np.array(photon_rows, dtype=np.int64).reshape(-1, 4)[keep]
     origin = np.array(orig, dtype=np.int64).reshape(-1, 4)[keep]
-    r_n = len(kraus)
-    kk = (kraus[:, :, None, :, None] * kraus.conj()[:, None, :, None, :]).reshape(r_n, 256)
-    for arr in (kraus, photons, origin, kk):
+    for arr in (kraus, photons, origin):
         arr.setflags(write=False)
-    return _Records(kraus, photons, origin, kk)
+    return _Records(kraus, photons, origin)
 
 
 def _origin_codes(key: tuple[int, ...], a_emits: bool, b_emits: bool) -> list[int]:
