@@ -18,8 +18,8 @@ from typing import Any
 import numpy
 from artiq.language import core as _lcore
 
+from sim import collector, mgmt, syscalls
 from sim import kernel as _simkernel
-from sim import mgmt, syscalls
 from sim.kernel_exceptions import host_exception
 from sim.rtio.engine import BREAK_REALTIME_SLACK_MU
 
@@ -228,7 +228,8 @@ class Core:
         charged = _charge_artiq_rpcs(k_args[0]) if k_args else []
         state.depth += 1
         try:
-            return fn(*k_args, **k_kwargs)
+            with collector.kernel_running():
+                return fn(*k_args, **k_kwargs)
         except Exception as exc:
             engine.uncaught(exc)
             first = host_exception(exc)  # as ARTIQ's host receives it: the chain's first
