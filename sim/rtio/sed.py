@@ -229,7 +229,10 @@ class SEDOutputs:
         c = ts & -8  # coarse timestamps in mu (see the module docstring)
         ts2 = ts + mu
         c2 = ts2 & -8
-        st = self.channels.get(target >> 8)
+        try:
+            st = self.channels[target >> 8]
+        except KeyError:
+            st = None
         if c2 > c > self._last_c and st is not None and st.hook is None and c > st.max_c:
             # both events go to the current lane (no lane switch, so no sequence error); the
             # lane is always full (its oldest slots may be long gone), so the second event
