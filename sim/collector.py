@@ -29,6 +29,7 @@ __all__ = ["kernel_running", "rpc_running", "keep_kernel_objects", "skip_final_c
 class _State:
     paused = False  # automatic collection paused by the running kernel
     freeze_at_end = False  # the process keeps the kernels' objects (keep_kernel_objects)
+    kept = False  # a run of this process kept its kernels' objects
 
 
 _S = _State()
@@ -71,7 +72,7 @@ def rpc_running() -> Iterator[None]:
 def keep_kernel_objects() -> Iterator[None]:
     """Within: what a kernel allocated is frozen when it ends (see the module docstring)."""
     before = _S.freeze_at_end
-    _S.freeze_at_end = True
+    _S.freeze_at_end = _S.kept = True
     try:
         yield
     finally:
@@ -79,6 +80,8 @@ def keep_kernel_objects() -> Iterator[None]:
 
 
 def skip_final_collection() -> None:
-    """Freeze everything now, at the end of the process: the interpreter's final collection then
-    neither visits nor frees the run's objects one by one. Only for a process about to exit."""
-    gc.freeze()
+    """If a run kept its kernels' objects (:func:`keep_kernel_objects`), freeze everything now, at
+    the end of the process: the interpreter's final collection then neither visits nor frees the
+    run's objects one by one. Only for a process about to exit, its files closed."""
+    if _S.kept:
+        gc.freeze()

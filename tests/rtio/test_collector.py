@@ -69,3 +69,20 @@ def test_kernel_objects_frozen_at_kernel_end_when_kept(env):
     finally:
         gc.unfreeze()
     assert gc.isenabled()
+
+
+def test_final_collection_skipped_only_after_a_kept_run(monkeypatch):
+    frozen = gc.get_freeze_count()
+    monkeypatch.setattr(collector._S, "kept", False)
+    gc.unfreeze()
+    try:
+        collector.skip_final_collection()
+        assert gc.get_freeze_count() == 0  # no run kept its objects: the collector is untouched
+        with collector.keep_kernel_objects():
+            pass
+        collector.skip_final_collection()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        if frozen:
+            gc.freeze()
