@@ -1,8 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """``python -m sim`` = ``ionlink-sim``."""
 
-import sys
+from sim.cli import entry_point
 
-from sim.cli import main
-
-sys.exit(main())
+entry_point()

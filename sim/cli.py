@@ -168,6 +168,7 @@ def _fail(message: str, code: int = 2) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """``ionlink-sim run``."""
+    from sim.collector import keep_kernel_objects
     from sim.runner import InputError, parse_arguments
     from sim.termination import signals_interrupt
     from sim.topology import check_link_overrides
@@ -187,7 +188,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         # collector need not traverse it again in every full collection during the run
         gc.freeze()
         try:
-            result = simulation.run(args.file, args.class_name, arguments)
+            with keep_kernel_objects():  # they live until the process exits (sim.collector)
+                result = simulation.run(args.file, args.class_name, arguments)
         finally:
             gc.unfreeze()  # main() called in-process (tests, tools) leaves the collector as it was
     if result.exception is not None and args.debug:
@@ -320,8 +322,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def entry_point() -> None:
-    """Console-script wrapper: exit with :func:`main`'s status."""
-    sys.exit(main())
+    """Console-script wrapper: exit with :func:`main`'s status (without the interpreter's final
+    collection over the run's objects: :func:`sim.collector.skip_final_collection`)."""
+    status = main()
+    from sim.collector import skip_final_collection
+
+    skip_final_collection()
+    sys.exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,8 @@ import sys
 from types import ModuleType
 from typing import Any
 
+from sim.collector import rpc_running
+
 __all__ = [
     "rtio_output",
     "rtio_output_wide",
@@ -160,7 +162,8 @@ def call_rpc(function: Any, args: tuple, kwargs: dict, is_async: bool) -> Any:
     charge_rpc(is_async)
     _A.in_rpc += 1
     try:
-        return function(*args, **kwargs)
+        with rpc_running():  # host code: the cyclic collector runs as usual (sim.collector)
+            return function(*args, **kwargs)
     finally:
         _A.in_rpc -= 1
 

@@ -18,8 +18,8 @@ from typing import Any
 import numpy
 from artiq.language import core as _lcore
 
+from sim import collector, mgmt, syscalls
 from sim import kernel as _simkernel
-from sim import mgmt, syscalls
 from sim.kernel_exceptions import host_exception
 from sim.rtio.engine import BREAK_REALTIME_SLACK_MU
 
@@ -31,9 +31,13 @@ logger = logging.getLogger("artiq.coredevice.comm_kernel")
 def _charge_artiq_rpcs(obj: Any) -> list[str]:
     """With a real ARTIQ, whose ``@rpc`` leaves a method as it is: shadow the explicit RPC methods
     of the kernel's object by wrappers that charge the RPC cost (as the stand-in's ``@rpc`` does),
-    for the duration of the kernel. Returns the names shadowed."""
+    for the duration of the kernel (:func:`_unshadow` removes them). Returns the names shadowed.
+
+    The object's ``__dict__`` is never read: on Python 3.11 that turns its attributes into a
+    dictionary that the interpreter no longer reads fast, and a kernel reads ``self.<device>``
+    on every line."""
     cls = type(obj)
-    if not hasattr(obj, "__dict__") or cls.__module__ == "builtins":
+    if not getattr(cls, "__dictoffset__", 0) or cls.__module__ == "builtins":
         return []
     names = []
     for name in dir(cls):
@@ -46,18 +50,31 @@ def _charge_artiq_rpcs(obj: Any) -> list[str]:
             or emb.syscall is not None
             or emb.portable
             or emb.forbidden
-            or name in obj.__dict__
         ):
             continue
         bound = getattr(obj, name)
+        if (
+            getattr(bound, "__func__", None) is not attr
+            or getattr(bound, "__self__", None) is not obj
+        ):
+            continue  # an instance attribute of that name shadows the method already
         is_async = "async" in set(emb.flags)
 
         def charged(*args: Any, _f: Any = bound, _a: bool = is_async, **kwargs: Any) -> Any:
             return syscalls.call_rpc(_f, args, kwargs, _a)
 
-        obj.__dict__[name] = charged
+        object.__setattr__(obj, name, charged)
         names.append(name)
     return names
+
+
+def _unshadow(obj: Any, names: list[str]) -> None:
+    """Remove the wrappers :func:`_charge_artiq_rpcs` put on ``obj``."""
+    for name in names:
+        try:
+            object.__delattr__(obj, name)
+        except AttributeError:
+            pass
 
 
 def _install_hooks(hooks: Any) -> Any:
@@ -228,7 +245,8 @@ class Core:
         charged = _charge_artiq_rpcs(k_args[0]) if k_args else []
         state.depth += 1
         try:
-            return fn(*k_args, **k_kwargs)
+            with collector.kernel_running():
+                return fn(*k_args, **k_kwargs)
         except Exception as exc:
             engine.uncaught(exc)
             first = host_exception(exc)  # as ARTIQ's host receives it: the chain's first
@@ -242,8 +260,8 @@ class Core:
             syscalls.activate(prev)
             if hot:
                 syscalls.rebind(g, hot, prev)
-            for name in charged:
-                k_args[0].__dict__.pop(name, None)
+            if charged:
+                _unshadow(k_args[0], charged)
             engine.reset_frames()
             warning = engine.end_kernel()
             if warning is not None:

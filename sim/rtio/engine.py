@@ -89,6 +89,7 @@ class RTIOEngine(
         "_pulse_s",
         "_pulse_mu",
         "_par_top",
+        "_slack_floor",
     )
 
     def __init__(

@@ -53,6 +53,9 @@ def cmu_of(c: int) -> int:
 class SEDOutputs:
     """SED lanes, output submission and collision checks (mixed into the engine)."""
 
+    #: the least slack with which no event can underflow
+    UNDERFLOW_FREE_SLACK = _SAFE_SLACK + 1
+
     now: int
     counter: int
     min_slack: int
@@ -75,6 +78,7 @@ class SEDOutputs:
     _mu_of: dict[float, int]
     _pulse_s: Any
     _pulse_mu: int
+    _slack_floor: int
     _seconds_to_mu: Callable[[float], int]
     take_time: Callable[[float], None]
     take_time_mu: Callable[[int], None]
@@ -83,6 +87,8 @@ class SEDOutputs:
     def _init_sed(self, lane_count: int, lane_depth: int) -> None:
         if lane_count & (lane_count - 1):
             raise ValueError("lane_count must be a power of 2")
+        if lane_depth < 2:
+            raise ValueError("lane_depth must be at least 2")
         self.lane_count = lane_count
         self.lane_depth = lane_depth
         self._lane_mask = lane_count - 1
@@ -202,10 +208,12 @@ class SEDOutputs:
     def rtio_pulse(self, target: int, duration: Any, seconds: bool = True) -> None:
         """``ttl.pulse`` in one call: ``rtio_output(target, 1)``, ``delay(duration)`` (seconds;
         ``delay_mu`` if not ``seconds``), ``rtio_output(target, 0)`` — the same events, checks,
-        counter charges and exceptions as those three calls (the body of :meth:`rtio_output`,
-        twice, in one frame, its state in locals written back before any call). While outputs
-        are routed (:meth:`_swap_output`) or in a bare statement of a parallel block, it makes
-        the three calls (:meth:`_pulse_routed`)."""
+        counter charges and exceptions as those three calls. The common case (both events in the
+        current lane, the channel in order, no hook, neither event near underflow or below the
+        least slack so far) is decided on locals before any state is written; every other case
+        is :meth:`_pulse_events` (the body of :meth:`rtio_output`, twice). While outputs are
+        routed (:meth:`_swap_output`) or in a bare statement of a parallel block, it makes the
+        three calls (:meth:`_pulse_routed`)."""
         if self._par_top:
             self._pulse_routed(target, duration, seconds)
             return
@@ -217,61 +225,43 @@ class SEDOutputs:
             memo = self._mu_of.get(duration)
             mu = self._seconds_to_mu(duration) if memo is None else memo
             self._pulse_s, self._pulse_mu = duration, mu
-        try:
-            st = self.channels[target >> 8]
-        except KeyError:
-            st = None
         ts = self.now
         c = ts & -8  # coarse timestamps in mu (see the module docstring)
         ts2 = ts + mu
         c2 = ts2 & -8
+        try:
+            st = self.channels[target >> 8]
+        except KeyError:
+            st = None
         if c2 > c > self._last_c and st is not None and st.hook is None and c > st.max_c:
-            # the common case: both events in the current lane (no lane switch, so no sequence
-            # error), the channel in order, no hook: the two submissions with shared lookups
+            # both events go to the current lane (no lane switch, so no sequence error); the
+            # lane is always full (its oldest slots may be long gone), so the second event
+            # waits for the slot after the first's
             lane = self._lane
             q = self._lane_q[lane]
             counter = self.counter + self._c_out
             head = q[0]
             if head > counter:
                 counter = head
+            counter2 = counter + self._c_gap
+            head = q[1]
+            if head > counter2:
+                counter2 = head
             slack = ts - counter
-            if slack <= _SAFE_SLACK and c <= counter + _MARGIN_MU:
-                self.counter = counter
-                raise self._underflow(target, ts, counter)
-            q.append(c)
-            counter1 = counter
-            counter += self._c_gap
-            head = q[0]
-            if head > counter:
-                counter = head
-            self.now = ts2
-            self.counter = counter
-            raw = st.raw
-            addr = target & 0xFF
-            raw.append((ts, addr, 1))
-            slack2 = ts2 - counter
-            if slack2 <= _SAFE_SLACK and c2 <= counter + _MARGIN_MU:  # the first event stays
-                self._last_c = self._lane_last[lane] = st.max_c = c
-                self._pulse_slack(target, ts, counter1, ts2, None)
-                raise self._underflow(target, ts2, counter)
-            q.append(c2)
-            self._last_c = self._lane_last[lane] = st.max_c = c2
-            ms = self.min_slack
-            if slack < ms or slack2 < ms:
-                self._pulse_slack(target, ts, counter1, ts2, counter)
-            raw.append((ts2, addr, 0))
-            return
+            slack2 = ts2 - counter2
+            floor = self._slack_floor
+            if slack >= floor and slack2 >= floor:
+                q.append(c)
+                q.append(c2)
+                self.now = ts2
+                self.counter = counter2
+                self._last_c = self._lane_last[lane] = st.max_c = c2
+                raw = st.raw
+                addr = target & 0xFF
+                raw.append((ts, addr, 1))
+                raw.append((ts2, addr, 0))
+                return
         self._pulse_events(target, mu, st)
-
-    def _pulse_slack(
-        self, target: int, ts: int, counter: int, ts2: int, counter2: int | None
-    ) -> None:
-        """The slack record for :meth:`rtio_pulse`'s events at ``ts`` and (if ``counter2`` is
-        not None) ``ts2``, submitted at counters ``counter`` and ``counter2``."""
-        if ts - counter < self.min_slack:
-            self._note_slack(target >> 8, ts, counter)
-        if counter2 is not None and ts2 - counter2 < self.min_slack:
-            self._note_slack(target >> 8, ts2, counter2)
 
     def _pulse_events(self, target: int, mu: int, st: ChannelState | None) -> None:
         """:meth:`rtio_pulse`'s two submissions in every case (lane switches, sequence errors,

@@ -89,6 +89,10 @@ class Diagnostics:
     counter: int
     channels: dict[int, Any]
     recorder: Any
+    min_slack: int
+    _slack_floor: int
+    #: a slack above which no event can underflow (:class:`~sim.rtio.sed.SEDOutputs`)
+    UNDERFLOW_FREE_SLACK: int
 
     def channel_name(self, channel: int) -> str:
         """Device name of RTIO channel ``channel`` (``unknown`` if none)."""
@@ -103,7 +107,7 @@ class Diagnostics:
         self.kernel_async: list[str] = []
         # minimum slack of the current experiment (restarted by start_experiment), and of the
         # experiments before it
-        self.min_slack = 1 << 62
+        self._set_min_slack(1 << 62)
         self.min_slack_info: tuple[int, int, str] | None = None  # (channel, timestamp, source line)
         self._earlier_min_slack: tuple[int, tuple[int, int, str] | None] = (1 << 62, None)
         self.outputs_before = 0  # outputs logged by the sessions this one's state descends from
@@ -171,7 +175,7 @@ class Diagnostics:
         """A new experiment starts: its minimum slack is tracked afresh (the session's minimum,
         over all experiments, stays in :meth:`summary`)."""
         self._earlier_min_slack = self._session_min_slack()
-        self.min_slack = 1 << 62
+        self._set_min_slack(1 << 62)
         self.min_slack_info = None
 
     def _session_min_slack(self) -> tuple[int, tuple[int, int, str] | None]:
@@ -179,8 +183,14 @@ class Diagnostics:
             return self.min_slack, self.min_slack_info
         return self._earlier_min_slack
 
+    def _set_min_slack(self, slack: int) -> None:
+        """Set :attr:`min_slack` and with it :attr:`_slack_floor`, the least slack for which the
+        hot path's one check rules out both a new least slack and an underflow."""
+        self.min_slack = slack
+        self._slack_floor = max(slack, self.UNDERFLOW_FREE_SLACK)
+
     def _note_slack(self, channel: int, ts: int, counter: int) -> None:
-        self.min_slack = ts - counter
+        self._set_min_slack(ts - counter)
         self.min_slack_info = (channel, ts, source_line())
 
     def _end_kernel_errors(self) -> str | None:

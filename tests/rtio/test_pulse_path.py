@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from artiq.language.core import at_mu, delay, delay_mu, now_mu, parallel
 from artiq.language.units import us
 
@@ -35,12 +36,28 @@ def _reference(ttl: Any, d: float, mu: bool) -> None:
     ttl.off()
 
 
+def _shrinking(env: Any, pulse: Any) -> Any:
+    """A kernel whose pulses, in order, each set a new least slack; returns it and its event."""
+    core, ttl, eng = env.core, env.get("ttl_out"), env.engine
+
+    def shrinking() -> tuple:
+        core.break_realtime()
+        for _ in range(20):
+            pulse(ttl, 8, True)
+            delay_mu(8)
+        return eng.min_slack, eng.min_slack_info[:2]
+
+    return shrinking
+
+
 def _kernels(env: Any, pulse: Any) -> tuple:
     """Kernels exercising every branch of the submission path, run in turn (the last with the
     lane log on)."""
     core, dma = env.core, env.get("core_dma")
     ttl, ttl2 = env.get("ttl_out"), env.get("ttl_sma")
     eng = env.engine
+
+    shrinking = _shrinking(env, pulse)
 
     def train() -> None:  # full lanes: the CPU stalls on the head event
         core.reset()
@@ -102,6 +119,7 @@ def _kernels(env: Any, pulse: Any) -> tuple:
             pulse(ttl2, 16, True)
 
     return (
+        shrinking,
         train,
         collide,
         sequence,
@@ -160,6 +178,8 @@ def test_pulse_in_one_call_is_on_delay_off(make_env, tmp_path):
     assert fused[1] == ref[1]
     assert fused[2] == ref[2]
     steps = {s[0]: s for s in fused[0]}
+    slack, (channel, ts) = steps["shrinking"][1]
+    assert 0 < slack < 125000 - 19 * 400 and ts == steps["shrinking"][2] - 8  # the last pulse's
     assert steps["underflow_first"][1][0] == "RTIOUnderflow"
     assert steps["underflow_second"][1][0] == "RTIOUnderflow"
     assert steps["underflow_second_late"][1][0] == "RTIOUnderflow"
@@ -224,3 +244,13 @@ def test_underflow_boundary_at_every_fine_phase(make_env):
     want = [expected(p, s, w, k) for k, p, s, w in cases]
     assert got == want
     assert {1, 2} <= set(want)  # both events' boundaries were crossed
+
+
+def test_a_lane_holds_two_events_at_least():
+    """``ttl.pulse``'s common case reads the slot its second event waits for: lanes of one event
+    are refused, with the reason."""
+    from sim.rtio.engine import RTIOEngine
+
+    with pytest.raises(ValueError, match="lane_depth"):
+        RTIOEngine(lane_depth=1)
+    assert RTIOEngine(lane_depth=2).lane_depth == 2

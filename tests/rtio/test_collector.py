@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The cyclic garbage collector around kernels (:mod:`sim.collector`): paused while a kernel runs,
+running during its RPCs and after it (also when it raises); under ``keep_kernel_objects`` what a
+kernel allocated is frozen at its end."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+from artiq.language.core import rpc
+
+from sim import collector
+
+
+def test_paused_in_kernel_running_in_rpc_and_after(env):
+    seen = {}
+
+    class Host:
+        @rpc
+        def probe(self) -> None:
+            seen["rpc"] = gc.isenabled()
+
+        def k(self):
+            seen["kernel"] = gc.isenabled()
+            self.probe()
+            seen["after rpc"] = gc.isenabled()
+
+        def fails(self):
+            raise ValueError("kernel error")
+
+    assert gc.isenabled()
+    env.run(Host.k, Host())
+    assert seen == {"kernel": False, "rpc": True, "after rpc": False}
+    assert gc.isenabled()
+    with pytest.raises(ValueError):
+        env.run(Host.fails, Host())
+    assert gc.isenabled()
+
+
+def test_collector_off_stays_off(env):
+    seen = []
+    gc.disable()
+    try:
+        env.run(lambda: seen.append(gc.isenabled()))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert seen == [False]
+
+
+def test_kernel_objects_frozen_at_kernel_end_when_kept(env):
+    held = []
+
+    def k() -> None:
+        held.extend([i] for i in range(1000))  # tracked objects that outlive the kernel
+
+    frozen = gc.get_freeze_count()
+    try:
+        env.run(k)
+        assert gc.get_freeze_count() == frozen  # by default left to the collector
+        with collector.keep_kernel_objects():
+            env.run(k)
+        assert gc.get_freeze_count() >= frozen + 1000
+        env.run(k)
+        after = gc.get_freeze_count()
+        env.run(k)
+        assert gc.get_freeze_count() == after  # the policy ends with the block
+    finally:
+        gc.unfreeze()
+    assert gc.isenabled()
+
+
+def test_final_collection_skipped_only_after_a_kept_run(monkeypatch):
+    frozen = gc.get_freeze_count()
+    monkeypatch.setattr(collector._S, "kept", False)
+    gc.unfreeze()
+    try:
+        collector.skip_final_collection()
+        assert gc.get_freeze_count() == 0  # no run kept its objects: the collector is untouched
+        with collector.keep_kernel_objects():
+            pass
+        collector.skip_final_collection()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        if frozen:
+            gc.freeze()
