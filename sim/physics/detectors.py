@@ -287,6 +287,8 @@ class ClickChannel:
                     heapq.heappush(raw, t + max(int(d), 1))
         if not pending:
             return []
+        # the edges are queued in time order (a click comes at least dead_mu > width_mu after
+        # the last one, whose falling edge is the last queued), so the last one tells
         if pending[-1][0] < t_end_mu:  # all of them (the common case)
             self._pending = []
             return pending
