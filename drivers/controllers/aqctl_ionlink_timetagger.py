@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from drivers.controllers.ndsp import (
     ControllerError,
@@ -21,7 +22,9 @@ from drivers.controllers.ndsp import (
     controller_parser,
     serve_controller,
 )
-from drivers.controllers.timetagger import TimeTagger, endpoints
+
+if TYPE_CHECKING:
+    from drivers.controllers.timetagger import TimeTagger
 
 __all__ = ["DEFAULT_PORT", "main"]
 
@@ -29,6 +32,10 @@ DEFAULT_PORT = 3274
 
 
 def _driver(args: argparse.Namespace) -> TimeTagger:
+    # here, not at the top: the simulator's device manager imports this module for every run
+    # that has the controller in its device database, and the driver would bring in ZeroMQ
+    from drivers.controllers.timetagger import TimeTagger, endpoints
+
     if not args.simulation:
         raise ControllerError("no hardware backend for the time tagger yet: use --simulation")
     hosts = bind_addresses(args)

@@ -12,7 +12,6 @@ results file is written) and the dataset store saved.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import pathlib
@@ -102,6 +101,8 @@ def cmd_master(args: argparse.Namespace) -> int:
         name=args.name,
         on_applet=None if launcher is None else launcher.ensure_running,
     )
+    import asyncio  # here: every other ionlink-sim command would pay ~50 ms for it
+
     try:
         return asyncio.run(_serve(master))
     finally:
@@ -110,6 +111,8 @@ def cmd_master(args: argparse.Namespace) -> int:
 
 
 async def _serve(master: Any) -> int:
+    import asyncio
+
     from sim.runner import InputError
 
     loop = asyncio.get_running_loop()

@@ -225,44 +225,79 @@ def build_round(
     :param accept: per-detector probability that an arriving photon is registered (in the gate).
     :param dark: per-detector probability of a dark click (in the gate).
     """
-    opts = (_node_options(em_a, 0, overlap), _node_options(em_b, 1, overlap))
-    mats: list[np.ndarray] = []
-    keys: list[tuple[int, ...]] = []
-    orig: list[list[int]] = []
-    for oa, ob in product(*opts):
-        rec: dict[tuple[int, ...], np.ndarray] = {}
-        src: dict[tuple[int, ...], list[int]] = {}
-        for (ja, ka, aa, pa), (jb, kb, ab, pb) in product(oa, ob):
-            vecs = [_output_vector(0, pol, m) for pol, m in pa] + [
-                _output_vector(1, pol, m) for pol, m in pb
-            ]
-            for key, amp in _fock(vecs).items():
-                if key not in rec:
-                    rec[key] = np.zeros((4, 4), dtype=complex)
-                    src[key] = _origin_codes(key, bool(pa), bool(pb))
-                rec[key][2 * ka + kb, 2 * ja + jb] += aa * ab * amp
-        for key, m in rec.items():
-            mats.append(m)
-            keys.append(key)
-            orig.append(src[key])
-    kraus_all = np.array(mats)
-    keep = np.nonzero(np.abs(kraus_all).max(axis=(1, 2)) >= 1e-12)[0]
-    kraus = kraus_all[keep]
-    photons = np.zeros((len(keep), 4), dtype=np.int64)
-    for row, idx in enumerate(keep):
-        for mode in keys[idx]:
-            photons[row, mode // _NINT] += 1
-    origin = np.array(orig, dtype=np.int64).reshape(-1, 4)[keep]
+    rec = _records(em_a, em_b, overlap)
     a = np.asarray(accept, dtype=float)
     d = np.asarray(dark, dtype=float)
-    pc = 1.0 - (1.0 - d) * (1.0 - a) ** photons  # (R, 4)
+    pc = 1.0 - (1.0 - d) * (1.0 - a) ** rec.photons  # (R, 4)
     bits = (np.arange(16)[:, None] >> np.arange(4)) & 1  # (16, 4)
     weights = np.prod(np.where(bits[None] == 1, pc[:, None, :], 1.0 - pc[:, None, :]), axis=2)
     # superops[p, (k, l), (j, m)] = Σ_r w[r, p] K_r[k, j] K_r*[l, m]  (one matrix product)
-    r_n = len(kraus)
+    kraus, r_n = rec.kraus, len(rec.kraus)
     kk = (kraus[:, :, None, :, None] * kraus.conj()[:, None, :, None, :]).reshape(r_n, 256)
     superops = np.ascontiguousarray((kk.T @ weights).T).reshape(16, 16, 16)
-    return RoundTable(superops, weights, kraus, photons, origin, a, d)
+    return RoundTable(superops, weights, rec.kraus, rec.photons, rec.origin, a, d)
+
+
+@dataclass(frozen=True, eq=False)
+class _Records:
+    """A round's output records, whatever the gates: Kraus operators ``kraus`` (R, 4, 4),
+    ``photons`` and ``origin`` per detector (R, 4)."""
+
+    kraus: np.ndarray
+    photons: np.ndarray
+    origin: np.ndarray
+
+
+@lru_cache(maxsize=64)
+def _records(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap: float) -> _Records:
+    """The round's records (cached apart from the gates' acceptance and dark clicks, which only
+    weight them: a cycle model for other gates reuses them). Read-only arrays; K_r ⊗ K_r* (25 MB
+    at R ≈ 6000) is not kept."""
+    opts = (_node_options(em_a, 0, overlap), _node_options(em_b, 1, overlap))
+    # the same photons (and output Fock states) recur across the options' branches: each Fock
+    # expansion, origin code and photon count is computed once; Kraus rows accumulate as lists
+    fock: dict[tuple, list[tuple[tuple[int, ...], complex]]] = {}
+    codes: dict[tuple, list[int]] = {}
+    counts: dict[tuple[int, ...], list[int]] = {}
+    rows: list[list[complex]] = []
+    orig: list[list[int]] = []
+    photon_rows: list[list[int]] = []
+    for oa, ob in product(*opts):
+        rec: dict[tuple[int, ...], list[complex]] = {}
+        for (ja, ka, aa, pa), (jb, kb, ab, pb) in product(oa, ob):
+            amps = fock.get((pa, pb))
+            if amps is None:
+                vecs = [_output_vector(0, pol, m) for pol, m in pa] + [
+                    _output_vector(1, pol, m) for pol, m in pb
+                ]
+                amps = fock[(pa, pb)] = list(_fock(vecs).items())
+            col = 4 * (2 * ka + kb) + 2 * ja + jb  # row-major (final, initial) of a 4×4 matrix
+            w = aa * ab
+            for key, amp in amps:
+                row = rec.get(key)
+                if row is None:
+                    row = rec[key] = [0j] * 16
+                    emits = (key, bool(pa), bool(pb))
+                    code = codes.get(emits)
+                    if code is None:
+                        code = codes[emits] = _origin_codes(*emits)
+                    orig.append(code)
+                    n = counts.get(key)
+                    if n is None:
+                        n = counts[key] = [0] * 4
+                        for mode in key:
+                            n[mode // _NINT] += 1
+                    photon_rows.append(n)
+                row[col] += w * amp
+        rows.extend(rec.values())
+    kraus_all = np.array(rows, dtype=complex).reshape(-1, 4, 4)
+    keep = np.nonzero(np.abs(kraus_all).max(axis=(1, 2)) >= 1e-12)[0]
+    kraus = kraus_all[keep]
+    photons = np.array(photon_rows, dtype=np.int64).reshape(-1, 4)[keep]
+    origin = np.array(orig, dtype=np.int64).reshape(-1, 4)[keep]
+    for arr in (kraus, photons, origin):
+        arr.setflags(write=False)
+    return _Records(kraus, photons, origin)
 
 
 def _origin_codes(key: tuple[int, ...], a_emits: bool, b_emits: bool) -> list[int]:

@@ -20,6 +20,8 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from .normal import exgauss_cdf, ndtr
+
 __all__ = ["ExcitationStats", "excitation_stats", "pumping_probability"]
 
 _GRID = 256
@@ -79,10 +81,8 @@ class ExcitationStats:
 
         :param x_s: time(s) in s, same origin as ``offset_s`` (the pulse start + photon delay).
         """
-        from scipy.special import ndtr  # ~0.5 s to import: loaded by the first gate law
-
         x = np.asarray(x_s, dtype=float) - offset_s
-        out = self.p_after * _exgauss_cdf(x - self.pulse_length_s, jitter_s, self.lifetime_s)
+        out = self.p_after * exgauss_cdf(x - self.pulse_length_s, jitter_s, self.lifetime_s)
         if self.p_after < 1.0:
             mids = 0.5 * (self.bin_edges_s[1:] + self.bin_edges_s[:-1])
             if jitter_s > 0:
@@ -100,20 +100,6 @@ class ExcitationStats:
             return 0.0
         c = self.arrival_cdf(np.array([start_s, stop_s]), offset_s, jitter_s)
         return float(max(c[1] - c[0], 0.0))
-
-
-def _exgauss_cdf(x: np.ndarray, sigma: float, tau: float) -> np.ndarray:
-    """CDF of Exp(τ) + N(0, σ²) at x (x in s)."""
-    from scipy.special import log_ndtr, ndtr
-
-    x = np.asarray(x, dtype=float)
-    if sigma <= 0:
-        return np.where(x > 0, -np.expm1(-np.maximum(x, 0) / tau), 0.0)
-    lam = 1.0 / tau
-    u = x / sigma
-    with np.errstate(over="ignore"):
-        tail = np.exp(-lam * x + 0.5 * (lam * sigma) ** 2 + log_ndtr(u - lam * sigma))
-    return np.clip(ndtr(u) - tail, 0.0, 1.0)
 
 
 def _expm2(a: np.ndarray) -> np.ndarray:
