@@ -181,24 +181,26 @@ class AD9910(AD9910RamMixin, AD9910SyncMixin):
     # ------------------------------------------------------------ register access
     def write16(self, addr: int, data: int) -> None:
         """Advances the timeline cursor by 8 + 280 mu (24-bit transfer incl. instruction)."""
-        self.bus.set_config_mu(SPI_CONFIG | SPI_END, 24, SPIT_DDS_WR, self.chip_select)
-        self.bus.write((addr << 24) | ((int(data) & 0xFFFF) << 8))
+        self.bus.config_write_mu(
+            SPI_CONFIG | SPI_END,
+            24,
+            SPIT_DDS_WR,
+            self.chip_select,
+            (addr << 24) | ((int(data) & 0xFFFF) << 8),
+        )
 
     def write32(self, addr: int, data: int) -> None:
         """Advances the timeline cursor by 8 + 152 + 8 + 536 = 704 mu."""
-        self.bus.set_config_mu(SPI_CONFIG, 8, SPIT_DDS_WR, self.chip_select)
-        self.bus.write(addr << 24)
-        self.bus.set_config_mu(SPI_CONFIG | SPI_END, 32, SPIT_DDS_WR, self.chip_select)
-        self.bus.write(int(data) & 0xFFFFFFFF)
+        write = self.bus.config_write_mu  # set_config_mu + write, as ARTIQ's driver does
+        write(SPI_CONFIG, 8, SPIT_DDS_WR, self.chip_select, addr << 24)
+        write(SPI_CONFIG | SPI_END, 32, SPIT_DDS_WR, self.chip_select, int(data) & 0xFFFFFFFF)
 
     def write64(self, addr: int, data_high: int, data_low: int) -> None:
         """Advances the timeline cursor by 1248 mu."""
-        self.bus.set_config_mu(SPI_CONFIG, 8, SPIT_DDS_WR, self.chip_select)
-        self.bus.write(addr << 24)
-        self.bus.set_config_mu(SPI_CONFIG, 32, SPIT_DDS_WR, self.chip_select)
-        self.bus.write(int(data_high) & 0xFFFFFFFF)
-        self.bus.set_config_mu(SPI_CONFIG | SPI_END, 32, SPIT_DDS_WR, self.chip_select)
-        self.bus.write(int(data_low) & 0xFFFFFFFF)
+        write = self.bus.config_write_mu  # set_config_mu + write, as ARTIQ's driver does
+        write(SPI_CONFIG, 8, SPIT_DDS_WR, self.chip_select, addr << 24)
+        write(SPI_CONFIG, 32, SPIT_DDS_WR, self.chip_select, int(data_high) & 0xFFFFFFFF)
+        write(SPI_CONFIG | SPI_END, 32, SPIT_DDS_WR, self.chip_select, int(data_low) & 0xFFFFFFFF)
 
     def read32(self, addr: int) -> int:
         """Blocking register read."""

@@ -99,6 +99,25 @@ class SPIMaster:
         self.update_xfer_duration_mu(div, length)
         delay_mu(self.ref_period_mu)
 
+    def config_write_mu(self, flags: int, length: int, div: int, cs: int, data: int) -> None:
+        """:meth:`set_config_mu` then :meth:`write` in one call (the same events, checks and
+        cursor: the simulated drivers' register writes). Advances the timeline cursor by one
+        coarse cycle plus the transfer (``xfer_duration_mu``)."""
+        if length > 32 or length < 1:
+            raise ValueError("Invalid SPI transfer length")
+        if div > 257 or div < 2:
+            raise ValueError("Invalid SPI clock divider")
+        target = self.channel << 8
+        rtio_output(
+            target | SPI_CONFIG_ADDR,
+            flags | ((length - 1) << 8) | ((div - 2) << 16) | (cs << 24),
+        )
+        ref = self.ref_period_mu
+        self.xfer_duration_mu = duration = ((length + 1) * div + 1) * ref
+        delay_mu(ref)
+        rtio_output(target | SPI_DATA_ADDR, int(data) & 0xFFFFFFFF)
+        delay_mu(duration)
+
     def update_xfer_duration_mu(self, div: int, length: int) -> None:
         """``xfer_duration_mu = ((length + 1) * div + 1) * ref_period_mu``."""
         self.xfer_duration_mu = ((length + 1) * div + 1) * self.ref_period_mu

@@ -265,21 +265,35 @@ class ClickChannel:
 
     def drain(self, t_end_mu: int) -> list[tuple[int, int]]:
         """Edges (t_mu, level) with t < t_end, each returned once, time-ordered."""
-        self._darks(t_end_mu)
-        while self._raw and self._raw[0] < t_end_mu:
-            t = heapq.heappop(self._raw)
-            if t - self._last_click_mu < self.dead_mu:
-                continue
-            self._last_click_mu = t
-            self._pending.append((t, 1))
-            self._pending.append((t + self.width_mu, 0))
-            if self.afterpulse_prob > 0 and self.rng.random() < self.afterpulse_prob:
-                d = self.rng.exponential(self.afterpulse_delay_s) / self.mu_s
-                heapq.heappush(self._raw, t + max(int(d), 1))
-        if not self._pending:
+        if t_end_mu > self._dark_to_mu:
+            if self.dark_rate_hz <= 0 and not self._suppress and self._spilled is None:
+                self._dark_to_mu = t_end_mu  # what _darks does then: no draw, nothing to drop
+            else:
+                self._darks(t_end_mu)
+        raw = self._raw
+        pending = self._pending
+        if raw and raw[0] < t_end_mu:
+            last, dead, width = self._last_click_mu, self.dead_mu, self.width_mu
+            p_after = self.afterpulse_prob
+            while raw and raw[0] < t_end_mu:
+                t = heapq.heappop(raw)
+                if t - last < dead:
+                    continue
+                last = self._last_click_mu = t
+                pending.append((t, 1))
+                pending.append((t + width, 0))
+                if p_after > 0 and self.rng.random() < p_after:
+                    d = self.rng.exponential(self.afterpulse_delay_s) / self.mu_s
+                    heapq.heappush(raw, t + max(int(d), 1))
+        if not pending:
             return []
-        out = [e for e in self._pending if e[0] < t_end_mu]
-        self._pending = [e for e in self._pending if e[0] >= t_end_mu]
+        # the edges are queued in time order (a click comes at least dead_mu > width_mu after
+        # the last one, whose falling edge is the last queued), so the last one tells
+        if pending[-1][0] < t_end_mu:  # all of them (the common case)
+            self._pending = []
+            return pending
+        out = [e for e in pending if e[0] < t_end_mu]
+        self._pending = [e for e in pending if e[0] >= t_end_mu]
         return out
 
 

@@ -394,17 +394,23 @@ class PhysicsWorld(
             coherent = attached or (not diag and has_coherence(ions.rho, k))
             if coherent or on["cool"] or on["pump"] or attached:
                 # (otherwise the segment rule is the identity on the network pair)
-                step = partial(
-                    linear_step,
-                    k=k,
-                    node=node,
-                    on=on,
-                    t_a_s=t_a * mu,
-                    t_b_s=t_b * mu,
-                    coh_t0_s=self._coh_t0[k],
-                    coherent=coherent,
-                )
-                self._net_apply(step)
+                circuit = self.circuit
+                if circuit is not None and circuit.attached:
+                    step = partial(
+                        linear_step,
+                        k=k,
+                        node=node,
+                        on=on,
+                        t_a_s=t_a * mu,
+                        t_b_s=t_b * mu,
+                        coh_t0_s=self._coh_t0[k],
+                        coherent=coherent,
+                    )
+                    self._net_apply(step)
+                else:  # the pair alone (what _net_apply does then, without a partial)
+                    ions.rho = linear_step(
+                        ions.rho, k, node, on, t_a * mu, t_b * mu, self._coh_t0[k], coherent
+                    )
             if on["cool"]:
                 th.cool(dt)
             else:

@@ -22,6 +22,7 @@ edges of the attached worlds (the place to record every delivered input edge).
 from __future__ import annotations
 
 from collections import deque
+from operator import itemgetter
 from typing import Any, Callable
 
 from sim.rtio.errors import RTIOOverflow
@@ -70,11 +71,15 @@ class InputChannel:
         while pending and pending[0][0] <= counter:
             _, ts, data = pending.popleft()
             if len(fifo) >= depth:
-                self.overflow = True
-                if self.marks is not None:
-                    self.marks.append(ExceptionMark(RTIOException.OVERFLOW, ts, self.channel))
+                self.fill_overflow(ts)
             else:
                 fifo.append((ts, data))
+
+    def fill_overflow(self, ts: int) -> None:
+        """An event (timestamp ``ts``) arrived at a full FIFO: dropped, sticky overflow set."""
+        self.overflow = True
+        if self.marks is not None:
+            self.marks.append(ExceptionMark(RTIOException.OVERFLOW, ts, self.channel))
 
     def next_arrival(self, t_end: int) -> int | None:
         """Arrival time of the next event arriving before ``t_end``, or None."""
@@ -191,6 +196,12 @@ class InputReads:
         n = 0
         cost = self.costs.rtio_input
         inp = self._input(channel)
+        if (
+            timeout_mu >= 0
+            and not getattr(self.costs, "drawn", False)
+            and "_read" not in vars(self)
+        ):
+            return self._count_reads(inp, timeout_mu, cost)
         while self._read(channel, timeout_mu)[0] >= 0:
             n += 1
             # the buffered events are read back to back, one read cost each, no wait; what
@@ -205,6 +216,60 @@ class InputReads:
                     n += m
                     inp.fill(end)
         return n
+
+    def _count_reads(self, inp: InputChannel, timeout_mu: int, cost: int) -> int:
+        """:meth:`rtio_input_count`'s reads with a fixed read cost, a timeout and the plain
+        :meth:`_read`: the same reads, counter charges and PHY queries, the events the PHY has
+        already produced moved and read in place (a readout's clicks cost no call each)."""
+        fifo, pending, depth = inp.fifo, inp.pending, inp.depth
+        t_out = timeout_mu + 1
+        n = 0
+        while True:
+            # one read (:meth:`_read`): charge, fill, wait for an arrival or the timeout
+            counter = self.counter + cost
+            self.counter = counter
+            if counter >= inp.t_gen:
+                inp.generate(counter + 1)
+            while pending and pending[0][0] <= counter:  # fill, inline
+                _, ts, data = pending.popleft()
+                if len(fifo) >= depth:
+                    inp.fill_overflow(ts)
+                else:
+                    fifo.append((ts, data))
+            if not fifo and not inp.overflow:
+                if t_out > inp.t_gen:
+                    inp.generate(t_out)
+                if pending and pending[0][0] < t_out:
+                    t = pending[0][0]
+                    if t > counter:
+                        counter = t
+                    self.counter = counter
+                    inp.fill(counter)
+                else:
+                    t = (timeout_mu + 7) & ~7
+                    if t > counter:
+                        counter = t
+                    self.counter = counter
+                    inp.fill(counter)
+                    if not fifo and not inp.overflow:
+                        return n
+            if inp.overflow:
+                inp.overflow = False
+                raise self._overflow(inp.channel)
+            if fifo.popleft()[0] < 0:
+                return n
+            n += 1
+            # the buffered events are read back to back (as in rtio_input_count)
+            m = len(fifo)
+            if m:
+                end = self.counter + m * cost
+                inp.generate(end + 1)
+                if m + len(pending) < depth:
+                    counter = end
+                    self.counter = counter
+                    fifo.clear()
+                    n += m
+                    inp.fill(end)
 
     def rtio_input_data(self, channel: int) -> int:
         """Syscall: data of the next input event (blocks without timeout)."""
@@ -222,8 +287,8 @@ class InputReads:
             e = w.input_edges(channel, t_end)
             if e:
                 out.extend(e)
-        if len(self.worlds) > 1:
-            out.sort(key=lambda x: x[0])
+        if len(out) > 1 and len(self.worlds) > 1:
+            out.sort(key=itemgetter(0))
         if out and self.recorder is not None:
             self.recorder.add_edges(channel, out)
         if out and self.tag_tap is not None:

@@ -75,7 +75,12 @@ class PhyViews:
                     and (not t or t[-1] < t_from_mu)
                 ):
                     continue
-            for t_mu, lvl in self.ttl_levels(ch, t_from_mu, t_to_mu):
+            if st.flagged:  # ttl_levels, inline
+                self._compact(st)
+                view = st.level_view
+            if view is None:
+                view = st.level_view = LevelView(st)
+            for t_mu, lvl in view.levels(t_from_mu, t_to_mu):
                 out.append((t_mu, i, lvl))
         return out
 

@@ -61,7 +61,7 @@ class SPIPhy:
         if addr != 0:
             return
         length, flags = self.length, self.flags
-        t_end = ts + xfer_duration_mu(length, self.div)
+        t_end = ts + ((length + 1) * self.div + 1) * 8  # xfer_duration_mu, inline
         self.busy_until = t_end
         self.transfers += 1
         bits = ((data & 0xFFFFFFFF) >> (32 - length)) & ((1 << length) - 1)

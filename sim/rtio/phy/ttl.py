@@ -287,32 +287,33 @@ class TTLInputPhy:
         sens, level, last_c = self.sens, self.level, self.last_c
         ctrl_end = ts_end - GATE_OFFSET_MU
         while True:
-            # next control (addresses 2/3) that is due before ts_end
+            # next control (addresses 2/3) that is due before ts_end; it applies to the edges
+            # from its time + GATE_OFFSET_MU on (tc: that time, None if there is none)
             while ci < nc and res[ci][1] < 2:
                 ci += 1
-            tc = res[ci][0] if ci < nc and res[ci][0] < ctrl_end else None
-            te = edges[ei][0] if ei < ne else None
-            if tc is None and te is None:
+            tc = res[ci][0] + GATE_OFFSET_MU if ci < nc and res[ci][0] < ctrl_end else None
+            # the edges before it, under the sensitivity in force
+            while ei < ne:
+                t, new = edges[ei]
+                if tc is not None and t >= tc:
+                    break
+                ei += 1
+                new = 1 if new else 0
+                if new == level:
+                    continue
+                level = new
+                if sens & (1 if new else 2):
+                    c = t >> 3
+                    if c != last_c:
+                        last_c = c
+                        out.append((t + INPUT_ARRIVAL_MU, t, level))
+            if tc is None:
                 break
-            if tc is not None and (te is None or tc + GATE_OFFSET_MU <= te):
-                _, addr, data = res[ci]
-                ci += 1
-                sens = data & 3
-                if addr == 3:
-                    t_s = tc + GATE_OFFSET_MU
-                    out.append((t_s + INPUT_ARRIVAL_MU, t_s, level))
-                continue
-            t, new = edges[ei]
-            ei += 1
-            new = 1 if new else 0
-            if new == level:
-                continue
-            level = new
-            if sens & (1 if new else 2):
-                c = t >> 3
-                if c != last_c:
-                    last_c = c
-                    out.append((t + INPUT_ARRIVAL_MU, t, level))
+            _, addr, data = res[ci]
+            ci += 1
+            sens = data & 3
+            if addr == 3:
+                out.append((tc + INPUT_ARRIVAL_MU, tc, level))
         self.sens, self.level, self.last_c = sens, level, last_c
         self.ctrl_idx, self.edge_idx = ci, ei
         if out:

@@ -279,6 +279,8 @@ class UrukulDecoder:
         eng = self.engine
         faithful = eng.hardware_faithful
         error = None
+        timelines = eng.dds  # (spi channel, cs) -> DDSTimeline, made on demand
+        spi = self.spi_channel
         for cs, r in self.dds.items():
             fresh, r.profile_written = r.profile_written, False  # the writes this pulse is for
             if r.ram_until > t:  # a RAM ramp still playing stops here
@@ -303,7 +305,10 @@ class UrukulDecoder:
             pow_ = (word >> 32) & 0xFFFF
             asf = (word >> 48) & 0x3FFF
             state = DDSState(t, ftw * r.sysclk / 2.0**32, pow_ / 65536.0, asf / 0x3FFF, profile)
-            eng.dds_timeline(self.spi_channel, cs).add(state)
+            timeline = timelines.get((spi, cs))
+            if timeline is None:
+                timeline = eng.dds_timeline(spi, cs)
+            timeline.add(state)
         if error is not None:
             raise UrukulUninitialised(error)
 
