@@ -82,7 +82,12 @@ class AttemptLoop(FastForwardLoop):
     the loop again after every click) and the end of a pass that was not quiet (a dark count
     outside the gates, an afterpulse). Such states recur (slack, the world as the click left it:
     :meth:`~sim.physics.quiet.QuietAttempts.start_signature`), so the pass after them is followed
-    like a transient once it has been seen in detail."""
+    like a transient once it has been seen in detail.
+
+    A CPU-heralding run meets a few hundred such states (clicks leave the ions and the slack in
+    many places), so many more passes are kept than for the entangler's timeouts."""
+
+    max_known_after = 4096
 
     def start(self, body: tuple) -> None:
         super().start(body)

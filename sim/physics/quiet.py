@@ -354,10 +354,12 @@ class QuietAttempts:
 
     def start_signature(self, t_next_mu: int) -> tuple | None:
         """Where a call of the attempt loop starts, the cursor at ``t_next_mu``: the world as it
-        is (:meth:`quiet_signature_now`, e.g. after a pass with a click), with the coherence
-        origins relative to the cursor (mu); None when that is no quiet state, or while a
-        detector's dead time after its last click reaches past where its dark counts are drawn
-        to (the quiet law of the next pass would not hold)."""
+        is (:meth:`quiet_signature_now`, e.g. after a pass with a click) without the last quiet
+        round's key and excitation windows (history: what a round leaves is in the ions' state,
+        the coherence origins and the horizons, and a skip checks the photon paths itself), with
+        the coherence origins relative to the cursor (mu); None when that is no quiet state, or
+        while a detector's dead time after its last click reaches past where its dark counts are
+        drawn to (the quiet law of the next pass would not hold)."""
         for ch in self._det_ch:
             d = self._channels[ch]
             if d.last_click_mu + d.dead_mu > d.dark_to_mu:
@@ -365,7 +367,13 @@ class QuietAttempts:
         sig = self.quiet_signature_now(t_next_mu)
         if sig is None:
             return None
-        return sig, tuple(round(c / self.mu_s) - t_next_mu for c in self._coh_t0)
+        return (
+            sig.t_rel,
+            sig.dark_rel,
+            sig.beams,
+            sig.state,
+            tuple(round(c / self.mu_s) - t_next_mu for c in self._coh_t0),
+        )
 
     def _arm(self, p0: float, dets: list[Any], rates: list[float], windows: list[int]) -> None:
         """The next pass is not quiet: its round is non-empty (empty with probability ``p0``),
