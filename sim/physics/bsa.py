@@ -35,6 +35,7 @@ __all__ = [
     "RoundTable",
     "V",
     "build_round",
+    "draw_index",
 ]
 
 H, V = 0, 1
@@ -209,6 +210,15 @@ class RoundTable:
         w[idx] = self.weights[idx, pattern] * np.clip(q, 0, None)
         s = w.sum()
         return self._remember(key, w / s if s > 0 else w)
+
+
+def draw_index(rng: np.random.Generator, p: np.ndarray) -> int:
+    """An index drawn with probabilities ``p`` (non-negative, summing to 1): the same draw as
+    ``rng.choice(len(p), p=p)`` (one uniform against the normalised cumulative sum), without
+    its argument checks (≈ 15 µs of a detailed attempt's round)."""
+    cdf = np.cumsum(p)
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 @lru_cache(maxsize=512)

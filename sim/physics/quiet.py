@@ -44,7 +44,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .attempts import mode_overlap
-from .bsa import build_round
+from .bsa import build_round, draw_index
 
 __all__ = ["QuietFire", "QuietPass", "QuietWorld", "QuietAttempts", "STATE_DECIMALS"]
 
@@ -149,11 +149,11 @@ class QuietAttempts:
         always, or conditioned as the fast-forward armed it."""
         forced, self._q_force = self._q_force, None
         if forced is None:
-            pattern = int(self.rng.choice(16, p=p / p.sum()))
+            pattern = draw_index(self.rng, p / p.sum())
         elif forced:
             q = p.copy()
             q[0] = 0.0
-            pattern = int(self.rng.choice(16, p=q / q.sum()))
+            pattern = draw_index(self.rng, q / q.sum())
         else:
             pattern = 0
         self._q_fires.append(QuietFire(pattern, key, overlap, rho0, exc))

@@ -33,7 +33,7 @@ from .attempts import (
     phase_unitary,
     pulse_stats,
 )
-from .bsa import ORIGIN_A, ORIGIN_B, build_round
+from .bsa import ORIGIN_A, ORIGIN_B, build_round, draw_index
 from .circuit import CircuitRecord
 from .circuit_world import CIRCUIT_ROLES, CircuitWorld
 from .cycle_world import THERMAL_KEY_TOL, EntanglerRuns
@@ -357,7 +357,7 @@ class PhysicsWorld(
         if pattern == 0:
             return
         rec_p = table.record_probs(pattern, rho0)
-        r = int(self.rng.choice(len(rec_p), p=rec_p))
+        r = draw_index(self.rng, rec_p)
         true_t = np.full(4, np.nan)
         for i, det in enumerate(lab.bsa.detectors):
             if not pattern >> i & 1:
