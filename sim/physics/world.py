@@ -49,7 +49,7 @@ from .ions import (
 from .lab import Lab, LabError
 from .planned import PlannedWindows, linear_step
 from .polarisation import PolarisationRecord, PolarisationTracking
-from .quiet import QuietAttempts
+from .quiet import QuietAttempts, round_overlap
 from .readout import fluorescence_rates, poisson_click_times
 from .view import PhyView
 
@@ -346,7 +346,7 @@ class PhysicsWorld(
             offsets[k] = s * self.mu_s + node.excite.delay_s + node.optics.photon_delay_s
             self._coh_t0[k] = s * self.mu_s
         dt = offsets[0] - offsets[1] if len(exc) == 2 else 0.0
-        m = round(mode_overlap(lab, dt, tuple(t.n for t in self.ions.thermal)), 4)
+        m = round_overlap(mode_overlap(lab, dt, tuple(t.n for t in self.ions.thermal)))
         acc = tuple(d.efficiency for d in lab.bsa.detectors)
         table = build_round(ems[0], ems[1], m, acc, (0.0,) * 4)
         rho0 = self.ions.rho
