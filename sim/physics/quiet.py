@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -337,9 +337,9 @@ class QuietAttempts:
         # the last round is now the last skipped pass's (ref's, ending at t_end): the world's own
         # signature (quiet_signature_now) then equals ref, and a following skip is not taken for
         # a transient; untouched until the next pass, it is ref itself
-        self._q_last = replace(
-            known.fire, exc=tuple((n, s + t_end, e + t_end) for n, s, e in ref.exc)
-        )
+        f = known.fire
+        exc = tuple((n, s + t_end, e + t_end) for n, s, e in ref.exc)
+        self._q_last = QuietFire(f.pattern, f.key, f.overlap, f.rho0, exc)  # (no replace(): slow)
         self._q_now = (
             t_end,
             self._t,
