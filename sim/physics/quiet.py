@@ -154,6 +154,7 @@ class QuietAttempts:
         self._q_force: bool | None = None  # the next round: True non-empty, False empty
         self._q_p0: dict[tuple, float] = {}
         self._q_known: dict[QuietPass, _Known] = {}
+        self._q_rounded: dict[bytes, bytes] = {}
         # (cursor, world time, ions' state object, dark-count horizons, detector marks, and the
         # world's signature then): quiet_signature_now's last answer, or ref after a skip
         self._q_now: tuple | None = None
@@ -210,7 +211,7 @@ class QuietAttempts:
             self._t - t_next_mu,
             tuple(d.dark_to_mu - t_next_mu for d in dets),
             tuple(tuple(on.values()) for on in self._on),
-            (np.round(self.ions.rho, STATE_DECIMALS) + 0j).tobytes(),  # no signed zeros
+            self._rounded_state(),
         )
         if learn and sig not in self._q_known:
             if len(self._q_known) >= 256:
@@ -220,6 +221,18 @@ class QuietAttempts:
                 f, self.ions.rho.copy(), tuple(c - t_s for c in self._coh_t0)
             )
         return sig
+
+    def _rounded_state(self) -> bytes:
+        """The ions' state to :data:`STATE_DECIMALS` decimals, as bytes (remembered by the
+        exact bytes: the world returns to the same states again and again)."""
+        raw = self.ions.rho.tobytes()
+        b = self._q_rounded.get(raw)
+        if b is None:
+            if len(self._q_rounded) >= 1024:
+                self._q_rounded.clear()
+            rounded = np.round(self.ions.rho, STATE_DECIMALS) + 0j  # no signed zeros
+            b = self._q_rounded[raw] = rounded.tobytes()
+        return b
 
     def _p_empty(self, fire: QuietFire, overlap: float) -> float:
         """P(empty pattern) of ``fire``'s round with mode overlap ``overlap``."""
