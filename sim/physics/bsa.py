@@ -201,13 +201,18 @@ class RoundTable:
         if hit is not None:
             return hit
         part = self._memo.get((pattern,))
-        if part is None:  # the records that can give ``pattern``, their Kraus operators
+        if part is None:
+            # the records that can give ``pattern``, their weights and (K_r† K_r)ᵀ as rows:
+            # Tr(K_r ρ K_r†) = Σ_jm ρ_jm (K_r† K_r)_mj, one sum of products for all r (einsum's
+            # own loop: ≈ 10x faster than the batched K_r ρ; BLAS would spawn threads)
             idx = np.nonzero(self.weights[:, pattern] > 0)[0]
-            part = self._memo[(pattern,)] = (idx, self.kraus[idx], self.kraus[idx].conj())
-        idx, k, kc = part
-        q = np.real(((k @ rho) * kc).sum(axis=(1, 2)))
+            k = self.kraus[idx]
+            gram = np.einsum("rkj,rkm->rjm", k, k.conj()).reshape(len(idx), 16)
+            part = self._memo[(pattern,)] = (idx, self.weights[idx, pattern], gram)
+        idx, wp, gram = part
+        q = np.einsum("rj,j->r", gram, rho.reshape(16)).real
         w = np.zeros(len(self.kraus))
-        w[idx] = self.weights[idx, pattern] * np.clip(q, 0, None)
+        w[idx] = wp * np.clip(q, 0, None)
         s = w.sum()
         return self._remember(key, w / s if s > 0 else w)
 
