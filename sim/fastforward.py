@@ -557,6 +557,9 @@ class FastForwardLoop:
     such passes are followed.
     """
 
+    #: passes kept as known to follow an end (all forgotten when full)
+    max_known_after = 64
+
     def __init__(self, engine: Any, channel: int, phy: Any = None) -> None:
         self.engine = engine
         self.channel = channel
@@ -598,7 +601,7 @@ class FastForwardLoop:
             if key == self._prev:
                 self._fixed = _FixedPoint(key, _KnownPass(period, sig.content, ended))
             if self._prev_end is not None:
-                if len(self._after) >= 64:
+                if len(self._after) >= self.max_known_after:
                     self._after.clear()
                 self._after[self._prev_end] = _KnownPass(period, sig.content, ended)
         self._prev, self._prev_end = key, ended

@@ -35,6 +35,7 @@ __all__ = [
     "RoundTable",
     "V",
     "build_round",
+    "draw_index",
 ]
 
 H, V = 0, 1
@@ -200,15 +201,29 @@ class RoundTable:
         if hit is not None:
             return hit
         part = self._memo.get((pattern,))
-        if part is None:  # the records that can give ``pattern``, their Kraus operators
+        if part is None:
+            # the records that can give ``pattern``, their weights and (K_r† K_r)ᵀ as rows:
+            # Tr(K_r ρ K_r†) = Σ_jm ρ_jm (K_r† K_r)_mj, one sum of products for all r (einsum's
+            # own loop: ≈ 10x faster than the batched K_r ρ; BLAS would spawn threads)
             idx = np.nonzero(self.weights[:, pattern] > 0)[0]
-            part = self._memo[(pattern,)] = (idx, self.kraus[idx], self.kraus[idx].conj())
-        idx, k, kc = part
-        q = np.real(((k @ rho) * kc).sum(axis=(1, 2)))
+            k = self.kraus[idx]
+            gram = np.einsum("rkj,rkm->rjm", k, k.conj()).reshape(len(idx), 16)
+            part = self._memo[(pattern,)] = (idx, self.weights[idx, pattern], gram)
+        idx, wp, gram = part
+        q = np.einsum("rj,j->r", gram, rho.reshape(16)).real
         w = np.zeros(len(self.kraus))
-        w[idx] = self.weights[idx, pattern] * np.clip(q, 0, None)
+        w[idx] = wp * np.clip(q, 0, None)
         s = w.sum()
         return self._remember(key, w / s if s > 0 else w)
+
+
+def draw_index(rng: np.random.Generator, p: np.ndarray) -> int:
+    """An index drawn with probabilities ``p`` (non-negative, summing to 1): the same draw as
+    ``rng.choice(len(p), p=p)`` (one uniform against the normalised cumulative sum), without
+    its argument checks (≈ 15 µs of a detailed attempt's round)."""
+    cdf = np.cumsum(p)
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
 
 
 @lru_cache(maxsize=512)

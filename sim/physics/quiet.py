@@ -38,18 +38,34 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .attempts import mode_overlap
-from .bsa import build_round
+from .bsa import build_round, draw_index
 
-__all__ = ["QuietFire", "QuietPass", "QuietWorld", "QuietAttempts", "STATE_DECIMALS"]
+__all__ = [
+    "QuietFire",
+    "QuietPass",
+    "QuietWorld",
+    "QuietAttempts",
+    "STATE_DECIMALS",
+    "round_overlap",
+]
 
 #: ion-state digits that must agree for two quiet passes to count as the same
 STATE_DECIMALS = 9
+
+
+def round_overlap(m: float) -> float:
+    """Mode overlap ``m`` to the 4 decimals the round tables are keyed by: ``round(m, 4)``,
+    for a numpy float computed as numpy does (``rint(m·10⁴)/10⁴``, the same value ≈ 15 µs
+    cheaper; the ions' temperatures are numpy floats)."""
+    if isinstance(m, np.floating):
+        return round(float(m) * 1e4) / 1e4
+    return round(m, 4)
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,6 +154,7 @@ class QuietAttempts:
         self._q_force: bool | None = None  # the next round: True non-empty, False empty
         self._q_p0: dict[tuple, float] = {}
         self._q_known: dict[QuietPass, _Known] = {}
+        self._q_rounded: dict[bytes, bytes] = {}
         # (cursor, world time, ions' state object, dark-count horizons, detector marks, and the
         # world's signature then): quiet_signature_now's last answer, or ref after a skip
         self._q_now: tuple | None = None
@@ -149,11 +166,11 @@ class QuietAttempts:
         always, or conditioned as the fast-forward armed it."""
         forced, self._q_force = self._q_force, None
         if forced is None:
-            pattern = int(self.rng.choice(16, p=p / p.sum()))
+            pattern = draw_index(self.rng, p / p.sum())
         elif forced:
             q = p.copy()
             q[0] = 0.0
-            pattern = int(self.rng.choice(16, p=q / q.sum()))
+            pattern = draw_index(self.rng, q / q.sum())
         else:
             pattern = 0
         self._q_fires.append(QuietFire(pattern, key, overlap, rho0, exc))
@@ -194,7 +211,7 @@ class QuietAttempts:
             self._t - t_next_mu,
             tuple(d.dark_to_mu - t_next_mu for d in dets),
             tuple(tuple(on.values()) for on in self._on),
-            (np.round(self.ions.rho, STATE_DECIMALS) + 0j).tobytes(),  # no signed zeros
+            self._rounded_state(),
         )
         if learn and sig not in self._q_known:
             if len(self._q_known) >= 256:
@@ -204,6 +221,18 @@ class QuietAttempts:
                 f, self.ions.rho.copy(), tuple(c - t_s for c in self._coh_t0)
             )
         return sig
+
+    def _rounded_state(self) -> bytes:
+        """The ions' state to :data:`STATE_DECIMALS` decimals, as bytes (remembered by the
+        exact bytes: the world returns to the same states again and again)."""
+        raw = self.ions.rho.tobytes()
+        b = self._q_rounded.get(raw)
+        if b is None:
+            if len(self._q_rounded) >= 1024:
+                self._q_rounded.clear()
+            rounded = np.round(self.ions.rho, STATE_DECIMALS) + 0j  # no signed zeros
+            b = self._q_rounded[raw] = rounded.tobytes()
+        return b
 
     def _p_empty(self, fire: QuietFire, overlap: float) -> float:
         """P(empty pattern) of ``fire``'s round with mode overlap ``overlap``."""
@@ -276,7 +305,7 @@ class QuietAttempts:
             if m is None:
                 dtj = t_fire + j * period_mu - t0
                 n_j = tuple(n + h * dtj for n, h in zip(n0, heat))
-                m = memo[j] = round(mode_overlap(lab, dt, n_j), 4)
+                m = memo[j] = round_overlap(mode_overlap(lab, dt, n_j))
             return m
 
         def q_quiet(j: int) -> float:
@@ -321,9 +350,9 @@ class QuietAttempts:
         # the last round is now the last skipped pass's (ref's, ending at t_end): the world's own
         # signature (quiet_signature_now) then equals ref, and a following skip is not taken for
         # a transient; untouched until the next pass, it is ref itself
-        self._q_last = replace(
-            known.fire, exc=tuple((n, s + t_end, e + t_end) for n, s, e in ref.exc)
-        )
+        f = known.fire
+        exc = tuple((n, s + t_end, e + t_end) for n, s, e in ref.exc)
+        self._q_last = QuietFire(f.pattern, f.key, f.overlap, f.rho0, exc)  # (no replace(): slow)
         self._q_now = (
             t_end,
             self._t,
@@ -354,10 +383,12 @@ class QuietAttempts:
 
     def start_signature(self, t_next_mu: int) -> tuple | None:
         """Where a call of the attempt loop starts, the cursor at ``t_next_mu``: the world as it
-        is (:meth:`quiet_signature_now`, e.g. after a pass with a click), with the coherence
-        origins relative to the cursor (mu); None when that is no quiet state, or while a
-        detector's dead time after its last click reaches past where its dark counts are drawn
-        to (the quiet law of the next pass would not hold)."""
+        is (:meth:`quiet_signature_now`, e.g. after a pass with a click) without the last quiet
+        round's key and excitation windows (history: what a round leaves is in the ions' state,
+        the coherence origins and the horizons, and a skip checks the photon paths itself), with
+        the coherence origins relative to the cursor (mu); None when that is no quiet state, or
+        while a detector's dead time after its last click reaches past where its dark counts are
+        drawn to (the quiet law of the next pass would not hold)."""
         for ch in self._det_ch:
             d = self._channels[ch]
             if d.last_click_mu + d.dead_mu > d.dark_to_mu:
@@ -365,7 +396,13 @@ class QuietAttempts:
         sig = self.quiet_signature_now(t_next_mu)
         if sig is None:
             return None
-        return sig, tuple(round(c / self.mu_s) - t_next_mu for c in self._coh_t0)
+        return (
+            sig.t_rel,
+            sig.dark_rel,
+            sig.beams,
+            sig.state,
+            tuple(round(c / self.mu_s) - t_next_mu for c in self._coh_t0),
+        )
 
     def _arm(self, p0: float, dets: list[Any], rates: list[float], windows: list[int]) -> None:
         """The next pass is not quiet: its round is non-empty (empty with probability ``p0``),

@@ -33,7 +33,7 @@ from .attempts import (
     phase_unitary,
     pulse_stats,
 )
-from .bsa import ORIGIN_A, ORIGIN_B, build_round
+from .bsa import ORIGIN_A, ORIGIN_B, build_round, draw_index
 from .circuit import CircuitRecord
 from .circuit_world import CIRCUIT_ROLES, CircuitWorld
 from .cycle_world import THERMAL_KEY_TOL, EntanglerRuns
@@ -49,7 +49,7 @@ from .ions import (
 from .lab import Lab, LabError
 from .planned import PlannedWindows, linear_step
 from .polarisation import PolarisationRecord, PolarisationTracking
-from .quiet import QuietAttempts
+from .quiet import QuietAttempts, round_overlap
 from .readout import fluorescence_rates, poisson_click_times
 from .view import PhyView
 
@@ -346,7 +346,7 @@ class PhysicsWorld(
             offsets[k] = s * self.mu_s + node.excite.delay_s + node.optics.photon_delay_s
             self._coh_t0[k] = s * self.mu_s
         dt = offsets[0] - offsets[1] if len(exc) == 2 else 0.0
-        m = round(mode_overlap(lab, dt, tuple(t.n for t in self.ions.thermal)), 4)
+        m = round_overlap(mode_overlap(lab, dt, tuple(t.n for t in self.ions.thermal)))
         acc = tuple(d.efficiency for d in lab.bsa.detectors)
         table = build_round(ems[0], ems[1], m, acc, (0.0,) * 4)
         rho0 = self.ions.rho
@@ -357,7 +357,7 @@ class PhysicsWorld(
         if pattern == 0:
             return
         rec_p = table.record_probs(pattern, rho0)
-        r = int(self.rng.choice(len(rec_p), p=rec_p))
+        r = draw_index(self.rng, rec_p)
         true_t = np.full(4, np.nan)
         for i, det in enumerate(lab.bsa.detectors):
             if not pattern >> i & 1:

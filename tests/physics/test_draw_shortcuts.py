@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The detailed rounds' shortcuts draw exactly as what they replace, so that seeded runs are
+unchanged: ``draw_index`` as ``Generator.choice`` (same index, same generator state after),
+``round_overlap`` as ``round`` (numpy's rounding for numpy floats, Python's for floats), and
+``RoundTable.record_probs`` as the trace of each record's Kraus operator on the state."""
+
+import numpy as np
+
+from sim.physics.bsa import IDENTITY_JONES, NodeEmission, build_round, draw_index
+from sim.physics.quiet import round_overlap
+
+
+def test_draw_index_is_rng_choice():
+    g = np.random.default_rng(11)
+    for _ in range(400):
+        n = int(g.integers(2, 300))
+        p = g.random(n) ** 4
+        p[g.random(n) < 0.5] = 0.0
+        p[int(g.integers(n))] = 0.3
+        p = p / p.sum()
+        seed = int(g.integers(1 << 30))
+        a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+        assert [int(a.choice(n, p=p)) for _ in range(3)] == [draw_index(b, p) for _ in range(3)]
+        assert a.random() == b.random()  # the same number of draws
+
+
+def test_round_overlap_is_round():
+    g = np.random.default_rng(12)
+    xs = np.concatenate([g.random(20000), (np.arange(20000) + 0.5) / 1e4, g.random(5000) * 1e-3])
+    for x in xs:
+        assert round_overlap(np.float64(x)) == round(np.float64(x), 4)
+        assert round_overlap(float(x)) == round(float(x), 4)
+
+
+def test_record_probs_are_the_kraus_traces():
+    jones = (0.8, 0.6j, 0.6j, 0.8)  # a unitary path rotation: complex Kraus operators
+    em = NodeEmission(p1=0.3, p2=0.01, eta=0.2, eps_pol=0.01, jones=jones)
+    table = build_round(
+        em,
+        NodeEmission(0.3, 0.01, 0.2, 0.01, IDENTITY_JONES),
+        0.9,
+        (0.9, 0.8, 0.9, 0.8),
+        (0.0,) * 4,
+    )
+    g = np.random.default_rng(13)
+    a = g.normal(size=(4, 4)) + 1j * g.normal(size=(4, 4))
+    rho = a @ a.conj().T
+    rho /= np.trace(rho)
+    for pattern in (1, 3, 6, 12):
+        k = table.kraus
+        q = np.real(np.einsum("rij,jk,rik->r", k, rho, k.conj()))
+        w = table.weights[:, pattern] * np.clip(q, 0, None)
+        np.testing.assert_allclose(table.record_probs(pattern, rho), w / w.sum(), atol=1e-14)
