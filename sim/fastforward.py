@@ -65,7 +65,7 @@ class RunKey:
     model_id: int
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class RunLaw:
     """The last run's law, kept while it timed out: cycle model, P(herald) per cycle ``p``,
     cycles per run, non-herald pattern law ``cond`` (or None), non-herald mask, counter matrix,
@@ -132,7 +132,7 @@ class _PassKey:
     content: Any
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class _KnownPass:
     """A pass seen (its period and physics) and where it ended."""
 
@@ -141,13 +141,13 @@ class _KnownPass:
     ended: PassEnd
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class _FixedPoint:
     key: _PassKey
     known: _KnownPass
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, slots=True)
 class _ClosedPeriod:
     windows: list
     timeout: bool
@@ -216,7 +216,7 @@ class CyclePhy(Protocol):
 
 
 # ====================================================================== PHY
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class _Armed:
     """The fast-forward drew that the next run with this law heralds."""
 

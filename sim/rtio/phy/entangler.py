@@ -93,7 +93,7 @@ class CycleLaw:
     plain: Any
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class _Stale:
     """An input timestamp from a non-herald cycle, drawn when (if ever) it is read."""
 
@@ -407,9 +407,12 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         the timestamp of such a cycle, drawn when (if ever) it is read."""
         counters = self.counters = (pattern_counts @ cmat).tolist()
         if model is not None:
+            stale = None  # one record serves every input of this run
             for i in range(4):
                 if counters[i] and not last_pattern >> i & 1:
-                    self._stale[i] = _Stale(model, pattern_counts, plain)
+                    if stale is None:
+                        stale = _Stale(model, pattern_counts, plain)
+                    self._stale[i] = stale
 
     def _mark_stale(self, i: int, model: Any, counts: Any, plain: Any) -> None:
         """Input ``i`` keeps a timestamp of a non-herald cycle with pattern ``counts``."""
