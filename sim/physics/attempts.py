@@ -155,6 +155,16 @@ def _click_order(c: tuple[int, int]) -> tuple[int, int]:
     return c[1], c[0]
 
 
+#: per herald pattern: its H and its V detector (the first of each that clicked)
+_HV = {
+    q: (
+        next(i for i in range(0, 4, 2) if q >> i & 1),
+        next(i for i in range(1, 4, 2) if q >> i & 1),
+    )
+    for q in HERALD_PATTERNS
+}
+
+
 @dataclass(eq=False)
 class _NodeCycle:
     stats: ExcitationStats | None
@@ -234,10 +244,11 @@ class CycleModel:
                 clicks.append((i, f))
         clicks += self._ungated(rng, first)
         clicks.sort(key=_click_order)
-        rho = self._conditional_state(pattern)
         true_arr = np.array(true_t)
         if pattern in HERALD_PATTERNS:
-            rho = self._apply_phase(rho, pattern, true_arr)
+            rho = self._apply_phase(self._conditional_state(pattern, copy=False), pattern, true_arr)
+        else:
+            rho = self._conditional_state(pattern)
         return CycleSample(
             pattern,
             np.array(first, dtype=np.int64),
@@ -292,13 +303,14 @@ class CycleModel:
                         out.append(CycleClick(c, i, int(t / MU_S), False))
         return out
 
-    def _conditional_state(self, pattern: int) -> np.ndarray:
-        """Post-cycle ion state given the gated pattern (before the detection-time phase)."""
+    def _conditional_state(self, pattern: int, copy: bool = True) -> np.ndarray:
+        """Post-cycle ion state given the gated pattern (before the detection-time phase); a
+        copy, or (``copy`` False) the cached array itself, not to be modified."""
         rho = self._state_cache.get(pattern)
         if rho is None:
             rho, _ = self.table.conditional_state(pattern, self.rho0)
             self._state_cache[pattern] = rho
-        return rho.copy()
+        return rho.copy() if copy else rho
 
     def post_state(self, excluded: Sequence[int] = HERALD_PATTERNS) -> np.ndarray:
         """Ion state at the end of a cycle whose gated pattern is not in ``excluded`` (averaged
@@ -315,11 +327,19 @@ class CycleModel:
 
     def _apply_phase(self, rho: np.ndarray, pattern: int, true_t: np.ndarray) -> np.ndarray:
         """Detection-time phase φ = ω_q (t_H − t_V) on the heralded state."""
-        h = next(i for i in range(4) if pattern >> i & 1 and i % 2 == 0)
-        v = next(i for i in range(4) if pattern >> i & 1 and i % 2 == 1)
-        wq = 0.5 * (self.lab.nodes[0].omega_q + self.lab.nodes[1].omega_q)
-        d = _phase_diagonal(wq * (true_t[h] - true_t[v]))
+        h, v = _HV[pattern]
+        d = _phase_diagonal(self._omega_q * (true_t[h] - true_t[v]))
         return rho * (d[:, None] * d.conj())  # u rho u† for the diagonal u
+
+    @cached_property
+    def _omega_q(self) -> float:
+        """The nodes' mean qubit angular frequency (rad/s), of the detection-time phase."""
+        return 0.5 * (self.lab.nodes[0].omega_q + self.lab.nodes[1].omega_q)
+
+    @cached_property
+    def _emitting(self) -> list[int]:
+        """The nodes that emit in a cycle."""
+        return [k for k in (0, 1) if self.nodes[k].stats is not None]
 
     @cached_property
     def _click_tables(self) -> _ClickTables:
@@ -355,7 +375,7 @@ class CycleModel:
 
     def _photon_time(self, rng: np.random.Generator, i: int, origin: int) -> tuple[float, float]:
         if origin not in (ORIGIN_A, ORIGIN_B):
-            emitting = [k for k in (0, 1) if self.nodes[k].stats is not None]
+            emitting = self._emitting
             origin = emitting[int(rng.integers(len(emitting)))] if emitting else ORIGIN_A
         nc = self.nodes[origin]
         tab = self._click_tables
