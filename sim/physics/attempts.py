@@ -312,9 +312,12 @@ class CycleModel:
             self._state_cache[pattern] = rho
         return rho.copy() if copy else rho
 
-    def post_state(self, excluded: Sequence[int] = HERALD_PATTERNS) -> np.ndarray:
+    def post_state(
+        self, excluded: Sequence[int] = HERALD_PATTERNS, copy: bool = True
+    ) -> np.ndarray:
         """Ion state at the end of a cycle whose gated pattern is not in ``excluded`` (averaged
-        over those patterns; e.g. the last cycle of a run that timed out). Cached."""
+        over those patterns; e.g. the last cycle of a run that timed out). Cached: a copy, or
+        (``copy`` False) the cached array itself, not to be modified."""
         key = ("post",) + tuple(sorted(set(excluded)))
         rho = self._state_cache.get(key)
         if rho is None:
@@ -323,7 +326,7 @@ class CycleModel:
             p = float(np.real(np.trace(out)))
             rho = out / p if p > 0 else self.rho0.copy()
             self._state_cache[key] = rho
-        return rho.copy()
+        return rho.copy() if copy else rho
 
     def _apply_phase(self, rho: np.ndarray, pattern: int, true_t: np.ndarray) -> np.ndarray:
         """Detection-time phase φ = ω_q (t_H − t_V) on the heralded state."""

@@ -297,7 +297,8 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         n_cycles = k if success else n_max
         n_plain = n_cycles - 1 if success else n_cycles
         pattern_counts = self._plain_counts(rng, n_plain, law.cond)
-        plain_counts = pattern_counts.copy()
+        recorder = self.engine.recorder
+        plain_counts = pattern_counts.copy() if recorder is not None else None  # for the VCD
         last_pattern = 0
         t_last = t0 + (n_cycles - 1) * cycle_mu
         t_end = t0 + n_cycles * cycle_mu
@@ -340,7 +341,7 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         self.herald_log.append((t_end, data))
         if paired:
             self.slave_done(t_end, n_cycles, success)
-        if self.engine.recorder is not None:
+        if recorder is not None:
             clicks = (
                 [(int(i), t_last + int(t)) for i, t in sample.clicks]
                 if success and model is not None
