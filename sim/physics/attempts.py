@@ -349,11 +349,11 @@ class CycleModel:
         """The tables :meth:`_draw_click` reads, as Python lists (the same values)."""
         t = self.table
         return _ClickTables(
-            [(float(g0), float(g1)) for g0, g1 in self.gates_s],
-            [float(a) for a in t.accept],
-            [float(d) for d in t.dark],
-            [[int(n) for n in row] for row in t.photons],
-            [[int(o) for o in row] for row in t.origin],
+            [(g0, g1) for g0, g1 in np.asarray(self.gates_s, dtype=float).tolist()],
+            np.asarray(t.accept, dtype=float).tolist(),
+            np.asarray(t.dark, dtype=float).tolist(),
+            np.asarray(t.photons).astype(np.int64).tolist(),  # (records can be thousands)
+            np.asarray(t.origin).astype(np.int64).tolist(),
             [det.jitter_s for det in self.lab.bsa.detectors],
         )
 
