@@ -104,23 +104,13 @@ class PlannedWindows:
         key = (t1 - t0, tuple([(t - t0, k, role, lvl) for t, k, _, role, lvl in events]), on0, offs)
         plan = self._plans.get(key)
         if plan is None:
-            plan = (*self._plan(events, t0, t1, offs), {})
+            plan = self._plan(events, t0, t1, offs)
             if len(self._plans) >= 256:
                 self._plans.clear()
             self._plans[key] = plan
-        sop, thermal_ops, coh_rel, final_on, outs = plan
+        sop, thermal_ops, coh_rel, final_on = plan
         self._note_window(t0, key, thermal_ops)
-        # the map's result memoised by the exact bytes of rho (windows between entangler runs
-        # start from the same few states: a lookup instead of a 16×16 complex product)
-        rho = ions.rho
-        memo_key = (rho.dtype.char, rho.shape, rho.tobytes())
-        out = outs.get(memo_key)
-        if out is None:
-            out = (sop @ rho.reshape(16)).reshape(4, 4)
-            if len(outs) >= 16:
-                outs.clear()
-            outs[memo_key] = out
-        ions.rho = out.copy()
+        ions.rho = (sop @ ions.rho.reshape(16)).reshape(4, 4)
         self._diag = ions.rho if diag else None
         for k, cool, dt in thermal_ops:
             th = ions.thermal[k]
