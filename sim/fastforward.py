@@ -65,7 +65,7 @@ class RunKey:
     model_id: int
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class RunLaw:
     """The last run's law, kept while it timed out: cycle model, P(herald) per cycle ``p``,
     cycles per run, non-herald pattern law ``cond`` (or None), non-herald mask, counter matrix,
@@ -132,7 +132,7 @@ class _PassKey:
     content: Any
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class _KnownPass:
     """A pass seen (its period and physics) and where it ended."""
 
@@ -141,13 +141,13 @@ class _KnownPass:
     ended: PassEnd
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class _FixedPoint:
     key: _PassKey
     known: _KnownPass
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, slots=True)
 class _ClosedPeriod:
     windows: list
     timeout: bool
@@ -216,7 +216,7 @@ class CyclePhy(Protocol):
 
 
 # ====================================================================== PHY
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class _Armed:
     """The fast-forward drew that the next run with this law heralds."""
 
@@ -249,6 +249,7 @@ class EntanglerFastForward:
         self._armed: _Armed | None = None
         self._period_world: PeriodWorld | None = None
         self.skipped = 0  # runs the fast-forward did not execute one by one
+        self._fire_memo: tuple[Any, Any, list[float]] | None = None  # see _stale_from_earlier_runs
 
     def _cycles_to_herald(self, rng: Any, model: Any, p: float, n_max: int) -> int:
         """Cycles to the first herald: geometric(p), or truncated at ``n_max`` when the
@@ -347,10 +348,15 @@ class EntanglerFastForward:
         the other ``runs`` skipped runs in which it fired, if any: drawn here (that run's
         counters are the run law conditioned on the input having fired)."""
         n_max, cond, cmat = law.n_max, law.cond, law.cmat
+        memo = self._fire_memo
+        if memo is None or memo[0] is not cond or memo[1] is not cmat:
+            # P(input i fires in a non-herald cycle), per law and counter matrix
+            fire = [float(cond @ cmat[:, i]) for i in range(4)]
+            memo = self._fire_memo = (cond, cmat, fire)
         for i in range(4):
             if self.counters[i]:
                 continue
-            c = float(cond @ cmat[:, i])  # P(input i fires in a non-herald cycle)
+            c = memo[2][i]
             if c <= 0:
                 continue
             f = -math.expm1(n_max * math.log1p(-c)) if c < 1 else 1.0  # ... in a run

@@ -21,6 +21,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -138,6 +139,32 @@ class CycleClick(NamedTuple):
     gated: bool
 
 
+class _ClickTables(NamedTuple):
+    """Per gate input: gate (s from the cycle start; NaN: none), acceptance, dark-click
+    probability, jitter (s); per record and input: photons, their origin."""
+
+    gates: list[tuple[float, float]]
+    accept: list[float]
+    dark: list[float]
+    photons: list[list[int]]
+    origin: list[list[int]]
+    jitter: list[float]
+
+
+def _click_order(c: tuple[int, int]) -> tuple[int, int]:
+    return c[1], c[0]
+
+
+#: per herald pattern: its H and its V detector (the first of each that clicked)
+_HV = {
+    q: (
+        next(i for i in range(0, 4, 2) if q >> i & 1),
+        next(i for i in range(1, 4, 2) if q >> i & 1),
+    )
+    for q in HERALD_PATTERNS
+}
+
+
 @dataclass(eq=False)
 class _NodeCycle:
     stats: ExcitationStats | None
@@ -205,22 +232,32 @@ class CycleModel:
     def sample(self, rng: np.random.Generator, allowed: Sequence[int]) -> CycleSample:
         """Draw one cycle conditioned on its gated pattern being in ``allowed``."""
         pattern, r = self._draw_pattern_record(rng, allowed)
-        first = np.full(4, -1, dtype=np.int64)
-        true_t = np.full(4, np.nan)
+        first = [-1, -1, -1, -1]
+        true_t = [math.nan] * 4
         clicks: list[tuple[int, int]] = []
-        dark = np.zeros(4, dtype=bool)
+        dark = [False] * 4
         for i in range(4):
             if pattern >> i & 1:
                 t_true, t_rec, dark[i] = self._draw_click(rng, i, r)
-                first[i] = math.floor(t_rec / MU_S)
+                first[i] = f = math.floor(t_rec / MU_S)
                 true_t[i] = t_true
-                clicks.append((i, int(first[i])))
+                clicks.append((i, f))
         clicks += self._ungated(rng, first)
-        clicks.sort(key=lambda c: (c[1], c[0]))
-        rho = self._conditional_state(pattern)
+        clicks.sort(key=_click_order)
+        true_arr = np.array(true_t)
         if pattern in HERALD_PATTERNS:
-            rho = self._apply_phase(rho, pattern, true_t)
-        return CycleSample(pattern, first, clicks, rho, true_t, self, dark)
+            rho = self._apply_phase(self._conditional_state(pattern, copy=False), pattern, true_arr)
+        else:
+            rho = self._conditional_state(pattern)
+        return CycleSample(
+            pattern,
+            np.array(first, dtype=np.int64),
+            clicks,
+            rho,
+            true_arr,
+            self,
+            np.array(dark, dtype=bool),
+        )
 
     def first_edge(self, rng: np.random.Generator, allowed: Sequence[int], i: int) -> int:
         """First gated click of input ``i`` (mu from cycle start, −1 if none) in one cycle drawn
@@ -266,17 +303,21 @@ class CycleModel:
                         out.append(CycleClick(c, i, int(t / MU_S), False))
         return out
 
-    def _conditional_state(self, pattern: int) -> np.ndarray:
-        """Post-cycle ion state given the gated pattern (before the detection-time phase)."""
+    def _conditional_state(self, pattern: int, copy: bool = True) -> np.ndarray:
+        """Post-cycle ion state given the gated pattern (before the detection-time phase); a
+        copy, or (``copy`` False) the cached array itself, not to be modified."""
         rho = self._state_cache.get(pattern)
         if rho is None:
             rho, _ = self.table.conditional_state(pattern, self.rho0)
             self._state_cache[pattern] = rho
-        return rho.copy()
+        return rho.copy() if copy else rho
 
-    def post_state(self, excluded: Sequence[int] = HERALD_PATTERNS) -> np.ndarray:
+    def post_state(
+        self, excluded: Sequence[int] = HERALD_PATTERNS, copy: bool = True
+    ) -> np.ndarray:
         """Ion state at the end of a cycle whose gated pattern is not in ``excluded`` (averaged
-        over those patterns; e.g. the last cycle of a run that timed out). Cached."""
+        over those patterns; e.g. the last cycle of a run that timed out). Cached: a copy, or
+        (``copy`` False) the cached array itself, not to be modified."""
         key = ("post",) + tuple(sorted(set(excluded)))
         rho = self._state_cache.get(key)
         if rho is None:
@@ -285,41 +326,64 @@ class CycleModel:
             p = float(np.real(np.trace(out)))
             rho = out / p if p > 0 else self.rho0.copy()
             self._state_cache[key] = rho
-        return rho.copy()
+        return rho.copy() if copy else rho
 
     def _apply_phase(self, rho: np.ndarray, pattern: int, true_t: np.ndarray) -> np.ndarray:
         """Detection-time phase φ = ω_q (t_H − t_V) on the heralded state."""
-        h = next(i for i in range(4) if pattern >> i & 1 and i % 2 == 0)
-        v = next(i for i in range(4) if pattern >> i & 1 and i % 2 == 1)
-        wq = 0.5 * (self.lab.nodes[0].omega_q + self.lab.nodes[1].omega_q)
-        d = _phase_diagonal(wq * (true_t[h] - true_t[v]))
+        h, v = _HV[pattern]
+        d = _phase_diagonal(self._omega_q * (true_t[h] - true_t[v]))
         return rho * (d[:, None] * d.conj())  # u rho u† for the diagonal u
+
+    @cached_property
+    def _omega_q(self) -> float:
+        """The nodes' mean qubit angular frequency (rad/s), of the detection-time phase."""
+        return 0.5 * (self.lab.nodes[0].omega_q + self.lab.nodes[1].omega_q)
+
+    @cached_property
+    def _emitting(self) -> list[int]:
+        """The nodes that emit in a cycle."""
+        return [k for k in (0, 1) if self.nodes[k].stats is not None]
+
+    @cached_property
+    def _click_tables(self) -> _ClickTables:
+        """The tables :meth:`_draw_click` reads, as Python lists (the same values)."""
+        t = self.table
+        return _ClickTables(
+            [(g0, g1) for g0, g1 in np.asarray(self.gates_s, dtype=float).tolist()],
+            np.asarray(t.accept, dtype=float).tolist(),
+            np.asarray(t.dark, dtype=float).tolist(),
+            np.asarray(t.photons).astype(np.int64).tolist(),  # (records can be thousands)
+            np.asarray(t.origin).astype(np.int64).tolist(),
+            [det.jitter_s for det in self.lab.bsa.detectors],
+        )
 
     def _draw_click(self, rng: np.random.Generator, i: int, r: int) -> tuple[float, float, bool]:
         """(true, recorded time, is dark) of input i's first gated click in record r (s)."""
-        g0, g1 = self.gates_s[i]
-        a, d = self.table.accept[i], self.table.dark[i]
-        n = int(self.table.photons[r, i])
+        tab = self._click_tables
+        g0, g1 = tab.gates[i]
+        a, d = tab.accept[i], tab.dark[i]
+        n = tab.photons[r][i]
         p_ph = 1 - (1 - a) ** n
         # which of photon only, dark only, both made the record's click (weights as drawn)
         w0, w1, w2 = p_ph * (1 - d), (1 - p_ph) * d, p_ph * d
         u = rng.random() * (w0 + w1 + w2)
         kind = 0 if u < w0 else 1 if u < w0 + w1 else 2
-        times: list[tuple[float, float, bool]] = []
-        if kind in (1, 2):
-            t = g0 + rng.random() * (g1 - g0)
-            times.append((t, t, True))
-        if kind in (0, 2):
-            times.append(self._photon_time(rng, i, int(self.table.origin[r, i])) + (False,))
-        return min(times, key=lambda x: x[1])
+        if kind == 0:
+            return self._photon_time(rng, i, tab.origin[r][i]) + (False,)
+        t = g0 + rng.random() * (g1 - g0)
+        if kind == 1:
+            return t, t, True
+        t_ph, rec = self._photon_time(rng, i, tab.origin[r][i])
+        return (t_ph, rec, False) if rec < t else (t, t, True)  # the earlier (the dark on a tie)
 
     def _photon_time(self, rng: np.random.Generator, i: int, origin: int) -> tuple[float, float]:
         if origin not in (ORIGIN_A, ORIGIN_B):
-            emitting = [k for k in (0, 1) if self.nodes[k].stats is not None]
+            emitting = self._emitting
             origin = emitting[int(rng.integers(len(emitting)))] if emitting else ORIGIN_A
         nc = self.nodes[origin]
-        g0, g1 = self.gates_s[i]
-        sigma = self.lab.bsa.detectors[i].jitter_s
+        tab = self._click_tables
+        g0, g1 = tab.gates[i]
+        sigma = tab.jitter[i]
         assert nc.stats is not None
         # rejection: emission time (+ jitter) until it falls in the gate; the gate accepts most
         # photons, so draws one at a time (a batch is used once the acceptance looks low)
@@ -337,7 +401,7 @@ class CycleModel:
         t0 = g0 + rng.random() * (g1 - g0)  # practically unreachable: acceptance < 1e-4
         return t0, t0
 
-    def _ungated(self, rng: np.random.Generator, first: np.ndarray) -> list[tuple[int, int]]:
+    def _ungated(self, rng: np.random.Generator, first: Sequence[int]) -> list[tuple[int, int]]:
         """Dark counts outside the gates and afterpulses (waveform only)."""
         out = []
         t_cyc = self.cycle_mu * MU_S

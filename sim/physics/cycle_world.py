@@ -121,7 +121,8 @@ class EntanglerRuns:
     ) -> None:
         """Commit a run that ended without a pattern in ``excluded`` (a timeout): the ions are in
         the model's non-herald state at ``t_end_mu`` and heated over the run."""
-        self.commit_state(model.post_state(excluded), t_run_start_mu, t_end_mu, timeout=True)
+        rho = model.post_state(excluded, copy=False)  # commit_state copies it
+        self.commit_state(rho, t_run_start_mu, t_end_mu, timeout=True)
 
     def commit_state(
         self, rho: np.ndarray, t_run_start_mu: int, t_end_mu: int, *, timeout: bool = False
@@ -134,11 +135,13 @@ class EntanglerRuns:
         t_run0, t_end = t_run_start_mu, t_end_mu
         self._close_period(timeout, t_run0, t_end)
         self._owned.append((t_run0, t_end))
+        channels = self._channels
         for ch in self._det_ch:
-            self._channels[ch].suppress(t_run0, t_end)
+            channels[ch].suppress(t_run0, t_end)
+        run_s = (t_end - t_run0) * self.mu_s
         for th in self.ions.thermal:
-            th.heat((t_end - t_run0) * self.mu_s)
-        self._runs_exposed((t_end - t_run0) * self.mu_s)
+            th.heat(run_s)
+        self._runs_exposed(run_s)
         self.ions.rho = rho.copy()
         self._coh_t0 = [t_end * self.mu_s] * 2
         self._staged.clear()

@@ -26,7 +26,7 @@ class Submission(NamedTuple):
     data: Any
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class Period:
     """What one pass of a kernel loop submitted: clocks at its start and end (mu) and every
     accepted submission in order. :attr:`key` compares periods wherever they lie in time."""
@@ -102,7 +102,7 @@ class FastForwardPhy(Protocol):
         ...
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, slots=True)
 class _Capture:
     now0: int
     counter0: int

@@ -82,7 +82,7 @@ class Timeline:
             if end > f.end:
                 f.end = end
             return
-        self.now += duration
+        self.now += int(duration)  # a Python int, as at_mu keeps it (numpy scalars are slow)
 
     def take_time(self, duration: float) -> None:
         """``delay``: seconds → mu, rounded half away from zero (``llvm.round``)."""

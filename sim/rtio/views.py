@@ -65,23 +65,18 @@ class PhyViews:
             if st is None:
                 continue
             view = st.level_view
-            if view is not None:
+            if view is None:
+                levels = self.ttl_levels(ch, t_from_mu, t_to_mu)
+            else:
                 # LevelView.quiet_since, inline (one check per channel and world query)
                 t = view.t
-                if (
-                    view.gen is None
-                    and not st.flagged
-                    and view.idx >= len(st.raw)
-                    and (not t or t[-1] < t_from_mu)
-                ):
+                if st.flagged:
+                    self._compact(st)
+                elif view.gen is None and view.idx >= len(st.raw) and (not t or t[-1] < t_from_mu):
                     continue
-            if st.flagged:  # ttl_levels, inline
-                self._compact(st)
-                view = st.level_view
-            if view is None:
-                view = st.level_view = LevelView(st)
-            for t_mu, lvl in view.levels(t_from_mu, t_to_mu):
-                out.append((t_mu, i, lvl))
+                levels = view.levels(t_from_mu, t_to_mu)  # :meth:`ttl_levels`, inline
+            if levels:
+                out += [(t_mu, i, lvl) for t_mu, lvl in levels]
         return out
 
     def ttl_level_at(self, channel: int, t_mu: int) -> int:

@@ -4,9 +4,10 @@ core cache and cost profiles."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from artiq.coredevice.exceptions import CacheError, DMAError, RTIOUnderflow
-from artiq.language.core import delay, delay_mu, now_mu, parallel, sequential
+from artiq.language.core import at_mu, delay, delay_mu, now_mu, parallel, sequential
 from artiq.language.units import ms, ns, us
 
 from sim.rtio.costs import CostProfile, load_profile
@@ -361,3 +362,17 @@ def test_rpc_cost_is_charged_once_per_kernel_call(env):
     nested, single = env.run(Host.k, Host())
     assert nested == single
     assert abs(single - env.engine.costs.rpc_async) <= 8 + env.engine.costs.get_counter
+
+
+def test_int64_delay_keeps_the_cursor_a_python_int(env):
+    """A kernel's int64 ``delay_mu`` (a numpy scalar, e.g. a driver's ``coarse_mu``) moves the
+    cursor by its value and leaves it a Python int, as ``at_mu`` does: the timestamps, counter
+    and world times derived from it stay Python ints (numpy scalar arithmetic costs many times
+    more on every event). The same in a parallel block."""
+    at_mu(np.int64(1_000_000))
+    delay_mu(np.int64(8))
+    assert now_mu() == 1_000_008 and type(env.engine.now) is int
+    with parallel:
+        delay_mu(np.int64(16))
+        delay_mu(np.int64(24))
+    assert now_mu() == 1_000_032 and type(env.engine.now) is int

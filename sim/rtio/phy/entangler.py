@@ -93,7 +93,7 @@ class CycleLaw:
     plain: Any
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class _Stale:
     """An input timestamp from a non-herald cycle, drawn when (if ever) it is read."""
 
@@ -297,7 +297,8 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         n_cycles = k if success else n_max
         n_plain = n_cycles - 1 if success else n_cycles
         pattern_counts = self._plain_counts(rng, n_plain, law.cond)
-        plain_counts = pattern_counts.copy()
+        recorder = self.engine.recorder
+        plain_counts = pattern_counts.copy() if recorder is not None else None  # for the VCD
         last_pattern = 0
         t_last = t0 + (n_cycles - 1) * cycle_mu
         t_end = t0 + n_cycles * cycle_mu
@@ -340,7 +341,7 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         self.herald_log.append((t_end, data))
         if paired:
             self.slave_done(t_end, n_cycles, success)
-        if self.engine.recorder is not None:
+        if recorder is not None:
             clicks = (
                 [(int(i), t_last + int(t)) for i, t in sample.clicks]
                 if success and model is not None
@@ -407,9 +408,12 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         the timestamp of such a cycle, drawn when (if ever) it is read."""
         counters = self.counters = (pattern_counts @ cmat).tolist()
         if model is not None:
+            stale = None  # one record serves every input of this run
             for i in range(4):
                 if counters[i] and not last_pattern >> i & 1:
-                    self._stale[i] = _Stale(model, pattern_counts, plain)
+                    if stale is None:
+                        stale = _Stale(model, pattern_counts, plain)
+                    self._stale[i] = stale
 
     def _mark_stale(self, i: int, model: Any, counts: Any, plain: Any) -> None:
         """Input ``i`` keeps a timestamp of a non-herald cycle with pattern ``counts``."""
