@@ -28,6 +28,7 @@ import sys
 from typing import Any, Callable, Sequence
 
 from sim import artiq_env
+from sim.blas import single_threaded_blas
 from sim.datasets import DatasetDB
 from sim.device_manager import DeviceDBError, load_device_db, transform_device_db
 from sim.experiment_file import (
@@ -447,7 +448,8 @@ class Simulation:
             "arguments": arguments,
         }
         self._start_of_experiment()
-        result = Run(self, exp_cls, expid, rid).execute()
+        with single_threaded_blas():
+            result = Run(self, exp_cls, expid, rid).execute()
         if self._tag_feed is not None:
             self._tag_feed.flush()  # the session has settled: every click is there
         return result
