@@ -141,7 +141,7 @@ def _estimate(
         try:
             if kind == "parity":
                 if s not in scans:
-                    raise ValueError("no parity-scan heralds (basis X/Y)")
+                    continue  # no X/Y analysis heralds of this ψ (yet): n/a, as in mode 'z'
                 sc = scans[s]
                 parts[s] = bell.fidelity_parity_scan(
                     c[0, 0],
@@ -171,14 +171,19 @@ def _estimate(
             raise DataError(names, f"{'ψ+' if s > 0 else 'ψ−'}: {e}") from e
     if not parts:
         zc = sum(c[0, 0] for c in counts.values())
-        if kind == "z" and zc.sum() > 0:
+        if kind in ("z", "parity") and zc.sum() > 0:
+            why = (
+                "mode 'z' measures no coherence"
+                if kind == "z"
+                else "no parity-scan heralds (basis X/Y) yet: the run measured no coherence"
+            )
             po = bell.p_odd(zc, cl=cl)
             bound = Estimate(
                 float("nan"),
                 0.0,
                 po.hi,
                 cl,
-                f"upper bound only: F <= P_odd (mode 'z' measures no coherence); P_odd {po.method}",
+                f"upper bound only: F <= P_odd ({why}); P_odd {po.method}",
             )
             return _Fidelities(parts, tomos, bound, None, "Z populations only (bound)")
         raise DataError(

@@ -2,6 +2,7 @@
 """Reports of every experiment kind, their figures and HTML, the command line's run selection."""
 
 import json
+import math
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -304,3 +305,35 @@ def test_folder_skips_a_run_that_did_not_herald(tmp_path, capsys):
     assert json.loads(out)["heralds"] == 1500
     code, _, err = _cli(["fidelity", hour / "000000002-RemoteEntanglement.h5"], capsys)
     assert code == 2 and "zero heralds" in err
+
+
+def _keep(d, keep):
+    """``d`` with only the heralds where ``keep`` is true (totals as the run's)."""
+    out = dict(d)
+    for k, v in d.items():
+        if k.startswith("herald."):
+            out[k] = v[keep]
+    out["totals.heralds"] = int(keep.sum())
+    return out
+
+
+def test_parity_run_stopped_before_its_scan_still_reports(tmp_path, capsys):
+    """A parity run interrupted while it took its Z-population heralds (no X/Y analysis herald
+    yet) is reported with what it has: the fidelity as the Z populations' upper bound, saying
+    why, with P and the rate; a ψ without scan heralds is n/a while the other's estimate stands
+    (it raised 'no parity-scan heralds' and the whole report failed)."""
+    d = remote_datasets(np.random.default_rng(5), n=1500, mode="parity")
+    z_only = _keep(d, d["herald.basis_a"] == 0)
+    rep = fidelity_summary(write_artiq(tmp_path / "z.h5", z_only), n_boot=100)
+    assert math.isnan(rep.fidelity.value) and 0.9 < rep.fidelity.hi <= 1.0
+    assert "no parity-scan heralds" in rep.fidelity.method
+    assert rep.fidelity_psi_plus is None and rep.fidelity_psi_minus is None
+    assert rep.heralds == z_only["totals.heralds"]
+    plus_scans = _keep(d, (d["herald.basis_a"] == 0) | (d["herald.psi"] == 1))
+    rep = fidelity_summary(write_artiq(tmp_path / "plus.h5", plus_scans), n_boot=200)
+    assert rep.fidelity_psi_minus is None and abs(rep.fidelity_psi_plus.value - 0.9) < 0.05
+    assert rep.fidelity.value == pytest.approx(rep.fidelity_psi_plus.value, abs=1e-9)
+    code, out, _ = _cli(
+        ["report", tmp_path / "z.h5", "--no-progress", "-o", tmp_path / "r"], capsys
+    )
+    assert code == 0 and (tmp_path / "r.md").stat().st_size > 0
