@@ -146,6 +146,14 @@ def _runs_and_checks(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Run]
     return runs, modes
 
 
+#: the simulator's mark of a run stopped at once by a second termination signal
+STOPPED_AT_ONCE = "ionlink.sim.stopped_at_once"
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _totals(run: Run, mode: str) -> RunTotals:
     duty = run.values.get("totals.duty_cycle")
     return RunTotals(
@@ -184,8 +192,18 @@ def read_remote_runs(
     n_h = sum(t.heralds for t in totals)
     if n_h == 0:
         raise DataError(names, f"zero heralds ({attempts} attempts)")
-    if attempts < n_h:
-        raise DataError(names, f"totals.attempts ({attempts}) < totals.heralds ({n_h})")
+    for run, t in zip(runs, totals):  # each run (a sum over a folder would hide a broken one)
+        if t.attempts < t.heralds:
+            at_once = run.values.get(STOPPED_AT_ONCE)
+            why = (
+                f": the run was stopped at once (a second {_text(at_once)}) before it recorded its "
+                "totals; analyse the other runs without it"
+                if at_once is not None
+                else ""
+            )
+            raise DataError(
+                [t.path], f"totals.attempts ({t.attempts}) < totals.heralds ({t.heralds}){why}"
+            )
     edges = hs.geometric_edges(n_h / attempts)
     use_tags = timing and photons and any(_has_tags(r) for r in runs)
     acc = HeraldTables(

@@ -200,8 +200,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not args.quiet:
             _print_datasets(result.datasets)
     elif result.status == "terminated":
+        from sim.run import STOPPED_AT_ONCE
+
+        at_once = isinstance(result.exception, KeyboardInterrupt) and (
+            STOPPED_AT_ONCE in result.datasets
+        )
         sys.stderr.write(
-            "{}: terminated (rid {}, exit status {})\n".format(PROG, result.rid, result.exit_code)
+            "{}: {} (rid {}, exit status {})\n".format(
+                PROG,
+                "stopped at once by a second signal: the experiment did not finish its records "
+                "(totals may be incomplete; the file says so in {})".format(STOPPED_AT_ONCE)
+                if at_once
+                else "terminated",
+                result.rid,
+                result.exit_code,
+            )
         )
     else:
         _fail(result.error_message or result.status)

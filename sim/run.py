@@ -13,6 +13,7 @@ import contextlib
 import logging
 import numbers
 import pathlib
+import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,8 +29,10 @@ from sim.experiment_file import InputError, argument_manager_class
 from sim.results import results_path, write_results
 from sim.termination import (
     EXIT_TERMINATED,
+    SignalInterrupt,
     TerminationSignal,
     exit_status,
+    signals_held,
     signals_request_termination,
 )
 
@@ -43,6 +46,7 @@ __all__ = [
     "EXIT_TERMINATED",
     "PROGRESS_DATASET",
     "DIAGNOSTICS_PREFIX",
+    "STOPPED_AT_ONCE",
 ]
 
 logger = logging.getLogger("sim.runner")
@@ -55,6 +59,9 @@ EXIT_BAD_INPUT = 2
 PROGRESS_DATASET = "ionlink.progress"
 #: Prefix of the simulator's own diagnostics datasets in results files.
 DIAGNOSTICS_PREFIX = "ionlink.sim."
+#: set (to the signal's name) when a second termination signal stopped ``run()`` at once: the
+#: experiment did not reach the end of its own code, so its totals may be incomplete
+STOPPED_AT_ONCE = DIAGNOSTICS_PREFIX + "stopped_at_once"
 
 
 @contextlib.contextmanager
@@ -188,10 +195,11 @@ class Run:
             ):
                 exc = self._lifecycle()
         finally:
-            self.progress.close()
-            self.device_mgr.close_devices()
-            self.sim.dataset_db.save()
-            self.sim._end_of_experiment()
+            with _held():  # the dataset store and the hardware state are saved whole
+                self.progress.close()
+                self.device_mgr.close_devices()
+                self.sim.dataset_db.save()
+                self.sim._end_of_experiment()
         code = EXIT_OK if exc is None else _exit_code_for(exc)
         if code == EXIT_OK and self.sim.scheduler.termination_requested():
             code = EXIT_TERMINATED
@@ -230,6 +238,11 @@ class Run:
                 self.device_mgr.notify_run_end()
         except BaseException as exc:
             logger.debug("run failed", exc_info=True)
+            if isinstance(exc, SignalInterrupt):
+                # the experiment did not reach the end of its own code (its totals, the last
+                # records): say so in the file, for whoever analyses it
+                name = signal.Signals(exc.signum).name
+                self.dataset_mgr.set(STOPPED_AT_ONCE, name, {}, False, False, True)
             self._write()
             return exc
         try:
@@ -281,6 +294,10 @@ class Run:
     def _write(self) -> None:
         if not self.sim.write_results or self.results_file is not None:
             return
+        with _held():  # a signal now waits until the file is written
+            self._write_held()
+
+    def _write_held(self) -> None:
         from artiq import __version__ as artiq_version
 
         try:
@@ -298,6 +315,18 @@ class Run:
             artiq_version=artiq_version,
             strict=False,
         )
+
+
+@contextlib.contextmanager
+def _held() -> Any:
+    """Termination signals wait while the block saves what the run made
+    (:func:`~sim.termination.signals_held`); a second signal that waited is then dropped: the run
+    has ended by then, and it ends as terminated (the first signal requested that)."""
+    try:
+        with signals_held():
+            yield
+    except SignalInterrupt:
+        logger.debug("a signal that waited for the results: the run has ended")
 
 
 def _hdf5_scalar(value: Any) -> Any:

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator
 
 __all__ = [
     "TERMINATION_SIGNALS",
+    "signals_held",
     "EXIT_TERMINATED",
     "SignalInterrupt",
     "TerminationSignal",
@@ -87,7 +88,8 @@ def signals_request_termination(
     def handler(signum: int, frame: Any) -> None:
         if received.signum is not None:
             received.signum = signum
-            raise SignalInterrupt(signum)
+            _interrupt(signum, prog)
+            return
         received.signum = signum
         request()
         print(
@@ -104,12 +106,50 @@ def signals_request_termination(
         yield received
 
 
+class _Hold:
+    """Signals held while results are saved (:func:`signals_held`): the nesting depth and the
+    signal that waited."""
+
+    depth = 0
+    pending: int | None = None
+
+
+_HOLD = _Hold()
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """While the block runs (saving a results file, the dataset store, the hardware state), a
+    termination signal that would stop the process at once waits: it is raised as
+    :class:`SignalInterrupt` when the block ends, so that a second Ctrl-C cannot stop the save
+    half-way and lose the data. (A flag the handlers read, not a signal mask: a process-directed
+    signal may be delivered to any thread.)"""
+    _HOLD.depth += 1
+    try:
+        yield
+    finally:
+        _HOLD.depth -= 1
+        if _HOLD.depth == 0 and _HOLD.pending is not None:
+            signum, _HOLD.pending = _HOLD.pending, None
+            raise SignalInterrupt(signum)
+
+
+def _interrupt(signum: int, prog: str) -> None:
+    """Raise :class:`SignalInterrupt`, or let it wait while results are saved."""
+    if _HOLD.depth:
+        if _HOLD.pending is None:
+            print("{}: saving the results first".format(prog), file=sys.stderr)
+        _HOLD.pending = signum
+        return
+    raise SignalInterrupt(signum)
+
+
 @contextlib.contextmanager
 def signals_interrupt() -> Iterator[None]:
     """While the block runs, every termination signal raises :class:`SignalInterrupt`."""
 
     def handler(signum: int, frame: Any) -> None:
-        raise SignalInterrupt(signum)
+        _interrupt(signum, "ionlink-sim")
 
     with _handlers(handler):
         yield

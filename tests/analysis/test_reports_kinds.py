@@ -337,3 +337,21 @@ def test_parity_run_stopped_before_its_scan_still_reports(tmp_path, capsys):
         ["report", tmp_path / "z.h5", "--no-progress", "-o", tmp_path / "r"], capsys
     )
     assert code == 0 and (tmp_path / "r.md").stat().st_size > 0
+
+
+def test_a_run_stopped_before_its_totals_is_refused_alone_and_in_a_folder(tmp_path, capsys):
+    """A run stopped at once by a second signal before it recorded its totals (attempts 0, its
+    heralds kept) is refused by name with the reason, alone and among good runs: summed over a
+    folder its heralds without attempts went into P unnoticed."""
+    good = remote_datasets(np.random.default_rng(1), n=500, mode="z")
+    broken = remote_datasets(np.random.default_rng(2), n=500, mode="z")
+    broken["totals.attempts"] = 0
+    broken["ionlink.sim.stopped_at_once"] = "SIGINT"
+    write_artiq(tmp_path / "000000001-RemoteEntanglement.h5", good, rid=1)
+    write_artiq(tmp_path / "000000002-RemoteEntanglement.h5", broken, rid=2)
+    for argv in (
+        ["fidelity", tmp_path / "000000002-RemoteEntanglement.h5"],
+        ["fidelity", tmp_path],
+    ):
+        code, _, err = _cli([*argv, "--no-progress"], capsys)
+        assert code == 2 and "000000002" in err and "stopped at once (a second SIGINT)" in err
