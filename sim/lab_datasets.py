@@ -15,7 +15,22 @@ from typing import Any
 
 from drivers.link_timing import loop_datasets
 
-__all__ = ["MEMORY_AMPLITUDE", "calibration_datasets", "lab_datasets", "seed_lab_datasets"]
+__all__ = [
+    "CALIBRATION_LAB",
+    "MEMORY_AMPLITUDE",
+    "calibration_datasets",
+    "check_calibration_lab",
+    "lab_datasets",
+    "measured_calibrations",
+    "note_calibration_lab",
+    "seed_lab_datasets",
+]
+
+#: persistent dataset naming the lab at which the store's measured calibrations were taken (the
+#: simulator's: one working directory's store can serve several simulated labs, a real one not)
+CALIBRATION_LAB = "ionlink.sim.calibration_lab"
+#: the calibrations the experiments measure (readout thresholds and errors, the photon window)
+MEASURED_PREFIXES = ("calib.readout.", "calib.photon.")
 
 MEMORY_AMPLITUDE = 0.5  # AD9910 full-scale fraction of the memory drive's calibrated pulses
 
@@ -55,6 +70,35 @@ def seed_lab_datasets(dataset_db: Any, lab: Any) -> None:
     description is the simulated lab's design)."""
     for key, value in lab_datasets(lab).items():
         dataset_db.set(key, value, persist=True)
+
+
+def measured_calibrations(dataset_db: Any) -> dict[str, Any]:
+    """The measured calibrations in ``dataset_db`` (``calib.readout.*``, ``calib.photon.*``)."""
+    return {k: repr(v[1]) for k, v in dataset_db.data.items() if k.startswith(MEASURED_PREFIXES)}
+
+
+def note_calibration_lab(dataset_db: Any, lab: Any, before: dict[str, Any]) -> None:
+    """After an experiment: if it changed a measured calibration (``before``: the
+    :func:`measured_calibrations` it started with), record that they belong to ``lab``."""
+    if lab is not None and measured_calibrations(dataset_db) != before:
+        dataset_db.set(CALIBRATION_LAB, str(lab.name), persist=True)
+        dataset_db.save()
+
+
+def check_calibration_lab(dataset_db: Any, lab: Any) -> str | None:
+    """A warning when the store's measured calibrations were taken at another lab than ``lab``
+    (they would be used silently: thresholds and the photon window of the other lab's physics),
+    else None."""
+    if lab is None or not measured_calibrations(dataset_db):
+        return None
+    entry = dataset_db.data.get(CALIBRATION_LAB)
+    if entry is None or entry[1] == lab.name:
+        return None
+    return (
+        "the calibrations in the dataset store (calib.readout.*, calib.photon.*) were measured at "
+        "lab '{}', this simulation is at '{}': run ReadoutCalibration and SinglePhoton again "
+        "(or use another working directory per lab)".format(entry[1], lab.name)
+    )
 
 
 def calibration_datasets(lab: Any) -> dict[str, Any]:

@@ -38,7 +38,12 @@ from sim.experiment_file import (
     load_experiment_module,
     parse_arguments,
 )
-from sim.lab_datasets import seed_lab_datasets
+from sim.lab_datasets import (
+    check_calibration_lab,
+    measured_calibrations,
+    note_calibration_lab,
+    seed_lab_datasets,
+)
 from sim.outputs import OutputPath, OutputPathError, prepare_outputs
 from sim.provenance import Provenance, lab_file
 from sim.results import RIDCounter
@@ -295,6 +300,9 @@ class Simulation:
             ) from exc
         if self.lab is not None:  # the lab's loop design, as a real lab keeps it (calib.link.*)
             seed_lab_datasets(self.dataset_db, self.lab)
+            warning = check_calibration_lab(self.dataset_db, self.lab)
+            if warning is not None:
+                logger.warning(warning)
         self.progress = progress
         self.interactive_input = interactive_input
         self._own_session = session is None
@@ -448,8 +456,10 @@ class Simulation:
             "arguments": arguments,
         }
         self._start_of_experiment()
+        calibrations = measured_calibrations(self.dataset_db)
         with single_threaded_blas():
             result = Run(self, exp_cls, expid, rid).execute()
+        note_calibration_lab(self.dataset_db, self.lab, calibrations)
         if self._tag_feed is not None:
             self._tag_feed.flush()  # the session has settled: every click is there
         return result

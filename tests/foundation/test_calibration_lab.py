@@ -1,0 +1,33 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Calibrations measured at one simulated lab and read at another are warned about (found by a
+new-user walkthrough: target_99_1khz's readout thresholds and photon window used at oxford2020
+gave P 2.72e-4 [2.35, 3.12]e-4 against the budget's 2.198e-4, silently)."""
+
+from types import SimpleNamespace
+
+from sim.datasets import DatasetDB
+from sim.lab_datasets import (
+    CALIBRATION_LAB,
+    check_calibration_lab,
+    measured_calibrations,
+    note_calibration_lab,
+)
+
+TARGET, OXFORD = SimpleNamespace(name="target_99_1khz"), SimpleNamespace(name="oxford2020")
+
+
+def test_calibrations_of_another_lab_are_warned_about():
+    db = DatasetDB(None)
+    assert check_calibration_lab(db, OXFORD) is None  # nothing measured yet
+    before = measured_calibrations(db)
+    note_calibration_lab(db, TARGET, before)  # an experiment that measured nothing
+    assert CALIBRATION_LAB not in db.data
+    db.set("calib.readout.threshold_a", 3, persist=True)  # ReadoutCalibration at target_99_1khz
+    note_calibration_lab(db, TARGET, before)
+    assert check_calibration_lab(db, TARGET) is None
+    warning = check_calibration_lab(db, OXFORD)
+    assert "measured at lab 'target_99_1khz'" in warning and "'oxford2020'" in warning
+    before = measured_calibrations(db)
+    db.set("calib.readout.threshold_a", 2, persist=True)  # measured again at oxford2020
+    note_calibration_lab(db, OXFORD, before)
+    assert check_calibration_lab(db, OXFORD) is None
