@@ -146,12 +146,9 @@ def _runs_and_checks(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Run]
     return runs, modes
 
 
-#: the simulator's mark of a run stopped at once by a second termination signal
+#: the simulator's mark of a run stopped at once by a second termination signal (the signal's
+#: name; written by ``sim.run``, whose ``STOPPED_AT_ONCE`` it is: analysis does not import sim)
 STOPPED_AT_ONCE = "ionlink.sim.stopped_at_once"
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _totals(run: Run, mode: str) -> RunTotals:
@@ -196,7 +193,7 @@ def read_remote_runs(
         if t.attempts < t.heralds:
             at_once = run.values.get(STOPPED_AT_ONCE)
             why = (
-                f": the run was stopped at once (a second {_text(at_once)}) before it recorded its "
+                f": the run was stopped at once (a second {at_once}) before it recorded its "
                 "totals; analyse the other runs without it"
                 if at_once is not None
                 else ""
