@@ -410,8 +410,26 @@ def require(run: Run, keys: Iterable[str], purpose: str) -> None:
     )
 
 
+#: the simulator's record of the lab description a run was simulated at (name, file digest);
+#: written by ``sim.provenance``, absent from runs taken on hardware
+SIM_LAB_KEYS = ("ionlink.sim.provenance.lab_name", "ionlink.sim.provenance.lab_sha256")
+
+
+def _lab_of(run: Run) -> tuple[Any, ...]:
+    return tuple(run.values.get(k) for k in SIM_LAB_KEYS)
+
+
+def _lab_name(run: Run) -> str:
+    name, digest = _lab_of(run)
+    if name is None and digest is None:
+        return "no simulated lab (a hardware run)"
+    return f"simulated lab {name!r} (description sha256 {str(digest)[:12]})"
+
+
 def check_combinable(runs: Sequence[Run], keys: Iterable[str]) -> None:
-    """Refuse to combine runs whose schema differs (version, experiment kind, datasets, dtypes).
+    """Refuse to combine runs whose schema differs (version, experiment kind, datasets, dtypes)
+    or that were simulated at different labs (or one simulated, one not): one estimate over
+    different physics would be wrong.
 
     :raises SchemaError: naming the first file that differs from the first run
     """
@@ -420,6 +438,12 @@ def check_combinable(runs: Sequence[Run], keys: Iterable[str]) -> None:
     ref = runs[0]
     keys = list(keys)
     for r in runs[1:]:
+        if _lab_of(r) != _lab_of(ref):
+            raise SchemaError(
+                r.path,
+                f"cannot combine with {ref.path.name}: taken at {_lab_name(r)}, "
+                f"not at {_lab_name(ref)}; analyse each lab's runs separately",
+            )
         for what, a, b in (
             ("schema_version", ref.schema_version, r.schema_version),
             ("ionlink.experiment", ref.experiment, r.experiment),

@@ -120,6 +120,30 @@ def test_combined_runs_and_schema_refusal(tmp_path, parity_file):
         check_combinable([load(a), load(c)], ["herald.bit_a"])
 
 
+def test_runs_of_different_simulated_labs_are_not_combined(tmp_path, capsys):
+    """A folder holding runs simulated at two labs (or a simulated and a hardware run) is refused
+    with one line naming both; the same lab combines."""
+    lab = {
+        "ionlink.sim.provenance.lab_name": "oxford2020",
+        "ionlink.sim.provenance.lab_sha256": "1562249bfa91",
+    }
+    a, _ = _good(tmp_path, "000000001-RemoteEntanglement.h5", **lab)
+    b, _ = _good(tmp_path, "000000002-RemoteEntanglement.h5", **lab)
+    assert fidelity_summary([a, b], n_boot=100).heralds == 3000
+    c, _ = _good(
+        tmp_path,
+        "000000003-RemoteEntanglement.h5",
+        **{**lab, "ionlink.sim.provenance.lab_name": "duke2024"},
+    )
+    code, _, err = _run_cli(["fidelity", str(tmp_path), "--bootstrap", "100"], capsys)
+    assert code == 2
+    assert "taken at simulated lab 'duke2024'" in err and "'oxford2020'" in err
+    assert len(err.strip().splitlines()) == 1
+    hw, _ = _good(tmp_path / "..", "000000004-RemoteEntanglement.h5")
+    with pytest.raises(SchemaError, match="no simulated lab"):
+        fidelity_summary([a, hw], n_boot=100)
+
+
 def test_summary_recovers_truth_and_picks_estimator(tmp_path):
     """Parity files use the population+parity estimator; tomography files correlations + MLE."""
     for mode, word in (("parity", "parity-scan fit"), ("tomography", "correlations")):
