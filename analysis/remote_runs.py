@@ -119,13 +119,14 @@ def _runs_and_checks(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Run]
     for r in runs:
         if not r.datasets:
             raise DataError(r.path, "empty file: no datasets")
-        require(r, REQUIRED, "the fidelity summary")
-        if r.experiment != "remote_entanglement":
+        if r.experiment != "remote_entanglement" and r.experiment is not None:
+            # before the datasets: a calibration's file lacks them all, its kind says why
             raise SchemaError(
                 r.path,
-                f"ionlink.experiment is {r.experiment!r}; "
+                f"ionlink.experiment is {r.experiment!r}, not a remote-entanglement run; "
                 "the fidelity summary needs 'remote_entanglement'",
             )
+        require(r, REQUIRED, "the fidelity summary")  # (ionlink.experiment among them)
         if "herald.psi" not in r and "herald.pattern" not in r:
             raise MissingDataError(
                 r.path, "the fidelity summary needs herald.psi or herald.pattern; both missing"

@@ -144,6 +144,19 @@ def test_runs_of_different_simulated_labs_are_not_combined(tmp_path, capsys):
         fidelity_summary([a, hw], n_boot=100)
 
 
+def test_fidelity_of_another_experiments_file_says_what_it_is(tmp_path, capsys):
+    """A calibration's file is refused by its kind, not with the list of herald datasets it
+    lacks."""
+    f = write_artiq(
+        tmp_path / "000000005-ReadoutCalibration.h5",
+        {"ionlink.experiment": "readout_calibration", "calib.readout.threshold_a": 3},
+    )
+    code, _, err = _run_cli(["fidelity", str(f)], capsys)
+    assert code == 2
+    assert "'readout_calibration', not a remote-entanglement run" in err
+    assert "herald." not in err
+
+
 def test_summary_recovers_truth_and_picks_estimator(tmp_path):
     """Parity files use the population+parity estimator; tomography files correlations + MLE."""
     for mode, word in (("parity", "parity-scan fit"), ("tomography", "correlations")):
