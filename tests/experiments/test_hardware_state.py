@@ -128,6 +128,7 @@ def test_state_survives_and_power_up_forgets(lab_dir, capsys, caplog):
     assert len(err) == 1, err
     assert err[0].startswith("ionlink-sim: error: UrukulUninitialised: Urukul CPLD urukul")
     assert "never initialised since power-up" in err[0] and "run Startup" in err[0]
+    assert "hardware state is kept per pair" in err[0]  # (Startup at another --lab does not count)
     caplog.set_level(logging.WARNING)
     assert _cli(lab_dir, "startup.py", "--seed", "3") == 0
     assert any("re-seeded with 3" in r.getMessage() for r in caplog.records)

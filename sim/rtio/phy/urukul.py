@@ -298,8 +298,9 @@ class UrukulDecoder:
             if fresh and _CFR3 not in r.regs and not faithful:
                 error = error or (
                     f"AD9910 {self._dds_name(cs)} was never initialised since power-up (its PLL "
-                    "is not configured): run Startup first (repository/startup.py), or pass "
-                    "--hardware-faithful to play on regardless"
+                    "is not configured): run Startup first (repository/startup.py) with this "
+                    "device database and lab (the simulated hardware state is kept per pair), "
+                    "or pass --hardware-faithful to play on regardless"
                 )
             ftw = word & 0xFFFFFFFF
             pow_ = (word >> 32) & 0xFFFF
@@ -322,7 +323,8 @@ class UrukulDecoder:
         )
         if not faithful:
             return what + (
-                ": run Startup first (repository/startup.py), or pass "
+                ": run Startup first (repository/startup.py) with this device database and "
+                "lab (the simulated hardware state is kept per pair), or pass "
                 "--hardware-faithful to play on with the RF unchanged"
             )
         if not self._warned_uninitialised:
