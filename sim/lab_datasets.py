@@ -11,12 +11,14 @@ real lab's: :func:`drivers.link_timing.loop_datasets` defines the mapping, also 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from drivers.link_timing import loop_datasets
 
 __all__ = [
     "CALIBRATION_LAB",
+    "MEASURED",
     "MEMORY_AMPLITUDE",
     "calibration_datasets",
     "check_calibration_lab",
@@ -26,11 +28,28 @@ __all__ = [
     "seed_lab_datasets",
 ]
 
-#: persistent dataset naming the lab at which the store's measured calibrations were taken (the
-#: simulator's: one working directory's store can serve several simulated labs, a real one not)
+#: prefix of the persistent datasets naming the lab at which each measured calibration in the
+#: store was taken (``<prefix>.readout``, ``<prefix>.photon``; the simulator's: one working
+#: directory's store can serve several simulated labs, a real one not). A store written before
+#: the calibrations were told apart holds one mark for both under the bare prefix.
 CALIBRATION_LAB = "ionlink.sim.calibration_lab"
+
+
+@dataclass(frozen=True)
+class MeasuredCalibration:
+    """One calibration the experiments measure: its datasets' prefix and who measures it."""
+
+    kind: str
+    prefix: str
+    experiment: str
+
+
 #: the calibrations the experiments measure (readout thresholds and errors, the photon window)
-MEASURED_PREFIXES = ("calib.readout.", "calib.photon.")
+MEASURED = (
+    MeasuredCalibration("readout", "calib.readout.", "ReadoutCalibration"),
+    MeasuredCalibration("photon", "calib.photon.", "SinglePhoton"),
+)
+MEASURED_PREFIXES = tuple(m.prefix for m in MEASURED)
 
 MEMORY_AMPLITUDE = 0.5  # AD9910 full-scale fraction of the memory drive's calibrated pulses
 
@@ -78,26 +97,49 @@ def measured_calibrations(dataset_db: Any) -> dict[str, Any]:
 
 
 def note_calibration_lab(dataset_db: Any, lab: Any, before: dict[str, Any]) -> None:
-    """After an experiment: if it changed a measured calibration (``before``: the
-    :func:`measured_calibrations` it started with), record that they belong to ``lab``."""
-    if lab is not None and measured_calibrations(dataset_db) != before:
-        dataset_db.set(CALIBRATION_LAB, str(lab.name), persist=True)
+    """After an experiment: record that each measured calibration it changed (``before``: the
+    :func:`measured_calibrations` it started with) belongs to ``lab``."""
+    if lab is None:
+        return
+    after = measured_calibrations(dataset_db)
+    changed = False
+    for m in MEASURED:
+        if _of(after, m.prefix) != _of(before, m.prefix):
+            dataset_db.set(f"{CALIBRATION_LAB}.{m.kind}", str(lab.name), persist=True)
+            changed = True
+    if changed:
         dataset_db.save()
 
 
+def _of(calibrations: dict[str, Any], prefix: str) -> dict[str, Any]:
+    return {k: v for k, v in calibrations.items() if k.startswith(prefix)}
+
+
 def check_calibration_lab(dataset_db: Any, lab: Any) -> str | None:
-    """A warning when the store's measured calibrations were taken at another lab than ``lab``
-    (they would be used silently: thresholds and the photon window of the other lab's physics),
-    else None."""
-    if lab is None or not measured_calibrations(dataset_db):
+    """A warning when any measured calibration in the store was taken at another lab than
+    ``lab`` (it would be used silently: thresholds or the photon window of the other lab's
+    physics), else None."""
+    if lab is None:
         return None
-    entry = dataset_db.data.get(CALIBRATION_LAB)
-    if entry is None or entry[1] == lab.name:
+    measured = measured_calibrations(dataset_db)
+    legacy = dataset_db.data.get(CALIBRATION_LAB)
+    foreign = []
+    for m in MEASURED:
+        if not _of(measured, m.prefix):
+            continue
+        entry = dataset_db.data.get(f"{CALIBRATION_LAB}.{m.kind}", legacy)
+        if entry is not None and entry[1] != lab.name:
+            foreign.append((m, entry[1]))
+    if not foreign:
         return None
+    what = " and ".join(
+        "the {} calibration ({}*) at lab '{}'".format(m.kind, m.prefix, at) for m, at in foreign
+    )
     return (
-        "the calibrations in the dataset store (calib.readout.*, calib.photon.*) were measured at "
-        "lab '{}', this simulation is at '{}': run ReadoutCalibration and SinglePhoton again "
-        "(or use another working directory per lab)".format(entry[1], lab.name)
+        "the dataset store holds {}, this simulation is at '{}': run {} again (or use another "
+        "working directory per lab)".format(
+            what, lab.name, " and ".join(m.experiment for m, _ in foreign)
+        )
     )
 
 

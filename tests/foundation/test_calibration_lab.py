@@ -21,13 +21,42 @@ def test_calibrations_of_another_lab_are_warned_about():
     assert check_calibration_lab(db, OXFORD) is None  # nothing measured yet
     before = measured_calibrations(db)
     note_calibration_lab(db, TARGET, before)  # an experiment that measured nothing
-    assert CALIBRATION_LAB not in db.data
+    assert not [k for k in db.data if k.startswith(CALIBRATION_LAB)]
     db.set("calib.readout.threshold_a", 3, persist=True)  # ReadoutCalibration at target_99_1khz
     note_calibration_lab(db, TARGET, before)
     assert check_calibration_lab(db, TARGET) is None
     warning = check_calibration_lab(db, OXFORD)
-    assert "measured at lab 'target_99_1khz'" in warning and "'oxford2020'" in warning
+    assert "at lab 'target_99_1khz'" in warning and "at 'oxford2020'" in warning
     before = measured_calibrations(db)
     db.set("calib.readout.threshold_a", 2, persist=True)  # measured again at oxford2020
     note_calibration_lab(db, OXFORD, before)
     assert check_calibration_lab(db, OXFORD) is None
+
+
+def test_each_calibration_keeps_its_own_lab():
+    """Re-measuring one calibration at another lab does not vouch for the other: the readout
+    thresholds re-measured at oxford2020 leave target_99_1khz's photon window warned about."""
+    db = DatasetDB(None)
+    before = measured_calibrations(db)
+    db.set("calib.readout.threshold_a", 3, persist=True)
+    db.set("calib.photon.gate_start_mu", 590, persist=True)
+    note_calibration_lab(db, TARGET, before)  # both measured at target_99_1khz
+    before = measured_calibrations(db)
+    db.set("calib.readout.threshold_a", 2, persist=True)  # ReadoutCalibration at oxford2020
+    note_calibration_lab(db, OXFORD, before)
+    warning = check_calibration_lab(db, OXFORD)
+    assert warning is not None and "photon calibration" in warning
+    assert "readout calibration" not in warning and "run SinglePhoton again" in warning
+    before = measured_calibrations(db)
+    db.set("calib.photon.gate_start_mu", 600, persist=True)  # SinglePhoton at oxford2020
+    note_calibration_lab(db, OXFORD, before)
+    assert check_calibration_lab(db, OXFORD) is None
+    assert "readout calibration" in check_calibration_lab(db, TARGET)
+
+
+def test_a_store_with_the_single_older_mark_is_still_checked():
+    db = DatasetDB(None)
+    db.set("calib.readout.threshold_a", 3, persist=True)
+    db.set(CALIBRATION_LAB, "target_99_1khz", persist=True)  # written before the split
+    assert "readout calibration" in check_calibration_lab(db, OXFORD)
+    assert check_calibration_lab(db, TARGET) is None
