@@ -410,20 +410,25 @@ def require(run: Run, keys: Iterable[str], purpose: str) -> None:
     )
 
 
-#: the simulator's record of the lab description a run was simulated at (name, file digest);
-#: written by ``sim.provenance``, absent from runs taken on hardware
-SIM_LAB_KEYS = ("ionlink.sim.provenance.lab_name", "ionlink.sim.provenance.lab_sha256")
+#: the simulator's record of the lab description a run was simulated at (name, file digest, the
+#: ``--set`` values applied to it); written by ``sim.provenance``, absent from hardware runs
+SIM_LAB_KEYS = (
+    "ionlink.sim.provenance.lab_name",
+    "ionlink.sim.provenance.lab_sha256",
+    "ionlink.sim.provenance.lab_overrides",
+)
 
 
 def _lab_of(run: Run) -> tuple[Any, ...]:
-    return tuple(run.values.get(k) for k in SIM_LAB_KEYS)
+    return tuple(run.values.get(k) or None for k in SIM_LAB_KEYS)
 
 
 def _lab_name(run: Run) -> str:
-    name, digest = _lab_of(run)
+    name, digest, overrides = _lab_of(run)
     if name is None and digest is None:
         return "no simulated lab (a hardware run)"
-    return f"simulated lab {name!r} (description sha256 {str(digest)[:12]})"
+    changed = f", with --set {overrides}" if overrides else ""
+    return f"simulated lab {name!r} (description sha256 {str(digest)[:12]}{changed})"
 
 
 def check_combinable(runs: Sequence[Run], keys: Iterable[str]) -> None:

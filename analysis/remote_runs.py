@@ -69,6 +69,8 @@ class RunTotals:
     lab_time_s: float
     wall_time_s: float
     duty_cycle: float | None  #: ``totals.duty_cycle``, if the run has it
+    stop_reason: str | None = None  #: ``totals.stop_reason``, if the run has it
+    requested: int | None = None  #: ``totals.heralds_requested``, if the run has it
 
 
 @dataclass
@@ -154,6 +156,8 @@ STOPPED_AT_ONCE = "ionlink.sim.stopped_at_once"
 
 def _totals(run: Run, mode: str) -> RunTotals:
     duty = run.values.get("totals.duty_cycle")
+    stop = run.values.get("totals.stop_reason")
+    requested = run.values.get("totals.heralds_requested")
     return RunTotals(
         path=str(run.path),
         mode=mode,
@@ -162,6 +166,18 @@ def _totals(run: Run, mode: str) -> RunTotals:
         lab_time_s=_scalar(run, "totals.lab_time_s", float),
         wall_time_s=_scalar(run, "totals.wall_time_s", float),
         duty_cycle=None if duty is None else float(duty),
+        stop_reason=None if stop is None else str(stop),
+        requested=None if requested is None else _scalar(run, "totals.heralds_requested", int),
+    )
+
+
+def _stopped_early(t: RunTotals) -> str | None:
+    """A note for a run that ended before its requested heralds (None: complete or unknown)."""
+    if t.stop_reason is None or t.stop_reason == "complete":
+        return None
+    of = f" of {t.requested}" if t.requested is not None else ""
+    return (
+        f"{os.path.basename(t.path)}: stopped early ({t.stop_reason}) after {t.heralds}{of} heralds"
     )
 
 
@@ -207,7 +223,7 @@ def read_remote_runs(
     acc = HeraldTables(
         want_t_last=timing and window, want_det_hist=timing and not use_tags, want_t_lab=timing
     )
-    notes: list[str] = []
+    notes = [n for n in map(_stopped_early, totals) if n is not None]
     skip = set() if timing else {"herald.t_det_mu", "herald.t_lab_mu"}
     if timing and not window and use_tags:
         skip.add("herald.t_det_mu")

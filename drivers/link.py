@@ -356,6 +356,7 @@ class LinkExperiment(CheckedArguments):
         gate = None if gate_stop is None else (int(self.gate_start_mu), int(gate_stop))
         self.live.start(gate, self.core.ref_period)
         t0 = time.time()
+        self.stop_reason = "exception"  # until the loop says otherwise (the results say why)
         try:
             while self.next_index < self.n_total and not self.out_of_time:
                 kernel_fn()
@@ -367,8 +368,15 @@ class LinkExperiment(CheckedArguments):
                     if close is not None:
                         close()  # release the core device while paused (ARTIQ convention)
                     self.scheduler.pause()
+            self.stop_reason = (
+                "no_herald"
+                if self.no_herald_attempts
+                else "complete"
+                if self.next_index >= self.n_total
+                else "wall_time_limit"
+            )
         except TerminationRequested:
-            pass
+            self.stop_reason = "terminated"
         finally:
             self._t_wall_loop += time.time() - t0
             self.write_results()
@@ -478,6 +486,8 @@ class LinkExperiment(CheckedArguments):
         lab_s = t["lab_mu"] * self.core.ref_period
         self.set_dataset("totals.attempts", np.int64(t["attempts"]))
         self.set_dataset("totals.heralds", np.int64(n))
+        self.set_dataset("totals.heralds_requested", np.int64(self.n_total))
+        self.set_dataset("totals.stop_reason", self.stop_reason)
         self.set_dataset("totals.lab_time_s", float(lab_s))
         herald_s = t.get("herald_mu", 0) * self.core.ref_period
         self.set_dataset("totals.herald_handling_s", float(herald_s))

@@ -468,6 +468,8 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         t = self.totals
         self.set_dataset("totals.attempts", np.int64(t["attempts"]))
         self.set_dataset("totals.shots", np.int64(n))
+        self.set_dataset("totals.shots_requested", np.int64(self.n_total))
+        self.set_dataset("totals.stop_reason", self.stop_reason)
         self.set_dataset("totals.lab_time_s", float(t["lab_mu"] * self.core.ref_period))
         self.set_dataset("totals.wall_time_s", float(self._t_wall_loop))
         self.set_dataset("totals.underflows_recovered", np.int64(t["underflows"]))

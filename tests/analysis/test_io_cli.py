@@ -142,6 +142,10 @@ def test_runs_of_different_simulated_labs_are_not_combined(tmp_path, capsys):
     hw, _ = _good(tmp_path / "..", "000000004-RemoteEntanglement.h5")
     with pytest.raises(SchemaError, match="no simulated lab"):
         fidelity_summary([a, hw], n_boot=100)
+    lab["ionlink.sim.provenance.lab_overrides"] = '{"drtio.fibre_m": 20000}'
+    far, _ = _good(tmp_path / "..", "000000005-RemoteEntanglement.h5", **lab)
+    with pytest.raises(SchemaError, match="fibre_m"):
+        fidelity_summary([a, far], n_boot=100)
 
 
 def test_fidelity_of_another_experiments_file_says_what_it_is(tmp_path, capsys):
@@ -155,6 +159,27 @@ def test_fidelity_of_another_experiments_file_says_what_it_is(tmp_path, capsys):
     assert code == 2
     assert "'readout_calibration', not a remote-entanglement run" in err
     assert "herald." not in err
+
+
+def test_a_run_stopped_early_is_noted(tmp_path):
+    """The report says which run ended before its requested heralds and why; a complete run or
+    one without the record (older files, hardware) adds no note."""
+    a, _ = _good(
+        tmp_path,
+        "000000001-RemoteEntanglement.h5",
+        **{"totals.stop_reason": "terminated", "totals.heralds_requested": 1800},
+    )
+    b, _ = _good(
+        tmp_path,
+        "000000002-RemoteEntanglement.h5",
+        **{"totals.stop_reason": "complete", "totals.heralds_requested": 1500},
+    )
+    notes = fidelity_summary([a, b], n_boot=100).notes
+    early = [n for n in notes if "stopped early" in n]
+    assert early == [
+        "000000001-RemoteEntanglement.h5: stopped early (terminated) after 1500 of 1800 heralds"
+    ]
+    assert not [n for n in fidelity_summary([b], n_boot=100).notes if "stopped early" in n]
 
 
 def test_summary_recovers_truth_and_picks_estimator(tmp_path):

@@ -121,6 +121,7 @@ def test_zero_efficiency_link_stops_with_its_message(tmp_path, capsys):
     with h5py.File(files[0]) as f:
         assert f["datasets/totals.attempts"][()] >= 10**7
         assert f["datasets/totals.heralds"][()] == 0
+        assert f["datasets/totals.stop_reason"][()] == b"no_herald"
 
 
 def test_zero_efficiency_demo_refuses_the_photon_calibration(tmp_path, capsys):

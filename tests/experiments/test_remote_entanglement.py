@@ -95,6 +95,7 @@ def test_underflows_are_recovered_without_losing_heralds(sim):
     d = run(sim, "remote_entanglement", mode="z", heralds_per_setting=5, slack_margin=1.43e-6)
     assert d["totals.underflows_recovered"] > 0
     assert d["totals.heralds"] == 5 == len(d["herald.pattern"])
+    assert d["totals.stop_reason"] == "complete" and d["totals.heralds_requested"] == 5
     assert int(np.sum(d["herald.attempts"])) == d["totals.attempts"]
     assert sim.session.async_errors == []
 

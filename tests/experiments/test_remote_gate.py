@@ -80,6 +80,8 @@ def test_ideal_teleported_cz_is_cz_in_all_four_correction_branches(tmp_path, cap
     m_a, m_b = r.datasets["gate.m_a"][:, 0], r.datasets["gate.m_b"][:, 0]
     counts = np.bincount(2 * m_a + m_b, minlength=4)
     assert (counts > 10).all(), counts  # each branch ~36 of 144
+    assert r.datasets["totals.stop_reason"] == "complete"
+    assert r.datasets["totals.shots_requested"] == r.datasets["totals.shots"] == 144
     out = gate_json(r.results_file, capsys)
     fp = out["process_fidelity"]
     # one shot per setting: the maximum-likelihood point is biased low, the interval is not

@@ -191,6 +191,8 @@ def test_sigterm_stops_every_experiment_soon_and_writes_its_data(terminated, nam
             assert len(f["datasets/herald.pattern"]) == heralds < 1000000
             assert f["datasets/totals.attempts"][()] > 0
             assert heralds > 0 or name == "remote_entanglement_cpu"  # ~400 attempts in 1 s
+            assert f["datasets/totals.stop_reason"][()] == b"terminated"
+            assert f["datasets/totals.heralds_requested"][()] > heralds
         else:
             assert len(f["datasets/" + key][()]) > 0
 
