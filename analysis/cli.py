@@ -302,6 +302,8 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
             f"heralds {rep.heralds} / attempts {rep.attempts}; p_success {_fmt(rep.p_success, 6)}"
         )
         print(f"rate {rep.rate_lab.value:.4g} s⁻¹ (lab), {rep.rate_wall.value:.4g} s⁻¹ (wall)")
+        for note in rep.notes:
+            print(f"note: {note}")
     return 0
 
 

@@ -161,7 +161,7 @@ def test_fidelity_of_another_experiments_file_says_what_it_is(tmp_path, capsys):
     assert "herald." not in err
 
 
-def test_a_run_stopped_early_is_noted(tmp_path):
+def test_a_run_stopped_early_is_noted(tmp_path, capsys):
     """The report says which run ended before its requested heralds and why; a complete run or
     one without the record (older files, hardware) adds no note."""
     a, _ = _good(
@@ -180,6 +180,9 @@ def test_a_run_stopped_early_is_noted(tmp_path):
         "000000001-RemoteEntanglement.h5: stopped early (terminated) after 1500 of 1800 heralds"
     ]
     assert not [n for n in fidelity_summary([b], n_boot=100).notes if "stopped early" in n]
+    code, out, err = _run_cli(["fidelity", str(tmp_path), "--bootstrap", "100"], capsys)
+    assert code == 0, err
+    assert "note: 000000001-RemoteEntanglement.h5: stopped early (terminated)" in out
 
 
 def test_summary_recovers_truth_and_picks_estimator(tmp_path):
