@@ -115,14 +115,22 @@ class DatasetManager:
     :param ddb: the master store (:class:`DatasetDB` or anything with ``get``/``get_metadata``/
         ``set``/``delete``).
     :param on_set: optional callback ``(key, value)`` called after every ``set`` (progress display).
+    :param on_read: optional callback ``(key)`` called when a value is read from the master store
+        (the simulator's check of calibrations measured at another lab).
 
     ``local`` holds archived datasets (written to ``datasets/``), ``archive`` the master datasets
     read with ``archive=True`` (written to ``archive/``), ``metadata`` the metadata of every key
     set.
     """
 
-    def __init__(self, ddb: Any, on_set: Callable[[str, Any], None] | None = None):
+    def __init__(
+        self,
+        ddb: Any,
+        on_set: Callable[[str, Any], None] | None = None,
+        on_read: Callable[[str], None] | None = None,
+    ):
         self.ddb = ddb
+        self.on_read = on_read
         self.local: dict[str, Any] = {}
         self.archive: dict[str, Any] = {}
         self.metadata: dict[str, dict] = {}
@@ -191,6 +199,8 @@ class DatasetManager:
         if key in self.local:
             return self.local[key]
         value = self.ddb.get(key)
+        if self.on_read is not None:
+            self.on_read(key)
         if archive:
             if key in self.archive:
                 logger.warning("Dataset '%s' is already in archive, overwriting", key)

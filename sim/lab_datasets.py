@@ -10,7 +10,9 @@ real lab's: :func:`drivers.link_timing.loop_datasets` defines the mapping, also 
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +20,7 @@ from drivers.link_timing import loop_datasets
 
 __all__ = [
     "CALIBRATION_LAB",
+    "CalibrationWatch",
     "MEASURED",
     "MEMORY_AMPLITUDE",
     "calibration_datasets",
@@ -50,6 +53,8 @@ MEASURED = (
     MeasuredCalibration("photon", "calib.photon.", "SinglePhoton"),
 )
 MEASURED_PREFIXES = tuple(m.prefix for m in MEASURED)
+
+logger = logging.getLogger(__name__)
 
 MEMORY_AMPLITUDE = 0.5  # AD9910 full-scale fraction of the memory drive's calibrated pulses
 
@@ -115,16 +120,18 @@ def _of(calibrations: dict[str, Any], prefix: str) -> dict[str, Any]:
     return {k: v for k, v in calibrations.items() if k.startswith(prefix)}
 
 
-def check_calibration_lab(dataset_db: Any, lab: Any) -> str | None:
-    """A warning when any measured calibration in the store was taken at another lab than
-    ``lab`` (it would be used silently: thresholds or the photon window of the other lab's
-    physics), else None."""
+def check_calibration_lab(
+    dataset_db: Any, lab: Any, kinds: Sequence[MeasuredCalibration] = MEASURED
+) -> str | None:
+    """A warning when any measured calibration of ``kinds`` in the store was taken at another
+    lab than ``lab`` (it would be used silently: thresholds or the photon window of the other
+    lab's physics), else None."""
     if lab is None:
         return None
     measured = measured_calibrations(dataset_db)
     legacy = dataset_db.data.get(CALIBRATION_LAB)
     foreign = []
-    for m in MEASURED:
+    for m in kinds:
         if not _of(measured, m.prefix):
             continue
         entry = dataset_db.data.get(f"{CALIBRATION_LAB}.{m.kind}", legacy)
@@ -141,6 +148,37 @@ def check_calibration_lab(dataset_db: Any, lab: Any) -> str | None:
             what, lab.name, " and ".join(m.experiment for m, _ in foreign)
         )
     )
+
+
+class CalibrationWatch:
+    """Warns, once per calibration, when an experiment reads a measured calibration that was
+    taken at another lab than ``lab``: at the moment it is read (:meth:`reader` gives the
+    ``on_read`` of :class:`sim.datasets.DatasetManager`), so that a chain that measures it first
+    (the demo: ReadoutCalibration, SinglePhoton, then the link) is not warned about. The
+    experiment that measures a calibration reads the old values (its nodes load every
+    calibration) but does not use them: it is not warned about that one."""
+
+    def __init__(self, dataset_db: Any, lab: Any) -> None:
+        self.dataset_db = dataset_db
+        self.lab = lab
+        self.warned: set[str] = set()
+
+    def reader(self, experiment: str) -> Callable[[str], None]:
+        """The read hook of a run of the experiment class named ``experiment``."""
+        kinds = {m.prefix: m for m in MEASURED if m.experiment != experiment}
+
+        def on_read(key: str) -> None:
+            if not key.startswith(MEASURED_PREFIXES):
+                return
+            kind = next((m for p, m in kinds.items() if key.startswith(p)), None)
+            if kind is None or kind.kind in self.warned:
+                return
+            warning = check_calibration_lab(self.dataset_db, self.lab, (kind,))
+            if warning is not None:
+                self.warned.add(kind.kind)
+                logger.warning(warning)
+
+        return on_read
 
 
 def calibration_datasets(lab: Any) -> dict[str, Any]:

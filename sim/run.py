@@ -171,7 +171,12 @@ class Run:
         self.start_time = time.time()
         self.run_time: float | None = None
         self.progress = _Progress(sim.progress, "{}-{}".format(self.rid, exp_cls.__name__))
-        self.dataset_mgr = DatasetManager(sim.dataset_db, on_set=self.progress.on_set)
+        watch = sim.calibration_watch
+        self.dataset_mgr = DatasetManager(
+            sim.dataset_db,
+            on_set=self.progress.on_set,
+            on_read=None if watch is None else watch.reader(exp_cls.__name__),
+        )
         sim.scheduler.set_run_info(self.rid, "main", expid, 0)
         self.device_mgr = DeviceManager(
             sim.device_db, {"scheduler": sim.scheduler, "ccb": sim.ccb}, session=sim.session

@@ -39,7 +39,7 @@ from sim.experiment_file import (
     parse_arguments,
 )
 from sim.lab_datasets import (
-    check_calibration_lab,
+    CalibrationWatch,
     measured_calibrations,
     note_calibration_lab,
     seed_lab_datasets,
@@ -300,9 +300,10 @@ class Simulation:
             ) from exc
         if self.lab is not None:  # the lab's loop design, as a real lab keeps it (calib.link.*)
             seed_lab_datasets(self.dataset_db, self.lab)
-            warning = check_calibration_lab(self.dataset_db, self.lab)
-            if warning is not None:
-                logger.warning(warning)
+        #: warns when an experiment reads a calibration measured at another lab
+        self.calibration_watch = (
+            None if self.lab is None else CalibrationWatch(self.dataset_db, self.lab)
+        )
         self.progress = progress
         self.interactive_input = interactive_input
         self._own_session = session is None

@@ -60,3 +60,36 @@ def test_a_store_with_the_single_older_mark_is_still_checked():
     db.set(CALIBRATION_LAB, "target_99_1khz", persist=True)  # written before the split
     assert "readout calibration" in check_calibration_lab(db, OXFORD)
     assert check_calibration_lab(db, TARGET) is None
+
+
+def test_the_warning_comes_when_an_experiment_reads_a_foreign_calibration(caplog):
+    """The simulator warns when a calibration measured elsewhere is read, once per calibration;
+    a chain that measures it first (the demo) reads its own and is not warned about."""
+    import logging
+
+    from sim.datasets import DatasetManager
+    from sim.lab_datasets import CalibrationWatch
+
+    db = DatasetDB(None)
+    before = measured_calibrations(db)
+    db.set("calib.readout.threshold_a", 3, persist=True)
+    db.set("calib.photon.gate_start_mu", 590, persist=True)
+    db.set("calib.link.cycle_s", 1e-6, persist=True)
+    note_calibration_lab(db, TARGET, before)
+    caplog.set_level(logging.WARNING)
+    watch = CalibrationWatch(db, OXFORD)
+    DatasetManager(db, on_read=watch.reader("Startup")).get("calib.link.cycle_s")
+    assert not caplog.records  # the lab's own design values
+    before = measured_calibrations(db)
+    mgr = DatasetManager(db, on_read=watch.reader("ReadoutCalibration"))
+    mgr.get("calib.readout.threshold_a")  # its nodes load the old thresholds, unused
+    db.set("calib.readout.threshold_a", 2, persist=True)  # and it measures them here
+    note_calibration_lab(db, OXFORD, before)
+    assert not caplog.records
+    link = watch.reader("RemoteEntanglement")
+    DatasetManager(db, on_read=link).get("calib.readout.threshold_a")
+    assert not caplog.records
+    for _ in range(2):  # the link reads the photon window twice: one warning
+        DatasetManager(db, on_read=link).get("calib.photon.gate_start_mu")
+    (rec,) = caplog.records
+    assert "photon calibration (calib.photon.*) at lab 'target_99_1khz'" in rec.getMessage()
