@@ -49,8 +49,13 @@ def parse_arguments(arguments: list[str]) -> dict:
         try:
             result[name] = pyon.decode(value)
         except Exception as exc:
+            hint = (
+                " (a string needs its own quotes: {}='\"{}\"')".format(name, value)
+                if value.isidentifier()
+                else ""
+            )
             raise ArgumentError(
-                "cannot parse value of argument '{}' as PYON: {!r}".format(name, value)
+                "cannot parse value of argument '{}' as PYON: {!r}{}".format(name, value, hint)
             ) from exc
     return result
 

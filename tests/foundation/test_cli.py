@@ -75,6 +75,7 @@ def test_ok_prints_datasets_and_writes_results(cli, capsys, tmp_path):
         (["EXP", "zzz=1"], "Supplied argument(s) not queried in experiment: zzz"),
         (["EXP", "b=1"], "argument 'b' = 1 is not allowed: must be True or False"),
         (["EXP", "n=[1,"], "cannot parse value of argument 'n' as PYON"),
+        (["EXP", "n=parity"], """a string needs its own quotes: n='"parity"'"""),
         (["EXP", "n"], "is not of the form KEY=VALUE"),
         (["EXP", "--device-db", "missing.py"], "device database 'missing.py' not found"),
         (["missing_exp.py"], "experiment file 'missing_exp.py' not found"),
