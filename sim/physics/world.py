@@ -258,6 +258,7 @@ class PhysicsWorld(
         (:attr:`processed_mu` stays behind); its evolution composes with the next window's."""
         if self.view is None or t_end_mu <= self._t:
             return
+        t_end_mu = int(t_end_mu)  # (a read's timeout may be an int64: world times stay ints)
         view = self.view
         t0 = self._t
         # runs that ended before t0 can no longer hide an output
