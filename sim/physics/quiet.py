@@ -43,7 +43,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .attempts import mode_overlap
+from .attempts import thermal_overlap, timed_overlap
 from .bsa import build_round, draw_index
 
 __all__ = [
@@ -164,6 +164,7 @@ class QuietAttempts:
         # (cursor, world time, ions' state object, dark-count horizons, detector marks, and the
         # world's signature then): quiet_signature_now's last answer, or ref after a skip
         self._q_now: tuple | None = None
+        self._q_timed: dict[float, float] = {}  # photon time offset (s) → timed_overlap
         self._q_dets: list = []  # the detectors' ClickChannels, in _det_ch order
         # the photon paths last checked: (plate-change list, its length, from, to, Jones pair)
         self._q_paths: tuple | None = None
@@ -364,6 +365,11 @@ class QuietAttempts:
         ``j`` to come, at ``t_fire + j·period_mu`` (mu), photon time offset ``dt_s``: the ions
         heat from where the world is (no cooling light in an attempt); memoised by ``j``."""
         lab, mu = self.lab, self.mu_s
+        timed = self._q_timed.get(dt_s)
+        if timed is None:
+            if len(self._q_timed) >= 256:
+                self._q_timed.clear()
+            timed = self._q_timed[dt_s] = timed_overlap(lab, dt_s)
         thermal = self.ions.thermal
         n0 = [th.n for th in thermal]
         heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu
@@ -375,7 +381,7 @@ class QuietAttempts:
             if m is None:
                 dtj = t_fire + j * period_mu - t0
                 n_j = tuple([n + h * dtj for n, h in zip(n0, heat)])
-                m = memo[j] = round_overlap(mode_overlap(lab, dt_s, n_j))
+                m = memo[j] = round_overlap(thermal_overlap(lab, timed, n_j))
             return m
 
         return overlap
