@@ -308,7 +308,7 @@ class QuietAttempts:
             and c[0] is changes
             and c[1] == len(changes)
             and c[2] <= t_mu
-            and (c[3] is None or t_mu < c[3])
+            and (c[3] is None or t_mu < c[3] - 1)  # (a ns short of it: the change is rounded up)
         ):
             return c[4], c[3]
         pair = self.jones_pair(t_mu)

@@ -348,7 +348,7 @@ class PhysicsWorld(
             node = lab.nodes[k]
             # (the pulse's statistics depend on its length only, and its emission on them and
             # the path's Jones matrix: kept by those)
-            ekey = (k, e - s, e != 0, self._paths_at(s)[0][k])
+            ekey = (k, e - s, e != 0, self.path_jones(k, s))
             hit = memo.get(ekey)
             if hit is None:
                 if len(memo) >= 256:
