@@ -262,15 +262,18 @@ class PhysicsWorld(
         if self.view is None or t_end_mu <= self._t:
             return
         t_end_mu = int(t_end_mu)  # (a read's timeout may be an int64: world times stay ints)
-        view = self.view
         t0 = self._t
-        # runs that ended before t0 can no longer hide an output
-        owned = self._owned = [w for w in self._owned if w[1] > t0]
+        levels = self.view.ttl_levels_many(self._beam_channels, t0, t_end_mu)
+        if not levels and lazy and not self._staged and self._deterministic([]):
+            return  # (below, without building anything: the common case of an input read)
+        owned = self._owned
+        if owned:  # runs that ended before t0 can no longer hide an output
+            owned = self._owned = [w for w in owned if w[1] > t0]
         events: list[tuple[int, int, int, str, int]] = []
         beams = self._beams
-        for t, i, lvl in view.ttl_levels_many(self._beam_channels, t0, t_end_mu):
+        for t, i, lvl in levels:
             k, order, role, ch, ent = beams[i]
-            if ent and any(a <= t < b for a, b in owned):
+            if ent and owned and any(a <= t < b for a, b in owned):
                 continue
             events.append((t, k, order, role, lvl))
         if len(events) > 1:
