@@ -103,6 +103,23 @@ class QuietPass:
             object.__setattr__(self, "_hash", h)
         return h
 
+    def __eq__(self, other: object) -> bool:
+        # the fields' equality, the cheap ones first (a transient's pass and the fixed point
+        # differ in the ions' state only); different hashes already tell passes apart
+        if self is other:
+            return True
+        if not isinstance(other, QuietPass):
+            return NotImplemented
+        return (
+            hash(self) == hash(other)
+            and self.state == other.state
+            and self.t_rel == other.t_rel
+            and self.dark_rel == other.dark_rel
+            and self.beams == other.beams
+            and self.exc == other.exc
+            and self.key == other.key
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class _Known:
