@@ -99,10 +99,21 @@ def pulse_stats(node: Node, start_mu: int, stop_mu: int | None) -> ExcitationSta
 
 def mode_overlap(lab: Lab, dt_s: float, n_bars: tuple[float, float]) -> float:
     """Total mode overlap M: static × spectral × temporal (e^{−|Δt|/τ}) × thermal."""
+    return thermal_overlap(lab, timed_overlap(lab, dt_s), n_bars)
+
+
+def timed_overlap(lab: Lab, dt_s: float) -> float:
+    """:func:`mode_overlap` before the thermal factors (static × spectral × temporal): the
+    part a caller may keep for a photon time offset ``dt_s`` (s)."""
     tau = 0.5 * (lab.nodes[0].species.lifetime_s + lab.nodes[1].species.lifetime_s)
     m = lab.bsa.mode_overlap
     m /= 1 + (2 * math.pi * lab.bsa.frequency_mismatch_hz * tau) ** 2
     m *= math.exp(-abs(dt_s) / tau)
+    return m
+
+
+def thermal_overlap(lab: Lab, m: float, n_bars: tuple[float, float]) -> float:
+    """:func:`mode_overlap` from its :func:`timed_overlap` ``m`` and the ions' n̄."""
     for node, n in zip(lab.nodes, n_bars):
         m /= 1 + n / node.motion.n_mode
     return m

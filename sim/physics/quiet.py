@@ -43,7 +43,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .attempts import mode_overlap
+from .attempts import thermal_overlap, timed_overlap
 from .bsa import build_round, draw_index
 
 __all__ = [
@@ -103,15 +103,34 @@ class QuietPass:
             object.__setattr__(self, "_hash", h)
         return h
 
+    def __eq__(self, other: object) -> bool:
+        # the fields' equality, the cheap ones first (a transient's pass and the fixed point
+        # differ in the ions' state only); different hashes already tell passes apart
+        if self is other:
+            return True
+        if not isinstance(other, QuietPass):
+            return NotImplemented
+        return (
+            hash(self) == hash(other)
+            and self.state == other.state
+            and self.t_rel == other.t_rel
+            and self.dark_rel == other.dark_rel
+            and self.beams == other.beams
+            and self.exc == other.exc
+            and self.key == other.key
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class _Known:
-    """What a quiet pass left besides its :class:`QuietPass`: its round, the ions' state and the
-    coherence origins relative to the cursor (s)."""
+    """What a quiet pass left besides its :class:`QuietPass`: its round, the ions' state, the
+    coherence origins relative to the cursor (s), and the round's first excitation start
+    relative to the cursor (mu)."""
 
     fire: QuietFire
     rho: np.ndarray
     coh_rel: tuple
+    fire_rel: int
 
 
 @runtime_checkable
@@ -145,12 +164,16 @@ class QuietAttempts:
     _diag: Any
     _period_clean: bool
     jones_pair: Callable[[int], tuple]  # from PolarisationTracking
+    _plate_changes: list
     next_polarisation_change_mu: Callable[[int], int | None]
 
     def _init_quiet_attempts(self) -> None:
         self._q_fires: list[QuietFire] = []
         self._q_clicks: tuple = ()
         self._q_last: QuietFire | None = None
+        # the last skipped pass's round, not yet made a QuietFire (its round, its excitation
+        # windows relative to its end, that end in mu): _last_fire makes it when asked
+        self._q_last_at: tuple | None = None
         self._q_force: bool | None = None  # the next round: True non-empty, False empty
         self._q_p0: dict[tuple, float] = {}
         self._q_known: dict[QuietPass, _Known] = {}
@@ -158,6 +181,10 @@ class QuietAttempts:
         # (cursor, world time, ions' state object, dark-count horizons, detector marks, and the
         # world's signature then): quiet_signature_now's last answer, or ref after a skip
         self._q_now: tuple | None = None
+        self._q_timed: dict[float, float] = {}  # photon time offset (s) → timed_overlap
+        self._q_dets: list = []  # the detectors' ClickChannels, in _det_ch order
+        # the photon paths last checked: (plate-change list, its length, from, to, Jones pair)
+        self._q_paths: tuple | None = None
 
     def _round_pattern(
         self, p: np.ndarray, rho0: np.ndarray, key: tuple, overlap: float, exc: tuple
@@ -176,11 +203,29 @@ class QuietAttempts:
         self._q_fires.append(QuietFire(pattern, key, overlap, rho0, exc))
         return pattern
 
+    def _detectors(self) -> list:
+        """The detectors' :class:`~sim.physics.detectors.ClickChannel` objects, in
+        ``_det_ch`` order (kept: the world's channels do not change once attached)."""
+        dets = self._q_dets
+        if len(dets) != len(self._det_ch):
+            dets = self._q_dets = [self._channels[ch] for ch in self._det_ch]
+        return dets
+
     def _dark_horizons(self) -> tuple:
-        return tuple(self._channels[ch].dark_to_mu for ch in self._det_ch)
+        return tuple([d.dark_to_mu for d in self._detectors()])
 
     def _detector_marks(self) -> tuple:
-        return tuple(self._channels[ch].last_click_mu for ch in self._det_ch)
+        return tuple([d.last_click_mu for d in self._detectors()])
+
+    def _last_fire(self) -> QuietFire | None:
+        """The last quiet round (:attr:`_q_last`), made from a skip's record if need be."""
+        at = self._q_last_at
+        if at is not None:
+            f, exc_rel, t_end = at
+            exc = tuple((n, s + t_end, e + t_end) for n, s, e in exc_rel)
+            self._q_last = QuietFire(f.pattern, f.key, f.overlap, f.rho0, exc)
+            self._q_last_at = None
+        return self._q_last
 
     def begin_pass(self) -> None:
         """A pass of the attempt loop starts: rounds and clicks are counted from here."""
@@ -205,6 +250,7 @@ class QuietAttempts:
             if on["cool"] or on["detect"] or on["qubit"] or on["excite"]:
                 return None
         f = self._q_last = fires[0]
+        self._q_last_at = None
         sig = QuietPass(
             f.key,
             tuple((k, s - t_next_mu, e - t_next_mu) for k, s, e in f.exc),
@@ -218,7 +264,10 @@ class QuietAttempts:
                 self._q_known.clear()
             t_s = t_next_mu * self.mu_s
             self._q_known[sig] = _Known(
-                f, self.ions.rho.copy(), tuple(c - t_s for c in self._coh_t0)
+                f,
+                self.ions.rho.copy(),
+                tuple(c - t_s for c in self._coh_t0),
+                min(s for _, s, _ in sig.exc),
             )
         return sig
 
@@ -256,13 +305,33 @@ class QuietAttempts:
     ) -> int:
         """How many of ``max_passes`` passes, whose excitations start at ``t_fire`` every
         ``period_mu``, see the photon paths (fibre drift, plate moves) of ``fire``'s round."""
-        jones = tuple(e.jones if e is not None else None for e in fire.key[:2])
-        if any(j is not None and j != p for j, p in zip(jones, self.jones_pair(t_fire))):
-            return 0
-        change = self.next_polarisation_change_mu(t_fire)
+        pair, change = self._paths_at(t_fire)
+        for e, p in zip(fire.key[:2], pair):
+            if e is not None and e.jones != p:
+                return 0
         if change is None:
             return max_passes
         return min(max_passes, -(-(change - t_fire) // period_mu))
+
+    def _paths_at(self, t_mu: int) -> tuple[tuple, int | None]:
+        """Both paths' Jones matrices at ``t_mu`` and the next lab time they may change (mu,
+        None: never), as :meth:`jones_pair` and :meth:`next_polarisation_change_mu` say; the
+        answer holds from where it was asked until that change (remembered while no plate
+        move was added)."""
+        changes = self._plate_changes
+        c = self._q_paths
+        if (
+            c is not None
+            and c[0] is changes
+            and c[1] == len(changes)
+            and c[2] <= t_mu
+            and (c[3] is None or t_mu < c[3] - 1)  # (a ns short of it: the change is rounded up)
+        ):
+            return c[4], c[3]
+        pair = self.jones_pair(t_mu)
+        change = self.next_polarisation_change_mu(t_mu)
+        self._q_paths = (changes, len(changes), t_mu, change, pair)
+        return pair, change
 
     def skip_quiet(self, max_passes: int, period_mu: int, ref: QuietPass, t_next_mu: int) -> int:
         """The loop will make the quiet pass ``ref`` (seen before, from where the world is now)
@@ -277,100 +346,129 @@ class QuietAttempts:
             return 0
         if now != ref:
             max_passes = 1  # a transient: one pass leads from here to where ref ends
-        lab, mu, fire = self.lab, self.mu_s, known.fire
-        dets = [self._channels[ch] for ch in self._det_ch]
+        mu, fire = self.mu_s, known.fire
+        dets = self._detectors()
         rates = [d.dark_rate_hz for d in dets]
         # each detector's dark-count window of the first pass (a period from the second on)
         windows = [t_next_mu + period_mu + r - d.dark_to_mu for r, d in zip(ref.dark_rel, dets)]
         if min(windows) < 0:
             return 0
-        e_dark = math.exp(-sum(r * w for r, w in zip(rates, windows)) * mu)
-        e_dark_period = math.exp(-sum(rates) * period_mu * mu)
-        dt = fire.key[2]
+        e_dark = math.exp(-sum([r * w for r, w in zip(rates, windows)]) * mu)
         # the excitation of the first pass to come (ref's, relative to its end)
-        t_fire = min(s for _, s, _ in ref.exc) + t_next_mu + period_mu
+        t_fire = known.fire_rel + t_next_mu + period_mu
         max_passes = self._passes_in_polarisation(fire, t_fire, max_passes, period_mu)
         if max_passes <= 0:
             return 0
-        thermal = self.ions.thermal
-        n0 = [th.n for th in thermal]
-        heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu
+        overlap = self._overlap_law(fire.key[2], t_fire, period_mu)
 
-        memo: dict[int, float] = {}
-        t0 = self._t  # where n0 holds (the world moves on below)
+        def p_empty(j: int) -> float:
+            return self._p_empty(fire, overlap(j))
 
-        def overlap(j: int) -> float:
-            # the ions heat from where the world is to pass j's excitation (no cooling light)
-            m = memo.get(j)
-            if m is None:
-                dtj = t_fire + j * period_mu - t0
-                n_j = tuple(n + h * dtj for n, h in zip(n0, heat))
-                m = memo[j] = round_overlap(mode_overlap(lab, dt, n_j))
-            return m
-
-        def q_quiet(j: int) -> float:
-            return self._p_empty(fire, overlap(j)) * (e_dark if j == 0 else e_dark_period)
-
-        u = self.rng.random(max_passes)
-        k = max_passes
-        if u[0] >= q_quiet(0):
-            k = 0
-        elif max_passes > 1 and overlap(1) == overlap(max_passes - 1):
-            # monotone in time: one law from the second pass on
-            bad = np.nonzero(u[1:] >= q_quiet(1))[0]
-            k = 1 + int(bad[0]) if bad.size else max_passes
+        if max_passes == 1:  # (a transient's pass: one draw, as random(1) would make it)
+            k = 1 if self.rng.random() < p_empty(0) * e_dark else 0
         else:
-            for j in range(1, max_passes):
-                if u[j] >= q_quiet(j):
-                    k = j
-                    break
+            e_dark_period = math.exp(-sum(rates) * period_mu * mu)
+            k = self._count_quiet(max_passes, p_empty, overlap, e_dark, e_dark_period)
         if k:
             self._move_on(t_next_mu + k * period_mu, ref, known)
         if k < max_passes:
             self._q_now = None
             win = windows if k == 0 else [period_mu] * len(dets)
-            self._arm(self._p_empty(fire, overlap(k)), dets, rates, win)
+            self._arm(p_empty(k), dets, rates, win)
         return k
+
+    def _overlap_law(self, dt_s: float, t_fire: int, period_mu: int) -> Callable[[int], float]:
+        """The mode overlap (rounded as the round tables are keyed) of the excitation of pass
+        ``j`` to come, at ``t_fire + j·period_mu`` (mu), photon time offset ``dt_s``: the ions
+        heat from where the world is (no cooling light in an attempt); memoised by ``j``."""
+        lab, mu = self.lab, self.mu_s
+        timed = self._q_timed.get(dt_s)
+        if timed is None:
+            if len(self._q_timed) >= 256:
+                self._q_timed.clear()
+            timed = self._q_timed[dt_s] = timed_overlap(lab, dt_s)
+        thermal = self.ions.thermal
+        n0 = [th.n for th in thermal]
+        heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu
+        t0 = self._t  # where n0 holds (the world moves on after the draw)
+        memo: dict[int, float] = {}
+
+        def overlap(j: int) -> float:
+            m = memo.get(j)
+            if m is None:
+                dtj = t_fire + j * period_mu - t0
+                n_j = tuple([n + h * dtj for n, h in zip(n0, heat)])
+                m = memo[j] = round_overlap(thermal_overlap(lab, timed, n_j))
+            return m
+
+        return overlap
+
+    def _count_quiet(
+        self,
+        max_passes: int,
+        p_empty: Callable[[int], float],
+        overlap: Callable[[int], float],
+        e_dark: float,
+        e_dark_period: float,
+    ) -> int:
+        """How many of ``max_passes`` (> 1) passes in a row are quiet: pass j with probability
+        ``p_empty(j)`` times ``e_dark`` (the first) or ``e_dark_period`` (the others)."""
+        u = self.rng.random(max_passes)
+        if u[0] >= p_empty(0) * e_dark:
+            return 0
+        if overlap(1) == overlap(max_passes - 1):
+            # monotone in time: one law from the second pass on
+            bad = np.nonzero(u[1:] >= p_empty(1) * e_dark_period)[0]
+            return 1 + int(bad[0]) if bad.size else max_passes
+        for j in range(1, max_passes):
+            if u[j] >= p_empty(j) * e_dark_period:
+                return j
+        return max_passes
 
     def _move_on(self, t_end: int, ref: QuietPass, known: _Known) -> None:
         """The world after quiet passes ``ref`` ending with the cursor at ``t_end`` (mu): heated
         in closed form, ``ref``'s ion state, coherence origins and dark-count horizons."""
         mu = self.mu_s
         t_world = t_end + ref.t_rel
+        dt_s = (t_world - self._t) * mu
         for th in self.ions.thermal:
-            th.heat((t_world - self._t) * mu)
+            th.heat(dt_s)
         self._t = t_world
-        for r, ch in zip(ref.dark_rel, self._det_ch):
-            self._channels[ch].dark_to_mu = t_end + r
+        horizons = tuple([t_end + r for r in ref.dark_rel])
+        dets = self._detectors()
+        for d, t in zip(dets, horizons):
+            d.dark_to_mu = t
         t_s = t_end * mu
         self._coh_t0 = [t_s + c for c in known.coh_rel]
-        self.ions.rho = known.rho.copy()
+        rho = self.ions.rho = known.rho.copy()
         self._diag = None
         self._period_clean = False
         # the last round is now the last skipped pass's (ref's, ending at t_end): the world's own
         # signature (quiet_signature_now) then equals ref, and a following skip is not taken for
-        # a transient; untouched until the next pass, it is ref itself
-        f = known.fire
-        exc = tuple((n, s + t_end, e + t_end) for n, s, e in ref.exc)
-        self._q_last = QuietFire(f.pattern, f.key, f.overlap, f.rho0, exc)  # (no replace(): slow)
+        # a transient; untouched until the next pass, it is ref itself. Its QuietFire is made
+        # only if asked for (_last_fire): a chain of skips replaces it before
+        self._q_last_at = (known.fire, ref.exc, t_end)
         self._q_now = (
             t_end,
-            self._t,
-            self.ions.rho,
-            self._dark_horizons(),
-            self._detector_marks(),
+            t_world,
+            rho,
+            horizons,
+            tuple([d.last_click_mu for d in dets]),
             ref,
         )
 
     def quiet_signature_now(self, t_next_mu: int) -> QuietPass | None:
         """:class:`QuietPass` of the world as it is (the last quiet pass's round), or None."""
-        fire = self._q_last
+        c = self._q_now
+        rho = self.ions.rho
+        if c is not None and c[0] == t_next_mu and c[2] is rho and c[1] == self._t:
+            horizons, marks = self._dark_horizons(), self._detector_marks()
+            if c[3] == horizons and c[4] == marks:
+                return c[-1]  # the world is as when last signed (or skipped), untouched since
+        fire = self._last_fire()
         if fire is None:
             return None
-        key = (t_next_mu, self._t, self.ions.rho, self._dark_horizons(), self._detector_marks())
-        c = self._q_now
-        if c is not None and c[0] == key[0] and c[2] is key[2] and c[:-1] == key:
-            return c[-1]  # the world is as when it was last signed (or skipped), untouched since
+        key = (t_next_mu, self._t, rho, self._dark_horizons(), self._detector_marks())
         saved = (self._q_fires, self._q_clicks)
         self._q_fires, self._q_clicks = [fire], key[4]
         try:

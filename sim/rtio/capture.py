@@ -64,6 +64,11 @@ class Period:
         return True
 
     @cached_property
+    def nows(self) -> tuple[int, ...]:
+        """The submissions' timestamps (mu), in order."""
+        return tuple([e.now for e in self.events])
+
+    @cached_property
     def switches(self) -> int:
         """SED lane switches per period (a coarse timestamp not after the previous one)."""
         n = 0
@@ -230,17 +235,17 @@ class PeriodCapture:
         timestamps); the passes between only rotate the lane by the period's switches."""
         lane, last_c, mask = self._lane, self._last_c, self._lane_mask
         lane_last = self._lane_last
-        events = period.events
+        nows = period.nows
         n = len(shifts)
         tail = min(n - 1, self.lane_count)
-        for i, s in enumerate(shifts):
-            if 0 < i < n - tail:
-                if i == n - tail - 1:  # skip the middle passes at once
-                    lane = (lane + (n - tail - 1) * period.switches) & mask
-                    last_c = (events[-1].now + s) & -8
-                continue
-            for e in events:
-                c = (e.now + s) & -8  # coarse, in mu as the lanes keep it
+        middle = n - tail - 1  # passes between the first and the last ``tail``
+        for i in (0, *range(max(1, n - tail), n)):
+            if i == n - tail and middle > 0:  # the middle passes at once
+                lane = (lane + middle * period.switches) & mask
+                last_c = (nows[-1] + shifts[middle]) & -8
+            s = shifts[i]
+            for t in nows:
+                c = (t + s) & -8  # coarse, in mu as the lanes keep it
                 if c <= last_c:
                     lane = (lane + 1) & mask
                 lane_last[lane] = last_c = c

@@ -154,3 +154,29 @@ def test_plates_compensate_and_persist(oxford, rng):
         assert w2.path_jones(k, t + 5 * 10**9) == w.path_jones(k, t + 5 * 10**9)
     with pytest.raises(KeyError, match="no waveplate"):
         w.set_plates(1, {"qwp3": 1.0}, t)
+
+
+def test_remembered_paths_are_the_paths_at_that_time(oxford, rng):
+    """The quiet skips' remembered photon paths (``_paths_at``) answer as ``jones_pair`` and
+    ``next_polarisation_change_mu`` do at every time asked, across drift steps (1 s), plate
+    moves added later (also inside the remembered interval) and a restored state."""
+    lab = replace(
+        oxford,
+        nodes=tuple(replace(n, fibre=Fibre(drift_rad_per_sqrt_s=0.05)) for n in oxford.nodes),
+    )
+    w = _world(lab, rng, seed=9)
+    s = 10**9  # 1 s in mu: one drift step
+    times = [0, 5, s // 2, s - 2, s - 1, s, s + 1, s + 200, 2 * s - 1, 3 * s + 7, 3 * s + 9]
+    moves = {s + 1: (s + 100, {"hwp": 20.0}), 3 * s + 7: (3 * s + 8, {"qwp1": 5.0})}
+    for t in times:
+        assert w._paths_at(t) == (w.jones_pair(t), w.next_polarisation_change_mu(t)), t
+        if t in moves:
+            t_move, angles = moves[t]
+            w.set_plates(0, angles, t_move)
+    # a restored state with as many plate moves, other angles: a new list of them
+    w2 = _world(lab, np.random.default_rng(1), seed=9)
+    w2.set_plates(0, {"hwp": 40.0}, s + 100)
+    w2.set_plates(0, {"qwp1": 5.0}, 3 * s + 8)
+    w.load_state(w2.save_state())
+    t = 3 * s + 9
+    assert w._paths_at(t) == (w.jones_pair(t), w.next_polarisation_change_mu(t))
