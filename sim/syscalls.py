@@ -157,9 +157,10 @@ def call_rpc(function: Any, args: tuple, kwargs: dict, is_async: bool) -> Any:
     (:func:`charge_rpc`). What the RPC then does on the host, other ``@rpc`` methods included
     (``set_dataset`` is one), runs on the host and costs the kernel nothing, however long it
     takes: the RTIO counter never depends on host code or host time."""
-    if _A.engine is None or _A.in_rpc:
+    eng = _A.engine
+    if eng is None or _A.in_rpc:
         return function(*args, **kwargs)
-    charge_rpc(is_async)
+    eng.advance_counter(eng.costs.rpc_async if is_async else eng.costs.rpc)  # charge_rpc, inline
     _A.in_rpc += 1
     try:
         with rpc_running():  # host code: the cyclic collector runs as usual (sim.collector)

@@ -32,7 +32,6 @@ from sim.rtio.phy.ad9910_ram import (
     RamProfile,
     ram_access_address,
     ram_destination,
-    ram_enabled,
     ram_playback,
     ram_word_at,
 )
@@ -88,7 +87,19 @@ AD9910_REG_WIDTH = {
     0x16: 32,
 }
 _AUX_DAC_DEFAULT = 0x7F
+_CFR1 = 0x00
 _CFR3 = 0x02
+_new_object = object.__new__
+
+
+def _moved(state: DDSState, t_mu: int) -> DDSState:
+    """``state`` effective from ``t_mu`` instead (a copy; ``dataclasses.replace`` without its
+    per-field checks: an IO_UPDATE that applies an unchanged profile is the common case)."""
+    out = _new_object(DDSState)
+    d = out.__dict__
+    d.update(state.__dict__)
+    d["t_mu"] = t_mu
+    return out
 
 
 class UrukulUninitialised(RuntimeError):
@@ -137,6 +148,9 @@ class _DDSRegs:
         self.ram_k = 0  # index of the next word of the current RAM access
         self.ram_play: tuple[int, RamProfile] | None = None  # start and profile of a playback
         self.ram_until = -(1 << 62)  # time of the last scheduled RAM output step
+        # the last state an IO_UPDATE applied from a profile, and its (word, profile, sysclk)
+        self.last_state: DDSState | None = None
+        self.last_of: tuple[int, int, float] | None = None
 
 
 class UrukulDecoder:
@@ -276,8 +290,8 @@ class UrukulDecoder:
         :raises UrukulUninitialised: see the module docstring (not in hardware-faithful mode).
         """
         profile = (self.cfg >> 8) & 7
+        key = 0x0E + profile
         eng = self.engine
-        faithful = eng.hardware_faithful
         error = None
         timelines = eng.dds  # (spi channel, cs) -> DDSTimeline, made on demand
         spi = self.spi_channel
@@ -287,25 +301,32 @@ class UrukulDecoder:
                 self.engine.dds_timeline(self.spi_channel, cs).drop(t, r.ram_until)
                 r.ram_until = t
             r.ram_play = None
-            if ram_enabled(r.regs):
+            regs = r.regs
+            if (regs.get(_CFR1, 0) >> 31) & 1:  # RAM enabled (ad9910_ram.ram_enabled)
                 self._play_ram(cs, r, profile, t)
                 continue
-            word = r.regs.get(0x0E + profile)
+            word = regs.get(key)
             if word is None:
                 if fresh and not self.cfg_written:
-                    error = error or self._uninitialised_cpld(cs, profile, faithful)
+                    error = error or self._uninitialised_cpld(cs, profile, eng.hardware_faithful)
                 continue
-            if fresh and _CFR3 not in r.regs and not faithful:
+            if fresh and _CFR3 not in regs and not eng.hardware_faithful:
                 error = error or (
                     f"AD9910 {self._dds_name(cs)} was never initialised since power-up (its PLL "
                     "is not configured): run Startup first (repository/startup.py) with this "
                     "device database and lab (the simulated hardware state is kept per pair), "
                     "or pass --hardware-faithful to play on regardless"
                 )
-            ftw = word & 0xFFFFFFFF
-            pow_ = (word >> 32) & 0xFFFF
-            asf = (word >> 48) & 0x3FFF
-            state = DDSState(t, ftw * r.sysclk / 2.0**32, pow_ / 65536.0, asf / 0x3FFF, profile)
+            last = r.last_state
+            if last is not None and r.last_of == (word, profile, r.sysclk):
+                state = _moved(last, t)  # the same state again (a profile rewritten alike)
+            else:
+                ftw = word & 0xFFFFFFFF
+                pow_ = (word >> 32) & 0xFFFF
+                asf = (word >> 48) & 0x3FFF
+                state = DDSState(t, ftw * r.sysclk / 2.0**32, pow_ / 65536.0, asf / 0x3FFF, profile)
+                r.last_of = (word, profile, r.sysclk)
+            r.last_state = state
             timeline = timelines.get((spi, cs))
             if timeline is None:
                 timeline = eng.dds_timeline(spi, cs)
