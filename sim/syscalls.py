@@ -75,6 +75,8 @@ HOT = {
     "at_mu": "set_time_mu",
 }
 _hot_modules: list[tuple[dict, dict[str, Any]]] = []
+#: per hot name, the globals of the registered modules that hold it (for :func:`refresh_hot`)
+_hot_holders: dict[str, list[dict]] = {}
 
 
 def _unbound() -> dict[str, Any]:
@@ -100,6 +102,8 @@ def bind_hot(module_globals: dict) -> None:
     names = hot_names(module_globals)
     if names:
         _hot_modules.append((module_globals, names))
+        for name in names:
+            _hot_holders.setdefault(name, []).append(module_globals)
         rebind(module_globals, names, _A.engine)
 
 
@@ -121,9 +125,8 @@ def refresh_hot(engine: Any, name: str | None = None) -> None:
             rebind(g, names, engine)
         return
     method = getattr(engine, HOT[name])
-    for g, names in _hot_modules:
-        if name in names:
-            g[name] = method
+    for g in _hot_holders.get(name, ()):
+        g[name] = method
 
 
 def activate(engine: Any) -> Any:
