@@ -73,6 +73,7 @@ HOT = {
     "delay_mu": "take_time_mu",
     "now_mu": "get_time_mu",
     "at_mu": "set_time_mu",
+    "dma_playback": "dma_playback",
 }
 _hot_modules: list[tuple[dict, dict[str, Any]]] = []
 #: per hot name, the globals of the registered modules that hold it (for :func:`refresh_hot`)
@@ -84,7 +85,10 @@ def _unbound() -> dict[str, Any]:
     from artiq.language import core as lcore
 
     g = globals()
-    return {name: g[name] if name.startswith("rtio_") else getattr(lcore, name) for name in HOT}
+    return {
+        name: g[name] if name.startswith(("rtio_", "dma_")) else getattr(lcore, name)
+        for name in HOT
+    }
 
 
 def hot_names(module_globals: dict) -> dict[str, Any]:

@@ -107,23 +107,40 @@ class UrukulUninitialised(RuntimeError):
 
 
 class DDSTimeline:
-    """Time-ordered AD9910 states of one channel."""
+    """Time-ordered AD9910 states of one channel.
+
+    ``t[i]`` is when ``s[i]`` took effect. An IO_UPDATE that applies the same state again
+    (:meth:`repeat`, every IO_UPDATE of the Urukul for its idle channels) stores the earlier state
+    object under its new time; a reader gets it as a copy with that time (made once, on first
+    read), so each state read has ``t_mu == t[i]``, as if made at the IO_UPDATE."""
 
     def __init__(self) -> None:
         self.t: list[int] = []
         self.s: list[DDSState] = []
 
     def add(self, state: DDSState) -> None:
-        if self.t and state.t_mu < self.t[-1]:
-            i = bisect_right(self.t, state.t_mu)
-            self.t.insert(i, state.t_mu)
+        self.repeat(state, state.t_mu)
+
+    def repeat(self, state: DDSState, t_mu: int) -> None:
+        """``state`` (its values; its ``t_mu`` may be earlier) took effect again at ``t_mu``."""
+        if self.t and t_mu < self.t[-1]:
+            i = bisect_right(self.t, t_mu)
+            self.t.insert(i, t_mu)
             self.s.insert(i, state)
         else:
-            self.t.append(state.t_mu)
+            self.t.append(t_mu)
             self.s.append(state)
 
+    def _state(self, i: int) -> DDSState:
+        state, t_mu = self.s[i], self.t[i]
+        if state.t_mu != t_mu:  # a repeat, not read before
+            state = self.s[i] = _moved(state, t_mu)
+        return state
+
     def states(self, t_from: int, t_to: int) -> list[DDSState]:
-        return self.s[bisect_left(self.t, t_from) : bisect_left(self.t, t_to)]
+        return [
+            self._state(i) for i in range(bisect_left(self.t, t_from), bisect_left(self.t, t_to))
+        ]
 
     def drop(self, t_from: int, t_to: int) -> None:
         """Remove the states with ``t_from < t_mu <= t_to`` (a RAM ramp cut short)."""
@@ -132,7 +149,7 @@ class DDSTimeline:
 
     def state_at(self, t: int) -> DDSState | None:
         i = bisect_right(self.t, t)
-        return self.s[i - 1] if i else None
+        return self._state(i - 1) if i else None
 
 
 class _DDSRegs:
@@ -317,19 +334,18 @@ class UrukulDecoder:
                     "device database and lab (the simulated hardware state is kept per pair), "
                     "or pass --hardware-faithful to play on regardless"
                 )
-            last = r.last_state
-            if last is not None and r.last_of == (word, profile, r.sysclk):
-                state = _moved(last, t)  # the same state again (a profile rewritten alike)
-            else:
-                ftw = word & 0xFFFFFFFF
-                pow_ = (word >> 32) & 0xFFFF
-                asf = (word >> 48) & 0x3FFF
-                state = DDSState(t, ftw * r.sysclk / 2.0**32, pow_ / 65536.0, asf / 0x3FFF, profile)
-                r.last_of = (word, profile, r.sysclk)
-            r.last_state = state
             timeline = timelines.get((spi, cs))
             if timeline is None:
                 timeline = eng.dds_timeline(spi, cs)
+            last = r.last_state
+            if last is not None and r.last_of == (word, profile, r.sysclk):
+                timeline.repeat(last, t)  # the same state again (idle, or rewritten alike)
+                continue
+            ftw = word & 0xFFFFFFFF
+            pow_ = (word >> 32) & 0xFFFF
+            asf = (word >> 48) & 0x3FFF
+            state = DDSState(t, ftw * r.sysclk / 2.0**32, pow_ / 65536.0, asf / 0x3FFF, profile)
+            r.last_state, r.last_of = state, (word, profile, r.sysclk)
             timeline.add(state)
         if error is not None:
             raise UrukulUninitialised(error)
