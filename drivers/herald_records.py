@@ -33,14 +33,21 @@ class HeraldRecords:
 
     def __init__(self, thresholds: tuple[int, int], n_settings: int) -> None:
         self._cols = {k: array("q") for k in INT_COLUMNS}
+        self._int_cols = tuple(self._cols[k] for k in INT_COLUMNS)
         self._t_det = array("q")
         self._t_wall = array("d")
         self.thresholds = thresholds
         self.psi_plus = 0
         self.psi_minus = 0
         self.attempts_after_first = 0
-        #: heralds per analysis setting, ψ + 1 (ψ = -1, 0, +1) and readout parity (0 even, 1 odd)
-        self.tally = np.zeros((n_settings, 3, 2), dtype=np.int64)
+        self.n_settings = n_settings
+        self._tally = [0] * (n_settings * 6)  # flat [setting, ψ + 1, parity] (see tally)
+
+    @property
+    def tally(self) -> np.ndarray:
+        """Heralds per analysis setting, ψ + 1 (ψ = -1, 0, +1) and readout parity (0 even, 1
+        odd): a new int64 array of shape (n_settings, 3, 2)."""
+        return np.array(self._tally, dtype=np.int64).reshape(self.n_settings, 3, 2)
 
     def __len__(self) -> int:
         return len(self._t_wall)
@@ -57,27 +64,27 @@ class HeraldRecords:
         counts_b: int,
     ) -> None:
         """One herald (``t_det_mu``: the four gate inputs' timestamps, mu, -1 where none)."""
+        setting, pattern, attempts = int(setting), int(pattern), int(attempts)
         if len(self._t_wall):
-            self.attempts_after_first += int(attempts)
-        c = self._cols
-        for key, value in (
-            ("setting", setting),
-            ("pattern", pattern),
-            ("attempts", attempts),
-            ("t_lab_mu", t_lab_mu),
-            ("counts_a", counts_a),
-            ("counts_b", counts_b),
-        ):
-            c[key].append(int(value))
-        self._t_det.extend(int(t) for t in t_det_mu)
+            self.attempts_after_first += attempts
+        c = self._int_cols  # in the order of INT_COLUMNS
+        c[0].append(setting)
+        c[1].append(pattern)
+        c[2].append(attempts)
+        c[3].append(int(t_lab_mu))
+        c[4].append(int(counts_a))
+        c[5].append(int(counts_b))
+        self._t_det.extend(map(int, t_det_mu))
         self._t_wall.append(float(t_wall))
-        psi = psi_of_pattern(int(pattern))
+        psi = psi_of_pattern(pattern)
         if psi > 0:
             self.psi_plus += 1
         elif psi < 0:
             self.psi_minus += 1
         odd = (counts_a > self.thresholds[0]) != (counts_b > self.thresholds[1])
-        self.tally[int(setting), psi + 1, 1 if odd else 0] += 1
+        if not 0 <= setting < self.n_settings:
+            raise IndexError("analysis setting {} out of range".format(setting))
+        self._tally[(setting * 3 + psi + 1) * 2 + (1 if odd else 0)] += 1
 
     def column(self, key: str) -> np.ndarray:
         """A copy of one column: int64, ``t_wall`` float64, ``t_det_mu`` int64 of shape (n, 4)."""

@@ -301,10 +301,8 @@ class LinkExperiment(CheckedArguments):
     ):
         """One herald's raw record (async, one per herald)."""
         r = self.records
-        r.append(
-            setting, pattern, (t0, t1, t2, t3), attempts, t_lab_mu, time.time(), counts_a, counts_b
-        )
         now = time.time()
+        r.append(setting, pattern, (t0, t1, t2, t3), attempts, t_lab_mu, now, counts_a, counts_b)
         if now - self._live_last > 0.5 or len(r) == self.n_total:
             self._live_last = now
             self.update_live()

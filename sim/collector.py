@@ -53,19 +53,26 @@ def kernel_running() -> Iterator[None]:
         gc.enable()
 
 
-@contextlib.contextmanager
-def rpc_running() -> Iterator[None]:
+class _RpcRunning:
+    """:func:`rpc_running`'s context (a class, not a generator: one is entered per RPC)."""
+
+    __slots__ = ("resumed",)
+
+    def __enter__(self) -> None:
+        self.resumed = _S.paused
+        if self.resumed:
+            gc.enable()
+            _S.paused = False
+
+    def __exit__(self, *exc: object) -> None:
+        if self.resumed:
+            _S.paused = True
+            gc.disable()
+
+
+def rpc_running() -> _RpcRunning:
     """Collect as usual during an RPC of a kernel that paused collection."""
-    if not _S.paused:
-        yield
-        return
-    gc.enable()
-    _S.paused = False
-    try:
-        yield
-    finally:
-        _S.paused = True
-        gc.disable()
+    return _RpcRunning()
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ import threading
 from typing import Any, Callable
 
 from sim.kernel_builtins import provide
-from sim.syscalls import call_rpc
+from sim.syscalls import bind_hot, call_rpc
 
 __all__ = ["STATE", "host_function", "transform_function", "kernel_source_function"]
 
@@ -38,10 +38,14 @@ class _State(threading.local):
     and the hooks the stand-in's decorators call (see the module docstring)."""
 
     depth = 0
+    #: kernel wrapper -> its host function (:func:`host_function`), shared by all threads: the
+    #: stand-in's wrappers look themselves up here before calling :meth:`nested`
+    hosted: dict[Any, Callable] = {}
 
     @staticmethod
     def nested(wrapper: Callable, obj: Any, args: tuple, kwargs: dict) -> Any:
-        """A kernel called from a running kernel is part of the same kernel."""
+        """A kernel called from a running kernel is part of the same kernel (the first call of
+        each wrapper: the next ones find its function in :attr:`hosted`)."""
         return host_function(wrapper)(obj, *args, **kwargs)
 
     rpc = staticmethod(call_rpc)
@@ -169,5 +173,10 @@ def host_function(kernel_obj: Callable) -> Callable:
     g = getattr(fn, "__globals__", None)
     if g is not None:
         provide(g)
-    _cache[kernel_obj] = fn
+        module = sys.modules.get(g.get("__name__", ""))
+        if module is not None and vars(module) is g:
+            # an imported module (a driver or mixin, not an experiment file, which the runner
+            # binds while its kernel runs): its delays and RTIO calls go straight to the engine
+            bind_hot(g)
+    _cache[kernel_obj] = _State.hosted[kernel_obj] = fn
     return fn

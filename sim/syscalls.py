@@ -73,8 +73,11 @@ HOT = {
     "delay_mu": "take_time_mu",
     "now_mu": "get_time_mu",
     "at_mu": "set_time_mu",
+    "dma_playback": "dma_playback",
 }
 _hot_modules: list[tuple[dict, dict[str, Any]]] = []
+#: per hot name, the globals of the registered modules that hold it (for :func:`refresh_hot`)
+_hot_holders: dict[str, list[dict]] = {}
 
 
 def _unbound() -> dict[str, Any]:
@@ -82,7 +85,10 @@ def _unbound() -> dict[str, Any]:
     from artiq.language import core as lcore
 
     g = globals()
-    return {name: g[name] if name.startswith("rtio_") else getattr(lcore, name) for name in HOT}
+    return {
+        name: g[name] if name.startswith(("rtio_", "dma_")) else getattr(lcore, name)
+        for name in HOT
+    }
 
 
 def hot_names(module_globals: dict) -> dict[str, Any]:
@@ -100,6 +106,8 @@ def bind_hot(module_globals: dict) -> None:
     names = hot_names(module_globals)
     if names:
         _hot_modules.append((module_globals, names))
+        for name in names:
+            _hot_holders.setdefault(name, []).append(module_globals)
         rebind(module_globals, names, _A.engine)
 
 
@@ -121,9 +129,8 @@ def refresh_hot(engine: Any, name: str | None = None) -> None:
             rebind(g, names, engine)
         return
     method = getattr(engine, HOT[name])
-    for g, names in _hot_modules:
-        if name in names:
-            g[name] = method
+    for g in _hot_holders.get(name, ()):
+        g[name] = method
 
 
 def activate(engine: Any) -> Any:
@@ -157,9 +164,10 @@ def call_rpc(function: Any, args: tuple, kwargs: dict, is_async: bool) -> Any:
     (:func:`charge_rpc`). What the RPC then does on the host, other ``@rpc`` methods included
     (``set_dataset`` is one), runs on the host and costs the kernel nothing, however long it
     takes: the RTIO counter never depends on host code or host time."""
-    if _A.engine is None or _A.in_rpc:
+    eng = _A.engine
+    if eng is None or _A.in_rpc:
         return function(*args, **kwargs)
-    charge_rpc(is_async)
+    eng.advance_counter(eng.costs.rpc_async if is_async else eng.costs.rpc)  # charge_rpc, inline
     _A.in_rpc += 1
     try:
         with rpc_running():  # host code: the cyclic collector runs as usual (sim.collector)

@@ -94,6 +94,25 @@ _AD9910_REG_PROFILE7 = 0x15
 _AD9910_REG_RAM = 0x16
 
 
+def _ftw_of(ftw_per_hz: float, frequency: float) -> int:
+    """Frequency (Hz) → FTW, wrapped to a signed 32-bit value as on the device."""
+    v = int(round(ftw_per_hz * frequency)) & 0xFFFFFFFF
+    return v - (1 << 32) if v >= 1 << 31 else v
+
+
+def _pow_of(turns: float) -> int:
+    """Phase (turns) → 16-bit POW."""
+    return int(round(turns * 0x10000)) & 0xFFFF
+
+
+def _asf_of(amplitude: float) -> int:
+    """Fractional amplitude → 14-bit ASF; ``ValueError`` outside 0..1."""
+    code = int(round(float(amplitude) * 0x3FFF))
+    if code < 0 or code > 0x3FFF:
+        raise ValueError("Invalid AD9910 fractional amplitude!")
+    return code
+
+
 class AD9910(AD9910RamMixin, AD9910SyncMixin):
     """AD9910 DDS channel on an Urukul (RAM mode: :mod:`sim.devices.ad9910_ram`; sync
     calibration: :mod:`sim.devices.ad9910_sync`).
@@ -157,23 +176,19 @@ class AD9910(AD9910RamMixin, AD9910SyncMixin):
 
     # ------------------------------------------------------------ conversions (portable)
     def frequency_to_ftw(self, frequency: float) -> numpy.int32:
-        v = int(round(self.ftw_per_hz * frequency)) & 0xFFFFFFFF
-        return numpy.int32(v - (1 << 32) if v >= 1 << 31 else v)  # int32 wrap-around as on device
+        return numpy.int32(_ftw_of(self.ftw_per_hz, frequency))
 
     def ftw_to_frequency(self, ftw: int) -> float:
         return (int(ftw) & 0xFFFFFFFF) / self.ftw_per_hz
 
     def turns_to_pow(self, turns: float) -> numpy.int32:
-        return numpy.int32(int(round(turns * 0x10000)) & 0xFFFF)
+        return numpy.int32(_pow_of(turns))
 
     def pow_to_turns(self, pow_: int) -> float:
         return pow_ / 0x10000
 
     def amplitude_to_asf(self, amplitude: float) -> numpy.int32:
-        code = int(round(float(amplitude) * 0x3FFF))
-        if code < 0 or code > 0x3FFF:
-            raise ValueError("Invalid AD9910 fractional amplitude!")
-        return numpy.int32(code)
+        return numpy.int32(_asf_of(amplitude))
 
     def asf_to_amplitude(self, asf: int) -> float:
         return asf / float(0x3FFF)
@@ -369,17 +384,17 @@ class AD9910(AD9910RamMixin, AD9910SyncMixin):
     ) -> float:
         """``set_mu`` in SI units (Hz, turns, fraction). Advances the cursor by 1256 mu; returns the
         phase in turns."""
-        return self.pow_to_turns(
-            self.set_mu(
-                int(self.frequency_to_ftw(frequency)),
-                int(self.turns_to_pow(phase)),
-                int(self.amplitude_to_asf(amplitude)),
-                phase_mode,
-                ref_time_mu,
-                profile,
-                ram_destination,
-            )
+        # the conversions' values as Python ints (``frequency_to_ftw`` etc. return numpy.int32)
+        pow_ = self.set_mu(
+            _ftw_of(self.ftw_per_hz, frequency),
+            _pow_of(phase),
+            _asf_of(amplitude),
+            phase_mode,
+            ref_time_mu,
+            profile,
+            ram_destination,
         )
+        return self.pow_to_turns(pow_)
 
     def get_mu(self, profile: int = DEFAULT_PROFILE) -> tuple[int, int, int]:
         """``(ftw, pow, asf)`` read back from a profile register (blocking)."""

@@ -327,7 +327,7 @@ class Core:
     # ------------------------------------------------------------------ kernel API
     def get_rtio_counter_mu(self) -> numpy.int64:
         """Syscall ``rtio_get_counter``: the counter, a lower bound. Does not modify the cursor."""
-        return numpy.int64(self._eng().rtio_get_counter())
+        return numpy.int64(self.engine.rtio_get_counter())  # (_eng, inline: once per resync)
 
     def wait_until_mu(self, cursor_mu: int) -> None:
         """Blocks until the counter reaches ``cursor_mu``; does not move the cursor."""

@@ -140,6 +140,58 @@ def test_ad9910_state_model(env):
     )
 
 
+def test_ad9910_io_update_repeats_idle_channels(env):
+    """Every IO_UPDATE applies every channel's profile: a channel not written since (or rewritten
+    alike) gets the same state again at each update's time, read back with that time."""
+    ch1_entry = dict(env.dmgr.db["urukul0_ch0"])
+    ch1_entry["arguments"] = {"pll_n": 32, "chip_select": 5, "cpld_device": "urukul0_cpld"}
+    env.dmgr.db["urukul0_ch1"] = ch1_entry
+    core, cpld = env.core, env.get("urukul0_cpld")
+    ch0, ch1 = env.get("urukul0_ch0"), env.get("urukul0_ch1")
+
+    def k():
+        core.reset()
+        cpld.init()
+        ch0.init()
+        ch1.init()
+        ch1.set(50 * MHz, phase=0.5, amplitude=0.25)
+        updates = []
+        for f in (100 * MHz, 100 * MHz, 90 * MHz):
+            delay(10 * us)
+            ch0.set(f, phase=0.125)
+            updates.append(now_mu() - 8)  # the IO_UPDATE pulse starts 8 mu before set() ends
+        return updates
+
+    updates = env.run(k)
+    idle = env.engine.dds_states(SPI_CH, 5, updates[0], 1 << 60)
+    assert [s.t_mu for s in idle] == updates
+    assert {(s.frequency_hz, s.phase_turns, s.amplitude) for s in idle} == {
+        (idle[0].frequency_hz, 0.5, idle[0].amplitude)
+    }
+    assert abs(idle[0].frequency_hz - 50e6) < 0.3 and abs(idle[0].amplitude - 0.25) < 1e-4
+    assert env.engine.dds_state_at(SPI_CH, 5, updates[1] + 3) == idle[1]
+    rewritten = env.engine.dds_states(SPI_CH, 4, updates[0], 1 << 60)
+    assert [s.t_mu for s in rewritten] == updates
+    assert [round(s.frequency_hz / 1e6, 3) for s in rewritten] == [100.0, 100.0, 90.0]
+
+
+def test_dds_timeline_repeat_out_of_order():
+    """A state repeated before the last one is inserted in time order, read with its own time."""
+    from sim.physics.view import DDSState
+    from sim.rtio.phy.urukul import DDSTimeline
+
+    tl = DDSTimeline()
+    a, b = DDSState(10, 1e6, 0.0, 1.0), DDSState(30, 2e6, 0.0, 1.0)
+    tl.add(a)
+    tl.add(b)
+    tl.repeat(a, 20)
+    tl.repeat(b, 40)
+    assert tl.states(0, 100) == [a, DDSState(20, 1e6, 0.0, 1.0), b, DDSState(40, 2e6, 0.0, 1.0)]
+    assert (
+        tl.state_at(25) == DDSState(20, 1e6, 0.0, 1.0) and tl.state_at(25) is tl.states(20, 21)[0]
+    )
+
+
 def test_ad9910_init_and_readback(env):
     """init (~56 ms) checks AUX_DAC and PLL lock; get_mu reads back the profile register."""
     core, cpld, dds = env.core, env.get("urukul0_cpld"), env.get("urukul0_ch0")

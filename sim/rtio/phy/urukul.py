@@ -32,7 +32,6 @@ from sim.rtio.phy.ad9910_ram import (
     RamProfile,
     ram_access_address,
     ram_destination,
-    ram_enabled,
     ram_playback,
     ram_word_at,
 )
@@ -88,7 +87,19 @@ AD9910_REG_WIDTH = {
     0x16: 32,
 }
 _AUX_DAC_DEFAULT = 0x7F
+_CFR1 = 0x00
 _CFR3 = 0x02
+_new_object = object.__new__
+
+
+def _moved(state: DDSState, t_mu: int) -> DDSState:
+    """``state`` effective from ``t_mu`` instead (a copy; ``dataclasses.replace`` without its
+    per-field checks: an IO_UPDATE that applies an unchanged profile is the common case)."""
+    out = _new_object(DDSState)
+    d = out.__dict__
+    d.update(state.__dict__)
+    d["t_mu"] = t_mu
+    return out
 
 
 class UrukulUninitialised(RuntimeError):
@@ -96,23 +107,40 @@ class UrukulUninitialised(RuntimeError):
 
 
 class DDSTimeline:
-    """Time-ordered AD9910 states of one channel."""
+    """Time-ordered AD9910 states of one channel.
+
+    ``t[i]`` is when ``s[i]`` took effect. An IO_UPDATE that applies the same state again
+    (:meth:`repeat`, every IO_UPDATE of the Urukul for its idle channels) stores the earlier state
+    object under its new time; a reader gets it as a copy with that time (made once, on first
+    read), so each state read has ``t_mu == t[i]``, as if made at the IO_UPDATE."""
 
     def __init__(self) -> None:
         self.t: list[int] = []
         self.s: list[DDSState] = []
 
     def add(self, state: DDSState) -> None:
-        if self.t and state.t_mu < self.t[-1]:
-            i = bisect_right(self.t, state.t_mu)
-            self.t.insert(i, state.t_mu)
+        self.repeat(state, state.t_mu)
+
+    def repeat(self, state: DDSState, t_mu: int) -> None:
+        """``state`` (its values; its ``t_mu`` may be earlier) took effect again at ``t_mu``."""
+        if self.t and t_mu < self.t[-1]:
+            i = bisect_right(self.t, t_mu)
+            self.t.insert(i, t_mu)
             self.s.insert(i, state)
         else:
-            self.t.append(state.t_mu)
+            self.t.append(t_mu)
             self.s.append(state)
 
+    def _state(self, i: int) -> DDSState:
+        state, t_mu = self.s[i], self.t[i]
+        if state.t_mu != t_mu:  # a repeat, not read before
+            state = self.s[i] = _moved(state, t_mu)
+        return state
+
     def states(self, t_from: int, t_to: int) -> list[DDSState]:
-        return self.s[bisect_left(self.t, t_from) : bisect_left(self.t, t_to)]
+        return [
+            self._state(i) for i in range(bisect_left(self.t, t_from), bisect_left(self.t, t_to))
+        ]
 
     def drop(self, t_from: int, t_to: int) -> None:
         """Remove the states with ``t_from < t_mu <= t_to`` (a RAM ramp cut short)."""
@@ -121,7 +149,7 @@ class DDSTimeline:
 
     def state_at(self, t: int) -> DDSState | None:
         i = bisect_right(self.t, t)
-        return self.s[i - 1] if i else None
+        return self._state(i - 1) if i else None
 
 
 class _DDSRegs:
@@ -137,6 +165,9 @@ class _DDSRegs:
         self.ram_k = 0  # index of the next word of the current RAM access
         self.ram_play: tuple[int, RamProfile] | None = None  # start and profile of a playback
         self.ram_until = -(1 << 62)  # time of the last scheduled RAM output step
+        # the last state an IO_UPDATE applied from a profile, and its (word, profile, sysclk)
+        self.last_state: DDSState | None = None
+        self.last_of: tuple[int, int, float] | None = None
 
 
 class UrukulDecoder:
@@ -276,8 +307,8 @@ class UrukulDecoder:
         :raises UrukulUninitialised: see the module docstring (not in hardware-faithful mode).
         """
         profile = (self.cfg >> 8) & 7
+        key = 0x0E + profile
         eng = self.engine
-        faithful = eng.hardware_faithful
         error = None
         timelines = eng.dds  # (spi channel, cs) -> DDSTimeline, made on demand
         spi = self.spi_channel
@@ -287,28 +318,34 @@ class UrukulDecoder:
                 self.engine.dds_timeline(self.spi_channel, cs).drop(t, r.ram_until)
                 r.ram_until = t
             r.ram_play = None
-            if ram_enabled(r.regs):
+            regs = r.regs
+            if (regs.get(_CFR1, 0) >> 31) & 1:  # RAM enabled (ad9910_ram.ram_enabled)
                 self._play_ram(cs, r, profile, t)
                 continue
-            word = r.regs.get(0x0E + profile)
+            word = regs.get(key)
             if word is None:
                 if fresh and not self.cfg_written:
-                    error = error or self._uninitialised_cpld(cs, profile, faithful)
+                    error = error or self._uninitialised_cpld(cs, profile, eng.hardware_faithful)
                 continue
-            if fresh and _CFR3 not in r.regs and not faithful:
+            if fresh and _CFR3 not in regs and not eng.hardware_faithful:
                 error = error or (
                     f"AD9910 {self._dds_name(cs)} was never initialised since power-up (its PLL "
                     "is not configured): run Startup first (repository/startup.py) with this "
                     "device database and lab (the simulated hardware state is kept per pair), "
                     "or pass --hardware-faithful to play on regardless"
                 )
+            timeline = timelines.get((spi, cs))
+            if timeline is None:
+                timeline = eng.dds_timeline(spi, cs)
+            last = r.last_state
+            if last is not None and r.last_of == (word, profile, r.sysclk):
+                timeline.repeat(last, t)  # the same state again (idle, or rewritten alike)
+                continue
             ftw = word & 0xFFFFFFFF
             pow_ = (word >> 32) & 0xFFFF
             asf = (word >> 48) & 0x3FFF
             state = DDSState(t, ftw * r.sysclk / 2.0**32, pow_ / 65536.0, asf / 0x3FFF, profile)
-            timeline = timelines.get((spi, cs))
-            if timeline is None:
-                timeline = eng.dds_timeline(spi, cs)
+            r.last_state, r.last_of = state, (word, profile, r.sysclk)
             timeline.add(state)
         if error is not None:
             raise UrukulUninitialised(error)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from functools import wraps
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Mapping, Protocol
 
 # ARTIQ's names; the stand-in's own :class:`KernelHooks` and :func:`set_kernel_hooks` are not
 # exported (``from artiq.experiment import *`` gives exactly ARTIQ's)
@@ -52,6 +52,10 @@ class KernelHooks(Protocol):
 
     #: nesting depth of the simulated kernels running on this thread (0: none)
     depth: int
+    #: the host functions of ``@kernel`` wrappers that ran already (wrapper -> function taking
+    #: the object first): a wrapper found here, called from a running kernel, calls its function
+    #: directly instead of :meth:`nested`
+    hosted: Mapping[Callable, Callable]
 
     def nested(self, wrapper: Callable, obj: Any, args: tuple, kwargs: dict) -> Any:
         """Run the ``@kernel`` ``wrapper`` of ``obj``, called from a running kernel."""
@@ -64,6 +68,7 @@ class _NoHooks:
     """No simulator: kernels go to their core, RPCs are plain calls."""
 
     depth = 0
+    hosted: Mapping[Callable, Callable] = {}
 
     @staticmethod
     def nested(wrapper: Callable, obj: Any, args: tuple, kwargs: dict) -> Any:
@@ -112,6 +117,9 @@ def _make_kernel(function: Callable, core_name: str, flags: Any) -> Callable:
     def run_on_core(self, *k_args, **k_kwargs):
         hooks = _hooks
         if hooks.depth:
+            fn = hooks.hosted.get(run_on_core)
+            if fn is not None:
+                return fn(self, *k_args, **k_kwargs)
             return hooks.nested(run_on_core, self, k_args, k_kwargs)
         return getattr(self, core_name).run(run_on_core, (self,) + k_args, k_kwargs)
 
