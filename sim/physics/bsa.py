@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import product
+from itertools import chain, product
 from typing import Any
 
 import numpy as np
@@ -313,14 +313,20 @@ def _records(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap: floa
                     photon_rows.append(n)
                 row[col] += w * amp
         rows.extend(rec.values())
-    kraus_all = np.array(rows, dtype=complex).reshape(-1, 4, 4)
+    kraus_all = _flat(rows, complex).reshape(-1, 4, 4)
     keep = np.nonzero(np.abs(kraus_all).max(axis=(1, 2)) >= 1e-12)[0]
     kraus = kraus_all[keep]
-    photons = np.array(photon_rows, dtype=np.int64).reshape(-1, 4)[keep]
-    origin = np.array(orig, dtype=np.int64).reshape(-1, 4)[keep]
+    photons = _flat(photon_rows, np.int64).reshape(-1, 4)[keep]
+    origin = _flat(orig, np.int64).reshape(-1, 4)[keep]
     for arr in (kraus, photons, origin):
         arr.setflags(write=False)
     return _Records(kraus, photons, origin)
+
+
+def _flat(rows: list[list[Any]], dtype: Any) -> np.ndarray:
+    """The equal-length ``rows`` as one flat array (faster than ``np.array`` of the lists)."""
+    n = len(rows[0]) * len(rows) if rows else 0
+    return np.fromiter(chain.from_iterable(rows), dtype=dtype, count=n)
 
 
 def _origin_codes(key: tuple[int, ...], a_emits: bool, b_emits: bool) -> list[int]:
