@@ -281,7 +281,8 @@ def _records(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap: floa
     opts = (_node_options(em_a, 0, overlap), _node_options(em_b, 1, overlap))
     # the same photons (and output Fock states) recur across the options' branches: each Fock
     # expansion, origin code and photon count is computed once; Kraus rows accumulate as lists
-    fock: dict[tuple, list[tuple[tuple[int, ...], complex]]] = {}
+    # per photons: their output Fock states with amplitude, origin codes and photon counts
+    fock: dict[tuple, list[tuple[tuple[int, ...], complex, list[int], list[int]]]] = {}
     codes: dict[tuple, list[int]] = {}
     counts: dict[tuple[int, ...], list[int]] = {}
     rows: list[list[complex]] = []
@@ -295,23 +296,25 @@ def _records(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap: floa
                 vecs = [_output_vector(0, pol, m) for pol, m in pa] + [
                     _output_vector(1, pol, m) for pol, m in pb
                 ]
-                amps = fock[(pa, pb)] = list(_fock(vecs).items())
-            col = 4 * (2 * ka + kb) + 2 * ja + jb  # row-major (final, initial) of a 4×4 matrix
-            w = aa * ab
-            for key, amp in amps:
-                row = rec.get(key)
-                if row is None:
-                    row = rec[key] = [0j] * 16
+                amps = fock[(pa, pb)] = []
+                for key, amp in _fock(vecs).items():
                     emits = (key, bool(pa), bool(pb))
                     code = codes.get(emits)
                     if code is None:
                         code = codes[emits] = _origin_codes(*emits)
-                    orig.append(code)
                     n = counts.get(key)
                     if n is None:
                         n = counts[key] = [0] * 4
                         for mode in key:
                             n[mode // _NINT] += 1
+                    amps.append((key, amp, code, n))
+            col = 4 * (2 * ka + kb) + 2 * ja + jb  # row-major (final, initial) of a 4×4 matrix
+            w = aa * ab
+            for key, amp, code, n in amps:
+                row = rec.get(key)
+                if row is None:
+                    row = rec[key] = [0j] * 16
+                    orig.append(code)
                     photon_rows.append(n)
                 row[col] += w * amp
         rows.extend(rec.values())
