@@ -312,16 +312,15 @@ class EntanglerFastForward:
         if world is not None:
             world.repeat_runs(k, t_run, period_mu, ref)
         counts = self._plain_counts(rng, n_max, last.cond)
-        stale_before = dict(self._stale)
+        rec = self.engine.recorder
+        stale_before = dict(self._stale) if rec is not None else {}
         self._set_counters(last.model, counts, last.cmat, last.plain, 0)
         if k > 1 and last.model is not None and last.cond is not None:
             self._stale_from_earlier_runs(rng, k - 1, last)
         cycle_mu = max(self.tcycle, 1) * 8
         run_mu = n_max * cycle_mu
-        self.herald_log.extend(
-            (t_run + j * period_mu + run_mu, self._TIMEOUT_DATA) for j in range(k)
-        )
-        rec = self.engine.recorder
+        t_end, data = t_run + run_mu, self._TIMEOUT_DATA
+        self.herald_log.extend([(t, data) for t in range(t_end, t_end + k * period_mu, period_mu)])
         if rec is not None:
             # the skipped runs' clicks, drawn for the waveform (the last one's counts as drawn
             # above); a stale timestamp the skip set goes to the VCD's last click of its input

@@ -22,6 +22,10 @@ from sim.rtio.retire import retire_history
 
 __all__ = ["Entangler"]
 
+#: calls of the loop per check of the engine's history (retiring it needs the logs' size: a sum
+#: over all channels, not worth making per herald)
+RETIRE_EVERY = 8
+
 
 class Entangler(_driver.Entangler):
     """Entangler core driver with the simulator's fast-forward (see module docstring)."""
@@ -32,6 +36,7 @@ class Entangler(_driver.Entangler):
         super().__init__(dmgr, channel, **kwargs)
         self.fast_forward = fast_forward
         self._loop: FastForwardLoop | None = None
+        self._calls = 0
 
     @kernel
     def run_until_herald_mu(
@@ -43,7 +48,9 @@ class Entangler(_driver.Entangler):
             return _driver.Entangler.run_until_herald_mu(
                 self, cool, duration_mu, margin_mu, max_runs, standalone
             )
-        retire_history(eng)  # a long loop's memory stays bounded (no VCD: the past is not read)
+        self._calls += 1
+        if self._calls % RETIRE_EVERY == 1:
+            retire_history(eng)  # a long loop's memory stays bounded (no VCD: the past is unread)
         if self._loop is None or self._loop.engine is not eng:
             self._loop = FastForwardLoop(eng, self.channel)
         loop = self._loop

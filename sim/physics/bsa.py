@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from itertools import product
+from itertools import chain, product
 from typing import Any
 
 import numpy as np
@@ -45,6 +45,7 @@ _S, _OB, _XA, _XB = 0, 1, 2, 3  # internal (temporal/spectral/spatial) modes
 _NINT = 4
 IDENTITY_JONES: tuple[complex, complex, complex, complex] = (1.0, 0.0, 0.0, 1.0)
 ORIGIN_A, ORIGIN_B, ORIGIN_EITHER, ORIGIN_NONE = 0, 1, 2, -1
+_BITS = (np.arange(16)[:, None] >> np.arange(4)) & 1  # pattern → detectors that clicked (16, 4)
 
 
 @dataclass(frozen=True)
@@ -205,10 +206,14 @@ class RoundTable:
             # the records that can give ``pattern``, their weights and (K_r† K_r)ᵀ as rows:
             # Tr(K_r ρ K_r†) = Σ_jm ρ_jm (K_r† K_r)_mj, one sum of products for all r (einsum's
             # own loop: ≈ 10x faster than the batched K_r ρ; BLAS would spawn threads)
+            # (the rows are computed once for all records: a row does not depend on the others)
+            gram = self._memo.get(("gram",))
+            if gram is None:
+                k = self.kraus
+                gram = np.einsum("rkj,rkm->rjm", k, k.conj()).reshape(len(k), 16)
+                self._memo[("gram",)] = gram
             idx = np.nonzero(self.weights[:, pattern] > 0)[0]
-            k = self.kraus[idx]
-            gram = np.einsum("rkj,rkm->rjm", k, k.conj()).reshape(len(idx), 16)
-            part = self._memo[(pattern,)] = (idx, self.weights[idx, pattern], gram)
+            part = self._memo[(pattern,)] = (idx, self.weights[idx, pattern], gram[idx])
         idx, wp, gram = part
         q = np.einsum("rj,j->r", gram, rho.reshape(16)).real
         w = np.zeros(len(self.kraus))
@@ -244,12 +249,17 @@ def build_round(
     a = np.asarray(accept, dtype=float)
     d = np.asarray(dark, dtype=float)
     pc = 1.0 - (1.0 - d) * (1.0 - a) ** rec.photons  # (R, 4)
-    bits = (np.arange(16)[:, None] >> np.arange(4)) & 1  # (16, 4)
-    weights = np.prod(np.where(bits[None] == 1, pc[:, None, :], 1.0 - pc[:, None, :]), axis=2)
+    # weights[r, p] = Π_i (pc[r, i] if bit i of p else 1 − pc[r, i]), multiplied in order of i
+    qc = 1.0 - pc
+    weights = np.ones((len(pc), 16))
+    for i in range(4):
+        weights = weights * np.where(_BITS[:, i] == 1, pc[:, i : i + 1], qc[:, i : i + 1])
     # superops[p, (k, l), (j, m)] = Σ_r w[r, p] K_r[k, j] K_r*[l, m]  (one matrix product)
-    kraus, r_n = rec.kraus, len(rec.kraus)
-    kk = (kraus[:, :, None, :, None] * kraus.conj()[:, None, :, None, :]).reshape(r_n, 256)
-    superops = np.ascontiguousarray((kk.T @ weights).T).reshape(16, 16, 16)
+    # (K_r[k, j] K_r*[l, m] laid out with r last: the products run along the records, not along
+    # 4-element rows, twice as fast as the records-first layout, the same bits)
+    kt = np.ascontiguousarray(rec.kraus.transpose(1, 2, 0))  # (k, j, r)
+    kk = (kt[:, None, :, None, :] * kt.conj()[None, :, None, :, :]).reshape(256, len(rec.kraus))
+    superops = np.ascontiguousarray((kk @ weights).T).reshape(16, 16, 16)
     return RoundTable(superops, weights, rec.kraus, rec.photons, rec.origin, a, d)
 
 
@@ -271,7 +281,8 @@ def _records(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap: floa
     opts = (_node_options(em_a, 0, overlap), _node_options(em_b, 1, overlap))
     # the same photons (and output Fock states) recur across the options' branches: each Fock
     # expansion, origin code and photon count is computed once; Kraus rows accumulate as lists
-    fock: dict[tuple, list[tuple[tuple[int, ...], complex]]] = {}
+    # per photons: their output Fock states with amplitude, origin codes and photon counts
+    fock: dict[tuple, list[tuple[tuple[int, ...], complex, list[int], list[int]]]] = {}
     codes: dict[tuple, list[int]] = {}
     counts: dict[tuple[int, ...], list[int]] = {}
     rows: list[list[complex]] = []
@@ -285,34 +296,42 @@ def _records(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap: floa
                 vecs = [_output_vector(0, pol, m) for pol, m in pa] + [
                     _output_vector(1, pol, m) for pol, m in pb
                 ]
-                amps = fock[(pa, pb)] = list(_fock(vecs).items())
-            col = 4 * (2 * ka + kb) + 2 * ja + jb  # row-major (final, initial) of a 4×4 matrix
-            w = aa * ab
-            for key, amp in amps:
-                row = rec.get(key)
-                if row is None:
-                    row = rec[key] = [0j] * 16
+                amps = fock[(pa, pb)] = []
+                for key, amp in _fock(vecs).items():
                     emits = (key, bool(pa), bool(pb))
                     code = codes.get(emits)
                     if code is None:
                         code = codes[emits] = _origin_codes(*emits)
-                    orig.append(code)
                     n = counts.get(key)
                     if n is None:
                         n = counts[key] = [0] * 4
                         for mode in key:
                             n[mode // _NINT] += 1
+                    amps.append((key, amp, code, n))
+            col = 4 * (2 * ka + kb) + 2 * ja + jb  # row-major (final, initial) of a 4×4 matrix
+            w = aa * ab
+            for key, amp, code, n in amps:
+                row = rec.get(key)
+                if row is None:
+                    row = rec[key] = [0j] * 16
+                    orig.append(code)
                     photon_rows.append(n)
                 row[col] += w * amp
         rows.extend(rec.values())
-    kraus_all = np.array(rows, dtype=complex).reshape(-1, 4, 4)
+    kraus_all = _flat(rows, complex).reshape(-1, 4, 4)
     keep = np.nonzero(np.abs(kraus_all).max(axis=(1, 2)) >= 1e-12)[0]
     kraus = kraus_all[keep]
-    photons = np.array(photon_rows, dtype=np.int64).reshape(-1, 4)[keep]
-    origin = np.array(orig, dtype=np.int64).reshape(-1, 4)[keep]
+    photons = _flat(photon_rows, np.int64).reshape(-1, 4)[keep]
+    origin = _flat(orig, np.int64).reshape(-1, 4)[keep]
     for arr in (kraus, photons, origin):
         arr.setflags(write=False)
     return _Records(kraus, photons, origin)
+
+
+def _flat(rows: list[list[Any]], dtype: Any) -> np.ndarray:
+    """The equal-length ``rows`` as one flat array (faster than ``np.array`` of the lists)."""
+    n = len(rows[0]) * len(rows) if rows else 0
+    return np.fromiter(chain.from_iterable(rows), dtype=dtype, count=n)
 
 
 def _origin_codes(key: tuple[int, ...], a_emits: bool, b_emits: bool) -> list[int]:

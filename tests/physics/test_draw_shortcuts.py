@@ -51,3 +51,33 @@ def test_record_probs_are_the_kraus_traces():
         q = np.real(np.einsum("rij,jk,rik->r", k, rho, k.conj()))
         w = table.weights[:, pattern] * np.clip(q, 0, None)
         np.testing.assert_allclose(table.record_probs(pattern, rho), w / w.sum(), atol=1e-14)
+
+
+def test_round_tables_are_bitwise_their_direct_forms():
+    """``build_round``'s weights (multiplied detector by detector) and super-operators (the
+    products K_r ⊗ K_r* laid out records last) and ``record_probs`` (Gram rows computed once for
+    all records) are the same bits as the direct forms they replace: the products over the four
+    detectors, the records-first matrix product, each pattern's Gram rows of its own records."""
+    em_a = NodeEmission(p1=0.3, p2=0.01, eta=0.2, eps_pol=0.01, jones=(0.8, 0.6j, 0.6j, 0.8))
+    em_b = NodeEmission(0.25, 0.02, 0.3, 0.02, IDENTITY_JONES)
+    table = build_round(em_a, em_b, 0.87, (0.9, 0.8, 0.7, 0.6), (1e-4, 3e-3, 2e-5, 1e-6))
+    pc = 1.0 - (1.0 - table.dark) * (1.0 - table.accept) ** table.photons
+    bits = (np.arange(16)[:, None] >> np.arange(4)) & 1
+    weights = np.prod(np.where(bits[None] == 1, pc[:, None, :], 1.0 - pc[:, None, :]), axis=2)
+    assert weights.tobytes() == table.weights.tobytes()
+    k, r_n = table.kraus, len(table.kraus)
+    kk = (k[:, :, None, :, None] * k.conj()[:, None, :, None, :]).reshape(r_n, 256)
+    superops = np.ascontiguousarray((kk.T @ weights).T).reshape(16, 16, 16)
+    assert superops.tobytes() == table.superops.tobytes()
+    g = np.random.default_rng(14)
+    a = g.normal(size=(4, 4)) + 1j * g.normal(size=(4, 4))
+    rho = a @ a.conj().T
+    rho /= np.trace(rho)
+    for pattern in range(16):
+        idx = np.nonzero(table.weights[:, pattern] > 0)[0]
+        k = table.kraus[idx]
+        gram = np.einsum("rkj,rkm->rjm", k, k.conj()).reshape(len(idx), 16)
+        q = np.einsum("rj,j->r", gram, rho.reshape(16)).real
+        w = np.zeros(len(table.kraus))
+        w[idx] = table.weights[idx, pattern] * np.clip(q, 0, None)
+        assert (w / w.sum()).tobytes() == table.record_probs(pattern, rho).tobytes(), pattern
