@@ -146,11 +146,35 @@ class ClickChannel:
         """An arrival or an edge is queued (not yet delivered)."""
         return bool(self._raw or self._pending)
 
+    def quiet_until(self) -> int:
+        """A time (mu) before which :meth:`drain` finds no edge and draws nothing: the first
+        queued arrival or edge, and for a detector with dark counts the time they are drawn
+        to (``1 << 62`` for none)."""
+        h = 1 << 62
+        if self.dark_rate_hz > 0 or self._suppress or self._spilled is not None:
+            h = self._dark_to_mu
+        if self._raw and self._raw[0] < h:
+            h = self._raw[0]
+        if self._pending and self._pending[0][0] < h:
+            h = self._pending[0][0]
+        return h
+
     def add_arrivals(self, t_mu: list[int] | np.ndarray) -> None:
         """Queue raw arrivals (photons, PMT counts) at integer mu times."""
         raw = self._raw
         for t in t_mu.tolist() if isinstance(t_mu, np.ndarray) else t_mu:
             heapq.heappush(raw, int(t))
+
+    def add_sorted_arrivals(self, t_mu: list[int]) -> None:
+        """:meth:`add_arrivals` of ints in ascending order (a readout's clicks): none earlier
+        than those queued (the common case) are appended, which is the heap pushing them one
+        by one would build, the same list."""
+        raw = self._raw
+        if not raw or (t_mu and t_mu[0] >= max(raw)):
+            raw.extend(t_mu)
+        else:
+            for t in t_mu:
+                heapq.heappush(raw, t)
 
     def suppress(self, t_from_mu: int, t_to_mu: int) -> None:
         """No dark counts in [from, to) (the entangler fast path owns this interval)."""
@@ -263,6 +287,44 @@ class ClickChannel:
             for t in times[~hidden]:
                 heapq.heappush(self._raw, int(t))
 
+    def _clicks_of(self, raw: list[int], t_end_mu: int, pending: list[tuple[int, int]]) -> None:
+        """:meth:`drain`'s clicks without afterpulses (nothing is queued while draining): the
+        arrivals before ``t_end_mu`` in time order (all of them at once when none is later, the
+        heap then left empty as popping them all would), each a pulse if the detector is live."""
+        if max(raw) < t_end_mu:
+            arrivals = sorted(raw)
+            raw.clear()
+        else:
+            arrivals = []
+            while raw and raw[0] < t_end_mu:
+                arrivals.append(heapq.heappop(raw))
+        last, dead, width = self._last_click_mu, self.dead_mu, self.width_mu
+        append = pending.append
+        for t in arrivals:
+            if t - last >= dead:
+                last = t
+                append((t, 1))
+                append((t + width, 0))
+        self._last_click_mu = last
+
+    def _clicks_afterpulsing(
+        self, raw: list[int], t_end_mu: int, pending: list[tuple[int, int]]
+    ) -> None:
+        """:meth:`_clicks_of` for a detector with afterpulses: each click may queue one, which
+        may itself come before ``t_end_mu``, so the arrivals are taken one by one."""
+        last, dead, width = self._last_click_mu, self.dead_mu, self.width_mu
+        p_after = self.afterpulse_prob
+        while raw and raw[0] < t_end_mu:
+            t = heapq.heappop(raw)
+            if t - last < dead:
+                continue
+            last = self._last_click_mu = t
+            pending.append((t, 1))
+            pending.append((t + width, 0))
+            if self.rng.random() < p_after:
+                d = self.rng.exponential(self.afterpulse_delay_s) / self.mu_s
+                heapq.heappush(raw, t + max(int(d), 1))
+
     def drain(self, t_end_mu: int) -> list[tuple[int, int]]:
         """Edges (t_mu, level) with t < t_end, each returned once, time-ordered."""
         if t_end_mu > self._dark_to_mu:
@@ -273,18 +335,10 @@ class ClickChannel:
         raw = self._raw
         pending = self._pending
         if raw and raw[0] < t_end_mu:
-            last, dead, width = self._last_click_mu, self.dead_mu, self.width_mu
-            p_after = self.afterpulse_prob
-            while raw and raw[0] < t_end_mu:
-                t = heapq.heappop(raw)
-                if t - last < dead:
-                    continue
-                last = self._last_click_mu = t
-                pending.append((t, 1))
-                pending.append((t + width, 0))
-                if p_after > 0 and self.rng.random() < p_after:
-                    d = self.rng.exponential(self.afterpulse_delay_s) / self.mu_s
-                    heapq.heappush(raw, t + max(int(d), 1))
+            if self.afterpulse_prob > 0:
+                self._clicks_afterpulsing(raw, t_end_mu, pending)
+            else:
+                self._clicks_of(raw, t_end_mu, pending)
         if not pending:
             return []
         # the edges are queued in time order (a click comes at least dead_mu > width_mu after

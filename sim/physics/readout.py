@@ -9,11 +9,22 @@ discrimination error for threshold k (count > k ⇒ bright) is the Poisson overl
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .lab import Motion, Readout
 
-__all__ = ["fluorescence_rates", "optimal_threshold", "poisson_click_times", "readout_errors"]
+__all__ = [
+    "fluorescence_rates",
+    "optimal_threshold",
+    "poisson_click_mu",
+    "poisson_click_times",
+    "readout_errors",
+]
+
+#: clicks from which :func:`poisson_click_mu` works on arrays (a readout's few: as floats)
+_ARRAY_MIN = 256
 
 
 def fluorescence_rates(readout: Readout, motion: Motion, n_bar: float) -> tuple[float, float]:
@@ -49,3 +60,25 @@ def poisson_click_times(
     times = t0_s + rng.random(n) * (t1_s - t0_s)
     times.sort()  # in place: np.sort's values without its copy
     return times
+
+
+def poisson_click_mu(
+    rng: np.random.Generator, rate_hz: float, t_a_mu: int, t_b_mu: int, mu_s: float
+) -> list[int]:
+    """Sorted click times in mu (each floored) of a homogeneous Poisson process on
+    [t_a, t_b) mu: ``floor(poisson_click_times(rng, rate_hz, t_a·mu, t_b·mu) / mu)`` as ints, the
+    same draws and the same values (the same float operations), without arrays for a few."""
+    t0_s = t_a_mu * mu_s
+    t1_s = t_b_mu * mu_s
+    if t1_s <= t0_s or rate_hz <= 0:
+        return []
+    span = t1_s - t0_s
+    n = rng.poisson(rate_hz * span)
+    r = rng.random(n)
+    if n >= _ARRAY_MIN:
+        arr = t0_s + r * span
+        arr.sort()
+        return np.floor(arr / mu_s).astype(np.int64).tolist()
+    times = [t0_s + x * span for x in r.tolist()]
+    times.sort()
+    return [math.floor(t / mu_s) for t in times]

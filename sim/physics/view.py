@@ -63,6 +63,11 @@ class PhyView(Protocol):
         grouped by channel (not merged in time)."""
         ...
 
+    def output_watch(self, channels: Sequence[int]) -> Any:
+        """A watch on the outputs submitted to ``channels``: its ``next_from(t_mu)`` is the
+        earliest timestamp ``>= t_mu`` of one submitted so far (``1 << 62`` if none)."""
+        ...
+
     def dds_states(self, spi_channel: int, cs: int, t_from_mu: int, t_to_mu: int) -> list[DDSState]:
         """Resolved AD9910 state changes with IO_UPDATE in [t_from, t_to), time-ordered."""
         ...

@@ -24,6 +24,7 @@ import numpy as np
 
 from sim.fastforward import PeriodTracking
 from sim.rtio.channels import Kind
+from sim.rtio.views import NEVER
 
 from .attempts import (
     HERALD_PATTERNS,
@@ -50,7 +51,7 @@ from .lab import Lab, LabError
 from .planned import PlannedWindows, linear_step
 from .polarisation import PolarisationRecord, PolarisationTracking
 from .quiet import QuietAttempts, round_overlap
-from .readout import fluorescence_rates, poisson_click_times
+from .readout import fluorescence_rates, poisson_click_mu
 from .view import PhyView
 
 __all__ = ["JOIN_WINDOW_TAU", "THERMAL_KEY_TOL", "PhysicsWorld", "WorldRecord"]
@@ -133,6 +134,7 @@ class PhysicsWorld(
         self._models: dict[Any, CycleModel] = {}
         self._beams: list[tuple[int, int, str, int, bool]] = []  # (node, order, role, ch, ent)
         self._beam_channels: list[int] = []
+        self._beam_watch: Any = None  # the beams' outputs, for quiet_until (made on first use)
         self._run_key = 0  # thermal key of the last run's cycle model
         # an excitation's (node, length, stop given, path Jones) → (pulse statistics, emission)
         self._emissions: dict[tuple, tuple] = {}
@@ -197,12 +199,31 @@ class PhysicsWorld(
             for role, ch in self._beam_ch[k].items()
         ]
         self._beam_channels = [b[3] for b in self._beams]
+        self._beam_watch = None
 
     def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
         """New level transitions (t_mu, level) on input ``channel`` with t < t_end_mu."""
         self.advance(t_end_mu, lazy=True)
         ch = self._channels.get(channel)
         return ch.drain(t_end_mu) if ch is not None else []
+
+    def quiet_until(self, channel: int, t_need_mu: int) -> int:
+        """A time (mu) up to which :meth:`input_edges` of ``channel`` finds nothing and moves
+        nothing, as long as no output is submitted meanwhile: no edge is queued before it, and
+        no output changes a beam from where the world stands to it while nothing random acts
+        (so :meth:`advance` would leave the window for later). It may stop short of
+        ``t_need_mu`` as soon as that is clearly not reached (its cheap checks first)."""
+        t = self._t
+        ch = self._channels.get(channel)
+        h = NEVER if ch is None else ch.quiet_until()
+        if h < t_need_mu or self.view is None:
+            return h
+        if self._staged or not self._deterministic([]):
+            return min(h, t)
+        watch = self._beam_watch
+        if watch is None:
+            watch = self._beam_watch = self.view.output_watch(self._beam_channels)
+        return min(h, watch.next_from(t))
 
     def reset(self) -> None:
         """``core.reset()``: nothing physical changes (ions and lasers keep their state)."""
@@ -436,8 +457,8 @@ class PhysicsWorld(
             if on["detect"]:
                 bright, dark = fluorescence_rates(node.readout, node.motion, th.n)
                 rate = bright if self._bright[k] else dark
-                times = poisson_click_times(self.rng, rate, t_a * mu, t_b * mu)
-                self._channels[self._pmt_ch[k]].add_arrivals(np.floor(times / mu))
+                clicks = poisson_click_mu(self.rng, rate, t_a, t_b, mu)
+                self._channels[self._pmt_ch[k]].add_sorted_arrivals(clicks)
             if on["qubit"]:
                 self._rotate(k, t_a, t_b)
                 diag = False

@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from sim.rtio.errors import RTIOOverflow
 from sim.rtio.exception_log import ExceptionMark, RTIOException
+from sim.rtio.views import NEVER
 
 __all__ = ["InputChannel", "InputReads", "DEFAULT_FIFO_DEPTH", "SPI_FIFO_DEPTH"]
 
@@ -37,7 +38,18 @@ SPI_FIFO_DEPTH = 4
 class InputChannel:
     """FIFO + sticky overflow of one input channel; ``phy`` provides ``input_events(t_end)``."""
 
-    __slots__ = ("channel", "depth", "fifo", "pending", "overflow", "phy", "t_gen", "marks")
+    __slots__ = (
+        "channel",
+        "depth",
+        "fifo",
+        "pending",
+        "overflow",
+        "phy",
+        "t_gen",
+        "marks",
+        "waiting",
+        "quiet_to",
+    )
 
     def __init__(self, channel: int, phy: Any, depth: int = DEFAULT_FIFO_DEPTH) -> None:
         self.channel = channel
@@ -49,11 +61,27 @@ class InputChannel:
         self.t_gen = -(1 << 62)
         #: where dropped events are marked for the waveform (the recorder's list), or None
         self.marks: list[ExceptionMark] | None = None
+        #: a count is reading (nothing can be submitted until it returns), and what the PHY
+        #: said it produces nothing before since it was last asked (None: not known)
+        self.waiting = False
+        self.quiet_to: int | None = None
 
     def generate(self, t_end: int) -> None:
-        """Ask the PHY for all events that arrive before ``t_end`` (mu, RTIO counter time)."""
+        """Ask the PHY for all events that arrive before ``t_end`` (mu, RTIO counter time).
+
+        While a count reads (:attr:`waiting`), a PHY that can tell when it next produces
+        anything (``quiet_until``) is not asked before then: it would produce nothing and move
+        no world; the next question covers the window (the same events and draws)."""
         if t_end <= self.t_gen:
             return
+        if self.waiting:
+            quiet = self.quiet_to
+            if quiet is None:
+                quiet = self.quiet_to = self.phy.quiet_until(t_end)
+            if t_end <= quiet:
+                self.t_gen = t_end
+                return
+            self.quiet_to = None  # the PHY's answer changes the worlds
         self.t_gen = t_end
         new = self.phy.input_events(t_end)
         if new:
@@ -93,6 +121,28 @@ class InputChannel:
         self.fifo.clear()
         self.pending.clear()
         self.overflow = False
+
+
+def _reads_one_by_one(
+    inp: InputChannel, counter: int, cost: int, t_out: int, n: int
+) -> tuple[int, int]:
+    """Reads of a count with an empty FIFO while the events up to the timeout are known: while
+    each next one arrives alone, after the next read's charge and before the timeout, that read
+    waits for it and takes it (the count loop's steps for it, without its calls). Returns the
+    counter and the events read so far."""
+    pending = inp.pending
+    if t_out > inp.t_gen or inp.depth <= 0:
+        return counter, n
+    while pending:
+        a, ts, _ = pending[0]
+        if a <= counter + cost or a >= t_out or ts < 0:
+            break
+        if len(pending) > 1 and pending[1][0] <= a:
+            break
+        pending.popleft()
+        counter = a
+        n += 1
+    return counter, n
 
 
 class InputReads:
@@ -219,8 +269,19 @@ class InputReads:
 
     def _count_reads(self, inp: InputChannel, timeout_mu: int, cost: int) -> int:
         """:meth:`rtio_input_count`'s reads with a fixed read cost, a timeout and the plain
-        :meth:`_read`: the same reads, counter charges and PHY queries, the events the PHY has
-        already produced moved and read in place (a readout's clicks cost no call each)."""
+        :meth:`_read`: the same reads, counter charges and events, the events the PHY has
+        already produced moved and read in place (a readout's clicks cost no call each), the
+        PHY asked only when it may produce something (:attr:`InputChannel.waiting`)."""
+        inp.waiting = hasattr(inp.phy, "quiet_until")
+        inp.quiet_to = None
+        try:
+            return self._count_loop(inp, timeout_mu, cost)
+        finally:
+            inp.waiting = False
+            inp.quiet_to = None
+
+    def _count_loop(self, inp: InputChannel, timeout_mu: int, cost: int) -> int:
+        """:meth:`_count_reads`' loop."""
         fifo, pending, depth = inp.fifo, inp.pending, inp.depth
         t_out = timeout_mu + 1
         n = 0
@@ -270,6 +331,9 @@ class InputReads:
                     fifo.clear()
                     n += m
                     inp.fill(end)
+            else:
+                counter, n = _reads_one_by_one(inp, counter, cost, t_out, n)
+                self.counter = counter
 
     def rtio_input_data(self, channel: int) -> int:
         """Syscall: data of the next input event (blocks without timeout)."""
@@ -278,6 +342,21 @@ class InputReads:
     def rtio_input_timestamped_data(self, timeout_mu: int, channel: int) -> tuple[int, int]:
         """Syscall: ``(timestamp, data)`` of the next input event, or ``(-1, 0)`` on timeout."""
         return self._read(channel, timeout_mu)
+
+    def quiet_until(self, channel: int, t_need: int) -> int:
+        """A time (mu) before which :meth:`world_edges` of ``channel`` gives nothing and moves no
+        world, as long as nothing is submitted meanwhile (the earliest of the worlds'; one
+        that cannot tell gives nothing beyond ``-1 << 62``); it may stop short of ``t_need``
+        once that is clearly not reached."""
+        h = NEVER
+        for w in self.worlds:
+            q = getattr(w, "quiet_until", None)
+            t = q(channel, t_need) if q is not None else -NEVER
+            if t < h:
+                h = t
+                if h < t_need:
+                    break
+        return h
 
     def world_edges(self, channel: int, t_end: int) -> list[tuple[int, int]]:
         """Input transitions on ``channel`` before ``t_end`` from all attached worlds, in time

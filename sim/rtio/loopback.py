@@ -57,6 +57,11 @@ class LoopbackWorld:
             out.sort(key=lambda e: e[0])
         return out
 
+    def quiet_until(self, channel: int, t_need_mu: int) -> int:
+        """:meth:`PhysicsWorld.quiet_until <sim.physics.world.PhysicsWorld.quiet_until>`: an
+        unwired input never has an edge; a wired one is asked each time."""
+        return _NEG if self.wires.get(channel) else -_NEG
+
     def reset(self) -> None:
         for ws in self.wires.values():
             for w in ws:

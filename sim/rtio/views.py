@@ -5,13 +5,17 @@ device names). Reads only; they resolve replacement and collisions first."""
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from typing import Any, Callable, Sequence
 
 from sim.rtio.channels import ChannelState, Kind
 from sim.rtio.phy.ttl import LevelView
 from sim.rtio.sed import NEG
 
-__all__ = ["PhyViews"]
+__all__ = ["NEVER", "OutputWatch", "PhyViews"]
+
+#: a time after every other (mu): "never"
+NEVER = 1 << 62
 
 
 class PhyViews:
@@ -79,6 +83,10 @@ class PhyViews:
                 out += [(t_mu, i, lvl) for t_mu, lvl in levels]
         return out
 
+    def output_watch(self, channels: Sequence[int]) -> "OutputWatch":
+        """A watch on the outputs submitted to ``channels`` (:class:`OutputWatch`)."""
+        return OutputWatch(self.channels, channels)
+
     def ttl_level_at(self, channel: int, t_mu: int) -> int:
         """Output level of a TTL-like channel at ``t_mu``."""
         ch = self.ttl_levels(channel, NEG, t_mu + 1)
@@ -105,3 +113,43 @@ class PhyViews:
         """The AD9910 state in effect at ``t_mu`` (None before the first IO_UPDATE)."""
         tl = self.dds.get((spi_channel, cs))
         return tl.state_at(t_mu) if tl is not None else None
+
+
+class OutputWatch:
+    """The outputs submitted so far to a fixed set of channels, asked for the next one at or
+    after a time (a world's beams: nothing changes them before it). Holds their
+    :class:`ChannelState` objects (made once per channel, never replaced) once all exist."""
+
+    __slots__ = ("_channels", "_numbers", "_states")
+
+    def __init__(self, channels: dict[int, ChannelState], numbers: Sequence[int]) -> None:
+        self._channels = channels
+        self._numbers = list(numbers)
+        self._states: list[ChannelState] | None = None
+
+    def next_from(self, t_from_mu: int) -> int:
+        """The earliest timestamp ``>= t_from_mu`` (mu) of an output submitted so far to the
+        channels, replaced or not (``NEVER`` if none)."""
+        states = self._states
+        if states is None:
+            states = [st for st in map(self._channels.get, self._numbers) if st is not None]
+            if len(states) == len(self._numbers):
+                self._states = states
+        # a log in time order (not flagged) ends with its latest output
+        last = [NEVER if st.flagged else st.raw[-1][0] for st in states if st.raw]
+        if not last or max(last) < t_from_mu:
+            return NEVER
+        best = NEVER
+        for st in states:
+            raw = st.raw
+            if not raw:
+                continue
+            if st.flagged:  # out of order: the whole log
+                t = min((e[0] for e in raw if e[0] >= t_from_mu), default=NEVER)
+            elif raw[-1][0] < t_from_mu:
+                continue
+            else:
+                t = raw[bisect_left(raw, (t_from_mu,))][0]  # compares the times only
+            if t < best:
+                best = t
+        return best

@@ -251,6 +251,46 @@ def walk_bulk(
     return i + m, int(o_now[-1]), int(oe_now[-1]), level
 
 
+def _register(
+    edges: list[tuple[int, int]],
+    i: int,
+    j: int,
+    sens: int,
+    level: int,
+    last_c: int,
+    out: list[tuple[int, int, int]],
+) -> tuple[int, int]:
+    """The input events of ``edges[i:j]`` under sensitivity ``sens`` (bit 0 rising, bit 1
+    falling), from input ``level`` and the coarse cycle ``last_c`` of the last event: an edge
+    that changes the level and that the sensitivity takes is an event (arrival, timestamp,
+    level) appended to ``out``, at most one per coarse cycle. Returns the new ``(level,
+    last_c)``."""
+    if sens == 0:  # the level alone: that of the last edge
+        return (1 if edges[j - 1][1] else 0), last_c
+    if sens == 1:  # rising edges (a readout gate): no level but high needs telling apart
+        for t, new in edges[i:j]:
+            if not new:
+                level = 0
+            elif not level:
+                level = 1
+                c = t >> 3
+                if c != last_c:
+                    last_c = c
+                    out.append((t + INPUT_ARRIVAL_MU, t, 1))
+        return level, last_c
+    for t, new in edges[i:j]:
+        new = 1 if new else 0
+        if new == level:
+            continue
+        level = new
+        if sens & (1 if new else 2):
+            c = t >> 3
+            if c != last_c:
+                last_c = c
+                out.append((t + INPUT_ARRIVAL_MU, t, level))
+    return level, last_c
+
+
 class TTLInputPhy:
     """Input side of a TTLInOut channel: gating, sampling and watching on edges from the worlds."""
 
@@ -264,6 +304,9 @@ class TTLInputPhy:
         self.edges: list[tuple[int, int]] = []
         self.edge_idx = 0
         self.log: list[tuple[int, int]] = []  # (ts, data) of every input event produced
+        #: every edge so far came after the ones before it (the edges before a gate control
+        #: are then found by bisection)
+        self.ordered = True
 
     def rtio_reset(self, counter: int) -> None:
         """``core.reset()`` clears gate sensitivities (``rio`` domain)."""
@@ -275,6 +318,8 @@ class TTLInputPhy:
         eng = self.engine
         new_edges = eng.world_edges(self.channel, ts_end)
         if new_edges:
+            if self.edges and new_edges[0][0] < self.edges[-1][0]:
+                self.ordered = False  # (no world does this: each gives its edges in time order)
             if self.edge_idx > 256:
                 del self.edges[: self.edge_idx]
                 self.edge_idx = 0
@@ -293,20 +338,15 @@ class TTLInputPhy:
                 ci += 1
             tc = res[ci][0] + GATE_OFFSET_MU if ci < nc and res[ci][0] < ctrl_end else None
             # the edges before it, under the sensitivity in force
-            while ei < ne:
-                t, new = edges[ei]
-                if tc is not None and t >= tc:
-                    break
-                ei += 1
-                new = 1 if new else 0
-                if new == level:
-                    continue
-                level = new
-                if sens & (1 if new else 2):
-                    c = t >> 3
-                    if c != last_c:
-                        last_c = c
-                        out.append((t + INPUT_ARRIVAL_MU, t, level))
+            if tc is None:
+                ej = ne
+            elif self.ordered:
+                ej = bisect_left(edges, (tc,), ei, ne)  # compares the times only
+            else:
+                ej = next((k for k in range(ei, ne) if edges[k][0] >= tc), ne)
+            if ej > ei:
+                level, last_c = _register(edges, ei, ej, sens, level, last_c, out)
+                ei = ej
             if tc is None:
                 break
             _, addr, data = res[ci]
@@ -317,8 +357,21 @@ class TTLInputPhy:
         self.sens, self.level, self.last_c = sens, level, last_c
         self.ctrl_idx, self.edge_idx = ci, ei
         if out:
-            self.log.extend((e[1], e[2]) for e in out)
+            self.log.extend([(e[1], e[2]) for e in out])
         return out
+
+    def quiet_until(self, t_need: int) -> int:
+        """An arrival time (mu) up to which :meth:`input_events` produces nothing (its worlds
+        find no edge and move nothing, and no sample is due), as long as nothing is submitted
+        meanwhile; it may stop short of ``t_need`` once that is clearly not reached."""
+        eng = self.engine
+        t = eng.quiet_until(self.channel, t_need - INPUT_ARRIVAL_MU) + INPUT_ARRIVAL_MU
+        res = eng.resolved(self.channel)
+        for i in range(min(self.ctrl_idx, len(res)), len(res)):
+            ts, addr, _ = res[i]
+            if addr == 3:  # a sample: an event of its own
+                return min(t, ts + GATE_OFFSET_MU + INPUT_ARRIVAL_MU)
+        return t
 
     def next_self_event(self) -> int | None:
         """Arrival time of the next pending sample request (None if none is pending)."""
