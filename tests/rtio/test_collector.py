@@ -55,17 +55,19 @@ def test_kernel_objects_frozen_at_kernel_end_when_kept(env):
     def k() -> None:
         held.extend([i] for i in range(1000))  # tracked objects that outlive the kernel
 
+    # (frozen objects that die leave the permanent generation: its count may fall at any time,
+    # e.g. when an earlier test's sockets are released, but only gc.freeze() raises it)
     frozen = gc.get_freeze_count()
     try:
         env.run(k)
-        assert gc.get_freeze_count() == frozen  # by default left to the collector
+        assert gc.get_freeze_count() <= frozen  # by default left to the collector
         with collector.keep_kernel_objects():
             env.run(k)
         assert gc.get_freeze_count() >= frozen + 1000
         env.run(k)
         after = gc.get_freeze_count()
         env.run(k)
-        assert gc.get_freeze_count() == after  # the policy ends with the block
+        assert gc.get_freeze_count() <= after  # the policy ends with the block
     finally:
         gc.unfreeze()
     assert gc.isenabled()
