@@ -151,7 +151,7 @@ class ClickChannel:
         queued arrival or edge, and for a detector with dark counts the time they are drawn
         to (``1 << 62`` for none)."""
         h = 1 << 62
-        if self.dark_rate_hz > 0 or self._suppress or self._spilled is not None:
+        if self._has_dark_work():
             h = self._dark_to_mu
         if self._raw and self._raw[0] < h:
             h = self._raw[0]
@@ -220,6 +220,11 @@ class ClickChannel:
             for chunk in self._spilled.chunks():
                 out.extend(chunk.ravel().tolist())
         return out + self._suppress.tolist()
+
+    def _has_dark_work(self) -> bool:
+        """Whether :meth:`_darks` has anything to do over a new window: dark counts to draw, or
+        suppressed intervals (kept or spilled) to account for."""
+        return self.dark_rate_hz > 0 or bool(self._suppress) or self._spilled is not None
 
     def _darks(self, t_end_mu: int) -> None:
         if t_end_mu <= self._dark_to_mu:
@@ -328,7 +333,7 @@ class ClickChannel:
     def drain(self, t_end_mu: int) -> list[tuple[int, int]]:
         """Edges (t_mu, level) with t < t_end, each returned once, time-ordered."""
         if t_end_mu > self._dark_to_mu:
-            if self.dark_rate_hz <= 0 and not self._suppress and self._spilled is None:
+            if not self._has_dark_work():
                 self._dark_to_mu = t_end_mu  # what _darks does then: no draw, nothing to drop
             else:
                 self._darks(t_end_mu)

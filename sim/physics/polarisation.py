@@ -40,7 +40,7 @@ from drivers.polarisation import (
 
 from .bsa import IDENTITY_JONES
 from .lab import Fibre, Lab
-from .readout import poisson_click_times
+from .readout import poisson_click_mu
 
 __all__ = ["BLOCK_STEPS", "FibreWalk", "PolarisationRecord", "PolarisationTracking"]
 
@@ -228,9 +228,9 @@ class PolarisationTracking:
             self._ref_rates[key] = rates
         mu = self.mu_s
         for i, rate in enumerate(rates):
-            times = poisson_click_times(self.rng, rate, t_a * mu, t_b * mu)
-            if len(times):
-                self._channels[self._det_ch[i]].add_arrivals(np.floor(times / mu))
+            clicks = poisson_click_mu(self.rng, rate, t_a, t_b, mu)
+            if clicks:
+                self._channels[self._det_ch[i]].add_sorted_arrivals(clicks)
 
     # ---- state -------------------------------------------------------------------------------
     def _save_polarisation(self, t_mu: int) -> PolarisationRecord:

@@ -15,7 +15,7 @@ from sim.rtio.sed import NEG
 __all__ = ["NEVER", "OutputWatch", "PhyViews"]
 
 #: a time after every other (mu): "never"
-NEVER = 1 << 62
+NEVER = -NEG
 
 
 class PhyViews:

@@ -32,12 +32,15 @@ print(len(mods))
 """
 
 
-def test_imports_change_nothing_until_a_device_is_made():
-    out = subprocess.run(
-        [sys.executable, "-c", _CHECK], capture_output=True, text=True, check=False
-    )
+def _fresh_python(code: str) -> str:
+    """Run ``code`` in a fresh interpreter; it must succeed. Returns its standard output."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr
-    assert int(out.stdout) >= 8
+    return out.stdout.strip()
+
+
+def test_imports_change_nothing_until_a_device_is_made():
+    assert int(_fresh_python(_CHECK)) >= 8
 
 
 def test_runner_imports_without_artiq_on_the_path():
@@ -47,8 +50,7 @@ def test_runner_imports_without_artiq_on_the_path():
         "assert not any(p.endswith('standin') for p in sys.path)\n"
         "assert 'artiq' not in sys.modules\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert out.returncode == 0, out.stderr
+    _fresh_python(code)
 
 
 def test_physics_and_budget_need_no_artiq_language():
@@ -60,9 +62,7 @@ def test_physics_and_budget_need_no_artiq_language():
         "assert 'artiq' not in sys.modules, 'sim.physics imported artiq'\n"
         "print(predict(load_lab('oxford2020')).p_succ)\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert out.returncode == 0, out.stderr
-    assert 1e-4 < float(out.stdout) < 1e-3
+    assert 1e-4 < float(_fresh_python(code)) < 1e-3
     cli = subprocess.run(
         [sys.executable, "-m", "sim", "budget", "duke2024", "--json"],
         capture_output=True,
@@ -86,9 +86,7 @@ def test_start_up_loads_no_scipy():
         "assert sim.physics.PhysicsWorld is sim.physics.world.PhysicsWorld\n"
         "print(sorted(m for m in sys.modules if m.startswith('scipy')))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]", out.stdout
+    assert _fresh_python(code) == "[]"
 
 
 def test_heralding_loads_no_scipy_asyncio_or_zmq():
@@ -113,6 +111,4 @@ def test_heralding_loads_no_scipy_asyncio_or_zmq():
         "assert 0 < f.herald_rate_lo < f.herald_rate_hz < f.herald_rate_hi\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'asyncio', 'zmq'}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]", out.stdout
+    assert _fresh_python(code) == "[]"

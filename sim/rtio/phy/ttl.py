@@ -364,14 +364,9 @@ class TTLInputPhy:
         """An arrival time (mu) up to which :meth:`input_events` produces nothing (its worlds
         find no edge and move nothing, and no sample is due), as long as nothing is submitted
         meanwhile; it may stop short of ``t_need`` once that is clearly not reached."""
-        eng = self.engine
-        t = eng.quiet_until(self.channel, t_need - INPUT_ARRIVAL_MU) + INPUT_ARRIVAL_MU
-        res = eng.resolved(self.channel)
-        for i in range(min(self.ctrl_idx, len(res)), len(res)):
-            ts, addr, _ = res[i]
-            if addr == 3:  # a sample: an event of its own
-                return min(t, ts + GATE_OFFSET_MU + INPUT_ARRIVAL_MU)
-        return t
+        t = self.engine.quiet_until(self.channel, t_need - INPUT_ARRIVAL_MU) + INPUT_ARRIVAL_MU
+        sample = self.next_self_event()  # a pending sample: an event of its own
+        return t if sample is None else min(t, sample)
 
     def next_self_event(self) -> int | None:
         """Arrival time of the next pending sample request (None if none is pending)."""

@@ -32,6 +32,7 @@ from sim.rtio.phy.ad9910_ram import (
     RamProfile,
     ram_access_address,
     ram_destination,
+    ram_enabled,
     ram_playback,
     ram_word_at,
 )
@@ -87,7 +88,6 @@ AD9910_REG_WIDTH = {
     0x16: 32,
 }
 _AUX_DAC_DEFAULT = 0x7F
-_CFR1 = 0x00
 _CFR3 = 0x02
 _new_object = object.__new__
 
@@ -319,7 +319,7 @@ class UrukulDecoder:
                 r.ram_until = t
             r.ram_play = None
             regs = r.regs
-            if (regs.get(_CFR1, 0) >> 31) & 1:  # RAM enabled (ad9910_ram.ram_enabled)
+            if ram_enabled(regs):
                 self._play_ram(cs, r, profile, t)
                 continue
             word = regs.get(key)
