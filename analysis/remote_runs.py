@@ -171,7 +171,7 @@ def _totals(run: Run, mode: str) -> RunTotals:
     )
 
 
-def _stopped_early(t: RunTotals) -> str | None:
+def stopped_early_note(t: RunTotals) -> str | None:
     """A note for a run that ended before its requested heralds (None: complete or unknown)."""
     if t.stop_reason is None or t.stop_reason == "complete":
         return None
@@ -223,7 +223,7 @@ def read_remote_runs(
     acc = HeraldTables(
         want_t_last=timing and window, want_det_hist=timing and not use_tags, want_t_lab=timing
     )
-    notes = [n for n in map(_stopped_early, totals) if n is not None]
+    notes = [n for n in map(stopped_early_note, totals) if n is not None]
     skip = set() if timing else {"herald.t_det_mu", "herald.t_lab_mu"}
     if timing and not window and use_tags:
         skip.add("herald.t_det_mu")

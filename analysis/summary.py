@@ -32,7 +32,14 @@ from .fidelity_report import (
 from .herald_table import _NSET, OutcomeTables, _tables
 from .io import DEFAULT_CHUNK_ROWS, DataError
 from .lifetime import fit_lifetime
-from .remote_runs import REQUIRED, SCAN_KEYS, RemoteData, RunTotals, read_remote_runs
+from .remote_runs import (
+    REQUIRED,
+    SCAN_KEYS,
+    RemoteData,
+    RunTotals,
+    read_remote_runs,
+    stopped_early_note,
+)
 
 __all__ = ["REQUIRED", "SCAN_KEYS", "FidelityReport", "fidelity_summary", "reduce_fidelity"]
 
@@ -240,9 +247,15 @@ def reduce_fidelity(
     phases = acc.phases()
     table = np.bincount(codes, minlength=phases.size * _NSET).reshape(phases.size, _NSET)
     tables = _tables(table, phases)
-    fits = _estimate(
-        tables, modes, cl=cl, n_boot=n_boot, rng=rng, errs=errs, with_tomo=True, names=names
-    )
+    try:
+        fits = _estimate(
+            tables, modes, cl=cl, n_boot=n_boot, rng=rng, errs=errs, with_tomo=True, names=names
+        )
+    except DataError as e:
+        early = [n for n in map(stopped_early_note, data.runs) if n is not None]
+        if not early:
+            raise
+        raise DataError(e.path, "{} ({})".format(e.problem, "; ".join(early))) from e
     assert fits.fidelity is not None
     parts, est_name = fits.parts, fits.estimator
     duty_cycle = _duty_cycle(data.runs, lab)

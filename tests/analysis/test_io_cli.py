@@ -185,6 +185,33 @@ def test_a_run_stopped_early_is_noted(tmp_path, capsys):
     assert "note: 000000001-RemoteEntanglement.h5: stopped early (terminated)" in out
 
 
+def test_a_run_stopped_before_its_estimator_has_data_says_so(tmp_path, capsys):
+    """A tomography run terminated while still in its first setting cannot give a fidelity: the
+    one-line refusal also says that the run stopped early, and after how many heralds."""
+    d = remote_datasets(np.random.default_rng(5), n=900, mode="tomography")
+    first = (d["herald.basis_a"] == d["herald.basis_a"][0]) & (
+        d["herald.basis_b"] == d["herald.basis_b"][0]
+    )
+    for k, v in list(d.items()):
+        if k.startswith("herald.") and isinstance(v, np.ndarray) and len(v) == 900:
+            d[k] = v[first]
+    n = int(first.sum())
+    d.update(
+        {
+            "totals.heralds": n,
+            "totals.attempts": int(d["herald.attempts"].sum()),
+            "totals.stop_reason": "terminated",
+            "totals.heralds_requested": 1800,
+        }
+    )
+    f = write_artiq(tmp_path / "000000005-RemoteEntanglement.h5", d)
+    code, _, err = _run_cli(["fidelity", str(f)], capsys)
+    assert code == 2
+    assert "no heralds in the settings the fidelity estimator needs" in err
+    assert f"stopped early (terminated) after {n} of 1800 heralds" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_summary_recovers_truth_and_picks_estimator(tmp_path):
     """Parity files use the population+parity estimator; tomography files correlations + MLE."""
     for mode, word in (("parity", "parity-scan fit"), ("tomography", "correlations")):
