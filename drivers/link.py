@@ -32,6 +32,7 @@ from drivers.herald_records import HeraldRecords
 from drivers.link_timing import (
     DRTIO_MARGIN_LATENCIES,
     GATEWARE_MARGIN_S,
+    HERALDS_PER_SETTING,
     MIN_SLACK_MARGIN_S,
     expected_p_success,
     herald_timeout_attempts,
@@ -76,7 +77,7 @@ class LinkExperiment(CheckedArguments):
         )
         self.setattr_argument(
             "heralds_per_setting",
-            NumberValue(200, precision=0, step=1, min=1, type="int"),
+            NumberValue(HERALDS_PER_SETTING, precision=0, step=1, min=1, type="int"),
             tooltip="heralds per analysis setting",
         )
         self.setattr_argument(
@@ -240,8 +241,9 @@ class LinkExperiment(CheckedArguments):
     @kernel
     def set_analysis_phases(self, s: TInt32) -> TNone:
         """Program both qubit drives with setting ``s``'s analysis phases, before the attempts
-        start, so that only TTL pulses remain after a herald. Advances the cursor by two DDS
-        updates (2 x 1256 mu)."""
+        start, so that only TTL pulses remain after a herald (the experiments call it when the
+        setting changes: the drives keep the phases). Advances the cursor by two DDS updates
+        (2 x 1256 mu)."""
         self.node_a.set_qubit_phase(self.phi_a[s])
         self.node_b.set_qubit_phase(self.phi_b[s])
 

@@ -13,9 +13,10 @@ loop) applies. An argument given explicitly overrides its dataset.
 What a herald costs (:class:`HeraldTiming`): the gateware loop runs ``run_s`` (rounded up to whole
 cycles), re-cools for ``cool_s`` and re-establishes its slack after each run; after a herald it
 plays the analysis pulses, reads both ions out, reads the entangler's registers, queues one RPC and
-re-establishes its slack several times. The CPU costs of those reads and RPCs are the Kasli 2.0
-figures of the simulator's cost table, measured once in the simulator
-(``tests/experiments/test_presets.py`` checks the model against the simulated loop).
+re-establishes its slack several times; when the analysis setting changes (every
+``heralds_per_setting`` heralds) it programs both qubit drives' phases. The CPU costs of those
+reads, writes and RPCs are the Kasli 2.0 figures of the simulator's cost table, measured once in
+the simulator (``tests/experiments/test_presets.py`` checks the model against the simulated loop).
 """
 
 import math
@@ -29,6 +30,7 @@ __all__ = [
     "satellite_latency_s",
     "MIN_SLACK_MARGIN_S",
     "LINK_KEYS",
+    "HERALDS_PER_SETTING",
     "HeraldTiming",
     "loop_datasets",
     "link_default",
@@ -67,6 +69,8 @@ DRTIO_MARGIN_LATENCIES = 3
 #: "Margins"; tests/experiments/test_margins.py re-derives the gateware one); ``prepare``
 #: refuses a smaller margin.
 MIN_SLACK_MARGIN_S = {"gateware": 1.4e-6, "cpu": 1.6e-6}
+#: Heralds per analysis setting, the entanglement experiments' default ``heralds_per_setting``.
+HERALDS_PER_SETTING = 200
 #: Readout detection time when ``calib.link.detect_s`` does not exist (s).
 DETECT_FALLBACK_S = 300e-6
 
@@ -98,21 +102,26 @@ DEAD_LINK_HERALDS = 50.0
 # the Kasli 2.0 cost profile (sim/rtio/costs.py; tests/experiments/test_presets.py keeps them
 # honest): the gap after a run (the run end's input read, the counter read); the herald
 # handling's blocking reads (two PMT counts, three entangler registers), counter reads and the
-# async RPC; the next setting's two DDS phase writes (2 x 1256 mu) with the CPU time of their SPI
-# transfers.
+# async RPC; per setting change the two DDS phase writes (2 x 1256 mu of timeline; the CPU time
+# of their SPI transfers and the resync after them set the cost). _PHASES_MU was re-measured on
+# 2026-11-30 when the gateware experiment stopped writing the phases before every herald: the
+# lab time of seeded Z runs (101 heralds, seed 11, one chassis) fell by 378 400 mu for the 100
+# writes saved, the same at oxford2020, duke2024 and target_99_1khz, every draw unchanged.
 _RUN_GAP_MU = 364
 _HERALD_READS_MU = 5_300
 _HERALD_MARGINS = 5  # slack margins the herald handling re-establishes
-_PHASES_MU = 3_300
+_PHASES_MU = 3_784
 # Two chassis (drivers.entangler_pair): per run the slave's CONFIG and RUN writes (2 coarse
 # cycles) and the read of the slave's answer (one input read's CPU time; its round trip is
 # counted apart).
 _SLAVE_RUN_MU = 16 + 240
 # Writes to the satellite: per run node B's re-cooling trace (4 events, 1 without cooling) and the
-# slave's CONFIG and RUN; per herald node B's phase (SPI), rotation and detection (measured in the
-# simulator, oxford2020). The master refreshes its copy of the satellite's buffer space (a round
-# trip) about once per _SPACE_PER_REFRESH writes (128 entries, a few still pending).
-_SATELLITE_WRITES_PER_HERALD = 14
+# slave's CONFIG and RUN; per herald node B's rotation (2) and detection (4); per setting change
+# node B's phase (6 SPI events, the IO_UPDATE pulse's 2) (counted in the simulator,
+# device_db_drtio.py at oxford2020). The master refreshes its copy of the satellite's buffer space
+# (a round trip) about once per _SPACE_PER_REFRESH writes (128 entries, a few still pending).
+_SATELLITE_WRITES_PER_HERALD = 6
+_SATELLITE_WRITES_PER_SETTING = 8
 _SPACE_PER_REFRESH = 126
 
 
@@ -201,6 +210,8 @@ class HeraldTiming:
         margin then includes it.
     :param satellite_reads: input reads of satellite channels per herald (the satellite node's
         PMT count: one read per count and one that times out), a round trip each.
+    :param heralds_per_setting: heralds per analysis setting; the loop programs the qubit drives'
+        phases once per setting (:attr:`phases_mu`).
     """
 
     cycle_mu: int
@@ -211,6 +222,7 @@ class HeraldTiming:
     rotation_mu: float
     link_mu: int = 0
     satellite_reads: float = 0.0
+    heralds_per_setting: int = HERALDS_PER_SETTING
 
     @property
     def run_cycles(self) -> int:
@@ -255,25 +267,46 @@ class HeraldTiming:
             + (_SATELLITE_WRITES_PER_HERALD * self._refresh_per_write_mu if self.link_mu else 0)
         )
 
+    @property
+    def phases_mu(self) -> float:
+        """Timeline of one setting change: both qubit drives' phase writes (their SPI transfers'
+        CPU time), with a satellite node B's writes' share of the buffer-space round trips."""
+        refresh = _SATELLITE_WRITES_PER_SETTING * self._refresh_per_write_mu if self.link_mu else 0
+        return _PHASES_MU + refresh
+
     def herald_s(self, p: float) -> float:
         """T_herald (s): lab time per herald besides the attempts' share of the loop
-        (1/R_loop): :attr:`after_herald_mu` and the two DDS phase writes of the next setting,
-        less the gap after the run that the loop already counts, plus the part of the heralding
-        run's cooling and gap that the run the herald cuts short does not amortise."""
+        (1/R_loop): :attr:`after_herald_mu` and the share of one setting change's phase writes
+        (:attr:`phases_mu` / ``heralds_per_setting``), less the gap after the run that the loop
+        already counts, plus the part of the heralding run's cooling and gap that the run the
+        herald cuts short does not amortise."""
+        handling = self._handling_mu + self.phases_mu / self.heralds_per_setting
         if not 0 < p < 1:
-            return self._handling_mu * 1e-9
+            return handling * 1e-9
         n = self.run_cycles
         runs = 1.0 / -math.expm1(n * math.log1p(-p))  # runs started per herald
-        return (self._handling_mu + (runs - 1.0 / (n * p)) * self.run_overhead_mu) * 1e-9
+        return (handling + (runs - 1.0 / (n * p)) * self.run_overhead_mu) * 1e-9
 
     @property
     def _handling_mu(self) -> float:
-        return self.after_herald_mu + _PHASES_MU - self.margin_mu - _RUN_GAP_MU
+        """Timeline per herald beyond the loop's, the phase writes apart."""
+        return self.after_herald_mu - self.margin_mu - _RUN_GAP_MU
 
-    def lab_time_mu(self, attempts: int, runs: int, heralds: int) -> float:
-        """Lab time (mu) of a loop that made ``attempts`` attempts in ``runs`` runs and recorded
-        ``heralds`` heralds (the model behind :meth:`herald_s`, for given counts)."""
-        return attempts * self.cycle_mu + runs * self.run_overhead_mu + heralds * self._handling_mu
+    def lab_time_mu(
+        self, attempts: int, runs: int, heralds: int, settings: float | None = None
+    ) -> float:
+        """Lab time (mu) of a loop that made ``attempts`` attempts in ``runs`` runs, recorded
+        ``heralds`` heralds and programmed the phases of ``settings`` settings (default
+        ``heralds / heralds_per_setting``; a kernel that resumes after a pause programs its
+        current setting again) (the model behind :meth:`herald_s`, for given counts)."""
+        if settings is None:
+            settings = heralds / self.heralds_per_setting
+        return (
+            attempts * self.cycle_mu
+            + runs * self.run_overhead_mu
+            + heralds * self._handling_mu
+            + settings * self.phases_mu
+        )
 
     def loop_rate_hz(self, p: float) -> float:
         """R_loop = P·f·D (s⁻¹): heralds per second of attempt loop, herald handling excluded."""

@@ -4,9 +4,10 @@
 What it does: cools both ions, lets the entangler core repeat attempt cycles (pump, excite, gate the
 four Bell-state-analyser detectors) until a two-photon herald or the run timeout, re-cools and
 runs again until a herald. After a herald it rotates both ions into the analysis basis (pulses only;
-the phases were programmed before the attempts), reads both out, stores one raw record, and starts
-over. Modes: ``z`` (ZZ correlations), ``parity`` (both ions pi/2 at phase phi, ``parity_points``
-phases) and ``tomography`` (the nine Pauli settings); ``heralds_per_setting`` heralds each.
+the phases were programmed before the attempts, once per setting: the qubit drives keep them), reads
+both out, stores one raw record, and starts over. Modes: ``z`` (ZZ correlations), ``parity`` (both
+ions pi/2 at phase phi, ``parity_points`` phases) and ``tomography`` (the nine Pauli settings);
+``heralds_per_setting`` heralds each.
 
 Before running: the Startup experiment (DDS/attenuators/idle beams), Readout calibration
 (thresholds) and Single-photon generation (gate window ``calib.photon.gate_*``) must have stored
@@ -79,16 +80,24 @@ class RemoteEntanglement(GatewareLoop, LinkExperiment, EnvExperiment):
         i = self.next_index
         runs = 0
         next_check = self.check_every
+        s_phases = -1  # the setting whose phases the qubit drives hold (-1: not known)
         stop = False
         while i < self.n_total and not stop:
             s = i // self.heralds_per_setting
-            try:
-                self.set_analysis_phases(s)
-                self.resync()  # the SPI writes cost more CPU time than they take on the timeline
-            except RTIOUnderflow:
-                underflows += 1
-                self.core.break_realtime()
-                continue
+            if s != s_phases:
+                # the DDS keeps the phases (continuous phase mode; nothing in the loop, the
+                # herald handling or recover() writes the qubit drives): program them only when
+                # the setting changes, and at every kernel start (another experiment may have
+                # set the drives while this one was paused). An underflow in the writes leaves
+                # s_phases unchanged, so the retry writes both again.
+                try:
+                    self.set_analysis_phases(s)
+                    s_phases = s
+                    self.resync()  # the SPI writes cost more CPU than they take on the timeline
+                except RTIOUnderflow:
+                    underflows += 1
+                    self.core.break_realtime()
+                    continue
             heralded = False
             end_mu = int64(0)
             reason = 0

@@ -88,16 +88,35 @@ def sim_repo_file(name):
     return REPO / (name + ".py")
 
 
-def test_underflows_are_recovered_without_losing_heralds(sim):
-    """With a 1.43 µs slack margin the cooling DMA sometimes underflows (Kasli costs: 800 mu
-    start + 80 mu per event; from 1.45 µs never, below 1.42 µs every herald's handling does);
-    each underflow is caught, counted, and no herald is lost or counted twice."""
-    d = run(sim, "remote_entanglement", mode="z", heralds_per_setting=5, slack_margin=1.43e-6)
+def test_phases_once_per_setting_and_underflows_recovered(sim):
+    """The analysis phases are programmed once per setting (the DDS keeps them), and every
+    herald's analysis pulses see its setting's phases, also after underflows: with a 1.43 µs
+    slack margin node B's phase write underflows after its instruction byte at each setting
+    change but the first (Kasli costs; from 1.45 µs never), is retried from the start, and no
+    herald is lost or counted twice."""
+    from drivers.analysis_settings import analysis_settings
+
+    t0 = sim.session.engine.counter  # Startup's end: the run's writes come after it
+    hps, points = 2, 4
+    args = {"mode": "parity", "parity_points": points, "heralds_per_setting": hps}
+    d = run(sim, "remote_entanglement", slack_margin=1.43e-6, **args)
+    n = (points + 1) * hps
     assert d["totals.underflows_recovered"] > 0
-    assert d["totals.heralds"] == 5 == len(d["herald.pattern"])
-    assert d["totals.stop_reason"] == "complete" and d["totals.heralds_requested"] == 5
+    assert d["totals.heralds"] == n == len(d["herald.pattern"])
+    assert d["totals.stop_reason"] == "complete" and d["totals.heralds_requested"] == n
     assert int(np.sum(d["herald.attempts"])) == d["totals.attempts"]
     assert sim.session.async_errors == []
+    eng = sim.session.engine
+    s = analysis_settings("parity", points)
+    setting = np.arange(n) // hps
+    for node, phi in (("node_a", s["phi_a"]), ("node_b", s["phi_b"])):
+        _, spi, extra = eng.resolve_device(node + ".qubit_dds")
+        at_herald = [eng.dds_state_at(spi, extra["cs"], int(t)) for t in d["herald.t_lab_mu"]]
+        want = np.mod(np.array(phi)[setting], 1.0)
+        assert np.allclose([st.phase_turns for st in at_herald], want, atol=2**-16), node
+    # node B's writes that took effect (IO_UPDATE): one per setting, not one per herald
+    _, spi, extra = eng.resolve_device("node_b.qubit_dds")
+    assert len(eng.dds_states(spi, extra["cs"], t0)) == points + 1
 
 
 def test_missing_calibrations_are_named(tmp_path, caplog):

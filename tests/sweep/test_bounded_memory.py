@@ -22,7 +22,11 @@ def _heralds(tmp_path, threshold, monkeypatch):
 
     monkeypatch.setattr("sim.devices.entangler.retire_history", counting)
     with simulation(tmp_path, seed=11) as s:
-        datasets = run(s, "remote_entanglement", mode="z", heralds_per_setting=60)
+        # a parity scan of one herald per setting: the analysis phases (DDS writes, written
+        # once per setting) change at every herald
+        datasets = run(
+            s, "remote_entanglement", mode="parity", parity_points=59, heralds_per_setting=1
+        )
         engine = s.session.engine
         raw = {st.name: len(st.raw) for st in engine.channels.values()}
         n_outputs = engine.summary()["n_outputs"]
