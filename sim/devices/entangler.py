@@ -56,9 +56,12 @@ class Entangler(_driver.Entangler):
         loop = self._loop
         # what else decides a pass: the loop's arguments and the CPU costs
         loop.start((tuple(cool), int(duration_mu), int(margin_mu), bool(standalone), id(eng.costs)))
-        timeouts = 0
         end_mu: int | int64 = int64(0)
         reason = _driver.TIMEOUT
+        # the first pass, when seen before from an equal start (then with the fixed point)
+        timeouts, t_end = loop.resume(0, 0, max_runs)
+        if timeouts:
+            end_mu = t_end
         while timeouts < max_runs:
             capturing = eng.capture_start()
             try:
