@@ -169,9 +169,10 @@ class TransientChain:
 
 @dataclass(eq=False, slots=True)
 class _Predrawn:
-    """The first herald cycle ``k`` drawn for the next run with this law, by a follow of a first
-    pass that found it heralds (the run is then executed in detail with it)."""
+    """The first herald cycle ``k`` drawn for the run at ``t_run`` (mu) with this law, by a follow
+    of a first pass that found it heralds (the run is then executed in detail with it)."""
 
+    t_run: int
     model: Any
     n_max: int
     k: int
@@ -329,12 +330,13 @@ class EntanglerFastForward:
         self._fire_memo: tuple[Any, Any, list[float]] | None = None  # see _stale_from_earlier_runs
         self._predrawn: _Predrawn | None = None
 
-    def _cycles_to_herald(self, rng: Any, model: Any, p: float, n_max: int) -> int:
-        """Cycles to the first herald: geometric(p), or truncated at ``n_max`` when the
-        fast-forward drew that this run heralds, or the value a follow of this run drew
-        (:meth:`_follow_start`)."""
+    def _cycles_to_herald(self, rng: Any, model: Any, p: float, n_max: int, t_run: int) -> int:
+        """Cycles to the first herald of the run at ``t_run`` (mu): geometric(p), or truncated at
+        ``n_max`` when the fast-forward drew that this run heralds, or the value a follow of this
+        run drew (:meth:`_follow_start`; a value drawn for a run that never came, its pass
+        abandoned by an underflow, is dropped)."""
         pre, self._predrawn = self._predrawn, None
-        if pre is not None:
+        if pre is not None and pre.t_run == t_run:
             if pre.model is not model or pre.n_max != n_max:
                 raise RuntimeError("entangler fast-forward: a run drawn for another cycle law")
             return pre.k
@@ -503,9 +505,9 @@ class EntanglerFastForward:
         if model is not ref.model or n_max != run.n_max:
             return 0  # (the world is at the run's start: the detailed pass goes on from there)
         law = self._law(model, cfg.herald_set)
-        k = self._cycles_to_herald(rng, model, law.p, n_max)
+        k = self._cycles_to_herald(rng, model, law.p, n_max, t_run)
         if k <= n_max:
-            self._predrawn = _Predrawn(model, n_max, k)
+            self._predrawn = _Predrawn(t_run, model, n_max, k)
             return 0
         self.config = config
         self._complete_run(rng, cfg, t_run, timeout, n_max, cycle_mu, model, law, k, False, False)

@@ -262,6 +262,7 @@ class PhysicsWorld(
         self._aom_since, self._bright = list(rec.aom_since), list(rec.bright)
         self._coh_t0, self._staged = list(rec.coh_t0_s), list(rec.staged)
         self._owned = list(rec.owned)
+        self._start_mark = self._start_closed = None  # (no pass started in this world)
         for ch, click in rec.clicks.items():
             if ch in self._channels:
                 self._channels[ch].load_state(click)

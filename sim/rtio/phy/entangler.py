@@ -297,7 +297,7 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
             else None
         )
         law = self._law(model, cfg.herald_set)
-        k = self._cycles_to_herald(rng, model, law.p, n_max)
+        k = self._cycles_to_herald(rng, model, law.p, n_max, ts)
         self._complete_run(rng, cfg, ts, timeout_coarse, n_max, cycle_mu, model, law, k, paired)
 
     def _complete_run(
