@@ -150,11 +150,13 @@ class StartPass:
 @dataclass(eq=False, slots=True)
 class StartRun:
     """The PHY's part of a first pass after a marked start that timed out: its run, the cycle law
-    it was drawn from (the same object, or the pass is not followed), and the world's part."""
+    it was drawn from (the same object, or the pass is not followed), the world's part, and how
+    often such a run times out."""
 
     run: RunKey
     model: Any
     world: StartPass
+    timeout_probability: float
 
 
 @dataclass(frozen=True)
@@ -382,9 +384,11 @@ class EntanglerFastForward:
         if state is None:
             return None
         sp = world.start_pass_content()
-        return PassSignature(
-            run, content, state, None if sp is None else StartRun(run, last.model, sp)
-        )
+        if sp is None:
+            return PassSignature(run, content, state)
+        p, n = last.p, last.n_max
+        timeout = math.exp(n * math.log1p(-p)) if p < 1 else 0.0
+        return PassSignature(run, content, state, StartRun(run, last.model, sp, timeout))
 
     def skip_runs(
         self, max_runs: int, period_mu: int, ref: Any, writes: list[tuple[int, int, Any]]
@@ -787,6 +791,10 @@ class PeriodTracking:
 # ====================================================================== driver loop
 #: known passes followed from where a pass ended to the fixed point's end
 MAX_TRANSIENT = 4
+#: the pass after a mark is followed only if it times out at least this often
+#: (``timeout_probability`` of its content, if it says): a follow that draws a herald leaves the
+#: pass to run in detail after all, its checks and the world's window done for nothing
+MIN_TIMEOUT_TO_FOLLOW = 0.5
 
 
 class FastForwardLoop:
@@ -907,6 +915,12 @@ class FastForwardLoop:
             return timeouts, end_mu
         target = fixed.known.ended
         chain = self.chain_to(ended, target)
+        if (
+            chain
+            and ended.mark
+            and getattr(chain[0].content, "timeout_probability", 1.0) < MIN_TIMEOUT_TO_FOLLOW
+        ):
+            return timeouts, end_mu
         if not chain or any(s.period.key != fixed.known.period.key for s in chain):
             return self._follow_apart(chain, ended, timeouts, end_mu, max_runs)
         ref = TransientChain(tuple(s.content for s in chain), fixed.known.content)
