@@ -4,8 +4,8 @@
 executed in one step.
 
 Each attempt runs in detail through the driver while the engine captures what it submitted;
-:class:`sim.fastforward.FastForwardLoop` learns the loop's fixed point from those passes (as for
-the entangler's timeouts) and has the engine repeat it, with :class:`AttemptSkipper` asking the
+:class:`sim.fastforward_loop.FastForwardLoop` learns the loop's fixed point from those passes (as
+for the entangler's timeouts) and has the engine repeat it, with :class:`AttemptSkipper` asking the
 physics (:mod:`sim.physics.quiet`) how many of the next attempts stay quiet. :class:`AttemptLoop`
 also follows the pass after a call's start or after a pass that was not quiet, once seen, so that
 after a click only the click's own pass runs in detail.
@@ -19,7 +19,8 @@ from typing import Any
 from artiq.language.core import at_mu, kernel, now_mu
 
 from drivers import bsa as _driver
-from sim.fastforward import FastForwardLoop, PassSignature, TransientChain
+from sim.fastforward import PassSignature, TransientChain
+from sim.fastforward_loop import FastForwardLoop
 from sim.physics.quiet import QuietWorld
 from sim.rtio.errors import RTIOUnderflow
 
@@ -72,7 +73,7 @@ class AttemptSkipper:
 
 
 class AttemptLoop(FastForwardLoop):
-    """:class:`~sim.fastforward.FastForwardLoop` that also learns the pass that follows the end
+    """:class:`~sim.fastforward_loop.FastForwardLoop` that also learns the pass that follows the end
     of a pass that was not quiet (a dark count outside the gates, an afterpulse), as it learns
     the pass after a call's start (the kernel calls the loop again after every click): such
     states recur (slack, the world as the click left it:

@@ -9,7 +9,7 @@ periodic, such an attempt is the same pass shifted in time, and only how many of
 the next one with a click is random. The parts:
 
 * driver (``sim.devices.bsa``): the loop of ``BellStateAnalyser.attempts_until_click_mu``, each
-  pass captured by the engine and learnt by :class:`sim.fastforward.FastForwardLoop` (the same
+  pass captured by the engine and learnt by :class:`sim.fastforward_loop.FastForwardLoop` (the same
   learning as the entangler's timeouts: fixed point, transients);
 * physics (:class:`QuietAttempts`, mixed into the physics world): say whether a pass was *quiet*
   — its one excitation round drew no detector click and no detector had a click or a pending

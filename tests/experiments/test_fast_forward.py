@@ -255,7 +255,8 @@ def test_first_passes_followed_equal_detailed(tmp_path, monkeypatch, lab, phase,
     after an idle time (its first run has another cycle law: not followed from a colder start,
     which a follow without the cycle-law check gets wrong); at ``target_99_1khz`` many first
     passes herald (the follow's drawn herald cycle goes to the detailed run)."""
-    from sim.fastforward import EntanglerFastForward, FastForwardLoop
+    from sim.fastforward import EntanglerFastForward
+    from sim.fastforward_loop import FastForwardLoop
 
     drawn = []  # follows that drew a herald (the pass then ran in detail with it)
     follow_start = EntanglerFastForward._follow_start
@@ -296,7 +297,7 @@ def test_first_passes_of_the_link_experiment_equal_detailed(tmp_path, monkeypatc
     whose first passes meet the phase writes' SPI events still waiting in SED lanes: every
     dataset, the draws, the engine's logs and lanes and the ions' state equal the session
     that runs those passes in detail."""
-    from sim.fastforward import FastForwardLoop
+    from sim.fastforward_loop import FastForwardLoop
 
     def session(path):
         sim = simulation(path, lab="oxford2020", seed=4)
