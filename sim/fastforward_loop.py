@@ -67,6 +67,10 @@ class FastForwardLoop:
     #: the first pass after it may then meet events still waiting in lanes (after a herald,
     #: the phase writes' SPI transfers), as the pass seen from an equal mark met them
     mark_lanes = True
+    #: while the last pass learnt after a start is not worth following (its
+    #: ``timeout_probability`` below :data:`MIN_TIMEOUT_TO_FOLLOW`), only every this many calls
+    #: mark their start (to learn again): a mark costs its signatures
+    relearn_every = 32
 
     def __init__(self, engine: Any, channel: int, phy: Any = None) -> None:
         self.engine = engine
@@ -79,13 +83,17 @@ class FastForwardLoop:
         self._prev_end: PassEnd | None = None  # where it ended
         self._after: dict[PassEnd, _KnownPass] = {}  # the pass seen to follow an end
         self._body: tuple = ()
+        self._starts_worth = True  # the last pass learnt after a start is worth following
+        self._calls = 0
 
     def start(self, body: tuple) -> None:
         """A call of the loop with arguments ``body``: its first pass follows whatever the
-        kernel did before; the state now is marked as its start."""
+        kernel did before; the state now is marked as its start (see :attr:`relearn_every`)."""
         self._body = body
         self.forget()
-        self._mark("start")
+        self._calls += 1
+        if self._starts_worth or self._calls % self.relearn_every == 0:
+            self._mark("start")
 
     def forget(self) -> None:
         """The next pass does not follow the last one (herald, underflow, no signature)."""
@@ -133,6 +141,8 @@ class FastForwardLoop:
         prev_end = self._prev_end
         # after a marked start, what follows it again is the pass's start account
         content = (sig.start if prev_end.mark else sig.content) if prev_end is not None else None
+        if content is not None and prev_end.mark:  # type: ignore[union-attr]
+            self._starts_worth = _worth_following(content)
         if content is not None:
             if len(self._after) >= self.max_known_after:
                 self._after.clear()
@@ -164,11 +174,7 @@ class FastForwardLoop:
             return timeouts, end_mu
         target = fixed.known.ended
         chain = self.chain_to(ended, target)
-        if (
-            chain
-            and ended.mark
-            and getattr(chain[0].content, "timeout_probability", 1.0) < MIN_TIMEOUT_TO_FOLLOW
-        ):
+        if chain and ended.mark and not _worth_following(chain[0].content):
             return timeouts, end_mu
         if not chain or any(s.period.key != fixed.known.period.key for s in chain):
             return self._follow_apart(chain, ended, timeouts, end_mu, max_runs)
@@ -230,3 +236,9 @@ class FastForwardLoop:
                 end_mu = eng.now - target.after_run_mu
                 self._prev = fixed.key
         return timeouts, end_mu
+
+
+def _worth_following(content: Any) -> bool:
+    """Whether the pass ``content`` describes times out often enough to be followed after a mark
+    (:data:`MIN_TIMEOUT_TO_FOLLOW`; a content that does not say is)."""
+    return getattr(content, "timeout_probability", 1.0) >= MIN_TIMEOUT_TO_FOLLOW
