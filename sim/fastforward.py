@@ -15,13 +15,17 @@ pass shifted in time, and only the number of them before the next herald is rand
 * physics (:class:`PeriodTracking`, mixed into the physics world, the :class:`PeriodWorld` side):
   describe the period between two runs (:class:`PeriodContent`, :class:`PeriodState`), check
   that the ions' temperatures keep the run's cycle law, heat and cool them in closed form;
-* driver (:class:`FastForwardLoop`, used by ``sim.devices.entangler``): learn the loop's fixed
-  point (a pass that timed out and was followed by an identical one) and the transients that
-  lead to it, and ask the engine to repeat it.
+* driver (:mod:`sim.fastforward_loop`, used by ``sim.devices.entangler``): learn the loop's fixed
+  point (a pass that timed out and was followed by an identical one), the transients that lead to
+  it and the first pass after a call's start, and ask the engine to repeat them;
+* the first pass after a call's start is followed exactly as it runs in detail: the PHY's
+  :meth:`EntanglerFastForward.start_signature` and :meth:`~EntanglerFastForward._follow_start`
+  (the same draws in the same order), the world's :meth:`PeriodTracking.mark_pass_start` and
+  :meth:`~PeriodTracking.replay_start` (its one planned window, through the world's own path).
 
 The PHY gets the world it commits runs to through :class:`CyclePhy` (``bind_world``, called by the
 engine when either is attached), never by searching the engine's worlds. Everything else (the
-first pass after a herald, the heralding run, underflows) runs in detail; ``fast_forward=False``
+heralding run, underflows, passes not seen before) runs in detail; ``fast_forward=False``
 (a device argument) runs every pass in detail, the reference of the equivalence tests.
 """
 
@@ -29,12 +33,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Protocol, runtime_checkable
+from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
 from sim.rtio.recorder import EntanglerRun
-
-if TYPE_CHECKING:
-    from sim.rtio.capture import Period
+from sim.rtio.views import NEVER
 
 __all__ = [
     "RunKey",
@@ -43,12 +45,14 @@ __all__ = [
     "PeriodContent",
     "PeriodState",
     "PassEnd",
+    "StartPass",
+    "StartRun",
+    "TransientChain",
     "CycleWorld",
     "CyclePhy",
     "PeriodWorld",
     "EntanglerFastForward",
     "PeriodTracking",
-    "FastForwardLoop",
 ]
 
 
@@ -106,45 +110,84 @@ class PeriodState:
 class PassSignature:
     """The PHY's account of the pass that ended with its last run (which timed out): the run (a
     :class:`RunKey`, or another key of what the loop repeats), and the world's content (None: not
-    repeatable as it was; ``()`` without a world) and state."""
+    repeatable as it was; ``()`` without a world) and state; ``start``: the pass as the first
+    after a marked state (``FastForwardLoop.start``, :mod:`sim.fastforward_loop`), what following
+    it again needs (None: it cannot be followed from there)."""
 
     run: Any
     content: Any
     state: Any
+    start: Any = None
 
 
 @dataclass(frozen=True)
 class PassEnd:
     """Where a pass left the loop: slack (cursor − counter), cursor − run end, the run, the
-    physics' state, the loop's arguments."""
+    physics' state, the loop's arguments; ``mark``: no pass ended here, a state marked as the
+    start of one (a call's start: ``run`` is then a tag and ``state`` the PHY's start
+    signature)."""
 
     slack_mu: int
     after_run_mu: int
     run: Any
     state: Any
     body: tuple
+    mark: bool = False
 
 
 @dataclass(frozen=True)
-class _PassKey:
-    period: tuple
-    run: Any
-    content: Any
+class StartPass:
+    """The world's part of the first pass after a marked start: the beam events it played up to
+    its run ``(t, node, order, role, level)``, t relative to the cursor at the start (mu), all in
+    one planned window from where the world had processed to; where the run starts (relative
+    to the cursor at the start) and its length (mu)."""
+
+    events: tuple
+    run_rel: int
+    run_mu: int
 
 
 @dataclass(eq=False, slots=True)
-class _KnownPass:
-    """A pass seen (its period and physics) and where it ended."""
+class StartRun:
+    """The PHY's part of a first pass after a marked start that timed out: its run, the cycle law
+    it was drawn from (the same object, or the pass is not followed), the world's part, and how
+    often such a run times out."""
 
-    period: Period
-    content: Any
-    ended: PassEnd
+    run: RunKey
+    model: Any
+    world: StartPass
+    timeout_probability: float
+
+
+@dataclass(frozen=True)
+class TransientChain:
+    """Passes that make the same submissions as the fixed point (same period) but start from
+    elsewhere (a call's start, the ions' state settling after a click): their contents in
+    order, then the fixed point's. Skipped one after the other as separate repeats would."""
+
+    steps: tuple
+    fixed: Any
 
 
 @dataclass(eq=False, slots=True)
-class _FixedPoint:
-    key: _PassKey
-    known: _KnownPass
+class _Predrawn:
+    """The first herald cycle ``k`` drawn for the run at ``t_run`` (mu) with this law, by a follow
+    of a first pass that found it heralds (the run is then executed in detail with it)."""
+
+    t_run: int
+    model: Any
+    n_max: int
+    k: int
+
+
+@dataclass(eq=False, slots=True)
+class _StartMark:
+    """Where a pass starts (the cursor, mu), where the world had processed to then, and the
+    planned windows ``(t0, t1, events)`` it has processed since."""
+
+    now: int
+    t_world: int
+    windows: list
 
 
 @dataclass(eq=False, slots=True)
@@ -207,6 +250,12 @@ class PeriodWorld(Protocol):
         self, k: int, first_run_mu: int, period_mu: int, sig: PeriodContent
     ) -> None: ...
 
+    def mark_pass_start(self, now_mu: int) -> tuple | None: ...
+
+    def start_pass_content(self) -> StartPass | None: ...
+
+    def replay_start(self, sp: StartPass, t_start_mu: int) -> bool: ...
+
 
 @runtime_checkable
 class CyclePhy(Protocol):
@@ -235,8 +284,17 @@ class EntanglerFastForward:
     herald_log: list[tuple[int, int]]
     _ADDR_RUN: int
     _ADDR_CONFIG: int
+    _ADDR_READ: int
     _TIMEOUT_DATA: int
+    world: Any
+    partner: Any
+    events: Any
     _rng: Callable[[], Any]
+    _config_key: Callable[[], tuple]
+    _config: Callable[[], Any]
+    _law: Callable[..., Any]
+    _run_length: Callable[[int, int], tuple[int, int]]
+    _complete_run: Callable[..., None]
     _plain_counts: Callable[..., Any]
     _set_counters: Callable[..., None]
     _mark_stale: Callable[..., None]
@@ -250,10 +308,18 @@ class EntanglerFastForward:
         self._period_world: PeriodWorld | None = None
         self.skipped = 0  # runs the fast-forward did not execute one by one
         self._fire_memo: tuple[Any, Any, list[float]] | None = None  # see _stale_from_earlier_runs
+        self._predrawn: _Predrawn | None = None
 
-    def _cycles_to_herald(self, rng: Any, model: Any, p: float, n_max: int) -> int:
-        """Cycles to the first herald: geometric(p), or truncated at ``n_max`` when the
-        fast-forward drew that this run heralds."""
+    def _cycles_to_herald(self, rng: Any, model: Any, p: float, n_max: int, t_run: int) -> int:
+        """Cycles to the first herald of the run at ``t_run`` (mu): geometric(p), or truncated at
+        ``n_max`` when the fast-forward drew that this run heralds, or the value a follow of this
+        run drew (:meth:`_follow_start`; a value drawn for a run that never came, its pass
+        abandoned by an underflow, is dropped)."""
+        pre, self._predrawn = self._predrawn, None
+        if pre is not None and pre.t_run == t_run:
+            if pre.model is not model or pre.n_max != n_max:
+                raise RuntimeError("entangler fast-forward: a run drawn for another cycle law")
+            return pre.k
         armed, self._armed = self._armed, None
         if armed is not None and armed.model is model and armed.n_max == n_max and p > 0:
             q = -math.expm1(n_max * math.log1p(-p))
@@ -263,6 +329,24 @@ class EntanglerFastForward:
     def rtio_reset(self, counter: int) -> None:
         """``core.reset()``: a herald drawn by the fast-forward is not carried over."""
         self._armed = None
+        self._predrawn = None
+
+    def start_signature(self) -> tuple | None:
+        """A pass of the loop starts at the cursor: what decides it besides its submissions and
+        the slack (the registers; the world's :meth:`PeriodTracking.mark_pass_start`, which
+        starts learning the pass); None when nothing may be learnt or followed from here (no
+        world, a paired core, a herald drawn or an answer pending)."""
+        world = self._period_world
+        if (
+            world is None
+            or self.partner is not None
+            or self._armed is not None
+            or self._predrawn is not None
+            or self.events
+        ):
+            return None
+        w = world.mark_pass_start(self.engine.now)
+        return None if w is None else (self._config_key(), w)
 
     def period_signature(self) -> PassSignature | None:
         """If the last run timed out, what decides the next run and the physics' account of the
@@ -275,9 +359,37 @@ class EntanglerFastForward:
         if world is None:
             return PassSignature(run, (), ())
         content, state = world.period_signature()
-        return PassSignature(run, content, state) if state is not None else None
+        if state is None:
+            return None
+        sp = world.start_pass_content()
+        if sp is None:
+            return PassSignature(run, content, state)
+        p, n = last.p, last.n_max
+        timeout = math.exp(n * math.log1p(-p)) if p < 1 else 0.0
+        return PassSignature(run, content, state, StartRun(run, last.model, sp, timeout))
 
     def skip_runs(
+        self, max_runs: int, period_mu: int, ref: Any, writes: list[tuple[int, int, Any]]
+    ) -> int:
+        """The engine's hook: :meth:`_skip` for ``ref``, or for a :class:`TransientChain` each
+        of its steps once and then its fixed point, as separate repeats would (``writes``: the
+        first pass's, the later ones are the same shifted by ``period_mu``)."""
+        if not isinstance(ref, TransientChain):
+            return self._skip(max_runs, period_mu, ref, writes)
+        done = 0
+        for step in ref.steps:
+            if done >= max_runs:
+                return done
+            shifted = [(ts + done * period_mu, a, d) for ts, a, d in writes]
+            if self._skip(1, period_mu, step, shifted) == 0:
+                return done
+            done += 1
+        if done < max_runs:
+            shifted = [(ts + done * period_mu, a, d) for ts, a, d in writes]
+            done += self._skip(max_runs - done, period_mu, ref.fixed, shifted)
+        return done
+
+    def _skip(
         self, max_runs: int, period_mu: int, ref: Any, writes: list[tuple[int, int, Any]]
     ) -> int:
         """The loop will make ``writes`` (this channel's submissions of its next pass, among them
@@ -286,7 +398,9 @@ class EntanglerFastForward:
         time out before the first that heralds and advance registers, logs and physics over
         those; the next run is then drawn conditioned on heralding. Returns the number of
         timed-out runs skipped: 0 when not applicable (nothing changed) or when the very next run
-        heralds."""
+        heralds. A :class:`StartRun` ``ref`` is one first pass: :meth:`_follow_start`."""
+        if isinstance(ref, StartRun):
+            return self._follow_start(ref, writes) if max_runs > 0 else 0
         last = self._last
         runs = [(ts, data) for ts, addr, data in writes if addr == self._ADDR_RUN]
         if last is None or max_runs <= 0 or len(runs) != 1:
@@ -342,6 +456,46 @@ class EntanglerFastForward:
         self.skipped += k
         return k
 
+    def _follow_start(self, ref: StartRun, writes: list[tuple[int, int, Any]]) -> int:
+        """The first pass after a marked start, seen before from an equal start (``ref``), makes
+        ``writes`` again: the world plays its windows up to the run (the same planned window,
+        :meth:`PeriodTracking.replay_start`), and the run is drawn as the PHY draws a run in
+        detail, with the same draws in the same order. A run that times out is completed here
+        (1: the pass is done, its answer read); one that heralds keeps the drawn herald cycle for
+        the detailed run of the pass (0, as when the cycle law differs from ``ref``'s)."""
+        world = self._period_world
+        if world is None or self.world is None or self.partner is not None or self.events:
+            return 0
+        if self._armed is not None or self._predrawn is not None:
+            return 0
+        run, t_run, timeout, config = ref.run, 0, -1, self.config
+        for ts, addr, data in writes:
+            if addr == self._ADDR_RUN and timeout < 0:
+                t_run, timeout = ts, int(data)
+            elif addr == self._ADDR_CONFIG and timeout < 0:
+                config = data
+            elif not addr & self._ADDR_READ:
+                return 0  # a register the run would see otherwise, or a second run
+        if timeout != run.timeout or config != run.config or self._config_key() != run.config_key:
+            return 0
+        if not world.replay_start(ref.world, t_run - ref.world.run_rel):
+            return 0
+        rng = self._rng()
+        cfg = self._config()
+        n_max, cycle_mu = self._run_length(timeout, cfg.cycle_mu)
+        model = self.world.cycle_model(cfg.outputs, cfg.gates, cycle_mu, t_start_mu=t_run)
+        if model is not ref.model or n_max != run.n_max:
+            return 0  # (the world is at the run's start: the detailed pass goes on from there)
+        law = self._law(model, cfg.herald_set)
+        k = self._cycles_to_herald(rng, model, law.p, n_max, t_run)
+        if k <= n_max:
+            self._predrawn = _Predrawn(t_run, model, n_max, k)
+            return 0
+        self.config = config
+        self._complete_run(rng, cfg, t_run, timeout, n_max, cycle_mu, model, law, k, False, False)
+        self.skipped += 1
+        return 1
+
     def _stale_from_earlier_runs(self, rng: Any, runs: int, law: RunLaw) -> None:
         """An input that did not fire in the last skipped run keeps the timestamp of the last of
         the other ``runs`` skipped runs in which it fired, if any: drawn here (that run's
@@ -388,6 +542,10 @@ class PeriodTracking:
     _coh_t0: list[float]
     _thermal_key: Callable[[Any], int]
     runs_in_polarisation: Callable[[int, int, int], int]
+    view: Any
+    _deterministic: Callable[[list], bool]
+    _next_beam_output: Callable[[int], int]
+    _advance_planned: Callable[[list, int, int], None]
 
     def _init_period_tracking(self) -> None:
         self._period: list[PlannedWindow] = []  # planned windows since the last run
@@ -397,14 +555,76 @@ class PeriodTracking:
         self._closed_sig: tuple[PeriodContent | None, PeriodState] | None = None
         self._period_ops: dict[PeriodContent, list[tuple[int, bool, float]]] = {}
         self._period_maps_memo: dict[PeriodContent, list[tuple[float, float, float]]] = {}
+        self._start_mark: _StartMark | None = None  # a pass started here (mark_pass_start)
+        self._start_closed: StartPass | None = None  # ... and ended with the last run
 
-    def _note_window(self, t0: int, key: tuple, thermal_ops: list) -> None:
+    def _note_window(self, t0: int, key: tuple, thermal_ops: list, t1: int, events: list) -> None:
         if self._period_end is not None:
             self._period.append(PlannedWindow(t0 - self._period_end, key, thermal_ops))
+        if self._start_mark is not None:
+            self._start_mark.windows.append((t0, t1, events))
+
+    def _note_unplanned(self) -> None:
+        """A window with more than cooling, repumping and pumping was processed."""
+        self._period_clean = False
+        self._start_mark = None
+
+    def mark_pass_start(self, now_mu: int) -> tuple | None:
+        """A pass of the kernel loop starts at the cursor ``now_mu``: learn the planned windows
+        it plays up to its run (:meth:`start_pass_content`). Returns the world's signature of
+        the start (the beams; whatever the world has not yet processed since its processed time
+        is played by the pass itself), or None when the pass could not be replayed from here:
+        the world is past the cursor, an excitation is staged or in progress, a beam other than
+        cooling, repumping or pumping is on, a memory is busy, an entangler run owns time after
+        the processed time, or an output to a beam is already submitted at or after it."""
+        self._start_mark = None
+        t = self._t
+        if (
+            self.view is None
+            or t > now_mu
+            or self._staged
+            or any(a is not None for a in self._aom_since)
+            or not self._deterministic([])
+            or any(b > t for _, b in self._owned)
+            or self._next_beam_output(t) < NEVER
+        ):
+            return None
+        self._start_mark = _StartMark(now_mu, t, [])
+        return tuple(tuple(on.values()) for on in self._on)
+
+    def start_pass_content(self) -> StartPass | None:
+        """The pass that ended with the last run, if it started at a mark (:meth:`mark_pass_start`),
+        timed out and played only one planned window from the world's processed time at the
+        mark to its run: its :class:`StartPass`; else None."""
+        if self._closed is None or self._t != self._period_end:
+            return None
+        return self._start_closed
+
+    def replay_start(self, sp: StartPass, t_start_mu: int) -> bool:
+        """The pass marked at ``t_start_mu`` plays ``sp``'s beam events: process its window up to
+        its run as :meth:`advance` would (the same events, the world's own planned-window
+        path). False (nothing done) unless the world is still as it was marked."""
+        mark = self._start_mark
+        if mark is None or mark.now != t_start_mu or mark.windows or self._t != mark.t_world:
+            return False
+        events = [(t + t_start_mu, k, o, role, lvl) for t, k, o, role, lvl in sp.events]
+        self._owned = [w for w in self._owned if w[1] > self._t]
+        self._advance_planned(events, self._t, t_start_mu + sp.run_rel)
+        return True
 
     def _close_period(self, timeout: bool, t_run0: int, t_end: int) -> None:
         """Account for the period that ends with the run [t_run0, t_end) (its signature is made
         when asked for, see :meth:`period_signature`)."""
+        mark, self._start_mark, self._start_closed = self._start_mark, None, None
+        if mark is not None and timeout and len(mark.windows) == 1 and self._t == t_run0:
+            t0, t1, events = mark.windows[0]
+            if t0 == mark.t_world and t1 == t_run0:
+                n = mark.now
+                self._start_closed = StartPass(
+                    tuple([(t - n, k, o, role, lvl) for t, k, o, role, lvl in events]),
+                    t_run0 - n,
+                    t_end - t_run0,
+                )
         self._closed = _ClosedPeriod(
             self._period,
             timeout,
@@ -544,116 +764,3 @@ class PeriodTracking:
         self._owned.append((last, last + sig.run_mu))
         self._t = self._period_end = last + sig.run_mu
         self._coh_t0 = [self._t * self.mu_s] * 2
-
-
-# ====================================================================== driver loop
-#: known passes followed from where a pass ended to the fixed point's end
-MAX_TRANSIENT = 4
-
-
-class FastForwardLoop:
-    """What ``run_until_herald_mu`` learns of its passes, and the passes it fast-forwards.
-
-    A pass that timed out and was followed by an identical one (relative to its start:
-    submissions and clocks, run, physics) is the loop's fixed point. Once a pass that timed out
-    ends where the fixed point ends (:class:`PassEnd`), every further pass repeats it; a pass
-    seen to lead from where another ended to there is learnt too (a transient, e.g. after a
-    readout left the RTIO counter at another phase), and chains of up to :data:`MAX_TRANSIENT`
-    such passes are followed.
-    """
-
-    #: passes kept as known to follow an end (all forgotten when full)
-    max_known_after = 64
-
-    def __init__(self, engine: Any, channel: int, phy: Any = None) -> None:
-        self.engine = engine
-        self.channel = channel
-        # the party that signs and skips passes: the PHY on ``channel`` (entangler), or ``phy``
-        # for a loop without a PHY of its own (``channel`` -1: CPU attempts, sim.devices.bsa)
-        self.phy = engine.channels[channel].phy if phy is None else phy
-        self._fixed: _FixedPoint | None = None
-        self._prev: _PassKey | None = None  # the last pass
-        self._prev_end: PassEnd | None = None  # where it ended
-        self._after: dict[PassEnd, _KnownPass] = {}  # the pass seen to follow an end
-        self._body: tuple = ()
-
-    def start(self, body: tuple) -> None:
-        """A call of the loop with arguments ``body``: its first pass follows whatever the
-        kernel did before."""
-        self._body = body
-        self.forget()
-
-    def forget(self) -> None:
-        """The next pass does not follow the last one (herald, underflow, no signature)."""
-        self._prev = self._prev_end = None
-
-    def after_timeout(
-        self, period: Period | None, end_mu: int, timeouts: int, max_runs: int
-    ) -> tuple[int, int]:
-        """Learn from the pass that just timed out (``period``: its capture, ``end_mu``: its
-        run end) and fast-forward the passes that follow if they repeat the fixed point.
-        Returns ``(timeouts, end_mu)`` updated by the passes done."""
-        sig = self.phy.period_signature() if period is not None else None
-        if sig is None:
-            self.forget()
-            return timeouts, end_mu
-        assert period is not None
-        ended = PassEnd(
-            period.now1 - period.counter1, period.now1 - end_mu, sig.run, sig.state, self._body
-        )
-        key = _PassKey(period.key, sig.run, sig.content) if sig.content is not None else None
-        if key is not None:
-            if key == self._prev:
-                self._fixed = _FixedPoint(key, _KnownPass(period, sig.content, ended))
-            if self._prev_end is not None:
-                if len(self._after) >= self.max_known_after:
-                    self._after.clear()
-                self._after[self._prev_end] = _KnownPass(period, sig.content, ended)
-        self._prev, self._prev_end = key, ended
-        return self.follow(ended, timeouts, end_mu, max_runs)
-
-    def chain_to(self, ended: PassEnd, target: PassEnd) -> list[_KnownPass] | None:
-        """The known passes that lead from ``ended`` to ``target`` (at most
-        :data:`MAX_TRANSIENT`; empty when they are the same), or None."""
-        chain: list[_KnownPass] = []
-        e = ended
-        while e != target and len(chain) < MAX_TRANSIENT:
-            step = self._after.get(e)
-            if step is None:
-                break
-            chain.append(step)
-            e = step.ended
-        return chain if e == target else None
-
-    def follow(self, ended: PassEnd, timeouts: int, end_mu: int, max_runs: int) -> tuple[int, int]:
-        """Fast-forward the passes known to follow ``ended`` (the chain of transients to the
-        fixed point's end, then the fixed point). Returns ``(timeouts, end_mu)`` updated."""
-        fixed = self._fixed
-        if fixed is None or timeouts >= max_runs:
-            return timeouts, end_mu
-        eng, target = self.engine, fixed.known.ended
-        chain = self.chain_to(ended, target)
-        if chain is not None:
-            # known passes lead from here to where the fixed point ends
-            for step in chain:
-                if timeouts >= max_runs:
-                    return timeouts, end_mu
-                if eng.repeat_period(step.period, 1, self.channel, step.content, self.phy) == 0:
-                    return timeouts, end_mu
-                timeouts += 1
-                end_mu = eng.now - step.ended.after_run_mu
-                ended = self._prev_end = step.ended
-                self._prev = None
-        if ended == target and timeouts < max_runs:
-            k = eng.repeat_period(
-                fixed.known.period,
-                max_runs - timeouts,
-                self.channel,
-                fixed.known.content,
-                self.phy,
-            )
-            if k:
-                timeouts += k
-                end_mu = eng.now - target.after_run_mu
-                self._prev = fixed.key
-        return timeouts, end_mu

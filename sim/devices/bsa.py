@@ -4,8 +4,8 @@
 executed in one step.
 
 Each attempt runs in detail through the driver while the engine captures what it submitted;
-:class:`sim.fastforward.FastForwardLoop` learns the loop's fixed point from those passes (as for
-the entangler's timeouts) and has the engine repeat it, with :class:`AttemptSkipper` asking the
+:class:`sim.fastforward_loop.FastForwardLoop` learns the loop's fixed point from those passes (as
+for the entangler's timeouts) and has the engine repeat it, with :class:`AttemptSkipper` asking the
 physics (:mod:`sim.physics.quiet`) how many of the next attempts stay quiet. :class:`AttemptLoop`
 also follows the pass after a call's start or after a pass that was not quiet, once seen, so that
 after a click only the click's own pass runs in detail.
@@ -14,13 +14,13 @@ after a click only the click's own pass runs in detail.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from artiq.language.core import at_mu, kernel, now_mu
 
 from drivers import bsa as _driver
-from sim.fastforward import FastForwardLoop, PassEnd, PassSignature
+from sim.fastforward import PassSignature, TransientChain
+from sim.fastforward_loop import FastForwardLoop
 from sim.physics.quiet import QuietWorld
 from sim.rtio.errors import RTIOUnderflow
 
@@ -37,9 +37,15 @@ class AttemptSkipper:
         self.skipped = 0  # attempts not executed one by one
 
     def period_signature(self) -> PassSignature | None:
-        """The world's account of the pass that just ended (None: not quiet)."""
+        """The world's account of the pass that just ended (None: not quiet); after a marked
+        state it is followed as it is (``start``)."""
         sig = self.world.quiet_signature(self.engine.now)
-        return None if sig is None else PassSignature(("attempt",), sig, sig)
+        return None if sig is None else PassSignature(("attempt",), sig, sig, sig)
+
+    def start_signature(self) -> tuple | None:
+        """Where a pass starts at the cursor
+        (:meth:`~sim.physics.quiet.QuietAttempts.start_signature`)."""
+        return self.world.start_signature(self.engine.now)
 
     def skip_runs(
         self, max_runs: int, period_mu: int, ref: Any, writes: list[tuple[int, int, Any]]
@@ -66,69 +72,19 @@ class AttemptSkipper:
         return done
 
 
-@dataclass(frozen=True)
-class TransientChain:
-    """Passes that make the same submissions as the fixed point (same period) but leave the
-    world elsewhere (the ions' state settling after a click): their world signatures in order,
-    then the fixed point's."""
-
-    steps: tuple
-    fixed: Any
-
-
 class AttemptLoop(FastForwardLoop):
-    """:class:`~sim.fastforward.FastForwardLoop` that also learns the pass that follows a state
-    of the world and the clocks where no quiet pass ended: the start of a call (the kernel calls
-    the loop again after every click) and the end of a pass that was not quiet (a dark count
-    outside the gates, an afterpulse). Such states recur (slack, the world as the click left it:
-    :meth:`~sim.physics.quiet.QuietAttempts.start_signature`), so the pass after them is followed
-    like a transient once it has been seen in detail.
+    """:class:`~sim.fastforward_loop.FastForwardLoop` that also learns the pass that follows the end
+    of a pass that was not quiet (a dark count outside the gates, an afterpulse), as it learns
+    the pass after a call's start (the kernel calls the loop again after every click): such
+    states recur (slack, the world as the click left it:
+    :meth:`~sim.physics.quiet.QuietAttempts.start_signature`), so the pass after them is
+    followed like a transient once it has been seen in detail.
 
     A CPU-heralding run meets a few hundred such states (clicks leave the ions and the slack in
     many places), so many more passes are kept than for the entangler's timeouts."""
 
     max_known_after = 4096
-
-    def start(self, body: tuple) -> None:
-        super().start(body)
-        self._mark("start")
-
-    def _mark(self, tag: str) -> bool:
-        """Let the next pass be learnt (and followed) as the one after the state now."""
-        eng = self.engine
-        sig = self.phy.world.start_signature(eng.now)
-        if sig is None:
-            return False
-        self._prev_end = PassEnd(eng.now - eng.counter, 0, (tag,), sig, self._body)
-        return True
-
-    def resume(self, attempts: int, t_att: int, max_attempts: int) -> tuple[int, int]:
-        """Fast-forward the passes known to follow the last pass or marked state:
-        ``(attempts, t_att)`` updated."""
-        if self._prev_end is None:
-            return attempts, t_att
-        return self.follow(self._prev_end, attempts, t_att, max_attempts)
-
-    def follow(self, ended: PassEnd, timeouts: int, end_mu: int, max_runs: int) -> tuple[int, int]:
-        """As :meth:`FastForwardLoop.follow`; a chain of transients whose passes all make the
-        fixed point's submissions is repeated with it in one engine call (the world steps
-        through the chain's states, drawing as the separate repeats would)."""
-        fixed = self._fixed
-        if fixed is None or timeouts >= max_runs:
-            return timeouts, end_mu
-        target = fixed.known.ended
-        chain = self.chain_to(ended, target)
-        if not chain or any(s.period.key != fixed.known.period.key for s in chain):
-            return super().follow(ended, timeouts, end_mu, max_runs)
-        ref = TransientChain(tuple(s.content for s in chain), fixed.known.content)
-        eng = self.engine
-        k = eng.repeat_period(fixed.known.period, max_runs - timeouts, self.channel, ref, self.phy)
-        if k == 0:
-            return timeouts, end_mu
-        last = chain[k - 1].ended if k <= len(chain) else target
-        self._prev_end = last
-        self._prev = fixed.key if k > len(chain) else None
-        return timeouts + k, eng.now - last.after_run_mu
+    mark_lanes = False  # (a mark's first pass meets no event waiting in a lane)
 
     def after_timeout(
         self, period: Any, end_mu: int, timeouts: int, max_runs: int

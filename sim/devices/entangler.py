@@ -3,7 +3,7 @@
 of :meth:`~drivers.entangler.Entangler.run_until_herald_mu` executed in one step.
 
 Each pass of the loop runs in detail through the driver while the engine captures what it
-submitted; :class:`sim.fastforward.FastForwardLoop` learns the loop's fixed point from those
+submitted; :class:`sim.fastforward_loop.FastForwardLoop` learns the loop's fixed point from those
 passes and has the engine repeat it (see :mod:`sim.fastforward`). ``fast_forward=False`` (a
 ``sim_args`` entry) runs every pass in detail (the tests' reference).
 """
@@ -16,7 +16,7 @@ from artiq.language.core import kernel
 from numpy import int64
 
 from drivers import entangler as _driver
-from sim.fastforward import FastForwardLoop
+from sim.fastforward_loop import FastForwardLoop
 from sim.rtio.errors import RTIOUnderflow
 from sim.rtio.retire import retire_history
 
@@ -56,9 +56,12 @@ class Entangler(_driver.Entangler):
         loop = self._loop
         # what else decides a pass: the loop's arguments and the CPU costs
         loop.start((tuple(cool), int(duration_mu), int(margin_mu), bool(standalone), id(eng.costs)))
-        timeouts = 0
         end_mu: int | int64 = int64(0)
         reason = _driver.TIMEOUT
+        # the first pass, when seen before from an equal start (then with the fixed point)
+        timeouts, t_end = loop.resume(0, 0, max_runs)
+        if timeouts:
+            end_mu = t_end
         while timeouts < max_runs:
             capturing = eng.capture_start()
             try:

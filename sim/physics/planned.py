@@ -109,7 +109,7 @@ class PlannedWindows:
                 self._plans.clear()
             self._plans[key] = plan
         sop, thermal_ops, coh_rel, final_on = plan
-        self._note_window(t0, key, thermal_ops)
+        self._note_window(t0, key, thermal_ops, t1, events)
         ions.rho = (sop @ ions.rho.reshape(16)).reshape(4, 4)
         self._diag = ions.rho if diag else None
         for k, cool, dt in thermal_ops:

@@ -9,7 +9,7 @@ periodic, such an attempt is the same pass shifted in time, and only how many of
 the next one with a click is random. The parts:
 
 * driver (``sim.devices.bsa``): the loop of ``BellStateAnalyser.attempts_until_click_mu``, each
-  pass captured by the engine and learnt by :class:`sim.fastforward.FastForwardLoop` (the same
+  pass captured by the engine and learnt by :class:`sim.fastforward_loop.FastForwardLoop` (the same
   learning as the entangler's timeouts: fixed point, transients);
 * physics (:class:`QuietAttempts`, mixed into the physics world): say whether a pass was *quiet*
   — its one excitation round drew no detector click and no detector had a click or a pending
@@ -141,6 +141,8 @@ class QuietWorld(Protocol):
 
     def quiet_signature(self, t_next_mu: int) -> QuietPass | None: ...
 
+    def start_signature(self, t_next_mu: int) -> tuple | None: ...
+
     def skip_quiet(
         self, max_passes: int, period_mu: int, ref: QuietPass, t_next_mu: int
     ) -> int: ...
@@ -162,7 +164,7 @@ class QuietAttempts:
     _channels: dict[int, Any]
     _det_ch: list[int]
     _diag: Any
-    _period_clean: bool
+    _note_unplanned: Callable[[], None]
     jones_pair: Callable[[int], tuple]  # from PolarisationTracking
     _plate_changes: list
     next_polarisation_change_mu: Callable[[int], int | None]
@@ -442,7 +444,7 @@ class QuietAttempts:
         self._coh_t0 = [t_s + c for c in known.coh_rel]
         rho = self.ions.rho = known.rho.copy()
         self._diag = None
-        self._period_clean = False
+        self._note_unplanned()
         # the last round is now the last skipped pass's (ref's, ending at t_end): the world's own
         # signature (quiet_signature_now) then equals ref, and a following skip is not taken for
         # a transient; untouched until the next pass, it is ref itself. Its QuietFire is made

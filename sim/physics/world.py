@@ -220,10 +220,16 @@ class PhysicsWorld(
             return h
         if self._staged or not self._deterministic([]):
             return min(h, t)
+        return min(h, self._next_beam_output(t))
+
+    def _next_beam_output(self, t_mu: int) -> int:
+        """The earliest timestamp ``>= t_mu`` of an output submitted so far to a beam (mu),
+        ``NEVER`` if none (the world must be attached)."""
         watch = self._beam_watch
         if watch is None:
+            assert self.view is not None
             watch = self._beam_watch = self.view.output_watch(self._beam_channels)
-        return min(h, watch.next_from(t))
+        return watch.next_from(t_mu)
 
     def reset(self) -> None:
         """``core.reset()``: nothing physical changes (ions and lasers keep their state)."""
@@ -256,6 +262,7 @@ class PhysicsWorld(
         self._aom_since, self._bright = list(rec.aom_since), list(rec.bright)
         self._coh_t0, self._staged = list(rec.coh_t0_s), list(rec.staged)
         self._owned = list(rec.owned)
+        self._start_mark = self._start_closed = None  # (no pass started in this world)
         for ch, click in rec.clicks.items():
             if ch in self._channels:
                 self._channels[ch].load_state(click)
@@ -304,7 +311,7 @@ class PhysicsWorld(
         if not self._staged and self._deterministic(events):
             self._advance_planned(events, t0, t_end_mu)
             return
-        self._period_clean = False
+        self._note_unplanned()
         t_prev = t0
         on = self._on
         for t, k, _, role, lvl in events:

@@ -127,6 +127,7 @@ class PeriodCapture:
     _last_c: int
     _lane_mask: int
     _lane_last: list[int]
+    _lane_q: list[Any]
     lanes_pending: Callable[[], bool]
     _rec: Any
     _lane_log: Any
@@ -138,10 +139,15 @@ class PeriodCapture:
     def _init_capture(self) -> None:
         self._cap: _Capture | None = None
 
+    def capture_possible(self) -> bool:
+        """Whether a pass could be captured (and repeated) now: not while DMA records, the lane
+        log is on or a capture runs."""
+        return self._rec is None and self._lane_log is None and self._cap is None
+
     def capture_start(self) -> bool:
         """Start recording every accepted submission with the clocks at its time (for
-        :meth:`repeat_period`). False (nothing recorded) while DMA records or the lane log is on."""
-        if self._rec is not None or self._lane_log is not None or self._cap is not None:
+        :meth:`repeat_period`). False (nothing recorded) when :meth:`capture_possible` is not."""
+        if not self.capture_possible():
             return False
         self._cap = _Capture(self.now, self.counter, len(self.kernel_async))
         self._swap_output()
@@ -159,6 +165,26 @@ class PeriodCapture:
             return None
         return Period(cap.now0, cap.counter0, self.now, self.counter, tuple(cap.events))
 
+    def lanes_signature(self) -> tuple:
+        """The SED lanes as the next submissions meet them, relative to the cursor (mu): the last
+        accepted event's coarse timestamp, and per lane from the current one on its last one and
+        the events still waiting in it (position in its queue, coarse timestamp); a time not
+        after the counter is None (it stalls nothing, and no event at the cursor or later meets
+        it in sequence)."""
+        now, counter = self.now, self.counter
+        lanes = []
+        for i in range(self.lane_count):
+            lane = (self._lane + i) & self._lane_mask
+            q = self._lane_q[lane]
+            waiting = []
+            j = len(q) - 1
+            while j >= 0 and q[j] > counter:  # a lane's queue is in time order
+                waiting.append((j, q[j] - now))
+                j -= 1
+            last = self._lane_last[lane]
+            lanes.append((last - now if last > counter else None, tuple(waiting)))
+        return (self._last_c - now if self._last_c > counter else None, tuple(lanes))
+
     def _captured_output(self, target: int, data: Any) -> None:
         entry = Submission(self.now, self.counter, self._c_out, target, data)
         self._submit(target, data)  # an underflow propagates: no period then
@@ -171,6 +197,7 @@ class PeriodCapture:
         phy_channel: int,
         ref: Any = None,
         skipper: FastForwardPhy | None = None,
+        start: bool = False,
     ) -> int:
         """Fast-forward passes of a kernel loop around a run of the PHY on ``phy_channel``.
 
@@ -183,7 +210,11 @@ class PeriodCapture:
         re-triggering that PHY, and cursor, counter and SED lanes move on as the per-event path
         would move them: every submission lies inside its pass with the same slack as in
         ``period``, and no earlier event still waits in a lane, so none underflows, stalls a
-        lane or reaches a channel out of order. Returns the number of passes done.
+        lane or reaches a channel out of order. ``start``: the first pass follows a marked start
+        at which the caller found the lanes as when the pass it repeats was captured
+        (:meth:`lanes_signature`): events may then still wait in lanes, as they did then, if
+        they have all left by the pass's end; its events enter the lanes' queues as they did
+        then. Returns the number of passes done.
         """
         t = period.length
         periodic = period.counter1 - period.now1 == period.counter0 - period.now0
@@ -210,7 +241,9 @@ class PeriodCapture:
             ):
                 return 0
         # events still waiting in a lane would see the passes' submissions queue behind them
-        if self.lanes_pending():
+        if self.lanes_pending() and (
+            not start or any(q[-1] > period.counter1 + s0 for q in self._lane_q)
+        ):
             return 0
         writes = [(ts + s0, a, d) for ts, a, d in by_ch.get(phy_channel, ())]
         k_done = skipper.skip_runs(max_repeats, t, ref, writes)
@@ -224,17 +257,30 @@ class PeriodCapture:
             other.max_c = (evs[-1][0] + shifts[-1]) & -8
             if other.level_view is not None:
                 other.level_view.repeat(evs, shifts, n_before)
-        self._replay_lanes(period, shifts)
+        self._replay_lanes(period, shifts, start)
         self.now = period.now1 + shifts[-1]
         self.counter = period.counter1 + shifts[-1]
         return k_done
 
-    def _replay_lanes(self, period: Period, shifts: range) -> None:
+    def _replay_lanes(self, period: Period, shifts: range, queue_first: bool = False) -> None:
         """SED lane state after ``period``'s submissions at each of ``shifts``: the first pass
         and the last eight are made event by event (the lanes they touch hold the latest coarse
-        timestamps); the passes between only rotate the lane by the period's switches."""
+        timestamps); the passes between only rotate the lane by the period's switches.
+        ``queue_first``: the first pass's events also enter the lanes' queues."""
         lane, last_c, mask = self._lane, self._last_c, self._lane_mask
         lane_last = self._lane_last
+        if queue_first:
+            s = shifts[0]
+            for t in period.nows:
+                c = (t + s) & -8
+                if c <= last_c:
+                    lane = (lane + 1) & mask
+                self._lane_q[lane].append(c)
+                lane_last[lane] = last_c = c
+            shifts = shifts[1:]
+            if not shifts:
+                self._lane, self._last_c = lane, last_c
+                return
         nows = period.nows
         n = len(shifts)
         tail = min(n - 1, self.lane_count)

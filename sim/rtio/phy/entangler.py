@@ -106,6 +106,7 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
     """The entangler core on one RTIO channel (see module docstring)."""
 
     _ADDR_RUN = ADDR_RUN
+    _ADDR_READ = 0b100_000  # address bit of a read (answered by an input event)
     _ADDR_CONFIG = ADDR_CONFIG
     _TIMEOUT_DATA = TIMEOUT
 
@@ -150,7 +151,7 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
 
     # ------------------------------------------------------------------ RTIO interface
     def on_output(self, ts: int, addr: int, data: Any) -> None:
-        if addr & 0b100_000:
+        if addr & self._ADDR_READ:
             self.events.append((ts + INPUT_ARRIVAL_MU, ts, self._read(addr)))
             return
         if addr == ADDR_CONFIG:
@@ -221,9 +222,13 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         return outs, gates, cycle_mu
 
     # ------------------------------------------------------------------ a run
+    def _config_key(self) -> tuple:
+        """What the per-configuration constants of a run are made of (the registers)."""
+        return (self.tcycle, self.herald, tuple(self.timing), tuple(self.counter_patterns))
+
     def _config(self) -> RunConfig:
         """Per-configuration constants, recomputed only after a register write changed them."""
-        key = (self.tcycle, self.herald, tuple(self.timing), tuple(self.counter_patterns))
+        key = self._config_key()
         if self._cfg is not None and self._cfg[0] == key:
             return self._cfg[1]
         outs, gates, cycle_mu = self.windows()
@@ -265,16 +270,16 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         self._laws[key] = (model, law)
         return law
 
+    def _run_length(self, timeout_coarse: int, cycle_mu: int) -> tuple[int, int]:
+        """Cycles at most in a run of ``timeout_coarse`` and the cycle length (mu)."""
+        if self.tcycle <= 0:
+            return 1, 8
+        return max(1, -(-timeout_coarse // self.tcycle)), cycle_mu
+
     def _run(self, ts: int, timeout_coarse: int) -> None:
         rng = self._rng()
         cfg = self._config()
-        cycle_mu = cfg.cycle_mu
-        t0 = ts
-        if self.tcycle <= 0:
-            n_max = 1
-            cycle_mu = 8
-        else:
-            n_max = max(1, -(-timeout_coarse // self.tcycle))
+        n_max, cycle_mu = self._run_length(timeout_coarse, cfg.cycle_mu)
         outputs = cfg.outputs
         paired = self.partner is not None and not self.slave_role
         if paired:
@@ -287,12 +292,33 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
             paired = extra is not None
         world = self.world
         model = (
-            world.cycle_model(outputs, cfg.gates, cycle_mu, t_start_mu=t0)
+            world.cycle_model(outputs, cfg.gates, cycle_mu, t_start_mu=ts)
             if world is not None
             else None
         )
         law = self._law(model, cfg.herald_set)
-        k = self._cycles_to_herald(rng, model, law.p, n_max)
+        k = self._cycles_to_herald(rng, model, law.p, n_max, ts)
+        self._complete_run(rng, cfg, ts, timeout_coarse, n_max, cycle_mu, model, law, k, paired)
+
+    def _complete_run(
+        self,
+        rng: Any,
+        cfg: RunConfig,
+        t0: int,
+        timeout_coarse: int,
+        n_max: int,
+        cycle_mu: int,
+        model: Any,
+        law: CycleLaw,
+        k: int,
+        paired: bool,
+        answer: bool = True,
+    ) -> None:
+        """The run from ``t0`` whose first herald is in cycle ``k`` (> ``n_max``: it times out):
+        the non-herald cycles' counts, the herald cycle's sample, the commit to the world,
+        registers and logs; ``answer``: queue the input event that answers the kernel's read (a
+        pass the fast-forward follows has its read already)."""
+        world = self.world
         success = k <= n_max
         n_cycles = k if success else n_max
         n_plain = n_cycles - 1 if success else n_cycles
@@ -337,7 +363,8 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
             self.status = 0b101
         self.ncycles = n_cycles
         self.time_remaining = max(timeout_coarse - n_cycles * max(self.tcycle, 1), 0)
-        self.events.append((t_end + INPUT_ARRIVAL_MU, t_end, data))
+        if answer:
+            self.events.append((t_end + INPUT_ARRIVAL_MU, t_end, data))
         self.herald_log.append((t_end, data))
         if paired:
             self.slave_done(t_end, n_cycles, success)
