@@ -290,25 +290,29 @@ class UrukulDecoder:
             if self.engine.hardware_faithful:
                 if not self._warned_out_of_step:
                     self._warned_out_of_step = True
-                    logger.warning(self._out_of_step(chip, t, "its serial cycles are garbled"))
+                    logger.warning(self._out_of_step(chip, t, "its next writes are garbled"))
             elif read:
                 raise UrukulOutOfStep(
-                    self._out_of_step(chip, t, f"a register read ending at t={t} mu returned bits")
+                    self._out_of_step(chip, t, f"a read ending at t={t} mu returned garbled bits")
                 )
 
     def _out_of_step(self, cs: int, t: int, what: str) -> str:
-        """The message of an AD9910 whose serial port is out of step."""
+        """The message of an AD9910 whose serial port is out of step: ``what`` happened."""
         port = self.dds[cs].port
         since = port.out_of_step_since
         if since is None:
             since = min(port.garbled.values(), default=t)
+        remedy = (
+            ""
+            if self.engine.hardware_faithful
+            else " (or pass --hardware-faithful to play on as the hardware would)"
+        )
         return (
-            f"AD9910 {self._dds_name(cs)}: {what} while its serial port was out of step: an SPI "
+            f"AD9910 {self._dds_name(cs)}: {what}: its serial port is out of step since an SPI "
             f"write to it was cut short (RTIO underflow?) at t={since} mu (a chip-select period "
             "ended in the middle of a serial cycle, so the next instruction bytes and data are "
-            "read shifted); it stays out of step until CPLD.io_rst() or CPLD.init(): call "
-            "io_rst after catching the underflow, before writing again (or pass "
-            "--hardware-faithful to play on as the hardware would)"
+            "read shifted), and stays so until CPLD.io_rst() or CPLD.init(): call io_rst after "
+            "catching the underflow, before writing again" + remedy
         )
 
     def _dds_transfer(self, r: _DDSRegs, bits: int, length: int, t0: int, t1: int) -> int:
@@ -443,9 +447,14 @@ class UrukulDecoder:
                 if not eng.hardware_faithful and desync is None:
                     names = ", ".join(_register_name(a) for a in sorted(r.port.garbled))
                     desync = self._out_of_step(
-                        cs, t, f"the IO_UPDATE at t={t} mu would apply registers ({names}) written"
+                        cs,
+                        t,
+                        f"the IO_UPDATE at t={t} mu would apply registers written out of "
+                        f"step ({names})",
                     )
                 r.port.garbled = {}
+                if not eng.hardware_faithful:
+                    continue  # the run stops here: nothing garbled reaches the output
             if r.ram_until > t:  # a RAM ramp still playing stops here
                 self.engine.dds_timeline(self.spi_channel, cs).drop(t, r.ram_until)
                 r.ram_until = t
