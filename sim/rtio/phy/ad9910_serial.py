@@ -21,7 +21,47 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SerialPort"]
+__all__ = ["AD9910_REG_WIDTH", "SerialPort", "register_name"]
+
+#: AD9910 register widths in bits (datasheet register map)
+AD9910_REG_WIDTH = {
+    0x00: 32,
+    0x01: 32,
+    0x02: 32,
+    0x03: 32,
+    0x04: 32,
+    0x07: 32,
+    0x08: 16,
+    0x09: 32,
+    0x0A: 32,
+    0x0B: 64,
+    0x0C: 64,
+    0x0D: 32,
+    **{0x0E + p: 64 for p in range(8)},
+    0x16: 32,
+}
+
+_REGISTER_NAMES = {
+    0x00: "CFR1",
+    0x01: "CFR2",
+    0x02: "CFR3",
+    0x03: "AUX_DAC",
+    0x04: "IO_UPDATE_RATE",
+    0x07: "FTW",
+    0x08: "POW",
+    0x09: "ASF",
+    0x0A: "SYNC",
+    0x0B: "RAMP_LIMIT",
+    0x0C: "RAMP_STEP",
+    0x0D: "RAMP_RATE",
+    **{0x0E + p: f"PROFILE{p}" for p in range(8)},
+    0x16: "RAM",
+}
+
+
+def register_name(addr: int) -> str:
+    """The datasheet name of register ``addr``."""
+    return _REGISTER_NAMES.get(addr, f"register 0x{addr:02X}")
 
 
 @dataclass

@@ -3,9 +3,11 @@
 applies the selected profile → the DDS state timeline the physics reads.
 
 Chip selects (``artiq/coredevice/urukul.py``): 1 CFG, 2 ATT, 3 all DDS (multi), 4..7 DDS channel
-0..3. AD9910 serial protocol (AD9910 datasheet, "Serial programming"): an 8-bit instruction byte
-(bit 7 = read, bits 4:0 = register address) followed by the register's bytes, MSB first, until CS is
-released (``SPI_END``). Profile registers 0x0E+p hold ``ASF[61:48] | POW[47:32] | FTW[31:0]``.
+0..3. AD9910 serial protocol (AD9910 datasheet, "Serial programming";
+:mod:`sim.rtio.phy.ad9910_serial`): an 8-bit instruction byte (bit 7 = read, bits 4:0 = register
+address) followed by exactly the register's width of data bits, MSB first; the cycle ends by itself
+(not at ``SPI_END``), CS high in the middle suspends it, and CFG IO_RST (or RST) resets every
+AD9910's serial port. Profile registers 0x0E+p hold ``ASF[61:48] | POW[47:32] | FTW[31:0]``.
 
 CPLD CFG layout of this model (shift register, MSB first; proto 9 sends it as 24 + 28 bits): RF_SW
 3:0, LED 7:4, PROFILE 10:8, IO_UPDATE 12, MASK_NU 16:13, CLK_SEL0 17, SYNC_SEL 18, RST 19, IO_RST
@@ -18,6 +20,13 @@ Urukul whose CPLD was never configured, or of an AD9910 that was never initialis
 written), raises :class:`UrukulUninitialised` naming the device ("run Startup"). In
 hardware-faithful mode (the session's ``hardware_faithful``) the decoder behaves as the hardware
 does instead: the output does not change (one warning), or the uninitialised AD9910 plays on.
+
+An AD9910 write cut short (an RTIO underflow drops the rest of ``write64``; the chip select stays
+low or moves on) leaves the chip's serial port out of step: the next write is read shifted. An
+IO_UPDATE that would apply registers written out of step, or a read returning such bits, raises
+:class:`UrukulOutOfStep` naming the AD9910, when the write was cut and the remedy
+(``CPLD.io_rst()`` after catching the underflow); in hardware-faithful mode the garbled registers
+take effect (one warning).
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from sim.rtio.phy.ad9910_ram import (
     ram_playback,
     ram_word_at,
 )
-from sim.rtio.phy.ad9910_serial import SerialPort
+from sim.rtio.phy.ad9910_serial import AD9910_REG_WIDTH, SerialPort, register_name
 
 logger = logging.getLogger(__name__)
 
@@ -73,23 +82,6 @@ CS_ATT = 2
 CS_DDS_MULTI = 3
 CS_DDS_CH0 = 4
 
-#: AD9910 register widths in bits (datasheet register map)
-AD9910_REG_WIDTH = {
-    0x00: 32,
-    0x01: 32,
-    0x02: 32,
-    0x03: 32,
-    0x04: 32,
-    0x07: 32,
-    0x08: 16,
-    0x09: 32,
-    0x0A: 32,
-    0x0B: 64,
-    0x0C: 64,
-    0x0D: 32,
-    **{0x0E + p: 64 for p in range(8)},
-    0x16: 32,
-}
 _AUX_DAC_DEFAULT = 0x7F
 _CFR3 = 0x02
 _SERIAL_RESETS = (1 << 19) | (1 << 20)  # CFG RST and IO_RST: the AD9910s' serial ports reset
@@ -114,28 +106,6 @@ class UrukulOutOfStep(UrukulUninitialised):
     """An AD9910 whose serial port is out of step (an SPI write to it cut short, e.g. by an RTIO
     underflow, and not followed by ``CPLD.io_rst()``): an IO_UPDATE would apply, or a read
     returned, bits the driver meant for other registers (:mod:`sim.rtio.phy.ad9910_serial`)."""
-
-
-_REGISTER_NAMES = {
-    0x00: "CFR1",
-    0x01: "CFR2",
-    0x02: "CFR3",
-    0x03: "AUX_DAC",
-    0x04: "IO_UPDATE_RATE",
-    0x07: "FTW",
-    0x08: "POW",
-    0x09: "ASF",
-    0x0A: "SYNC",
-    0x0B: "RAMP_LIMIT",
-    0x0C: "RAMP_STEP",
-    0x0D: "RAMP_RATE",
-    **{0x0E + p: f"PROFILE{p}" for p in range(8)},
-    REG_RAM: "RAM",
-}
-
-
-def _register_name(addr: int) -> str:
-    return _REGISTER_NAMES.get(addr, f"register 0x{addr:02X}")
 
 
 class DDSTimeline:
@@ -445,7 +415,7 @@ class UrukulDecoder:
             fresh, r.profile_written = r.profile_written, False  # the writes this pulse is for
             if r.port.garbled:
                 if not eng.hardware_faithful and desync is None:
-                    names = ", ".join(_register_name(a) for a in sorted(r.port.garbled))
+                    names = ", ".join(register_name(a) for a in sorted(r.port.garbled))
                     desync = self._out_of_step(
                         cs,
                         t,
