@@ -150,8 +150,8 @@ class UrukulRecord:
     whether CFG was written since power-up, IO_UPDATE TTL channel, each channel's output state
     (``DDSState``) by chip select, and the chip selects with a profile written since the last
     IO_UPDATE, the non-empty waveform RAMs (address → word) by chip select, the AD9910 serial
-    ports not in their power-up state (``SerialPort``: a cycle in progress, out of step) by chip
-    select, and the chip select held low (0: none)."""
+    ports (``SerialPort``: a cycle in progress, out of step) by chip select, and the chip select
+    held low (0: none)."""
 
     spi_channel: int
     proto_rev: int
@@ -351,7 +351,7 @@ def _urukul_record(eng: Any, dec: Any, horizon: int) -> UrukulRecord:
         outputs,
         [cs for cs, r in dec.dds.items() if r.profile_written],
         {cs: dict(r.ram) for cs, r in dec.dds.items() if r.ram},
-        {cs: copy.deepcopy(r.port) for cs, r in dec.dds.items() if not r.port.is_idle()},
+        {cs: copy.deepcopy(r.port) for cs, r in dec.dds.items()},
         dec.selected_cs,
     )
 

@@ -130,12 +130,3 @@ class SerialPort:
         self.width = self.nbits = self.value = 0
         self.period_broken = False
         self.out_of_step_since = None
-
-    def is_idle(self) -> bool:
-        """Nothing to keep between experiments (as after power-up)."""
-        return (
-            self.at_boundary()
-            and self.selected_since is None
-            and self.out_of_step_since is None
-            and not self.garbled
-        )
