@@ -95,3 +95,22 @@ def test_hardware_faithful_garbles_as_the_datasheet_says(make_env, caplog):
     env.run(again)
     assert r.regs[0x07] == (PROFILE7 << 24) | (hi >> 8)
     assert r.port.out_of_step_since == t_cut + 8
+
+
+def test_read_after_a_cut_read_raises(env):
+    """A read cut after its instruction byte, then read again: the retry's bits go on into the
+    cut cycle, so what the kernel would get is shifted; the run stops at that read."""
+    core, cpld, dds = env.core, env.get("urukul0_cpld"), env.get("urukul0_ch0")
+
+    def k():
+        core.reset()
+        cpld.init()
+        dds.init()
+        core.break_realtime()
+        cpld.bus.set_config_mu(SPI_CONFIG, 8, SPIT_DDS_WR, CS)
+        cpld.bus.write((PROFILE7 | 0x80) << 24)  # the rest of read64 dropped
+        delay(10 * us)
+        return dds.get_mu()
+
+    with pytest.raises(UrukulOutOfStep, match="urukul0_ch0: a read ending at t="):
+        env.run(k)
