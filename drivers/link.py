@@ -278,6 +278,15 @@ class LinkExperiment(CheckedArguments):
         delay_mu(self.recover_mu)
 
     @kernel
+    def reset_dds_io(self) -> TNone:
+        """After an RTIOUnderflow that may have cut a qubit-drive write short (the analysis
+        phases, a memory rotation): both nodes' :meth:`~drivers.node.IonNode.reset_dds_io`, so
+        that the next writes are read in step. Advances the cursor by four CFG writes (3584 mu);
+        call it after ``core.break_realtime``."""
+        self.node_a.reset_dds_io()
+        self.node_b.reset_dds_io()
+
+    @kernel
     def resync(self) -> TNone:
         """Move the cursor to the RTIO counter + ``slack_margin`` if it is behind (after a blocking
         read). Never moves backwards."""

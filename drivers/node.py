@@ -261,6 +261,18 @@ class IonNode:
         if theta > 0.0:
             self.qubit_sw.pulse_mu(int64(theta * self.mu_per_rad + 0.5))
 
+    @kernel
+    def reset_dds_io(self) -> TNone:
+        """Return the serial ports of the qubit drive's Urukul (its four AD9910s) to "expecting
+        an instruction" (``CPLD.io_rst``: CFG with IO_RST set, then cleared; registers keep
+        their values). Call it after catching an RTIOUnderflow that may have cut an AD9910 write
+        short, before writing again: the chip would otherwise read the next write's instruction
+        byte and data shifted (AD9910 serial cycles end by their length, not by CS).
+
+        Advances the cursor by two CFG writes (2 x 896 mu at proto_rev 9); needs that much
+        slack (call it after ``core.break_realtime``)."""
+        self.qubit_dds.cpld.io_rst()
+
     # ---- readout ---------------------------------------------------------------------------
 
     @kernel

@@ -95,8 +95,10 @@ class RemoteEntanglement(GatewareLoop, LinkExperiment, EnvExperiment):
                     s_phases = s
                     self.resync()  # the SPI writes cost more CPU than they take on the timeline
                 except RTIOUnderflow:
+                    # the write may have been cut short inside an AD9910 serial cycle
                     underflows += 1
                     self.core.break_realtime()
+                    self.reset_dds_io()
                     continue
             heralded = False
             end_mu = int64(0)

@@ -194,8 +194,10 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                     s_phases = s
                     self.resync()
                 except RTIOUnderflow:
+                    # the write may have been cut short inside an AD9910 serial cycle
                     underflows += 1
                     self.core.break_realtime()
+                    self.reset_dds_io()
                     continue
             heralded = False
             pattern = 0

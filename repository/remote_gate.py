@@ -403,6 +403,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
             except RTIOUnderflow:
                 underflows += 1
                 self.recover()
+                self.reset_dds_io()  # a memory rotation's DDS write may have been cut short
         self.entangler.set_config(False, True)
         self.add_totals(attempts_total, now_mu() - t_lab0, int64(0), underflows, 0, int64(0), 0)
 

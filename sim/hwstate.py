@@ -21,7 +21,8 @@ pending outputs after a kernel returns. What the hardware keeps is then recorded
   configuration; clock generators' frequency word;
 - per Urukul: CPLD CFG and attenuator registers, every AD9910 register (CFR3 says whether it was
   initialised) and sysclk, whether the CPLD was configured since power-up, profiles written but
-  not yet applied, each channel's output state and waveform RAM;
+  not yet applied, each channel's output state and waveform RAM, and its serial port (a cycle in
+  progress, out of step after a write cut short);
 - the entangler core's registers;
 - the ions (density matrix, temperatures, coherence origins), the beams as the physics saw them,
   staged excitations and each detector's pending clicks (:meth:`PhysicsWorld.save_state`).
@@ -34,6 +35,7 @@ same sequence of ``ionlink-sim run`` processes give identical results.
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,7 +149,9 @@ class UrukulRecord:
     """One Urukul: CPLD CFG/ATT registers, AD9910 register files and sysclk (Hz) by chip select,
     whether CFG was written since power-up, IO_UPDATE TTL channel, each channel's output state
     (``DDSState``) by chip select, and the chip selects with a profile written since the last
-    IO_UPDATE, and the non-empty waveform RAMs (address → word) by chip select."""
+    IO_UPDATE, the non-empty waveform RAMs (address → word) by chip select, the AD9910 serial
+    ports (``SerialPort``: a cycle in progress, out of step) by chip select, and the chip select
+    held low (0: none)."""
 
     spi_channel: int
     proto_rev: int
@@ -160,6 +164,8 @@ class UrukulRecord:
     outputs: dict[int, Any] = field(default_factory=dict)
     profile_written: list[int] = field(default_factory=list)
     dds_ram: dict[int, dict[int, int]] = field(default_factory=dict)
+    dds_serial: dict[int, Any] = field(default_factory=dict)
+    selected: int = 0
 
 
 @dataclass
@@ -345,6 +351,8 @@ def _urukul_record(eng: Any, dec: Any, horizon: int) -> UrukulRecord:
         outputs,
         [cs for cs, r in dec.dds.items() if r.profile_written],
         {cs: dict(r.ram) for cs, r in dec.dds.items() if r.ram},
+        {cs: copy.deepcopy(r.port) for cs, r in dec.dds.items()},
+        dec.selected_cs,
     )
 
 
@@ -436,6 +444,9 @@ def _restore_urukuls(eng: Any, urukuls: list[UrukulRecord]) -> None:
             dec.dds[cs].profile_written = cs in rec.profile_written
         for cs, ram in getattr(rec, "dds_ram", {}).items():  # absent in older state files
             dec.dds[cs].ram = dict(ram)
+        for cs, port in getattr(rec, "dds_serial", {}).items():
+            dec.dds[cs].port = copy.deepcopy(port)
+        dec.selected_cs = getattr(rec, "selected", 0)
         spi.attach_slave(dec)
         if rec.io_update_channel is not None:
             dec.attach_io_update(rec.io_update_channel)

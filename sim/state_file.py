@@ -72,6 +72,8 @@ _ALLOWED = {
     "sim.physics.detectors": {"ClickRecord"},
     "sim.physics.view": {"DDSState"},
     "sim.rtio.phy.urukul": {"DDSState"},
+    "sim.rtio.phy.ad9910_serial": {"SerialPort"},
+    "sim.rtio.phy.ad9910_ram": {"RamProfile"},
 }
 
 

@@ -92,8 +92,9 @@ def test_phases_once_per_setting_and_underflows_recovered(sim):
     """The analysis phases are programmed once per setting (the DDS keeps them), and every
     herald's analysis pulses see its setting's phases, also after underflows: with a 1.43 µs
     slack margin node B's phase write underflows after its instruction byte at each setting
-    change but the first (Kasli costs; from 1.45 µs never), is retried from the start, and no
-    herald is lost or counted twice."""
+    change but the first (Kasli costs; from 1.45 µs never), is retried from the start after
+    ``CPLD.io_rst()`` (without it the AD9910 would read the retry shifted: UrukulOutOfStep), and
+    no herald is lost or counted twice."""
     from drivers.analysis_settings import analysis_settings
 
     t0 = sim.session.engine.counter  # Startup's end: the run's writes come after it

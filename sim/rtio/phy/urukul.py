@@ -3,9 +3,11 @@
 applies the selected profile → the DDS state timeline the physics reads.
 
 Chip selects (``artiq/coredevice/urukul.py``): 1 CFG, 2 ATT, 3 all DDS (multi), 4..7 DDS channel
-0..3. AD9910 serial protocol (AD9910 datasheet, "Serial programming"): an 8-bit instruction byte
-(bit 7 = read, bits 4:0 = register address) followed by the register's bytes, MSB first, until CS is
-released (``SPI_END``). Profile registers 0x0E+p hold ``ASF[61:48] | POW[47:32] | FTW[31:0]``.
+0..3. AD9910 serial protocol (AD9910 datasheet, "Serial programming";
+:mod:`sim.rtio.phy.ad9910_serial`): an 8-bit instruction byte (bit 7 = read, bits 4:0 = register
+address) followed by exactly the register's width of data bits, MSB first; the cycle ends by itself
+(not at ``SPI_END``), CS high in the middle suspends it, and CFG IO_RST (or RST) resets every
+AD9910's serial port. Profile registers 0x0E+p hold ``ASF[61:48] | POW[47:32] | FTW[31:0]``.
 
 CPLD CFG layout of this model (shift register, MSB first; proto 9 sends it as 24 + 28 bits): RF_SW
 3:0, LED 7:4, PROFILE 10:8, IO_UPDATE 12, MASK_NU 16:13, CLK_SEL0 17, SYNC_SEL 18, RST 19, IO_RST
@@ -18,6 +20,13 @@ Urukul whose CPLD was never configured, or of an AD9910 that was never initialis
 written), raises :class:`UrukulUninitialised` naming the device ("run Startup"). In
 hardware-faithful mode (the session's ``hardware_faithful``) the decoder behaves as the hardware
 does instead: the output does not change (one warning), or the uninitialised AD9910 plays on.
+
+An AD9910 write cut short (an RTIO underflow drops the rest of ``write64``; the chip select stays
+low or moves on) leaves the chip's serial port out of step: the next write is read shifted. An
+IO_UPDATE that would apply registers written out of step, or a read returning such bits, raises
+:class:`UrukulOutOfStep` naming the AD9910, when the write was cut and the remedy
+(``CPLD.io_rst()`` after catching the underflow); in hardware-faithful mode the garbled registers
+take effect (one warning).
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from typing import Any
 
 from sim.rtio.channels import Kind
 from sim.rtio.phy.ad9910_ram import (
+    RAM_DEPTH,
     REG_RAM,
     RamProfile,
     ram_access_address,
@@ -36,6 +46,7 @@ from sim.rtio.phy.ad9910_ram import (
     ram_playback,
     ram_word_at,
 )
+from sim.rtio.phy.ad9910_serial import AD9910_REG_WIDTH, SerialPort, register_name
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +74,7 @@ __all__ = [
     "CS_DDS_MULTI",
     "CS_DDS_CH0",
     "UrukulUninitialised",
+    "UrukulOutOfStep",
 ]
 
 CS_CFG = 1
@@ -70,25 +82,9 @@ CS_ATT = 2
 CS_DDS_MULTI = 3
 CS_DDS_CH0 = 4
 
-#: AD9910 register widths in bits (datasheet register map)
-AD9910_REG_WIDTH = {
-    0x00: 32,
-    0x01: 32,
-    0x02: 32,
-    0x03: 32,
-    0x04: 32,
-    0x07: 32,
-    0x08: 16,
-    0x09: 32,
-    0x0A: 32,
-    0x0B: 64,
-    0x0C: 64,
-    0x0D: 32,
-    **{0x0E + p: 64 for p in range(8)},
-    0x16: 32,
-}
 _AUX_DAC_DEFAULT = 0x7F
 _CFR3 = 0x02
+_SERIAL_RESETS = (1 << 19) | (1 << 20)  # CFG RST and IO_RST: the AD9910s' serial ports reset
 _new_object = object.__new__
 
 
@@ -104,6 +100,12 @@ def _moved(state: DDSState, t_mu: int) -> DDSState:
 
 class UrukulUninitialised(RuntimeError):
     """A pulse through a Urukul CPLD or AD9910 not initialised since power-up."""
+
+
+class UrukulOutOfStep(UrukulUninitialised):
+    """An AD9910 whose serial port is out of step (an SPI write to it cut short, e.g. by an RTIO
+    underflow, and not followed by ``CPLD.io_rst()``): an IO_UPDATE would apply, or a read
+    returned, bits the driver meant for other registers (:mod:`sim.rtio.phy.ad9910_serial`)."""
 
 
 class DDSTimeline:
@@ -155,14 +157,10 @@ class DDSTimeline:
 class _DDSRegs:
     def __init__(self) -> None:
         self.regs: dict[int, int] = {0x03: _AUX_DAC_DEFAULT}
-        self.addr = -1
-        self.read = False
-        self.value = 0
-        self.nbits = 0
+        self.port = SerialPort()
         self.sysclk = 1e9
         self.profile_written = False  # a profile register written since the last IO_UPDATE
         self.ram: dict[int, int] = {}  # waveform RAM, address → word (sim.rtio.phy.ad9910_ram)
-        self.ram_k = 0  # index of the next word of the current RAM access
         self.ram_play: tuple[int, RamProfile] | None = None  # start and profile of a playback
         self.ram_until = -(1 << 62)  # time of the last scheduled RAM output step
         # the last state an IO_UPDATE applied from a profile, and its (word, profile, sysclk)
@@ -187,6 +185,8 @@ class UrukulDecoder:
         self.cfg_written = False  # CFG configured since power-up
         self.io_update_channel: int | None = None
         self._warned_uninitialised = False
+        self._warned_out_of_step = False
+        self.selected_cs = 0  # the chip select held low (no SPI_END yet), 0: none
 
     def set_sysclk(self, cs: int, sysclk: float) -> None:
         if cs in self.dds:
@@ -205,7 +205,10 @@ class UrukulDecoder:
 
     # SPI slave interface
     def transfer(self, cs: int, bits: int, length: int, flags: int, t0: int, t1: int) -> int:
+        if self.selected_cs and self.selected_cs != cs:  # the chip select moved on: CS high
+            self._release(self.selected_cs, t0)
         end = flags & 0x02
+        self.selected_cs = 0 if end else cs
         if cs == CS_CFG:
             self._cfg_acc = (self._cfg_acc << length) | bits
             out = self.sta() & ((1 << length) - 1)
@@ -214,6 +217,9 @@ class UrukulDecoder:
                 self._cfg_acc = 0
                 self.cfg_log.append((t1, self.cfg))
                 self.cfg_written = True
+                if self.cfg & _SERIAL_RESETS:  # IO_RST (or RST): every AD9910's serial port
+                    for each in self.dds.values():
+                        each.port.io_reset()
                 if self.cfg & (1 << 12):
                     self.io_update(t1)
             return out
@@ -227,67 +233,157 @@ class UrukulDecoder:
             return (old >> max(32 - length, 0)) & ((1 << length) - 1)
         if cs == CS_DDS_MULTI:
             for each in self.dds.values():
-                self._dds_transfer(each, bits, length, end, t0)
-            return 0
-        regs = self.dds.get(cs)
-        if regs is None:
-            return 0
-        return self._dds_transfer(regs, bits, length, end, t0)
-
-    def _dds_transfer(self, r: _DDSRegs, bits: int, length: int, end: int, t0: int) -> int:
-        """One SPI transfer to an AD9910: the instruction byte (the first 8 bits after CS),
-        then register or RAM data (a transfer may carry both, as ``write16``'s does)."""
-        out = 0
-        if r.addr < 0:
-            if length < 8:
-                return 0
-            instruction = (bits >> (length - 8)) & 0xFF
-            r.addr = instruction & 0x1F
-            r.read = bool(instruction & 0x80)
-            r.value = 0
-            r.nbits = 0
-            r.ram_k = 0
-            length -= 8
-            bits &= (1 << length) - 1
-        if length and r.addr == REG_RAM:
-            out = self._ram_transfer(r, bits)
-        elif length:
-            width = AD9910_REG_WIDTH.get(r.addr, 32)
-            if r.read:
-                cur = self._register_value(r, t0)
-                shift = width - r.nbits - length
-                out = (cur >> shift) & ((1 << length) - 1) if shift >= 0 else 0
-            r.value = (r.value << length) | bits
-            r.nbits += length
+                self._dds_transfer(each, bits, length, t0, t1)
+        elif cs in self.dds:
+            out = self._dds_transfer(self.dds[cs], bits, length, t0, t1)
+            if end:
+                self._release(cs, t1)
+            return out
         if end:
-            if not r.read and r.addr >= 0 and r.addr != REG_RAM and r.nbits:
-                width = AD9910_REG_WIDTH.get(r.addr, 32)
-                r.regs[r.addr] = r.value & ((1 << width) - 1)
-                if 0x0E <= r.addr <= 0x15:
+            self._release(cs, t1)
+        return 0
+
+    def _release(self, cs: int, t: int) -> None:
+        """CS of ``cs`` goes high at ``t``: the AD9910s it selects end their chip-select period
+        (see :mod:`sim.rtio.phy.ad9910_serial`).
+
+        :raises UrukulOutOfStep: a read cycle completed out of step (its bits are garbled), not
+            in hardware-faithful mode."""
+        for each in self.dds.values() if cs == CS_DDS_MULTI else [self.dds.get(cs)]:
+            if each is None or each.port.selected_since is None:
+                continue
+            port = each.port
+            read = port.period_read
+            if not port.end_period(t):
+                continue
+            chip = next(c for c, r in self.dds.items() if r is each)
+            if self.engine.hardware_faithful:
+                if not self._warned_out_of_step:
+                    self._warned_out_of_step = True
+                    logger.warning(self._out_of_step(chip, t, "its next writes are garbled"))
+            elif read:
+                raise UrukulOutOfStep(
+                    self._out_of_step(chip, t, f"a read ending at t={t} mu returned garbled bits")
+                )
+
+    def _out_of_step(self, cs: int, t: int, what: str) -> str:
+        """The message of an AD9910 whose serial port is out of step: ``what`` happened."""
+        port = self.dds[cs].port
+        since = port.out_of_step_since
+        if since is None:
+            since = min(port.garbled.values(), default=t)
+        remedy = (
+            ""
+            if self.engine.hardware_faithful
+            else " (or pass --hardware-faithful to play on as the hardware would)"
+        )
+        return (
+            f"AD9910 {self._dds_name(cs)}: {what}: its serial port is out of step since an SPI "
+            f"write to it was cut short (RTIO underflow?) at t={since} mu (a chip-select period "
+            "ended in the middle of a serial cycle, so the next instruction bytes and data are "
+            "read shifted), and stays so until CPLD.io_rst() or CPLD.init(): call io_rst after "
+            "catching the underflow, before writing again" + remedy
+        )
+
+    def _dds_transfer(self, r: _DDSRegs, bits: int, length: int, t0: int, t1: int) -> int:
+        """One SPI transfer into an AD9910's serial port (:mod:`sim.rtio.phy.ad9910_serial`):
+        instruction bytes and register or RAM data, as many cycles as the bits make; returns the
+        bits it sends back (reads)."""
+        port = r.port
+        if port.selected_since is None:
+            port.begin_period(t0)
+        out = 0
+        while length:
+            if port.addr < 0:
+                n = min(8 - port.instruction_bits, length)
+                length -= n
+                port.instruction = (port.instruction << n) | ((bits >> length) & ((1 << n) - 1))
+                port.instruction_bits += n
+                out <<= n
+                if port.instruction_bits == 8:
+                    self._begin_cycle(r)
+                continue
+            n = min(port.width - port.nbits, length)
+            length -= n
+            chunk = (bits >> length) & ((1 << n) - 1)
+            if port.addr == REG_RAM:
+                out = (out << n) | self._ram_bits(r, chunk, n)
+            else:
+                out = (out << n) | self._register_bits(r, chunk, n, t0)
+            if port.nbits == port.width:
+                self._end_cycle(r, t1)
+        return out
+
+    def _begin_cycle(self, r: _DDSRegs) -> None:
+        """The instruction byte is complete: the cycle's register, direction and width."""
+        port = r.port
+        instruction = port.instruction
+        port.addr = instruction & 0x1F
+        port.read = bool(instruction & 0x80)
+        port.instruction = port.instruction_bits = 0
+        port.value = port.nbits = 0
+        if port.addr == REG_RAM:
+            profile = RamProfile.from_word(r.regs.get(0x0E + self._active_profile(), 0))
+            port.ram_profile = profile
+            port.width = 32 * ((profile.end - profile.start) % RAM_DEPTH + 1)
+        else:
+            port.width = AD9910_REG_WIDTH.get(port.addr, 32)
+
+    def _end_cycle(self, r: _DDSRegs, t: int) -> None:
+        """The cycle's data bits are complete at ``t``: a register write takes them."""
+        port = r.port
+        if port.read:
+            port.period_read = True
+        else:
+            if port.addr != REG_RAM:
+                r.regs[port.addr] = port.value & ((1 << port.width) - 1)
+                if 0x0E <= port.addr <= 0x15:
                     r.profile_written = True
-            r.addr = -1
+            port.cycle_written(port.addr, t)
+        port.addr = -1
+        port.value = port.nbits = 0
+
+    def _register_bits(self, r: _DDSRegs, chunk: int, n: int, t: int) -> int:
+        """``n`` data bits of a register cycle; returns the register's bits a read sends."""
+        port = r.port
+        out = 0
+        if port.read:
+            shift = port.width - port.nbits - n
+            out = (self._register_value(r, t) >> shift) & ((1 << n) - 1)
+        port.value = (port.value << n) | chunk
+        port.nbits += n
         return out
 
     def _active_profile(self) -> int:
         return (self.cfg >> 8) & 7
 
-    def _ram_transfer(self, r: _DDSRegs, word: int) -> int:
-        """One 32-bit word of a RAM access through the active profile's range (written, or the
-        stored word returned)."""
-        profile = RamProfile.from_word(r.regs.get(0x0E + self._active_profile(), 0))
-        address = ram_access_address(profile, r.ram_k)
-        r.ram_k += 1
-        if r.read:
-            return r.ram.get(address, 0)
-        r.ram[address] = word & 0xFFFFFFFF
-        return 0
+    def _ram_bits(self, r: _DDSRegs, chunk: int, n: int) -> int:
+        """``n`` data bits of a RAM access through the cycle's profile range, 32 per word (a
+        written word is stored when complete); returns the stored words' bits a read sends."""
+        port = r.port
+        out = 0
+        while n:
+            offset = port.nbits % 32
+            m = min(32 - offset, n)
+            n -= m
+            address = ram_access_address(port.ram_profile, port.nbits // 32)
+            port.nbits += m
+            if port.read:
+                word = r.ram.get(address, 0)
+                out = (out << m) | ((word >> (32 - offset - m)) & ((1 << m) - 1))
+                continue
+            port.value = (port.value << m) | ((chunk >> n) & ((1 << m) - 1))
+            if offset + m == 32:
+                r.ram[address] = port.value & 0xFFFFFFFF
+                port.value = 0
+        return out
 
     def _register_value(self, r: _DDSRegs, t: int) -> int:
         """A register as a read at ``t`` returns it: FTW during a playback to the frequency is
         the RAM word being played."""
-        if r.addr == 0x07 and r.ram_play is not None and ram_destination(r.regs) == 0:
+        if r.port.addr == 0x07 and r.ram_play is not None and ram_destination(r.regs) == 0:
             return ram_word_at(t, r.ram_play[0], r.ram, r.ram_play[1], r.sysclk)
-        return r.regs.get(r.addr, 0)
+        return r.regs.get(r.port.addr, 0)
 
     def _play_ram(self, cs: int, r: _DDSRegs, profile: int, t: int) -> None:
         """Schedule the RAM playback an IO_UPDATE at ``t`` starts (see ad9910_ram)."""
@@ -305,6 +401,8 @@ class UrukulDecoder:
         """Apply the selected profile of every channel at ``t`` (IO_UPDATE rising edge).
 
         :raises UrukulUninitialised: see the module docstring (not in hardware-faithful mode).
+        :raises UrukulOutOfStep: it would apply registers an AD9910 took while its serial port was
+            out of step (not in hardware-faithful mode: they take effect).
         """
         profile = (self.cfg >> 8) & 7
         key = 0x0E + profile
@@ -312,8 +410,21 @@ class UrukulDecoder:
         error = None
         timelines = eng.dds  # (spi channel, cs) -> DDSTimeline, made on demand
         spi = self.spi_channel
+        desync = None
         for cs, r in self.dds.items():
             fresh, r.profile_written = r.profile_written, False  # the writes this pulse is for
+            if r.port.garbled:
+                if not eng.hardware_faithful and desync is None:
+                    names = ", ".join(register_name(a) for a in sorted(r.port.garbled))
+                    desync = self._out_of_step(
+                        cs,
+                        t,
+                        f"the IO_UPDATE at t={t} mu would apply registers written out of "
+                        f"step ({names})",
+                    )
+                r.port.garbled = {}
+                if not eng.hardware_faithful:
+                    continue  # the run stops here: nothing garbled reaches the output
             if r.ram_until > t:  # a RAM ramp still playing stops here
                 self.engine.dds_timeline(self.spi_channel, cs).drop(t, r.ram_until)
                 r.ram_until = t
@@ -347,6 +458,8 @@ class UrukulDecoder:
             state = DDSState(t, ftw * r.sysclk / 2.0**32, pow_ / 65536.0, asf / 0x3FFF, profile)
             r.last_state, r.last_of = state, (word, profile, r.sysclk)
             timeline.add(state)
+        if desync is not None:
+            raise UrukulOutOfStep(desync)
         if error is not None:
             raise UrukulUninitialised(error)
 
