@@ -240,7 +240,7 @@ def reduce_fidelity(
     lab = sum(r.lab_time_s for r in data.runs)
     wall = sum(r.wall_time_s for r in data.runs)
     notes = list(data.notes)
-    codes = np.concatenate(acc.codes) if acc.codes else np.zeros(0, np.intp)
+    codes = _joined(acc.codes) if acc.codes else np.zeros(0, np.intp)
     if codes.size == 0:
         raise DataError(names, "empty data: herald arrays have no rows")
     errs = _readout_errors(data.readout_errors, notes)
@@ -278,7 +278,7 @@ def reduce_fidelity(
     win = None
     if window and parts and acc.t_last and len(acc.t_last) == len(acc.codes):
         win = _window(
-            codes, np.concatenate(acc.t_last), phases, modes, cl=cl, rng=rng, lab=lab, names=names
+            codes, _joined(acc.t_last), phases, modes, cl=cl, rng=rng, lab=lab, names=names
         )
     nan = float("nan")
     rate_lab = (
@@ -324,6 +324,11 @@ def reduce_fidelity(
     )
 
 
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """``np.concatenate(parts)``; the array itself (not a copy) if there is one."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _rate_vs_lab_time(
     t_lab: list[tuple[int, np.ndarray]], lab_s: list[float]
 ) -> ph.Histogram | None:
@@ -337,11 +342,17 @@ def _rate_vs_lab_time(
         per_run.setdefault(i, []).append(t)
     parts, offset = [], 0.0
     for i in sorted(per_run):
-        t = np.concatenate(per_run[i])
+        t = _joined(per_run[i])
+        span = 0.0
         if t.size:
-            parts.append(offset + (t - t.min()) * 1e-9)
-        offset += max(lab_s[i], float(t.max() - t.min()) * 1e-9 if t.size else 0.0)
-    x = np.sort(np.concatenate(parts)) if parts else np.zeros(0)
+            t0, t1 = int(t.min()), int(t.max())
+            x = np.multiply(t - t0, 1e-9)
+            parts.append(np.add(x, offset, out=x))
+            span = float(t1 - t0) * 1e-9
+        offset += max(lab_s[i], span)
+    x = _joined(parts) if parts else np.zeros(0)
+    if x.size > 1 and not bool(np.all(x[1:] >= x[:-1])):  # (a run's lab times are in order)
+        x = np.sort(x)
     if x.size < 2 or x[-1] <= x[0]:
         return None
     c, e = _histogram(x, min(60, max(5, x.size // 20)))
@@ -404,9 +415,9 @@ def _window(
     else:
         bucket = np.searchsorted(stops, t_last, side="left")
     nc = phases.size * _NSET
-    joint = np.bincount(bucket * nc + codes, minlength=(stops.size + 1) * nc).reshape(
-        stops.size + 1, nc
-    )
+    bucket *= nc  # (a new array: in place)
+    bucket += codes
+    joint = np.bincount(bucket, minlength=(stops.size + 1) * nc).reshape(stops.size + 1, nc)
     kept = np.cumsum(joint, axis=0)[: stops.size]
     n = t_last.size
     out = []
