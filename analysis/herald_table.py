@@ -75,12 +75,20 @@ def _phase_codes(acc: HeraldTables, phase: np.ndarray, scale: int = 1) -> np.nda
             cnt = None
         if cnt is not None and cnt.size <= 4096:
             present = np.flatnonzero(cnt)
-            lut = np.zeros(cnt.size, np.intp)
-            lut[present] = [acc.phase_index(int(v) << 18) * scale for v in present]  # (as below)
+            idx = [acc.phase_index(int(v) << 18) * scale for v in present]  # quantised as below
+            lut = np.zeros(cnt.size, _code_dtype(acc, scale))
+            lut[present] = idx
             return lut[g]
     q = np.round(np.mod(phase, 1.0) * _PHASE_Q).astype(np.int64) % _PHASE_Q
     u, inv = np.unique(q, return_inverse=True)
-    return np.array([acc.phase_index(int(v)) * scale for v in u], np.intp)[inv.reshape(-1)]
+    idx = [acc.phase_index(int(v)) * scale for v in u]
+    return np.array(idx, _code_dtype(acc, scale))[inv.reshape(-1)]
+
+
+def _code_dtype(acc: HeraldTables, scale: int) -> type[np.signedinteger]:
+    """int32 while every code (phase index · scale + setting < 72) fits, else intp: the codes
+    are kept until the summary's tables are filled, half the memory of intp."""
+    return np.int32 if (len(acc.phase_q) + 1) * max(scale, _NSET) < 2**31 else np.intp
 
 
 def _check_chunk(path: str | os.PathLike[str], c: dict[str, np.ndarray], mode: str) -> None:
