@@ -3,9 +3,9 @@
 
 :func:`read_remote_runs` checks that the files hold what the summary needs, reads their totals into
 :class:`RunTotals` records and streams the per-herald arrays chunk by chunk into one
-:class:`~analysis.herald_table.HeraldTables` (photon tags in one pass, the next chunk read in the
-background). The result, :class:`RemoteData`, is what the pure reduction
-(:func:`analysis.summary.reduce_fidelity`) takes.
+:class:`~analysis.herald_table.HeraldTables` (photon tags in one pass through one buffer). The
+result, :class:`RemoteData`, is what the pure reduction (:func:`analysis.summary.reduce_fidelity`)
+takes.
 """
 
 from __future__ import annotations
@@ -265,14 +265,10 @@ def read_remote_runs(
         ):
             reduce_chunk(r.path, chunk, mode, acc, edges, phase_hz)
         if use_tags and _has_tags(r):
-            for tags, tmax in r.iter_array(
-                "photons.t_mu",
-                rows=max(chunk_rows, 1 << 20),
-                progress=progress,
-                prefetch=True,
-                reduce=np.max,
+            for tags in r.iter_array(
+                "photons.t_mu", rows=max(chunk_rows, 1 << 20), progress=progress
             ):
-                acc.tag_hist.add(tags, scratch=True, tmax=tmax)
+                acc.tag_hist.add(tags, scratch=True)
     r0 = runs[0]
     return RemoteData(
         runs=totals,
