@@ -60,8 +60,9 @@ class HeraldTables:
         return np.array(list(self.phase_q), dtype=np.int64) / _PHASE_Q
 
 
-def _phase_codes(acc: HeraldTables, phase: np.ndarray) -> np.ndarray:
-    """Phase index of each herald; phases equal modulo 1 turn (to 2**-30 turn) share an index.
+def _phase_codes(acc: HeraldTables, phase: np.ndarray, scale: int = 1) -> np.ndarray:
+    """Phase index of each herald (times ``scale``); phases equal modulo 1 turn (to 2**-30
+    turn) share an index.
 
     Fast path (no sort): phases in [0, 1) on the grid k/4096 turn (k/16, k/64, …).
     """
@@ -74,12 +75,20 @@ def _phase_codes(acc: HeraldTables, phase: np.ndarray) -> np.ndarray:
             cnt = None
         if cnt is not None and cnt.size <= 4096:
             present = np.flatnonzero(cnt)
-            lut = np.zeros(cnt.size, np.intp)
-            lut[present] = [acc.phase_index(int(v) << 18) for v in present]  # quantised as below
+            idx = [acc.phase_index(int(v) << 18) * scale for v in present]  # quantised as below
+            lut = np.zeros(cnt.size, _code_dtype(acc, scale))
+            lut[present] = idx
             return lut[g]
     q = np.round(np.mod(phase, 1.0) * _PHASE_Q).astype(np.int64) % _PHASE_Q
     u, inv = np.unique(q, return_inverse=True)
-    return np.array([acc.phase_index(int(v)) for v in u], np.intp)[inv.reshape(-1)]
+    idx = [acc.phase_index(int(v)) * scale for v in u]
+    return np.array(idx, _code_dtype(acc, scale))[inv.reshape(-1)]
+
+
+def _code_dtype(acc: HeraldTables, scale: int) -> type[np.signedinteger]:
+    """int32 while every code (phase index · scale + setting < 72) fits, else intp: the codes
+    are kept until the summary's tables are filled, half the memory of intp."""
+    return np.int32 if (len(acc.phase_q) + 1) * max(scale, _NSET) < 2**31 else np.intp
 
 
 def _check_chunk(path: str | os.PathLike[str], c: dict[str, np.ndarray], mode: str) -> None:
@@ -156,7 +165,7 @@ def reduce_chunk(
             shifted = np.mod(phase - detection_phase_shift(c["herald.t_det_mu"], phase_hz), 1.0)
             shifted = np.mod(np.round(shifted * 1024.0) / 1024.0, 1.0)
             phase = np.where(c["herald.basis_a"] != 0, shifted, phase)
-        code = _phase_codes(acc, phase) * _NSET
+        code = _phase_codes(acc, phase, _NSET)
     else:
         code = np.full(small.shape, acc.phase_index(0) * _NSET, np.intp)
     np.add(
@@ -185,15 +194,17 @@ def reduce_chunk(
         acc.att_sum += int(a.sum())
         acc.att_n += a.size
     if "herald.t_lab_mu" in c and acc.want_t_lab:
-        acc.t_lab.append((acc.run_index, c["herald.t_lab_mu"].astype(np.int64)))
+        acc.t_lab.append((acc.run_index, c["herald.t_lab_mu"].astype(np.int64, copy=False)))
     if "herald.t_det_mu" in c:
         t = c["herald.t_det_mu"]
         if acc.want_t_last:  # latest click (−1: none); non-clicks are −1 (negative) by the schema
-            acc.t_last.append(
-                np.maximum(
-                    np.maximum(np.maximum(t[:, 0], t[:, 1]), np.maximum(t[:, 2], t[:, 3])), -1
-                )
-            )
+            last = np.maximum(t[:, 0], t[:, 1])
+            if last.dtype.kind == "i":  # in place (max is exact in any order)
+                for d in (2, 3):
+                    np.maximum(last, t[:, d], out=last)
+                acc.t_last.append(np.maximum(last, -1, out=last))
+            else:
+                acc.t_last.append(np.maximum(np.maximum(last, np.maximum(t[:, 2], t[:, 3])), -1))
         if acc.want_det_hist:
             acc.det_hist.add(t[t >= 0])
 

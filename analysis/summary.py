@@ -240,13 +240,14 @@ def reduce_fidelity(
     lab = sum(r.lab_time_s for r in data.runs)
     wall = sum(r.wall_time_s for r in data.runs)
     notes = list(data.notes)
-    codes = np.concatenate(acc.codes) if acc.codes else np.zeros(0, np.intp)
-    if codes.size == 0:
+    if sum(c.size for c in acc.codes) == 0:
         raise DataError(names, "empty data: herald arrays have no rows")
     errs = _readout_errors(data.readout_errors, notes)
     phases = acc.phases()
-    table = np.bincount(codes, minlength=phases.size * _NSET).reshape(phases.size, _NSET)
-    tables = _tables(table, phases)
+    table = np.zeros(phases.size * _NSET, np.intp)
+    for c in acc.codes:  # chunk by chunk: = np.bincount of all codes
+        table += np.bincount(c, minlength=table.size)
+    tables = _tables(table.reshape(phases.size, _NSET), phases)
     try:
         fits = _estimate(
             tables, modes, cl=cl, n_boot=n_boot, rng=rng, errs=errs, with_tomo=True, names=names
@@ -277,9 +278,7 @@ def reduce_fidelity(
     rvt = _rate_vs_lab_time(acc.t_lab, [r.lab_time_s for r in data.runs]) if acc.t_lab else None
     win = None
     if window and parts and acc.t_last and len(acc.t_last) == len(acc.codes):
-        win = _window(
-            codes, np.concatenate(acc.t_last), phases, modes, cl=cl, rng=rng, lab=lab, names=names
-        )
+        win = _window(acc.codes, acc.t_last, phases, modes, cl=cl, rng=rng, lab=lab, names=names)
     nan = float("nan")
     rate_lab = (
         hs.herald_rate(n_h, lab, cl=cl) if lab > 0 else Estimate(nan, nan, nan, cl, "no lab time")
@@ -324,6 +323,15 @@ def reduce_fidelity(
     )
 
 
+#: integer ranges up to this wide are histogrammed (unit bins) for quantiles and lookups
+_HIST_RANGE = 1 << 22
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """``np.concatenate(parts)``; the array itself (not a copy) if there is one."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _rate_vs_lab_time(
     t_lab: list[tuple[int, np.ndarray]], lab_s: list[float]
 ) -> ph.Histogram | None:
@@ -335,13 +343,22 @@ def _rate_vs_lab_time(
     per_run: dict[int, list[np.ndarray]] = {}
     for i, t in t_lab:
         per_run.setdefault(i, []).append(t)
-    parts, offset = [], 0.0
+    x = np.empty(sum(t.size for _, t in t_lab))
+    pos, offset = 0, 0.0
     for i in sorted(per_run):
-        t = np.concatenate(per_run[i])
-        if t.size:
-            parts.append(offset + (t - t.min()) * 1e-9)
-        offset += max(lab_s[i], float(t.max() - t.min()) * 1e-9 if t.size else 0.0)
-    x = np.sort(np.concatenate(parts)) if parts else np.zeros(0)
+        chunks = [t for t in per_run[i] if t.size]
+        span = 0.0
+        if chunks:  # chunk by chunk, in order, into x
+            t0 = min(int(t.min()) for t in chunks)
+            for t in chunks:
+                seg = x[pos : pos + t.size]
+                np.multiply(t - t0, 1e-9, out=seg)
+                np.add(seg, offset, out=seg)
+                pos += t.size
+            span = float(max(int(t.max()) for t in chunks) - t0) * 1e-9
+        offset += max(lab_s[i], span)
+    if x.size > 1 and not bool(np.all(x[1:] >= x[:-1])):  # (a run's lab times are in order)
+        x = np.sort(x)
     if x.size < 2 or x[-1] <= x[0]:
         return None
     c, e = _histogram(x, min(60, max(5, x.size // 20)))
@@ -362,9 +379,15 @@ def _quantiles(t: np.ndarray, qs: np.ndarray) -> np.ndarray:
     """``np.quantile(t, qs)`` (linear method) of integer ``t``, from a histogram when the range is
     small."""
     tmin, tmax = int(t.min()), int(t.max())
-    if tmax - tmin >= (1 << 22):
+    if tmax - tmin >= _HIST_RANGE:
         return np.quantile(t, qs)
-    cum = np.cumsum(np.bincount((t - tmin).astype(np.intp, copy=False)))
+    return _quantiles_of_counts(np.bincount((t - tmin).astype(np.intp, copy=False)), tmin, qs)
+
+
+def _quantiles_of_counts(counts: np.ndarray, tmin: int, qs: np.ndarray) -> np.ndarray:
+    """:func:`_quantiles` of the integers whose histogram is ``counts`` (unit bins from ``tmin``,
+    first and last bin non-empty)."""
+    cum = np.cumsum(counts)
     n = int(cum[-1])
     virtual = (n - 1) * qs  # numpy's virtual index for the linear method
     prev = np.floor(virtual).astype(np.int64)
@@ -378,8 +401,8 @@ def _quantiles(t: np.ndarray, qs: np.ndarray) -> np.ndarray:
 
 
 def _window(
-    codes: np.ndarray,
-    t_last: np.ndarray,
+    codes: list[np.ndarray],
+    t_last: list[np.ndarray],
     phases: np.ndarray,
     modes: list[str],
     *,
@@ -391,24 +414,42 @@ def _window(
     """Gate trade-off: for each gate stop, the fidelity of the heralds whose last click is <= stop.
 
     One joint ``bincount`` over (stop bucket, herald code) and a cumulative sum give every
-    stop's outcome tables; each stop is then estimated like the full data (B = 400).
+    stop's outcome tables; each stop is then estimated like the full data (B = 400). ``codes``
+    and ``t_last`` are the heralds' codes and last click times (−1: none) chunk by chunk; the
+    stops (quantiles of the click times) come from their histogram when their range is below
+    :data:`_HIST_RANGE` (no concatenated copy), else from the joined arrays.
     """
-    ok = t_last >= 0
-    if ok.sum() < 10:
+    n = sum(t.size for t in t_last)
+    if sum(int(np.count_nonzero(t >= 0)) for t in t_last) < 10:
         return None
-    stops = np.unique(_quantiles(t_last[ok], np.linspace(0.3, 1.0, 8)).astype(np.int64))
-    tmin, tmax = int(t_last.min()), int(t_last.max())
-    if tmax - tmin < (1 << 22):  # bucket b: herald kept for stop s iff b <= s (t <= stops[s])
-        lut = np.searchsorted(stops, np.arange(tmin, tmax + 1), side="left")
-        bucket = lut[(t_last - tmin).astype(np.intp, copy=False)]
-    else:
-        bucket = np.searchsorted(stops, t_last, side="left")
+    qs = np.linspace(0.3, 1.0, 8)
+    tmin = min(int(t.min()) for t in t_last if t.size)
+    tmax = max(int(t.max()) for t in t_last if t.size)
     nc = phases.size * _NSET
-    joint = np.bincount(bucket * nc + codes, minlength=(stops.size + 1) * nc).reshape(
-        stops.size + 1, nc
-    )
-    kept = np.cumsum(joint, axis=0)[: stops.size]
-    n = t_last.size
+    if tmax - tmin < _HIST_RANGE:  # bucket b: herald kept for stop s iff b <= s (t <= stops[s])
+        hist = np.zeros(tmax - tmin + 1, np.intp)
+        for t in t_last:
+            hist += np.bincount((t - tmin).astype(np.intp, copy=False), minlength=hist.size)
+        ok = hist[max(0, tmin) - tmin :]  # clicks at times >= 0
+        nz = np.flatnonzero(ok)
+        first = int(nz[0])
+        q = _quantiles_of_counts(ok[first : int(nz[-1]) + 1], max(0, tmin) + first, qs)
+        stops = np.unique(q.astype(np.int64))
+        lut = np.searchsorted(stops, np.arange(tmin, tmax + 1), side="left")
+        joint = np.zeros((stops.size + 1) * nc, np.intp)
+        for c, t in zip(codes, t_last):
+            bucket = lut[(t - tmin).astype(np.intp, copy=False)]
+            bucket *= nc
+            bucket += c
+            joint += np.bincount(bucket, minlength=joint.size)
+    else:
+        t_all, c_all = _joined(t_last), _joined(codes)
+        stops = np.unique(_quantiles(t_all[t_all >= 0], qs).astype(np.int64))
+        bucket = np.searchsorted(stops, t_all, side="left")
+        bucket *= nc  # (a new array: in place)
+        bucket += c_all
+        joint = np.bincount(bucket, minlength=(stops.size + 1) * nc)
+    kept = np.cumsum(joint.reshape(stops.size + 1, nc), axis=0)[: stops.size]
     out = []
     for stop, tab in zip(stops, kept):
         k = int(tab.sum())

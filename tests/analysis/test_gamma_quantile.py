@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from scipy import special
 
+from analysis import gamma_quantile as gq
 from analysis.estimate import poisson_rate, z_of_cl
 from analysis.gamma_quantile import gamma_quantile
 
@@ -54,3 +55,36 @@ def test_garwood_interval_and_normal_quantile_as_with_scipy():
         assert e.lo == pytest.approx(lo, rel=1e-14, abs=0) and e.hi == pytest.approx(hi, rel=1e-14)
     for cl in (0.5, 0.6827, 0.9, 0.95, 0.99, 0.999999):
         assert z_of_cl(cl) == pytest.approx(special.ndtri(1 - (1 - cl) / 2), rel=4e-16)
+
+
+def _tail_sum_loop(j, x, up):
+    """The tail sum term by term (the definition _tail_sum evaluates a block at a time)."""
+    t = s = gq._poisson_pmf(j, x)
+    while t > 0:
+        if up:
+            j += 1
+            r = x / j
+        else:
+            if j == 0:
+                break
+            r = j / x
+            j -= 1
+        t *= r
+        s += t
+        if t * r < 1e-17 * s * (1 - r):
+            break
+    return s
+
+
+@pytest.mark.parametrize("block", [0, 1, 3, 32])
+def test_blocked_tail_sum_is_the_loop_to_the_bit(block):
+    rng = np.random.default_rng(7)
+    shapes = np.concatenate([np.arange(1, 30), rng.integers(30, 3 * 10**6, 25)])
+    for a in shapes.tolist():
+        for f in (0.2, 0.9, 0.999, 1.001, 1.1, 3.0):
+            x = a * f
+            up = x < a
+            j = a if up else a - 1
+            if not up and not x > j:
+                continue
+            assert gq._tail_sum(j, x, up, block) == _tail_sum_loop(j, x, up), (a, x, block)

@@ -149,3 +149,24 @@ def test_reduce_fidelity_on_arrays_equals_the_file_summary(tmp_path):
 
 def _as_json(rep):
     return json.loads(json.dumps(rep.to_dict(), default=cli._json_default))
+
+
+def test_window_from_chunks_equals_window_of_the_joined_arrays(rng, monkeypatch):
+    """The gate trade-off from per-chunk histograms (no joined copy) gives the points of the
+    joined arrays' path (quantiles by np.quantile, buckets by searchsorted), fidelities included."""
+    n, n_ph = 6000, 6
+    phases = rng.permutation(np.arange(n_ph) / n_ph)
+    codes = (rng.integers(0, n_ph, n) * ht._NSET + rng.integers(0, ht._NSET, n)).astype(np.int32)
+    t_last = np.where(rng.random(n) < 0.05, -1, 3 + rng.geometric(0.08, n))
+    cuts = np.sort(rng.integers(0, n, 4))
+    chunks_c, chunks_t = np.split(codes, cuts), np.split(t_last, cuts)
+
+    def window(c, t):
+        kw = dict(cl=0.95, rng=np.random.default_rng(4), lab=2.0, names=["x"])
+        return sm._window(c, t, phases, ["parity"], **kw)
+
+    from_chunks = window(chunks_c, chunks_t)
+    monkeypatch.setattr(sm, "_HIST_RANGE", 0)  # the joined path
+    joined = window([codes.astype(np.intp)], [t_last])
+    assert len(from_chunks) >= 4 and from_chunks == joined
+    assert all(w.fidelity is not None for w in from_chunks[2:])
