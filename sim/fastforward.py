@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
 from sim.rtio.recorder import EntanglerRun
@@ -93,6 +94,15 @@ class PeriodContent:
     windows: tuple
     run_mu: int
     period_mu: int
+
+    def __hash__(self) -> int:
+        # a key of the world's period tables, looked up a few times per skip: hashing the
+        # windows' plan keys (nested tuples) every time cost more than the rest of the lookup
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.windows, self.run_mu, self.period_mu))
+            object.__setattr__(self, "_hash", h)
+        return h
 
 
 @dataclass(frozen=True)
@@ -188,6 +198,17 @@ class _StartMark:
     now: int
     t_world: int
     windows: list
+
+
+@dataclass(eq=False, slots=True)
+class _StartClosed:
+    """A marked pass that ended with the last run, before it is made a :class:`StartPass`: its
+    window's beam events (absolute times, mu), the cursor at the mark, the run's start and end."""
+
+    events: list
+    now: int
+    t_run0: int
+    t_end: int
 
 
 @dataclass(eq=False, slots=True)
@@ -434,7 +455,7 @@ class EntanglerFastForward:
         cycle_mu = max(self.tcycle, 1) * 8
         run_mu = n_max * cycle_mu
         t_end, data = t_run + run_mu, self._TIMEOUT_DATA
-        self.herald_log.extend([(t, data) for t in range(t_end, t_end + k * period_mu, period_mu)])
+        self.herald_log.extend(zip(range(t_end, t_end + k * period_mu, period_mu), repeat(data, k)))
         if rec is not None:
             # the skipped runs' clicks, drawn for the waveform (the last one's counts as drawn
             # above); a stale timestamp the skip set goes to the VCD's last click of its input
@@ -556,7 +577,8 @@ class PeriodTracking:
         self._period_ops: dict[PeriodContent, list[tuple[int, bool, float]]] = {}
         self._period_maps_memo: dict[PeriodContent, list[tuple[float, float, float]]] = {}
         self._start_mark: _StartMark | None = None  # a pass started here (mark_pass_start)
-        self._start_closed: StartPass | None = None  # ... and ended with the last run
+        #: ... and ended with the last run (its StartPass made when first asked for)
+        self._start_closed: StartPass | _StartClosed | None = None
 
     def _note_window(self, t0: int, key: tuple, thermal_ops: list, t1: int, events: list) -> None:
         if self._period_end is not None:
@@ -598,7 +620,15 @@ class PeriodTracking:
         mark to its run: its :class:`StartPass`; else None."""
         if self._closed is None or self._t != self._period_end:
             return None
-        return self._start_closed
+        sc = self._start_closed
+        if isinstance(sc, _StartClosed):
+            n = sc.now
+            sc = self._start_closed = StartPass(
+                tuple([(t - n, k, o, role, lvl) for t, k, o, role, lvl in sc.events]),
+                sc.t_run0 - n,
+                sc.t_end - sc.t_run0,
+            )
+        return sc
 
     def replay_start(self, sp: StartPass, t_start_mu: int) -> bool:
         """The pass marked at ``t_start_mu`` plays ``sp``'s beam events: process its window up to
@@ -619,12 +649,8 @@ class PeriodTracking:
         if mark is not None and timeout and len(mark.windows) == 1 and self._t == t_run0:
             t0, t1, events = mark.windows[0]
             if t0 == mark.t_world and t1 == t_run0:
-                n = mark.now
-                self._start_closed = StartPass(
-                    tuple([(t - n, k, o, role, lvl) for t, k, o, role, lvl in events]),
-                    t_run0 - n,
-                    t_end - t_run0,
-                )
+                # made into a StartPass only if asked for (a followed pass never is)
+                self._start_closed = _StartClosed(events, mark.now, t_run0, t_end)
         self._closed = _ClosedPeriod(
             self._period,
             timeout,

@@ -40,6 +40,8 @@ class EntanglerRuns:
     _note_run_light: Callable[[dict[int, tuple[int, int]], int], None]  # from CircuitWorld
     _runs_exposed: Callable[[float], None]
     _n_modes: tuple[float, ...] | None = None
+    #: the last windows given to :meth:`cycle_model` (outputs, gates, cycle), their key part
+    _windows_key: tuple[dict, dict, int, tuple] | None = None
 
     def cycle_model(
         self,
@@ -67,13 +69,12 @@ class EntanglerRuns:
         # factor (to THERMAL_KEY_TOL; built with the n̄ of the first run that needs them)
         thermal = self.ions.thermal
         self._run_key = self._thermal_key([th.n for th in thermal])
-        key = (
-            tuple(sorted(outputs.items())),
-            tuple(sorted(gates.items())),
-            cycle_mu,
-            self._run_key,
-            jones,
-        )
+        memo = self._windows_key
+        if memo is None or memo[0] != outputs or memo[1] != gates or memo[2] != cycle_mu:
+            # the windows' part of the key, made again only when they change
+            part = (tuple(sorted(outputs.items())), tuple(sorted(gates.items())), cycle_mu)
+            memo = self._windows_key = (dict(outputs), dict(gates), cycle_mu, part)
+        key = (*memo[3], self._run_key, jones)
         model = self._models.get(key)
         if model is None:
             n_bars = tuple(float(f"{t.n:.6g}") for t in thermal)
@@ -136,8 +137,10 @@ class EntanglerRuns:
         self._close_period(timeout, t_run0, t_end)
         self._owned.append((t_run0, t_end))
         channels = self._channels
+        length = t_end - t_run0
+        period = max(length, 1)
         for ch in self._det_ch:
-            channels[ch].suppress(t_run0, t_end)
+            channels[ch].suppress_periodic(t_run0, period, 1, length)  # (suppress, one call less)
         run_s = (t_end - t_run0) * self.mu_s
         for th in self.ions.thermal:
             th.heat(run_s)

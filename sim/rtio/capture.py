@@ -11,9 +11,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import chain, repeat
 from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["Submission", "Period", "FastForwardPhy", "PeriodCapture"]
+__all__ = ["Submission", "Period", "FastForwardPhy", "PeriodCapture", "shifted_copies"]
+
+
+def shifted_copies(events: list[tuple[int, int, Any]], shifts: range) -> list[tuple[int, int, Any]]:
+    """``[(ts + s, addr, data) for s in shifts for ts, addr, data in events]``, built without
+    a Python loop over the copies (a channel's submissions of every repeated pass)."""
+    k = len(shifts)
+    start, stop, step = shifts.start, shifts.stop, shifts.step
+    cols = [
+        zip(range(ts + start, ts + stop, step), repeat(a, k), repeat(d, k)) for ts, a, d in events
+    ]
+    if len(cols) == 1:
+        return list(cols[0])
+    return list(chain.from_iterable(zip(*cols)))
 
 
 class Submission(NamedTuple):
@@ -253,7 +267,7 @@ class PeriodCapture:
         for ch, evs in by_ch.items():
             other = self.channels[ch]
             n_before = len(other.raw)
-            other.raw.extend([(ts + s, a, d) for s in shifts for ts, a, d in evs])
+            other.raw.extend(shifted_copies(evs, shifts))
             other.max_c = (evs[-1][0] + shifts[-1]) & -8
             if other.level_view is not None:
                 other.level_view.repeat(evs, shifts, n_before)
@@ -286,9 +300,15 @@ class PeriodCapture:
         tail = min(n - 1, self.lane_count)
         middle = n - tail - 1  # passes between the first and the last ``tail``
         for i in (0, *range(max(1, n - tail), n)):
-            if i == n - tail and middle > 0:  # the middle passes at once
-                lane = (lane + middle * period.switches) & mask
-                last_c = (nows[-1] + shifts[middle]) & -8
+            if i == n - tail:
+                if middle > 0:  # the middle passes at once
+                    lane = (lane + middle * period.switches) & mask
+                    last_c = (nows[-1] + shifts[middle]) & -8
+                if not shifts.step & 7:
+                    lane, last_c = self._tail_lanes(
+                        nows, shifts[i], shifts.step, tail, lane, last_c
+                    )
+                    break
             s = shifts[i]
             for t in nows:
                 c = (t + s) & -8  # coarse, in mu as the lanes keep it
@@ -296,3 +316,39 @@ class PeriodCapture:
                     lane = (lane + 1) & mask
                 lane_last[lane] = last_c = c
         self._lane, self._last_c = lane, last_c  # the lanes themselves stay empty: all past
+
+    def _tail_lanes(
+        self, nows: tuple[int, ...], s: int, step: int, passes: int, lane: int, last_c: int
+    ) -> tuple[int, int]:
+        """:meth:`_replay_lanes` for ``passes`` passes at shifts ``s``, ``s + step``, ... from
+        ``lane`` and ``last_c`` (the previous pass's last coarse timestamp, ``step`` mu before
+        this one's): ``step`` a whole number of coarse cycles, every pass switches lanes where
+        the first does, so only the first is made event by event; each lane then takes the
+        latest of its timestamps, found from the last pass backwards. Returns the lane and the
+        coarse timestamp of the last event."""
+        mask = self._lane_mask
+        lanes: list[int] = []
+        cs: list[int] = []
+        lane0 = lane
+        for t in nows:
+            c = (t + s) & -8
+            if c <= last_c:
+                lane = (lane + 1) & mask
+            last_c = c
+            lanes.append(lane)
+            cs.append(c)
+        rot = lane - lane0  # lanes moved on per pass (modulo the lane count)
+        lane_last = self._lane_last
+        todo = self.lane_count
+        filled = [False] * todo
+        for p in range(passes - 1, -1, -1):
+            dl, dc = p * rot, p * step
+            for j in range(len(cs) - 1, -1, -1):
+                ln = (lanes[j] + dl) & mask
+                if not filled[ln]:
+                    filled[ln] = True
+                    lane_last[ln] = cs[j] + dc
+                    todo -= 1
+            if not todo:
+                break
+        return (lane0 + passes * rot) & mask, cs[-1] + (passes - 1) * step
