@@ -11,23 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain, repeat
 from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["Submission", "Period", "FastForwardPhy", "PeriodCapture", "shifted_copies"]
-
-
-def shifted_copies(events: list[tuple[int, int, Any]], shifts: range) -> list[tuple[int, int, Any]]:
-    """``[(ts + s, addr, data) for s in shifts for ts, addr, data in events]``, built without
-    a Python loop over the copies (a channel's submissions of every repeated pass)."""
-    k = len(shifts)
-    start, stop, step = shifts.start, shifts.stop, shifts.step
-    cols = [
-        zip(range(ts + start, ts + stop, step), repeat(a, k), repeat(d, k)) for ts, a, d in events
-    ]
-    if len(cols) == 1:
-        return list(cols[0])
-    return list(chain.from_iterable(zip(*cols)))
+__all__ = ["Submission", "Period", "FastForwardPhy", "PeriodCapture"]
 
 
 class Submission(NamedTuple):
@@ -103,6 +89,9 @@ class Period:
             self.counter1 - n0,
             tuple((a - n0, b - n0, c, d, e) for a, b, c, d, e in self.events),
         )
+
+
+_new_tuple = tuple.__new__
 
 
 @runtime_checkable
@@ -200,7 +189,8 @@ class PeriodCapture:
         return (self._last_c - now if self._last_c > counter else None, tuple(lanes))
 
     def _captured_output(self, target: int, data: Any) -> None:
-        entry = Submission(self.now, self.counter, self._c_out, target, data)
+        # (a Submission without its Python-level __new__: one frame less per captured event)
+        entry = _new_tuple(Submission, (self.now, self.counter, self._c_out, target, data))
         self._submit(target, data)  # an underflow propagates: no period then
         self._cap.events.append(entry)  # type: ignore[union-attr]
 
@@ -267,7 +257,7 @@ class PeriodCapture:
         for ch, evs in by_ch.items():
             other = self.channels[ch]
             n_before = len(other.raw)
-            other.raw.extend(shifted_copies(evs, shifts))
+            other.raw.extend([(ts + s, a, d) for s in shifts for ts, a, d in evs])
             other.max_c = (evs[-1][0] + shifts[-1]) & -8
             if other.level_view is not None:
                 other.level_view.repeat(evs, shifts, n_before)

@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The fast paths of a repeated pass (``sim.rtio.capture``) against their plain loops: the SED
 lanes after the passes (:meth:`PeriodCapture._replay_lanes`, whose tail passes are derived from
-the first when the period is a whole number of coarse cycles) and the channels' logged copies
-(:func:`shifted_copies`). Random periods, lane counts and repeat counts, seeded."""
+the first when the period is a whole number of coarse cycles). Random periods, lane counts and
+repeat counts, seeded."""
 
 import random
 from collections import deque
 
-from sim.rtio.capture import Period, PeriodCapture, Submission, shifted_copies
+from sim.rtio.capture import Period, PeriodCapture, Submission
 
 
 def _lanes_by_loop(eng, period, shifts, queue_first=False):
@@ -86,14 +86,3 @@ def test_lanes_after_repeated_passes_as_event_by_event():
         _lanes_by_loop(ref, period, shifts, queue_first)
         fast._replay_lanes(period, shifts, queue_first)
         assert fast.state() == ref.state(), (lane_count, period.nows, shifts, queue_first)
-
-
-def test_shifted_copies_as_the_loop():
-    rnd = random.Random(5)
-    for _ in range(300):
-        events = [(rnd.randrange(10**6), rnd.randrange(4), rnd.randrange(2)) for _ in range(4)]
-        events = events[: rnd.randint(1, 4)]
-        s0, step = rnd.randrange(10**6), rnd.randint(1, 10**5)
-        shifts = range(s0, s0 + rnd.randint(1, 30) * step, step)
-        want = [(ts + s, a, d) for s in shifts for ts, a, d in events]
-        assert shifted_copies(events, shifts) == want

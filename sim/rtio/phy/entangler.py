@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 import numpy
@@ -62,6 +63,16 @@ __all__ = ["EntanglerPhy"]
 
 _MASK14 = 0x3FFF
 _INPUT_BITS = (numpy.arange(16)[:, None] >> numpy.arange(4)) & 1  # pattern → inputs that fired
+
+
+def _column_sums(cmat: Any) -> list[itemgetter] | None:
+    """Per column of a 0/1 counter matrix (patterns × counters), a getter of the pattern
+    counts that column sums, from the counts as a list with a 0 appended (index 16: every
+    getter takes at least two items); None if an entry is not 0 or 1."""
+    if not numpy.isin(cmat, (0, 1)).all():
+        return None
+    zero = cmat.shape[0]
+    return [itemgetter(zero, *numpy.flatnonzero(col).tolist()) for col in cmat.T]
 
 
 def _unpack_patterns(word: int) -> tuple[list[int], list[bool]]:
@@ -137,6 +148,8 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         self._cfg: tuple[tuple, RunConfig] | None = None
         self._laws: dict[tuple, tuple[Any, CycleLaw]] = {}
         self._stale: dict[int, _Stale] = {}
+        #: the counter matrix last used, and its columns as sums (see _column_sums)
+        self._cmat_sums: tuple[Any, list[itemgetter] | None] | None = None
         #: with a VCD: input → (index of its last non-herald gated click, that cycle's start)
         self._vcd_stale: dict[int, tuple[int, int]] = {}
         self._init_fast_forward()
@@ -433,7 +446,16 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         """Counters (reset at run start, sampled at each cycle end) and stale timestamps: an
         input that fired only in non-herald cycles (counter > 0, not in the last pattern) keeps
         the timestamp of such a cycle, drawn when (if ever) it is read."""
-        counters = self.counters = (pattern_counts @ cmat).tolist()
+        memo = self._cmat_sums
+        if memo is None or memo[0] is not cmat:
+            memo = self._cmat_sums = (cmat, _column_sums(cmat))
+        sums = memo[1]
+        if sums is None:
+            counters = self.counters = (pattern_counts @ cmat).tolist()
+        else:  # (the same sums, without numpy's overhead on a 16 × 8 product)
+            counts = pattern_counts.tolist()
+            counts.append(0)
+            counters = self.counters = [sum(get(counts)) for get in sums]
         if model is not None:
             stale = None  # one record serves every input of this run
             for i in range(4):
