@@ -44,7 +44,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .attempts import thermal_overlap, timed_overlap
-from .bsa import build_round, draw_index
+from .bsa import RoundStart, build_round
 
 __all__ = [
     "QuietFire",
@@ -188,22 +188,23 @@ class QuietAttempts:
         # the photon paths last checked: (plate-change list, its length, from, to, Jones pair)
         self._q_paths: tuple | None = None
 
-    def _round_pattern(
-        self, p: np.ndarray, rho0: np.ndarray, key: tuple, overlap: float, exc: tuple
-    ) -> int:
-        """The pattern of one excitation round with pattern law ``p`` (shape (16,)): drawn as
-        always, or conditioned as the fast-forward armed it."""
+    def _round_pattern(self, start: RoundStart, key: tuple, overlap: float, exc: tuple) -> int:
+        """The pattern of one excitation round (``start``: its table from the ions' state):
+        drawn as always, or conditioned as the fast-forward armed it."""
         forced, self._q_force = self._q_force, None
-        if forced is None:
-            pattern = draw_index(self.rng, p / p.sum())
-        elif forced:
-            q = p.copy()
-            q[0] = 0.0
-            pattern = draw_index(self.rng, q / q.sum())
-        else:
-            pattern = 0
-        self._q_fires.append(QuietFire(pattern, key, overlap, rho0, exc))
+        pattern = 0 if forced is False else start.draw_pattern(self.rng, bool(forced))
+        self._q_fires.append(QuietFire(pattern, key, overlap, start.rho, exc))
         return pattern
+
+    def _timed(self, dt_s: float) -> float:
+        """:func:`~sim.physics.attempts.timed_overlap` of the photon time offset ``dt_s`` (s),
+        kept per offset."""
+        timed = self._q_timed.get(dt_s)
+        if timed is None:
+            if len(self._q_timed) >= 256:
+                self._q_timed.clear()
+            timed = self._q_timed[dt_s] = timed_overlap(self.lab, dt_s)
+        return timed
 
     def _detectors(self) -> list:
         """The detectors' :class:`~sim.physics.detectors.ClickChannel` objects, in
@@ -384,11 +385,7 @@ class QuietAttempts:
         ``j`` to come, at ``t_fire + j·period_mu`` (mu), photon time offset ``dt_s``: the ions
         heat from where the world is (no cooling light in an attempt); memoised by ``j``."""
         lab, mu = self.lab, self.mu_s
-        timed = self._q_timed.get(dt_s)
-        if timed is None:
-            if len(self._q_timed) >= 256:
-                self._q_timed.clear()
-            timed = self._q_timed[dt_s] = timed_overlap(lab, dt_s)
+        timed = self._timed(dt_s)
         thermal = self.ions.thermal
         n0 = [th.n for th in thermal]
         heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu
