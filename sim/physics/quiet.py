@@ -139,6 +139,8 @@ class QuietWorld(Protocol):
 
     def begin_pass(self) -> None: ...
 
+    def armed_nonempty(self) -> bool: ...
+
     def quiet_signature(self, t_next_mu: int) -> QuietPass | None: ...
 
     def start_signature(self, t_next_mu: int) -> tuple | None: ...
@@ -229,6 +231,11 @@ class QuietAttempts:
             self._q_last = QuietFire(f.pattern, f.key, f.overlap, f.rho0, exc)
             self._q_last_at = None
         return self._q_last
+
+    def armed_nonempty(self) -> bool:
+        """Whether the next excitation round is armed to draw a non-empty pattern (by
+        :meth:`skip_quiet`): the pass that makes it cannot be quiet."""
+        return self._q_force is True
 
     def begin_pass(self) -> None:
         """A pass of the attempt loop starts: rounds and clicks are counted from here."""
