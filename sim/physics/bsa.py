@@ -172,6 +172,7 @@ class RoundTable:
     accept: np.ndarray
     dark: np.ndarray
     _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
+    _starts: dict[bytes, RoundStart] = field(default_factory=dict, repr=False)
 
     def _remember(self, key: tuple, value: np.ndarray) -> np.ndarray:
         if len(self._memo) >= 256:
@@ -183,16 +184,15 @@ class RoundTable:
 
     def start(self, rho: np.ndarray) -> RoundStart:
         """The round from the initial joint state ``rho`` (4×4) as a :class:`RoundStart`
-        (memoised by the exact bytes of ``rho``, like :meth:`pattern_probs`)."""
-        key = (-2, rho.tobytes())
-        hit = self._memo.get(key)
+        (memoised by the exact bytes of ``rho``, apart from :meth:`pattern_probs`' memo)."""
+        key = rho.tobytes()
+        hit = self._starts.get(key)
         if hit is None:
-            if len(self._memo) >= 256:
-                for k in [k for k in self._memo if len(k) == 2]:
-                    del self._memo[k]
+            if len(self._starts) >= 1024:
+                self._starts.clear()
             rho = rho.copy()
             rho.setflags(write=False)
-            hit = self._memo[key] = RoundStart(self, rho)
+            hit = self._starts[key] = RoundStart(self, rho)
         return hit
 
     def pattern_probs(self, rho: np.ndarray) -> np.ndarray:

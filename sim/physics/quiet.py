@@ -187,6 +187,7 @@ class QuietAttempts:
         self._q_now: tuple | None = None
         self._q_timed: dict[float, float] = {}  # photon time offset (s) → timed_overlap
         self._q_dets: list = []  # the detectors' ClickChannels, in _det_ch order
+        self._q_rates: list[float] = []  # ... and their dark-count rates
         # the photon paths last checked: (plate-change list, its length, from, to, Jones pair)
         self._q_paths: tuple | None = None
 
@@ -210,10 +211,12 @@ class QuietAttempts:
 
     def _detectors(self) -> list:
         """The detectors' :class:`~sim.physics.detectors.ClickChannel` objects, in
-        ``_det_ch`` order (kept: the world's channels do not change once attached)."""
+        ``_det_ch`` order (kept: the world's channels do not change once attached), and
+        their dark-count rates (:attr:`_q_rates`, s⁻¹)."""
         dets = self._q_dets
         if len(dets) != len(self._det_ch):
             dets = self._q_dets = [self._channels[ch] for ch in self._det_ch]
+            self._q_rates = [d.dark_rate_hz for d in dets]
         return dets
 
     def _dark_horizons(self) -> tuple:
@@ -358,7 +361,7 @@ class QuietAttempts:
             max_passes = 1  # a transient: one pass leads from here to where ref ends
         mu, fire = self.mu_s, known.fire
         dets = self._detectors()
-        rates = [d.dark_rate_hz for d in dets]
+        rates = self._q_rates
         # each detector's dark-count window of the first pass (a period from the second on)
         windows = [t_next_mu + period_mu + r - d.dark_to_mu for r, d in zip(ref.dark_rel, dets)]
         if min(windows) < 0:
@@ -369,16 +372,22 @@ class QuietAttempts:
         max_passes = self._passes_in_polarisation(fire, t_fire, max_passes, period_mu)
         if max_passes <= 0:
             return 0
+        if max_passes == 1:  # (a transient's pass: one draw, as random(1) would make it)
+            p0 = self._p_empty(fire, self._overlap_at(fire.key[2], t_fire))
+            k = 1 if self.rng.random() < p0 * e_dark else 0
+            if k:
+                self._move_on(t_next_mu + period_mu, ref, known)
+            else:
+                self._q_now = None
+                self._arm(p0, dets, rates, windows)
+            return k
         overlap = self._overlap_law(fire.key[2], t_fire, period_mu)
 
         def p_empty(j: int) -> float:
             return self._p_empty(fire, overlap(j))
 
-        if max_passes == 1:  # (a transient's pass: one draw, as random(1) would make it)
-            k = 1 if self.rng.random() < p_empty(0) * e_dark else 0
-        else:
-            e_dark_period = math.exp(-sum(rates) * period_mu * mu)
-            k = self._count_quiet(max_passes, p_empty, overlap, e_dark, e_dark_period)
+        e_dark_period = math.exp(-sum(rates) * period_mu * mu)
+        k = self._count_quiet(max_passes, p_empty, overlap, e_dark, e_dark_period)
         if k:
             self._move_on(t_next_mu + k * period_mu, ref, known)
         if k < max_passes:
@@ -386,6 +395,14 @@ class QuietAttempts:
             win = windows if k == 0 else [period_mu] * len(dets)
             self._arm(p_empty(k), dets, rates, win)
         return k
+
+    def _overlap_at(self, dt_s: float, t_fire: int) -> float:
+        """``_overlap_law(dt_s, t_fire, period)(0)``: the mode overlap of the excitation at
+        ``t_fire`` (mu), the ions heated from where the world is (the same operations)."""
+        thermal, mu = self.ions.thermal, self.mu_s
+        dtj = t_fire - self._t
+        n_j = tuple([th.n + th.heating_rate_per_s * mu * dtj for th in thermal])
+        return round_overlap(thermal_overlap(self.lab, self._timed(dt_s), n_j))
 
     def _overlap_law(self, dt_s: float, t_fire: int, period_mu: int) -> Callable[[int], float]:
         """The mode overlap (rounded as the round tables are keyed) of the excitation of pass
