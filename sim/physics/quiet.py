@@ -357,6 +357,9 @@ class QuietAttempts:
         now = self.quiet_signature_now(t_next_mu)
         if known is None or now is None or max_passes <= 0:
             return 0
+        signed = self._q_now  # (as signed now: the detectors' last clicks, which skips keep)
+        assert signed is not None
+        marks = signed[4]
         if now != ref:
             max_passes = 1  # a transient: one pass leads from here to where ref ends
         mu, fire = self.mu_s, known.fire
@@ -376,7 +379,7 @@ class QuietAttempts:
             p0 = self._p_empty(fire, self._overlap_at(fire.key[2], t_fire))
             k = 1 if self.rng.random() < p0 * e_dark else 0
             if k:
-                self._move_on(t_next_mu + period_mu, ref, known)
+                self._move_on(t_next_mu + period_mu, ref, known, marks)
             else:
                 self._q_now = None
                 self._arm(p0, dets, rates, windows)
@@ -389,7 +392,7 @@ class QuietAttempts:
         e_dark_period = math.exp(-sum(rates) * period_mu * mu)
         k = self._count_quiet(max_passes, p_empty, overlap, e_dark, e_dark_period)
         if k:
-            self._move_on(t_next_mu + k * period_mu, ref, known)
+            self._move_on(t_next_mu + k * period_mu, ref, known, marks)
         if k < max_passes:
             self._q_now = None
             win = windows if k == 0 else [period_mu] * len(dets)
@@ -448,9 +451,10 @@ class QuietAttempts:
                 return j
         return max_passes
 
-    def _move_on(self, t_end: int, ref: QuietPass, known: _Known) -> None:
+    def _move_on(self, t_end: int, ref: QuietPass, known: _Known, marks: tuple) -> None:
         """The world after quiet passes ``ref`` ending with the cursor at ``t_end`` (mu): heated
-        in closed form, ``ref``'s ion state, coherence origins and dark-count horizons."""
+        in closed form, ``ref``'s ion state, coherence origins and dark-count horizons
+        (``marks``: the detectors' last clicks, which quiet passes leave as they are)."""
         mu = self.mu_s
         t_world = t_end + ref.t_rel
         dt_s = (t_world - self._t) * mu
@@ -476,7 +480,7 @@ class QuietAttempts:
             t_world,
             rho,
             horizons,
-            tuple([d.last_click_mu for d in dets]),
+            marks,
             ref,
         )
 
@@ -485,8 +489,10 @@ class QuietAttempts:
         c = self._q_now
         rho = self.ions.rho
         if c is not None and c[0] == t_next_mu and c[2] is rho and c[1] == self._t:
-            horizons, marks = self._dark_horizons(), self._detector_marks()
-            if c[3] == horizons and c[4] == marks:
+            dets = self._detectors()
+            if c[3] == tuple([d.dark_to_mu for d in dets]) and c[4] == tuple(
+                [d.last_click_mu for d in dets]
+            ):
                 return c[-1]  # the world is as when last signed (or skipped), untouched since
         fire = self._last_fire()
         if fire is None:
