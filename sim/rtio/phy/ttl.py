@@ -309,7 +309,7 @@ def _controls_alone(
     (arrival, timestamp, ``level``) appended to ``out``; returns the sensitivity after the
     last, ``sens`` if none."""
     seg = res[i:j]
-    if 3 in [e[1] for e in seg]:
+    if 3 in map(itemgetter(1), seg):
         for ts, addr, _ in seg:
             if addr == 3:
                 tc = ts + GATE_OFFSET_MU
