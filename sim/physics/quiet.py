@@ -254,11 +254,15 @@ class QuietAttempts:
         fires, self._q_fires = self._q_fires, []
         if len(fires) != 1 or fires[0].pattern != 0 or self._staged:
             return None
-        if self._detector_marks() != self._q_clicks:
+        dets = self._detectors()
+        if tuple([d.last_click_mu for d in dets]) != self._q_clicks:
             return None
-        dets = [self._channels[ch] for ch in self._det_ch]
-        if any(d.busy for d in dets) or any(a is not None for a in self._aom_since):
-            return None
+        for d in dets:
+            if d.busy:
+                return None
+        for a in self._aom_since:
+            if a is not None:
+                return None
         for on in self._on:
             if on["cool"] or on["detect"] or on["qubit"] or on["excite"]:
                 return None
@@ -266,10 +270,10 @@ class QuietAttempts:
         self._q_last_at = None
         sig = QuietPass(
             f.key,
-            tuple((k, s - t_next_mu, e - t_next_mu) for k, s, e in f.exc),
+            tuple([(k, s - t_next_mu, e - t_next_mu) for k, s, e in f.exc]),
             self._t - t_next_mu,
-            tuple(d.dark_to_mu - t_next_mu for d in dets),
-            tuple(tuple(on.values()) for on in self._on),
+            tuple([d.dark_to_mu - t_next_mu for d in dets]),
+            tuple([tuple(on.values()) for on in self._on]),
             self._rounded_state(),
         )
         if learn and sig not in self._q_known:
