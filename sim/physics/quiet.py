@@ -68,6 +68,16 @@ def round_overlap(m: float) -> float:
     return round(m, 4)
 
 
+def _heated_overlap(lab: Any, timed: float, n0: list, heat: list, dt_mu: int) -> float:
+    """The mode overlap, rounded as the round tables are keyed, of an excitation with the
+    photon-offset part ``timed`` (:func:`~sim.physics.attempts.timed_overlap`) after the ions
+    heated from n̄ ``n0`` at ``heat`` quanta per mu for ``dt_mu`` (no cooling light in an
+    attempt)."""
+    return round_overlap(
+        thermal_overlap(lab, timed, tuple([n + h * dt_mu for n, h in zip(n0, heat)]))
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class QuietFire:
     """One excitation round as the world drew it: its pattern, round-table key (emissions, time
@@ -407,9 +417,9 @@ class QuietAttempts:
         """``_overlap_law(dt_s, t_fire, period)(0)``: the mode overlap of the excitation at
         ``t_fire`` (mu), the ions heated from where the world is (the same operations)."""
         thermal, mu = self.ions.thermal, self.mu_s
-        dtj = t_fire - self._t
-        n_j = tuple([th.n + th.heating_rate_per_s * mu * dtj for th in thermal])
-        return round_overlap(thermal_overlap(self.lab, self._timed(dt_s), n_j))
+        n0 = [th.n for th in thermal]
+        heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu
+        return _heated_overlap(self.lab, self._timed(dt_s), n0, heat, t_fire - self._t)
 
     def _overlap_law(self, dt_s: float, t_fire: int, period_mu: int) -> Callable[[int], float]:
         """The mode overlap (rounded as the round tables are keyed) of the excitation of pass
@@ -426,9 +436,7 @@ class QuietAttempts:
         def overlap(j: int) -> float:
             m = memo.get(j)
             if m is None:
-                dtj = t_fire + j * period_mu - t0
-                n_j = tuple([n + h * dtj for n, h in zip(n0, heat)])
-                m = memo[j] = round_overlap(thermal_overlap(lab, timed, n_j))
+                m = memo[j] = _heated_overlap(lab, timed, n0, heat, t_fire + j * period_mu - t0)
             return m
 
         return overlap

@@ -139,3 +139,26 @@ def test_one_photon_time_is_sample_times():
         for _ in range(300):
             assert st.sample_times_one(a) == float(st.sample_times(b, 1)[0])
         assert a.random() == b.random()
+
+
+def test_a_transient_skips_overlap_is_the_overlap_laws_first(oxford):
+    """A transient pass's skip takes the mode overlap of its excitation directly
+    (``QuietAttempts._overlap_at``): the value of the overlap law at that pass, the ions heated
+    from where the world stands (heated enough to change the overlap visibly)."""
+    from sim.physics.world import PhysicsWorld
+
+    world = PhysicsWorld(oxford, np.random.default_rng(16))
+    g = np.random.default_rng(17)
+    moved = 0
+    for _ in range(300):
+        for th in world.ions.thermal:
+            th.n = float(g.random() * 30)
+            th.heating_rate_per_s = float(g.random() * 1e5)
+        world._t = int(g.integers(0, 10**9))
+        dt_s = float(g.normal(0.0, 5e-9))
+        t_fire = world._t + int(g.integers(-2000, 10**8))
+        period, j = int(g.integers(500, 5000)), int(g.integers(0, 3))
+        law = world._overlap_law(dt_s, t_fire, period)
+        assert world._overlap_at(dt_s, t_fire + j * period) == law(j)
+        moved += world._overlap_at(dt_s, t_fire) != world._overlap_at(dt_s, world._t)
+    assert moved > 100  # the heating matters in most cases
