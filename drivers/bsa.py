@@ -117,48 +117,38 @@ class BellStateAnalyser:
         return self.det3.gate_rising_mu(duration_mu)
 
     @kernel
-    def _first_click(self, t: TInt64, t_end_mu: TInt64, det_index: TInt32) -> TInt64:
-        """Drain the rest of detector ``det_index``'s events of this gate when its first click
-        ``t`` was found, so that the next gate starts clean. Returns ``t``."""
-        if t >= 0:
-            if det_index == 0:
-                while self.det0.timestamp_mu(t_end_mu) >= 0:
-                    pass
-            elif det_index == 1:
-                while self.det1.timestamp_mu(t_end_mu) >= 0:
-                    pass
-            elif det_index == 2:
-                while self.det2.timestamp_mu(t_end_mu) >= 0:
-                    pass
-            else:
-                while self.det3.timestamp_mu(t_end_mu) >= 0:
-                    pass
-        return t
-
-    @kernel
     def fetch_pattern(self, t_end_mu: TInt64, timestamps: TList(TInt64)) -> TInt32:
         """Click pattern of the gates that end at ``t_end_mu``; the first-click timestamp of each
         detector (absolute mu, -1 if none) goes to ``timestamps[0..3]``.
 
         Does not move the cursor. Blocks until the RTIO counter passes ``t_end_mu`` + gate latency
-        (104 mu), i.e. consumes all slack; later clicks in the same gate are read and dropped."""
-        t = self._first_click(self.det0.timestamp_mu(t_end_mu), t_end_mu, 0)
-        timestamps[0] = t
+        (104 mu), i.e. consumes all slack; later clicks in the same gate are read and dropped
+        (each detector's right after its first click, so that the next gate starts clean)."""
         pattern = 0
+        t = self.det0.timestamp_mu(t_end_mu)
+        timestamps[0] = t
         if t >= 0:
             pattern |= 1
-        t = self._first_click(self.det1.timestamp_mu(t_end_mu), t_end_mu, 1)
+            while self.det0.timestamp_mu(t_end_mu) >= 0:
+                pass
+        t = self.det1.timestamp_mu(t_end_mu)
         timestamps[1] = t
         if t >= 0:
             pattern |= 2
-        t = self._first_click(self.det2.timestamp_mu(t_end_mu), t_end_mu, 2)
+            while self.det1.timestamp_mu(t_end_mu) >= 0:
+                pass
+        t = self.det2.timestamp_mu(t_end_mu)
         timestamps[2] = t
         if t >= 0:
             pattern |= 4
-        t = self._first_click(self.det3.timestamp_mu(t_end_mu), t_end_mu, 3)
+            while self.det2.timestamp_mu(t_end_mu) >= 0:
+                pass
+        t = self.det3.timestamp_mu(t_end_mu)
         timestamps[3] = t
         if t >= 0:
             pattern |= 8
+            while self.det3.timestamp_mu(t_end_mu) >= 0:
+                pass
         return pattern
 
     @kernel

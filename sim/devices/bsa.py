@@ -142,9 +142,12 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
         pattern = 0
         t_att = now_mu()
         n, t_att = loop.resume(n, int(t_att), max_attempts)
+        world = skipper.world
         while n < max_attempts:
-            capturing = eng.capture_start()
-            skipper.world.begin_pass()
+            # (a pass armed not quiet has no signature: nothing of it is learnt, so its
+            # submissions are not recorded)
+            capturing = not world.armed_nonempty() and eng.capture_start()
+            world.begin_pass()
             t_att = now_mu()
             try:
                 self.core_dma.playback_handle(attempt)

@@ -32,6 +32,7 @@ __all__ = [
     "PSI_PLUS",
     "H",
     "NodeEmission",
+    "RoundStart",
     "RoundTable",
     "V",
     "build_round",
@@ -171,6 +172,7 @@ class RoundTable:
     accept: np.ndarray
     dark: np.ndarray
     _memo: dict[tuple, Any] = field(default_factory=dict, repr=False)
+    _starts: dict[bytes, RoundStart] = field(default_factory=dict, repr=False)
 
     def _remember(self, key: tuple, value: np.ndarray) -> np.ndarray:
         if len(self._memo) >= 256:
@@ -179,6 +181,19 @@ class RoundTable:
         value.setflags(write=False)
         self._memo[key] = value
         return value
+
+    def start(self, rho: np.ndarray) -> RoundStart:
+        """The round from the initial joint state ``rho`` (4×4) as a :class:`RoundStart`
+        (memoised by the exact bytes of ``rho``, apart from :meth:`pattern_probs`' memo)."""
+        key = rho.tobytes()
+        hit = self._starts.get(key)
+        if hit is None:
+            if len(self._starts) >= 1024:
+                self._starts.clear()
+            rho = rho.copy()
+            rho.setflags(write=False)
+            hit = self._starts[key] = RoundStart(self, rho)
+        return hit
 
     def pattern_probs(self, rho: np.ndarray) -> np.ndarray:
         """P(pattern) for the initial joint state ``rho`` (4×4), shape (16,)."""
@@ -222,13 +237,64 @@ class RoundTable:
         return self._remember(key, w / s if s > 0 else w)
 
 
+class RoundStart:
+    """One round of a :class:`RoundTable` from one initial state ``rho`` (read-only): the
+    table's draws from it, each law's normalised cumulative sum and each pattern's conditional
+    state made once (the world's rounds start from the same pumped state again and again); the
+    same generator calls and values as :func:`draw_index` on the table's laws."""
+
+    __slots__ = ("table", "rho", "_cdf", "_post", "_rec")
+
+    def __init__(self, table: RoundTable, rho: np.ndarray) -> None:
+        self.table = table
+        self.rho = rho
+        self._cdf: dict[bool, np.ndarray] = {}
+        self._post: dict[int, np.ndarray] = {}
+        self._rec: dict[int, np.ndarray] = {}
+
+    def draw_pattern(self, rng: np.random.Generator, nonempty: bool = False) -> int:
+        """A click pattern drawn from the round's law ``p``: ``draw_index(rng, p / p.sum())``,
+        or with ``nonempty`` the law without the empty pattern (``q = p``, ``q[0] = 0``,
+        ``draw_index(rng, q / q.sum())``)."""
+        cdf = self._cdf.get(nonempty)
+        if cdf is None:
+            p = self.table.pattern_probs(self.rho)
+            if nonempty:
+                p = p.copy()
+                p[0] = 0.0
+            cdf = self._cdf[nonempty] = _cdf(p / p.sum())
+        return int(cdf.searchsorted(rng.random(), side="right"))
+
+    def conditional_state(self, pattern: int) -> np.ndarray:
+        """The normalised state after ``pattern`` (:meth:`RoundTable.conditional_state`; a
+        new array each call)."""
+        post = self._post.get(pattern)
+        if post is None:
+            post = self._post[pattern] = self.table.conditional_state(pattern, self.rho)[0]
+        return post.copy()
+
+    def draw_record(self, rng: np.random.Generator, pattern: int) -> int:
+        """A record drawn given ``pattern``: ``draw_index(rng, table.record_probs(pattern,
+        rho))``."""
+        cdf = self._rec.get(pattern)
+        if cdf is None:
+            cdf = self._rec[pattern] = _cdf(self.table.record_probs(pattern, self.rho))
+        return int(cdf.searchsorted(rng.random(), side="right"))
+
+
+def _cdf(p: np.ndarray) -> np.ndarray:
+    """The cumulative sum of ``p``, normalised by its last entry (what :func:`draw_index`
+    draws against)."""
+    cdf = np.cumsum(p)
+    cdf /= cdf[-1]
+    return cdf
+
+
 def draw_index(rng: np.random.Generator, p: np.ndarray) -> int:
     """An index drawn with probabilities ``p`` (non-negative, summing to 1): the same draw as
     ``rng.choice(len(p), p=p)`` (one uniform against the normalised cumulative sum), without
     its argument checks (≈ 15 µs of a detailed attempt's round)."""
-    cdf = np.cumsum(p)
-    cdf /= cdf[-1]
-    return int(cdf.searchsorted(rng.random(), side="right"))
+    return int(_cdf(p).searchsorted(rng.random(), side="right"))
 
 
 @lru_cache(maxsize=512)

@@ -238,17 +238,22 @@ class ClickChannel:
         # (a handful of blocks: plain Python is cheaper here than a numpy round trip); what ends
         # before t_end can hide none of the later draws either, so only the rest is kept
         sup = self._suppress
+        if not sup:  # (nothing hidden: the common case of a detector outside entangler runs)
+            times = self._draw(t0, t_end_mu)
+            if times is not None:
+                for t in times:
+                    heapq.heappush(self._raw, int(t))
+            return
         live = array("q")  # the blocks that may hide a draw in [t0, t_end)
-        if sup:
-            keep = array("q")
-            for i in range(0, len(sup), 4):
-                first, period, count, length = sup[i : i + 4]
-                end = first + (count - 1) * period + length
-                if end > t0:
-                    live.extend(sup[i : i + 4])
-                    if end > t_end_mu:
-                        keep.extend(sup[i : i + 4])
-            self._suppress = keep
+        keep = array("q")
+        for i in range(0, len(sup), 4):
+            first, period, count, length = sup[i : i + 4]
+            end = first + (count - 1) * period + length
+            if end > t0:
+                live.extend(sup[i : i + 4])
+                if end > t_end_mu:
+                    keep.extend(sup[i : i + 4])
+        self._suppress = keep
         times = self._draw(t0, t_end_mu)
         if times is None:
             return

@@ -59,6 +59,18 @@ class ExcitationStats:
             t[~after] = lo + rng.random(n_in) * (self.bin_edges_s[k + 1] - lo)
         return t
 
+    def sample_times_one(self, rng: np.random.Generator) -> float:
+        """``sample_times(rng, 1)[0]`` as a float: the same generator calls and value, without
+        arrays (a detailed attempt's photon)."""
+        after = rng.random() < self.p_after
+        t = self.pulse_length_s + rng.exponential(self.lifetime_s)
+        if not after:
+            cdf, edges = self._bin_lists
+            k = min(bisect_right(cdf, rng.random()), len(cdf) - 1)
+            lo = edges[k]
+            t = lo + rng.random() * (edges[k + 1] - lo)
+        return t
+
     def sample_time(self, rng: np.random.Generator) -> float:
         """One first-emission time given emission (the law of :meth:`sample_times`), in s."""
         if rng.random() < self.p_after:

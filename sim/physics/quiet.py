@@ -44,7 +44,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from .attempts import thermal_overlap, timed_overlap
-from .bsa import build_round, draw_index
+from .bsa import RoundStart, build_round
 
 __all__ = [
     "QuietFire",
@@ -66,6 +66,16 @@ def round_overlap(m: float) -> float:
     if isinstance(m, np.floating):
         return round(float(m) * 1e4) / 1e4
     return round(m, 4)
+
+
+def _heated_overlap(lab: Any, timed: float, n0: list, heat: list, dt_mu: int) -> float:
+    """The mode overlap, rounded as the round tables are keyed, of an excitation with the
+    photon-offset part ``timed`` (:func:`~sim.physics.attempts.timed_overlap`) after the ions
+    heated from n̄ ``n0`` at ``heat`` quanta per mu for ``dt_mu`` (no cooling light in an
+    attempt)."""
+    return round_overlap(
+        thermal_overlap(lab, timed, tuple([n + h * dt_mu for n, h in zip(n0, heat)]))
+    )
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,6 +149,8 @@ class QuietWorld(Protocol):
 
     def begin_pass(self) -> None: ...
 
+    def armed_nonempty(self) -> bool: ...
+
     def quiet_signature(self, t_next_mu: int) -> QuietPass | None: ...
 
     def start_signature(self, t_next_mu: int) -> tuple | None: ...
@@ -185,32 +197,36 @@ class QuietAttempts:
         self._q_now: tuple | None = None
         self._q_timed: dict[float, float] = {}  # photon time offset (s) → timed_overlap
         self._q_dets: list = []  # the detectors' ClickChannels, in _det_ch order
+        self._q_rates: list[float] = []  # ... and their dark-count rates
         # the photon paths last checked: (plate-change list, its length, from, to, Jones pair)
         self._q_paths: tuple | None = None
 
-    def _round_pattern(
-        self, p: np.ndarray, rho0: np.ndarray, key: tuple, overlap: float, exc: tuple
-    ) -> int:
-        """The pattern of one excitation round with pattern law ``p`` (shape (16,)): drawn as
-        always, or conditioned as the fast-forward armed it."""
+    def _round_pattern(self, start: RoundStart, key: tuple, overlap: float, exc: tuple) -> int:
+        """The pattern of one excitation round (``start``: its table from the ions' state):
+        drawn as always, or conditioned as the fast-forward armed it."""
         forced, self._q_force = self._q_force, None
-        if forced is None:
-            pattern = draw_index(self.rng, p / p.sum())
-        elif forced:
-            q = p.copy()
-            q[0] = 0.0
-            pattern = draw_index(self.rng, q / q.sum())
-        else:
-            pattern = 0
-        self._q_fires.append(QuietFire(pattern, key, overlap, rho0, exc))
+        pattern = 0 if forced is False else start.draw_pattern(self.rng, bool(forced))
+        self._q_fires.append(QuietFire(pattern, key, overlap, start.rho, exc))
         return pattern
+
+    def _timed(self, dt_s: float) -> float:
+        """:func:`~sim.physics.attempts.timed_overlap` of the photon time offset ``dt_s`` (s),
+        kept per offset."""
+        timed = self._q_timed.get(dt_s)
+        if timed is None:
+            if len(self._q_timed) >= 256:
+                self._q_timed.clear()
+            timed = self._q_timed[dt_s] = timed_overlap(self.lab, dt_s)
+        return timed
 
     def _detectors(self) -> list:
         """The detectors' :class:`~sim.physics.detectors.ClickChannel` objects, in
-        ``_det_ch`` order (kept: the world's channels do not change once attached)."""
+        ``_det_ch`` order (kept: the world's channels do not change once attached), and
+        their dark-count rates (:attr:`_q_rates`, s⁻¹)."""
         dets = self._q_dets
         if len(dets) != len(self._det_ch):
             dets = self._q_dets = [self._channels[ch] for ch in self._det_ch]
+            self._q_rates = [d.dark_rate_hz for d in dets]
         return dets
 
     def _dark_horizons(self) -> tuple:
@@ -229,6 +245,11 @@ class QuietAttempts:
             self._q_last_at = None
         return self._q_last
 
+    def armed_nonempty(self) -> bool:
+        """Whether the next excitation round is armed to draw a non-empty pattern (by
+        :meth:`skip_quiet`): the pass that makes it cannot be quiet."""
+        return self._q_force is True
+
     def begin_pass(self) -> None:
         """A pass of the attempt loop starts: rounds and clicks are counted from here."""
         self._q_fires = []
@@ -243,11 +264,15 @@ class QuietAttempts:
         fires, self._q_fires = self._q_fires, []
         if len(fires) != 1 or fires[0].pattern != 0 or self._staged:
             return None
-        if self._detector_marks() != self._q_clicks:
+        dets = self._detectors()
+        if tuple([d.last_click_mu for d in dets]) != self._q_clicks:
             return None
-        dets = [self._channels[ch] for ch in self._det_ch]
-        if any(d.busy for d in dets) or any(a is not None for a in self._aom_since):
-            return None
+        for d in dets:
+            if d.busy:
+                return None
+        for a in self._aom_since:
+            if a is not None:
+                return None
         for on in self._on:
             if on["cool"] or on["detect"] or on["qubit"] or on["excite"]:
                 return None
@@ -255,10 +280,10 @@ class QuietAttempts:
         self._q_last_at = None
         sig = QuietPass(
             f.key,
-            tuple((k, s - t_next_mu, e - t_next_mu) for k, s, e in f.exc),
+            tuple([(k, s - t_next_mu, e - t_next_mu) for k, s, e in f.exc]),
             self._t - t_next_mu,
-            tuple(d.dark_to_mu - t_next_mu for d in dets),
-            tuple(tuple(on.values()) for on in self._on),
+            tuple([d.dark_to_mu - t_next_mu for d in dets]),
+            tuple([tuple(on.values()) for on in self._on]),
             self._rounded_state(),
         )
         if learn and sig not in self._q_known:
@@ -346,11 +371,14 @@ class QuietAttempts:
         now = self.quiet_signature_now(t_next_mu)
         if known is None or now is None or max_passes <= 0:
             return 0
+        signed = self._q_now  # (as signed now: the detectors' last clicks, which skips keep)
+        assert signed is not None
+        marks = signed[4]
         if now != ref:
             max_passes = 1  # a transient: one pass leads from here to where ref ends
         mu, fire = self.mu_s, known.fire
         dets = self._detectors()
-        rates = [d.dark_rate_hz for d in dets]
+        rates = self._q_rates
         # each detector's dark-count window of the first pass (a period from the second on)
         windows = [t_next_mu + period_mu + r - d.dark_to_mu for r, d in zip(ref.dark_rel, dets)]
         if min(windows) < 0:
@@ -361,34 +389,44 @@ class QuietAttempts:
         max_passes = self._passes_in_polarisation(fire, t_fire, max_passes, period_mu)
         if max_passes <= 0:
             return 0
+        if max_passes == 1:  # (a transient's pass: one draw, as random(1) would make it)
+            p0 = self._p_empty(fire, self._overlap_at(fire.key[2], t_fire))
+            k = 1 if self.rng.random() < p0 * e_dark else 0
+            if k:
+                self._move_on(t_next_mu + period_mu, ref, known, marks)
+            else:
+                self._q_now = None
+                self._arm(p0, dets, rates, windows)
+            return k
         overlap = self._overlap_law(fire.key[2], t_fire, period_mu)
 
         def p_empty(j: int) -> float:
             return self._p_empty(fire, overlap(j))
 
-        if max_passes == 1:  # (a transient's pass: one draw, as random(1) would make it)
-            k = 1 if self.rng.random() < p_empty(0) * e_dark else 0
-        else:
-            e_dark_period = math.exp(-sum(rates) * period_mu * mu)
-            k = self._count_quiet(max_passes, p_empty, overlap, e_dark, e_dark_period)
+        e_dark_period = math.exp(-sum(rates) * period_mu * mu)
+        k = self._count_quiet(max_passes, p_empty, overlap, e_dark, e_dark_period)
         if k:
-            self._move_on(t_next_mu + k * period_mu, ref, known)
+            self._move_on(t_next_mu + k * period_mu, ref, known, marks)
         if k < max_passes:
             self._q_now = None
             win = windows if k == 0 else [period_mu] * len(dets)
             self._arm(p_empty(k), dets, rates, win)
         return k
 
+    def _overlap_at(self, dt_s: float, t_fire: int) -> float:
+        """``_overlap_law(dt_s, t_fire, period)(0)``: the mode overlap of the excitation at
+        ``t_fire`` (mu), the ions heated from where the world is (the same operations)."""
+        thermal, mu = self.ions.thermal, self.mu_s
+        n0 = [th.n for th in thermal]
+        heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu
+        return _heated_overlap(self.lab, self._timed(dt_s), n0, heat, t_fire - self._t)
+
     def _overlap_law(self, dt_s: float, t_fire: int, period_mu: int) -> Callable[[int], float]:
         """The mode overlap (rounded as the round tables are keyed) of the excitation of pass
         ``j`` to come, at ``t_fire + j·period_mu`` (mu), photon time offset ``dt_s``: the ions
         heat from where the world is (no cooling light in an attempt); memoised by ``j``."""
         lab, mu = self.lab, self.mu_s
-        timed = self._q_timed.get(dt_s)
-        if timed is None:
-            if len(self._q_timed) >= 256:
-                self._q_timed.clear()
-            timed = self._q_timed[dt_s] = timed_overlap(lab, dt_s)
+        timed = self._timed(dt_s)
         thermal = self.ions.thermal
         n0 = [th.n for th in thermal]
         heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu
@@ -398,9 +436,7 @@ class QuietAttempts:
         def overlap(j: int) -> float:
             m = memo.get(j)
             if m is None:
-                dtj = t_fire + j * period_mu - t0
-                n_j = tuple([n + h * dtj for n, h in zip(n0, heat)])
-                m = memo[j] = round_overlap(thermal_overlap(lab, timed, n_j))
+                m = memo[j] = _heated_overlap(lab, timed, n0, heat, t_fire + j * period_mu - t0)
             return m
 
         return overlap
@@ -427,9 +463,10 @@ class QuietAttempts:
                 return j
         return max_passes
 
-    def _move_on(self, t_end: int, ref: QuietPass, known: _Known) -> None:
+    def _move_on(self, t_end: int, ref: QuietPass, known: _Known, marks: tuple) -> None:
         """The world after quiet passes ``ref`` ending with the cursor at ``t_end`` (mu): heated
-        in closed form, ``ref``'s ion state, coherence origins and dark-count horizons."""
+        in closed form, ``ref``'s ion state, coherence origins and dark-count horizons
+        (``marks``: the detectors' last clicks, which quiet passes leave as they are)."""
         mu = self.mu_s
         t_world = t_end + ref.t_rel
         dt_s = (t_world - self._t) * mu
@@ -455,7 +492,7 @@ class QuietAttempts:
             t_world,
             rho,
             horizons,
-            tuple([d.last_click_mu for d in dets]),
+            marks,
             ref,
         )
 
@@ -464,8 +501,10 @@ class QuietAttempts:
         c = self._q_now
         rho = self.ions.rho
         if c is not None and c[0] == t_next_mu and c[2] is rho and c[1] == self._t:
-            horizons, marks = self._dark_horizons(), self._detector_marks()
-            if c[3] == horizons and c[4] == marks:
+            dets = self._detectors()
+            if c[3] == tuple([d.dark_to_mu for d in dets]) and c[4] == tuple(
+                [d.last_click_mu for d in dets]
+            ):
                 return c[-1]  # the world is as when last signed (or skipped), untouched since
         fire = self._last_fire()
         if fire is None:

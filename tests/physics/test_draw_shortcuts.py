@@ -81,3 +81,84 @@ def test_round_tables_are_bitwise_their_direct_forms():
         w = np.zeros(len(table.kraus))
         w[idx] = table.weights[idx, pattern] * np.clip(q, 0, None)
         assert (w / w.sum()).tobytes() == table.record_probs(pattern, rho).tobytes(), pattern
+
+
+def _table_and_states():
+    em = NodeEmission(p1=0.3, p2=0.01, eta=0.2, eps_pol=0.01, jones=(0.8, 0.6j, 0.6j, 0.8))
+    table = build_round(
+        em, NodeEmission(0.3, 0.01, 0.2, 0.01), 0.9, (0.9, 0.8, 0.9, 0.8), (0.0,) * 4
+    )
+    g = np.random.default_rng(14)
+    states = [np.diag([1.0, 0, 0, 0]).astype(complex)]
+    for _ in range(3):
+        a = g.normal(size=(4, 4)) + 1j * g.normal(size=(4, 4))
+        rho = a @ a.conj().T
+        states.append(rho / np.trace(rho))
+    return table, states
+
+
+def test_round_start_draws_as_the_table_laws():
+    """``RoundStart`` (the world's detailed round: laws and conditional states kept per initial
+    state) draws the same patterns and records as ``draw_index`` on the table's laws, the
+    non-empty law as the pattern law with its empty entry zeroed, and gives the table's
+    conditional states, bit for bit; a start is shared by equal states, its states are new
+    arrays."""
+    table, states = _table_and_states()
+    for seed, rho in enumerate(states):
+        start = table.start(rho.copy())
+        assert table.start(rho.copy()) is start
+        a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+        for _ in range(40):
+            nonempty = bool(a.random() < 0.5)
+            assert b.random() < 0.5 if nonempty else b.random() >= 0.5
+            p = table.pattern_probs(rho)
+            if nonempty:
+                p = p.copy()
+                p[0] = 0.0
+            pattern = start.draw_pattern(a, nonempty)
+            assert pattern == draw_index(b, p / p.sum())
+            post = start.conditional_state(pattern)
+            assert post.tobytes() == table.conditional_state(pattern, rho)[0].tobytes()
+            post[0, 0] = 7.0  # a copy: the start's own state is untouched
+            if pattern:
+                assert start.draw_record(a, pattern) == draw_index(
+                    b, table.record_probs(pattern, rho)
+                )
+        assert a.random() == b.random()  # the same number of draws
+
+
+def test_one_photon_time_is_sample_times():
+    """``ExcitationStats.sample_times_one`` (a detailed round's photon time) is
+    ``sample_times(rng, 1)[0]``: the same value and generator state, inside and after the
+    pulse."""
+    from sim.physics.excitation import excitation_stats
+
+    for area, length in ((np.pi, 2e-9), (0.4 * np.pi, 30e-9), (3 * np.pi, 8e-9)):
+        st = excitation_stats(area, length, 8e-9, 0.5)
+        a, b = np.random.default_rng(15), np.random.default_rng(15)
+        for _ in range(300):
+            assert st.sample_times_one(a) == float(st.sample_times(b, 1)[0])
+        assert a.random() == b.random()
+
+
+def test_a_transient_skips_overlap_is_the_overlap_laws_first(oxford):
+    """A transient pass's skip takes the mode overlap of its excitation directly
+    (``QuietAttempts._overlap_at``): the value of the overlap law at that pass, the ions heated
+    from where the world stands (heated enough to change the overlap visibly)."""
+    from sim.physics.world import PhysicsWorld
+
+    world = PhysicsWorld(oxford, np.random.default_rng(16))
+    g = np.random.default_rng(17)
+    moved = 0
+    for _ in range(300):
+        for th in world.ions.thermal:
+            th.n = float(g.random() * 30)
+            th.heating_rate_per_s = float(g.random() * 1e5)
+        world._t = int(g.integers(0, 10**9))
+        dt_s = float(g.normal(0.0, 5e-9))
+        t_fire = world._t + int(g.integers(-2000, 10**8))
+        period, j = int(g.integers(500, 5000)), int(g.integers(0, 3))
+        law = world._overlap_law(dt_s, t_fire, period)
+        assert world._overlap_at(dt_s, t_fire + j * period) == law(j)
+        moved += world._overlap_at(dt_s, t_fire) != world._overlap_at(dt_s, world._t)
+    assert moved > 100  # the heating matters in most cases

@@ -115,14 +115,24 @@ class LevelView:
         o, oe = self.o, self.oe
         inout = self.st.kind == Kind.TTL_INOUT
         need_o, need_oe = True, inout
+        lo = min(self.idx, len(res))
         i = len(res) - 1
-        while i >= min(self.idx, len(res)) and (need_o or need_oe):
+        stop = max(lo, i - 64)  # (the last few one by one: a beam's last level is near the end)
+        while i >= stop and (need_o or need_oe):
             _, addr, data = res[i]
             if addr == 0 and need_o:
                 o, need_o = (1 if data else 0), False
             elif addr == 1 and need_oe:
                 oe, need_oe = (1 if data else 0), False
             i -= 1
+        if (need_o or need_oe) and i >= lo:
+            # the rest (an input's gates after its one output enable): the last of each
+            # address, found from the end of the addresses at once
+            back = [e[1] for e in res[i : lo - 1 if lo else None : -1]]
+            if need_o and 0 in back:
+                o = 1 if res[i - back.index(0)][2] else 0
+            if need_oe and 1 in back:
+                oe = 1 if res[i - back.index(1)][2] else 0
         return o, oe, o & oe
 
     def catch_up(self, t_to: int) -> None:
@@ -291,6 +301,25 @@ def _register(
     return level, last_c
 
 
+def _controls_alone(
+    res: list[tuple[int, int, int]], i: int, j: int, sens: int, level: int, out: list
+) -> int:
+    """The gate controls among ``res[i:j]`` (addresses 2, 3) applied with no input edge between
+    them (:meth:`TTLInputPhy.input_events`' loop over them): each sample request an event
+    (arrival, timestamp, ``level``) appended to ``out``; returns the sensitivity after the
+    last, ``sens`` if none."""
+    seg = res[i:j]
+    if 3 in map(itemgetter(1), seg):
+        for ts, addr, _ in seg:
+            if addr == 3:
+                tc = ts + GATE_OFFSET_MU
+                out.append((tc + INPUT_ARRIVAL_MU, tc, level))
+    for k in range(len(seg) - 1, -1, -1):
+        if seg[k][1] >= 2:
+            return seg[k][2] & 3
+    return sens
+
+
 class TTLInputPhy:
     """Input side of a TTLInOut channel: gating, sampling and watching on edges from the worlds."""
 
@@ -331,6 +360,14 @@ class TTLInputPhy:
         out: list[tuple[int, int, int]] = []
         sens, level, last_c = self.sens, self.level, self.last_c
         ctrl_end = ts_end - GATE_OFFSET_MU
+        if self.ordered and nc - ci > 2:
+            # the controls that apply before the next edge, at once (a fast-forward's skipped
+            # passes leave many gates without an edge)
+            limit = ctrl_end if ei == ne else min(ctrl_end, edges[ei][0] - GATE_OFFSET_MU + 1)
+            cj = bisect_left(res, (limit,), ci, nc)  # compares the times only
+            if cj - ci > 2:
+                sens = _controls_alone(res, ci, cj, sens, level, out)
+                ci = cj
         while True:
             # next control (addresses 2/3) that is due before ts_end; it applies to the edges
             # from its time + GATE_OFFSET_MU on (tc: that time, None if there is none)
