@@ -179,7 +179,9 @@ class InputReads:
         """A read command: wait until counter >= timeout, or the FIFO has data, or overflow
         (as ARTIQ's input collector and firmware do). Returns (ts, data) or (-1, 0) on timeout."""
         self.counter += self.costs.rtio_input
-        inp = self._input(channel)
+        inp = self.inputs.get(channel)
+        if inp is None:
+            inp = self._input(channel)  # (raises)
         if timeout is not None and timeout < 0:
             timeout = None  # the 64-bit unsigned timeout register: -1 waits forever
         counter = self.counter
@@ -362,11 +364,13 @@ class InputReads:
         """Input transitions on ``channel`` before ``t_end`` from all attached worlds, in time
         order."""
         out: list[tuple[int, int]] = []
+        sources = 0
         for w in self.worlds:
             e = w.input_edges(channel, t_end)
             if e:
                 out.extend(e)
-        if len(out) > 1 and len(self.worlds) > 1:
+                sources += 1
+        if sources > 1:  # (each world gives its edges in time order)
             out.sort(key=itemgetter(0))
         if out and self.recorder is not None:
             self.recorder.add_edges(channel, out)

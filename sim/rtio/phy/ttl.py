@@ -365,6 +365,8 @@ class TTLInputPhy:
         find no edge and move nothing, and no sample is due), as long as nothing is submitted
         meanwhile; it may stop short of ``t_need`` once that is clearly not reached."""
         t = self.engine.quiet_until(self.channel, t_need - INPUT_ARRIVAL_MU) + INPUT_ARRIVAL_MU
+        if t < t_need:
+            return t  # (short of t_need already: a sample could only make it earlier)
         sample = self.next_self_event()  # a pending sample: an event of its own
         return t if sample is None else min(t, sample)
 
