@@ -219,7 +219,7 @@ class PhysicsWorld(
         if h < t_need_mu or self.view is None:
             return h
         if self._staged or not self._deterministic([]):
-            return min(h, t)
+            return t if t < h else h
         watch = self._beam_watch  # (:meth:`_next_beam_output`, inline)
         if watch is None:
             return min(h, self._next_beam_output(t))

@@ -158,6 +158,8 @@ class InputReads:
     def _init_inputs(self) -> None:
         self.inputs: dict[int, InputChannel] = {}
         self.worlds: list[Any] = []
+        #: the worlds' ``quiet_until`` (None: a world that cannot tell), for as many worlds
+        self._quiets: list[Callable[[int, int], int] | None] = []
         #: a time tagger's feed (:class:`sim.tag_feed.TagFeed`) copying input edges, else None
         self.tag_tap: Callable[[int, list[tuple[int, int]]], None] | None = None
 
@@ -199,7 +201,8 @@ class InputReads:
                 if not inp.fifo and not inp.overflow:
                     return -1, 0
             else:
-                counter = max(counter, t)
+                if t > counter:
+                    counter = t
                 self.counter = counter
                 inp.fill(counter)
         if inp.overflow:
@@ -351,8 +354,10 @@ class InputReads:
         that cannot tell gives nothing beyond ``-1 << 62``); it may stop short of ``t_need``
         once that is clearly not reached."""
         h = NEVER
-        for w in self.worlds:
-            q = getattr(w, "quiet_until", None)
+        quiets = self._quiets
+        if len(quiets) != len(self.worlds):  # (worlds are only ever added)
+            quiets = self._quiets = [getattr(w, "quiet_until", None) for w in self.worlds]
+        for q in quiets:
             t = q(channel, t_need) if q is not None else -NEVER
             if t < h:
                 h = t

@@ -76,7 +76,7 @@ class LevelView:
         if not t or t[-1] < t_from:
             return []
         i = bisect_left(t, t_from)
-        j = bisect_left(t, t_to)
+        j = len(t) if t[-1] < t_to else bisect_left(t, t_to, i)
         return list(zip(t[i:j], self.lv[i:j]))
 
     def quiet_since(self, t_from: int) -> bool:
@@ -133,9 +133,10 @@ class LevelView:
 
     def _advance(self, t_to: int) -> None:
         res = self.st.resolved()
+        n = len(res)
         self.idx, self.o, self.oe, self.level = self._walk(
             res,
-            min(self.idx, len(res)),
+            self.idx if self.idx < n else n,
             len(res),
             t_to,
             self.o,
@@ -327,7 +328,8 @@ class TTLInputPhy:
         edges = self.edges
         ei, ne = self.edge_idx, len(edges)
         res = eng.resolved(self.channel)
-        ci, nc = min(self.ctrl_idx, len(res)), len(res)
+        nc = len(res)
+        ci = self.ctrl_idx if self.ctrl_idx < nc else nc
         out: list[tuple[int, int, int]] = []
         sens, level, last_c = self.sens, self.level, self.last_c
         ctrl_end = ts_end - GATE_OFFSET_MU
@@ -368,12 +370,12 @@ class TTLInputPhy:
         if t < t_need:
             return t  # (short of t_need already: a sample could only make it earlier)
         sample = self.next_self_event()  # a pending sample: an event of its own
-        return t if sample is None else min(t, sample)
+        return t if sample is None or t < sample else sample
 
     def next_self_event(self) -> int | None:
         """Arrival time of the next pending sample request (None if none is pending)."""
         res = self.engine.resolved(self.channel)
-        for i in range(min(self.ctrl_idx, len(res)), len(res)):
+        for i in range(self.ctrl_idx, len(res)):  # (none when ctrl_idx is past the end)
             if res[i][1] == 3:
                 return res[i][0] + GATE_OFFSET_MU + INPUT_ARRIVAL_MU
         return None
