@@ -308,6 +308,17 @@ class TTLInputPhy:
         #: every edge so far came after the ones before it (the edges before a gate control
         #: are then found by bisection)
         self.ordered = True
+        self._st: ChannelState | None = None  # the channel's state (made once, never replaced)
+
+    def _controls(self) -> list[tuple[int, int, int]]:
+        """The channel's resolved outputs (the engine's ``resolved``; a log in time order is
+        its own resolution)."""
+        st = self._st
+        if st is None:
+            st = self._st = getattr(self.engine, "channels", {}).get(self.channel)
+            if st is None:  # (none yet, or an engine that only resolves)
+                return self.engine.resolved(self.channel)
+        return self.engine.resolved(self.channel) if st.flagged else st.raw
 
     def rtio_reset(self, counter: int) -> None:
         """``core.reset()`` clears gate sensitivities (``rio`` domain)."""
@@ -327,7 +338,7 @@ class TTLInputPhy:
             self.edges.extend(new_edges)
         edges = self.edges
         ei, ne = self.edge_idx, len(edges)
-        res = eng.resolved(self.channel)
+        res = self._controls()
         nc = len(res)
         ci = self.ctrl_idx if self.ctrl_idx < nc else nc
         out: list[tuple[int, int, int]] = []
@@ -374,7 +385,7 @@ class TTLInputPhy:
 
     def next_self_event(self) -> int | None:
         """Arrival time of the next pending sample request (None if none is pending)."""
-        res = self.engine.resolved(self.channel)
+        res = self._controls()
         for i in range(self.ctrl_idx, len(res)):  # (none when ctrl_idx is past the end)
             if res[i][1] == 3:
                 return res[i][0] + GATE_OFFSET_MU + INPUT_ARRIVAL_MU
