@@ -145,6 +145,8 @@ class OutputWatch:
                 self._states = states
         best = NEVER
         for st in states:
+            if st.max_c + 8 <= t_from_mu:
+                continue  # its outputs are at most 7 mu after max_c, the latest coarse time logged
             raw = st.raw
             if not raw:
                 continue
