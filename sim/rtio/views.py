@@ -73,9 +73,11 @@ class PhyViews:
             if view is None or st.flagged or view.gen is not None:
                 levels = self.ttl_levels(channels[i], t_from_mu, t_to_mu)
             else:
-                # LevelView.quiet_since, inline (one check per channel and world query)
-                t = view.t
-                if view.idx >= len(st.raw) and (not t or t[-1] < t_from_mu):
+                # LevelView.quiet_since, inline (one check per channel and world query; a
+                # channel's outputs, so its levels, are at most 7 mu after its max_c)
+                if view.idx >= len(st.raw) and (
+                    st.max_c + 8 <= t_from_mu or not view.t or view.t[-1] < t_from_mu
+                ):
                     continue
                 levels = view.levels(t_from_mu, t_to_mu)  # :meth:`ttl_levels`, inline
             if levels:

@@ -67,8 +67,6 @@ class LevelView:
     def levels(self, t_from: int, t_to: int) -> list[tuple[int, int]]:
         if self.gen is not None:
             return self.gen.levels(t_from, t_to)
-        if self.quiet_since(t_from):
-            return []
         st = self.st
         if st.flagged or self.idx < len(st.raw):  # submissions not turned into levels yet
             self._advance(t_to)
@@ -132,7 +130,8 @@ class LevelView:
             self._advance(t_to)
 
     def _advance(self, t_to: int) -> None:
-        res = self.st.resolved()
+        st = self.st
+        res = st.raw if not st.flagged else st.resolved()  # (in time order: its own resolution)
         n = len(res)
         self.idx, self.o, self.oe, self.level = self._walk(
             res,
