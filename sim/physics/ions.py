@@ -64,9 +64,10 @@ def apply_local(rho: np.ndarray, u: np.ndarray, ion: int) -> np.ndarray:
 
 
 def _coherence_mask(ion: int) -> np.ndarray:
-    """1 where the matrix element is off-diagonal in ``ion``'s qubit, else 0."""
+    """1 where the matrix element is off-diagonal in ``ion``'s qubit, else 0 (complex, as the
+    masks below: a complex state times a complex mask needs no cast, the same products)."""
     j = (np.arange(4) >> (1 - ion)) & 1
-    return (j[:, None] != j[None, :]).astype(float)
+    return (j[:, None] != j[None, :]).astype(complex)
 
 
 _MASKS = (_coherence_mask(0), _coherence_mask(1))
@@ -81,7 +82,9 @@ _ONE = [((np.arange(4) >> (1 - ion)) & 1).astype(bool) for ion in (0, 1)]  # ion
 _ONE_IDX = tuple(tuple(np.flatnonzero(m).tolist()) for m in _ONE)  # basis states, ion in |1⟩
 _ZERO_IDX = tuple(tuple(np.flatnonzero(~m).tolist()) for m in _ONE)  # ... in |0⟩
 #: per ion and outcome (0, 1): the mask of P rho P for the diagonal projector P
-_PROJECTOR = tuple((~m[:, None] * ~m, m[:, None] * m) for m in _ONE)
+_PROJECTOR = tuple(
+    ((~m[:, None] * ~m).astype(complex), (m[:, None] * m).astype(complex)) for m in _ONE
+)
 
 
 def is_diagonal(rho: np.ndarray) -> bool:

@@ -74,11 +74,15 @@ def poisson_click_mu(
         return []
     span = t1_s - t0_s
     n = rng.poisson(rate_hz * span)
+    if not n:
+        return []  # (drawing no times draws nothing from the generator)
     r = rng.random(n)
     if n >= _ARRAY_MIN:
         arr = t0_s + r * span
         arr.sort()
         return np.floor(arr / mu_s).astype(np.int64).tolist()
-    times = [t0_s + x * span for x in r.tolist()]
-    times.sort()
-    return [math.floor(t / mu_s) for t in times]
+    # the times in order are the draws in order mapped (t0 + x·span rounds monotonically in x)
+    xs = r.tolist()
+    xs.sort()
+    floor = math.floor
+    return [floor((t0_s + x * span) / mu_s) for x in xs]

@@ -220,8 +220,12 @@ class PhysicsWorld(
         if h < t_need_mu or self.view is None:
             return h
         if self._staged or not self._deterministic([]):
-            return min(h, t)
-        return min(h, self._next_beam_output(t))
+            return t if t < h else h
+        watch = self._beam_watch  # (:meth:`_next_beam_output`, inline)
+        if watch is None:
+            return min(h, self._next_beam_output(t))
+        t = watch.next_from(t)
+        return t if t < h else h
 
     def _next_beam_output(self, t_mu: int) -> int:
         """The earliest timestamp ``>= t_mu`` of an output submitted so far to a beam (mu),
@@ -320,8 +324,9 @@ class PhysicsWorld(
                 self._flush_staged(t)
             elif on[k][role] == bool(lvl):
                 continue  # no change of any beam: nothing happens at t
-            self._evolve(t_prev, t)
-            t_prev = t
+            if t > t_prev:  # (an empty segment evolves nothing)
+                self._evolve(t_prev, t)
+                t_prev = t
             self._event(t, k, role, bool(lvl))
         if self._staged:
             self._flush_staged(None)
@@ -439,15 +444,16 @@ class PhysicsWorld(
         # a diagonal rho has no coherence to dephase, and cooling, pumping and fluorescence keep it
         # diagonal: one check per segment (the object is remembered) instead of one per ion
         diag = ions.rho is self._diag or is_diagonal(ions.rho)
-        attached = self.circuit is not None and self.circuit.attached
+        circuit = self.circuit
+        attached = circuit is not None and circuit.attached
         for k, node in enumerate(self.lab.nodes):
             on = self._on[k]
             th = ions.thermal[k]
+            cool = on["cool"]
             coherent = attached or (not diag and has_coherence(ions.rho, k))
-            if coherent or on["cool"] or on["pump"] or attached:
+            if coherent or cool or on["pump"]:
                 # (otherwise the segment rule is the identity on the network pair)
-                circuit = self.circuit
-                if circuit is not None and circuit.attached:
+                if circuit is not None and circuit.attached:  # (node 0's drive may attach it)
                     step = partial(
                         linear_step,
                         k=k,
@@ -463,7 +469,7 @@ class PhysicsWorld(
                     ions.rho = linear_step(
                         ions.rho, k, node, on, t_a * mu, t_b * mu, self._coh_t0[k], coherent
                     )
-            if on["cool"]:
+            if cool:
                 th.cool(dt)
             else:
                 th.heat(dt)
@@ -473,7 +479,8 @@ class PhysicsWorld(
                 bright, dark = fluorescence_rates(node.readout, node.motion, th.n)
                 rate = bright if self._bright[k] else dark
                 clicks = poisson_click_mu(self.rng, rate, t_a, t_b, mu)
-                self._channels[self._pmt_ch[k]].add_sorted_arrivals(clicks)
+                if clicks:  # (none: nothing to queue)
+                    self._channels[self._pmt_ch[k]].add_sorted_arrivals(clicks)
             if on["qubit"]:
                 self._rotate(k, t_a, t_b)
                 diag = False

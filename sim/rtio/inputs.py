@@ -158,6 +158,8 @@ class InputReads:
     def _init_inputs(self) -> None:
         self.inputs: dict[int, InputChannel] = {}
         self.worlds: list[Any] = []
+        #: the worlds' ``quiet_until`` (None: a world that cannot tell), for as many worlds
+        self._quiets: list[Callable[[int, int], int] | None] = []
         #: a time tagger's feed (:class:`sim.tag_feed.TagFeed`) copying input edges, else None
         self.tag_tap: Callable[[int, list[tuple[int, int]]], None] | None = None
 
@@ -179,7 +181,9 @@ class InputReads:
         """A read command: wait until counter >= timeout, or the FIFO has data, or overflow
         (as ARTIQ's input collector and firmware do). Returns (ts, data) or (-1, 0) on timeout."""
         self.counter += self.costs.rtio_input
-        inp = self._input(channel)
+        inp = self.inputs.get(channel)
+        if inp is None:
+            inp = self._input(channel)  # (raises)
         if timeout is not None and timeout < 0:
             timeout = None  # the 64-bit unsigned timeout register: -1 waits forever
         counter = self.counter
@@ -197,7 +201,8 @@ class InputReads:
                 if not inp.fifo and not inp.overflow:
                     return -1, 0
             else:
-                counter = max(counter, t)
+                if t > counter:
+                    counter = t
                 self.counter = counter
                 inp.fill(counter)
         if inp.overflow:
@@ -349,8 +354,10 @@ class InputReads:
         that cannot tell gives nothing beyond ``-1 << 62``); it may stop short of ``t_need``
         once that is clearly not reached."""
         h = NEVER
-        for w in self.worlds:
-            q = getattr(w, "quiet_until", None)
+        quiets = self._quiets
+        if len(quiets) != len(self.worlds):  # (worlds are only ever added)
+            quiets = self._quiets = [getattr(w, "quiet_until", None) for w in self.worlds]
+        for q in quiets:
             t = q(channel, t_need) if q is not None else -NEVER
             if t < h:
                 h = t
@@ -362,11 +369,13 @@ class InputReads:
         """Input transitions on ``channel`` before ``t_end`` from all attached worlds, in time
         order."""
         out: list[tuple[int, int]] = []
+        sources = 0
         for w in self.worlds:
             e = w.input_edges(channel, t_end)
             if e:
                 out.extend(e)
-        if len(out) > 1 and len(self.worlds) > 1:
+                sources += 1
+        if sources > 1:  # (each world gives its edges in time order)
             out.sort(key=itemgetter(0))
         if out and self.recorder is not None:
             self.recorder.add_edges(channel, out)

@@ -27,6 +27,8 @@ class PhyViews:
     def _init_views(self) -> None:
         self.names: dict[str, tuple[Kind, int, dict]] = {}  # device name -> (kind, channel, extra)
         self.dds: dict[tuple[int, int], Any] = {}  # (spi channel, cs) -> DDS timeline
+        #: :meth:`ttl_levels_many`'s last channel list and its (index, channel state) pairs
+        self._many: tuple[list[int], list[tuple[int, ChannelState]]] = ([], [])
 
     def resolve_device(self, name: str) -> tuple[Kind, int, dict]:
         """``(kind, channel, extra)`` of a device name (``extra``: e.g. ``{"cs": 4}``, AD9910)."""
@@ -63,25 +65,33 @@ class PhyViews:
         """:meth:`ttl_levels` of several channels: ``(t_mu, index in channels, level)``, grouped
         by channel. Channels with nothing new and no change in the window cost one check."""
         out: list[tuple[int, int, int]] = []
-        chans = self.channels
-        for i, ch in enumerate(channels):
-            st = chans.get(ch)
-            if st is None:
-                continue
+        known, pairs = self._many
+        if known != channels:  # (a list compare: the same list asked again costs no lookups)
+            pairs = self._many_pairs(channels)
+        for i, st in pairs:
             view = st.level_view
-            if view is None:
-                levels = self.ttl_levels(ch, t_from_mu, t_to_mu)
+            if view is None or st.flagged or view.gen is not None:
+                levels = self.ttl_levels(channels[i], t_from_mu, t_to_mu)
             else:
-                # LevelView.quiet_since, inline (one check per channel and world query)
-                t = view.t
-                if st.flagged:
-                    self._compact(st)
-                elif view.gen is None and view.idx >= len(st.raw) and (not t or t[-1] < t_from_mu):
+                # LevelView.quiet_since, inline (one check per channel and world query; a
+                # channel's outputs, so its levels, are at most 7 mu after its max_c)
+                if view.idx >= len(st.raw) and (
+                    st.max_c + 8 <= t_from_mu or not view.t or view.t[-1] < t_from_mu
+                ):
                     continue
                 levels = view.levels(t_from_mu, t_to_mu)  # :meth:`ttl_levels`, inline
             if levels:
                 out += [(t_mu, i, lvl) for t_mu, lvl in levels]
         return out
+
+    def _many_pairs(self, channels: Sequence[int]) -> list[tuple[int, ChannelState]]:
+        """``(index, channel state)`` of the ``channels`` that have one (kept for the next
+        :meth:`ttl_levels_many` once all have: channel states are never replaced)."""
+        chans = self.channels
+        pairs = [(i, chans[ch]) for i, ch in enumerate(channels) if ch in chans]
+        if len(pairs) == len(channels):
+            self._many = (list(channels), pairs)
+        return pairs
 
     def output_watch(self, channels: Sequence[int]) -> "OutputWatch":
         """A watch on the outputs submitted to ``channels`` (:class:`OutputWatch`)."""
@@ -135,18 +145,16 @@ class OutputWatch:
             states = [st for st in map(self._channels.get, self._numbers) if st is not None]
             if len(states) == len(self._numbers):
                 self._states = states
-        # a log in time order (not flagged) ends with its latest output
-        last = [NEVER if st.flagged else st.raw[-1][0] for st in states if st.raw]
-        if not last or max(last) < t_from_mu:
-            return NEVER
         best = NEVER
         for st in states:
+            if st.max_c + 8 <= t_from_mu:
+                continue  # its outputs are at most 7 mu after max_c, the latest coarse time logged
             raw = st.raw
             if not raw:
                 continue
             if st.flagged:  # out of order: the whole log
                 t = min((e[0] for e in raw if e[0] >= t_from_mu), default=NEVER)
-            elif raw[-1][0] < t_from_mu:
+            elif raw[-1][0] < t_from_mu:  # a log in time order ends with its latest output
                 continue
             else:
                 t = raw[bisect_left(raw, (t_from_mu,))][0]  # compares the times only

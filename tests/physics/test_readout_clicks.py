@@ -11,7 +11,7 @@ from sim.physics.detectors import ClickChannel
 from sim.physics.readout import poisson_click_mu, poisson_click_times
 
 
-@pytest.mark.parametrize("rate_hz", [0.0, 60e3, 3e6])  # none, a readout's ~18, ~900: arrays
+@pytest.mark.parametrize("rate_hz", [0.0, 100.0, 60e3, 3e6])  # none, ~0 (a dark ion), ~18, ~900
 def test_click_times_in_mu_are_the_array_paths(rate_hz):
     mu = 1e-9
     for t_a, t_b in [(538_962_695, 539_262_695), (1000, 1000), (7, 300_007)]:

@@ -67,8 +67,6 @@ class LevelView:
     def levels(self, t_from: int, t_to: int) -> list[tuple[int, int]]:
         if self.gen is not None:
             return self.gen.levels(t_from, t_to)
-        if self.quiet_since(t_from):
-            return []
         st = self.st
         if st.flagged or self.idx < len(st.raw):  # submissions not turned into levels yet
             self._advance(t_to)
@@ -76,7 +74,7 @@ class LevelView:
         if not t or t[-1] < t_from:
             return []
         i = bisect_left(t, t_from)
-        j = bisect_left(t, t_to)
+        j = len(t) if t[-1] < t_to else bisect_left(t, t_to, i)
         return list(zip(t[i:j], self.lv[i:j]))
 
     def quiet_since(self, t_from: int) -> bool:
@@ -142,10 +140,12 @@ class LevelView:
             self._advance(t_to)
 
     def _advance(self, t_to: int) -> None:
-        res = self.st.resolved()
+        st = self.st
+        res = st.raw if not st.flagged else st.resolved()  # (in time order: its own resolution)
+        n = len(res)
         self.idx, self.o, self.oe, self.level = self._walk(
             res,
-            min(self.idx, len(res)),
+            self.idx if self.idx < n else n,
             len(res),
             t_to,
             self.o,
@@ -336,6 +336,17 @@ class TTLInputPhy:
         #: every edge so far came after the ones before it (the edges before a gate control
         #: are then found by bisection)
         self.ordered = True
+        self._st: ChannelState | None = None  # the channel's state (made once, never replaced)
+
+    def _controls(self) -> list[tuple[int, int, int]]:
+        """The channel's resolved outputs (the engine's ``resolved``; a log in time order is
+        its own resolution)."""
+        st = self._st
+        if st is None:
+            st = self._st = getattr(self.engine, "channels", {}).get(self.channel)
+            if st is None:  # (none yet, or an engine that only resolves)
+                return self.engine.resolved(self.channel)
+        return self.engine.resolved(self.channel) if st.flagged else st.raw
 
     def rtio_reset(self, counter: int) -> None:
         """``core.reset()`` clears gate sensitivities (``rio`` domain)."""
@@ -355,8 +366,9 @@ class TTLInputPhy:
             self.edges.extend(new_edges)
         edges = self.edges
         ei, ne = self.edge_idx, len(edges)
-        res = eng.resolved(self.channel)
-        ci, nc = min(self.ctrl_idx, len(res)), len(res)
+        res = self._controls()
+        nc = len(res)
+        ci = self.ctrl_idx if self.ctrl_idx < nc else nc
         out: list[tuple[int, int, int]] = []
         sens, level, last_c = self.sens, self.level, self.last_c
         ctrl_end = ts_end - GATE_OFFSET_MU
@@ -402,13 +414,15 @@ class TTLInputPhy:
         find no edge and move nothing, and no sample is due), as long as nothing is submitted
         meanwhile; it may stop short of ``t_need`` once that is clearly not reached."""
         t = self.engine.quiet_until(self.channel, t_need - INPUT_ARRIVAL_MU) + INPUT_ARRIVAL_MU
+        if t < t_need:
+            return t  # (short of t_need already: a sample could only make it earlier)
         sample = self.next_self_event()  # a pending sample: an event of its own
-        return t if sample is None else min(t, sample)
+        return t if sample is None or t < sample else sample
 
     def next_self_event(self) -> int | None:
         """Arrival time of the next pending sample request (None if none is pending)."""
-        res = self.engine.resolved(self.channel)
-        for i in range(min(self.ctrl_idx, len(res)), len(res)):
+        res = self._controls()
+        for i in range(self.ctrl_idx, len(res)):  # (none when ctrl_idx is past the end)
             if res[i][1] == 3:
                 return res[i][0] + GATE_OFFSET_MU + INPUT_ARRIVAL_MU
         return None
