@@ -163,6 +163,21 @@ def resolve_lab(
         ) from exc
 
 
+def _claim_lab(store: Any, read_only: bool, dataset_db: Any) -> None:
+    """Hold the simulated lab of a simulation that keeps its hardware state on disk and writes
+    it (:meth:`~sim.state_file.HardwareStore.claim`); another process holding it is an
+    :class:`InputError` (the dataset store opened for this simulation is closed first)."""
+    if read_only:
+        return
+    from sim.lab_lock import LabInUse
+
+    try:
+        store.claim()
+    except LabInUse as exc:
+        dataset_db.close_db()
+        raise InputError(str(exc)) from None
+
+
 def _load_stored(store: Any) -> Any:
     from sim.state_file import StateFileError
 
@@ -309,13 +324,18 @@ class Simulation:
         self._own_session = session is None
         self.hardware_faithful = hardware_faithful
         self.link_down = tuple(link_down)
-        stored = None if power_up else _load_stored(self._store)
-        # The session sees the lab's own entries (class names, channels, sim_* keys).
-        self.session = self._new_session() if session is None else session
-        self._next_state: Any = None  # the state the next experiment starts from
-        self._tag_feed = _tag_feed(tag_feed, self.session)
-        if stored is not None and self._own_session:
-            self._continue_from(self.session, stored)
+        _claim_lab(self._store, read_only, self.dataset_db)
+        try:
+            stored = None if power_up else _load_stored(self._store)
+            # The session sees the lab's own entries (class names, channels, sim_* keys).
+            self.session = self._new_session() if session is None else session
+            self._next_state: Any = None  # the state the next experiment starts from
+            self._tag_feed = _tag_feed(tag_feed, self.session)
+            if stored is not None and self._own_session:
+                self._continue_from(self.session, stored)
+        except BaseException:
+            self._store.release()
+            raise
         self.scheduler = Scheduler()
         self.ccb = CCB()
         self._closed = False
@@ -362,6 +382,7 @@ class Simulation:
                 self.session.close()
             if self._tag_feed is not None:
                 self._tag_feed.close()
+            self._store.release()
 
     def __enter__(self) -> "Simulation":
         return self

@@ -28,6 +28,7 @@ import pickle
 from typing import Any
 
 from sim.hwstate import STATE_VERSION, HardwareState
+from sim.lab_lock import LabLock
 
 __all__ = [
     "FORMAT",
@@ -188,6 +189,30 @@ class HardwareStore:
     def __init__(self, path: pathlib.Path | None, identity: dict) -> None:
         self.path = path
         self.identity = identity
+        self._lock: LabLock | None = None
+
+    @property
+    def held(self) -> bool:
+        """This process holds the simulated lab (:meth:`claim`)."""
+        return self._lock is not None
+
+    def claim(self) -> None:
+        """Hold the simulated lab whose state this is for this process until :meth:`release`
+        (:class:`~sim.lab_lock.LabLock`; nothing without a file).
+
+        :raises LabInUse: another process holds it.
+        """
+        if self.path is None or self._lock is not None:
+            return
+        lock = LabLock(self.path)
+        lock.acquire()
+        self._lock = lock
+
+    def release(self) -> None:
+        """Give the simulated lab back (idempotent)."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def load(self) -> HardwareState | None:
         """The stored state, or None (no file; or discarded, with one warning).

@@ -208,9 +208,11 @@ class Core:
             where = sim_args["sim_state"]  # True: the working directory, or a directory
             directory = pathlib.Path.cwd() if where is True else pathlib.Path(where)
             store = store_for(True, directory, None, sim_args.get("lab"), db, lab)
+            store.claim()  # one process at a time on a simulated lab (LabInUse otherwise)
             try:
                 state = store.load()
             except StateFileError as exc:
+                store.release()
                 raise StateFileError(f"{exc}: delete it to start from a cold machine") from exc
             if state is not None:
                 session.restore_state(state, sim_args.get("seed"))
@@ -305,6 +307,8 @@ class Core:
                         "cannot store the simulated hardware state: %s: %s", type(exc).__name__, exc
                     )
             self.session.close()
+            if self._store is not None:
+                self._store.release()
 
     def notify_run_end(self) -> None:
         """End of ``run()``: no analyzer proxy in the simulator."""

@@ -177,6 +177,17 @@ def test_artiq_run_with_device_db_sim_keeps_the_state(tmp_path, monkeypatch):
     artiq_run("startup.py")
     artiq_run("readout_calibration.py")
     assert len(list((tmp_path / "sim_state").glob("*.state"))) == 1
+    # one core at a time on the simulated lab (two artiq_run at once): the second is refused
+    from sim.device_manager import DeviceError
+
+    holder = DeviceManager(ddb, {"scheduler": Scheduler(), "ccb": CCB()})
+    try:
+        holder.get("core")
+        with pytest.raises(DeviceError, match="simulated lab is in use by pid"):
+            DeviceManager(ddb, {"scheduler": Scheduler(), "ccb": CCB()}).get("core")
+    finally:
+        holder.close_devices()
+    artiq_run("readout_calibration.py")  # given back at close
 
 
 def test_hardware_faithful_plays_on(lab_dir, caplog, capsys):
