@@ -163,10 +163,10 @@ def resolve_lab(
         ) from exc
 
 
-def _claim_lab(store: Any, read_only: bool, dataset_db: Any) -> None:
+def _claim_lab(store: Any, read_only: bool) -> None:
     """Hold the simulated lab of a simulation that keeps its hardware state on disk and writes
     it (:meth:`~sim.state_file.HardwareStore.claim`); another process holding it is an
-    :class:`InputError` (the dataset store opened for this simulation is closed first)."""
+    :class:`InputError`."""
     if read_only:
         return
     from sim.lab_lock import LabInUse
@@ -174,8 +174,18 @@ def _claim_lab(store: Any, read_only: bool, dataset_db: Any) -> None:
     try:
         store.claim()
     except LabInUse as exc:
-        dataset_db.close_db()
         raise InputError(str(exc)) from None
+
+
+def _open_dataset_store(path: pathlib.Path | None, read_only: bool) -> DatasetDB:
+    """The simulation's dataset store at ``path`` (None: in memory); read-only: an in-memory
+    copy of it. Raises :class:`InputError` if it cannot be opened."""
+    try:
+        return copied_store(path) if read_only else DatasetDB(path)
+    except Exception as exc:  # lmdb.Error: not an LMDB file, locked, ...
+        raise InputError(
+            "cannot open dataset store '{}': {}".format(path, " ".join(str(exc).split()))
+        ) from exc
 
 
 def _load_stored(store: Any) -> Any:
@@ -303,29 +313,20 @@ class Simulation:
             prepare_outputs(self.output_paths())
         except OutputPathError as exc:
             raise InputError(str(exc)) from None
+        _claim_lab(self._store, read_only)  # first: a lab held elsewhere opens nothing
         try:
-            self.dataset_db = (
-                copied_store(self.dataset_db_path) if read_only else DatasetDB(self.dataset_db_path)
+            self.dataset_db = _open_dataset_store(self.dataset_db_path, read_only)
+            if self.lab is not None:  # the lab's loop design, as a real lab keeps it (calib.link.*)
+                seed_lab_datasets(self.dataset_db, self.lab)
+            #: warns when an experiment reads a calibration measured at another lab
+            self.calibration_watch = (
+                None if self.lab is None else CalibrationWatch(self.dataset_db, self.lab)
             )
-        except Exception as exc:  # lmdb.Error: not an LMDB file, locked, ...
-            raise InputError(
-                "cannot open dataset store '{}': {}".format(
-                    self.dataset_db_path, " ".join(str(exc).split())
-                )
-            ) from exc
-        if self.lab is not None:  # the lab's loop design, as a real lab keeps it (calib.link.*)
-            seed_lab_datasets(self.dataset_db, self.lab)
-        #: warns when an experiment reads a calibration measured at another lab
-        self.calibration_watch = (
-            None if self.lab is None else CalibrationWatch(self.dataset_db, self.lab)
-        )
-        self.progress = progress
-        self.interactive_input = interactive_input
-        self._own_session = session is None
-        self.hardware_faithful = hardware_faithful
-        self.link_down = tuple(link_down)
-        _claim_lab(self._store, read_only, self.dataset_db)
-        try:
+            self.progress = progress
+            self.interactive_input = interactive_input
+            self._own_session = session is None
+            self.hardware_faithful = hardware_faithful
+            self.link_down = tuple(link_down)
             stored = None if power_up else _load_stored(self._store)
             # The session sees the lab's own entries (class names, channels, sim_* keys).
             self.session = self._new_session() if session is None else session

@@ -20,20 +20,27 @@ PROFILE7 = 0x0E + 7
 FTW, POW, ASF = 0x12345607, 0x4321, 0x2ABC  # FTW's low byte 0x07: the FTW register's address
 
 
+def _cut_after_instruction(core, cpld, dds, instruction: int) -> int:
+    """Initialise, then send only ``instruction``'s byte to channel 0 (chip select left low) and
+    wait 10 us; returns the time of the cut (mu)."""
+    core.reset()
+    cpld.init()
+    dds.init()
+    core.break_realtime()
+    t_cut = now_mu()
+    cpld.bus.set_config_mu(SPI_CONFIG, 8, SPIT_DDS_WR, CS)
+    cpld.bus.write(instruction << 24)
+    delay(10 * us)
+    return t_cut
+
+
 def _kernel(env, cut: str, io_rst: bool):
     """Initialise, cut a profile-7 write after its instruction byte (the chip select then held
     low, or moved on to CFG by ``cfg_sw``), optionally ``io_rst``, then a full ``set_mu``."""
     core, cpld, dds = env.core, env.get("urukul0_cpld"), env.get("urukul0_ch0")
 
     def k():
-        core.reset()
-        cpld.init()
-        dds.init()
-        core.break_realtime()
-        t_cut = now_mu()
-        cpld.bus.set_config_mu(SPI_CONFIG, 8, SPIT_DDS_WR, CS)
-        cpld.bus.write(PROFILE7 << 24)  # the rest of write64 dropped
-        delay(10 * us)
+        t_cut = _cut_after_instruction(core, cpld, dds, PROFILE7)  # the rest of write64 dropped
         if cut == "cs_moved":
             cpld.cfg_sw(0, True)
         if io_rst:
@@ -103,13 +110,7 @@ def test_read_after_a_cut_read_raises(env):
     core, cpld, dds = env.core, env.get("urukul0_cpld"), env.get("urukul0_ch0")
 
     def k():
-        core.reset()
-        cpld.init()
-        dds.init()
-        core.break_realtime()
-        cpld.bus.set_config_mu(SPI_CONFIG, 8, SPIT_DDS_WR, CS)
-        cpld.bus.write((PROFILE7 | 0x80) << 24)  # the rest of read64 dropped
-        delay(10 * us)
+        _cut_after_instruction(core, cpld, dds, PROFILE7 | 0x80)  # the rest of read64 dropped
         return dds.get_mu()
 
     with pytest.raises(UrukulOutOfStep, match="urukul0_ch0: a read ending at t="):
