@@ -186,10 +186,15 @@ class CPLD:
         return self.bus.read()
 
     def init(self, blind: bool = False) -> None:
-        """Check proto_rev (``ValueError("Urukul proto_rev mismatch")``), write CFG, align SYNC.
-        Advances the timeline cursor by about 1.1 ms."""
+        """Check proto_rev (``ValueError("Urukul proto_rev mismatch")``), write CFG with IO_RST
+        and then without (the DDS master reset RST is not pulsed, as in ARTIQ: it confuses the
+        AD9910), align SYNC. The SPI bus is configured for CFG writes 1 us ahead (as ARTIQ 9
+        does, so that its drivers' levels settle). Advances the timeline cursor by about
+        1.1 ms."""
         cfg = self.cfg_reg
-        self.cfg_reg = cfg | (1 << _RST) | (1 << _IO_RST)
+        self.cfg_reg = cfg | (1 << _IO_RST)
+        self.bus.set_config_mu(SPI_CONFIG, 24, SPIT_CFG_WR, CS_CFG)
+        delay(1e-6)
         if blind:
             self.cfg_write(self.cfg_reg)
         else:

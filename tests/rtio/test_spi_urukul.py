@@ -94,6 +94,23 @@ def test_cpld_init_and_sta(env):
         env.run(k2)
 
 
+def test_cpld_init_pulses_io_rst_not_master_reset(env):
+    """init resets the DDS serial interfaces (CFG IO_RST high, then low) but never raises CFG RST:
+    ARTIQ's init leaves the AD9910s' master reset alone, since pulsing it confuses them
+    (ARTIQ issue 940)."""
+    core, cpld = env.core, env.get("urukul0_cpld")
+    rst, io_rst = 1 << 19, 1 << 20
+
+    def k():
+        core.reset()
+        cpld.init()
+
+    env.run(k)
+    words = [cfg for _, cfg in cpld.decoder.cfg_log]
+    assert words and not any(w & rst for w in words)
+    assert words[0] & io_rst and not words[-1] & io_rst
+
+
 def test_ad9910_set_advances_1256(make_env):
     """The default (continuous-phase) set() advances the cursor by 1256 mu from the aligned start
     (timing only: the Urukul is left uninitialised, as the hardware would play it)."""
