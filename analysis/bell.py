@@ -41,7 +41,9 @@ __all__ = [
     "povm",
     "rotation",
     "scan_unitaries",
+    "spam_error_draws",
     "spam_factors",
+    "spam_note",
 ]
 
 #: Basis codes of ``herald.basis_a``/``herald.basis_b``.
@@ -226,8 +228,40 @@ def _scan_arrays(phase_turns, n_even, n_total):
 
 
 def _spam_apply(p_odd_s, coh_s, psi, readout_errors):
-    k, t = spam_factors(readout_errors)
+    k, t = _spam_kt(readout_errors)
     return 0.5 * ((p_odd_s - t) / k + psi * coh_s / k)
+
+
+def _spam_kt(readout_errors):
+    """:func:`spam_factors` for scalars or for arrays of drawn errors (element by element)."""
+    ea, eb = readout_errors
+    if np.ndim(ea) == 0 and np.ndim(eb) == 0:
+        return spam_factors((ea, eb))
+    return (1 - 2 * ea) * (1 - 2 * eb), ea + eb - 2 * ea * eb
+
+
+#: drawn readout errors are kept below this (1/2 would make the correction divide by zero)
+_MAX_DRAWN_ERROR = 0.45
+
+
+def spam_error_draws(
+    readout_errors: tuple[float, float],
+    readout_sigmas: tuple[float, float] | None,
+    size: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray] | tuple[float, float]:
+    """The readout errors a bootstrap's SPAM correction uses, sample by sample: each ε drawn
+    from a normal law with its calibration's standard error, cut to [0, 0.45]; the errors
+    themselves (exact) without standard errors. The draws come from a generator spawned from
+    ``rng``, so the other bootstrap draws are the same with and without them."""
+    if readout_sigmas is None or not any(readout_sigmas):
+        return readout_errors
+    sub = rng.spawn(1)[0]
+    ea, eb = (
+        np.clip(sub.normal(e, sd, size), 0.0, _MAX_DRAWN_ERROR)
+        for e, sd in zip(readout_errors, readout_sigmas)
+    )
+    return ea, eb
 
 
 def fidelity_parity_scan(
@@ -241,6 +275,7 @@ def fidelity_parity_scan(
     n_boot: int = 2000,
     rng: np.random.Generator | None = None,
     readout_errors: tuple[float, float] | None = None,
+    readout_sigmas: tuple[float, float] | None = None,
 ) -> BellFidelity:
     """F = ½(P_odd ± B) from Z-basis populations and a parity scan (see module docstring).
 
@@ -249,7 +284,9 @@ def fidelity_parity_scan(
     Value and bounds are clipped to [0, 1].
 
     :param z_counts: Z-basis outcome counts (n00, n01, n10, n11)
-    :param readout_errors: (ε_A, ε_B) for the SPAM-corrected value (treated as exact)
+    :param readout_errors: (ε_A, ε_B) for the SPAM-corrected value
+    :param readout_sigmas: their calibration's standard errors, propagated into the
+        SPAM-corrected interval (``None``: the errors are treated as exact, and it says so)
     :raises ValueError: on empty or inconsistent input
     """
     bell_state(psi)
@@ -277,19 +314,28 @@ def fidelity_parity_scan(
     coh = from_samples(psi * coef[1], psi * a_s, cl=cl, method=method, clip=(-1.0, 1.0))
     fid_spam, s_spam = None, None
     if readout_errors is not None:
-        s_spam = _spam_apply(po_s, a_s, psi, readout_errors)
+        drawn = spam_error_draws(readout_errors, readout_sigmas, n_boot, rng)
+        s_spam = _spam_apply(po_s, a_s, psi, drawn)
         v = float(_spam_apply(podd.value, coef[1], psi, readout_errors))
-        fid_spam = from_samples(
-            v, s_spam, cl=cl, method=method + _spam_note(readout_errors), clip=(0.0, 1.0)
-        )
+        note = spam_note(readout_errors, readout_sigmas)
+        fid_spam = from_samples(v, s_spam, cl=cl, method=method + note, clip=(0.0, 1.0))
     return BellFidelity(
         psi, fid, podd, coh, fid_spam, int(nz + n.sum()), np.clip(f_s, 0, 1), s_spam, fit
     )
 
 
-def _spam_note(readout_errors: tuple[float, float]) -> str:
+def spam_note(
+    readout_errors: tuple[float, float], readout_sigmas: tuple[float, float] | None = None
+) -> str:
+    """What a SPAM-corrected estimate's method says about the readout errors it used."""
     ea, eb = readout_errors
-    return f"; SPAM-corrected with readout errors {ea:.4g}, {eb:.4g} (treated as exact)"
+    if readout_sigmas is None or not any(readout_sigmas):
+        return f"; SPAM-corrected with readout errors {ea:.4g}, {eb:.4g} (treated as exact)"
+    sa, sb = readout_sigmas
+    return (
+        f"; SPAM-corrected with readout errors {ea:.4g} ± {sa:.2g}, {eb:.4g} ± {sb:.2g} "
+        "(their calibration's standard errors propagated)"
+    )
 
 
 def fidelity_correlations(
@@ -302,6 +348,7 @@ def fidelity_correlations(
     n_boot: int = 2000,
     rng: np.random.Generator | None = None,
     readout_errors: tuple[float, float] | None = None,
+    readout_sigmas: tuple[float, float] | None = None,
 ) -> BellFidelity:
     """F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from outcome counts in the XX, YY and ZZ settings.
 
@@ -309,6 +356,8 @@ def fidelity_correlations(
     of the analysis rotation cancels in same-basis products). Interval: bootstrap with
     each p_even drawn from its Jeffreys posterior (percentile), clipped to [0, 1].
 
+    :param readout_errors: (ε_A, ε_B) for the SPAM-corrected value
+    :param readout_sigmas: their standard errors (as :func:`fidelity_parity_scan`)
     :raises ValueError: if a setting has no counts
     """
     bell_state(psi)
@@ -339,16 +388,17 @@ def fidelity_correlations(
     fid_spam, s_spam = None, None
     if readout_errors is not None:
         k, _ = spam_factors(readout_errors)
+        k_s, _ = _spam_kt(spam_error_draws(readout_errors, readout_sigmas, n_boot, rng))
 
-        def fid_c(p: np.ndarray) -> np.ndarray:
+        def fid_c(p: np.ndarray, k: np.ndarray | float) -> np.ndarray:
             return 0.25 * (1 + (signs * (2 * p - 1)).sum(axis=-1) / k)
 
-        s_spam = fid_c(draws)
+        s_spam = fid_c(draws, k_s)
         fid_spam = from_samples(
-            float(fid_c(pe)),
+            float(fid_c(pe, k)),
             s_spam,
             cl=cl,
-            method=method + _spam_note(readout_errors),
+            method=method + spam_note(readout_errors, readout_sigmas),
             clip=(0.0, 1.0),
         )
     return BellFidelity(psi, est, zodd, coh, fid_spam, int(ns.sum()), np.clip(f_s, 0, 1), s_spam)
@@ -375,5 +425,8 @@ def combine_fidelities(parts: list[BellFidelity], *, spam: bool = False) -> Esti
         raise ValueError("parts carry different numbers of bootstrap samples")
     value = float(sum(wi * e.value for wi, e in zip(w, ests)))  # type: ignore[union-attr]
     s = sum(wi * si for wi, si in zip(w, samples))
-    method = ests[0].method.split(";")[0] + "; herald-weighted mean of ψ+ and ψ−"  # type: ignore[union-attr]
+    head, *rest = ests[0].method.split(";")  # type: ignore[union-attr]
+    # (a SPAM-corrected estimate keeps what it says about the readout errors)
+    spam_part = [r for r in rest if "SPAM-corrected" in r] if spam else []
+    method = ";".join([head, *spam_part]) + "; herald-weighted mean of ψ+ and ψ−"
     return from_samples(value, np.asarray(s), cl=ests[0].cl, method=method, clip=(0.0, 1.0))  # type: ignore[union-attr]

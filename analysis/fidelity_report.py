@@ -74,6 +74,8 @@ class FidelityEstimates:
     :param tomography: per ψ sign, maximum-likelihood tomography (tomography runs)
     :param scans: per ψ sign, the heralds of the parity scan binned by phase
     :param readout_errors: the readout errors (ε_a, ε_b) the SPAM correction used
+    :param readout_sigmas: their standard errors, propagated into its interval (``None``: the
+        errors were taken as exact)
     """
 
     fidelity: Estimate
@@ -84,6 +86,7 @@ class FidelityEstimates:
     tomography: dict[int, tomo.TomographyResult] = field(repr=False)
     scans: dict[int, ParityScan] = field(default_factory=dict, repr=False)
     readout_errors: tuple[float, float] | None = None
+    readout_sigmas: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,7 @@ class FidelityReport:
             "wall_time_s": st.wall_time_s,
             "duty_cycle": st.duty_cycle,
             "readout_errors": None if fe.readout_errors is None else list(fe.readout_errors),
+            "readout_error_sigmas": None if fe.readout_sigmas is None else list(fe.readout_sigmas),
             "components": {
                 ("psi_plus" if s > 0 else "psi_minus"): {
                     "heralds": p.heralds,

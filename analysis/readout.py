@@ -19,12 +19,15 @@ class ThresholdResult:
     :param error: mean error ½(ε_bright + ε_dark)
     :param error_bright: P(count <= threshold | bright), Clopper–Pearson
     :param error_dark: P(count > threshold | dark), Clopper–Pearson
+    :param error_sd: standard deviation of the mean error's bootstrap draws (its standard
+        error, non-zero also when no shot was misread): what a SPAM correction propagates
     """
 
     threshold: int
     error: Estimate
     error_bright: Estimate
     error_dark: Estimate
+    error_sd: float = 0.0
 
 
 def optimise_threshold(
@@ -71,5 +74,9 @@ def optimise_threshold(
     )
     method = f"bootstrap (Jeffreys draws of both error rates), percentile, B={n_boot}"
     return ThresholdResult(
-        t, from_samples(float(err[t]), s, cl=cl, method=method, clip=(0.0, 0.5)), e_b, e_d
+        t,
+        from_samples(float(err[t]), s, cl=cl, method=method, clip=(0.0, 0.5)),
+        e_b,
+        e_d,
+        float(np.std(s)),
     )

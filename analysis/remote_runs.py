@@ -86,6 +86,9 @@ class RemoteData:
     :param edges: attempts-per-herald bin edges the tables were filled with
     :param readout_errors: ``(readout.error_a, readout.error_b)`` per run; ``None`` if a run
         lacks them
+    :param readout_sigmas: ``(readout.error_sigma_a, readout.error_sigma_b)`` per run, their
+        calibration's standard errors; ``None`` if a run lacks them (files before they were
+        recorded)
     :param notes: what reading noted (detection-time phase corrections)
     """
 
@@ -96,6 +99,7 @@ class RemoteData:
     edges: np.ndarray
     readout_errors: list[tuple[float, float]] | None
     notes: list[str] = field(default_factory=list)
+    readout_sigmas: list[tuple[float, float]] | None = None
 
     @property
     def files(self) -> list[str]:
@@ -277,6 +281,7 @@ def read_remote_runs(
         tables=acc,
         edges=edges,
         readout_errors=_readout_errors(runs),
+        readout_sigmas=_readout_errors(runs, "readout.error_sigma_"),
         notes=notes,
     )
 
@@ -309,12 +314,15 @@ def _detection_phase_hz(run: Run, mode: str, notes: list[str]) -> float:
     return 0.0
 
 
-def _readout_errors(runs: list[Run]) -> list[tuple[float, float]] | None:
-    """``(readout.error_a, readout.error_b)`` of each run, or ``None`` from the first run without
+def _readout_errors(
+    runs: list[Run], prefix: str = "readout.error_"
+) -> list[tuple[float, float]] | None:
+    """``(<prefix>a, <prefix>b)`` of each run (the readout errors, or with
+    ``readout.error_sigma_`` their standard errors), or ``None`` from the first run without
     them."""
     errs = []
     for r in runs:
-        if "readout.error_a" not in r or "readout.error_b" not in r:
+        if prefix + "a" not in r or prefix + "b" not in r:
             return None
-        errs.append((_scalar(r, "readout.error_a", float), _scalar(r, "readout.error_b", float)))
+        errs.append((_scalar(r, prefix + "a", float), _scalar(r, prefix + "b", float)))
     return errs

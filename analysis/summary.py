@@ -107,6 +107,18 @@ def _readout_errors(
     return e
 
 
+def _readout_sigmas(
+    per_run: list[tuple[float, float]] | None, errs: tuple[float, float] | None
+) -> tuple[float, float] | None:
+    """The standard errors of the runs' common readout errors (one calibration: the same in
+    every run), or ``None`` where a run lacks them (the correction then takes the errors as
+    exact and says so)."""
+    if errs is None or per_run is None or len(set(per_run)) != 1:
+        return None
+    sa, sb = per_run[0]
+    return (sa, sb) if sa >= 0 and sb >= 0 else None
+
+
 def _duty_cycle(runs: list[RunTotals], lab_s: float) -> float | None:
     """Lab-time-weighted mean duty cycle of the runs; ``None`` if a run lacks it or no lab time."""
     weighted = 0.0
@@ -139,6 +151,7 @@ def _estimate(
     errs: tuple[float, float] | None,
     with_tomo: bool,
     names: list[str],
+    sigmas: tuple[float, float] | None = None,
 ) -> _Fidelities:
     counts, scans = tables.counts, tables.scans
     parts: dict[int, bell.BellFidelity] = {}
@@ -160,6 +173,7 @@ def _estimate(
                     n_boot=n_boot,
                     rng=rng,
                     readout_errors=errs,
+                    readout_sigmas=sigmas,
                 )
             elif c[1, 1].sum() and c[2, 2].sum() and c[0, 0].sum():
                 parts[s] = bell.fidelity_correlations(
@@ -171,6 +185,7 @@ def _estimate(
                     n_boot=n_boot,
                     rng=rng,
                     readout_errors=errs,
+                    readout_sigmas=sigmas,
                 )
                 if with_tomo and kind == "tomography" and np.all(c.sum(axis=-1) > 0):
                     tomos[s] = tomo.tomography(c, psi=s, cl=cl, rng=rng, readout_errors=errs)
@@ -243,6 +258,7 @@ def reduce_fidelity(
     if sum(c.size for c in acc.codes) == 0:
         raise DataError(names, "empty data: herald arrays have no rows")
     errs = _readout_errors(data.readout_errors, notes)
+    sigmas = _readout_sigmas(data.readout_sigmas, errs)
     phases = acc.phases()
     table = np.zeros(phases.size * _NSET, np.intp)
     for c in acc.codes:  # chunk by chunk: = np.bincount of all codes
@@ -250,7 +266,15 @@ def reduce_fidelity(
     tables = _tables(table.reshape(phases.size, _NSET), phases)
     try:
         fits = _estimate(
-            tables, modes, cl=cl, n_boot=n_boot, rng=rng, errs=errs, with_tomo=True, names=names
+            tables,
+            modes,
+            cl=cl,
+            n_boot=n_boot,
+            rng=rng,
+            errs=errs,
+            with_tomo=True,
+            names=names,
+            sigmas=sigmas,
         )
     except DataError as e:
         early = [n for n in map(stopped_early_note, data.runs) if n is not None]
@@ -317,6 +341,7 @@ def reduce_fidelity(
             tomography=fits.tomography,
             scans=tables.scans,
             readout_errors=errs,
+            readout_sigmas=sigmas,
         ),
         timing=PhotonTiming(arrival=arrival, arrival_source=source, lifetime=life, window=win),
         notes=notes,

@@ -489,8 +489,8 @@ class LinkExperiment(CheckedArguments):
             counts = r.column("counts_" + x).astype(np.int32)
             self.set_dataset("herald.counts_" + x, counts)
             self.set_dataset("herald.bit_" + x, (counts > node.threshold).astype(np.int8))
-            self.set_dataset("readout.threshold_" + x, int(node.threshold))
-            self.set_dataset("readout.error_" + x, float(node.readout_error))
+            for key, value in node.readout_datasets().items():
+                self.set_dataset(key, value)
         t = self.totals
         lab_s = t["lab_mu"] * self.core.ref_period
         self.set_dataset("totals.attempts", np.int64(t["attempts"]))

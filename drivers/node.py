@@ -118,6 +118,8 @@ class IonNode:
         keys = {self.calibration_prefix + "." + k: v for k, v in DEFAULT_CALIBRATION.items()}
         keys["calib.readout.threshold_" + self.label] = DEFAULT_THRESHOLD
         keys["calib.readout.error_" + self.label] = DEFAULT_READOUT_ERROR
+        # the readout error's standard error (None: not stored by a calibration)
+        keys["calib.readout.error_sigma_" + self.label] = None
         return keys
 
     def load_calibration(self, env):
@@ -148,6 +150,21 @@ class IonNode:
         self.t_detect_mu = int64(s2mu(float(cal[p + "detect.duration"])))
         self.threshold = int32(cal["calib.readout.threshold_" + self.label])
         self.readout_error = float(cal["calib.readout.error_" + self.label])
+        sigma = cal["calib.readout.error_sigma_" + self.label]
+        self.readout_error_sigma = None if sigma is None else float(sigma)
+
+    def readout_datasets(self):
+        """``{dataset key: value}`` of the readout this node's bits were taken with, for an
+        experiment's results: threshold, error and (if its calibration stored it) the error's
+        standard error, which the analysis propagates into SPAM-corrected intervals."""
+        x = self.label
+        out = {
+            "readout.threshold_" + x: int(self.threshold),
+            "readout.error_" + x: float(self.readout_error),
+        }
+        if self.readout_error_sigma is not None:
+            out["readout.error_sigma_" + x] = float(self.readout_error_sigma)
+        return out
 
     # ---- beams -----------------------------------------------------------------------------
 

@@ -6,9 +6,10 @@ Per shot: Doppler cooling, optical pumping (prepares |0>, dark), for bright shot
 then detection for ``detection_time``. The threshold t minimises the mean error
 (P(dark > t) + P(bright <= t))/2 (bright = count > t). Run after Startup and after calibrating the
 qubit pi time (``calib.node_X.qubit.pi_time``). Writes persistent ``calib.readout.threshold_a/_b``,
-``calib.readout.error_a/_b`` and ``calib.node_X.detect.duration``; raw counts in
-``readout.bright_counts_a`` etc. A nonsense result (error >= 0.4, or threshold 0 with error
->= 0.1) is refused (``drivers.calibration``): nothing persistent is stored and the run fails.
+``calib.readout.error_a/_b`` with their standard errors ``calib.readout.error_sigma_a/_b`` (the
+analysis propagates them into SPAM-corrected intervals) and ``calib.node_X.detect.duration``; raw
+counts in ``readout.bright_counts_a`` etc. A nonsense result (error >= 0.4, or threshold 0 with
+error >= 0.1) is refused (``drivers.calibration``): nothing persistent is stored and the run fails.
 The kernel asks the scheduler every ``CHECK_EVERY`` shots whether to pause; a paused run resumes
 with the shots still to take, a terminated one writes the shots taken and stores no calibration.
 """
@@ -146,9 +147,7 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
             dark = np.array(self.counts[(i, 0)], dtype=np.int32)
             bright = np.array(self.counts[(i, 1)], dtype=np.int32)
             r = optimise_threshold(bright, dark)
-            e_d, e_b = r.error_dark.value, r.error_bright.value
-            sigma = 0.5 * np.sqrt(e_d * (1 - e_d) / len(dark) + e_b * (1 - e_b) / len(bright))
-            self.set_dataset("readout.error_sigma_" + x, sigma)
+            self.set_dataset("readout.error_sigma_" + x, r.error_sd)
             results[x] = (r, dark, bright)
         # check both nodes before storing anything: a nonsense result keeps the old calibration
         for x, (r, dark, bright) in results.items():
@@ -172,6 +171,7 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
         for x, (r, _, _) in results.items():
             self.set_dataset("calib.readout.threshold_" + x, int(r.threshold), persist=True)
             self.set_dataset("calib.readout.error_" + x, r.error.value, persist=True)
+            self.set_dataset("calib.readout.error_sigma_" + x, r.error_sd, persist=True)
             self.set_dataset(
                 "calib.node_{}.detect.duration".format(x), self.detection_time, persist=True
             )

@@ -461,8 +461,8 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
             self.set_dataset("gate.counts_" + x, counts)
             self.set_dataset("gate.bit_" + x, (counts > node.threshold).astype(np.int8))
             self.set_dataset("gate.reset_" + x, np.array(r["reset_" + x], dtype=np.int8))
-            self.set_dataset("readout.threshold_" + x, int(node.threshold))
-            self.set_dataset("readout.error_" + x, float(node.readout_error))
+            for key, value in node.readout_datasets().items():
+                self.set_dataset(key, value)
         self.set_dataset("gate.attempts", np.array(r["attempts"], dtype=np.int64))
         self.set_dataset("gate.latency_mu", np.array(r["latency_mu"], dtype=np.int64))
         self.set_dataset("gate.t_lab_mu", np.array(r["t_lab_mu"], dtype=np.int64))
