@@ -420,41 +420,45 @@ def uncalibrated(run: Run) -> list[str] | None:
     return None if v is None else [k for k in str(v).split(",") if k]
 
 
-def _same_run(a: Run, b: Run) -> str | None:
-    """Why ``a`` and ``b`` hold one run, or ``None`` for two runs.
+_TWICE = "its heralds would be counted twice"
 
-    One file (after links), or one ARTIQ run: the same rid, ``start_time`` and ``run_time`` (the
-    master's ``time.time()`` at build and at run, hardware and simulator alike), or one simulated
-    run replayed: the same lab, seed, experiment class and arguments, and the same end of the
-    timeline and totals (the same random stream, so the same outcomes).
-    """
+
+def _identities(run: Run) -> list[tuple[str, Any]]:
+    """Keys that are equal for two files only if they hold one run: the file itself (its device
+    and inode, so links too); the ARTIQ run (rid, ``start_time`` and ``run_time``: the master's
+    ``time.time()`` at build and at run, hardware and simulator alike), so copies too; and for a
+    simulated run its random stream (lab, seed, experiment class and arguments, the end of the
+    timeline and the totals: a replay of the same seed gives the same outcomes)."""
+    keys: list[tuple[str, Any]] = []
     with contextlib.suppress(OSError):
-        if os.path.samefile(a.path, b.path):
-            return "the same file"
-    ident = (a.rid, a.start_time, a.run_time)
-    if None not in ident and ident == (b.rid, b.start_time, b.run_time):
+        st = os.stat(run.path)
+        keys.append(("file", (st.st_dev, st.st_ino)))
+    if None not in (run.rid, run.start_time, run.run_time):
+        keys.append(("run", (run.rid, run.start_time, run.run_time)))
+    replay = tuple(run.values.get(k) for k in _SIM_REPLAY_KEYS)
+    if None not in replay:
+        e = run.expid if isinstance(run.expid, dict) else {}
+        what = [replay, _lab_of(run), e.get("class_name"), e.get("arguments")]
+        keys.append(("replay", json.dumps(what, sort_keys=True, default=str)))
+    return keys
+
+
+def _same_run(kind: str, a: Run) -> str:
+    """The error's text for a second file holding ``a``'s run (``kind`` of :func:`_identities`)."""
+    if kind == "file":
+        return f"the same file given twice: {_TWICE}; give each run once"
+    if kind == "run":
         when = _dt.datetime.fromtimestamp(a.start_time or 0).isoformat(sep=" ", timespec="seconds")
         return (
-            f"one run (rid {a.rid}, started {when}: the same rid, start_time and run_time; "
-            "copies of one file)"
+            f"one run (rid {a.rid}, started {when}: the same rid, start_time and run_time) "
+            f"given twice, as copies: {_TWICE}; give each run once"
         )
-    replay = [a.values.get(k) for k in _SIM_REPLAY_KEYS]
-    if (
-        None not in replay
-        and replay == [b.values.get(k) for k in _SIM_REPLAY_KEYS]
-        and _lab_of(a) == _lab_of(b)
-        and _expid_run(a) == _expid_run(b)
-    ):
-        return (
-            f"one simulated run (seed {replay[0]}, the same lab, arguments and end of the "
-            f"timeline, now_mu {replay[1]}: the same random stream replayed, not new data)"
-        )
-    return None
-
-
-def _expid_run(run: Run) -> tuple[Any, Any]:
-    e = run.expid if isinstance(run.expid, dict) else {}
-    return e.get("class_name"), json.dumps(e.get("arguments"), sort_keys=True, default=str)
+    seed, now_mu = (a.values.get(k) for k in _SIM_REPLAY_KEYS[:2])
+    return (
+        f"one simulated run replayed (seed {seed}, the same lab, arguments and end of the "
+        f"timeline, now_mu {now_mu}): the same random stream, not new data: {_TWICE}; "
+        "simulate more runs in one session, or with another --seed"
+    )
 
 
 def check_distinct(runs: Sequence[Run]) -> None:
@@ -463,14 +467,12 @@ def check_distinct(runs: Sequence[Run]) -> None:
 
     :raises SchemaError: naming both files
     """
-    for j, b in enumerate(runs):
-        for a in runs[:j]:
-            why = _same_run(a, b)
-            if why is not None:
-                raise SchemaError(
-                    [a.path, b.path],
-                    f"{why} given twice: its heralds would be counted twice; give each run once",
-                )
+    seen: dict[tuple[str, Any], Run] = {}
+    for b in runs:
+        for key in _identities(b):
+            a = seen.setdefault(key, b)
+            if a is not b:
+                raise SchemaError([a.path, b.path], _same_run(key[0], a))
 
 
 def check_calibrated_alike(runs: Sequence[Run]) -> None:

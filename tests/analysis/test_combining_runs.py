@@ -76,7 +76,7 @@ def test_a_simulated_replay_is_refused(tmp_path):
     in start time; another seed combines."""
     a = _run(tmp_path / "000000003-A.h5", start_time=1.8e9, **SIM)
     b = _run(tmp_path / "000000003-B.h5", start_time=1.9e9, **SIM)
-    with pytest.raises(SchemaError, match="one simulated run .seed 2.*replayed"):
+    with pytest.raises(SchemaError, match="one simulated run replayed .seed 2.*another --seed"):
         fidelity_summary([a, b], n_boot=50)
     c = _run(tmp_path / "000000003-C.h5", start_time=2.0e9, **{**SIM, "ionlink.sim.seed": 5})
     assert fidelity_summary([a, c], n_boot=50).heralds == 1200
