@@ -19,20 +19,22 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .folders import find_runs, parse_time
-from .io import AnalysisError, Run, SchemaError, load
+from .io import RESULTS_FILE_NAME, AnalysisError, Run, SchemaError, load
 
 __all__ = ["main"]
 PROG = "ionlink-analyze"
 #: files from which an archive is read by a process pool by default
 PARALLEL_FROM = 32
 _MODES = ("z", "parity", "tomography")
-#: Experiment kinds with a report: entanglement runs and the calibrations (analysis.calibration).
+#: Experiment kinds with a report: entanglement runs, the calibrations (analysis.calibration) and
+#: remote gates (analysis.gate_report).
 _REPORT_KINDS = (
     "remote_entanglement",
     "single_photon",
     "hom",
     "readout_calibration",
     "dark_counts",
+    "remote_gate",
 )
 
 
@@ -116,7 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     common(f)
     f.add_argument("--json", action="store_true", help="print a machine-readable JSON summary")
     r = sub.add_parser(
-        "report", help="Markdown/HTML report with PNG plots, for every experiment kind"
+        "report",
+        help="Markdown/HTML report with PNG plots, for every experiment kind (entanglement, "
+        "calibrations, remote gates)",
     )
     common(r)
     r.add_argument(
@@ -155,7 +159,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     g.add_argument("-o", "--output", help="also write a report (Markdown, HTML, PNG) here")
     g.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="tracebacks")
-    d = sub.add_parser("find", help="list results files under a results tree")
+    d = sub.add_parser(
+        "find", help="list results files under a results tree (or the one file given)"
+    )
     d.add_argument("root")
     select(d)
     return p
@@ -206,13 +212,15 @@ def _select(args: argparse.Namespace, kinds: tuple[str, ...], executor: Any = No
     With an ``executor`` the files are loaded in parallel."""
     from .parallel import InlineExecutor, ordered_map
 
-    runs, skipped = [], []
+    runs: list[Run] = []
+    other: list[str] = []  # found in directories, of kinds this command does not read
+    skipped: list[str] = []  # of the right kind, left out by --mode or for want of heralds
     found = _expand(args)
     loaded = ordered_map(executor or InlineExecutor(), load, [p for p, _ in found])
     for (p, from_dir), r in zip(found, loaded):
         mode = str(r.values.get("mode")) if r.experiment == "remote_entanglement" else None
         if from_dir and r.experiment not in kinds:
-            skipped.append(r.experiment_class or p.name)
+            other.append(r.experiment_class or p.name)
             continue
         if args.mode and r.experiment == "remote_entanglement" and mode != args.mode:
             skipped.append(f"{r.experiment_class or p.name} (mode {mode})")
@@ -225,8 +233,13 @@ def _select(args: argparse.Namespace, kinds: tuple[str, ...], executor: Any = No
             skipped.append(f"{r.experiment_class or p.name} (rid {r.rid}: no heralds)")
             continue
         runs.append(r)
+    if other:
+        _note(
+            f"skipped {len(other)} run(s) of other kinds ({', '.join(sorted(set(other)))}): "
+            f"{args.cmd} reads {' / '.join(kinds)} runs"
+        )
     if skipped:
-        _note(f"skipped {len(skipped)} run(s) not selected: {', '.join(sorted(set(skipped)))}")
+        _note(f"skipped {len(skipped)} run(s): {', '.join(sorted(set(skipped)))}")
     if not runs:
         raise AnalysisError(
             ", ".join(args.paths),
@@ -331,10 +344,18 @@ def _call(make: Callable[[], Any]) -> Any:
 
 def _report(args: argparse.Namespace, runs: list[Run], executor: Any, ordered_map: Any) -> int:
     from .calibration import summarise
+    from .gate_report import GateReport, gate_summary, write_gate_report
     from .report import write_report
     from .summary import fidelity_summary
 
     for r in runs:
+        if r.experiment is None:
+            raise SchemaError(
+                r.path,
+                f"no ionlink experiment datasets (no 'ionlink.experiment' among its "
+                f"{len(r.datasets)} datasets{'' if r.schema_version else ', no schema_version'})"
+                f"; reports exist for ionlink runs of kinds {', '.join(_REPORT_KINDS)}",
+            )
         if r.experiment not in _REPORT_KINDS:
             raise SchemaError(
                 r.path,
@@ -361,11 +382,14 @@ def _report(args: argparse.Namespace, runs: list[Run], executor: Any, ordered_ma
         )
     for r in runs:
         if r.experiment != "remote_entanglement":
+            summary: Callable[..., Any] = (
+                gate_summary if r.experiment == "remote_gate" else summarise
+            )
             jobs.append(
                 (
                     r.path.with_name(r.path.stem + "-report"),
                     functools.partial(
-                        summarise, r, cl=args.cl, n_boot=args.bootstrap, seed=args.seed
+                        summary, r, cl=args.cl, n_boot=args.bootstrap, seed=args.seed
                     ),
                 )
             )
@@ -384,7 +408,11 @@ def _report(args: argparse.Namespace, runs: list[Run], executor: Any, ordered_ma
         else:
             out = dest
         try:
-            written = write_report(rep, out, formats=formats, cl=args.cl)
+            written = (
+                write_gate_report(rep, out, formats=formats)
+                if isinstance(rep, GateReport)
+                else write_report(rep, out, formats=formats, cl=args.cl)
+            )
         except OSError as e:
             raise AnalysisError(out, f"cannot write report: {e.strerror or e}") from e
         for w in written:
@@ -476,8 +504,20 @@ def _cmd_gate(args: argparse.Namespace) -> int:
 
 
 def _cmd_find(args: argparse.Namespace) -> int:
-    for p in _find(Path(args.root), args):
+    root = Path(args.root)
+    if not root.exists():
+        raise AnalysisError(root, "no such file or directory")
+    if root.is_file() and not RESULTS_FILE_NAME.match(root.name):
+        raise AnalysisError(
+            root,
+            "a file, not a results folder, and not named like a results file "
+            "({rid:09d}-{Class}.h5); ionlink-analyze info shows any file",
+        )
+    found = _find(root, args)
+    for p in found:
         print(p)
+    if not found:
+        _note(f"no results files ({{rid:09d}}-{{Class}}.h5) match under {root}")
     return 0
 
 

@@ -37,7 +37,8 @@ def find_runs(
     until: _dt.datetime | None = None,
     experiment_class: str | None = None,
 ) -> list[Path]:
-    """Results files under ``root`` laid out as ``YYYY-MM-DD/HH/{rid:09d}-{Class}.h5``.
+    """Results files under ``root`` laid out as ``YYYY-MM-DD/HH/{rid:09d}-{Class}.h5`` (``root``
+    itself if it is such a file and matches).
 
     :param rid: one rid or several
     :param since: keep hour directories starting at or after this hour (local time)
@@ -52,7 +53,8 @@ def find_runs(
     )
     lo = None if since is None else since.replace(minute=0, second=0, microsecond=0)
     found = []
-    for p in Path(root).rglob("*.h5"):
+    top = Path(root)
+    for p in [top] if top.is_file() else top.rglob("*.h5"):
         m = RESULTS_FILE_NAME.match(p.name)
         if not m:
             continue

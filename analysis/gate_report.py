@@ -46,13 +46,17 @@ class GateReport:
 
 
 def gate_summary(
-    path: str | os.PathLike[str], *, cl: float = DEFAULT_CL, n_boot: int = 100, seed: int = 0
+    path: str | os.PathLike[str] | Run,
+    *,
+    cl: float = DEFAULT_CL,
+    n_boot: int = 100,
+    seed: int = 0,
 ) -> GateReport:
-    """Read and reduce one remote-gate results file.
+    """Read and reduce one remote-gate results file (a path, or the file :func:`load` read).
 
     :raises AnalysisError: not a remote-gate run, or datasets missing or inconsistent.
     """
-    run = load(path)
+    run = path if isinstance(path, Run) else load(path)
     if run.experiment != "remote_gate":
         raise DataError(run.path, f"not a remote-gate run (ionlink.experiment = {run.experiment})")
     try:

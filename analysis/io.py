@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import datetime as _dt
 import json
 import os
 import re
@@ -37,10 +38,13 @@ __all__ = [
     "MissingDataError",
     "Run",
     "SchemaError",
+    "check_calibrated_alike",
     "check_combinable",
+    "check_distinct",
     "decode_pyon",
     "load",
     "require",
+    "uncalibrated",
 ]
 
 #: Rows per chunk for per-herald arrays and photon tags (2**20 rows = 8 MiB of int64).
@@ -401,15 +405,106 @@ def _lab_name(run: Run) -> str:
     return f"simulated lab {name!r} (description sha256 {str(digest)[:12]}{changed})"
 
 
+#: the link's record of the calibrations a run lacked (comma-separated dataset keys, empty when
+#: calibrated; written by ``drivers.link``): such a run used the default thresholds and gates
+UNCALIBRATED = "ionlink.uncalibrated"
+#: a simulated run's seed and the end of its timeline: with the same lab and arguments, the same
+#: values mean the simulator replayed the same random stream (written by ``sim``)
+_SIM_REPLAY_KEYS = ("ionlink.sim.seed", "ionlink.sim.now_mu", "totals.attempts", "totals.heralds")
+
+
+def uncalibrated(run: Run) -> list[str] | None:
+    """The calibration datasets a run was taken without (``[]``: calibrated; ``None``: the file
+    does not say)."""
+    v = run.values.get(UNCALIBRATED)
+    return None if v is None else [k for k in str(v).split(",") if k]
+
+
+_TWICE = "its heralds would be counted twice"
+
+
+def _identities(run: Run) -> list[tuple[str, Any]]:
+    """Keys that are equal for two files only if they hold one run: the file itself (its device
+    and inode, so links too); the ARTIQ run (rid, ``start_time`` and ``run_time``: the master's
+    ``time.time()`` at build and at run, hardware and simulator alike), so copies too; and for a
+    simulated run its random stream (lab, seed, experiment class and arguments, the end of the
+    timeline and the totals: a replay of the same seed gives the same outcomes)."""
+    keys: list[tuple[str, Any]] = []
+    with contextlib.suppress(OSError):
+        st = os.stat(run.path)
+        keys.append(("file", (st.st_dev, st.st_ino)))
+    if None not in (run.rid, run.start_time, run.run_time):
+        keys.append(("run", (run.rid, run.start_time, run.run_time)))
+    replay = tuple(run.values.get(k) for k in _SIM_REPLAY_KEYS)
+    if None not in replay:
+        e = run.expid if isinstance(run.expid, dict) else {}
+        what = [replay, _lab_of(run), e.get("class_name"), e.get("arguments")]
+        keys.append(("replay", json.dumps(what, sort_keys=True, default=str)))
+    return keys
+
+
+def _same_run(kind: str, a: Run) -> str:
+    """The error's text for a second file holding ``a``'s run (``kind`` of :func:`_identities`)."""
+    if kind == "file":
+        return f"the same file given twice: {_TWICE}; give each run once"
+    if kind == "run":
+        when = _dt.datetime.fromtimestamp(a.start_time or 0).isoformat(sep=" ", timespec="seconds")
+        return (
+            f"one run (rid {a.rid}, started {when}: the same rid, start_time and run_time) "
+            f"given twice, as copies: {_TWICE}; give each run once"
+        )
+    seed, now_mu = (a.values.get(k) for k in _SIM_REPLAY_KEYS[:2])
+    return (
+        f"one simulated run replayed (seed {seed}, the same lab, arguments and end of the "
+        f"timeline, now_mu {now_mu}): the same random stream, not new data: {_TWICE}; "
+        "simulate more runs in one session, or with another --seed"
+    )
+
+
+def check_distinct(runs: Sequence[Run]) -> None:
+    """Refuse one run given twice (the same file, a copy of it, or a simulated replay of it):
+    combined with itself it would count its heralds twice and narrow every interval.
+
+    :raises SchemaError: naming both files
+    """
+    seen: dict[tuple[str, Any], Run] = {}
+    for b in runs:
+        for key in _identities(b):
+            a = seen.setdefault(key, b)
+            if a is not b:
+                raise SchemaError([a.path, b.path], _same_run(key[0], a))
+
+
+def check_calibrated_alike(runs: Sequence[Run]) -> None:
+    """Refuse to combine runs taken without calibrations (:data:`UNCALIBRATED`) with runs taken
+    with them: their readout thresholds and photon gates differ, so one estimate over both
+    describes neither. Runs whose files do not say count as calibrated.
+
+    :raises SchemaError: naming the uncalibrated files
+    """
+    bare = [r for r in runs if uncalibrated(r)]
+    calibrated = [r for r in runs if not uncalibrated(r)]
+    if bare and calibrated:
+        raise SchemaError(
+            [r.path for r in bare],
+            f"taken uncalibrated ({UNCALIBRATED}: {', '.join(uncalibrated(bare[0]) or [])}), "
+            f"cannot combine with the {len(calibrated)} calibrated run(s) (e.g. "
+            f"{calibrated[0].path.name}): their thresholds and gates differ; analyse them "
+            "separately (--per-run, or select with --rid/--since)",
+        )
+
+
 def check_combinable(runs: Sequence[Run], keys: Iterable[str]) -> None:
-    """Refuse to combine runs whose schema differs (version, experiment kind, datasets, dtypes)
-    or that were simulated at different labs (or one simulated, one not): one estimate over
-    different physics would be wrong.
+    """Refuse to combine one run given twice (:func:`check_distinct`), runs whose schema differs
+    (version, experiment kind, datasets, dtypes), runs simulated at different labs (or one
+    simulated, one not), or calibrated with uncalibrated runs (:func:`check_calibrated_alike`):
+    one estimate over different physics, or over one run counted twice, would be wrong.
 
     :raises SchemaError: naming the first file that differs from the first run
     """
     if len(runs) < 2:
         return
+    check_distinct(runs)
     ref = runs[0]
     keys = list(keys)
     for r in runs[1:]:
@@ -445,3 +540,4 @@ def check_combinable(runs: Sequence[Run], keys: Iterable[str]) -> None:
                         f"dataset '{k}' is {ib.dtype}{list(ib.shape)}, "
                         f"not {ia.dtype}{list(ia.shape)}",
                     )
+    check_calibrated_alike(runs)

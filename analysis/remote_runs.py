@@ -29,6 +29,7 @@ from .io import (
     check_combinable,
     load,
     require,
+    uncalibrated,
 )
 
 __all__ = ["REQUIRED", "SCAN_KEYS", "RemoteData", "RunTotals", "read_remote_runs"]
@@ -189,6 +190,18 @@ def stopped_early_note(t: RunTotals) -> str | None:
     )
 
 
+def uncalibrated_note(run: Run) -> str | None:
+    """A note for a run taken without its calibrations (None: calibrated, or the file does not
+    say)."""
+    missing = uncalibrated(run)
+    if not missing:
+        return None
+    return (
+        f"{run.path.name}: taken uncalibrated ({', '.join(missing)} not in the dataset store: "
+        "the defaults were used)"
+    )
+
+
 def read_remote_runs(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -232,6 +245,7 @@ def read_remote_runs(
         want_t_last=timing and window, want_det_hist=timing and not use_tags, want_t_lab=timing
     )
     notes = [n for n in map(stopped_early_note, totals) if n is not None]
+    notes += [n for n in map(uncalibrated_note, runs) if n is not None]
     skip = set() if timing else {"herald.t_det_mu", "herald.t_lab_mu"}
     if timing and not window and use_tags:
         skip.add("herald.t_det_mu")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ import numpy as np
 
 from analysis.bell import analysis_unitary, bell_state, povm, scan_unitaries
 
+#: start times of successive files (ARTIQ's ``time.time()`` at build), 1 ms apart
+_START_TIMES = itertools.count(1.7e9, 1e-3)
 PATTERNS = {1: (0b0011, 0b1100), -1: (0b1001, 0b0110)}
 
 
@@ -141,15 +144,17 @@ def write_artiq(
     artiq_version: str = "9.0",
     expid: str | bytes | None = None,
     attrs: dict[str, dict[str, Any]] | None = None,
+    start_time: float | None = None,
 ) -> Path:
-    """Write an ARTIQ-layout results file (root datasets, ``datasets/``, ``archive/``)."""
+    """Write an ARTIQ-layout results file (root datasets, ``datasets/``, ``archive/``); each file
+    is a run of its own (a ``start_time`` of its own) unless ``start_time`` is given."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with h5py.File(path, "w") as f:
         f["artiq_version"] = artiq_version
         f["rid"] = rid
-        f["start_time"] = 1.7e9
-        f["run_time"] = 1.7e9 + 1
+        f["start_time"] = next(_START_TIMES) if start_time is None else start_time
+        f["run_time"] = f["start_time"][()] + 1
         f["expid"] = (
             expid
             if expid is not None
