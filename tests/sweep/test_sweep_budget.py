@@ -103,3 +103,20 @@ def test_swept_mode_and_heralds_per_setting_reach_the_points_and_their_budget(tm
         heralds = int(row["arg.heralds_per_setting"])
         expected = budget_dict(lab, mode, False, LoopArguments(heralds_per_setting=heralds))
         assert row["budget_rate_hz"] == pytest.approx(expected["rate_hz"], rel=1e-12)
+
+
+@pytest.mark.slow
+def test_simulated_rate_agrees_with_the_budget_of_the_points_arguments(tmp_path, capsys):
+    """200 µs of cooling (fixed) and a 3 or 30 µs slack margin (swept), 100 Z heralds each: the
+    measured herald rate agrees with the point's budget within 3σ (Poisson, σ = R/√100), and
+    that budget is below 0.6× the default loop's (cooling halves the duty cycle)."""
+    out = tmp_path / "s.h5"
+    argv = ["sweep", "--arg", "cooling_time=200e-6", "--arg", "slack_margin=3e-6,30e-6"]
+    argv += ["--mode", "z", "--heralds", "100", "--calibration", "lab", "--workers", "0"]
+    assert main([*argv, "-o", str(out), "-q"]) == 0
+    default = budget_dict(resolve_lab("oxford2020", None), "z")["rate_hz"]
+    for row in _points(out):
+        assert row["heralds"] == 100
+        rate, budget = row["rate_hz"], row["budget_rate_hz"]
+        assert abs(rate - budget) < 3 * rate / 100**0.5, (rate, budget)
+        assert budget < 0.6 * default
