@@ -21,11 +21,18 @@ declares, so an argument added later has to be classified here.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["COUNTERPARTS", "BudgetInputs", "Counterpart", "budget_inputs", "unmodelled_note"]
+__all__ = [
+    "COUNTERPARTS",
+    "BudgetInputs",
+    "Counterpart",
+    "budget_inputs",
+    "unmodelled",
+    "unmodelled_note",
+]
 
 
 @dataclass(frozen=True)
@@ -96,18 +103,22 @@ def budget_inputs(arguments: Mapping[str, Any], mode: str = "parity") -> BudgetI
         are checked before, so this is a registry out of date)."""
     overrides: list[str] = []
     loop: dict[str, Any] = {}
-    unmodelled: list[str] = []
     for name, value in arguments.items():
         counterpart = COUNTERPARTS[name]
         if counterpart.unmodelled:
-            unmodelled.append(name)
-        elif counterpart.lab_key:
+            continue
+        if counterpart.lab_key:
             overrides.append("{}={}".format(counterpart.lab_key, json.dumps(value)))
         elif counterpart.budget == "mode":
             mode = str(value)
         elif counterpart.budget:
             loop[counterpart.budget] = value
-    return BudgetInputs(tuple(overrides), mode, loop, tuple(unmodelled))
+    return BudgetInputs(tuple(overrides), mode, loop, tuple(unmodelled(arguments)))
+
+
+def unmodelled(names: Iterable[str]) -> list[str]:
+    """The arguments among ``names`` that the budget does not model (in their order)."""
+    return [name for name in names if COUNTERPARTS[name].unmodelled]
 
 
 def unmodelled_note(names: tuple[str, ...] | list[str]) -> str:

@@ -185,10 +185,9 @@ class SweepDefinition:
 
     def unmodelled_arguments(self) -> list[str]:
         """The experiment arguments given that the budget does not model (no budget then)."""
-        from sim.budget_arguments import budget_inputs
+        from sim.budget_arguments import unmodelled
 
-        names = dict.fromkeys(name for name, _ in self.argument_values())
-        return list(budget_inputs({name: None for name in names}).unmodelled)
+        return unmodelled(dict.fromkeys(name for name, _ in self.argument_values()))
 
     def check(self) -> None:
         """Load the lab with every swept value (each alone, with the fixed ones) and check every
@@ -227,8 +226,15 @@ class SweepDefinition:
         if not unmodelled:  # the budget's lab with each argument it takes as a lab key
             for name, value in values:
                 overrides = budget_inputs({name: value}).overrides
-                if overrides:
-                    resolve_lab(self.lab, None, (*self.fixed, *overrides))
+                try:
+                    if overrides:
+                        resolve_lab(self.lab, None, (*self.fixed, *overrides))
+                except InputError as exc:
+                    raise InputError(
+                        "argument '{}' = {!r} is the budget's {}: {}".format(
+                            name, value, overrides[0].partition("=")[0], exc
+                        )
+                    ) from None
 
 
 def definition_from_args(args: argparse.Namespace) -> SweepDefinition:
