@@ -128,6 +128,12 @@ def sweep_points(table: SweepTable) -> list[dict[str, Any]]:
     return out
 
 
+def _finite_mean(values: np.ndarray) -> float:
+    """Mean of the finite values, NaN when there are none (points without a budget)."""
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else math.nan
+
+
 def figure_series(table: SweepTable, figure: str, parameter: str) -> Series:
     """``figure`` of every finished point against the numeric ``parameter``, and the budget's
     value per distinct parameter value (the mean over the other swept keys' values)."""
@@ -138,7 +144,7 @@ def figure_series(table: SweepTable, figure: str, parameter: str) -> Series:
     ok = np.array([_text(s) == "done" for s in rows["status"]], dtype=bool)
     bx = np.unique(x)
     budget_col = rows[FIGURES[figure][1]].astype(float)
-    budget = np.array([np.nanmean(budget_col[x == v]) if np.any(x == v) else np.nan for v in bx])
+    budget = np.array([_finite_mean(budget_col[x == v]) for v in bx])
     return Series(
         x[ok],
         rows[figure][ok].astype(float),
@@ -192,7 +198,8 @@ def plot_sweep(
             )
             means = [np.nanmean(s.value[(s.x == v) & have]) for v in s.budget_x]
             ax.plot(s.budget_x, means, "s", color="C1", ms=6, label="mean over seeds")
-        ax.plot(s.budget_x, s.budget, "-", color="k", lw=1.2, label="error budget")
+        if np.any(np.isfinite(s.budget)):  # none where the budget does not model the point
+            ax.plot(s.budget_x, s.budget, "-", color="k", lw=1.2, label="error budget")
         ax.set_ylabel(FIGURES[name][0])
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, loc="best")
@@ -233,10 +240,17 @@ def summary_lines(points: Sequence[dict[str, Any]], parameters: Sequence[str]) -
             )
             continue
         b = p["budget"]
+        if all(v is None for v in b.values()):  # the note says why (an argument not modelled)
+            budget = next(
+                (n for n in p["note"].split("; ") if n.startswith("no budget")), "no budget"
+            )
+        else:
+            budget = (
+                f"budget P {b['p_success'] or math.nan:.3g}, "
+                f"R {b['rate_hz'] or math.nan:.4g}, F {b['fidelity'] or math.nan:.3f}"
+            )
         lines.append(
             f"{p['index']:>4} {par} seed#{p['seed_index']}: P {f(p['p_success'], '{:.3g}')}  "
-            f"R {f(p['rate_hz'], '{:.4g}')} s⁻¹  F {f(p['fidelity'], '{:.3f}')}  "
-            f"(budget P {b['p_success'] or math.nan:.3g}, "
-            f"R {b['rate_hz'] or math.nan:.4g}, F {b['fidelity'] or math.nan:.3f})"
+            f"R {f(p['rate_hz'], '{:.4g}')} s⁻¹  F {f(p['fidelity'], '{:.3f}')}  ({budget})"
         )
     return lines

@@ -8,15 +8,24 @@ simulator's budget reads the same settings, so it lives in a module that imports
 
 from math import pi
 
-__all__ = ["SCHEMA_VERSION", "BASIS_Z", "BASIS_X", "BASIS_Y", "analysis_settings"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "BASIS_Z",
+    "BASIS_X",
+    "BASIS_Y",
+    "PARITY_POINTS",
+    "analysis_settings",
+]
 
 SCHEMA_VERSION = 1
+#: phases of the parity scan, the experiments' default ``parity_points``
+PARITY_POINTS = 8
 BASIS_Z, BASIS_X, BASIS_Y = 0, 1, 2
 # analysis rotation per basis: (theta rad, phase turns); docs/datasets.md
 _BASIS_PULSE = {BASIS_Z: (0.0, 0.0), BASIS_X: (pi / 2, 0.25), BASIS_Y: (pi / 2, 0.5)}
 
 
-def analysis_settings(mode, parity_points=8):
+def analysis_settings(mode, parity_points=PARITY_POINTS):
     """Analysis settings of a mode: lists ``basis_a``, ``basis_b``, ``phase`` (turns),
     ``theta_a``, ``phi_a``, ``theta_b``, ``phi_b`` (rad, turns), one entry per setting."""
     if mode == "z":

@@ -23,6 +23,7 @@ from drivers.analysis_settings import (  # noqa: F401 - re-exported for the expe
     BASIS_X,
     BASIS_Y,
     BASIS_Z,
+    PARITY_POINTS,
     SCHEMA_VERSION,
     analysis_settings,
 )
@@ -82,7 +83,7 @@ class LinkExperiment(CheckedArguments):
         )
         self.setattr_argument(
             "parity_points",
-            NumberValue(8, precision=0, step=1, min=2, type="int"),
+            NumberValue(PARITY_POINTS, precision=0, step=1, min=2, type="int"),
             tooltip="analysis phases in [0, 1) turn",
         )
         self.setattr_argument(

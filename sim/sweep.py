@@ -19,6 +19,13 @@ are); a sweep file or folder made by another definition is refused.
 ``--device-db`` runs every point on another device database: ``device_db_drtio.py`` puts node B on a
 DRTIO satellite, and the lab's ``[drtio]`` keys (``--set drtio.fibre_m=…``) can then be swept;
 each point's budget is then the two-chassis one.
+
+Each point's budget is that of its lab and its experiment arguments (:mod:`sim.budget_arguments`:
+``cooling_time`` is the lab's ``loop.cool_s``, ``slack_margin`` the budget's margin, …). An
+argument the budget does not model (``check_every``, the pulse timing) leaves the points without
+a budget (NaN, and a note), and ``--budget-only`` over one is refused. ``--arg mode=…`` and
+``--arg heralds_per_setting=…`` are ``--mode`` and ``--heralds`` (they can be swept); both for the
+same argument is refused.
 """
 
 from __future__ import annotations
@@ -43,6 +50,8 @@ __all__ = ["Axis", "SweepDefinition", "add_parser", "cmd_sweep", "parse_spec", "
 
 logger = logging.getLogger(__name__)
 ARG_PREFIX = "arg."
+#: experiment arguments that ``sweep`` options also set: argument → (option, default)
+_OPTION_ARGUMENTS = {"mode": ("--mode", "parity"), "heralds_per_setting": ("--heralds", 60)}
 
 
 @dataclass(frozen=True)
@@ -165,23 +174,46 @@ class SweepDefinition:
             )
         return out
 
-    def check(self) -> None:
-        """Load the lab with every swept value (each alone, with the fixed ones) and check every
-        experiment-argument value against the remote-entanglement experiment's declared
-        arguments: a bad key or value is an :class:`InputError` before anything runs."""
-        from sim.experiment_arguments import check_argument_values, declared_arguments
-        from sim.runner import resolve_lab
-        from sim.sweep_point import EXPERIMENT
-
-        values = list(self.arguments) + [
+    def argument_values(self) -> list[tuple[str, Any]]:
+        """Every experiment-argument value of the sweep, fixed and swept: ``(name, value)``."""
+        return list(self.arguments) + [
             (axis.key[len(ARG_PREFIX) :], value)
             for axis in self.axes
             if axis.key.startswith(ARG_PREFIX)
             for value in axis.values
         ]
-        if values:
-            processors = declared_arguments(EXPERIMENT)
-            check_argument_values(processors, values, "remote-entanglement experiment")
+
+    def unmodelled_arguments(self) -> list[str]:
+        """The experiment arguments given that the budget does not model (no budget then)."""
+        from sim.budget_arguments import unmodelled
+
+        return unmodelled(dict.fromkeys(name for name, _ in self.argument_values()))
+
+    def check(self) -> None:
+        """Load the lab with every swept value (each alone, with the fixed ones) and check every
+        experiment-argument value against the remote-entanglement experiment's declared
+        arguments, and the lab of the budget with each argument it follows: a bad key or value
+        is an :class:`InputError` before anything runs, as is ``budget_only`` with an argument
+        the budget does not model."""
+        from sim.budget_arguments import budget_inputs, unmodelled_note
+        from sim.experiment_arguments import check_argument_values, declared_arguments
+        from sim.runner import resolve_lab
+        from sim.sweep_point import EXPERIMENT
+
+        values = self.argument_values()
+        # mode and heralds too: a fixed --arg for them is folded into them
+        check_argument_values(
+            declared_arguments(EXPERIMENT),
+            [("mode", self.mode), ("heralds_per_setting", self.heralds), *values],
+            "remote-entanglement experiment",
+        )
+        unmodelled = self.unmodelled_arguments()
+        if self.budget_only and unmodelled:
+            raise InputError(
+                "--budget-only: {}; run the sweep without --budget-only".format(
+                    unmodelled_note(unmodelled)
+                )
+            )
 
         resolve_lab(self.lab, None, self.fixed)
         for axis in self.axes:
@@ -191,14 +223,24 @@ class SweepDefinition:
                 resolve_lab(
                     self.lab, None, (*self.fixed, "{}={}".format(axis.key, json.dumps(value)))
                 )
+        if not unmodelled:  # the budget's lab with each argument it takes as a lab key
+            for name, value in values:
+                overrides = budget_inputs({name: value}).overrides
+                try:
+                    if overrides:
+                        resolve_lab(self.lab, None, (*self.fixed, *overrides))
+                except InputError as exc:
+                    raise InputError(
+                        "argument '{}' = {!r} is the budget's {}: {}".format(
+                            name, value, overrides[0].partition("=")[0], exc
+                        )
+                    ) from None
 
 
 def definition_from_args(args: argparse.Namespace) -> SweepDefinition:
     """The :class:`SweepDefinition` of ``ionlink-sim sweep`` arguments (checked)."""
     if args.seeds < 1:
         raise InputError("--seeds must be at least 1")
-    if args.heralds < 1:
-        raise InputError("--heralds must be at least 1")
     device_db = None
     if args.device_db is not None:
         path = Path(args.device_db).resolve()
@@ -216,18 +258,31 @@ def definition_from_args(args: argparse.Namespace) -> SweepDefinition:
     axes: list[Axis] = []
     arguments: list[tuple[str, Any]] = []
     seen: set[str] = set()
+    options = {"mode": args.mode, "heralds_per_setting": args.heralds}
     for text, is_arg in [(t, False) for t in args.lab_set] + [(t, True) for t in args.arg]:
         key, values = parse_spec(text)
         name = ARG_PREFIX + key if is_arg else key
         if name in seen:
             raise InputError("{} is given twice".format(name))
         seen.add(name)
+        if is_arg and key in _OPTION_ARGUMENTS and options[key] is not None:
+            option = _OPTION_ARGUMENTS[key][0]
+            raise InputError(
+                "--arg {} and {} both set the experiment's '{}': give one".format(key, option, key)
+            )
         if len(values) > 1:
             axes.append(Axis(name, values))
+        elif is_arg and key in _OPTION_ARGUMENTS:
+            options[key] = values[0]  # the same as the option (checked below as an argument)
         elif is_arg:
             arguments.append((key, values[0]))
         else:
             fixed.append("{}={}".format(key, json.dumps(values[0])))
+    if args.heralds is not None and args.heralds < 1:
+        raise InputError("--heralds must be at least 1")
+    for key, (_, default) in _OPTION_ARGUMENTS.items():
+        if options[key] is None:
+            options[key] = default
     definition = SweepDefinition(
         lab=args.lab,
         fixed=tuple(fixed),
@@ -235,8 +290,8 @@ def definition_from_args(args: argparse.Namespace) -> SweepDefinition:
         axes=tuple(axes),
         seeds=args.seeds,
         seed=args.seed,
-        heralds=args.heralds,
-        mode=args.mode,
+        heralds=options["heralds_per_setting"],
+        mode=options["mode"],
         budget_only=args.budget_only,
         calibration=args.calibration,
         readout_shots=args.readout_shots,
@@ -411,10 +466,15 @@ def add_parser(sub: Any, add_lab_set: Any, common: Any) -> None:
     p.add_argument(
         "--heralds",
         type=int,
-        default=60,
-        help="heralds per analysis setting (default: %(default)s)",
+        default=None,
+        help="heralds per analysis setting (default: 60; the same as --arg heralds_per_setting)",
     )
-    p.add_argument("--mode", default="parity", choices=["z", "parity", "tomography"])
+    p.add_argument(
+        "--mode",
+        default=None,
+        choices=["z", "parity", "tomography"],
+        help="analysis mode (default: parity; the same as --arg mode)",
+    )
     p.add_argument("--budget-only", action="store_true", help="only the error budget per point")
     p.add_argument(
         "--calibration",
@@ -454,6 +514,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import sys
 
     definition = definition_from_args(args)
+    unmodelled = definition.unmodelled_arguments()
+    if unmodelled:
+        from sim.budget_arguments import unmodelled_note
+
+        sys.stderr.write(
+            "ionlink-sim: note: {}: the points have no budget (NaN)\n".format(
+                unmodelled_note(unmodelled)
+            )
+        )
     output = Path(args.output)
     folder = Path(args.points) if args.points else output.with_suffix("")
     if folder == output:

@@ -49,16 +49,12 @@ _BUDGET = {
 _TEXT = ("status", "error", "note", "results_file", "worker")
 
 
-def _columns(parameters: Sequence[str], records: Sequence[PointRecord | None]) -> list:
-    numeric = {
-        key: all(
-            r is None
-            or isinstance(r.parameters.get(key), (int, float))
-            and not isinstance(r.parameters.get(key), bool)
-            for r in records
-        )
-        for key in parameters
-    }
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _columns(parameters: Sequence[str], points: Sequence[dict[str, Any]]) -> list:
+    numeric = {key: all(_is_number(p["parameters"][key]) for p in points) for key in parameters}
     text = h5py.string_dtype()
     cols: list = [("index", "i8"), ("seed_index", "i8"), ("seed", "i8")]
     cols += [(key, "f8" if numeric[key] else text) for key in parameters]
@@ -72,6 +68,10 @@ def _columns(parameters: Sequence[str], records: Sequence[PointRecord | None]) -
     return cols
 
 
+def _text(x: Any) -> str:
+    return x.decode() if isinstance(x, bytes) else str(x)
+
+
 def _num(x: Any) -> float:
     return float("nan") if x is None else float(x)
 
@@ -80,7 +80,7 @@ def _table(
     points: Sequence[dict[str, Any]], parameters: Sequence[str], records: dict[int, PointRecord]
 ) -> np.ndarray:
     ordered = [records.get(int(p["index"])) for p in points]
-    table = np.zeros(len(points), dtype=_columns(parameters, ordered))
+    table = np.zeros(len(points), dtype=_columns(parameters, points))
     for row, (point, rec) in enumerate(zip(points, ordered)):
         t = table[row]
         t["index"], t["seed_index"], t["seed"] = point["index"], point["seed_index"], point["seed"]
@@ -117,13 +117,22 @@ def _ndscan(datasets: Any, table: np.ndarray, axes: Sequence[dict[str, Any]], do
     prefix = "ndscan."
     axis_desc = []
     for i, axis in enumerate(axes):
-        values = np.asarray(axis["values"], dtype=float)
+        description = axis["key"]
+        column = table[axis["key"]]
+        if all(_is_number(v) for v in axis["values"]):
+            values = np.asarray(axis["values"], dtype=float)
+            column = column.astype(float)
+        else:  # text values (e.g. arg.mode): the axis is the index of the value
+            texts = [json.dumps(v) for v in axis["values"]]
+            values = np.arange(len(texts), dtype=float)
+            column = np.array([texts.index(_text(v)) for v in column], dtype=float)
+            description += " ({})".format(", ".join(f"{k}: {t}" for k, t in enumerate(texts)))
         spec: dict[str, Any] = {"is_scannable": True, "scale": 1.0, "step": 0.0}
         axis_desc.append(
             {
                 "param": {
                     "fqn": "ionlink.sweep." + axis["key"],
-                    "description": axis["key"],
+                    "description": description,
                     "type": "float",
                     "default": str(values[0]),
                     "spec": spec,
@@ -133,7 +142,7 @@ def _ndscan(datasets: Any, table: np.ndarray, axes: Sequence[dict[str, Any]], do
                 "max": float(values.max()),
             }
         )
-        datasets[prefix + "points.axis_{}".format(i)] = table[axis["key"]].astype(float)
+        datasets[prefix + "points.axis_{}".format(i)] = column
     channels: dict[str, Any] = {}
     for priority, (name, description) in enumerate(reversed(list(FIGURES.items()))):
         channels[name] = {"path": name, "description": description, "type": "float"}

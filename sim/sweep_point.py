@@ -7,7 +7,9 @@ the calibrations (measured by the readout-calibration and single-photon experime
 ``calibration="lab"`` taken from the lab description), then remote entanglement with ``heralds``
 per analysis setting; the results files are ARTIQ's, and the remote-entanglement file is the
 point's. Its P, rate and fidelity come from :func:`analysis.fidelity_summary`, beside the error
-budget's prediction for the same lab. With ``budget_only`` only the budget is computed.
+budget's prediction for the same lab and experiment arguments (:mod:`sim.budget_arguments` maps
+them onto the budget's inputs; with an argument the budget does not model there is no budget, and
+a note says why). With ``budget_only`` only the budget is computed.
 
 A point never raises: an exception is recorded in :attr:`PointRecord.error` and the sweep goes on.
 """
@@ -58,6 +60,12 @@ class PointSpec:
     readout_shots: int = 200
     photon_attempts: int = 3000
     device_db: str | None = None
+
+    def experiment_arguments(self) -> dict[str, Any]:
+        """The remote-entanglement run's arguments: ``mode``, ``heralds_per_setting``, and
+        :attr:`arguments` (which win; the sweep refuses ``--arg`` beside ``--mode``/``--heralds``
+        for the same argument)."""
+        return {"mode": self.mode, "heralds_per_setting": self.heralds, **self.arguments}
 
 
 @dataclass
@@ -143,24 +151,49 @@ def run_point(spec: PointSpec) -> PointRecord:
     return record
 
 
+def _add_note(record: PointRecord, note: str) -> None:
+    record.note = "; ".join(n for n in (record.note, note) if n)
+
+
 def _run(spec: PointSpec, record: PointRecord) -> None:
-    from sim.physics.budget import budget_dict
+    from sim.runner import resolve_lab
+
+    lab = resolve_lab(spec.lab, None, spec.overrides)
+    _budget(spec, record)
+    if spec.budget_only:
+        return
+    path = _simulate(spec, lab)
+    record.results_file = str(path.resolve())
+    _measure(path, record)
+
+
+def _budget(spec: PointSpec, record: PointRecord) -> None:
+    """The budget of the point's lab and experiment arguments in ``record.budget``; none and a
+    note when an argument is not modelled."""
+    from sim.budget_arguments import budget_inputs
+    from sim.physics.budget import LoopArguments, budget_dict
     from sim.runner import resolve_lab
     from sim.topology import is_two_chassis
 
-    lab = resolve_lab(spec.lab, None, spec.overrides)
-    budget = budget_dict(lab, spec.mode, is_two_chassis(spec.device_db))
+    inputs = budget_inputs(spec.experiment_arguments())
+    if inputs.unmodelled:
+        _add_note(
+            record,
+            "no budget: argument{} {} not modelled".format(
+                "s" if len(inputs.unmodelled) > 1 else "", ", ".join(inputs.unmodelled)
+            ),
+        )
+        return
+    lab = resolve_lab(spec.lab, None, (*spec.overrides, *inputs.overrides))
+    budget = budget_dict(
+        lab, inputs.mode, is_two_chassis(spec.device_db), LoopArguments(**inputs.arguments)
+    )
     record.budget = {
         "p_success": float(budget["p_success"]),
         "rate_hz": float(budget["rate_hz"]),
         "fidelity": float(budget["fidelity_measured"]),
         "fidelity_state": float(budget["fidelity_state"]),
     }
-    if spec.budget_only:
-        return
-    path = _simulate(spec, lab)
-    record.results_file = str(path.resolve())
-    _measure(path, record)
 
 
 def _simulate(spec: PointSpec, lab: Any) -> Path:
@@ -184,8 +217,7 @@ def _simulate(spec: PointSpec, lab: Any) -> Path:
         else:
             for key, value in calibration_datasets(lab).items():
                 simulation.dataset_db.set(key, value, persist=True)
-        arguments = {"mode": spec.mode, "heralds_per_setting": spec.heralds, **spec.arguments}
-        steps.append((EXPERIMENT.name, arguments))
+        steps.append((EXPERIMENT.name, spec.experiment_arguments()))
         for file, args in steps:
             result = simulation.run(repo / file, arguments=args)
             if result.exit_code != 0:
@@ -207,7 +239,7 @@ def _measure(path: Path, record: PointRecord) -> None:
     try:
         rep = fidelity_summary([path], timing=False)
     except AnalysisError as exc:
-        record.note = "no fidelity: {}".format(" ".join(str(exc).split()))
+        _add_note(record, "no fidelity: {}".format(" ".join(str(exc).split())))
         run = load(path)
         heralds = int(run.values["totals.heralds"])
         attempts = int(run.values["totals.attempts"])

@@ -17,8 +17,13 @@ polarisation flips of both photons cancel). Per node: photon detection probabili
   costs besides the loop: analysis pulses, readout, register reads, RPC, slack margins, the next
   setting's phase writes and the cut-short run's cooling. D and T_herald come from
   ``drivers.link_timing``, the timing the experiments play (``calib.link.*`` from the lab's
-  ``[loop]``, the gateware experiment's 3 µs slack margin, Kasli 2.0 CPU costs); the lab's
+  ``[loop]``, the gateware experiment's slack margin, Kasli 2.0 CPU costs); the lab's
   ``overhead_s`` is the paper's own per-run overhead, shown for comparison and not used.
+
+The loop is the one the gateware experiment plays with its default arguments, except where
+:class:`LoopArguments` says otherwise (the arguments the budget follows besides the lab's
+``[loop]``: heralds per setting, parity points, slack margin; ``sim.budget_arguments`` maps an
+experiment's arguments onto these and the lab's keys).
 """
 
 from __future__ import annotations
@@ -26,10 +31,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from drivers.analysis_settings import analysis_settings
+from drivers.analysis_settings import PARITY_POINTS, analysis_settings
 from drivers.link_timing import (
     DRTIO_MARGIN_LATENCIES,
     GATEWARE_MARGIN_S,
+    HERALDS_PER_SETTING,
     HeraldTiming,
     loop_datasets,
     mean_rotation,
@@ -43,12 +49,32 @@ from .readout import fluorescence_rates, optimal_threshold
 
 __all__ = [
     "Budget",
+    "LoopArguments",
     "budget_dict",
     "format_budget",
     "herald_timing",
     "herald_to_rotation_s",
     "predict",
 ]
+
+
+@dataclass(frozen=True)
+class LoopArguments:
+    """Arguments of the gateware experiment that the budget follows besides the lab's ``[loop]``
+    (defaults: the experiment's). The analysis mode is :func:`predict`'s ``mode``.
+
+    :param heralds_per_setting: heralds per analysis setting (the phase writes' share per herald).
+    :param parity_points: phases of the parity scan (the mean analysis pulse in parity mode).
+    :param slack_margin_s: slack re-established after each blocking read (s), before the DRTIO
+        latencies a satellite node adds.
+    """
+
+    heralds_per_setting: int = HERALDS_PER_SETTING
+    parity_points: int = PARITY_POINTS
+    slack_margin_s: float = GATEWARE_MARGIN_S
+
+
+DEFAULT_ARGUMENTS = LoopArguments()
 
 
 @dataclass(frozen=True)
@@ -99,14 +125,20 @@ def _spam(node: Node) -> float:
     return err + node.readout.prep_error
 
 
-def herald_timing(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> HeraldTiming:
-    """The loop the gateware experiment plays at ``lab`` with its default arguments (analysis
-    ``mode``): ``calib.link.*`` of the lab, 3 µs slack margin, the qubit drive's π time at the
-    default amplitude. ``two_chassis``: node B on a DRTIO satellite (``device_db_drtio.py``):
-    the margin includes three link latencies of the lab's ``[drtio]``, every run reads the slave
-    entangler's answer (a round trip) and node B's PMT counts are read over the link (one round
-    trip per count and one for the read that times out; ½(bright + dark) counts on average, each
-    ion of a Bell state being bright half of the time)."""
+def herald_timing(
+    lab: Lab,
+    mode: str = "parity",
+    two_chassis: bool = False,
+    arguments: LoopArguments = DEFAULT_ARGUMENTS,
+) -> HeraldTiming:
+    """The loop the gateware experiment plays at ``lab`` with its default arguments but
+    ``arguments`` (analysis ``mode``): ``calib.link.*`` of the lab, the slack margin (3 µs by
+    default), the qubit drive's π time at the default amplitude. ``two_chassis``: node B on a
+    DRTIO satellite (``device_db_drtio.py``): the margin includes three link latencies of the
+    lab's ``[drtio]``, every run reads the slave entangler's answer (a round trip) and node B's
+    PMT counts are read over the link (one round trip per count and one for the read that times
+    out; ½(bright + dark) counts on average, each ion of a Bell state being bright half of the
+    time)."""
     link = loop_datasets(
         lab.loop.cycle_s,
         lab.loop.run_s,
@@ -118,7 +150,7 @@ def herald_timing(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> 
     )
     amp = DEFAULT_CALIBRATION["qubit.amplitude"]
     mu_per_rad = max(1e9 / (2 * n.qubit.rabi_frequency_hz * amp) / math.pi for n in lab.nodes)
-    s = analysis_settings(mode)
+    s = analysis_settings(mode, arguments.parity_points)
     link_mu = round(lab.drtio.latency_s * 1e9) if two_chassis else 0
     reads = 0.0
     if two_chassis:
@@ -129,11 +161,12 @@ def herald_timing(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> 
         cycle_mu=round(link["calib.link.cycle_s"] * 1e9) & ~7,
         run_mu=round(link["calib.link.run_s"] * 1e9),
         cool_mu=round(link["calib.link.cool_s"] * 1e9),
-        margin_mu=round(GATEWARE_MARGIN_S * 1e9) + DRTIO_MARGIN_LATENCIES * link_mu,
+        margin_mu=round(arguments.slack_margin_s * 1e9) + DRTIO_MARGIN_LATENCIES * link_mu,
         detect_mu=round(link["calib.link.detect_s"] * 1e9),
         rotation_mu=mean_rotation(s["theta_a"], s["theta_b"]) * mu_per_rad,
         link_mu=link_mu,
         satellite_reads=reads,
+        heralds_per_setting=arguments.heralds_per_setting,
     )
 
 
@@ -145,10 +178,15 @@ def herald_to_rotation_s(lab: Lab, two_chassis: bool = False) -> float:
     return lab.loop.herald_to_rotation_s + extra
 
 
-def predict(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> Budget:
+def predict(
+    lab: Lab,
+    mode: str = "parity",
+    two_chassis: bool = False,
+    arguments: LoopArguments = DEFAULT_ARGUMENTS,
+) -> Budget:
     """Analytic prediction for ``lab``'s nominal loop (``[loop]``), played by the gateware
-    experiment in analysis ``mode``, on one chassis or (``two_chassis``) with node B on a DRTIO
-    satellite (:func:`herald_timing`, :func:`herald_to_rotation_s`)."""
+    experiment in analysis ``mode`` with ``arguments``, on one chassis or (``two_chassis``) with
+    node B on a DRTIO satellite (:func:`herald_timing`, :func:`herald_to_rotation_s`)."""
     a, b = lab.nodes
     lp = lab.loop
     (eta_a, p1a, p2a, _), (eta_b, p1b, p2b, _) = _photon_eta(lab, a), _photon_eta(lab, b)
@@ -191,7 +229,7 @@ def predict(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> Budget
         "dark counts": 0.75 * p_dc / p,
         "SPAM (measured only)": f_state - f_meas,
     }
-    timing = herald_timing(lab, mode, two_chassis)
+    timing = herald_timing(lab, mode, two_chassis, arguments)
     return Budget(
         lab.name,
         (eta_a, eta_b),
@@ -210,10 +248,16 @@ def predict(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> Budget
     )
 
 
-def budget_dict(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> dict:
-    """Every figure :func:`format_budget` prints, for scripts (``ionlink-sim budget --json``)."""
-    bd = predict(lab, mode, two_chassis)
-    t = herald_timing(lab, mode, two_chassis)
+def budget_dict(
+    lab: Lab,
+    mode: str = "parity",
+    two_chassis: bool = False,
+    arguments: LoopArguments = DEFAULT_ARGUMENTS,
+) -> dict:
+    """Every figure :func:`format_budget` prints, for scripts (``ionlink-sim budget --json``);
+    ``arguments``: the experiment's arguments the budget follows (:class:`LoopArguments`)."""
+    bd = predict(lab, mode, two_chassis, arguments)
+    t = herald_timing(lab, mode, two_chassis, arguments)
     return {
         "lab": bd.lab,
         "mode": bd.mode,

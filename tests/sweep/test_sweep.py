@@ -205,7 +205,7 @@ def test_bad_argument_sweep_values_are_one_line_before_any_point_runs(
     ran = []
     monkeypatch.setattr(sweep, "run_point", lambda spec: ran.append(spec))
     out = tmp_path / "s.h5"
-    argv = ["sweep", "--arg", arg, "--heralds", "1", "--workers", "0", "-o", str(out)]
+    argv = ["sweep", "--arg", arg, "--workers", "0", "-o", str(out)]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("ionlink-sim: error:") and message in err

@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Which remote-entanglement arguments the error budget follows, and as what: the one registry
+(:data:`COUNTERPARTS`) that turns a run's arguments into the budget's inputs.
+
+The budget (:mod:`sim.physics.budget`) predicts the loop of a lab description's ``[loop]`` played
+by the gateware experiment. An argument given to the experiment changes what it plays, so a
+budget beside a run must follow it. Each argument the experiment declares is one of:
+
+- a lab key: the argument plays what the lab's key describes (``cooling_time`` is
+  ``loop.cool_s``); the budget's lab gets the argument's value there;
+- a budget argument: a field of :class:`~sim.physics.budget.LoopArguments`, or the analysis mode;
+- neither, with no effect on the budget's figures (it only acts on an underflow, a stop or a
+  failure, which the budget does not predict);
+- not modelled: the run depends on it and the budget cannot say how; a budget beside such an
+  argument would be a wrong number, so there is none (:attr:`BudgetInputs.unmodelled`).
+
+``tests/sweep/test_sweep_budget.py`` checks that the registry names every argument the experiment
+declares, so an argument added later has to be classified here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "COUNTERPARTS",
+    "BudgetInputs",
+    "Counterpart",
+    "budget_inputs",
+    "unmodelled",
+    "unmodelled_note",
+]
+
+
+@dataclass(frozen=True)
+class Counterpart:
+    """How one experiment argument enters the budget (at most one of the fields is set).
+
+    :param lab_key: the lab description's dotted key the argument's value (same unit) replaces.
+    :param budget: the budget's own input it is: ``mode`` or a field of
+        :class:`~sim.physics.budget.LoopArguments`.
+    :param unmodelled: why the budget cannot follow it (empty when it can).
+    """
+
+    lab_key: str = ""
+    budget: str = ""
+    unmodelled: str = ""
+
+
+_PULSES = (
+    "the budget plays the lab's nominal cycle: pump from 30 ns for loop.pump_s, excitation "
+    "80 ns after it; sweep loop.pump_s with --set instead"
+)
+
+#: every argument of the remote-entanglement experiment → its place in the budget
+COUNTERPARTS: dict[str, Counterpart] = {
+    "mode": Counterpart(budget="mode"),
+    "heralds_per_setting": Counterpart(budget="heralds_per_setting"),
+    "parity_points": Counterpart(budget="parity_points"),
+    "cooling_time": Counterpart(lab_key="loop.cool_s"),
+    "slack_margin": Counterpart(budget="slack_margin_s"),
+    "cycle_length": Counterpart(lab_key="loop.cycle_s"),
+    "run_duration": Counterpart(lab_key="loop.run_s"),
+    "pump_start": Counterpart(unmodelled=_PULSES),
+    "pump_stop": Counterpart(unmodelled=_PULSES),
+    "excite_time": Counterpart(unmodelled=_PULSES),
+    "check_every": Counterpart(
+        unmodelled="its pause checks, an RPC and a break_realtime every check_every runs "
+        "without a herald, are not in the budget's loop"
+    ),
+    # acts only after an underflow, at a stop or on a dead link: not in the budget's figures
+    "readout_delay": Counterpart(),
+    "max_wall_time": Counterpart(),
+    "herald_timeout": Counterpart(),
+}
+
+
+@dataclass(frozen=True)
+class BudgetInputs:
+    """The budget of one run's arguments: ``budget_dict(resolve_lab(lab, …, overrides), mode,
+    two_chassis, LoopArguments(**arguments))``; none when :attr:`unmodelled` is not empty.
+
+    :param overrides: ``KEY=VALUE`` lab overrides standing for arguments (after the run's own).
+    :param mode: the analysis mode. :param arguments: fields of ``LoopArguments`` that differ
+        from the experiment's defaults. :param unmodelled: arguments given that the budget does
+        not model.
+    """
+
+    overrides: tuple[str, ...]
+    mode: str
+    arguments: dict[str, Any]
+    unmodelled: tuple[str, ...]
+
+
+def budget_inputs(arguments: Mapping[str, Any], mode: str = "parity") -> BudgetInputs:
+    """The budget's inputs for a run of the remote-entanglement experiment with ``arguments``
+    (values in SI units, as the experiment takes them; ``mode`` unless an argument sets it).
+
+    :raises KeyError: an argument the registry does not know (the experiment's declared arguments
+        are checked before, so this is a registry out of date)."""
+    overrides: list[str] = []
+    loop: dict[str, Any] = {}
+    for name, value in arguments.items():
+        counterpart = COUNTERPARTS[name]
+        if counterpart.unmodelled:
+            continue
+        if counterpart.lab_key:
+            overrides.append("{}={}".format(counterpart.lab_key, json.dumps(value)))
+        elif counterpart.budget == "mode":
+            mode = str(value)
+        elif counterpart.budget:
+            loop[counterpart.budget] = value
+    return BudgetInputs(tuple(overrides), mode, loop, tuple(unmodelled(arguments)))
+
+
+def unmodelled(names: Iterable[str]) -> list[str]:
+    """The arguments among ``names`` that the budget does not model (in their order)."""
+    return [name for name in names if COUNTERPARTS[name].unmodelled]
+
+
+def unmodelled_note(names: tuple[str, ...] | list[str]) -> str:
+    """One line: the budget does not model the arguments ``names``, and why."""
+    by_reason: dict[str, list[str]] = {}
+    for name in names:
+        by_reason.setdefault(COUNTERPARTS[name].unmodelled, []).append(name)
+    return "; ".join(
+        "the budget does not model argument{} {} ({})".format(
+            "s" if len(group) > 1 else "", ", ".join(repr(n) for n in group), reason
+        )
+        for reason, group in by_reason.items()
+    )

@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""A sweep's budget is the budget of each point's configuration, experiment arguments included
+(``sim.budget_arguments``): arguments with a lab counterpart or a budget input move it, one the
+budget does not model leaves the point without a budget (never a number), and ``--arg`` for what
+``--mode``/``--heralds`` also set is refused beside them."""
+
+import json
+import math
+
+import h5py
+import pytest
+
+import sim.sweep_point as sweep_point
+from analysis.cli import main as analyze
+from sim.budget_arguments import COUNTERPARTS
+from sim.cli import main
+from sim.experiment_arguments import declared_arguments
+from sim.physics.budget import LoopArguments, budget_dict
+from sim.runner import resolve_lab
+
+
+def test_the_registry_classifies_every_argument_the_experiment_declares():
+    assert set(COUNTERPARTS) == set(declared_arguments(sweep_point.EXPERIMENT))
+
+
+def _points(path):
+    with h5py.File(path) as f:
+        return f["sweep/points"][()]
+
+
+def test_budget_only_sweep_follows_cooling_time_and_slack_margin(tmp_path, capsys):
+    """Each point's budget rate is the budget of the lab with ``loop.cool_s`` set to the point's
+    ``cooling_time`` and the point's slack margin (as ``ionlink-sim budget --set loop.cool_s``
+    gives at the default margin): the four points differ."""
+    out = tmp_path / "s.h5"
+    argv = ["sweep", "--budget-only", "--mode", "z", "--heralds", "200", "--workers", "0"]
+    argv += ["--arg", "cooling_time=5e-6,100e-6", "--arg", "slack_margin=3e-6,10e-6"]
+    assert main([*argv, "-o", str(out), "-q"]) == 0
+    rows = _points(out)
+    for row in rows:
+        cool, margin = row["arg.cooling_time"], row["arg.slack_margin"]
+        lab = resolve_lab("oxford2020", None, ["loop.cool_s={}".format(cool)])
+        expected = budget_dict(lab, "z", False, LoopArguments(slack_margin_s=margin))
+        assert row["budget_rate_hz"] == pytest.approx(expected["rate_hz"], rel=1e-12)
+    assert len(set(rows["budget_rate_hz"])) == 4
+    capsys.readouterr()
+    assert main(["budget", "oxford2020", "--mode", "z", "--set", "loop.cool_s=100e-6"]) == 0
+    cli = float(capsys.readouterr().out.split("R = 1/(1/R_loop + T_herald) = ")[1].split()[0])
+    assert rows["budget_rate_hz"][2] == pytest.approx(cli, abs=0.05)  # 131.6 s⁻¹, not 176.9
+
+
+def test_an_argument_the_budget_does_not_model_gives_no_budget(tmp_path, capsys, monkeypatch):
+    """``--budget-only`` over ``check_every`` is one line and exit 2; a sweep that runs the points
+    says so in one note, and its budget columns are NaN with the reason in each point's note
+    (the simulation is replaced here: only the budget is under test)."""
+    out = tmp_path / "s.h5"
+    argv = ["sweep", "--arg", "check_every=10,500", "--workers", "0", "-o", str(out)]
+    assert main([*argv, "--budget-only"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not model argument 'check_every'" in err
+    assert not out.exists()
+
+    monkeypatch.setattr(sweep_point, "_simulate", lambda spec, lab: tmp_path / "none.h5")
+    monkeypatch.setattr(sweep_point, "_measure", lambda path, record: None)
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "note: the budget does not model argument 'check_every'" in err
+    rows = _points(out)
+    for name in ("budget_p_success", "budget_rate_hz", "budget_fidelity"):
+        assert all(math.isnan(v) for v in rows[name])
+    assert all(b"no budget: argument check_every not modelled" in n for n in rows["note"])
+    assert analyze(["sweep", str(out), "--json", "--no-plot"]) == 0
+    points = json.loads(capsys.readouterr().out)
+    assert [p["budget"]["rate_hz"] for p in points] == [None, None]
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        ["--arg", "heralds_per_setting=3", "--heralds", "10"],
+        ["--mode", "z", "--arg", "mode=z,parity"],
+    ],
+)
+def test_arg_beside_the_option_that_sets_the_same_argument_is_refused(tmp_path, capsys, given):
+    out = tmp_path / "s.h5"
+    assert main(["sweep", *given, "--budget-only", "--workers", "0", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "both set the experiment's" in err and not out.exists()
+
+
+def test_swept_mode_and_heralds_per_setting_reach_the_points_and_their_budget(tmp_path):
+    """``--arg mode=…`` (text values) and ``--arg heralds_per_setting=…`` are swept like any
+    argument: the point's budget is the budget of its mode and heralds per setting."""
+    out = tmp_path / "s.h5"
+    argv = ["sweep", "--budget-only", "--arg", "mode=z,tomography", "--arg"]
+    argv += ["heralds_per_setting=2,200", "--workers", "0", "-o", str(out), "-q"]
+    assert main(argv) == 0
+    lab = resolve_lab("oxford2020", None)
+    rows = _points(out)
+    assert len(set(rows["budget_rate_hz"])) == 4
+    for row in rows:
+        mode = json.loads(row["arg.mode"])
+        heralds = int(row["arg.heralds_per_setting"])
+        expected = budget_dict(lab, mode, False, LoopArguments(heralds_per_setting=heralds))
+        assert row["budget_rate_hz"] == pytest.approx(expected["rate_hz"], rel=1e-12)
+
+
+@pytest.mark.slow
+def test_simulated_rate_agrees_with_the_budget_of_the_points_arguments(tmp_path, capsys):
+    """200 µs of cooling (fixed) and a 3 or 30 µs slack margin (swept), 100 Z heralds each: the
+    measured herald rate agrees with the point's budget within 3σ (Poisson, σ = R/√100), and
+    that budget is below 0.6× the default loop's (cooling halves the duty cycle)."""
+    out = tmp_path / "s.h5"
+    argv = ["sweep", "--arg", "cooling_time=200e-6", "--arg", "slack_margin=3e-6,30e-6"]
+    argv += ["--mode", "z", "--heralds", "100", "--calibration", "lab", "--workers", "0"]
+    assert main([*argv, "-o", str(out), "-q"]) == 0
+    default = budget_dict(resolve_lab("oxford2020", None), "z")["rate_hz"]
+    for row in _points(out):
+        assert row["heralds"] == 100
+        rate, budget = row["rate_hz"], row["budget_rate_hz"]
+        assert abs(rate - budget) < 3 * rate / 100**0.5, (rate, budget)
+        assert budget < 0.6 * default
