@@ -59,6 +59,9 @@ class LevelView:
         self.oe = 0 if st.kind == Kind.TTL_INOUT else 1
         self.level = 0
         self.gen = None
+        #: :meth:`repeat`'s last pass: its submissions (the object), the state it starts and
+        #: ends in, and the transitions it makes (relative to nothing: absolute, unshifted)
+        self._pass: tuple[Any, tuple[int, int, int], list[int], list[int]] | None = None
         if st.kind == Kind.CLKGEN:
             from sim.rtio.phy.clockgen import ClockGenLevels
 
@@ -96,12 +99,16 @@ class LevelView:
         (otherwise they are turned into levels lazily, as always)."""
         if self.gen is not None or self.st.flagged or self.idx != n_before:
             return
-        seg_t: list[int] = []
-        seg_lv: list[int] = []
         state = (self.o, self.oe, self.level)
-        _, *end = self._walk(events, 0, len(events), None, *state, seg_t, seg_lv)
-        if tuple(end) != state:
-            return
+        known = self._pass  # (a loop repeats the same pass, the same list, from the same state)
+        if known is not None and known[0] is events and known[1] == state:
+            seg_t, seg_lv = known[2], known[3]
+        else:
+            seg_t, seg_lv = [], []
+            _, *end = self._walk(events, 0, len(events), None, *state, seg_t, seg_lv)
+            if tuple(end) != state:
+                return
+            self._pass = (events, state, seg_t, seg_lv)
         self.t.extend([t + s for s in shifts for t in seg_t])
         self.lv.extend(seg_lv * len(shifts))
         self.idx = n_before + len(events) * len(shifts)
