@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import cycle
 from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
 __all__ = ["Submission", "Period", "FastForwardPhy", "PeriodCapture"]
@@ -49,6 +50,14 @@ class Period:
         for e in self.events:
             out.setdefault(e.target >> 8, []).append((e.now, e.target & 0xFF, e.data))
         return out
+
+    @cached_property
+    def columns(self) -> dict[int, tuple[list[int], list[int], list[Any]]]:
+        """:attr:`by_channel` as columns: timestamps, addresses, data."""
+        return {
+            ch: ([e[0] for e in evs], [e[1] for e in evs], [e[2] for e in evs])
+            for ch, evs in self.by_channel.items()
+        }
 
     @cached_property
     def regular(self) -> bool:
@@ -263,10 +272,15 @@ class PeriodCapture:
         for ch, evs in by_ch.items():
             other = self.channels[ch]
             n_before = len(other.raw)
-            other.raw.extend([(ts + s, a, d) for s in shifts for ts, a, d in evs])
+            view = other.level_view
+            if view is None:
+                other.raw.extend([(ts + s, a, d) for s in shifts for ts, a, d in evs])
+            else:  # (the view takes the transitions' times as logged)
+                tss, addrs, datas = period.columns[ch]
+                times = [ts + s for s in shifts for ts in tss]
+                other.raw.extend(zip(times, cycle(addrs), cycle(datas)))
+                view.repeat(evs, shifts, n_before, times)
             other.max_c = (evs[-1][0] + shifts[-1]) & -8
-            if other.level_view is not None:
-                other.level_view.repeat(evs, shifts, n_before)
         self._replay_lanes(period, shifts, start)
         self.now = period.now1 + shifts[-1]
         self.counter = period.counter1 + shifts[-1]
