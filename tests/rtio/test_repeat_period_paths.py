@@ -152,8 +152,8 @@ def test_lanes_signature_as_lane_by_lane():
 
 def test_level_view_repeat_as_walked():
     """A TTL level view given a pass's transitions again (:meth:`LevelView.repeat`, which keeps
-    those of the pass it last repeated) holds what walking the log gives, pass after pass, from
-    whatever state each repeat finds."""
+    those of the pass it last repeated, and takes their times from the logged ones if given)
+    holds what walking the log gives, pass after pass, from whatever state each repeat finds."""
     rnd = random.Random(3)
     kept = 0
     for kind in (Kind.TTL_OUT, Kind.TTL_INOUT) * 150:
@@ -172,7 +172,8 @@ def test_level_view_repeat_as_walked():
             view.levels(t0 - 1, t0)  # (turned into levels up to here)
             st.raw.extend([(t + s, a, d) for s in shifts for t, a, d in evs])
             had = view._pass
-            view.repeat(evs, shifts, n_before)
+            times = [t + s for s in shifts for t, _, _ in evs] if rnd.random() < 0.5 else None
+            view.repeat(evs, shifts, n_before, times)
             kept += had is not None and had[0] is evs and view.idx == len(st.raw)
             t0 = shifts[-1] + 400 + rnd.choice((0, 8))
         end = t0 + 1
