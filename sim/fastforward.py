@@ -130,12 +130,13 @@ class PassSignature:
     start: Any = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class PassEnd:
     """Where a pass left the loop: slack (cursor − counter), cursor − run end, the run, the
     physics' state, the loop's arguments; ``mark``: no pass ended here, a state marked as the
     start of one (a call's start: ``run`` is then a tag and ``state`` the PHY's start
-    signature)."""
+    signature). Equal when all fields are; its hash made once (a key of the loop's known
+    passes, looked up once or twice per call of the loop)."""
 
     slack_mu: int
     after_run_mu: int
@@ -143,6 +144,28 @@ class PassEnd:
     state: Any
     body: tuple
     mark: bool = False
+
+    def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
+        if not isinstance(other, PassEnd):
+            return NotImplemented
+        return (
+            self.slack_mu == other.slack_mu
+            and self.after_run_mu == other.after_run_mu
+            and self.mark == other.mark
+            and self.run == other.run
+            and self.body == other.body
+            and self.state == other.state
+        )
+
+    def __hash__(self) -> int:
+        h = self.__dict__.get("_hash")
+        if h is None:
+            fields = (self.slack_mu, self.after_run_mu, self.run, self.state, self.body, self.mark)
+            h = hash(fields)
+            object.__setattr__(self, "_hash", h)
+        return h
 
 
 @dataclass(frozen=True)
@@ -321,6 +344,7 @@ class EntanglerFastForward:
     _mark_stale: Callable[..., None]
     _record_run: Callable[..., None]
     _stale: dict[int, Any]
+    _cfg: tuple[tuple, Any] | None
     _vcd_stale: dict[int, tuple[int, int]]
 
     def _init_fast_forward(self) -> None:
@@ -497,12 +521,15 @@ class EntanglerFastForward:
                 config = data
             elif not addr & self._ADDR_READ:
                 return 0  # a register the run would see otherwise, or a second run
-        if timeout != run.timeout or config != run.config or self._config_key() != run.config_key:
+        if timeout != run.timeout or config != run.config:
+            return 0
+        cfg = self._config()  # (kept with the registers' key it was made for, ``_cfg``)
+        key = self._cfg[0] if self._cfg is not None else self._config_key()
+        if key is not run.config_key and key != run.config_key:
             return 0
         if not world.replay_start(ref.world, t_run - ref.world.run_rel):
             return 0
         rng = self._rng()
-        cfg = self._config()
         n_max, cycle_mu = self._run_length(timeout, cfg.cycle_mu)
         model = self.world.cycle_model(cfg.outputs, cfg.gates, cycle_mu, t_start_mu=t_run)
         if model is not ref.model or n_max != run.n_max:
@@ -576,6 +603,8 @@ class PeriodTracking:
         self._closed_sig: tuple[PeriodContent | None, PeriodState] | None = None
         self._period_ops: dict[PeriodContent, list[tuple[int, bool, float]]] = {}
         self._period_maps_memo: dict[PeriodContent, list[tuple[float, float, float]]] = {}
+        #: the keys of ``_period_ops``, each its own value
+        self._period_keys: dict[PeriodContent, PeriodContent] = {}
         self._start_mark: _StartMark | None = None  # a pass started here (mark_pass_start)
         #: ... and ended with the last run (its StartPass made when first asked for)
         self._start_closed: StartPass | _StartClosed | None = None
@@ -684,11 +713,16 @@ class PeriodTracking:
                     cp.t_end - cp.t_run0,
                     cp.t_end - cp.prev_end,
                 )
-                if sig not in self._period_ops:
+                known = self._period_keys.get(sig)
+                if known is not None:
+                    sig = known  # (the key itself: the tables' look-ups then compare nothing)
+                else:
                     if len(self._period_ops) >= 64:
                         self._period_ops.clear()
                         self._period_maps_memo.clear()
+                        self._period_keys.clear()
                     self._period_ops[sig] = [op for w in cp.windows for op in w.thermal_ops]
+                    self._period_keys[sig] = sig
             state = PeriodState(
                 tuple(tuple(on.values()) for on in self._on),
                 cp.t_end - cp.t_run0,

@@ -85,6 +85,12 @@ class FastForwardLoop:
         self._body: tuple = ()
         self._starts_worth = True  # the last pass learnt after a start is worth following
         self._calls = 0
+        #: the last chain :meth:`follow` repeated with the fixed point in one engine call: its
+        #: fixed point, passes and :class:`TransientChain` (None: not all the fixed point's
+        #: submissions); a loop follows the same known passes after every call's start
+        self._last_chain: (
+            tuple[_FixedPoint, tuple[_KnownPass, ...], TransientChain | None] | None
+        ) = None
 
     def start(self, body: tuple) -> None:
         """A call of the loop with arguments ``body``: its first pass follows whatever the
@@ -176,9 +182,9 @@ class FastForwardLoop:
         chain = self.chain_to(ended, target)
         if chain and ended.mark and not _worth_following(chain[0].content):
             return timeouts, end_mu
-        if not chain or any(s.period.key != fixed.known.period.key for s in chain):
+        ref = self._chain_ref(fixed, chain) if chain else None
+        if ref is None or not chain:
             return self._follow_apart(chain, ended, timeouts, end_mu, max_runs)
-        ref = TransientChain(tuple(s.content for s in chain), fixed.known.content)
         eng = self.engine
         k = eng.repeat_period(
             fixed.known.period,
@@ -194,6 +200,21 @@ class FastForwardLoop:
         self._prev_end = last
         self._prev = fixed.key if k > len(chain) else None
         return timeouts + k, eng.now - last.after_run_mu
+
+    def _chain_ref(self, fixed: _FixedPoint, chain: list[_KnownPass]) -> TransientChain | None:
+        """``chain`` and then ``fixed`` as one :class:`TransientChain` if every pass of the
+        chain makes the fixed point's submissions (same period relative to its start), else
+        None; kept for the last chain asked for."""
+        steps = tuple(chain)
+        last = self._last_chain
+        if last is not None and last[0] is fixed and last[1] == steps:  # (the same objects)
+            return last[2]
+        period = fixed.known.period
+        ref = None
+        if all(s.period is period or s.period.key == period.key for s in steps):
+            ref = TransientChain(tuple([s.content for s in steps]), fixed.known.content)
+        self._last_chain = (fixed, steps, ref)
+        return ref
 
     def _follow_apart(
         self,

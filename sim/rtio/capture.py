@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import cycle
 from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
 __all__ = ["Submission", "Period", "FastForwardPhy", "PeriodCapture"]
@@ -49,6 +50,14 @@ class Period:
         for e in self.events:
             out.setdefault(e.target >> 8, []).append((e.now, e.target & 0xFF, e.data))
         return out
+
+    @cached_property
+    def columns(self) -> dict[int, tuple[list[int], list[int], list[Any]]]:
+        """:attr:`by_channel` as columns: timestamps, addresses, data."""
+        return {
+            ch: ([e[0] for e in evs], [e[1] for e in evs], [e[2] for e in evs])
+            for ch, evs in self.by_channel.items()
+        }
 
     @cached_property
     def regular(self) -> bool:
@@ -141,6 +150,9 @@ class PeriodCapture:
 
     def _init_capture(self) -> None:
         self._cap: _Capture | None = None
+        #: :meth:`_tail_lanes`' results relative to the first tail pass's shift, per pass
+        #: timestamps and the lanes' state it starts from (see there)
+        self._tails: dict[tuple, tuple[int, int, tuple[tuple[int, int], ...]]] = {}
 
     def capture_possible(self) -> bool:
         """Whether a pass could be captured (and repeated) now: not while DMA records, the lane
@@ -176,16 +188,19 @@ class PeriodCapture:
         it in sequence)."""
         now, counter = self.now, self.counter
         lanes = []
-        for i in range(self.lane_count):
-            lane = (self._lane + i) & self._lane_mask
-            q = self._lane_q[lane]
-            waiting = []
-            j = len(q) - 1
-            while j >= 0 and q[j] > counter:  # a lane's queue is in time order
-                waiting.append((j, q[j] - now))
-                j -= 1
-            last = self._lane_last[lane]
-            lanes.append((last - now if last > counter else None, tuple(waiting)))
+        first = self._lane  # (the lanes from the current one on)
+        queues = self._lane_q[first:] + self._lane_q[:first]
+        lasts = self._lane_last[first:] + self._lane_last[:first]
+        for q, last in zip(queues, lasts):
+            waiting: tuple = ()
+            if q and q[-1] > counter:  # a lane's queue is in time order
+                found = []
+                j = len(q) - 1
+                while j >= 0 and q[j] > counter:
+                    found.append((j, q[j] - now))
+                    j -= 1
+                waiting = tuple(found)
+            lanes.append((last - now if last > counter else None, waiting))
         return (self._last_c - now if self._last_c > counter else None, tuple(lanes))
 
     def _captured_output(self, target: int, data: Any) -> None:
@@ -257,10 +272,15 @@ class PeriodCapture:
         for ch, evs in by_ch.items():
             other = self.channels[ch]
             n_before = len(other.raw)
-            other.raw.extend([(ts + s, a, d) for s in shifts for ts, a, d in evs])
+            view = other.level_view
+            if view is None:
+                other.raw.extend([(ts + s, a, d) for s in shifts for ts, a, d in evs])
+            else:  # (the view takes the transitions' times as logged)
+                tss, addrs, datas = period.columns[ch]
+                times = [ts + s for s in shifts for ts in tss]
+                other.raw.extend(zip(times, cycle(addrs), cycle(datas)))
+                view.repeat(evs, shifts, n_before, times)
             other.max_c = (evs[-1][0] + shifts[-1]) & -8
-            if other.level_view is not None:
-                other.level_view.repeat(evs, shifts, n_before)
         self._replay_lanes(period, shifts, start)
         self.now = period.now1 + shifts[-1]
         self.counter = period.counter1 + shifts[-1]
@@ -315,7 +335,17 @@ class PeriodCapture:
         this one's): ``step`` a whole number of coarse cycles, every pass switches lanes where
         the first does, so only the first is made event by event; each lane then takes the
         latest of its timestamps, found from the last pass backwards. Returns the lane and the
-        coarse timestamp of the last event."""
+        coarse timestamp of the last event. The result relative to ``s`` is the same wherever
+        the passes lie (for the same ``s`` modulo a coarse cycle): kept per start state, a
+        loop's repeats start from the same one (the lanes each pass writes are written again
+        by the same passes)."""
+        key = (nows, s & 7, step, passes, lane, last_c - s)
+        known = self._tails.get(key)
+        lane_last = self._lane_last
+        if known is not None:
+            for ln, rel in known[2]:
+                lane_last[ln] = rel + s
+            return known[0], known[1] + s
         mask = self._lane_mask
         lanes: list[int] = []
         cs: list[int] = []
@@ -328,7 +358,6 @@ class PeriodCapture:
             lanes.append(lane)
             cs.append(c)
         rot = lane - lane0  # lanes moved on per pass (modulo the lane count)
-        lane_last = self._lane_last
         todo = self.lane_count
         filled = [False] * todo
         for p in range(passes - 1, -1, -1):
@@ -341,4 +370,9 @@ class PeriodCapture:
                     todo -= 1
             if not todo:
                 break
-        return (lane0 + passes * rot) & mask, cs[-1] + (passes - 1) * step
+        lane, last_c = (lane0 + passes * rot) & mask, cs[-1] + (passes - 1) * step
+        if len(self._tails) >= 64:
+            self._tails.clear()
+        written = tuple([(ln, lane_last[ln] - s) for ln in range(self.lane_count) if filled[ln]])
+        self._tails[key] = (lane, last_c - s, written)
+        return lane, last_c

@@ -1,13 +1,17 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The fast paths of a repeated pass (``sim.rtio.capture``) against their plain loops: the SED
 lanes after the passes (:meth:`PeriodCapture._replay_lanes`, whose tail passes are derived from
-the first when the period is a whole number of coarse cycles). Random periods, lane counts and
-repeat counts, seeded."""
+the first when the period is a whole number of coarse cycles, and kept), the lanes' signature,
+a TTL level view's repeated transitions. Random periods, lane counts and repeat counts,
+seeded."""
 
 import random
 from collections import deque
+from types import SimpleNamespace
 
 from sim.rtio.capture import Period, PeriodCapture, Submission
+from sim.rtio.channels import Kind
+from sim.rtio.phy.ttl import LevelView
 
 
 def _lanes_by_loop(eng, period, shifts, queue_first=False):
@@ -47,13 +51,25 @@ def _lanes_by_loop(eng, period, shifts, queue_first=False):
 class _Lanes(PeriodCapture):
     """Just the SED lanes' state, drawn from ``rnd``."""
 
-    def __init__(self, rnd, lane_count):
+    def __init__(self, rnd, lane_count, offset=0):
+        self._init_capture()
+        self.tail_calls = 0
         self.lane_count = lane_count
         self._lane_mask = lane_count - 1
         self._lane = rnd.randrange(lane_count)
-        self._last_c = rnd.randrange(-100, 100) * 8
-        self._lane_last = [rnd.randrange(-1000, 0) for _ in range(lane_count)]
-        self._lane_q = [deque([0] * 4, maxlen=4) for _ in range(lane_count)]
+        self._last_c = rnd.randrange(-100, 100) * 8 + offset
+        self._lane_last = [rnd.randrange(-1000, 0) + offset for _ in range(lane_count)]
+        self._lane_q = [deque([offset] * 4, maxlen=4) for _ in range(lane_count)]
+
+    def _tail_lanes(self, *args):
+        self.tail_calls += 1
+        return super()._tail_lanes(*args)
+
+    def reset(self, rnd, offset=0):
+        """The state drawn from ``rnd``, every time ``offset`` mu later; the memo kept."""
+        tails, calls = self._tails, self.tail_calls
+        self.__init__(rnd, self.lane_count, offset)
+        self._tails, self.tail_calls = tails, calls
 
     def state(self):
         return self._lane, self._last_c, self._lane_last, [list(q) for q in self._lane_q]
@@ -80,9 +96,87 @@ def _cases(n):
 
 
 def test_lanes_after_repeated_passes_as_event_by_event():
-    for lane_count, period, shifts, queue_first, seed in _cases(3000):
-        ref = _Lanes(random.Random(seed), lane_count)
-        fast = _Lanes(random.Random(seed), lane_count)
-        _lanes_by_loop(ref, period, shifts, queue_first)
-        fast._replay_lanes(period, shifts, queue_first)
-        assert fast.state() == ref.state(), (lane_count, period.nows, shifts, queue_first)
+    """Each case also again on one engine, from the same state and passes later in time (by a
+    whole number of coarse cycles or not) and from other states, with fewer passes: its tails
+    as kept, or made again."""
+    engines: dict[int, _Lanes] = {}
+    hits = 0
+    for lane_count, period, shifts, queue_first, seed in _cases(1200):
+        fast = engines.setdefault(lane_count, _Lanes(random.Random(0), lane_count))
+        offsets = (0, 8 * (seed % 1000), 8 * (seed % 1000) + seed % 7, 0, 8)
+        for offset, other in zip(offsets, (0, 0, 0, 1, 2)):
+            ref = _Lanes(random.Random(seed + other), lane_count, offset)
+            fast.reset(random.Random(seed + other), offset)
+            passes = len(shifts) if other < 2 else 1 + len(shifts) // 3  # (and fewer passes)
+            moved = range(shifts.start + offset, shifts[passes - 1] + offset + 1, shifts.step)
+            _lanes_by_loop(ref, period, moved, queue_first)
+            kept, calls = len(fast._tails), fast.tail_calls
+            fast._replay_lanes(period, moved, queue_first)
+            hits += fast.tail_calls > calls and len(fast._tails) == kept
+            assert fast.state() == ref.state(), (lane_count, period.nows, moved, queue_first)
+    assert hits > 400, hits  # (tails taken as kept)
+
+
+def _lanes_signature_by_loop(eng):
+    """The lanes' signature lane by lane (the reference: the tree's loop before the lanes were
+    taken in order at once)."""
+    now, counter = eng.now, eng.counter
+    lanes = []
+    for i in range(eng.lane_count):
+        lane = (eng._lane + i) & eng._lane_mask
+        q = eng._lane_q[lane]
+        waiting = []
+        j = len(q) - 1
+        while j >= 0 and q[j] > counter:
+            waiting.append((j, q[j] - now))
+            j -= 1
+        last = eng._lane_last[lane]
+        lanes.append((last - now if last > counter else None, tuple(waiting)))
+    return (eng._last_c - now if eng._last_c > counter else None, tuple(lanes))
+
+
+def test_lanes_signature_as_lane_by_lane():
+    rnd = random.Random(7)
+    waited = 0
+    for _ in range(2000):
+        eng = _Lanes(rnd, rnd.choice([1, 2, 4, 8, 16]))
+        eng.now = rnd.randrange(-200, 400)
+        eng.counter = eng.now - rnd.randrange(0, 300)
+        for q in eng._lane_q:  # (in time order, some after the counter)
+            q.extend(sorted(rnd.randrange(-800, 400) for _ in range(rnd.randrange(5))))
+        sig = eng.lanes_signature()
+        waited += any(w for _, w in sig[1])
+        assert sig == _lanes_signature_by_loop(eng)
+    assert waited > 500
+
+
+def test_level_view_repeat_as_walked():
+    """A TTL level view given a pass's transitions again (:meth:`LevelView.repeat`, which keeps
+    those of the pass it last repeated, and takes their times from the logged ones if given)
+    holds what walking the log gives, pass after pass, from whatever state each repeat finds."""
+    rnd = random.Random(3)
+    kept = 0
+    for kind in (Kind.TTL_OUT, Kind.TTL_INOUT) * 150:
+        st = SimpleNamespace(kind=kind, flagged=False, raw=[])
+        view, ref = LevelView(st), LevelView(st)
+        passes = []
+        for _ in range(3):
+            m = rnd.randint(1, 6)
+            ts = sorted(rnd.sample(range(0, 400), m))
+            passes.append([(t, rnd.choice((0, 0, 1)), rnd.getrandbits(1)) for t in ts])
+        t0 = 0
+        for _ in range(12):
+            evs = rnd.choice(passes)
+            shifts = range(t0, t0 + rnd.randint(1, 5) * 400, 400)
+            n_before = len(st.raw)
+            view.levels(t0 - 1, t0)  # (turned into levels up to here)
+            st.raw.extend([(t + s, a, d) for s in shifts for t, a, d in evs])
+            had = view._pass
+            times = [t + s for s in shifts for t, _, _ in evs] if rnd.random() < 0.5 else None
+            view.repeat(evs, shifts, n_before, times)
+            kept += had is not None and had[0] is evs and view.idx == len(st.raw)
+            t0 = shifts[-1] + 400 + rnd.choice((0, 8))
+        end = t0 + 1
+        assert view.levels(-1, end) == ref.levels(-1, end)
+        assert (view.o, view.oe, view.level) == (ref.o, ref.oe, ref.level)
+    assert kept > 300

@@ -20,6 +20,7 @@ Input side (:class:`TTLInputPhy`):
 from __future__ import annotations
 
 from bisect import bisect_left
+from itertools import compress, cycle
 from operator import itemgetter
 from typing import Any
 
@@ -59,6 +60,8 @@ class LevelView:
         self.oe = 0 if st.kind == Kind.TTL_INOUT else 1
         self.level = 0
         self.gen = None
+        #: :meth:`repeat`'s last pass (:meth:`_pass_levels`)
+        self._pass: tuple | None = None
         if st.kind == Kind.CLKGEN:
             from sim.rtio.phy.clockgen import ClockGenLevels
 
@@ -89,22 +92,59 @@ class LevelView:
             and (not t or t[-1] < t_from)
         )
 
-    def repeat(self, events: list[tuple[int, int, int]], shifts: range, n_before: int) -> None:
+    def repeat(
+        self,
+        events: list[tuple[int, int, int]],
+        shifts: range,
+        n_before: int,
+        times: list[int] | None = None,
+    ) -> None:
         """The channel's submissions ``events`` were just logged again at each of ``shifts``
-        (after ``n_before`` entries): if this view had turned all earlier ones into levels and
-        one pass of ``events`` leaves it as it found it, add the passes' transitions at once
-        (otherwise they are turned into levels lazily, as always)."""
+        (after ``n_before`` entries; ``times``, if given, their timestamps as logged, pass by
+        pass): if this view had turned all earlier ones into levels and one pass of ``events``
+        leaves it as it found it, add the passes' transitions at once (otherwise they are
+        turned into levels lazily, as always). The transitions of the pass last repeated are
+        kept (a loop repeats the same pass, the same list, from the same state): which of its
+        submissions change the level, so that ``times`` gives theirs as logged."""
         if self.gen is not None or self.st.flagged or self.idx != n_before:
             return
-        seg_t: list[int] = []
-        seg_lv: list[int] = []
         state = (self.o, self.oe, self.level)
-        _, *end = self._walk(events, 0, len(events), None, *state, seg_t, seg_lv)
-        if tuple(end) != state:
-            return
-        self.t.extend([t + s for s in shifts for t in seg_t])
+        known = self._pass
+        if known is None or known[0] is not events or known[1] != state:
+            known = self._pass_levels(events, state)
+            if known is None:
+                return
+        seg_t, seg_lv, changes = known[2], known[3], known[4]
+        if times is None:
+            self.t.extend([t + s for s in shifts for t in seg_t])
+        elif changes is None:  # (every submission changes the level)
+            self.t.extend(times)
+        else:
+            self.t.extend(compress(times, cycle(changes)))
         self.lv.extend(seg_lv * len(shifts))
         self.idx = n_before + len(events) * len(shifts)
+
+    def _pass_levels(
+        self, events: list[tuple[int, int, int]], state: tuple[int, int, int]
+    ) -> tuple | None:
+        """:meth:`repeat`'s account of one pass of ``events`` from ``state`` ``(o, oe,
+        level)``: ``(events, state, transition times, levels, which submissions make them (None:
+        all))``, kept as the view's last pass; None (nothing kept) unless the pass ends in
+        ``state``."""
+        seg_t: list[int] = []
+        seg_lv: list[int] = []
+        changes = []
+        inout = self.st.kind == Kind.TTL_INOUT
+        o, oe, level = state
+        for j in range(len(events)):  # (one by one: which submission makes each transition)
+            n = len(seg_t)
+            _, o, oe, level = walk_each(events, j, j + 1, None, o, oe, level, inout, seg_t, seg_lv)
+            changes.append(len(seg_t) > n)
+        if (o, oe, level) != state:
+            return None
+        known = (events, state, seg_t, seg_lv, None if all(changes) else changes)
+        self._pass = known
+        return known
 
     def final(self, res: list[tuple[int, int, int]]) -> tuple[int, int, int]:
         """``(o, oe, level)`` after every submission of ``res`` (the channel's resolved log), as
