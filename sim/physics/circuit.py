@@ -115,6 +115,12 @@ def _halves(full: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.einsum("iaja->ij", t), np.einsum("aiaj->ij", t)
 
 
+def _density(rho: np.ndarray) -> np.ndarray:
+    """``rho`` made Hermitian with trace 1 (a state carrying rounding, as it separates)."""
+    h = 0.5 * (rho + rho.conj().T)
+    return h / h.diagonal().real.sum()
+
+
 def partial_trace(rho: np.ndarray, keep: tuple[int, ...]) -> np.ndarray:
     """Reduced state of the qubits ``keep`` (in that order)."""
     n = _nq(rho)
@@ -310,8 +316,8 @@ class Circuit:
         tr = np.trace(net)
         product = (net[:, None, :, None] * mem[None, :, None, :]).reshape(16, 16) / tr
         if np.abs(self.full - product).max() < _FACTOR_TOL:
-            self.full, self.mem = None, mem / tr
-            return net / tr
+            self.full, self.mem = None, _density(mem)
+            return _density(net)
         return net
 
     def memory_state(self, t_mu: int) -> np.ndarray:
