@@ -765,6 +765,8 @@ for _node, _ttl_base, _urukul, _pmt in (
         "type": "local",
         "module": "drivers.circuit_node",
         "class": "CircuitNode",
+        # the simulator refuses it at a lab without memory ions (sim/devices/circuit_node.py)
+        "sim_class": "sim.devices.circuit_node.CircuitNode",
         "arguments": {
             "network": "node_{}".format(_node),
             "mem_sw": "node_{}.mem_sw".format(_node),

@@ -131,6 +131,22 @@ class LinkExperiment(CheckedArguments):
                 tooltip="{} (default: calib.link.{})".format(what, key),
             )
 
+    def note_uncalibrated(self):
+        """Warn about the :data:`CALIBRATIONS` missing from the dataset store, and record them
+        in ``ionlink.uncalibrated`` (empty when calibrated). Host, in ``prepare``."""
+        missing = [
+            (k, by) for k, by in CALIBRATIONS if self.get_dataset(k, None, archive=False) is None
+        ]
+        if missing:
+            # the hardware would run with the defaults too; say so, and keep it in the results
+            logger.warning(
+                "uncalibrated: %s not in the dataset store; running with the defaults (run %s "
+                "first)",
+                ", ".join(k for k, _ in missing),
+                " and ".join(sorted({by for _, by in missing})),
+            )
+        self.set_dataset("ionlink.uncalibrated", ",".join(k for k, _ in missing))
+
     def prepare_link(self, kind):
         """Host-side preparation (call in ``prepare``): calibrations, settings, counters.
 
@@ -146,18 +162,7 @@ class LinkExperiment(CheckedArguments):
                     self.slack_margin * 1e6, floor * 1e6, kind
                 )
             )
-        missing = [
-            (k, by) for k, by in CALIBRATIONS if self.get_dataset(k, None, archive=False) is None
-        ]
-        if missing:
-            # the hardware would run with the defaults too; say so, and keep it in the results
-            logger.warning(
-                "uncalibrated: %s not in the dataset store; running with the defaults (run %s "
-                "first)",
-                ", ".join(k for k, _ in missing),
-                " and ".join(sorted({by for _, by in missing})),
-            )
-        self.set_dataset("ionlink.uncalibrated", ",".join(k for k, _ in missing))
+        self.note_uncalibrated()
         for node in (self.node_a, self.node_b):
             node.load_calibration(self)
         # frequency difference of the photon's polarisation components (≈ qubit splitting, from the

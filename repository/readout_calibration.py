@@ -22,7 +22,7 @@ from artiq.experiment import *
 from drivers.arguments import CheckedArguments
 from drivers.calibration import refused
 from drivers.link import SCHEMA_VERSION
-from drivers.link_timing import link_default
+from drivers.link_timing import DRTIO_MARGIN_LATENCIES, link_default, satellite_latency_s
 
 #: readout error (mean of bright and dark) from which a calibration is refused as nonsense
 MAX_ERROR = 0.4
@@ -61,6 +61,13 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
             node.load_calibration(self)
         self.t_detect_mu = self.core.seconds_to_mu(self.detection_time)
         self.margin_mu = self.core.seconds_to_mu(self.slack_margin)
+        # a node on a DRTIO satellite: its outputs need the link's latencies on top of
+        # break_realtime's slack (as the link experiments, drivers.link; 0 on one chassis)
+        self.link_margin_mu = np.int64(
+            DRTIO_MARGIN_LATENCIES
+            * self.core.seconds_to_mu(satellite_latency_s(self, (self.node_a, self.node_b)))
+        )
+        self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {"link_margin_mu"}
         self.counts = {}
         self.set_dataset("schema_version", SCHEMA_VERSION)
         self.set_dataset("ionlink.experiment", "readout_calibration")
@@ -90,6 +97,7 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
         j = 0
         for k in range(n):
             self.core.break_realtime()
+            delay_mu(self.link_margin_mu)
             node.cool_dma()
             node.pump()
             if bright:

@@ -28,12 +28,13 @@ rotated frame): free evolutions +T, −T, …, +T, −T sum to zero. Phases abou
 teleported CZ, so the echo may follow it; it costs (dd_pulses − 1)·T of memory T2 (the budget's
 "memory T2 during the echo"), and leaves the gate's rotated-frame share unechoed.
 
-Before running: Startup, Readout calibration, Single photon (as RemoteEntanglement); the memory
-drive and the gate duration come from ``calib.node_X.memory.*`` and ``calib.node_X.gate.duration``
-(``drivers.circuit_node``). Results (docs/datasets.md, ``gate.*``): per shot the setting, herald
-patterns, network bits, memory readout counts and bits, attempts, the feed-forward latency (herald
-→ last correction, mu), the reset bits; the settings tables with the input states' Bloch vectors
-and the bases' axes.
+Before running: Startup, Readout calibration, Single photon (as RemoteEntanglement: without the
+last two it runs with the defaults, warns, and lists what is missing in ``ionlink.uncalibrated``);
+the memory drive and the gate duration come from ``calib.node_X.memory.*`` and
+``calib.node_X.gate.duration`` (``drivers.circuit_node``). Results (docs/datasets.md,
+``gate.*``): per shot the setting, herald patterns, network bits, memory readout counts and
+bits, attempts, the feed-forward latency (herald → last correction, mu), the reset bits; the
+settings tables with the input states' Bloch vectors and the bases' axes.
 """
 
 import time
@@ -98,6 +99,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
                 f"argument 'dd_pulses' = {self.dd_pulses} must be even (the echo ends in the "
                 "memory's own frame)"
             )
+        self.note_uncalibrated()
         for dev in (self.node_a, self.node_b, self.circuit_a, self.circuit_b):
             dev.load_calibration(self)
         s = gate_settings(self.mode, self.analysis)

@@ -403,7 +403,7 @@ class Simulation:
         except Exception as exc:
             logger.warning(
                 "cannot capture the simulated hardware state (%s: %s): the next run "
-                "starts as after power-up",
+                "starts as after power-up (run Startup first)",
                 type(exc).__name__,
                 exc,
                 exc_info=logger.isEnabledFor(logging.DEBUG),

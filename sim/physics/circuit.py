@@ -50,7 +50,9 @@ __all__ = [
 ]
 
 _X = np.array([[0, 1], [1, 0]], dtype=complex)
-_FACTOR_TOL = 1e-12
+#: a joint state this close to the product of its halves has separated: above the rounding of
+#: a shot's operations on the 16×16 state, far below any correlation a readout could show
+_FACTOR_TOL = 1e-10
 #: a memory a readout leaves within this of a Z eigenstate holds no phase (up to the
 #: imperfections of the operations that read it): its quasi-static detuning is drawn anew
 _NO_PHASE_TOL = 0.05
@@ -113,6 +115,12 @@ def _halves(full: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.einsum("iaja->ij", t), np.einsum("aiaj->ij", t)
 
 
+def _density(rho: np.ndarray) -> np.ndarray:
+    """``rho`` made Hermitian with trace 1 (a state carrying rounding, as it separates)."""
+    h = 0.5 * (rho + rho.conj().T)
+    return h / h.diagonal().real.sum()
+
+
 def partial_trace(rho: np.ndarray, keep: tuple[int, ...]) -> np.ndarray:
     """Reduced state of the qubits ``keep`` (in that order)."""
     n = _nq(rho)
@@ -151,14 +159,17 @@ def _decohere(rho: np.ndarray, q: int, factor: float, p: float) -> np.ndarray:
 
 
 def measure_q(rho: np.ndarray, q: int, rng: np.random.Generator) -> tuple[int, np.ndarray]:
-    """Projective Z measurement of qubit ``q``: (outcome, post-measurement state)."""
+    """Projective Z measurement of qubit ``q``: (outcome, post-measurement state, Hermitian
+    with trace 1: dividing by an unlikely outcome's probability magnifies the rounding of
+    the operations before, which would otherwise stay in the state)."""
     n = _nq(rho)
     one = ((np.arange(2**n) >> (n - 1 - q)) & 1).astype(bool)
     d = rho.diagonal().real
     bit = int(rng.random() < min(max(float(d[one].sum()), 0.0), 1.0))
     keep = one if bit else ~one
     out = rho * np.outer(keep, keep)
-    tr = float(d[keep].sum())
+    out = 0.5 * (out + out.conj().T)
+    tr = float(out.diagonal().real.sum())
     return bit, (out / tr if tr > 0 else out)
 
 
@@ -301,9 +312,12 @@ class Circuit:
         """The network pair's reduced state; detaches when the joint state factorises."""
         assert self.full is not None
         net, mem = _halves(self.full)
-        product = (net[:, None, :, None] * mem[None, :, None, :]).reshape(16, 16)
+        # (normalised by the trace: a rounding of the trace is no correlation)
+        tr = np.trace(net)
+        product = (net[:, None, :, None] * mem[None, :, None, :]).reshape(16, 16) / tr
         if np.abs(self.full - product).max() < _FACTOR_TOL:
-            self.full, self.mem = None, mem
+            self.full, self.mem = None, _density(mem)
+            return _density(net)
         return net
 
     def memory_state(self, t_mu: int) -> np.ndarray:

@@ -124,7 +124,8 @@ class CircuitWorld:
         if c is not None and c.attached:
             raise LabError(
                 f"lab {self.lab.name}: a network ion was excited while entangled with its memory "
-                "ion: measure or pump the network ions first (not modelled)"
+                "ion by an entangling gate (not modelled): read, cool or pump the network ion "
+                "before exciting it (Startup's cooling separates them)"
             )
 
     # ---- events and segments ----------------------------------------------------------------

@@ -90,32 +90,31 @@ def test_negative_fibre_is_one_line_exit_2(tmp_path, capsys):
 def test_startup_and_remote_gate_on_a_far_satellite(tmp_path, capsys, fibre_m):
     """2 and 20 km of fibre (10 and 100 µs one way): Startup initialises the satellite's
     Urukuls (at 20 km blind, then checked with the link's slack: a read's round trip exceeds the
-    50 µs ARTIQ's init leaves after its reads) and the remote gate plays through them after it,
-    without an underflow."""
+    50 µs ARTIQ's init leaves after its reads), the readout calibration leaves the link's
+    latencies of slack before each shot (at 20 km it underflowed on node B's outputs) and the
+    remote gate plays through them after it, without an underflow, its readout calibrated."""
     common = ["--device-db", str(DRTIO_DB), "--lab", "oxford2025"]
     common += ["--set", f"drtio.fibre_m={fibre_m}"]
     assert _run(tmp_path, *common) == 0, capsys.readouterr().err
-    rc = main(
-        [
-            "run",
-            str(ROOT / "repository" / "remote_gate.py"),
-            "--results",
-            str(tmp_path / "results"),
-            "--dataset-db",
-            str(tmp_path / "dataset_db.mdb"),
-            "-q",
-            *common,
-            'analysis="truth_table"',
-            "heralds_per_setting=1",
-        ]
-    )
-    assert rc == 0, capsys.readouterr().err
+    store = [
+        "--results",
+        str(tmp_path / "results"),
+        "--dataset-db",
+        str(tmp_path / "dataset_db.mdb"),
+    ]
+    for experiment, arguments in (
+        ("readout_calibration.py", ["shots=10"]),
+        ("remote_gate.py", ['analysis="truth_table"', "heralds_per_setting=1"]),
+    ):
+        rc = main(["run", str(ROOT / "repository" / experiment), *store, "-q", *common, *arguments])
+        assert rc == 0, capsys.readouterr().err
     files = sorted((tmp_path / "results").rglob("*RemoteGate.h5"))
     import h5py
 
     with h5py.File(files[-1]) as f:
         assert f["datasets/totals.underflows_recovered"][()] == 0
         assert f["datasets/totals.shots"][()] == 4
+        assert b"threshold" not in f["datasets/ionlink.uncalibrated"][()]
 
 
 def test_blind_init_only_beyond_the_init_slack():

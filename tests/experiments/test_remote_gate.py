@@ -6,6 +6,7 @@ gate budget (seeded; tolerances stated)."""
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from analysis.process import gate_tomography
 from sim.physics.gate_budget import drtio_feed_forward_s, predict_gate
 from sim.physics.lab import Lab, load_lab
 
-from .simhelpers import ROOT, lab_calibration
+from .simhelpers import REPO, ROOT, lab_calibration, run, simulation
 
 
 def ideal_fast(**changes: object) -> Lab:
@@ -199,3 +200,46 @@ def test_memory_echo_refocuses_quasi_static_dephasing(tmp_path, capsys):
         out = gate_json(r.results_file, capsys)
         f, sigma = out["process_fidelity"]["value"], out["process_fidelity_sigma"]
         assert abs(f - predicted) < 3 * max(sigma, 0.015), (dd, f, sigma, predicted)
+
+
+def test_uncalibrated_gate_says_so_as_remote_entanglement_does(tmp_path, caplog):
+    """Without ReadoutCalibration and SinglePhoton the remote gate runs with the defaults, as the
+    hardware would (at oxford2025 a process fidelity of 0.66 against 0.86 calibrated), but says
+    so as RemoteEntanglement does: one warning naming the datasets and the experiments that
+    store them, the list in ``ionlink.uncalibrated``; with them the list is empty."""
+    caplog.set_level(logging.WARNING)
+    args = {"analysis": "truth_table", "heralds_per_setting": 1}
+    for calibrated in (False, True):
+        sim = simulation(tmp_path / str(calibrated), lab=ideal_fast(), calibration=calibrated)
+        try:
+            d = run(sim, "remote_gate", **args)
+        finally:
+            sim.close()
+        assert d["ionlink.uncalibrated"] == (
+            ""
+            if calibrated
+            else "calib.readout.threshold_a,calib.readout.threshold_b,"
+            "calib.photon.gate_start_mu,calib.photon.gate_stop_mu"
+        )
+        warned = [r for r in caplog.records if "uncalibrated" in r.getMessage()]
+        assert len(warned) == (0 if calibrated else 1)
+        assert calibrated or "run ReadoutCalibration and SinglePhoton first" in warned[0].msg % (
+            warned[0].args
+        )
+        caplog.clear()
+
+
+def test_lab_without_memory_ions_is_refused_before_anything_runs(tmp_path):
+    """At a lab with one network ion per node the remote gate would play its memory pulses into
+    nothing and report a meaningless fidelity with exit 0: one line naming the lab, exit 2
+    (bad input), and nothing played."""
+    sim = simulation(tmp_path, lab="oxford2020", startup=False)
+    try:
+        r = sim.run(REPO / "remote_gate.py", None, {"heralds_per_setting": 1})
+        assert r.exit_code == 2
+        assert "lab oxford2020 has no memory ions: the remote gate needs" in r.error_message
+        assert "\n" not in r.error_message
+        assert not any(k.startswith("gate.") for k in r.datasets)
+        assert sim.session.engine.now == 0  # no kernel ran
+    finally:
+        sim.close()
