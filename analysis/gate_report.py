@@ -15,7 +15,7 @@ import numpy as np
 from .direct_fidelity import DirectFidelity, direct_fidelity
 from .estimate import DEFAULT_CL, Estimate
 from .folders import staged_outputs
-from .io import DataError, Run, load
+from .io import DataError, Run, load, uncalibrated_note
 from .process import CNOT, CZ, GateTomography, TruthTable, gate_tomography, grover_success
 from .process import truth_table as truth_table_of
 
@@ -43,6 +43,7 @@ class GateReport:
     truth_table: TruthTable | None
     grover: Estimate | None
     grover_by_marked: np.ndarray | None
+    notes: tuple[str, ...] = ()
 
 
 def gate_summary(
@@ -130,6 +131,7 @@ def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
         tt,
         grover,
         by_marked,
+        tuple(n for n in [uncalibrated_note(run)] if n is not None),
     )
 
 
@@ -138,7 +140,8 @@ def gate_summary_dict(rep: GateReport) -> dict[str, Any]:
     ``ci_low``, ``ci_high``, ``cl``, ``method``; ``null`` unless process tomography or direct
     fidelity estimation), ``process_fidelity_sigma`` (the direct estimate's standard error, else
     ``null``), ``truth_table_fidelity``, ``grover_success``, ``shots``, ``attempts_mean``,
-    ``feed_forward_latency_s``, ``network_outcomes``, ``mode``, ``analysis``, ``file``."""
+    ``feed_forward_latency_s``, ``network_outcomes``, ``mode``, ``analysis``, ``file``,
+    ``notes`` (e.g. a run taken uncalibrated)."""
     t: GateTomography | DirectFidelity | None = rep.tomography or rep.direct
     return {
         "file": rep.path,
@@ -153,6 +156,7 @@ def gate_summary_dict(rep: GateReport) -> dict[str, Any]:
         "attempts_mean": rep.attempts_mean,
         "feed_forward_latency_s": rep.latency_s,
         "network_outcomes": [int(x) for x in rep.network_outcomes],
+        "notes": list(rep.notes),
     }
 
 
@@ -178,6 +182,7 @@ def format_gate(rep: GateReport) -> str:
         f"{rep.latency_s * 1e6:.1f} us; network outcomes (m_a m_b = 00 01 10 11) "
         f"{' '.join(str(int(x)) for x in rep.network_outcomes)}"
     )
+    lines += [f"note: {n}" for n in rep.notes]
     return "\n".join(lines)
 
 

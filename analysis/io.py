@@ -45,6 +45,7 @@ __all__ = [
     "load",
     "require",
     "uncalibrated",
+    "uncalibrated_note",
 ]
 
 #: Rows per chunk for per-herald arrays and photon tags (2**20 rows = 8 MiB of int64).
@@ -418,6 +419,18 @@ def uncalibrated(run: Run) -> list[str] | None:
     does not say)."""
     v = run.values.get(UNCALIBRATED)
     return None if v is None else [k for k in str(v).split(",") if k]
+
+
+def uncalibrated_note(run: Run) -> str | None:
+    """A note for a run taken without its calibrations (None: calibrated, or the file does not
+    say)."""
+    missing = uncalibrated(run)
+    if not missing:
+        return None
+    return (
+        f"{run.path.name}: taken uncalibrated ({', '.join(missing)} not in the dataset store: "
+        "the defaults were used)"
+    )
 
 
 _TWICE = "its heralds would be counted twice"

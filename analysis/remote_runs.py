@@ -29,7 +29,7 @@ from .io import (
     check_combinable,
     load,
     require,
-    uncalibrated,
+    uncalibrated_note,
 )
 
 __all__ = ["REQUIRED", "SCAN_KEYS", "RemoteData", "RunTotals", "read_remote_runs"]
@@ -187,18 +187,6 @@ def stopped_early_note(t: RunTotals) -> str | None:
     of = f" of {t.requested}" if t.requested is not None else ""
     return (
         f"{os.path.basename(t.path)}: stopped early ({t.stop_reason}) after {t.heralds}{of} heralds"
-    )
-
-
-def uncalibrated_note(run: Run) -> str | None:
-    """A note for a run taken without its calibrations (None: calibrated, or the file does not
-    say)."""
-    missing = uncalibrated(run)
-    if not missing:
-        return None
-    return (
-        f"{run.path.name}: taken uncalibrated ({', '.join(missing)} not in the dataset store: "
-        "the defaults were used)"
     )
 
 

@@ -13,11 +13,12 @@ import pytest
 from physics.conftest import modify  # tests/ is on sys.path (rootdir conftest)
 
 from analysis.cli import main as analyze
+from analysis.gate_report import gate_summary
 from analysis.process import gate_tomography
 from sim.physics.gate_budget import drtio_feed_forward_s, predict_gate
 from sim.physics.lab import Lab, load_lab
 
-from .simhelpers import REPO, ROOT, lab_calibration, run, simulation
+from .simhelpers import REPO, ROOT, lab_calibration, simulation
 
 
 def ideal_fast(**changes: object) -> Lab:
@@ -206,15 +207,21 @@ def test_uncalibrated_gate_says_so_as_remote_entanglement_does(tmp_path, caplog)
     """Without ReadoutCalibration and SinglePhoton the remote gate runs with the defaults, as the
     hardware would (at oxford2025 a process fidelity of 0.66 against 0.86 calibrated), but says
     so as RemoteEntanglement does: one warning naming the datasets and the experiments that
-    store them, the list in ``ionlink.uncalibrated``; with them the list is empty."""
+    store them, the list in ``ionlink.uncalibrated``; with them the list is empty. The gate's
+    analysis notes an uncalibrated run."""
     caplog.set_level(logging.WARNING)
     args = {"analysis": "truth_table", "heralds_per_setting": 1}
     for calibrated in (False, True):
         sim = simulation(tmp_path / str(calibrated), lab=ideal_fast(), calibration=calibrated)
+        sim.write_results = True  # (for the gate's analysis)
         try:
-            d = run(sim, "remote_gate", **args)
+            r = sim.run(REPO / "remote_gate.py", None, args)
+            assert r.exit_code == 0, r.error_message
+            d = r.datasets
         finally:
             sim.close()
+        notes = gate_summary(r.results_file).notes
+        assert notes == () if calibrated else "taken uncalibrated" in notes[0]
         assert d["ionlink.uncalibrated"] == (
             ""
             if calibrated
