@@ -6,7 +6,13 @@
 options (``--bind``, ``--no-localhost-bind``, ``--port-notify``, ``--port-control``,
 ``--port-broadcast``), ``--name`` and ``--no-applets``. It runs until Ctrl-C/SIGTERM or a client
 calls ``master_management.terminate()``; the running experiment is then asked to terminate (its
-results file is written) and the dataset store saved.
+results file is written) and the dataset store saved; a client waiting for a run's outcome
+(``submit --wait``) gets it before the control port closes.
+
+``submit`` exits 0 once the master accepted the run (with ``--wait``: the run's own exit status,
+and a line saying how it ended), 2 for bad input (an experiment file the master does not find, bad
+arguments, no master), and 3 (:data:`MASTER_LOST`) when the connection to the master ended before
+the run's outcome was known.
 """
 
 from __future__ import annotations
@@ -156,14 +162,45 @@ def cmd_submit(args: argparse.Namespace) -> int:
         client = pc_rpc.Client(args.server, args.port, "schedule", timeout=30)
     except OSError as exc:
         raise InputError("no master at [{}]:{}: {}".format(args.server, args.port, exc)) from None
+    where = "[{}]:{}".format(args.server, args.port)
     try:
-        rid = client.submit("main", expid, args.priority, None, False)
+        try:
+            rid = client.submit("main", expid, args.priority, None, False)
+        except Exception as exc:
+            if hasattr(exc, "parent_traceback"):  # the master's answer (comms.rpc_wire)
+                raise InputError(
+                    "the master at {} refused the experiment: {}".format(where, exc)
+                ) from None
+            if isinstance(exc, (EOFError, OSError)):
+                return _lost(where, "before it acknowledged the submission", exc)
+            raise
         print("RID: {}".format(rid), flush=True)
         if not args.wait:
             return 0
-        return _wait(client, rid)
+        try:
+            return _wait(client, rid)
+        except (EOFError, OSError) as exc:
+            return _lost(
+                where,
+                "while RID {} was queued or running; its outcome is unknown (a master that "
+                "stops cleanly terminates the run and writes its results file)".format(rid),
+                exc,
+            )
     finally:
         client.close_rpc()
+
+
+#: ``submit``'s exit status when the master went away before the run's outcome was known.
+MASTER_LOST = 3
+
+
+def _lost(where: str, when: str, exc: BaseException) -> int:
+    """One line: the connection to the master ended ``when``; :data:`MASTER_LOST`."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    sys.stderr.write(
+        "ionlink-sim: error: lost the master at {} {}: {}\n".format(where, when, reason)
+    )
+    return MASTER_LOST
 
 
 def _wait(client: Any, rid: int) -> int:
@@ -183,9 +220,12 @@ def _wait(client: Any, rid: int) -> int:
     if outcome["results_file"]:
         print("results: {}".format(outcome["results_file"]))
     if outcome["exit_code"]:
-        sys.stderr.write(
-            "ionlink-sim: RID {} {}: {}\n".format(rid, outcome["status"], outcome["error"])
-        )
+        if outcome["status"] == "terminated":
+            detail = "the master stopped or termination was requested; the results file holds "
+            detail += "what it recorded" if outcome["results_file"] else "nothing (none written)"
+        else:
+            detail = outcome["error"]
+        sys.stderr.write("ionlink-sim: RID {} {}: {}\n".format(rid, outcome["status"], detail))
     return int(outcome["exit_code"])
 
 
