@@ -26,7 +26,7 @@ import sys
 import time
 from typing import Any, Callable
 
-from comms.common_args import bind_address_from_args, simple_network_args
+from comms.common_args import bind_address_from_args, port_arg, simple_network_args
 
 __all__ = ["add_parsers", "cmd_master", "cmd_submit", "COMMANDS"]
 
@@ -65,7 +65,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     submit.add_argument("arguments", metavar="KEY=VALUE", nargs="*", help="arguments, PYON")
     submit.add_argument("-c", "--class-name", default=None, help="class to run")
     submit.add_argument("-s", "--server", default="::1", help="master (default: %(default)s)")
-    submit.add_argument("--port", type=int, default=3251, help="control port (default: 3251)")
+    submit.add_argument("--port", type=port_arg, default=3251, help="control port (default: 3251)")
     submit.add_argument("-p", "--priority", type=int, default=0, help="priority (default: 0)")
     submit.add_argument(
         "-R", "--repository", action="store_true", help="the file is in the master's repository"

@@ -72,3 +72,43 @@ def test_a_lab_file_with_a_run_shorter_than_a_cycle_is_refused(tmp_path, capsys)
     (tmp_path / "lab.toml").write_text(re.sub(r"(?m)^run_s = .*$", "run_s = 1e-9", toml))
     assert main(["budget", str(tmp_path / "lab.toml")]) == 2
     assert "loop.run_s = 1e-09: a run is at least one cycle" in _one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("address", ["notanaddress", "tcp://127.0.0.1", "tcp://127.0.0.1:99999"])
+def test_a_bad_tag_feed_address_is_refused_before_the_run(capsys, address):
+    assert main(["run", "x.py", "--tag-feed", address]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert f"argument --tag-feed: '{address}' is not a ZeroMQ address like tcp://" in line
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["notanaddress"], "argument address: 'notanaddress' is not a ZeroMQ address"),
+        (["tcp://[::1]:3275", "--duration", "-1"], "argument --duration: '-1': expected a pos"),
+        (["tcp://[::1]:3275", "--a", "x"], "argument --a: inputs 'x': expected numbers"),
+        (["tcp://[::1]:3275", "--bin-ps", "0"], "argument --bin-ps: '0': expected a positive"),
+    ],
+)
+def test_analyze_tags_refuses_bad_options_in_one_line(capsys, args, says):
+    from analysis.cli import main as analyze
+
+    assert analyze(["tags", *args]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ionlink-analyze: error: " + says), err
+
+
+@pytest.mark.parametrize(
+    "controller, option",
+    [("waveplates", "-p"), ("timetagger", "-p"), ("timetagger", "--feed-port")],
+)
+def test_controller_port_out_of_range_is_one_line(capsys, controller, option):
+    """Not a traceback ending in OverflowError from bind()."""
+    import importlib
+
+    module = importlib.import_module(f"drivers.controllers.aqctl_ionlink_{controller}")
+    with pytest.raises(SystemExit) as exc:
+        module.main(["--simulation", option, "99999"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'99999' is not a TCP port (0 to 65535)" in err[0], err
