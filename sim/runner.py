@@ -113,6 +113,8 @@ def _make_session(
             link_down=link_down,
             drawn_costs=drawn_costs,
         )
+    except DeviceDBError as exc:  # says what is wrong with which entry
+        raise InputError("device database: {}".format(" ".join(str(exc).split()))) from exc
     except Exception as exc:
         raise InputError(
             "cannot set up the simulation (device database / lab): {}: {}".format(

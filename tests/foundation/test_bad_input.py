@@ -26,7 +26,7 @@ def _one_line(err: str) -> str:
 
 
 @pytest.mark.parametrize("command", ["run x.py", "demo", "sweep", "slack x.py", "master"])
-@pytest.mark.parametrize("seed", ["-1", str(SEED_MAX + 1), "99999999999999999999999", "1.5"])
+@pytest.mark.parametrize("seed", ["-1", str(SEED_MAX + 1), "99999999999999999999999"])
 def test_out_of_range_seed_is_refused_where_it_is_parsed(capsys, command, seed):
     """A seed the simulation cannot use or record (int64 dataset): exit 2, one line naming
     --seed, from every command that takes one."""
@@ -112,3 +112,40 @@ def test_controller_port_out_of_range_is_one_line(capsys, controller, option):
     assert exc.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'99999' is not a TCP port (0 to 65535)" in err[0], err
+
+
+def _device_db(tmp_path: pathlib.Path, old: str, new: str) -> str:
+    text = (ROOT / "device_db.py").read_text()
+    assert old in text
+    (tmp_path / "device_db.py").write_text(text.replace(old, new, 1))
+    return str(tmp_path / "device_db.py")
+
+
+@pytest.mark.parametrize(
+    "old, new, says",
+    [
+        (
+            '"module": "drivers.entangler",',
+            '"module": "drivers.entanglr",',
+            "device database entry 'entangler': module 'drivers.entanglr' not found",
+        ),
+        (
+            '"class": "BellStateAnalyser",',
+            '"class": "BellStateAnalyzer",',
+            "entry 'bsa': module 'drivers.bsa' defines no class 'BellStateAnalyzer'",
+        ),
+        (
+            '"arguments": {"channel": 0x00002F, "is_master": True},',
+            '"arguments": {"channel": 0x000001, "is_master": True},',
+            "devices 'ttl1' and 'entangler' both have RTIO channel 1 (0x000001)",
+        ),
+    ],
+)
+def test_device_db_mistakes_are_refused_at_load(tmp_path, capsys, old, new, says):
+    """A hardware class the sim_class hides, or two devices on one RTIO channel: refused when
+    the device database is loaded, not at first use (or never, in the simulator)."""
+    ddb = _device_db(tmp_path, old, new)
+    experiment = str(ROOT / "repository" / "startup.py")
+    args = ["run", experiment, "--device-db", ddb, "--results", str(tmp_path / "r"), "-q"]
+    assert main(args) == 2
+    assert says in _one_line(capsys.readouterr().err)
