@@ -218,7 +218,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
     else:
-        _fail(result.error_message or result.status)
+        hint = "; --debug shows the traceback" if result.exit_code == 1 and not args.debug else ""
+        _fail((result.error_message or result.status) + hint)
     if result.results_file is not None and not args.quiet:
         print("results: {}".format(result.results_file))
     return result.exit_code
