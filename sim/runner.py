@@ -58,6 +58,7 @@ from sim.run import (
     RunResult,
     installed_time_manager,
 )
+from sim.seed import check_seed
 
 __all__ = [
     "Simulation",
@@ -285,6 +286,8 @@ class Simulation:
             raise InputError(str(exc)) from exc
         self.device_db_path = ddb_path
         self.raw_device_db = raw
+        if check_seed(seed) is not None:  # (the command lines refuse it where they parse it)
+            raise InputError(str(check_seed(seed)))
         self.seed = seed
         self.lab = resolve_lab(lab, ddb_path, lab_overrides)
         self._lab_path = lab_file(lab, ddb_path)

@@ -149,3 +149,13 @@ def test_device_db_mistakes_are_refused_at_load(tmp_path, capsys, old, new, says
     args = ["run", experiment, "--device-db", ddb, "--results", str(tmp_path / "r"), "-q"]
     assert main(args) == 2
     assert says in _one_line(capsys.readouterr().err)
+
+
+def test_simulation_refuses_a_seed_it_could_not_record(tmp_path):
+    """The Python API too: not a run whose results file lacks its provenance datasets."""
+    import ionlink_fakes
+
+    from sim.runner import InputError, Simulation
+
+    with pytest.raises(InputError, match="seed 36893488147419103232 is not an integer from 0"):
+        Simulation(ionlink_fakes.device_db(), seed=2**65, results_dir=tmp_path / "r")
