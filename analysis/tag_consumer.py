@@ -10,13 +10,17 @@ wait is unbounded). ``ionlink-analyze tags ADDRESS`` is the command line.
 
 from __future__ import annotations
 
+import argparse
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from drivers.controllers.zmq_endpoint import endpoint_arg
 
 from .time_tags import (
     ArrivalState,
@@ -131,27 +135,51 @@ class TagConsumer:
 
 
 def _inputs(text: str) -> tuple[int, ...]:
+    """``argparse`` type of the input-list options: ``1,2`` → ``(1, 2)``."""
     try:
         out = tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise ValueError(f"inputs {text!r}: expected numbers like 1,2") from None
+        raise argparse.ArgumentTypeError(f"inputs {text!r}: expected numbers like 1,2") from None
     if not out:
-        raise ValueError("no inputs given")
+        raise argparse.ArgumentTypeError("no inputs given")
     return out
+
+
+def _positive_ps(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive whole number of ps")
+    return value
+
+
+def _duration(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of seconds")
+    return value
 
 
 def add_arguments(parser: Any) -> None:
     """The options of ``ionlink-analyze tags``."""
-    parser.add_argument("address", help="the tagger's stream, e.g. tcp://127.0.0.1:3275")
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds to listen")
-    parser.add_argument("--a", default="1,2", help="correlation start inputs (default 1,2)")
-    parser.add_argument("--b", default="3,4", help="correlation stop inputs (default 3,4)")
-    parser.add_argument("--start", default="5", help="arrival histogram start inputs")
-    parser.add_argument("--click", default="1,2,3,4", help="arrival histogram click inputs")
-    parser.add_argument("--bin-ps", type=int, default=1000)
-    parser.add_argument("--window-ps", type=int, default=2_000_000, help="|tau| range, ps")
-    parser.add_argument("--period-ps", type=int, default=None, help="attempt period for HOM")
-    parser.add_argument("--peak-ps", type=int, default=20_000, help="HOM peak half-width, ps")
+    parser.add_argument(
+        "address", type=endpoint_arg, help="the tagger's stream, e.g. tcp://127.0.0.1:3275"
+    )
+    parser.add_argument("--duration", type=_duration, default=10.0, help="seconds to listen")
+    inputs, ps = _inputs, _positive_ps
+    parser.add_argument("--a", type=inputs, default="1,2", help="correlation start inputs (1,2)")
+    parser.add_argument("--b", type=inputs, default="3,4", help="correlation stop inputs (3,4)")
+    parser.add_argument("--start", type=inputs, default="5", help="arrival histogram start inputs")
+    parser.add_argument("--click", type=inputs, default="1,2,3,4", help="arrival click inputs")
+    parser.add_argument("--bin-ps", type=ps, default=1000)
+    parser.add_argument("--window-ps", type=ps, default=2_000_000, help="|tau| range, ps")
+    parser.add_argument("--period-ps", type=ps, default=None, help="attempt period for HOM")
+    parser.add_argument("--peak-ps", type=ps, default=20_000, help="HOM peak half-width, ps")
     parser.add_argument("--json", action="store_true", help="print a JSON summary")
 
 
@@ -190,10 +218,10 @@ def command(args: Any) -> int:
 
     consumer = TagConsumer(
         args.address,
-        group_a=_inputs(args.a),
-        group_b=_inputs(args.b),
-        start=_inputs(args.start),
-        click=_inputs(args.click),
+        group_a=args.a,
+        group_b=args.b,
+        start=args.start,
+        click=args.click,
         bin_ps=args.bin_ps,
         window_ps=args.window_ps,
         arrival_range_ps=args.window_ps,

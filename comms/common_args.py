@@ -15,11 +15,23 @@ __all__ = [
     "init_logger_from_args",
     "simple_network_args",
     "verbosity_args",
+    "port_arg",
     "LOCALHOST",
 ]
 
 #: The loopback addresses a server binds unless ``--no-localhost-bind``.
 LOCALHOST = ("127.0.0.1", "::1")
+
+
+def port_arg(text: str) -> int:
+    """``argparse`` type of a TCP port option: a number from 0 to 65535 (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0 to 65535)")
+    return port
 
 
 def verbosity_args(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +70,7 @@ def simple_network_args(
             "-p",
             "--port",
             default=default_port,
-            type=int,
+            type=port_arg,
             help="TCP port to listen on (default: %(default)d)",
         )
         return
@@ -66,7 +78,7 @@ def simple_network_args(
         group.add_argument(
             "--port-" + name,
             default=default,
-            type=int,
+            type=port_arg,
             help="TCP port for {} connections (default: {})".format(purpose, default),
         )
 

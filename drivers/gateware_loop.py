@@ -11,7 +11,13 @@ from numpy import int32, int64
 
 from drivers.bsa import HERALD_PATTERNS
 from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B
-from drivers.link_timing import link_default, nearest_mu
+from drivers.link_timing import (
+    CYCLE_MAX_MU,
+    CYCLE_MIN_MU,
+    RUN_MAX_CYCLES,
+    link_default,
+    nearest_mu,
+)
 
 __all__ = ["GatewareLoop"]
 
@@ -57,16 +63,16 @@ class GatewareLoop:
             "excite_time_s": self.excite_time,
         }
         self.cycle_mu = int64(s2mu(t["cycle_s"])) & ~7
-        if not 96 <= self.cycle_mu <= 8176:
+        if not CYCLE_MIN_MU <= self.cycle_mu <= CYCLE_MAX_MU:
             raise ValueError(
-                "cycle length {:.0f} ns outside the entangler's 96..8176 ns".format(
-                    t["cycle_s"] * 1e9
+                "cycle length {:.0f} ns outside the entangler's {}..{} ns".format(
+                    t["cycle_s"] * 1e9, CYCLE_MIN_MU, CYCLE_MAX_MU
                 )
             )
-        if t["run_s"] <= 0 or s2mu(t["run_s"]) // self.cycle_mu >= 16383:
+        if not 1 <= s2mu(t["run_s"]) // self.cycle_mu < RUN_MAX_CYCLES:
             raise ValueError(
-                "run_duration {:.3g} s: must be positive and below 16383 cycles "
-                "(14-bit cycle counter)".format(t["run_s"])
+                "run_duration {:.3g} s: must be at least one cycle and below {} cycles "
+                "(14-bit cycle counter)".format(t["run_s"], RUN_MAX_CYCLES)
             )
         self.run_mu = int64(s2mu(t["run_s"]))
         self.pump_start_mu = int32(s2mu(t["pump_start_s"]))

@@ -38,6 +38,9 @@ __all__ = [
     "expected_p_success",
     "herald_timeout_attempts",
     "mean_rotation",
+    "CYCLE_MIN_MU",
+    "CYCLE_MAX_MU",
+    "RUN_MAX_CYCLES",
 ]
 
 #: ``calib.link.<name>`` datasets the entanglement experiments read (s).
@@ -92,6 +95,13 @@ FALLBACK = {
 PUMP_START_S = 30e-9
 #: Guard between the pump pulse's end and the excitation pulse (s; then rounded up to 8 ns).
 PUMP_TO_EXCITE_S = 80e-9
+
+#: The entangler's attempt cycle (mu, 8 ns steps): its TCYCLE register holds 10 bits of coarse
+#: cycles, and a cycle must hold the pump, the excitation and the gate.
+CYCLE_MIN_MU = 96
+CYCLE_MAX_MU = 8176
+#: A run is whole cycles, fewer than this many (the gateware's 14-bit cycle counter).
+RUN_MAX_CYCLES = 16383
 
 #: Attempts without a herald before giving up when no success probability is known.
 UNKNOWN_P_ATTEMPTS = 10_000_000

@@ -26,6 +26,7 @@ import sys
 from typing import Any, NoReturn, Sequence
 
 from sim.cli_simulation import make_simulation, simulation_options
+from sim.seed import seed_arg
 
 __all__ = ["main", "get_argparser"]
 
@@ -94,7 +95,7 @@ def get_argparser() -> argparse.ArgumentParser:
     _common(budget)
 
     demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
-    demo.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    demo.add_argument("--seed", type=seed_arg, default=1, help="random seed (default: %(default)s)")
     demo.add_argument("--results", default="results", help="results directory")
     demo.add_argument(
         "--heralds",
@@ -217,7 +218,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
     else:
-        _fail(result.error_message or result.status)
+        hint = "; --debug shows the traceback" if result.exit_code == 1 and not args.debug else ""
+        _fail((result.error_message or result.status) + hint)
     if result.results_file is not None and not args.quiet:
         print("results: {}".format(result.results_file))
     return result.exit_code

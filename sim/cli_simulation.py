@@ -7,6 +7,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from drivers.controllers.zmq_endpoint import endpoint_arg
+from sim.seed import seed_arg
+
 __all__ = ["make_simulation", "simulation_options"]
 
 
@@ -20,7 +23,7 @@ def simulation_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="dataset store (default: dataset_db.mdb in the results' parent)",
     )
-    parser.add_argument("--seed", type=int, default=None, help="random seed of the simulation")
+    parser.add_argument("--seed", type=seed_arg, default=None, help="random seed of the simulation")
     parser.add_argument(
         "--results", default="results", help="results directory (default: %(default)s)"
     )
@@ -28,6 +31,7 @@ def simulation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tag-feed",
         default=None,
+        type=endpoint_arg,
         metavar="ADDRESS",
         help="push detector/PMT clicks to a simulated time tagger (e.g. tcp://127.0.0.1:3276)",
     )

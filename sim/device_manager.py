@@ -21,6 +21,7 @@ Every transformed entry is an ordinary ``local`` entry, so ARTIQ's own ``DeviceM
 
 from __future__ import annotations
 
+import ast
 import copy
 import importlib
 import importlib.util
@@ -206,9 +207,55 @@ def _transform_local(name: str, desc: dict) -> dict:
             return _unavailable(name, module, cls, reason)
         out["module"] = sim_module
     elif isinstance(desc.get("sim_class"), str):
+        _check_hardware_class(name, module, cls)
         sim_module, _, sim_cls = desc["sim_class"].rpartition(".")
         out["module"], out["class"] = sim_module, sim_cls
     return out
+
+
+def _check_hardware_class(name: str, module: str, cls: str) -> None:
+    """The hardware class of an entry the simulator replaces by its ``sim_class`` exists, so
+    that a typo in the lab's device database does not go unnoticed: an ``artiq.coredevice``
+    class the simulator's registry knows (or models), else a module on the path that defines
+    ``cls`` (read, not imported: it may need the lab's hardware libraries).
+
+    :raises DeviceDBError: it does not."""
+    from sim.registry import DEVICE_CLASSES
+
+    if module.startswith(_MAPPED_PREFIX):
+        if cls in DEVICE_CLASSES or _sim_model(name, module, cls)[0] is not None:
+            return
+        problem = "ARTIQ class {}.{} is unknown to the simulator".format(module, cls)
+    else:
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is None or not spec.origin or not os.path.isfile(spec.origin):
+            problem = "module '{}' not found".format(module)
+        else:
+            tree = ast.parse(pathlib.Path(spec.origin).read_bytes(), spec.origin)
+            defined = {n.name for n in tree.body if isinstance(n, ast.ClassDef)}
+            defined |= {
+                t.id
+                for n in tree.body
+                if isinstance(n, ast.Assign)
+                for t in n.targets
+                if isinstance(t, ast.Name)
+            }
+            defined |= {
+                a.asname or a.name
+                for n in tree.body
+                if isinstance(n, ast.ImportFrom)
+                for a in n.names
+            }
+            if cls in defined:
+                return
+            problem = "module '{}' defines no class '{}'".format(module, cls)
+    raise DeviceDBError(
+        "device database entry '{}': {} (its sim_class stands in for it only in the "
+        "simulator; the lab's ARTIQ would fail to load it)".format(name, problem)
+    )
 
 
 def _controller_sim_class(desc: dict) -> str | None:

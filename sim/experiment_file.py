@@ -18,6 +18,7 @@ from sim.fileimport import import_file
 __all__ = [
     "InputError",
     "ArgumentError",
+    "UnknownArgument",
     "parse_arguments",
     "load_experiment_module",
     "get_experiment",
@@ -33,6 +34,10 @@ class InputError(Exception):
 
 class ArgumentError(InputError, ValueError):
     """A supplied argument is invalid or a required one is missing."""
+
+
+class UnknownArgument(InputError, AttributeError):
+    """A supplied argument the experiment does not take (an ``AttributeError`` as ARTIQ's)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,9 +127,11 @@ def argument_manager_class() -> type:
         def __init__(self, unprocessed: dict, interactive_input: Callable[[str], str] | None):
             self.unprocessed_arguments = unprocessed
             self._processed: set = set()
+            self._asked: list[str] = []  # every argument the experiment queried, in order
             self._input = interactive_input
 
         def get(self, key: str, processor: Any, group: Any, tooltip: Any) -> Any:
+            self._asked.append(key)
             if key in self.unprocessed_arguments:
                 raw = self.unprocessed_arguments[key]
                 try:
@@ -148,9 +155,11 @@ def argument_manager_class() -> type:
         def check_unprocessed_arguments(self) -> None:
             unprocessed = set(self.unprocessed_arguments) - self._processed
             if unprocessed:
-                raise AttributeError(
-                    "Supplied argument(s) not queried in experiment: "
-                    + ", ".join(sorted(unprocessed))
+                known = ", ".join(dict.fromkeys(self._asked)) or "none"
+                raise UnknownArgument(
+                    "the experiment takes no argument {} (its arguments: {})".format(
+                        ", ".join(repr(k) for k in sorted(unprocessed)), known
+                    )
                 )
 
         def get_interactive(self, arglist: list, title: str) -> dict | None:

@@ -110,7 +110,26 @@ class RunResult:
         text = " ".join(str(exc).split())
         if isinstance(exc, (InputError, DeviceError, ArgumentValueError)):
             return text
-        return "{}: {}".format(type(exc).__name__, text) if text else type(exc).__name__
+        where = experiment_frame(exc)
+        at = ""
+        if where is not None and "{}:{}".format(*where) not in text:  # (RTIO errors say it)
+            at = " (at {}:{} in {})".format(*where)
+        return ("{}: {}".format(type(exc).__name__, text) if text else type(exc).__name__) + at
+
+
+def experiment_frame(exc: BaseException) -> tuple[str, int, str] | None:
+    """``(file, line, function)`` of the innermost frame of ``exc``'s traceback in the user's
+    code (the experiment and its drivers: not the simulator, the stand-in or Python's own
+    libraries), or None."""
+    import traceback
+
+    own = (str(pathlib.Path(__file__).resolve().parent), sys.prefix, sys.base_prefix)
+    frames = traceback.extract_tb(exc.__traceback__)
+    for frame in reversed(frames):
+        path = str(pathlib.Path(frame.filename).resolve())
+        if not path.startswith(own) and not frame.filename.startswith("<"):
+            return frame.filename, frame.lineno or 0, frame.name
+    return None
 
 
 def _exit_code_for(exc: BaseException) -> int:

@@ -58,6 +58,7 @@ from sim.run import (
     RunResult,
     installed_time_manager,
 )
+from sim.seed import check_seed
 
 __all__ = [
     "Simulation",
@@ -113,6 +114,8 @@ def _make_session(
             link_down=link_down,
             drawn_costs=drawn_costs,
         )
+    except DeviceDBError as exc:  # says what is wrong with which entry
+        raise InputError("device database: {}".format(" ".join(str(exc).split()))) from exc
     except Exception as exc:
         raise InputError(
             "cannot set up the simulation (device database / lab): {}: {}".format(
@@ -283,6 +286,8 @@ class Simulation:
             raise InputError(str(exc)) from exc
         self.device_db_path = ddb_path
         self.raw_device_db = raw
+        if check_seed(seed) is not None:  # (the command lines refuse it where they parse it)
+            raise InputError(str(check_seed(seed)))
         self.seed = seed
         self.lab = resolve_lab(lab, ddb_path, lab_overrides)
         self._lab_path = lab_file(lab, ddb_path)

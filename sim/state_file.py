@@ -29,6 +29,7 @@ from typing import Any
 
 from sim.hwstate import STATE_VERSION, HardwareState
 from sim.lab_lock import LabLock
+from sim.seed import check_seed
 
 __all__ = [
     "FORMAT",
@@ -176,6 +177,9 @@ def load_state(path: str | os.PathLike, *, identity: dict) -> HardwareState:
         ) from exc
     if not isinstance(state, HardwareState) or state.version != STATE_VERSION:
         raise StateFileError(f"hardware state file {path} holds no hardware state")
+    bad_seed = check_seed(state.seed)
+    if bad_seed is not None:  # written by a simulator that did not check --seed
+        raise StateFileError(f"hardware state file {path}: its {bad_seed}")
     return state
 
 

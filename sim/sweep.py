@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from sim.experiment_file import InputError
+from sim.seed import seed_arg
 from sim.sweep_point import PointRecord, PointSpec, run_point
 
 __all__ = ["Axis", "SweepDefinition", "add_parser", "cmd_sweep", "parse_spec", "run_sweep"]
@@ -461,7 +462,7 @@ def add_parser(sub: Any, add_lab_set: Any, common: Any) -> None:
         "--seeds", type=int, default=1, help="seeds per grid point (default: %(default)s)"
     )
     p.add_argument(
-        "--seed", type=int, default=1, help="root seed of SeedSequence (default: %(default)s)"
+        "--seed", type=seed_arg, default=1, help="root seed of SeedSequence (default: %(default)s)"
     )
     p.add_argument(
         "--heralds",

@@ -8,7 +8,8 @@ A channel number is ``(destination << 16) | local channel``; the destinations wi
 one slave (``is_master: False``) linked to it by the entangler's own cable.
 
 Bad input, one clear :class:`~sim.device_manager.DeviceDBError` each: a channel on a destination
-without a link, two entangler masters, a slave without a master, two slaves.
+without a link, two devices on one RTIO channel, two entangler masters, a slave without a master,
+two slaves.
 """
 
 from __future__ import annotations
@@ -54,9 +55,12 @@ def topology_of(device_db: dict) -> Topology:
 
     :raises DeviceDBError: see the module docstring.
     """
+    from sim.registry import DEVICE_CLASSES
+
     linked = _linked_destinations(device_db) - {0}
     masters: list[tuple[str, int]] = []
     slaves: list[tuple[str, int]] = []
+    owners: dict[int, str] = {}  # RTIO channel → the device whose PHY it is
     for name, desc in device_db.items():
         if not isinstance(desc, dict) or desc.get("type") != "local":
             continue
@@ -64,6 +68,14 @@ def topology_of(device_db: dict) -> Topology:
         if "channel" not in args:
             continue
         channel = int(args["channel"])
+        model = DEVICE_CLASSES.get(desc.get("class", ""))
+        if model is not None and model.make_phy is not None:
+            if channel in owners:
+                raise DeviceDBError(
+                    "devices '{}' and '{}' both have RTIO channel {} (0x{:06x}): each channel "
+                    "is one device's".format(owners[channel], name, channel, channel)
+                )
+            owners[channel] = name
         dest = channel >> 16
         if dest and dest not in linked:
             raise DeviceDBError(

@@ -16,6 +16,7 @@ import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from comms.common_args import port_arg
 from drivers.controllers.ndsp import (
     ControllerError,
     bind_addresses,
@@ -56,8 +57,10 @@ def _driver(args: argparse.Namespace) -> TimeTagger:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``aqctl_ionlink_timetagger``."""
     parser = controller_parser("ionlink photon time tagger controller", DEFAULT_PORT)
-    parser.add_argument("--stream-port", type=int, default=None, help="tag stream (PUB) port")
-    parser.add_argument("--feed-port", type=int, default=None, help="simulation feed (PULL) port")
+    parser.add_argument("--stream-port", type=port_arg, default=None, help="tag stream (PUB) port")
+    parser.add_argument(
+        "--feed-port", type=port_arg, default=None, help="simulation feed (PULL) port"
+    )
     return serve_controller("aqctl_ionlink_timetagger", "timetagger", parser, _driver, argv)
 
 

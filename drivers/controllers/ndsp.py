@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from comms.backend import protocols
 from comms.common_args import (
@@ -32,9 +32,18 @@ class ControllerError(Exception):
     """A controller cannot start (bad options, no backend): one line on stderr, exit 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """Option errors as one line (argparse prints the usage block first), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def controller_parser(description: str, default_port: int) -> argparse.ArgumentParser:
-    """The shared options; a controller adds its own to the parser returned."""
-    parser = argparse.ArgumentParser(description=description)
+    """The shared options (errors in them: one line, exit 2); a controller adds its own to the
+    parser returned."""
+    parser = _Parser(description=description)
     parser.add_argument(
         "--simulation", action="store_true", help="run without hardware (a simulated backend)"
     )

@@ -6,7 +6,13 @@
 options (``--bind``, ``--no-localhost-bind``, ``--port-notify``, ``--port-control``,
 ``--port-broadcast``), ``--name`` and ``--no-applets``. It runs until Ctrl-C/SIGTERM or a client
 calls ``master_management.terminate()``; the running experiment is then asked to terminate (its
-results file is written) and the dataset store saved.
+results file is written) and the dataset store saved; a client waiting for a run's outcome
+(``submit --wait``) gets it before the control port closes.
+
+``submit`` exits 0 once the master accepted the run (with ``--wait``: the run's own exit status,
+and a line saying how it ended), 2 for bad input (an experiment file the master does not find, bad
+arguments, no master), and 3 (:data:`MASTER_LOST`) when the connection to the master ended before
+the run's outcome was known.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import sys
 import time
 from typing import Any, Callable
 
-from comms.common_args import bind_address_from_args, simple_network_args
+from comms.common_args import bind_address_from_args, port_arg, simple_network_args
 
 __all__ = ["add_parsers", "cmd_master", "cmd_submit", "COMMANDS"]
 
@@ -59,7 +65,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
     submit.add_argument("arguments", metavar="KEY=VALUE", nargs="*", help="arguments, PYON")
     submit.add_argument("-c", "--class-name", default=None, help="class to run")
     submit.add_argument("-s", "--server", default="::1", help="master (default: %(default)s)")
-    submit.add_argument("--port", type=int, default=3251, help="control port (default: 3251)")
+    submit.add_argument("--port", type=port_arg, default=3251, help="control port (default: 3251)")
     submit.add_argument("-p", "--priority", type=int, default=0, help="priority (default: 0)")
     submit.add_argument(
         "-R", "--repository", action="store_true", help="the file is in the master's repository"
@@ -156,14 +162,45 @@ def cmd_submit(args: argparse.Namespace) -> int:
         client = pc_rpc.Client(args.server, args.port, "schedule", timeout=30)
     except OSError as exc:
         raise InputError("no master at [{}]:{}: {}".format(args.server, args.port, exc)) from None
+    where = "[{}]:{}".format(args.server, args.port)
     try:
-        rid = client.submit("main", expid, args.priority, None, False)
+        try:
+            rid = client.submit("main", expid, args.priority, None, False)
+        except Exception as exc:
+            if hasattr(exc, "parent_traceback"):  # the master's answer (comms.rpc_wire)
+                raise InputError(
+                    "the master at {} refused the experiment: {}".format(where, exc)
+                ) from None
+            if isinstance(exc, (EOFError, OSError)):
+                return _lost(where, "before it acknowledged the submission", exc)
+            raise
         print("RID: {}".format(rid), flush=True)
         if not args.wait:
             return 0
-        return _wait(client, rid)
+        try:
+            return _wait(client, rid)
+        except (EOFError, OSError) as exc:
+            return _lost(
+                where,
+                "while RID {} was queued or running; its outcome is unknown (a master that "
+                "stops cleanly terminates the run and writes its results file)".format(rid),
+                exc,
+            )
     finally:
         client.close_rpc()
+
+
+#: ``submit``'s exit status when the master went away before the run's outcome was known.
+MASTER_LOST = 3
+
+
+def _lost(where: str, when: str, exc: BaseException) -> int:
+    """One line: the connection to the master ended ``when``; :data:`MASTER_LOST`."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    sys.stderr.write(
+        "ionlink-sim: error: lost the master at {} {}: {}\n".format(where, when, reason)
+    )
+    return MASTER_LOST
 
 
 def _wait(client: Any, rid: int) -> int:
@@ -183,9 +220,12 @@ def _wait(client: Any, rid: int) -> int:
     if outcome["results_file"]:
         print("results: {}".format(outcome["results_file"]))
     if outcome["exit_code"]:
-        sys.stderr.write(
-            "ionlink-sim: RID {} {}: {}\n".format(rid, outcome["status"], outcome["error"])
-        )
+        if outcome["status"] == "terminated":
+            detail = "the master stopped or termination was requested; the results file holds "
+            detail += "what it recorded" if outcome["results_file"] else "nothing (none written)"
+        else:
+            detail = outcome["error"]
+        sys.stderr.write("ionlink-sim: RID {} {}: {}\n".format(rid, outcome["status"], detail))
     return int(outcome["exit_code"])
 
 

@@ -106,6 +106,7 @@ class Schedule:
         self._order = 0
         self._running: int | None = None
         self._outcomes: dict[int, RunOutcome] = {}
+        self._watched: set[int] = set()  # runs a client waits for (get_outcome said None)
         self._stopping = False
         self._thread: threading.Thread | None = None
         #: the notifier's content is set by the owner (an empty dict's Notifier)
@@ -243,4 +244,16 @@ class Schedule:
         """How run ``rid`` ended (``None`` while it is pending or running, or unknown)."""
         with self._cond:
             outcome = self._outcomes.get(rid)
+            if outcome is None:
+                self._watched.add(rid)
+            else:
+                self._watched.discard(rid)
+                self._cond.notify_all()
         return None if outcome is None else outcome.as_dict()
+
+    def wait_collected(self, timeout: float) -> None:
+        """Block until every finished run a client was waiting for (``get_outcome``) has had
+        its outcome fetched, at most ``timeout`` s: a stopping master lets ``submit --wait``
+        learn how its run ended before the servers close."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._watched & self._outcomes.keys(), timeout)

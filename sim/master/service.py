@@ -46,6 +46,9 @@ class MasterPorts:
 
 
 DEFAULT_PORTS = MasterPorts()
+#: How long a stopping master keeps its control port open for clients that wait for a run's
+#: outcome to fetch it (s; ``submit --wait`` polls every 0.2 s).
+OUTCOME_GRACE_S = 2.0
 _SCHEDULE_RPC = ("submit", "delete", "request_termination", "get_status", "get_outcome")
 
 
@@ -204,9 +207,12 @@ class Master:
         scheduler.get_status = schedule.get_status
 
     async def stop(self) -> None:
-        """Terminate the running experiment, stop the worker and the servers, close the
+        """Terminate the running experiment, stop the worker, let waiting clients fetch how
+        their runs ended (up to :data:`OUTCOME_GRACE_S`), stop the servers, close the
         simulation (saving the dataset store)."""
-        await asyncio.get_running_loop().run_in_executor(None, self.schedule.stop)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.schedule.stop)
+        await loop.run_in_executor(None, self.schedule.wait_collected, OUTCOME_GRACE_S)
         for server in reversed(self._servers):
             await server.stop()
         self._servers.clear()

@@ -16,6 +16,7 @@ from dataclasses import MISSING, fields, replace
 from pathlib import Path
 from typing import Any
 
+from drivers.link_timing import CYCLE_MAX_MU, CYCLE_MIN_MU, RUN_MAX_CYCLES, loop_datasets
 from sim.physics.lab_ions import check_ions, parse_ions
 from sim.physics.lab_model import (
     BSA,
@@ -172,6 +173,37 @@ def _check_physics(lab: Lab) -> None:
     for k in ("run_s", "cool_s", "overhead_s", "gate_start_s", "herald_to_rotation_s", "pump_s"):
         _check_range(n, f"loop.{k}", getattr(lp, k), 0, 1e3)
     _check_range(n, "loop.gate_length_s", lp.gate_length_s, 0, lp.cycle_s, lo_open=True)
+    _check_loop(lab)
+
+
+def _check_loop(lab: Lab) -> None:
+    """The ``[loop]`` the entangler can play: a cycle its register holds, runs of whole cycles
+    (at least one), and each node's pump, excitation and gate inside the cycle (the limits the
+    experiment's ``GatewareLoop.prepare_gateware`` enforces, found before anything runs)."""
+    n, lp = lab.name, lab.loop
+    cycle_mu = round(lp.cycle_s * 1e9) & ~7
+    if not CYCLE_MIN_MU <= cycle_mu <= CYCLE_MAX_MU:
+        raise LabError(
+            f"lab {n}: loop.cycle_s = {lp.cycle_s!r}: the entangler's cycle is "
+            f"{CYCLE_MIN_MU}..{CYCLE_MAX_MU} ns (8 ns steps)"
+        )
+    if not 1 <= round(lp.run_s * 1e9) // cycle_mu < RUN_MAX_CYCLES:
+        raise LabError(
+            f"lab {n}: loop.run_s = {lp.run_s!r}: a run is at least one cycle "
+            f"(loop.cycle_s = {lp.cycle_s!r}) and fewer than {RUN_MAX_CYCLES} cycles"
+        )
+    excite_s = loop_datasets(
+        lp.cycle_s, lp.run_s, lp.cool_s, lp.pump_s, lp.gate_start_s, lp.gate_length_s, 0.0
+    )["calib.link.excite_time_s"]
+    for node in lab.nodes:
+        gate_end_s = excite_s + node.optics.photon_delay_s + lp.gate_start_s + lp.gate_length_s
+        if round(gate_end_s * 1e9) >= cycle_mu:
+            raise LabError(
+                f"lab {n}: the gate of nodes.{node.name} ends {gate_end_s * 1e9:.0f} ns into the "
+                f"{cycle_mu} ns cycle (loop.cycle_s): excitation at {excite_s * 1e9:.0f} ns (after "
+                "loop.pump_s) + optics.photon_delay_s + loop.gate_start_s + loop.gate_length_s; "
+                "lengthen the cycle or shorten the pump"
+            )
 
 
 def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:

@@ -21,6 +21,7 @@ import pathlib
 import sys
 from typing import Any, Callable
 
+from sim.seed import seed_arg
 from sim.slack.estimate import DEFAULT_TARGET
 from sim.slack.probe import RunSlack, SlackProbe
 from sim.slack.report import format_table, summarise
@@ -45,7 +46,7 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> A
     p.add_argument(
         "--lab", default=None, help="lab description (default: lab.toml next to the device db)"
     )
-    p.add_argument("--seed", type=int, default=1, help="random seed (default: %(default)s)")
+    p.add_argument("--seed", type=seed_arg, default=1, help="random seed (default: %(default)s)")
     p.add_argument("-n", "--runs", type=int, default=20, help="runs with drawn costs (%(default)s)")
     p.add_argument(
         "--target",

@@ -72,7 +72,7 @@ def test_ok_prints_datasets_and_writes_results(cli, capsys, tmp_path):
     "args, message",
     [
         (["EXP", "-c", "Nope"], "exp.py' has no class 'Nope' (experiments in it: Exp)"),
-        (["EXP", "zzz=1"], "Supplied argument(s) not queried in experiment: zzz"),
+        (["EXP", "zzz=1"], "the experiment takes no argument 'zzz' (its arguments: n, b)"),
         (["EXP", "b=1"], "argument 'b' = 1 is not allowed: must be True or False"),
         (["EXP", "n=[1,"], "cannot parse value of argument 'n' as PYON"),
         (["EXP", "n=parity"], """a string needs its own quotes: n='"parity"'"""),
@@ -131,7 +131,9 @@ def test_broken_device_db(cli, capsys, tmp_path):
 def test_experiment_raises_exit_1(cli, capsys, tmp_path):
     """run() raising: exit 1, one line, results written; --debug adds the traceback."""
     assert cli("EXP", "b=true") == 1
-    assert _one_line_error(capsys.readouterr().err) == "RuntimeError: boom"
+    line = _one_line_error(capsys.readouterr().err)  # where, in the experiment, and what next
+    exp = str(tmp_path / "exp.py")
+    assert line == f"RuntimeError: boom (at {exp}:12 in run); --debug shows the traceback"
     assert len(list((tmp_path / "results").rglob("*.h5"))) == 1
     assert cli("EXP", "b=true", "--debug") == 1
     assert "Traceback" in capsys.readouterr().err

@@ -7,12 +7,15 @@ work, the experiments' ``ccb`` calls are broadcast and listed, and ``ionlink-sim
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import os
 import pathlib
 import socket
 import subprocess
 import sys
+import time
+import types
 
 import pytest
 
@@ -149,10 +152,71 @@ def test_master_and_submit_command_line(tmp_path):
         )
         assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
         assert "nosuch.py" in bad.stderr
+        refused = subprocess.run(
+            submit + ["-R", "nosuch.py", "-w"], cwd=tmp_path, env=_env(), capture_output=True
+        )  # the master's refusal (FileNotFoundError over RPC): one line, exit 2
+        assert refused.returncode == 2 and refused.stderr.count(b"\n") == 1, refused.stderr
+        assert b"refused the experiment: experiment file 'nosuch.py' not found" in refused.stderr
+        # a master stopped mid-run: the waiting submit learns the run was terminated, and where
+        # its results are (not "internal error: EOFError")
+        waiting = subprocess.Popen(
+            submit + ["-R", "remote_entanglement.py", "heralds_per_setting=100000", "-w"],
+            cwd=tmp_path,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        schedule = pc_rpc.Client("127.0.0.1", control, "schedule", timeout=10)
+        while not any(r["status"] == "running" for r in schedule.get_status().values()):
+            time.sleep(0.1)
+        schedule.close_rpc()
         pc_rpc.Client("127.0.0.1", control, "master_management", timeout=10).terminate()
+        out, err = waiting.communicate(timeout=60)
+        assert waiting.returncode != 0 and err.count("\n") == 1, err
+        assert err.startswith("ionlink-sim: RID 1 terminated: the master stopped"), err
+        assert "RemoteEntanglement.h5" in out
         assert master.wait(30) == 0
     finally:
         if master.poll() is None:
             master.kill()
             master.wait()
     assert (tmp_path / "dataset_db.mdb").is_file()
+
+
+class _LostClient:
+    """A pc_rpc client whose master goes away while ``submit --wait`` polls."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        pass
+
+    def submit(self, *args: object) -> int:
+        return 7
+
+    def get_outcome(self, rid: int) -> None:
+        raise EOFError("connection closed by the server")
+
+    def close_rpc(self) -> None:
+        pass
+
+
+def test_submit_wait_says_when_the_master_went_away(tmp_path, monkeypatch, capsys):
+    """The connection lost while waiting: one line naming the master and the run, exit 3."""
+    import comms.backend
+    from sim.cli import main
+    from sim.master.cli import MASTER_LOST
+
+    proto = comms.backend.protocols()
+    monkeypatch.setattr(
+        comms.backend,
+        "protocols",
+        lambda: dataclasses.replace(proto, pc_rpc=types.SimpleNamespace(Client=_LostClient)),
+    )
+    (tmp_path / "exp.py").write_text("")
+    assert main(["submit", str(tmp_path / "exp.py"), "-w", "--port", "1"]) == MASTER_LOST == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        "ionlink-sim: error: lost the master at [::1]:1 while RID 7 was queued or running; its "
+        "outcome is unknown (a master that stops cleanly terminates the run and writes its "
+        "results file): connection closed by the server"
+    ]
