@@ -119,25 +119,41 @@ def thermal_overlap(lab: Lab, m: float, n_bars: tuple[float, float]) -> float:
     return m
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class CycleSample:
     """One cycle drawn in detail.
 
-    :param pattern: gated click pattern (bit i = input i). :param first_edge_mu: shape (4,), first
-        gated click per input relative to cycle start, −1 if none. :param clicks: all clicks
-        ``(input, t_mu)`` relative to cycle start, time-ordered. :param rho: two-ion state at the
-        cycle end (heralded state with its detection-time phase). :param true_times_s: shape (4,),
-        true photon/dark arrival time behind each first edge (s from cycle start; NaN if none).
-    :param dark: shape (4,), True where the first gated click was a dark count.
+    :param pattern: gated click pattern (bit i = input i). :param first_edge: per input, first
+        gated click relative to cycle start (mu), −1 if none (as an array: :attr:`first_edge_mu`).
+    :param clicks: all clicks ``(input, t_mu)`` relative to cycle start, time-ordered. :param rho:
+        two-ion state at the cycle end (heralded state with its detection-time phase).
+    :param true_times: per input, true photon/dark arrival time behind each first edge (s from
+        cycle start; NaN if none; :attr:`true_times_s`). :param dark_first: per input, whether
+        the first gated click was a dark count (:attr:`dark`).
     """
 
     pattern: int
-    first_edge_mu: np.ndarray
+    first_edge: list[int]
     clicks: list[tuple[int, int]]
     rho: np.ndarray
-    true_times_s: np.ndarray
+    true_times: list[float]
     model: CycleModel
-    dark: np.ndarray = field(default_factory=lambda: np.zeros(4, dtype=bool))
+    dark_first: list[bool] = field(default_factory=lambda: [False] * 4)
+
+    @property
+    def first_edge_mu(self) -> np.ndarray:
+        """Shape (4,) int64: :attr:`first_edge`."""
+        return np.array(self.first_edge, dtype=np.int64)
+
+    @property
+    def true_times_s(self) -> np.ndarray:
+        """Shape (4,): :attr:`true_times` (s)."""
+        return np.array(self.true_times)
+
+    @property
+    def dark(self) -> np.ndarray:
+        """Shape (4,) bool: :attr:`dark_first`."""
+        return np.array(self.dark_first, dtype=bool)
 
 
 class CycleClick(NamedTuple):
@@ -255,20 +271,11 @@ class CycleModel:
                 clicks.append((i, f))
         clicks += self._ungated(rng, first)
         clicks.sort(key=_click_order)
-        true_arr = np.array(true_t)
         if pattern in HERALD_PATTERNS:
-            rho = self._apply_phase(self._conditional_state(pattern, copy=False), pattern, true_arr)
+            rho = self._apply_phase(self._conditional_state(pattern, copy=False), pattern, true_t)
         else:
             rho = self._conditional_state(pattern)
-        return CycleSample(
-            pattern,
-            np.array(first, dtype=np.int64),
-            clicks,
-            rho,
-            true_arr,
-            self,
-            np.array(dark, dtype=bool),
-        )
+        return CycleSample(pattern, first, clicks, rho, true_t, self, dark)
 
     def first_edge(self, rng: np.random.Generator, allowed: Sequence[int], i: int) -> int:
         """First gated click of input ``i`` (mu from cycle start, −1 if none) in one cycle drawn
@@ -296,8 +303,7 @@ class CycleModel:
         for c, q in zip(cycles.tolist(), pats.tolist()):
             s = self.sample(rng, (q,))
             out += [
-                CycleClick(c, i, t, bool(q >> i & 1) and t == s.first_edge_mu[i])
-                for i, t in s.clicks
+                CycleClick(c, i, t, bool(q >> i & 1) and t == s.first_edge[i]) for i, t in s.clicks
             ]
         n0 = n_cycles - m
         if n0 <= 0:
@@ -339,7 +345,7 @@ class CycleModel:
             self._state_cache[key] = rho
         return rho.copy() if copy else rho
 
-    def _apply_phase(self, rho: np.ndarray, pattern: int, true_t: np.ndarray) -> np.ndarray:
+    def _apply_phase(self, rho: np.ndarray, pattern: int, true_t: Sequence[float]) -> np.ndarray:
         """Detection-time phase φ = ω_q (t_H − t_V) on the heralded state."""
         h, v = _HV[pattern]
         d = _phase_diagonal(self._omega_q * (true_t[h] - true_t[v]))

@@ -42,6 +42,8 @@ class EntanglerRuns:
     _n_modes: tuple[float, ...] | None = None
     #: the last windows given to :meth:`cycle_model` (outputs, gates, cycle), their key part
     _windows_key: tuple[dict, dict, int, tuple] | None = None
+    #: the last model given: (its windows memo, thermal key, paths, model)
+    _last_model: tuple[tuple, int, Any, CycleModel] | None = None
 
     def cycle_model(
         self,
@@ -74,6 +76,9 @@ class EntanglerRuns:
             # the windows' part of the key, made again only when they change
             part = (tuple(sorted(outputs.items())), tuple(sorted(gates.items())), cycle_mu)
             memo = self._windows_key = (dict(outputs), dict(gates), cycle_mu, part)
+        last = self._last_model
+        if last is not None and last[0] is memo and last[1] == self._run_key and last[2] == jones:
+            return last[3]  # (the last run's law: no key to build and hash)
         key = (*memo[3], self._run_key, jones)
         model = self._models.get(key)
         if model is None:
@@ -87,6 +92,7 @@ class EntanglerRuns:
                 jones,
             )
             self._models[key] = model
+        self._last_model = (memo, self._run_key, jones, model)
         return model
 
     def _thermal_key(self, n_bars: Any) -> int:

@@ -135,6 +135,8 @@ class PolarisationTracking:
         self._plate_changes: list[tuple[int, int, dict[str, float]]] = []
         self._jones_memo: dict[tuple, Jones] = {}
         self._run_jones: tuple[Jones, Jones] | None = None  # the last cycle model's paths
+        #: both paths while neither drifts nor has a plate move (:meth:`jones_pair`)
+        self._fixed_jones: tuple[Jones, Jones] | None = None
         self._ref_rates: dict[tuple, list[float]] = {}  # reference light's rate per detector
 
     # ---- the controller's side ---------------------------------------------------------------
@@ -183,7 +185,13 @@ class PolarisationTracking:
 
     def jones_pair(self, t_mu: int) -> tuple[Jones, Jones]:
         """Both nodes' path Jones matrices at ``t_mu``."""
-        return self.path_jones(0, t_mu), self.path_jones(1, t_mu)
+        fixed = self._fixed_jones
+        if fixed is not None and not self._plate_changes:
+            return fixed
+        pair = self.path_jones(0, t_mu), self.path_jones(1, t_mu)
+        if not self._plate_changes and not any(w.drifts for w in self._walks):
+            self._fixed_jones = pair  # (no drift, no plate move: the same at every time)
+        return pair
 
     def next_polarisation_change_mu(self, t_mu: int) -> int | None:
         """The first lab time after ``t_mu`` at which a path's Jones matrix may change (a drift

@@ -180,3 +180,27 @@ def test_remembered_paths_are_the_paths_at_that_time(oxford, rng):
     w.load_state(w2.save_state())
     t = 3 * s + 9
     assert w._paths_at(t) == (w.jones_pair(t), w.next_polarisation_change_mu(t))
+
+
+def test_kept_paths_and_last_cycle_law_follow_every_change(oxford, rng):
+    """Without drift the paths are kept and the last cycle law is handed out again without its
+    key; a plate move, warmer ions or other windows still give the law of the new state."""
+    w = _world(oxford, rng)
+    outputs, gates, cycle = nominal_cycle(oxford)
+    m1 = w.cycle_model(outputs, gates, cycle, t_start_mu=1000)
+    assert w.cycle_model(outputs, gates, cycle, t_start_mu=2000) is m1
+    w.set_plates(0, {"hwp": 20.0}, 3000)
+    assert w.jones_pair(2999) == (IDENTITY_JONES, IDENTITY_JONES)
+    moved = w.jones_pair(3000)
+    assert moved == (w.path_jones(0, 3000), w.path_jones(1, 3000))
+    assert moved[0] != IDENTITY_JONES
+    m2 = w.cycle_model(outputs, gates, cycle, t_start_mu=3000)
+    assert m2 is not m1 and not np.array_equal(m2.pattern_probs, m1.pattern_probs)
+    assert w.cycle_model(outputs, gates, cycle, t_start_mu=4000) is m2
+    for th in w.ions.thermal:
+        th.n += 50.0  # warmer ions: another thermal factor of the mode overlap
+    m3 = w.cycle_model(outputs, gates, cycle, t_start_mu=5000)
+    assert m3 is not m2 and m3.pattern_probs[PSI_PLUS[0]] < m2.pattern_probs[PSI_PLUS[0]]
+    narrower = {i: (a, b - 8) for i, (a, b) in gates.items()}
+    assert w.cycle_model(outputs, narrower, cycle, t_start_mu=6000) is not m3
+    assert w.cycle_model(outputs, gates, cycle, t_start_mu=7000) is m3  # (from the cache)

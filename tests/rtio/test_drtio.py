@@ -233,7 +233,7 @@ class _Model:
     def sample(self, rng, herald_set):
         from types import SimpleNamespace
 
-        return SimpleNamespace(pattern=0b1001, first_edge_mu=[600, -1, -1, 600], clicks=[])
+        return SimpleNamespace(pattern=0b1001, first_edge=[600, -1, -1, 600], clicks=[])
 
 
 class _World:

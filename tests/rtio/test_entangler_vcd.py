@@ -46,8 +46,8 @@ class FakeModel:
 
     def sample(self, rng, allowed):
         pat = 0b0101 if 0b0101 in allowed else 0b0001
-        first = numpy.array([37 if pat & (1 << i) else -1 for i in range(4)])
-        return SimpleNamespace(pattern=pat, first_edge_mu=first, clicks=[])
+        first = [37 if pat & (1 << i) else -1 for i in range(4)]
+        return SimpleNamespace(pattern=pat, first_edge=first, clicks=[])
 
 
 class FakeWorld:

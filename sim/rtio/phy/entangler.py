@@ -33,7 +33,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 import numpy
@@ -65,14 +64,12 @@ _MASK14 = 0x3FFF
 _INPUT_BITS = (numpy.arange(16)[:, None] >> numpy.arange(4)) & 1  # pattern → inputs that fired
 
 
-def _column_sums(cmat: Any) -> list[itemgetter] | None:
-    """Per column of a 0/1 counter matrix (patterns × counters), a getter of the pattern
-    counts that column sums, from the counts as a list with a 0 appended (index 16: every
-    getter takes at least two items); None if an entry is not 0 or 1."""
+def _pattern_adds(cmat: Any) -> list[tuple[int, ...]] | None:
+    """Per pattern (row of a 0/1 counter matrix, patterns × counters), the counters its cycles
+    add to; None if an entry is not 0 or 1."""
     if not numpy.isin(cmat, (0, 1)).all():
         return None
-    zero = cmat.shape[0]
-    return [itemgetter(zero, *numpy.flatnonzero(col).tolist()) for col in cmat.T]
+    return [tuple(numpy.flatnonzero(row).tolist()) for row in cmat]
 
 
 def _unpack_patterns(word: int) -> tuple[list[int], list[bool]]:
@@ -141,15 +138,17 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         self.ncycles = 0
         self.time_remaining = 0
         self.timestamps = [0] * 5
-        self.counters = [0] * 8
+        self._counters = [0] * 8
+        #: the last run's (pattern counts, counter matrix) while its counters are not summed
+        self._counter_src: tuple[Any, Any] | None = None
         self.events: deque[tuple[int, int, int]] = deque()
         self.herald_log: list[tuple[int, int]] = []
         self.world: CycleWorld | None = None
         self._cfg: tuple[tuple, RunConfig] | None = None
         self._laws: dict[tuple, tuple[Any, CycleLaw]] = {}
         self._stale: dict[int, _Stale] = {}
-        #: the counter matrix last used, and its columns as sums (see _column_sums)
-        self._cmat_sums: tuple[Any, list[itemgetter] | None] | None = None
+        #: the counter matrix last used, and the counters of each pattern (see _pattern_adds)
+        self._cmat_adds: tuple[Any, list[tuple[int, ...]] | None] | None = None
         #: with a VCD: input → (index of its last non-herald gated click, that cycle's start)
         self._vcd_stale: dict[int, tuple[int, int]] = {}
         self._init_fast_forward()
@@ -347,7 +346,7 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
                 sample = model.sample(rng, cfg.herald_set)
                 last_pattern = int(sample.pattern)
                 pattern_counts[last_pattern] += 1
-                first = sample.first_edge_mu
+                first = sample.first_edge
                 for i in range(4):
                     if last_pattern & (1 << i) and first[i] >= 0:
                         self.timestamps[i] = int(first[i])
@@ -440,29 +439,58 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
             counts[0] = n_plain
         return counts
 
+    @property
+    def counters(self) -> list[int]:
+        """The 8 counter registers (4 single-input, 4 pattern counters) after the last run: its
+        pattern counts times the counter matrix, summed when first read (a run's counters are
+        rarely read)."""
+        src = self._counter_src
+        if src is not None:
+            self._counter_src = None
+            pattern_counts, cmat = src
+            memo = self._cmat_adds
+            if memo is None or memo[0] is not cmat:
+                memo = self._cmat_adds = (cmat, _pattern_adds(cmat))
+            adds = memo[1]
+            if adds is None:
+                self._counters = (pattern_counts @ cmat).tolist()
+            else:  # (the same sums over the patterns that occurred: most of the 16 did not)
+                counters = self._counters = [0] * 8
+                q = 0
+                for n in pattern_counts.tolist():
+                    if n:
+                        for j in adds[q]:
+                            counters[j] += n
+                    q += 1
+        return self._counters
+
+    @counters.setter
+    def counters(self, values: list[int]) -> None:
+        self._counters = values
+        self._counter_src = None
+
     def _set_counters(
         self, model: Any, pattern_counts: Any, cmat: Any, plain: Any, last_pattern: int
     ) -> None:
-        """Counters (reset at run start, sampled at each cycle end) and stale timestamps: an
-        input that fired only in non-herald cycles (counter > 0, not in the last pattern) keeps
-        the timestamp of such a cycle, drawn when (if ever) it is read."""
-        memo = self._cmat_sums
-        if memo is None or memo[0] is not cmat:
-            memo = self._cmat_sums = (cmat, _column_sums(cmat))
-        sums = memo[1]
-        if sums is None:
-            counters = self.counters = (pattern_counts @ cmat).tolist()
-        else:  # (the same sums, without numpy's overhead on a 16 × 8 product)
-            counts = pattern_counts.tolist()
-            counts.append(0)
-            counters = self.counters = [sum(get(counts)) for get in sums]
+        """Counters (reset at run start, sampled at each cycle end; from the run's pattern
+        counts ``pattern_counts`` (16,), not changed afterwards, and the counter matrix
+        ``cmat``) and stale timestamps: an input that fired only in non-herald cycles (a
+        pattern with its bit counted, not in the last pattern) keeps the timestamp of such a
+        cycle, drawn when (if ever) it is read."""
+        self._counter_src = (pattern_counts, cmat)
         if model is not None:
-            stale = None  # one record serves every input of this run
-            for i in range(4):
-                if counters[i] and not last_pattern >> i & 1:
-                    if stale is None:
-                        stale = _Stale(model, pattern_counts, plain)
-                    self._stale[i] = stale
+            fired = 0  # the inputs with a click in some cycle (single-input counters > 0)
+            q = 0
+            for n in pattern_counts.tolist():
+                if n:
+                    fired |= q
+                q += 1
+            fired &= ~last_pattern
+            if fired:
+                stale = _Stale(model, pattern_counts, plain)  # one record serves every input
+                for i in range(4):
+                    if fired >> i & 1:
+                        self._stale[i] = stale
 
     def _mark_stale(self, i: int, model: Any, counts: Any, plain: Any) -> None:
         """Input ``i`` keeps a timestamp of a non-herald cycle with pattern ``counts``."""
@@ -484,7 +512,7 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
             t = (
                 first_edge(rng, qs, i)
                 if first_edge is not None
-                else int(model.sample(rng, qs).first_edge_mu[i])
+                else int(model.sample(rng, qs).first_edge[i])
             )
             if t >= 0:
                 self.timestamps[i] = int(t)
