@@ -187,6 +187,13 @@ def test_live_figures_from_running_sums_equal_the_recomputation(mode):
     assert np.array_equal(records.column("t_wall"), 0.5 * np.arange(n))
     assert records.attempts_after_first == cols["attempts"][1:].sum()
     assert records.nbytes() == 11 * 8 * n
+    # the columns are views of the records' memory (no copy at the end of a long run), read-only,
+    # and the records take no more heralds while one is alive
+    view = records.column("attempts")
+    assert not view.flags.owndata and not view.flags.writeable
+    with pytest.raises(RuntimeError, match="final"):
+        records.append(0, 0b0011, [-1] * 4, 1, 1, 0.0, 0, 0)
+    assert len(records) == n
 
 
 @pytest.mark.parametrize("seed", range(4))
