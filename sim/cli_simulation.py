@@ -39,7 +39,8 @@ def simulation_options(parser: argparse.ArgumentParser) -> None:
         "--lab",
         default=None,
         help="lab description (preset name or TOML path; default: lab.toml next to "
-        "the device database if present)",
+        "the device database, refused if there is none; 'none': the timing alone, "
+        "nothing physical simulated)",
     )
     parser.add_argument(
         "--power-up",
@@ -86,4 +87,5 @@ def make_simulation(
         link_down=getattr(args, "link_down", []),
         lab_overrides=getattr(args, "lab_set", ()),
         drawn_costs=getattr(args, "drawn_costs", False),
+        lab_required=True,
     )

@@ -15,7 +15,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Provenance", "lab_file", "sha256_of", "git_commit", "ionlink_version"]
+__all__ = ["NO_LAB", "Provenance", "lab_file", "sha256_of", "git_commit", "ionlink_version"]
+
+#: the ``--lab`` value that asks for no lab description: the experiment's timing alone, nothing
+#: physical simulated (no photons, fluorescence or clicks)
+NO_LAB = "none"
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -61,6 +65,8 @@ def lab_file(lab: Any, device_db_path: Path | None) -> Path | None:
     """The TOML file a lab argument designates: a path, a preset's packaged file, the file a
     loaded lab was read from, or the ``lab.toml`` next to the device database; ``None`` if
     there is no lab or no file."""
+    if lab == NO_LAB:
+        return None
     if lab is None:
         if device_db_path is None:
             return None

@@ -45,7 +45,7 @@ from sim.lab_datasets import (
     seed_lab_datasets,
 )
 from sim.outputs import OutputPath, OutputPathError, prepare_outputs
-from sim.provenance import Provenance, lab_file
+from sim.provenance import NO_LAB, Provenance, lab_file
 from sim.results import RIDCounter
 from sim.run import (
     DIAGNOSTICS_PREFIX,
@@ -137,6 +137,10 @@ def resolve_lab(
     :raises InputError: the lab cannot be loaded, an override is bad, or there are overrides
         but no lab file to apply them to.
     """
+    if lab == NO_LAB:  # explicitly none: the timing alone
+        if overrides:
+            raise InputError("--set needs a lab, not --lab {}".format(NO_LAB))
+        return None
     if lab is None:
         lab = lab_file(None, device_db_path)
         if lab is None:
@@ -164,6 +168,21 @@ def resolve_lab(
         raise InputError(
             "cannot load lab {!r}: {}".format(str(lab), " ".join(str(exc).split()))
         ) from exc
+
+
+def _no_lab(device_db_path: Any) -> str:
+    """What a simulation that found no lab description says (no ``--lab``, no ``lab.toml``
+    beside the device database): it simulates nothing physical, yet an experiment that only
+    counts would exit 0 with e.g. a dark-count rate of 0."""
+    from sim.physics.lab import PRESETS
+
+    return (
+        "no lab description: no --lab and no lab.toml beside {}, so nothing physical would be "
+        "simulated (no photons, fluorescence or clicks); give --lab PRESET or PATH (presets: {}), "
+        "or --lab {} for the experiment's timing alone".format(
+            device_db_path or "the device database", ", ".join(PRESETS), NO_LAB
+        )
+    )
 
 
 def _claim_lab(store: Any, read_only: bool) -> None:
@@ -242,6 +261,8 @@ class Simulation:
     :param read_only: read the dataset store and the stored hardware state, write neither, nor
         results files or ``last_rid.pyon`` (repeated runs that must leave the lab as it was,
         ``ionlink-sim slack``); only a VCD file is written.
+    :param lab_required: refuse (``InputError``) to run without a lab description unless
+        ``lab`` is ``"none"`` (the command lines); otherwise that is one warning.
     """
 
     def __init__(
@@ -267,6 +288,7 @@ class Simulation:
         drawn_costs: Any = None,
         engine_setup: Callable[[Any], None] | None = None,
         read_only: bool = False,
+        lab_required: bool = False,
     ):
         artiq_env.activate()  # experiments and device models import artiq
         from sim.scheduler import CCB, Scheduler
@@ -290,6 +312,10 @@ class Simulation:
             raise InputError(str(check_seed(seed)))
         self.seed = seed
         self.lab = resolve_lab(lab, ddb_path, lab_overrides)
+        if self.lab is None and lab != NO_LAB:
+            if lab_required:
+                raise InputError(_no_lab(device_db if ddb_path is not None else None))
+            logger.warning("%s", _no_lab(ddb_path))
         self._lab_path = lab_file(lab, ddb_path)
         self.results_dir = pathlib.Path(results_dir)
         base = self.results_dir.resolve().parent

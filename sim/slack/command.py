@@ -44,7 +44,9 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> A
         "--dataset-db", default=None, help="dataset store read (default: ./dataset_db.mdb)"
     )
     p.add_argument(
-        "--lab", default=None, help="lab description (default: lab.toml next to the device db)"
+        "--lab",
+        default=None,
+        help="lab description (default: lab.toml next to the device db; 'none': no physics)",
     )
     p.add_argument("--seed", type=seed_arg, default=1, help="random seed (default: %(default)s)")
     p.add_argument("-n", "--runs", type=int, default=20, help="runs with drawn costs (%(default)s)")
@@ -116,11 +118,13 @@ def run_slack(
     profile: str = "kasli2",
     vcd: str | None = None,
     progress: bool = False,
+    lab_required: bool = False,
 ) -> SlackRuns:
     """Run ``file`` once with mean costs, then ``runs`` times with drawn costs; the probe's runs.
 
     :raises InputError: bad input; :raises SlackRunFailed: a run failed otherwise than by an
-        underflow (the message names the run)."""
+        underflow (the message names the run). ``lab_required``: as
+        :class:`~sim.runner.Simulation`'s (the command line's)."""
     from sim.runner import InputError, Simulation, copied_store
 
     if runs < 2:
@@ -134,6 +138,7 @@ def run_slack(
         device_db,
         seed=seed,
         lab=lab,
+        lab_required=lab_required,
         dataset_db=store_path,
         vcd=vcd,
         state=True,
@@ -202,6 +207,7 @@ def cmd_slack(args: argparse.Namespace) -> int:
                 profile=args.profile,
                 vcd=args.vcd,
                 progress=not args.quiet and sys.stderr.isatty(),
+                lab_required=True,
             )
         except SlackRunFailed as exc:
             if exc.exit_code >= 128:

@@ -147,7 +147,7 @@ def test_device_db_mistakes_are_refused_at_load(tmp_path, capsys, old, new, says
     ddb = _device_db(tmp_path, old, new)
     experiment = str(ROOT / "repository" / "startup.py")
     args = ["run", experiment, "--device-db", ddb, "--results", str(tmp_path / "r"), "-q"]
-    assert main(args) == 2
+    assert main([*args, "--lab", "oxford2020"]) == 2
     assert says in _one_line(capsys.readouterr().err)
 
 
@@ -159,3 +159,26 @@ def test_simulation_refuses_a_seed_it_could_not_record(tmp_path):
 
     with pytest.raises(InputError, match="seed 36893488147419103232 is not an integer from 0"):
         Simulation(ionlink_fakes.device_db(), seed=2**65, results_dir=tmp_path / "r")
+
+
+@pytest.mark.parametrize("command", ["run", "slack"])
+def test_no_lab_description_is_refused_not_simulated_without_physics(
+    tmp_path, capsys, monkeypatch, command
+):
+    """A device database copied without the lab.toml beside it, and no --lab: the run would
+    simulate nothing physical (no photons, no fluorescence) and an experiment that only counts,
+    such as dark_counts, would report a rate of 0 with exit 0. One line naming the way out,
+    exit 2, before anything runs; ``--lab none`` asks for the timing alone explicitly."""
+    (tmp_path / "device_db.py").write_text((ROOT / "device_db.py").read_text())
+    monkeypatch.chdir(tmp_path)
+    experiment = str(ROOT / "repository" / "startup.py")
+    assert main([command, experiment, "-q"]) == 2
+    says = _one_line(capsys.readouterr().err)
+    assert "no lab description: no --lab and no lab.toml beside device_db.py" in says
+    assert "--lab none" in says and "oxford2020" in says
+    assert not (tmp_path / "results").exists() and not (tmp_path / "sim_state").exists()
+    if command == "run":
+        assert main([command, experiment, "-q", "--lab", "none"]) == 0
+        capsys.readouterr()
+        assert main([command, experiment, "-q", "--lab", "none", "--set", "loop.cool_s=1e-6"]) == 2
+        assert "--set needs a lab" in _one_line(capsys.readouterr().err)

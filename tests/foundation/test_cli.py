@@ -43,7 +43,8 @@ def cli(tmp_path, monkeypatch, write_experiment):
     exp = write_experiment(EXP)
 
     def run(*args, capsys=None):
-        rc = main(["run", *[exp if a == "EXP" else a for a in args]])
+        # (the fake device_db has no lab.toml beside it: the timing alone, explicitly)
+        rc = main(["run", *[exp if a == "EXP" else a for a in args], "--lab", "none"])
         return rc
 
     return run
@@ -96,7 +97,7 @@ def test_missing_device_model(cli, capsys, tmp_path, write_experiment):
         "        pass\n",
         name="z",
     )
-    assert main(["run", path]) == 2
+    assert main(["run", path, "--lab", "none"]) == 2
     assert _one_line_error(capsys.readouterr().err) == (
         "Failed to create device 'zotino0': no simulation model for device 'zotino0' "
         "(artiq.coredevice.zotino.Zotino)"
@@ -110,14 +111,14 @@ def test_class_selection_errors(cli, capsys, write_experiment):
         "class B(EnvExperiment):\n    def run(self): pass\n",
         name="two",
     )
-    assert main(["run", two]) == 2
+    assert main(["run", two, "--lab", "none"]) == 2
     assert (
         _one_line_error(capsys.readouterr().err) == "More than one experiment found in module: A, B"
     )
-    assert main(["run", two, "-c", "B"]) == 0
+    assert main(["run", two, "-c", "B", "--lab", "none"]) == 0
     capsys.readouterr()
     none = write_experiment("x = 1\n", name="none")
-    assert main(["run", none]) == 2
+    assert main(["run", none, "--lab", "none"]) == 2
     assert _one_line_error(capsys.readouterr().err) == "No experiments in module"
 
 
