@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.budget_arguments import COUNTERPARTS
 from sim.experiment_file import InputError
 from sim.seed import seed_arg
 from sim.sweep_point import PointRecord, PointSpec, run_point
@@ -260,6 +261,7 @@ def definition_from_args(args: argparse.Namespace) -> SweepDefinition:
     arguments: list[tuple[str, Any]] = []
     seen: set[str] = set()
     options = {"mode": args.mode, "heralds_per_setting": args.heralds}
+    lab_keys = {parse_spec(text)[0] for text in args.lab_set}
     for text, is_arg in [(t, False) for t in args.lab_set] + [(t, True) for t in args.arg]:
         key, values = parse_spec(text)
         name = ARG_PREFIX + key if is_arg else key
@@ -270,6 +272,12 @@ def definition_from_args(args: argparse.Namespace) -> SweepDefinition:
             option = _OPTION_ARGUMENTS[key][0]
             raise InputError(
                 "--arg {} and {} both set the experiment's '{}': give one".format(key, option, key)
+            )
+        if is_arg and key in COUNTERPARTS and COUNTERPARTS[key].lab_key in lab_keys:
+            raise InputError(
+                "--arg {} and --set {} set the same value of the loop: give one".format(
+                    key, COUNTERPARTS[key].lab_key
+                )
             )
         if len(values) > 1:
             axes.append(Axis(name, values))

@@ -75,17 +75,24 @@ def test_an_argument_the_budget_does_not_model_gives_no_budget(tmp_path, capsys,
 
 
 @pytest.mark.parametrize(
-    "given",
+    "given, says",
     [
-        ["--arg", "heralds_per_setting=3", "--heralds", "10"],
-        ["--mode", "z", "--arg", "mode=z,parity"],
+        (["--arg", "heralds_per_setting=3", "--heralds", "10"], "both set the experiment's"),
+        (["--mode", "z", "--arg", "mode=z,parity"], "both set the experiment's"),
+        (
+            ["--set", "loop.cool_s=50e-6", "--arg", "cooling_time=5e-6,100e-6"],
+            "--arg cooling_time and --set loop.cool_s set the same value of the loop",
+        ),
     ],
 )
-def test_arg_beside_the_option_that_sets_the_same_argument_is_refused(tmp_path, capsys, given):
+def test_arg_beside_the_option_that_sets_the_same_argument_is_refused(
+    tmp_path, capsys, given, says
+):
+    """Two options that set one value: refused, not one silently winning."""
     out = tmp_path / "s.h5"
     assert main(["sweep", *given, "--budget-only", "--workers", "0", "-o", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "both set the experiment's" in err and not out.exists()
+    assert err.count("\n") == 1 and says in err and not out.exists()
 
 
 def test_swept_mode_and_heralds_per_setting_reach_the_points_and_their_budget(tmp_path):
