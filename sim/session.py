@@ -77,8 +77,8 @@ class SimSession:
         self._closed = False
         #: engines of the sessions this one continues (:mod:`sim.hwstate`), for the VCD file
         self.previous_engines: list[Any] = []
+        self.topology = topology_of(self.device_db)  # (checks the channels first)
         self._register_db()
-        self.topology = topology_of(self.device_db)
         self.loopback = LoopbackWorld()
         self.engine.attach_world(self.loopback)
         self._wire_loopback_from_db()

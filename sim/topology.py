@@ -14,6 +14,7 @@ two slaves.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -67,7 +68,15 @@ def topology_of(device_db: dict) -> Topology:
         args = desc.get("arguments", {})
         if "channel" not in args:
             continue
-        channel = int(args["channel"])
+        try:
+            channel = -1 if isinstance(args["channel"], bool) else operator.index(args["channel"])
+        except TypeError:
+            channel = -1
+        if not 0 <= channel < 1 << 32:
+            raise DeviceDBError(
+                "device '{}': channel {!r} is not an RTIO channel number (an integer >= 0, "
+                "e.g. 0x000021)".format(name, args["channel"])
+            )
         model = DEVICE_CLASSES.get(desc.get("class", ""))
         if model is not None and model.make_phy is not None:
             if channel in owners:

@@ -139,6 +139,11 @@ def _device_db(tmp_path: pathlib.Path, old: str, new: str) -> str:
             '"arguments": {"channel": 0x000001, "is_master": True},',
             "devices 'ttl1' and 'entangler' both have RTIO channel 1 (0x000001)",
         ),
+        (
+            '"arguments": {"channel": 0x00002F, "is_master": True},',
+            '"arguments": {"channel": "abc", "is_master": True},',
+            "device 'entangler': channel 'abc' is not an RTIO channel number",
+        ),
     ],
 )
 def test_device_db_mistakes_are_refused_at_load(tmp_path, capsys, old, new, says):
