@@ -81,7 +81,8 @@ def serve_controller(
             {target: driver}, bind_addresses(args), args.port, description=prog
         )
     except OSError as exc:
-        print(f"{prog}: error: cannot listen on port {args.port}: {exc}", file=sys.stderr)
+        where = ", ".join(bind_addresses(args) or ["all addresses"])
+        print(f"{prog}: error: cannot listen on {where} port {args.port}: {exc}", file=sys.stderr)
         return 2
     finally:
         driver.close()

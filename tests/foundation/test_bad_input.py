@@ -114,6 +114,18 @@ def test_controller_port_out_of_range_is_one_line(capsys, controller, option):
     assert len(err) == 1 and "'99999' is not a TCP port (0 to 65535)" in err[0], err
 
 
+def test_controller_bad_bind_address_names_the_address(capsys):
+    """A bind address that does not resolve: one line naming it (not only the port), exit 2."""
+    from drivers.controllers import aqctl_ionlink_waveplates
+
+    rc = aqctl_ionlink_waveplates.main(
+        ["--simulation", "--no-localhost-bind", "--bind", "no.such.host.invalid", "-p", "0"]
+    )
+    assert rc == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot listen on no.such.host.invalid port 0" in err[0], err
+
+
 def _device_db(tmp_path: pathlib.Path, old: str, new: str) -> str:
     text = (ROOT / "device_db.py").read_text()
     assert old in text
