@@ -115,15 +115,16 @@ def test_controller_port_out_of_range_is_one_line(capsys, controller, option):
 
 
 def test_controller_bad_bind_address_names_the_address(capsys):
-    """A bind address that does not resolve: one line naming it (not only the port), exit 2."""
+    """A bind address not on this machine (TEST-NET-1: bind fails at once, no lookup): one line
+    naming it (not only the port), exit 2."""
     from drivers.controllers import aqctl_ionlink_waveplates
 
     rc = aqctl_ionlink_waveplates.main(
-        ["--simulation", "--no-localhost-bind", "--bind", "no.such.host.invalid", "-p", "0"]
+        ["--simulation", "--no-localhost-bind", "--bind", "192.0.2.1", "-p", "0"]
     )
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "cannot listen on no.such.host.invalid port 0" in err[0], err
+    assert len(err) == 1 and "cannot listen on 192.0.2.1 port 0" in err[0], err
 
 
 def _device_db(tmp_path: pathlib.Path, old: str, new: str) -> str:
