@@ -524,8 +524,8 @@ def check_combinable(runs: Sequence[Run], keys: Iterable[str]) -> None:
         if _lab_of(r) != _lab_of(ref):
             raise SchemaError(
                 r.path,
-                f"cannot combine with {ref.path.name}: taken at {_lab_name(r)}, "
-                f"not at {_lab_name(ref)}; analyse each lab's runs separately",
+                f"cannot combine with {ref.path.name}: this run was taken at {_lab_name(r)}, "
+                f"that one at {_lab_name(ref)}; analyse each lab's runs separately",
             )
         for what, a, b in (
             ("schema_version", ref.schema_version, r.schema_version),

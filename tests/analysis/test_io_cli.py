@@ -137,7 +137,8 @@ def test_runs_of_different_simulated_labs_are_not_combined(tmp_path, capsys):
     )
     code, _, err = _run_cli(["fidelity", str(tmp_path), "--bootstrap", "100"], capsys)
     assert code == 2
-    assert "taken at simulated lab 'duke2024'" in err and "'oxford2020'" in err
+    assert "000000003-RemoteEntanglement.h5: cannot combine with" in err
+    assert "this run was taken at simulated lab 'duke2024'" in err and "'oxford2020'" in err
     assert len(err.strip().splitlines()) == 1
     hw, _ = _good(tmp_path / "..", "000000004-RemoteEntanglement.h5")
     with pytest.raises(SchemaError, match="no simulated lab"):
