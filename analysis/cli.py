@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from comms.common_args import checked_arg
+
 from .folders import find_runs, parse_time
 from .io import RESULTS_FILE_NAME, AnalysisError, Run, SchemaError, load
 
@@ -46,24 +48,12 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _cl(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        v = float("nan")
-    if not 0 < v < 1:
-        raise argparse.ArgumentTypeError(f"confidence level must be a number in (0, 1), got {s!r}")
-    return v
-
-
-def _boot(s: str) -> int:
-    try:
-        v = int(s)
-    except ValueError:
-        v = -1
-    if v < 20:
-        raise argparse.ArgumentTypeError(f"bootstrap samples must be an integer >= 20, got {s!r}")
-    return v
+_cl = checked_arg(
+    float, lambda v: 0 < v < 1, "confidence level must be a number in (0, 1), got {text}"
+)
+_boot = checked_arg(
+    int, lambda v: v >= 20, "bootstrap samples must be an integer >= 20, got {text}"
+)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from comms.common_args import checked_arg
 from drivers.controllers.zmq_endpoint import endpoint_arg
 
 from .time_tags import (
@@ -145,24 +146,10 @@ def _inputs(text: str) -> tuple[int, ...]:
     return out
 
 
-def _positive_ps(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive whole number of ps")
-    return value
-
-
-def _duration(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of seconds")
-    return value
+_positive_ps = checked_arg(int, lambda v: v >= 1, "{text}: expected a positive whole number of ps")
+_duration = checked_arg(
+    float, lambda v: math.isfinite(v) and v > 0, "{text}: expected a positive number of seconds"
+)
 
 
 def add_arguments(parser: Any) -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 __all__ = [
     "bind_address_from_args",
     "init_logger_from_args",
     "simple_network_args",
     "verbosity_args",
+    "checked_arg",
     "port_arg",
     "LOCALHOST",
 ]
@@ -23,15 +24,28 @@ __all__ = [
 LOCALHOST = ("127.0.0.1", "::1")
 
 
-def port_arg(text: str) -> int:
-    """``argparse`` type of a TCP port option: a number from 0 to 65535 (0: any free port)."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (0 to 65535)")
-    return port
+def checked_arg(
+    convert: Callable[[str], Any], ok: Callable[[Any], bool], message: str
+) -> Callable[[str], Any]:
+    """An ``argparse`` type: ``convert(text)`` if that succeeds and ``ok`` accepts it, else
+    ``message`` with ``{text}`` the option's text quoted (argparse prints it as one line)."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not ok(value):
+            raise argparse.ArgumentTypeError(message.format(text=repr(text)))
+        return value
+
+    return parse
+
+
+#: ``argparse`` type of a TCP port option: a number from 0 to 65535 (0: any free port)
+port_arg = checked_arg(
+    int, lambda port: 0 <= port <= 65535, "{text} is not a TCP port (0 to 65535)"
+)
 
 
 def verbosity_args(parser: argparse.ArgumentParser) -> None:
