@@ -308,14 +308,16 @@ class Simulation:
             raise InputError(str(exc)) from exc
         self.device_db_path = ddb_path
         self.raw_device_db = raw
-        if check_seed(seed) is not None:  # (the command lines refuse it where they parse it)
-            raise InputError(str(check_seed(seed)))
+        bad_seed = check_seed(seed)  # (the command lines refuse it where they parse it)
+        if bad_seed is not None:
+            raise InputError(bad_seed)
         self.seed = seed
         self.lab = resolve_lab(lab, ddb_path, lab_overrides)
         if self.lab is None and lab != NO_LAB:
+            no_lab = _no_lab(device_db if ddb_path is not None else None)
             if lab_required:
-                raise InputError(_no_lab(device_db if ddb_path is not None else None))
-            logger.warning("%s", _no_lab(ddb_path))
+                raise InputError(no_lab)
+            logger.warning("%s", no_lab)
         self._lab_path = lab_file(lab, ddb_path)
         self.results_dir = pathlib.Path(results_dir)
         base = self.results_dir.resolve().parent
