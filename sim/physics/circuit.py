@@ -168,9 +168,7 @@ def measure_q(rho: np.ndarray, q: int, rng: np.random.Generator) -> tuple[int, n
     bit = int(rng.random() < min(max(float(d[one].sum()), 0.0), 1.0))
     keep = one if bit else ~one
     out = rho * np.outer(keep, keep)
-    out = 0.5 * (out + out.conj().T)
-    tr = float(out.diagonal().real.sum())
-    return bit, (out / tr if tr > 0 else out)
+    return bit, (_density(out) if float(d[keep].sum()) > 0 else out)
 
 
 @dataclass
