@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 from comms.common_args import checked_arg
 
 from .folders import find_runs, parse_time
-from .io import RESULTS_FILE_NAME, AnalysisError, Run, SchemaError, load
+from .io import RESULTS_FILE_NAME, AnalysisError, Run, SchemaError, load, same_runs
 
 __all__ = ["main"]
 PROG = "ionlink-analyze"
@@ -244,6 +244,11 @@ def _groups(runs: list[Run], per_run: bool) -> list[list[Run]]:
     """Entanglement runs to summarise together: each run alone with ``per_run``, else one group per
     combinable mode set (z and parity runs combine; tomography runs form their own group)."""
     if per_run:
+        for same in same_runs(runs):
+            _note(
+                f"{same.later.path} holds the run of {same.first.path} ({same.how}): "
+                "its result below repeats that one"
+            )
         return [[r] for r in runs]
     groups: dict[str, list[Run]] = {}
     for r in runs:

@@ -41,6 +41,8 @@ __all__ = [
     "check_calibrated_alike",
     "check_combinable",
     "check_distinct",
+    "same_runs",
+    "SameRun",
     "decode_pyon",
     "load",
     "require",
@@ -456,22 +458,48 @@ def _identities(run: Run) -> list[tuple[str, Any]]:
     return keys
 
 
-def _same_run(kind: str, a: Run) -> str:
-    """The error's text for a second file holding ``a``'s run (``kind`` of :func:`_identities`)."""
+def _same_run(kind: str, a: Run) -> tuple[str, str]:
+    """How a second file holds ``a``'s run (``kind`` of :func:`_identities`), and what to do."""
     if kind == "file":
-        return f"the same file given twice: {_TWICE}; give each run once"
+        return "the same file given twice", "give each run once"
     if kind == "run":
         when = _dt.datetime.fromtimestamp(a.start_time or 0).isoformat(sep=" ", timespec="seconds")
         return (
             f"one run (rid {a.rid}, started {when}: the same rid, start_time and run_time) "
-            f"given twice, as copies: {_TWICE}; give each run once"
+            "given twice, as copies",
+            "give each run once",
         )
     seed, now_mu = (a.values.get(k) for k in _SIM_REPLAY_KEYS[:2])
     return (
         f"one simulated run replayed (seed {seed}, the same lab, arguments and end of the "
-        f"timeline, now_mu {now_mu}): the same random stream, not new data: {_TWICE}; "
-        "simulate more runs in one session, or with another --seed"
+        f"timeline, now_mu {now_mu}): the same random stream, not new data",
+        "simulate more runs in one session, or with another --seed",
     )
+
+
+@dataclass(frozen=True)
+class SameRun:
+    """Two files that hold one run: ``later`` repeats ``first``; ``how`` says how they match,
+    ``advice`` what to give instead."""
+
+    first: Run
+    later: Run
+    how: str
+    advice: str
+
+
+def same_runs(runs: Sequence[Run]) -> list[SameRun]:
+    """Every file of ``runs`` that holds a run given before it (the same file, a copy of it, or
+    a simulated replay of it), in the order given; each such file once."""
+    seen: dict[tuple[str, Any], Run] = {}
+    out: list[SameRun] = []
+    for b in runs:
+        for key in _identities(b):
+            a = seen.setdefault(key, b)
+            if a is not b:
+                out.append(SameRun(a, b, *_same_run(key[0], a)))
+                break
+    return out
 
 
 def check_distinct(runs: Sequence[Run]) -> None:
@@ -480,12 +508,10 @@ def check_distinct(runs: Sequence[Run]) -> None:
 
     :raises SchemaError: naming both files
     """
-    seen: dict[tuple[str, Any], Run] = {}
-    for b in runs:
-        for key in _identities(b):
-            a = seen.setdefault(key, b)
-            if a is not b:
-                raise SchemaError([a.path, b.path], _same_run(key[0], a))
+    for same in same_runs(runs)[:1]:
+        raise SchemaError(
+            [same.first.path, same.later.path], f"{same.how}: {_TWICE}; {same.advice}"
+        )
 
 
 def check_calibrated_alike(runs: Sequence[Run]) -> None:

@@ -46,7 +46,8 @@ def _one_error(code, err, *words):
 def test_one_run_given_twice_is_refused_naming_both(tmp_path, capsys):
     """The same file twice, a link to it, or copies of it in two folders (the same rid,
     start_time and run_time) are refused in one line naming both files, by fidelity and report
-    (nothing written); another run with the same rid (a master's rids restart) combines."""
+    (nothing written); with ``--per-run`` both are reported, with a note that one repeats the
+    other; another run with the same rid (a master's rids restart) combines."""
     a = _run(tmp_path / "a" / f"000000003-{RE}.h5")
     b = tmp_path / "b" / a.name
     b.parent.mkdir()
@@ -65,7 +66,12 @@ def test_one_run_given_twice_is_refused_naming_both(tmp_path, capsys):
     code, _, err = _cli(["report", a, b, "-o", out_dir, "--bootstrap", "50"], capsys)
     _one_error(code, err, a, b, "counted twice")
     assert not out_dir.exists() or not any(out_dir.iterdir())
-    assert _cli(["fidelity", a, b, "--per-run", "--json", "--bootstrap", "50"], capsys)[0] == 0
+    # --per-run reports each file, and says which result repeats another
+    code, out, err = _cli(["fidelity", a, b, "--per-run", "--json", "--bootstrap", "50"], capsys)
+    assert code == 0 and len(json.loads(out)) == 2
+    assert f"note: {b} holds the run of {a} (one run (rid 3" in err, err
+    code, _, err = _cli(["fidelity", a, "--per-run", "--bootstrap", "50"], capsys)
+    assert code == 0 and "holds the run" not in err
     other = _run(tmp_path / "c" / a.name, seed=4)  # rid 3 again, another start time
     assert fidelity_summary([a, other], n_boot=50).heralds == 1200
 
