@@ -806,6 +806,8 @@ device_db["bsa"] = {
     "type": "local",
     "module": "drivers.bsa",
     "class": "BellStateAnalyser",
+    # the simulator's fast-forward of quiet CPU-heralding attempts (ignored by ARTIQ)
+    "sim_class": "sim.devices.bsa.BellStateAnalyser",
     "arguments": {"detectors": ["bsa_det0", "bsa_det1", "bsa_det2", "bsa_det3"]},
 }
 # spare inputs / outputs

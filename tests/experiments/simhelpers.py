@@ -9,15 +9,17 @@ ROOT = Path(__file__).resolve().parents[2]
 REPO = ROOT / "repository"
 
 
-def simulation(tmp_path, lab="oxford2020", seed=1, calibration=True, startup=True):
-    """A :class:`sim.runner.Simulation` on the repository's device_db with ``lab``, an in-memory
+def simulation(
+    tmp_path, lab="oxford2020", seed=1, calibration=True, startup=True, device_db="device_db.py"
+):
+    """A :class:`sim.runner.Simulation` on the repository's ``device_db`` with ``lab``, an in-memory
     dataset store seeded with the lab's calibrations, and no results files. With ``startup`` the
     Startup experiment has run (as after a power-up in the lab: the Urukuls need their init)."""
     from sim.runner import Simulation, resolve_lab
 
     lab_obj = resolve_lab(lab, None)
     s = Simulation(
-        ROOT / "device_db.py",
+        ROOT / device_db,
         seed=seed,
         lab=lab_obj,
         results_dir=tmp_path / "results",

@@ -84,8 +84,10 @@ class AttemptCalls(
             self.resync()
 
 
-def _run(tmp_path, lab, fast, seed, **args):
-    sim = simulation(tmp_path / ("fast" if fast else "ref"), lab=lab, seed=seed)
+def _run(tmp_path, lab, fast, seed, device_db="device_db.py", **args):
+    sim = simulation(
+        tmp_path / ("fast" if fast else "ref"), lab=lab, seed=seed, device_db=device_db
+    )
     sim.device_db["bsa"]["arguments"]["fast_forward"] = fast
     result = sim.run(REPO / "remote_entanglement_cpu.py", None, dict(mode="z", **args))
     return sim, result
@@ -105,14 +107,16 @@ def _count_skips(monkeypatch):
     return skipped
 
 
-def test_quiet_attempts_event_for_event(tmp_path, monkeypatch):
+@pytest.mark.parametrize("device_db", ["device_db.py", "device_db_drtio.py"])
+def test_quiet_attempts_event_for_event(tmp_path, monkeypatch, device_db):
     """Detectors that never click (efficiency 0, no dark counts): the fast-forwarded loop and the
-    attempt-by-attempt loop leave every logged event, the clocks and the ions alike."""
+    attempt-by-attempt loop leave every logged event, the clocks and the ions alike; also with
+    node B on a DRTIO satellite (its pump and excitation outputs cross the link)."""
     skipped = _count_skips(monkeypatch)
     lab = _lab(tmp_path, "silent", efficiency=0.0, dark_rate_hz=0.0)
     out = {}
     for fast in (False, True):
-        sim, result = _run(tmp_path, lab, fast, 3, herald_timeout=900)
+        sim, result = _run(tmp_path / device_db, lab, fast, 3, device_db, herald_timeout=900)
         assert result.exit_code == 1 and "no herald in 900 attempts" in result.error_message
         eng = sim.session.engine
         world = eng.cycle_world
