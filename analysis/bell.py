@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .estimate import DEFAULT_CL, Estimate, clopper_pearson, from_samples, jeffreys_draws
+from .linear_binomial import SPLIT_CP, TailDraws, linear_binomial_draws, tail_interval
 
 __all__ = [
     "ANALYSIS_PHASE_TURNS",
@@ -123,7 +124,9 @@ class BellFidelity:
     :param coherence: ψ-coherence C = ±B (or ±(⟨XX⟩+⟨YY⟩)/2), positive for a good ψ±
     :param fidelity_spam: SPAM-corrected fidelity, reported beside the raw one, or ``None``
     :param heralds: heralds used
-    :param samples: bootstrap samples of the raw fidelity (for combining ψ+ and ψ−)
+    :param samples: draws of the raw fidelity for the two ends of its interval (for combining
+        ψ+ and ψ− draw by draw); the parity scan's bootstrap gives the same draws for both
+    :param samples_spam: the same for the SPAM-corrected fidelity, or ``None``
     :param fit: the parity fit, for parity-scan estimates
     """
 
@@ -133,8 +136,8 @@ class BellFidelity:
     coherence: Estimate | None
     fidelity_spam: Estimate | None
     heralds: int
-    samples: np.ndarray = field(repr=False, compare=False)
-    samples_spam: np.ndarray | None = field(default=None, repr=False, compare=False)
+    samples: TailDraws = field(repr=False, compare=False)
+    samples_spam: TailDraws | None = field(default=None, repr=False, compare=False)
     fit: ParityFit | None = None
 
 
@@ -319,8 +322,17 @@ def fidelity_parity_scan(
         v = float(_spam_apply(podd.value, coef[1], psi, readout_errors))
         note = spam_note(readout_errors, readout_sigmas)
         fid_spam = from_samples(v, s_spam, cl=cl, method=method + note, clip=(0.0, 1.0))
+    spam_draws = None if s_spam is None else TailDraws(s_spam, s_spam)
     return BellFidelity(
-        psi, fid, podd, coh, fid_spam, int(nz + n.sum()), np.clip(f_s, 0, 1), s_spam, fit
+        psi,
+        fid,
+        podd,
+        coh,
+        fid_spam,
+        int(nz + n.sum()),
+        TailDraws(f_s, f_s).map(_clip01),
+        spam_draws,
+        fit,
     )
 
 
@@ -353,10 +365,13 @@ def fidelity_correlations(
     """F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from outcome counts in the XX, YY and ZZ settings.
 
     Each argument is a 4-vector of counts (n00, n01, n10, n11). ⟨PP⟩ = 2·p_even − 1 (the sign
-    of the analysis rotation cancels in same-basis products). Interval: bootstrap with
-    each p_even drawn from its Jeffreys posterior (percentile), clipped to [0, 1].
+    of the analysis rotation cancels in same-basis products), so F = ½ Σ sᵢ p_even,i + const
+    is a linear combination of three binomial proportions. Interval: split Clopper–Pearson
+    draws (:mod:`analysis.linear_binomial`; exact Clopper–Pearson for the pooled counts near
+    F = 1, each tail missing at most about α/2), clipped to [0, 1]. The coherence likewise.
 
-    :param readout_errors: (ε_A, ε_B) for the SPAM-corrected value
+    :param readout_errors: (ε_A, ε_B) for the SPAM-corrected value F_c = ¼ + (F − ¼)/k
+        (:func:`spam_factors`), from the same draws
     :param readout_sigmas: their standard errors (as :func:`fidelity_parity_scan`)
     :raises ValueError: if a setting has no counts
     """
@@ -369,46 +384,47 @@ def fidelity_correlations(
         names = [nm for nm, n in zip(("XX", "YY", "ZZ"), ns) if n == 0]
         raise ValueError(f"no heralds in setting(s) {', '.join(names)}")
     signs = np.array([psi, psi, -1.0])
-
-    def fid(pe: np.ndarray) -> np.ndarray:
-        return 0.25 * (1 + (signs * (2 * pe - 1)).sum(axis=-1))
-
+    # F = ¼(1 − Σ sᵢ) + ½ Σ sᵢ pᵢ and C = ψ(p_XX + p_YY − 1)
+    f_offset = 0.25 * (1 - signs.sum())
     pe = ks / ns
-    draws = jeffreys_draws(ks, ns, n_boot, rng)
-    f_s = fid(draws)
-    method = (
-        f"bootstrap (Jeffreys draws per setting), percentile, B={n_boot}; "
-        "F from XX, YY, ZZ correlations"
+    f_s = linear_binomial_draws(ks, ns, signs / 2, n_boot, rng).map(lambda d: f_offset + d)
+    coh_s = linear_binomial_draws(ks, ns, np.array([psi, psi, 0.0]), n_boot, rng).map(
+        lambda d: d - psi
     )
-    est = from_samples(float(fid(pe)), f_s, cl=cl, method=method, clip=(0.0, 1.0))
+    f_v = float(f_offset + signs @ pe / 2)
+    method = f"{SPLIT_CP}, B={n_boot}; F from XX, YY, ZZ correlations"
+    est = tail_interval(f_v, f_s, cl=cl, method=method, clip=(0.0, 1.0))
     zodd = clopper_pearson(int(cs[2][1] + cs[2][2]), int(ns[2]), cl=cl)
-    coh_s = 0.5 * psi * ((2 * draws[:, 0] - 1) + (2 * draws[:, 1] - 1))
-    coh_v = 0.5 * psi * ((2 * pe[0] - 1) + (2 * pe[1] - 1))
-    coh = from_samples(float(coh_v), coh_s, cl=cl, method=method, clip=(-1.0, 1.0))
+    coh_v = float(psi * (pe[0] + pe[1] - 1))
+    coh = tail_interval(coh_v, coh_s, cl=cl, method=method, clip=(-1.0, 1.0))
     fid_spam, s_spam = None, None
     if readout_errors is not None:
         k, _ = spam_factors(readout_errors)
         k_s, _ = _spam_kt(spam_error_draws(readout_errors, readout_sigmas, n_boot, rng))
-
-        def fid_c(p: np.ndarray, k: np.ndarray | float) -> np.ndarray:
-            return 0.25 * (1 + (signs * (2 * p - 1)).sum(axis=-1) / k)
-
-        s_spam = fid_c(draws, k_s)
-        fid_spam = from_samples(
-            float(fid_c(pe, k)),
+        # F_c rises with F for every drawn k > 0, so each end's draws map onto the same end
+        s_spam = f_s.map(lambda f: 0.25 + (f - 0.25) / k_s)
+        fid_spam = tail_interval(
+            0.25 + (f_v - 0.25) / k,
             s_spam,
             cl=cl,
             method=method + spam_note(readout_errors, readout_sigmas),
             clip=(0.0, 1.0),
         )
-    return BellFidelity(psi, est, zodd, coh, fid_spam, int(ns.sum()), np.clip(f_s, 0, 1), s_spam)
+    return BellFidelity(psi, est, zodd, coh, fid_spam, int(ns.sum()), f_s.map(_clip01), s_spam)
+
+
+def _clip01(d: np.ndarray) -> np.ndarray:
+    return np.clip(d, 0.0, 1.0)
 
 
 def combine_fidelities(parts: list[BellFidelity], *, spam: bool = False) -> Estimate:
     """Herald-weighted mean fidelity of ψ+ and ψ− (the mean fidelity of a heralded state).
 
-    Bootstrap samples of the parts are combined sample by sample with the same weights.
-    :raises ValueError: if ``parts`` is empty or the parts carry different sample counts
+    The parts' draws (:class:`~analysis.linear_binomial.TailDraws`) are combined draw by draw
+    with the same weights. For correlation estimates the upper end stays the pooled
+    Clopper–Pearson one near F = 1; the lower end carries one pseudo-outcome per part instead
+    of one in all, so it is a little wider than it need be (never narrower).
+    :raises ValueError: if ``parts`` is empty or the parts carry different numbers of draws
     """
     if not parts:
         raise ValueError("no fidelity estimates to combine")
@@ -424,9 +440,9 @@ def combine_fidelities(parts: list[BellFidelity], *, spam: bool = False) -> Esti
     if len({s.size for s in samples}) != 1:  # type: ignore[union-attr]
         raise ValueError("parts carry different numbers of bootstrap samples")
     value = float(sum(wi * e.value for wi, e in zip(w, ests)))  # type: ignore[union-attr]
-    s = sum(wi * si for wi, si in zip(w, samples))
+    s = TailDraws.combine(w, samples)  # type: ignore[arg-type]
     head, *rest = ests[0].method.split(";")  # type: ignore[union-attr]
     # (a SPAM-corrected estimate keeps what it says about the readout errors)
     spam_part = [r for r in rest if "SPAM-corrected" in r] if spam else []
     method = ";".join([head, *spam_part]) + "; herald-weighted mean of ψ+ and ψ−"
-    return from_samples(value, np.asarray(s), cl=ests[0].cl, method=method, clip=(0.0, 1.0))  # type: ignore[union-attr]
+    return tail_interval(value, s, cl=ests[0].cl, method=method, clip=(0.0, 1.0))  # type: ignore[union-attr]
