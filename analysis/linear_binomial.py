@@ -1,28 +1,33 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Intervals for a linear combination θ = Σ cᵢ pᵢ of independent binomial proportions.
 
-The correlation fidelity (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4, the parity-scan fidelity ½(P_odd ± B) and
-the mean readout error ½(ε_bright + ε_dark) are all of this form (plus a constant), with each pᵢ
-estimated as kᵢ/nᵢ from its own setting.
+The correlation fidelity (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 (:func:`analysis.bell.fidelity_correlations`)
+and the mean readout error ½(ε_bright + ε_dark) (:func:`analysis.readout.optimise_threshold`) are
+of this form (plus a constant), each pᵢ estimated as kᵢ/nᵢ from its own setting.
 
 Construction ("split Clopper–Pearson" draws). For one proportion the Clopper–Pearson bounds are
 quantiles of two beta laws: the lower bound the α/2 quantile of Beta(k, n − k + 1), the upper
 bound the 1 − α/2 quantile of Beta(k + 1, n − k); each adds one pseudo-outcome on the side the
 bound moves to. For a combination the bounds here are the same quantiles of Σ cᵢ pᵢ with each pᵢ
 drawn from the matching law, the one pseudo-outcome shared among the settings in proportion to
-wᵢ = nᵢ|cᵢ| / Σ nⱼ|cⱼ|: for the lower bound of θ a setting with cᵢ > 0 draws from
-Beta(kᵢ, nᵢ − kᵢ + wᵢ) and one with cᵢ < 0 from Beta(kᵢ + wᵢ, nᵢ − kᵢ), and the other way
-round for the upper bound (a shape of 0 is a point mass at 0 or 1). With one setting this is
-exactly Clopper–Pearson. Near a boundary (F → 1: few "wrong" outcomes per setting) each
-setting's law is close to a gamma law in the rare count, gamma laws of one scale add, and the
-sum is the exact (Garwood/Clopper–Pearson) law of the pooled rare count, the same construction
-Fay and Feuer (Stat. Med. 16, 791 (1997)) use for weighted sums of Poisson counts. So each tail
-misses at most about α/2, as it must for a one-sided reading ("is F < 0.99 excluded?").
+the step one outcome makes in θ, wᵢ = (|cᵢ|/nᵢ) / Σⱼ |cⱼ|/nⱼ: for the lower bound of θ a setting
+with cᵢ > 0 draws from Beta(kᵢ, nᵢ − kᵢ + wᵢ) and one with cᵢ < 0 from Beta(kᵢ + wᵢ, nᵢ − kᵢ),
+and the other way round for the upper bound (a shape of 0 is a point mass at 0 or 1). With one
+setting this is exactly Clopper–Pearson. Near a boundary (F → 1: few "wrong" outcomes per
+setting) each setting's law is close to a gamma law in its rare count; with equal steps gamma
+laws add, and the sum is the exact (Garwood/Clopper–Pearson) law of the pooled rare count, as in
+Fay and Feuer's gamma interval for weighted sums of Poisson counts (Stat. Med. 16, 791 (1997)),
+which adds one pseudo-event of the largest step. Settings with coarse steps (few heralds) get
+most of the pseudo-outcome, which keeps each tail at about α/2 or less also for unequal herald
+numbers (seeded coverage in ``tests/analysis/test_bell.py``): what a one-sided reading ("is
+F < 0.99 excluded?") needs. Like Clopper–Pearson it errs on the side of coverage (96-99 % at
+95 % CL in those studies).
 
 Why not a percentile interval of Jeffreys draws Beta(kᵢ + ½, nᵢ − kᵢ + ½) per setting: each
 setting's prior adds half an outcome on either side, m settings m/2, where one pooled
 proportion would have ½; near F = 1 the draws sit low by that extra mass and the upper bound
-misses the truth several times as often as α/2 (``docs/analysis.md``, "Intervals near F = 1").
+missed the truth 8-27 % of the time at 95 % CL for F = 0.95-0.999 with 10-200 heralds per
+setting (1000 seeds; README, "Python API").
 """
 
 from __future__ import annotations
@@ -89,10 +94,10 @@ def linear_binomial_draws(
         raise ValueError(f"counts, trials and coefficients differ in shape: {k.shape}, {n.shape}")
     if np.any(n <= 0) or np.any(k < 0) or np.any(k > n):
         raise ValueError("linear combination of proportions needs n > 0 and 0 <= k <= n")
-    scale = n * np.abs(c)
-    if not scale.sum() > 0:
+    step = np.abs(c) / n  # what one outcome moves θ by
+    if not step.sum() > 0:
         raise ValueError("linear combination of proportions needs a non-zero coefficient")
-    w = scale / scale.sum()
+    w = step / step.sum()
     f = n - k
     pos = c > 0
     lower = _beta(rng, np.where(pos, k, k + w), np.where(pos, f + w, f), size) @ c
