@@ -22,7 +22,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .estimate import DEFAULT_CL, Estimate, clopper_pearson, from_samples, jeffreys_draws
-from .linear_binomial import SPLIT_CP, TailDraws, linear_binomial_draws, tail_interval
+from .linear_binomial import (
+    SPLIT_CP,
+    LinearTerms,
+    TailDraws,
+    tail_interval,
+)
 
 __all__ = [
     "ANALYSIS_PHASE_TURNS",
@@ -128,6 +133,10 @@ class BellFidelity:
         ψ+ and ψ− draw by draw); the parity scan's bootstrap gives the same draws for both
     :param samples_spam: the same for the SPAM-corrected fidelity, or ``None``
     :param fit: the parity fit, for parity-scan estimates
+    :param terms: the raw fidelity as a linear combination of the settings' proportions, for
+        correlation estimates (:func:`combine_fidelities` pools them)
+    :param spam_k: the SPAM correction's k = (1 − 2ε_A)(1 − 2ε_B), drawn per sample when the
+        readout errors carry standard errors, or ``None`` without a SPAM correction
     """
 
     psi: int
@@ -139,6 +148,8 @@ class BellFidelity:
     samples: TailDraws = field(repr=False, compare=False)
     samples_spam: TailDraws | None = field(default=None, repr=False, compare=False)
     fit: ParityFit | None = None
+    terms: LinearTerms | None = field(default=None, repr=False, compare=False)
+    spam_k: np.ndarray | float | None = field(default=None, repr=False, compare=False)
 
 
 def _counts4(counts: np.ndarray) -> np.ndarray:
@@ -385,45 +396,60 @@ def fidelity_correlations(
         raise ValueError(f"no heralds in setting(s) {', '.join(names)}")
     signs = np.array([psi, psi, -1.0])
     # F = ¼(1 − Σ sᵢ) + ½ Σ sᵢ pᵢ and C = ψ(p_XX + p_YY − 1)
-    f_offset = 0.25 * (1 - signs.sum())
-    pe = ks / ns
-    f_s = linear_binomial_draws(ks, ns, signs / 2, n_boot, rng).map(lambda d: f_offset + d)
-    coh_s = linear_binomial_draws(ks, ns, np.array([psi, psi, 0.0]), n_boot, rng).map(
-        lambda d: d - psi
-    )
-    f_v = float(f_offset + signs @ pe / 2)
+    terms = LinearTerms(ks, ns, signs / 2, 0.25 * (1 - signs.sum()))
+    f_s = terms.draws(n_boot, rng)
+    coh_terms = LinearTerms(ks, ns, np.array([psi, psi, 0.0]), -psi)
+    coh_s = coh_terms.draws(n_boot, rng)
     method = f"{SPLIT_CP}, B={n_boot}; F from XX, YY, ZZ correlations"
-    est = tail_interval(f_v, f_s, cl=cl, method=method, clip=(0.0, 1.0))
+    est = tail_interval(terms.value, f_s, cl=cl, method=method, clip=(0.0, 1.0))
     zodd = clopper_pearson(int(cs[2][1] + cs[2][2]), int(ns[2]), cl=cl)
-    coh_v = float(psi * (pe[0] + pe[1] - 1))
-    coh = tail_interval(coh_v, coh_s, cl=cl, method=method, clip=(-1.0, 1.0))
-    fid_spam, s_spam = None, None
+    coh = tail_interval(coh_terms.value, coh_s, cl=cl, method=method, clip=(-1.0, 1.0))
+    fid_spam, s_spam, k_s = None, None, None
     if readout_errors is not None:
         k, _ = spam_factors(readout_errors)
         k_s, _ = _spam_kt(spam_error_draws(readout_errors, readout_sigmas, n_boot, rng))
-        # F_c rises with F for every drawn k > 0, so each end's draws map onto the same end
-        s_spam = f_s.map(lambda f: 0.25 + (f - 0.25) / k_s)
+        s_spam = _spam_correlations(f_s, k_s)
         fid_spam = tail_interval(
-            0.25 + (f_v - 0.25) / k,
+            0.25 + (terms.value - 0.25) / k,
             s_spam,
             cl=cl,
             method=method + spam_note(readout_errors, readout_sigmas),
             clip=(0.0, 1.0),
         )
-    return BellFidelity(psi, est, zodd, coh, fid_spam, int(ns.sum()), f_s.map(_clip01), s_spam)
+    return BellFidelity(
+        psi,
+        est,
+        zodd,
+        coh,
+        fid_spam,
+        int(ns.sum()),
+        f_s.map(_clip01),
+        s_spam,
+        terms=terms,
+        spam_k=k_s,
+    )
+
+
+def _spam_correlations(f: TailDraws, k: np.ndarray | float) -> TailDraws:
+    """SPAM-corrected draws F_c = ¼ + (F − ¼)/k of correlation-fidelity draws. F_c rises with F
+    for every k > 0, so each end's draws map onto the same end."""
+    return f.map(lambda x: 0.25 + (x - 0.25) / k)
 
 
 def _clip01(d: np.ndarray) -> np.ndarray:
     return np.clip(d, 0.0, 1.0)
 
 
-def combine_fidelities(parts: list[BellFidelity], *, spam: bool = False) -> Estimate:
+def combine_fidelities(
+    parts: list[BellFidelity], *, spam: bool = False, rng: np.random.Generator | None = None
+) -> Estimate:
     """Herald-weighted mean fidelity of ψ+ and ψ− (the mean fidelity of a heralded state).
 
-    The parts' draws (:class:`~analysis.linear_binomial.TailDraws`) are combined draw by draw
-    with the same weights. For correlation estimates the upper end stays the pooled
-    Clopper–Pearson one near F = 1; the lower end carries one pseudo-outcome per part instead
-    of one in all, so it is a little wider than it need be (never narrower).
+    Correlation estimates (all parts carry ``terms``): the mean is one linear combination of all
+    the parts' settings, drawn afresh with ``rng`` (split Clopper–Pearson, one pseudo-outcome
+    for all, as many draws as the parts have); SPAM-corrected, with the first part's k draws
+    for all, as the parts share one readout calibration. Otherwise (parity scans) the parts'
+    draws are combined draw by draw with the same weights.
     :raises ValueError: if ``parts`` is empty or the parts carry different numbers of draws
     """
     if not parts:
@@ -440,7 +466,14 @@ def combine_fidelities(parts: list[BellFidelity], *, spam: bool = False) -> Esti
     if len({s.size for s in samples}) != 1:  # type: ignore[union-attr]
         raise ValueError("parts carry different numbers of bootstrap samples")
     value = float(sum(wi * e.value for wi, e in zip(w, ests)))  # type: ignore[union-attr]
-    s = TailDraws.combine(w, samples)  # type: ignore[arg-type]
+    terms = [p.terms for p in parts]
+    if all(t is not None for t in terms):
+        rng = rng if rng is not None else np.random.default_rng(0)
+        s = LinearTerms.combine(w, terms).draws(samples[0].size, rng)  # type: ignore[arg-type,union-attr]
+        if spam:
+            s = _spam_correlations(s, parts[0].spam_k)  # type: ignore[arg-type]
+    else:
+        s = TailDraws.combine(w, samples)  # type: ignore[arg-type]
     head, *rest = ests[0].method.split(";")  # type: ignore[union-attr]
     # (a SPAM-corrected estimate keeps what it says about the readout errors)
     spam_part = [r for r in rest if "SPAM-corrected" in r] if spam else []

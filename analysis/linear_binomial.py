@@ -39,7 +39,7 @@ import numpy as np
 
 from .estimate import DEFAULT_CL, Estimate, from_samples
 
-__all__ = ["TailDraws", "linear_binomial_draws", "tail_interval", "SPLIT_CP"]
+__all__ = ["LinearTerms", "SPLIT_CP", "TailDraws", "linear_binomial_draws", "tail_interval"]
 
 #: name of the construction, for ``Estimate.method`` strings
 SPLIT_CP = "split Clopper-Pearson draws per setting"
@@ -70,6 +70,38 @@ class TailDraws:
         return TailDraws(
             np.sum([w * p.lower for w, p in zip(weights, parts)], axis=0),
             np.sum([w * p.upper for w, p in zip(weights, parts)], axis=0),
+        )
+
+
+@dataclass(frozen=True)
+class LinearTerms:
+    """θ = offset + Σ cᵢ kᵢ/nᵢ: the counts and coefficients an estimate was built from, kept so
+    that estimates of independent data combine into one linear combination (whose draws then
+    share one pseudo-outcome, :meth:`combine`)."""
+
+    k: np.ndarray
+    n: np.ndarray
+    coef: np.ndarray
+    offset: float
+
+    @property
+    def value(self) -> float:
+        """The point estimate offset + Σ cᵢ kᵢ/nᵢ."""
+        return float(self.offset + self.coef @ (self.k / self.n))
+
+    def draws(self, size: int, rng: np.random.Generator) -> TailDraws:
+        """:func:`linear_binomial_draws` of θ, offset included."""
+        d = linear_binomial_draws(self.k, self.n, self.coef, size, rng)
+        return d.map(lambda x: self.offset + x)
+
+    @staticmethod
+    def combine(weights: np.ndarray, parts: list[LinearTerms]) -> LinearTerms:
+        """Σ wⱼ θⱼ of independent combinations θⱼ, as one combination of all their settings."""
+        return LinearTerms(
+            np.concatenate([p.k for p in parts]),
+            np.concatenate([p.n for p in parts]),
+            np.concatenate([w * p.coef for w, p in zip(weights, parts)]),
+            float(sum(w * p.offset for w, p in zip(weights, parts))),
         )
 
 
