@@ -18,6 +18,7 @@ which equals ⟨ψ±|ρ|ψ±⟩ exactly: P_odd = ρ₀₁,₀₁ + ρ₁₀,₁�
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -135,8 +136,8 @@ class BellFidelity:
     :param fit: the parity fit, for parity-scan estimates
     :param terms: the raw fidelity as a linear combination of the settings' proportions, for
         correlation estimates (:func:`combine_fidelities` pools them)
-    :param spam_k: the SPAM correction's k = (1 − 2ε_A)(1 − 2ε_B), drawn per sample when the
-        readout errors carry standard errors, or ``None`` without a SPAM correction
+    :param spam_errors: the readout errors (ε_A, ε_B) the SPAM-corrected draws used: arrays drawn
+        per sample when the errors carry standard errors, else the errors; ``None`` without
     """
 
     psi: int
@@ -149,7 +150,7 @@ class BellFidelity:
     samples_spam: TailDraws | None = field(default=None, repr=False, compare=False)
     fit: ParityFit | None = None
     terms: LinearTerms | None = field(default=None, repr=False, compare=False)
-    spam_k: np.ndarray | float | None = field(default=None, repr=False, compare=False)
+    spam_errors: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)
 
 
 def _counts4(counts: np.ndarray) -> np.ndarray:
@@ -241,9 +242,17 @@ def _scan_arrays(phase_turns, n_even, n_total):
     return phase, ne, n
 
 
-def _spam_apply(p_odd_s, coh_s, psi, readout_errors):
+def _spam_correct(f, readout_errors, *, populations: bool):
+    """SPAM-corrected fidelity from raw fidelity ``f`` (a value, an array or :class:`TailDraws`):
+    from P_odd and a parity fit F_c = ½((P_odd − t) ± B)/k = (F − t/2)/k (``populations``),
+    from correlations F_c = ¼ + (F − ¼)/k, with k, t of :func:`spam_factors` (element by element
+    for drawn errors). Both rise with F for every k > 0, so each end's draws stay that end's."""
     k, t = _spam_kt(readout_errors)
-    return 0.5 * ((p_odd_s - t) / k + psi * coh_s / k)
+
+    def corr(x):
+        return (x - t / 2) / k if populations else 0.25 + (x - 0.25) / k
+
+    return f.map(corr) if isinstance(f, TailDraws) else corr(f)
 
 
 def _spam_kt(readout_errors):
@@ -326,11 +335,11 @@ def fidelity_parity_scan(
     method = _BOOT_METHOD.format(b=n_boot) + f"; parity fit {model}"
     fid = from_samples(f, f_s, cl=cl, method=method, clip=(0.0, 1.0))
     coh = from_samples(psi * coef[1], psi * a_s, cl=cl, method=method, clip=(-1.0, 1.0))
-    fid_spam, s_spam = None, None
+    fid_spam, s_spam, drawn = None, None, None
     if readout_errors is not None:
         drawn = spam_error_draws(readout_errors, readout_sigmas, n_boot, rng)
-        s_spam = _spam_apply(po_s, a_s, psi, drawn)
-        v = float(_spam_apply(podd.value, coef[1], psi, readout_errors))
+        s_spam = _spam_correct(f_s, drawn, populations=True)
+        v = float(_spam_correct(f, readout_errors, populations=True))
         note = spam_note(readout_errors, readout_sigmas)
         fid_spam = from_samples(v, s_spam, cl=cl, method=method + note, clip=(0.0, 1.0))
     spam_draws = None if s_spam is None else TailDraws(s_spam, s_spam)
@@ -341,9 +350,10 @@ def fidelity_parity_scan(
         coh,
         fid_spam,
         int(nz + n.sum()),
-        TailDraws(f_s, f_s).map(_clip01),
+        TailDraws(f_s, f_s),
         spam_draws,
         fit,
+        spam_errors=drawn,
     )
 
 
@@ -404,13 +414,12 @@ def fidelity_correlations(
     est = tail_interval(terms.value, f_s, cl=cl, method=method, clip=(0.0, 1.0))
     zodd = clopper_pearson(int(cs[2][1] + cs[2][2]), int(ns[2]), cl=cl)
     coh = tail_interval(coh_terms.value, coh_s, cl=cl, method=method, clip=(-1.0, 1.0))
-    fid_spam, s_spam, k_s = None, None, None
+    fid_spam, s_spam, drawn = None, None, None
     if readout_errors is not None:
-        k, _ = spam_factors(readout_errors)
-        k_s, _ = _spam_kt(spam_error_draws(readout_errors, readout_sigmas, n_boot, rng))
-        s_spam = _spam_correlations(f_s, k_s)
+        drawn = spam_error_draws(readout_errors, readout_sigmas, n_boot, rng)
+        s_spam = _spam_correct(f_s, drawn, populations=False)
         fid_spam = tail_interval(
-            0.25 + (terms.value - 0.25) / k,
+            float(_spam_correct(terms.value, readout_errors, populations=False)),
             s_spam,
             cl=cl,
             method=method + spam_note(readout_errors, readout_sigmas),
@@ -423,21 +432,11 @@ def fidelity_correlations(
         coh,
         fid_spam,
         int(ns.sum()),
-        f_s.map(_clip01),
+        f_s,
         s_spam,
         terms=terms,
-        spam_k=k_s,
+        spam_errors=drawn,
     )
-
-
-def _spam_correlations(f: TailDraws, k: np.ndarray | float) -> TailDraws:
-    """SPAM-corrected draws F_c = ¼ + (F − ¼)/k of correlation-fidelity draws. F_c rises with F
-    for every k > 0, so each end's draws map onto the same end."""
-    return f.map(lambda x: 0.25 + (x - 0.25) / k)
-
-
-def _clip01(d: np.ndarray) -> np.ndarray:
-    return np.clip(d, 0.0, 1.0)
 
 
 def combine_fidelities(
@@ -447,9 +446,10 @@ def combine_fidelities(
 
     Correlation estimates (all parts carry ``terms``): the mean is one linear combination of all
     the parts' settings, drawn afresh with ``rng`` (split Clopper–Pearson, one pseudo-outcome
-    for all, as many draws as the parts have); SPAM-corrected, with the first part's k draws
-    for all, as the parts share one readout calibration. Otherwise (parity scans) the parts'
-    draws are combined draw by draw with the same weights.
+    for all, as many draws as the parts have). Otherwise (parity scans) the parts' raw draws
+    are combined draw by draw with the same weights. SPAM-corrected: the mean of the raw draws
+    corrected with the first part's readout-error draws, since the parts share one readout
+    calibration (each part's own draws, averaged, would narrow its uncertainty by up to √2).
     :raises ValueError: if ``parts`` is empty or the parts carry different numbers of draws
     """
     if not parts:
@@ -460,20 +460,19 @@ def combine_fidelities(
     w = np.array([p.heralds for p in parts], dtype=float)
     w /= w.sum()
     ests = [p.fidelity_spam if spam else p.fidelity for p in parts]
-    samples = [p.samples_spam if spam else p.samples for p in parts]
-    if any(e is None for e in ests) or any(s is None for s in samples):
+    if any(e is None for e in ests) or (spam and parts[0].spam_errors is None):
         raise ValueError("SPAM-corrected values missing for some parts")
-    if len({s.size for s in samples}) != 1:  # type: ignore[union-attr]
+    if len({p.samples.size for p in parts}) != 1:
         raise ValueError("parts carry different numbers of bootstrap samples")
     value = float(sum(wi * e.value for wi, e in zip(w, ests)))  # type: ignore[union-attr]
     terms = [p.terms for p in parts]
     if all(t is not None for t in terms):
         rng = rng if rng is not None else np.random.default_rng(0)
-        s = LinearTerms.combine(w, terms).draws(samples[0].size, rng)  # type: ignore[arg-type,union-attr]
-        if spam:
-            s = _spam_correlations(s, parts[0].spam_k)  # type: ignore[arg-type]
+        s = LinearTerms.combine(w, terms).draws(parts[0].samples.size, rng)  # type: ignore[arg-type]
     else:
-        s = TailDraws.combine(w, samples)  # type: ignore[arg-type]
+        s = TailDraws.combine(w, [p.samples for p in parts])
+    if spam:
+        s = _spam_correct(s, parts[0].spam_errors, populations=parts[0].terms is None)
     head, *rest = ests[0].method.split(";")  # type: ignore[union-attr]
     # (a SPAM-corrected estimate keeps what it says about the readout errors)
     spam_part = [r for r in rest if "SPAM-corrected" in r] if spam else []

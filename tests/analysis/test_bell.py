@@ -234,20 +234,35 @@ def test_combined_all_even_counts_pool_every_setting():
     assert bell.combine_fidelities(parts).lo == pytest.approx(1 - 1.5 * u, abs=0.15 * u)
 
 
-def test_combined_spam_shares_the_calibration():
-    """ψ± from one run share one readout calibration: with statistics negligible (10⁶ heralds per
-    setting) and ε = 0.02 ± 0.01, the mean's SPAM-corrected interval is as wide as each part's
-    (within 10 %), not narrower by √2 as if the parts had independent calibrations."""
-    r = np.random.default_rng(4)
-    full = [
-        bell.fidelity_correlations(
-            *c, psi=s, rng=r, readout_errors=(0.02, 0.02), readout_sigmas=(0.01, 0.01)
-        )
-        for s in (1, -1)
-        for c in _correlation_counts(r, 0.9, s, 10**6, 1, (0.02, 0.02))
-    ]
-    e = bell.combine_fidelities(full, spam=True)
-    width = np.mean([p.fidelity_spam.hi - p.fidelity_spam.lo for p in full])
+def _spam_parts(kind, r, errs, sigmas):
+    """ψ+ and ψ− estimates with negligible statistics (10⁶ heralds per setting or per scan bin)
+    from a Werner state of F = 0.9 read with flips ``errs``, SPAM-corrected with ``sigmas``."""
+    kw = dict(rng=r, readout_errors=errs, readout_sigmas=sigmas)
+    if kind == "correlations":
+        return [
+            bell.fidelity_correlations(*c, psi=s, **kw)
+            for s in (1, -1)
+            for c in _correlation_counts(r, 0.9, s, 10**6, 1, errs)
+        ]
+    k = (1 - 2 * errs[0]) * (1 - 2 * errs[1]) * (4 * 0.9 - 1) / 3
+    t = errs[0] + errs[1] - 2 * errs[0] * errs[1]
+    z_odd = r.binomial(10**6, t + (1 - 2 * t) * (1 + k) / 2)
+    parts = []
+    for s in (1, -1):
+        ne = r.binomial(10**6, (1 + s * k * np.cos(4 * np.pi * PHASES)) / 2)
+        z = [10**6 - z_odd, z_odd, 0, 0]
+        parts.append(bell.fidelity_parity_scan(z, PHASES, ne, np.full(12, 10**6), psi=s, **kw))
+    return parts
+
+
+@pytest.mark.parametrize("kind", ["correlations", "parity"])
+def test_combined_spam_shares_the_calibration(kind):
+    """ψ± from one run share one readout calibration: with statistics negligible and
+    ε = 0.02 ± 0.01, the mean's SPAM-corrected interval is as wide as each part's (within
+    10 %), not narrower by √2 as if the parts had independent calibrations."""
+    parts = _spam_parts(kind, np.random.default_rng(4), (0.02, 0.02), (0.01, 0.01))
+    e = bell.combine_fidelities(parts, spam=True)
+    width = np.mean([p.fidelity_spam.hi - p.fidelity_spam.lo for p in parts])
     assert e.hi - e.lo == pytest.approx(width, rel=0.1)
 
 
