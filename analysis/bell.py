@@ -18,10 +18,17 @@ which equals ⟨ψ±|ρ|ψ±⟩ exactly: P_odd = ρ₀₁,₀₁ + ρ₁₀,₁�
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .estimate import DEFAULT_CL, Estimate, clopper_pearson, from_samples, jeffreys_draws
+from .linear_binomial import (
+    SPLIT_CP,
+    LinearTerms,
+    TailDraws,
+    tail_interval,
+)
 
 __all__ = [
     "ANALYSIS_PHASE_TURNS",
@@ -123,8 +130,14 @@ class BellFidelity:
     :param coherence: ψ-coherence C = ±B (or ±(⟨XX⟩+⟨YY⟩)/2), positive for a good ψ±
     :param fidelity_spam: SPAM-corrected fidelity, reported beside the raw one, or ``None``
     :param heralds: heralds used
-    :param samples: bootstrap samples of the raw fidelity (for combining ψ+ and ψ−)
+    :param samples: draws of the raw fidelity for the two ends of its interval (for combining
+        ψ+ and ψ− draw by draw); the parity scan's bootstrap gives the same draws for both
+    :param samples_spam: the same for the SPAM-corrected fidelity, or ``None``
     :param fit: the parity fit, for parity-scan estimates
+    :param terms: the raw fidelity as a linear combination of the settings' proportions, for
+        correlation estimates (:func:`combine_fidelities` pools them)
+    :param spam_errors: the readout errors (ε_A, ε_B) the SPAM-corrected draws used: arrays drawn
+        per sample when the errors carry standard errors, else the errors; ``None`` without
     """
 
     psi: int
@@ -133,9 +146,11 @@ class BellFidelity:
     coherence: Estimate | None
     fidelity_spam: Estimate | None
     heralds: int
-    samples: np.ndarray = field(repr=False, compare=False)
-    samples_spam: np.ndarray | None = field(default=None, repr=False, compare=False)
+    samples: TailDraws = field(repr=False, compare=False)
+    samples_spam: TailDraws | None = field(default=None, repr=False, compare=False)
     fit: ParityFit | None = None
+    terms: LinearTerms | None = field(default=None, repr=False, compare=False)
+    spam_errors: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)
 
 
 def _counts4(counts: np.ndarray) -> np.ndarray:
@@ -227,9 +242,17 @@ def _scan_arrays(phase_turns, n_even, n_total):
     return phase, ne, n
 
 
-def _spam_apply(p_odd_s, coh_s, psi, readout_errors):
+def _spam_correct(f, readout_errors, *, populations: bool):
+    """SPAM-corrected fidelity from raw fidelity ``f`` (a value, an array or :class:`TailDraws`):
+    from P_odd and a parity fit F_c = ½((P_odd − t) ± B)/k = (F − t/2)/k (``populations``),
+    from correlations F_c = ¼ + (F − ¼)/k, with k, t of :func:`spam_factors` (element by element
+    for drawn errors). Both rise with F for every k > 0, so each end's draws stay that end's."""
     k, t = _spam_kt(readout_errors)
-    return 0.5 * ((p_odd_s - t) / k + psi * coh_s / k)
+
+    def corr(x):
+        return (x - t / 2) / k if populations else 0.25 + (x - 0.25) / k
+
+    return f.map(corr) if isinstance(f, TailDraws) else corr(f)
 
 
 def _spam_kt(readout_errors):
@@ -312,15 +335,25 @@ def fidelity_parity_scan(
     method = _BOOT_METHOD.format(b=n_boot) + f"; parity fit {model}"
     fid = from_samples(f, f_s, cl=cl, method=method, clip=(0.0, 1.0))
     coh = from_samples(psi * coef[1], psi * a_s, cl=cl, method=method, clip=(-1.0, 1.0))
-    fid_spam, s_spam = None, None
+    fid_spam, s_spam, drawn = None, None, None
     if readout_errors is not None:
         drawn = spam_error_draws(readout_errors, readout_sigmas, n_boot, rng)
-        s_spam = _spam_apply(po_s, a_s, psi, drawn)
-        v = float(_spam_apply(podd.value, coef[1], psi, readout_errors))
+        s_spam = _spam_correct(f_s, drawn, populations=True)
+        v = float(_spam_correct(f, readout_errors, populations=True))
         note = spam_note(readout_errors, readout_sigmas)
         fid_spam = from_samples(v, s_spam, cl=cl, method=method + note, clip=(0.0, 1.0))
+    spam_draws = None if s_spam is None else TailDraws(s_spam, s_spam)
     return BellFidelity(
-        psi, fid, podd, coh, fid_spam, int(nz + n.sum()), np.clip(f_s, 0, 1), s_spam, fit
+        psi,
+        fid,
+        podd,
+        coh,
+        fid_spam,
+        int(nz + n.sum()),
+        TailDraws(f_s, f_s),
+        spam_draws,
+        fit,
+        spam_errors=drawn,
     )
 
 
@@ -353,10 +386,13 @@ def fidelity_correlations(
     """F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from outcome counts in the XX, YY and ZZ settings.
 
     Each argument is a 4-vector of counts (n00, n01, n10, n11). ⟨PP⟩ = 2·p_even − 1 (the sign
-    of the analysis rotation cancels in same-basis products). Interval: bootstrap with
-    each p_even drawn from its Jeffreys posterior (percentile), clipped to [0, 1].
+    of the analysis rotation cancels in same-basis products), so F = ½ Σ sᵢ p_even,i + const
+    is a linear combination of three binomial proportions. Interval: split Clopper–Pearson
+    draws (:mod:`analysis.linear_binomial`; exact Clopper–Pearson for the pooled counts near
+    F = 1, each tail missing at most about α/2), clipped to [0, 1]. The coherence likewise.
 
-    :param readout_errors: (ε_A, ε_B) for the SPAM-corrected value
+    :param readout_errors: (ε_A, ε_B) for the SPAM-corrected value F_c = ¼ + (F − ¼)/k
+        (:func:`spam_factors`), from the same draws
     :param readout_sigmas: their standard errors (as :func:`fidelity_parity_scan`)
     :raises ValueError: if a setting has no counts
     """
@@ -369,46 +405,52 @@ def fidelity_correlations(
         names = [nm for nm, n in zip(("XX", "YY", "ZZ"), ns) if n == 0]
         raise ValueError(f"no heralds in setting(s) {', '.join(names)}")
     signs = np.array([psi, psi, -1.0])
-
-    def fid(pe: np.ndarray) -> np.ndarray:
-        return 0.25 * (1 + (signs * (2 * pe - 1)).sum(axis=-1))
-
-    pe = ks / ns
-    draws = jeffreys_draws(ks, ns, n_boot, rng)
-    f_s = fid(draws)
-    method = (
-        f"bootstrap (Jeffreys draws per setting), percentile, B={n_boot}; "
-        "F from XX, YY, ZZ correlations"
-    )
-    est = from_samples(float(fid(pe)), f_s, cl=cl, method=method, clip=(0.0, 1.0))
+    # F = ¼(1 − Σ sᵢ) + ½ Σ sᵢ pᵢ and C = ψ(p_XX + p_YY − 1)
+    terms = LinearTerms(ks, ns, signs / 2, 0.25 * (1 - signs.sum()))
+    f_s = terms.draws(n_boot, rng)
+    coh_terms = LinearTerms(ks, ns, np.array([psi, psi, 0.0]), -psi)
+    coh_s = coh_terms.draws(n_boot, rng)
+    method = f"{SPLIT_CP}, B={n_boot}; F from XX, YY, ZZ correlations"
+    est = tail_interval(terms.value, f_s, cl=cl, method=method, clip=(0.0, 1.0))
     zodd = clopper_pearson(int(cs[2][1] + cs[2][2]), int(ns[2]), cl=cl)
-    coh_s = 0.5 * psi * ((2 * draws[:, 0] - 1) + (2 * draws[:, 1] - 1))
-    coh_v = 0.5 * psi * ((2 * pe[0] - 1) + (2 * pe[1] - 1))
-    coh = from_samples(float(coh_v), coh_s, cl=cl, method=method, clip=(-1.0, 1.0))
-    fid_spam, s_spam = None, None
+    coh = tail_interval(coh_terms.value, coh_s, cl=cl, method=method, clip=(-1.0, 1.0))
+    fid_spam, s_spam, drawn = None, None, None
     if readout_errors is not None:
-        k, _ = spam_factors(readout_errors)
-        k_s, _ = _spam_kt(spam_error_draws(readout_errors, readout_sigmas, n_boot, rng))
-
-        def fid_c(p: np.ndarray, k: np.ndarray | float) -> np.ndarray:
-            return 0.25 * (1 + (signs * (2 * p - 1)).sum(axis=-1) / k)
-
-        s_spam = fid_c(draws, k_s)
-        fid_spam = from_samples(
-            float(fid_c(pe, k)),
+        drawn = spam_error_draws(readout_errors, readout_sigmas, n_boot, rng)
+        s_spam = _spam_correct(f_s, drawn, populations=False)
+        fid_spam = tail_interval(
+            float(_spam_correct(terms.value, readout_errors, populations=False)),
             s_spam,
             cl=cl,
             method=method + spam_note(readout_errors, readout_sigmas),
             clip=(0.0, 1.0),
         )
-    return BellFidelity(psi, est, zodd, coh, fid_spam, int(ns.sum()), np.clip(f_s, 0, 1), s_spam)
+    return BellFidelity(
+        psi,
+        est,
+        zodd,
+        coh,
+        fid_spam,
+        int(ns.sum()),
+        f_s,
+        s_spam,
+        terms=terms,
+        spam_errors=drawn,
+    )
 
 
-def combine_fidelities(parts: list[BellFidelity], *, spam: bool = False) -> Estimate:
+def combine_fidelities(
+    parts: list[BellFidelity], *, spam: bool = False, rng: np.random.Generator | None = None
+) -> Estimate:
     """Herald-weighted mean fidelity of ψ+ and ψ− (the mean fidelity of a heralded state).
 
-    Bootstrap samples of the parts are combined sample by sample with the same weights.
-    :raises ValueError: if ``parts`` is empty or the parts carry different sample counts
+    Correlation estimates (all parts carry ``terms``): the mean is one linear combination of all
+    the parts' settings, drawn afresh with ``rng`` (split Clopper–Pearson, one pseudo-outcome
+    for all, as many draws as the parts have). Otherwise (parity scans) the parts' raw draws
+    are combined draw by draw with the same weights. SPAM-corrected: the mean of the raw draws
+    corrected with the first part's readout-error draws, since the parts share one readout
+    calibration (each part's own draws, averaged, would narrow its uncertainty by up to √2).
+    :raises ValueError: if ``parts`` is empty or the parts carry different numbers of draws
     """
     if not parts:
         raise ValueError("no fidelity estimates to combine")
@@ -418,15 +460,21 @@ def combine_fidelities(parts: list[BellFidelity], *, spam: bool = False) -> Esti
     w = np.array([p.heralds for p in parts], dtype=float)
     w /= w.sum()
     ests = [p.fidelity_spam if spam else p.fidelity for p in parts]
-    samples = [p.samples_spam if spam else p.samples for p in parts]
-    if any(e is None for e in ests) or any(s is None for s in samples):
+    if any(e is None for e in ests) or (spam and parts[0].spam_errors is None):
         raise ValueError("SPAM-corrected values missing for some parts")
-    if len({s.size for s in samples}) != 1:  # type: ignore[union-attr]
+    if len({p.samples.size for p in parts}) != 1:
         raise ValueError("parts carry different numbers of bootstrap samples")
     value = float(sum(wi * e.value for wi, e in zip(w, ests)))  # type: ignore[union-attr]
-    s = sum(wi * si for wi, si in zip(w, samples))
+    terms = [p.terms for p in parts]
+    if all(t is not None for t in terms):
+        rng = rng if rng is not None else np.random.default_rng(0)
+        s = LinearTerms.combine(w, terms).draws(parts[0].samples.size, rng)  # type: ignore[arg-type]
+    else:
+        s = TailDraws.combine(w, [p.samples for p in parts])
+    if spam:
+        s = _spam_correct(s, parts[0].spam_errors, populations=parts[0].terms is None)
     head, *rest = ests[0].method.split(";")  # type: ignore[union-attr]
     # (a SPAM-corrected estimate keeps what it says about the readout errors)
     spam_part = [r for r in rest if "SPAM-corrected" in r] if spam else []
     method = ";".join([head, *spam_part]) + "; herald-weighted mean of ψ+ and ψ−"
-    return from_samples(value, np.asarray(s), cl=ests[0].cl, method=method, clip=(0.0, 1.0))  # type: ignore[union-attr]
+    return tail_interval(value, s, cl=ests[0].cl, method=method, clip=(0.0, 1.0))  # type: ignore[union-attr]

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .estimate import DEFAULT_CL, Estimate, clopper_pearson, from_samples, jeffreys_draws
+from .estimate import DEFAULT_CL, Estimate, clopper_pearson, jeffreys_draws
+from .linear_binomial import SPLIT_CP, linear_binomial_draws, tail_interval
 
 __all__ = ["ThresholdResult", "optimise_threshold"]
 
@@ -42,7 +43,10 @@ def optimise_threshold(
 
     The error at the chosen threshold is slightly optimistic because the threshold was
     chosen on the same data; with thousands of shots the bias is far below the interval.
-    The mean error's interval combines Jeffreys draws of the two error rates (percentile).
+    The mean error's interval: split Clopper–Pearson draws of the two error rates
+    (:mod:`analysis.linear_binomial`; a percentile of Jeffreys draws sat high by the two priors'
+    extra half-count and its lower bound missed a small true error several times too often).
+    ``error_sd`` stays the standard deviation of the Jeffreys draws (a standard error).
 
     :param bright_counts: counts per shot with the ion prepared bright (|1⟩)
     :param dark_counts: counts per shot prepared dark (|0⟩)
@@ -72,10 +76,13 @@ def optimise_threshold(
         jeffreys_draws(np.array(kb), np.array(b.size), n_boot, rng)
         + jeffreys_draws(np.array(kd), np.array(d.size), n_boot, rng)
     )
-    method = f"bootstrap (Jeffreys draws of both error rates), percentile, B={n_boot}"
+    ends = linear_binomial_draws(
+        np.array([kb, kd]), np.array([b.size, d.size]), np.array([0.5, 0.5]), n_boot, rng
+    )
+    method = f"{SPLIT_CP} (both error rates), B={n_boot}"
     return ThresholdResult(
         t,
-        from_samples(float(err[t]), s, cl=cl, method=method, clip=(0.0, 0.5)),
+        tail_interval(float(err[t]), ends, cl=cl, method=method, clip=(0.0, 0.5)),
         e_b,
         e_d,
         float(np.std(s)),

@@ -218,9 +218,11 @@ def _estimate(
         "tomography": "F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from correlations",
         "z": "F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from correlations",
     }[kind]
-    comb = bell.combine_fidelities(list(parts.values()))
+    comb = bell.combine_fidelities(list(parts.values()), rng=rng)
     comb_spam = (
-        bell.combine_fidelities(list(parts.values()), spam=True) if errs is not None else None
+        bell.combine_fidelities(list(parts.values()), spam=True, rng=rng)
+        if errs is not None
+        else None
     )
     return _Fidelities(
         parts, tomos, _prefix(comb, est_name), _prefix(comb_spam, est_name), est_name
