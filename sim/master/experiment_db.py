@@ -40,6 +40,15 @@ NO_REVISION = "N/A"
 class ExamineError(Exception):
     """An experiment file that cannot be examined (one line: the file and why)."""
 
+    def __init__(self, path: str | os.PathLike, reason: str):
+        super().__init__("cannot examine '{}': {}".format(os.fspath(path), reason))
+        self.reason = reason
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return type(exc).__name__ + (": " + text if text else "")
+
 
 class _InertDevice:
     """What every device is while a file is examined: a placeholder ``build`` can store."""
@@ -86,16 +95,17 @@ def describe_file(path: str | os.PathLike, device_db: dict, datasets: Any) -> di
 
     :raises ExamineError: the file cannot be imported, a class cannot be built without devices,
         or its description is not PYON (it could not be sent to clients)."""
-    from artiq.language.environment import is_public_experiment
-
     from comms import pyon
     from sim.experiment_arguments import trace_build
     from sim.experiment_file import InputError, load_experiment_module
 
     try:
         module = load_experiment_module(path, prefix="ionlink_examine_")
-    except InputError as exc:
-        raise ExamineError(str(exc)) from exc
+    except InputError as exc:  # the import's own exception, else "not found"
+        cause = exc.__cause__
+        raise ExamineError(path, "not found" if cause is None else _one_line(cause)) from exc
+    from artiq.language.environment import is_public_experiment  # importable once loaded
+
     devices, store = _ExamineDevices(device_db), _ExamineDatasets(datasets)
     description: dict[str, dict] = {}
     for class_name, cls in inspect.getmembers(module, is_public_experiment):
@@ -113,12 +123,7 @@ def describe_file(path: str | os.PathLike, device_db: dict, datasets: Any) -> di
             }
             pyon.encode(entry)
         except Exception as exc:
-            reason = " ".join(str(exc).split())
-            raise ExamineError(
-                "{} in '{}' cannot be examined: {}{}".format(
-                    class_name, os.fspath(path), type(exc).__name__, ": " + reason if reason else ""
-                )
-            ) from exc
+            raise ExamineError(path, "class {}: {}".format(class_name, _one_line(exc))) from exc
         description[class_name] = entry
     return description
 
@@ -180,7 +185,7 @@ class ExperimentDB:
                 try:
                     description = self._describe(self.repository / filename)
                 except ExamineError as exc:
-                    logger.warning("Skipping file '%s': %s", filename, exc)
+                    logger.warning("Skipping file '%s': %s", filename, exc.reason)
                     logger.debug("why '%s' was skipped", filename, exc_info=True)
                     continue
                 for class_name, desc in description.items():
