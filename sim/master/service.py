@@ -96,6 +96,10 @@ class Master:
     :param name: the master's name (``master_management.get_name``).
     :param on_applet: called in the event loop when an experiment asks for an applet
         (``create_applet``), with the applet's name.
+    :param lab_master: scan the repository for the experiment list at start and take
+        interactive arguments from the clients (``False``: ``run --live``'s one run, whose
+        interactive requests go to the simulation's own ``interactive_input``; a client's
+        ``scan_repository`` still lists the folder).
     """
 
     def __init__(
@@ -107,6 +111,7 @@ class Master:
         ports: MasterPorts = DEFAULT_PORTS,
         name: str | None = None,
         on_applet: Callable[[str], None] | None = None,
+        lab_master: bool = True,
     ):
         self.sim = simulation
         self.repository = pathlib.Path(repository)
@@ -114,6 +119,7 @@ class Master:
         self.ports = ports
         self.name = name
         self.on_applet = on_applet
+        self.lab_master = lab_master
         self.proto = protocols()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.terminated = asyncio.Event()
@@ -167,7 +173,8 @@ class Master:
         self.experiment_db = ExperimentDB(self.repository, self.sim.raw_device_db, live, ss)
         scheduler = self.sim.scheduler
         interactive = InteractiveArgDB(ss, self._post_call, scheduler.check_termination)
-        self.sim.interactive_arguments = functools.partial(self._ask_arguments, interactive)
+        if self.lab_master:
+            self.sim.interactive_arguments = functools.partial(self._ask_arguments, interactive)
         publisher = ss.Publisher(
             {
                 "datasets": self.datasets,
@@ -201,7 +208,8 @@ class Master:
             await server.start(self.bind, port)
             self._servers.append(server)
         self.schedule.start()
-        self.experiment_db.scan_repository_async()
+        if self.lab_master:
+            self.experiment_db.scan_repository_async()
         logger.info(
             "simulated master ready (%s): notify %d, control %d, broadcast %d on %s",
             self.proto.source,
