@@ -12,6 +12,7 @@ import logging
 import pathlib
 import shutil
 import socket
+import sys
 
 import pytest
 
@@ -245,3 +246,21 @@ def test_explist_examine_rescan_and_interactive_arguments(
     assert outcome.exit_code == 0 and asked_n == 10
     assert cancelled.exit_code != 0 and "CancelledArgsError" in (cancelled.error or "")
     assert deleted.status == "terminated", deleted
+
+
+def test_examining_runs_in_child_processes_a_hung_or_dying_file_is_skipped(tmp_path):
+    """A file whose import never ends is given up after the timeout, one that kills its
+    process is reported, and the files after them are still examined (by new processes); the
+    master's process sees none of their imports."""
+    from sim.master.examine import ExamineError, examine_files
+
+    (tmp_path / "hang.py").write_text("while True:\n    pass\n")
+    (tmp_path / "dies.py").write_text("import os\nos._exit(3)\n")
+    (tmp_path / "new.py").write_text(NEW + "\nimport sys\nsys.modules['ionlink_marker'] = sys\n")
+    files = [tmp_path / n for n in ("hang.py", "dies.py", "new.py")]
+    results = dict(examine_files(files, {}, {}, timeout=2.0))
+    hang, dies, new = (results[str(f)] for f in files)
+    assert isinstance(hang, ExamineError) and "did not finish in 2 s" in hang.reason
+    assert isinstance(dies, ExamineError) and "exit status 3" in dies.reason
+    assert new["New"]["arginfo"] == {"label": ({"ty": "StringValue", "default": "x"}, None, None)}
+    assert "ionlink_marker" not in sys.modules
