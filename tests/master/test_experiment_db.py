@@ -148,11 +148,12 @@ def test_explist_examine_rescan_and_interactive_arguments(
             status = dict(mirrors["explist_status"].data)
             edb = clients["experiment_db"]
             examined = await edb.examine("startup.py")
+            assert await edb.examine(str(repo / "startup.py"), False) == examined  # "open file"
             with pytest.raises(Exception, match="uses_device.py"):
                 await edb.examine("uses_device.py")
-            # a new file: picked up by a rescan
+            # a new file: picked up by a rescan (the dashboard's "Scan repository HEAD")
             (repo / "new.py").write_text(NEW)
-            await edb.scan_repository()
+            await edb.scan_repository_async()
             await mirrors["explist"].until(lambda e: "New" in e)
             rescanned = set(mirrors["explist"].data)
             # interactive arguments: the run waits for them
