@@ -65,7 +65,7 @@ GATE_SCHEMA_VERSION = 1
 
 
 class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
-    """Remote gate (teleported CZ/CNOT between memory qubits, Grover)"""
+    """Remote gate (teleported CZ or CNOT between memory qubits, Grover)"""
 
     def build(self):
         self.build_link(modes=GATE_MODES)

@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The arguments an experiment declares, read without running it, and checking values against
-them before anything runs (``ionlink-sim sweep --arg``).
+them before anything runs (``ionlink-sim sweep --arg``, the simulated master's experiment list).
 
-:func:`declared_arguments` builds the experiment class as ARTIQ's master does when it scans a
-repository: with no devices (``setattr_device`` gives ``None``), no datasets (every
-``get_dataset`` takes its default) and an argument manager that records each argument's processor
-and returns its default. :func:`check_argument_values` then applies the same checks as a run
+:func:`trace_build` builds an experiment class without running it, as ARTIQ's master does when it
+scans a repository: with an argument manager that records each argument (processor, group,
+tooltip) and the scheduler defaults; by default with no devices (``setattr_device`` gives
+``None``), no datasets (every ``get_dataset`` takes its default) and each argument's default as
+its value. :func:`declared_arguments` gives the processors of an experiment file;
+:func:`check_argument_values` then applies the same checks as a run
 (:func:`drivers.arguments.argument_problem`, then the processor itself), so a bad value is one
 line before the first point instead of a failed point per value.
 """
@@ -13,11 +15,18 @@ line before the first point instead of a failed point per value.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from sim.experiment_file import ArgumentError, InputError
 
-__all__ = ["check_argument_values", "declared_arguments"]
+__all__ = [
+    "BuildTrace",
+    "RequestedArgument",
+    "check_argument_values",
+    "declared_arguments",
+    "trace_build",
+]
 
 
 class _NoDevices:
@@ -40,15 +49,40 @@ class _NoDatasets:
         raise KeyError(key)
 
 
-class _Recorder:
-    """Argument manager of a scan: records ``name → processor``, returns the default."""
+@dataclass(frozen=True)
+class RequestedArgument:
+    """One argument ``build`` requested: its processor (unwrapped from
+    :class:`drivers.arguments.CheckedArguments`' recorder), group and tooltip."""
 
-    def __init__(self) -> None:
-        self.processors: dict[str, Any] = {}
+    processor: Any
+    group: str | None
+    tooltip: str | None
+
+
+@dataclass(frozen=True)
+class BuildTrace:
+    """What building an experiment class without running it tells: the arguments it requests,
+    in order, and the scheduler defaults it sets (``set_default_scheduling``)."""
+
+    arguments: dict[str, RequestedArgument]
+    scheduler_defaults: dict
+
+
+class _Recorder:
+    """Argument manager of a scan: records each requested argument and gives ``build`` the
+    processor's default (``defaults``) or ``None`` (as ARTIQ's master's repository scan)."""
+
+    def __init__(self, defaults: bool) -> None:
+        self.defaults = defaults
+        self.arguments: dict[str, RequestedArgument] = {}
 
     def get(self, key: str, processor: Any, group: Any, tooltip: Any) -> Any:
         # the processor itself, not the recording wrapper of drivers.arguments.CheckedArguments
-        self.processors[key] = getattr(processor, "_processor", processor)
+        self.arguments[key] = RequestedArgument(
+            getattr(processor, "_processor", processor), group, tooltip
+        )
+        if not self.defaults:
+            return None
         try:
             return processor.default()
         except Exception:  # no default (a required argument): build gets None
@@ -56,6 +90,24 @@ class _Recorder:
 
     def get_interactive(self, arglist: list, title: str) -> None:
         return None
+
+
+def trace_build(
+    cls: type, device_mgr: Any = None, dataset_mgr: Any = None, *, defaults: bool = True
+) -> BuildTrace:
+    """Build ``cls`` with ``device_mgr`` and ``dataset_mgr`` (default: no devices, no datasets)
+    and an argument manager that records; exceptions of ``build`` propagate."""
+    recorder = _Recorder(defaults)
+    scheduler_defaults: dict = {}
+    cls(
+        (
+            _NoDevices() if device_mgr is None else device_mgr,
+            _NoDatasets() if dataset_mgr is None else dataset_mgr,
+            recorder,
+            scheduler_defaults,
+        )
+    )
+    return BuildTrace(recorder.arguments, scheduler_defaults)
 
 
 def declared_arguments(path: str | os.PathLike, class_name: str | None = None) -> dict[str, Any]:
@@ -66,16 +118,15 @@ def declared_arguments(path: str | os.PathLike, class_name: str | None = None) -
     from sim.experiment_file import get_experiment, load_experiment_module
 
     cls = get_experiment(load_experiment_module(path, prefix="ionlink_scan_"), class_name)
-    recorder = _Recorder()
     try:
-        cls((_NoDevices(), _NoDatasets(), recorder, {}))
+        trace = trace_build(cls)
     except Exception as exc:
         raise InputError(
             "cannot read the arguments of {} ({}): {}".format(
                 cls.__name__, os.fspath(path), " ".join(str(exc).split()) or type(exc).__name__
             )
         ) from exc
-    return recorder.processors
+    return {name: argument.processor for name, argument in trace.arguments.items()}
 
 
 def check_argument_values(

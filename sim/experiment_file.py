@@ -113,6 +113,31 @@ def get_experiment(module: Any, class_name: str | None = None) -> type:
 # argument manager
 
 
+def _prompt_arguments(
+    interactive_input: Callable[[str], str], arglist: list, title: str
+) -> dict | None:
+    """Interactive arguments typed at the console (PYON, asked again until valid); ``None`` at
+    end of input."""
+    print(title)
+    result = {}
+    for key, processor, group, tooltip in arglist:
+        while True:
+            try:
+                text = interactive_input(
+                    "{}:{} (group={}, tooltip={}): ".format(
+                        key, type(processor).__name__, group, tooltip
+                    )
+                )
+            except EOFError:
+                return None
+            try:
+                result[key] = processor.process(pyon.decode(text))
+                break
+            except Exception:
+                logger.error("failed to process user input, retrying", exc_info=True)
+    return result
+
+
 def argument_manager_class() -> type:
     from artiq.language.environment import DefaultMissing
 
@@ -122,27 +147,38 @@ def argument_manager_class() -> type:
         """A required argument (no default) was not supplied."""
 
     class SimArgumentManager:
-        """ARTIQ's ``ProcessArgumentManager`` with one-line errors naming the argument."""
+        """ARTIQ's ``ProcessArgumentManager`` with one-line errors naming the argument.
 
-        def __init__(self, unprocessed: dict, interactive_input: Callable[[str], str] | None):
+        Interactive arguments are asked for with ``ask_arguments(arglist_desc, title)``
+        (``[(key, processor.describe(), group, tooltip)]`` → unprocessed values, ``None`` if
+        cancelled; the simulated master's) if given, else prompted with ``interactive_input``."""
+
+        def __init__(
+            self,
+            unprocessed: dict,
+            interactive_input: Callable[[str], str] | None,
+            ask_arguments: Callable[[list, str], dict | None] | None = None,
+        ):
             self.unprocessed_arguments = unprocessed
             self._processed: set = set()
             self._asked: list[str] = []  # every argument the experiment queried, in order
             self._input = interactive_input
+            self._ask = ask_arguments
+
+        @staticmethod
+        def _process(key: str, processor: Any, raw: Any) -> Any:
+            try:
+                return processor.process(raw)
+            except Exception as exc:
+                problem = argument_problem(processor, raw) or "is not allowed: {}".format(
+                    exc or type(exc).__name__
+                )
+                raise ArgumentError("argument '{}' = {!r} {}".format(key, raw, problem)) from exc
 
         def get(self, key: str, processor: Any, group: Any, tooltip: Any) -> Any:
             self._asked.append(key)
             if key in self.unprocessed_arguments:
-                raw = self.unprocessed_arguments[key]
-                try:
-                    value = processor.process(raw)
-                except Exception as exc:
-                    problem = argument_problem(processor, raw) or "is not allowed: {}".format(
-                        exc or type(exc).__name__
-                    )
-                    raise ArgumentError(
-                        "argument '{}' = {!r} {}".format(key, raw, problem)
-                    ) from exc
+                value = self._process(key, processor, self.unprocessed_arguments[key])
                 self._processed.add(key)
                 return value
             try:
@@ -163,25 +199,14 @@ def argument_manager_class() -> type:
                 )
 
         def get_interactive(self, arglist: list, title: str) -> dict | None:
+            if self._ask is not None:
+                desc = [(k, p.describe(), g, t) for k, p, g, t in arglist]
+                values = self._ask(desc, title)
+                if values is None:
+                    return None
+                return {k: self._process(k, p, values[k]) for k, p, _, _ in arglist}
             if self._input is None:
                 return None
-            print(title)
-            result = {}
-            for key, processor, group, tooltip in arglist:
-                while True:
-                    try:
-                        text = self._input(
-                            "{}:{} (group={}, tooltip={}): ".format(
-                                key, type(processor).__name__, group, tooltip
-                            )
-                        )
-                    except EOFError:
-                        return None
-                    try:
-                        result[key] = processor.process(pyon.decode(text))
-                        break
-                    except Exception:
-                        logger.error("failed to process user input, retrying", exc_info=True)
-            return result
+            return _prompt_arguments(self._input, arglist, title)
 
     return SimArgumentManager

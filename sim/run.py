@@ -200,7 +200,9 @@ class Run:
         self.device_mgr = DeviceManager(
             sim.device_db, {"scheduler": sim.scheduler, "ccb": sim.ccb}, session=sim.session
         )
-        self.argument_mgr = argument_manager_class()(expid["arguments"], sim.interactive_input)
+        self.argument_mgr = argument_manager_class()(
+            expid["arguments"], sim.interactive_input, sim.interactive_arguments
+        )
         self.results_file: pathlib.Path | None = None
         self.async_errors_at_start = len(self._async_errors())
         start = getattr(getattr(sim.session, "engine", None), "start_experiment", None)

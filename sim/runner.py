@@ -357,6 +357,9 @@ class Simulation:
             )
             self.progress = progress
             self.interactive_input = interactive_input
+            #: ``(arglist_desc, title) → values | None``: interactive arguments asked of the
+            #: simulated master's clients (:mod:`sim.master.interactive_args`) instead
+            self.interactive_arguments: Callable[[list, str], dict | None] | None = None
             self._own_session = session is None
             self.hardware_faithful = hardware_faithful
             self.link_down = tuple(link_down)

@@ -41,7 +41,7 @@ def run_live(args: argparse.Namespace, arguments: dict) -> int:
 
     simulation = make_simulation(args)
     file = pathlib.Path(os.path.abspath(args.file))
-    master = Master(simulation, file.parent)
+    master = Master(simulation, file.parent, lab_master=False)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)

@@ -4,11 +4,15 @@ in a worker thread, served on ARTIQ's ports as ARTIQ's master serves them:
 
 - notify port (3250, sync_struct): ``datasets`` (``{key: (persist, value, metadata)}``, every
   ``set_dataset(..., broadcast=True)``, ``mutate_dataset`` and ``append_to_dataset`` of a
-  running experiment as it happens), ``schedule``, ``devices`` (the device database) and
-  ``ccb_applets`` (ionlink's: the applets the experiments asked for);
+  running experiment as it happens), ``schedule``, ``devices`` (the device database),
+  ``explist`` and ``explist_status`` (the repository's experiments,
+  :mod:`sim.master.experiment_db`), ``interactive_args`` (:mod:`sim.master.interactive_args`)
+  and ``ccb_applets`` (ionlink's: the applets the experiments asked for);
 - control port (3251, pc_rpc): ``dataset_db`` (``get``, ``get_metadata``, ``set``, ``delete``,
   ``update``), ``schedule`` (:mod:`sim.master.schedule`), ``device_db`` (``get_device_db``,
-  ``get``) and ``master_management`` (``get_name``, ``terminate``);
+  ``get``, ``scan``), ``experiment_db`` (``scan_repository``, ``scan_repository_async``,
+  ``examine``, ``list_directory``, ``root``), ``interactive_arg_db`` (``supply``, ``cancel``)
+  and ``master_management`` (``get_name``, ``terminate``);
 - broadcast port (1067): the experiments' ``ccb`` calls on the ``ccb`` channel.
 
 By default it binds 127.0.0.1 and ::1 as ARTIQ's master does. Protocol implementations come from
@@ -28,6 +32,8 @@ from typing import Any, Callable, Sequence
 from comms.backend import protocols
 from comms.rpc_surface import rpc_surface
 from sim.master.ccb import MasterCCB, apply_ccb
+from sim.master.experiment_db import ExperimentDB
+from sim.master.interactive_args import InteractiveArgDB
 from sim.master.live_store import LiveDatasetDB
 from sim.master.schedule import RunOutcome, Schedule
 
@@ -50,6 +56,13 @@ DEFAULT_PORTS = MasterPorts()
 #: outcome to fetch it (s; ``submit --wait`` polls every 0.2 s).
 OUTCOME_GRACE_S = 2.0
 _SCHEDULE_RPC = ("submit", "delete", "request_termination", "get_status", "get_outcome")
+_EXPERIMENT_DB_RPC = (
+    "scan_repository",
+    "scan_repository_async",
+    "examine",
+    "list_directory",
+    "root",
+)
 
 
 class _DeviceDB:
@@ -69,6 +82,9 @@ class _DeviceDB:
             desc = self._raw[desc]
         return desc
 
+    def scan(self) -> None:
+        """Re-read the device database (the simulation's is fixed for the master's life)."""
+
 
 class Master:
     """Serve a simulation.
@@ -80,6 +96,10 @@ class Master:
     :param name: the master's name (``master_management.get_name``).
     :param on_applet: called in the event loop when an experiment asks for an applet
         (``create_applet``), with the applet's name.
+    :param lab_master: scan the repository for the experiment list at start and take
+        interactive arguments from the clients (``False``: ``run --live``'s one run, whose
+        interactive requests go to the simulation's own ``interactive_input``; a client's
+        ``scan_repository`` still lists the folder).
     """
 
     def __init__(
@@ -91,6 +111,7 @@ class Master:
         ports: MasterPorts = DEFAULT_PORTS,
         name: str | None = None,
         on_applet: Callable[[str], None] | None = None,
+        lab_master: bool = True,
     ):
         self.sim = simulation
         self.repository = pathlib.Path(repository)
@@ -98,6 +119,7 @@ class Master:
         self.ports = ports
         self.name = name
         self.on_applet = on_applet
+        self.lab_master = lab_master
         self.proto = protocols()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.terminated = asyncio.Event()
@@ -105,6 +127,7 @@ class Master:
         self.datasets: Any = None
         self.applets: Any = None
         self.broadcaster: Any = None
+        self.experiment_db: ExperimentDB | None = None
         self.schedule = Schedule(
             self._run,
             simulation.rid_counter.get,
@@ -147,11 +170,19 @@ class Master:
         self._route_submissions()
         self.applets = ss.Notifier({})
         self.schedule.notifier = ss.Notifier({})
+        self.experiment_db = ExperimentDB(self.repository, self.sim.raw_device_db, live, ss)
+        scheduler = self.sim.scheduler
+        interactive = InteractiveArgDB(ss, self._post_call, scheduler.check_termination)
+        if self.lab_master:
+            self.sim.interactive_arguments = functools.partial(self._ask_arguments, interactive)
         publisher = ss.Publisher(
             {
                 "datasets": self.datasets,
                 "schedule": self.schedule.notifier,
                 "devices": ss.Notifier(dict(self.sim.raw_device_db)),
+                "explist": self.experiment_db.explist,
+                "explist_status": self.experiment_db.status,
+                "interactive_args": interactive.pending,
                 "ccb_applets": self.applets,
             }
         )
@@ -161,6 +192,8 @@ class Master:
                 "dataset_db": rpc_surface(live, ["get", "get_metadata", "set", "delete", "update"]),
                 "schedule": rpc_surface(self.schedule, _SCHEDULE_RPC),
                 "device_db": rpc_surface(_DeviceDB(self.sim.raw_device_db)),
+                "experiment_db": rpc_surface(self.experiment_db, _EXPERIMENT_DB_RPC),
+                "interactive_arg_db": rpc_surface(interactive, ["supply", "cancel"]),
                 "master_management": management,
             },
             "ionlink simulated master",
@@ -175,6 +208,8 @@ class Master:
             await server.start(self.bind, port)
             self._servers.append(server)
         self.schedule.start()
+        if self.lab_master:
+            self.experiment_db.scan_repository_async()
         logger.info(
             "simulated master ready (%s): notify %d, control %d, broadcast %d on %s",
             self.proto.source,
@@ -183,6 +218,12 @@ class Master:
             self.ports.broadcast,
             "every interface" if self.bind is None else ", ".join(self.bind),
         )
+
+    def _ask_arguments(
+        self, interactive: InteractiveArgDB, arglist_desc: list, title: str
+    ) -> dict | None:
+        """The running experiment's interactive arguments, from the clients (worker thread)."""
+        return interactive.request(self.sim.scheduler.rid, arglist_desc, title)
 
     def _route_submissions(self) -> None:
         """Experiments' own ``scheduler.submit`` goes to the master's queue."""
@@ -213,6 +254,8 @@ class Master:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.schedule.stop)
         await loop.run_in_executor(None, self.schedule.wait_collected, OUTCOME_GRACE_S)
+        if self.experiment_db is not None:
+            await self.experiment_db.stop()
         for server in reversed(self._servers):
             await server.stop()
         self._servers.clear()

@@ -136,6 +136,9 @@ def test_master_and_submit_command_line(tmp_path):
     master = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, text=True)
     try:
         assert master.stdout.readline().strip() == "ionlink simulated master is ready."
+        experiments = pc_rpc.Client("127.0.0.1", control, "experiment_db", timeout=10)
+        assert experiments.examine("startup.py")["Startup"]["arginfo"] == {}
+        experiments.close_rpc()
         submit = [sys.executable, "-m", "sim", "submit", "-s", "127.0.0.1", "--port", str(control)]
         done = subprocess.run(
             submit + ["-R", "startup.py", "-w"],
