@@ -10,10 +10,10 @@ runs during the kernel's RPCs (:func:`rpc_running`: host code, which may make ga
 once the kernel has ended. During a kernel the young generation's clock counts the RPCs'
 allocations only: CPython counts every tracked allocation, the kernel's too, so with the plain
 threshold nearly every RPC would start with a young pass over what the kernel made since the last
-one (≈ 350 passes in 1000 heralds, ≈ 5 % of a gateware-heralding run, for a few dozen objects
-freed); an RPC instead moves the threshold past the kernel's allocations, so that a young pass
-comes once the RPCs together have allocated the threshold's number of objects since the last one,
-as the host code alone would trigger it.
+one (≈ 280 young passes and their older ones in 1000 heralds at ``oxford2020``, ≈ 4 % of the
+run, for a few dozen objects freed); an RPC instead moves the threshold past the kernel's
+allocations, so that a young pass comes once the RPCs together have allocated the threshold's
+number of objects since the last one, as the host code alone would trigger it.
 
 A process that keeps what its kernels allocate to its end (``ionlink-sim run``) says so with
 :func:`keep_kernel_objects`: the end of each kernel then moves what is tracked out of the
