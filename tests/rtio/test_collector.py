@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The cyclic garbage collector around kernels (:mod:`sim.collector`): paused while a kernel runs,
-running during its RPCs and after it (also when it raises); under ``keep_kernel_objects`` what a
-kernel allocated is frozen at its end."""
+running during its RPCs (a young pass due by the RPCs' own allocations, not the kernel's) and after
+it (also when it raises); under ``keep_kernel_objects`` what a kernel allocated is frozen at its
+end."""
 
 from __future__ import annotations
 
@@ -36,6 +37,50 @@ def test_paused_in_kernel_running_in_rpc_and_after(env):
     with pytest.raises(ValueError):
         env.run(Host.fails, Host())
     assert gc.isenabled()
+
+
+def test_rpc_young_pass_due_by_the_rpcs_allocations_only(env):
+    """A kernel that allocated far beyond the young threshold makes no pass in a quiet RPC (the
+    plain threshold would collect at its first allocation); RPCs that together allocate beyond
+    it do make one; the threshold is the caller's again after each RPC."""
+    threshold = gc.get_threshold()
+    n = threshold[0]
+    young = []  # young passes (generation 0) while the probe is on
+    held: list = []
+    seen = {}
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "stop" and info["generation"] == 0:
+            young.append(1)
+
+    class Host:
+        @rpc
+        def quiet(self) -> None:
+            seen.setdefault("threshold in rpc", gc.get_threshold())
+
+        @rpc
+        def busy(self) -> None:
+            held.extend([i] for i in range(n // 3 + 1))  # a third of the threshold, tracked
+
+        def k(self):
+            held.extend([i] for i in range(5 * n))  # the kernel: 5 thresholds, tracked
+            gc.callbacks.append(count)
+            try:
+                self.quiet()
+                seen["after quiet"] = len(young)
+                for _ in range(4):
+                    self.busy()
+                seen["after busy"] = len(young)
+            finally:
+                gc.callbacks.remove(count)
+            seen["threshold after"] = gc.get_threshold()
+
+    env.run(Host.k, Host())
+    assert seen["after quiet"] == 0
+    assert seen["after busy"] >= 1
+    assert seen["threshold in rpc"][0] > n  # (moved past the kernel's allocations)
+    assert seen["threshold after"] == threshold
+    assert gc.get_threshold() == threshold
 
 
 def test_collector_off_stays_off(env):
