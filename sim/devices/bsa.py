@@ -147,8 +147,8 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
             # (a pass armed not quiet has no signature: nothing of it is learnt, so its
             # submissions are not recorded)
             capturing = not world.armed_nonempty() and eng.capture_start()
-            world.begin_pass()
             t_att = now_mu()
+            world.begin_pass(int(t_att))
             try:
                 self.core_dma.playback_handle(attempt)
             except RTIOUnderflow:
@@ -156,6 +156,8 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
                     eng.capture_stop()
                 loop.forget()
                 return n, _driver.UNDERFLOW, t_att
+            # the pass armed not quiet: its physics drawn in law (the reads below see its clicks)
+            world.law_pass(int(t_att))
             pattern = self.fetch_pattern(t_att + gate_end_mu, timestamps)
             n += 1
             if pattern != 0:
