@@ -53,6 +53,7 @@ from .planned import PlannedWindows, linear_step
 from .polarisation import PolarisationRecord, PolarisationTracking
 from .quiet import QuietAttempts, round_overlap
 from .readout import fluorescence_rates, poisson_click_mu
+from .transients import QuietTransients
 from .view import PhyView
 
 __all__ = ["JOIN_WINDOW_TAU", "THERMAL_KEY_TOL", "PhysicsWorld", "WorldRecord"]
@@ -87,6 +88,7 @@ class PhysicsWorld(
     CircuitWorld,
     PeriodTracking,
     ClickLaw,
+    QuietTransients,
     QuietAttempts,
     PlannedWindows,
     PolarisationTracking,
