@@ -51,6 +51,7 @@ class FireSource:
     on: tuple
     post: list = field(default_factory=list)
     end_rel: int | None = None
+    asked_rel: int = 0
     ok: bool = True
 
 
@@ -89,6 +90,7 @@ class ClickLaw:
         #: the beam events after this pass's round, while it is recorded (else None)
         self._q_post: list | None = None
         self._q_src: FireSource | None = None
+        self._q_asked = 0  # (the latest time the world was asked about since the round, mu)
         self._q_law: LawPass | None = None
 
     def _open_fire_source(
@@ -107,6 +109,7 @@ class ClickLaw:
             tuple([tuple(on.items()) for on in self._on]),
         )
         self._q_post = src.post
+        self._q_asked = t_event
         return src
 
     def _q_post_planned(self) -> None:
@@ -120,6 +123,7 @@ class ClickLaw:
         if src is not None and src.end_rel is None:
             t_event = self._q_pass_start + src.start_rel  # type: ignore[operator]
             src.end_rel = self._t - t_event
+            src.asked_rel = max(self._q_asked, self._t) - t_event
             src.post[:] = [(t - t_event, k, r, lvl) for t, k, r, lvl in src.post]
         self._end_recording()
 
@@ -178,7 +182,10 @@ class ClickLaw:
             self._event(t, k, role, bool(lvl))
         if self._staged:
             self._flush_staged(None)
-        t_end = t_f + src.end_rel
+        # where the known pass's reads had asked the world to: nothing is played before this
+        # pass's reads have gone as far (they are as many or more), and nothing happens after
+        # the round's beam events (the lazy reads would have left it for later)
+        t_end = t_f + src.asked_rel
         self._evolve(t_prev, t_end)
         self._t = t_end
         return True

@@ -305,6 +305,8 @@ class PhysicsWorld(
         if self.view is None or t_end_mu <= self._t:
             return
         t_end_mu = int(t_end_mu)  # (a read's timeout may be an int64: world times stay ints)
+        if self._q_post is not None and t_end_mu > self._q_asked:
+            self._q_asked = t_end_mu  # (asked after a round: how far its pass's reads went)
         t0 = self._t
         levels = self.view.ttl_levels_many(self._beam_channels, t0, t_end_mu)
         if not levels and lazy and not self._staged and self._deterministic([]):
