@@ -85,12 +85,10 @@ class FastForwardLoop:
         self._body: tuple = ()
         self._starts_worth = True  # the last pass learnt after a start is worth following
         self._calls = 0
-        #: the last chain :meth:`follow` repeated with the fixed point in one engine call: its
-        #: fixed point, passes and :class:`TransientChain` (None: not all the fixed point's
-        #: submissions); a loop follows the same known passes after every call's start
-        self._last_chain: (
-            tuple[_FixedPoint, tuple[_KnownPass, ...], TransientChain | None] | None
-        ) = None
+        #: the chains :meth:`follow` repeated with the fixed point in one engine call, by their
+        #: fixed point and passes: their :class:`TransientChain` (None: not all the fixed
+        #: point's submissions); a loop follows the same known passes after every call's start
+        self._chains: dict[tuple, TransientChain | None] = {}
 
     def start(self, body: tuple) -> None:
         """A call of the loop with arguments ``body``: its first pass follows whatever the
@@ -204,16 +202,18 @@ class FastForwardLoop:
     def _chain_ref(self, fixed: _FixedPoint, chain: list[_KnownPass]) -> TransientChain | None:
         """``chain`` and then ``fixed`` as one :class:`TransientChain` if every pass of the
         chain makes the fixed point's submissions (same period relative to its start), else
-        None; kept for the last chain asked for."""
-        steps = tuple(chain)
-        last = self._last_chain
-        if last is not None and last[0] is fixed and last[1] == steps:  # (the same objects)
-            return last[2]
+        None; kept per chain."""
+        key = (fixed, *chain)  # (known passes and fixed points compare as objects)
+        chains = self._chains
+        if key in chains:
+            return chains[key]
         period = fixed.known.period
         ref = None
-        if all(s.period is period or s.period.key == period.key for s in steps):
-            ref = TransientChain(tuple([s.content for s in steps]), fixed.known.content)
-        self._last_chain = (fixed, steps, ref)
+        if all(s.period is period or s.period.key == period.key for s in chain):
+            ref = TransientChain(tuple([s.content for s in chain]), fixed.known.content)
+        if len(chains) >= 64:
+            chains.clear()
+        chains[key] = ref
         return ref
 
     def _follow_apart(
@@ -224,16 +224,19 @@ class FastForwardLoop:
         end_mu: int,
         max_runs: int,
     ) -> tuple[int, int]:
-        """:meth:`follow` one engine call per pass of ``chain``, then the fixed point."""
+        """:meth:`follow` one engine call per pass of ``chain``, then the fixed point; once the
+        passes left make the fixed point's submissions, they and the fixed point in one."""
         fixed = self._fixed
         assert fixed is not None
         eng, target = self.engine, fixed.known.ended
         if chain is not None:
             # known passes lead from here to where the fixed point ends
             start = ended.mark and self.mark_lanes
-            for step in chain:
+            for i, step in enumerate(chain):
                 if timeouts >= max_runs:
                     return timeouts, end_mu
+                if i and self._chain_ref(fixed, chain[i:]) is not None:
+                    return self.follow(ended, timeouts, end_mu, max_runs)
                 if (
                     eng.repeat_period(step.period, 1, self.channel, step.content, self.phy, start)
                     == 0

@@ -55,19 +55,10 @@ class AttemptSkipper:
         as separate repeats would, stopping at the first that is not quiet."""
         del writes
         steps, fixed = (ref.steps, ref.fixed) if isinstance(ref, TransientChain) else ((), ref)
-        t0, done = self.engine.now, 0
-        for step in steps:
-            if done >= max_runs:
-                break
-            k = self.world.skip_quiet(1, period_mu, step, t0 + done * period_mu)
-            done += k
-            if k == 0:
-                break
-        else:
-            if done < max_runs:
-                done += self.world.skip_quiet(
-                    max_runs - done, period_mu, fixed, t0 + done * period_mu
-                )
+        t0 = self.engine.now
+        done = self.world.skip_transients(steps, max_runs, period_mu, t0) if steps else 0
+        if done == len(steps) and done < max_runs:
+            done += self.world.skip_quiet(max_runs - done, period_mu, fixed, t0 + done * period_mu)
         self.skipped += done
         return done
 
@@ -147,8 +138,8 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
             # (a pass armed not quiet has no signature: nothing of it is learnt, so its
             # submissions are not recorded)
             capturing = not world.armed_nonempty() and eng.capture_start()
-            world.begin_pass()
             t_att = now_mu()
+            world.begin_pass(int(t_att))
             try:
                 self.core_dma.playback_handle(attempt)
             except RTIOUnderflow:
@@ -156,6 +147,8 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
                     eng.capture_stop()
                 loop.forget()
                 return n, _driver.UNDERFLOW, t_att
+            # the pass armed not quiet: its physics drawn in law (the reads below see its clicks)
+            world.law_pass(int(t_att))
             pattern = self.fetch_pattern(t_att + gate_end_mu, timestamps)
             n += 1
             if pattern != 0:

@@ -45,6 +45,7 @@ import numpy as np
 
 from .attempts import thermal_overlap, timed_overlap
 from .bsa import RoundStart, build_round
+from .click_law import LawPass
 
 __all__ = [
     "QuietFire",
@@ -52,6 +53,7 @@ __all__ = [
     "QuietWorld",
     "QuietAttempts",
     "STATE_DECIMALS",
+    "heated_overlap",
     "round_overlap",
 ]
 
@@ -68,7 +70,7 @@ def round_overlap(m: float) -> float:
     return round(m, 4)
 
 
-def _heated_overlap(lab: Any, timed: float, n0: list, heat: list, dt_mu: int) -> float:
+def heated_overlap(lab: Any, timed: float, n0: list, heat: list, dt_mu: int) -> float:
     """The mode overlap, rounded as the round tables are keyed, of an excitation with the
     photon-offset part ``timed`` (:func:`~sim.physics.attempts.timed_overlap`) after the ions
     heated from n̄ ``n0`` at ``heat`` quanta per mu for ``dt_mu`` (no cooling light in an
@@ -89,6 +91,7 @@ class QuietFire:
     overlap: float
     rho0: np.ndarray
     exc: tuple
+    src: Any = None  # (the round to make again in law: a click_law.FireSource, or None)
 
 
 @dataclass(frozen=True)
@@ -147,7 +150,9 @@ class _Known:
 class QuietWorld(Protocol):
     """What the CPU-attempt fast-forward needs of the physics (see :class:`QuietAttempts`)."""
 
-    def begin_pass(self) -> None: ...
+    def begin_pass(self, t_next_mu: int | None = None) -> None: ...
+
+    def law_pass(self, t_next_mu: int) -> bool: ...
 
     def armed_nonempty(self) -> bool: ...
 
@@ -157,6 +162,10 @@ class QuietWorld(Protocol):
 
     def skip_quiet(
         self, max_passes: int, period_mu: int, ref: QuietPass, t_next_mu: int
+    ) -> int: ...
+
+    def skip_transients(
+        self, steps: tuple, max_passes: int, period_mu: int, t_next_mu: int
     ) -> int: ...
 
 
@@ -178,6 +187,9 @@ class QuietAttempts:
     _diag: Any
     _note_unplanned: Callable[[], None]
     jones_pair: Callable[[int], tuple]  # from PolarisationTracking
+    _begin_recording: Callable[[int | None], None]  # from ClickLaw
+    _close_fire_source: Callable[[], None]
+    _q_law: Any
     _plate_changes: list
     next_polarisation_change_mu: Callable[[int], int | None]
 
@@ -201,12 +213,14 @@ class QuietAttempts:
         # the photon paths last checked: (plate-change list, its length, from, to, Jones pair)
         self._q_paths: tuple | None = None
 
-    def _round_pattern(self, start: RoundStart, key: tuple, overlap: float, exc: tuple) -> int:
+    def _round_pattern(
+        self, start: RoundStart, key: tuple, overlap: float, exc: tuple, src: Any = None
+    ) -> int:
         """The pattern of one excitation round (``start``: its table from the ions' state):
         drawn as always, or conditioned as the fast-forward armed it."""
         forced, self._q_force = self._q_force, None
         pattern = 0 if forced is False else start.draw_pattern(self.rng, bool(forced))
-        self._q_fires.append(QuietFire(pattern, key, overlap, start.rho, exc))
+        self._q_fires.append(QuietFire(pattern, key, overlap, start.rho, exc, src))
         return pattern
 
     def _timed(self, dt_s: float) -> float:
@@ -241,7 +255,7 @@ class QuietAttempts:
         if at is not None:
             f, exc_rel, t_end = at
             exc = tuple((n, s + t_end, e + t_end) for n, s, e in exc_rel)
-            self._q_last = QuietFire(f.pattern, f.key, f.overlap, f.rho0, exc)
+            self._q_last = QuietFire(f.pattern, f.key, f.overlap, f.rho0, exc, f.src)
             self._q_last_at = None
         return self._q_last
 
@@ -250,11 +264,14 @@ class QuietAttempts:
         :meth:`skip_quiet`): the pass that makes it cannot be quiet."""
         return self._q_force is True
 
-    def begin_pass(self) -> None:
-        """A pass of the attempt loop starts: rounds and clicks are counted from here."""
+    def begin_pass(self, t_next_mu: int | None = None) -> None:
+        """A pass of the attempt loop starts (at the cursor ``t_next_mu``, if given: its round
+        is then recorded to be made again in law, :mod:`.click_law`): rounds and clicks are
+        counted from here."""
         self._q_fires = []
         self._q_clicks = self._detector_marks()
         self._q_now = None
+        self._begin_recording(t_next_mu)
 
     def quiet_signature(self, t_next_mu: int, *, learn: bool = True) -> QuietPass | None:
         """The pass since :meth:`begin_pass`, ending with the cursor at ``t_next_mu``, if it was
@@ -278,6 +295,8 @@ class QuietAttempts:
                 return None
         f = self._q_last = fires[0]
         self._q_last_at = None
+        if learn:
+            self._close_fire_source()
         sig = QuietPass(
             f.key,
             tuple([(k, s - t_next_mu, e - t_next_mu) for k, s, e in f.exc]),
@@ -390,13 +409,15 @@ class QuietAttempts:
         if max_passes <= 0:
             return 0
         if max_passes == 1:  # (a transient's pass: one draw, as random(1) would make it)
-            p0 = self._p_empty(fire, self._overlap_at(fire.key[2], t_fire))
+            m0 = self._overlap_at(fire.key[2], t_fire)
+            p0 = self._p_empty(fire, m0)
             k = 1 if self.rng.random() < p0 * e_dark else 0
             if k:
                 self._move_on(t_next_mu + period_mu, ref, known, marks)
             else:
                 self._q_now = None
                 self._arm(p0, dets, rates, windows)
+                self._q_law = LawPass(t_next_mu, known, m0)
             return k
         overlap = self._overlap_law(fire.key[2], t_fire, period_mu)
 
@@ -411,6 +432,7 @@ class QuietAttempts:
             self._q_now = None
             win = windows if k == 0 else [period_mu] * len(dets)
             self._arm(p_empty(k), dets, rates, win)
+            self._q_law = LawPass(t_next_mu + k * period_mu, known, overlap(k))
         return k
 
     def _overlap_at(self, dt_s: float, t_fire: int) -> float:
@@ -419,7 +441,7 @@ class QuietAttempts:
         thermal, mu = self.ions.thermal, self.mu_s
         n0 = [th.n for th in thermal]
         heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu
-        return _heated_overlap(self.lab, self._timed(dt_s), n0, heat, t_fire - self._t)
+        return heated_overlap(self.lab, self._timed(dt_s), n0, heat, t_fire - self._t)
 
     def _overlap_law(self, dt_s: float, t_fire: int, period_mu: int) -> Callable[[int], float]:
         """The mode overlap (rounded as the round tables are keyed) of the excitation of pass
@@ -436,7 +458,7 @@ class QuietAttempts:
         def overlap(j: int) -> float:
             m = memo.get(j)
             if m is None:
-                m = memo[j] = _heated_overlap(lab, timed, n0, heat, t_fire + j * period_mu - t0)
+                m = memo[j] = heated_overlap(lab, timed, n0, heat, t_fire + j * period_mu - t0)
             return m
 
         return overlap

@@ -37,6 +37,7 @@ from .attempts import (
 from .bsa import ORIGIN_A, ORIGIN_B, build_round
 from .circuit import CircuitRecord
 from .circuit_world import CIRCUIT_ROLES, CircuitWorld
+from .click_law import ClickLaw
 from .cycle_world import THERMAL_KEY_TOL, EntanglerRuns
 from .detectors import ClickChannel, ClickRecord
 from .ions import (
@@ -52,6 +53,7 @@ from .planned import PlannedWindows, linear_step
 from .polarisation import PolarisationRecord, PolarisationTracking
 from .quiet import QuietAttempts, round_overlap
 from .readout import fluorescence_rates, poisson_click_mu
+from .transients import QuietTransients
 from .view import PhyView
 
 __all__ = ["JOIN_WINDOW_TAU", "THERMAL_KEY_TOL", "PhysicsWorld", "WorldRecord"]
@@ -83,7 +85,14 @@ class WorldRecord:
 
 
 class PhysicsWorld(
-    CircuitWorld, PeriodTracking, QuietAttempts, PlannedWindows, PolarisationTracking, EntanglerRuns
+    CircuitWorld,
+    PeriodTracking,
+    ClickLaw,
+    QuietTransients,
+    QuietAttempts,
+    PlannedWindows,
+    PolarisationTracking,
+    EntanglerRuns,
 ):
     """Physics of the two-node link behind the RTIO engine.
 
@@ -144,6 +153,7 @@ class PhysicsWorld(
         self._init_period_tracking()
         self._init_circuit()
         self._init_quiet_attempts()  # ... and quiet CPU attempts (.quiet)
+        self._init_click_law()  # ... whose click passes are drawn in law (.click_law)
         self._init_polarisation(drift_seed)
 
     # ---- engine protocol -------------------------------------------------------------------
@@ -295,6 +305,8 @@ class PhysicsWorld(
         if self.view is None or t_end_mu <= self._t:
             return
         t_end_mu = int(t_end_mu)  # (a read's timeout may be an int64: world times stay ints)
+        if self._q_post is not None and t_end_mu > self._q_asked:
+            self._q_asked = t_end_mu  # (asked after a round: how far its pass's reads went)
         t0 = self._t
         levels = self.view.ttl_levels_many(self._beam_channels, t0, t_end_mu)
         if not levels and lazy and not self._staged and self._deterministic([]):
@@ -314,8 +326,16 @@ class PhysicsWorld(
         elif lazy and not events and not self._staged and self._deterministic(events):
             return  # nothing happens before t_end: evolved later in one step (segments compose)
         if not self._staged and self._deterministic(events):
+            if events and self._q_post is not None:
+                self._q_post_planned()
             self._advance_planned(events, t0, t_end_mu)
             return
+        self._advance_events(events, t0, t_end_mu)
+
+    def _advance_events(
+        self, events: list[tuple[int, int, int, str, int]], t0: int, t_end_mu: int
+    ) -> None:
+        """:meth:`advance` over a window with something random: event by event."""
         self._note_unplanned()
         t_prev = t0
         on = self._on
@@ -327,6 +347,9 @@ class PhysicsWorld(
             if t > t_prev:  # (an empty segment evolves nothing)
                 self._evolve(t_prev, t)
                 t_prev = t
+            post = self._q_post  # (a round fired in this pass: what follows it, for its law)
+            if post is not None:
+                post.append((t, k, role, lvl))
             self._event(t, k, role, bool(lvl))
         if self._staged:
             self._flush_staged(None)
@@ -355,11 +378,12 @@ class PhysicsWorld(
                     self._aom_since[k] = None
 
     def _stage(self, k: int, start: int, stop: int) -> None:
+        # (called at the event that completes the excitation: ``stop`` is its time)
         window = JOIN_WINDOW_TAU * self.lab.nodes[k].species.lifetime_s / self.mu_s
         for i, (k2, s2, e2) in enumerate(self._staged):
             if k2 != k and abs(s2 - start) <= window:
                 del self._staged[i]
-                self._fire({k: (start, stop), k2: (s2, e2)})
+                self._fire({k: (start, stop), k2: (s2, e2)}, stop)
                 return
         self._staged.append((k, start, stop))
 
@@ -373,16 +397,15 @@ class PhysicsWorld(
                 keep.append((k, s, e))
         self._staged = keep
 
-    def _fire(self, exc: dict[int, tuple[int, int]]) -> None:
-        """One excitation round of one or both nodes through the analyser."""
+    def _fire(self, exc: dict[int, tuple[int, int]], t_event: int | None = None) -> None:
+        """One excitation round of one or both nodes through the analyser (``t_event``: the
+        time of the beam event that fired both nodes' round, None for one fired alone)."""
         self._check_excitation()
         lab = self.lab
         ems: list[Any] = [None, None]
         stats: list[Any] = [None, None]
-        offsets = [0.0, 0.0]
         memo = self._emissions
         ekeys: list[tuple | None] = [None, None]
-        thermal = self.ions.thermal
         for k, (s, e) in exc.items():
             node = lab.nodes[k]
             # (the pulse's statistics depend on its length only, and its emission on them and
@@ -395,11 +418,39 @@ class PhysicsWorld(
                 st = pulse_stats(node, s, e)
                 hit = memo[ekey] = (st, node_emission(node, st, jones=ekey[3]))
             stats[k], ems[k] = hit
+        offsets, dt = self._offsets(exc)
+        # (mode_overlap's operations, its photon-offset part kept per offset)
+        thermal = self.ions.thermal
+        m = round_overlap(thermal_overlap(lab, self._timed(dt), tuple([t.n for t in thermal])))
+        src = None if t_event is None else self._open_fire_source(exc, t_event, ekeys, stats)
+        self._fire_round(exc, ekeys, ems, stats, offsets, dt, m, self.ions.rho, src)
+
+    def _offsets(self, exc: dict[int, tuple[int, int]]) -> tuple[list[float], float]:
+        """The photon time offsets (s) of the excitations ``exc`` and their difference; the
+        coherence origins set to their starts."""
+        offsets = [0.0, 0.0]
+        for k, (s, _e) in exc.items():
+            node = self.lab.nodes[k]
             offsets[k] = s * self.mu_s + node.excite.delay_s + node.optics.photon_delay_s
             self._coh_t0[k] = s * self.mu_s
-        dt = offsets[0] - offsets[1] if len(exc) == 2 else 0.0
-        # (mode_overlap's operations, its photon-offset part kept per offset)
-        m = round_overlap(thermal_overlap(lab, self._timed(dt), tuple([t.n for t in thermal])))
+        return offsets, (offsets[0] - offsets[1] if len(exc) == 2 else 0.0)
+
+    def _fire_round(
+        self,
+        exc: dict[int, tuple[int, int]],
+        ekeys: list,
+        ems: list,
+        stats: list,
+        offsets: list[float],
+        dt: float,
+        m: float,
+        rho: np.ndarray,
+        src: Any,
+    ) -> None:
+        """The round of :meth:`_fire` from the ions' state ``rho`` at mode overlap ``m``: its
+        pattern (:meth:`_round_pattern`), the ions' conditional state, the photons' arrivals on
+        the detectors (``src``: the round's :class:`~.click_law.FireSource`, or None)."""
+        lab = self.lab
         acc = self._acceptances
         # (the table of these emissions, by their keys: build_round's own cache hashes them)
         tkey = (ekeys[0], ekeys[1], m)
@@ -408,9 +459,9 @@ class PhysicsWorld(
             if len(self._tables) >= 256:
                 self._tables.clear()
             table = self._tables[tkey] = build_round(ems[0], ems[1], m, acc, (0.0,) * 4)
-        start = table.start(self.ions.rho)
+        start = table.start(rho)
         key = (ems[0], ems[1], dt, acc)
-        pattern = self._round_pattern(start, key, m, tuple((k, *w) for k, w in exc.items()))
+        pattern = self._round_pattern(start, key, m, tuple((k, *w) for k, w in exc.items()), src)
         self.ions.rho = start.conditional_state(pattern)
         if pattern == 0:
             return
