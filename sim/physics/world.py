@@ -349,8 +349,8 @@ class PhysicsWorld(
         then makes no segment boundary: the same segments as advancing over them later). False
         (nothing done) when something else would act. Draws nothing."""
         t0 = self._t
-        if self.view is None or t_mu < t0:
-            return True
+        if self.view is None or t_mu < t0 or self._next_beam_output(t0) > t_mu:
+            return True  # (the common case, a call's start after a click: nothing played since)
         levels = self.view.ttl_levels_many(self._beam_channels, t0, t_mu + 1)
         if not levels:
             return True
