@@ -6,7 +6,7 @@ after a marked start) and the passes it has the engine repeat."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sim.fastforward import PassEnd, TransientChain
 
@@ -38,6 +38,14 @@ class _FixedPoint:
     known: _KnownPass
 
 
+class _WithLanes(NamedTuple):
+    """A mark's start signature with the SED lanes' state, taken where events still waited in
+    lanes though the loop does not mark them (:attr:`FastForwardLoop.mark_lanes` False)."""
+
+    start: Any
+    lanes: tuple
+
+
 #: known passes followed from where a pass ended to the fixed point's end
 MAX_TRANSIENT = 4
 #: the pass after a mark is followed only if it times out at least this often
@@ -65,7 +73,8 @@ class FastForwardLoop:
     max_known_after = 64
     #: a mark holds the SED lanes' state (:meth:`~sim.rtio.capture.PeriodCapture.lanes_signature`):
     #: the first pass after it may then meet events still waiting in lanes (after a herald,
-    #: the phase writes' SPI transfers), as the pass seen from an equal mark met them
+    #: the phase writes' SPI transfers), as the pass seen from an equal mark met them; a loop
+    #: that sets it False still marks them where events wait in lanes (:class:`_WithLanes`)
     mark_lanes = True
     #: while the last pass learnt after a start is not worth following (its
     #: ``timeout_probability`` below :data:`MIN_TIMEOUT_TO_FOLLOW`), only every this many calls
@@ -115,8 +124,16 @@ class FastForwardLoop:
             return False
         if self.mark_lanes:
             sig = (sig, eng.lanes_signature())
+        elif eng.lanes_pending():  # (e.g. a cooling's last outputs: in the key, see _lanes_start)
+            sig = _WithLanes(sig, eng.lanes_signature())
         self._prev_end = PassEnd(eng.now - eng.counter, 0, (tag,), sig, self._body, True)
         return True
+
+    def _lanes_start(self, ended: PassEnd) -> bool:
+        """Whether ``ended`` is a mark that holds the SED lanes' state (the first pass after it
+        may meet events still waiting in lanes: ``start`` of
+        :meth:`~sim.rtio.capture.PeriodCapture.repeat_period`)."""
+        return ended.mark and (self.mark_lanes or type(ended.state) is _WithLanes)
 
     def resume(self, timeouts: int, end_mu: int, max_runs: int) -> tuple[int, int]:
         """Fast-forward the passes known to follow the last pass or marked state:
@@ -190,7 +207,7 @@ class FastForwardLoop:
             self.channel,
             ref,
             self.phy,
-            ended.mark and self.mark_lanes,
+            self._lanes_start(ended),
         )
         if k == 0:
             return timeouts, end_mu
@@ -231,7 +248,7 @@ class FastForwardLoop:
         eng, target = self.engine, fixed.known.ended
         if chain is not None:
             # known passes lead from here to where the fixed point ends
-            start = ended.mark and self.mark_lanes
+            start = self._lanes_start(ended)
             for i, step in enumerate(chain):
                 if timeouts >= max_runs:
                     return timeouts, end_mu

@@ -75,7 +75,7 @@ class AttemptLoop(FastForwardLoop):
     many places), so many more passes are kept than for the entangler's timeouts."""
 
     max_known_after = 4096
-    mark_lanes = False  # (a mark's first pass meets no event waiting in a lane)
+    mark_lanes = False  # (marked only while events wait in lanes: after a cooling)
 
     def after_timeout(
         self, period: Any, end_mu: int, timeouts: int, max_runs: int

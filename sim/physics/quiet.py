@@ -192,6 +192,7 @@ class QuietAttempts:
     _q_law: Any
     _plate_changes: list
     next_polarisation_change_mu: Callable[[int], int | None]
+    settle: Callable[[int], bool]
 
     def _init_quiet_attempts(self) -> None:
         self._q_fires: list[QuietFire] = []
@@ -549,7 +550,11 @@ class QuietAttempts:
         the coherence origins and the horizons, and a skip checks the photon paths itself), with
         the coherence origins relative to the cursor (mu); None when that is no quiet state, or
         while a detector's dead time after its last click reaches past where its dark counts are
-        drawn to (the quiet law of the next pass would not hold)."""
+        drawn to (the quiet law of the next pass would not hold). The beam outputs played up
+        to the cursor (a cooling) are made physics first (:meth:`settle`): a skip from here
+        heats from where the world stands; None if they are not only cooling and pumping."""
+        if not self.settle(t_next_mu):
+            return None
         for ch in self._det_ch:
             d = self._channels[ch]
             if d.last_click_mu + d.dead_mu > d.dark_to_mu:

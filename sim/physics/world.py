@@ -311,16 +311,7 @@ class PhysicsWorld(
         levels = self.view.ttl_levels_many(self._beam_channels, t0, t_end_mu)
         if not levels and lazy and not self._staged and self._deterministic([]):
             return  # (below, without building anything: the common case of an input read)
-        owned = self._owned
-        if owned:  # runs that ended before t0 can no longer hide an output
-            owned = self._owned = [w for w in owned if w[1] > t0]
-        events: list[tuple[int, int, int, str, int]] = []
-        beams = self._beams
-        for t, i, lvl in levels:
-            k, order, role, ch, ent = beams[i]
-            if ent and owned and any(a <= t < b for a, b in owned):
-                continue
-            events.append((t, k, order, role, lvl))
+        events = self._beam_events(levels, t0)
         if len(events) > 1:
             events.sort()
         elif lazy and not events and not self._staged and self._deterministic(events):
@@ -331,6 +322,48 @@ class PhysicsWorld(
             self._advance_planned(events, t0, t_end_mu)
             return
         self._advance_events(events, t0, t_end_mu)
+
+    def _beam_events(
+        self, levels: list[tuple[int, int, int]], t0: int
+    ) -> list[tuple[int, int, int, str, int]]:
+        """The beam events ``(t, node, order, role, level)`` of ``levels`` (the beams'
+        :meth:`~sim.physics.view.PhyView.ttl_levels_many` from ``t0``), unsorted, without the
+        entangler's outputs in the intervals its runs own."""
+        owned = self._owned
+        if owned:  # runs that ended before t0 can no longer hide an output
+            owned = self._owned = [w for w in owned if w[1] > t0]
+        events: list[tuple[int, int, int, str, int]] = []
+        beams = self._beams
+        for t, i, lvl in levels:
+            k, order, role, ch, ent = beams[i]
+            if ent and owned and any(a <= t < b for a, b in owned):
+                continue
+            events.append((t, k, order, role, lvl))
+        return events
+
+    def settle(self, t_mu: int) -> bool:
+        """Turn the beam outputs submitted with timestamp ``<= t_mu`` into physics now, if only
+        cooling, repumping and pumping act up to them and nothing is staged: the world then
+        stands at the last of them (:attr:`processed_mu`; the outputs *at* it are processed
+        too, and meet an unchanged beam when a later :meth:`advance` finds them again, which
+        then makes no segment boundary: the same segments as advancing over them later). False
+        (nothing done) when something else would act. Draws nothing."""
+        t0 = self._t
+        if self.view is None or t_mu < t0 or self._next_beam_output(t0) > t_mu:
+            return True  # (the common case, a call's start after a click: nothing played since)
+        levels = self.view.ttl_levels_many(self._beam_channels, t0, t_mu + 1)
+        if not levels:
+            return True
+        events = self._beam_events(levels, t0)
+        if not events:
+            return True
+        events.sort()
+        if self._staged or not self._deterministic(events):
+            return False
+        if self._q_post is not None:
+            self._q_post_planned()
+        self._advance_planned(events, t0, events[-1][0])
+        return True
 
     def _advance_events(
         self, events: list[tuple[int, int, int, str, int]], t0: int, t_end_mu: int

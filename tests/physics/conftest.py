@@ -64,6 +64,18 @@ class FakeView:
             for t, lvl in self.ttl_levels(ch, t_from_mu, t_to_mu)
         ]
 
+    def output_watch(self, channels: list[int]) -> Any:
+        """The engine's watch on outputs: ``next_from(t)``, the earliest scripted change at or
+        after ``t`` on ``channels`` (``1 << 62`` if none)."""
+        ttl = self.ttl
+
+        class Watch:
+            def next_from(self, t_mu: int) -> int:
+                times = [t for ch in channels for t, _ in ttl.get(ch, []) if t >= t_mu]
+                return min(times, default=1 << 62)
+
+        return Watch()
+
     def dds_states(self, spi: int, cs: int, t_from_mu: int, t_to_mu: int) -> list[DDSState]:
         return [s for s in self.dds.get((spi, cs), []) if t_from_mu <= s.t_mu < t_to_mu]
 
