@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import os
 import sys
 import traceback
@@ -240,15 +241,25 @@ def _select(args: argparse.Namespace, kinds: tuple[str, ...], executor: Any = No
     return runs
 
 
-def _groups(runs: list[Run], per_run: bool) -> list[list[Run]]:
-    """Entanglement runs to summarise together: each run alone with ``per_run``, else one group per
-    combinable mode set (z and parity runs combine; tomography runs form their own group)."""
+def _repeats(runs: list[Run]) -> dict[int, str]:
+    """The runs given more than once (:func:`~analysis.io.same_runs`): the index of each later
+    file → the note that its per-run result repeats the first's."""
+    index = {id(r): i for i, r in enumerate(runs)}
+    out = {}
+    for same in same_runs(runs):
+        a, b = same.first.path, same.later.path
+        what = f"{b} given twice" if str(a) == str(b) else f"{b} holds the run of {a} ({same.how})"
+        out[index[id(same.later)]] = f"{what}: its per-run result repeats that one"
+    return out
+
+
+def _groups(runs: list[Run], per_run: bool, note_repeats: bool = True) -> list[list[Run]]:
+    """Entanglement runs to summarise together: each run alone with ``per_run`` (a run given twice
+    noted unless ``note_repeats`` is False: the caller notes it), else one group per combinable
+    mode set (z and parity runs combine; tomography runs form their own group)."""
     if per_run:
-        for same in same_runs(runs):
-            _note(
-                f"{same.later.path} holds the run of {same.first.path} ({same.how}): "
-                "its result below repeats that one"
-            )
+        for note in _repeats(runs).values() if note_repeats else ():
+            _note(note)
         return [[r] for r in runs]
     groups: dict[str, list[Run]] = {}
     for r in runs:
@@ -273,7 +284,8 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
     from .summary import fidelity_summary
 
     with _executor(args, len(_expand(args))) as executor:
-        groups = _groups(_select(args, ("remote_entanglement",), executor), args.per_run)
+        runs = _select(args, ("remote_entanglement",), executor)
+        groups = _groups(runs, args.per_run, note_repeats=False)  # (in the results' notes)
         # timing=False: photon timing, the window trade-off and the rate-vs-time series are not
         # part of this command's output (the report computes them), so photons.t_mu is not read
         summarise = functools.partial(
@@ -285,13 +297,12 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
             timing=False,
         )
         reps = list(ordered_map(executor, summarise, [[r.path for r in g] for g in groups]))
+    if args.per_run:
+        for i, note in _repeats(runs).items():
+            reps[i].notes.append(note)
     if args.json:
         out = [rep.to_dict() for rep in reps]
-        print(
-            json.dumps(
-                out[0] if len(out) == 1 else out, indent=2, allow_nan=False, default=_json_default
-            )
-        )
+        _print_json(out[0] if len(out) == 1 else out)
         return 0
     from .report import _fmt
 
@@ -315,14 +326,28 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
     return 0
 
 
-def _json_default(x: Any) -> Any:
+def _json_ready(x: Any) -> Any:
+    """``x`` with numpy values made Python ones and every non-finite float (an undefined
+    statistic, e.g. a χ² with no degree of freedom) made ``None``: strict JSON (RFC 8259 has
+    no NaN or infinity), which every parser reads."""
     import numpy as np
 
-    if isinstance(x, np.generic):
-        return x.item()
     if isinstance(x, np.ndarray):
-        return x.tolist()
-    raise TypeError(type(x).__name__)
+        x = x.tolist()
+    elif isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _json_ready(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_ready(v) for v in x]
+    return x
+
+
+def _print_json(obj: Any, indent: int = 2) -> None:
+    """Print ``obj`` as strict JSON (:func:`_json_ready`)."""
+    print(json.dumps(_json_ready(obj), indent=indent, allow_nan=False))
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -455,7 +480,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps(infos, indent=2, default=_json_default))
+        _print_json(infos)
         return 0
     for d in infos:
         print(
@@ -475,7 +500,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     table = read_sweep(args.file)
     points = sweep_points(table)
     if args.json:
-        print(json.dumps(points, indent=1, allow_nan=False))
+        _print_json(points, indent=1)
     else:
         print("\n".join(summary_lines(points, table.parameters)))
     if not args.no_plot:
@@ -492,7 +517,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         for p in write_gate_report(rep, args.output):
             _note(f"wrote {p}")
     if args.json:
-        print(json.dumps(gate_summary_dict(rep), indent=2, default=_json_default))
+        _print_json(gate_summary_dict(rep))
     else:
         print(format_gate(rep))
     return 0
