@@ -28,8 +28,11 @@ __all__ = ["KEEP_MU", "RETIRE_AFTER_EVENTS", "retire_history"]
 
 #: history kept before the oldest point still read, in mu (10 ms: about two heralds)
 KEEP_MU = 10_000_000
-#: logged submissions (all channels) above which :func:`retire_history` acts
-RETIRE_AFTER_EVENTS = 100_000
+#: logged submissions (all channels) above which :func:`retire_history` acts: a few heralds'
+#: worth (≈ 250 a herald at ``oxford2020``), so that what is retired is freed while its memory
+#: is still warm and reused by the next submissions (100 000 cost ≈ 50 k more instructions a
+#: herald in the allocator and freeing, docs/performance.md, tenth round)
+RETIRE_AFTER_EVENTS = 2_000
 
 
 def retire_history(engine: Any, *, threshold: int | None = None) -> int:
