@@ -23,6 +23,7 @@ from sim.fastforward import PassSignature, TransientChain
 from sim.fastforward_loop import FastForwardLoop
 from sim.physics.quiet import QuietWorld
 from sim.rtio.errors import RTIOUnderflow
+from sim.rtio.retire import RETIRE_EVERY, retire_history
 
 __all__ = ["AttemptLoop", "AttemptSkipper", "BellStateAnalyser", "TransientChain"]
 
@@ -96,6 +97,7 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
         self.fast_forward = fast_forward
         self._loop: AttemptLoop | None = None
         self._skipper: AttemptSkipper | None = None
+        self._calls = 0
 
     def _fast_loop(self) -> tuple[Any, AttemptLoop, AttemptSkipper] | None:
         eng = getattr(self.core, "engine", None)
@@ -127,6 +129,9 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
                 self, attempt, gate_end_mu, margin_mu, max_attempts, timestamps
             )
         eng, loop, skipper = fast
+        self._calls += 1
+        if self._calls % RETIRE_EVERY == 1:
+            retire_history(eng)  # a long run's memory stays bounded (no VCD: the past is unread)
         # what else decides a pass: the loop's arguments and the CPU costs
         loop.start((tuple(attempt), int(gate_end_mu), int(margin_mu), id(eng.costs)))
         n = 0

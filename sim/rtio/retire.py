@@ -24,12 +24,15 @@ from typing import Any
 
 from sim.rtio.channels import ChannelState, Kind
 
-__all__ = ["KEEP_MU", "RETIRE_AFTER_EVENTS", "retire_history"]
+__all__ = ["KEEP_MU", "RETIRE_AFTER_EVENTS", "RETIRE_EVERY", "retire_history"]
 
 #: history kept before the oldest point still read, in mu (10 ms: about two heralds)
 KEEP_MU = 10_000_000
 #: logged submissions (all channels) above which :func:`retire_history` acts
 RETIRE_AFTER_EVENTS = 100_000
+#: calls of a fast-forwarded driver loop (the entangler's, the CPU attempts') per check of the
+#: engine's history (retiring needs the logs' size: a sum over all channels, not worth per call)
+RETIRE_EVERY = 8
 
 
 def retire_history(engine: Any, *, threshold: int | None = None) -> int:
