@@ -9,6 +9,9 @@ for the entangler's timeouts) and has the engine repeat it, with :class:`Attempt
 physics (:mod:`sim.physics.quiet`) how many of the next attempts stay quiet. :class:`AttemptLoop`
 also follows the pass after a call's start or after a pass that was not quiet, once seen, so that
 after a click only the click's own pass runs in detail.
+Every :data:`~sim.rtio.retire.RETIRE_EVERY`-th call retires the engine's history nothing reads
+(:func:`~sim.rtio.retire.retire_history`, as the entangler's loop does): the repeated passes log
+every submission, ≈ 2 kB an attempt at ``oxford2020``, which a long run would otherwise keep.
 ``fast_forward=False`` (a ``sim_args`` entry) runs every attempt in detail (the tests' reference).
 """
 
