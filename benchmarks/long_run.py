@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Peak memory of a long gateware-heralding run against its length, through the CLI path.
+"""Peak memory of a long heralding run against its length, through the CLI path.
 
 For each herald count N it makes a fresh lab folder, runs ``ionlink-sim run`` for Startup, then
 ``repository/remote_entanglement.py mode="z" heralds_per_setting=N`` at ``oxford2020`` (one
@@ -10,7 +10,12 @@ int64/float64 words a herald), and the peak less that size relative to the first
 within 20 %" means that ratio stays ≤ 1.20. Also the wall time and the simulated lab time per
 herald.
 
-    PYTHONPATH=. python benchmarks/long_run.py [--heralds 1000 10000 100000] [--seed 1]
+``--path cpu`` measures CPU heralding instead (``repository/remote_entanglement_cpu.py``, after
+Startup, ReadoutCalibration and SinglePhoton as a new user runs them), by default at 20, 50 and
+200 heralds (≈ 5×10³ attempts a herald at ``oxford2020``, each logging ≈ 2 kB of submissions
+unless they are retired).
+
+    PYTHONPATH=. python benchmarks/long_run.py [--path gateware|cpu] [--heralds N ...] [--seed 1]
 """
 
 from __future__ import annotations
@@ -28,6 +33,16 @@ import h5py
 ROOT = Path(__file__).resolve().parents[1]
 HELD_BYTES_PER_HERALD = 11 * 8  # drivers.herald_records.HeraldRecords: 11 machine words
 LIMIT = 1.20
+#: per path: the experiments run before (in order), the measured one, its results file, default N
+PATHS = {
+    "gateware": ((), "remote_entanglement", "RemoteEntanglement", [1000, 10000, 100000]),
+    "cpu": (
+        ("readout_calibration", "single_photon"),
+        "remote_entanglement_cpu",
+        "RemoteEntanglementCPU",
+        [20, 50, 200],
+    ),
+}
 
 
 def run_cli(args: list[str], cwd: Path) -> tuple[int, float]:
@@ -55,30 +70,33 @@ def herald_records(path: Path) -> tuple[int, int, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--heralds", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--path", choices=sorted(PATHS), default="gateware")
+    parser.add_argument("--heralds", type=int, nargs="+", help="default: per path (see above)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--lab", default="oxford2020")
     args = parser.parse_args()
+    before, name, cls, default_heralds = PATHS[args.path]
     rows = []
     base = None
     print("heralds  peak RSS  records (file)  records (held)  excess ratio  wall   lab/herald")
-    for n in args.heralds:
+    for n in args.heralds or default_heralds:
         with tempfile.TemporaryDirectory() as tmp:
             cwd = Path(tmp)
             common = ["--lab", args.lab, "--seed", str(args.seed)]
             common += ["--device-db", str(ROOT / "device_db.py")]
-            run_cli(["run", str(ROOT / "repository/startup.py"), *common], cwd)
+            for exp in ("startup", *before):
+                run_cli(["run", str(ROOT / "repository/{}.py".format(exp)), *common], cwd)
             rss_kb, wall = run_cli(
                 [
                     "run",
-                    str(ROOT / "repository/remote_entanglement.py"),
+                    str(ROOT / "repository/{}.py".format(name)),
                     'mode="z"',
                     "heralds_per_setting={}".format(n),
                     *common,
                 ],
                 cwd,
             )
-            (path,) = cwd.rglob("*RemoteEntanglement.h5")
+            (path,) = cwd.rglob("*{}.h5".format(cls))
             nbytes, heralds, lab_per_herald = herald_records(path)
         rss = rss_kb * 1024
         held = heralds * HELD_BYTES_PER_HERALD

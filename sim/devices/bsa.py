@@ -9,6 +9,9 @@ for the entangler's timeouts) and has the engine repeat it, with :class:`Attempt
 physics (:mod:`sim.physics.quiet`) how many of the next attempts stay quiet. :class:`AttemptLoop`
 also follows the pass after a call's start or after a pass that was not quiet, once seen, so that
 after a click only the click's own pass runs in detail.
+Every :data:`~sim.rtio.retire.RETIRE_EVERY`-th call retires the engine's history nothing reads
+(:func:`~sim.rtio.retire.retire_history`, as the entangler's loop does): the repeated passes log
+every submission, ≈ 2 kB an attempt at ``oxford2020``, which a long run would otherwise keep.
 ``fast_forward=False`` (a ``sim_args`` entry) runs every attempt in detail (the tests' reference).
 """
 
@@ -23,6 +26,7 @@ from sim.fastforward import PassSignature, TransientChain
 from sim.fastforward_loop import FastForwardLoop
 from sim.physics.quiet import QuietWorld
 from sim.rtio.errors import RTIOUnderflow
+from sim.rtio.retire import RETIRE_EVERY, retire_history
 
 __all__ = ["AttemptLoop", "AttemptSkipper", "BellStateAnalyser", "TransientChain"]
 
@@ -96,6 +100,7 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
         self.fast_forward = fast_forward
         self._loop: AttemptLoop | None = None
         self._skipper: AttemptSkipper | None = None
+        self._calls = 0
 
     def _fast_loop(self) -> tuple[Any, AttemptLoop, AttemptSkipper] | None:
         eng = getattr(self.core, "engine", None)
@@ -127,6 +132,9 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
                 self, attempt, gate_end_mu, margin_mu, max_attempts, timestamps
             )
         eng, loop, skipper = fast
+        self._calls += 1
+        if self._calls % RETIRE_EVERY == 1:
+            retire_history(eng)  # a long run's memory stays bounded (no VCD: the past is unread)
         # what else decides a pass: the loop's arguments and the CPU costs
         loop.start((tuple(attempt), int(gate_end_mu), int(margin_mu), id(eng.costs)))
         n = 0

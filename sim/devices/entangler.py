@@ -18,13 +18,9 @@ from numpy import int64
 from drivers import entangler as _driver
 from sim.fastforward_loop import FastForwardLoop
 from sim.rtio.errors import RTIOUnderflow
-from sim.rtio.retire import retire_history
+from sim.rtio.retire import RETIRE_EVERY, retire_history
 
 __all__ = ["Entangler"]
-
-#: calls of the loop per check of the engine's history (retiring it needs the logs' size: a sum
-#: over all channels, not worth making per herald)
-RETIRE_EVERY = 8
 
 
 class Entangler(_driver.Entangler):

@@ -24,7 +24,7 @@ from typing import Any
 
 from sim.rtio.channels import ChannelState, Kind
 
-__all__ = ["KEEP_MU", "RETIRE_AFTER_EVENTS", "retire_history"]
+__all__ = ["KEEP_MU", "RETIRE_AFTER_EVENTS", "RETIRE_EVERY", "retire_history"]
 
 #: history kept before the oldest point still read, in mu (10 ms: about two heralds)
 KEEP_MU = 10_000_000
@@ -33,6 +33,9 @@ KEEP_MU = 10_000_000
 #: is still warm and reused by the next submissions (100 000 cost ≈ 50 k more instructions a
 #: herald in the allocator and freeing, docs/performance.md, tenth round)
 RETIRE_AFTER_EVENTS = 2_000
+#: calls of a fast-forwarded driver loop (the entangler's, the CPU attempts') per check of the
+#: engine's history (retiring needs the logs' size: a sum over all channels, not worth per call)
+RETIRE_EVERY = 8
 
 
 def retire_history(engine: Any, *, threshold: int | None = None) -> int:

@@ -52,6 +52,42 @@ def test_retiring_changes_no_number_and_bounds_the_logs(tmp_path, monkeypatch):
         assert np.array_equal(kept[key], trimmed[key]), key
 
 
+def _cpu_heralds(tmp_path, threshold, monkeypatch):
+    """As :func:`_heralds` for CPU heralding (``remote_entanglement_cpu``, its attempts
+    fast-forwarded by ``sim.devices.bsa``)."""
+    monkeypatch.setattr(retire, "RETIRE_AFTER_EVENTS", threshold)
+    retired = []
+    original = retire.retire_history
+
+    def counting(engine, **kw):
+        retired.append(original(engine, **kw))
+        return retired[-1]
+
+    monkeypatch.setattr("sim.devices.bsa.retire_history", counting)
+    with simulation(tmp_path, seed=3) as s:
+        datasets = run(s, "remote_entanglement_cpu", mode="z", heralds_per_setting=6)
+        engine = s.session.engine
+        raw = sum(len(st.raw) for st in engine.channels.values())
+        n_outputs = engine.summary()["n_outputs"]
+    herald = {k: np.asarray(v) for k, v in datasets.items() if k.startswith(("herald.", "totals."))}
+    for key in ("herald.t_wall", "totals.wall_time_s", "totals.loop_time_s"):
+        herald.pop(key, None)
+    return herald, n_outputs, sum(retired), raw
+
+
+def test_cpu_heralding_retires_too_and_changes_no_number(tmp_path, monkeypatch):
+    """The CPU attempt loop's repeated passes log every submission as the entangler's do (≈ 2 kB
+    an attempt at oxford2020, issue: a long run killed for memory); they are retired alike."""
+    kept, n_kept, retired_none, raw_kept = _cpu_heralds(tmp_path / "a", 10**12, monkeypatch)
+    trimmed, n_trimmed, retired, raw_trimmed = _cpu_heralds(tmp_path / "b", 2000, monkeypatch)
+    assert retired_none == 0 and retired > 0.8 * n_kept
+    assert raw_trimmed < 0.2 * raw_kept
+    assert n_trimmed == n_kept
+    assert kept.keys() == trimmed.keys() and len(kept["herald.attempts"]) == 6
+    for key in kept:
+        assert np.array_equal(kept[key], trimmed[key]), key
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_periodic_suppression_hides_exactly_the_windows(seed):
     rng = np.random.default_rng(seed)
