@@ -227,7 +227,9 @@ class Run:
                 self.sim.dataset_db.save()
                 self.sim._end_of_experiment()
         code = EXIT_OK if exc is None else _exit_code_for(exc)
-        if code == EXIT_OK and self.sim.scheduler.termination_requested():
+        if code == EXIT_OK and self.sim.scheduler.termination_seen():
+            # it returned, but after stopping early at a check that said "terminate": terminated.
+            # A request it never saw (it came after the last check) leaves the run ok.
             code = EXIT_TERMINATED
         if code == EXIT_TERMINATED:
             code = exit_status(received.signum)

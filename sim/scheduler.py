@@ -45,6 +45,7 @@ class Scheduler:
         self.submitted: list[dict] = []
         self._next_rid = rid + 1
         self._termination_requested: set[int] = set()
+        self._termination_seen: set[int] = set()  # runs told of it (check_*/pause said so)
         self._pause_requested: set[int] = set()
 
     def set_run_info(self, rid: int, pipeline_name: str, expid: dict, priority: int) -> None:
@@ -62,19 +63,27 @@ class Scheduler:
         :raises TerminationRequested: if termination of this run was requested.
         """
         self._pause_requested.discard(self.rid)
-        if self.rid in self._termination_requested:
+        if self._termination_told(self.rid):
             raise TerminationRequested
 
     # ARTIQ's compiler reads TBool for these RPCs' return type (a value, not a PEP 484 type)
     def check_pause(self, rid: int | None = None) -> TBool:  # type: ignore[valid-type]
         """True if the run should call :meth:`pause` (termination requested or pause forced)."""
         rid = self.rid if rid is None else rid
-        return rid in self._termination_requested or rid in self._pause_requested
+        return self._termination_told(rid) or rid in self._pause_requested
 
     def check_termination(self, rid: int | None = None) -> TBool:  # type: ignore[valid-type]
         """True if termination of the run ``rid`` (default: this run) was requested."""
-        rid = self.rid if rid is None else rid
-        return rid in self._termination_requested
+        return self._termination_told(self.rid if rid is None else rid)
+
+    def _termination_told(self, rid: int) -> bool:
+        """Whether termination of ``rid`` was requested; a yes is remembered as seen by that
+        run (:meth:`termination_seen`) when ``rid`` is this run."""
+        if rid not in self._termination_requested:
+            return False
+        if rid == self.rid:
+            self._termination_seen.add(rid)
+        return True
 
     def submit(
         self,
@@ -110,9 +119,12 @@ class Scheduler:
         logger.info("Requesting termination of RID %s", rid)
         self._termination_requested.add(rid)
 
-    def termination_requested(self) -> bool:
-        """True if termination of the current run was requested (runner helper)."""
-        return self.rid in self._termination_requested
+    def termination_seen(self) -> bool:
+        """True if the current run was told that its termination was requested (``pause()``
+        raised, or ``check_pause()``/``check_termination()`` said so): the run may have stopped
+        early because of it. A request the run never heard of (made after its last check, e.g.
+        after ``run()`` returned) did not cut it (runner helper)."""
+        return self.rid in self._termination_seen
 
     def get_status(self) -> dict:
         """Return ``{rid: info}`` of the current and submitted runs, as the master reports it."""

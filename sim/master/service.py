@@ -275,7 +275,9 @@ class Master:
         except InputError as exc:
             logger.error("RID %d: %s", rid, exc)
             return RunOutcome(rid, 2, "bad input", None, str(exc))
-        if result.exit_code:
+        if result.status == "terminated":  # asked for (a client, the master stopping): no error
+            logger.warning("RID %d: terminated as requested: %s", rid, result.results_file)
+        elif result.exit_code:
             logger.error("RID %d: %s", rid, result.error_message or result.status)
         else:
             logger.info("RID %d done: %s", rid, result.results_file)

@@ -238,6 +238,39 @@ def test_signal_exit_codes_and_second_signal(simulation, signum, signals, code):
         assert f["datasets/last"][()] == 5
 
 
+class SignalledAfterRun(EnvExperiment):
+    """Takes all its data; the signal comes once run() has returned (while analyze runs)."""
+
+    def build(self):
+        self.setattr_device("scheduler")
+
+    def run(self):
+        for i in range(3):
+            self.set_dataset("last", i)
+            self.scheduler.pause()
+
+    def analyze(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)  # the handler runs (the main thread's next bytecode)
+
+
+def test_signal_after_run_returned_leaves_the_run_ok(simulation):
+    """A termination signal the experiment never saw (it came after run() returned) does not
+    make a run that took all its data "terminated": exit 0, as the results file says."""
+
+    def unhandled(signum, frame):
+        raise AssertionError("signal {} not handled by the run".format(signum))
+
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        result = simulation.run(SignalledAfterRun)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert (result.exit_code, result.status) == (0, "ok"), result.exception
+    with h5py.File(result.results_file) as f:
+        assert f["datasets/last"][()] == 2
+
+
 class _Values:
     def write_hdf5(self, f, strict=True):
         f["x"] = 1
