@@ -285,6 +285,8 @@ class Master:
             rid,
             result.exit_code,
             result.status,
-            None if result.results_file is None else str(result.results_file),
+            None
+            if result.results_file is None
+            else str(pathlib.Path(result.results_file).resolve()),
             result.error_message,
         )

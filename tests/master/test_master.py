@@ -150,6 +150,8 @@ def test_master_and_submit_command_line(tmp_path):
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("RID: 0\nresults: ") and "Startup.h5" in done.stdout
+        # the master's path, absolute: the client may run in another folder
+        assert pathlib.Path(done.stdout.split("results: ")[1].split("\n")[0]).is_absolute()
         bad = subprocess.run(
             submit + ["nosuch.py"], cwd=tmp_path, env=_env(), capture_output=True, text=True
         )
