@@ -17,6 +17,7 @@ def import_file(path: str | os.PathLike, module_name: str) -> ModuleType:
     while it runs (so it can import its neighbours).
 
     :raises FileNotFoundError: ``path`` is not a file
+    :raises ImportError: ``path`` is not a Python source file
     :raises Exception: whatever executing the file raises
     """
     path = pathlib.Path(path)
@@ -26,8 +27,10 @@ def import_file(path: str | os.PathLike, module_name: str) -> ModuleType:
     sys.path.insert(0, directory)
     try:
         spec = importlib.util.spec_from_file_location(module_name, path)
-        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{path} is not a Python file (.py)")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
     finally:
         sys.path.remove(directory)
     return module

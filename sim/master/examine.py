@@ -80,6 +80,14 @@ class _ExamineDatasets:
     def get_metadata(self, key: str) -> Any:
         return self._datasets[key][2]
 
+    def _writes(self, key: str, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError(
+            f"build() writes dataset {key!r}: an experiment is examined without writing "
+            "datasets (write it in prepare() or run())"
+        )
+
+    set = append_to = _writes
+
 
 def _display_name(class_name: str, cls: type) -> str:
     lines = (cls.__doc__ or "").strip().splitlines()

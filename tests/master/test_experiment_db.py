@@ -265,3 +265,30 @@ def test_examining_runs_in_child_processes_a_hung_or_dying_file_is_skipped(tmp_p
     assert isinstance(dies, ExamineError) and "exit status 3" in dies.reason
     assert new["New"]["arginfo"] == {"label": ({"ty": "StringValue", "default": "x"}, None, None)}
     assert "ionlink_marker" not in sys.modules
+
+
+WRITES_DATASET = """from artiq.experiment import *
+
+
+class WritesDataset(EnvExperiment):
+    def build(self):
+        self.set_dataset("seen", 1)
+
+    def run(self):
+        pass
+"""
+
+
+def test_examine_says_why_a_file_cannot_be_described(tmp_path):
+    """A build that writes a dataset and a file that is not Python are refused with a reason a
+    user can act on (not an AttributeError of the examiner's internals)."""
+    from sim import artiq_env
+    from sim.master.examine import ExamineError, describe_file
+
+    artiq_env.activate()
+    (tmp_path / "writes.py").write_text(WRITES_DATASET)
+    (tmp_path / "notes.md").write_text("# notes\n")
+    with pytest.raises(ExamineError, match="build.. writes dataset 'seen'.*prepare.. or run"):
+        describe_file(tmp_path / "writes.py", {}, {})
+    with pytest.raises(ExamineError, match="notes.md is not a Python file"):
+        describe_file(tmp_path / "notes.md", {}, {})
