@@ -171,7 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``ionlink-sim run``."""
     from sim.collector import keep_kernel_objects
     from sim.runner import InputError, parse_arguments
-    from sim.termination import signals_interrupt
+    from sim.termination import LateSignals, signals_interrupt
     from sim.topology import check_link_overrides
 
     arguments = parse_arguments(args.arguments)
@@ -184,7 +184,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_live(args, arguments)
     progress = not args.quiet and sys.stderr.isatty()
     interactive = input if sys.stdin.isatty() else None
-    with signals_interrupt(), make_simulation(args, progress, interactive) as simulation:
+    with (
+        signals_interrupt(),
+        LateSignals() as late,
+        make_simulation(args, progress, interactive) as simulation,
+    ):
         # what the process holds now (modules, device db, lab) lives until it exits: the cyclic
         # collector need not traverse it again in every full collection during the run
         gc.freeze()
@@ -193,6 +197,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                 result = simulation.run(args.file, args.class_name, arguments)
         finally:
             gc.unfreeze()  # main() called in-process (tests, tools) leaves the collector as it was
+        late.hold()  # the run has ended: its files are closed in full (the VCD, the state)
+    if late.received is not None:
+        sys.stderr.write(
+            "{}: {} arrived after the run had ended: its files were written in full\n".format(
+                PROG, signal.Signals(late.received).name
+            )
+        )
     if result.exception is not None and args.debug:
         import traceback
 

@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator
 __all__ = [
     "TERMINATION_SIGNALS",
     "signals_held",
+    "LateSignals",
     "EXIT_TERMINATED",
     "SignalInterrupt",
     "TerminationSignal",
@@ -132,6 +133,34 @@ def signals_held() -> Iterator[None]:
         if _HOLD.depth == 0 and _HOLD.pending is not None:
             signum, _HOLD.pending = _HOLD.pending, None
             raise SignalInterrupt(signum)
+
+
+class LateSignals:
+    """From :meth:`hold` to the end of the ``with`` block, termination signals wait as in
+    :func:`signals_held`, and one that waited is kept in :attr:`received` instead of raised: for
+    the close of a simulation whose run has ended, which then finishes writing everything (a
+    signal the experiment never saw must not cut its files nor make a complete run look
+    stopped)."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._held = False
+
+    def __enter__(self) -> LateSignals:
+        return self
+
+    def hold(self) -> None:
+        """Hold the signals from now on."""
+        if not self._held:
+            self._held = True
+            _HOLD.depth += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._held:
+            self._held = False
+            _HOLD.depth -= 1
+            if _HOLD.depth == 0 and _HOLD.pending is not None:
+                self.received, _HOLD.pending = _HOLD.pending, None
 
 
 def _interrupt(signum: int, prog: str) -> None:

@@ -161,3 +161,25 @@ def test_python_m_sim_subprocess(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines()[-1].startswith("ionlink-sim: error: experiment file")
+
+
+def test_a_signal_while_closing_after_the_run_ended_waits(cli, capsys, tmp_path, monkeypatch):
+    """SIGTERM while the simulation is closed after a complete run (the VCD, the hardware state
+    written) waits until everything is written: the run's own exit status, its results line,
+    and a note; not "interrupted" with 143 and the close cut short."""
+    import signal
+
+    closed = []
+    close = sim.runner.Simulation.close
+
+    def close_signalled(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        close(self)
+        closed.append(True)
+
+    monkeypatch.setattr(sim.runner.Simulation, "close", close_signalled)
+    rc = cli("EXP", "-q")
+    out, err = capsys.readouterr()
+    assert rc == 0 and closed == [True], err
+    assert "SIGTERM arrived after the run had ended: its files were written in full" in err
+    assert "interrupted" not in err
