@@ -97,6 +97,20 @@ class Budget:
     mode: str = "parity"
 
 
+def _uncorrected_phase_coherence(lab: Lab, omega: float) -> float:
+    """|E e^{iω(t_A − t_B)}| of the two heralding photons' emission times, each conditioned on
+    falling in the detection gate (``loop.gate_start_s`` + ``gate_length_s`` after its arrival
+    onset): the coherence a detection-time phase left uncorrected keeps (z and tomography
+    modes; for an ungated exponential 1/(1 + ω²τ²))."""
+    lp = lab.loop
+    out = 1.0
+    for node in lab.nodes:
+        stats = pulse_stats(node, 0, round(node.excite.pulse_length_s / 1e-9))
+        mean = stats.gated_phase_mean(lp.gate_start_s, lp.gate_start_s + lp.gate_length_s, omega)
+        out *= abs(mean)
+    return out
+
+
 def _photon_eta(lab: Lab, node: Node) -> tuple[float, float, float, float]:
     """(η per photon, p1, p2, p0) of one node for the nominal loop."""
     lp = lab.loop
@@ -202,12 +216,13 @@ def predict(
     ea, eb = a.optics.polarisation_mixing, b.optics.polarisation_mixing
     f_pol = (1 - ea) * (1 - eb) + ea * eb
     wq = 0.5 * (a.omega_q + b.omega_q)
-    if lp.phase_correction:
+    if lp.phase_correction and mode == "parity":
+        # the analysis corrects ω_q(t_A − t_B) from the timestamps (parity mode only): what is
+        # left is the detectors' jitter and the 1 ns timestamps' rounding
         var = sum(x.jitter_s**2 for x in lab.bsa.detectors) / 2 + 2 * (1e-9) ** 2 / 12
         c_phase = math.exp(-0.5 * wq * wq * var)
     else:
-        tau = 0.5 * (a.species.lifetime_s + b.species.lifetime_s)
-        c_phase = 1 / (1 + (wq * tau) ** 2)
+        c_phase = _uncorrected_phase_coherence(lab, wq)
     wait = herald_to_rotation_s(lab, two_chassis)
     c_t2 = _coherence_t2(a, wait) * _coherence_t2(b, wait)
     f_n = f_pol * (1 + m * c_phase * c_t2) / 2

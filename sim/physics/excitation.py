@@ -13,6 +13,7 @@ probability ``readdress_prob`` and may emit a second photon (double excitation).
 
 from __future__ import annotations
 
+import cmath
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -112,6 +113,39 @@ class ExcitationStats:
             return 0.0
         c = self.arrival_cdf(np.array([start_s, stop_s]), offset_s, jitter_s)
         return float(max(c[1] - c[0], 0.0))
+
+
+    def gated_phase_mean(self, start_s: float, stop_s: float, omega: float) -> complex:
+        """E[exp(iωt) | start ≤ t < stop] over the first-emission time t (s from the pulse
+        start; the law of :meth:`sample_times`, the detectors' jitter left out): the mean phase
+        factor a detection-time phase ω·t keeps over the photons a gate accepts (closed form:
+        the exponential after the pulse, each in-pulse bin uniform). 1 if no photon falls in
+        the gate."""
+        num, den = 0j, 0.0
+        tau, t_p = self.lifetime_s, self.pulse_length_s
+        a, b = max(start_s - t_p, 0.0), stop_s - t_p
+        if self.p_after > 0 and b > a:
+            k = complex(1.0 / tau, -omega)
+            # ∫ exp(-s/τ + iωs) ds / τ over [a, b) (s after the pulse), t = t_p + s
+            num += self.p_after * cmath.exp(1j * omega * t_p) * (
+                (cmath.exp(-k * a) - cmath.exp(-k * b)) / (k * tau)
+            )
+            den += self.p_after * (math.exp(-a / tau) - math.exp(-b / tau))
+        if self.p_after < 1.0:
+            edges = self.bin_edges_s
+            for lo, hi, w in zip(edges[:-1], edges[1:], self.bin_probs / self.bin_probs.sum()):
+                lo2, hi2 = max(lo, start_s), min(hi, stop_s)
+                if hi2 <= lo2 or w <= 0:
+                    continue
+                share = (1 - self.p_after) * w / (hi - lo)  # density over the bin
+                if omega == 0:
+                    num += share * (hi2 - lo2)
+                else:
+                    num += share * (cmath.exp(1j * omega * hi2) - cmath.exp(1j * omega * lo2)) / (
+                        1j * omega
+                    )
+                den += share * (hi2 - lo2)
+        return num / den if den > 0 else 1.0 + 0j
 
 
 def _expm2(a: np.ndarray) -> np.ndarray:
