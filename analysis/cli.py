@@ -145,7 +145,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--json", action="store_true", help="print a machine-readable JSON summary")
     g.add_argument("--cl", type=_cl, default=0.95, help="confidence level (default 0.95)")
     g.add_argument(
-        "--bootstrap", type=_boot, default=100, help="bootstrap samples, >= 20 (default 100)"
+        "--bootstrap", type=_boot, default=2000, help="bootstrap samples, >= 20 (default 2000)"
     )
     g.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     g.add_argument("-o", "--output", help="also write a report (Markdown, HTML, PNG) here")

@@ -50,7 +50,7 @@ def gate_summary(
     path: str | os.PathLike[str] | Run,
     *,
     cl: float = DEFAULT_CL,
-    n_boot: int = 100,
+    n_boot: int = 2000,
     seed: int = 0,
 ) -> GateReport:
     """Read and reduce one remote-gate results file (a path, or the file :func:`load` read).

@@ -76,7 +76,7 @@ def test_cli_fidelity_skips_timing_with_the_same_numbers(tmp_path, capsys):
     full = fidelity_summary(p, n_boot=300)
     assert cli.main(["fidelity", str(p), "--json", "--bootstrap", "300"]) == 0
     out = json.loads(capsys.readouterr().out)
-    want = json.loads(json.dumps(full.to_dict(), default=cli._json_default))
+    want = cli._json_ready(full.to_dict())
     for k in (
         "fidelity",
         "fidelity_psi_plus",
@@ -148,7 +148,7 @@ def test_reduce_fidelity_on_arrays_equals_the_file_summary(tmp_path):
 
 
 def _as_json(rep):
-    return json.loads(json.dumps(rep.to_dict(), default=cli._json_default))
+    return cli._json_ready(rep.to_dict())
 
 
 def test_window_from_chunks_equals_window_of_the_joined_arrays(rng, monkeypatch):
