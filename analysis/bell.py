@@ -315,19 +315,22 @@ def spam_error_draws(
     size: int,
     rng: np.random.Generator,
 ) -> tuple[TailDraws, TailDraws] | tuple[float, float]:
-    """The readout errors a bootstrap's SPAM correction uses, sample by sample: each ε drawn
-    from the Jeffreys law Beta(k + ½, n − k + ½) of its calibration's effective counts (k, n)
-    (:func:`calibration_counts`), kept below 0.45; an ion whose standard error is 0 keeps its
-    error exact, and without standard errors the errors themselves (exact) are returned.
+    """The readout errors a bootstrap's SPAM correction uses, sample by sample, one
+    :class:`TailDraws` per ion, from the calibration's effective counts (k, n)
+    (:func:`calibration_counts`) as split Clopper–Pearson draws (:mod:`analysis.linear_binomial`):
+    the lower end draws ε from Beta(k, n − k + w), the upper end from Beta(k + w, n − k), the
+    one pseudo-misread shared between the ions in proportion to 1/n (w_A + w_B = 1), kept below
+    0.45. :func:`_spam_correct` pairs each end of F with the end of ε that moves F_c outwards
+    (F_c rises with both errors wherever F_c > ¼). An ion whose standard error is 0 keeps its
+    error exact; without standard errors the errors themselves (exact) are returned.
 
-    A normal law with the standard error, cut at 0, missed a true F above the interval of the
-    ψ± mean 3.7-4.6 % of the time at 95 % CL (below 0.5-0.9 %) with calibrations of 1-4
-    misreads in 200 shots: the error's law is skewed, its upper tail longer, and F_c rises with
-    ε wherever F_c > ¼ (∂F_c/∂ε_A = 2(1 − 2ε_B)(F_c − ¼)/k). The Jeffreys draws miss 0.5-1.5 %
-    on each side; the Clopper–Pearson ends (Beta(k + 1, n − k) for the upper end, Beta(k,
-    n − k + 1) for the lower) overcovered, 0.0-0.3 % above (``benchmarks/spam_coverage.py``).
-    The draws come from a generator spawned from ``rng``, so the other bootstrap draws are
-    the same with and without them."""
+    Why: a normal law with the standard error, cut at 0, fits a calibration of a few misreads
+    badly (the error's law is skewed, its upper tail long): the ψ± mean's 95 % interval missed
+    the truth above 3.7-7.2 % of the time (``benchmarks/spam_coverage.py``; figures in the
+    README's paragraph on estimators). Jeffreys draws Beta(k + ½, n − k + ½) turned that round
+    where the calibration dominates (5-6 % below: their lower end cannot reach a low enough ε
+    with 3-4 misreads). The draws come from a generator spawned from ``rng``, so the other bootstrap
+    draws are the same with and without them."""
     if readout_sigmas is None or not any(readout_sigmas):
         return readout_errors
     sub = rng.spawn(1)[0]
@@ -373,7 +376,8 @@ def fidelity_parity_scan(
     :param z_counts: Z-basis outcome counts (n00, n01, n10, n11)
     :param readout_errors: (ε_A, ε_B) for the SPAM-corrected value
     :param readout_sigmas: their calibration's standard errors, propagated into the
-        SPAM-corrected interval (``None``: the errors are treated as exact, and it says so)
+        SPAM-corrected interval (:func:`spam_error_draws`; ``None``: the errors are treated as
+        exact, and it says so)
     :raises ValueError: on empty or inconsistent input
     """
     bell_state(psi)
