@@ -326,7 +326,7 @@ def spam_error_draws(
 
     Why: a normal law with the standard error, cut at 0, fits a calibration of a few misreads
     badly (the error's law is skewed, its upper tail long): the ψ± mean's 95 % interval missed
-    the truth above 3.7-7.2 % of the time (``benchmarks/spam_coverage.py``; figures in the
+    the truth above 3.7-7.1 % of the time (``benchmarks/spam_coverage.py``; figures in the
     README's paragraph on estimators). Jeffreys draws Beta(k + ½, n − k + ½) turned that round
     where the calibration dominates (5-6 % below: their lower end cannot reach a low enough ε
     with 3-4 misreads). The draws come from a generator spawned from ``rng``, so the other bootstrap
