@@ -361,6 +361,18 @@ def test_spam_corrected_mean_tails_with_a_small_calibration():
     assert above <= most and below <= most and trials - above - below >= least
 
 
+@pytest.mark.parametrize("k, n", [(0, 200), (2, 200), (30, 400)])
+def test_calibration_counts_invert_the_jeffreys_spread(k, n):
+    """The effective counts of an error k/n whose σ is its Jeffreys law's spread are (k, n);
+    a σ of 0 keeps that ion's error exact in the draws."""
+    a, b = k + 0.5, n - k + 0.5
+    sd = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    assert bell.calibration_counts(k / n, sd) == pytest.approx((k, n), rel=1e-6, abs=1e-9)
+    ea, eb = bell.spam_error_draws((k / n, 0.01), (sd, 0.0), 50, np.random.default_rng(0))
+    assert np.all(eb.lower == 0.01) and np.all(eb.upper == 0.01)
+    assert np.all(ea.lower <= ea.upper.max()) and ea.upper.mean() > ea.lower.mean()
+
+
 def test_too_few_phases_is_refused():
     """Two phases 1/2 turn apart cannot separate the fringe from the offset."""
     with pytest.raises(ValueError, match="3 distinct phases"):
