@@ -39,7 +39,14 @@ import numpy as np
 
 from .estimate import DEFAULT_CL, Estimate, from_samples
 
-__all__ = ["LinearTerms", "SPLIT_CP", "TailDraws", "linear_binomial_draws", "tail_interval"]
+__all__ = [
+    "LinearTerms",
+    "SPLIT_CP",
+    "TailDraws",
+    "beta_draws",
+    "linear_binomial_draws",
+    "tail_interval",
+]
 
 #: name of the construction, for ``Estimate.method`` strings
 SPLIT_CP = "split Clopper-Pearson draws per setting"
@@ -105,7 +112,7 @@ class LinearTerms:
         )
 
 
-def _beta(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, size: int) -> np.ndarray:
+def beta_draws(rng: np.random.Generator, a: np.ndarray, b: np.ndarray, size: int) -> np.ndarray:
     """Beta(a, b) draws of shape ``(size,) + a.shape``; a = 0 is a point mass at 0, b = 0 at 1."""
     d = rng.beta(np.where(a > 0, a, 1.0), np.where(b > 0, b, 1.0), size=(size,) + a.shape)
     return np.where(a <= 0, 0.0, np.where(b <= 0, 1.0, d))
@@ -132,8 +139,8 @@ def linear_binomial_draws(
     w = step / step.sum()
     f = n - k
     pos = c > 0
-    lower = _beta(rng, np.where(pos, k, k + w), np.where(pos, f + w, f), size) @ c
-    upper = _beta(rng, np.where(pos, k + w, k), np.where(pos, f, f + w), size) @ c
+    lower = beta_draws(rng, np.where(pos, k, k + w), np.where(pos, f + w, f), size) @ c
+    upper = beta_draws(rng, np.where(pos, k + w, k), np.where(pos, f, f + w), size) @ c
     return TailDraws(lower, upper)
 
 
