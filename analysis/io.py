@@ -536,8 +536,9 @@ def check_calibrated_alike(runs: Sequence[Run]) -> None:
 def check_combinable(runs: Sequence[Run], keys: Iterable[str]) -> None:
     """Refuse to combine one run given twice (:func:`check_distinct`), runs whose schema differs
     (version, experiment kind, datasets, dtypes), runs simulated at different labs (or one
-    simulated, one not), or calibrated with uncalibrated runs (:func:`check_calibrated_alike`):
-    one estimate over different physics, or over one run counted twice, would be wrong.
+    simulated, one not), runs heralded differently (gateware, CPU), or calibrated with
+    uncalibrated runs (:func:`check_calibrated_alike`): one estimate over different physics, or
+    over one run counted twice, would be wrong.
 
     :raises SchemaError: naming the first file that differs from the first run
     """
@@ -552,6 +553,14 @@ def check_combinable(runs: Sequence[Run], keys: Iterable[str]) -> None:
                 r.path,
                 f"cannot combine with {ref.path.name}: this run was taken at {_lab_name(r)}, "
                 f"that one at {_lab_name(ref)}; analyse each lab's runs separately",
+            )
+        ha, hb = ref.values.get("ionlink.heralding"), r.values.get("ionlink.heralding")
+        if ha is not None and hb is not None and str(ha) != str(hb):
+            raise SchemaError(
+                r.path,
+                f"cannot combine with {ref.path.name}: this run was heralded by {hb}, that one "
+                f"by {ha} (ionlink.heralding): their attempt and herald rates differ; analyse "
+                "them separately (--per-run, or select with --rid/--since)",
             )
         for what, a, b in (
             ("schema_version", ref.schema_version, r.schema_version),

@@ -179,3 +179,16 @@ def test_json_of_a_short_run_is_strict_json(tmp_path, capsys):
     d = json.loads(out, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
     assert d["heralds"] == 12
     assert d["attempts_per_herald"]["chi2"] is None, d["attempts_per_herald"]
+
+
+def test_gateware_and_cpu_heralded_runs_are_not_pooled(tmp_path, capsys):
+    """A folder holding a gateware-heralded and a CPU-heralded run: their rates differ (one
+    pooled rate would describe neither), so combining them is refused naming both; files that
+    do not say how they heralded combine as before."""
+    gw = _run(tmp_path / f"000000001-{RE}.h5", **{"ionlink.heralding": "gateware"})
+    cpu = _run(tmp_path / f"000000002-{RE}.h5", seed=4, **{"ionlink.heralding": "cpu"})
+    code, _, err = _cli(["fidelity", tmp_path, "--bootstrap", "50"], capsys)
+    _one_error(code, err, cpu, gw.name, "heralded by cpu", "by gateware")
+    assert _cli(["fidelity", tmp_path, "--per-run", "--bootstrap", "50"], capsys)[0] == 0
+    old = _run(tmp_path / "old" / f"000000003-{RE}.h5", seed=5)
+    assert fidelity_summary([gw, old], n_boot=50).heralds == 1200
