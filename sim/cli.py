@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import gc
 import logging
-import os
 import pathlib
 import signal
 import sys
@@ -170,13 +169,13 @@ def _fail(message: str, code: int = 2) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """``ionlink-sim run``."""
     from sim.collector import keep_kernel_objects
-    from sim.runner import InputError, parse_arguments
+    from sim.experiment_file import check_experiment_file
+    from sim.runner import parse_arguments
     from sim.termination import LateSignals, signals_interrupt
     from sim.topology import check_link_overrides
 
     arguments = parse_arguments(args.arguments)
-    if not os.path.isfile(args.file):
-        raise InputError("experiment file '{}' not found".format(args.file))
+    check_experiment_file(args.file)
     check_link_overrides(args.lab_set, args.device_db)
     if args.live:
         from sim.master.live import run_live

@@ -20,6 +20,7 @@ __all__ = [
     "ArgumentError",
     "UnknownArgument",
     "parse_arguments",
+    "check_experiment_file",
     "load_experiment_module",
     "get_experiment",
     "argument_manager_class",
@@ -65,13 +66,22 @@ def parse_arguments(arguments: list[str]) -> dict:
     return result
 
 
+def check_experiment_file(path: str | os.PathLike) -> None:
+    """:raises InputError: ``path`` is not a file (missing, or a folder), said in one line."""
+    if os.path.isdir(path):
+        raise InputError(
+            "'{}' is a folder: give an experiment file (.py) in it".format(os.fspath(path))
+        )
+    if not os.path.isfile(path):
+        raise InputError("experiment file '{}' not found".format(os.fspath(path)))
+
+
 def load_experiment_module(path: str | os.PathLike, prefix: str = "artiq_run_") -> Any:
     """Import an experiment file as a fresh module (its directory is on ``sys.path`` meanwhile;
     ``import artiq`` works, :func:`sim.artiq_env.activate`)."""
     artiq_env.activate()
     path = pathlib.Path(path)
-    if not path.is_file():
-        raise InputError("experiment file '{}' not found".format(path))
+    check_experiment_file(path)
     try:
         module = import_file(path, prefix + path.stem)
     except Exception as exc:

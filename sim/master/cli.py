@@ -143,12 +143,13 @@ async def _serve(master: Any) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     """``ionlink-sim submit``: prints the run id; with ``--wait`` the run's outcome."""
     from comms.backend import protocols
+    from sim.experiment_file import check_experiment_file
     from sim.runner import InputError, parse_arguments
 
     arguments = parse_arguments(args.arguments)
     file = args.file if args.repository else os.path.abspath(args.file)
-    if not args.repository and not os.path.isfile(file):
-        raise InputError("experiment file '{}' not found".format(args.file))
+    if not args.repository:
+        check_experiment_file(args.file)
     expid: dict[str, Any] = {
         "log_level": logging.WARNING,
         "file": file,

@@ -114,7 +114,6 @@ class ExcitationStats:
         c = self.arrival_cdf(np.array([start_s, stop_s]), offset_s, jitter_s)
         return float(max(c[1] - c[0], 0.0))
 
-
     def gated_phase_mean(self, start_s: float, stop_s: float, omega: float) -> complex:
         """E[exp(iωt) | start ≤ t < stop] over the first-emission time t (s from the pulse
         start; the law of :meth:`sample_times`, the detectors' jitter left out): the mean phase
@@ -127,8 +126,10 @@ class ExcitationStats:
         if self.p_after > 0 and b > a:
             k = complex(1.0 / tau, -omega)
             # ∫ exp(-s/τ + iωs) ds / τ over [a, b) (s after the pulse), t = t_p + s
-            num += self.p_after * cmath.exp(1j * omega * t_p) * (
-                (cmath.exp(-k * a) - cmath.exp(-k * b)) / (k * tau)
+            num += (
+                self.p_after
+                * cmath.exp(1j * omega * t_p)
+                * ((cmath.exp(-k * a) - cmath.exp(-k * b)) / (k * tau))
             )
             den += self.p_after * (math.exp(-a / tau) - math.exp(-b / tau))
         if self.p_after < 1.0:
@@ -141,8 +142,10 @@ class ExcitationStats:
                 if omega == 0:
                     num += share * (hi2 - lo2)
                 else:
-                    num += share * (cmath.exp(1j * omega * hi2) - cmath.exp(1j * omega * lo2)) / (
-                        1j * omega
+                    num += (
+                        share
+                        * (cmath.exp(1j * omega * hi2) - cmath.exp(1j * omega * lo2))
+                        / (1j * omega)
                     )
                 den += share * (hi2 - lo2)
         return num / den if den > 0 else 1.0 + 0j

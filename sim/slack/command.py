@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pathlib
 import sys
 from typing import Any, Callable
@@ -185,12 +184,12 @@ def _bar(enabled: bool, total: int) -> Any:
 
 def cmd_slack(args: argparse.Namespace) -> int:
     """``ionlink-sim slack``: the table (or ``--json`` list) of every line that submits events."""
+    from sim.experiment_file import check_experiment_file
     from sim.runner import InputError, parse_arguments
     from sim.termination import signals_interrupt
 
     arguments = parse_arguments(args.arguments)
-    if not os.path.isfile(args.file):
-        raise InputError("experiment file '{}' not found".format(args.file))
+    check_experiment_file(args.file)
     if not 0 < args.target < 0.5:
         raise InputError("--target must lie in (0, 0.5)")
     with signals_interrupt():

@@ -183,3 +183,11 @@ def test_a_signal_while_closing_after_the_run_ended_waits(cli, capsys, tmp_path,
     assert rc == 0 and closed == [True], err
     assert "SIGTERM arrived after the run had ended: its files were written in full" in err
     assert "interrupted" not in err
+
+
+def test_a_folder_given_as_the_experiment_file_is_named_as_such(tmp_path, capsys):
+    """``ionlink-sim run repository/`` says the path is a folder (not "not found")."""
+    assert main(["run", str(tmp_path), "--lab", "none"]) == 2
+    assert "is a folder: give an experiment file (.py) in it" in _one_line_error(
+        capsys.readouterr().err
+    )
