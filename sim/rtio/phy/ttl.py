@@ -101,13 +101,20 @@ class LevelView:
     ) -> None:
         """The channel's submissions ``events`` were just logged again at each of ``shifts``
         (after ``n_before`` entries; ``times``, if given, their timestamps as logged, pass by
-        pass): if this view had turned all earlier ones into levels and one pass of ``events``
-        leaves it as it found it, add the passes' transitions at once (otherwise they are
-        turned into levels lazily, as always). The transitions of the pass last repeated are
-        kept (a loop repeats the same pass, the same list, from the same state): which of its
-        submissions change the level, so that ``times`` gives theirs as logged."""
-        if self.gen is not None or self.st.flagged or self.idx != n_before:
+        pass): the earlier ones not yet turned into levels are turned now (the passes run in
+        detail since the last repeat: a view nobody reads, such as a detector's, would otherwise
+        walk every repeated pass's gates when its history is retired); if one pass of
+        ``events`` leaves the view as it found it, add the passes' transitions at once
+        (otherwise they are turned into levels lazily, as always). The transitions of the pass
+        last repeated are kept (a loop repeats the same pass, the same list, from the same
+        state): which of its submissions change the level, so that ``times`` gives theirs as
+        logged."""
+        if self.gen is not None or self.st.flagged or self.idx > n_before:
             return
+        if self.idx < n_before:  # the submissions since the view last walked (passes in detail)
+            self.idx, self.o, self.oe, self.level = self._walk(
+                self.st.raw, self.idx, n_before, None, self.o, self.oe, self.level, self.t, self.lv
+            )
         state = (self.o, self.oe, self.level)
         known = self._pass
         if known is None or known[0] is not events or known[1] != state:
