@@ -11,10 +11,10 @@ import asyncio
 import logging
 import pathlib
 import shutil
-import socket
 import sys
 
 import pytest
+from master_ports import free_ports
 
 from sim.master.service import Master, MasterPorts
 from sim.runner import Simulation
@@ -69,16 +69,6 @@ class New(EnvExperiment):
 """
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 class _Mirror:
     """A subscriber's copy of one notifier."""
 
@@ -119,7 +109,7 @@ def test_explist_examine_rescan_and_interactive_arguments(
         pytest.importorskip("sipyco")
     monkeypatch.setenv("IONLINK_COMMS", backend)
     caplog.set_level(logging.WARNING, logger="sim.master.experiment_db")
-    ports = MasterPorts(*_free_ports(3))
+    ports = MasterPorts(*free_ports(3))
     sim = Simulation(
         ROOT / "device_db.py",
         seed=3,

@@ -11,13 +11,13 @@ import dataclasses
 import math
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import time
 import types
 
 import pytest
+from master_ports import free_ports
 
 from comms import broadcast, pc_rpc, sync_struct
 from sim.master.service import Master, MasterPorts
@@ -27,19 +27,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 REPO = ROOT / "repository"
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def test_client_sees_live_datasets_of_a_running_experiment(tmp_path, monkeypatch):
     monkeypatch.setenv("IONLINK_COMMS", "ionlink")
-    ports = MasterPorts(*_free_ports(3))
+    ports = MasterPorts(*free_ports(3))
     sim = Simulation(
         ROOT / "device_db.py",
         seed=5,
@@ -128,7 +118,7 @@ def _env() -> dict:
 
 
 def test_master_and_submit_command_line(tmp_path):
-    notify, control, bcast = _free_ports(3)
+    notify, control, bcast = free_ports(3)
     cmd = [sys.executable, "-m", "sim", "master", "--device-db", str(ROOT / "device_db.py")]
     cmd += ["-r", str(REPO), "--lab", "oxford2020", "--seed", "2", "--no-applets"]
     cmd += ["--port-notify", str(notify), "--port-control", str(control)]

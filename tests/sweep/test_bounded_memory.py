@@ -11,7 +11,9 @@ from sim.physics.detectors import ClickChannel, _hidden
 from tests.experiments.simhelpers import run, simulation
 
 
-def _heralds(tmp_path, threshold, monkeypatch):
+def _count_retired(monkeypatch, threshold, driver_module):
+    """Retire above ``threshold`` submissions; the list every retiring of ``driver_module``'s
+    loop appends the number it retired to."""
     monkeypatch.setattr(retire, "RETIRE_AFTER_EVENTS", threshold)
     retired = []
     original = retire.retire_history
@@ -20,7 +22,12 @@ def _heralds(tmp_path, threshold, monkeypatch):
         retired.append(original(engine, **kw))
         return retired[-1]
 
-    monkeypatch.setattr("sim.devices.entangler.retire_history", counting)
+    monkeypatch.setattr(driver_module + ".retire_history", counting)
+    return retired
+
+
+def _heralds(tmp_path, threshold, monkeypatch):
+    retired = _count_retired(monkeypatch, threshold, "sim.devices.entangler")
     with simulation(tmp_path, seed=11) as s:
         # a parity scan of one herald per setting: the analysis phases (DDS writes, written
         # once per setting) change at every herald
@@ -55,15 +62,7 @@ def test_retiring_changes_no_number_and_bounds_the_logs(tmp_path, monkeypatch):
 def _cpu_heralds(tmp_path, threshold, monkeypatch):
     """As :func:`_heralds` for CPU heralding (``remote_entanglement_cpu``, its attempts
     fast-forwarded by ``sim.devices.bsa``)."""
-    monkeypatch.setattr(retire, "RETIRE_AFTER_EVENTS", threshold)
-    retired = []
-    original = retire.retire_history
-
-    def counting(engine, **kw):
-        retired.append(original(engine, **kw))
-        return retired[-1]
-
-    monkeypatch.setattr("sim.devices.bsa.retire_history", counting)
+    retired = _count_retired(monkeypatch, threshold, "sim.devices.bsa")
     with simulation(tmp_path, seed=3) as s:
         datasets = run(s, "remote_entanglement_cpu", mode="z", heralds_per_setting=6)
         engine = s.session.engine
