@@ -136,7 +136,6 @@ class BellFidelity:
     :param heralds: heralds used
     :param samples: draws of the raw fidelity for the two ends of its interval (for combining
         ψ+ and ψ− draw by draw); the parity scan's bootstrap gives the same draws for both
-    :param samples_spam: the same for the SPAM-corrected fidelity, or ``None``
     :param fit: the parity fit, for parity-scan estimates
     :param terms: the raw fidelity as a linear combination of the settings' proportions, for
         correlation estimates (:func:`combine_fidelities` pools them)
@@ -152,7 +151,6 @@ class BellFidelity:
     fidelity_spam: Estimate | None
     heralds: int
     samples: TailDraws = field(repr=False, compare=False)
-    samples_spam: TailDraws | None = field(default=None, repr=False, compare=False)
     fit: ParityFit | None = None
     terms: LinearTerms | None = field(default=None, repr=False, compare=False)
     spam_errors: tuple[Any, Any] | None = field(default=None, repr=False, compare=False)
@@ -403,7 +401,7 @@ def fidelity_parity_scan(
     method = _BOOT_METHOD.format(b=n_boot) + f"; parity fit {model}"
     fid = from_samples(f, f_s, cl=cl, method=method, clip=(0.0, 1.0))
     coh = from_samples(psi * coef[1], psi * a_s, cl=cl, method=method, clip=(-1.0, 1.0))
-    fid_spam, s_spam, drawn = None, None, None
+    fid_spam, drawn = None, None
     if readout_errors is not None:
         drawn = spam_error_draws(readout_errors, readout_sigmas, n_boot, rng)
         s_spam = _spam_correct(TailDraws(f_s, f_s), drawn, populations=True)
@@ -418,8 +416,7 @@ def fidelity_parity_scan(
         fid_spam,
         int(nz + n.sum()),
         TailDraws(f_s, f_s),
-        s_spam,
-        fit,
+        fit=fit,
         spam_errors=drawn,
     )
 
@@ -481,7 +478,7 @@ def fidelity_correlations(
     est = tail_interval(terms.value, f_s, cl=cl, method=method, clip=(0.0, 1.0))
     zodd = clopper_pearson(int(cs[2][1] + cs[2][2]), int(ns[2]), cl=cl)
     coh = tail_interval(coh_terms.value, coh_s, cl=cl, method=method, clip=(-1.0, 1.0))
-    fid_spam, s_spam, drawn = None, None, None
+    fid_spam, drawn = None, None
     if readout_errors is not None:
         drawn = spam_error_draws(readout_errors, readout_sigmas, n_boot, rng)
         s_spam = _spam_correct(f_s, drawn, populations=False)
@@ -500,7 +497,6 @@ def fidelity_correlations(
         fid_spam,
         int(ns.sum()),
         f_s,
-        s_spam,
         terms=terms,
         spam_errors=drawn,
     )

@@ -53,7 +53,6 @@ __all__ = [
     "QuietWorld",
     "QuietAttempts",
     "STATE_DECIMALS",
-    "heated_overlap",
     "round_overlap",
 ]
 
@@ -70,7 +69,7 @@ def round_overlap(m: float) -> float:
     return round(m, 4)
 
 
-def heated_overlap(lab: Any, timed: float, n0: list, heat: list, dt_mu: int) -> float:
+def _heated_overlap(lab: Any, timed: float, n0: list, heat: list, dt_mu: int) -> float:
     """The mode overlap, rounded as the round tables are keyed, of an excitation with the
     photon-offset part ``timed`` (:func:`~sim.physics.attempts.timed_overlap`) after the ions
     heated from n̄ ``n0`` at ``heat`` quanta per mu for ``dt_mu`` (no cooling light in an
@@ -442,7 +441,7 @@ class QuietAttempts:
         thermal, mu = self.ions.thermal, self.mu_s
         n0 = [th.n for th in thermal]
         heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu
-        return heated_overlap(self.lab, self._timed(dt_s), n0, heat, t_fire - self._t)
+        return _heated_overlap(self.lab, self._timed(dt_s), n0, heat, t_fire - self._t)
 
     def _overlap_law(self, dt_s: float, t_fire: int, period_mu: int) -> Callable[[int], float]:
         """The mode overlap (rounded as the round tables are keyed) of the excitation of pass
@@ -459,7 +458,7 @@ class QuietAttempts:
         def overlap(j: int) -> float:
             m = memo.get(j)
             if m is None:
-                m = memo[j] = heated_overlap(lab, timed, n0, heat, t_fire + j * period_mu - t0)
+                m = memo[j] = _heated_overlap(lab, timed, n0, heat, t_fire + j * period_mu - t0)
             return m
 
         return overlap

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 from .click_law import LawPass
-from .quiet import heated_overlap
 
 __all__ = ["QuietTransients"]
 
@@ -40,7 +39,7 @@ class QuietTransients:
     _detectors: Callable[[], list]
     quiet_signature_now: Callable[[int], Any]
     _passes_in_polarisation: Callable[..., int]
-    _timed: Callable[[float], float]
+    _overlap_at: Callable[[float, int], float]
     _p_empty: Callable[[Any, float], float]
     _move_on: Callable[..., None]
     _arm: Callable[..., None]
@@ -57,10 +56,6 @@ class QuietTransients:
         marks = self._q_now[4]  # (the detectors' last clicks, which skips keep)
         knowns, mu, rates = self._q_known, self.mu_s, self._q_rates
         dets = self._detectors()
-        thermal = self.ions.thermal
-        n0 = [th.n for th in thermal]
-        heat = [th.heating_rate_per_s * mu for th in thermal]  # per mu
-        t_w0, lab = self._t, self.lab
         done, last = 0, None
         for i in range(n):
             ref = steps[i]
@@ -81,7 +76,7 @@ class QuietTransients:
             t_fire = known.fire_rel + t_next + period_mu
             if self._passes_in_polarisation(fire, t_fire, 1, period_mu) <= 0:
                 break
-            m0 = heated_overlap(lab, self._timed(fire.key[2]), n0, heat, t_fire - t_w0)
+            m0 = self._overlap_at(fire.key[2], t_fire)  # (the world stays at the chain's start)
             p0 = self._p_empty(fire, m0)
             if self.rng.random() < p0 * e_dark:
                 done += 1
