@@ -80,9 +80,7 @@ class ClickLaw:
     _note_unplanned: Callable[[], None]
     _offsets: Callable[[dict[int, tuple[int, int]]], tuple[list[float], float]]
     _fire_round: Callable[..., None]
-    _flush_staged: Callable[[int | None], None]
-    _evolve: Callable[[int, int], None]
-    _event: Callable[[int, int, str, bool], None]
+    _advance_events: Callable[[list, int, int], None]
 
     def _init_click_law(self) -> None:
         #: the pass the loop runs now started at this cursor (mu; None: no pass of the loop)
@@ -168,24 +166,10 @@ class ClickLaw:
         self._fire_round(
             exc, list(src.ekeys), ems, list(src.stats), offsets, dt, law.overlap, fire.rho0, src
         )
-        t_prev = t_f
-        on = self._on
-        for rel, k, role, lvl in src.post:
-            t = t_f + rel
-            if self._staged:
-                self._flush_staged(t)
-            elif on[k][role] == bool(lvl):
-                continue
-            if t > t_prev:
-                self._evolve(t_prev, t)
-                t_prev = t
-            self._event(t, k, role, bool(lvl))
-        if self._staged:
-            self._flush_staged(None)
-        # where the known pass's reads had asked the world to: nothing is played before this
-        # pass's reads have gone as far (they are as many or more), and nothing happens after
-        # the round's beam events (the lazy reads would have left it for later)
-        t_end = t_f + src.asked_rel
-        self._evolve(t_prev, t_end)
-        self._t = t_end
+        # the beam events after the fire, through the world's own event path, up to where the
+        # known pass's reads had asked the world to: nothing is played before this pass's reads
+        # have gone as far (they are as many or more), and nothing happens after the round's
+        # beam events (the lazy reads would have left it for later)
+        events = [(t_f + rel, k, 0, role, lvl) for rel, k, role, lvl in src.post]
+        self._advance_events(events, t_f, t_f + src.asked_rel)
         return True
