@@ -18,6 +18,7 @@ import argparse
 import json
 import pathlib
 import sys
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from sim.seed import seed_arg
@@ -47,7 +48,13 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> A
         default=None,
         help="lab description (default: lab.toml next to the device db; 'none': no physics)",
     )
-    p.add_argument("--seed", type=seed_arg, default=1, help="random seed (default: %(default)s)")
+    p.add_argument(
+        "--seed",
+        type=seed_arg,
+        default=None,
+        help="seed of a power-up; a stored hardware state continues its own random stream "
+        "(default), another seed re-seeds it, as with run",
+    )
     p.add_argument("-n", "--runs", type=int, default=20, help="runs with drawn costs (%(default)s)")
     p.add_argument(
         "--target",
@@ -78,13 +85,16 @@ class SlackRunFailed(Exception):
         self.exit_code = exit_code
 
 
+@dataclass
 class SlackRuns:
-    """The nominal run and the drawn runs' slack (what :func:`run_slack` returns)."""
+    """The nominal run and the drawn runs' slack (what :func:`run_slack` returns); ``seed``: the
+    seed of the random stream they ran on (the stored state's power-up seed when none was given;
+    None: unseeded)."""
 
-    def __init__(self, nominal: RunSlack, runs: list[RunSlack], exit_codes: list[int]) -> None:
-        self.nominal = nominal
-        self.runs = runs
-        self.exit_codes = exit_codes
+    nominal: RunSlack
+    runs: list[RunSlack]
+    exit_codes: list[int]
+    seed: int | None
 
 
 def _profile(name: str, store: Any) -> tuple[Any, Any]:
@@ -113,7 +123,7 @@ def run_slack(
     device_db: str = "device_db.py",
     dataset_db: str | None = None,
     lab: Any = None,
-    seed: int | None = 1,
+    seed: int | None = None,
     profile: str = "kasli2",
     vcd: str | None = None,
     progress: bool = False,
@@ -171,7 +181,7 @@ def run_slack(
         if bar is not None:
             bar.close()
     assert nominal is not None
-    return SlackRuns(nominal, out, codes)
+    return SlackRuns(nominal, out, codes, sim.seed)
 
 
 def _bar(enabled: bool, total: int) -> Any:
@@ -220,8 +230,14 @@ def cmd_slack(args: argparse.Namespace) -> int:
         return 0
     title = (
         "slack per kernel line (mu): {} with mean costs, then {} runs with drawn {} costs "
-        "(seed {}); margin = slack the line needs in the mean-cost run for p_underflow <= {:g} "
-        "per run".format(args.file, args.runs, args.profile, args.seed, args.target)
+        "({}); margin = slack the line needs in the mean-cost run for p_underflow <= {:g} "
+        "per run".format(
+            args.file,
+            args.runs,
+            args.profile,
+            "no seed" if result.seed is None else f"seed {result.seed}",
+            args.target,
+        )
     )
     print(format_table(estimates, title))
     if estimates:

@@ -95,3 +95,41 @@ def test_slack_cli_json_and_read_only(tmp_path, monkeypatch, capsys):
     # cache of the imported experiment file, written by any import where bytecode writing is on,
     # is not the simulation's)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == ["loop.py"]
+
+
+def test_slack_continues_the_stored_stream_without_a_reseed_warning(
+    tmp_path, monkeypatch, capsys, caplog
+):
+    """A lab powered up with ``--seed 5``: ``slack`` without ``--seed`` runs on the stored state's
+    own stream (no re-seed warning, the title names seed 5) and repeats itself exactly; an explicit
+    other seed re-seeds, with the warning."""
+    from sim.cli import main
+
+    exp = tmp_path / "loop.py"
+    exp.write_text(
+        "from artiq.experiment import *\n"
+        "class Loop(EnvExperiment):\n"
+        "    def build(self):\n"
+        "        self.setattr_device('core')\n"
+        "        self.ttl = self.get_device('node_a.cool_sw')\n"
+        "    @kernel\n"
+        "    def run(self):\n"
+        "        self.core.break_realtime()\n"
+        "        for i in range(20):\n"
+        "            self.ttl.pulse_mu(100)\n"
+        "            delay_mu(100)\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    ddb = str(ROOT / "device_db.py")
+    assert main(["run", str(exp), "--device-db", ddb, "--seed", "5"]) == 0
+    capsys.readouterr()
+    outs = []
+    for _ in range(2):
+        assert main(["slack", str(exp), "--device-db", ddb, "-n", "2"]) == 0
+        out = capsys.readouterr().out
+        assert "re-seeded" not in caplog.text
+        assert "(seed 5)" in out
+        outs.append(out)
+    assert outs[0] == outs[1]
+    assert main(["slack", str(exp), "--device-db", ddb, "-n", "2", "--seed", "6"]) == 0
+    assert "re-seeded" in caplog.text and "(seed 6)" in capsys.readouterr().out
