@@ -49,7 +49,10 @@ __all__ = [
 ]
 
 #: name of the construction, for ``Estimate.method`` strings
-SPLIT_CP = "split Clopper-Pearson draws per setting"
+SPLIT_CP = (
+    "split Clopper-Pearson draws per setting (each end of the interval from the Beta law of "
+    "its own Clopper-Pearson bound; analysis.linear_binomial)"
+)
 
 
 @dataclass(frozen=True)
