@@ -474,7 +474,7 @@ def fidelity_correlations(
     f_s = terms.draws(n_boot, rng)
     coh_terms = LinearTerms(ks, ns, np.array([psi, psi, 0.0]), -psi)
     coh_s = coh_terms.draws(n_boot, rng)
-    method = f"{SPLIT_CP}, B={n_boot}; F from XX, YY, ZZ correlations"
+    method = f"{SPLIT_CP}, B={n_boot}; F from the XX, YY, ZZ correlations ({int(ns.sum())} heralds)"
     est = tail_interval(terms.value, f_s, cl=cl, method=method, clip=(0.0, 1.0))
     zodd = clopper_pearson(int(cs[2][1] + cs[2][2]), int(ns[2]), cl=cl)
     coh = tail_interval(coh_terms.value, coh_s, cl=cl, method=method, clip=(-1.0, 1.0))
