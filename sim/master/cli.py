@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 PORTS = (
     ("notify", "notifications (sync_struct)", 3250),
     ("control", "control (pc_rpc)", 3251),
-    ("broadcast", "broadcasts (ccb)", 1067),
+    ("broadcast", "broadcasts (log, ccb)", 1067),
 )
 
 
@@ -106,6 +106,7 @@ def cmd_master(args: argparse.Namespace) -> int:
         ports=ports,
         name=args.name,
         on_applet=None if launcher is None else launcher.ensure_running,
+        log_level=logging.getLogger().getEffectiveLevel(),
     )
     import asyncio  # here: every other ionlink-sim command would pay ~50 ms for it
 
