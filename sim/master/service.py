@@ -14,8 +14,10 @@ in a worker thread, served on ARTIQ's ports as ARTIQ's master serves them:
   ``examine``, ``list_directory``, ``root``), ``interactive_arg_db`` (``supply``, ``cancel``)
   and ``master_management`` (``get_name``, ``terminate``);
 - broadcast port (1067): the experiments' ``ccb`` calls on the ``ccb`` channel and the log (the
-  master's records and the running experiment's) on the ``log`` channel
-  (:mod:`sim.master.log_channel`).
+  master's records, the running experiment's, the controllers') on the ``log`` channel
+  (:mod:`sim.master.log_channel`);
+- logging port (1066, :mod:`comms.remote_log`): the controllers' log records, logged as the
+  master's with the controller's source.
 
 By default it binds 127.0.0.1 and ::1 as ARTIQ's master does. Protocol implementations come from
 :func:`comms.backend.protocols` (sipyco where installed).
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any, Callable, Sequence
 
+from comms import remote_log
 from comms.backend import protocols
 from comms.rpc_surface import rpc_surface
 from sim.master.ccb import MasterCCB, apply_ccb
@@ -54,6 +57,7 @@ class MasterPorts:
     notify: int = 3250
     control: int = 3251
     broadcast: int = 1067
+    logging: int = 1066
 
 
 DEFAULT_PORTS = MasterPorts()
@@ -221,6 +225,7 @@ class Master:
             (publisher, self.ports.notify),
             (control, self.ports.control),
             (self.broadcaster, self.ports.broadcast),
+            (remote_log.Server(), self.ports.logging),
         ):
             await server.start(self.bind, port)
             self._servers.append(server)
@@ -229,11 +234,12 @@ class Master:
         if self.lab_master:
             self.experiment_db.scan_repository_async()
         logger.info(
-            "simulated master ready (%s): notify %d, control %d, broadcast %d on %s",
+            "simulated master ready (%s): notify %d, control %d, broadcast %d, logging %d on %s",
             self.proto.source,
             self.ports.notify,
             self.ports.control,
             self.ports.broadcast,
+            self.ports.logging,
             "every interface" if self.bind is None else ", ".join(self.bind),
         )
 

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The simulated master's log on the broadcast channel ``log``, in ARTIQ's shape ``(level, source,
 timestamp, "logger:message")``: a running experiment's records as ``worker(RID,file)`` from its
-run's ``log_level`` up, the master's own as ``master``, a cancelled interactive-arguments request
+run's ``log_level`` up, the master's own as ``master``, a controller's (sent to the logging port)
+with its own source and level, a cancelled interactive-arguments request
 reported as ARTIQ's worker and master report an experiment's exception. Received with ionlink's
 receiver, and with sipyco's where it is importable."""
 
@@ -67,7 +68,7 @@ def _serve(tmp_path: pathlib.Path, receiver_cls: type, steps: Steps) -> list[Log
         results_dir=tmp_path / "results",
         dataset_db=tmp_path / "dataset_db.mdb",
     )
-    ports = MasterPorts(*free_ports(3))
+    ports = MasterPorts(*free_ports(4))
     master = Master(sim, repo, ports=ports)
     received: list[Any] = []
 
@@ -115,6 +116,11 @@ def test_log_channel_carries_the_experiments_and_the_masters_records(
         rids.append(await schedule.submit("main", expid, 0, None))
         assert (await _outcome(master, rids[0])).exit_code == 0
         logging.getLogger("sim.master.probe").warning("the master's own")
+        # a controller's records, sent to the logging port as sipyco's LogForwarder sends them
+        _, writer = await asyncio.open_connection("127.0.0.1", master.ports.logging)
+        writer.write(b"ARTIQ logging\nctl_x:DEBUG<2>:ctl.driver:polled\ntwice\n")
+        await writer.drain()
+        writer.close()
 
     t0 = time.time()
     got = _serve(tmp_path, _receiver(receiver), steps)
@@ -126,7 +132,10 @@ def test_log_channel_carries_the_experiments_and_the_masters_records(
     assert all(t0 <= m.timestamp <= t1 for m in got)
     own = [m for m in got if m.text == "sim.master.probe:the master's own"]
     assert [(m.level, m.source) for m in own] == [(logging.WARNING, "master")]
-    assert min(m.level for m in got) == logging.WARNING, "INFO records are below both levels"
+    controller = [m for m in got if m.source == "ctl_x"]
+    assert [(m.level, m.text) for m in controller] == [(logging.DEBUG, "ctl.driver:polled\ntwice")]
+    ours = [m for m in got if m.source != "ctl_x"]
+    assert min(m.level for m in ours) == logging.WARNING, "INFO records are below both levels"
 
 
 def test_cancelled_interactive_arguments_are_reported_as_artiq_does(tmp_path, monkeypatch):
