@@ -109,6 +109,8 @@ def cmd_master(args: argparse.Namespace) -> int:
         on_applet=None if launcher is None else launcher.ensure_running,
         log_level=logging.getLogger().getEffectiveLevel(),
     )
+    for handler in logging.getLogger().handlers:  # a run's records at its own level, as ARTIQ's
+        handler.addFilter(master.log_levels)
     import asyncio  # here: every other ionlink-sim command would pay ~50 ms for it
 
     try:

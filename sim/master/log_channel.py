@@ -12,8 +12,9 @@ are its children).
 
 The master's own records are sent from ``master_level`` up (ARTIQ's default: WARNING), the
 experiment's from the run's ``log_level`` (its expid's), records sent by controllers all (they
-filtered them themselves). A record is only made if its logger is enabled for it: an experiment's
-records below the master process's own logging level are never made.
+filtered them themselves): :class:`SourceLevels`, which the master's console handler can share.
+While a run asks for a level below the root logger's, the root logger is lowered to it
+(:meth:`RunSources.running`), so that the experiment's records are made at all.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "LogMessage",
     "LogForwarder",
     "RunSources",
+    "SourceLevels",
     "worker_source",
 ]
 
@@ -84,13 +86,19 @@ class RunSources:
 
     @contextlib.contextmanager
     def running(self, source: str, level: int) -> Iterator[None]:
-        """Records made in this thread meanwhile are the run's: ``source``, from ``level`` up."""
+        """Records made in this thread meanwhile are the run's: ``source``, from ``level`` up
+        (the root logger lowered to ``level`` meanwhile if it is above)."""
         ident = threading.get_ident()
+        root = logging.getLogger()
+        previous = root.level
         with self._lock:
             self._runs[ident] = _Run(source, level)
+        if level < root.getEffectiveLevel():
+            root.setLevel(level)
         try:
             yield
         finally:
+            root.setLevel(previous)
             with self._lock:
                 del self._runs[ident]
 
@@ -100,25 +108,21 @@ class RunSources:
             return self._runs.get(threading.get_ident())
 
 
-class LogForwarder(logging.Handler):
-    """Hand each record to ``send`` as a :class:`LogMessage` (``send`` is called in the thread
-    that logged: it must be thread-safe and must not log).
+class SourceLevels(logging.Filter):
+    """Where a record comes from, and whether it is at or above its source's level (ARTIQ's
+    ``SourceFilter``, with a level per run): made in a run's thread, the run's; with a ``source``
+    attribute (forwarded from a controller), that source, whatever its level; else the master's.
 
-    :param send: takes each message.
     :param runs: the runs whose threads' records are the experiments'.
-    :param master_level: the master's own records are sent from this level up.
+    :param master_level: the master's own records pass from this level up.
     """
 
-    def __init__(
-        self, send: Callable[[LogMessage], None], runs: RunSources, master_level: int
-    ) -> None:
+    def __init__(self, runs: RunSources, master_level: int) -> None:
         super().__init__()
-        self._send = send
         self._runs = runs
         self._master_level = master_level
-        self.setFormatter(logging.Formatter("%(name)s:%(message)s"))
 
-    def _source(self, record: logging.LogRecord) -> str | None:
+    def source_of(self, record: logging.LogRecord) -> str | None:
         """The record's source, None if it is below its source's level."""
         forwarded = getattr(record, "source", None)
         if isinstance(forwarded, str):
@@ -128,8 +132,22 @@ class LogForwarder(logging.Handler):
             return run.source if record.levelno >= run.level else None
         return MASTER_SOURCE if record.levelno >= self._master_level else None
 
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.source_of(record) is not None
+
+
+class LogForwarder(logging.Handler):
+    """Hand each record that passes ``levels`` to ``send`` as a :class:`LogMessage` (``send``
+    is called in the thread that logged: it must be thread-safe and must not log)."""
+
+    def __init__(self, send: Callable[[LogMessage], None], levels: SourceLevels) -> None:
+        super().__init__()
+        self._send = send
+        self._levels = levels
+        self.setFormatter(logging.Formatter("%(name)s:%(message)s"))
+
     def emit(self, record: logging.LogRecord) -> None:
-        source = self._source(record)
+        source = self._levels.source_of(record)
         if source is None:
             return
         try:

@@ -40,7 +40,14 @@ from sim.master.ccb import MasterCCB, apply_ccb
 from sim.master.experiment_db import ExperimentDB
 from sim.master.interactive_args import InteractiveArgDB
 from sim.master.live_store import LiveDatasetDB
-from sim.master.log_channel import LOG_CHANNEL, LogForwarder, LogMessage, RunSources, worker_source
+from sim.master.log_channel import (
+    LOG_CHANNEL,
+    LogForwarder,
+    LogMessage,
+    RunSources,
+    SourceLevels,
+    worker_source,
+)
 from sim.master.schedule import RunOutcome, Schedule
 
 __all__ = ["Master", "MasterPorts", "DEFAULT_PORTS"]
@@ -141,7 +148,10 @@ class Master:
         self.broadcaster: Any = None
         self.experiment_db: ExperimentDB | None = None
         self._runs = RunSources()
-        self._log_forwarder = LogForwarder(self._post_log, self._runs, log_level)
+        #: where each log record comes from and whether it passes its source's level (the
+        #: master's console handler may share it, as ARTIQ's master filters every handler)
+        self.log_levels = SourceLevels(self._runs, log_level)
+        self._log_forwarder = LogForwarder(self._post_log, self.log_levels)
         self.schedule = Schedule(
             self._run,
             simulation.rid_counter.get,

@@ -19,7 +19,7 @@ import pytest
 from master_ports import free_ports
 
 from comms import broadcast, pc_rpc
-from sim.master.log_channel import LogForwarder, LogMessage, RunSources
+from sim.master.log_channel import LogForwarder, LogMessage, RunSources, SourceLevels
 from sim.master.service import Master, MasterPorts
 from sim.runner import Simulation
 
@@ -36,7 +36,7 @@ class Logs(EnvExperiment):
     """Logs."""
 
     def run(self):
-        logger.info("below the run's level")
+        logger.info("an info line")
         logger.warning("cooling %d ions\\nsecond line", 2)
 '''
 
@@ -138,6 +138,27 @@ def test_log_channel_carries_the_experiments_and_the_masters_records(
     assert min(m.level for m in ours) == logging.WARNING, "INFO records are below both levels"
 
 
+def test_a_run_at_info_gets_its_info_records_the_master_stays_at_warning(tmp_path, monkeypatch):
+    """The root logger at WARNING (the master's level): a run submitted with ``log_level`` INFO
+    still has its INFO records made and sent; the master's INFO records are not sent, and the
+    root logger is back at WARNING after the run."""
+    monkeypatch.setenv("IONLINK_COMMS", "ionlink")
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    rids: list[int] = []
+
+    async def steps(master: Master, schedule: Any) -> None:
+        expid = {"file": "logs.py", "arguments": {}, "log_level": logging.INFO}
+        rids.append(await schedule.submit("main", expid, 0, None))
+        assert (await _outcome(master, rids[0])).exit_code == 0
+        assert root.level == logging.WARNING
+
+    got = _serve(tmp_path, broadcast.Receiver, steps)
+    worker = [m for m in got if m.source == "worker({},logs.py)".format(rids[0])]
+    assert (logging.INFO, "an info line") in [(m.level, m.text.split(":", 1)[1]) for m in worker]
+    assert all(m.level >= logging.WARNING for m in got if m.source == "master"), got
+
+
 def test_cancelled_interactive_arguments_are_reported_as_artiq_does(tmp_path, monkeypatch):
     """ARTIQ: the experiment gets CancelledArgsError; uncaught, its worker reports "Terminating
     with exception (CancelledArgsError)" with the traceback at ERROR and the master the failed
@@ -177,7 +198,7 @@ def test_forwarder_attributes_records_to_their_source():
     forwarded from elsewhere (``source`` set): as it came."""
     sent: list[LogMessage] = []
     runs = RunSources()
-    forwarder = LogForwarder(sent.append, runs, logging.WARNING)
+    forwarder = LogForwarder(sent.append, SourceLevels(runs, logging.WARNING))
     log = logging.getLogger("test.forwarder")
     log.addHandler(forwarder)
     log.setLevel(logging.DEBUG)
