@@ -26,12 +26,14 @@ By default it binds 127.0.0.1 and ::1 as ARTIQ's master does. Protocol implement
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import pathlib
+import sys
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TextIO, cast
 
 from comms import remote_log
 from comms.backend import protocols
@@ -48,6 +50,7 @@ from sim.master.log_channel import (
     SourceLevels,
     worker_source,
 )
+from sim.master.run_output import RunOutput
 from sim.master.schedule import RunOutcome, Schedule
 
 __all__ = ["Master", "MasterPorts", "DEFAULT_PORTS"]
@@ -152,6 +155,7 @@ class Master:
         #: master's console handler may share it, as ARTIQ's master filters every handler)
         self.log_levels = SourceLevels(self._runs, log_level)
         self._log_forwarder = LogForwarder(self._post_log, self.log_levels)
+        self._output: RunOutput | None = None
         self.schedule = Schedule(
             self._run,
             simulation.rid_counter.get,
@@ -240,6 +244,9 @@ class Master:
             await server.start(self.bind, port)
             self._servers.append(server)
         logging.getLogger().addHandler(self._log_forwarder)
+        if self.lab_master:  # the runs' printed lines to the log (run --live: the terminal)
+            self._output = RunOutput(sys.stdout)
+            sys.stdout = cast(TextIO, self._output)
         self.schedule.start()
         if self.lab_master:
             self.experiment_db.scan_repository_async()
@@ -291,6 +298,8 @@ class Master:
         if self.experiment_db is not None:
             await self.experiment_db.stop()
         logging.getLogger().removeHandler(self._log_forwarder)
+        if self._output is not None and sys.stdout is cast(TextIO, self._output):
+            sys.stdout = self._output.stream
         for server in reversed(self._servers):
             await server.stop()
         self._servers.clear()
@@ -323,13 +332,16 @@ class Master:
         )
 
     def _run_in_worker(self, rid: int, file: pathlib.Path, expid: dict) -> Any:
-        """Run the experiment; its log records (and, if it raised, the exception with its
-        traceback, at ERROR as ARTIQ's worker reports it) are the source ``worker(RID,file)``'s.
+        """Run the experiment; its log records, its printed lines (a lab master's) and, if it
+        raised, the exception with its traceback (at ERROR, as ARTIQ's worker reports it) are the
+        source ``worker(RID,file)``'s.
 
         :raises InputError: the file cannot be loaded or no class can be selected."""
         log_level = expid.get("log_level")
         level = logging.WARNING if log_level is None else int(log_level)
-        with self._runs.running(worker_source(rid, file), level):
+        source = worker_source(rid, file)
+        output = self._output.captured(source) if self._output else contextlib.nullcontext()
+        with self._runs.running(source, level), output:
             result = self.sim.run(
                 file,
                 expid.get("class_name"),

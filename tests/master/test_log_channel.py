@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The simulated master's log on the broadcast channel ``log``, in ARTIQ's shape ``(level, source,
 timestamp, "logger:message")``: a running experiment's records as ``worker(RID,file)`` from its
-run's ``log_level`` up, the master's own as ``master``, a controller's (sent to the logging port)
-with its own source and level, a cancelled interactive-arguments request
+run's ``log_level`` up and its printed lines, the master's own as ``master``, a controller's (sent
+to the logging port) with its own source and level, a cancelled interactive-arguments request
 reported as ARTIQ's worker and master report an experiment's exception. Received with ionlink's
 receiver, and with sipyco's where it is importable."""
 
@@ -38,6 +38,9 @@ class Logs(EnvExperiment):
     def run(self):
         logger.info("an info line")
         logger.warning("cooling %d ions\\nsecond line", 2)
+        print("printed", end=" ")
+        print("50 % done")
+        print("unfinished", end="")
 '''
 
 ASK = '''from artiq.experiment import *
@@ -127,14 +130,17 @@ def test_log_channel_carries_the_experiments_and_the_masters_records(
     t1 = time.time()
     worker = [m for m in got if m.source == "worker({},logs.py)".format(rids[0])]
     assert [(m.level, m.text.split(":", 1)[1]) for m in worker] == [
-        (logging.WARNING, "cooling 2 ions\nsecond line")
+        (logging.WARNING, "cooling 2 ions\nsecond line"),
+        (logging.INFO, "printed 50 % done"),  # printed lines: whatever the run's level
+        (logging.INFO, "unfinished"),
     ]
+    assert [m.text.split(":", 1)[0] for m in worker[1:]] == ["print", "print"]
     assert all(t0 <= m.timestamp <= t1 for m in got)
     own = [m for m in got if m.text == "sim.master.probe:the master's own"]
     assert [(m.level, m.source) for m in own] == [(logging.WARNING, "master")]
     controller = [m for m in got if m.source == "ctl_x"]
     assert [(m.level, m.text) for m in controller] == [(logging.DEBUG, "ctl.driver:polled\ntwice")]
-    ours = [m for m in got if m.source != "ctl_x"]
+    ours = [m for m in got if m.source != "ctl_x" and not m.text.startswith("print:")]
     assert min(m.level for m in ours) == logging.WARNING, "INFO records are below both levels"
 
 
@@ -230,3 +236,40 @@ def test_forwarder_attributes_records_to_their_source():
         (logging.DEBUG, "ctl", "test.forwarder:from a controller"),
     ]
     assert sent[1].text.splitlines()[-1] == "KeyError: 'k'"
+
+
+def test_run_output_captures_only_the_run_thread(caplog):
+    """Lines printed by the captured thread are ``print`` records of its source (the unfinished
+    last one when the capture ends); other threads' text goes to the stream; a handler that
+    writes to the stand-in while a record is handled writes to the stream."""
+    import io
+
+    from sim.master.run_output import RunOutput
+
+    stream = io.StringIO()
+    out = RunOutput(stream)
+    caplog.set_level(logging.INFO)
+
+    class Echo(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            out.write("echo " + record.getMessage() + "\n")
+
+    echo = Echo()
+    logging.getLogger().addHandler(echo)
+    try:
+        with out.captured("worker(1,x.py)"):
+            out.write("a\r\nb")
+            other = threading.Thread(target=out.write, args=("from elsewhere\n",))
+            other.start()
+            other.join()
+            out.write("c\nd")
+        out.write("after\n")
+    finally:
+        logging.getLogger().removeHandler(echo)
+    printed = [r for r in caplog.records if r.name == "print"]
+    assert [(r.levelno, r.source, r.getMessage()) for r in printed] == [  # type: ignore[attr-defined]
+        (logging.INFO, "worker(1,x.py)", "a"),
+        (logging.INFO, "worker(1,x.py)", "bc"),
+        (logging.INFO, "worker(1,x.py)", "d"),
+    ]
+    assert stream.getvalue() == "echo a\nfrom elsewhere\necho bc\necho d\nafter\n"
