@@ -54,6 +54,22 @@ class Ask(EnvExperiment):
             ns.setattr_argument("n", NumberValue(3, precision=0, step=1, type="int"))
 '''
 
+ASK_CAUGHT = '''import logging
+
+from artiq.experiment import *
+
+
+class AskCaught(EnvExperiment):
+    """Ask, and take a cancel as an answer."""
+
+    def run(self):
+        try:
+            with self.interactive("How many?") as ns:
+                ns.setattr_argument("n", NumberValue(3, precision=0, step=1, type="int"))
+        except CancelledArgsError:
+            logging.getLogger(__name__).warning("cancelled by the user")
+'''
+
 Steps = Callable[[Master, Any], Awaitable[None]]
 
 
@@ -64,6 +80,7 @@ def _serve(tmp_path: pathlib.Path, receiver_cls: type, steps: Steps) -> list[Log
     repo.mkdir()
     (repo / "logs.py").write_text(LOGS)
     (repo / "ask.py").write_text(ASK)
+    (repo / "ask_caught.py").write_text(ASK_CAUGHT)
     sim = Simulation(
         ROOT / "device_db.py",
         seed=1,
@@ -168,27 +185,32 @@ def test_a_run_at_info_gets_its_info_records_the_master_stays_at_warning(tmp_pat
 def test_cancelled_interactive_arguments_are_reported_as_artiq_does(tmp_path, monkeypatch):
     """ARTIQ: the experiment gets CancelledArgsError; uncaught, its worker reports "Terminating
     with exception (CancelledArgsError)" with the traceback at ERROR and the master the failed
-    run at ERROR."""
+    run at ERROR; caught, the run is an ordinary one (nothing at ERROR)."""
     monkeypatch.setenv("IONLINK_COMMS", "ionlink")
     rids: list[int] = []
 
     async def steps(master: Master, schedule: Any) -> None:
-        rid = await schedule.submit("main", {"file": "ask.py", "arguments": {}}, 0, None)
-        rids.append(rid)
         interactive = pc_rpc.AsyncioClient()
         await interactive.connect_rpc("127.0.0.1", master.ports.control, "interactive_arg_db")
         try:
-            for _ in range(600):  # until the run asks
-                try:
-                    await interactive.cancel(rid)
-                    break
-                except ValueError:
-                    await asyncio.sleep(0.05)
+            for file, status in (("ask.py", "error"), ("ask_caught.py", "ok")):
+                rid = await schedule.submit("main", {"file": file, "arguments": {}}, 0, None)
+                rids.append(rid)
+                for _ in range(600):  # until the run asks
+                    try:
+                        await interactive.cancel(rid)
+                        break
+                    except ValueError:
+                        await asyncio.sleep(0.05)
+                assert (await _outcome(master, rid)).status == status
         finally:
             await interactive.close_rpc()
-        assert (await _outcome(master, rid)).status == "error"
 
     got = _serve(tmp_path, broadcast.Receiver, steps)
+    caught = [m for m in got if m.source == "worker({},ask_caught.py)".format(rids[1])]
+    assert [(m.level, m.text.split(":", 1)[1]) for m in caught] == [
+        (logging.WARNING, "cancelled by the user")
+    ]
     errors = [m for m in got if m.level >= logging.ERROR]
     assert [m.source for m in errors] == ["worker({},ask.py)".format(rids[0]), "master"], got
     report = errors[0].text.splitlines()
