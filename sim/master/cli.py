@@ -4,10 +4,10 @@
 
 ``master`` takes the simulation options of ``run`` plus ``-r/--repository``, ARTIQ's network
 options (``--bind``, ``--no-localhost-bind``, ``--port-notify``, ``--port-control``,
-``--port-broadcast``), ``--name`` and ``--no-applets``. It runs until Ctrl-C/SIGTERM or a client
-calls ``master_management.terminate()``; the running experiment is then asked to terminate (its
-results file is written) and the dataset store saved; a client waiting for a run's outcome
-(``submit --wait``) gets it before the control port closes.
+``--port-broadcast``, ``--port-logging``), ``--name`` and ``--no-applets``. It runs until
+Ctrl-C/SIGTERM or a client calls ``master_management.terminate()``; the running experiment is
+then asked to terminate (its results file is written) and the dataset store saved; a client
+waiting for a run's outcome (``submit --wait``) gets it before the control port closes.
 
 ``submit`` exits 0 once the master accepted the run (with ``--wait``: the run's own exit status,
 and a line saying how it ended), 2 for bad input (an experiment file the master does not find, bad
@@ -35,7 +35,8 @@ logger = logging.getLogger(__name__)
 PORTS = (
     ("notify", "notifications (sync_struct)", 3250),
     ("control", "control (pc_rpc)", 3251),
-    ("broadcast", "broadcasts (ccb)", 1067),
+    ("broadcast", "broadcasts (log, ccb)", 1067),
+    ("logging", "remote logging (controllers' log)", 1066),
 )
 
 
@@ -79,7 +80,7 @@ def add_parsers(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> 
 def _ports(args: argparse.Namespace) -> Any:
     from sim.master.service import MasterPorts
 
-    return MasterPorts(args.port_notify, args.port_control, args.port_broadcast)
+    return MasterPorts(args.port_notify, args.port_control, args.port_broadcast, args.port_logging)
 
 
 def cmd_master(args: argparse.Namespace) -> int:
@@ -106,7 +107,10 @@ def cmd_master(args: argparse.Namespace) -> int:
         ports=ports,
         name=args.name,
         on_applet=None if launcher is None else launcher.ensure_running,
+        log_level=logging.getLogger().getEffectiveLevel(),
     )
+    for handler in logging.getLogger().handlers:  # a run's records at its own level, as ARTIQ's
+        handler.addFilter(master.log_levels)
     import asyncio  # here: every other ionlink-sim command would pay ~50 ms for it
 
     try:

@@ -13,7 +13,11 @@ in a worker thread, served on ARTIQ's ports as ARTIQ's master serves them:
   ``get``, ``scan``), ``experiment_db`` (``scan_repository``, ``scan_repository_async``,
   ``examine``, ``list_directory``, ``root``), ``interactive_arg_db`` (``supply``, ``cancel``)
   and ``master_management`` (``get_name``, ``terminate``);
-- broadcast port (1067): the experiments' ``ccb`` calls on the ``ccb`` channel.
+- broadcast port (1067): the experiments' ``ccb`` calls on the ``ccb`` channel and the log (the
+  master's records, the running experiment's, the controllers') on the ``log`` channel
+  (:mod:`sim.master.log_channel`);
+- logging port (1066, :mod:`comms.remote_log`): the controllers' log records, logged as the
+  master's with the controller's source.
 
 By default it binds 127.0.0.1 and ::1 as ARTIQ's master does. Protocol implementations come from
 :func:`comms.backend.protocols` (sipyco where installed).
@@ -22,24 +26,38 @@ By default it binds 127.0.0.1 and ::1 as ARTIQ's master does. Protocol implement
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import pathlib
+import sys
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TextIO, cast
 
+from comms import remote_log
 from comms.backend import protocols
 from comms.rpc_surface import rpc_surface
 from sim.master.ccb import MasterCCB, apply_ccb
 from sim.master.experiment_db import ExperimentDB
 from sim.master.interactive_args import InteractiveArgDB
 from sim.master.live_store import LiveDatasetDB
+from sim.master.log_channel import (
+    LOG_CHANNEL,
+    LogForwarder,
+    LogMessage,
+    RunSources,
+    SourceLevels,
+    worker_source,
+)
+from sim.master.run_output import RunOutput
 from sim.master.schedule import RunOutcome, Schedule
 
 __all__ = ["Master", "MasterPorts", "DEFAULT_PORTS"]
 
 logger = logging.getLogger(__name__)
+#: The simulated worker's logger (the run's own reports, as ARTIQ's worker makes them).
+_worker_logger = logging.getLogger("sim.runner")
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,7 @@ class MasterPorts:
     notify: int = 3250
     control: int = 3251
     broadcast: int = 1067
+    logging: int = 1066
 
 
 DEFAULT_PORTS = MasterPorts()
@@ -100,6 +119,8 @@ class Master:
         interactive arguments from the clients (``False``: ``run --live``'s one run, whose
         interactive requests go to the simulation's own ``interactive_input``; a client's
         ``scan_repository`` still lists the folder).
+    :param log_level: the master's own log records are broadcast from this level up (ARTIQ's
+        default: WARNING; the experiments' from their expid's ``log_level``).
     """
 
     def __init__(
@@ -112,6 +133,7 @@ class Master:
         name: str | None = None,
         on_applet: Callable[[str], None] | None = None,
         lab_master: bool = True,
+        log_level: int = logging.WARNING,
     ):
         self.sim = simulation
         self.repository = pathlib.Path(repository)
@@ -128,6 +150,12 @@ class Master:
         self.applets: Any = None
         self.broadcaster: Any = None
         self.experiment_db: ExperimentDB | None = None
+        self._runs = RunSources()
+        #: where each log record comes from and whether it passes its source's level (the
+        #: master's console handler may share it, as ARTIQ's master filters every handler)
+        self.log_levels = SourceLevels(self._runs, log_level)
+        self._log_forwarder = LogForwarder(self._post_log, self.log_levels)
+        self._output: RunOutput | None = None
         self.schedule = Schedule(
             self._run,
             simulation.rid_counter.get,
@@ -147,6 +175,13 @@ class Master:
 
     def _post_ccb(self, message: dict) -> None:
         self._post_call(self._on_ccb, message)
+
+    def _post_log(self, message: LogMessage) -> None:
+        self._post_call(self._broadcast_log, message)
+
+    def _broadcast_log(self, message: LogMessage) -> None:
+        if self.broadcaster is not None:
+            self.broadcaster.broadcast(LOG_CHANNEL, message.to_wire())
 
     def _on_ccb(self, message: dict) -> None:
         self.broadcaster.broadcast("ccb", message)
@@ -204,18 +239,24 @@ class Master:
             (publisher, self.ports.notify),
             (control, self.ports.control),
             (self.broadcaster, self.ports.broadcast),
+            (remote_log.Server(), self.ports.logging),
         ):
             await server.start(self.bind, port)
             self._servers.append(server)
+        logging.getLogger().addHandler(self._log_forwarder)
+        if self.lab_master:  # the runs' printed lines to the log (run --live: the terminal)
+            self._output = RunOutput(sys.stdout)
+            sys.stdout = cast(TextIO, self._output)
         self.schedule.start()
         if self.lab_master:
             self.experiment_db.scan_repository_async()
         logger.info(
-            "simulated master ready (%s): notify %d, control %d, broadcast %d on %s",
+            "simulated master ready (%s): notify %d, control %d, broadcast %d, logging %d on %s",
             self.proto.source,
             self.ports.notify,
             self.ports.control,
             self.ports.broadcast,
+            self.ports.logging,
             "every interface" if self.bind is None else ", ".join(self.bind),
         )
 
@@ -256,6 +297,9 @@ class Master:
         await loop.run_in_executor(None, self.schedule.wait_collected, OUTCOME_GRACE_S)
         if self.experiment_db is not None:
             await self.experiment_db.stop()
+        logging.getLogger().removeHandler(self._log_forwarder)
+        if self._output is not None and sys.stdout is cast(TextIO, self._output):
+            sys.stdout = self._output.stream
         for server in reversed(self._servers):
             await server.stop()
         self._servers.clear()
@@ -265,13 +309,9 @@ class Master:
     def _run(self, rid: int, file: pathlib.Path, expid: dict) -> RunOutcome:
         from sim.runner import InputError
 
-        arguments = dict(expid.get("arguments") or {})
-        log_level = expid.get("log_level")
         logger.info("RID %d: %s starts", rid, file)
         try:
-            result = self.sim.run(
-                file, expid.get("class_name"), arguments, log_level=log_level, rid=rid
-            )
+            result = self._run_in_worker(rid, file, expid)
         except InputError as exc:
             logger.error("RID %d: %s", rid, exc)
             return RunOutcome(rid, 2, "bad input", None, str(exc))
@@ -290,3 +330,35 @@ class Master:
             else str(pathlib.Path(result.results_file).resolve()),
             result.error_message,
         )
+
+    def _run_in_worker(self, rid: int, file: pathlib.Path, expid: dict) -> Any:
+        """Run the experiment; its log records, its printed lines (a lab master's) and, if it
+        raised, the exception with its traceback (at ERROR, as ARTIQ's worker reports it) are the
+        source ``worker(RID,file)``'s.
+
+        :raises InputError: the file cannot be loaded or no class can be selected."""
+        log_level = expid.get("log_level")
+        level = logging.WARNING if log_level is None else int(log_level)
+        source = worker_source(rid, file)
+        output = self._output.captured(source) if self._output else contextlib.nullcontext()
+        with self._runs.running(source, level), output:
+            result = self.sim.run(
+                file,
+                expid.get("class_name"),
+                dict(expid.get("arguments") or {}),
+                log_level=log_level,
+                rid=rid,
+            )
+            if result.status == "error" and result.exception is not None:
+                _worker_logger.error(
+                    "Terminating with exception (%s)",
+                    _one_line(result.exception),
+                    exc_info=result.exception,
+                )
+        return result
+
+
+def _one_line(exc: BaseException) -> str:
+    """``"Type: first line of the message"`` (``"Type"`` if the message is empty)."""
+    lines = str(exc).splitlines()
+    return "{}: {}".format(type(exc).__name__, lines[0]) if lines else type(exc).__name__

@@ -109,7 +109,7 @@ def test_explist_examine_rescan_and_interactive_arguments(
         pytest.importorskip("sipyco")
     monkeypatch.setenv("IONLINK_COMMS", backend)
     caplog.set_level(logging.WARNING, logger="sim.master.experiment_db")
-    ports = MasterPorts(*free_ports(3))
+    ports = MasterPorts(*free_ports(4))
     sim = Simulation(
         ROOT / "device_db.py",
         seed=3,

@@ -29,7 +29,7 @@ REPO = ROOT / "repository"
 
 def test_client_sees_live_datasets_of_a_running_experiment(tmp_path, monkeypatch):
     monkeypatch.setenv("IONLINK_COMMS", "ionlink")
-    ports = MasterPorts(*free_ports(3))
+    ports = MasterPorts(*free_ports(4))
     sim = Simulation(
         ROOT / "device_db.py",
         seed=5,
@@ -118,11 +118,12 @@ def _env() -> dict:
 
 
 def test_master_and_submit_command_line(tmp_path):
-    notify, control, bcast = free_ports(3)
+    notify, control, bcast, logport = free_ports(4)
     cmd = [sys.executable, "-m", "sim", "master", "--device-db", str(ROOT / "device_db.py")]
     cmd += ["-r", str(REPO), "--lab", "oxford2020", "--seed", "2", "--no-applets"]
     cmd += ["--port-notify", str(notify), "--port-control", str(control)]
-    cmd += ["--port-broadcast", str(bcast), "--no-localhost-bind", "--bind", "127.0.0.1"]
+    cmd += ["--port-broadcast", str(bcast), "--port-logging", str(logport)]
+    cmd += ["--no-localhost-bind", "--bind", "127.0.0.1"]
     master = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, text=True)
     try:
         assert master.stdout.readline().strip() == "ionlink simulated master is ready."

@@ -28,7 +28,7 @@ def _live(key: object) -> bool:
 
 async def record(tmp: pathlib.Path) -> list[str]:
     sim = Simulation(ROOT / "device_db.py", seed=7, lab="oxford2020", results_dir=tmp / "results")
-    master = Master(sim, ROOT / "repository", ports=MasterPorts(14250, 14251, 14067))
+    master = Master(sim, ROOT / "repository", ports=MasterPorts(14250, 14251, 14067, 14066))
     await master.start()
     lines: list[str] = []
 
