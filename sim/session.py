@@ -67,7 +67,7 @@ class SimSession:
         self.engine.device_db = self.device_db
         self.engine.hardware_faithful = hardware_faithful
         if vcd:
-            self.engine.record_waveforms(seed)
+            self.engine.record_waveforms()
         if drawn_costs:
             from sim.rtio.cost_spread import enable_drawn_costs
 
@@ -214,6 +214,8 @@ class SimSession:
             )
             self.rng.bit_generator.state = numpy.random.default_rng(seed).bit_generator.state
             self.seed = seed
+        if self.engine.recorder is not None:  # the waveform's own draws follow the stream too
+            self.engine.recorder.follow(self.rng)
 
     @property
     def async_errors(self) -> list[str]:

@@ -82,7 +82,7 @@ class TagFeed:
             self._inputs[ch] = i
             self._names[i] = name
         session.engine.tag_tap = self.edges
-        session.engine.record_waveforms(session.seed)  # every entangler cycle's clicks
+        session.engine.record_waveforms()  # every entangler cycle's clicks
         self._ent_inputs = {i: i + 1 for i in range(len(lab.entangler.inputs))}
         self._ent_seen = {}
 

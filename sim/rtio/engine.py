@@ -125,14 +125,17 @@ class RTIOEngine(
         self._init_capture()
         self._init_diagnostics()
 
-    def record_waveforms(self, seed: int | None = None) -> Any:
+    def record_waveforms(self) -> Any:
         """Start recording what a VCD needs beyond the engine's logs (input edges, resets,
-        entangler runs; :mod:`sim.rtio.recorder`), its own draws seeded by ``seed``; returns the
+        entangler runs; :mod:`sim.rtio.recorder`), its own draws following the state of the
+        engine's generator (:meth:`~sim.rtio.recorder.WaveRecorder.follow`); returns the
         recorder. Off by default."""
         if self.recorder is None:
             from sim.rtio.recorder import WaveRecorder
 
-            self.recorder = WaveRecorder.seeded(seed)
+            self.recorder = WaveRecorder()
+            if self.rng is not None:
+                self.recorder.follow(self.rng)
             for inp in self.inputs.values():
                 inp.marks = self.recorder.exceptions
         return self.recorder

@@ -57,8 +57,8 @@ class WaveRecorder:
         cycle of its runs (the heralding cycle as the fast path sampled it; the non-herald cycles
         materialised for the waveform from the pattern counts the PHY drew).
     :ivar exceptions: every RTIO exception met, in the order met (:mod:`sim.rtio.exception_log`).
-    :ivar rng: the generator of what is drawn for the waveform only (seeded from the session's
-        seed, separate from the simulation's generator).
+    :ivar rng: the generator of what is drawn for the waveform only, separate from the
+        simulation's generator but determined by its state (:meth:`follow`).
     """
 
     edges: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
@@ -68,13 +68,13 @@ class WaveRecorder:
     exceptions: list[ExceptionMark] = field(default_factory=list)
     rng: Any = field(default_factory=numpy.random.default_rng)
 
-    @classmethod
-    def seeded(cls, seed: int | None) -> WaveRecorder:
-        """A recorder whose waveform-only draws follow from the session's ``seed`` (a stream of
-        its own: recording never consumes the simulation's random numbers)."""
-        return cls(
-            rng=numpy.random.default_rng(None if seed is None else [int(seed), _WAVEFORM_STREAM])
-        )
+    def follow(self, rng: numpy.random.Generator) -> None:
+        """Draw the waveform-only numbers from now on from a stream that the state of the
+        simulation's generator ``rng`` determines, without drawing from ``rng`` (a session
+        restored from a stored hardware state continues that state's stream: its seed alone
+        would repeat one waveform stream in every experiment, or have none to give)."""
+        words = _state_words(rng.bit_generator.state)
+        self.rng = numpy.random.default_rng([*words, _WAVEFORM_STREAM])
 
     def add_edges(self, channel: int, edges: list[tuple[int, int]]) -> None:
         """Input transitions ``(t_mu, level)`` that reached the PHY of ``channel``."""
@@ -100,3 +100,15 @@ class WaveRecorder:
         drew after the run, when the kernel read it)."""
         log = self.entangler_clicks[channel]
         log[index] = (log[index][0], int(t_mu))
+
+
+def _state_words(state: Any) -> list[int]:
+    """The integers of a bit generator's ``state`` (nested dicts of ints and names), in order;
+    negative ones as their magnitude and sign (a seed sequence takes non-negative words)."""
+    if isinstance(state, dict):
+        return [w for key in sorted(state) for w in _state_words(state[key])]
+    if isinstance(state, (int, numpy.integer)) and not isinstance(state, bool):
+        return [abs(int(state)), int(state < 0)]
+    if isinstance(state, numpy.ndarray):
+        return [w for v in state.ravel().tolist() for w in _state_words(v)]
+    return []
