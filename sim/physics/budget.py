@@ -345,10 +345,11 @@ def format_budget(
             f"{d['herald_to_rotation_s'] * 1e6:.1f} µs"
         )
     g0, g1 = (x * 1e9 for x in d["gate_s"])
+    origin = "the run's calibrated gate" if d["gate_calibrated"] else "the lab's nominal gate"
     lines += [
         (
             f"  detection gate                         [{g0:+.0f}, {g1:+.0f}) ns from the earliest"
-            f" photon arrival ({'the run' if d['gate_calibrated'] else 'the lab nominal'} gate)"
+            f" photon arrival ({origin})"
         ),
         f"  photon detection probability per node  η_A = {d['eta_a']:.4f}, η_B = {d['eta_b']:.4f}",
         (

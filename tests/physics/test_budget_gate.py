@@ -77,3 +77,21 @@ def test_sweep_point_budget_is_that_of_the_gate_its_run_played(tmp_path, monkeyp
     nominal = budget_dict(lab, "z")["p_success"]
     assert record.budget["p_success"] == pytest.approx(played, rel=1e-12)
     assert played < 0.995 * nominal
+
+
+def test_budget_cli_takes_the_detection_gate(capsys):
+    """``ionlink-sim budget LAB --detection-gate START STOP``: the budget of that gate; a gate
+    that closes before it opens is one line and exit 2."""
+    import json
+
+    from sim.cli import main
+
+    assert main(["budget", "duke2024", "--detection-gate", "469", "514", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    lab = resolve_lab("duke2024", None)
+    expected = budget_dict(lab, "parity", False, LoopArguments(gate_mu=(469, 514)))
+    assert d["p_success"] == pytest.approx(expected["p_success"], rel=1e-12)
+    assert d["gate_s"] == pytest.approx([-1e-9, 44e-9]) and d["gate_calibrated"]
+    assert main(["budget", "duke2024", "--detection-gate", "514", "469"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--detection-gate 514 469" in err
