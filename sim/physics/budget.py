@@ -345,7 +345,7 @@ def format_budget(
             f"{d['herald_to_rotation_s'] * 1e6:.1f} µs"
         )
     g0, g1 = (x * 1e9 for x in d["gate_s"])
-    origin = "the run's calibrated gate" if d["gate_calibrated"] else "the lab's nominal gate"
+    origin = "a run's calibrated gate" if d["gate_calibrated"] else "the lab's nominal gate"
     lines += [
         (
             f"  detection gate                         [{g0:+.0f}, {g1:+.0f}) ns from the earliest"
