@@ -16,11 +16,18 @@ budget beside a run must follow it. Each argument the experiment declares is one
 
 ``tests/sweep/test_sweep_budget.py`` checks that the registry names every argument the experiment
 declares, so an argument added later has to be classified here.
+
+Besides its arguments a run plays the detection gate of its single-photon calibration
+(``calib.photon.gate_start_mu``/``gate_stop_mu``, archived in its results file), which may sit a
+nanosecond or more off the lab's nominal gate: :func:`calibrated_gate` gives it to the budget
+(:attr:`~sim.physics.budget.LoopArguments.gate_mu`), so that a budget beside a run predicts the
+gate the run played.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +37,8 @@ __all__ = [
     "BudgetInputs",
     "Counterpart",
     "budget_inputs",
+    "calibrated_gate",
+    "played_gate",
     "unmodelled",
     "unmodelled_note",
 ]
@@ -114,6 +123,30 @@ def budget_inputs(arguments: Mapping[str, Any], mode: str = "parity") -> BudgetI
         elif counterpart.budget:
             loop[counterpart.budget] = value
     return BudgetInputs(tuple(overrides), mode, loop, tuple(unmodelled(arguments)))
+
+
+#: the calibration datasets of the detection gate a link experiment plays (mu from the excitation)
+GATE_DATASETS = ("calib.photon.gate_start_mu", "calib.photon.gate_stop_mu")
+
+
+def calibrated_gate(calibrations: Mapping[str, Any]) -> tuple[int, int] | None:
+    """The detection gate ``(start, stop)`` in mu from the excitation pulse start that a run
+    with ``calibrations`` (dataset key → value, e.g. its results file's ``archive/``) played;
+    None when it read no single-photon calibration (the experiment's defaults are no gate a
+    lab would use, and the budget keeps the lab's nominal one)."""
+    if not all(key in calibrations for key in GATE_DATASETS):
+        return None
+    start, stop = (int(calibrations[key]) for key in GATE_DATASETS)
+    return start, stop
+
+
+def played_gate(results_file: str | os.PathLike[str]) -> tuple[int, int] | None:
+    """:func:`calibrated_gate` of the run of ``results_file`` (its ``archive/``: the calibration
+    datasets it read)."""
+    from analysis import load
+
+    run = load(results_file)
+    return calibrated_gate({k: run.read(k, "archive") for k in GATE_DATASETS if k in run.archive})
 
 
 def unmodelled(names: Iterable[str]) -> list[str]:

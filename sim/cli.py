@@ -91,6 +91,15 @@ def get_argparser() -> argparse.ArgumentParser:
         action="store_true",
         help="the teleported remote gate's budget (labs with memory ions: repository/remote_gate)",
     )
+    budget.add_argument(
+        "--detection-gate",
+        nargs=2,
+        type=int,
+        metavar=("START", "STOP"),
+        default=None,
+        help="the detection gate a run plays, in ns from the excitation pulse start (its "
+        "calib.photon.gate_start_mu/gate_stop_mu; default: the lab's nominal gate)",
+    )
     _common(budget)
 
     demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
@@ -248,7 +257,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
     from sim.runner import InputError, resolve_lab
 
     try:
-        from sim.physics.budget import budget_dict, format_budget
+        from sim.physics.budget import LoopArguments, budget_dict, format_budget
     except ImportError as exc:
         raise InputError("the budget needs sim.physics.budget, which is not available") from exc
     from sim.topology import check_link_overrides, is_two_chassis
@@ -256,6 +265,11 @@ def cmd_budget(args: argparse.Namespace) -> int:
     check_link_overrides(args.lab_set, args.device_db)
     lab = resolve_lab(args.lab, None, args.lab_set)
     two = is_two_chassis(args.device_db)
+    gate = None if args.detection_gate is None else tuple(args.detection_gate)
+    if gate is not None and not 0 <= gate[0] < gate[1]:
+        raise InputError("--detection-gate {} {}: need 0 <= START < STOP (ns)".format(*gate))
+    if gate is not None and args.gate:
+        raise InputError("--detection-gate is for the entanglement budget, not with --gate")
     if args.gate:
         from sim.physics.gate_budget import format_gate_budget, gate_budget_dict
         from sim.physics.lab import LabError
@@ -265,8 +279,11 @@ def cmd_budget(args: argparse.Namespace) -> int:
         except LabError as exc:
             raise InputError(str(exc)) from None
     else:
+        loop = LoopArguments(gate_mu=gate)
         report = (
-            budget_dict(lab, args.mode, two) if args.json else format_budget(lab, args.mode, two)
+            budget_dict(lab, args.mode, two, loop)
+            if args.json
+            else format_budget(lab, args.mode, two, loop)
         )
     if args.json:
         import json

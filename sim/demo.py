@@ -7,7 +7,7 @@ detection window, then remote entanglement with gateware heralding in parity-sca
 ``oxford2020`` preset or any other lab (preset name or TOML path). The session stores the lab's
 loop design as ``calib.link.*`` datasets (``sim.lab_datasets``), which the experiments read. The
 analysis package then writes its report next to the results file and prints the fidelity summary
-beside the budget's prediction.
+beside the budget's prediction for the detection gate the run played (the calibrated one).
 """
 
 from __future__ import annotations
@@ -57,10 +57,11 @@ def run_demo(
 ) -> int:
     """Run the demo chain at ``lab`` (preset name or TOML path, with ``--set`` ``lab_overrides``
     applied) on ``device_db`` (default: the repository's one-chassis ``device_db.py``); print the
-    fidelity summary and the budget (of two chassis for a device database with a satellite).
-    Returns the exit status."""
+    fidelity summary and the budget for the gate the run played (of two chassis for a device
+    database with a satellite). Returns the exit status."""
     from analysis.cli import main as analyze
-    from sim.physics.budget import format_budget
+    from sim.budget_arguments import played_gate
+    from sim.physics.budget import LoopArguments, format_budget
     from sim.runner import resolve_lab
     from sim.topology import check_link_overrides, is_two_chassis
 
@@ -104,6 +105,9 @@ def run_demo(
             *(["--device-db", str(device_db)] if two else []),
         ]
     )
+    gate = played_gate(path)
+    if gate is not None:
+        command += " --detection-gate {} {}".format(*gate)
     print("prediction of the error budget (ionlink-sim budget {}):".format(command))
-    print(format_budget(lab_obj, "parity", two))
+    print(format_budget(lab_obj, "parity", two, LoopArguments(gate_mu=gate)))
     return status

@@ -9,7 +9,9 @@ per analysis setting; the results files are ARTIQ's, and the remote-entanglement
 point's. Its P, rate and fidelity come from :func:`analysis.fidelity_summary`, beside the error
 budget's prediction for the same lab and experiment arguments (:mod:`sim.budget_arguments` maps
 them onto the budget's inputs; with an argument the budget does not model there is no budget, and
-a note says why). With ``budget_only`` only the budget is computed.
+a note says why) and for the detection gate the run played (its single-photon calibration's, from
+the results file; the lab's nominal gate before the run, with ``calibration="lab"`` and with
+``budget_only``). With ``budget_only`` only the budget is computed.
 
 A point never raises: an exception is recorded in :attr:`PointRecord.error` and the sweep goes on.
 """
@@ -164,12 +166,17 @@ def _run(spec: PointSpec, record: PointRecord) -> None:
         return
     path = _simulate(spec, lab)
     record.results_file = str(path.resolve())
+    if record.budget:
+        from sim.budget_arguments import played_gate
+
+        _budget(spec, record, played_gate(path))
     _measure(path, record)
 
 
-def _budget(spec: PointSpec, record: PointRecord) -> None:
-    """The budget of the point's lab and experiment arguments in ``record.budget``; none and a
-    note when an argument is not modelled."""
+def _budget(spec: PointSpec, record: PointRecord, gate_mu: tuple[int, int] | None = None) -> None:
+    """The budget of the point's lab, experiment arguments and detection gate ``gate_mu`` (None:
+    the lab's nominal one) in ``record.budget``; none and a note when an argument is not
+    modelled."""
     from sim.budget_arguments import budget_inputs
     from sim.physics.budget import LoopArguments, budget_dict
     from sim.runner import resolve_lab
@@ -186,7 +193,10 @@ def _budget(spec: PointSpec, record: PointRecord) -> None:
         return
     lab = resolve_lab(spec.lab, None, (*spec.overrides, *inputs.overrides))
     budget = budget_dict(
-        lab, inputs.mode, is_two_chassis(spec.device_db), LoopArguments(**inputs.arguments)
+        lab,
+        inputs.mode,
+        is_two_chassis(spec.device_db),
+        LoopArguments(**inputs.arguments, gate_mu=gate_mu),
     )
     record.budget = {
         "p_success": float(budget["p_success"]),

@@ -23,7 +23,9 @@ polarisation flips of both photons cancel). Per node: photon detection probabili
 The loop is the one the gateware experiment plays with its default arguments, except where
 :class:`LoopArguments` says otherwise (the arguments the budget follows besides the lab's
 ``[loop]``: heralds per setting, parity points, slack margin; ``sim.budget_arguments`` maps an
-experiment's arguments onto these and the lab's keys).
+experiment's arguments onto these and the lab's keys). The detection gate is the lab's nominal
+one (each node's earliest photon arrival + ``loop.gate_start_s``, for ``loop.gate_length_s``)
+unless :attr:`LoopArguments.gate_mu` gives the gate a run plays (its single-photon calibration).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ __all__ = [
     "LoopArguments",
     "budget_dict",
     "format_budget",
+    "gate_window",
     "herald_timing",
     "herald_to_rotation_s",
     "predict",
@@ -67,11 +70,15 @@ class LoopArguments:
     :param parity_points: phases of the parity scan (the mean analysis pulse in parity mode).
     :param slack_margin_s: slack re-established after each blocking read (s), before the DRTIO
         latencies a satellite node adds.
+    :param gate_mu: the detection gate ``(start, stop)`` the experiment plays, in mu (ns) from
+        the excitation pulse start: its ``calib.photon.gate_start_mu``/``gate_stop_mu``. None:
+        the lab's nominal gate (:func:`gate_window`).
     """
 
     heralds_per_setting: int = HERALDS_PER_SETTING
     parity_points: int = PARITY_POINTS
     slack_margin_s: float = GATEWARE_MARGIN_S
+    gate_mu: tuple[int, int] | None = None
 
 
 DEFAULT_ARGUMENTS = LoopArguments()
@@ -97,27 +104,42 @@ class Budget:
     mode: str = "parity"
 
 
-def _uncorrected_phase_coherence(lab: Lab, omega: float) -> float:
+def gate_window(
+    lab: Lab, node: Node, gate_mu: tuple[int, int] | None = None
+) -> tuple[float, float]:
+    """The detection gate ``(start, stop)`` in s from ``node``'s earliest photon arrival (its
+    excitation pulse start + ``excite.delay_s`` + ``optics.photon_delay_s``): ``gate_mu`` (mu = ns
+    from the excitation pulse start, as the gateware plays it) or, if None, the lab's nominal
+    ``loop.gate_start_s`` for ``loop.gate_length_s``."""
+    if gate_mu is None:
+        lp = lab.loop
+        return lp.gate_start_s, lp.gate_start_s + lp.gate_length_s
+    arrival = node.excite.delay_s + node.optics.photon_delay_s
+    return gate_mu[0] * 1e-9 - arrival, gate_mu[1] * 1e-9 - arrival
+
+
+def _uncorrected_phase_coherence(lab: Lab, omega: float, gate_mu: tuple[int, int] | None) -> float:
     """|E e^{iω(t_A − t_B)}| of the two heralding photons' emission times, each conditioned on
-    falling in the detection gate (``loop.gate_start_s`` + ``gate_length_s`` after its arrival
-    onset): the coherence a detection-time phase left uncorrected keeps (z and tomography
-    modes; for an ungated exponential 1/(1 + ω²τ²))."""
-    lp = lab.loop
+    falling in the detection gate (:func:`gate_window`): the coherence a detection-time phase
+    left uncorrected keeps (z and tomography modes; for an ungated exponential 1/(1 + ω²τ²))."""
     out = 1.0
     for node in lab.nodes:
         stats = pulse_stats(node, 0, round(node.excite.pulse_length_s / 1e-9))
-        mean = stats.gated_phase_mean(lp.gate_start_s, lp.gate_start_s + lp.gate_length_s, omega)
+        mean = stats.gated_phase_mean(*gate_window(lab, node, gate_mu), omega)
         out *= abs(mean)
     return out
 
 
-def _photon_eta(lab: Lab, node: Node) -> tuple[float, float, float, float]:
-    """(η per photon, p1, p2, p0) of one node for the nominal loop."""
+def _photon_eta(
+    lab: Lab, node: Node, gate_mu: tuple[int, int] | None
+) -> tuple[float, float, float, float]:
+    """(η per photon, p1, p2, p0) of one node for the nominal loop and the gate
+    :func:`gate_window`."""
     lp = lab.loop
     stats = pulse_stats(node, 0, round(node.excite.pulse_length_s / 1e-9))
     qe = sum(d.efficiency for d in lab.bsa.detectors) / 4
     jit = sum(d.jitter_s for d in lab.bsa.detectors) / 4
-    g = stats.gate_probability(lp.gate_start_s, lp.gate_start_s + lp.gate_length_s, 0.0, jit)
+    g = stats.gate_probability(*gate_window(lab, node, gate_mu), 0.0, jit)
     eta = node.species.branching_ratio * node.optics.efficiency * qe * g
     r = pumping_probability(lp.pump_s, node.pumping_time_s)
     keep = 1 - 0.5 * stats.p_emit
@@ -203,10 +225,15 @@ def predict(
     node B on a DRTIO satellite (:func:`herald_timing`, :func:`herald_to_rotation_s`)."""
     a, b = lab.nodes
     lp = lab.loop
-    (eta_a, p1a, p2a, _), (eta_b, p1b, p2b, _) = _photon_eta(lab, a), _photon_eta(lab, b)
+    gate = arguments.gate_mu
+    (eta_a, p1a, p2a, _), (eta_b, p1b, p2b, _) = (
+        _photon_eta(lab, a, gate),
+        _photon_eta(lab, b, gate),
+    )
     n_run = tuple(n.motion.doppler_n for n in lab.nodes)
     m = mode_overlap(lab, 0.0, n_run)  # type: ignore[arg-type]
-    d = sum(-math.expm1(-x.dark_rate_hz * lp.gate_length_s) for x in lab.bsa.detectors) / 4
+    start, stop = gate_window(lab, a, gate)
+    d = sum(-math.expm1(-x.dark_rate_hz * (stop - start)) for x in lab.bsa.detectors) / 4
     p_n = 0.5 * p1a * p1b * eta_a * eta_b
     p_2 = p2a * (p1b * eta_a * eta_b + 0.5 * eta_a**2) + p2b * (
         p1a * eta_a * eta_b + 0.5 * eta_b**2
@@ -222,7 +249,7 @@ def predict(
         var = sum(x.jitter_s**2 for x in lab.bsa.detectors) / 2 + 2 * (1e-9) ** 2 / 12
         c_phase = math.exp(-0.5 * wq * wq * var)
     else:
-        c_phase = _uncorrected_phase_coherence(lab, wq)
+        c_phase = _uncorrected_phase_coherence(lab, wq, gate)
     wait = herald_to_rotation_s(lab, two_chassis)
     c_t2 = _coherence_t2(a, wait) * _coherence_t2(b, wait)
     f_n = f_pol * (1 + m * c_phase * c_t2) / 2
@@ -273,12 +300,15 @@ def budget_dict(
     ``arguments``: the experiment's arguments the budget follows (:class:`LoopArguments`)."""
     bd = predict(lab, mode, two_chassis, arguments)
     t = herald_timing(lab, mode, two_chassis, arguments)
+    gate = gate_window(lab, lab.nodes[0], arguments.gate_mu)
     return {
         "lab": bd.lab,
         "mode": bd.mode,
         "two_chassis": two_chassis,
         "drtio_latency_s": t.link_mu * 1e-9,
         "herald_to_rotation_s": herald_to_rotation_s(lab, two_chassis),
+        "gate_s": list(gate),
+        "gate_calibrated": arguments.gate_mu is not None,
         "eta_a": bd.eta[0],
         "eta_b": bd.eta[1],
         "p_success": bd.p_succ,
@@ -298,9 +328,15 @@ def budget_dict(
     }
 
 
-def format_budget(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> str:
-    """Human-readable budget for ``ionlink-sim budget LAB``."""
-    d = budget_dict(lab, mode, two_chassis)
+def format_budget(
+    lab: Lab,
+    mode: str = "parity",
+    two_chassis: bool = False,
+    arguments: LoopArguments = DEFAULT_ARGUMENTS,
+) -> str:
+    """Human-readable budget for ``ionlink-sim budget LAB`` (``arguments``: as
+    :func:`budget_dict`)."""
+    d = budget_dict(lab, mode, two_chassis, arguments)
     lines = [f"lab {d['lab']}: {lab.description}".rstrip(": ")]
     if two_chassis:
         lines.append(
@@ -308,7 +344,13 @@ def format_budget(lab: Lab, mode: str = "parity", two_chassis: bool = False) -> 
             f"latency {d['drtio_latency_s'] * 1e6:.3f} µs one way, herald → rotation "
             f"{d['herald_to_rotation_s'] * 1e6:.1f} µs"
         )
+    g0, g1 = (x * 1e9 for x in d["gate_s"])
+    origin = "a run's calibrated gate" if d["gate_calibrated"] else "the lab's nominal gate"
     lines += [
+        (
+            f"  detection gate                         [{g0:+.0f}, {g1:+.0f}) ns from the earliest"
+            f" photon arrival ({origin})"
+        ),
         f"  photon detection probability per node  η_A = {d['eta_a']:.4f}, η_B = {d['eta_b']:.4f}",
         (
             f"  success probability per attempt        P = {d['p_success']:.3e}"

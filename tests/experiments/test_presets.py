@@ -3,7 +3,8 @@
 
 One simulated session per preset, as a lab day goes: Startup → readout calibration →
 single-photon calibration → remote entanglement (parity scan, ≥ 2000 heralds). The loop timing
-comes from the lab description (``calib.link.*``), the gate from the single-photon calibration.
+comes from the lab description (``calib.link.*``), the gate from the single-photon calibration,
+and the budget is the one of the gate the run played (``sim.budget_arguments.played_gate``).
 Tolerances: P and the lab-time rate within 3σ of the simulated statistics (σ from the herald
 count, Poisson); the budget's measured fidelity inside the analysis' 95 % interval; the timeline
 model of ``drivers.link_timing`` within 1 % of the simulated lab time for the counts observed
@@ -43,7 +44,8 @@ def _ok(result):
 @pytest.mark.parametrize("lab", sorted(SEEDS))
 def test_preset_monte_carlo_agrees_with_budget(tmp_path, lab):
     from analysis import fidelity_summary
-    from sim.physics.budget import herald_timing, predict
+    from sim.budget_arguments import played_gate
+    from sim.physics.budget import LoopArguments, herald_timing, predict
 
     with _session(tmp_path, lab, SEEDS[lab]) as sim:
         _ok(sim.run(REPO / "startup.py"))
@@ -55,7 +57,7 @@ def test_preset_monte_carlo_agrees_with_budget(tmp_path, lab):
                 arguments={"mode": "parity", "heralds_per_setting": HERALDS_PER_SETTING},
             )
         )
-        b = predict(sim.lab, "parity")
+        b = predict(sim.lab, "parity", arguments=LoopArguments(gate_mu=played_gate(r.results_file)))
         timing = herald_timing(sim.lab, "parity")
     d = r.datasets
     n, attempts = int(d["totals.heralds"]), int(d["totals.attempts"])
