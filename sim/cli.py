@@ -91,6 +91,13 @@ def get_argparser() -> argparse.ArgumentParser:
         action="store_true",
         help="the teleported remote gate's budget (labs with memory ions: repository/remote_gate)",
     )
+    budget.add_argument(
+        "--path",
+        default="gateware",
+        choices=["gateware", "cpu"],
+        help="heralding path: the entangler's loop (repository/remote_entanglement.py) or CPU "
+        "heralding (repository/remote_entanglement_cpu.py, one chassis); default: %(default)s",
+    )
     _common(budget)
 
     demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
@@ -256,12 +263,23 @@ def cmd_budget(args: argparse.Namespace) -> int:
     check_link_overrides(args.lab_set, args.device_db)
     lab = resolve_lab(args.lab, None, args.lab_set)
     two = is_two_chassis(args.device_db)
-    if args.gate:
+    if args.path == "cpu":
+        if args.gate or two:
+            raise InputError(
+                "--path cpu: the CPU-heralding budget is for remote entanglement on one chassis "
+                "(not with --gate or a DRTIO device db)"
+            )
+        from sim.physics.cpu_budget import cpu_budget_dict, format_cpu_budget
+
+        report: Any = (
+            cpu_budget_dict(lab, args.mode) if args.json else format_cpu_budget(lab, args.mode)
+        )
+    elif args.gate:
         from sim.physics.gate_budget import format_gate_budget, gate_budget_dict
         from sim.physics.lab import LabError
 
         try:
-            report: Any = gate_budget_dict(lab, two) if args.json else format_gate_budget(lab, two)
+            report = gate_budget_dict(lab, two) if args.json else format_gate_budget(lab, two)
         except LabError as exc:
             raise InputError(str(exc)) from None
     else:

@@ -23,7 +23,8 @@ polarisation flips of both photons cancel). Per node: photon detection probabili
 The loop is the one the gateware experiment plays with its default arguments, except where
 :class:`LoopArguments` says otherwise (the arguments the budget follows besides the lab's
 ``[loop]``: heralds per setting, parity points, slack margin; ``sim.budget_arguments`` maps an
-experiment's arguments onto these and the lab's keys).
+experiment's arguments onto these and the lab's keys). The CPU-heralding experiment's loop:
+:mod:`sim.physics.cpu_budget` (``ionlink-sim budget LAB --path cpu``).
 """
 
 from __future__ import annotations
@@ -51,9 +52,11 @@ __all__ = [
     "Budget",
     "LoopArguments",
     "budget_dict",
+    "dark_probabilities",
     "format_budget",
     "herald_timing",
     "herald_to_rotation_s",
+    "link_datasets",
     "predict",
 ]
 
@@ -125,6 +128,11 @@ def _photon_eta(lab: Lab, node: Node) -> tuple[float, float, float, float]:
     return eta, p0 * (stats.p_emit - stats.p_double), p0 * stats.p_double, p0
 
 
+def dark_probabilities(lab: Lab) -> list[float]:
+    """Probability of a dark count in each detector's gate (det0..det3)."""
+    return [-math.expm1(-x.dark_rate_hz * lab.loop.gate_length_s) for x in lab.bsa.detectors]
+
+
 def _coherence_t2(node: Node, t: float) -> float:
     if node.dephasing == "exponential":
         return math.exp(-t / node.t2_s)
@@ -137,6 +145,20 @@ def _spam(node: Node) -> float:
     t = node.readout.duration_s
     _, err = optimal_threshold(b * t, d * t)
     return err + node.readout.prep_error
+
+
+def link_datasets(lab: Lab) -> dict:
+    """The ``calib.link.*`` datasets (s) a session stores for ``lab``'s ``[loop]``
+    (:func:`drivers.link_timing.loop_datasets`; detection: the longer node's)."""
+    return loop_datasets(
+        lab.loop.cycle_s,
+        lab.loop.run_s,
+        lab.loop.cool_s,
+        lab.loop.pump_s,
+        lab.loop.gate_start_s,
+        lab.loop.gate_length_s,
+        max(n.readout.duration_s for n in lab.nodes),
+    )
 
 
 def herald_timing(
@@ -153,15 +175,7 @@ def herald_timing(
     PMT counts are read over the link (one round trip per count and one for the read that times
     out; ½(bright + dark) counts on average, each ion of a Bell state being bright half of the
     time)."""
-    link = loop_datasets(
-        lab.loop.cycle_s,
-        lab.loop.run_s,
-        lab.loop.cool_s,
-        lab.loop.pump_s,
-        lab.loop.gate_start_s,
-        lab.loop.gate_length_s,
-        max(n.readout.duration_s for n in lab.nodes),
-    )
+    link = link_datasets(lab)
     amp = DEFAULT_CALIBRATION["qubit.amplitude"]
     mu_per_rad = max(1e9 / (2 * n.qubit.rabi_frequency_hz * amp) / math.pi for n in lab.nodes)
     s = analysis_settings(mode, arguments.parity_points)
@@ -206,7 +220,7 @@ def predict(
     (eta_a, p1a, p2a, _), (eta_b, p1b, p2b, _) = _photon_eta(lab, a), _photon_eta(lab, b)
     n_run = tuple(n.motion.doppler_n for n in lab.nodes)
     m = mode_overlap(lab, 0.0, n_run)  # type: ignore[arg-type]
-    d = sum(-math.expm1(-x.dark_rate_hz * lp.gate_length_s) for x in lab.bsa.detectors) / 4
+    d = sum(dark_probabilities(lab)) / 4
     p_n = 0.5 * p1a * p1b * eta_a * eta_b
     p_2 = p2a * (p1b * eta_a * eta_b + 0.5 * eta_a**2) + p2b * (
         p1a * eta_a * eta_b + 0.5 * eta_b**2
