@@ -12,8 +12,9 @@ executes runs of attempts without a click in one step). Every
 How fast: the CPU has to wait until the gate has closed plus the input latency (104 mu), read four
 inputs, and play the next trace with enough slack. On Kasli (rv32g, 125 MHz) this is a few us per
 attempt, so the attempt period is set by the CPU, not by ``cycle_length``: expect several times
-fewer attempts per second than the gateware path (``benchmarks/attempt_rate.py`` measures it in the
-simulator with the Kasli cost model). Lower ``slack_margin`` until underflows appear
+fewer attempts per second than the gateware path (``ionlink-sim budget LAB --path cpu`` predicts
+it, ``drivers.cpu_link_timing``; ``benchmarks/attempt_rate.py`` measures it in the simulator with
+the Kasli cost model). Lower ``slack_margin`` until underflows appear
 (``totals.underflows_recovered``) to find the limit of a given Kasli.
 """
 
@@ -22,6 +23,7 @@ from artiq.experiment import *
 from numpy import int32, int64
 
 from drivers.bsa import GATE_INPUT_OFFSET_MU, UNDERFLOW, psi_of_pattern
+from drivers.cpu_link_timing import CPU_MARGIN_S
 from drivers.link import LinkExperiment
 from drivers.link_timing import link_default, nearest_mu
 
@@ -30,7 +32,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
     """Remote entanglement (CPU heralding)"""
 
     def build(self):
-        self.build_link(default_margin=1.8 * us)
+        self.build_link(default_margin=CPU_MARGIN_S)
         self.setattr_argument(
             "cycle_length",
             NumberValue(link_default(self, "cycle_s"), unit="us", min=0.1 * us),
@@ -42,7 +44,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
             NumberValue(0, precision=0, step=1, min=0, type="int"),
             group="attempt",
             tooltip="attempts between two coolings; 0: calib.link.run_s / cycle (the gateware's "
-            "run, 190 x 1.05 us = 200 us)",
+            "run, 191 x 1.05 us >= 200 us)",
         )
         self.build_pulse_timing("attempt")
         self.setattr_argument(

@@ -22,6 +22,7 @@ import logging
 import pathlib
 import signal
 import sys
+from dataclasses import replace
 from typing import Any, NoReturn, Sequence
 
 from sim.cli_simulation import make_simulation, simulation_options
@@ -99,6 +100,13 @@ def get_argparser() -> argparse.ArgumentParser:
         default=None,
         help="the detection gate a run plays, in ns from the excitation pulse start (its "
         "calib.photon.gate_start_mu/gate_stop_mu; default: the lab's nominal gate)",
+    )
+    budget.add_argument(
+        "--path",
+        default="gateware",
+        choices=["gateware", "cpu"],
+        help="heralding path: the entangler's loop (repository/remote_entanglement.py) or CPU "
+        "heralding (repository/remote_entanglement_cpu.py, one chassis); default: %(default)s",
     )
     _common(budget)
 
@@ -270,12 +278,26 @@ def cmd_budget(args: argparse.Namespace) -> int:
         raise InputError("--detection-gate {} {}: need 0 <= START < STOP (ns)".format(*gate))
     if gate is not None and args.gate:
         raise InputError("--detection-gate is for the entanglement budget, not with --gate")
-    if args.gate:
+    if args.path == "cpu":
+        if args.gate or two:
+            raise InputError(
+                "--path cpu: the CPU-heralding budget is for remote entanglement on one chassis "
+                "(not with --gate or a DRTIO device db)"
+            )
+        from sim.physics.cpu_budget import CPU_ARGUMENTS, cpu_budget_dict, format_cpu_budget
+
+        cpu = replace(CPU_ARGUMENTS, gate_mu=gate)
+        report: Any = (
+            cpu_budget_dict(lab, args.mode, cpu)
+            if args.json
+            else format_cpu_budget(lab, args.mode, cpu)
+        )
+    elif args.gate:
         from sim.physics.gate_budget import format_gate_budget, gate_budget_dict
         from sim.physics.lab import LabError
 
         try:
-            report: Any = gate_budget_dict(lab, two) if args.json else format_gate_budget(lab, two)
+            report = gate_budget_dict(lab, two) if args.json else format_gate_budget(lab, two)
         except LabError as exc:
             raise InputError(str(exc)) from None
     else:

@@ -26,6 +26,8 @@ The loop is the one the gateware experiment plays with its default arguments, ex
 experiment's arguments onto these and the lab's keys). The detection gate is the lab's nominal
 one (each node's earliest photon arrival + ``loop.gate_start_s``, for ``loop.gate_length_s``)
 unless :attr:`LoopArguments.gate_mu` gives the gate a run plays (its single-photon calibration).
+The CPU-heralding experiment's loop: :mod:`sim.physics.cpu_budget` (``ionlink-sim budget LAB
+--path cpu``).
 """
 
 from __future__ import annotations
@@ -53,10 +55,14 @@ __all__ = [
     "Budget",
     "LoopArguments",
     "budget_dict",
+    "dark_probabilities",
     "format_budget",
+    "gate_line",
     "gate_window",
     "herald_timing",
     "herald_to_rotation_s",
+    "link_datasets",
+    "photon_eta",
     "predict",
 ]
 
@@ -130,7 +136,7 @@ def _uncorrected_phase_coherence(lab: Lab, omega: float, gate_mu: tuple[int, int
     return out
 
 
-def _photon_eta(
+def photon_eta(
     lab: Lab, node: Node, gate_mu: tuple[int, int] | None
 ) -> tuple[float, float, float, float]:
     """(η per photon, p1, p2, p0) of one node for the nominal loop and the gate
@@ -147,6 +153,13 @@ def _photon_eta(
     return eta, p0 * (stats.p_emit - stats.p_double), p0 * stats.p_double, p0
 
 
+def dark_probabilities(lab: Lab, gate_mu: tuple[int, int] | None = None) -> list[float]:
+    """Probability of a dark count in each detector's gate (det0..det3; the gate of
+    :func:`gate_window`)."""
+    start, stop = gate_window(lab, lab.nodes[0], gate_mu)
+    return [-math.expm1(-x.dark_rate_hz * (stop - start)) for x in lab.bsa.detectors]
+
+
 def _coherence_t2(node: Node, t: float) -> float:
     if node.dephasing == "exponential":
         return math.exp(-t / node.t2_s)
@@ -159,6 +172,20 @@ def _spam(node: Node) -> float:
     t = node.readout.duration_s
     _, err = optimal_threshold(b * t, d * t)
     return err + node.readout.prep_error
+
+
+def link_datasets(lab: Lab) -> dict:
+    """The ``calib.link.*`` datasets (s) a session stores for ``lab``'s ``[loop]``
+    (:func:`drivers.link_timing.loop_datasets`; detection: the longer node's)."""
+    return loop_datasets(
+        lab.loop.cycle_s,
+        lab.loop.run_s,
+        lab.loop.cool_s,
+        lab.loop.pump_s,
+        lab.loop.gate_start_s,
+        lab.loop.gate_length_s,
+        max(n.readout.duration_s for n in lab.nodes),
+    )
 
 
 def herald_timing(
@@ -175,15 +202,7 @@ def herald_timing(
     PMT counts are read over the link (one round trip per count and one for the read that times
     out; ½(bright + dark) counts on average, each ion of a Bell state being bright half of the
     time)."""
-    link = loop_datasets(
-        lab.loop.cycle_s,
-        lab.loop.run_s,
-        lab.loop.cool_s,
-        lab.loop.pump_s,
-        lab.loop.gate_start_s,
-        lab.loop.gate_length_s,
-        max(n.readout.duration_s for n in lab.nodes),
-    )
+    link = link_datasets(lab)
     amp = DEFAULT_CALIBRATION["qubit.amplitude"]
     mu_per_rad = max(1e9 / (2 * n.qubit.rabi_frequency_hz * amp) / math.pi for n in lab.nodes)
     s = analysis_settings(mode, arguments.parity_points)
@@ -227,13 +246,12 @@ def predict(
     lp = lab.loop
     gate = arguments.gate_mu
     (eta_a, p1a, p2a, _), (eta_b, p1b, p2b, _) = (
-        _photon_eta(lab, a, gate),
-        _photon_eta(lab, b, gate),
+        photon_eta(lab, a, gate),
+        photon_eta(lab, b, gate),
     )
     n_run = tuple(n.motion.doppler_n for n in lab.nodes)
     m = mode_overlap(lab, 0.0, n_run)  # type: ignore[arg-type]
-    start, stop = gate_window(lab, a, gate)
-    d = sum(-math.expm1(-x.dark_rate_hz * (stop - start)) for x in lab.bsa.detectors) / 4
+    d = sum(dark_probabilities(lab, gate)) / 4
     p_n = 0.5 * p1a * p1b * eta_a * eta_b
     p_2 = p2a * (p1b * eta_a * eta_b + 0.5 * eta_a**2) + p2b * (
         p1a * eta_a * eta_b + 0.5 * eta_b**2
@@ -328,6 +346,17 @@ def budget_dict(
     }
 
 
+def gate_line(d: dict) -> str:
+    """The budget's line naming its detection gate (``d``: a budget dict's ``gate_s`` and
+    ``gate_calibrated``)."""
+    g0, g1 = (x * 1e9 for x in d["gate_s"])
+    origin = "a run's calibrated gate" if d["gate_calibrated"] else "the lab's nominal gate"
+    return (
+        f"  detection gate                         [{g0:+.0f}, {g1:+.0f}) ns from the earliest"
+        f" photon arrival ({origin})"
+    )
+
+
 def format_budget(
     lab: Lab,
     mode: str = "parity",
@@ -344,13 +373,8 @@ def format_budget(
             f"latency {d['drtio_latency_s'] * 1e6:.3f} µs one way, herald → rotation "
             f"{d['herald_to_rotation_s'] * 1e6:.1f} µs"
         )
-    g0, g1 = (x * 1e9 for x in d["gate_s"])
-    origin = "a run's calibrated gate" if d["gate_calibrated"] else "the lab's nominal gate"
     lines += [
-        (
-            f"  detection gate                         [{g0:+.0f}, {g1:+.0f}) ns from the earliest"
-            f" photon arrival ({origin})"
-        ),
+        gate_line(d),
         f"  photon detection probability per node  η_A = {d['eta_a']:.4f}, η_B = {d['eta_b']:.4f}",
         (
             f"  success probability per attempt        P = {d['p_success']:.3e}"

@@ -95,3 +95,14 @@ def test_budget_cli_takes_the_detection_gate(capsys):
     assert main(["budget", "duke2024", "--detection-gate", "514", "469"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--detection-gate 514 469" in err
+    # the CPU path's budget takes the same gate: the gateware path's P, its gate named
+    assert (
+        main(["budget", "duke2024", "--path", "cpu", "--detection-gate", "469", "514", "--json"])
+        == 0
+    )
+    cpu = json.loads(capsys.readouterr().out)
+    assert cpu["p_success"] == pytest.approx(expected["p_success"], rel=1e-12)
+    assert cpu["gate_s"] == pytest.approx([-1e-9, 44e-9]) and cpu["gate_calibrated"]
+    assert main(["budget", "duke2024", "--path", "cpu", "--json"]) == 0
+    nominal = json.loads(capsys.readouterr().out)
+    assert not nominal["gate_calibrated"] and nominal["p_success"] != cpu["p_success"]

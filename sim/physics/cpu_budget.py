@@ -1,0 +1,266 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The link budget of the CPU-heralding path (``repository/remote_entanglement_cpu.py``):
+``ionlink-sim budget LAB --path cpu``.
+
+Same physics per attempt as the gateware path (:mod:`sim.physics.budget`): both experiments
+play the lab's pump window and excitation time (``calib.link.*``), open the gates on the
+single-photon calibration's window (``calib.photon.gate_*``) and analyse and read out alike, so
+P is the gateware budget's and F has the same terms, with one difference: the herald → analysis
+time is the CPU loop's own (the rest of the heralding attempt: gate latency, reads, slack
+margin; :attr:`~drivers.cpu_link_timing.CpuHeraldTiming.rotation_wait_s`), not the lab's
+``loop.herald_to_rotation_s``. (The gateware drives both excitation outputs for the longer
+node's pulse, the CPU trace each node for its own; the budget takes each node's own, so the two
+agree whenever the nodes' pulses are equally long, as in every preset.) The longer attempt
+period lets the ions heat more between coolings (at ``oxford2020`` ≈ 0.03 quanta more, a change
+of the mode overlap below 10⁻⁸); the budget ignores heating on both paths.
+
+The rate differs: the attempt period is set by the CPU's reads (:mod:`drivers.cpu_link_timing`),
+re-cooling comes every ``attempts_per_cool`` attempts (the lab's ``run_s`` over its cycle), each
+click costs about an input read (dark counts and photons: each detector's click probability in
+the gate), and a herald costs its handling and a new block.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+from drivers.cpu_link_timing import CPU_MARGIN_S, CpuHeraldTiming
+from sim.lab_datasets import calibration_datasets
+
+from .budget import (
+    Budget,
+    LoopArguments,
+    dark_probabilities,
+    gate_line,
+    gate_window,
+    herald_timing,
+    herald_to_rotation_s,
+    link_datasets,
+    photon_eta,
+    predict,
+)
+from .lab import Lab
+from .readout import fluorescence_rates
+
+__all__ = [
+    "CPU_ARGUMENTS",
+    "CpuBudget",
+    "click_probabilities",
+    "cpu_budget_dict",
+    "cpu_herald_timing",
+    "format_cpu_budget",
+    "predict_cpu",
+]
+
+#: The CPU experiment's default arguments the budget follows (its slack margin: 1.8 µs).
+CPU_ARGUMENTS = LoopArguments(slack_margin_s=CPU_MARGIN_S)
+
+_REF_PERIOD_S = 1e-9
+
+
+@dataclass(frozen=True)
+class CpuBudget:
+    """Predicted performance of the CPU-heralding loop.
+
+    :param link: P and F (:class:`~sim.physics.budget.Budget`, with the CPU loop's herald →
+        analysis time); its rate fields are the gateware loop's, for comparison.
+    :param timing: the CPU loop's timeline (with each detector's click probability).
+    """
+
+    link: Budget
+    timing: CpuHeraldTiming
+
+    @property
+    def attempt_rate_hz(self) -> float:
+        """f = 1/T_attempt (s⁻¹)."""
+        return 1e9 / self.timing.attempt_mu
+
+    @property
+    def loop_rate_hz(self) -> float:
+        """R_loop = P·f·D (s⁻¹)."""
+        return self.timing.loop_rate_hz(self.link.p_succ)
+
+    @property
+    def herald_time_s(self) -> float:
+        """T_herald (s)."""
+        return self.timing.herald_s(self.link.p_succ)
+
+    @property
+    def rate_hz(self) -> float:
+        """R = 1/(1/R_loop + T_herald) (s⁻¹), per second of lab time."""
+        return self.timing.rate_hz(self.link.p_succ)
+
+
+def click_probabilities(
+    lab: Lab, gate_mu: tuple[int, int] | None = None
+) -> tuple[float, float, float, float]:
+    """Probability per attempt that each detector clicks in its gate: its dark count, and a
+    quarter of the photons both nodes emit (η, p1 and p2 of the budget; a double excitation
+    emits two) scaled by its efficiency over the four detectors' mean."""
+    photons = 0.0
+    for node in lab.nodes:
+        eta, p1, p2, _ = photon_eta(lab, node, gate_mu)
+        photons += eta * (p1 + 2 * p2)
+    qe = [d.efficiency for d in lab.bsa.detectors]
+    mean_qe = sum(qe) / 4
+    scale = [q / mean_qe if mean_qe > 0 else 0.0 for q in qe]
+    dark = dark_probabilities(lab, gate_mu)
+    c0, c1, c2, c3 = (dark[i] + 0.25 * photons * scale[i] for i in range(4))
+    return c0, c1, c2, c3
+
+
+def cpu_herald_timing(
+    lab: Lab, mode: str = "parity", arguments: LoopArguments = CPU_ARGUMENTS
+) -> CpuHeraldTiming:
+    """The loop the CPU experiment plays at ``lab`` with its default arguments but
+    ``arguments`` (analysis ``mode``; one chassis): the lab's ``calib.link.*`` (cycle, run,
+    cooling, excitation time), the gate ``arguments.gate_mu`` or the nominal one
+    (:func:`sim.lab_datasets.calibration_datasets`),
+    the margin and the cooling rounded down to mu as the experiment converts them."""
+    link = link_datasets(lab)
+    cycle_mu = round(link["calib.link.cycle_s"] / _REF_PERIOD_S)
+    run_mu = round(link["calib.link.run_s"] / _REF_PERIOD_S)
+    excite_mu = round(link["calib.link.excite_time_s"] / _REF_PERIOD_S)
+    gate_start, gate_stop = arguments.gate_mu or _nominal_gate(lab)
+    base = replace(
+        herald_timing(lab, mode, False, arguments),
+        cycle_mu=cycle_mu,
+        cool_mu=int(link["calib.link.cool_s"] // _REF_PERIOD_S),
+        margin_mu=int(arguments.slack_margin_s // _REF_PERIOD_S),
+    )
+    node_b = lab.node("b")
+    bright, dark = fluorescence_rates(node_b.readout, node_b.motion, node_b.motion.doppler_n)
+    return CpuHeraldTiming(
+        loop=base,
+        gate_end_mu=excite_mu + gate_stop,
+        gate_length_mu=gate_stop - gate_start,
+        attempts_per_cool=max(1, math.ceil(run_mu / cycle_mu)),
+        clicks=click_probabilities(lab, arguments.gate_mu),
+        readout_counts_b=0.5 * (bright + dark) * node_b.readout.duration_s,
+    )
+
+
+def _nominal_gate(lab: Lab) -> tuple[int, int]:
+    """The lab's nominal gate in mu from the excitation
+    (:func:`sim.lab_datasets.calibration_datasets`)."""
+    cal = calibration_datasets(lab)
+    return int(cal["calib.photon.gate_start_mu"]), int(cal["calib.photon.gate_stop_mu"])
+
+
+def predict_cpu(
+    lab: Lab, mode: str = "parity", arguments: LoopArguments = CPU_ARGUMENTS
+) -> CpuBudget:
+    """Analytic prediction for ``lab``'s nominal loop played by the CPU experiment in analysis
+    ``mode`` with ``arguments``: P and F as the gateware path's (:func:`predict`) with the CPU
+    loop's herald → analysis time, the rate from :func:`cpu_herald_timing`."""
+    timing = cpu_herald_timing(lab, mode, arguments)
+    own = replace(lab, loop=replace(lab.loop, herald_to_rotation_s=timing.rotation_wait_s))
+    return CpuBudget(predict(own, mode, False, arguments), timing)
+
+
+def cpu_budget_dict(
+    lab: Lab, mode: str = "parity", arguments: LoopArguments = CPU_ARGUMENTS
+) -> dict:
+    """Every figure :func:`format_cpu_budget` prints, for scripts (``--path cpu --json``); the
+    gateware loop's rate and herald → analysis time beside them for comparison."""
+    b = predict_cpu(lab, mode, arguments)
+    t, link = b.timing, b.link
+    gateware = predict(lab, mode, False, LoopArguments(gate_mu=arguments.gate_mu))
+    return {
+        "lab": link.lab,
+        "mode": link.mode,
+        "path": "cpu",
+        "gate_s": list(gate_window(lab, lab.nodes[0], arguments.gate_mu)),
+        "gate_calibrated": arguments.gate_mu is not None,
+        "eta_a": link.eta[0],
+        "eta_b": link.eta[1],
+        "p_success": link.p_succ,
+        "p_genuine": link.p_genuine,
+        "clicks_per_attempt": list(t.clicks),
+        "attempt_period_s": t.attempt_mu * 1e-9,
+        "attempt_rate_hz": b.attempt_rate_hz,
+        "attempts_per_cool": t.attempts_per_cool,
+        "slack_margin_s": t.loop.margin_mu * 1e-9,
+        "loop_time_per_attempt_s": t.loop_attempt_mu * 1e-9,
+        "duty_cycle": t.duty_cycle,
+        "loop_rate_hz": b.loop_rate_hz,
+        "herald_handling_s": t.herald_handling_mu * 1e-9,
+        "herald_time_s": b.herald_time_s,
+        "rate_hz": b.rate_hz,
+        "herald_to_rotation_s": t.rotation_wait_s,
+        "fidelity_state": link.fidelity_state,
+        "fidelity_measured": link.fidelity_measured,
+        "spam_a": link.spam[0],
+        "spam_b": link.spam[1],
+        "terms": dict(link.terms),
+        "gateware": {
+            "attempt_rate_hz": gateware.attempt_rate_hz,
+            "loop_rate_hz": gateware.loop_rate_hz,
+            "rate_hz": gateware.rate_hz,
+            "herald_to_rotation_s": herald_to_rotation_s(lab),
+            "fidelity_measured": gateware.fidelity_measured,
+        },
+    }
+
+
+def format_cpu_budget(
+    lab: Lab, mode: str = "parity", arguments: LoopArguments = CPU_ARGUMENTS
+) -> str:
+    """Human-readable CPU-path budget for ``ionlink-sim budget LAB --path cpu`` (``arguments``:
+    as :func:`cpu_budget_dict`)."""
+    d = cpu_budget_dict(lab, mode, arguments)
+    g = d["gateware"]
+    c = d["clicks_per_attempt"]
+    lines = [
+        f"lab {d['lab']}: {lab.description}".rstrip(": "),
+        (
+            "  CPU heralding (repository/remote_entanglement_cpu.py; slack margin "
+            f"{d['slack_margin_s'] * 1e6:.2f} µs, Kasli 2.0 CPU costs)"
+        ),
+        "  P and F: the gateware path's physics (same pump, excitation, gate window, analysis,",
+        (
+            "    readout); herald → analysis pulses "
+            f"{d['herald_to_rotation_s'] * 1e6:.1f} µs (the CPU's reads and margin) instead of "
+            f"the lab's {g['herald_to_rotation_s'] * 1e6:.1f} µs"
+        ),
+        gate_line(d),
+        f"  photon detection probability per node  η_A = {d['eta_a']:.4f}, η_B = {d['eta_b']:.4f}",
+        (
+            f"  success probability per attempt        P = {d['p_success']:.3e}"
+            f"  (genuine {d['p_genuine']:.3e})"
+        ),
+        (
+            f"  attempt period (CPU reads + margin)    T = {d['attempt_period_s'] * 1e6:.3f} µs,"
+            f" f = {d['attempt_rate_hz'] / 1e6:.3f} MHz (gateware {g['attempt_rate_hz'] / 1e6:.3f})"
+        ),
+        (
+            f"    clicks per attempt (det0..3)         {c[0]:.2e} {c[1]:.2e} {c[2]:.2e} {c[3]:.2e}"
+            f"; re-cooling every {d['attempts_per_cool']} attempts"
+        ),
+        (
+            "  loop time per attempt                  "
+            f"{d['loop_time_per_attempt_s'] * 1e6:.3f} µs, duty cycle D = {d['duty_cycle']:.3f}"
+        ),
+        (
+            f"  loop rate, herald handling excluded    R_loop = P·f·D = {d['loop_rate_hz']:.1f}"
+            f" s^-1  (gateware {g['loop_rate_hz']:.1f})"
+        ),
+        (
+            f"  time per herald besides the loop       T_herald = {d['herald_time_s'] * 1e6:.1f} µs"
+            f"  (handling {d['herald_handling_s'] * 1e6:.1f} µs; {d['mode']} mode)"
+        ),
+        (
+            f"  heralded rate (lab time)               R = 1/(1/R_loop + T_herald)"
+            f" = {d['rate_hz']:.1f} s^-1  (gateware {g['rate_hz']:.1f})"
+        ),
+        f"  heralded-state fidelity                F = {d['fidelity_state']:.4f}",
+        (
+            f"  measured fidelity (with SPAM)          F = {d['fidelity_measured']:.4f}"
+            f"  (gateware {g['fidelity_measured']:.4f})"
+        ),
+        "  error budget (1 - F, one term at a time):",
+    ]
+    for name, v in d["terms"].items():
+        lines.append(f"    {name:<30s} {v:.5f}")
+    return "\n".join(lines)

@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The CPU-heralding path's rate model (``drivers.cpu_link_timing``, ``ionlink-sim budget LAB
+--path cpu``) against the simulated loop of ``repository/remote_entanglement_cpu.py``.
+
+Silent detectors make the loop deterministic: the lab time of N attempts is the model's to the mu
+(the attempt period, the cooling blocks' ends, the pause checks; the difference of two runs, so
+the kernel's start cancels). Dark counts alone check a click's cost (statistical, from each
+detector's click probability), and a short heralding run the handling of each herald to the mu
+from its pattern, det0's click time and node B's counts. Checked with planted errors, each fails
+its test: the counter read left out of the attempt's tail (80 mu per attempt), det0's click
+costed nothing (its first read returns at the click: the dark-count test 7σ off) and node B's
+count reads left out of the herald handling (≈ 1 600 mu per herald).
+"""
+
+import json
+
+import pytest
+
+from sim.physics.cpu_budget import cpu_herald_timing, predict_cpu
+from tests.experiments.simhelpers import REPO, simulation
+
+SILENT = ("bsa.detectors.*.efficiency=0.0", "bsa.detectors.*.dark_rate_hz=0.0")
+
+
+def _lab(name, *sets):
+    from sim.runner import resolve_lab
+
+    return resolve_lab(name, None, sets)
+
+
+def _run(tmp_path, lab, seed=1, **arguments):
+    """The CPU experiment in Z mode at ``lab``; its datasets (a run that stops at its herald
+    timeout still writes them)."""
+    sim = simulation(tmp_path, lab=lab, seed=seed)
+    try:
+        args = {"mode": "z", **arguments}
+        return sim.run(REPO / "remote_entanglement_cpu.py", None, args).datasets
+    finally:
+        sim.close()
+
+
+def test_constants_are_the_simulators():
+    """The model's constants are the driver's, the PHY's and the cost table's."""
+    from drivers import bsa
+    from drivers import cpu_link_timing as c
+    from sim.rtio.costs import KASLI2
+    from sim.rtio.phy import ttl
+
+    assert c.GATE_INPUT_OFFSET_MU == bsa.GATE_INPUT_OFFSET_MU == ttl.GATE_OFFSET_MU
+    assert c.INPUT_ARRIVAL_MU == ttl.INPUT_ARRIVAL_MU
+    assert c.GATE_LATENCY_MU == 13 * 8
+    assert (c._INPUT_READ_MU, c._COUNTER_READ_MU, c._CURSOR_STEP_MU) == (
+        KASLI2.rtio_input,
+        KASLI2.get_counter,
+        KASLI2.delay,
+    )
+    assert c._HERALD_FIXED_MU == c.GATE_LATENCY_MU + KASLI2.rtio_input + KASLI2.rpc_async + 80
+
+
+@pytest.mark.parametrize("name", ["oxford2020", "duke2024"])
+def test_silent_loop_lab_time_is_the_models(tmp_path, name):
+    """N attempts without a click (stopped by ``herald_timeout``): the lab time between two
+    such runs is the model's exactly: oxford2020 re-cools every 191 attempts, duke2024 cools
+    continuously and pays for its pause checks."""
+    lab = _lab(name, *SILENT)
+    t = cpu_herald_timing(lab, "z")
+    k = -(-t.check_every // t.attempts_per_cool)  # coolings between two pause checks
+    lab_mu = []
+    model = []
+    for i, n in enumerate((7, 7 + 4 * k * t.attempts_per_cool + 13)):
+        d = _run(tmp_path / str(i), lab, heralds_per_setting=1, herald_timeout=n)
+        assert d["totals.attempts"] == n and d["totals.heralds"] == 0
+        coolings = int(d["totals.runs"])
+        assert coolings == -(-n // t.attempts_per_cool)
+        lab_mu.append(round(d["totals.lab_time_s"] * 1e9))
+        model.append(t.lab_time_mu(n, coolings, 0, settings=0, checks=(coolings - 1) // k))
+    assert t.clicks == (0.0, 0.0, 0.0, 0.0)
+    assert lab_mu[1] - lab_mu[0] == pytest.approx(model[1] - model[0], abs=0.5), (lab_mu, model)
+    # the attempt period the budget prints
+    assert t.attempt_mu == {"oxford2020": 3248, "duke2024": 4152}[name]
+
+
+def test_dark_count_clicks_cost_what_the_model_says(tmp_path):
+    """Dark counts in det0 and det2 alone (3 % each per attempt; never a herald pattern): the
+    lab time beyond the silent loop's is the clicks' (det0 ≈ 225 mu, det2 240), within 3σ of
+    the click count (≈ 350)."""
+    lab = _lab(
+        "oxford2020",
+        "bsa.detectors.*.efficiency=0.0",
+        "bsa.detectors.*.afterpulse_prob=0.0",
+        "bsa.detectors.*.dark_rate_hz=0.0",
+        "bsa.detectors[0].dark_rate_hz=2e6",
+        "bsa.detectors[2].dark_rate_hz=2e6",
+    )
+    t = cpu_herald_timing(lab, "z")
+    assert t.clicks[1] == t.clicks[3] == 0 and t.clicks[0] == t.clicks[2] > 0.02
+    n = 6_000
+    d = _run(tmp_path, lab, heralds_per_setting=1, herald_timeout=n)
+    assert d["totals.attempts"] == n and d["totals.heralds"] == 0
+    coolings = int(d["totals.runs"])
+    expected = n * t.click_mu
+    silent = t.lab_time_mu(n, coolings, 0, settings=1) - expected
+    clicks_mu = d["totals.lab_time_s"] * 1e9 - silent
+    sigma = 240 * (n * sum(t.clicks)) ** 0.5
+    assert abs(clicks_mu - expected) < 3 * sigma, (clicks_mu, expected, sigma)
+
+
+def test_herald_handling_and_rate_against_the_simulation(tmp_path):
+    """target_99_1khz, 12 heralds: each herald's handling is the model's from its pattern,
+    det0's click time and node B's counts (to the 8 mu grid); the lab time is the model's for
+    the counts observed (0.1 %; the clicks are the expected ones); P within 3σ."""
+    lab = _lab("target_99_1khz")
+    b = predict_cpu(lab, "z")
+    t = b.timing
+    d = _run(tmp_path, lab, seed=3, heralds_per_setting=12)
+    n = int(d["totals.heralds"])
+    assert n == 12 and d["totals.underflows_recovered"] == 0
+    model = 0.0
+    for pattern, ts, counts in zip(d["herald.pattern"], d["herald.t_det_mu"], d["herald.counts_b"]):
+        clicks = 240 * bin(int(pattern) & 0b1110).count("1")
+        if pattern & 1:
+            clicks += t.det0_click_mu(int(ts[0]))
+        model += t.after_trace_mu(clicks, int(counts))
+    handling = d["totals.herald_handling_s"] * 1e9
+    assert abs(handling - model) <= 8 * n, (handling, model)
+    att, coolings = int(d["totals.attempts"]), int(d["totals.runs"])
+    lab_mu = d["totals.lab_time_s"] * 1e9
+    assert t.lab_time_mu(att, coolings, n, settings=1) == pytest.approx(lab_mu, rel=1e-3)
+    p = n / att
+    assert abs(p - b.link.p_succ) < 3 * b.link.p_succ / n**0.5, (p, b.link.p_succ)
+
+
+def test_cli_cpu_path(capsys):
+    """``budget LAB --path cpu --json``: the CPU loop's figures, R from R_loop and T_herald, P
+    and the error terms but T2 the gateware budget's; ``--path cpu --gate``: one line, exit 2."""
+    from sim.cli import main
+
+    assert main(["budget", "oxford2020", "--path", "cpu", "--mode", "z", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert main(["budget", "oxford2020", "--mode", "z", "--json"]) == 0
+    g = json.loads(capsys.readouterr().out)
+    assert d["path"] == "cpu" and d["p_success"] == g["p_success"]
+    assert d["attempt_period_s"] == pytest.approx(3.248e-6)
+    assert d["rate_hz"] == pytest.approx(1 / (1 / d["loop_rate_hz"] + d["herald_time_s"]))
+    assert d["loop_rate_hz"] == pytest.approx(d["p_success"] / d["loop_time_per_attempt_s"])
+    assert d["gateware"]["rate_hz"] == pytest.approx(g["rate_hz"])
+    assert 2e-6 < d["herald_to_rotation_s"] < 4e-6
+    assert {k: v for k, v in d["terms"].items() if "T2" not in k and "SPAM" not in k} == {
+        k: v for k, v in g["terms"].items() if "T2" not in k and "SPAM" not in k
+    }
+    assert main(["budget", "oxford2020", "--path", "cpu", "--gate"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--path cpu" in err[0], err
