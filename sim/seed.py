@@ -8,8 +8,9 @@ the results files record it as the int64 dataset ``ionlink.sim.seed``."""
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-__all__ = ["SEED_MAX", "check_seed", "seed_arg"]
+__all__ = ["SEED_MAX", "check_seed", "generator_words", "seed_arg"]
 
 SEED_MAX = 2**63 - 1
 
@@ -35,3 +36,24 @@ def seed_arg(text: str) -> int:
     if problem is not None:
         raise argparse.ArgumentTypeError(problem)
     return seed
+
+
+def generator_words(rng: Any) -> list[int]:
+    """Seed words that the state of the generator ``rng`` determines (its bit generator's state:
+    nested dicts of integers and names), for a stream of its own that follows a simulation's
+    generator without drawing from it (a stored state continued without a seed still repeats)."""
+    return _state_words(rng.bit_generator.state)
+
+
+def _state_words(state: Any) -> list[int]:
+    """The integers of ``state`` in order; a negative one as its magnitude and sign (a seed
+    sequence takes non-negative words)."""
+    if isinstance(state, dict):
+        return [w for key in sorted(state) for w in _state_words(state[key])]
+    if isinstance(state, bool):
+        return [int(state), 0]
+    if isinstance(state, int) or hasattr(state, "__index__"):
+        return [abs(int(state)), int(int(state) < 0)]
+    if hasattr(state, "tolist"):  # an array of words
+        return [w for v in state.ravel().tolist() for w in _state_words(v)]
+    return []

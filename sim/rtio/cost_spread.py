@@ -37,6 +37,7 @@ import numpy
 
 from drivers.timing_spread import SPREAD_FIELDS, OpSpread
 from sim.rtio.costs import CostProfile
+from sim.seed import generator_words
 
 __all__ = ["CostSpread", "DrawnCosts", "SPREADS", "enable_drawn_costs", "OpSpread"]
 
@@ -127,7 +128,9 @@ class DrawnCosts:
     (``costs.rpc``) draw. :meth:`jitter` is the drawn cost less the mean (the engine's output
     path charges the mean itself). Draws come in batches from a generator seeded, at the first
     draw, from ``seed`` (or ``seed()``: the session's, once a stored state has set it) and
-    ``stream_key()`` (the RTIO counter).
+    ``stream_key()`` (the RTIO counter); without a seed, from the state of ``generator()`` (the
+    simulation's generator, not drawn from: a stored state continued without a seed repeats)
+    and the stream key, else fresh entropy.
     """
 
     drawn = True
@@ -138,12 +141,14 @@ class DrawnCosts:
         spread: CostSpread,
         seed: "int | None | Callable[[], int | None]",
         stream_key: Callable[[], int] = lambda: 0,
+        generator: Callable[[], Any] = lambda: None,
     ) -> None:
         self.base = base
         self.spread = spread
         self.name = base.name + "+drawn"
         self._seed = seed
         self._stream_key = stream_key
+        self._generator = generator
         self._rng: Any = None
         self._buffers: dict[str, list[int]] = {}
         for f in dataclasses.fields(CostProfile):
@@ -178,9 +183,11 @@ class DrawnCosts:
         if rng is None:
             words = [_COST_STREAM, int(self._stream_key()) & 0xFFFF_FFFF_FFFF]
             seed = self._seed() if callable(self._seed) else self._seed
+            gen = self._generator() if seed is None else None
             if seed is not None:
-                words.insert(0, int(seed))
-                rng = numpy.random.default_rng(words)
+                rng = numpy.random.default_rng([int(seed), *words])
+            elif gen is not None:
+                rng = numpy.random.default_rng([*generator_words(gen), *words])
             else:
                 rng = numpy.random.default_rng()
             self._rng = rng
@@ -203,7 +210,11 @@ def enable_drawn_costs(
     fast-forward of identical entangler runs is switched off. Returns the :class:`DrawnCosts`."""
     base = engine.costs.base if isinstance(engine.costs, DrawnCosts) else engine.costs
     costs = DrawnCosts(
-        base, spread or spread_for(base), seed, stream_key=lambda: int(engine.counter)
+        base,
+        spread or spread_for(base),
+        seed,
+        stream_key=lambda: int(engine.counter),
+        generator=lambda: engine.rng,
     )
     engine.costs = costs
     engine._c_out, engine._c_delay = base.rtio_output, base.delay

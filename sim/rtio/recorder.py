@@ -21,6 +21,7 @@ from typing import Any
 import numpy
 
 from sim.rtio.exception_log import ExceptionMark
+from sim.seed import generator_words
 
 __all__ = ["EntanglerRun", "WaveRecorder"]
 
@@ -73,8 +74,7 @@ class WaveRecorder:
         simulation's generator ``rng`` determines, without drawing from ``rng`` (a session
         restored from a stored hardware state continues that state's stream: its seed alone
         would repeat one waveform stream in every experiment, or have none to give)."""
-        words = _state_words(rng.bit_generator.state)
-        self.rng = numpy.random.default_rng([*words, _WAVEFORM_STREAM])
+        self.rng = numpy.random.default_rng([*generator_words(rng), _WAVEFORM_STREAM])
 
     def add_edges(self, channel: int, edges: list[tuple[int, int]]) -> None:
         """Input transitions ``(t_mu, level)`` that reached the PHY of ``channel``."""
@@ -100,15 +100,3 @@ class WaveRecorder:
         drew after the run, when the kernel read it)."""
         log = self.entangler_clicks[channel]
         log[index] = (log[index][0], int(t_mu))
-
-
-def _state_words(state: Any) -> list[int]:
-    """The integers of a bit generator's ``state`` (nested dicts of ints and names), in order;
-    negative ones as their magnitude and sign (a seed sequence takes non-negative words)."""
-    if isinstance(state, dict):
-        return [w for key in sorted(state) for w in _state_words(state[key])]
-    if isinstance(state, (int, numpy.integer)) and not isinstance(state, bool):
-        return [abs(int(state)), int(state < 0)]
-    if isinstance(state, numpy.ndarray):
-        return [w for v in state.ravel().tolist() for w in _state_words(v)]
-    return []

@@ -121,15 +121,23 @@ def test_slack_continues_the_stored_stream_without_a_reseed_warning(
     )
     monkeypatch.chdir(tmp_path)
     ddb = str(ROOT / "device_db.py")
-    assert main(["run", str(exp), "--device-db", ddb, "--seed", "5"]) == 0
-    capsys.readouterr()
-    outs = []
-    for _ in range(2):
+
+    def two_slack_runs(title: str) -> None:
+        outs = []
+        for _ in range(2):
+            assert main(["slack", str(exp), "--device-db", ddb, "-n", "2", "--json"]) == 0
+            outs.append(capsys.readouterr().out)
+            assert "re-seeded" not in caplog.text
+        assert outs[0] == outs[1]  # (the drawn costs too)
         assert main(["slack", str(exp), "--device-db", ddb, "-n", "2"]) == 0
-        out = capsys.readouterr().out
-        assert "re-seeded" not in caplog.text
-        assert "(seed 5)" in out
-        outs.append(out)
-    assert outs[0] == outs[1]
+        assert title in capsys.readouterr().out
+
+    # powered up without a seed: the stored stream alone makes the runs repeat
+    assert main(["run", str(exp), "--device-db", ddb, "--power-up"]) == 0
+    capsys.readouterr()
+    two_slack_runs("(no seed)")
+    assert main(["run", str(exp), "--device-db", ddb, "--seed", "5", "--power-up"]) == 0
+    capsys.readouterr()
+    two_slack_runs("(seed 5)")
     assert main(["slack", str(exp), "--device-db", ddb, "-n", "2", "--seed", "6"]) == 0
     assert "re-seeded" in caplog.text and "(seed 6)" in capsys.readouterr().out
