@@ -236,7 +236,8 @@ class CircuitWorld:
             c.expose(k, self._run_light[k] * run_s)
 
     def repeat_runs(self, k: int, first_run_mu: int, period_mu: int, sig: Any) -> None:
-        """The fast-forward's skipped runs (:class:`~sim.fastforward.PeriodTracking`), with the
-        memories' exposure during them."""
+        """The fast-forward's skipped runs
+        (:class:`~sim.physics.period_tracking.PeriodTracking`), with the memories' exposure
+        during them."""
         super().repeat_runs(k, first_run_mu, period_mu, sig)  # type: ignore[misc]
         self._runs_exposed(k * sig.run_mu * self.mu_s)

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.fastforward import PeriodTracking
+from sim.physics.period_tracking import PeriodTracking
 from sim.rtio.channels import Kind
 from sim.rtio.views import NEVER
 
@@ -98,7 +98,7 @@ class PhysicsWorld(
 
     Its entangler-run interface is :class:`~sim.fastforward.CycleWorld` (:meth:`cycle_model`,
     :meth:`commit_cycle`, :meth:`commit_timeout`, in :mod:`.cycle_world`); the fast-forward's
-    part of it (:class:`~sim.fastforward.PeriodTracking`) is mixed in.
+    part of it (:class:`~sim.physics.period_tracking.PeriodTracking`) is mixed in.
 
     :param lab: the lab description. :param rng: the one random generator used throughout.
     :param mu_s: one machine unit in s (1 ns on Kasli).

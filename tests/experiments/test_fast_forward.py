@@ -255,8 +255,8 @@ def test_first_passes_followed_equal_detailed(tmp_path, monkeypatch, lab, phase,
     after an idle time (its first run has another cycle law: not followed from a colder start,
     which a follow without the cycle-law check gets wrong); at ``target_99_1khz`` many first
     passes herald (the follow's drawn herald cycle goes to the detailed run)."""
-    from sim.fastforward import EntanglerFastForward
     from sim.fastforward_loop import FastForwardLoop
+    from sim.rtio.phy.entangler_fastforward import EntanglerFastForward
 
     drawn = []  # follows that drew a herald (the pass then ran in detail with it)
     follow_start = EntanglerFastForward._follow_start

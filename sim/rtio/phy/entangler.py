@@ -23,7 +23,8 @@ generator: the simulation's draws are the same with or without.
 The engine hands the PHY the physics world (:meth:`EntanglerPhy.bind_world`, a
 :class:`~sim.fastforward.CycleWorld`); the PHY commits each run's end state to it. Without a world
 no input ever fires: every run times out. The fast-forward of identical timed-out runs is the
-PHY's part of :mod:`sim.fastforward` (:class:`~sim.fastforward.EntanglerFastForward`).
+PHY's part of :mod:`sim.fastforward`
+(:class:`~sim.rtio.phy.entangler_fastforward.EntanglerFastForward`).
 
 The persistent registers (for carrying hardware state between runs) are :attr:`EntanglerPhy.config`,
 ``tcycle``, ``herald``, ``timing`` and ``counter_patterns``.
@@ -53,7 +54,8 @@ from drivers.entangler_registers import (
     CONFIG_STANDALONE,
     TIMEOUT,
 )
-from sim.fastforward import CycleWorld, EntanglerFastForward, PeriodWorld, RunLaw
+from sim.fastforward import CycleWorld, PeriodWorld, RunLaw
+from sim.rtio.phy.entangler_fastforward import EntanglerFastForward
 from sim.rtio.phy.entangler_pair import EntanglerPairing
 from sim.rtio.phy.ttl import INPUT_ARRIVAL_MU
 from sim.rtio.recorder import EntanglerRun
