@@ -9,7 +9,10 @@ detector's click probability), and a short heralding run the handling of each he
 from its pattern, det0's click time and node B's counts. Checked with planted errors, each fails
 its test: the counter read left out of the attempt's tail (80 mu per attempt), det0's click
 costed nothing (its first read returns at the click: the dark-count test 7σ off) and node B's
-count reads left out of the herald handling (≈ 1 600 mu per herald).
+count reads left out of the herald handling (≈ 1 600 mu per herald). The heralded state's Z
+populations are the budget's and the gateware path's exactly (each herald's state at its
+readout); checked with the CPU path's rounds drawn without polarisation mixing (odd population
+0.9997 against 0.9848): it fails.
 """
 
 import json
@@ -128,6 +131,48 @@ def test_herald_handling_and_rate_against_the_simulation(tmp_path):
     assert t.lab_time_mu(att, coolings, n, settings=1) == pytest.approx(lab_mu, rel=1e-3)
     p = n / att
     assert abs(p - b.link.p_succ) < 3 * b.link.p_succ / n**0.5, (p, b.link.p_succ)
+
+
+def test_heralded_z_populations_are_the_budgets(tmp_path, monkeypatch):
+    """oxford2020, 15 heralds: the odd-parity population of each herald's state at its readout
+    (the exact conditional state the world keeps, before the readout samples it) is the
+    budget's (genuine heralds with F_pol, double excitations and dark counts at ½; from its
+    terms) and the gateware path's (its cycle model's herald patterns) to 3e-4: the CPU loop
+    heralds the same populations (0.98482; budget 0.98476, gateware 0.98477)."""
+    import numpy as np
+
+    from sim.physics import world
+    from sim.physics.attempts import HERALD_PATTERNS, build_cycle_model, nominal_cycle
+    from sim.physics.budget import predict
+
+    lab = _lab("oxford2020")
+    terms = predict(lab, "z").terms
+    wrong = 4 / 3 * (terms["double excitation"] + terms["dark counts"])  # P_2X + P_dc over P
+    budget = (1 - wrong) * (1 - terms["polarisation mixing"]) + wrong / 2
+    cycle = build_cycle_model(lab, *nominal_cycle(lab), n_bars=(10.0, 10.0))
+    probs = [cycle.pattern_probs[q] for q in HERALD_PATTERNS]
+    states = [cycle.table.conditional_state(q, cycle.rho0)[0] for q in HERALD_PATTERNS]
+    odd = [np.real(rho[1, 1] + rho[2, 2]) for rho in states]
+    gateware = float(np.dot(probs, odd) / np.sum(probs))
+    sim = simulation(tmp_path, lab=lab, seed=1)
+    seen = []
+    measure = world.measure_z
+
+    def recording(rho, ion, rng):
+        if ion == 0:
+            seen.append(float(np.real(rho[1, 1] + rho[2, 2])))
+        return measure(rho, ion, rng)
+
+    monkeypatch.setattr(world, "measure_z", recording)
+    try:
+        args = {"mode": "z", "heralds_per_setting": 15}
+        d = sim.run(REPO / "remote_entanglement_cpu.py", None, args).datasets
+    finally:
+        sim.close()
+    assert int(d["totals.heralds"]) == len(seen) == 15
+    assert abs(gateware - budget) < 3e-4, (gateware, budget)
+    for p_odd in seen:
+        assert abs(p_odd - budget) < 3e-4, (p_odd, budget)
 
 
 def test_cli_cpu_path(capsys):
