@@ -19,6 +19,7 @@ then writes the bytes (and :func:`sim.outputs.write_with_fallback` elsewhere if 
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -92,24 +93,25 @@ def results_image(
     expid: dict,
     artiq_version: str,
     strict: bool = True,
-) -> bytes:
-    """The bytes of a results file, made in memory (no file is created).
+) -> memoryview:
+    """The bytes of a results file, made in memory (no file is created; a ``BytesIO``, which
+    costs one file's size of memory where HDF5's in-memory driver and its image cost two).
 
     ``run_time`` is ``None`` only if ``run()`` was never reached (the simulator then writes
     ``start_time``; ARTIQ writes no file in that case).
     """
-    with h5py.File("results.h5", "w", driver="core", backing_store=False) as f:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
         dataset_mgr.write_hdf5(f, strict=strict)
         f["artiq_version"] = artiq_version
         f["rid"] = rid
         f["start_time"] = start_time
         f["run_time"] = start_time if run_time is None else run_time
         f["expid"] = pyon.encode(expid)
-        f.flush()
-        return f.id.get_file_image()
+    return buffer.getbuffer()
 
 
-def write_file(path: Path, image: bytes) -> None:
+def write_file(path: Path, image: bytes | memoryview) -> None:
     """Write ``image`` to ``path`` (creating its folder) under a temporary name in the same folder,
     renamed into place: an interruption or a full disk never leaves a truncated file under the
     final name, nor the temporary file.
