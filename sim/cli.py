@@ -6,8 +6,10 @@ sim``; ``slack``: :mod:`sim.slack.command`).
 arguments, same class selection and errors) and writes the master's results files. Bad input gives
 one line ``ionlink-sim: error: ...`` on stderr (a traceback only with ``--debug``).
 
-Exit status: 0 ok, 1 the experiment raised, 2 bad input (including an output path that cannot be
-written, found before anything runs), and for a run ended by a signal 128 + its number: 130
+Exit status: 0 ok, 1 the experiment raised or something it made could not be saved where asked
+(a full disk: the results file then goes to the working directory or the temporary folder, one
+line says where), 2 bad input (including an output path that cannot be written or is on a full
+disk, found before anything runs), and for a run ended by a signal 128 + its number: 130
 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP. The first such signal during a run requests termination
 as the dashboard does (the experiment stops at its next pause check and its results file is
 written with everything recorded so far); a second one stops at once. ``-q`` shows warnings and
@@ -187,6 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``ionlink-sim run``."""
     from sim.collector import keep_kernel_objects
     from sim.experiment_file import check_experiment_file
+    from sim.outputs import NotSaved
     from sim.runner import parse_arguments
     from sim.termination import LateSignals, signals_interrupt
     from sim.topology import check_link_overrides
@@ -200,20 +203,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         return run_live(args, arguments)
     progress = not args.quiet and sys.stderr.isatty()
     interactive = input if sys.stdin.isatty() else None
-    with (
-        signals_interrupt(),
-        LateSignals() as late,
-        make_simulation(args, progress, interactive) as simulation,
-    ):
-        # what the process holds now (modules, device db, lab) lives until it exits: the cyclic
-        # collector need not traverse it again in every full collection during the run
-        gc.freeze()
-        try:
-            with keep_kernel_objects():  # they live until the process exits (sim.collector)
-                result = simulation.run(args.file, args.class_name, arguments)
-        finally:
-            gc.unfreeze()  # main() called in-process (tests, tools) leaves the collector as it was
-        late.hold()  # the run has ended: its files are closed in full (the VCD, the state)
+    closing: list[str] = []  # what the simulation could not save when it closed
+    result = None
+    try:
+        with (
+            signals_interrupt(),
+            LateSignals() as late,
+            make_simulation(args, progress, interactive) as simulation,
+        ):
+            # what the process holds now (modules, device db, lab) lives until it exits: the
+            # cyclic collector need not traverse it again in every full collection during the run
+            gc.freeze()
+            try:
+                with keep_kernel_objects():  # they live until the process exits (sim.collector)
+                    result = simulation.run(args.file, args.class_name, arguments)
+            finally:
+                gc.unfreeze()  # main() called in-process (tests, tools) leaves the collector
+            late.hold()  # the run has ended: its files are closed in full (the VCD, the state)
+    except NotSaved as exc:
+        if result is None:  # (not from closing the simulation)
+            raise
+        closing = str(exc).splitlines()
     if late.received is not None:
         sys.stderr.write(
             "{}: {} arrived after the run had ended: its files were written in full\n".format(
@@ -224,7 +234,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         import traceback
 
         traceback.print_exception(result.exception)
-    if result.exit_code == 0:
+    exit_code = result.exit_code
+    if exit_code == 0 and not result.not_saved and not closing:
         if not args.quiet:
             _print_datasets(result.datasets)
     elif result.status == "terminated":
@@ -244,12 +255,21 @@ def cmd_run(args: argparse.Namespace) -> int:
                 result.exit_code,
             )
         )
-    else:
+    elif result.exception is not None:
         hint = "; --debug shows the traceback" if result.exit_code == 1 and not args.debug else ""
-        _fail((result.error_message or result.status) + hint)
+        _fail((result.exception_message or result.status) + hint)
+    lines = result.not_saved + closing
+    if result.results_lost:  # (the results file's line comes first)
+        lines[0] += "; the run's datasets follow on stdout"
+    for line in lines:
+        _fail(line)
+    if closing and exit_code == 0:
+        exit_code = 1
+    if result.results_lost:  # the values taken are in no file: printed, whatever -q says
+        _print_datasets(result.datasets)
     if result.results_file is not None and not args.quiet:
         print("results: {}".format(result.results_file))
-    return result.exit_code
+    return exit_code
 
 
 def _print_datasets(datasets: dict) -> None:
@@ -353,6 +373,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _setup_logging(args)
     from sim.device_manager import DeviceDBError, DeviceError
     from sim.master.cli import COMMANDS as master_commands
+    from sim.outputs import NotSaved
     from sim.runner import InputError
     from sim.slack.command import cmd_slack
     from sim.sweep import cmd_sweep
@@ -372,6 +393,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         return _fail(str(exc))
+    except NotSaved as exc:  # a full disk (sim.outputs): one line per file not saved
+        for line in str(exc).splitlines():
+            _fail(line)
+        return 1
     except KeyboardInterrupt as exc:
         sys.stderr.write("{}: interrupted\n".format(PROG))
         return exit_status(getattr(exc, "signum", signal.SIGINT))

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import lmdb
 
 from comms import pyon
+from sim.outputs import NotSaved
 
 __all__ = ["DatasetDB", "DatasetManager", "MAP_SIZE"]
 
@@ -82,17 +83,29 @@ class DatasetDB:
         self._pending.add(mod["path"][0])
 
     def save(self) -> None:
-        """Write changed persistent entries to LMDB and remove deleted or non-persistent ones."""
+        """Write changed persistent entries to LMDB and remove deleted or non-persistent ones.
+
+        :raises NotSaved: LMDB cannot write the file (a full disk); the store on disk is as it
+            was, the changes stay pending (in memory).
+        """
         if self._lmdb is None:
             self._pending.clear()
             return
-        with self._lmdb.begin(write=True) as txn:
-            for key in sorted(self._pending):
-                entry = self.data.get(key)
-                if entry is None or not entry[0]:
-                    txn.delete(key.encode())
-                else:
-                    txn.put(key.encode(), pyon.encode((entry[1], entry[2])).encode())
+        try:
+            with self._lmdb.begin(write=True) as txn:
+                for key in sorted(self._pending):
+                    entry = self.data.get(key)
+                    if entry is None or not entry[0]:
+                        txn.delete(key.encode())
+                    else:
+                        txn.put(key.encode(), pyon.encode((entry[1], entry[2])).encode())
+        except lmdb.Error as exc:  # DiskError "mdb_txn_commit: No space left on device", ...
+            raise NotSaved(
+                "dataset store {} could not be saved ({}): the datasets set to persist since "
+                "it was last saved are not stored".format(
+                    self.persist_file, str(exc).split(": ", 1)[-1]
+                )
+            ) from exc
         self._pending.clear()
 
     def close_db(self) -> None:

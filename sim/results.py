@@ -10,14 +10,19 @@ as attributes ``unit``/``scale``/``precision``.
 
 The run id comes from ``last_rid.pyon`` in the results directory's parent (as the master keeps it:
 the last used rid as a decimal line); without that file, the results tree is scanned.
+
+A results file is made in memory first (:func:`results_image`) and then written out, so that HDF5
+never writes to a disk that fills up under it (its clean-up after a failed write crashes the
+process: h5py 3.16 / HDF5 2.0 on a full tmpfs end in a segmentation fault); :func:`write_file`
+then writes the bytes (and :func:`sim.outputs.write_with_fallback` elsewhere if it cannot).
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,7 +31,14 @@ import h5py
 
 from comms import pyon
 
-__all__ = ["results_path", "write_results", "write_group", "RIDCounter"]
+__all__ = [
+    "results_path",
+    "results_image",
+    "write_file",
+    "write_results",
+    "write_group",
+    "RIDCounter",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +84,7 @@ def _write_one(group: Any, key: str, value: Any, metadata: dict) -> None:
         group[key].attrs[name] = attr
 
 
-def write_results(
-    path: str | os.PathLike,
+def results_image(
     dataset_mgr: Any,
     *,
     rid: int,
@@ -82,30 +93,50 @@ def write_results(
     expid: dict,
     artiq_version: str,
     strict: bool = True,
-) -> Path:
-    """Write one results file (creating its directory) and return its path.
-
-    The file is written under a temporary name in the same folder and renamed into place, so an
-    interruption never leaves a truncated file under the final name.
+) -> memoryview:
+    """The bytes of a results file, made in memory (no file is created; a ``BytesIO``, which
+    costs one file's size of memory where HDF5's in-memory driver and its image cost two).
 
     ``run_time`` is ``None`` only if ``run()`` was never reached (the simulator then writes
     ``start_time``; ARTIQ writes no file in that case).
     """
-    path = Path(path)
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        dataset_mgr.write_hdf5(f, strict=strict)
+        f["artiq_version"] = artiq_version
+        f["rid"] = rid
+        f["start_time"] = start_time
+        f["run_time"] = start_time if run_time is None else run_time
+        f["expid"] = pyon.encode(expid)
+    return buffer.getbuffer()
+
+
+def write_file(path: Path, image: bytes | memoryview) -> None:
+    """Write ``image`` to ``path`` (creating its folder) under a temporary name in the same folder,
+    renamed into place: an interruption or a full disk never leaves a truncated file under the
+    final name, nor the temporary file.
+
+    :raises OSError: the file cannot be written (nothing is left behind).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.parent / ".{}.{}.tmp".format(path.name, os.getpid())  # created with the umask
     try:
-        with h5py.File(tmp, "w") as f:
-            dataset_mgr.write_hdf5(f, strict=strict)
-            f["artiq_version"] = artiq_version
-            f["rid"] = rid
-            f["start_time"] = start_time
-            f["run_time"] = start_time if run_time is None else run_time
-            f["expid"] = pyon.encode(expid)
+        with open(tmp, "wb") as f:
+            f.write(image)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def write_results(path: str | os.PathLike, dataset_mgr: Any, **meta: Any) -> Path:
+    """Write one results file at ``path`` (creating its folder) and return its path; ``meta``: the
+    keyword arguments of :func:`results_image`.
+
+    :raises OSError: the file cannot be written there (no partial file is left).
+    """
+    path = Path(path)
+    write_file(path, results_image(dataset_mgr, **meta))
     logger.info("Results written to %s", path)
     return path
 
@@ -137,12 +168,7 @@ class RIDCounter:
         return rid
 
     def _store(self, rid: int) -> None:
-        directory = self.cache_file.resolve().parent
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=directory, delete=False) as f:
-            f.write("{}\n".format(rid))
-            tmp = f.name
-        os.replace(tmp, self.cache_file)
+        write_file(self.cache_file, "{}\n".format(rid).encode())
 
     def _scan_results(self) -> int:
         last = -1

@@ -26,7 +26,14 @@ from drivers.arguments import ArgumentValueError
 from sim.datasets import DatasetManager
 from sim.device_manager import DeviceDBError, DeviceError, DeviceManager
 from sim.experiment_file import InputError, argument_manager_class
-from sim.results import results_path, write_results
+from sim.outputs import (
+    NotSaved,
+    cause,
+    fallback_folders,
+    not_saved_message,
+    write_with_fallback,
+)
+from sim.results import results_image, results_path, write_file
 from sim.termination import (
     EXIT_TERMINATED,
     SignalInterrupt,
@@ -93,6 +100,11 @@ class RunResult:
     exception: BaseException | None = None
     datasets: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
+    #: one line per thing the run made that is not where asked (the results file written to a
+    #: fallback folder or nowhere, the dataset store, the hardware state): a full disk
+    not_saved: list[str] = field(default_factory=list)
+    #: the results file could be written nowhere (its datasets are only in :attr:`datasets`)
+    results_lost: bool = False
 
     @property
     def status(self) -> str:
@@ -103,6 +115,12 @@ class RunResult:
 
     @property
     def error_message(self) -> str:
+        """One line: the exception (:attr:`exception_message`) and what was not saved
+        (:attr:`not_saved`); empty if neither."""
+        return "; ".join(m for m in (self.exception_message, *self.not_saved) if m)
+
+    @property
+    def exception_message(self) -> str:
         """One-line description of the exception (empty if none)."""
         exc = self.exception
         if exc is None:
@@ -186,7 +204,14 @@ class Run:
         self.sim = sim
         self.exp_cls = exp_cls
         self.expid = expid
-        self.rid = sim.rid_counter.get() if rid is None else rid
+        try:
+            self.rid = sim.rid_counter.get() if rid is None else rid
+        except OSError as exc:  # before anything ran: bad input, as in sim.outputs
+            raise InputError(
+                "run-id file '{}' cannot be written ({})".format(
+                    sim.rid_counter.cache_file, cause(exc)
+                )
+            ) from None
         self.start_time = time.time()
         self.run_time: float | None = None
         self.progress = _Progress(sim.progress, "{}-{}".format(self.rid, exp_cls.__name__))
@@ -204,6 +229,9 @@ class Run:
             expid["arguments"], sim.interactive_input, sim.interactive_arguments
         )
         self.results_file: pathlib.Path | None = None
+        self._written = False
+        self.results_lost = False
+        self.not_saved: list[str] = []
         self.async_errors_at_start = len(self._async_errors())
         start = getattr(getattr(sim.session, "engine", None), "start_experiment", None)
         if start is not None:
@@ -224,8 +252,8 @@ class Run:
             with _held():  # the dataset store and the hardware state are saved whole
                 self.progress.close()
                 self.device_mgr.close_devices()
-                self.sim.dataset_db.save()
-                self.sim._end_of_experiment()
+                self._saved(self.sim.dataset_db.save)
+                self._saved(self.sim._end_of_experiment)
         code = EXIT_OK if exc is None else _exit_code_for(exc)
         if code == EXIT_OK and self.sim.scheduler.termination_seen():
             # it returned, but after stopping early at a check that said "terminate": terminated.
@@ -233,6 +261,8 @@ class Run:
             code = EXIT_TERMINATED
         if code == EXIT_TERMINATED:
             code = exit_status(received.signum)
+        if code == EXIT_OK and self.not_saved:
+            code = EXIT_EXPERIMENT_ERROR
         return RunResult(
             self.rid,
             self.exp_cls.__name__,
@@ -241,7 +271,18 @@ class Run:
             exc,
             dict(self.dataset_mgr.local),
             self._summary(),
+            list(self.not_saved),
+            self.results_lost,
         )
+
+    def _saved(self, save: Any) -> None:
+        """``save()``; a :class:`~sim.outputs.NotSaved` it raises is noted in :attr:`not_saved`
+        (and with the simulation, which then does not say it again when it closes)."""
+        try:
+            save()
+        except NotSaved as exc:
+            self.not_saved.append(str(exc))
+            self.sim.reported_not_saved.add(str(exc))
 
     def _lifecycle(self) -> BaseException | None:
         managers: tuple[Any, Any, Any, dict[str, Any]] = (
@@ -320,8 +361,9 @@ class Run:
         return list(getattr(self.sim.session, "async_errors", None) or [])
 
     def _write(self) -> None:
-        if not self.sim.write_results or self.results_file is not None:
+        if not self.sim.write_results or self._written:
             return
+        self._written = True
         with _held():  # a signal now waits until the file is written
             self._write_held()
 
@@ -333,8 +375,7 @@ class Run:
         except Exception:
             logger.warning("cannot record simulator diagnostics", exc_info=True)
         path = results_path(self.sim.results_dir, self.rid, self.exp_cls.__name__, self.start_time)
-        self.results_file = write_results(
-            path,
+        image = results_image(
             self.dataset_mgr,
             rid=self.rid,
             start_time=self.start_time,
@@ -343,6 +384,19 @@ class Run:
             artiq_version=artiq_version,
             strict=False,
         )
+        saved = write_with_fallback(path, lambda p: write_file(p, image), fallback_folders())
+        self.results_file = saved.path
+        self.results_lost = saved.path is None
+        if saved.error is not None:
+            self.not_saved.append(
+                not_saved_message(
+                    "results folder {}".format(self.sim.results_dir.absolute()),
+                    "the results were",
+                    saved,
+                )
+            )
+        if saved.path is not None:
+            logger.info("Results written to %s", saved.path)
 
 
 @contextlib.contextmanager

@@ -10,8 +10,10 @@ analyze; the results file is written after analyze, or as soon as ``run()`` rais
 build or prepare fails. The engine is installed as ARTIQ's time manager only while an experiment
 runs (:func:`installed_time_manager`).
 
-Exit codes (:class:`RunResult.exit_code`): 0 ok, 1 the experiment raised, 2 bad input (arguments,
-class selection, device database, device without model, an output path that cannot be written),
+Exit codes (:class:`RunResult.exit_code`): 0 ok, 1 the experiment raised or what it made could
+not all be saved where asked (:attr:`RunResult.not_saved`: a full disk), 2 bad input (arguments,
+class selection, device database, device without model, an output path that cannot be written
+or is on a full disk),
 128 + the signal's number when a signal terminated the run (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP;
 :mod:`sim.termination`), 130 when termination was requested otherwise. Every output path is
 created or checked when the :class:`Simulation` is made (:mod:`sim.outputs`), before any
@@ -44,7 +46,17 @@ from sim.lab_datasets import (
     note_calibration_lab,
     seed_lab_datasets,
 )
-from sim.outputs import OutputPath, OutputPathError, prepare_outputs
+from sim.outputs import (
+    LMDB_ROOM,
+    NotSaved,
+    OutputPath,
+    OutputPathError,
+    cause,
+    fallback_folders,
+    not_saved_message,
+    prepare_outputs,
+    write_with_fallback,
+)
 from sim.provenance import NO_LAB, Provenance, lab_file
 from sim.results import RIDCounter
 from sim.run import (
@@ -376,6 +388,8 @@ class Simulation:
         self.scheduler = Scheduler()
         self.ccb = CCB()
         self._closed = False
+        #: what runs reported as not saved (:attr:`RunResult.not_saved`): not said again by close
+        self.reported_not_saved: set[str] = set()
 
     def output_paths(self) -> list[OutputPath]:
         """Every path this simulation writes (checked by :func:`~sim.outputs.prepare_outputs`
@@ -387,7 +401,7 @@ class Simulation:
             outputs.append(OutputPath(self.results_dir, "results folder", folder=True))
         outputs.append(OutputPath(self.rid_counter.cache_file, "run-id file"))
         if self.dataset_db_path is not None:
-            outputs.append(OutputPath(self.dataset_db_path, "dataset store"))
+            outputs.append(OutputPath(self.dataset_db_path, "dataset store", room=LMDB_ROOM))
         if self.vcd:
             outputs.append(OutputPath(pathlib.Path(self.vcd), "VCD file"))
         if self._store.path is not None:
@@ -406,20 +420,51 @@ class Simulation:
 
     # -- lifecycle of the simulation ---------------------------------------------------------
     def close(self) -> None:
-        """Save the dataset store and close the session (writes the VCD file)."""
+        """Save the dataset store and close the session (writes the VCD file).
+
+        :raises NotSaved: the dataset store or the VCD file could not be written (a full disk; a
+            VCD file that cannot go where asked goes to a fallback folder if one takes it), in
+            one line per problem not already reported by a run.
+        """
         if self._closed:
             return
         self._closed = True
+        problems: list[str] = []
         try:
             if not self.read_only:
-                self.dataset_db.save()
+                try:
+                    self.dataset_db.save()
+                except NotSaved as exc:
+                    problems.append(str(exc))
         finally:
             self.dataset_db.close_db()
-            if self._own_session and self.session is not None:
-                self.session.close()
-            if self._tag_feed is not None:
-                self._tag_feed.close()
-            self._store.release()
+            try:
+                if self._own_session and self.session is not None:
+                    self._close_session(problems)
+            finally:
+                if self._tag_feed is not None:
+                    self._tag_feed.close()
+                self._store.release()
+        problems = [p for p in problems if p not in self.reported_not_saved]
+        if problems:
+            raise NotSaved("\n".join(problems))
+
+    def _close_session(self, problems: list[str]) -> None:
+        """Close the session; a VCD file it cannot write goes to a fallback folder."""
+        try:
+            self.session.close()
+        except OSError as exc:
+            if not self.vcd:
+                raise
+            asked = pathlib.Path(self.vcd)
+            saved = write_with_fallback(
+                asked, lambda p: self.session.write_vcd(str(p)), fallback_folders(), exc
+            )
+            problems.append(
+                not_saved_message(
+                    "the folder of the VCD file {}".format(asked), "the VCD file was", saved
+                )
+            )
 
     def __enter__(self) -> "Simulation":
         return self
@@ -451,9 +496,10 @@ class Simulation:
         try:
             self._store.save(state)
         except OSError as exc:
-            logger.error(
-                "cannot save the simulated hardware state to %s: %s", self._store.path, exc
-            )
+            raise NotSaved(
+                "hardware-state file {} could not be saved ({}): the next process does not "
+                "continue from this run's hardware state".format(self._store.path, cause(exc))
+            ) from exc
 
     def _new_session(self) -> Any:
         return _make_session(
@@ -482,7 +528,14 @@ class Simulation:
             self._tag_feed.attach(session)
 
     def __exit__(self, *exc: Any) -> None:
-        self.close()
+        if exc[0] is None:
+            self.close()
+            return
+        try:  # the exception leaving the block is the one to raise
+            self.close()
+        except NotSaved as not_saved:
+            for line in str(not_saved).splitlines():
+                logger.error("%s", line)
 
     # -- one experiment ------------------------------------------------------------------------
     def run(
@@ -518,7 +571,14 @@ class Simulation:
         calibrations = measured_calibrations(self.dataset_db)
         with single_threaded_blas():
             result = Run(self, exp_cls, expid, rid).execute()
-        note_calibration_lab(self.dataset_db, self.lab, calibrations)
+        try:
+            note_calibration_lab(self.dataset_db, self.lab, calibrations)
+        except NotSaved as exc:  # (the store's line, said once)
+            if str(exc) not in self.reported_not_saved:
+                self.reported_not_saved.add(str(exc))
+                result.not_saved.append(str(exc))
+            if result.exit_code == EXIT_OK:
+                result.exit_code = EXIT_EXPERIMENT_ERROR
         if self._tag_feed is not None:
             self._tag_feed.flush()  # the session has settled: every click is there
         return result

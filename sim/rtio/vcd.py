@@ -52,6 +52,8 @@ Input edges, resets, entangler runs and exceptions come from the engine's
 from __future__ import annotations
 
 import datetime
+import os
+import pathlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -474,30 +476,42 @@ def write_vcd(
     )
     changes: list[tuple[Any, list]] = []  # (variable, its changes)
     aliases: list[tuple[tuple[str, ...], Any]] = []
-    with (
-        open(path, "w") as f,
-        VCDWriter(
-            f,
-            timescale=_timescale(engine.ref_period),
-            date=date,
-            version=_version(),
-            comment=comment,
-            check_values=False,
-        ) as w,
-    ):
-        for s in signals:
-            scope, name = (ROOT, *s.path[:-1]), s.path[-1]
-            if s.kind == "real":
-                var = w.register_var(scope, name, "real", init=0.0)
-            elif s.kind == "event":
-                var = w.register_var(scope, name, "event")
-            else:
-                var = w.register_var(scope, name, s.kind, size=s.size, init=s.init)
-            aliases += [(a, var) for a in s.aliases]
-            evs = s.changes
-            if evs and evs[0][0] < 0:  # before the counter started: shown at 0
-                evs = [(max(t, 0), v) for t, v in evs]
-            changes.append((var, evs))
-        for a, var in aliases:  # after every variable: the hardware scope comes last
-            w.register_alias((ROOT, *a[:-1]), a[-1], var)
-        write_changes(w, f, changes)  # as one ``w.change`` per change in time order would
+    # a file is written under a temporary name and renamed: a full disk leaves no truncated
+    # file (a device or a pipe, /dev/null, is written directly)
+    target = pathlib.Path(path)
+    special = target.exists() and not target.is_file()
+    tmp = target if special else target.parent / ".{}.{}.tmp".format(target.name, os.getpid())
+    try:
+        with (
+            open(tmp, "w") as f,
+            VCDWriter(
+                f,
+                timescale=_timescale(engine.ref_period),
+                date=date,
+                version=_version(),
+                comment=comment,
+                check_values=False,
+            ) as w,
+        ):
+            for s in signals:
+                scope, name = (ROOT, *s.path[:-1]), s.path[-1]
+                if s.kind == "real":
+                    var = w.register_var(scope, name, "real", init=0.0)
+                elif s.kind == "event":
+                    var = w.register_var(scope, name, "event")
+                else:
+                    var = w.register_var(scope, name, s.kind, size=s.size, init=s.init)
+                aliases += [(a, var) for a in s.aliases]
+                evs = s.changes
+                if evs and evs[0][0] < 0:  # before the counter started: shown at 0
+                    evs = [(max(t, 0), v) for t, v in evs]
+                changes.append((var, evs))
+            for a, var in aliases:  # after every variable: the hardware scope comes last
+                w.register_alias((ROOT, *a[:-1]), a[-1], var)
+            write_changes(w, f, changes)  # as one ``w.change`` per change in time order would
+        if not special:
+            os.replace(tmp, target)
+    except BaseException:
+        if not special:
+            tmp.unlink(missing_ok=True)
+        raise
