@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The simulator's time-tag feed (``--tag-feed``, :mod:`sim.tag_feed`) over loopback: a heralding
-loop's clicks reach the tagger in blocks while the run goes on, in time order; a feed nobody
-listens to costs the run nothing but one warning."""
+loop's clicks and excitation triggers reach the tagger in blocks while the run goes on, in time
+order; a feed nobody listens to costs the run nothing but one warning."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import zmq
 
+from analysis.time_tags import arrival_state, arrival_update
 from drivers.controllers.tag_stream import TagBatch, decode
 from tests.controllers.conftest import ROOT, free_port
 
@@ -82,7 +83,13 @@ def test_a_heralding_loop_is_fed_in_blocks_while_it_runs(tmp_path, monkeypatch):
     times = np.concatenate([b.times_ps for _, b in got.batches])
     assert np.all(np.diff(times) >= 0), "the batches are in time order"
     chans = np.concatenate([b.channels for _, b in got.batches])
-    assert set(np.unique(chans)) >= {1, 2, 3, 4, 5, 6}
+    assert set(np.unique(chans)) == {1, 2, 3, 4, 5, 6, 7}
+    assert got.batches[-1][1].channel_names[7] == "node_a.excite"
+    # input 7, the excitation trigger of every entangler cycle: each detector click of a cycle
+    # follows one by less than the cycle, at the photon's delay
+    arrival = arrival_update(arrival_state((7,), (1, 2, 3, 4), 1000, 2_000_000), times, chans)
+    assert arrival.counts.sum() > 0.9 * arrival.n_click
+    assert np.diff(times[chans == 7]).min() > 1_000_000  # one a cycle (> 1 us)
 
 
 def test_a_feed_nobody_listens_to_warns_once_and_the_run_exits_at_once(tmp_path):
