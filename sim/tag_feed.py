@@ -101,7 +101,7 @@ class TagFeed:
         self._engine: Any = None
         self._ent_inputs: dict[int, int] = {}  # entangler gate input → tagger input
         self._ent_seen: dict[int, int] = {}  # entangler channel → clicks already taken
-        self._sync: tuple[int, int] | None = None  # (entangler channel, output) of the sync
+        self._sync: int | None = None  # the entangler output that drives the sync
         self._sync_runs: list[tuple[int, int, int]] = []  # (first edge, cycles, cycle), mu
         self._ps_per_mu = 1000
 
@@ -129,9 +129,8 @@ class TagFeed:
         self._ent_seen = {}
         self._sync_runs = []
         excite = lab.nodes[0].excite.device
-        entry = session.engine.names.get(lab.entangler.device)
-        if excite in lab.entangler.outputs and entry is not None:
-            self._sync = (entry[1], list(lab.entangler.outputs).index(excite))
+        if excite in lab.entangler.outputs:
+            self._sync = list(lab.entangler.outputs).index(excite)
             self._names[SYNC_INPUT] = excite
 
     def edges(self, channel: int, edges: list[tuple[int, int]]) -> None:
@@ -152,10 +151,10 @@ class TagFeed:
         with ``clicks`` clicks was recorded on ``channel``; its cycles' excitation triggers
         are noted."""
         self._ent_new += clicks
-        sync = self._sync
-        if sync is not None and channel == sync[0] and run.cycles > 0:
-            outs, _gates, _cycle = self._engine.channels[channel].phy.windows()
-            window = outs.get(sync[1])
+        phy = self._engine.channels[channel].phy
+        # (a DRTIO pair's runs are its master's, whose outputs 0 and 1 are node A's)
+        if self._sync is not None and run.cycles > 0 and not getattr(phy, "slave_role", False):
+            window = phy.windows()[0].get(self._sync)
             if window is not None:
                 cycle = (run.t_end_mu - run.t_start_mu) // run.cycles
                 self._sync_runs.append((run.t_start_mu + window[0], run.cycles, cycle))
