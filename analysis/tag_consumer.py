@@ -5,7 +5,9 @@ histogram and a correlation (g², HOM dip) as it arrives.
 
 Missed batches (a gap in ``seq``), tags the tagger reported lost and messages that are not tag
 batches are counted, never fatal; a stream that goes quiet ends the run at ``duration_s`` (no
-wait is unbounded). ``ionlink-analyze tags ADDRESS`` is the command line.
+wait is unbounded). ``ionlink-analyze tags ADDRESS`` is the command line: it prints the summary,
+and exits 1 with one line on stderr when no tag arrived; a note on stderr says when almost no
+click follows a start tag within the arrival range (the start input carries no sync).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,9 +35,19 @@ from .time_tags import (
     correlation_update,
 )
 
-__all__ = ["ConsumerResult", "TagConsumer", "add_arguments", "command", "summary"]
+__all__ = [
+    "ARRIVAL_NOTE_FRACTION",
+    "ConsumerResult",
+    "TagConsumer",
+    "add_arguments",
+    "command",
+    "summary",
+]
 
 logger = logging.getLogger(__name__)
+
+#: below this fraction of click tags in the arrival histogram, ``tags`` notes it on stderr
+ARRIVAL_NOTE_FRACTION = 0.1
 
 
 @dataclass
@@ -64,7 +77,7 @@ class TagConsumer:
         *,
         group_a: tuple[int, ...] = (1, 2),
         group_b: tuple[int, ...] = (3, 4),
-        start: tuple[int, ...] = (5,),
+        start: tuple[int, ...] = (7,),
         click: tuple[int, ...] = (1, 2, 3, 4),
         bin_ps: int = 1000,
         window_ps: int = 2_000_000,
@@ -161,7 +174,12 @@ def add_arguments(parser: Any) -> None:
     inputs, ps = _inputs, _positive_ps
     parser.add_argument("--a", type=inputs, default="1,2", help="correlation start inputs (1,2)")
     parser.add_argument("--b", type=inputs, default="3,4", help="correlation stop inputs (3,4)")
-    parser.add_argument("--start", type=inputs, default="5", help="arrival histogram start inputs")
+    parser.add_argument(
+        "--start",
+        type=inputs,
+        default="7",
+        help="arrival histogram start inputs (7: node A's excitation trigger)",
+    )
     parser.add_argument("--click", type=inputs, default="1,2,3,4", help="arrival click inputs")
     parser.add_argument("--bin-ps", type=ps, default=1000)
     parser.add_argument("--window-ps", type=ps, default=2_000_000, help="|tau| range, ps")
@@ -189,6 +207,7 @@ def summary(result: ConsumerResult, period_ps: int | None, peak_ps: int) -> dict
         "coincidences": int(corr.counts.sum()),
         "g2_zero": float(np.nanmean(g[centre])) if np.any(np.isfinite(g[centre])) else None,
         "arrival_counts": int(result.arrival.counts.sum()),
+        "arrival_clicks": result.arrival.n_click,
     }
     if period_ps:
         try:
@@ -223,4 +242,26 @@ def command(args: Any) -> int:
     else:
         for k, v in s.items():
             print(f"{k}: {v}")
+    sys.stdout.flush()
+    if not result.tags:
+        print(
+            f"ionlink-analyze: tags: no tags from {args.address} in {args.duration:g} s (is "
+            "aqctl_ionlink_timetagger running, and a simulation feeding it with --tag-feed?)",
+            file=sys.stderr,
+        )
+        return 1
+    arrival = result.arrival
+    if arrival.n_click and arrival.counts.sum() < ARRIVAL_NOTE_FRACTION * arrival.n_click:
+        print(
+            "ionlink-analyze: note: {} of {} click tags (inputs {}) follow a start tag (inputs "
+            "{}) within {} ps: the arrival histogram is almost empty (--start: the input of "
+            "an excitation or sync signal)".format(
+                int(arrival.counts.sum()),
+                arrival.n_click,
+                ",".join(map(str, arrival.click)),
+                ",".join(map(str, arrival.start)),
+                int(arrival.edges_ps[-1]),
+            ),
+            file=sys.stderr,
+        )
     return 0

@@ -162,13 +162,15 @@ def hom_dip(
 class ArrivalState:
     """Start–stop histogram: each ``click`` tag's delay after the latest ``start`` tag.
 
-    :param last_start_ps: the latest start tag so far (None before one)."""
+    :param last_start_ps: the latest start tag so far (None before one).
+    :param n_click: click tags seen (those in ``counts`` followed a start within the range)."""
 
     start: tuple[int, ...]
     click: tuple[int, ...]
     edges_ps: np.ndarray
     counts: np.ndarray
     last_start_ps: int | None = None
+    n_click: int = 0
 
 
 def arrival_state(
@@ -187,11 +189,14 @@ def arrival_update(state: ArrivalState, times_ps: np.ndarray, channels: np.ndarr
     c = np.asarray(channels)
     starts = t[np.isin(c, state.start)]
     clicks = t[np.isin(c, state.click)]
+    n_click = state.n_click + len(clicks)
     if state.last_start_ps is not None:
         starts = np.concatenate([[state.last_start_ps], starts])
     if not len(starts):
-        return state
+        return replace(state, n_click=n_click)
     i = np.searchsorted(starts, clicks, side="right") - 1
     ok = i >= 0
     hist, _ = np.histogram(clicks[ok] - starts[i[ok]], bins=state.edges_ps)
-    return replace(state, counts=state.counts + hist, last_start_ps=int(starts[-1]))
+    return replace(
+        state, counts=state.counts + hist, last_start_ps=int(starts[-1]), n_click=n_click
+    )

@@ -6,7 +6,8 @@ over ZeroMQ PUB (:mod:`.tag_stream`) and optionally written to HDF5 (:mod:`.tag_
 Inputs are numbered from 1; a rising edge on input ``c`` is tagged ``c`` (a falling edge would be
 ``-c``, Swabian's convention; the simulated pulses give rising-edge tags only). Default wiring:
 inputs 1–4 = the analyser's detectors ``bsa_det0``–``bsa_det3``, 5 and 6 = the PMTs
-``node_a.pmt`` and ``node_b.pmt`` (:data:`DEFAULT_INPUTS`; a feed may name its own).
+``node_a.pmt`` and ``node_b.pmt``, 7 = node A's excitation trigger ``node_a.excite`` (the sync of
+arrival histograms; :data:`DEFAULT_INPUTS`; a feed may name its own).
 
 With ``--simulation`` the tags come from a running simulation: the simulator
 (``ionlink-sim run --tag-feed ADDRESS``) pushes every detector and PMT click of its physics world
@@ -48,6 +49,7 @@ DEFAULT_INPUTS = {
     4: "bsa_det3",
     5: "node_a.pmt",
     6: "node_b.pmt",
+    7: "node_a.excite",
 }
 #: height of the simulated detector pulses at the tagger's inputs, V
 SIM_PULSE_V = 2.0

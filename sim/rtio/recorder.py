@@ -15,6 +15,7 @@ clicks of an entangler run's non-herald cycles fall) comes from its own generato
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,6 +61,8 @@ class WaveRecorder:
     :ivar exceptions: every RTIO exception met, in the order met (:mod:`sim.rtio.exception_log`).
     :ivar rng: the generator of what is drawn for the waveform only, separate from the
         simulation's generator but determined by its state (:meth:`follow`).
+    :ivar on_run: called with the entangler's RTIO channel, the run and its number of clicks
+        after each run is recorded (a time tagger's feed, :mod:`sim.tag_feed`), else None.
     """
 
     edges: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
@@ -68,6 +71,7 @@ class WaveRecorder:
     entangler_clicks: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
     exceptions: list[ExceptionMark] = field(default_factory=list)
     rng: Any = field(default_factory=numpy.random.default_rng)
+    on_run: Callable[[int, EntanglerRun, int], None] | None = None
 
     def follow(self, rng: numpy.random.Generator) -> None:
         """Draw the waveform-only numbers from now on from a stream that the state of the
@@ -93,6 +97,8 @@ class WaveRecorder:
         first = len(log)
         if clicks:
             log.extend(clicks)
+        if self.on_run is not None:
+            self.on_run(channel, run, len(clicks) if clicks else 0)
         return first
 
     def move_click(self, channel: int, index: int, t_mu: int) -> None:

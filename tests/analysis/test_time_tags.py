@@ -108,3 +108,67 @@ def test_consumer_counts_gaps_and_garbage(rng):
     assert np.array_equal(result.correlation.counts, expected.counts)
     s = summary(result, None, 10**5)
     assert s["tags"] == 3 * len(t) // 4 and s["missed_batches"] == 1
+
+
+def test_tags_command_says_when_nothing_arrived(capsys):
+    from analysis.cli import main
+
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)  # a stream that publishes nothing
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        code = main(["tags", f"tcp://127.0.0.1:{port}", "--duration", "0.3"])
+    finally:
+        pub.close(0)
+        ctx.term()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and f"no tags from tcp://127.0.0.1:{port} in 0.3 s" in err[0]
+
+
+def _publish_while(main_args: list[str], t: np.ndarray, c: np.ndarray) -> int:
+    """``ionlink-analyze tags`` on a stream that publishes ``(t, c)`` a few times meanwhile."""
+    import threading
+
+    from analysis.cli import main
+
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    done = threading.Event()
+
+    def publish() -> None:
+        seq = 0
+        time.sleep(0.3)
+        while not done.is_set():
+            shift = seq * (int(t[-1]) + 1)
+            pub.send_multipart(encode(TagBatch(seq, t + shift, c)))
+            seq += 1
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=publish, daemon=True)
+    thread.start()
+    try:
+        return main(["tags", f"tcp://127.0.0.1:{port}", "--duration", "1", *main_args])
+    finally:
+        done.set()
+        thread.join(5)
+        pub.close(0)
+        ctx.term()
+
+
+def test_tags_command_notes_an_arrival_histogram_without_sync(capsys):
+    period = 1_000_000
+    sync = np.arange(0, 100 * period, period, dtype=np.int64)
+    clicks = sync[::3] + 300_000
+    t = np.concatenate([sync, clicks])
+    c = np.concatenate([np.full(len(sync), 7), np.full(len(clicks), 1)]).astype(np.int32)
+    order = np.argsort(t, kind="stable")
+    t, c = t[order], c[order]
+    assert _publish_while(["--json"], t, c) == 0  # the default start: input 7, the sync
+    out = capsys.readouterr()
+    assert "note" not in out.err
+    assert '"arrival_counts": 0' not in out.out
+    assert _publish_while(["--start", "5"], t, c) == 0  # no tags on input 5
+    err = capsys.readouterr().err
+    assert "note: 0 of" in err and "(inputs 5)" in err
