@@ -227,6 +227,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.exit_code == 0:
         if not args.quiet:
             _print_datasets(result.datasets)
+        if result.unseen_signal is not None:
+            sys.stderr.write(
+                "{}: {} came after the experiment's last termination check: it ran to its end "
+                "(exit status 0)\n".format(PROG, signal.Signals(result.unseen_signal).name)
+            )
     elif result.status == "terminated":
         from sim.run import STOPPED_AT_ONCE
 

@@ -93,6 +93,9 @@ class RunResult:
     exception: BaseException | None = None
     datasets: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
+    #: a termination signal received while the run ran that the experiment never saw (it came
+    #: after its last check): the run went on to its end (None: none such)
+    unseen_signal: int | None = None
 
     @property
     def status(self) -> str:
@@ -227,10 +230,13 @@ class Run:
                 self.sim.dataset_db.save()
                 self.sim._end_of_experiment()
         code = EXIT_OK if exc is None else _exit_code_for(exc)
+        unseen: int | None = None
         if code == EXIT_OK and self.sim.scheduler.termination_seen():
             # it returned, but after stopping early at a check that said "terminate": terminated.
             # A request it never saw (it came after the last check) leaves the run ok.
             code = EXIT_TERMINATED
+        elif code == EXIT_OK:
+            unseen = received.signum
         if code == EXIT_TERMINATED:
             code = exit_status(received.signum)
         return RunResult(
@@ -241,6 +247,7 @@ class Run:
             exc,
             dict(self.dataset_mgr.local),
             self._summary(),
+            unseen,
         )
 
     def _lifecycle(self) -> BaseException | None:
