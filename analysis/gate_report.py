@@ -84,40 +84,50 @@ def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
     outcomes = np.bincount(2 * m_a[rows, last] + m_b[rows, last], minlength=4)
     tomo = tt = grover = direct = None
     by_marked = None
+    stopped = _stopped_early_note(run, int(setting.size))
+    notes = [n for n in (stopped, uncalibrated_note(run)) if n is not None]
     if mode == "grover":
         marked = np.asarray(run["gate.settings.marked"], dtype=int)[setting]
         grover = grover_success(marked, bit_a, bit_b, cl=cl)
+        correct = 2 * bit_a + bit_b == marked
         by_marked = np.array(
-            [np.mean(2 * bit_a[marked == k] + bit_b[marked == k] == k) for k in range(4)]
+            [np.mean(correct[marked == k]) if np.any(marked == k) else np.nan for k in range(4)]
         )
     elif analysis == "truth_table":
         preps = table[setting]
         tt = truth_table_of(preps[:, 0], preps[:, 1], bit_a, bit_b, _TARGETS[mode], cl=cl)
-    elif analysis == "direct_fidelity":
-        direct = direct_fidelity(
-            np.asarray(run["gate.prep_bloch"]),
-            np.asarray(run["gate.basis_axes"]),
-            table,
-            np.asarray(run["gate.settings.pauli"], dtype=int),
-            setting,
-            bit_a,
-            bit_b,
-            _TARGETS[mode],
-            cl=cl,
-        )
     else:
-        tomo = gate_tomography(
-            np.asarray(run["gate.prep_bloch"]),
-            np.asarray(run["gate.basis_axes"]),
-            table,
-            setting,
-            bit_a,
-            bit_b,
-            _TARGETS[mode],
-            n_boot=n_boot,
-            cl=cl,
-            seed=seed,
-        )
+        # settings run in order: a run stopped early may lack some that the estimator needs
+        try:
+            if analysis == "direct_fidelity":
+                direct = direct_fidelity(
+                    np.asarray(run["gate.prep_bloch"]),
+                    np.asarray(run["gate.basis_axes"]),
+                    table,
+                    np.asarray(run["gate.settings.pauli"], dtype=int),
+                    setting,
+                    bit_a,
+                    bit_b,
+                    _TARGETS[mode],
+                    cl=cl,
+                )
+            else:
+                tomo = gate_tomography(
+                    np.asarray(run["gate.prep_bloch"]),
+                    np.asarray(run["gate.basis_axes"]),
+                    table,
+                    setting,
+                    bit_a,
+                    bit_b,
+                    _TARGETS[mode],
+                    n_boot=n_boot,
+                    cl=cl,
+                    seed=seed,
+                )
+        except ValueError as e:
+            if stopped is None:
+                raise
+            notes.append(f"no process fidelity from the shots taken: {e}")
     return GateReport(
         str(run.path),
         mode,
@@ -131,8 +141,19 @@ def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
         tt,
         grover,
         by_marked,
-        tuple(n for n in [uncalibrated_note(run)] if n is not None),
+        tuple(notes),
     )
+
+
+def _stopped_early_note(run: Run, shots: int) -> str | None:
+    """A note for a run that ended before its requested shots (None: complete, or the file
+    does not say)."""
+    reason = run.values.get("totals.stop_reason")
+    if reason is None or str(reason) == "complete":
+        return None
+    requested = run.values.get("totals.shots_requested")
+    of = "" if requested is None else f" of {int(requested)}"
+    return f"{run.path.name}: stopped early ({reason}) after {shots}{of} shots"
 
 
 def gate_summary_dict(rep: GateReport) -> dict[str, Any]:

@@ -231,7 +231,7 @@ def gate_tomography(
     if len(preps) < 16 or len(bases) < 9:
         raise ValueError(
             f"process tomography needs 16 input states and 9 bases with shots, got "
-            f"{len(preps)} and {len(bases)} (a truth-table run? use its truth table)"
+            f"{len(preps)} and {len(bases)}"
         )
     ops = setting_operators(prep_bloch, basis_axes, settings)
     counts = _count_table(s, np.asarray(bit_a, int), np.asarray(bit_b, int), len(settings))

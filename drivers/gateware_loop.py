@@ -45,7 +45,8 @@ class GatewareLoop:
             "check_every",
             NumberValue(500, precision=0, step=1, min=1, type="int"),
             group="entangler",
-            tooltip="runs between pause checks while no herald comes",
+            tooltip="entangler runs between pause checks (made between heralds or shots, or "
+            "inside a wait for a herald that lasts this long)",
         )
 
     def prepare_gateware(self):

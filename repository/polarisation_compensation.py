@@ -10,7 +10,9 @@ vectors the path's rotation N = W·F (compensator W, fibre F) is reconstructed
 (``drivers.polarisation``); the polarisation error is 1 − |Tr N / 2|² (0 for a compensated path).
 With ``compensate`` the plates are then driven to W' = F⁻¹ through the ``waveplates`` controller
 (host-side RPC, as ARTIQ experiments use controllers); without it they go back to W. Between
-rounds the experiment waits ``interval`` of lab time with the cooling beams on.
+rounds the experiment waits ``interval`` of lab time with the cooling beams on. The scheduler is
+asked before each round and, during that wait, every second of lab time: a termination (or pause)
+request ends the rounds there, the rounds taken are written.
 
 Datasets: ``polcomp.error`` (rounds × 2, measured error of nodes A and B before correction),
 ``polcomp.t_lab_s`` (round start, lab time in s), ``polcomp.angles`` (rounds × 2 × 3, the
@@ -38,6 +40,8 @@ from drivers.polarisation import (
 NODES = ("a", "b")
 #: shutter opening before the first gate, mu
 SHUTTER_MU = 1000
+#: lab time between two pause checks while waiting between rounds, s
+WAIT_CHECK_S = 1.0
 
 
 def stokes_component(counts, node):
@@ -71,12 +75,13 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
         self.setattr_argument("gates", NumberValue(20, precision=0, step=1, min=1, type="int"))
         self.setattr_argument("gate_length", NumberValue(1 * ms, unit="ms", min=10 * us))
         self.setattr_argument("compensate", BooleanValue(True))
-        self.kernel_invariants = {"ref_sw", "gate_mu", "gates"}
+        self.kernel_invariants = {"ref_sw", "gate_mu", "gates", "wait_check_mu"}
 
     def prepare(self):
         self.check_arguments()
         self.gate_mu = int64(self.core.seconds_to_mu(self.gate_length))
         self.interval_mu = int64(self.core.seconds_to_mu(self.interval))
+        self.wait_check_mu = int64(self.core.seconds_to_mu(WAIT_CHECK_S))
         self.set_dataset("schema_version", SCHEMA_VERSION)
         self.set_dataset("ionlink.experiment", "polarisation_compensation")
         self.set_dataset("polcomp.compensate", bool(self.compensate))
@@ -127,18 +132,30 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
         self.store_counts(totals)
 
     @kernel
-    def wait_lab(self, duration_mu: TInt64) -> TInt64:
-        """Let ``duration_mu`` of lab time pass with the cooling beams on; returns the lab time
-        (mu) at the start."""
+    def wait_lab(self, duration_mu: TInt64) -> TBool:
+        """Let ``duration_mu`` of lab time pass with the cooling beams on, asking the scheduler
+        every ``WAIT_CHECK_S`` whether to pause (the RPC runs while the CPU waits anyway). True:
+        it asked, the wait was cut short and the beams go off at once (after a
+        ``break_realtime``). Returns with the RTIO counter at the cursor."""
         self.core.break_realtime()
-        t0 = now_mu()
+        t_end = now_mu() + duration_mu
         self.node_a.cool_sw.on()
         self.node_b.cool_sw.on()
-        delay_mu(duration_mu)
+        # the last stretch (one to two checks long) keeps its slack for the beams' switch-off
+        while t_end - now_mu() > 2 * self.wait_check_mu:
+            delay_mu(self.wait_check_mu)
+            self.core.wait_until_mu(now_mu())
+            if self.scheduler.check_pause():
+                self.core.break_realtime()
+                self.node_a.cool_sw.off()
+                self.node_b.cool_sw.off()
+                self.core.wait_until_mu(now_mu())
+                return True
+        at_mu(t_end)
         self.node_a.cool_sw.off()
         self.node_b.cool_sw.off()
         self.core.wait_until_mu(now_mu())
-        return t0
+        return False
 
     @kernel
     def lab_time_mu(self) -> TInt64:
@@ -169,8 +186,8 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
     def run(self):
         self.init()
         for r in range(self.rounds):
-            if r:
-                self.wait_lab(self.interval_mu)
+            if r and self.wait_lab(self.interval_mu):
+                break
             if self.scheduler.check_pause():
                 break
             self.t_lab[r] = self.lab_time_mu() * self.core.ref_period

@@ -35,6 +35,11 @@ the memory drive and the gate duration come from ``calib.node_X.memory.*`` and
 ``gate.*``): per shot the setting, herald patterns, network bits, memory readout counts and
 bits, attempts, the feed-forward latency (herald → last correction, mu), the reset bits; the
 settings tables with the input states' Bloch vectors and the bases' axes.
+
+Pause and termination are honoured between shots, once ``check_every`` entangler runs have passed
+since the last check (≈ 20 shots at ``oxford2025``: one RPC per ≈ 0.16 s of lab time, placed
+before the shot's own ``break_realtime``), and inside a wait for a herald that alone lasts
+``check_every`` runs. A run stopped early writes the shots taken (``totals.stop_reason``).
 """
 
 import time
@@ -170,6 +175,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.reset_a = int32(0)
         self.reset_b = int32(0)
         self.first_code = int32(-1)
+        self.runs = int32(0)  # entangler runs in this kernel (the pause checks' clock)
         keys = ("setting", "pattern", "m_a", "m_b", "counts_a", "counts_b", "attempts")
         self.records = {k: [] for k in keys + ("latency_mu", "reset_a", "reset_b", "t_lab_mu")}
         self.next_index = 0
@@ -196,24 +202,29 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
     @kernel
     def wait_for_herald(self, cool) -> TInt32:
         """Entangler runs until a herald: returns its result word (slots), or -1 when the run
-        must stop (no herald within the bound, pause or termination). Attempts are added to
-        ``shot_attempts``. The cursor ends after the heralding run."""
+        must stop (no herald within the bound, or a pause check, made after ``check_every``
+        runs of this wait without a herald, said stop). Attempts are added to
+        ``shot_attempts``, runs to ``runs``. The cursor ends after the heralding run."""
         while True:
             end_mu, reason, timeouts = self.entangler.run_until_herald_mu(
                 cool, self.run_mu, self.margin_mu, self.check_every, True
             )
+            self.runs += timeouts
             self.shot_attempts += int64(timeouts) * int64(self.timeout_cycles)
             if reason == UNDERFLOW:
+                self.runs += 1
                 self.core.break_realtime()
             elif reason != TIMEOUT:
+                self.runs += 1
                 self.herald_end_mu = end_mu
                 return reason
             if self.shot_attempts >= self.dead_attempts:
                 self.no_herald(self.shot_attempts)
                 return -1
-            if self.should_stop():
-                return -1
+            stop = self.should_stop()
             self.core.break_realtime()
+            if stop:
+                return -1
         return -1  # not reached: ARTIQ's compiler wants an explicit return after the loop
 
     @kernel
@@ -372,7 +383,16 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         attempts_total = int64(0)
         underflows = 0
         i = self.next_index
+        self.runs = 0
+        next_check = self.check_every
         while i < self.n_total:
+            if self.runs >= next_check:
+                # pause check every check_every entangler runs, between shots (the memories
+                # hold nothing): the shot's break_realtime follows, so it costs the RPC only
+                next_check = self.runs + self.check_every
+                if self.should_stop():
+                    self.core.break_realtime()
+                    break
             s = i // self.heralds_per_setting
             self.shot_attempts = int64(0)
             try:

@@ -230,6 +230,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 PROG, signal.Signals(late.received).name
             )
         )
+    return _report_run(result, closing, args)
+
+
+def _report_run(result: Any, closing: list[str], args: argparse.Namespace) -> int:
+    """Print what ``ionlink-sim run`` tells of a finished run (``closing``: what the simulation
+    could not save when it closed) and return the exit status."""
     if result.exception is not None and args.debug:
         import traceback
 
@@ -238,6 +244,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if exit_code == 0 and not result.not_saved and not closing:
         if not args.quiet:
             _print_datasets(result.datasets)
+        if result.unseen_signal is not None:
+            sys.stderr.write(
+                "{}: {} came after the experiment's last termination check: it ran to its end "
+                "(exit status 0)\n".format(PROG, signal.Signals(result.unseen_signal).name)
+            )
     elif result.status == "terminated":
         from sim.run import STOPPED_AT_ONCE
 

@@ -105,6 +105,9 @@ class RunResult:
     not_saved: list[str] = field(default_factory=list)
     #: the results file could be written nowhere (its datasets are only in :attr:`datasets`)
     results_lost: bool = False
+    #: a termination signal received while the run ran that the experiment never saw (it came
+    #: after its last check): the run went on to its end (None: none such)
+    unseen_signal: int | None = None
 
     @property
     def status(self) -> str:
@@ -255,10 +258,13 @@ class Run:
                 self._saved(self.sim.dataset_db.save)
                 self._saved(self.sim._end_of_experiment)
         code = EXIT_OK if exc is None else _exit_code_for(exc)
+        unseen: int | None = None
         if code == EXIT_OK and self.sim.scheduler.termination_seen():
             # it returned, but after stopping early at a check that said "terminate": terminated.
             # A request it never saw (it came after the last check) leaves the run ok.
             code = EXIT_TERMINATED
+        elif code == EXIT_OK:
+            unseen = received.signum
         if code == EXIT_TERMINATED:
             code = exit_status(received.signum)
         if code == EXIT_OK and self.not_saved:
@@ -271,8 +277,9 @@ class Run:
             exc,
             dict(self.dataset_mgr.local),
             self._summary(),
-            list(self.not_saved),
-            self.results_lost,
+            not_saved=list(self.not_saved),
+            results_lost=self.results_lost,
+            unseen_signal=unseen,
         )
 
     def _saved(self, save: Any) -> None:

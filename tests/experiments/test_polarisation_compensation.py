@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from analysis import fidelity_summary
@@ -92,3 +93,36 @@ def test_compensation_keeps_fidelity_through_drift(tmp_path):
     assert budget - f_free.value > max(0.05, 3 * _sigma(f_free)), (f_free, budget)
     print(f"budget {budget:.4f}; compensated {f_comp}; left alone {f_free}")
     print(f"errors before each correction, max {e_comp.max():.4f}; after 10 min alone {e_free[-1]}")
+
+
+def test_a_termination_signal_cuts_the_wait_between_rounds_short(tmp_path):
+    """SIGTERM once round 1 of 3 is measured (600 s of lab time between rounds): the wait sees
+    the request at its next check, one second of lab time later, instead of after its 600 s
+    (the old wait checked only when it had ended); the run ends with round 1 written, exit 143."""
+    import os
+    import signal
+
+    from sim.experiment_file import load_experiment_module
+
+    base = load_experiment_module(ROOT / "repository" / "polarisation_compensation.py")
+
+    class SignalledCompensation(base.PolarisationCompensation):  # type: ignore[misc, name-defined]
+        def set_dataset(self, key, value, **kwargs):
+            super().set_dataset(key, value, **kwargs)
+            if key == "ionlink.progress" and value > 0:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        def run(self):
+            super().run()
+            self.set_dataset("t_end_s", self.lab_time_mu() * self.core.ref_period)
+
+    with Simulation(
+        ROOT / "device_db.py", seed=3, results_dir=tmp_path / "results", dataset_db=False
+    ) as sim:
+        assert sim.run(ROOT / "repository" / "startup.py").exit_code == 0
+        r = sim.run(SignalledCompensation, None, {"rounds": 3, "interval": 600.0, "gates": 5})
+    assert r.exit_code == 128 + signal.SIGTERM, r.error_message
+    t = r.datasets["polcomp.t_lab_s"]
+    assert not np.isnan(t[0]) and np.isnan(t[1:]).all(), t
+    # round 1 with its plate moves takes ≈ 10 s of lab time, then 1 s of the wait (old: 610 s)
+    assert r.datasets["t_end_s"] - t[0] < 30.0, r.datasets["t_end_s"] - t[0]

@@ -185,6 +185,37 @@ def test_a_signal_while_closing_after_the_run_ended_waits(cli, capsys, tmp_path,
     assert "interrupted" not in err
 
 
+LATE_SIGNAL = """
+import os
+import signal
+import time
+
+
+class Late(EnvExperiment):
+    def build(self):
+        self.setattr_device("scheduler")
+
+    def run(self):
+        self.scheduler.pause()  # its last check
+        self.set_dataset("done", 1)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)  # the handler runs (the main thread's next bytecode)
+"""
+
+
+def test_a_signal_after_the_last_check_is_noted(cli, capsys, write_experiment):
+    """Ctrl-C during run() but after the experiment's last check: it runs to its end, exit 0,
+    and after "termination requested" the command says that the request came too late."""
+    rc = cli(write_experiment(LATE_SIGNAL), "-q")
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "SIGINT: termination requested" in err
+    assert err.strip().splitlines()[-1] == (
+        "ionlink-sim: SIGINT came after the experiment's last termination check: it ran to its "
+        "end (exit status 0)"
+    )
+
+
 def test_a_folder_given_as_the_experiment_file_is_named_as_such(tmp_path, capsys):
     """``ionlink-sim run repository/`` says the path is a folder (not "not found")."""
     assert main(["run", str(tmp_path), "--lab", "none"]) == 2

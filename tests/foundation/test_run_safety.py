@@ -267,6 +267,7 @@ def test_signal_after_run_returned_leaves_the_run_ok(simulation):
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert (result.exit_code, result.status) == (0, "ok"), result.exception
+    assert result.unseen_signal == signal.SIGTERM  # the CLI notes it
     with h5py.File(result.results_file) as f:
         assert f["datasets/last"][()] == 2
 

@@ -1,0 +1,72 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Termination of repository/remote_gate.py: a signal during the shots is honoured within
+``check_every`` entangler runs; the shots taken are written (stop reason ``terminated``, exit
+status 128 + the signal) and analysable."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from analysis.gate_report import gate_summary
+from sim.experiment_file import load_experiment_module
+from sim.runner import Simulation
+
+from .simhelpers import REPO, ROOT, lab_calibration
+from .test_remote_gate import ideal_fast
+
+#: the shot whose record sends the signal, and the pause-check interval (entangler runs) the
+#: run is given: at ideal_fast a shot heralds in its first run, one run per shot (checks after
+#: shots 20, 40, …)
+SIGNAL_AT_SHOT = 25
+CHECK_EVERY = 20
+
+
+def signalled_gate(signum: int) -> type:
+    """RemoteGate (a fresh copy of repository/remote_gate.py) that sends this process
+    ``signum`` when shot ``SIGNAL_AT_SHOT`` has been recorded, as a Ctrl-C or ``kill`` would."""
+    base = load_experiment_module(REPO / "remote_gate.py").RemoteGate
+
+    class SignalledGate(base):  # type: ignore[misc, valid-type]
+        def set_dataset(self, key, value, **kwargs):
+            super().set_dataset(key, value, **kwargs)
+            if key == "ionlink.progress" and self.recorded() == SIGNAL_AT_SHOT:
+                os.kill(os.getpid(), signum)
+
+    return SignalledGate
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_termination_signal_stops_the_gate_within_check_every_runs(tmp_path, signum):
+    """A termination signal at shot 25 of 288 (process tomography, 2 shots per setting) is
+    seen by a pause check between shots at most ``check_every`` = 20 runs later (one run per
+    shot here, so by shot 45; the old kernel checked only inside a wait that had gone 20 runs
+    without a herald, so it ran all 288, and checks every 40 runs would stop at 60): the run
+    ends terminated, exit status 128 + the signal, with the shots taken recorded;
+    ionlink-analyze gate reads them and says the run stopped early (the tomography lacks
+    settings: no process fidelity, noted)."""
+    lab = ideal_fast()
+    sim = Simulation(
+        ROOT / "device_db.py", seed=4, lab=lab, results_dir=tmp_path / "results", dataset_db=False
+    )
+    for key, value in lab_calibration(lab).items():
+        sim.dataset_db.set(key, value, persist=True)
+    with sim:
+        assert sim.run(REPO / "startup.py").exit_code == 0
+        r = sim.run(
+            signalled_gate(signum),
+            None,
+            {"mode": "cz", "heralds_per_setting": 2, "check_every": CHECK_EVERY},
+        )
+    assert r.exit_code == 128 + signum, r.error_message
+    d = r.datasets
+    assert d["totals.stop_reason"] == "terminated"
+    shots = int(d["totals.shots"])
+    assert SIGNAL_AT_SHOT <= shots <= SIGNAL_AT_SHOT + CHECK_EVERY, shots
+    assert len(d["gate.setting"]) == shots and d["totals.shots_requested"] == 288
+    rep = gate_summary(r.results_file, n_boot=10)
+    assert rep.shots == shots and rep.tomography is None
+    assert any(f"stopped early (terminated) after {shots} of 288 shots" in n for n in rep.notes)
+    assert any("no process fidelity from the shots taken" in n for n in rep.notes)
