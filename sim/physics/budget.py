@@ -64,6 +64,7 @@ __all__ = [
     "link_datasets",
     "photon_eta",
     "predict",
+    "term_lines",
 ]
 
 
@@ -357,6 +358,12 @@ def gate_line(d: dict) -> str:
     )
 
 
+def term_lines(d: dict) -> list[str]:
+    """The budget's infidelity terms, one line each (``d``: a budget dict's ``terms``)."""
+    head = "  error budget (1 - F, one term at a time):"
+    return [head] + [f"    {name:<30s} {v:.5f}" for name, v in d["terms"].items()]
+
+
 def format_budget(
     lab: Lab,
     mode: str = "parity",
@@ -402,8 +409,5 @@ def format_budget(
             f"  measured fidelity (with SPAM)          F = {d['fidelity_measured']:.4f}"
             f"  (SPAM ε_A = {d['spam_a']:.4f}, ε_B = {d['spam_b']:.4f})"
         ),
-        "  error budget (1 - F, one term at a time):",
     ]
-    for name, v in d["terms"].items():
-        lines.append(f"    {name:<30s} {v:.5f}")
-    return "\n".join(lines)
+    return "\n".join(lines + term_lines(d))

@@ -39,6 +39,7 @@ from .budget import (
     link_datasets,
     photon_eta,
     predict,
+    term_lines,
 )
 from .lab import Lab
 from .readout import fluorescence_rates
@@ -259,8 +260,5 @@ def format_cpu_budget(
             f"  measured fidelity (with SPAM)          F = {d['fidelity_measured']:.4f}"
             f"  (gateware {g['fidelity_measured']:.4f})"
         ),
-        "  error budget (1 - F, one term at a time):",
     ]
-    for name, v in d["terms"].items():
-        lines.append(f"    {name:<30s} {v:.5f}")
-    return "\n".join(lines)
+    return "\n".join(lines + term_lines(d))

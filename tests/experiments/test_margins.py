@@ -57,11 +57,9 @@ def test_min_slack_margin_is_what_the_predictor_finds(tmp_path):
     assert MIN_SLACK_MARGIN_S["gateware"] == math.floor(floor_mu / 100) * 100e-9
 
 
-def test_slack_cli_json_and_read_only(tmp_path, monkeypatch, capsys):
-    """``ionlink-sim slack FILE --json``: one entry per line that submits, with the documented
-    keys; the lab's files stay untouched (no results, dataset store or run-id file written)."""
-    from sim.cli import main
-
+def _loop_experiment(tmp_path, loop: str):
+    """``tmp_path/loop.py``: an experiment whose kernel plays ``loop`` (lines of its ``run`` after a
+    ``break_realtime``, its line 10 on) on ``node_a.cool_sw``."""
     exp = tmp_path / "loop.py"
     exp.write_text(
         "from artiq.experiment import *\n"
@@ -71,12 +69,23 @@ def test_slack_cli_json_and_read_only(tmp_path, monkeypatch, capsys):
         "        self.ttl = self.get_device('node_a.cool_sw')\n"
         "    @kernel\n"
         "    def run(self):\n"
-        "        self.core.break_realtime()\n"
+        "        self.core.break_realtime()\n" + loop
+    )
+    return exp
+
+
+def test_slack_cli_json_and_read_only(tmp_path, monkeypatch, capsys):
+    """``ionlink-sim slack FILE --json``: one entry per line that submits, with the documented
+    keys; the lab's files stay untouched (no results, dataset store or run-id file written)."""
+    from sim.cli import main
+
+    exp = _loop_experiment(
+        tmp_path,
         "        for i in range(100):\n"
         "            at_mu(self.core.get_rtio_counter_mu() + 2500)\n"
         "            for j in range(4):\n"
         "                self.ttl.pulse_mu(100)\n"
-        "                delay_mu(100)\n"
+        "                delay_mu(100)\n",
     )
     monkeypatch.chdir(tmp_path)
     rc = main(["slack", str(exp), "--device-db", str(ROOT / "device_db.py"), "-n", "4", "--json"])
@@ -105,19 +114,11 @@ def test_slack_continues_the_stored_stream_without_a_reseed_warning(
     other seed re-seeds, with the warning."""
     from sim.cli import main
 
-    exp = tmp_path / "loop.py"
-    exp.write_text(
-        "from artiq.experiment import *\n"
-        "class Loop(EnvExperiment):\n"
-        "    def build(self):\n"
-        "        self.setattr_device('core')\n"
-        "        self.ttl = self.get_device('node_a.cool_sw')\n"
-        "    @kernel\n"
-        "    def run(self):\n"
-        "        self.core.break_realtime()\n"
+    exp = _loop_experiment(
+        tmp_path,
         "        for i in range(20):\n"
         "            self.ttl.pulse_mu(100)\n"
-        "            delay_mu(100)\n"
+        "            delay_mu(100)\n",
     )
     monkeypatch.chdir(tmp_path)
     ddb = str(ROOT / "device_db.py")
