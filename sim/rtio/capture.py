@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain, cycle
+from itertools import cycle
 from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
 __all__ = ["Submission", "Period", "FastForwardPhy", "PeriodCapture"]
@@ -106,12 +106,17 @@ _new_tuple = tuple.__new__
 def _shifted_times(tss: list[int], shifts: range) -> list[int]:
     """``[ts + s for s in shifts for ts in tss]``: the timestamps ``tss`` of one pass at each
     of ``shifts`` (a step > 0), pass by pass, made without a bytecode per timestamp (each
-    timestamp's passes are a range; one per pass is taken from each in turn)."""
+    timestamp's passes are a range, written to every ``len(tss)``-th slot from its own)."""
     a, b, step = shifts.start, shifts.stop, shifts.step
-    if len(tss) == 1:
+    m = len(tss)
+    if m == 1:
         ts = tss[0]
         return list(range(ts + a, ts + b, step))
-    return list(chain.from_iterable(zip(*[range(ts + a, ts + b, step) for ts in tss])))
+    out = [0] * (m * len(shifts))
+    for j in range(m):
+        ts = tss[j]
+        out[j::m] = range(ts + a, ts + b, step)
+    return out
 
 
 @runtime_checkable
