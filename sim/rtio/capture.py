@@ -103,6 +103,22 @@ class Period:
 _new_tuple = tuple.__new__
 
 
+def _shifted_times(tss: list[int], shifts: range) -> list[int]:
+    """``[ts + s for s in shifts for ts in tss]``: the timestamps ``tss`` of one pass at each
+    of ``shifts`` (a step > 0), pass by pass, made without a bytecode per timestamp (each
+    timestamp's passes are a range, written to every ``len(tss)``-th slot from its own)."""
+    a, b, step = shifts.start, shifts.stop, shifts.step
+    m = len(tss)
+    if m == 1:
+        ts = tss[0]
+        return list(range(ts + a, ts + b, step))
+    out = [0] * (m * len(shifts))
+    for j in range(m):
+        ts = tss[j]
+        out[j::m] = range(ts + a, ts + b, step)
+    return out
+
+
 @runtime_checkable
 class FastForwardPhy(Protocol):
     """A PHY that takes part in :meth:`PeriodCapture.repeat_period`."""
@@ -272,13 +288,11 @@ class PeriodCapture:
         for ch, evs in by_ch.items():
             other = self.channels[ch]
             n_before = len(other.raw)
+            tss, addrs, datas = period.columns[ch]
+            times = _shifted_times(tss, shifts)
+            other.raw.extend(zip(times, cycle(addrs), cycle(datas)))
             view = other.level_view
-            if view is None:
-                other.raw.extend([(ts + s, a, d) for s in shifts for ts, a, d in evs])
-            else:  # (the view takes the transitions' times as logged)
-                tss, addrs, datas = period.columns[ch]
-                times = [ts + s for s in shifts for ts in tss]
-                other.raw.extend(zip(times, cycle(addrs), cycle(datas)))
+            if view is not None:  # (the view takes the transitions' times as logged)
                 view.repeat(evs, shifts, n_before, times)
             other.max_c = (evs[-1][0] + shifts[-1]) & -8
         self._replay_lanes(period, shifts, start)

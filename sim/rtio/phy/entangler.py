@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 import numpy
@@ -64,6 +65,7 @@ __all__ = ["EntanglerPhy"]
 
 _MASK14 = 0x3FFF
 _INPUT_BITS = (numpy.arange(16)[:, None] >> numpy.arange(4)) & 1  # pattern → inputs that fired
+_PATTERNS = range(16)  # the click patterns, as indices of a run's pattern counts
 
 
 def _pattern_adds(cmat: Any) -> list[tuple[int, ...]] | None:
@@ -458,12 +460,11 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
                 self._counters = (pattern_counts @ cmat).tolist()
             else:  # (the same sums over the patterns that occurred: most of the 16 did not)
                 counters = self._counters = [0] * 8
-                q = 0
-                for n in pattern_counts.tolist():
-                    if n:
-                        for j in adds[q]:
-                            counters[j] += n
-                    q += 1
+                counts = pattern_counts.tolist()
+                for q in compress(_PATTERNS, counts):
+                    n = counts[q]
+                    for j in adds[q]:
+                        counters[j] += n
         return self._counters
 
     @counters.setter
@@ -482,11 +483,8 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         self._counter_src = (pattern_counts, cmat)
         if model is not None:
             fired = 0  # the inputs with a click in some cycle (single-input counters > 0)
-            q = 0
-            for n in pattern_counts.tolist():
-                if n:
-                    fired |= q
-                q += 1
+            for q in compress(_PATTERNS, pattern_counts.tolist()):  # (the patterns that occurred)
+                fired |= q
             fired &= ~last_pattern
             if fired:
                 stale = _Stale(model, pattern_counts, plain)  # one record serves every input
