@@ -3,7 +3,13 @@
 
 Errors are one line ``ionlink-analyze: error: <file>: <problem>`` on stderr with exit code 2
 (bad arguments too: ``ionlink-analyze: error: argument --cl: …``); ``--debug`` shows the
-traceback instead. Output cut short by a closed pipe (``| head``) ends quietly with exit 141.
+traceback instead. A file that cannot be analysed (unreadable, or its records missing or
+inconsistent) is left out with one note naming it and why where the other results stand without
+it: with ``--per-run`` (``fidelity``, ``report``), and in ``report`` every file found in a folder
+(its combined report pools the others); the others are analysed and the exit code is 3
+(:data:`EXIT_SKIPPED`). A pooled ``fidelity`` refuses such a file (exit 2), found in a folder or
+named, as do both commands runs that must not be pooled (a run given twice, calibrated with
+uncalibrated). Output cut short by a closed pipe (``| head``) ends quietly with exit 141.
 """
 
 from __future__ import annotations
@@ -23,12 +29,15 @@ from comms.common_args import checked_arg
 
 from .folders import find_runs, parse_time
 from .io import RESULTS_FILE_NAME, AnalysisError, Run, SchemaError, load, same_runs
+from .unusable import Skips, Unusable, alone, or_unusable, pool_usable
 
-__all__ = ["main"]
+__all__ = ["main", "EXIT_SKIPPED"]
 PROG = "ionlink-analyze"
 #: files from which an archive is read by a process pool by default
 PARALLEL_FROM = 32
 _MODES = ("z", "parity", "tomography")
+#: exit status when the usable runs were analysed and unusable files skipped (each in a note)
+EXIT_SKIPPED = 3
 #: Experiment kinds with a report: entanglement runs, the calibrations (analysis.calibration) and
 #: remote gates (analysis.gate_report).
 _REPORT_KINDS = (
@@ -196,19 +205,34 @@ def _executor(args: argparse.Namespace, n_files: int) -> Any:
     return archive_executor(args.scheduler, jobs)
 
 
-def _select(args: argparse.Namespace, kinds: tuple[str, ...], executor: Any = None) -> list[Run]:
+def _select(
+    args: argparse.Namespace,
+    kinds: tuple[str, ...],
+    executor: Any = None,
+    skips: Skips | None = None,
+) -> list[Run]:
     """Runs of ``kinds`` (and ``--mode``) among the paths; files found in directories that are of
     other kinds, or entanglement runs without a herald (a link that did not herald), are skipped
     with a note; explicitly named files are kept (their summary says why it cannot use them).
-    With an ``executor`` the files are loaded in parallel."""
+    With an ``executor`` the files are loaded in parallel. A file that cannot be read raises,
+    unless ``skips`` allows leaving it out (noted there)."""
     from .parallel import InlineExecutor, ordered_map
 
     runs: list[Run] = []
     other: list[str] = []  # found in directories, of kinds this command does not read
     skipped: list[str] = []  # of the right kind, left out by --mode or for want of heralds
+    bad: list[AnalysisError] = []
     found = _expand(args)
-    loaded = ordered_map(executor or InlineExecutor(), load, [p for p, _ in found])
+    if skips is not None and skips.from_folders:
+        skips.in_folders = frozenset(str(p) for p, from_dir in found if from_dir)
+    read = functools.partial(or_unusable, load)
+    loaded = ordered_map(executor or InlineExecutor(), read, [p for p, _ in found])
     for (p, from_dir), r in zip(found, loaded):
+        if isinstance(r, Unusable):
+            if skips is None or not skips.allows(r.error):
+                raise r.error
+            bad.append(r.error)
+            continue
         mode = str(r.values.get("mode")) if r.experiment == "remote_entanglement" else None
         if from_dir and r.experiment not in kinds:
             other.append(r.experiment_class or p.name)
@@ -231,6 +255,10 @@ def _select(args: argparse.Namespace, kinds: tuple[str, ...], executor: Any = No
         )
     if skipped:
         _note(f"skipped {len(skipped)} run(s): {', '.join(sorted(set(skipped)))}")
+    if not runs and len(bad) == 1 and not (other or skipped):
+        raise bad[0]  # the one file there was: its error, as without skipping
+    if skips is not None:
+        skips.note(bad)
     if not runs:
         raise AnalysisError(
             ", ".join(args.paths),
@@ -283,8 +311,11 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
     from .parallel import ordered_map
     from .summary import fidelity_summary
 
+    # a pooled fidelity is refused with a file it cannot pool, found in a folder or not (one
+    # summary line, read by scripts: it must not silently describe fewer runs than asked)
+    skips = Skips(_note, every_file=args.per_run, from_folders=False)
     with _executor(args, len(_expand(args))) as executor:
-        runs = _select(args, ("remote_entanglement",), executor)
+        runs = _select(args, ("remote_entanglement",), executor, skips)
         groups = _groups(runs, args.per_run, note_repeats=False)  # (in the results' notes)
         # timing=False: photon timing, the window trade-off and the rate-vs-time series are not
         # part of this command's output (the report computes them), so photons.t_mu is not read
@@ -296,14 +327,21 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
             progress=_progress(args) and len(groups) == 1,
             timing=False,
         )
-        reps = list(ordered_map(executor, summarise, [[r.path for r in g] for g in groups]))
+        pool = functools.partial(pool_usable, summarise, droppable=skips.in_folders)
+        each = functools.partial(or_unusable, pool)
+        made = skips.usable(
+            args.paths, list(ordered_map(executor, each, [[r.path for r in g] for g in groups]))
+        )
     if args.per_run:
         for i, note in _repeats(runs).items():
-            reps[i].notes.append(note)
+            if made[i] is not None:
+                made[i].notes.append(note)
+    reps = [rep for rep in made if rep is not None]
+    status = EXIT_SKIPPED if skips.errors else 0
     if args.json:
         out = [rep.to_dict() for rep in reps]
         _print_json(out[0] if len(out) == 1 else out)
-        return 0
+        return status
     from .report import _fmt
 
     for k, rep in enumerate(reps):
@@ -323,7 +361,7 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
         print(f"rate {rep.rate_lab.value:.4g} s⁻¹ (lab), {rep.rate_wall.value:.4g} s⁻¹ (wall)")
         for note in rep.notes:
             print(f"note: {note}")
-    return 0
+    return status
 
 
 def _json_ready(x: Any) -> Any:
@@ -353,19 +391,25 @@ def _print_json(obj: Any, indent: int = 2) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .parallel import ordered_map
 
+    skips = Skips(_note, every_file=args.per_run)
     with _executor(args, len(_expand(args))) as executor:
-        runs = _select(args, _REPORT_KINDS, executor)
-        return _report(args, runs, executor, ordered_map)
+        runs = _select(args, _REPORT_KINDS, executor, skips)
+        status = _report(args, runs, executor, ordered_map, skips)
+    return EXIT_SKIPPED if status == 0 and skips.errors else status
 
 
 def _call(make: Callable[[], Any]) -> Any:
     return make()
 
 
-def _report(args: argparse.Namespace, runs: list[Run], executor: Any, ordered_map: Any) -> int:
+def _report_jobs(
+    args: argparse.Namespace, runs: list[Run], skips: Skips
+) -> list[tuple[Path, Callable[[], tuple[Any, list[AnalysisError]]]]]:
+    """``(where, summary)`` of every report of ``runs``: one per entanglement group (a file found
+    in a folder that cannot be pooled is left out of it, :func:`pool_usable`), one per other
+    run; each summary gives ``(report, errors of the files left out)``."""
     from .calibration import summarise
-    from .gate_report import GateReport, gate_summary, write_gate_report
-    from .report import write_report
+    from .gate_report import gate_summary
     from .summary import fidelity_summary
 
     for r in runs:
@@ -383,38 +427,42 @@ def _report(args: argparse.Namespace, runs: list[Run], executor: Any, ordered_ma
                 f"{', '.join(_REPORT_KINDS)}",
             )
     ent = [r for r in runs if r.experiment == "remote_entanglement"]
-    jobs: list[tuple[Path, Callable[[], Any]]] = []
+    jobs: list[tuple[Path, Callable[[], tuple[Any, list[AnalysisError]]]]] = []
+    entanglement = functools.partial(
+        fidelity_summary,
+        cl=args.cl,
+        n_boot=args.bootstrap,
+        seed=args.seed,
+        progress=_progress(args),
+    )
     for g in _groups(ent, args.per_run) if ent else []:
         paths = [r.path for r in g]
         stem = paths[0].stem + ("-combined" if len(paths) > 1 else "") + "-report"
-        jobs.append(
-            (
-                paths[0].with_name(stem),
-                functools.partial(
-                    fidelity_summary,
-                    paths,
-                    cl=args.cl,
-                    n_boot=args.bootstrap,
-                    seed=args.seed,
-                    progress=_progress(args),
-                ),
-            )
-        )
+        pool = functools.partial(pool_usable, entanglement, paths, skips.in_folders)
+        jobs.append((paths[0].with_name(stem), pool))
     for r in runs:
         if r.experiment != "remote_entanglement":
             summary: Callable[..., Any] = (
                 gate_summary if r.experiment == "remote_gate" else summarise
             )
-            jobs.append(
-                (
-                    r.path.with_name(r.path.stem + "-report"),
-                    functools.partial(
-                        summary, r, cl=args.cl, n_boot=args.bootstrap, seed=args.seed
-                    ),
-                )
-            )
-    # every summary first: a bad file writes nothing
-    reps = list(zip([d for d, _ in jobs], ordered_map(executor, _call, [m for _, m in jobs])))
+            make = functools.partial(summary, r, cl=args.cl, n_boot=args.bootstrap, seed=args.seed)
+            jobs.append((r.path.with_name(r.path.stem + "-report"), functools.partial(alone, make)))
+    return jobs
+
+
+def _report(
+    args: argparse.Namespace, runs: list[Run], executor: Any, ordered_map: Any, skips: Skips
+) -> int:
+    """Write the reports of ``runs``; a file ``skips`` allows to leave out that cannot be
+    reported on is left out with a note."""
+    from .gate_report import GateReport, write_gate_report
+    from .report import write_report
+
+    jobs = _report_jobs(args, runs, skips)
+    # every summary first: a file that cannot be reported on is named before anything is written
+    made = ordered_map(executor, functools.partial(or_unusable, _call), [m for _, m in jobs])
+    usable = skips.usable(args.paths, list(made))
+    reps = [(dest, rep) for (dest, _), rep in zip(jobs, usable) if rep is not None]
     formats = ("md", "html") if args.format == "both" else (args.format,)
     for dest, rep in reps:
         if args.output:
@@ -440,12 +488,23 @@ def _report(args: argparse.Namespace, runs: list[Run], executor: Any, ordered_ma
     return 0
 
 
+#: ``info`` shows a 1-D dataset's value when it has at most this many elements, or its text is
+#: at most :data:`_SHORT_TEXT` characters (eight channel names, not a thousand counts)
+_SHORT_ITEMS = 4
+_SHORT_TEXT = 100
+
+
 def _scalar_text(v: Any) -> str | None:
+    """The value ``info`` shows of a scalar or short 1-D dataset (None: not shown)."""
     import numpy as np
 
     a = np.asarray(v)
-    if a.ndim == 0 or (a.ndim == 1 and a.size <= 4):
-        return str(v if a.ndim == 0 else a.tolist())
+    if a.ndim == 0:
+        return str(v)
+    if a.ndim == 1:
+        text = str(a.tolist())
+        if a.size <= _SHORT_ITEMS or len(text) <= _SHORT_TEXT:
+            return text
     return None
 
 
@@ -562,8 +621,8 @@ def _cmd_tags(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 2 bad input or usage, 141 closed
-    pipe)."""
+    """Run the command line; returns the exit status (0 ok, 3 results printed and unusable files
+    skipped, 2 bad input or usage, 1 an internal error, 141 closed pipe)."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as e:
@@ -594,7 +653,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - one line without --debug, as promised
         if debug:
             traceback.print_exc()
-        where = " ".join(getattr(args, "paths", []) or [getattr(args, "path", "")])
+        where = " ".join(
+            getattr(args, "paths", []) or [getattr(args, "path", "") or getattr(args, "file", "")]
+        )
         print(
             f"{PROG}: error: {where}: {type(e).__name__}: {e}",
             file=sys.stderr,

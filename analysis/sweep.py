@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .io import AnalysisError, SchemaError
+from .io import AnalysisError, SchemaError, _open
 
 __all__ = ["FIGURES", "Series", "SweepTable", "figure_series", "plot_sweep", "read_sweep"]
 
@@ -56,23 +56,19 @@ class Series:
 
 
 def read_sweep(path: str | os.PathLike[str]) -> SweepTable:
-    """Read a sweep file. :raises AnalysisError: unreadable, or not a sweep file."""
-    import h5py
-
+    """Read a sweep file. :raises AnalysisError: missing, a folder, not HDF5 or unreadable (the
+    results files' checks, :func:`analysis.io.load`), or not a sweep file."""
     p = Path(path)
-    try:
-        with h5py.File(p, "r") as f:
-            group = f.get("sweep")
-            if group is None or group.attrs.get("format") != FORMAT:
-                raise SchemaError(p, "not a sweep file of ionlink-sim sweep (no /sweep table)")
-            return SweepTable(
-                p,
-                json.loads(group.attrs["definition"]),
-                list(json.loads(group.attrs["parameters"])),
-                group["points"][()],
-            )
-    except OSError as e:
-        raise AnalysisError(p, f"cannot read: {e}") from e
+    with _open(p) as f:
+        group = f.get("sweep")
+        if group is None or group.attrs.get("format") != FORMAT:
+            raise SchemaError(p, "not a sweep file of ionlink-sim sweep (no /sweep table)")
+        return SweepTable(
+            p,
+            json.loads(group.attrs["definition"]),
+            list(json.loads(group.attrs["parameters"])),
+            group["points"][()],
+        )
 
 
 def _text(x: Any) -> str:

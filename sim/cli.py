@@ -114,7 +114,12 @@ def get_argparser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
     demo.add_argument("--seed", type=seed_arg, default=1, help="random seed (default: %(default)s)")
-    demo.add_argument("--results", default="results", help="results directory")
+    demo.add_argument(
+        "--results",
+        default="results",
+        help="results directory (default: %(default)s); the dataset store, the hardware state "
+        "and last_rid.pyon are the working directory's",
+    )
     demo.add_argument(
         "--heralds",
         type=int,
@@ -360,6 +365,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return run_demo(
             seed=args.seed,
             results_dir=args.results,
+            work_dir=".",
             heralds_per_setting=args.heralds,
             progress=not args.quiet and sys.stderr.isatty(),
             lab=args.lab,

@@ -21,11 +21,15 @@ def simulation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset-db",
         default=None,
-        help="dataset store (default: dataset_db.mdb in the results' parent)",
+        help="dataset store (default: dataset_db.mdb in the working directory; the hardware "
+        "state, sim_state/, is kept beside it)",
     )
     parser.add_argument("--seed", type=seed_arg, default=None, help="random seed of the simulation")
     parser.add_argument(
-        "--results", default="results", help="results directory (default: %(default)s)"
+        "--results",
+        default="results",
+        help="results directory (default: %(default)s); the dataset store, the hardware state "
+        "and last_rid.pyon stay the working directory's",
     )
     parser.add_argument("--vcd", default=None, help="write the RTIO timeline as a VCD file")
     parser.add_argument(
@@ -67,8 +71,9 @@ def simulation_options(parser: argparse.ArgumentParser) -> None:
 def make_simulation(
     args: argparse.Namespace, progress: bool = False, interactive: Any = None
 ) -> Any:
-    """The :class:`~sim.runner.Simulation` of :func:`simulation_options`' options (the hardware
-    state kept in ``sim_state/``)."""
+    """The :class:`~sim.runner.Simulation` of :func:`simulation_options`' options: the working
+    directory's dataset store, ``last_rid.pyon`` and hardware state (``sim_state/``) wherever
+    ``--results`` puts the results files, as ``artiq_master`` keeps them."""
     from sim.runner import Simulation
 
     return Simulation(
@@ -76,6 +81,7 @@ def make_simulation(
         seed=args.seed,
         lab=args.lab,
         results_dir=args.results,
+        work_dir=".",
         dataset_db=args.dataset_db,
         vcd=getattr(args, "vcd", None),
         tag_feed=getattr(args, "tag_feed", None),

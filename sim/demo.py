@@ -49,6 +49,7 @@ def run_demo(
     *,
     seed: int = 1,
     results_dir: str | Path = "results",
+    work_dir: str | Path | None = None,
     heralds_per_setting: int = 60,
     progress: bool = False,
     lab: str | Path = LAB,
@@ -58,7 +59,8 @@ def run_demo(
     """Run the demo chain at ``lab`` (preset name or TOML path, with ``--set`` ``lab_overrides``
     applied) on ``device_db`` (default: the repository's one-chassis ``device_db.py``); print the
     fidelity summary and the budget for the gate the run played (of two chassis for a device
-    database with a satellite). Returns the exit status."""
+    database with a satellite). ``results_dir``, ``work_dir``: as :class:`Simulation`'s.
+    Returns the exit status."""
     from analysis.cli import main as analyze
     from sim.budget_arguments import played_gate
     from sim.physics.budget import LoopArguments, format_budget
@@ -77,6 +79,7 @@ def run_demo(
             seed=seed,
             lab=lab_obj,
             results_dir=results_dir,
+            work_dir=work_dir,
             progress=progress,
         ) as simulation:
             _check(simulation.run(repo / "startup.py"))

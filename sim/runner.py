@@ -239,9 +239,14 @@ class Simulation:
     :param seed: seed of the session's random generator (``None``: fresh entropy).
     :param lab: lab description (preset name, TOML path or loaded ``Lab``); default: ``lab.toml``
         next to ``device_db``, if present.
-    :param results_dir: root of the results tree; ``last_rid.pyon`` lives in its parent.
-    :param dataset_db: ``dataset_db.mdb`` path (default: in the results' parent directory);
-        ``False`` keeps the master store in memory.
+    :param results_dir: root of the results tree (only the results files go there).
+    :param work_dir: the lab's working directory, as the ARTIQ master's: it holds
+        ``last_rid.pyon``, and ``dataset_db.mdb`` unless ``dataset_db`` names another store
+        (``sim_state/`` goes beside the store). Default ``None``: the results' parent, so that
+        ``results_dir=scratch/"results"`` keeps a simulation's files in ``scratch``; the command
+        lines give the current directory (``--results`` moves the results files alone).
+    :param dataset_db: ``dataset_db.mdb`` path (default: in ``work_dir``); ``False`` keeps the
+        master store in memory.
     :param vcd: VCD file written by the session at :meth:`close`.
     :param progress: show a tqdm bar driven by the ``ionlink.progress`` dataset.
     :param write_results: write HDF5 results files.
@@ -284,6 +289,7 @@ class Simulation:
         seed: int | None = None,
         lab: Any = None,
         results_dir: str | os.PathLike = "results",
+        work_dir: str | os.PathLike | None = None,
         dataset_db: str | os.PathLike | bool | None = None,
         vcd: str | None = None,
         progress: bool = False,
@@ -332,7 +338,11 @@ class Simulation:
             logger.warning("%s", no_lab)
         self._lab_path = lab_file(lab, ddb_path)
         self.results_dir = pathlib.Path(results_dir)
-        base = self.results_dir.resolve().parent
+        base = (
+            self.results_dir.resolve().parent
+            if work_dir is None
+            else pathlib.Path(work_dir).resolve()
+        )
         self.read_only = read_only
         rids = _UnsavedRIDs if read_only else RIDCounter
         self.rid_counter = rids(base / "last_rid.pyon", self.results_dir)

@@ -356,3 +356,103 @@ def test_python_dash_m_entry_point(parity_file):
         cwd=Path(__file__).resolve().parents[2],
     )
     assert r.returncode == 0 and "herald.psi" in r.stdout
+
+
+@pytest.fixture
+def folder_with_a_broken_run(tmp_path):
+    """Three good parity runs and one stopped at once before it recorded its totals, in a
+    results folder (the broken one's name)."""
+    day = tmp_path / "results" / "2026-01-01" / "12"
+    for rid in (1, 2, 3):
+        d = remote_datasets(np.random.default_rng(40 + rid), n=600, mode="parity")
+        write_artiq(day / f"{rid:09d}-RemoteEntanglement.h5", d, rid=rid)
+    d = remote_datasets(np.random.default_rng(44), n=600, mode="parity")
+    d.update({"totals.attempts": 0, "ionlink.sim.stopped_at_once": "SIGINT"})
+    bad = write_artiq(day / "000000004-RemoteEntanglement.h5", d, rid=4)
+    return tmp_path / "results", bad
+
+
+def _notes(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("ionlink-analyze: note:")]
+
+
+def test_per_run_skips_a_broken_run_with_one_note(folder_with_a_broken_run, capsys):
+    """``fidelity --per-run`` on a folder: the good runs' results, one note naming the broken
+    file and why, exit 3 (results printed, something skipped); the same with --json."""
+    folder, bad = folder_with_a_broken_run
+    code, out, err = _run_cli(["fidelity", str(folder), "--per-run", "--bootstrap", "50"], capsys)
+    assert code == cli.EXIT_SKIPPED == 3, err
+    assert out.count("files: ") == 3 and bad.name not in out
+    (note,) = _notes(err)
+    assert f"skipped {bad}: totals.attempts (0) < totals.heralds (600)" in note
+    assert "error" not in err
+    code, out, err = _run_cli(
+        ["fidelity", str(folder), "--per-run", "--json", "--bootstrap", "50"], capsys
+    )
+    assert code == 3 and len(json.loads(out)) == 3 and len(_notes(err)) == 1
+
+
+def test_pooled_fidelity_refuses_a_broken_run(folder_with_a_broken_run, capsys):
+    """Pooled, ``fidelity`` refuses the broken run in one line (exit 2), found in a folder or
+    named: its one summary must not describe fewer runs than asked; alone, with --per-run too."""
+    folder, bad = folder_with_a_broken_run
+    good = sorted(str(p) for p in folder.rglob("*.h5") if p != bad)
+    for argv in ([str(folder)], [*good, str(bad)], [str(bad), "--per-run"]):
+        code, out, err = _run_cli(["fidelity", *argv, "--bootstrap", "50"], capsys)
+        assert code == 2 and out == "" and not _notes(err), argv
+        assert err.startswith(f"ionlink-analyze: error: {bad}: totals.attempts (0)"), err
+        assert len(err.strip().splitlines()) == 1
+
+
+def test_report_of_a_folder_skips_an_unreadable_file(folder_with_a_broken_run, capsys):
+    """``report`` over a folder: a file that is not HDF5 and the broken run are each named in one
+    note; the reports of the good runs are written (per run and pooled), exit 3."""
+    folder, bad = folder_with_a_broken_run
+    junk = bad.with_name("000000005-RemoteEntanglement.h5")
+    junk.write_text("not hdf5")
+    out_dir = folder.parent / "reports"
+    argv = ["report", str(folder), "--per-run", "--format", "md", "--bootstrap", "50"]
+    code, out, err = _run_cli([*argv, "-o", str(out_dir)], capsys)
+    assert code == 3, err
+    notes = _notes(err)
+    assert len(notes) == 2 and str(junk) in notes[0] and "not an HDF5 file" in notes[0]
+    assert str(bad) in notes[1] and "totals.attempts (0)" in notes[1]
+    assert len([line for line in out.splitlines() if line.endswith(".md")]) == 3
+    code, out, err = _run_cli(argv[:2] + argv[3:] + ["-o", str(out_dir / "pooled.md")], capsys)
+    assert code == 3 and len(_notes(err)) == 2, err
+    assert [line for line in out.splitlines() if line.endswith(".md")] == [
+        str(out_dir / "pooled.md")
+    ]
+    text = (out_dir / "pooled.md").read_text()
+    assert f"left out {bad}: totals.attempts (0)" in text and text.count("000000003-") >= 1
+
+
+@pytest.mark.parametrize(
+    "make, says",
+    [
+        (lambda p: p.mkdir(), "is a directory, not an HDF5 file"),
+        (lambda p: None, "no such file"),
+        (lambda p: p.write_text("text"), "not an HDF5 file"),
+    ],
+)
+def test_sweep_checks_its_file_as_the_other_commands(tmp_path, capsys, make, says):
+    """``sweep`` on a folder, a missing file or a text file: one line, exit 2, as ``gate``."""
+    path = tmp_path / "sweep.h5"
+    make(path)
+    for command in ("sweep", "gate"):
+        code, out, err = _run_cli([command, str(path)], capsys)
+        assert code == 2 and out == ""
+        assert err == f"ionlink-analyze: error: {path}: {says}\n", err
+
+
+def test_info_shows_short_string_arrays(tmp_path, capsys):
+    """``info`` shows a 1-D value whose text is short (eight channel names as fixed-length byte
+    strings, ``|S5[8]``), not a long one."""
+    names = np.array([b"ttl8", b"ttl9", b"ttl10", b"ttl11", b"ttl12", b"ttl13", b"a", b"b"])
+    p = write_artiq(tmp_path / "x.h5", {"names": names, "counts": np.arange(60)})
+    code, out, _ = _run_cli(["info", str(p)], capsys)
+    assert code == 0
+    assert (
+        "  names  |S5[8] = ['ttl8', 'ttl9', 'ttl10', 'ttl11', 'ttl12', 'ttl13', 'a', 'b']\n" in out
+    )
+    assert "  counts  int64[60]\n" in out

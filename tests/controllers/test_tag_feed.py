@@ -111,13 +111,14 @@ def test_a_feed_nobody_listens_to_warns_once_and_the_run_exits_at_once(tmp_path)
     cmd += ["--device-db", str(ROOT / "device_db.py"), "--results", str(tmp_path / "results")]
     cmd += ["--dataset-db", str(tmp_path / "datasets.mdb")]
     t0 = time.monotonic()
-    base = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    base = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     base_s = time.monotonic() - t0
     assert base.returncode == 0, base.stderr
     t0 = time.monotonic()
     fed = subprocess.run(
         [*cmd, "--tag-feed", f"tcp://127.0.0.1:{port}"],
         env=env,
+        cwd=tmp_path,  # (its run ids)
         capture_output=True,
         text=True,
         timeout=120,

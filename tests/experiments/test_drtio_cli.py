@@ -16,6 +16,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DRTIO_DB = ROOT / "device_db_drtio.py"
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    """Each test in its own working directory (where the command line keeps the dataset store,
+    the hardware state and last_rid.pyon)."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _run(tmp_path: Path, *args: str) -> int:
     return main(
         [

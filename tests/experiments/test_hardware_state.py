@@ -32,10 +32,12 @@ SEQUENCE = [
 
 
 @pytest.fixture
-def lab_dir(tmp_path):
-    """A copy of the repository's device database and lab, results and dataset store beside."""
+def lab_dir(tmp_path, monkeypatch):
+    """A copy of the repository's device database and lab, results and dataset store beside (the
+    working directory, where the command line keeps the store)."""
     shutil.copy(ROOT / "device_db.py", tmp_path / "device_db.py")
     shutil.copy(ROOT / "lab.toml", tmp_path / "lab.toml")
+    monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
@@ -44,12 +46,12 @@ def _cli(lab_dir: pathlib.Path, experiment: str, *args: str) -> int:
         [
             "run",
             str(REPO / experiment),
-            *args,
             "--device-db",
             str(lab_dir / "device_db.py"),
             "--results",
             str(lab_dir / "results"),
             "-q",
+            *args,
         ]
     )
 
@@ -103,7 +105,7 @@ def test_cli_sequence_gives_the_python_session_results(tmp_path):
             ],
             check=True,
             env=env,
-            cwd=tmp_path,
+            cwd=cli_dir,
             stdout=subprocess.DEVNULL,
         )
     cli_files = sorted((cli_dir / "results").rglob("*.h5"))
@@ -140,6 +142,32 @@ def test_state_survives_and_power_up_forgets(lab_dir, capsys, caplog):
     capsys.readouterr()
     assert _cli(lab_dir, "readout_calibration.py", "shots=10", "--power-up") == 1
     assert "run Startup" in capsys.readouterr().err
+
+
+def test_results_elsewhere_move_only_the_results_files(lab_dir, tmp_path_factory, capsys):
+    """``--results DIR`` elsewhere, after Startup in the working directory: the run continues the
+    working directory's hardware state, dataset store and run ids (as artiq_master keeps
+    dataset_db.mdb and last_rid.pyon in its directory); only the results file goes to DIR.
+    ``--dataset-db`` elsewhere takes the hardware state with the store, the rids stay."""
+    from sim.datasets import DatasetDB
+
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    assert _cli(lab_dir, "startup.py") == 0
+    away = ["--results", str(elsewhere / "results")]
+    assert _cli(lab_dir, "readout_calibration.py", "shots=10", *away) == 0, capsys.readouterr()
+    assert [p.name for p in elsewhere.iterdir()] == ["results"]
+    (file,) = (elsewhere / "results").rglob("*.h5")
+    assert file.name == "000000001-ReadoutCalibration.h5"
+    assert (lab_dir / "last_rid.pyon").read_text() == "1\n"
+    store = DatasetDB(lab_dir / "dataset_db.mdb")
+    try:
+        assert any(key.startswith("calib.readout.") for key in store.data)
+    finally:
+        store.close_db()
+    other = elsewhere / "store" / "dataset_db.mdb"
+    assert _cli(lab_dir, "startup.py", "--dataset-db", str(other)) == 0
+    assert other.exists() and list((other.parent / "sim_state").glob("*.state"))
+    assert (lab_dir / "last_rid.pyon").read_text() == "2\n"
 
 
 def test_artiq_run_with_device_db_sim_keeps_the_state(tmp_path, monkeypatch):

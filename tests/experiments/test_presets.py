@@ -93,9 +93,10 @@ def _zero_efficiency_lab(tmp_path):
     return path
 
 
-def test_zero_efficiency_link_stops_with_its_message(tmp_path, capsys):
+def test_zero_efficiency_link_stops_with_its_message(tmp_path, monkeypatch, capsys):
     """A link that cannot herald ends within its bound (50/P attempts; 10⁷ without a photon
     calibration), exit status 1, one clear line, and its results file written."""
+    monkeypatch.chdir(tmp_path)  # (the command line's dataset store and hardware state)
     import h5py
 
     from sim.cli import main
@@ -127,9 +128,10 @@ def test_zero_efficiency_link_stops_with_its_message(tmp_path, capsys):
         assert f["datasets/totals.stop_reason"][()] == b"no_herald"
 
 
-def test_zero_efficiency_demo_refuses_the_photon_calibration(tmp_path, capsys):
+def test_zero_efficiency_demo_refuses_the_photon_calibration(tmp_path, monkeypatch, capsys):
     """``ionlink-sim demo --lab`` with dead detectors stops at the single-photon calibration
-    (no photons), exit status 1, without storing a gate."""
+    (no photons), exit status 1, without storing a gate (in the working directory's store)."""
+    monkeypatch.chdir(tmp_path)
     from sim.cli import main
 
     lab = _zero_efficiency_lab(tmp_path)

@@ -159,9 +159,10 @@ def _device_db(tmp_path: pathlib.Path, old: str, new: str) -> str:
         ),
     ],
 )
-def test_device_db_mistakes_are_refused_at_load(tmp_path, capsys, old, new, says):
+def test_device_db_mistakes_are_refused_at_load(tmp_path, monkeypatch, capsys, old, new, says):
     """A hardware class the sim_class hides, or two devices on one RTIO channel: refused when
     the device database is loaded, not at first use (or never, in the simulator)."""
+    monkeypatch.chdir(tmp_path)
     ddb = _device_db(tmp_path, old, new)
     experiment = str(ROOT / "repository" / "startup.py")
     args = ["run", experiment, "--device-db", ddb, "--results", str(tmp_path / "r"), "-q"]

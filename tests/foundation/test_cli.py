@@ -222,3 +222,25 @@ def test_a_folder_given_as_the_experiment_file_is_named_as_such(tmp_path, capsys
     assert "is a folder: give an experiment file (.py) in it" in _one_line_error(
         capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize("command", ["run EXP", "master"])
+def test_results_elsewhere_leave_the_store_here(cli, tmp_path, tmp_path_factory, command):
+    """``--results DIR`` (run, master): the dataset store, last_rid.pyon and sim_state/ stay the
+    working directory's, as artiq_master's; ``--dataset-db`` moves the store and the state."""
+    from sim.cli import get_argparser
+    from sim.cli_simulation import make_simulation
+
+    away = tmp_path_factory.mktemp("away")
+    argv = [*command.replace("EXP", "exp.py").split(), "--results", str(away / "results")]
+    for extra, store in (
+        ([], tmp_path / "dataset_db.mdb"),
+        (["--dataset-db", str(away / "db.mdb")], away / "db.mdb"),
+    ):
+        args = get_argparser().parse_args([*argv, "--lab", "none", *extra])
+        with make_simulation(args) as simulation:
+            paths = {o.what: o.path.resolve() for o in simulation.output_paths()}
+        assert paths["results folder"] == away / "results"
+        assert paths["run-id file"] == tmp_path / "last_rid.pyon"
+        assert paths["dataset store"] == store
+        assert paths["hardware-state file"].parent == store.parent / "sim_state"

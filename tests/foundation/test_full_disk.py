@@ -37,8 +37,9 @@ class Exp(EnvExperiment):
 
 @pytest.fixture
 def place(tmp_path, monkeypatch, write_experiment):
-    """``tmp_path``'s folders: ``cwd`` (the working directory), ``systemp`` (the system's temporary
-    folder), ``lab`` (results, dataset store, hardware state); and the experiment."""
+    """``tmp_path``'s folders: ``cwd`` (the working directory: dataset store, hardware state, run
+    ids), ``systemp`` (the system's temporary folder), ``lab`` (the results); and the
+    experiment."""
     folders = {name: tmp_path / name for name in ("cwd", "systemp", "lab")}
     for folder in folders.values():
         folder.mkdir()
@@ -100,7 +101,8 @@ def test_results_go_to_the_temporary_folder_next_and_replace_nothing(
     place, tmp_path, monkeypatch, capsys
 ):
     results = place["lab"] / "results"
-    _fill(monkeypatch, results, place["cwd"])
+    # (the working directory takes the run id, not the results file)
+    _fill(monkeypatch, results, place["cwd"] / "000000000-Exp.h5")
     (place["systemp"] / "000000000-Exp.h5").write_text("an older file")
     assert _run(place, "--results", str(results)) == 1
     fallback = place["systemp"] / "000000000-Exp-1.h5"
@@ -116,7 +118,7 @@ def test_results_go_to_the_temporary_folder_next_and_replace_nothing(
 def test_results_nowhere_print_what_was_taken(place, tmp_path, monkeypatch, capsys):
     """No folder takes the file: one line says so, the datasets go to stdout (even with -q)."""
     results = place["lab"] / "results"
-    _fill(monkeypatch, results, place["cwd"], place["systemp"])
+    _fill(monkeypatch, results, place["cwd"] / "000000000-Exp.h5", place["systemp"])
     assert _run(place, "--results", str(results)) == 1
     out, err = capsys.readouterr()
     (line,) = _errors(err)
@@ -143,14 +145,14 @@ def test_a_full_disk_before_the_run_is_bad_input(place, tmp_path, monkeypatch, c
     assert _errors(capsys.readouterr().err) == [
         "results folder '{}' is on a full disk ({})".format(full / "results", ENOSPC)
     ]
-    assert not (full / "last_rid.pyon").exists() and not _strays(tmp_path)
+    assert not (place["cwd"] / "last_rid.pyon").exists() and not _strays(tmp_path)
 
 
 def test_a_run_id_file_that_cannot_be_written_is_bad_input(place, tmp_path, monkeypatch, capsys):
-    _fill(monkeypatch, place["lab"] / "last_rid.pyon")
+    _fill(monkeypatch, place["cwd"] / "last_rid.pyon")
     assert _run(place, "--results", str(place["lab"] / "results")) == 2
     assert _errors(capsys.readouterr().err) == [
-        "run-id file '{}' cannot be written ({})".format(place["lab"] / "last_rid.pyon", ENOSPC)
+        "run-id file '{}' cannot be written ({})".format(place["cwd"] / "last_rid.pyon", ENOSPC)
     ]
     assert not list(tmp_path.rglob("*.h5")) and not _strays(tmp_path)
 
@@ -190,7 +192,7 @@ def test_a_dataset_store_that_cannot_be_saved_says_so_once(place, tmp_path, monk
     assert _run(place, "--results", str(results)) == 1
     assert _errors(capsys.readouterr().err) == [
         "dataset store {} could not be saved ({}): the datasets set to persist since it was "
-        "last saved are not stored".format(place["lab"] / "dataset_db.mdb", ENOSPC)
+        "last saved are not stored".format(place["cwd"] / "dataset_db.mdb", ENOSPC)
     ]
     (kept,) = results.rglob("000000000-Exp.h5")
     with h5py.File(kept) as f:
@@ -199,10 +201,10 @@ def test_a_dataset_store_that_cannot_be_saved_says_so_once(place, tmp_path, monk
 
 
 def test_a_hardware_state_that_cannot_be_saved_says_so(place, tmp_path, monkeypatch, capsys):
-    _fill(monkeypatch, place["lab"] / "sim_state")
+    _fill(monkeypatch, place["cwd"] / "sim_state")
     assert _run(place, "--results", str(place["lab"] / "results")) == 1
     (line,) = _errors(capsys.readouterr().err)
-    assert line.startswith("hardware-state file {}".format(place["lab"] / "sim_state"))
+    assert line.startswith("hardware-state file {}".format(place["cwd"] / "sim_state"))
     assert "could not be saved ({})".format(ENOSPC) in line
     assert not _strays(tmp_path)
 

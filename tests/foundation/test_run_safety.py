@@ -96,15 +96,18 @@ def terminated(tmp_path_factory):
     no Startup needed, this is about termination only) and sent SIGTERM 1 s into its run()."""
     procs = {}
     for name, (args, _, _) in TERMINATED.items():
-        results = str(tmp_path_factory.mktemp(name) / "results")
+        folder = tmp_path_factory.mktemp(name)  # its working directory: its own lab
+        results = str(folder / "results")
         proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "sim",
                 "run",
-                f"repository/{name}.py",
+                os.path.join(ROOT, "repository", f"{name}.py"),
                 *args,
+                "--device-db",
+                DEVICE_DB,
                 "--seed",
                 "2",
                 "--results",
@@ -112,7 +115,7 @@ def terminated(tmp_path_factory):
                 "-v",
                 "--hardware-faithful",
             ],
-            cwd=ROOT,
+            cwd=folder,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -416,9 +419,12 @@ def test_check_arguments_accepts_valid_values(simulation):
         ),
     ],
 )
-def test_repository_bad_arguments_exit_2(tmp_path, capsys, experiment, arguments, message):
+def test_repository_bad_arguments_exit_2(
+    tmp_path, monkeypatch, capsys, experiment, arguments, message
+):
     """The issue's cases through the CLI on the repository's experiments: one line, exit 2,
     no results file."""
+    monkeypatch.chdir(tmp_path)
     rc = main(
         [
             "run",
@@ -476,7 +482,7 @@ def test_quiet_shows_warnings_and_errors_only(tmp_path):
             "--results",
             str(tmp_path / "results"),
         ],
-        cwd=ROOT,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=60,

@@ -55,11 +55,16 @@ def test_apply_overrides_leaves_the_document_alone():
     ],
 )
 @pytest.mark.parametrize("command", ["budget", "run", "demo"])
-def test_bad_set_is_one_line_and_exit_2(capsys, tmp_path, command, setting, message):
+def test_bad_set_is_one_line_and_exit_2(capsys, tmp_path, monkeypatch, command, setting, message):
+    monkeypatch.chdir(tmp_path)  # (the command line's dataset store and hardware state)
     argv = {
         "budget": ["budget", "oxford2020"],
         "run": ["run", str(ROOT / "repository/startup.py"), "--lab", "oxford2020"],
         "demo": ["demo"],
+    }[command] + {
+        "budget": [],
+        "run": ["--device-db", str(ROOT / "device_db.py")],
+        "demo": [],
     }[command]
     argv += ["--set", setting]
     if command != "budget":
@@ -80,8 +85,10 @@ def test_budget_follows_the_override(capsys):
     assert lower["p_success"] == base["p_success"]
 
 
-def test_run_records_the_overrides_in_the_provenance(tmp_path, capsys):
+def test_run_records_the_overrides_in_the_provenance(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
     argv = ["run", str(ROOT / "repository/startup.py"), "--lab", "oxford2020", "-q"]
+    argv += ["--device-db", str(ROOT / "device_db.py")]
     argv += ["--results", str(tmp_path / "results"), "--seed", "3"]
     argv += ["--set", "bsa.mode_overlap=0.93", "--set", "loop.cool_s=3e-5"]
     assert main(argv) == 0
