@@ -56,6 +56,7 @@ __all__ = [
     "LoopArguments",
     "budget_dict",
     "dark_probabilities",
+    "fidelity_fields",
     "format_budget",
     "gate_line",
     "gate_window",
@@ -339,11 +340,7 @@ def budget_dict(
         "loop_rate_hz": bd.loop_rate_hz,
         "herald_time_s": bd.herald_time_s,
         "rate_hz": bd.rate_hz,
-        "fidelity_state": bd.fidelity_state,
-        "fidelity_measured": bd.fidelity_measured,
-        "spam_a": bd.spam[0],
-        "spam_b": bd.spam[1],
-        "terms": dict(bd.terms),
+        **fidelity_fields(bd),
     }
 
 
@@ -356,6 +353,18 @@ def gate_line(d: dict) -> str:
         f"  detection gate                         [{g0:+.0f}, {g1:+.0f}) ns from the earliest"
         f" photon arrival ({origin})"
     )
+
+
+def fidelity_fields(bd: Budget) -> dict:
+    """The fidelity figures of a budget dict (both heralding paths'): state, measured (with
+    SPAM), each ion's SPAM error and the infidelity terms."""
+    return {
+        "fidelity_state": bd.fidelity_state,
+        "fidelity_measured": bd.fidelity_measured,
+        "spam_a": bd.spam[0],
+        "spam_b": bd.spam[1],
+        "terms": dict(bd.terms),
+    }
 
 
 def term_lines(d: dict) -> list[str]:
