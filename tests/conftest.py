@@ -2,6 +2,9 @@
 """Shared fixtures: the ARTIQ stand-in is activated (unless a real ARTIQ is installed) and a seeded
 rng."""
 
+import os
+import pathlib
+
 import numpy
 import pytest
 
@@ -14,3 +17,25 @@ artiq_env.activate()
 def rng():
     """A numpy Generator with a fixed seed."""
     return numpy.random.default_rng(12345)
+
+
+_ROOT = pathlib.Path(__file__).resolve().parents[1]
+#: what tools leave in the checkout's top folder (caches, the venv), not the tests
+_TOOL_ENTRIES = frozenset(
+    (".hypothesis", ".pytest_cache", ".mypy_cache", ".ruff_cache", "__pycache__", ".venv")
+)
+
+
+@pytest.fixture(autouse=True)
+def _checkout_untouched():
+    """A test writes nothing into the checkout's top folder (or the working directory, where the
+    command lines keep a lab's dataset store, hardware state and run ids): a stale
+    ``last_rid.pyon`` or ``dataset_db.mdb`` there would change what the next test or a user's
+    ``make demo`` sees. Fails the test that wrote, naming what it wrote."""
+    folders = {_ROOT, pathlib.Path.cwd().resolve()}
+    before = {f: set(os.listdir(f)) for f in folders}
+    yield
+    for f, names in before.items():
+        new = set(os.listdir(f)) - names - _TOOL_ENTRIES
+        if new:
+            pytest.fail("the test wrote {} into {}".format(", ".join(sorted(new)), f))

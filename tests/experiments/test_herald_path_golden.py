@@ -101,6 +101,7 @@ def _digest(tmp_path, lab_name: str, mode: str, heralds: int) -> dict:
         ROOT / "device_db.py",
         seed=SEED,
         lab=lab,
+        results_dir=tmp_path / "results",
         dataset_db=False,
         write_results=False,
         vcd=str(path),
