@@ -26,16 +26,23 @@ _TOOL_ENTRIES = frozenset(
 )
 
 
-@pytest.fixture(autouse=True)
-def _checkout_untouched():
-    """A test writes nothing into the checkout's top folder (or the working directory, where the
-    command lines keep a lab's dataset store, hardware state and run ids): a stale
-    ``last_rid.pyon`` or ``dataset_db.mdb`` there would change what the next test or a user's
-    ``make demo`` sees. Fails the test that wrote, naming what it wrote."""
+@pytest.fixture(scope="session")
+def _checkout_entries():
+    """What the checkout's top folder and the working directory held when the session began."""
     folders = {_ROOT, pathlib.Path.cwd().resolve()}
-    before = {f: set(os.listdir(f)) for f in folders}
+    return {f: set(os.listdir(f)) for f in folders}
+
+
+@pytest.fixture(autouse=True)
+def _checkout_untouched(_checkout_entries):
+    """A test (with its fixtures, module-wide ones included) writes nothing into the checkout's
+    top folder or the working directory, where the command lines keep a lab's dataset store,
+    hardware state and run ids: a stale ``last_rid.pyon`` or ``dataset_db.mdb`` there would change
+    what the next test or a user's ``make demo`` sees. Fails the first test after which something
+    new is there, naming it."""
     yield
-    for f, names in before.items():
+    for f, names in _checkout_entries.items():
         new = set(os.listdir(f)) - names - _TOOL_ENTRIES
         if new:
+            names |= new  # (reported once)
             pytest.fail("the test wrote {} into {}".format(", ".join(sorted(new)), f))

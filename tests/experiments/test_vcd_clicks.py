@@ -11,7 +11,7 @@ from tests.experiments.simhelpers import ROOT, lab_calibration, run
 from tests.rtio.vcdfile import read_vcd
 
 
-def _session(vcd, monkeypatch):
+def _session(vcd, monkeypatch, folder):
     """Datasets of Startup + a short remote-entanglement run at oxford2020 (seed 3), and the
     executed entangler runs as ``(start, end, cycle_mu, gates, input counters)``."""
     from sim.runner import Simulation, resolve_lab
@@ -28,7 +28,13 @@ def _session(vcd, monkeypatch):
     monkeypatch.setattr(EntanglerPhy, "_run", spy)
     lab = resolve_lab("oxford2020", None)
     sim = Simulation(
-        ROOT / "device_db.py", seed=3, lab=lab, dataset_db=False, write_results=False, vcd=vcd
+        ROOT / "device_db.py",
+        seed=3,
+        lab=lab,
+        results_dir=folder / "results",
+        dataset_db=False,
+        write_results=False,
+        vcd=vcd,
     )
     for key, value in lab_calibration(lab).items():
         sim.dataset_db.set(key, value, persist=True)
@@ -46,8 +52,8 @@ def _session(vcd, monkeypatch):
 def sessions(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     path = tmp_path_factory.mktemp("vcd") / "run.vcd"
-    with_vcd = _session(str(path), mp)
-    without = _session(None, mp)
+    with_vcd = _session(str(path), mp, tmp_path_factory.mktemp("lab"))
+    without = _session(None, mp, tmp_path_factory.mktemp("lab"))
     return read_vcd(path), with_vcd, without
 
 

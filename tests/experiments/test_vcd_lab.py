@@ -24,7 +24,13 @@ def session(tmp_path_factory):
     path = tmp_path_factory.mktemp("vcd") / "run.vcd"
     lab = resolve_lab("oxford2020", None)
     sim = Simulation(
-        ROOT / "device_db.py", seed=2, lab=lab, dataset_db=False, write_results=False, vcd=str(path)
+        ROOT / "device_db.py",
+        seed=2,
+        lab=lab,
+        results_dir=path.parent / "results",
+        dataset_db=False,
+        write_results=False,
+        vcd=str(path),
     )
     cal = lab_calibration(lab)
     for key, value in cal.items():
