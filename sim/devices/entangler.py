@@ -58,8 +58,10 @@ class Entangler(_driver.Entangler):
         timeouts, t_end = loop.resume(0, 0, max_runs)
         if timeouts:
             end_mu = t_end
+        drawn = getattr(loop.phy, "herald_drawn", None)
         while timeouts < max_runs:
-            capturing = eng.capture_start()
+            # (a pass whose run is drawn to herald is not learnt: its submissions not recorded)
+            capturing = not (drawn is not None and drawn()) and eng.capture_start()
             try:
                 end_mu, reason = self.cooled_run_mu(cool, duration_mu, margin_mu, standalone)
             except RTIOUnderflow:

@@ -404,9 +404,10 @@ class CycleModel:
         assert nc.stats is not None
         # rejection: emission time (+ jitter) until it falls in the gate; the gate accepts most
         # photons, so draws one at a time (a batch is used once the acceptance looks low)
+        # (σ·z is ``rng.normal(0.0, σ)``: the same draw and value, without its argument checks)
         for _ in range(8):
             t = nc.offset_s + nc.stats.sample_time(rng)
-            rec = t + rng.normal(0.0, sigma) if sigma > 0 else t
+            rec = t + sigma * rng.standard_normal() if sigma > 0 else t
             if g0 <= rec < g1:
                 return t, rec
         for _ in range(50):

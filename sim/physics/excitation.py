@@ -73,9 +73,10 @@ class ExcitationStats:
         return t
 
     def sample_time(self, rng: np.random.Generator) -> float:
-        """One first-emission time given emission (the law of :meth:`sample_times`), in s."""
+        """One first-emission time given emission (the law of :meth:`sample_times`), in s
+        (τ times a standard exponential is ``rng.exponential(τ)``: the same draw and value)."""
         if rng.random() < self.p_after:
-            return self.pulse_length_s + rng.exponential(self.lifetime_s)
+            return self.pulse_length_s + self.lifetime_s * rng.standard_exponential()
         cdf, edges = self._bin_lists
         k = min(bisect_right(cdf, rng.random()), len(cdf) - 1)
         return edges[k] + rng.random() * (edges[k + 1] - edges[k])

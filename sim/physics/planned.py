@@ -7,14 +7,15 @@ and coherence origins. Mixed into :class:`~sim.physics.world.PhysicsWorld`."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .excitation import pumping_probability
-from .ions import dephase, depolarise_qubit, is_diagonal, reset_qubit
+from .ions import Thermal, dephase, depolarise_qubit, is_diagonal, reset_qubit
 
-__all__ = ["LINEAR_ROLES", "PlannedWindows", "linear_step"]
+__all__ = ["LINEAR_ROLES", "PlannedWindows", "linear_step", "thermal_steps"]
 
 LINEAR_ROLES = ("cool", "repump", "pump")  # roles whose physics has no randomness
 
@@ -43,6 +44,25 @@ def linear_step(
     if on["pump"]:
         rho = reset_qubit(rho, k, pumping_probability(t_b_s - t_a_s, node.pumping_time_s))
     return rho
+
+
+def thermal_steps(
+    thermal: Sequence[Thermal], ops: Sequence[tuple[int, bool, float]]
+) -> tuple[tuple[tuple[bool, float], ...], ...]:
+    """Per ion, the thermal ops ``(ion, cool, dt_s)`` addressed to it, in order, with their
+    factors computed: ``(True, e)`` for cooling (n̄ ← n_D + (n̄ − n_D)·e), ``(False, h)`` for
+    heating (n̄ ← n̄ + h). Applied in order they give the values of :meth:`Thermal.cool` and
+    :meth:`Thermal.heat` called one by one (the same operations; the ions' rates are fixed)."""
+    return tuple(
+        tuple(
+            (True, math.exp(-dt / th.cooling_time_s))
+            if cool
+            else (False, th.heating_rate_per_s * max(dt, 0.0))
+            for kk, cool, dt in ops
+            if kk == k
+        )
+        for k, th in enumerate(thermal)
+    )
 
 
 class PlannedWindows:
@@ -108,16 +128,15 @@ class PlannedWindows:
             if len(self._plans) >= 256:
                 self._plans.clear()
             self._plans[key] = plan
-        sop, thermal_ops, coh_rel, final_on = plan
+        sop, thermal_ops, coh_rel, final_on, steps = plan
         self._note_window(t0, key, thermal_ops, t1, events)
         ions.rho = (sop @ ions.rho.reshape(16)).reshape(4, 4)
         self._diag = ions.rho if diag else None
-        for k, cool, dt in thermal_ops:
-            th = ions.thermal[k]
-            if cool:
-                th.cool(dt)
-            else:
-                th.heat(dt)
+        for th, ion_steps in zip(ions.thermal, steps):
+            n, d = th.n, th.doppler_n
+            for cool, x in ion_steps:
+                n = d + (n - d) * x if cool else n + x
+            th.n = n
         for k, rel in enumerate(coh_rel):
             if rel is not None:
                 self._coh_t0[k] = (t0 + rel) * mu
@@ -132,8 +151,9 @@ class PlannedWindows:
         t1: int,
         offs: tuple[int, ...] | None,
     ) -> tuple:
-        """(superoperator (16, 16), thermal ops, pump-reset coherence origins, final beams) of a
-        deterministic window, from the segment rules of :meth:`_evolve` applied to a basis.
+        """(superoperator (16, 16), thermal ops, pump-reset coherence origins, final beams,
+        the thermal ops per ion as :func:`thermal_steps`) of a deterministic window, from the
+        segment rules of :meth:`_evolve` applied to a basis.
         ``offs`` None: for diagonal states only (the diagonal basis, no dephasing)."""
         mu = self.mu_s
         coherent = offs is not None
@@ -166,4 +186,4 @@ class PlannedWindows:
         for c, m in zip(cols, stack):
             sop[:, c] = m.reshape(16)
         final_on = tuple((k, r, on[k][r]) for k in range(2) for r in LINEAR_ROLES)
-        return sop, thermal_ops, coh_rel, final_on
+        return sop, thermal_ops, coh_rel, final_on, thermal_steps(self.ions.thermal, thermal_ops)

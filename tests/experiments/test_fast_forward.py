@@ -323,3 +323,42 @@ def test_first_passes_of_the_link_experiment_equal_detailed(tmp_path, monkeypatc
     assert fast_skipped - ref_skipped >= 40
     for key in a:
         assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize("lab", ["oxford2020", "target_99_1khz"])
+def test_herald_passes_not_recorded_equal_recorded(tmp_path, monkeypatch, lab):
+    """A pass whose run the fast-forward has already drawn to herald (``herald_drawn``: armed
+    by a skip, or its herald cycle drawn by a follow) is not recorded for learning: against the
+    same session recording every pass, the same draws, submissions, SED lanes, entangler
+    registers and run log, the ions' state and temperatures bit for bit, and datasets, with
+    fewer recordings (most heralds come from such passes)."""
+    from sim.rtio.capture import PeriodCapture
+    from sim.rtio.phy.entangler_fastforward import EntanglerFastForward
+
+    starts = []
+    capture_start = PeriodCapture.capture_start
+
+    def counted(eng):
+        started = capture_start(eng)
+        starts.append(started)
+        return started
+
+    monkeypatch.setattr(PeriodCapture, "capture_start", counted)
+    args = dict(heralds=40, max_runs=10_000)
+    skip, rs = _run(tmp_path / "skip", True, 7, lab=lab, **args)
+    try:
+        a = _exact_state(skip, rs.datasets)
+    finally:
+        skip.close()
+    n_skip = sum(starts)
+    starts.clear()
+    monkeypatch.setattr(EntanglerFastForward, "herald_drawn", lambda phy: False)
+    rec, rr = _run(tmp_path / "rec", True, 7, lab=lab, **args)
+    try:
+        b = _exact_state(rec, rr.datasets)
+    finally:
+        rec.close()
+    print("recordings:", n_skip, "of", sum(starts))
+    assert sum(starts) - n_skip >= 10
+    for key in a:
+        assert a[key] == b[key], key

@@ -141,6 +141,19 @@ def test_one_photon_time_is_sample_times():
         assert a.random() == b.random()
 
 
+def test_scaled_standard_draws_are_the_scaled_draws():
+    """σ·``standard_normal()`` and τ·``standard_exponential()`` (an entangler herald cycle's
+    photon time and jitter) are ``normal(0.0, σ)`` and ``exponential(τ)``: the same values
+    (added to a time) and generator state."""
+    a, b = np.random.default_rng(16), np.random.default_rng(16)
+    for sigma, tau in ((3.3e-10, 2.7e-8), (1e-9, 7.1e-9), (5e-11, 1.2e-6)):
+        for t in np.random.default_rng(17).random(2000) * 1e-6:
+            t = float(t)
+            assert t + a.normal(0.0, sigma) == t + sigma * b.standard_normal()
+            assert t + a.exponential(tau) == t + tau * b.standard_exponential()
+    assert a.random() == b.random()
+
+
 def test_a_transient_skips_overlap_is_the_overlap_laws_first(oxford):
     """A transient pass's skip takes the mode overlap of its excitation directly
     (``QuietAttempts._overlap_at``): the value of the overlap law at that pass, the ions heated

@@ -236,6 +236,6 @@ def test_deterministic_windows_match_segment_physics(oxford: Lab, dephasing: str
     (rho_p, n_p, coh_p, plans), (rho_d, n_d, coh_d, _) = results
     assert np.allclose(rho_p, rho_d, atol=1e-12)
     assert abs(rho_p[1, 2]) > 1e-3  # coherence left to compare
-    assert n_p == pytest.approx(n_d, rel=1e-12)
+    assert n_p == n_d  # (the same operations in the same order)
     assert coh_p == pytest.approx(coh_d, rel=1e-12)
     assert 1 <= plans <= 3  # the repeated window is built once and reused

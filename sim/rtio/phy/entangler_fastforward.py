@@ -101,6 +101,13 @@ class EntanglerFastForward:
             return min(n_max, 1 + int(math.log1p(-rng.random() * q) / math.log1p(-p)))
         return int(rng.geometric(p)) if p > 0 else n_max + 1
 
+    def herald_drawn(self) -> bool:
+        """Whether the next run is already drawn to herald: armed by :meth:`_skip` (its law
+        then holds for that run: :meth:`PeriodTracking.stable_runs` covered it) or its herald
+        cycle drawn by :meth:`_follow_start`. A pass that makes it is never learnt (only passes
+        that time out are), so the loop need not record its submissions."""
+        return self._armed is not None or self._predrawn is not None
+
     def rtio_reset(self, counter: int) -> None:
         """``core.reset()``: a herald drawn by the fast-forward is not carried over."""
         self._armed = None
