@@ -62,7 +62,7 @@ from drivers.entangler_registers import ADDR_CONFIG, ADDR_HERALD, ADDR_TCYCLE, T
 from sim.rtio.channels import Kind, Trace
 from sim.rtio.exception_log import exception_traces
 from sim.rtio.phy.ttl import GATE_OFFSET_MU
-from sim.rtio.vcd_changes import write_changes
+from sim.rtio.vcd_changes import Changes, write_changes
 
 __all__ = [
     "EXCEPTION_SCOPE",
@@ -86,13 +86,14 @@ _DEFAULT_CLICK_WIDTH_S = 10e-9
 @dataclass
 class Signal:
     """One VCD variable: ``path`` = scopes + name under the root, ``kind`` one of ``wire``,
-    ``real``, ``integer``, ``event``; ``changes`` ``(t_mu, value)`` in time order; ``aliases``
-    further paths of the same variable."""
+    ``real``, ``integer``, ``event``; ``changes`` ``(t_mu, value)`` in time order (or as
+    :class:`~sim.rtio.vcd_changes.Changes`, two columns); ``aliases`` further paths of the same
+    variable."""
 
     path: tuple[str, ...]
     kind: str
     size: int
-    changes: list[tuple[int, Any]]
+    changes: list[tuple[int, Any]] | Changes
     aliases: tuple[tuple[str, ...], ...] = ()
     rank: int = 0
     #: value before the first change (``"x"``: unknown)
@@ -284,8 +285,8 @@ def collect_signals(engine: Any, device_db: dict | None = None, lab: Any = None)
             inp.generate(engine.counter + 1)  # edges and events up to now reach the PHY
         trace = st.kind.trace
         if trace is Trace.LEVEL:
-            lv = engine.ttl_levels(ch, _NEG, t_end)
-            if lv or st.raw or ch in dds_switches:
+            lv = Changes(*engine.ttl_level_columns(ch, _NEG, t_end))
+            if lv.times or st.raw or ch in dds_switches:
                 out.append(Signal(dn.path, "wire", 1, lv, _hw_alias(dn), dn.rank))
         elif trace is Trace.INPUT:
             edges = list(rec.edges.get(ch, ())) if rec is not None else []
@@ -324,10 +325,18 @@ def _joined(timelines: list[list[Signal]]) -> list[Signal]:
             if cur is None:
                 out[s.path] = s
             elif s.changes:
-                last = cur.changes[-1][0] if cur.changes else None
-                more = [c for c in s.changes if last is None or c[0] > last]
-                out[s.path] = replace(cur, changes=cur.changes + more)
+                before, after = _pairs(cur.changes), _pairs(s.changes)
+                last = before[-1][0] if before else None
+                more = [c for c in after if last is None or c[0] > last]
+                out[s.path] = replace(cur, changes=before + more)
     return sorted(out.values(), key=lambda s: s.rank)
+
+
+def _pairs(changes: list[tuple[int, Any]] | Changes) -> list[tuple[int, Any]]:
+    """A signal's changes as ``(t_mu, value)`` pairs."""
+    if isinstance(changes, Changes):
+        return list(zip(changes.times, changes.values))
+    return changes
 
 
 def _unique_paths(signals: list[Signal]) -> None:
@@ -358,14 +367,14 @@ def _input_signals(
     log = getattr(st.phy, "log", None) or []
     if not (edges or st.raw or log):
         return []
-    sub: list[tuple[str, str, int, list]] = [("in", "wire", 1, edges)]
+    sub: list[tuple[str, str, int, list | Changes]] = [("in", "wire", 1, edges)]
     if st.kind == Kind.TTL_INOUT:
         sub += [
             ("gate", "wire", 2, _gate_changes(engine, ch)),
             ("events", "event", 1, [(t, True) for t, _ in log]),
         ]
-        lv = engine.ttl_levels(ch, _NEG, t_end)
-        if lv:
+        lv = Changes(*engine.ttl_level_columns(ch, _NEG, t_end))
+        if lv.times:
             sub.append(("out", "wire", 1, lv))
     else:
         inp = engine.inputs.get(ch)
@@ -474,7 +483,7 @@ def write_vcd(
     comment = "RTIO timeline of an ionlink simulation; time in mu; seed {}; lab {}".format(
         seed, getattr(lab, "name", None)
     )
-    changes: list[tuple[Any, list]] = []  # (variable, its changes)
+    changes: list[tuple[Any, list | Changes]] = []  # (variable, its changes)
     aliases: list[tuple[tuple[str, ...], Any]] = []
     # a file is written under a temporary name and renamed: a full disk leaves no truncated
     # file (a device or a pipe, /dev/null, is written directly)
@@ -503,7 +512,10 @@ def write_vcd(
                     var = w.register_var(scope, name, s.kind, size=s.size, init=s.init)
                 aliases += [(a, var) for a in s.aliases]
                 evs = s.changes
-                if evs and evs[0][0] < 0:  # before the counter started: shown at 0
+                if isinstance(evs, Changes):
+                    if evs.times and evs.times[0] < 0:  # before the counter started: shown at 0
+                        evs = Changes([max(t, 0) for t in evs.times], evs.values)
+                elif evs and evs[0][0] < 0:
                     evs = [(max(t, 0), v) for t, v in evs]
                 changes.append((var, evs))
             for a, var in aliases:  # after every variable: the hardware scope comes last

@@ -59,6 +59,20 @@ class PhyViews:
             view = st.level_view = LevelView(st)
         return view.levels(t_from_mu, t_to_mu)
 
+    def ttl_level_columns(
+        self, channel: int, t_from_mu: int, t_to_mu: int
+    ) -> tuple[list[int], list[int]]:
+        """:meth:`ttl_levels` as two lists: the changes' times and their levels."""
+        st = self.channels.get(channel)
+        if st is None:
+            return [], []
+        if st.flagged:
+            self._compact(st)
+        view = st.level_view
+        if view is None:
+            view = st.level_view = LevelView(st)
+        return view.columns(t_from_mu, t_to_mu)
+
     def ttl_levels_many(
         self, channels: Sequence[int], t_from_mu: int, t_to_mu: int
     ) -> list[tuple[int, int, int]]:

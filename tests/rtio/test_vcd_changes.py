@@ -2,7 +2,8 @@
 """The bulk VCD change writer (``sim.rtio.vcd_changes``) against pyvcd's ``VCDWriter.change``
 called once per change in time order (the reference): byte-identical files for random variables
 and change sequences (repeated values, equal times, changes at time 0, events, reals with -0.0,
-ints, bools and numpy ints mixed)."""
+ints, bools and numpy ints mixed; times of up to 19 digits, values wider than 64 bits, changes
+given as columns, the text joined as strings when the value lines are many)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import io
 from operator import itemgetter
 
 import numpy
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from vcd import VCDWriter
 
-from sim.rtio.vcd_changes import write_changes
+from sim.rtio import vcd_changes
+from sim.rtio.vcd_changes import Changes, write_changes
 
 _VALUES = {
     "wire1": st.sampled_from([0, 1, True, False, "x"]),
@@ -24,13 +27,20 @@ _VALUES = {
     "event": st.just(True),
 }
 
+_WIDE = {
+    **_VALUES,
+    "wire64": st.one_of(st.integers(0, 2**64 - 1), st.sampled_from([0, 1, 2**63, True])),
+    "integer": st.one_of(st.integers(-(10**5), 10**5), st.integers(-(2**70), 2**70)),
+}
+
 
 @st.composite
-def _signals(draw: st.DrawFn) -> list[tuple[str, list[tuple[int, object]]]]:
+def _signals(draw: st.DrawFn, values: dict = _VALUES, t_max: int = 12) -> list:
     out = []
-    for kind in draw(st.lists(st.sampled_from(sorted(_VALUES)), max_size=5)):
-        times = sorted(draw(st.lists(st.integers(0, 12), max_size=25)))
-        out.append((kind, [(t, draw(_VALUES[kind])) for t in times]))
+    for kind in draw(st.lists(st.sampled_from(sorted(values)), max_size=5)):
+        t = st.one_of(st.integers(0, 12), st.integers(0, t_max))
+        times = sorted(draw(st.lists(t, max_size=25)))
+        out.append((kind, [(t, draw(values[kind])) for t in times]))
     return out
 
 
@@ -49,11 +59,15 @@ def _write(signals: list, bulk: bool) -> tuple[str, list]:
                 var = w.register_var(scope, name, "wire", size=1, init="x" if i % 2 else 0)
             elif kind == "wire4":
                 var = w.register_var(scope, name, "wire", size=4, init=0)
+            elif kind == "wire64":
+                var = w.register_var(scope, name, "wire", size=64, init=0)
             else:
                 var = w.register_var(scope, name, "integer", size=32, init=0)
             per_var.append((var, evs))
         if bulk:
-            write_changes(w, f, per_var)
+            write_changes(
+                w, f, [(v, _columns(evs) if i % 2 else evs) for i, (v, evs) in enumerate(per_var)]
+            )
         else:
             changes = [(var, t, v) for var, evs in per_var for t, v in evs]
             changes.sort(key=itemgetter(1))  # stable: variable order at equal times
@@ -62,10 +76,26 @@ def _write(signals: list, bulk: bool) -> tuple[str, list]:
     return f.getvalue(), [(type(var.value), var.value) for var, _ in per_var]
 
 
+def _columns(evs: list) -> Changes:
+    return Changes([t for t, _ in evs], [v for _, v in evs])
+
+
 @settings(max_examples=150, deadline=None)
 @given(_signals())
 def test_bulk_changes_are_pyvcds_bytes(signals):
     assert _write(signals, bulk=True) == _write(signals, bulk=False)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_signals(_WIDE, 2**63 - 1), st.booleans())
+def test_wide_values_long_times(signals, few_lines):
+    """Times of every digit count, values beyond 64 bits; with ``few_lines`` the text is joined
+    as strings from the third distinct value line on and values are numbered by sorting."""
+    with pytest.MonkeyPatch.context() as mp:
+        if few_lines:
+            mp.setattr(vcd_changes, "_TABLE_MAX", 2)
+            mp.setattr(vcd_changes, "_COUNT_SPAN", 2)
+        assert _write(signals, bulk=True) == _write(signals, bulk=False)
 
 
 def test_pulse_train_text():

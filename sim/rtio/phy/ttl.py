@@ -80,6 +80,22 @@ class LevelView:
         j = len(t) if t[-1] < t_to else bisect_left(t, t_to, i)
         return list(zip(t[i:j], self.lv[i:j]))
 
+    def columns(self, t_from: int, t_to: int) -> tuple[list[int], list[int]]:
+        """:meth:`levels` as two lists, the transitions' times and their levels (no tuple per
+        transition: a waveform file's whole run)."""
+        if self.gen is not None:
+            pairs = self.gen.levels(t_from, t_to)
+            return [p[0] for p in pairs], [p[1] for p in pairs]
+        st = self.st
+        if st.flagged or self.idx < len(st.raw):  # submissions not turned into levels yet
+            self._advance(t_to)
+        t = self.t
+        if not t or t[-1] < t_from:
+            return [], []
+        i = bisect_left(t, t_from)
+        j = len(t) if t[-1] < t_to else bisect_left(t, t_to, i)
+        return t[i:j], self.lv[i:j]
+
     def quiet_since(self, t_from: int) -> bool:
         """True when every submission is turned into levels and none changes at or after
         ``t_from`` (the common case for a beam between its pulses): no work to do."""
