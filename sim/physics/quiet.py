@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -97,7 +97,9 @@ class QuietFire:
 class QuietPass:
     """A quiet pass relative to the cursor at its end (mu): the round's key and excitation
     windows, where the world has processed to, where each detector's dark counts are drawn to,
-    the beams, and the ions' state (rounded)."""
+    the beams, and the ions' state (rounded). Its hash (:attr:`hkey`) is made once, at
+    construction: a signature is looked up as a key of the known passes and compared with the
+    loop's ends a few times per skip, and different hashes tell passes apart at once."""
 
     key: tuple
     exc: tuple
@@ -105,15 +107,15 @@ class QuietPass:
     dark_rel: tuple
     beams: tuple
     state: bytes
+    #: the hash of all the fields (made by ``__post_init__``)
+    hkey: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = (self.key, self.exc, self.t_rel, self.dark_rel, self.beams, self.state)
+        object.__setattr__(self, "hkey", hash(fields))
 
     def __hash__(self) -> int:
-        # looked up once or twice per skip (known passes, PassEnd keys): hashing the round's key
-        # (emissions, Jones matrices) every time cost more than the rest of the lookup
-        h = self.__dict__.get("_hash")
-        if h is None:
-            h = hash((self.key, self.exc, self.t_rel, self.dark_rel, self.beams, self.state))
-            object.__setattr__(self, "_hash", h)
-        return h
+        return self.hkey
 
     def __eq__(self, other: object) -> bool:
         # the fields' equality, the cheap ones first (a transient's pass and the fixed point
@@ -123,7 +125,7 @@ class QuietPass:
         if not isinstance(other, QuietPass):
             return NotImplemented
         return (
-            hash(self) == hash(other)
+            self.hkey == other.hkey
             and self.state == other.state
             and self.t_rel == other.t_rel
             and self.dark_rel == other.dark_rel
