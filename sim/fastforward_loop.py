@@ -176,13 +176,16 @@ class FastForwardLoop:
         :data:`MAX_TRANSIENT`; empty when they are the same), or None."""
         chain: list[_KnownPass] = []
         e = ended
-        while e is not target and e != target and len(chain) < MAX_TRANSIENT:
+        # (ends compared by identity, then by their hashes, then by their fields)
+        while len(chain) < MAX_TRANSIENT:
+            if e is target or (e.key == target.key and e == target):
+                return chain
             step = self._after.get(e)
             if step is None:
-                break
+                return None
             chain.append(step)
             e = step.ended
-        return chain if e is target or e == target else None
+        return chain if e is target or (e.key == target.key and e == target) else None
 
     def follow(self, ended: PassEnd, timeouts: int, end_mu: int, max_runs: int) -> tuple[int, int]:
         """Fast-forward the passes known to follow ``ended`` (the chain of transients to the

@@ -399,7 +399,7 @@ class QuietAttempts:
         signed = self._q_now  # (as signed now: the detectors' last clicks, which skips keep)
         assert signed is not None
         marks = signed[4]
-        if now != ref:
+        if now is not ref and (now.hkey != ref.hkey or now != ref):
             max_passes = 1  # a transient: one pass leads from here to where ref ends
         mu, fire = self.mu_s, known.fire
         dets = self._detectors()
