@@ -529,10 +529,10 @@ class QuietAttempts:
         c = self._q_now
         rho = self.ions.rho
         if c is not None and c[0] == t_next_mu and c[2] is rho and c[1] == self._t:
-            dets = self._detectors()
-            if c[3] == tuple([d.dark_to_mu for d in dets]) and c[4] == tuple(
-                [d.last_click_mu for d in dets]
-            ):
+            for d, horizon, mark in zip(self._detectors(), c[3], c[4]):
+                if d.dark_to_mu != horizon or d.last_click_mu != mark:
+                    break
+            else:
                 return c[-1]  # the world is as when last signed (or skipped), untouched since
         fire = self._last_fire()
         if fire is None:
