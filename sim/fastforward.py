@@ -33,7 +33,7 @@ heralding run, underflows, passes not seen before) runs in detail; ``fast_forwar
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 __all__ = [
@@ -130,8 +130,10 @@ class PassEnd:
     """Where a pass left the loop: slack (cursor − counter), cursor − run end, the run, the
     physics' state, the loop's arguments; ``mark``: no pass ended here, a state marked as the
     start of one (a call's start: ``run`` is then a tag and ``state`` the PHY's start
-    signature). Equal when all fields are; its hash made once (a key of the loop's known
-    passes, looked up once or twice per call of the loop)."""
+    signature). Equal when all fields are. Its hash (:attr:`key`) is made once, at
+    construction: every end is a key of the loop's known passes or looked up in them, and ends
+    that differ are told apart by it before their fields are compared (a loop compares the
+    ends of its transients with the fixed point's a few times per call)."""
 
     slack_mu: int
     after_run_mu: int
@@ -139,6 +141,12 @@ class PassEnd:
     state: Any
     body: tuple
     mark: bool = False
+    #: the hash of all the fields (made by ``__post_init__``)
+    key: int = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        fields = (self.slack_mu, self.after_run_mu, self.run, self.state, self.body, self.mark)
+        object.__setattr__(self, "key", hash(fields))
 
     def __eq__(self, other: object) -> bool:
         if self is other:
@@ -146,7 +154,8 @@ class PassEnd:
         if not isinstance(other, PassEnd):
             return NotImplemented
         return (
-            self.slack_mu == other.slack_mu
+            self.key == other.key
+            and self.slack_mu == other.slack_mu
             and self.after_run_mu == other.after_run_mu
             and self.mark == other.mark
             and self.run == other.run
@@ -155,12 +164,7 @@ class PassEnd:
         )
 
     def __hash__(self) -> int:
-        h = self.__dict__.get("_hash")
-        if h is None:
-            fields = (self.slack_mu, self.after_run_mu, self.run, self.state, self.body, self.mark)
-            h = hash(fields)
-            object.__setattr__(self, "_hash", h)
-        return h
+        return self.key
 
 
 @dataclass(frozen=True)

@@ -176,13 +176,16 @@ class FastForwardLoop:
         :data:`MAX_TRANSIENT`; empty when they are the same), or None."""
         chain: list[_KnownPass] = []
         e = ended
-        while e != target and len(chain) < MAX_TRANSIENT:
+        # (ends compared by identity, then by their hashes, then by their fields)
+        while len(chain) < MAX_TRANSIENT:
+            if e is target or (e.key == target.key and e == target):
+                return chain
             step = self._after.get(e)
             if step is None:
-                break
+                return None
             chain.append(step)
             e = step.ended
-        return chain if e == target else None
+        return chain if e is target or (e.key == target.key and e == target) else None
 
     def follow(self, ended: PassEnd, timeouts: int, end_mu: int, max_runs: int) -> tuple[int, int]:
         """Fast-forward the passes known to follow ``ended`` (the chain of transients to the
@@ -193,13 +196,29 @@ class FastForwardLoop:
         fixed = self._fixed
         if fixed is None or timeouts >= max_runs:
             return timeouts, end_mu
-        target = fixed.known.ended
-        chain = self.chain_to(ended, target)
+        chain = self.chain_to(ended, fixed.known.ended)
         if chain and ended.mark and not _worth_following(chain[0].content):
             return timeouts, end_mu
         ref = self._chain_ref(fixed, chain) if chain else None
         if ref is None or not chain:
             return self._follow_apart(chain, ended, timeouts, end_mu, max_runs)
+        return self._follow_chain(chain, ref, ended, timeouts, end_mu, max_runs)
+
+    def _follow_chain(
+        self,
+        chain: list[_KnownPass],
+        ref: TransientChain,
+        ended: PassEnd,
+        timeouts: int,
+        end_mu: int,
+        max_runs: int,
+    ) -> tuple[int, int]:
+        """:meth:`follow` of ``chain`` (the known passes from ``ended`` to the fixed point's end,
+        not empty) and the fixed point in one engine call (``ref``: their
+        :class:`TransientChain`)."""
+        fixed = self._fixed
+        assert fixed is not None
+        target = fixed.known.ended
         eng = self.engine
         k = eng.repeat_period(
             fixed.known.period,
@@ -252,8 +271,9 @@ class FastForwardLoop:
             for i, step in enumerate(chain):
                 if timeouts >= max_runs:
                     return timeouts, end_mu
-                if i and self._chain_ref(fixed, chain[i:]) is not None:
-                    return self.follow(ended, timeouts, end_mu, max_runs)
+                ref = self._chain_ref(fixed, chain[i:]) if i else None
+                if ref is not None:  # (the rest is what follow would find from here)
+                    return self._follow_chain(chain[i:], ref, ended, timeouts, end_mu, max_runs)
                 if (
                     eng.repeat_period(step.period, 1, self.channel, step.content, self.phy, start)
                     == 0

@@ -92,8 +92,12 @@ class ClickChannel:
         self.afterpulse_delay_s = afterpulse_delay_s
         self._raw: list[int] = []  # heap of arrival times, mu
         self._pending: list[tuple[int, int]] = []
-        self._dark_to_mu = 0
-        self._last_click_mu = -(1 << 62)
+        #: dark counts are drawn up to this time (mu); moving it on leaves the interval dark
+        #: (plain attributes, not properties: the CPU attempts' fast-forward reads and moves
+        #: them a few dozen times per click)
+        self.dark_to_mu = 0
+        #: time of the last click (mu)
+        self.last_click_mu = -(1 << 62)
         # suppressed intervals, flat (first, period, count, length): a fast-forward's thousands
         # of periodic runs are one entry; beyond SPILL_VALUES the older ones are in a file, so a
         # long run's memory does not grow with them
@@ -105,8 +109,8 @@ class ClickChannel:
         return ClickRecord(
             list(self._raw),
             list(self._pending),
-            self._dark_to_mu,
-            self._last_click_mu,
+            self.dark_to_mu,
+            self.last_click_mu,
             [
                 (a, a + n) if k == 1 else (a, p, k, n)
                 for a, p, k, n in zip(*[iter(self._windows())] * 4)
@@ -118,7 +122,7 @@ class ClickChannel:
         self._raw = list(rec.raw)
         heapq.heapify(self._raw)
         self._pending = list(rec.pending)
-        self._dark_to_mu, self._last_click_mu = rec.dark_to_mu, rec.last_click_mu
+        self.dark_to_mu, self.last_click_mu = rec.dark_to_mu, rec.last_click_mu
         self._suppress = array("q")
         self._drop_spilled()
         for w in rec.suppress:
@@ -126,20 +130,6 @@ class ClickChannel:
                 self.suppress(*w)
             else:
                 self.suppress_periodic(*w)
-
-    @property
-    def last_click_mu(self) -> int:
-        """Time of the last click (mu)."""
-        return self._last_click_mu
-
-    @property
-    def dark_to_mu(self) -> int:
-        """Dark counts are drawn up to this time (mu); moving it on leaves the interval dark."""
-        return self._dark_to_mu
-
-    @dark_to_mu.setter
-    def dark_to_mu(self, t_mu: int) -> None:
-        self._dark_to_mu = t_mu
 
     @property
     def busy(self) -> bool:
@@ -152,7 +142,7 @@ class ClickChannel:
         to (``1 << 62`` for none)."""
         h = 1 << 62
         if self._has_dark_work():
-            h = self._dark_to_mu
+            h = self.dark_to_mu
         if self._raw and self._raw[0] < h:
             h = self._raw[0]
         if self._pending and self._pending[0][0] < h:
@@ -227,10 +217,10 @@ class ClickChannel:
         return self.dark_rate_hz > 0 or bool(self._suppress) or self._spilled is not None
 
     def _darks(self, t_end_mu: int) -> None:
-        if t_end_mu <= self._dark_to_mu:
+        if t_end_mu <= self.dark_to_mu:
             return
-        t0 = self._dark_to_mu
-        self._dark_to_mu = t_end_mu
+        t0 = self.dark_to_mu
+        self.dark_to_mu = t_end_mu
         if self._spilled is not None:
             self._darks_spilled(t0, t_end_mu)
             return
@@ -308,27 +298,27 @@ class ClickChannel:
             arrivals = []
             while raw and raw[0] < t_end_mu:
                 arrivals.append(heapq.heappop(raw))
-        last, dead, width = self._last_click_mu, self.dead_mu, self.width_mu
+        last, dead, width = self.last_click_mu, self.dead_mu, self.width_mu
         append = pending.append
         for t in arrivals:
             if t - last >= dead:
                 last = t
                 append((t, 1))
                 append((t + width, 0))
-        self._last_click_mu = last
+        self.last_click_mu = last
 
     def _clicks_afterpulsing(
         self, raw: list[int], t_end_mu: int, pending: list[tuple[int, int]]
     ) -> None:
         """:meth:`_clicks_of` for a detector with afterpulses: each click may queue one, which
         may itself come before ``t_end_mu``, so the arrivals are taken one by one."""
-        last, dead, width = self._last_click_mu, self.dead_mu, self.width_mu
+        last, dead, width = self.last_click_mu, self.dead_mu, self.width_mu
         p_after = self.afterpulse_prob
         while raw and raw[0] < t_end_mu:
             t = heapq.heappop(raw)
             if t - last < dead:
                 continue
-            last = self._last_click_mu = t
+            last = self.last_click_mu = t
             pending.append((t, 1))
             pending.append((t + width, 0))
             if self.rng.random() < p_after:
@@ -337,9 +327,9 @@ class ClickChannel:
 
     def drain(self, t_end_mu: int) -> list[tuple[int, int]]:
         """Edges (t_mu, level) with t < t_end, each returned once, time-ordered."""
-        if t_end_mu > self._dark_to_mu:
+        if t_end_mu > self.dark_to_mu:
             if not self._has_dark_work():
-                self._dark_to_mu = t_end_mu  # what _darks does then: no draw, nothing to drop
+                self.dark_to_mu = t_end_mu  # what _darks does then: no draw, nothing to drop
             else:
                 self._darks(t_end_mu)
         raw = self._raw

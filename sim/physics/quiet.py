@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .attempts import thermal_overlap, timed_overlap
+from .attempts import timed_overlap
 from .bsa import RoundStart, build_round
 from .click_law import LawPass
 
@@ -73,10 +73,14 @@ def _heated_overlap(lab: Any, timed: float, n0: list, heat: list, dt_mu: int) ->
     """The mode overlap, rounded as the round tables are keyed, of an excitation with the
     photon-offset part ``timed`` (:func:`~sim.physics.attempts.timed_overlap`) after the ions
     heated from n̄ ``n0`` at ``heat`` quanta per mu for ``dt_mu`` (no cooling light in an
-    attempt)."""
-    return round_overlap(
-        thermal_overlap(lab, timed, tuple([n + h * dt_mu for n, h in zip(n0, heat)]))
-    )
+    attempt). ``round_overlap(thermal_overlap(lab, timed, heated n̄))``, the same operations
+    in one frame (a click's skip asks for a handful; tests/physics/test_draw_shortcuts.py)."""
+    m = timed
+    for node, n, h in zip(lab.nodes, n0, heat):
+        m /= 1 + (n + h * dt_mu) / node.motion.n_mode
+    if isinstance(m, np.floating):
+        return round(float(m) * 1e4) / 1e4
+    return round(m, 4)
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,7 +101,9 @@ class QuietFire:
 class QuietPass:
     """A quiet pass relative to the cursor at its end (mu): the round's key and excitation
     windows, where the world has processed to, where each detector's dark counts are drawn to,
-    the beams, and the ions' state (rounded)."""
+    the beams, and the ions' state (rounded). Its hash (:attr:`hkey`) is made once, at
+    construction: a signature is looked up as a key of the known passes and compared with the
+    loop's ends a few times per skip, and different hashes tell passes apart at once."""
 
     key: tuple
     exc: tuple
@@ -105,15 +111,15 @@ class QuietPass:
     dark_rel: tuple
     beams: tuple
     state: bytes
+    #: the hash of all the fields (made by ``__post_init__``)
+    hkey: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = (self.key, self.exc, self.t_rel, self.dark_rel, self.beams, self.state)
+        object.__setattr__(self, "hkey", hash(fields))
 
     def __hash__(self) -> int:
-        # looked up once or twice per skip (known passes, PassEnd keys): hashing the round's key
-        # (emissions, Jones matrices) every time cost more than the rest of the lookup
-        h = self.__dict__.get("_hash")
-        if h is None:
-            h = hash((self.key, self.exc, self.t_rel, self.dark_rel, self.beams, self.state))
-            object.__setattr__(self, "_hash", h)
-        return h
+        return self.hkey
 
     def __eq__(self, other: object) -> bool:
         # the fields' equality, the cheap ones first (a transient's pass and the fixed point
@@ -123,7 +129,7 @@ class QuietPass:
         if not isinstance(other, QuietPass):
             return NotImplemented
         return (
-            hash(self) == hash(other)
+            self.hkey == other.hkey
             and self.state == other.state
             and self.t_rel == other.t_rel
             and self.dark_rel == other.dark_rel
@@ -393,7 +399,7 @@ class QuietAttempts:
         signed = self._q_now  # (as signed now: the detectors' last clicks, which skips keep)
         assert signed is not None
         marks = signed[4]
-        if now != ref:
+        if now is not ref and (now.hkey != ref.hkey or now != ref):
             max_passes = 1  # a transient: one pass leads from here to where ref ends
         mu, fire = self.mu_s, known.fire
         dets = self._detectors()
@@ -523,10 +529,10 @@ class QuietAttempts:
         c = self._q_now
         rho = self.ions.rho
         if c is not None and c[0] == t_next_mu and c[2] is rho and c[1] == self._t:
-            dets = self._detectors()
-            if c[3] == tuple([d.dark_to_mu for d in dets]) and c[4] == tuple(
-                [d.last_click_mu for d in dets]
-            ):
+            for d, horizon, mark in zip(self._detectors(), c[3], c[4]):
+                if d.dark_to_mu != horizon or d.last_click_mu != mark:
+                    break
+            else:
                 return c[-1]  # the world is as when last signed (or skipped), untouched since
         fire = self._last_fire()
         if fire is None:

@@ -214,7 +214,8 @@ class PhysicsWorld(
 
     def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
         """New level transitions (t_mu, level) on input ``channel`` with t < t_end_mu."""
-        self.advance(t_end_mu, lazy=True)
+        if t_end_mu > self._t:  # (most reads ask for what the world has processed already)
+            self.advance(t_end_mu, lazy=True)
         ch = self._channels.get(channel)
         return ch.drain(t_end_mu) if ch is not None else []
 

@@ -1,13 +1,17 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The detailed rounds' shortcuts draw exactly as what they replace, so that seeded runs are
 unchanged: ``draw_index`` as ``Generator.choice`` (same index, same generator state after),
-``round_overlap`` as ``round`` (numpy's rounding for numpy floats, Python's for floats), and
-``RoundTable.record_probs`` as the trace of each record's Kraus operator on the state."""
+``round_overlap`` as ``round`` (numpy's rounding for numpy floats, Python's for floats), the
+quiet skip's heated overlap as the detailed round's, and ``RoundTable.record_probs`` as the
+trace of each record's Kraus operator on the state."""
+
+from types import SimpleNamespace
 
 import numpy as np
 
+from sim.physics.attempts import thermal_overlap
 from sim.physics.bsa import IDENTITY_JONES, NodeEmission, build_round, draw_index
-from sim.physics.quiet import round_overlap
+from sim.physics.quiet import _heated_overlap, round_overlap
 
 
 def test_draw_index_is_rng_choice():
@@ -30,6 +34,28 @@ def test_round_overlap_is_round():
     for x in xs:
         assert round_overlap(np.float64(x)) == round(np.float64(x), 4)
         assert round_overlap(float(x)) == round(float(x), 4)
+
+
+def test_heated_overlap_is_the_rounds_overlap():
+    """The skip's overlap of a heated excitation (one frame) is what the detailed round keys
+    its table by: ``round_overlap(thermal_overlap(...))`` of the heated n̄."""
+    g = np.random.default_rng(13)
+    for _ in range(4000):
+        lab = SimpleNamespace(
+            nodes=[
+                SimpleNamespace(motion=SimpleNamespace(n_mode=float(x)))
+                for x in g.random(2) * 50 + 1
+            ]
+        )
+        timed = float(g.random())
+        heat = (g.random(2) * 1e-2).tolist()
+        dt = int(g.integers(0, 10**4))
+        for n0 in (g.random(2) * 30).tolist(), list(np.float64(g.random(2) * 30)):
+            want = round_overlap(
+                thermal_overlap(lab, timed, tuple(n + h * dt for n, h in zip(n0, heat)))
+            )
+            got = _heated_overlap(lab, timed, n0, heat, dt)
+            assert got == want and type(got) is type(want)
 
 
 def test_record_probs_are_the_kraus_traces():

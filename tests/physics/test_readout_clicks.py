@@ -28,9 +28,9 @@ def _reference_drain(ch: ClickChannel, t_end: int) -> list:
     raw = ch._raw
     while raw and raw[0] < t_end:
         t = heapq.heappop(raw)
-        if t - ch._last_click_mu < ch.dead_mu:
+        if t - ch.last_click_mu < ch.dead_mu:
             continue
-        ch._last_click_mu = t
+        ch.last_click_mu = t
         out += [(t, 1), (t + ch.width_mu, 0)]
     ch._pending = [e for e in out if e[0] >= t_end]
     return [e for e in out if e[0] < t_end]
