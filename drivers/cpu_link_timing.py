@@ -18,18 +18,20 @@ finds none): one input read per click. det0's first read returns at its click's 
 second read's CPU time runs past the gate's end: an input read less the click's time before the
 read's timeout (≈ 225 mu). Every ``attempts_per_cool`` attempts the kernel
 returns from the driver (a resync right after the driver's own: one more counter read and
-cursor step) and re-cools (the cooling trace's length; the CPU time of its playback and of the
-pause check hide in it); with continuous cooling (no trace) the pause check's resync costs a
-counter read and a cursor step every ``check_every`` attempts. After a herald: the resync (as
+cursor step) and re-cools (the cooling trace's length; the CPU time of its playback hides in it).
+At the first cooling after ``check_every`` attempts the kernel asks ``should_stop``, a host
+method, so a synchronous RPC (≈ 40 µs on Kasli 2.0), while the cooling plays, then resyncs: what
+the playback's CPU time, the RPC and the resync take beyond the cooling trace is timeline (at
+``oxford2020``, 20 µs of cooling: ≈ 21 µs a check; with continuous cooling, no trace: all of
+it). After a herald: the resync (as
 every attempt), the analysis pulses, both readouts, the counts (node A's reads hide in the
 detection, node B's come after it), the async RPC and a resync; then a cooling.
 
 The CPU costs are the Kasli 2.0 means of the simulator's cost table (``sim/rtio/costs.py``:
-input read 240 mu, counter read 80, cursor step 24, async RPC 2000), measured once in the
-simulator (2026-12-01, oxford2020 and duke2024, silent detectors: the lab time of N attempts is
-the model's to the mu); ``tests/experiments/test_cpu_budget.py`` re-measures them. The
-simulator charges nothing for the pause check's RPC (``should_stop`` is a plain method, not an
-``@rpc``); on hardware it is a synchronous RPC of tens of µs every ``check_every`` attempts.
+input read 240 mu, counter read 80, cursor step 24, synchronous RPC 40 000, async RPC 2000, DMA
+playback 560 + 80 an event), measured once in the simulator (2026-12-01, oxford2020 and duke2024,
+silent detectors: the lab time of N attempts is the model's to the mu);
+``tests/experiments/test_cpu_budget.py`` re-measures them.
 """
 
 import math
@@ -63,6 +65,10 @@ INPUT_ARRIVAL_MU = 16
 _INPUT_READ_MU = 240  # one input read (timestamp_mu, or one event of count)
 _COUNTER_READ_MU = 80  # get_rtio_counter_mu
 _CURSOR_STEP_MU = 24  # at_mu
+_RPC_MU = 40_000  # a synchronous RPC's round trip (the pause check)
+# the cooling trace's DMA playback: its start, its events (cooling and repump beams on and off at
+# both nodes: ``drivers.node.Node.cool_mu``) and the cursor step past the trace
+_COOL_PLAYBACK_MU = 560 + 8 * 80 + _CURSOR_STEP_MU
 # after the blocking read: the three reads that find no click and the counter read of the resync
 _ATTEMPT_TAIL_MU = 3 * _INPUT_READ_MU + _COUNTER_READ_MU
 # a resync right after another (a block's end): its counter read and the previous cursor step
@@ -149,9 +155,11 @@ class CpuHeraldTiming:
 
     @property
     def check_mu(self) -> float:
-        """Timeline of one pause check: a resync's counter read and cursor step without a cooling
-        trace, nothing with one (it runs while the cooling plays)."""
-        return 0.0 if self.loop.cool_mu > 0 else float(_RESYNC_AGAIN_MU)
+        """Timeline of one pause check: the cooling's playback (if it has a trace), the RPC and
+        the resync after it, beyond the cooling trace they run under."""
+        cool = self.loop.cool_mu
+        playback = _COOL_PLAYBACK_MU if cool > 0 else 0
+        return float(max(0, playback + _RPC_MU + _RESYNC_AGAIN_MU - cool))
 
     @property
     def checks_per_attempt(self) -> float:

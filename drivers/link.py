@@ -346,9 +346,11 @@ class LinkExperiment(CheckedArguments):
         t["underflows"] += underflows
         t["discarded"] += discarded
 
+    @rpc(flags={"async"})
     def no_herald(self, attempts: TInt64) -> TNone:
-        """Called by the kernel when ``attempts`` attempts in a row gave no herald: the kernel
-        then stops, and :meth:`run_link` raises :class:`NoHeraldError`."""
+        """Called by the kernel when ``attempts`` attempts in a row gave no herald (async: the
+        kernel does not wait for it): the kernel then stops, and :meth:`run_link` raises
+        :class:`NoHeraldError`."""
         self.no_herald_attempts = int(attempts)
 
     def should_stop(self) -> TBool:

@@ -125,6 +125,7 @@ class RemoteEntanglement(GatewareLoop, LinkExperiment, EnvExperiment):
                 if not heralded and attempts >= self.dead_attempts:
                     self.no_herald(attempts)
                     stop = True
+                    self.core.break_realtime()  # (the RPC's CPU time, before the last write)
                 if not heralded and runs >= next_check:
                     next_check = runs + self.check_every
                     stop = self.should_stop()

@@ -17,6 +17,8 @@ from typing import Any
 from artiq.language.core import TerminationRequested, host_only
 from artiq.language.types import TBool
 
+from sim.syscalls import call_rpc
+
 __all__ = ["Scheduler", "CCB"]
 
 logger = logging.getLogger(__name__)
@@ -68,12 +70,21 @@ class Scheduler:
 
     # ARTIQ's compiler reads TBool for these RPCs' return type (a value, not a PEP 484 type)
     def check_pause(self, rid: int | None = None) -> TBool:  # type: ignore[valid-type]
-        """True if the run should call :meth:`pause` (termination requested or pause forced)."""
+        """True if the run should call :meth:`pause` (termination requested or pause forced).
+        Called from a kernel it is a synchronous RPC, charged as one (as on ARTIQ, where the
+        scheduler is a host object)."""
+        return call_rpc(self._check_pause, (rid,), {}, False)
+
+    def _check_pause(self, rid: int | None) -> bool:
         rid = self.rid if rid is None else rid
         return self._termination_told(rid) or rid in self._pause_requested
 
     def check_termination(self, rid: int | None = None) -> TBool:  # type: ignore[valid-type]
-        """True if termination of the run ``rid`` (default: this run) was requested."""
+        """True if termination of the run ``rid`` (default: this run) was requested (a
+        synchronous RPC from a kernel, as :meth:`check_pause`)."""
+        return call_rpc(self._check_termination, (rid,), {}, False)
+
+    def _check_termination(self, rid: int | None) -> bool:
         return self._termination_told(self.rid if rid is None else rid)
 
     def _termination_told(self, rid: int) -> bool:

@@ -11,12 +11,14 @@ outermost kernel, the async errors it produced are logged as
 
 from __future__ import annotations
 
+import inspect
 import logging
 import pathlib
 from typing import Any
 
 import numpy
 from artiq.language import core as _lcore
+from artiq.language.environment import HasEnvironment as _HasEnvironment
 
 from sim import collector, mgmt, syscalls
 from sim import kernel as _simkernel
@@ -28,10 +30,70 @@ __all__ = ["Core"]
 logger = logging.getLogger("artiq.coredevice.comm_kernel")
 
 
-def _charge_artiq_rpcs(obj: Any) -> list[str]:
-    """With a real ARTIQ, whose ``@rpc`` leaves a method as it is: shadow the explicit RPC methods
-    of the kernel's object by wrappers that charge the RPC cost (as the stand-in's ``@rpc`` does),
-    for the duration of the kernel (:func:`_unshadow` removes them). Returns the names shadowed.
+#: ``(method name, asynchronous)`` of the host calls :func:`_charge_host_calls` shadows, per class
+_HOST_CALLS: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _host_calls(cls: type) -> tuple[tuple[str, bool], ...]:
+    """The methods of ``cls`` a kernel calls as RPCs whose cost nothing else charges: explicit
+    ``@rpc`` methods a real ARTIQ's decorator left as they are, and, on an experiment
+    (``HasEnvironment``), every plain method its kernels name (ARTIQ compiles a kernel's call of
+    a host method into a synchronous RPC; the others are left alone, so that a kernel's
+    ``self.<device>`` reads stay on the interpreter's fast path). Not kernels, portable
+    functions, syscalls, ``@host_only`` methods (a kernel cannot call those) or special
+    methods."""
+    known = _HOST_CALLS.get(cls)
+    if known is not None:
+        return known
+    called = _names_kernels_use(cls) if issubclass(cls, _HasEnvironment) else frozenset()
+    found = []
+    for name in dir(cls):
+        if name.startswith("__"):
+            continue
+        attr = inspect.getattr_static(cls, name, None)
+        if not inspect.isfunction(attr):
+            continue  # (static and class methods, properties, attributes)
+        emb = getattr(attr, "artiq_embedded", None)
+        if emb is None:
+            if name in called:
+                found.append((name, False))
+            continue
+        if (
+            emb.function is not attr
+            or emb.core_name is not None
+            or emb.syscall is not None
+            or emb.portable
+            or emb.forbidden
+        ):
+            continue
+        found.append((name, "async" in set(emb.flags)))
+    known = _HOST_CALLS[cls] = tuple(found)
+    return known
+
+
+def _names_kernels_use(cls: type) -> frozenset[str]:
+    """The attribute and global names the kernels and portable functions of ``cls`` use (their
+    code's and nested code's ``co_names``): the host methods a kernel may call are among them."""
+    names: set[str] = set()
+    todo = []
+    for name in dir(cls):
+        emb = getattr(inspect.getattr_static(cls, name, None), "artiq_embedded", None)
+        if emb is not None and (emb.core_name is not None or emb.portable):
+            code = getattr(emb.function, "__code__", None)
+            if code is not None:
+                todo.append(code)
+    while todo:
+        code = todo.pop()
+        names.update(code.co_names)
+        todo.extend(c for c in code.co_consts if inspect.iscode(c))
+    return frozenset(names)
+
+
+def _charge_host_calls(obj: Any) -> list[str]:
+    """Shadow the host methods of the kernel's object that a kernel calls as RPCs
+    (:func:`_host_calls`) by wrappers that charge the RPC cost (as the stand-in's ``@rpc``
+    does), for the duration of the kernel (:func:`_unshadow` removes them). Returns the names
+    shadowed.
 
     The object's ``__dict__`` is never read: on Python 3.11 that turns its attributes into a
     dictionary that the interpreter no longer reads fast, and a kernel reads ``self.<device>``
@@ -40,25 +102,12 @@ def _charge_artiq_rpcs(obj: Any) -> list[str]:
     if not getattr(cls, "__dictoffset__", 0) or cls.__module__ == "builtins":
         return []
     names = []
-    for name in dir(cls):
-        attr = getattr(cls, name, None)
-        emb = getattr(attr, "artiq_embedded", None)
-        if (
-            emb is None
-            or emb.function is not attr
-            or emb.core_name is not None
-            or emb.syscall is not None
-            or emb.portable
-            or emb.forbidden
-        ):
-            continue
+    for name, is_async in _host_calls(cls):
         bound = getattr(obj, name)
-        if (
-            getattr(bound, "__func__", None) is not attr
-            or getattr(bound, "__self__", None) is not obj
-        ):
+        if getattr(bound, "__self__", None) is not obj or getattr(
+            bound, "__func__", None
+        ) is not inspect.getattr_static(cls, name, None):
             continue  # an instance attribute of that name shadows the method already
-        is_async = "async" in set(emb.flags)
 
         def charged(*args: Any, _f: Any = bound, _a: bool = is_async, **kwargs: Any) -> Any:
             return syscalls.call_rpc(_f, args, kwargs, _a)
@@ -69,7 +118,7 @@ def _charge_artiq_rpcs(obj: Any) -> list[str]:
 
 
 def _unshadow(obj: Any, names: list[str]) -> None:
-    """Remove the wrappers :func:`_charge_artiq_rpcs` put on ``obj``."""
+    """Remove the wrappers :func:`_charge_host_calls` put on ``obj``."""
     for name in names:
         try:
             object.__delattr__(obj, name)
@@ -79,7 +128,7 @@ def _unshadow(obj: Any, names: list[str]) -> None:
 
 def _install_hooks(hooks: Any) -> Any:
     """Install the kernel hooks of the ARTIQ stand-in (``sim.kernel.STATE`` while a kernel runs;
-    a real ARTIQ has none and charges RPCs through :func:`_charge_artiq_rpcs`); the previous."""
+    a real ARTIQ has none and charges RPCs through :func:`_charge_host_calls`); the previous."""
     setter = getattr(_lcore, "set_kernel_hooks", None)
     return setter(hooks) if setter is not None else None
 
@@ -244,7 +293,7 @@ class Core:
         prev = syscalls.activate(engine)
         if hot:  # the kernel's own syscalls and delays go straight to the engine while it runs
             syscalls.rebind(g, hot, engine)
-        charged = _charge_artiq_rpcs(k_args[0]) if k_args else []
+        charged = _charge_host_calls(k_args[0]) if k_args else []
         state.depth += 1
         try:
             with collector.kernel_running():

@@ -56,6 +56,7 @@ _tb: dict[str, Any] = {
 }
 for _i in range(8):
     _tb["ttl{}".format(_i)] = _dev("ttl", "TTLInOut" if _i < 4 else "TTLOut", channel=_i)
+for _i in range(4):  # the inputs' edge counters
     _tb["ttl{}_counter".format(_i)] = _dev("edge_counter", "EdgeCounter", channel=8 + _i)
 for _i in range(4):
     _tb["ttl_urukul0_sw{}".format(_i)] = _dev("ttl", "TTLOut", channel=15 + _i)

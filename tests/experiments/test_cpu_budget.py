@@ -58,6 +58,8 @@ def test_constants_are_the_simulators():
         KASLI2.delay,
     )
     assert c._HERALD_FIXED_MU == c.GATE_LATENCY_MU + KASLI2.rtio_input + KASLI2.rpc_async + 80
+    assert c._RPC_MU == KASLI2.rpc
+    assert c._COOL_PLAYBACK_MU == KASLI2.dma_playback_start + 8 * KASLI2.dma_playback_event + 24
 
 
 @pytest.mark.parametrize("name", ["oxford2020", "duke2024"])
@@ -101,8 +103,9 @@ def test_dark_count_clicks_cost_what_the_model_says(tmp_path):
     d = _run(tmp_path, lab, heralds_per_setting=1, herald_timeout=n)
     assert d["totals.attempts"] == n and d["totals.heralds"] == 0
     coolings = int(d["totals.runs"])
+    k = -(-t.check_every // t.attempts_per_cool)  # coolings between two pause checks
     expected = n * t.click_mu
-    silent = t.lab_time_mu(n, coolings, 0, settings=1) - expected
+    silent = t.lab_time_mu(n, coolings, 0, settings=1, checks=(coolings - 1) // k) - expected
     clicks_mu = d["totals.lab_time_s"] * 1e9 - silent
     sigma = 240 * (n * sum(t.clicks)) ** 0.5
     assert abs(clicks_mu - expected) < 3 * sigma, (clicks_mu, expected, sigma)
