@@ -49,29 +49,28 @@ class PhyViews:
     def ttl_levels(self, channel: int, t_from_mu: int, t_to_mu: int) -> list[tuple[int, int]]:
         """Resolved output level changes ``(t_mu, level)`` of a TTL-like channel with
         ``t_from_mu <= t < t_to_mu`` (TTLInOut: drives only while OE is on)."""
-        st = self.channels.get(channel)
-        if st is None:
-            return []
-        if st.flagged:
-            self._compact(st)
-        view = st.level_view
-        if view is None:
-            view = st.level_view = LevelView(st)
-        return view.levels(t_from_mu, t_to_mu)
+        view = self._level_view(channel)
+        return [] if view is None else view.levels(t_from_mu, t_to_mu)
 
     def ttl_level_columns(
         self, channel: int, t_from_mu: int, t_to_mu: int
     ) -> tuple[list[int], list[int]]:
         """:meth:`ttl_levels` as two lists: the changes' times and their levels."""
+        view = self._level_view(channel)
+        return ([], []) if view is None else view.columns(t_from_mu, t_to_mu)
+
+    def _level_view(self, channel: int) -> LevelView | None:
+        """The level view of ``channel`` (made on first use; its log sorted first if it holds
+        out-of-order submissions), or None for a channel nothing was submitted to."""
         st = self.channels.get(channel)
         if st is None:
-            return [], []
+            return None
         if st.flagged:
             self._compact(st)
         view = st.level_view
         if view is None:
             view = st.level_view = LevelView(st)
-        return view.columns(t_from_mu, t_to_mu)
+        return view
 
     def ttl_levels_many(
         self, channels: Sequence[int], t_from_mu: int, t_to_mu: int
