@@ -15,6 +15,7 @@ import inspect
 import logging
 import pathlib
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy
 from artiq.language import core as _lcore
@@ -31,7 +32,8 @@ logger = logging.getLogger("artiq.coredevice.comm_kernel")
 
 
 #: ``(method name, asynchronous)`` of the host calls :func:`_charge_host_calls` shadows, per class
-_HOST_CALLS: dict[type, tuple[tuple[str, bool], ...]] = {}
+#: (weakly: an experiment file's classes are made afresh for every run)
+_HOST_CALLS: WeakKeyDictionary[type, tuple[tuple[str, bool], ...]] = WeakKeyDictionary()
 
 
 def _host_calls(cls: type) -> tuple[tuple[str, bool], ...]:
