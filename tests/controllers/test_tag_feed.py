@@ -43,22 +43,9 @@ def _pull(port: int, got: _Received) -> None:
 def _heralding_loop(tmp_path, tag_feed: str | None) -> tuple[dict, float, float]:
     """Startup, then 60 heralds of ``remote_entanglement.py`` (oxford2020, seed 1) with
     ``tag_feed``: the loop's datasets and the wall times it started and ended."""
-    from sim.runner import Simulation, resolve_lab
-    from tests.experiments.simhelpers import REPO, lab_calibration, run
+    from tests.experiments.simhelpers import REPO, simulation
 
-    lab = resolve_lab("oxford2020", None)
-    with Simulation(
-        ROOT / "device_db.py",
-        seed=1,
-        lab=lab,
-        results_dir=tmp_path / "results",
-        dataset_db=False,
-        write_results=False,
-        tag_feed=tag_feed,
-    ) as sim:
-        for key, value in lab_calibration(lab).items():
-            sim.dataset_db.set(key, value, persist=True)
-        run(sim, "startup")
+    with simulation(tmp_path, "oxford2020", seed=1, tag_feed=tag_feed) as sim:
         time.sleep(0.2)
         t_start = time.monotonic()
         r = sim.run(REPO / "remote_entanglement.py", None, {"heralds_per_setting": 60})

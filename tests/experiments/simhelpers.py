@@ -10,14 +10,22 @@ REPO = ROOT / "repository"
 
 
 def simulation(
-    tmp_path, lab="oxford2020", seed=1, calibration=True, startup=True, device_db="device_db.py"
+    tmp_path,
+    lab="oxford2020",
+    seed=1,
+    calibration=True,
+    startup=True,
+    device_db="device_db.py",
+    **options,
 ):
-    """A :class:`sim.runner.Simulation` on the repository's ``device_db`` with ``lab``, an in-memory
-    dataset store seeded with the lab's calibrations, and no results files. With ``startup`` the
-    Startup experiment has run (as after a power-up in the lab: the Urukuls need their init)."""
+    """A :class:`sim.runner.Simulation` on the repository's ``device_db`` with ``lab`` (a preset's
+    name or a lab), an in-memory dataset store seeded with the lab's calibrations, and no results
+    files; ``options``: more of the simulation's keyword arguments (``vcd``, ``tag_feed``, ...).
+    With ``startup`` the Startup experiment has run (as after a power-up in the lab: the Urukuls
+    need their init)."""
     from sim.runner import Simulation, resolve_lab
 
-    lab_obj = resolve_lab(lab, None)
+    lab_obj = resolve_lab(lab, None) if isinstance(lab, str) else lab
     s = Simulation(
         ROOT / device_db,
         seed=seed,
@@ -25,6 +33,7 @@ def simulation(
         results_dir=tmp_path / "results",
         dataset_db=False,
         write_results=False,
+        **options,
     )
     if calibration:
         for key, value in lab_calibration(lab_obj).items():

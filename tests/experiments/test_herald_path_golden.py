@@ -15,7 +15,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from tests.experiments.simhelpers import ROOT, lab_calibration, run
+from tests.experiments.simhelpers import run, simulation
 from tests.rtio.vcdfile import read_vcd
 
 SEED = 11
@@ -93,22 +93,8 @@ GOLDEN = {
 
 def _digest(tmp_path, lab_name: str, mode: str, heralds: int) -> dict:
     """The compared figures of one seeded session (datasets, VCD value changes)."""
-    from sim.runner import Simulation, resolve_lab
-
     path = tmp_path / "run.vcd"
-    lab = resolve_lab(lab_name, None)
-    sim = Simulation(
-        ROOT / "device_db.py",
-        seed=SEED,
-        lab=lab,
-        results_dir=tmp_path / "results",
-        dataset_db=False,
-        write_results=False,
-        vcd=str(path),
-    )
-    for key, value in lab_calibration(lab).items():
-        sim.dataset_db.set(key, value, persist=True)
-    run(sim, "startup")
+    sim = simulation(tmp_path, lab_name, seed=SEED, vcd=str(path))
     t0 = sim.session.engine.counter  # the heralding run's changes, relative to its start
     d = run(sim, "remote_entanglement", mode=mode, heralds_per_setting=heralds)
     sim.close()

@@ -7,15 +7,13 @@ import numpy
 import pytest
 
 from sim.rtio.phy.entangler import EntanglerPhy
-from tests.experiments.simhelpers import ROOT, lab_calibration, run
+from tests.experiments.simhelpers import run, simulation
 from tests.rtio.vcdfile import read_vcd
 
 
 def _session(vcd, monkeypatch, folder):
     """Datasets of Startup + a short remote-entanglement run at oxford2020 (seed 3), and the
     executed entangler runs as ``(start, end, cycle_mu, gates, input counters)``."""
-    from sim.runner import Simulation, resolve_lab
-
     runs = []
     original = EntanglerPhy._run
 
@@ -26,19 +24,7 @@ def _session(vcd, monkeypatch, folder):
         runs.append((ts, ts + n * cycle_mu, cycle_mu, gates, list(phy.counters[:4])))
 
     monkeypatch.setattr(EntanglerPhy, "_run", spy)
-    lab = resolve_lab("oxford2020", None)
-    sim = Simulation(
-        ROOT / "device_db.py",
-        seed=3,
-        lab=lab,
-        results_dir=folder / "results",
-        dataset_db=False,
-        write_results=False,
-        vcd=vcd,
-    )
-    for key, value in lab_calibration(lab).items():
-        sim.dataset_db.set(key, value, persist=True)
-    run(sim, "startup")
+    sim = simulation(folder, "oxford2020", seed=3, vcd=vcd)
     d = run(sim, "remote_entanglement", mode="z", heralds_per_setting=3)
     skipped = sum(
         getattr(p, "skipped", 0) for p in (st.phy for st in sim.session.engine.channels.values())
