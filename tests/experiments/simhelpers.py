@@ -19,13 +19,13 @@ def simulation(
     **options,
 ):
     """A :class:`sim.runner.Simulation` on the repository's ``device_db`` with ``lab`` (a preset's
-    name or a lab), an in-memory dataset store seeded with the lab's calibrations, and no results
-    files; ``options``: more of the simulation's keyword arguments (``vcd``, ``tag_feed``, ...).
-    With ``startup`` the Startup experiment has run (as after a power-up in the lab: the Urukuls
-    need their init)."""
+    name, a lab file or a lab), an in-memory dataset store seeded with the lab's calibrations, and
+    no results files; ``options``: more of the simulation's keyword arguments (``vcd``,
+    ``tag_feed``, ...). With ``startup`` the Startup experiment has run (as after a power-up in
+    the lab: the Urukuls need their init)."""
     from sim.runner import Simulation, resolve_lab
 
-    lab_obj = resolve_lab(lab, None) if isinstance(lab, str) else lab
+    lab_obj = resolve_lab(lab, None)
     s = Simulation(
         ROOT / device_db,
         seed=seed,
