@@ -7,6 +7,10 @@ light reaching the detectors while the ions are cooled). Writes ``dark.counts`` 
 ``dark.duration_s`` (gated time per detector), ``background.counts``, the rates
 ``dark.rate_hz``/``background.rate_hz``, and the persistent ``calib.bsa.dark_rate_hz`` (list of 4,
 s^-1) that the single-photon and entanglement analyses use.
+
+The scheduler is asked between the two conditions: a pause request leaves the kernel, yields
+(``scheduler.pause()``) and measures the background afterwards; a termination request ends the
+run with the counts taken written and the calibration left as it was.
 """
 
 import numpy as np
@@ -75,25 +79,49 @@ class DarkCounts(CheckedArguments, EnvExperiment):
         self.node_b.idle()
         self.store(condition, totals)
 
+    def conditions_done(self) -> TInt32:
+        """Conditions measured so far (a run resumed after a pause goes on with the next)."""
+        return len(self.results)
+
     @kernel
-    def run(self):
+    def run_kernel(self) -> TBool:
+        """The conditions not yet measured; False if a pause (or termination) was requested
+        before the last."""
         self.core.reset()
         self.entangler.init()
         self.bsa.input_mode()
         self.node_a.idle()
         self.node_b.idle()
-        self.measure(0)
-        if not self.scheduler.check_pause():
-            self.measure(1)
+        first = self.conditions_done()
+        for condition in range(first, 2):
+            if condition > first and self.scheduler.check_pause():
+                return False
+            self.measure(condition)
+        return True
 
-    def analyze(self):
-        duration = self.gates * self.gate_mu * self.core.ref_period
-        self.set_dataset("dark.duration_s", float(duration))
+    def run(self):
+        try:
+            while not self.run_kernel():
+                self.scheduler.pause()  # raises TerminationRequested on termination
+        finally:
+            self.store_counts()
+
+    def store_counts(self):
+        """The counts taken so far (``dark.counts``, ``background.counts``, ``dark.duration_s``;
+        also when terminated)."""
+        self.set_dataset("dark.duration_s", float(self.duration_s()))
         if 0 in self.results:
             self.set_dataset("dark.counts", self.results[0])
-            rate = self.results[0] / duration
-            self.set_dataset("dark.rate_hz", rate)
-            self.set_dataset("calib.bsa.dark_rate_hz", [float(r) for r in rate], persist=True)
         if 1 in self.results:
             self.set_dataset("background.counts", self.results[1])
-            self.set_dataset("background.rate_hz", self.results[1] / duration)
+
+    def duration_s(self):
+        """Gated time per detector and condition, s."""
+        return self.gates * self.gate_mu * self.core.ref_period
+
+    def analyze(self):
+        duration = self.duration_s()
+        rate = self.results[0] / duration
+        self.set_dataset("dark.rate_hz", rate)
+        self.set_dataset("calib.bsa.dark_rate_hz", [float(r) for r in rate], persist=True)
+        self.set_dataset("background.rate_hz", self.results[1] / duration)

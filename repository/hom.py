@@ -11,6 +11,10 @@ overlap M. Writes ``hom.delay_mu``, ``hom.coincidences``, ``hom.attempts``, ``ho
 its 95 % interval ``hom.visibility_lo``/``_hi`` (``analysis.hom``: exact, bounded by V <= 1) and
 ``hom.visibility_err`` (half the interval width). Needs the gate window from the single-photon
 calibration.
+
+The scheduler is asked after each delay: a pause request leaves the kernel, yields
+(``scheduler.pause()``) and resumes at the next delay; a termination request ends the scan there,
+with the delays measured written (the visibility needs the whole scan).
 """
 
 import numpy as np
@@ -88,6 +92,7 @@ class HOM(CheckedArguments, EnvExperiment):
         self.underflows = 0
         self.coinc = [0] * len(self.delay_list)
         self.attempts = [0] * len(self.delay_list)
+        self.done = 0  # delays measured: where a kernel resumed after a pause goes on
         self.set_dataset("schema_version", SCHEMA_VERSION)
         self.set_dataset("ionlink.experiment", "hom")
         self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
@@ -96,9 +101,14 @@ class HOM(CheckedArguments, EnvExperiment):
     def store(self, i: TInt32, coincidences: TInt64, attempts: TInt64):
         self.coinc[i] = coincidences
         self.attempts[i] = attempts
+        self.done = i + 1
         self.set_dataset(
             "ionlink.progress", (i + 1) / len(self.delay_list), broadcast=True, archive=False
         )
+
+    def delays_done(self) -> TInt32:
+        """Delays measured so far (a scan resumed after a pause starts at the next)."""
+        return self.done
 
     @kernel
     def setup(self, delay_mu: TInt32):
@@ -135,8 +145,24 @@ class HOM(CheckedArguments, EnvExperiment):
             at_mu(t0)
             self.node_b.recool_mu(self.t_cool_mu)
 
-    @kernel
     def run(self):
+        try:
+            while not self.scan():
+                self.scheduler.pause()  # raises TerminationRequested on termination
+        finally:
+            self.store_results()
+
+    def store_results(self):
+        """The delays measured so far (``hom.delay_mu``, ``hom.coincidences``, ``hom.attempts``:
+        zero where not measured; also when terminated)."""
+        self.set_dataset("hom.delay_mu", np.array(self.delay_list, dtype=np.int64))
+        self.set_dataset("hom.coincidences", np.array(self.coinc, dtype=np.int64))
+        self.set_dataset("hom.attempts", np.array(self.attempts, dtype=np.int64))
+
+    @kernel
+    def scan(self) -> TBool:
+        """The delays not yet measured, in order; after each the scheduler is asked whether to
+        pause. False: a pause (or termination) was requested before the last."""
         self.core.reset()
         self.record_cooling()
         cool = self.core_dma.get_handle("hom.cool")
@@ -144,7 +170,8 @@ class HOM(CheckedArguments, EnvExperiment):
         self.bsa.input_mode()
         self.node_a.idle()
         self.node_b.idle()
-        for i in range(len(self.delay_list)):
+        n = len(self.delay_list)
+        for i in range(self.delays_done(), n):
             self.core.break_realtime()
             self.setup(self.delay_list[i])
             coinc = int64(0)
@@ -173,9 +200,11 @@ class HOM(CheckedArguments, EnvExperiment):
             self.core.break_realtime()
             self.entangler.set_config(False, True)
             self.store(i, coinc, attempts)
-            if self.scheduler.check_pause():
-                break
+            if i < n - 1 and self.scheduler.check_pause():
+                self.set_underflows(self.underflows)
+                return False
         self.set_underflows(self.underflows)
+        return True
 
     def set_underflows(self, n: TInt32):
         self.set_dataset("hom.underflows_recovered", n)
@@ -183,9 +212,6 @@ class HOM(CheckedArguments, EnvExperiment):
     def analyze(self):
         c = np.array(self.coinc, dtype=np.int64)
         n = np.array(self.attempts, dtype=np.int64)
-        self.set_dataset("hom.delay_mu", np.array(self.delay_list, dtype=np.int64))
-        self.set_dataset("hom.coincidences", c)
-        self.set_dataset("hom.attempts", n)
         from analysis.hom import hom_visibility  # same estimator as offline analysis
 
         try:

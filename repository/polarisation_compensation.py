@@ -11,8 +11,9 @@ vectors the path's rotation N = W·F (compensator W, fibre F) is reconstructed
 With ``compensate`` the plates are then driven to W' = F⁻¹ through the ``waveplates`` controller
 (host-side RPC, as ARTIQ experiments use controllers); without it they go back to W. Between
 rounds the experiment waits ``interval`` of lab time with the cooling beams on. The scheduler is
-asked before each round and, during that wait, every second of lab time: a termination (or pause)
-request ends the rounds there, the rounds taken are written.
+asked before each round and, during that wait, every second of lab time: on a pause request the
+experiment yields (``scheduler.pause()``) and goes on where it was (a wait until the same lab time,
+then the next round); a termination request ends the rounds there, the rounds taken are written.
 
 Datasets: ``polcomp.error`` (rounds × 2, measured error of nodes A and B before correction),
 ``polcomp.t_lab_s`` (round start, lab time in s), ``polcomp.angles`` (rounds × 2 × 3, the
@@ -132,13 +133,15 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
         self.store_counts(totals)
 
     @kernel
-    def wait_lab(self, duration_mu: TInt64) -> TBool:
-        """Let ``duration_mu`` of lab time pass with the cooling beams on, asking the scheduler
-        every ``WAIT_CHECK_S`` whether to pause (the RPC runs while the CPU waits anyway). True:
-        it asked, the wait was cut short and the beams go off at once (after a
-        ``break_realtime``). Returns with the RTIO counter at the cursor."""
+    def wait_lab(self, t_end: TInt64) -> TBool:
+        """Let lab time pass until ``t_end`` (mu on the RTIO counter) with the cooling beams on,
+        asking the scheduler every ``WAIT_CHECK_S`` whether to pause (the RPC runs while the CPU
+        waits anyway). True: it asked, the wait was cut short and the beams go off at once
+        (after a ``break_realtime``). Returns with the RTIO counter at the cursor (at once if
+        ``t_end`` has passed)."""
         self.core.break_realtime()
-        t_end = now_mu() + duration_mu
+        if now_mu() >= t_end:
+            return False
         self.node_a.cool_sw.on()
         self.node_b.cool_sw.on()
         # the last stretch (one to two checks long) keeps its slack for the beams' switch-off
@@ -184,12 +187,26 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
         return net_rotation_from_stokes(out[0], out[1]), w, base
 
     def run(self):
+        try:
+            self.take_rounds()
+        finally:
+            self.write_results()
+
+    def yield_to_scheduler(self):
+        """Yield to the scheduler (raises ``TerminationRequested`` on termination)."""
+        self.core.close()  # release the core device while paused (ARTIQ convention)
+        self.scheduler.pause()
+
+    def take_rounds(self):
+        """The rounds, with the waits between them; pauses where the scheduler asks."""
         self.init()
         for r in range(self.rounds):
-            if r and self.wait_lab(self.interval_mu):
-                break
+            if r:
+                t_end = self.lab_time_mu() + self.interval_mu
+                while self.wait_lab(t_end):
+                    self.yield_to_scheduler()
             if self.scheduler.check_pause():
-                break
+                self.yield_to_scheduler()
             self.t_lab[r] = self.lab_time_mu() * self.core.ref_period
             for k, node in enumerate(NODES):
                 n, w, base = self.measure_node(k, r)
@@ -205,7 +222,8 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
             )
             self.set_dataset("live.polcomp.error", self.errors[: r + 1], broadcast=True)
 
-    def analyze(self):
+    def write_results(self):
+        """The rounds taken (NaN rows for the others; also when terminated)."""
         self.set_dataset("polcomp.error", self.errors)
         self.set_dataset("polcomp.t_lab_s", self.t_lab)
         self.set_dataset("polcomp.angles", self.angles)

@@ -50,21 +50,37 @@ def test_readout_calibration_threshold(sim):
 
 
 @pytest.mark.parametrize(
-    "name, arguments, taken",
+    "name, arguments, taken, checks",
     [
         (
             "readout_calibration",
             {"shots": 120},
             lambda d: [len(d[f"readout.{s}_counts_{x}"]) for x in "ab" for s in ("dark", "bright")],
+            None,
         ),
         (
             "single_photon",
             {"attempts": 700, "gate_length": 0.0},
             lambda d: list(d["photons.attempts"]),
+            None,
+        ),
+        # one check between the two conditions (none again on resuming)
+        (
+            "dark_counts",
+            {"gates": 5},
+            lambda d: [len(d["dark.counts"]), len(d["background.counts"])],
+            1,
+        ),
+        # a check after each delay but the last
+        (
+            "hom",
+            {"runs_per_delay": 5, "delays": "[0, 8, 400]"},
+            lambda d: [len(d["hom.attempts"]), int(np.count_nonzero(d["hom.attempts"]))],
+            2,
         ),
     ],
 )
-def test_calibrations_resume_after_a_pause(sim, monkeypatch, name, arguments, taken):
+def test_experiments_resume_after_a_pause(sim, monkeypatch, name, arguments, taken, checks):
     """A pause requested at the first check: the kernel returns, the host pauses and runs the
     kernel again, which takes only what is still missing (nothing lost, nothing twice)."""
     calls = []
@@ -73,10 +89,21 @@ def test_calibrations_resume_after_a_pause(sim, monkeypatch, name, arguments, ta
         calls.append(rid)
         return len(calls) == 1
 
+    pauses = []
     monkeypatch.setattr(sim.scheduler, "check_pause", check_pause)
+    monkeypatch.setattr(sim.scheduler, "pause", lambda: pauses.append(1))
     d = run(sim, name, **arguments)
-    n = arguments.get("shots", arguments.get("attempts"))
-    assert len(calls) >= 2 and taken(d) == [n] * len(taken(d))
+    got = taken(d)
+    assert pauses == [1] and got == [got[0]] * len(got) and got[0] > 0, (got, pauses)
+    if checks is None:
+        n = arguments.get("shots", arguments.get("attempts"))
+        assert len(calls) >= 2 and got[0] == n
+    else:
+        assert len(calls) == checks, calls
+    if name == "hom":  # every delay its runs' attempts (timed-out runs: the same number)
+        assert len(set(d["hom.attempts"].tolist())) == 1, d["hom.attempts"]
+    if name == "dark_counts":
+        assert len(d["calib.bsa.dark_rate_hz"]) == 4
 
 
 @pytest.mark.slow

@@ -113,8 +113,10 @@ def test_a_termination_signal_cuts_the_wait_between_rounds_short(tmp_path):
                 os.kill(os.getpid(), signal.SIGTERM)
 
         def run(self):
-            super().run()
-            self.set_dataset("t_end_s", self.lab_time_mu() * self.core.ref_period)
+            try:
+                super().run()
+            finally:
+                self.set_dataset("t_end_s", self.lab_time_mu() * self.core.ref_period)
 
     with Simulation(
         ROOT / "device_db.py", seed=3, results_dir=tmp_path / "results", dataset_db=False
@@ -126,3 +128,30 @@ def test_a_termination_signal_cuts_the_wait_between_rounds_short(tmp_path):
     assert not np.isnan(t[0]) and np.isnan(t[1:]).all(), t
     # round 1 with its plate moves takes ≈ 10 s of lab time, then 1 s of the wait (old: 610 s)
     assert r.datasets["t_end_s"] - t[0] < 30.0, r.datasets["t_end_s"] - t[0]
+
+
+def test_a_pause_yields_and_the_rounds_go_on(tmp_path, monkeypatch):
+    """A pause request before round 1 and one during the wait after it: the experiment yields
+    each time (``scheduler.pause()``) and takes every round, the second after the whole
+    interval of lab time (the wait goes on to the same end); before, a pause ended the rounds."""
+    with Simulation(
+        ROOT / "device_db.py", seed=3, results_dir=tmp_path / "results", dataset_db=False
+    ) as sim:
+        assert sim.run(ROOT / "repository" / "startup.py").exit_code == 0
+        calls, pauses = [], []
+
+        def check_pause(rid=None):
+            calls.append(rid)
+            return len(calls) in (1, 3)  # before round 1; the wait's second check
+
+        monkeypatch.setattr(sim.scheduler, "check_pause", check_pause)
+        monkeypatch.setattr(sim.scheduler, "pause", lambda: pauses.append(len(calls)))
+        r = sim.run(
+            ROOT / "repository" / "polarisation_compensation.py",
+            arguments={"rounds": 2, "interval": 10.0, "gates": 5},
+        )
+    assert r.exit_code == 0, r.error_message
+    assert pauses == [1, 3], pauses
+    t = r.datasets["polcomp.t_lab_s"]
+    assert not np.isnan(t).any() and not np.isnan(r.datasets["polcomp.error"]).any()
+    assert t[1] - t[0] > 10.0, t
