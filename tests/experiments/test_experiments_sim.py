@@ -71,12 +71,13 @@ def test_readout_calibration_threshold(sim):
             lambda d: [len(d["dark.counts"]), len(d["background.counts"])],
             1,
         ),
-        # a check after each delay but the last
+        # a check after each delay but the last and every 500 runs within one: the first cuts
+        # delay 0 after 500 of its 700 runs
         (
             "hom",
-            {"runs_per_delay": 5, "delays": "[0, 8, 400]"},
+            {"runs_per_delay": 700, "delays": "[0, 400]"},
             lambda d: [len(d["hom.attempts"]), int(np.count_nonzero(d["hom.attempts"]))],
-            2,
+            3,
         ),
     ],
 )
