@@ -229,6 +229,21 @@ def _estimate(
     )
 
 
+def _partial_scan_note(
+    tables: OutcomeTables, modes: list[str], runs: list[RunTotals]
+) -> str | None:
+    """A note when a parity scan was cut short: a run stopped early covers only the analysis
+    phases it reached (the settings run in order), so the coherence rests on those."""
+    if "parity" not in modes or all(stopped_early_note(r) is None for r in runs):
+        return None
+    taken = sorted({float(p) for scan in tables.scans.values() for p in scan.phase_turns})
+    shown = ", ".join(f"{p:g}" for p in taken)
+    return (
+        f"parity scan incomplete (a run ended early): X/Y heralds at {len(taken)} analysis "
+        f"phase(s) [{shown}] turn; the coherence is fitted to those alone"
+    )
+
+
 def _prefix(e: Estimate | None, name: str) -> Estimate | None:
     return None if e is None else Estimate(e.value, e.lo, e.hi, e.cl, f"{name}; {e.method}")
 
@@ -266,6 +281,9 @@ def reduce_fidelity(
     for c in acc.codes:  # chunk by chunk: = np.bincount of all codes
         table += np.bincount(c, minlength=table.size)
     tables = _tables(table.reshape(phases.size, _NSET), phases)
+    note = _partial_scan_note(tables, modes, data.runs)
+    if note is not None:
+        notes.append(note)
     try:
         fits = _estimate(
             tables,

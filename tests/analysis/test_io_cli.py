@@ -165,7 +165,7 @@ def test_fidelity_of_another_experiments_file_says_what_it_is(tmp_path, capsys):
 def test_a_run_stopped_early_is_noted(tmp_path, capsys):
     """The report says which run ended before its requested heralds and why; a complete run or
     one without the record (older files, hardware) adds no note."""
-    a, _ = _good(
+    a, a_data = _good(
         tmp_path,
         "000000001-RemoteEntanglement.h5",
         **{"totals.stop_reason": "terminated", "totals.heralds_requested": 1800},
@@ -181,6 +181,12 @@ def test_a_run_stopped_early_is_noted(tmp_path, capsys):
         "000000001-RemoteEntanglement.h5: stopped early (terminated) after 1500 of 1800 heralds"
     ]
     assert not [n for n in fidelity_summary([b], n_boot=100).notes if "stopped early" in n]
+    # a parity scan with a run that ended early says which phases its coherence rests on
+    xy = (a_data["herald.basis_a"] != 0) | (a_data["herald.basis_b"] != 0)
+    phases = np.unique(np.asarray(a_data["herald.phase"])[xy] % 1.0)
+    scan = [n for n in notes if n.startswith("parity scan incomplete")]
+    assert len(scan) == 1 and f"X/Y heralds at {phases.size} analysis phase(s)" in scan[0], scan
+    assert not [n for n in fidelity_summary([b], n_boot=100).notes if "parity scan" in n]
     code, out, err = _run_cli(["fidelity", str(tmp_path), "--bootstrap", "100"], capsys)
     assert code == 0, err
     assert "note: 000000001-RemoteEntanglement.h5: stopped early (terminated)" in out
