@@ -92,3 +92,49 @@ def test_host_calls_cost_what_artiq_makes_of_them(tmp_path):
     assert outer_mu == KASLI2.rpc + counter  # one RPC, whatever host code it runs
     assert pause_mu == KASLI2.rpc + counter
     assert d["nop_is_the_method"]
+
+
+def test_no_driver_kernel_calls_a_plain_host_method_of_a_driver():
+    """The simulator charges the plain host methods that an experiment's kernels name (and
+    ``@rpc`` methods), not those of other objects: a driver's kernel (or an experiment's) calling
+    a driver's plain method would be an uncharged synchronous RPC on hardware. None of
+    ``drivers/`` does; a driver that needs a host call declares it ``@rpc``. (By name: a method
+    whose name any kernel of ``drivers/`` or ``repository/`` uses.)"""
+    import importlib
+    import inspect
+    import pkgutil
+    from pathlib import Path
+
+    from artiq.language.environment import HasEnvironment
+
+    import drivers
+    from sim.devices.core import _names_kernels_use
+    from sim.experiment_file import load_experiment_module
+
+    def own_classes(mod):
+        return [
+            c for _, c in inspect.getmembers(mod, inspect.isclass) if c.__module__ == mod.__name__
+        ]
+
+    driver_classes = []
+    for info in pkgutil.iter_modules(drivers.__path__):
+        driver_classes += own_classes(importlib.import_module("drivers." + info.name))
+    root = Path(drivers.__file__).resolve().parents[1]
+    experiments = []
+    for path in sorted((root / "repository").glob("*.py")):
+        experiments += own_classes(load_experiment_module(path))
+    named = set().union(*(_names_kernels_use(c) for c in driver_classes + experiments))
+    assert {"fetch_counts", "attempts_until_click_mu", "run_until_herald_mu"} <= named
+    called = [
+        f"{c.__module__}.{c.__name__}.{name}"
+        for c in driver_classes
+        # (an experiment's methods, its mixins' among them, are charged)
+        if not any(issubclass(e, c) for e in experiments if issubclass(e, HasEnvironment))
+        for name in dir(c)
+        if name in named
+        and not name.startswith("__")
+        and inspect.isfunction(f := inspect.getattr_static(c, name, None))
+        and getattr(f, "artiq_embedded", None) is None
+        and f.__module__ == c.__module__
+    ]
+    assert not called, called
