@@ -37,7 +37,7 @@ silent detectors: the lab time of N attempts is the model's to the mu);
 import math
 from dataclasses import dataclass
 
-from drivers.link_timing import HeraldTiming
+from drivers.link_timing import CHECK_EVERY, RPC_MU, HeraldTiming
 
 __all__ = [
     "CHECK_EVERY",
@@ -50,8 +50,6 @@ __all__ = [
 
 #: Slack margin of the CPU loop (s), the CPU experiment's default ``slack_margin``.
 CPU_MARGIN_S = 1.8e-6
-#: Attempts between pause checks, the CPU experiment's default ``check_every``.
-CHECK_EVERY = 500
 #: ``drivers.bsa.GATE_INPUT_OFFSET_MU`` (that module needs ARTIQ; the test checks they agree): the
 #: detector gates open and close this long before the window of click timestamps they register.
 GATE_INPUT_OFFSET_MU = 88
@@ -65,7 +63,6 @@ INPUT_ARRIVAL_MU = 16
 _INPUT_READ_MU = 240  # one input read (timestamp_mu, or one event of count)
 _COUNTER_READ_MU = 80  # get_rtio_counter_mu
 _CURSOR_STEP_MU = 24  # at_mu
-_RPC_MU = 40_000  # a synchronous RPC's round trip (the pause check)
 # the cooling trace's DMA playback: its start, its events (cooling and repump beams on and off at
 # both nodes: ``drivers.node.Node.cool_mu``) and the cursor step past the trace
 _COOL_PLAYBACK_MU = 560 + 8 * 80 + _CURSOR_STEP_MU
@@ -159,7 +156,7 @@ class CpuHeraldTiming:
         the resync after it, beyond the cooling trace they run under."""
         cool = self.loop.cool_mu
         playback = _COOL_PLAYBACK_MU if cool > 0 else 0
-        return float(max(0, playback + _RPC_MU + _RESYNC_AGAIN_MU - cool))
+        return float(max(0, playback + RPC_MU + _RESYNC_AGAIN_MU - cool))
 
     @property
     def checks_per_attempt(self) -> float:

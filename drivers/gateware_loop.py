@@ -12,6 +12,7 @@ from numpy import int32, int64
 from drivers.bsa import HERALD_PATTERNS
 from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B
 from drivers.link_timing import (
+    CHECK_EVERY,
     CYCLE_MAX_MU,
     CYCLE_MIN_MU,
     RUN_MAX_CYCLES,
@@ -43,7 +44,7 @@ class GatewareLoop:
         self.build_pulse_timing("entangler")
         self.setattr_argument(
             "check_every",
-            NumberValue(500, precision=0, step=1, min=1, type="int"),
+            NumberValue(CHECK_EVERY, precision=0, step=1, min=1, type="int"),
             group="entangler",
             tooltip="entangler runs between pause checks (made between heralds or shots, or "
             "inside a wait for a herald that lasts this long)",

@@ -41,6 +41,9 @@ __all__ = [
     "CYCLE_MIN_MU",
     "CYCLE_MAX_MU",
     "RUN_MAX_CYCLES",
+    "CHECK_EVERY",
+    "RPC_MU",
+    "BREAK_REALTIME_MU",
 ]
 
 #: ``calib.link.<name>`` datasets the entanglement experiments read (s).
@@ -58,6 +61,13 @@ LINK_KEYS = (
 
 #: Slack margin the gateware loop re-establishes after each blocking read (s).
 GATEWARE_MARGIN_S = 3e-6
+#: Entangler runs (gateware loop) or attempts (CPU loop) between pause checks: the experiments'
+#: default ``check_every``.
+CHECK_EVERY = 500
+#: A synchronous RPC's round trip on Kasli 2.0 (the pause check's ``should_stop``), mu.
+RPC_MU = 40_000
+#: ARTIQ's ``Core.break_realtime``: the cursor to at least the RTIO counter + this, mu.
+BREAK_REALTIME_MU = 125_000
 #: One-way DRTIO latency to a satellite node when ``calib.link.drtio_latency_s`` does not exist
 #: (s; ≈ 290 ns for metres of fibre).
 DRTIO_LATENCY_FALLBACK_S = 300e-9
@@ -117,7 +127,12 @@ DEAD_LINK_HERALDS = 50.0
 # 2026-11-30 when the gateware experiment stopped writing the phases before every herald: the
 # lab time of seeded Z runs (101 heralds, seed 11, one chassis) fell by 378 400 mu for the 100
 # writes saved, the same at oxford2020, duke2024 and target_99_1khz, every draw unchanged.
-_RUN_GAP_MU = 364
+_RUN_GAP_MU = 87
+# the gap after the heralding run that the herald handling's reads include (the timeline after a
+# timed-out run was re-measured on 2026-12-01, seeded Z runs of 300 heralds at target_99_1khz,
+# duke2024 and oxford2020 without pause checks: 277 mu a run less than these 364, the same at
+# each lab; the handling's own figure was right)
+_HERALD_GAP_MU = 364
 _HERALD_READS_MU = 5_300
 _HERALD_MARGINS = 5  # slack margins the herald handling re-establishes
 _PHASES_MU = 3_784
@@ -222,6 +237,7 @@ class HeraldTiming:
         PMT count: one read per count and one that times out), a round trip each.
     :param heralds_per_setting: heralds per analysis setting; the loop programs the qubit drives'
         phases once per setting (:attr:`phases_mu`).
+    :param check_every: runs between pause checks (:attr:`check_mu` each).
     """
 
     cycle_mu: int
@@ -233,6 +249,13 @@ class HeraldTiming:
     link_mu: int = 0
     satellite_reads: float = 0.0
     heralds_per_setting: int = HERALDS_PER_SETTING
+    check_every: int = CHECK_EVERY
+
+    @property
+    def check_mu(self) -> float:
+        """Timeline of one pause check: the synchronous RPC, then ``break_realtime`` from the
+        counter it leaves, less the slack margin the cursor was ahead by."""
+        return float(max(0, RPC_MU + BREAK_REALTIME_MU - self.margin_mu))
 
     @property
     def run_cycles(self) -> int:
@@ -244,12 +267,14 @@ class HeraldTiming:
     def run_overhead_mu(self) -> float:
         """Timeline per run besides its cycles: the cooling trace (one coarse cycle without
         re-cooling), two coarse cycles (config, RUN write), the slack margin and the CPU's reads
-        after the run; with a satellite the slave entangler's writes and answer (a round trip)."""
+        after the run; with a satellite the slave entangler's writes and answer (a round trip);
+        the share of a pause check (one per ``check_every`` runs)."""
         slave = 0.0
         if self.link_mu:
             writes = 2 + (4 if self.cool_mu > 0 else 1)
             slave = _SLAVE_RUN_MU + 2 * self.link_mu + writes * self._refresh_per_write_mu
-        return max(self.cool_mu, 8) + 16 + self.margin_mu + _RUN_GAP_MU + slave
+        check = self.check_mu / self.check_every
+        return max(self.cool_mu, 8) + 16 + self.margin_mu + _RUN_GAP_MU + slave + check
 
     @property
     def _refresh_per_write_mu(self) -> float:
@@ -300,7 +325,7 @@ class HeraldTiming:
     @property
     def _handling_mu(self) -> float:
         """Timeline per herald beyond the loop's, the phase writes apart."""
-        return self.after_herald_mu - self.margin_mu - _RUN_GAP_MU
+        return self.after_herald_mu - self.margin_mu - _HERALD_GAP_MU
 
     def lab_time_mu(
         self, attempts: int, runs: int, heralds: int, settings: float | None = None

@@ -12,10 +12,10 @@ its 95 % interval ``hom.visibility_lo``/``_hi`` (``analysis.hom``: exact, bounde
 ``hom.visibility_err`` (half the interval width). Needs the gate window from the single-photon
 calibration.
 
-The scheduler is asked after each delay and every ``CHECK_EVERY`` runs within one: a pause request
-leaves the kernel, yields (``scheduler.pause()``) and resumes where it was (the runs taken kept); a
-termination request ends the scan there, with the runs taken written (the visibility needs the
-whole scan).
+The scheduler is asked after each delay and every ``CHECK_EVERY`` (500) runs within one: a pause
+request leaves the kernel, yields (``scheduler.pause()``) and resumes where it was (the runs taken
+kept); a termination request ends the scan there, with the runs taken written (the visibility
+needs the whole scan).
 """
 
 import numpy as np
@@ -26,11 +26,7 @@ from numpy import int32, int64
 from drivers.arguments import CheckedArguments
 from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B
 from drivers.link import SCHEMA_VERSION
-from drivers.link_timing import link_default, nearest_mu
-
-#: entangler runs between two pause checks within a delay (≈ 0.1 s of lab time at 200 µs runs;
-#: each check costs a synchronous RPC and a ``break_realtime``)
-CHECK_EVERY = 500
+from drivers.link_timing import CHECK_EVERY, link_default, nearest_mu
 
 
 class HOM(CheckedArguments, EnvExperiment):

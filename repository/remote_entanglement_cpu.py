@@ -23,7 +23,7 @@ from artiq.experiment import *
 from numpy import int32, int64
 
 from drivers.bsa import GATE_INPUT_OFFSET_MU, UNDERFLOW, psi_of_pattern
-from drivers.cpu_link_timing import CPU_MARGIN_S
+from drivers.cpu_link_timing import CHECK_EVERY, CPU_MARGIN_S
 from drivers.link import LinkExperiment
 from drivers.link_timing import link_default, nearest_mu
 
@@ -49,7 +49,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         self.build_pulse_timing("attempt")
         self.setattr_argument(
             "check_every",
-            NumberValue(500, precision=0, step=1, min=1, type="int"),
+            NumberValue(CHECK_EVERY, precision=0, step=1, min=1, type="int"),
             group="attempt",
             tooltip="attempts between pause checks (at the next cooling)",
         )

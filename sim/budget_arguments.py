@@ -76,10 +76,7 @@ COUNTERPARTS: dict[str, Counterpart] = {
     "pump_start": Counterpart(unmodelled=_PULSES),
     "pump_stop": Counterpart(unmodelled=_PULSES),
     "excite_time": Counterpart(unmodelled=_PULSES),
-    "check_every": Counterpart(
-        unmodelled="its pause checks, an RPC and a break_realtime every check_every runs "
-        "without a herald, are not in the budget's loop"
-    ),
+    "check_every": Counterpart(budget="check_every"),
     # acts only after an underflow, at a stop or on a dead link: not in the budget's figures
     "readout_delay": Counterpart(),
     "max_wall_time": Counterpart(),

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 from drivers.analysis_settings import PARITY_POINTS, analysis_settings
 from drivers.link_timing import (
+    CHECK_EVERY,
     DRTIO_MARGIN_LATENCIES,
     GATEWARE_MARGIN_S,
     HERALDS_PER_SETTING,
@@ -81,12 +82,14 @@ class LoopArguments:
     :param gate_mu: the detection gate ``(start, stop)`` the experiment plays, in mu (ns) from
         the excitation pulse start: its ``calib.photon.gate_start_mu``/``gate_stop_mu``. None:
         the lab's nominal gate (:func:`gate_window`).
+    :param check_every: entangler runs between pause checks.
     """
 
     heralds_per_setting: int = HERALDS_PER_SETTING
     parity_points: int = PARITY_POINTS
     slack_margin_s: float = GATEWARE_MARGIN_S
     gate_mu: tuple[int, int] | None = None
+    check_every: int = CHECK_EVERY
 
 
 DEFAULT_ARGUMENTS = LoopArguments()
@@ -224,6 +227,7 @@ def herald_timing(
         link_mu=link_mu,
         satellite_reads=reads,
         heralds_per_setting=arguments.heralds_per_setting,
+        check_every=arguments.check_every,
     )
 
 

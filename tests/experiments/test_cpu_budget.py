@@ -58,7 +58,11 @@ def test_constants_are_the_simulators():
         KASLI2.delay,
     )
     assert c._HERALD_FIXED_MU == c.GATE_LATENCY_MU + KASLI2.rtio_input + KASLI2.rpc_async + 80
-    assert c._RPC_MU == KASLI2.rpc
+    assert c.RPC_MU == KASLI2.rpc
+    from drivers import link_timing
+    from sim.rtio.engine import BREAK_REALTIME_SLACK_MU
+
+    assert link_timing.BREAK_REALTIME_MU == BREAK_REALTIME_SLACK_MU
     assert c._COOL_PLAYBACK_MU == KASLI2.dma_playback_start + 8 * KASLI2.dma_playback_event + 24
 
 

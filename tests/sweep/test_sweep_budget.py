@@ -50,25 +50,25 @@ def test_budget_only_sweep_follows_cooling_time_and_slack_margin(tmp_path, capsy
 
 
 def test_an_argument_the_budget_does_not_model_gives_no_budget(tmp_path, capsys, monkeypatch):
-    """``--budget-only`` over ``check_every`` is one line and exit 2; a sweep that runs the points
+    """``--budget-only`` over ``excite_time`` is one line and exit 2; a sweep that runs the points
     says so in one note, and its budget columns are NaN with the reason in each point's note
     (the simulation is replaced here: only the budget is under test)."""
     out = tmp_path / "s.h5"
-    argv = ["sweep", "--arg", "check_every=10,500", "--workers", "0", "-o", str(out)]
+    argv = ["sweep", "--arg", "excite_time=5.84e-07,6e-07", "--workers", "0", "-o", str(out)]
     assert main([*argv, "--budget-only"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "does not model argument 'check_every'" in err
+    assert err.count("\n") == 1 and "does not model argument 'excite_time'" in err
     assert not out.exists()
 
     monkeypatch.setattr(sweep_point, "_simulate", lambda spec, lab: tmp_path / "none.h5")
     monkeypatch.setattr(sweep_point, "_measure", lambda path, record: None)
     assert main(argv) == 0
     err = capsys.readouterr().err
-    assert "note: the budget does not model argument 'check_every'" in err
+    assert "note: the budget does not model argument 'excite_time'" in err
     rows = _points(out)
     for name in ("budget_p_success", "budget_rate_hz", "budget_fidelity"):
         assert all(math.isnan(v) for v in rows[name])
-    assert all(b"no budget: argument check_every not modelled" in n for n in rows["note"])
+    assert all(b"no budget: argument excite_time not modelled" in n for n in rows["note"])
     assert analyze(["sweep", str(out), "--json", "--no-plot"]) == 0
     points = json.loads(capsys.readouterr().out)
     assert [p["budget"]["rate_hz"] for p in points] == [None, None]
@@ -127,3 +127,11 @@ def test_simulated_rate_agrees_with_the_budget_of_the_points_arguments(tmp_path,
         rate, budget = row["rate_hz"], row["budget_rate_hz"]
         assert abs(rate - budget) < 3 * rate / 100**0.5, (rate, budget)
         assert budget < 0.6 * default
+
+
+def test_check_every_is_a_budget_input():
+    """``check_every`` is modelled (its pause checks' share of each run), not refused."""
+    from sim.budget_arguments import budget_inputs
+
+    inputs = budget_inputs({"check_every": 50})
+    assert inputs.unmodelled == () and inputs.arguments == {"check_every": 50}
