@@ -31,11 +31,15 @@ class DemoStepFailed(Exception):
 
     def __init__(self, result: RunResult):
         where = " (results: {})".format(result.results_file) if result.results_file else ""
-        super().__init__(
-            "demo step {} failed: {}{}".format(
+        #: stopped by a termination signal, not failed
+        self.terminated = result.status == "terminated"
+        if self.terminated:
+            message = "demo stopped during {} (terminated){}".format(result.class_name, where)
+        else:
+            message = "demo step {} failed: {}{}".format(
                 result.class_name, result.error_message or result.status, where
             )
-        )
+        super().__init__(message)
         self.exit_code = result.exit_code
 
 
@@ -86,20 +90,28 @@ def run_demo(
             _check(simulation.run(repo / "readout_calibration.py", arguments={"shots": 200}))
             # the detection window: from the photons' rising edge for the lab's gate length
             _check(simulation.run(repo / "single_photon.py", arguments={"attempts": 3000}))
-            result = _check(
-                simulation.run(
-                    repo / "remote_entanglement.py",
-                    arguments={"mode": "parity", "heralds_per_setting": heralds_per_setting},
-                )
+            result = simulation.run(
+                repo / "remote_entanglement.py",
+                arguments={"mode": "parity", "heralds_per_setting": heralds_per_setting},
             )
+            stopped = result.status == "terminated" and result.results_file is not None
+            if not stopped:
+                _check(result)
     except DemoStepFailed as exc:
-        sys.stderr.write("ionlink-sim: error: {}\n".format(exc))
+        sys.stderr.write("ionlink-sim: {}{}\n".format("" if exc.terminated else "error: ", exc))
         return exc.exit_code
     path = str(result.results_file)
+    if stopped:  # Ctrl-C, SIGTERM: the report of the heralds taken, then the signal's status
+        sys.stderr.write(
+            "ionlink-sim: demo stopped during {} (terminated): the report covers the heralds "
+            "taken\n".format(result.class_name)
+        )
     print("results file: {}".format(path))
     status = analyze(["report", path, "--no-progress"])
     if status == 0:
         status = analyze(["fidelity", path, "--no-progress"])
+    if stopped:
+        status = result.exit_code
     print()
     command = " ".join(
         [

@@ -74,7 +74,8 @@ DATASETS = {"empty": dict, "lab": _lab_datasets}
 
 
 def _kernels(cls):
-    """`run` if it is a kernel, else every kernel method taking only self."""
+    """The kernels host code calls: every kernel method that no kernel of ``cls`` names (``run``
+    when it is one; the others, arguments and all, are compiled as part of their callers)."""
 
     def is_kernel(f):
         emb = getattr(f, "artiq_embedded", None)
@@ -85,16 +86,14 @@ def _kernels(cls):
             and getattr(emb, "destination", None) is None
         )
 
-    if is_kernel(getattr(cls, "run", None)):
-        return ["run"]
-
-    def self_only(f):
-        params = list(inspect.signature(f.artiq_embedded.function).parameters.values())[1:]
-        return all(
-            p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params
-        )
-
-    return [name for name, f in inspect.getmembers(cls) if is_kernel(f) and self_only(f)]
+    kernels = {name: f for name, f in inspect.getmembers(cls) if is_kernel(f)}
+    named = set()
+    todo = [f.artiq_embedded.function.__code__ for f in kernels.values()]
+    while todo:
+        code = todo.pop()
+        named.update(code.co_names)
+        todo.extend(c for c in code.co_consts if inspect.iscode(c))
+    return sorted(name for name in kernels if name not in named)
 
 
 def _fresh_drivers():
@@ -163,7 +162,8 @@ def test_experiment_kernels_compile(path, datasets, device_db):
             exp.prepare()
             for mname in _kernels(cls):
                 method = getattr(cls, mname)
-                err = _compile_error(getattr(exp, method.artiq_embedded.core_name), method, [exp])
+                args = [exp] + _sample_args(method.artiq_embedded.function)
+                err = _compile_error(getattr(exp, method.artiq_embedded.core_name), method, args)
                 if err is not None:
                     pytest.fail(
                         f"{path.name}:{cname}.{mname} does not compile:{err}", pytrace=False
