@@ -10,6 +10,7 @@ twice: with an empty dataset store (every ``get_dataset`` in ``build()``/``prepa
 its default) and with a lab's persistent ``calib.link.*`` datasets (as a simulation seeds them).
 """
 
+import dis
 import inspect
 import os
 import shutil
@@ -73,9 +74,27 @@ def _lab_datasets():
 DATASETS = {"empty": dict, "lab": _lab_datasets}
 
 
+def _code_names(functions):
+    """The attributes of ``self`` the code of ``functions`` (and of the functions nested in them)
+    reads (``self.<name>``, not ``self.<device>.<name>``)."""
+    names = set()
+    todo = [f.__code__ for f in functions if hasattr(f, "__code__")]
+    while todo:
+        code = todo.pop()
+        prev = None
+        for ins in dis.get_instructions(code):
+            if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and prev is not None:
+                if prev.opname in ("LOAD_FAST", "LOAD_DEREF") and prev.argval == "self":
+                    names.add(ins.argval)
+            prev = ins
+        todo.extend(c for c in code.co_consts if inspect.iscode(c))
+    return names
+
+
 def _kernels(cls):
-    """The kernels host code calls: every kernel method that no kernel of ``cls`` names (``run``
-    when it is one; the others, arguments and all, are compiled as part of their callers)."""
+    """The kernels host code calls: ``run`` if it is a kernel, and every kernel method that the
+    host code of ``cls`` names and no kernel of it does (the others, arguments and all, are
+    compiled as part of their callers, or never called: a mixin's unused kernel)."""
 
     def is_kernel(f):
         emb = getattr(f, "artiq_embedded", None)
@@ -87,13 +106,14 @@ def _kernels(cls):
         )
 
     kernels = {name: f for name, f in inspect.getmembers(cls) if is_kernel(f)}
-    named = set()
-    todo = [f.artiq_embedded.function.__code__ for f in kernels.values()]
-    while todo:
-        code = todo.pop()
-        named.update(code.co_names)
-        todo.extend(c for c in code.co_consts if inspect.iscode(c))
-    return sorted(name for name in kernels if name not in named)
+    by_kernels = _code_names(f.artiq_embedded.function for f in kernels.values())
+    host = [
+        f
+        for _, f in inspect.getmembers(cls, inspect.isfunction)
+        if getattr(f, "artiq_embedded", None) is None
+    ]
+    by_host = _code_names(host) | {"run"}
+    return sorted(name for name in kernels if name in by_host and name not in by_kernels)
 
 
 def _fresh_drivers():
