@@ -106,7 +106,9 @@ class LinkExperiment(CheckedArguments):
         self.setattr_argument(
             "max_wall_time",
             NumberValue(0.0, unit="s", min=0.0),
-            tooltip="stop after this host time (0 = no limit)",
+            tooltip="stop after this much time in the heralding loop, by the RTIO counter (the "
+            "lab's clock: real time on hardware, the simulated lab's in a simulation, whatever "
+            "the host's speed; 0 = no limit)",
         )
         self.setattr_argument(
             "herald_timeout",
@@ -216,7 +218,6 @@ class LinkExperiment(CheckedArguments):
         )
         self.next_index = 0
         self.totals = {"attempts": 0, "lab_mu": 0, "cycles_mu": 0, "underflows": 0, "discarded": 0}
-        self._t_wall_start = time.time()
         self._t_wall_loop = 0.0
         self._live_last = 0.0
         self.set_dataset("schema_version", SCHEMA_VERSION)
@@ -353,12 +354,17 @@ class LinkExperiment(CheckedArguments):
         :class:`NoHeraldError`."""
         self.no_herald_attempts = int(attempts)
 
-    def should_stop(self) -> TBool:
-        """Called by the kernel between heralds and every few hundred runs: True when the
-        experiment must leave the kernel (pause requested, or the wall-time limit is reached)."""
-        if self.max_wall_time > 0 and time.time() - self._t_wall_start > self.max_wall_time:
-            self.out_of_time = True
-            return True
+    def should_stop(self, loop_mu: TInt64) -> TBool:
+        """Called by the kernel between heralds and every few hundred runs, with the time its
+        loop has run so far (``loop_mu``: ``now_mu()`` less its start): True when the
+        experiment must leave the kernel (pause requested, or ``max_wall_time`` of loop time
+        reached, counting the kernels before this one: ``totals.lab_time_s``, so that a
+        simulation stops at the same point whatever the host's speed)."""
+        if self.max_wall_time > 0:
+            loop_s = (self.totals["lab_mu"] + loop_mu) * self.core.ref_period
+            if loop_s > self.max_wall_time:
+                self.out_of_time = True
+                return True
         return self.scheduler.check_pause()
 
     # ---- host loop -------------------------------------------------------------------------

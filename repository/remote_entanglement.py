@@ -128,7 +128,7 @@ class RemoteEntanglement(GatewareLoop, LinkExperiment, EnvExperiment):
                     self.core.break_realtime()  # (the RPC's CPU time, before the last write)
                 if not heralded and runs >= next_check:
                     next_check = runs + self.check_every
-                    stop = self.should_stop()
+                    stop = self.should_stop(now_mu() - t_lab0)
                     self.core.break_realtime()
             if not heralded:
                 break
@@ -159,7 +159,7 @@ class RemoteEntanglement(GatewareLoop, LinkExperiment, EnvExperiment):
             herald_mu += now_mu() - end_mu
             if runs >= next_check and i < self.n_total:
                 next_check = runs + self.check_every
-                stop = self.should_stop()
+                stop = self.should_stop(now_mu() - t_lab0)
                 self.core.break_realtime()
         self.entangler.set_config(False, True)
         self.add_totals(

@@ -213,7 +213,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                         if since_check >= self.check_every:
                             # while the cooling plays: the RPC costs lab time only beyond it
                             since_check = 0
-                            stop = self.should_stop()
+                            stop = self.should_stop(now_mu() - t_lab0)
                             self.resync()
                             if stop:
                                 continue

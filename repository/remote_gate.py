@@ -42,7 +42,6 @@ before the shot's own ``break_realtime``), and inside a wait for a herald that a
 ``check_every`` runs. A run stopped early writes the shots taken (``totals.stop_reason``).
 """
 
-import time
 from math import pi
 
 import numpy as np
@@ -176,11 +175,11 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.reset_b = int32(0)
         self.first_code = int32(-1)
         self.runs = int32(0)  # entangler runs in this kernel (the pause checks' clock)
+        self.t_lab0_mu = int64(0)  # this kernel's loop start (the loop-time limit's clock)
         keys = ("setting", "pattern", "m_a", "m_b", "counts_a", "counts_b", "attempts")
         self.records = {k: [] for k in keys + ("latency_mu", "reset_a", "reset_b", "t_lab_mu")}
         self.next_index = 0
         self.totals = {"attempts": 0, "lab_mu": 0, "cycles_mu": 0, "underflows": 0, "discarded": 0}
-        self._t_wall_start = time.time()
         self._t_wall_loop = 0.0
         self.set_dataset("gate.schema_version", GATE_SCHEMA_VERSION)
         self.set_dataset("ionlink.experiment", "remote_gate")
@@ -221,7 +220,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
             if self.shot_attempts >= self.dead_attempts:
                 self.no_herald(self.shot_attempts)
                 return -1
-            stop = self.should_stop()
+            stop = self.should_stop(now_mu() - self.t_lab0_mu)
             self.core.break_realtime()
             if stop:
                 return -1
@@ -380,6 +379,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.node_b.idle()
         self.setup_entangler()
         t_lab0 = now_mu()
+        self.t_lab0_mu = t_lab0
         attempts_total = int64(0)
         underflows = 0
         i = self.next_index
@@ -390,7 +390,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
                 # pause check every check_every entangler runs, between shots (the memories
                 # hold nothing): the shot's break_realtime follows, so it costs the RPC only
                 next_check = self.runs + self.check_every
-                if self.should_stop():
+                if self.should_stop(now_mu() - t_lab0):
                     self.core.break_realtime()
                     break
             s = i // self.heralds_per_setting

@@ -82,6 +82,32 @@ def test_same_seed_same_heralds(tmp_path):
         assert np.array_equal(out[0][key], out[1][key])
 
 
+@pytest.mark.parametrize("experiment", ["remote_entanglement", "remote_entanglement_cpu"])
+def test_the_loop_time_limit_is_the_labs_clock_not_the_hosts(tmp_path, monkeypatch, experiment):
+    """``max_wall_time`` counts the loop's time on the RTIO counter: the same seed stops at the
+    same herald whatever the host's speed (here a host clock racing 1000 s a call), just past the
+    limit (the next pause check); it used to count host time."""
+    import time
+
+    # (a pause check every 500 runs of ≈ 230 µs, or at a cooling after 500 attempts of ≈ 3.4 µs)
+    limit, check = (0.3, 0.13) if experiment == "remote_entanglement" else (0.01, 0.005)
+    out = []
+    for k, host_clock in enumerate((time.time, lambda: next(racing))):
+        racing = iter(range(0, 10**9, 1000))
+        monkeypatch.setattr(time, "time", host_clock)
+        s = simulation(tmp_path / str(k), lab="oxford2020", seed=12)
+        try:
+            out.append(run(s, experiment, mode="z", heralds_per_setting=10**6, max_wall_time=limit))
+        finally:
+            s.close()
+            monkeypatch.undo()
+    for d in out:
+        assert d["totals.stop_reason"] == "wall_time_limit"
+        assert limit < d["totals.lab_time_s"] < limit + check, d["totals.lab_time_s"]
+    assert out[0]["totals.heralds"] == out[1]["totals.heralds"] > 0
+    assert np.array_equal(out[0]["herald.attempts"], out[1]["herald.attempts"])
+
+
 def sim_repo_file(name):
     from tests.experiments.simhelpers import REPO
 
