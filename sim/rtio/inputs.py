@@ -22,6 +22,7 @@ edges of the attached worlds (the place to record every delivered input edge).
 from __future__ import annotations
 
 from collections import deque
+from itertools import islice
 from operator import itemgetter
 from typing import Any, Callable
 
@@ -296,6 +297,9 @@ class InputReads:
             self.counter = counter
             if counter >= inp.t_gen:
                 inp.generate(counter + 1)
+            if not fifo and (read := self._read_arrived(inp, counter, cost)):
+                n += read
+                continue
             while pending and pending[0][0] <= counter:  # fill, inline
                 _, ts, data = pending.popleft()
                 if len(fifo) >= depth:
@@ -324,21 +328,54 @@ class InputReads:
                 raise self._overflow(inp.channel)
             if fifo.popleft()[0] < 0:
                 return n
-            n += 1
-            # the buffered events are read back to back (as in rtio_input_count)
-            m = len(fifo)
-            if m:
-                end = self.counter + m * cost
-                inp.generate(end + 1)
-                if m + len(pending) < depth:
-                    counter = end
-                    self.counter = counter
-                    fifo.clear()
-                    n += m
-                    inp.fill(end)
-            else:
-                counter, n = _reads_one_by_one(inp, counter, cost, t_out, n)
-                self.counter = counter
+            n += 1 + self._read_on(inp, cost, t_out)
+
+    def _read_on(self, inp: InputChannel, cost: int, t_out: int) -> int:
+        """After a read of :meth:`_count_loop` took an event: the events buffered meanwhile are
+        read back to back, one read cost each, no wait, if what arrives meanwhile cannot fill
+        the FIFO (no overflow; it queues behind them), else left for the loop; with none
+        buffered, those arriving alone are read one by one (:func:`_reads_one_by_one`).
+        Advances the counter past these reads; returns how many events they read."""
+        m = len(inp.fifo)
+        if m:
+            end = self.counter + m * cost
+            inp.generate(end + 1)
+            if m + len(inp.pending) < inp.depth:
+                self.counter = end
+                inp.fifo.clear()
+                inp.fill(end)
+                return m
+            return 0
+        self.counter, n = _reads_one_by_one(inp, self.counter, cost, t_out, 0)
+        return n
+
+    def _read_arrived(self, inp: InputChannel, counter: int, cost: int) -> int:
+        """One read of :meth:`_count_loop` (charged already, the counter at ``counter``) with an
+        empty FIFO and every pending event arrived (a readout gate counted after it closed):
+        the read takes the first event and the rest are read back to back
+        (:meth:`_read_on`'s), without moving each into the FIFO and out again (nothing reads
+        them one by one): the same counter, events and questions to the PHY as the loop's
+        fill and reads. Returns the events read; 0 (nothing done) where the loop must step:
+        fewer than two events, one not arrived, an overflow to report, more events than the
+        FIFO holds, a negative timestamp; 1 where events arriving meanwhile would fill the
+        FIFO (which then holds the rest, as after the loop's first read)."""
+        pending = inp.pending
+        k = len(pending)
+        if k < 2 or pending[-1][0] > counter:
+            return 0
+        if inp.overflow or k > inp.depth or pending[0][1] < 0:
+            return 0
+        arrived = list(pending)  # (the events the loop's fill moves into the FIFO)
+        pending.clear()
+        m = k - 1
+        end = self.counter + m * cost
+        inp.generate(end + 1)
+        if m + len(pending) < inp.depth:
+            self.counter = end
+            inp.fill(end)
+            return k
+        inp.fifo.extend(map(itemgetter(1, 2), islice(arrived, 1, None)))
+        return 1
 
     def rtio_input_data(self, channel: int) -> int:
         """Syscall: data of the next input event (blocks without timeout)."""

@@ -42,6 +42,8 @@ __all__ = [
 GATE_OFFSET_MU = 88
 INPUT_ARRIVAL_MU = 16
 _NEG = -(1 << 62)
+#: an event's ``(timestamp, data)`` as the log keeps it (one C call per event)
+_TS_DATA = itemgetter(1, 2)
 
 
 class TTLOutPhy:
@@ -469,7 +471,7 @@ class TTLInputPhy:
         self.sens, self.level, self.last_c = sens, level, last_c
         self.ctrl_idx, self.edge_idx = ci, ei
         if out:
-            self.log.extend([(e[1], e[2]) for e in out])
+            self.log.extend(map(_TS_DATA, out))
         return out
 
     def quiet_until(self, t_need: int) -> int:
