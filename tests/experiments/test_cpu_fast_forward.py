@@ -221,8 +221,8 @@ def test_a_termination_request_leaves_the_cpu_loop_soon(tmp_path, monkeypatch, r
     seen: dict[str, float] = {}
     orig = LinkExperiment.should_stop
 
-    def should_stop(self):
-        stop = orig(self)
+    def should_stop(self, loop_mu):
+        stop = orig(self, loop_mu)
         if stop and "seen" not in seen:
             seen["seen"] = time.monotonic()
         return stop
