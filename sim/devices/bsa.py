@@ -164,7 +164,9 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
                 return n, _driver.UNDERFLOW, t_att
             # the pass armed not quiet: its physics drawn in law (the reads below see its clicks)
             world.law_pass(int(t_att))
-            pattern = self.fetch_pattern(t_att + gate_end_mu, timestamps)
+            # (plain ints: the reads' times reach the world and its dark-count horizons, where
+            # numpy scalars would make every later comparison and sum a numpy operation)
+            pattern = self.fetch_pattern(int(t_att) + int(gate_end_mu), timestamps)
             n += 1
             if pattern != 0:
                 if capturing:
