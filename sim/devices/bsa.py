@@ -9,9 +9,11 @@ for the entangler's timeouts) and has the engine repeat it, with :class:`Attempt
 physics (:mod:`sim.physics.quiet`) how many of the next attempts stay quiet. :class:`AttemptLoop`
 also follows the pass after a call's start or after a pass that was not quiet, once seen, so that
 after a click only the click's own pass runs in detail.
-Every :data:`~sim.rtio.retire.RETIRE_EVERY`-th call retires the engine's history nothing reads
-(:func:`~sim.rtio.retire.retire_history`, as the entangler's loop does): the repeated passes log
-every submission, ≈ 2 kB an attempt at ``oxford2020``, which a long run would otherwise keep.
+Without a waveform file the repeated passes are not logged (≈ 2 kB an attempt at
+``oxford2020``, :mod:`sim.rtio.unlogged`; :meth:`AttemptSkipper.quiet_inputs` says they bring no
+edge on the detectors), and every :data:`~sim.rtio.retire.RETIRE_EVERY`-th call retires the
+engine's history nothing reads (:func:`~sim.rtio.retire.retire_history`, as the entangler's loop
+does): the passes run in detail. A waveform file shows the whole run: everything is logged.
 ``fast_forward=False`` (a ``sim_args`` entry) runs every attempt in detail (the tests' reference).
 """
 
@@ -45,6 +47,11 @@ class AttemptSkipper:
         state it is followed as it is (``start``)."""
         sig = self.world.quiet_signature(self.engine.now)
         return None if sig is None else PassSignature(("attempt",), sig, sig, sig)
+
+    def quiet_inputs(self) -> list[int]:
+        """The input channels on which the passes :meth:`skip_runs` accepts bring no input edge
+        (quiet passes: no detector click; :mod:`sim.rtio.unlogged`)."""
+        return self.world.quiet_channels()
 
     def start_signature(self) -> tuple | None:
         """Where a pass starts at the cursor
@@ -157,7 +164,9 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
                 return n, _driver.UNDERFLOW, t_att
             # the pass armed not quiet: its physics drawn in law (the reads below see its clicks)
             world.law_pass(int(t_att))
-            pattern = self.fetch_pattern(t_att + gate_end_mu, timestamps)
+            # (plain ints: the reads' times reach the world and its dark-count horizons, where
+            # numpy scalars would make every later comparison and sum a numpy operation)
+            pattern = self.fetch_pattern(int(t_att) + int(gate_end_mu), timestamps)
             n += 1
             if pattern != 0:
                 if capturing:

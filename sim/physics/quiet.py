@@ -161,6 +161,8 @@ class QuietWorld(Protocol):
 
     def armed_nonempty(self) -> bool: ...
 
+    def quiet_channels(self) -> list[int]: ...
+
     def quiet_signature(self, t_next_mu: int) -> QuietPass | None: ...
 
     def start_signature(self, t_next_mu: int) -> tuple | None: ...
@@ -248,6 +250,10 @@ class QuietAttempts:
             dets = self._q_dets = [self._channels[ch] for ch in self._det_ch]
             self._q_rates = [d.dark_rate_hz for d in dets]
         return dets
+
+    def quiet_channels(self) -> list[int]:
+        """The input channels a quiet pass brings no edge on: the detectors'."""
+        return self._det_ch
 
     def _dark_horizons(self) -> tuple:
         return tuple([d.dark_to_mu for d in self._detectors()])

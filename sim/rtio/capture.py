@@ -14,6 +14,8 @@ from functools import cached_property
 from itertools import cycle
 from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
+from sim.rtio.unlogged import UnloggedPlan, unlogged_channels
+
 __all__ = ["Submission", "Period", "FastForwardPhy", "PeriodCapture"]
 
 
@@ -159,6 +161,8 @@ class PeriodCapture:
     lanes_pending: Callable[[], bool]
     _rec: Any
     _lane_log: Any
+    recorder: Any
+    outputs_before: int
     kernel_async: list[str]
     channels: dict[int, Any]
     _submit: Callable[[int, Any], None]
@@ -169,6 +173,8 @@ class PeriodCapture:
         #: :meth:`_tail_lanes`' results relative to the first tail pass's shift, per pass
         #: timestamps and the lanes' state it starts from (see there)
         self._tails: dict[tuple, tuple[int, int, tuple[tuple[int, int], ...]]] = {}
+        #: what of a repeated pass may go unlogged, per pass (:mod:`sim.rtio.unlogged`)
+        self._unlogged_plans: dict[Period, UnloggedPlan] = {}
 
     def capture_possible(self) -> bool:
         """Whether a pass could be captured (and repeated) now: not while DMA records, the lane
@@ -285,8 +291,13 @@ class PeriodCapture:
         if k_done <= 0:
             return 0
         shifts = range(s0, s0 + k_done * t, t)
+        unlogged = unlogged_channels(self, period, shifts, skipper)
         for ch, evs in by_ch.items():
             other = self.channels[ch]
+            if ch in unlogged:  # (nothing will read them: counted, not logged)
+                self.outputs_before += len(evs) * k_done
+                other.max_c = (evs[-1][0] + shifts[-1]) & -8
+                continue
             n_before = len(other.raw)
             tss, addrs, datas = period.columns[ch]
             times = _shifted_times(tss, shifts)

@@ -10,6 +10,9 @@ file is recorded and the logs have grown past :data:`RETIRE_AFTER_EVENTS` submis
 :func:`retire_history` drops what lies more than :data:`KEEP_MU` before both the RTIO counter and
 every world's position (keeping each timeline's last state before that point, so levels and DDS
 states *at* any later time are unchanged). Retired submissions still count in ``n_outputs``.
+The threshold counts what was logged since the last retiring kept (:attr:`RETIRE_BASE`): what
+lies within :data:`KEEP_MU` stays, and a loop whose ``KEEP_MU`` holds more than the threshold
+would otherwise retire a handful of submissions at every check, each time walking every channel.
 
 What is never retired: a channel whose log holds out-of-order submissions not yet resolved
 (``flagged``), clock generators (their waveform is computed from all their words), and outputs
@@ -24,7 +27,7 @@ from typing import Any
 
 from sim.rtio.channels import ChannelState, Kind
 
-__all__ = ["KEEP_MU", "RETIRE_AFTER_EVENTS", "RETIRE_EVERY", "retire_history"]
+__all__ = ["KEEP_MU", "RETIRE_AFTER_EVENTS", "RETIRE_BASE", "RETIRE_EVERY", "retire_history"]
 
 #: history kept before the oldest point still read, in mu (10 ms: about two heralds)
 KEEP_MU = 10_000_000
@@ -38,15 +41,21 @@ RETIRE_AFTER_EVENTS = 2_000
 RETIRE_EVERY = 8
 
 
+#: the engine's attribute holding the submissions logged after the last retiring (what it kept)
+RETIRE_BASE = "retire_base"
+
+
 def retire_history(engine: Any, *, threshold: int | None = None) -> int:
     """Drop the engine's history that nothing reads any more (see the module docstring) once more
-    than ``threshold`` (default :data:`RETIRE_AFTER_EVENTS`) submissions are logged; no-op while a
-    waveform file is recorded. Returns the number of submissions retired."""
+    than ``threshold`` (default :data:`RETIRE_AFTER_EVENTS`) submissions are logged beyond what the
+    last retiring kept; no-op while a waveform file is recorded. Returns the number of
+    submissions retired."""
     if engine.recorder is not None:
         return 0
     channels: dict[int, ChannelState] = engine.channels
     limit = RETIRE_AFTER_EVENTS if threshold is None else threshold
-    if sum(len(st.raw) for st in channels.values()) <= limit:
+    logged = sum([len(st.raw) for st in channels.values()])
+    if logged <= limit + getattr(engine, RETIRE_BASE, 0):
         return 0
     horizon = engine.counter
     loop_sources: set[int] = set()
@@ -64,6 +73,7 @@ def retire_history(engine: Any, *, threshold: int | None = None) -> int:
     for timeline in engine.dds.values():
         _keep_from(timeline.t, horizon, timeline.s)
     engine.outputs_before += retired  # n_outputs still counts them
+    setattr(engine, RETIRE_BASE, logged - retired)
     return retired
 
 

@@ -149,6 +149,23 @@ class LevelView:
         self.lv.extend(seg_lv * len(shifts))
         self.idx = n_before + len(events) * len(shifts)
 
+    def skip_repeat(self, events: list[tuple[int, int, int]], n_before: int) -> bool:
+        """Whether passes of the channel's submissions ``events`` repeated after the first
+        ``n_before`` logged ones can go unlogged (:mod:`sim.rtio.unlogged`): the submissions
+        before them are turned into levels now, and one pass of ``events`` leaves the view as
+        it found it (its state after the passes is then the one it has)."""
+        if self.gen is not None or self.st.flagged or self.idx > n_before:
+            return False
+        if self.idx < n_before:
+            self.idx, self.o, self.oe, self.level = self._walk(
+                self.st.raw, self.idx, n_before, None, self.o, self.oe, self.level, self.t, self.lv
+            )
+        state = (self.o, self.oe, self.level)
+        known = self._pass
+        if known is None or known[0] is not events or known[1] != state:
+            return self._pass_levels(events, state) is not None
+        return True
+
     def _pass_levels(
         self, events: list[tuple[int, int, int]], state: tuple[int, int, int]
     ) -> tuple | None:
@@ -473,6 +490,17 @@ class TTLInputPhy:
         if out:
             self.log.extend(map(_TS_DATA, out))
         return out
+
+    def absorb_controls(self, sens: int, n_before: int) -> bool:
+        """Passes repeated after the first ``n_before`` logged submissions, not logged
+        (:mod:`sim.rtio.unlogged`), with no input edge at their times, whose last gate control
+        sets the sensitivity ``sens``: applied now, as the next :meth:`input_events` would apply
+        them with no edge between, if every control and edge before them is consumed. False
+        (nothing done) otherwise."""
+        if self.ctrl_idx != n_before or self.edge_idx != len(self.edges) or not self.ordered:
+            return False
+        self.sens = sens
+        return True
 
     def quiet_until(self, t_need: int) -> int:
         """An arrival time (mu) up to which :meth:`input_events` produces nothing (its worlds
