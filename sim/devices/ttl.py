@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Simulated TTL drivers with ARTIQ 9's API (behaviour of ``artiq/coredevice/ttl.py``).
 
-Every method drives the engine only through the RTIO syscalls. Methods are plain Python (they are
-called from inside simulated kernels); the timeline effect of each is stated in its docstring.
+Every method drives the engine only through the RTIO syscalls, but ``pulse``, which is the
+engine's :func:`~sim.rtio.sed.ttl_pulse` (the simulator's ``rtio_pulse`` run as the method
+itself). Methods are plain Python (they are called from inside simulated kernels); the timeline
+effect of each is stated in its docstring.
 Addresses: 0 output level, 1 output enable, 2 input sensitivity, 3 sensitivity + sample
 (``artiq/gateware/rtio/phy/ttl_serdes_generic.py``).
 """
@@ -17,6 +19,7 @@ from artiq.language.core import delay, delay_mu, now_mu
 from sim.rtio.channels import Kind
 from sim.rtio.phy.clockgen import ClockGenPhy
 from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
+from sim.rtio.sed import ttl_pulse
 from sim.syscalls import (
     bind_hot,
     input_count,
@@ -80,10 +83,9 @@ class TTLOut:
         (``on(); delay_mu(duration); off()`` in one engine call.)"""
         rtio_pulse(self.target_o, duration, False)
 
-    def pulse(self, duration: float) -> None:
-        """High for ``duration`` seconds. Advances the timeline cursor by ``duration``.
-        (``on(); delay(duration); off()`` in one engine call.)"""
-        rtio_pulse(self.target_o, duration)
+    #: high for ``duration`` seconds; advances the timeline cursor by ``duration``
+    #: (``on(); delay(duration); off()`` in one engine call, the engine's code as this method)
+    pulse = ttl_pulse
 
 
 class TTLInOut:

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""``ttl.pulse``/``pulse_mu`` in one engine call (``SEDOutputs.rtio_pulse``) against the reference
-``on(); delay(d); off()``: event for event the same channel logs, lanes, counter, cursor,
-exceptions, async errors (underflow, collision, sequence error), DMA traces and VCD file, also
-while DMA records, the lane log is on and in a parallel block."""
+"""``ttl.pulse``/``pulse_mu`` in one engine call (``sim.rtio.sed.ttl_pulse``, the driver's
+``pulse`` itself, and ``SEDOutputs.rtio_pulse``) against the reference ``on(); delay(d); off()``:
+event for event the same channel logs, lanes, counter, cursor, exceptions, async errors
+(underflow, collision, sequence error), DMA traces and VCD file, also while DMA records, the lane
+log is on and in a parallel block."""
 
 from __future__ import annotations
 
