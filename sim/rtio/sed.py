@@ -17,8 +17,9 @@ per-event path needs no shifts; :meth:`SEDOutputs.lane_queues` and the saved har
 While DMA records, a period is captured or the lane log is on, ``rtio_output`` is routed to their
 variant (:meth:`SEDOutputs._swap_output`): the hot path itself checks none of them.
 
-:func:`ttl_pulse` is the simulator TTL drivers' ``pulse`` method itself: the common case of
-:meth:`SEDOutputs.rtio_pulse` for the active engine, one Python frame per pulse instead of two.
+:func:`ttl_pulse`, :func:`ttl_on` and :func:`ttl_off` are the simulator TTL drivers' ``pulse``,
+``on`` and ``off`` methods themselves: the common case of :meth:`SEDOutputs.rtio_pulse` and
+:meth:`SEDOutputs.rtio_output` for the active engine, one Python frame per call instead of two.
 """
 
 from __future__ import annotations
@@ -32,7 +33,16 @@ from sim.rtio.errors import RTIOUnderflow
 from sim.rtio.summary import AsyncError
 from sim.syscalls import ACTIVE
 
-__all__ = ["SEDOutputs", "UNDERFLOW_MARGIN_COARSE", "NEG", "coarse_of", "cmu_of", "ttl_pulse"]
+__all__ = [
+    "SEDOutputs",
+    "UNDERFLOW_MARGIN_COARSE",
+    "NEG",
+    "coarse_of",
+    "cmu_of",
+    "ttl_pulse",
+    "ttl_on",
+    "ttl_off",
+]
 
 #: an event is accepted iff its coarse timestamp exceeds ``coarse counter + 12`` (ARTIQ's SED
 #: lane distributor and RTIO core)
@@ -470,3 +480,54 @@ def ttl_pulse(device: Any, duration: float) -> None:
             raw.append((ts2, 0, 0))
             return
     eng._pulse_events(device.target_o, mu, st)
+
+
+def _ttl_level(data: int) -> Callable[[Any], None]:
+    """The driver method that outputs ``data`` at ``now`` (:func:`ttl_on`, :func:`ttl_off`)."""
+
+    def level(device: Any) -> None:
+        eng = ACTIVE.engine
+        if not eng._routed:
+            ts = eng.now
+            c = ts & -8
+            if c > eng._last_c:  # no lane switch, so no sequence error
+                lane = eng._lane
+                q = eng._lane_q[lane]
+                counter = eng.counter + eng._c_out
+                head = q[0]
+                if head > counter:
+                    counter = head
+                try:
+                    st = eng.channels[device.channel]
+                except KeyError:
+                    st = None
+                if (
+                    ts - counter >= eng._slack_floor
+                    and st is not None
+                    and st.hook is None
+                    and c > st.max_c
+                ):
+                    eng.counter = counter
+                    q.append(c)
+                    eng._last_c = eng._lane_last[lane] = st.max_c = c
+                    st.raw.append((ts, 0, data))
+                    return
+        eng.rtio_output(device.target_o, data)
+
+    return level
+
+
+ttl_on = _ttl_level(1)
+ttl_on.__name__ = ttl_on.__qualname__ = "ttl_on"
+ttl_on.__doc__ = """``on()`` of the simulator's TTL drivers (``TTLOut``, ``TTLInOut``: address 0 of
+``device.channel``): output high at ``now``; does not modify the timeline cursor.
+
+:meth:`SEDOutputs.rtio_output` of the active engine with ``target = device.target_o`` and data
+1, run as the driver's method itself (no driver frame). Its common case (no lane switch, the
+event in the channel's order, no hook, neither near underflow nor below the least slack so far)
+is decided here on locals, with the same writes; every other case, and routed outputs, go to the
+engine's ``rtio_output`` before any state is written."""
+ttl_off = _ttl_level(0)
+ttl_off.__name__ = ttl_off.__qualname__ = "ttl_off"
+ttl_off.__doc__ = """``off()`` of the simulator's TTL drivers: output low at ``now``, as
+:func:`ttl_on` with data 0; does not modify the timeline cursor."""
