@@ -47,6 +47,7 @@ __all__ = [
     "rebind",
     "refresh_hot",
     "SYSCALLS",
+    "ACTIVE",
 ]
 
 
@@ -56,6 +57,9 @@ class _Active:
 
 
 _A = _Active()
+#: the holder of the active engine (``ACTIVE.engine``, None outside a kernel), for a per-event
+#: path that runs as a driver's own method (:func:`sim.rtio.sed.ttl_pulse`)
+ACTIVE = _A
 
 
 # Hot calls: modules that make these per event are registered with :func:`bind_hot` when one of

@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Simulated TTL drivers with ARTIQ 9's API (behaviour of ``artiq/coredevice/ttl.py``).
 
-Every method drives the engine only through the RTIO syscalls. Methods are plain Python (they are
-called from inside simulated kernels); the timeline effect of each is stated in its docstring.
+Every method drives the engine only through the RTIO syscalls, but ``pulse``, ``on`` and ``off``,
+which are the engine's :func:`~sim.rtio.sed.ttl_pulse`, :func:`~sim.rtio.sed.ttl_on` and
+:func:`~sim.rtio.sed.ttl_off` (the syscalls run as the methods themselves). Methods are plain
+Python (they are called from inside simulated kernels); the timeline effect of each is stated in
+its docstring.
 Addresses: 0 output level, 1 output enable, 2 input sensitivity, 3 sensitivity + sample
 (``artiq/gateware/rtio/phy/ttl_serdes_generic.py``).
 """
@@ -17,6 +20,7 @@ from artiq.language.core import delay, delay_mu, now_mu
 from sim.rtio.channels import Kind
 from sim.rtio.phy.clockgen import ClockGenPhy
 from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
+from sim.rtio.sed import ttl_off, ttl_on, ttl_pulse
 from sim.syscalls import (
     bind_hot,
     input_count,
@@ -67,23 +71,20 @@ class TTLOut:
         """Set the output level at ``now``. Does not modify the timeline cursor."""
         rtio_output(self.target_o, 1 if o else 0)
 
-    def on(self) -> None:
-        """Output high at ``now``. Does not modify the timeline cursor."""
-        rtio_output(self.target_o, 1)
-
-    def off(self) -> None:
-        """Output low at ``now``. Does not modify the timeline cursor."""
-        rtio_output(self.target_o, 0)
+    #: output high at ``now``; does not modify the timeline cursor (the engine's code as this
+    #: method, :func:`~sim.rtio.sed.ttl_on`)
+    on = ttl_on
+    #: output low at ``now``; does not modify the timeline cursor
+    off = ttl_off
 
     def pulse_mu(self, duration: int) -> None:
         """High for ``duration`` mu. Advances the timeline cursor by ``duration``.
         (``on(); delay_mu(duration); off()`` in one engine call.)"""
         rtio_pulse(self.target_o, duration, False)
 
-    def pulse(self, duration: float) -> None:
-        """High for ``duration`` seconds. Advances the timeline cursor by ``duration``.
-        (``on(); delay(duration); off()`` in one engine call.)"""
-        rtio_pulse(self.target_o, duration)
+    #: high for ``duration`` seconds; advances the timeline cursor by ``duration``
+    #: (``on(); delay(duration); off()`` in one engine call, the engine's code as this method)
+    pulse = ttl_pulse
 
 
 class TTLInOut:

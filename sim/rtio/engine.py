@@ -90,6 +90,7 @@ class RTIOEngine(
         "_pulse_mu",
         "_par_top",
         "_slack_floor",
+        "_routed",
     )
 
     def __init__(

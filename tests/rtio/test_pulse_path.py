@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""``ttl.pulse``/``pulse_mu`` in one engine call (``SEDOutputs.rtio_pulse``) against the reference
-``on(); delay(d); off()``: event for event the same channel logs, lanes, counter, cursor,
-exceptions, async errors (underflow, collision, sequence error), DMA traces and VCD file, also
-while DMA records, the lane log is on and in a parallel block."""
+"""``ttl.pulse``/``pulse_mu`` in one engine call (``sim.rtio.sed.ttl_pulse``, the driver's
+``pulse`` itself, and ``SEDOutputs.rtio_pulse``) and ``ttl.on(); delay(d); ttl.off()`` (the
+drivers' ``on``/``off``: ``sim.rtio.sed.ttl_on``/``ttl_off``) against the reference
+``rtio_output(target, 1); delay(d); rtio_output(target, 0)`` through the syscalls: event for event
+the same channel logs, lanes, counter, cursor, exceptions, async errors (underflow, collision,
+sequence error), DMA traces and VCD file, also while DMA records, the lane log is on and in a
+parallel block."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from artiq.language.core import at_mu, delay, delay_mu, now_mu, parallel
 from artiq.language.units import us
 
 from sim.rtio.errors import RTIOUnderflow
+from sim.syscalls import rtio_output
 
 _EXCLUDE_VCD = ("$date",)
 _AT = re.compile(r" \(at [^)]*\)")  # the kernel's source line differs by construction
@@ -27,13 +31,22 @@ def _fused(ttl: Any, d: float, mu: bool) -> None:
         ttl.pulse(d)
 
 
-def _reference(ttl: Any, d: float, mu: bool) -> None:
+def _levels(ttl: Any, d: float, mu: bool) -> None:
     ttl.on()
     if mu:
         delay_mu(d)
     else:
         delay(d)
     ttl.off()
+
+
+def _reference(ttl: Any, d: float, mu: bool) -> None:
+    rtio_output(ttl.target_o, 1)
+    if mu:
+        delay_mu(d)
+    else:
+        delay(d)
+    rtio_output(ttl.target_o, 0)
 
 
 def _shrinking(env: Any, pulse: Any) -> Any:
@@ -170,9 +183,10 @@ def _run(make_env: Any, tmp_path: Path, pulse: Any, tag: str) -> tuple[list, dic
     return steps, logs, text
 
 
-def test_pulse_in_one_call_is_on_delay_off(make_env, tmp_path):
+@pytest.mark.parametrize("path", [_fused, _levels])
+def test_pulse_in_one_call_is_on_delay_off(make_env, tmp_path, path):
     """Same steps, logs, errors and VCD, and every interesting branch was taken."""
-    fused = _run(make_env, tmp_path, _fused, "fused")
+    fused = _run(make_env, tmp_path, path, "fused")
     ref = _run(make_env, tmp_path, _reference, "reference")
     assert fused[0] == ref[0]
     assert fused[1] == ref[1]
