@@ -28,15 +28,22 @@ waveform file (retiring already drops what lies further back).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sim.rtio.channels import ChannelState, Kind
 from sim.rtio.phy.ttl import TTLOutPhy
 
-if TYPE_CHECKING:
-    from sim.rtio.capture import Period
-
 __all__ = ["UnloggedPlan", "unlogged_channels"]
+
+
+class Period(Protocol):
+    """What this module reads of a :class:`~sim.rtio.capture.Period` (declared here: the capture
+    imports this module)."""
+
+    counter1: int
+
+    @property
+    def by_channel(self) -> dict[int, list[tuple[int, int, Any]]]: ...
 
 
 @dataclass(frozen=True, slots=True)
