@@ -51,6 +51,9 @@ class HeraldTables:
     want_t_last: bool = True
     want_det_hist: bool = True
     want_t_lab: bool = True
+    #: the analysis phases (turns) programmed for the X/Y heralds, before any detection-time
+    #: correction (which spreads them): the parity scan's settings reached
+    xy_phases: set[float] = field(default_factory=set)
 
     def phase_index(self, q: int) -> int:
         return self.phase_q.setdefault(int(q), len(self.phase_q))
@@ -161,6 +164,7 @@ def reduce_chunk(
     )
     if "herald.phase" in c:
         phase = c["herald.phase"]
+        acc.xy_phases.update(np.unique(phase[c["herald.basis_a"] != 0]).tolist())
         if phase_hz and "herald.t_det_mu" in c:  # on a 1/1024-turn grid: < 2e-5 loss of contrast
             shifted = np.mod(phase - detection_phase_shift(c["herald.t_det_mu"], phase_hz), 1.0)
             shifted = np.mod(np.round(shifted * 1024.0) / 1024.0, 1.0)

@@ -230,13 +230,14 @@ def _estimate(
 
 
 def _partial_scan_note(
-    tables: OutcomeTables, modes: list[str], runs: list[RunTotals]
+    xy_phases: set[float], modes: list[str], runs: list[RunTotals]
 ) -> str | None:
     """A note when a parity scan was cut short: a run stopped early covers only the analysis
-    phases it reached (the settings run in order), so the coherence rests on those."""
+    phases it reached (the settings run in order; ``xy_phases``: those programmed for its X/Y
+    heralds), so the coherence rests on those."""
     if "parity" not in modes or all(stopped_early_note(r) is None for r in runs):
         return None
-    taken = sorted({float(p) for scan in tables.scans.values() for p in scan.phase_turns})
+    taken = sorted({round(p % 1.0, 9) for p in xy_phases})
     shown = ", ".join(f"{p:g}" for p in taken)
     return (
         f"parity scan incomplete (a run ended early): X/Y heralds at {len(taken)} analysis "
@@ -281,7 +282,7 @@ def reduce_fidelity(
     for c in acc.codes:  # chunk by chunk: = np.bincount of all codes
         table += np.bincount(c, minlength=table.size)
     tables = _tables(table.reshape(phases.size, _NSET), phases)
-    note = _partial_scan_note(tables, modes, data.runs)
+    note = _partial_scan_note(acc.xy_phases, modes, data.runs)
     if note is not None:
         notes.append(note)
     try:

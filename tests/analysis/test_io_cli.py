@@ -168,7 +168,12 @@ def test_a_run_stopped_early_is_noted(tmp_path, capsys):
     a, a_data = _good(
         tmp_path,
         "000000001-RemoteEntanglement.h5",
-        **{"totals.stop_reason": "terminated", "totals.heralds_requested": 1800},
+        **{
+            "totals.stop_reason": "terminated",
+            "totals.heralds_requested": 1800,
+            # (the detection-time correction spreads the phases: the note names the programmed)
+            "herald.detection_phase_hz": 5e6,
+        },
     )
     b, _ = _good(
         tmp_path,
