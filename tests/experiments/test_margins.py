@@ -88,7 +88,10 @@ def test_slack_cli_json_and_read_only(tmp_path, monkeypatch, capsys):
         "                delay_mu(100)\n",
     )
     monkeypatch.chdir(tmp_path)
-    rc = main(["slack", str(exp), "--device-db", str(ROOT / "device_db.py"), "-n", "4", "--json"])
+    # (seeded: with fresh entropy about one invocation in 30 met a slow event deep enough to
+    # underflow, and a run that underflows stops short of its 800 events)
+    argv = ["slack", str(exp), "--device-db", str(ROOT / "device_db.py"), "-n", "4", "--json"]
+    rc = main([*argv, "--seed", "3"])
     out = capsys.readouterr().out
     assert rc == 0
     entries = json.loads(out)
