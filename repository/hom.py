@@ -93,8 +93,7 @@ class HOM(CheckedArguments, EnvExperiment):
         self.underflows = 0
         self.coinc = [0] * len(self.delay_list)
         self.attempts = [0] * len(self.delay_list)
-        self.runs_done = [0] * len(self.delay_list)
-        self.done = 0  # delays measured: where a kernel resumed after a pause goes on
+        self.runs_done = [0] * len(self.delay_list)  # where a kernel resumed after a pause goes on
         self.set_dataset("schema_version", SCHEMA_VERSION)
         self.set_dataset("ionlink.experiment", "hom")
         self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
@@ -105,8 +104,6 @@ class HOM(CheckedArguments, EnvExperiment):
         self.coinc[i] += coincidences
         self.attempts[i] += attempts
         self.runs_done[i] += runs
-        if self.runs_done[i] >= self.runs_per_delay:
-            self.done = i + 1
         total = len(self.delay_list) * self.runs_per_delay
         self.set_dataset(
             "ionlink.progress", sum(self.runs_done) / total, broadcast=True, archive=False
@@ -114,7 +111,8 @@ class HOM(CheckedArguments, EnvExperiment):
 
     def delays_done(self) -> TInt32:
         """Delays measured in full (a scan resumed after a pause goes on with the next)."""
-        return self.done
+        full = [r >= self.runs_per_delay for r in self.runs_done]
+        return full.index(False) if False in full else len(full)
 
     def runs_taken(self, i: TInt32) -> TInt32:
         """Runs of delay ``i`` taken so far (a delay cut by a pause goes on from there)."""

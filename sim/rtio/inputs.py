@@ -22,7 +22,6 @@ edges of the attached worlds (the place to record every delivered input edge).
 from __future__ import annotations
 
 from collections import deque
-from itertools import islice
 from operator import itemgetter
 from typing import Any, Callable
 
@@ -297,7 +296,7 @@ class InputReads:
             self.counter = counter
             if counter >= inp.t_gen:
                 inp.generate(counter + 1)
-            if not fifo and (read := self._read_arrived(inp, counter, cost)):
+            if not fifo and (read := self._read_arrived(inp, counter, cost, t_out)):
                 n += read
                 continue
             while pending and pending[0][0] <= counter:  # fill, inline
@@ -349,33 +348,24 @@ class InputReads:
         self.counter, n = _reads_one_by_one(inp, self.counter, cost, t_out, 0)
         return n
 
-    def _read_arrived(self, inp: InputChannel, counter: int, cost: int) -> int:
+    def _read_arrived(self, inp: InputChannel, counter: int, cost: int, t_out: int) -> int:
         """One read of :meth:`_count_loop` (charged already, the counter at ``counter``) with an
         empty FIFO and every pending event arrived (a readout gate counted after it closed):
-        the read takes the first event and the rest are read back to back
-        (:meth:`_read_on`'s), without moving each into the FIFO and out again (nothing reads
-        them one by one): the same counter, events and questions to the PHY as the loop's
-        fill and reads. Returns the events read; 0 (nothing done) where the loop must step:
-        fewer than two events, one not arrived, an overflow to report, more events than the
-        FIFO holds, a negative timestamp; 1 where events arriving meanwhile would fill the
-        FIFO (which then holds the rest, as after the loop's first read)."""
+        the read takes the first event, the rest go to the FIFO at once (one C call, not the
+        loop's fill, event by event) and :meth:`_read_on` reads them: the same counter, events
+        and questions to the PHY as the loop's fill and reads. Returns the events read; 0
+        (nothing done) where the loop must step: fewer than two events, one not arrived, an
+        overflow to report, more events than the FIFO holds, a negative timestamp."""
         pending = inp.pending
         k = len(pending)
         if k < 2 or pending[-1][0] > counter:
             return 0
         if inp.overflow or k > inp.depth or pending[0][1] < 0:
             return 0
-        arrived = list(pending)  # (the events the loop's fill moves into the FIFO)
+        pending.popleft()
+        inp.fifo.extend(map(itemgetter(1, 2), pending))
         pending.clear()
-        m = k - 1
-        end = self.counter + m * cost
-        inp.generate(end + 1)
-        if m + len(pending) < inp.depth:
-            self.counter = end
-            inp.fill(end)
-            return k
-        inp.fifo.extend(map(itemgetter(1, 2), islice(arrived, 1, None)))
-        return 1
+        return 1 + self._read_on(inp, cost, t_out)
 
     def rtio_input_data(self, channel: int) -> int:
         """Syscall: data of the next input event (blocks without timeout)."""

@@ -486,7 +486,9 @@ def ttl_pulse(device: Any, duration: float) -> None:
 
 
 def _ttl_level(data: int) -> Callable[[Any], None]:
-    """The driver method that outputs ``data`` at ``now`` (:func:`ttl_on`, :func:`ttl_off`)."""
+    """The driver method that outputs ``data`` at ``now`` (:func:`ttl_on`, :func:`ttl_off`): a
+    copy of :meth:`SEDOutputs.rtio_output`'s common case, for the reason :func:`ttl_pulse` gives;
+    ``tests/rtio/test_pulse_path.py`` holds it to ``rtio_output``, event for event."""
 
     def level(device: Any) -> None:
         eng = ACTIVE.engine
