@@ -7,8 +7,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import numpy as np
-
 from sim.slack.estimate import DEFAULT_TARGET, LineEstimate, estimate_line
 from sim.slack.probe import RunSlack
 
@@ -35,18 +33,13 @@ def summarise(
     out = []
     for i, where in enumerate(lines):
         present = [r.lines.get(where) for r in runs]
-        minima = np.array([np.inf if p is None else p.min_mu for p in present])
-        values = np.concatenate([p.values for p in present if p is not None])
-        counts = np.concatenate([p.counts for p in present if p is not None])
         file, line = split_source(where)
         nom = nominal.lines.get(where) if nominal is not None else None
         out.append(
             estimate_line(
                 file,
                 line,
-                minima,
-                values,
-                counts,
+                [None if p is None else (p.values, p.counts) for p in present],
                 sum(1 for p in present if p is not None and p.underflows),
                 None if nom is None else nom.min_mu,
                 target=target,
@@ -62,7 +55,7 @@ def summarise(
 
 
 def _p(x: float) -> str:
-    """A probability for the table (below 10⁻¹² the Gumbel tail says nothing useful)."""
+    """A probability for the table (below 10⁻¹² the fitted tail says nothing useful)."""
     if x == 0:
         return "0"
     return "<1e-12" if x < 1e-12 else f"{x:.2g}"
