@@ -46,7 +46,7 @@ def test_rpc_young_pass_due_by_the_rpcs_allocations_only(env):
     it do make one; the threshold is the caller's again after each RPC."""
     threshold = gc.get_threshold()
     n = threshold[0]
-    young = []  # young passes (generation 0) while the probe is on
+    young = []  # passes while the probe is on (each collects the young generation)
     held: list = []
     seen = {}
 
@@ -54,8 +54,10 @@ def test_rpc_young_pass_due_by_the_rpcs_allocations_only(env):
 
     def count(phase: str, info: dict) -> None:
         # (only passes this thread's allocations made: a thread left running by another test,
-        # e.g. an event loop, may collect on its own at any time)
-        if phase == "stop" and info["generation"] == 0 and threading.get_ident() == me:
+        # e.g. an event loop, may collect on its own at any time; any generation: a young pass
+        # that finds generation 1 over its own threshold collects generation 1 with it, and is
+        # reported as that — one young pass in ten, by the collector's state when the test starts)
+        if phase == "stop" and threading.get_ident() == me:
             young.append(1)
 
     class Host:
