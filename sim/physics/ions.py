@@ -104,11 +104,22 @@ def has_coherence(rho: np.ndarray, ion: int) -> bool:
     return bool(rho[_COH_BLOCK[ion]].any())
 
 
+#: ``_KEEP[ion] + factor * _MASKS[ion]`` by ``(ion, factor)``: a loop's segments repeat their
+#: lengths, so :func:`dephase` meets the same factors again and again (the same array values)
+_DEPHASE_FACTORS: dict[tuple[int, float], np.ndarray] = {}
+
+
 def dephase(rho: np.ndarray, ion: int, factor: float) -> np.ndarray:
     """Multiply ``ion``'s coherences by ``factor`` (pure dephasing)."""
     if factor == 1.0:
         return rho
-    return rho * (_KEEP[ion] + factor * _MASKS[ion])
+    key = (ion, factor)
+    scale = _DEPHASE_FACTORS.get(key)
+    if scale is None:
+        if len(_DEPHASE_FACTORS) >= 1024:
+            _DEPHASE_FACTORS.clear()
+        scale = _DEPHASE_FACTORS[key] = _KEEP[ion] + factor * _MASKS[ion]
+    return rho * scale
 
 
 def _replaced(rho: np.ndarray, ion: int, state: int | None) -> np.ndarray:

@@ -155,7 +155,10 @@ class SEDOutputs:
     def lanes_pending(self) -> bool:
         """True while an event still waits in a lane (its coarse time is after the counter's)."""
         counter = self.counter
-        return any(q[-1] > counter for q in self._lane_q)
+        for q in self._lane_q:  # (a loop, not any() of a generator: asked a few times a pass)
+            if q[-1] > counter:
+                return True
+        return False
 
     def _log_accepted(self, ch: int, ts: int, addr: int, data: Any) -> None:
         """An event a lane accepted, to its channel: the channel's coarse high-water mark (an
