@@ -220,7 +220,7 @@ def settle_horizon(engine: Any) -> int:
     """The time (mu) by which every output submitted so far has taken effect."""
     t = max(engine.now, engine.counter)
     for st in engine.channels.values():
-        if st.raw and st.max_c > -(1 << 61):
+        if st.log and st.max_c > -(1 << 61):
             t = max(t, st.max_c + 8)
     return t + SETTLE_MARGIN_MU
 
@@ -245,10 +245,13 @@ def capture(session: Any) -> HardwareState:
     for ch, st in eng.channels.items():
         phy = st.phy
         if st.kind in (Kind.TTL_OUT, Kind.TTL_INOUT):
-            res = eng.resolved(ch)  # (compacts a channel with out-of-order submissions)
             if st.level_view is None:
                 st.level_view = LevelView(st)
-            ttl_out.append(TTLOutputRecord(ch, *st.level_view.final(res)))
+            final = st.level_view.final_by_last()
+            if final is None:
+                res = eng.resolved(ch)  # (compacts a channel with out-of-order submissions)
+                final = st.level_view.final(res)
+            ttl_out.append(TTLOutputRecord(ch, *final))
         elif st.kind == Kind.CLKGEN:
             words = [e for e in eng.resolved(ch) if e[1] == 0]
             if words:
@@ -310,7 +313,7 @@ def capture(session: Any) -> HardwareState:
         min_slack_mu=eng.min_slack,
         min_slack_info=eng.min_slack_info,
         outputs_before=getattr(eng, "outputs_before", 0)
-        + sum(len(st.raw) for st in eng.channels.values()),
+        + sum(len(st.log) for st in eng.channels.values()),
     )
     loopback = {ch: [w[2] for w in ws] for ch, ws in session.loopback.wires.items()}
     world = session.world.save_state() if session.world is not None else None

@@ -298,10 +298,10 @@ class PeriodCapture:
                 self.outputs_before += len(evs) * k_done
                 other.max_c = (evs[-1][0] + shifts[-1]) & -8
                 continue
-            n_before = len(other.raw)
+            n_before = len(other.log)
             tss, addrs, datas = period.columns[ch]
             times = _shifted_times(tss, shifts)
-            other.raw.extend(zip(times, cycle(addrs), cycle(datas)))
+            other.log.extend(zip(times, cycle(addrs), cycle(datas)))
             view = other.level_view
             if view is not None:  # (the view takes the transitions' times as logged)
                 view.repeat(evs, shifts, n_before, times)

@@ -8,10 +8,15 @@ replacement and address and fine timestamp are identical; otherwise they *collid
 outputs nothing in that cycle (the collision is logged, ``artiq/firmware/runtime/rtio_mgt.rs``).
 
 The engine appends submissions to :attr:`ChannelState.raw` as ``(timestamp_mu, address, data)``
-tuples in submission order. As long as a channel's coarse timestamps strictly increase, no two
-events can meet and ``raw`` *is* the resolved log (the common case: no copy, no work). A
-non-increasing coarse timestamp flags the channel; its resolved log is then computed on demand by
-sorting and grouping.
+tuples in submission order. A TTL pulse (``ttl.pulse``'s common case) is logged compactly, as
+its two timestamps, plain ints in :attr:`ChannelState.log` (no tuple per event); reading
+:attr:`ChannelState.raw` turns them into their tuples ``(t, 0, 1)``, ``(t2, 0, 0)`` first, in
+place, once. ``log`` has one entry per submission either way: its length, emptiness and the
+last event (:meth:`ChannelState.last_event`) need no tuples.
+
+As long as a channel's coarse timestamps strictly increase, no two events can meet and ``raw``
+*is* the resolved log (the common case: no copy, no work). A non-increasing coarse timestamp flags
+the channel; its resolved log is then computed on demand by sorting and grouping.
 
 A channel's (or named device's) :class:`Kind` says what PHY it is; its :attr:`Kind.trace` what the
 VCD file and :mod:`~sim.rtio.peek` show of it. Which device_db class has which kind is
@@ -21,6 +26,7 @@ VCD file and :mod:`~sim.rtio.peek` show of it. Which device_db class has which k
 from __future__ import annotations
 
 import enum
+from itertools import cycle, repeat
 from typing import Any, Callable
 
 __all__ = ["ChannelState", "Kind", "Trace"]
@@ -81,7 +87,8 @@ class ChannelState:
         "channel",
         "name",
         "kind",
-        "raw",
+        "log",
+        "pend",
         "max_c",
         "flagged",
         "flag_c",
@@ -99,7 +106,11 @@ class ChannelState:
         self.channel = channel
         self.name = name
         self.kind = Kind(kind)
-        self.raw: list[tuple[int, int, int]] = []
+        #: the submissions, tuples and compact pulses (see the module docstring); read
+        #: :attr:`raw` for tuples only
+        self.log: list[Any] = []
+        #: the index from which ``log`` may hold compact pulses (None: it holds none)
+        self.pend: int | None = None
         #: the latest coarse timestamp logged, in mu (``ts & -8``, as the SED lanes keep them)
         self.max_c = -(1 << 62)
         self.flagged = False
@@ -113,6 +124,48 @@ class ChannelState:
         self.input: Any = None
         self.level_view: Any = None
 
+    @property
+    def raw(self) -> list[tuple[int, int, int]]:
+        """The submissions as ``(timestamp_mu, address, data)`` tuples, in submission order
+        (the compact pulses of :attr:`log` turned into tuples first)."""
+        if self.pend is not None:
+            self._expand()
+        return self.log
+
+    @raw.setter
+    def raw(self, events: list[tuple[int, int, int]]) -> None:
+        self.log = events
+        self.pend = None
+
+    def _expand(self) -> None:
+        """Turn the compact pulses of :attr:`log` into their tuples, in place: from :attr:`pend`
+        on, each run of ints is whole pulses (rising, falling timestamp) between tuples."""
+        log = self.log
+        start = self.pend
+        self.pend = None
+        seg = log[start:]
+        if tuple not in set(map(type, seg)):  # (only pulses since: the common case)
+            log[start:] = zip(seg, repeat(0), cycle((1, 0)))
+            return
+        out: list[tuple[int, int, int]] = []
+        rise = True
+        for e in seg:
+            if e.__class__ is tuple:
+                out.append(e)
+            else:
+                out.append((e, 0, 1) if rise else (e, 0, 0))
+                rise = not rise
+        log[start:] = out
+
+    def last_event(self) -> tuple[int, int, int] | None:
+        """The last submission as a tuple (None if none), without turning compact pulses into
+        tuples (a compact entry last is a pulse's falling edge)."""
+        log = self.log
+        if not log:
+            return None
+        e = log[-1]
+        return e if e.__class__ is tuple else (e, 0, 0)
+
     def set_kind(self, kind: Kind) -> None:
         self.kind = Kind(kind)
         self.replace = self.kind.replaces
@@ -120,8 +173,12 @@ class ChannelState:
     def drop_after(self, cc: int) -> None:
         """``rtio_init``: events of coarse time after ``cc`` (still waiting in the SED lanes) are
         flushed and never reach the PHY."""
-        raw = self.raw
-        if raw and ((raw[-1][0] >> 3) > cc or self.flagged):
+        log = self.log
+        if not log:
+            return
+        last = log[-1]  # (a compact entry is a timestamp)
+        if ((last[0] if last.__class__ is tuple else last) >> 3) > cc or self.flagged:
+            raw = self.raw
             kept = [e for e in raw if (e[0] >> 3) <= cc]
             if len(kept) != len(raw):
                 self.raw = kept

@@ -54,7 +54,7 @@ def retire_history(engine: Any, *, threshold: int | None = None) -> int:
         return 0
     channels: dict[int, ChannelState] = engine.channels
     limit = RETIRE_AFTER_EVENTS if threshold is None else threshold
-    logged = sum([len(st.raw) for st in channels.values()])
+    logged = sum([len(st.log) for st in channels.values()])
     if logged <= limit + getattr(engine, RETIRE_BASE, 0):
         return 0
     horizon = engine.counter

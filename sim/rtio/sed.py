@@ -173,7 +173,7 @@ class SEDOutputs:
         else:
             st.flagged = True
             st.flag_c = st.max_c
-        st.raw.append((ts, addr, data))
+        st.log.append((ts, addr, data))
         if st.hook is not None:
             st.hook(ts, addr, data)
 
@@ -218,7 +218,7 @@ class SEDOutputs:
         else:
             st.flagged = True
             st.flag_c = st.max_c
-        st.raw.append((ts, target & 0xFF, data))
+        st.log.append((ts, target & 0xFF, data))
         if st.hook is not None:
             st.hook(ts, target & 0xFF, data)
 
@@ -276,10 +276,16 @@ class SEDOutputs:
                 self.now = ts2
                 self.counter = counter2
                 self._last_c = self._lane_last[lane] = st.max_c = c2
-                raw = st.raw
-                addr = target & 0xFF
-                raw.append((ts, addr, 1))
-                raw.append((ts2, addr, 0))
+                if not target & 0xFF:  # a level pulse: logged compactly (ChannelState.log)
+                    log = st.log
+                    if st.pend is None:
+                        st.pend = len(log)
+                    log.append(ts)
+                    log.append(ts2)
+                else:
+                    addr = target & 0xFF
+                    st.log.append((ts, addr, 1))
+                    st.log.append((ts2, addr, 0))
                 return
         self._pulse_events(target, mu, st)
 
@@ -327,7 +333,7 @@ class SEDOutputs:
                 else:
                     st.flagged = True
                     st.flag_c = st.max_c
-                st.raw.append((ts, addr, data))
+                st.log.append((ts, addr, data))
                 if st.hook is not None:
                     self.counter, self._lane, self._last_c = counter, cur, last_c
                     st.hook(ts, addr, data)
@@ -407,21 +413,21 @@ class SEDOutputs:
 
     def _logged_output(self, target: int, data: int) -> None:
         st = self.channel(target >> 8)
-        raw = st.raw
-        n = len(raw)
+        log = st.log
+        n = len(log)
         self._submit(target, data)
-        if len(raw) > n and self._lane_log is not None:
+        if len(log) > n and self._lane_log is not None:
             self._lane_log.append((target >> 8, self._lane))
 
     def check_collisions(self) -> None:
         """Resolve channels that received out-of-order events and log new collisions."""
         for st in self.channels.values():
-            if st.flagged and len(st.raw) > st.checked:
+            if st.flagged and len(st.log) > st.checked:
                 found: list[int] = []
                 st.resolved(found)
                 for c in found:
                     self._async(AsyncError.COLLISION, st.channel, c << 3)
-                st.checked = len(st.raw)
+                st.checked = len(st.log)
 
     def _compact(self, st: ChannelState) -> None:
         """Fold a flagged channel's final events (coarse time ≤ counter + 12 can take no more
@@ -481,9 +487,11 @@ def ttl_pulse(device: Any, duration: float) -> None:
             eng.now = ts2
             eng.counter = counter2
             eng._last_c = eng._lane_last[lane] = st.max_c = c2
-            raw = st.raw
-            raw.append((ts, 0, 1))
-            raw.append((ts2, 0, 0))
+            log = st.log  # compactly: the two timestamps (ChannelState.log)
+            if st.pend is None:
+                st.pend = len(log)
+            log.append(ts)
+            log.append(ts2)
             return
     eng._pulse_events(device.target_o, mu, st)
 
@@ -518,7 +526,7 @@ def _ttl_level(data: int) -> Callable[[Any], None]:
                     eng.counter = counter
                     q.append(c)
                     eng._last_c = eng._lane_last[lane] = st.max_c = c
-                    st.raw.append((ts, 0, data))
+                    st.log.append((ts, 0, data))
                     return
         eng.rtio_output(device.target_o, data)
 

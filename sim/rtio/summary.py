@@ -215,7 +215,7 @@ class Diagnostics:
         for kind, key in _SUMMARY_KEYS.items():
             out[key] = self._async_counts[kind]
         out["async_errors"] = list(self.async_errors)
-        out["n_outputs"] = self.outputs_before + sum(len(st.raw) for st in self.channels.values())
+        out["n_outputs"] = self.outputs_before + sum(len(st.log) for st in self.channels.values())
         out["cost_profile"] = getattr(getattr(self, "costs", None), "name", "")
         return out
 

@@ -119,7 +119,7 @@ def unlogged_channels(engine: Any, period: Period, shifts: range, skipper: Any) 
     out: list[int] = []
     for c in plan.channels:
         st = c.st
-        n_before = len(st.raw)
+        n_before = len(st.log)
         if c.ch in wired:
             continue
         if c.levels:

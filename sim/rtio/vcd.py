@@ -286,7 +286,7 @@ def collect_signals(engine: Any, device_db: dict | None = None, lab: Any = None)
         trace = st.kind.trace
         if trace is Trace.LEVEL:
             lv = Changes(*engine.ttl_level_columns(ch, _NEG, t_end))
-            if lv.times or st.raw or ch in dds_switches:
+            if lv.times or st.log or ch in dds_switches:
                 out.append(Signal(dn.path, "wire", 1, lv, _hw_alias(dn), dn.rank))
         elif trace is Trace.INPUT:
             edges = list(rec.edges.get(ch, ())) if rec is not None else []
@@ -365,7 +365,7 @@ def _input_signals(
     edge counter; nothing for an input that saw no edge and no submission."""
     st = engine.channels[ch]
     log = getattr(st.phy, "log", None) or []
-    if not (edges or st.raw or log):
+    if not (edges or st.log or log):
         return []
     sub: list[tuple[str, str, int, list | Changes]] = [("in", "wire", 1, edges)]
     if st.kind == Kind.TTL_INOUT:

@@ -88,7 +88,7 @@ class PhyViews:
             else:
                 # LevelView.quiet_since, inline (one check per channel and world query; a
                 # channel's outputs, so its levels, are at most 7 mu after its max_c)
-                if view.idx >= len(st.raw) and (
+                if view.idx >= len(st.log) and (
                     st.max_c + 8 <= t_from_mu or not view.t or view.t[-1] < t_from_mu
                 ):
                     continue

@@ -7,10 +7,9 @@ seeded."""
 
 import random
 from collections import deque
-from types import SimpleNamespace
 
 from sim.rtio.capture import Period, PeriodCapture, Submission
-from sim.rtio.channels import Kind
+from sim.rtio.channels import ChannelState, Kind
 from sim.rtio.phy.ttl import LevelView
 
 
@@ -159,7 +158,7 @@ def test_level_view_repeat_as_walked():
     rnd = random.Random(3)
     kept = caught_up = 0
     for kind in (Kind.TTL_OUT, Kind.TTL_INOUT) * 150:
-        st = SimpleNamespace(kind=kind, flagged=False, raw=[])
+        st = ChannelState(0, kind=kind)
         view, ref = LevelView(st), LevelView(st)
         passes = []
         for _ in range(3):

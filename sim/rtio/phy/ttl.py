@@ -73,7 +73,7 @@ class LevelView:
         if self.gen is not None:
             return self.gen.levels(t_from, t_to)
         st = self.st
-        if st.flagged or self.idx < len(st.raw):  # submissions not turned into levels yet
+        if st.flagged or self.idx < len(st.log):  # submissions not turned into levels yet
             self._advance(t_to)
         t = self.t
         if not t or t[-1] < t_from:
@@ -89,7 +89,7 @@ class LevelView:
             pairs = self.gen.levels(t_from, t_to)
             return [p[0] for p in pairs], [p[1] for p in pairs]
         st = self.st
-        if st.flagged or self.idx < len(st.raw):  # submissions not turned into levels yet
+        if st.flagged or self.idx < len(st.log):  # submissions not turned into levels yet
             self._advance(t_to)
         t = self.t
         if not t or t[-1] < t_from:
@@ -106,7 +106,7 @@ class LevelView:
         return (
             self.gen is None
             and not st.flagged
-            and self.idx >= len(st.raw)
+            and self.idx >= len(st.log)
             and (not t or t[-1] < t_from)
         )
 
@@ -215,6 +215,19 @@ class LevelView:
                 oe = 1 if res[i - back.index(1)][2] else 0
         return o, oe, o & oe
 
+    def final_by_last(self) -> tuple[int, int, int] | None:
+        """:meth:`final` of the channel's log when its last submission alone decides it (an
+        output-only channel in order, whose last submission sets the level and is not turned
+        into levels yet), without reading the log as tuples; None otherwise."""
+        st = self.st
+        if st.flagged or self.gen is not None or st.kind == Kind.TTL_INOUT:
+            return None
+        last = st.last_event()
+        if last is None or last[1] != 0 or self.idx >= len(st.log):
+            return None
+        o = 1 if last[2] else 0
+        return o, self.oe, o & self.oe
+
     def catch_up(self, t_to: int) -> None:
         """Turn the submissions before ``t_to`` (mu) into levels now (retiring a long run's
         history needs the view past what it drops, even when nothing reads the view)."""
@@ -223,6 +236,9 @@ class LevelView:
 
     def _advance(self, t_to: int) -> None:
         st = self.st
+        if st.pend is not None and not st.flagged and self.idx <= st.pend:
+            if self._advance_pulses(t_to):
+                return
         res = st.raw if not st.flagged else st.resolved()  # (in time order: its own resolution)
         n = len(res)
         self.idx, self.o, self.oe, self.level = self._walk(
@@ -236,6 +252,34 @@ class LevelView:
             self.t,
             self.lv,
         )
+
+    def _advance_pulses(self, t_to: int | None) -> bool:
+        """:meth:`_advance` over a log that holds only compact pulses from its first one on
+        (:attr:`ChannelState.pend`; a pulse train), without turning them into tuples: each pulse
+        sets the output high at its first timestamp and low at its second. False (nothing done)
+        if a tuple follows the first compact pulse."""
+        st = self.st
+        log, pend = st.log, st.pend
+        assert pend is not None
+        seg = log[pend:]
+        if tuple in set(map(type, seg)):
+            return False
+        if self.idx < pend:  # the submissions before the pulses (tuples)
+            self.idx, self.o, self.oe, self.level = self._walk(
+                log, self.idx, pend, t_to, self.o, self.oe, self.level, self.t, self.lv
+            )
+            if self.idx < pend:  # (those at ``t_to`` or later wait)
+                return True
+        n = len(seg) if t_to is None else bisect_left(seg, t_to)
+        if n:
+            if self.oe:  # the level follows the output: rising, falling, ... from the first
+                skip = 1 if self.level else 0  # (a rise while high changes nothing)
+                self.t.extend(seg[skip:n])
+                self.lv.extend(([1, 0] * ((n + 1) // 2))[skip:n])
+                self.level = n & 1
+            self.o = n & 1  # (the last submission walked is a rise iff their number is odd)
+            self.idx = pend + n
+        return True
 
     def _walk(
         self,
