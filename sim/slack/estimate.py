@@ -15,8 +15,8 @@ Method (stated in every entry's ``method``):
   the runs' minima by the method of moments (scale β = s·√6/π, location μ = mean + γβ; the
   minimum of many submissions whose slack has an exponential or lighter lower tail); below the
   minima's lower quartile (the knee) its tail falls no faster than an exponential whose scale
-  is the mean distance of the line's lowest 1 % of submissions (each run's lowest 200 at most;
-  at least 5) below the highest of them, where that is wider than β; that highest no higher
+  is the mean distance of the line's lowest 1 % of submissions (200 at most; at least 5) below
+  the highest of them, where that is wider than β; that highest no higher
   than the first gap between submissions wider than ten times the minima's spread (above it
   lie a line's other contexts, e.g. a line whose first submission has 2.8 µs of slack and all
   others 20 µs, whose slack says nothing about the minimum). The runs' minima alone miss the
@@ -97,8 +97,8 @@ def fit_gumbel_min(minima: np.ndarray) -> GumbelMin:
     return GumbelMin(float(np.mean(x)) + _EULER_GAMMA * beta, beta)
 
 
-#: the submissions that set the tail's scale: this fraction of them, the lowest; at least
-#: _TAIL_MIN (else no tail), at most _TAIL_MAX of each run
+#: the submissions that set the tail's scale: this fraction of them, the lowest, at most
+#: _TAIL_MAX; at least _TAIL_MIN below the highest of them (else no tail)
 _TAIL_FRACTION = 0.01
 _TAIL_MIN = 5
 _TAIL_MAX = 200
@@ -162,8 +162,10 @@ def fit_minimum_laws(lowest: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray
             knee = np.quantile(minima, _KNEE, axis=1)
         else:  # (slower, row by row)
             knee = np.nanquantile(np.where(finite, minima, np.nan), _KNEE, axis=1)
-        pooled = np.sort(lowest.reshape(lowest.shape[0], -1), axis=1)
-        k = np.clip((_TAIL_FRACTION * totals).astype(int), 1, pooled.shape[1])
+        flat = lowest.reshape(lowest.shape[0], -1)
+        cols = min(_TAIL_MAX, flat.shape[1])  # (the tail needs the lowest _TAIL_MAX at most)
+        pooled = np.sort(np.partition(flat, cols - 1, axis=1)[:, :cols], axis=1)
+        k = np.clip((_TAIL_FRACTION * totals).astype(int), 1, cols)
         # (no higher than the first gap wider than 10 minima's spreads: above it lie the
         # submissions of a line's other contexts, which say nothing about a run's minimum)
         gaps = np.diff(pooled, axis=1) > 10 * np.maximum(np.sqrt(var), 1.0)[:, None]

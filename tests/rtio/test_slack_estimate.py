@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.slack.estimate import UNDERFLOW_SLACK_MU, estimate_line
+from sim.slack.estimate import (
+    UNDERFLOW_SLACK_MU,
+    GumbelMin,
+    MinimumLaw,
+    estimate_line,
+    fit_minimum_laws,
+    lowest_submissions,
+)
 
 #: the loop: 100 times, re-synchronise (``at_mu(counter + S)``) then 8 submissions 110 mu of CPU
 #: apart; each operation's cost deviates by N(0, 8 mu) plus, once in 50, an exponential slow
@@ -25,13 +32,25 @@ def _runs(rng: np.random.Generator, n: int) -> np.ndarray:
     return (nominal - np.cumsum(dev, axis=2)).reshape(n, -1).round()
 
 
-def _estimates(slack: np.ndarray, group: int) -> list:
-    out = []
-    for g in range(0, slack.shape[0] - group + 1, group):
-        runs = [np.unique(r, return_counts=True) for r in slack[g : g + group]]
-        under = int((slack[g : g + group].min(axis=1) < UNDERFLOW_SLACK_MU).sum())
-        out.append(estimate_line("loop.py", 12, runs, under, _START - _STEP * 7, seed=g))
-    return out
+def _groups(slack: np.ndarray, group: int) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """The runs in groups of ``group``, each run as its ascending slack values and counts."""
+    runs = [np.unique(r, return_counts=True) for r in slack]
+    return [runs[g : g + group] for g in range(0, len(runs) - group + 1, group)]
+
+
+def _point_estimates(slack: np.ndarray, group: int) -> np.ndarray:
+    """``p_underflow`` of each group (as :func:`estimate_line` computes it, without its
+    interval's bootstrap)."""
+    groups = _groups(slack, group)
+    lowest = np.stack([lowest_submissions(g) for g in groups])
+    totals = np.array([sum(int(c.sum()) for _, c in g) for g in groups])
+    f, mu, beta, knee, tail = fit_minimum_laws(lowest, totals)
+    return np.array(
+        [
+            f[i] * MinimumLaw(GumbelMin(mu[i], beta[i]), knee[i], tail[i]).cdf(UNDERFLOW_SLACK_MU)
+            for i in range(len(groups))
+        ]
+    )
 
 
 def test_few_runs_do_not_miss_the_slow_events():
@@ -43,10 +62,15 @@ def test_few_runs_do_not_miss_the_slow_events():
     rng = np.random.default_rng(2026)
     truth = float((_runs(rng, 20_000).min(axis=1) < UNDERFLOW_SLACK_MU).mean())
     assert 2e-3 < truth < 1e-2, truth
-    few = np.array([e.p_underflow for e in _estimates(_runs(rng, 600), 4)]) / truth
+    few = _point_estimates(_runs(rng, 600), 4) / truth
     assert np.mean(few < 0.01) < 0.05, np.quantile(few, [0.05, 0.1, 0.25, 0.5])
-    est20 = _estimates(_runs(rng, 1000), 20)
+    slack20 = _runs(rng, 1000)
+    est20 = [
+        estimate_line("loop.py", 12, g, 0, _START - _STEP * 7, seed=i)
+        for i, g in enumerate(_groups(slack20, 20))
+    ]
     ratio = np.array([e.p_underflow for e in est20]) / truth
+    assert np.allclose(ratio, _point_estimates(slack20, 20) / truth)
     assert 0.4 < np.median(ratio) < 2.5, np.quantile(ratio, [0.05, 0.5, 0.95])
     held = np.mean([e.p_underflow_ci[0] <= truth <= e.p_underflow_ci[1] for e in est20])
     assert held >= 0.9, held
