@@ -238,6 +238,11 @@ def _partial_scan_note(
     if "parity" not in modes or all(stopped_early_note(r) is None for r in runs):
         return None
     taken = sorted({round(p % 1.0, 9) for p in xy_phases})
+    if not taken:
+        return (
+            "parity scan incomplete (a run ended early): no X/Y heralds, so no coherence "
+            "measured (the Z populations alone bound the fidelity)"
+        )
     shown = ", ".join(f"{p:g}" for p in taken)
     return (
         f"parity scan incomplete (a run ended early): X/Y heralds at {len(taken)} analysis "

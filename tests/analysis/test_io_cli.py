@@ -192,6 +192,14 @@ def test_a_run_stopped_early_is_noted(tmp_path, capsys):
     scan = [n for n in notes if n.startswith("parity scan incomplete")]
     assert len(scan) == 1 and f"X/Y heralds at {phases.size} analysis phase(s)" in scan[0], scan
     assert not [n for n in fidelity_summary([b], n_boot=100).notes if "parity scan" in n]
+    # stopped before its first X/Y herald: no phase list, no coherence fitted
+    z_only = {
+        k: (v[~xy] if k.startswith("herald.") and np.ndim(v) else v) for k, v in a_data.items()
+    }
+    z_only["totals.heralds"] = int((~xy).sum())
+    c = write_artiq(tmp_path / "z_only" / "000000003-RemoteEntanglement.h5", z_only)
+    (note,) = [n for n in fidelity_summary([c], n_boot=100).notes if "parity scan" in n]
+    assert "no X/Y heralds, so no coherence measured" in note, note
     code, out, err = _run_cli(["fidelity", str(tmp_path), "--bootstrap", "100"], capsys)
     assert code == 0, err
     assert "note: 000000001-RemoteEntanglement.h5: stopped early (terminated)" in out
