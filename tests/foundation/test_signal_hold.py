@@ -7,11 +7,17 @@ tries); a run stopped at once inside ``run()`` says so in its file
 
 import os
 import signal
+import time
 
 import h5py
 import pytest
 
-from sim.termination import SignalInterrupt, signals_held, signals_request_termination
+from sim.termination import (
+    SignalInterrupt,
+    signals_held,
+    signals_interrupt,
+    signals_request_termination,
+)
 
 
 def test_a_second_signal_waits_for_the_save_then_stops():
@@ -51,3 +57,23 @@ def test_a_run_stopped_at_once_is_written_and_marked(simulation, write_experimen
         d = f["datasets"]
         assert list(d["taken"][()]) == [1, 2, 3] and "totals" not in d
         assert d["ionlink.sim.stopped_at_once"][()] == b"SIGINT"
+
+
+def test_an_interrupt_raised_inside_a_finaliser_still_stops():
+    """A signal whose handler runs while Python runs a finaliser raises :class:`SignalInterrupt`
+    there, where Python reports and drops it ("Exception ignored in"): the signal is sent again
+    and stops the code that follows instead of being lost."""
+
+    class Finalised:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # (the handler runs here, inside the finaliser)
+                pass
+
+    t0 = time.monotonic()
+    with pytest.raises(SignalInterrupt):
+        with signals_interrupt():
+            Finalised()  # (dropped at once)
+            while time.monotonic() - t0 < 5:
+                time.sleep(0.001)
+    assert time.monotonic() - t0 < 0.5
