@@ -54,7 +54,6 @@ __all__ = [
     "LineEstimate",
     "MinimumLaw",
     "FirstUnderflow",
-    "fit_gumbel_min",
     "fit_minimum_laws",
     "lowest_submissions",
     "estimate_line",
@@ -88,13 +87,6 @@ class GumbelMin:
         if self.beta <= 0:
             return self.mu
         return self.mu + self.beta * math.log(-math.log1p(-p))
-
-
-def fit_gumbel_min(minima: np.ndarray) -> GumbelMin:
-    """Method-of-moments fit of the Gumbel law for minima to finite ``minima`` (≥ 1 value)."""
-    x = np.asarray(minima, dtype=float)
-    beta = float(np.std(x, ddof=1)) * math.sqrt(6) / math.pi if x.size > 1 else 0.0
-    return GumbelMin(float(np.mean(x)) + _EULER_GAMMA * beta, beta)
 
 
 #: the submissions that set the tail's scale: this fraction of them, the lowest, at most
