@@ -636,7 +636,7 @@ device_db["bsa"] = {
     "module": "drivers.bsa",
     "class": "BellStateAnalyser",
     "arguments": {"detectors": ["bsa_det0", "bsa_det1", "bsa_det2", "bsa_det3"]},
-    # the simulator runs the attempts of attempts_until_click_mu without a click in one step
+    # the simulator runs the attempts of attempts_until_herald_mu without a click in one step
     "sim_class": "sim.devices.bsa.BellStateAnalyser",
 }
 # NDSP controllers (drivers/controllers/, docs/device_db.md). artiq_ctlmgr on this host starts

@@ -194,6 +194,50 @@ class BellStateAnalyser:
         return n, pattern, t_att
 
     @kernel
+    def attempts_until_herald_mu(
+        self,
+        attempt,
+        gate_end_mu: TInt64,
+        margin_mu: TInt64,
+        max_attempts: TInt32,
+        timestamps: TList(TInt64),
+    ) -> TTuple([TInt32, TInt32, TInt64]):
+        """As :meth:`attempts_until_click_mu`, but across clicks that are not a herald: repeat,
+        at most ``max_attempts`` times, until the pattern is a herald
+        (``psi_of_pattern(pattern) != 0``).
+
+        :return: ``(attempts, pattern, t_attempt)``: attempts made, the last one's pattern (a
+            herald; else ``max_attempts`` were made and it is 0 or a click that is not a herald;
+            :data:`UNDERFLOW`: its playback underflowed, not counted, the caller must make
+            slack) and its start (mu); its timestamps are in ``timestamps``.
+
+        Timeline per attempt: the trace's length, then the reads consume all slack; after an
+        attempt that is not a herald (no click, or a click that is not one) the cursor moves to
+        the RTIO counter + ``margin_mu`` if that is later, the same two syscalls (counter read,
+        then ``at_mu`` if behind) as a kernel that calls :meth:`attempts_until_click_mu` again
+        after such a click and re-establishes its slack in between; not after the last attempt
+        if it clicked (the caller decides). The simulator executes runs of attempts without any
+        click in one step (``sim.devices.bsa``); on hardware this is a plain loop."""
+        n = 0
+        pattern = 0
+        t_att = now_mu()
+        while n < max_attempts:
+            t_att = now_mu()
+            try:
+                self.core_dma.playback_handle(attempt)
+            except RTIOUnderflow:
+                return n, UNDERFLOW, t_att
+            pattern = self.fetch_pattern(t_att + gate_end_mu, timestamps)
+            n += 1
+            if pattern != 0:
+                if psi_of_pattern(pattern) != 0 or n >= max_attempts:
+                    break
+            t = self.core.get_rtio_counter_mu() + margin_mu
+            if now_mu() < t:
+                at_mu(t)
+        return n, pattern, t_att
+
+    @kernel
     def count_all(self, t_end_mu: TInt64, counts: TList(TInt32)) -> TNone:
         """Counts of each detector in the gates ending at ``t_end_mu`` into ``counts[0..3]``.
         Does not move the cursor; consumes all slack."""

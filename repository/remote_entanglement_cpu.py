@@ -5,8 +5,9 @@ Same physics, settings, datasets and modes as ``remote_entanglement.py`` (``ionl
 ``"cpu"``). One attempt (pump both ions, excite both, open the four detector gates) is one DMA trace
 played by handle; the CPU then reads the first-click timestamp of each detector
 (``timestamp_mu``), builds the click pattern and decides before the next attempt. The attempts
-until a detector clicks are one driver call, ``bsa.attempts_until_click_mu`` (the simulator
-executes runs of attempts without a click in one step). Every
+until a herald are one driver call, ``bsa.attempts_until_herald_mu``: after a click that is not a
+herald (one detector, dark counts) it re-establishes the slack and goes on, as after an attempt
+without a click (the simulator executes runs of attempts without a click in one step). Every
 ``attempts_per_cool`` attempts both ions are re-cooled (DMA).
 
 How fast: the CPU has to wait until the gate has closed plus the input latency (104 mu), read four
@@ -154,13 +155,14 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
     def attempt_block(
         self, attempt, since_cool: TInt32, attempts: TInt64, ts: TList(TInt64)
     ) -> TTuple([TInt32, TInt32, TInt64]):
-        """Attempts until a detector clicks, at most until the next cooling or the herald
-        timeout: ``(attempts made, pattern, start of the last)`` of
-        ``bsa.attempts_until_click_mu``. Timeline as that."""
+        """Attempts until a herald, at most until the next cooling or the herald timeout:
+        ``(attempts made, pattern, start of the last)`` of ``bsa.attempts_until_herald_mu``
+        (clicks that are not a herald in between: the slack re-established after each, as
+        after an attempt without a click). Timeline as that."""
         n = self.attempts_per_cool - since_cool
         if self.dead_attempts - attempts < int64(n):
             n = int32(self.dead_attempts - attempts)
-        return self.bsa.attempts_until_click_mu(attempt, self.sens_end_mu, self.margin_mu, n, ts)
+        return self.bsa.attempts_until_herald_mu(attempt, self.sens_end_mu, self.margin_mu, n, ts)
 
     @kernel
     def run_kernel(self):
@@ -232,7 +234,9 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                     elif psi_of_pattern(pattern) != 0:
                         heralded = True
                     else:
-                        self.resync()  # after a click that is not a herald (else a no-op)
+                        # the block ended (cooling or herald timeout) on a click that is not a
+                        # herald, or without a click (then a no-op): re-establish the slack
+                        self.resync()
                         if attempts >= self.dead_attempts:
                             self.no_herald(attempts)
                             stop = True

@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """``drivers.bsa.BellStateAnalyser`` for the simulator: the same driver, with the attempts of
-:meth:`~drivers.bsa.BellStateAnalyser.attempts_until_click_mu` in which no detector clicks
-executed in one step.
+:meth:`~drivers.bsa.BellStateAnalyser.attempts_until_click_mu` and
+:meth:`~drivers.bsa.BellStateAnalyser.attempts_until_herald_mu` in which no detector clicks
+executed in one step. After a click that is not a herald the latter starts its loop again as a
+new call of the former would (marked start, resume), without returning to the kernel: the same
+passes run in detail and the same draws as a kernel that calls again after each click.
 
 Each attempt runs in detail through the driver while the engine captures what it submitted;
 :class:`sim.fastforward_loop.FastForwardLoop` learns the loop's fixed point from those passes (as
@@ -77,7 +80,7 @@ class AttemptSkipper:
 class AttemptLoop(FastForwardLoop):
     """:class:`~sim.fastforward_loop.FastForwardLoop` that also learns the pass that follows the end
     of a pass that was not quiet (a dark count outside the gates, an afterpulse), as it learns
-    the pass after a call's start (the kernel calls the loop again after every click): such
+    the pass after a call's start (the loop starts again after every click): such
     states recur (slack, the world as the click left it:
     :meth:`~sim.physics.quiet.QuietAttempts.start_signature`), so the pass after them is
     followed like a transient once it has been seen in detail.
@@ -138,44 +141,93 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
             return _driver.BellStateAnalyser.attempts_until_click_mu(
                 self, attempt, gate_end_mu, margin_mu, max_attempts, timestamps
             )
+        return self._attempts(
+            fast, attempt, gate_end_mu, margin_mu, max_attempts, timestamps, False
+        )
+
+    @kernel
+    def attempts_until_herald_mu(
+        self,
+        attempt: Any,
+        gate_end_mu: int,
+        margin_mu: int,
+        max_attempts: int,
+        timestamps: list[int],
+    ) -> tuple[int, int, int]:
+        """As the driver's; runs the attempts without a click in one step. After a click that is
+        not a herald the loop starts again as a new call of :meth:`attempts_until_click_mu`
+        would (the state marked, what is known to follow it fast-forwarded), without returning
+        to the kernel."""
+        fast = self._fast_loop()
+        if fast is None:
+            return _driver.BellStateAnalyser.attempts_until_herald_mu(
+                self, attempt, gate_end_mu, margin_mu, max_attempts, timestamps
+            )
+        return self._attempts(fast, attempt, gate_end_mu, margin_mu, max_attempts, timestamps, True)
+
+    def _attempts(
+        self,
+        fast: tuple[Any, AttemptLoop, AttemptSkipper],
+        attempt: Any,
+        gate_end_mu: int,
+        margin_mu: int,
+        max_attempts: int,
+        timestamps: list[int],
+        through_clicks: bool,
+    ) -> tuple[int, int, int]:
+        """The fast-forwarded loop of :meth:`attempts_until_click_mu` (``through_clicks``
+        False) or :meth:`attempts_until_herald_mu` (True)."""
         eng, loop, skipper = fast
-        self._calls += 1
-        if self._calls % RETIRE_EVERY == 1:
-            retire_history(eng)  # a long run's memory stays bounded (no VCD: the past is unread)
-        # what else decides a pass: the loop's arguments and the CPU costs
-        loop.start((tuple(attempt), int(gate_end_mu), int(margin_mu), id(eng.costs)))
-        n = 0
-        pattern = 0
-        t_att = now_mu()
-        n, t_att = loop.resume(n, int(t_att), max_attempts)
         world = skipper.world
-        while n < max_attempts:
-            # (a pass armed not quiet has no signature: nothing of it is learnt, so its
-            # submissions are not recorded)
-            capturing = not world.armed_nonempty() and eng.capture_start()
+        # what else decides a pass: the loop's arguments and the CPU costs
+        body = (tuple(attempt), int(gate_end_mu), int(margin_mu), id(eng.costs))
+        gate_end = int(gate_end_mu)
+        n = 0
+        while True:  # a start: the call's, then after each click that is not a herald
+            self._calls += 1
+            if self._calls % RETIRE_EVERY == 1:
+                # a long run's memory stays bounded (no VCD: the past is unread)
+                retire_history(eng)
+            loop.start(body)
+            pattern = 0
             t_att = now_mu()
-            world.begin_pass(int(t_att))
-            try:
-                self.core_dma.playback_handle(attempt)
-            except RTIOUnderflow:
-                if capturing:
-                    eng.capture_stop()
-                loop.forget()
-                return n, _driver.UNDERFLOW, t_att
-            # the pass armed not quiet: its physics drawn in law (the reads below see its clicks)
-            world.law_pass(int(t_att))
-            # (plain ints: the reads' times reach the world and its dark-count horizons, where
-            # numpy scalars would make every later comparison and sum a numpy operation)
-            pattern = self.fetch_pattern(int(t_att) + int(gate_end_mu), timestamps)
-            n += 1
-            if pattern != 0:
-                if capturing:
-                    eng.capture_stop()
-                loop.forget()
-                break
+            n, t_att = loop.resume(n, int(t_att), max_attempts)
+            while n < max_attempts:
+                # (a pass armed not quiet has no signature: nothing of it is learnt, so its
+                # submissions are not recorded)
+                capturing = not world.armed_nonempty() and eng.capture_start()
+                t_att = now_mu()
+                world.begin_pass(int(t_att))
+                try:
+                    self.core_dma.playback_handle(attempt)
+                except RTIOUnderflow:
+                    if capturing:
+                        eng.capture_stop()
+                    loop.forget()
+                    return n, _driver.UNDERFLOW, t_att
+                # the pass armed not quiet: its physics drawn in law (the reads below see its
+                # clicks)
+                world.law_pass(int(t_att))
+                # (plain ints: the reads' times reach the world and its dark-count horizons,
+                # where numpy scalars would make every later comparison and sum a numpy
+                # operation)
+                pattern = self.fetch_pattern(int(t_att) + gate_end, timestamps)
+                n += 1
+                if pattern != 0:
+                    if capturing:
+                        eng.capture_stop()
+                    loop.forget()
+                    break
+                t = self.core.get_rtio_counter_mu() + margin_mu
+                if now_mu() < t:
+                    at_mu(t)
+                period = eng.capture_stop() if capturing else None
+                n, t_att = loop.after_timeout(period, int(t_att), n, max_attempts)
+            if not through_clicks or pattern == 0 or n >= max_attempts:
+                return n, pattern, t_att
+            if _driver.psi_of_pattern(pattern) != 0:
+                return n, pattern, t_att
+            # a click that is not a herald: the slack re-established as after a quiet attempt
             t = self.core.get_rtio_counter_mu() + margin_mu
             if now_mu() < t:
                 at_mu(t)
-            period = eng.capture_stop() if capturing else None
-            n, t_att = loop.after_timeout(period, int(t_att), n, max_attempts)
-        return n, pattern, t_att

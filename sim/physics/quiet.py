@@ -8,7 +8,7 @@ slack. At ``oxford2020`` ≈ 95 % of the attempts see no detector click at all: 
 periodic, such an attempt is the same pass shifted in time, and only how many of them come before
 the next one with a click is random. The parts:
 
-* driver (``sim.devices.bsa``): the loop of ``BellStateAnalyser.attempts_until_click_mu``, each
+* driver (``sim.devices.bsa``): the loop of ``BellStateAnalyser.attempts_until_herald_mu``, each
   pass captured by the engine and learnt by :class:`sim.fastforward_loop.FastForwardLoop` (the same
   learning as the entangler's timeouts: fixed point, transients);
 * physics (:class:`QuietAttempts`, mixed into the physics world): say whether a pass was *quiet*

@@ -188,7 +188,7 @@ def test_attempts_until_a_click_follow_the_reference(tmp_path, monkeypatch):
 
 
 def test_the_pass_after_a_call_start_is_what_detail_gives(tmp_path, monkeypatch):
-    """The fast path follows the pass after a call's start (after a click, the kernel calls
+    """The fast path follows the pass after a call's start (after a click, the loop starts
     again) or after a pass that was not quiet as it saw it follow the same state before
     (``AttemptLoop``). Audited: every
     time it would, the pass runs in detail instead and must make the same submissions relative

@@ -124,7 +124,7 @@ def test_no_driver_kernel_calls_a_plain_host_method_of_a_driver():
     for path in sorted((root / "repository").glob("*.py")):
         experiments += own_classes(load_experiment_module(path))
     named = set().union(*(_names_kernels_use(c) for c in driver_classes + experiments))
-    assert {"fetch_counts", "attempts_until_click_mu", "run_until_herald_mu"} <= named
+    assert {"fetch_counts", "attempts_until_herald_mu", "run_until_herald_mu"} <= named
     called = [
         f"{c.__module__}.{c.__name__}.{name}"
         for c in driver_classes
