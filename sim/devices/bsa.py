@@ -223,6 +223,11 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
                     at_mu(t)
                 period = eng.capture_stop() if capturing else None
                 n, t_att = loop.after_timeout(period, int(t_att), n, max_attempts)
+            if pattern == 0 and n > 0:
+                # the last attempt had no click, as the driver's reads of it leave the
+                # timestamps (they may have been followed without reads)
+                for k in range(4):
+                    timestamps[k] = -1
             if not through_clicks or pattern == 0 or n >= max_attempts:
                 return n, pattern, t_att
             if _driver.psi_of_pattern(pattern) != 0:

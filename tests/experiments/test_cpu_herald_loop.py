@@ -11,17 +11,20 @@ import runpy
 
 import numpy as np
 import pytest
-from artiq.experiment import TInt32, TInt64, TList, TTuple, kernel  # the stand-in
+from artiq.experiment import TInt32, TInt64, TList, TTuple, kernel, rpc  # the stand-in
 from numpy import int32, int64
 
 from drivers.bsa import UNDERFLOW, psi_of_pattern
 from tests.experiments.simhelpers import REPO, simulation
 from tests.experiments.test_cpu_fast_forward import _lab
 
+#: the experiment's class, as its file defines it
+RemoteEntanglementCPU = runpy.run_path(str(REPO / "remote_entanglement_cpu.py"))[
+    "RemoteEntanglementCPU"
+]
 
-class PerClickKernel(
-    runpy.run_path(str(REPO / "remote_entanglement_cpu.py"))["RemoteEntanglementCPU"]
-):
+
+class PerClickKernel(RemoteEntanglementCPU):
     """The CPU experiment as its kernel was before ``attempts_until_herald_mu``: back from the
     driver after every click; after one that is not a herald, ``resync`` and the next call (the
     kernel's loop went round: no cooling, no pause check and no herald timeout inside a block)."""
@@ -104,3 +107,55 @@ def test_attempts_until_herald_is_the_per_click_kernel(tmp_path, monkeypatch, fa
         assert np.array_equal(np.asarray(d_new[key]), np.asarray(d_old[key])), key
     assert ends_new == ends_old
     assert len(d_new["herald.attempts"]) == 12
+
+
+class QuietBlock(RemoteEntanglementCPU):
+    """Four cooling blocks of attempts, each one call of ``attempts_until_herald_mu`` with the
+    timestamps filled beforehand (the later calls start where the simulator knows what follows);
+    the attempts made, the pattern and the timestamps each leaves are kept."""
+
+    def run(self):
+        self.out = []
+        self.block()
+        self.set_dataset("block.out", np.array(self.out))
+
+    @rpc(flags={"async"})
+    def keep(self, values: TList(TInt64)):
+        self.out.extend(values)
+
+    @kernel
+    def block(self):
+        self.core.reset()
+        self.record_traces()
+        cool = self.core_dma.get_handle("remote_entanglement_cpu.cool")
+        attempt = self.core_dma.get_handle("remote_entanglement_cpu.attempt")
+        self.core.break_realtime()
+        self.bsa.input_mode()
+        self.node_a.idle()
+        self.node_b.idle()
+        ts = [int64(7)] * 4
+        for _ in range(4):
+            self.core_dma.playback_handle(cool)
+            for k in range(4):
+                ts[k] = int64(7)
+            done, pattern, _t = self.bsa.attempts_until_herald_mu(
+                attempt, self.sens_end_mu, self.margin_mu, self.attempts_per_cool, ts
+            )
+            self.keep([int64(done), int64(pattern), ts[0], ts[1], ts[2], ts[3]])
+            self.resync()
+
+
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_quiet_last_attempt_leaves_no_timestamps(tmp_path, fast):
+    """Detectors that never click: after a block of attempts without a click the timestamps are
+    -1, as the driver's reads of the last attempt leave them on hardware, also when the
+    simulator followed that attempt without reading it."""
+    lab = _lab(tmp_path, "silent", efficiency=0.0, dark_rate_hz=0.0)
+    sim = simulation(tmp_path / str(fast), lab=lab, seed=3)
+    sim.device_db["bsa"]["arguments"]["fast_forward"] = fast
+    result = sim.run(QuietBlock, None, {"mode": "z"})
+    assert result.exit_code == 0, result.error_message
+    out = np.asarray(result.datasets["block.out"]).reshape(4, 6)
+    sim.close()
+    assert (out[:, 0] > 100).all() and (out[:, 1] == 0).all()
+    assert (out[:, 2:] == -1).all(), out
