@@ -91,6 +91,7 @@ class RTIOEngine(
         "_par_top",
         "_slack_floor",
         "_routed",
+        "_diverted",
     )
 
     def __init__(

@@ -94,6 +94,7 @@ class SEDOutputs:
     _pulse_mu: int
     _slack_floor: int
     _routed: bool
+    _diverted: bool
     _seconds_to_mu: Callable[[float], int]
     take_time: Callable[[float], None]
     take_time_mu: Callable[[int], None]
@@ -253,41 +254,43 @@ class SEDOutputs:
             st = self.channels[target >> 8]
         except KeyError:
             st = None
-        if c2 > c > self._last_c and st is not None and st.hook is None and c > st.max_c:
-            # both events go to the current lane (no lane switch, so no sequence error); the
-            # lane is always full (its oldest slots may be long gone), so the second event
-            # waits for the slot after the first's
-            lane = self._lane
-            q = self._lane_q[lane]
-            counter = self.counter + self._c_out
-            head = q[0]
-            if head > counter:
-                counter = head
-            counter2 = counter + self._c_gap
-            head = q[1]
-            if head > counter2:
-                counter2 = head
-            slack = ts - counter
-            slack2 = ts2 - counter2
-            floor = self._slack_floor
-            if slack >= floor and slack2 >= floor:
-                q.append(c)
-                q.append(c2)
-                self.now = ts2
-                self.counter = counter2
-                self._last_c = self._lane_last[lane] = st.max_c = c2
-                if not target & 0xFF:  # a level pulse: logged compactly (ChannelState.log)
-                    log = st.log
-                    if st.pend is None:
-                        st.pend = len(log)
-                    log.append(ts)
-                    log.append(ts2)
-                else:
-                    addr = target & 0xFF
-                    st.log.append((ts, addr, 1))
-                    st.log.append((ts2, addr, 0))
-                return
-        self._pulse_events(target, mu, st)
+        # the common case's conditions negated: each test is then a short jump, which the
+        # interpreter specialises (a jump over the common case's code is not)
+        if c2 <= c or c <= self._last_c or st is None or st.hook is not None or c <= st.max_c:
+            self._pulse_events(target, mu, st)
+            return
+        # both events go to the current lane (no lane switch, so no sequence error); the lane is
+        # always full (its oldest slots may be long gone), so the second event waits for the
+        # slot after the first's
+        lane = self._lane
+        q = self._lane_q[lane]
+        counter = self.counter + self._c_out
+        head = q[0]
+        if head > counter:
+            counter = head
+        counter2 = counter + self._c_gap
+        head = q[1]
+        if head > counter2:
+            counter2 = head
+        floor = self._slack_floor
+        if ts - counter < floor or ts2 - counter2 < floor:
+            self._pulse_events(target, mu, st)
+            return
+        q.append(c)
+        q.append(c2)
+        self.now = ts2
+        self.counter = counter2
+        self._last_c = self._lane_last[lane] = st.max_c = c2
+        if not target & 0xFF:  # a level pulse: logged compactly (ChannelState.log)
+            log = st.log
+            if st.pend is None:
+                st.pend = len(log)
+            log.append(ts)
+            log.append(ts2)
+        else:
+            addr = target & 0xFF
+            st.log.append((ts, addr, 1))
+            st.log.append((ts2, addr, 0))
 
     def _pulse_events(self, target: int, mu: int, st: ChannelState | None) -> None:
         """:meth:`rtio_pulse`'s two submissions in every case (lane switches, sequence errors,
@@ -385,6 +388,7 @@ class SEDOutputs:
         else:
             self.__dict__.pop("rtio_output", None)
         self._routed = "rtio_output" in self.__dict__
+        self._diverted = self._routed or self._par_top
         if self._routed:
             self.__dict__["rtio_pulse"] = self._pulse_routed
         else:
@@ -450,7 +454,7 @@ def ttl_pulse(device: Any, duration: float) -> None:
     output event, +10 %, measured through the CLI; ``tests/rtio/test_pulse_path.py`` holds both
     to the three-call reference, event for event.)"""
     eng = ACTIVE.engine
-    if eng._par_top or eng._routed:
+    if eng._diverted:  # routed, or a bare statement of a parallel block
         eng.rtio_pulse(device.target_o, duration)
         return
     if duration == eng._pulse_s:  # the last duration's mu (a pulse train repeats it)
@@ -467,33 +471,35 @@ def ttl_pulse(device: Any, duration: float) -> None:
         st = eng.channels[device.channel]
     except KeyError:
         st = None
-    if c2 > c and c > eng._last_c and st is not None and st.hook is None and c > st.max_c:
-        # as in SEDOutputs.rtio_pulse: both events in the current lane, the second waiting for
-        # the slot after the first's
-        lane = eng._lane
-        q = eng._lane_q[lane]
-        counter = eng.counter + eng._c_out
-        head = q[0]
-        if head > counter:
-            counter = head
-        counter2 = counter + eng._c_gap
-        head = q[1]
-        if head > counter2:
-            counter2 = head
-        floor = eng._slack_floor
-        if ts - counter >= floor and ts2 - counter2 >= floor:
-            q.append(c)
-            q.append(c2)
-            eng.now = ts2
-            eng.counter = counter2
-            eng._last_c = eng._lane_last[lane] = st.max_c = c2
-            log = st.log  # compactly: the two timestamps (ChannelState.log)
-            if st.pend is None:
-                st.pend = len(log)
-            log.append(ts)
-            log.append(ts2)
-            return
-    eng._pulse_events(device.target_o, mu, st)
+    # as in SEDOutputs.rtio_pulse (the conditions negated, for short jumps): both events in the
+    # current lane, the second waiting for the slot after the first's
+    if c2 <= c or c <= eng._last_c or st is None or st.hook is not None or c <= st.max_c:
+        eng._pulse_events(device.target_o, mu, st)
+        return
+    lane = eng._lane
+    q = eng._lane_q[lane]
+    counter = eng.counter + eng._c_out
+    head = q[0]
+    if head > counter:
+        counter = head
+    counter2 = counter + eng._c_gap
+    head = q[1]
+    if head > counter2:
+        counter2 = head
+    floor = eng._slack_floor
+    if ts - counter < floor or ts2 - counter2 < floor:
+        eng._pulse_events(device.target_o, mu, st)
+        return
+    q.append(c)
+    q.append(c2)
+    eng.now = ts2
+    eng.counter = counter2
+    eng._last_c = eng._lane_last[lane] = st.max_c = c2
+    log = st.log  # compactly: the two timestamps (ChannelState.log)
+    if st.pend is None:
+        st.pend = len(log)
+    log.append(ts)
+    log.append(ts2)
 
 
 def _ttl_level(data: int) -> Callable[[Any], None]:

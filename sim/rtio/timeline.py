@@ -31,11 +31,16 @@ class Timeline:
     now: int
     counter: int
     _c_delay: int
+    _routed: bool
 
     def _init_timeline(self) -> None:
         self.now = 0
         self._frames: list[_Frame] = []
         self._par_top = False
+        #: the drivers' inlined output paths must go to the engine: a bare statement of a
+        #: parallel block runs or outputs are routed (``_par_top or _routed``, one flag for the
+        #: per-event check; :func:`sim.rtio.sed.ttl_pulse`)
+        self._diverted = False
         self._mu_of: dict[float, int] = {}
         # the last duration of ``delay`` and of ``ttl.pulse`` (NaN: none) with its mu, checked
         # before the memo: a loop repeats its durations
@@ -50,13 +55,14 @@ class Timeline:
             self.now = frames[-1].start
         frames.append(_Frame(False, self.now))
         self._par_top = False
+        self._diverted = self._routed
 
     def enter_parallel(self) -> None:
         frames = self._frames
         if frames and frames[-1].parallel:
             self.now = frames[-1].start
         frames.append(_Frame(True, self.now))
-        self._par_top = True
+        self._par_top = self._diverted = True
 
     def exit(self) -> None:
         frames = self._frames
@@ -69,9 +75,11 @@ class Timeline:
                 if self.now > parent.end:
                     parent.end = self.now
                 self.now = parent.start  # the next statement starts at the block start again
-            self._par_top = parent.parallel
+            self._par_top = par = parent.parallel
+            self._diverted = par or self._routed
         else:
             self._par_top = False
+            self._diverted = self._routed
 
     def take_time_mu(self, duration: int) -> None:
         """``delay_mu``: advance the cursor (negative allowed)."""
@@ -117,3 +125,4 @@ class Timeline:
         """Drop any open sequential/parallel frames (after a kernel raised)."""
         self._frames.clear()
         self._par_top = False
+        self._diverted = self._routed
