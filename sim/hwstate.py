@@ -367,7 +367,6 @@ def restore(session: Any, state: HardwareState) -> None:
     """Put ``state`` into ``session``, a session freshly built from the same device database and
     lab (its engine has logged nothing yet)."""
     eng = session.engine
-    eng.log_edits += 1  # (logs and level views replaced: see sim.rtio.change_scan)
     _restore_engine(eng, state.engine)
     _restore_ttl(eng, state)
     _restore_inputs(eng, state)

@@ -14,7 +14,6 @@ from functools import cached_property
 from itertools import cycle
 from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
-from sim.rtio.change_scan import note_submitted
 from sim.rtio.unlogged import UnloggedPlan, unlogged_channels
 
 __all__ = ["Submission", "Period", "FastForwardPhy", "PeriodCapture"]
@@ -298,8 +297,6 @@ class PeriodCapture:
             if ch in unlogged:  # (nothing will read them: counted, not logged)
                 self.outputs_before += len(evs) * k_done
                 other.max_c = (evs[-1][0] + shifts[-1]) & -8
-                if other.watch is not None:
-                    note_submitted(other)
                 continue
             n_before = len(other.log)
             tss, addrs, datas = period.columns[ch]
@@ -309,8 +306,6 @@ class PeriodCapture:
             if view is not None:  # (the view takes the transitions' times as logged)
                 view.repeat(evs, shifts, n_before, times)
             other.max_c = (evs[-1][0] + shifts[-1]) & -8
-            if other.watch is not None:
-                note_submitted(other)
         self._replay_lanes(period, shifts, start)
         self.now = period.now1 + shifts[-1]
         self.counter = period.counter1 + shifts[-1]

@@ -100,7 +100,6 @@ class ChannelState:
         "phy",
         "input",
         "level_view",
-        "watch",
     )
 
     def __init__(self, channel: int, name: str = "unknown", kind: Kind = Kind.UNKNOWN) -> None:
@@ -124,9 +123,6 @@ class ChannelState:
         self.phy: Any = None
         self.input: Any = None
         self.level_view: Any = None
-        #: the scans watching the channel, ``(their changed set, its index there)``, or None
-        #: (:mod:`sim.rtio.change_scan`: every submission path tells them)
-        self.watch: list[tuple[set[int], int]] | None = None
 
     @property
     def raw(self) -> list[tuple[int, int, int]]:

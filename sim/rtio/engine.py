@@ -221,7 +221,6 @@ class RTIOEngine(
             self.recorder.resets.append(self.counter)
         cc = self.counter >> 3
         self._reset_lanes()
-        self.log_edits += 1  # (drop_after below may cut logs: see sim.rtio.change_scan)
         for inp in self.inputs.values():
             inp.fill(self.counter)
         for st in self.channels.values():

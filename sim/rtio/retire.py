@@ -73,8 +73,6 @@ def retire_history(engine: Any, *, threshold: int | None = None) -> int:
     for timeline in engine.dds.values():
         _keep_from(timeline.t, horizon, timeline.s)
     engine.outputs_before += retired  # n_outputs still counts them
-    if retired:  # (logs cut in place: see sim.rtio.change_scan)
-        setattr(engine, "log_edits", getattr(engine, "log_edits", 0) + 1)
     setattr(engine, RETIRE_BASE, logged - retired)
     return retired
 

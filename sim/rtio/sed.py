@@ -28,7 +28,6 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from sim import syscalls
-from sim.rtio.change_scan import note_submitted
 from sim.rtio.channels import ChannelState
 from sim.rtio.errors import RTIOUnderflow
 from sim.rtio.summary import AsyncError
@@ -74,7 +73,6 @@ class SEDOutputs:
     now: int
     counter: int
     min_slack: int
-    log_edits: int
     channels: dict[int, ChannelState]
     _c_out: int
     _rec: Any
@@ -176,8 +174,6 @@ class SEDOutputs:
             st.flagged = True
             st.flag_c = st.max_c
         st.log.append((ts, addr, data))
-        if st.watch is not None:
-            note_submitted(st)
         if st.hook is not None:
             st.hook(ts, addr, data)
 
@@ -223,8 +219,6 @@ class SEDOutputs:
             st.flagged = True
             st.flag_c = st.max_c
         st.log.append((ts, target & 0xFF, data))
-        if st.watch is not None:
-            note_submitted(st)
         if st.hook is not None:
             st.hook(ts, target & 0xFF, data)
 
@@ -292,8 +286,6 @@ class SEDOutputs:
                     addr = target & 0xFF
                     st.log.append((ts, addr, 1))
                     st.log.append((ts2, addr, 0))
-                if st.watch is not None:
-                    note_submitted(st)
                 return
         self._pulse_events(target, mu, st)
 
@@ -342,8 +334,6 @@ class SEDOutputs:
                     st.flagged = True
                     st.flag_c = st.max_c
                 st.log.append((ts, addr, data))
-                if st.watch is not None:
-                    note_submitted(st)
                 if st.hook is not None:
                     self.counter, self._lane, self._last_c = counter, cur, last_c
                     st.hook(ts, addr, data)
@@ -442,7 +432,6 @@ class SEDOutputs:
     def _compact(self, st: ChannelState) -> None:
         """Fold a flagged channel's final events (coarse time ≤ counter + 12 can take no more
         events) into its resolution; log collisions found on the way."""
-        self.log_edits += 1  # (the log may be replaced: see sim.rtio.change_scan)
         for c in st.compact((self.counter >> 3) + 13):
             self._async(AsyncError.COLLISION, st.channel, c << 3)
 
@@ -503,8 +492,6 @@ def ttl_pulse(device: Any, duration: float) -> None:
                 st.pend = len(log)
             log.append(ts)
             log.append(ts2)
-            if st.watch is not None:
-                note_submitted(st)
             return
     eng._pulse_events(device.target_o, mu, st)
 
@@ -540,8 +527,6 @@ def _ttl_level(data: int) -> Callable[[Any], None]:
                     q.append(c)
                     eng._last_c = eng._lane_last[lane] = st.max_c = c
                     st.log.append((ts, 0, data))
-                    if st.watch is not None:
-                        note_submitted(st)
                     return
         eng.rtio_output(device.target_o, data)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from bisect import bisect_left
 from typing import Any, Callable, Sequence
 
-from sim.rtio.change_scan import ChangeScan
 from sim.rtio.channels import ChannelState, Kind
 from sim.rtio.phy.ttl import LevelView
 from sim.rtio.sed import NEG
@@ -28,19 +27,8 @@ class PhyViews:
     def _init_views(self) -> None:
         self.names: dict[str, tuple[Kind, int, dict]] = {}  # device name -> (kind, channel, extra)
         self.dds: dict[tuple[int, int], Any] = {}  # (spi channel, cs) -> DDS timeline
-        #: :meth:`ttl_levels_many`'s last channel list, its (index, channel state) pairs and their
-        #: :class:`ChangeScan` (None until every channel of the list has a state)
-        self._many: tuple[list[int], list[tuple[int, ChannelState]], ChangeScan | None] = (
-            [],
-            [],
-            None,
-        )
-        #: the pairs and scan of each channel list asked for (a scan watches its channels for
-        #: good: one per list)
-        self._scans: dict[tuple[int, ...], tuple[list[tuple[int, ChannelState]], ChangeScan]] = {}
-        #: edits of the channels' logs other than appends (retiring, compaction, the reset's
-        #: flush, a restored state): a :class:`ChangeScan` visits every channel after one
-        self.log_edits = 0
+        #: :meth:`ttl_levels_many`'s last channel list and its (index, channel state) pairs
+        self._many: tuple[list[int], list[tuple[int, ChannelState]]] = ([], [])
 
     def resolve_device(self, name: str) -> tuple[Kind, int, dict]:
         """``(kind, channel, extra)`` of a device name (``extra``: e.g. ``{"cs": 4}``, AD9910)."""
@@ -88,19 +76,12 @@ class PhyViews:
         self, channels: Sequence[int], t_from_mu: int, t_to_mu: int
     ) -> list[tuple[int, int, int]]:
         """:meth:`ttl_levels` of several channels: ``(t_mu, index in channels, level)``, grouped
-        by channel. Only the channels submitted to since the last call for the same list, or not
-        settled then, are visited (:class:`ChangeScan`); a settled one costs one check."""
+        by channel. Channels with nothing new and no change in the window cost one check."""
         out: list[tuple[int, int, int]] = []
-        known, pairs, scan = self._many
+        known, pairs = self._many
         if known != channels:  # (a list compare: the same list asked again costs no lookups)
-            pairs, scan = self._many_pairs(channels)
-        if scan is None:
-            visit: Sequence[int] = range(len(pairs))
-        else:
-            visit = scan.to_visit(t_from_mu, self.log_edits)
-        unsettled: list[int] = []
-        for k in visit:
-            i, st = pairs[k]
+            pairs = self._many_pairs(channels)
+        for i, st in pairs:
             view = st.level_view
             if view is None or st.flagged or view.gen is not None:
                 levels = self.ttl_levels(channels[i], t_from_mu, t_to_mu)
@@ -112,33 +93,22 @@ class PhyViews:
                 ):
                     continue
                 levels = view.levels(t_from_mu, t_to_mu)  # :meth:`ttl_levels`, inline
-            unsettled.append(k)
             if levels:
                 out += [(t_mu, i, lvl) for t_mu, lvl in levels]
-        if scan is not None:
-            scan.scanned(t_from_mu, self.log_edits, unsettled)
         return out
 
-    def _many_pairs(
-        self, channels: Sequence[int]
-    ) -> tuple[list[tuple[int, ChannelState]], ChangeScan | None]:
-        """``(index, channel state)`` of the ``channels`` that have one, and once all have, their
-        :class:`ChangeScan` (both kept for the next :meth:`ttl_levels_many`: channel states are
-        never replaced)."""
-        key = tuple(channels)
-        hit = self._scans.get(key)
-        if hit is None:
-            chans = self.channels
-            pairs = [(i, chans[ch]) for i, ch in enumerate(channels) if ch in chans]
-            if len(pairs) < len(channels):
-                return pairs, None
-            hit = self._scans[key] = (pairs, ChangeScan([st for _, st in pairs]))
-        self._many = (list(channels), *hit)
-        return hit
+    def _many_pairs(self, channels: Sequence[int]) -> list[tuple[int, ChannelState]]:
+        """``(index, channel state)`` of the ``channels`` that have one (kept for the next
+        :meth:`ttl_levels_many` once all have: channel states are never replaced)."""
+        chans = self.channels
+        pairs = [(i, chans[ch]) for i, ch in enumerate(channels) if ch in chans]
+        if len(pairs) == len(channels):
+            self._many = (list(channels), pairs)
+        return pairs
 
     def output_watch(self, channels: Sequence[int]) -> "OutputWatch":
         """A watch on the outputs submitted to ``channels`` (:class:`OutputWatch`)."""
-        return OutputWatch(self, channels)
+        return OutputWatch(self.channels, channels)
 
     def ttl_level_at(self, channel: int, t_mu: int) -> int:
         """Output level of a TTL-like channel at ``t_mu``."""
@@ -171,34 +141,25 @@ class PhyViews:
 class OutputWatch:
     """The outputs submitted so far to a fixed set of channels, asked for the next one at or
     after a time (a world's beams: nothing changes them before it). Holds their
-    :class:`ChannelState` objects (made once per channel, never replaced) once all exist, and
-    then visits only those a :class:`ChangeScan` names."""
+    :class:`ChannelState` objects (made once per channel, never replaced) once all exist."""
 
-    __slots__ = ("_views", "_numbers", "_states", "_scan")
+    __slots__ = ("_channels", "_numbers", "_states")
 
-    def __init__(self, views: PhyViews, numbers: Sequence[int]) -> None:
-        self._views = views
+    def __init__(self, channels: dict[int, ChannelState], numbers: Sequence[int]) -> None:
+        self._channels = channels
         self._numbers = list(numbers)
         self._states: list[ChannelState] | None = None
-        self._scan: ChangeScan | None = None
 
     def next_from(self, t_from_mu: int) -> int:
         """The earliest timestamp ``>= t_from_mu`` (mu) of an output submitted so far to the
         channels, replaced or not (``NEVER`` if none)."""
         states = self._states
-        scan = self._scan
         if states is None:
-            states = [st for st in map(self._views.channels.get, self._numbers) if st is not None]
+            states = [st for st in map(self._channels.get, self._numbers) if st is not None]
             if len(states) == len(self._numbers):
                 self._states = states
-                scan = self._scan = ChangeScan(states)
-        visit = (
-            range(len(states)) if scan is None else scan.to_visit(t_from_mu, self._views.log_edits)
-        )
-        unsettled: list[int] = []
         best = NEVER
-        for k in visit:
-            st = states[k]
+        for st in states:
             if st.max_c + 8 <= t_from_mu:
                 continue  # its outputs are at most 7 mu after max_c, the latest coarse time logged
             raw = st.raw
@@ -210,9 +171,6 @@ class OutputWatch:
                 continue
             else:
                 t = raw[bisect_left(raw, (t_from_mu,))][0]  # compares the times only
-            unsettled.append(k)
             if t < best:
                 best = t
-        if scan is not None:
-            scan.scanned(t_from_mu, self._views.log_edits, unsettled)
         return best

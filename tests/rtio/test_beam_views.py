@@ -39,10 +39,9 @@ def _brute_next(eng: RTIOEngine, t_from: int) -> int:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("every_channel", [False, True])
 def test_levels_and_next_output_are_the_plain_reads(seed, every_channel):
-    """``every_channel``: all the channels made at the start, so that the scans visit only the
-    channels submitted to since their last scan or not settled then (``ChangeScan``), at times
-    that mostly grow (sometimes earlier: every channel is visited then), with history retired
-    in between; otherwise channel 7 appears late and 5 never (the scans visit all)."""
+    """``every_channel``: all the channels made at the start (the views then keep the list's
+    channel states), asked at times that mostly grow (sometimes earlier), with pulses and
+    history retired in between; otherwise channel 7 appears late and 5 never."""
     rnd = random.Random(seed)
     eng = RTIOEngine()
     eng.counter = 0
@@ -84,9 +83,8 @@ def test_levels_and_next_output_are_the_plain_reads(seed, every_channel):
 
 
 def test_an_output_out_of_order_after_a_scan_is_seen():
-    """A channel settled at a scan (its last output before the scan's time) and then given an
-    output in the coarse cycle of its latest, after the scan's time: only its ``flagged`` mark
-    tells the watch's next scan to visit it."""
+    """A channel with nothing at or after a watch's last time, then given an output in the
+    coarse cycle of its latest, after that time (out of order): the watch finds it."""
     eng = RTIOEngine()
     eng.counter = 0
     for ch in CHANNELS:
@@ -103,8 +101,8 @@ def test_an_output_out_of_order_after_a_scan_is_seen():
 
 
 def test_a_pulse_after_a_scan_is_seen():
-    """A pulse (the SED's fast path, both events in one call) to a channel settled at the last
-    scans: the next scans visit it (it tells them, as every submission path does)."""
+    """A pulse (the SED's fast path, both events in one call) to a channel quiet at the last
+    scans: the next scans find it."""
     eng = RTIOEngine()
     for k, ch in enumerate(CHANNELS):
         eng.channel(ch).set_kind(Kind.TTL_OUT)
