@@ -13,7 +13,7 @@ the gateware path uses the same patterns through :class:`drivers.entangler.Entan
 
 from artiq.coredevice.exceptions import RTIOUnderflow
 from artiq.language.core import at_mu, delay_mu, kernel, now_mu, portable
-from artiq.language.types import TInt32, TInt64, TList, TNone, TTuple
+from artiq.language.types import TBool, TInt32, TInt64, TList, TNone, TTuple
 
 __all__ = [
     "BellStateAnalyser",
@@ -175,23 +175,9 @@ class BellStateAnalyser:
         later (not after one with a click: the caller decides). The simulator executes runs of
         attempts without any click in one step (``sim.devices.bsa``); on hardware this is a
         plain loop."""
-        n = 0
-        pattern = 0
-        t_att = now_mu()
-        while n < max_attempts:
-            t_att = now_mu()
-            try:
-                self.core_dma.playback_handle(attempt)
-            except RTIOUnderflow:
-                return n, UNDERFLOW, t_att
-            pattern = self.fetch_pattern(t_att + gate_end_mu, timestamps)
-            n += 1
-            if pattern != 0:
-                break
-            t = self.core.get_rtio_counter_mu() + margin_mu
-            if now_mu() < t:
-                at_mu(t)
-        return n, pattern, t_att
+        return self.attempts_loop_mu(
+            attempt, gate_end_mu, margin_mu, max_attempts, timestamps, False
+        )
 
     @kernel
     def attempts_until_herald_mu(
@@ -218,6 +204,23 @@ class BellStateAnalyser:
         after such a click and re-establishes its slack in between; not after the last attempt
         if it clicked (the caller decides). The simulator executes runs of attempts without any
         click in one step (``sim.devices.bsa``); on hardware this is a plain loop."""
+        return self.attempts_loop_mu(
+            attempt, gate_end_mu, margin_mu, max_attempts, timestamps, True
+        )
+
+    @kernel
+    def attempts_loop_mu(
+        self,
+        attempt,
+        gate_end_mu: TInt64,
+        margin_mu: TInt64,
+        max_attempts: TInt32,
+        timestamps: TList(TInt64),
+        through_clicks: TBool,
+    ) -> TTuple([TInt32, TInt32, TInt64]):
+        """The loop of :meth:`attempts_until_click_mu` (``through_clicks`` False: it ends at the
+        first click) and :meth:`attempts_until_herald_mu` (True: at the first herald); timeline
+        as theirs."""
         n = 0
         pattern = 0
         t_att = now_mu()
@@ -230,7 +233,7 @@ class BellStateAnalyser:
             pattern = self.fetch_pattern(t_att + gate_end_mu, timestamps)
             n += 1
             if pattern != 0:
-                if psi_of_pattern(pattern) != 0 or n >= max_attempts:
+                if not through_clicks or psi_of_pattern(pattern) != 0 or n >= max_attempts:
                     break
             t = self.core.get_rtio_counter_mu() + margin_mu
             if now_mu() < t:
