@@ -2,7 +2,8 @@
 """``drivers.bsa.BellStateAnalyser`` for the simulator: the same driver, with the attempts of
 :meth:`~drivers.bsa.BellStateAnalyser.attempts_until_click_mu` and
 :meth:`~drivers.bsa.BellStateAnalyser.attempts_until_herald_mu` in which no detector clicks
-executed in one step. After a click that is not a herald the latter starts its loop again as a
+executed in one step (both run the driver's ``attempts_loop_mu``, which this class
+overrides). After a click that is not a herald the latter starts its loop again as a
 new call of the former would (marked start, resume), without returning to the kernel: the same
 passes run in detail and the same draws as a kernel that calls again after each click.
 
@@ -127,47 +128,8 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
         return eng, self._loop, self._skipper
 
     @kernel
-    def attempts_until_click_mu(
+    def attempts_loop_mu(
         self,
-        attempt: Any,
-        gate_end_mu: int,
-        margin_mu: int,
-        max_attempts: int,
-        timestamps: list[int],
-    ) -> tuple[int, int, int]:
-        """As the driver's; runs the attempts without a click in one step."""
-        fast = self._fast_loop()
-        if fast is None:
-            return _driver.BellStateAnalyser.attempts_until_click_mu(
-                self, attempt, gate_end_mu, margin_mu, max_attempts, timestamps
-            )
-        return self._attempts(
-            fast, attempt, gate_end_mu, margin_mu, max_attempts, timestamps, False
-        )
-
-    @kernel
-    def attempts_until_herald_mu(
-        self,
-        attempt: Any,
-        gate_end_mu: int,
-        margin_mu: int,
-        max_attempts: int,
-        timestamps: list[int],
-    ) -> tuple[int, int, int]:
-        """As the driver's; runs the attempts without a click in one step. After a click that is
-        not a herald the loop starts again as a new call of :meth:`attempts_until_click_mu`
-        would (the state marked, what is known to follow it fast-forwarded), without returning
-        to the kernel."""
-        fast = self._fast_loop()
-        if fast is None:
-            return _driver.BellStateAnalyser.attempts_until_herald_mu(
-                self, attempt, gate_end_mu, margin_mu, max_attempts, timestamps
-            )
-        return self._attempts(fast, attempt, gate_end_mu, margin_mu, max_attempts, timestamps, True)
-
-    def _attempts(
-        self,
-        fast: tuple[Any, AttemptLoop, AttemptSkipper],
         attempt: Any,
         gate_end_mu: int,
         margin_mu: int,
@@ -175,8 +137,16 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
         timestamps: list[int],
         through_clicks: bool,
     ) -> tuple[int, int, int]:
-        """The fast-forwarded loop of :meth:`attempts_until_click_mu` (``through_clicks``
-        False) or :meth:`attempts_until_herald_mu` (True)."""
+        """As the driver's (the loop of ``attempts_until_click_mu`` and
+        ``attempts_until_herald_mu``); runs the attempts without a click in one step. After a
+        click that is not a herald (``through_clicks``) the loop starts again as a new call would
+        (the state marked, what is known to follow it fast-forwarded), without returning to the
+        kernel."""
+        fast = self._fast_loop()
+        if fast is None:
+            return _driver.BellStateAnalyser.attempts_loop_mu(
+                self, attempt, gate_end_mu, margin_mu, max_attempts, timestamps, through_clicks
+            )
         eng, loop, skipper = fast
         world = skipper.world
         # what else decides a pass: the loop's arguments and the CPU costs
