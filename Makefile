@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VPY) -m sim demo
 
+# The suite's modules spread over one worker a core (pytest-xdist), each module whole on one worker
+# (its fixtures built once); PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= auto
 test: check
-	$(VPY) -m pytest tests
+	$(VPY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile tests
 
 # One line per tool; any finding fails the target (after all three have run).
 check: $(STAMP)
