@@ -47,6 +47,7 @@ from drivers.entangler_registers import (
 )
 
 __all__ = [
+    "HeraldRuns",
     "Entangler",
     "TIMEOUT",
     "UNDERFLOW",
@@ -92,7 +93,70 @@ def patterns_to_word(patterns: TList(TInt32)) -> TInt32:
     return word
 
 
-class Entangler:
+class HeraldRuns:
+    """The run loop of an entangler device, shared by :class:`Entangler` (one core) and
+    :class:`drivers.entangler_pair.EntanglerPair` (master and slave): written once on the
+    device's ``run_mu``, ``set_config``, ``core`` and ``core_dma``."""
+
+    @kernel
+    def run(self, duration: float) -> TTuple([TInt64, TInt32]):
+        """:meth:`run_mu` with the duration in seconds."""
+        return self.run_mu(self.core.seconds_to_mu(duration))
+
+    @kernel
+    def cooled_run_mu(
+        self, cool, duration_mu: TInt64, margin_mu: TInt64, standalone: TBool
+    ) -> TTuple([TInt64, TInt32]):
+        """One run after re-cooling: play the DMA trace ``cool`` (a handle from
+        ``core_dma.get_handle``) at the cursor, enable the core, run for at most ``duration_mu``.
+
+        :return: ``(end_mu, reason)`` as :meth:`run_mu`.
+
+        Advances the cursor by the cooling trace and two coarse cycles, blocks until the run is
+        over, then moves the cursor to ``end_mu``, or to the RTIO counter + ``margin_mu`` if that
+        is later."""
+        self.core_dma.playback_handle(cool)
+        self.set_config(True, standalone)
+        end_mu, reason = self.run_mu(duration_mu)
+        at_mu(end_mu)
+        t = self.core.get_rtio_counter_mu() + margin_mu
+        if now_mu() < t:
+            at_mu(t)
+        return end_mu, reason
+
+    @kernel
+    def run_until_herald_mu(
+        self,
+        cool,
+        duration_mu: TInt64,
+        margin_mu: TInt64,
+        max_runs: TInt32,
+        standalone: TBool = True,
+    ) -> TTuple([TInt64, TInt32, TInt32]):
+        """Repeat :meth:`cooled_run_mu` until a run heralds, at most ``max_runs`` times.
+
+        :return: ``(end_mu, reason, timeouts)``: the last run's end and reason (matched slots, or
+            :data:`TIMEOUT` after ``max_runs`` timeouts, or :data:`UNDERFLOW` when a submission
+            was late: the caller must make slack, e.g. ``core.break_realtime()``), and the number
+            of runs that timed out (each ran its full ``duration_mu``).
+
+        Timeline as :meth:`cooled_run_mu`, once per run. The simulator executes a run of identical
+        timeouts in one step (``sim.devices.entangler``); on hardware this is a plain loop."""
+        timeouts = 0
+        end_mu = int64(0)
+        reason = TIMEOUT
+        while timeouts < max_runs:
+            try:
+                end_mu, reason = self.cooled_run_mu(cool, duration_mu, margin_mu, standalone)
+            except RTIOUnderflow:
+                return end_mu, UNDERFLOW, timeouts
+            if reason != TIMEOUT:
+                break
+            timeouts += 1
+        return end_mu, reason, timeouts
+
+
+class Entangler(HeraldRuns):
     """Gateware heralding core.
 
     :param channel: RTIO channel number of the entangler PHY.
@@ -227,63 +291,6 @@ class Entangler:
         new outputs, ``at_mu(end_mu)`` plus enough slack for the reads that follow."""
         self.write(ADDR_RUN, int32(duration_mu >> 3))
         return rtio_input_timestamped_data(int64(-1), self.channel)
-
-    @kernel
-    def run(self, duration: float) -> TTuple([TInt64, TInt32]):
-        """:meth:`run_mu` with the duration in seconds."""
-        return self.run_mu(self.core.seconds_to_mu(duration))
-
-    @kernel
-    def cooled_run_mu(
-        self, cool, duration_mu: TInt64, margin_mu: TInt64, standalone: TBool
-    ) -> TTuple([TInt64, TInt32]):
-        """One run after re-cooling: play the DMA trace ``cool`` (a handle from
-        ``core_dma.get_handle``) at the cursor, enable the core, run for at most ``duration_mu``.
-
-        :return: ``(end_mu, reason)`` as :meth:`run_mu`.
-
-        Advances the cursor by the cooling trace and two coarse cycles, blocks until the run is
-        over, then moves the cursor to ``end_mu``, or to the RTIO counter + ``margin_mu`` if that
-        is later."""
-        self.core_dma.playback_handle(cool)
-        self.set_config(True, standalone)
-        end_mu, reason = self.run_mu(duration_mu)
-        at_mu(end_mu)
-        t = self.core.get_rtio_counter_mu() + margin_mu
-        if now_mu() < t:
-            at_mu(t)
-        return end_mu, reason
-
-    @kernel
-    def run_until_herald_mu(
-        self,
-        cool,
-        duration_mu: TInt64,
-        margin_mu: TInt64,
-        max_runs: TInt32,
-        standalone: TBool = True,
-    ) -> TTuple([TInt64, TInt32, TInt32]):
-        """Repeat :meth:`cooled_run_mu` until a run heralds, at most ``max_runs`` times.
-
-        :return: ``(end_mu, reason, timeouts)``: the last run's end and reason (matched slots, or
-            :data:`TIMEOUT` after ``max_runs`` timeouts, or :data:`UNDERFLOW` when a submission
-            was late: the caller must make slack, e.g. ``core.break_realtime()``), and the number
-            of runs that timed out (each ran its full ``duration_mu``).
-
-        Timeline as :meth:`cooled_run_mu`, once per run. The simulator executes a run of identical
-        timeouts in one step (``sim.devices.entangler``); on hardware this is a plain loop."""
-        timeouts = 0
-        end_mu = int64(0)
-        reason = TIMEOUT
-        while timeouts < max_runs:
-            try:
-                end_mu, reason = self.cooled_run_mu(cool, duration_mu, margin_mu, standalone)
-            except RTIOUnderflow:
-                return end_mu, UNDERFLOW, timeouts
-            if reason != TIMEOUT:
-                break
-            timeouts += 1
-        return end_mu, reason, timeouts
 
     @kernel
     def get_status(self) -> TInt32:

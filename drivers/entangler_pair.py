@@ -17,13 +17,12 @@ started (its RUN write underflowed after the slave's went out: the slave then ti
 own) are older than the master's run end and are read and dropped on the way.
 """
 
-from artiq.coredevice.exceptions import RTIOUnderflow
 from artiq.coredevice.rtio import rtio_input_timestamped_data
-from artiq.language.core import at_mu, kernel, now_mu
+from artiq.language.core import kernel
 from artiq.language.types import TBool, TInt32, TInt64, TList, TNone, TTuple
-from numpy import int32, int64
+from numpy import int32
 
-from drivers.entangler import GATE_DET0, OUT_PUMP_B, TIMEOUT, UNDERFLOW
+from drivers.entangler import GATE_DET0, OUT_PUMP_B, HeraldRuns
 from drivers.entangler_registers import ADDR_RUN
 
 __all__ = ["EntanglerPair", "SLAVE_ANSWER_MU"]
@@ -32,7 +31,7 @@ __all__ = ["EntanglerPair", "SLAVE_ANSWER_MU"]
 SLAVE_ANSWER_MU = 64
 
 
-class EntanglerPair:
+class EntanglerPair(HeraldRuns):
     """Master and slave entangler cores as one device (see module docstring).
 
     :param master: device name of the master core (``is_master`` True, local channel).
@@ -117,49 +116,6 @@ class EntanglerPair:
         while 0 <= t < end_mu:
             t, data = rtio_input_timestamped_data(end_mu + SLAVE_ANSWER_MU, self.slave_channel)
         return end_mu, reason
-
-    @kernel
-    def run(self, duration: float) -> TTuple([TInt64, TInt32]):
-        """:meth:`run_mu` with the duration in seconds."""
-        return self.run_mu(self.core.seconds_to_mu(duration))
-
-    @kernel
-    def cooled_run_mu(
-        self, cool, duration_mu: TInt64, margin_mu: TInt64, standalone: TBool
-    ) -> TTuple([TInt64, TInt32]):
-        """One run after re-cooling, as :meth:`drivers.entangler.Entangler.cooled_run_mu`, on
-        both cores."""
-        self.core_dma.playback_handle(cool)
-        self.set_config(True, standalone)
-        end_mu, reason = self.run_mu(duration_mu)
-        at_mu(end_mu)
-        t = self.core.get_rtio_counter_mu() + margin_mu
-        if now_mu() < t:
-            at_mu(t)
-        return end_mu, reason
-
-    @kernel
-    def run_until_herald_mu(
-        self,
-        cool,
-        duration_mu: TInt64,
-        margin_mu: TInt64,
-        max_runs: TInt32,
-        standalone: TBool = True,
-    ) -> TTuple([TInt64, TInt32, TInt32]):
-        """As :meth:`drivers.entangler.Entangler.run_until_herald_mu`, on both cores."""
-        timeouts = 0
-        end_mu = int64(0)
-        reason = TIMEOUT
-        while timeouts < max_runs:
-            try:
-                end_mu, reason = self.cooled_run_mu(cool, duration_mu, margin_mu, standalone)
-            except RTIOUnderflow:
-                return end_mu, UNDERFLOW, timeouts
-            if reason != TIMEOUT:
-                break
-            timeouts += 1
-        return end_mu, reason, timeouts
 
     @kernel
     def get_status(self) -> TInt32:
