@@ -153,7 +153,7 @@ def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
     ]
     lines += [f"| lab / wall time (s) | {st.lab_time_s:.4g} / {st.wall_time_s:.4g} |"]
     if st.duty_cycle is not None:
-        lines.append(f"| duty cycle | {st.duty_cycle:.4f} |")
+        lines.append(f"| duty cycle (attempt cycles' share of lab time) | {st.duty_cycle:.4f} |")
     if st.split is not None:
         lines.append(f"| ψ+ / ψ− heralds | {st.split.psi_plus} / {st.split.psi_minus} |")
         lines.append(

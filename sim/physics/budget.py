@@ -63,6 +63,8 @@ __all__ = [
     "gate_window",
     "herald_timing",
     "herald_to_rotation_s",
+    "lab_duty_cycle",
+    "lab_duty_line",
     "link_datasets",
     "photon_eta",
     "predict",
@@ -344,6 +346,7 @@ def budget_dict(
         "loop_rate_hz": bd.loop_rate_hz,
         "herald_time_s": bd.herald_time_s,
         "rate_hz": bd.rate_hz,
+        "lab_duty_cycle": lab_duty_cycle(1 / bd.attempt_rate_hz, bd.rate_hz, bd.p_succ),
         **fidelity_fields(bd),
     }
 
@@ -356,6 +359,22 @@ def gate_line(d: dict) -> str:
     return (
         f"  detection gate                         [{g0:+.0f}, {g1:+.0f}) ns from the earliest"
         f" photon arrival ({origin})"
+    )
+
+
+def lab_duty_cycle(cycle_s: float, rate_hz: float, p_success: float) -> float:
+    """The attempt cycles' share of lab time, which a run records as ``totals.duty_cycle``
+    (attempts × cycle length / lab time): ``cycle_s`` · R / P, attempts per herald 1/P and lab
+    time per herald 1/R. Unlike the loop's duty cycle D it counts the heralds' handling, and on
+    the CPU path the reads and margin of each attempt, as time not spent in cycles."""
+    return cycle_s * rate_hz / p_success if p_success > 0 else 0.0
+
+
+def lab_duty_line(d: dict) -> str:
+    """The budget's line of :func:`lab_duty_cycle` (``d``: a budget dict's ``lab_duty_cycle``)."""
+    return (
+        f"  attempt cycles' share of lab time      {d['lab_duty_cycle']:.3f}"
+        "  (cycle·R/P: what a run records as totals.duty_cycle; D is the loop's alone)"
     )
 
 
@@ -417,6 +436,7 @@ def format_budget(
             f"  heralded rate (lab time)               R = 1/(1/R_loop + T_herald)"
             f" = {d['rate_hz']:.1f} s^-1"
         ),
+        lab_duty_line(d),
         f"  heralded-state fidelity                F = {d['fidelity_state']:.4f}",
         (
             f"  measured fidelity (with SPAM)          F = {d['fidelity_measured']:.4f}"

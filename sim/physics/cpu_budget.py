@@ -37,6 +37,8 @@ from .budget import (
     gate_window,
     herald_timing,
     herald_to_rotation_s,
+    lab_duty_cycle,
+    lab_duty_line,
     link_datasets,
     photon_eta,
     predict,
@@ -190,6 +192,7 @@ def cpu_budget_dict(
         "herald_handling_s": t.herald_handling_mu * 1e-9,
         "herald_time_s": b.herald_time_s,
         "rate_hz": b.rate_hz,
+        "lab_duty_cycle": lab_duty_cycle(t.loop.cycle_mu * 1e-9, b.rate_hz, link.p_succ),
         "herald_to_rotation_s": t.rotation_wait_s,
         **fidelity_fields(link),
         "gateware": {
@@ -252,6 +255,7 @@ def format_cpu_budget(
             f"  heralded rate (lab time)               R = 1/(1/R_loop + T_herald)"
             f" = {d['rate_hz']:.1f} s^-1  (gateware {g['rate_hz']:.1f})"
         ),
+        lab_duty_line(d),
         f"  heralded-state fidelity                F = {d['fidelity_state']:.4f}",
         (
             f"  measured fidelity (with SPAM)          F = {d['fidelity_measured']:.4f}"

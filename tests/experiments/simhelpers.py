@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Helpers for running repository experiments in the simulator (tests and benchmarks)."""
 
+import math
 from pathlib import Path
 
 from sim.lab_datasets import calibration_datasets as lab_calibration  # noqa: F401 (re-export)
@@ -48,3 +49,15 @@ def run(sim, name, **arguments):
     result = sim.run(REPO / (name + ".py"), None, arguments)
     assert result.exit_code == 0, result.error_message
     return result.datasets
+
+
+def assert_lab_duty_is_the_budgets(d: dict, budget: dict) -> None:
+    """The run's ``totals.duty_cycle`` (attempt cycles' share of lab time) within 4σ + 0.5 % of
+    the budget's ``lab_duty_cycle``: its noise is that of the heralds' handling share of lab time
+    (T_herald·R), which moves with the number of heralds (relative σ ≈ 1/√n); the loop's own
+    duty cycle D is several % (gateware) to 3× (CPU) away."""
+    n = int(d["totals.heralds"])
+    expected = budget["lab_duty_cycle"]
+    share = budget["herald_time_s"] * budget["rate_hz"]
+    tol = expected * (4 * share / math.sqrt(n) + 0.005)
+    assert abs(d["totals.duty_cycle"] - expected) < tol, (d["totals.duty_cycle"], expected, tol)

@@ -19,8 +19,8 @@ import json
 
 import pytest
 
-from sim.physics.cpu_budget import cpu_herald_timing, predict_cpu
-from tests.experiments.simhelpers import REPO, simulation
+from sim.physics.cpu_budget import cpu_budget_dict, cpu_herald_timing, predict_cpu
+from tests.experiments.simhelpers import REPO, assert_lab_duty_is_the_budgets, simulation
 
 SILENT = ("bsa.detectors.*.efficiency=0.0", "bsa.detectors.*.dark_rate_hz=0.0")
 
@@ -138,6 +138,7 @@ def test_herald_handling_and_rate_against_the_simulation(tmp_path):
     assert t.lab_time_mu(att, coolings, n, settings=1) == pytest.approx(lab_mu, rel=1e-3)
     p = n / att
     assert abs(p - b.link.p_succ) < 3 * b.link.p_succ / n**0.5, (p, b.link.p_succ)
+    assert_lab_duty_is_the_budgets(d, cpu_budget_dict(lab, "z"))
 
 
 def test_heralded_z_populations_are_the_budgets(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.experiments.simhelpers import run, simulation
+from tests.experiments.simhelpers import assert_lab_duty_is_the_budgets, run, simulation
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def sim(tmp_path):
 def test_success_probability_and_rate_match_budget(sim):
     """P̂ = heralds/attempts within 4σ of ½η_Aη_B; the lab-time rate within 4σ of the budget's
     R = 1/(1/(P·f·D) + T_herald), whose duty cycle and herald time follow the experiment's loop."""
-    from sim.physics.budget import predict
+    from sim.physics.budget import budget_dict, predict
 
     b = predict(sim.lab, "z")
     d = run(sim, "remote_entanglement", mode="z", heralds_per_setting=300)
@@ -37,6 +37,7 @@ def test_success_probability_and_rate_match_budget(sim):
     rate = n / d["totals.lab_time_s"]
     assert abs(rate - b.rate_hz) < 4 * math.sqrt(n) / d["totals.lab_time_s"]
     assert d["totals.underflows_recovered"] == 0
+    assert_lab_duty_is_the_budgets(d, budget_dict(sim.lab, "z"))
     # ψ± heralds are anti-correlated in Z: P_odd within 4σ of the budget's SPAM-limited value
     odd = np.mean(d["herald.bit_a"] != d["herald.bit_b"])
     eps = sum(b.spam)
