@@ -166,24 +166,33 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
         return self.core.get_rtio_counter_mu()
 
     def measure_node(self, k, r):
-        """Measure node ``k``'s path rotation N = W·F; return (N, W)."""
+        """Measure node ``k``'s path rotation N = W·F; return (N, W, the plate angles found).
+
+        A measurement cut short (no reference light, a termination, a lost controller) puts
+        the node's plates back where it found them before the error goes on: the compensator
+        left at a probe setting would rotate every later run's photons."""
         node = NODES[k]
         pos = self.waveplates.positions()
         base = {p: pos["{}.{}".format(node, p)] for p in COMPENSATOR}
+        found = dict(base, ref=pos["{}.ref".format(node)])
         w = compensator(base)
         probes = [base] + [solve_compensator(a @ w) for a in analyser_rotations()[1:]]
         out = []
         i = 0
-        for ref_deg in (REF_H_DEG, REF_D_DEG):
-            s = []
-            for angles in probes:
-                self.waveplates.move_node(node, dict(angles, ref=ref_deg))
-                self.count_reference(k)
-                c = self.last_counts
-                self.counts[r, k, i] = c
-                i += 1
-                s.append(stokes_component(c, node))
-            out.append(np.array(s))
+        try:
+            for ref_deg in (REF_H_DEG, REF_D_DEG):
+                s = []
+                for angles in probes:
+                    self.waveplates.move_node(node, dict(angles, ref=ref_deg))
+                    self.count_reference(k)
+                    c = self.last_counts
+                    self.counts[r, k, i] = c
+                    i += 1
+                    s.append(stokes_component(c, node))
+                out.append(np.array(s))
+        except BaseException:
+            self.waveplates.move_node(node, found)
+            raise
         return net_rotation_from_stokes(out[0], out[1]), w, base
 
     def run(self):

@@ -155,3 +155,35 @@ def test_a_pause_yields_and_the_rounds_go_on(tmp_path, monkeypatch):
     t = r.datasets["polcomp.t_lab_s"]
     assert not np.isnan(t).any() and not np.isnan(r.datasets["polcomp.error"]).any()
     assert t[1] - t[0] > 10.0, t
+
+
+def test_a_failed_measurement_leaves_the_plates_where_it_found_them(tmp_path):
+    """``oxford2020`` has no reference light: a node's Stokes measurement fails (exit 1, the
+    message names the missing ``[nodes.a.reference]``), after its dark counts let some probe
+    settings through. The plates are back at the angles the run found: left at a probe setting
+    (as they were before the fix: qwp1 ≈ 180°, hwp 157.5°), every later run's photons were
+    rotated and the heralded fidelity fell to ≈ 0.5 with P and R unchanged."""
+    from artiq.experiment import EnvExperiment
+
+    class Plates(EnvExperiment):
+        def build(self):
+            self.setattr_device("waveplates")
+
+        def run(self):
+            pos = self.waveplates.positions()
+            self.set_dataset("plates", [pos[k] for k in sorted(pos)])
+
+    with Simulation(
+        ROOT / "device_db.py",
+        seed=1,
+        lab="oxford2020",
+        results_dir=tmp_path / "results",
+        dataset_db=False,
+    ) as sim:
+        assert sim.run(ROOT / "repository" / "startup.py").exit_code == 0
+        before = sim.run(Plates).datasets["plates"]
+        pc = sim.run(ROOT / "repository" / "polarisation_compensation.py", arguments={"gates": 5})
+        assert pc.exit_code == 1 and "[nodes.a.reference]" in pc.error_message, pc.error_message
+        assert int(np.sum(pc.datasets["polcomp.counts"])) > 0  # probes were played
+        after = sim.run(Plates).datasets["plates"]
+    assert np.array_equal(before, after), (before, after)
