@@ -308,10 +308,19 @@ def cmd_budget(args: argparse.Namespace) -> int:
 
     check_link_overrides(args.lab_set, args.device_db)
     lab = resolve_lab(args.lab, None, args.lab_set)
+    if lab is None:
+        raise InputError("the budget needs a lab: a preset name or a lab TOML file, not 'none'")
     two = is_two_chassis(args.device_db)
     gate = None if args.detection_gate is None else tuple(args.detection_gate)
     if gate is not None and not 0 <= gate[0] < gate[1]:
         raise InputError("--detection-gate {} {}: need 0 <= START < STOP (ns)".format(*gate))
+    if gate is not None:
+        from sim.physics.lab import LabError, check_detection_gate
+
+        try:
+            check_detection_gate(lab, gate)
+        except LabError as exc:
+            raise InputError("--detection-gate: {}".format(exc)) from None
     if gate is not None and args.gate:
         raise InputError("--detection-gate is for the entanglement budget, not with --gate")
     if args.path == "cpu":
@@ -356,11 +365,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """``ionlink-sim demo``: startup, readout calibration, single-photon calibration and remote
     entanglement at ``--lab``, then the report."""
     from sim.demo import run_demo
+    from sim.provenance import NO_LAB
     from sim.runner import InputError
     from sim.termination import signals_interrupt
 
     if args.heralds < 1:
         raise InputError("--heralds must be at least 1")
+    if args.lab == NO_LAB:
+        raise InputError("the demo needs a lab: a preset name or a lab TOML file, not 'none'")
     with signals_interrupt():
         return run_demo(
             seed=args.seed,

@@ -60,6 +60,7 @@ __all__ = [
     "Readout",
     "Reference",
     "Species",
+    "check_detection_gate",
     "lab_from_dict",
     "load_lab",
 ]
@@ -176,6 +177,31 @@ def _check_physics(lab: Lab) -> None:
     _check_loop(lab)
 
 
+def _excite_time_s(lab: Lab) -> float:
+    """The excitation pulse's start in the cycle (s), as the experiments play the lab's
+    ``[loop]`` (``calib.link.excite_time_s``)."""
+    lp = lab.loop
+    return loop_datasets(
+        lp.cycle_s, lp.run_s, lp.cool_s, lp.pump_s, lp.gate_start_s, lp.gate_length_s, 0.0
+    )["calib.link.excite_time_s"]
+
+
+def check_detection_gate(lab: Lab, gate_mu: tuple[int, int]) -> None:
+    """A detection gate ``[start, stop)`` (mu = ns from the excitation pulse's start, as
+    ``calib.photon.gate_start_mu``/``gate_stop_mu``) that the experiments can play at ``lab``:
+    it ends inside the cycle, as they require before anything runs.
+
+    :raises LabError: it does not."""
+    cycle_mu = round(lab.loop.cycle_s * 1e9) & ~7
+    end_mu = round(_excite_time_s(lab) * 1e9) + gate_mu[1]
+    if end_mu >= cycle_mu:
+        raise LabError(
+            f"detection gate [{gate_mu[0]}, {gate_mu[1]}) ns from the excitation: it ends "
+            f"{end_mu} ns into lab {lab.name}'s {cycle_mu} ns cycle (excitation at "
+            f"{end_mu - gate_mu[1]} ns); the experiments refuse a gate that ends after the cycle"
+        )
+
+
 def _check_loop(lab: Lab) -> None:
     """The ``[loop]`` the entangler can play: a cycle its register holds, runs of whole cycles
     (at least one), and each node's pump, excitation and gate inside the cycle (the limits the
@@ -192,9 +218,7 @@ def _check_loop(lab: Lab) -> None:
             f"lab {n}: loop.run_s = {lp.run_s!r}: a run is at least one cycle "
             f"(loop.cycle_s = {lp.cycle_s!r}) and fewer than {RUN_MAX_CYCLES} cycles"
         )
-    excite_s = loop_datasets(
-        lp.cycle_s, lp.run_s, lp.cool_s, lp.pump_s, lp.gate_start_s, lp.gate_length_s, 0.0
-    )["calib.link.excite_time_s"]
+    excite_s = _excite_time_s(lab)
     for node in lab.nodes:
         gate_end_s = excite_s + node.optics.photon_delay_s + lp.gate_start_s + lp.gate_length_s
         if round(gate_end_s * 1e9) >= cycle_mu:

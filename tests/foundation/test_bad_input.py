@@ -201,3 +201,14 @@ def test_no_lab_description_is_refused_not_simulated_without_physics(
         capsys.readouterr()
         assert main([command, experiment, "-q", "--lab", "none", "--set", "loop.cool_s=1e-6"]) == 2
         assert "--set needs a lab" in _one_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("argv", [["budget", "none"], ["demo", "--lab", "none", "-q"]])
+def test_commands_that_need_physics_refuse_lab_none(tmp_path, capsys, monkeypatch, argv):
+    """``budget`` and ``demo`` predict or measure physics: ``--lab none`` (the timing alone) is
+    one line and exit 2 before anything runs. (It was an internal error, exit 1; the demo first
+    simulated its whole chain with the repository's lab.toml.)"""
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    assert "needs a lab" in _one_line(capsys.readouterr().err)
+    assert not any(tmp_path.iterdir())  # nothing ran: no results, no lab state

@@ -95,6 +95,13 @@ def test_budget_cli_takes_the_detection_gate(capsys):
     assert main(["budget", "duke2024", "--detection-gate", "514", "469"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--detection-gate 514 469" in err
+    # a gate the experiments cannot play (it ends after oxford2020's 1048 ns cycle, the
+    # excitation at 584 ns) is refused as they refuse it, not given a budget (it was: P = 1.6e-11)
+    assert main(["budget", "oxford2020", "--detection-gate", "29", "464"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ends 1048 ns into lab oxford2020's 1048 ns cycle" in err
+    assert main(["budget", "oxford2020", "--detection-gate", "29", "463", "--json"]) == 0
+    capsys.readouterr()
     # the CPU path's budget takes the same gate: the gateware path's P, its gate named
     assert (
         main(["budget", "duke2024", "--path", "cpu", "--detection-gate", "469", "514", "--json"])
