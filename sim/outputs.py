@@ -93,44 +93,66 @@ def prepare_outputs(outputs: Iterable[OutputPath]) -> None:
     :raises OutputPathError: ``<what> '<path>' ...: <problem>`` for the first path that cannot.
     """
     for out in outputs:
-        path = Path(out.path)
-        folder = path if out.folder else path.parent
-        if out.folder and path.exists() and not path.is_dir():
-            raise OutputPathError("{} '{}' is a file, not a folder".format(out.what, path))
-        if not out.folder and path.is_dir():
-            raise OutputPathError("{} '{}' is a folder, not a file".format(out.what, path))
-        existing = next((p for p in (folder, *folder.parents) if p.is_dir()), None)
-        if existing is not None and _full(existing, out.room):  # (before making folders there)
-            raise OutputPathError(
-                "{} '{}' is on a full disk ({}{})".format(
-                    out.what,
-                    path,
-                    os.strerror(errno.ENOSPC),
-                    "" if out.room <= 1 else ": it needs {} KiB free".format(out.room // 1024),
-                )
-            )
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            blocking = next(
-                (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None
+            _prepare(out)
+        except OSError as exc:  # (a name too long, a path the system refuses to look at)
+            raise OutputPathError("{} '{}': {}".format(out.what, out.path, cause(exc))) from None
+
+
+def _prepare(out: OutputPath) -> None:
+    """:func:`prepare_outputs` of one path."""
+    path = Path(out.path)
+    folder = path if out.folder else path.parent
+    if out.folder and path.exists() and not path.is_dir():
+        raise OutputPathError("{} '{}' is a file, not a folder".format(out.what, path))
+    if not out.folder and path.is_dir():
+        raise OutputPathError("{} '{}' is a folder, not a file".format(out.what, path))
+    existing = next((p for p in (folder, *folder.parents) if p.is_dir()), None)
+    if existing is not None and _full(existing, out.room):  # (before making folders there)
+        raise OutputPathError(
+            "{} '{}' is on a full disk ({}{})".format(
+                out.what,
+                path,
+                os.strerror(errno.ENOSPC),
+                "" if out.room <= 1 else ": it needs {} KiB free".format(out.room // 1024),
             )
-            problem = (
-                "'{}' is a file".format(blocking)
-                if blocking is not None
-                else exc.strerror or str(exc)
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocking = next(
+            (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None
+        )
+        problem = (
+            "'{}' is a file".format(blocking) if blocking is not None else exc.strerror or str(exc)
+        )
+        raise OutputPathError(
+            "cannot create {}{} '{}': {}".format(
+                "" if out.folder else "the folder of ", out.what, path, problem
             )
-            raise OutputPathError(
-                "cannot create {}{} '{}': {}".format(
-                    "" if out.folder else "the folder of ", out.what, path, problem
-                )
-            ) from None
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise OutputPathError(
-                "{} '{}': folder '{}' is not writable".format(out.what, path, folder)
+        ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputPathError("{} '{}': folder '{}' is not writable".format(out.what, path, folder))
+    if not out.folder and path.exists() and not os.access(path, os.W_OK):
+        raise OutputPathError("{} '{}' is not writable".format(out.what, path))
+    _probe(out, folder)
+
+
+def _probe(out: OutputPath, folder: Path) -> None:
+    """Create and remove a file in ``folder``: permissions alone do not say that a file can be
+    made there (root may write anywhere, yet not in ``/proc``)."""
+    import tempfile
+
+    try:
+        fd, name = tempfile.mkstemp(prefix=".ionlink-probe-", dir=folder)
+    except OSError as exc:
+        raise OutputPathError(
+            "{} '{}': cannot create a file in folder '{}': {}".format(
+                out.what, out.path, folder, cause(exc)
             )
-        if not out.folder and path.exists() and not os.access(path, os.W_OK):
-            raise OutputPathError("{} '{}' is not writable".format(out.what, path))
+        ) from None
+    os.close(fd)
+    os.unlink(name)
 
 
 @dataclass(frozen=True)

@@ -212,3 +212,29 @@ def test_commands_that_need_physics_refuse_lab_none(tmp_path, capsys, monkeypatc
     assert main(argv) == 2
     assert "needs a lab" in _one_line(capsys.readouterr().err)
     assert not any(tmp_path.iterdir())  # nothing ran: no results, no lab state
+
+
+@pytest.mark.parametrize(
+    "option, path, says",
+    [
+        ("--vcd", "/proc/run.vcd", "cannot create a file in folder '/proc'"),
+        ("--vcd", "{tmp}/" + "v" * 300 + ".vcd", "File name too long"),
+        ("--results", "{tmp}/" + "r" * 300, "File name too long"),
+        ("--dataset-db", "{tmp}/" + "d" * 300 + ".mdb", "File name too long"),
+    ],
+)
+def test_an_output_path_the_system_refuses_is_bad_input(
+    tmp_path, capsys, monkeypatch, option, path, says
+):
+    """An output the system will not create (a folder where no file can be made though the
+    permissions allow it, a name longer than the file system takes) is one line and exit 2
+    before the experiment is built. (``/proc`` ran the whole experiment and then wrote the VCD
+    elsewhere, exit 1; a long name was an internal error, exit 1.)"""
+    monkeypatch.chdir(tmp_path)
+    experiment = str(ROOT / "repository" / "startup.py")
+    ddb = str(ROOT / "device_db.py")
+    argv = ["run", experiment, "--device-db", ddb, "--lab", "oxford2020", "-q"]
+    argv += [option, path.format(tmp=tmp_path)]
+    assert main(argv) == 2
+    assert says in _one_line(capsys.readouterr().err)
+    assert not list(tmp_path.rglob("*.h5"))  # nothing ran
