@@ -70,3 +70,33 @@ def test_a_termination_signal_stops_the_gate_within_check_every_runs(tmp_path, s
     assert rep.shots == shots and rep.tomography is None
     assert any(f"stopped early (terminated) after {shots} of 288 shots" in n for n in rep.notes)
     assert any("no process fidelity from the shots taken" in n for n in rep.notes)
+
+
+def test_a_run_stopped_at_once_is_named_so_by_the_analysis(tmp_path):
+    """Two SIGINTs at shot 25 (a Ctrl-C, then another): the run stops at once inside its kernel,
+    exit 130, before the kernel recorded its totals (``totals.attempts`` 0, stop reason the
+    placeholder ``exception``); the file names the signal (``ionlink.sim.stopped_at_once``) and
+    ionlink-analyze gate says the run was stopped at once, not that it ended by an exception."""
+    base = signalled_gate(signal.SIGINT)
+
+    class TwiceSignalled(base):  # type: ignore[misc, valid-type]
+        def set_dataset(self, key, value, **kwargs):
+            super().set_dataset(key, value, **kwargs)
+            if key == "ionlink.progress" and self.recorded() == SIGNAL_AT_SHOT:
+                os.kill(os.getpid(), signal.SIGINT)  # (the second, after base's first)
+
+    lab = ideal_fast()
+    sim = Simulation(
+        ROOT / "device_db.py", seed=4, lab=lab, results_dir=tmp_path / "results", dataset_db=False
+    )
+    for key, value in lab_calibration(lab).items():
+        sim.dataset_db.set(key, value, persist=True)
+    with sim:
+        assert sim.run(REPO / "startup.py").exit_code == 0
+        r = sim.run(TwiceSignalled, None, {"mode": "cz", "heralds_per_setting": 2})
+    assert r.exit_code == 128 + signal.SIGINT, r.error_message
+    d = r.datasets
+    assert d["ionlink.sim.stopped_at_once"] == "SIGINT" and d["totals.stop_reason"] == "exception"
+    rep = gate_summary(r.results_file, n_boot=10)
+    assert any("stopped at once by a second SIGINT" in n for n in rep.notes), rep.notes
+    assert not any("(exception)" in n for n in rep.notes), rep.notes
