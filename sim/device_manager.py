@@ -80,6 +80,10 @@ def load_device_db(path: str | os.PathLike) -> dict:
     :raises DeviceDBError: the file is missing, does not import, or defines no ``device_db`` dict.
     """
     path = pathlib.Path(path)
+    if path.is_dir():
+        raise DeviceDBError(
+            "device database '{}' is a folder: give its device_db.py file".format(path)
+        )
     if not path.is_file():
         raise DeviceDBError("device database '{}' not found".format(path))
     try:

@@ -238,3 +238,19 @@ def test_an_output_path_the_system_refuses_is_bad_input(
     assert main(argv) == 2
     assert says in _one_line(capsys.readouterr().err)
     assert not list(tmp_path.rglob("*.h5"))  # nothing ran
+
+
+@pytest.mark.parametrize(
+    "where, says",
+    [("folder", "is a folder: give its device_db.py file"), ("missing", "not found")],
+)
+def test_a_device_db_path_that_is_no_file_is_named_for_what_it_is(
+    tmp_path, capsys, monkeypatch, where, says
+):
+    """``--device-db`` naming a folder (the repository's, say) says so; a missing file is "not
+    found" (the folder was "not found" too)."""
+    monkeypatch.chdir(tmp_path)
+    path = ROOT if where == "folder" else tmp_path / "nosuch_device_db.py"
+    experiment = str(ROOT / "repository" / "startup.py")
+    assert main(["run", experiment, "--device-db", str(path), "--lab", "oxford2020", "-q"]) == 2
+    assert says in _one_line(capsys.readouterr().err)
