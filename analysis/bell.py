@@ -502,6 +502,21 @@ def fidelity_correlations(
     )
 
 
+def _clauses(method: str) -> list[str]:
+    """An estimate's method text split at its top-level "; " (not inside parentheses)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(method):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == ";" and depth == 0:
+            out.append(method[start:i].strip())
+            start = i + 1
+    out.append(method[start:].strip())
+    return out
+
+
 def combine_fidelities(
     parts: list[BellFidelity], *, spam: bool = False, rng: np.random.Generator | None = None
 ) -> Estimate:
@@ -536,8 +551,8 @@ def combine_fidelities(
         s = TailDraws.combine(w, [p.samples for p in parts])
     if spam:
         s = _spam_correct(s, parts[0].spam_errors, populations=parts[0].terms is None)
-    head, *rest = ests[0].method.split(";")  # type: ignore[union-attr]
+    head, *rest = _clauses(ests[0].method)  # type: ignore[union-attr]
     # (a SPAM-corrected estimate keeps what it says about the readout errors)
     spam_part = [r for r in rest if "SPAM-corrected" in r] if spam else []
-    method = ";".join([head, *spam_part]) + "; herald-weighted mean of ψ+ and ψ−"
+    method = "; ".join([head, *spam_part, "herald-weighted mean of ψ+ and ψ−"])
     return tail_interval(value, s, cl=ests[0].cl, method=method, clip=(0.0, 1.0))  # type: ignore[union-attr]

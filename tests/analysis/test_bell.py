@@ -231,7 +231,13 @@ def test_combined_all_even_counts_pool_every_setting():
         bell.fidelity_correlations(odd, odd, odd, psi=-1, n_boot=4000),
     ]
     u = 1 - 0.025 ** (1 / 180)
-    assert bell.combine_fidelities(parts).lo == pytest.approx(1 - 1.5 * u, abs=0.15 * u)
+    combined = bell.combine_fidelities(parts)
+    assert combined.lo == pytest.approx(1 - 1.5 * u, abs=0.15 * u)
+    # its method names the parts' draws whole (their parenthesis closed, B=4000), then the mean
+    # (cut at the first ";" it ended inside the parenthesis, without B)
+    m = combined.method
+    assert m.count("(") == m.count(")") and "B=4000" in m, m
+    assert m.endswith("; herald-weighted mean of ψ+ and ψ−"), m
 
 
 def _spam_parts(kind, r, errs, sigmas):
