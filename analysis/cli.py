@@ -9,7 +9,9 @@ it: with ``--per-run`` (``fidelity``, ``report``), and in ``report`` every file 
 (its combined report pools the others); the others are analysed and the exit code is 3
 (:data:`EXIT_SKIPPED`). A pooled ``fidelity`` refuses such a file (exit 2), found in a folder or
 named, as do both commands runs that must not be pooled (a run given twice, calibrated with
-uncalibrated). Output cut short by a closed pipe (``| head``) ends quietly with exit 141.
+uncalibrated: the pool whole, never one of its files left out); ``report`` writes one
+entanglement report per heralding path (gateware, CPU). Output cut short by a closed pipe
+(``| head``) ends quietly with exit 141.
 """
 
 from __future__ import annotations
@@ -288,10 +290,12 @@ def _groups(
     runs: list[Run],
     per_run: bool,
     note_repeats: bool = True,
+    by_heralding: bool = False,
 ) -> list[list[Run]]:
     """Entanglement runs to summarise together: each run alone with ``per_run`` (a run given twice
     noted unless ``note_repeats`` is False: the caller notes it), else one group per combinable
-    mode set (z and parity runs combine; tomography runs form their own group)."""
+    mode set (z and parity runs combine; tomography runs form their own group), split further
+    with ``by_heralding`` into one group per heralding path (:func:`_by_heralding`)."""
     if per_run:
         for note in _repeats(runs).values() if note_repeats else ():
             _note(args, note)
@@ -308,7 +312,28 @@ def _groups(
             + "): one result per mode group "
             "(--mode to choose one, --per-run for each run)",
         )
-    return list(groups.values())
+    out = list(groups.values())
+    return [h for g in out for h in _by_heralding(args, g)] if by_heralding else out
+
+
+def _by_heralding(args: argparse.Namespace, runs: list[Run]) -> list[list[Run]]:
+    """``runs`` in one group per heralding path (``ionlink.heralding``: gateware, cpu) when they
+    hold more than one, with a note: their rates differ, so they are never pooled
+    (:func:`~analysis.io.check_combinable`); runs whose files do not say form a group of their own
+    then. One path (or none said): ``[runs]``."""
+    paths: dict[str | None, list[Run]] = {}
+    for r in runs:
+        h = r.values.get("ionlink.heralding")
+        paths.setdefault(None if h is None else str(h), []).append(r)
+    if len([h for h in paths if h is not None]) < 2:
+        return [runs]
+    each = [f"{h or 'an unrecorded path'} ({len(v)} run(s))" for h, v in paths.items()]
+    _note(
+        args,
+        f"entanglement runs heralded by {' and by '.join(each)}: one report per heralding path "
+        "(their attempt and herald rates differ)",
+    )
+    return list(paths.values())
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -443,7 +468,7 @@ def _report_jobs(
         seed=args.seed,
         progress=_progress(args),
     )
-    for g in _groups(args, ent, args.per_run) if ent else []:
+    for g in _groups(args, ent, args.per_run, by_heralding=True) if ent else []:
         paths = [r.path for r in g]
         stem = paths[0].stem + ("-combined" if len(paths) > 1 else "") + "-report"
         pool = functools.partial(pool_usable, entanglement, paths, skips.in_folders)
