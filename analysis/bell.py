@@ -49,6 +49,7 @@ __all__ = [
     "fit_parity_scan",
     "p_odd",
     "parity",
+    "parity_scan_gap",
     "povm",
     "rotation",
     "scan_unitaries",
@@ -203,11 +204,36 @@ def _design(phase: np.ndarray, k: int) -> np.ndarray:
     return np.stack(cols, axis=-1)
 
 
+def _scan_rank(phase: np.ndarray, n: np.ndarray) -> int:
+    """Rank of the fit's design over the phases with heralds (3: the fringe can be fitted)."""
+    x = _design(phase, 3)[np.asarray(n, dtype=float) > 0]
+    return int(np.linalg.matrix_rank(x)) if x.size else 0
+
+
+def parity_scan_gap(
+    z_counts: np.ndarray, phase_turns: np.ndarray, n_total: np.ndarray
+) -> str | None:
+    """Why :func:`fidelity_parity_scan` cannot estimate from these heralds, or ``None`` if it
+    can: no Z-basis herald for P_odd, or X/Y heralds at fewer than 3 distinct phases (mod 1/2
+    turn) for the fringe fit (a short run's few heralds per setting fall to one ψ sign or the
+    other)."""
+    if int(_counts4(z_counts).sum()) == 0:
+        return "no Z-basis heralds for P_odd"
+    phase = np.asarray(phase_turns, dtype=float).reshape(-1)
+    if _scan_rank(phase, n_total) < 3:
+        n = np.asarray(n_total, dtype=float).reshape(-1)
+        k = np.unique(np.round(phase[n > 0] % 0.5, 9)).size
+        return (
+            f"X/Y heralds at {k} distinct phase(s) (mod 1/2 turn); the parity fit needs at least 3"
+        )
+    return None
+
+
 def _fit_matrix(phase: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, int, str]:
     """Linear map y → coefficients of the weighted fit, choosing the model by rank."""
     x = _design(phase, 3)
     w = n.astype(float)
-    if np.linalg.matrix_rank(x[w > 0]) < 3:
+    if _scan_rank(phase, w) < 3:
         raise ValueError("parity scan needs at least 3 distinct phases (mod 1/2 turn) with heralds")
     k, model = 3, "A + B cos 4πφ + D sin 4πφ"
     xtw = x.T * w

@@ -9,7 +9,9 @@ it: with ``--per-run`` (``fidelity``, ``report``), and in ``report`` every file 
 (its combined report pools the others); the others are analysed and the exit code is 3
 (:data:`EXIT_SKIPPED`). A pooled ``fidelity`` refuses such a file (exit 2), found in a folder or
 named, as do both commands runs that must not be pooled (a run given twice, calibrated with
-uncalibrated). Output cut short by a closed pipe (``| head``) ends quietly with exit 141.
+uncalibrated: the pool whole, never one of its files left out); ``report`` writes one
+entanglement report per heralding path (gateware, CPU). Output cut short by a closed pipe
+(``| head``) ends quietly with exit 141.
 """
 
 from __future__ import annotations
@@ -191,8 +193,9 @@ def _expand(args: argparse.Namespace) -> list[tuple[Path, bool]]:
     return out
 
 
-def _note(msg: str) -> None:
-    print(f"{PROG}: note: {msg}", file=sys.stderr)
+def _note(args: argparse.Namespace, msg: str) -> None:
+    """One note line on stderr, under the program's name (``args.prog``, :func:`main`)."""
+    print(f"{args.prog}: note: {msg}", file=sys.stderr)
 
 
 def _executor(args: argparse.Namespace, n_files: int) -> Any:
@@ -250,11 +253,12 @@ def _select(
         runs.append(r)
     if other:
         _note(
+            args,
             f"skipped {len(other)} run(s) of other kinds ({', '.join(sorted(set(other)))}): "
-            f"{args.cmd} reads {' / '.join(kinds)} runs"
+            f"{args.cmd} reads {' / '.join(kinds)} runs",
         )
     if skipped:
-        _note(f"skipped {len(skipped)} run(s): {', '.join(sorted(set(skipped)))}")
+        _note(args, f"skipped {len(skipped)} run(s): {', '.join(sorted(set(skipped)))}")
     if not runs and len(bad) == 1 and not (other or skipped):
         raise bad[0]  # the one file there was: its error, as without skipping
     if skips is not None:
@@ -281,13 +285,20 @@ def _repeats(runs: list[Run]) -> dict[int, str]:
     return out
 
 
-def _groups(runs: list[Run], per_run: bool, note_repeats: bool = True) -> list[list[Run]]:
+def _groups(
+    args: argparse.Namespace,
+    runs: list[Run],
+    per_run: bool,
+    note_repeats: bool = True,
+    by_heralding: bool = False,
+) -> list[list[Run]]:
     """Entanglement runs to summarise together: each run alone with ``per_run`` (a run given twice
     noted unless ``note_repeats`` is False: the caller notes it), else one group per combinable
-    mode set (z and parity runs combine; tomography runs form their own group)."""
+    mode set (z and parity runs combine; tomography runs form their own group), split further
+    with ``by_heralding`` into one group per heralding path (:func:`_by_heralding`)."""
     if per_run:
         for note in _repeats(runs).values() if note_repeats else ():
-            _note(note)
+            _note(args, note)
         return [[r] for r in runs]
     groups: dict[str, list[Run]] = {}
     for r in runs:
@@ -295,12 +306,34 @@ def _groups(runs: list[Run], per_run: bool, note_repeats: bool = True) -> list[l
         groups.setdefault("tomography" if mode == "tomography" else "z+parity", []).append(r)
     if len(groups) > 1:
         _note(
+            args,
             "runs of modes that cannot be combined ("
             + "; ".join(f"{k}: {len(v)} run(s)" for k, v in groups.items())
             + "): one result per mode group "
-            "(--mode to choose one, --per-run for each run)"
+            "(--mode to choose one, --per-run for each run)",
         )
-    return list(groups.values())
+    out = list(groups.values())
+    return [h for g in out for h in _by_heralding(args, g)] if by_heralding else out
+
+
+def _by_heralding(args: argparse.Namespace, runs: list[Run]) -> list[list[Run]]:
+    """``runs`` in one group per heralding path (``ionlink.heralding``: gateware, cpu) when they
+    hold more than one, with a note: their rates differ, so they are never pooled
+    (:func:`~analysis.io.check_combinable`); runs whose files do not say form a group of their own
+    then. One path (or none said): ``[runs]``."""
+    paths: dict[str | None, list[Run]] = {}
+    for r in runs:
+        h = r.values.get("ionlink.heralding")
+        paths.setdefault(None if h is None else str(h), []).append(r)
+    if len([h for h in paths if h is not None]) < 2:
+        return [runs]
+    each = [f"{h or 'an unrecorded path'} ({len(v)} run(s))" for h, v in paths.items()]
+    _note(
+        args,
+        f"entanglement runs heralded by {' and by '.join(each)}: one report per heralding path "
+        "(their attempt and herald rates differ)",
+    )
+    return list(paths.values())
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -313,10 +346,10 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
 
     # a pooled fidelity is refused with a file it cannot pool, found in a folder or not (one
     # summary line, read by scripts: it must not silently describe fewer runs than asked)
-    skips = Skips(_note, every_file=args.per_run, from_folders=False)
+    skips = Skips(functools.partial(_note, args), every_file=args.per_run, from_folders=False)
     with _executor(args, len(_expand(args))) as executor:
         runs = _select(args, ("remote_entanglement",), executor, skips)
-        groups = _groups(runs, args.per_run, note_repeats=False)  # (in the results' notes)
+        groups = _groups(args, runs, args.per_run, note_repeats=False)  # (in the results' notes)
         # timing=False: photon timing, the window trade-off and the rate-vs-time series are not
         # part of this command's output (the report computes them), so photons.t_mu is not read
         summarise = functools.partial(
@@ -391,7 +424,7 @@ def _print_json(obj: Any, indent: int = 2) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .parallel import ordered_map
 
-    skips = Skips(_note, every_file=args.per_run)
+    skips = Skips(functools.partial(_note, args), every_file=args.per_run)
     with _executor(args, len(_expand(args))) as executor:
         runs = _select(args, _REPORT_KINDS, executor, skips)
         status = _report(args, runs, executor, ordered_map, skips)
@@ -435,7 +468,7 @@ def _report_jobs(
         seed=args.seed,
         progress=_progress(args),
     )
-    for g in _groups(ent, args.per_run) if ent else []:
+    for g in _groups(args, ent, args.per_run, by_heralding=True) if ent else []:
         paths = [r.path for r in g]
         stem = paths[0].stem + ("-combined" if len(paths) > 1 else "") + "-report"
         pool = functools.partial(pool_usable, entanglement, paths, skips.in_folders)
@@ -574,7 +607,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
     rep = gate_summary(args.path, cl=args.cl, n_boot=args.bootstrap, seed=args.seed)
     if args.output:
         for p in write_gate_report(rep, args.output):
-            _note(f"wrote {p}")
+            _note(args, f"wrote {p}")
     if args.json:
         _print_json(gate_summary_dict(rep))
     else:
@@ -596,7 +629,7 @@ def _cmd_find(args: argparse.Namespace) -> int:
     for p in found:
         print(p)
     if not found:
-        _note(f"no results files ({{rid:09d}}-{{Class}}.h5) match under {root}")
+        _note(args, f"no results files ({{rid:09d}}-{{Class}}.h5) match under {root}")
     return 0
 
 
@@ -620,13 +653,15 @@ def _cmd_tags(args: argparse.Namespace) -> int:
     return command(args)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, prog: str = PROG) -> int:
     """Run the command line; returns the exit status (0 ok, 3 results printed and unusable files
-    skipped, 2 bad input or usage, 1 an internal error, 141 closed pipe)."""
+    skipped, 2 bad input or usage, 1 an internal error, 141 closed pipe). ``prog``: the name its
+    notes and errors go under (``ionlink-sim demo`` when the demo runs the analysis)."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as e:
         return int(e.code or 0)
+    args.prog = prog
     debug = args.debug
     try:
         code = {
@@ -645,10 +680,10 @@ def main(argv: list[str] | None = None) -> int:
     except AnalysisError as e:
         if debug:
             traceback.print_exc()
-        print(f"{PROG}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - one line without --debug, as promised
         if debug:
@@ -657,7 +692,7 @@ def main(argv: list[str] | None = None) -> int:
             getattr(args, "paths", []) or [getattr(args, "path", "") or getattr(args, "file", "")]
         )
         print(
-            f"{PROG}: error: {where}: {type(e).__name__}: {e}",
+            f"{prog}: error: {where}: {type(e).__name__}: {e}",
             file=sys.stderr,
         )
         return 1

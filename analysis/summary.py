@@ -139,6 +139,7 @@ class _Fidelities:
     fidelity: Estimate | None
     fidelity_spam: Estimate | None
     estimator: str
+    notes: list[str]
 
 
 def _estimate(
@@ -157,12 +158,19 @@ def _estimate(
     parts: dict[int, bell.BellFidelity] = {}
     tomos: dict[int, tomo.TomographyResult] = {}
     kind = "parity" if "parity" in modes else modes[0]
+    lacking: dict[int, str] = {}  # ψ sign → why its part is n/a
     for s, c in counts.items():
         try:
             if kind == "parity":
+                # a ψ without the heralds its estimate needs is n/a, as in the other modes
                 if s not in scans:
-                    continue  # no X/Y analysis heralds of this ψ (yet): n/a, as in mode 'z'
+                    lacking[s] = "no X/Y (parity-scan) heralds"
+                    continue
                 sc = scans[s]
+                gap = bell.parity_scan_gap(c[0, 0], sc.phase_turns, sc.n)
+                if gap is not None:
+                    lacking[s] = gap
+                    continue
                 parts[s] = bell.fidelity_parity_scan(
                     c[0, 0],
                     sc.phase_turns,
@@ -189,8 +197,12 @@ def _estimate(
                 )
                 if with_tomo and kind == "tomography" and np.all(c.sum(axis=-1) > 0):
                     tomos[s] = tomo.tomography(c, psi=s, cl=cl, rng=rng, readout_errors=errs)
+            elif kind == "tomography":
+                empty = [nm for nm, i in (("XX", 1), ("YY", 2), ("ZZ", 0)) if not c[i, i].sum()]
+                lacking[s] = f"no heralds in setting(s) {', '.join(empty)}"
         except ValueError as e:
-            raise DataError(names, f"{'ψ+' if s > 0 else 'ψ−'}: {e}") from e
+            raise DataError(names, f"{_psi(s)}: {e}") from e
+    notes = [f"{_psi(s)}: n/a: {why}" for s, why in sorted(lacking.items(), reverse=True)]
     if not parts:
         zc = sum(c[0, 0] for c in counts.values())
         if kind in ("z", "parity") and zc.sum() > 0:
@@ -198,16 +210,29 @@ def _estimate(
                 "mode 'z' measures no coherence"
                 if kind == "z"
                 else "no parity-scan heralds (basis X/Y) yet: the run measured no coherence"
+                if not scans
+                else "no ψ sign has the heralds its parity fit needs: no coherence measured"
             )
             po = bell.p_odd(zc, cl=cl)
-            bound = Estimate(
-                float("nan"),
-                0.0,
-                po.hi,
-                cl,
-                f"upper bound only: F <= P_odd ({why}); P_odd {po.method}",
+            no_z = [_psi(s) for s, c in counts.items() if not c[0, 0].sum()]
+            bound = (
+                Estimate(
+                    float("nan"),
+                    0.0,
+                    po.hi,
+                    cl,
+                    f"upper bound only: F <= P_odd ({why}); P_odd {po.method}",
+                )
+                if not no_z  # (P_odd of the other sign's heralds alone bounds theirs alone)
+                else Estimate(
+                    float("nan"),
+                    0.0,
+                    1.0,
+                    cl,
+                    f"no bound: {', '.join(no_z)} without Z-basis heralds for P_odd ({why})",
+                )
             )
-            return _Fidelities(parts, tomos, bound, None, "Z populations only (bound)")
+            return _Fidelities(parts, tomos, bound, None, "Z populations only (bound)", notes)
         raise DataError(
             names,
             "no heralds in the settings the fidelity estimator needs "
@@ -224,9 +249,16 @@ def _estimate(
         if errs is not None
         else None
     )
-    return _Fidelities(
-        parts, tomos, _prefix(comb, est_name), _prefix(comb_spam, est_name), est_name
-    )
+    name = est_name
+    if lacking:  # the combined figure is then the other sign's alone: say so
+        only = " and ".join(_psi(s) for s in sorted(parts, reverse=True))
+        name += f"; {only} heralds only ({', '.join(map(_psi, lacking))} n/a)"
+        notes.append(f"the combined fidelity is of the {only} heralds alone")
+    return _Fidelities(parts, tomos, _prefix(comb, name), _prefix(comb_spam, name), est_name, notes)
+
+
+def _psi(s: int) -> str:
+    return "ψ+" if s > 0 else "ψ−"
 
 
 def _partial_scan_note(
@@ -309,6 +341,7 @@ def reduce_fidelity(
         raise DataError(e.path, "{} ({})".format(e.problem, "; ".join(early))) from e
     assert fits.fidelity is not None
     parts, est_name = fits.parts, fits.estimator
+    notes += fits.notes
     duty_cycle = _duty_cycle(data.runs, lab)
     split = hs.pattern_split(acc.patterns) if acc.has_pattern else None
     att = None

@@ -11,9 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .io import AnalysisError, DataError, MissingDataError
+from .io import AnalysisError, DataError, MissingDataError, SchemaError
 
-__all__ = ["Skips", "Unusable", "alone", "or_unusable", "pool_usable"]
+__all__ = ["PoolRefused", "Skips", "Unusable", "alone", "or_unusable", "pool_usable"]
+
+
+class PoolRefused(SchemaError):
+    """Runs that must not be pooled (a :class:`SchemaError` of a pool of several files: a repeat,
+    calibrated with uncalibrated, runs of other labs): the pool is refused, whichever file the
+    error names; never one file left out (the pool's other files would go unmentioned)."""
 
 
 @dataclass(frozen=True)
@@ -38,20 +44,27 @@ def pool_usable(
     """``(summarise(paths), [])``, or pooled over fewer files when a ``droppable`` one's own
     records are missing or inconsistent (:class:`DataError`, :class:`MissingDataError` naming it
     alone): ``(result, [errors of the files left out])``, each also among the result's
-    ``notes`` (a report then says what its pool lacks). Runs that must not be combined
-    (:class:`SchemaError`: repeats, calibrated with uncalibrated) raise, as does the last file."""
+    ``notes`` (a report then says what its pool lacks); ``(None, [every file's error])`` when
+    none is left. Runs that must not be combined (:class:`SchemaError` of several files:
+    repeats, calibrated with uncalibrated) raise :class:`PoolRefused`."""
     left = list(paths)
     out: list[AnalysisError] = []
-    while True:
+    while left:
         try:
             result = summarise(left)
-            result.notes.extend(f"left out {e}" for e in out)
-            return result, out
         except (DataError, MissingDataError) as e:
-            if len(left) < 2 or e.path not in droppable or e.path not in map(str, left):
+            if e.path not in droppable or e.path not in map(str, left):
                 raise
             out.append(e)
             left = [q for q in left if str(q) != e.path]
+            continue
+        except SchemaError as e:
+            if len(left) < 2 or isinstance(e, PoolRefused):
+                raise
+            raise PoolRefused(e.path, e.problem) from e
+        result.notes.extend(f"left out {e}" for e in out)
+        return result, out
+    return None, out
 
 
 def alone(make: Callable[[], Any]) -> tuple[Any, list[AnalysisError]]:
@@ -73,7 +86,9 @@ class Skips:
     errors: list[AnalysisError] = field(default_factory=list)
 
     def allows(self, error: AnalysisError) -> bool:
-        """Whether the file ``error`` names may be left out."""
+        """Whether the file ``error`` names may be left out (not a refused pool's)."""
+        if isinstance(error, PoolRefused):
+            return False
         return self.every_file or error.path in self.in_folders
 
     def usable(self, paths: Sequence[str], made: Sequence[Any]) -> list[Any]:
@@ -88,7 +103,7 @@ class Skips:
                     raise m.error
                 failed.append(m.error)
                 out.append(None)
-            else:
+            else:  # (result, errors of the files left out); result None: none was left
                 out.append(m[0])
                 failed += m[1]
         if all(r is None for r in out) and len(failed) == 1 and not self.errors:

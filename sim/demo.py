@@ -107,9 +107,9 @@ def run_demo(
             "taken\n".format(result.class_name)
         )
     print("results file: {}".format(path))
-    status = analyze(["report", path, "--no-progress"])
+    status = analyze(["report", path, "--no-progress"], prog="ionlink-sim demo")
     if status == 0:
-        status = analyze(["fidelity", path, "--no-progress"])
+        status = analyze(["fidelity", path, "--no-progress"], prog="ionlink-sim demo")
     if stopped:
         status = result.exit_code
     print()

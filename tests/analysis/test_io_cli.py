@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from analysis_synth import remote_datasets, write_artiq
+from analysis_synth import readout_datasets, remote_datasets, write_artiq
 
 from analysis import cli, fidelity_summary, find_runs, load
 from analysis.io import DataError, SchemaError, check_combinable, require
@@ -475,3 +475,78 @@ def test_info_shows_short_string_arrays(tmp_path, capsys):
         "  names  |S5[8] = ['ttl8', 'ttl9', 'ttl10', 'ttl11', 'ttl12', 'ttl13', 'a', 'b']\n" in out
     )
     assert "  counts  int64[60]\n" in out
+
+
+def _day_of_mixed_runs(root, *entanglement):
+    """A results folder: a readout calibration and entanglement runs with the given extra
+    datasets (one run each); their paths."""
+    day = root / "results" / "2026-01-01" / "12"
+    write_artiq(
+        day / "000000001-ReadoutCalibration.h5",
+        readout_datasets(np.random.default_rng(1)),
+        rid=1,
+        class_name="ReadoutCalibration",
+    )
+    paths = []
+    for rid, (cls, extra) in enumerate(entanglement, start=2):
+        d = remote_datasets(np.random.default_rng(50 + rid), n=600, mode="z")
+        d.update(extra)
+        paths.append(write_artiq(day / f"{rid:09d}-{cls}.h5", d, rid=rid, class_name=cls))
+    return root / "results", paths
+
+
+def test_report_of_a_folder_reports_each_heralding_path(tmp_path, capsys):
+    """``report`` over a folder with a calibration, a gateware-heralded run and two CPU-heralded
+    runs: one entanglement report per heralding path (the CPU runs pooled), the calibration's,
+    a note saying why, exit 0. It wrote the calibration's alone, exit 3, with one note naming one
+    CPU file as if the rest were reported (the pool's refusal was taken for that file's)."""
+    folder, (gw, cpu1, cpu2) = _day_of_mixed_runs(
+        tmp_path,
+        ("RemoteEntanglement", {"ionlink.heralding": "gateware"}),
+        ("RemoteEntanglementCPU", {"ionlink.heralding": "cpu"}),
+        ("RemoteEntanglementCPU", {"ionlink.heralding": "cpu"}),
+    )
+    argv = ["report", str(folder), "--format", "md", "--bootstrap", "50", "--no-progress"]
+    code, out, err = _run_cli(argv, capsys)
+    assert code == 0, err
+    written = {Path(line).name for line in out.splitlines() if line.endswith(".md")}
+    assert written == {
+        "000000001-ReadoutCalibration-report.md",
+        f"{gw.stem}-report.md",
+        f"{cpu1.stem}-combined-report.md",
+    }, out
+    (note,) = _notes(err)
+    assert "heralded by gateware (1 run(s)) and by cpu (2 run(s))" in note
+    pooled = cpu1.with_name(f"{cpu1.stem}-combined-report.md").read_text()
+    assert cpu2.name in pooled and gw.name not in pooled
+    code, out, err = _run_cli(["fidelity", str(folder), "--bootstrap", "50"], capsys)
+    assert code == 2 and "heralded by cpu" in err  # one pooled summary: refused, as documented
+
+
+def test_report_of_a_folder_refuses_runs_that_must_not_be_pooled(tmp_path, capsys):
+    """An uncalibrated run beside a calibrated one in a folder: ``report`` refuses the pool in
+    one line naming the uncalibrated file, exit 2, as the README says (it wrote the other
+    reports, exit 3, and dropped the calibrated run unmentioned); with --per-run each is reported.
+    Two broken runs and no good one: both are named (the first went unmentioned)."""
+    folder, (bare, calibrated) = _day_of_mixed_runs(
+        tmp_path,
+        ("RemoteEntanglement", {"ionlink.uncalibrated": "calib.readout.threshold_a"}),
+        ("RemoteEntanglement", {"ionlink.uncalibrated": ""}),
+    )
+    argv = ["report", str(folder), "--format", "md", "--bootstrap", "50", "--no-progress"]
+    code, out, err = _run_cli(argv, capsys)
+    assert code == 2 and out == "" and not _notes(err), err
+    assert err.startswith(f"ionlink-analyze: error: {bare}: taken uncalibrated"), err
+    assert calibrated.name in err and len(err.strip().splitlines()) == 1
+    code, out, err = _run_cli([*argv, "--per-run"], capsys)
+    assert code == 0 and len([x for x in out.splitlines() if x.endswith(".md")]) == 3, err
+    broken = tmp_path / "broken"
+    folder, paths = _day_of_mixed_runs(
+        broken,
+        ("RemoteEntanglement", {"totals.attempts": 0}),
+        ("RemoteEntanglement", {"totals.attempts": 0}),
+    )
+    code, out, err = _run_cli(argv[:1] + [str(folder)] + argv[2:], capsys)
+    assert code == 3 and len([x for x in out.splitlines() if x.endswith(".md")]) == 1, err
+    notes = _notes(err)
+    assert len(notes) == 2 and all(str(p) in " ".join(notes) for p in paths), err

@@ -356,3 +356,45 @@ def test_a_run_stopped_before_its_totals_is_refused_alone_and_in_a_folder(tmp_pa
     ):
         code, _, err = _cli([*argv, "--no-progress"], capsys)
         assert code == 2 and "000000002" in err and "stopped at once (a second SIGINT)" in err
+
+
+def test_complete_parity_run_with_few_heralds_per_setting_is_analysed(tmp_path, capsys):
+    """A complete parity run whose few heralds per setting left one ψ sign without the heralds
+    its estimate needs (no Z-basis herald for P_odd; X/Y heralds at fewer than 3 phases for the
+    fringe fit) is analysed like tomography and Z runs: that ψ is n/a with a note saying why, the
+    other ψ and the combined figure (labelled as that ψ's alone) stand, exit 0, report written
+    (it raised 'ψ−: no Z-basis heralds for P_odd' and exit 2)."""
+    d = remote_datasets(np.random.default_rng(8), n=1500, mode="parity")
+    psi, basis, phase = d["herald.psi"], d["herald.basis_a"], d["herald.phase"]
+    no_z_minus = write_artiq(
+        tmp_path / "000000001-RemoteEntanglement.h5",
+        _keep(d, (psi == 1) | (basis != 0)),
+        rid=1,
+    )
+    rep = fidelity_summary(no_z_minus, n_boot=200)
+    assert rep.fidelity_psi_minus is None and abs(rep.fidelity_psi_plus.value - 0.9) < 0.06
+    assert rep.fidelity.value == pytest.approx(rep.fidelity_psi_plus.value, abs=1e-9)
+    assert "ψ+ heralds only (ψ− n/a)" in rep.fidelity.method
+    assert "ψ−: n/a: no Z-basis heralds for P_odd" in rep.notes
+    two_phases = (psi == -1) | (basis == 0) | np.isin(np.round(phase * 12), (0, 3))
+    few_plus = write_artiq(
+        tmp_path / "000000002-RemoteEntanglement.h5", _keep(d, two_phases), rid=2
+    )
+    rep = fidelity_summary(few_plus, n_boot=200)
+    assert rep.fidelity_psi_plus is None and abs(rep.fidelity_psi_minus.value - 0.9) < 0.06
+    assert any(n.startswith("ψ+: n/a: X/Y heralds at 2 distinct phase(s)") for n in rep.notes)
+    for argv in (
+        ["fidelity", no_z_minus],
+        ["fidelity", few_plus, "--json"],
+        ["fidelity", tmp_path, "--per-run"],
+        ["report", no_z_minus, "-o", tmp_path / "r1"],
+        ["report", tmp_path, "--per-run", "-o", tmp_path / "r2"],
+    ):
+        code, out, err = _cli([*argv, "--bootstrap", "100", "--no-progress"], capsys)
+        assert code == 0 and "error" not in err, (argv, err)
+    assert (tmp_path / "r1.md").stat().st_size > 0
+    assert len(list((tmp_path / "r2").glob("*.md"))) == 2
+    code, out, _ = _cli(["fidelity", no_z_minus, "--bootstrap", "100"], capsys)
+    assert "ψ−:        n/a" in out and "note: ψ−: n/a: no Z-basis heralds for P_odd" in out
+    assert cli.main(["fidelity", str(tmp_path / "none.h5")], prog="ionlink-sim demo") == 2
+    assert capsys.readouterr().err.startswith("ionlink-sim demo: error: ")
