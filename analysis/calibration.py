@@ -72,7 +72,8 @@ class SinglePhotonSummary:
 
 @dataclass(frozen=True)
 class HOMSummary:
-    """HOM run: coincidence probability per delay and the visibility."""
+    """HOM run: coincidence probability per delay (NaN where not measured) and the visibility;
+    ``stop_reason``: ``totals.stop_reason`` (None: the file does not say)."""
 
     file: str
     delay_mu: np.ndarray
@@ -81,6 +82,7 @@ class HOMSummary:
     p_coinc: list[Estimate]
     visibility: Estimate | None
     stored: dict[str, Any]
+    stop_reason: str | None = None
     notes: list[str] = field(default_factory=list)
     kind: str = "hom"
 
@@ -104,12 +106,14 @@ class ReadoutSummary:
 
 @dataclass(frozen=True)
 class DarkCountSummary:
-    """Dark counts (all beams off) and background (cooling light on) per detector, in s⁻¹."""
+    """Dark counts (all beams off) and background (cooling light on; None: not measured) per
+    detector, in s⁻¹; ``stop_reason``: ``totals.stop_reason`` (None: the file does not say)."""
 
     file: str
     duration_s: float
     dark: list[Estimate]
     background: list[Estimate] | None
+    stop_reason: str | None = None
     notes: list[str] = field(default_factory=list)
     kind: str = "dark_counts"
 
@@ -224,6 +228,9 @@ def hom_summary(run: Run, *, cl: float = DEFAULT_CL) -> HOMSummary:
             f"hom.attempts {a.shape}",
         )
     notes: list[str] = []
+    stopped = stopped_early_note(run, f"{int(np.count_nonzero(a))} of {a.size} delays")
+    if stopped is not None:
+        notes.append(f"{stopped}: the delays not reached are n/a")
     p = [
         clopper_pearson(int(k), int(n), cl=cl)
         if n > 0 and 0 <= k <= n
@@ -235,7 +242,8 @@ def hom_summary(run: Run, *, cl: float = DEFAULT_CL) -> HOMSummary:
     except ValueError as e:
         v = None
         notes.append(f"visibility: {e}")
-    return HOMSummary(str(run.path), d, c, a, p, v, _stored(run, ("hom.visibility",)), notes)
+    stored = _stored(run, ("hom.visibility",))
+    return HOMSummary(str(run.path), d, c, a, p, v, stored, stop_reason(run), notes)
 
 
 def readout_summary(
@@ -307,7 +315,13 @@ def dark_count_summary(run: Run, *, cl: float = DEFAULT_CL) -> DarkCountSummary:
         bkg = [
             poisson_rate(int(k), dur, cl=cl) for k in np.asarray(run["background.counts"]).ravel()
         ]
-    return DarkCountSummary(str(run.path), dur, dark, bkg)
+    notes = []
+    stopped = stopped_early_note(
+        run, "the dark counts" + ("" if bkg is None else " and background")
+    )
+    if stopped is not None:
+        notes.append(f"{stopped}: the run stored no calibration")
+    return DarkCountSummary(str(run.path), dur, dark, bkg, stop_reason(run), notes)
 
 
 #: Experiment kinds (``ionlink.experiment``) with a summary here, and their summary functions.

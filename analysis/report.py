@@ -256,9 +256,8 @@ def render_calibration(rep: Any, plots: dict[str, str]) -> str:
             "|---|---|---|---|",
         ]
         for d, c, a, p in zip(rep.delay_mu, rep.coincidences, rep.attempts, rep.p_coinc):
-            lines.append(
-                f"| {int(d)} | {int(c)} | {int(a)} | {p.value:.3g} [{p.lo:.3g}, {p.hi:.3g}] |"
-            )
+            pc = "n/a" if a == 0 else f"{p.value:.3g} [{p.lo:.3g}, {p.hi:.3g}]"
+            lines.append(f"| {int(d)} | {int(c)} | {int(a)} | {pc} |")
         lines += ["", f"Visibility V = 1 − P(0)/P(ref): {_fmt(rep.visibility)}"]
     elif isinstance(rep, cal.ReadoutSummary):
         lines += [

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The calibration experiments' files and their reports: the single-photon report recommends the
 gate the run recommended and stored (the lab's gate length, not ``gate_taus`` lifetimes of its
-own); a calibration cut short by a termination request records ``totals.stop_reason``, stores no
-``calib.*`` value, and its report says it stopped early and shows only what it measured."""
+own); a calibration cut short by a termination request (readout, single photon, dark counts, HOM)
+records ``totals.stop_reason``, stores no ``calib.*`` value, and its report says it stopped early
+and shows only what it measured."""
 
 from __future__ import annotations
 
@@ -123,3 +124,40 @@ def test_an_interrupted_single_photon_run_says_so(sim, capsys):
     assert "| node B: clicks per attempt (0 attempts) | n/a (no attempts) |" in md
     assert "| recommended gate (ns) | n/a (the run stored none;" in md
     assert "stopped early (terminated)" in md
+
+
+@pytest.mark.parametrize(
+    "module, cls, arguments, taken, rows",
+    [
+        (
+            "dark_counts.py",
+            "DarkCounts",
+            {"gates": 5},
+            "after the dark counts: the run stored no calibration",
+            ["| det0 | ", " | n/a |"],
+        ),
+        (
+            "hom.py",
+            "HOM",
+            {"runs_per_delay": 700, "delays": "[0, 400]"},
+            "after 1 of 2 delays: the delays not reached are n/a",
+            ["| 400 | 0 | 0 | n/a |"],
+        ),
+    ],
+    ids=["dark_counts", "hom"],
+)
+def test_the_other_calibrations_say_so_too(sim, capsys, module, cls, arguments, taken, rows):
+    """DarkCounts terminated between its conditions (no background), HOM within its first delay
+    (500 of 700 runs): each records ``totals.stop_reason``, and its report (exit 0) notes the
+    early stop and gives n/a for what it did not measure."""
+    sim.dataset_db.set("calib.bsa.dark_rate_hz", [1.0, 2.0, 3.0, 4.0], persist=True)
+    r = sim.run(terminated_at_first_report(module, cls), None, arguments)
+    assert r.exit_code == EXIT_TERMINATED, r.error_message
+    assert r.datasets["totals.stop_reason"] == "terminated"
+    assert sim.dataset_db.get("calib.bsa.dark_rate_hz") == [1.0, 2.0, 3.0, 4.0]
+    rep = summarise(load(r.results_file))
+    assert rep.stop_reason == "terminated"
+    assert any(f"stopped early (terminated) {taken}" in n for n in rep.notes), rep.notes
+    code, md, err = _report(r.results_file, capsys)
+    assert code == 0, err
+    assert any(all(p in line for p in rows) for line in md.splitlines()), md
