@@ -18,7 +18,7 @@ from .folders import staged_outputs
 from .io import DataError, Run, load, uncalibrated_note
 from .process import CNOT, CZ, GateTomography, TruthTable, gate_tomography, grover_success
 from .process import truth_table as truth_table_of
-from .remote_runs import STOPPED_AT_ONCE
+from .stop_reason import stopped_early_note
 
 __all__ = ["GateReport", "format_gate", "gate_summary", "gate_summary_dict", "write_gate_report"]
 
@@ -149,15 +149,9 @@ def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
 def _stopped_early_note(run: Run, shots: int) -> str | None:
     """A note for a run that ended before its requested shots (None: complete, or the file
     does not say)."""
-    reason = run.values.get("totals.stop_reason")
-    at_once = run.values.get(STOPPED_AT_ONCE)
-    if at_once is not None:  # (its stop reason is the placeholder "exception")
-        reason = f"stopped at once by a second {at_once}: its totals are not recorded"
-    if reason is None or str(reason) == "complete":
-        return None
     requested = run.values.get("totals.shots_requested")
     of = "" if requested is None else f" of {int(requested)}"
-    return f"{run.path.name}: stopped early ({reason}) after {shots}{of} shots"
+    return stopped_early_note(run, f"{shots}{of} shots")
 
 
 def gate_summary_dict(rep: GateReport) -> dict[str, Any]:

@@ -188,6 +188,8 @@ def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
 
 
 def _plot_lines(plots: dict[str, str]) -> list[str]:
+    if not plots:
+        return []
     lines = ["", "## Plots", ""]
     for title, fn in plots.items():
         lines += [f"### {title}", "", f"![{title}]({fn})", ""]
@@ -199,6 +201,22 @@ def _stored_value(v: Any) -> str:
     if a.dtype.kind == "f":
         return ", ".join(f"{x:.6g}" for x in a.ravel())
     return ", ".join(str(x) for x in a.ravel()) if a.ndim else str(v)
+
+
+def _fmt_measured(e: Estimate, digits: int) -> str:
+    """:func:`_fmt`, or ``n/a (why)`` for an estimate of nothing measured (all NaN)."""
+    if np.isnan(e.value) and np.isnan(e.lo) and np.isnan(e.hi):
+        return f"n/a ({e.method})"
+    return _fmt(e, digits)
+
+
+def _recommended_gate(rep: cal.SinglePhotonSummary) -> str:
+    """The gate the run recommended and its rule, or why there is none."""
+    rule = rep.gate_rule.describe()
+    if rep.gate_recommended_mu is None:
+        return f"n/a (the run stored none; its rule {rule})"
+    g0, g1 = rep.gate_recommended_mu
+    return f"[{g0}, {g1}] (stored by the run; its rule {rule})"
 
 
 def render_calibration(rep: Any, plots: dict[str, str]) -> str:
@@ -215,7 +233,9 @@ def render_calibration(rep: Any, plots: dict[str, str]) -> str:
         lines.append(f"| gate (ns after the excitation) | [{rep.gate_mu[0]}, {rep.gate_mu[1]}) |")
         for i, (n, p) in enumerate(zip(rep.attempts, rep.click_prob)):
             node = "AB"[i] if i < 2 else i
-            lines.append(f"| node {node}: clicks per attempt ({n} attempts) | {_fmt(p, 5)} |")
+            lines.append(
+                f"| node {node}: clicks per attempt ({n} attempts) | {_fmt_measured(p, 5)} |"
+            )
         if rep.lifetime is not None:
             f = rep.lifetime
             lines.append(f"| lifetime τ (ns) | {_fmt(f.tau, 3)} |")
@@ -223,28 +243,36 @@ def render_calibration(rep: Any, plots: dict[str, str]) -> str:
                 f"| clicks fitted; background fraction | {f.clicks}; {f.background_fraction:.3g} |"
             )
             lines.append(f"| onset (ns) | {f.onset:.1f} |")
-        if rep.gate_recommended_mu is not None:
-            g0, g1 = rep.gate_recommended_mu
-            lines.append(f"| recommended gate (ns) | [{g0}, {g1}] |")
+        lines.append(f"| recommended gate (ns) | {_recommended_gate(rep)} |")
+        fitted = rep.gate_fitted_mu
+        if fitted is not None and fitted != rep.gate_recommended_mu:
+            lines.append(
+                f"| gate by the run's rule from this analysis's fit (ns) "
+                f"| [{fitted[0]}, {fitted[1]}] |"
+            )
     elif isinstance(rep, cal.HOMSummary):
         lines += [
             "| delay (ns) | coincidences | attempts | coincidences per attempt |",
             "|---|---|---|---|",
         ]
         for d, c, a, p in zip(rep.delay_mu, rep.coincidences, rep.attempts, rep.p_coinc):
-            lines.append(
-                f"| {int(d)} | {int(c)} | {int(a)} | {p.value:.3g} [{p.lo:.3g}, {p.hi:.3g}] |"
-            )
+            pc = "n/a" if a == 0 else f"{p.value:.3g} [{p.lo:.3g}, {p.hi:.3g}]"
+            lines.append(f"| {int(d)} | {int(c)} | {int(a)} | {pc} |")
         lines += ["", f"Visibility V = 1 − P(0)/P(ref): {_fmt(rep.visibility)}"]
     elif isinstance(rep, cal.ReadoutSummary):
         lines += [
-            "| ion | threshold (> t ⇒ bright) | mean error | P(count ≤ t, bright) "
-            "| P(count > t, dark) |",
-            "|---|---|---|---|---|",
+            "| ion | shots dark, bright | threshold (> t ⇒ bright) | mean error "
+            "| P(count ≤ t, bright) | P(count > t, dark) |",
+            "|---|---|---|---|---|---|",
         ]
-        for x, r in rep.thresholds.items():
+        for x in "ab":
+            shots = ", ".join(str(c[x].size if x in c else 0) for c in (rep.dark, rep.bright))
+            r = rep.thresholds.get(x)
+            if r is None:
+                lines.append(f"| {x} | {shots} | n/a | n/a | n/a | n/a |")
+                continue
             lines.append(
-                f"| {x} | {r.threshold} | {_fmt(r.error)} | {_fmt(r.error_bright)} "
+                f"| {x} | {shots} | {r.threshold} | {_fmt(r.error)} | {_fmt(r.error_bright)} "
                 f"| {_fmt(r.error_dark)} |"
             )
     elif isinstance(rep, cal.DarkCountSummary):

@@ -41,6 +41,7 @@ from drivers.link_timing import (
     satellite_latency_s,
 )
 from drivers.live import LivePublisher, live_figures
+from drivers.run_end import COMPLETE, STOP_REASON, recording_stop_reason
 
 logger = logging.getLogger(__name__)
 
@@ -372,34 +373,30 @@ class LinkExperiment(CheckedArguments):
     def run_link(self, kernel_fn):
         """Run ``kernel_fn`` until all heralds are taken, pausing cleanly when the scheduler asks
         and stopping cleanly on termination or the wall-time limit."""
-        from artiq.language.core import TerminationRequested
-
         self.out_of_time = False
         gate_stop = getattr(self, "gate_stop_mu", getattr(self, "gate_end_mu", None))
         gate = None if gate_stop is None else (int(self.gate_start_mu), int(gate_stop))
         self.live.start(gate, self.core.ref_period)
         t0 = time.time()
-        self.stop_reason = "exception"  # until the loop says otherwise (the results say why)
         try:
-            while self.next_index < self.n_total and not self.out_of_time:
-                kernel_fn()
-                self.next_index = self.recorded()
-                if self.no_herald_attempts:
-                    break
-                if self.next_index < self.n_total and not self.out_of_time:
-                    close = getattr(self.core, "close", None)
-                    if close is not None:
-                        close()  # release the core device while paused (ARTIQ convention)
-                    self.scheduler.pause()
-            self.stop_reason = (
-                "no_herald"
-                if self.no_herald_attempts
-                else "complete"
-                if self.next_index >= self.n_total
-                else "wall_time_limit"
-            )
-        except TerminationRequested:
-            self.stop_reason = "terminated"
+            with recording_stop_reason(self, end_on_termination=True):
+                while self.next_index < self.n_total and not self.out_of_time:
+                    kernel_fn()
+                    self.next_index = self.recorded()
+                    if self.no_herald_attempts:
+                        break
+                    if self.next_index < self.n_total and not self.out_of_time:
+                        close = getattr(self.core, "close", None)
+                        if close is not None:
+                            close()  # release the core device while paused (ARTIQ convention)
+                        self.scheduler.pause()
+                self.stop_reason = (
+                    "no_herald"
+                    if self.no_herald_attempts
+                    else COMPLETE
+                    if self.next_index >= self.n_total
+                    else "wall_time_limit"
+                )
         finally:
             self._t_wall_loop += time.time() - t0
             self.write_results()
@@ -510,7 +507,7 @@ class LinkExperiment(CheckedArguments):
         self.set_dataset("totals.attempts", np.int64(t["attempts"]))
         self.set_dataset("totals.heralds", np.int64(n))
         self.set_dataset("totals.heralds_requested", np.int64(self.n_total))
-        self.set_dataset("totals.stop_reason", self.stop_reason)
+        self.set_dataset(STOP_REASON, self.stop_reason)
         self.set_dataset("totals.lab_time_s", float(lab_s))
         herald_s = t.get("herald_mu", 0) * self.core.ref_period
         self.set_dataset("totals.herald_handling_s", float(herald_s))

@@ -10,7 +10,8 @@ s^-1) that the single-photon and entanglement analyses use.
 
 The scheduler is asked between the two conditions: a pause request leaves the kernel, yields
 (``scheduler.pause()``) and measures the background afterwards; a termination request ends the
-run with the counts taken written and the calibration left as it was.
+run with the counts taken written (``totals.stop_reason`` ``terminated``, ``drivers.run_end``) and
+the calibration left as it was.
 """
 
 import numpy as np
@@ -19,6 +20,7 @@ from numpy import int64
 
 from drivers.arguments import CheckedArguments
 from drivers.link import SCHEMA_VERSION
+from drivers.run_end import STOP_REASON, run_until_complete
 
 
 class DarkCounts(CheckedArguments, EnvExperiment):
@@ -100,15 +102,12 @@ class DarkCounts(CheckedArguments, EnvExperiment):
         return True
 
     def run(self):
-        try:
-            while not self.run_kernel():
-                self.scheduler.pause()  # raises TerminationRequested on termination
-        finally:
-            self.store_counts()
+        run_until_complete(self, self.run_kernel, self.store_counts)
 
     def store_counts(self):
         """The counts taken so far (``dark.counts``, ``background.counts``, ``dark.duration_s``;
-        also when terminated)."""
+        also when terminated) and why the run ended (``totals.stop_reason``)."""
+        self.set_dataset(STOP_REASON, self.stop_reason)
         self.set_dataset("dark.duration_s", float(self.duration_s()))
         if 0 in self.results:
             self.set_dataset("dark.counts", self.results[0])

@@ -14,8 +14,8 @@ calibration.
 
 The scheduler is asked after each delay and every ``CHECK_EVERY`` (500) runs within one: a pause
 request leaves the kernel, yields (``scheduler.pause()``) and resumes where it was (the runs taken
-kept); a termination request ends the scan there, with the runs taken written (the visibility
-needs the whole scan).
+kept); a termination request ends the scan there, with the runs taken written
+(``totals.stop_reason`` ``terminated``, ``drivers.run_end``; the visibility needs the whole scan).
 """
 
 import numpy as np
@@ -27,6 +27,7 @@ from drivers.arguments import CheckedArguments
 from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B
 from drivers.link import SCHEMA_VERSION
 from drivers.link_timing import CHECK_EVERY, link_default, nearest_mu
+from drivers.run_end import STOP_REASON, run_until_complete
 
 
 class HOM(CheckedArguments, EnvExperiment):
@@ -154,15 +155,13 @@ class HOM(CheckedArguments, EnvExperiment):
             self.node_b.recool_mu(self.t_cool_mu)
 
     def run(self):
-        try:
-            while not self.scan():
-                self.scheduler.pause()  # raises TerminationRequested on termination
-        finally:
-            self.store_results()
+        run_until_complete(self, self.scan, self.store_results)
 
     def store_results(self):
         """The delays measured so far (``hom.delay_mu``, ``hom.coincidences``, ``hom.attempts``:
-        zero where not measured; also when terminated)."""
+        zero where not measured; also when terminated) and why the run ended
+        (``totals.stop_reason``)."""
+        self.set_dataset(STOP_REASON, self.stop_reason)
         self.set_dataset("hom.delay_mu", np.array(self.delay_list, dtype=np.int64))
         self.set_dataset("hom.coincidences", np.array(self.coinc, dtype=np.int64))
         self.set_dataset("hom.attempts", np.array(self.attempts, dtype=np.int64))

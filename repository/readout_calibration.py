@@ -11,7 +11,8 @@ analysis propagates them into SPAM-corrected intervals) and ``calib.node_X.detec
 counts in ``readout.bright_counts_a`` etc. A nonsense result (error >= 0.4, or threshold 0 with
 error >= 0.1) is refused (``drivers.calibration``): nothing persistent is stored and the run fails.
 The kernel asks the scheduler every ``CHECK_EVERY`` shots whether to pause; a paused run resumes
-with the shots still to take, a terminated one writes the shots taken and stores no calibration.
+with the shots still to take, a terminated one writes the shots taken (``totals.stop_reason``
+``terminated``, ``drivers.run_end``) and stores no calibration.
 """
 
 from math import pi
@@ -23,6 +24,7 @@ from drivers.arguments import CheckedArguments
 from drivers.calibration import refused
 from drivers.link import SCHEMA_VERSION
 from drivers.link_timing import DRTIO_MARGIN_LATENCIES, link_default, satellite_latency_s
+from drivers.run_end import STOP_REASON, run_until_complete
 
 #: readout error (mean of bright and dark) from which a calibration is refused as nonsense
 MAX_ERROR = 0.4
@@ -133,17 +135,16 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
         return True
 
     def run(self):
-        try:
-            while not self.run_kernel():
-                self.scheduler.pause()  # raises TerminationRequested on termination
-        finally:
-            self.store_counts()
+        run_until_complete(self, self.run_kernel, self.store_counts)
 
     def store_counts(self):
-        """The shots taken so far as ``readout.{dark,bright}_counts_X`` (also when terminated)."""
+        """The shots taken so far as ``readout.{dark,bright}_counts_X`` (also when terminated),
+        the shots requested and why the run ended (``totals.stop_reason``)."""
         for (i, bright), counts in sorted(self.counts.items()):
             name = "readout.{}_counts_{}".format("bright" if bright else "dark", "ab"[i])
             self.set_dataset(name, np.array(counts, dtype=np.int32))
+        self.set_dataset("totals.shots_requested", np.int64(4 * self.shots))
+        self.set_dataset(STOP_REASON, self.stop_reason)
 
     def analyze(self):
         from analysis.readout import optimise_threshold  # same estimator as offline analysis

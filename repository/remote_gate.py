@@ -64,6 +64,7 @@ from drivers.gateware_loop import GatewareLoop
 from drivers.link import LinkExperiment
 from drivers.link_timing import DRTIO_MARGIN_LATENCIES, satellite_latency_s
 from drivers.live import LivePublisher
+from drivers.run_end import STOP_REASON
 
 GATE_SCHEMA_VERSION = 1
 
@@ -492,7 +493,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.set_dataset("totals.attempts", np.int64(t["attempts"]))
         self.set_dataset("totals.shots", np.int64(n))
         self.set_dataset("totals.shots_requested", np.int64(self.n_total))
-        self.set_dataset("totals.stop_reason", self.stop_reason)
+        self.set_dataset(STOP_REASON, self.stop_reason)
         self.set_dataset("totals.lab_time_s", float(t["lab_mu"] * self.core.ref_period))
         self.set_dataset("totals.wall_time_s", float(self._t_wall_loop))
         self.set_dataset("totals.underflows_recovered", np.int64(t["underflows"]))

@@ -10,7 +10,9 @@ plus a flat background within the gate, profile-likelihood interval) gives the l
 onset, the rising edge of the arrivals (not the histogram's peak); eta = (P(click per attempt) -
 dark-count probability) per node; the recommended gate is [onset, onset + gate length] shifted by
 ``calib.link.gate_start_s``, the gate length from ``gate_length`` or ``calib.link.gate_length_s``,
-else ``gate_taus`` lifetimes. Run after Startup and Dark counts (for the dark rates).
+else ``gate_taus`` lifetimes (``analysis.gate_rule``, the rule the offline report applies; the run
+records it as ``photon.gate_start_s``, ``photon.gate_length_s``, ``photon.gate_taus``). Run after
+Startup and Dark counts (for the dark rates).
 
 Writes ``photons.*`` (docs/datasets.md), ``photon.tau_s`` with its 95 % interval
 ``photon.tau_lo_s``/``photon.tau_hi_s`` and ``photon.tau_err_s`` (half its width),
@@ -19,8 +21,8 @@ the excitation pulse start, read by the entanglement experiments), ``calib.photo
 ``calib.photon.eta_a/_b``, ``calib.photon.tau_s``. Nonsense (too few clicks on a node, a fit that
 does not converge) is refused: nothing persistent is stored and the run fails. At the first
 cooling after ``CHECK_EVERY`` attempts the kernel asks the scheduler whether to pause; a paused
-run resumes with the attempts still to make, a terminated one writes the clicks so far and
-stores no calibration.
+run resumes with the attempts still to make, a terminated one writes the clicks so far
+(``totals.stop_reason`` ``terminated``, ``drivers.run_end``) and stores no calibration.
 """
 
 import numpy as np
@@ -33,6 +35,7 @@ from drivers.bsa import GATE_INPUT_OFFSET_MU
 from drivers.calibration import refused
 from drivers.link import SCHEMA_VERSION
 from drivers.link_timing import link_default
+from drivers.run_end import STOP_REASON, run_until_complete
 
 #: clicks per node below which the calibration is refused (no photons)
 MIN_CLICKS_PER_NODE = 10
@@ -90,9 +93,14 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         self.check_arguments()
         for node in (self.node_a, self.node_b):
             node.load_calibration(self)
+        from analysis.gate_rule import GateRule  # the rule the offline analysis applies
+
         s2mu = self.core.seconds_to_mu
-        self.gate_length_s = float(self.gate_length)
-        self.gate_delay_s = link_default(self, "gate_start_s")
+        self.gate_rule = GateRule(
+            start_s=link_default(self, "gate_start_s"),
+            length_s=float(self.gate_length),
+            taus=float(self.gate_taus),
+        )
         self.offset_mu = int64(s2mu(self.gate_offset))
         self.window_mu = int64(s2mu(self.gate_window))
         self.margin_mu = int64(s2mu(self.slack_margin))
@@ -118,6 +126,9 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         self.n_tried = [0, 0]  # attempts made per node
         self.set_dataset("schema_version", SCHEMA_VERSION)
         self.set_dataset("ionlink.experiment", "single_photon")
+        self.set_dataset("photon.gate_start_s", self.gate_rule.start_s)
+        self.set_dataset("photon.gate_length_s", self.gate_rule.length_s)
+        self.set_dataset("photon.gate_taus", self.gate_rule.taus)
         self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
 
     @rpc(flags={"async"})
@@ -272,17 +283,16 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         return complete
 
     def run(self):
-        try:
-            while not self.run_kernel():
-                self.scheduler.pause()  # raises TerminationRequested on termination
-        finally:
-            self.store_photons()
+        run_until_complete(self, self.run_kernel, self.store_photons)
 
     def set_underflows(self, n: TInt32):
         self.set_dataset("photon.underflows_recovered", n)
 
     def store_photons(self):
-        """``photons.*``: the clicks and attempts so far (also when terminated)."""
+        """``photons.*``: the clicks and attempts so far (also when terminated), the attempts
+        requested and why the run ended (``totals.stop_reason``)."""
+        self.set_dataset("totals.attempts_requested", np.int64(2 * self.attempts))
+        self.set_dataset(STOP_REASON, self.stop_reason)
         t, det, node = self.photons()
         self.set_dataset("photons.t_mu", t)
         self.set_dataset("photons.detector", det)
@@ -352,9 +362,7 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
             self.set_dataset("photon.eta_err_" + x, float(np.sqrt(max(clicks, 1))) / self.n_att[i])
         # the gate opens at the rising edge of the arrivals (+ calib.link.gate_start_s) and lasts
         # calib.link.gate_length_s, or gate_taus lifetimes where the lab has not chosen a length
-        start = int(np.floor(fit.onset)) + int(round(self.gate_delay_s * 1e9))
-        length = self.gate_length_s * 1e9 if self.gate_length_s > 0 else self.gate_taus * tau_mu
-        stop = start + int(np.ceil(length))
+        start, stop = self.gate_rule.gate_mu(fit.onset, tau_mu, period)
         self.set_dataset("photon.gate_recommended_mu", np.array([start, stop], dtype=np.int64))
         for x in "ab":
             self.set_dataset("calib.photon.eta_" + x, eta[x], persist=True)
