@@ -13,11 +13,13 @@ beside the budget's prediction for the detection gate the run played (the calibr
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from sim.runner import RunResult, Simulation
+from sim.termination import exit_status
 
 __all__ = ["DemoStepFailed", "run_demo"]
 
@@ -27,24 +29,41 @@ LAB = "oxford2020"
 
 
 class DemoStepFailed(Exception):
-    """An experiment of the demo chain did not succeed (its results file is written)."""
+    """An experiment of the demo chain did not succeed, or a termination signal stopped the chain
+    during or after it (its results file is written)."""
 
     def __init__(self, result: RunResult):
-        where = " (results: {})".format(result.results_file) if result.results_file else ""
         #: stopped by a termination signal, not failed
-        self.terminated = result.status == "terminated"
-        if self.terminated:
-            message = "demo stopped during {} (terminated){}".format(result.class_name, where)
-        else:
-            message = "demo step {} failed: {}{}".format(
-                result.class_name, result.error_message or result.status, where
-            )
-        super().__init__(message)
+        self.terminated = result.status == "terminated" or result.unseen_signal is not None
         self.exit_code = result.exit_code
+        if result.unseen_signal is not None:  # the run is complete; the chain stops after it
+            self.exit_code = exit_status(result.unseen_signal)
+            message = "demo stopped after {} ({} came after its last termination check)".format(
+                result.class_name, signal.Signals(result.unseen_signal).name
+            )
+        elif self.terminated:
+            message = "demo stopped during {} (terminated)".format(result.class_name)
+        else:
+            message = "demo step {} failed: {}".format(
+                result.class_name, result.error_message or result.status
+            )
+        if result.results_file is not None and self.terminated:
+            message += _results_note(result.results_file)
+        elif result.results_file is not None:
+            message += " (results: {})".format(result.results_file)
+        super().__init__(message)
+
+
+def _results_note(path: str | Path, reported: bool = False) -> str:
+    """Where a stopped demo's results file is (``reported``: its report too; else the command
+    that makes it)."""
+    if reported:
+        return ": results in {}, its report beside it".format(path)
+    return ": results in {} (its report: ionlink-analyze report {})".format(path, path)
 
 
 def _check(result: RunResult) -> RunResult:
-    if result.exit_code != 0:
+    if result.exit_code != 0 or result.unseen_signal is not None:
         raise DemoStepFailed(result)
     return result
 
@@ -64,7 +83,8 @@ def run_demo(
     applied) on ``device_db`` (default: the repository's one-chassis ``device_db.py``); print the
     fidelity summary and the budget for the gate the run played (of two chassis for a device
     database with a satellite). ``results_dir``, ``work_dir``: as :class:`Simulation`'s.
-    Returns the exit status."""
+    A termination signal ends the chain where it is (the running step's results file written,
+    no report or budget after it: one line says where the file is). Returns the exit status."""
     from analysis.cli import main as analyze
     from sim.budget_arguments import played_gate
     from sim.physics.budget import LoopArguments, format_budget
@@ -90,28 +110,35 @@ def run_demo(
             _check(simulation.run(repo / "readout_calibration.py", arguments={"shots": 200}))
             # the detection window: from the photons' rising edge for the lab's gate length
             _check(simulation.run(repo / "single_photon.py", arguments={"attempts": 3000}))
-            result = simulation.run(
-                repo / "remote_entanglement.py",
-                arguments={"mode": "parity", "heralds_per_setting": heralds_per_setting},
+            result = _check(
+                simulation.run(
+                    repo / "remote_entanglement.py",
+                    arguments={"mode": "parity", "heralds_per_setting": heralds_per_setting},
+                )
             )
-            stopped = result.status == "terminated" and result.results_file is not None
-            if not stopped:
-                _check(result)
     except DemoStepFailed as exc:
         sys.stderr.write("ionlink-sim: {}{}\n".format("" if exc.terminated else "error: ", exc))
         return exc.exit_code
     path = str(result.results_file)
-    if stopped:  # Ctrl-C, SIGTERM: the report of the heralds taken, then the signal's status
-        sys.stderr.write(
-            "ionlink-sim: demo stopped during {} (terminated): the report covers the heralds "
-            "taken\n".format(result.class_name)
-        )
     print("results file: {}".format(path))
-    status = analyze(["report", path, "--no-progress"], prog="ionlink-sim demo")
-    if status == 0:
-        status = analyze(["fidelity", path, "--no-progress"], prog="ionlink-sim demo")
-    if stopped:
-        status = result.exit_code
+    stage = "the report"
+    try:
+        status = analyze(
+            ["report", path, "--no-progress"], prog="ionlink-sim demo", catch_interrupt=False
+        )
+        stage = "the fidelity summary"
+        if status == 0:
+            status = analyze(
+                ["fidelity", path, "--no-progress"], prog="ionlink-sim demo", catch_interrupt=False
+            )
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: the demo ends here, without the budget
+        signum = getattr(exc, "signum", signal.SIGINT)
+        sys.stderr.write(
+            "ionlink-sim: demo stopped during {} ({}){}\n".format(
+                stage, signal.Signals(signum).name, _results_note(path, stage != "the report")
+            )
+        )
+        return exit_status(signum)
     print()
     command = " ".join(
         [
