@@ -31,6 +31,7 @@ same argument is refused.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import itertools
 import json
@@ -341,6 +342,20 @@ def _client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
     return Client(cluster), cluster
 
 
+def _kill_workers(cluster: Any) -> None:
+    """Kill the worker processes of our local ``cluster`` (Ctrl-C): a point runs in a worker's
+    thread, which nothing interrupts, and a graceful close waits 4 s for it before killing (with
+    a warning per worker). Their nannies are told first not to restart them."""
+    import signal
+
+    for nanny in list(cluster.workers.values()):
+        pid = nanny.pid
+        nanny.close_gracefully(reason="ionlink-sim sweep interrupted")
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))  # (Windows: none)
+
+
 def _load_done(folder: Path, fingerprint: str) -> dict[int, PointRecord]:
     """Records of finished points in ``folder`` (failed ones are run again)."""
     marker = folder / "sweep.json"
@@ -441,6 +456,10 @@ def run_sweep(
                 record.error = "{}: {}".format(type(exc).__name__, exc)
             finished(record)
         bar.close()
+    except KeyboardInterrupt:  # the points running cannot be interrupted: their workers go
+        if cluster is not None:
+            _kill_workers(cluster)
+        raise
     finally:
         client.close()
         if cluster is not None:
