@@ -6,12 +6,7 @@ during the report said "ionlink-analyze: interrupted" and printed the budget).""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import h5py
@@ -19,8 +14,7 @@ import pytest
 
 from sim import demo
 from sim.runner import Simulation
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.cli_signal import signal_cli
 
 
 def test_a_demo_stopped_during_the_entanglement_run_stops_with_its_results_file(
@@ -60,43 +54,9 @@ def _demo_stopped(tmp_path: Path, signum: int, trigger: str) -> tuple[int, float
     """``ionlink-sim demo`` at a heralds count it would take minutes on, sent ``signum`` 0.3 s
     after a stderr line (``-v``) or stdout line containing ``trigger``: (exit status, seconds
     from the signal to the exit, stdout, stderr)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sim", "demo", "--heralds", "100000", "--seed", "2", "-v"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)),
-    )
-    seen = threading.Event()
-    lines: dict[str, list[str]] = {"out": [], "err": []}
-
-    def read(stream, kept):
-        for line in stream:
-            kept.append(line)
-            if trigger in line:
-                seen.set()
-
-    readers = [
-        threading.Thread(target=read, args=(proc.stdout, lines["out"]), daemon=True),
-        threading.Thread(target=read, args=(proc.stderr, lines["err"]), daemon=True),
-    ]
-    for r in readers:
-        r.start()
-    try:
-        assert seen.wait(60), "".join(lines["err"])
-        time.sleep(0.3)
-        sent = time.monotonic()
-        proc.send_signal(signum)
-        rc = proc.wait(30)
-        elapsed = time.monotonic() - sent
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    for r in readers:
-        r.join(5)
-    return rc, elapsed, "".join(lines["out"]), "".join(lines["err"])
+    argv = ["demo", "--heralds", "100000", "--seed", "2", "-v"]
+    r = signal_cli(argv, tmp_path, signum, trigger)
+    return r.status, r.seconds, r.out, r.err
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -38,6 +38,20 @@ def signalled_gate(signum: int) -> type:
     return SignalledGate
 
 
+def _gate_run(tmp_path, experiment: type, arguments: dict):
+    """Startup, then ``experiment`` with ``arguments`` at :func:`ideal_fast` (calibrated), seed 4:
+    the remote gate's run result."""
+    lab = ideal_fast()
+    sim = Simulation(
+        ROOT / "device_db.py", seed=4, lab=lab, results_dir=tmp_path / "results", dataset_db=False
+    )
+    for key, value in lab_calibration(lab).items():
+        sim.dataset_db.set(key, value, persist=True)
+    with sim:
+        assert sim.run(REPO / "startup.py").exit_code == 0
+        return sim.run(experiment, None, arguments)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_termination_signal_stops_the_gate_within_check_every_runs(tmp_path, signum):
     """A termination signal at shot 25 of 288 (process tomography, 2 shots per setting) is
@@ -47,19 +61,11 @@ def test_a_termination_signal_stops_the_gate_within_check_every_runs(tmp_path, s
     ends terminated, exit status 128 + the signal, with the shots taken recorded;
     ionlink-analyze gate reads them and says the run stopped early (the tomography lacks
     settings: no process fidelity, noted)."""
-    lab = ideal_fast()
-    sim = Simulation(
-        ROOT / "device_db.py", seed=4, lab=lab, results_dir=tmp_path / "results", dataset_db=False
+    r = _gate_run(
+        tmp_path,
+        signalled_gate(signum),
+        {"mode": "cz", "heralds_per_setting": 2, "check_every": CHECK_EVERY},
     )
-    for key, value in lab_calibration(lab).items():
-        sim.dataset_db.set(key, value, persist=True)
-    with sim:
-        assert sim.run(REPO / "startup.py").exit_code == 0
-        r = sim.run(
-            signalled_gate(signum),
-            None,
-            {"mode": "cz", "heralds_per_setting": 2, "check_every": CHECK_EVERY},
-        )
     assert r.exit_code == 128 + signum, r.error_message
     d = r.datasets
     assert d["totals.stop_reason"] == "terminated"
@@ -85,15 +91,7 @@ def test_a_run_stopped_at_once_is_named_so_by_the_analysis(tmp_path):
             if key == "ionlink.progress" and self.recorded() == SIGNAL_AT_SHOT:
                 os.kill(os.getpid(), signal.SIGINT)  # (the second, after base's first)
 
-    lab = ideal_fast()
-    sim = Simulation(
-        ROOT / "device_db.py", seed=4, lab=lab, results_dir=tmp_path / "results", dataset_db=False
-    )
-    for key, value in lab_calibration(lab).items():
-        sim.dataset_db.set(key, value, persist=True)
-    with sim:
-        assert sim.run(REPO / "startup.py").exit_code == 0
-        r = sim.run(TwiceSignalled, None, {"mode": "cz", "heralds_per_setting": 2})
+    r = _gate_run(tmp_path, TwiceSignalled, {"mode": "cz", "heralds_per_setting": 2})
     assert r.exit_code == 128 + signal.SIGINT, r.error_message
     d = r.datasets
     assert d["ionlink.sim.stopped_at_once"] == "SIGINT" and d["totals.stop_reason"] == "exception"
