@@ -28,6 +28,7 @@ from dataclasses import replace
 from typing import Any, NoReturn, Sequence
 
 from sim.cli_simulation import make_simulation, simulation_options
+from sim.presets import LAB_HELP
 from sim.seed import seed_arg
 
 __all__ = ["main", "get_argparser"]
@@ -71,7 +72,7 @@ def get_argparser() -> argparse.ArgumentParser:
     _common(run)
 
     budget = sub.add_parser("budget", help="print the analytic rate/fidelity budget of a lab")
-    budget.add_argument("lab", metavar="LAB", help="preset name or TOML path")
+    budget.add_argument("lab", metavar="LAB", help=LAB_HELP)
     budget.add_argument(
         "--mode",
         default="parity",
@@ -129,7 +130,7 @@ def get_argparser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--lab",
         default="oxford2020",
-        help="lab description: preset name or TOML path (default: %(default)s)",
+        help="lab description: " + LAB_HELP + " (default: %(default)s)",
     )
     demo.add_argument(
         "--device-db",

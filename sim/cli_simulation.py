@@ -8,6 +8,7 @@ import argparse
 from typing import Any
 
 from drivers.controllers.zmq_endpoint import endpoint_arg
+from sim.presets import LAB_HELP
 from sim.seed import seed_arg
 
 __all__ = ["make_simulation", "simulation_options"]
@@ -42,7 +43,7 @@ def simulation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lab",
         default=None,
-        help="lab description (preset name or TOML path; default: lab.toml next to "
+        help="lab description (" + LAB_HELP + "; default: lab.toml next to "
         "the device database, refused if there is none; 'none': the timing alone, "
         "nothing physical simulated)",
     )

@@ -77,7 +77,7 @@ def lab_file(lab: Any, device_db_path: Path | None) -> Path | None:
         return Path(source) if source else None
     path = Path(lab)
     if not path.suffix and not path.exists():
-        from sim.physics.lab import LABS_DIR
+        from sim.presets import LABS_DIR
 
         return LABS_DIR / "{}.toml".format(lab)
     return path

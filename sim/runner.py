@@ -186,7 +186,7 @@ def _no_lab(device_db_path: Any) -> str:
     """What a simulation that found no lab description says (no ``--lab``, no ``lab.toml``
     beside the device database): it simulates nothing physical, yet an experiment that only
     counts would exit 0 with e.g. a dark-count rate of 0."""
-    from sim.physics.lab import PRESETS
+    from sim.presets import PRESETS
 
     return (
         "no lab description: no --lab and no lab.toml beside {}, so nothing physical would be "

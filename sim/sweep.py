@@ -46,6 +46,7 @@ import numpy as np
 
 from sim.budget_arguments import COUNTERPARTS
 from sim.experiment_file import InputError
+from sim.presets import LAB_HELP
 from sim.seed import seed_arg
 from sim.sweep_point import PointRecord, PointSpec, run_point
 
@@ -474,9 +475,7 @@ def run_sweep(
 def add_parser(sub: Any, add_lab_set: Any, common: Any) -> None:
     """The ``sweep`` subcommand on the ``ionlink-sim`` subparsers ``sub``."""
     p = sub.add_parser("sweep", help="run a grid of simulated sequences (Dask distributed)")
-    p.add_argument(
-        "--lab", default="oxford2020", help="preset name or TOML path (default: %(default)s)"
-    )
+    p.add_argument("--lab", default="oxford2020", help=LAB_HELP + " (default: %(default)s)")
     add_lab_set(p, sweep=True)
     p.add_argument(
         "--arg",

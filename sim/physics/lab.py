@@ -39,6 +39,7 @@ from sim.physics.lab_model import (
     Species,
 )
 from sim.physics.lab_overrides import LabOverride, apply_overrides, format_overrides
+from sim.presets import LABS_DIR, PRESETS
 
 __all__ = [
     "BSA",
@@ -64,9 +65,6 @@ __all__ = [
     "lab_from_dict",
     "load_lab",
 ]
-
-LABS_DIR = Path(__file__).resolve().parent.parent / "labs"
-PRESETS = ("oxford2020", "oxford2025", "duke2024", "target_99_1khz")
 
 
 # --------------------------------------------------------------------------------------------

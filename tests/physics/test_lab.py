@@ -120,3 +120,16 @@ def test_entangler_inputs_must_be_detectors() -> None:
     d["entangler"]["inputs"] = ["bsa_det1", "bsa_det0", "bsa_det2", "bsa_det3"]
     with pytest.raises(LabError, match="entangler.inputs"):
         lab_from_dict(d)
+
+
+def test_the_presets_are_the_shipped_lab_files_and_the_help_names_them(capsys):
+    """One list of presets (``sim.presets``): the TOML files shipped, each named by the help of
+    every command that takes a lab (the walk found no command that listed them)."""
+    from sim.cli import main
+    from sim.presets import LABS_DIR
+
+    assert sorted(PRESETS) == sorted(p.stem for p in LABS_DIR.glob("*.toml"))
+    for command in (["budget"], ["run"], ["demo"], ["sweep"]):
+        assert main([*command, "--help"]) == 0
+        text = " ".join(capsys.readouterr().out.split())
+        assert all(name in text for name in PRESETS), (command, text)
