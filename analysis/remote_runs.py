@@ -31,6 +31,7 @@ from .io import (
     require,
     uncalibrated_note,
 )
+from .stop_reason import STOPPED_AT_ONCE, early_note
 
 __all__ = ["REQUIRED", "SCAN_KEYS", "RemoteData", "RunTotals", "read_remote_runs"]
 
@@ -76,6 +77,7 @@ class RunTotals:
     duty_cycle: float | None  #: ``totals.duty_cycle``, if the run has it
     stop_reason: str | None = None  #: ``totals.stop_reason``, if the run has it
     requested: int | None = None  #: ``totals.heralds_requested``, if the run has it
+    stopped_at_once: str | None = None  #: the signal that stopped the run at once, if one did
 
 
 @dataclass
@@ -158,15 +160,11 @@ def _runs_and_checks(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Run]
     return runs, modes
 
 
-#: the simulator's mark of a run stopped at once by a second termination signal (the signal's
-#: name; written by ``sim.run``, whose ``STOPPED_AT_ONCE`` it is: analysis does not import sim)
-STOPPED_AT_ONCE = "ionlink.sim.stopped_at_once"
-
-
 def _totals(run: Run, mode: str) -> RunTotals:
     duty = run.values.get("totals.duty_cycle")
     stop = run.values.get("totals.stop_reason")
     requested = run.values.get("totals.heralds_requested")
+    at_once = run.values.get(STOPPED_AT_ONCE)
     return RunTotals(
         path=str(run.path),
         mode=mode,
@@ -177,16 +175,15 @@ def _totals(run: Run, mode: str) -> RunTotals:
         duty_cycle=None if duty is None else float(duty),
         stop_reason=None if stop is None else str(stop),
         requested=None if requested is None else _scalar(run, "totals.heralds_requested", int),
+        stopped_at_once=None if at_once is None else str(at_once),
     )
 
 
 def stopped_early_note(t: RunTotals) -> str | None:
     """A note for a run that ended before its requested heralds (None: complete or unknown)."""
-    if t.stop_reason is None or t.stop_reason == "complete":
-        return None
     of = f" of {t.requested}" if t.requested is not None else ""
-    return (
-        f"{os.path.basename(t.path)}: stopped early ({t.stop_reason}) after {t.heralds}{of} heralds"
+    return early_note(
+        os.path.basename(t.path), t.stop_reason, t.stopped_at_once, f"{t.heralds}{of} heralds"
     )
 
 

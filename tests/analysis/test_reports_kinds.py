@@ -398,3 +398,23 @@ def test_complete_parity_run_with_few_heralds_per_setting_is_analysed(tmp_path, 
     assert "ψ−:        n/a" in out and "note: ψ−: n/a: no Z-basis heralds for P_odd" in out
     assert cli.main(["fidelity", str(tmp_path / "none.h5")], prog="ionlink-sim demo") == 2
     assert capsys.readouterr().err.startswith("ionlink-sim demo: error: ")
+
+
+def test_a_run_stopped_at_once_with_its_totals_is_named_so(tmp_path, capsys):
+    """A run stopped at once whose totals hold (attempts ≥ heralds) is analysed; its note names
+    the stop ("stopped at once by a second SIGINT"), not its placeholder stop reason
+    "exception". The mark's name is the simulator's own."""
+    from analysis.stop_reason import STOPPED_AT_ONCE
+    from sim.run import STOPPED_AT_ONCE as WRITTEN
+
+    assert STOPPED_AT_ONCE == WRITTEN
+    d = remote_datasets(np.random.default_rng(3), n=500, mode="z")
+    d.update({"totals.stop_reason": "exception", STOPPED_AT_ONCE: "SIGINT"})
+    write_artiq(tmp_path / "000000001-RemoteEntanglement.h5", d, rid=1)
+    code, out, err = _cli(
+        ["fidelity", tmp_path / "000000001-RemoteEntanglement.h5", "--no-progress"], capsys
+    )
+    assert code == 0, err
+    text = out + err
+    assert "stopped early (stopped at once by a second SIGINT" in text, text
+    assert "(exception)" not in text, text
