@@ -51,12 +51,10 @@ class DarkCounts(CheckedArguments, EnvExperiment):
 
     @kernel
     def measure(self, condition: TInt32):
-        """``gates`` back-to-back gates on all four detectors; each gate's counts are read (the
-        read blocks until gate end + 104 mu) while the next gate is already queued, so the gated
-        time is contiguous and the CPU only needs to keep one gate ahead. Input FIFOs hold 64
-        events: at dark/background rates (< 1 kHz) a gate of 10 ms holds far fewer."""
+        """``gates`` back-to-back gates on all four detectors (:meth:`drivers.bsa.
+        BellStateAnalyser.count_gates`: contiguous gated time), the cooling light off
+        (``condition`` 0) or on (1)."""
         totals = [int64(0)] * 4
-        counts = [0] * 4
         self.core.break_realtime()
         if condition == 1:
             self.node_a.cool_sw.on()
@@ -64,18 +62,7 @@ class DarkCounts(CheckedArguments, EnvExperiment):
             self.node_b.cool_sw.on()
             self.node_b.repump_sw.on()
             delay_mu(8)
-        t_end = self.bsa.gate_rising_mu(self.gate_mu)
-        for k in range(self.gates):
-            t_next = t_end
-            if k + 1 < self.gates:
-                # gate k+1 opens when gate k closes (the close/open pair of a channel is one
-                # coarse cycle apart: no replacement at one timestamp)
-                delay_mu(8)
-                t_next = self.bsa.gate_rising_mu(self.gate_mu)
-            self.bsa.count_all(t_end, counts)
-            for d in range(4):
-                totals[d] += int64(counts[d])
-            t_end = t_next
+        self.bsa.count_gates(self.gate_mu, self.gates, totals)
         self.core.break_realtime()
         self.node_a.idle()
         self.node_b.idle()

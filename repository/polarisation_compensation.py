@@ -114,20 +114,10 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
         back-to-back gates of ``gate_mu``; the shutter closes once the counts are read. The four
         totals go to the host (:meth:`store_counts`)."""
         totals = [int64(0)] * 4
-        counts = [0] * 4
         self.core.break_realtime()
         self.ref_sw[node].on()
         delay_mu(SHUTTER_MU)
-        t_end = self.bsa.gate_rising_mu(self.gate_mu)
-        for k in range(self.gates):
-            t_next = t_end
-            if k + 1 < self.gates:
-                delay_mu(8)
-                t_next = self.bsa.gate_rising_mu(self.gate_mu)
-            self.bsa.count_all(t_end, counts)
-            for d in range(4):
-                totals[d] += int64(counts[d])
-            t_end = t_next
+        self.bsa.count_gates(self.gate_mu, self.gates, totals)
         self.core.break_realtime()
         self.ref_sw[node].off()
         self.store_counts(totals)
