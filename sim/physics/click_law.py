@@ -2,7 +2,7 @@
 """The CPU-heralding pass armed *not quiet* drawn in law: its physics at once, not event by
 event (mixed into the physics world; the quiet passes before it: :mod:`.quiet`).
 
-When :meth:`~sim.physics.quiet.QuietAttempts.skip_quiet` has skipped the quiet passes of a known
+When :meth:`~sim.physics.quiet_skip.QuietSkips.skip_quiet` has skipped the quiet passes of a known
 pass ``ref`` and armed the next one not quiet, that next pass is ``ref``'s DMA trace again from a
 known cursor: the same beam events relative to its start, from the state ``ref`` started from (to
 the ions' state's 9 decimals, as the skip itself assumes). Only its excitation round differs: it
@@ -58,7 +58,7 @@ class FireSource:
 @dataclass(frozen=True, slots=True)
 class LawPass:
     """The pass armed not quiet: its start (the cursor, mu), the known pass it repeats (a
-    :class:`~sim.physics.quiet.QuietAttempts` ``_Known``) and the mode overlap its arming
+    :class:`~sim.physics.quiet.KnownQuiet`) and the mode overlap its arming
     conditioned on."""
 
     t_start: int

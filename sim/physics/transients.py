@@ -4,7 +4,7 @@
 
 After a click the loop follows a chain of known transient passes to its fixed point
 (:class:`sim.fastforward.TransientChain`); each is one draw of whether it stays quiet, as
-:meth:`~sim.physics.quiet.QuietAttempts.skip_quiet` would make it for that pass alone. Here the
+:meth:`~sim.physics.quiet_skip.QuietSkips.skip_quiet` would make it for that pass alone. Here the
 chain's passes are drawn in turn without moving the world after each: between two passes of the
 chain the world is where the previous one left it, so its dark-count windows are the difference
 of the two passes' horizons and the ions' temperature at each excitation is heated in closed form
@@ -45,7 +45,7 @@ class QuietTransients:
     _arm: Callable[..., None]
 
     def skip_transients(self, steps: tuple, max_passes: int, period_mu: int, t_next_mu: int) -> int:
-        """:meth:`~sim.physics.quiet.QuietAttempts.skip_quiet` of one pass of each of ``steps``
+        """:meth:`~sim.physics.quiet_skip.QuietSkips.skip_quiet` of one pass of each of ``steps``
         (known quiet passes, each leading to the next) in turn from ``t_next_mu`` every
         ``period_mu``, at most ``max_passes``, stopping at the first that is not quiet (armed
         then) or cannot be skipped: the same draws, the world moved on once. Returns the number

@@ -52,6 +52,7 @@ from .lab import Lab, LabError
 from .planned import PlannedWindows, linear_step
 from .polarisation import PolarisationRecord, PolarisationTracking
 from .quiet import QuietAttempts, round_overlap
+from .quiet_skip import QuietSkips
 from .readout import fluorescence_rates, poisson_click_mu
 from .transients import QuietTransients
 from .view import PhyView
@@ -89,6 +90,7 @@ class PhysicsWorld(
     PeriodTracking,
     ClickLaw,
     QuietTransients,
+    QuietSkips,
     QuietAttempts,
     PlannedWindows,
     PolarisationTracking,

@@ -11,7 +11,8 @@ import numpy as np
 
 from sim.physics.attempts import thermal_overlap
 from sim.physics.bsa import IDENTITY_JONES, NodeEmission, build_round, draw_index
-from sim.physics.quiet import _heated_overlap, round_overlap
+from sim.physics.quiet import round_overlap
+from sim.physics.quiet_skip import _heated_overlap
 
 
 def test_draw_index_is_rng_choice():
@@ -182,7 +183,7 @@ def test_scaled_standard_draws_are_the_scaled_draws():
 
 def test_a_transient_skips_overlap_is_the_overlap_laws_first(oxford):
     """A transient pass's skip takes the mode overlap of its excitation directly
-    (``QuietAttempts._overlap_at``): the value of the overlap law at that pass, the ions heated
+    (``QuietSkips._overlap_at``): the value of the overlap law at that pass, the ions heated
     from where the world stands (heated enough to change the overlap visibly)."""
     from sim.physics.world import PhysicsWorld
 
