@@ -97,13 +97,20 @@ class PhotonTiming:
     :param arrival_source: the dataset the histogram comes from (``photons.t_mu`` or
         ``herald.t_det_mu``)
     :param lifetime: fit of the excited-state lifetime to ``arrival``
-    :param window: fidelity and rate for a range of gate stops
+    :param window: fidelity and rate for a range of gate stops (:class:`~analysis.photons.
+        WindowPoint`: in mu from the excitation, as the calibrated gate, where the runs say
+        where their excitation sat)
+    :param played_gates: the detection gates [start, stop) the runs played, in mu from the
+        excitation (their archived ``calib.photon.gate_start_mu``/``gate_stop_mu``), each once
+    :param gates_unrecorded: runs whose files record no gate (or whose gate was not read)
     """
 
     arrival: ph.Histogram | None = field(default=None, repr=False)
     arrival_source: str | None = None
     lifetime: LifetimeFit | None = None
     window: list[ph.WindowPoint] | None = field(default=None, repr=False)
+    played_gates: tuple[tuple[int, int], ...] = ()
+    gates_unrecorded: int = 0
 
 
 @dataclass(frozen=True)
