@@ -29,13 +29,15 @@ __all__ = ["FidelityEstimates", "FidelityReport", "HeraldStats", "PhotonTiming",
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """The runs a report summarises: file paths, ionlink schema version, experiment kind and mode
-    (``z``, ``parity``, ``tomography`` or ``parity+z`` for combined runs)."""
+    """The runs a report summarises: file paths, ionlink schema version, experiment kind, mode
+    (``z``, ``parity``, ``tomography`` or ``parity+z`` for combined runs) and heralding path
+    (``ionlink.heralding``: ``gateware``, ``cpu``; ``None`` where the files do not say)."""
 
     files: list[str]
     schema_version: int
     experiment: str
     mode: str
+    heralding: str | None = None
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,7 @@ class FidelityReport:
             "schema_version": src.schema_version,
             "experiment": src.experiment,
             "mode": src.mode,
+            "heralding": src.heralding,
             "fidelity": est(fe.fidelity),
             "fidelity_psi_plus": est(fe.fidelity_psi_plus),
             "fidelity_psi_minus": est(fe.fidelity_psi_minus),

@@ -130,6 +130,8 @@ class RemoteData:
         calibration's standard errors; ``None`` if a run lacks them (files before they were
         recorded)
     :param notes: what reading noted (detection-time phase corrections)
+    :param heralding: the runs' heralding path (``ionlink.heralding``; ``None`` where a file
+        does not say)
     """
 
     runs: list[RunTotals]
@@ -140,6 +142,7 @@ class RemoteData:
     readout_errors: list[tuple[float, float]] | None
     notes: list[str] = field(default_factory=list)
     readout_sigmas: list[tuple[float, float]] | None = None
+    heralding: str | None = None
 
     @property
     def files(self) -> list[str]:
@@ -374,7 +377,15 @@ def read_remote_runs(
         readout_errors=_readout_errors(runs),
         readout_sigmas=_readout_errors(runs, "readout.error_sigma_"),
         notes=notes,
+        heralding=_heralding(runs),
     )
+
+
+def _heralding(runs: list[Run]) -> str | None:
+    """The heralding path all ``runs`` record (they are never pooled across paths:
+    :func:`~analysis.io.check_combinable`), ``None`` if one does not say."""
+    paths = {r.values.get("ionlink.heralding") for r in runs}
+    return None if len(paths) != 1 or None in paths else str(paths.pop())
 
 
 def _has_tags(r: Run) -> bool:

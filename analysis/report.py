@@ -122,9 +122,10 @@ def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
         "Files: " + ", ".join(f"`{os.path.basename(f)}`" for f in rep.files),
         "",
     ]
+    path = f", heralded by `{rep.source.heralding}`" if rep.source.heralding else ""
     lines += [
         f"- schema version {rep.source.schema_version}, experiment `{rep.source.experiment}`, "
-        f"mode `{rep.mode}`",
+        f"mode `{rep.mode}`{path}",
         "",
     ]
     lines += ["## Fidelity", "", "| quantity | value [interval] |", "|---|---|"]

@@ -390,6 +390,7 @@ def reduce_fidelity(
             schema_version=data.schema_version,
             experiment=data.experiment,
             mode="+".join(sorted(set(modes))),
+            heralding=data.heralding,
         ),
         stats=HeraldStats(
             heralds=n_h,
