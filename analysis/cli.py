@@ -9,8 +9,8 @@ it: with ``--per-run`` (``fidelity``, ``report``), and in ``report`` every file 
 (its combined report pools the others); the others are analysed and the exit code is 3
 (:data:`EXIT_SKIPPED`). A pooled ``fidelity`` refuses such a file (exit 2), found in a folder or
 named, as do both commands runs that must not be pooled (a run given twice, calibrated with
-uncalibrated: the pool whole, never one of its files left out); ``report`` writes one
-entanglement report per heralding path (gateware, CPU). Output cut short by a closed pipe
+uncalibrated: the pool whole, never one of its files left out); both give one result (a
+report) per heralding path (gateware, CPU). Output cut short by a closed pipe
 (``| head``) ends quietly with exit 141.
 """
 
@@ -328,9 +328,10 @@ def _by_heralding(args: argparse.Namespace, runs: list[Run]) -> list[list[Run]]:
     if len([h for h in paths if h is not None]) < 2:
         return [runs]
     each = [f"{h or 'an unrecorded path'} ({len(v)} run(s))" for h, v in paths.items()]
+    what = "report" if args.cmd == "report" else "result"
     _note(
         args,
-        f"entanglement runs heralded by {' and by '.join(each)}: one report per heralding path "
+        f"entanglement runs heralded by {' and by '.join(each)}: one {what} per heralding path "
         "(their attempt and herald rates differ)",
     )
     return list(paths.values())
@@ -349,7 +350,8 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
     skips = Skips(functools.partial(_note, args), every_file=args.per_run, from_folders=False)
     with _executor(args, len(_expand(args))) as executor:
         runs = _select(args, ("remote_entanglement",), executor, skips)
-        groups = _groups(args, runs, args.per_run, note_repeats=False)  # (in the results' notes)
+        # (repeats are in the results' notes); one result per heralding path, as report
+        groups = _groups(args, runs, args.per_run, note_repeats=False, by_heralding=True)
         # timing=False: photon timing, the window trade-off and the rate-vs-time series are not
         # part of this command's output (the report computes them), so photons.t_mu is not read
         summarise = functools.partial(
@@ -380,8 +382,10 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
     for k, rep in enumerate(reps):
         if k:
             print()
+        path = f", heralded by {rep.source.heralding}" if rep.source.heralding else ""
         print(
-            f"files: {', '.join(rep.files)}  (mode {rep.mode}, schema {rep.source.schema_version})"
+            f"files: {', '.join(rep.files)}  (mode {rep.mode}{path}, schema "
+            f"{rep.source.schema_version})"
         )
         print(f"fidelity:    {_fmt(rep.fidelity)}")
         print(f"  ψ+:        {_fmt(rep.fidelity_psi_plus)}")

@@ -29,13 +29,15 @@ __all__ = ["FidelityEstimates", "FidelityReport", "HeraldStats", "PhotonTiming",
 
 @dataclass(frozen=True)
 class SourceInfo:
-    """The runs a report summarises: file paths, ionlink schema version, experiment kind and mode
-    (``z``, ``parity``, ``tomography`` or ``parity+z`` for combined runs)."""
+    """The runs a report summarises: file paths, ionlink schema version, experiment kind, mode
+    (``z``, ``parity``, ``tomography`` or ``parity+z`` for combined runs) and heralding path
+    (``ionlink.heralding``: ``gateware``, ``cpu``; ``None`` where the files do not say)."""
 
     files: list[str]
     schema_version: int
     experiment: str
     mode: str
+    heralding: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,13 +99,20 @@ class PhotonTiming:
     :param arrival_source: the dataset the histogram comes from (``photons.t_mu`` or
         ``herald.t_det_mu``)
     :param lifetime: fit of the excited-state lifetime to ``arrival``
-    :param window: fidelity and rate for a range of gate stops
+    :param window: fidelity and rate for a range of gate stops (:class:`~analysis.photons.
+        WindowPoint`: in mu from the excitation, as the calibrated gate, where the runs say
+        where their excitation sat)
+    :param played_gates: the detection gates [start, stop) the runs played, in mu from the
+        excitation (their archived ``calib.photon.gate_start_mu``/``gate_stop_mu``), each once
+    :param gates_unrecorded: runs whose files record no gate (or whose gate was not read)
     """
 
     arrival: ph.Histogram | None = field(default=None, repr=False)
     arrival_source: str | None = None
     lifetime: LifetimeFit | None = None
     window: list[ph.WindowPoint] | None = field(default=None, repr=False)
+    played_gates: tuple[tuple[int, int], ...] = ()
+    gates_unrecorded: int = 0
 
 
 @dataclass(frozen=True)
@@ -179,6 +188,7 @@ class FidelityReport:
             "schema_version": src.schema_version,
             "experiment": src.experiment,
             "mode": src.mode,
+            "heralding": src.heralding,
             "fidelity": est(fe.fidelity),
             "fidelity_psi_plus": est(fe.fidelity_psi_plus),
             "fidelity_psi_minus": est(fe.fidelity_psi_minus),

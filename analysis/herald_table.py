@@ -36,7 +36,10 @@ class HeraldTables:
     phase_q: dict[int, int] = field(
         default_factory=dict
     )  # quantised phase (turns · 2**30) -> phase index
+    #: per chunk, each herald's latest click (mu from the attempt cycle's start; −1: none)
     t_last: list[np.ndarray] = field(default_factory=list)
+    #: per chunk of ``t_last``, the index of the run it came from (:attr:`run_index`)
+    t_last_run: list[int] = field(default_factory=list)
     t_lab: list[tuple[int, np.ndarray]] = field(
         default_factory=list
     )  # (run index, herald.t_lab_mu)
@@ -209,6 +212,7 @@ def reduce_chunk(
                 acc.t_last.append(np.maximum(last, -1, out=last))
             else:
                 acc.t_last.append(np.maximum(np.maximum(last, np.maximum(t[:, 2], t[:, 3])), -1))
+            acc.t_last_run.append(acc.run_index)
         if acc.want_det_hist:
             acc.det_hist.add(t[t >= 0])
 

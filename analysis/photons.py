@@ -18,6 +18,7 @@ __all__ = [
     "IncrementalHistogram",
     "WindowPoint",
     "dark_rates",
+    "gate_stop_from_excitation",
     "window_tradeoff",
 ]
 
@@ -120,20 +121,35 @@ class IncrementalHistogram:
 
 @dataclass(frozen=True)
 class WindowPoint:
-    """One point of the detection-window trade-off curve.
+    """One point of the detection-window trade-off curve: the heralds a gate closing earlier
+    keeps.
 
-    :param gate_stop_mu: gate closing time in mu (gate = [gate_start, gate_stop])
+    :param gate_stop_mu: the stop of the gate [start, stop) that keeps them, in mu from the
+        excitation pulse start: the convention of ``calib.photon.gate_start_mu``/
+        ``gate_stop_mu`` and of ``ionlink-sim budget --detection-gate START STOP``; ``None``
+        when the runs do not record where their excitation sat
+    :param last_click_mu: the latest click kept, in mu from the attempt cycle's start (the
+        origin of ``herald.t_det_mu``); ``None`` when the runs pooled excited at different
+        times (their cycle times are then no common scale)
     :param heralds: heralds whose clicks all fall in the gate
     :param fraction: heralds kept / all heralds (rate relative to the full gate)
     :param rate_hz: kept heralds per lab second (``nan`` without lab time)
     :param fidelity: fidelity estimate on the kept heralds (``None`` if it failed)
     """
 
-    gate_stop_mu: int
+    gate_stop_mu: int | None
+    last_click_mu: int | None
     heralds: int
     fraction: float
     rate_hz: float
     fidelity: Estimate | None
+
+
+def gate_stop_from_excitation(last_click_mu: int, excite_mu: int) -> int:
+    """The stop of the gate [start, stop) in mu from the excitation that keeps a click at
+    ``last_click_mu`` (mu from the cycle's start) and none later: the click's 1 ns bin is the
+    gate's last."""
+    return int(last_click_mu) - int(excite_mu) + 1
 
 
 def window_tradeoff(
@@ -141,28 +157,35 @@ def window_tradeoff(
     gate_stops_mu: np.ndarray,
     fidelity_of: Callable[[np.ndarray], Estimate],
     *,
+    excite_mu: int | None = None,
     lab_time_s: float = float("nan"),
 ) -> list[WindowPoint]:
     """Rate against fidelity as the gate closes earlier (from stored click times).
 
-    :param t_last_mu: per herald, the latest click time of the heralding pair, in mu
-    :param gate_stops_mu: candidate gate closing times, in mu
+    :param t_last_mu: per herald, the latest click time of the heralding pair, in mu from the
+        attempt cycle's start (``herald.t_det_mu``; −1: none, kept at every stop)
+    :param gate_stops_mu: candidate gate stops: with ``excite_mu`` the stops of gates
+        [start, stop) in mu from the excitation (``calib.photon.gate_stop_mu``); without, the
+        latest click times kept, in mu from the cycle's start
     :param fidelity_of: maps a boolean herald mask to a fidelity estimate; exceptions
         (e.g. too few heralds) give ``fidelity = None`` for that point
+    :param excite_mu: the excitation pulse start the run played, mu from the cycle's start
     :param lab_time_s: lab time in s for the absolute rate
     """
     t = np.asarray(t_last_mu)
     n = t.size
     out = []
     for stop in np.asarray(gate_stops_mu, dtype=np.int64):
-        mask = t <= stop
+        last = int(stop) if excite_mu is None else int(stop) + int(excite_mu) - 1
+        mask = t <= last
         k = int(np.count_nonzero(mask))
         try:
             fid: Estimate | None = fidelity_of(mask) if k else None
         except ValueError:
             fid = None
         rate = k / lab_time_s if lab_time_s > 0 else float("nan")
-        out.append(WindowPoint(int(stop), k, k / n if n else float("nan"), rate, fid))
+        gate_stop = None if excite_mu is None else int(stop)
+        out.append(WindowPoint(gate_stop, last, k, k / n if n else float("nan"), rate, fid))
     return out
 
 

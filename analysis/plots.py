@@ -252,7 +252,10 @@ def attempts_figure(edges: np.ndarray, observed: np.ndarray, p: float) -> Any:
 
 
 def window_figure(points: list[Any]) -> Any:
-    """Fidelity against relative herald rate as the detection gate closes earlier."""
+    """Fidelity against relative herald rate as the detection gate closes earlier; points
+    labelled with the gate's stop in ns from the excitation (the calibrated gate's convention),
+    or the latest click kept in ns from the cycle's start where the runs do not say where their
+    excitation sat (:class:`~analysis.photons.WindowPoint`)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 3.6), layout="constrained")
     f = np.array([w.fidelity.value for w in points])
@@ -263,13 +266,17 @@ def window_figure(points: list[Any]) -> Any:
     ax.errorbar(
         x, f, yerr=[f - lo, hi - f], fmt="o-", capsize=2, label=f"fidelity, {cl:.0%} interval"
     )
+    from_excitation = all(w.gate_stop_mu is not None for w in points)
     for w, xi, fi in zip(points, x, f):
-        ax.annotate(
-            f"{w.gate_stop_mu}", (xi, fi), textcoords="offset points", xytext=(3, -10), fontsize=6
-        )
+        label = w.gate_stop_mu if from_excitation else w.last_click_mu
+        ax.annotate(f"{label}", (xi, fi), textcoords="offset points", xytext=(3, -10), fontsize=6)
     ax.set_xlabel(
-        "herald rate relative to the full gate\n(point labels: gate stop, ns after "
-        "the cycle's gate reference)"
+        "herald rate relative to the full gate\n(point labels: "
+        + (
+            "gate stop, ns from the excitation, as calib.photon.gate_stop_mu)"
+            if from_excitation
+            else "latest click kept, ns from the attempt cycle's start)"
+        )
     )
     ax.set_ylabel("Bell-state fidelity F")
     ax.set_title("Fidelity against herald rate as the detection gate closes earlier", fontsize=9)

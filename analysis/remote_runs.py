@@ -33,7 +33,15 @@ from .io import (
 )
 from .stop_reason import STOPPED_AT_ONCE, early_note
 
-__all__ = ["REQUIRED", "SCAN_KEYS", "RemoteData", "RunTotals", "read_remote_runs"]
+__all__ = [
+    "REQUIRED",
+    "SCAN_KEYS",
+    "PlayedGate",
+    "RemoteData",
+    "RunTotals",
+    "played_gate",
+    "read_remote_runs",
+]
 
 #: Datasets every fidelity summary needs (plus ``herald.psi`` or ``herald.pattern``).
 REQUIRED = [
@@ -64,6 +72,33 @@ _HERALD_ROWS = ["herald.basis_a", "herald.basis_b", "herald.bit_a", "herald.bit_
 HERALD_CHUNK_ROWS = 1 << 17
 
 
+#: the archived calibration of the detection gate a link experiment plays (mu from the excitation)
+GATE_KEYS = ("calib.photon.gate_start_mu", "calib.photon.gate_stop_mu")
+#: the archived loop design of the excitation's start in the cycle (s), and the experiment
+#: argument that overrides it (``drivers.link.Link.build_pulse_timing``)
+EXCITE_KEY = "calib.link.excite_time_s"
+EXCITE_ARGUMENT = "excite_time"
+
+
+@dataclass(frozen=True)
+class PlayedGate:
+    """Where a run's detection gate sat in its attempt cycle: what turns the click times
+    (``herald.t_det_mu``, mu from the attempt cycle's start) into the gate's own convention
+    ([start, stop) in mu from the excitation pulse start, as ``calib.photon.gate_start_mu``/
+    ``gate_stop_mu`` and ``ionlink-sim budget --detection-gate``).
+
+    :param excite_mu: the excitation pulse start the run played, in mu from the attempt cycle's
+        start; ``None`` when the file does not say (``unknown`` says why)
+    :param gate_mu: the gate [start, stop) the run played, in mu from the excitation (its
+        archived ``calib.photon.gate_start_mu``/``gate_stop_mu``); ``None`` when not archived
+    :param unknown: why ``excite_mu`` is ``None`` (empty otherwise)
+    """
+
+    excite_mu: int | None
+    gate_mu: tuple[int, int] | None = None
+    unknown: str = ""
+
+
 @dataclass(frozen=True)
 class RunTotals:
     """The scalars of one run the summary uses (times in s)."""
@@ -78,6 +113,8 @@ class RunTotals:
     stop_reason: str | None = None  #: ``totals.stop_reason``, if the run has it
     requested: int | None = None  #: ``totals.heralds_requested``, if the run has it
     stopped_at_once: str | None = None  #: the signal that stopped the run at once, if one did
+    #: where its gate sat (read for the detection-window trade-off; ``None``: not read)
+    played: PlayedGate | None = None
 
 
 @dataclass
@@ -93,6 +130,8 @@ class RemoteData:
         calibration's standard errors; ``None`` if a run lacks them (files before they were
         recorded)
     :param notes: what reading noted (detection-time phase corrections)
+    :param heralding: the runs' heralding path (``ionlink.heralding``; ``None`` where a file
+        does not say)
     """
 
     runs: list[RunTotals]
@@ -103,6 +142,7 @@ class RemoteData:
     readout_errors: list[tuple[float, float]] | None
     notes: list[str] = field(default_factory=list)
     readout_sigmas: list[tuple[float, float]] | None = None
+    heralding: str | None = None
 
     @property
     def files(self) -> list[str]:
@@ -160,7 +200,60 @@ def _runs_and_checks(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Run]
     return runs, modes
 
 
-def _totals(run: Run, mode: str) -> RunTotals:
+def played_gate(run: Run) -> PlayedGate:
+    """Where ``run`` played its detection gate, as the link experiments define it
+    (``drivers.gateware_loop``, ``repository/remote_entanglement_cpu.py``): the excitation starts
+    at the ``excite_time`` argument if the run was given one, else at the archived
+    ``calib.link.excite_time_s`` it defaulted to, rounded to the nearest mu (1 mu = 1 ns) and, on
+    the gateware, down to the entangler's 8 ns steps; the gate is the archived
+    ``calib.photon.gate_start_mu``/``gate_stop_mu`` after it. A file without its ``expid``
+    arguments (``artiq_run -o``) or without either value does not say: no guess (the
+    experiment's fallback, or an argument, may have been played)."""
+    gate = None
+    if all(k in run.archive for k in GATE_KEYS):
+        start, stop = (int(np.asarray(run.read(k, "archive")).item()) for k in GATE_KEYS)
+        gate = (start, stop)
+    args = run.expid.get("arguments") if isinstance(run.expid, dict) else None
+    if not isinstance(args, dict):
+        why = (
+            "its expid records no experiment arguments, so whether an excite_time argument "
+            f"overrode {EXCITE_KEY} is unknown"
+        )
+        return PlayedGate(None, gate, why)
+    if EXCITE_ARGUMENT in args:
+        value, source = args[EXCITE_ARGUMENT], f"its {EXCITE_ARGUMENT} argument"
+    elif EXCITE_KEY in run.archive:
+        value, source = run.read(EXCITE_KEY, "archive"), EXCITE_KEY
+    else:
+        why = (
+            f"neither an {EXCITE_ARGUMENT} argument nor {EXCITE_KEY} in its archive (the "
+            "experiment played its fallback)"
+        )
+        return PlayedGate(None, gate, why)
+    try:
+        seconds = float(np.asarray(value).item())
+    except (TypeError, ValueError):
+        seconds = float("nan")
+    if not (np.isfinite(seconds) and seconds >= 0):
+        return PlayedGate(None, gate, f"{source} is not a time ({value!r})")
+    mu = int((seconds + 0.5e-9) // 1e-9)  # drivers.link_timing.nearest_mu at 1 ns per mu
+    path = run.values.get("ionlink.heralding")
+    if path is None:  # files before ionlink.heralding: the experiment's class says
+        path = {"RemoteEntanglement": "gateware", "RemoteEntanglementCPU": "cpu"}.get(
+            str(run.experiment_class)
+        )
+    if str(path) == "gateware":
+        mu &= ~7  # the entangler's output windows are in coarse (8 ns) steps
+    elif path is None and mu % 8:
+        why = (
+            f"{source} ({mu} mu) is no multiple of 8 ns and the file does not say whether the "
+            "gateware (which rounds it down to one) or the CPU played it"
+        )
+        return PlayedGate(None, gate, why)
+    return PlayedGate(mu, gate)
+
+
+def _totals(run: Run, mode: str, *, gate: bool = False) -> RunTotals:
     duty = run.values.get("totals.duty_cycle")
     stop = run.values.get("totals.stop_reason")
     requested = run.values.get("totals.heralds_requested")
@@ -176,6 +269,7 @@ def _totals(run: Run, mode: str) -> RunTotals:
         stop_reason=None if stop is None else str(stop),
         requested=None if requested is None else _scalar(run, "totals.heralds_requested", int),
         stopped_at_once=None if at_once is None else str(at_once),
+        played=played_gate(run) if gate else None,
     )
 
 
@@ -200,13 +294,14 @@ def read_remote_runs(
     of each array in memory; of the per-herald arrays at most :data:`HERALD_CHUNK_ROWS`).
 
     :param photons: histogram ``photons.t_mu`` (else the arrival histogram uses ``herald.t_det_mu``)
-    :param window: keep each herald's last click time (for the detection-window trade-off)
+    :param window: keep each herald's last click time, and read where each run's gate sat
+        (:func:`played_gate`), for the detection-window trade-off
     :param timing: read photon timing at all; ``False`` reads neither ``photons.t_mu``,
         ``herald.t_det_mu`` (unless a detection-time phase needs it) nor ``herald.t_lab_mu``
     :raises AnalysisError: (subclasses) on any bad input, naming the file
     """
     runs, modes = _runs_and_checks(list(paths))
-    totals = [_totals(r, m) for r, m in zip(runs, modes)]
+    totals = [_totals(r, m, gate=timing and window) for r, m in zip(runs, modes)]
     names = [t.path for t in totals]
     attempts = sum(t.attempts for t in totals)
     n_h = sum(t.heralds for t in totals)
@@ -282,7 +377,15 @@ def read_remote_runs(
         readout_errors=_readout_errors(runs),
         readout_sigmas=_readout_errors(runs, "readout.error_sigma_"),
         notes=notes,
+        heralding=_heralding(runs),
     )
+
+
+def _heralding(runs: list[Run]) -> str | None:
+    """The heralding path all ``runs`` record (they are never pooled across paths:
+    :func:`~analysis.io.check_combinable`), ``None`` if one does not say."""
+    paths = {r.values.get("ionlink.heralding") for r in runs}
+    return None if len(paths) != 1 or None in paths else str(paths.pop())
 
 
 def _has_tags(r: Run) -> bool:

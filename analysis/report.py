@@ -18,6 +18,7 @@ import numpy as np
 
 from . import calibration as cal
 from .estimate import DEFAULT_CL, Estimate
+from .fidelity_report import PhotonTiming
 from .folders import staged_outputs
 from .summary import FidelityReport
 
@@ -121,9 +122,10 @@ def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
         "Files: " + ", ".join(f"`{os.path.basename(f)}`" for f in rep.files),
         "",
     ]
+    path = f", heralded by `{rep.source.heralding}`" if rep.source.heralding else ""
     lines += [
         f"- schema version {rep.source.schema_version}, experiment `{rep.source.experiment}`, "
-        f"mode `{rep.mode}`",
+        f"mode `{rep.mode}`{path}",
         "",
     ]
     lines += ["## Fidelity", "", "| quantity | value [interval] |", "|---|---|"]
@@ -170,21 +172,58 @@ def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
     if rep.lifetime is not None:
         lines.append(f"| lifetime τ (ns, from {tm.arrival_source}) | {_fmt(rep.lifetime.tau, 3)} |")
     if tm.window:
-        lines += [
-            "",
-            "## Detection-window trade-off",
-            "",
-            "| gate stop (mu) | heralds | relative rate | F |",
-            "|---|---|---|---|",
-        ]
-        lines += [
-            f"| {w.gate_stop_mu} | {w.heralds} | {w.fraction:.3f} | {_fmt(w.fidelity)} |"
-            for w in tm.window
-        ]
+        lines += _window_lines(tm)
     if rep.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in rep.notes]
     lines += _plot_lines(plots)
     return "\n".join(lines) + "\n"
+
+
+def _window_lines(tm: PhotonTiming) -> list[str]:
+    """The detection-window trade-off's section: the gate each row keeps, in the calibrated
+    gate's convention (mu from the excitation) where the runs say where it sat, beside the gate
+    the runs played."""
+    pts = tm.window or []
+    gates = ", ".join(f"[{a}, {b})" for a, b in tm.played_gates)
+    one = len(tm.played_gates) == 1 and not tm.gates_unrecorded
+    if not gates:
+        played = "No gate the runs played is recorded (no `calib.photon.gate_*` in the archive)."
+    else:
+        unrec = f"; {tm.gates_unrecorded} run(s) record none" if tm.gates_unrecorded else ""
+        played = (
+            f"{'Gate the run(s) played' if one else 'Gates the runs played'}: {gates} mu from "
+            "the excitation (their calibration, `calib.photon.gate_start_mu`/`gate_stop_mu` "
+            f"in the results file's archive{unrec})."
+        )
+    lines = ["", "## Detection-window trade-off", ""]
+    if all(w.gate_stop_mu is not None for w in pts):
+        start = tm.played_gates[0][0] if one else None
+        lines += [
+            "Each row keeps the heralds whose clicks all fall in a gate closing at its stop, in "
+            "mu (ns) from the excitation pulse start: the convention of the calibrated gate and "
+            "of `ionlink-sim budget --detection-gate START STOP`. " + played,
+            "",
+        ]
+        if start is not None:
+            head = "| gate [start, stop) (mu from the excitation) | heralds | relative rate | F |"
+            cells = [f"[{start}, {w.gate_stop_mu})" for w in pts]
+        else:
+            head = "| gate stop (mu from the excitation) | heralds | relative rate | F |"
+            cells = [str(w.gate_stop_mu) for w in pts]
+    else:
+        lines += [
+            "Each row keeps the heralds whose clicks are all at or before the time shown, in mu "
+            "from the attempt cycle's start (`herald.t_det_mu`), not the calibrated gate's "
+            "convention (see the notes). " + played,
+            "",
+        ]
+        head = "| latest click kept (mu from the cycle's start) | heralds | relative rate | F |"
+        cells = [str(w.last_click_mu) for w in pts]
+    lines += [head, "|---|---|---|---|"]
+    lines += [
+        f"| {c} | {w.heralds} | {w.fraction:.3f} | {_fmt(w.fidelity)} |" for c, w in zip(cells, pts)
+    ]
+    return lines
 
 
 def _plot_lines(plots: dict[str, str]) -> list[str]:

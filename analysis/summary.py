@@ -361,7 +361,20 @@ def reduce_fidelity(
     rvt = _rate_vs_lab_time(acc.t_lab, [r.lab_time_s for r in data.runs]) if acc.t_lab else None
     win = None
     if window and parts and acc.t_last and len(acc.t_last) == len(acc.codes):
-        win = _window(acc.codes, acc.t_last, phases, modes, cl=cl, rng=rng, lab=lab, names=names)
+        frame = _excitation_frame(data.runs)
+        notes += frame.notes
+        win = _window(
+            acc.codes,
+            _shifted(acc.t_last, acc.t_last_run, frame.shifts),
+            phases,
+            modes,
+            cl=cl,
+            rng=rng,
+            lab=lab,
+            names=names,
+            frame=frame,
+        )
+    gates, unrecorded = _played_gates(data.runs)
     nan = float("nan")
     rate_lab = (
         hs.herald_rate(n_h, lab, cl=cl) if lab > 0 else Estimate(nan, nan, nan, cl, "no lab time")
@@ -377,6 +390,7 @@ def reduce_fidelity(
             schema_version=data.schema_version,
             experiment=data.experiment,
             mode="+".join(sorted(set(modes))),
+            heralding=data.heralding,
         ),
         stats=HeraldStats(
             heralds=n_h,
@@ -402,7 +416,14 @@ def reduce_fidelity(
             readout_errors=errs,
             readout_sigmas=sigmas,
         ),
-        timing=PhotonTiming(arrival=arrival, arrival_source=source, lifetime=life, window=win),
+        timing=PhotonTiming(
+            arrival=arrival,
+            arrival_source=source,
+            lifetime=life,
+            window=win,
+            played_gates=gates,
+            gates_unrecorded=unrecorded,
+        ),
         notes=notes,
     )
 
@@ -484,6 +505,80 @@ def _quantiles_of_counts(counts: np.ndarray, tmin: int, qs: np.ndarray) -> np.nd
     return np.where(gamma >= 0.5, b - (b - a) * (1 - gamma), a + (b - a) * gamma)
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """The common time scale of the runs' click times for the gate trade-off.
+
+    :param shifts: per run, mu added to its click times (its excitation then falls on
+        ``excite_mu``); all 0 when its excitation is unknown
+    :param excite_mu: the excitation start on that scale (``None``: a run does not say)
+    :param cycle: the scale is every run's own cycle time (no run shifted)
+    :param notes: what the report should say about it
+    """
+
+    shifts: list[int]
+    excite_mu: int | None
+    cycle: bool
+    notes: list[str]
+
+
+def _excitation_frame(runs: list[RunTotals]) -> _Frame:
+    """The scale on which the runs' click times are pooled for the gate trade-off: aligned on
+    their excitation when every run says where it sat (:attr:`RunTotals.played`), so that gate
+    stops read as the calibration's (mu from the excitation); else their cycle times, as
+    recorded, with a note."""
+    excites = [None if r.played is None else r.played.excite_mu for r in runs]
+    known = [e for e in excites if e is not None]
+    if len(known) < len(runs):
+        bare = [r for r, e in zip(runs, excites) if e is None]
+        why = [
+            "its excitation time was not read"
+            if r.played is None
+            else r.played.unknown or "it does not say"
+            for r in bare
+        ]
+        more = f" (and {len(bare) - 1} more run(s))" if len(bare) > 1 else ""
+        return _Frame(
+            [0] * len(runs),
+            None,
+            True,
+            [
+                "detection-window trade-off: gate stops are the latest click times kept, in mu "
+                "from the attempt cycle's start (herald.t_det_mu), not the gate's [start, stop) "
+                "from the excitation (calib.photon.gate_start_mu/gate_stop_mu, ionlink-sim budget "
+                f"--detection-gate): {os.path.basename(bare[0].path)}{more} records no "
+                f"excitation time to convert them ({why[0]})"
+            ],
+        )
+    ref = max(known)
+    shifts = [ref - e for e in known]
+    notes = []
+    if any(shifts):
+        at: dict[int, list[str]] = {}
+        for r, e in zip(runs, known):
+            at.setdefault(e, []).append(os.path.basename(r.path))
+        shown = "; ".join(f"{e} mu: {', '.join(v)}" for e, v in sorted(at.items()))
+        notes.append(
+            "detection-window trade-off: the runs excited at different times of their cycles "
+            f"({shown}); their clicks are pooled by their time after the excitation"
+        )
+    return _Frame(shifts, ref, not any(shifts), notes)
+
+
+def _shifted(t_last: list[np.ndarray], run_of: list[int], shifts: list[int]) -> list[np.ndarray]:
+    """The chunks of click times (−1: none) with their run's shift added to every click."""
+    if not any(shifts):
+        return t_last
+    return [np.where(t >= 0, t + shifts[i], t) if shifts[i] else t for t, i in zip(t_last, run_of)]
+
+
+def _played_gates(runs: list[RunTotals]) -> tuple[tuple[tuple[int, int], ...], int]:
+    """The gates [start, stop) (mu from the excitation) the runs played, each once in the order
+    of the runs, and how many runs record none."""
+    gates = [None if r.played is None else r.played.gate_mu for r in runs]
+    return tuple(dict.fromkeys(g for g in gates if g is not None)), gates.count(None)
+
+
 def _window(
     codes: list[np.ndarray],
     t_last: list[np.ndarray],
@@ -494,12 +589,14 @@ def _window(
     rng: np.random.Generator,
     lab: float,
     names: list[str],
+    frame: _Frame,
 ) -> list[ph.WindowPoint] | None:
     """Gate trade-off: for each gate stop, the fidelity of the heralds whose last click is <= stop.
 
     One joint ``bincount`` over (stop bucket, herald code) and a cumulative sum give every
     stop's outcome tables; each stop is then estimated like the full data (B = 400). ``codes``
-    and ``t_last`` are the heralds' codes and last click times (−1: none) chunk by chunk; the
+    and ``t_last`` are the heralds' codes and last click times (−1: none) chunk by chunk, on the
+    scale of ``frame``, whose excitation turns each stop into the gate's stop from it; the
     stops (quantiles of the click times) come from their histogram when their range is below
     :data:`_HIST_RANGE` (no concatenated copy), else from the joined arrays.
     """
@@ -553,5 +650,9 @@ def _window(
             except (ValueError, DataError):
                 fid = None
         rate = k / lab if lab > 0 else float("nan")
-        out.append(ph.WindowPoint(int(stop), k, k / n if n else float("nan"), rate, fid))
+        gate_stop = (
+            None if frame.excite_mu is None else ph.gate_stop_from_excitation(stop, frame.excite_mu)
+        )
+        last = int(stop) if frame.cycle else None
+        out.append(ph.WindowPoint(gate_stop, last, k, k / n if n else float("nan"), rate, fid))
     return out

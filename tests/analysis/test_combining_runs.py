@@ -181,14 +181,40 @@ def test_json_of_a_short_run_is_strict_json(tmp_path, capsys):
     assert d["attempts_per_herald"]["chi2"] is None, d["attempts_per_herald"]
 
 
-def test_gateware_and_cpu_heralded_runs_are_not_pooled(tmp_path, capsys):
-    """A folder holding a gateware-heralded and a CPU-heralded run: their rates differ (one
-    pooled rate would describe neither), so combining them is refused naming both; files that
-    do not say how they heralded combine as before."""
-    gw = _run(tmp_path / f"000000001-{RE}.h5", **{"ionlink.heralding": "gateware"})
-    cpu = _run(tmp_path / f"000000002-{RE}.h5", seed=4, **{"ionlink.heralding": "cpu"})
-    code, _, err = _cli(["fidelity", tmp_path, "--bootstrap", "50"], capsys)
-    _one_error(code, err, cpu, gw.name, "heralded by cpu", "by gateware")
-    assert _cli(["fidelity", tmp_path, "--per-run", "--bootstrap", "50"], capsys)[0] == 0
+def test_gateware_and_cpu_heralded_runs_give_one_result_each(tmp_path, capsys):
+    """A folder holding a gateware-heralded and two CPU-heralded runs: ``fidelity`` gives one
+    result per heralding path (the CPU runs pooled), in text and JSON, with a note, as ``report``
+    gives one report per path; it was refused (exit 2). One summary over both paths is still
+    refused (their rates differ: one pooled rate would describe neither); a pool that must not
+    be made within a path (calibrated with uncalibrated) is refused whole, exit 2; files that do
+    not say how they heralded combine as before."""
+    day = tmp_path / "day"
+    gw = _run(day / f"000000001-{RE}.h5", **{"ionlink.heralding": "gateware"})
+    cpu = _run(day / f"000000002-{RE}.h5", seed=4, **{"ionlink.heralding": "cpu"})
+    cpu2 = _run(day / f"000000004-{RE}.h5", seed=6, **{"ionlink.heralding": "cpu"})
+    code, out, err = _cli(["fidelity", day, "--bootstrap", "50"], capsys)
+    assert code == 0, err
+    assert (
+        "heralded by gateware (1 run(s)) and by cpu (2 run(s)): one result per heralding path"
+        in err
+    )
+    first, second = out.strip().split("\n\n")
+    assert first.startswith(f"files: {gw}  (mode parity, heralded by gateware, schema 1)")
+    assert second.startswith(f"files: {cpu}, {cpu2}  (mode parity, heralded by cpu, schema 1)")
+    code, out, err = _cli(["fidelity", day, "--bootstrap", "50", "--json"], capsys)
+    assert code == 0, err
+    got = [(d["heralding"], d["heralds"], d["files"]) for d in json.loads(out)]
+    assert got == [("gateware", 600, [str(gw)]), ("cpu", 1200, [str(cpu), str(cpu2)])]
+    with pytest.raises(SchemaError, match="heralded by cpu"):
+        fidelity_summary([gw, cpu], n_boot=50)
+    assert _cli(["fidelity", day, "--per-run", "--bootstrap", "50"], capsys)[0] == 0
+    bare = _run(
+        day / f"000000005-{RE}.h5",
+        seed=7,
+        **{"ionlink.heralding": "cpu", "ionlink.uncalibrated": "calib.readout.threshold_a"},
+    )
+    code, out, err = _cli(["fidelity", day, "--bootstrap", "50"], capsys)
+    assert code == 2 and out == "", err
+    assert err.strip().splitlines()[-1].startswith(f"ionlink-analyze: error: {bare}: taken "), err
     old = _run(tmp_path / "old" / f"000000003-{RE}.h5", seed=5)
     assert fidelity_summary([gw, old], n_boot=50).heralds == 1200

@@ -499,7 +499,8 @@ def test_report_of_a_folder_reports_each_heralding_path(tmp_path, capsys):
     """``report`` over a folder with a calibration, a gateware-heralded run and two CPU-heralded
     runs: one entanglement report per heralding path (the CPU runs pooled), the calibration's,
     a note saying why, exit 0. It wrote the calibration's alone, exit 3, with one note naming one
-    CPU file as if the rest were reported (the pool's refusal was taken for that file's)."""
+    CPU file as if the rest were reported (the pool's refusal was taken for that file's).
+    ``fidelity`` splits the same runs the same way (it refused them, exit 2)."""
     folder, (gw, cpu1, cpu2) = _day_of_mixed_runs(
         tmp_path,
         ("RemoteEntanglement", {"ionlink.heralding": "gateware"}),
@@ -519,8 +520,13 @@ def test_report_of_a_folder_reports_each_heralding_path(tmp_path, capsys):
     assert "heralded by gateware (1 run(s)) and by cpu (2 run(s))" in note
     pooled = cpu1.with_name(f"{cpu1.stem}-combined-report.md").read_text()
     assert cpu2.name in pooled and gw.name not in pooled
+    assert "mode `z`, heralded by `cpu`" in pooled
     code, out, err = _run_cli(["fidelity", str(folder), "--bootstrap", "50"], capsys)
-    assert code == 2 and "heralded by cpu" in err  # one pooled summary: refused, as documented
+    assert code == 0 and "one result per heralding path" in err, err  # split as report does
+    assert [b.split("  (")[0] for b in out.strip().split("\n\n")] == [
+        f"files: {gw}",
+        f"files: {cpu1}, {cpu2}",
+    ]
 
 
 def test_report_of_a_folder_refuses_runs_that_must_not_be_pooled(tmp_path, capsys):

@@ -105,7 +105,12 @@ def test_reduce_fidelity_on_arrays_equals_the_file_summary(tmp_path):
     d = remote_datasets(
         np.random.default_rng(11), n=3000, mode="parity", readout_errors=(0.01, 0.02)
     )
-    p = write_artiq(tmp_path / "000000011-RemoteEntanglement.h5", d, rid=11)
+    archive = {
+        "calib.link.excite_time_s": 4e-9,
+        "calib.photon.gate_start_mu": 6,
+        "calib.photon.gate_stop_mu": 60,
+    }
+    p = write_artiq(tmp_path / "000000011-RemoteEntanglement.h5", d, rid=11, archive=archive)
     from_file = fidelity_summary(p, n_boot=200, seed=3)
 
     keys = [
@@ -132,6 +137,7 @@ def test_reduce_fidelity_on_arrays_equals_the_file_summary(tmp_path):
         lab_time_s=d["totals.lab_time_s"],
         wall_time_s=d["totals.wall_time_s"],
         duty_cycle=d["totals.duty_cycle"],
+        played=rr.PlayedGate(excite_mu=0, gate_mu=(6, 60)),  # (4 ns: the gateware's 8 ns step)
     )
     data = rr.RemoteData(
         runs=[totals],
@@ -144,7 +150,8 @@ def test_reduce_fidelity_on_arrays_equals_the_file_summary(tmp_path):
     pure = sm.reduce_fidelity(data, n_boot=200, rng=np.random.default_rng(3))
     assert _as_json(pure) == _as_json(from_file)
     assert pure.fidelity_spam_corrected is not None and pure.lifetime is not None
-    assert [w.heralds for w in pure.timing.window] == [w.heralds for w in from_file.timing.window]
+    assert pure.timing.window == from_file.timing.window
+    assert pure.timing.played_gates == from_file.timing.played_gates == ((6, 60),)
 
 
 def _as_json(rep):
@@ -162,7 +169,8 @@ def test_window_from_chunks_equals_window_of_the_joined_arrays(rng, monkeypatch)
     chunks_c, chunks_t = np.split(codes, cuts), np.split(t_last, cuts)
 
     def window(c, t):
-        kw = dict(cl=0.95, rng=np.random.default_rng(4), lab=2.0, names=["x"])
+        frame = sm._Frame([0], 2, True, [])
+        kw = dict(cl=0.95, rng=np.random.default_rng(4), lab=2.0, names=["x"], frame=frame)
         return sm._window(c, t, phases, ["parity"], **kw)
 
     from_chunks = window(chunks_c, chunks_t)
