@@ -59,6 +59,7 @@ __all__ = [
     "dark_probabilities",
     "fidelity_fields",
     "format_budget",
+    "gate_from_excitation",
     "gate_line",
     "gate_window",
     "herald_timing",
@@ -129,6 +130,17 @@ def gate_window(
         return lp.gate_start_s, lp.gate_start_s + lp.gate_length_s
     arrival = node.excite.delay_s + node.optics.photon_delay_s
     return gate_mu[0] * 1e-9 - arrival, gate_mu[1] * 1e-9 - arrival
+
+
+def gate_from_excitation(
+    lab: Lab, node: Node, gate_mu: tuple[int, int] | None = None
+) -> tuple[float, float]:
+    """:func:`gate_window` in s from ``node``'s excitation pulse start, the convention of
+    ``calib.photon.gate_start_mu``/``gate_stop_mu`` and ``--detection-gate`` (``gate_mu`` itself
+    when given)."""
+    start, stop = gate_window(lab, node, gate_mu)
+    arrival = node.excite.delay_s + node.optics.photon_delay_s
+    return start + arrival, stop + arrival
 
 
 def _uncorrected_phase_coherence(lab: Lab, omega: float, gate_mu: tuple[int, int] | None) -> float:
@@ -334,6 +346,7 @@ def budget_dict(
         "drtio_latency_s": t.link_mu * 1e-9,
         "herald_to_rotation_s": herald_to_rotation_s(lab, two_chassis),
         "gate_s": list(gate),
+        "gate_excitation_s": list(gate_from_excitation(lab, lab.nodes[0], arguments.gate_mu)),
         "gate_calibrated": arguments.gate_mu is not None,
         "eta_a": bd.eta[0],
         "eta_b": bd.eta[1],
@@ -352,13 +365,15 @@ def budget_dict(
 
 
 def gate_line(d: dict) -> str:
-    """The budget's line naming its detection gate (``d``: a budget dict's ``gate_s`` and
-    ``gate_calibrated``)."""
+    """The budget's line naming its detection gate (``d``: a budget dict's ``gate_s``,
+    ``gate_excitation_s`` and ``gate_calibrated``): from the excitation, as ``--detection-gate``
+    and the calibration take it, and from node A's earliest photon arrival."""
     g0, g1 = (x * 1e9 for x in d["gate_s"])
+    e0, e1 = (x * 1e9 for x in d["gate_excitation_s"])
     origin = "a run's calibrated gate" if d["gate_calibrated"] else "the lab's nominal gate"
     return (
-        f"  detection gate                         [{g0:+.0f}, {g1:+.0f}) ns from the earliest"
-        f" photon arrival ({origin})"
+        f"  detection gate                         [{e0:.0f}, {e1:.0f}) ns from the excitation"
+        f" ({origin}; [{g0:+.0f}, {g1:+.0f}) ns from the earliest photon arrival)"
     )
 
 

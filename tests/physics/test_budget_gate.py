@@ -92,6 +92,13 @@ def test_budget_cli_takes_the_detection_gate(capsys):
     expected = budget_dict(lab, "parity", False, LoopArguments(gate_mu=(469, 514)))
     assert d["p_success"] == pytest.approx(expected["p_success"], rel=1e-12)
     assert d["gate_s"] == pytest.approx([-1e-9, 44e-9]) and d["gate_calibrated"]
+    # the gate as given (from the excitation) is named first, then from the photon arrival
+    assert d["gate_excitation_s"] == pytest.approx([469e-9, 514e-9])
+    assert main(["budget", "duke2024", "--detection-gate", "469", "514"]) == 0
+    assert (
+        "[469, 514) ns from the excitation (a run's calibrated gate; [-1, +44) ns from the "
+        "earliest photon arrival)" in capsys.readouterr().out
+    )
     assert main(["budget", "duke2024", "--detection-gate", "514", "469"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--detection-gate 514 469" in err
@@ -110,6 +117,7 @@ def test_budget_cli_takes_the_detection_gate(capsys):
     cpu = json.loads(capsys.readouterr().out)
     assert cpu["p_success"] == pytest.approx(expected["p_success"], rel=1e-12)
     assert cpu["gate_s"] == pytest.approx([-1e-9, 44e-9]) and cpu["gate_calibrated"]
+    assert cpu["gate_excitation_s"] == pytest.approx([469e-9, 514e-9])
     assert main(["budget", "duke2024", "--path", "cpu", "--json"]) == 0
     nominal = json.loads(capsys.readouterr().out)
     assert not nominal["gate_calibrated"] and nominal["p_success"] != cpu["p_success"]
