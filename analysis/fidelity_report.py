@@ -98,6 +98,8 @@ class PhotonTiming:
     :param arrival: histogram of the photon arrival times (edges in ns)
     :param arrival_source: the dataset the histogram comes from (``photons.t_mu`` or
         ``herald.t_det_mu``)
+    :param arrival_from_excitation: ``arrival``'s edges are in ns from the excitation pulse start
+        (the runs say where it sat), else as its source keeps them
     :param lifetime: fit of the excited-state lifetime to ``arrival``
     :param window: fidelity and rate for a range of gate stops (:class:`~analysis.photons.
         WindowPoint`: in mu from the excitation, as the calibrated gate, where the runs say
@@ -109,6 +111,7 @@ class PhotonTiming:
 
     arrival: ph.Histogram | None = field(default=None, repr=False)
     arrival_source: str | None = None
+    arrival_from_excitation: bool = False
     lifetime: LifetimeFit | None = None
     window: list[ph.WindowPoint] | None = field(default=None, repr=False)
     played_gates: tuple[tuple[int, int], ...] = ()

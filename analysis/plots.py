@@ -138,8 +138,12 @@ def density_matrix_figure(rho: np.ndarray, ideal: np.ndarray, title: str) -> Any
     return fig
 
 
-def arrival_figure(edges: np.ndarray, counts: np.ndarray, fit: Any, source: str) -> Any:
-    """Arrival-time histogram (log scale) with the fitted decay over its fit range."""
+def arrival_figure(
+    edges: np.ndarray, counts: np.ndarray, fit: Any, source: str, *, from_excitation: bool = False
+) -> Any:
+    """Arrival-time histogram (log scale) with the fitted decay over its fit range; its times
+    from the excitation pulse (``photons.t_mu``, or ``from_excitation``) or from the cycle's
+    gate reference (``herald.t_det_mu`` as recorded)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
     ax.stairs(counts, edges, label=f"clicks ({source})", color="0.3", baseline=None)
@@ -161,7 +165,11 @@ def arrival_figure(edges: np.ndarray, counts: np.ndarray, fit: Any, source: str)
     ax.set_yscale("log")
     pos = np.asarray(counts)[np.asarray(counts) > 0]
     ax.set_ylim(bottom=max(0.5, float(pos.min()) / 3) if pos.size else 0.5)
-    ref = "the cycle's gate reference" if source == "herald.t_det_mu" else "the excitation pulse"
+    ref = (
+        "the cycle's gate reference"
+        if source == "herald.t_det_mu" and not from_excitation
+        else "the excitation pulse"
+    )
     ax.set_xlabel(f"click time after {ref} (ns)")
     widths = np.diff(np.asarray(edges, dtype=float))
     ax.set_ylabel(

@@ -94,7 +94,13 @@ def _fidelity_plots(rep: FidelityReport, save: Any, cl: float) -> None:
     if tm.arrival is not None:
         arr = tm.arrival
         save(
-            pl.arrival_figure(arr.edges, arr.counts, rep.lifetime, tm.arrival_source or ""),
+            pl.arrival_figure(
+                arr.edges,
+                arr.counts,
+                rep.lifetime,
+                tm.arrival_source or "",
+                from_excitation=tm.arrival_from_excitation,
+            ),
             "arrival",
             "Photon arrival times",
         )

@@ -349,20 +349,32 @@ def reduce_fidelity(
         att = hs.attempts_distribution(
             acc.att_counts, data.edges, n_h / attempts, acc.att_sum / acc.att_n
         )
-    arrival, source, life = None, None, None
+    frame = None
+    if window and parts and acc.t_last and len(acc.t_last) == len(acc.codes):
+        frame = _excitation_frame(data.runs)
+        notes += frame.notes
+    arrival, source, life, from_excitation = None, None, None, False
     hist = acc.tag_hist if acc.tag_hist.total else acc.det_hist
     if hist.total:
         source = "photons.t_mu" if acc.tag_hist.total else "herald.t_det_mu"
         arrival = ph.Histogram(*hist.rebinned(400))
+        if (
+            source == "herald.t_det_mu"
+            and frame is not None
+            and frame.excite_mu is not None
+            and frame.cycle
+        ):
+            # the heralds' clicks in the gate's frame, from the excitation (one excitation time
+            # in every run: a pooled histogram of runs excited at different times stays as read)
+            arrival = ph.Histogram(arrival.edges - frame.excite_mu, arrival.counts)
+            from_excitation = True
         try:
             life = fit_lifetime(arrival.edges.astype(float), arrival.counts, cl=cl)
         except ValueError as e:
             notes.append(f"lifetime fit: {e}")
     rvt = _rate_vs_lab_time(acc.t_lab, [r.lab_time_s for r in data.runs]) if acc.t_lab else None
     win = None
-    if window and parts and acc.t_last and len(acc.t_last) == len(acc.codes):
-        frame = _excitation_frame(data.runs)
-        notes += frame.notes
+    if frame is not None:
         win = _window(
             acc.codes,
             _shifted(acc.t_last, acc.t_last_run, frame.shifts),
@@ -419,6 +431,7 @@ def reduce_fidelity(
         timing=PhotonTiming(
             arrival=arrival,
             arrival_source=source,
+            arrival_from_excitation=from_excitation,
             lifetime=life,
             window=win,
             played_gates=gates,

@@ -60,6 +60,14 @@ def test_the_trade_off_speaks_the_calibrated_gate(tmp_path):
     ax = fig.axes[0]
     assert "ns from the excitation" in ax.get_xlabel()
     assert [t.get_text() for t in ax.texts][-1] == "44"
+    # the arrival histogram in the same frame: the clicks 29–43 ns after the excitation (they
+    # read 613–627, the cycle's times), the lifetime the same in either frame
+    arr = rep.timing.arrival
+    assert rep.timing.arrival_from_excitation
+    occupied = arr.edges[:-1][arr.counts > 0]
+    assert occupied.min() == 29 and occupied.max() == 43
+    ax = pl.arrival_figure(arr.edges, arr.counts, None, "herald.t_det_mu", from_excitation=True)
+    assert ax.axes[0].get_xlabel() == "click time after the excitation pulse (ns)"
 
 
 @pytest.mark.parametrize(
@@ -113,6 +121,9 @@ def test_without_the_excitation_the_old_labels_stay_and_say_so(tmp_path):
     assert "[29, 44) mu from the excitation" in md  # the gate it played, stated all the same
     ax = pl.window_figure([w for w in pts if w.fidelity is not None]).axes[0]
     assert "cycle's start" in ax.get_xlabel()
+    arr = rep.timing.arrival
+    assert not rep.timing.arrival_from_excitation
+    assert arr.edges[:-1][arr.counts > 0].min() == 613
 
 
 def test_runs_excited_at_different_times_pool_by_the_excitation(tmp_path):
@@ -140,6 +151,8 @@ def test_runs_excited_at_different_times_pool_by_the_excitation(tmp_path):
     assert [w.heralds for w in pts] == [int((after < w.gate_stop_mu).sum()) for w in pts]
     assert all(29 < w.gate_stop_mu <= 44 for w in pts)
     assert any("excited at different times" in n and "592 mu" in n for n in rep.notes)
+    # the pooled arrival histogram cannot be aligned after the fact: it stays in cycle times
+    assert not rep.timing.arrival_from_excitation
 
 
 def test_window_tradeoff_in_the_gate_convention():
