@@ -394,6 +394,8 @@ class Run:
         saved = write_with_fallback(path, lambda p: write_file(p, image), fallback_folders())
         self.results_file = saved.path
         self.results_lost = saved.path is None
+        if saved.path is not None:
+            self.sim.last_results_file = saved.path
         if saved.error is not None:
             self.not_saved.append(
                 not_saved_message(
