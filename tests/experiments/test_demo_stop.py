@@ -146,3 +146,37 @@ def test_a_demo_stopped_between_two_steps_names_the_last_results_file(
         "(its report: ionlink-analyze report {})".format(path, path)
     ), err
     assert out == "", out  # neither the report nor the budget
+
+
+def test_a_signal_while_a_step_saves_its_state_stops_the_demo_after_it(
+    tmp_path, monkeypatch, capsys
+):
+    """A first signal while a finished step saves the dataset store and the hardware state waits
+    for them, then stops the chain as one after the step's last check does (it was dropped as a
+    second one would be: the demo ran on to its end, exit 0, after "saving the results first")."""
+    import os
+
+    from sim.cli import main
+
+    real_end = Simulation._end_of_experiment
+
+    def end_of_experiment(self):
+        if list(Path("results").rglob("*-ReadoutCalibration.h5")):
+            os.kill(os.getpid(), signal.SIGTERM)  # handled by the CLI's handler, held
+        real_end(self)
+
+    monkeypatch.setattr(Simulation, "_end_of_experiment", end_of_experiment)
+    monkeypatch.chdir(tmp_path)
+    status = main(["demo", "--heralds", "1", "--seed", "2", "-q"])
+    out, err = capsys.readouterr()
+    assert status == 143, (status, err)
+    (path,) = list(Path("results").rglob("*-ReadoutCalibration.h5"))
+    assert not list(tmp_path.rglob("*-SinglePhoton.h5")), "the chain went on"
+    assert err.strip().splitlines() == [
+        "ionlink-sim: saving the results first",
+        "ionlink-sim: demo stopped after ReadoutCalibration (SIGTERM came after its last "
+        "termination check): results in {} (its report: ionlink-analyze report {})".format(
+            path, path
+        ),
+    ], err
+    assert out == "", out
