@@ -48,3 +48,18 @@ def test_a_sweep_stopped_by_a_signal_kills_its_workers_at_once(tmp_path, signum)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s", "s.h5"]  # no temporary file
     with h5py.File(tmp_path / "s.h5", "r") as f:  # the sweep file, readable: no point finished
         assert [s.decode() for s in f["sweep/points"]["status"]] == ["pending", "pending"]
+
+
+def test_a_sweep_in_its_own_process_stopped_by_sigterm_stops_without_the_point(tmp_path):
+    """``--workers 0``: the signal stops the point's run at its next check and then the sweep,
+    the point unrecorded (it runs again on resume); it recorded the point as failed
+    ("RemoteEntanglement failed: terminated") and went on, exit 1."""
+    argv = ["sweep", "--heralds", "3000", "--calibration", "lab", "--workers", "0"]
+    argv += ["-o", "s.h5", "-v"]
+    r = signal_cli(argv, tmp_path, signal.SIGTERM, "RemoteEntanglement.run() starts")
+    assert r.status == 143, r.err_after
+    assert r.seconds < 3.0, (r.seconds, r.err_after)
+    assert r.err_after.strip().splitlines()[-1] == "ionlink-sim: interrupted", r.err_after
+    assert not list(tmp_path.glob("s/point_*/point.json")), "the stopped point was recorded"
+    with h5py.File(tmp_path / "s.h5", "r") as f:
+        assert [s.decode() for s in f["sweep/points"]["status"]] == ["pending"]
