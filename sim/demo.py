@@ -84,7 +84,8 @@ def run_demo(
     fidelity summary and the budget for the gate the run played (of two chassis for a device
     database with a satellite). ``results_dir``, ``work_dir``: as :class:`Simulation`'s.
     A termination signal ends the chain where it is (the running step's results file written,
-    no report or budget after it: one line says where the file is). Returns the exit status."""
+    no report or budget after it: one line says where the file is; between two steps, where the
+    last one written is). Returns the exit status."""
     from analysis.cli import main as analyze
     from sim.budget_arguments import played_gate
     from sim.physics.budget import LoopArguments, format_budget
@@ -97,6 +98,7 @@ def run_demo(
 
     repo = ROOT / "repository"
     lab_obj = resolve_lab(str(lab), None, lab_overrides)
+    simulation: Simulation | None = None
     try:
         with Simulation(
             ddb,
@@ -119,6 +121,17 @@ def run_demo(
     except DemoStepFailed as exc:
         sys.stderr.write("ionlink-sim: {}{}\n".format("" if exc.terminated else "error: ", exc))
         return exc.exit_code
+    except KeyboardInterrupt as exc:  # between two steps (a step's run handles one in it)
+        last = simulation.last_results_file if simulation is not None else None
+        if last is None:
+            raise  # no results file yet: "interrupted"
+        signum = getattr(exc, "signum", signal.SIGINT)
+        sys.stderr.write(
+            "ionlink-sim: demo stopped between two steps ({}){}\n".format(
+                signal.Signals(signum).name, _results_note(last)
+            )
+        )
+        return exit_status(signum)
     path = str(result.results_file)
     print("results file: {}".format(path))
     stage = "the report"

@@ -252,7 +252,7 @@ class Run:
             ):
                 exc = self._lifecycle()
         finally:
-            with _held():  # the dataset store and the hardware state are saved whole
+            with _held(received):  # the dataset store and the hardware state are saved whole
                 self.progress.close()
                 self.device_mgr.close_devices()
                 self._saved(self.sim.dataset_db.save)
@@ -394,6 +394,8 @@ class Run:
         saved = write_with_fallback(path, lambda p: write_file(p, image), fallback_folders())
         self.results_file = saved.path
         self.results_lost = saved.path is None
+        if saved.path is not None:
+            self.sim.last_results_file = saved.path
         if saved.error is not None:
             self.not_saved.append(
                 not_saved_message(
@@ -407,14 +409,18 @@ class Run:
 
 
 @contextlib.contextmanager
-def _held() -> Any:
+def _held(received: TerminationSignal | None = None) -> Any:
     """Termination signals wait while the block saves what the run made
     (:func:`~sim.termination.signals_held`); a second signal that waited is then dropped: the run
-    has ended by then, and it ends as terminated (the first signal requested that)."""
+    has ended by then, and it ends as terminated (the first signal requested that). A first one
+    (``received`` has none: it came after the run's own handler) is kept in ``received``: it came
+    after the experiment's last termination check."""
     try:
         with signals_held():
             yield
-    except SignalInterrupt:
+    except SignalInterrupt as exc:
+        if received is not None and received.signum is None:
+            received.signum = exc.signum
         logger.debug("a signal that waited for the results: the run has ended")
 
 

@@ -400,6 +400,8 @@ class Simulation:
         self._closed = False
         #: what runs reported as not saved (:attr:`RunResult.not_saved`): not said again by close
         self.reported_not_saved: set[str] = set()
+        #: the results file a run wrote last (set as it is written, signals held), or None
+        self.last_results_file: pathlib.Path | None = None
 
     def output_paths(self) -> list[OutputPath]:
         """Every path this simulation writes (checked by :func:`~sim.outputs.prepare_outputs`

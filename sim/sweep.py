@@ -344,9 +344,9 @@ def _client(scheduler: str | None, workers: int | None) -> tuple[Any, Any]:
 
 
 def _kill_workers(cluster: Any) -> None:
-    """Kill the worker processes of our local ``cluster`` (Ctrl-C): a point runs in a worker's
-    thread, which nothing interrupts, and a graceful close waits 4 s for it before killing (with
-    a warning per worker). Their nannies are told first not to restart them."""
+    """Kill the worker processes of our local ``cluster`` (Ctrl-C, SIGTERM): a point runs in a
+    worker's thread, which nothing interrupts, and a graceful close waits 4 s for it before
+    killing (with a warning per worker). Their nannies are told first not to restart them."""
     import signal
 
     for nanny in list(cluster.workers.values()):
@@ -400,6 +400,7 @@ def run_sweep(
     from tqdm import tqdm
 
     from sim.sweep_file import write_sweep_file
+    from sim.termination import signals_held
 
     folder.mkdir(parents=True, exist_ok=True)
     fingerprint = definition.fingerprint()
@@ -427,8 +428,9 @@ def run_sweep(
 
     def finished(record: PointRecord) -> None:
         records[record.index] = record
-        _save_record(folder, record)
-        write()
+        with signals_held():  # a signal now waits: the sweep file holds every record saved
+            _save_record(folder, record)
+            write()
         bar.update(1)
         if record.error is not None:
             bar.write("point {} failed: {}".format(record.index, record.error))
@@ -562,14 +564,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         )
     except OutputPathError as exc:
         raise InputError(str(exc)) from None
-    records = run_sweep(
-        definition,
-        output,
-        folder,
-        scheduler=args.scheduler,
-        workers=args.workers,
-        progress=not args.quiet and sys.stderr.isatty(),
-    )
+    from sim.termination import signals_interrupt
+
+    with signals_interrupt():  # SIGTERM and SIGHUP stop it as Ctrl-C does (exit 143, 129)
+        records = run_sweep(
+            definition,
+            output,
+            folder,
+            scheduler=args.scheduler,
+            workers=args.workers,
+            progress=not args.quiet and sys.stderr.isatty(),
+        )
     failed = sorted(i for i, r in records.items() if r.error is not None)
     if not args.quiet:
         print("sweep file: {} ({} points, {} failed)".format(output, len(records), len(failed)))

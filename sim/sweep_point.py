@@ -14,6 +14,8 @@ the results file; the lab's nominal gate before the run, with ``calibration="lab
 ``budget_only``). With ``budget_only`` only the budget is computed.
 
 A point never raises: an exception is recorded in :attr:`PointRecord.error` and the sweep goes on.
+A termination signal (Ctrl-C, SIGTERM; received only by a point run in the sweep's own process,
+``--workers 0``) is not an error: it stops the sweep, the point unrecorded.
 """
 
 from __future__ import annotations
@@ -230,6 +232,7 @@ def _simulate(spec: PointSpec, lab: Any) -> Path:
         steps.append((EXPERIMENT.name, spec.experiment_arguments()))
         for file, args in steps:
             result = simulation.run(repo / file, arguments=args)
+            _stop_if_signalled(result)
             if result.exit_code != 0:
                 raise RuntimeError(
                     "{} failed: {}".format(result.class_name, result.error_message or result.status)
@@ -237,6 +240,23 @@ def _simulate(spec: PointSpec, lab: Any) -> Path:
     if result.results_file is None:
         raise RuntimeError("the remote-entanglement run wrote no results file")
     return Path(result.results_file)
+
+
+def _stop_if_signalled(result: Any) -> None:
+    """Raise :class:`~sim.termination.SignalInterrupt` if a termination signal stopped the run
+    ``result`` (exit status 128 + its number) or came after its last check: the sweep stops as
+    for Ctrl-C between points (the point runs again when it resumes). Only in the main thread,
+    the one signals reach (a Dask worker runs points in another)."""
+    import threading
+
+    from sim.termination import SignalInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if result.unseen_signal is not None:
+        raise SignalInterrupt(result.unseen_signal)
+    if result.status == "terminated":
+        raise SignalInterrupt(result.exit_code - 128)
 
 
 def _measure(path: Path, record: PointRecord) -> None:
