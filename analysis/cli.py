@@ -34,6 +34,7 @@ from .io import RESULTS_FILE_NAME, AnalysisError, Run, SchemaError, load, same_r
 from .unusable import Skips, Unusable, alone, or_unusable, pool_usable
 
 __all__ = ["main", "EXIT_SKIPPED"]
+
 PROG = "ionlink-analyze"
 #: files from which an archive is read by a process pool by default
 PARALLEL_FROM = 32

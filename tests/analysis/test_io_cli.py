@@ -22,6 +22,35 @@ FOREIGN = Path(
 )
 
 
+def test_ctrl_c_while_the_command_line_loads_is_one_line(monkeypatch, capsys):
+    """The console entry imports the command line (numpy, h5py: ≈ 0.3 s) inside itself: a Ctrl-C
+    then is ``ionlink-analyze: interrupted`` and 130, not a traceback."""
+    import importlib.abc
+
+    from analysis import console
+
+    class Interrupting(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "analysis.cli":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "analysis.cli", raising=False)
+    with monkeypatch.context() as m:
+        m.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
+        assert console.main() == 130
+    assert capsys.readouterr().err == "ionlink-analyze: interrupted\n"
+    # ... and while it builds its parser (before a command catches its own)
+    import argparse
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", interrupted)
+    assert console.main() == 130
+    assert capsys.readouterr().err == "ionlink-analyze: interrupted\n"
+
+
 @pytest.fixture(scope="module")
 def parity_file(tmp_path_factory):
     d = remote_datasets(

@@ -244,3 +244,39 @@ def test_results_elsewhere_leave_the_store_here(cli, tmp_path, tmp_path_factory,
         assert paths["run-id file"] == tmp_path / "last_rid.pyon"
         assert paths["dataset store"] == store
         assert paths["hardware-state file"].parent == store.parent / "sim_state"
+
+
+def test_ctrl_c_while_the_command_line_loads_is_one_line(monkeypatch, capsys):
+    """The console entry imports the command line inside itself: a Ctrl-C while it loads (or
+    builds its parser) is ``ionlink-sim: interrupted`` and 130, not a traceback (it was, for
+    ≈ 40 ms after the interpreter's start-up)."""
+    import argparse
+    import importlib.abc
+
+    from sim import console
+
+    class Interrupting(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "sim.cli":
+                raise KeyboardInterrupt
+            return None
+
+    import sim.collector
+
+    monkeypatch.setattr(sim.collector, "skip_final_collection", lambda: None)
+    monkeypatch.delitem(sys.modules, "sim.cli", raising=False)
+    with monkeypatch.context() as m:
+        m.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
+        with pytest.raises(SystemExit) as stop:
+            console.entry_point()
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == "ionlink-sim: interrupted\n"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", interrupted)
+    with pytest.raises(SystemExit) as stop:
+        console.entry_point()
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == "ionlink-sim: interrupted\n"
