@@ -441,3 +441,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         return _fail("internal error: {}: {}".format(type(exc).__name__, exc), 1)
+
+
+def entry_point() -> None:
+    """Console-script wrapper: exit with :func:`main`'s status (without the interpreter's final
+    collection over the run's objects: :func:`sim.collector.skip_final_collection`). Ctrl-C before
+    a command runs (while the parser and the commands' modules are imported): one line, 130."""
+    try:
+        status = main()
+    except KeyboardInterrupt:
+        from sim.termination import exit_status
+
+        sys.stderr.write("{}: interrupted\n".format(PROG))
+        status = exit_status(signal.SIGINT)
+    from sim.collector import skip_final_collection
+
+    skip_final_collection()
+    sys.exit(status)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    entry_point()
