@@ -31,7 +31,7 @@ from .io import (
     require,
     uncalibrated_note,
 )
-from .stop_reason import STOPPED_AT_ONCE, early_note
+from .stop_reason import COUNTED_TO_LAST_HERALD, STOPPED_AT_ONCE, early_note
 
 __all__ = [
     "REQUIRED",
@@ -113,6 +113,8 @@ class RunTotals:
     stop_reason: str | None = None  #: ``totals.stop_reason``, if the run has it
     requested: int | None = None  #: ``totals.heralds_requested``, if the run has it
     stopped_at_once: str | None = None  #: the signal that stopped the run at once, if one did
+    #: its attempts and lab time counted to its last herald (its kernel sent no totals)
+    counted_to_last_herald: bool = False
     #: where its gate sat (read for the detection-window trade-off; ``None``: not read)
     played: PlayedGate | None = None
 
@@ -269,6 +271,7 @@ def _totals(run: Run, mode: str, *, gate: bool = False) -> RunTotals:
         stop_reason=None if stop is None else str(stop),
         requested=None if requested is None else _scalar(run, "totals.heralds_requested", int),
         stopped_at_once=None if at_once is None else str(at_once),
+        counted_to_last_herald=bool(run.values.get(COUNTED_TO_LAST_HERALD, False)),
         played=played_gate(run) if gate else None,
     )
 
@@ -277,7 +280,11 @@ def stopped_early_note(t: RunTotals) -> str | None:
     """A note for a run that ended before its requested heralds (None: complete or unknown)."""
     of = f" of {t.requested}" if t.requested is not None else ""
     return early_note(
-        os.path.basename(t.path), t.stop_reason, t.stopped_at_once, f"{t.heralds}{of} heralds"
+        os.path.basename(t.path),
+        t.stop_reason,
+        t.stopped_at_once,
+        f"{t.heralds}{of} heralds",
+        t.counted_to_last_herald,
     )
 
 

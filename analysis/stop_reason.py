@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from .io import Run
 
-__all__ = ["STOP_REASON", "STOPPED_AT_ONCE", "early_note", "stop_reason", "stopped_early_note"]
+__all__ = [
+    "COUNTED_TO_LAST_HERALD",
+    "STOP_REASON",
+    "STOPPED_AT_ONCE",
+    "early_note",
+    "stop_reason",
+    "stopped_early_note",
+]
 
 #: the dataset (drivers.run_end.STOP_REASON: analysis does not import the drivers)
 STOP_REASON = "totals.stop_reason"
@@ -28,12 +35,28 @@ def stopped_early_note(run: Run, taken: str) -> str | None:
     return early_note(run.path.name, stop_reason(run), run.values.get(STOPPED_AT_ONCE), taken)
 
 
-def early_note(name: str, reason: str | None, at_once: object, taken: str) -> str | None:
-    """The note of :func:`stopped_early_note` from the file's name, its stop reason and its
+#: set by the link experiments when a kernel ended without its totals (an exception, a run
+#: stopped at once): its attempts and lab time are counted up to its last recorded herald
+COUNTED_TO_LAST_HERALD = "totals.counted_to_last_herald"
+
+
+def early_note(
+    name: str, reason: str | None, at_once: object, taken: str, counted: bool = False
+) -> str | None:
+    """The note of :func:`stopped_early_note` from the file's name, its stop reason, its
     :data:`STOPPED_AT_ONCE` mark (a run the simulator stopped at once is named so: its stop
-    reason is the placeholder ``exception``)."""
+    reason is the placeholder ``exception``) and whether its totals were counted to its last
+    herald (:data:`COUNTED_TO_LAST_HERALD`)."""
     if at_once is not None:
-        reason = f"stopped at once by a second {at_once}: its totals are not recorded"
+        reason = f"stopped at once by a second {at_once}" + (
+            "" if counted else ": its totals are not recorded"
+        )
     if reason is None or reason == "complete":
         return None
-    return f"{name}: stopped early ({reason}) after {taken}"
+    counted_note = (
+        "; its attempts and lab time are counted to its last herald (the kernel ended before "
+        "sending its totals)"
+        if counted
+        else ""
+    )
+    return f"{name}: stopped early ({reason}) after {taken}{counted_note}"

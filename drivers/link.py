@@ -219,6 +219,10 @@ class LinkExperiment(CheckedArguments):
         )
         self.next_index = 0
         self.totals = {"attempts": 0, "lab_mu": 0, "cycles_mu": 0, "underflows": 0, "discarded": 0}
+        #: the running kernel's loop start (mu) and the heralds recorded before it, until its
+        #: totals arrive (:meth:`loop_started`, :meth:`add_totals`)
+        self._open_loop: tuple[int, int] | None = None
+        self.counted_to_last_herald = False
         self._t_wall_loop = 0.0
         self._live_last = 0.0
         self.set_dataset("schema_version", SCHEMA_VERSION)
@@ -327,6 +331,35 @@ class LinkExperiment(CheckedArguments):
             self.update_live()
 
     @rpc(flags={"async"})
+    def loop_started(self, t_lab0: TInt64):
+        """The kernel's loop starts at ``t_lab0`` (mu; async, once per kernel, before its first
+        herald): if the kernel ends without its totals (:meth:`add_totals`: an exception, a run
+        stopped at once), :meth:`write_results` counts its attempts and lab time up to its last
+        recorded herald (:meth:`count_to_last_herald`)."""
+        self._open_loop = (int(t_lab0), self.recorded())
+
+    def count_to_last_herald(self):
+        """The totals of a kernel that ended without sending them (:meth:`loop_started`): its
+        recorded heralds' attempts (each herald's count since the one before, the first's since
+        the loop's start), their cycles, and the lab time from its loop's start to the end of
+        its last herald's attempts; what came after that herald (attempts, underflows, herald
+        handling, coolings) is not known and not counted. Sets
+        :attr:`counted_to_last_herald` (``totals.counted_to_last_herald``)."""
+        open_loop, self._open_loop = self._open_loop, None
+        if open_loop is None:
+            return
+        t_lab0, first = open_loop
+        attempts = self.records.column("attempts")[first:]
+        t_lab = self.records.column("t_lab_mu")[first:]
+        t = self.totals
+        n = int(attempts.sum())
+        t["attempts"] += n
+        t["cycles_mu"] += n * int(self.cycle_mu)
+        if len(t_lab):
+            t["lab_mu"] += int(t_lab[-1]) - t_lab0
+        self.counted_to_last_herald = True
+
+    @rpc(flags={"async"})
     def add_totals(
         self,
         attempts: TInt64,
@@ -339,6 +372,7 @@ class LinkExperiment(CheckedArguments):
     ):
         """Totals of one kernel invocation (async). ``herald_mu``: timeline spent between heralds
         and the next attempt (analysis pulses, readout, diagnostics); ``runs``: coolings."""
+        self._open_loop = None
         t = self.totals
         t["runs"] = t.get("runs", 0) + runs
         t["herald_mu"] = t.get("herald_mu", 0) + herald_mu
@@ -502,6 +536,9 @@ class LinkExperiment(CheckedArguments):
             self.set_dataset("herald.bit_" + x, (counts > node.threshold).astype(np.int8))
             for key, value in node.readout_datasets().items():
                 self.set_dataset(key, value)
+        self.count_to_last_herald()
+        if self.counted_to_last_herald:
+            self.set_dataset("totals.counted_to_last_herald", True)
         t = self.totals
         lab_s = t["lab_mu"] * self.core.ref_period
         self.set_dataset("totals.attempts", np.int64(t["attempts"]))

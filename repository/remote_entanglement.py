@@ -71,6 +71,7 @@ class RemoteEntanglement(GatewareLoop, LinkExperiment, EnvExperiment):
         self.setup_entangler()
         ts = [int64(-1)] * 4
         t_lab0 = now_mu()
+        self.loop_started(t_lab0)
         attempts_total = int64(0)
         cycles_total = int64(0)
         underflows = 0

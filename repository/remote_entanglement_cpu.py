@@ -176,6 +176,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         self.node_b.idle()
         ts = [int64(-1)] * 4
         t_lab0 = now_mu()
+        self.loop_started(t_lab0)
         attempts_total = int64(0)
         underflows = 0
         discarded = 0

@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""A remote-entanglement kernel that ends by an exception (here a DRTIO link lost mid-run) sends
+no totals: its attempts and lab time are counted up to its last recorded herald, so the heralds
+it took analyse as a run stopped early (the file held totals of 0 and the analysis refused it:
+``totals.attempts (0) < totals.heralds (173)``)."""
+
+import numpy as np
+import pytest
+
+from analysis import fidelity_summary, load
+from sim.runner import resolve_lab
+
+from .simhelpers import REPO, simulation
+
+
+@pytest.mark.parametrize("name", ["remote_entanglement", "remote_entanglement_cpu"])
+def test_a_kernel_cut_by_an_exception_counts_to_its_last_herald(tmp_path, name):
+    lab = resolve_lab("oxford2020", None, ["drtio.outages=[[0.6, 0.9]]"])
+    sim = simulation(tmp_path, lab=lab, seed=3, device_db="device_db_drtio.py")
+    sim.write_results = True  # (the helper's simulations write none)
+    with sim:
+        result = sim.run(REPO / (name + ".py"), None, {"mode": "z", "heralds_per_setting": 400})
+    assert result.exit_code == 1 and "Unreachable" in result.error_message
+    d = result.datasets
+    n = int(d["totals.heralds"])
+    attempts = np.asarray(d["herald.attempts"])
+    t_lab = np.asarray(d["herald.t_lab_mu"])
+    assert 0 < n < 400 and d["totals.stop_reason"] == "exception"
+    assert d["totals.counted_to_last_herald"]
+    # every attempt up to the last herald, and the lab time from the loop's start to it
+    assert d["totals.attempts"] == attempts.sum()
+    # (the loop started before the first herald's attempts, at most ≈ 3.5 µs each on the CPU)
+    lab_mu = d["totals.lab_time_s"] * 1e9
+    assert t_lab[-1] - t_lab[0] < lab_mu <= t_lab[-1] - t_lab[0] + attempts[0] * 5000 + 1e6
+    assert 0.2 < d["totals.duty_cycle"] <= 1
+    rep = fidelity_summary([str(result.results_file)], n_boot=20)
+    assert rep.stats.heralds == n and rep.stats.attempts == attempts.sum()
+    (note,) = [x for x in rep.notes if "stopped early" in x]
+    assert f"stopped early (exception) after {n} of 400 heralds" in note
+    assert "counted to its last herald" in note
+    assert load(str(result.results_file)).values["totals.counted_to_last_herald"]
