@@ -5,12 +5,15 @@ Errors are one line ``ionlink-analyze: error: <file>: <problem>`` on stderr with
 (bad arguments too: ``ionlink-analyze: error: argument --cl: …``); ``--debug`` shows the
 traceback instead. A file that cannot be analysed (unreadable, or its records missing or
 inconsistent) is left out with one note naming it and why where the other results stand without
-it: with ``--per-run`` (``fidelity``, ``report``), and in ``report`` every file found in a folder
-(its combined report pools the others); the others are analysed and the exit code is 3
+it: with ``--per-run`` (``fidelity``, ``report``), in ``report`` every file found in a folder
+(its combined report pools the others), and in ``info`` every file (each listing stands alone);
+the others are analysed and the exit code is 3
 (:data:`EXIT_SKIPPED`). A pooled ``fidelity`` refuses such a file (exit 2), found in a folder or
 named, as do both commands runs that must not be pooled (a run given twice, calibrated with
 uncalibrated: the pool whole, never one of its files left out); both give one result (a
-report) per heralding path (gateware, CPU). Output cut short by a closed pipe
+report) per heralding path (gateware, CPU). ``report -o`` (and ``gate -o``) with an existing
+folder or a path ending in a separator writes inside it, each report named after its results
+file(s) (:func:`~analysis.folders.report_path`). Output cut short by a closed pipe
 (``| head``) ends quietly with exit 141.
 """
 
@@ -29,8 +32,16 @@ from typing import Any, NoReturn
 
 from comms.common_args import checked_arg
 
-from .folders import find_runs, parse_time
-from .io import RESULTS_FILE_NAME, AnalysisError, Run, SchemaError, load, same_runs
+from .folders import find_runs, names_folder, not_named_as_results, parse_time, report_path
+from .io import (
+    RESULTS_FILE_NAME,
+    AnalysisError,
+    Run,
+    SchemaError,
+    kind_problem,
+    load,
+    same_runs,
+)
 from .unusable import Skips, Unusable, alone, or_unusable, pool_usable
 
 __all__ = ["main", "EXIT_SKIPPED"]
@@ -129,9 +140,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "-o",
         "--output",
-        help="report path (several reports: a folder, or NAME.md as their prefix NAME-); "
-        "default: next to the "
-        "first file, <stem>-report",
+        help="an existing folder or a path ending in / (DIR/): each report inside it, named "
+        "after its results file(s), <stem>-report.md; else the report's path (several "
+        "reports: a folder, or NAME.md as their prefix NAME-); default: next to the first "
+        "file, <stem>-report",
     )
     r.add_argument("--format", choices=("md", "html", "both"), default="both")
     i = sub.add_parser(
@@ -160,7 +172,12 @@ def _parser() -> argparse.ArgumentParser:
         "--bootstrap", type=_boot, default=2000, help="bootstrap samples, >= 20 (default 2000)"
     )
     g.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    g.add_argument("-o", "--output", help="also write a report (Markdown, HTML, PNG) here")
+    g.add_argument(
+        "-o",
+        "--output",
+        help="also write a report (Markdown, HTML, PNG) here: its path, or an existing folder or "
+        "a path ending in / (DIR/) to write <stem>-report.md inside",
+    )
     g.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="tracebacks")
     d = sub.add_parser(
         "find", help="list results files under a results tree (or the one file given)"
@@ -179,6 +196,21 @@ def _find(root: Path, args: argparse.Namespace) -> list[Path]:
     return find_runs(root, rid=args.rid, since=since, until=until, experiment_class=args.cls)
 
 
+def _none_found(folder: Path) -> str:
+    """Why a folder gave no results files: none matches, and which .h5 files it holds that are
+    not named as results files (so never taken from a folder)."""
+    text = "no results files ({rid:09d}-{Class}.h5) match in this directory"
+    others = not_named_as_results(folder)
+    if not others:
+        return text
+    shown = ", ".join(str(q.relative_to(folder)) for q in others[:3])
+    more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+    return (
+        f"{text}; {len(others)} .h5 file(s) here not named so, hence not taken from a folder "
+        f"({shown}{more}): give them by their paths"
+    )
+
+
 def _expand(args: argparse.Namespace) -> list[tuple[Path, bool]]:
     """(path, came from a directory) for every path argument; directories are searched."""
     out: list[tuple[Path, bool]] = []
@@ -187,7 +219,7 @@ def _expand(args: argparse.Namespace) -> list[tuple[Path, bool]]:
         if p.is_dir():
             found = _find(p, args)
             if not found:
-                raise AnalysisError(p, "no results files match in this directory")
+                raise AnalysisError(p, _none_found(p))
             out += [(q, True) for q in found]
         else:
             out.append((p, False))
@@ -451,18 +483,11 @@ def _report_jobs(
     from .summary import fidelity_summary
 
     for r in runs:
-        if r.experiment is None:
+        problem = kind_problem(r, _REPORT_KINDS)
+        if problem is not None:
             raise SchemaError(
                 r.path,
-                f"no ionlink experiment datasets (no 'ionlink.experiment' among its "
-                f"{len(r.datasets)} datasets{'' if r.schema_version else ', no schema_version'})"
-                f"; reports exist for ionlink runs of kinds {', '.join(_REPORT_KINDS)}",
-            )
-        if r.experiment not in _REPORT_KINDS:
-            raise SchemaError(
-                r.path,
-                f"ionlink.experiment is {r.experiment!r}; reports exist for "
-                f"{', '.join(_REPORT_KINDS)}",
+                f"{problem}; reports exist for ionlink runs of kinds {', '.join(_REPORT_KINDS)}",
             )
     ent = [r for r in runs if r.experiment == "remote_entanglement"]
     jobs: list[tuple[Path, Callable[[], tuple[Any, list[AnalysisError]]]]] = []
@@ -502,17 +527,13 @@ def _report(
     usable = skips.usable(args.paths, list(made))
     reps = [(dest, rep) for (dest, _), rep in zip(jobs, usable) if rep is not None]
     formats = ("md", "html") if args.format == "both" else (args.format,)
+    folder = bool(args.output) and names_folder(args.output)
     for dest, rep in reps:
-        if args.output:
-            out = Path(args.output)
-            if len(reps) > 1:  # a folder, or a file name that becomes each report's prefix
-                out = (
-                    out.with_name(f"{out.stem}-{dest.name}")
-                    if out.suffix in (".md", ".html")
-                    else out / dest.name
-                )
-        else:
-            out = dest
+        out = (
+            report_path(args.output, dest, several=len(reps) > 1, folder=folder)
+            if args.output
+            else dest
+        )
         try:
             written = (
                 write_gate_report(rep, out, formats=formats)
@@ -546,10 +567,28 @@ def _scalar_text(v: Any) -> str | None:
     return None
 
 
+def _loaded(path: Path) -> tuple[Run, list[AnalysisError]]:
+    """``(load(path), [])``: one file's result, as :class:`Skips` takes it."""
+    return load(path), []
+
+
+def _schema_text(run: Run) -> str:
+    """The schema ``info`` names: ``schema_version``, else a kind's own (``gate.schema_version``,
+    the only one a remote-gate run writes: ``1 (gate.schema_version)``), else ``None``."""
+    if run.schema_version is not None:
+        return str(run.schema_version)
+    own = sorted(k for k in run.values if k.endswith(".schema_version"))
+    return f"{run.values[own[0]]} ({own[0]})" if own else "None"
+
+
 def _cmd_info(args: argparse.Namespace) -> int:
+    # each file's listing stands alone: a file that cannot be read is skipped with a note (exit
+    # 3), as with --per-run; the one file named alone gives its error (exit 2)
+    skips = Skips(functools.partial(_note, args), every_file=True)
+    made = [or_unusable(_loaded, p) for p, _ in _expand(args)]
+    runs = [r for r in skips.usable(args.paths, made) if r is not None]
     infos = []
-    for p, _ in _expand(args):
-        r = load(p)
+    for r in runs:
         infos.append(
             {
                 "file": str(r.path),
@@ -576,19 +615,20 @@ def _cmd_info(args: argparse.Namespace) -> int:
                 "archive": sorted(r.archive),
             }
         )
+    status = EXIT_SKIPPED if skips.errors else 0
     if args.json:
         _print_json(infos)
-        return 0
-    for d in infos:
+        return status
+    for r, d in zip(runs, infos):
         print(
             f"{d['file']}: ARTIQ {d['artiq_version']}, rid {d['rid']}, class "
             f"{(d['expid'] or {}).get('class_name') if isinstance(d['expid'], dict) else None}, "
-            f"schema {d['schema_version']}, experiment {d['experiment']}"
+            f"schema {_schema_text(r)}, experiment {d['experiment']}"
         )
         for k, v in d["datasets"].items():
             val = f" = {_scalar_text(v['value'])}" if "value" in v else ""
             print(f"  {k}  {v['dtype']}{v['shape']}{val}")
-    return 0
+    return status
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
@@ -611,7 +651,18 @@ def _cmd_gate(args: argparse.Namespace) -> int:
 
     rep = gate_summary(args.path, cl=args.cl, n_boot=args.bootstrap, seed=args.seed)
     if args.output:
-        for p in write_gate_report(rep, args.output):
+        path = Path(args.path)
+        out = report_path(
+            args.output,
+            path.with_name(path.stem + "-report"),
+            several=False,
+            folder=names_folder(args.output),
+        )
+        try:
+            written = write_gate_report(rep, out)
+        except OSError as e:
+            raise AnalysisError(out, f"cannot write report: {e.strerror or e}") from e
+        for p in written:
             _note(args, f"wrote {p}")
     if args.json:
         _print_json(gate_summary_dict(rep))

@@ -17,7 +17,19 @@ import numpy as np
 
 from .io import RESULTS_FILE_NAME
 
-__all__ = ["parse_time", "find_runs", "atomic_write_text", "staged_outputs"]
+__all__ = [
+    "parse_time",
+    "find_runs",
+    "not_named_as_results",
+    "atomic_write_text",
+    "staged_outputs",
+    "names_folder",
+    "report_path",
+    "report_stem",
+]
+
+#: suffixes of a report path that name the report file itself (replaced by each format's)
+REPORT_SUFFIXES = (".md", ".html")
 
 
 def parse_time(s: str) -> _dt.datetime:
@@ -74,6 +86,47 @@ def find_runs(
             continue
         found.append((when or _dt.datetime.min, int(m.group(1)), p))
     return [p for _, _, p in sorted(found)]
+
+
+def not_named_as_results(root: str | os.PathLike[str]) -> list[Path]:
+    """The ``.h5`` files under ``root`` that :func:`find_runs` does not take, their names not
+    being ARTIQ's ``{rid:09d}-{Class}.h5`` (a renamed or copied file, another program's)."""
+    return sorted(p for p in Path(root).rglob("*.h5") if not RESULTS_FILE_NAME.match(p.name))
+
+
+def names_folder(output: str) -> bool:
+    """Whether an output argument names a folder to write into: it ends in a path separator
+    (``rep/``), or is an existing folder."""
+    seps = tuple(s for s in (os.sep, os.altsep) if s)
+    return output.endswith(seps) or Path(output).is_dir()
+
+
+def report_path(output: str, default: Path, *, several: bool, folder: bool) -> Path:
+    """Where a report goes for ``-o output`` (its Markdown, HTML and PNGs share this path's
+    stem); ``default``: its path without ``-o``, named after its results file(s).
+
+    ``folder`` (``output`` names one, :func:`names_folder`): inside it, named as ``default``.
+    Else one report: ``output`` itself; several: ``output`` as their folder, or, when it ends in
+    ``.md``/``.html``, as their name prefix (``NAME-``)."""
+    out = Path(output)
+    if folder or (several and out.suffix not in REPORT_SUFFIXES):
+        return out / default.name
+    return out.with_name(f"{out.stem}-{default.name}") if several else out
+
+
+def report_stem(output: str | os.PathLike[str]) -> tuple[Path, str]:
+    """(folder, stem) of a report path: ``rep/run7.md`` and ``rep/run7`` give ``(rep, run7)``.
+
+    :raises IsADirectoryError: ``output`` names a folder (:func:`names_folder`): a report
+        written there would land beside it, as ``<folder>.md``."""
+    if names_folder(os.fspath(output)):
+        raise IsADirectoryError(
+            f"{os.fspath(output)} is a folder; a report path names its file (e.g. "
+            f"{Path(output) / 'report.md'})"
+        )
+    out = Path(output)
+    stem = out.stem if out.suffix in REPORT_SUFFIXES else out.name
+    return (out.parent if str(out.parent) else Path(".")), stem
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -14,8 +14,8 @@ import numpy as np
 
 from .direct_fidelity import DirectFidelity, direct_fidelity
 from .estimate import DEFAULT_CL, Estimate
-from .folders import staged_outputs
-from .io import DataError, Run, load, uncalibrated_note
+from .folders import report_stem, staged_outputs
+from .io import DataError, Run, SchemaError, kind_problem, load, uncalibrated_note
 from .process import CNOT, CZ, GateTomography, TruthTable, gate_tomography, grover_success
 from .process import truth_table as truth_table_of
 from .stop_reason import stopped_early_note
@@ -23,6 +23,8 @@ from .stop_reason import stopped_early_note
 __all__ = ["GateReport", "format_gate", "gate_summary", "gate_summary_dict", "write_gate_report"]
 
 _TARGETS = {"cz": CZ, "cnot": CNOT}
+#: the analysis of a Grover run (``mode`` grover), whatever its ``gate.analysis`` says
+GROVER_ANALYSIS = "grover_success"
 
 
 @dataclass(frozen=True)
@@ -59,8 +61,9 @@ def gate_summary(
     :raises AnalysisError: not a remote-gate run, or datasets missing or inconsistent.
     """
     run = path if isinstance(path, Run) else load(path)
-    if run.experiment != "remote_gate":
-        raise DataError(run.path, f"not a remote-gate run (ionlink.experiment = {run.experiment})")
+    problem = kind_problem(run, ("remote_gate",))
+    if problem is not None:
+        raise SchemaError(run.path, f"{problem}; not a remote-gate run")
     try:
         return _reduce(run, cl, n_boot, seed)
     except ValueError as e:
@@ -69,7 +72,9 @@ def gate_summary(
 
 def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
     mode = str(run["mode"])
-    analysis = str(run["gate.analysis"])
+    # Grover has its own settings (each marked state, Z basis): the analysis argument stored
+    # beside it (default process_tomography) is not what it ran
+    analysis = GROVER_ANALYSIS if mode == "grover" else str(run["gate.analysis"])
     setting = np.asarray(run["gate.setting"], dtype=int)
     if setting.size == 0:
         raise DataError(run.path, "no shots recorded")
@@ -159,7 +164,8 @@ def gate_summary_dict(rep: GateReport) -> dict[str, Any]:
     ``ci_low``, ``ci_high``, ``cl``, ``method``; ``null`` unless process tomography or direct
     fidelity estimation), ``process_fidelity_sigma`` (the direct estimate's standard error, else
     ``null``), ``truth_table_fidelity``, ``grover_success``, ``shots``, ``attempts_mean``,
-    ``feed_forward_latency_s``, ``network_outcomes``, ``mode``, ``analysis``, ``file``,
+    ``feed_forward_latency_s``, ``network_outcomes``, ``mode``, ``analysis`` (``grover_success``
+    for a Grover run, else the run's ``gate.analysis``), ``file``,
     ``notes`` (e.g. a run taken uncalibrated)."""
     t: GateTomography | DirectFidelity | None = rep.tomography or rep.direct
     return {
@@ -181,7 +187,8 @@ def gate_summary_dict(rep: GateReport) -> dict[str, Any]:
 
 def format_gate(rep: GateReport) -> str:
     """A few lines for the terminal."""
-    lines = [f"remote gate: {rep.mode} ({rep.analysis}), {rep.shots} shots, {rep.path}"]
+    what = "Grover search success" if rep.analysis == GROVER_ANALYSIS else rep.analysis
+    lines = [f"remote gate: {rep.mode} ({what}), {rep.shots} shots, {rep.path}"]
     if rep.tomography:
         lines.append(f"process fidelity:      {rep.tomography.process_fidelity}")
         lines.append(f"average gate fidelity: {rep.tomography.average_gate_fidelity}")
@@ -230,12 +237,11 @@ def _ptm_figure(t: GateTomography, mode: str) -> Any:
 def write_gate_report(
     rep: GateReport, output: str | os.PathLike[str], *, formats: tuple[str, ...] = ("md", "html")
 ) -> list[Path]:
-    """Write ``<stem>.md``/``.html`` and the Pauli-transfer-matrix PNG next to them."""
+    """Write ``<stem>.md``/``.html`` and the Pauli-transfer-matrix PNG next to them (``output``
+    a report path, as :func:`analysis.report.write_report`'s)."""
     from .report import to_html
 
-    out = Path(output)
-    stem = out.stem if out.suffix in (".md", ".html") else out.name
-    parent = out.parent if str(out.parent) else Path(".")
+    parent, stem = report_stem(output)
     parent.mkdir(parents=True, exist_ok=True)
     with staged_outputs(parent) as stage:
         md = [f"# Remote gate: {rep.mode}", "", "```", format_gate(rep), "```", ""]

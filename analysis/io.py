@@ -44,6 +44,7 @@ __all__ = [
     "same_runs",
     "SameRun",
     "decode_pyon",
+    "kind_problem",
     "load",
     "require",
     "uncalibrated",
@@ -364,6 +365,18 @@ def load(path: str | os.PathLike[str]) -> Run:
             archive=archive,
             values=small,
         )
+
+
+def kind_problem(run: Run, kinds: Iterable[str]) -> str | None:
+    """Why ``run`` is not a run of one of the ionlink experiment ``kinds`` (``None``: it is);
+    a file without ionlink's datasets (another lab's) is named as such, the same words
+    for every command."""
+    if run.experiment is None:
+        return (
+            f"no ionlink experiment datasets (no 'ionlink.experiment' among its "
+            f"{len(run.datasets)} datasets{'' if run.schema_version else ', no schema_version'})"
+        )
+    return None if run.experiment in kinds else f"ionlink.experiment is {run.experiment!r}"
 
 
 def require(run: Run, keys: Iterable[str], purpose: str) -> None:

@@ -19,7 +19,7 @@ import numpy as np
 from . import calibration as cal
 from .estimate import DEFAULT_CL, Estimate
 from .fidelity_report import PhotonTiming
-from .folders import staged_outputs
+from .folders import report_stem, staged_outputs
 from .summary import FidelityReport
 
 __all__ = ["render_calibration", "render_markdown", "to_html", "write_report"]
@@ -367,11 +367,10 @@ def write_report(
 
     :param rep: a :class:`FidelityReport` or a summary of :mod:`analysis.calibration`
     :param output: report path; its suffix is replaced by each format's; missing folders are created
+        (a folder is refused: :func:`~analysis.folders.report_stem`)
     :return: paths written
     """
-    out = Path(output)
-    stem = out.stem if out.suffix in (".md", ".html") else out.name
-    parent = out.parent if str(out.parent) else Path(".")
+    parent, stem = report_stem(output)
     parent.mkdir(parents=True, exist_ok=True)
     if cl is None:
         cl = rep.fidelity.cl if isinstance(rep, FidelityReport) else DEFAULT_CL
