@@ -265,8 +265,8 @@ class Run:
             code = EXIT_TERMINATED
         elif code == EXIT_OK:
             unseen = received.signum
-        if code == EXIT_TERMINATED:
-            code = exit_status(received.signum)
+        if code == EXIT_TERMINATED:  # (a run in another thread, stopped at once: no handler)
+            code = exit_status(exc.signum if isinstance(exc, SignalInterrupt) else received.signum)
         if code == EXIT_OK and self.not_saved:
             code = EXIT_EXPERIMENT_ERROR
         return RunResult(

@@ -8,7 +8,8 @@ true, the experiment leaves its kernel at its next check, ``pause()`` raises
 second signal raises :class:`SignalInterrupt` (a ``KeyboardInterrupt``) at once; files already
 written stay intact (they are written under a temporary name and renamed). Outside a run
 (:func:`signals_interrupt`), SIGTERM and SIGHUP raise :class:`SignalInterrupt` like Ctrl-C does,
-so that clean-up code runs instead of the process dying.
+so that clean-up code runs instead of the process dying. A run in another thread (the simulated
+master's worker) is stopped at once by :func:`interrupt_thread`, the same interrupt raised there.
 
 Exit status of a run ended by a signal: 128 + the signal's number (the shell convention:
 130 SIGINT, 143 SIGTERM, 129 SIGHUP); a termination requested otherwise gives 130.
@@ -17,6 +18,7 @@ Exit status of a run ended by a signal: 128 + the signal's number (the shell con
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import sys
@@ -34,6 +36,7 @@ __all__ = [
     "exit_status",
     "signals_request_termination",
     "signals_interrupt",
+    "interrupt_thread",
 ]
 
 #: Exit status of a run terminated without a signal (a scheduler request), as for Ctrl-C.
@@ -201,3 +204,33 @@ def signals_interrupt() -> Iterator[None]:
 
     with _handlers(handler):
         yield
+
+
+def interrupt_thread(thread: threading.Thread, signum: int, prog: str = "ionlink-sim") -> bool:
+    """What a second signal does to a run in the main thread, for a run in ``thread``: raise
+    :class:`SignalInterrupt` there at its next Python instruction (a blocking call such as a
+    ``sleep`` ends first), or, while results are saved (:func:`signals_held`), when they are.
+    False if ``thread`` no longer runs."""
+    ident = thread.ident
+    if ident is None or not thread.is_alive():
+        return False
+    if _HOLD.depth:  # raised in the saving thread when its save ends
+        if _HOLD.pending is None:
+            print("{}: saving the results first".format(prog), file=sys.stderr)
+        _HOLD.pending = signum
+        return True
+    raised = ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), ctypes.py_object(_interrupt_class(signum))
+    )
+    return bool(raised)
+
+
+def _interrupt_class(signum: int) -> type[SignalInterrupt]:
+    """A :class:`SignalInterrupt` of ``signum`` made without arguments (Python raises an exception
+    in another thread from its class only)."""
+
+    class ThreadSignalInterrupt(SignalInterrupt):
+        def __init__(self) -> None:
+            super().__init__(signum)
+
+    return ThreadSignalInterrupt

@@ -6,13 +6,17 @@
 options (``--bind``, ``--no-localhost-bind``, ``--port-notify``, ``--port-control``,
 ``--port-broadcast``, ``--port-logging``), ``--name`` and ``--no-applets``. It runs until
 Ctrl-C/SIGTERM or a client calls ``master_management.terminate()``; the running experiment is
-then asked to terminate (its results file is written) and the dataset store saved; a client
-waiting for a run's outcome (``submit --wait``) gets it before the control port closes.
+then asked to terminate (its results file is written), the pending runs are dropped (their
+outcome: not run) and the dataset store saved, exit status 0; a client waiting for a run's
+outcome (``submit --wait``) gets it before the control port closes. A signal once it is stopping
+stops the running experiment at once, as ``run``'s second signal does (its results file is
+written, marked ``ionlink.sim.stopped_at_once``), and the master exits 128 + the signal's number.
 
 ``submit`` exits 0 once the master accepted the run (with ``--wait``: the run's own exit status,
-and a line saying how it ended), 2 for bad input (an experiment file the master does not find, bad
-arguments, no master), and 3 (:data:`MASTER_LOST`) when the connection to the master ended before
-the run's outcome was known.
+and a line saying how it ended; 4, :data:`~sim.master.schedule.EXIT_NOT_RUN`, for a run that
+never ran: deleted while pending, or the master stopped first), 2 for bad input (an experiment
+file the master does not find, bad arguments, no master), and 3 (:data:`MASTER_LOST`) when the
+connection to the master ended before the run's outcome was known.
 """
 
 from __future__ import annotations
@@ -127,8 +131,24 @@ async def _serve(master: Any) -> int:
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    again: list[int] = []  # the signals that came once the master was stopping
+
+    def on_signal(signum: int) -> None:
+        if not (stop.is_set() or master.terminated.is_set()):
+            stop.set()
+            return
+        again.append(signum)
+        rid = master.schedule.interrupt(signum)
+        if rid is not None:
+            logger.warning(
+                "%s again: RID %d is stopped at once (its results file is written, marked "
+                "ionlink.sim.stopped_at_once)",
+                signal.Signals(signum).name,
+                rid,
+            )
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal, signum)
     try:
         await master.start()
     except OSError as exc:
@@ -139,9 +159,13 @@ async def _serve(master: Any) -> int:
     await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     for w in waiters:
         w.cancel()
-    logger.info("stopping: the running experiment is asked to terminate")
+    stop.set()
+    logger.warning(
+        "stopping: the running experiment is asked to terminate (Ctrl-C or SIGTERM again to "
+        "stop it at once)"
+    )
     await master.stop()
-    return 0
+    return 128 + again[-1] if again else 0
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -222,16 +246,29 @@ def _wait(client: Any, rid: int) -> int:
         if outcome is not None:
             break
         time.sleep(0.2)
+    if outcome["status"] in ("deleted", "not run"):  # it never ran: no results file
+        sys.stderr.write("ionlink-sim: RID {} was {}\n".format(rid, _not_run(outcome)))
+        return int(outcome["exit_code"])
     if outcome["results_file"]:
         print("results: {}".format(outcome["results_file"]))
     if outcome["exit_code"]:
-        if outcome["status"] == "terminated":
+        if outcome.get("stopped_at_once"):
+            detail = "stopped at once by a second signal to the master: the experiment did not "
+            detail += "finish its records (its results file says so in ionlink.sim.stopped_at_once)"
+        elif outcome["status"] == "terminated":
             detail = "the master stopped or termination was requested; the results file holds "
             detail += "what it recorded" if outcome["results_file"] else "nothing (none written)"
         else:
             detail = outcome["error"]
         sys.stderr.write("ionlink-sim: RID {} {}: {}\n".format(rid, outcome["status"], detail))
     return int(outcome["exit_code"])
+
+
+def _not_run(outcome: dict) -> str:
+    """Why a run never ran, after "RID n was"."""
+    if outcome["status"] == "deleted":
+        return "deleted before it ran"
+    return "not run: {}".format(outcome["error"] or "the master stopped before it started")
 
 
 COMMANDS = {"master": cmd_master, "submit": cmd_submit}

@@ -9,6 +9,10 @@ expid, priority=0, due_date=None, flush=False)`` returning the run id, ``delete(
 code, results file and error of a finished run). ``due_date`` and ``flush`` are recorded but not
 honoured (runs start as soon as the worker is free); there is one pipeline.
 
+A run that never ran has an outcome too, exit code :data:`EXIT_NOT_RUN`: ``deleted`` (``delete``
+or ``request_termination`` while it was pending) or ``not run`` (the master stopped first).
+:meth:`Schedule.interrupt` stops the running experiment at once (a master's second signal).
+
 The ``schedule`` notifier holds ``{rid: {"pipeline", "expid", "priority", "due_date", "flush",
 "status"}}`` with status ``pending``, ``running`` or ``deleting``; a run leaves it when done.
 """
@@ -22,9 +26,14 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-__all__ = ["Schedule", "RunOutcome", "resolve_experiment_file"]
+from sim.termination import SignalInterrupt, interrupt_thread
+
+__all__ = ["Schedule", "RunOutcome", "resolve_experiment_file", "EXIT_NOT_RUN"]
 
 logger = logging.getLogger(__name__)
+
+#: Exit code of a run that never ran: deleted while pending, or the master stopped before it.
+EXIT_NOT_RUN = 4
 
 
 @dataclass
@@ -33,9 +42,11 @@ class RunOutcome:
 
     rid: int
     exit_code: int
-    status: str  # ok, error, bad input, terminated
+    status: str  # ok, error, bad input, terminated; deleted, not run (never ran)
     results_file: str | None
     error: str
+    #: a second signal to the master stopped it inside ``run()`` (its records may be incomplete)
+    stopped_at_once: bool = False
 
     def as_dict(self) -> dict:
         """PYON-encodable form."""
@@ -45,6 +56,7 @@ class RunOutcome:
             "status": self.status,
             "results_file": self.results_file,
             "error": self.error,
+            "stopped_at_once": self.stopped_at_once,
         }
 
 
@@ -119,15 +131,38 @@ class Schedule:
         self._thread.start()
 
     def stop(self, timeout: float | None = None) -> None:
-        """Ask the running experiment to terminate, drop the queue and join the worker."""
+        """Ask the running experiment to terminate, drop the queue (each pending run's outcome:
+        ``not run``) and join the worker."""
         with self._cond:
             self._stopping = True
             running = self._running
+            dropped = sorted(e.rid for e in self._queue)
+            self._queue.clear()
+            for rid in dropped:
+                self._outcomes[rid] = RunOutcome(
+                    rid, EXIT_NOT_RUN, "not run", None, "the master stopped before it started"
+                )
             self._cond.notify_all()
+        if dropped:
+            logger.warning(
+                "not run, the master stopped before they started: RID %s",
+                ", ".join(str(rid) for rid in dropped),
+            )
         if running is not None:
             self._terminate_running(running)
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def interrupt(self, signum: int) -> int | None:
+        """Stop the running experiment at once, as a second signal stops ``ionlink-sim run``'s
+        (:func:`~sim.termination.interrupt_thread`: its results file is written, marked
+        ``ionlink.sim.stopped_at_once``); returns its rid (``None``: nothing runs)."""
+        with self._cond:
+            running = self._running
+            if running is None or self._thread is None:
+                return None
+            sent = interrupt_thread(self._thread, signum)
+        return running if sent else None
 
     def idle(self) -> bool:
         """True when nothing runs and nothing waits."""
@@ -148,6 +183,10 @@ class Schedule:
             try:
                 file = resolve_experiment_file(entry.info["expid"], self.repository)
                 outcome = self._run(entry.rid, file, entry.info["expid"])
+            except SignalInterrupt as exc:  # (:meth:`interrupt` after the run's own handling)
+                outcome = RunOutcome(
+                    entry.rid, 128 + exc.signum, "terminated", None, str(exc), stopped_at_once=True
+                )
             except Exception as exc:
                 logger.error("RID %d could not run: %s", entry.rid, exc)
                 outcome = RunOutcome(entry.rid, 2, "bad input", None, str(exc))
@@ -213,13 +252,19 @@ class Schedule:
         return rid
 
     def delete(self, rid: int) -> None:
-        """Remove a pending run, or ask a running one to terminate."""
+        """Remove a pending run (its outcome: ``deleted``), or ask a running one to terminate."""
         with self._cond:
             before = len(self._queue)
             self._queue = [e for e in self._queue if e.rid != rid]
             removed = len(self._queue) != before
             running = self._running == rid
+            if removed:
+                self._outcomes[rid] = RunOutcome(
+                    rid, EXIT_NOT_RUN, "deleted", None, "deleted before it ran"
+                )
+                self._cond.notify_all()
         if removed:
+            logger.info("RID %d deleted before it ran", rid)
             self._post(self._forget, rid)
         elif running:
             self._set_status(rid, "deleting")

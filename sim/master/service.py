@@ -52,6 +52,7 @@ from sim.master.log_channel import (
 )
 from sim.master.run_output import RunOutput
 from sim.master.schedule import RunOutcome, Schedule
+from sim.termination import SignalInterrupt
 
 __all__ = ["Master", "MasterPorts", "DEFAULT_PORTS"]
 
@@ -315,7 +316,15 @@ class Master:
         except InputError as exc:
             logger.error("RID %d: %s", rid, exc)
             return RunOutcome(rid, 2, "bad input", None, str(exc))
-        if result.status == "terminated":  # asked for (a client, the master stopping): no error
+        at_once = isinstance(result.exception, SignalInterrupt)
+        if at_once:
+            logger.warning(
+                "RID %d: stopped at once by a second %s: %s",
+                rid,
+                result.exception,
+                result.results_file,
+            )
+        elif result.status == "terminated":  # asked for (a client, the master stopping): no error
             logger.warning("RID %d: terminated as requested: %s", rid, result.results_file)
         elif result.exit_code:
             logger.error("RID %d: %s", rid, result.error_message or result.status)
@@ -329,6 +338,7 @@ class Master:
             if result.results_file is None
             else str(pathlib.Path(result.results_file).resolve()),
             result.error_message,
+            stopped_at_once=at_once,
         )
 
     def _run_in_worker(self, rid: int, file: pathlib.Path, expid: dict) -> Any:
