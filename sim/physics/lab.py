@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from drivers.link_timing import CYCLE_MAX_MU, CYCLE_MIN_MU, RUN_MAX_CYCLES, loop_datasets
-from sim.physics.lab_ions import check_ions, parse_ions
+from sim.physics.lab_ions import MEMORY_KEYS, check_ions, parse_ions
 from sim.physics.lab_model import (
     BSA,
     ENCODINGS,
+    FORMAT_DOC,
     Beam,
     Detector,
     DrtioLink,
@@ -71,23 +72,56 @@ __all__ = [
 # parsing
 
 
-def _build(cls: type, data: Mapping[str, Any], path: str, lab: str, **extra: Any) -> Any:
-    """Construct dataclass ``cls`` from a TOML table, rejecting unknown and missing keys."""
+#: keys whose record field has a default (unused in the other case) that a lab file must give
+#: when the table is of the kind named: (record, field) → the condition, as docs/lab-format.md
+#: states it
+REQUIRED_WHEN: dict[tuple[str, str], str] = {
+    ("Excitation", "pulse_area_rad"): 'mode = "pulsed"',
+    ("Excitation", "rabi_frequency_hz"): 'mode = "aom"',
+    **{("Ion", k): 'role = "memory"' for k in ("drive", *MEMORY_KEYS)},
+}
+
+
+def required_keys(cls: type) -> list[str]:
+    """The fields of record ``cls`` without a default: keys every table of it must give."""
+    return [
+        f.name
+        for f in fields(cls)
+        if f.init and f.default is MISSING and f.default_factory is MISSING
+    ]
+
+
+def _require(lab: str, path: str, present: Mapping[str, Any], keys: Sequence[str]) -> None:
+    """One line naming the keys of ``keys`` the table at ``path`` leaves out (a missing value
+    never stands for an ideal one)."""
+    missing = [k for k in keys if k not in present]
+    if missing:
+        raise LabError(
+            f"lab {lab}: [{path}] is missing required key(s) {', '.join(missing)} "
+            f"(the lab format: {FORMAT_DOC})"
+        )
+
+
+def _build(
+    cls: type,
+    data: Mapping[str, Any],
+    path: str,
+    lab: str,
+    require: Sequence[str] = (),
+    **extra: Any,
+) -> Any:
+    """Construct dataclass ``cls`` from a TOML table, rejecting unknown keys and missing ones
+    (the fields without a default and those in ``require``)."""
+    if not isinstance(data, Mapping):
+        raise LabError(f"lab {lab}: {path}: expected a table, got {data!r}")
     names = {f.name for f in fields(cls)}
     for key in data:
         if key not in names or key in extra:
             raise LabError(f"lab {lab}: {path}.{key}: unknown key")
     kwargs = dict(data)
     kwargs.update(extra)
-    try:
-        obj = cls(**kwargs)
-    except TypeError as exc:
-        missing = [
-            f.name
-            for f in fields(cls)
-            if f.name not in kwargs and f.default is MISSING and f.default_factory is MISSING
-        ]
-        raise LabError(f"lab {lab}: {path}: missing key(s) {missing or exc}") from None
+    _require(lab, path, kwargs, [*required_keys(cls), *require])
+    obj = cls(**kwargs)
     for f in fields(cls):
         v = getattr(obj, f.name)
         if f.type in ("float", "int") and (isinstance(v, bool) or not isinstance(v, (int, float))):
@@ -248,9 +282,10 @@ def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:
     for key in t:
         if key not in known:
             raise LabError(f"lab {lab}: {p}.{key}: unknown key")
-    for key in ("species", "optics", "beams", "qubit_drive", "readout"):
+    for key in ("species", "optics", "beams", "qubit_drive", "readout", "motion"):
         if key not in t:
-            raise LabError(f"lab {lab}: {p}: missing table [{p}.{key}]")
+            raise LabError(f"lab {lab}: {p}: missing table [{p}.{key}] ({FORMAT_DOC})")
+    _require(lab, p, t, ("pumping_time_s", "t2_s", "dephasing"))
     beams = dict(t["beams"])
     for role in ("cool", "repump", "pump", "excite", "detect"):
         if role not in beams:
@@ -258,8 +293,16 @@ def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:
     extra = set(beams) - {"cool", "repump", "pump", "excite", "detect"}
     if extra:
         raise LabError(f"lab {lab}: {p}.beams.{min(extra)}: unknown beam")
-    kw: dict[str, Any] = {k: t[k] for k in ("pumping_time_s", "t2_s", "dephasing") if k in t}
+    kw: dict[str, Any] = {k: t[k] for k in ("pumping_time_s", "t2_s", "dephasing")}
     kw["ions"], kw["gate"] = parse_ions(lab, p, t, _build)
+    mode = beams["excite"].get("mode") if isinstance(beams["excite"], Mapping) else None
+    excite_needs = [
+        k
+        for (rec, k), when in REQUIRED_WHEN.items()
+        if rec == "Excitation" and when == f'mode = "{mode}"'
+    ]
+    if "fibre" in t:
+        kw["fibre"] = _build(Fibre, t["fibre"], f"{p}.fibre", lab)
     return Node(
         name=name,
         species=_build(Species, t["species"], f"{p}.species", lab),
@@ -267,12 +310,11 @@ def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:
         cool=_build(Beam, beams["cool"], f"{p}.beams.cool", lab),
         repump=_build(Beam, beams["repump"], f"{p}.beams.repump", lab),
         pump=_build(Beam, beams["pump"], f"{p}.beams.pump", lab),
-        excite=_build(Excitation, beams["excite"], f"{p}.beams.excite", lab),
+        excite=_build(Excitation, beams["excite"], f"{p}.beams.excite", lab, excite_needs),
         detect=_build(Beam, beams["detect"], f"{p}.beams.detect", lab),
         qubit=_build(QubitDrive, t["qubit_drive"], f"{p}.qubit_drive", lab),
         readout=_build(Readout, t["readout"], f"{p}.readout", lab),
-        motion=_build(Motion, t.get("motion", {}), f"{p}.motion", lab),
-        fibre=_build(Fibre, t.get("fibre", {}), f"{p}.fibre", lab),
+        motion=_build(Motion, t["motion"], f"{p}.motion", lab),
         reference=(
             _build(Reference, t["reference"], f"{p}.reference", lab) if "reference" in t else None
         ),

@@ -12,10 +12,11 @@ lab files written before memory ions existed stay valid).
     role = "memory"
     species = "43Ca+"
     t2_s = 0.05
-    t2_star_s = 0.01                   # optional: quasi-static dephasing (echo refocuses it)
+    t2_star_s = 0.01                   # quasi-static dephasing (echo refocuses it; inf: none)
     drive = { switch = "node_a.mem_sw", dds = "node_a.qubit_dds", rabi_frequency_hz = 50e3,
               resonance_hz = 20e6 }
-    crosstalk = { beams = ["cool", "pump", "excite", "detect"], dephasing_per_s = 2.0 }
+    crosstalk = { beams = ["cool", "pump", "excite", "detect"], dephasing_per_s = 2.0,
+                  depolarising_per_s = 0.0 }
     [nodes.a.gate]
     switch = "node_a.gate_sw"
     duration_s = 150e-6
@@ -28,11 +29,22 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sim.physics.lab_model import Crosstalk, EntanglingGate, Ion, LabError, Node, QubitDrive
+from sim.physics.lab_model import (
+    FORMAT_DOC,
+    Crosstalk,
+    EntanglingGate,
+    Ion,
+    LabError,
+    Node,
+    QubitDrive,
+)
 
-__all__ = ["ROLES", "check_ions", "parse_ions"]
+__all__ = ["MEMORY_KEYS", "ROLES", "check_ions", "parse_ions"]
 
 ROLES = ("network", "memory")
+#: the keys a memory ion must give besides its ``drive`` (their record defaults serve the
+#: network ion, which takes them from the node's tables)
+MEMORY_KEYS = ("species", "t2_s", "t2_star_s", "crosstalk")
 CROSSTALK_BEAMS = ("cool", "repump", "pump", "excite", "detect")
 
 Build = Callable[..., Any]
@@ -64,10 +76,16 @@ def parse_ions(
         kw = dict(entry)
         if "drive" not in kw:
             raise LabError(f"lab {lab}: {q}: a memory ion needs its drive = {{switch, dds, ...}}")
+        missing = [k for k in MEMORY_KEYS if k not in kw]
+        if missing:
+            raise LabError(
+                f"lab {lab}: [{q}] is missing required key(s) {', '.join(missing)} "
+                f"(a memory ion; the lab format: {FORMAT_DOC})"
+            )
         kw["drive"] = build(QubitDrive, kw["drive"], f"{q}.drive", lab)
-        xt = dict(kw.get("crosstalk", {}))
-        if "beams" in xt:
-            xt["beams"] = tuple(xt["beams"])
+        xt = kw["crosstalk"]
+        if isinstance(xt, Mapping) and "beams" in xt:
+            xt = {**xt, "beams": tuple(xt["beams"])}
         kw["crosstalk"] = build(Crosstalk, xt, f"{q}.crosstalk", lab)
         ions.append(build(Ion, kw, q, lab))
     roles = [i.role for i in ions]

@@ -2,7 +2,15 @@
 """The lab description as records: species, motion, optics, beams, qubit drive, readout, nodes,
 detectors, the Bell-state analyser, the entangler wiring and the loop timing, with the check of
 their device names against a device database (:meth:`Lab.validate`). Reading them from TOML:
-:mod:`sim.physics.lab`."""
+:mod:`sim.physics.lab`.
+
+A field without a default is a key every lab file must give: every quantity modelling an
+imperfection or a property of the apparatus is one, so that a missing line is refused rather than
+read as ideal physics. The defaults left are neutral (labels, the TTL pulse widths, the fibre walk's
+step, the DRTIO bench link, optional features); docs/lab-format.md lists them all (checked by
+tests/physics/test_lab_format_doc.py). ``kw_only`` lets required fields follow defaulted ones
+without reordering the fields (their order is the records' repr, part of the hardware-state
+fingerprint)."""
 
 from __future__ import annotations
 
@@ -40,6 +48,10 @@ INPUT_KINDS = (Kind.TTL_INOUT,)
 DDS_KINDS = (Kind.AD9910,)
 
 
+#: the user's reference of the lab TOML format, named by the missing-key errors
+FORMAT_DOC = "docs/lab-format.md"
+
+
 class LabError(ValueError):
     """A wrong or inconsistent lab description (one line, names the key)."""
 
@@ -48,7 +60,7 @@ class LabError(ValueError):
 # dataclasses
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Species:
     """Ion species constants.
 
@@ -71,7 +83,7 @@ class Species:
     branching_ratio: float
     qubit_splitting_hz: float
     encoding: str = "polarisation"
-    readdress_prob: float = 0.5
+    readdress_prob: float
 
 
 @dataclass(frozen=True)
@@ -83,12 +95,12 @@ class Motion:
     and the photon mode overlap by 1/(1 + n̄/n_mode).
     """
 
-    heating_rate_per_s: float = 100.0
-    doppler_n: float = 10.0
-    cooling_time_s: float = 5e-6
-    n_fluorescence: float = 1e4
-    n_mode: float = 1e5
-    initial_n: float = 10.0
+    heating_rate_per_s: float
+    doppler_n: float
+    cooling_time_s: float
+    n_fluorescence: float
+    n_mode: float
+    initial_n: float
 
 
 @dataclass(frozen=True)
@@ -104,10 +116,10 @@ class Optics:
     """
 
     collection_efficiency: float
-    transmission: float = 1.0
-    fibre_transmission: float = 1.0
-    polarisation_mixing: float = 0.0
-    photon_delay_s: float = 0.0
+    transmission: float
+    fibre_transmission: float
+    polarisation_mixing: float
+    photon_delay_s: float
 
     @property
     def efficiency(self) -> float:
@@ -127,7 +139,7 @@ class Beam:
     delay_s: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Excitation(Beam):
     """The excitation beam.
 
@@ -136,13 +148,13 @@ class Excitation(Beam):
         area = 2π·rabi_frequency_hz·on-time).
     """
 
-    mode: str = "pulsed"
+    mode: str
     pulse_area_rad: float = math.pi
-    pulse_length_s: float = 2e-12
+    pulse_length_s: float
     rabi_frequency_hz: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QubitDrive:
     """Microwave or Raman qubit drive, gated by ``switch`` and set by the AD9910 ``dds``.
 
@@ -154,8 +166,8 @@ class QubitDrive:
     switch: str
     dds: str
     kind: str = "microwave"
-    rabi_frequency_hz: float = 1e5
-    resonance_hz: float = 0.0
+    rabi_frequency_hz: float
+    resonance_hz: float
 
 
 @dataclass(frozen=True)
@@ -173,8 +185,8 @@ class Readout:
     pmt: str
     bright_rate_hz: float
     dark_rate_hz: float
-    duration_s: float = 1e-3
-    prep_error: float = 0.0
+    duration_s: float
+    prep_error: float
     pulse_width_s: float = 10e-9
 
 
@@ -190,8 +202,12 @@ class Fibre:
         step), in s.
     """
 
-    drift_rad_per_sqrt_s: float = 0.0
+    drift_rad_per_sqrt_s: float
     drift_step_s: float = 1.0
+
+
+#: a node without a ``[nodes.X.fibre]`` table: its fibre does not drift
+NO_DRIFT = Fibre(drift_rad_per_sqrt_s=0.0)
 
 
 @dataclass(frozen=True)
@@ -205,7 +221,7 @@ class Reference:
     """
 
     device: str
-    rate_hz: float = 1e6
+    rate_hz: float
 
 
 @dataclass(frozen=True)
@@ -220,9 +236,15 @@ class Crosstalk:
         (probability 1 − exp(−rate·t_on) of I/2).
     """
 
-    beams: tuple[str, ...] = ("cool", "pump", "excite", "detect")
-    dephasing_per_s: float = 0.0
-    depolarising_per_s: float = 0.0
+    beams: tuple[str, ...]
+    dephasing_per_s: float
+    depolarising_per_s: float
+
+
+#: the crosstalk record of a network ion (unused: crosstalk acts on a memory ion only)
+NETWORK_CROSSTALK = Crosstalk(
+    beams=("cool", "pump", "excite", "detect"), dephasing_per_s=0.0, depolarising_per_s=0.0
+)
 
 
 @dataclass(frozen=True)
@@ -235,7 +257,9 @@ class Ion:
     :param t2_s: memory coherence time T2 (exponential decay of the coherence), in s.
     :param t2_star_s: memory T2* of quasi-static dephasing (a Gaussian detuning, constant over a
         shot, σ = √2/T2*: an unechoed Ramsey decays as exp(−(t/T2*)²); an echo refocuses it), in s
-        (absent: none).
+        (``inf``: none). A memory ion's file entry must give ``species``, ``drive``, ``t2_s``,
+        ``t2_star_s`` and ``crosstalk`` (:data:`sim.physics.lab_ions.MEMORY_KEYS`); the defaults
+        serve the network ion, described by the node's own tables.
     """
 
     role: str = "network"
@@ -243,7 +267,7 @@ class Ion:
     drive: QubitDrive | None = None
     t2_s: float = math.inf
     t2_star_s: float = math.inf
-    crosstalk: Crosstalk = field(default_factory=Crosstalk)
+    crosstalk: Crosstalk = field(default_factory=lambda: NETWORK_CROSSTALK)
 
 
 @dataclass(frozen=True)
@@ -259,10 +283,10 @@ class EntanglingGate:
 
     switch: str
     duration_s: float
-    fidelity: float = 1.0
+    fidelity: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Node:
     """One trap node (by default a single network ion; ``ions`` lists a memory ion too)."""
 
@@ -276,12 +300,12 @@ class Node:
     detect: Beam
     qubit: QubitDrive
     readout: Readout
-    motion: Motion = field(default_factory=Motion)
-    fibre: Fibre = field(default_factory=Fibre)
+    motion: Motion
+    fibre: Fibre = field(default_factory=lambda: NO_DRIFT)
     reference: Reference | None = None
-    pumping_time_s: float = 50e-9
-    t2_s: float = 1e-3
-    dephasing: str = "gaussian"
+    pumping_time_s: float
+    t2_s: float
+    dephasing: str
     ions: tuple[Ion, ...] = (Ion(),)
     gate: EntanglingGate | None = None
 
@@ -308,11 +332,11 @@ class Detector:
 
     device: str
     efficiency: float
-    dark_rate_hz: float = 20.0
-    dead_time_s: float = 22e-9
-    jitter_s: float = 0.3e-9
-    afterpulse_prob: float = 0.0
-    afterpulse_delay_s: float = 100e-9
+    dark_rate_hz: float
+    dead_time_s: float
+    jitter_s: float
+    afterpulse_prob: float
+    afterpulse_delay_s: float
     pulse_width_s: float = 10e-9
 
 
@@ -326,8 +350,8 @@ class BSA:
     """
 
     detectors: tuple[Detector, Detector, Detector, Detector]
-    mode_overlap: float = 1.0
-    frequency_mismatch_hz: float = 0.0
+    mode_overlap: float
+    frequency_mismatch_hz: float
 
 
 @dataclass(frozen=True)
@@ -355,11 +379,11 @@ class LoopTiming:
     run_s: float
     cool_s: float
     overhead_s: float
-    gate_start_s: float = 0.0
-    gate_length_s: float = 20e-9
-    pump_s: float = 0.5e-6
-    herald_to_rotation_s: float = 10e-6
-    phase_correction: bool = True
+    gate_start_s: float
+    gate_length_s: float
+    pump_s: float
+    herald_to_rotation_s: float
+    phase_correction: bool
 
 
 @dataclass(frozen=True)

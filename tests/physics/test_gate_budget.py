@@ -53,7 +53,7 @@ def test_memory_ion_needs_a_gate_and_known_beams() -> None:
     with pytest.raises(LabError, match="unknown beam 'laser'"):
         lab_from_dict(base)
     base = tomllib.loads(open(load_lab("oxford2025").source).read())
-    base["nodes"]["b"]["ions"].append({"role": "memory", "drive": {"switch": "x", "dds": "y"}})
+    base["nodes"]["b"]["ions"].append(dict(base["nodes"]["b"]["ions"][1]))
     with pytest.raises(LabError, match="at most one memory ion"):
         lab_from_dict(base)
 

@@ -54,7 +54,7 @@ def test_drift_depends_only_on_seed_and_lab_time():
     assert np.array_equal(w2.jones(early), j_early) and np.array_equal(w2.jones(late), j_late)
     assert not np.allclose(w3.jones(late), j_late)
     assert not np.allclose(FibreWalk(f, 11, 1).jones(late), j_late)  # each node its own fibre
-    still = FibreWalk(Fibre(), 11, 0)
+    still = FibreWalk(Fibre(drift_rad_per_sqrt_s=0.0), 11, 0)
     assert not still.drifts and still.step_index(1e6) == 0
 
 
@@ -86,7 +86,11 @@ def _oxford() -> dict:
 )
 def test_lab_keys_are_checked(table, key, value, match):
     d = _oxford()
-    d["nodes"]["a"][table] = {"device": "node_a.ref_sw"} if table == "reference" else {}
+    d["nodes"]["a"][table] = (
+        {"device": "node_a.ref_sw", "rate_hz": 1e5}
+        if table == "reference"
+        else {"drift_rad_per_sqrt_s": 0.0}
+    )
     d["nodes"]["a"][table][key] = value
     with pytest.raises(LabError, match=match):
         lab_from_dict(d)
@@ -94,7 +98,7 @@ def test_lab_keys_are_checked(table, key, value, match):
 
 def test_reference_must_be_an_output():
     d = _oxford()
-    d["nodes"]["b"]["reference"] = {"device": "bsa_det0"}
+    d["nodes"]["b"]["reference"] = {"device": "bsa_det0", "rate_hz": 1e5}
     kinds = {name: kind for name, (kind, _, _) in DEVICES.items()}
     with pytest.raises(LabError, match=r"nodes.b.reference.device: device 'bsa_det0'"):
         lab_from_dict(d).validate(kinds)
