@@ -36,7 +36,7 @@ from sim.outputs import (
     not_saved_message,
     write_with_fallback,
 )
-from sim.results import results_image, results_path, write_file
+from sim.results import RIDFileError, results_image, results_path, write_file
 from sim.termination import (
     EXIT_TERMINATED,
     SignalInterrupt,
@@ -212,6 +212,8 @@ class Run:
         self.expid = expid
         try:
             self.rid = sim.rid_counter.get() if rid is None else rid
+        except RIDFileError as exc:  # (changed since the simulation began)
+            raise InputError(str(exc)) from None
         except OSError as exc:  # before anything ran: bad input, as in sim.outputs
             raise InputError(
                 "run-id file '{}' cannot be written ({})".format(

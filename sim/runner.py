@@ -60,7 +60,7 @@ from sim.outputs import (
     write_with_fallback,
 )
 from sim.provenance import NO_LAB, Provenance, lab_file
-from sim.results import RIDCounter
+from sim.results import RIDCounter, RIDFileError
 from sim.run import (
     DIAGNOSTICS_PREFIX,
     EXIT_BAD_INPUT,
@@ -197,6 +197,19 @@ def _no_lab(device_db_path: Any) -> str:
             device_db_path or "the device database", ", ".join(PRESETS), NO_LAB
         )
     )
+
+
+def _check_rids(rids: RIDCounter) -> None:
+    """Read the last run id before anything is built: a ``last_rid.pyon`` that holds none (or
+    cannot be read) is an :class:`InputError` naming it."""
+    try:
+        rids.last()
+    except RIDFileError as exc:
+        raise InputError(str(exc)) from None
+    except OSError as exc:
+        raise InputError(
+            "run-id file '{}' cannot be read ({})".format(rids.cache_file, cause(exc))
+        ) from None
 
 
 def _claim_lab(store: Any, read_only: bool) -> None:
@@ -370,6 +383,7 @@ class Simulation:
             prepare_outputs(self.output_paths())
         except OutputPathError as exc:
             raise InputError(str(exc)) from None
+        _check_rids(self.rid_counter)
         _claim_lab(self._store, read_only)  # first: a lab held elsewhere opens nothing
         try:
             self.dataset_db = _open_dataset_store(self.dataset_db_path, read_only)
