@@ -59,7 +59,7 @@ from sim.outputs import (
     prepare_outputs,
     write_with_fallback,
 )
-from sim.provenance import NO_LAB, Provenance, lab_file
+from sim.provenance import NO_LAB, Provenance, lab_file, random_stream
 from sim.results import RIDCounter, RIDFileError
 from sim.run import (
     DIAGNOSTICS_PREFIX,
@@ -251,7 +251,9 @@ class Simulation:
 
     :param device_db: path of the lab's ``device_db.py`` or its ``device_db`` dict (transformed
         here with :func:`~sim.device_manager.transform_device_db`).
-    :param seed: seed of the session's random generator (``None``: fresh entropy).
+    :param seed: seed of the session's random generator (``None``: a power-up draws one from
+        the operating system's entropy, kept in :attr:`seed` and recorded in the results files
+        and the state, so that ``seed=`` it repeats the simulation).
     :param lab: lab description (preset name, TOML path or loaded ``Lab``); default: ``lab.toml``
         next to ``device_db``, if present.
     :param results_dir: root of the results tree (only the results files go there).
@@ -412,8 +414,22 @@ class Simulation:
             #: power-up, :data:`_AS_LEFT` for the session an earlier experiment left
             self._started_from: Any = stored
             self._tag_feed = _tag_feed(tag_feed, self.session)
+            stored_seed = None if stored is None else stored.seed
             if stored is not None and self._own_session:
                 self._continue_from(self.session, stored)
+            elif self._own_session:  # a power-up: the seed given, or drawn from entropy
+                self.seed = getattr(self.session, "seed", self.seed)
+            #: where the random stream comes from (:func:`~sim.provenance.random_stream`)
+            self.random_stream = (
+                random_stream(
+                    seed,
+                    stored,
+                    self._store.path,
+                    reseeded=seed is not None and seed != stored_seed,
+                )
+                if self._own_session
+                else ""
+            )
         except BaseException:
             self._store.release()
             raise
@@ -450,6 +466,7 @@ class Simulation:
             lab_path=self._lab_path,
             device_db_path=self.device_db_path,
             seed=self.seed,
+            random_stream=self.random_stream,
         )
 
     # -- lifecycle of the simulation ---------------------------------------------------------
