@@ -264,7 +264,11 @@ class Run:
                 self.progress.close()
                 self.device_mgr.close_devices()
                 self._saved(self.sim.dataset_db.save)
-                self._saved(lambda: self.sim._end_of_experiment(self.reached_hardware))
+                self._saved(
+                    self.sim._end_of_experiment
+                    if self.reached_hardware
+                    else self.sim._forget_experiment
+                )
         code = EXIT_OK if exc is None else _exit_code_for(exc)
         unseen: int | None = None
         if code == EXIT_OK and self.sim.scheduler.termination_seen():

@@ -526,15 +526,21 @@ class Simulation:
         session.restore_state(state, self.seed)
         self.seed = session.seed
 
-    def _end_of_experiment(self, reached_hardware: bool = True) -> None:
-        """Capture the hardware state (settling the session) and store it. An experiment that
-        never reached the hardware (refused in build or prepare, no kernel run) changes nothing:
-        the next one starts from the state this one started from (a power-up again if it was
-        one), and the stored state is not written."""
+    def _forget_experiment(self) -> None:
+        """End of an experiment that never reached the hardware (refused in build or prepare, no
+        kernel run): the next one starts from the state this one started from (a power-up again
+        if it was one), and nothing is stored. A session that continues as an earlier
+        experiment left it (its state could not be captured) ends as after any experiment."""
         if not self._own_session or not hasattr(self.session, "capture_state"):
             return
-        if not reached_hardware and self._started_from is not _AS_LEFT:
-            self._next_state, self._restart = self._started_from, True
+        if self._started_from is _AS_LEFT:
+            self._end_of_experiment()
+            return
+        self._next_state, self._restart = self._started_from, True
+
+    def _end_of_experiment(self) -> None:
+        """Capture the hardware state (settling the session) and store it."""
+        if not self._own_session or not hasattr(self.session, "capture_state"):
             return
         try:
             state = self.session.capture_state()
