@@ -190,7 +190,8 @@ class EntanglerRecord:
 class HardwareState:
     """Everything the simulated lab keeps between experiments (see the module docstring).
 
-    :param seed: the seed of the power-up this state descends from (None: fresh entropy).
+    :param seed: the seed of the power-up this state descends from, given or drawn from entropy
+        (None: a power-up by an older simulator, which recorded none).
     :param rng_state: ``numpy.random.Generator.bit_generator.state`` of the session's generator.
     :param experiments: experiments run since power-up.
     """

@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""What a simulated run was made with: lab, device database, seed, ionlink version and commit.
+"""What a simulated run was made with: lab, device database, seed and where its random stream
+comes from, ionlink version and commit.
 
 Recorded in every results file as ``ionlink.sim.provenance.*`` datasets (docs/datasets.md), so a
 file says which lab description (preset or TOML file, with its SHA-256) and which device
-database were simulated, and by which code.
+database were simulated, by which code, and what repeats it: the seed of a power-up (given, or
+drawn from the operating system's entropy and recorded), or the hardware-state file it continued
+(:func:`random_stream`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["NO_LAB", "Provenance", "lab_file", "sha256_of", "git_commit", "ionlink_version"]
+__all__ = [
+    "NO_LAB",
+    "Provenance",
+    "lab_file",
+    "random_stream",
+    "sha256_of",
+    "git_commit",
+    "ionlink_version",
+]
 
 #: the ``--lab`` value that asks for no lab description: the experiment's timing alone, nothing
 #: physical simulated (no photons, fluorescence or clicks)
@@ -26,7 +37,8 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class Provenance:
-    """Provenance of a simulation; strings are empty where unknown, ``seed`` -1 without one."""
+    """Provenance of a simulation; strings are empty where unknown, ``seed`` -1 without one;
+    ``random_stream`` as :func:`random_stream` says."""
 
     lab_name: str
     lab_path: str
@@ -35,6 +47,7 @@ class Provenance:
     device_db_path: str
     device_db_sha256: str
     seed: int
+    random_stream: str
     ionlink_version: str
     git_commit: str
 
@@ -44,10 +57,17 @@ class Provenance:
 
     @classmethod
     def of(
-        cls, *, lab: Any, lab_path: Path | None, device_db_path: Path | None, seed: int | None
+        cls,
+        *,
+        lab: Any,
+        lab_path: Path | None,
+        device_db_path: Path | None,
+        seed: int | None,
+        random_stream: str = "",
     ) -> "Provenance":
         """Collect the provenance of a simulation of ``lab`` (a loaded lab or ``None``) read from
-        ``lab_path``, with the device database at ``device_db_path``."""
+        ``lab_path``, with the device database at ``device_db_path``, its random stream seeded
+        with ``seed`` as ``random_stream`` says."""
         return cls(
             lab_name=str(getattr(lab, "name", "") or ""),
             lab_path="" if lab_path is None else str(lab_path.resolve()),
@@ -56,9 +76,32 @@ class Provenance:
             device_db_path="" if device_db_path is None else str(device_db_path.resolve()),
             device_db_sha256=sha256_of(device_db_path),
             seed=-1 if seed is None else int(seed),
+            random_stream=random_stream,
             ionlink_version=ionlink_version(),
             git_commit=git_commit(PACKAGE_DIR),
         )
+
+
+def random_stream(
+    seed: int | None, state: Any, state_path: Path | None, *, reseeded: bool = False
+) -> str:
+    """Where a simulation's random stream comes from, and so what repeats it:
+
+    - ``"seed"``: a power-up with the seed given (``--seed``);
+    - ``"entropy"``: a power-up without one: its seed was drawn from the operating system's
+      entropy (``--seed`` with the recorded seed repeats it);
+    - ``"state PATH (N experiments since power-up)"``: it continued the stored hardware state
+      ``state`` (a :class:`~sim.hwstate.HardwareState`) read from ``PATH``: that file as it was
+      (it is rewritten after each run) repeats it, as does the recorded power-up seed with the
+      same N experiments before; ``, re-seeded`` appended when ``reseeded`` (another seed was
+      given: the hardware of the file, the stream of the seed).
+    """
+    if state is None:
+        return "seed" if seed is not None else "entropy"
+    where = "state {} ({} experiments since power-up)".format(
+        "" if state_path is None else state_path, state.experiments
+    )
+    return where + (", re-seeded" if reseeded else "")
 
 
 def lab_file(lab: Any, device_db_path: Path | None) -> Path | None:

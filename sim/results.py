@@ -9,7 +9,9 @@ Layout (ARTIQ 9 master worker, ``artiq/master/worker_impl.py``):
 as attributes ``unit``/``scale``/``precision``.
 
 The run id comes from ``last_rid.pyon`` in the results directory's parent (as the master keeps it:
-the last used rid as a decimal line); without that file, the results tree is scanned.
+the last used rid as a decimal line); without that file, the results tree is scanned. A file that
+holds anything else (not an integer, or a negative one) is refused (:class:`RIDFileError`), not
+guessed around: the next rid would be a guess, or a negative rid name a results file.
 
 A results file is made in memory first (:func:`results_image`) and then written out, so that HDF5
 never writes to a disk that fills up under it (its clean-up after a failed write crashes the
@@ -38,6 +40,7 @@ __all__ = [
     "write_results",
     "write_group",
     "RIDCounter",
+    "RIDFileError",
 ]
 
 logger = logging.getLogger(__name__)
@@ -141,6 +144,10 @@ def write_results(path: str | os.PathLike, dataset_mgr: Any, **meta: Any) -> Pat
     return path
 
 
+class RIDFileError(ValueError):
+    """``last_rid.pyon`` does not hold a run id (an integer ≥ 0); the message names the file."""
+
+
 class RIDCounter:
     """Monotonic run ids, cached in ``cache_file`` (``last_rid.pyon``: the last used rid).
 
@@ -155,11 +162,26 @@ class RIDCounter:
         self.results_dir = Path(results_dir)
 
     def last(self) -> int:
-        """The last used rid (-1 if none)."""
+        """The last used rid (-1 if none).
+
+        :raises RIDFileError: the cache file holds no rid (not an integer ≥ 0).
+        """
         try:
-            return int(self.cache_file.read_text())
+            text = self.cache_file.read_text(errors="replace")
         except FileNotFoundError:
             return self._scan_results()
+        try:
+            rid = int(text)
+        except ValueError:
+            rid = -1
+        if rid < 0:
+            raise RIDFileError(
+                "run-id file '{}' does not hold a run id (the last one used, an integer ≥ 0): "
+                "{!r}; correct it, or delete it to count on from the results files".format(
+                    self.cache_file, text.strip()[:40]
+                )
+            )
+        return rid
 
     def get(self) -> int:
         """Allocate the next rid and record it in the cache file."""

@@ -3,8 +3,11 @@
 analyze), its results file and diagnostics, and its :class:`RunResult`.
 
 The results file is written after analyze, or as soon as ``run()`` raises, never when build or
-prepare fails. The engine is installed as ARTIQ's time manager only while the experiment runs
-(:func:`installed_time_manager`).
+prepare fails. An experiment whose build or prepare fails before any kernel ran (arguments
+refused, as ``artiq_run`` refuses them) never reached the core device: the simulation leaves
+its lab as it was (:meth:`~sim.runner.Simulation.run`); its rid, allocated before build as the
+master allocates it at submission, stays used. The engine is installed as ARTIQ's time manager
+only while the experiment runs (:func:`installed_time_manager`).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from sim.outputs import (
     not_saved_message,
     write_with_fallback,
 )
-from sim.results import results_image, results_path, write_file
+from sim.results import RIDFileError, results_image, results_path, write_file
 from sim.termination import (
     EXIT_TERMINATED,
     SignalInterrupt,
@@ -209,6 +212,8 @@ class Run:
         self.expid = expid
         try:
             self.rid = sim.rid_counter.get() if rid is None else rid
+        except RIDFileError as exc:  # (changed since the simulation began)
+            raise InputError(str(exc)) from None
         except OSError as exc:  # before anything ran: bad input, as in sim.outputs
             raise InputError(
                 "run-id file '{}' cannot be written ({})".format(
@@ -232,6 +237,9 @@ class Run:
             expid["arguments"], sim.interactive_input, sim.interactive_arguments
         )
         self.results_file: pathlib.Path | None = None
+        #: False when build or prepare raised before any kernel ran: the experiment never reached
+        #: the core device, and the simulated lab is left as it was (its rid stays used)
+        self.reached_hardware = True
         self._written = False
         self.results_lost = False
         self.not_saved: list[str] = []
@@ -256,7 +264,11 @@ class Run:
                 self.progress.close()
                 self.device_mgr.close_devices()
                 self._saved(self.sim.dataset_db.save)
-                self._saved(self.sim._end_of_experiment)
+                self._saved(
+                    self.sim._end_of_experiment
+                    if self.reached_hardware
+                    else self.sim._forget_experiment
+                )
         code = EXIT_OK if exc is None else _exit_code_for(exc)
         unseen: int | None = None
         if code == EXIT_OK and self.sim.scheduler.termination_seen():
@@ -298,12 +310,14 @@ class Run:
             self.argument_mgr,
             {},
         )
+        kernels = self._kernels_ended()
         try:
             exp = self.exp_cls(managers)
             self.argument_mgr.check_unprocessed_arguments()
             exp.prepare()
         except BaseException as exc:  # noqa: B902 - Ctrl-C in build/prepare: nothing to write
             logger.debug("build/prepare failed", exc_info=True)
+            self.reached_hardware = self._kernels_ended() != kernels
             return exc
         self.run_time = time.time()
         logger.info("RID %d: %s.run() starts", self.rid, self.exp_cls.__name__)
@@ -329,6 +343,10 @@ class Run:
         finally:
             self._write()
         return None
+
+    def _kernels_ended(self) -> int:
+        """Kernels ended so far on the session's engine (0 without one)."""
+        return int(getattr(getattr(self.sim.session, "engine", None), "kernels_ended", 0))
 
     def _summary(self) -> dict:
         session = self.sim.session

@@ -7,8 +7,10 @@ fresh session, :mod:`sim.hwstate`, optionally kept on disk, :mod:`sim.state_file
 device database, the dataset store and the run-id counter. :meth:`Simulation.run` goes through
 ARTIQ's lifecycle: build (+ check of unused arguments) → prepare → run → ``notify_run_end`` →
 analyze; the results file is written after analyze, or as soon as ``run()`` raises, never when
-build or prepare fails. The engine is installed as ARTIQ's time manager only while an experiment
-runs (:func:`installed_time_manager`).
+build or prepare fails. An experiment refused in build or prepare before any kernel ran never
+reached the core device: the simulated lab is left as it was (:meth:`Simulation.run`); its rid
+stays used, as the master's. The engine is installed as ARTIQ's time manager only while an
+experiment runs (:func:`installed_time_manager`).
 
 Exit codes (:class:`RunResult.exit_code`): 0 ok, 1 the experiment raised or what it made could
 not all be saved where asked (:attr:`RunResult.not_saved`: a full disk), 2 bad input (arguments,
@@ -57,8 +59,8 @@ from sim.outputs import (
     prepare_outputs,
     write_with_fallback,
 )
-from sim.provenance import NO_LAB, Provenance, lab_file
-from sim.results import RIDCounter
+from sim.provenance import NO_LAB, Provenance, lab_file, random_stream
+from sim.results import RIDCounter, RIDFileError
 from sim.run import (
     DIAGNOSTICS_PREFIX,
     EXIT_BAD_INPUT,
@@ -197,6 +199,19 @@ def _no_lab(device_db_path: Any) -> str:
     )
 
 
+def _check_rids(rids: RIDCounter) -> None:
+    """Read the last run id before anything is built: a ``last_rid.pyon`` that holds none (or
+    cannot be read) is an :class:`InputError` naming it."""
+    try:
+        rids.last()
+    except RIDFileError as exc:
+        raise InputError(str(exc)) from None
+    except OSError as exc:
+        raise InputError(
+            "run-id file '{}' cannot be read ({})".format(rids.cache_file, cause(exc))
+        ) from None
+
+
 def _claim_lab(store: Any, read_only: bool) -> None:
     """Hold the simulated lab of a simulation that keeps its hardware state on disk and writes
     it (:meth:`~sim.state_file.HardwareStore.claim`); another process holding it is an
@@ -236,7 +251,9 @@ class Simulation:
 
     :param device_db: path of the lab's ``device_db.py`` or its ``device_db`` dict (transformed
         here with :func:`~sim.device_manager.transform_device_db`).
-    :param seed: seed of the session's random generator (``None``: fresh entropy).
+    :param seed: seed of the session's random generator (``None``: a power-up draws one from
+        the operating system's entropy, kept in :attr:`seed` and recorded in the results files
+        and the state, so that ``seed=`` it repeats the simulation).
     :param lab: lab description (preset name, TOML path or loaded ``Lab``); default: ``lab.toml``
         next to ``device_db``, if present.
     :param results_dir: root of the results tree (only the results files go there).
@@ -368,6 +385,7 @@ class Simulation:
             prepare_outputs(self.output_paths())
         except OutputPathError as exc:
             raise InputError(str(exc)) from None
+        _check_rids(self.rid_counter)
         _claim_lab(self._store, read_only)  # first: a lab held elsewhere opens nothing
         try:
             self.dataset_db = _open_dataset_store(self.dataset_db_path, read_only)
@@ -389,9 +407,29 @@ class Simulation:
             # The session sees the lab's own entries (class names, channels, sim_* keys).
             self.session = self._new_session() if session is None else session
             self._next_state: Any = None  # the state the next experiment starts from
+            #: the next experiment starts from :attr:`_next_state` even if None (a power-up):
+            #: the last one was refused before it reached the hardware
+            self._restart = False
+            #: the state the running (or last) experiment's session started from: None for a
+            #: power-up, :data:`_AS_LEFT` for the session an earlier experiment left
+            self._started_from: Any = stored
             self._tag_feed = _tag_feed(tag_feed, self.session)
+            stored_seed = None if stored is None else stored.seed
             if stored is not None and self._own_session:
                 self._continue_from(self.session, stored)
+            elif self._own_session:  # a power-up: the seed given, or drawn from entropy
+                self.seed = getattr(self.session, "seed", self.seed)
+            #: where the random stream comes from (:func:`~sim.provenance.random_stream`)
+            self.random_stream = (
+                random_stream(
+                    seed,
+                    stored,
+                    self._store.path,
+                    reseeded=seed is not None and seed != stored_seed,
+                )
+                if self._own_session
+                else ""
+            )
         except BaseException:
             self._store.release()
             raise
@@ -428,6 +466,7 @@ class Simulation:
             lab_path=self._lab_path,
             device_db_path=self.device_db_path,
             seed=self.seed,
+            random_stream=self.random_stream,
         )
 
     # -- lifecycle of the simulation ---------------------------------------------------------
@@ -487,6 +526,18 @@ class Simulation:
         session.restore_state(state, self.seed)
         self.seed = session.seed
 
+    def _forget_experiment(self) -> None:
+        """End of an experiment that never reached the hardware (refused in build or prepare, no
+        kernel run): the next one starts from the state this one started from (a power-up again
+        if it was one), and nothing is stored. A session that continues as an earlier
+        experiment left it (its state could not be captured) ends as after any experiment."""
+        if not self._own_session or not hasattr(self.session, "capture_state"):
+            return
+        if self._started_from is _AS_LEFT:
+            self._end_of_experiment()
+            return
+        self._next_state, self._restart = self._started_from, True
+
     def _end_of_experiment(self) -> None:
         """Capture the hardware state (settling the session) and store it."""
         if not self._own_session or not hasattr(self.session, "capture_state"):
@@ -502,6 +553,7 @@ class Simulation:
                 exc_info=logger.isEnabledFor(logging.DEBUG),
             )
             state = None
+            self._started_from = _AS_LEFT  # the next experiment continues this session
         self._next_state = state
         if self.read_only:
             return
@@ -527,14 +579,19 @@ class Simulation:
         )
 
     def _start_of_experiment(self) -> None:
-        """A fresh session continues from the state the previous experiment left."""
+        """A fresh session continues from the state the previous experiment left (after a
+        refused experiment: the state that one started from, or a power-up)."""
         state, self._next_state = self._next_state, None
-        if state is None or not self._own_session:
+        restart, self._restart = self._restart, False
+        if not self._own_session or (state is None and not restart):
             return
         session = self._new_session()
-        self._continue_from(session, state)
-        if self.vcd:  # the VCD file shows the whole simulation
-            session.previous_engines = [*self.session.previous_engines, self.session.engine]
+        if state is not None:
+            self._continue_from(session, state)
+        self._started_from = state
+        if self.vcd:  # the VCD file shows the whole simulation (a refused one left nothing)
+            earlier = self.session.previous_engines
+            session.previous_engines = [*earlier] if restart else [*earlier, self.session.engine]
         self.session = session
         if self._tag_feed is not None:
             self._tag_feed.attach(session)
@@ -561,6 +618,13 @@ class Simulation:
     ) -> RunResult:
         """Run one experiment (a file, or an experiment class) and return its :class:`RunResult`
         (``rid``: a run id allocated at submission, default the next one).
+
+        An experiment refused in build or prepare before any kernel ran (an argument out of
+        range or not taken, a value outside its choices) never reached the core device: the
+        hardware state, the random stream and the count of experiments stay as they were, and
+        the stored state is not written (with ``power_up``, the power-up comes with the first
+        experiment that runs). Its rid stays used, as the ARTIQ master's rid of an experiment
+        whose build fails (allocated at submission); datasets it set are kept, as the master's.
 
         :raises InputError: the file cannot be loaded or no class can be selected (nothing ran).
         """
@@ -594,6 +658,11 @@ class Simulation:
         if self._tag_feed is not None:
             self._tag_feed.flush()  # the session has settled: every click is there
         return result
+
+
+#: :attr:`Simulation._started_from` of a session that continues as an earlier experiment left it
+#: (its state could not be captured): a refused experiment cannot be undone there
+_AS_LEFT = object()
 
 
 def _tag_feed(address: str | None, session: Any) -> Any:

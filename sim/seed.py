@@ -1,27 +1,35 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The range of a simulation's random seed, checked where a seed enters: the ``--seed`` options
-(an ``argparse`` type) and a stored hardware state.
+(an ``argparse`` type) and a stored hardware state; and the seed a power-up without one draws.
 
 A seed is an integer from 0 to 2**63 - 1: ``numpy.random.default_rng`` refuses negative seeds and
-the results files record it as the int64 dataset ``ionlink.sim.seed``."""
+the results files record it as the int64 dataset ``ionlink.sim.seed``. A session powered up
+without a seed draws one from the operating system's entropy (:func:`fresh_seed`) and runs as if
+it had been given: the seed recorded repeats the run."""
 
 from __future__ import annotations
 
 import argparse
+import secrets
 from typing import Any
 
-__all__ = ["SEED_MAX", "check_seed", "generator_words", "seed_arg"]
+__all__ = ["SEED_MAX", "check_seed", "fresh_seed", "generator_words", "seed_arg"]
 
 SEED_MAX = 2**63 - 1
 
 
 def check_seed(seed: object) -> str | None:
-    """Why ``seed`` (None: fresh entropy) is not a valid seed, or None if it is."""
+    """Why ``seed`` (None: none given) is not a valid seed, or None if it is."""
     if seed is None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
         return "seed {!r} is not an integer from 0 to {} (2**63 - 1)".format(seed, SEED_MAX)
     return None
+
+
+def fresh_seed() -> int:
+    """A seed from the operating system's entropy (63 bits: from 0 to :data:`SEED_MAX`)."""
+    return secrets.randbits(63)
 
 
 def seed_arg(text: str) -> int:

@@ -17,6 +17,7 @@ from sim.registry import DEVICE_CLASSES
 from sim.rtio.channels import Kind
 from sim.rtio.engine import RTIOEngine
 from sim.rtio.loopback import DEFAULT_LOOP_DELAY_MU, LoopbackWorld
+from sim.seed import fresh_seed
 from sim.topology import install_drtio, topology_of
 
 __all__ = ["SimSession"]
@@ -28,7 +29,9 @@ class SimSession:
     """Owns the engine, rng, worlds and VCD output of one simulation run.
 
     :param device_db: the (already loaded) device database dict.
-    :param seed: seed of ``numpy.random.default_rng``.
+    :param seed: seed of ``numpy.random.default_rng``; None draws one from the operating
+        system's entropy (:func:`~sim.seed.fresh_seed`), kept in :attr:`seed` so that the session
+        can be repeated (a restored state then sets the seed of its own power-up).
     :param lab: lab description (preset name, path or loaded object) for the physics world.
     :param vcd: path of a VCD file written by :meth:`close`.
     :param cost_profile: CPU-cost profile name, path or :class:`~sim.rtio.costs.CostProfile`.
@@ -54,7 +57,10 @@ class SimSession:
         drawn_costs: Any = None,
     ) -> None:
         self.device_db = dict(device_db or {})
-        self.seed = seed
+        seed = fresh_seed() if seed is None else seed
+        #: the seed of the power-up this session descends from (None: a restored state of a
+        #: power-up that recorded none)
+        self.seed: int | None = seed
         self.hardware_faithful = hardware_faithful
         self.rng = numpy.random.default_rng(seed)
         self.vcd = vcd
@@ -84,7 +90,7 @@ class SimSession:
         self._wire_loopback_from_db()
         self.world: Any = None  # the lab's PhysicsWorld, once _attach_physics has run
         if lab is not None:
-            self._attach_physics(lab)
+            self._attach_physics(lab, seed)
         if self.topology.satellites or tuple(link_down):
             install_drtio(self, link_down)
 
@@ -170,14 +176,13 @@ class SimSession:
             return int(desc["arguments"]["channel"])
         raise KeyError("loopback: unknown RTIO device {!r}".format(name))
 
-    def _attach_physics(self, lab: Any) -> None:
+    def _attach_physics(self, lab: Any, drift_seed: int) -> None:
         from sim.physics.lab import load_lab
         from sim.physics.world import PhysicsWorld
 
         if isinstance(lab, str):
             lab = load_lab(lab)
-        drift_seed = self.seed if self.seed is not None else numpy.random.SeedSequence().entropy
-        self.world = PhysicsWorld(lab, self.rng, drift_seed=int(drift_seed))  # type: ignore[arg-type]
+        self.world = PhysicsWorld(lab, self.rng, drift_seed=drift_seed)
         self.engine.attach_world(self.world)
 
     # ------------------------------------------------------------------ lifecycle

@@ -118,6 +118,9 @@ class RTIOEngine(
         self.hardware_faithful = False
         #: :class:`~sim.rtio.drtio.Drtio` when the system has satellites, else None
         self.drtio: Any = None
+        #: kernels that have ended on this engine (:meth:`end_kernel`): an experiment refused in
+        #: build or prepare that ran none never reached the core device
+        self.kernels_ended = 0
         self._init_timeline()
         self._init_counter(costs)
         self._init_sed(lane_count, lane_depth)
@@ -244,6 +247,7 @@ class RTIOEngine(
 
     def end_kernel(self) -> str | None:
         """Collect a kernel's async errors; returns ARTIQ's host warning text or None."""
+        self.kernels_ended += 1
         self.check_collisions()
         self._cache_taken.clear()
         return self._end_kernel_errors()

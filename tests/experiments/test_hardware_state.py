@@ -57,7 +57,9 @@ def _cli(lab_dir: pathlib.Path, experiment: str, *args: str) -> int:
 
 
 def _datasets(path: pathlib.Path) -> dict:
-    """Every dataset of a results file except the wall-clock ones; ``expid`` by its arguments."""
+    """Every dataset of a results file except the wall-clock ones and where the random stream
+    came from (a process that continues the state file says so, one session does not);
+    ``expid`` by its arguments."""
     out = {}
     with h5py.File(path, "r") as f:
 
@@ -65,6 +67,7 @@ def _datasets(path: pathlib.Path) -> dict:
             if (
                 isinstance(obj, h5py.Dataset)
                 and "wall" not in name
+                and not name.endswith("provenance.random_stream")
                 and name not in ("start_time", "run_time", "expid")
             ):
                 out[name] = obj[()]

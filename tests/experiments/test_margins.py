@@ -139,7 +139,9 @@ def test_slack_continues_the_stored_stream_without_a_reseed_warning(
     # powered up without a seed: the stored stream alone makes the runs repeat
     assert main(["run", str(exp), "--device-db", ddb, "--power-up"]) == 0
     capsys.readouterr()
-    two_slack_runs("(no seed)")
+    (state_file,) = (tmp_path / "sim_state").glob("*.state")  # (the seed it drew is recorded)
+    drawn = json.loads(state_file.read_bytes().partition(b"\n")[0])["seed"]
+    two_slack_runs(f"(seed {drawn})")
     assert main(["run", str(exp), "--device-db", ddb, "--seed", "5", "--power-up"]) == 0
     capsys.readouterr()
     two_slack_runs("(seed 5)")

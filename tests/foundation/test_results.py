@@ -14,8 +14,10 @@ import pytest
 from artiq.experiment import EnvExperiment, NumberValue, TerminationRequested
 
 from comms import pyon
-from sim.results import RIDCounter, results_path
+from sim.cli import main
+from sim.results import RIDCounter, RIDFileError, results_path
 
+ROOT = Path(__file__).resolve().parents[2]
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 FOREIGN = "/work/shared/data/artiq5_foreign_lab.h5"
 ROOT_DATASETS = {"artiq_version", "rid", "start_time", "run_time", "expid"}
@@ -127,6 +129,30 @@ def test_rid_increments_persistently(tmp_path, simulation):
     assert (tmp_path / "last_rid.pyon").read_text() == "{}\n".format(second.rid)
     (tmp_path / "last_rid.pyon").unlink()
     assert RIDCounter(tmp_path / "last_rid.pyon", tmp_path / "results").get() == second.rid + 1
+
+
+@pytest.mark.parametrize("contents", ["garbage(", "-5\n", "", "2.5"])
+def test_bad_rid_file_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, contents):
+    """A ``last_rid.pyon`` that holds no run id (not an integer ≥ 0): one line naming it, exit 2,
+    nothing run or written (not ``internal error``, nor a negative rid naming a results file)."""
+    monkeypatch.chdir(tmp_path)
+    rid_file = tmp_path / "last_rid.pyon"
+    rid_file.write_text(contents)
+    experiment = tmp_path / "exp.py"
+    experiment.write_text(
+        "from artiq.experiment import *\nclass E(EnvExperiment):\n  def run(self): pass\n"
+    )
+    argv = ["run", str(experiment), "--device-db", str(ROOT / "device_db.py"), "--lab", "none"]
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(
+        f"ionlink-sim: error: run-id file '{rid_file}' does not hold a run id"
+    )
+    assert rid_file.read_text() == contents
+    assert not list(tmp_path.rglob("*.h5"))
+    with pytest.raises(RIDFileError, match="last_rid.pyon"):
+        RIDCounter(rid_file, tmp_path / "results").get()
 
 
 class Raises(EnvExperiment):
