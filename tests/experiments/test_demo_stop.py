@@ -100,6 +100,20 @@ def test_a_demo_stopped_during_its_report_skips_the_budget(tmp_path, monkeypatch
     assert "budget" not in out and out.startswith("results file: "), out
 
 
+def _demo_stopped_after_readout(tmp_path: Path, monkeypatch, capsys) -> tuple[Path, str, str]:
+    """Run the demo's CLI in ``tmp_path`` (a SIGTERM arranged by the caller): exit 143 after
+    ReadoutCalibration wrote its results file, before SinglePhoton's; that file and the output."""
+    from sim.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    status = main(["demo", "--heralds", "1", "--seed", "2", "-q"])
+    out, err = capsys.readouterr()
+    assert status == 143, (status, err)
+    (path,) = list(Path("results").rglob("*-ReadoutCalibration.h5"))
+    assert not list(tmp_path.rglob("*-SinglePhoton.h5")), "the chain went on"
+    return path, out, err
+
+
 @pytest.mark.parametrize("where", ["before the next step", "as the step returns"])
 def test_a_demo_stopped_between_two_steps_names_the_last_results_file(
     tmp_path, monkeypatch, capsys, where
@@ -110,7 +124,6 @@ def test_a_demo_stopped_between_two_steps_names_the_last_results_file(
     in what follows ReadoutCalibration's run (noting its calibrations' lab, which saves the
     dataset store). In the CLI the window is ≈ 20-50 ms wide, too narrow to hit reliably."""
     from sim import runner
-    from sim.cli import main
     from sim.termination import SignalInterrupt
 
     def readout_written() -> bool:
@@ -134,12 +147,7 @@ def test_a_demo_stopped_between_two_steps_names_the_last_results_file(
                 raise SignalInterrupt(signal.SIGTERM)
 
         monkeypatch.setattr(runner, "note_calibration_lab", note)
-    monkeypatch.chdir(tmp_path)
-    status = main(["demo", "--heralds", "1", "--seed", "2", "-q"])
-    out, err = capsys.readouterr()
-    assert status == 143, (status, err)
-    (path,) = list(Path("results").rglob("*-ReadoutCalibration.h5"))
-    assert not list(tmp_path.rglob("*-SinglePhoton.h5")), "the chain went on"
+    path, out, err = _demo_stopped_after_readout(tmp_path, monkeypatch, capsys)
     last = err.strip().splitlines()[-1]
     assert last == (
         "ionlink-sim: demo stopped between two steps (SIGTERM): results in {} "
@@ -156,8 +164,6 @@ def test_a_signal_while_a_step_saves_its_state_stops_the_demo_after_it(
     second one would be: the demo ran on to its end, exit 0, after "saving the results first")."""
     import os
 
-    from sim.cli import main
-
     real_end = Simulation._end_of_experiment
 
     def end_of_experiment(self):
@@ -166,12 +172,7 @@ def test_a_signal_while_a_step_saves_its_state_stops_the_demo_after_it(
         real_end(self)
 
     monkeypatch.setattr(Simulation, "_end_of_experiment", end_of_experiment)
-    monkeypatch.chdir(tmp_path)
-    status = main(["demo", "--heralds", "1", "--seed", "2", "-q"])
-    out, err = capsys.readouterr()
-    assert status == 143, (status, err)
-    (path,) = list(Path("results").rglob("*-ReadoutCalibration.h5"))
-    assert not list(tmp_path.rglob("*-SinglePhoton.h5")), "the chain went on"
+    path, out, err = _demo_stopped_after_readout(tmp_path, monkeypatch, capsys)
     assert err.strip().splitlines() == [
         "ionlink-sim: saving the results first",
         "ionlink-sim: demo stopped after ReadoutCalibration (SIGTERM came after its last "
