@@ -349,10 +349,9 @@ def reduce_fidelity(
         att = hs.attempts_distribution(
             acc.att_counts, data.edges, n_h / attempts, acc.att_sum / acc.att_n
         )
-    frame = None
-    if window and parts and acc.t_last and len(acc.t_last) == len(acc.codes):
-        frame = _excitation_frame(data.runs)
-        notes += frame.notes
+    # where the runs' excitations sat: the trade-off's gate stops and the arrival histogram
+    # (in every mode, with or without a fidelity) are given from it when the runs say
+    frame = _excitation_frame(data.runs) if window else None
     arrival, source, life, from_excitation = None, None, None, False
     hist = acc.tag_hist if acc.tag_hist.total else acc.det_hist
     if hist.total:
@@ -374,7 +373,8 @@ def reduce_fidelity(
             notes.append(f"lifetime fit: {e}")
     rvt = _rate_vs_lab_time(acc.t_lab, [r.lab_time_s for r in data.runs]) if acc.t_lab else None
     win = None
-    if frame is not None:
+    if frame is not None and parts and acc.t_last and len(acc.t_last) == len(acc.codes):
+        notes += frame.notes
         win = _window(
             acc.codes,
             _shifted(acc.t_last, acc.t_last_run, frame.shifts),

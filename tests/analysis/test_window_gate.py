@@ -20,9 +20,12 @@ from analysis.report import render_markdown
 GATE = {"calib.photon.gate_start_mu": 29, "calib.photon.gate_stop_mu": 44}
 
 
-def _run(path, *, excite_mu, seed=1, archive=None, arguments=None, heralding="gateware"):
-    """A parity run whose clicks sit ``excite_mu`` + [29, 44) mu after its cycle's start."""
-    d = remote_datasets(np.random.default_rng(seed), n=1500, tau_mu=4.0)
+def _run(
+    path, *, excite_mu, seed=1, archive=None, arguments=None, heralding="gateware", mode="parity"
+):
+    """A run (parity unless ``mode``) whose clicks sit ``excite_mu`` + [29, 44) mu after its
+    cycle's start."""
+    d = remote_datasets(np.random.default_rng(seed), n=1500, tau_mu=4.0, mode=mode)
     t = d["herald.t_det_mu"]
     clicked = t >= 0
     t[clicked] = excite_mu + 29 + np.minimum(t[clicked] - 10, 14)
@@ -164,3 +167,17 @@ def test_window_tradeoff_in_the_gate_convention():
         (30, 613, 1),
         (44, 627, 15),
     ]
+
+
+def test_a_z_run_s_arrivals_are_given_from_the_excitation_too(tmp_path):
+    """A Z run has no fidelity, so no trade-off; its arrival histogram is still drawn from the
+    excitation where the run says where it sat (it stayed in cycle times: 613–627 here, while a
+    parity run's read 29–43)."""
+    archive = {"calib.link.excite_time_s": 584e-9, **GATE}
+    p = _run(tmp_path / "000000001-RemoteEntanglement.h5", excite_mu=584, archive=archive, mode="z")
+    rep = fidelity_summary(p, n_boot=50)
+    assert rep.timing.window is None and rep.timing.arrival_from_excitation
+    arr = rep.timing.arrival
+    occupied = arr.edges[:-1][arr.counts > 0]
+    assert occupied.min() == 29 and occupied.max() == 43
+    assert not any(n.startswith("detection-window trade-off") for n in rep.notes)
