@@ -207,7 +207,7 @@ def cmd_submit(args: argparse.Namespace) -> int:
         if not args.wait:
             return 0
         try:
-            return _wait(client, rid)
+            return _wait(client, rid, where)
         except (EOFError, OSError) as exc:
             return _lost(
                 where,
@@ -232,8 +232,11 @@ def _lost(where: str, when: str, exc: BaseException) -> int:
     return MASTER_LOST
 
 
-def _wait(client: Any, rid: int) -> int:
+def _wait(client: Any, rid: int, where: str = "") -> int:
+    """Wait for run ``rid``'s outcome and report it (the master at ``where``); its exit status.
+    Ctrl-C (or SIGTERM) stops the waiting, not the run: one line says so, 128 + the signal."""
     from sim.runner import InputError
+    from sim.termination import exit_status
 
     try:
         get_outcome = client.get_outcome
@@ -241,11 +244,20 @@ def _wait(client: Any, rid: int) -> int:
         raise InputError(
             "--wait needs ionlink-sim master (ARTIQ's master has no get_outcome)"
         ) from None
-    while True:
-        outcome = get_outcome(rid)
-        if outcome is not None:
-            break
-        time.sleep(0.2)
+    try:
+        while True:
+            outcome = get_outcome(rid)
+            if outcome is not None:
+                break
+            time.sleep(0.2)
+    except KeyboardInterrupt as exc:
+        sys.stderr.write(
+            "ionlink-sim: stopped waiting: RID {} goes on on the master{} (the dashboard, or "
+            "schedule.request_termination({}) over pc_rpc, stops it)\n".format(
+                rid, " at " + where if where else "", rid
+            )
+        )
+        return exit_status(getattr(exc, "signum", signal.SIGINT))
     if outcome["status"] in ("deleted", "not run"):  # it never ran: no results file
         sys.stderr.write("ionlink-sim: RID {} was {}\n".format(rid, _not_run(outcome)))
         return int(outcome["exit_code"])

@@ -202,3 +202,19 @@ def test_a_second_signal_stops_the_masters_run_at_once(tmp_path):
         assert f["datasets/ionlink.sim.stopped_at_once"][()].decode() == "SIGTERM"
         assert bool(f["datasets/started"][()])
     assert any(line.startswith("WARNING:") and "stopping:" in line for line in log), log
+
+
+def test_ctrl_c_stops_the_waiting_not_the_run(capsys):
+    """Ctrl-C on ``submit --wait`` ends the client with one line saying the run goes on (and how
+    to stop it); it said only "interrupted"."""
+
+    class Client:
+        def get_outcome(self, rid: int) -> None:
+            raise KeyboardInterrupt
+
+    assert _wait(Client(), 8, "[127.0.0.1]:3251") == 130
+    err = capsys.readouterr().err
+    assert err == (
+        "ionlink-sim: stopped waiting: RID 8 goes on on the master at [127.0.0.1]:3251 (the "
+        "dashboard, or schedule.request_termination(8) over pc_rpc, stops it)\n"
+    )
