@@ -236,7 +236,7 @@ def _wait(client: Any, rid: int, where: str = "") -> int:
     """Wait for run ``rid``'s outcome and report it (the master at ``where``); its exit status.
     Ctrl-C (or SIGTERM) stops the waiting, not the run: one line says so, 128 + the signal."""
     from sim.runner import InputError
-    from sim.termination import exit_status
+    from sim.termination import exit_status, signals_interrupt
 
     try:
         get_outcome = client.get_outcome
@@ -245,11 +245,12 @@ def _wait(client: Any, rid: int, where: str = "") -> int:
             "--wait needs ionlink-sim master (ARTIQ's master has no get_outcome)"
         ) from None
     try:
-        while True:
-            outcome = get_outcome(rid)
-            if outcome is not None:
-                break
-            time.sleep(0.2)
+        with signals_interrupt():  # (SIGTERM and SIGHUP as Ctrl-C)
+            while True:
+                outcome = get_outcome(rid)
+                if outcome is not None:
+                    break
+                time.sleep(0.2)
     except KeyboardInterrupt as exc:
         sys.stderr.write(
             "ionlink-sim: stopped waiting: RID {} goes on on the master{} (the dashboard, or "
