@@ -62,6 +62,16 @@ def _results_note(path: str | Path, reported: bool = False) -> str:
     return ": results in {} (its report: ionlink-analyze report {})".format(path, path)
 
 
+def _stopped(when: str, exc: BaseException, note: str) -> int:
+    """One line: the demo stopped ``when`` by the signal of ``exc`` (a ``KeyboardInterrupt``;
+    Ctrl-C if it says none), then ``note``; the exit status of that signal."""
+    signum = getattr(exc, "signum", signal.SIGINT)
+    sys.stderr.write(
+        "ionlink-sim: demo stopped {} ({}){}\n".format(when, signal.Signals(signum).name, note)
+    )
+    return exit_status(signum)
+
+
 def _check(result: RunResult) -> RunResult:
     if result.exit_code != 0 or result.unseen_signal is not None:
         raise DemoStepFailed(result)
@@ -125,13 +135,7 @@ def run_demo(
         last = simulation.last_results_file if simulation is not None else None
         if last is None:
             raise  # no results file yet: "interrupted"
-        signum = getattr(exc, "signum", signal.SIGINT)
-        sys.stderr.write(
-            "ionlink-sim: demo stopped between two steps ({}){}\n".format(
-                signal.Signals(signum).name, _results_note(last)
-            )
-        )
-        return exit_status(signum)
+        return _stopped("between two steps", exc, _results_note(last))
     path = str(result.results_file)
     print("results file: {}".format(path))
     stage = "the report"
@@ -145,13 +149,7 @@ def run_demo(
                 ["fidelity", path, "--no-progress"], prog="ionlink-sim demo", catch_interrupt=False
             )
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: the demo ends here, without the budget
-        signum = getattr(exc, "signum", signal.SIGINT)
-        sys.stderr.write(
-            "ionlink-sim: demo stopped during {} ({}){}\n".format(
-                stage, signal.Signals(signum).name, _results_note(path, stage != "the report")
-            )
-        )
-        return exit_status(signum)
+        return _stopped("during " + stage, exc, _results_note(path, stage != "the report"))
     print()
     command = " ".join(
         [
