@@ -153,7 +153,13 @@ def _estimate(
     with_tomo: bool,
     names: list[str],
     sigmas: tuple[float, float] | None = None,
+    programmed: int | None = None,
 ) -> _Fidelities:
+    """The fidelity estimates of ``tables``; ``programmed``: the distinct analysis phases (mod
+    1/2 turn) the runs programmed for their X/Y heralds (None: not recorded). The fringe fit
+    needs 3: a detection-time phase correction spreads one programmed phase over a few
+    hundredths of a turn, which makes the fit's design full rank but leaves the coherence
+    undetermined (it was fitted to 1, its bootstrap interval collapsed to [1, 1])."""
     counts, scans = tables.counts, tables.scans
     parts: dict[int, bell.BellFidelity] = {}
     tomos: dict[int, tomo.TomographyResult] = {}
@@ -165,6 +171,13 @@ def _estimate(
                 # a ψ without the heralds its estimate needs is n/a, as in the other modes
                 if s not in scans:
                     lacking[s] = "no X/Y (parity-scan) heralds"
+                    continue
+                if programmed is not None and programmed < 3:
+                    lacking[s] = (
+                        f"X/Y heralds at {programmed} programmed analysis phase(s) (mod 1/2 "
+                        "turn); the parity fit needs at least 3 (the detection-time phase "
+                        "correction only spreads each one)"
+                    )
                     continue
                 sc = scans[s]
                 gap = bell.parity_scan_gap(c[0, 0], sc.phase_turns, sc.n)
@@ -261,6 +274,12 @@ def _psi(s: int) -> str:
     return "ψ+" if s > 0 else "ψ−"
 
 
+def _programmed_phases(xy_phases: set[float]) -> int | None:
+    """The distinct analysis phases (mod 1/2 turn, the fringe's period) programmed for the X/Y
+    heralds (None: the files record no ``herald.phase``, or no X/Y herald)."""
+    return len({round(p % 0.5, 9) % 0.5 for p in xy_phases}) if xy_phases else None
+
+
 def _partial_scan_note(
     xy_phases: set[float], modes: list[str], runs: list[RunTotals]
 ) -> str | None:
@@ -276,9 +295,14 @@ def _partial_scan_note(
             "measured (the Z populations alone bound the fidelity)"
         )
     shown = ", ".join(f"{p:g}" for p in taken)
+    fitted = (
+        "the coherence is fitted to those alone"
+        if (_programmed_phases(xy_phases) or 0) >= 3
+        else "too few to fit the fringe: no coherence measured"
+    )
     return (
         f"parity scan incomplete (a run ended early): X/Y heralds at {len(taken)} analysis "
-        f"phase(s) [{shown}] turn; the coherence is fitted to those alone"
+        f"phase(s) [{shown}] turn; {fitted}"
     )
 
 
@@ -322,6 +346,7 @@ def reduce_fidelity(
     note = _partial_scan_note(acc.xy_phases, modes, data.runs)
     if note is not None:
         notes.append(note)
+    programmed = _programmed_phases(acc.xy_phases)
     try:
         fits = _estimate(
             tables,
@@ -333,6 +358,7 @@ def reduce_fidelity(
             with_tomo=True,
             names=names,
             sigmas=sigmas,
+            programmed=programmed,
         )
     except DataError as e:
         early = [n for n in map(stopped_early_note, data.runs) if n is not None]
@@ -385,6 +411,7 @@ def reduce_fidelity(
             lab=lab,
             names=names,
             frame=frame,
+            programmed=programmed,
         )
     gates, unrecorded = _played_gates(data.runs)
     nan = float("nan")
@@ -603,6 +630,7 @@ def _window(
     lab: float,
     names: list[str],
     frame: _Frame,
+    programmed: int | None = None,
 ) -> list[ph.WindowPoint] | None:
     """Gate trade-off: for each gate stop, the fidelity of the heralds whose last click is <= stop.
 
@@ -659,6 +687,7 @@ def _window(
                     errs=None,
                     with_tomo=False,
                     names=names,
+                    programmed=programmed,
                 ).fidelity
             except (ValueError, DataError):
                 fid = None

@@ -54,3 +54,24 @@ def test_correction_restores_the_fringe(tmp_path):
     assert rep.fidelity.lo - 0.01 <= truth <= rep.fidelity.hi + 0.01
     assert raw.fidelity.hi < truth - 0.1
     assert any("detection-time phase corrected" in n for n in rep.notes)
+
+
+def test_one_programmed_phase_fits_no_fringe(tmp_path):
+    """A parity scan cut short after its first analysis phase: the detection-time correction
+    spreads that phase over a few hundredths of a turn, which makes the fringe fit's design full
+    rank but leaves the coherence undetermined (it was fitted to 1, F = 1.0000, and a gate's row
+    of the trade-off claimed [1.0000, 1.0000]). With fewer than 3 programmed phases there is no
+    coherence: F is the P_odd bound, and the notes say why."""
+    f_hz = 5e6
+    d = _with_detection_phase(np.random.default_rng(3), f_hz)
+    xy = d["herald.basis_a"] != 0
+    first = np.asarray(d["herald.phase"])[xy].min()
+    keep = ~xy | (np.asarray(d["herald.phase"]) == first)
+    d = {k: (v[keep] if k.startswith("herald.") and np.ndim(v) else v) for k, v in d.items()}
+    d["totals.heralds"] = int(keep.sum())
+    d["herald.detection_phase_hz"] = f_hz
+    rep = fidelity_summary(write_artiq(tmp_path / "one_phase.h5", d), n_boot=200, timing=False)
+    assert np.isnan(rep.fidelity.value) and rep.fidelity.method.startswith("upper bound only")
+    assert rep.estimates.parts == {}
+    why = [n for n in rep.notes if "programmed analysis phase" in n]
+    assert len(why) == 2 and "X/Y heralds at 1 programmed analysis phase(s)" in why[0], why
