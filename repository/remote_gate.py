@@ -61,7 +61,7 @@ from drivers.gate_settings import (
     prep_bloch,
 )
 from drivers.gateware_loop import GatewareLoop
-from drivers.link import LinkExperiment
+from drivers.link import SCHEMA_VERSION, LinkExperiment
 from drivers.link_timing import DRTIO_MARGIN_LATENCIES, satellite_latency_s
 from drivers.live import LivePublisher
 from drivers.run_end import STOP_REASON
@@ -182,6 +182,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.next_index = 0
         self.totals = {"attempts": 0, "lab_mu": 0, "cycles_mu": 0, "underflows": 0, "discarded": 0}
         self._t_wall_loop = 0.0
+        self.set_dataset("schema_version", SCHEMA_VERSION)
         self.set_dataset("gate.schema_version", GATE_SCHEMA_VERSION)
         self.set_dataset("ionlink.experiment", "remote_gate")
         self.set_dataset("ionlink.heralding", "gateware")

@@ -27,8 +27,9 @@ def _notes(err):
 
 
 def _gate_datasets(mode="cz", analysis="truth_table", n=40):
-    """A remote-gate run as ``repository/remote_gate.py`` writes it (``gate.schema_version``,
-    no ``schema_version``): a truth table of an ideal CZ, or Grover finding each marked state."""
+    """A remote-gate run as ``repository/remote_gate.py`` wrote it before 2026-12-02
+    (``gate.schema_version``, no ``schema_version``): a truth table of an ideal CZ, or Grover
+    finding each marked state."""
     setting = np.arange(n) % 4
     prep = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
     grover = mode == "grover"
@@ -146,10 +147,41 @@ def test_info_of_a_folder_skips_a_truncated_file(tmp_path, day, capsys):
 
 
 def test_info_names_the_gate_schema(day, capsys):
-    """A remote-gate run stores ``gate.schema_version`` alone: info said ``schema None``."""
+    """A remote-gate run of before 2026-12-02 stores ``gate.schema_version`` alone: info said
+    ``schema None``."""
     code, out, _ = _cli(["info", day["gate"]], capsys)
     assert code == 0
     assert "schema 1 (gate.schema_version), experiment remote_gate" in out.splitlines()[0]
+
+
+def test_gate_files_with_and_without_schema_version_analyse_alike(tmp_path, capsys):
+    """remote_gate.py writes ``schema_version`` beside ``gate.schema_version`` (before
+    2026-12-02 the latter alone): a file of either kind is a remote-gate run to ``gate``,
+    ``report`` and ``info``, with the same figures."""
+    old = _gate_datasets()
+    paths = {
+        "old": write_artiq(tmp_path / "old" / "000000001-RemoteGate.h5", old, rid=1),
+        "new": write_artiq(
+            tmp_path / "new" / "000000001-RemoteGate.h5", {"schema_version": 1, **old}, rid=1
+        ),
+    }
+    summaries, schemas = {}, {}
+    for age, path in paths.items():
+        code, out, err = _cli(["gate", path, "--json"], capsys)
+        assert code == 0, err
+        summaries[age] = {k: v for k, v in json.loads(out).items() if k != "file"}
+        code, _, err = _cli(["report", path, "-o", tmp_path / "reports" / f"{age}.md"], capsys)
+        assert code == 0, err
+        assert "# Remote gate: cz" in (tmp_path / "reports" / f"{age}.md").read_text()
+        code, out, _ = _cli(["info", path], capsys)
+        assert code == 0
+        schemas[age] = out.splitlines()[0].split(", schema ")[1]
+    assert summaries["old"] == summaries["new"]
+    assert summaries["new"]["truth_table_fidelity"]["value"] == 1.0
+    assert schemas == {
+        "old": "1 (gate.schema_version), experiment remote_gate",
+        "new": "1, experiment remote_gate",
+    }
 
 
 def test_gate_and_report_name_a_foreign_file_in_the_same_words(capsys):
