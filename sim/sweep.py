@@ -435,7 +435,7 @@ def run_sweep(
     (folder / "sweep.json").write_text(
         json.dumps({"fingerprint": fingerprint, "definition": definition.to_json()}, indent=1)
     )
-    points = definition.points(folder)
+    points = definition.points(folder.resolve())  # (a remote worker has another cwd)
     table = [
         {"index": p.index, "seed_index": p.seed_index, "seed": p.seed, "parameters": p.parameters}
         for p in points
