@@ -430,8 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(exc).splitlines():
             _fail(line)
         return 1
-    except KeyboardInterrupt as exc:
-        sys.stderr.write("{}: interrupted\n".format(PROG))
+    except KeyboardInterrupt as exc:  # (with what the stop did, if the command noted it)
+        notes = "".join(": " + note for note in getattr(exc, "__notes__", ()))
+        sys.stderr.write("{}: interrupted{}\n".format(PROG, notes))
         return exit_status(getattr(exc, "signum", signal.SIGINT))
     except BrokenPipeError:
         from analysis.cli import stdout_closed

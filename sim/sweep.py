@@ -357,6 +357,28 @@ def _kill_workers(cluster: Any) -> None:
                 os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))  # (Windows: none)
 
 
+def _address(client: Any) -> str:
+    """The address of ``client``'s scheduler."""
+    return str(client.scheduler.address)
+
+
+def _cancel_unfinished(client: Any, futures: list[Any], stop: BaseException) -> None:
+    """Cancel this sweep's points not finished yet on the scheduler of ``client`` (a sweep
+    stopped by a signal), before the client closes: the pending ones never start, and the
+    running ones are released (their results dropped). The stop line (``stop``'s note) says how
+    many."""
+    unfinished = [f for f in futures if not f.done()]
+    if not unfinished:
+        return
+    points = "{} unfinished point{}".format(len(unfinished), "" if len(unfinished) == 1 else "s")
+    try:
+        client.cancel(unfinished)
+    except Exception as exc:  # the scheduler gone: closing the client is all there is to do
+        stop.add_note("{} not cancelled: {}: {}".format(points, type(exc).__name__, exc))
+        return
+    stop.add_note("{} cancelled on the Dask scheduler at {}".format(points, _address(client)))
+
+
 def _load_done(folder: Path, fingerprint: str) -> dict[int, PointRecord]:
     """Records of finished points in ``folder`` (failed ones are run again)."""
     marker = folder / "sweep.json"
@@ -396,7 +418,12 @@ def run_sweep(
     progress: bool = False,
 ) -> dict[int, PointRecord]:
     """Run the points of ``definition`` not finished yet (in ``folder``) on Dask, writing the
-    sweep file ``output`` after each; returns every point's record by index."""
+    sweep file ``output`` after each; returns every point's record by index.
+
+    A termination signal (a ``KeyboardInterrupt``, re-raised) kills the workers of the local
+    cluster; on the cluster at ``scheduler`` it cancels this sweep's unfinished points (the
+    exception's note says how many), whose running ones then stop on their workers
+    (:mod:`sim.sweep_point`)."""
     from tqdm import tqdm
 
     from sim.sweep_file import write_sweep_file
@@ -408,7 +435,7 @@ def run_sweep(
     (folder / "sweep.json").write_text(
         json.dumps({"fingerprint": fingerprint, "definition": definition.to_json()}, indent=1)
     )
-    points = definition.points(folder)
+    points = definition.points(folder.resolve())  # (a remote worker has another cwd)
     table = [
         {"index": p.index, "seed_index": p.seed_index, "seed": p.seed, "parameters": p.parameters}
         for p in points
@@ -441,6 +468,7 @@ def run_sweep(
         bar.close()
         return records
     client, cluster = _client(scheduler, workers)
+    futures: list[Any] = []
     try:
         from distributed import as_completed
 
@@ -450,6 +478,7 @@ def run_sweep(
             pure=False,
             key=["point-{}-{}".format(fingerprint, p.index) for p in todo],
         )
+        logger.info("%d points sent to the Dask scheduler at %s", len(futures), _address(client))
         for future in as_completed(futures):
             try:
                 record = future.result()
@@ -459,9 +488,11 @@ def run_sweep(
                 record.error = "{}: {}".format(type(exc).__name__, exc)
             finished(record)
         bar.close()
-    except KeyboardInterrupt:  # the points running cannot be interrupted: their workers go
-        if cluster is not None:
+    except KeyboardInterrupt as exc:
+        if cluster is not None:  # a point in a worker cannot be interrupted: our workers go
             _kill_workers(cluster)
+        else:  # another's workers: the scheduler drops this sweep's points
+            _cancel_unfinished(client, futures, exc)
         raise
     finally:
         client.close()

@@ -15,24 +15,38 @@ the results file; the lab's nominal gate before the run, with ``calibration="lab
 
 A point never raises: an exception is recorded in :attr:`PointRecord.error` and the sweep goes on.
 A termination signal (Ctrl-C, SIGTERM; received only by a point run in the sweep's own process,
-``--workers 0``) is not an error: it stops the sweep, the point unrecorded.
+``--workers 0``) is not an error: it stops the sweep, the point unrecorded. On a Dask worker, a
+point whose task is cancelled (its sweep stopped, :func:`sim.sweep.run_sweep`) stops too: its
+running experiment is asked to terminate (it stops at its next termination check, within
+:data:`CANCEL_POLL_S` of the cancellation reaching the worker, and writes its results file), no
+later step starts, and the point ends as :class:`PointCancelled`, a record no one collects.
 """
 
 from __future__ import annotations
 
 import math
 import socket
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Interval", "PointRecord", "PointSpec", "run_point"]
+__all__ = ["Interval", "PointCancelled", "PointRecord", "PointSpec", "run_point"]
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the experiment of a point's last step, whose arguments ``--arg`` sets
 EXPERIMENT = ROOT / "repository" / "remote_entanglement.py"
+#: how often a point on a Dask worker looks whether its task was cancelled (s)
+CANCEL_POLL_S = 0.2
+#: a Dask worker's states of a task no one wants any more, still running in its thread
+_UNWANTED = frozenset(("cancelled", "released", "forgotten"))
+
+
+class PointCancelled(Exception):
+    """The point's task was cancelled on its Dask worker (its sweep stopped): the point stopped
+    after its running experiment terminated (that experiment's results file is written)."""
 
 
 @dataclass(frozen=True)
@@ -139,13 +153,65 @@ def _worker_name() -> str:
         return "{}:{}".format(socket.gethostname(), os.getpid())
 
 
+class _Cancellation:
+    """Whether this point's Dask task was cancelled; while the ``with`` block runs, a thread asks
+    :attr:`simulation`'s running experiment to terminate once it was. Inert outside a worker."""
+
+    def __init__(self) -> None:
+        self._worker: Any = None
+        self._key: Any = None
+        try:
+            from distributed import get_worker
+
+            self._worker = get_worker()
+            self._key = self._worker.get_current_task()
+        except (ImportError, ValueError, KeyError):  # not in a Dask worker's task
+            self._worker = None
+        #: the point's simulation, once it has one
+        self.simulation: Any = None
+        self._done = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def cancelled(self) -> bool:
+        """True once the worker no longer wants the point (its task was cancelled)."""
+        if self._worker is None:
+            return False
+        task = self._worker.state.tasks.get(self._key)
+        return task is None or task.state in _UNWANTED
+
+    def __enter__(self) -> "_Cancellation":
+        if self._worker is not None:
+            self._watcher = threading.Thread(
+                target=self._watch, name="ionlink-point-cancel", daemon=True
+            )
+            self._watcher.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._done.set()
+        if self._watcher is not None:
+            self._watcher.join()
+
+    def _watch(self) -> None:
+        asked = None  # the run asked to terminate (each run of the point's chain, once)
+        while not self._done.wait(CANCEL_POLL_S):
+            simulation = self.simulation
+            if simulation is None or not self.cancelled():
+                continue
+            rid = simulation.scheduler.rid
+            if rid != asked:
+                simulation.scheduler.request_termination(rid)
+                asked = rid
+
+
 def run_point(spec: PointSpec) -> PointRecord:
     """Run one point (see the module docstring); never raises."""
     t0 = time.perf_counter()
     record = PointRecord(spec.index, dict(spec.parameters), spec.seed_index, spec.seed)
     record.worker = _worker_name()
     try:
-        _run(spec, record)
+        with _Cancellation() as cancellation:
+            _run(spec, record, cancellation)
     except BaseException as exc:  # recorded: the sweep goes on
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -159,14 +225,14 @@ def _add_note(record: PointRecord, note: str) -> None:
     record.note = "; ".join(n for n in (record.note, note) if n)
 
 
-def _run(spec: PointSpec, record: PointRecord) -> None:
+def _run(spec: PointSpec, record: PointRecord, cancellation: _Cancellation) -> None:
     from sim.runner import resolve_lab
 
     lab = resolve_lab(spec.lab, None, spec.overrides)
     _budget(spec, record)
     if spec.budget_only:
         return
-    path = _simulate(spec, lab)
+    path = _simulate(spec, lab, cancellation)
     record.results_file = str(path.resolve())
     if record.budget:
         from sim.budget_arguments import played_gate
@@ -208,8 +274,10 @@ def _budget(spec: PointSpec, record: PointRecord, gate_mu: tuple[int, int] | Non
     }
 
 
-def _simulate(spec: PointSpec, lab: Any) -> Path:
-    """The point's sequence; returns the remote-entanglement results file."""
+def _simulate(spec: PointSpec, lab: Any, cancellation: _Cancellation) -> Path:
+    """The point's sequence; returns the remote-entanglement results file.
+
+    :raises PointCancelled: the point's task was cancelled (the step running terminated)."""
     from sim.lab_datasets import calibration_datasets
     from sim.runner import Simulation
 
@@ -222,6 +290,7 @@ def _simulate(spec: PointSpec, lab: Any) -> Path:
         results_dir=folder / "results",
         dataset_db=folder / "dataset_db.mdb",
     ) as simulation:
+        cancellation.simulation = simulation
         steps: list[tuple[str, dict[str, Any]]] = [("startup.py", {})]
         if spec.calibration == "chain":
             steps.append(("readout_calibration.py", {"shots": spec.readout_shots}))
@@ -233,6 +302,10 @@ def _simulate(spec: PointSpec, lab: Any) -> Path:
         for file, args in steps:
             result = simulation.run(repo / file, arguments=args)
             _stop_if_signalled(result)
+            if cancellation.cancelled():
+                raise PointCancelled(
+                    "the sweep stopped: {} ended {}".format(result.class_name, result.status)
+                )
             if result.exit_code != 0:
                 raise RuntimeError(
                     "{} failed: {}".format(result.class_name, result.error_message or result.status)

@@ -17,6 +17,10 @@ and a line saying how it ended; 4, :data:`~sim.master.schedule.EXIT_NOT_RUN`, fo
 never ran: deleted while pending, or the master stopped first), 2 for bad input (an experiment
 file the master does not find, bad arguments, no master), and 3 (:data:`MASTER_LOST`) when the
 connection to the master ended before the run's outcome was known.
+
+A port ``master`` cannot listen on (one in use) is one line and exit status 2, found before the
+simulation creates or opens anything in the working directory
+(:func:`~sim.master.service.probe_ports`).
 """
 
 from __future__ import annotations
@@ -99,6 +103,14 @@ def cmd_master(args: argparse.Namespace) -> int:
         raise InputError("repository '{}' is not a folder".format(args.repository))
     bind = bind_address_from_args(args)
     ports = _ports(args)
+    import asyncio  # here: every other ionlink-sim command would pay ~50 ms for it
+
+    from sim.master.service import probe_ports
+
+    try:  # before the simulation creates the dataset store, results/ and sim_state/
+        asyncio.run(probe_ports(bind, ports))
+    except OSError as exc:
+        raise InputError("cannot listen: {}".format(exc)) from exc
     launcher = None
     if not args.no_applets:
         host = "::1" if bind is None or "::1" in bind else bind[0]
@@ -115,8 +127,6 @@ def cmd_master(args: argparse.Namespace) -> int:
     )
     for handler in logging.getLogger().handlers:  # a run's records at its own level, as ARTIQ's
         handler.addFilter(master.log_levels)
-    import asyncio  # here: every other ionlink-sim command would pay ~50 ms for it
-
     try:
         return asyncio.run(_serve(master))
     finally:

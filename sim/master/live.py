@@ -36,12 +36,17 @@ def run_live(args: argparse.Namespace, arguments: dict) -> int:
         ) from None
     if not has_display():
         raise InputError("--live needs a display (DISPLAY or WAYLAND_DISPLAY, or QT_QPA_PLATFORM)")
+    from comms.common_args import LOCALHOST
     from sim.cli_simulation import make_simulation
-    from sim.master.service import DEFAULT_PORTS, Master
+    from sim.master.service import DEFAULT_PORTS, Master, probe_ports
 
+    try:  # before the simulation creates the dataset store, results/ and sim_state/
+        asyncio.run(probe_ports(LOCALHOST, DEFAULT_PORTS))
+    except OSError as exc:
+        raise InputError("cannot listen on the master's ports: {}".format(exc)) from exc
     simulation = make_simulation(args)
     file = pathlib.Path(os.path.abspath(args.file))
-    master = Master(simulation, file.parent, lab_master=False)
+    master = Master(simulation, file.parent, bind=LOCALHOST, lab_master=False)
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)

@@ -38,6 +38,7 @@ from typing import Any, Callable, Sequence, TextIO, cast
 from comms import remote_log
 from comms.backend import protocols
 from comms.rpc_surface import rpc_surface
+from comms.server import TCPServer
 from sim.master.ccb import MasterCCB, apply_ccb
 from sim.master.experiment_db import ExperimentDB
 from sim.master.interactive_args import InteractiveArgDB
@@ -54,7 +55,7 @@ from sim.master.run_output import RunOutput
 from sim.master.schedule import RunOutcome, Schedule
 from sim.termination import SignalInterrupt
 
-__all__ = ["Master", "MasterPorts", "DEFAULT_PORTS"]
+__all__ = ["Master", "MasterPorts", "DEFAULT_PORTS", "probe_ports"]
 
 logger = logging.getLogger(__name__)
 #: The simulated worker's logger (the run's own reports, as ARTIQ's worker makes them).
@@ -83,6 +84,23 @@ _EXPERIMENT_DB_RPC = (
     "list_directory",
     "root",
 )
+
+
+async def probe_ports(bind: Sequence[str] | None, ports: MasterPorts) -> None:
+    """Listen on every port at ``bind`` as :meth:`Master.start` will, all at once, then close
+    them: a port already in use is found before the simulation creates its files.
+
+    :raises OSError: a port cannot be listened on (the operating system's message)."""
+    hosts = None if bind is None else list(bind)
+    probes: list[TCPServer] = []
+    try:
+        for port in (ports.notify, ports.control, ports.broadcast, ports.logging):
+            probe = TCPServer()
+            await probe.start(hosts, port)
+            probes.append(probe)
+    finally:
+        for probe in probes:
+            await probe.stop()
 
 
 class _DeviceDB:

@@ -266,3 +266,21 @@ def test_fibre_sweep_on_two_chassis_follows_the_link(tmp_path, capsys):
     assert d.fingerprint() == SweepDefinition(**{**d.__dict__, "device_db": None}).fingerprint()
     two = SweepDefinition(**{**d.__dict__, "device_db": str(ROOT / "device_db_drtio.py")})
     assert two.fingerprint() != d.fingerprint() and two.points(tmp_path)[0].device_db
+
+
+def test_points_get_the_absolute_folder_for_workers_elsewhere(tmp_path, monkeypatch):
+    """``-o s.h5`` relative: each point is sent its folder as an absolute path, so a worker of
+    ``--scheduler`` started in another folder (on a shared file system) writes the point where
+    the sweep keeps its record; it got ``s/point_00000``, relative to the worker's folder."""
+    from sim.sweep_point import PointRecord
+
+    sent = []
+
+    def record(spec):
+        sent.append(spec.folder)
+        return PointRecord(spec.index, dict(spec.parameters), spec.seed_index, spec.seed)
+
+    monkeypatch.setattr(sweep, "run_point", record)
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "--budget-only", "--workers", "0", "-o", "s.h5", "-q"]) == 0
+    assert sent == [str(tmp_path.resolve() / "s" / "point_00000")]

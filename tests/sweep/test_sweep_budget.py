@@ -60,7 +60,7 @@ def test_an_argument_the_budget_does_not_model_gives_no_budget(tmp_path, capsys,
     assert err.count("\n") == 1 and "does not model argument 'excite_time'" in err
     assert not out.exists()
 
-    monkeypatch.setattr(sweep_point, "_simulate", lambda spec, lab: tmp_path / "none.h5")
+    monkeypatch.setattr(sweep_point, "_simulate", lambda spec, lab, stop: tmp_path / "none.h5")
     monkeypatch.setattr(sweep_point, "_measure", lambda path, record: None)
     assert main(argv) == 0
     err = capsys.readouterr().err

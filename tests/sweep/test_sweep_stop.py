@@ -63,3 +63,43 @@ def test_a_sweep_in_its_own_process_stopped_by_sigterm_stops_without_the_point(t
     assert not list(tmp_path.glob("s/point_*/point.json")), "the stopped point was recorded"
     with h5py.File(tmp_path / "s.h5", "r") as f:
         assert [s.decode() for s in f["sweep/points"]["status"]] == ["pending"]
+
+
+@pytest.mark.slow
+def test_a_sweep_on_a_scheduler_stopped_by_a_signal_cancels_its_points(tmp_path):
+    """``--scheduler``: SIGTERM cancels the sweep's unfinished points on the scheduler before the
+    client closes, and the stop line says how many; the point running on the worker (this
+    process: ``processes=False``) stops at its next termination check, so the worker is free
+    again within seconds. Before, the client's close dropped the points from the scheduler, but
+    the running one went on in the worker's thread to its end (tens of seconds here, hours for a
+    long point), and the line said only "interrupted"."""
+    from distributed import LocalCluster
+
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address=None,
+    ) as cluster:
+        address = cluster.scheduler_address
+        argv = ["sweep", "--set", "bsa.mode_overlap=0.9,1.0", "--heralds", "3000"]
+        argv += ["--calibration", "lab", "--scheduler", address, "-v"]
+        argv += ["-o", "s.h5"]  # (the worker, in this process, has another folder)
+        r = signal_cli(argv, tmp_path, signal.SIGTERM, "points sent to the Dask scheduler", 2.5)
+        assert r.status == 143, r.err_after
+        assert r.err_after.strip().splitlines()[-1] == (
+            "ionlink-sim: interrupted: 2 unfinished points cancelled on the Dask scheduler at "
+            + address
+        ), r.err_after
+        (worker,) = cluster.workers.values()
+        deadline = time.monotonic() + 10.0  # 0-4 s measured (a step that never checks ends)
+        while (cluster.scheduler.tasks or worker.state.tasks) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not cluster.scheduler.tasks, "the scheduler still has the sweep's points"
+        assert not worker.state.tasks, "the worker still runs the sweep's point"
+    assert (tmp_path / "s" / "point_00000" / "results").is_dir()  # it had started
+    assert not list(tmp_path.glob("s/point_*/point.json"))
+    with h5py.File(tmp_path / "s.h5", "r") as f:
+        assert [s.decode() for s in f["sweep/points"]["status"]] == ["pending", "pending"]
