@@ -163,7 +163,7 @@ def _stopped_early_note(run: Run, shots: int) -> str | None:
     does not say)."""
     requested = run.values.get("totals.shots_requested")
     of = "" if requested is None else f" of {int(requested)}"
-    return stopped_early_note(run, f"{shots}{of} shots")
+    return stopped_early_note(run, f"{shots}{of} shots", last="shot")
 
 
 def _ket(k: int) -> str:
