@@ -25,6 +25,7 @@ __all__ = ["GateReport", "format_gate", "gate_summary", "gate_summary_dict", "wr
 _TARGETS = {"cz": CZ, "cnot": CNOT}
 #: the analysis of a Grover run (``mode`` grover), whatever its ``gate.analysis`` says
 GROVER_ANALYSIS = "grover_success"
+_PROCESS_ANALYSES = ("process_tomography", "direct_fidelity")
 
 
 @dataclass(frozen=True)
@@ -94,14 +95,20 @@ def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
     notes = [n for n in (stopped, uncalibrated_note(run)) if n is not None]
     if mode == "grover":
         marked = np.asarray(run["gate.settings.marked"], dtype=int)[setting]
-        grover = grover_success(marked, bit_a, bit_b, cl=cl)
         correct = 2 * bit_a + bit_b == marked
         by_marked = np.array(
             [np.mean(correct[marked == k]) if np.any(marked == k) else np.nan for k in range(4)]
         )
+        missing = [k for k in range(4) if np.isnan(by_marked[k])]
+        if missing:
+            notes.append(_missing_note("Grover search", "marked state", missing, stopped))
+        else:
+            grover = grover_success(marked, bit_a, bit_b, cl=cl)
     elif analysis == "truth_table":
         preps = table[setting]
         tt = truth_table_of(preps[:, 0], preps[:, 1], bit_a, bit_b, _TARGETS[mode], cl=cl)
+        if tt.missing_inputs:
+            notes.append(_missing_note("truth table", "input", tt.missing_inputs, stopped))
     else:
         # settings run in order: a run stopped early may lack some that the estimator needs
         try:
@@ -156,7 +163,23 @@ def _stopped_early_note(run: Run, shots: int) -> str | None:
     does not say)."""
     requested = run.values.get("totals.shots_requested")
     of = "" if requested is None else f" of {int(requested)}"
-    return stopped_early_note(run, f"{shots}{of} shots")
+    return stopped_early_note(run, f"{shots}{of} shots", last="shot")
+
+
+def _ket(k: int) -> str:
+    return f"|{k >> 1}{k & 1}>"
+
+
+def _missing_note(what: str, kind: str, missing: list[int], stopped: str | None) -> str:
+    """The note of a truth table or Grover search lacking some of its four computational
+    states (``kind``: input or marked state): its figure is over all four, so it is n/a."""
+    early = " (a run ended early)" if stopped is not None else ""
+    states = ", ".join(_ket(k) for k in missing)
+    figure = "truth-table fidelity" if what == "truth table" else "Grover success"
+    return (
+        f"{what} incomplete{early}: no shots of {kind}(s) {states}; the {figure} "
+        "(over all four) is n/a"
+    )
 
 
 def gate_summary_dict(rep: GateReport) -> dict[str, Any]:
@@ -166,7 +189,8 @@ def gate_summary_dict(rep: GateReport) -> dict[str, Any]:
     ``null``), ``truth_table_fidelity``, ``grover_success``, ``shots``, ``attempts_mean``,
     ``feed_forward_latency_s``, ``network_outcomes``, ``mode``, ``analysis`` (``grover_success``
     for a Grover run, else the run's ``gate.analysis``), ``file``,
-    ``notes`` (e.g. a run taken uncalibrated)."""
+    ``notes`` (e.g. a run taken uncalibrated, or stopped before all its settings had shots: its
+    figure is then ``null``)."""
     t: GateTomography | DirectFidelity | None = rep.tomography or rep.direct
     return {
         "file": rep.path,
@@ -176,7 +200,11 @@ def gate_summary_dict(rep: GateReport) -> dict[str, Any]:
         "process_fidelity": t.process_fidelity.to_dict() if t else None,
         "average_gate_fidelity": t.average_gate_fidelity.to_dict() if t else None,
         "process_fidelity_sigma": rep.direct.sigma if rep.direct else None,
-        "truth_table_fidelity": rep.truth_table.fidelity.to_dict() if rep.truth_table else None,
+        "truth_table_fidelity": (
+            rep.truth_table.fidelity.to_dict()
+            if rep.truth_table and rep.truth_table.fidelity
+            else None
+        ),
         "grover_success": rep.grover.to_dict() if rep.grover else None,
         "attempts_mean": rep.attempts_mean,
         "feed_forward_latency_s": rep.latency_s,
@@ -196,13 +224,21 @@ def format_gate(rep: GateReport) -> str:
         lines.append(f"process fidelity:      {rep.direct.process_fidelity}")
         lines.append(f"  standard error:      {rep.direct.sigma:.4f}")
         lines.append(f"average gate fidelity: {rep.direct.average_gate_fidelity}")
-    if rep.truth_table:
-        lines.append(f"truth table fidelity:  {rep.truth_table.fidelity}")
-        for i, row in enumerate(rep.truth_table.table):
-            cells = " ".join(f"{x:.3f}" for x in row)
-            lines.append(f"  in |{i >> 1}{i & 1}>: {cells}")
+    if rep.analysis in _PROCESS_ANALYSES and not (rep.tomography or rep.direct):
+        lines.append("process fidelity:      n/a (see the notes)")
+    tt = rep.truth_table
+    if tt:
+        missing = ", ".join(_ket(k) for k in tt.missing_inputs)
+        fid = tt.fidelity if tt.fidelity else f"n/a (no shots of input(s) {missing})"
+        lines.append(f"truth table fidelity:  {fid}")
+        for i, row in enumerate(tt.table):
+            cells = " ".join(f"{x:.3f}" for x in row) if tt.shots[i] else "no shots"
+            lines.append(f"  in {_ket(i)}: {cells}")
     if rep.grover:
         lines.append(f"Grover success:        {rep.grover}")
+    elif rep.analysis == GROVER_ANALYSIS and rep.grover_by_marked is not None:
+        missing = ", ".join(_ket(int(k)) for k in np.flatnonzero(np.isnan(rep.grover_by_marked)))
+        lines.append(f"Grover success:        n/a (no shots of marked state(s) {missing})")
     lines.append(
         f"attempts per shot {rep.attempts_mean:.0f}; feed-forward (herald -> last correction) "
         f"{rep.latency_s * 1e6:.1f} us; network outcomes (m_a m_b = 00 01 10 11) "

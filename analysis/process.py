@@ -220,12 +220,20 @@ def gate_tomography(
     """Process tomography of the shots (``setting_of_shot`` indexes the rows of ``settings`` =
     (prep_a, prep_b, basis_a, basis_b)) against the unitary ``target`` (4×4).
 
-    :raises ValueError: no shots, or settings that do not determine a two-qubit process.
+    :raises ValueError: no shots, a setting of ``settings`` without shots (its input's image
+        in its bases is then not measured: a run stopped early), or settings that do not
+        determine a two-qubit process.
     """
     settings = np.asarray(settings, dtype=int)
     s = np.asarray(setting_of_shot, dtype=int)
     if s.size == 0:
         raise ValueError("process tomography: no shots")
+    empty = np.setdiff1d(np.arange(len(settings)), s)
+    if empty.size:
+        raise ValueError(
+            f"process tomography needs shots at every setting (input state and basis) of the "
+            f"table: {empty.size} of its {len(settings)} have none"
+        )
     preps = {(int(a), int(b)) for a, b in settings[np.unique(s), :2]}
     bases = {(int(a), int(b)) for a, b in settings[np.unique(s), 2:]}
     if len(preps) < 16 or len(bases) < 9:
@@ -277,12 +285,19 @@ def gate_tomography(
 
 @dataclass(frozen=True)
 class TruthTable:
-    """P(output | input) in the computational basis (rows: input 2a + b, columns: output),
-    and the mean probability of the ideal output with its interval."""
+    """P(output | input) in the computational basis (rows: input 2a + b, columns: output; a
+    row of zeros for an input without shots), the shots per input, and the probability of the
+    ideal output with its interval (None: an input has no shots, so the fidelity over the four
+    inputs is not determined)."""
 
     table: np.ndarray
     shots: np.ndarray
-    fidelity: Estimate
+    fidelity: Estimate | None
+
+    @property
+    def missing_inputs(self) -> list[int]:
+        """The inputs (2a + b) without shots."""
+        return [int(i) for i in np.flatnonzero(self.shots == 0)]
 
 
 def truth_table(
@@ -296,7 +311,7 @@ def truth_table(
 ) -> TruthTable:
     """The classical truth table of computational-basis inputs (0/1 per qubit) read in Z; its
     fidelity is the fraction of shots with the output ``target`` maps the input to
-    (Clopper-Pearson)."""
+    (Clopper-Pearson), None unless all four inputs have shots."""
     ia = np.asarray(input_a, int)
     ib = np.asarray(input_b, int)
     if ia.size == 0:
@@ -309,7 +324,8 @@ def truth_table(
     table = counts / np.maximum(shots, 1)[:, None]
     ideal = np.argmax(np.abs(target), axis=0)  # the output each basis input goes to
     good = int(sum(counts[i, ideal[i]] for i in range(4)))
-    return TruthTable(table, shots, clopper_pearson(good, int(ia.size), cl=cl))
+    fidelity = clopper_pearson(good, int(ia.size), cl=cl) if np.all(shots > 0) else None
+    return TruthTable(table, shots, fidelity)
 
 
 def grover_success(

@@ -218,11 +218,7 @@ class LinkExperiment(CheckedArguments):
             (int(self.node_a.threshold), int(self.node_b.threshold)), self.n_settings
         )
         self.next_index = 0
-        self.totals = {"attempts": 0, "lab_mu": 0, "cycles_mu": 0, "underflows": 0, "discarded": 0}
-        #: the running kernel's loop start (mu) and the heralds recorded before it, until its
-        #: totals arrive (:meth:`loop_started`, :meth:`add_totals`)
-        self._open_loop: tuple[int, int] | None = None
-        self.counted_to_last_herald = False
+        self.prepare_totals()
         self._t_wall_loop = 0.0
         self._live_last = 0.0
         self.set_dataset("schema_version", SCHEMA_VERSION)
@@ -233,6 +229,14 @@ class LinkExperiment(CheckedArguments):
         for key in ("herald_rate", "psi_plus", "psi_minus", "fidelity"):
             self.set_dataset("live." + key, 0.0, broadcast=True, archive=False)
         self.live = LivePublisher(self)
+
+    def prepare_totals(self):
+        """The run's totals, none yet (:meth:`add_totals`, :meth:`count_to_last_herald`)."""
+        self.totals = {"attempts": 0, "lab_mu": 0, "cycles_mu": 0, "underflows": 0, "discarded": 0}
+        #: the running kernel's loop start (mu) and the records before it, until its totals
+        #: arrive (:meth:`loop_started`, :meth:`add_totals`)
+        self._open_loop: tuple[int, int] | None = None
+        self.counted_to_last_herald = False
 
     def prepare_herald_timeout(self, gate_mu):
         """Attempts without a herald after which the run stops with :class:`NoHeraldError`
@@ -341,16 +345,17 @@ class LinkExperiment(CheckedArguments):
     def count_to_last_herald(self):
         """The totals of a kernel that ended without sending them (:meth:`loop_started`): its
         recorded heralds' attempts (each herald's count since the one before, the first's since
-        the loop's start), their cycles, and the lab time from its loop's start to the end of
-        its last herald's attempts; what came after that herald (attempts, underflows, herald
-        handling, coolings) is not known and not counted. Sets
-        :attr:`counted_to_last_herald` (``totals.counted_to_last_herald``)."""
+        the loop's start; the remote gate: each shot's), their cycles, and the lab time from its
+        loop's start to its last record's ``t_lab_mu`` (the end of its last herald's attempts;
+        the remote gate: of its last shot); what came after that record (attempts, underflows,
+        herald handling, coolings) is not known and not counted. Sets
+        :attr:`counted_to_last_herald` and writes ``totals.counted_to_last_herald``."""
         open_loop, self._open_loop = self._open_loop, None
         if open_loop is None:
             return
         t_lab0, first = open_loop
-        attempts = self.records.column("attempts")[first:]
-        t_lab = self.records.column("t_lab_mu")[first:]
+        attempts = self.record_column("attempts")[first:]
+        t_lab = self.record_column("t_lab_mu")[first:]
         t = self.totals
         n = int(attempts.sum())
         t["attempts"] += n
@@ -358,6 +363,7 @@ class LinkExperiment(CheckedArguments):
         if len(t_lab):
             t["lab_mu"] += int(t_lab[-1]) - t_lab0
         self.counted_to_last_herald = True
+        self.set_dataset("totals.counted_to_last_herald", True)
 
     @rpc(flags={"async"})
     def add_totals(
@@ -458,6 +464,11 @@ class LinkExperiment(CheckedArguments):
         other records overrides it."""
         return len(self.records)
 
+    def record_column(self, key: str) -> np.ndarray:
+        """One column of the records (``attempts``, ``t_lab_mu``, …), one value per record. An
+        experiment that keeps other records overrides it."""
+        return self.records.column(key)
+
     def update_live(self):
         """Progress, herald rate, psi+/- counts and a running fidelity estimate, from the
         records' running sums (the cost of an update does not grow with the heralds)."""
@@ -537,8 +548,6 @@ class LinkExperiment(CheckedArguments):
             for key, value in node.readout_datasets().items():
                 self.set_dataset(key, value)
         self.count_to_last_herald()
-        if self.counted_to_last_herald:
-            self.set_dataset("totals.counted_to_last_herald", True)
         t = self.totals
         lab_s = t["lab_mu"] * self.core.ref_period
         self.set_dataset("totals.attempts", np.int64(t["attempts"]))

@@ -39,7 +39,10 @@ settings tables with the input states' Bloch vectors and the bases' axes.
 Pause and termination are honoured between shots, once ``check_every`` entangler runs have passed
 since the last check (≈ 20 shots at ``oxford2025``: one RPC per ≈ 0.16 s of lab time, placed
 before the shot's own ``break_realtime``), and inside a wait for a herald that alone lasts
-``check_every`` runs. A run stopped early writes the shots taken (``totals.stop_reason``).
+``check_every`` runs. A run stopped early writes the shots taken (``totals.stop_reason``); a
+kernel that ended without sending its totals (an exception, a run stopped at once) has its
+attempts and lab time counted to its last shot (``loop_started``,
+``totals.counted_to_last_herald``: as the link experiments, ``drivers.link``).
 """
 
 from math import pi
@@ -180,7 +183,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         keys = ("setting", "pattern", "m_a", "m_b", "counts_a", "counts_b", "attempts")
         self.records = {k: [] for k in keys + ("latency_mu", "reset_a", "reset_b", "t_lab_mu")}
         self.next_index = 0
-        self.totals = {"attempts": 0, "lab_mu": 0, "cycles_mu": 0, "underflows": 0, "discarded": 0}
+        self.prepare_totals()
         self._t_wall_loop = 0.0
         self.set_dataset("schema_version", SCHEMA_VERSION)
         self.set_dataset("gate.schema_version", GATE_SCHEMA_VERSION)
@@ -197,6 +200,12 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
     def recorded(self) -> int:
         """Shots recorded so far (where a resumed kernel continues)."""
         return len(self.records["setting"])
+
+    def record_column(self, key: str) -> np.ndarray:
+        """One column of the shots' records (``attempts``, ``t_lab_mu``: what
+        :meth:`~drivers.link.LinkExperiment.count_to_last_herald` counts a kernel that ended
+        without its totals to)."""
+        return np.array(self.records[key], dtype=np.int64)
 
     # ---- kernels -----------------------------------------------------------------------------
 
@@ -382,6 +391,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.setup_entangler()
         t_lab0 = now_mu()
         self.t_lab0_mu = t_lab0
+        self.loop_started(t_lab0)
         attempts_total = int64(0)
         underflows = 0
         i = self.next_index
@@ -490,6 +500,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.set_dataset("gate.attempts", np.array(r["attempts"], dtype=np.int64))
         self.set_dataset("gate.latency_mu", np.array(r["latency_mu"], dtype=np.int64))
         self.set_dataset("gate.t_lab_mu", np.array(r["t_lab_mu"], dtype=np.int64))
+        self.count_to_last_herald()
         t = self.totals
         self.set_dataset("totals.attempts", np.int64(t["attempts"]))
         self.set_dataset("totals.shots", np.int64(n))

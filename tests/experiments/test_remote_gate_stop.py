@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 
+import numpy as np
 import pytest
 
 from analysis.gate_report import gate_summary
@@ -80,9 +81,10 @@ def test_a_termination_signal_stops_the_gate_within_check_every_runs(tmp_path, s
 
 def test_a_run_stopped_at_once_is_named_so_by_the_analysis(tmp_path):
     """Two SIGINTs at shot 25 (a Ctrl-C, then another): the run stops at once inside its kernel,
-    exit 130, before the kernel recorded its totals (``totals.attempts`` 0, stop reason the
-    placeholder ``exception``); the file names the signal (``ionlink.sim.stopped_at_once``) and
-    ionlink-analyze gate says the run was stopped at once, not that it ended by an exception."""
+    exit 130, before the kernel recorded its totals (stop reason the placeholder ``exception``;
+    its attempts and lab time are counted to its last shot, ``totals.counted_to_last_herald``);
+    the file names the signal (``ionlink.sim.stopped_at_once``) and ionlink-analyze gate says
+    the run was stopped at once, not that it ended by an exception."""
     base = signalled_gate(signal.SIGINT)
 
     class TwiceSignalled(base):  # type: ignore[misc, valid-type]
@@ -95,6 +97,13 @@ def test_a_run_stopped_at_once_is_named_so_by_the_analysis(tmp_path):
     assert r.exit_code == 128 + signal.SIGINT, r.error_message
     d = r.datasets
     assert d["ionlink.sim.stopped_at_once"] == "SIGINT" and d["totals.stop_reason"] == "exception"
+    # the kernel's totals never came: counted to its last shot (they were 0 and 0.0)
+    assert d["totals.counted_to_last_herald"]
+    assert d["totals.attempts"] == np.sum(d["gate.attempts"]) > 0
+    assert d["totals.lab_time_s"] * 1e9 > d["gate.t_lab_mu"][-1] - d["gate.t_lab_mu"][0] > 0
     rep = gate_summary(r.results_file, n_boot=10)
-    assert any("stopped at once by a second SIGINT" in n for n in rep.notes), rep.notes
+    assert any(
+        "stopped at once by a second SIGINT" in n and "counted to its last shot" in n
+        for n in rep.notes
+    ), rep.notes
     assert not any("(exception)" in n for n in rep.notes), rep.notes
