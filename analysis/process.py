@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .estimate import DEFAULT_CL, Estimate, clopper_pearson, from_samples
+from .linear_binomial import SPLIT_CP, LinearTerms, tail_interval
 
 __all__ = [
     "CNOT",
@@ -308,10 +309,16 @@ def truth_table(
     target: np.ndarray,
     *,
     cl: float = DEFAULT_CL,
+    n_boot: int = 2000,
+    rng: np.random.Generator | None = None,
 ) -> TruthTable:
     """The classical truth table of computational-basis inputs (0/1 per qubit) read in Z; its
-    fidelity is the fraction of shots with the output ``target`` maps the input to
-    (Clopper-Pearson), None unless all four inputs have shots."""
+    fidelity is the mean over the four inputs of the probability of the output ``target`` maps
+    the input to, None unless all four inputs have shots. With as many shots of each input (a
+    complete run) that is the fraction of all shots with the ideal output, Clopper-Pearson; with
+    unequal shots (a run stopped during its last input) the mean of the four proportions with
+    split Clopper-Pearson draws (:mod:`analysis.linear_binomial`; ``n_boot`` of them from ``rng``,
+    default seeded with 0): the pooled fraction would weigh the inputs by their shots."""
     ia = np.asarray(input_a, int)
     ib = np.asarray(input_b, int)
     if ia.size == 0:
@@ -323,8 +330,17 @@ def truth_table(
     shots = counts.sum(axis=1)
     table = counts / np.maximum(shots, 1)[:, None]
     ideal = np.argmax(np.abs(target), axis=0)  # the output each basis input goes to
-    good = int(sum(counts[i, ideal[i]] for i in range(4)))
-    fidelity = clopper_pearson(good, int(ia.size), cl=cl) if np.all(shots > 0) else None
+    good = counts[np.arange(4), ideal]
+    fidelity = None
+    if np.all(shots == shots[0]) and shots[0] > 0:
+        fidelity = clopper_pearson(int(good.sum()), int(ia.size), cl=cl)
+    elif np.all(shots > 0):
+        terms = LinearTerms(good, shots, np.full(4, 0.25), 0.0)
+        rng = np.random.default_rng(0) if rng is None else rng
+        method = f"mean over the four inputs, {SPLIT_CP}, B={n_boot}"
+        fidelity = tail_interval(
+            terms.value, terms.draws(n_boot, rng), cl=cl, method=method, clip=(0.0, 1.0)
+        )
     return TruthTable(table, shots, fidelity)
 
 

@@ -15,7 +15,8 @@ import pytest
 from analysis_synth import write_artiq
 
 from analysis import cli
-from analysis.process import CNOT, CZ, choi_of_unitary, setting_operators
+from analysis.estimate import clopper_pearson
+from analysis.process import CNOT, CZ, choi_of_unitary, setting_operators, truth_table
 from drivers.gate_settings import basis_axes, gate_settings, prep_bloch
 
 _KEYS = ("prep_a", "prep_b", "basis_a", "basis_b")
@@ -137,3 +138,26 @@ def test_a_grover_run_lacking_a_marked_state_has_no_success(tmp_path, capsys):
     assert summary["grover_success"] is None
     assert "Grover success:        n/a (no shots of marked state(s) |11>)" in text, text
     assert any("Grover search incomplete (a run ended early)" in n for n in summary["notes"])
+
+
+def test_the_truth_table_fidelity_is_the_mean_over_the_inputs():
+    """Shots of each input equal: the pooled fraction, Clopper-Pearson, as before. Unequal (a run
+    stopped in its last input): the mean of the four inputs' proportions, not the pooled
+    fraction, which would weigh the inputs by their shots; its interval contains the mean."""
+    rng = np.random.default_rng(4)
+    inputs = np.repeat(np.arange(4), [40, 40, 40, 4])
+    right = np.ones(inputs.size, bool)
+    right[:10] = False  # input |00> wrong 10 of 40 times
+    out = np.where(right, inputs, (inputs + 1) % 4)  # the target: the identity
+    ident = np.eye(4)
+    tt = truth_table(inputs >> 1, inputs & 1, out >> 1, out & 1, ident, rng=rng)
+    assert tt.fidelity is not None
+    assert tt.fidelity.value == pytest.approx(np.mean([30 / 40, 1, 1, 1]))  # not 114/124
+    assert tt.fidelity.lo < tt.fidelity.value <= tt.fidelity.hi <= 1.0
+    assert "mean over the four inputs" in tt.fidelity.method
+    equal = np.repeat(np.arange(4), 40)
+    out = np.where(np.arange(equal.size) < 10, (equal + 1) % 4, equal)
+    tt = truth_table(equal >> 1, equal & 1, out >> 1, out & 1, ident)
+    assert (tt.fidelity.value, tt.fidelity.lo) == pytest.approx(
+        (150 / 160, clopper_pearson(150, 160).lo)
+    )
