@@ -2,11 +2,12 @@
 """Why a run ended: the dataset ``totals.stop_reason`` (docs/datasets.md).
 
 Every experiment that can be stopped before it has taken all it was asked for (the link
-experiments, the calibrations) runs its host loop inside :func:`recording_stop_reason`, which
-keeps the reason in ``exp.stop_reason``: ``exception`` until the loop says otherwise, the loop sets
-``complete`` (or its own reason) when it ends, a termination request (``TerminationRequested``
-from ``scheduler.pause()``) gives ``terminated``. The experiment writes it with its other results
-(:data:`STOP_REASON`), in a ``finally`` after the loop.
+experiments, the calibrations, polarisation compensation) runs its host loop inside
+:func:`recording_stop_reason`, which keeps the reason in ``exp.stop_reason``: ``exception`` until
+the loop says otherwise, the loop sets ``complete`` (or its own reason) when it ends, a
+termination request (``TerminationRequested`` from ``scheduler.pause()``) gives ``terminated``.
+The experiment writes it with its other results (:data:`STOP_REASON`), in a ``finally`` after
+the loop.
 """
 
 from collections.abc import Callable, Iterator

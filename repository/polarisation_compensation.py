@@ -13,12 +13,14 @@ With ``compensate`` the plates are then driven to W' = F⁻¹ through the ``wave
 rounds the experiment waits ``interval`` of lab time with the cooling beams on. The scheduler is
 asked before each round and, during that wait, every second of lab time: on a pause request the
 experiment yields (``scheduler.pause()``) and goes on where it was (a wait until the same lab time,
-then the next round); a termination request ends the rounds there, the rounds taken are written.
+then the next round); a termination request ends the rounds there, the rounds taken are written
+with why the run ended (``totals.stop_reason``, ``drivers.run_end``: ``complete``, ``terminated``,
+``exception``).
 
 Datasets: ``polcomp.error`` (rounds × 2, measured error of nodes A and B before correction),
 ``polcomp.t_lab_s`` (round start, lab time in s), ``polcomp.angles`` (rounds × 2 × 3, the
 compensator's plate angles after each round, deg), ``polcomp.counts`` (rounds × 2 × 6 × 4 detector
-counts per setting), ``polcomp.compensate``.
+counts per setting), ``polcomp.compensate``, ``totals.stop_reason``.
 """
 
 import numpy as np
@@ -37,6 +39,7 @@ from drivers.polarisation import (
     solve_compensator,
     unitary_infidelity,
 )
+from drivers.run_end import COMPLETE, STOP_REASON, recording_stop_reason
 
 NODES = ("a", "b")
 #: shutter opening before the first gate, mu
@@ -187,7 +190,9 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
 
     def run(self):
         try:
-            self.take_rounds()
+            with recording_stop_reason(self, end_on_termination=False):
+                self.take_rounds()
+                self.stop_reason = COMPLETE
         finally:
             self.write_results()
 
@@ -222,7 +227,9 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
             self.set_dataset("live.polcomp.error", self.errors[: r + 1], broadcast=True)
 
     def write_results(self):
-        """The rounds taken (NaN rows for the others; also when terminated)."""
+        """The rounds taken (NaN rows for the others; also when terminated) and why the run
+        ended (``totals.stop_reason``)."""
+        self.set_dataset(STOP_REASON, self.stop_reason)
         self.set_dataset("polcomp.error", self.errors)
         self.set_dataset("polcomp.t_lab_s", self.t_lab)
         self.set_dataset("polcomp.angles", self.angles)

@@ -34,6 +34,7 @@ from typing import Any
 from sim import syscalls
 from sim.artiq_env import real_artiq_available
 from sim.fileimport import import_file
+from sim.path_hint import relative_path_hint
 
 __all__ = [
     "DeviceError",
@@ -85,7 +86,11 @@ def load_device_db(path: str | os.PathLike) -> dict:
             "device database '{}' is a folder: give its device_db.py file".format(path)
         )
     if not path.is_file():
-        raise DeviceDBError("device database '{}' not found".format(path))
+        raise DeviceDBError(
+            "device database '{}' not found{}".format(
+                path, relative_path_hint(path, "--device-db ")
+            )
+        )
     try:
         module = import_file(path, "ionlink_device_db_" + path.stem)
     except Exception as exc:

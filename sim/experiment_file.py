@@ -14,6 +14,7 @@ from typing import Any, Callable
 from comms import pyon
 from sim import artiq_env
 from sim.fileimport import import_file
+from sim.path_hint import relative_path_hint
 
 __all__ = [
     "InputError",
@@ -67,13 +68,16 @@ def parse_arguments(arguments: list[str]) -> dict:
 
 
 def check_experiment_file(path: str | os.PathLike) -> None:
-    """:raises InputError: ``path`` is not a file (missing, or a folder), said in one line."""
+    """:raises InputError: ``path`` is not a file (missing, or a folder), said in one line (a
+    missing relative path with the folder it was looked for in, :mod:`sim.path_hint`)."""
     if os.path.isdir(path):
         raise InputError(
             "'{}' is a folder: give an experiment file (.py) in it".format(os.fspath(path))
         )
     if not os.path.isfile(path):
-        raise InputError("experiment file '{}' not found".format(os.fspath(path)))
+        raise InputError(
+            "experiment file '{}' not found{}".format(os.fspath(path), relative_path_hint(path))
+        )
 
 
 def load_experiment_module(path: str | os.PathLike, prefix: str = "artiq_run_") -> Any:

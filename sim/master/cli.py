@@ -96,11 +96,16 @@ def cmd_master(args: argparse.Namespace) -> int:
     from sim.cli_simulation import make_simulation
     from sim.master.launcher import AppletLauncher
     from sim.master.service import Master
+    from sim.path_hint import relative_path_hint
     from sim.runner import InputError
 
     repository = pathlib.Path(args.repository)
     if not repository.is_dir():
-        raise InputError("repository '{}' is not a folder".format(args.repository))
+        raise InputError(
+            "repository '{}' is not a folder{}".format(
+                args.repository, relative_path_hint(repository, "-r ")
+            )
+        )
     bind = bind_address_from_args(args)
     ports = _ports(args)
     import asyncio  # here: every other ionlink-sim command would pay ~50 ms for it

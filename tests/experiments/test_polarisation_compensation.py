@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 
 from analysis import fidelity_summary
+from analysis.cli import main as analysis_main
 from sim.physics.budget import predict
 from sim.physics.lab import load_lab
 from sim.runner import Simulation
@@ -95,10 +96,12 @@ def test_compensation_keeps_fidelity_through_drift(tmp_path):
     print(f"errors before each correction, max {e_comp.max():.4f}; after 10 min alone {e_free[-1]}")
 
 
-def test_a_termination_signal_cuts_the_wait_between_rounds_short(tmp_path):
+def test_a_termination_signal_cuts_the_wait_between_rounds_short(tmp_path, capsys):
     """SIGTERM once round 1 of 3 is measured (600 s of lab time between rounds): the wait sees
     the request at its next check, one second of lab time later, instead of after its 600 s
-    (the old wait checked only when it had ended); the run ends with round 1 written, exit 143."""
+    (the old wait checked only when it had ended); the run ends with round 1 written, exit 143,
+    and the file says why (``totals.stop_reason`` = ``terminated``, which ``ionlink-analyze
+    info`` lists; before, the file did not say)."""
     import os
     import signal
 
@@ -128,12 +131,17 @@ def test_a_termination_signal_cuts_the_wait_between_rounds_short(tmp_path):
     assert not np.isnan(t[0]) and np.isnan(t[1:]).all(), t
     # round 1 with its plate moves takes ≈ 10 s of lab time, then 1 s of the wait (old: 610 s)
     assert r.datasets["t_end_s"] - t[0] < 30.0, r.datasets["t_end_s"] - t[0]
+    assert r.datasets["totals.stop_reason"] == "terminated"
+    capsys.readouterr()
+    assert analysis_main(["info", str(r.results_file)]) == 0
+    assert "  totals.stop_reason  object[] = terminated" in capsys.readouterr().out.splitlines()
 
 
 def test_a_pause_yields_and_the_rounds_go_on(tmp_path, monkeypatch):
     """A pause request before round 1 and one during the wait after it: the experiment yields
     each time (``scheduler.pause()``) and takes every round, the second after the whole
-    interval of lab time (the wait goes on to the same end); before, a pause ended the rounds."""
+    interval of lab time (the wait goes on to the same end); before, a pause ended the rounds.
+    The run records that it took them all (``totals.stop_reason`` = ``complete``)."""
     with Simulation(
         ROOT / "device_db.py", seed=3, results_dir=tmp_path / "results", dataset_db=False
     ) as sim:
@@ -155,6 +163,7 @@ def test_a_pause_yields_and_the_rounds_go_on(tmp_path, monkeypatch):
     t = r.datasets["polcomp.t_lab_s"]
     assert not np.isnan(t).any() and not np.isnan(r.datasets["polcomp.error"]).any()
     assert t[1] - t[0] > 10.0, t
+    assert r.datasets["totals.stop_reason"] == "complete"
 
 
 def test_a_failed_measurement_leaves_the_plates_where_it_found_them(tmp_path):
@@ -162,7 +171,8 @@ def test_a_failed_measurement_leaves_the_plates_where_it_found_them(tmp_path):
     message names the missing ``[nodes.a.reference]``), after its dark counts let some probe
     settings through. The plates are back at the angles the run found: left at a probe setting
     (as they were before the fix: qwp1 ≈ 180°, hwp 157.5°), every later run's photons were
-    rotated and the heralded fidelity fell to ≈ 0.5 with P and R unchanged."""
+    rotated and the heralded fidelity fell to ≈ 0.5 with P and R unchanged. The file says the
+    run ended on an error (``totals.stop_reason`` = ``exception``)."""
     from artiq.experiment import EnvExperiment
 
     class Plates(EnvExperiment):
@@ -185,5 +195,6 @@ def test_a_failed_measurement_leaves_the_plates_where_it_found_them(tmp_path):
         pc = sim.run(ROOT / "repository" / "polarisation_compensation.py", arguments={"gates": 5})
         assert pc.exit_code == 1 and "[nodes.a.reference]" in pc.error_message, pc.error_message
         assert int(np.sum(pc.datasets["polcomp.counts"])) > 0  # probes were played
+        assert pc.datasets["totals.stop_reason"] == "exception"
         after = sim.run(Plates).datasets["plates"]
     assert np.array_equal(before, after), (before, after)

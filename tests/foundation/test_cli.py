@@ -216,6 +216,38 @@ def test_a_signal_after_the_last_check_is_noted(cli, capsys, write_experiment):
     )
 
 
+def test_a_relative_path_not_found_says_where_it_was_looked_for(tmp_path, monkeypatch, capsys):
+    """The README's commands run from the repository's root; from another folder their relative
+    paths are not found, and the one line says where they were looked for and what to give
+    (the repository's file, absolute). An absolute path not found gets no hint."""
+    monkeypatch.chdir(tmp_path)
+    startup = os.path.join(ROOT, "repository", "startup.py")
+    hint = "(relative to {}; give the path to the repository's file, e.g. ".format(tmp_path)
+    assert main(["run", "repository/startup.py"]) == 2
+    assert _one_line_error(capsys.readouterr().err) == (
+        "experiment file 'repository/startup.py' not found " + hint + startup + ")"
+    )
+    assert main(["run", startup]) == 2
+    assert _one_line_error(capsys.readouterr().err) == (
+        "device database 'device_db.py' not found "
+        + hint
+        + "--device-db "
+        + os.path.join(ROOT, "device_db.py")
+        + ")"
+    )
+    assert main(["master"]) == 2
+    assert _one_line_error(capsys.readouterr().err) == (
+        "repository 'repository' is not a folder "
+        + hint
+        + "-r "
+        + os.path.join(ROOT, "repository")
+        + ")"
+    )
+    missing = str(tmp_path / "nosuch.py")
+    assert main(["run", missing]) == 2
+    assert _one_line_error(capsys.readouterr().err) == f"experiment file '{missing}' not found"
+
+
 def test_a_folder_given_as_the_experiment_file_is_named_as_such(tmp_path, capsys):
     """``ionlink-sim run repository/`` says the path is a folder (not "not found")."""
     assert main(["run", str(tmp_path), "--lab", "none"]) == 2
