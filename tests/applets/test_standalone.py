@@ -187,3 +187,22 @@ def test_a_master_that_goes_away_is_one_line(tmp_path):
     assert err == "herald_rate.py: error: lost the master at [127.0.0.1]:{}: disconnected\n".format(
         ports.notify
     )
+
+
+def test_close_on_signals_calls_close_and_puts_the_handlers_back(qapp):
+    import asyncio
+
+    from applets.signals import close_on_signals
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    loop = asyncio.new_event_loop()
+    closed: list[bool] = []
+    try:
+        restore = close_on_signals(lambda: closed.append(True), qapp, loop)
+        signal.raise_signal(signal.SIGINT)  # no KeyboardInterrupt: the handler is ours
+        loop.run_until_complete(asyncio.sleep(0))
+        assert closed == [True]
+        restore()
+    finally:
+        loop.close()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
