@@ -711,10 +711,11 @@ def _cmd_tags(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None, *, prog: str = PROG, catch_interrupt: bool = True) -> int:
     """Run the command line; returns the exit status (0 ok, 3 results printed and unusable files
-    skipped, 2 bad input or usage, 1 an internal error, 130 Ctrl-C, 141 closed pipe). ``prog``:
-    the name its notes and errors go under (``ionlink-sim demo`` when the demo runs the
-    analysis). ``catch_interrupt`` False: a ``KeyboardInterrupt`` reaches the caller, for a
-    program that runs the analysis in-process and reports its own interruption (the demo)."""
+    skipped or, for ``tags``, the stream lost mid-capture, 2 bad input or usage, 1 an internal
+    error, 130 Ctrl-C, 141 closed pipe). ``prog``: the name its notes and errors go under
+    (``ionlink-sim demo`` when the demo runs the analysis). ``catch_interrupt`` False: a
+    ``KeyboardInterrupt`` reaches the caller, for a program that runs the analysis in-process and
+    reports its own interruption (the demo)."""
     try:
         args = _parser().parse_args(argv)
     except SystemExit as e:

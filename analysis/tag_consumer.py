@@ -5,8 +5,17 @@ histogram and a correlation (g², HOM dip) as it arrives.
 
 Missed batches (a gap in ``seq``), tags the tagger reported lost and messages that are not tag
 batches are counted, never fatal; a stream that goes quiet ends the run at ``duration_s`` (no
-wait is unbounded). ``ionlink-analyze tags ADDRESS`` is the command line: it prints the summary,
-and exits 1 with one line on stderr when no tag arrived; a note on stderr says when almost no
+wait is unbounded). A PUB stream is silent both when the tagger has nothing to send and when it
+is gone, so the connection is watched instead (a ZeroMQ socket monitor): the tagger closing it
+(stopped, killed) or not answering ZeroMQ's heartbeat for :data:`HEARTBEAT_TIMEOUT_MS` (hung, its
+host or network gone) ends the run at once, with what arrived until then, marked partial
+(:attr:`ConsumerResult.stream_lost_at_s`). A tagger that comes back is a new stream and is not
+waited for.
+
+``ionlink-analyze tags ADDRESS`` is the command line: it prints the summary, and exits 1 with one
+line on stderr when no tag arrived; a stream lost mid-capture is one line on stderr with the
+capture time it ended at, the summary of what arrived (``partial: True``), exit 3 (results
+printed, something missing, as for the other commands); a note on stderr says when almost no
 click follows a start tag within the arrival range (the start input carries no sync).
 """
 
@@ -37,6 +46,9 @@ from .time_tags import (
 
 __all__ = [
     "ARRIVAL_NOTE_FRACTION",
+    "EXIT_PARTIAL",
+    "HEARTBEAT_IVL_MS",
+    "HEARTBEAT_TIMEOUT_MS",
     "ConsumerResult",
     "TagConsumer",
     "add_arguments",
@@ -48,6 +60,12 @@ logger = logging.getLogger(__name__)
 
 #: below this fraction of click tags in the arrival histogram, ``tags`` notes it on stderr
 ARRIVAL_NOTE_FRACTION = 0.1
+#: the consumer pings the tagger's stream this often (ZeroMQ heartbeat, answered by its I/O thread)
+HEARTBEAT_IVL_MS = 1000
+#: a tagger that answers no ping for this long is taken as gone
+HEARTBEAT_TIMEOUT_MS = 3000
+#: exit status of ``ionlink-analyze tags`` when the stream was lost mid-capture (summary printed)
+EXIT_PARTIAL = 3
 
 
 @dataclass
@@ -62,6 +80,13 @@ class ConsumerResult:
     lost_tags: int = 0
     rejected: int = 0
     in_order: bool = True
+    #: seconds into the capture at which the tagger's stream was lost; ``None``: it was not
+    stream_lost_at_s: float | None = None
+
+    @property
+    def partial(self) -> bool:
+        """True if the stream was lost before the capture ended."""
+        return self.stream_lost_at_s is not None
 
 
 class TagConsumer:
@@ -91,6 +116,12 @@ class TagConsumer:
         self._sock.setsockopt(zmq.IPV6, 1)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.SUBSCRIBE, b"")
+        self._sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+        self._sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+        self._monitor = self._sock.get_monitor_socket(
+            zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+        )
+        self._connected = False
         self._sock.connect(address)
         self.result = ConsumerResult(
             correlation_state(group_a, group_b, bin_ps, window_ps),
@@ -130,20 +161,48 @@ class TagConsumer:
         max_tags: int | None = None,
         on_batch: Callable[[ConsumerResult], None] | None = None,
     ) -> ConsumerResult:
-        """Fold what arrives for ``duration_s`` of wall time (or until ``max_tags``)."""
-        deadline = time.monotonic() + duration_s
+        """Fold what arrives for ``duration_s`` of wall time (or until ``max_tags``, or until
+        the stream is lost: :attr:`ConsumerResult.stream_lost_at_s`)."""
+        zmq = self._zmq
+        poller = zmq.Poller()
+        poller.register(self._sock, zmq.POLLIN)
+        poller.register(self._monitor, zmq.POLLIN)
+        start = time.monotonic()
+        deadline = start + duration_s
         while (left := deadline - time.monotonic()) > 0:
-            if not self._sock.poll(int(min(left, 0.2) * 1000) + 1):
-                continue
-            self.fold(self._sock.recv_multipart())
-            if on_batch is not None:
-                on_batch(self.result)
-            if max_tags is not None and self.result.tags >= max_tags:
+            ready = dict(poller.poll(int(min(left, 0.2) * 1000) + 1))
+            if self._sock in ready and self._take(on_batch, max_tags):
+                break
+            if self._monitor in ready and self._stream_lost():
+                while self._sock.poll(0) and not self._take(on_batch, max_tags):
+                    pass  # what arrived before the connection ended
+                self.result.stream_lost_at_s = time.monotonic() - start
                 break
         return self.result
 
+    def _take(
+        self, on_batch: Callable[[ConsumerResult], None] | None, max_tags: int | None
+    ) -> bool:
+        """Fold one message; True when ``max_tags`` is reached."""
+        self.fold(self._sock.recv_multipart())
+        if on_batch is not None:
+            on_batch(self.result)
+        return max_tags is not None and self.result.tags >= max_tags
+
+    def _stream_lost(self) -> bool:
+        """Read one monitor event; True if it ends a connection that had been made."""
+        from zmq.utils.monitor import recv_monitor_message
+
+        event = recv_monitor_message(self._monitor)["event"]
+        if event == self._zmq.EVENT_HANDSHAKE_SUCCEEDED:
+            self._connected = True
+            return False
+        return event == self._zmq.EVENT_DISCONNECTED and self._connected
+
     def close(self) -> None:
-        """Close the socket."""
+        """Close the sockets."""
+        self._sock.disable_monitor()
+        self._monitor.close(0)
         self._sock.close(0)
         self._ctx.term()
 
@@ -196,6 +255,10 @@ def summary(result: ConsumerResult, period_ps: int | None, peak_ps: int) -> dict
     g = g2(corr)
     centre = np.abs(0.5 * (corr.edges_ps[:-1] + corr.edges_ps[1:])) <= peak_ps
     out: dict[str, Any] = {
+        "partial": result.partial,
+        "stream_lost_at_s": (
+            None if result.stream_lost_at_s is None else round(result.stream_lost_at_s, 1)
+        ),
         "tags": result.tags,
         "batches": result.batches,
         "missed_batches": result.missed_batches,
@@ -243,7 +306,16 @@ def command(args: Any) -> int:
         for k, v in s.items():
             print(f"{k}: {v}")
     sys.stdout.flush()
-    if not result.tags:
+    if result.stream_lost_at_s is not None:
+        print(
+            f"ionlink-analyze: tags: the stream from {args.address} was lost at t = "
+            f"{result.stream_lost_at_s:.1f} s of the {args.duration:g} s capture (the tagger "
+            "stopped, hung or its connection dropped): the summary is partial",
+            file=sys.stderr,
+        )
+        if not result.tags:
+            return 1
+    elif not result.tags:
         print(
             f"ionlink-analyze: tags: no tags from {args.address} in {args.duration:g} s (is "
             "aqctl_ionlink_timetagger running, and a simulation feeding it with --tag-feed?)",
@@ -264,4 +336,4 @@ def command(args: Any) -> int:
             ),
             file=sys.stderr,
         )
-    return 0
+    return EXIT_PARTIAL if result.partial else 0

@@ -12,7 +12,8 @@ master (``${python}``, ``${artiq_applet}``, ``${server}``, ``${port_notify}``,
 ``${port_control}`` substituted as the dashboard does).
 
 ``python -m applets.host [--server ::1] [--ionlink]``: ``--ionlink`` shows ionlink's applets
-from the start (for a master that does not relay ``ccb`` calls).
+from the start (for a master that does not relay ``ccb`` calls). Closing the window, Ctrl-C or
+SIGTERM end it (exit status 0; the applet processes it started are terminated).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 from pyqtgraph.Qt import QtCore, QtWidgets
 
 from applets.feed import AppletFeed
+from applets.signals import close_on_signals
 from comms.backend import protocols
 
 __all__ = ["AppletHost", "HostedApplet", "main", "parse_command"]
@@ -275,10 +277,12 @@ def main(argv: list[str] | None = None) -> int:
     host.show()
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
+    restore = close_on_signals(closed.set, app, loop)
     try:
         loop.run_until_complete(closed.wait())
         loop.run_until_complete(host.close_connections())
     finally:
+        restore()
         loop.close()
     return 0
 

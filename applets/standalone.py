@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import logging
 import os
 import sys
@@ -19,9 +20,14 @@ from typing import Any
 
 from applets.feed import AppletFeed
 
-__all__ = ["SimpleApplet", "TitleApplet", "DatasetRequests"]
+__all__ = ["MASTER_LOST", "NO_MASTER", "SimpleApplet", "TitleApplet", "DatasetRequests"]
 
 logger = logging.getLogger(__name__)
+
+#: exit status of a standalone applet that cannot connect to the master
+NO_MASTER = 2
+#: exit status of a standalone applet whose master went away
+MASTER_LOST = 3
 
 
 class DatasetRequests:
@@ -113,24 +119,41 @@ class SimpleApplet:
         return None
 
     def run(self, argv: list[str] | None = None) -> None:
-        """Parse the command line, connect to the master and show the widget until closed."""
+        """Parse the command line, connect to the master and show the widget until it is closed
+        (Ctrl-C and SIGTERM close it: exit status 0). No master to connect to: one line, exit
+        status :data:`NO_MASTER`; the master going away: one line, the widget closed, exit status
+        :data:`MASTER_LOST`."""
         if os.getenv("ARTIQ_APPLET_EMBED"):
             sys.exit("embedded applets need ARTIQ's dashboard (and ARTIQ's applet classes)")
         from pyqtgraph.Qt import QtWidgets
         from qasync import QEventLoop
 
-        from comms.backend import protocols
-
         args = self.args = self.argparser.parse_args(argv)
         app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
         loop = QEventLoop(app)
         asyncio.set_event_loop(loop)
-        proto = protocols()
         try:
-            dataset_ctl = proto.pc_rpc.AsyncioClient()
+            status = self._run(args, app, loop)
+        finally:
+            loop.close()
+        if status:
+            sys.exit(status)
+
+    def _run(self, args: argparse.Namespace, app: Any, loop: asyncio.AbstractEventLoop) -> int:
+        from applets.signals import close_on_signals
+        from comms.backend import protocols
+
+        proto = protocols()
+        refused = (OSError, EOFError, proto.pc_rpc.IncompatibleServer)
+        dataset_ctl = proto.pc_rpc.AsyncioClient()
+        try:
             loop.run_until_complete(
                 dataset_ctl.connect_rpc(args.server, args.port_control, "dataset_db")
             )
+        except refused as exc:
+            self._error("cannot connect to", args.server, args.port_control, exc)
+            return NO_MASTER
+        try:
             widget = self.main_widget_class(args, DatasetRequests(loop, dataset_ctl))
             feed = AppletFeed(
                 widget,
@@ -140,18 +163,45 @@ class SimpleApplet:
                 args.update_delay,
                 loop.call_later,
             )
-            widget.show()
+            lost: list[bool] = []
+
+            def master_lost() -> None:
+                self._error("lost", args.server, args.port_notify, "disconnected")
+                lost.append(True)
+                widget.close()
+
             sub = proto.sync_struct.Subscriber(
-                "datasets", feed.init, feed.on_mod, disconnect_cb=widget.close
+                "datasets", feed.init, feed.on_mod, disconnect_cb=master_lost
             )
-            loop.run_until_complete(sub.connect(args.server, args.port_notify))
+            try:
+                loop.run_until_complete(sub.connect(args.server, args.port_notify))
+            except OSError as exc:
+                self._error("cannot connect to", args.server, args.port_notify, exc)
+                return NO_MASTER
+            widget.show()
+            restore = close_on_signals(widget.close, app, loop)
             try:
                 loop.run_forever()
             finally:
+                restore()
                 loop.run_until_complete(sub.close())
-                loop.run_until_complete(dataset_ctl.close_rpc())
+            return MASTER_LOST if lost else 0
         finally:
-            loop.close()
+            closing = dataset_ctl.close_rpc()
+            if inspect.isawaitable(closing):  # ionlink's client; sipyco's closes at once
+                loop.run_until_complete(closing)
+
+    def _error(self, what: str, server: str, port: int, exc: Exception | str) -> None:
+        """One line on stderr: ``what`` the master at ``[server]:port``, and why."""
+        if isinstance(exc, OSError) and exc.errno:
+            reason = os.strerror(exc.errno)
+        else:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+        sys.stderr.write(
+            "{}: error: {} the master at [{}]:{}: {}\n".format(
+                self.argparser.prog, what, server, port, reason
+            )
+        )
 
 
 class TitleApplet(SimpleApplet):

@@ -59,6 +59,7 @@ def run_live(args: argparse.Namespace, arguments: dict) -> int:
 
 
 async def _live(master: Any, host: Any, app: Any, file: Any, args: Any, arguments: dict) -> int:
+    from applets.signals import close_on_signals
     from sim.runner import InputError
 
     try:
@@ -68,7 +69,7 @@ async def _live(master: Any, host: Any, app: Any, file: Any, args: Any, argument
         raise InputError("cannot listen on the master's ports: {}".format(exc)) from exc
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
-    _close_on_signals(closed, app)
+    close_on_signals(closed.set, app, asyncio.get_running_loop())
     try:
         await host.connect()
         host.show()
@@ -99,22 +100,3 @@ async def _live(master: Any, host: Any, app: Any, file: Any, args: Any, argument
     finally:
         await host.close_connections()
         await master.stop()
-
-
-def _close_on_signals(closed: asyncio.Event, app: Any) -> None:
-    """Ctrl-C and SIGTERM act as closing the window (the run is asked to terminate). A timer
-    gives Python's signal handlers a chance to run while Qt waits."""
-    import signal
-
-    from pyqtgraph.Qt import QtCore
-
-    loop = asyncio.get_running_loop()
-
-    def handler(signum: int, frame: Any) -> None:
-        loop.call_soon_threadsafe(closed.set)
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, handler)
-    timer = QtCore.QTimer(app)
-    timer.timeout.connect(lambda: None)
-    timer.start(200)

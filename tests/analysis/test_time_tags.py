@@ -101,7 +101,7 @@ def test_consumer_counts_gaps_and_garbage(rng):
         pub.close(0)
         ctx.term()
     assert (result.batches, result.missed_batches, result.rejected) == (3, 1, 1)
-    assert result.lost_tags == 3 and result.in_order
+    assert result.lost_tags == 3 and result.in_order and not result.partial
     expected = correlation_state((1, 2), (3, 4), 10**5, 10**7)
     for i in (0, 1, 3):
         expected = correlation_update(expected, *parts[i])
@@ -168,7 +168,56 @@ def test_tags_command_notes_an_arrival_histogram_without_sync(capsys):
     assert _publish_while(["--json"], t, c) == 0  # the default start: input 7, the sync
     out = capsys.readouterr()
     assert "note" not in out.err
-    assert '"arrival_counts": 0' not in out.out
+    assert '"arrival_counts": 0' not in out.out and '"partial": false' in out.out
     assert _publish_while(["--start", "5"], t, c) == 0  # no tags on input 5
     err = capsys.readouterr().err
     assert "note: 0 of" in err and "(inputs 5)" in err
+
+
+def test_tags_command_says_when_the_stream_is_lost(rng, capsys):
+    """A tagger whose stream ends mid-capture (its PUB socket closed, as when it stops): the
+    consumer stops at once, says when on one line, prints what arrived marked partial, exits 3
+    (before: it waited out ``--duration`` and printed a complete-looking summary, exit 0)."""
+    import json
+    import threading
+
+    from analysis.cli import main
+    from analysis.tag_consumer import EXIT_PARTIAL
+
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    t, c = _stream(rng)
+
+    def publish_then_stop() -> None:
+        time.sleep(0.5)
+        for seq, (tt, cc) in enumerate(zip(np.split(t, 4), np.split(c, 4))):
+            pub.send_multipart(encode(TagBatch(seq, tt, cc)))
+            time.sleep(0.05)
+        time.sleep(0.3)
+        pub.close(0)
+
+    thread = threading.Thread(target=publish_then_stop, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        code = main(
+            ["tags", f"tcp://127.0.0.1:{port}", "--duration", "30", "--json", "--start", "1,2,3,4"]
+        )
+    finally:
+        thread.join(5)
+        pub.close(0)
+        ctx.term()
+    seconds = time.monotonic() - started
+    out, err = capsys.readouterr()
+    assert code == EXIT_PARTIAL == 3
+    assert seconds < 5
+    s = json.loads(out)
+    assert s["partial"] is True and s["tags"] == len(t) and s["batches"] == 4
+    assert 0.5 < s["stream_lost_at_s"] < 5
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(
+        f"ionlink-analyze: tags: the stream from tcp://127.0.0.1:{port} was lost at t = "
+    )
+    assert "of the 30 s capture" in lines[0] and "partial" in lines[0]
