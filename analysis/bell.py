@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
 
 from .estimate import DEFAULT_CL, Estimate, clopper_pearson, from_samples, jeffreys_draws
 from .linear_binomial import (
@@ -326,6 +325,8 @@ def calibration_counts(error: float, sigma: float) -> tuple[float, float]:
         n = math.exp(log_n)
         a, b = error * n + 0.5, (1 - error) * n + 0.5
         return math.log(a * b / ((n + 1) ** 2 * (n + 2))) - 2 * math.log(sigma)
+
+    from scipy.optimize import brentq  # lazy import: scipy.optimize is slow to import
 
     lo, hi = math.log(1e-3), math.log(1e15)
     log_n = lo if log_var(lo) <= 0 else hi if log_var(hi) >= 0 else brentq(log_var, lo, hi)

@@ -29,6 +29,8 @@ import numpy as np
 
 from comms import pyon
 
+from .mapped import contiguous_extent, mapped_windows
+
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
     "AnalysisError",
@@ -53,6 +55,9 @@ __all__ = [
 
 #: Rows per chunk for per-herald arrays and photon tags (2**20 rows = 8 MiB of int64).
 DEFAULT_CHUNK_ROWS = 1 << 20
+#: Rows per slice of a mapped dataset (2**17 rows = 1 MiB of int64, a core's L2 cache here:
+#: the photon-tag histogram's three passes over a slice then read it from the cache)
+MAPPED_SLICE_ROWS = 1 << 17
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _META_ATTRS = ("unit", "scale", "precision")
 _SMALL = 64  # datasets up to this many elements are read eagerly by load()
@@ -271,9 +276,13 @@ class Run:
         rows: int = DEFAULT_CHUNK_ROWS,
         progress: bool = False,
     ) -> Iterator[np.ndarray]:
-        """Yield consecutive slices of one 1-D dataset through one reused buffer.
+        """Yield consecutive slices of one 1-D dataset, at most ``rows`` rows each.
 
-        The yielded array is overwritten by the next step; copy it to keep it. (Reading the next
+        A dataset stored as one contiguous block (as ARTIQ writes them) is mapped from the file
+        (:mod:`analysis.mapped`) and given in slices of at most :data:`MAPPED_SLICE_ROWS`,
+        which stay in a core's cache while the caller makes its passes over them; any other is
+        read through one reused buffer. Either way the caller may write into a slice (it never
+        reaches the file) and must copy it to keep it past the next step. (Reading the next
         slice in a second thread while the caller works on this one was slower here, in wall and
         CPU time, on a 2-core machine: the photon-tag histogram of 10⁸ tags took 0.25–0.29 s with
         it, 0.23–0.25 s without.)
@@ -284,6 +293,15 @@ class Run:
         n = info.shape[0] if info.shape else 0
         with _open(self.path) as f, _progress(n, f"{self.path.name}:{key}", progress) as bar:
             d = f["datasets"][key]
+            extent = contiguous_extent(d)
+            if extent is not None:
+                step = max(1, min(rows, MAPPED_SLICE_ROWS))
+                for window in mapped_windows(self.path, extent):
+                    for i in range(0, window.size, step):
+                        out = window[i : i + step]
+                        yield out
+                        bar.update(out.size)
+                return
             buf = np.empty(min(rows, n), dtype=d.dtype)
             for i in range(0, n, rows):
                 j = min(n, i + rows)

@@ -1,0 +1,116 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""Mapped reads of contiguous datasets (``analysis.mapped``) against HDF5's own reads."""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from analysis import mapped
+from analysis.io import load
+from analysis.photons import IncrementalHistogram
+
+
+def _write(path, data, **kw):
+    with h5py.File(path, "w", **{k: v for k, v in kw.items() if k == "userblock_size"}) as f:
+        f["artiq_version"] = "9.0"
+        f["rid"] = 1
+        f["start_time"] = 0.0
+        f["run_time"] = 0.0
+        f["expid"] = '{"class_name": "X", "arguments": {}}'
+        f.create_group("archive")
+        g = f.create_group("datasets")
+        g["small"] = np.arange(5)  # something before, so the block is not at a round offset
+        opts = {k: v for k, v in kw.items() if k in ("chunks", "compression")}
+        g.create_dataset("photons.t_mu", data=data, **opts)
+    return path
+
+
+def _extent(path):
+    with h5py.File(path, "r") as f:
+        return mapped.contiguous_extent(f["datasets/photons.t_mu"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(1, 5000),
+    window=st.integers(1, 3000),
+    dtype=st.sampled_from(["<i8", "<i4", "<f8", "<u2"]),
+)
+def test_windows_cover_the_dataset_in_order(tmp_path_factory, n, window, dtype):
+    data = (np.random.default_rng(n).integers(-1000, 10**6, n)).astype(dtype)
+    path = _write(tmp_path_factory.mktemp("m") / "a.h5", data)
+    extent = _extent(path)
+    assert extent is not None and extent.count == n and extent.dtype == np.dtype(dtype)
+    parts = list(mapped.mapped_windows(path, extent, window_bytes=window))
+    assert all(p.size * p.itemsize <= max(window, p.itemsize) for p in parts)
+    assert np.array_equal(np.concatenate(parts), data)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{"chunks": (1000,)}, {"compression": "gzip"}, {"userblock_size": 512}],
+    ids=["chunked", "gzip", "userblock"],
+)
+def test_other_storage_is_read_through_hdf5(tmp_path, kw):
+    data = np.arange(10_000, dtype=np.int64) % 97
+    path = _write(tmp_path / "a.h5", data, **kw)
+    assert _extent(path) is None
+    got = np.concatenate([s.copy() for s in load(path).iter_array("photons.t_mu", rows=333)])
+    assert np.array_equal(got, data)
+
+
+def test_big_endian_is_read_through_hdf5(tmp_path):
+    data = np.arange(1000, dtype=">i8")
+    path = _write(tmp_path / "a.h5", data)
+    assert _extent(path) is None
+    got = np.concatenate([s.copy() for s in load(path).iter_array("photons.t_mu", rows=100)])
+    assert np.array_equal(got, data)
+
+
+def test_a_truncated_file_has_no_extent(tmp_path):
+    path = _write(tmp_path / "a.h5", np.arange(100_000, dtype=np.int64))
+    extent = _extent(path)
+    assert extent is not None
+    with h5py.File(path, "r") as f:
+        ds = f["datasets/photons.t_mu"]
+        with open(path, "r+b") as fh:
+            fh.truncate(extent.offset + 8 * 50_000)
+        assert mapped.contiguous_extent(ds) is None
+
+
+def test_slices_written_by_the_caller_leave_the_file_as_it_was(tmp_path):
+    data = np.arange(300_000, dtype=np.int64)
+    path = _write(tmp_path / "a.h5", data)
+    before = path.read_bytes()
+    r = load(path)
+    seen = 0
+    for s in r.iter_array("photons.t_mu", rows=1 << 20):
+        assert s.size <= 1 << 17  # mapped: slices small enough to stay in the cache
+        assert np.array_equal(s, data[seen : seen + s.size])
+        seen += s.size
+        s -= 7  # what IncrementalHistogram.add(scratch=True) may do
+    assert seen == data.size
+    assert path.read_bytes() == before
+    assert np.array_equal(r.read("photons.t_mu"), data)
+
+
+def test_tag_histogram_is_the_same_mapped_or_read(tmp_path):
+    rng = np.random.default_rng(5)
+    tags = 10 + rng.exponential(7.9, 400_000).astype(np.int64)
+    tags[::9973] = -3  # negative tags take the histogram's general path
+    hists = []
+    for name, kw in (("contiguous", {}), ("chunked", {"chunks": (4096,)})):
+        path = _write(tmp_path / f"{name}.h5", tags, **kw)
+        assert (_extent(path) is None) == (name == "chunked")
+        h = IncrementalHistogram()
+        for s in load(path).iter_array("photons.t_mu", rows=1 << 20):
+            h.add(s, scratch=True)
+        hists.append(h)
+    a, b = hists
+    assert (a.offset, a.total) == (b.offset, b.total) == (-3, tags.size)
+    assert np.array_equal(a.counts, b.counts)
+    assert np.array_equal(a.counts, np.bincount(tags + 3))
