@@ -29,7 +29,7 @@ import numpy as np
 
 from comms import pyon
 
-from .mapped import contiguous_extent, mapped_windows
+from .mapped import contiguous_extent, map_rows, mapped_windows
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -247,7 +247,9 @@ class Run:
     ) -> Iterator[dict[str, np.ndarray]]:
         """Yield dicts of row slices of datasets that share their first dimension.
 
-        At most ``rows`` rows of each dataset are in memory at once.
+        At most ``rows`` rows of each dataset are in memory at once. A dataset stored as one
+        contiguous block (as ARTIQ writes them) is mapped from the file (:mod:`analysis.mapped`),
+        any other read through HDF5; the caller may write into a slice (it never reaches the file).
 
         :raises MissingDataError: if a key is absent
         :raises DataError: if the first dimensions differ
@@ -262,11 +264,20 @@ class Run:
                 self.path, f"shape mismatch: per-herald arrays differ in length ({desc_l} rows)"
             )
         n = next(iter(lengths.values()), 0)
-        with _open(self.path) as f, _progress(n, desc or self.path.name, progress) as bar:
+        with (
+            _open(self.path) as f,
+            open(self.path, "rb") as fh,
+            _progress(n, desc or self.path.name, progress) as bar,
+        ):
             ds = {k: f["datasets"][k] for k in keys}
+            extents = {k: contiguous_extent(d) for k, d in ds.items()}
             for i in range(0, n, rows):
                 j = min(n, i + rows)
-                yield {k: d[i:j] for k, d in ds.items()}
+                chunk = {}
+                for k, d in ds.items():
+                    extent = extents[k]
+                    chunk[k] = d[i:j] if extent is None else map_rows(fh.fileno(), extent, i, j)
+                yield chunk
                 bar.update(j - i)
 
     def iter_array(

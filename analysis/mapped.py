@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""Zero-copy reads of a large 1-D dataset: its bytes mapped from the results file a window at a
+"""Zero-copy reads of a dataset: its bytes mapped from the results file, a window of rows at a
 time, where HDF5 stores them as one contiguous block.
 
 ARTIQ writes datasets without chunking or filters, so a long array such as ``photons.t_mu``
@@ -15,6 +15,7 @@ than the machine's own numbers) has no extent here and is read through HDF5 as b
 
 from __future__ import annotations
 
+import math
 import mmap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WINDOW_BYTES", "Extent", "contiguous_extent", "mapped_windows"]
+__all__ = ["WINDOW_BYTES", "Extent", "contiguous_extent", "map_rows", "mapped_windows"]
 
 #: bytes mapped at once (16 MiB)
 WINDOW_BYTES = 16 << 20
@@ -31,24 +32,30 @@ WINDOW_BYTES = 16 << 20
 
 @dataclass(frozen=True)
 class Extent:
-    """Where a dataset's elements lie in its file.
+    """Where a dataset's elements lie in its file (C order).
 
     :param offset: byte offset of the first element from the start of the file
     :param dtype: the elements' type (native byte order)
-    :param count: number of elements
+    :param shape: the dataset's shape (at least one dimension; rows are the first)
     """
 
     offset: int
     dtype: np.dtype
-    count: int
+    shape: tuple[int, ...]
+
+    @property
+    def row_bytes(self) -> int:
+        """Bytes of one row (one element of a 1-D dataset)."""
+        return self.dtype.itemsize * math.prod(self.shape[1:])
 
 
 def contiguous_extent(dataset: Any) -> Extent | None:
-    """The :class:`Extent` of an open h5py ``dataset`` if it is 1-D, stored contiguously in its
-    own file without filters, of native integer or float type, in a file without a user block,
-    and its first and last elements' bytes at that offset are those HDF5 reads; else None."""
+    """The :class:`Extent` of an open h5py ``dataset`` if it has rows, is stored contiguously in
+    its own file without filters, is of native integer or float type, in a file without a user
+    block, and its first and last elements' bytes at that offset are those HDF5 reads; else
+    None."""
     try:
-        if dataset.ndim != 1 or dataset.shape[0] == 0:
+        if dataset.ndim == 0 or dataset.size == 0:
             return None
         if dataset.chunks is not None or dataset.external or getattr(dataset, "is_virtual", False):
             return None
@@ -62,32 +69,39 @@ def contiguous_extent(dataset: Any) -> Extent | None:
         return None
     if offset is None:
         return None
-    extent = Extent(int(offset), dtype, int(dataset.shape[0]))
+    extent = Extent(int(offset), dtype, tuple(int(n) for n in dataset.shape))
+    first, last = (0,) * dataset.ndim, tuple(n - 1 for n in extent.shape)
     try:
         with open(dataset.file.filename, "rb") as fh:
-            for i in (0, extent.count - 1):
-                fh.seek(extent.offset + i * dtype.itemsize)
+            for index, at in ((first, 0), (last, dataset.size - 1)):
+                fh.seek(extent.offset + at * dtype.itemsize)
                 raw = fh.read(dtype.itemsize)
-                if raw != np.asarray(dataset[i], dtype).tobytes():
+                if raw != np.asarray(dataset[index], dtype).tobytes():
                     return None  # (a short read of the last: the file is cut short)
     except OSError:
         return None
     return extent
 
 
+def map_rows(fileno: int, extent: Extent, start: int, stop: int) -> np.ndarray:
+    """Rows ``[start, stop)`` of the ``extent`` in the open file ``fileno``, as a private map
+    (writable; writes stay in this process; unmapped once nothing refers to it)."""
+    first = extent.offset + start * extent.row_bytes
+    base = first - first % mmap.ALLOCATIONGRANULARITY
+    size = first - base + (stop - start) * extent.row_bytes
+    m = mmap.mmap(fileno, size, offset=base, access=mmap.ACCESS_COPY)
+    count = (stop - start) * math.prod(extent.shape[1:])
+    rows = np.frombuffer(m, extent.dtype, count, first - base)
+    return rows.reshape((stop - start,) + extent.shape[1:])
+
+
 def mapped_windows(
     path: Path | str, extent: Extent, window_bytes: int = WINDOW_BYTES
 ) -> Iterator[np.ndarray]:
-    """Consecutive arrays covering the ``extent``'s elements in order, each a private map of at
-    most ``window_bytes`` of the file (writable; writes stay in this process)."""
-    item = extent.dtype.itemsize
-    per = max(1, window_bytes // item)
-    grain = mmap.ALLOCATIONGRANULARITY
+    """Consecutive row blocks covering the ``extent`` in order, each a :func:`map_rows` of at
+    most ``window_bytes`` (or one row)."""
+    per = max(1, window_bytes // extent.row_bytes)
+    n = extent.shape[0]
     with open(path, "rb") as fh:
-        for i in range(0, extent.count, per):
-            n = min(per, extent.count - i)
-            start = extent.offset + i * item
-            base = start - start % grain
-            size = start - base + n * item
-            m = mmap.mmap(fh.fileno(), size, offset=base, access=mmap.ACCESS_COPY)
-            yield np.frombuffer(m, dtype=extent.dtype, count=n, offset=start - base)
+        for i in range(0, n, per):
+            yield map_rows(fh.fileno(), extent, i, min(n, i + per))

@@ -44,7 +44,7 @@ def test_windows_cover_the_dataset_in_order(tmp_path_factory, n, window, dtype):
     data = (np.random.default_rng(n).integers(-1000, 10**6, n)).astype(dtype)
     path = _write(tmp_path_factory.mktemp("m") / "a.h5", data)
     extent = _extent(path)
-    assert extent is not None and extent.count == n and extent.dtype == np.dtype(dtype)
+    assert extent is not None and extent.shape == (n,) and extent.dtype == np.dtype(dtype)
     parts = list(mapped.mapped_windows(path, extent, window_bytes=window))
     assert all(p.size * p.itemsize <= max(window, p.itemsize) for p in parts)
     assert np.array_equal(np.concatenate(parts), data)
@@ -78,7 +78,7 @@ def test_a_truncated_file_has_no_extent(tmp_path):
     with h5py.File(path, "r") as f:
         ds = f["datasets/photons.t_mu"]
         with open(path, "r+b") as fh:
-            fh.truncate(extent.offset + 8 * 50_000)
+            fh.truncate(extent.offset + extent.row_bytes * 50_000)
         assert mapped.contiguous_extent(ds) is None
 
 
@@ -114,3 +114,23 @@ def test_tag_histogram_is_the_same_mapped_or_read(tmp_path):
     assert (a.offset, a.total) == (b.offset, b.total) == (-3, tags.size)
     assert np.array_equal(a.counts, b.counts)
     assert np.array_equal(a.counts, np.bincount(tags + 3))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 3000), width=st.integers(1, 5), rows=st.integers(1, 700))
+def test_row_chunks_of_2d_datasets_are_those_hdf5_reads(tmp_path_factory, n, width, rows):
+    rng = np.random.default_rng(n * 7 + width)
+    t_det = rng.integers(-1, 10**5, (n, width)).astype(np.int64)
+    bits = rng.integers(0, 2, n).astype(np.int8)
+    path = tmp_path_factory.mktemp("c") / "a.h5"
+    _write(path, np.arange(n, dtype=np.int64))
+    with h5py.File(path, "a") as f:
+        f["datasets/herald.t_det_mu"] = t_det
+        f["datasets/herald.bit_a"] = bits
+        assert mapped.contiguous_extent(f["datasets/herald.t_det_mu"]).shape == (n, width)
+    keys = ["herald.t_det_mu", "herald.bit_a", "photons.t_mu"]
+    chunks = list(load(path).iter_chunks(keys, rows=rows))
+    assert all(c["herald.t_det_mu"].shape[1:] == (width,) for c in chunks)
+    assert np.array_equal(np.concatenate([c["herald.t_det_mu"] for c in chunks]), t_det)
+    assert np.array_equal(np.concatenate([c["herald.bit_a"] for c in chunks]), bits)
+    assert np.array_equal(np.concatenate([c["photons.t_mu"] for c in chunks]), np.arange(n))
