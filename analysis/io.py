@@ -286,8 +286,11 @@ class Run:
         *,
         rows: int = DEFAULT_CHUNK_ROWS,
         progress: bool = False,
+        start: int = 0,
+        stop: int | None = None,
     ) -> Iterator[np.ndarray]:
-        """Yield consecutive slices of one 1-D dataset, at most ``rows`` rows each.
+        """Yield consecutive slices of rows ``[start, stop)`` (default: all) of one 1-D
+        dataset, at most ``rows`` rows each.
 
         A dataset stored as one contiguous block (as ARTIQ writes them) is mapped from the file
         (:mod:`analysis.mapped`) and given in slices of at most :data:`MAPPED_SLICE_ROWS`,
@@ -302,20 +305,23 @@ class Run:
             raise MissingDataError(self.path, f"missing dataset: {key}")
         info = self.datasets[key]
         n = info.shape[0] if info.shape else 0
-        with _open(self.path) as f, _progress(n, f"{self.path.name}:{key}", progress) as bar:
+        end = n if stop is None else min(stop, n)
+        start = min(max(0, start), end)
+        desc = f"{self.path.name}:{key}"
+        with _open(self.path) as f, _progress(end - start, desc, progress) as bar:
             d = f["datasets"][key]
             extent = contiguous_extent(d)
             if extent is not None:
                 step = max(1, min(rows, MAPPED_SLICE_ROWS))
-                for window in mapped_windows(self.path, extent):
+                for window in mapped_windows(self.path, extent, start, end):
                     for i in range(0, window.size, step):
                         out = window[i : i + step]
                         yield out
                         bar.update(out.size)
                 return
-            buf = np.empty(min(rows, n), dtype=d.dtype)
-            for i in range(0, n, rows):
-                j = min(n, i + rows)
+            buf = np.empty(min(rows, end - start), dtype=d.dtype)
+            for i in range(start, end, rows):
+                j = min(end, i + rows)
                 out = buf[: j - i]
                 d.read_direct(out, np.s_[i:j])
                 yield out

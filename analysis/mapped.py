@@ -96,12 +96,16 @@ def map_rows(fileno: int, extent: Extent, start: int, stop: int) -> np.ndarray:
 
 
 def mapped_windows(
-    path: Path | str, extent: Extent, window_bytes: int = WINDOW_BYTES
+    path: Path | str,
+    extent: Extent,
+    start: int = 0,
+    stop: int | None = None,
+    window_bytes: int = WINDOW_BYTES,
 ) -> Iterator[np.ndarray]:
-    """Consecutive row blocks covering the ``extent`` in order, each a :func:`map_rows` of at
-    most ``window_bytes`` (or one row)."""
+    """Consecutive row blocks covering rows ``[start, stop)`` of the ``extent`` (default: all)
+    in order, each a :func:`map_rows` of at most ``window_bytes`` (or one row)."""
     per = max(1, window_bytes // extent.row_bytes)
-    n = extent.shape[0]
+    end = extent.shape[0] if stop is None else min(stop, extent.shape[0])
     with open(path, "rb") as fh:
-        for i in range(0, n, per):
-            yield map_rows(fh.fileno(), extent, i, min(n, i + per))
+        for i in range(start, end, per):
+            yield map_rows(fh.fileno(), extent, i, min(end, i + per))

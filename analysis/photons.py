@@ -100,6 +100,26 @@ class IncrementalHistogram:
             t = (t - self.offset).astype(np.intp, copy=False)
         self.counts += np.bincount(t, minlength=self.counts.size)
 
+    def merge(self, other: IncrementalHistogram) -> None:
+        """Add what ``other`` (of the same ``lo``, ``hi``) counted, as if its tags had been added
+        here (the counts may keep more empty bins below the lowest tag)."""
+        if (other.lo, other.hi) != (self.lo, self.hi):
+            raise ValueError("histograms of different ranges do not merge")
+        self.total += other.total
+        self.underflow += other.underflow
+        self.overflow += other.overflow
+        if other.offset is None or other.counts.size == 0:
+            return
+        if self.offset is None or self.counts.size == 0:
+            self.offset, self.counts = other.offset, other.counts.copy()
+            return
+        lo = min(self.offset, other.offset)
+        hi = max(self.offset + self.counts.size, other.offset + other.counts.size)
+        counts = np.zeros(hi - lo, np.int64)
+        counts[self.offset - lo : self.offset - lo + self.counts.size] += self.counts
+        counts[other.offset - lo : other.offset - lo + other.counts.size] += other.counts
+        self.offset, self.counts = lo, counts
+
     @property
     def edges_mu(self) -> np.ndarray:
         """Bin edges in mu (``len(counts) + 1`` values)."""

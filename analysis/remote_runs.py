@@ -11,7 +11,9 @@ takes.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,7 @@ from .io import (
     require,
     uncalibrated_note,
 )
+from .photons import IncrementalHistogram
 from .stop_reason import COUNTED_TO_LAST_HERALD, STOPPED_AT_ONCE, early_note
 
 __all__ = [
@@ -70,6 +73,9 @@ _HERALD_ROWS = ["herald.basis_a", "herald.basis_b", "herald.bit_a", "herald.bit_
 #: temporaries (≤ 1 MiB each) are then reused by the allocator from chunk to chunk instead of
 #: being fresh pages (on a 10⁶-herald run, faulting in fresh pages cost more than the passes)
 HERALD_CHUNK_ROWS = 1 << 17
+#: photon tags a core at least before a run's tags are counted by several threads (below, the
+#: threads' start costs more than they save)
+TAG_SHARE_ROWS = 1 << 22
 
 
 #: the archived calibration of the detection gate a link experiment plays (mu from the excitation)
@@ -370,10 +376,7 @@ def read_remote_runs(
         ):
             reduce_chunk(r.path, chunk, mode, acc, edges, phase_hz)
         if use_tags and _has_tags(r):
-            for tags in r.iter_array(
-                "photons.t_mu", rows=max(chunk_rows, 1 << 20), progress=progress
-            ):
-                acc.tag_hist.add(tags, scratch=True)
+            _histogram_tags(r, acc.tag_hist, max(chunk_rows, 1 << 20), progress)
     r0 = runs[0]
     return RemoteData(
         runs=totals,
@@ -386,6 +389,41 @@ def read_remote_runs(
         notes=notes,
         heralding=_heralding(runs),
     )
+
+
+def _histogram_tags(r: Run, hist: IncrementalHistogram, rows: int, progress: bool) -> None:
+    """Add the run's ``photons.t_mu`` to ``hist``. At least :data:`TAG_SHARE_ROWS` tags a core
+    are split among threads, each counting its share of the rows into its own histogram (numpy
+    counts without holding the interpreter), merged at the end; a failure or an interrupt of
+    this thread stops the others at their next slice."""
+    n = r.datasets["photons.t_mu"].shape[0]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    k = max(1, min(cores or 1, n // TAG_SHARE_ROWS))
+    bounds = [n * i // k for i in range(k + 1)]
+    stop = threading.Event()
+
+    def fill(h: IncrementalHistogram, share: int, show: bool) -> None:
+        for tags in r.iter_array(
+            "photons.t_mu", rows=rows, progress=show, start=bounds[share], stop=bounds[share + 1]
+        ):
+            if stop.is_set():
+                return
+            h.add(tags, scratch=True)
+
+    if k == 1:
+        fill(hist, 0, progress)
+        return
+    shares = [IncrementalHistogram(hist.lo, hist.hi) for _ in range(k - 1)]
+    with ThreadPoolExecutor(k - 1, thread_name_prefix="ionlink-tags") as pool:
+        try:
+            futures = [pool.submit(fill, h, i + 1, False) for i, h in enumerate(shares)]
+            fill(hist, 0, progress)
+            for future in futures:
+                future.result()
+        finally:
+            stop.set()
+    for h in shares:
+        hist.merge(h)
 
 
 def _heralding(runs: list[Run]) -> str | None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import h5py
 import numpy as np
 import pytest
@@ -134,3 +136,99 @@ def test_row_chunks_of_2d_datasets_are_those_hdf5_reads(tmp_path_factory, n, wid
     assert np.array_equal(np.concatenate([c["herald.t_det_mu"] for c in chunks]), t_det)
     assert np.array_equal(np.concatenate([c["herald.bit_a"] for c in chunks]), bits)
     assert np.array_equal(np.concatenate([c["photons.t_mu"] for c in chunks]), np.arange(n))
+
+
+def _trimmed(h: IncrementalHistogram) -> tuple[int, list[int]]:
+    """(lowest tag counted, counts from it to the highest): the histogram without empty ends."""
+    nz = np.flatnonzero(h.counts)
+    if not nz.size:
+        return 0, []
+    return int(h.offset or 0) + int(nz[0]), h.counts[nz[0] : nz[-1] + 1].tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    tags=st.lists(st.integers(-50, 200), max_size=300),
+    cuts=st.lists(st.integers(0, 300), max_size=4),
+    bounded=st.booleans(),
+    chunk=st.integers(1, 50),
+)
+def test_merged_histograms_count_what_one_histogram_counts(tags, cuts, bounded, chunk):
+    _check_merge(tags, cuts, bounded, chunk)
+
+
+def test_merged_histograms_with_tags_beyond_the_unshifted_range():
+    """Tags at 2**24 and beyond are counted from the lowest (not from 0): a share that starts
+    with them merges with one that starts low."""
+    big = 1 << 24
+    _check_merge([big + 5, big + 9, 3, 7, big + 5], [2], False, 2)
+    _check_merge([3, 7, big + 5, big + 9, -4], [2, 4], False, 1)
+
+
+def _check_merge(tags: list[int], cuts: list[int], bounded: bool, chunk: int) -> None:
+    """Parts of the tags (split at ``cuts``, each added in chunks) counted apart and merged: the
+    same counts, totals, underflow and overflow as all of them added to one histogram."""
+    t = np.array(tags, np.int64)
+    lo, hi = (-10, 150) if bounded else (None, None)
+    one = IncrementalHistogram(lo, hi)
+    for i in range(0, t.size, chunk):
+        one.add(t[i : i + chunk].copy(), scratch=True)
+    edges = sorted({0, t.size, *(c for c in cuts if c <= t.size)})
+    parts = []
+    for a, b in zip(edges, edges[1:]):
+        h = IncrementalHistogram(lo, hi)
+        for i in range(a, b, chunk):
+            h.add(t[i : min(b, i + chunk)].copy(), scratch=True)
+        parts.append(h)
+    merged = parts[0] if parts else IncrementalHistogram(lo, hi)
+    for h in parts[1:]:
+        merged.merge(h)
+    assert (merged.total, merged.underflow, merged.overflow) == (
+        one.total,
+        one.underflow,
+        one.overflow,
+    )
+    assert _trimmed(merged) == _trimmed(one)
+
+
+def test_a_runs_tags_counted_by_threads_equal_one_count(tmp_path, monkeypatch):
+    """A run's tags split among threads (a small share here, so that several count) give the
+    same arrival histogram as one thread, through the summary's reading of the run."""
+    from analysis_synth import remote_datasets, write_artiq
+
+    from analysis import remote_runs
+
+    d = remote_datasets(np.random.default_rng(9), n=500, mode="z")
+    rng = np.random.default_rng(1)
+    d["photons.t_mu"] = 10 + rng.exponential(7.9, 200_001).astype(np.int64)
+    d["photons.t_mu"][::1001] = -2
+    path = write_artiq(tmp_path / "000000001-RemoteEntanglement.h5", d)
+    hists = {}
+    for share in (1 << 40, 40_000):
+        monkeypatch.setattr(remote_runs, "TAG_SHARE_ROWS", share)
+        hists[share] = remote_runs.read_remote_runs([path]).tables.tag_hist
+    one, threads = hists.values()
+    assert one.total == threads.total == 200_001
+    assert _trimmed(one) == _trimmed(threads)
+
+
+def test_a_failure_in_a_tag_thread_reaches_the_reader(tmp_path, monkeypatch):
+    """An error while a share is counted in another thread is raised by the reading."""
+    from analysis_synth import remote_datasets, write_artiq
+
+    from analysis import remote_runs
+
+    d = remote_datasets(np.random.default_rng(9), n=200, mode="z")
+    d["photons.t_mu"] = np.arange(100_000, dtype=np.int64) % 50
+    path = write_artiq(tmp_path / "000000001-RemoteEntanglement.h5", d)
+    monkeypatch.setattr(remote_runs, "TAG_SHARE_ROWS", 30_000)
+    add = IncrementalHistogram.add
+
+    def failing(self, tags, **kw):
+        if threading.current_thread() is not threading.main_thread():
+            raise OSError("disk went away")
+        return add(self, tags, **kw)
+
+    monkeypatch.setattr(IncrementalHistogram, "add", failing)
+    with pytest.raises(OSError, match="disk went away"):
+        remote_runs.read_remote_runs([path])
