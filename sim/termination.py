@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import os
 import signal
 import sys
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
+
+from comms.interrupts import keeping_interrupts
 
 __all__ = [
     "TERMINATION_SIGNALS",
@@ -74,27 +75,16 @@ def _handlers(handler: Callable[[int, Any], None]) -> Iterator[None]:
     it raised while Python ran a finaliser or a weak reference's callback (which report an
     exception and drop it: found by a walkthrough, Ctrl-C during the demo's budget printed
     "Exception ignored in ... SignalInterrupt" and the process went on to exit 0) is not lost:
-    the signal is sent again 10 ms later from another thread (sent at once, its handler would
-    run in the finaliser again), and its handler runs in the code that follows then."""
+    the signal is sent again (:func:`comms.interrupts.keeping_interrupts`), and its handler runs
+    in the code that follows then."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    unraisable = sys.unraisablehook
-
-    def redeliver(info: Any) -> None:
-        if isinstance(info.exc_value, SignalInterrupt):
-            again = threading.Timer(0.01, os.kill, (os.getpid(), info.exc_value.signum))
-            again.daemon = True
-            again.start()
-            return
-        unraisable(info)
-
     previous = {s: signal.signal(s, handler) for s in TERMINATION_SIGNALS}
-    sys.unraisablehook = redeliver
     try:
-        yield
+        with keeping_interrupts():
+            yield
     finally:
-        sys.unraisablehook = unraisable
         for s, old in previous.items():
             signal.signal(s, old)
 

@@ -55,8 +55,8 @@ def test_ctrl_c_while_the_command_line_loads_is_one_line(monkeypatch, capsys):
 def test_ctrl_c_in_a_weak_reference_callback_still_stops_the_command(monkeypatch, capsys):
     """A Ctrl-C that lands in a weak reference's callback (h5py drops its object ids through
     one; found: ``report`` on a 10⁸-tag file ran on to exit 0 after "Exception ignored …
-    KeyboardInterrupt" for one signal in two at some times) is delivered again: the command
-    stops, one line, 130."""
+    KeyboardInterrupt" for one signal in two at some times) is delivered again
+    (comms.interrupts): the command stops, one line, 130."""
     import importlib
     import weakref
 
