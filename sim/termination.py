@@ -37,6 +37,7 @@ __all__ = [
     "TerminationSignal",
     "exit_status",
     "signals_request_termination",
+    "requested_line",
     "signals_interrupt",
     "interrupt_thread",
     "ThreadInterrupt",
@@ -102,6 +103,18 @@ def _handlers(handler: Callable[[int, Any], None]) -> Iterator[None]:
             signal.signal(s, old)
 
 
+def requested_line(signum: int, prog: str = "ionlink-sim") -> str:
+    """What a first termination signal during a run says."""
+    return (
+        "{}: {}: termination requested, the results will be written at the next safe point "
+        "({} again to stop at once)".format(
+            prog,
+            signal.Signals(signum).name,
+            "Ctrl-C" if signum == signal.SIGINT else "the signal",
+        )
+    )
+
+
 @contextlib.contextmanager
 def signals_request_termination(
     request: Callable[[], None], prog: str = "ionlink-sim"
@@ -118,15 +131,7 @@ def signals_request_termination(
             return
         received.signum = signum
         request()
-        print(
-            "{}: {}: termination requested, the results will be written at the next safe "
-            "point ({} again to stop at once)".format(
-                prog,
-                signal.Signals(signum).name,
-                "Ctrl-C" if signum == signal.SIGINT else "the signal",
-            ),
-            file=sys.stderr,
-        )
+        print(requested_line(signum, prog), file=sys.stderr)
 
     with _handlers(handler):
         yield received
