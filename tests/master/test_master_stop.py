@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 import h5py
+import pytest
 from master_ports import free_ports
 
 from comms import pc_rpc
@@ -225,6 +226,7 @@ class _SavingRun:
     (:func:`~sim.termination.signals_held`) until released."""
 
     def __init__(self) -> None:
+        self.started = threading.Event()
         self.saving = threading.Event()
         self.saved = threading.Event()
         self.release = threading.Event()
@@ -233,6 +235,7 @@ class _SavingRun:
     def __call__(self, rid: int, file: pathlib.Path, expid: dict) -> RunOutcome:
         from sim.termination import signals_held
 
+        self.started.set()
         self.asked.wait(30)
         with signals_held():
             self.saving.set()
@@ -261,6 +264,7 @@ def test_a_signal_while_the_run_saves_its_results_waits_for_the_save(tmp_path):
     schedule.start()
     try:
         rid = schedule.submit("main", {"file": "exp.py", "arguments": {}})
+        assert run.started.wait(10)
         stopper = threading.Thread(target=schedule.stop, args=(30,))
         stopper.start()  # the master's first signal
         assert run.saving.wait(10)
@@ -375,3 +379,40 @@ def test_a_second_signal_while_the_masters_run_saves_says_so(tmp_path):
     with h5py.File(results, "r") as f:
         assert "ionlink.sim.stopped_at_once" not in f["datasets"]
         assert bool(f["datasets/ended"][()])
+
+
+@pytest.mark.parametrize("nohup", [False, True])
+def test_sighup_stops_the_master_as_sigterm_does(tmp_path, nohup):
+    """A closing terminal (SIGHUP) stops the master cleanly, exit 0, as Ctrl-C and SIGTERM do
+    (it killed it: no dataset store saved, no results file for the running experiment); under
+    ``nohup`` (SIGHUP ignored) it goes on, and SIGTERM stops it."""
+    (tmp_path / "repo").mkdir()
+    notify, control, bcast, logport = free_ports(4)
+    cmd = [sys.executable, "-m", "sim", "master", "--device-db", str(ROOT / "device_db.py")]
+    cmd += ["-r", "repo", "--lab", "oxford2020", "--seed", "2", "--no-applets"]
+    cmd += ["--port-notify", str(notify), "--port-control", str(control)]
+    cmd += ["--port-broadcast", str(bcast), "--port-logging", str(logport)]
+    cmd += ["--no-localhost-bind", "--bind", "127.0.0.1"]
+    master = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None,
+    )
+    try:
+        assert master.stdout.readline().strip() == "ionlink simulated master is ready."
+        master.send_signal(signal.SIGHUP)
+        if nohup:
+            time.sleep(1.0)
+            assert master.poll() is None
+            master.send_signal(signal.SIGTERM)
+        _, err = master.communicate(timeout=20)
+    finally:
+        if master.poll() is None:
+            master.kill()
+            master.wait()
+    assert master.returncode == 0, err
+    assert "WARNING:sim.master.cli:stopping:" in err
