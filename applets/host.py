@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     host.show()
     closed = asyncio.Event()
     app.lastWindowClosed.connect(closed.set)
-    restore = close_on_signals(closed.set, app, loop)
+    restore = close_on_signals(lambda signum: closed.set(), app, loop)
     try:
         loop.run_until_complete(closed.wait())
         loop.run_until_complete(host.close_connections())

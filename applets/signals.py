@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["CLOSING_SIGNALS", "close_on_signals"]
@@ -22,17 +22,20 @@ _WAKE_MS = 200
 
 
 def close_on_signals(
-    close: Callable[[], Any], app: Any, loop: asyncio.AbstractEventLoop
+    close: Callable[[int], Any],
+    app: Any,
+    loop: asyncio.AbstractEventLoop,
+    signals: Sequence[int] = CLOSING_SIGNALS,
 ) -> Callable[[], None]:
-    """Until the returned function is called, SIGINT and SIGTERM call ``close`` in ``loop``
-    (``app``: the QApplication, parent of the timer). The returned function puts the previous
-    handlers back and stops the timer."""
+    """Until the returned function is called, each of ``signals`` (default SIGINT and SIGTERM)
+    calls ``close(signum)`` in ``loop`` (``app``: the QApplication, parent of the timer). The
+    returned function puts the previous handlers back and stops the timer."""
     from pyqtgraph.Qt import QtCore
 
     def handler(signum: int, frame: Any) -> None:
-        loop.call_soon_threadsafe(close)
+        loop.call_soon_threadsafe(close, signum)
 
-    previous = {signum: signal.signal(signum, handler) for signum in CLOSING_SIGNALS}
+    previous = {signum: signal.signal(signum, handler) for signum in signals}
     timer = QtCore.QTimer(app)
     timer.timeout.connect(lambda: None)
     timer.start(_WAKE_MS)

@@ -179,7 +179,7 @@ class SimpleApplet:
                 self._error("cannot connect to", args.server, args.port_notify, exc)
                 return NO_MASTER
             widget.show()
-            restore = close_on_signals(widget.close, app, loop)
+            restore = close_on_signals(lambda signum: widget.close(), app, loop)
             try:
                 loop.run_forever()
             finally:

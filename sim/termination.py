@@ -9,7 +9,8 @@ second signal raises :class:`SignalInterrupt` (a ``KeyboardInterrupt``) at once;
 written stay intact (they are written under a temporary name and renamed). Outside a run
 (:func:`signals_interrupt`), SIGTERM and SIGHUP raise :class:`SignalInterrupt` like Ctrl-C does,
 so that clean-up code runs instead of the process dying. A run in another thread (the simulated
-master's worker) is stopped at once by :func:`interrupt_thread`, the same interrupt raised there.
+master's worker) is stopped at once by :func:`interrupt_thread`, the same interrupt raised there
+(not while it saves its results: then it has ended, and the save goes on).
 
 Exit status of a run ended by a signal: 128 + the signal's number (the shell convention:
 130 SIGINT, 143 SIGTERM, 129 SIGHUP); a termination requested otherwise gives 130.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import enum
 import signal
 import sys
 import threading
@@ -36,8 +38,10 @@ __all__ = [
     "TerminationSignal",
     "exit_status",
     "signals_request_termination",
+    "requested_line",
     "signals_interrupt",
     "interrupt_thread",
+    "ThreadInterrupt",
 ]
 
 #: Exit status of a run terminated without a signal (a scheduler request), as for Ctrl-C.
@@ -89,6 +93,18 @@ def _handlers(handler: Callable[[int, Any], None]) -> Iterator[None]:
             signal.signal(s, old)
 
 
+def requested_line(signum: int, prog: str = "ionlink-sim") -> str:
+    """What a first termination signal during a run says."""
+    return (
+        "{}: {}: termination requested, the results will be written at the next safe point "
+        "({} again to stop at once)".format(
+            prog,
+            signal.Signals(signum).name,
+            "Ctrl-C" if signum == signal.SIGINT else "the signal",
+        )
+    )
+
+
 @contextlib.contextmanager
 def signals_request_termination(
     request: Callable[[], None], prog: str = "ionlink-sim"
@@ -105,15 +121,7 @@ def signals_request_termination(
             return
         received.signum = signum
         request()
-        print(
-            "{}: {}: termination requested, the results will be written at the next safe "
-            "point ({} again to stop at once)".format(
-                prog,
-                signal.Signals(signum).name,
-                "Ctrl-C" if signum == signal.SIGINT else "the signal",
-            ),
-            file=sys.stderr,
-        )
+        print(requested_line(signum, prog), file=sys.stderr)
 
     with _handlers(handler):
         yield received
@@ -196,23 +204,33 @@ def signals_interrupt() -> Iterator[None]:
         yield
 
 
-def interrupt_thread(thread: threading.Thread, signum: int, prog: str = "ionlink-sim") -> bool:
+class ThreadInterrupt(enum.Enum):
+    """What :func:`interrupt_thread` did to a run in another thread."""
+
+    #: the interrupt is raised there at its next Python instruction: the run stops at once
+    RAISED = "raised"
+    #: nothing: the thread is saving results (:func:`signals_held`), so its run has ended and
+    #: what is left is the save, which goes on to its end
+    SAVING = "saving"
+    #: nothing: the thread no longer runs
+    GONE = "gone"
+
+
+def interrupt_thread(thread: threading.Thread, signum: int) -> ThreadInterrupt:
     """What a second signal does to a run in the main thread, for a run in ``thread``: raise
     :class:`SignalInterrupt` there at its next Python instruction (a blocking call such as a
-    ``sleep`` ends first), or, while results are saved (:func:`signals_held`), when they are.
-    False if ``thread`` no longer runs."""
+    ``sleep`` ends first). While results are saved (:func:`signals_held`) nothing is raised: the
+    run has ended by then (the save is its last step), and the save must not be cut; the caller
+    says so and decides the exit status, as ``run`` does for a signal that waited for its save."""
     ident = thread.ident
     if ident is None or not thread.is_alive():
-        return False
-    if _HOLD.depth:  # raised in the saving thread when its save ends
-        if _HOLD.pending is None:
-            print("{}: saving the results first".format(prog), file=sys.stderr)
-        _HOLD.pending = signum
-        return True
+        return ThreadInterrupt.GONE
+    if _HOLD.depth:
+        return ThreadInterrupt.SAVING
     raised = ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(ident), ctypes.py_object(_interrupt_class(signum))
     )
-    return bool(raised)
+    return ThreadInterrupt.RAISED if raised else ThreadInterrupt.GONE
 
 
 def _interrupt_class(signum: int) -> type[SignalInterrupt]:

@@ -5,12 +5,15 @@
 ``master`` takes the simulation options of ``run`` plus ``-r/--repository``, ARTIQ's network
 options (``--bind``, ``--no-localhost-bind``, ``--port-notify``, ``--port-control``,
 ``--port-broadcast``, ``--port-logging``), ``--name`` and ``--no-applets``. It runs until
-Ctrl-C/SIGTERM or a client calls ``master_management.terminate()``; the running experiment is
-then asked to terminate (its results file is written), the pending runs are dropped (their
-outcome: not run) and the dataset store saved, exit status 0; a client waiting for a run's
-outcome (``submit --wait``) gets it before the control port closes. A signal once it is stopping
-stops the running experiment at once, as ``run``'s second signal does (its results file is
-written, marked ``ionlink.sim.stopped_at_once``), and the master exits 128 + the signal's number.
+Ctrl-C/SIGTERM/SIGHUP or a client calls ``master_management.terminate()``; the running
+experiment is then asked to terminate (its results file is written), the pending runs are
+dropped (their outcome: not run) and the dataset store saved, exit status 0; a client waiting for
+a run's outcome (``submit --wait``) gets it before the control port closes. A signal once it is
+stopping does what ``run``'s second signal does: it stops the running experiment at once (its
+results file is written, marked ``ionlink.sim.stopped_at_once``; the run's exit status 128 + the
+signal's number) or, while the run is saving its results, lets the save end (``saving the
+results of RID n first``; a terminated run's exit status 128 + the signal's number); the master
+exits 128 + the signal's number.
 
 ``submit`` exits 0 once the master accepted the run (with ``--wait``: the run's own exit status,
 and a line saying how it ended; 4, :data:`~sim.master.schedule.EXIT_NOT_RUN`, for a run that
@@ -143,27 +146,36 @@ async def _serve(master: Any) -> int:
     import asyncio
 
     from sim.runner import InputError
+    from sim.termination import TERMINATION_SIGNALS, ThreadInterrupt
 
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     again: list[int] = []  # the signals that came once the master was stopping
+    saving: list[int] = []  # the runs said to be saving their results (said once)
 
     def on_signal(signum: int) -> None:
         if not (stop.is_set() or master.terminated.is_set()):
             stop.set()
             return
         again.append(signum)
-        rid = master.schedule.interrupt(signum)
-        if rid is not None:
+        interruption = master.schedule.interrupt(signum)
+        if interruption is None:
+            return
+        name = signal.Signals(signum).name
+        if interruption.how is ThreadInterrupt.RAISED:
             logger.warning(
                 "%s again: RID %d is stopped at once (its results file is written, marked "
                 "ionlink.sim.stopped_at_once)",
-                signal.Signals(signum).name,
-                rid,
+                name,
+                interruption.rid,
             )
+        elif interruption.rid not in saving:  # it has ended: its results file is being written
+            saving.append(interruption.rid)
+            logger.warning("%s again: saving the results of RID %d first", name, interruption.rid)
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, on_signal, signum)
+    for signum in TERMINATION_SIGNALS:  # (SIGHUP: a closing terminal, as for ``run``)
+        if signum in (signal.SIGINT, signal.SIGTERM) or signal.getsignal(signum) != signal.SIG_IGN:
+            loop.add_signal_handler(signum, on_signal, signum)  # (not a SIGHUP nohup ignores)
     try:
         await master.start()
     except OSError as exc:

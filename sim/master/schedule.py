@@ -19,6 +19,7 @@ The ``schedule`` notifier holds ``{rid: {"pipeline", "expid", "priority", "due_d
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import pathlib
@@ -26,9 +27,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from sim.termination import SignalInterrupt, interrupt_thread
+from sim.termination import SignalInterrupt, ThreadInterrupt, exit_status, interrupt_thread
 
-__all__ = ["Schedule", "RunOutcome", "resolve_experiment_file", "EXIT_NOT_RUN"]
+__all__ = ["Schedule", "RunOutcome", "Interruption", "resolve_experiment_file", "EXIT_NOT_RUN"]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,16 @@ class RunOutcome:
             "error": self.error,
             "stopped_at_once": self.stopped_at_once,
         }
+
+
+@dataclass(frozen=True)
+class Interruption:
+    """What :meth:`Schedule.interrupt` did to the running experiment ``rid``."""
+
+    rid: int
+    #: :attr:`~sim.termination.ThreadInterrupt.RAISED`: stopped at once;
+    #: :attr:`~sim.termination.ThreadInterrupt.SAVING`: it had ended and was saving its results
+    how: ThreadInterrupt
 
 
 @dataclass(order=True)
@@ -121,6 +132,7 @@ class Schedule:
         self._watched: set[int] = set()  # runs a client waits for (get_outcome said None)
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self._signal_in_save: int | None = None  # a signal that came while the run saved
         #: the notifier's content is set by the owner (an empty dict's Notifier)
         self.notifier: Any = None
 
@@ -153,16 +165,22 @@ class Schedule:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def interrupt(self, signum: int) -> int | None:
+    def interrupt(self, signum: int) -> Interruption | None:
         """Stop the running experiment at once, as a second signal stops ``ionlink-sim run``'s
         (:func:`~sim.termination.interrupt_thread`: its results file is written, marked
-        ``ionlink.sim.stopped_at_once``); returns its rid (``None``: nothing runs)."""
+        ``ionlink.sim.stopped_at_once``); ``None``: nothing runs. One that is saving its results
+        has ended: the save goes on and, as ``run`` gives a signal that waited for its save, a
+        terminated run's exit code becomes 128 + ``signum``."""
         with self._cond:
             running = self._running
             if running is None or self._thread is None:
                 return None
-            sent = interrupt_thread(self._thread, signum)
-        return running if sent else None
+            how = interrupt_thread(self._thread, signum)
+            if how is ThreadInterrupt.GONE:
+                return None
+            if how is ThreadInterrupt.SAVING:
+                self._signal_in_save = signum
+        return Interruption(running, how)
 
     def idle(self) -> bool:
         """True when nothing runs and nothing waits."""
@@ -192,6 +210,9 @@ class Schedule:
                 outcome = RunOutcome(entry.rid, 2, "bad input", None, str(exc))
             with self._cond:
                 self._running = None
+                signum, self._signal_in_save = self._signal_in_save, None
+                if signum is not None and outcome.status == "terminated":
+                    outcome = dataclasses.replace(outcome, exit_code=exit_status(signum))
                 self._outcomes[entry.rid] = outcome
                 self._cond.notify_all()
             self._post(self._forget, entry.rid)

@@ -198,10 +198,10 @@ def test_close_on_signals_calls_close_and_puts_the_handlers_back(qapp):
     loop = asyncio.new_event_loop()
     closed: list[bool] = []
     try:
-        restore = close_on_signals(lambda: closed.append(True), qapp, loop)
+        restore = close_on_signals(lambda signum: closed.append(signum), qapp, loop)
         signal.raise_signal(signal.SIGINT)  # no KeyboardInterrupt: the handler is ours
         loop.run_until_complete(asyncio.sleep(0))
-        assert closed == [True]
+        assert closed == [signal.SIGINT]
         restore()
     finally:
         loop.close()

@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 import h5py
+import pytest
 from master_ports import free_ports
 
 from comms import pc_rpc
@@ -218,3 +219,200 @@ def test_ctrl_c_stops_the_waiting_not_the_run(capsys):
         "ionlink-sim: stopped waiting: RID 8 goes on on the master at [127.0.0.1]:3251 (the "
         "dashboard, or schedule.request_termination(8) over pc_rpc, stops it)\n"
     )
+
+
+class _SavingRun:
+    """A stand-in for the master's run: ends when asked to terminate, then saves its results
+    (:func:`~sim.termination.signals_held`) until released."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.saving = threading.Event()
+        self.saved = threading.Event()
+        self.release = threading.Event()
+        self.asked = threading.Event()
+
+    def __call__(self, rid: int, file: pathlib.Path, expid: dict) -> RunOutcome:
+        from sim.termination import signals_held
+
+        self.started.set()
+        self.asked.wait(30)
+        with signals_held():
+            self.saving.set()
+            self.release.wait(30)
+            self.saved.set()
+        return RunOutcome(rid, 130, "terminated", "results.h5", "")
+
+    def terminate(self, rid: int) -> None:
+        self.asked.set()
+
+
+def test_a_signal_while_the_run_saves_its_results_waits_for_the_save(tmp_path):
+    """The master's second signal while its terminated run saves its results: nothing is raised
+    in the run (the save ends in full), :meth:`Schedule.interrupt` says the run was saving (the
+    master said "stopped at once" and the run's outcome said terminated by request, 130, while
+    the master exited 143), and the run's exit status is 128 + the signal's, as ``run`` gives a
+    terminated run whose save a second signal waited for."""
+    from sim.termination import ThreadInterrupt
+
+    run = _SavingRun()
+    (tmp_path / "exp.py").write_text("")
+    rids = iter(range(100))
+    schedule = Schedule(
+        run, lambda: next(rids), tmp_path, lambda fn, *args: fn(*args), run.terminate
+    )
+    schedule.start()
+    try:
+        rid = schedule.submit("main", {"file": "exp.py", "arguments": {}})
+        assert run.started.wait(10)
+        stopper = threading.Thread(target=schedule.stop, args=(30,))
+        stopper.start()  # the master's first signal
+        assert run.saving.wait(10)
+        interruption = schedule.interrupt(signal.SIGTERM)
+        run.release.set()
+        stopper.join(30)
+    finally:
+        run.release.set()
+        schedule.stop(30)
+    assert interruption is not None
+    assert (interruption.rid, interruption.how) == (rid, ThreadInterrupt.SAVING)
+    assert run.saved.is_set()
+    outcome = schedule.get_outcome(rid)
+    assert (outcome["status"], outcome["exit_code"]) == ("terminated", 143), outcome
+    assert not outcome["stopped_at_once"]
+    assert outcome["results_file"] == "results.h5"
+
+
+LOOPER = '''import pathlib
+import time
+
+from artiq.experiment import *
+
+
+class Looper(EnvExperiment):
+    """Checks for termination every 50 ms."""
+
+    def build(self):
+        self.setattr_device("scheduler")
+
+    def run(self):
+        self.set_dataset("started", True, archive=True)
+        pathlib.Path("started").touch()
+        while not self.scheduler.check_pause():
+            time.sleep(0.05)
+        self.set_dataset("ended", True, archive=True)
+'''
+
+#: ``ionlink-sim`` with the results file's write slowed down (2 s, a file ``saving`` marks it)
+SLOW_SAVE = """import pathlib
+import sys
+import time
+
+import sim.run
+
+write_file = sim.run.write_file
+
+
+def slow(path, image):
+    pathlib.Path("saving").touch()
+    time.sleep(2)
+    return write_file(path, image)
+
+
+sim.run.write_file = slow
+sys.argv[0] = "ionlink-sim"
+from sim.cli import entry_point
+
+entry_point()
+"""
+
+
+def test_a_second_signal_while_the_masters_run_saves_says_so(tmp_path):
+    """SIGINT stops the master (its run is asked to terminate); a SIGTERM while the run's results
+    file is written waits for it: the master says the results are saved first, not that the run
+    is stopped at once (it said so, and the file had no such mark); the file is complete and
+    unmarked; ``submit --wait`` says terminated and exits 143, as the master does (it exited
+    130 while the master exited 143)."""
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "looper.py").write_text(LOOPER)
+    (tmp_path / "slow_save.py").write_text(SLOW_SAVE)
+    notify, control, bcast, logport = free_ports(4)
+    cmd = [sys.executable, "slow_save.py", "master", "--device-db", str(ROOT / "device_db.py")]
+    cmd += ["-r", "repo", "--lab", "oxford2020", "--seed", "2", "--no-applets"]
+    cmd += ["--port-notify", str(notify), "--port-control", str(control)]
+    cmd += ["--port-broadcast", str(bcast), "--port-logging", str(logport)]
+    cmd += ["--no-localhost-bind", "--bind", "127.0.0.1"]
+    master = subprocess.Popen(
+        cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    waiting = None
+    try:
+        assert master.stdout.readline().strip() == "ionlink simulated master is ready."
+        log = _lines(master.stderr)
+        submit = [sys.executable, "-m", "sim", "submit", "-s", "127.0.0.1", "--port", str(control)]
+        waiting = subprocess.Popen(
+            submit + ["-w", "-R", "looper.py"],
+            cwd=tmp_path,
+            env=_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert _until(lambda: (tmp_path / "started").exists(), 30), log
+        master.send_signal(signal.SIGINT)
+        assert _until(lambda: (tmp_path / "saving").exists(), 10), log
+        master.send_signal(signal.SIGTERM)
+        assert master.wait(20) == 143
+        out, err = waiting.communicate(timeout=10)
+    finally:
+        for process in (master, waiting):
+            if process is not None and process.poll() is None:
+                process.kill()
+                process.wait()
+    warnings = [line.strip() for line in log if line.startswith("WARNING:sim.master")]
+    assert not any("stopped at once" in line for line in warnings), log
+    assert "WARNING:sim.master.cli:SIGTERM again: saving the results of RID 0 first" in warnings
+    assert any("RID 0: terminated as requested" in line for line in warnings), log
+    assert waiting.returncode == 143, err
+    assert err.startswith("ionlink-sim: RID 0 terminated: the master stopped"), err
+    results = pathlib.Path(out.split("results: ")[1].strip())
+    with h5py.File(results, "r") as f:
+        assert "ionlink.sim.stopped_at_once" not in f["datasets"]
+        assert bool(f["datasets/ended"][()])
+
+
+@pytest.mark.parametrize("nohup", [False, True])
+def test_sighup_stops_the_master_as_sigterm_does(tmp_path, nohup):
+    """A closing terminal (SIGHUP) stops the master cleanly, exit 0, as Ctrl-C and SIGTERM do
+    (it killed it: no dataset store saved, no results file for the running experiment); under
+    ``nohup`` (SIGHUP ignored) it goes on, and SIGTERM stops it."""
+    (tmp_path / "repo").mkdir()
+    notify, control, bcast, logport = free_ports(4)
+    cmd = [sys.executable, "-m", "sim", "master", "--device-db", str(ROOT / "device_db.py")]
+    cmd += ["-r", "repo", "--lab", "oxford2020", "--seed", "2", "--no-applets"]
+    cmd += ["--port-notify", str(notify), "--port-control", str(control)]
+    cmd += ["--port-broadcast", str(bcast), "--port-logging", str(logport)]
+    cmd += ["--no-localhost-bind", "--bind", "127.0.0.1"]
+    master = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None,
+    )
+    try:
+        assert master.stdout.readline().strip() == "ionlink simulated master is ready."
+        master.send_signal(signal.SIGHUP)
+        if nohup:
+            time.sleep(1.0)
+            assert master.poll() is None
+            master.send_signal(signal.SIGTERM)
+        _, err = master.communicate(timeout=20)
+    finally:
+        if master.poll() is None:
+            master.kill()
+            master.wait()
+    assert master.returncode == 0, err
+    assert "WARNING:sim.master.cli:stopping:" in err
