@@ -67,7 +67,7 @@ def test_sweep_point_budget_is_that_of_the_gate_its_run_played(tmp_path, monkeyp
     played (oxford2020's calibrated [29, 44)), not the lab's nominal gate."""
     path = _results_file(tmp_path / "run.h5", (29, 44))
     assert played_gate(path) == (29, 44)
-    monkeypatch.setattr(sweep_point, "_simulate", lambda spec, lab: path)
+    monkeypatch.setattr(sweep_point, "_simulate", lambda spec, lab, cancellation: path)
     monkeypatch.setattr(sweep_point, "_measure", lambda path, record: None)
     spec = sweep_point.PointSpec(0, {}, "oxford2020", (), {}, 0, 1, str(tmp_path), mode="z")
     record = sweep_point.run_point(spec)
