@@ -36,7 +36,12 @@ def test_ctrl_c_while_the_command_line_loads_is_one_line(monkeypatch, capsys):
                 raise KeyboardInterrupt
             return None
 
+    import analysis
+
+    # (both put back after the test: a new analysis.cli module left behind as the package's
+    # attribute made later tests in this process patch a module the command line does not run)
     monkeypatch.delitem(sys.modules, "analysis.cli", raising=False)
+    monkeypatch.delattr(analysis, "cli", raising=False)
     with monkeypatch.context() as m:
         m.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
         assert console.main() == 130
