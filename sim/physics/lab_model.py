@@ -418,7 +418,10 @@ class Lab:
     entangler: Entangler
     loop: LoopTiming
     description: str = ""
-    source: str = ""  # the TOML file it was loaded from ("" if built otherwise)
+    # the TOML file it was loaded from ("" if built otherwise): where, not what, so it stays out
+    # of repr and the hardware-state fingerprint (a preset read from another checkout or
+    # installation is the same lab; with it in, its saved state was discarded as "changed")
+    source: str = field(default="", repr=False)
     drtio: DrtioLink = DrtioLink()
     # ``--set`` overrides applied to that file, as a JSON object ("" for none); the values are
     # already in the records, so the field stays out of repr (and the hardware-state fingerprint)

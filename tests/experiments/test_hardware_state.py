@@ -258,6 +258,24 @@ def test_changed_device_db_or_lab_discards_the_state(lab_dir, caplog, capsys, ch
     assert "run Startup" in capsys.readouterr().err
 
 
+def test_a_preset_read_from_another_checkout_keeps_the_state():
+    """The hardware state's lab fingerprint is the lab's content, not the file it was read from:
+    a preset read from another checkout or installation of ionlink (found: a second clone's
+    ``ionlink-sim`` said "the lab preset:oxford2025 changed since it was saved" and started the
+    lab as after power-up) is the same lab."""
+    import dataclasses
+
+    from sim.runner import resolve_lab
+    from sim.state_file import fingerprint
+
+    lab = resolve_lab("oxford2025", None, [])
+    assert lab.source.endswith("oxford2025.toml")
+    elsewhere = dataclasses.replace(lab, source="/elsewhere/sim/labs/oxford2025.toml")
+    assert fingerprint(elsewhere) == fingerprint(lab)
+    changed = dataclasses.replace(lab, description=lab.description + " (edited)")
+    assert fingerprint(changed) != fingerprint(lab)
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_corrupt_state_file_is_one_clear_line(lab_dir, capsys, damage):
     """An unreadable or truncated state file: exit 2, one line that says what to do."""
