@@ -150,18 +150,38 @@ def _lines(stream: Any) -> list[str]:
     return lines
 
 
+def _master_command(python: list[str]) -> tuple[list[str], int]:
+    """A simulated master's command line (``python``: how it is started) for ``repo`` on free
+    loopback ports, and its control port."""
+    notify, control, bcast, logport = free_ports(4)
+    cmd = [*python, "master", "--device-db", str(ROOT / "device_db.py")]
+    cmd += ["-r", "repo", "--lab", "oxford2020", "--seed", "2", "--no-applets"]
+    cmd += ["--port-notify", str(notify), "--port-control", str(control)]
+    cmd += ["--port-broadcast", str(bcast), "--port-logging", str(logport)]
+    cmd += ["--no-localhost-bind", "--bind", "127.0.0.1"]
+    return cmd, control
+
+
+def _submit_wait(tmp_path: pathlib.Path, control: int, experiment: str) -> subprocess.Popen:
+    """``ionlink-sim submit -w -R experiment`` to the master on ``control``."""
+    submit = [sys.executable, "-m", "sim", "submit", "-s", "127.0.0.1", "--port", str(control)]
+    return subprocess.Popen(
+        submit + ["-w", "-R", experiment],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_a_second_signal_stops_the_masters_run_at_once(tmp_path):
     """SIGINT asks the run to terminate (a WARNING says so); the experiment never checks, so a
     SIGTERM then stops it at once: the results file is written and marked, ``submit --wait``
     says so (exit 143), the master exits 143 (before: it ignored the second signal)."""
     (tmp_path / "repo").mkdir()
     (tmp_path / "repo" / "sleeper.py").write_text(SLEEPER)
-    notify, control, bcast, logport = free_ports(4)
-    cmd = [sys.executable, "-m", "sim", "master", "--device-db", str(ROOT / "device_db.py")]
-    cmd += ["-r", "repo", "--lab", "oxford2020", "--seed", "2", "--no-applets"]
-    cmd += ["--port-notify", str(notify), "--port-control", str(control)]
-    cmd += ["--port-broadcast", str(bcast), "--port-logging", str(logport)]
-    cmd += ["--no-localhost-bind", "--bind", "127.0.0.1"]
+    cmd, control = _master_command([sys.executable, "-m", "sim"])
     master = subprocess.Popen(
         cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -169,15 +189,7 @@ def test_a_second_signal_stops_the_masters_run_at_once(tmp_path):
     try:
         assert master.stdout.readline().strip() == "ionlink simulated master is ready."
         log = _lines(master.stderr)
-        submit = [sys.executable, "-m", "sim", "submit", "-s", "127.0.0.1", "--port", str(control)]
-        waiting = subprocess.Popen(
-            submit + ["-w", "-R", "sleeper.py"],
-            cwd=tmp_path,
-            env=_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        waiting = _submit_wait(tmp_path, control, "sleeper.py")
         schedule = pc_rpc.Client("127.0.0.1", control, "schedule", timeout=10)
         assert _until(
             lambda: any(r["status"] == "running" for r in schedule.get_status().values()), 15
@@ -336,12 +348,7 @@ def test_a_second_signal_while_the_masters_run_saves_says_so(tmp_path):
     (tmp_path / "repo").mkdir()
     (tmp_path / "repo" / "looper.py").write_text(LOOPER)
     (tmp_path / "slow_save.py").write_text(SLOW_SAVE)
-    notify, control, bcast, logport = free_ports(4)
-    cmd = [sys.executable, "slow_save.py", "master", "--device-db", str(ROOT / "device_db.py")]
-    cmd += ["-r", "repo", "--lab", "oxford2020", "--seed", "2", "--no-applets"]
-    cmd += ["--port-notify", str(notify), "--port-control", str(control)]
-    cmd += ["--port-broadcast", str(bcast), "--port-logging", str(logport)]
-    cmd += ["--no-localhost-bind", "--bind", "127.0.0.1"]
+    cmd, control = _master_command([sys.executable, "slow_save.py"])
     master = subprocess.Popen(
         cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
@@ -349,15 +356,7 @@ def test_a_second_signal_while_the_masters_run_saves_says_so(tmp_path):
     try:
         assert master.stdout.readline().strip() == "ionlink simulated master is ready."
         log = _lines(master.stderr)
-        submit = [sys.executable, "-m", "sim", "submit", "-s", "127.0.0.1", "--port", str(control)]
-        waiting = subprocess.Popen(
-            submit + ["-w", "-R", "looper.py"],
-            cwd=tmp_path,
-            env=_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        waiting = _submit_wait(tmp_path, control, "looper.py")
         assert _until(lambda: (tmp_path / "started").exists(), 30), log
         master.send_signal(signal.SIGINT)
         assert _until(lambda: (tmp_path / "saving").exists(), 10), log
@@ -387,12 +386,7 @@ def test_sighup_stops_the_master_as_sigterm_does(tmp_path, nohup):
     (it killed it: no dataset store saved, no results file for the running experiment); under
     ``nohup`` (SIGHUP ignored) it goes on, and SIGTERM stops it."""
     (tmp_path / "repo").mkdir()
-    notify, control, bcast, logport = free_ports(4)
-    cmd = [sys.executable, "-m", "sim", "master", "--device-db", str(ROOT / "device_db.py")]
-    cmd += ["-r", "repo", "--lab", "oxford2020", "--seed", "2", "--no-applets"]
-    cmd += ["--port-notify", str(notify), "--port-control", str(control)]
-    cmd += ["--port-broadcast", str(bcast), "--port-logging", str(logport)]
-    cmd += ["--no-localhost-bind", "--bind", "127.0.0.1"]
+    cmd, control = _master_command([sys.executable, "-m", "sim"])
     master = subprocess.Popen(
         cmd,
         cwd=tmp_path,
