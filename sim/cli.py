@@ -143,7 +143,7 @@ def get_argparser() -> argparse.ArgumentParser:
     from sim.master.cli import add_parsers
 
     add_parsers(sub, _common)
-    from sim.sweep import add_parser as add_sweep_parser
+    from sim.sweep_cli import add_parser as add_sweep_parser
 
     add_sweep_parser(sub, add_lab_set, _common)
     from sim.slack.command import add_parser as add_slack_parser
@@ -409,7 +409,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sim.outputs import NotSaved
     from sim.runner import InputError
     from sim.slack.command import cmd_slack
-    from sim.sweep import cmd_sweep
+    from sim.sweep_cli import cmd_sweep
     from sim.termination import exit_status
 
     commands: dict[str, Any] = {

@@ -16,7 +16,7 @@ the results file; the lab's nominal gate before the run, with ``calibration="lab
 A point never raises: an exception is recorded in :attr:`PointRecord.error` and the sweep goes on.
 A termination signal (Ctrl-C, SIGTERM; received only by a point run in the sweep's own process,
 ``--workers 0``) is not an error: it stops the sweep, the point unrecorded. On a Dask worker, a
-point whose task is cancelled (its sweep stopped, :func:`sim.sweep.run_sweep`) stops too: its
+point whose task is cancelled (its sweep stopped, :func:`sim.sweep_run.run_sweep`) stops too: its
 running experiment is asked to terminate (it stops at its next termination check, within
 :data:`CANCEL_POLL_S` of the cancellation reaching the worker, and writes its results file), no
 later step starts, and the point ends as :class:`PointCancelled`, a record no one collects.

@@ -13,11 +13,12 @@ from pathlib import Path
 import h5py
 import pytest
 
-import sim.sweep as sweep
+import sim.sweep_run as sweep_run
 from analysis.cli import main as analyze
 from sim.cli import main
-from sim.sweep import Axis, SweepDefinition, run_sweep
+from sim.sweep import Axis, SweepDefinition
 from sim.sweep_point import run_point
+from sim.sweep_run import run_sweep
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -146,7 +147,7 @@ def test_sweep_runs_on_the_workers_of_a_given_scheduler(tmp_path):
 
 def test_resume_skips_finished_points_and_reruns_failed_ones(tmp_path, monkeypatch):
     calls = []
-    original = sweep.run_point
+    original = sweep_run.run_point
 
     def flaky(spec):
         calls.append(spec.index)
@@ -155,7 +156,7 @@ def test_resume_skips_finished_points_and_reruns_failed_ones(tmp_path, monkeypat
             return original(raise_in)
         return original(spec)
 
-    monkeypatch.setattr(sweep, "run_point", flaky)
+    monkeypatch.setattr(sweep_run, "run_point", flaky)
     argv = ["sweep", "--budget-only", "--set", "bsa.mode_overlap=0.9,0.95,1.0", "--workers", "0"]
     argv += ["-o", str(tmp_path / "s.h5"), "-q"]
     assert main(argv) == 1  # point 1 failed, the others ran
@@ -203,7 +204,7 @@ def test_bad_argument_sweep_values_are_one_line_before_any_point_runs(
     """``--arg`` values are checked against the experiment's declared arguments (type, range,
     choices, name) up front: exit 2, one line, no point run, no sweep file."""
     ran = []
-    monkeypatch.setattr(sweep, "run_point", lambda spec: ran.append(spec))
+    monkeypatch.setattr(sweep_run, "run_point", lambda spec: ran.append(spec))
     out = tmp_path / "s.h5"
     argv = ["sweep", "--arg", arg, "--workers", "0", "-o", str(out)]
     assert main(argv) == 2
@@ -280,7 +281,7 @@ def test_points_get_the_absolute_folder_for_workers_elsewhere(tmp_path, monkeypa
         sent.append(spec.folder)
         return PointRecord(spec.index, dict(spec.parameters), spec.seed_index, spec.seed)
 
-    monkeypatch.setattr(sweep, "run_point", record)
+    monkeypatch.setattr(sweep_run, "run_point", record)
     monkeypatch.chdir(tmp_path)
     assert main(["sweep", "--budget-only", "--workers", "0", "-o", "s.h5", "-q"]) == 0
     assert sent == [str(tmp_path.resolve() / "s" / "point_00000")]
