@@ -32,7 +32,17 @@ from typing import Any, NoReturn
 
 from comms.common_args import checked_arg
 
-from .folders import find_runs, names_folder, not_named_as_results, parse_time, report_path
+from .cli_runs import (
+    PARALLEL_FROM,
+    executor_for,
+    expand_paths,
+    find_paths,
+    groups,
+    note,
+    repeats,
+    select_runs,
+)
+from .folders import names_folder, report_path
 from .io import (
     RESULTS_FILE_NAME,
     AnalysisError,
@@ -40,15 +50,12 @@ from .io import (
     SchemaError,
     kind_problem,
     load,
-    same_runs,
 )
-from .unusable import Skips, Unusable, alone, or_unusable, pool_usable
+from .unusable import Skips, alone, or_unusable, pool_usable
 
 __all__ = ["main", "EXIT_SKIPPED"]
 
 PROG = "ionlink-analyze"
-#: files from which an archive is read by a process pool by default
-PARALLEL_FROM = 32
 _MODES = ("z", "parity", "tomography")
 #: exit status when the usable runs were analysed and unusable files skipped (each in a note)
 EXIT_SKIPPED = 3
@@ -187,189 +194,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _find(root: Path, args: argparse.Namespace) -> list[Path]:
-    try:
-        since = parse_time(args.since) if args.since else None
-        until = parse_time(args.until) if args.until else None
-    except ValueError as e:
-        raise AnalysisError(root, f"bad date: {e}") from e
-    return find_runs(root, rid=args.rid, since=since, until=until, experiment_class=args.cls)
-
-
-def _none_found(folder: Path) -> str:
-    """Why a folder gave no results files: none matches, and which .h5 files it holds that are
-    not named as results files (so never taken from a folder)."""
-    text = "no results files ({rid:09d}-{Class}.h5) match in this directory"
-    others = not_named_as_results(folder)
-    if not others:
-        return text
-    shown = ", ".join(str(q.relative_to(folder)) for q in others[:3])
-    more = f" and {len(others) - 3} more" if len(others) > 3 else ""
-    return (
-        f"{text}; {len(others)} .h5 file(s) here not named so, hence not taken from a folder "
-        f"({shown}{more}): give them by their paths"
-    )
-
-
-def _expand(args: argparse.Namespace) -> list[tuple[Path, bool]]:
-    """(path, came from a directory) for every path argument; directories are searched."""
-    out: list[tuple[Path, bool]] = []
-    for s in args.paths:
-        p = Path(s)
-        if p.is_dir():
-            found = _find(p, args)
-            if not found:
-                raise AnalysisError(p, _none_found(p))
-            out += [(q, True) for q in found]
-        else:
-            out.append((p, False))
-    return out
-
-
-def _note(args: argparse.Namespace, msg: str) -> None:
-    """One note line on stderr, under the program's name (``args.prog``, :func:`main`)."""
-    print(f"{args.prog}: note: {msg}", file=sys.stderr)
-
-
-def _executor(args: argparse.Namespace, n_files: int) -> Any:
-    """The executor of this command's reads (:mod:`analysis.parallel`)."""
-    from .parallel import archive_executor
-
-    jobs = args.jobs if args.jobs is not None else (None if n_files >= PARALLEL_FROM else 1)
-    if jobs is not None and jobs < 1:
-        raise AnalysisError("--jobs", f"must be at least 1, got {jobs}")
-    return archive_executor(args.scheduler, jobs)
-
-
-def _select(
-    args: argparse.Namespace,
-    kinds: tuple[str, ...],
-    executor: Any = None,
-    skips: Skips | None = None,
-) -> list[Run]:
-    """Runs of ``kinds`` (and ``--mode``) among the paths; files found in directories that are of
-    other kinds, or entanglement runs without a herald (a link that did not herald), are skipped
-    with a note; explicitly named files are kept (their summary says why it cannot use them).
-    With an ``executor`` the files are loaded in parallel. A file that cannot be read raises,
-    unless ``skips`` allows leaving it out (noted there)."""
-    from .parallel import InlineExecutor, ordered_map
-
-    runs: list[Run] = []
-    other: list[str] = []  # found in directories, of kinds this command does not read
-    skipped: list[str] = []  # of the right kind, left out by --mode or for want of heralds
-    bad: list[AnalysisError] = []
-    found = _expand(args)
-    if skips is not None and skips.from_folders:
-        skips.in_folders = frozenset(str(p) for p, from_dir in found if from_dir)
-    read = functools.partial(or_unusable, load)
-    loaded = ordered_map(executor or InlineExecutor(), read, [p for p, _ in found])
-    for (p, from_dir), r in zip(found, loaded):
-        if isinstance(r, Unusable):
-            if skips is None or not skips.allows(r.error):
-                raise r.error
-            bad.append(r.error)
-            continue
-        mode = str(r.values.get("mode")) if r.experiment == "remote_entanglement" else None
-        if from_dir and r.experiment not in kinds:
-            other.append(r.experiment_class or p.name)
-            continue
-        if args.mode and r.experiment == "remote_entanglement" and mode != args.mode:
-            skipped.append(f"{r.experiment_class or p.name} (mode {mode})")
-            continue
-        if (
-            from_dir
-            and r.experiment == "remote_entanglement"
-            and r.values.get("totals.heralds") == 0
-        ):
-            skipped.append(f"{r.experiment_class or p.name} (rid {r.rid}: no heralds)")
-            continue
-        runs.append(r)
-    if other:
-        _note(
-            args,
-            f"skipped {len(other)} run(s) of other kinds ({', '.join(sorted(set(other)))}): "
-            f"{args.cmd} reads {' / '.join(kinds)} runs",
-        )
-    if skipped:
-        _note(args, f"skipped {len(skipped)} run(s): {', '.join(sorted(set(skipped)))}")
-    if not runs and len(bad) == 1 and not (other or skipped):
-        raise bad[0]  # the one file there was: its error, as without skipping
-    if skips is not None:
-        skips.note(bad)
-    if not runs:
-        raise AnalysisError(
-            ", ".join(args.paths),
-            f"no runs of kind {' / '.join(kinds)}"
-            + (f" in mode {args.mode!r}" if args.mode else "")
-            + " among these paths",
-        )
-    return runs
-
-
-def _repeats(runs: list[Run]) -> dict[int, str]:
-    """The runs given more than once (:func:`~analysis.io.same_runs`): the index of each later
-    file → the note that its per-run result repeats the first's."""
-    index = {id(r): i for i, r in enumerate(runs)}
-    out = {}
-    for same in same_runs(runs):
-        a, b = same.first.path, same.later.path
-        what = f"{b} given twice" if str(a) == str(b) else f"{b} holds the run of {a} ({same.how})"
-        out[index[id(same.later)]] = f"{what}: its per-run result repeats that one"
-    return out
-
-
-def _groups(
-    args: argparse.Namespace,
-    runs: list[Run],
-    per_run: bool,
-    note_repeats: bool = True,
-    by_heralding: bool = False,
-) -> list[list[Run]]:
-    """Entanglement runs to summarise together: each run alone with ``per_run`` (a run given twice
-    noted unless ``note_repeats`` is False: the caller notes it), else one group per combinable
-    mode set (z and parity runs combine; tomography runs form their own group), split further
-    with ``by_heralding`` into one group per heralding path (:func:`_by_heralding`)."""
-    if per_run:
-        for note in _repeats(runs).values() if note_repeats else ():
-            _note(args, note)
-        return [[r] for r in runs]
-    groups: dict[str, list[Run]] = {}
-    for r in runs:
-        mode = str(r.values.get("mode"))
-        groups.setdefault("tomography" if mode == "tomography" else "z+parity", []).append(r)
-    if len(groups) > 1:
-        _note(
-            args,
-            "runs of modes that cannot be combined ("
-            + "; ".join(f"{k}: {len(v)} run(s)" for k, v in groups.items())
-            + "): one result per mode group "
-            "(--mode to choose one, --per-run for each run)",
-        )
-    out = list(groups.values())
-    return [h for g in out for h in _by_heralding(args, g)] if by_heralding else out
-
-
-def _by_heralding(args: argparse.Namespace, runs: list[Run]) -> list[list[Run]]:
-    """``runs`` in one group per heralding path (``ionlink.heralding``: gateware, cpu) when they
-    hold more than one, with a note: their rates differ, so they are never pooled
-    (:func:`~analysis.io.check_combinable`); runs whose files do not say form a group of their own
-    then. One path (or none said): ``[runs]``."""
-    paths: dict[str | None, list[Run]] = {}
-    for r in runs:
-        h = r.values.get("ionlink.heralding")
-        paths.setdefault(None if h is None else str(h), []).append(r)
-    if len([h for h in paths if h is not None]) < 2:
-        return [runs]
-    each = [f"{h or 'an unrecorded path'} ({len(v)} run(s))" for h, v in paths.items()]
-    what = "report" if args.cmd == "report" else "result"
-    _note(
-        args,
-        f"entanglement runs heralded by {' and by '.join(each)}: one {what} per heralding path "
-        "(their attempt and herald rates differ)",
-    )
-    return list(paths.values())
-
-
 def _progress(args: argparse.Namespace) -> bool:
     return not args.no_progress and sys.stderr.isatty()
 
@@ -380,11 +204,11 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
 
     # a pooled fidelity is refused with a file it cannot pool, found in a folder or not (one
     # summary line, read by scripts: it must not silently describe fewer runs than asked)
-    skips = Skips(functools.partial(_note, args), every_file=args.per_run, from_folders=False)
-    with _executor(args, len(_expand(args))) as executor:
-        runs = _select(args, ("remote_entanglement",), executor, skips)
+    skips = Skips(functools.partial(note, args), every_file=args.per_run, from_folders=False)
+    with executor_for(args, len(expand_paths(args))) as executor:
+        runs = select_runs(args, ("remote_entanglement",), executor, skips)
         # (repeats are in the results' notes); one result per heralding path, as report
-        groups = _groups(args, runs, args.per_run, note_repeats=False, by_heralding=True)
+        summarised = groups(args, runs, args.per_run, note_repeats=False, by_heralding=True)
         # timing=False: photon timing, the window trade-off and the rate-vs-time series are not
         # part of this command's output (the report computes them), so photons.t_mu is not read
         summarise = functools.partial(
@@ -392,18 +216,19 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
             cl=args.cl,
             n_boot=args.bootstrap,
             seed=args.seed,
-            progress=_progress(args) and len(groups) == 1,
+            progress=_progress(args) and len(summarised) == 1,
             timing=False,
         )
         pool = functools.partial(pool_usable, summarise, droppable=skips.in_folders)
         each = functools.partial(or_unusable, pool)
         made = skips.usable(
-            args.paths, list(ordered_map(executor, each, [[r.path for r in g] for g in groups]))
+            args.paths,
+            list(ordered_map(executor, each, [[r.path for r in g] for g in summarised])),
         )
     if args.per_run:
-        for i, note in _repeats(runs).items():
+        for i, text in repeats(runs).items():
             if made[i] is not None:
-                made[i].notes.append(note)
+                made[i].notes.append(text)
     reps = [rep for rep in made if rep is not None]
     status = EXIT_SKIPPED if skips.errors else 0
     if args.json:
@@ -429,8 +254,8 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
             f"heralds {rep.heralds} / attempts {rep.attempts}; p_success {_fmt(rep.p_success, 6)}"
         )
         print(f"rate {rep.rate_lab.value:.4g} s⁻¹ (lab), {rep.rate_wall.value:.4g} s⁻¹ (wall)")
-        for note in rep.notes:
-            print(f"note: {note}")
+        for line in rep.notes:
+            print(f"note: {line}")
     return status
 
 
@@ -461,9 +286,9 @@ def _print_json(obj: Any, indent: int = 2) -> None:
 def _cmd_report(args: argparse.Namespace) -> int:
     from .parallel import ordered_map
 
-    skips = Skips(functools.partial(_note, args), every_file=args.per_run)
-    with _executor(args, len(_expand(args))) as executor:
-        runs = _select(args, _REPORT_KINDS, executor, skips)
+    skips = Skips(functools.partial(note, args), every_file=args.per_run)
+    with executor_for(args, len(expand_paths(args))) as executor:
+        runs = select_runs(args, _REPORT_KINDS, executor, skips)
         status = _report(args, runs, executor, ordered_map, skips)
     return EXIT_SKIPPED if status == 0 and skips.errors else status
 
@@ -498,7 +323,7 @@ def _report_jobs(
         seed=args.seed,
         progress=_progress(args),
     )
-    for g in _groups(args, ent, args.per_run, by_heralding=True) if ent else []:
+    for g in groups(args, ent, args.per_run, by_heralding=True) if ent else []:
         paths = [r.path for r in g]
         stem = paths[0].stem + ("-combined" if len(paths) > 1 else "") + "-report"
         pool = functools.partial(pool_usable, entanglement, paths, skips.in_folders)
@@ -584,8 +409,8 @@ def _schema_text(run: Run) -> str:
 def _cmd_info(args: argparse.Namespace) -> int:
     # each file's listing stands alone: a file that cannot be read is skipped with a note (exit
     # 3), as with --per-run; the one file named alone gives its error (exit 2)
-    skips = Skips(functools.partial(_note, args), every_file=True)
-    made = [or_unusable(_loaded, p) for p, _ in _expand(args)]
+    skips = Skips(functools.partial(note, args), every_file=True)
+    made = [or_unusable(_loaded, p) for p, _ in expand_paths(args)]
     runs = [r for r in skips.usable(args.paths, made) if r is not None]
     infos = []
     for r in runs:
@@ -663,7 +488,7 @@ def _cmd_gate(args: argparse.Namespace) -> int:
         except OSError as e:
             raise AnalysisError(out, f"cannot write report: {e.strerror or e}") from e
         for p in written:
-            _note(args, f"wrote {p}")
+            note(args, f"wrote {p}")
     if args.json:
         _print_json(gate_summary_dict(rep))
     else:
@@ -681,11 +506,11 @@ def _cmd_find(args: argparse.Namespace) -> int:
             "a file, not a results folder, and not named like a results file "
             "({rid:09d}-{Class}.h5); ionlink-analyze info shows any file",
         )
-    found = _find(root, args)
+    found = find_paths(root, args)
     for p in found:
         print(p)
     if not found:
-        _note(args, f"no results files ({{rid:09d}}-{{Class}}.h5) match under {root}")
+        note(args, f"no results files ({{rid:09d}}-{{Class}}.h5) match under {root}")
     return 0
 
 
