@@ -21,6 +21,17 @@ from . import bell
 from . import heralds as hs
 from . import photons as ph
 from . import tomography as tomo
+from .click_times import (
+    HIST_RANGE,
+    ExcitationFrame,
+    excitation_frame,
+    joined,
+    played_gates,
+    quantiles,
+    quantiles_of_counts,
+    rate_vs_lab_time,
+    shifted,
+)
 from .estimate import DEFAULT_CL, Estimate
 from .fidelity_report import (
     FidelityEstimates,
@@ -377,7 +388,7 @@ def reduce_fidelity(
         )
     # where the runs' excitations sat: the trade-off's gate stops and the arrival histogram
     # (in every mode, with or without a fidelity) are given from it when the runs say
-    frame = _excitation_frame(data.runs) if window else None
+    frame = excitation_frame(data.runs) if window else None
     arrival, source, life, from_excitation = None, None, None, False
     hist = acc.tag_hist if acc.tag_hist.total else acc.det_hist
     if hist.total:
@@ -397,13 +408,13 @@ def reduce_fidelity(
             life = fit_lifetime(arrival.edges.astype(float), arrival.counts, cl=cl)
         except ValueError as e:
             notes.append(f"lifetime fit: {e}")
-    rvt = _rate_vs_lab_time(acc.t_lab, [r.lab_time_s for r in data.runs]) if acc.t_lab else None
+    rvt = rate_vs_lab_time(acc.t_lab, [r.lab_time_s for r in data.runs]) if acc.t_lab else None
     win = None
     if frame is not None and parts and acc.t_last and len(acc.t_last) == len(acc.codes):
         notes += frame.notes
         win = _window(
             acc.codes,
-            _shifted(acc.t_last, acc.t_last_run, frame.shifts),
+            shifted(acc.t_last, acc.t_last_run, frame.shifts),
             phases,
             modes,
             cl=cl,
@@ -413,7 +424,7 @@ def reduce_fidelity(
             frame=frame,
             programmed=programmed,
         )
-    gates, unrecorded = _played_gates(data.runs)
+    gates, unrecorded = played_gates(data.runs)
     nan = float("nan")
     rate_lab = (
         hs.herald_rate(n_h, lab, cl=cl) if lab > 0 else Estimate(nan, nan, nan, cl, "no lab time")
@@ -468,157 +479,6 @@ def reduce_fidelity(
     )
 
 
-#: integer ranges up to this wide are histogrammed (unit bins) for quantiles and lookups
-_HIST_RANGE = 1 << 22
-
-
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    """``np.concatenate(parts)``; the array itself (not a copy) if there is one."""
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-
-def _rate_vs_lab_time(
-    t_lab: list[tuple[int, np.ndarray]], lab_s: list[float]
-) -> ph.Histogram | None:
-    """Heralds per bin of lab time (edges in s from the first herald) from ``herald.t_lab_mu``
-    (1 mu = 1 ns).
-
-    Each run's times start at its first herald; later runs follow the earlier runs' lab time.
-    """
-    per_run: dict[int, list[np.ndarray]] = {}
-    for i, t in t_lab:
-        per_run.setdefault(i, []).append(t)
-    x = np.empty(sum(t.size for _, t in t_lab))
-    pos, offset = 0, 0.0
-    for i in sorted(per_run):
-        chunks = [t for t in per_run[i] if t.size]
-        span = 0.0
-        if chunks:  # chunk by chunk, in order, into x
-            t0 = min(int(t.min()) for t in chunks)
-            for t in chunks:
-                seg = x[pos : pos + t.size]
-                np.multiply(t - t0, 1e-9, out=seg)
-                np.add(seg, offset, out=seg)
-                pos += t.size
-            span = float(max(int(t.max()) for t in chunks) - t0) * 1e-9
-        offset += max(lab_s[i], span)
-    if x.size > 1 and not bool(np.all(x[1:] >= x[:-1])):  # (a run's lab times are in order)
-        x = np.sort(x)
-    if x.size < 2 or x[-1] <= x[0]:
-        return None
-    c, e = _histogram(x, min(60, max(5, x.size // 20)))
-    return ph.Histogram(e - e[0], c)
-
-
-def _histogram(x: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """``np.histogram(x, bins)``; for sorted ``x`` (wall-clock times) by bisection at the edges."""
-    if x.size > 1 and bool(np.all(x[1:] >= x[:-1])):
-        e = np.histogram_bin_edges(x[[0, -1]], bins=bins)  # same edges as np.histogram(x, bins)
-        idx = np.searchsorted(x, e, side="left")
-        idx[-1] = x.size  # last bin is closed
-        return np.diff(idx), e
-    return np.histogram(x, bins=bins)
-
-
-def _quantiles(t: np.ndarray, qs: np.ndarray) -> np.ndarray:
-    """``np.quantile(t, qs)`` (linear method) of integer ``t``, from a histogram when the range is
-    small."""
-    tmin, tmax = int(t.min()), int(t.max())
-    if tmax - tmin >= _HIST_RANGE:
-        return np.quantile(t, qs)
-    return _quantiles_of_counts(np.bincount((t - tmin).astype(np.intp, copy=False)), tmin, qs)
-
-
-def _quantiles_of_counts(counts: np.ndarray, tmin: int, qs: np.ndarray) -> np.ndarray:
-    """:func:`_quantiles` of the integers whose histogram is ``counts`` (unit bins from ``tmin``,
-    first and last bin non-empty)."""
-    cum = np.cumsum(counts)
-    n = int(cum[-1])
-    virtual = (n - 1) * qs  # numpy's virtual index for the linear method
-    prev = np.floor(virtual).astype(np.int64)
-    nxt = np.minimum(prev + 1, n - 1)
-    gamma = virtual - prev
-    a = (tmin + np.searchsorted(cum, np.clip(prev, 0, n - 1), side="right")).astype(
-        float
-    )  # order statistics
-    b = (tmin + np.searchsorted(cum, nxt, side="right")).astype(float)
-    return np.where(gamma >= 0.5, b - (b - a) * (1 - gamma), a + (b - a) * gamma)
-
-
-@dataclass(frozen=True)
-class _Frame:
-    """The common time scale of the runs' click times for the gate trade-off.
-
-    :param shifts: per run, mu added to its click times (its excitation then falls on
-        ``excite_mu``); all 0 when its excitation is unknown
-    :param excite_mu: the excitation start on that scale (``None``: a run does not say)
-    :param cycle: the scale is every run's own cycle time (no run shifted)
-    :param notes: what the report should say about it
-    """
-
-    shifts: list[int]
-    excite_mu: int | None
-    cycle: bool
-    notes: list[str]
-
-
-def _excitation_frame(runs: list[RunTotals]) -> _Frame:
-    """The scale on which the runs' click times are pooled for the gate trade-off: aligned on
-    their excitation when every run says where it sat (:attr:`RunTotals.played`), so that gate
-    stops read as the calibration's (mu from the excitation); else their cycle times, as
-    recorded, with a note."""
-    excites = [None if r.played is None else r.played.excite_mu for r in runs]
-    known = [e for e in excites if e is not None]
-    if len(known) < len(runs):
-        bare = [r for r, e in zip(runs, excites) if e is None]
-        why = [
-            "its excitation time was not read"
-            if r.played is None
-            else r.played.unknown or "it does not say"
-            for r in bare
-        ]
-        more = f" (and {len(bare) - 1} more run(s))" if len(bare) > 1 else ""
-        return _Frame(
-            [0] * len(runs),
-            None,
-            True,
-            [
-                "detection-window trade-off: gate stops are the latest click times kept, in mu "
-                "from the attempt cycle's start (herald.t_det_mu), not the gate's [start, stop) "
-                "from the excitation (calib.photon.gate_start_mu/gate_stop_mu, ionlink-sim budget "
-                f"--detection-gate): {os.path.basename(bare[0].path)}{more} records no "
-                f"excitation time to convert them ({why[0]})"
-            ],
-        )
-    ref = max(known)
-    shifts = [ref - e for e in known]
-    notes = []
-    if any(shifts):
-        at: dict[int, list[str]] = {}
-        for r, e in zip(runs, known):
-            at.setdefault(e, []).append(os.path.basename(r.path))
-        shown = "; ".join(f"{e} mu: {', '.join(v)}" for e, v in sorted(at.items()))
-        notes.append(
-            "detection-window trade-off: the runs excited at different times of their cycles "
-            f"({shown}); their clicks are pooled by their time after the excitation"
-        )
-    return _Frame(shifts, ref, not any(shifts), notes)
-
-
-def _shifted(t_last: list[np.ndarray], run_of: list[int], shifts: list[int]) -> list[np.ndarray]:
-    """The chunks of click times (−1: none) with their run's shift added to every click."""
-    if not any(shifts):
-        return t_last
-    return [np.where(t >= 0, t + shifts[i], t) if shifts[i] else t for t, i in zip(t_last, run_of)]
-
-
-def _played_gates(runs: list[RunTotals]) -> tuple[tuple[tuple[int, int], ...], int]:
-    """The gates [start, stop) (mu from the excitation) the runs played, each once in the order
-    of the runs, and how many runs record none."""
-    gates = [None if r.played is None else r.played.gate_mu for r in runs]
-    return tuple(dict.fromkeys(g for g in gates if g is not None)), gates.count(None)
-
-
 def _window(
     codes: list[np.ndarray],
     t_last: list[np.ndarray],
@@ -629,7 +489,7 @@ def _window(
     rng: np.random.Generator,
     lab: float,
     names: list[str],
-    frame: _Frame,
+    frame: ExcitationFrame,
     programmed: int | None = None,
 ) -> list[ph.WindowPoint] | None:
     """Gate trade-off: for each gate stop, the fidelity of the heralds whose last click is <= stop.
@@ -639,7 +499,7 @@ def _window(
     and ``t_last`` are the heralds' codes and last click times (−1: none) chunk by chunk, on the
     scale of ``frame``, whose excitation turns each stop into the gate's stop from it; the
     stops (quantiles of the click times) come from their histogram when their range is below
-    :data:`_HIST_RANGE` (no concatenated copy), else from the joined arrays.
+    :data:`analysis.click_times.HIST_RANGE` (no concatenated copy), else from the joined arrays.
     """
     n = sum(t.size for t in t_last)
     if sum(int(np.count_nonzero(t >= 0)) for t in t_last) < 10:
@@ -648,14 +508,14 @@ def _window(
     tmin = min(int(t.min()) for t in t_last if t.size)
     tmax = max(int(t.max()) for t in t_last if t.size)
     nc = phases.size * _NSET
-    if tmax - tmin < _HIST_RANGE:  # bucket b: herald kept for stop s iff b <= s (t <= stops[s])
+    if tmax - tmin < HIST_RANGE:  # bucket b: herald kept for stop s iff b <= s (t <= stops[s])
         hist = np.zeros(tmax - tmin + 1, np.intp)
         for t in t_last:
             hist += np.bincount((t - tmin).astype(np.intp, copy=False), minlength=hist.size)
         ok = hist[max(0, tmin) - tmin :]  # clicks at times >= 0
         nz = np.flatnonzero(ok)
         first = int(nz[0])
-        q = _quantiles_of_counts(ok[first : int(nz[-1]) + 1], max(0, tmin) + first, qs)
+        q = quantiles_of_counts(ok[first : int(nz[-1]) + 1], max(0, tmin) + first, qs)
         stops = np.unique(q.astype(np.int64))
         lut = np.searchsorted(stops, np.arange(tmin, tmax + 1), side="left")
         joint = np.zeros((stops.size + 1) * nc, np.intp)
@@ -665,8 +525,8 @@ def _window(
             bucket += c
             joint += np.bincount(bucket, minlength=joint.size)
     else:
-        t_all, c_all = _joined(t_last), _joined(codes)
-        stops = np.unique(_quantiles(t_all[t_all >= 0], qs).astype(np.int64))
+        t_all, c_all = joined(t_last), joined(codes)
+        stops = np.unique(quantiles(t_all[t_all >= 0], qs).astype(np.int64))
         bucket = np.searchsorted(stops, t_all, side="left")
         bucket *= nc  # (a new array: in place)
         bucket += c_all

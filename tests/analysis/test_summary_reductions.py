@@ -7,6 +7,7 @@ import numpy as np
 from analysis_synth import remote_datasets, write_artiq
 
 from analysis import cli, fidelity_summary
+from analysis import click_times as ct
 from analysis import herald_table as ht
 from analysis import heralds as hs
 from analysis import remote_runs as rr
@@ -17,16 +18,16 @@ def test_quantiles_and_histogram_match_numpy(rng):
     q = np.linspace(0.3, 1.0, 8)
     for n, hi in ((1, 5), (7, 3), (1000, 300), (5000, 10**7)):
         t = rng.integers(0, hi, n)
-        assert np.array_equal(sm._quantiles(t, q), np.quantile(t, q))
+        assert np.array_equal(ct.quantiles(t, q), np.quantile(t, q))
     for n in (2, 50, 10000):
         x = np.sort(1.7e9 + rng.random(n) * 100)
         x[n // 2] = x[n // 2 - 1]
         for b in (5, 60):
-            c, e = sm._histogram(x, b)
+            c, e = ct.histogram(x, b)
             c0, e0 = np.histogram(x, bins=b)
             assert np.array_equal(c, c0) and np.array_equal(e, e0)
     x = rng.random(100)  # unsorted: falls back to np.histogram
-    assert np.array_equal(sm._histogram(x, 7)[0], np.histogram(x, bins=7)[0])
+    assert np.array_equal(ct.histogram(x, 7)[0], np.histogram(x, bins=7)[0])
 
 
 def test_phase_codes_group_like_rounded_unique(rng):
@@ -54,7 +55,7 @@ def test_window_tables_equal_masked_tables(rng):
     codes = pidx * ht._NSET + small
     phases = np.sort(rng.random(n_ph))[::-1].copy()  # rows not in phase order
     t_last = np.where(rng.random(n) < 0.05, -1, rng.integers(0, 80, n))
-    stops = np.unique(sm._quantiles(t_last[t_last >= 0], np.linspace(0.3, 1.0, 8)).astype(np.int64))
+    stops = np.unique(ct.quantiles(t_last[t_last >= 0], np.linspace(0.3, 1.0, 8)).astype(np.int64))
     bucket = np.searchsorted(stops, t_last, side="left")
     nc = n_ph * ht._NSET
     kept = np.cumsum(
@@ -169,12 +170,13 @@ def test_window_from_chunks_equals_window_of_the_joined_arrays(rng, monkeypatch)
     chunks_c, chunks_t = np.split(codes, cuts), np.split(t_last, cuts)
 
     def window(c, t):
-        frame = sm._Frame([0], 2, True, [])
+        frame = ct.ExcitationFrame([0], 2, True, [])
         kw = dict(cl=0.95, rng=np.random.default_rng(4), lab=2.0, names=["x"], frame=frame)
         return sm._window(c, t, phases, ["parity"], **kw)
 
     from_chunks = window(chunks_c, chunks_t)
-    monkeypatch.setattr(sm, "_HIST_RANGE", 0)  # the joined path
+    monkeypatch.setattr(sm, "HIST_RANGE", 0)  # the joined path (and its quantiles too)
+    monkeypatch.setattr(ct, "HIST_RANGE", 0)
     joined = window([codes.astype(np.intp)], [t_last])
     assert len(from_chunks) >= 4 and from_chunks == joined
     assert all(w.fidelity is not None for w in from_chunks[2:])
