@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .folders import find_runs, not_named_as_results, parse_time
-from .io import AnalysisError, Run, load, same_runs
+from .io import AnalysisError, Run, load
+from .pooling import same_runs
 from .unusable import Skips, Unusable, or_unusable
 
 __all__ = [
@@ -154,7 +155,7 @@ def select_runs(
 
 
 def repeats(runs: list[Run]) -> dict[int, str]:
-    """The runs given more than once (:func:`~analysis.io.same_runs`): the index of each later
+    """The runs given more than once (:func:`~analysis.pooling.same_runs`): the index of each later
     file → the note that its per-run result repeats the first's."""
     index = {id(r): i for i, r in enumerate(runs)}
     out = {}
@@ -199,8 +200,8 @@ def groups(
 def split_by_heralding(args: argparse.Namespace, runs: list[Run]) -> list[list[Run]]:
     """``runs`` in one group per heralding path (``ionlink.heralding``: gateware, cpu) when they
     hold more than one, with a note: their rates differ, so they are never pooled
-    (:func:`~analysis.io.check_combinable`); runs whose files do not say form a group of their own
-    then. One path (or none said): ``[runs]``."""
+    (:func:`~analysis.pooling.check_combinable`); runs whose files do not say form a group of
+    their own then. One path (or none said): ``[runs]``."""
     paths: dict[str | None, list[Run]] = {}
     for r in runs:
         h = r.values.get("ionlink.heralding")

@@ -15,7 +15,8 @@ import numpy as np
 from .direct_fidelity import DirectFidelity, direct_fidelity
 from .estimate import DEFAULT_CL, Estimate
 from .folders import report_stem, staged_outputs
-from .io import DataError, Run, SchemaError, kind_problem, load, uncalibrated_note
+from .io import DataError, Run, SchemaError, kind_problem, load
+from .pooling import uncalibrated_note
 from .process import CNOT, CZ, GateTomography, TruthTable, gate_tomography, grover_success
 from .process import truth_table as truth_table_of
 from .stop_reason import stopped_early_note

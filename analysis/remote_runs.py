@@ -28,12 +28,11 @@ from .io import (
     MissingDataError,
     Run,
     SchemaError,
-    check_combinable,
     load,
     require,
-    uncalibrated_note,
 )
 from .photons import IncrementalHistogram
+from .pooling import check_combinable, uncalibrated_note
 from .stop_reason import COUNTED_TO_LAST_HERALD, STOPPED_AT_ONCE, early_note
 
 __all__ = [
@@ -428,7 +427,7 @@ def _histogram_tags(r: Run, hist: IncrementalHistogram, rows: int, progress: boo
 
 def _heralding(runs: list[Run]) -> str | None:
     """The heralding path all ``runs`` record (they are never pooled across paths:
-    :func:`~analysis.io.check_combinable`), ``None`` if one does not say."""
+    :func:`~analysis.pooling.check_combinable`), ``None`` if one does not say."""
     paths = {r.values.get("ionlink.heralding") for r in runs}
     return None if len(paths) != 1 or None in paths else str(paths.pop())
 

@@ -14,7 +14,7 @@ from analysis import cli, fidelity_summary
 from analysis.io import SchemaError
 
 RE = "RemoteEntanglement"
-#: what the simulator writes about a run's random stream (analysis.io._SIM_REPLAY_KEYS)
+#: what the simulator writes about a run's random stream (analysis.pooling._SIM_REPLAY_KEYS)
 SIM = {
     "ionlink.sim.provenance.lab_name": "oxford2020",
     "ionlink.sim.provenance.lab_sha256": "1562249bfa91",

@@ -13,7 +13,8 @@ import pytest
 from analysis_synth import readout_datasets, remote_datasets, write_artiq
 
 from analysis import cli, fidelity_summary, find_runs, load
-from analysis.io import DataError, SchemaError, check_combinable, require
+from analysis.io import DataError, SchemaError, require
+from analysis.pooling import check_combinable
 
 #: a real ARTIQ 5 results file kept beside the repository (``IONLINK_FOREIGN_H5`` names it
 #: elsewhere, e.g. from a git worktree)
