@@ -87,30 +87,22 @@ def _applet(module: str, *argv: str) -> subprocess.Popen:
     )
 
 
+def _following(ports: Ports) -> list[str]:
+    """The options that point an applet at the master on ``ports``."""
+    return [
+        "--server", "127.0.0.1",
+        "--port-notify", str(ports.notify),
+        "--port-control", str(ports.control),
+    ]  # fmt: skip
+
+
 def _herald_rate(ports: Ports) -> subprocess.Popen:
-    return _applet(
-        "applets.herald_rate",
-        "--server",
-        "127.0.0.1",
-        "--port-notify",
-        str(ports.notify),
-        "--port-control",
-        str(ports.control),
-    )
+    return _applet("applets.herald_rate", *_following(ports))
 
 
 def _host(ports: Ports) -> subprocess.Popen:
     return _applet(
-        "applets.host",
-        "--ionlink",
-        "--server",
-        "127.0.0.1",
-        "--port-notify",
-        str(ports.notify),
-        "--port-control",
-        str(ports.control),
-        "--port-broadcast",
-        str(ports.broadcast),
+        "applets.host", "--ionlink", *_following(ports), "--port-broadcast", str(ports.broadcast)
     )
 
 

@@ -150,16 +150,29 @@ def _lines(stream: Any) -> list[str]:
     return lines
 
 
-def _master_command(python: list[str]) -> tuple[list[str], int]:
-    """A simulated master's command line (``python``: how it is started) for ``repo`` on free
-    loopback ports, and its control port."""
+def _master(
+    tmp_path: pathlib.Path, python: list[str], ignore_sighup: bool = False
+) -> tuple[subprocess.Popen, int]:
+    """A simulated master (``python``: how it is started) for ``repo`` in ``tmp_path`` on free
+    loopback ports (SIGHUP ignored, as under ``nohup``, with ``ignore_sighup``), and its control
+    port."""
     notify, control, bcast, logport = free_ports(4)
     cmd = [*python, "master", "--device-db", str(ROOT / "device_db.py")]
     cmd += ["-r", "repo", "--lab", "oxford2020", "--seed", "2", "--no-applets"]
     cmd += ["--port-notify", str(notify), "--port-control", str(control)]
     cmd += ["--port-broadcast", str(bcast), "--port-logging", str(logport)]
     cmd += ["--no-localhost-bind", "--bind", "127.0.0.1"]
-    return cmd, control
+    nohup = (lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if ignore_sighup else None
+    master = subprocess.Popen(
+        cmd,
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=nohup,
+    )
+    return master, control
 
 
 def _submit_wait(tmp_path: pathlib.Path, control: int, experiment: str) -> subprocess.Popen:
@@ -181,10 +194,7 @@ def test_a_second_signal_stops_the_masters_run_at_once(tmp_path):
     says so (exit 143), the master exits 143 (before: it ignored the second signal)."""
     (tmp_path / "repo").mkdir()
     (tmp_path / "repo" / "sleeper.py").write_text(SLEEPER)
-    cmd, control = _master_command([sys.executable, "-m", "sim"])
-    master = subprocess.Popen(
-        cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    master, control = _master(tmp_path, [sys.executable, "-m", "sim"])
     waiting = None
     try:
         assert master.stdout.readline().strip() == "ionlink simulated master is ready."
@@ -348,10 +358,7 @@ def test_a_second_signal_while_the_masters_run_saves_says_so(tmp_path):
     (tmp_path / "repo").mkdir()
     (tmp_path / "repo" / "looper.py").write_text(LOOPER)
     (tmp_path / "slow_save.py").write_text(SLOW_SAVE)
-    cmd, control = _master_command([sys.executable, "slow_save.py"])
-    master = subprocess.Popen(
-        cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    master, control = _master(tmp_path, [sys.executable, "slow_save.py"])
     waiting = None
     try:
         assert master.stdout.readline().strip() == "ionlink simulated master is ready."
@@ -386,16 +393,7 @@ def test_sighup_stops_the_master_as_sigterm_does(tmp_path, nohup):
     (it killed it: no dataset store saved, no results file for the running experiment); under
     ``nohup`` (SIGHUP ignored) it goes on, and SIGTERM stops it."""
     (tmp_path / "repo").mkdir()
-    cmd, control = _master_command([sys.executable, "-m", "sim"])
-    master = subprocess.Popen(
-        cmd,
-        cwd=tmp_path,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=(lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN)) if nohup else None,
-    )
+    master, _ = _master(tmp_path, [sys.executable, "-m", "sim"], ignore_sighup=nohup)
     try:
         assert master.stdout.readline().strip() == "ionlink simulated master is ready."
         master.send_signal(signal.SIGHUP)
