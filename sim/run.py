@@ -222,6 +222,8 @@ class Run:
             ) from None
         self.start_time = time.time()
         self.run_time: float | None = None
+        #: ``run()`` returned (the experiment reached the end of its own code)
+        self.run_returned = False
         self.progress = _Progress(sim.progress, "{}-{}".format(self.rid, exp_cls.__name__))
         watch = sim.calibration_watch
         self.dataset_mgr = DatasetManager(
@@ -258,9 +260,16 @@ class Run:
                 tm,
                 signals_request_termination(self.sim.scheduler.request_termination) as received,
             ):
-                exc = self._lifecycle()
+                try:
+                    exc = self._lifecycle()
+                except SignalInterrupt as late:
+                    # a stop at once that landed between the experiment's steps and the save
+                    # of its results (the file is written below all the same)
+                    exc = late
         finally:
             with _held(received):  # the dataset store and the hardware state are saved whole
+                if self.run_time is not None and not self._written:
+                    self._late_write(exc)
                 self.progress.close()
                 self.device_mgr.close_devices()
                 self._saved(self.sim.dataset_db.save)
@@ -294,6 +303,15 @@ class Run:
             unseen_signal=unseen,
         )
 
+    def _late_write(self, exc: BaseException | None) -> None:
+        """The results of a run that reached ``run()`` and whose own save did not happen (a
+        signal, or any exception, escaped between its steps): written now, marked as stopped at
+        once if ``run()`` did not return."""
+        if isinstance(exc, SignalInterrupt) and not self.run_returned:
+            name = signal.Signals(exc.signum).name
+            self.dataset_mgr.set(STOPPED_AT_ONCE, name, {}, False, False, True)
+        self._write()
+
     def _saved(self, save: Any) -> None:
         """``save()``; a :class:`~sim.outputs.NotSaved` it raises is noted in :attr:`not_saved`
         (and with the simulation, which then does not say it again when it closes)."""
@@ -324,11 +342,12 @@ class Run:
         try:
             try:
                 exp.run()
+                self.run_returned = True
             finally:
                 self.device_mgr.notify_run_end()
         except BaseException as exc:
             logger.debug("run failed", exc_info=True)
-            if isinstance(exc, SignalInterrupt):
+            if isinstance(exc, SignalInterrupt) and not self.run_returned:
                 # the experiment did not reach the end of its own code (its totals, the last
                 # records): say so in the file, for whoever analyses it
                 name = signal.Signals(exc.signum).name

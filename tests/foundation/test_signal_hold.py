@@ -77,3 +77,58 @@ def test_an_interrupt_raised_inside_a_finaliser_still_stops():
             while time.monotonic() - t0 < 5:
                 time.sleep(0.001)
     assert time.monotonic() - t0 < 0.5
+
+
+def test_a_signal_between_the_run_and_its_save_still_writes(
+    simulation, write_experiment, monkeypatch
+):
+    """Found by a walk: a further signal landing after ``run()`` was stopped at once but before
+    the results were written (here: while the stop is logged) skipped the write."""
+    import sim.run as sim_run
+
+    debug = sim_run.logger.debug
+
+    def debug_then_signal(msg, *args, **kwargs):
+        debug(msg, *args, **kwargs)
+        if msg == "run failed":
+            os.kill(os.getpid(), signal.SIGINT)
+            for _ in range(1000):  # (the handler runs here)
+                pass
+
+    monkeypatch.setattr(sim_run.logger, "debug", debug_then_signal)
+    result = simulation.run(write_experiment(STOP_TWICE, "stop_twice"))
+    assert result.exit_code == 130 and result.results_file is not None
+    with h5py.File(result.results_file) as f:
+        d = f["datasets"]
+        assert list(d["taken"][()]) == [1, 2, 3] and "totals" not in d
+        assert d["ionlink.sim.stopped_at_once"][()] == b"SIGINT"
+
+
+RETURNS = """
+class Returns(EnvExperiment):
+    def build(self):
+        pass
+
+    def run(self):
+        self.set_dataset("taken", [4, 5])
+"""
+
+
+def test_a_stop_at_once_after_run_returned_writes_an_unmarked_file(
+    simulation, write_experiment, monkeypatch
+):
+    """A stop at once that lands after ``run()`` returned (here: while the devices are told the
+    run ended): the file is written, and not marked as stopped at once (the experiment reached
+    the end of its own code)."""
+    import sim.run as sim_run
+
+    def stop(self):
+        raise SignalInterrupt(signal.SIGTERM)
+
+    monkeypatch.setattr(sim_run.DeviceManager, "notify_run_end", stop)
+    result = simulation.run(write_experiment(RETURNS, "returns"))
+    assert result.exit_code == 143 and result.results_file is not None
+    with h5py.File(result.results_file) as f:
+        d = f["datasets"]
+        assert list(d["taken"][()]) == [4, 5]
+        assert "ionlink.sim.stopped_at_once" not in d
