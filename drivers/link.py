@@ -4,13 +4,13 @@
 :class:`LinkExperiment` is a mixin for ``EnvExperiment`` subclasses. It holds the arguments both
 heralding paths share, the analysis settings (Z, parity scan, tomography), the kernels that run
 after a herald (analysis rotations and readout of both ions), the host RPCs that receive the
-per-herald records (one async RPC per herald, never per attempt), the live datasets for the
-dashboard, and the final datasets of the schema in ``docs/datasets.md``.
+per-herald records (one async RPC per herald, never per attempt) and the final datasets of the
+schema in ``docs/datasets.md``; the totals each kernel sends (:mod:`drivers.link_totals`) and the
+live datasets for the dashboard (:mod:`drivers.link_live`) are its mixins.
 """
 
 import logging
 import time
-from math import pi
 
 import numpy as np
 from artiq.language.core import at_mu, delay_mu, kernel, now_mu, rpc
@@ -30,6 +30,7 @@ from drivers.analysis_settings import (  # noqa: F401 - re-exported for the expe
 from drivers.arguments import ArgumentValueError, CheckedArguments
 from drivers.bsa import psi_of_pattern
 from drivers.herald_records import HeraldRecords
+from drivers.link_live import LinkLive
 from drivers.link_timing import (
     DRTIO_MARGIN_LATENCIES,
     GATEWARE_MARGIN_S,
@@ -40,7 +41,8 @@ from drivers.link_timing import (
     link_default,
     satellite_latency_s,
 )
-from drivers.live import LivePublisher, live_figures
+from drivers.link_totals import LinkTotals
+from drivers.live import LivePublisher
 from drivers.run_end import COMPLETE, STOP_REASON, recording_stop_reason
 
 logger = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ class NoHeraldError(Exception):
     """The link did not herald within its bound (``herald_timeout``)."""
 
 
-class LinkExperiment(CheckedArguments):
+class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
     """Mixin: shared arguments (checked by :meth:`check_arguments`), post-herald kernels and
     herald bookkeeping."""
 
@@ -230,14 +232,6 @@ class LinkExperiment(CheckedArguments):
             self.set_dataset("live." + key, 0.0, broadcast=True, archive=False)
         self.live = LivePublisher(self)
 
-    def prepare_totals(self):
-        """The run's totals, none yet (:meth:`add_totals`, :meth:`count_to_last_herald`)."""
-        self.totals = {"attempts": 0, "lab_mu": 0, "cycles_mu": 0, "underflows": 0, "discarded": 0}
-        #: the running kernel's loop start (mu) and the records before it, until its totals
-        #: arrive (:meth:`loop_started`, :meth:`add_totals`)
-        self._open_loop: tuple[int, int] | None = None
-        self.counted_to_last_herald = False
-
     def prepare_herald_timeout(self, gate_mu):
         """Attempts without a herald after which the run stops with :class:`NoHeraldError`
         (``herald_timeout``, or 50/P with P expected from the single-photon calibration and the
@@ -335,60 +329,6 @@ class LinkExperiment(CheckedArguments):
             self.update_live()
 
     @rpc(flags={"async"})
-    def loop_started(self, t_lab0: TInt64):
-        """The kernel's loop starts at ``t_lab0`` (mu; async, once per kernel, before its first
-        herald): if the kernel ends without its totals (:meth:`add_totals`: an exception, a run
-        stopped at once), :meth:`write_results` counts its attempts and lab time up to its last
-        recorded herald (:meth:`count_to_last_herald`)."""
-        self._open_loop = (int(t_lab0), self.recorded())
-
-    def count_to_last_herald(self):
-        """The totals of a kernel that ended without sending them (:meth:`loop_started`): its
-        recorded heralds' attempts (each herald's count since the one before, the first's since
-        the loop's start; the remote gate: each shot's), their cycles, and the lab time from its
-        loop's start to its last record's ``t_lab_mu`` (the end of its last herald's attempts;
-        the remote gate: of its last shot); what came after that record (attempts, underflows,
-        herald handling, coolings) is not known and not counted. Sets
-        :attr:`counted_to_last_herald` and writes ``totals.counted_to_last_herald``."""
-        open_loop, self._open_loop = self._open_loop, None
-        if open_loop is None:
-            return
-        t_lab0, first = open_loop
-        attempts = self.record_column("attempts")[first:]
-        t_lab = self.record_column("t_lab_mu")[first:]
-        t = self.totals
-        n = int(attempts.sum())
-        t["attempts"] += n
-        t["cycles_mu"] += n * int(self.cycle_mu)
-        if len(t_lab):
-            t["lab_mu"] += int(t_lab[-1]) - t_lab0
-        self.counted_to_last_herald = True
-        self.set_dataset("totals.counted_to_last_herald", True)
-
-    @rpc(flags={"async"})
-    def add_totals(
-        self,
-        attempts: TInt64,
-        lab_mu: TInt64,
-        cycles_mu: TInt64,
-        underflows: TInt32,
-        discarded: TInt32,
-        herald_mu: TInt64,
-        runs: TInt32,
-    ):
-        """Totals of one kernel invocation (async). ``herald_mu``: timeline spent between heralds
-        and the next attempt (analysis pulses, readout, diagnostics); ``runs``: coolings."""
-        self._open_loop = None
-        t = self.totals
-        t["runs"] = t.get("runs", 0) + runs
-        t["herald_mu"] = t.get("herald_mu", 0) + herald_mu
-        t["attempts"] += attempts
-        t["lab_mu"] += lab_mu
-        t["cycles_mu"] += cycles_mu
-        t["underflows"] += underflows
-        t["discarded"] += discarded
-
-    @rpc(flags={"async"})
     def no_herald(self, attempts: TInt64) -> TNone:
         """Called by the kernel when ``attempts`` attempts in a row gave no herald (async: the
         kernel does not wait for it): the kernel then stops, and :meth:`run_link` raises
@@ -459,70 +399,6 @@ class LinkExperiment(CheckedArguments):
                 )
             )
 
-    def recorded(self) -> int:
-        """Heralds recorded so far (where a resumed kernel continues). An experiment that keeps
-        other records overrides it."""
-        return len(self.records)
-
-    def record_column(self, key: str) -> np.ndarray:
-        """One column of the records (``attempts``, ``t_lab_mu``, …), one value per record. An
-        experiment that keeps other records overrides it."""
-        return self.records.column(key)
-
-    def update_live(self):
-        """Progress, herald rate, psi+/- counts and a running fidelity estimate, from the
-        records' running sums (the cost of an update does not grow with the heralds)."""
-        r = self.records
-        n = len(r)
-        self.set_dataset(
-            "ionlink.progress", n / max(1, self.n_total), broadcast=True, archive=False
-        )
-        if n == 0:
-            return
-        self.set_dataset("live.psi_plus", r.psi_plus, broadcast=True, archive=False)
-        self.set_dataset("live.psi_minus", r.psi_minus, broadcast=True, archive=False)
-        f, sigma = self.fidelity_estimate()
-        t_first, t_last = r.first_last_t_lab()
-        figures = live_figures(
-            n,
-            t_first,
-            t_last,
-            r.attempts_after_first,
-            self.core.ref_period,
-            int(self.cycle_mu),
-            f,
-            sigma,
-        )
-        self.live.update(figures, n, r.t_det_rows(self.live.heralds_sent), self.core.ref_period)
-
-    def fidelity_estimate(self):
-        """Running F = (P_odd + C)/2 with psi+/- sign correction: P_odd from ZZ heralds, C from
-        XX/YY heralds (tomography) or the mean |parity| at the extreme analysis phases (parity
-        scan). NaN until both are available. A quick dashboard number, not the analysis.
-        Returns ``(F, σ_F)``, σ_F from the sample variances of the two terms."""
-        s = self.settings
-        tally = self.records.tally  # [setting, psi + 1, odd readout parity] -> heralds
-        ba, bb = np.array(s["basis_a"]), np.array(s["basis_b"])
-        zz = (ba == BASIS_Z) & (bb == BASIS_Z)
-        odd = tally[zz].sum(axis=(0, 1))
-        p_odd, var_p = _mean_and_variance([0.0, 1.0], odd)
-        xy = (ba == bb) & (ba != BASIS_Z)
-        # each herald's term: psi x readout parity (x 2 cos(4 pi phase) in a parity scan)
-        weight = np.cos(4 * pi * np.array(s["phase"])) * 2 if self.mode == "parity" else None
-        values, counts = [], []
-        for k in np.flatnonzero(xy):
-            w = 1.0 if weight is None else float(weight[k])
-            for psi in (-1, 0, 1):
-                for j, parity in enumerate((1.0, -1.0)):
-                    values.append(psi * parity * w)
-                    counts.append(int(tally[k, psi + 1, j]))
-        c, var_c = _mean_and_variance(values, counts)
-        if self.mode != "parity":
-            c = abs(c)
-        if self.mode == "z":
-            return p_odd, float(np.sqrt(var_p))
-        return 0.5 * (p_odd + c), 0.5 * float(np.sqrt(var_p + var_c))
-
     def write_results(self):
         """Final per-herald arrays and totals (docs/datasets.md)."""
         r, s = self.records, self.settings
@@ -567,15 +443,3 @@ class LinkExperiment(CheckedArguments):
         self.set_dataset("totals.heralds_discarded", np.int64(t["discarded"]))
         self.set_dataset("totals.cycle_mu", np.int64(self.cycle_mu))
         self.update_live()
-
-
-def _mean_and_variance(values, counts):
-    """Mean of samples taking ``values[i]`` ``counts[i]`` times, and the variance of that mean
-    (NaN, NaN without samples; the binomial p(1-p)/n for 0/1 samples)."""
-    x = np.asarray(values, dtype=float)
-    w = np.asarray(counts, dtype=float)
-    n = w.sum()
-    if n == 0:
-        return np.nan, np.nan
-    mean = float((w * x).sum() / n)
-    return mean, float((w * (x - mean) ** 2).sum() / n / n)
