@@ -203,7 +203,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
 
     def record_column(self, key: str) -> np.ndarray:
         """One column of the shots' records (``attempts``, ``t_lab_mu``: what
-        :meth:`~drivers.link.LinkExperiment.count_to_last_herald` counts a kernel that ended
+        :meth:`~drivers.link_totals.LinkTotals.count_to_last_herald` counts a kernel that ended
         without its totals to)."""
         return np.array(self.records[key], dtype=np.int64)
 
