@@ -9,6 +9,7 @@ cluster's workers are killed, a remote cluster's unfinished points cancelled."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -85,6 +86,15 @@ def _cancel_unfinished(client: Any, futures: list[Any], stop: BaseException) -> 
         stop.add_note("{} not cancelled: {}: {}".format(points, type(exc).__name__, exc))
         return
     stop.add_note("{} cancelled on the Dask scheduler at {}".format(points, _address(client)))
+
+
+def point_keys(fingerprint: str, folder: Path, points: list[Any]) -> list[str]:
+    """The Dask keys of ``points`` of the sweep ``fingerprint`` kept in ``folder``: a scheduler
+    runs a key once for every client that asks for it, so two identical sweeps kept in two
+    folders need their own keys (else the second is handed the first's records, whose files
+    lie in the first's folder); the same sweep resumed in its folder keeps them."""
+    where = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]
+    return ["point-{}-{}-{}".format(fingerprint, where, p.index) for p in points]
 
 
 def _load_done(folder: Path, fingerprint: str) -> dict[int, PointRecord]:
@@ -180,12 +190,7 @@ def run_sweep(
     try:
         from distributed import as_completed
 
-        futures = client.map(
-            run_point,
-            todo,
-            pure=False,
-            key=["point-{}-{}".format(fingerprint, p.index) for p in todo],
-        )
+        futures = client.map(run_point, todo, pure=False, key=point_keys(fingerprint, folder, todo))
         logger.info("%d points sent to the Dask scheduler at %s", len(futures), _address(client))
         for future in as_completed(futures):
             try:

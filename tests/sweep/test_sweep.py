@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -285,3 +286,53 @@ def test_points_get_the_absolute_folder_for_workers_elsewhere(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)
     assert main(["sweep", "--budget-only", "--workers", "0", "-o", "s.h5", "-q"]) == 0
     assert sent == [str(tmp_path.resolve() / "s" / "point_00000")]
+
+
+#: both points of :func:`test_identical_sweeps_in_two_folders_run_their_own_points` running
+_BOTH_RUNNING = threading.Barrier(2)
+
+
+def _point_in_its_folder(spec):
+    """A point that waits until another runs beside it (one shared task: never), then leaves
+    a mark in its folder."""
+    from sim.sweep_point import PointRecord
+
+    _BOTH_RUNNING.wait(timeout=20)
+    Path(spec.folder).mkdir(parents=True, exist_ok=True)
+    (Path(spec.folder) / "ran").write_text(spec.folder)
+    return PointRecord(spec.index, dict(spec.parameters), spec.seed_index, spec.seed)
+
+
+def test_identical_sweeps_in_two_folders_run_their_own_points(tmp_path, monkeypatch):
+    """Two identical sweeps kept in two folders, at once on one scheduler: each runs its own
+    points into its own folder. A scheduler runs a key once for every client that asks for it:
+    with the sweep's fingerprint and the point's index as the key, the second sweep was handed
+    the first's records (their files in the first's folder), and its own folder got none."""
+    from distributed import Client, LocalCluster
+
+    _BOTH_RUNNING.reset()
+    d = definition(axes=(Axis("bsa.mode_overlap", (0.9,)),), budget_only=True)
+    # (in-process: no network at all)
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        monkeypatch.setattr(sweep_run, "run_point", _point_in_its_folder)
+        monkeypatch.setattr(
+            sweep_run, "_client", lambda scheduler, workers: (Client(cluster), None)
+        )
+        records = {}
+
+        def sweep(name):
+            records[name] = run_sweep(
+                d, tmp_path / f"{name}.h5", tmp_path / name, scheduler=cluster.scheduler_address
+            )
+
+        threads = [threading.Thread(target=sweep, args=(n,)) for n in ("a", "b")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    for name in ("a", "b"):
+        assert records[name][0].error is None
+        ran = tmp_path / name / "point_00000" / "ran"
+        assert ran.read_text() == str((tmp_path / name / "point_00000").resolve())
