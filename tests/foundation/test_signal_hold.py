@@ -50,13 +50,17 @@ class StopTwice(EnvExperiment):
 """
 
 
-def test_a_run_stopped_at_once_is_written_and_marked(simulation, write_experiment):
-    result = simulation.run(write_experiment(STOP_TWICE, "stop_twice"))
+def _check_stopped_at_once(result):
+    """STOP_TWICE's run: stopped at once (exit 130), its data written and the file marked."""
     assert result.exit_code == 130 and result.results_file is not None
     with h5py.File(result.results_file) as f:
         d = f["datasets"]
         assert list(d["taken"][()]) == [1, 2, 3] and "totals" not in d
         assert d["ionlink.sim.stopped_at_once"][()] == b"SIGINT"
+
+
+def test_a_run_stopped_at_once_is_written_and_marked(simulation, write_experiment):
+    _check_stopped_at_once(simulation.run(write_experiment(STOP_TWICE, "stop_twice")))
 
 
 def test_an_interrupt_raised_inside_a_finaliser_still_stops():
@@ -96,12 +100,7 @@ def test_a_signal_between_the_run_and_its_save_still_writes(
                 pass
 
     monkeypatch.setattr(sim_run.logger, "debug", debug_then_signal)
-    result = simulation.run(write_experiment(STOP_TWICE, "stop_twice"))
-    assert result.exit_code == 130 and result.results_file is not None
-    with h5py.File(result.results_file) as f:
-        d = f["datasets"]
-        assert list(d["taken"][()]) == [1, 2, 3] and "totals" not in d
-        assert d["ionlink.sim.stopped_at_once"][()] == b"SIGINT"
+    _check_stopped_at_once(simulation.run(write_experiment(STOP_TWICE, "stop_twice")))
 
 
 RETURNS = """
