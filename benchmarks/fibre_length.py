@@ -39,8 +39,9 @@ def _check(exp: str, result):
 
 def _row(fibre_m: float, lab_name: str, heralds: int, seed: int) -> str:
     from analysis.summary import fidelity_summary
+    from sim.lab_resolution import resolve_lab
     from sim.physics.budget import budget_dict
-    from sim.runner import Simulation, resolve_lab
+    from sim.runner import Simulation
 
     base = resolve_lab(lab_name, None)
     lab = dataclasses.replace(base, drtio=dataclasses.replace(base.drtio, fibre_m=fibre_m))

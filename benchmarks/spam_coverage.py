@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """One-sided miss rates of the SPAM-corrected ψ± mean when the readout errors come from a small
-calibration, the study behind :func:`analysis.bell.spam_error_draws`.
+calibration, the study behind :func:`analysis.spam_correction.spam_error_draws`.
 
 For Werner states of fidelity F read with symmetric flips ε per ion, draws ψ+ and ψ− counts
 (``n`` heralds in each of the XX, YY, ZZ settings) and a readout calibration of ``shots`` bright

@@ -299,7 +299,8 @@ def _print_datasets(datasets: dict) -> None:
 
 def cmd_budget(args: argparse.Namespace) -> int:
     """``ionlink-sim budget LAB``."""
-    from sim.runner import InputError, resolve_lab
+    from sim.lab_resolution import resolve_lab
+    from sim.runner import InputError
 
     try:
         from sim.physics.budget import LoopArguments, budget_dict, format_budget

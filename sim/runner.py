@@ -33,7 +33,6 @@ from typing import Any, Callable, Sequence
 
 from sim import artiq_env
 from sim.blas import single_threaded_blas
-from sim.datasets import DatasetDB
 from sim.device_manager import DeviceDBError, load_device_db, transform_device_db
 from sim.experiment_file import (
     ArgumentError,
@@ -48,6 +47,14 @@ from sim.lab_datasets import (
     note_calibration_lab,
     seed_lab_datasets,
 )
+from sim.lab_resolution import no_lab_message, resolve_lab
+from sim.lab_stores import (
+    UnsavedRIDs,
+    check_rids,
+    claim_lab,
+    load_stored,
+    open_dataset_store,
+)
 from sim.outputs import (
     LMDB_ROOM,
     NotSaved,
@@ -60,7 +67,7 @@ from sim.outputs import (
     write_with_fallback,
 )
 from sim.provenance import NO_LAB, Provenance, lab_file, random_stream
-from sim.results import RIDCounter, RIDFileError
+from sim.results import RIDCounter
 from sim.run import (
     DIAGNOSTICS_PREFIX,
     EXIT_BAD_INPUT,
@@ -73,6 +80,7 @@ from sim.run import (
     installed_time_manager,
 )
 from sim.seed import check_seed
+from sim.session_setup import make_session, open_tag_feed
 
 __all__ = [
     "Simulation",
@@ -84,8 +92,6 @@ __all__ = [
     "parse_arguments",
     "get_experiment",
     "load_experiment_module",
-    "resolve_lab",
-    "copied_store",
     "EXIT_OK",
     "EXIT_EXPERIMENT_ERROR",
     "EXIT_BAD_INPUT",
@@ -99,151 +105,6 @@ logger = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------------------------
 # the simulation
-
-
-def _make_session(
-    device_db: dict,
-    seed: int | None,
-    lab: Any,
-    vcd: str | None,
-    hardware_faithful: bool = False,
-    link_down: Any = (),
-    cost_profile: Any = "kasli2",
-    drawn_costs: Any = None,
-    engine_setup: Callable[[Any], None] | None = None,
-) -> Any:
-    try:
-        from sim.session import SimSession
-    except ImportError:
-        logger.warning("sim.session is not available: running without an RTIO engine")
-        return None
-    try:
-        session = SimSession(
-            device_db=device_db,
-            seed=seed,
-            lab=lab,
-            vcd=vcd,
-            cost_profile=cost_profile,
-            hardware_faithful=hardware_faithful,
-            link_down=link_down,
-            drawn_costs=drawn_costs,
-        )
-    except DeviceDBError as exc:  # says what is wrong with which entry
-        raise InputError("device database: {}".format(" ".join(str(exc).split()))) from exc
-    except Exception as exc:
-        raise InputError(
-            "cannot set up the simulation (device database / lab): {}: {}".format(
-                type(exc).__name__, " ".join(str(exc).split())
-            )
-        ) from exc
-    if engine_setup is not None:
-        engine_setup(session.engine)
-    return session
-
-
-def resolve_lab(
-    lab: Any, device_db_path: pathlib.Path | None, overrides: Sequence[str] = ()
-) -> Any:
-    """Load the lab description: ``lab`` (preset name, path or loaded object), else the ``lab.toml``
-    next to the device database if present, else ``None``; with ``overrides`` (``KEY=VALUE``
-    texts of ``--set``, :mod:`sim.physics.lab_overrides`) applied to its TOML document.
-
-    :raises InputError: the lab cannot be loaded, an override is bad, or there are overrides
-        but no lab file to apply them to.
-    """
-    if lab == NO_LAB:  # explicitly none: the timing alone
-        if overrides:
-            raise InputError("--set needs a lab, not --lab {}".format(NO_LAB))
-        return None
-    if lab is None:
-        lab = lab_file(None, device_db_path)
-        if lab is None:
-            if overrides:
-                raise InputError("--set needs a lab: give --lab (no lab.toml beside the device db)")
-            return None
-    if not isinstance(lab, (str, os.PathLike)):
-        if overrides:
-            source = getattr(lab, "source", "")
-            if not source:
-                raise InputError("--set needs a lab read from a TOML file")
-            return resolve_lab(source, device_db_path, overrides)
-        return lab
-    try:
-        from sim.physics.lab import load_lab
-    except ImportError as exc:
-        raise InputError(
-            "cannot load lab {!r}: sim.physics is not available".format(str(lab))
-        ) from exc
-    try:
-        from sim.physics.lab_overrides import parse_override
-
-        return load_lab(os.fspath(lab), [parse_override(text) for text in overrides])
-    except Exception as exc:
-        raise InputError(
-            "cannot load lab {!r}: {}".format(str(lab), " ".join(str(exc).split()))
-        ) from exc
-
-
-def _no_lab(device_db_path: Any) -> str:
-    """What a simulation that found no lab description says (no ``--lab``, no ``lab.toml``
-    beside the device database): it simulates nothing physical, yet an experiment that only
-    counts would exit 0 with e.g. a dark-count rate of 0."""
-    from sim.presets import PRESETS
-
-    return (
-        "no lab description: no --lab and no lab.toml beside {}, so nothing physical would be "
-        "simulated (no photons, fluorescence or clicks); give --lab PRESET or PATH (presets: {}), "
-        "or --lab {} for the experiment's timing alone".format(
-            device_db_path or "the device database", ", ".join(PRESETS), NO_LAB
-        )
-    )
-
-
-def _check_rids(rids: RIDCounter) -> None:
-    """Read the last run id before anything is built: a ``last_rid.pyon`` that holds none (or
-    cannot be read) is an :class:`InputError` naming it."""
-    try:
-        rids.last()
-    except RIDFileError as exc:
-        raise InputError(str(exc)) from None
-    except OSError as exc:
-        raise InputError(
-            "run-id file '{}' cannot be read ({})".format(rids.cache_file, cause(exc))
-        ) from None
-
-
-def _claim_lab(store: Any, read_only: bool) -> None:
-    """Hold the simulated lab of a simulation that keeps its hardware state on disk and writes
-    it (:meth:`~sim.state_file.HardwareStore.claim`); another process holding it is an
-    :class:`InputError`."""
-    if read_only:
-        return
-    from sim.lab_lock import LabInUse
-
-    try:
-        store.claim()
-    except LabInUse as exc:
-        raise InputError(str(exc)) from None
-
-
-def _open_dataset_store(path: pathlib.Path | None, read_only: bool) -> DatasetDB:
-    """The simulation's dataset store at ``path`` (None: in memory); read-only: an in-memory
-    copy of it. Raises :class:`InputError` if it cannot be opened."""
-    try:
-        return copied_store(path) if read_only else DatasetDB(path)
-    except Exception as exc:  # lmdb.Error: not an LMDB file, locked, ...
-        raise InputError(
-            "cannot open dataset store '{}': {}".format(path, " ".join(str(exc).split()))
-        ) from exc
-
-
-def _load_stored(store: Any) -> Any:
-    from sim.state_file import StateFileError
-
-    try:
-        return store.load()
-    except StateFileError as exc:
-        raise InputError(f"{exc}: run with --power-up to start from a cold machine") from exc
 
 
 class Simulation:
@@ -349,7 +210,7 @@ class Simulation:
         self.seed = seed
         self.lab = resolve_lab(lab, ddb_path, lab_overrides)
         if self.lab is None and lab != NO_LAB:
-            no_lab = _no_lab(device_db if ddb_path is not None else None)
+            no_lab = no_lab_message(device_db if ddb_path is not None else None)
             if lab_required:
                 raise InputError(no_lab)
             logger.warning("%s", no_lab)
@@ -361,7 +222,7 @@ class Simulation:
             else pathlib.Path(work_dir).resolve()
         )
         self.read_only = read_only
-        rids = _UnsavedRIDs if read_only else RIDCounter
+        rids = UnsavedRIDs if read_only else RIDCounter
         self.rid_counter = rids(base / "last_rid.pyon", self.results_dir)
         self.dataset_db_path: pathlib.Path | None
         if dataset_db is False:
@@ -385,10 +246,10 @@ class Simulation:
             prepare_outputs(self.output_paths())
         except OutputPathError as exc:
             raise InputError(str(exc)) from None
-        _check_rids(self.rid_counter)
-        _claim_lab(self._store, read_only)  # first: a lab held elsewhere opens nothing
+        check_rids(self.rid_counter)
+        claim_lab(self._store, read_only)  # first: a lab held elsewhere opens nothing
         try:
-            self.dataset_db = _open_dataset_store(self.dataset_db_path, read_only)
+            self.dataset_db = open_dataset_store(self.dataset_db_path, read_only)
             if self.lab is not None:  # the lab's loop design, as a real lab keeps it (calib.link.*)
                 seed_lab_datasets(self.dataset_db, self.lab)
             #: warns when an experiment reads a calibration measured at another lab
@@ -403,7 +264,7 @@ class Simulation:
             self._own_session = session is None
             self.hardware_faithful = hardware_faithful
             self.link_down = tuple(link_down)
-            stored = None if power_up else _load_stored(self._store)
+            stored = None if power_up else load_stored(self._store)
             # The session sees the lab's own entries (class names, channels, sim_* keys).
             self.session = self._new_session() if session is None else session
             self._next_state: Any = None  # the state the next experiment starts from
@@ -413,7 +274,7 @@ class Simulation:
             #: the state the running (or last) experiment's session started from: None for a
             #: power-up, :data:`_AS_LEFT` for the session an earlier experiment left
             self._started_from: Any = stored
-            self._tag_feed = _tag_feed(tag_feed, self.session)
+            self._tag_feed = open_tag_feed(tag_feed, self.session)
             stored_seed = None if stored is None else stored.seed
             if stored is not None and self._own_session:
                 self._continue_from(self.session, stored)
@@ -566,7 +427,7 @@ class Simulation:
             ) from exc
 
     def _new_session(self) -> Any:
-        return _make_session(
+        return make_session(
             self.raw_device_db,
             self.seed,
             self.lab,
@@ -663,42 +524,6 @@ class Simulation:
 #: :attr:`Simulation._started_from` of a session that continues as an earlier experiment left it
 #: (its state could not be captured): a refused experiment cannot be undone there
 _AS_LEFT = object()
-
-
-def _tag_feed(address: str | None, session: Any) -> Any:
-    """The time tagger's feed at ``address`` tapping ``session``, or None."""
-    if not address:
-        return None
-    from sim.tag_feed import TagFeed
-
-    feed = TagFeed(address)
-    if session is not None:
-        feed.attach(session)
-    return feed
-
-
-class _UnsavedRIDs(RIDCounter):
-    """Run ids counted on from the lab's ``last_rid.pyon``, never written back."""
-
-    _last: int | None = None
-
-    def last(self) -> int:
-        return super().last() if self._last is None else self._last
-
-    def _store(self, rid: int) -> None:
-        self._last = rid
-
-
-def copied_store(path: pathlib.Path | None) -> DatasetDB:
-    """An in-memory dataset store holding what the store at ``path`` holds (if it exists)."""
-    store = DatasetDB(None)
-    if path is not None and path.is_file():
-        source = DatasetDB(path)
-        try:
-            store.data.update(source.data)
-        finally:
-            source.close_db()
-    return store
 
 
 def run_experiment(

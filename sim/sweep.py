@@ -195,7 +195,7 @@ class SweepDefinition:
         the budget does not model."""
         from sim.budget_arguments import budget_inputs, unmodelled_note
         from sim.experiment_arguments import check_argument_values, declared_arguments
-        from sim.runner import resolve_lab
+        from sim.lab_resolution import resolve_lab
         from sim.sweep_point import EXPERIMENT
 
         values = self.argument_values()

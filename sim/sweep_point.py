@@ -226,7 +226,7 @@ def _add_note(record: PointRecord, note: str) -> None:
 
 
 def _run(spec: PointSpec, record: PointRecord, cancellation: _Cancellation) -> None:
-    from sim.runner import resolve_lab
+    from sim.lab_resolution import resolve_lab
 
     lab = resolve_lab(spec.lab, None, spec.overrides)
     _budget(spec, record)
@@ -246,8 +246,8 @@ def _budget(spec: PointSpec, record: PointRecord, gate_mu: tuple[int, int] | Non
     the lab's nominal one) in ``record.budget``; none and a note when an argument is not
     modelled."""
     from sim.budget_arguments import budget_inputs
+    from sim.lab_resolution import resolve_lab
     from sim.physics.budget import LoopArguments, budget_dict
-    from sim.runner import resolve_lab
     from sim.topology import is_two_chassis
 
     inputs = budget_inputs(spec.experiment_arguments())

@@ -134,7 +134,8 @@ def run_slack(
     :raises InputError: bad input; :raises SlackRunFailed: a run failed otherwise than by an
         underflow (the message names the run). ``lab_required``: as
         :class:`~sim.runner.Simulation`'s (the command line's)."""
-    from sim.runner import InputError, Simulation, copied_store
+    from sim.lab_stores import copied_store
+    from sim.runner import InputError, Simulation
 
     if runs < 2:
         raise InputError("--runs must be at least 2")

@@ -6,6 +6,7 @@ import pytest
 from analysis_synth import counts4, sample_outcomes, scan_counts, werner
 
 from analysis import bell
+from analysis.spam_correction import calibration_counts, spam_error_draws
 from analysis.tomography import state_fidelity
 
 PHASES = np.arange(12) / 12
@@ -373,8 +374,8 @@ def test_calibration_counts_invert_the_jeffreys_spread(k, n):
     a σ of 0 keeps that ion's error exact in the draws."""
     a, b = k + 0.5, n - k + 0.5
     sd = math.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
-    assert bell.calibration_counts(k / n, sd) == pytest.approx((k, n), rel=1e-6, abs=1e-9)
-    ea, eb = bell.spam_error_draws((k / n, 0.01), (sd, 0.0), 50, np.random.default_rng(0))
+    assert calibration_counts(k / n, sd) == pytest.approx((k, n), rel=1e-6, abs=1e-9)
+    ea, eb = spam_error_draws((k / n, 0.01), (sd, 0.0), 50, np.random.default_rng(0))
     assert np.all(eb.lower == 0.01) and np.all(eb.upper == 0.01)
     assert np.all(ea.lower <= ea.upper.max()) and ea.upper.mean() > ea.lower.mean()
 

@@ -24,7 +24,8 @@ def simulation(
     no results files; ``options``: more of the simulation's keyword arguments (``vcd``,
     ``tag_feed``, ...). With ``startup`` the Startup experiment has run (as after a power-up in
     the lab: the Urukuls need their init)."""
-    from sim.runner import Simulation, resolve_lab
+    from sim.lab_resolution import resolve_lab
+    from sim.runner import Simulation
 
     lab_obj = resolve_lab(lab, None)
     s = Simulation(

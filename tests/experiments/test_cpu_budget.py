@@ -26,7 +26,7 @@ SILENT = ("bsa.detectors.*.efficiency=0.0", "bsa.detectors.*.dark_rate_hz=0.0")
 
 
 def _lab(name, *sets):
-    from sim.runner import resolve_lab
+    from sim.lab_resolution import resolve_lab
 
     return resolve_lab(name, None, sets)
 

@@ -265,7 +265,7 @@ def test_a_preset_read_from_another_checkout_keeps_the_state():
     lab as after power-up) is the same lab."""
     import dataclasses
 
-    from sim.runner import resolve_lab
+    from sim.lab_resolution import resolve_lab
     from sim.state_file import fingerprint
 
     lab = resolve_lab("oxford2025", None, [])

@@ -10,7 +10,7 @@ import pytest
 
 from analysis import fidelity_summary, load
 from analysis.gate_report import gate_summary
-from sim.runner import resolve_lab
+from sim.lab_resolution import resolve_lab
 
 from .simhelpers import REPO, simulation
 

@@ -19,7 +19,8 @@ PARITY_POINTS = 2
 @pytest.fixture(scope="module")
 def session(tmp_path_factory):
     """(VCD read back, remote-entanglement datasets, calibration) of one seeded session."""
-    from sim.runner import Simulation, resolve_lab
+    from sim.lab_resolution import resolve_lab
+    from sim.runner import Simulation
 
     path = tmp_path_factory.mktemp("vcd") / "run.vcd"
     lab = resolve_lab("oxford2020", None)

@@ -34,7 +34,7 @@ class Exp(EnvExperiment):
 def cli(tmp_path, monkeypatch, write_experiment):
     """Run the CLI in tmp_path with the fake device_db; returns (rc, stdout, stderr)."""
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sim.runner, "_make_session", lambda *a: ionlink_fakes.FakeSession())
+    monkeypatch.setattr(sim.runner, "make_session", lambda *a: ionlink_fakes.FakeSession())
     (tmp_path / "device_db.py").write_text(
         "import ionlink_fakes\ndevice_db = ionlink_fakes.device_db()\n"
         "device_db['zotino0'] = {'type': 'local', 'module': 'artiq.coredevice.zotino', "

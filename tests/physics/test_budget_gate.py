@@ -15,10 +15,10 @@ import pytest
 
 import sim.sweep_point as sweep_point
 from sim.budget_arguments import calibrated_gate, played_gate
+from sim.lab_resolution import resolve_lab
 from sim.physics.attempts import nominal_cycle
 from sim.physics.budget import LoopArguments, budget_dict, predict
 from sim.physics.world import PhysicsWorld
-from sim.runner import resolve_lab
 
 #: relative agreement of the budget's P with the exact cycle law for one gate
 TOLERANCE = 2e-4

@@ -15,8 +15,8 @@ from analysis.cli import main as analyze
 from sim.budget_arguments import COUNTERPARTS
 from sim.cli import main
 from sim.experiment_arguments import declared_arguments
+from sim.lab_resolution import resolve_lab
 from sim.physics.budget import LoopArguments, budget_dict
-from sim.runner import resolve_lab
 
 
 def test_the_registry_classifies_every_argument_the_experiment_declares():
