@@ -36,6 +36,7 @@ _boot = checked_arg(
 
 
 def get_argparser() -> argparse.ArgumentParser:
+    """The ``ionlink-analyze`` command line: its subcommands and their options."""
     p = _Parser(prog=PROG, description="Analyse ionlink/ARTIQ HDF5 results files.")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = p.add_subparsers(dest="cmd", required=True)

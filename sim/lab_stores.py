@@ -65,6 +65,8 @@ def open_dataset_store(path: pathlib.Path | None, read_only: bool) -> DatasetDB:
 
 
 def load_stored(store: Any) -> Any:
+    """The hardware state kept in ``store`` (its ``load()``); a state file that cannot be read is
+    an :class:`InputError` that says how to start from a cold machine instead."""
     from sim.state_file import StateFileError
 
     try:
@@ -79,9 +81,11 @@ class UnsavedRIDs(RIDCounter):
     _last: int | None = None
 
     def last(self) -> int:
+        """The last run id given out (the file's, until this counter gave one)."""
         return super().last() if self._last is None else self._last
 
     def _store(self, rid: int) -> None:
+        """Keep ``rid`` in memory only (the file stays as it was)."""
         self._last = rid
 
 
