@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from . import bell
 from . import heralds as hs
 from . import photons as ph
-from . import tomography as tomo
 from .click_times import (
     HIST_RANGE,
     ExcitationFrame,
@@ -33,6 +30,14 @@ from .click_times import (
     shifted,
 )
 from .estimate import DEFAULT_CL, Estimate
+from .fidelity_estimator import (
+    estimate,
+    partial_scan_note,
+    prefix,
+    programmed_phases,
+    readout_errors,
+    readout_sigmas,
+)
 from .fidelity_report import (
     FidelityEstimates,
     FidelityReport,
@@ -40,7 +45,7 @@ from .fidelity_report import (
     PhotonTiming,
     SourceInfo,
 )
-from .herald_table import _NSET, OutcomeTables, _tables
+from .herald_table import _NSET, _tables
 from .io import DEFAULT_CHUNK_ROWS, DataError
 from .lifetime import fit_lifetime
 from .preload import preload
@@ -104,35 +109,6 @@ def fidelity_summary(
     )
 
 
-def _readout_errors(
-    per_run: list[tuple[float, float]] | None, notes: list[str]
-) -> tuple[float, float] | None:
-    """The runs' common readout errors for the SPAM correction, or ``None`` (noted why)."""
-    if per_run is None:
-        return None
-    errs = set(per_run)
-    if len(errs) > 1:
-        notes.append("readout errors differ between runs: no SPAM correction")
-        return None
-    e = errs.pop()
-    if not all(0 <= x < 0.5 for x in e):
-        notes.append(f"readout errors {e} outside [0, 0.5): no SPAM correction")
-        return None
-    return e
-
-
-def _readout_sigmas(
-    per_run: list[tuple[float, float]] | None, errs: tuple[float, float] | None
-) -> tuple[float, float] | None:
-    """The standard errors of the runs' common readout errors (one calibration: the same in
-    every run), or ``None`` where a run lacks them (the correction then takes the errors as
-    exact and says so)."""
-    if errs is None or per_run is None or len(set(per_run)) != 1:
-        return None
-    sa, sb = per_run[0]
-    return (sa, sb) if sa >= 0 and sb >= 0 else None
-
-
 def _duty_cycle(runs: list[RunTotals], lab_s: float) -> float | None:
     """Lab-time-weighted mean duty cycle of the runs; ``None`` if a run lacks it or no lab time."""
     weighted = 0.0
@@ -141,187 +117,6 @@ def _duty_cycle(runs: list[RunTotals], lab_s: float) -> float | None:
             return None
         weighted += r.duty_cycle * r.lab_time_s
     return weighted / lab_s if lab_s > 0 else None
-
-
-@dataclass(frozen=True)
-class _Fidelities:
-    """What :func:`_estimate` gives: per-ψ parts and tomography, the combined (and SPAM-corrected)
-    fidelity with the estimator's name."""
-
-    parts: dict[int, bell.BellFidelity]
-    tomography: dict[int, tomo.TomographyResult]
-    fidelity: Estimate | None
-    fidelity_spam: Estimate | None
-    estimator: str
-    notes: list[str]
-
-
-def _estimate(
-    tables: OutcomeTables,
-    modes: list[str],
-    *,
-    cl: float,
-    n_boot: int,
-    rng: np.random.Generator,
-    errs: tuple[float, float] | None,
-    with_tomo: bool,
-    names: list[str],
-    sigmas: tuple[float, float] | None = None,
-    programmed: int | None = None,
-) -> _Fidelities:
-    """The fidelity estimates of ``tables``; ``programmed``: the distinct analysis phases (mod
-    1/2 turn) the runs programmed for their X/Y heralds (None: not recorded). The fringe fit
-    needs 3: a detection-time phase correction spreads one programmed phase over a few
-    hundredths of a turn, which makes the fit's design full rank but leaves the coherence
-    undetermined (it was fitted to 1, its bootstrap interval collapsed to [1, 1])."""
-    counts, scans = tables.counts, tables.scans
-    parts: dict[int, bell.BellFidelity] = {}
-    tomos: dict[int, tomo.TomographyResult] = {}
-    kind = "parity" if "parity" in modes else modes[0]
-    lacking: dict[int, str] = {}  # ψ sign → why its part is n/a
-    for s, c in counts.items():
-        try:
-            if kind == "parity":
-                # a ψ without the heralds its estimate needs is n/a, as in the other modes
-                if s not in scans:
-                    lacking[s] = "no X/Y (parity-scan) heralds"
-                    continue
-                if programmed is not None and programmed < 3:
-                    lacking[s] = (
-                        f"X/Y heralds at {programmed} programmed analysis phase(s) (mod 1/2 "
-                        "turn); the parity fit needs at least 3 (the detection-time phase "
-                        "correction only spreads each one)"
-                    )
-                    continue
-                sc = scans[s]
-                gap = bell.parity_scan_gap(c[0, 0], sc.phase_turns, sc.n)
-                if gap is not None:
-                    lacking[s] = gap
-                    continue
-                parts[s] = bell.fidelity_parity_scan(
-                    c[0, 0],
-                    sc.phase_turns,
-                    sc.n_even,
-                    sc.n,
-                    psi=s,
-                    cl=cl,
-                    n_boot=n_boot,
-                    rng=rng,
-                    readout_errors=errs,
-                    readout_sigmas=sigmas,
-                )
-            elif c[1, 1].sum() and c[2, 2].sum() and c[0, 0].sum():
-                parts[s] = bell.fidelity_correlations(
-                    c[1, 1],
-                    c[2, 2],
-                    c[0, 0],
-                    psi=s,
-                    cl=cl,
-                    n_boot=n_boot,
-                    rng=rng,
-                    readout_errors=errs,
-                    readout_sigmas=sigmas,
-                )
-                if with_tomo and kind == "tomography" and np.all(c.sum(axis=-1) > 0):
-                    tomos[s] = tomo.tomography(c, psi=s, cl=cl, rng=rng, readout_errors=errs)
-            elif kind == "tomography":
-                empty = [nm for nm, i in (("XX", 1), ("YY", 2), ("ZZ", 0)) if not c[i, i].sum()]
-                lacking[s] = f"no heralds in setting(s) {', '.join(empty)}"
-        except ValueError as e:
-            raise DataError(names, f"{_psi(s)}: {e}") from e
-    notes = [f"{_psi(s)}: n/a: {why}" for s, why in sorted(lacking.items(), reverse=True)]
-    if not parts:
-        zc = sum(c[0, 0] for c in counts.values())
-        if kind in ("z", "parity") and zc.sum() > 0:
-            why = (
-                "mode 'z' measures no coherence"
-                if kind == "z"
-                else "no parity-scan heralds (basis X/Y) yet: the run measured no coherence"
-                if not scans
-                else "no ψ sign has the heralds its parity fit needs: no coherence measured"
-            )
-            po = bell.p_odd(zc, cl=cl)
-            no_z = [_psi(s) for s, c in counts.items() if not c[0, 0].sum()]
-            bound = (
-                Estimate(
-                    float("nan"),
-                    0.0,
-                    po.hi,
-                    cl,
-                    f"upper bound only: F <= P_odd ({why}); P_odd {po.method}",
-                )
-                if not no_z  # (P_odd of the other sign's heralds alone bounds theirs alone)
-                else Estimate(
-                    float("nan"),
-                    0.0,
-                    1.0,
-                    cl,
-                    f"no bound: {', '.join(no_z)} without Z-basis heralds for P_odd ({why})",
-                )
-            )
-            return _Fidelities(parts, tomos, bound, None, "Z populations only (bound)", notes)
-        raise DataError(
-            names,
-            "no heralds in the settings the fidelity estimator needs "
-            "(Z populations and X/Y analysis)",
-        )
-    est_name = {
-        "parity": "F = ½(P_odd ± C), Z populations + parity-scan fit",
-        "tomography": "F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from correlations",
-        "z": "F = (1 ± ⟨XX⟩ ± ⟨YY⟩ − ⟨ZZ⟩)/4 from correlations",
-    }[kind]
-    comb = bell.combine_fidelities(list(parts.values()), rng=rng)
-    comb_spam = (
-        bell.combine_fidelities(list(parts.values()), spam=True, rng=rng)
-        if errs is not None
-        else None
-    )
-    name = est_name
-    if lacking:  # the combined figure is then the other sign's alone: say so
-        only = " and ".join(_psi(s) for s in sorted(parts, reverse=True))
-        name += f"; {only} heralds only ({', '.join(map(_psi, lacking))} n/a)"
-        notes.append(f"the combined fidelity is of the {only} heralds alone")
-    return _Fidelities(parts, tomos, _prefix(comb, name), _prefix(comb_spam, name), est_name, notes)
-
-
-def _psi(s: int) -> str:
-    return "ψ+" if s > 0 else "ψ−"
-
-
-def _programmed_phases(xy_phases: set[float]) -> int | None:
-    """The distinct analysis phases (mod 1/2 turn, the fringe's period) programmed for the X/Y
-    heralds (None: the files record no ``herald.phase``, or no X/Y herald)."""
-    return len({round(p % 0.5, 9) % 0.5 for p in xy_phases}) if xy_phases else None
-
-
-def _partial_scan_note(
-    xy_phases: set[float], modes: list[str], runs: list[RunTotals]
-) -> str | None:
-    """A note when a parity scan was cut short: a run stopped early covers only the analysis
-    phases it reached (the settings run in order; ``xy_phases``: those programmed for its X/Y
-    heralds), so the coherence rests on those."""
-    if "parity" not in modes or all(stopped_early_note(r) is None for r in runs):
-        return None
-    taken = sorted({round(p % 1.0, 9) for p in xy_phases})
-    if not taken:
-        return (
-            "parity scan incomplete (a run ended early): no X/Y heralds, so no coherence "
-            "measured (the Z populations alone bound the fidelity)"
-        )
-    shown = ", ".join(f"{p:g}" for p in taken)
-    fitted = (
-        "the coherence is fitted to those alone"
-        if (_programmed_phases(xy_phases) or 0) >= 3
-        else "too few to fit the fringe: no coherence measured"
-    )
-    return (
-        f"parity scan incomplete (a run ended early): X/Y heralds at {len(taken)} analysis "
-        f"phase(s) [{shown}] turn; {fitted}"
-    )
-
-
-def _prefix(e: Estimate | None, name: str) -> Estimate | None:
-    return None if e is None else Estimate(e.value, e.lo, e.hi, e.cl, f"{name}; {e.method}")
 
 
 def reduce_fidelity(
@@ -350,19 +145,19 @@ def reduce_fidelity(
     notes = list(data.notes)
     if sum(c.size for c in acc.codes) == 0:
         raise DataError(names, "empty data: herald arrays have no rows")
-    errs = _readout_errors(data.readout_errors, notes)
-    sigmas = _readout_sigmas(data.readout_sigmas, errs)
+    errs = readout_errors(data.readout_errors, notes)
+    sigmas = readout_sigmas(data.readout_sigmas, errs)
     phases = acc.phases()
     table = np.zeros(phases.size * _NSET, np.intp)
     for c in acc.codes:  # chunk by chunk: = np.bincount of all codes
         table += np.bincount(c, minlength=table.size)
     tables = _tables(table.reshape(phases.size, _NSET), phases)
-    note = _partial_scan_note(acc.xy_phases, modes, data.runs)
+    note = partial_scan_note(acc.xy_phases, modes, data.runs)
     if note is not None:
         notes.append(note)
-    programmed = _programmed_phases(acc.xy_phases)
+    programmed = programmed_phases(acc.xy_phases)
     try:
-        fits = _estimate(
+        fits = estimate(
             tables,
             modes,
             cl=cl,
@@ -460,8 +255,8 @@ def reduce_fidelity(
         ),
         estimates=FidelityEstimates(
             fidelity=fits.fidelity,
-            fidelity_psi_plus=_prefix(parts[1].fidelity, est_name) if 1 in parts else None,
-            fidelity_psi_minus=_prefix(parts[-1].fidelity, est_name) if -1 in parts else None,
+            fidelity_psi_plus=prefix(parts[1].fidelity, est_name) if 1 in parts else None,
+            fidelity_psi_minus=prefix(parts[-1].fidelity, est_name) if -1 in parts else None,
             fidelity_spam_corrected=fits.fidelity_spam,
             parts=parts,
             tomography=fits.tomography,
@@ -541,7 +336,7 @@ def _window(
         fid: Estimate | None = None
         if k:
             try:
-                fid = _estimate(
+                fid = estimate(
                     _tables(tab, phases),
                     modes,
                     cl=cl,
