@@ -8,6 +8,7 @@ import importlib
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -72,3 +73,38 @@ def test_the_summary_with_timing_starts_the_fit_import(monkeypatch, tmp_path):
     with pytest.raises(Exception):
         summary.fidelity_summary(tmp_path / "missing.h5", timing=False)
     assert seen == []
+
+
+def test_a_fork_waits_for_the_background_import(tmp_path, monkeypatch):
+    """A child forked while the import runs would inherit the module's import lock held by a
+    thread it does not have, and its own import would wait forever: the fork waits for it."""
+    import os
+
+    _module(
+        tmp_path,
+        monkeypatch,
+        "ionlink_forked_mod",
+        """
+        import time
+        time.sleep(0.3)
+        VALUE = 7
+        """,
+    )
+    pl.preload("ionlink_forked_mod")
+    pid = os.fork()
+    if pid == 0:  # the child: its import must find the module, not wait
+        try:
+            ok = importlib.import_module("ionlink_forked_mod").VALUE == 7
+        finally:
+            os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child's import waited for a lock no thread of it held")
+    assert os.waitstatus_to_exitcode(status) == 0
