@@ -23,6 +23,7 @@ from artiq.experiment import (
 from numpy import int32, int64
 from scipy import stats
 
+import sim.rtio.capture as capture
 from drivers.bsa import HERALD_PATTERNS
 from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B, TIMEOUT
 from tests.experiments.simhelpers import run, simulation
@@ -115,6 +116,18 @@ class HeraldLoop(EnvExperiment):
                 e.get_status()
                 delay_mu(int64(10000))
         return now_mu()
+
+
+#: the engine's choice of what a repeat need not log (:mod:`sim.rtio.unlogged`)
+UNLOGGED = capture.unlogged_channels
+
+
+@pytest.fixture(autouse=True)
+def _every_repeat_logged(monkeypatch):
+    """The fast-forward is compared with the run-by-run loop event for event: its repeats are
+    all logged here (:func:`test_repeats_not_logged_change_no_number` checks what leaving them
+    out changes)."""
+    monkeypatch.setattr(capture, "unlogged_channels", lambda *a: [])
 
 
 def _run(tmp_path, fast, seed, lab="oxford2020", **args):
@@ -362,3 +375,46 @@ def test_herald_passes_not_recorded_equal_recorded(tmp_path, monkeypatch, lab):
     assert sum(starts) - n_skip >= 10
     for key in a:
         assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize("lab, enable_heralds", [("oxford2020", 1), ("target_99_1khz", 0)])
+def test_repeats_not_logged_change_no_number(tmp_path, monkeypatch, lab, enable_heralds):
+    """Without a waveform file the fast-forward's repeated passes log only what someone may read
+    (:mod:`sim.rtio.unlogged`: the cooling beams' outputs, once their level views and the world
+    are past them): against every repeat logged, the same heralds, registers, clocks, SED lanes,
+    physics, output count and final levels, and logs that are the logged run's less repeats
+    (``target_99_1khz`` heralds within a run or two: there every run times out instead)."""
+    args = dict(heralds=6, max_runs=400, phase=3, alternate=1, enable_heralds=enable_heralds)
+    counted = []
+
+    def counting(*a):
+        out = UNLOGGED(*a)
+        counted.append(len(out))
+        return out
+
+    runs = {}
+    for unlogged in (False, True):
+        monkeypatch.setattr(capture, "unlogged_channels", counting if unlogged else lambda *a: [])
+        sim, result = _run(tmp_path / str(unlogged), True, 5, lab=lab, **args)
+        eng = sim.session.engine
+        world = sim.session.world
+        st = _state(sim)
+        st["datasets"] = {k: list(v) for k, v in result.datasets.items()}
+        st["n_outputs"] = eng.summary()["n_outputs"]
+        st["levels"] = {ch: eng.ttl_level_at(ch, eng.now) for ch in world._beam_channels}
+        runs[unlogged] = st
+        sim.close()
+    logged, fast = runs[False], runs[True]
+    assert sum(counted) > 0  # some repeats went unlogged
+    for key in ("now", "counter", "lane", "lane_last", "herald_log", "status", "ncycles", "t"):
+        assert fast[key] == logged[key], key
+    for key in ("datasets", "n_outputs", "levels", "skipped"):
+        assert fast[key] == logged[key], key
+    np.testing.assert_array_equal(fast["rho"], logged["rho"])
+    assert fast["n"] == logged["n"]
+    shorter = 0
+    for ch, log in fast["logs"].items():
+        it = iter(logged["logs"][ch])
+        assert all(e in it for e in log), "channel 0x{:x}".format(ch)
+        shorter += len(logged["logs"][ch]) - len(log)
+    assert shorter > 0

@@ -150,6 +150,12 @@ class EntanglerFastForward:
         timeout = math.exp(n * math.log1p(-p)) if p < 1 else 0.0
         return PassSignature(run, content, state, StartRun(run, last.model, sp, timeout))
 
+    def quiet_inputs(self) -> list[int]:
+        """The TTL inputs on which the passes :meth:`skip_runs` accepts bring no input edge
+        (:mod:`sim.rtio.unlogged`): none is vouched for (the entangler's gate inputs are its
+        own, not channels of the pass), so only the pass's TTL outputs may go unlogged."""
+        return []
+
     def skip_runs(
         self, max_runs: int, period_mu: int, ref: Any, writes: list[tuple[int, int, Any]]
     ) -> int:
