@@ -178,13 +178,15 @@ def fit_lifetime(
 
 
 def _poisson_least(mean: float, alpha: float) -> int:
-    """The least n ≥ 1 that a Poisson count of ``mean`` reaches with probability ≤ ``alpha``."""
+    """The least n ≥ 1 that a Poisson count of ``mean`` reaches with probability ≤ ``alpha``
+    (< ½: n lies above the mean, within 12 standard deviations for any ``alpha`` ≥ 10⁻²⁰)."""
     from scipy.special import pdtrc  # P(X > k); scipy.optimize (imported by the fit) loads it
 
-    n = 1
-    while pdtrc(n - 1, mean) > alpha:
-        n += 1
-    return n
+    if not mean > 0:
+        return 1
+    n = np.arange(max(1, int(mean)), int(mean + 12 * math.sqrt(mean)) + 14)
+    reached = pdtrc(n - 1, mean) <= alpha
+    return int(n[np.argmax(reached)]) if reached.any() else int(n[-1]) + 1
 
 
 #: Probability that dark counts alone make a bin count as the start of the rising edge
@@ -213,9 +215,13 @@ def _rising_edge(
     lo = edges[:-1]
     width = np.diff(edges)
     need_cluster = max(2, _poisson_least(background * cluster, EDGE_CLUSTER_ALPHA))
+    need_bin: dict[float, int] = {}
     window = np.flatnonzero((lo >= lo[peak] - search) & (lo <= lo[peak]) & (counts > 0))
     for i in window:
-        if counts[i] < _poisson_least(background * width[i], EDGE_BIN_ALPHA):
+        w = float(width[i])
+        if w not in need_bin:
+            need_bin[w] = _poisson_least(background * w, EDGE_BIN_ALPHA)
+        if counts[i] < need_bin[w]:
             continue
         if counts[(lo >= lo[i]) & (lo < lo[i] + cluster)].sum() >= need_cluster:
             return float(lo[i])
