@@ -41,7 +41,8 @@ class LifetimeFit:
     :param clicks: clicks in the fit range
     :param background_fraction: fitted fraction β of those clicks that are flat background
     :param onset: rising edge of the arrivals (where a detection gate should open): the
-        earliest click (within 64 before the maximum) that has another within 4
+        earliest bin (within 64 before the maximum) that starts a cluster of clicks within 4
+        which the fitted flat background (dark counts) would not give (:func:`_rising_edge`)
     :param log_likelihood: maximised multinomial log-likelihood (up to a data-only constant)
     """
 
@@ -171,23 +172,58 @@ def fit_lifetime(
         t_end,
         int(y.sum()),
         float(beta),
-        _rising_edge(e, c, peak),
+        _rising_edge(e, c, peak, background=beta * float(y.sum()) / width),
         -f_hat,
     )
 
 
+def _poisson_least(mean: float, alpha: float) -> int:
+    """The least n ≥ 1 that a Poisson count of ``mean`` reaches with probability ≤ ``alpha``
+    (< ½: n lies above the mean, within 12 standard deviations for any ``alpha`` ≥ 10⁻²⁰)."""
+    from scipy.special import pdtrc  # P(X > k); scipy.optimize (imported by the fit) loads it
+
+    if not mean > 0:
+        return 1
+    n = np.arange(max(1, int(mean)), int(mean + 12 * math.sqrt(mean)) + 14)
+    reached = pdtrc(n - 1, mean) <= alpha
+    return int(n[np.argmax(reached)]) if reached.any() else int(n[-1]) + 1
+
+
+#: Probability that dark counts alone make a bin count as the start of the rising edge
+#: (:func:`_rising_edge`), and a cluster of ``cluster`` width count as the edge.
+EDGE_BIN_ALPHA = 0.01
+EDGE_CLUSTER_ALPHA = 1e-4
+
+
 def _rising_edge(
-    edges: np.ndarray, counts: np.ndarray, peak: int, search: float = 64.0, cluster: float = 4.0
+    edges: np.ndarray,
+    counts: np.ndarray,
+    peak: int,
+    search: float = 64.0,
+    cluster: float = 4.0,
+    background: float = 0.0,
 ) -> float:
     """Rising edge of an arrival histogram: the left edge of the earliest bin within ``search``
-    before the maximum (bin ``peak``) that starts a run of at least two clicks within ``cluster``
-    (an isolated dark count is no edge); the maximum's left edge if there is none. With an
-    excitation pulse long against the lifetime, arrivals rise over the pulse before they decay:
-    the gate must open at the rise, not at the maximum."""
+    before the maximum (bin ``peak``) that starts a cluster of clicks within ``cluster`` that
+    the flat ``background`` (clicks per unit of the edges: dark counts) would not give; the
+    maximum's left edge if there is none. The bin must hold at least as many clicks as the
+    background reaches with probability ≤ :data:`EDGE_BIN_ALPHA`, the cluster as many as it
+    reaches with probability ≤ :data:`EDGE_CLUSTER_ALPHA`, and at least two: without
+    background, the earliest click that has another within ``cluster`` (an isolated dark count
+    is no edge). With an excitation pulse long against the lifetime, arrivals rise over the
+    pulse before they decay: the gate must open at the rise, not at the maximum."""
     lo = edges[:-1]
+    width = np.diff(edges)
+    need_cluster = max(2, _poisson_least(background * cluster, EDGE_CLUSTER_ALPHA))
+    need_bin: dict[float, int] = {}
     window = np.flatnonzero((lo >= lo[peak] - search) & (lo <= lo[peak]) & (counts > 0))
     for i in window:
-        if counts[(lo >= lo[i]) & (lo < lo[i] + cluster)].sum() >= 2:
+        w = float(width[i])
+        if w not in need_bin:
+            need_bin[w] = _poisson_least(background * w, EDGE_BIN_ALPHA)
+        if counts[i] < need_bin[w]:
+            continue
+        if counts[(lo >= lo[i]) & (lo < lo[i] + cluster)].sum() >= need_cluster:
             return float(lo[i])
     return float(lo[peak])
 

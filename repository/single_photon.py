@@ -7,12 +7,15 @@ detector gates for ``gate_window`` from the excitation pulse (+ ``gate_offset``)
 of each detector is stored relative to the excitation pulse start. Analysis: the lifetime estimator
 of ``analysis.lifetime`` (binned maximum likelihood of an exponential decay from the histogram peak
 plus a flat background within the gate, profile-likelihood interval) gives the lifetime tau and the
-onset, the rising edge of the arrivals (not the histogram's peak); eta = (P(click per attempt) -
-dark-count probability) per node; the recommended gate is [onset, onset + gate length] shifted by
-``calib.link.gate_start_s``, the gate length from ``gate_length`` or ``calib.link.gate_length_s``,
-else ``gate_taus`` lifetimes (``analysis.gate_rule``, the rule the offline report applies; the run
-records it as ``photon.gate_start_s``, ``photon.gate_length_s``, ``photon.gate_taus``). Run after
-Startup and Dark counts (for the dark rates).
+onset, the rising edge of the arrivals (not the histogram's peak, nor a cluster of dark counts
+before it: the fit's flat background sets how many clicks an edge needs); eta = (P(click per
+attempt) - dark-count probability) per node, the dark counts from ``calib.bsa.dark_rate_hz`` (Dark
+counts) or, without that calibration, from the fit's flat background in this run's window; the
+recommended gate is [onset, onset + gate length] shifted by ``calib.link.gate_start_s``, the gate
+length from ``gate_length`` or ``calib.link.gate_length_s``, else ``gate_taus`` lifetimes
+(``analysis.gate_rule``, the rule the offline report applies; the run records it as
+``photon.gate_start_s``, ``photon.gate_length_s``, ``photon.gate_taus``). Run after Startup (and
+Dark counts, whose rates then set the dark-count probability).
 
 Writes ``photons.*`` (docs/datasets.md), ``photon.tau_s`` with its 95 % interval
 ``photon.tau_lo_s``/``photon.tau_hi_s`` and ``photon.tau_err_s`` (half its width),
@@ -120,7 +123,9 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
             "attempts",
             "attempts_per_cool",
         }
-        self.dark_rate = np.asarray(self.get_dataset("calib.bsa.dark_rate_hz", [0.0] * 4), float)
+        rates = self.get_dataset("calib.bsa.dark_rate_hz", None)
+        self.dark_calibrated = rates is not None
+        self.dark_rate = np.asarray(rates if self.dark_calibrated else [0.0] * 4, float)
         self.batches = []
         self.n_att = [0, 0]  # attempts completed per node (not lost to an underflow)
         self.n_tried = [0, 0]  # attempts made per node
@@ -353,6 +358,10 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
                     "from {} clicks in the {})"
                 ).format(tau_mu, fit.tau.lo, fit.tau.hi, fit.clicks, window),
             )
+        if not self.dark_calibrated:
+            # no Dark counts run: the flat background the fit found in this run's window
+            per_mu = fit.background_fraction * fit.clicks / (fit.stop - fit.start)
+            p_dark = per_mu * float(self.window_mu) / max(1, sum(self.n_att))
         eta = {}
         for i, x in enumerate("ab"):
             # attempts with at least one click, per attempt; one click entry per clicking detector

@@ -199,6 +199,32 @@ def test_gate_opens_at_the_rising_edge():
     assert 470 <= fit.onset <= 472
 
 
+@pytest.mark.slow
+def test_single_photon_gate_and_eta_over_dark_counts(tmp_path):
+    """oxford2020 with 5 kHz dark counts per detector (0.24 per 1 ns bin over the 12000
+    attempts' 1 µs window, ≈ 300 photons from 30 ns), calibrated as the README's chain does
+    (no Dark counts run): the gate opens at the photons' edge, [29, 44) or [30, 45), and η is
+    the photons' in the window (0.025 per node), not with the window's dark counts (0.045).
+    The gate was [8, 23) at 1 kHz (the first pair of dark counts before the photons), stored
+    with exit status 0; the link then heralded nothing."""
+    from sim.physics.budget import photon_eta
+    from sim.runner import resolve_lab
+    from tests.experiments.simhelpers import simulation
+
+    lab = resolve_lab("oxford2020", None, ["bsa.detectors[*].dark_rate_hz=5000"])
+    sim = simulation(tmp_path, lab=lab, seed=1)
+    try:
+        r = sim.run(REPO / "single_photon.py", None, {"attempts": 6000})
+        assert r.exit_code == 0, r.error_message
+        start = sim.dataset_db.get("calib.photon.gate_start_mu")
+        assert start in (29, 30) and sim.dataset_db.get("calib.photon.gate_stop_mu") == start + 15
+        eta, p1, p2, _ = photon_eta(lab, lab.nodes[0], (0, 1000))
+        for x in "ab":  # ≈ 150 photons and 120 dark counts a node: σ(η) ≈ 0.0027
+            assert abs(sim.dataset_db.get("calib.photon.eta_" + x) - eta * (p1 + p2)) < 0.008
+    finally:
+        sim.close()
+
+
 def test_gate_that_misses_every_photon_stops_after_50_over_p(tmp_path):
     """A calibrated link (η = 0.02 per node, τ = 7.5 ns) whose gate sits where no photon
     arrives: the run ends after ⌈50/P⌉ attempts with P = ½η_Aη_B·g² (g for the 15 ns gate),
