@@ -48,7 +48,6 @@ from .fidelity_report import (
 from .herald_table import _NSET, _tables
 from .io import DEFAULT_CHUNK_ROWS, DataError
 from .lifetime import fit_lifetime
-from .preload import preload
 from .remote_runs import (
     REQUIRED,
     SCAN_KEYS,
@@ -94,8 +93,6 @@ def fidelity_summary(
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    if timing:
-        preload("scipy.optimize")  # the lifetime fit's, loaded while the tags are read
     data = read_remote_runs(
         list(paths),
         chunk_rows=chunk_rows,
