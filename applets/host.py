@@ -266,19 +266,20 @@ def main(argv: list[str] | None = None) -> int:
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     loop = QEventLoop(app)
     asyncio.set_event_loop(loop)
-    host = AppletHost(args.server, args.port_notify, args.port_control, args.port_broadcast)
-    try:
-        loop.run_until_complete(host.connect())
-    except OSError as exc:
-        sys.stderr.write("applets.host: error: cannot follow the master: {}\n".format(exc))
-        return 2
-    if args.ionlink:
-        _ionlink_applets(host)
-    host.show()
     closed = asyncio.Event()
-    app.lastWindowClosed.connect(closed.set)
+    # from here a signal closes the window, also one that comes while it is being made
     restore = close_on_signals(lambda signum: closed.set(), app, loop)
     try:
+        host = AppletHost(args.server, args.port_notify, args.port_control, args.port_broadcast)
+        try:
+            loop.run_until_complete(host.connect())
+        except OSError as exc:
+            sys.stderr.write("applets.host: error: cannot follow the master: {}\n".format(exc))
+            return 2
+        if args.ionlink:
+            _ionlink_applets(host)
+        host.show()
+        app.lastWindowClosed.connect(closed.set)
         loop.run_until_complete(closed.wait())
         loop.run_until_complete(host.close_connections())
     finally:

@@ -146,6 +146,34 @@ class SimpleApplet:
         proto = protocols()
         refused = (OSError, EOFError, proto.pc_rpc.IncompatibleServer)
         dataset_ctl = proto.pc_rpc.AsyncioClient()
+        # from here a signal closes the window, also one that comes while it is being made
+        windows: list[Any] = []
+        stopped: list[int] = []
+
+        def close(signum: int) -> None:
+            stopped.append(signum)
+            for window in windows:
+                window.close()
+
+        restore = close_on_signals(close, app, loop)
+        try:
+            return self._follow(args, loop, proto, refused, dataset_ctl, windows, stopped)
+        finally:
+            restore()
+
+    def _follow(
+        self,
+        args: argparse.Namespace,
+        loop: asyncio.AbstractEventLoop,
+        proto: Any,
+        refused: tuple,
+        dataset_ctl: Any,
+        windows: list[Any],
+        stopped: list[int],
+    ) -> int:
+        """Connect, make the widget and follow the datasets until the window closes; ``windows``:
+        the window once shown (a closing signal closes it), ``stopped``: the closing signals
+        received (one before the window is shown: it is not shown)."""
         try:
             loop.run_until_complete(
                 dataset_ctl.connect_rpc(args.server, args.port_control, "dataset_db")
@@ -178,12 +206,13 @@ class SimpleApplet:
             except OSError as exc:
                 self._error("cannot connect to", args.server, args.port_notify, exc)
                 return NO_MASTER
-            widget.show()
-            restore = close_on_signals(lambda signum: widget.close(), app, loop)
             try:
-                loop.run_forever()
+                loop.run_until_complete(asyncio.sleep(0))  # (a signal's close, if one came)
+                if not stopped:
+                    windows.append(widget)  # (a signal from now on closes it)
+                    widget.show()
+                    loop.run_forever()
             finally:
-                restore()
                 loop.run_until_complete(sub.close())
             return MASTER_LOST if lost else 0
         finally:

@@ -131,6 +131,54 @@ def test_a_signal_closes_the_window(master, start, signum):
     assert "Traceback" not in err, err
 
 
+#: run an applet's ``main`` with ``TARGET`` (module attribute) wrapped to send this process
+#: SIGINT first: a Ctrl-C that comes while the window is being made
+_SIGNAL_DURING_BUILD = """
+import importlib, os, signal, sys, time
+module, attr = sys.argv[1].rsplit(".", 1)
+owner = importlib.import_module(module)
+inner = getattr(owner, attr)
+
+def signalled(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.05)  # (a handler would run here, inside the build)
+    return inner(*args, **kwargs)
+
+setattr(owner, attr, signalled)
+app = importlib.import_module(sys.argv[2])
+sys.argv = [sys.argv[2], *sys.argv[3:]]
+status = app.main()
+sys.exit(status or 0)
+"""
+
+
+@pytest.mark.parametrize(
+    "target, module, extra",
+    [
+        ("applets.standalone.AppletFeed", "applets.herald_rate", []),
+        ("applets.host._ionlink_applets", "applets.host", ["--ionlink"]),
+    ],
+    ids=["herald_rate", "host"],
+)
+def test_a_signal_while_the_window_is_made_closes_it(master, target, module, extra):
+    """A Ctrl-C that comes after the applet started but before its window is shown (connecting,
+    building the plots: over a second on a loaded machine) closes it, exit 0, as one after it
+    does; before: a KeyboardInterrupt traceback out of the widget's build, killed by SIGINT."""
+    argv = [*_following(master), *extra]
+    if module == "applets.host":
+        argv += ["--port-broadcast", str(master.broadcast)]
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_DURING_BUILD, target, module, *argv],
+        cwd=ROOT,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+
+
 def _run(module: str, *argv: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", module, *argv],
