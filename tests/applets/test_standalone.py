@@ -22,8 +22,29 @@ sys.path.insert(0, str(ROOT / "tests" / "master"))
 
 from master_ports import free_ports  # noqa: E402
 
-#: seconds an applet is given to connect and show its window before it is signalled
-SETTLE_S = 3.0
+#: seconds an applet is given to connect to the master (:func:`_following_master`)
+CONNECT_S = 30.0
+
+
+def _following_master(process: subprocess.Popen, port: int) -> None:
+    """Wait until ``process`` holds an established connection to the master's ``port`` (its
+    dataset subscription: it follows the master), at most :data:`CONNECT_S` (a fixed wait was
+    too short on a loaded machine)."""
+    import psutil
+
+    proc = psutil.Process(process.pid)
+    deadline = time.monotonic() + CONNECT_S
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            # (psutil >= 6 names it net_connections; distributed, which brings psutil, allows 5)
+            conns = getattr(proc, "net_connections", proc.connections)(kind="tcp")
+        except psutil.Error:
+            conns = []
+        if any(c.raddr and c.raddr.port == port and c.status == "ESTABLISHED" for c in conns):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the applet did not connect to port {port} in {CONNECT_S} s")
 
 
 @dataclass(frozen=True)
@@ -106,11 +127,12 @@ def _host(ports: Ports) -> subprocess.Popen:
     )
 
 
-def _signalled(process: subprocess.Popen, signum: int) -> tuple[int, float, str]:
-    """Exit status, seconds from ``signum`` to the exit, and stderr of ``process``, which must
-    be running :data:`SETTLE_S` after its start."""
-    time.sleep(SETTLE_S)
+def _signalled(process: subprocess.Popen, signum: int, port: int) -> tuple[int, float, str]:
+    """Exit status, seconds from ``signum`` to the exit, and stderr of ``process``, signalled
+    once it follows the master on ``port`` (then 0.5 s, in which it shows its window)."""
     try:
+        _following_master(process, port)
+        time.sleep(0.5)
         assert process.poll() is None, process.communicate()
         sent = time.monotonic()
         process.send_signal(signum)
@@ -125,7 +147,7 @@ def _signalled(process: subprocess.Popen, signum: int) -> tuple[int, float, str]
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 @pytest.mark.parametrize("start", [_herald_rate, _host], ids=["herald_rate", "host"])
 def test_a_signal_closes_the_window(master, start, signum):
-    status, seconds, err = _signalled(start(master), signum)
+    status, seconds, err = _signalled(start(master), signum, master.notify)
     assert status == 0, err
     assert seconds < 2.0
     assert "Traceback" not in err, err
@@ -215,7 +237,7 @@ def test_a_master_that_goes_away_is_one_line(tmp_path):
     master = _start_master(tmp_path, ports)
     applet = _herald_rate(ports)
     try:
-        time.sleep(SETTLE_S)
+        _following_master(applet, ports.notify)
         assert _stop(master) == 0
         _, err = applet.communicate(timeout=10)
     finally:
