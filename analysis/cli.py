@@ -123,6 +123,8 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
         print(f"  ψ−:        {_fmt(rep.fidelity_psi_minus)}")
         if rep.fidelity_spam_corrected is not None:
             print(f"  SPAM-corr: {_fmt(rep.fidelity_spam_corrected)}")
+        if rep.estimates.p_odd is not None:
+            print(f"P_odd:       {_fmt(rep.estimates.p_odd)}  (Z-basis heralds, ψ+ and ψ−)")
         print(
             f"heralds {rep.heralds} / attempts {rep.attempts}; p_success {_fmt(rep.p_success, 6)}"
         )

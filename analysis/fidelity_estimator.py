@@ -21,6 +21,7 @@ __all__ = [
     "Fidelities",
     "estimate",
     "partial_scan_note",
+    "pooled_p_odd",
     "prefix",
     "programmed_phases",
     "psi_name",
@@ -235,3 +236,10 @@ def partial_scan_note(xy_phases: set[float], modes: list[str], runs: list[RunTot
 
 def prefix(e: Estimate | None, name: str) -> Estimate | None:
     return None if e is None else Estimate(e.value, e.lo, e.hi, e.cl, f"{name}; {e.method}")
+
+
+def pooled_p_odd(tables: OutcomeTables, *, cl: float) -> Estimate | None:
+    """P_odd of the Z-basis heralds of both ψ signs pooled (``None`` without any): a ``z``-mode
+    run's measured figure (both Bell states ψ± have odd parity in Z)."""
+    z = sum((c[0, 0] for c in tables.counts.values()), np.zeros(4, dtype=np.int64))
+    return bell.p_odd(z, cl=cl) if z.sum() > 0 else None

@@ -78,6 +78,9 @@ class FidelityEstimates:
     :param readout_errors: the readout errors (ε_a, ε_b) the SPAM correction used
     :param readout_sigmas: their standard errors, propagated into its interval (``None``: the
         errors were taken as exact)
+    :param p_odd: the odd-parity fraction of the Z-basis heralds, both ψ signs pooled
+        (Clopper–Pearson; ``None`` without Z heralds): what a ``z``-mode run measures, whose
+        fidelity has only the bound F ≤ P_odd (``ionlink-sim budget`` predicts it)
     """
 
     fidelity: Estimate
@@ -89,6 +92,7 @@ class FidelityEstimates:
     scans: dict[int, ParityScan] = field(default_factory=dict, repr=False)
     readout_errors: tuple[float, float] | None = None
     readout_sigmas: tuple[float, float] | None = None
+    p_odd: Estimate | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,7 @@ class FidelityReport:
             "fidelity_psi_plus": est(fe.fidelity_psi_plus),
             "fidelity_psi_minus": est(fe.fidelity_psi_minus),
             "fidelity_spam_corrected": est(fe.fidelity_spam_corrected),
+            "p_odd": est(fe.p_odd),
             "heralds": st.heralds,
             "attempts": st.attempts,
             "p_success": est(st.p_success),

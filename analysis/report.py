@@ -142,6 +142,8 @@ def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
     ]
     if rep.fidelity_spam_corrected is not None:
         rows.append(("F SPAM-corrected (beside the raw value)", rep.fidelity_spam_corrected))
+    if fe.p_odd is not None:
+        rows.append(("P_odd (Z-basis heralds, ψ+ and ψ−)", fe.p_odd))
     for s, p in fe.parts.items():
         lab = "ψ+" if s > 0 else "ψ−"
         rows += [(f"P_odd {lab}", p.p_odd), (f"coherence C {lab}", p.coherence)]

@@ -33,6 +33,7 @@ from .estimate import DEFAULT_CL, Estimate
 from .fidelity_estimator import (
     estimate,
     partial_scan_note,
+    pooled_p_odd,
     prefix,
     programmed_phases,
     readout_errors,
@@ -260,6 +261,7 @@ def reduce_fidelity(
             scans=tables.scans,
             readout_errors=errs,
             readout_sigmas=sigmas,
+            p_odd=pooled_p_odd(tables, cl=cl),
         ),
         timing=PhotonTiming(
             arrival=arrival,

@@ -41,6 +41,7 @@ from .budget import (
     lab_duty_cycle,
     lab_duty_line,
     link_datasets,
+    p_odd_line,
     photon_eta,
     predict,
     term_lines,
@@ -263,5 +264,6 @@ def format_cpu_budget(
             f"  measured fidelity (with SPAM)          F = {d['fidelity_measured']:.4f}"
             f"  (gateware {g['fidelity_measured']:.4f})"
         ),
+        p_odd_line(d),
     ]
     return "\n".join(lines + term_lines(d))

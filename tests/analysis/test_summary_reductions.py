@@ -180,3 +180,20 @@ def test_window_from_chunks_equals_window_of_the_joined_arrays(rng, monkeypatch)
     joined = window([codes.astype(np.intp)], [t_last])
     assert len(from_chunks) >= 4 and from_chunks == joined
     assert all(w.fidelity is not None for w in from_chunks[2:])
+
+
+def test_p_odd_pools_the_z_heralds_of_both_signs(tmp_path, capsys):
+    """A ``z``-mode run's measured figure: P_odd of every Z-basis herald, ψ+ and ψ− pooled
+    (Clopper–Pearson), in the summary, the ``fidelity`` text and its JSON; its fidelity is only
+    the bound F ≤ P_odd, whose upper end is P_odd's."""
+    d = remote_datasets(np.random.default_rng(3), n=900, mode="z")
+    path = write_artiq(tmp_path / "z.h5", d)
+    rep = fidelity_summary([path], n_boot=50)
+    odd = int(np.sum(d["herald.bit_a"] != d["herald.bit_b"]))
+    p = rep.estimates.p_odd
+    assert p is not None and p.value == odd / 900 and p.method == "Clopper-Pearson"
+    assert p.lo < p.value < p.hi and rep.fidelity.hi == p.hi
+    assert cli.main(["fidelity", str(path)]) == 0
+    assert f"P_odd:       {p.value:.4f}" in capsys.readouterr().out
+    assert cli.main(["fidelity", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["p_odd"]["value"] == p.value

@@ -38,10 +38,10 @@ def test_success_probability_and_rate_match_budget(sim):
     assert abs(rate - b.rate_hz) < 4 * math.sqrt(n) / d["totals.lab_time_s"]
     assert d["totals.underflows_recovered"] == 0
     assert_lab_duty_is_the_budgets(d, budget_dict(sim.lab, "z"))
-    # ψ± heralds are anti-correlated in Z: P_odd within 4σ of the budget's SPAM-limited value
+    # ψ± heralds are anti-correlated in Z: P_odd within 4σ of the budget's measured P_odd
     odd = np.mean(d["herald.bit_a"] != d["herald.bit_b"])
-    eps = sum(b.spam)
-    assert abs(odd - (1 - eps)) < 4 * math.sqrt(eps * (1 - eps) / n) + 0.01
+    p = b.p_odd_measured
+    assert abs(odd - p) < 4 * math.sqrt(p * (1 - p) / n)
 
 
 @pytest.mark.slow
