@@ -105,6 +105,21 @@ def get_argparser() -> argparse.ArgumentParser:
         "calib.photon.gate_start_mu/gate_stop_mu; default: the lab's nominal gate)",
     )
     budget.add_argument(
+        "--heralds-per-setting",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the run's heralds_per_setting (the analysis phases are written once per setting; "
+        "default: the experiment's)",
+    )
+    budget.add_argument(
+        "--parity-points",
+        type=int,
+        default=None,
+        metavar="N",
+        help="the run's parity_points (phases of the parity scan; default: the experiment's)",
+    )
+    budget.add_argument(
         "--path",
         default="gateware",
         choices=["gateware", "cpu"],
@@ -325,6 +340,23 @@ def cmd_budget(args: argparse.Namespace) -> int:
             raise InputError("--detection-gate: {}".format(exc)) from None
     if gate is not None and args.gate:
         raise InputError("--detection-gate is for the entanglement budget, not with --gate")
+    counts = {
+        name: value
+        for name, value in (
+            ("heralds_per_setting", args.heralds_per_setting),
+            ("parity_points", args.parity_points),
+        )
+        if value is not None
+    }
+    for name, value in counts.items():
+        if value < 1:
+            raise InputError("--{} {}: need at least 1".format(name.replace("_", "-"), value))
+        if args.gate:
+            raise InputError(
+                "--{} is for the entanglement budget, not with --gate".format(
+                    name.replace("_", "-")
+                )
+            )
     if args.path == "cpu":
         if args.gate or two:
             raise InputError(
@@ -333,7 +365,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
             )
         from sim.physics.cpu_budget import CPU_ARGUMENTS, cpu_budget_dict, format_cpu_budget
 
-        cpu = replace(CPU_ARGUMENTS, gate_mu=gate)
+        cpu = replace(CPU_ARGUMENTS, gate_mu=gate, **counts)
         report: Any = (
             cpu_budget_dict(lab, args.mode, cpu)
             if args.json
@@ -348,7 +380,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
         except LabError as exc:
             raise InputError(str(exc)) from None
     else:
-        loop = LoopArguments(gate_mu=gate)
+        loop = LoopArguments(gate_mu=gate, **counts)
         report = (
             budget_dict(lab, args.mode, two, loop)
             if args.json

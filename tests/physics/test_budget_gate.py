@@ -121,3 +121,35 @@ def test_budget_cli_takes_the_detection_gate(capsys):
     assert main(["budget", "duke2024", "--path", "cpu", "--json"]) == 0
     nominal = json.loads(capsys.readouterr().out)
     assert not nominal["gate_calibrated"] and nominal["p_success"] != cpu["p_success"]
+
+
+@pytest.mark.parametrize("path", ["gateware", "cpu"])
+def test_budget_cli_takes_the_runs_setting_counts(capsys, path):
+    """``--heralds-per-setting`` and ``--parity-points``: the budget of a run played with them
+    (the phase writes' share per herald, the mean analysis pulse), on both paths; a count
+    below 1 is one line and exit 2."""
+    import json
+
+    from sim.cli import main
+    from sim.physics.cpu_budget import CPU_ARGUMENTS, cpu_budget_dict
+
+    argv = ["budget", "oxford2020", "--path", path, "--json"]
+    assert main([*argv, "--heralds-per-setting", "1", "--parity-points", "5"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert main(argv) == 0
+    default = json.loads(capsys.readouterr().out)
+    lab = resolve_lab("oxford2020", None)
+    if path == "cpu":
+        args = CPU_ARGUMENTS.__class__(
+            **{**CPU_ARGUMENTS.__dict__, "heralds_per_setting": 1, "parity_points": 5}
+        )
+        expected = cpu_budget_dict(lab, "parity", args)
+    else:
+        expected = budget_dict(
+            lab, "parity", False, LoopArguments(heralds_per_setting=1, parity_points=5)
+        )
+    assert d["herald_time_s"] == pytest.approx(expected["herald_time_s"], rel=1e-12)
+    assert d["herald_time_s"] > default["herald_time_s"]  # a phase write every herald
+    assert main(["budget", "oxford2020", "--path", path, "--heralds-per-setting", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--heralds-per-setting 0: need at least 1" in err
