@@ -77,6 +77,10 @@ def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
     # Grover has its own settings (each marked state, Z basis): the analysis argument stored
     # beside it (default process_tomography) is not what it ran
     analysis = GROVER_ANALYSIS if mode == "grover" else str(run["gate.analysis"])
+    if mode not in (*_TARGETS, "grover"):
+        raise DataError(run.path, f"mode {mode!r} is not a remote-gate mode (cz, cnot, grover)")
+    if analysis not in (GROVER_ANALYSIS, "truth_table", *_PROCESS_ANALYSES):
+        raise DataError(run.path, f"gate.analysis {analysis!r} is not a remote-gate analysis")
     setting = np.asarray(run["gate.setting"], dtype=int)
     if setting.size == 0:
         raise DataError(run.path, "no shots recorded")
@@ -87,6 +91,7 @@ def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
     bit_b = np.asarray(run["gate.bit_b"], dtype=int)
     m_a = np.asarray(run["gate.m_a"], dtype=int)
     m_b = np.asarray(run["gate.m_b"], dtype=int)
+    _check_shots(run, setting, len(table), bit_a, bit_b, m_a, m_b)
     last = np.where(m_a[:, 1] >= 0, 1, 0)
     rows = np.arange(len(last))
     outcomes = np.bincount(2 * m_a[rows, last] + m_b[rows, last], minlength=4)
@@ -157,6 +162,48 @@ def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
         by_marked,
         tuple(notes),
     )
+
+
+def _check_shots(
+    run: Run,
+    setting: np.ndarray,
+    n_settings: int,
+    bit_a: np.ndarray,
+    bit_b: np.ndarray,
+    m_a: np.ndarray,
+    m_b: np.ndarray,
+) -> None:
+    """Refuse per-shot datasets the estimators would misread: lengths other than the shots',
+    settings outside the table, memory bits other than 0/1 (a bit of -1 would index the last
+    outcome and count the shot there), network bits other than 0/1 (-1: no teleportation).
+
+    :raises DataError: naming the first inconsistency
+    """
+    n = setting.size
+    per_shot = {"gate.bit_a": bit_a, "gate.bit_b": bit_b, "gate.m_a": m_a, "gate.m_b": m_b}
+    for key, v in per_shot.items():
+        if v.ndim == 0 or len(v) != n:
+            raise DataError(run.path, f"{key} has {v.size} values for {n} shots (gate.setting)")
+    if setting.min() < 0 or setting.max() >= n_settings:
+        raise DataError(
+            run.path,
+            f"gate.setting holds indices outside its table of {n_settings} settings "
+            f"({setting.min()}..{setting.max()})",
+        )
+    for key, v, allowed in (
+        ("gate.bit_a", bit_a, (0, 1)),
+        ("gate.bit_b", bit_b, (0, 1)),
+        ("gate.m_a", m_a, (-1, 0, 1)),
+        ("gate.m_b", m_b, (-1, 0, 1)),
+    ):
+        bad = np.setdiff1d(np.unique(v), allowed)
+        if bad.size:
+            raise DataError(
+                run.path,
+                f"{key} holds {bad.tolist()}: a bit is 0 or 1 (not the layout of remote_gate.py)",
+            )
+    if m_a.ndim != 2 or m_a.shape[1] != 2 or np.any(m_a[:, 0] < 0):
+        raise DataError(run.path, "gate.m_a is not one or two network bits per shot")
 
 
 def _stopped_early_note(run: Run, shots: int) -> str | None:
