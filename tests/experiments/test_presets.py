@@ -184,6 +184,34 @@ def test_single_photon_without_photons_in_the_window_is_refused(tmp_path):
         sim.close()
 
 
+def test_single_photon_with_node_b_50_ns_late_is_refused(tmp_path):
+    """Node B's photon path 50 ns longer than node A's (80 against 30 ns): the arrivals of the
+    two nodes rise 50 ns apart. Refused in one line naming both edges (exit 1), the stored gate
+    unchanged: the run stored the gate [29, 44) of node A's edge, which none of node B's
+    photons reach, and τ = 32 [29, 37] ns fitted to both nodes' arrivals (7.4 ns), exit 0."""
+    from sim.runner import resolve_lab
+    from tests.experiments.simhelpers import simulation
+
+    lab = resolve_lab("oxford2020", None, ["nodes.b.optics.photon_delay_s=80e-9"])
+    sim = simulation(tmp_path, lab=lab, seed=1)
+    try:
+        before = {k: sim.dataset_db.get(k) for k in sim.dataset_db.data if "photon" in k}
+        r = sim.run(REPO / "single_photon.py", None, {"attempts": 2500})
+        assert r.exit_code == 1
+        assert "node b's photons arrive 50 ns after node a's" in r.error_message, r.error_message
+        assert "\n" not in r.error_message
+        assert {k: sim.dataset_db.get(k) for k in before} == before
+        assert "calib.photon.tau_s" not in before or before["calib.photon.tau_s"] < 1e-8
+        assert (r.datasets["photon.onset_a_mu"], r.datasets["photon.onset_b_mu"]) in (
+            (29, 79),
+            (30, 80),
+            (29, 80),
+            (30, 79),
+        )
+    finally:
+        sim.close()
+
+
 def test_gate_opens_at_the_rising_edge():
     """duke2024's 16 ns AOM pulse: arrivals rise over the pulse from 470 ns, peak later; the
     gate opens at the rise (±2 ns), not at the peak. An isolated early dark count is ignored."""
