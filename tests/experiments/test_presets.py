@@ -184,6 +184,45 @@ def test_single_photon_without_photons_in_the_window_is_refused(tmp_path):
         sim.close()
 
 
+@pytest.mark.parametrize(
+    "delay_s, dark_hz, message",
+    [
+        (1200e-9, 2000, "no photons stand out of the dark counts"),
+        (985e-9, 20, "ns before the end of the window [0, 1000) ns"),
+    ],
+)
+def test_single_photon_with_the_photons_not_in_the_window_is_refused(
+    tmp_path, delay_s, dark_hz, message
+):
+    """A 2.1 µs cycle, the photons 1200 ns or 985 ns after the excitation: beyond the default
+    1000 ns window, or only their first 15 ns in it. Refused in one line, the calibration
+    unchanged. Before, both exited 0: beyond it (2 kHz dark counts, no Dark counts run) the
+    fit of dark counts alone stored the gate [715, 730), τ = 0.05 ns, η = 0; at its end the
+    gate [985, 1000) and η = 0 for both nodes (the fit's background over 11 ns extrapolated to
+    the whole window)."""
+    from sim.runner import resolve_lab
+    from tests.experiments.simhelpers import simulation
+
+    lab = resolve_lab(
+        "oxford2020",
+        None,
+        [
+            "loop.cycle_s=2.1e-6",
+            f"nodes.*.optics.photon_delay_s={delay_s}",
+            f"bsa.detectors[*].dark_rate_hz={dark_hz}",
+        ],
+    )
+    sim = simulation(tmp_path, lab=lab, seed=1)
+    try:
+        before = {k: sim.dataset_db.get(k) for k in sim.dataset_db.data if "photon" in k}
+        r = sim.run(REPO / "single_photon.py", None, {"attempts": 2500})
+        assert r.exit_code == 1 and message in r.error_message, r.error_message
+        assert "\n" not in r.error_message
+        assert {k: sim.dataset_db.get(k) for k in before} == before
+    finally:
+        sim.close()
+
+
 def test_single_photon_with_node_b_50_ns_late_is_refused(tmp_path):
     """Node B's photon path 50 ns longer than node A's (80 against 30 ns): the arrivals of the
     two nodes rise 50 ns apart. Refused in one line naming both edges (exit 1), the stored gate
