@@ -416,7 +416,8 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         for i, x in enumerate("ab"):
             clicks = int(np.count_nonzero(node == i))
             dark = p_dark * self.n_att[i]
-            if self.n_att[i] == 0 or clicks < max(MIN_CLICKS_PER_NODE, 3 * dark):
+            # photons must stand out of the dark counts (5 sigma), however many these are
+            if self.n_att[i] == 0 or clicks < max(MIN_CLICKS_PER_NODE, dark + 5 * np.sqrt(dark)):
                 raise refused(
                     "single-photon calibration",
                     (

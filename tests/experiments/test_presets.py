@@ -223,6 +223,32 @@ def test_single_photon_with_the_photons_not_in_the_window_is_refused(
         sim.close()
 
 
+def test_single_photon_over_10_khz_calibrated_dark_counts_is_stored(tmp_path):
+    """10 kHz dark counts a detector, measured by a Dark counts run (``calib.bsa.dark_rate_hz``),
+    5000 attempts a node: 200 dark counts and ≈ 120 photons a node in the 1 µs window, 8σ
+    above them, ≈ 100 photons against 3 dark counts in the 15 ns gate. The calibration is
+    stored, the gate at the photons' edge and η within 3σ of the window's (0.025). It was
+    refused as "no photons in the window" (305 clicks against 3 × 202 dark counts): the lab's
+    recommended order (Dark counts first) could not calibrate what the run without a Dark
+    counts run (η from its own background) calibrates."""
+    from sim.physics.budget import photon_eta
+    from sim.runner import resolve_lab
+    from tests.experiments.simhelpers import simulation
+
+    lab = resolve_lab("oxford2020", None, ["bsa.detectors[*].dark_rate_hz=10000"])
+    sim = simulation(tmp_path, lab=lab, seed=1)
+    try:
+        sim.dataset_db.set("calib.bsa.dark_rate_hz", [1e4] * 4, persist=True)
+        r = sim.run(REPO / "single_photon.py", None, {"attempts": 5000})
+        assert r.exit_code == 0, r.error_message
+        assert sim.dataset_db.get("calib.photon.gate_start_mu") in (29, 30)
+        eta, p1, p2, _ = photon_eta(lab, lab.nodes[0], (0, 1000))
+        for x in "ab":  # ≈ 320 clicks a node in 5000 attempts: σ(η) ≈ 0.0036
+            assert abs(sim.dataset_db.get("calib.photon.eta_" + x) - eta * (p1 + p2)) < 0.011
+    finally:
+        sim.close()
+
+
 def test_single_photon_with_node_b_50_ns_late_is_refused(tmp_path):
     """Node B's photon path 50 ns longer than node A's (80 against 30 ns): the arrivals of the
     two nodes rise 50 ns apart. Refused in one line naming both edges (exit 1), the stored gate
