@@ -17,11 +17,18 @@ then the next round); a termination request ends the rounds there, the rounds ta
 with why the run ended (``totals.stop_reason``, ``drivers.run_end``: ``complete``, ``terminated``,
 ``exception``).
 
+A node whose measured error is within ``SIGNIFICANT_ERROR`` times the error its counts' shot
+noise alone gives (``polcomp.error_floor``) keeps its plates: a correction computed from noise
+would rotate a good path by about that much (a warning says so when that floor is 0.005 or more).
+
 Datasets: ``polcomp.error`` (rounds × 2, measured error of nodes A and B before correction),
+``polcomp.error_floor`` (rounds × 2, the error shot noise alone gives, :func:`error_floor`),
 ``polcomp.t_lab_s`` (round start, lab time in s), ``polcomp.angles`` (rounds × 2 × 3, the
 compensator's plate angles after each round, deg), ``polcomp.counts`` (rounds × 2 × 6 × 4 detector
 counts per setting), ``polcomp.compensate``, ``totals.stop_reason``.
 """
+
+import logging
 
 import numpy as np
 from artiq.experiment import *
@@ -41,11 +48,43 @@ from drivers.polarisation import (
 )
 from drivers.run_end import COMPLETE, STOP_REASON, recording_stop_reason
 
+logger = logging.getLogger(__name__)
+
 NODES = ("a", "b")
 #: shutter opening before the first gate, mu
 SHUTTER_MU = 1000
 #: lab time between two pause checks while waiting between rounds, s
 WAIT_CHECK_S = 1.0
+#: a node's plates are moved only if its measured error exceeds this multiple of the error its
+#: reference counts' shot noise alone gives (``error_floor``): the correction's own error is about
+#: that floor, so a smaller measured error is better left than "corrected" into noise (a path
+#: without error reads more than 3 floors in ≈ 3 % of the measurements, χ²₃/3)
+SIGNIFICANT_ERROR = 3.0
+#: a floor from this on is warned about (below it the measurement resolves what matters)
+FLOOR_WARNING = 0.005
+#: draws of the counts for the noise floor
+FLOOR_DRAWS = 200
+
+
+def error_floor(counts, draws=FLOOR_DRAWS):
+    """Mean polarisation error (``1 − |Tr N'†N / 2|²``) between the path rotation N rebuilt from
+    one node's six settings of counts (6 × 4: H input then D input, each with the three probes)
+    and the N' rebuilt from binomial redraws of its H/V counts: the error the measurement's shot
+    noise alone gives (a path with no error reads about this much)."""
+    c = np.asarray(counts, dtype=np.int64).reshape(6, 4)
+    n = c.sum(axis=1)
+    if np.any(n <= 0):
+        return float("nan")
+    p_h = (c[:, 0] + c[:, 2]) / n
+    measured = _rotation(2 * p_h - 1)
+    rng = np.random.default_rng(0)
+    h = rng.binomial(n, p_h, size=(draws, 6))
+    return float(np.mean([unitary_infidelity(_rotation(2 * x / n - 1), measured) for x in h]))
+
+
+def _rotation(s):
+    """The path rotation from the six Stokes components (H input's three, then D input's)."""
+    return net_rotation_from_stokes(np.asarray(s[:3]), np.asarray(s[3:]))
 
 
 def stokes_component(counts, node):
@@ -91,6 +130,7 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
         self.set_dataset("polcomp.compensate", bool(self.compensate))
         self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
         self.errors = np.full((self.rounds, 2), np.nan)
+        self.floors = np.full((self.rounds, 2), np.nan)
         self.t_lab = np.full(self.rounds, np.nan)
         self.angles = np.full((self.rounds, 2, 3), np.nan)
         self.counts = np.zeros((self.rounds, 2, 6, 4), dtype=np.int64)
@@ -215,8 +255,9 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
             for k, node in enumerate(NODES):
                 n, w, base = self.measure_node(k, r)
                 self.errors[r, k] = unitary_infidelity(n, np.eye(2))
+                self.floors[r, k] = error_floor(self.counts[r, k])
                 target = base
-                if self.compensate:
+                if self.compensate and self.significant(node, r, k):
                     fibre = w.conj().T @ n
                     target = solve_compensator(fibre.conj().T)
                 self.waveplates.move_node(node, dict(target, ref=REF_H_DEG))
@@ -226,11 +267,31 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
             )
             self.set_dataset("live.polcomp.error", self.errors[: r + 1], broadcast=True)
 
+    def significant(self, node, r, k):
+        """Whether node ``k``'s measured error in round ``r`` exceeds ``SIGNIFICANT_ERROR`` times
+        its noise floor; if not, the plates stay, with a warning if that floor is
+        ``FLOOR_WARNING`` or more (the reference counts cannot resolve such errors)."""
+        error, floor = self.errors[r, k], self.floors[r, k]
+        if error > SIGNIFICANT_ERROR * floor:
+            return True
+        log = logger.warning if floor >= FLOOR_WARNING else logger.info
+        log(
+            "node %s: measured polarisation error %.4f is within the reference counts' noise "
+            "(%.4f from shot noise alone, %d counts): plates left as they were; more gates or "
+            "brighter reference light measure it",
+            node,
+            error,
+            floor,
+            int(self.counts[r, k].sum()),
+        )
+        return False
+
     def write_results(self):
         """The rounds taken (NaN rows for the others; also when terminated) and why the run
         ended (``totals.stop_reason``)."""
         self.set_dataset(STOP_REASON, self.stop_reason)
         self.set_dataset("polcomp.error", self.errors)
+        self.set_dataset("polcomp.error_floor", self.floors)
         self.set_dataset("polcomp.t_lab_s", self.t_lab)
         self.set_dataset("polcomp.angles", self.angles)
         self.set_dataset("polcomp.counts", self.counts)

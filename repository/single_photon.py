@@ -21,11 +21,15 @@ Writes ``photons.*`` (docs/datasets.md), ``photon.tau_s`` with its 95 % interval
 ``photon.tau_lo_s``/``photon.tau_hi_s`` and ``photon.tau_err_s`` (half its width),
 ``photon.eta_a/_b`` and the persistent ``calib.photon.gate_start_mu``/``gate_stop_mu`` (relative to
 the excitation pulse start, read by the entanglement experiments), ``calib.photon.onset_mu``,
-``calib.photon.eta_a/_b``, ``calib.photon.tau_s``. Nonsense (too few clicks on a node, a fit that
-does not converge) is refused: nothing persistent is stored and the run fails. At the first
-cooling after ``CHECK_EVERY`` attempts the kernel asks the scheduler whether to pause; a paused
-run resumes with the attempts still to make, a terminated one writes the clicks so far
-(``totals.stop_reason`` ``terminated``, ``drivers.run_end``) and stores no calibration.
+``calib.photon.eta_a/_b``, ``calib.photon.tau_s``, and each node's own rising edge
+``photon.onset_a_mu``/``_b_mu``. Nonsense (too few clicks on a node, a fit that does not
+converge, a window that does not hold the photons' decay, a node whose clicks in the recommended
+gate do not stand out of the dark counts, the two nodes' edges more than half the recommended
+gate apart) is refused: nothing
+persistent is stored and the run fails. At the first cooling after ``CHECK_EVERY`` attempts the
+kernel asks the scheduler whether to pause; a paused run resumes with the attempts still to
+make, a terminated one writes the clicks so far (``totals.stop_reason`` ``terminated``,
+``drivers.run_end``) and stores no calibration.
 """
 
 import numpy as np
@@ -42,6 +46,13 @@ from drivers.run_end import STOP_REASON, run_until_complete
 
 #: clicks per node below which the calibration is refused (no photons)
 MIN_CLICKS_PER_NODE = 10
+#: the calibration window must end at least this many recommended gates after the gate opens
+DECAY_GATES = 2
+#: the two nodes' rising edges may lie at most this fraction of the recommended gate apart (more:
+#: refused, the gate would miss most of the later node's photons); the edges of nodes with equal
+#: paths agree within 1 ns at 0.3 ns jitter, within 4-5 ns (rarely 8) at 3 ns jitter or a 16 ns
+#: excitation pulse with 50-1000 clicks a node (synthetic arrivals, 100 seeds each)
+MAX_ONSET_MISMATCH = 0.5
 #: attempts after which the next cooling asks the scheduler whether to pause (a sync RPC, ~40 us on
 #: Kasli, partly hidden by the cooling, per >= 250 attempts of ~5 us: <= 3 % of the lab time; the
 #: simulator takes ~0.5 s of host time for 300 attempts)
@@ -317,6 +328,85 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         )
         return t, det, node
 
+    def check_window_holds_decay(self, start, stop, window):
+        """Refused unless the window ends at least ``DECAY_GATES`` recommended gates
+        [``start``, ``stop``) after the gate opens: the lifetime, the flat background and eta
+        need the arrivals' tail and the window's dark counts beyond it."""
+        end = int(self.offset_mu + self.window_mu)
+        if end - start < DECAY_GATES * (stop - start):
+            raise refused(
+                "single-photon calibration",
+                (
+                    "the recommended gate opens at {} ns, {} ns before the end of the {}: the "
+                    "window must hold the photons' decay and the dark counts after it (at least "
+                    "{} ns after the gate opens); move gate_offset/gate_window"
+                ).format(start, end - start, window, DECAY_GATES * (stop - start)),
+            )
+
+    def check_photons_in_gate(self, t, node, start, stop, p_dark, window):
+        """Refused unless each node's clicks in the recommended gate [``start``, ``stop``) stand
+        out of the dark counts ``p_dark`` (per attempt in the window) by
+        ``MIN_CLICKS_PER_NODE`` and five standard deviations: a histogram of dark counts alone
+        (photons beyond the window) fits an "edge" at its largest bin."""
+        for i, x in enumerate("ab"):
+            sel = node == i
+            k = int(np.count_nonzero((t[sel] >= start) & (t[sel] < stop)))
+            dark = p_dark * (stop - start) / float(self.window_mu) * self.n_att[i]
+            if k < max(MIN_CLICKS_PER_NODE, dark + 5 * np.sqrt(dark)):
+                raise refused(
+                    "single-photon calibration",
+                    (
+                        "node {}: {} clicks in the gate [{}, {}) ns where the dark counts alone "
+                        "give {:.1f} ({} attempts): no photons stand out of the dark counts in "
+                        "the {} (photons beyond it? gate_offset/gate_window, excitation, "
+                        "detectors)"
+                    ).format(x, k, start, stop, dark, self.n_att[i], window),
+                )
+
+    def check_nodes_arrive_together(self, t, node, start, stop, window):
+        """Each node's own rising edge (``photon.onset_a_mu``/``_b_mu``; NaN where its clicks
+        are too few for a fit or its fit finds fewer than ``MIN_CLICKS_PER_NODE`` above the
+        flat background); refused if they lie more than ``MAX_ONSET_MISMATCH`` of the
+        recommended gate [``start``, ``stop``) apart: the one gate, set by the earlier node's
+        edge, would miss most of the later node's photons, which do not meet the earlier ones
+        at the analyser either (the combined arrivals also fit a lifetime of neither)."""
+        from analysis.lifetime import fit_lifetime_tags
+
+        onsets = []
+        for i, x in enumerate("ab"):
+            try:
+                fit = fit_lifetime_tags(
+                    t[node == i], stop_mu=float(self.offset_mu + self.window_mu)
+                )
+            except ValueError:
+                fit = None
+            # an edge of dark counts alone (a fit of little signal) says nothing about timing
+            signal = 0.0 if fit is None else (1 - fit.background_fraction) * fit.clicks
+            edge = fit.onset if fit is not None and signal >= MIN_CLICKS_PER_NODE else float("nan")
+            onsets.append(edge)
+            self.set_dataset("photon.onset_{}_mu".format(x), edge)
+        apart = abs(onsets[1] - onsets[0])
+        if apart > MAX_ONSET_MISMATCH * (stop - start):
+            later = "b" if onsets[1] > onsets[0] else "a"
+            raise refused(
+                "single-photon calibration",
+                (
+                    "node {}'s photons arrive {:g} ns after node {}'s (rising edges at {:g} and "
+                    "{:g} ns in the {}): one detection gate [{}, {}) ns cannot take both, nor do "
+                    "they overlap at the analyser; equalise the two photon paths (fibre, "
+                    "detection electronics, excitation timing) and calibrate again"
+                ).format(
+                    later,
+                    apart,
+                    "a" if later == "b" else "b",
+                    onsets[0],
+                    onsets[1],
+                    window,
+                    start,
+                    stop,
+                ),
+            )
+
     def analyze(self):
         t, _, node = self.photons()
         window = "window [{}, {}) ns after the excitation".format(
@@ -326,7 +416,8 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         for i, x in enumerate("ab"):
             clicks = int(np.count_nonzero(node == i))
             dark = p_dark * self.n_att[i]
-            if self.n_att[i] == 0 or clicks < max(MIN_CLICKS_PER_NODE, 3 * dark):
+            # photons must stand out of the dark counts (5 sigma), however many these are
+            if self.n_att[i] == 0 or clicks < max(MIN_CLICKS_PER_NODE, dark + 5 * np.sqrt(dark)):
                 raise refused(
                     "single-photon calibration",
                     (
@@ -373,6 +464,9 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         # calib.link.gate_length_s, or gate_taus lifetimes where the lab has not chosen a length
         start, stop = self.gate_rule.gate_mu(fit.onset, tau_mu, period)
         self.set_dataset("photon.gate_recommended_mu", np.array([start, stop], dtype=np.int64))
+        self.check_window_holds_decay(start, stop, window)
+        self.check_nodes_arrive_together(t, node, start, stop, window)
+        self.check_photons_in_gate(t, node, start, stop, p_dark, window)
         for x in "ab":
             self.set_dataset("calib.photon.eta_" + x, eta[x], persist=True)
         self.set_dataset("calib.photon.onset_mu", float(fit.onset), persist=True)

@@ -198,3 +198,28 @@ def test_a_failed_measurement_leaves_the_plates_where_it_found_them(tmp_path):
         assert pc.datasets["totals.stop_reason"] == "exception"
         after = sim.run(Plates).datasets["plates"]
     assert np.array_equal(before, after), (before, after)
+
+
+def test_a_path_without_error_is_not_corrected_into_the_noise(tmp_path, caplog):
+    """The repository's lab with no drift (its paths exact: the identity at 0°) and weak
+    reference light (3000 s⁻¹: ≈ 270 counts a node and round): the measured errors are shot
+    noise (≈ 0.015 a node). The plates stay where they were, the error's noise floor is recorded
+    and a warning says so. Before, the plates were driven to undo the noise: the paths were then
+    truly off by what was measured (0.027 and 0.049 after one round at seed 1, exit 0), which
+    every later run's photons carried."""
+    from drivers.polarisation import COMPENSATOR, compensator, unitary_infidelity
+    from sim.lab_resolution import resolve_lab
+
+    lab = resolve_lab(str(ROOT / "lab.toml"), None, ["nodes.*.reference.rate_hz=3000"])
+    with Simulation(
+        ROOT / "device_db.py", seed=1, lab=lab, results_dir=tmp_path / "r", dataset_db=False
+    ) as sim:
+        assert sim.run(ROOT / "repository" / "startup.py").exit_code == 0
+        pc = sim.run(ROOT / "repository" / "polarisation_compensation.py", arguments={"rounds": 2})
+        assert pc.exit_code == 0, pc.error_message
+    floor = pc.datasets["polcomp.error_floor"]
+    assert np.all((floor > 0.005) & (floor < 0.03)), floor
+    for angles in pc.datasets["polcomp.angles"].reshape(-1, 3):
+        path = compensator(dict(zip(COMPENSATOR, angles)))
+        assert unitary_infidelity(path, np.eye(2)) < 0.01, pc.datasets["polcomp.angles"]
+    assert "within the reference counts' noise" in caplog.text

@@ -184,6 +184,99 @@ def test_single_photon_without_photons_in_the_window_is_refused(tmp_path):
         sim.close()
 
 
+@pytest.mark.parametrize(
+    "delay_s, dark_hz, message",
+    [
+        (1200e-9, 2000, "no photons stand out of the dark counts"),
+        (985e-9, 20, "ns before the end of the window [0, 1000) ns"),
+    ],
+)
+def test_single_photon_with_the_photons_not_in_the_window_is_refused(
+    tmp_path, delay_s, dark_hz, message
+):
+    """A 2.1 µs cycle, the photons 1200 ns or 985 ns after the excitation: beyond the default
+    1000 ns window, or only their first 15 ns in it. Refused in one line, the calibration
+    unchanged. Before, both exited 0: beyond it (2 kHz dark counts, no Dark counts run) the
+    fit of dark counts alone stored the gate [715, 730), τ = 0.05 ns, η = 0; at its end the
+    gate [985, 1000) and η = 0 for both nodes (the fit's background over 11 ns extrapolated to
+    the whole window)."""
+    from sim.runner import resolve_lab
+    from tests.experiments.simhelpers import simulation
+
+    lab = resolve_lab(
+        "oxford2020",
+        None,
+        [
+            "loop.cycle_s=2.1e-6",
+            f"nodes.*.optics.photon_delay_s={delay_s}",
+            f"bsa.detectors[*].dark_rate_hz={dark_hz}",
+        ],
+    )
+    sim = simulation(tmp_path, lab=lab, seed=1)
+    try:
+        before = {k: sim.dataset_db.get(k) for k in sim.dataset_db.data if "photon" in k}
+        r = sim.run(REPO / "single_photon.py", None, {"attempts": 2500})
+        assert r.exit_code == 1 and message in r.error_message, r.error_message
+        assert "\n" not in r.error_message
+        assert {k: sim.dataset_db.get(k) for k in before} == before
+    finally:
+        sim.close()
+
+
+def test_single_photon_over_10_khz_calibrated_dark_counts_is_stored(tmp_path):
+    """10 kHz dark counts a detector, measured by a Dark counts run (``calib.bsa.dark_rate_hz``),
+    5000 attempts a node: 200 dark counts and ≈ 120 photons a node in the 1 µs window, 8σ
+    above them, ≈ 100 photons against 3 dark counts in the 15 ns gate. The calibration is
+    stored, the gate at the photons' edge and η within 3σ of the window's (0.025). It was
+    refused as "no photons in the window" (305 clicks against 3 × 202 dark counts): the lab's
+    recommended order (Dark counts first) could not calibrate what the run without a Dark
+    counts run (η from its own background) calibrates."""
+    from sim.physics.budget import photon_eta
+    from sim.runner import resolve_lab
+    from tests.experiments.simhelpers import simulation
+
+    lab = resolve_lab("oxford2020", None, ["bsa.detectors[*].dark_rate_hz=10000"])
+    sim = simulation(tmp_path, lab=lab, seed=1)
+    try:
+        sim.dataset_db.set("calib.bsa.dark_rate_hz", [1e4] * 4, persist=True)
+        r = sim.run(REPO / "single_photon.py", None, {"attempts": 5000})
+        assert r.exit_code == 0, r.error_message
+        assert sim.dataset_db.get("calib.photon.gate_start_mu") in (29, 30)
+        eta, p1, p2, _ = photon_eta(lab, lab.nodes[0], (0, 1000))
+        for x in "ab":  # ≈ 320 clicks a node in 5000 attempts: σ(η) ≈ 0.0036
+            assert abs(sim.dataset_db.get("calib.photon.eta_" + x) - eta * (p1 + p2)) < 0.011
+    finally:
+        sim.close()
+
+
+def test_single_photon_with_node_b_50_ns_late_is_refused(tmp_path):
+    """Node B's photon path 50 ns longer than node A's (80 against 30 ns): the arrivals of the
+    two nodes rise 50 ns apart. Refused in one line naming both edges (exit 1), the stored gate
+    unchanged: the run stored the gate [29, 44) of node A's edge, which none of node B's
+    photons reach, and τ = 32 [29, 37] ns fitted to both nodes' arrivals (7.4 ns), exit 0."""
+    from sim.runner import resolve_lab
+    from tests.experiments.simhelpers import simulation
+
+    lab = resolve_lab("oxford2020", None, ["nodes.b.optics.photon_delay_s=80e-9"])
+    sim = simulation(tmp_path, lab=lab, seed=1)
+    try:
+        before = {k: sim.dataset_db.get(k) for k in sim.dataset_db.data if "photon" in k}
+        r = sim.run(REPO / "single_photon.py", None, {"attempts": 2500})
+        assert r.exit_code == 1
+        assert "node b's photons arrive 50 ns after node a's" in r.error_message, r.error_message
+        assert "\n" not in r.error_message
+        assert {k: sim.dataset_db.get(k) for k in before} == before
+        assert "calib.photon.tau_s" not in before or before["calib.photon.tau_s"] < 1e-8
+        assert (r.datasets["photon.onset_a_mu"], r.datasets["photon.onset_b_mu"]) in (
+            (29, 79),
+            (30, 80),
+            (29, 80),
+            (30, 79),
+        )
+    finally:
+        sim.close()
+
+
 def test_gate_opens_at_the_rising_edge():
     """duke2024's 16 ns AOM pulse: arrivals rise over the pulse from 470 ns, peak later; the
     gate opens at the rise (±2 ns), not at the peak. An isolated early dark count is ignored."""
