@@ -148,10 +148,13 @@ def estimate(
     notes = [f"{psi_name(s)}: n/a: {why}" for s, why in sorted(lacking.items(), reverse=True)]
     if not parts:
         zc = sum(c[0, 0] for c in counts.values())
-        if kind in ("z", "parity") and zc.sum() > 0:
+        if zc.sum() > 0:
             why = (
                 "mode 'z' measures no coherence"
                 if kind == "z"
+                else "no ψ sign has heralds in all of XX, YY and ZZ (a run stopped early?): no "
+                "coherence measured"
+                if kind == "tomography"
                 else "no parity-scan heralds (basis X/Y) yet: the run measured no coherence"
                 if not scans
                 else "no ψ sign has the heralds its parity fit needs: no coherence measured"
