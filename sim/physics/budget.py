@@ -122,17 +122,25 @@ class Budget:
     p_odd_measured: float = math.nan
 
 
+def photon_arrival_s(node: Node) -> float:
+    """When ``node``'s earliest photons reach the analyser, in s from its excitation pulse start
+    (``excite.delay_s`` + ``optics.photon_delay_s``); both experiments start the two nodes'
+    pulses together, so the nodes' arrivals differ by the difference of these."""
+    return node.excite.delay_s + node.optics.photon_delay_s
+
+
 def gate_window(
     lab: Lab, node: Node, gate_mu: tuple[int, int] | None = None
 ) -> tuple[float, float]:
-    """The detection gate ``(start, stop)`` in s from ``node``'s earliest photon arrival (its
-    excitation pulse start + ``excite.delay_s`` + ``optics.photon_delay_s``): ``gate_mu`` (mu = ns
-    from the excitation pulse start, as the gateware plays it) or, if None, the lab's nominal
-    ``loop.gate_start_s`` for ``loop.gate_length_s``."""
+    """The detection gate ``(start, stop)`` in s from ``node``'s earliest photon arrival
+    (:func:`photon_arrival_s`): ``gate_mu`` (mu = ns from the excitation pulse start, as the
+    gateware plays it) or, if None, the lab's nominal gate, ``loop.gate_start_s`` after node
+    A's earliest arrival for ``loop.gate_length_s`` (as ``nominal_cycle`` places it)."""
+    arrival = photon_arrival_s(node)
     if gate_mu is None:
         lp = lab.loop
-        return lp.gate_start_s, lp.gate_start_s + lp.gate_length_s
-    arrival = node.excite.delay_s + node.optics.photon_delay_s
+        offset = photon_arrival_s(lab.nodes[0]) - arrival  # (0 where the arrivals agree)
+        return lp.gate_start_s + offset, lp.gate_start_s + lp.gate_length_s + offset
     return gate_mu[0] * 1e-9 - arrival, gate_mu[1] * 1e-9 - arrival
 
 
@@ -143,7 +151,7 @@ def gate_from_excitation(
     ``calib.photon.gate_start_mu``/``gate_stop_mu`` and ``--detection-gate`` (``gate_mu`` itself
     when given)."""
     start, stop = gate_window(lab, node, gate_mu)
-    arrival = node.excite.delay_s + node.optics.photon_delay_s
+    arrival = photon_arrival_s(node)
     return start + arrival, stop + arrival
 
 
@@ -274,7 +282,9 @@ def predict(
         photon_eta(lab, b, gate),
     )
     n_run = tuple(n.motion.doppler_n for n in lab.nodes)
-    m = mode_overlap(lab, 0.0, n_run)  # type: ignore[arg-type]
+    # the photons' time offset (the nodes' arrivals differ: e^(−|Δt|/τ), as the cycle law)
+    dt = photon_arrival_s(a) - photon_arrival_s(b)
+    m = mode_overlap(lab, dt, n_run)  # type: ignore[arg-type]
     d = sum(dark_probabilities(lab, gate)) / 4
     p_n = 0.5 * p1a * p1b * eta_a * eta_b
     p_2 = p2a * (p1b * eta_a * eta_b + 0.5 * eta_a**2) + p2b * (
