@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from comms import pyon
+from drivers.analysis_settings import GATE_SCHEMA_VERSION, SCHEMA_VERSION
 
 from .mapped import contiguous_extent, map_rows, mapped_windows
 
@@ -394,10 +395,30 @@ def load(path: str | os.PathLike[str]) -> Run:
         )
 
 
+#: the ionlink schema versions this analysis reads, by the dataset that holds each: a file of a
+#: later version may mean other things by the same names
+READ_SCHEMAS = {"schema_version": SCHEMA_VERSION, "gate.schema_version": GATE_SCHEMA_VERSION}
+
+
+def newer_schema(run: Run) -> str | None:
+    """Why ``run`` is of an ionlink schema later than this analysis reads (``None``: it is not)."""
+    for key, known in READ_SCHEMAS.items():
+        v = run.values.get(key)
+        if v is not None and int(v) > known:
+            return (
+                f"{key} {int(v)} is newer than this analysis reads ({known}): analyse it with the "
+                "ionlink that wrote it, or a later one"
+            )
+    return None
+
+
 def kind_problem(run: Run, kinds: Iterable[str]) -> str | None:
     """Why ``run`` is not a run of one of the ionlink experiment ``kinds`` (``None``: it is);
-    a file without ionlink's datasets (another lab's) is named as such, the same words
-    for every command."""
+    a file without ionlink's datasets (another lab's) is named as such, and one of a later
+    schema (:func:`newer_schema`), the same words for every command."""
+    newer = newer_schema(run)
+    if newer is not None:
+        return newer
     if run.experiment is None:
         return (
             f"no ionlink experiment datasets (no 'ionlink.experiment' among its "
@@ -409,9 +430,13 @@ def kind_problem(run: Run, kinds: Iterable[str]) -> str | None:
 def require(run: Run, keys: Iterable[str], purpose: str) -> None:
     """Check that ``run`` holds ``keys`` for ``purpose``.
 
-    :raises SchemaError: for a file without ionlink's ``schema_version`` (foreign schema)
+    :raises SchemaError: for a file without ionlink's ``schema_version`` (foreign schema) or of
+        a later schema than this analysis reads (:func:`newer_schema`)
     :raises MissingDataError: naming the needed and the missing datasets
     """
+    newer = newer_schema(run)
+    if newer is not None:
+        raise SchemaError(run.path, newer)
     keys = list(keys)
     missing = [k for k in keys if k not in run.datasets]
     if not missing:

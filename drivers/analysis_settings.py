@@ -9,6 +9,7 @@ simulator's budget reads the same settings, so it lives in a module that imports
 from math import pi
 
 __all__ = [
+    "GATE_SCHEMA_VERSION",
     "SCHEMA_VERSION",
     "BASIS_Z",
     "BASIS_X",
@@ -18,6 +19,8 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+#: the remote gate's ``gate.*`` layout (``gate.schema_version``, beside ``schema_version``)
+GATE_SCHEMA_VERSION = 1
 #: phases of the parity scan, the experiments' default ``parity_points``
 PARITY_POINTS = 8
 BASIS_Z, BASIS_X, BASIS_Y = 0, 1, 2

@@ -52,6 +52,7 @@ from artiq.coredevice.exceptions import RTIOUnderflow
 from artiq.experiment import *
 from numpy import int32, int64
 
+from drivers.analysis_settings import GATE_SCHEMA_VERSION
 from drivers.arguments import ArgumentValueError
 from drivers.bsa import pattern_of_slots, psi_of_pattern
 from drivers.entangler import TIMEOUT, UNDERFLOW
@@ -68,8 +69,6 @@ from drivers.link import SCHEMA_VERSION, LinkExperiment
 from drivers.link_timing import DRTIO_MARGIN_LATENCIES, satellite_latency_s
 from drivers.live import LivePublisher
 from drivers.run_end import STOP_REASON
-
-GATE_SCHEMA_VERSION = 1
 
 
 class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):

@@ -628,3 +628,34 @@ def test_report_of_a_folder_refuses_runs_that_must_not_be_pooled(tmp_path, capsy
     assert code == 3 and len([x for x in out.splitlines() if x.endswith(".md")]) == 1, err
     notes = _notes(err)
     assert len(notes) == 2 and all(str(p) in " ".join(notes) for p in paths), err
+
+
+@pytest.mark.parametrize(
+    "command, key, make",
+    [
+        ("fidelity", "schema_version", "remote"),
+        ("report", "schema_version", "remote"),
+        ("gate", "gate.schema_version", "gate"),
+        ("report", "schema_version", "readout"),
+    ],
+)
+def test_a_later_schema_is_refused_in_one_line(tmp_path, capsys, command, key, make):
+    """A file of a later ionlink schema than this analysis reads (``schema_version`` or the
+    remote gate's ``gate.schema_version`` above 1) is refused in one line, exit 2, by every
+    command that estimates from it (it was read as version 1, whose names it may use for other
+    things); ``info`` still lists it."""
+    from test_cli_outputs import _gate_datasets
+
+    if make == "remote":
+        d = remote_datasets(np.random.default_rng(8), n=300, mode="z")
+    elif make == "readout":
+        d = readout_datasets(np.random.default_rng(8))
+    else:
+        d = _gate_datasets()
+    d[key] = 2
+    f = write_artiq(tmp_path / "000000001-Later.h5", d)
+    code, _, err = _run_cli([command, str(f)], capsys)
+    assert code == 2, err
+    assert err.count("\n") == 1 and f"{key} 2 is newer than this analysis reads (1)" in err
+    code, out, _ = _run_cli(["info", str(f)], capsys)
+    assert code == 0 and key in out
