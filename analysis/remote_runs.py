@@ -181,10 +181,15 @@ def _runs_and_checks(paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Run]
             raise DataError(r.path, "empty file: no datasets")
         if r.experiment != "remote_entanglement" and r.experiment is not None:
             # before the datasets: a calibration's file lacks them all, its kind says why
+            other = (
+                "ionlink-analyze gate reads it"
+                if r.experiment == "remote_gate"
+                else "ionlink-analyze report summarises it"
+            )
             raise SchemaError(
                 r.path,
                 f"ionlink.experiment is {r.experiment!r}, not a remote-entanglement run; "
-                "the fidelity summary needs 'remote_entanglement'",
+                f"the fidelity summary needs 'remote_entanglement' ({other})",
             )
         require(r, REQUIRED, "the fidelity summary")  # (ionlink.experiment among them)
         if "herald.psi" not in r and "herald.pattern" not in r:

@@ -232,6 +232,14 @@ def test_fidelity_of_another_experiments_file_says_what_it_is(tmp_path, capsys):
     assert code == 2
     assert "'readout_calibration', not a remote-entanglement run" in err
     assert "herald." not in err
+    assert "(ionlink-analyze report summarises it)" in err
+    # a remote gate's file: the command that reads it is named
+    g = write_artiq(
+        tmp_path / "000000006-RemoteGate.h5",
+        {"ionlink.experiment": "remote_gate", "gate.schema_version": 1},
+    )
+    code, _, err = _run_cli(["fidelity", str(g)], capsys)
+    assert code == 2 and err.count("\n") == 1 and "(ionlink-analyze gate reads it)" in err
 
 
 def test_a_run_stopped_early_is_noted(tmp_path, capsys):
