@@ -338,8 +338,6 @@ def cmd_budget(args: argparse.Namespace) -> int:
             check_detection_gate(lab, gate)
         except LabError as exc:
             raise InputError("--detection-gate: {}".format(exc)) from None
-    if gate is not None and args.gate:
-        raise InputError("--detection-gate is for the entanglement budget, not with --gate")
     counts = {
         name: value
         for name, value in (
@@ -376,7 +374,11 @@ def cmd_budget(args: argparse.Namespace) -> int:
         from sim.physics.lab import LabError
 
         try:
-            report = gate_budget_dict(lab, two) if args.json else format_gate_budget(lab, two)
+            report = (
+                gate_budget_dict(lab, two, gate)
+                if args.json
+                else format_gate_budget(lab, two, gate)
+            )
         except LabError as exc:
             raise InputError(str(exc)) from None
     else:

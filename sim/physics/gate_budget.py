@@ -52,7 +52,14 @@ from scipy.special import erfcx
 
 from drivers.link_timing import DRTIO_MARGIN_LATENCIES, GATEWARE_MARGIN_S
 
-from .budget import _coherence_t2, _spam, herald_timing, herald_to_rotation_s, predict
+from .budget import (
+    LoopArguments,
+    _coherence_t2,
+    _spam,
+    herald_timing,
+    herald_to_rotation_s,
+    predict,
+)
 from .circuit import apply_1q, apply_2q, dephase_q, depolarise_2q, depolarise_q
 from .lab import Lab, LabError
 
@@ -227,11 +234,17 @@ def _quasi_static_factor(t2_star_s: float, wait_s: float, z_s: float, r_s: float
     return (1 + c_z + c_r + (c_p + c_m) / 2) / 2 - 1
 
 
-def predict_gate(lab: Lab, two_chassis: bool = False, dd_pulses: int = 0) -> GateBudget:
+def predict_gate(
+    lab: Lab,
+    two_chassis: bool = False,
+    dd_pulses: int = 0,
+    gate_mu: tuple[int, int] | None = None,
+) -> GateBudget:
     """The teleported-CZ budget of ``lab`` (both nodes need a memory ion and a gate), on one
     chassis or (``two_chassis``) with node B on a DRTIO satellite (``device_db_drtio.py``): the
     feed-forward then pays the link (:func:`drtio_feed_forward_s`); ``dd_pulses``: remote_gate's
-    echo of the memories (even; 0 = none).
+    echo of the memories (even; 0 = none); ``gate_mu``: the detection gate the run plays, in mu
+    from the excitation pulse start (its ``calib.photon.gate_*``; None: the lab's nominal).
 
     :raises LabError: a node without a memory ion or gate, or an odd ``dd_pulses``.
     """
@@ -240,7 +253,10 @@ def predict_gate(lab: Lab, two_chassis: bool = False, dd_pulses: int = 0) -> Gat
     for n in lab.nodes:
         if n.memory is None or n.gate is None:
             raise LabError(f"lab {lab.name}: node {n.name} has no memory ion or no gate")
-    link = predict(replace(lab, loop=replace(lab.loop, herald_to_rotation_s=0.0)))
+    link = predict(
+        replace(lab, loop=replace(lab.loop, herald_to_rotation_s=0.0)),
+        arguments=LoopArguments(gate_mu=gate_mu),
+    )
     local, ff = _local_time(lab)
     drtio_local, drtio = drtio_feed_forward_s(lab) if two_chassis else (0.0, 0.0)
     local += drtio_local
@@ -334,9 +350,11 @@ def _states_t2_star(lab: Lab) -> bool:
     return any(math.isfinite(m.t2_star_s) for m in (n.memory for n in lab.nodes) if m)
 
 
-def gate_budget_dict(lab: Lab, two_chassis: bool = False) -> dict:
+def gate_budget_dict(
+    lab: Lab, two_chassis: bool = False, gate_mu: tuple[int, int] | None = None
+) -> dict:
     """:func:`predict_gate` as JSON-ready values."""
-    b = predict_gate(lab, two_chassis)
+    b = predict_gate(lab, two_chassis, gate_mu=gate_mu)
     out: dict = {
         "lab": b.lab,
         "process_fidelity": b.process_fidelity,
@@ -349,19 +367,28 @@ def gate_budget_dict(lab: Lab, two_chassis: bool = False) -> dict:
         "two_chassis": b.two_chassis,
         "drtio_feed_forward_s": b.drtio_feed_forward_s,
         "dd_pulses": b.dd_pulses,
+        "detection_gate_mu": None if gate_mu is None else list(gate_mu),
     }
     if _states_t2_star(lab):
         out["process_fidelity_with_echo"] = {  # remote_gate's dd_pulses
-            str(n): predict_gate(lab, two_chassis, n).process_fidelity for n in (2, 4)
+            str(n): predict_gate(lab, two_chassis, n, gate_mu).process_fidelity for n in (2, 4)
         }
     return out
 
 
-def format_gate_budget(lab: Lab, two_chassis: bool = False) -> str:
+def format_gate_budget(
+    lab: Lab, two_chassis: bool = False, gate_mu: tuple[int, int] | None = None
+) -> str:
     """The budget as text, one term per line."""
-    b = predict_gate(lab, two_chassis)
+    b = predict_gate(lab, two_chassis, gate_mu=gate_mu)
     lines = [
         f"teleported CZ budget for {b.lab} (process fidelity with the tomography's SPAM)",
+        "  detection gate                           "
+        + (
+            "the lab's nominal"
+            if gate_mu is None
+            else f"[{gate_mu[0]}, {gate_mu[1]}) ns from the excitation (a run's calibrated gate)"
+        ),
         f"  Bell pair at the herald (link budget)    F = {b.bell_fidelity:.4f}",
         f"  mean time to a herald                    {b.herald_time_s * 1e3:.2f} ms",
         f"  herald -> network ions measured          {b.local_time_s * 1e6:.0f} us",
@@ -382,7 +409,7 @@ def format_gate_budget(lab: Lab, two_chassis: bool = False) -> str:
     if _states_t2_star(lab):
         lines.append("  with the memories' echo (remote_gate dd_pulses=N, X pi pulses):")
         for n in (2, 4):
-            e = predict_gate(lab, two_chassis, n)
+            e = predict_gate(lab, two_chassis, n, gate_mu)
             lines.append(
                 f"    dd_pulses={n}: F_pro = {e.process_fidelity:.4f}  (memory T2 during the "
                 f"echo {e.terms['memory T2 during the echo']:.4f})"

@@ -116,3 +116,26 @@ def test_quasi_static_term_averages_the_wait_and_the_echo_removes_it() -> None:
     assert echo.terms["memory T2 during the echo"] == pytest.approx(1 - e, rel=1e-9)
     with pytest.raises(LabError, match="even"):
         predict_gate(lab, dd_pulses=3)
+
+
+def test_gate_budget_takes_the_detection_gate_played(capsys):
+    """``ionlink-sim budget LAB --gate --detection-gate START STOP``: the teleported CZ's budget
+    with the Bell pairs of the gate the run played (its ``calib.photon.gate_*``), as the
+    entanglement budget takes it (before: refused, the nominal gate only)."""
+    import json
+
+    from sim.cli import main
+    from sim.physics.budget import LoopArguments, predict
+
+    lab = load_lab("oxford2025")
+    assert main(["budget", "oxford2025", "--gate", "--detection-gate", "25", "40", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    b = predict_gate(lab, gate_mu=(25, 40))
+    assert d["process_fidelity"] == pytest.approx(b.process_fidelity, rel=1e-12)
+    assert d["detection_gate_mu"] == [25, 40]
+    link = predict(lab, arguments=LoopArguments(gate_mu=(25, 40)))
+    nominal = predict_gate(lab)
+    assert b.herald_time_s > nominal.herald_time_s  # the early gate misses photons: fewer heralds
+    assert link.p_succ < predict(lab).p_succ
+    assert main(["budget", "oxford2025", "--gate", "--detection-gate", "25", "40"]) == 0
+    assert "[25, 40) ns from the excitation (a run's calibrated gate)" in capsys.readouterr().out
