@@ -32,14 +32,13 @@ from drivers.bsa import psi_of_pattern
 from drivers.herald_records import HeraldRecords
 from drivers.link_live import LinkLive
 from drivers.link_timing import (
-    DRTIO_MARGIN_LATENCIES,
     GATEWARE_MARGIN_S,
     HERALDS_PER_SETTING,
     MIN_SLACK_MARGIN_S,
+    drtio_margin_mu,
     expected_p_success,
     herald_timeout_attempts,
     link_default,
-    satellite_latency_s,
 )
 from drivers.link_totals import LinkTotals
 from drivers.live import LivePublisher
@@ -184,12 +183,9 @@ class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
         # a node on a DRTIO satellite: its outputs need the link latency on top of the margin,
         # and a write may stall for a round trip when the master refreshes its copy of the
         # satellite's buffer space (DRTIO_MARGIN_LATENCIES = 3 latencies in all)
-        self.link_latency_mu = int64(
-            self.core.seconds_to_mu(satellite_latency_s(self, (self.node_a, self.node_b)))
-        )
-        self.margin_mu = (
-            int64(self.core.seconds_to_mu(self.slack_margin))
-            + DRTIO_MARGIN_LATENCIES * self.link_latency_mu
+        self.margin_mu = int64(
+            self.core.seconds_to_mu(self.slack_margin)
+            + drtio_margin_mu(self, (self.node_a, self.node_b))
         )
         self.readout_delay_mu = int64(self.core.seconds_to_mu(self.readout_delay))
         # after an underflow between herald and readout, the readout window may already sit in the

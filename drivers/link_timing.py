@@ -28,6 +28,7 @@ __all__ = [
     "DRTIO_LATENCY_FALLBACK_S",
     "DRTIO_MARGIN_LATENCIES",
     "satellite_latency_s",
+    "drtio_margin_mu",
     "MIN_SLACK_MARGIN_S",
     "LINK_KEYS",
     "HERALDS_PER_SETTING",
@@ -204,6 +205,14 @@ def satellite_latency_s(env, nodes) -> float:
     if not any(int(getattr(getattr(n, "pmt", None), "channel", 0)) >> 16 for n in nodes):
         return 0.0
     return float(env.get_dataset("calib.link.drtio_latency_s", DRTIO_LATENCY_FALLBACK_S))
+
+
+def drtio_margin_mu(env, nodes) -> int:
+    """What a kernel adds to its slack margin (mu) when one of ``nodes`` sits on a DRTIO
+    satellite: :data:`DRTIO_MARGIN_LATENCIES` one-way latencies (:func:`satellite_latency_s`):
+    the outputs travel the link, and a write may stall for a round trip while the master
+    refreshes its copy of the satellite's buffer space. 0 on one chassis."""
+    return DRTIO_MARGIN_LATENCIES * int(env.core.seconds_to_mu(satellite_latency_s(env, nodes)))
 
 
 def expected_p_success(eta_a: float, eta_b: float, gate_s: float, tau_s: float) -> float:

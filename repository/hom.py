@@ -26,7 +26,7 @@ from numpy import int32, int64
 from drivers.arguments import CheckedArguments
 from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B
 from drivers.link import SCHEMA_VERSION
-from drivers.link_timing import CHECK_EVERY, link_default, nearest_mu
+from drivers.link_timing import CHECK_EVERY, drtio_margin_mu, link_default, nearest_mu
 from drivers.run_end import STOP_REASON, run_until_complete
 
 
@@ -90,7 +90,10 @@ class HOM(CheckedArguments, EnvExperiment):
             )
         self.run_mu = int64(s2mu(self.run_duration))
         self.t_cool_mu = int64(s2mu(self.cooling_time))
-        self.margin_mu = int64(s2mu(self.slack_margin))
+        # (node B on a DRTIO satellite: its outputs need the link's latencies on top)
+        self.margin_mu = int64(
+            s2mu(self.slack_margin) + drtio_margin_mu(self, (self.node_a, self.node_b))
+        )
         self.underflows = 0
         self.coinc = [0] * len(self.delay_list)
         self.attempts = [0] * len(self.delay_list)

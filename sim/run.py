@@ -246,6 +246,7 @@ class Run:
         self.results_lost = False
         self.not_saved: list[str] = []
         self.async_errors_at_start = len(self._async_errors())
+        self.satellite_errors_at_start = len(self._satellite_errors() or ())
         start = getattr(getattr(sim.session, "engine", None), "start_experiment", None)
         if start is not None:
             start()  # minimum slack per experiment
@@ -381,6 +382,7 @@ class Run:
         """Record the simulator's own diagnostics as ``ionlink.sim.*`` datasets: the seed (-1 if
         none), the provenance (``ionlink.sim.provenance.*``: lab, device database, code), the
         core-log lines of this run's asynchronous RTIO errors (newline-separated) and their
+        count, with DRTIO satellites their own log's lines (late writes they dropped) and
         count, and the session's summary (``min_slack_*`` of this experiment, ``session_*`` and
         the counts over the session; integers as int64, ``None`` items left out, non-scalar
         items as PYON strings)."""
@@ -396,6 +398,11 @@ class Run:
         errors = self._async_errors()[self.async_errors_at_start :]
         put(DIAGNOSTICS_PREFIX + "async_error_count", numpy.int64(len(errors)))
         put(DIAGNOSTICS_PREFIX + "async_errors", "\n".join(str(e) for e in errors))
+        satellite = self._satellite_errors()
+        if satellite is not None:  # (a system with DRTIO satellites)
+            lines = satellite[self.satellite_errors_at_start :]
+            put(DIAGNOSTICS_PREFIX + "satellite_error_count", numpy.int64(len(lines)))
+            put(DIAGNOSTICS_PREFIX + "satellite_errors", "\n".join(lines))
         for key, value in self._summary().items():
             if value is None or key == "async_errors":
                 continue
@@ -403,6 +410,13 @@ class Run:
 
     def _async_errors(self) -> list:
         return list(getattr(self.sim.session, "async_errors", None) or [])
+
+    def _satellite_errors(self) -> list[str] | None:
+        """The satellites' own log lines so far (a write that reached its satellite late is
+        dropped there and logged only there, as satman does: not among the master's async
+        errors); ``None`` without satellites."""
+        drtio = getattr(getattr(self.sim.session, "engine", None), "drtio", None)
+        return None if drtio is None else list(drtio.satellite_log)
 
     def _write(self) -> None:
         if not self.sim.write_results or self._written:

@@ -185,3 +185,41 @@ def test_link_keys_refused_on_one_chassis(argv, tmp_path, capsys):
             assert main(argv + two) == 0
             rates.append(json.loads(capsys.readouterr().out)["rate_hz"])
         assert rates[1] < 0.5 * rates[0]
+
+
+def test_hom_on_a_satellite_keeps_the_links_slack(tmp_path, capsys, monkeypatch):
+    """HOM with node B on a DRTIO satellite: its slack margin includes the link's latencies, as
+    the link experiments' does (``drtio_margin_mu``), so no write reaches the satellite late.
+    Found by a calibration walk: "satellite: write underflow, channel=65537, slack=72" on the
+    console, exit 0, and nothing in the results file; the file now records the satellites' own
+    log (``ionlink.sim.satellite_errors``). Without the latencies the same run loses a write."""
+    import h5py
+
+    import drivers.link_timing as lt
+
+    common = ["--device-db", str(DRTIO_DB), "--lab", "oxford2020"]
+    assert _run(tmp_path, *common, "--seed", "1") == 0, capsys.readouterr().err
+    store = [
+        "--results",
+        str(tmp_path / "results"),
+        "--dataset-db",
+        str(tmp_path / "dataset_db.mdb"),
+    ]
+    photon = ["run", str(ROOT / "repository" / "single_photon.py"), *store, "-q", *common]
+    assert main(photon) == 0, capsys.readouterr().err  # (the gate HOM opens)
+    hom = ["run", str(ROOT / "repository" / "hom.py"), *store, "-q", *common]
+    lost = []
+    for with_link in (False, True):
+        with monkeypatch.context() as m:
+            if not with_link:
+                m.setattr(lt, "satellite_latency_s", lambda env, nodes: 0.0)
+            assert main(hom) == 0, capsys.readouterr().err
+        capsys.readouterr()
+        path = sorted((tmp_path / "results").rglob("*HOM.h5"))[-1]
+        with h5py.File(path) as f:
+            d = f["datasets"]
+            lost.append(int(d["ionlink.sim.satellite_error_count"][()]))
+            if lost[-1]:
+                assert b"write underflow, channel=65537" in d["ionlink.sim.satellite_errors"][()]
+    assert lost[0] > 0  # without the link's latencies
+    assert lost[1] == 0
