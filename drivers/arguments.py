@@ -84,6 +84,8 @@ def _kind(processor):
         return "enumeration"
     if name == "BooleanValue":
         return "boolean"
+    if name == "PYONValue":
+        return "pyon"
     if name == "NumberValue" or hasattr(processor, "min") and hasattr(processor, "max"):
         return "number"
     return None
@@ -184,6 +186,14 @@ def argument_problem(processor, value):
             None
             if isinstance(value, bool) or type(value).__name__ == "bool_"
             else "is not allowed: must be True or False"
+        )
+    if kind == "pyon":
+        # (ARTIQ's PYONValue decodes the text the dashboard or artiq_run's KEY=VALUE gives it)
+        return (
+            None
+            if isinstance(value, str)
+            else "is not allowed: a PYON argument takes PYON text, quoted once more on the "
+            "command line: '\"{!r}\"'".format(value)
         )
     if kind != "number":
         return None

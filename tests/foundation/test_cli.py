@@ -22,6 +22,7 @@ class Exp(EnvExperiment):
         self.setattr_device("core")
         self.setattr_argument("n", NumberValue(2, precision=0, step=1))
         self.setattr_argument("b", BooleanValue(False))
+        self.setattr_argument("p", PYONValue([1, 2]))
 
     def run(self):
         self.set_dataset("n_squared", self.n ** 2)
@@ -73,10 +74,15 @@ def test_ok_prints_datasets_and_writes_results(cli, capsys, tmp_path):
     "args, message",
     [
         (["EXP", "-c", "Nope"], "exp.py' has no class 'Nope' (experiments in it: Exp)"),
-        (["EXP", "zzz=1"], "the experiment takes no argument 'zzz' (its arguments: n, b)"),
+        (["EXP", "zzz=1"], "the experiment takes no argument 'zzz' (its arguments: n, b, p)"),
         (["EXP", "b=1"], "argument 'b' = 1 is not allowed: must be True or False"),
         (["EXP", "n=[1,"], "cannot parse value of argument 'n' as PYON"),
         (["EXP", "n=parity"], """a string needs its own quotes: n='"parity"'"""),
+        (
+            ["EXP", "p=[3,4]"],
+            """argument 'p' = [3, 4] is not allowed: a PYON argument takes PYON text, quoted """
+            """once more on the command line: '"[3, 4]"'""",
+        ),
         (["EXP", "n"], "is not of the form KEY=VALUE"),
         (["EXP", "--device-db", "missing.py"], "device database 'missing.py' not found"),
         (["missing_exp.py"], "experiment file 'missing_exp.py' not found"),
@@ -134,7 +140,7 @@ def test_experiment_raises_exit_1(cli, capsys, tmp_path):
     assert cli("EXP", "b=true") == 1
     line = _one_line_error(capsys.readouterr().err)  # where, in the experiment, and what next
     exp = str(tmp_path / "exp.py")
-    assert line == f"RuntimeError: boom (at {exp}:12 in run); --debug shows the traceback"
+    assert line == f"RuntimeError: boom (at {exp}:13 in run); --debug shows the traceback"
     assert len(list((tmp_path / "results").rglob("*.h5"))) == 1
     assert cli("EXP", "b=true", "--debug") == 1
     assert "Traceback" in capsys.readouterr().err
