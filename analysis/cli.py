@@ -118,6 +118,8 @@ def _cmd_fidelity(args: argparse.Namespace) -> int:
             f"files: {', '.join(rep.files)}  (mode {rep.mode}{path}, schema "
             f"{rep.source.schema_version})"
         )
+        if rep.source.labs:
+            print(f"simulated lab: {'; '.join(rep.source.labs)}")
         print(f"fidelity:    {_fmt(rep.fidelity)}")
         print(f"  ψ+:        {_fmt(rep.fidelity_psi_plus)}")
         print(f"  ψ−:        {_fmt(rep.fidelity_psi_minus)}")

@@ -38,6 +38,9 @@ class SourceInfo:
     experiment: str
     mode: str
     heralding: str | None = None
+    #: the simulated labs the runs were taken in (``name`` or ``name (--set …)``; none for a
+    #: real lab's files)
+    labs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,7 @@ class FidelityReport:
             "experiment": src.experiment,
             "mode": src.mode,
             "heralding": src.heralding,
+            "simulated_labs": list(src.labs),
             "fidelity": est(fe.fidelity),
             "fidelity_psi_plus": est(fe.fidelity_psi_plus),
             "fidelity_psi_minus": est(fe.fidelity_psi_minus),

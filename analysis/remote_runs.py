@@ -10,6 +10,7 @@ takes.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from collections.abc import Sequence
@@ -139,6 +140,7 @@ class RemoteData:
     :param notes: what reading noted (detection-time phase corrections)
     :param heralding: the runs' heralding path (``ionlink.heralding``; ``None`` where a file
         does not say)
+    :param labs: the simulated labs the runs were taken in (:func:`simulated_labs`)
     """
 
     runs: list[RunTotals]
@@ -150,6 +152,7 @@ class RemoteData:
     notes: list[str] = field(default_factory=list)
     readout_sigmas: list[tuple[float, float]] | None = None
     heralding: str | None = None
+    labs: tuple[str, ...] = ()
 
     @property
     def files(self) -> list[str]:
@@ -392,7 +395,37 @@ def read_remote_runs(
         readout_sigmas=_readout_errors(runs, "readout.error_sigma_"),
         notes=notes,
         heralding=_heralding(runs),
+        labs=simulated_labs(runs),
     )
+
+
+def _overrides_text(recorded: Any) -> str:
+    """The ``--set`` overrides a run recorded (a JSON object, ``""`` for none) as they are
+    typed: ``key=value`` each."""
+    text = str(recorded or "").strip()
+    try:
+        items = json.loads(text) if text else {}
+    except ValueError:
+        return text
+    if not isinstance(items, dict):
+        return text
+    return " ".join(f"{k}={json.dumps(v)}" for k, v in items.items())
+
+
+def simulated_labs(runs: list[Run]) -> tuple[str, ...]:
+    """The simulated labs ``runs`` were taken in, each once, as ``name`` or ``name (--set …)``
+    with the run's lab overrides (the simulator's ``ionlink.sim.provenance.lab_*``); empty for
+    files of a real lab."""
+    out: list[str] = []
+    for r in runs:
+        name = r.values.get("ionlink.sim.provenance.lab_name")
+        if name is None:
+            continue
+        overrides = _overrides_text(r.values.get("ionlink.sim.provenance.lab_overrides"))
+        text = str(name) + (f" (--set {overrides})" if overrides else "")
+        if text not in out:
+            out.append(text)
+    return tuple(out)
 
 
 def _histogram_tags(r: Run, hist: IncrementalHistogram, rows: int, progress: bool) -> None:

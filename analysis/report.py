@@ -132,8 +132,10 @@ def render_markdown(rep: FidelityReport, plots: dict[str, str]) -> str:
     lines += [
         f"- schema version {rep.source.schema_version}, experiment `{rep.source.experiment}`, "
         f"mode `{rep.mode}`{path}",
-        "",
     ]
+    if rep.source.labs:
+        lines.append(f"- simulated lab: {'; '.join(f'`{lab}`' for lab in rep.source.labs)}")
+    lines.append("")
     lines += ["## Fidelity", "", "| quantity | value [interval] |", "|---|---|"]
     rows = [
         ("F (heralded, ψ+ and ψ− combined)", rep.fidelity),

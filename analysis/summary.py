@@ -237,6 +237,7 @@ def reduce_fidelity(
             experiment=data.experiment,
             mode="+".join(sorted(set(modes))),
             heralding=data.heralding,
+            labs=data.labs,
         ),
         stats=HeraldStats(
             heralds=n_h,

@@ -215,3 +215,31 @@ def test_tomography_without_xx_or_yy_heralds_is_a_bound_not_an_error(tmp_path, c
     assert any("no heralds in setting(s) XX, YY" in note for note in rep.notes)
     assert cli.main(["fidelity", str(path)]) == 0
     assert "P_odd:" in capsys.readouterr().out
+
+
+def test_reports_name_the_simulated_lab_and_its_overrides(tmp_path, capsys):
+    """A simulated run's summary names the lab it was taken in, with its ``--set`` overrides
+    (from the simulator's provenance datasets), in the text, the JSON and the report; a real
+    lab's file (no provenance) names none. Noted by a walk: only ``info`` showed them."""
+    d = remote_datasets(np.random.default_rng(6), n=400, mode="z")
+    sim = write_artiq(
+        tmp_path / "sim.h5",
+        {
+            **d,
+            "ionlink.sim.provenance.lab_name": "oxford2020",
+            "ionlink.sim.provenance.lab_overrides": '{"bsa.mode_overlap": 0.85}',
+        },
+    )
+    real = write_artiq(tmp_path / "real.h5", d)
+    assert cli.main(["fidelity", str(sim)]) == 0
+    assert "simulated lab: oxford2020 (--set bsa.mode_overlap=0.85)" in capsys.readouterr().out
+    assert cli.main(["fidelity", str(sim), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["simulated_labs"] == [
+        "oxford2020 (--set bsa.mode_overlap=0.85)"
+    ]
+    md = tmp_path / "r.md"
+    assert cli.main(["report", str(sim), "-o", str(md), "--format", "md"]) == 0
+    capsys.readouterr()
+    assert "- simulated lab: `oxford2020 (--set bsa.mode_overlap=0.85)`" in md.read_text()
+    assert cli.main(["fidelity", str(real)]) == 0
+    assert "simulated lab" not in capsys.readouterr().out
