@@ -165,6 +165,55 @@ def test_nonsense_readout_calibration_is_refused_and_the_old_one_stays(tmp_path)
         sim.close()
 
 
+def test_readout_calibration_with_a_dim_bright_ion_names_the_dim_ion(tmp_path):
+    """A bright ion of 5000 s⁻¹ (≈ 1.5 counts in 300 µs, a quarter of its shots none) against
+    the lab's dark 1000 s⁻¹ (0.3 counts): threshold 0, error ≈ 0.23. Refused in one line naming
+    the dim bright ion and the overlapping distributions, the old calibration kept. It said
+    "dark shots are not dark" (the dark shots were as dark as the lab's always are)."""
+    from sim.lab_resolution import resolve_lab
+    from tests.experiments.simhelpers import simulation
+
+    lab = resolve_lab("oxford2020", None, ["nodes.*.readout.bright_rate_hz=5000"])
+    sim = simulation(tmp_path, lab=lab, seed=2)
+    try:
+        before = sim.dataset_db.get("calib.readout.threshold_a")
+        r = sim.run(REPO / "readout_calibration.py", None, {"shots": 200})
+        assert r.exit_code == 1
+        assert "threshold 0" in r.error_message, r.error_message
+        assert "the bright ion is too dim" in r.error_message, r.error_message
+        assert "distributions overlap" in r.error_message and "not dark" not in r.error_message
+        assert "\n" not in r.error_message
+        assert sim.dataset_db.get("calib.readout.threshold_a") == before
+    finally:
+        sim.close()
+
+
+@pytest.mark.parametrize(
+    "bright, dark, cause",
+    [
+        ((1.4, 0.0), (0.25, 0.0), "the bright ion is too dim"),
+        ((3.0, 0.4), (0.25, 0.0), "some bright shots stayed dark"),
+        ((1.4, 0.0), (1.5, 0.0), "dark shots are not dark"),
+    ],
+    ids=["dim", "bright-left-dark", "dark-not-dark"],
+)
+def test_zero_threshold_cause_compares_each_distribution_with_what_it_should_be(
+    bright, dark, cause
+):
+    """Poisson shots (mean, share of shots with no light at all): a dim bright ion, bright shots
+    left dark (more zeros than their mean's Poisson count) and dark shots of 1.5 counts each
+    name their own cause."""
+    import runpy
+
+    cause_of = runpy.run_path(str(REPO / "readout_calibration.py"))["zero_threshold_cause"]
+    rng = np.random.default_rng(1)
+
+    def shots(mean, left_dark):
+        return np.where(rng.random(2000) < left_dark, 0, rng.poisson(mean, 2000))
+
+    assert cause in cause_of("a", shots(*bright), shots(*dark))
+
+
 def test_single_photon_without_photons_in_the_window_is_refused(tmp_path):
     """A window that misses the photons (dark counts only): refused, the gate stays."""
     from tests.experiments.simhelpers import simulation
