@@ -298,6 +298,28 @@ def test_single_photon_over_10_khz_calibrated_dark_counts_is_stored(tmp_path):
         sim.close()
 
 
+def test_single_photon_expects_first_clicks_of_100_khz_dark_counts(tmp_path):
+    """100 kHz dark counts a detector, as a Dark counts run measures them, 5000 attempts a node:
+    a detector stores its first click of the 1 µs window only, so the dark counts give
+    4·(1 − e^(−0.1)) = 0.3807 clicks an attempt, 1903.3 a node. η ≈ 0.025 adds ≈ 112, 2.6σ: the
+    photons do not stand out by 5σ and the run is refused against that expectation (20000
+    attempts store η = 0.025). It expected r·T, 2000.0, and refused 1998 clicks as "no photons"
+    against 2011 from the measured rates."""
+    from sim.runner import resolve_lab
+    from tests.experiments.simhelpers import simulation
+
+    lab = resolve_lab("oxford2020", None, ["bsa.detectors[*].dark_rate_hz=100000"])
+    sim = simulation(tmp_path, lab=lab, seed=1)
+    try:
+        sim.dataset_db.set("calib.bsa.dark_rate_hz", [1e5] * 4, persist=True)
+        r = sim.run(REPO / "single_photon.py", None, {"attempts": 5000})
+        assert r.exit_code == 1
+        expected = 5000 * 4 * -math.expm1(-0.1)
+        assert "(dark counts expect {:.1f})".format(expected) in r.error_message, r.error_message
+    finally:
+        sim.close()
+
+
 def test_single_photon_with_node_b_50_ns_late_is_refused(tmp_path):
     """Node B's photon path 50 ns longer than node A's (80 against 30 ns): the arrivals of the
     two nodes rise 50 ns apart. Refused in one line naming both edges (exit 1), the stored gate
