@@ -23,6 +23,9 @@ __all__ = [
     "HERALD_PATTERNS",
     "psi_of_pattern",
     "GATE_INPUT_OFFSET_MU",
+    "FIFO_DEPTH",
+    "MAX_COUNT_RATE_HZ",
+    "count_overflow_error",
     "UNDERFLOW",
 ]
 
@@ -35,6 +38,34 @@ UNDERFLOW = -1
 #: timestamps in [a, b), open the gate at ``a - GATE_INPUT_OFFSET_MU`` for ``b - a``; the reads then
 #: use the gate end ``b - GATE_INPUT_OFFSET_MU`` (+ gate latency 104 mu covers the arrival).
 GATE_INPUT_OFFSET_MU = 88
+
+#: events an input FIFO holds (Kasli TTL input); one more before the CPU reads raises RTIOOverflow
+FIFO_DEPTH = 64
+#: :meth:`BellStateAnalyser.count_gates` sizes its sub-gates for about this many counts on the
+#: busiest detector (a quarter of ``FIFO_DEPTH``: a Poisson count of mean 16 exceeds 64 with
+#: probability < 1e-15, and the CPU reads a sub-gate's 4 × 16 counts in ≈ 16 µs)
+SUBGATE_COUNTS = 16
+#: shortest sub-gate of :meth:`BellStateAnalyser.count_gates`, mu (40 µs: longer than the CPU
+#: needs to read ``SUBGATE_COUNTS`` counts of four detectors and queue the next sub-gate)
+SUBGATE_MIN_MU = 40_000
+#: how far ahead of the RTIO counter :meth:`BellStateAnalyser.count_gates` queues a sub-gate when
+#: the CPU fell behind, mu (the 8 gate edges take ≈ 1.6 µs to submit)
+SUBGATE_SLACK_MU = 5_000
+#: count rate of each of the four detectors (s⁻¹) up to which :meth:`BellStateAnalyser.count_gates`
+#: reads every count: the CPU reads an input event in ≈ 240 ns (Kasli 2.0), so four detectors
+#: at ≈ 1e6 s⁻¹ each take all its time (the simulator reads 7e5 s⁻¹ and overflows at 8.5e5)
+MAX_COUNT_RATE_HZ = 7e5
+
+
+def count_overflow_error(error: Exception, remedy: str) -> RuntimeError:
+    """The error an experiment raises (``from error``) when :meth:`BellStateAnalyser.count_gates`
+    ended in ``error`` (an ``RTIOOverflow``): what the overflow means and ``remedy``."""
+    return RuntimeError(
+        "{} while counting: a detector counted faster than the CPU reads four detectors (above "
+        "≈ {:.0e} s⁻¹ its {}-event input FIFO fills even in the shortest sub-gate, {:.0f} µs); "
+        "{}".format(error, MAX_COUNT_RATE_HZ, FIFO_DEPTH, SUBGATE_MIN_MU / 1e3, remedy)
+    )
+
 
 PSI_PLUS_PATTERNS = [0b0011, 0b1100]
 PSI_MINUS_PATTERNS = [0b1001, 0b0110]
@@ -252,26 +283,85 @@ class BellStateAnalyser:
 
     @kernel
     def count_gates(self, gate_mu: TInt64, gates: TInt32, totals: TList(TInt64)) -> TNone:
-        """Count each detector in ``gates`` back-to-back gates of ``gate_mu`` (mu), the first
-        opened at the cursor, adding the counts to ``totals[0..3]``. Gate k+1 opens one coarse
-        cycle (8 mu) after gate k closes (a channel's close and open need distinct
-        timestamps), and is queued before gate k's counts are read, so the gated time is
-        contiguous and the CPU only keeps one gate ahead; an input FIFO holds 64 events, far
-        more than a gate sees at dark or reference-light rates.
+        """Count each detector for ``gates * gate_mu`` (mu) of gated time, the first sub-gate
+        opened at the cursor, adding the counts to ``totals[0..3]``.
 
-        Advances the cursor by ``gates * (gate_mu + 8) - 8`` mu; each read blocks until its
-        gate's end + 104 mu, so the call ends with the slack of the last gate's end."""
+        The time is gated in sub-gates of at most ``gate_mu`` whose length follows the count rate
+        (:meth:`next_subgate_mu`), so that no detector's 64-event input FIFO fills before the CPU
+        reads it: the first two are ``SUBGATE_MIN_MU`` (or ``gate_mu`` if shorter) long, each
+        later one is sized from the counts of the one two before it (it is queued before the
+        previous one is read). Sub-gate k+1 opens one coarse cycle (8 mu) after sub-gate k closes
+        (a channel's close and open need distinct timestamps), so the gated time is contiguous
+        unless the CPU falls behind: a sub-gate the CPU cannot queue ``SUBGATE_SLACK_MU`` ahead of
+        the RTIO counter opens that far ahead instead (less lab time, never an underflow). A rate
+        the shortest sub-gate cannot hold (a detector far above 1 MHz) still raises
+        ``RTIOOverflow``.
+
+        Advances the cursor by at least ``gates * gate_mu`` mu (the sub-gates and the 8 mu between
+        them); each read blocks until its sub-gate's end + 104 mu, so the call ends with the slack
+        of the last sub-gate's end."""
         counts = [0] * 4
-        t_end = self.gate_rising_mu(gate_mu)
-        for k in range(gates):
-            t_next = t_end
-            if k + 1 < gates:
-                delay_mu(8)
-                t_next = self.gate_rising_mu(gate_mu)
+        remaining = gate_mu * int64(gates)
+        shortest = int64(SUBGATE_MIN_MU)
+        if gate_mu < shortest:
+            shortest = gate_mu
+        length = self.next_subgate_mu(shortest, SUBGATE_COUNTS, shortest, gate_mu, remaining)
+        remaining -= length
+        t_end = self.gate_rising_mu(length)
+        next_length = self.next_subgate_mu(shortest, SUBGATE_COUNTS, shortest, gate_mu, remaining)
+        remaining -= next_length
+        t_next = t_end
+        if next_length > 0:
+            delay_mu(8)
+            t_next = self.gate_rising_mu(next_length)
+        while length > 0:
             self.count_all(t_end, counts)
+            most = 0
             for d in range(4):
                 totals[d] += int64(counts[d])
+                if counts[d] > most:
+                    most = counts[d]
+            later = self.next_subgate_mu(length, most, shortest, gate_mu, remaining)
+            remaining -= later
+            t_later = t_next
+            if later > 0:
+                delay_mu(8)
+                t = self.core.get_rtio_counter_mu() + int64(SUBGATE_SLACK_MU)
+                if now_mu() < t:
+                    at_mu(t)
+                t_later = self.gate_rising_mu(later)
+            length = next_length
             t_end = t_next
+            next_length = later
+            t_next = t_later
+
+    @portable
+    def next_subgate_mu(
+        self,
+        length_mu: TInt64,
+        most: TInt32,
+        shortest_mu: TInt64,
+        longest_mu: TInt64,
+        remaining_mu: TInt64,
+    ) -> TInt64:
+        """Length (mu) of the next sub-gate of :meth:`count_gates` after one of ``length_mu`` in
+        which the busiest detector counted ``most``: twice as long if that was at most half of
+        ``SUBGATE_COUNTS``, half as long if it was more than ``SUBGATE_COUNTS``, else the same;
+        within [``shortest_mu``, ``longest_mu``] and at most ``remaining_mu`` (0 when no time is
+        left). A remainder shorter than ``shortest_mu`` joins this sub-gate (no sliver of a gate
+        shorter than a coarse cycle is ever opened)."""
+        length = length_mu
+        if 2 * most <= SUBGATE_COUNTS:
+            length = 2 * length_mu
+        elif most > SUBGATE_COUNTS:
+            length = length_mu // 2
+        if length > longest_mu:
+            length = longest_mu
+        if length < shortest_mu:
+            length = shortest_mu
+        if remaining_mu - length < shortest_mu:
+            length = remaining_mu
+        return length
 
     @kernel
     def drain(self) -> TNone:

@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """Detector dark counts and background of the four Bell-state-analyser detectors.
 
-Two conditions, each ``gates`` gates of ``gate_length`` on all four detectors at once: ``dark``
-with every beam off, and ``background`` with both nodes' cooling and repump beams on (scattered
-light reaching the detectors while the ions are cooled). Writes ``dark.counts`` (int64[4]),
+Two conditions, each ``gates`` × ``gate_length`` of gated time on all four detectors at once,
+read in sub-gates (at most ``gate_length``) short enough that no detector's 64-event input FIFO
+fills at the rate it counts (:meth:`drivers.bsa.BellStateAnalyser.count_gates`: up to ≈ 7e5 s⁻¹ a
+detector; above, the run stops saying so): ``dark`` with every beam off, and ``background``
+with both nodes' cooling and repump beams on (scattered light reaching the detectors while the
+ions are cooled). Writes ``dark.counts`` (int64[4]),
 ``dark.duration_s`` (gated time per detector), ``background.counts``, the rates
 ``dark.rate_hz``/``background.rate_hz``, and the persistent ``calib.bsa.dark_rate_hz`` (list of 4,
 s^-1) that the single-photon and entanglement analyses use.
@@ -15,10 +18,12 @@ the calibration left as it was.
 """
 
 import numpy as np
+from artiq.coredevice.exceptions import RTIOOverflow
 from artiq.experiment import *
 from numpy import int64
 
 from drivers.arguments import CheckedArguments
+from drivers.bsa import count_overflow_error
 from drivers.link import SCHEMA_VERSION
 from drivers.run_end import STOP_REASON, run_until_complete
 
@@ -51,9 +56,9 @@ class DarkCounts(CheckedArguments, EnvExperiment):
 
     @kernel
     def measure(self, condition: TInt32):
-        """``gates`` back-to-back gates on all four detectors (:meth:`drivers.bsa.
-        BellStateAnalyser.count_gates`: contiguous gated time), the cooling light off
-        (``condition`` 0) or on (1)."""
+        """``gates`` × ``gate_mu`` of gated time on all four detectors (:meth:`drivers.bsa.
+        BellStateAnalyser.count_gates`: contiguous sub-gates sized to the count rate), the
+        cooling light off (``condition`` 0) or on (1)."""
         totals = [int64(0)] * 4
         self.core.break_realtime()
         if condition == 1:
@@ -89,7 +94,12 @@ class DarkCounts(CheckedArguments, EnvExperiment):
         return True
 
     def run(self):
-        run_until_complete(self, self.run_kernel, self.store_counts)
+        try:
+            run_until_complete(self, self.run_kernel, self.store_counts)
+        except RTIOOverflow as e:
+            raise count_overflow_error(
+                e, "check the detectors and the light reaching them (dark counts are ~10-1000 s⁻¹)"
+            ) from e
 
     def store_counts(self):
         """The counts taken so far (``dark.counts``, ``background.counts``, ``dark.duration_s``;

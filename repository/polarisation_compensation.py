@@ -31,10 +31,12 @@ counts per setting), ``polcomp.compensate``, ``totals.stop_reason``.
 import logging
 
 import numpy as np
+from artiq.coredevice.exceptions import RTIOOverflow
 from artiq.experiment import *
 from numpy import int64
 
 from drivers.arguments import CheckedArguments
+from drivers.bsa import count_overflow_error
 from drivers.link import SCHEMA_VERSION
 from drivers.polarisation import (
     COMPENSATOR,
@@ -153,9 +155,10 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
 
     @kernel
     def count_reference(self, node: TInt32):
-        """Open node ``node``'s reference shutter and count each detector in ``gates``
-        back-to-back gates of ``gate_mu``; the shutter closes once the counts are read. The four
-        totals go to the host (:meth:`store_counts`)."""
+        """Open node ``node``'s reference shutter and count each detector for ``gates`` ×
+        ``gate_mu`` of gated time (:meth:`drivers.bsa.BellStateAnalyser.count_gates`: sub-gates
+        sized to the count rate); the shutter closes once the counts are read. The four totals go
+        to the host (:meth:`store_counts`)."""
         totals = [int64(0)] * 4
         self.core.break_realtime()
         self.ref_sw[node].on()
@@ -217,7 +220,13 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
                 s = []
                 for angles in probes:
                     self.waveplates.move_node(node, dict(angles, ref=ref_deg))
-                    self.count_reference(k)
+                    try:
+                        self.count_reference(k)
+                    except RTIOOverflow as e:
+                        raise count_overflow_error(
+                            e,
+                            "attenuate node {}'s reference light".format(node),
+                        ) from e
                     c = self.last_counts
                     self.counts[r, k, i] = c
                     i += 1

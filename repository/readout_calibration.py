@@ -9,13 +9,14 @@ qubit pi time (``calib.node_X.qubit.pi_time``). Writes persistent ``calib.readou
 ``calib.readout.error_a/_b`` with their standard errors ``calib.readout.error_sigma_a/_b`` (the
 analysis propagates them into SPAM-corrected intervals) and ``calib.node_X.detect.duration``; raw
 counts in ``readout.bright_counts_a`` etc. A nonsense result (error >= 0.4, or threshold 0 with
-error >= 0.1) is refused (``drivers.calibration``): nothing persistent is stored and the run fails.
+error >= 0.1, its cause named: :func:`zero_threshold_cause`) is refused (``drivers.calibration``):
+nothing persistent is stored and the run fails.
 The kernel asks the scheduler every ``CHECK_EVERY`` shots whether to pause; a paused run resumes
 with the shots still to take, a terminated one writes the shots taken (``totals.stop_reason``
 ``terminated``, ``drivers.run_end``) and stores no calibration.
 """
 
-from math import pi
+from math import exp, pi, sqrt
 
 import numpy as np
 from artiq.experiment import *
@@ -30,9 +31,42 @@ from drivers.run_end import STOP_REASON, run_until_complete
 MAX_ERROR = 0.4
 #: a threshold of 0 (one count means bright) is accepted only with a readout error below this
 ZERO_THRESHOLD_ERROR = 0.1
+#: a dark ion gives background counts only: fewer than this many a shot on average
+DARK_MAX_MEAN = 1.0
+#: bright shots without a count beyond a Poisson count of their mean by more than this many
+#: standard errors (and 2 %) are bright shots left dark
+EXCESS_ZEROS_SIGMA = 4.0
 #: shots between two pause checks (a sync RPC, ~40 us on Kasli, against >= 50 x ~0.5 ms of shots:
 #: < 0.2 % of the lab time; the simulator takes ~0.1 s of host time for them)
 CHECK_EVERY = 50
+
+
+def zero_threshold_cause(node: str, bright: np.ndarray, dark: np.ndarray) -> str:
+    """Why the best threshold of ``node``'s shots is 0 (any count means bright) with a large
+    error, from each distribution against what it should be: bright shots a Poisson count of
+    their mean (more shots without a count: some were left dark), dark ones background only
+    (:data:`DARK_MAX_MEAN`). With both as they should be, the bright ion is too dim: its counts
+    overlap the dark's."""
+    mb, md = float(np.mean(bright)), float(np.mean(dark))
+    zeros = float(np.mean(bright == 0))
+    poisson = exp(-mb)
+    sigma = sqrt(poisson * (1 - poisson) / bright.size)
+    if zeros > poisson + EXCESS_ZEROS_SIGMA * sigma + 0.02:
+        return (
+            "{:.0%} of the bright shots gave no count where a Poisson count of their mean "
+            "({:.2f}) gives {:.0%}: some bright shots stayed dark (qubit pi pulse: "
+            "calib.node_{}.qubit.pi_time, qubit drive?)"
+        ).format(zeros, mb, poisson, node)
+    if md >= DARK_MAX_MEAN:
+        return (
+            "dark shots are not dark: {:.2f} counts a shot where a dark ion gives background "
+            "only (< {:.0f}; detection light, PMT?)"
+        ).format(md, DARK_MAX_MEAN)
+    return (
+        "the bright ion is too dim: {:.0%} of its shots gave no count (as a Poisson count of "
+        "mean {:.2f} does), so bright and dark count distributions overlap (detection beam, "
+        "collection, detection_time?)"
+    ).format(zeros, mb)
 
 
 class ReadoutCalibration(CheckedArguments, EnvExperiment):
@@ -172,10 +206,9 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
             if r.threshold < 0 or (r.threshold == 0 and r.error.value >= ZERO_THRESHOLD_ERROR):
                 raise refused(
                     "readout calibration",
-                    (
-                        "node {}: threshold {} with readout error {:.2f} ({}): dark shots are not "
-                        "dark (detection light, PMT?)"
-                    ).format(x, r.threshold, r.error.value, means),
+                    "node {}: threshold {} with readout error {:.2f} ({}): {}".format(
+                        x, r.threshold, r.error.value, means, zero_threshold_cause(x, bright, dark)
+                    ),
                 )
         for x, (r, _, _) in results.items():
             self.set_dataset("calib.readout.threshold_" + x, int(r.threshold), persist=True)

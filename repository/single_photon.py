@@ -8,8 +8,10 @@ of each detector is stored relative to the excitation pulse start. Analysis: the
 of ``analysis.lifetime`` (binned maximum likelihood of an exponential decay from the histogram peak
 plus a flat background within the gate, profile-likelihood interval) gives the lifetime tau and the
 onset, the rising edge of the arrivals (not the histogram's peak, nor a cluster of dark counts
-before it: the fit's flat background sets how many clicks an edge needs); eta = (P(click per
-attempt) - dark-count probability) per node, the dark counts from ``calib.bsa.dark_rate_hz`` (Dark
+before it: the fit's flat background sets how many clicks an edge needs); eta = (clicks per
+attempt - dark clicks per attempt) / (1 - dark clicks per attempt / 4) per node (a detector stores
+its first click only: its dark clicks per attempt are 1 - e^(-rT), not rT, and a photon adds a
+click only where no dark count came), the dark counts from ``calib.bsa.dark_rate_hz`` (Dark
 counts) or, without that calibration, from the fit's flat background in this run's window; the
 recommended gate is [onset, onset + gate length] shifted by ``calib.link.gate_start_s``, the gate
 length from ``gate_length`` or ``calib.link.gate_length_s``, else ``gate_taus`` lifetimes
@@ -343,15 +345,29 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
                 ).format(start, end - start, window, DECAY_GATES * (stop - start)),
             )
 
+    def dark_click_probability(self, start, stop):
+        """Dark clicks per attempt in [``start``, ``stop``) (mu after the excitation) from the
+        calibrated rates r of the four detectors: a detector's first click in the window is
+        stored, later ones are dropped, so each gives e^(−r·(start − window start))·(1 − e^(−r·
+        (stop − start))), not r·(stop − start) (0.0952, not 0.1, at 100 kHz over 1 µs)."""
+        period = self.core.ref_period
+        before = np.exp(-self.dark_rate * (start - self.offset_mu) * period)
+        return float(np.sum(before * -np.expm1(-self.dark_rate * (stop - start) * period)))
+
     def check_photons_in_gate(self, t, node, start, stop, p_dark, window):
         """Refused unless each node's clicks in the recommended gate [``start``, ``stop``) stand
-        out of the dark counts ``p_dark`` (per attempt in the window) by
+        out of the dark counts (:meth:`dark_click_probability`, or without calibrated rates
+        ``p_dark`` per attempt in the window, spread evenly) by
         ``MIN_CLICKS_PER_NODE`` and five standard deviations: a histogram of dark counts alone
         (photons beyond the window) fits an "edge" at its largest bin."""
+        if self.dark_calibrated:
+            p_gate = self.dark_click_probability(start, stop)
+        else:
+            p_gate = p_dark * (stop - start) / float(self.window_mu)
         for i, x in enumerate("ab"):
             sel = node == i
             k = int(np.count_nonzero((t[sel] >= start) & (t[sel] < stop)))
-            dark = p_dark * (stop - start) / float(self.window_mu) * self.n_att[i]
+            dark = p_gate * self.n_att[i]
             if k < max(MIN_CLICKS_PER_NODE, dark + 5 * np.sqrt(dark)):
                 raise refused(
                     "single-photon calibration",
@@ -412,7 +428,7 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         window = "window [{}, {}) ns after the excitation".format(
             self.offset_mu, self.offset_mu + self.window_mu
         )
-        p_dark = float(self.dark_rate.sum()) * self.gate_window
+        p_dark = self.dark_click_probability(self.offset_mu, self.offset_mu + self.window_mu)
         for i, x in enumerate("ab"):
             clicks = int(np.count_nonzero(node == i))
             dark = p_dark * self.n_att[i]
@@ -455,9 +471,10 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
             p_dark = per_mu * float(self.window_mu) / max(1, sum(self.n_att))
         eta = {}
         for i, x in enumerate("ab"):
-            # attempts with at least one click, per attempt; one click entry per clicking detector
+            # one click entry per clicking detector and attempt: a detector clicks with probability
+            # 1 − e^(−rT)(1 − η_d), so the photons' share is η·(1 − p_dark/4), its mean e^(−rT)
             clicks = np.count_nonzero(node == i)
-            eta[x] = max(0.0, clicks / self.n_att[i] - p_dark)
+            eta[x] = max(0.0, (clicks / self.n_att[i] - p_dark) / (1 - p_dark / 4))
             self.set_dataset("photon.eta_" + x, eta[x])
             self.set_dataset("photon.eta_err_" + x, float(np.sqrt(max(clicks, 1))) / self.n_att[i])
         # the gate opens at the rising edge of the arrivals (+ calib.link.gate_start_s) and lasts

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from tests.experiments.simhelpers import run, simulation
+from tests.experiments.simhelpers import REPO, run, simulation
 
 
 @pytest.fixture
@@ -35,6 +35,46 @@ def test_dark_counts(sim):
         total_expected = sum(det.dark_rate_hz for det in lab.bsa.detectors) * duration
         assert abs(int(np.sum(d[key])) - total_expected) < 4 * math.sqrt(total_expected)
     assert np.allclose(d["calib.bsa.dark_rate_hz"], np.asarray(d["dark.counts"]) / duration)
+
+
+def test_dark_counts_at_30_khz_reads_every_count(tmp_path):
+    """30 kHz dark counts a detector, the default 10 ms gate (5 of them): 300 counts a gate, far
+    more than a detector's 64-event input FIFO. Every count is read (the sub-gates follow the
+    rate): 1500 ± 4σ a detector and condition, the calibration stored. Before, the run stopped
+    with ``RTIOOverflow`` on a detector (exit 1, one line naming drivers/bsa.py)."""
+    from sim.lab_resolution import resolve_lab
+
+    lab = resolve_lab("oxford2020", None, ["bsa.detectors[*].dark_rate_hz=30000"])
+    sim = simulation(tmp_path, lab=lab, seed=1)
+    try:
+        d = run(sim, "dark_counts", gates=5)
+    finally:
+        sim.close()
+    duration = d["dark.duration_s"]
+    assert abs(duration - 0.05) < 1e-6
+    expected = 30000 * duration
+    for key in ("dark.counts", "background.counts"):
+        assert np.all(np.abs(d[key] - expected) < 4 * math.sqrt(expected)), (key, d[key])
+    assert np.allclose(d["calib.bsa.dark_rate_hz"], np.asarray(d["dark.counts"]) / duration)
+
+
+def test_dark_counts_faster_than_the_cpu_reads_are_refused_saying_so(tmp_path):
+    """2 MHz dark counts a detector: more than the CPU reads from four detectors, so a FIFO
+    overflows even in the shortest sub-gate. The run stops in one line that says so and what to
+    check; the stored dark rates stay."""
+    from sim.lab_resolution import resolve_lab
+
+    lab = resolve_lab("oxford2020", None, ["bsa.detectors[*].dark_rate_hz=2e6"])
+    sim = simulation(tmp_path, lab=lab, seed=1, startup=False)  # Startup counts for seconds
+    try:
+        sim.dataset_db.set("calib.bsa.dark_rate_hz", [20.0] * 4, persist=True)
+        r = sim.run(REPO / "dark_counts.py", None, {"gates": 1, "gate_length": 0.0002})
+        assert r.exit_code == 1
+        assert "faster than the CPU reads four detectors" in r.error_message, r.error_message
+        assert "check the detectors" in r.error_message and "\n" not in r.error_message
+        assert sim.dataset_db.get("calib.bsa.dark_rate_hz") == [20.0] * 4
+    finally:
+        sim.close()
 
 
 @pytest.mark.slow

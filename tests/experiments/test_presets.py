@@ -165,6 +165,55 @@ def test_nonsense_readout_calibration_is_refused_and_the_old_one_stays(tmp_path)
         sim.close()
 
 
+def test_readout_calibration_with_a_dim_bright_ion_names_the_dim_ion(tmp_path):
+    """A bright ion of 5000 s⁻¹ (≈ 1.5 counts in 300 µs, a quarter of its shots none) against
+    the lab's dark 1000 s⁻¹ (0.3 counts): threshold 0, error ≈ 0.23. Refused in one line naming
+    the dim bright ion and the overlapping distributions, the old calibration kept. It said
+    "dark shots are not dark" (the dark shots were as dark as the lab's always are)."""
+    from sim.lab_resolution import resolve_lab
+    from tests.experiments.simhelpers import simulation
+
+    lab = resolve_lab("oxford2020", None, ["nodes.*.readout.bright_rate_hz=5000"])
+    sim = simulation(tmp_path, lab=lab, seed=2)
+    try:
+        before = sim.dataset_db.get("calib.readout.threshold_a")
+        r = sim.run(REPO / "readout_calibration.py", None, {"shots": 200})
+        assert r.exit_code == 1
+        assert "threshold 0" in r.error_message, r.error_message
+        assert "the bright ion is too dim" in r.error_message, r.error_message
+        assert "distributions overlap" in r.error_message and "not dark" not in r.error_message
+        assert "\n" not in r.error_message
+        assert sim.dataset_db.get("calib.readout.threshold_a") == before
+    finally:
+        sim.close()
+
+
+@pytest.mark.parametrize(
+    "bright, dark, cause",
+    [
+        ((1.4, 0.0), (0.25, 0.0), "the bright ion is too dim"),
+        ((3.0, 0.4), (0.25, 0.0), "some bright shots stayed dark"),
+        ((1.4, 0.0), (1.5, 0.0), "dark shots are not dark"),
+    ],
+    ids=["dim", "bright-left-dark", "dark-not-dark"],
+)
+def test_zero_threshold_cause_compares_each_distribution_with_what_it_should_be(
+    bright, dark, cause
+):
+    """Poisson shots (mean, share of shots with no light at all): a dim bright ion, bright shots
+    left dark (more zeros than their mean's Poisson count) and dark shots of 1.5 counts each
+    name their own cause."""
+    import runpy
+
+    cause_of = runpy.run_path(str(REPO / "readout_calibration.py"))["zero_threshold_cause"]
+    rng = np.random.default_rng(1)
+
+    def shots(mean, left_dark):
+        return np.where(rng.random(2000) < left_dark, 0, rng.poisson(mean, 2000))
+
+    assert cause in cause_of("a", shots(*bright), shots(*dark))
+
+
 def test_single_photon_without_photons_in_the_window_is_refused(tmp_path):
     """A window that misses the photons (dark counts only): refused, the gate stays."""
     from tests.experiments.simhelpers import simulation
@@ -245,6 +294,28 @@ def test_single_photon_over_10_khz_calibrated_dark_counts_is_stored(tmp_path):
         eta, p1, p2, _ = photon_eta(lab, lab.nodes[0], (0, 1000))
         for x in "ab":  # ≈ 320 clicks a node in 5000 attempts: σ(η) ≈ 0.0036
             assert abs(sim.dataset_db.get("calib.photon.eta_" + x) - eta * (p1 + p2)) < 0.011
+    finally:
+        sim.close()
+
+
+def test_single_photon_expects_first_clicks_of_100_khz_dark_counts(tmp_path):
+    """100 kHz dark counts a detector, as a Dark counts run measures them, 5000 attempts a node:
+    a detector stores its first click of the 1 µs window only, so the dark counts give
+    4·(1 − e^(−0.1)) = 0.3807 clicks an attempt, 1903.3 a node. η ≈ 0.025 adds ≈ 112, 2.6σ: the
+    photons do not stand out by 5σ and the run is refused against that expectation (20000
+    attempts store η = 0.025). It expected r·T, 2000.0, and refused 1998 clicks as "no photons"
+    against 2011 from the measured rates."""
+    from sim.runner import resolve_lab
+    from tests.experiments.simhelpers import simulation
+
+    lab = resolve_lab("oxford2020", None, ["bsa.detectors[*].dark_rate_hz=100000"])
+    sim = simulation(tmp_path, lab=lab, seed=1)
+    try:
+        sim.dataset_db.set("calib.bsa.dark_rate_hz", [1e5] * 4, persist=True)
+        r = sim.run(REPO / "single_photon.py", None, {"attempts": 5000})
+        assert r.exit_code == 1
+        expected = 5000 * 4 * -math.expm1(-0.1)
+        assert "(dark counts expect {:.1f})".format(expected) in r.error_message, r.error_message
     finally:
         sim.close()
 
