@@ -66,7 +66,7 @@ class CheckedArguments:
         """
         for key, (processor, raw, value) in getattr(self, "_ionlink_checked_arguments", {}).items():
             supplied = raw is not _DEFAULT
-            problem = argument_problem(processor, raw if supplied else value)
+            problem = argument_problem(processor, raw if supplied else value, not supplied)
             if problem is not None:
                 raise ArgumentValueError(
                     "argument '{}' = {}{} {}".format(
@@ -171,9 +171,10 @@ def _bound(processor, bound):
     )
 
 
-def argument_problem(processor, value):
+def argument_problem(processor, value, default=False):
     """Why ``value`` is not acceptable for ``processor`` (``"is out of range: must be ≥ 1"``),
-    or ``None`` if it is (or the processor declares nothing this module checks)."""
+    or ``None`` if it is (or the processor declares nothing this module checks); ``default``:
+    ``value`` is the argument's default, as processed (a PYON argument's is decoded)."""
     kind = _kind(processor)
     if kind == "enumeration":
         try:
@@ -191,7 +192,7 @@ def argument_problem(processor, value):
         # (ARTIQ's PYONValue decodes the text the dashboard or artiq_run's KEY=VALUE gives it)
         return (
             None
-            if isinstance(value, str)
+            if default or isinstance(value, str)
             else "is not allowed: a PYON argument takes PYON text, quoted once more on the "
             "command line: '\"{!r}\"'".format(value)
         )
