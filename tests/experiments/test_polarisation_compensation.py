@@ -200,6 +200,19 @@ def test_a_failed_measurement_leaves_the_plates_where_it_found_them(tmp_path):
     assert np.array_equal(before, after), (before, after)
 
 
+def _reference_run(tmp_path, rate_hz: str, arguments: dict):
+    """Polarisation compensation at ``lab.toml`` with reference light of ``rate_hz`` (s⁻¹) at
+    the analyser, after Startup (seed 1): the run's result."""
+    from sim.lab_resolution import resolve_lab
+
+    lab = resolve_lab(str(ROOT / "lab.toml"), None, [f"nodes.*.reference.rate_hz={rate_hz}"])
+    with Simulation(
+        ROOT / "device_db.py", seed=1, lab=lab, results_dir=tmp_path / "r", dataset_db=False
+    ) as sim:
+        assert sim.run(ROOT / "repository" / "startup.py").exit_code == 0
+        return sim.run(ROOT / "repository" / "polarisation_compensation.py", arguments=arguments)
+
+
 def test_a_path_without_error_is_not_corrected_into_the_noise(tmp_path, caplog):
     """The repository's lab with no drift (its paths exact: the identity at 0°) and weak
     reference light (3000 s⁻¹: ≈ 270 counts a node and round): the measured errors are shot
@@ -208,15 +221,9 @@ def test_a_path_without_error_is_not_corrected_into_the_noise(tmp_path, caplog):
     truly off by what was measured (0.027 and 0.049 after one round at seed 1, exit 0), which
     every later run's photons carried."""
     from drivers.polarisation import COMPENSATOR, compensator, unitary_infidelity
-    from sim.lab_resolution import resolve_lab
 
-    lab = resolve_lab(str(ROOT / "lab.toml"), None, ["nodes.*.reference.rate_hz=3000"])
-    with Simulation(
-        ROOT / "device_db.py", seed=1, lab=lab, results_dir=tmp_path / "r", dataset_db=False
-    ) as sim:
-        assert sim.run(ROOT / "repository" / "startup.py").exit_code == 0
-        pc = sim.run(ROOT / "repository" / "polarisation_compensation.py", arguments={"rounds": 2})
-        assert pc.exit_code == 0, pc.error_message
+    pc = _reference_run(tmp_path, "3000", {"rounds": 2})
+    assert pc.exit_code == 0, pc.error_message
     floor = pc.datasets["polcomp.error_floor"]
     assert np.all((floor > 0.005) & (floor < 0.03)), floor
     for angles in pc.datasets["polcomp.angles"].reshape(-1, 3):
@@ -231,15 +238,9 @@ def test_bright_reference_light_is_counted_in_sub_gates_the_fifo_holds(tmp_path)
     follow the rate, every setting's total is the same within 4σ (none lost counts) and the
     paths (no drift) measure close to exact. Before, the run stopped with ``RTIOOverflow`` on a
     detector (exit 1)."""
-    from sim.lab_resolution import resolve_lab
 
-    lab = resolve_lab(str(ROOT / "lab.toml"), None, ["nodes.*.reference.rate_hz=1e6"])
-    with Simulation(
-        ROOT / "device_db.py", seed=1, lab=lab, results_dir=tmp_path / "r", dataset_db=False
-    ) as sim:
-        assert sim.run(ROOT / "repository" / "startup.py").exit_code == 0
-        pc = sim.run(ROOT / "repository" / "polarisation_compensation.py", arguments={"gates": 5})
-        assert pc.exit_code == 0, pc.error_message
+    pc = _reference_run(tmp_path, "1e6", {"gates": 5})
+    assert pc.exit_code == 0, pc.error_message
     totals = pc.datasets["polcomp.counts"].sum(axis=-1)
     mean = totals.mean()
     assert mean > 3000 and np.all(np.abs(totals - mean) < 4 * np.sqrt(mean)), totals
@@ -250,14 +251,8 @@ def test_reference_light_faster_than_the_cpu_reads_is_refused_saying_so(tmp_path
     """Reference light of 1e7 s⁻¹: a FIFO overflows even in the shortest sub-gate; the run stops
     in one line that says the detectors counted faster than the CPU reads and to attenuate the
     light, with the plates where they were."""
-    from sim.lab_resolution import resolve_lab
 
-    lab = resolve_lab(str(ROOT / "lab.toml"), None, ["nodes.*.reference.rate_hz=1e7"])
-    with Simulation(
-        ROOT / "device_db.py", seed=1, lab=lab, results_dir=tmp_path / "r", dataset_db=False
-    ) as sim:
-        assert sim.run(ROOT / "repository" / "startup.py").exit_code == 0
-        pc = sim.run(ROOT / "repository" / "polarisation_compensation.py", arguments={"gates": 1})
+    pc = _reference_run(tmp_path, "1e7", {"gates": 1})
     assert pc.exit_code == 1
     assert "faster than the CPU reads four detectors" in pc.error_message, pc.error_message
     assert "attenuate node a's reference light" in pc.error_message
