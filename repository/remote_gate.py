@@ -66,7 +66,7 @@ from drivers.gate_settings import (
 )
 from drivers.gateware_loop import GatewareLoop
 from drivers.link import SCHEMA_VERSION, LinkExperiment
-from drivers.link_timing import DRTIO_MARGIN_LATENCIES, satellite_latency_s
+from drivers.link_timing import drtio_margin_mu
 from drivers.live import LivePublisher
 from drivers.run_end import STOP_REASON
 
@@ -125,20 +125,11 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.is_grover = self.mode == "grover"
         self.is_cnot = self.mode == "cnot"
         self.t_cool_mu = int64(self.core.seconds_to_mu(float(self.cooling_time)))
-        # a node on a DRTIO satellite: outputs need the link latency on top of the margin
-        # (as the link experiments; drivers.link)
-        self.link_latency_mu = int64(
-            self.core.seconds_to_mu(satellite_latency_s(self, (self.node_a, self.node_b)))
-        )
-        self.margin_mu = (
-            int64(self.core.seconds_to_mu(self.slack_margin))
-            + DRTIO_MARGIN_LATENCIES * self.link_latency_mu
-        )
-        # the corrections of a node on a satellite go out over the link: the margin's latencies
-        self.correction_mu = (
-            int64(self.core.seconds_to_mu(self.correction_delay))
-            + DRTIO_MARGIN_LATENCIES * self.link_latency_mu
-        )
+        # a node on a DRTIO satellite: outputs need the link latencies on top of the margin
+        # (as the link experiments; drivers.link), and its corrections go out over the link
+        link_mu = drtio_margin_mu(self, (self.node_a, self.node_b))
+        self.margin_mu = int64(self.core.seconds_to_mu(self.slack_margin) + link_mu)
+        self.correction_mu = int64(self.core.seconds_to_mu(self.correction_delay) + link_mu)
         self.readout_delay_mu = int64(self.core.seconds_to_mu(self.readout_delay))
         self.frame_mu = int64(max(self.circuit_a.gate_mu, self.circuit_b.gate_mu))
         self.recover_mu = int64(

@@ -308,10 +308,16 @@ class Run:
         """The results of a run that reached ``run()`` and whose own save did not happen (a
         signal, or any exception, escaped between its steps): written now, marked as stopped at
         once if ``run()`` did not return."""
+        self._mark_stopped_at_once(exc)
+        self._write()
+
+    def _mark_stopped_at_once(self, exc: BaseException | None) -> None:
+        """``exc`` a stop at once before ``run()`` returned: the experiment did not reach the end
+        of its own code (its totals, the last records); say so in the file, for whoever
+        analyses it."""
         if isinstance(exc, SignalInterrupt) and not self.run_returned:
             name = signal.Signals(exc.signum).name
             self.dataset_mgr.set(STOPPED_AT_ONCE, name, {}, False, False, True)
-        self._write()
 
     def _saved(self, save: Any) -> None:
         """``save()``; a :class:`~sim.outputs.NotSaved` it raises is noted in :attr:`not_saved`
@@ -348,11 +354,7 @@ class Run:
                 self.device_mgr.notify_run_end()
         except BaseException as exc:
             logger.debug("run failed", exc_info=True)
-            if isinstance(exc, SignalInterrupt) and not self.run_returned:
-                # the experiment did not reach the end of its own code (its totals, the last
-                # records): say so in the file, for whoever analyses it
-                name = signal.Signals(exc.signum).name
-                self.dataset_mgr.set(STOPPED_AT_ONCE, name, {}, False, False, True)
+            self._mark_stopped_at_once(exc)
             self._write()
             return exc
         try:
