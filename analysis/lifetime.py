@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .estimate import DEFAULT_CL, Estimate, z_of_cl
+from .scalar_search import bracketed_minimum, bracketed_root
 
 __all__ = ["LifetimeFit", "fit_lifetime", "fit_lifetime_tags"]
 
@@ -86,10 +87,8 @@ def _profile(y: np.ndarray, sig: np.ndarray, bkg: np.ndarray) -> tuple[float, fl
             return ll(0.0), 0.0
         if grad(1.0) >= 0:
             return ll(1.0), 1.0
-        from scipy.optimize import brentq  # lazy import: scipy.optimize is slow to import
-
         lo = 0.0 if np.all(sig > 0) else 1e-300
-        b = float(brentq(grad, lo, 1.0, xtol=1e-10, rtol=1e-9))
+        b = bracketed_root(grad, lo, 1.0, xtol=1e-10)
         return ll(b), b
 
 
@@ -147,22 +146,24 @@ def fit_lifetime(
     grid = np.linspace(lt_lo, lt_hi, 28)
     vals = np.array([nprof(g) for g in grid])
     i = int(np.argmin(vals))
-    from scipy.optimize import brentq, minimize_scalar
-
     lo_b, hi_b = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
-    res = minimize_scalar(nprof, bounds=(lo_b, hi_b), method="bounded", options={"xatol": 1e-7})
-    lt_hat, f_hat = (
-        (float(res.x), float(res.fun)) if res.fun <= vals[i] else (float(grid[i]), float(vals[i]))
-    )
+    x_min, f_min = bracketed_minimum(nprof, lo_b, hi_b, xatol=1e-7)
+    lt_hat, f_hat = (x_min, f_min) if f_min <= vals[i] else (float(grid[i]), float(vals[i]))
     thr = 0.5 * _chi2_1(cl)
 
     def excess(lt: float) -> float:
         return nprof(lt) - f_hat - thr
 
     lo = (
-        math.exp(brentq(excess, lt_lo, lt_hat, xtol=1e-9)) if excess(lt_lo) > 0 else math.exp(lt_lo)
+        math.exp(bracketed_root(excess, lt_lo, lt_hat, xtol=1e-9))
+        if excess(lt_lo) > 0
+        else math.exp(lt_lo)
     )
-    hi = math.exp(brentq(excess, lt_hat, lt_hi, xtol=1e-9)) if excess(lt_hi) > 0 else math.inf
+    hi = (
+        math.exp(bracketed_root(excess, lt_hat, lt_hi, xtol=1e-9))
+        if excess(lt_hi) > 0
+        else math.inf
+    )
     tau_hat = math.exp(lt_hat)
     _, beta = _profile(y, *_shapes(be, tau_hat, a, t_end))
     method = f"{_METHOD}, fit range [{a:g}, {t_end:g})"
@@ -180,7 +181,7 @@ def fit_lifetime(
 def _poisson_least(mean: float, alpha: float) -> int:
     """The least n ≥ 1 that a Poisson count of ``mean`` reaches with probability ≤ ``alpha``
     (< ½: n lies above the mean, within 12 standard deviations for any ``alpha`` ≥ 10⁻²⁰)."""
-    from scipy.special import pdtrc  # P(X > k); scipy.optimize (imported by the fit) loads it
+    from scipy.special import pdtrc  # P(X > k)
 
     if not mean > 0:
         return 1

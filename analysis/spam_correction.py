@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .linear_binomial import TailDraws, beta_draws
+from .scalar_search import bracketed_root
 
 __all__ = [
     "calibration_counts",
@@ -92,10 +93,8 @@ def calibration_counts(error: float, sigma: float) -> tuple[float, float]:
         a, b = error * n + 0.5, (1 - error) * n + 0.5
         return math.log(a * b / ((n + 1) ** 2 * (n + 2))) - 2 * math.log(sigma)
 
-    from scipy.optimize import brentq  # lazy import: scipy.optimize is slow to import
-
     lo, hi = math.log(1e-3), math.log(1e15)
-    log_n = lo if log_var(lo) <= 0 else hi if log_var(hi) >= 0 else brentq(log_var, lo, hi)
+    log_n = lo if log_var(lo) <= 0 else hi if log_var(hi) >= 0 else bracketed_root(log_var, lo, hi)
     n = math.exp(log_n)
     return error * n, n
 
