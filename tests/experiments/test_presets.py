@@ -348,6 +348,39 @@ def test_single_photon_with_node_b_50_ns_late_is_refused(tmp_path):
         sim.close()
 
 
+def test_single_photon_reports_node_b_6_ns_late(tmp_path, caplog):
+    """Node B's photon path 6 ns longer than node A's (36 against 30 ns), 5000 attempts a node:
+    below the refusal (half the 15 ns gate), so the calibration stores its gate, but it now
+    measures the offset from the nodes' mean arrival times (≈ 100 photons a node: ±2 ns) and
+    warns that it costs ≈ 0.28 of the fidelity. Before, it passed silently: the rising edges it
+    stores resolve whole ns at best. Equal paths, the same seed: an interval about 0, no
+    warning."""
+    from sim.runner import resolve_lab
+    from tests.experiments.simhelpers import simulation
+
+    found = {}
+    for delay in (30e-9, 36e-9):
+        lab = resolve_lab("oxford2020", None, [f"nodes.b.optics.photon_delay_s={delay}"])
+        sim = simulation(tmp_path / str(delay), lab=lab, seed=1)
+        try:
+            caplog.clear()
+            r = sim.run(REPO / "single_photon.py", None, {"attempts": 5000})
+            assert r.exit_code == 0, r.error_message
+            d = r.datasets
+            found[delay] = (
+                d["photon.arrival_offset_lo_mu"],
+                d["photon.arrival_offset_mu"],
+                d["photon.arrival_offset_hi_mu"],
+                "after node a's (mean arrival times)" in caplog.text,
+            )
+        finally:
+            sim.close()
+    lo, _, hi, warned = found[30e-9]
+    assert lo < 0 < hi and not warned, found
+    lo, v, hi, warned = found[36e-9]
+    assert lo < 6 < hi and lo > 2 and warned, found
+
+
 def test_gate_opens_at_the_rising_edge():
     """duke2024's 16 ns AOM pulse: arrivals rise over the pulse from 470 ns, peak later; the
     gate opens at the rise (±2 ns), not at the peak. An isolated early dark count is ignored."""
