@@ -10,6 +10,7 @@ succeeded, so a failure never leaves a half-written report.
 from __future__ import annotations
 
 import html
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -293,6 +294,13 @@ def render_calibration(rep: Any, plots: dict[str, str]) -> str:
             )
             lines.append(f"| onset (ns) | {f.onset:.1f} |")
         lines.append(f"| recommended gate (ns) | {_recommended_gate(rep)} |")
+        off = [rep.stored.get(f"photon.arrival_offset{x}_mu") for x in ("", "_lo", "_hi")]
+        if all(v is not None and math.isfinite(float(v)) for v in off):
+            lines.append(
+                f"| node B's photons after node A's (mean arrival, ns) "
+                f"| {float(off[0]):.2f} [{float(off[1]):.2f}, {float(off[2]):.2f}] "
+                "(0.95 CL; stored by the run) |"
+            )
         fitted = rep.gate_fitted_mu
         if fitted is not None and fitted != rep.gate_recommended_mu:
             lines.append(

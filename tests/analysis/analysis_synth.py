@@ -207,6 +207,10 @@ def single_photon_datasets(
         "photons.detector": rng.integers(0, 4, int(keep.sum())).astype(np.int8),
         "photons.attempts": np.array([attempts, attempts], np.int64),
         "photons.gate_mu": np.array(gate_mu, np.int64),
+        # (as the experiment stores them: analysis.arrival_offset, node B - node A)
+        "photon.arrival_offset_mu": 0.41,
+        "photon.arrival_offset_lo_mu": -0.57,
+        "photon.arrival_offset_hi_mu": 1.39,
     }
 
 

@@ -124,6 +124,7 @@ def test_report_of_every_kind(day, tmp_path, capsys):
     )
     sp = (out / "000000003-SinglePhoton-report.md").read_text()
     assert "lifetime τ (ns) | 7." in sp and "recommended gate" in sp
+    assert "| node B's photons after node A's (mean arrival, ns) | 0.41 [-0.57, 1.39] (0.95" in sp
 
 
 def test_tomography_report_figures(day):
