@@ -176,8 +176,9 @@ def check_calibration_lab(
         )
     if changed:
         warnings.append(
-            "the dataset store holds {} taken at lab '{}' as it was described then: its "
-            "description changed since (its TOML file, or the --set values): run {} again".format(
+            "the dataset store holds {} taken at lab '{}' as it was described then, not as "
+            "now (its TOML file edited, another file of that name, or other --set values): run "
+            "{} again".format(
                 " and ".join("the {} calibration ({}*)".format(m.kind, m.prefix) for m in changed),
                 lab.name,
                 " and ".join(m.experiment for m in changed),

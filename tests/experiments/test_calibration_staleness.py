@@ -70,7 +70,8 @@ def test_a_calibration_of_the_lab_as_it_was_is_warned_about(tmp_path, caplog, ch
     _run(tmp_path, lab, Use, overrides)
     (warning,) = _warnings(caplog)
     assert "readout calibration (calib.readout.*) taken at lab 'oxford2020'" in warning
-    assert "description changed since" in warning and "run ReadoutCalibration again" in warning
+    assert "as it was described then, not as now" in warning
+    assert "run ReadoutCalibration again" in warning
     caplog.clear()
     _run(tmp_path, lab, Measure, overrides)  # measured again at the lab as it is now
     _run(tmp_path, lab, Use, overrides)
