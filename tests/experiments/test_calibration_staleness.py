@@ -73,6 +73,9 @@ def test_a_calibration_of_the_lab_as_it_was_is_warned_about(tmp_path, caplog, ch
     assert "as it was described then, not as now" in warning
     assert "run ReadoutCalibration again" in warning
     caplog.clear()
+    _run(tmp_path, lab, Use, overrides)  # reading it did not make it this lab's
+    assert len(_warnings(caplog)) == 1
+    caplog.clear()
     _run(tmp_path, lab, Measure, overrides)  # measured again at the lab as it is now
     _run(tmp_path, lab, Use, overrides)
     assert not _warnings(caplog)
