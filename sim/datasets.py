@@ -47,6 +47,11 @@ class DatasetDB:
         self._lmdb = None
         if self.persist_file is not None:
             self._lmdb = lmdb.open(self.persist_file, subdir=False, map_size=MAP_SIZE)
+            try:
+                _check_not_truncated(self._lmdb, self.persist_file)
+            except lmdb.Error:
+                self.close_db()
+                raise
             with self._lmdb.begin() as txn:
                 for key, raw in txn.cursor():
                     value, metadata = pyon.decode(raw.decode())
@@ -120,6 +125,19 @@ class DatasetDB:
     def __exit__(self, *exc: Any) -> None:
         self.save()
         self.close_db()
+
+
+def _check_not_truncated(env: Any, path: str) -> None:
+    """Raise ``lmdb.Error`` if the file at ``path`` ends before the last page its meta page
+    names (a copy cut short, a disk that filled up outside LMDB): reading such a page through
+    LMDB's memory map kills the process with SIGBUS, not an error."""
+    pages = env.info()["last_pgno"] + 1
+    need, size = pages * env.stat()["psize"], os.path.getsize(path)
+    if size < need:
+        raise lmdb.Error(
+            "{}: truncated ({} bytes, its last page ends at {}); restore it from a copy, or "
+            "move it away to start with an empty store".format(path, size, need)
+        )
 
 
 class DatasetManager:

@@ -10,9 +10,10 @@ real lab's: :func:`drivers.link_timing.loop_datasets` defines the mapping, also 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,12 +21,14 @@ from drivers.link_timing import loop_datasets
 
 __all__ = [
     "CALIBRATION_LAB",
+    "CALIBRATION_LAB_SHA256",
     "CalibrationWatch",
     "MEASURED",
     "MEMORY_AMPLITUDE",
     "calibration_datasets",
     "check_calibration_lab",
     "lab_datasets",
+    "lab_fingerprint",
     "measured_calibrations",
     "note_calibration_lab",
     "seed_lab_datasets",
@@ -36,6 +39,11 @@ __all__ = [
 #: directory's store can serve several simulated labs, a real one not). A store written before
 #: the calibrations were told apart holds one mark for both under the bare prefix.
 CALIBRATION_LAB = "ionlink.sim.calibration_lab"
+#: prefix of the persistent datasets holding the SHA-256 of that lab's description (its physics
+#: with the ``--set`` values, :func:`lab_fingerprint`) when each measured calibration was taken:
+#: a lab of the same name whose TOML file was edited, or run with other ``--set`` values, is
+#: another lab for its calibrations (a store without these marks is checked by name alone)
+CALIBRATION_LAB_SHA256 = "ionlink.sim.calibration_lab_sha256"
 
 
 @dataclass(frozen=True)
@@ -101,16 +109,30 @@ def measured_calibrations(dataset_db: Any) -> dict[str, Any]:
     return {k: repr(v[1]) for k, v in dataset_db.data.items() if k.startswith(MEASURED_PREFIXES)}
 
 
-def note_calibration_lab(dataset_db: Any, lab: Any, before: dict[str, Any]) -> None:
+def lab_fingerprint(lab: Any) -> str:
+    """SHA-256 (hex) of the description of ``lab`` (a ``sim.physics.lab.Lab``: every physical
+    value, with its ``--set`` values; not the path it was read from), as the hardware-state
+    file fingerprints it."""
+    return hashlib.sha256(repr(lab).encode()).hexdigest()
+
+
+def note_calibration_lab(
+    dataset_db: Any, lab: Any, before: dict[str, Any], written: Iterable[str] = ()
+) -> None:
     """After an experiment: record that each measured calibration it changed (``before``: the
-    :func:`measured_calibrations` it started with) belongs to ``lab``."""
+    :func:`measured_calibrations` it started with) or wrote (``written``: the keys it set, also
+    to the values they had) belongs to ``lab``, as described now."""
     if lab is None:
         return
     after = measured_calibrations(dataset_db)
+    written = tuple(written)
     changed = False
     for m in MEASURED:
-        if _of(after, m.prefix) != _of(before, m.prefix):
+        if _of(after, m.prefix) != _of(before, m.prefix) or any(
+            k.startswith(m.prefix) for k in written
+        ):
             dataset_db.set(f"{CALIBRATION_LAB}.{m.kind}", str(lab.name), persist=True)
+            dataset_db.set(f"{CALIBRATION_LAB_SHA256}.{m.kind}", lab_fingerprint(lab), persist=True)
             changed = True
     if changed:
         dataset_db.save()
@@ -124,30 +146,45 @@ def check_calibration_lab(
     dataset_db: Any, lab: Any, kinds: Sequence[MeasuredCalibration] = MEASURED
 ) -> str | None:
     """A warning when any measured calibration of ``kinds`` in the store was taken at another
-    lab than ``lab`` (it would be used silently: thresholds or the photon window of the other
-    lab's physics), else None."""
+    lab than ``lab``, or at this lab as it was described before its TOML file or its ``--set``
+    values changed (it would be used silently: thresholds or the photon window of other
+    physics), else None."""
     if lab is None:
         return None
     measured = measured_calibrations(dataset_db)
     legacy = dataset_db.data.get(CALIBRATION_LAB)
-    foreign = []
+    foreign, changed = [], []
     for m in kinds:
         if not _of(measured, m.prefix):
             continue
         entry = dataset_db.data.get(f"{CALIBRATION_LAB}.{m.kind}", legacy)
+        taken = dataset_db.data.get(f"{CALIBRATION_LAB_SHA256}.{m.kind}")
         if entry is not None and entry[1] != lab.name:
             foreign.append((m, entry[1]))
-    if not foreign:
-        return None
-    what = " and ".join(
-        "the {} calibration ({}*) at lab '{}'".format(m.kind, m.prefix, at) for m, at in foreign
-    )
-    return (
-        "the dataset store holds {}, this simulation is at '{}': run {} again (or use another "
-        "working directory per lab)".format(
-            what, lab.name, " and ".join(m.experiment for m, _ in foreign)
+        elif taken is not None and taken[1] != lab_fingerprint(lab):
+            changed.append(m)
+    warnings = []
+    if foreign:
+        what = " and ".join(
+            "the {} calibration ({}*) at lab '{}'".format(m.kind, m.prefix, at) for m, at in foreign
         )
-    )
+        warnings.append(
+            "the dataset store holds {}, this simulation is at '{}': run {} again (or use "
+            "another working directory per lab)".format(
+                what, lab.name, " and ".join(m.experiment for m, _ in foreign)
+            )
+        )
+    if changed:
+        warnings.append(
+            "the dataset store holds {} taken at lab '{}' as it was described then, not as "
+            "now (its TOML file edited, another file of that name, or other --set values): run "
+            "{} again".format(
+                " and ".join("the {} calibration ({}*)".format(m.kind, m.prefix) for m in changed),
+                lab.name,
+                " and ".join(m.experiment for m in changed),
+            )
+        )
+    return "; ".join(warnings) or None
 
 
 class CalibrationWatch:

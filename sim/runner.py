@@ -509,7 +509,7 @@ class Simulation:
         with single_threaded_blas():
             result = Run(self, exp_cls, expid, rid).execute()
         try:
-            note_calibration_lab(self.dataset_db, self.lab, calibrations)
+            note_calibration_lab(self.dataset_db, self.lab, calibrations, result.datasets)
         except NotSaved as exc:  # (the store's line, said once)
             if str(exc) not in self.reported_not_saved:
                 self.reported_not_saved.add(str(exc))

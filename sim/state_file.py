@@ -194,6 +194,8 @@ class HardwareStore:
         self.path = path
         self.identity = identity
         self._lock: LabLock | None = None
+        #: the state file as this store last saw it (:func:`_file_version`), from :meth:`claim`
+        self._seen: tuple[int, int, int] | None = None
 
     @property
     def held(self) -> bool:
@@ -211,6 +213,7 @@ class HardwareStore:
         lock = LabLock(self.path)
         lock.acquire()
         self._lock = lock
+        self._seen = _file_version(self.path)
 
     def release(self) -> None:
         """Give the simulated lab back (idempotent)."""
@@ -244,13 +247,37 @@ class HardwareStore:
         return state
 
     def save(self, state: HardwareState | None) -> None:
-        """Store ``state`` (None: remove the stored state, the next run starts cold)."""
+        """Store ``state`` (None: remove the stored state, the next run starts cold).
+
+        A held store whose file was removed or replaced since it was claimed or last saved (its
+        ``sim_state/`` deleted for a power-up while this process ran, and perhaps another
+        process on the lab since, whose lock is a new file) is left as it is, with one warning:
+        the power-up, or the other process's state, stands."""
         if self.path is None:
+            return
+        if self._lock is not None and _file_version(self.path) != self._seen:
+            logger.warning(
+                "hardware state file %s was removed or replaced while this process held the "
+                "simulated lab (its folder deleted for a power-up, or another process since): "
+                "this run's hardware state is not stored, the next run starts from what is there",
+                self.path,
+            )
             return
         if state is None:
             self.path.unlink(missing_ok=True)
-            return
-        save_state(self.path, state, identity=self.identity)
+        else:
+            save_state(self.path, state, identity=self.identity)
+        self._seen = _file_version(self.path)
+
+
+def _file_version(path: pathlib.Path) -> tuple[int, int, int] | None:
+    """(device, inode, modification time in ns) of the file at ``path``, None if there is none:
+    an atomic save (a rename) or a removal changes it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_mtime_ns)
 
 
 def store_for(

@@ -93,3 +93,45 @@ def test_the_warning_comes_when_an_experiment_reads_a_foreign_calibration(caplog
         DatasetManager(db, on_read=link).get("calib.photon.gate_start_mu")
     (rec,) = caplog.records
     assert "photon calibration (calib.photon.*) at lab 'target_99_1khz'" in rec.getMessage()
+
+
+def test_a_calibration_taken_before_the_lab_description_changed_is_warned_about():
+    """The mark of a calibration is its lab's name and description (with the --set values): a
+    statewalk calibrated oxford2020's readout, then ran the link with
+    ``--set nodes.*.readout.bright_rate_hz=2000`` (or with its TOML file so edited) and got
+    P_odd 0.000 [0.000, 0.036] from the old thresholds, exit 0 and no warning."""
+    from sim.physics.lab import load_lab
+    from sim.physics.lab_overrides import parse_override
+
+    lab = load_lab("oxford2020")
+    dim = load_lab("oxford2020", [parse_override("nodes.*.readout.bright_rate_hz=2000")])
+    assert dim.name == lab.name
+    db = DatasetDB(None)
+    before = measured_calibrations(db)
+    db.set("calib.readout.threshold_a", 3, persist=True)  # ReadoutCalibration at oxford2020
+    note_calibration_lab(db, lab, before)
+    assert check_calibration_lab(db, lab) is None
+    assert check_calibration_lab(db, load_lab("oxford2020")) is None  # the same description
+    warning = check_calibration_lab(db, dim)
+    assert warning is not None and "readout calibration (calib.readout.*)" in warning
+    assert "lab 'oxford2020' as it was described then" in warning
+    assert "run ReadoutCalibration again" in warning
+    before = measured_calibrations(db)
+    db.set("calib.readout.threshold_a", 0, persist=True)  # measured again with the dimmer ions
+    note_calibration_lab(db, dim, before)
+    assert check_calibration_lab(db, dim) is None
+    assert "as it was described then" in check_calibration_lab(db, lab)
+
+
+def test_a_calibration_measured_again_to_the_same_values_is_marked_again():
+    """A calibration that writes the values the store held (thresholds and errors are small
+    integers and count fractions) belongs to the lab it was measured at all the same."""
+    db = DatasetDB(None)
+    before = measured_calibrations(db)
+    db.set("calib.readout.threshold_a", 3, persist=True)
+    note_calibration_lab(db, TARGET, before)
+    before = measured_calibrations(db)
+    db.set("calib.readout.threshold_a", 3, persist=True)  # ReadoutCalibration at oxford2020
+    note_calibration_lab(db, OXFORD, before, written=["calib.readout.threshold_a", "readout.x"])
+    assert check_calibration_lab(db, OXFORD) is None
+    assert "readout calibration" in check_calibration_lab(db, TARGET)

@@ -56,3 +56,39 @@ def test_reads_artiq_written_dataset_db(tmp_path):
     assert db.get("calib.array").dtype == np.int32
     assert db.get("calib.tuple") == (1, "a")
     assert "not_persisted" not in db.data
+
+
+def test_a_truncated_store_is_one_line_not_a_crash(tmp_path):
+    """A ``dataset_db.mdb`` cut short (a copy interrupted) killed ``ionlink-sim run`` with SIGBUS
+    (exit 135, "Bus error": LMDB maps the file and read a page past its end); now it is bad
+    input, one line naming the file, exit 2. (In a child process: without the check it dies.)"""
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = tmp_path / "dataset_db.mdb"
+    with DatasetDB(path) as db:
+        for i in range(40):
+            db.set(f"calib.x{i}", np.arange(200), persist=True)
+    data = path.read_bytes()
+    assert len(data) > 5 * 4096
+    path.write_bytes(data[:12288])
+    (tmp_path / "exp.py").write_text(
+        "from artiq.experiment import *\n"
+        "class Exp(EnvExperiment):\n"
+        "    def build(self):\n        pass\n"
+        "    def run(self):\n        pass\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "sim", "run", "exp.py", "-q", "--lab", "oxford2020"]
+        + ["--device-db", os.path.join(root, "device_db.py")],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=root),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    (line,) = r.stderr.strip().splitlines()
+    assert line.startswith("ionlink-sim: error: cannot open dataset store") and "truncated" in line
+    assert "12288 bytes" in line

@@ -170,6 +170,9 @@ class _FullLMDB:
     def close(self):
         self.env.close()
 
+    def __getattr__(self, name):  # info(), stat(): the environment's own
+        return getattr(self.env, name)
+
 
 class _FailingCommit:
     def __init__(self, txn):

@@ -105,3 +105,51 @@ def test_the_lock_goes_with_a_killed_process(tmp_path):
     lock = LabLock(state)
     lock.acquire()
     lock.release()
+
+
+def _exp_class(tmp_path):
+    from sim.experiment_file import get_experiment, load_experiment_module
+
+    exp = tmp_path / "exp.py"
+    exp.write_text(EXPERIMENT)
+    return get_experiment(load_experiment_module(str(exp)), None)
+
+
+def _stored_seed(path) -> int:
+    import json
+
+    return json.loads(path.read_bytes().partition(b"\n")[0])["seed"]
+
+
+def test_a_state_removed_while_the_lab_is_held_is_not_written_back(tmp_path, caplog):
+    """``sim_state/`` deleted for a power-up (as the README says) while a run holds the lab:
+    the lock went with it, so a second process powers up, runs and stores its state; the first,
+    ending after it, stored its own over it (a statewalk: Startup --seed 11 after the deletion,
+    and the stored state was the first run's, seed 1). Now the first leaves it as it is."""
+    import logging
+    import shutil
+
+    exp = _exp_class(tmp_path)
+    kw = dict(results_dir=tmp_path / "results", state=True, lab="oxford2020")
+    first = Simulation(DEVICE_DB, seed=1, **kw)
+    try:
+        assert first.run(exp).exit_code == 0
+        path = first._store.path
+        assert _stored_seed(path) == 1
+        shutil.rmtree(path.parent)  # a power-up, while the first still holds the lab
+        second = _cli(tmp_path, "--lab", "oxford2020", "--seed", "11")  # a new lock file
+        assert second.returncode == 0, second.stderr
+        assert _stored_seed(path) == 11
+        caplog.set_level(logging.WARNING)
+        assert first.run(exp).exit_code == 0
+    finally:
+        first.close()
+    assert _stored_seed(path) == 11  # the power-up and the run after it stand
+    (warning,) = [r.getMessage() for r in caplog.records if "removed or replaced" in r.getMessage()]
+    assert "this run's hardware state is not stored" in warning
+    shutil.rmtree(path.parent)  # removed, and nobody since: the next run starts cold
+    with Simulation(DEVICE_DB, seed=5, **kw) as third:
+        assert third.run(exp).exit_code == 0
+        shutil.rmtree(path.parent)
+        assert third.run(exp).exit_code == 0
+    assert not path.exists()
