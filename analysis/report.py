@@ -294,12 +294,12 @@ def render_calibration(rep: Any, plots: dict[str, str]) -> str:
             )
             lines.append(f"| onset (ns) | {f.onset:.1f} |")
         lines.append(f"| recommended gate (ns) | {_recommended_gate(rep)} |")
-        off = [rep.stored.get(f"photon.arrival_offset{x}_mu") for x in ("", "_lo", "_hi")]
-        if all(v is not None and math.isfinite(float(v)) for v in off):
+        keys = [f"photon.arrival_offset{x}_mu" for x in ("", "_lo", "_hi")]
+        off = [float(rep.stored[k]) for k in keys if k in rep.stored]
+        if len(off) == 3 and all(math.isfinite(v) for v in off):
             lines.append(
                 f"| node B's photons after node A's (mean arrival, ns) "
-                f"| {float(off[0]):.2f} [{float(off[1]):.2f}, {float(off[2]):.2f}] "
-                "(0.95 CL; stored by the run) |"
+                f"| {off[0]:.2f} [{off[1]:.2f}, {off[2]:.2f}] (0.95 CL; stored by the run) |"
             )
         fitted = rep.gate_fitted_mu
         if fitted is not None and fitted != rep.gate_recommended_mu:
