@@ -13,13 +13,15 @@ naming the holder. The operating system drops the lock when its process ends, ho
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import pathlib
 import sys
+from collections.abc import Iterator
 from typing import IO
 
-__all__ = ["LabInUse", "LabLock"]
+__all__ = ["LabInUse", "LabLock", "held_briefly"]
 
 
 class LabInUse(Exception):
@@ -77,17 +79,30 @@ class LabLock:
             f.close()
 
 
-def _lock(f: IO[str]) -> None:
-    """Exclusive non-blocking lock of ``f`` (OSError if held elsewhere)."""
+@contextlib.contextmanager
+def held_briefly(path: pathlib.Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` (created if missing) for a short read-modify-write that
+    two processes must not interleave (the run-id counter); waits while another holds it."""
+    with open(path, "a+", encoding="utf-8") as f:
+        _lock(f, block=True)
+        try:
+            yield
+        finally:
+            _unlock(f)
+
+
+def _lock(f: IO[str], block: bool = False) -> None:
+    """Exclusive lock of ``f``; non-blocking (OSError if held elsewhere) unless ``block``."""
     if os.name == "nt":
         import msvcrt
 
         f.seek(0)
-        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+        mode = msvcrt.LK_LOCK if block else msvcrt.LK_NBLCK  # type: ignore[attr-defined]
+        msvcrt.locking(f.fileno(), mode, 1)  # type: ignore[attr-defined]
     else:
         import fcntl
 
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
 
 
 def _unlock(f: IO[str]) -> None:

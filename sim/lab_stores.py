@@ -79,6 +79,7 @@ class UnsavedRIDs(RIDCounter):
     """Run ids counted on from the lab's ``last_rid.pyon``, never written back."""
 
     _last: int | None = None
+    locked = False  # (nothing written: no lock file either)
 
     def last(self) -> int:
         """The last run id given out (the file's, until this counter gave one)."""

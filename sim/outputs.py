@@ -26,6 +26,7 @@ __all__ = [
     "LMDB_ROOM",
     "write_with_fallback",
     "fallback_folders",
+    "free_name",
     "not_saved_message",
     "cause",
     "disk_full",
@@ -208,7 +209,7 @@ def write_with_fallback(
         if folder.resolve() in seen:
             continue
         seen.add(folder.resolve())
-        target = _free_name(folder / asked.name)
+        target = free_name(folder / asked.name)
         try:
             write(target)
         except OSError as exc:
@@ -218,7 +219,7 @@ def write_with_fallback(
     return Saved(None, asked, error, tuple(tried))
 
 
-def _free_name(path: Path) -> Path:
+def free_name(path: Path) -> Path:
     """``path``, or ``stem-N.suffix`` for the first ``N`` not taken."""
     n = 0
     candidate = path

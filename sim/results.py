@@ -11,7 +11,9 @@ as attributes ``unit``/``scale``/``precision``.
 The run id comes from ``last_rid.pyon`` in the results directory's parent (as the master keeps it:
 the last used rid as a decimal line); without that file, the results tree is scanned. A file that
 holds anything else (not an integer, or a negative one) is refused (:class:`RIDFileError`), not
-guessed around: the next rid would be a guess, or a negative rid name a results file.
+guessed around: the next rid would be a guess, or a negative rid name a results file. Processes
+sharing the folder (two labs' simulations run at once) take their run ids one at a time, under a
+lock on ``last_rid.pyon.lock``: the master gives them out from one process.
 
 A results file is made in memory first (:func:`results_image`) and then written out, so that HDF5
 never writes to a disk that fills up under it (its clean-up after a failed write crashes the
@@ -32,6 +34,7 @@ from typing import Any
 import h5py
 
 from comms import pyon
+from sim.lab_lock import held_briefly
 
 __all__ = [
     "results_path",
@@ -114,10 +117,11 @@ def results_image(
     return buffer.getbuffer()
 
 
-def write_file(path: Path, image: bytes | memoryview) -> None:
+def write_file(path: Path, image: bytes | memoryview, *, replace: bool = True) -> None:
     """Write ``image`` to ``path`` (creating its folder) under a temporary name in the same folder,
     renamed into place: an interruption or a full disk never leaves a truncated file under the
-    final name, nor the temporary file.
+    final name, nor the temporary file. ``replace`` False: an existing file at ``path`` is kept
+    (``FileExistsError``; the new file is linked into place, which fails if the name is taken).
 
     :raises OSError: the file cannot be written (nothing is left behind).
     """
@@ -126,10 +130,14 @@ def write_file(path: Path, image: bytes | memoryview) -> None:
     try:
         with open(tmp, "wb") as f:
             f.write(image)
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    tmp.unlink(missing_ok=True)
 
 
 def write_results(path: str | os.PathLike, dataset_mgr: Any, **meta: Any) -> Path:
@@ -183,8 +191,18 @@ class RIDCounter:
             )
         return rid
 
+    #: take run ids under a lock next to the cache file (a counter that stores none: no lock)
+    locked = True
+
     def get(self) -> int:
-        """Allocate the next rid and record it in the cache file."""
+        """Allocate the next rid and record it in the cache file (one process at a time)."""
+        if not self.locked:
+            return self._next()
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+        with held_briefly(self.cache_file.with_name(self.cache_file.name + ".lock")):
+            return self._next()
+
+    def _next(self) -> int:
         rid = self.last() + 1
         self._store(rid)
         return rid

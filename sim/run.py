@@ -33,6 +33,7 @@ from sim.outputs import (
     NotSaved,
     cause,
     fallback_folders,
+    free_name,
     not_saved_message,
     write_with_fallback,
 )
@@ -434,7 +435,16 @@ class Run:
             self._diagnostics()
         except Exception:
             logger.warning("cannot record simulator diagnostics", exc_info=True)
-        path = results_path(self.sim.results_dir, self.rid, self.exp_cls.__name__, self.start_time)
+        asked = results_path(self.sim.results_dir, self.rid, self.exp_cls.__name__, self.start_time)
+        path = free_name(asked)
+        if path != asked:  # (a run id given twice: last_rid.pyon put back, or edited)
+            logger.warning(
+                "results file %s exists (run id %d used before); this run's results are "
+                "written to %s, the file there is kept",
+                asked,
+                self.rid,
+                path.name,
+            )
         image = results_image(
             self.dataset_mgr,
             rid=self.rid,
@@ -444,7 +454,9 @@ class Run:
             artiq_version=artiq_version,
             strict=False,
         )
-        saved = write_with_fallback(path, lambda p: write_file(p, image), fallback_folders())
+        saved = write_with_fallback(
+            path, lambda p: write_file(p, image, replace=False), fallback_folders()
+        )
         self.results_file = saved.path
         self.results_lost = saved.path is None
         if saved.path is not None:

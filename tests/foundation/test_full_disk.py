@@ -2,7 +2,8 @@
 """A full disk loses no data: the results file goes where there is room, one line says where.
 
 The disk is made "full" without root by making the writes into one folder fail with ``ENOSPC``
-(``os.replace``, which every atomic write of the simulator ends with, ``os.statvfs`` for the check
+(``os.replace`` or ``os.link``, with which every atomic write of the simulator ends (a results file
+is linked into place, never over another), ``os.statvfs`` for the check
 before a run, LMDB's commit). A real full tmpfs (as root) gave the same lines; see the README.
 """
 
@@ -50,15 +51,17 @@ def place(tmp_path, monkeypatch, write_experiment):
 
 
 def _fill(monkeypatch, *folders: Path) -> None:
-    """Writing a file into ``folders`` (or below) fails with ENOSPC at its rename into place."""
-    real = os.replace
+    """Writing a file into ``folders`` (or below) fails with ENOSPC at its rename (or link) into
+    place."""
+    for name in ("replace", "link"):
+        real = getattr(os, name)
 
-    def replace(src, dst, **kw):
-        if any(Path(dst).resolve().is_relative_to(f.resolve()) for f in folders):
-            raise OSError(errno.ENOSPC, ENOSPC, str(dst))
-        return real(src, dst, **kw)
+        def into_place(src, dst, real=real, **kw):
+            if any(Path(dst).resolve().is_relative_to(f.resolve()) for f in folders):
+                raise OSError(errno.ENOSPC, ENOSPC, str(dst))
+            return real(src, dst, **kw)
 
-    monkeypatch.setattr(os, "replace", replace)
+        monkeypatch.setattr(os, name, into_place)
 
 
 def _run(place, *options: str) -> int:

@@ -131,6 +131,48 @@ def test_rid_increments_persistently(tmp_path, simulation):
     assert RIDCounter(tmp_path / "last_rid.pyon", tmp_path / "results").get() == second.rid + 1
 
 
+def _take_rids(cache: str, results: str, n: int, out) -> None:
+    out.put([RIDCounter(cache, results).get() for _ in range(n)])
+
+
+def test_processes_sharing_a_folder_take_distinct_rids(tmp_path):
+    """Two processes (two labs' simulations in one folder) take 300 run ids each from one
+    ``last_rid.pyon``: 600 distinct ids, the file at the last. Without the lock their reads and
+    writes interleaved and ids were given twice (their results files then share a name)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    args = (str(tmp_path / "last_rid.pyon"), str(tmp_path / "results"), 300, out)
+    procs = [ctx.Process(target=_take_rids, args=args) for _ in range(2)]
+    for p in procs:
+        p.start()
+    got = out.get(timeout=120) + out.get(timeout=120)
+    for p in procs:
+        p.join(timeout=60)
+    assert sorted(got) == list(range(600))
+    assert (tmp_path / "last_rid.pyon").read_text() == "599\n"
+
+
+def test_a_run_id_given_again_keeps_the_earlier_file(tmp_path, simulation, caplog):
+    """``last_rid.pyon`` put back (a restored folder, an edit) gives a run id again: the run's
+    results go next to the file of that name, which is kept byte for byte, with a warning.
+    Before, the new file replaced it: the earlier run's data were lost."""
+    simulation.run(Full, arguments={})
+    first = simulation.run(Full, arguments={})
+    kept = Path(first.results_file).read_bytes()
+    (tmp_path / "last_rid.pyon").write_text("{}\n".format(first.rid - 1))
+    again = simulation.run(Full, arguments={"n": 2})
+    assert again.rid == first.rid
+    assert Path(first.results_file).read_bytes() == kept
+    assert Path(again.results_file) == Path(first.results_file).with_name(
+        Path(first.results_file).stem + "-1.h5"
+    )
+    with h5py.File(again.results_file) as f:
+        assert '"arguments":{"n":2}' in f["expid"][()].decode()
+    assert "exists (run id {} used before)".format(first.rid) in caplog.text
+
+
 @pytest.mark.parametrize("contents", ["garbage(", "-5\n", "", "2.5"])
 def test_bad_rid_file_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys, contents):
     """A ``last_rid.pyon`` that holds no run id (not an integer ≥ 0): one line naming it, exit 2,
