@@ -23,6 +23,7 @@ then writes the bytes (and :func:`sim.outputs.write_with_fallback` elsewhere if 
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import os
@@ -133,11 +134,30 @@ def write_file(path: Path, image: bytes | memoryview, *, replace: bool = True) -
         if replace:
             os.replace(tmp, path)
         else:
-            os.link(tmp, path)
+            _link_new(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     tmp.unlink(missing_ok=True)
+
+
+def _link_new(tmp: Path, path: Path) -> None:
+    """``tmp`` linked at ``path``, which must not exist (``FileExistsError``); on a file system
+    without hard links (FAT, some network shares) renamed there after a check instead."""
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_LINKS:
+            raise
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from None
+        os.replace(tmp, path)
+
+
+#: what ``os.link`` raises where the file system has no hard links
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EXDEV}
 
 
 def write_results(path: str | os.PathLike, dataset_mgr: Any, **meta: Any) -> Path:

@@ -287,3 +287,22 @@ def test_progress_dataset_drives_bar(tmp_path, session, capsys):
     ) as sim:
         assert sim.run(Progress).exit_code == 0
     assert "1000/1000" in capsys.readouterr().err
+
+
+def test_a_file_system_without_hard_links_still_gets_the_file(tmp_path, monkeypatch):
+    """``os.link`` refused (FAT, some network shares: EPERM): the results file is renamed into
+    place after a check, not lost; an existing file is still kept."""
+    import errno
+
+    from sim.results import write_file
+
+    def no_link(src, dst):
+        raise OSError(errno.EPERM, os.strerror(errno.EPERM), str(dst))
+
+    monkeypatch.setattr(os, "link", no_link)
+    write_file(tmp_path / "a.h5", b"one", replace=False)
+    assert (tmp_path / "a.h5").read_bytes() == b"one"
+    with pytest.raises(FileExistsError):
+        write_file(tmp_path / "a.h5", b"two", replace=False)
+    assert (tmp_path / "a.h5").read_bytes() == b"one"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.h5"]
