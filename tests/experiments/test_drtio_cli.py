@@ -225,6 +225,34 @@ def test_hom_on_a_satellite_keeps_the_links_slack(tmp_path, capsys, monkeypatch)
     assert lost[1] == 0
 
 
+def test_hom_on_a_far_satellite_keeps_the_links_slack_after_break_realtime(tmp_path, capsys):
+    """HOM 20 km from its satellite (100 µs one way): after each ``break_realtime`` (125 µs of
+    slack, less than the three latencies) the kernel adds the link's latencies before node B's
+    writes, as readout calibration does before each shot. Found by a scan of the experiments on
+    two chassis: without them the satellite dropped node B's cooling and a slave entangler write
+    (3 late writes, "write underflow, channel=65536, ... slack=-19288", exit 0) at 50 and at 200
+    runs a delay."""
+    import h5py
+
+    common = ["--device-db", str(DRTIO_DB), "--lab", "oxford2020"]
+    common += ["--set", "drtio.fibre_m=20000"]
+    assert _run(tmp_path, *common, "--seed", "1") == 0, capsys.readouterr().err
+    store = [
+        "--results",
+        str(tmp_path / "results"),
+        "--dataset-db",
+        str(tmp_path / "dataset_db.mdb"),
+    ]
+    hom = ["run", str(ROOT / "repository" / "hom.py"), *store, "-q", *common]
+    assert main([*hom, "runs_per_delay=50"]) == 0, capsys.readouterr().err
+    path = sorted((tmp_path / "results").rglob("*HOM.h5"))[-1]
+    with h5py.File(path) as f:
+        d = f["datasets"]
+        lost = int(d["ionlink.sim.satellite_error_count"][()])
+        assert lost == 0, d["ionlink.sim.satellite_errors"][()]
+        assert int(d["hom.underflows_recovered"][()]) == 0
+
+
 @pytest.mark.parametrize("fibre_m", [2, 100])
 def test_single_photon_on_a_satellite_keeps_the_links_slack(tmp_path, capsys, monkeypatch, fibre_m):
     """The single-photon calibration with node B on a DRTIO satellite: node B's slack margin
