@@ -24,7 +24,7 @@ from artiq.experiment import *
 from drivers.arguments import CheckedArguments
 from drivers.calibration import refused
 from drivers.link import SCHEMA_VERSION
-from drivers.link_timing import DRTIO_MARGIN_LATENCIES, link_default, satellite_latency_s
+from drivers.link_timing import drtio_margin_mu, link_default
 from drivers.run_end import STOP_REASON, run_until_complete
 
 #: readout error (mean of bright and dark) from which a calibration is refused as nonsense
@@ -99,10 +99,7 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
         self.margin_mu = self.core.seconds_to_mu(self.slack_margin)
         # a node on a DRTIO satellite: its outputs need the link's latencies on top of
         # break_realtime's slack (as the link experiments, drivers.link; 0 on one chassis)
-        self.link_margin_mu = np.int64(
-            DRTIO_MARGIN_LATENCIES
-            * self.core.seconds_to_mu(satellite_latency_s(self, (self.node_a, self.node_b)))
-        )
+        self.link_margin_mu = np.int64(drtio_margin_mu(self, (self.node_a, self.node_b)))
         self.kernel_invariants = getattr(self, "kernel_invariants", set()) | {"link_margin_mu"}
         self.counts = {}
         self.set_dataset("schema_version", SCHEMA_VERSION)

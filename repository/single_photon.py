@@ -17,7 +17,8 @@ recommended gate is [onset, onset + gate length] shifted by ``calib.link.gate_st
 length from ``gate_length`` or ``calib.link.gate_length_s``, else ``gate_taus`` lifetimes
 (``analysis.gate_rule``, the rule the offline report applies; the run records it as
 ``photon.gate_start_s``, ``photon.gate_length_s``, ``photon.gate_taus``). Run after Startup (and
-Dark counts, whose rates then set the dark-count probability).
+Dark counts, whose rates then set the dark-count probability). A node on a DRTIO satellite gets
+the link's latencies on top of ``slack_margin`` (``drivers.link_timing.drtio_margin_mu``).
 
 Writes ``photons.*`` (docs/datasets.md), ``photon.tau_s`` with its 95 % interval
 ``photon.tau_lo_s``/``photon.tau_hi_s`` and ``photon.tau_err_s`` (half its width),
@@ -46,7 +47,7 @@ from drivers.arguments import CheckedArguments
 from drivers.bsa import GATE_INPUT_OFFSET_MU
 from drivers.calibration import refused
 from drivers.link import SCHEMA_VERSION
-from drivers.link_timing import link_default
+from drivers.link_timing import drtio_margin_mu, link_default
 from drivers.run_end import STOP_REASON, run_until_complete
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,8 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
             "slack_margin",
             NumberValue(1.2 * us, unit="us", min=0.2 * us),
             tooltip="slack after each blocking read: covers the DMA start "
-            "(~0.9 us on Kasli) plus the ~0.1 us underflow margin",
+            "(~0.9 us on Kasli) plus the ~0.1 us underflow margin (+ 3 x the DRTIO latency "
+            "calib.link.drtio_latency_s for a node on a satellite)",
         )
 
     def prepare(self):
@@ -124,7 +126,12 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         )
         self.offset_mu = int64(s2mu(self.gate_offset))
         self.window_mu = int64(s2mu(self.gate_window))
-        self.margin_mu = int64(s2mu(self.slack_margin))
+        # a node on a DRTIO satellite: its outputs need the link's latencies on top (its way
+        # there and a buffer-space round trip, drtio_margin_mu; 0 for a node on the master)
+        self.margin_mu = [
+            int64(s2mu(self.slack_margin) + drtio_margin_mu(self, (node,)))
+            for node in (self.node_a, self.node_b)
+        ]
         self.pump_mu = int64(max(self.node_a.t_pump_mu, self.node_b.t_pump_mu))
         self.underflows = 0
         # gate sensitivity opens GATE_INPUT_OFFSET_MU before the first registered timestamp; the
@@ -182,9 +189,9 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
         return self.attempts - self.n_tried[node]
 
     @kernel
-    def resync(self):
-        """Cursor to RTIO counter + ``slack_margin`` (after a blocking read; never backwards)."""
-        t = self.core.get_rtio_counter_mu() + self.margin_mu
+    def resync(self, margin_mu: TInt64):
+        """Cursor to RTIO counter + ``margin_mu`` (after a blocking read; never backwards)."""
+        t = self.core.get_rtio_counter_mu() + margin_mu
         if now_mu() < t:
             at_mu(t)
 
@@ -214,10 +221,12 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
     def measure(self, node_index: TInt32, n_attempts: TInt32) -> TBool:
         """``n_attempts`` attempts on one node. Per attempt: one DMA trace (cooling trace first
         every ``attempts_per_cool``), a blocking read of the four first-click timestamps after
-        the gate end, then the cursor to counter + ``slack_margin``: the attempt rate is set by
-        the CPU. At the first cooling after ``CHECK_EVERY`` attempts the clicks go to the host and
-        the scheduler is asked whether to pause (False: pause requested, the rest left)."""
+        the gate end, then the cursor to counter + the node's margin (``slack_margin``, with the
+        link's latencies for a node on a satellite): the attempt rate is set by the CPU. At the
+        first cooling after ``CHECK_EVERY`` attempts the clicks go to the host and the scheduler
+        is asked whether to pause (False: pause requested, the rest left)."""
         node = self.node_a if node_index == 0 else self.node_b
+        margin_mu = self.margin_mu[node_index]
         if node_index == 0:
             attempt = self.core_dma.get_handle("single_photon.attempt_a")
         else:
@@ -252,7 +261,7 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
                         if self.scheduler.check_pause():
                             paused = True
                             break
-                        self.resync()
+                        self.resync(margin_mu)
                 t0 = now_mu()
                 self.core_dma.playback_handle(attempt)
                 self.bsa.fetch_pattern(t0 + t_end_rel, ts)
@@ -262,7 +271,7 @@ class SinglePhoton(CheckedArguments, EnvExperiment):
                         t_buf[n] = ts[d] - (t0 + t_exc_rel)
                         d_buf[n] = d
                         n += 1
-                self.resync()
+                self.resync(margin_mu)
             except RTIOUnderflow:
                 # the attempt is lost (not counted); drop its clicks and start afresh
                 self.underflows += 1

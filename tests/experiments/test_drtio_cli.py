@@ -223,3 +223,84 @@ def test_hom_on_a_satellite_keeps_the_links_slack(tmp_path, capsys, monkeypatch)
                 assert b"write underflow, channel=65537" in d["ionlink.sim.satellite_errors"][()]
     assert lost[0] > 0  # without the link's latencies
     assert lost[1] == 0
+
+
+def test_hom_on_a_far_satellite_keeps_the_links_slack_after_break_realtime(tmp_path, capsys):
+    """HOM 20 km from its satellite (100 µs one way): after each ``break_realtime`` (125 µs of
+    slack, less than the three latencies) the kernel adds the link's latencies before node B's
+    writes, as readout calibration does before each shot. Found by a scan of the experiments on
+    two chassis: without them the satellite dropped node B's cooling and a slave entangler write
+    (3 late writes, "write underflow, channel=65536, ... slack=-19288", exit 0) at 50 and at 200
+    runs a delay."""
+    import h5py
+
+    common = ["--device-db", str(DRTIO_DB), "--lab", "oxford2020"]
+    common += ["--set", "drtio.fibre_m=20000"]
+    assert _run(tmp_path, *common, "--seed", "1") == 0, capsys.readouterr().err
+    store = [
+        "--results",
+        str(tmp_path / "results"),
+        "--dataset-db",
+        str(tmp_path / "dataset_db.mdb"),
+    ]
+    hom = ["run", str(ROOT / "repository" / "hom.py"), *store, "-q", *common]
+    assert main([*hom, "runs_per_delay=50"]) == 0, capsys.readouterr().err
+    path = sorted((tmp_path / "results").rglob("*HOM.h5"))[-1]
+    with h5py.File(path) as f:
+        d = f["datasets"]
+        lost = int(d["ionlink.sim.satellite_error_count"][()])
+        assert lost == 0, d["ionlink.sim.satellite_errors"][()]
+        assert int(d["hom.underflows_recovered"][()]) == 0
+
+
+@pytest.mark.parametrize("fibre_m", [2, 100])
+def test_single_photon_on_a_satellite_keeps_the_links_slack(tmp_path, capsys, monkeypatch, fibre_m):
+    """The single-photon calibration with node B on a DRTIO satellite: node B's slack margin
+    includes the link's latencies (``drtio_margin_mu``), as HOM's and the link experiments' do, so
+    none of its attempts is lost. Without them, at the lab's 2 m of fibre the master's DRTIO
+    underflow margin (300 mu) took ≈ 5 % of node B's attempts (``RTIOUnderflow``, recovered), and at
+    100 m the satellite also dropped most of node B's pump and excitation writes (its own log only):
+    at the default 20 000 attempts exit 0 with ``calib.photon.eta_b`` stored at a tenth of node
+    A's."""
+    import h5py
+    import numpy as np
+
+    import drivers.link_timing as lt
+
+    common = ["--device-db", str(DRTIO_DB), "--lab", "oxford2020"]
+    common += ["--set", f"drtio.fibre_m={fibre_m}"]
+    assert _run(tmp_path, *common, "--seed", "1") == 0, capsys.readouterr().err
+    store = [
+        "--results",
+        str(tmp_path / "results"),
+        "--dataset-db",
+        str(tmp_path / "dataset_db.mdb"),
+    ]
+    photon = ["run", str(ROOT / "repository" / "single_photon.py"), *store, "-q", *common]
+    lost = []
+    for with_link in (False, True):
+        with monkeypatch.context() as m:
+            if not with_link:
+                m.setattr(lt, "satellite_latency_s", lambda env, nodes: 0.0)
+            rc = main([*photon, "attempts=4000"])
+        err = capsys.readouterr().err
+        path = sorted((tmp_path / "results").rglob("*SinglePhoton.h5"))[-1]
+        with h5py.File(path) as f:
+            d = f["datasets"]
+            lost.append(
+                (
+                    int(d["ionlink.sim.satellite_error_count"][()]),
+                    int(d["photon.underflows_recovered"][()]),
+                )
+            )
+            if with_link:
+                assert rc == 0, err
+                assert list(d["photons.attempts"][()]) == [4000, 4000]
+                # the two nodes' photons are alike (oxford2020): their η agree within 4σ
+                eta = [d["photon.eta_" + x][()] for x in "ab"]
+                sigma = np.hypot(d["photon.eta_err_a"][()], d["photon.eta_err_b"][()])
+                assert abs(eta[1] - eta[0]) < 4 * sigma, (eta, sigma)
+    assert lost[0][1] > 0  # without the link's latencies: node B's attempts underflow
+    if fibre_m > 2:
+        assert lost[0][0] > 0  # and the satellite drops late writes
+    assert lost[1] == (0, 0)
