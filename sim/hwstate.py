@@ -166,6 +166,8 @@ class UrukulRecord:
     dds_ram: dict[int, dict[int, int]] = field(default_factory=dict)
     dds_serial: dict[int, Any] = field(default_factory=dict)
     selected: int = 0
+    #: the attenuators were written since power-up (state files before it: taken as written)
+    att_written: bool = True
 
 
 @dataclass
@@ -357,6 +359,7 @@ def _urukul_record(eng: Any, dec: Any, horizon: int) -> UrukulRecord:
         {cs: dict(r.ram) for cs, r in dec.dds.items() if r.ram},
         {cs: copy.deepcopy(r.port) for cs, r in dec.dds.items()},
         dec.selected_cs,
+        dec.att_initial is not None or bool(dec.att_log),
     )
 
 
@@ -442,6 +445,7 @@ def _restore_urukuls(eng: Any, urukuls: list[UrukulRecord]) -> None:
         spi = eng.channel(rec.spi_channel).phy
         dec = UrukulDecoder(eng, rec.spi_channel, rec.proto_rev)
         dec.cfg, dec.att, dec.cfg_written = rec.cfg, rec.att, rec.cfg_written
+        dec.att_initial = rec.att if getattr(rec, "att_written", True) else None
         for cs, regs in rec.dds_regs.items():
             dec.dds[cs].regs = dict(regs)
             dec.dds[cs].sysclk = rec.sysclk[cs]

@@ -163,14 +163,29 @@ class CircuitWorld:
         """The propagators of a qubit drive on [t_a, t_b), split at the DDS's updates."""
         assert self.view is not None
         spi, cs = dds
-        cuts = [(t_a, self.view.dds_state_at(spi, cs, t_a))]
-        cuts += [(s.t_mu, s) for s in self.view.dds_states(spi, cs, t_a + 1, t_b)]
+        att0, att_changes = self.view.dds_attenuation(spi, cs, t_a, t_b)
+        # an attenuator not written since power-up: taken at the lab's (not modelled)
+        att = drive.attenuation_db if att0 is None else att0
+        st = self.view.dds_state_at(spi, cs, t_a)
+        cuts = [(t_a, st, att)]
+        states = self.view.dds_states(spi, cs, t_a + 1, t_b)
+        if att_changes:  # (rare: the attenuator set during the pulse)
+            events: list[tuple[int, Any, float | None]] = [(x.t_mu, x, None) for x in states]
+            events += [(t, None, a) for t, a in att_changes]
+            for t, new_state, new_att in sorted(events, key=lambda e: e[0]):
+                st = st if new_state is None else new_state
+                att = att if new_att is None else new_att
+                cuts.append((t, st, att))
+        else:
+            cuts += [(s.t_mu, s, att) for s in states]
         out = []
-        for i, (ts, st) in enumerate(cuts):
+        for i, (ts, st, att) in enumerate(cuts):
             te = cuts[i + 1][0] if i + 1 < len(cuts) else t_b
             if st is None or st.amplitude <= 0 or te <= ts:
                 continue
-            omega = 2 * math.pi * drive.rabi_frequency_hz * st.amplitude
+            # the RF voltage, so the Rabi frequency, falls by 10^(−ΔdB/20)
+            rf = st.amplitude * 10 ** ((drive.attenuation_db - att) / 20)
+            omega = 2 * math.pi * drive.rabi_frequency_hz * rf
             detuning_hz = st.frequency_hz - drive.resonance_hz
             if abs(detuning_hz) < DDS_RESOLUTION_HZ:
                 detuning_hz = 0.0  # the lab's resonance is what the DDS can be set to

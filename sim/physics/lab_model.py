@@ -158,9 +158,12 @@ class Excitation(Beam):
 class QubitDrive:
     """Microwave or Raman qubit drive, gated by ``switch`` and set by the AD9910 ``dds``.
 
-    :param rabi_frequency_hz: Rabi frequency at full-scale amplitude (1.0), in Hz; linear in
-        amplitude.
+    :param rabi_frequency_hz: Rabi frequency at full-scale amplitude (1.0) through the Urukul
+        attenuation ``attenuation_db``, in Hz; linear in amplitude and in the RF voltage, so ×
+        10^(−(att − attenuation_db)/20) at another attenuation.
     :param resonance_hz: DDS frequency at which the drive is resonant with the qubit, in Hz.
+    :param attenuation_db: the attenuation at which ``rabi_frequency_hz`` holds (Startup's
+        default for the qubit channel, 10 dB).
     """
 
     switch: str
@@ -168,6 +171,7 @@ class QubitDrive:
     kind: str = "microwave"
     rabi_frequency_hz: float
     resonance_hz: float
+    attenuation_db: float = 10.0
 
 
 @dataclass(frozen=True)

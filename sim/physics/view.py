@@ -76,6 +76,13 @@ class PhyView(Protocol):
         """The AD9910 state in force at ``t_mu`` (last IO_UPDATE at or before it), or None."""
         ...
 
+    def dds_attenuation(
+        self, spi_channel: int, cs: int, t_from_mu: int, t_to_mu: int
+    ) -> tuple[float | None, list[tuple[int, float]]]:
+        """The Urukul attenuation of that AD9910's output in force at ``t_from_mu`` and its
+        changes ``(t_mu, dB)`` before ``t_to_mu``, in dB (None: not written since power-up)."""
+        ...
+
 
 class World(Protocol):
     """What the engine calls (implemented by :class:`sim.physics.world.PhysicsWorld`)."""

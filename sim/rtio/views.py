@@ -137,6 +137,19 @@ class PhyViews:
         tl = self.dds.get((spi_channel, cs))
         return tl.state_at(t_mu) if tl is not None else None
 
+    def dds_attenuation(
+        self, spi_channel: int, cs: int, t_from_mu: int, t_to_mu: int
+    ) -> tuple[float | None, list[tuple[int, float]]]:
+        """The Urukul attenuation (dB) of the AD9910 at ``cs`` on ``spi_channel`` in force at
+        ``t_from_mu`` and its changes before ``t_to_mu`` (None: not written since power-up, or
+        no Urukul CPLD on that bus)."""
+        phy = self.channels[spi_channel].phy if spi_channel in self.channels else None
+        for slave in getattr(phy, "slaves", ()):
+            attenuation = getattr(slave, "attenuation_db", None)
+            if attenuation is not None:
+                return attenuation(cs, t_from_mu, t_to_mu)
+        return None, []
+
 
 class OutputWatch:
     """The outputs submitted so far to a fixed set of channels, asked for the next one at or

@@ -40,6 +40,7 @@ class FakeView:
         self.rng = rng
         self.ttl: dict[int, list[tuple[int, int]]] = {}
         self.dds: dict[tuple[int, int], list[DDSState]] = {}
+        self.att: dict[tuple[int, int], list[tuple[int, float]]] = {}
 
     def resolve_device(self, name: str) -> tuple[str, int, dict[str, Any]]:
         return DEVICES[name]
@@ -51,6 +52,11 @@ class FakeView:
     def set_dds(self, name: str, state: DDSState) -> None:
         _, spi, extra = DEVICES[name]
         self.dds.setdefault((spi, extra["cs"]), []).append(state)
+
+    def set_att(self, name: str, t_mu: int, db: float) -> None:
+        """The Urukul attenuation of the AD9910 ``name`` is ``db`` from ``t_mu`` on."""
+        _, spi, extra = DEVICES[name]
+        self.att.setdefault((spi, extra["cs"]), []).append((t_mu, db))
 
     def ttl_levels(self, channel: int, t_from_mu: int, t_to_mu: int) -> list[tuple[int, int]]:
         return sorted(e for e in self.ttl.get(channel, []) if t_from_mu <= e[0] < t_to_mu)
@@ -82,6 +88,16 @@ class FakeView:
     def dds_state_at(self, spi: int, cs: int, t_mu: int) -> DDSState | None:
         past = [s for s in self.dds.get((spi, cs), []) if s.t_mu <= t_mu]
         return past[-1] if past else None
+
+    def dds_attenuation(
+        self, spi: int, cs: int, t_from_mu: int, t_to_mu: int
+    ) -> tuple[float | None, list[tuple[int, float]]]:
+        """(dB in force at ``t_from_mu``, changes before ``t_to_mu``) of ``self.att``'s
+        (time, dB) list for (spi, cs); None (not written: the lab's attenuation) without one."""
+        changes = self.att.get((spi, cs), [])
+        now = [a for t, a in changes if t <= t_from_mu]
+        later = [(t, a) for t, a in changes if t_from_mu < t < t_to_mu]
+        return (now[-1] if now else None), later
 
 
 def modify(lab: Lab, **changes: Any) -> Lab:

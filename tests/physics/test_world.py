@@ -138,6 +138,34 @@ def test_rotation_from_dds_state(oxford: Lab) -> None:
     assert world.rho[2, 2].real + world.rho[3, 3].real == pytest.approx(p1, abs=1e-3)
 
 
+@pytest.mark.parametrize(
+    ("att", "change", "p1"),
+    [
+        (10.0, None, 1.0),  # the lab's attenuation: a π pulse
+        (10.0 + 20 * math.log10(2), None, 0.5),  # half the RF voltage: π/2
+        (10.0, 10.0 + 20 * math.log10(2), math.sin(0.375 * math.pi) ** 2),  # π/2 + π/4
+        (None, None, 1.0),  # not written since power-up: taken at the lab's
+    ],
+)
+def test_rotation_follows_the_attenuator(
+    oxford: Lab, att: float | None, change: float | None, p1: float
+) -> None:
+    """The Rabi frequency scales with the RF voltage through the Urukul attenuator,
+    10^(−(att − attenuation_db)/20); a change of attenuation half-way cuts the pulse there."""
+    world, view = _world(oxford, 6)
+    rabi, res = oxford.nodes[0].qubit.rabi_frequency_hz, oxford.nodes[0].qubit.resonance_hz
+    assert oxford.nodes[0].qubit.attenuation_db == 10.0
+    t_pi = round(0.5 / rabi / 1e-9)
+    view.set_dds("node_a.qubit_dds", DDSState(0, res, 0.0, 1.0))
+    if att is not None:
+        view.set_att("node_a.qubit_dds", 0, att)
+    if change is not None:
+        view.set_att("node_a.qubit_dds", 1000 + t_pi // 2, change)
+    view.pulse("node_a.qubit_sw", 1000, t_pi)
+    world.advance(20_000)
+    assert world.rho[2, 2].real + world.rho[3, 3].real == pytest.approx(p1, abs=2e-3)
+
+
 def test_ramsey_phase_from_dds(oxford: Lab) -> None:
     """Two π/2 pulses: phase 0 then 0.5 turns return the ion to |0⟩; 0 then 0 give |1⟩."""
     t_half = round(0.25 / oxford.nodes[0].qubit.rabi_frequency_hz / 1e-9)

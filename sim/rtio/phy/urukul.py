@@ -181,6 +181,9 @@ class UrukulDecoder:
         self._att_acc = 0
         self.dds = {cs: _DDSRegs() for cs in range(CS_DDS_CH0, CS_DDS_CH0 + 4)}
         self.cfg_log: list[tuple[int, int]] = []
+        #: the attenuator register as this run found it (None: not written since power-up)
+        #: and its writes since, (time the transfer ended, register)
+        self.att_initial: int | None = None
         self.att_log: list[tuple[int, int]] = []
         self.cfg_written = False  # CFG configured since power-up
         self.io_update_channel: int | None = None
@@ -516,3 +519,22 @@ class UrukulDecoder:
 
     def att_mu(self, ch: int) -> int:
         return (self.att >> (8 * ch)) & 0xFF
+
+    def attenuation_db(
+        self, cs: int, t_from_mu: int, t_to_mu: int
+    ) -> tuple[float | None, list[tuple[int, float]]]:
+        """(attenuation of the AD9910 at chip select ``cs`` in force at ``t_from_mu``, its
+        changes ``(t_mu, dB)`` with ``t_from_mu < t < t_to_mu``), in dB (ARTIQ's
+        ``mu_to_att``: (255 − att_mu)/8); None before the attenuators' first write since
+        power-up (their power-up state is not modelled)."""
+        shift = 8 * (cs - CS_DDS_CH0)
+        reg = self.att_initial
+        changes: list[tuple[int, float]] = []
+        for t, a in self.att_log:
+            if t <= t_from_mu:
+                reg = a
+            elif t < t_to_mu:
+                changes.append((t, (255 - ((a >> shift) & 0xFF)) / 8))
+            else:
+                break
+        return None if reg is None else (255 - ((reg >> shift) & 0xFF)) / 8, changes
