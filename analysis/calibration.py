@@ -228,6 +228,12 @@ def hom_summary(run: Run, *, cl: float = DEFAULT_CL) -> HOMSummary:
             f"hom.attempts {a.shape}",
         )
     notes: list[str] = []
+    if "hom.gate_mu" not in run:
+        notes.append(
+            "no hom.gate_mu (a HOM run before 2026-12-02): each delay's gate ended that delay "
+            "after the calibrated one, so the reference took node A's photons whole and more "
+            "dark counts than the zero delay: the visibility reads high (0.58 for M = 0.5)"
+        )
     stopped = stopped_early_note(run, f"{int(np.count_nonzero(a))} of {a.size} delays")
     if stopped is not None:
         notes.append(f"{stopped}: the delays not reached are n/a")
@@ -243,6 +249,15 @@ def hom_summary(run: Run, *, cl: float = DEFAULT_CL) -> HOMSummary:
         v = None
         notes.append(f"visibility: {e}")
     stored = _stored(run, ("hom.visibility",))
+    if "hom.visibility_corrected" in run:
+        corrected = [
+            float(np.asarray(run[f"hom.visibility_corrected{x}"])) for x in ("", "_lo", "_hi")
+        ]
+        notes.append(
+            "visibility of the photon pairs, the accidental coincidences the singles and the "
+            "calibrated dark counts expect subtracted (hom.accidentals): {:.4f} [{:.4f}, "
+            "{:.4f}]".format(*corrected)
+        )
     return HOMSummary(str(run.path), d, c, a, p, v, stored, stop_reason(run), notes)
 
 

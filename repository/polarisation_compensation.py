@@ -17,6 +17,14 @@ then the next round); a termination request ends the rounds there, the rounds ta
 with why the run ended (``totals.stop_reason``, ``drivers.run_end``: ``complete``, ``terminated``,
 ``exception``).
 
+A node whose six settings' counts are consistent with the detectors' dark counts alone is refused
+(the run stops with one line naming the node and why, its plates back where it found them; exit
+1): with the Dark counts calibration (``calib.bsa.dark_rate_hz``) when their total is not above
+what those rates give in the gated time (Poisson, p ≥ ``LIGHT_P_VALUE``), and in any case when
+their H/V split does not change with the setting (:func:`contrast_p_value`: dark counts do not
+follow the plates; reference light through any path does). Without light the "rotation" rebuilt
+from dark counts is noise, and compensating on it turns the plates to a random setting.
+
 A node whose measured error is within ``SIGNIFICANT_ERROR`` times the error its counts' shot
 noise alone gives (``polcomp.error_floor``) keeps its plates: a correction computed from noise
 would rotate a good path by about that much (a warning says so when that floor is 0.005 or more).
@@ -66,6 +74,9 @@ SIGNIFICANT_ERROR = 3.0
 FLOOR_WARNING = 0.005
 #: draws of the counts for the noise floor
 FLOOR_DRAWS = 200
+#: reference counts are taken to hold reference light only where the hypothesis "dark counts
+#: alone" has a p-value below this (each of the two tests, :func:`check_reference_light`)
+LIGHT_P_VALUE = 1e-3
 
 
 def error_floor(counts, draws=FLOOR_DRAWS):
@@ -82,6 +93,58 @@ def error_floor(counts, draws=FLOOR_DRAWS):
     rng = np.random.default_rng(0)
     h = rng.binomial(n, p_h, size=(draws, 6))
     return float(np.mean([unitary_infidelity(_rotation(2 * x / n - 1), measured) for x in h]))
+
+
+def contrast_p_value(counts):
+    """(χ², degrees of freedom, p) of the hypothesis that one node's six settings of counts (6 × 4)
+    have one H fraction: the 2 × k contingency test of H = det0 + det2 against V = det1 + det3
+    over the k settings with counts. Dark counts do not depend on the plates, so they pass it
+    whatever the detectors' rates; reference light does not: the H input's and D input's Stokes
+    vectors after any path are orthogonal unit vectors, so the six components spread by at least
+    Σ(s − s̄)² ≥ 1 and n counts a setting of which a fraction f is light give χ² ≈ n·f²·(≥ 1)."""
+    from scipy.stats import chi2
+
+    c = np.asarray(counts, dtype=np.int64).reshape(6, 4)
+    h = (c[:, 0] + c[:, 2]).astype(float)
+    n = c.sum(axis=1).astype(float)
+    h, n = h[n > 0], n[n > 0]
+    dof = len(n) - 1
+    p_h = h.sum() / n.sum() if n.sum() > 0 else 0.0
+    if dof < 1 or p_h in (0.0, 1.0):
+        return 0.0, max(dof, 0), 1.0
+    stat = float(np.sum((h - n * p_h) ** 2 / (n * p_h * (1 - p_h))))
+    return stat, dof, float(chi2.sf(stat, dof))
+
+
+def check_reference_light(counts, node, dark_expected=None):
+    """Refuse (``RuntimeError``, one line) when one node's six settings of counts (6 × 4) are
+    consistent with the detectors' dark counts alone: their total is not above
+    ``dark_expected`` (the counts the calibrated dark rates give in the gated time, if known)
+    by a Poisson p-value below ``LIGHT_P_VALUE``, or their H/V contrast does not follow the
+    setting (:func:`contrast_p_value`, p ≥ ``LIGHT_P_VALUE``)."""
+    from scipy.stats import poisson
+
+    total = int(np.sum(counts))
+    hint = (
+        "no reference light reached the detectors (check node_{0}.ref_sw, the fibre, the "
+        "light's rate; a simulated lab needs [nodes.{0}.reference]): plates left as they were"
+    ).format(node)
+    if dark_expected is not None:
+        p_dark = float(poisson.sf(total - 1, dark_expected))
+        if p_dark >= LIGHT_P_VALUE:
+            raise RuntimeError(
+                "node {}: {} reference counts in its 6 settings, where the calibrated dark "
+                "counts (calib.bsa.dark_rate_hz) alone give {:.1f} (p = {:.2g}): {}".format(
+                    node, total, dark_expected, p_dark, hint
+                )
+            )
+    stat, dof, p = contrast_p_value(counts)
+    if p >= LIGHT_P_VALUE:
+        raise RuntimeError(
+            "node {}: its {} reference counts do not change between the 6 settings beyond "
+            "shot noise (H/V contrast χ² = {:.1f} for {} degrees of freedom, p = {:.2g}), as "
+            "dark counts alone: {}".format(node, total, stat, dof, p, hint)
+        )
 
 
 def _rotation(s):
@@ -137,6 +200,12 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
         self.angles = np.full((self.rounds, 2, 3), np.nan)
         self.counts = np.zeros((self.rounds, 2, 6, 4), dtype=np.int64)
         self.last_counts = [0] * 4
+        rates = self.get_dataset("calib.bsa.dark_rate_hz", None)
+        #: dark counts the Dark counts calibration expects in a node's six settings (None: none)
+        self.dark_expected = None
+        if rates is not None:
+            gated_s = 6 * self.gates * self.gate_mu * self.core.ref_period
+            self.dark_expected = float(np.sum(rates)) * gated_s
 
     @kernel
     def init(self):
@@ -204,6 +273,7 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
     def measure_node(self, k, r):
         """Measure node ``k``'s path rotation N = W·F; return (N, W, the plate angles found).
 
+        Counts consistent with dark counts alone are refused (:func:`check_reference_light`).
         A measurement cut short (no reference light, a termination, a lost controller) puts
         the node's plates back where it found them before the error goes on: the compensator
         left at a probe setting would rotate every later run's photons."""
@@ -232,6 +302,7 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
                     i += 1
                     s.append(stokes_component(c, node))
                 out.append(np.array(s))
+            check_reference_light(self.counts[r, k], node, self.dark_expected)
         except BaseException:
             self.waveplates.move_node(node, found)
             raise

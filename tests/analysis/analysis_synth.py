@@ -232,6 +232,7 @@ def hom_datasets(
         "hom.delay_mu": d,
         "hom.coincidences": rng.binomial(attempts, p).astype(np.int64),
         "hom.attempts": np.full(d.size, attempts, np.int64),
+        "hom.gate_mu": np.array([29, 44 + 2 * int(np.abs(d).max())], np.int64),
     }
 
 

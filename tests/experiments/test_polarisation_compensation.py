@@ -49,6 +49,21 @@ def _sigma(est) -> float:
     return (est.hi - est.lo) / 3.92
 
 
+def _plates(sim) -> list[float]:
+    """The waveplate controller's plate angles (sorted by plate name)."""
+    from artiq.experiment import EnvExperiment
+
+    class Plates(EnvExperiment):
+        def build(self):
+            self.setattr_device("waveplates")
+
+        def run(self):
+            pos = self.waveplates.positions()
+            self.set_dataset("plates", [pos[k] for k in sorted(pos)])
+
+    return list(sim.run(Plates).datasets["plates"])
+
+
 @pytest.mark.slow
 def test_compensation_keeps_fidelity_through_drift(tmp_path):
     lab_path = _drifting_lab(tmp_path)
@@ -173,16 +188,6 @@ def test_a_failed_measurement_leaves_the_plates_where_it_found_them(tmp_path):
     (as they were before the fix: qwp1 ≈ 180°, hwp 157.5°), every later run's photons were
     rotated and the heralded fidelity fell to ≈ 0.5 with P and R unchanged. The file says the
     run ended on an error (``totals.stop_reason`` = ``exception``)."""
-    from artiq.experiment import EnvExperiment
-
-    class Plates(EnvExperiment):
-        def build(self):
-            self.setattr_device("waveplates")
-
-        def run(self):
-            pos = self.waveplates.positions()
-            self.set_dataset("plates", [pos[k] for k in sorted(pos)])
-
     with Simulation(
         ROOT / "device_db.py",
         seed=1,
@@ -191,13 +196,13 @@ def test_a_failed_measurement_leaves_the_plates_where_it_found_them(tmp_path):
         dataset_db=False,
     ) as sim:
         assert sim.run(ROOT / "repository" / "startup.py").exit_code == 0
-        before = sim.run(Plates).datasets["plates"]
+        before = _plates(sim)
         pc = sim.run(ROOT / "repository" / "polarisation_compensation.py", arguments={"gates": 5})
         assert pc.exit_code == 1 and "[nodes.a.reference]" in pc.error_message, pc.error_message
         assert int(np.sum(pc.datasets["polcomp.counts"])) > 0  # probes were played
         assert pc.datasets["totals.stop_reason"] == "exception"
-        after = sim.run(Plates).datasets["plates"]
-    assert np.array_equal(before, after), (before, after)
+        after = _plates(sim)
+    assert before == after, (before, after)
 
 
 def _reference_run(tmp_path, rate_hz: str, arguments: dict):
@@ -257,3 +262,69 @@ def test_reference_light_faster_than_the_cpu_reads_is_refused_saying_so(tmp_path
     assert "faster than the CPU reads four detectors" in pc.error_message, pc.error_message
     assert "attenuate node a's reference light" in pc.error_message
     assert "\n" not in pc.error_message
+
+
+@pytest.mark.parametrize("dark_calibration", [False, True])
+def test_dark_counts_alone_are_refused_not_compensated_on(tmp_path, dark_calibration):
+    """``oxford2020`` (no reference light) with 8 kHz dark counts on each detector (``--set
+    'bsa.detectors[*].dark_rate_hz=8000'``): ≈ 160 dark counts a detector and setting, none
+    zero. Before, the "rotation" rebuilt from them was compensated on: at seed 1 node b's plates
+    went to (129.7°, 130.1°, 20.8°) (its measured error 0.988 above 3 × its noise floor 0.326;
+    dark counts alone pass that check in ≈ 20 % of runs, the rest warned; after a Dark counts
+    run, to (170.8°, 35.7°, 40.3°)), exit 0. Now the run
+    stops in one line saying the counts are what dark counts alone give (their H/V contrast
+    does not follow the settings; after a Dark counts run, their total is what its rates
+    give), exit 1, every plate where it was."""
+    from sim.lab_resolution import resolve_lab
+
+    lab = resolve_lab("oxford2020", None, ["bsa.detectors[*].dark_rate_hz=8000"])
+    with Simulation(
+        ROOT / "device_db.py", seed=1, lab=lab, results_dir=tmp_path / "r", dataset_db=False
+    ) as sim:
+        assert sim.run(ROOT / "repository" / "startup.py").exit_code == 0
+        if dark_calibration:
+            assert sim.run(ROOT / "repository" / "dark_counts.py").exit_code == 0
+        before = _plates(sim)
+        pc = sim.run(ROOT / "repository" / "polarisation_compensation.py")
+        after = _plates(sim)
+    message = pc.error_message
+    assert pc.exit_code == 1, (pc.exit_code, message, pc.datasets.get("polcomp.angles"))
+    assert "\n" not in message and "no reference light reached the detectors" in message
+    if dark_calibration:
+        assert "the calibrated dark counts (calib.bsa.dark_rate_hz) alone give" in message, message
+    else:
+        assert "as dark counts alone" in message, message
+    assert np.min(pc.datasets["polcomp.counts"][0, 0].sum(axis=-1)) > 400
+    assert before == after, (before, after)
+
+
+def test_the_contrast_test_tells_dark_counts_from_reference_light():
+    """The H/V contrast test on synthetic counts (Poisson, 50 draws each): dark counts alone,
+    even with detectors of unequal rates (one at 3× the others), pass as dark counts
+    (p ≥ 1e-3, as expected at most once in 1000); reference light through a random path, 100
+    counts a setting over 20 dark counts, is told apart every time."""
+    from drivers.polarisation import (
+        REF_D_DEG,
+        REF_H_DEG,
+        analyser_rotations,
+        jones_from_rotation_vector,
+        reference_input,
+    )
+    from sim.experiment_file import load_experiment_module
+
+    module = load_experiment_module(ROOT / "repository" / "polarisation_compensation.py")
+    rng = np.random.default_rng(7)
+    dark = np.array([300.0, 100.0, 100.0, 100.0])
+
+    def counts(path, light):
+        mu = []
+        for ref in (REF_H_DEG, REF_D_DEG):
+            for a in analyser_rotations():
+                h = abs((a @ path @ reference_input(ref))[0]) ** 2
+                mu.append(light * np.array([h, 1 - h, h, 1 - h]) / 2 + dark / 20)
+        return rng.poisson(np.array(mu))
+
+    for _ in range(50):
+        path = jones_from_rotation_vector(rng.normal(size=3))
+        assert module.contrast_p_value(counts(path, 0.0))[2] >= module.LIGHT_P_VALUE
+        assert module.contrast_p_value(counts(path, 100.0))[2] < module.LIGHT_P_VALUE
