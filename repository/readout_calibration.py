@@ -8,9 +8,10 @@ then detection for ``detection_time``. The threshold t minimises the mean error
 qubit pi time (``calib.node_X.qubit.pi_time``). Writes persistent ``calib.readout.threshold_a/_b``,
 ``calib.readout.error_a/_b`` with their standard errors ``calib.readout.error_sigma_a/_b`` (the
 analysis propagates them into SPAM-corrected intervals) and ``calib.node_X.detect.duration``; raw
-counts in ``readout.bright_counts_a`` etc. A nonsense result (error >= 0.4, or threshold 0 with
-error >= 0.1, its cause named: :func:`zero_threshold_cause`) is refused (``drivers.calibration``):
-nothing persistent is stored and the run fails.
+counts in ``readout.bright_counts_a`` etc. A nonsense result (error >= 0.4, threshold 0 with
+error >= 0.1, its cause named: :func:`zero_threshold_cause`, or bright shots left dark by their π
+pulse, ``readout.bright_left_dark_X`` >= 5 %) is refused (``drivers.calibration``): nothing
+persistent is stored and the run fails.
 The kernel asks the scheduler every ``CHECK_EVERY`` shots whether to pause; a paused run resumes
 with the shots still to take, a terminated one writes the shots taken (``totals.stop_reason``
 ``terminated``, ``drivers.run_end``) and stores no calibration.
@@ -33,6 +34,12 @@ MAX_ERROR = 0.4
 ZERO_THRESHOLD_ERROR = 0.1
 #: a dark ion gives background counts only: fewer than this many a shot on average
 DARK_MAX_MEAN = 1.0
+#: refused: at least this share of the bright shots counted as dark ones do
+#: (``analysis.readout.bright_left_dark``) with its interval above ``LEFT_DARK_ALLOWED``, where
+#: bright and dark counts barely overlap: their π pulse left them dark (a whole one leaves the
+#: preparation error, about 1 %)
+MAX_LEFT_DARK = 0.05
+LEFT_DARK_ALLOWED = 0.02
 #: bright shots without a count beyond a Poisson count of their mean by more than this many
 #: standard errors (and 2 %) are bright shots left dark
 EXCESS_ZEROS_SIGMA = 4.0
@@ -178,7 +185,7 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
         self.set_dataset(STOP_REASON, self.stop_reason)
 
     def analyze(self):
-        from analysis.readout import optimise_threshold  # same estimator as offline analysis
+        from analysis.readout import bright_left_dark, optimise_threshold  # as offline analysis
 
         results = {}
         for i, x in enumerate("ab"):
@@ -188,10 +195,23 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
             bright = np.array(self.counts[(i, 1)], dtype=np.int32)
             r = optimise_threshold(bright, dark)
             self.set_dataset("readout.error_sigma_" + x, r.error_sd)
-            results[x] = (r, dark, bright)
+            left = bright_left_dark(bright, dark)
+            self.set_dataset("readout.bright_left_dark_" + x, left.fraction.value)
+            results[x] = (r, dark, bright, left)
         # check both nodes before storing anything: a nonsense result keeps the old calibration
-        for x, (r, dark, bright) in results.items():
+        for x, (r, dark, bright, left) in results.items():
             means = "mean counts bright {:.2f}, dark {:.2f}".format(bright.mean(), dark.mean())
+            f = left.fraction
+            if f.value >= MAX_LEFT_DARK and f.lo > LEFT_DARK_ALLOWED and left.resolved(r.threshold):
+                raise refused(
+                    "readout calibration",
+                    (
+                        "node {}: {:.0%} [{:.0%}, {:.0%}] of the bright shots counted as dark "
+                        "ones do ({}, readout error {:.2f}): their pi pulse left them dark "
+                        "(qubit drive: calib.node_{}.qubit.pi_time, its amplitude, frequency or "
+                        "attenuation?)"
+                    ).format(x, f.value, f.lo, f.hi, means, r.error.value, x),
+                )
             if r.error.value >= MAX_ERROR:
                 raise refused(
                     "readout calibration",
@@ -207,7 +227,7 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
                         x, r.threshold, r.error.value, means, zero_threshold_cause(x, bright, dark)
                     ),
                 )
-        for x, (r, _, _) in results.items():
+        for x, (r, _, _, _) in results.items():
             self.set_dataset("calib.readout.threshold_" + x, int(r.threshold), persist=True)
             self.set_dataset("calib.readout.error_" + x, r.error.value, persist=True)
             self.set_dataset("calib.readout.error_sigma_" + x, r.error_sd, persist=True)

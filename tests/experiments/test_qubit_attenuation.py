@@ -18,20 +18,25 @@ from tests.experiments.simhelpers import run, simulation
 REPO = Path(__file__).resolve().parents[2] / "repository"
 
 
-def _bright_fraction(tmp_path, att_db: float) -> tuple[float, int]:
-    """The fraction of node A's bright shots (readout calibration) with more than 5 counts (its
-    dark shots give 0.4 a shot, its bright ones 18), with both nodes' qubit attenuation
-    ``att_db`` at Startup."""
+def _readout(tmp_path, att_db: float):
+    """Node A's and B's readout calibration (400 shots) after Startup with both nodes' qubit
+    attenuation at ``att_db``: its run."""
     sim = simulation(tmp_path / str(att_db), lab="oxford2020", seed=2, startup=False)
     try:
         for x in "ab":
             sim.dataset_db.set(f"calib.node_{x}.dds.qubit.attenuation", att_db, persist=True)
         run(sim, "startup")
-        r = sim.run(REPO / "readout_calibration.py", None, {"shots": 400})
-        bright = np.asarray(r.datasets["readout.bright_counts_a"])
-        return float(np.mean(bright > 5)), bright.size
+        return sim.run(REPO / "readout_calibration.py", None, {"shots": 400})
     finally:
         sim.close()
+
+
+def _bright_fraction(tmp_path, att_db: float) -> tuple[float, int]:
+    """The fraction of node A's bright shots (readout calibration) with more than 5 counts (its
+    dark shots give 0.4 a shot, its bright ones 18), with both nodes' qubit attenuation
+    ``att_db`` at Startup."""
+    bright = np.asarray(_readout(tmp_path, att_db).datasets["readout.bright_counts_a"])
+    return float(np.mean(bright > 5)), bright.size
 
 
 def test_the_pi_pulse_follows_the_attenuator(tmp_path):
@@ -55,3 +60,20 @@ def test_attenuation_history_of_a_channel():
     assert dec.attenuation_db(7, 0, 100) == (10.0, [(50, 20.0), (80, 10.0)])
     assert dec.attenuation_db(7, 60, 100) == (20.0, [(80, 10.0)])
     assert dec.attenuation_db(4, 60, 100) == (31.875, [(80, 31.875)])
+
+
+def test_a_readout_calibration_whose_pi_pulses_failed_is_refused(tmp_path):
+    """The qubit drive 10 dB weaker than the lab's (Startup at 20 dB): ≈ 77 % of the bright shots
+    stay dark. The readout calibration stored that (readout error 0.39, below its 0.4 refusal,
+    exit 0): every later run's SPAM correction then took 39 % for readout error. It is now
+    refused in one line naming the π pulse, and nothing is stored; at the lab's 10 dB the share
+    is the preparation error (≈ 1 %) and the calibration is stored."""
+    r = _readout(tmp_path, 20.0)
+    assert r.exit_code == 1
+    assert "of the bright shots counted as dark ones do" in r.error_message, r.error_message
+    assert "pi pulse left them dark" in r.error_message and "\n" not in r.error_message
+    assert 0.65 < r.datasets["readout.bright_left_dark_a"] < 0.88
+    assert not any(k.startswith("calib.readout") for k in r.datasets)
+    ok = _readout(tmp_path / "ok", 10.0)
+    assert ok.exit_code == 0, ok.error_message
+    assert ok.datasets["readout.bright_left_dark_a"] < 0.03
