@@ -262,9 +262,10 @@ class HeraldTiming:
 
     @property
     def check_mu(self) -> float:
-        """Timeline of one pause check: the synchronous RPC, then ``break_realtime`` from the
-        counter it leaves, less the slack margin the cursor was ahead by."""
-        return float(max(0, RPC_MU + BREAK_REALTIME_MU - self.margin_mu))
+        """Timeline of one pause check: the synchronous RPC, then ``renew_slack`` from the
+        counter it leaves (``break_realtime``, or the margin if that is more: a satellite's
+        link latencies), less the slack margin the cursor was ahead by."""
+        return float(RPC_MU + max(BREAK_REALTIME_MU, self.margin_mu) - self.margin_mu)
 
     @property
     def run_cycles(self) -> int:

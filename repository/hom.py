@@ -148,6 +148,14 @@ class HOM(CheckedArguments, EnvExperiment):
             at_mu(t)
 
     @kernel
+    def renew_slack(self):
+        """New slack after a synchronous RPC or an RTIOUnderflow: ``core.break_realtime``, then
+        :meth:`resync` (with node B on a satellite the margin's link latencies exceed its 125 µs
+        beyond ~8 km of fibre; as ``drivers.link.LinkExperiment.renew_slack``)."""
+        self.core.break_realtime()
+        self.resync()
+
+    @kernel
     def record_cooling(self):
         """Record the re-cooling of both nodes (in parallel) to DMA (``IonNode.recool_mu``: one
         coarse cycle without re-cooling). Does not move the cursor."""
@@ -176,13 +184,13 @@ class HOM(CheckedArguments, EnvExperiment):
         self.core.reset()
         self.record_cooling()
         cool = self.core_dma.get_handle("hom.cool")
-        self.core.break_realtime()
+        self.renew_slack()
         self.bsa.input_mode()
         self.node_a.idle()
         self.node_b.idle()
         n = len(self.delay_list)
         for i in range(self.delays_done(), n):
-            self.core.break_realtime()
+            self.renew_slack()
             self.setup(self.delay_list[i])
             coinc = int64(0)
             attempts = int64(0)
@@ -196,7 +204,7 @@ class HOM(CheckedArguments, EnvExperiment):
                     attempts = int64(0)
                     k = 0
                     pause = self.scheduler.check_pause()
-                    self.core.break_realtime()
+                    self.renew_slack()
                     if pause:
                         self.entangler.set_config(False, True)
                         self.set_underflows(self.underflows)
@@ -219,8 +227,8 @@ class HOM(CheckedArguments, EnvExperiment):
                 except RTIOUnderflow:
                     # the run's counts are lost; repeat it
                     self.underflows += 1
-                    self.core.break_realtime()
-            self.core.break_realtime()
+                    self.renew_slack()
+            self.renew_slack()
             self.entangler.set_config(False, True)
             self.store(i, coinc, attempts, k)
             if i < n - 1 and self.scheduler.check_pause():
