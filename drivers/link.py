@@ -300,6 +300,16 @@ class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
         if now_mu() < t:
             at_mu(t)
 
+    @kernel
+    def renew_slack(self) -> TNone:
+        """New slack after a synchronous RPC or an RTIOUnderflow: ``core.break_realtime`` (the
+        RTIO counter + 125 µs), then :meth:`resync` (the margin, with a satellite's three link
+        latencies). On one chassis the second is a no-op; with node B on a satellite beyond
+        ~8 km of fibre the 125 µs are less than the margin, and a write to the satellite after
+        a buffer-space round trip reached it late (dropped, only the satellite's log said so)."""
+        self.core.break_realtime()
+        self.resync()
+
     # ---- host RPCs -------------------------------------------------------------------------
 
     @rpc(flags={"async"})

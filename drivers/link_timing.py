@@ -141,12 +141,13 @@ _PHASES_MU = 3_784
 # cycles) and the read of the slave's answer (one input read's CPU time; its round trip is
 # counted apart).
 _SLAVE_RUN_MU = 16 + 240
-# Writes to the satellite: per run node B's re-cooling trace (4 events, 1 without cooling) and the
-# slave's CONFIG and RUN; per herald node B's rotation (2) and detection (4); per setting change
-# node B's phase (6 SPI events, the IO_UPDATE pulse's 2) (counted in the simulator,
-# device_db_drtio.py at oxford2020). The master refreshes its copy of the satellite's buffer space
-# (a round trip) about once per _SPACE_PER_REFRESH writes (128 entries, a few still pending).
-_SATELLITE_WRITES_PER_HERALD = 6
+# Writes to the satellite per setting change: node B's phase (6 SPI events, the IO_UPDATE pulse's
+# 2) (counted in the simulator, device_db_drtio.py at oxford2020). The master refreshes its copy
+# of the satellite's buffer space (a round trip) about once per _SPACE_PER_REFRESH writes (128
+# entries, a few still pending); the resync after the phase writes pays it. The runs' and the
+# heralds' writes (node B's cooling, the slave's CONFIG and RUN; node B's pulses) pay none: a
+# blocking read that waits longer follows them (until 2026-12-02 the model charged them, 2.2
+# latencies per herald at oxford2020: the lab time 1.5 % long at 20 km).
 _SATELLITE_WRITES_PER_SETTING = 8
 _SPACE_PER_REFRESH = 126
 
@@ -262,9 +263,10 @@ class HeraldTiming:
 
     @property
     def check_mu(self) -> float:
-        """Timeline of one pause check: the synchronous RPC, then ``break_realtime`` from the
-        counter it leaves, less the slack margin the cursor was ahead by."""
-        return float(max(0, RPC_MU + BREAK_REALTIME_MU - self.margin_mu))
+        """Timeline of one pause check: the synchronous RPC, then ``renew_slack`` from the
+        counter it leaves (``break_realtime``, or the margin if that is more: a satellite's
+        link latencies), less the slack margin the cursor was ahead by."""
+        return float(RPC_MU + max(BREAK_REALTIME_MU, self.margin_mu) - self.margin_mu)
 
     @property
     def run_cycles(self) -> int:
@@ -276,12 +278,11 @@ class HeraldTiming:
     def run_overhead_mu(self) -> float:
         """Timeline per run besides its cycles: the cooling trace (one coarse cycle without
         re-cooling), two coarse cycles (config, RUN write), the slack margin and the CPU's reads
-        after the run; with a satellite the slave entangler's writes and answer (a round trip);
-        the share of a pause check (one per ``check_every`` runs)."""
-        slave = 0.0
-        if self.link_mu:
-            writes = 2 + (4 if self.cool_mu > 0 else 1)
-            slave = _SLAVE_RUN_MU + 2 * self.link_mu + writes * self._refresh_per_write_mu
+        after the run; with a satellite the slave entangler's writes and answer (a round trip;
+        the buffer-space round trips of the run's writes to the satellite cost no timeline: the
+        CPU waits for the run's end after them anyway); the share of a pause check (one per
+        ``check_every`` runs)."""
+        slave = _SLAVE_RUN_MU + 2 * self.link_mu if self.link_mu else 0.0
         check = self.check_mu / self.check_every
         return max(self.cool_mu, 8) + 16 + self.margin_mu + _RUN_GAP_MU + slave + check
 
@@ -300,7 +301,9 @@ class HeraldTiming:
     def after_herald_mu(self) -> float:
         """Timeline from a heralding run's end until the loop is ready for the next setting
         (what ``totals.herald_handling_s`` measures per herald): the gap after the run, analysis
-        pulses, readout, the register and PMT reads, the RPC and the slack margins."""
+        pulses, readout, the register and PMT reads, the RPC and the slack margins (the
+        buffer-space round trips of node B's pulses cost no timeline: the PMT reads wait for the
+        readout's end after them anyway)."""
         return (
             self.rotation_mu
             + 8
@@ -308,7 +311,6 @@ class HeraldTiming:
             + _HERALD_MARGINS * self.margin_mu
             + _HERALD_READS_MU
             + self.satellite_reads * 2 * self.link_mu
-            + (_SATELLITE_WRITES_PER_HERALD * self._refresh_per_write_mu if self.link_mu else 0)
         )
 
     @property

@@ -115,9 +115,10 @@ class HOM(CheckedArguments, EnvExperiment):
         self.run_mu = int64(s2mu(self.run_duration))
         self.t_cool_mu = int64(s2mu(self.cooling_time))
         # (node B on a DRTIO satellite: its outputs need the link's latencies on top, after a
-        # blocking read and after a break_realtime alike; 0 on one chassis)
-        self.link_mu = int64(drtio_margin_mu(self, (self.node_a, self.node_b)))
-        self.margin_mu = int64(s2mu(self.slack_margin) + self.link_mu)
+        # blocking read and after a break_realtime alike, renew_slack; 0 on one chassis)
+        self.margin_mu = int64(
+            s2mu(self.slack_margin) + drtio_margin_mu(self, (self.node_a, self.node_b))
+        )
         self.underflows = 0
         self.coinc = [0] * len(self.delay_list)
         self.singles = np.zeros((len(self.delay_list), 4), dtype=np.int64)
@@ -181,13 +182,12 @@ class HOM(CheckedArguments, EnvExperiment):
             at_mu(t)
 
     @kernel
-    def new_slack(self):
-        """``core.break_realtime``, and with node B on a satellite the link's latencies on top:
-        its 125 µs are less than the three latencies beyond ≈ 8 km of fibre, and a write to the
-        satellite that waits for its buffer space stalls for a round trip."""
+    def renew_slack(self):
+        """New slack after a synchronous RPC or an RTIOUnderflow: ``core.break_realtime``, then
+        :meth:`resync` (with node B on a satellite the margin's link latencies exceed its 125 µs
+        beyond ~8 km of fibre; as ``drivers.link.LinkExperiment.renew_slack``)."""
         self.core.break_realtime()
-        if self.link_mu > 0:
-            delay_mu(self.link_mu)
+        self.resync()
 
     @kernel
     def record_cooling(self):
@@ -220,13 +220,13 @@ class HOM(CheckedArguments, EnvExperiment):
         self.core.reset()
         self.record_cooling()
         cool = self.core_dma.get_handle("hom.cool")
-        self.new_slack()
+        self.renew_slack()
         self.bsa.input_mode()
         self.node_a.idle()
         self.node_b.idle()
         n = len(self.delay_list)
         for i in range(self.delays_done(), n):
-            self.new_slack()
+            self.renew_slack()
             self.setup(self.delay_list[i])
             coinc = int64(0)
             attempts = int64(0)
@@ -244,7 +244,7 @@ class HOM(CheckedArguments, EnvExperiment):
                         singles[j] = int64(0)
                     k = 0
                     pause = self.scheduler.check_pause()
-                    self.new_slack()
+                    self.renew_slack()
                     if pause:
                         self.entangler.set_config(False, True)
                         self.set_underflows(self.underflows)
@@ -272,8 +272,8 @@ class HOM(CheckedArguments, EnvExperiment):
                 except RTIOUnderflow:
                     # the run's counts are lost; repeat it
                     self.underflows += 1
-                    self.new_slack()
-            self.new_slack()
+                    self.renew_slack()
+            self.renew_slack()
             self.entangler.set_config(False, True)
             self.store(i, coinc, attempts, k, singles)
             if i < n - 1 and self.scheduler.check_pause():

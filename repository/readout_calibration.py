@@ -157,12 +157,14 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
         """The shots still to take, dark then bright, node A then B; False if a pause (or
         termination) was requested before all were taken."""
         self.core.reset()
+        delay_mu(self.link_margin_mu)
         self.entangler.init()
         self.node_a.record_dma()
         self.node_b.record_dma()
         self.node_a.load_dma_handles()
         self.node_b.load_dma_handles()
         self.core.break_realtime()
+        delay_mu(self.link_margin_mu)
         self.node_a.idle()
         self.node_b.idle()
         for i in range(2):

@@ -64,7 +64,7 @@ class RemoteEntanglement(GatewareLoop, LinkExperiment, EnvExperiment):
         self.core.reset()
         self.record_cooling()
         cool = self.core_dma.get_handle("remote_entanglement.cool")
-        self.core.break_realtime()
+        self.renew_slack()
         self.bsa.input_mode()
         self.node_a.idle()
         self.node_b.idle()
@@ -98,7 +98,7 @@ class RemoteEntanglement(GatewareLoop, LinkExperiment, EnvExperiment):
                 except RTIOUnderflow:
                     # the write may have been cut short inside an AD9910 serial cycle
                     underflows += 1
-                    self.core.break_realtime()
+                    self.renew_slack()
                     self.reset_dds_io()
                     continue
             heralded = False
@@ -119,18 +119,18 @@ class RemoteEntanglement(GatewareLoop, LinkExperiment, EnvExperiment):
                 if reason == UNDERFLOW:
                     underflows += 1
                     runs += 1
-                    self.core.break_realtime()
+                    self.renew_slack()
                 elif reason != TIMEOUT:
                     heralded = True
                     runs += 1
                 if not heralded and attempts >= self.dead_attempts:
                     self.no_herald(attempts)
                     stop = True
-                    self.core.break_realtime()  # (the RPC's CPU time, before the last write)
+                    self.renew_slack()  # (the RPC's CPU time, before the last write)
                 if not heralded and runs >= next_check:
                     next_check = runs + self.check_every
                     stop = self.should_stop(now_mu() - t_lab0)
-                    self.core.break_realtime()
+                    self.renew_slack()
             if not heralded:
                 break
             # herald: analysis pulses and readout first, diagnostic reads afterwards (the
@@ -161,7 +161,7 @@ class RemoteEntanglement(GatewareLoop, LinkExperiment, EnvExperiment):
             if runs >= next_check and i < self.n_total:
                 next_check = runs + self.check_every
                 stop = self.should_stop(now_mu() - t_lab0)
-                self.core.break_realtime()
+                self.renew_slack()
         self.entangler.set_config(False, True)
         self.add_totals(
             attempts_total, now_mu() - t_lab0, cycles_total, underflows, discarded, herald_mu, runs

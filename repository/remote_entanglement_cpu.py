@@ -170,7 +170,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         self.record_traces()
         cool = self.core_dma.get_handle("remote_entanglement_cpu.cool")
         attempt = self.core_dma.get_handle("remote_entanglement_cpu.attempt")
-        self.core.break_realtime()
+        self.renew_slack()
         self.bsa.input_mode()
         self.node_a.idle()
         self.node_b.idle()
@@ -201,7 +201,7 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                 except RTIOUnderflow:
                     # the write may have been cut short inside an AD9910 serial cycle
                     underflows += 1
-                    self.core.break_realtime()
+                    self.renew_slack()
                     self.reset_dds_io()
                     continue
             heralded = False
@@ -228,9 +228,9 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                     if pattern == UNDERFLOW:
                         underflows += 1
                         since_check += 1
-                        self.core.break_realtime()
+                        self.renew_slack()
                         self.bsa.drain()
-                        self.core.break_realtime()
+                        self.renew_slack()
                         since_cool = 0
                     elif psi_of_pattern(pattern) != 0:
                         heralded = True
@@ -244,9 +244,9 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
                 except RTIOUnderflow:
                     underflows += 1
                     since_check += 1
-                    self.core.break_realtime()
+                    self.renew_slack()
                     self.bsa.drain()
-                    self.core.break_realtime()
+                    self.renew_slack()
                     since_cool = 0
             if not heralded:
                 break

@@ -38,7 +38,7 @@ settings tables with the input states' Bloch vectors and the bases' axes.
 
 Pause and termination are honoured between shots, once ``check_every`` entangler runs have passed
 since the last check (≈ 20 shots at ``oxford2025``: one RPC per ≈ 0.16 s of lab time, placed
-before the shot's own ``break_realtime``), and inside a wait for a herald that alone lasts
+before the shot's own ``renew_slack``), and inside a wait for a herald that alone lasts
 ``check_every`` runs. A run stopped early writes the shots taken (``totals.stop_reason``); a
 kernel that ended without sending its totals (an exception, a run stopped at once) has its
 attempts and lab time counted to its last shot (``loop_started``,
@@ -213,7 +213,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
             self.shot_attempts += int64(timeouts) * int64(self.timeout_cycles)
             if reason == UNDERFLOW:
                 self.runs += 1
-                self.core.break_realtime()
+                self.renew_slack()
             elif reason != TIMEOUT:
                 self.runs += 1
                 self.herald_end_mu = end_mu
@@ -222,7 +222,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
                 self.no_herald(self.shot_attempts)
                 return -1
             stop = self.should_stop(now_mu() - self.t_lab0_mu)
-            self.core.break_realtime()
+            self.renew_slack()
             if stop:
                 return -1
         return -1  # not reached: ARTIQ's compiler wants an explicit return after the loop
@@ -330,7 +330,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
     @kernel
     def shot(self, cool, s: TInt32) -> TInt32:
         """One shot of setting ``s``; returns the (last) teleportation's code or -1 to stop."""
-        self.core.break_realtime()  # slack for the resets' DDS writes
+        self.renew_slack()  # slack for the resets' DDS writes
         self.reset_memories()
         self.both_memories(
             self.prep_theta_a[s], self.prep_phi_a[s], self.prep_theta_b[s], self.prep_phi_b[s]
@@ -374,7 +374,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.node_a.load_dma_handles()
         self.node_b.load_dma_handles()
         cool = self.core_dma.get_handle("remote_entanglement.cool")
-        self.core.break_realtime()
+        self.renew_slack()
         self.bsa.input_mode()
         self.node_a.idle()
         self.node_b.idle()
@@ -390,10 +390,10 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         while i < self.n_total:
             if self.runs >= next_check:
                 # pause check every check_every entangler runs, between shots (the memories
-                # hold nothing): the shot's break_realtime follows, so it costs the RPC only
+                # hold nothing): the shot's renew_slack follows, so it costs the RPC only
                 next_check = self.runs + self.check_every
                 if self.should_stop(now_mu() - t_lab0):
-                    self.core.break_realtime()
+                    self.renew_slack()
                     break
             s = i // self.heralds_per_setting
             self.shot_attempts = int64(0)

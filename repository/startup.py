@@ -17,8 +17,12 @@ little as 50 µs of slack after a read (``drivers.destinations.INIT_READ_SLACK_S
 read's round trip to a satellite beyond ~5 km, so their next write underflows. Urukuls on such a
 satellite (the link latency ``calib.link.drtio_latency_s``) are initialised blind (no reads), and
 their checks are made afterwards: the CPLD's proto_rev and each channel's PLL lock from one
-status read, after which the slack is re-established (``break_realtime`` and two link latencies
-more) before the next write.
+status read, after which the slack is re-established (``break_realtime`` and three link
+latencies more: a write's way there and a round trip for the satellite's buffer space) before
+the next write. Every write to a satellite starts with those three latencies of slack (after
+``core.reset``, before each Urukul channel): until 2026-12-02 Startup gave two after a status
+read and none elsewhere, and beyond ~22 km of fibre it exited 0 with node B's Urukul, beam and
+slave-entangler writes dropped by the satellite (8 at 25 km, 21 at 30 km).
 
 Re-running ``init`` glitches the DDS outputs: do not run this in the middle of a measurement.
 """
@@ -35,7 +39,7 @@ from drivers.destinations import (
     blind_init_latency_s,
     destinations_of,
 )
-from drivers.link_timing import DRTIO_LATENCY_FALLBACK_S
+from drivers.link_timing import DRTIO_LATENCY_FALLBACK_S, DRTIO_MARGIN_LATENCIES
 
 # beam -> (frequency Hz, amplitude, attenuation dB) defaults; channel order of docs/design.md
 DDS_DEFAULTS = {
@@ -91,6 +95,11 @@ class Startup(CheckedArguments, EnvExperiment):
         self.dds_link_mu = [
             int64(s2mu(2 * blind_init_latency_s(d.bus.channel, latency))) for d in self.dds
         ]
+        # writes to a satellite need the link's latencies of slack on top of break_realtime's
+        # 125 µs (three, as the link experiments; whole coarse cycles, or the SPI transfers
+        # after it straddle them: busy errors); 0 on one chassis
+        link = DRTIO_MARGIN_LATENCIES * s2mu(latency) if len(self.destinations) > 1 else 0
+        self.link_mu = int64((link + 7) & ~7)
         self.kernel_invariants |= {
             "freq",
             "amp",
@@ -100,6 +109,7 @@ class Startup(CheckedArguments, EnvExperiment):
             "poll_mu",
             "cpld_link_mu",
             "dds_link_mu",
+            "link_mu",
         }
         self.set_dataset("schema_version", 1)
         self.set_dataset("ionlink.experiment", "startup")
@@ -128,15 +138,17 @@ class Startup(CheckedArguments, EnvExperiment):
 
     @kernel
     def resync(self, round_trip_mu: TInt64):
-        """After a read from a satellite: the slack ``break_realtime`` gives, plus the link's
-        round trip ``round_trip_mu``, so that the next write reaches the satellite in time.
-        Moves the cursor to at least the RTIO counter + 125 µs + ``round_trip_mu``."""
+        """After a read from a satellite: the slack ``break_realtime`` gives, plus
+        ``round_trip_mu`` (the link's latencies, ``link_mu``), so that the next write reaches the
+        satellite in time. Moves the cursor to at least the RTIO counter + 125 µs +
+        ``round_trip_mu``."""
         self.core.break_realtime()
         delay_mu(round_trip_mu)
 
     @kernel
     def initialise(self):
         self.core.reset()
+        delay_mu(self.link_mu)
         self.entangler.init()
         self.bsa.input_mode()
         self.node_a.pmt.input()
@@ -146,20 +158,21 @@ class Startup(CheckedArguments, EnvExperiment):
         self.node_b.idle()
         for i in range(len(self.cplds)):
             if self.cpld_link_mu[i] > 0:
+                self.resync(self.link_mu)
                 self.cplds[i].init(blind=True)
                 sta = self.cplds[i].sta_read()
-                self.resync(self.cpld_link_mu[i])
+                self.resync(self.link_mu)
                 if urukul_sta_proto_rev(sta) != self.cplds[i].proto_rev:
                     raise ValueError("Urukul proto_rev mismatch")
             else:
                 self.cplds[i].init()
             delay(1 * ms)
         for i in range(len(self.dds)):
-            self.core.break_realtime()
+            self.resync(self.link_mu)
             if self.dds_link_mu[i] > 0:
                 self.dds[i].init(blind=True)
                 sta = self.dds[i].cpld.sta_read()
-                self.resync(self.dds_link_mu[i])
+                self.resync(self.link_mu)
                 if urukul_sta_pll_lock(sta) & (1 << (self.dds[i].chip_select - 4)) == 0:
                     raise ValueError("PLL lock timeout")
             else:

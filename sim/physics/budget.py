@@ -33,7 +33,7 @@ The CPU-heralding experiment's loop: :mod:`sim.physics.cpu_budget` (``ionlink-si
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from drivers.analysis_settings import PARITY_POINTS, analysis_settings
 from drivers.link_timing import (
@@ -55,6 +55,7 @@ from .readout import fluorescence_rates, optimal_threshold
 __all__ = [
     "Budget",
     "LoopArguments",
+    "as_played",
     "budget_dict",
     "dark_probabilities",
     "fidelity_fields",
@@ -69,6 +70,7 @@ __all__ = [
     "link_datasets",
     "photon_eta",
     "predict",
+    "slave_offset_s",
     "term_lines",
 ]
 
@@ -127,6 +129,27 @@ def photon_arrival_s(node: Node) -> float:
     (``excite.delay_s`` + ``optics.photon_delay_s``); both experiments start the two nodes'
     pulses together, so the nodes' arrivals differ by the difference of these."""
     return node.excite.delay_s + node.optics.photon_delay_s
+
+
+def slave_offset_s(lab: Lab) -> float:
+    """How much later the slave entangler's cycles start than the master's, in s: the delay of
+    their link cable (``[drtio] cable_ns``) in whole 8 ns clocks, as the simulator pairs them
+    (``sim.topology``, ``sim.rtio.phy.entangler_pair``). Node B's pump and excitation are the
+    slave's outputs on two chassis, so its photons come that much later."""
+    return 8 * (max(int(round(lab.drtio.cable_ns)), 0) // 8) * 1e-9
+
+
+def as_played(lab: Lab, two_chassis: bool) -> Lab:
+    """``lab`` as the gateware loop plays it: on two chassis node B's excitation
+    :func:`slave_offset_s` later (its photons' arrival, the gate and the mode overlap follow);
+    ``lab`` itself on one chassis or a cable shorter than a clock."""
+    offset = slave_offset_s(lab) if two_chassis else 0.0
+    if offset == 0:
+        return lab
+    b = lab.node("b")
+    late = replace(b, excite=replace(b.excite, delay_s=b.excite.delay_s + offset))
+    first, second = lab.nodes
+    return replace(lab, nodes=(first, late) if second is b else (late, second))
 
 
 def gate_window(
@@ -273,7 +296,9 @@ def predict(
 ) -> Budget:
     """Analytic prediction for ``lab``'s nominal loop (``[loop]``), played by the gateware
     experiment in analysis ``mode`` with ``arguments``, on one chassis or (``two_chassis``) with
-    node B on a DRTIO satellite (:func:`herald_timing`, :func:`herald_to_rotation_s`)."""
+    node B on a DRTIO satellite (:func:`herald_timing`, :func:`herald_to_rotation_s`; node B's
+    pulses as the slave entangler plays them, :func:`as_played`)."""
+    lab = as_played(lab, two_chassis)
     a, b = lab.nodes
     lp = lab.loop
     gate = arguments.gate_mu
@@ -361,6 +386,7 @@ def budget_dict(
         "mode": bd.mode,
         "two_chassis": two_chassis,
         "drtio_latency_s": t.link_mu * 1e-9,
+        "slave_offset_s": slave_offset_s(lab) if two_chassis else 0.0,
         "herald_to_rotation_s": herald_to_rotation_s(lab, two_chassis),
         "gate_s": list(gate),
         "gate_excitation_s": list(gate_from_excitation(lab, lab.nodes[0], arguments.gate_mu)),
@@ -454,6 +480,11 @@ def format_budget(
             f"latency {d['drtio_latency_s'] * 1e6:.3f} µs one way, herald → rotation "
             f"{d['herald_to_rotation_s'] * 1e6:.1f} µs"
         )
+        if d["slave_offset_s"] > 0:
+            lines.append(
+                f"  slave entangler {d['slave_offset_s'] * 1e9:.0f} ns behind the master (cable "
+                f"{lab.drtio.cable_ns:g} ns): node B's photons as much later"
+            )
     lines += [
         gate_line(d),
         f"  photon detection probability per node  η_A = {d['eta_a']:.4f}, η_B = {d['eta_b']:.4f}",
