@@ -99,6 +99,11 @@ class LawReads:
         eng, world = self.engine, self.world
         if eng.recorder is not None or eng.tag_tap is not None or world._staged:
             return None
+        for other in eng.worlds:  # (a loopback cable to a detector would bring it edges)
+            if other is not world and (
+                not hasattr(other, "wires") or any(other.wires.get(ch) for ch in self.channels)
+            ):
+                return None
         costs = eng.costs
         if getattr(costs, "drawn", False) or "_read" in vars(eng):
             return None
@@ -107,30 +112,34 @@ class LawReads:
             return None
         t_end = t_att + gate_end_mu  # (the reads' argument: the gates' end less the offset)
         g1 = t_end + GATE_OFFSET_MU
-        # each detector's events: the edges its gate registers (a rising edge that changes the
-        # level, at most one a coarse cycle), as arrivals (the PHY's rule, _register)
-        events = []
-        for inp, click, g0 in dets:
-            phy = inp.phy
-            level, last_c = phy.level, phy.last_c
-            registered = []
-            for t, new in self._drain(click, g1):
-                if not new:
-                    level = 0
-                elif not level:
-                    level = 1
-                    if t >= g0:
-                        c = t >> 3
-                        if c != last_c:
-                            last_c = c
-                            registered.append((t + INPUT_ARRIVAL_MU, t))
-            events.append(registered)
+        events = [self._registered(inp, click, g0, g1) for inp, click, g0 in dets]
         pattern, stamps, counter, gens = self._reads(events, t_end, eng.counter, costs)
         eng.counter = counter
         for (inp, click, _), gen in zip(dets, gens):
             self._after_gate(inp, click, gen)
         self.done += 1
         return ReadsResult(pattern, stamps)
+
+    def _registered(self, inp: Any, click: Any, g0: int, g1: int) -> list[tuple[int, int]]:
+        """The events (arrival, timestamp) the gate ``[g0, g1)`` (input timestamps, mu) of the
+        input ``inp`` registers of its detector's edges before ``g1``, drained from the world
+        (``click``): a rising edge at or after ``g0`` that changes the level, at most one a coarse
+        cycle (the PHY's rule, :func:`sim.rtio.phy.ttl._register`, from its level and last
+        event)."""
+        phy = inp.phy
+        level, last_c = phy.level, phy.last_c
+        out = []
+        for t, new in self._drain(click, g1):
+            if not new:
+                level = 0
+            elif not level:
+                level = 1
+                if t >= g0:
+                    c = t >> 3
+                    if c != last_c:
+                        last_c = c
+                        out.append((t + INPUT_ARRIVAL_MU, t))
+        return out
 
     def _after_gate(self, inp: Any, click: Any, gen: int) -> None:
         """The input ``inp`` asked for its events up to ``gen`` (arrival, mu), as the reads
