@@ -19,6 +19,8 @@ edge on the detectors), and every :data:`~sim.rtio.retire.RETIRE_EVERY`-th call 
 engine's history nothing reads (:func:`~sim.rtio.retire.retire_history`, as the entangler's loop
 does): the passes run in detail. A waveform file shows the whole run: everything is logged.
 ``fast_forward=False`` (a ``sim_args`` entry) runs every attempt in detail (the tests' reference).
+``law_reads=True`` (a device argument, off by default) makes the reads of a pass drawn in law
+from the world's edges instead of executing them (:mod:`sim.devices.law_reads`).
 """
 
 from __future__ import annotations
