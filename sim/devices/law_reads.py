@@ -112,20 +112,23 @@ class LawReads:
             return None
         t_end = t_att + gate_end_mu  # (the reads' argument: the gates' end less the offset)
         g1 = t_end + GATE_OFFSET_MU
-        events = [self._registered(inp, click, g0, g1) for inp, click, g0 in dets]
+        gated = [self._registered(inp, click, g0, g1) for inp, click, g0 in dets]
+        events = [g[0] for g in gated]
         pattern, stamps, counter, gens = self._reads(events, t_end, eng.counter, costs)
         eng.counter = counter
-        for (inp, click, _), gen in zip(dets, gens):
-            self._after_gate(inp, click, gen)
+        for (inp, click, _), gen, (_, level, last_c) in zip(dets, gens, gated):
+            self._after_gate(inp, click, gen, level, last_c)
         self.done += 1
         return ReadsResult(pattern, stamps)
 
-    def _registered(self, inp: Any, click: Any, g0: int, g1: int) -> list[tuple[int, int]]:
+    def _registered(
+        self, inp: Any, click: Any, g0: int, g1: int
+    ) -> tuple[list[tuple[int, int]], int, int]:
         """The events (arrival, timestamp) the gate ``[g0, g1)`` (input timestamps, mu) of the
         input ``inp`` registers of its detector's edges before ``g1``, drained from the world
         (``click``): a rising edge at or after ``g0`` that changes the level, at most one a coarse
         cycle (the PHY's rule, :func:`sim.rtio.phy.ttl._register`, from its level and last
-        event)."""
+        event); with the level and the last event's coarse cycle after them."""
         phy = inp.phy
         level, last_c = phy.level, phy.last_c
         out = []
@@ -139,20 +142,25 @@ class LawReads:
                     if c != last_c:
                         last_c = c
                         out.append((t + INPUT_ARRIVAL_MU, t))
-        return out
+        return out, level, last_c
 
-    def _after_gate(self, inp: Any, click: Any, gen: int) -> None:
+    def _after_gate(self, inp: Any, click: Any, gen: int, level: int, last_c: int) -> None:
         """The input ``inp`` asked for its events up to ``gen`` (arrival, mu), as the reads
         asked it: its world channel ``click`` drained to there (edges the closed gate does not
         register: the world moved only where it has something to do there), its PHY's gate
-        controls consumed (sensitivity 0 after the close, no event)."""
+        controls consumed (sensitivity 0 after the close, no event) and its level and last
+        event as after the gate's edges (``level``, ``last_c``) and those (the level of the
+        last)."""
         phy = inp.phy
         phy.sens = 0
         phy.ctrl_idx = len(self.engine.channels[inp.channel].raw)
-        if gen <= inp.t_gen:
-            return
-        inp.t_gen = gen
-        self._drain(click, gen - INPUT_ARRIVAL_MU)
+        phy.last_c = last_c
+        if gen > inp.t_gen:
+            inp.t_gen = gen
+            edges = self._drain(click, gen - INPUT_ARRIVAL_MU)
+            if edges:
+                level = 1 if edges[-1][1] else 0
+        phy.level = level
 
     def _drain(self, click: Any, h: int) -> list[tuple[int, int]]:
         """The world's edges of the detector ``click`` before ``h`` (mu), as its

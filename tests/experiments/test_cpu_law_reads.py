@@ -49,7 +49,7 @@ def test_the_reads_timeline_is_the_executed_reads(tmp_path, monkeypatch, busy):
         if not busy and (g1 <= world._t or world._next_beam_output(world._t) >= g1):
             rng = world.rng.bit_generator.state
             saved = [click.save_state() for _, click, _ in dets]
-            gated = [reads._registered(inp, click, g0, g1) for inp, click, g0 in dets]
+            gated = [reads._registered(inp, click, g0, g1)[0] for inp, click, g0 in dets]
             world.rng.bit_generator.state = rng
             for (_, click, _), rec in zip(dets, saved):
                 click.load_state(rec)
@@ -99,7 +99,7 @@ def _run_calls(tmp_path, lab, fast, seed, calls, monkeypatch):
     """As ``test_cpu_click_law._run_calls``, with ``law_reads`` on in the fast run: per call
     that ends with a click, the pattern, the four timestamps, the gates' end and the heralded
     state's fidelity (read where the experiment's driver returns its pattern)."""
-    rows = []
+    rows, levels = [], []
     orig = sim_bsa.BellStateAnalyser._pattern
     orig_fetch = bsa_driver.BellStateAnalyser.fetch_pattern
 
@@ -113,6 +113,13 @@ def _run_calls(tmp_path, lab, fast, seed, calls, monkeypatch):
     def pattern_fast(self, t_att, gate_end, timestamps, drawn):
         p = orig(self, t_att, gate_end, timestamps, drawn)
         note(self, p, timestamps, t_att + gate_end)
+        # each input's level is what its delivered edges left: high while a click's falling
+        # edge waits in the detector (also after the model's reads, whose edges reach no PHY)
+        eng = self.core.engine
+        for d in (self.det0, self.det1, self.det2, self.det3):
+            click = eng.cycle_world._channels[d.channel]
+            high = bool(click._pending) and click._pending[0][1] == 0
+            levels.append(eng.inputs[d.channel].phy.level == int(high))
         return p
 
     def fetch_ref(self, t_end_mu, timestamps):
@@ -134,6 +141,7 @@ def _run_calls(tmp_path, lab, fast, seed, calls, monkeypatch):
     sim.close()
     monkeypatch.undo()
     assert len(rows) == int((pattern != 0).sum())
+    assert all(levels), levels.count(False)
     return done, pattern, rows
 
 
