@@ -20,9 +20,9 @@ first click, then read on until a read times out. :class:`LawReads` makes those 
   consumed (sensitivity 0), the world moved only where it has something to do there (as its
   lazy ``advance`` would).
 
-What the model leaves out is what no read sees: the edges go to no PHY's edge list (their only
-effect there is the input level, which no later event depends on: the next edge after a pulse
-is its falling one). The random draws come in another order (a detector's dark counts up to
+The edges go to no PHY's edge list; what the PHY keeps of them, its input level and its last
+event's coarse cycle, is set as they leave it (a level left high would keep the PHY from
+registering the next rising edge). The random draws come in another order (a detector's dark counts up to
 its gate's end first, then to where the reads asked), so a seeded run differs from one with
 the reads executed; its law is held to ``fast_forward=False``
 (``tests/experiments/test_cpu_law_reads.py``), and the reads' timeline to the executed reads', to
