@@ -120,7 +120,7 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
     ):
         super().__init__(dmgr, detectors, **kwargs)
         self.fast_forward = fast_forward
-        #: the pass armed not quiet made without playback and reads (:mod:`.law_reads`)
+        #: the reads of a pass drawn in law made from the world's edges (:mod:`.law_reads`)
         self.law_reads = law_reads
         self._loop: AttemptLoop | None = None
         self._skipper: AttemptSkipper | None = None

@@ -22,14 +22,14 @@ first click, then read on until a read times out. :class:`LawReads` makes those 
 
 The edges go to no PHY's edge list; what the PHY keeps of them, its input level and its last
 event's coarse cycle, is set as they leave it (a level left high would keep the PHY from
-registering the next rising edge). The random draws come in another order (a detector's dark counts up to
-its gate's end first, then to where the reads asked), so a seeded run differs from one with
-the reads executed; its law is held to ``fast_forward=False``
+registering the next rising edge). The random draws come in another order (a detector's dark
+counts up to its gate's end first, then to where the reads asked), so a seeded run differs from
+one with the reads executed; its law is held to ``fast_forward=False``
 (``tests/experiments/test_cpu_law_reads.py``), and the reads' timeline to the executed reads', to
-the mu. Anything the model does not hold (a waveform file, a tag feed, a drawn cost profile, an
-input with events buffered or controls not consumed, a gate that is not one rising-edge window
-ending where the reads say) runs the reads. Off by default (``law_reads``, a ``bsa`` device
-argument).
+the mu. Anything the model does not hold (a waveform file, a tag feed, a drawn cost profile, a
+loopback cable to a detector, an input with events buffered or controls not consumed, a gate
+that is not one rising-edge window ending where the reads say) runs the reads. Off by default
+(``law_reads``, a ``bsa`` device argument).
 """
 
 from __future__ import annotations
