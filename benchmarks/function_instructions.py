@@ -68,6 +68,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--mode", default="z")
     ap.add_argument("--heralds", type=int, default=100)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--law-reads",
+        choices=("on", "off"),
+        help="CPU heralding: the bsa device's law_reads (sim.devices.law_reads); default its own",
+    )
     args = ap.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
@@ -82,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         sim = simulation(Path(tmp), lab=args.lab, seed=args.seed)
+        if args.law_reads is not None:
+            sim.device_db["bsa"]["arguments"]["law_reads"] = args.law_reads == "on"
         d = run(sim, args.experiment, mode=args.mode, heralds_per_setting=args.heralds)
     print(
         f"{args.module} {args.qualname}: {calls()} outermost calls; heralds {d['totals.heralds']},"

@@ -19,6 +19,7 @@ experiment's own ``totals.wall_time_s`` (the heralding loop only).
 
     PYTHONPATH=. python benchmarks/link_realtime.py [--path gateware|cpu|all] [--heralds 1000]
         [--cpu-heralds 20] [--bare-runs 5000] [--lab oxford2020] [--seed 1] [--profile]
+        [--law-reads on|off]
 """
 
 from __future__ import annotations
@@ -134,6 +135,8 @@ def _line(name, lab_s, wall_s, extra="", target=None):
 def _cpu(tmp, args):
     """CPU heralding: one line in the format of the others, and the attempts per herald."""
     sim = simulation(Path(tmp) / "cpu", lab=args.lab, seed=args.seed)
+    if args.law_reads is not None:
+        sim.device_db["bsa"]["arguments"]["law_reads"] = args.law_reads == "on"
     try:
         d, wall = _measure(
             sim,
@@ -176,6 +179,12 @@ def main() -> int:
     p.add_argument("--lab", default="oxford2020")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--profile", action="store_true", help="cProfile each measurement")
+    p.add_argument(
+        "--law-reads",
+        choices=("on", "off"),
+        help="CPU path: the reads of a pass drawn in law made from the world's edges "
+        "(sim.devices.law_reads; default: the bsa device's default)",
+    )
     args = p.parse_args()
     global TARGET
     TARGET = TARGET_BY_LAB.get(args.lab, TARGET)

@@ -19,6 +19,8 @@ edge on the detectors), and every :data:`~sim.rtio.retire.RETIRE_EVERY`-th call 
 engine's history nothing reads (:func:`~sim.rtio.retire.retire_history`, as the entangler's loop
 does): the passes run in detail. A waveform file shows the whole run: everything is logged.
 ``fast_forward=False`` (a ``sim_args`` entry) runs every attempt in detail (the tests' reference).
+``law_reads=True`` (a device argument, off by default) makes the reads of a pass drawn in law
+from the world's edges instead of executing them (:mod:`sim.devices.law_reads`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 from artiq.language.core import at_mu, kernel, now_mu
 
 from drivers import bsa as _driver
+from sim.devices.law_reads import LawReads
 from sim.fastforward import PassSignature, TransientChain
 from sim.fastforward_loop import FastForwardLoop
 from sim.physics.quiet import QuietWorld
@@ -106,11 +109,22 @@ class AttemptLoop(FastForwardLoop):
 class BellStateAnalyser(_driver.BellStateAnalyser):
     """Bell-state analyser driver with the simulator's fast-forward (see module docstring)."""
 
-    def __init__(self, dmgr: Any, detectors: Any, *, fast_forward: bool = True, **kwargs: Any):
+    def __init__(
+        self,
+        dmgr: Any,
+        detectors: Any,
+        *,
+        fast_forward: bool = True,
+        law_reads: bool = False,
+        **kwargs: Any,
+    ):
         super().__init__(dmgr, detectors, **kwargs)
         self.fast_forward = fast_forward
+        #: the reads of a pass drawn in law made from the world's edges (:mod:`.law_reads`)
+        self.law_reads = law_reads
         self._loop: AttemptLoop | None = None
         self._skipper: AttemptSkipper | None = None
+        self._reads: LawReads | None = None
         self._calls = 0
 
     def _fast_loop(self) -> tuple[Any, AttemptLoop, AttemptSkipper] | None:
@@ -125,7 +139,23 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
         if self._loop is None or self._loop.engine is not eng or self._skipper is None:
             self._skipper = AttemptSkipper(eng, world)
             self._loop = AttemptLoop(eng, -1, self._skipper)
+            self._reads = None
+            if self.law_reads:
+                chans = [d.channel for d in (self.det0, self.det1, self.det2, self.det3)]
+                self._reads = LawReads(eng, world, chans, self.gate_latency_mu)
         return eng, self._loop, self._skipper
+
+    def _pattern(self, t_att: int, gate_end: int, timestamps: list[int], drawn: bool) -> int:
+        """``fetch_pattern`` of the pass that started at ``t_att``; made from the world's edges
+        (:mod:`.law_reads`) where its round was ``drawn`` in law and the model holds."""
+        reads = self._reads
+        made = reads.run(t_att, gate_end) if drawn and reads is not None else None
+        if made is None:
+            # (plain ints: the reads' times reach the world and its dark-count horizons, where
+            # numpy scalars would make every later comparison and sum a numpy operation)
+            return self.fetch_pattern(t_att + gate_end, timestamps)
+        timestamps[:] = made.timestamps
+        return made.pattern
 
     @kernel
     def attempts_loop_mu(
@@ -176,12 +206,9 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
                     loop.forget()
                     return n, _driver.UNDERFLOW, t_att
                 # the pass armed not quiet: its physics drawn in law (the reads below see its
-                # clicks)
-                world.law_pass(int(t_att))
-                # (plain ints: the reads' times reach the world and its dark-count horizons,
-                # where numpy scalars would make every later comparison and sum a numpy
-                # operation)
-                pattern = self.fetch_pattern(int(t_att) + gate_end, timestamps)
+                # clicks; with ``law_reads`` made from them, .law_reads)
+                drawn = world.law_pass(int(t_att))
+                pattern = self._pattern(int(t_att), gate_end, timestamps, drawn)
                 n += 1
                 if pattern != 0:
                     if capturing:
