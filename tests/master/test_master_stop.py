@@ -335,10 +335,10 @@ import sim.run
 write_file = sim.run.write_file
 
 
-def slow(path, image):
+def slow(path, image, **options):
     pathlib.Path("saving").touch()
     time.sleep(2)
-    return write_file(path, image)
+    return write_file(path, image, **options)
 
 
 sim.run.write_file = slow
