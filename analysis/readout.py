@@ -32,6 +32,21 @@ class ThresholdResult:
     error_sd: float = 0.0
 
 
+def _shots(bright_counts: np.ndarray, dark_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The bright and dark shots' counts as flat int64 arrays.
+
+    :raises ValueError: on empty input, negative counts or NaN
+    """
+    b = np.asarray(bright_counts)
+    d = np.asarray(dark_counts)
+    for name, a in (("bright", b), ("dark", d)):
+        if a.size == 0:
+            raise ValueError(f"no {name} shots")
+        if not np.all(np.isfinite(a)) or np.any(a < 0):
+            raise ValueError(f"{name} counts must be finite and >= 0")
+    return b.astype(np.int64).ravel(), d.astype(np.int64).ravel()
+
+
 def optimise_threshold(
     bright_counts: np.ndarray,
     dark_counts: np.ndarray,
@@ -53,15 +68,7 @@ def optimise_threshold(
     :param dark_counts: counts per shot prepared dark (|0⟩)
     :raises ValueError: on empty input, negative counts or NaN
     """
-    b = np.asarray(bright_counts)
-    d = np.asarray(dark_counts)
-    for name, a in (("bright", b), ("dark", d)):
-        if a.size == 0:
-            raise ValueError(f"no {name} shots")
-        if not np.all(np.isfinite(a)) or np.any(a < 0):
-            raise ValueError(f"{name} counts must be finite and >= 0")
-    b = b.astype(np.int64).ravel()
-    d = d.astype(np.int64).ravel()
+    b, d = _shots(bright_counts, dark_counts)
     top = int(max(b.max(), d.max())) + 1
     cb = np.cumsum(np.bincount(b, minlength=top + 1))  # cb[t] = #bright <= t
     cd = np.cumsum(np.bincount(d, minlength=top + 1))
@@ -126,15 +133,7 @@ def bright_left_dark(
     """
     from scipy.special import gammaln
 
-    b = np.asarray(bright_counts)
-    d = np.asarray(dark_counts)
-    for name, a in (("bright", b), ("dark", d)):
-        if a.size == 0:
-            raise ValueError(f"no {name} shots")
-        if not np.all(np.isfinite(a)) or np.any(a < 0):
-            raise ValueError(f"{name} counts must be finite and >= 0")
-    b = b.astype(np.int64).ravel()
-    d = d.astype(np.int64).ravel()
+    b, d = _shots(bright_counts, dark_counts)
     top = int(max(b.max(), d.max())) + 1
     c = np.arange(top)
     hist_b = np.bincount(b, minlength=top)
