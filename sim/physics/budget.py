@@ -47,9 +47,9 @@ from drivers.link_timing import (
 )
 from drivers.node_calibration import DEFAULT_CALIBRATION
 
-from .attempts import mode_overlap, pulse_stats
 from .excitation import pumping_probability
 from .lab import Lab, Node
+from .photon_modes import mode_overlap, pulse_stats
 from .readout import fluorescence_rates, optimal_threshold
 
 __all__ = [

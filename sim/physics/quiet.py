@@ -43,8 +43,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from .attempts import timed_overlap
 from .bsa import RoundStart
+from .photon_modes import timed_overlap
 
 __all__ = [
     "KnownQuiet",
@@ -216,7 +216,7 @@ class QuietAttempts:
         return pattern
 
     def _timed(self, dt_s: float) -> float:
-        """:func:`~sim.physics.attempts.timed_overlap` of the photon time offset ``dt_s`` (s),
+        """:func:`~sim.physics.photon_modes.timed_overlap` of the photon time offset ``dt_s`` (s),
         kept per offset."""
         timed = self._q_timed.get(dt_s)
         if timed is None:

@@ -29,7 +29,7 @@ __all__ = ["QuietSkips"]
 
 def _heated_overlap(lab: Any, timed: float, n0: list, heat: list, dt_mu: int) -> float:
     """The mode overlap, rounded as the round tables are keyed, of an excitation with the
-    photon-offset part ``timed`` (:func:`~sim.physics.attempts.timed_overlap`) after the ions
+    photon-offset part ``timed`` (:func:`~sim.physics.photon_modes.timed_overlap`) after the ions
     heated from n̄ ``n0`` at ``heat`` quanta per mu for ``dt_mu`` (no cooling light in an
     attempt). ``round_overlap(thermal_overlap(lab, timed, heated n̄))``, the same operations
     in one frame (a click's skip asks for a handful; tests/physics/test_draw_shortcuts.py)."""

@@ -26,14 +26,7 @@ from sim.physics.period_tracking import PeriodTracking
 from sim.rtio.channels import Kind
 from sim.rtio.views import NEVER
 
-from .attempts import (
-    HERALD_PATTERNS,
-    CycleModel,
-    node_emission,
-    phase_unitary,
-    pulse_stats,
-    thermal_overlap,
-)
+from .attempts import HERALD_PATTERNS, CycleModel, phase_unitary
 from .bsa import ORIGIN_A, ORIGIN_B, build_round
 from .circuit import CircuitRecord
 from .circuit_world import CIRCUIT_ROLES, CircuitWorld
@@ -49,6 +42,7 @@ from .ions import (
     measure_z,
 )
 from .lab import Lab, LabError
+from .photon_modes import node_emission, pulse_stats, thermal_overlap
 from .planned import PlannedWindows, linear_step
 from .polarisation import PolarisationRecord, PolarisationTracking
 from .quiet import QuietAttempts, round_overlap

@@ -149,9 +149,9 @@ def test_experiments_resume_after_a_pause(sim, monkeypatch, name, arguments, tak
 
 @pytest.mark.slow
 def test_single_photon_lifetime_and_eta(sim):
-    from sim.physics.attempts import pulse_stats
     from sim.physics.budget import predict
     from sim.physics.excitation import pumping_probability
+    from sim.physics.photon_modes import pulse_stats
 
     d = run(sim, "single_photon", attempts=5000, gate_length=0.0)  # gate: gate_taus lifetimes
     assert d["photon.underflows_recovered"] == 0
@@ -190,7 +190,7 @@ def test_single_photon_lifetime_and_eta(sim):
 
 @pytest.mark.slow
 def test_hom_visibility_equals_mode_overlap(sim):
-    from sim.physics.attempts import mode_overlap
+    from sim.physics.photon_modes import mode_overlap
 
     d = run(sim, "hom", runs_per_delay=10000, delays="[0, 400]")
     assert d["hom.underflows_recovered"] == 0

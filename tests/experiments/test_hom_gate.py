@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from sim.lab_resolution import resolve_lab
-from sim.physics.attempts import build_cycle_model, mode_overlap
+from sim.physics.attempts import build_cycle_model
+from sim.physics.photon_modes import mode_overlap
 from tests.experiments.simhelpers import REPO, run, simulation
 
 #: oxford2020's calib.link pump window and excitation (ns), as hom.py plays them

@@ -161,7 +161,7 @@ def test_detection_phase_uncorrected_outside_parity_mode(oxford: Lab) -> None:
     """The analysis corrects the detection-time phase only in parity mode: the tomography
     budget keeps it, as the gated photons' phase spread (seeded Monte Carlo of the emission
     times in the gate, 4·10⁵ photons: within 4σ of the closed form)."""
-    from sim.physics.attempts import pulse_stats
+    from sim.physics.photon_modes import pulse_stats
 
     term = "detection-time phase"
     parity, tomo = predict(oxford, "parity"), predict(oxford, "tomography")

@@ -161,7 +161,7 @@ def test_nodes_whose_photons_arrive_apart():
     0.020). The budget now takes the offset into the mode overlap, as the cycle law does, and
     places the nominal gate after node A's earliest arrival for both nodes, as ``nominal_cycle``
     does (it opened each node's gate after its own arrival: node B's photons all in its gate)."""
-    from sim.physics.attempts import mode_overlap
+    from sim.physics.photon_modes import mode_overlap
 
     lab = resolve_lab("oxford2020", None, ["nodes.b.optics.photon_delay_s=36e-9"])
     same = resolve_lab("oxford2020", None)

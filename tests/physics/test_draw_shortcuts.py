@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from sim.physics.attempts import thermal_overlap
 from sim.physics.bsa import IDENTITY_JONES, NodeEmission, build_round, draw_index
+from sim.physics.photon_modes import thermal_overlap
 from sim.physics.quiet import round_overlap
 from sim.physics.quiet_skip import _heated_overlap
 

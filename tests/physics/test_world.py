@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from sim.physics.attempts import pulse_stats
 from sim.physics.lab import Lab
+from sim.physics.photon_modes import pulse_stats
 from sim.physics.readout import fluorescence_rates, readout_errors
 from sim.physics.view import DDSState
 from sim.physics.world import PhysicsWorld
