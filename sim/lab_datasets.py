@@ -35,9 +35,10 @@ __all__ = [
 ]
 
 #: prefix of the persistent datasets naming the lab at which each measured calibration in the
-#: store was taken (``<prefix>.readout``, ``<prefix>.photon``; the simulator's: one working
-#: directory's store can serve several simulated labs, a real one not). A store written before
-#: the calibrations were told apart holds one mark for both under the bare prefix.
+#: store was taken (``<prefix>.readout``, ``<prefix>.photon``, ``<prefix>.dark-count``; the
+#: simulator's: one working directory's store can serve several simulated labs, a real one
+#: not). A store written before the calibrations were told apart holds one mark for the readout
+#: and photon calibrations under the bare prefix.
 CALIBRATION_LAB = "ionlink.sim.calibration_lab"
 #: prefix of the persistent datasets holding the SHA-256 of that lab's description (its physics
 #: with the ``--set`` values, :func:`lab_fingerprint`) when each measured calibration was taken:
@@ -53,12 +54,16 @@ class MeasuredCalibration:
     kind: str
     prefix: str
     experiment: str
+    #: a store's one mark from before the calibrations were told apart covers it
+    legacy: bool = True
 
 
-#: the calibrations the experiments measure (readout thresholds and errors, the photon window)
+#: the calibrations the experiments measure (readout thresholds and errors, the photon window,
+#: the detectors' dark rates, which single photon, HOM and polarisation compensation subtract)
 MEASURED = (
     MeasuredCalibration("readout", "calib.readout.", "ReadoutCalibration"),
     MeasuredCalibration("photon", "calib.photon.", "SinglePhoton"),
+    MeasuredCalibration("dark-count", "calib.bsa.", "DarkCounts", legacy=False),
 )
 MEASURED_PREFIXES = tuple(m.prefix for m in MEASURED)
 
@@ -105,7 +110,8 @@ def seed_lab_datasets(dataset_db: Any, lab: Any) -> None:
 
 
 def measured_calibrations(dataset_db: Any) -> dict[str, Any]:
-    """The measured calibrations in ``dataset_db`` (``calib.readout.*``, ``calib.photon.*``)."""
+    """The measured calibrations in ``dataset_db`` (``calib.readout.*``, ``calib.photon.*``,
+    ``calib.bsa.*``)."""
     return {k: repr(v[1]) for k, v in dataset_db.data.items() if k.startswith(MEASURED_PREFIXES)}
 
 
@@ -157,7 +163,7 @@ def check_calibration_lab(
     for m in kinds:
         if not _of(measured, m.prefix):
             continue
-        entry = dataset_db.data.get(f"{CALIBRATION_LAB}.{m.kind}", legacy)
+        entry = dataset_db.data.get(f"{CALIBRATION_LAB}.{m.kind}", legacy if m.legacy else None)
         taken = dataset_db.data.get(f"{CALIBRATION_LAB_SHA256}.{m.kind}")
         if entry is not None and entry[1] != lab.name:
             foreign.append((m, entry[1]))

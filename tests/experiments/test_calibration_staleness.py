@@ -94,3 +94,39 @@ def test_a_calibration_measured_again_to_the_same_values_is_of_the_lab_it_was_me
     _run(tmp_path, "oxford2020", Use)
     (warning,) = _warnings(caplog)
     assert "at lab 'duke2024', this simulation is at 'oxford2020'" in warning
+
+
+class MeasureDark(EnvExperiment):
+    """Stands in for DarkCounts: stores the detectors' dark rates."""
+
+    def build(self):
+        pass
+
+    def run(self):
+        self.set_dataset("calib.bsa.dark_rate_hz", [8000.0] * 4, persist=True)
+
+
+class UseDark(EnvExperiment):
+    """Stands in for single photon, HOM or polarisation compensation: reads the dark rates."""
+
+    def build(self):
+        self.rates = self.get_dataset("calib.bsa.dark_rate_hz", None)
+
+    def run(self):
+        pass
+
+
+def test_dark_rates_of_another_description_are_warned_about(tmp_path, caplog):
+    """The detectors' dark rates measured at 8 kHz, then read with the detectors at 200 Hz
+    (``--set``): single photon, HOM and polarisation compensation subtract them (η, the
+    accidentals, the refusal on dark counts). They were not among the marked calibrations: used
+    silently."""
+    caplog.set_level(logging.WARNING)
+    overrides = ("bsa.detectors[*].dark_rate_hz=8000",)
+    _run(tmp_path, "oxford2020", MeasureDark, overrides)
+    _run(tmp_path, "oxford2020", UseDark, overrides)
+    assert not [r for r in caplog.records if "calib.bsa" in r.getMessage()]
+    _run(tmp_path, "oxford2020", UseDark, ("bsa.detectors[*].dark_rate_hz=200",))
+    (warning,) = [r.getMessage() for r in caplog.records if "calib.bsa" in r.getMessage()]
+    assert "the dark-count calibration (calib.bsa.*) taken at lab 'oxford2020'" in warning
+    assert "run DarkCounts again" in warning
