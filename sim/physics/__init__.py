@@ -11,8 +11,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .attempts import CycleModel, CycleSample, nominal_cycle
+    from .attempts import CycleModel, CycleSample
     from .budget import Budget, format_budget, predict
+    from .cycle_build import nominal_cycle
     from .lab import Lab, LabError, load_lab
     from .view import DDSState, PhyView, World
     from .world import PhysicsWorld
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 _WHERE = {
     "CycleModel": "attempts",
     "CycleSample": "attempts",
-    "nominal_cycle": "attempts",
+    "nominal_cycle": "cycle_build",
     "Budget": "budget",
     "format_budget": "budget",
     "predict": "budget",

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .attempts import CycleModel, CycleSample, build_cycle_model
+from .attempts import CycleModel, CycleSample
+from .cycle_build import build_cycle_model
 from .lab import Lab
 
 __all__ = ["THERMAL_KEY_TOL", "EntanglerRuns"]

@@ -150,8 +150,9 @@ def test_heralded_z_populations_are_the_budgets(tmp_path, monkeypatch):
     import numpy as np
 
     from sim.physics import world
-    from sim.physics.attempts import HERALD_PATTERNS, build_cycle_model, nominal_cycle
+    from sim.physics.attempts import HERALD_PATTERNS
     from sim.physics.budget import predict
+    from sim.physics.cycle_build import build_cycle_model, nominal_cycle
 
     lab = _lab("oxford2020")
     terms = predict(lab, "z").terms

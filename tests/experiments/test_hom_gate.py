@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from sim.lab_resolution import resolve_lab
-from sim.physics.attempts import build_cycle_model
+from sim.physics.cycle_build import build_cycle_model
 from sim.physics.photon_modes import mode_overlap
 from tests.experiments.simhelpers import REPO, run, simulation
 

@@ -15,9 +15,10 @@ import math
 import numpy as np
 import pytest
 
-from sim.physics.attempts import HERALD_PATTERNS, nominal_cycle, phase_unitary
+from sim.physics.attempts import HERALD_PATTERNS, phase_unitary
 from sim.physics.bsa import NodeEmission, build_round
 from sim.physics.budget import predict
+from sim.physics.cycle_build import nominal_cycle
 from sim.physics.ions import bell_state, fidelity
 from sim.physics.lab import Lab
 from sim.physics.world import PhysicsWorld

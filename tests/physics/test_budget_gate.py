@@ -16,8 +16,8 @@ import pytest
 import sim.sweep_point as sweep_point
 from sim.budget_arguments import calibrated_gate, played_gate
 from sim.lab_resolution import resolve_lab
-from sim.physics.attempts import nominal_cycle
 from sim.physics.budget import LoopArguments, budget_dict, predict
+from sim.physics.cycle_build import nominal_cycle
 from sim.physics.world import PhysicsWorld
 
 #: relative agreement of the budget's P with the exact cycle law for one gate
@@ -200,7 +200,7 @@ def test_cycle_law_of_photons_arriving_together_is_unchanged():
     """Photons arriving together (every preset): each node's transmission is 1 and the
     detectors' acceptance the mean of the two nodes' gate probabilities, bit for bit what it
     was (the seeded runs draw the same)."""
-    from sim.physics.attempts import _node_acceptance
+    from sim.physics.cycle_build import _node_acceptance
 
     lab = resolve_lab("oxford2020", None)
     gp = [[0.868, 0.868]] * 4

@@ -22,8 +22,8 @@ from drivers.polarisation import (
     solve_compensator,
     unitary_infidelity,
 )
-from sim.physics.attempts import build_cycle_model, nominal_cycle
 from sim.physics.bsa import IDENTITY_JONES, PSI_PLUS, NodeEmission, build_round
+from sim.physics.cycle_build import build_cycle_model, nominal_cycle
 from sim.physics.lab import Fibre, LabError, lab_from_dict
 from sim.physics.polarisation import FibreWalk
 from sim.physics.world import PhysicsWorld
