@@ -9,13 +9,12 @@ detail (``fast_forward=False``), as ``test_cpu_click_law`` holds the law pass to
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from drivers import bsa as bsa_driver
 from sim.devices import bsa as sim_bsa
 from sim.devices.law_reads import LawReads
 from tests.experiments.simhelpers import simulation
-from tests.experiments.test_cpu_click_law import _PSI
+from tests.experiments.test_cpu_click_law import _PSI, assert_same_click_law
 from tests.experiments.test_cpu_fast_forward import AttemptCalls, _lab
 
 BUSY_GATES = {"dead_time_s": 1e-9, "afterpulse_prob": 0.9, "afterpulse_delay_s": 8e-9}
@@ -174,47 +173,4 @@ def test_clicks_with_law_reads_follow_the_reference(tmp_path, monkeypatch):
         res[fast] = _run_calls(tmp_path, lab, fast, 13, 1500, monkeypatch)
     assert sum(made) > 500, sum(made)
 
-    (d0, _, r0), (d1, _, r1) = res[False], res[True]
-    assert stats.ks_2samp(d0, d1).pvalue > 0.001
-    se = np.sqrt(d0.var() / len(d0) + d1.var() / len(d1))
-    assert abs(d0.mean() - d1.mean()) < 4 * se
-
-    def kind(p):
-        n = bin(int(p)).count("1")
-        if n == 1:
-            return int(p).bit_length()
-        if n == 2:
-            return 5 if bsa_driver.psi_of_pattern(int(p)) else 6
-        return 7
-
-    table = np.array(
-        [np.bincount([kind(r[0]) for r in rows], minlength=8)[1:] for rows in (r0, r1)]
-    )
-    table = table[:, table.sum(axis=0) >= 5]
-    assert stats.chi2_contingency(table).pvalue > 0.001
-    n = np.array([len(r0), len(r1)])
-    h = np.array([sum(bsa_driver.psi_of_pattern(r[0]) != 0 for r in rows) for rows in (r0, r1)])
-    pooled = h.sum() / n.sum()
-    se = np.sqrt(pooled * (1 - pooled) * (1 / n[0] + 1 / n[1]))
-    assert abs(h[0] / n[0] - h[1] / n[1]) < 4 * se
-
-    for i in range(4):
-        ts = [
-            np.array([r[1][i] - r[2] for r in rows if r[1][i] >= 0], dtype=float)
-            for rows in (r0, r1)
-        ]
-        assert min(len(ts[0]), len(ts[1])) > 20, i
-        assert stats.ks_2samp(ts[0], ts[1]).pvalue > 0.001, i
-        se = np.sqrt(ts[0].var() / len(ts[0]) + ts[1].var() / len(ts[1]))
-        assert abs(ts[0].mean() - ts[1].mean()) < 4 * se, i
-
-    gaps = [np.diff([r[2] for r in rows]).astype(float) for rows in (r0, r1)]
-    assert stats.ks_2samp(gaps[0], gaps[1]).pvalue > 0.001
-    se = np.sqrt(gaps[0].var() / len(gaps[0]) + gaps[1].var() / len(gaps[1]))
-    assert abs(gaps[0].mean() - gaps[1].mean()) < 4 * se
-
-    fid = [np.array([r[3] for r in rows if not np.isnan(r[3])]) for rows in (r0, r1)]
-    assert min(len(fid[0]), len(fid[1])) > 20
-    assert stats.ks_2samp(fid[0], fid[1]).pvalue > 0.001
-    se = np.sqrt(fid[0].var() / len(fid[0]) + fid[1].var() / len(fid[1]))
-    assert abs(fid[0].mean() - fid[1].mean()) < 4 * se
+    assert_same_click_law(res[False], res[True])

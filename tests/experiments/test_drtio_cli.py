@@ -28,14 +28,18 @@ def _run(tmp_path: Path, *args: str) -> int:
         [
             "run",
             str(ROOT / "repository" / "startup.py"),
-            "--results",
-            str(tmp_path / "results"),
-            "--dataset-db",
-            str(tmp_path / "dataset_db.mdb"),
+            *_store(tmp_path),
             "-q",
             *args,
         ]
     )
+
+
+def _store(tmp_path: Path) -> list[str]:
+    """The options that keep a run's results and dataset store in ``tmp_path`` (as
+    :func:`_run` keeps Startup's)."""
+    results, store = tmp_path / "results", tmp_path / "dataset_db.mdb"
+    return ["--results", str(results), "--dataset-db", str(store)]
 
 
 def _one_line(err: str) -> str:
@@ -103,12 +107,7 @@ def test_startup_and_remote_gate_on_a_far_satellite(tmp_path, capsys, fibre_m):
     common = ["--device-db", str(DRTIO_DB), "--lab", "oxford2025"]
     common += ["--set", f"drtio.fibre_m={fibre_m}"]
     assert _run(tmp_path, *common) == 0, capsys.readouterr().err
-    store = [
-        "--results",
-        str(tmp_path / "results"),
-        "--dataset-db",
-        str(tmp_path / "dataset_db.mdb"),
-    ]
+    store = _store(tmp_path)
     for experiment, arguments in (
         ("readout_calibration.py", ["shots=10"]),
         ("remote_gate.py", ['analysis="truth_table"', "heralds_per_setting=1"]),
@@ -199,12 +198,7 @@ def test_hom_on_a_satellite_keeps_the_links_slack(tmp_path, capsys, monkeypatch)
 
     common = ["--device-db", str(DRTIO_DB), "--lab", "oxford2020"]
     assert _run(tmp_path, *common, "--seed", "1") == 0, capsys.readouterr().err
-    store = [
-        "--results",
-        str(tmp_path / "results"),
-        "--dataset-db",
-        str(tmp_path / "dataset_db.mdb"),
-    ]
+    store = _store(tmp_path)
     photon = ["run", str(ROOT / "repository" / "single_photon.py"), *store, "-q", *common]
     assert main(photon) == 0, capsys.readouterr().err  # (the gate HOM opens)
     hom = ["run", str(ROOT / "repository" / "hom.py"), *store, "-q", *common]
@@ -237,12 +231,7 @@ def test_hom_on_a_far_satellite_keeps_the_links_slack_after_break_realtime(tmp_p
     common = ["--device-db", str(DRTIO_DB), "--lab", "oxford2020"]
     common += ["--set", "drtio.fibre_m=20000"]
     assert _run(tmp_path, *common, "--seed", "1") == 0, capsys.readouterr().err
-    store = [
-        "--results",
-        str(tmp_path / "results"),
-        "--dataset-db",
-        str(tmp_path / "dataset_db.mdb"),
-    ]
+    store = _store(tmp_path)
     hom = ["run", str(ROOT / "repository" / "hom.py"), *store, "-q", *common]
     assert main([*hom, "runs_per_delay=50"]) == 0, capsys.readouterr().err
     path = sorted((tmp_path / "results").rglob("*HOM.h5"))[-1]
@@ -270,12 +259,7 @@ def test_single_photon_on_a_satellite_keeps_the_links_slack(tmp_path, capsys, mo
     common = ["--device-db", str(DRTIO_DB), "--lab", "oxford2020"]
     common += ["--set", f"drtio.fibre_m={fibre_m}"]
     assert _run(tmp_path, *common, "--seed", "1") == 0, capsys.readouterr().err
-    store = [
-        "--results",
-        str(tmp_path / "results"),
-        "--dataset-db",
-        str(tmp_path / "dataset_db.mdb"),
-    ]
+    store = _store(tmp_path)
     photon = ["run", str(ROOT / "repository" / "single_photon.py"), *store, "-q", *common]
     lost = []
     for with_link in (False, True):
