@@ -125,23 +125,21 @@ def lab_fingerprint(lab: Any) -> str:
 def note_calibration_lab(
     dataset_db: Any, lab: Any, before: dict[str, Any], written: Iterable[str] = ()
 ) -> None:
-    """After an experiment: record that each measured calibration it changed (``before``: the
-    :func:`measured_calibrations` it started with) or wrote (``written``: the keys it set, also
-    to the values they had) belongs to ``lab``, as described now."""
+    """After an experiment, before its datasets are saved: record that each measured calibration
+    it changed (``before``: the :func:`measured_calibrations` it started with) or wrote
+    (``written``: the keys it set, also to the values they had) belongs to ``lab``, as described
+    now. The marks are set, not saved: the experiment's one save stores them with the values,
+    so that no interruption leaves new values under an older mark."""
     if lab is None:
         return
     after = measured_calibrations(dataset_db)
     written = tuple(written)
-    changed = False
     for m in MEASURED:
         if _of(after, m.prefix) != _of(before, m.prefix) or any(
             k.startswith(m.prefix) for k in written
         ):
             dataset_db.set(f"{CALIBRATION_LAB}.{m.kind}", str(lab.name), persist=True)
             dataset_db.set(f"{CALIBRATION_LAB_SHA256}.{m.kind}", lab_fingerprint(lab), persist=True)
-            changed = True
-    if changed:
-        dataset_db.save()
 
 
 def _of(calibrations: dict[str, Any], prefix: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from drivers.arguments import ArgumentValueError
 from sim.datasets import DatasetManager
 from sim.device_manager import DeviceDBError, DeviceError, DeviceManager
 from sim.experiment_file import InputError, argument_manager_class
+from sim.lab_datasets import measured_calibrations, note_calibration_lab
 from sim.outputs import (
     NotSaved,
     cause,
@@ -236,6 +237,8 @@ class Run:
         self.device_mgr = DeviceManager(
             sim.device_db, {"scheduler": sim.scheduler, "ccb": sim.ccb}, session=sim.session
         )
+        #: the measured calibrations the run starts from (their lab is noted with its datasets)
+        self.calibrations = measured_calibrations(sim.dataset_db)
         self.argument_mgr = argument_manager_class()(
             expid["arguments"], sim.interactive_input, sim.interactive_arguments
         )
@@ -274,6 +277,10 @@ class Run:
                     self._late_write(exc)
                 self.progress.close()
                 self.device_mgr.close_devices()
+                # the calibrations' lab marks go into the store in the same save as their values
+                note_calibration_lab(
+                    self.sim.dataset_db, self.sim.lab, self.calibrations, self.dataset_mgr.local
+                )
                 self._saved(self.sim.dataset_db.save)
                 self._saved(
                     self.sim._end_of_experiment

@@ -43,8 +43,6 @@ from sim.experiment_file import (
 )
 from sim.lab_datasets import (
     CalibrationWatch,
-    measured_calibrations,
-    note_calibration_lab,
     seed_lab_datasets,
 )
 from sim.lab_resolution import no_lab_message, resolve_lab
@@ -505,17 +503,8 @@ class Simulation:
             "arguments": arguments,
         }
         self._start_of_experiment()
-        calibrations = measured_calibrations(self.dataset_db)
         with single_threaded_blas():
             result = Run(self, exp_cls, expid, rid).execute()
-        try:
-            note_calibration_lab(self.dataset_db, self.lab, calibrations, result.datasets)
-        except NotSaved as exc:  # (the store's line, said once)
-            if str(exc) not in self.reported_not_saved:
-                self.reported_not_saved.add(str(exc))
-                result.not_saved.append(str(exc))
-            if result.exit_code == EXIT_OK:
-                result.exit_code = EXIT_EXPERIMENT_ERROR
         if self._tag_feed is not None:
             self._tag_feed.flush()  # the session has settled: every click is there
         return result

@@ -121,9 +121,9 @@ def test_a_demo_stopped_between_two_steps_names_the_last_results_file(
     """(It said "ionlink-sim: interrupted", naming no file.) Between two steps no run is there to
     request termination of: the signal raises at once. The test raises it where the handler
     would, after ReadoutCalibration's results file is written: as SinglePhoton's run starts, or
-    in what follows ReadoutCalibration's run (noting its calibrations' lab, which saves the
-    dataset store). In the CLI the window is ≈ 20-50 ms wide, too narrow to hit reliably."""
-    from sim import runner
+    as ReadoutCalibration's run returns to the simulation. In the CLI the window is ≈ 20-50 ms
+    wide, too narrow to hit reliably."""
+    from sim.run import Run
     from sim.termination import SignalInterrupt
 
     def readout_written() -> bool:
@@ -139,14 +139,15 @@ def test_a_demo_stopped_between_two_steps_names_the_last_results_file(
 
         monkeypatch.setattr(Simulation, "run", run)
     else:
-        real_note = runner.note_calibration_lab
+        real_execute = Run.execute
 
-        def note(*args, **kwargs):
-            real_note(*args, **kwargs)
+        def execute(self):
+            result = real_execute(self)
             if readout_written():
                 raise SignalInterrupt(signal.SIGTERM)
+            return result
 
-        monkeypatch.setattr(runner, "note_calibration_lab", note)
+        monkeypatch.setattr(Run, "execute", execute)
     path, out, err = _demo_stopped_after_readout(tmp_path, monkeypatch, capsys)
     last = err.strip().splitlines()[-1]
     assert last == (

@@ -135,3 +135,39 @@ def test_a_calibration_measured_again_to_the_same_values_is_marked_again():
     note_calibration_lab(db, OXFORD, before, written=["calib.readout.threshold_a", "readout.x"])
     assert check_calibration_lab(db, OXFORD) is None
     assert "readout calibration" in check_calibration_lab(db, TARGET)
+
+
+def test_a_calibrations_lab_mark_is_saved_with_its_values(tmp_path, monkeypatch):
+    """(The values were saved with the experiment's datasets, the marks in a second save after
+    it: an interruption between the two, or a failed second save, left a calibration taken here
+    under the mark of the lab that measured the store's earlier one, unwarned at that lab.)"""
+    from pathlib import Path
+
+    from sim.runner import Simulation
+
+    root = Path(__file__).resolve().parents[2]
+    exp = tmp_path / "measure.py"
+    exp.write_text(
+        "from artiq.experiment import *\n\n"
+        "class Measure(EnvExperiment):\n"
+        "    def build(self):\n        pass\n\n"
+        "    def run(self):\n"
+        '        self.set_dataset("calib.readout.threshold_a", 4, persist=True)\n'
+    )
+    saves: list[set[str]] = []
+    real_save = DatasetDB.save
+
+    def save(self):
+        saves.append(set(self._pending))
+        real_save(self)
+
+    monkeypatch.setattr(DatasetDB, "save", save)
+    paths = {"results_dir": tmp_path / "results", "dataset_db": tmp_path / "ds.mdb"}
+    with Simulation(root / "device_db.py", seed=1, lab="oxford2020", **paths) as sim:
+        saves.clear()
+        assert sim.run(exp).exit_code == 0
+    value = [s for s in saves if "calib.readout.threshold_a" in s]
+    assert value, saves
+    assert {f"{CALIBRATION_LAB}.readout", f"{CALIBRATION_LAB}_sha256.readout"} <= value[0], saves
+    db = DatasetDB(tmp_path / "ds.mdb")
+    assert db.data[f"{CALIBRATION_LAB}.readout"][1] == "oxford2020"
