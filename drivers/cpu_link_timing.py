@@ -196,7 +196,8 @@ class CpuHeraldTiming:
 
     def after_trace_mu(self, clicks_mu: float, counts_b: float) -> float:
         """:attr:`herald_handling_mu` of one herald whose clicks cost ``clicks_mu`` (see
-        :meth:`det0_click_mu`) and with ``counts_b`` PMT counts of node B."""
+        :meth:`det0_click_mu`) and with ``counts_b`` PMT counts of node B (with node B on a
+        DRTIO satellite, ``loop.link_mu`` > 0, each of its reads a round trip over the link)."""
         lp = self.loop
         return (
             self.attempt_mu
@@ -207,6 +208,7 @@ class CpuHeraldTiming:
             + lp.detect_mu
             + _HERALD_FIXED_MU
             + counts_b * _INPUT_READ_MU
+            + (counts_b + 1) * 2 * lp.link_mu
             + lp.margin_mu
         )
 

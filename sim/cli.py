@@ -124,7 +124,7 @@ def get_argparser() -> argparse.ArgumentParser:
         default="gateware",
         choices=["gateware", "cpu"],
         help="heralding path: the entangler's loop (repository/remote_entanglement.py) or CPU "
-        "heralding (repository/remote_entanglement_cpu.py, one chassis); default: %(default)s",
+        "heralding (repository/remote_entanglement_cpu.py); default: %(default)s",
     )
     _common(budget)
 
@@ -356,18 +356,17 @@ def cmd_budget(args: argparse.Namespace) -> int:
                 )
             )
     if args.path == "cpu":
-        if args.gate or two:
+        if args.gate:
             raise InputError(
-                "--path cpu: the CPU-heralding budget is for remote entanglement on one chassis "
-                "(not with --gate or a DRTIO device db)"
+                "--path cpu: the CPU-heralding budget is for remote entanglement (not with --gate)"
             )
         from sim.physics.cpu_budget import CPU_ARGUMENTS, cpu_budget_dict, format_cpu_budget
 
         cpu = replace(CPU_ARGUMENTS, gate_mu=gate, **counts)
         report: Any = (
-            cpu_budget_dict(lab, args.mode, cpu)
+            cpu_budget_dict(lab, args.mode, cpu, two)
             if args.json
-            else format_cpu_budget(lab, args.mode, cpu)
+            else format_cpu_budget(lab, args.mode, cpu, two)
         )
     elif args.gate:
         from sim.physics.gate_budget import format_gate_budget, gate_budget_dict

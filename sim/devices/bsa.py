@@ -179,6 +179,9 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
             )
         eng, loop, skipper = fast
         world = skipper.world
+        # (a plain int: the kernel's int32, e.g. a block cut at the herald timeout, times a period
+        # past 2**31 mu of lab time overflowed in the skips' arithmetic)
+        max_attempts = int(max_attempts)
         # what else decides a pass: the loop's arguments and the CPU costs
         body = (tuple(attempt), int(gate_end_mu), int(margin_mu), id(eng.costs))
         gate_end = int(gate_end_mu)

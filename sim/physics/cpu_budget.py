@@ -17,7 +17,9 @@ of the mode overlap below 10⁻⁸); the budget ignores heating on both paths.
 The rate differs: the attempt period is set by the CPU's reads (:mod:`drivers.cpu_link_timing`),
 re-cooling comes every ``attempts_per_cool`` attempts (the lab's ``run_s`` over its cycle), each
 click costs about an input read (dark counts and photons: each detector's click probability in
-the gate), and a herald costs its handling and a new block.
+the gate), and a herald costs its handling and a new block. With node B on a DRTIO satellite
+(``device_db_drtio.py``) the slack margin holds three link latencies and node B's PMT reads
+cross the link (:func:`cpu_herald_timing`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import math
 from dataclasses import dataclass, replace
 
 from drivers.cpu_link_timing import CPU_MARGIN_S, CpuHeraldTiming
+from drivers.link_timing import DRTIO_MARGIN_LATENCIES
 from sim.lab_datasets import calibration_datasets
 
 from .budget import (
@@ -117,14 +120,22 @@ def click_probabilities(
 
 
 def cpu_herald_timing(
-    lab: Lab, mode: str = "parity", arguments: LoopArguments = CPU_ARGUMENTS
+    lab: Lab,
+    mode: str = "parity",
+    arguments: LoopArguments = CPU_ARGUMENTS,
+    two_chassis: bool = False,
 ) -> CpuHeraldTiming:
     """The loop the CPU experiment plays at ``lab`` with its default arguments but
-    ``arguments`` (analysis ``mode``; one chassis): the lab's ``calib.link.*`` (cycle, run,
+    ``arguments`` (analysis ``mode``): the lab's ``calib.link.*`` (cycle, run,
     cooling, excitation time), the gate ``arguments.gate_mu`` or the nominal one
     (:func:`sim.lab_datasets.calibration_datasets`),
-    the margin and the cooling rounded down to mu as the experiment converts them."""
+    the margin and the cooling rounded down to mu as the experiment converts them.
+    ``two_chassis``: node B on a DRTIO satellite (``device_db_drtio.py``): the margin holds
+    :data:`~drivers.link_timing.DRTIO_MARGIN_LATENCIES` one-way latencies of the lab's
+    ``[drtio]`` (``drivers.link_timing.drtio_margin_mu``, rounded down to mu as the experiment
+    converts ``calib.link.drtio_latency_s``), and node B's PMT reads cross the link."""
     link = link_datasets(lab)
+    link_mu = int(lab.drtio.latency_s // _REF_PERIOD_S) if two_chassis else 0
     cycle_mu = round(link["calib.link.cycle_s"] / _REF_PERIOD_S)
     run_mu = round(link["calib.link.run_s"] / _REF_PERIOD_S)
     excite_mu = round(link["calib.link.excite_time_s"] / _REF_PERIOD_S)
@@ -133,7 +144,8 @@ def cpu_herald_timing(
         herald_timing(lab, mode, False, arguments),
         cycle_mu=cycle_mu,
         cool_mu=int(link["calib.link.cool_s"] // _REF_PERIOD_S),
-        margin_mu=int(arguments.slack_margin_s // _REF_PERIOD_S),
+        margin_mu=int(arguments.slack_margin_s // _REF_PERIOD_S) + DRTIO_MARGIN_LATENCIES * link_mu,
+        link_mu=link_mu,
     )
     node_b = lab.node("b")
     bright, dark = fluorescence_rates(node_b.readout, node_b.motion, node_b.motion.doppler_n)
@@ -155,28 +167,39 @@ def _nominal_gate(lab: Lab) -> tuple[int, int]:
 
 
 def predict_cpu(
-    lab: Lab, mode: str = "parity", arguments: LoopArguments = CPU_ARGUMENTS
+    lab: Lab,
+    mode: str = "parity",
+    arguments: LoopArguments = CPU_ARGUMENTS,
+    two_chassis: bool = False,
 ) -> CpuBudget:
     """Analytic prediction for ``lab``'s nominal loop played by the CPU experiment in analysis
-    ``mode`` with ``arguments``: P and F as the gateware path's (:func:`predict`) with the CPU
+    ``mode`` with ``arguments``, on one chassis or (``two_chassis``) with node B on a DRTIO
+    satellite: P and F as the gateware path's on one chassis (:func:`predict`; the satellite's
+    TTLs play node B's trace at its timestamps, no slave entangler in between) with the CPU
     loop's herald → analysis time, the rate from :func:`cpu_herald_timing`."""
-    timing = cpu_herald_timing(lab, mode, arguments)
+    timing = cpu_herald_timing(lab, mode, arguments, two_chassis)
     own = replace(lab, loop=replace(lab.loop, herald_to_rotation_s=timing.rotation_wait_s))
     return CpuBudget(predict(own, mode, False, arguments), timing)
 
 
 def cpu_budget_dict(
-    lab: Lab, mode: str = "parity", arguments: LoopArguments = CPU_ARGUMENTS
+    lab: Lab,
+    mode: str = "parity",
+    arguments: LoopArguments = CPU_ARGUMENTS,
+    two_chassis: bool = False,
 ) -> dict:
     """Every figure :func:`format_cpu_budget` prints, for scripts (``--path cpu --json``); the
-    gateware loop's rate and herald → analysis time beside them for comparison."""
-    b = predict_cpu(lab, mode, arguments)
+    gateware loop's rate and herald → analysis time beside them for comparison (on the same
+    chassis: ``two_chassis`` as :func:`predict_cpu`)."""
+    b = predict_cpu(lab, mode, arguments, two_chassis)
     t, link = b.timing, b.link
-    gateware = predict(lab, mode, False, LoopArguments(gate_mu=arguments.gate_mu))
+    gateware = predict(lab, mode, two_chassis, LoopArguments(gate_mu=arguments.gate_mu))
     return {
         "lab": link.lab,
         "mode": link.mode,
         "path": "cpu",
+        "two_chassis": two_chassis,
+        "drtio_latency_s": t.loop.link_mu * 1e-9,
         "gate_s": list(gate_window(lab, lab.nodes[0], arguments.gate_mu)),
         "gate_excitation_s": list(gate_from_excitation(lab, lab.nodes[0], arguments.gate_mu)),
         "gate_calibrated": arguments.gate_mu is not None,
@@ -202,18 +225,21 @@ def cpu_budget_dict(
             "attempt_rate_hz": gateware.attempt_rate_hz,
             "loop_rate_hz": gateware.loop_rate_hz,
             "rate_hz": gateware.rate_hz,
-            "herald_to_rotation_s": herald_to_rotation_s(lab),
+            "herald_to_rotation_s": herald_to_rotation_s(lab, two_chassis),
             "fidelity_measured": gateware.fidelity_measured,
         },
     }
 
 
 def format_cpu_budget(
-    lab: Lab, mode: str = "parity", arguments: LoopArguments = CPU_ARGUMENTS
+    lab: Lab,
+    mode: str = "parity",
+    arguments: LoopArguments = CPU_ARGUMENTS,
+    two_chassis: bool = False,
 ) -> str:
-    """Human-readable CPU-path budget for ``ionlink-sim budget LAB --path cpu`` (``arguments``:
-    as :func:`cpu_budget_dict`)."""
-    d = cpu_budget_dict(lab, mode, arguments)
+    """Human-readable CPU-path budget for ``ionlink-sim budget LAB --path cpu`` (``arguments``,
+    ``two_chassis``: as :func:`cpu_budget_dict`)."""
+    d = cpu_budget_dict(lab, mode, arguments, two_chassis)
     g = d["gateware"]
     c = d["clicks_per_attempt"]
     lines = [
@@ -227,6 +253,15 @@ def format_cpu_budget(
             "    readout); herald → analysis pulses "
             f"{d['herald_to_rotation_s'] * 1e6:.1f} µs (the CPU's reads and margin) instead of "
             f"the lab's {g['herald_to_rotation_s'] * 1e6:.1f} µs"
+        ),
+        *(
+            [
+                f"  two chassis: node B on a DRTIO satellite, fibre {lab.drtio.fibre_m:g} m, "
+                f"latency {d['drtio_latency_s'] * 1e6:.3f} µs one way (3 in the slack margin; "
+                "a round trip per PMT read of node B)"
+            ]
+            if two_chassis
+            else []
         ),
         gate_line(d),
         f"  photon detection probability per node  η_A = {d['eta_a']:.4f}, η_B = {d['eta_b']:.4f}",

@@ -31,10 +31,10 @@ def _lab(name, *sets):
     return resolve_lab(name, None, sets)
 
 
-def _run(tmp_path, lab, seed=1, **arguments):
+def _run(tmp_path, lab, seed=1, device_db="device_db.py", **arguments):
     """The CPU experiment in Z mode at ``lab``; its datasets (a run that stops at its herald
     timeout still writes them)."""
-    sim = simulation(tmp_path, lab=lab, seed=seed)
+    sim = simulation(tmp_path, lab=lab, seed=seed, device_db=device_db)
     try:
         args = {"mode": "z", **arguments}
         return sim.run(REPO / "remote_entanglement_cpu.py", None, args).datasets
@@ -66,18 +66,27 @@ def test_constants_are_the_simulators():
     assert c._COOL_PLAYBACK_MU == KASLI2.dma_playback_start + 8 * KASLI2.dma_playback_event + 24
 
 
-@pytest.mark.parametrize("name", ["oxford2020", "duke2024"])
-def test_silent_loop_lab_time_is_the_models(tmp_path, name):
+@pytest.mark.parametrize(
+    "name, fibre_m",
+    [("oxford2020", None), ("duke2024", None), ("oxford2020", 2), ("target_99_1khz", 20_000)],
+)
+def test_silent_loop_lab_time_is_the_models(tmp_path, name, fibre_m):
     """N attempts without a click (stopped by ``herald_timeout``): the lab time between two
-    such runs is the model's exactly: oxford2020 re-cools every 191 attempts, duke2024 cools
-    continuously and pays for its pause checks."""
-    lab = _lab(name, *SILENT)
-    t = cpu_herald_timing(lab, "z")
+    such runs is the model's exactly: oxford2020 re-cools every 191 attempts, duke2024 and
+    target_99_1khz cool continuously and pay for their pause checks. With ``fibre_m``, node B
+    on a DRTIO satellite (``device_db_drtio.py``) that far away: the slack margin holds three
+    link latencies (870 mu at 2 m, 300 840 mu at 20 km; the latter's 4000 attempts take 1.2 s,
+    past 2**31 mu of lab time, where a block cut at the herald timeout once overflowed the
+    simulated driver's int32 arithmetic)."""
+    two = fibre_m is not None
+    lab = _lab(name, *SILENT, *([f"drtio.fibre_m={fibre_m}"] if two else []))
+    t = cpu_herald_timing(lab, "z", two_chassis=two)
+    db = "device_db_drtio.py" if two else "device_db.py"
     k = -(-t.check_every // t.attempts_per_cool)  # coolings between two pause checks
     lab_mu = []
     model = []
     for i, n in enumerate((7, 7 + 4 * k * t.attempts_per_cool + 13)):
-        d = _run(tmp_path / str(i), lab, heralds_per_setting=1, herald_timeout=n)
+        d = _run(tmp_path / str(i), lab, device_db=db, heralds_per_setting=1, herald_timeout=n)
         assert d["totals.attempts"] == n and d["totals.heralds"] == 0
         coolings = int(d["totals.runs"])
         assert coolings == -(-n // t.attempts_per_cool)
@@ -86,7 +95,10 @@ def test_silent_loop_lab_time_is_the_models(tmp_path, name):
     assert t.clicks == (0.0, 0.0, 0.0, 0.0)
     assert lab_mu[1] - lab_mu[0] == pytest.approx(model[1] - model[0], abs=0.5), (lab_mu, model)
     # the attempt period the budget prints
-    assert t.attempt_mu == {"oxford2020": 3248, "duke2024": 4152}[name]
+    periods = {("oxford2020", None): 3248, ("duke2024", None): 4152}
+    periods |= {("oxford2020", 2): 3248 + 872, ("target_99_1khz", 20_000): 3232 + 300_840}
+    assert t.attempt_mu == periods[name, fibre_m]
+    assert t.loop.link_mu == (0 if not two else {2: 290, 20_000: 100_280}[fibre_m])
 
 
 def test_dark_count_clicks_cost_what_the_model_says(tmp_path):
@@ -139,6 +151,37 @@ def test_herald_handling_and_rate_against_the_simulation(tmp_path):
     p = n / att
     assert abs(p - b.link.p_succ) < 3 * b.link.p_succ / n**0.5, (p, b.link.p_succ)
     assert_lab_duty_is_the_budgets(d, cpu_budget_dict(lab, "z"))
+
+
+def test_herald_handling_and_rate_on_two_chassis(tmp_path):
+    """target_99_1khz with node B on a DRTIO satellite (``device_db_drtio.py``), 12 heralds: each
+    herald's handling is the model's from its pattern, det0's click time and node B's counts,
+    each of node B's PMT reads (its counts and the one that times out) a round trip over the
+    link (580 mu); the loop's lab time is the model's for the attempts and coolings made; P
+    within 3σ of the one-chassis physics (the satellite's TTLs play node B's trace at its
+    timestamps)."""
+    lab = _lab("target_99_1khz")
+    b = predict_cpu(lab, "z", two_chassis=True)
+    t = b.timing
+    assert t.loop.link_mu == 290 and t.loop.margin_mu == 1799 + 3 * 290
+    d = _run(tmp_path, lab, seed=3, device_db="device_db_drtio.py", heralds_per_setting=12)
+    n = int(d["totals.heralds"])
+    assert n == 12 and d["totals.underflows_recovered"] == 0
+    model = 0.0
+    for pattern, ts, counts in zip(d["herald.pattern"], d["herald.t_det_mu"], d["herald.counts_b"]):
+        clicks = 240 * bin(int(pattern) & 0b1110).count("1")
+        if pattern & 1:
+            clicks += t.det0_click_mu(int(ts[0]))
+        model += t.after_trace_mu(clicks, int(counts))
+    handling = d["totals.herald_handling_s"] * 1e9
+    assert abs(handling - model) <= 8 * n, (handling, model)
+    att, coolings = int(d["totals.attempts"]), int(d["totals.runs"])
+    expected_handling = n * (t.herald_handling_mu - (t.attempt_mu - t.loop.cycle_mu))
+    loop_model = t.lab_time_mu(att, coolings, n, settings=1) - expected_handling
+    loop_mu = d["totals.lab_time_s"] * 1e9 - (handling - n * (t.attempt_mu - t.loop.cycle_mu))
+    assert loop_model == pytest.approx(loop_mu, rel=1e-3), (loop_model, loop_mu)
+    p = n / att
+    assert abs(p - b.link.p_succ) < 3 * b.link.p_succ / n**0.5, (p, b.link.p_succ)
 
 
 def test_heralded_z_populations_are_the_budgets(tmp_path, monkeypatch):
@@ -205,3 +248,12 @@ def test_cli_cpu_path(capsys):
     assert main(["budget", "oxford2020", "--path", "cpu", "--gate"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--path cpu" in err[0], err
+    # on two chassis: the margin's three latencies in the period, the line that says so
+    db = str(REPO.parent / "device_db_drtio.py")
+    assert main(["budget", "oxford2020", "--path", "cpu", "--device-db", db, "--json"]) == 0
+    two = json.loads(capsys.readouterr().out)
+    assert two["two_chassis"] and two["drtio_latency_s"] == pytest.approx(290e-9)
+    assert two["attempt_period_s"] == pytest.approx(4.120e-6)
+    assert two["p_success"] == d["p_success"] and two["rate_hz"] < d["rate_hz"]
+    assert main(["budget", "oxford2020", "--path", "cpu", "--device-db", db]) == 0
+    assert "two chassis: node B on a DRTIO satellite, fibre 2 m" in capsys.readouterr().out
