@@ -44,6 +44,7 @@ class Entangler(_driver.Entangler):
             return _driver.Entangler.run_until_herald_mu(
                 self, cool, duration_mu, margin_mu, max_runs, standalone
             )
+        max_runs = int(max_runs)  # (a kernel's int32 times a period overflows past 2**31 mu)
         self._calls += 1
         if self._calls % RETIRE_EVERY == 1:
             retire_history(eng)  # a long loop's memory stays bounded (no VCD: the past is unread)
