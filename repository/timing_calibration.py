@@ -23,7 +23,9 @@ read, counter read, RPC, DMA playback start) is also timed on its own ``repeats`
 read, operation, counter read); the samples are archived as ``timing.samples.<name>`` and their
 fitted spread (``drivers.timing_spread.fit_spread``: core standard deviation, probability and mean
 excess of slow events) stored as persistent ``calib.timing.<name>_sd_mu``, ``_p_slow`` and
-``_slow_mu``, which ``sim.rtio.cost_spread.CostSpread.from_dataset`` reads. Harmless to run at any
+``_slow_mu``, which ``sim.rtio.cost_spread.CostSpread.from_dataset`` reads, with the slow events'
+95 % intervals ``_p_slow_ci``, ``_slow_mu_ci`` and the number of samples ``_samples``
+(``drivers.timing_spread.slow_events``). Harmless to run at any
 time: only the spare TTL ``aux_out0`` and input ``aux_in0`` are touched.
 """
 
@@ -34,7 +36,13 @@ from numpy import int64
 from drivers.arguments import CheckedArguments
 from drivers.calibration import refused
 from drivers.link import SCHEMA_VERSION
-from drivers.timing_spread import SPREAD_KEYS, fit_spread, spread_datasets
+from drivers.timing_spread import (
+    SPREAD_KEYS,
+    fit_spread,
+    slow_event_datasets,
+    slow_events,
+    spread_datasets,
+)
 
 KEYS = [
     "output_mu",
@@ -268,4 +276,6 @@ class TimingCalibration(CheckedArguments, EnvExperiment):
         for key in SPREAD_KEYS:
             self.set_dataset("timing.samples." + key, self.samples[key])
             for name, value in spread_datasets(key, fit_spread(self.samples[key])).items():
+                self.set_dataset(name, value, persist=True)
+            for name, value in slow_event_datasets(key, slow_events(self.samples[key])).items():
                 self.set_dataset(name, value, persist=True)

@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from drivers.timing_spread import SPREAD_KEYS
 from sim.seed import seed_arg
 from sim.slack.estimate import DEFAULT_TARGET
 from sim.slack.probe import RunSlack, SlackProbe
@@ -243,4 +244,42 @@ def cmd_slack(args: argparse.Namespace) -> int:
     print(format_table(estimates, title))
     if estimates:
         print("method: " + estimates[0].method)
+    if args.profile == "calibrated":
+        note = calibrated_spread_note(_store_data(args.dataset_db))
+        if note:
+            print(note)
     return 0
+
+
+def _store_data(dataset_db: str | None) -> dict[str, Any]:
+    """The ``calib.timing.*`` datasets of the store the run read (read-only)."""
+    from sim.lab_stores import copied_store
+
+    store = copied_store(pathlib.Path(dataset_db if dataset_db is not None else "dataset_db.mdb"))
+    return {k: v[1] for k, v in store.data.items() if k.startswith("calib.timing.")}
+
+
+def calibrated_spread_note(data: dict[str, Any]) -> str:
+    """What the timing calibration's samples leave open about the slow events the drawn costs
+    use (``calib.timing.<name>_p_slow_ci``, ``_slow_mu_ci``, ``_samples``): one line per
+    operation; empty for a store calibrated before they were stored."""
+    lines = []
+    for name in SPREAD_KEYS:
+        ci = data.get(f"calib.timing.{name}_p_slow_ci")
+        if ci is None:
+            continue
+        p = float(data.get(f"calib.timing.{name}_p_slow", 0.0))
+        slow = float(data.get(f"calib.timing.{name}_slow_mu", 0.0))
+        lo, hi = data.get(f"calib.timing.{name}_slow_mu_ci", [0.0, -1.0])
+        excess = f"{slow:g} [{lo:.0f}, {'inf' if hi < 0 else f'{hi:.0f}'}] mu"
+        lines.append(
+            f"  {name}: p_slow {p:.2g} [{ci[0]:.2g}, {ci[1]:.2g}], slow excess {excess} "
+            f"({int(data.get(f'calib.timing.{name}_samples', 0))} samples)"
+        )
+    if not lines:
+        return ""
+    head = (
+        "calibrated slow events (95 % intervals from the timing calibration's samples; the "
+        "drawn costs use the point values, so a margin is only as sure as these):"
+    )
+    return "\n".join([head, *lines])
