@@ -112,3 +112,25 @@ def test_mle_fidelity_interval_coverage():
     cover = sum(one(i) for i in range(trials))
     sd = math.sqrt(trials * cl * (1 - cl))
     assert trials * cl - 3 * sd <= cover <= trials * cl + 4 * sd
+
+
+def test_a_tomography_run_of_few_perfect_heralds_says_its_f_1_is_the_boundary(tmp_path):
+    """A tomography run of 120 heralds of ψ± themselves (≈ 7 a setting and sign): every XX, YY and
+    ZZ herald as ψ predicts, so the direct estimate's point is 1 (its interval is not: [0.7, 1]
+    or so); a note says what that 1 is. The MLE's fidelity is below 1, its interval holds 1."""
+    from analysis_synth import remote_datasets, write_artiq
+
+    from analysis import fidelity_summary
+
+    rho = {1: werner(1, 1.0), -1: werner(-1, 1.0)}
+    d = remote_datasets(np.random.default_rng(4), n=120, mode="tomography", rho=rho)
+    rep = fidelity_summary(write_artiq(tmp_path / "1-RemoteEntanglement.h5", d), n_boot=100)
+    for s, part in rep.estimates.parts.items():
+        f = part.fidelity
+        assert f.value == 1.0 and f.lo < 0.9, f
+        name = "ψ+" if s > 0 else "ψ−"
+        (note,) = [n for n in rep.notes if n.startswith(f"{name}: F = 1 because all")]
+        assert "heralds its estimate uses came out as the state predicts" in note
+        assert f"they support F >= {f.lo:.4f}" in note
+        t = rep.estimates.tomography[s].fidelity
+        assert t.value < 1.0 and t.hi == 1.0 and t.lo < 0.9, t
