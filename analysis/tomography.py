@@ -17,7 +17,8 @@ average for a Werner state of F = 0.95 at 3 heralds per setting), and the bootst
 resamples ρ̂'s own world, covered F = 0.95 in 3 of 40 seeded datasets at 95 % CL with 3 heralds
 per setting, 27 of 40 with 10 (now 37 and 40: ``tests/analysis/test_tomography.py``). The
 concurrence keeps the parametric bootstrap (multinomial resampling from ρ̂, percentile): it is
-not linear in ρ, and with few heralds per setting its interval is too narrow in the same way.
+not linear in ρ. Its coverage is not held to its level: for Werner states of F = 0.95 (C = 0.9) at
+95 % it covered 38 of 40 seeded sets at 3 and at 10 heralds per setting, 33 of 40 at 40.
 """
 
 from __future__ import annotations
