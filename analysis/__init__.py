@@ -9,10 +9,10 @@ Notebook API::
     print(rep.fidelity, rep.p_success, rep.rate_lab)
 
 Estimators are pure functions on arrays in :mod:`analysis.bell`, :mod:`analysis.tomography`,
-:mod:`analysis.heralds`, :mod:`analysis.photons`, :mod:`analysis.lifetime`, :mod:`analysis.hom` and
-:mod:`analysis.readout`; all return :class:`Estimate` values with a stated interval method and
-confidence level. :mod:`analysis.calibration` summarises single-photon, HOM, readout-calibration and
-dark-count runs; :func:`write_report` writes a report of any of them.
+:mod:`analysis.heralds`, :mod:`analysis.photons`, :mod:`analysis.lifetime`, :mod:`analysis.hom`,
+:mod:`analysis.dark_rate` and :mod:`analysis.readout`; all return :class:`Estimate` values with a
+stated interval method and confidence level. :mod:`analysis.calibration` summarises single-photon,
+HOM, readout-calibration and dark-count runs; :func:`write_report` writes a report of any of them.
 """
 
 from __future__ import annotations

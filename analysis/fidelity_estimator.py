@@ -19,6 +19,7 @@ from .remote_runs import RunTotals, stopped_early_note
 
 __all__ = [
     "Fidelities",
+    "boundary_note",
     "estimate",
     "partial_scan_note",
     "pooled_p_odd",
@@ -195,12 +196,27 @@ def estimate(
         if errs is not None
         else None
     )
+    for s, p in sorted(parts.items(), reverse=True):
+        at_one = boundary_note(psi_name(s), p.fidelity, p.heralds)
+        notes += [at_one] if at_one else []
     name = est_name
     if lacking:  # the combined figure is then the other sign's alone: say so
         only = " and ".join(psi_name(s) for s in sorted(parts, reverse=True))
         name += f"; {only} heralds only ({', '.join(map(psi_name, lacking))} n/a)"
         notes.append(f"the combined fidelity is of the {only} heralds alone")
     return Fidelities(parts, tomos, prefix(comb, name), prefix(comb_spam, name), est_name, notes)
+
+
+def boundary_note(label: str, e: Estimate, heralds: int) -> str | None:
+    """A note where a fidelity's point sits at 1: every herald its estimate uses came out as the
+    state predicts (few heralds do by chance). The point is then the boundary, not a perfect
+    state measured; the interval's lower end says what the heralds support."""
+    if not e.value >= 1.0:
+        return None
+    return (
+        f"{label}: F = 1 because all {heralds} heralds its estimate uses came out as the state "
+        f"predicts, not a perfect state measured: they support F >= {e.lo:.4f} ({e.cl:.3g} CL)"
+    )
 
 
 def psi_name(s: int) -> str:

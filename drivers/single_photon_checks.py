@@ -4,8 +4,9 @@
 expects, and the nodes' arrival offset it reports.
 
 The experiment provides ``offset_mu`` and ``window_mu`` (its window, mu after the excitation),
-``n_att`` (attempts per node), ``dark_rate`` (the detectors' calibrated rates, s⁻¹) and
-``dark_calibrated``, ``core`` and ``set_dataset``.
+``n_att`` (attempts per node), ``dark_rate`` (the detectors' calibrated rates, s⁻¹),
+``dark_calibrated``, ``dark_cal`` (what the rates were measured from,
+``analysis.dark_rate.DarkCalibration``, or None), ``core`` and ``set_dataset``.
 """
 
 import logging
@@ -53,6 +54,21 @@ class PhotonChecks:
         period = self.core.ref_period
         before = np.exp(-self.dark_rate * (start - self.offset_mu) * period)
         return float(np.sum(before * -np.expm1(-self.dark_rate * (stop - start) * period)))
+
+    def eta_estimate(self, clicks, attempts, p_dark, node):
+        """Node ``node``'s eta with its 95 % interval (``analysis.dark_rate.eta_estimate``) from its
+        ``clicks`` in ``attempts`` and ``p_dark`` dark clicks per attempt in the window: where the
+        store has the counts the rates were measured from, p_dark is drawn from their Poisson
+        uncertainty (a short Dark counts run widens the interval); else (the rates alone, or the
+        fit's flat background) it is taken as exact."""
+        from analysis.dark_rate import DARK_DRAWS, dark_click_probability, eta_estimate
+
+        rng = np.random.default_rng(node)
+        draws = None
+        if self.dark_calibrated and self.dark_cal is not None:
+            width_s = float(self.window_mu) * self.core.ref_period
+            draws = dark_click_probability(self.dark_cal.rate_draws(DARK_DRAWS, rng), 0.0, width_s)
+        return eta_estimate(clicks, attempts, p_dark, draws, rng=rng)
 
     def dark_in(self, start, stop, p_dark):
         """Dark clicks per attempt in [``start``, ``stop``) (mu after the excitation):

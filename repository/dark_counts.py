@@ -9,7 +9,10 @@ with both nodes' cooling and repump beams on (scattered light reaching the detec
 ions are cooled). Writes ``dark.counts`` (int64[4]),
 ``dark.duration_s`` (gated time per detector), ``background.counts``, the rates
 ``dark.rate_hz``/``background.rate_hz``, and the persistent ``calib.bsa.dark_rate_hz`` (list of 4,
-s^-1) that the single-photon and entanglement analyses use.
+s^-1) that the single-photon, HOM and polarisation-compensation analyses use, with what it was
+measured from: ``calib.bsa.dark_counts`` (list of 4) and ``calib.bsa.dark_duration_s`` (gated
+time per detector), which give the rates' own Poisson uncertainty to the intervals that subtract
+them (``analysis.dark_rate``; since 2026-12-02).
 
 The scheduler is asked between the two conditions: a pause request leaves the kernel, yields
 (``scheduler.pause()``) and measures the background afterwards; a termination request ends the
@@ -120,4 +123,6 @@ class DarkCounts(CheckedArguments, EnvExperiment):
         rate = self.results[0] / duration
         self.set_dataset("dark.rate_hz", rate)
         self.set_dataset("calib.bsa.dark_rate_hz", [float(r) for r in rate], persist=True)
+        self.set_dataset("calib.bsa.dark_counts", [int(k) for k in self.results[0]], persist=True)
+        self.set_dataset("calib.bsa.dark_duration_s", float(duration), persist=True)
         self.set_dataset("background.rate_hz", self.results[1] / duration)

@@ -16,7 +16,9 @@ single-photon calibration. With the Dark counts calibration (``calib.bsa.dark_ra
 ``hom.accidentals`` (the coincidences per delay in which a dark count stands for a click,
 expected from the singles and the dark counts in the gate: ``analysis.hom.accidental_coincidences``)
 and ``hom.visibility_corrected`` with ``_lo``/``_hi``: the visibility of the photon pairs, those
-subtracted (``analysis.hom.hom_visibility_corrected``).
+subtracted (``analysis.hom.hom_visibility_corrected``); where the store has the dark counts the
+rates were measured from (``calib.bsa.dark_counts``/``dark_duration_s``, ``drivers.dark_rates``)
+the interval takes in the rates' own uncertainty (the accidentals marginalised over their draws).
 
 Every delay plays the same gate: from the calibrated gate's start to its stop + 2 × the largest
 delay (:func:`hom_gate_mu`), so that each photon, node B's at the reference delay too, falls in
@@ -38,6 +40,7 @@ from artiq.experiment import *
 from numpy import int32, int64
 
 from drivers.arguments import CheckedArguments
+from drivers.dark_rates import read_dark_calibration
 from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B
 from drivers.link import SCHEMA_VERSION
 from drivers.link_timing import CHECK_EVERY, drtio_margin_mu, link_default, nearest_mu
@@ -122,7 +125,7 @@ class HOM(CheckedArguments, EnvExperiment):
         self.underflows = 0
         self.coinc = [0] * len(self.delay_list)
         self.singles = np.zeros((len(self.delay_list), 4), dtype=np.int64)
-        self.dark_rate = self.get_dataset("calib.bsa.dark_rate_hz", None)
+        self.dark_rate, self.dark_cal = read_dark_calibration(self, "HOM (the accidentals)")
         self.attempts = [0] * len(self.delay_list)
         self.runs_done = [0] * len(self.delay_list)  # where a kernel resumed after a pause goes on
         self.set_dataset("schema_version", SCHEMA_VERSION)
@@ -305,14 +308,19 @@ class HOM(CheckedArguments, EnvExperiment):
     def analyze_accidentals(self, c, n):
         """``hom.accidentals`` and ``hom.visibility_corrected`` (with ``_lo``/``_hi``) from the
         singles and the calibrated dark counts in the gate."""
-        from analysis.hom import accidental_coincidences, hom_visibility_corrected
+        from analysis.hom import ACCIDENTAL_DRAWS, accidental_coincidences, hom_visibility_corrected
 
         width_s = (self.gate1 - self.gate0) * self.core.ref_period
         dark = -np.expm1(-np.asarray(self.dark_rate, dtype=float) * width_s)
         acc = accidental_coincidences(self.singles, n, dark)
         self.set_dataset("hom.accidentals", acc)
+        draws = None
+        if self.dark_cal is not None:  # the rates' own uncertainty, from the counts measured
+            rates = self.dark_cal.rate_draws(ACCIDENTAL_DRAWS, np.random.default_rng(0))
+            draws = accidental_coincidences(self.singles, n, -np.expm1(-rates * width_s))
+        delays = np.array(self.delay_list, dtype=np.int64)
         try:
-            v = hom_visibility_corrected(np.array(self.delay_list, dtype=np.int64), c, n, acc)
+            v = hom_visibility_corrected(delays, c, n, acc, accidental_draws=draws)
         except ValueError:  # the reference's coincidences are all accidental
             return
         self.set_dataset("hom.visibility_corrected", v.value)

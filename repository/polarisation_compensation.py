@@ -45,6 +45,7 @@ from numpy import int64
 
 from drivers.arguments import CheckedArguments
 from drivers.bsa import count_overflow_error
+from drivers.dark_rates import read_dark_calibration
 from drivers.link import SCHEMA_VERSION
 from drivers.polarisation import (
     COMPENSATOR,
@@ -116,12 +117,16 @@ def contrast_p_value(counts):
     return stat, dof, float(chi2.sf(stat, dof))
 
 
-def check_reference_light(counts, node, dark_expected=None):
+def check_reference_light(counts, node, dark_expected=None, dark=None, gated_s=None):
     """Refuse (``RuntimeError``, one line) when one node's six settings of counts (6 × 4) are
     consistent with the detectors' dark counts alone: their total is not above
     ``dark_expected`` (the counts the calibrated dark rates give in the gated time, if known)
-    by a Poisson p-value below ``LIGHT_P_VALUE``, or their H/V contrast does not follow the
-    setting (:func:`contrast_p_value`, p ≥ ``LIGHT_P_VALUE``)."""
+    by a p-value below ``LIGHT_P_VALUE``, or their H/V contrast does not follow the setting
+    (:func:`contrast_p_value`, p ≥ ``LIGHT_P_VALUE``). With ``dark`` (the counts the rates were
+    measured from, ``analysis.dark_rate.DarkCalibration``) and ``gated_s`` (gated time per
+    detector) the p-value takes in the rates' own uncertainty (negative binomial,
+    :meth:`~analysis.dark_rate.DarkCalibration.count_sf`); without, Poisson of mean
+    ``dark_expected``."""
     from scipy.stats import poisson
 
     total = int(np.sum(counts))
@@ -130,7 +135,10 @@ def check_reference_light(counts, node, dark_expected=None):
         "light's rate; a simulated lab needs [nodes.{0}.reference]): plates left as they were"
     ).format(node)
     if dark_expected is not None:
-        p_dark = float(poisson.sf(total - 1, dark_expected))
+        if dark is not None and gated_s is not None:
+            p_dark = dark.count_sf(total, gated_s)
+        else:
+            p_dark = float(poisson.sf(total - 1, dark_expected))
         if p_dark >= LIGHT_P_VALUE:
             raise RuntimeError(
                 "node {}: {} reference counts in its 6 settings, where the calibrated dark "
@@ -200,12 +208,13 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
         self.angles = np.full((self.rounds, 2, 3), np.nan)
         self.counts = np.zeros((self.rounds, 2, 6, 4), dtype=np.int64)
         self.last_counts = [0] * 4
-        rates = self.get_dataset("calib.bsa.dark_rate_hz", None)
+        rates, self.dark_cal = read_dark_calibration(self, "polarisation compensation")
         #: dark counts the Dark counts calibration expects in a node's six settings (None: none)
         self.dark_expected = None
+        #: gated time per detector of a node's six settings, s
+        self.gated_s = 6 * self.gates * self.gate_mu * self.core.ref_period
         if rates is not None:
-            gated_s = 6 * self.gates * self.gate_mu * self.core.ref_period
-            self.dark_expected = float(np.sum(rates)) * gated_s
+            self.dark_expected = float(np.sum(rates)) * self.gated_s
 
     @kernel
     def init(self):
@@ -302,7 +311,9 @@ class PolarisationCompensation(CheckedArguments, EnvExperiment):
                     i += 1
                     s.append(stokes_component(c, node))
                 out.append(np.array(s))
-            check_reference_light(self.counts[r, k], node, self.dark_expected)
+            check_reference_light(
+                self.counts[r, k], node, self.dark_expected, self.dark_cal, self.gated_s
+            )
         except BaseException:
             self.waveplates.move_node(node, found)
             raise

@@ -22,8 +22,11 @@ the link's latencies on top of ``slack_margin`` (``drivers.link_timing.drtio_mar
 
 Writes ``photons.*`` (docs/datasets.md), ``photon.tau_s`` with its 95 % interval
 ``photon.tau_lo_s``/``photon.tau_hi_s`` and ``photon.tau_err_s`` (half its width),
-``photon.eta_a/_b`` and the persistent ``calib.photon.gate_start_mu``/``gate_stop_mu`` (relative to
-the excitation pulse start, read by the entanglement experiments), ``calib.photon.onset_mu``,
+``photon.eta_a/_b`` with their 95 % intervals ``photon.eta_lo_X``/``_hi_X`` (the clicks' Poisson
+noise and, where Dark counts stored the counts its rates came from, theirs: ``analysis.dark_rate``)
+and ``photon.eta_err_X`` (the standard error the interval implies), and the persistent
+``calib.photon.gate_start_mu``/``gate_stop_mu`` (relative to the excitation pulse start, read by
+the entanglement experiments), ``calib.photon.onset_mu``,
 ``calib.photon.eta_a/_b``, ``calib.photon.tau_s``, each node's own rising edge
 ``photon.onset_a_mu``/``_b_mu``, and node B's photons' mean arrival time minus node A's
 ``photon.arrival_offset_mu`` (with its 95 % interval ``_lo_mu``/``_hi_mu``; a warning where it
@@ -44,6 +47,7 @@ from numpy import int64
 from drivers.arguments import CheckedArguments
 from drivers.bsa import GATE_INPUT_OFFSET_MU
 from drivers.calibration import refused
+from drivers.dark_rates import read_dark_calibration
 from drivers.link import SCHEMA_VERSION
 from drivers.link_timing import drtio_margin_mu, link_default
 from drivers.run_end import STOP_REASON, run_until_complete
@@ -136,7 +140,7 @@ class SinglePhoton(PhotonChecks, CheckedArguments, EnvExperiment):
             "attempts",
             "attempts_per_cool",
         }
-        rates = self.get_dataset("calib.bsa.dark_rate_hz", None)
+        rates, self.dark_cal = read_dark_calibration(self, "single-photon calibration (eta)")
         self.dark_calibrated = rates is not None
         self.dark_rate = np.asarray(rates if self.dark_calibrated else [0.0] * 4, float)
         self.batches = []
@@ -382,10 +386,13 @@ class SinglePhoton(PhotonChecks, CheckedArguments, EnvExperiment):
         for i, x in enumerate("ab"):
             # one click entry per clicking detector and attempt: a detector clicks with probability
             # 1 − e^(−rT)(1 − η_d), so the photons' share is η·(1 − p_dark/4), its mean e^(−rT)
-            clicks = np.count_nonzero(node == i)
-            eta[x] = max(0.0, (clicks / self.n_att[i] - p_dark) / (1 - p_dark / 4))
-            self.set_dataset("photon.eta_" + x, eta[x])
-            self.set_dataset("photon.eta_err_" + x, float(np.sqrt(max(clicks, 1))) / self.n_att[i])
+            est = self.eta_estimate(int(np.count_nonzero(node == i)), self.n_att[i], p_dark, i)
+            eta[x] = est.value
+            self.set_dataset("photon.eta_" + x, est.value)
+            self.set_dataset("photon.eta_lo_" + x, est.lo)
+            self.set_dataset("photon.eta_hi_" + x, est.hi)
+            # the standard error the 95 % interval implies (its half width / 1.96)
+            self.set_dataset("photon.eta_err_" + x, (est.hi - est.lo) / (2 * 1.959964))
         # the gate opens at the rising edge of the arrivals (+ calib.link.gate_start_s) and lasts
         # calib.link.gate_length_s, or gate_taus lifetimes where the lab has not chosen a length
         start, stop = self.gate_rule.gate_mu(fit.onset, tau_mu, period)

@@ -35,6 +35,9 @@ def test_dark_counts(sim):
         total_expected = sum(det.dark_rate_hz for det in lab.bsa.detectors) * duration
         assert abs(int(np.sum(d[key])) - total_expected) < 4 * math.sqrt(total_expected)
     assert np.allclose(d["calib.bsa.dark_rate_hz"], np.asarray(d["dark.counts"]) / duration)
+    # what the rates were measured from, for their uncertainty (analysis.dark_rate)
+    assert d["calib.bsa.dark_counts"] == [int(k) for k in d["dark.counts"]]
+    assert d["calib.bsa.dark_duration_s"] == pytest.approx(duration)
 
 
 def test_dark_counts_at_30_khz_reads_every_count(tmp_path):
