@@ -76,6 +76,8 @@ class _Model:
     gates: tuple  # per detector (first, end) of the registered input timestamps, rel. (mu)
     pb_counter: int  # counter after the playback, relative to the pass start
     t_end: int  # the reads' argument relative to the pass start
+    jitters: tuple  # the detectors' timing jitter (s)
+    dark_hz: float  # the detectors' dark-count rate together (s⁻¹)
     margin: int  # the slack re-established after the reads (mu)
     get_counter: int  # the counter read's cost (mu)
     #: a pass's length, the end of its clicked detector's drain and the counter's lead over the
@@ -196,6 +198,8 @@ class BlockLaw:
             tuple(gates),
             pb,
             gate_end,
+            tuple(d.jitter_s for d in world.lab.bsa.detectors),
+            sum(rates),
             margin,
             costs.get_counter,
         )
@@ -239,10 +243,13 @@ class BlockLaw:
         """The world is at the fixed point (its quiet signature is ``ref``) and the round's law
         stays over the block: the mode overlap and the photon paths."""
         world, t0 = self.world, self.engine.now
-        sig = world.quiet_signature_now(t0)
-        world._q_now = None  # (armed: as the arming left it)
-        if sig is None or (sig is not ref and sig != ref):
-            return False
+        last = world._q_last_at
+        if last is None or last[2] != t0 or last[0] is not known.fire or last[1] is not ref.exc:
+            # (else the skip that armed the pass has just moved the world to where ref ends)
+            sig = world.quiet_signature_now(t0)
+            world._q_now = None  # (armed: as the arming left it)
+            if sig is None or (sig is not ref and sig != ref):
+                return False
         t_fire = known.fire_rel + t0 + model.step
         span = left * (model.step + MAX_CLICK_EXTRA_MU)
         fire = known.fire
@@ -356,7 +363,7 @@ class BlockLaw:
             o = model.emitting[int(rng.integers(len(model.emitting)))]
         t = model.offsets[o] + model.stats[o].sample_times_one(rng)
         det = dets[i]
-        jitter = world.lab.bsa.detectors[i].jitter_s
+        jitter = model.jitters[i]
         if jitter > 0:
             t += rng.normal(0.0, jitter)
         a = math.floor(t / world.mu_s)  # relative to the pass start
@@ -365,7 +372,7 @@ class BlockLaw:
         clicks, later = self._clicks(det, [a], g1, marks[i] - s)
         registered = tuple([c for c in clicks if c >= g0])
         self.read_last = bool(registered)  # (the pass's reads read a click)
-        length, horizon, self.lead = self._length(model, s, i, registered)
+        length, horizon, self.lead, no_dark = self._length(model, s, i, registered)
         # the arrivals after the gate: drained by the reads, or left for the next pass
         queued: list[tuple[int, int]] = []
         last = clicks[-1] if clicks else marks[i] - s
@@ -382,14 +389,11 @@ class BlockLaw:
         marks[i] = last + s
         # a dark count in the pass's longer window (its part after a quiet pass's)
         extra = length - model.step
-        if extra > 0:
+        if extra > 0 and no_dark < 1.0 and rng.random() >= no_dark:
             # (queued: the next pass runs in detail, its reads drain it if this one's would have)
             rates = world._q_rates
-            total = sum(rates)
-            if total > 0 and rng.random() >= math.exp(-total * extra * world.mu_s):
-                j = bisect_right(list(accumulate(rates)), rng.random() * total)
-                t_dark = s + model.step + ref.dark_rel[j] + int(rng.random() * extra)
-                queued.append((j, t_dark))
+            j = bisect_right(list(accumulate(rates)), rng.random() * model.dark_hz)
+            queued.append((j, s + model.step + ref.dark_rel[j] + int(rng.random() * extra)))
         return length, queued
 
     def _clicks(
@@ -418,14 +422,17 @@ class BlockLaw:
                 todo.sort()
         return clicks, later
 
-    def _length(self, model: _Model, s: int, i: int, registered: tuple) -> tuple[int, int, int]:
+    def _length(
+        self, model: _Model, s: int, i: int, registered: tuple
+    ) -> tuple[int, int, int, float]:
         """The length (mu) of the pass that starts at ``s`` when detector ``i`` (-1: none)
         registered the events at ``registered`` (timestamps relative to ``s``) and no other
         did: its reads' end (``fetch_pattern``'s rules, :meth:`LawReads._reads`; the reads'
         timeout rounded up to the coarse cycle, so it depends on ``s`` modulo 8) and the
         slack re-established after them from the counter read (a multiple of 8); the time
-        (relative) up to which the reads drained detector ``i``; and how far the counter at the
-        next start is ahead of the fixed point's (0 .. 7 mu)."""
+        (relative) up to which the reads drained detector ``i``; how far the counter at the
+        next start is ahead of the fixed point's (0 .. 7 mu); and the probability of no dark
+        count in the part of its window longer than a quiet pass's."""
         key = (s & 7, i, registered)
         hit = model.timeline.get(key)
         if hit is None:
@@ -437,7 +444,9 @@ class BlockLaw:
             )
             drained = gens[i] - INPUT_ARRIVAL_MU - s if i >= 0 else 0
             x = counter + model.get_counter
-            hit = model.timeline[key] = ((x & ~7) + model.margin - s, drained, x & 7)
+            length = (x & ~7) + model.margin - s
+            no_dark = math.exp(-model.dark_hz * max(0, length - model.step) * self.world.mu_s)
+            hit = model.timeline[key] = (length, drained, x & 7, no_dark)
         return hit
 
     def _arm(
