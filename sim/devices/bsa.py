@@ -140,7 +140,7 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
         *,
         fast_forward: bool = True,
         law_reads: bool = False,
-        law_block: bool = False,
+        law_block: bool = True,
         **kwargs: Any,
     ):
         super().__init__(dmgr, detectors, **kwargs)
