@@ -33,9 +33,10 @@ What the pass-by-pass world keeps and this law leaves out, as the gateware path'
 the budget do: after a click the ions start the next pass from the pumped state, not from the
 state the click projected them to (the ninth session's three transient passes); the passes'
 ions' temperature is the block start's (the block is drawn only where the mode overlap, to the
-round tables' 4 decimals, and the photon paths stay the same over it). Off by default
-(``law_block``, a ``bsa`` device argument); never with a waveform file, a drawn cost profile, a
-tag feed or anything the model does not hold (the pass-by-pass path runs).
+round tables' 4 decimals, and the photon paths stay the same over it). On by default
+(``law_block``, a ``bsa`` device argument; off: the pass-by-pass path); never with a waveform
+file, a drawn cost profile, a tag feed or anything the model does not hold (the pass-by-pass path
+runs then).
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ does): the passes run in detail. A waveform file shows the whole run: everything
 ``fast_forward=False`` (a ``sim_args`` entry) runs every attempt in detail (the tests' reference).
 ``law_reads=True`` (a device argument, off by default) makes the reads of a pass drawn in law
 from the world's edges instead of executing them (:mod:`sim.devices.law_reads`).
-``law_block=True`` (a device argument) draws the passes of ``attempts_until_herald_mu`` from the
-loop's fixed point to the next herald (or other pass the world makes in detail) at once
-(:mod:`sim.devices.block_law`).
+``law_block`` (a device argument, on by default) draws the passes of
+``attempts_until_herald_mu`` from the loop's fixed point to the next herald (or other pass the
+world makes in detail) at once (:mod:`sim.devices.block_law`).
 """
 
 from __future__ import annotations
