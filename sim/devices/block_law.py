@@ -26,8 +26,10 @@ draws of one law, the fixed point's (each pass starts from the pumped state ``re
 The engine makes the passes in law in one call (:func:`sim.rtio.repeat_at.repeat_at`: the same DMA
 trace at each pass's start, unlogged where nothing reads it) and the world moves over them in
 closed form (:meth:`~sim.physics.quiet_skip.QuietSkips._move_on`: heated, ``ref``'s state and
-horizons; the detectors' last clicks as the clicks in law leave them). An afterpulse or dark count
-the reads would not drain stays queued on its detector, and the block ends there.
+horizons; the detectors' last clicks as the clicks in law leave them). A click after the gate (a
+late photon, an afterpulse) is a click no gate registers, drained by these reads or the next
+pass's; one that would reach the next pass's gate, or a dark count in a click pass's longer
+window, stays queued on its detector, and the block ends there.
 
 What the pass-by-pass world keeps and this law leaves out, as the gateware path's cycle law and
 the budget do: after a click the ions start the next pass from the pumped state, not from the
@@ -81,9 +83,9 @@ class _Model:
     dark_hz: float  # the detectors' dark-count rate together (s⁻¹)
     margin: int  # the slack re-established after the reads (mu)
     get_counter: int  # the counter read's cost (mu)
-    #: a pass's length, the end of its clicked detector's drain and the counter's lead over the
-    #: fixed point's at the next start, by the start's place in the coarse cycle, the detector
-    #: and its registered events (:meth:`BlockLaw._length`)
+    #: a pass's length, the counter's lead over the fixed point's at the next start and the
+    #: probability of no dark count in its longer window, by the start's place in the coarse
+    #: cycle, the detector and its registered events (:meth:`BlockLaw._length`)
     timeline: dict = field(default_factory=dict, compare=False)
 
 
@@ -373,16 +375,19 @@ class BlockLaw:
         clicks, later = self._clicks(det, [a], g1, marks[i] - s)
         registered = tuple([c for c in clicks if c >= g0])
         self.read_last = bool(registered)  # (the pass's reads read a click)
-        length, horizon, self.lead, no_dark = self._length(model, s, i, registered)
-        # the arrivals after the gate: drained by the reads, or left for the next pass
+        length, self.lead, no_dark = self._length(model, s, i, registered)
+        # the arrivals after the gate (a late photon, afterpulses): clicks no gate registers,
+        # whether the reads drain them or the next pass's do, up to the next pass's gate; one
+        # later is left queued for the pass-by-pass path
         queued: list[tuple[int, int]] = []
         last = clicks[-1] if clicks else marks[i] - s
+        limit = length + g0
         while later:
             t_a = later.pop(0)
-            if t_a >= horizon:
+            if t_a >= limit:
                 queued.append((i, t_a + s))
                 continue
-            more, rest = self._clicks(det, [t_a], horizon, last)
+            more, rest = self._clicks(det, [t_a], limit, last)
             if more:
                 last = more[-1]
             later.extend(rest)
@@ -425,29 +430,27 @@ class BlockLaw:
 
     def _length(
         self, model: _Model, s: int, i: int, registered: tuple
-    ) -> tuple[int, int, int, float]:
+    ) -> tuple[int, int, float]:
         """The length (mu) of the pass that starts at ``s`` when detector ``i`` (-1: none)
         registered the events at ``registered`` (timestamps relative to ``s``) and no other
         did: its reads' end (``fetch_pattern``'s rules, :meth:`LawReads._reads`; the reads'
         timeout rounded up to the coarse cycle, so it depends on ``s`` modulo 8) and the
-        slack re-established after them from the counter read (a multiple of 8); the time
-        (relative) up to which the reads drained detector ``i``; how far the counter at the
-        next start is ahead of the fixed point's (0 .. 7 mu); and the probability of no dark
-        count in the part of its window longer than a quiet pass's."""
+        slack re-established after them from the counter read (a multiple of 8); how far the
+        counter at the next start is ahead of the fixed point's (0 .. 7 mu); and the probability
+        of no dark count in the part of its window longer than a quiet pass's."""
         key = (s & 7, i, registered)
         hit = model.timeline.get(key)
         if hit is None:
             events: list[list[tuple[int, int]]] = [[], [], [], []]
             if i >= 0:
                 events[i] = [(t + s + INPUT_ARRIVAL_MU, t + s) for t in registered]
-            _, _, counter, gens = self.reads._reads(
+            counter = self.reads._reads(
                 events, model.t_end + s, model.pb_counter + s, self.engine.costs
-            )
-            drained = gens[i] - INPUT_ARRIVAL_MU - s if i >= 0 else 0
+            )[2]
             x = counter + model.get_counter
             length = (x & ~7) + model.margin - s
             no_dark = math.exp(-model.dark_hz * max(0, length - model.step) * self.world.mu_s)
-            hit = model.timeline[key] = (length, drained, x & 7, no_dark)
+            hit = model.timeline[key] = (length, x & 7, no_dark)
         return hit
 
     def _arm(
