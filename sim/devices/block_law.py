@@ -49,6 +49,9 @@ from dataclasses import dataclass, field
 from itertools import accumulate
 from typing import Any
 
+import numpy as np
+
+from sim.devices.block_draws import Draws, detector_clicks, emission_time
 from sim.devices.law_reads import LawReads
 from sim.physics.bsa import ORIGIN_A, ORIGIN_B, build_round
 from sim.physics.click_law import LawPass
@@ -71,8 +74,8 @@ class _Model:
     classes: list  # (pattern, dark) of a pass that is not quiet, in cdf order
     cdf_any: list  # ... their cumulative law given not quiet
     cdf_nonempty: list  # ... given a non-empty round (the classes with pattern 0 last)
-    start: Any  # the round (RoundStart) from ref's ions' state
-    origin: Any
+    records: dict  # detector → cumulative law of the round's records given its click alone
+    origin: list  # the records' origin per detector (0 A, 1 B, else either)
     offsets: tuple  # photon time offsets per node relative to the pass start (s)
     emitting: list
     stats: tuple
@@ -106,6 +109,7 @@ class BlockLaw:
         self.handed = 0  # passes handed to the world armed
         self.read_last = False
         self.lead = 0
+        self.draws = Draws(world.rng)
 
     def note_playback(self, t_att: int, counter0: int) -> None:
         """A pass's DMA playback started at ``t_att`` with the counter at ``counter0`` and has
@@ -166,7 +170,10 @@ class BlockLaw:
         table = world._tables.get(tkey)
         if table is None:
             table = build_round(em_a, em_b, overlap, acc, (0.0,) * 4)
-        start = table.start(fire.rho0)
+        records = {}
+        for i in range(4):
+            cdf = np.cumsum(table.record_probs(1 << i, fire.rho0))
+            records[i] = (cdf / cdf[-1]).tolist() if cdf[-1] > 0 else None
         p = table.pattern_probs(fire.rho0)
         p = [float(x) for x in p / p.sum()]
         rates = [d.dark_rate_hz for d in world._detectors()]
@@ -193,8 +200,8 @@ class BlockLaw:
             classes,
             [c / total[-1] for c in total],
             [c / nonempty[-1] for c in nonempty],
-            start,
-            table.origin,
+            records,
+            table.origin.tolist(),
             tuple(offsets),
             sorted(k for k, _, _ in src.exc_rel),
             tuple(src.stats),
@@ -273,14 +280,16 @@ class BlockLaw:
         max_attempts: int,
     ) -> tuple[int, int] | None:
         eng, world = self.engine, self.world
-        rng = world.rng
+        if self.draws.rng is not world.rng:  # (a generator replaced: its variates, not the old's)
+            self.draws = Draws(world.rng)
         step = model.step
         dets = world._detectors()
         marks = [d.last_click_mu for d in dets]
         s = eng.now
         runs: list[tuple[int, int, int]] = []  # (first start, passes, step), absolute
         last_start = s
-        cls = model.classes[bisect_right(model.cdf_nonempty, rng.random())]
+        draws = self.draws
+        cls = model.classes[bisect_right(model.cdf_nonempty, draws.u())]
         handed: tuple | None = None
         queued: list[tuple[int, int]] = []
         log_q = math.log(model.q) if model.q > 0 else -math.inf
@@ -300,7 +309,7 @@ class BlockLaw:
             if queued:
                 break
             # the quiet passes before the next that is not quiet (geometric)
-            u = 1.0 - rng.random()
+            u = 1.0 - draws.u()
             k = int(math.log(u) / log_q) if log_q > -math.inf else 0
             if k >= max_attempts - n:
                 k = max_attempts - n
@@ -310,7 +319,7 @@ class BlockLaw:
             if k:
                 s, _ = self._quiet_run(model, runs, s, k)
                 n, lead = n + k, 0
-            cls = model.classes[bisect_right(model.cdf_any, rng.random())]
+            cls = model.classes[bisect_right(model.cdf_any, draws.u())]
         made = 0
         if runs:
             # (the world first: the engine's repeats go unlogged only where every world is past
@@ -358,21 +367,21 @@ class BlockLaw:
         window): its click time, afterpulses and reads. Returns its length (mu) and the
         arrivals its reads leave on the detectors (``(i, t)``, absolute mu: the block ends after
         this pass)."""
-        world = self.world
-        rng = world.rng
-        r = model.start.draw_record(rng, 1 << i)
-        o = int(model.origin[r, i])
+        world, draws = self.world, self.draws
+        cdf = model.records[i]
+        r = min(bisect_right(cdf, draws.u()), len(cdf) - 1)
+        o = model.origin[r][i]
         if o != ORIGIN_A and o != ORIGIN_B:
-            o = model.emitting[int(rng.integers(len(model.emitting)))]
-        t = model.offsets[o] + model.stats[o].sample_times_one(rng)
+            o = model.emitting[int(draws.u() * len(model.emitting))]
+        t = model.offsets[o] + emission_time(model.stats[o], draws)
         det = dets[i]
         jitter = model.jitters[i]
         if jitter > 0:
-            t += rng.normal(0.0, jitter)
+            t += jitter * draws.z()
         a = math.floor(t / world.mu_s)  # relative to the pass start
         g0, g1 = model.gates[i]
         # the clicks before the gate's end (afterpulses drawn as the detector draws them)
-        clicks, later = self._clicks(det, [a], g1, marks[i] - s)
+        clicks, later = detector_clicks(self.draws, det, [a], g1, marks[i] - s)
         registered = tuple([c for c in clicks if c >= g0])
         self.read_last = bool(registered)  # (the pass's reads read a click)
         length, self.lead, no_dark = self._length(model, s, i, registered)
@@ -387,7 +396,7 @@ class BlockLaw:
             if t_a >= limit:
                 queued.append((i, t_a + s))
                 continue
-            more, rest = self._clicks(det, [t_a], limit, last)
+            more, rest = detector_clicks(self.draws, det, [t_a], limit, last)
             if more:
                 last = more[-1]
             later.extend(rest)
@@ -395,42 +404,14 @@ class BlockLaw:
         marks[i] = last + s
         # a dark count in the pass's longer window (its part after a quiet pass's)
         extra = length - model.step
-        if extra > 0 and no_dark < 1.0 and rng.random() >= no_dark:
+        if extra > 0 and no_dark < 1.0 and draws.u() >= no_dark:
             # (queued: the next pass runs in detail, its reads drain it if this one's would have)
             rates = world._q_rates
-            j = bisect_right(list(accumulate(rates)), rng.random() * model.dark_hz)
-            queued.append((j, s + model.step + ref.dark_rel[j] + int(rng.random() * extra)))
+            j = bisect_right(list(accumulate(rates)), draws.u() * model.dark_hz)
+            queued.append((j, s + model.step + ref.dark_rel[j] + int(draws.u() * extra)))
         return length, queued
 
-    def _clicks(
-        self, det: Any, arrivals: list[int], before: int, last: int
-    ) -> tuple[list[int], list[int]]:
-        """The clicks of ``arrivals`` (relative mu) before ``before``, from the last click
-        ``last``: dead time and afterpulses as the detector makes them; the arrivals at or after
-        ``before`` left (in order)."""
-        rng = self.world.rng
-        dead, p_after = det.dead_mu, det.afterpulse_prob
-        clicks: list[int] = []
-        later: list[int] = []
-        todo = sorted(arrivals)
-        while todo:
-            t = todo.pop(0)
-            if t >= before:
-                later.append(t)
-                continue
-            if t - last < dead:
-                continue
-            last = t
-            clicks.append(t)
-            if p_after > 0 and rng.random() < p_after:
-                d = rng.exponential(det.afterpulse_delay_s) / det.mu_s
-                todo.append(t + max(int(d), 1))
-                todo.sort()
-        return clicks, later
-
-    def _length(
-        self, model: _Model, s: int, i: int, registered: tuple
-    ) -> tuple[int, int, float]:
+    def _length(self, model: _Model, s: int, i: int, registered: tuple) -> tuple[int, int, float]:
         """The length (mu) of the pass that starts at ``s`` when detector ``i`` (-1: none)
         registered the events at ``registered`` (timestamps relative to ``s``) and no other
         did: its reads' end (``fetch_pattern``'s rules, :meth:`LawReads._reads`; the reads'
