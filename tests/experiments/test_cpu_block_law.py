@@ -9,9 +9,9 @@ starts from the pumped state), so it is held to the reference's laws per call of
 patterns and their click times, the lab time the calls take beyond their attempts' quiet length
 per click read (the click passes' longer reads), and the heralds per attempt; and the exact
 length of a click pass against the driver's detailed passes. Planted bugs, each fails: a click
-pass's next start 8 mu late in the block's draw (the lab time per click read, 243.3 against
+pass's next start 8 mu late in the block's draw (the lab time per click read, 243.9 against
 235.9 ± 0.2 mu), a click pass's length 8 mu long or without the counter read's rounding (the
-exact lengths), the herald patterns' probability ×1.2 in the law (the budget's rate, ≈ 7.7σ)."""
+exact lengths), the herald patterns' probability ×1.2 in the law (the budget's rate, ≈ 8.6σ)."""
 
 import runpy
 
@@ -234,12 +234,12 @@ def click_pass_lengths(tmp_path, lab, seed, calls, monkeypatch):
 
 
 def test_click_passes_take_the_reads_detailed_time(tmp_path, monkeypatch):
-    """Every pass with one detector's click that runs in detail (≈ 1500: the bright lab without
-    afterpulses and dark counts, which add reads the length does not see) lasts what the block
-    law makes a click pass last from its click time: its reads (the first detector's click read
-    when it arrives, the others' after the first read's coarse-rounded timeout) and the slack
-    re-established from the counter read (a multiple of 8). Fails with the click pass 8 mu
-    longer, or without the counter read's rounding (1–7 mu for the first detector)."""
+    """Every pass with one detector's click that runs in detail (over 500 in 60 calls: the bright
+    lab without afterpulses and dark counts, which add reads the length does not see) lasts what
+    the block law makes a click pass last from its click time: its reads (the first detector's
+    click read when it arrives, the others' after the first read's coarse-rounded timeout) and
+    the slack re-established from the counter read (a multiple of 8). Fails with the click pass
+    8 mu longer, or without the counter read's rounding (1–7 mu for the first detector)."""
     lab = _lab(
         tmp_path,
         "bright_clean",
