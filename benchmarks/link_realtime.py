@@ -19,7 +19,7 @@ experiment's own ``totals.wall_time_s`` (the heralding loop only).
 
     PYTHONPATH=. python benchmarks/link_realtime.py [--path gateware|cpu|all] [--heralds 1000]
         [--cpu-heralds 20] [--bare-runs 5000] [--lab oxford2020] [--seed 1] [--profile]
-        [--law-reads on|off]
+        [--law-reads on|off] [--law-block on|off]
 """
 
 from __future__ import annotations
@@ -137,6 +137,8 @@ def _cpu(tmp, args):
     sim = simulation(Path(tmp) / "cpu", lab=args.lab, seed=args.seed)
     if args.law_reads is not None:
         sim.device_db["bsa"]["arguments"]["law_reads"] = args.law_reads == "on"
+    if args.law_block is not None:
+        sim.device_db["bsa"]["arguments"]["law_block"] = args.law_block == "on"
     try:
         d, wall = _measure(
             sim,
@@ -184,6 +186,12 @@ def main() -> int:
         choices=("on", "off"),
         help="CPU path: the reads of a pass drawn in law made from the world's edges "
         "(sim.devices.law_reads; default: the bsa device's default)",
+    )
+    p.add_argument(
+        "--law-block",
+        choices=("on", "off"),
+        help="CPU path: a cooling block's passes drawn at once from the fixed point "
+        "(sim.devices.block_law; default: the bsa device's default)",
     )
     args = p.parse_args()
     global TARGET

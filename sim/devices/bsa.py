@@ -21,6 +21,9 @@ does): the passes run in detail. A waveform file shows the whole run: everything
 ``fast_forward=False`` (a ``sim_args`` entry) runs every attempt in detail (the tests' reference).
 ``law_reads=True`` (a device argument, off by default) makes the reads of a pass drawn in law
 from the world's edges instead of executing them (:mod:`sim.devices.law_reads`).
+``law_block`` (a device argument, on by default) draws the passes of
+``attempts_until_herald_mu`` from the loop's fixed point to the next herald (or other pass the
+world makes in detail) at once (:mod:`sim.devices.block_law`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from typing import Any
 from artiq.language.core import at_mu, kernel, now_mu
 
 from drivers import bsa as _driver
+from sim.devices.block_law import BlockLaw
 from sim.devices.law_reads import LawReads
 from sim.fastforward import PassSignature, TransientChain
 from sim.fastforward_loop import FastForwardLoop
@@ -94,6 +98,26 @@ class AttemptLoop(FastForwardLoop):
 
     max_known_after = 4096
     mark_lanes = False  # (marked only while events wait in lanes: after a cooling)
+    #: the cooling block in law (``law_block``), used in loops until a herald (:attr:`herald`)
+    block: BlockLaw | None = None
+    herald = False
+
+    def resume(self, timeouts: int, end_mu: int, max_runs: int) -> tuple[int, int]:
+        """As :meth:`FastForwardLoop.resume`; then, where the pass after them is armed not
+        quiet from the fixed point, the block's passes drawn at once (:meth:`_in_law`)."""
+        timeouts, end_mu = super().resume(timeouts, end_mu, max_runs)
+        return self._in_law(timeouts, end_mu, max_runs)
+
+    def _in_law(self, timeouts: int, end_mu: int, max_runs: int) -> tuple[int, int]:
+        """With :attr:`block`, in a loop until a herald, the passes from the pass armed not
+        quiet at the cursor drawn at once (:meth:`.block_law.BlockLaw.run`): ``(timeouts,
+        end_mu)`` updated (the last pass's start)."""
+        block = self.block
+        if block is None or not self.herald or not self.phy.world.armed_nonempty():
+            return timeouts, end_mu
+        body = self._body
+        done = block.run(self, self.phy, timeouts, max_runs, body[1], body[2])
+        return (timeouts, end_mu) if done is None else done
 
     def after_timeout(
         self, period: Any, end_mu: int, timeouts: int, max_runs: int
@@ -103,7 +127,7 @@ class AttemptLoop(FastForwardLoop):
         timeouts, end_mu = super().after_timeout(period, end_mu, timeouts, max_runs)
         if self._prev_end is None and timeouts < max_runs and self._mark("after"):
             return self.resume(timeouts, end_mu, max_runs)
-        return timeouts, end_mu
+        return self._in_law(timeouts, end_mu, max_runs)
 
 
 class BellStateAnalyser(_driver.BellStateAnalyser):
@@ -116,12 +140,16 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
         *,
         fast_forward: bool = True,
         law_reads: bool = False,
+        law_block: bool = True,
         **kwargs: Any,
     ):
         super().__init__(dmgr, detectors, **kwargs)
         self.fast_forward = fast_forward
         #: the reads of a pass drawn in law made from the world's edges (:mod:`.law_reads`)
         self.law_reads = law_reads
+        #: a cooling block's passes drawn at once from the fixed point (:mod:`.block_law`)
+        self.law_block = law_block
+        self._block: BlockLaw | None = None
         self._loop: AttemptLoop | None = None
         self._skipper: AttemptSkipper | None = None
         self._reads: LawReads | None = None
@@ -139,15 +167,23 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
         if self._loop is None or self._loop.engine is not eng or self._skipper is None:
             self._skipper = AttemptSkipper(eng, world)
             self._loop = AttemptLoop(eng, -1, self._skipper)
-            self._reads = None
+            self._reads = self._block = None
+            chans = [d.channel for d in (self.det0, self.det1, self.det2, self.det3)]
             if self.law_reads:
-                chans = [d.channel for d in (self.det0, self.det1, self.det2, self.det3)]
                 self._reads = LawReads(eng, world, chans, self.gate_latency_mu)
+            if self.law_block:
+                self._block = BlockLaw(eng, world, chans, self.gate_latency_mu)
+                self._loop.block = self._block
         return eng, self._loop, self._skipper
 
-    def _pattern(self, t_att: int, gate_end: int, timestamps: list[int], drawn: bool) -> int:
-        """``fetch_pattern`` of the pass that started at ``t_att``; made from the world's edges
-        (:mod:`.law_reads`) where its round was ``drawn`` in law and the model holds."""
+    def _pattern(
+        self, t_att: int, gate_end: int, timestamps: list[int], drawn: bool, counter0: int
+    ) -> int:
+        """``fetch_pattern`` of the pass that started at ``t_att`` (the counter then at
+        ``counter0``); made from the world's edges (:mod:`.law_reads`) where its round was
+        ``drawn`` in law and the model holds."""
+        if self._block is not None:
+            self._block.note_playback(t_att, counter0)
         reads = self._reads
         made = reads.run(t_att, gate_end) if drawn and reads is not None else None
         if made is None:
@@ -185,6 +221,7 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
         # what else decides a pass: the loop's arguments and the CPU costs
         body = (tuple(attempt), int(gate_end_mu), int(margin_mu), id(eng.costs))
         gate_end = int(gate_end_mu)
+        loop.herald = through_clicks  # (with law_block: the block's passes drawn at once)
         n = 0
         while True:  # a start: the call's, then after each click that is not a herald
             self._calls += 1
@@ -201,6 +238,7 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
                 capturing = not world.armed_nonempty() and eng.capture_start()
                 t_att = now_mu()
                 world.begin_pass(int(t_att))
+                counter0 = eng.counter
                 try:
                     self.core_dma.playback_handle(attempt)
                 except RTIOUnderflow:
@@ -211,7 +249,7 @@ class BellStateAnalyser(_driver.BellStateAnalyser):
                 # the pass armed not quiet: its physics drawn in law (the reads below see its
                 # clicks; with ``law_reads`` made from them, .law_reads)
                 drawn = world.law_pass(int(t_att))
-                pattern = self._pattern(int(t_att), gate_end, timestamps, drawn)
+                pattern = self._pattern(int(t_att), gate_end, timestamps, drawn, counter0)
                 n += 1
                 if pattern != 0:
                     if capturing:

@@ -193,6 +193,8 @@ class QuietAttempts:
         # windows relative to its end, that end in mu): _last_fire makes it when asked
         self._q_last_at: tuple | None = None
         self._q_force: bool | None = None  # the next round: True non-empty, False empty
+        #: ... and with it this pattern (a pass a block drawn in law hands over: block_law)
+        self._q_pattern: int | None = None
         self._q_p0: dict[tuple, float] = {}
         self._q_known: dict[QuietPass, KnownQuiet] = {}
         self._q_rounded: dict[bytes, bytes] = {}
@@ -211,7 +213,11 @@ class QuietAttempts:
         """The pattern of one excitation round (``start``: its table from the ions' state):
         drawn as always, or conditioned as the fast-forward armed it."""
         forced, self._q_force = self._q_force, None
-        pattern = 0 if forced is False else start.draw_pattern(self.rng, bool(forced))
+        exact, self._q_pattern = self._q_pattern, None
+        if exact is not None and forced:
+            pattern = exact
+        else:
+            pattern = 0 if forced is False else start.draw_pattern(self.rng, bool(forced))
         self._q_fires.append(QuietFire(pattern, key, overlap, start.rho, exc, src))
         return pattern
 

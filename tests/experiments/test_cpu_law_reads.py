@@ -33,12 +33,12 @@ def test_the_reads_timeline_is_the_executed_reads(tmp_path, monkeypatch, busy):
     audit = {"later": 0, "same": 0, "differ": [], "pairs": 0, "gated": 0}
     orig_pattern = sim_bsa.BellStateAnalyser._pattern
 
-    def audited(self, t_att, gate_end, timestamps, drawn):
+    def audited(self, t_att, gate_end, timestamps, drawn, at_start):
         reads = self._reads
         eng = self.core.engine
         dets = reads._inputs(t_att, gate_end) if drawn and reads is not None else None
         if dets is None or eng.recorder is not None:
-            return orig_pattern(self, t_att, gate_end, timestamps, False)
+            return orig_pattern(self, t_att, gate_end, timestamps, False, at_start)
         counter0 = eng.counter
         logs = [len(inp.phy.log) for inp, _, _ in dets]
         # the events the model's gates register, the world's draws then undone (only where the
@@ -109,8 +109,8 @@ def _run_calls(tmp_path, lab, fast, seed, calls, monkeypatch):
             f = float(np.real(_PSI[psi] @ world.ions.rho @ _PSI[psi])) if psi else np.nan
             rows.append((pattern, [int(t) for t in timestamps], int(t_end_mu), f))
 
-    def pattern_fast(self, t_att, gate_end, timestamps, drawn):
-        p = orig(self, t_att, gate_end, timestamps, drawn)
+    def pattern_fast(self, t_att, gate_end, timestamps, drawn, at_start):
+        p = orig(self, t_att, gate_end, timestamps, drawn, at_start)
         note(self, p, timestamps, t_att + gate_end)
         # each input's level is what its delivered edges left: high while a click's falling
         # edge waits in the detector (also after the model's reads, whose edges reach no PHY)

@@ -75,6 +75,7 @@ def _cpu_heralds(tmp_path, threshold, monkeypatch, unlogged=True):
     retired = _count_retired(monkeypatch, threshold, "sim.devices.bsa")
     if not unlogged:
         monkeypatch.setattr("sim.rtio.capture.unlogged_channels", lambda *a: set())
+        monkeypatch.setattr("sim.rtio.repeat_at.unlogged_channels", lambda *a: set())
     with simulation(tmp_path, seed=3) as s:
         datasets = run(s, "remote_entanglement_cpu", mode="z", heralds_per_setting=6)
         engine = s.session.engine
