@@ -563,6 +563,16 @@ device_db["led2"] = {
 
 # ---- ionlink section (hand-maintained) ----
 
+# The beams' AOM drives (Urukul channels 0-2: cool, pump, detect) pass their RF switches, closed
+# by Startup (cfg_sw) and kept so by every CPLD driver: ARTIQ's CPLD never reads CFG back, it
+# writes its own copy, which starts from its rf_sw argument (default 0, every switch open). With
+# 0 an experiment's first CFG write after Startup (io_rst after an RTIO underflow, a profile
+# change) opened the beams' switches: no cooling, pumping or detection light for the rest of the
+# run. Channel 3 (the qubit drive) is switched by its TTL (node_X.qubit_sw).
+for _cpld in ("urukul0_cpld", "urukul1_cpld"):
+    device_db[_cpld]["arguments"]["rf_sw"] = 0b0111
+del _cpld
+
 # Entangler core (OxfordIonTrapGroup/entangler-core register map, drivers/entangler.py). The ionlink
 # gateware target adds its RTIO PHY after the standard peripherals and the LEDs. While enabled it
 # drives outputs 0-3 = node_a.pump_sw, node_a.excite, node_b.pump_sw, node_b.excite (the DIO pads of

@@ -720,6 +720,16 @@ device_db["led5"] = {
 
 # ---- ionlink section (hand-maintained) ----
 
+# The beams' AOM drives (Urukul channels 0-2: cool, pump, detect) pass their RF switches, closed
+# by Startup (cfg_sw) and kept so by every CPLD driver: ARTIQ's CPLD never reads CFG back, it
+# writes its own copy, which starts from its rf_sw argument (default 0, every switch open). With
+# 0 an experiment's first CFG write after Startup (io_rst after an RTIO underflow, a profile
+# change) opened the beams' switches: no cooling, pumping or detection light for the rest of the
+# run. Channel 3 (the qubit drive) is switched by its TTL (node_X.qubit_sw).
+for _cpld in ("urukul0_cpld", "urukul1_cpld"):
+    device_db[_cpld]["arguments"]["rf_sw"] = 0b0111
+del _cpld
+
 # Entangler cores (OxfordIonTrapGroup/entangler-core, drivers/entangler.py), one per Kasli, joined
 # by the core's own link cable (ready, trigger, success, timeout). The master (is_master) drives
 # node A's pump and excitation (sequencer outputs 0, 1 = the pads of ttl2, ttl3) and gates the

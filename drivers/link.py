@@ -396,7 +396,7 @@ class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
             )
             raise NoHeraldError(
                 "no herald in {} attempts ({:.3g} s of lab time; {}): the link cannot herald "
-                "(detectors, gate window calib.photon.gate_*, excitation?); {} heralds "
+                "(detectors, gate window calib.photon.gate_*, excitation, pumping?); {} heralds "
                 "recorded".format(
                     self.no_herald_attempts,
                     self.totals["lab_mu"] * self.core.ref_period,

@@ -9,9 +9,9 @@ qubit pi time (``calib.node_X.qubit.pi_time``). Writes persistent ``calib.readou
 ``calib.readout.error_a/_b`` with their standard errors ``calib.readout.error_sigma_a/_b`` (the
 analysis propagates them into SPAM-corrected intervals) and ``calib.node_X.detect.duration``; raw
 counts in ``readout.bright_counts_a`` etc. A nonsense result (error >= 0.4, threshold 0 with
-error >= 0.1, its cause named: :func:`zero_threshold_cause`, or bright shots left dark by their π
-pulse, ``readout.bright_left_dark_X`` >= 5 %) is refused (``drivers.calibration``): nothing
-persistent is stored and the run fails.
+error >= 0.1, its cause named: :func:`zero_threshold_cause`, bright shots left dark by their π
+pulse, ``readout.bright_left_dark_X`` >= 5 %, or not one count: no detection light) is refused
+(``drivers.calibration``): nothing persistent is stored and the run fails.
 The kernel asks the scheduler every ``CHECK_EVERY`` shots whether to pause; a paused run resumes
 with the shots still to take, a terminated one writes the shots taken (``totals.stop_reason``
 ``terminated``, ``drivers.run_end``) and stores no calibration.
@@ -202,6 +202,15 @@ class ReadoutCalibration(CheckedArguments, EnvExperiment):
             results[x] = (r, dark, bright, left)
         # check both nodes before storing anything: a nonsense result keeps the old calibration
         for x, (r, dark, bright, left) in results.items():
+            if not bright.any() and not dark.any():
+                raise refused(
+                    "readout calibration",
+                    (
+                        "node {}: not one PMT count in {} shots, bright or dark: no detection "
+                        "light on the ion (the detection beam's AOM drive: Startup, "
+                        "calib.node_{}.dds.detect.*) or no PMT signal"
+                    ).format(x, bright.size + dark.size, x),
+                )
             means = "mean counts bright {:.2f}, dark {:.2f}".format(bright.mean(), dark.mean())
             f = left.fraction
             if f.value >= MAX_LEFT_DARK and f.lo > LEFT_DARK_ALLOWED and left.resolved(r.threshold):

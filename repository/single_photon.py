@@ -351,7 +351,8 @@ class SinglePhoton(PhotonChecks, CheckedArguments, EnvExperiment):
                     "single-photon calibration",
                     (
                         "node {}: {} clicks in {} attempts in the {} (dark counts expect {:.1f}): "
-                        "no photons in the window (excitation, detectors, gate_offset/gate_window?)"
+                        "no photons in the window (excitation, pumping, detectors, "
+                        "gate_offset/gate_window?)"
                     ).format(x, clicks, self.n_att[i], window, dark),
                 )
         from analysis.lifetime import fit_lifetime_tags  # same estimator as offline analysis

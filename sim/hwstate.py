@@ -445,6 +445,7 @@ def _restore_urukuls(eng: Any, urukuls: list[UrukulRecord]) -> None:
         spi = eng.channel(rec.spi_channel).phy
         dec = UrukulDecoder(eng, rec.spi_channel, rec.proto_rev)
         dec.cfg, dec.att, dec.cfg_written = rec.cfg, rec.att, rec.cfg_written
+        dec.cfg_initial = rec.cfg
         dec.att_initial = rec.att if getattr(rec, "att_written", True) else None
         for cs, regs in rec.dds_regs.items():
             dec.dds[cs].regs = dict(regs)

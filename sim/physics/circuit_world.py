@@ -39,7 +39,7 @@ class CircuitWorld:
     mu_s: float
     view: Any
     _t: int
-    _on: list[dict[str, bool]]
+    _on: list[dict[str, float]]
     _beam_ch: list[dict[str, int]]
     _ent_ch: set[int]
 
@@ -100,7 +100,7 @@ class CircuitWorld:
         if c.full is not None:  # attached
             return True
         a, b = self._on
-        return a["memory"] or a["gate"] or b["memory"] or b["gate"]
+        return bool(a["memory"] or a["gate"] or b["memory"] or b["gate"])
 
     def _net_apply(self, fn: Callable[[np.ndarray], np.ndarray]) -> None:
         """A linear map of the network pair's state, applied to the joint state if attached."""
@@ -129,7 +129,7 @@ class CircuitWorld:
             )
 
     # ---- events and segments ----------------------------------------------------------------
-    def _circuit_event(self, t: int, k: int, role: str, level: bool, was: bool) -> None:
+    def _circuit_event(self, t: int, k: int, role: str, level: float, was: float) -> None:
         if role != "gate" or self.circuit is None:
             return
         if level and not was:

@@ -73,7 +73,7 @@ class ClickLaw:
     ions: Any
     mu_s: float
     _t: int
-    _on: list[dict[str, bool]]
+    _on: list[dict[str, float]]
     _aom_since: list[int | None]
     _staged: list
     _diag: Any

@@ -69,6 +69,7 @@ def build_cycle_model(
     cycle_mu: int,
     n_bars: tuple[float, float] = (0.0, 0.0),
     jones: tuple[Jones, Jones] = (IDENTITY_JONES, IDENTITY_JONES),
+    pump_light: tuple[float, float] = (1, 1),
 ) -> CycleModel:
     """Compute the exact cycle law for one entangler configuration (no caching here).
 
@@ -76,11 +77,13 @@ def build_cycle_model(
     :param gates: gate input index → (start_mu, stop_mu) relative to cycle start.
     :param n_bars: mean phonon numbers of the two ions during the run.
     :param jones: each node's polarisation rotation to the analyser during the run.
+    :param pump_light: each node's pumping light relative to the lab's (:mod:`.beam_rf`; 0:
+        its pump beam gives no light, so the ion is not pumped).
     """
     wins = _node_windows(lab, outputs)
     ncs: list[NodeCycle] = []
     ems: list[NodeEmission | None] = []
-    for node, w, jo in zip(lab.nodes, wins, jones):
+    for node, w, jo, light in zip(lab.nodes, wins, jones, pump_light):
         ex = w.get("excite")
         if ex is None or ex[1] <= ex[0] or ex[0] >= cycle_mu:
             ncs.append(NodeCycle(None, 0.0, 0.0))
@@ -90,7 +93,7 @@ def build_cycle_model(
         stats = pulse_stats(node, ex[0], stop)
         pw = w.get("pump")
         t_pump = 0.0 if pw is None else max(min(pw[1], ex[0], cycle_mu) - pw[0], 0) * MU_S
-        r = pumping_probability(t_pump, node.pumping_time_s)
+        r = pumping_probability(t_pump * light, node.pumping_time_s)
         # stationary |0⟩ population: p = r + (1 − r)·p·(1 − p_emit/2)
         keep = 1 - 0.5 * stats.p_emit
         denom = 1 - (1 - r) * keep

@@ -43,8 +43,10 @@ class EntanglerRuns:
     _n_modes: tuple[float, ...] | None = None
     #: the last windows given to :meth:`cycle_model` (outputs, gates, cycle), their key part
     _windows_key: tuple[dict, dict, int, tuple] | None = None
-    #: the last model given: (its windows memo, thermal key, paths, model)
-    _last_model: tuple[tuple, int, Any, CycleModel] | None = None
+    #: the last model given: (its windows memo, thermal key, paths, model, pumping light)
+    _last_model: tuple[tuple, int, Any, CycleModel, tuple] | None = None
+    _beam_rf: list[dict[str, Any]]  # from BeamLight (attached)
+    _light: Callable[[Any, int], float]
 
     def cycle_model(
         self,
@@ -65,8 +67,10 @@ class EntanglerRuns:
         if t_start_mu is not None:
             self.advance(t_start_mu)
         self._note_run_light(outputs, cycle_mu)
-        jones = self.jones_pair(self._t if t_start_mu is None else t_start_mu)
+        t_run = self._t if t_start_mu is None else t_start_mu
+        jones = self.jones_pair(t_run)
         self._run_jones = jones
+        pump = self._run_pump_light(t_run)
         # the ions' temperatures enter the cycle law only through the thermal factor
         # Π 1/(1 + n̄/n_mode) of the mode overlap: models are cached per configuration and that
         # factor (to THERMAL_KEY_TOL; built with the n̄ of the first run that needs them)
@@ -78,9 +82,15 @@ class EntanglerRuns:
             part = (tuple(sorted(outputs.items())), tuple(sorted(gates.items())), cycle_mu)
             memo = self._windows_key = (dict(outputs), dict(gates), cycle_mu, part)
         last = self._last_model
-        if last is not None and last[0] is memo and last[1] == self._run_key and last[2] == jones:
+        if (
+            last is not None
+            and last[0] is memo
+            and last[1] == self._run_key
+            and last[2] == jones
+            and last[4] == pump
+        ):
             return last[3]  # (the last run's law: no key to build and hash)
-        key = (*memo[3], self._run_key, jones)
+        key = (*memo[3], self._run_key, jones, pump)
         model = self._models.get(key)
         if model is None:
             n_bars = tuple(float(f"{t.n:.6g}") for t in thermal)
@@ -91,10 +101,19 @@ class EntanglerRuns:
                 cycle_mu,
                 n_bars,  # type: ignore[arg-type]
                 jones,
+                pump,
             )
             self._models[key] = model
-        self._last_model = (memo, self._run_key, jones, model)
+        self._last_model = (memo, self._run_key, jones, model, pump)
         return model
+
+    def _run_pump_light(self, t_mu: int) -> tuple[float, float]:
+        """Each node's pumping light in an entangler run starting at ``t_mu`` (its pump beam's
+        light level, :mod:`.beam_rf`: 1 the lab's, 1 too for a beam without a DDS)."""
+        rf = self._beam_rf
+        return tuple(  # type: ignore[return-value]
+            1 if "pump" not in rf[k] else self._light(rf[k]["pump"], t_mu) for k in range(2)
+        )
 
     def _thermal_key(self, n_bars: Any) -> int:
         modes = self._n_modes

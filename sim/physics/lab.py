@@ -22,6 +22,8 @@ from sim.physics.lab_model import (
     BSA,
     ENCODINGS,
     FORMAT_DOC,
+    RF_KEYS,
+    RF_ROLES,
     Beam,
     Detector,
     DrtioLink,
@@ -140,6 +142,18 @@ def _check_range(
         raise LabError(f"lab {lab}: {path} = {value!r} is not physical (allowed {lo_b}{lo}, {hi}])")
 
 
+def _check_beam_rf(lab: str, path: str, beam: Beam) -> None:
+    """The RF keys of a beam (:class:`Beam`): a device name, values an AD9910 and a Urukul
+    attenuator can take."""
+    if beam.dds is not None and not isinstance(beam.dds, str):
+        raise LabError(f"lab {lab}: {path}.dds: expected a string, got {beam.dds!r}")
+    _check_range(lab, f"{path}.frequency_hz", beam.frequency_hz, 0, 1e9, lo_open=True)
+    _check_range(lab, f"{path}.amplitude", beam.amplitude, 0, 1, lo_open=True)
+    _check_range(lab, f"{path}.attenuation_db", beam.attenuation_db, 0, 31.5)
+    _check_range(lab, f"{path}.bandwidth_hz", beam.bandwidth_hz, 0, 1e9, lo_open=True)
+    _check_range(lab, f"{path}.saturation", beam.saturation, 0, 1e6, lo_open=True)
+
+
 def _check_physics(lab: Lab) -> None:
     """Reject non-physical numbers (probabilities outside [0, 1], negative rates, ...)."""
     n = lab.name
@@ -162,6 +176,8 @@ def _check_physics(lab: Lab) -> None:
             _check_range(n, f"{p}.optics.{k}", getattr(o, k), 0, 1)
         _check_range(n, f"{p}.optics.polarisation_mixing", o.polarisation_mixing, 0, 0.5)
         _check_range(n, f"{p}.optics.photon_delay_s", o.photon_delay_s, 0, 1e-3)
+        for role in RF_ROLES:
+            _check_beam_rf(n, f"{p}.beams.{role}", getattr(node, role))
         e = node.excite
         if e.mode not in ("pulsed", "aom"):
             raise LabError(f"lab {n}: {p}.beams.excite.mode = {e.mode!r}: use 'pulsed' or 'aom'")
@@ -296,6 +312,12 @@ def _node(lab: str, name: str, t: Mapping[str, Any]) -> Node:
     kw: dict[str, Any] = {k: t[k] for k in ("pumping_time_s", "t2_s", "dephasing")}
     kw["ions"], kw["gate"] = parse_ions(lab, p, t, _build)
     mode = beams["excite"].get("mode") if isinstance(beams["excite"], Mapping) else None
+    rf = sorted(RF_KEYS & set(beams["excite"])) if isinstance(beams["excite"], Mapping) else []
+    if rf:
+        raise LabError(
+            f"lab {lab}: {p}.beams.excite.{rf[0]}: unknown key (the excitation's light is not "
+            "modelled through a DDS)"
+        )
     excite_needs = [
         k
         for (rec, k), when in REQUIRED_WHEN.items()

@@ -37,6 +37,8 @@ __all__ = [
     "Node",
     "Optics",
     "QubitDrive",
+    "RF_KEYS",
+    "RF_ROLES",
     "Readout",
     "Reference",
     "Species",
@@ -46,6 +48,11 @@ ENCODINGS = ("polarisation",)  # extension points: "time_bin", "frequency"
 OUTPUT_KINDS = (Kind.TTL_OUT,)
 INPUT_KINDS = (Kind.TTL_INOUT,)
 DDS_KINDS = (Kind.AD9910,)
+#: the beams whose light an AOM on a DDS may make (:class:`Beam`'s RF keys), and those keys
+RF_ROLES = ("cool", "repump", "pump", "detect")
+RF_KEYS = frozenset(
+    {"dds", "frequency_hz", "amplitude", "attenuation_db", "bandwidth_hz", "saturation"}
+)
 
 
 #: the user's reference of the lab TOML format, named by the missing-key errors
@@ -129,14 +136,32 @@ class Optics:
 
 @dataclass(frozen=True)
 class Beam:
-    """A beam switched by a TTL output (or by an AD9910's RF switch).
+    """A beam switched by a TTL output (or by an AD9910's RF switch), its light made by an AOM
+    driven by an AD9910 (:mod:`sim.physics.beam_rf`): the lab's rates (cooling, pumping,
+    fluorescence) hold at the RF that Startup programs (``frequency_hz``, ``amplitude``,
+    ``attenuation_db``: its defaults); the light scales with the RF power, none without RF.
 
     :param device: device_db name of the switch (``ttl_out``) or of an ``ad9910``.
     :param delay_s: optical delay from the TTL edge to the light, in s.
+    :param dds: device_db name of the AD9910 driving the beam's AOM (None: ``device`` when it is
+        an AD9910, else no DDS: the light follows the switch alone).
+    :param frequency_hz: the AOM's RF frequency at which the beam is on the ion, in Hz.
+    :param amplitude: the DDS amplitude (fraction of full scale) at which the lab's rates hold.
+    :param attenuation_db: the Urukul attenuation at which the lab's rates hold, in dB.
+    :param bandwidth_hz: an RF further than this from ``frequency_hz`` puts no light on the ion
+        (the AOM's bandwidth and the transition); within it the detuning is not modelled, in Hz.
+    :param saturation: the transition's saturation parameter s₀ at the lab's RF power: the
+        scattering rate goes as s/(1 + s), s = s₀ × the RF power relative to the lab's.
     """
 
     device: str
     delay_s: float = 0.0
+    dds: str | None = None
+    frequency_hz: float = 110e6
+    amplitude: float = 0.5
+    attenuation_db: float = 10.0
+    bandwidth_hz: float = 10e6
+    saturation: float = 1.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -464,6 +489,9 @@ class Lab:
                     OUTPUT_KINDS + DDS_KINDS,
                     "a beam (an output)",
                 )
+                dds = getattr(n, role).dds
+                if dds is not None:
+                    need(f"{p}.beams.{role}.dds", dds, DDS_KINDS, "a beam's AOM drive")
             need(f"{p}.qubit_drive.switch", n.qubit.switch, OUTPUT_KINDS, "a switch (an output)")
             need(f"{p}.qubit_drive.dds", n.qubit.dds, DDS_KINDS, "the qubit drive")
             need(f"{p}.readout.pmt", n.readout.pmt, INPUT_KINDS, "a PMT (an input)")

@@ -58,7 +58,7 @@ class PeriodTracking:
     _t: int
     mu_s: float
     ions: Any
-    _on: list[dict[str, bool]]
+    _on: list[dict[str, float]]
     _aom_since: list[int | None]
     _staged: list
     _run_key: int

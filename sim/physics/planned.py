@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from .beam_rf import beam_level
 from .excitation import pumping_probability
 from .ions import Thermal, dephase, depolarise_qubit, is_diagonal, reset_qubit
 
@@ -24,7 +25,7 @@ def linear_step(
     rho: np.ndarray,
     k: int,
     node: Any,
-    on: dict[str, bool],
+    on: dict[str, float],
     t_a_s: float,
     t_b_s: float,
     coh_t0_s: float,
@@ -32,17 +33,20 @@ def linear_step(
 ) -> np.ndarray:
     """The deterministic part of one segment [t_a, t_b) for ion ``k`` with the beams ``on``:
     dephasing (T2, exponential or Gaussian from the coherence origin ``coh_t0_s``; skipped when
-    ``coherent`` is False), scattering of the cooling light, optical pumping. Linear in ``rho``."""
+    ``coherent`` is False), scattering of the cooling light, optical pumping (at the beams' light
+    levels, :mod:`.beam_rf`: True or 1 the lab's rate). Linear in ``rho``."""
     if coherent:
         if node.dephasing == "exponential":
             f = math.exp(-(t_b_s - t_a_s) / node.t2_s)
         else:
             f = math.exp(-(((t_b_s - coh_t0_s) ** 2) - ((t_a_s - coh_t0_s) ** 2)) / node.t2_s**2)
         rho = dephase(rho, k, f)
-    if on["cool"]:
-        rho = depolarise_qubit(rho, k, pumping_probability(t_b_s - t_a_s, node.pumping_time_s))
-    if on["pump"]:
-        rho = reset_qubit(rho, k, pumping_probability(t_b_s - t_a_s, node.pumping_time_s))
+    cool, pump = on["cool"], on["pump"]
+    if cool:
+        p = pumping_probability((t_b_s - t_a_s) * cool, node.pumping_time_s)
+        rho = depolarise_qubit(rho, k, p)
+    if pump:
+        rho = reset_qubit(rho, k, pumping_probability((t_b_s - t_a_s) * pump, node.pumping_time_s))
     return rho
 
 
@@ -71,7 +75,7 @@ class PlannedWindows:
     lab: Any
     ions: Any
     mu_s: float
-    _on: list[dict[str, bool]]
+    _on: list[dict[str, float]]
     _t: int
     _diag: Any
     _coh_t0: list[float]
@@ -80,7 +84,7 @@ class PlannedWindows:
     _circuit_busy: Any
 
     # ---- windows without randomness: one linear map -------------------------------------------
-    def _deterministic(self, events: list[tuple[int, int, int, str, int]]) -> bool:
+    def _deterministic(self, events: list[tuple[int, int, int, str, float]]) -> bool:
         """True when only cooling, repumping and pumping act in the window (no excitation,
         detection or qubit drive): the ions' evolution is then a fixed linear map of rho."""
         if self._circuit_busy():
@@ -94,7 +98,7 @@ class PlannedWindows:
         return True
 
     def _advance_planned(
-        self, events: list[tuple[int, int, int, str, int]], t0: int, t1: int
+        self, events: list[tuple[int, int, int, str, float]], t0: int, t1: int
     ) -> None:
         """:meth:`advance` for a deterministic window: the same segment physics as
         :meth:`_evolve`, applied as one memoised superoperator (cooling between entangler runs
@@ -146,7 +150,7 @@ class PlannedWindows:
 
     def _plan(
         self,
-        events: list[tuple[int, int, int, str, int]],
+        events: list[tuple[int, int, int, str, float]],
         t0: int,
         t1: int,
         offs: tuple[int, ...] | None,
@@ -166,7 +170,7 @@ class PlannedWindows:
         thermal_ops: list[tuple[int, bool, float]] = []
         t_prev = t0
         for t, k_ev, _, role, lvl in events + [(t1, -1, 0, "", 0)]:
-            if k_ev >= 0 and on[k_ev][role] == bool(lvl):
+            if k_ev >= 0 and on[k_ev][role] == beam_level(lvl):
                 continue  # no change of any beam: no segment boundary (as in advance)
             if t > t_prev:
                 dt = (t - t_prev) * mu
@@ -175,13 +179,14 @@ class PlannedWindows:
                         linear_step(m, k, node, on[k], t_prev * mu, t * mu, coh[k], coherent)
                         for m in stack
                     ]
-                    thermal_ops.append((k, bool(on[k]["cool"]), dt))
+                    cool = on[k]["cool"]  # (cooling at its light level: time scaled)
+                    thermal_ops.append((k, bool(cool), dt * cool if cool else dt))
                     if on[k]["pump"]:
                         coh[k] = t * mu
                         coh_rel[k] = t - t0
                 t_prev = t
             if k_ev >= 0:
-                on[k_ev][role] = bool(lvl)
+                on[k_ev][role] = beam_level(lvl)
         sop = np.zeros((16, 16), dtype=complex)
         for c, m in zip(cols, stack):
             sop[:, c] = m.reshape(16)

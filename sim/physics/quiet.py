@@ -173,7 +173,7 @@ class QuietAttempts:
     mu_s: float
     ions: Any
     _t: int
-    _on: list[dict[str, bool]]
+    _on: list[dict[str, float]]
     _aom_since: list[int | None]
     _staged: list
     _coh_t0: list[float]

@@ -83,6 +83,12 @@ class PhyView(Protocol):
         changes ``(t_mu, dB)`` before ``t_to_mu``, in dB (None: not written since power-up)."""
         ...
 
+    def dds_rf_switch(self, spi_channel: int, cs: int, t_mu: int) -> bool:
+        """Whether that AD9910's output passes the Urukul's RF switch at ``t_mu``: the CPLD's
+        CFG RF_SW bit of the channel or the channel's switch TTL (False: neither set since
+        power-up)."""
+        ...
+
 
 class World(Protocol):
     """What the engine calls (implemented by :class:`sim.physics.world.PhysicsWorld`)."""

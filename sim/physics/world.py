@@ -27,6 +27,7 @@ from sim.rtio.channels import Kind
 from sim.rtio.views import NEVER
 
 from .attempts import HERALD_PATTERNS, CycleModel, phase_unitary
+from .beam_rf import BeamLight, beam_level
 from .bsa import ORIGIN_A, ORIGIN_B, build_round
 from .circuit import CircuitRecord
 from .circuit_world import CIRCUIT_ROLES, CircuitWorld
@@ -68,7 +69,7 @@ class WorldRecord:
     t_mu: int
     rho: np.ndarray
     thermal_n: list[float]
-    on: list[dict[str, bool]]
+    on: list[dict[str, float]]
     aom_since: list[int | None]
     bright: list[int]
     coh_t0_s: list[float]
@@ -89,6 +90,7 @@ class PhysicsWorld(
     PlannedWindows,
     PolarisationTracking,
     EntanglerRuns,
+    BeamLight,
 ):
     """Physics of the two-node link behind the RTIO engine.
 
@@ -127,7 +129,7 @@ class PhysicsWorld(
         self._pmt_ch: list[int] = []
         self._ent_ch: set[int] = set()
         self._owned: list[tuple[int, int]] = []
-        self._on: list[dict[str, bool]] = [
+        self._on: list[dict[str, float]] = [
             dict.fromkeys(_ROLES + CIRCUIT_ROLES, False) for _ in range(2)
         ]
         self._aom_since: list[int | None] = [None, None]
@@ -137,8 +139,10 @@ class PhysicsWorld(
         self._diag: np.ndarray | None = None  # the ions' rho object last found diagonal
         self._plans: dict[tuple, tuple] = {}  # deterministic windows → superoperator plans
         self._models: dict[Any, CycleModel] = {}
-        self._beams: list[tuple[int, int, str, int, bool]] = []  # (node, order, role, ch, ent)
+        # (node, order, role, ch, ent, the beam's DDS: (spi, cs, beam) or None)
+        self._beams: list[tuple[int, int, str, int, bool, Any]] = []
         self._beam_channels: list[int] = []
+        self._beam_rf: list[dict[str, Any]] = [{}, {}]  # per node: role → its DDS (attached)
         self._beam_watch: Any = None  # the beams' outputs, for quiet_until (made on first use)
         self._run_key = 0  # thermal key of the last run's cycle model
         # an excitation's (node, length, stop given, path Jones) → (pulse statistics, emission)
@@ -200,8 +204,9 @@ class PhysicsWorld(
             )
         self._ent_ch = {ttl(o, "entangler output") for o in self.lab.entangler.outputs}
         self._attach_circuit(ttl)
+        rf = self._beam_rf = self._attach_beam_rf(view)
         self._beams = [
-            (k, _ORDER[role], role, ch, ch in self._ent_ch)
+            (k, _ORDER[role], role, ch, ch in self._ent_ch, rf[k].get(role))
             for k in range(2)
             for role, ch in self._beam_ch[k].items()
         ]
@@ -322,20 +327,21 @@ class PhysicsWorld(
 
     def _beam_events(
         self, levels: list[tuple[int, int, int]], t0: int
-    ) -> list[tuple[int, int, int, str, int]]:
+    ) -> list[tuple[int, int, int, str, float]]:
         """The beam events ``(t, node, order, role, level)`` of ``levels`` (the beams'
         :meth:`~sim.physics.view.PhyView.ttl_levels_many` from ``t0``), unsorted, without the
-        entangler's outputs in the intervals its runs own."""
+        entangler's outputs in the intervals its runs own. A beam on a DDS switched on has the
+        level of its light (:mod:`.beam_rf`: 1 the lab's, 0 none) in place of the TTL's."""
         owned = self._owned
         if owned:  # runs that ended before t0 can no longer hide an output
             owned = self._owned = [w for w in owned if w[1] > t0]
-        events: list[tuple[int, int, int, str, int]] = []
+        events: list[tuple[int, int, int, str, float]] = []
         beams = self._beams
         for t, i, lvl in levels:
-            k, order, role, ch, ent = beams[i]
+            k, order, role, ch, ent, rf = beams[i]
             if ent and owned and any(a <= t < b for a, b in owned):
                 continue
-            events.append((t, k, order, role, lvl))
+            events.append((t, k, order, role, lvl if not lvl or rf is None else self._light(rf, t)))
         return events
 
     def settle(self, t_mu: int) -> bool:
@@ -363,7 +369,7 @@ class PhysicsWorld(
         return True
 
     def _advance_events(
-        self, events: list[tuple[int, int, int, str, int]], t0: int, t_end_mu: int
+        self, events: list[tuple[int, int, int, str, float]], t0: int, t_end_mu: int
     ) -> None:
         """:meth:`advance` over a window with something random: event by event."""
         self._note_unplanned()
@@ -372,7 +378,7 @@ class PhysicsWorld(
         for t, k, _, role, lvl in events:
             if self._staged:
                 self._flush_staged(t)
-            elif on[k][role] == bool(lvl):
+            elif on[k][role] == beam_level(lvl):
                 continue  # no change of any beam: nothing happens at t
             if t > t_prev:  # (an empty segment evolves nothing)
                 self._evolve(t_prev, t)
@@ -380,13 +386,13 @@ class PhysicsWorld(
             post = self._q_post  # (a round fired in this pass: what follows it, for its law)
             if post is not None:
                 post.append((t, k, role, lvl))
-            self._event(t, k, role, bool(lvl))
+            self._event(t, k, role, beam_level(lvl))
         if self._staged:
             self._flush_staged(None)
         self._evolve(t_prev, t_end_mu)
         self._t = t_end_mu
 
-    def _event(self, t: int, k: int, role: str, level: bool) -> None:
+    def _event(self, t: int, k: int, role: str, level: float) -> None:
         was = self._on[k][role]
         self._on[k][role] = level
         node = self.lab.nodes[k]
@@ -551,13 +557,16 @@ class PhysicsWorld(
                         ions.rho, k, node, on, t_a * mu, t_b * mu, self._coh_t0[k], coherent
                     )
             if cool:
-                th.cool(dt)
+                th.cool(dt * cool)  # (a beam's light level: 1, True, the lab's rate)
             else:
                 th.heat(dt)
             if on["pump"]:
                 self._coh_t0[k] = t_b * mu
             if on["detect"]:
                 bright, dark = fluorescence_rates(node.readout, node.motion, th.n)
+                light = on["detect"]
+                if light != 1:  # the detection beam at another light level than the lab's
+                    bright = dark + (bright - dark) * light
                 rate = bright if self._bright[k] else dark
                 clicks = poisson_click_mu(self.rng, rate, t_a, t_b, mu)
                 if clicks:  # (none: nothing to queue)

@@ -27,6 +27,7 @@ class PhyViews:
     def _init_views(self) -> None:
         self.names: dict[str, tuple[Kind, int, dict]] = {}  # device name -> (kind, channel, extra)
         self.dds: dict[tuple[int, int], Any] = {}  # (spi channel, cs) -> DDS timeline
+        self._dds_sw: dict[tuple[int, int], int] | None = None  # (spi, cs) -> switch TTL channel
         #: :meth:`ttl_levels_many`'s last channel list and its (index, channel state) pairs
         self._many: tuple[list[int], list[tuple[int, ChannelState]]] = ([], [])
 
@@ -110,11 +111,6 @@ class PhyViews:
         """A watch on the outputs submitted to ``channels`` (:class:`OutputWatch`)."""
         return OutputWatch(self.channels, channels)
 
-    def ttl_level_at(self, channel: int, t_mu: int) -> int:
-        """Output level of a TTL-like channel at ``t_mu``."""
-        ch = self.ttl_levels(channel, NEG, t_mu + 1)
-        return ch[-1][1] if ch else 0
-
     def dds_timeline(self, spi_channel: int, cs: int) -> Any:
         """The (created on demand) AD9910 state timeline of ``cs`` on ``spi_channel``."""
         key = (spi_channel, cs)
@@ -149,6 +145,38 @@ class PhyViews:
             if attenuation is not None:
                 return attenuation(cs, t_from_mu, t_to_mu)
         return None, []
+
+    def dds_rf_switch(self, spi_channel: int, cs: int, t_mu: int) -> bool:
+        """Whether the AD9910 at ``cs`` on ``spi_channel`` passes its Urukul's RF switch at
+        ``t_mu``: the CPLD's RF_SW bit of the channel (CFG) or its switch TTL (the device's
+        ``sw``), as the CPLD ORs them. False without a Urukul CPLD on that bus."""
+        phy = self.channels[spi_channel].phy if spi_channel in self.channels else None
+        for slave in getattr(phy, "slaves", ()):
+            rf_switch = getattr(slave, "rf_switch", None)
+            if rf_switch is None:
+                continue
+            if rf_switch(cs, t_mu):
+                return True
+            sw = self._dds_switches().get((spi_channel, cs))
+            return sw is not None and bool(self.ttl_level_at(sw, t_mu))
+        return False
+
+    def _dds_switches(self) -> dict[tuple[int, int], int]:
+        """(SPI channel, chip select) → the RTIO channel of that AD9910's switch TTL (made on
+        first use, once every device is known)."""
+        known = self._dds_sw
+        if known is None:
+            known = self._dds_sw = {}
+            for kind, ch, extra in self.names.values():
+                sw = extra.get("sw") if kind == Kind.AD9910 else None
+                if sw in self.names:
+                    known[(ch, int(extra.get("cs", 0)))] = self.names[sw][1]
+        return known
+
+    def ttl_level_at(self, channel: int, t_mu: int) -> int:
+        """Output level of a TTL-like channel at ``t_mu``."""
+        ch = self.ttl_levels(channel, NEG, t_mu + 1)
+        return ch[-1][1] if ch else 0
 
 
 class OutputWatch:

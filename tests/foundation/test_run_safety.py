@@ -92,12 +92,21 @@ def _wait_cpu(proc: subprocess.Popen, timeout: float) -> float | None:
 
 @pytest.fixture(scope="module")
 def terminated(tmp_path_factory):
-    """Every experiment of :data:`TERMINATED` run by the CLI at once (``--hardware-faithful``:
-    no Startup needed, this is about termination only) and sent SIGTERM 1 s into its run()."""
+    """Every experiment of :data:`TERMINATED` run by the CLI at once, each after Startup in its
+    own working directory (without it the beams' DDSs send no RF: no light, no photons), and
+    sent SIGTERM 1 s into its run()."""
     procs = {}
     for name, (args, _, _) in TERMINATED.items():
         folder = tmp_path_factory.mktemp(name)  # its working directory: its own lab
         results = str(folder / "results")
+        startup = [os.path.join(ROOT, "repository", "startup.py"), "--device-db", DEVICE_DB]
+        subprocess.run(
+            [sys.executable, "-m", "sim", "run", *startup, "--seed", "2", "--results", results],
+            cwd=folder,
+            env=dict(os.environ, PYTHONPATH=ROOT),
+            check=True,
+            capture_output=True,
+        )
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -113,7 +122,6 @@ def terminated(tmp_path_factory):
                 "--results",
                 results,
                 "-v",
-                "--hardware-faithful",
             ],
             cwd=folder,
             stdout=subprocess.DEVNULL,

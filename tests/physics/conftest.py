@@ -24,6 +24,8 @@ for _k, _node in enumerate("ab"):
         50 + _k,
         {"cs": 7, "sw": f"node_{_node}.qubit_sw"},
     )
+    for _cs, _beam in enumerate(("cool", "pump", "detect")):  # the beams' AOM drives
+        DEVICES[f"node_{_node}.{_beam}_dds"] = (Kind.AD9910, 50 + _k, {"cs": 4 + _cs})
     DEVICES[f"node_{_node}.pmt"] = (Kind.TTL_INOUT, 20 + _k, {})
     DEVICES[f"node_{_node}.mem_sw"] = (Kind.TTL_OUT, 44 + _k, {})
     DEVICES[f"node_{_node}.gate_sw"] = (Kind.TTL_OUT, 46 + _k, {})
@@ -33,14 +35,24 @@ DEVICES["entangler"] = (Kind.ENTANGLER, 60, {})
 KINDS = {name: kind for name, (kind, _, _) in DEVICES.items()}
 
 
+#: what Startup programs into the beams' AD9910s (repository/startup.py's DDS_DEFAULTS)
+BEAM_DDS = DDSState(0, 110e6, 0.0, 0.5)
+
+
 class FakeView:
-    """Serves scripted TTL level changes and DDS states, like the engine's resolved outputs."""
+    """Serves scripted TTL level changes and DDS states, like the engine's resolved outputs. The
+    beams' AD9910s start as Startup leaves them (:data:`BEAM_DDS`, RF switch closed, the
+    attenuators not written: the lab's); ``rf_off`` holds the (spi, cs) whose switch is open."""
 
     def __init__(self, rng: np.random.Generator) -> None:
         self.rng = rng
         self.ttl: dict[int, list[tuple[int, int]]] = {}
         self.dds: dict[tuple[int, int], list[DDSState]] = {}
         self.att: dict[tuple[int, int], list[tuple[int, float]]] = {}
+        self.rf_off: set[tuple[int, int]] = set()
+        for name, (kind, spi, extra) in DEVICES.items():
+            if kind == Kind.AD9910 and not name.endswith("qubit_dds"):
+                self.dds[(spi, extra["cs"])] = [BEAM_DDS]
 
     def resolve_device(self, name: str) -> tuple[str, int, dict[str, Any]]:
         return DEVICES[name]
@@ -98,6 +110,9 @@ class FakeView:
         now = [a for t, a in changes if t <= t_from_mu]
         later = [(t, a) for t, a in changes if t_from_mu < t < t_to_mu]
         return (now[-1] if now else None), later
+
+    def dds_rf_switch(self, spi: int, cs: int, t_mu: int) -> bool:
+        return (spi, cs) not in self.rf_off
 
 
 def modify(lab: Lab, **changes: Any) -> Lab:

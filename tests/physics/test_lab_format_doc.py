@@ -28,9 +28,16 @@ NOT_KEYS = {
     "Node": {"name", "species", "optics", "cool", "repump", "pump", "excite", "detect", "qubit",
              "readout", "motion", "fibre", "reference", "ions", "gate"},
     "BSA": {"detectors"},
+    # Beam's RF keys, which the loader refuses in excite (its light is not made by a DDS)
+    "Excitation": {"dds", "frequency_hz", "amplitude", "attenuation_db", "bandwidth_hz",
+                   "saturation"},
 }  # fmt: skip
-#: documented defaults that are not a record default: the lab's name is the file's stem
-SPECIAL = {("Lab", "name"): "default: the file's name without `.toml`"}
+#: documented defaults that are not a record default: the lab's name is the file's stem, a
+#: beam's DDS its device when that is an AD9910
+SPECIAL = {
+    ("Lab", "name"): "default: the file's name without `.toml`",
+    ("Beam", "dds"): "default: `device` when it is an AD9910, else none",
+}
 
 
 def records() -> dict[str, type]:

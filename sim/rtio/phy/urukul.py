@@ -181,6 +181,8 @@ class UrukulDecoder:
         self._att_acc = 0
         self.dds = {cs: _DDSRegs() for cs in range(CS_DDS_CH0, CS_DDS_CH0 + 4)}
         self.cfg_log: list[tuple[int, int]] = []
+        #: CFG as this run found it (power-up: 0, every RF switch open), its writes in cfg_log
+        self.cfg_initial = 0
         #: the attenuator register as this run found it (None: not written since power-up)
         #: and its writes since, (time the transfer ended, register)
         self.att_initial: int | None = None
@@ -516,6 +518,13 @@ class UrukulDecoder:
 
     def rf_sw(self, ch: int) -> bool:
         return bool(self.cfg & (1 << ch))
+
+    def rf_switch(self, cs: int, t_mu: int) -> bool:
+        """Whether CFG's RF_SW bit of the AD9910 at chip select ``cs`` is set at ``t_mu`` (the
+        last CFG write ending at or before it; the CPLD ORs it with the channel's switch TTL)."""
+        i = bisect_right(self.cfg_log, (t_mu, 1 << 62))
+        cfg = self.cfg_log[i - 1][1] if i else self.cfg_initial
+        return bool(cfg & (1 << (cs - CS_DDS_CH0)))
 
     def att_mu(self, ch: int) -> int:
         return (self.att >> (8 * ch)) & 0xFF

@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: LGPL-3.0-or-later
+"""The light of the beams made by an AOM on an AD9910 (cooling, repumping, pumping, detection):
+how much of the lab's light a beam gives when its switch opens, from the RF its DDS sends.
+
+The lab's rates (cooling time, pumping time, fluorescence) hold at the RF that Startup programs,
+the beam's ``frequency_hz``, ``amplitude`` and ``attenuation_db`` (:class:`~.lab_model.Beam`). The
+AOM's diffracted light, so the beam's intensity, goes with the RF power: x = (A/A₀)² ×
+10^(−(att − att₀)/10) relative to the lab's. The ion scatters at s/(1 + s) with s = s₀·x
+(``saturation`` s₀ at the lab's power), so a rate relative to the lab's is
+x(1 + s₀)/(1 + s₀x): 1 at the lab's RF, 0 without RF. No RF is an AD9910 without an output
+since power-up (Startup not run), amplitude 0, its Urukul RF switch open (CFG RF_SW and the
+switch TTL both off), or a frequency more than ``bandwidth_hz`` from ``frequency_hz`` (the AOM
+diffracts into another angle, the light misses the ion or the transition); within that band the
+detuning is not modelled. An attenuator not written since power-up is taken at the lab's (its
+power-up state is not modelled, as for the qubit drive).
+
+The level is taken when the beam's switch opens and holds while it stays open: the world's beam
+events carry it in place of the TTL level (1: the lab's light, 0: none, else the relative rate),
+so that every path (event by event, planned windows, quiet attempts, entangler runs) sees the
+same beams. The physics reads the DDS through the engine's declared view
+(:class:`~.view.PhyView`: ``dds_state_at``, ``dds_attenuation``, ``dds_rf_switch``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sim.rtio.channels import Kind
+
+from .lab_model import RF_ROLES, Beam, LabError
+from .view import DDSState, PhyView
+
+__all__ = ["ASF_STEP", "BeamLight", "beam_level", "light_level", "relative_power"]
+
+#: one step of the AD9910's amplitude scale factor (14 bits): amplitudes closer than this to the
+#: lab's are the lab's (what the DDS can be set to)
+ASF_STEP = 1 / 0x3FFF
+#: half a step of the Urukul attenuator (1/8 dB)
+_ATT_HALF_STEP_DB = 1 / 16
+
+
+def relative_power(
+    beam: Beam, state: DDSState | None, attenuation_db: float | None, switch: bool
+) -> float:
+    """The RF power at the beam's AOM relative to the lab's (see the module docstring): 0 without
+    RF or beyond the bandwidth; ``state`` None: no output since power-up."""
+    if not switch or state is None or state.amplitude <= 0:
+        return 0.0
+    if abs(state.frequency_hz - beam.frequency_hz) > beam.bandwidth_hz:
+        return 0.0
+    amp = state.amplitude
+    if abs(amp - beam.amplitude) <= ASF_STEP:
+        amp = beam.amplitude
+    att = beam.attenuation_db if attenuation_db is None else attenuation_db
+    if abs(att - beam.attenuation_db) < _ATT_HALF_STEP_DB:
+        att = beam.attenuation_db
+    return (amp / beam.amplitude) ** 2 * 10 ** (-(att - beam.attenuation_db) / 10)
+
+
+def light_level(beam: Beam, x: float) -> float:
+    """The beam's rates relative to the lab's at relative RF power ``x``: x(1 + s₀)/(1 + s₀x);
+    exactly 1 at the lab's power, 0 without."""
+    if x == 1.0:
+        return 1
+    if x <= 0.0:
+        return 0
+    s0 = beam.saturation
+    return x * (1 + s0) / (1 + s0 * x)
+
+
+def beam_level(lvl: float) -> float:
+    """A beam's state from an event's level: a bool for a TTL level or the lab's light (1), the
+    light level itself otherwise (the world keeps the beams so: ``on[role]``)."""
+    return bool(lvl) if lvl == 0 or lvl == 1 else lvl
+
+
+class BeamLight:
+    """The beams' RF, resolved at attach and read at their switch-on (mixed into the world)."""
+
+    lab: Any
+    view: PhyView | None
+
+    def _attach_beam_rf(self, view: PhyView) -> list[dict[str, tuple[int, int, Beam]]]:
+        """Per node, role → (SPI channel, chip select, beam) of each beam driven by an AD9910
+        (its ``dds``, or its ``device`` when that is one).
+
+        :raises LabError: a ``dds`` the engine does not know or that is not an AD9910."""
+        out: list[dict[str, tuple[int, int, Beam]]] = []
+        for node in self.lab.nodes:
+            rf: dict[str, tuple[int, int, Beam]] = {}
+            for role in RF_ROLES:
+                beam = getattr(node, role)
+                name = beam.dds or beam.device
+                try:
+                    kind, spi, extra = view.resolve_device(name)
+                except KeyError:
+                    raise LabError(
+                        f"lab {self.lab.name}: {node.name}.beams.{role}.dds: device '{name}' "
+                        "unknown to the engine"
+                    ) from None
+                if kind == Kind.AD9910:
+                    rf[role] = (spi, int(extra.get("cs", 0)), beam)
+                elif beam.dds is not None:
+                    raise LabError(
+                        f"lab {self.lab.name}: {node.name}.beams.{role}.dds: '{name}' is a "
+                        f"{kind}, not an AD9910"
+                    )
+            out.append(rf)
+        return out
+
+    def _light(self, rf: tuple[int, int, Beam], t_mu: int) -> float:
+        """The light level of a beam whose switch opens at ``t_mu`` (:func:`light_level` of the
+        RF its DDS sends then)."""
+        view = self.view
+        assert view is not None
+        spi, cs, beam = rf
+        state = view.dds_state_at(spi, cs, t_mu)
+        if state is None or state.amplitude <= 0:
+            return 0
+        att, _ = view.dds_attenuation(spi, cs, t_mu, t_mu + 1)
+        x = relative_power(beam, state, att, view.dds_rf_switch(spi, cs, t_mu))
+        return light_level(beam, x)
