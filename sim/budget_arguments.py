@@ -34,6 +34,9 @@ from typing import Any
 
 __all__ = [
     "COUNTERPARTS",
+    "LOOP_OPTIONS",
+    "add_loop_options",
+    "loop_options",
     "BudgetInputs",
     "Counterpart",
     "budget_inputs",
@@ -162,3 +165,74 @@ def unmodelled_note(names: tuple[str, ...] | list[str]) -> str:
         )
         for reason, group in by_reason.items()
     )
+
+
+#: the budget command's options that are experiment arguments the loop timing follows:
+#: (option, argument, type, help)
+LOOP_OPTIONS = (
+    (
+        "--slack-margin",
+        "slack_margin_s",
+        float,
+        "the run's slack_margin in s, as the experiment takes it (default: the experiment's, "
+        "3e-6 gateware, 1.8e-6 cpu)",
+    ),
+    (
+        "--check-every",
+        "check_every",
+        int,
+        "the run's check_every: entangler runs (cpu: attempts) between pause checks, each a "
+        "synchronous RPC (default: the experiment's, 500)",
+    ),
+    (
+        "--attempts-per-cool",
+        "attempts_per_cool",
+        int,
+        "--path cpu: the run's attempts_per_cool (default: the experiment's, calib.link.run_s "
+        "over the cycle)",
+    ),
+)
+
+
+def add_loop_options(parser: Any) -> None:
+    """Add :data:`LOOP_OPTIONS` to the ``budget`` command's ``parser``."""
+    for option, _, kind, text in LOOP_OPTIONS:
+        parser.add_argument(option, type=kind, default=None, metavar="X", help=text)
+
+
+def loop_options(args: Any) -> dict[str, Any]:
+    """The :class:`~sim.physics.budget.LoopArguments` fields the ``budget`` command's options
+    ``args`` set (``--heralds-per-setting``, ``--parity-points`` and :data:`LOOP_OPTIONS`),
+    checked as the experiment of heralding path ``args.path`` checks its arguments.
+
+    :raises ValueError: a value the experiment would refuse, or an option with ``--gate``
+        (one line)."""
+    from drivers.link_timing import MIN_SLACK_MARGIN_S
+
+    options = [
+        ("--heralds-per-setting", "heralds_per_setting"),
+        ("--parity-points", "parity_points"),
+    ] + [(option, name) for option, name, _, _ in LOOP_OPTIONS]
+    out: dict[str, Any] = {}
+    for option, name in options:
+        value = getattr(args, name.removesuffix("_s"))
+        if value is None:
+            continue
+        floor = MIN_SLACK_MARGIN_S[args.path] if name == "slack_margin_s" else 1
+        if not value >= floor:
+            raise ValueError(
+                "{} {:g}: below the {} loop's minimum {:g} s (the experiment refuses it)".format(
+                    option, value, args.path, floor
+                )
+                if name == "slack_margin_s"
+                else "{} {}: need at least 1".format(option, value)
+            )
+        if args.gate:
+            raise ValueError("{} is for the entanglement budget, not with --gate".format(option))
+        if name == "attempts_per_cool" and args.path != "cpu":
+            raise ValueError(
+                "{} is an argument of the CPU loop (--path cpu); the entangler re-cools after "
+                "each run (--set loop.run_s=…)".format(option)
+            )
+        out[name] = value
+    return out

@@ -87,7 +87,9 @@ class LoopArguments:
     :param gate_mu: the detection gate ``(start, stop)`` the experiment plays, in mu (ns) from
         the excitation pulse start: its ``calib.photon.gate_start_mu``/``gate_stop_mu``. None:
         the lab's nominal gate (:func:`gate_window`).
-    :param check_every: entangler runs between pause checks.
+    :param check_every: entangler runs (CPU path: attempts) between pause checks.
+    :param attempts_per_cool: CPU path: attempts between two coolings (0: the lab's run over
+        its cycle, the CPU experiment's default).
     """
 
     heralds_per_setting: int = HERALDS_PER_SETTING
@@ -95,6 +97,7 @@ class LoopArguments:
     slack_margin_s: float = GATEWARE_MARGIN_S
     gate_mu: tuple[int, int] | None = None
     check_every: int = CHECK_EVERY
+    attempts_per_cool: int = 0
 
 
 DEFAULT_ARGUMENTS = LoopArguments()
@@ -381,6 +384,7 @@ def budget_dict(
     bd = predict(lab, mode, two_chassis, arguments)
     t = herald_timing(lab, mode, two_chassis, arguments)
     gate = gate_window(lab, lab.nodes[0], arguments.gate_mu)
+    link = {k.removeprefix("calib.link."): v for k, v in link_datasets(lab).items()}
     return {
         "lab": bd.lab,
         "mode": bd.mode,
@@ -403,6 +407,9 @@ def budget_dict(
         "herald_time_s": bd.herald_time_s,
         "rate_hz": bd.rate_hz,
         "lab_duty_cycle": lab_duty_cycle(1 / bd.attempt_rate_hz, bd.rate_hz, bd.p_succ),
+        "slack_margin_s": arguments.slack_margin_s,
+        "check_every": arguments.check_every,
+        "pulses_s": [link[k] for k in ("pump_start_s", "pump_stop_s", "excite_time_s")],
         **fidelity_fields(bd),
     }
 
@@ -510,6 +517,14 @@ def format_budget(
             f" = {d['rate_hz']:.1f} s^-1"
         ),
         lab_duty_line(d),
+        (
+            f"  the run's arguments assumed            slack_margin {d['slack_margin_s']:g} s, "
+            f"check_every {d['check_every']} (--slack-margin, --check-every)"
+        ),
+        (
+            "    pump [{:.0f}, {:.0f}) ns, excitation at {:.0f} ns: calib.link.* (other pump_start/"
+            "pump_stop: --set loop.pump_s=STOP-START)".format(*(x * 1e9 for x in d["pulses_s"]))
+        ),
         f"  heralded-state fidelity                F = {d['fidelity_state']:.4f}",
         (
             f"  measured fidelity (with SPAM)          F = {d['fidelity_measured']:.4f}"

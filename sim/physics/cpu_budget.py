@@ -122,7 +122,8 @@ def cpu_herald_timing(
     """The loop the CPU experiment plays at ``lab`` with its default arguments but
     ``arguments`` (analysis ``mode``; one chassis): the lab's ``calib.link.*`` (cycle, run,
     cooling, excitation time), the gate ``arguments.gate_mu`` or the nominal one
-    (:func:`sim.lab_datasets.calibration_datasets`),
+    (:func:`sim.lab_datasets.calibration_datasets`), the pause checks and coolings of
+    ``arguments.check_every`` and ``attempts_per_cool`` (0: run over cycle, as the experiment),
     the margin and the cooling rounded down to mu as the experiment converts them."""
     link = link_datasets(lab)
     cycle_mu = round(link["calib.link.cycle_s"] / _REF_PERIOD_S)
@@ -141,7 +142,8 @@ def cpu_herald_timing(
         loop=base,
         gate_end_mu=excite_mu + gate_stop,
         gate_length_mu=gate_stop - gate_start,
-        attempts_per_cool=max(1, math.ceil(run_mu / cycle_mu)),
+        attempts_per_cool=arguments.attempts_per_cool or max(1, math.ceil(run_mu / cycle_mu)),
+        check_every=arguments.check_every,
         clicks=click_probabilities(lab, arguments.gate_mu),
         readout_counts_b=0.5 * (bright + dark) * node_b.readout.duration_s,
     )
@@ -189,6 +191,7 @@ def cpu_budget_dict(
         "attempt_rate_hz": b.attempt_rate_hz,
         "attempts_per_cool": t.attempts_per_cool,
         "slack_margin_s": t.loop.margin_mu * 1e-9,
+        "check_every": t.check_every,
         "loop_time_per_attempt_s": t.loop_attempt_mu * 1e-9,
         "duty_cycle": t.duty_cycle,
         "loop_rate_hz": b.loop_rate_hz,
@@ -240,7 +243,8 @@ def format_cpu_budget(
         ),
         (
             f"    clicks per attempt (det0..3)         {c[0]:.2e} {c[1]:.2e} {c[2]:.2e} {c[3]:.2e}"
-            f"; re-cooling every {d['attempts_per_cool']} attempts"
+            f"; re-cooling every {d['attempts_per_cool']} attempts, pause check every "
+            f"{d['check_every']}"
         ),
         (
             "  loop time per attempt                  "

@@ -89,6 +89,32 @@ def test_silent_loop_lab_time_is_the_models(tmp_path, name):
     assert t.attempt_mu == {"oxford2020": 3248, "duke2024": 4152}[name]
 
 
+def test_silent_loop_follows_the_runs_cooling_and_check_arguments(tmp_path):
+    """The budget of a run with its own ``attempts_per_cool`` and ``check_every`` (``budget
+    --path cpu --attempts-per-cool 20 --check-every 45``) is that run's lab time to the mu.
+    Before 2026-12-02 the CPU budget kept the lab's 191 attempts per cooling and 500 per check
+    whatever the run played (at oxford2020, Z mode, gate [29, 44): ``attempts_per_cool=20``,
+    300 heralds, simulated R = 47.7 ± 2.8 s⁻¹ against the budget's 62.8, −5.5σ; now 49.8)."""
+    from dataclasses import replace
+
+    from sim.physics.cpu_budget import CPU_ARGUMENTS
+
+    lab = _lab("oxford2020", *SILENT)
+    args = {"attempts_per_cool": 20, "check_every": 45}
+    t = cpu_herald_timing(lab, "z", replace(CPU_ARGUMENTS, **args))
+    assert (t.attempts_per_cool, t.check_every) == (20, 45)
+    k = -(-t.check_every // t.attempts_per_cool)
+    lab_mu = []
+    model = []
+    for i, n in enumerate((7, 7 + 4 * k * t.attempts_per_cool + 13)):
+        d = _run(tmp_path / str(i), lab, heralds_per_setting=1, herald_timeout=n, **args)
+        coolings = int(d["totals.runs"])
+        assert coolings == -(-n // t.attempts_per_cool)
+        lab_mu.append(round(d["totals.lab_time_s"] * 1e9))
+        model.append(t.lab_time_mu(n, coolings, 0, settings=0, checks=(coolings - 1) // k))
+    assert lab_mu[1] - lab_mu[0] == pytest.approx(model[1] - model[0], abs=0.5), (lab_mu, model)
+
+
 def test_dark_count_clicks_cost_what_the_model_says(tmp_path):
     """Dark counts in det0 and det2 alone (3 % each per attempt; never a herald pattern): the
     lab time beyond the silent loop's is the clicks' (det0 ≈ 225 mu, det2 240), within 3σ of
