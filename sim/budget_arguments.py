@@ -36,6 +36,7 @@ __all__ = [
     "COUNTERPARTS",
     "LOOP_OPTIONS",
     "add_loop_options",
+    "assumed_lines",
     "loop_options",
     "BudgetInputs",
     "Counterpart",
@@ -236,3 +237,24 @@ def loop_options(args: Any) -> dict[str, Any]:
             )
         out[name] = value
     return out
+
+
+def assumed_lines(d: dict) -> list[str]:
+    """The gateware budget's lines naming what it assumes of a run besides its gate and mode
+    (``d``: a budget dict's ``slack_margin_s``, ``check_every``, ``pulses_s``, ``readout_s``):
+    the arguments it follows and how to give a run's own."""
+    pump0, pump1, excite = (x * 1e9 for x in d["pulses_s"])
+    return [
+        (
+            f"  the run's arguments assumed            slack_margin {d['slack_margin_s']:g} s, "
+            f"check_every {d['check_every']} (--slack-margin, --check-every)"
+        ),
+        (
+            f"    pump [{pump0:.0f}, {pump1:.0f}) ns, excitation at {excite:.0f} ns: calib.link.* "
+            "(other pump_start/pump_stop: --set loop.pump_s=STOP-START)"
+        ),
+        (
+            "    readout {:g}, {:g} µs (nodes' readout.duration_s; a readout calibration with "
+            "another detection_time: --set)".format(*(x * 1e6 for x in d["readout_s"]))
+        ),
+    ]

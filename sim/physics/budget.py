@@ -46,6 +46,7 @@ from drivers.link_timing import (
     mean_rotation,
 )
 from drivers.node_calibration import DEFAULT_CALIBRATION
+from sim.budget_arguments import assumed_lines
 
 from .excitation import pumping_probability
 from .lab import Lab, Node
@@ -410,6 +411,7 @@ def budget_dict(
         "slack_margin_s": arguments.slack_margin_s,
         "check_every": arguments.check_every,
         "pulses_s": [link[k] for k in ("pump_start_s", "pump_stop_s", "excite_time_s")],
+        "readout_s": [n.readout.duration_s for n in lab.nodes],
         **fidelity_fields(bd),
     }
 
@@ -517,14 +519,7 @@ def format_budget(
             f" = {d['rate_hz']:.1f} s^-1"
         ),
         lab_duty_line(d),
-        (
-            f"  the run's arguments assumed            slack_margin {d['slack_margin_s']:g} s, "
-            f"check_every {d['check_every']} (--slack-margin, --check-every)"
-        ),
-        (
-            "    pump [{:.0f}, {:.0f}) ns, excitation at {:.0f} ns: calib.link.* (other pump_start/"
-            "pump_stop: --set loop.pump_s=STOP-START)".format(*(x * 1e9 for x in d["pulses_s"]))
-        ),
+        *assumed_lines(d),
         f"  heralded-state fidelity                F = {d['fidelity_state']:.4f}",
         (
             f"  measured fidelity (with SPAM)          F = {d['fidelity_measured']:.4f}"
