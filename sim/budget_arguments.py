@@ -192,6 +192,13 @@ LOOP_OPTIONS = (
         "--path cpu: the run's attempts_per_cool (default: the experiment's, calib.link.run_s "
         "over the cycle)",
     ),
+    (
+        "--excite-time",
+        "excite_time_s",
+        float,
+        "--path cpu: the run's excite_time in s (the reads wait for the gate after it; default: "
+        "calib.link.excite_time_s)",
+    ),
 )
 
 
@@ -219,14 +226,14 @@ def loop_options(args: Any) -> dict[str, Any]:
         value = getattr(args, name.removesuffix("_s"))
         if value is None:
             continue
-        floor = MIN_SLACK_MARGIN_S[args.path] if name == "slack_margin_s" else 1
+        floor = {"slack_margin_s": MIN_SLACK_MARGIN_S[args.path], "excite_time_s": 0.0}.get(name, 1)
         if not value >= floor:
             raise ValueError(
                 "{} {:g}: below the {} loop's minimum {:g} s (the experiment refuses it)".format(
                     option, value, args.path, floor
                 )
                 if name == "slack_margin_s"
-                else "{} {}: need at least 1".format(option, value)
+                else "{} {}: need at least {}".format(option, value, floor)
             )
         if args.gate:
             raise ValueError("{} is for the entanglement budget, not with --gate".format(option))
@@ -234,6 +241,11 @@ def loop_options(args: Any) -> dict[str, Any]:
             raise ValueError(
                 "{} is an argument of the CPU loop (--path cpu); the entangler re-cools after "
                 "each run (--set loop.run_s=…)".format(option)
+            )
+        if name == "excite_time_s" and args.path != "cpu":
+            raise ValueError(
+                "{}: the CPU loop's reads wait for it (--path cpu); the entangler's figures do "
+                "not depend on it (its gate follows the excitation)".format(option)
             )
         out[name] = value
     return out

@@ -91,6 +91,8 @@ class LoopArguments:
     :param check_every: entangler runs (CPU path: attempts) between pause checks.
     :param attempts_per_cool: CPU path: attempts between two coolings (0: the lab's run over
         its cycle, the CPU experiment's default).
+    :param excite_time_s: CPU path: the excitation's start in the attempt (s; 0: the lab's
+        ``calib.link.excite_time_s``), which with the gate sets when the reads return.
     """
 
     heralds_per_setting: int = HERALDS_PER_SETTING
@@ -99,6 +101,7 @@ class LoopArguments:
     gate_mu: tuple[int, int] | None = None
     check_every: int = CHECK_EVERY
     attempts_per_cool: int = 0
+    excite_time_s: float = 0.0
 
 
 DEFAULT_ARGUMENTS = LoopArguments()

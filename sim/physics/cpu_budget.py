@@ -124,11 +124,12 @@ def cpu_herald_timing(
     cooling, excitation time), the gate ``arguments.gate_mu`` or the nominal one
     (:func:`sim.lab_datasets.calibration_datasets`), the pause checks and coolings of
     ``arguments.check_every`` and ``attempts_per_cool`` (0: run over cycle, as the experiment),
+    the excitation at ``arguments.excite_time_s`` (0: the lab's),
     the margin and the cooling rounded down to mu as the experiment converts them."""
     link = link_datasets(lab)
     cycle_mu = round(link["calib.link.cycle_s"] / _REF_PERIOD_S)
     run_mu = round(link["calib.link.run_s"] / _REF_PERIOD_S)
-    excite_mu = round(link["calib.link.excite_time_s"] / _REF_PERIOD_S)
+    excite_mu = round((arguments.excite_time_s or link["calib.link.excite_time_s"]) / _REF_PERIOD_S)
     gate_start, gate_stop = arguments.gate_mu or _nominal_gate(lab)
     base = replace(
         herald_timing(lab, mode, False, arguments),
@@ -192,6 +193,7 @@ def cpu_budget_dict(
         "attempts_per_cool": t.attempts_per_cool,
         "slack_margin_s": t.loop.margin_mu * 1e-9,
         "check_every": t.check_every,
+        "gate_end_s": t.gate_end_mu * 1e-9,
         "loop_time_per_attempt_s": t.loop_attempt_mu * 1e-9,
         "duty_cycle": t.duty_cycle,
         "loop_rate_hz": b.loop_rate_hz,

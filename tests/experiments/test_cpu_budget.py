@@ -89,25 +89,37 @@ def test_silent_loop_lab_time_is_the_models(tmp_path, name):
     assert t.attempt_mu == {"oxford2020": 3248, "duke2024": 4152}[name]
 
 
-def test_silent_loop_follows_the_runs_cooling_and_check_arguments(tmp_path):
+@pytest.mark.parametrize(
+    "sets,arguments,fields",
+    [
+        (
+            (),
+            {"attempts_per_cool": 20, "check_every": 45},
+            {"attempts_per_cool": 20, "check_every": 45},
+        ),
+        (("loop.cycle_s=2e-6",), {"excite_time": 1500e-9}, {"excite_time_s": 1500e-9}),
+    ],
+)
+def test_silent_loop_follows_the_runs_arguments(tmp_path, sets, arguments, fields):
     """The budget of a run with its own ``attempts_per_cool`` and ``check_every`` (``budget
-    --path cpu --attempts-per-cool 20 --check-every 45``) is that run's lab time to the mu.
-    Before 2026-12-02 the CPU budget kept the lab's 191 attempts per cooling and 500 per check
-    whatever the run played (at oxford2020, Z mode, gate [29, 44): ``attempts_per_cool=20``,
-    300 heralds, simulated R = 47.7 ± 2.8 s⁻¹ against the budget's 62.8, −5.5σ; now 49.8)."""
+    --path cpu --attempts-per-cool 20 --check-every 45``) or ``excite_time`` (``--excite-time
+    1500e-9``) is that run's lab time to the mu. Before 2026-12-02 the CPU budget kept the
+    lab's 191 attempts per cooling, 500 per check and excitation at 584 ns whatever the run
+    played (at oxford2020, Z mode, gate [29, 44), 300 heralds each: ``attempts_per_cool=20``
+    simulated R = 47.7 ± 2.8 s⁻¹ against the budget's 62.8, −5.5σ, now 49.8;
+    ``excite_time=1500e-9 cycle_length=2e-6`` 47.2 ± 2.7 against 61.0 with ``--set
+    loop.cycle_s=2e-6``, −5.1σ, now 48.6)."""
     from dataclasses import replace
 
     from sim.physics.cpu_budget import CPU_ARGUMENTS
 
-    lab = _lab("oxford2020", *SILENT)
-    args = {"attempts_per_cool": 20, "check_every": 45}
-    t = cpu_herald_timing(lab, "z", replace(CPU_ARGUMENTS, **args))
-    assert (t.attempts_per_cool, t.check_every) == (20, 45)
+    lab = _lab("oxford2020", *SILENT, *sets)
+    t = cpu_herald_timing(lab, "z", replace(CPU_ARGUMENTS, **fields))
     k = -(-t.check_every // t.attempts_per_cool)
     lab_mu = []
     model = []
     for i, n in enumerate((7, 7 + 4 * k * t.attempts_per_cool + 13)):
-        d = _run(tmp_path / str(i), lab, heralds_per_setting=1, herald_timeout=n, **args)
+        d = _run(tmp_path / str(i), lab, heralds_per_setting=1, herald_timeout=n, **arguments)
         coolings = int(d["totals.runs"])
         assert coolings == -(-n // t.attempts_per_cool)
         lab_mu.append(round(d["totals.lab_time_s"] * 1e9))

@@ -57,6 +57,8 @@ def test_cpu_options_are_the_runs_arguments(capsys):
         (["--path", "cpu", "--slack-margin", "1.5e-6"], "below the cpu loop's minimum"),
         (["--check-every", "0"], "--check-every 0: need at least 1"),
         (["--attempts-per-cool", "20"], "an argument of the CPU loop (--path cpu)"),
+        (["--excite-time", "1e-6"], "the CPU loop's reads wait for it (--path cpu)"),
+        (["--path", "cpu", "--excite-time", "-1e-9"], "need at least 0"),
         (["--gate", "--check-every", "3"], "--check-every is for the entanglement budget"),
     ],
 )
