@@ -58,7 +58,7 @@ def test_cpu_options_are_the_runs_arguments(capsys):
         (["--check-every", "0"], "--check-every 0: need at least 1"),
         (["--attempts-per-cool", "20"], "an argument of the CPU loop (--path cpu)"),
         (["--excite-time", "1e-6"], "the CPU loop's reads wait for it (--path cpu)"),
-        (["--path", "cpu", "--excite-time", "-1e-9"], "need at least 0"),
+        (["--path", "cpu", "--excite-time=-1e-9"], "need at least 0"),
         (["--gate", "--check-every", "3"], "--check-every is for the entanglement budget"),
     ],
 )
