@@ -37,14 +37,18 @@ REFUSED = [
         "need pump_start < pump_stop <= excite_time",
     ),
     ("remote_entanglement_cpu.py", {"cycle_length": 0.3e-6}, "ends after the 300 ns cycle"),
+    ("hom.py", {"delays": "[0, 4, 400]"}, "whole 8 ns steps"),
+    ("hom.py", {"delays": "[0, 8, 16]"}, "the reference delay 16 ns is below 5 photon lifetimes"),
 ]
 
 
 @pytest.mark.parametrize("experiment,arguments,message", REFUSED)
 def test_unplayable_loop_timing_is_refused(tmp_path, experiment, arguments, message):
     sim = simulation(tmp_path)
+    sim.dataset_db.set("calib.photon.tau_s", 7.4e-9, persist=True)  # (single photon's)
     with sim:
-        result = sim.run(REPO / experiment, None, {**Z, **arguments})
+        common = Z if "remote" in experiment else {"runs_per_delay": 1}
+        result = sim.run(REPO / experiment, None, {**common, **arguments})
     assert result.exit_code == 2, result.error_message
     assert message in result.error_message
     assert "\n" not in result.error_message
