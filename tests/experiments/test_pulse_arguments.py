@@ -65,3 +65,23 @@ def test_pump_ending_at_the_excitation_is_played(tmp_path):
             {**Z, "pump_stop": 504e-9, "excite_time": 504e-9},
         )
     assert result.exit_code == 0, result.error_message
+
+
+def test_remote_gate_correction_delay_below_the_reads_is_refused(tmp_path):
+    """``correction_delay`` under the CPU time of the network ions' reads before the
+    corrections (≈ 1 µs at oxford2025) underflowed every shot, which the kernel retried without
+    end and without a pause check: before 2026-12-02 ``correction_delay=0`` ran 914 s with no
+    shot and stopped only at a second SIGTERM (0.9 µs likewise; 1 µs: 4 shots, 73 underflows
+    recovered). Refused in one line, exit 2 (before Startup: a kernel that ran would stop at
+    the Urukuls, exit 1, where the unrefused value looped)."""
+    sim = simulation(tmp_path, lab="oxford2025", startup=False)
+    with sim:
+        result = sim.run(
+            REPO / "remote_gate.py",
+            None,
+            {"analysis": "truth_table", "heralds_per_setting": 1, "correction_delay": 0.9e-6},
+        )
+    assert result.exit_code == 2, result.error_message
+    assert (
+        "'correction_delay'" in result.error_message and "must be ≥ 1e-06" in result.error_message
+    )
