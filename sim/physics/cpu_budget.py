@@ -249,6 +249,10 @@ def format_cpu_budget(
             f"{d['check_every']}"
         ),
         (
+            f"    reads wait for the gate's end at {d['gate_end_s'] * 1e9:.0f} ns (the run's "
+            "excite_time: --excite-time; --set loop.pump_s moves the lab's, so give both)"
+        ),
+        (
             "  loop time per attempt                  "
             f"{d['loop_time_per_attempt_s'] * 1e6:.3f} µs, duty cycle D = {d['duty_cycle']:.3f}"
         ),
