@@ -9,6 +9,7 @@ calibration and the herald bound, the entangler's setup and the re-cooling DMA t
 from artiq.experiment import *
 from numpy import int32, int64
 
+from drivers.arguments import ArgumentValueError
 from drivers.bsa import HERALD_PATTERNS
 from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B
 from drivers.link_timing import (
@@ -66,13 +67,13 @@ class GatewareLoop:
         }
         self.cycle_mu = int64(s2mu(t["cycle_s"])) & ~7
         if not CYCLE_MIN_MU <= self.cycle_mu <= CYCLE_MAX_MU:
-            raise ValueError(
+            raise ArgumentValueError(
                 "cycle length {:.0f} ns outside the entangler's {}..{} ns".format(
                     t["cycle_s"] * 1e9, CYCLE_MIN_MU, CYCLE_MAX_MU
                 )
             )
         if not 1 <= s2mu(t["run_s"]) // self.cycle_mu < RUN_MAX_CYCLES:
-            raise ValueError(
+            raise ArgumentValueError(
                 "run_duration {:.3g} s: must be at least one cycle and below {} cycles "
                 "(14-bit cycle counter)".format(t["run_s"], RUN_MAX_CYCLES)
             )
@@ -81,13 +82,14 @@ class GatewareLoop:
         self.pump_stop_mu = int32(s2mu(t["pump_stop_s"]))
         self.excite_mu = int32(s2mu(t["excite_time_s"])) & ~7
         self.excite_len_mu = int32(max(self.node_a.t_excite_mu, self.node_b.t_excite_mu))
+        self.check_pulse_windows(self.pump_start_mu, self.pump_stop_mu, self.excite_mu)
         # gate window relative to the excitation pulse start (single-photon calibration)
         gate0 = int32(self.get_dataset("calib.photon.gate_start_mu", 0))
         gate1 = int32(self.get_dataset("calib.photon.gate_stop_mu", 60))
         self.gate_start_mu = int32(self.excite_mu + gate0)
         self.gate_stop_mu = int32(self.excite_mu + gate1)
         if self.gate_stop_mu >= self.cycle_mu:
-            raise ValueError(
+            raise ArgumentValueError(
                 "the gate window [{}, {}) ns (excite_time {} ns + calib.photon.gate_start/stop_mu)"
                 " ends after the {} ns cycle: lengthen the cycle (calib.link.cycle_s, "
                 "cycle_length) or excite earlier".format(

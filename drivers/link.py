@@ -135,6 +135,22 @@ class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
                 tooltip="{} (default: calib.link.{})".format(what, key),
             )
 
+    def check_pulse_windows(self, pump_start_mu, pump_stop_mu, excite_mu):
+        """Refuse a pump window that is empty or does not end by the excitation pulse (mu from
+        the cycle start, as played). A pump still on when the ion is excited would pump the
+        qubit out of its entanglement with the photon; the simulator counts only the pumping
+        before the excitation, so such a run would report the fidelity of a link the lab does
+        not have. Host, in ``prepare``.
+
+        :raises ArgumentValueError: the window and the excitation, in one line."""
+        if not pump_start_mu < pump_stop_mu <= excite_mu:
+            raise ArgumentValueError(
+                "pump window [{}, {}) ns and excitation at {} ns: need pump_start < pump_stop "
+                "<= excite_time (the pump must end before the ion is excited)".format(
+                    pump_start_mu, pump_stop_mu, excite_mu
+                )
+            )
+
     def note_uncalibrated(self):
         """Warn about the :data:`CALIBRATIONS` missing from the dataset store, and record them
         in ``ionlink.uncalibrated`` (empty when calibrated). Host, in ``prepare``."""

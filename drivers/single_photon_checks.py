@@ -46,6 +46,21 @@ class PhotonChecks:
                 ).format(start, end - start, window, DECAY_GATES * (stop - start)),
             )
 
+    def check_window_holds_rise(self, onset, window):
+        """Refused when the rising edge ``onset`` (mu after the excitation) the fit found is the
+        window's first ns: the photons were already arriving when the window opened, so the
+        edge, and the gate that opens at it, would be the window's start, late by however much
+        of the arrivals it missed (before 2026-12-02: ``gate_offset=480e-9`` at duke2024, whose
+        photons arrive from 471 ns, stored the gate [479, 524), exit 0)."""
+        if onset <= self.offset_mu:
+            raise refused(
+                "single-photon calibration",
+                (
+                    "the photons' rising edge is the start of the {}: they were arriving before "
+                    "it opened, so the gate would open late; lower gate_offset"
+                ).format(window),
+            )
+
     def dark_click_probability(self, start, stop):
         """Dark clicks per attempt in [``start``, ``stop``) (mu after the excitation) from the
         calibrated rates r of the four detectors: a detector's first click in the window is

@@ -39,7 +39,7 @@ from artiq.coredevice.exceptions import RTIOUnderflow
 from artiq.experiment import *
 from numpy import int32, int64
 
-from drivers.arguments import CheckedArguments
+from drivers.arguments import ArgumentValueError, CheckedArguments
 from drivers.dark_rates import read_dark_calibration
 from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B
 from drivers.link import SCHEMA_VERSION
@@ -96,7 +96,7 @@ class HOM(CheckedArguments, EnvExperiment):
         def s2mu(x):
             return nearest_mu(self.core, x)
 
-        self.delay_list = [int32(d) & ~7 for d in self.delays]
+        self.delay_list = self.checked_delays()
         max_delay = max(self.delay_list)
         self.pump_start_mu = int32(s2mu(link_default(self, "pump_start_s")))
         self.pump_stop_mu = int32(s2mu(link_default(self, "pump_stop_s")))
@@ -110,7 +110,7 @@ class HOM(CheckedArguments, EnvExperiment):
         self.gate0, self.gate1 = int32(gate0), int32(gate1)
         self.cycle_mu = int32((self.excite_mu + gate1 + 64 + 7) & ~7)
         if self.cycle_mu > 8176:
-            raise ValueError(
+            raise ArgumentValueError(
                 "HOM cycle {} ns exceeds the entangler's 8176 ns (the gate stays open 2 × the "
                 "largest delay after the calibrated gate): shorter delays or "
                 "an earlier gate".format(self.cycle_mu)
@@ -131,6 +131,28 @@ class HOM(CheckedArguments, EnvExperiment):
         self.set_dataset("schema_version", SCHEMA_VERSION)
         self.set_dataset("ionlink.experiment", "hom")
         self.set_dataset("ionlink.progress", 0.0, broadcast=True, archive=False)
+
+    def checked_delays(self):
+        """``delays`` as the entangler plays them (mu), refused in one line where it cannot
+        (not whole 8 ns steps: before 2026-12-02 ``[0, 4, 400]`` played and stored 0, 0, 400)
+        or where the reference, the largest |delay|, is not distinguishable: below 5 lifetimes
+        of the single-photon calibration (``calib.photon.tau_s``) the photons still overlap by
+        more than e^(−5) and V comes out low."""
+        delays = [int(d) for d in self.delays]
+        if not delays or any(d != x or d % 8 for d, x in zip(delays, self.delays)):
+            raise ArgumentValueError(
+                "argument 'delays' = {}: node B's excitation moves in whole 8 ns steps of the "
+                "entangler (e.g. [0, 8, 16, 32, 400])".format(list(self.delays))
+            )
+        tau_ns = float(self.get_dataset("calib.photon.tau_s", 0.0)) * 1e9
+        ref = max(abs(d) for d in delays)
+        if len(delays) > 1 and ref < 5 * tau_ns:
+            raise ArgumentValueError(
+                "argument 'delays' = {}: the reference delay {} ns is below 5 photon lifetimes "
+                "({:.0f} ns, calib.photon.tau_s): its photons still overlap, so it is no "
+                "reference; add one of >= {:.0f} ns".format(delays, ref, 5 * tau_ns, 5 * tau_ns)
+            )
+        return [int32(d) for d in delays]
 
     @rpc(flags={"async"})
     def store(

@@ -23,6 +23,7 @@ from artiq.coredevice.exceptions import RTIOUnderflow
 from artiq.experiment import *
 from numpy import int32, int64
 
+from drivers.arguments import ArgumentValueError
 from drivers.bsa import GATE_INPUT_OFFSET_MU, UNDERFLOW, psi_of_pattern
 from drivers.cpu_link_timing import CHECK_EVERY, CPU_MARGIN_S
 from drivers.link import LinkExperiment
@@ -70,20 +71,21 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         }
         self.cycle_mu = int64(s2mu(t["cycle_s"]))
         if self.cycle_mu <= 0:
-            raise ValueError("cycle_length must be positive")
+            raise ArgumentValueError("argument 'cycle_length' must be positive")
         if self.attempts_per_cool <= 0:
             run_mu = s2mu(link_default(self, "run_s"))
             self.attempts_per_cool = max(1, int(-(-run_mu // self.cycle_mu)))
         self.pump_start_mu = int64(s2mu(t["pump_start_s"]))
         self.pump_stop_mu = int64(s2mu(t["pump_stop_s"]))
         self.excite_mu = int64(s2mu(t["excite_time_s"]))
+        self.check_pulse_windows(self.pump_start_mu, self.pump_stop_mu, self.excite_mu)
         gate0 = int64(self.get_dataset("calib.photon.gate_start_mu", 0))
         gate1 = int64(self.get_dataset("calib.photon.gate_stop_mu", 60))
         self.gate_start_mu = self.excite_mu + gate0
         self.gate_len_mu = gate1 - gate0
         self.gate_end_mu = self.gate_start_mu + self.gate_len_mu
         if self.gate_end_mu >= self.cycle_mu:
-            raise ValueError(
+            raise ArgumentValueError(
                 "the gate window [{}, {}) ns (excite_time + calib.photon.gate_start/stop_mu) ends "
                 "after the {} ns cycle: lengthen cycle_length (calib.link.cycle_s)".format(
                     self.gate_start_mu, self.gate_end_mu, self.cycle_mu
@@ -95,7 +97,12 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         self.sens_start_mu = self.gate_start_mu - GATE_INPUT_OFFSET_MU
         self.sens_end_mu = self.gate_end_mu - GATE_INPUT_OFFSET_MU
         if self.sens_start_mu < 0:
-            raise ValueError("gate window starts too early in the cycle")
+            raise ArgumentValueError(
+                "the gate window [{}, {}) ns starts less than {} ns into the cycle (the "
+                "detectors' gates open that long before it): excite later".format(
+                    self.gate_start_mu, self.gate_end_mu, GATE_INPUT_OFFSET_MU
+                )
+            )
         self.kernel_invariants |= {
             "cycle_mu",
             "pump_start_mu",

@@ -89,8 +89,10 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         )
         self.setattr_argument(
             "correction_delay",
-            NumberValue(10 * us, unit="us", min=0.0),
-            tooltip="slack before the corrections, after reading the network ions",
+            NumberValue(10 * us, unit="us", min=1 * us),
+            tooltip="slack before the corrections, after reading the network ions (at least "
+            "1 us: the reads' CPU time after it; below, every shot underflowed and was retried "
+            "forever; up to ~4 us some shots underflow and are retried)",
         )
         self.setattr_argument(
             "dd_pulses",

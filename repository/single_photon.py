@@ -49,7 +49,7 @@ from drivers.bsa import GATE_INPUT_OFFSET_MU
 from drivers.calibration import refused
 from drivers.dark_rates import read_dark_calibration
 from drivers.link import SCHEMA_VERSION
-from drivers.link_timing import drtio_margin_mu, link_default
+from drivers.link_timing import drtio_margin_mu, link_default, nearest_mu
 from drivers.run_end import STOP_REASON, run_until_complete
 from drivers.single_photon_checks import MIN_CLICKS_PER_NODE, PhotonChecks
 
@@ -116,8 +116,9 @@ class SinglePhoton(PhotonChecks, CheckedArguments, EnvExperiment):
             length_s=float(self.gate_length),
             taus=float(self.gate_taus),
         )
-        self.offset_mu = int64(s2mu(self.gate_offset))
-        self.window_mu = int64(s2mu(self.gate_window))
+        # to the nearest ns: seconds_to_mu floors, and 480e-9 s is 479.99... ns
+        self.offset_mu = int64(nearest_mu(self.core, self.gate_offset))
+        self.window_mu = int64(nearest_mu(self.core, self.gate_window))
         # a node on a DRTIO satellite: its outputs need the link's latencies on top (its way
         # there and a buffer-space round trip, drtio_margin_mu; 0 for a node on the master)
         self.margin_mu = [
@@ -398,6 +399,7 @@ class SinglePhoton(PhotonChecks, CheckedArguments, EnvExperiment):
         # calib.link.gate_length_s, or gate_taus lifetimes where the lab has not chosen a length
         start, stop = self.gate_rule.gate_mu(fit.onset, tau_mu, period)
         self.set_dataset("photon.gate_recommended_mu", np.array([start, stop], dtype=np.int64))
+        self.check_window_holds_rise(fit.onset, window)
         self.check_window_holds_decay(start, stop, window)
         onsets = self.check_nodes_arrive_together(t, node, start, stop, window)
         self.check_photons_in_gate(t, node, start, stop, p_dark, window)

@@ -34,6 +34,10 @@ from typing import Any
 
 __all__ = [
     "COUNTERPARTS",
+    "LOOP_OPTIONS",
+    "add_loop_options",
+    "assumed_lines",
+    "loop_options",
     "BudgetInputs",
     "Counterpart",
     "budget_inputs",
@@ -162,3 +166,107 @@ def unmodelled_note(names: tuple[str, ...] | list[str]) -> str:
         )
         for reason, group in by_reason.items()
     )
+
+
+#: the budget command's options that are experiment arguments the loop timing follows:
+#: (option, argument, type, help)
+LOOP_OPTIONS = (
+    (
+        "--slack-margin",
+        "slack_margin_s",
+        float,
+        "the run's slack_margin in s, as the experiment takes it (default: the experiment's, "
+        "3e-6 gateware, 1.8e-6 cpu)",
+    ),
+    (
+        "--check-every",
+        "check_every",
+        int,
+        "the run's check_every: entangler runs (cpu: attempts) between pause checks, each a "
+        "synchronous RPC (default: the experiment's, 500)",
+    ),
+    (
+        "--attempts-per-cool",
+        "attempts_per_cool",
+        int,
+        "--path cpu: the run's attempts_per_cool (default: the experiment's, calib.link.run_s "
+        "over the cycle)",
+    ),
+    (
+        "--excite-time",
+        "excite_time_s",
+        float,
+        "--path cpu: the run's excite_time in s (the reads wait for the gate after it; default: "
+        "calib.link.excite_time_s)",
+    ),
+)
+
+
+def add_loop_options(parser: Any) -> None:
+    """Add :data:`LOOP_OPTIONS` to the ``budget`` command's ``parser``."""
+    for option, _, kind, text in LOOP_OPTIONS:
+        parser.add_argument(option, type=kind, default=None, metavar="X", help=text)
+
+
+def loop_options(args: Any) -> dict[str, Any]:
+    """The :class:`~sim.physics.budget.LoopArguments` fields the ``budget`` command's options
+    ``args`` set (``--heralds-per-setting``, ``--parity-points`` and :data:`LOOP_OPTIONS`),
+    checked as the experiment of heralding path ``args.path`` checks its arguments.
+
+    :raises ValueError: a value the experiment would refuse, or an option with ``--gate``
+        (one line)."""
+    from drivers.link_timing import MIN_SLACK_MARGIN_S
+
+    options = [
+        ("--heralds-per-setting", "heralds_per_setting"),
+        ("--parity-points", "parity_points"),
+    ] + [(option, name) for option, name, _, _ in LOOP_OPTIONS]
+    out: dict[str, Any] = {}
+    for option, name in options:
+        value = getattr(args, name.removesuffix("_s"))
+        if value is None:
+            continue
+        floor = {"slack_margin_s": MIN_SLACK_MARGIN_S[args.path], "excite_time_s": 0.0}.get(name, 1)
+        if not value >= floor:
+            raise ValueError(
+                "{} {:g}: below the {} loop's minimum {:g} s (the experiment refuses it)".format(
+                    option, value, args.path, floor
+                )
+                if name == "slack_margin_s"
+                else "{} {}: need at least {}".format(option, value, floor)
+            )
+        if args.gate:
+            raise ValueError("{} is for the entanglement budget, not with --gate".format(option))
+        if name == "attempts_per_cool" and args.path != "cpu":
+            raise ValueError(
+                "{} is an argument of the CPU loop (--path cpu); the entangler re-cools after "
+                "each run (--set loop.run_s=…)".format(option)
+            )
+        if name == "excite_time_s" and args.path != "cpu":
+            raise ValueError(
+                "{}: the CPU loop's reads wait for it (--path cpu); the entangler's figures do "
+                "not depend on it (its gate follows the excitation)".format(option)
+            )
+        out[name] = value
+    return out
+
+
+def assumed_lines(d: dict) -> list[str]:
+    """The gateware budget's lines naming what it assumes of a run besides its gate and mode
+    (``d``: a budget dict's ``slack_margin_s``, ``check_every``, ``pulses_s``, ``readout_s``):
+    the arguments it follows and how to give a run's own."""
+    pump0, pump1, excite = (x * 1e9 for x in d["pulses_s"])
+    return [
+        (
+            f"  the run's arguments assumed            slack_margin {d['slack_margin_s']:g} s, "
+            f"check_every {d['check_every']} (--slack-margin, --check-every)"
+        ),
+        (
+            f"    pump [{pump0:.0f}, {pump1:.0f}) ns, excitation at {excite:.0f} ns: calib.link.* "
+            "(other pump_start/pump_stop: --set loop.pump_s=STOP-START)"
+        ),
+        (
+            "    readout {:g}, {:g} µs (nodes' readout.duration_s; a readout calibration with "
+            "another detection_time: --set)".format(*(x * 1e6 for x in d["readout_s"]))
+        ),
+    ]

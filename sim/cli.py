@@ -27,6 +27,7 @@ import sys
 from dataclasses import replace
 from typing import Any, NoReturn, Sequence
 
+from sim.budget_arguments import add_loop_options, loop_options
 from sim.cli_simulation import make_simulation, simulation_options
 from sim.presets import LAB_HELP
 from sim.seed import seed_arg
@@ -126,6 +127,7 @@ def get_argparser() -> argparse.ArgumentParser:
         help="heralding path: the entangler's loop (repository/remote_entanglement.py) or CPU "
         "heralding (repository/remote_entanglement_cpu.py); default: %(default)s",
     )
+    add_loop_options(budget)
     _common(budget)
 
     demo = sub.add_parser("demo", help="run the remote-entanglement demo and its report")
@@ -338,23 +340,10 @@ def cmd_budget(args: argparse.Namespace) -> int:
             check_detection_gate(lab, gate)
         except LabError as exc:
             raise InputError("--detection-gate: {}".format(exc)) from None
-    counts = {
-        name: value
-        for name, value in (
-            ("heralds_per_setting", args.heralds_per_setting),
-            ("parity_points", args.parity_points),
-        )
-        if value is not None
-    }
-    for name, value in counts.items():
-        if value < 1:
-            raise InputError("--{} {}: need at least 1".format(name.replace("_", "-"), value))
-        if args.gate:
-            raise InputError(
-                "--{} is for the entanglement budget, not with --gate".format(
-                    name.replace("_", "-")
-                )
-            )
+    try:
+        counts = loop_options(args)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
     if args.path == "cpu":
         if args.gate:
             raise InputError(

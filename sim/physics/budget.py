@@ -46,6 +46,7 @@ from drivers.link_timing import (
     mean_rotation,
 )
 from drivers.node_calibration import DEFAULT_CALIBRATION
+from sim.budget_arguments import assumed_lines
 
 from .excitation import pumping_probability
 from .lab import Lab, Node
@@ -87,7 +88,11 @@ class LoopArguments:
     :param gate_mu: the detection gate ``(start, stop)`` the experiment plays, in mu (ns) from
         the excitation pulse start: its ``calib.photon.gate_start_mu``/``gate_stop_mu``. None:
         the lab's nominal gate (:func:`gate_window`).
-    :param check_every: entangler runs between pause checks.
+    :param check_every: entangler runs (CPU path: attempts) between pause checks.
+    :param attempts_per_cool: CPU path: attempts between two coolings (0: the lab's run over
+        its cycle, the CPU experiment's default).
+    :param excite_time_s: CPU path: the excitation's start in the attempt (s; 0: the lab's
+        ``calib.link.excite_time_s``), which with the gate sets when the reads return.
     """
 
     heralds_per_setting: int = HERALDS_PER_SETTING
@@ -95,6 +100,8 @@ class LoopArguments:
     slack_margin_s: float = GATEWARE_MARGIN_S
     gate_mu: tuple[int, int] | None = None
     check_every: int = CHECK_EVERY
+    attempts_per_cool: int = 0
+    excite_time_s: float = 0.0
 
 
 DEFAULT_ARGUMENTS = LoopArguments()
@@ -381,6 +388,7 @@ def budget_dict(
     bd = predict(lab, mode, two_chassis, arguments)
     t = herald_timing(lab, mode, two_chassis, arguments)
     gate = gate_window(lab, lab.nodes[0], arguments.gate_mu)
+    link = {k.removeprefix("calib.link."): v for k, v in link_datasets(lab).items()}
     return {
         "lab": bd.lab,
         "mode": bd.mode,
@@ -403,6 +411,10 @@ def budget_dict(
         "herald_time_s": bd.herald_time_s,
         "rate_hz": bd.rate_hz,
         "lab_duty_cycle": lab_duty_cycle(1 / bd.attempt_rate_hz, bd.rate_hz, bd.p_succ),
+        "slack_margin_s": arguments.slack_margin_s,
+        "check_every": arguments.check_every,
+        "pulses_s": [link[k] for k in ("pump_start_s", "pump_stop_s", "excite_time_s")],
+        "readout_s": [n.readout.duration_s for n in lab.nodes],
         **fidelity_fields(bd),
     }
 
@@ -510,6 +522,7 @@ def format_budget(
             f" = {d['rate_hz']:.1f} s^-1"
         ),
         lab_duty_line(d),
+        *assumed_lines(d),
         f"  heralded-state fidelity                F = {d['fidelity_state']:.4f}",
         (
             f"  measured fidelity (with SPAM)          F = {d['fidelity_measured']:.4f}"

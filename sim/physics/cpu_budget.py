@@ -128,7 +128,9 @@ def cpu_herald_timing(
     """The loop the CPU experiment plays at ``lab`` with its default arguments but
     ``arguments`` (analysis ``mode``): the lab's ``calib.link.*`` (cycle, run,
     cooling, excitation time), the gate ``arguments.gate_mu`` or the nominal one
-    (:func:`sim.lab_datasets.calibration_datasets`),
+    (:func:`sim.lab_datasets.calibration_datasets`), the pause checks and coolings of
+    ``arguments.check_every`` and ``attempts_per_cool`` (0: run over cycle, as the experiment),
+    the excitation at ``arguments.excite_time_s`` (0: the lab's),
     the margin and the cooling rounded down to mu as the experiment converts them.
     ``two_chassis``: node B on a DRTIO satellite (``device_db_drtio.py``): the margin holds
     :data:`~drivers.link_timing.DRTIO_MARGIN_LATENCIES` one-way latencies of the lab's
@@ -138,7 +140,7 @@ def cpu_herald_timing(
     link_mu = int(lab.drtio.latency_s // _REF_PERIOD_S) if two_chassis else 0
     cycle_mu = round(link["calib.link.cycle_s"] / _REF_PERIOD_S)
     run_mu = round(link["calib.link.run_s"] / _REF_PERIOD_S)
-    excite_mu = round(link["calib.link.excite_time_s"] / _REF_PERIOD_S)
+    excite_mu = round((arguments.excite_time_s or link["calib.link.excite_time_s"]) / _REF_PERIOD_S)
     gate_start, gate_stop = arguments.gate_mu or _nominal_gate(lab)
     base = replace(
         herald_timing(lab, mode, False, arguments),
@@ -153,7 +155,8 @@ def cpu_herald_timing(
         loop=base,
         gate_end_mu=excite_mu + gate_stop,
         gate_length_mu=gate_stop - gate_start,
-        attempts_per_cool=max(1, math.ceil(run_mu / cycle_mu)),
+        attempts_per_cool=arguments.attempts_per_cool or max(1, math.ceil(run_mu / cycle_mu)),
+        check_every=arguments.check_every,
         clicks=click_probabilities(lab, arguments.gate_mu),
         readout_counts_b=0.5 * (bright + dark) * node_b.readout.duration_s,
     )
@@ -212,6 +215,8 @@ def cpu_budget_dict(
         "attempt_rate_hz": b.attempt_rate_hz,
         "attempts_per_cool": t.attempts_per_cool,
         "slack_margin_s": t.loop.margin_mu * 1e-9,
+        "check_every": t.check_every,
+        "gate_end_s": t.gate_end_mu * 1e-9,
         "loop_time_per_attempt_s": t.loop_attempt_mu * 1e-9,
         "duty_cycle": t.duty_cycle,
         "loop_rate_hz": b.loop_rate_hz,
@@ -275,7 +280,12 @@ def format_cpu_budget(
         ),
         (
             f"    clicks per attempt (det0..3)         {c[0]:.2e} {c[1]:.2e} {c[2]:.2e} {c[3]:.2e}"
-            f"; re-cooling every {d['attempts_per_cool']} attempts"
+            f"; re-cooling every {d['attempts_per_cool']} attempts, pause check every "
+            f"{d['check_every']}"
+        ),
+        (
+            f"    reads wait for the gate's end at {d['gate_end_s'] * 1e9:.0f} ns (the run's "
+            "excite_time: --excite-time; --set loop.pump_s moves the lab's, so give both)"
         ),
         (
             "  loop time per attempt                  "

@@ -101,6 +101,44 @@ def test_silent_loop_lab_time_is_the_models(tmp_path, name, fibre_m):
     assert t.loop.link_mu == (0 if not two else {2: 290, 20_000: 100_280}[fibre_m])
 
 
+@pytest.mark.parametrize(
+    "sets,arguments,fields",
+    [
+        (
+            (),
+            {"attempts_per_cool": 20, "check_every": 45},
+            {"attempts_per_cool": 20, "check_every": 45},
+        ),
+        (("loop.cycle_s=2e-6",), {"excite_time": 1500e-9}, {"excite_time_s": 1500e-9}),
+    ],
+)
+def test_silent_loop_follows_the_runs_arguments(tmp_path, sets, arguments, fields):
+    """The budget of a run with its own ``attempts_per_cool`` and ``check_every`` (``budget
+    --path cpu --attempts-per-cool 20 --check-every 45``) or ``excite_time`` (``--excite-time
+    1500e-9``) is that run's lab time to the mu. Before 2026-12-02 the CPU budget kept the
+    lab's 191 attempts per cooling, 500 per check and excitation at 584 ns whatever the run
+    played (at oxford2020, Z mode, gate [29, 44), 300 heralds each: ``attempts_per_cool=20``
+    simulated R = 47.7 ± 2.8 s⁻¹ against the budget's 62.8, −5.5σ, now 49.8;
+    ``excite_time=1500e-9 cycle_length=2e-6`` 47.2 ± 2.7 against 61.0 with ``--set
+    loop.cycle_s=2e-6``, −5.1σ, now 48.6)."""
+    from dataclasses import replace
+
+    from sim.physics.cpu_budget import CPU_ARGUMENTS
+
+    lab = _lab("oxford2020", *SILENT, *sets)
+    t = cpu_herald_timing(lab, "z", replace(CPU_ARGUMENTS, **fields))
+    k = -(-t.check_every // t.attempts_per_cool)
+    lab_mu = []
+    model = []
+    for i, n in enumerate((7, 7 + 4 * k * t.attempts_per_cool + 13)):
+        d = _run(tmp_path / str(i), lab, heralds_per_setting=1, herald_timeout=n, **arguments)
+        coolings = int(d["totals.runs"])
+        assert coolings == -(-n // t.attempts_per_cool)
+        lab_mu.append(round(d["totals.lab_time_s"] * 1e9))
+        model.append(t.lab_time_mu(n, coolings, 0, settings=0, checks=(coolings - 1) // k))
+    assert lab_mu[1] - lab_mu[0] == pytest.approx(model[1] - model[0], abs=0.5), (lab_mu, model)
+
+
 def test_dark_count_clicks_cost_what_the_model_says(tmp_path):
     """Dark counts in det0 and det2 alone (3 % each per attempt; never a herald pattern): the
     lab time beyond the silent loop's is the clicks' (det0 ≈ 225 mu, det2 240), within 3σ of

@@ -233,6 +233,25 @@ def test_single_photon_without_photons_in_the_window_is_refused(tmp_path):
         sim.close()
 
 
+def test_single_photon_window_opening_after_the_rising_edge_is_refused(tmp_path):
+    """A window that opens 10 ns after the photons begin to arrive (oxford2020: from 30 ns;
+    ``gate_offset=40e-9``): the fit's edge is the window's start. Refused in one line, the
+    calibration unchanged; before 2026-12-02 it stored the gate [40, 55), exit 0 (duke2024 with
+    ``gate_offset=480e-9``: [479, 524) for photons from 471 ns)."""
+    from tests.experiments.simhelpers import simulation
+
+    sim = simulation(tmp_path, lab="oxford2020", seed=2)
+    try:
+        before = sim.dataset_db.get("calib.photon.gate_start_mu")
+        r = sim.run(REPO / "single_photon.py", None, {"attempts": 3000, "gate_offset": 40e-9})
+        assert r.exit_code == 1, r.error_message
+        assert "rising edge is the start of the window [40, 1040) ns" in r.error_message
+        assert "\n" not in r.error_message
+        assert sim.dataset_db.get("calib.photon.gate_start_mu") == before
+    finally:
+        sim.close()
+
+
 @pytest.mark.parametrize(
     "delay_s, dark_hz, message",
     [
