@@ -59,6 +59,16 @@ class NoHeraldError(Exception):
     """The link did not herald within its bound (``herald_timeout``)."""
 
 
+class UnderflowStreakError(Exception):
+    """Every one of the last :data:`UNDERFLOW_STREAK` shots (or heralds) underflowed: the
+    kernel cannot keep up with its own timeline (too little slack)."""
+
+
+#: shots in a row that underflowed after which a link kernel stops
+#: (:meth:`LinkExperiment.underflowing`)
+UNDERFLOW_STREAK = 1000
+
+
 class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
     """Mixin: shared arguments (checked by :meth:`check_arguments`), post-herald kernels and
     herald bookkeeping."""
@@ -227,6 +237,7 @@ class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
             "dead_attempts",
         }
         self.no_herald_attempts = 0
+        self.underflow_streak = 0
         # host bookkeeping; `next_index` is where a resumed kernel continues
         self.records = HeraldRecords(
             (int(self.node_a.threshold), int(self.node_b.threshold)), self.n_settings
@@ -357,6 +368,13 @@ class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
         :class:`NoHeraldError`."""
         self.no_herald_attempts = int(attempts)
 
+    @rpc(flags={"async"})
+    def underflowing(self, shots: TInt32) -> TNone:
+        """Called by the kernel when ``shots`` shots in a row underflowed
+        (:data:`UNDERFLOW_STREAK`; async): the kernel then stops, and :meth:`run_link` raises
+        :class:`UnderflowStreakError`."""
+        self.underflow_streak = int(shots)
+
     def should_stop(self, loop_mu: TInt64) -> TBool:
         """Called by the kernel between heralds and every few hundred runs, with the time its
         loop has run so far (``loop_mu``: ``now_mu()`` less its start): True when the
@@ -385,7 +403,7 @@ class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
                 while self.next_index < self.n_total and not self.out_of_time:
                     kernel_fn()
                     self.next_index = self.recorded()
-                    if self.no_herald_attempts:
+                    if self.no_herald_attempts or self.underflow_streak:
                         break
                     if self.next_index < self.n_total and not self.out_of_time:
                         close = getattr(self.core, "close", None)
@@ -393,7 +411,9 @@ class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
                             close()  # release the core device while paused (ARTIQ convention)
                         self.scheduler.pause()
                 self.stop_reason = (
-                    "no_herald"
+                    "underflows"
+                    if self.underflow_streak
+                    else "no_herald"
                     if self.no_herald_attempts
                     else COMPLETE
                     if self.next_index >= self.n_total
@@ -402,6 +422,13 @@ class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
         finally:
             self._t_wall_loop += time.time() - t0
             self.write_results()
+        if self.underflow_streak:
+            raise UnderflowStreakError(
+                "the last {} shots in a row underflowed ({} recorded): the kernel cannot keep "
+                "up with its timeline; give it more slack (slack_margin, correction_delay)".format(
+                    self.underflow_streak, self.recorded()
+                )
+            )
         if self.no_herald_attempts:
             expected = (
                 "P = {:.3g} per attempt expected from the single-photon calibration".format(

@@ -38,11 +38,14 @@ settings tables with the input states' Bloch vectors and the bases' axes.
 
 Pause and termination are honoured between shots, once ``check_every`` entangler runs have passed
 since the last check (≈ 20 shots at ``oxford2025``: one RPC per ≈ 0.16 s of lab time, placed
-before the shot's own ``renew_slack``), and inside a wait for a herald that alone lasts
-``check_every`` runs. A run stopped early writes the shots taken (``totals.stop_reason``); a
-kernel that ended without sending its totals (an exception, a run stopped at once) has its
-attempts and lab time counted to its last shot (``loop_started``,
-``totals.counted_to_last_herald``: as the link experiments, ``drivers.link``).
+before the shot's own ``renew_slack``), inside a wait for a herald that alone lasts
+``check_every`` runs, and before the shot after one that underflowed; after
+``drivers.link.UNDERFLOW_STREAK`` shots in a row that underflowed the run stops
+(``UnderflowStreakError``, stop reason ``underflows``). A run stopped early writes the shots
+taken (``totals.stop_reason``); a kernel that ended without sending its totals (an exception,
+a run stopped at once) has its attempts and lab time counted to its last shot
+(``loop_started``, ``totals.counted_to_last_herald``: as the link experiments,
+``drivers.link``).
 """
 
 from math import pi
@@ -65,7 +68,7 @@ from drivers.gate_settings import (
     prep_bloch,
 )
 from drivers.gateware_loop import GatewareLoop
-from drivers.link import SCHEMA_VERSION, LinkExperiment
+from drivers.link import SCHEMA_VERSION, UNDERFLOW_STREAK, LinkExperiment
 from drivers.link_timing import drtio_margin_mu
 from drivers.live import LivePublisher
 from drivers.run_end import STOP_REASON
@@ -163,6 +166,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         }
         self.prepare_gateware()
         self.no_herald_attempts = 0
+        self.underflow_streak = 0
         # written by the kernel within a shot
         self.shot_attempts = int64(0)
         self.herald_end_mu = int64(0)
@@ -389,6 +393,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         i = self.next_index
         self.runs = 0
         next_check = self.check_every
+        in_a_row = 0  # shots that underflowed since the last recorded one
         while i < self.n_total:
             if self.runs >= next_check:
                 # pause check every check_every entangler runs, between shots (the memories
@@ -425,11 +430,19 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
                     now_mu(),
                 )
                 i += 1
+                in_a_row = 0
                 self.resync()
             except RTIOUnderflow:
                 underflows += 1
+                in_a_row += 1
                 self.recover()
                 self.reset_dds_io()  # a memory rotation's DDS write may have been cut short
+                # a pause check before the next shot (shots that underflow may take no run), and
+                # a kernel that cannot keep up stops instead of retrying forever
+                next_check = self.runs
+                if in_a_row >= UNDERFLOW_STREAK:
+                    self.underflowing(in_a_row)
+                    break
         self.entangler.set_config(False, True)
         self.add_totals(attempts_total, now_mu() - t_lab0, int64(0), underflows, 0, int64(0), 0)
 

@@ -107,3 +107,35 @@ def test_a_run_stopped_at_once_is_named_so_by_the_analysis(tmp_path):
         for n in rep.notes
     ), rep.notes
     assert not any("(exception)" in n for n in rep.notes), rep.notes
+
+
+def test_shots_that_keep_underflowing_stop_the_gate_with_one_line(tmp_path, monkeypatch):
+    """A kernel whose every shot underflows (here: no slack before the corrections, below the
+    1 µs the argument allows) is checked for a pause before each next shot and stops after
+    ``UNDERFLOW_STREAK`` shots in a row (20 here) with one line, stop reason ``underflows`` and
+    its results written. Before, such a kernel retried without end and without a pause check
+    (``correction_delay=0`` ran 914 s with no shot, and a SIGTERM was never seen)."""
+    module = load_experiment_module(REPO / "remote_gate.py")
+    monkeypatch.setattr(module, "UNDERFLOW_STREAK", 20)
+    checks = []
+
+    class NoSlackGate(module.RemoteGate):  # type: ignore[misc, name-defined]
+        def prepare(self):
+            super().prepare()
+            self.correction_mu = int64(0)
+
+        def should_stop(self, loop_mu):
+            checks.append(loop_mu)
+            return super().should_stop(loop_mu)
+
+    from numpy import int64
+
+    r = _gate_run(tmp_path, NoSlackGate, {"mode": "cz", "heralds_per_setting": 1})
+    assert r.exit_code == 1, r.error_message
+    assert r.error_message.startswith("UnderflowStreakError: the last 20 shots in a row"), (
+        r.error_message
+    )
+    d = r.datasets
+    assert d["totals.stop_reason"] == "underflows" and int(d["totals.shots"]) == 0
+    assert d["totals.underflows_recovered"] >= 20 and r.results_file.exists()
+    assert len(checks) >= 19, len(checks)  # a pause check before each shot after an underflow
