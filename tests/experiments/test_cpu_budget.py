@@ -42,6 +42,18 @@ def _run(tmp_path, lab, seed=1, device_db="device_db.py", **arguments):
         sim.close()
 
 
+def _handling_model(t, d) -> float:
+    """The model's herald handling (mu) summed over a run's heralds (datasets ``d``), each from
+    its pattern, det0's click time and node B's counts (:meth:`after_trace_mu`)."""
+    model = 0.0
+    for pattern, ts, counts in zip(d["herald.pattern"], d["herald.t_det_mu"], d["herald.counts_b"]):
+        clicks = 240 * bin(int(pattern) & 0b1110).count("1")
+        if pattern & 1:
+            clicks += t.det0_click_mu(int(ts[0]))
+        model += t.after_trace_mu(clicks, int(counts))
+    return model
+
+
 def test_constants_are_the_simulators():
     """The model's constants are the driver's, the PHY's and the cost table's."""
     from drivers import bsa
@@ -175,12 +187,7 @@ def test_herald_handling_and_rate_against_the_simulation(tmp_path):
     d = _run(tmp_path, lab, seed=3, heralds_per_setting=12)
     n = int(d["totals.heralds"])
     assert n == 12 and d["totals.underflows_recovered"] == 0
-    model = 0.0
-    for pattern, ts, counts in zip(d["herald.pattern"], d["herald.t_det_mu"], d["herald.counts_b"]):
-        clicks = 240 * bin(int(pattern) & 0b1110).count("1")
-        if pattern & 1:
-            clicks += t.det0_click_mu(int(ts[0]))
-        model += t.after_trace_mu(clicks, int(counts))
+    model = _handling_model(t, d)
     handling = d["totals.herald_handling_s"] * 1e9
     assert abs(handling - model) <= 8 * n, (handling, model)
     att, coolings = int(d["totals.attempts"]), int(d["totals.runs"])
@@ -205,12 +212,7 @@ def test_herald_handling_and_rate_on_two_chassis(tmp_path):
     d = _run(tmp_path, lab, seed=3, device_db="device_db_drtio.py", heralds_per_setting=12)
     n = int(d["totals.heralds"])
     assert n == 12 and d["totals.underflows_recovered"] == 0
-    model = 0.0
-    for pattern, ts, counts in zip(d["herald.pattern"], d["herald.t_det_mu"], d["herald.counts_b"]):
-        clicks = 240 * bin(int(pattern) & 0b1110).count("1")
-        if pattern & 1:
-            clicks += t.det0_click_mu(int(ts[0]))
-        model += t.after_trace_mu(clicks, int(counts))
+    model = _handling_model(t, d)
     handling = d["totals.herald_handling_s"] * 1e9
     assert abs(handling - model) <= 8 * n, (handling, model)
     att, coolings = int(d["totals.attempts"]), int(d["totals.runs"])
