@@ -55,6 +55,7 @@ from sim.devices.block_draws import Draws, detector_clicks, emission_time
 from sim.devices.law_reads import LawReads
 from sim.physics.bsa import ORIGIN_A, ORIGIN_B, build_round
 from sim.physics.click_law import LawPass
+from sim.physics.quiet_skip import queue_dark_counts
 from sim.rtio.phy.ttl import GATE_OFFSET_MU, INPUT_ARRIVAL_MU
 from sim.rtio.repeat_at import repeat_at, repeat_possible
 
@@ -442,25 +443,12 @@ class BlockLaw:
         (:meth:`~sim.physics.quiet_skip.QuietSkips._arm`'s draw); without, none there."""
         world = self.world
         pattern, dark = cls
-        rng = world.rng
         rates = world._q_rates
         mu = world.mu_s
         windows = [s + step + r - d.dark_to_mu for r, d in zip(ref.dark_rel, dets)]
         if dark:
             weights = [r * w * mu for r, w in zip(rates, windows)]
-            dark_mean = sum(weights)
-            e_dark = math.exp(-dark_mean)
-            target = e_dark + rng.random() * (1.0 - e_dark)
-            k, pk = 1, dark_mean * e_dark
-            c = e_dark + pk
-            while c < target and k < 1000:
-                k += 1
-                pk *= dark_mean / k
-                c += pk
-            which = rng.choice(len(dets), size=k, p=[w / dark_mean for w in weights])
-            for j in which.tolist():
-                d = dets[j]
-                d.add_arrivals([d.dark_to_mu + int(rng.random() * windows[j])])
+            queue_dark_counts(world.rng, dets, windows, weights)
         for d, w in zip(dets, windows):
             d.dark_to_mu += w
         world._q_force = pattern != 0

@@ -27,6 +27,26 @@ from .quiet import KnownQuiet, QuietFire, QuietPass
 __all__ = ["QuietSkips"]
 
 
+def queue_dark_counts(rng: Any, dets: list[Any], windows: list[int], weights: list[float]) -> None:
+    """Queue at least one dark count on the detectors ``dets``, each in its window (``windows``,
+    mu from where it has drawn them to), its expected number ``weights``: the number by the
+    inverse CDF of the truncated Poisson law, the detectors by their weights, the times
+    uniform."""
+    dark_mean = sum(weights)
+    e_dark = math.exp(-dark_mean)
+    target = e_dark + rng.random() * (1.0 - e_dark)
+    n, pk = 1, dark_mean * e_dark
+    c = e_dark + pk
+    while c < target and n < 1000:
+        n += 1
+        pk *= dark_mean / n
+        c += pk
+    which = rng.choice(len(dets), size=n, p=[w / dark_mean for w in weights])
+    for i in which.tolist():
+        d = dets[i]
+        d.add_arrivals([d.dark_to_mu + int(rng.random() * windows[i])])
+
+
 def _heated_overlap(lab: Any, timed: float, n0: list, heat: list, dt_mu: int) -> float:
     """The mode overlap, rounded as the round tables are keyed, of an excitation with the
     photon-offset part ``timed`` (:func:`~sim.physics.photon_modes.timed_overlap`) after the ions
@@ -271,17 +291,6 @@ class QuietSkips:
             self._q_force = True
             return
         self._q_force = False
-        # number of dark counts given at least one: inverse CDF of the truncated Poisson law
-        target = e_dark + rng.random() * (1.0 - e_dark)
-        n, pk = 1, dark_mean * e_dark
-        c = e_dark + pk
-        while c < target and n < 1000:
-            n += 1
-            pk *= dark_mean / n
-            c += pk
-        which = rng.choice(len(dets), size=n, p=[w / dark_mean for w in weights])
-        for i in which.tolist():
-            d = dets[i]
-            d.add_arrivals([d.dark_to_mu + int(rng.random() * windows[i])])
+        queue_dark_counts(rng, dets, windows, weights)
         for d, w in zip(dets, windows):
             d.dark_to_mu += w
