@@ -9,6 +9,7 @@ pass is built around takes part through :class:`FastForwardPhy`.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import cycle
@@ -105,10 +106,13 @@ class Period:
 _new_tuple = tuple.__new__
 
 
-def _shifted_times(tss: list[int], shifts: range) -> list[int]:
+def _shifted_times(tss: list[int], shifts: Sequence[int]) -> list[int]:
     """``[ts + s for s in shifts for ts in tss]``: the timestamps ``tss`` of one pass at each
-    of ``shifts`` (a step > 0), pass by pass, made without a bytecode per timestamp (each
-    timestamp's passes are a range, written to every ``len(tss)``-th slot from its own)."""
+    of ``shifts``, pass by pass; for a ``range`` (a step > 0) made without a bytecode per
+    timestamp (each timestamp's passes are a range, written to every ``len(tss)``-th slot from
+    its own)."""
+    if not isinstance(shifts, range):
+        return [ts + s for s in shifts for ts in tss]
     a, b, step = shifts.start, shifts.stop, shifts.step
     m = len(tss)
     if m == 1:
@@ -291,12 +295,23 @@ class PeriodCapture:
         if k_done <= 0:
             return 0
         shifts = range(s0, s0 + k_done * t, t)
-        unlogged = unlogged_channels(self, period, shifts, skipper)
-        for ch, evs in by_ch.items():
+        self.log_repeats(period, shifts, unlogged_channels(self, period, shifts, skipper))
+        self.replay_lanes(period, shifts, start)
+        self.now = period.now1 + shifts[-1]
+        self.counter = period.counter1 + shifts[-1]
+        return k_done
+
+    def log_repeats(self, period: Period, shifts: Sequence[int], unlogged: Collection[int]) -> None:
+        """``period``'s submissions made again at each of ``shifts`` (increasing, passes that do
+        not overlap): logged shifted, with the channels' level views, or for the channels in
+        ``unlogged`` (:mod:`sim.rtio.unlogged`) counted; each channel's last coarse timestamp
+        as after the last pass."""
+        last = shifts[-1]
+        for ch, evs in period.by_channel.items():
             other = self.channels[ch]
             if ch in unlogged:  # (nothing will read them: counted, not logged)
-                self.outputs_before += len(evs) * k_done
-                other.max_c = (evs[-1][0] + shifts[-1]) & -8
+                self.outputs_before += len(evs) * len(shifts)
+                other.max_c = (evs[-1][0] + last) & -8
                 continue
             n_before = len(other.log)
             tss, addrs, datas = period.columns[ch]
@@ -305,16 +320,15 @@ class PeriodCapture:
             view = other.level_view
             if view is not None:  # (the view takes the transitions' times as logged)
                 view.repeat(evs, shifts, n_before, times)
-            other.max_c = (evs[-1][0] + shifts[-1]) & -8
-        self._replay_lanes(period, shifts, start)
-        self.now = period.now1 + shifts[-1]
-        self.counter = period.counter1 + shifts[-1]
-        return k_done
+            other.max_c = (evs[-1][0] + last) & -8
 
-    def _replay_lanes(self, period: Period, shifts: range, queue_first: bool = False) -> None:
+    def replay_lanes(
+        self, period: Period, shifts: Sequence[int], queue_first: bool = False
+    ) -> None:
         """SED lane state after ``period``'s submissions at each of ``shifts``: the first pass
         and the last eight are made event by event (the lanes they touch hold the latest coarse
-        timestamps); the passes between only rotate the lane by the period's switches.
+        timestamps); the passes between only rotate the lane by the period's switches (with
+        evenly spaced shifts, a ``range`` of whole coarse cycles, the last ones at once).
         ``queue_first``: the first pass's events also enter the lanes' queues."""
         lane, last_c, mask = self._lane, self._last_c, self._lane_mask
         lane_last = self._lane_last
@@ -339,7 +353,7 @@ class PeriodCapture:
                 if middle > 0:  # the middle passes at once
                     lane = (lane + middle * period.switches) & mask
                     last_c = (nows[-1] + shifts[middle]) & -8
-                if not shifts.step & 7:
+                if isinstance(shifts, range) and not shifts.step & 7:
                     lane, last_c = self._tail_lanes(
                         nows, shifts[i], shifts.step, tail, lane, last_c
                     )
@@ -355,7 +369,7 @@ class PeriodCapture:
     def _tail_lanes(
         self, nows: tuple[int, ...], s: int, step: int, passes: int, lane: int, last_c: int
     ) -> tuple[int, int]:
-        """:meth:`_replay_lanes` for ``passes`` passes at shifts ``s``, ``s + step``, ... from
+        """:meth:`replay_lanes` for ``passes`` passes at shifts ``s``, ``s + step``, ... from
         ``lane`` and ``last_c`` (the previous pass's last coarse timestamp, ``step`` mu before
         this one's): ``step`` a whole number of coarse cycles, every pass switches lanes where
         the first does, so only the first is made event by event; each lane then takes the

@@ -9,13 +9,11 @@ still makes the captured pass's submissions shifted to its start, with the same 
 never overlap; their effect on the engine is the same as :meth:`repeat_period`'s: the submissions
 logged shifted (or counted, unlogged: :mod:`sim.rtio.unlogged`), each channel's last coarse
 timestamp, the SED lanes rotated, cursor and counter after the last pass. The shifts are given as
-runs ``(first shift, passes, step)``; the timestamps of every pass are made only for a channel
-that has to be logged.
+runs ``(first shift, passes, step)``.
 """
 
 from __future__ import annotations
 
-from itertools import cycle
 from typing import Any
 
 from sim.rtio.unlogged import unlogged_channels
@@ -59,63 +57,14 @@ def repeat_at(
     time order, the first pass at the cursor; :func:`repeat_possible` checked before), whose
     physics ``skipper`` has made (its ``quiet_inputs``: no input edge reaches a PHY), and leave
     cursor and counter as after a pass that ends at ``end_shift`` (the next pass's start
-    relative to ``period``'s), the counter ``lead`` mu further than ``period`` leaves it.
-    Returns the number of passes."""
-    n = sum(k for _, k, _ in runs)
-    if n <= 0:
+    relative to ``period``'s), the counter ``lead`` mu further than ``period`` leaves it: the
+    submissions and the SED lanes as :meth:`~sim.rtio.capture.PeriodCapture.repeat_period`
+    makes them (its ``log_repeats`` and ``replay_lanes``). Returns the number of passes."""
+    shifts = _shifts(runs)
+    if not shifts:
         return 0
-    by_ch = period.by_channel
-    last = runs[-1][0] + (runs[-1][1] - 1) * runs[-1][2]
-    # (unlogged_channels reads only the last shift)
-    unlogged = unlogged_channels(engine, period, range(last, last + 1), skipper)
-    shifts: list[int] | None = None
-    for ch, evs in by_ch.items():
-        st = engine.channels[ch]
-        if ch not in unlogged:
-            if shifts is None:
-                shifts = _shifts(runs)
-            n_before = len(st.log)
-            tss, addrs, datas = period.columns[ch]
-            times = [ts + s for s in shifts for ts in tss]
-            st.log.extend(zip(times, cycle(addrs), cycle(datas)))
-            view = st.level_view
-            if view is not None:
-                view.repeat(evs, shifts, n_before, times)
-        else:
-            engine.outputs_before += len(evs) * n
-        st.max_c = (evs[-1][0] + last) & -8
-    _lanes(engine, period, runs, n)
+    engine.log_repeats(period, shifts, unlogged_channels(engine, period, shifts, skipper))
+    engine.replay_lanes(period, shifts)
     engine.now = period.now0 + end_shift
     engine.counter = period.counter0 + end_shift + lead
-    return n
-
-
-def _shift_at(runs: list[tuple[int, int, int]], i: int) -> int:
-    """The shift of pass ``i`` of ``runs``."""
-    for s, k, step in runs:
-        if i < k:
-            return s + i * step
-        i -= k
-    raise IndexError(i)
-
-
-def _lanes(engine: Any, period: Any, runs: list[tuple[int, int, int]], n: int) -> None:
-    """The SED lanes after the passes, as :meth:`~sim.rtio.capture.PeriodCapture._replay_lanes`
-    makes them: the first pass and the last :attr:`lane_count` event by event, the passes
-    between rotating the lane by the period's switches."""
-    nows = period.nows
-    lane, last_c, mask = engine._lane, engine._last_c, engine._lane_mask
-    lane_last = engine._lane_last
-    tail = min(n - 1, engine.lane_count)
-    middle = n - tail - 1  # passes between the first and the last ``tail``
-    for i in (0, *range(n - tail, n)):
-        if i == n - tail and middle > 0:  # the middle passes at once
-            lane = (lane + middle * period.switches) & mask
-            last_c = (nows[-1] + _shift_at(runs, middle)) & -8
-        s = _shift_at(runs, i)
-        for t in nows:
-            c = (t + s) & -8
-            if c <= last_c:
-                lane = (lane + 1) & mask
-            lane_last[lane] = last_c = c
-    engine._lane, engine._last_c = lane, last_c
+    return len(shifts)

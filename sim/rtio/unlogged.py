@@ -27,6 +27,7 @@ waveform file (retiring already drops what lies further back).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -89,7 +90,9 @@ def plan_of(engine: Any, period: Period) -> UnloggedPlan:
     return UnloggedPlan(tuple(out))
 
 
-def unlogged_channels(engine: Any, period: Period, shifts: range, skipper: Any) -> list[int]:
+def unlogged_channels(
+    engine: Any, period: Period, shifts: Sequence[int], skipper: Any
+) -> list[int]:
     """The channels whose submissions in ``period`` repeated at ``shifts`` (just skipped by
     ``skipper``) need not be logged (see the module docstring); their inputs' PHYs have taken
     their gate controls. None while a waveform file is recorded or ``skipper`` does not say on

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The fast paths of a repeated pass (``sim.rtio.capture``) against their plain loops: the SED
-lanes after the passes (:meth:`PeriodCapture._replay_lanes`, whose tail passes are derived from
+lanes after the passes (:meth:`PeriodCapture.replay_lanes`, whose tail passes are derived from
 the first when the period is a whole number of coarse cycles, and kept), the lanes' signature,
 a TTL level view's repeated transitions. Random periods, lane counts and repeat counts,
 seeded."""
@@ -110,7 +110,7 @@ def test_lanes_after_repeated_passes_as_event_by_event():
             moved = range(shifts.start + offset, shifts[passes - 1] + offset + 1, shifts.step)
             _lanes_by_loop(ref, period, moved, queue_first)
             kept, calls = len(fast._tails), fast.tail_calls
-            fast._replay_lanes(period, moved, queue_first)
+            fast.replay_lanes(period, moved, queue_first)
             hits += fast.tail_calls > calls and len(fast._tails) == kept
             assert fast.state() == ref.state(), (lane_count, period.nows, moved, queue_first)
     assert hits > 400, hits  # (tails taken as kept)

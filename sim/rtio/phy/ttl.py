@@ -20,6 +20,7 @@ Input side (:class:`TTLInputPhy`):
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from itertools import compress, cycle
 from operator import itemgetter
 from typing import Any
@@ -113,7 +114,7 @@ class LevelView:
     def repeat(
         self,
         events: list[tuple[int, int, int]],
-        shifts: range,
+        shifts: Sequence[int],
         n_before: int,
         times: list[int] | None = None,
     ) -> None:
