@@ -54,6 +54,17 @@ def _handling_model(t, d) -> float:
     return model
 
 
+def _handling_is_the_models(t, d, heralds: int) -> tuple[int, float]:
+    """A run's ``heralds`` heralds, without underflows, and its herald handling within the 8 mu
+    grid of :func:`_handling_model`'s a herald: ``(heralds, handling in mu)``."""
+    n = int(d["totals.heralds"])
+    assert n == heralds and d["totals.underflows_recovered"] == 0
+    model = _handling_model(t, d)
+    handling = d["totals.herald_handling_s"] * 1e9
+    assert abs(handling - model) <= 8 * n, (handling, model)
+    return n, handling
+
+
 def test_constants_are_the_simulators():
     """The model's constants are the driver's, the PHY's and the cost table's."""
     from drivers import bsa
@@ -185,11 +196,7 @@ def test_herald_handling_and_rate_against_the_simulation(tmp_path):
     b = predict_cpu(lab, "z")
     t = b.timing
     d = _run(tmp_path, lab, seed=3, heralds_per_setting=12)
-    n = int(d["totals.heralds"])
-    assert n == 12 and d["totals.underflows_recovered"] == 0
-    model = _handling_model(t, d)
-    handling = d["totals.herald_handling_s"] * 1e9
-    assert abs(handling - model) <= 8 * n, (handling, model)
+    n, handling = _handling_is_the_models(t, d, 12)
     att, coolings = int(d["totals.attempts"]), int(d["totals.runs"])
     lab_mu = d["totals.lab_time_s"] * 1e9
     assert t.lab_time_mu(att, coolings, n, settings=1) == pytest.approx(lab_mu, rel=1e-3)
@@ -210,11 +217,7 @@ def test_herald_handling_and_rate_on_two_chassis(tmp_path):
     t = b.timing
     assert t.loop.link_mu == 290 and t.loop.margin_mu == 1799 + 3 * 290
     d = _run(tmp_path, lab, seed=3, device_db="device_db_drtio.py", heralds_per_setting=12)
-    n = int(d["totals.heralds"])
-    assert n == 12 and d["totals.underflows_recovered"] == 0
-    model = _handling_model(t, d)
-    handling = d["totals.herald_handling_s"] * 1e9
-    assert abs(handling - model) <= 8 * n, (handling, model)
+    n, handling = _handling_is_the_models(t, d, 12)
     att, coolings = int(d["totals.attempts"]), int(d["totals.runs"])
     expected_handling = n * (t.herald_handling_mu - (t.attempt_mu - t.loop.cycle_mu))
     loop_model = t.lab_time_mu(att, coolings, n, settings=1) - expected_handling
