@@ -18,7 +18,7 @@ import argparse
 import json
 import pathlib
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from drivers.timing_spread import SPREAD_KEYS
@@ -96,6 +96,9 @@ class SlackRuns:
     runs: list[RunSlack]
     exit_codes: list[int]
     seed: int | None
+    #: the store's ``calib.timing.*`` datasets the drawn costs came from (``--profile
+    #: calibrated``; empty otherwise)
+    timing: dict[str, Any] = field(default_factory=dict)
 
 
 def _profile(name: str, store: Any) -> tuple[Any, Any]:
@@ -105,7 +108,7 @@ def _profile(name: str, store: Any) -> tuple[Any, Any]:
 
     if name != "calibrated":
         return PROFILES[name], SPREADS[name]
-    data = {k: v[1] for k, v in store.data.items() if k.startswith("calib.timing.")}
+    data = _timing(store)
     if not data:
         from sim.runner import InputError
 
@@ -141,7 +144,9 @@ def run_slack(
     if runs < 2:
         raise InputError("--runs must be at least 2")
     store_path = dataset_db if dataset_db is not None else "dataset_db.mdb"
-    profile_p, spread = _profile(profile, copied_store(pathlib.Path(store_path)))
+    store = copied_store(pathlib.Path(store_path))
+    profile_p, spread = _profile(profile, store)
+    timing = _timing(store) if profile == "calibrated" else {}
     probe = SlackProbe()
     out: list[RunSlack] = []
     codes: list[int] = []
@@ -183,7 +188,7 @@ def run_slack(
         if bar is not None:
             bar.close()
     assert nominal is not None
-    return SlackRuns(nominal, out, codes, sim.seed)
+    return SlackRuns(nominal, out, codes, sim.seed, timing)
 
 
 def _bar(enabled: bool, total: int) -> Any:
@@ -244,18 +249,14 @@ def cmd_slack(args: argparse.Namespace) -> int:
     print(format_table(estimates, title))
     if estimates:
         print("method: " + estimates[0].method)
-    if args.profile == "calibrated":
-        note = calibrated_spread_note(_store_data(args.dataset_db))
-        if note:
-            print(note)
+    note = calibrated_spread_note(result.timing)
+    if note:
+        print(note)
     return 0
 
 
-def _store_data(dataset_db: str | None) -> dict[str, Any]:
-    """The ``calib.timing.*`` datasets of the store the run read (read-only)."""
-    from sim.lab_stores import copied_store
-
-    store = copied_store(pathlib.Path(dataset_db if dataset_db is not None else "dataset_db.mdb"))
+def _timing(store: Any) -> dict[str, Any]:
+    """The ``calib.timing.*`` datasets of ``store`` (the timing calibration's)."""
     return {k: v[1] for k, v in store.data.items() if k.startswith("calib.timing.")}
 
 
