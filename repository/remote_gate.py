@@ -249,6 +249,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
                 self.herald_end_mu = end_mu
                 return reason
             if self.shot_attempts >= self.dead_attempts:
+                self.report_clicks()
                 self.no_herald(self.shot_attempts)
                 return -1
             stop = self.should_stop(now_mu() - self.t_lab0_mu)
