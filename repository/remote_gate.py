@@ -251,6 +251,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
             if self.shot_attempts >= self.dead_attempts:
                 self.report_clicks()
                 self.no_herald(self.shot_attempts)
+                self.renew_slack()  # (the reads' and RPCs' CPU time, before the last write)
                 return -1
             stop = self.should_stop(now_mu() - self.t_lab0_mu)
             self.renew_slack()
