@@ -107,7 +107,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         )
         self.setattr_argument(
             "correction_delay",
-            NumberValue(10 * us, unit="us", min=1 * us),
+            NumberValue(10 * us, unit="us", min=0.0),
             tooltip="slack before the reset's flips and the corrections, after reading the "
             "network ions (at least 2.5 us, MIN_CORRECTION_DELAY_S: below, the shots whose "
             "outcomes ask for more feed-forward underflow and are retried, so the shots kept "

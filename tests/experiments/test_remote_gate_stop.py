@@ -111,7 +111,7 @@ def test_a_run_stopped_at_once_is_named_so_by_the_analysis(tmp_path):
 
 def test_shots_that_keep_underflowing_stop_the_gate_with_one_line(tmp_path, monkeypatch):
     """A kernel whose every shot underflows (here: no slack before the corrections, below the
-    1 µs the argument allows) is checked for a pause before each next shot and stops after
+    2.5 µs the argument allows) is checked for a pause before each next shot and stops after
     ``UNDERFLOW_STREAK`` shots in a row (20 here) with one line, stop reason ``underflows`` and
     its results written. Before, such a kernel retried without end and without a pause check
     (``correction_delay=0`` ran 914 s with no shot, and a SIGTERM was never seen)."""
