@@ -165,6 +165,11 @@ def test_pump_window_and_excitation_are_budget_inputs(tmp_path, capsys):
     assert main(["budget", "oxford2020", "--mode", "z", "--pump-stop", "80e-9", "--json"]) == 0
     cli = json.loads(capsys.readouterr().out)
     assert cli["p_success"] == pytest.approx(short["p_success"], rel=1e-12)
+    argv = ["budget", "oxford2020", "--mode", "z", "--path", "cpu", "--pump-stop", "80e-9"]
+    assert main([*argv, "--json"]) == 0
+    cpu = json.loads(capsys.readouterr().out)
+    assert cpu["p_success"] == pytest.approx(short["p_success"], rel=1e-12)
+    assert cpu["gateware"]["rate_hz"] == pytest.approx(short["rate_hz"], rel=1e-12)
     assert main(["budget", "oxford2020", "--pump-stop", "700e-9"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "need pump_start < pump_stop <= excite_time" in err, err
