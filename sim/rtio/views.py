@@ -30,6 +30,8 @@ class PhyViews:
         self._dds_sw: dict[tuple[int, int], int] | None = None  # (spi, cs) -> switch TTL channel
         #: :meth:`ttl_levels_many`'s last channel list and its (index, channel state) pairs
         self._many: tuple[list[int], list[tuple[int, ChannelState]]] = ([], [])
+        #: SPI channel → (its slaves, how many it had, the CPLD the DDS views read), :meth:`_cpld`
+        self._cplds: dict[int, tuple[list[Any], int, Any]] = {}
 
     def resolve_device(self, name: str) -> tuple[Kind, int, dict]:
         """``(kind, channel, extra)`` of a device name (``extra``: e.g. ``{"cs": 4}``, AD9910)."""
@@ -160,6 +162,47 @@ class PhyViews:
             sw = self._dds_switches().get((spi_channel, cs))
             return sw is not None and bool(self.ttl_level_at(sw, t_mu))
         return False
+
+    def dds_changes(self, spi_channel: int, cs: int) -> tuple[int, int, int] | None:
+        """A mark of what :meth:`dds_state_at`, :meth:`dds_attenuation` and
+        :meth:`dds_rf_switch` of the AD9910 at ``cs`` on ``spi_channel`` read: ``(stamp of its
+        state timeline, stamp of its Urukul CPLD's CFG and attenuator histories, the latest
+        time of their entries)``. The stamps change with every change of either, so while the
+        mark is the same their answers at any time at or after its latest are the same. None
+        when that does not hold without the switch TTL (CFG does not close the RF switch after
+        the latest time: the switch TTL decides, whose outputs have no stamp) or without a
+        Urukul CPLD on the bus."""
+        cpld = self._cpld(spi_channel)
+        if cpld is None:
+            return None
+        tl = self.dds.get((spi_channel, cs))
+        latest = cpld.t_last
+        if tl is None:
+            stamp = 0
+        else:
+            stamp = tl.stamp
+            if tl.t and tl.t[-1] > latest:
+                latest = tl.t[-1]
+        if not cpld.rf_switch(cs, latest):
+            return None
+        return stamp, cpld.stamp, latest
+
+    def _cpld(self, spi_channel: int) -> Any:
+        """The Urukul CPLD that :meth:`dds_attenuation` and :meth:`dds_rf_switch` read on
+        ``spi_channel`` (the first slave with their methods), if it keeps a change stamp; else
+        None. Kept per bus while its slaves stay the same."""
+        st = self.channels.get(spi_channel)
+        slaves = getattr(st.phy if st is not None else None, "slaves", None)
+        if slaves is None:
+            return None
+        known = self._cplds.get(spi_channel)
+        if known is not None and known[0] is slaves and known[1] == len(slaves):
+            return known[2]
+        att = next((s for s in slaves if getattr(s, "attenuation_db", None) is not None), None)
+        sw = next((s for s in slaves if getattr(s, "rf_switch", None) is not None), None)
+        cpld = att if att is sw and hasattr(att, "stamp") else None
+        self._cplds[spi_channel] = (slaves, len(slaves), cpld)
+        return cpld
 
     def _dds_switches(self) -> dict[tuple[int, int], int]:
         """(SPI channel, chip select) → the RTIO channel of that AD9910's switch TTL (made on
