@@ -134,7 +134,7 @@ class BeamLight:
         mark = view.dds_changes(rf.spi, rf.cs)
         if mark is None or t_mu < mark[2]:
             return self._light_read(view, rf, t_mu)
-        if rf.mark != mark:
+        if rf.mark is not mark and rf.mark != mark:
             rf.level = self._light_read(view, rf, t_mu)
             rf.mark = mark
         return rf.level
