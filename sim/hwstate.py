@@ -447,6 +447,7 @@ def _restore_urukuls(eng: Any, urukuls: list[UrukulRecord]) -> None:
         dec.cfg, dec.att, dec.cfg_written = rec.cfg, rec.att, rec.cfg_written
         dec.cfg_initial = rec.cfg
         dec.att_initial = rec.att if getattr(rec, "att_written", True) else None
+        dec.changed()
         for cs, regs in rec.dds_regs.items():
             dec.dds[cs].regs = dict(regs)
             dec.dds[cs].sysclk = rec.sysclk[cs]

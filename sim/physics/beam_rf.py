@@ -18,11 +18,15 @@ The level is taken when the beam's switch opens and holds while it stays open: t
 events carry it in place of the TTL level (1: the lab's light, 0: none, else the relative rate),
 so that every path (event by event, planned windows, quiet attempts, entangler runs) sees the
 same beams. The physics reads the DDS through the engine's declared view
-(:class:`~.view.PhyView`: ``dds_state_at``, ``dds_attenuation``, ``dds_rf_switch``).
+(:class:`~.view.PhyView`: ``dds_state_at``, ``dds_attenuation``, ``dds_rf_switch``). A beam keeps
+the level it last found with the view's ``dds_changes`` mark of its DDS (:class:`BeamRF`): while
+the mark stays, the level at a switch-on at or after the mark's latest time is the one kept (the
+same answers of those three reads, so the same level), and nothing is read again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sim.rtio.channels import Kind
@@ -30,7 +34,7 @@ from sim.rtio.channels import Kind
 from .lab_model import RF_ROLES, Beam, LabError
 from .view import DDSState, PhyView
 
-__all__ = ["ASF_STEP", "BeamLight", "beam_level", "light_level", "relative_power"]
+__all__ = ["ASF_STEP", "BeamLight", "BeamRF", "beam_level", "light_level", "relative_power"]
 
 #: one step of the AD9910's amplitude scale factor (14 bits): amplitudes closer than this to the
 #: lab's are the lab's (what the DDS can be set to)
@@ -74,20 +78,32 @@ def beam_level(lvl: float) -> float:
     return bool(lvl) if lvl == 0 or lvl == 1 else lvl
 
 
+@dataclass(eq=False, slots=True)
+class BeamRF:
+    """A beam driven by an AD9910: its SPI channel and chip select, and the level it last found
+    (:meth:`BeamLight._light`) with the view's ``dds_changes`` mark then (None: none kept)."""
+
+    spi: int
+    cs: int
+    beam: Beam
+    mark: tuple[int, int, int] | None = None
+    level: float = 0
+
+
 class BeamLight:
     """The beams' RF, resolved at attach and read at their switch-on (mixed into the world)."""
 
     lab: Any
     view: PhyView | None
 
-    def _attach_beam_rf(self, view: PhyView) -> list[dict[str, tuple[int, int, Beam]]]:
-        """Per node, role → (SPI channel, chip select, beam) of each beam driven by an AD9910
-        (its ``dds``, or its ``device`` when that is one).
+    def _attach_beam_rf(self, view: PhyView) -> list[dict[str, BeamRF]]:
+        """Per node, role → :class:`BeamRF` of each beam driven by an AD9910 (its ``dds``, or
+        its ``device`` when that is one).
 
         :raises LabError: a ``dds`` the engine does not know or that is not an AD9910."""
-        out: list[dict[str, tuple[int, int, Beam]]] = []
+        out: list[dict[str, BeamRF]] = []
         for node in self.lab.nodes:
-            rf: dict[str, tuple[int, int, Beam]] = {}
+            rf: dict[str, BeamRF] = {}
             for role in RF_ROLES:
                 beam = getattr(node, role)
                 name = beam.dds or beam.device
@@ -99,7 +115,7 @@ class BeamLight:
                         "unknown to the engine"
                     ) from None
                 if kind == Kind.AD9910:
-                    rf[role] = (spi, int(extra.get("cs", 0)), beam)
+                    rf[role] = BeamRF(spi, int(extra.get("cs", 0)), beam)
                 elif beam.dds is not None:
                     raise LabError(
                         f"lab {self.lab.name}: {node.name}.beams.{role}.dds: '{name}' is a "
@@ -108,12 +124,25 @@ class BeamLight:
             out.append(rf)
         return out
 
-    def _light(self, rf: tuple[int, int, Beam], t_mu: int) -> float:
+    def _light(self, rf: BeamRF, t_mu: int) -> float:
         """The light level of a beam whose switch opens at ``t_mu`` (:func:`light_level` of the
-        RF its DDS sends then)."""
+        RF its DDS sends then): the level kept when the view's mark of its DDS is the one it
+        was found with and ``t_mu`` is at or after the mark's latest time, as was the time it
+        was found at (see the module docstring)."""
         view = self.view
         assert view is not None
-        spi, cs, beam = rf
+        mark = view.dds_changes(rf.spi, rf.cs)
+        if mark is None or t_mu < mark[2]:
+            return self._light_read(view, rf, t_mu)
+        if rf.mark is not mark and rf.mark != mark:
+            rf.level = self._light_read(view, rf, t_mu)
+            rf.mark = mark
+        return rf.level
+
+    @staticmethod
+    def _light_read(view: PhyView, rf: BeamRF, t_mu: int) -> float:
+        """:meth:`_light` read from the view."""
+        spi, cs, beam = rf.spi, rf.cs, rf.beam
         state = view.dds_state_at(spi, cs, t_mu)
         if state is None or state.amplitude <= 0:
             return 0

@@ -89,6 +89,12 @@ class PhyView(Protocol):
         power-up)."""
         ...
 
+    def dds_changes(self, spi_channel: int, cs: int) -> tuple[int, int, int] | None:
+        """A mark of what the three reads above answer for that AD9910: ``(stamp, stamp,
+        latest time in mu)``; while it is the same, their answers at any time at or after its
+        latest time are the same. None: no such mark (the answers may change without one)."""
+        ...
+
 
 class World(Protocol):
     """What the engine calls (implemented by :class:`sim.physics.world.PhysicsWorld`)."""

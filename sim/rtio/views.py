@@ -30,6 +30,8 @@ class PhyViews:
         self._dds_sw: dict[tuple[int, int], int] | None = None  # (spi, cs) -> switch TTL channel
         #: :meth:`ttl_levels_many`'s last channel list and its (index, channel state) pairs
         self._many: tuple[list[int], list[tuple[int, ChannelState]]] = ([], [])
+        #: :meth:`dds_changes`' records, by SPI channel << 8 | chip select
+        self._dds_marks: dict[int, _DDSMark] = {}
 
     def resolve_device(self, name: str) -> tuple[Kind, int, dict]:
         """``(kind, channel, extra)`` of a device name (``extra``: e.g. ``{"cs": 4}``, AD9910)."""
@@ -161,6 +163,52 @@ class PhyViews:
             return sw is not None and bool(self.ttl_level_at(sw, t_mu))
         return False
 
+    def dds_changes(self, spi_channel: int, cs: int) -> tuple[int, int, int] | None:
+        """A mark of what :meth:`dds_state_at`, :meth:`dds_attenuation` and
+        :meth:`dds_rf_switch` of the AD9910 at ``cs`` on ``spi_channel`` read: ``(stamp of its
+        state timeline, stamp of its Urukul CPLD's CFG and attenuator histories, the latest
+        time of their entries)``. The stamps change with every change of either, so while the
+        mark is the same their answers at any time at or after its latest are the same. None
+        when that does not hold without the switch TTL (CFG does not close the RF switch after
+        the latest time: the switch TTL decides, whose outputs have no stamp) or without a
+        Urukul CPLD on the bus. The same object while neither stamp changes."""
+        known = self._dds_marks.get(spi_channel << 8 | cs)
+        if known is None or known.tl is None or len(known.slaves) != known.n_slaves:
+            known = self._dds_mark(spi_channel, cs)
+            if known is None:
+                return None
+        tl, cpld = known.tl, known.cpld
+        if tl is not None and tl.stamp == known.tl_stamp and cpld.stamp == known.cpld_stamp:
+            return known.mark
+        latest = cpld.t_last
+        if tl is None:
+            stamp = 0
+        else:
+            stamp = tl.stamp
+            if tl.t and tl.t[-1] > latest:
+                latest = tl.t[-1]
+        mark = (stamp, cpld.stamp, latest) if cpld.rf_switch(cs, latest) else None
+        known.tl_stamp, known.cpld_stamp, known.mark = stamp, cpld.stamp, mark
+        return mark
+
+    def _dds_mark(self, spi_channel: int, cs: int) -> _DDSMark | None:
+        """:meth:`dds_changes`' record of that AD9910 (made anew), with the Urukul CPLD that
+        :meth:`dds_attenuation` and :meth:`dds_rf_switch` read (the first slave with their
+        methods; it must keep a change stamp); None without one. Kept while the bus has as
+        many slaves (they are only added) and the DDS has a timeline (made once)."""
+        st = self.channels.get(spi_channel)
+        slaves = getattr(st.phy if st is not None else None, "slaves", None)
+        if slaves is None:
+            return None
+        att = next((s for s in slaves if getattr(s, "attenuation_db", None) is not None), None)
+        sw = next((s for s in slaves if getattr(s, "rf_switch", None) is not None), None)
+        if att is not sw or not hasattr(att, "stamp"):
+            return None
+        known = self._dds_marks[spi_channel << 8 | cs] = _DDSMark(
+            self.dds.get((spi_channel, cs)), att, slaves
+        )
+        return known
+
     def _dds_switches(self) -> dict[tuple[int, int], int]:
         """(SPI channel, chip select) → the RTIO channel of that AD9910's switch TTL (made on
         first use, once every device is known)."""
@@ -177,6 +225,23 @@ class PhyViews:
         """Output level of a TTL-like channel at ``t_mu``."""
         ch = self.ttl_levels(channel, NEG, t_mu + 1)
         return ch[-1][1] if ch else 0
+
+
+class _DDSMark:
+    """:meth:`PhyViews.dds_changes`' record of one AD9910: its state timeline (None: none yet),
+    the CPLD read and its bus's slaves (and how many), and the last mark with the stamps it was
+    made at."""
+
+    __slots__ = ("tl", "cpld", "slaves", "n_slaves", "tl_stamp", "cpld_stamp", "mark")
+
+    def __init__(self, tl: Any, cpld: Any, slaves: list[Any]) -> None:
+        self.tl = tl
+        self.cpld = cpld
+        self.slaves = slaves
+        self.n_slaves = len(slaves)
+        self.tl_stamp = -1
+        self.cpld_stamp = -1
+        self.mark: tuple[int, int, int] | None = None
 
 
 class OutputWatch:

@@ -114,6 +114,10 @@ class FakeView:
     def dds_rf_switch(self, spi: int, cs: int, t_mu: int) -> bool:
         return (spi, cs) not in self.rf_off
 
+    def dds_changes(self, spi: int, cs: int) -> None:
+        """No mark (the tests edit the scripted DDS states in place): the world reads them."""
+        return None
+
 
 def modify(lab: Lab, **changes: Any) -> Lab:
     """Copy of ``lab`` with dotted-path changes, e.g. ``{"bsa.mode_overlap": 0.8}`` or
