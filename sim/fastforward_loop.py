@@ -98,6 +98,8 @@ class FastForwardLoop:
         #: fixed point and passes: their :class:`TransientChain` (None: not all the fixed
         #: point's submissions); a loop follows the same known passes after every call's start
         self._chains: dict[tuple, TransientChain | None] = {}
+        #: passes :meth:`answered_pass` made at once
+        self.answered = 0
 
     def start(self, body: tuple) -> None:
         """A call of the loop with arguments ``body``: its first pass follows whatever the
@@ -170,6 +172,23 @@ class FastForwardLoop:
             self._after[prev_end] = _KnownPass(period, content, ended)  # type: ignore[index]
         self._prev, self._prev_end = key, ended
         return self.follow(ended, timeouts, end_mu, max_runs)
+
+    def answered_pass(self) -> tuple[int, int] | None:
+        """The pass after the fixed point when the skip has drawn its run to herald, made at
+        once while the loop stands at the fixed point's end (its submissions again, the run
+        made by the PHY, the read's answer:
+        :meth:`~sim.rtio.capture.PeriodCapture.repeat_answered`): the run's end (mu) and
+        answer, or None (the pass is then run in detail)."""
+        fixed, ended = self._fixed, self._prev_end
+        if fixed is None or ended is None:
+            return None
+        target = fixed.known.ended
+        if ended is not target and not (ended.key == target.key and ended == target):
+            return None
+        done = self.engine.repeat_answered(fixed.known.period, self.channel, self.phy)
+        if done is not None:
+            self.answered += 1
+        return done
 
     def chain_to(self, ended: PassEnd, target: PassEnd) -> list[_KnownPass] | None:
         """The known passes that lead from ``ended`` to ``target`` (at most

@@ -23,6 +23,7 @@ from sim.fastforward import (
     StartRun,
     TransientChain,
 )
+from sim.rtio.phy.ttl import INPUT_ARRIVAL_MU
 from sim.rtio.recorder import EntanglerRun
 
 __all__ = ["EntanglerFastForward"]
@@ -68,7 +69,8 @@ class EntanglerFastForward:
     _config: Callable[[], Any]
     _law: Callable[..., Any]
     _run_length: Callable[[int, int], tuple[int, int]]
-    _complete_run: Callable[..., None]
+    _complete_run: Callable[..., tuple[int, int]]
+    _run: Callable[..., tuple[int, int]]
     _plain_counts: Callable[..., Any]
     _set_counters: Callable[..., None]
     _mark_stale: Callable[..., None]
@@ -286,6 +288,40 @@ class EntanglerFastForward:
         self._complete_run(rng, cfg, t_run, timeout, n_max, cycle_mu, model, law, k, False, False)
         self.skipped += 1
         return 1
+
+    def armed_pass(self, writes: list[tuple[int, int, Any]]) -> tuple[int, int] | None:
+        """The pass after a skip that drew its run to herald (:meth:`_skip` armed it) makes
+        ``writes`` (this channel's submissions, shifted) and then only waits for the run's
+        answer: if :meth:`armed_run` can make that run without the kernel (the timed-out run's
+        configuration and timeout again, no register the run would see otherwise, no slave, no
+        answer pending), the earliest arrival of its answer and its end had it timed out (mu);
+        else None."""
+        last = self._last
+        if self._armed is None or last is None or self.partner is not None or self.events:
+            return None
+        t_run, timeout = 0, -1
+        for ts, addr, data in writes:
+            if addr == self._ADDR_RUN and timeout < 0:
+                t_run, timeout = ts, int(data)
+            elif addr == self._ADDR_CONFIG and timeout < 0:
+                if data != self.config:
+                    return None
+            else:
+                return None  # another register, a read, or something after the run
+        if timeout != last.timeout:
+            return None
+        cfg = self._config()
+        if self._cfg is None or self._cfg[0] != last.config_key:
+            return None
+        n_max, cycle_mu = self._run_length(timeout, cfg.cycle_mu)
+        return t_run + cycle_mu + INPUT_ARRIVAL_MU, t_run + n_max * cycle_mu
+
+    def armed_run(self, writes: list[tuple[int, int, Any]]) -> tuple[int, int]:
+        """The run of the pass :meth:`armed_pass` accepted, made as :meth:`_run` makes it when
+        the kernel submits RUN (the same draws in the same order), its answer not queued (the
+        caller reads it for the kernel): the run's end (mu) and answer's data."""
+        (t_run, data) = next((ts, d) for ts, a, d in writes if a == self._ADDR_RUN)
+        return self._run(t_run, int(data), False)
 
     def _stale_from_earlier_runs(self, rng: Any, runs: int, law: RunLaw) -> None:
         """An input that did not fire in the last skipped run keeps the timestamp of the last of
