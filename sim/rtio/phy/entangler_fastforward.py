@@ -46,6 +46,8 @@ class _Armed:
 
     model: Any
     n_max: int
+    #: the passes skipped before it (:class:`PeriodContent`; None without a world)
+    content: Any = None
 
 
 class EntanglerFastForward:
@@ -210,7 +212,7 @@ class EntanglerFastForward:
         q = -math.expm1(n_max * math.log1p(-p)) if 0 < p < 1 else float(p >= 1)
         k = max_runs if q <= 0 else min(max_runs, int(rng.geometric(q)) - 1)
         if k < max_runs:
-            self._armed = _Armed(last.model, n_max)
+            self._armed = _Armed(last.model, n_max, ref if world is not None else None)
         if k == 0:
             return 0
         if world is not None:
@@ -321,6 +323,10 @@ class EntanglerFastForward:
         the kernel submits RUN (the same draws in the same order), its answer not queued (the
         caller reads it for the kernel): the run's end (mu) and answer's data."""
         (t_run, data) = next((ts, d) for ts, a, d in writes if a == self._ADDR_RUN)
+        armed, world = self._armed, self._period_world
+        if armed is not None and armed.content is not None and world is not None:
+            # the window before the run is the skipped passes' again: made from theirs
+            world.replay_period(armed.content, t_run)
         return self._run(t_run, int(data), False)
 
     def _stale_from_earlier_runs(self, rng: Any, runs: int, law: RunLaw) -> None:
