@@ -321,12 +321,14 @@ class PeriodCapture:
         cursor (the caller has checked, as for :meth:`repeat_period`), the last of them a run of
         the PHY on ``phy_channel`` that ``skipper`` has already drawn to herald; the kernel then
         only reads the run's answer (blocking) and resyncs from it, as it did in ``period``,
-        whose run timed out. The pass is made at once: its submissions logged and queued in the
-        SED lanes as the per-event path makes them, the run made by ``skipper.armed_run``
-        (``skipper.armed_pass`` says whether it can, the earliest arrival of the answer and
-        the run's end had it timed out), and the clocks those at ``period``'s end less what the
-        run ended earlier (the read waits for the answer in both: it arrives after the counter
-        the read starts from). Returns the run's end (mu) and answer, or None (nothing done)."""
+        whose run timed out. The pass is made at once: the world's window up to the run
+        (``skipper.armed_window``), its submissions logged (unlogged where nothing will read
+        them, :mod:`sim.rtio.unlogged`) and queued in the SED lanes as the per-event path
+        makes them, the run made by ``skipper.armed_run`` (``skipper.armed_pass`` says whether
+        it can, the earliest arrival of the answer and the run's end had it timed out), and the
+        clocks those at ``period``'s end less what the run ended earlier (the read waits for
+        the answer in both: it arrives after the counter the read starts from). Returns the
+        run's end (mu) and answer, or None (nothing done)."""
         events = period.events
         if (
             period.length <= 0
@@ -349,8 +351,11 @@ class PeriodCapture:
         waits_from = run.counter + s0 + run.cost + self._c_delay + self.costs.rtio_input
         if waits_from + _WAIT_MARGIN_MU > first_arrival:
             return None
-        self.log_repeats(period, (s0,), ())
-        self.replay_lanes(period, (s0,), True)
+        # the world's window first: once it is past them, what nothing reads goes unlogged
+        skipper.armed_window(writes)
+        shifts = (s0,)
+        self.log_repeats(period, shifts, unlogged_channels(self, period, shifts, skipper))
+        self.replay_lanes(period, shifts, True)
         t_end, data = skipper.armed_run(writes)
         earlier = timeout_end - t_end
         self.now = period.now1 + s0 - earlier

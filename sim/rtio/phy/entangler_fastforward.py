@@ -318,15 +318,20 @@ class EntanglerFastForward:
         n_max, cycle_mu = self._run_length(timeout, cfg.cycle_mu)
         return t_run + cycle_mu + INPUT_ARRIVAL_MU, t_run + n_max * cycle_mu
 
+    def armed_window(self, writes: list[tuple[int, int, Any]]) -> None:
+        """The world up to the run of the pass :meth:`armed_pass` accepted: its window is the
+        skipped passes' again, made from theirs (:meth:`PeriodTracking.replay_period`; if the
+        world cannot, the run reads it from the beams' outputs as a detailed pass does)."""
+        armed, world = self._armed, self._period_world
+        if armed is not None and armed.content is not None and world is not None:
+            t_run = next(ts for ts, a, _ in writes if a == self._ADDR_RUN)
+            world.replay_period(armed.content, t_run)
+
     def armed_run(self, writes: list[tuple[int, int, Any]]) -> tuple[int, int]:
         """The run of the pass :meth:`armed_pass` accepted, made as :meth:`_run` makes it when
         the kernel submits RUN (the same draws in the same order), its answer not queued (the
         caller reads it for the kernel): the run's end (mu) and answer's data."""
-        (t_run, data) = next((ts, d) for ts, a, d in writes if a == self._ADDR_RUN)
-        armed, world = self._armed, self._period_world
-        if armed is not None and armed.content is not None and world is not None:
-            # the window before the run is the skipped passes' again: made from theirs
-            world.replay_period(armed.content, t_run)
+        t_run, data = next((ts, d) for ts, a, d in writes if a == self._ADDR_RUN)
         return self._run(t_run, int(data), False)
 
     def _stale_from_earlier_runs(self, rng: Any, runs: int, law: RunLaw) -> None:
