@@ -49,8 +49,10 @@ class _WithLanes(NamedTuple):
 #: known passes followed from where a pass ended to the fixed point's end
 MAX_TRANSIENT = 4
 #: the pass after a mark is followed only if it times out at least this often
-#: (``timeout_probability`` of its content, if it says): a follow that draws a herald leaves the
-#: pass to run in detail after all, its checks and the world's window done for nothing
+#: (``timeout_probability`` of its content, if it says), unless the skipping party makes a pass
+#: drawn to herald at once (:meth:`FastForwardLoop.answered_pass`): else a follow that draws a
+#: herald leaves the pass to run in detail after all, its checks and the world's window done
+#: for nothing
 MIN_TIMEOUT_TO_FOLLOW = 0.5
 
 
@@ -100,6 +102,7 @@ class FastForwardLoop:
         self._chains: dict[tuple, TransientChain | None] = {}
         #: passes :meth:`answered_pass` made at once
         self.answered = 0
+        self._answers = hasattr(self.phy, "armed_pass")
 
     def start(self, body: tuple) -> None:
         """A call of the loop with arguments ``body``: its first pass follows whatever the
@@ -109,6 +112,12 @@ class FastForwardLoop:
         self._calls += 1
         if self._starts_worth or self._calls % self.relearn_every == 0:
             self._mark("start")
+
+    def _worth(self, content: Any) -> bool:
+        """Whether the pass ``content`` describes is worth following after a mark: always when
+        the skipping party can make a pass drawn to herald at once (``armed_pass``:
+        :meth:`answered_pass`), else if it times out often enough (:func:`_worth_following`)."""
+        return self._answers or _worth_following(content)
 
     def forget(self) -> None:
         """The next pass does not follow the last one (herald, underflow, no signature)."""
@@ -165,7 +174,7 @@ class FastForwardLoop:
         # after a marked start, what follows it again is the pass's start account
         content = (sig.start if prev_end.mark else sig.content) if prev_end is not None else None
         if content is not None and prev_end.mark:  # type: ignore[union-attr]
-            self._starts_worth = _worth_following(content)
+            self._starts_worth = self._worth(content)
         if content is not None:
             if len(self._after) >= self.max_known_after:
                 self._after.clear()
@@ -174,18 +183,28 @@ class FastForwardLoop:
         return self.follow(ended, timeouts, end_mu, max_runs)
 
     def answered_pass(self) -> tuple[int, int] | None:
-        """The pass after the fixed point when the skip has drawn its run to herald, made at
-        once while the loop stands at the fixed point's end (its submissions again, the run
+        """The pass after the fixed point when the skip has drawn its run to herald, or after a
+        marked start when the follow of the pass known from there has, made at once while the
+        loop stands at the fixed point's end or at that mark (its submissions again, the run
         made by the PHY, the read's answer:
         :meth:`~sim.rtio.capture.PeriodCapture.repeat_answered`): the run's end (mu) and
         answer, or None (the pass is then run in detail)."""
         fixed, ended = self._fixed, self._prev_end
-        if fixed is None or ended is None:
+        if ended is None:
             return None
-        target = fixed.known.ended
-        if ended is not target and not (ended.key == target.key and ended == target):
-            return None
-        done = self.engine.repeat_answered(fixed.known.period, self.channel, self.phy)
+        if ended.mark:  # (the first pass after a start, its follow drew it to herald)
+            known = self._after.get(ended)
+            if known is None:
+                return None
+            period, start = known.period, self._lanes_start(ended)
+        else:
+            if fixed is None:
+                return None
+            target = fixed.known.ended
+            if ended is not target and not (ended.key == target.key and ended == target):
+                return None
+            period, start = fixed.known.period, False
+        done = self.engine.repeat_answered(period, self.channel, self.phy, start)
         if done is not None:
             self.answered += 1
         return done
@@ -216,7 +235,7 @@ class FastForwardLoop:
         if fixed is None or timeouts >= max_runs:
             return timeouts, end_mu
         chain = self.chain_to(ended, fixed.known.ended)
-        if chain and ended.mark and not _worth_following(chain[0].content):
+        if chain and ended.mark and not self._worth(chain[0].content):
             return timeouts, end_mu
         ref = self._chain_ref(fixed, chain) if chain else None
         if ref is None or not chain:

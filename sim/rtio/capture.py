@@ -315,7 +315,7 @@ class PeriodCapture:
         return True
 
     def repeat_answered(
-        self, period: Period, phy_channel: int, skipper: Any
+        self, period: Period, phy_channel: int, skipper: Any, start: bool = False
     ) -> tuple[int, int] | None:
         """The next pass of a kernel loop makes ``period``'s submissions again, shifted to the
         cursor (the caller has checked, as for :meth:`repeat_period`), the last of them a run of
@@ -327,15 +327,15 @@ class PeriodCapture:
         makes them, the run made by ``skipper.armed_run`` (``skipper.armed_pass`` says whether
         it can, the earliest arrival of the answer and the run's end had it timed out), and the
         clocks those at ``period``'s end less what the run ended earlier (the read waits for
-        the answer in both: it arrives after the counter the read starts from). Returns the
-        run's end (mu) and answer, or None (nothing done)."""
+        the answer in both: it arrives after the counter the read starts from). ``start``: as
+        for :meth:`repeat_period`, events may still wait in lanes if they leave before the
+        answer can arrive. Returns the run's end (mu) and answer, or None (nothing done)."""
         events = period.events
         if (
             period.length <= 0
             or self.now - self.counter != period.now0 - period.counter0
             or not period.regular
             or events[-1].target >> 8 != phy_channel
-            or self.lanes_pending()
         ):
             return None
         s0 = self.now - period.now0
@@ -346,6 +346,8 @@ class PeriodCapture:
         if bounds is None:
             return None
         first_arrival, timeout_end = bounds
+        if self.lanes_pending() and (not start or any(q[-1] > first_arrival for q in self._lane_q)):
+            return None
         run = events[-1]
         # the counter when the read starts to wait: the run's submission, its delay, the read
         waits_from = run.counter + s0 + run.cost + self._c_delay + self.costs.rtio_input

@@ -292,14 +292,17 @@ class EntanglerFastForward:
         return 1
 
     def armed_pass(self, writes: list[tuple[int, int, Any]]) -> tuple[int, int] | None:
-        """The pass after a skip that drew its run to herald (:meth:`_skip` armed it) makes
+        """The pass after a skip that drew its run to herald (:meth:`_skip` armed it), or the
+        first pass after a start whose follow drew it to herald (:meth:`_follow_start`), makes
         ``writes`` (this channel's submissions, shifted) and then only waits for the run's
         answer: if :meth:`armed_run` can make that run without the kernel (the timed-out run's
-        configuration and timeout again, no register the run would see otherwise, no slave, no
-        answer pending), the earliest arrival of its answer and its end had it timed out (mu);
-        else None."""
-        last = self._last
-        if self._armed is None or last is None or self.partner is not None or self.events:
+        configuration and timeout again, or the run the follow drew; no register the run would
+        see otherwise, no slave, no answer pending), the earliest arrival of its answer and its
+        end had it timed out (mu); else None."""
+        last, pre = self._last, self._predrawn
+        if self.partner is not None or self.events:
+            return None
+        if self._armed is None and pre is None:
             return None
         t_run, timeout = 0, -1
         for ts, addr, data in writes:
@@ -310,12 +313,18 @@ class EntanglerFastForward:
                     return None
             else:
                 return None  # another register, a read, or something after the run
-        if timeout != last.timeout:
-            return None
         cfg = self._config()
-        if self._cfg is None or self._cfg[0] != last.config_key:
-            return None
         n_max, cycle_mu = self._run_length(timeout, cfg.cycle_mu)
+        if pre is not None:  # (drawn by a follow of this pass, from its run's registers)
+            if pre.t_run != t_run or pre.n_max != n_max:
+                return None
+        elif (
+            last is None
+            or timeout != last.timeout
+            or self._cfg is None
+            or self._cfg[0] != last.config_key
+        ):
+            return None
         return t_run + cycle_mu + INPUT_ARRIVAL_MU, t_run + n_max * cycle_mu
 
     def armed_window(self, writes: list[tuple[int, int, Any]]) -> None:
