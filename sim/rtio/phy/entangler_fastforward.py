@@ -86,6 +86,7 @@ class EntanglerFastForward:
         self._armed: _Armed | None = None
         self._period_world: PeriodWorld | None = None
         self.skipped = 0  # runs the fast-forward did not execute one by one
+        self.answered = 0  # runs of passes made at once, their run drawn to herald (armed_run)
         self._fire_memo: tuple[Any, Any, list[float]] | None = None  # see _stale_from_earlier_runs
         self._predrawn: _Predrawn | None = None
 
@@ -341,6 +342,7 @@ class EntanglerFastForward:
         the kernel submits RUN (the same draws in the same order), its answer not queued (the
         caller reads it for the kernel): the run's end (mu) and answer's data."""
         t_run, data = next((ts, d) for ts, a, d in writes if a == self._ADDR_RUN)
+        self.answered += 1
         return self._run(t_run, int(data), False)
 
     def _stale_from_earlier_runs(self, rng: Any, runs: int, law: RunLaw) -> None:
