@@ -100,8 +100,6 @@ class FastForwardLoop:
         #: fixed point and passes: their :class:`TransientChain` (None: not all the fixed
         #: point's submissions); a loop follows the same known passes after every call's start
         self._chains: dict[tuple, TransientChain | None] = {}
-        #: passes :meth:`answered_pass` made at once
-        self.answered = 0
         self._answers = hasattr(self.phy, "armed_pass")
 
     def start(self, body: tuple) -> None:
@@ -204,10 +202,7 @@ class FastForwardLoop:
             if ended is not target and not (ended.key == target.key and ended == target):
                 return None
             period, start = fixed.known.period, False
-        done = self.engine.repeat_answered(period, self.channel, self.phy, start)
-        if done is not None:
-            self.answered += 1
-        return done
+        return self.engine.repeat_answered(period, self.channel, self.phy, start)
 
     def chain_to(self, ended: PassEnd, target: PassEnd) -> list[_KnownPass] | None:
         """The known passes that lead from ``ended`` to ``target`` (at most
