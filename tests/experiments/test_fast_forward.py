@@ -469,3 +469,48 @@ def test_answered_passes_equal_detailed(tmp_path, monkeypatch, lab, phase, alter
     assert sum(made) >= (5 if lab == "target_99_1khz" else 20)
     for key in a:
         assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize("lab", ["oxford2020", "target_99_1khz"])
+def test_answered_passes_of_the_link_experiment_equal_detailed(tmp_path, monkeypatch, lab):
+    """The same audit on ``repository/remote_entanglement.py`` (Z heralds), whose passes meet
+    the phase writes' SPI events still waiting in SED lanes after a call's start: every dataset,
+    the draws, the clocks (at the end and where each call's loop ends), the engine's logs and
+    lanes and the ions' state equal the session that runs the passes drawn to herald in
+    detail."""
+    from sim.fastforward_loop import FastForwardLoop
+
+    forget = FastForwardLoop.forget
+    ends: list[tuple[int, int]] = []
+
+    def noted(loop):  # (where a call's loop ends, among others)
+        ends.append((loop.engine.now, loop.engine.counter))
+        forget(loop)
+
+    monkeypatch.setattr(FastForwardLoop, "forget", noted)
+
+    def session(path):
+        ends.clear()
+        sim = simulation(path, lab=lab, seed=4)
+        d = run(sim, "remote_entanglement", mode="z", heralds_per_setting=60)
+        eng, world = sim.session.engine, sim.session.world
+        out = dict(
+            datasets={k: repr(v) for k, v in d.items() if "wall" not in k},
+            clocks=(eng.now, eng.counter),
+            loop_ends=list(ends),
+            lanes=(eng._lane, eng._last_c, list(eng._lane_last), [list(q) for q in eng._lane_q]),
+            logs={ch: list(st.raw) for ch, st in eng.channels.items()},
+            rng=repr(eng.rng.bit_generator.state),
+            ions=(world.rho.tobytes(), [t.n for t in world.ions.thermal]),
+        )
+        answered = eng.channels[eng.resolve_device("entangler")[1]].phy.answered
+        sim.close()
+        return out, answered
+
+    a, answered = session(tmp_path / "fast")
+    monkeypatch.setattr(FastForwardLoop, "answered_pass", lambda loop: None)
+    b, none = session(tmp_path / "ref")
+    print("passes answered at once:", answered)
+    assert answered >= 50 and none == 0
+    for key in a:
+        assert a[key] == b[key], key
