@@ -511,6 +511,6 @@ def test_answered_passes_of_the_link_experiment_equal_detailed(tmp_path, monkeyp
     monkeypatch.setattr(FastForwardLoop, "answered_pass", lambda loop: None)
     b, none = session(tmp_path / "ref")
     print("passes answered at once:", answered)
-    assert answered >= 50 and none == 0
+    assert answered >= (50 if lab == "oxford2020" else 10) and none == 0
     for key in a:
         assert a[key] == b[key], key
