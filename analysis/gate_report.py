@@ -98,7 +98,7 @@ def _reduce(run: Run, cl: float, n_boot: int, seed: int) -> GateReport:
     tomo = tt = grover = direct = None
     by_marked = None
     stopped = _stopped_early_note(run, int(setting.size))
-    notes = [n for n in (stopped, uncalibrated_note(run)) if n is not None]
+    notes = [n for n in (stopped, uncalibrated_note(run), _underflow_note(run)) if n is not None]
     if mode == "grover":
         marked = np.asarray(run["gate.settings.marked"], dtype=int)[setting]
         correct = 2 * bit_a + bit_b == marked
@@ -212,6 +212,20 @@ def _stopped_early_note(run: Run, shots: int) -> str | None:
     requested = run.values.get("totals.shots_requested")
     of = "" if requested is None else f" of {int(requested)}"
     return stopped_early_note(run, f"{shots}{of} shots", last="shot")
+
+
+def _underflow_note(run: Run) -> str | None:
+    """A note for a run whose shots underflowed and were taken again (None: none, or the file
+    does not say): which shots underflow depends on their outcomes (the kernel's feed-forward
+    has more to play for some), so the shots kept may be selected by them."""
+    n = int(run.values.get("totals.underflows_recovered", 0))
+    if n == 0:
+        return None
+    return (
+        f"{n} shot(s) underflowed and were taken again: the shots kept may be selected by "
+        "their outcomes (a reset's flips, the corrections); a run with more correction_delay "
+        "has none"
+    )
 
 
 def _ket(k: int) -> str:

@@ -22,6 +22,8 @@ from .estimate import DEFAULT_CL, Estimate, clopper_pearson
 
 __all__ = [
     "ACCIDENTAL_DRAWS",
+    "MIN_VISIBILITY_LO",
+    "TooFewCoincidences",
     "accidental_coincidences",
     "hom_visibility",
     "hom_visibility_corrected",
@@ -31,6 +33,31 @@ __all__ = [
 #: draws of the dark rates over which :func:`hom_visibility_corrected` marginalises the
 #: accidentals (the likelihood's mean over them)
 ACCIDENTAL_DRAWS = 400
+
+#: a raw visibility whose interval reaches below this is not reported (:class:`TooFewCoincidences`):
+#: it cannot exclude twice the reference's coincidences at zero delay, so it says nothing of the
+#: photons (0 at zero delay and 1 at the reference, equal attempts: V = 1 in [−38, 1]). Not
+#: applied to :func:`hom_visibility_corrected`, whose interval is wide where accidentals
+#: dominate however many the coincidences (711 and 711 with 600 accidental: [−1.06, 0.52])
+MIN_VISIBILITY_LO = -1.0
+
+
+class TooFewCoincidences(ValueError):
+    """The coincidences are too few for a visibility: its interval reaches below
+    :data:`MIN_VISIBILITY_LO` (the message gives the counts and the interval)."""
+
+
+def _informative(v: Estimate, k0: int, kr: int) -> Estimate:
+    """``v``, or :class:`TooFewCoincidences` when its interval reaches below
+    :data:`MIN_VISIBILITY_LO`."""
+    if v.lo >= MIN_VISIBILITY_LO:
+        return v
+    raise TooFewCoincidences(
+        f"too few coincidences for a visibility: {k0} at zero delay and {kr} at the reference "
+        f"give V = {v.value:.3g} in [{v.lo:.3g}, {v.hi:.3g}] ({v.cl:.2g} CL), an interval "
+        f"reaching below {MIN_VISIBILITY_LO:g} (twice the reference's coincidences at zero "
+        "delay not excluded): take more runs per delay"
+    )
 
 
 def pooled_counts(
@@ -79,6 +106,7 @@ def hom_visibility(
     :param coincidences: cross-port same-polarisation coincidences per setting
     :param attempts: attempts per setting
     :raises ValueError: see :func:`pooled_counts`; also without reference coincidences
+    :raises TooFewCoincidences: an interval reaching below :data:`MIN_VISIBILITY_LO`
     """
     k0, n0, kr, nr = pooled_counts(
         delay_mu, coincidences, attempts, ref_min_delay_mu=ref_min_delay_mu
@@ -94,7 +122,8 @@ def hom_visibility(
         f"exact conditional interval (Clopper-Pearson on k0 given k0 + k_ref), V <= 1; "
         f"{k0}/{n0} coincidences/attempts at zero delay, {kr}/{nr} at the reference"
     )
-    return Estimate(1 - k0 * nr / (n0 * kr), 1 - u_of(pi.hi), 1 - u_of(pi.lo), cl, method)
+    v = Estimate(1 - k0 * nr / (n0 * kr), 1 - u_of(pi.hi), 1 - u_of(pi.lo), cl, method)
+    return _informative(v, k0, kr)
 
 
 def accidental_coincidences(

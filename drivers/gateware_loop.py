@@ -131,6 +131,24 @@ class GatewareLoop:
         e.set_heralds(self.heralds)
 
     @kernel
+    def report_clicks(self):
+        """Read the entangler's input counters (cycles of the last run in which each detector
+        clicked) and send them to the host (:meth:`clicks_measured`): what a run that gives up
+        without a herald measured of the light. Consumes all slack, re-establishing the margin
+        after each read (:meth:`~drivers.link.LinkExperiment.resync`)."""
+        clicks = [0] * 4
+        for i in range(4):
+            clicks[i] = self.entangler.get_input_count(i)
+            self.resync()
+        self.clicks_measured(clicks)
+
+    @rpc(flags={"async"})
+    def clicks_measured(self, clicks: TList(TInt32)):
+        """The detectors' clicking cycles in the last run before the kernel gave up without a
+        herald (:meth:`report_clicks`), for :class:`drivers.link.NoHeraldError`'s message."""
+        self.last_run_clicks = ([int(c) for c in clicks], int(self.timeout_cycles))
+
+    @kernel
     def record_cooling(self):
         """Record the re-cooling of both nodes (in parallel) to DMA (``IonNode.recool_mu``: one
         coarse cycle without re-cooling). Does not move the cursor."""

@@ -69,6 +69,50 @@ class UnderflowStreakError(Exception):
 UNDERFLOW_STREAK = 1000
 
 
+#: what stops every herald, the link aside: no light at the detectors within the gate
+_NO_LIGHT = (
+    "beams or their DDS RF off, ions not cooled, pumped or excited, collection or fibres, "
+    "detectors off or not gated, the gate window calib.photon.gate_* off the photons"
+)
+
+
+def no_herald_message(exp) -> str:
+    """:class:`NoHeraldError`'s line for link experiment ``exp`` that gave up after
+    ``no_herald_attempts``: what was measured (the attempts, the lab time, the P expected and,
+    with gateware heralding, the detectors' clicks in the last run) and the causes that fit it,
+    not only the link's."""
+    n = exp.no_herald_attempts
+    if exp.p_expected > 0:
+        expected = "P = {:.3g} per attempt expected from the single-photon calibration".format(
+            exp.p_expected
+        )
+    else:
+        expected = "no P expected: no single-photon calibration"
+    clicks = getattr(exp, "last_run_clicks", None)
+    if clicks is None:
+        measured = (
+            "no click counts measured; possible causes: no light at the detectors ({}), or "
+            "light that never makes a herald pattern (one node dark, mode overlap, "
+            "efficiencies)".format(_NO_LIGHT)
+        )
+    elif sum(clicks[0]) == 0:
+        measured = (
+            "the last run's {} cycles had no click on any of the 4 detectors in the gate: no "
+            "light reaches them within it ({})".format(clicks[1], _NO_LIGHT)
+        )
+    else:
+        measured = (
+            "in the last run's {} cycles the 4 detectors clicked in {} cycles: light or dark "
+            "counts reach them but never as a herald pattern (one node dark: its beams, "
+            "pumping or excitation, its fibre; the gate window; mode overlap; efficiencies)".format(
+                clicks[1], ", ".join(str(c) for c in clicks[0])
+            )
+        )
+    return "no herald in {} attempts ({:.3g} s of lab time; {}); {}; {} heralds recorded".format(
+        n, exp.totals["lab_mu"] * exp.core.ref_period, expected, measured, exp.recorded()
+    )
+
+
 class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
     """Mixin: shared arguments (checked by :meth:`check_arguments`), post-herald kernels and
     herald bookkeeping."""
@@ -263,6 +307,8 @@ class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
         eta_b = float(self.get_dataset("calib.photon.eta_b", 0.0))
         tau_s = float(self.get_dataset("calib.photon.tau_s", 0.0))
         self.p_expected = expected_p_success(eta_a, eta_b, gate_mu * 1e-9, tau_s)
+        # (clicks per detector, cycles) of the last run before giving up (gateware heralding)
+        self.last_run_clicks = None
         self.dead_attempts = int64(
             self.herald_timeout
             if self.herald_timeout > 0
@@ -430,23 +476,7 @@ class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
                 )
             )
         if self.no_herald_attempts:
-            expected = (
-                "P = {:.3g} per attempt expected from the single-photon calibration".format(
-                    self.p_expected
-                )
-                if self.p_expected > 0
-                else "no P expected: no single-photon calibration"
-            )
-            raise NoHeraldError(
-                "no herald in {} attempts ({:.3g} s of lab time; {}): the link cannot herald "
-                "(detectors, gate window calib.photon.gate_*, excitation, pumping?); {} heralds "
-                "recorded".format(
-                    self.no_herald_attempts,
-                    self.totals["lab_mu"] * self.core.ref_period,
-                    expected,
-                    self.recorded(),
-                )
-            )
+            raise NoHeraldError(no_herald_message(self))
 
     def write_results(self):
         """Final per-herald arrays and totals (docs/datasets.md)."""

@@ -10,7 +10,9 @@ Visibility V = 1 - C(0)/C(ref) (per-attempt rates); for ideal single photons V e
 overlap M. Writes ``hom.delay_mu``, ``hom.coincidences``, ``hom.attempts``, ``hom.gate_mu`` (the
 detection gate of every delay, ns from node A's excitation), ``hom.visibility`` with its 95 %
 interval ``hom.visibility_lo``/``_hi`` (``analysis.hom``: exact, bounded by V <= 1) and
-``hom.visibility_err`` (half the interval width), ``hom.singles`` (delays × 4: cycles in which
+``hom.visibility_err`` (half the interval width): none, with a warning line, where the
+coincidences are too few for an interval above −1 (``analysis.hom.TooFewCoincidences``),
+``hom.singles`` (delays × 4: cycles in which
 each detector clicked, the entangler's input counters). Needs the gate window from the
 single-photon calibration. With the Dark counts calibration (``calib.bsa.dark_rate_hz``) also
 ``hom.accidentals`` (the coincidences per delay in which a dark count stands for a click,
@@ -34,6 +36,8 @@ kept); a termination request ends the scan there, with the runs taken written
 (``totals.stop_reason`` ``terminated``, ``drivers.run_end``; the visibility needs the whole scan).
 """
 
+import logging
+
 import numpy as np
 from artiq.coredevice.exceptions import RTIOUnderflow
 from artiq.experiment import *
@@ -45,6 +49,8 @@ from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A,
 from drivers.link import SCHEMA_VERSION
 from drivers.link_timing import CHECK_EVERY, drtio_margin_mu, link_default, nearest_mu
 from drivers.run_end import STOP_REASON, run_until_complete
+
+logger = logging.getLogger(__name__)
 
 
 def hom_gate_mu(gate_start_mu: int, gate_stop_mu: int, max_delay_mu: int) -> tuple[int, int]:
@@ -317,7 +323,8 @@ class HOM(CheckedArguments, EnvExperiment):
 
         try:
             v = hom_visibility(np.array(self.delay_list, dtype=np.int64), c, n)
-        except ValueError:  # settings without attempts or no reference coincidences
+        except ValueError as e:  # no attempts, no reference coincidences, or too few
+            logger.warning("HOM: no visibility: %s", e)
             return
         self.set_dataset("hom.visibility", v.value)
         self.set_dataset("hom.visibility_lo", v.lo)
@@ -343,7 +350,8 @@ class HOM(CheckedArguments, EnvExperiment):
         delays = np.array(self.delay_list, dtype=np.int64)
         try:
             v = hom_visibility_corrected(delays, c, n, acc, accidental_draws=draws)
-        except ValueError:  # the reference's coincidences are all accidental
+        except ValueError as e:  # the reference's coincidences are all accidental, or too few
+            logger.warning("HOM: no visibility with the accidentals subtracted: %s", e)
             return
         self.set_dataset("hom.visibility_corrected", v.value)
         self.set_dataset("hom.visibility_corrected_lo", v.lo)

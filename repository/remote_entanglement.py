@@ -124,6 +124,7 @@ class RemoteEntanglement(GatewareLoop, LinkExperiment, EnvExperiment):
                     heralded = True
                     runs += 1
                 if not heralded and attempts >= self.dead_attempts:
+                    self.report_clicks()
                     self.no_herald(attempts)
                     stop = True
                     self.renew_slack()  # (the RPC's CPU time, before the last write)

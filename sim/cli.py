@@ -342,6 +342,10 @@ def cmd_budget(args: argparse.Namespace) -> int:
             raise InputError("--detection-gate: {}".format(exc)) from None
     try:
         counts = loop_options(args)
+        from sim.physics.budget import as_pumped
+
+        pulses = ("pump_start_s", "pump_stop_s", "excite_time_s")
+        as_pumped(lab, LoopArguments(**{k: v for k, v in counts.items() if k in pulses}))
     except ValueError as exc:
         raise InputError(str(exc)) from None
     if args.path == "cpu":

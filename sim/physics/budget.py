@@ -57,6 +57,8 @@ __all__ = [
     "Budget",
     "LoopArguments",
     "as_played",
+    "as_pumped",
+    "pump_window_s",
     "budget_dict",
     "dark_probabilities",
     "fidelity_fields",
@@ -91,8 +93,12 @@ class LoopArguments:
     :param check_every: entangler runs (CPU path: attempts) between pause checks.
     :param attempts_per_cool: CPU path: attempts between two coolings (0: the lab's run over
         its cycle, the CPU experiment's default).
-    :param excite_time_s: CPU path: the excitation's start in the attempt (s; 0: the lab's
-        ``calib.link.excite_time_s``), which with the gate sets when the reads return.
+    :param excite_time_s: the excitation's start in the attempt (s; 0: the lab's
+        ``calib.link.excite_time_s``); CPU path: with the gate it sets when the reads return
+        (the entangler's gate follows the excitation: the gateware figures do not depend on it).
+    :param pump_start_s: the pump window's start in the cycle (s; None: the lab's,
+        ``calib.link.pump_start_s``). :param pump_stop_s: its end (None: the lab's). The ion is
+        pumped for stop − start, as the experiment plays them (whole ns): :func:`as_pumped`.
     """
 
     heralds_per_setting: int = HERALDS_PER_SETTING
@@ -102,6 +108,8 @@ class LoopArguments:
     check_every: int = CHECK_EVERY
     attempts_per_cool: int = 0
     excite_time_s: float = 0.0
+    pump_start_s: float | None = None
+    pump_stop_s: float | None = None
 
 
 DEFAULT_ARGUMENTS = LoopArguments()
@@ -129,6 +137,40 @@ class Budget:
     #: ``mode z`` run measures (its fidelity only has the bound F ≤ P_odd)
     p_odd_state: float = math.nan
     p_odd_measured: float = math.nan
+
+
+def pump_window_s(lab: Lab, arguments: LoopArguments) -> tuple[float, float]:
+    """The pump window ``(start, stop)`` in s from the cycle start that the experiment plays
+    with ``arguments`` (each rounded to whole ns as it rounds them; the lab's
+    ``calib.link.pump_start_s``/``pump_stop_s`` where not given)."""
+    link = link_datasets(lab)
+    start, stop = arguments.pump_start_s, arguments.pump_stop_s
+    if start is None:
+        start = link["calib.link.pump_start_s"]
+    if stop is None:
+        stop = link["calib.link.pump_stop_s"]
+    return round(start * 1e9) * 1e-9, round(stop * 1e9) * 1e-9
+
+
+def as_pumped(lab: Lab, arguments: LoopArguments) -> Lab:
+    """``lab`` whose ``loop.pump_s`` is the pump window ``arguments`` give (:func:`pump_window_s`):
+    the pumping each attempt has (unchanged when neither end is given).
+
+    :raises ValueError: a window the experiment refuses: empty, or not over by the excitation
+        (``arguments.excite_time_s``, else the lab's)."""
+    if arguments.pump_start_s is None and arguments.pump_stop_s is None:
+        return lab
+    start, stop = pump_window_s(lab, arguments)
+    excite = arguments.excite_time_s or link_datasets(lab)["calib.link.excite_time_s"]
+    excite = (round(excite * 1e9) & ~7) * 1e-9
+    if not start < stop <= excite:
+        raise ValueError(
+            "pump window [{:.0f}, {:.0f}) ns and excitation at {:.0f} ns: need pump_start < "
+            "pump_stop <= excite_time (the experiment refuses it)".format(
+                start * 1e9, stop * 1e9, excite * 1e9
+            )
+        )
+    return replace(lab, loop=replace(lab.loop, pump_s=stop - start))
 
 
 def photon_arrival_s(node: Node) -> float:
@@ -304,8 +346,9 @@ def predict(
     """Analytic prediction for ``lab``'s nominal loop (``[loop]``), played by the gateware
     experiment in analysis ``mode`` with ``arguments``, on one chassis or (``two_chassis``) with
     node B on a DRTIO satellite (:func:`herald_timing`, :func:`herald_to_rotation_s`; node B's
-    pulses as the slave entangler plays them, :func:`as_played`)."""
-    lab = as_played(lab, two_chassis)
+    pulses as the slave entangler plays them, :func:`as_played`; the pump window of
+    ``arguments``, :func:`as_pumped`)."""
+    lab = as_pumped(as_played(lab, two_chassis), arguments)
     a, b = lab.nodes
     lp = lab.loop
     gate = arguments.gate_mu
@@ -413,7 +456,10 @@ def budget_dict(
         "lab_duty_cycle": lab_duty_cycle(1 / bd.attempt_rate_hz, bd.rate_hz, bd.p_succ),
         "slack_margin_s": arguments.slack_margin_s,
         "check_every": arguments.check_every,
-        "pulses_s": [link[k] for k in ("pump_start_s", "pump_stop_s", "excite_time_s")],
+        "pulses_s": [
+            *pump_window_s(lab, arguments),
+            (round((arguments.excite_time_s or link["excite_time_s"]) * 1e9) & ~7) * 1e-9,
+        ],
         "readout_s": [n.readout.duration_s for n in lab.nodes],
         **fidelity_fields(bd),
     }

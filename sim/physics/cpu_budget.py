@@ -196,7 +196,16 @@ def cpu_budget_dict(
     chassis: ``two_chassis`` as :func:`predict_cpu`)."""
     b = predict_cpu(lab, mode, arguments, two_chassis)
     t, link = b.timing, b.link
-    gateware = predict(lab, mode, two_chassis, LoopArguments(gate_mu=arguments.gate_mu))
+    gateware = predict(
+        lab,
+        mode,
+        two_chassis,
+        LoopArguments(
+            gate_mu=arguments.gate_mu,
+            pump_start_s=arguments.pump_start_s,
+            pump_stop_s=arguments.pump_stop_s,
+        ),
+    )
     return {
         "lab": link.lab,
         "mode": link.mode,

@@ -163,3 +163,19 @@ def test_hom_with_accidentals_subtracted_is_unbiased_and_covers(pairs, accidenta
     s = 1 - (1 - p) * (1 - dk)
     a = accidental_coincidences(np.full((1, 4), s * 1e6), np.array([10**6]), np.full(4, dk))
     assert a[0] == pytest.approx(2 * (2 * p * dk + dk * dk) * (1 - s) ** 2 * 1e6, rel=1e-9)
+
+
+def test_hom_from_too_few_coincidences_is_no_visibility():
+    """0 coincidences at zero delay and 1 at the reference (a 30-run scan at oxford2020) gave
+    V = 1 in [−38, 1]: an interval reaching below −1 is refused with the counts and the
+    interval (TooFewCoincidences, a ValueError: every caller reports "no visibility"); 0 and 10
+    still give a visibility, [0.55, 1]."""
+    from analysis.hom import MIN_VISIBILITY_LO, TooFewCoincidences
+
+    d, n = np.array([0, 8, 16, 32, 400]), np.full(5, 4020)
+    with pytest.raises(TooFewCoincidences, match=r"0 at zero delay and 1 at the reference"):
+        hom_visibility(d, np.array([0, 1, 0, 0, 1]), n)
+    with pytest.raises(ValueError, match=r"in \[-38, 1\]"):
+        hom_visibility(d, np.array([0, 1, 0, 0, 1]), n)
+    v = hom_visibility(np.array([0, 400]), np.array([0, 10]), np.full(2, 4020))
+    assert v.value == 1.0 and MIN_VISIBILITY_LO < 0.5 < v.lo < 0.6, v

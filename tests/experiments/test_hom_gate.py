@@ -79,3 +79,37 @@ def test_dark_counts_lower_the_raw_visibility_and_are_subtracted(tmp_path):
     assert np.all(np.abs(d["hom.accidentals"] - 108) < 10), d["hom.accidentals"]
     lo, hi = d["hom.visibility_corrected_lo"], d["hom.visibility_corrected_hi"]
     assert lo <= mode_overlap(lab, 0.0, N_BARS) <= hi, (d["hom.visibility_corrected"], lo, hi)
+
+
+def test_a_scan_with_too_few_coincidences_reports_no_visibility(tmp_path, caplog):
+    """``oxford2020``, 60 runs a delay (seed 3): 0 coincidences at zero delay, 2 at the
+    reference. The run writes its counts, no ``hom.visibility``, and one warning line saying
+    the coincidences are too few; the offline summary says n/a with the same reason. Before:
+    V = 1 with the interval [−4.3, 1] stored and printed ([−38, 1] with one reference
+    coincidence), and no word of it."""
+    import logging
+
+    from analysis.calibration import hom_summary
+    from analysis.io import load
+    from sim.runner import Simulation
+    from tests.experiments.simhelpers import ROOT, lab_calibration
+
+    lab = resolve_lab("oxford2020", None)
+    sim = Simulation(
+        ROOT / "device_db.py", seed=3, lab=lab, results_dir=tmp_path / "results", dataset_db=False
+    )
+    for key, value in lab_calibration(lab).items():
+        sim.dataset_db.set(key, value, persist=True)
+    with sim:
+        assert sim.run(REPO / "startup.py").exit_code == 0
+        with caplog.at_level(logging.WARNING):
+            r = sim.run(REPO / "hom.py", None, {"runs_per_delay": 60})
+    assert r.exit_code == 0, r.error_message
+    d = r.datasets
+    assert list(d["hom.coincidences"][[0, -1]]) == [0, 2], d["hom.coincidences"]
+    assert not any(k.startswith("hom.visibility") for k in d), sorted(d)
+    warned = [m for m in caplog.messages if "too few coincidences for a visibility" in m]
+    assert len(warned) == 1 and "\n" not in warned[0], caplog.messages
+    summary = hom_summary(load(r.results_file))
+    assert summary.visibility is None
+    assert any("too few coincidences" in n for n in summary.notes), summary.notes

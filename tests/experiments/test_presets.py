@@ -95,7 +95,8 @@ def _zero_efficiency_lab(tmp_path):
 
 def test_zero_efficiency_link_stops_with_its_message(tmp_path, monkeypatch, capsys):
     """A link that cannot herald ends within its bound (50/P attempts; 10⁷ without a photon
-    calibration), exit status 1, one clear line, and its results file written."""
+    calibration), exit status 1, one clear line saying what it measured (no click on the
+    detectors) and the causes that fit, and its results file written."""
     monkeypatch.chdir(tmp_path)  # (the command line's dataset store and hardware state)
     import h5py
 
@@ -120,6 +121,9 @@ def test_zero_efficiency_link_stops_with_its_message(tmp_path, monkeypatch, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "NoHeraldError: no herald in 10000" in err[0], err
     assert "no single-photon calibration" in err[0]
+    # what the kernel measured (the entangler's input counters): no light, and its causes
+    assert "had no click on any of the 4 detectors in the gate" in err[0], err
+    assert "detectors off or not gated" in err[0] and "pumped or excited" in err[0], err
     files = list(results.rglob("*-RemoteEntanglement.h5"))
     assert len(files) == 1
     with h5py.File(files[0]) as f:

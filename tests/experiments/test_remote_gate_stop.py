@@ -111,7 +111,7 @@ def test_a_run_stopped_at_once_is_named_so_by_the_analysis(tmp_path):
 
 def test_shots_that_keep_underflowing_stop_the_gate_with_one_line(tmp_path, monkeypatch):
     """A kernel whose every shot underflows (here: no slack before the corrections, below the
-    1 µs the argument allows) is checked for a pause before each next shot and stops after
+    2.5 µs the argument allows) is checked for a pause before each next shot and stops after
     ``UNDERFLOW_STREAK`` shots in a row (20 here) with one line, stop reason ``underflows`` and
     its results written. Before, such a kernel retried without end and without a pause check
     (``correction_delay=0`` ran 914 s with no shot, and a SIGTERM was never seen)."""
@@ -139,3 +139,30 @@ def test_shots_that_keep_underflowing_stop_the_gate_with_one_line(tmp_path, monk
     assert d["totals.stop_reason"] == "underflows" and int(d["totals.shots"]) == 0
     assert d["totals.underflows_recovered"] >= 20 and r.results_file.exists()
     assert len(checks) >= 19, len(checks)  # a pause check before each shot after an underflow
+
+
+def test_a_gate_that_cannot_herald_says_what_it_measured(tmp_path):
+    """No light collected (collection efficiency 0): the gate stops on its herald timeout with
+    one line saying the detectors had no click in the last run, and the causes of no light
+    (exit status 1, stop reason ``no_herald``). Without the slack after the click reads and
+    the RPCs the entangler's last write underflowed (an uncaught RTIOUnderflow instead)."""
+    from sim.runner import Simulation
+
+    lab = ideal_fast(**{"nodes__*__optics__collection_efficiency": 0.0})
+    sim = Simulation(
+        ROOT / "device_db.py", seed=4, lab=lab, results_dir=tmp_path / "results", dataset_db=False
+    )
+    for key, value in lab_calibration(lab).items():
+        sim.dataset_db.set(key, value, persist=True)
+    with sim:
+        assert sim.run(REPO / "startup.py").exit_code == 0
+        r = sim.run(
+            REPO / "remote_gate.py",
+            None,
+            {"analysis": "truth_table", "heralds_per_setting": 1, "herald_timeout": 20000},
+        )
+    assert r.exit_code == 1, r.error_message
+    message = r.error_message
+    assert message.startswith("NoHeraldError: no herald in"), message
+    assert "no click on any of the 4 detectors in the gate" in message, message
+    assert "\n" not in message and r.datasets["totals.stop_reason"] == "no_herald"
