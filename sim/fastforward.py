@@ -257,6 +257,8 @@ class PeriodWorld(Protocol):
 
     def replay_start(self, sp: StartPass, t_start_mu: int) -> bool: ...
 
+    def replay_period(self, sig: PeriodContent, t_run_mu: int) -> bool: ...
+
 
 @runtime_checkable
 class CyclePhy(Protocol):

@@ -61,8 +61,17 @@ class Entangler(_driver.Entangler):
             end_mu = t_end
         drawn = getattr(loop.phy, "herald_drawn", None)
         while timeouts < max_runs:
+            herald = drawn is not None and drawn()
+            answered = loop.answered_pass() if herald else None
+            if answered is not None:  # (the pass after the skip, its run drawn to herald)
+                end_mu, reason = answered
+                if reason != _driver.TIMEOUT:
+                    loop.forget()
+                    break
+                timeouts, end_mu = loop.after_timeout(None, end_mu, timeouts + 1, max_runs)
+                continue
             # (a pass whose run is drawn to herald is not learnt: its submissions not recorded)
-            capturing = not (drawn is not None and drawn()) and eng.capture_start()
+            capturing = not herald and eng.capture_start()
             try:
                 end_mu, reason = self.cooled_run_mu(cool, duration_mu, margin_mu, standalone)
             except RTIOUnderflow:

@@ -149,6 +149,37 @@ class PeriodTracking:
         self._advance_planned(events, self._t, t_start_mu + sp.run_rel)
         return True
 
+    def replay_period(self, sig: PeriodContent, t_run_mu: int) -> bool:
+        """The pass after the last run makes the submissions of the passes ``sig`` describes
+        (the caller has repeated them: ``PeriodCapture.repeat_answered``), its run at
+        ``t_run_mu``: process its windows up to the run as :meth:`advance` would, from ``sig``'s
+        plan keys (the same events, the world's own planned-window path) instead of the beams'
+        outputs. False (nothing done) unless the world stands at the last run's end, the run
+        lies as in ``sig`` and its windows lead from there to the run."""
+        t_end = self._period_end
+        if (
+            t_end is None
+            or self._t != t_end
+            or t_run_mu - t_end != sig.period_mu - sig.run_mu
+            or self._staged
+            or getattr(self, "_q_post", None) is not None
+        ):
+            return False
+        rel = 0
+        for w_rel, key in sig.windows:
+            if w_rel != rel:
+                return False
+            rel += key[0]
+        if t_end + rel != t_run_mu:
+            return False
+        self._owned = [w for w in self._owned if w[1] > t_end]
+        for w_rel, (length, events, _, _) in sig.windows:
+            t0 = t_end + w_rel
+            self._advance_planned(
+                [(t0 + t, k, 0, role, lvl) for t, k, role, lvl in events], t0, t0 + length
+            )
+        return True
+
     def _close_period(self, timeout: bool, t_run0: int, t_end: int) -> None:
         """Account for the period that ends with the run [t_run0, t_end) (its signature is made
         when asked for, see :meth:`period_signature`)."""

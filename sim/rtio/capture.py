@@ -105,6 +105,10 @@ class Period:
 
 _new_tuple = tuple.__new__
 
+#: :meth:`PeriodCapture.repeat_answered` needs the read to start waiting at least this long
+#: (mu) before the answer's earliest arrival (a bound on charges it does not count)
+_WAIT_MARGIN_MU = 1000
+
 
 def _shifted_times(tss: list[int], shifts: Sequence[int]) -> list[int]:
     """``[ts + s for s in shifts for ts in tss]``: the timestamps ``tss`` of one pass at each
@@ -170,6 +174,8 @@ class PeriodCapture:
     kernel_async: list[str]
     channels: dict[int, Any]
     _submit: Callable[[int, Any], None]
+    _c_delay: int
+    costs: Any
     _swap_output: Callable[[], None]
 
     def _init_capture(self) -> None:
@@ -276,21 +282,14 @@ class PeriodCapture:
                 return 0
             skipper = st.phy
         s0 = self.now - period.now0  # shift of the first pass
-        by_ch = period.by_channel
-        for ch, evs in by_ch.items():
-            other = self.channels[ch]
-            if (
-                other.flagged
-                or (ch != phy_channel and other.hook is not None)
-                or other.max_c >= (evs[0][0] + s0) & -8
-            ):
-                return 0
+        if not self._in_order(period, s0, phy_channel):
+            return 0
         # events still waiting in a lane would see the passes' submissions queue behind them
         if self.lanes_pending() and (
             not start or any(q[-1] > period.counter1 + s0 for q in self._lane_q)
         ):
             return 0
-        writes = [(ts + s0, a, d) for ts, a, d in by_ch.get(phy_channel, ())]
+        writes = [(ts + s0, a, d) for ts, a, d in period.by_channel.get(phy_channel, ())]
         k_done = skipper.skip_runs(max_repeats, t, ref, writes)
         if k_done <= 0:
             return 0
@@ -300,6 +299,70 @@ class PeriodCapture:
         self.now = period.now1 + shifts[-1]
         self.counter = period.counter1 + shifts[-1]
         return k_done
+
+    def _in_order(self, period: Period, s0: int, phy_channel: int) -> bool:
+        """Whether ``period``'s submissions shifted by ``s0`` reach every channel in order (after
+        its last event, no channel waiting for a sort) and none but ``phy_channel``'s PHY would
+        be triggered (no other channel with a hook)."""
+        for ch, evs in period.by_channel.items():
+            other = self.channels[ch]
+            if (
+                other.flagged
+                or (ch != phy_channel and other.hook is not None)
+                or other.max_c >= (evs[0][0] + s0) & -8
+            ):
+                return False
+        return True
+
+    def repeat_answered(
+        self, period: Period, phy_channel: int, skipper: Any, start: bool = False
+    ) -> tuple[int, int] | None:
+        """The next pass of a kernel loop makes ``period``'s submissions again, shifted to the
+        cursor (the caller has checked, as for :meth:`repeat_period`), the last of them a run of
+        the PHY on ``phy_channel`` that ``skipper`` has already drawn to herald; the kernel then
+        only reads the run's answer (blocking) and resyncs from it, as it did in ``period``,
+        whose run timed out. The pass is made at once: the world's window up to the run
+        (``skipper.armed_window``), its submissions logged (unlogged where nothing will read
+        them, :mod:`sim.rtio.unlogged`) and queued in the SED lanes as the per-event path
+        makes them, the run made by ``skipper.armed_run`` (``skipper.armed_pass`` says whether
+        it can, the earliest arrival of the answer and the run's end had it timed out), and the
+        clocks those at ``period``'s end less what the run ended earlier (the read waits for
+        the answer in both: it arrives after the counter the read starts from). ``start``: as
+        for :meth:`repeat_period`, events may still wait in lanes if they leave before the
+        answer can arrive. Returns the run's end (mu) and answer, or None (nothing done)."""
+        events = period.events
+        if (
+            period.length <= 0
+            or self.now - self.counter != period.now0 - period.counter0
+            or not period.regular
+            or events[-1].target >> 8 != phy_channel
+        ):
+            return None
+        s0 = self.now - period.now0
+        if not self._in_order(period, s0, phy_channel):
+            return None
+        writes = [(ts + s0, a, d) for ts, a, d in period.by_channel[phy_channel]]
+        bounds = skipper.armed_pass(writes)
+        if bounds is None:
+            return None
+        first_arrival, timeout_end = bounds
+        if self.lanes_pending() and (not start or any(q[-1] > first_arrival for q in self._lane_q)):
+            return None
+        run = events[-1]
+        # the counter when the read starts to wait: the run's submission, its delay, the read
+        waits_from = run.counter + s0 + run.cost + self._c_delay + self.costs.rtio_input
+        if waits_from + _WAIT_MARGIN_MU > first_arrival:
+            return None
+        # the world's window first: once it is past them, what nothing reads goes unlogged
+        skipper.armed_window(writes)
+        shifts = (s0,)
+        self.log_repeats(period, shifts, unlogged_channels(self, period, shifts, skipper))
+        self.replay_lanes(period, shifts, True)
+        t_end, data = skipper.armed_run(writes)
+        earlier = timeout_end - t_end
+        self.now = period.now1 + s0 - earlier
+        self.counter = period.counter1 + s0 - earlier
+        return t_end, data
 
     def log_repeats(self, period: Period, shifts: Sequence[int], unlogged: Collection[int]) -> None:
         """``period``'s submissions made again at each of ``shifts`` (increasing, passes that do

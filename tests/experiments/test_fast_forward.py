@@ -418,3 +418,99 @@ def test_repeats_not_logged_change_no_number(tmp_path, monkeypatch, lab, enable_
         assert all(e in it for e in log), "channel 0x{:x}".format(ch)
         shorter += len(logged["logs"][ch]) - len(log)
     assert shorter > 0
+
+
+@pytest.mark.parametrize(
+    "lab, phase, alternate", [("oxford2020", 0, 0), ("oxford2020", 5, 1), ("target_99_1khz", 0, 0)]
+)
+def test_answered_passes_equal_detailed(tmp_path, monkeypatch, lab, phase, alternate):
+    """Audit of the pass after a skip whose run the skip drew to herald, made at once
+    (``FastForwardLoop.answered_pass``: the fixed point's submissions again, the run made by the
+    PHY, the clocks from the fixed point's end less what the run ended earlier): against the
+    same session with every such pass run in detail through the driver, the same draws, clocks,
+    submissions, SED lanes and their queues, entangler registers and run log, the ions' state
+    and temperatures bit for bit, and datasets; the clocks also where each call's loop ends
+    (the reads after a herald make the counter the answer's again); with a phase change
+    between calls and two cooling traces (a transient before the fixed point)."""
+    from sim.fastforward_loop import FastForwardLoop
+
+    args = dict(heralds=40, max_runs=10_000, phase=phase, alternate=alternate)
+    made = []
+    answered_pass = FastForwardLoop.answered_pass
+    forget = FastForwardLoop.forget
+    clocks: list[tuple[int, int]] = []
+
+    def counted(loop):
+        done = answered_pass(loop)
+        made.append(done is not None)
+        return done
+
+    def noted(loop):  # (where a call's loop ends, among others)
+        clocks.append((loop.engine.now, loop.engine.counter))
+        forget(loop)
+
+    monkeypatch.setattr(FastForwardLoop, "forget", noted)
+    monkeypatch.setattr(FastForwardLoop, "answered_pass", counted)
+    fast, rf = _run(tmp_path / "fast", True, 7, lab=lab, **args)
+    try:
+        a = _exact_state(fast, rf.datasets)
+        a["clocks"] = list(clocks)
+    finally:
+        fast.close()
+    clocks.clear()
+    monkeypatch.setattr(FastForwardLoop, "answered_pass", lambda loop: None)
+    ref, rr = _run(tmp_path / "ref", True, 7, lab=lab, **args)
+    try:
+        b = _exact_state(ref, rr.datasets)
+        b["clocks"] = list(clocks)
+    finally:
+        ref.close()
+    print("passes answered at once:", sum(made), "of", len(made))
+    assert sum(made) >= (5 if lab == "target_99_1khz" else 20)
+    for key in a:
+        assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize("lab", ["oxford2020", "target_99_1khz"])
+def test_answered_passes_of_the_link_experiment_equal_detailed(tmp_path, monkeypatch, lab):
+    """The same audit on ``repository/remote_entanglement.py`` (Z heralds), whose passes meet
+    the phase writes' SPI events still waiting in SED lanes after a call's start: every dataset,
+    the draws, the clocks (at the end and where each call's loop ends), the engine's logs and
+    lanes and the ions' state equal the session that runs the passes drawn to herald in
+    detail."""
+    from sim.fastforward_loop import FastForwardLoop
+
+    forget = FastForwardLoop.forget
+    ends: list[tuple[int, int]] = []
+
+    def noted(loop):  # (where a call's loop ends, among others)
+        ends.append((loop.engine.now, loop.engine.counter))
+        forget(loop)
+
+    monkeypatch.setattr(FastForwardLoop, "forget", noted)
+
+    def session(path):
+        ends.clear()
+        sim = simulation(path, lab=lab, seed=4)
+        d = run(sim, "remote_entanglement", mode="z", heralds_per_setting=60)
+        eng, world = sim.session.engine, sim.session.world
+        out = dict(
+            datasets={k: repr(v) for k, v in d.items() if "wall" not in k},
+            clocks=(eng.now, eng.counter),
+            loop_ends=list(ends),
+            lanes=(eng._lane, eng._last_c, list(eng._lane_last), [list(q) for q in eng._lane_q]),
+            logs={ch: list(st.raw) for ch, st in eng.channels.items()},
+            rng=repr(eng.rng.bit_generator.state),
+            ions=(world.rho.tobytes(), [t.n for t in world.ions.thermal]),
+        )
+        answered = eng.channels[eng.resolve_device("entangler")[1]].phy.answered
+        sim.close()
+        return out, answered
+
+    a, answered = session(tmp_path / "fast")
+    monkeypatch.setattr(FastForwardLoop, "answered_pass", lambda loop: None)
+    b, none = session(tmp_path / "ref")
+    print("passes answered at once:", answered)
+    assert answered >= (50 if lab == "oxford2020" else 10) and none == 0
+    for key in a:
+        assert a[key] == b[key], key

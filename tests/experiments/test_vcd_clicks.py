@@ -17,11 +17,12 @@ def _session(vcd, monkeypatch, folder):
     runs = []
     original = EntanglerPhy._run
 
-    def spy(phy, ts, timeout):
-        original(phy, ts, timeout)
+    def spy(phy, ts, timeout, *answer):
+        done = original(phy, ts, timeout, *answer)
         _, gates, cycle_mu = phy.windows()
         n = phy.ncycles
         runs.append((ts, ts + n * cycle_mu, cycle_mu, gates, list(phy.counters[:4])))
+        return done
 
     monkeypatch.setattr(EntanglerPhy, "_run", spy)
     sim = simulation(folder, "oxford2020", seed=3, vcd=vcd)

@@ -292,7 +292,9 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
             return 1, 8
         return max(1, -(-timeout_coarse // self.tcycle)), cycle_mu
 
-    def _run(self, ts: int, timeout_coarse: int) -> None:
+    def _run(self, ts: int, timeout_coarse: int, answer: bool = True) -> tuple[int, int]:
+        """The run started at ``ts``: drawn, completed (:meth:`_complete_run`); its end (mu) and
+        answer (matched slots or :data:`TIMEOUT`; ``(ts, 0)`` while it waits for a slave)."""
         rng = self._rng()
         cfg = self._config()
         n_max, cycle_mu = self._run_length(timeout_coarse, cfg.cycle_mu)
@@ -302,7 +304,7 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
             extra = self.slave_outputs(ts, cycle_mu)
             if extra is None and not self.config & CONFIG_STANDALONE:
                 self.wait_for_slave(ts, timeout_coarse)
-                return
+                return ts, 0
             # outputs 2 and 3 are the slave's (node B's), absent when it is not ready
             outputs = {i: w for i, w in outputs.items() if i < 2} | (extra or {})
             paired = extra is not None
@@ -314,7 +316,9 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         )
         law = self._law(model, cfg.herald_set)
         k = self._cycles_to_herald(rng, model, law.p, n_max, ts)
-        self._complete_run(rng, cfg, ts, timeout_coarse, n_max, cycle_mu, model, law, k, paired)
+        return self._complete_run(
+            rng, cfg, ts, timeout_coarse, n_max, cycle_mu, model, law, k, paired, answer
+        )
 
     def _complete_run(
         self,
@@ -329,11 +333,12 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         k: int,
         paired: bool,
         answer: bool = True,
-    ) -> None:
+    ) -> tuple[int, int]:
         """The run from ``t0`` whose first herald is in cycle ``k`` (> ``n_max``: it times out):
         the non-herald cycles' counts, the herald cycle's sample, the commit to the world,
         registers and logs; ``answer``: queue the input event that answers the kernel's read (a
-        pass the fast-forward follows has its read already)."""
+        pass the fast-forward follows has its read already). Returns the run's end (mu) and its
+        answer's data."""
         world = self.world
         success = k <= n_max
         n_cycles = k if success else n_max
@@ -398,6 +403,7 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
                 cycle_mu,
                 clicks,
             )
+        return t_end, data
 
     def _record_run(
         self,

@@ -23,6 +23,7 @@ from sim.fastforward import (
     StartRun,
     TransientChain,
 )
+from sim.rtio.phy.ttl import INPUT_ARRIVAL_MU
 from sim.rtio.recorder import EntanglerRun
 
 __all__ = ["EntanglerFastForward"]
@@ -45,6 +46,8 @@ class _Armed:
 
     model: Any
     n_max: int
+    #: the passes skipped before it (:class:`PeriodContent`; None without a world)
+    content: Any = None
 
 
 class EntanglerFastForward:
@@ -68,7 +71,8 @@ class EntanglerFastForward:
     _config: Callable[[], Any]
     _law: Callable[..., Any]
     _run_length: Callable[[int, int], tuple[int, int]]
-    _complete_run: Callable[..., None]
+    _complete_run: Callable[..., tuple[int, int]]
+    _run: Callable[..., tuple[int, int]]
     _plain_counts: Callable[..., Any]
     _set_counters: Callable[..., None]
     _mark_stale: Callable[..., None]
@@ -82,6 +86,7 @@ class EntanglerFastForward:
         self._armed: _Armed | None = None
         self._period_world: PeriodWorld | None = None
         self.skipped = 0  # runs the fast-forward did not execute one by one
+        self.answered = 0  # runs of passes made at once, their run drawn to herald (armed_run)
         self._fire_memo: tuple[Any, Any, list[float]] | None = None  # see _stale_from_earlier_runs
         self._predrawn: _Predrawn | None = None
 
@@ -208,7 +213,7 @@ class EntanglerFastForward:
         q = -math.expm1(n_max * math.log1p(-p)) if 0 < p < 1 else float(p >= 1)
         k = max_runs if q <= 0 else min(max_runs, int(rng.geometric(q)) - 1)
         if k < max_runs:
-            self._armed = _Armed(last.model, n_max)
+            self._armed = _Armed(last.model, n_max, ref if world is not None else None)
         if k == 0:
             return 0
         if world is not None:
@@ -286,6 +291,59 @@ class EntanglerFastForward:
         self._complete_run(rng, cfg, t_run, timeout, n_max, cycle_mu, model, law, k, False, False)
         self.skipped += 1
         return 1
+
+    def armed_pass(self, writes: list[tuple[int, int, Any]]) -> tuple[int, int] | None:
+        """The pass after a skip that drew its run to herald (:meth:`_skip` armed it), or the
+        first pass after a start whose follow drew it to herald (:meth:`_follow_start`), makes
+        ``writes`` (this channel's submissions, shifted) and then only waits for the run's
+        answer: if :meth:`armed_run` can make that run without the kernel (the timed-out run's
+        configuration and timeout again, or the run the follow drew; no register the run would
+        see otherwise, no slave, no answer pending), the earliest arrival of its answer and its
+        end had it timed out (mu); else None."""
+        last, pre = self._last, self._predrawn
+        if self.partner is not None or self.events:
+            return None
+        if self._armed is None and pre is None:
+            return None
+        t_run, timeout = 0, -1
+        for ts, addr, data in writes:
+            if addr == self._ADDR_RUN and timeout < 0:
+                t_run, timeout = ts, int(data)
+            elif addr == self._ADDR_CONFIG and timeout < 0:
+                if data != self.config:
+                    return None
+            else:
+                return None  # another register, a read, or something after the run
+        cfg = self._config()
+        n_max, cycle_mu = self._run_length(timeout, cfg.cycle_mu)
+        if pre is not None:  # (drawn by a follow of this pass, from its run's registers)
+            if pre.t_run != t_run or pre.n_max != n_max:
+                return None
+        elif (
+            last is None
+            or timeout != last.timeout
+            or self._cfg is None
+            or self._cfg[0] != last.config_key
+        ):
+            return None
+        return t_run + cycle_mu + INPUT_ARRIVAL_MU, t_run + n_max * cycle_mu
+
+    def armed_window(self, writes: list[tuple[int, int, Any]]) -> None:
+        """The world up to the run of the pass :meth:`armed_pass` accepted: its window is the
+        skipped passes' again, made from theirs (:meth:`PeriodTracking.replay_period`; if the
+        world cannot, the run reads it from the beams' outputs as a detailed pass does)."""
+        armed, world = self._armed, self._period_world
+        if armed is not None and armed.content is not None and world is not None:
+            t_run = next(ts for ts, a, _ in writes if a == self._ADDR_RUN)
+            world.replay_period(armed.content, t_run)
+
+    def armed_run(self, writes: list[tuple[int, int, Any]]) -> tuple[int, int]:
+        """The run of the pass :meth:`armed_pass` accepted, made as :meth:`_run` makes it when
+        the kernel submits RUN (the same draws in the same order), its answer not queued (the
+        caller reads it for the kernel): the run's end (mu) and answer's data."""
+        t_run, data = next((ts, d) for ts, a, d in writes if a == self._ADDR_RUN)
+        self.answered += 1
+        return self._run(t_run, int(data), False)
 
     def _stale_from_earlier_runs(self, rng: Any, runs: int, law: RunLaw) -> None:
         """An input that did not fire in the last skipped run keeps the timestamp of the last of
