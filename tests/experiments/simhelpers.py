@@ -17,13 +17,14 @@ def simulation(
     calibration=True,
     startup=True,
     device_db="device_db.py",
+    write_results=False,
     **options,
 ):
     """A :class:`sim.runner.Simulation` on the repository's ``device_db`` with ``lab`` (a preset's
     name, a lab file or a lab), an in-memory dataset store seeded with the lab's calibrations, and
-    no results files; ``options``: more of the simulation's keyword arguments (``vcd``,
-    ``tag_feed``, ...). With ``startup`` the Startup experiment has run (as after a power-up in
-    the lab: the Urukuls need their init)."""
+    results files only with ``write_results``; ``options``: more of the simulation's keyword
+    arguments (``vcd``, ``tag_feed``, ...). With ``startup`` the Startup experiment has run (as
+    after a power-up in the lab: the Urukuls need their init)."""
     from sim.lab_resolution import resolve_lab
     from sim.runner import Simulation
 
@@ -34,7 +35,7 @@ def simulation(
         lab=lab_obj,
         results_dir=tmp_path / "results",
         dataset_db=False,
-        write_results=False,
+        write_results=write_results,
         **options,
     )
     if calibration:

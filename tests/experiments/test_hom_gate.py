@@ -91,17 +91,8 @@ def test_a_scan_with_too_few_coincidences_reports_no_visibility(tmp_path, caplog
 
     from analysis.calibration import hom_summary
     from analysis.io import load
-    from sim.runner import Simulation
-    from tests.experiments.simhelpers import ROOT, lab_calibration
 
-    lab = resolve_lab("oxford2020", None)
-    sim = Simulation(
-        ROOT / "device_db.py", seed=3, lab=lab, results_dir=tmp_path / "results", dataset_db=False
-    )
-    for key, value in lab_calibration(lab).items():
-        sim.dataset_db.set(key, value, persist=True)
-    with sim:
-        assert sim.run(REPO / "startup.py").exit_code == 0
+    with simulation(tmp_path, seed=3, write_results=True) as sim:
         with caplog.at_level(logging.WARNING):
             r = sim.run(REPO / "hom.py", None, {"runs_per_delay": 60})
     assert r.exit_code == 0, r.error_message

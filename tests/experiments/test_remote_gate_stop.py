@@ -13,9 +13,8 @@ import pytest
 
 from analysis.gate_report import gate_summary
 from sim.experiment_file import load_experiment_module
-from sim.runner import Simulation
 
-from .simhelpers import REPO, ROOT, lab_calibration
+from .simhelpers import REPO, simulation
 from .test_remote_gate import ideal_fast
 
 #: the shot whose record sends the signal, and the pause-check interval (entangler runs) the
@@ -39,17 +38,11 @@ def signalled_gate(signum: int) -> type:
     return SignalledGate
 
 
-def _gate_run(tmp_path, experiment: type, arguments: dict):
-    """Startup, then ``experiment`` with ``arguments`` at :func:`ideal_fast` (calibrated), seed 4:
-    the remote gate's run result."""
-    lab = ideal_fast()
-    sim = Simulation(
-        ROOT / "device_db.py", seed=4, lab=lab, results_dir=tmp_path / "results", dataset_db=False
-    )
-    for key, value in lab_calibration(lab).items():
-        sim.dataset_db.set(key, value, persist=True)
-    with sim:
-        assert sim.run(REPO / "startup.py").exit_code == 0
+def _gate_run(tmp_path, experiment, arguments: dict, lab=None):
+    """Startup, then ``experiment`` with ``arguments`` at ``lab`` (default :func:`ideal_fast`),
+    calibrated, seed 4: the remote gate's run result."""
+    lab = ideal_fast() if lab is None else lab
+    with simulation(tmp_path, lab, seed=4, write_results=True) as sim:
         return sim.run(experiment, None, arguments)
 
 
@@ -146,21 +139,12 @@ def test_a_gate_that_cannot_herald_says_what_it_measured(tmp_path):
     one line saying the detectors had no click in the last run, and the causes of no light
     (exit status 1, stop reason ``no_herald``). Without the slack after the click reads and
     the RPCs the entangler's last write underflowed (an uncaught RTIOUnderflow instead)."""
-    from sim.runner import Simulation
-
-    lab = ideal_fast(**{"nodes__*__optics__collection_efficiency": 0.0})
-    sim = Simulation(
-        ROOT / "device_db.py", seed=4, lab=lab, results_dir=tmp_path / "results", dataset_db=False
+    r = _gate_run(
+        tmp_path,
+        REPO / "remote_gate.py",
+        {"analysis": "truth_table", "heralds_per_setting": 1, "herald_timeout": 20000},
+        lab=ideal_fast(**{"nodes__*__optics__collection_efficiency": 0.0}),
     )
-    for key, value in lab_calibration(lab).items():
-        sim.dataset_db.set(key, value, persist=True)
-    with sim:
-        assert sim.run(REPO / "startup.py").exit_code == 0
-        r = sim.run(
-            REPO / "remote_gate.py",
-            None,
-            {"analysis": "truth_table", "heralds_per_setting": 1, "herald_timeout": 20000},
-        )
     assert r.exit_code == 1, r.error_message
     message = r.error_message
     assert message.startswith("NoHeraldError: no herald in"), message
