@@ -320,7 +320,8 @@ def cmd_budget(args: argparse.Namespace) -> int:
     from sim.runner import InputError
 
     try:
-        from sim.physics.budget import LoopArguments, budget_dict, format_budget
+        from sim.physics.budget import LoopArguments, budget_dict
+        from sim.physics.budget_lines import format_budget
     except ImportError as exc:
         raise InputError("the budget needs sim.physics.budget, which is not available") from exc
     from sim.topology import check_link_overrides, is_two_chassis

@@ -99,7 +99,8 @@ def run_demo(
     from analysis.cli import main as analyze
     from sim.budget_arguments import played_gate
     from sim.lab_resolution import resolve_lab
-    from sim.physics.budget import LoopArguments, format_budget
+    from sim.physics.budget import LoopArguments
+    from sim.physics.budget_lines import format_budget
     from sim.topology import check_link_overrides, is_two_chassis
 
     ddb = Path(device_db) if device_db is not None else ROOT / "device_db.py"

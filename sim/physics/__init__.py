@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .attempts import CycleModel, CycleSample
-    from .budget import Budget, format_budget, predict
+    from .budget import Budget, predict
+    from .budget_lines import format_budget
     from .cycle_build import nominal_cycle
     from .lab import Lab, LabError, load_lab
     from .view import DDSState, PhyView, World
@@ -23,7 +24,7 @@ _WHERE = {
     "CycleSample": "attempts",
     "nominal_cycle": "cycle_build",
     "Budget": "budget",
-    "format_budget": "budget",
+    "format_budget": "budget_lines",
     "predict": "budget",
     "Lab": "lab",
     "LabError": "lab",

@@ -37,18 +37,15 @@ from .budget import (
     dark_probabilities,
     fidelity_fields,
     gate_from_excitation,
-    gate_line,
     gate_window,
     herald_timing,
     herald_to_rotation_s,
     lab_duty_cycle,
-    lab_duty_line,
     link_datasets,
-    p_odd_line,
     photon_eta,
     predict,
-    term_lines,
 )
+from .budget_lines import gate_line, lab_duty_line, p_odd_line, term_lines
 from .lab import Lab
 from .readout import fluorescence_rates
 
