@@ -144,7 +144,7 @@ def pump_window_s(lab: Lab, arguments: LoopArguments) -> tuple[float, float]:
         start = link["calib.link.pump_start_s"]
     if stop is None:
         stop = link["calib.link.pump_stop_s"]
-    return round(start * 1e9) * 1e-9, round(stop * 1e9) * 1e-9
+    return round(start * 1e9) / 1e9, round(stop * 1e9) / 1e9
 
 
 def as_pumped(lab: Lab, arguments: LoopArguments) -> Lab:
