@@ -73,7 +73,9 @@ def test_remote_gate_correction_delay_below_the_reads_is_refused(tmp_path):
     end and without a pause check: before 2026-12-02 ``correction_delay=0`` ran 914 s with no
     shot and stopped only at a second SIGTERM (0.9 µs likewise; 1 µs: 4 shots, 73 underflows
     recovered). Refused in one line, exit 2 (before Startup: a kernel that ran would stop at
-    the Urukuls, exit 1, where the unrefused value looped)."""
+    the Urukuls, exit 1, where the unrefused value looped); since 2026-12-02 every value below
+    2.5 µs is (``MIN_CORRECTION_DELAY_S``: below it the shots kept are selected by their
+    outcomes, ``test_remote_gate_underflow.py``)."""
     sim = simulation(tmp_path, lab="oxford2025", startup=False)
     with sim:
         result = sim.run(
@@ -82,6 +84,4 @@ def test_remote_gate_correction_delay_below_the_reads_is_refused(tmp_path):
             {"analysis": "truth_table", "heralds_per_setting": 1, "correction_delay": 0.9e-6},
         )
     assert result.exit_code == 2, result.error_message
-    assert (
-        "'correction_delay'" in result.error_message and "must be ≥ 1e-06" in result.error_message
-    )
+    assert result.error_message.startswith("argument 'correction_delay' = 0.9 us is below 2.5 us")
