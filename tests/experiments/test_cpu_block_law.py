@@ -13,8 +13,6 @@ pass's next start 8 mu late in the block's draw (the lab time per click read, 24
 235.9 ± 0.2 mu), a click pass's length 8 mu long or without the counter read's rounding (the
 exact lengths), the herald patterns' probability ×1.2 in the law (the budget's rate, ≈ 8.6σ)."""
 
-import runpy
-
 import numpy as np
 import pytest
 from artiq.experiment import NumberValue, kernel, now_mu, rpc  # the stand-in (tests/conftest.py)
@@ -23,15 +21,13 @@ from scipy import stats
 
 from drivers import bsa as bsa_driver
 from sim.devices import block_law
-from tests.experiments.simhelpers import REPO, simulation
-from tests.experiments.test_cpu_fast_forward import _lab
+from tests.experiments.simhelpers import simulation
+from tests.experiments.test_cpu_fast_forward import CpuCalls, _lab
 
 _HERALDS = (0b0011, 0b1100, 0b1001, 0b0110)
 
 
-class HeraldCalls(
-    runpy.run_path(str(REPO / "remote_entanglement_cpu.py"))["RemoteEntanglementCPU"]
-):
+class HeraldCalls(CpuCalls):
     """The CPU experiment's traces; ``calls`` calls of ``attempts_until_herald_mu``, each the rest
     of a cooling block (a cooling every ``attempts_per_cool`` attempts, as in the experiment, no
     herald handling): per call the attempts, the pattern, the lab time it took (mu) and the
@@ -52,14 +48,7 @@ class HeraldCalls(
 
     @kernel
     def calls_kernel(self):
-        self.core.reset()
-        self.record_traces()
-        cool = self.core_dma.get_handle("remote_entanglement_cpu.cool")
-        attempt = self.core_dma.get_handle("remote_entanglement_cpu.attempt")
-        self.core.break_realtime()
-        self.bsa.input_mode()
-        self.node_a.idle()
-        self.node_b.idle()
+        cool, attempt = self.start_calls()
         ts = [int64(-1)] * 4
         since_cool = 0
         for _ in range(self.calls):

@@ -37,9 +37,33 @@ def _lab(tmp_path, name, **subs):
     return path
 
 
-class AttemptCalls(
-    runpy.run_path(str(REPO / "remote_entanglement_cpu.py"))["RemoteEntanglementCPU"]
-):
+#: the experiment's class, as its file defines it
+RemoteEntanglementCPU = runpy.run_path(str(REPO / "remote_entanglement_cpu.py"))[
+    "RemoteEntanglementCPU"
+]
+
+
+class CpuCalls(RemoteEntanglementCPU):
+    """The CPU experiment with the start of its kernel, for tests whose kernels call the BSA's
+    attempt loops themselves (:meth:`start_calls`)."""
+
+    @kernel
+    def start_calls(self):
+        """The experiment kernel's start (``run_kernel``'s, with ``break_realtime`` for the slack):
+        the traces recorded, the BSA's inputs on, both nodes idle; returns the cooling's and the
+        attempt's DMA handles."""
+        self.core.reset()
+        self.record_traces()
+        cool = self.core_dma.get_handle("remote_entanglement_cpu.cool")
+        attempt = self.core_dma.get_handle("remote_entanglement_cpu.attempt")
+        self.core.break_realtime()
+        self.bsa.input_mode()
+        self.node_a.idle()
+        self.node_b.idle()
+        return cool, attempt
+
+
+class AttemptCalls(CpuCalls):
     """The CPU experiment's traces; ``calls`` x (cooling, ``attempts_until_click_mu`` of at most
     one cooling block), each call's attempts and pattern recorded. ``every_call_cools`` 0: a
     cooling only every ``attempts_per_cool`` attempts, as in the experiment."""
@@ -62,14 +86,7 @@ class AttemptCalls(
 
     @kernel
     def calls_kernel(self):
-        self.core.reset()
-        self.record_traces()
-        cool = self.core_dma.get_handle("remote_entanglement_cpu.cool")
-        attempt = self.core_dma.get_handle("remote_entanglement_cpu.attempt")
-        self.core.break_realtime()
-        self.bsa.input_mode()
-        self.node_a.idle()
-        self.node_b.idle()
+        cool, attempt = self.start_calls()
         ts = [int64(-1)] * 4
         since_cool = 0
         for _ in range(self.calls):

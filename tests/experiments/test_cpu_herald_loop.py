@@ -7,7 +7,6 @@ patterns, timestamps and timeline, run for run with the same seed, both attempt 
 """
 
 import functools
-import runpy
 
 import numpy as np
 import pytest
@@ -16,12 +15,7 @@ from numpy import int32, int64
 
 from drivers.bsa import UNDERFLOW, psi_of_pattern
 from tests.experiments.simhelpers import REPO, simulation
-from tests.experiments.test_cpu_fast_forward import _lab
-
-#: the experiment's class, as its file defines it
-RemoteEntanglementCPU = runpy.run_path(str(REPO / "remote_entanglement_cpu.py"))[
-    "RemoteEntanglementCPU"
-]
+from tests.experiments.test_cpu_fast_forward import CpuCalls, RemoteEntanglementCPU, _lab
 
 
 class PerClickKernel(RemoteEntanglementCPU):
@@ -111,7 +105,7 @@ def test_attempts_until_herald_is_the_per_click_kernel(tmp_path, monkeypatch, fa
     assert len(d_new["herald.attempts"]) == 12
 
 
-class QuietBlock(RemoteEntanglementCPU):
+class QuietBlock(CpuCalls):
     """Four cooling blocks of attempts, each one call of ``attempts_until_herald_mu`` with the
     timestamps filled beforehand (the later calls start where the simulator knows what follows);
     the attempts made, the pattern and the timestamps each leaves are kept."""
@@ -127,14 +121,7 @@ class QuietBlock(RemoteEntanglementCPU):
 
     @kernel
     def block(self):
-        self.core.reset()
-        self.record_traces()
-        cool = self.core_dma.get_handle("remote_entanglement_cpu.cool")
-        attempt = self.core_dma.get_handle("remote_entanglement_cpu.attempt")
-        self.core.break_realtime()
-        self.bsa.input_mode()
-        self.node_a.idle()
-        self.node_b.idle()
+        cool, attempt = self.start_calls()
         ts = [int64(7)] * 4
         for _ in range(4):
             self.core_dma.playback_handle(cool)

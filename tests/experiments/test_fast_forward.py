@@ -449,22 +449,19 @@ def test_answered_passes_equal_detailed(tmp_path, monkeypatch, lab, phase, alter
         clocks.append((loop.engine.now, loop.engine.counter))
         forget(loop)
 
+    def state(where: str, answering) -> dict:
+        """The session's exact state and the clocks noted, answered passes made by ``answering``."""
+        clocks.clear()
+        monkeypatch.setattr(FastForwardLoop, "answered_pass", answering)
+        sim, result = _run(tmp_path / where, True, 7, lab=lab, **args)
+        try:
+            return {**_exact_state(sim, result.datasets), "clocks": list(clocks)}
+        finally:
+            sim.close()
+
     monkeypatch.setattr(FastForwardLoop, "forget", noted)
-    monkeypatch.setattr(FastForwardLoop, "answered_pass", counted)
-    fast, rf = _run(tmp_path / "fast", True, 7, lab=lab, **args)
-    try:
-        a = _exact_state(fast, rf.datasets)
-        a["clocks"] = list(clocks)
-    finally:
-        fast.close()
-    clocks.clear()
-    monkeypatch.setattr(FastForwardLoop, "answered_pass", lambda loop: None)
-    ref, rr = _run(tmp_path / "ref", True, 7, lab=lab, **args)
-    try:
-        b = _exact_state(ref, rr.datasets)
-        b["clocks"] = list(clocks)
-    finally:
-        ref.close()
+    a = state("fast", counted)
+    b = state("ref", lambda loop: None)
     print("passes answered at once:", sum(made), "of", len(made))
     assert sum(made) >= (5 if lab == "target_99_1khz" else 20)
     for key in a:

@@ -119,6 +119,18 @@ class FakeView:
         return None
 
 
+def scripted_world(lab: Lab, seed: int) -> tuple[Any, FakeView]:
+    """A :class:`~sim.physics.world.PhysicsWorld` of ``lab`` attached to a :class:`FakeView`,
+    both drawing from one generator seeded with ``seed``."""
+    from sim.physics.world import PhysicsWorld
+
+    rng = np.random.default_rng(seed)
+    view = FakeView(rng)
+    world = PhysicsWorld(lab, rng)
+    world.attach(view)
+    return world, view
+
+
 def modify(lab: Lab, **changes: Any) -> Lab:
     """Copy of ``lab`` with dotted-path changes, e.g. ``{"bsa.mode_overlap": 0.8}`` or
     ``{"nodes.*.optics.polarisation_mixing": 0.05}`` or ``{"bsa.detectors.*.dark_rate_hz":

@@ -11,7 +11,6 @@ import re
 import tomllib
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from sim.physics.beam_rf import light_level, relative_power
@@ -19,10 +18,9 @@ from sim.physics.cycle_build import nominal_cycle
 from sim.physics.lab import Lab, LabError, lab_from_dict
 from sim.physics.readout import fluorescence_rates
 from sim.physics.view import DDSState
-from sim.physics.world import PhysicsWorld
 from sim.rtio.phy.urukul import UrukulDecoder
 
-from .conftest import BEAM_DDS, DEVICES, KINDS, FakeView
+from .conftest import BEAM_DDS, DEVICES, KINDS, scripted_world
 
 PMT_A = DEVICES["node_a.pmt"][1]
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,18 +58,10 @@ def test_relative_power_and_light_level(oxford: Lab) -> None:
     assert relative_power(beam, DDSState(0, 115e6, 0.0, 0.5), 10.0, True) == 1.0  # within
 
 
-def _world(lab: Lab, seed: int) -> tuple[PhysicsWorld, FakeView]:
-    rng = np.random.default_rng(seed)
-    view = FakeView(rng)
-    world = PhysicsWorld(lab, rng)
-    world.attach(view)
-    return world, view
-
-
 def _bright_counts(lab: Lab, detect: list[DDSState], rf_on: bool = True) -> int:
     """PMT counts of node A's bright ion (a π pulse) in 10 ms of detection, its detection DDS
     playing ``detect`` (empty: never programmed), its RF switch ``rf_on``."""
-    world, view = _world(lab, 7)
+    world, view = scripted_world(lab, 7)
     view.dds[_key("node_a.detect_dds")] = detect
     if not rf_on:
         view.rf_off.add(_key("node_a.detect_dds"))
@@ -102,7 +92,7 @@ def test_fluorescence_follows_the_detection_rf(oxford: Lab) -> None:
 
 def _pumped(lab: Lab, pump: list[DDSState]) -> float:
     """P(|1⟩) of node A's ion after a π pulse and 2 µs of pumping, its pump DDS ``pump``."""
-    world, view = _world(lab, 8)
+    world, view = scripted_world(lab, 8)
     view.dds[_key("node_a.pump_dds")] = pump
     view.set_dds("node_a.qubit_dds", DDSState(0, 5e6, 0.0, 1.0))
     view.pulse("node_a.qubit_sw", 1000, 5000)
@@ -118,7 +108,7 @@ def test_pumping_and_cooling_follow_their_rf(oxford: Lab) -> None:
     assert _pumped(oxford, []) > 0.99
     assert _pumped(oxford, [DDSState(0, 110e6, 0.0, 0.0)]) > 0.99
     for cool, lit in ([BEAM_DDS], True), ([], False):
-        world, view = _world(oxford, 9)
+        world, view = scripted_world(oxford, 9)
         view.dds[_key("node_a.cool_dds")] = cool
         world.ions.thermal[0].n = 50.0
         view.pulse("node_a.cool_sw", 0, 100_000)  # 100 µs, 20 cooling times
@@ -130,7 +120,7 @@ def test_pumping_and_cooling_follow_their_rf(oxford: Lab) -> None:
 def test_an_entangler_run_without_pumping_light_emits_nothing(oxford: Lab) -> None:
     """An entangler run's cycle law takes each node's pumping light at the run's start: node A's
     pump DDS without RF leaves its ion unpumped (p_pumped 0): heralds from dark counts alone."""
-    world, view = _world(oxford, 10)
+    world, view = scripted_world(oxford, 10)
     lit = world.cycle_model(*nominal_cycle(oxford), t_start_mu=1000)
     assert lit.nodes[0].p_pumped > 0.9
     view.dds[_key("node_a.pump_dds")] = []

@@ -14,7 +14,7 @@ from sim.physics.readout import fluorescence_rates, readout_errors
 from sim.physics.view import DDSState
 from sim.physics.world import PhysicsWorld
 
-from .conftest import DEVICES, FakeView, modify
+from .conftest import DEVICES, modify, scripted_world
 
 DET_CH = [DEVICES[f"bsa_det{i}"][1] for i in range(4)]
 PMT_A = DEVICES["node_a.pmt"][1]
@@ -35,14 +35,6 @@ def _ideal_optics(lab: Lab, eff: float = 1.0) -> Lab:
     )
 
 
-def _world(lab: Lab, seed: int) -> tuple[PhysicsWorld, FakeView]:
-    rng = np.random.default_rng(seed)
-    view = FakeView(rng)
-    world = PhysicsWorld(lab, rng)
-    world.attach(view)
-    return world, view
-
-
 def _rising(world: PhysicsWorld, t_end: int) -> list[list[int]]:
     return [[t for t, lvl in world.input_edges(ch, t_end) if lvl == 1] for ch in DET_CH]
 
@@ -50,7 +42,7 @@ def _rising(world: PhysicsWorld, t_end: int) -> list[list[int]]:
 def test_arrival_times_follow_lifetime(oxford: Lab) -> None:
     """Click times after the played pulse are Exp(τ) (mean and tail within 4σ)."""
     lab = _ideal_optics(oxford)
-    world, view = _world(lab, 1)
+    world, view = scripted_world(lab, 1)
     n, period = 3000, 2000
     for j in range(n):
         view.pulse("node_a.pump_sw", j * period, 500)
@@ -70,10 +62,10 @@ def test_arrival_times_follow_lifetime(oxford: Lab) -> None:
 def test_no_photon_without_pulse_or_pumping(oxford: Lab) -> None:
     """No clicks without an excitation pulse, and none from an ion left in |1⟩ (not pumped)."""
     lab = _ideal_optics(oxford)
-    world, view = _world(lab, 2)
+    world, view = scripted_world(lab, 2)
     view.pulse("node_a.pump_sw", 0, 500)  # pumped, never excited
     assert all(not c for c in _rising(world, 100_000))
-    world, view = _world(lab, 3)
+    world, view = scripted_world(lab, 3)
     view.set_dds("node_a.qubit_dds", DDSState(0, 5e6, 0.0, 1.0))
     view.pulse("node_a.qubit_sw", 1000, 5000)  # π pulse: |0⟩ → |1⟩, not addressable
     for j in range(100):
@@ -85,7 +77,7 @@ def test_no_photon_without_pulse_or_pumping(oxford: Lab) -> None:
 def test_success_probability_half_eta_squared(oxford: Lab) -> None:
     """Four-detector ψ± heralding: P = ½ η_A η_B (within 4σ), ψ± split evenly."""
     lab = _ideal_optics(oxford, eff=0.5)
-    world, view = _world(lab, 4)
+    world, view = scripted_world(lab, 4)
     n, period = 4000, 2000
     for j in range(n):
         for node in "ab":
@@ -113,7 +105,7 @@ def test_dark_counts_rate_and_dead_time(oxford: Lab) -> None:
         oxford,
         **{"bsa__detectors__*__dark_rate_hz": 2e5, "bsa__detectors__*__afterpulse_prob": 0.0},
     )
-    world, _ = _world(lab, 5)
+    world, _ = scripted_world(lab, 5)
     t_end = 5_000_000  # 5 ms
     rising = _rising(world, t_end)
     expect = 2e5 * 5e-3
@@ -126,7 +118,7 @@ def test_dark_counts_rate_and_dead_time(oxford: Lab) -> None:
 
 def test_rotation_from_dds_state(oxford: Lab) -> None:
     """θ = Ω·amplitude·t with detuning from the DDS frequency: detuned Rabi formula, exactly."""
-    world, view = _world(oxford, 6)
+    world, view = scripted_world(oxford, 6)
     rabi, res = oxford.nodes[0].qubit.rabi_frequency_hz, oxford.nodes[0].qubit.resonance_hz
     amp, det_hz, t_s = 0.5, 30e3, 7e-6
     view.set_dds("node_a.qubit_dds", DDSState(0, res + det_hz, 0.0, amp))
@@ -152,7 +144,7 @@ def test_rotation_follows_the_attenuator(
 ) -> None:
     """The Rabi frequency scales with the RF voltage through the Urukul attenuator,
     10^(−(att − attenuation_db)/20); a change of attenuation half-way cuts the pulse there."""
-    world, view = _world(oxford, 6)
+    world, view = scripted_world(oxford, 6)
     rabi, res = oxford.nodes[0].qubit.rabi_frequency_hz, oxford.nodes[0].qubit.resonance_hz
     assert oxford.nodes[0].qubit.attenuation_db == 10.0
     t_pi = round(0.5 / rabi / 1e-9)
@@ -171,7 +163,7 @@ def test_ramsey_phase_from_dds(oxford: Lab) -> None:
     t_half = round(0.25 / oxford.nodes[0].qubit.rabi_frequency_hz / 1e-9)
     res = oxford.nodes[0].qubit.resonance_hz
     for phase2, expect in ((0.5, 0.0), (0.0, 1.0)):
-        world, view = _world(oxford, 7)
+        world, view = scripted_world(oxford, 7)
         view.set_dds("node_a.qubit_dds", DDSState(0, res, 0.0, 1.0))
         view.pulse("node_a.qubit_sw", 1000, t_half)
         view.set_dds("node_a.qubit_dds", DDSState(8000, res, phase2, 1.0))
@@ -186,7 +178,7 @@ def test_readout_error_is_poisson_overlap(oxford: Lab) -> None:
         oxford,
         **{"nodes__*__readout__bright_rate_hz": 20e3, "nodes__*__readout__dark_rate_hz": 5e3},
     )
-    world, view = _world(lab, 8)
+    world, view = scripted_world(lab, 8)
     node = lab.nodes[0]
     t_pi = round(0.5 / node.qubit.rabi_frequency_hz / 1e-9)
     view.set_dds("node_a.qubit_dds", DDSState(0, node.qubit.resonance_hz, 0.0, 1.0))
@@ -215,7 +207,8 @@ def test_determinism(oxford: Lab) -> None:
     """One seed gives identical clicks; another seed does not."""
 
     def run(seed: int) -> list:
-        world, view = _world(modify(oxford, **{"bsa__detectors__*__dark_rate_hz": 1e5}), seed)
+        lab = modify(oxford, **{"bsa__detectors__*__dark_rate_hz": 1e5})
+        world, view = scripted_world(lab, seed)
         for j in range(200):
             for node in "ab":
                 view.pulse(f"node_{node}.pump_sw", j * 2000, 500)
@@ -242,7 +235,7 @@ def test_deterministic_windows_match_segment_physics(oxford: Lab, dephasing: str
     )  # partial: coherence survives
     results = []
     for planned in (True, False):
-        world, view = _world(lab, 11)
+        world, view = scripted_world(lab, 11)
         if not planned:
             world._deterministic = lambda events: False  # type: ignore[method-assign]
         world.ions.rho = bell_state(+1)
