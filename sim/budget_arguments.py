@@ -34,6 +34,7 @@ from typing import Any
 
 __all__ = [
     "COUNTERPARTS",
+    "CPU_COUNTERPARTS",
     "LOOP_OPTIONS",
     "add_loop_options",
     "assumed_lines",
@@ -84,6 +85,14 @@ COUNTERPARTS: dict[str, Counterpart] = {
     "herald_timeout": Counterpart(),
 }
 
+#: every argument of the CPU-heralding experiment (``remote_entanglement_cpu.py``): the
+#: gateware's but ``run_duration``; it re-cools every ``attempts_per_cool`` attempts (the CPU
+#: budget's input of that name) and pauses every ``check_every`` attempts
+CPU_COUNTERPARTS: dict[str, Counterpart] = {
+    **{name: c for name, c in COUNTERPARTS.items() if name != "run_duration"},
+    "attempts_per_cool": Counterpart(budget="attempts_per_cool"),
+}
+
 
 @dataclass(frozen=True)
 class BudgetInputs:
@@ -102,16 +111,22 @@ class BudgetInputs:
     unmodelled: tuple[str, ...]
 
 
-def budget_inputs(arguments: Mapping[str, Any], mode: str = "parity") -> BudgetInputs:
+def budget_inputs(
+    arguments: Mapping[str, Any],
+    mode: str = "parity",
+    counterparts: Mapping[str, Counterpart] = COUNTERPARTS,
+) -> BudgetInputs:
     """The budget's inputs for a run of the remote-entanglement experiment with ``arguments``
-    (values in SI units, as the experiment takes them; ``mode`` unless an argument sets it).
+    (values in SI units, as the experiment takes them; ``mode`` unless an argument sets it);
+    ``counterparts``: the registry of the experiment's heralding path (:data:`COUNTERPARTS`,
+    :data:`CPU_COUNTERPARTS`).
 
     :raises KeyError: an argument the registry does not know (the experiment's declared arguments
         are checked before, so this is a registry out of date)."""
     overrides: list[str] = []
     loop: dict[str, Any] = {}
     for name, value in arguments.items():
-        counterpart = COUNTERPARTS[name]
+        counterpart = counterparts[name]
         if counterpart.unmodelled:
             continue
         if counterpart.lab_key:
@@ -120,7 +135,7 @@ def budget_inputs(arguments: Mapping[str, Any], mode: str = "parity") -> BudgetI
             mode = str(value)
         elif counterpart.budget:
             loop[counterpart.budget] = value
-    return BudgetInputs(tuple(overrides), mode, loop, tuple(unmodelled(arguments)))
+    return BudgetInputs(tuple(overrides), mode, loop, tuple(unmodelled(arguments, counterparts)))
 
 
 #: the calibration datasets of the detection gate a link experiment plays (mu from the excitation)
@@ -147,16 +162,20 @@ def played_gate(results_file: str | os.PathLike[str]) -> tuple[int, int] | None:
     return calibrated_gate({k: run.read(k, "archive") for k in GATE_DATASETS if k in run.archive})
 
 
-def unmodelled(names: Iterable[str]) -> list[str]:
+def unmodelled(
+    names: Iterable[str], counterparts: Mapping[str, Counterpart] = COUNTERPARTS
+) -> list[str]:
     """The arguments among ``names`` that the budget does not model (in their order)."""
-    return [name for name in names if COUNTERPARTS[name].unmodelled]
+    return [name for name in names if counterparts[name].unmodelled]
 
 
-def unmodelled_note(names: tuple[str, ...] | list[str]) -> str:
+def unmodelled_note(
+    names: tuple[str, ...] | list[str], counterparts: Mapping[str, Counterpart] = COUNTERPARTS
+) -> str:
     """One line: the budget does not model the arguments ``names``, and why."""
     by_reason: dict[str, list[str]] = {}
     for name in names:
-        by_reason.setdefault(COUNTERPARTS[name].unmodelled, []).append(name)
+        by_reason.setdefault(counterparts[name].unmodelled, []).append(name)
     return "; ".join(
         "the budget does not model argument{} {} ({})".format(
             "s" if len(group) > 1 else "", ", ".join(repr(n) for n in group), reason

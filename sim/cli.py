@@ -24,11 +24,11 @@ import logging
 import pathlib
 import signal
 import sys
-from dataclasses import replace
 from typing import Any, NoReturn, Sequence
 
 from sim.budget_arguments import add_loop_options, loop_options
 from sim.cli_simulation import make_simulation, simulation_options
+from sim.heralding_path import PATH_NAMES, heralding_path
 from sim.presets import LAB_HELP
 from sim.seed import seed_arg
 
@@ -123,7 +123,7 @@ def get_argparser() -> argparse.ArgumentParser:
     budget.add_argument(
         "--path",
         default="gateware",
-        choices=["gateware", "cpu"],
+        choices=PATH_NAMES,
         help="heralding path: the entangler's loop (repository/remote_entanglement.py) or CPU "
         "heralding (repository/remote_entanglement_cpu.py); default: %(default)s",
     )
@@ -154,6 +154,14 @@ def get_argparser() -> argparse.ArgumentParser:
         default=None,
         help="device database (default: the repository's device_db.py; device_db_drtio.py: "
         "two chassis)",
+    )
+    demo.add_argument(
+        "--path",
+        default="gateware",
+        choices=PATH_NAMES,
+        help="heralding path: the entangler's loop (repository/remote_entanglement.py) or CPU "
+        "heralding (repository/remote_entanglement_cpu.py, labs without the entangler gateware); "
+        "default: %(default)s",
     )
     add_lab_set(demo)
     _common(demo)
@@ -320,8 +328,7 @@ def cmd_budget(args: argparse.Namespace) -> int:
     from sim.runner import InputError
 
     try:
-        from sim.physics.budget import LoopArguments, budget_dict
-        from sim.physics.budget_lines import format_budget
+        from sim.physics.budget import LoopArguments
     except ImportError as exc:
         raise InputError("the budget needs sim.physics.budget, which is not available") from exc
     from sim.topology import check_link_overrides, is_two_chassis
@@ -349,25 +356,16 @@ def cmd_budget(args: argparse.Namespace) -> int:
         as_pumped(lab, LoopArguments(**{k: v for k, v in counts.items() if k in pulses}))
     except ValueError as exc:
         raise InputError(str(exc)) from None
-    if args.path == "cpu":
-        if args.gate:
+    if args.gate:
+        if args.path == "cpu":
             raise InputError(
                 "--path cpu: the CPU-heralding budget is for remote entanglement (not with --gate)"
             )
-        from sim.physics.cpu_budget import CPU_ARGUMENTS, cpu_budget_dict, format_cpu_budget
-
-        cpu = replace(CPU_ARGUMENTS, gate_mu=gate, **counts)
-        report: Any = (
-            cpu_budget_dict(lab, args.mode, cpu, two)
-            if args.json
-            else format_cpu_budget(lab, args.mode, cpu, two)
-        )
-    elif args.gate:
         from sim.physics.gate_budget import format_gate_budget, gate_budget_dict
         from sim.physics.lab import LabError
 
         try:
-            report = (
+            report: Any = (
                 gate_budget_dict(lab, two, gate)
                 if args.json
                 else format_gate_budget(lab, two, gate)
@@ -375,11 +373,12 @@ def cmd_budget(args: argparse.Namespace) -> int:
         except LabError as exc:
             raise InputError(str(exc)) from None
     else:
-        loop = LoopArguments(gate_mu=gate, **counts)
+        path = heralding_path(args.path)
+        loop = path.loop_arguments(gate_mu=gate, **counts)
         report = (
-            budget_dict(lab, args.mode, two, loop)
+            path.budget_dict(lab, args.mode, two, loop)
             if args.json
-            else format_budget(lab, args.mode, two, loop)
+            else path.format_budget(lab, args.mode, two, loop)
         )
     if args.json:
         import json
@@ -415,6 +414,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             lab=args.lab,
             device_db=args.device_db,
             lab_overrides=args.lab_set,
+            path=args.path,
         )
 
 

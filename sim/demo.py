@@ -3,11 +3,12 @@
 
 One simulation session, as a lab day would go: Startup (Urukul and TTL initialisation), a readout
 calibration (thresholds stored as persistent datasets), the single-photon calibration of the
-detection window, then remote entanglement with gateware heralding in parity-scan mode, at the
-``oxford2020`` preset or any other lab (preset name or TOML path). The session stores the lab's
-loop design as ``calib.link.*`` datasets (``sim.lab_datasets``), which the experiments read. The
-analysis package then writes its report next to the results file and prints the fidelity summary
-beside the budget's prediction for the detection gate the run played (the calibrated one).
+detection window, then remote entanglement in parity-scan mode with entangler-gateware heralding
+(or, ``--path cpu``, CPU heralding: ``remote_entanglement_cpu.py``), at the ``oxford2020`` preset or
+any other lab (preset name or TOML path). The session stores the lab's loop design as
+``calib.link.*`` datasets (``sim.lab_datasets``), which the experiments read. The analysis package
+then writes its report next to the results file and prints the fidelity summary beside the budget's
+prediction for the detection gate the run played (the calibrated one).
 """
 
 from __future__ import annotations
@@ -88,24 +89,26 @@ def run_demo(
     lab: str | Path = LAB,
     device_db: str | Path | None = None,
     lab_overrides: Sequence[str] = (),
+    path: str = "gateware",
 ) -> int:
     """Run the demo chain at ``lab`` (preset name or TOML path, with ``--set`` ``lab_overrides``
-    applied) on ``device_db`` (default: the repository's one-chassis ``device_db.py``); print the
-    fidelity summary and the budget for the gate the run played (of two chassis for a device
-    database with a satellite). ``results_dir``, ``work_dir``: as :class:`Simulation`'s.
-    A termination signal ends the chain where it is (the running step's results file written,
-    no report or budget after it: one line says where the file is; between two steps, where the
-    last one written is). Returns the exit status."""
+    applied) on ``device_db`` (default: the repository's one-chassis ``device_db.py``), remote
+    entanglement by heralding ``path`` (:data:`sim.heralding_path.PATHS`: ``gateware`` or ``cpu``);
+    print the fidelity summary and the path's budget for the gate the run played (of two chassis for
+    a device database with a satellite). ``results_dir``, ``work_dir``: as :class:`Simulation`'s. A
+    termination signal ends the chain where it is (the running step's results file written, no
+    report or budget after it: one line says where the file is; between two steps, where the last
+    one written is). Returns the exit status."""
     from analysis.cli import main as analyze
     from sim.budget_arguments import played_gate
+    from sim.heralding_path import heralding_path
     from sim.lab_resolution import resolve_lab
-    from sim.physics.budget import LoopArguments
-    from sim.physics.budget_lines import format_budget
     from sim.topology import check_link_overrides, is_two_chassis
 
     ddb = Path(device_db) if device_db is not None else ROOT / "device_db.py"
     check_link_overrides(lab_overrides, ddb)
     two = is_two_chassis(ddb)
+    herald = heralding_path(path)
 
     repo = ROOT / "repository"
     lab_obj = resolve_lab(str(lab), None, lab_overrides)
@@ -125,7 +128,7 @@ def run_demo(
             _check(simulation.run(repo / "single_photon.py", arguments={"attempts": 3000}))
             result = _check(
                 simulation.run(
-                    repo / "remote_entanglement.py",
+                    herald.experiment_file,
                     arguments={"mode": "parity", "heralds_per_setting": heralds_per_setting},
                 )
             )
@@ -157,11 +160,12 @@ def run_demo(
             str(lab),
             *("--set " + o for o in lab_overrides),
             *(["--device-db", str(device_db)] if two else []),
+            *(["--path", herald.name] if herald.name != "gateware" else []),
         ]
     )
     gate = played_gate(path)
     if gate is not None:
         command += " --detection-gate {} {}".format(*gate)
     print("prediction of the error budget (ionlink-sim budget {}):".format(command))
-    print(format_budget(lab_obj, "parity", two, LoopArguments(gate_mu=gate)))
+    print(herald.format_budget(lab_obj, "parity", two, herald.loop_arguments(gate_mu=gate)))
     return status

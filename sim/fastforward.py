@@ -33,6 +33,7 @@ heralding run, underflows, passes not seen before) runs in detail; ``fast_forwar
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
@@ -46,6 +47,7 @@ __all__ = [
     "StartPass",
     "StartRun",
     "TransientChain",
+    "CycleLaw",
     "CycleWorld",
     "CyclePhy",
     "PeriodWorld",
@@ -210,6 +212,30 @@ class PlannedWindow(NamedTuple):
 
 
 # ====================================================================== hooks
+class CycleLaw(Protocol):
+    """One attempt cycle's law, as :meth:`CycleWorld.cycle_model` gives it
+    (:class:`sim.physics.attempts.CycleModel`): what an entangler PHY draws its runs from."""
+
+    #: (16,) probability of each gated click pattern in one cycle
+    pattern_probs: Any
+
+    def sample(self, rng: Any, allowed: Sequence[int]) -> Any:
+        """One cycle conditioned on its pattern being in ``allowed``: ``pattern``,
+        ``first_edge`` (per input, the first gated click in mu from the cycle start, −1 if
+        none), ``clicks`` ``(input, mu)``."""
+        ...
+
+    def first_edge(self, rng: Any, allowed: Sequence[int], i: int) -> int:
+        """Input ``i``'s first gated click (mu, −1 if none) of one cycle drawn as
+        :meth:`sample` draws it."""
+        ...
+
+    def plain_cycle_clicks(self, rng: Any, counts: Any, n_cycles: int) -> list[Any]:
+        """The clicks (``cycle``, ``input``, ``t_mu``, ``gated``) of ``n_cycles`` cycles whose
+        gated patterns have the counts ``counts`` (16,), for the waveform."""
+        ...
+
+
 @runtime_checkable
 class CycleWorld(Protocol):
     """What an entangler PHY needs of the physics to execute its runs."""
@@ -221,7 +247,7 @@ class CycleWorld(Protocol):
         cycle_mu: int,
         *,
         t_start_mu: int | None = None,
-    ) -> Any: ...
+    ) -> CycleLaw: ...
 
     def commit_cycle(
         self,

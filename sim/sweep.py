@@ -17,9 +17,11 @@ point. A point that fails is recorded with its error and the sweep goes on (exit
 end). Running the same command again resumes: points with a record are not run again (failed ones
 are); a sweep file or folder made by another definition is refused.
 
-``--device-db`` runs every point on another device database: ``device_db_drtio.py`` puts node B on a
-DRTIO satellite, and the lab's ``[drtio]`` keys (``--set drtio.fibre_m=…``) can then be swept;
-each point's budget is then the two-chassis one.
+``--path cpu`` runs every point with CPU heralding (``remote_entanglement_cpu.py``: its arguments
+for ``--arg``, the CPU loop's budget; :mod:`sim.heralding_path`). ``--device-db`` runs every point
+on another device database: ``device_db_drtio.py`` puts node B on a DRTIO satellite, and the lab's
+``[drtio]`` keys (``--set drtio.fibre_m=…``) can then be swept; each point's budget is then the
+two-chassis one.
 
 Each point's budget is that of its lab and its experiment arguments (:mod:`sim.budget_arguments`:
 ``cooling_time`` is the lab's ``loop.cool_s``, ``slack_margin`` the budget's margin, …). An
@@ -41,8 +43,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.budget_arguments import COUNTERPARTS
 from sim.experiment_file import InputError
+from sim.heralding_path import heralding_path
 from sim.sweep_point import PointSpec
 
 __all__ = ["Axis", "SweepDefinition", "definition_from_args", "parse_spec"]
@@ -110,6 +112,7 @@ class SweepDefinition:
     readout_shots: int
     photon_attempts: int
     device_db: str | None = None  # absolute path; None: the repository's device_db.py
+    path: str = "gateware"  # the heralding path (sim.heralding_path.PATHS)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (also what identifies the sweep when resuming)."""
@@ -129,6 +132,7 @@ class SweepDefinition:
             "photon_attempts": self.photon_attempts,
             # only when given: sweeps on the default database keep their fingerprint (resume)
             **({"device_db": self.device_db} if self.device_db is not None else {}),
+            **({"path": self.path} if self.path != "gateware" else {}),
         }
 
     def fingerprint(self) -> str:
@@ -168,6 +172,7 @@ class SweepDefinition:
                     readout_shots=self.readout_shots,
                     photon_attempts=self.photon_attempts,
                     device_db=self.device_db,
+                    path=self.path,
                 )
             )
         return out
@@ -184,32 +189,37 @@ class SweepDefinition:
     def unmodelled_arguments(self) -> list[str]:
         """The experiment arguments given that the budget does not model (no budget then)."""
         from sim.budget_arguments import unmodelled
+        from sim.heralding_path import heralding_path
 
-        return unmodelled(dict.fromkeys(name for name, _ in self.argument_values()))
+        return unmodelled(
+            dict.fromkeys(name for name, _ in self.argument_values()),
+            heralding_path(self.path).counterparts,
+        )
 
     def check(self) -> None:
         """Load the lab with every swept value (each alone, with the fixed ones) and check every
-        experiment-argument value against the remote-entanglement experiment's declared
-        arguments, and the lab of the budget with each argument it follows: a bad key or value
-        is an :class:`InputError` before anything runs, as is ``budget_only`` with an argument
-        the budget does not model."""
+        experiment-argument value against the declared arguments of the heralding path's
+        remote-entanglement experiment, and the lab of the budget with each argument it follows: a
+        bad key or value is an :class:`InputError` before anything runs, as is ``budget_only`` with
+        an argument the budget does not model."""
         from sim.budget_arguments import budget_inputs, unmodelled_note
         from sim.experiment_arguments import check_argument_values, declared_arguments
+        from sim.heralding_path import heralding_path
         from sim.lab_resolution import resolve_lab
-        from sim.sweep_point import EXPERIMENT
 
+        path = heralding_path(self.path)
         values = self.argument_values()
         # mode and heralds too: a fixed --arg for them is folded into them
         check_argument_values(
-            declared_arguments(EXPERIMENT),
+            declared_arguments(path.experiment_file),
             [("mode", self.mode), ("heralds_per_setting", self.heralds), *values],
-            "remote-entanglement experiment",
+            "remote-entanglement experiment ({}, --path {})".format(path.experiment, path.name),
         )
         unmodelled = self.unmodelled_arguments()
         if self.budget_only and unmodelled:
             raise InputError(
                 "--budget-only: {}; run the sweep without --budget-only".format(
-                    unmodelled_note(unmodelled)
+                    unmodelled_note(unmodelled, path.counterparts)
                 )
             )
 
@@ -223,7 +233,7 @@ class SweepDefinition:
                 )
         if not unmodelled:  # the budget's lab with each argument it takes as a lab key
             for name, value in values:
-                overrides = budget_inputs({name: value}).overrides
+                overrides = budget_inputs({name: value}, counterparts=path.counterparts).overrides
                 try:
                     if overrides:
                         resolve_lab(self.lab, None, (*self.fixed, *overrides))
@@ -257,6 +267,7 @@ def definition_from_args(args: argparse.Namespace) -> SweepDefinition:
     arguments: list[tuple[str, Any]] = []
     seen: set[str] = set()
     options = {"mode": args.mode, "heralds_per_setting": args.heralds}
+    counterparts = heralding_path(args.path).counterparts
     lab_keys = {parse_spec(text)[0] for text in args.lab_set}
     for text, is_arg in [(t, False) for t in args.lab_set] + [(t, True) for t in args.arg]:
         key, values = parse_spec(text)
@@ -269,10 +280,10 @@ def definition_from_args(args: argparse.Namespace) -> SweepDefinition:
             raise InputError(
                 "--arg {} and {} both set the experiment's '{}': give one".format(key, option, key)
             )
-        if is_arg and key in COUNTERPARTS and COUNTERPARTS[key].lab_key in lab_keys:
+        if is_arg and key in counterparts and counterparts[key].lab_key in lab_keys:
             raise InputError(
                 "--arg {} and --set {} set the same value of the loop: give one".format(
-                    key, COUNTERPARTS[key].lab_key
+                    key, counterparts[key].lab_key
                 )
             )
         if len(values) > 1:
@@ -302,6 +313,7 @@ def definition_from_args(args: argparse.Namespace) -> SweepDefinition:
         readout_shots=args.readout_shots,
         photon_attempts=args.photon_attempts,
         device_db=device_db,
+        path=args.path,
     )
     definition.check()
     return definition

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.experiment_file import InputError
+from sim.heralding_path import PATH_NAMES, heralding_path
 from sim.presets import LAB_HELP
 from sim.seed import seed_arg
 from sim.sweep import definition_from_args
@@ -28,7 +29,15 @@ def add_parser(sub: Any, add_lab_set: Any, common: Any) -> None:
         metavar="NAME=SPEC",
         action="append",
         default=[],
-        help="remote-entanglement argument, fixed or swept like --set (repeatable)",
+        help="remote-entanglement argument, fixed or swept like --set (repeatable; those of "
+        "--path's experiment)",
+    )
+    p.add_argument(
+        "--path",
+        default="gateware",
+        choices=PATH_NAMES,
+        help="heralding path: the entangler's loop (repository/remote_entanglement.py) or CPU "
+        "heralding (repository/remote_entanglement_cpu.py); default: %(default)s",
     )
     p.add_argument(
         "--seeds", type=int, default=1, help="seeds per grid point (default: %(default)s)"
@@ -93,7 +102,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
         sys.stderr.write(
             "ionlink-sim: note: {}: the points have no budget (NaN)\n".format(
-                unmodelled_note(unmodelled)
+                unmodelled_note(unmodelled, heralding_path(definition.path).counterparts)
             )
         )
     output = Path(args.output)

@@ -36,7 +36,8 @@ from typing import Any
 __all__ = ["Interval", "PointCancelled", "PointRecord", "PointSpec", "run_point"]
 
 ROOT = Path(__file__).resolve().parents[1]
-#: the experiment of a point's last step, whose arguments ``--arg`` sets
+#: the experiment of a point's last step on the gateware path, whose arguments ``--arg`` sets
+#: (``--path cpu``: :data:`sim.heralding_path.PATHS`' CPU experiment)
 EXPERIMENT = ROOT / "repository" / "remote_entanglement.py"
 #: how often a point on a Dask worker looks whether its task was cancelled (s)
 CANCEL_POLL_S = 0.2
@@ -60,7 +61,8 @@ class PointSpec:
         (fixed ones and this point's). :param arguments: remote-entanglement arguments.
     :param seed_index: which of the sweep's seeds. :param seed: the simulation's seed.
     :param folder: where the point's results tree goes. :param device_db: device database
-        (absolute path; None: the repository's ``device_db.py``).
+        (absolute path; None: the repository's ``device_db.py``). :param path: the heralding
+        path (:data:`sim.heralding_path.PATHS`), whose experiment is the last step.
     """
 
     index: int
@@ -78,6 +80,7 @@ class PointSpec:
     readout_shots: int = 200
     photon_attempts: int = 3000
     device_db: str | None = None
+    path: str = "gateware"
 
     def experiment_arguments(self) -> dict[str, Any]:
         """The remote-entanglement run's arguments: ``mode``, ``heralds_per_setting``, and
@@ -246,11 +249,12 @@ def _budget(spec: PointSpec, record: PointRecord, gate_mu: tuple[int, int] | Non
     the lab's nominal one) in ``record.budget``; none and a note when an argument is not
     modelled."""
     from sim.budget_arguments import budget_inputs
+    from sim.heralding_path import heralding_path
     from sim.lab_resolution import resolve_lab
-    from sim.physics.budget import LoopArguments, budget_dict
     from sim.topology import is_two_chassis
 
-    inputs = budget_inputs(spec.experiment_arguments())
+    path = heralding_path(spec.path)
+    inputs = budget_inputs(spec.experiment_arguments(), counterparts=path.counterparts)
     if inputs.unmodelled:
         _add_note(
             record,
@@ -260,11 +264,11 @@ def _budget(spec: PointSpec, record: PointRecord, gate_mu: tuple[int, int] | Non
         )
         return
     lab = resolve_lab(spec.lab, None, (*spec.overrides, *inputs.overrides))
-    budget = budget_dict(
+    budget = path.budget_dict(
         lab,
         inputs.mode,
         is_two_chassis(spec.device_db),
-        LoopArguments(**inputs.arguments, gate_mu=gate_mu),
+        path.loop_arguments(**inputs.arguments, gate_mu=gate_mu),
     )
     record.budget = {
         "p_success": float(budget["p_success"]),
@@ -278,6 +282,7 @@ def _simulate(spec: PointSpec, lab: Any, cancellation: _Cancellation) -> Path:
     """The point's sequence; returns the remote-entanglement results file.
 
     :raises PointCancelled: the point's task was cancelled (the step running terminated)."""
+    from sim.heralding_path import heralding_path
     from sim.lab_datasets import calibration_datasets
     from sim.runner import Simulation
 
@@ -298,7 +303,7 @@ def _simulate(spec: PointSpec, lab: Any, cancellation: _Cancellation) -> Path:
         else:
             for key, value in calibration_datasets(lab).items():
                 simulation.dataset_db.set(key, value, persist=True)
-        steps.append((EXPERIMENT.name, spec.experiment_arguments()))
+        steps.append((heralding_path(spec.path).experiment, spec.experiment_arguments()))
         for file, args in steps:
             result = simulation.run(repo / file, arguments=args)
             _stop_if_signalled(result)

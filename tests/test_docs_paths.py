@@ -2,7 +2,9 @@
 """The docs name only Python files that exist: every backticked ``*.py`` in README.md and docs/*.md.
 
 A path with a directory (``sim/rtio/vcd.py``) must exist from the repository root; a bare file name
-(``engine.py``, written inside a described directory) must be the name of some file of the project.
+(``engine.py``, written inside a described directory) must be the name of some file of the project;
+an absolute path (a session's scratch file under ``/tmp``) is never one: it exists only on the
+machine that wrote it.
 Paths into ARTIQ's own tree (``artiq/...``) and placeholders (``<mod>.py``) are not ours to check.
 """
 
@@ -31,7 +33,7 @@ def project_file_names() -> set[str]:
 def missing(doc: Path, names: set[str]) -> list[str]:
     out = []
     for p in sorted(named_paths(doc.read_text(encoding="utf-8"))):
-        ok = (ROOT / p).is_file() if "/" in p else p in names
+        ok = not p.startswith("/") and ((ROOT / p).is_file() if "/" in p else p in names)
         if not ok:
             out.append(p)
     return out
@@ -46,5 +48,12 @@ def test_docs_name_existing_files():
 def test_checker_catches_a_missing_file(tmp_path):
     """The check can fail: a doc naming a file that is not there is reported."""
     doc = tmp_path / "x.md"
-    doc.write_text("See `sim/devices/corelog.py`, `comms/pyon.py`, `nosuch.py` and `<mod>.py`.\n")
-    assert missing(doc, project_file_names()) == ["nosuch.py", "sim/devices/corelog.py"]
+    doc.write_text(
+        "See `sim/devices/corelog.py`, `comms/pyon.py`, `nosuch.py`, `<mod>.py` and "
+        f"`{Path(__file__).resolve()}`.\n"
+    )
+    assert missing(doc, project_file_names()) == [
+        str(Path(__file__).resolve()),
+        "nosuch.py",
+        "sim/devices/corelog.py",
+    ]

@@ -65,6 +65,7 @@ class PeriodTracking:
     _det_ch: list[int]
     _channels: dict[int, Any]
     _owned: list[tuple[int, int]]
+    _q_post: list | None  # (the click law's: a round fired in this pass, :mod:`.click_law`)
     _coh_t0: list[float]
     _thermal_key: Callable[[Any], int]
     runs_in_polarisation: Callable[[int, int, int], int]
@@ -162,7 +163,7 @@ class PeriodTracking:
             or self._t != t_end
             or t_run_mu - t_end != sig.period_mu - sig.run_mu
             or self._staged
-            or getattr(self, "_q_post", None) is not None
+            or self._q_post is not None
         ):
             return False
         rel = 0

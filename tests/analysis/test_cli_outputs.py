@@ -185,7 +185,10 @@ def test_gate_files_with_and_without_schema_version_analyse_alike(tmp_path, caps
 
 
 def test_gate_and_report_name_a_foreign_file_in_the_same_words(capsys):
-    """``gate`` on another lab's ARTIQ 5 file said ``ionlink.experiment = None``."""
+    """``gate`` on another lab's ARTIQ 5 file said ``ionlink.experiment = None``. (The file is
+    the workplace's, outside the repository: skipped where it is not, as in test_results.)"""
+    if not Path(FOREIGN).exists():
+        pytest.skip("foreign file not available")
     heads = []
     for command in ("gate", "report"):
         code, out, err = _cli([command, FOREIGN], capsys)

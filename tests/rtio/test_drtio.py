@@ -16,6 +16,7 @@ from sim.rtio.phy.ttl import INPUT_ARRIVAL_MU
 from sim.topology import topology_of
 
 from .conftest import base_db
+from .cycle_stub import StubLaw
 
 SAT = 1 << 16
 
@@ -219,7 +220,7 @@ def _lab_dict() -> dict:
     return tomllib.loads(open(load_lab("oxford2020").source).read())
 
 
-class _Model:
+class _Model(StubLaw):
     """A cycle law: pattern 0b1001 heralds with probability ``p`` when both excitation outputs
     (1: node A, 3: node B) are on."""
 

@@ -28,12 +28,13 @@ from sim.rtio.phy.ttl import GATE_OFFSET_MU
 from sim.syscalls import rtio_input_data, rtio_input_timestamped_data, rtio_output
 
 from .conftest import LOOP_DELAY_MU, base_db
+from .cycle_stub import StubLaw
 from .vcdfile import read_vcd
 
 ENT_CH = 30
 
 
-class FakeModel:
+class FakeModel(StubLaw):
     """Each cycle: pattern 0b0101 (det0+det2) with p_herald, 0b0001 with 0.3, else nothing."""
 
     def __init__(self, p_herald):

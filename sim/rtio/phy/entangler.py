@@ -425,9 +425,8 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
         t0 = run.t_start_mu
         clicks: list[tuple[int, int]] = []
         last: dict[int, tuple[int, int, int]] = {}  # input → (cycle, position, cycle start)
-        plain = getattr(model, "plain_cycle_clicks", None)
-        if plain is not None and n_plain > 0:
-            for c in plain(rec.rng, counts, n_plain):
+        if n_plain > 0:
+            for c in model.plain_cycle_clicks(rec.rng, counts, n_plain):
                 start = t0 + c.cycle * cycle_mu
                 if c.gated and c.cycle >= last.get(c.input, (-1, 0, 0))[0]:
                     last[c.input] = (c.cycle, len(clicks), start)
@@ -514,12 +513,7 @@ class EntanglerPhy(EntanglerFastForward, EntanglerPairing):
             model, counts, plain = pending.model, pending.counts, pending.plain
             qs = [q for q in range(16) if q >> i & 1 and counts[q] > 0 and plain[q]]
             rng = self._rng()
-            first_edge = getattr(model, "first_edge", None)
-            t = (
-                first_edge(rng, qs, i)
-                if first_edge is not None
-                else int(model.sample(rng, qs).first_edge[i])
-            )
+            t = model.first_edge(rng, qs, i)
             if t >= 0:
                 self.timestamps[i] = int(t)
                 target = self._vcd_stale.get(i)
