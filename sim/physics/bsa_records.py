@@ -123,23 +123,6 @@ def _output_vector(node: int, polarisation: _Amps, internal: _Amps) -> list[tupl
     return out
 
 
-def _fock(vectors: list[list[tuple[int, complex]]]) -> dict[tuple[int, ...], complex]:
-    """Fock amplitudes of Π_p (Σ_m c_pm a†_m)|0⟩, keyed by the sorted tuple of occupied modes."""
-    acc: dict[tuple[int, ...], complex] = {}
-    for combo in product(*vectors):
-        key = tuple(sorted(m for m, _ in combo))
-        amp: complex = 1.0
-        for _, c in combo:
-            amp *= c
-        acc[key] = acc.get(key, 0.0) + amp
-    for key in acc:
-        f = 1
-        for m in set(key):
-            f *= math.factorial(key.count(m))
-        acc[key] *= math.sqrt(f)
-    return acc
-
-
 @dataclass(frozen=True, eq=False)
 class Records:
     """A round's output records, whatever the gates: Kraus operators ``kraus`` (R, 4, 4),
@@ -174,37 +157,109 @@ class _Entries:
 class _FockTables:
     """The output Fock states of each pair of photon sets (node A's, node B's), concatenated:
     table ``t = set_a · n_b + set_b`` holds rows ``start[t] : start[t] + size[t]``, each an
-    output state (``key``: its index in ``keys``) with its amplitude ``amp`` (from
-    :func:`_fock`, the same values and order), its photons per detector ``counts`` (4,) and their
-    origin codes ``codes`` (4,)."""
+    output state with its ``key`` (an integer code of its sorted occupied modes), amplitude
+    (``re``, ``im``), photons per detector ``counts`` (4,) and their origin codes ``codes`` (4,).
+
+    The expansion of Π_p (Σ_m c_pm a†_m)|0⟩: the products of one term per photon in
+    ``itertools.product`` order, each multiplied from 1 photon by photon as Python multiplies
+    complex numbers ((a·c − b·d), (a·d + b·c)), summed per state from 0 in that order, the states
+    in order of first appearance, times √(Π n_m!) -- Python's complex arithmetic on the same
+    values, so the same amplitudes wherever they are not zero (zeros may differ in sign, which
+    :func:`round_records` drops). Tables with the same number of terms per photon are expanded
+    together."""
 
     def __init__(self, sets_a: list, sets_b: list, tables: np.ndarray) -> None:
-        n = len(sets_a) * len(sets_b)
-        self.start = np.zeros(n, dtype=np.int64)
-        self.size = np.zeros(n, dtype=np.int64)
-        self.keys: dict[tuple[int, ...], int] = {}
-        key_ids: list[int] = []
-        amps: list[complex] = []
-        codes: list[list[int]] = []
-        counts: list[list[int]] = []
+        groups: dict[tuple[int, ...], list[tuple[int, list[list[tuple[int, complex]]]]]] = {}
+        emits = np.zeros((len(sets_a) * len(sets_b), 2), dtype=bool)
         for t in tables.tolist():
             pa, pb = sets_a[t // len(sets_b)], sets_b[t % len(sets_b)]
             vecs = [_output_vector(0, pol, m) for pol, m in pa]
             vecs += [_output_vector(1, pol, m) for pol, m in pb]
-            fock = _fock(vecs)
-            self.start[t], self.size[t] = len(amps), len(fock)
-            for key, amp in fock.items():
-                key_ids.append(self.keys.setdefault(key, len(self.keys)))
-                amps.append(amp)
-                codes.append(_origin_codes(key, bool(pa), bool(pb)))
-                n_det = [0] * 4
-                for mode in key:
-                    n_det[mode // _NINT] += 1
-                counts.append(n_det)
-        self.key = np.array(key_ids, dtype=np.int64)
-        self.amp = np.array(amps, dtype=complex)
-        self.codes = np.array(codes, dtype=np.int64).reshape(-1, 4)
-        self.counts = np.array(counts, dtype=np.int64).reshape(-1, 4)
+            groups.setdefault(tuple(len(v) for v in vecs), []).append((t, vecs))
+            emits[t] = bool(pa), bool(pb)
+        parts = [_expand(shape, members) for shape, members in groups.items()]
+        table = np.concatenate([q[0] for q in parts])
+        by_table = np.argsort(table, kind="stable")  # each table's products stay in order
+        table = table[by_table]
+        code = np.concatenate([q[1] for q in parts])[by_table]
+        modes = np.concatenate([q[2] for q in parts])[by_table]
+        re = np.concatenate([q[3] for q in parts])[by_table]
+        im = np.concatenate([q[4] for q in parts])[by_table]
+        _, first, inverse = np.unique(table * _KEYS + code, return_index=True, return_inverse=True)
+        by_first = np.argsort(first)
+        rank = np.empty_like(by_first)
+        rank[by_first] = np.arange(len(by_first))
+        row = rank[inverse.ravel()]
+        self.re = np.zeros(len(first))
+        self.im = np.zeros(len(first))
+        np.add.at(self.re, row, re)
+        np.add.at(self.im, row, im)
+        head = first[by_first]
+        modes = modes[head]
+        # √(Π_m n_m!): photon p contributes the number of photons q ≤ p in its mode
+        same = (modes[:, :, None] == modes[:, None, :]) & (
+            np.arange(4)[None, :] <= np.arange(4)[:, None]
+        )
+        same &= modes[:, :, None] < _NO_MODE
+        norm = np.sqrt(np.prod(np.maximum(same.sum(axis=2), 1), axis=1).astype(float))
+        self.re = self.re * norm
+        self.im = self.im * norm
+        self.key = code[head]
+        row_table = table[head]
+        self.size = np.bincount(row_table, minlength=len(emits))
+        self.start = np.cumsum(self.size) - self.size
+        self.counts, self.codes = _detectors(modes, emits[row_table])
+
+
+_NO_MODE = 4 * _NINT  # padding of the modes of a state with fewer than 4 photons
+_KEYS = (_NO_MODE + 1) ** 4  # codes of the states: Σ_p (mode_p + 1)·17^p over sorted modes
+
+
+def _expand(
+    shape: tuple[int, ...], members: list[tuple[int, list[list[tuple[int, complex]]]]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The products of the tables ``members`` (table, vectors), whose photons have ``shape``
+    terms each: per product its table, state code, sorted modes (padded to 4 with
+    ``_NO_MODE``), and amplitude's real and imaginary parts (tables in order, products in
+    ``itertools.product`` order)."""
+    n_tables, n_photons = len(members), len(shape)
+    # (photon, product), the last photon's term fastest (one empty product without photons)
+    pick = np.indices(shape).reshape(n_photons, -1) if shape else np.zeros((0, 1), np.int64)
+    n_products = pick.shape[1]
+    modes = np.full((n_tables, n_products, 4), _NO_MODE, dtype=np.int64)
+    re = np.ones((n_tables, n_products))
+    im = np.zeros((n_tables, n_products))
+    for p in range(n_photons):
+        terms = [vecs[p] for _, vecs in members]
+        m = np.array([[mode for mode, _ in v] for v in terms], dtype=np.int64)[:, pick[p]]
+        c = np.array([[complex(x) for _, x in v] for v in terms], dtype=complex)[:, pick[p]]
+        modes[:, :, p] = m
+        re, im = re * c.real - im * c.imag, re * c.imag + im * c.real
+    modes.sort(axis=2)
+    code = np.zeros((n_tables, n_products), dtype=np.int64)
+    for p in range(n_photons):
+        code += (modes[:, :, p] + 1) * (_NO_MODE + 1) ** p
+    table = np.repeat(np.array([t for t, _ in members], dtype=np.int64), n_products)
+    return table, code.ravel(), modes.reshape(-1, 4), re.ravel(), im.ravel()
+
+
+def _detectors(modes: np.ndarray, emits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Photons per detector (S, 4) and their origin codes (S, 4) of the states with sorted
+    ``modes`` (S, 4), whose nodes A and B emit as ``emits`` (S, 2): a detector's code is its
+    first photon's (lowest internal mode): A for x_A or (s, B silent), B for o_B, x_B or (s, A
+    silent), else either; none without photons."""
+    det, internal = modes // _NINT, modes % _NINT
+    a_only = (internal == _XA) | ((internal == _S) & ~emits[:, 1:2])
+    b_only = (internal == _OB) | (internal == _XB) | ((internal == _S) & ~emits[:, 0:1])
+    code = np.where(a_only, ORIGIN_A, np.where(b_only, ORIGIN_B, ORIGIN_EITHER))
+    counts = np.zeros((len(modes), 4), dtype=np.int64)
+    origin = np.full((len(modes), 4), ORIGIN_NONE, dtype=np.int64)
+    for d in range(4):
+        at = det == d
+        counts[:, d] = at.sum(axis=1)
+        first = np.argmax(at, axis=1)
+        origin[:, d] = np.where(counts[:, d] > 0, code[np.arange(len(modes)), first], ORIGIN_NONE)
+    return counts, origin
 
 
 @lru_cache(maxsize=64)
@@ -214,10 +269,10 @@ def round_records(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap:
 
     Record r is one output Fock state of one pair of options (node A's, node B's): the options'
     pairs in order, and within a pair the states in order of first appearance over its entries'
-    pairs (in order) and each entry pair's Fock expansion (in :func:`_fock`'s order). Its Kraus
-    operator's element (final, initial) of entry pair (a, b) is ``0j + amp_a · amp_b · amp``
-    (each element of a record comes from one entry pair; were there more, they would add in
-    that order); records below 1e-12 in every element are dropped."""
+    pairs (in order) and each entry pair's Fock expansion (in :class:`_FockTables`' order). Its
+    Kraus operator's element (final, initial) of entry pair (a, b) is ``0 + amp_a · amp_b · amp``
+    in each part (each element of a record comes from one entry pair; were there more, they
+    would add in that order); records below 1e-12 in every element are dropped."""
     ea = _Entries(_node_options(em_a, 0, overlap))
     eb = _Entries(_node_options(em_b, 1, overlap))
     # the entry pairs in product order: option of A, option of B, entry of A, entry of B
@@ -240,15 +295,14 @@ def round_records(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap:
         - np.repeat(np.cumsum(size) - size, size)
     )
     # a record is one output state of one pair of options, numbered by first appearance
-    ident = pair_option[pair] * max(len(fock.keys), 1) + fock.key[pos]
+    ident = pair_option[pair] * _KEYS + fock.key[pos]
     _, first, inverse = np.unique(ident, return_index=True, return_inverse=True)
     by_first = np.argsort(first)
     rank = np.empty_like(by_first)
     rank[by_first] = np.arange(len(by_first))
-    amp = fock.amp[pos]
     value = np.empty(len(pos), dtype=complex)
-    value.real = pair_w[pair] * amp.real
-    value.imag = pair_w[pair] * amp.imag
+    value.real = pair_w[pair] * fock.re[pos]
+    value.imag = pair_w[pair] * fock.im[pos]
     elements = np.zeros((len(first), 16), dtype=complex)
     np.add.at(elements, (rank[inverse.ravel()], pair_col[pair]), value)
     kraus_all = elements.reshape(-1, 4, 4)
@@ -258,19 +312,3 @@ def round_records(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap:
     for arr in (kraus, photons, origin):
         arr.setflags(write=False)
     return Records(kraus, photons, origin)
-
-
-def _origin_codes(key: tuple[int, ...], a_emits: bool, b_emits: bool) -> list[int]:
-    """Origin code of the photons at each detector for one output Fock state."""
-    o = [ORIGIN_NONE] * 4
-    for mode in key:
-        det, m = divmod(mode, _NINT)
-        if m in (_XA,) or (m == _S and not b_emits):
-            code = ORIGIN_A
-        elif m in (_OB, _XB) or (m == _S and not a_emits):
-            code = ORIGIN_B
-        else:
-            code = ORIGIN_EITHER
-        if o[det] == ORIGIN_NONE:
-            o[det] = code
-    return o

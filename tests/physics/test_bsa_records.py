@@ -30,6 +30,11 @@ def _cases() -> list[tuple[NodeEmission | None, NodeEmission | None, float]]:
     ]
     cases += [
         (NodeEmission(0.3, 0.01, 0.2, 0.01, _ROTATION), NodeEmission(0.25, 0.02, 0.3, 0.02), 0.87),
+        (
+            NodeEmission(0.3, 0.01, 0.2, 0.01, _ROTATION),
+            NodeEmission(0.25, 0.02, 0.3, 0.02, (0.6, 0.8j, -0.8j, -0.6)),
+            0.7,
+        ),
         (NodeEmission(0.5, 0.0, 1.0), None, 1.0),
         (None, NodeEmission(0.5, 0.1, 0.3, 0.0, _REAL_ROTATION), 0.0),
         (NodeEmission(0.4, 0.05, 1.0, 0.5), NodeEmission(0.4, 0.05, 0.0, 0.0), 0.5),
