@@ -239,6 +239,8 @@ def build_round(
     nonzero = (kt != 0).astype(float)
     rows = np.flatnonzero((nonzero @ nonzero.T).reshape(4, 4, 4, 4).transpose(0, 2, 1, 3))
     kj, lm = rows // 64 * 4 + rows // 4 % 4, rows // 16 % 4 * 4 + rows % 4  # row 64k + 16l + 4j + m
+    kk, right = kt[kj], kt[lm]  # (in place: fresh pages of a few MB cost more than the products)
+    np.multiply(kk, np.conjugate(right, out=right), out=kk)
     flat = np.zeros((16, 256), dtype=complex)
-    flat[:, rows] = ((kt[kj] * kt[lm].conj()) @ weights).T
+    flat[:, rows] = (kk @ weights).T
     return RoundTable(flat.reshape(16, 16, 16), weights, rec.kraus, rec.photons, rec.origin, a, d)

@@ -285,7 +285,7 @@ def round_records(em_a: NodeEmission | None, em_b: NodeEmission | None, overlap:
     pair_table = ea.photon_set[ia] * len(eb.sets) + eb.photon_set[ib]
     pair_col = 4 * (2 * ea.k[ia] + eb.k[ib]) + 2 * ea.j[ia] + eb.j[ib]  # row-major (final, initial)
     pair_w = ea.amp[ia] * eb.amp[ib]
-    fock = _FockTables(ea.sets, eb.sets, np.unique(pair_table))
+    fock = _FockTables(ea.sets, eb.sets, np.flatnonzero(np.bincount(pair_table)))
     # each entry pair's output states in order: item i is row ``pos[i]`` of the Fock tables
     size = fock.size[pair_table]
     pair = np.repeat(np.arange(len(size)), size)
