@@ -1,19 +1,19 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The draws of a click made in law by :mod:`sim.devices.block_law`: the world's generator's
-variates in batches, a photon's emission time and a detector's clicks (dead time, afterpulses),
-each with the law the world's own code draws it with
-(:meth:`~sim.physics.excitation.ExcitationStats.sample_times_one`,
-:class:`~sim.physics.detectors.ClickChannel`), from other variates of the same generator."""
+variates in batches, and a detector's clicks (dead time, afterpulses) with the law the world's
+own code draws them with (:class:`~sim.physics.detectors.ClickChannel`), from other variates of
+the same generator (the photon's emission time, the law of
+:meth:`~sim.physics.excitation.ExcitationStats.sample_times_one`, is drawn in
+:meth:`~sim.devices.block_law.BlockLaw._click`)."""
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
 from collections.abc import Callable
 from itertools import chain
 from typing import Any
 
-__all__ = ["Draws", "detector_clicks", "emission_time"]
+__all__ = ["Draws", "detector_clicks"]
 
 
 class Draws:
@@ -41,18 +41,6 @@ def _batches(draw: Callable[[], list[float]]) -> Callable[[], float]:
     drawn when one is used up (:func:`itertools.chain.from_iterable` asks its source for the
     next list only then)."""
     return chain.from_iterable(map(reversed, iter(draw, None))).__next__
-
-
-def emission_time(stats: Any, draws: Draws) -> float:
-    """A first-emission time given emission (s from the pulse start): the law of
-    :meth:`~sim.physics.excitation.ExcitationStats.sample_times_one` (after the pulse with
-    ``p_after``, exponential; else uniform in a bin drawn by its probability)."""
-    if draws.u() < stats.p_after:
-        return stats.pulse_length_s - stats.lifetime_s * math.log(1.0 - draws.u())
-    cdf, edges = stats._bin_lists
-    k = min(bisect_right(cdf, draws.u()), len(cdf) - 1)
-    lo = edges[k]
-    return lo + draws.u() * (edges[k + 1] - lo)
 
 
 def detector_clicks(

@@ -395,11 +395,13 @@ class PeriodCapture:
         not overlap): logged shifted, with the channels' level views, or for the channels in
         ``unlogged`` (:mod:`sim.rtio.unlogged`) counted; each channel's last coarse timestamp
         as after the last pass."""
-        last = shifts[-1]
+        last, passes = shifts[-1], len(shifts)
+        if unlogged and not isinstance(unlogged, (set, frozenset)):
+            unlogged = set(unlogged)  # (asked once per channel)
         for ch, evs in period.by_channel.items():
             other = self.channels[ch]
             if ch in unlogged:  # (nothing will read them: counted, not logged)
-                self.outputs_before += len(evs) * len(shifts)
+                self.outputs_before += len(evs) * passes
                 other.max_c = (evs[-1][0] + last) & -8
                 continue
             n_before = len(other.log)

@@ -159,7 +159,11 @@ class LevelView:
             self.idx, self.o, self.oe, self.level = self._walk(
                 self.st.raw, self.idx, n_before, None, self.o, self.oe, self.level, self.t, self.lv
             )
-        return self._pass_levels(events, (self.o, self.oe, self.level)) is not None
+        state = (self.o, self.oe, self.level)
+        hit = self._passes.get((id(events), state))  # (_pass_levels' memo, inline)
+        if hit is not None and hit[0] is events:
+            return hit[1] is not None
+        return self._pass_levels(events, state) is not None
 
     def _pass_levels(
         self, events: list[tuple[int, int, int]], state: tuple[int, int, int]
