@@ -297,6 +297,7 @@ class BlockLaw:
         queued: list[tuple[int, int]] = []
         log_q = math.log(model.q) if model.q > 0 else -math.inf
         lead = 0  # the counter's lead at the next start over the fixed point's (mu)
+        timeline = model.timeline
         while True:
             pattern, dark = cls
             if n + 1 >= max_attempts or dark or pattern & (pattern - 1):
@@ -314,14 +315,25 @@ class BlockLaw:
             # the quiet passes before the next that is not quiet (geometric)
             u = 1.0 - draws.u()
             k = int(math.log(u) / log_q) if log_q > -math.inf else 0
-            if k >= max_attempts - n:
-                k = max_attempts - n
-                s, last_start = self._quiet_run(model, runs, s, k, base)
-                n, lead = n + k, 0
-                break
+            end = k >= max_attempts - n
+            if end:
+                k = max_attempts - n  # (> 0: a click pass is never the loop's last attempt)
             if k:
-                s, _ = self._quiet_run(model, runs, s, k, base)
+                # k quiet passes from s: the first's length from where its start lies in the
+                # coarse cycle (after a click; its counter's lead: none, timed out), the
+                # others the fixed point's
+                hit = timeline.get((s & 7, -1, ()))
+                first = (hit if hit is not None else self._length(model, s, -1, ()))[0]
+                runs.append((s - base, 1, first))
+                last, s = s, s + first
+                if k > 1:
+                    runs.append((s - base, k - 1, step))
+                    last = s + (k - 2) * step
+                    s += (k - 1) * step
                 n, lead = n + k, 0
+                if end:
+                    last_start = last
+                    break
             cls = model.classes[bisect_right(model.cdf_any, draws.u())]
         made = 0
         if runs:
@@ -346,24 +358,6 @@ class BlockLaw:
             self._arm(handed, s, step, known, overlap, ref, dets)
             self.handed += 1
         return n, last_start
-
-    def _quiet_run(
-        self, model: _Model, runs: list[tuple[int, int, int]], s: int, k: int, base: int
-    ) -> tuple[int, int]:
-        """``k`` > 0 quiet passes from ``s`` added to ``runs`` (their starts relative to
-        ``base``): the first's length from where its start lies in the coarse cycle (after a
-        click), the others the fixed point's. Returns the next pass's start and the last
-        one's."""
-        # (its counter's lead: none, timed out)
-        hit = model.timeline.get((s & 7, -1, ()))
-        first = (hit if hit is not None else self._length(model, s, -1, ()))[0]
-        runs.append((s - base, 1, first))
-        last, s = s, s + first
-        if k > 1:
-            runs.append((s - base, k - 1, model.step))
-            last = s + (k - 2) * model.step
-            s += (k - 1) * model.step
-        return s, last
 
     def _click(
         self, model: _Model, ref: Any, s: int, i: int, marks: list[int], dets: list

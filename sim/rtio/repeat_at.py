@@ -43,7 +43,7 @@ class Shifts(Sequence[int]):
     """The shifts of ``runs`` (``(first shift, passes, step)``, in time order) as a sequence,
     without a list of every pass: the engine reads a few of them (the first, the last, those
     of the SED lanes' tail) unless a channel is logged; its evenly spaced end is the last
-    run (:meth:`last_run`, :func:`~sim.rtio.capture.even_end`)."""
+    run (:meth:`last_run`, :func:`~sim.rtio.lane_replay.even_end`)."""
 
     __slots__ = ("runs", "_n")
 

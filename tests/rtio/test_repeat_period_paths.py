@@ -206,7 +206,7 @@ def test_lanes_after_passes_at_listed_shifts_as_event_by_event():
     or a plain list): the first pass and the evenly spaced end made as kept
     (:meth:`PeriodCapture._first_lanes`, :meth:`PeriodCapture._tail_lanes`), from the same
     states again later in time, the same lanes as event by event."""
-    from sim.rtio.capture import even_end
+    from sim.rtio.lane_replay import even_end
     from sim.rtio.repeat_at import Shifts
 
     rnd = random.Random(5)
