@@ -1,53 +1,46 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The draws of a click made in law by :mod:`sim.devices.block_law`: the world's generator's
-variates in batches, a photon's emission time and a detector's clicks (dead time, afterpulses),
-each with the law the world's own code draws it with
-(:meth:`~sim.physics.excitation.ExcitationStats.sample_times_one`,
-:class:`~sim.physics.detectors.ClickChannel`), from other variates of the same generator."""
+variates in batches, and a detector's clicks (dead time, afterpulses) with the law the world's
+own code draws them with (:class:`~sim.physics.detectors.ClickChannel`), from other variates of
+the same generator (the photon's emission time, the law of
+:meth:`~sim.physics.excitation.ExcitationStats.sample_times_one`, is drawn in
+:meth:`~sim.devices.block_law.BlockLaw._click`)."""
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from collections.abc import Callable
+from itertools import chain
 from typing import Any
 
-__all__ = ["Draws", "detector_clicks", "emission_time"]
+__all__ = ["Draws", "detector_clicks"]
 
 
 class Draws:
     """Uniform and standard normal variates of the world's generator drawn in batches (a click in
-    law takes ≈ 8; one generator call each would cost more than the rest of the click)."""
+    law takes ≈ 8; one generator call each would cost more than the rest of the click).
 
-    __slots__ = ("rng", "_u", "_z")
+    :attr:`u` and :attr:`z` are the ``__next__`` of an iterator over the batches, each batch
+    drawn when the previous one is used up and taken from its end (a C call a variate, no
+    Python frame: a block draws ≈ 1500 a herald); the same variates in the same order, and the
+    generator's batches drawn at the same points, as popping them from a list refilled when
+    empty."""
+
+    __slots__ = ("rng", "u", "z")
 
     def __init__(self, rng: Any) -> None:
         self.rng = rng
-        self._u: list[float] = []
-        self._z: list[float] = []
-
-    def u(self) -> float:
-        """A uniform variate in [0, 1)."""
-        if not self._u:
-            self._u = self.rng.random(256).tolist()
-        return self._u.pop()
-
-    def z(self) -> float:
-        """A standard normal variate."""
-        if not self._z:
-            self._z = self.rng.standard_normal(64).tolist()
-        return self._z.pop()
+        #: a uniform variate in [0, 1)
+        self.u: Callable[[], float] = _batches(lambda: rng.random(256).tolist())
+        #: a standard normal variate
+        self.z: Callable[[], float] = _batches(lambda: rng.standard_normal(64).tolist())
 
 
-def emission_time(stats: Any, draws: Draws) -> float:
-    """A first-emission time given emission (s from the pulse start): the law of
-    :meth:`~sim.physics.excitation.ExcitationStats.sample_times_one` (after the pulse with
-    ``p_after``, exponential; else uniform in a bin drawn by its probability)."""
-    if draws.u() < stats.p_after:
-        return stats.pulse_length_s - stats.lifetime_s * math.log(1.0 - draws.u())
-    cdf, edges = stats._bin_lists
-    k = min(bisect_right(cdf, draws.u()), len(cdf) - 1)
-    lo = edges[k]
-    return lo + draws.u() * (edges[k + 1] - lo)
+def _batches(draw: Callable[[], list[float]]) -> Callable[[], float]:
+    """The ``__next__`` of the variates of ``draw()``'s lists, each from its end, the next list
+    drawn when one is used up (:func:`itertools.chain.from_iterable` asks its source for the
+    next list only then)."""
+    return chain.from_iterable(map(reversed, iter(draw, None))).__next__
 
 
 def detector_clicks(

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.devices.block_draws import Draws, detector_clicks, emission_time
+from sim.devices.block_draws import Draws, detector_clicks
 from sim.devices.law_reads import LawReads
 from sim.physics.bsa import ORIGIN_A, ORIGIN_B, build_round
 from sim.physics.click_law import LawPass
@@ -287,7 +287,9 @@ class BlockLaw:
         dets = world._detectors()
         marks = [d.last_click_mu for d in dets]
         s = eng.now
-        runs: list[tuple[int, int, int]] = []  # (first start, passes, step), absolute
+        # (first start, passes, step), the starts relative to the captured pass's (repeat_at)
+        runs: list[tuple[int, int, int]] = []
+        base = period.now0
         last_start = s
         draws = self.draws
         cls = model.classes[bisect_right(model.cdf_nonempty, draws.u())]
@@ -295,13 +297,14 @@ class BlockLaw:
         queued: list[tuple[int, int]] = []
         log_q = math.log(model.q) if model.q > 0 else -math.inf
         lead = 0  # the counter's lead at the next start over the fixed point's (mu)
+        timeline = model.timeline
         while True:
             pattern, dark = cls
             if n + 1 >= max_attempts or dark or pattern & (pattern - 1):
                 handed = cls
                 break
             length, queued = self._click(model, ref, s, pattern.bit_length() - 1, marks, dets)
-            runs.append((s, 1, length))
+            runs.append((s - base, 1, length))
             last_start = s
             n += 1
             s += length
@@ -312,14 +315,25 @@ class BlockLaw:
             # the quiet passes before the next that is not quiet (geometric)
             u = 1.0 - draws.u()
             k = int(math.log(u) / log_q) if log_q > -math.inf else 0
-            if k >= max_attempts - n:
-                k = max_attempts - n
-                s, last_start = self._quiet_run(model, runs, s, k)
-                n, lead = n + k, 0
-                break
+            end = k >= max_attempts - n
+            if end:
+                k = max_attempts - n  # (> 0: a click pass is never the loop's last attempt)
             if k:
-                s, _ = self._quiet_run(model, runs, s, k)
+                # k quiet passes from s: the first's length from where its start lies in the
+                # coarse cycle (after a click; its counter's lead: none, timed out), the
+                # others the fixed point's
+                hit = timeline.get((s & 7, -1, ()))
+                first = (hit if hit is not None else self._length(model, s, -1, ()))[0]
+                runs.append((s - base, 1, first))
+                last, s = s, s + first
+                if k > 1:
+                    runs.append((s - base, k - 1, step))
+                    last = s + (k - 2) * step
+                    s += (k - 1) * step
                 n, lead = n + k, 0
+                if end:
+                    last_start = last
+                    break
             cls = model.classes[bisect_right(model.cdf_any, draws.u())]
         made = 0
         if runs:
@@ -328,8 +342,7 @@ class BlockLaw:
             for d, m in zip(dets, marks):
                 d.last_click_mu = m
             world._move_on(s, ref, known, tuple(marks))
-            shifted = [(a - period.now0, b, c) for a, b, c in runs]
-            made = repeat_at(eng, period, shifted, skipper, s - period.now0, lead)
+            made = repeat_at(eng, period, runs, skipper, s - base, lead)
             loop._prev_end, loop._prev = loop._fixed.known.ended, loop._fixed.key
             self.passes += made
             skipper.skipped += made
@@ -346,21 +359,6 @@ class BlockLaw:
             self.handed += 1
         return n, last_start
 
-    def _quiet_run(
-        self, model: _Model, runs: list[tuple[int, int, int]], s: int, k: int
-    ) -> tuple[int, int]:
-        """``k`` > 0 quiet passes from ``s`` added to ``runs``: the first's length from where
-        its start lies in the coarse cycle (after a click), the others the fixed point's.
-        Returns the next pass's start and the last one's."""
-        first = self._length(model, s, -1, ())[0]  # (its counter's lead: none, timed out)
-        runs.append((s, 1, first))
-        last, s = s, s + first
-        if k > 1:
-            runs.append((s, k - 1, model.step))
-            last = s + (k - 2) * model.step
-            s += (k - 1) * model.step
-        return s, last
-
     def _click(
         self, model: _Model, ref: Any, s: int, i: int, marks: list[int], dets: list
     ) -> tuple[int, list[tuple[int, int]]]:
@@ -369,23 +367,51 @@ class BlockLaw:
         arrivals its reads leave on the detectors (``(i, t)``, absolute mu: the block ends after
         this pass)."""
         world, draws = self.world, self.draws
+        u = draws.u
         cdf = model.records[i]
-        r = min(bisect_right(cdf, draws.u()), len(cdf) - 1)
+        r = min(bisect_right(cdf, u()), len(cdf) - 1)
         o = model.origin[r][i]
         if o != ORIGIN_A and o != ORIGIN_B:
-            o = model.emitting[int(draws.u() * len(model.emitting))]
-        t = model.offsets[o] + emission_time(model.stats[o], draws)
+            o = model.emitting[int(u() * len(model.emitting))]
+        # the first-emission time given emission (s from the pulse start), the law of
+        # ExcitationStats.sample_times_one: after the pulse with p_after, exponential; else
+        # uniform in a bin drawn by its probability
+        stats = model.stats[o]
+        if u() < stats.p_after:
+            e = stats.pulse_length_s - stats.lifetime_s * math.log(1.0 - u())
+        else:
+            bins, edges = stats._bin_lists
+            k = min(bisect_right(bins, u()), len(bins) - 1)
+            lo = edges[k]
+            e = lo + u() * (edges[k + 1] - lo)
+        t = model.offsets[o] + e
         det = dets[i]
         jitter = model.jitters[i]
         if jitter > 0:
             t += jitter * draws.z()
         a = math.floor(t / world.mu_s)  # relative to the pass start
         g0, g1 = model.gates[i]
-        # the clicks before the gate's end (afterpulses drawn as the detector draws them)
-        clicks, later = detector_clicks(self.draws, det, [a], g1, marks[i] - s)
+        # the clicks before the gate's end (afterpulses drawn as the detector draws them:
+        # detector_clicks, its first arrival here)
+        clicks: list[int]
+        later: list[int] = []
+        if a >= g1:
+            clicks, later = [], [a]
+        elif a - (marks[i] - s) < det.dead_mu:
+            clicks = []
+        else:
+            clicks = [a]
+            p_after = det.afterpulse_prob
+            if p_after > 0 and u() < p_after:
+                d = -det.afterpulse_delay_s * math.log(1.0 - u()) / det.mu_s
+                more, later = detector_clicks(draws, det, [a + max(int(d), 1)], g1, a)
+                clicks += more
         registered = tuple([c for c in clicks if c >= g0])
         self.read_last = bool(registered)  # (the pass's reads read a click)
-        length, self.lead, no_dark = self._length(model, s, i, registered)
+        hit = model.timeline.get((s & 7, i, registered))
+        if hit is None:
+            hit = self._length(model, s, i, registered)
+        length, self.lead, no_dark = hit
         # the arrivals after the gate (a late photon, afterpulses): clicks no gate registers,
         # whether the reads drain them or the next pass's do, up to the next pass's gate; one
         # later is left queued for the pass-by-pass path

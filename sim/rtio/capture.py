@@ -15,6 +15,7 @@ from functools import cached_property
 from itertools import cycle
 from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
+from sim.rtio.lane_replay import LaneReplay
 from sim.rtio.unlogged import UnloggedPlan, unlogged_channels
 
 __all__ = ["Submission", "Period", "FastForwardPhy", "PeriodCapture"]
@@ -153,8 +154,9 @@ class _Capture:
     events: list = field(default_factory=list)
 
 
-class PeriodCapture:
-    """Period capture and repeat (mixed into the RTIO engine)."""
+class PeriodCapture(LaneReplay):
+    """Period capture and repeat (mixed into the RTIO engine; the SED lanes after repeated
+    passes: :class:`~sim.rtio.lane_replay.LaneReplay`)."""
 
     now: int
     counter: int
@@ -180,9 +182,7 @@ class PeriodCapture:
 
     def _init_capture(self) -> None:
         self._cap: _Capture | None = None
-        #: :meth:`_tail_lanes`' results relative to the first tail pass's shift, per pass
-        #: timestamps and the lanes' state it starts from (see there)
-        self._tails: dict[tuple, tuple[int, int, tuple[tuple[int, int], ...]]] = {}
+        self._init_lane_replay()
         #: what of a repeated pass may go unlogged, per pass (:mod:`sim.rtio.unlogged`)
         self._unlogged_plans: dict[Period, UnloggedPlan] = {}
 
@@ -369,11 +369,13 @@ class PeriodCapture:
         not overlap): logged shifted, with the channels' level views, or for the channels in
         ``unlogged`` (:mod:`sim.rtio.unlogged`) counted; each channel's last coarse timestamp
         as after the last pass."""
-        last = shifts[-1]
+        last, passes = shifts[-1], len(shifts)
+        if unlogged and not isinstance(unlogged, (set, frozenset)):
+            unlogged = set(unlogged)  # (asked once per channel)
         for ch, evs in period.by_channel.items():
             other = self.channels[ch]
             if ch in unlogged:  # (nothing will read them: counted, not logged)
-                self.outputs_before += len(evs) * len(shifts)
+                self.outputs_before += len(evs) * passes
                 other.max_c = (evs[-1][0] + last) & -8
                 continue
             n_before = len(other.log)
@@ -384,97 +386,3 @@ class PeriodCapture:
             if view is not None:  # (the view takes the transitions' times as logged)
                 view.repeat(evs, shifts, n_before, times)
             other.max_c = (evs[-1][0] + last) & -8
-
-    def replay_lanes(
-        self, period: Period, shifts: Sequence[int], queue_first: bool = False
-    ) -> None:
-        """SED lane state after ``period``'s submissions at each of ``shifts``: the first pass
-        and the last eight are made event by event (the lanes they touch hold the latest coarse
-        timestamps); the passes between only rotate the lane by the period's switches (with
-        evenly spaced shifts, a ``range`` of whole coarse cycles, the last ones at once).
-        ``queue_first``: the first pass's events also enter the lanes' queues."""
-        lane, last_c, mask = self._lane, self._last_c, self._lane_mask
-        lane_last = self._lane_last
-        if queue_first:
-            s = shifts[0]
-            for t in period.nows:
-                c = (t + s) & -8
-                if c <= last_c:
-                    lane = (lane + 1) & mask
-                self._lane_q[lane].append(c)
-                lane_last[lane] = last_c = c
-            shifts = shifts[1:]
-            if not shifts:
-                self._lane, self._last_c = lane, last_c
-                return
-        nows = period.nows
-        n = len(shifts)
-        tail = min(n - 1, self.lane_count)
-        middle = n - tail - 1  # passes between the first and the last ``tail``
-        for i in (0, *range(max(1, n - tail), n)):
-            if i == n - tail:
-                if middle > 0:  # the middle passes at once
-                    lane = (lane + middle * period.switches) & mask
-                    last_c = (nows[-1] + shifts[middle]) & -8
-                if isinstance(shifts, range) and not shifts.step & 7:
-                    lane, last_c = self._tail_lanes(
-                        nows, shifts[i], shifts.step, tail, lane, last_c
-                    )
-                    break
-            s = shifts[i]
-            for t in nows:
-                c = (t + s) & -8  # coarse, in mu as the lanes keep it
-                if c <= last_c:
-                    lane = (lane + 1) & mask
-                lane_last[lane] = last_c = c
-        self._lane, self._last_c = lane, last_c  # the lanes themselves stay empty: all past
-
-    def _tail_lanes(
-        self, nows: tuple[int, ...], s: int, step: int, passes: int, lane: int, last_c: int
-    ) -> tuple[int, int]:
-        """:meth:`replay_lanes` for ``passes`` passes at shifts ``s``, ``s + step``, ... from
-        ``lane`` and ``last_c`` (the previous pass's last coarse timestamp, ``step`` mu before
-        this one's): ``step`` a whole number of coarse cycles, every pass switches lanes where
-        the first does, so only the first is made event by event; each lane then takes the
-        latest of its timestamps, found from the last pass backwards. Returns the lane and the
-        coarse timestamp of the last event. The result relative to ``s`` is the same wherever
-        the passes lie (for the same ``s`` modulo a coarse cycle): kept per start state, a
-        loop's repeats start from the same one (the lanes each pass writes are written again
-        by the same passes)."""
-        key = (nows, s & 7, step, passes, lane, last_c - s)
-        known = self._tails.get(key)
-        lane_last = self._lane_last
-        if known is not None:
-            for ln, rel in known[2]:
-                lane_last[ln] = rel + s
-            return known[0], known[1] + s
-        mask = self._lane_mask
-        lanes: list[int] = []
-        cs: list[int] = []
-        lane0 = lane
-        for t in nows:
-            c = (t + s) & -8
-            if c <= last_c:
-                lane = (lane + 1) & mask
-            last_c = c
-            lanes.append(lane)
-            cs.append(c)
-        rot = lane - lane0  # lanes moved on per pass (modulo the lane count)
-        todo = self.lane_count
-        filled = [False] * todo
-        for p in range(passes - 1, -1, -1):
-            dl, dc = p * rot, p * step
-            for j in range(len(cs) - 1, -1, -1):
-                ln = (lanes[j] + dl) & mask
-                if not filled[ln]:
-                    filled[ln] = True
-                    lane_last[ln] = cs[j] + dc
-                    todo -= 1
-            if not todo:
-                break
-        lane, last_c = (lane0 + passes * rot) & mask, cs[-1] + (passes - 1) * step
-        if len(self._tails) >= 64:
-            self._tails.clear()
-        written = tuple([(ln, lane_last[ln] - s) for ln in range(self.lane_count) if filled[ln]])
-        self._tails[key] = (lane, last_c - s, written)
-        return lane, last_c

@@ -14,11 +14,12 @@ runs ``(first shift, passes, step)``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
 
 from sim.rtio.unlogged import unlogged_channels
 
-__all__ = ["repeat_possible", "repeat_at"]
+__all__ = ["Shifts", "repeat_possible", "repeat_at"]
 
 
 def repeat_possible(engine: Any, period: Any) -> bool:
@@ -38,11 +39,51 @@ def repeat_possible(engine: Any, period: Any) -> bool:
     return not engine.lanes_pending()
 
 
-def _shifts(runs: list[tuple[int, int, int]]) -> list[int]:
-    out: list[int] = []
-    for s, k, step in runs:
-        out.extend(range(s, s + k * step, step))
-    return out
+class Shifts(Sequence[int]):
+    """The shifts of ``runs`` (``(first shift, passes, step)``, in time order) as a sequence,
+    without a list of every pass: the engine reads a few of them (the first, the last, those
+    of the SED lanes' tail) unless a channel is logged; its evenly spaced end is the last
+    run (:meth:`last_run`, :func:`~sim.rtio.lane_replay.even_end`)."""
+
+    __slots__ = ("runs", "_n")
+
+    def __init__(self, runs: list[tuple[int, int, int]]) -> None:
+        self.runs = [r for r in runs if r[1] > 0]
+        self._n = sum([r[1] for r in self.runs])
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> int: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[int]: ...
+
+    def __getitem__(self, i: int | slice) -> int | list[int]:
+        if isinstance(i, slice):
+            return list(self)[i]
+        n = self._n
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            raise IndexError(i)
+        # (from the end: the engine reads the last passes)
+        back = n - i  # passes from i to the end
+        for s, k, step in reversed(self.runs):
+            if back <= k:
+                return s + (k - back) * step
+            back -= k
+        raise AssertionError("unreachable")
+
+    def __iter__(self) -> Iterator[int]:
+        for s, k, step in self.runs:
+            yield from range(s, s + k * step, step)
+
+    def last_run(self) -> tuple[int, int]:
+        """The last run's passes and step."""
+        _, k, step = self.runs[-1]
+        return k, step
 
 
 def repeat_at(
@@ -60,8 +101,8 @@ def repeat_at(
     relative to ``period``'s), the counter ``lead`` mu further than ``period`` leaves it: the
     submissions and the SED lanes as :meth:`~sim.rtio.capture.PeriodCapture.repeat_period`
     makes them (its ``log_repeats`` and ``replay_lanes``). Returns the number of passes."""
-    shifts = _shifts(runs)
-    if not shifts:
+    shifts = Shifts(runs)
+    if not len(shifts):
         return 0
     engine.log_repeats(period, shifts, unlogged_channels(engine, period, shifts, skipper))
     engine.replay_lanes(period, shifts)

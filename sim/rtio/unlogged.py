@@ -108,7 +108,8 @@ def unlogged_channels(
             plans.clear()
         plan = plans[period] = plan_of(engine, period)
     # (the passes lie before the counter at their end: :attr:`~sim.rtio.capture.Period.regular`)
-    horizon = period.counter1 + shifts[-1]
+    last = shifts[-1]
+    horizon = period.counter1 + last
     wired: set[int] = set()
     for world in engine.worlds:
         processed = getattr(world, "processed_mu", None)
@@ -118,7 +119,7 @@ def unlogged_channels(
             wired.add(dest)
             wired.update(w[0] for w in wires)
     quiet_inputs = quiet()
-    horizon -= shifts[-1]  # (compared with the pass's timestamps)
+    horizon -= last  # (compared with the pass's timestamps)
     out: list[int] = []
     for c in plan.channels:
         st = c.st

@@ -66,9 +66,9 @@ class _Lanes(PeriodCapture):
 
     def reset(self, rnd, offset=0):
         """The state drawn from ``rnd``, every time ``offset`` mu later; the memo kept."""
-        tails, calls = self._tails, self.tail_calls
+        tails, firsts, calls = self._tails, self._firsts, self.tail_calls
         self.__init__(rnd, self.lane_count, offset)
-        self._tails, self.tail_calls = tails, calls
+        self._tails, self._firsts, self.tail_calls = tails, firsts, calls
 
     def state(self):
         return self._lane, self._last_c, self._lane_last, [list(q) for q in self._lane_q]
@@ -178,7 +178,7 @@ def test_level_view_repeat_as_walked():
                 view.levels(t0 - 1, t0)  # (turned into levels up to here)
             caught_up += view.idx < n_before
             st.raw.extend([(t + s, a, d) for s in shifts for t, a, d in evs])
-            had = view._pass
+            had = next((h for h in view._passes.values() if h[0] is evs), None)
             times = [t + s for s in shifts for t, _, _ in evs] if rnd.random() < 0.5 else None
             view.repeat(evs, shifts, n_before, times)
             kept += had is not None and had[0] is evs and view.idx == len(st.raw)
@@ -187,3 +187,48 @@ def test_level_view_repeat_as_walked():
         assert view.levels(-1, end) == ref.levels(-1, end)
         assert (view.o, view.oe, view.level) == (ref.o, ref.oe, ref.level)
     assert kept > 300 and caught_up > 300
+
+
+def _runs(rnd, length):
+    """Runs ``(first shift, passes, step)`` as a CPU block makes them: passes of ``length``
+    and longer ones (a click's), the last run evenly spaced or not."""
+    runs, s = [], rnd.randrange(1000)
+    for _ in range(rnd.randint(1, 6)):
+        k = rnd.choice([1, 1, 2, 3, 9, 12])
+        step = length if rnd.random() < 0.7 else length + rnd.choice([8, 16, 3, 80])
+        runs.append((s, k, step))
+        s += k * step + rnd.choice([0, 0, 8, 24, 5])
+    return runs
+
+
+def test_lanes_after_passes_at_listed_shifts_as_event_by_event():
+    """Shifts that are not a range (a CPU block's passes: :class:`~sim.rtio.repeat_at.Shifts`,
+    or a plain list): the first pass and the evenly spaced end made as kept
+    (:meth:`PeriodCapture._first_lanes`, :meth:`PeriodCapture._tail_lanes`), from the same
+    states again later in time, the same lanes as event by event."""
+    from sim.rtio.lane_replay import even_end
+    from sim.rtio.repeat_at import Shifts
+
+    rnd = random.Random(5)
+    engines: dict[int, _Lanes] = {}
+    firsts = tails = 0
+    for lane_count, period, _, _, seed in _cases(800):
+        fast = engines.setdefault(lane_count, _Lanes(random.Random(0), lane_count))
+        runs = _runs(rnd, period.length)
+        listed = Shifts(runs)
+        assert list(listed) == [s for a, k, st in runs for s in range(a, a + k * st, st)]
+        assert [listed[i] for i in range(-len(listed), len(listed))] == list(listed) * 2
+        lo = max(1, len(listed) - lane_count)
+        assert even_end(listed, lo)[0] >= even_end(list(listed), lo)[0]
+        for offset, other in ((0, 0), (8 * (seed % 1000), 0), (0, 1)):
+            moved = Shifts([(a + offset, k, st) for a, k, st in runs])
+            for shifts in (moved, list(moved)):
+                ref = _Lanes(random.Random(seed + other), lane_count, offset)
+                fast.reset(random.Random(seed + other), offset)
+                _lanes_by_loop(ref, period, list(shifts))
+                kept_f, kept_t, calls = len(fast._firsts), len(fast._tails), fast.tail_calls
+                fast.replay_lanes(period, shifts)
+                firsts += len(fast._firsts) == kept_f
+                tails += fast.tail_calls > calls and len(fast._tails) == kept_t
+                assert fast.state() == ref.state(), (lane_count, period.nows, runs, offset)
+    assert firsts > 1500 and tails > 300, (firsts, tails)

@@ -63,8 +63,9 @@ class LevelView:
         self.oe = 0 if st.kind == Kind.TTL_INOUT else 1
         self.level = 0
         self.gen = None
-        #: :meth:`repeat`'s last pass (:meth:`_pass_levels`)
-        self._pass: tuple | None = None
+        #: :meth:`repeat`'s passes by their submissions' list (by identity) and start state:
+        #: ``(events, account or None)`` (:meth:`_pass_levels`; a loop alternates a few)
+        self._passes: dict[tuple, tuple] = {}
         if st.kind == Kind.CLKGEN:
             from sim.rtio.phy.clockgen import ClockGenLevels
 
@@ -134,12 +135,9 @@ class LevelView:
             self.idx, self.o, self.oe, self.level = self._walk(
                 self.st.raw, self.idx, n_before, None, self.o, self.oe, self.level, self.t, self.lv
             )
-        state = (self.o, self.oe, self.level)
-        known = self._pass
-        if known is None or known[0] is not events or known[1] != state:
-            known = self._pass_levels(events, state)
-            if known is None:
-                return
+        known = self._pass_levels(events, (self.o, self.oe, self.level))
+        if known is None:
+            return
         seg_t, seg_lv, changes = known[2], known[3], known[4]
         if times is None:
             self.t.extend([t + s for s in shifts for t in seg_t])
@@ -162,18 +160,22 @@ class LevelView:
                 self.st.raw, self.idx, n_before, None, self.o, self.oe, self.level, self.t, self.lv
             )
         state = (self.o, self.oe, self.level)
-        known = self._pass
-        if known is None or known[0] is not events or known[1] != state:
-            return self._pass_levels(events, state) is not None
-        return True
+        hit = self._passes.get((id(events), state))  # (_pass_levels' memo, inline)
+        if hit is not None and hit[0] is events:
+            return hit[1] is not None
+        return self._pass_levels(events, state) is not None
 
     def _pass_levels(
         self, events: list[tuple[int, int, int]], state: tuple[int, int, int]
     ) -> tuple | None:
         """:meth:`repeat`'s account of one pass of ``events`` from ``state`` ``(o, oe,
         level)``: ``(events, state, transition times, levels, which submissions make them (None:
-        all))``, kept as the view's last pass; None (nothing kept) unless the pass ends in
-        ``state``."""
+        all))``; None unless the pass ends in ``state``. Kept per ``events`` (by identity: the
+        list is held with the result) and ``state``: a loop alternates a few passes."""
+        key = (id(events), state)
+        hit = self._passes.get(key)
+        if hit is not None and hit[0] is events:
+            return hit[1]
         seg_t: list[int] = []
         seg_lv: list[int] = []
         changes = []
@@ -183,10 +185,12 @@ class LevelView:
             n = len(seg_t)
             _, o, oe, level = walk_each(events, j, j + 1, None, o, oe, level, inout, seg_t, seg_lv)
             changes.append(len(seg_t) > n)
-        if (o, oe, level) != state:
-            return None
-        known = (events, state, seg_t, seg_lv, None if all(changes) else changes)
-        self._pass = known
+        known = None
+        if (o, oe, level) == state:
+            known = (events, state, seg_t, seg_lv, None if all(changes) else changes)
+        if len(self._passes) >= 16:
+            self._passes.clear()
+        self._passes[key] = (events, known)
         return known
 
     def final(self, res: list[tuple[int, int, int]]) -> tuple[int, int, int]:
