@@ -71,6 +71,9 @@ class PeriodTracking:
     view: Any
     _deterministic: Callable[[list], bool]
     _next_beam_output: Callable[[int], int]
+    _next_rf_change: Callable[[int, int], int]
+    _pump_light_change: Callable[[int, int], int]
+    _rf_beams: list
     _advance_planned: Callable[[list, int, int], None]
 
     def _init_period_tracking(self) -> None:
@@ -116,6 +119,7 @@ class PeriodTracking:
             or not self._deterministic([])
             or any(b > t for _, b in self._owned)
             or self._next_beam_output(t) < NEVER
+            or (self._rf_beams and self._next_rf_change(t, NEVER) < NEVER)
         ):
             return None
         self._start_mark = _StartMark(now_mu, t, [])
@@ -296,6 +300,12 @@ class PeriodTracking:
         max_runs = self.runs_in_polarisation(max_runs, first_run_mu, period_mu)
         if max_runs <= 0:
             return 0
+        # ... and so must the pumping light (its DDS): only the periods before it changes
+        t_change = self._pump_light_change(t_end, first_run_mu + max_runs * period_mu)
+        if t_change < first_run_mu + max_runs * period_mu:
+            max_runs = max(0, (t_change - first_run_mu) // period_mu)
+            if max_runs <= 0:
+                return 0
         maps = self._period_maps(sig)
         n0 = [th.n for th in self.ions.thermal]
 

@@ -163,6 +163,32 @@ class PhyViews:
             return sw is not None and bool(self.ttl_level_at(sw, t_mu))
         return False
 
+    def dds_change_times(
+        self, spi_channel: int, cs: int, t_from_mu: int, t_to_mu: int
+    ) -> list[int]:
+        """The times ``t_from_mu <= t < t_to_mu`` (mu), ascending, at which what
+        :meth:`dds_state_at`, :meth:`dds_attenuation` or :meth:`dds_rf_switch` of the AD9910 at
+        ``cs`` on ``spi_channel`` answer may change: an IO_UPDATE applying another state
+        (:meth:`~sim.rtio.phy.urukul.DDSTimeline.change_times`), a CFG write changing its RF_SW
+        bit or an attenuator write changing its attenuation (the Urukul CPLD that
+        :meth:`dds_rf_switch` reads), a level change of its switch TTL."""
+        times: list[int] = []
+        tl = self.dds.get((spi_channel, cs))
+        if tl is not None:
+            times += tl.change_times(t_from_mu, t_to_mu)
+        phy = self.channels[spi_channel].phy if spi_channel in self.channels else None
+        for slave in getattr(phy, "slaves", ()):
+            if getattr(slave, "rf_switch", None) is None:
+                continue
+            changes = getattr(slave, "change_times", None)
+            if changes is not None:
+                times += changes(cs, t_from_mu, t_to_mu)
+            break
+        sw = self._dds_switches().get((spi_channel, cs))
+        if sw is not None:
+            times += [t for t, _ in self.ttl_levels(sw, t_from_mu, t_to_mu)]
+        return sorted(set(times)) if len(times) > 1 else times
+
     def dds_changes(self, spi_channel: int, cs: int) -> tuple[int, int, int] | None:
         """A mark of what :meth:`dds_state_at`, :meth:`dds_attenuation` and
         :meth:`dds_rf_switch` of the AD9910 at ``cs`` on ``spi_channel`` read: ``(stamp of its
@@ -222,9 +248,9 @@ class PhyViews:
         return known
 
     def ttl_level_at(self, channel: int, t_mu: int) -> int:
-        """Output level of a TTL-like channel at ``t_mu``."""
-        ch = self.ttl_levels(channel, NEG, t_mu + 1)
-        return ch[-1][1] if ch else 0
+        """Output level of a TTL-like channel at ``t_mu`` (its changes at ``t_mu`` made)."""
+        view = self._level_view(channel)
+        return 0 if view is None else view.level_at(t_mu)
 
 
 class _DDSMark:

@@ -163,6 +163,29 @@ class DDSTimeline:
         i = bisect_right(self.t, t)
         return self._state(i - 1) if i else None
 
+    def change_times(self, t_from: int, t_to: int) -> list[int]:
+        """The times ``t_from <= t < t_to`` of the states that differ from the one before them
+        (frequency, phase, amplitude or profile; not a :meth:`repeat`), ascending."""
+        t = self.t
+        if not t or t[-1] < t_from:
+            return []
+        i, j = bisect_left(t, t_from), bisect_left(t, t_to)
+        s = self.s
+        out = []
+        for n in range(i, j):
+            if n == 0:
+                out.append(t[n])
+                continue
+            a, b = s[n - 1], s[n]
+            if a is not b and (
+                a.frequency_hz != b.frequency_hz
+                or a.amplitude != b.amplitude
+                or a.phase_turns != b.phase_turns
+                or a.profile != b.profile
+            ):
+                out.append(t[n])
+        return out
+
 
 class _DDSRegs:
     def __init__(self) -> None:
@@ -549,6 +572,29 @@ class UrukulDecoder:
         i = bisect_right(self.cfg_log, (t_mu, 1 << 62))
         cfg = self.cfg_log[i - 1][1] if i else self.cfg_initial
         return bool(cfg & (1 << (cs - CS_DDS_CH0)))
+
+    def change_times(self, cs: int, t_from_mu: int, t_to_mu: int) -> list[int]:
+        """The times ``t_from_mu <= t < t_to_mu`` (mu) of the CFG writes that change the RF_SW
+        bit of the AD9910 at chip select ``cs`` and of the attenuator writes that change its
+        attenuation, ascending (what :meth:`rf_switch` and :meth:`attenuation_db` answer)."""
+        if self.t_last < t_from_mu:
+            return []
+        bit = 1 << (cs - CS_DDS_CH0)
+        shift = 8 * (cs - CS_DDS_CH0)
+        out = []
+        for log, initial, mask in (
+            (self.cfg_log, self.cfg_initial, bit),
+            (self.att_log, self.att_initial, 0xFF << shift),
+        ):
+            i = bisect_left(log, (t_from_mu,))
+            prev = log[i - 1][1] if i else initial
+            for t, value in log[i:]:
+                if t >= t_to_mu:
+                    break
+                if prev is None or (value ^ prev) & mask:
+                    out.append(t)
+                prev = value
+        return sorted(out)
 
     def att_mu(self, ch: int) -> int:
         return (self.att >> (8 * ch)) & 0xFF
