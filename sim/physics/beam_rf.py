@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The light of the beams made by an AOM on an AD9910 (cooling, repumping, pumping, detection):
-how much of the lab's light a beam gives when its switch opens, from the RF its DDS sends.
+how much of the lab's light a beam gives while its switch is open, from the RF its DDS sends.
 
 The lab's rates (cooling time, pumping time, fluorescence) hold at the RF that Startup programs,
 the beam's ``frequency_hz``, ``amplitude`` and ``attenuation_db`` (:class:`~.lab_model.Beam`). The
