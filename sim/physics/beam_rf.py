@@ -26,8 +26,9 @@ engine's declared view (:class:`~.view.PhyView`: ``dds_state_at``, ``dds_attenua
 ``dds_rf_switch``, ``dds_change_times``). A beam keeps the level it last found with the view's
 ``dds_changes`` mark of its DDS (:class:`BeamRF`): while the mark stays, the level at a time at or
 after the mark's latest time is the one kept (the same answers of those three reads, so the same
-level), and nothing is read again; a window that starts after the mark's latest time has no
-change of that DDS (one comparison per beam).
+level), and nothing is read again. A window that starts after the latest change of the beams'
+DDSs (the view's ``dds_watch``: one comparison while no AD9910 changed) has no change of their
+light.
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ class BeamLight:
     #: the beams on an AD9910: (index in the world's beams, node, order, role, switch channel,
     #: entangler output, :class:`BeamRF`)
     _rf_beams: list[tuple[int, int, int, str, int, bool, BeamRF]] = []
+    #: the view's ``dds_watch`` of their DDSs (None: not made yet)
+    _rf_watch: Any = None
 
     def _attach_beam_rf(self, view: PhyView) -> list[dict[str, BeamRF]]:
         """Per node, role → :class:`BeamRF` of each beam driven by an AD9910 (its ``dds``, or
@@ -156,6 +159,8 @@ class BeamLight:
         ``owned``: the intervals entangler runs own, where their outputs are hidden)."""
         view = self.view
         assert view is not None
+        if self._rf_latest() < t0:
+            return  # (the common case: nothing of their DDSs changes from t0 on)
         for i, k, order, role, ch, ent, rf in self._rf_beams:
             mark = view.dds_changes(rf.spi, rf.cs)
             if mark is not None and mark[2] < t0:
@@ -195,7 +200,7 @@ class BeamLight:
         view = self.view
         assert view is not None
         best = t_to
-        if t_to <= t_from:
+        if t_to <= t_from or self._rf_latest() < t_from:
             return best
         for _, k, _, role, ch, ent, rf in self._rf_beams:
             mark = view.dds_changes(rf.spi, rf.cs)
@@ -215,6 +220,16 @@ class BeamLight:
                     best = tc
                     break
         return best
+
+    def _rf_latest(self) -> int:
+        """A time (mu) after which no DDS of a beam changes (of those recorded so far: the
+        view's ``dds_watch`` of them, made on first use)."""
+        watch = self._rf_watch
+        if watch is None:
+            assert self.view is not None
+            keys = [(b[6].spi, b[6].cs) for b in self._rf_beams]
+            watch = self._rf_watch = self.view.dds_watch(keys)
+        return int(watch.latest())
 
     def _light(self, rf: BeamRF, t_mu: int) -> float:
         """The light level of a beam whose switch opens at ``t_mu`` (:func:`light_level` of the

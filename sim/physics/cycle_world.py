@@ -47,7 +47,10 @@ class EntanglerRuns:
     _last_model: tuple[tuple, int, Any, CycleModel, tuple] | None = None
     _beam_rf: list[dict[str, Any]]  # from BeamLight (attached)
     _light: Callable[[Any, int], float]
+    _rf_latest: Callable[[], int]
     view: Any
+    #: the time (mu) the last cycle law's pumping light was taken at
+    _law_t: int = 0
 
     def cycle_model(
         self,
@@ -72,6 +75,7 @@ class EntanglerRuns:
         jones = self.jones_pair(t_run)
         self._run_jones = jones
         pump = self._run_pump_light(t_run)
+        self._law_t = t_run
         # the ions' temperatures enter the cycle law only through the thermal factor
         # Π 1/(1 + n̄/n_mode) of the mode overlap: models are cached per configuration and that
         # factor (to THERMAL_KEY_TOL; built with the n̄ of the first run that needs them)
@@ -122,8 +126,8 @@ class EntanglerRuns:
         already if it does there), ``t_to`` if never: a run after it needs a law of its own."""
         last = self._last_model
         view = self.view
-        if last is None or view is None or t_to <= t_from:
-            return t_to
+        if last is None or view is None or t_to <= t_from or self._rf_latest() < self._law_t:
+            return t_to  # (no DDS of a beam changed since the law's pumping light was taken)
         best = t_to
         for k, rf in enumerate(self._beam_rf):
             pump = rf.get("pump")

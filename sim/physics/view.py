@@ -103,6 +103,13 @@ class PhyView(Protocol):
         no other time in the window do they change."""
         ...
 
+    def dds_watch(self, keys: Sequence[tuple[int, int]]) -> Any:
+        """A watch on the AD9910s ``keys`` ((spi_channel, cs) each): its ``latest()`` is a time
+        (mu) at or after the latest change recorded so far of what the three reads above answer
+        for any of them (``-(1 << 62)`` if none): none of their answers changes after it. Cheap
+        while nothing of any AD9910 changed since its last answer."""
+        ...
+
     def dds_changes(self, spi_channel: int, cs: int) -> tuple[int, int, int] | None:
         """A mark of what the three reads above answer for that AD9910: ``(stamp, stamp,
         latest time in mu)``; while it is the same, their answers at any time at or after its

@@ -212,7 +212,7 @@ class PhysicsWorld(
         ]
         self._beam_channels = [b[3] for b in self._beams]
         self._rf_beams = [(i, *b[:5], b[5]) for i, b in enumerate(self._beams) if b[5] is not None]
-        self._beam_watch = None
+        self._beam_watch = self._rf_watch = None
 
     def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
         """New level transitions (t_mu, level) on input ``channel`` with t < t_end_mu."""

@@ -113,6 +113,11 @@ class PhyViews:
         """A watch on the outputs submitted to ``channels`` (:class:`OutputWatch`)."""
         return OutputWatch(self.channels, channels)
 
+    def dds_watch(self, keys: Sequence[tuple[int, int]]) -> "DDSWatch":
+        """A watch on the changes of the AD9910s ``keys`` ((SPI channel, chip select) each:
+        :class:`DDSWatch`)."""
+        return DDSWatch(self, keys)
+
     def dds_timeline(self, spi_channel: int, cs: int) -> Any:
         """The (created on demand) AD9910 state timeline of ``cs`` on ``spi_channel``."""
         key = (spi_channel, cs)
@@ -268,6 +273,68 @@ class _DDSMark:
         self.tl_stamp = -1
         self.cpld_stamp = -1
         self.mark: tuple[int, int, int] | None = None
+
+
+class DDSWatch:
+    """The changes recorded so far of a fixed set of AD9910s: :meth:`latest` bounds their
+    times. The state timelines' and CPLDs' part is found again only when a stamp was drawn since
+    (:data:`sim.rtio.phy.urukul.STAMPS`: every change of any timeline or CPLD draws one); the
+    switch TTLs' part is their channels' latest coarse time."""
+
+    __slots__ = ("_views", "_keys", "_sw", "_sw_states", "_seen", "_dds_latest", "_stamps")
+
+    def __init__(self, views: PhyViews, keys: Sequence[tuple[int, int]]) -> None:
+        from sim.rtio.phy.urukul import STAMPS  # (it loads the physics' DDSState)
+
+        self._views = views
+        self._keys = list(keys)
+        self._stamps = STAMPS
+        self._seen = -1
+        self._dds_latest = NEG
+        self._sw: list[int] | None = None  # the switch TTLs' channels (found on first use)
+        self._sw_states: list[ChannelState] | None = None
+
+    def latest(self) -> int:
+        """A time (mu) at or after the latest change so far of what ``dds_state_at``,
+        ``dds_attenuation`` and ``dds_rf_switch`` answer for these AD9910s (``NEG`` if none):
+        no change lies after it."""
+        if self._stamps.last != self._seen:
+            self._seen = self._stamps.last
+            self._dds_latest = self._dds_part()
+        states = self._sw_states
+        if states is None:
+            states = self._switch_states()
+        best = self._dds_latest
+        for st in states:
+            if st.raw and st.max_c + 7 > best:  # (its outputs are at most 7 mu after max_c)
+                best = st.max_c + 7
+        return best
+
+    def _dds_part(self) -> int:
+        """The latest entry of the timelines and of their CPLDs' CFG and attenuator logs."""
+        views = self._views
+        best = NEG
+        for spi, cs in self._keys:
+            tl = views.dds.get((spi, cs))
+            if tl is not None and tl.t and tl.t[-1] > best:
+                best = tl.t[-1]
+            st = views.channels.get(spi)
+            for slave in getattr(st.phy if st is not None else None, "slaves", ()):
+                t_last = getattr(slave, "t_last", None)
+                if t_last is not None and t_last > best:
+                    best = t_last
+        return best
+
+    def _switch_states(self) -> list[ChannelState]:
+        """The switch TTLs' channel states (kept once all exist)."""
+        sw = self._sw
+        if sw is None:
+            known = self._views._dds_switches()
+            sw = self._sw = [known[k] for k in self._keys if k in known]
+        states = [st for st in map(self._views.channels.get, sw) if st is not None]
+        if len(states) == len(sw):
+            self._sw_states = states
+        return states
 
 
 class OutputWatch:

@@ -125,6 +125,19 @@ class FakeView:
         times += [t for t, _ in self.att.get((spi, cs), [])]
         return sorted({t for t in times if t_from_mu <= t < t_to_mu})
 
+    def dds_watch(self, keys: list[tuple[int, int]]) -> Any:
+        """The engine's watch on the DDSs ``keys``: ``latest()``, the latest scripted state or
+        attenuation time of any of them (``-(1 << 62)`` if none)."""
+        view = self
+
+        class Watch:
+            def latest(self) -> int:
+                times = [s.t_mu for k in keys for s in view.dds.get(k, [])]
+                times += [t for k in keys for t, _ in view.att.get(k, [])]
+                return max(times, default=-(1 << 62))
+
+        return Watch()
+
     def dds_changes(self, spi: int, cs: int) -> None:
         """No mark (the tests edit the scripted DDS states in place): the world reads them."""
         return None

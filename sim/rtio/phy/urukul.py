@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left, bisect_right
-from itertools import count
 from typing import Any
 
 from sim.rtio.channels import Kind
@@ -87,9 +86,28 @@ _AUX_DAC_DEFAULT = 0x7F
 _CFR3 = 0x02
 _SERIAL_RESETS = (1 << 19) | (1 << 20)  # CFG RST and IO_RST: the AD9910s' serial ports reset
 _new_object = object.__new__
+
+
+class _Stamps:
+    """A counter of stamps (``next``) that keeps the ``last`` one drawn."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def __iter__(self) -> _Stamps:
+        return self
+
+    def __next__(self) -> int:
+        self.last += 1
+        return self.last
+
+
 #: stamps of the changes to the DDS timelines and the CPLDs' CFG and attenuator histories, from
-#: one counter: a new stamp is larger than every earlier one, of any timeline or CPLD
-_stamps = count(1)
+#: one counter: a new stamp is larger than every earlier one, of any timeline or CPLD; its
+#: ``last`` changes with every change of any of them (:class:`sim.rtio.views.DDSWatch`)
+STAMPS = _Stamps()
 
 
 def _moved(state: DDSState, t_mu: int) -> DDSState:
@@ -120,20 +138,20 @@ class DDSTimeline:
     object under its new time; a reader gets it as a copy with that time (made once, on first
     read), so each state read has ``t_mu == t[i]``, as if made at the IO_UPDATE.
 
-    ``stamp`` changes with every change of the timeline (:data:`_stamps`), so that a reader can
+    ``stamp`` changes with every change of the timeline (:data:`STAMPS`), so that a reader can
     keep what it found (:meth:`sim.rtio.views.PhyViews.dds_changes`)."""
 
     def __init__(self) -> None:
         self.t: list[int] = []
         self.s: list[DDSState] = []
-        self.stamp = next(_stamps)
+        self.stamp = next(STAMPS)
 
     def add(self, state: DDSState) -> None:
         self.repeat(state, state.t_mu)
 
     def repeat(self, state: DDSState, t_mu: int) -> None:
         """``state`` (its values; its ``t_mu`` may be earlier) took effect again at ``t_mu``."""
-        self.stamp = next(_stamps)
+        self.stamp = next(STAMPS)
         if self.t and t_mu < self.t[-1]:
             i = bisect_right(self.t, t_mu)
             self.t.insert(i, t_mu)
@@ -155,7 +173,7 @@ class DDSTimeline:
 
     def drop(self, t_from: int, t_to: int) -> None:
         """Remove the states with ``t_from < t_mu <= t_to`` (a RAM ramp cut short)."""
-        self.stamp = next(_stamps)
+        self.stamp = next(STAMPS)
         i, j = bisect_right(self.t, t_from), bisect_right(self.t, t_to)
         del self.t[i:j], self.s[i:j]
 
@@ -226,15 +244,15 @@ class UrukulDecoder:
         self._warned_out_of_step = False
         self.selected_cs = 0  # the chip select held low (no SPI_END yet), 0: none
         #: what :meth:`rf_switch` and :meth:`attenuation_db` answer changed last at this stamp
-        #: (:data:`_stamps`; :meth:`changed`), and no entry of their histories is later than
+        #: (:data:`STAMPS`; :meth:`changed`), and no entry of their histories is later than
         #: ``t_last`` (mu)
-        self.stamp = next(_stamps)
+        self.stamp = next(STAMPS)
         self.t_last = -(1 << 62)
 
     def changed(self, t_mu: int | None = None) -> None:
         """Note a change of CFG's or the attenuators' history (an entry at ``t_mu``, or their
         state as the run found it)."""
-        self.stamp = next(_stamps)
+        self.stamp = next(STAMPS)
         if t_mu is not None and t_mu > self.t_last:
             self.t_last = t_mu
 
