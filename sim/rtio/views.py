@@ -311,13 +311,14 @@ class DDSWatch:
         return best
 
     def _dds_part(self) -> int:
-        """The latest entry of the timelines and of their CPLDs' CFG and attenuator logs."""
+        """The latest change of the timelines (``t_changed``: not an IO_UPDATE applying the same
+        state again) and the latest entry of their CPLDs' CFG and attenuator logs."""
         views = self._views
         best = NEG
         for spi, cs in self._keys:
             tl = views.dds.get((spi, cs))
-            if tl is not None and tl.t and tl.t[-1] > best:
-                best = tl.t[-1]
+            if tl is not None and tl.t_changed > best:
+                best = tl.t_changed
             st = views.channels.get(spi)
             for slave in getattr(st.phy if st is not None else None, "slaves", ()):
                 t_last = getattr(slave, "t_last", None)

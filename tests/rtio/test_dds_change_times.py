@@ -53,6 +53,7 @@ def test_change_times_are_the_channels_own(make_env):
     assert eng.dds[(SPI_CH, 4)].t[-1] == t_ch1
     assert eng.dds_change_times(SPI_CH, 4, t0 + 1, 1 << 60) == []
     assert eng.dds_change_times(SPI_CH, 5, t0 + 1, 1 << 60) == [t_ch1]
+    assert watch.latest() == t0  # (a state applied again is no change)
     step(lambda: ch1.set_att(20.0))  # the attenuator register: ch1's byte only
     step(lambda: ch1.cfg_sw(True))  # CFG: ch1's bit only
     assert eng.dds_change_times(SPI_CH, 4, t0 + 1, 1 << 60) == []

@@ -110,6 +110,16 @@ class _Stamps:
 STAMPS = _Stamps()
 
 
+def _same(a: DDSState, b: DDSState) -> bool:
+    """Whether two states play the same output (frequency, phase, amplitude, profile)."""
+    return (
+        a.frequency_hz == b.frequency_hz
+        and a.amplitude == b.amplitude
+        and a.phase_turns == b.phase_turns
+        and a.profile == b.profile
+    )
+
+
 def _moved(state: DDSState, t_mu: int) -> DDSState:
     """``state`` effective from ``t_mu`` instead (a copy; ``dataclasses.replace`` without its
     per-field checks: an IO_UPDATE that applies an unchanged profile is the common case)."""
@@ -145,6 +155,9 @@ class DDSTimeline:
         self.t: list[int] = []
         self.s: list[DDSState] = []
         self.stamp = next(STAMPS)
+        #: the state in effect is the same at every time at or after this one (mu): the latest
+        #: entry that is not a :meth:`repeat` of the one before (or later)
+        self.t_changed = -(1 << 62)
 
     def add(self, state: DDSState) -> None:
         self.repeat(state, state.t_mu)
@@ -152,13 +165,17 @@ class DDSTimeline:
     def repeat(self, state: DDSState, t_mu: int) -> None:
         """``state`` (its values; its ``t_mu`` may be earlier) took effect again at ``t_mu``."""
         self.stamp = next(STAMPS)
-        if self.t and t_mu < self.t[-1]:
-            i = bisect_right(self.t, t_mu)
-            self.t.insert(i, t_mu)
-            self.s.insert(i, state)
+        t, s = self.t, self.s
+        if t and t_mu < t[-1]:
+            i = bisect_right(t, t_mu)
+            t.insert(i, t_mu)
+            s.insert(i, state)
+            self.t_changed = max(self.t_changed, t[-1])  # (the entries after it: as if changed)
         else:
-            self.t.append(t_mu)
-            self.s.append(state)
+            if not s or (state is not s[-1] and not _same(state, s[-1])):
+                self.t_changed = t_mu
+            t.append(t_mu)
+            s.append(state)
 
     def _state(self, i: int) -> DDSState:
         state, t_mu = self.s[i], self.t[i]
@@ -176,6 +193,7 @@ class DDSTimeline:
         self.stamp = next(STAMPS)
         i, j = bisect_right(self.t, t_from), bisect_right(self.t, t_to)
         del self.t[i:j], self.s[i:j]
+        self.t_changed = max(self.t_changed, t_to, self.t[-1] if self.t else t_to)
 
     def state_at(self, t: int) -> DDSState | None:
         i = bisect_right(self.t, t)
@@ -195,12 +213,7 @@ class DDSTimeline:
                 out.append(t[n])
                 continue
             a, b = s[n - 1], s[n]
-            if a is not b and (
-                a.frequency_hz != b.frequency_hz
-                or a.amplitude != b.amplitude
-                or a.phase_turns != b.phase_turns
-                or a.profile != b.profile
-            ):
+            if a is not b and not _same(a, b):
                 out.append(t[n])
         return out
 
