@@ -113,7 +113,8 @@ class BeamLight:
     #: the beams on an AD9910: (index in the world's beams, node, order, role, switch channel,
     #: entangler output, :class:`BeamRF`)
     _rf_beams: list[tuple[int, int, int, str, int, bool, BeamRF]] = []
-    #: the view's ``dds_watch`` of their DDSs (None: not made yet)
+    #: the view's ``dds_watch`` of their DDSs (None: no beam on a DDS); the world's callers
+    #: of :meth:`_rf_events` ask it first (one comparison while no AD9910 changed)
     _rf_watch: Any = None
 
     def _attach_beam_rf(self, view: PhyView) -> list[dict[str, BeamRF]]:
@@ -156,11 +157,10 @@ class BeamLight:
         [``t0``, ``t_end``) of the beams on an AD9910 whose switch is open then: at each of the
         view's ``dds_change_times`` where the beam's level differs from its level before
         (``levels``: the beams' TTL level changes in the window, as for ``_beam_events``;
-        ``owned``: the intervals entangler runs own, where their outputs are hidden)."""
+        ``owned``: the intervals entangler runs own, where their outputs are hidden). The caller
+        has found a change of a beam's DDS possible from ``t0`` on (:meth:`_rf_latest`)."""
         view = self.view
         assert view is not None
-        if self._rf_latest() < t0:
-            return  # (the common case: nothing of their DDSs changes from t0 on)
         for i, k, order, role, ch, ent, rf in self._rf_beams:
             mark = view.dds_changes(rf.spi, rf.cs)
             if mark is not None and mark[2] < t0:
@@ -223,13 +223,9 @@ class BeamLight:
 
     def _rf_latest(self) -> int:
         """A time (mu) after which no DDS of a beam changes (of those recorded so far: the
-        view's ``dds_watch`` of them, made on first use)."""
+        view's ``dds_watch`` of them, made at attach; ``-(1 << 62)`` without one)."""
         watch = self._rf_watch
-        if watch is None:
-            assert self.view is not None
-            keys = [(b[6].spi, b[6].cs) for b in self._rf_beams]
-            watch = self._rf_watch = self.view.dds_watch(keys)
-        return int(watch.latest())
+        return -(1 << 62) if watch is None else int(watch.latest())
 
     def _light(self, rf: BeamRF, t_mu: int) -> float:
         """The light level of a beam whose switch opens at ``t_mu`` (:func:`light_level` of the

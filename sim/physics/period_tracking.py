@@ -73,7 +73,7 @@ class PeriodTracking:
     _next_beam_output: Callable[[int], int]
     _next_rf_change: Callable[[int, int], int]
     _pump_light_change: Callable[[int, int], int]
-    _rf_beams: list
+    _rf_watch: Any
     _advance_planned: Callable[[list, int, int], None]
 
     def _init_period_tracking(self) -> None:
@@ -119,7 +119,7 @@ class PeriodTracking:
             or not self._deterministic([])
             or any(b > t for _, b in self._owned)
             or self._next_beam_output(t) < NEVER
-            or (self._rf_beams and self._next_rf_change(t, NEVER) < NEVER)
+            or (self._rf_watch is not None and self._next_rf_change(t, NEVER) < NEVER)
         ):
             return None
         self._start_mark = _StartMark(now_mu, t, [])

@@ -212,7 +212,10 @@ class PhysicsWorld(
         ]
         self._beam_channels = [b[3] for b in self._beams]
         self._rf_beams = [(i, *b[:5], b[5]) for i, b in enumerate(self._beams) if b[5] is not None]
-        self._beam_watch = self._rf_watch = None
+        self._beam_watch = None
+        # the beams' DDSs' changes (BeamLight._rf_latest); None: no beam on a DDS
+        keys = [(b[6].spi, b[6].cs) for b in self._rf_beams]
+        self._rf_watch = view.dds_watch(keys) if keys else None
 
     def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
         """New level transitions (t_mu, level) on input ``channel`` with t < t_end_mu."""
@@ -238,7 +241,8 @@ class PhysicsWorld(
         t = self._next_beam_output(t) if watch is None else watch.next_from(t)
         if t > h:
             t = h
-        return self._next_rf_change(self._t, t) if self._rf_beams else t
+        rf = self._rf_watch  # (a change of a beam's light: BeamLight._next_rf_change)
+        return t if rf is None or rf.latest() < self._t else self._next_rf_change(self._t, t)
 
     def _next_beam_output(self, t_mu: int) -> int:
         """The earliest timestamp ``>= t_mu`` of an output submitted so far to a beam (mu),
@@ -345,7 +349,8 @@ class PhysicsWorld(
             if ent and owned and any(a <= t < b for a, b in owned):
                 continue
             events.append((t, k, order, role, lvl if not lvl or rf is None else self._light(rf, t)))
-        if self._rf_beams:
+        rf = self._rf_watch
+        if rf is not None and rf.latest() >= t0:  # (else nothing of their DDSs changes from t0)
             self._rf_events(events, levels, t0, t_end, owned)
         return events
 
@@ -360,7 +365,7 @@ class PhysicsWorld(
         if self.view is None or t_mu < t0:
             return True
         if self._next_beam_output(t0) > t_mu:
-            if not self._rf_beams or self._next_rf_change(t0, t_mu + 1) > t_mu:
+            if self._rf_watch is None or self._next_rf_change(t0, t_mu + 1) > t_mu:
                 return True  # (the common case, a call's start after a click: nothing played)
             levels = []  # (no output to a beam: a change of a beam's RF)
         else:

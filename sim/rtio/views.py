@@ -291,7 +291,7 @@ class DDSWatch:
         self._stamps = STAMPS
         self._seen = -1
         self._dds_latest = NEG
-        self._sw: list[int] | None = None  # the switch TTLs' channels (found on first use)
+        self._sw: list[int] | None = None  # the switch TTLs' channels that count (_dds_part)
         self._sw_states: list[ChannelState] | None = None
 
     def latest(self) -> int:
@@ -312,26 +312,34 @@ class DDSWatch:
 
     def _dds_part(self) -> int:
         """The latest change of the timelines (``t_changed``: not an IO_UPDATE applying the same
-        state again) and the latest entry of their CPLDs' CFG and attenuator logs."""
+        state again) and the latest entry of their CPLDs' CFG and attenuator logs; the switch
+        TTLs that can change an answer are noted (those of channels whose CFG RF_SW bit is not
+        set for good: a stamped CPLD draws a stamp when it changes)."""
         views = self._views
+        known = views._dds_switches()
         best = NEG
+        sw = []
         for spi, cs in self._keys:
             tl = views.dds.get((spi, cs))
             if tl is not None and tl.t_changed > best:
                 best = tl.t_changed
             st = views.channels.get(spi)
+            cpld = None
             for slave in getattr(st.phy if st is not None else None, "slaves", ()):
                 t_last = getattr(slave, "t_last", None)
                 if t_last is not None and t_last > best:
                     best = t_last
+                if cpld is None and getattr(slave, "rf_switch", None) is not None:
+                    cpld = slave
+            closed = cpld is not None and hasattr(cpld, "stamp") and cpld.rf_switch(cs, -NEG)
+            if (spi, cs) in known and not closed:
+                sw.append(known[(spi, cs)])
+        self._sw, self._sw_states = sw, None
         return best
 
     def _switch_states(self) -> list[ChannelState]:
-        """The switch TTLs' channel states (kept once all exist)."""
-        sw = self._sw
-        if sw is None:
-            known = self._views._dds_switches()
-            sw = self._sw = [known[k] for k in self._keys if k in known]
+        """The noted switch TTLs' channel states (kept once all exist)."""
+        sw = self._sw or []
         states = [st for st in map(self._views.channels.get, sw) if st is not None]
         if len(states) == len(sw):
             self._sw_states = states
