@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
 """The light of the beams made by an AOM on an AD9910 (cooling, repumping, pumping, detection):
-how much of the lab's light a beam gives when its switch opens, from the RF its DDS sends.
+how much of the lab's light a beam gives while its switch is open, from the RF its DDS sends.
 
 The lab's rates (cooling time, pumping time, fluorescence) hold at the RF that Startup programs,
 the beam's ``frequency_hz``, ``amplitude`` and ``attenuation_db`` (:class:`~.lab_model.Beam`). The
@@ -14,14 +14,21 @@ diffracts into another angle, the light misses the ion or the transition); withi
 detuning is not modelled. An attenuator not written since power-up is taken at the lab's (its
 power-up state is not modelled, as for the qubit drive).
 
-The level is taken when the beam's switch opens and holds while it stays open: the world's beam
-events carry it in place of the TTL level (1: the lab's light, 0: none, else the relative rate),
-so that every path (event by event, planned windows, quiet attempts, entangler runs) sees the
-same beams. The physics reads the DDS through the engine's declared view
-(:class:`~.view.PhyView`: ``dds_state_at``, ``dds_attenuation``, ``dds_rf_switch``). A beam keeps
-the level it last found with the view's ``dds_changes`` mark of its DDS (:class:`BeamRF`): while
-the mark stays, the level at a switch-on at or after the mark's latest time is the one kept (the
-same answers of those three reads, so the same level), and nothing is read again.
+The light follows the RF at every time: the level is taken when the beam's switch opens, and
+while it stays open every change of the RF (an IO_UPDATE applying another state, an attenuator
+write, the CFG RF_SW bit or the switch TTL of the AD9910: the view's ``dds_change_times``) is a
+beam event at its time with the new level (only where the level changes); a change while the
+switch is closed acts from the next switch-on. The world's beam events carry the level in place of
+the TTL level (1: the lab's light, 0: none, else the relative rate), so that every path (event by
+event, planned windows, quiet attempts, entangler runs) sees the same beams; the quiet checks stop
+at such a change (:meth:`BeamLight._next_rf_change`). The physics reads the DDS through the
+engine's declared view (:class:`~.view.PhyView`: ``dds_state_at``, ``dds_attenuation``,
+``dds_rf_switch``, ``dds_change_times``). A beam keeps the level it last found with the view's
+``dds_changes`` mark of its DDS (:class:`BeamRF`): while the mark stays, the level at a time at or
+after the mark's latest time is the one kept (the same answers of those three reads, so the same
+level), and nothing is read again. A window that starts after the latest change of the beams'
+DDSs (the view's ``dds_watch``: one comparison while no AD9910 changed) has no change of their
+light.
 """
 
 from __future__ import annotations
@@ -90,11 +97,25 @@ class BeamRF:
     level: float = 0
 
 
+def _within(t: int, owned: list[tuple[int, int]]) -> bool:
+    """Whether ``t`` lies in one of the intervals ``owned`` ([start, end), mu)."""
+    return any(a <= t < b for a, b in owned)
+
+
 class BeamLight:
-    """The beams' RF, resolved at attach and read at their switch-on (mixed into the world)."""
+    """The beams' RF, resolved at attach and read at their switch-on and at every change while
+    their switch is open (mixed into the world)."""
 
     lab: Any
     view: PhyView | None
+    _on: list[dict[str, float]]
+    _owned: list[tuple[int, int]]
+    #: the beams on an AD9910: (index in the world's beams, node, order, role, switch channel,
+    #: entangler output, :class:`BeamRF`)
+    _rf_beams: list[tuple[int, int, int, str, int, bool, BeamRF]] = []
+    #: the view's ``dds_watch`` of their DDSs (None: no beam on a DDS); the world's callers
+    #: of :meth:`_rf_events` ask it first (one comparison while no AD9910 changed)
+    _rf_watch: Any = None
 
     def _attach_beam_rf(self, view: PhyView) -> list[dict[str, BeamRF]]:
         """Per node, role → :class:`BeamRF` of each beam driven by an AD9910 (its ``dds``, or
@@ -123,6 +144,88 @@ class BeamLight:
                     )
             out.append(rf)
         return out
+
+    def _rf_events(
+        self,
+        events: list[tuple[int, int, int, str, float]],
+        levels: list[tuple[int, int, int]],
+        t0: int,
+        t_end: int,
+        owned: list[tuple[int, int]],
+    ) -> None:
+        """Add to ``events`` (``(t, node, order, role, level)``) the changes of light in
+        [``t0``, ``t_end``) of the beams on an AD9910 whose switch is open then: at each of the
+        view's ``dds_change_times`` where the beam's level differs from its level before
+        (``levels``: the beams' TTL level changes in the window, as for ``_beam_events``;
+        ``owned``: the intervals entangler runs own, where their outputs are hidden). The caller
+        has found a change of a beam's DDS possible from ``t0`` on (:meth:`_rf_latest`)."""
+        view = self.view
+        assert view is not None
+        for i, k, order, role, ch, ent, rf in self._rf_beams:
+            mark = view.dds_changes(rf.spi, rf.cs)
+            if mark is not None and mark[2] < t0:
+                continue  # (the common case: nothing of its DDS changes from t0 on)
+            times = view.dds_change_times(rf.spi, rf.cs, t0, t_end)
+            if not times:
+                continue
+            # the switch's outputs and the levels of their events (made from them, in order)
+            ttl = [
+                (t, lvl)
+                for t, j, lvl in levels
+                if j == i and not (ent and owned and _within(t, owned))
+            ]
+            lit = [e[4] for e in events if e[1] == k and e[2] == order]
+            switch = view.ttl_level_at(ch, t0 - 1)
+            level = self._on[k][role]
+            n = 0
+            for tc in times:
+                while n < len(ttl) and ttl[n][0] <= tc:  # (the switch's outputs up to tc first)
+                    switch, level = ttl[n][1], lit[n]
+                    n += 1
+                if (
+                    not switch
+                    or (n and ttl[n - 1][0] == tc)
+                    or (ent and owned and _within(tc, owned))
+                ):
+                    continue  # (closed, or its switch-on at tc read the light there already)
+                new = self._light(rf, tc)
+                if new != level:
+                    events.append((tc, k, order, role, new))
+                    level = new
+
+    def _next_rf_change(self, t_from: int, t_to: int) -> int:
+        """The earliest time in [``t_from``, ``t_to``) (mu) at which the light of a beam on an
+        AD9910 changes while its switch stays as it is at ``t_from`` (no output to the beams
+        in the window: the caller's), ``t_to`` if none."""
+        view = self.view
+        assert view is not None
+        best = t_to
+        if t_to <= t_from or self._rf_latest() < t_from:
+            return best
+        for _, k, _, role, ch, ent, rf in self._rf_beams:
+            mark = view.dds_changes(rf.spi, rf.cs)
+            if mark is not None and mark[2] < t_from:
+                continue
+            times = view.dds_change_times(rf.spi, rf.cs, t_from, best)
+            if not times:
+                continue
+            level = self._on[k][role]
+            if not level and not view.ttl_level_at(ch, t_from):
+                continue  # (switch closed: nothing changes until it opens)
+            owned = self._owned
+            for tc in times:
+                if ent and owned and _within(tc, owned):
+                    continue
+                if self._light(rf, tc) != level:
+                    best = tc
+                    break
+        return best
+
+    def _rf_latest(self) -> int:
+        """A time (mu) after which no DDS of a beam changes (of those recorded so far: the
+        view's ``dds_watch`` of them, made at attach; ``-(1 << 62)`` without one)."""
+        watch = self._rf_watch
+        return -(1 << 62) if watch is None else int(watch.latest())
 
     def _light(self, rf: BeamRF, t_mu: int) -> float:
         """The light level of a beam whose switch opens at ``t_mu`` (:func:`light_level` of the

@@ -47,6 +47,10 @@ class EntanglerRuns:
     _last_model: tuple[tuple, int, Any, CycleModel, tuple] | None = None
     _beam_rf: list[dict[str, Any]]  # from BeamLight (attached)
     _light: Callable[[Any, int], float]
+    _rf_latest: Callable[[], int]
+    view: Any
+    #: the time (mu) the last cycle law's pumping light was taken at
+    _law_t: int = 0
 
     def cycle_model(
         self,
@@ -71,6 +75,7 @@ class EntanglerRuns:
         jones = self.jones_pair(t_run)
         self._run_jones = jones
         pump = self._run_pump_light(t_run)
+        self._law_t = t_run
         # the ions' temperatures enter the cycle law only through the thermal factor
         # Π 1/(1 + n̄/n_mode) of the mode overlap: models are cached per configuration and that
         # factor (to THERMAL_KEY_TOL; built with the n̄ of the first run that needs them)
@@ -114,6 +119,30 @@ class EntanglerRuns:
         return tuple(  # type: ignore[return-value]
             1 if "pump" not in rf[k] else self._light(rf[k]["pump"], t_mu) for k in range(2)
         )
+
+    def _pump_light_change(self, t_from: int, t_to: int) -> int:
+        """The earliest time in [``t_from``, ``t_to``) (mu) at which a node's pumping light as
+        :meth:`_run_pump_light` takes it differs from the last cycle law's (at ``t_from``
+        already if it does there), ``t_to`` if never: a run after it needs a law of its own."""
+        last = self._last_model
+        view = self.view
+        if last is None or view is None or t_to <= t_from or self._rf_latest() < self._law_t:
+            return t_to  # (no DDS of a beam changed since the law's pumping light was taken)
+        best = t_to
+        for k, rf in enumerate(self._beam_rf):
+            pump = rf.get("pump")
+            if pump is None:
+                continue
+            if self._light(pump, t_from) != last[4][k]:
+                return t_from
+            mark = view.dds_changes(pump.spi, pump.cs)
+            if mark is not None and mark[2] < t_from:
+                continue  # (nothing of its DDS changes from t_from on)
+            for tc in view.dds_change_times(pump.spi, pump.cs, t_from, best):
+                if self._light(pump, tc) != last[4][k]:
+                    best = tc
+                    break
+        return best
 
     def _thermal_key(self, n_bars: Any) -> int:
         modes = self._n_modes

@@ -72,6 +72,10 @@ class PeriodTracking:
     view: Any
     _deterministic: Callable[[list], bool]
     _next_beam_output: Callable[[int], int]
+    _next_rf_change: Callable[[int, int], int]
+    _pump_light_change: Callable[[int, int], int]
+    _rf_watch: Any
+    _law_t: int
     _advance_planned: Callable[[list, int, int], None]
 
     def _init_period_tracking(self) -> None:
@@ -117,6 +121,11 @@ class PeriodTracking:
             or not self._deterministic([])
             or any(b > t for _, b in self._owned)
             or self._next_beam_output(t) < NEVER
+            or (
+                self._rf_watch is not None
+                and self._rf_watch.latest() >= t
+                and self._next_rf_change(t, NEVER) < NEVER
+            )
         ):
             return None
         self._start_mark = _StartMark(now_mu, t, [])
@@ -297,6 +306,17 @@ class PeriodTracking:
         max_runs = self.runs_in_polarisation(max_runs, first_run_mu, period_mu)
         if max_runs <= 0:
             return 0
+        # ... and so must the pumping light (its DDS): only the periods before it changes
+        t_last = first_run_mu + max_runs * period_mu
+        rf = self._rf_watch  # (nothing of the beams' DDSs changed since the law: one comparison)
+        if rf is None or rf.latest() < self._law_t:
+            t_change = t_last
+        else:
+            t_change = self._pump_light_change(t_end, t_last)
+        if t_change < t_last:
+            max_runs = max(0, (t_change - first_run_mu) // period_mu)
+            if max_runs <= 0:
+                return 0
         maps = self._period_maps(sig)
         n0 = [th.n for th in self.ions.thermal]
 

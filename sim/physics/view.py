@@ -63,6 +63,11 @@ class PhyView(Protocol):
         grouped by channel (not merged in time)."""
         ...
 
+    def ttl_level_at(self, channel: int, t_mu: int) -> int:
+        """The output level of a TTL channel at ``t_mu`` (its changes at ``t_mu`` made; 0 before
+        the first), as :meth:`ttl_levels` resolves them."""
+        ...
+
     def output_watch(self, channels: Sequence[int]) -> Any:
         """A watch on the outputs submitted to ``channels``: its ``next_from(t_mu)`` is the
         earliest timestamp ``>= t_mu`` of one submitted so far (``1 << 62`` if none)."""
@@ -87,6 +92,22 @@ class PhyView(Protocol):
         """Whether that AD9910's output passes the Urukul's RF switch at ``t_mu``: the CPLD's
         CFG RF_SW bit of the channel or the channel's switch TTL (False: neither set since
         power-up)."""
+        ...
+
+    def dds_change_times(
+        self, spi_channel: int, cs: int, t_from_mu: int, t_to_mu: int
+    ) -> list[int]:
+        """The times ``t_from <= t < t_to`` (mu), ascending, at which the answers of the three
+        reads above for that AD9910 may change (an IO_UPDATE applying another state, a change of
+        its attenuation or of its Urukul's CFG RF_SW bit, a level change of its switch TTL); at
+        no other time in the window do they change."""
+        ...
+
+    def dds_watch(self, keys: Sequence[tuple[int, int]]) -> Any:
+        """A watch on the AD9910s ``keys`` ((spi_channel, cs) each): its ``latest()`` is a time
+        (mu) at or after the latest change recorded so far of what the three reads above answer
+        for any of them (``-(1 << 62)`` if none): none of their answers changes after it. Cheap
+        while nothing of any AD9910 changed since its last answer."""
         ...
 
     def dds_changes(self, spi_channel: int, cs: int) -> tuple[int, int, int] | None:

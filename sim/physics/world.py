@@ -211,7 +211,11 @@ class PhysicsWorld(
             for role, ch in self._beam_ch[k].items()
         ]
         self._beam_channels = [b[3] for b in self._beams]
+        self._rf_beams = [(i, *b[:5], b[5]) for i, b in enumerate(self._beams) if b[5] is not None]
         self._beam_watch = None
+        # the beams' DDSs' changes (BeamLight._rf_latest); None: no beam on a DDS
+        keys = [(b[6].spi, b[6].cs) for b in self._rf_beams]
+        self._rf_watch = view.dds_watch(keys) if keys else None
 
     def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
         """New level transitions (t_mu, level) on input ``channel`` with t < t_end_mu."""
@@ -234,10 +238,11 @@ class PhysicsWorld(
         if self._staged or not self._deterministic([]):
             return t if t < h else h
         watch = self._beam_watch  # (:meth:`_next_beam_output`, inline)
-        if watch is None:
-            return min(h, self._next_beam_output(t))
-        t = watch.next_from(t)
-        return t if t < h else h
+        t = self._next_beam_output(t) if watch is None else watch.next_from(t)
+        if t > h:
+            t = h
+        rf = self._rf_watch  # (a change of a beam's light: BeamLight._next_rf_change)
+        return t if rf is None or rf.latest() < self._t else self._next_rf_change(self._t, t)
 
     def _next_beam_output(self, t_mu: int) -> int:
         """The earliest timestamp ``>= t_mu`` of an output submitted so far to a beam (mu),
@@ -313,7 +318,7 @@ class PhysicsWorld(
         levels = self.view.ttl_levels_many(self._beam_channels, t0, t_end_mu)
         if not levels and lazy and not self._staged and self._deterministic([]):
             return  # (below, without building anything: the common case of an input read)
-        events = self._beam_events(levels, t0)
+        events = self._beam_events(levels, t0, t_end_mu)
         if len(events) > 1:
             events.sort()
         elif lazy and not events and not self._staged and self._deterministic(events):
@@ -326,12 +331,14 @@ class PhysicsWorld(
         self._advance_events(events, t0, t_end_mu)
 
     def _beam_events(
-        self, levels: list[tuple[int, int, int]], t0: int
+        self, levels: list[tuple[int, int, int]], t0: int, t_end: int
     ) -> list[tuple[int, int, int, str, float]]:
-        """The beam events ``(t, node, order, role, level)`` of ``levels`` (the beams'
-        :meth:`~sim.physics.view.PhyView.ttl_levels_many` from ``t0``), unsorted, without the
-        entangler's outputs in the intervals its runs own. A beam on a DDS switched on has the
-        level of its light (:mod:`.beam_rf`: 1 the lab's, 0 none) in place of the TTL's."""
+        """The beam events ``(t, node, order, role, level)`` in [``t0``, ``t_end``) of
+        ``levels`` (the beams' :meth:`~sim.physics.view.PhyView.ttl_levels_many` there),
+        unsorted, without the entangler's outputs in the intervals its runs own. A beam on a DDS
+        switched on has the level of its light (:mod:`.beam_rf`: 1 the lab's, 0 none) in place
+        of the TTL's, and an event at each change of its light while it stays on
+        (:meth:`~.beam_rf.BeamLight._rf_events`)."""
         owned = self._owned
         if owned:  # runs that ended before t0 can no longer hide an output
             owned = self._owned = [w for w in owned if w[1] > t0]
@@ -342,6 +349,9 @@ class PhysicsWorld(
             if ent and owned and any(a <= t < b for a, b in owned):
                 continue
             events.append((t, k, order, role, lvl if not lvl or rf is None else self._light(rf, t)))
+        rf = self._rf_watch
+        if rf is not None and rf.latest() >= t0:  # (else nothing of their DDSs changes from t0)
+            self._rf_events(events, levels, t0, t_end, owned)
         return events
 
     def settle(self, t_mu: int) -> bool:
@@ -352,12 +362,15 @@ class PhysicsWorld(
         then makes no segment boundary: the same segments as advancing over them later). False
         (nothing done) when something else would act. Draws nothing."""
         t0 = self._t
-        if self.view is None or t_mu < t0 or self._next_beam_output(t0) > t_mu:
-            return True  # (the common case, a call's start after a click: nothing played since)
-        levels = self.view.ttl_levels_many(self._beam_channels, t0, t_mu + 1)
-        if not levels:
+        if self.view is None or t_mu < t0:
             return True
-        events = self._beam_events(levels, t0)
+        if self._next_beam_output(t0) > t_mu:
+            if self._rf_watch is None or self._next_rf_change(t0, t_mu + 1) > t_mu:
+                return True  # (the common case, a call's start after a click: nothing played)
+            levels = []  # (no output to a beam: a change of a beam's RF)
+        else:
+            levels = self.view.ttl_levels_many(self._beam_channels, t0, t_mu + 1)
+        events = self._beam_events(levels, t0, t_mu + 1)
         if not events:
             return True
         events.sort()

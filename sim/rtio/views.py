@@ -113,6 +113,11 @@ class PhyViews:
         """A watch on the outputs submitted to ``channels`` (:class:`OutputWatch`)."""
         return OutputWatch(self.channels, channels)
 
+    def dds_watch(self, keys: Sequence[tuple[int, int]]) -> "DDSWatch":
+        """A watch on the changes of the AD9910s ``keys`` ((SPI channel, chip select) each:
+        :class:`DDSWatch`)."""
+        return DDSWatch(self, keys)
+
     def dds_timeline(self, spi_channel: int, cs: int) -> Any:
         """The (created on demand) AD9910 state timeline of ``cs`` on ``spi_channel``."""
         key = (spi_channel, cs)
@@ -162,6 +167,32 @@ class PhyViews:
             sw = self._dds_switches().get((spi_channel, cs))
             return sw is not None and bool(self.ttl_level_at(sw, t_mu))
         return False
+
+    def dds_change_times(
+        self, spi_channel: int, cs: int, t_from_mu: int, t_to_mu: int
+    ) -> list[int]:
+        """The times ``t_from_mu <= t < t_to_mu`` (mu), ascending, at which what
+        :meth:`dds_state_at`, :meth:`dds_attenuation` or :meth:`dds_rf_switch` of the AD9910 at
+        ``cs`` on ``spi_channel`` answer may change: an IO_UPDATE applying another state
+        (:meth:`~sim.rtio.phy.urukul.DDSTimeline.change_times`), a CFG write changing its RF_SW
+        bit or an attenuator write changing its attenuation (the Urukul CPLD that
+        :meth:`dds_rf_switch` reads), a level change of its switch TTL."""
+        times: list[int] = []
+        tl = self.dds.get((spi_channel, cs))
+        if tl is not None:
+            times += tl.change_times(t_from_mu, t_to_mu)
+        phy = self.channels[spi_channel].phy if spi_channel in self.channels else None
+        for slave in getattr(phy, "slaves", ()):
+            if getattr(slave, "rf_switch", None) is None:
+                continue
+            changes = getattr(slave, "change_times", None)
+            if changes is not None:
+                times += changes(cs, t_from_mu, t_to_mu)
+            break
+        sw = self._dds_switches().get((spi_channel, cs))
+        if sw is not None:
+            times += [t for t, _ in self.ttl_levels(sw, t_from_mu, t_to_mu)]
+        return sorted(set(times)) if len(times) > 1 else times
 
     def dds_changes(self, spi_channel: int, cs: int) -> tuple[int, int, int] | None:
         """A mark of what :meth:`dds_state_at`, :meth:`dds_attenuation` and
@@ -222,9 +253,9 @@ class PhyViews:
         return known
 
     def ttl_level_at(self, channel: int, t_mu: int) -> int:
-        """Output level of a TTL-like channel at ``t_mu``."""
-        ch = self.ttl_levels(channel, NEG, t_mu + 1)
-        return ch[-1][1] if ch else 0
+        """Output level of a TTL-like channel at ``t_mu`` (its changes at ``t_mu`` made)."""
+        view = self._level_view(channel)
+        return 0 if view is None else view.level_at(t_mu)
 
 
 class _DDSMark:
@@ -242,6 +273,77 @@ class _DDSMark:
         self.tl_stamp = -1
         self.cpld_stamp = -1
         self.mark: tuple[int, int, int] | None = None
+
+
+class DDSWatch:
+    """The changes recorded so far of a fixed set of AD9910s: :meth:`latest` bounds their
+    times. The state timelines' and CPLDs' part is found again only when a stamp was drawn since
+    (:data:`sim.rtio.phy.urukul.STAMPS`: every change of any timeline or CPLD draws one); the
+    switch TTLs' part is their channels' latest coarse time."""
+
+    __slots__ = ("_views", "_keys", "_sw", "_sw_states", "_seen", "_dds_latest", "_stamps")
+
+    def __init__(self, views: PhyViews, keys: Sequence[tuple[int, int]]) -> None:
+        from sim.rtio.phy.urukul import STAMPS  # (it loads the physics' DDSState)
+
+        self._views = views
+        self._keys = list(keys)
+        self._stamps = STAMPS
+        self._seen = -1
+        self._dds_latest = NEG
+        self._sw: list[int] | None = None  # the switch TTLs' channels that count (_dds_part)
+        self._sw_states: list[ChannelState] | None = None
+
+    def latest(self) -> int:
+        """A time (mu) at or after the latest change so far of what ``dds_state_at``,
+        ``dds_attenuation`` and ``dds_rf_switch`` answer for these AD9910s (``NEG`` if none):
+        no change lies after it."""
+        if self._stamps.last != self._seen:
+            self._seen = self._stamps.last
+            self._dds_latest = self._dds_part()
+        states = self._sw_states
+        if states is None:
+            states = self._switch_states()
+        best = self._dds_latest
+        for st in states:
+            if st.raw and st.max_c + 7 > best:  # (its outputs are at most 7 mu after max_c)
+                best = st.max_c + 7
+        return best
+
+    def _dds_part(self) -> int:
+        """The latest change of the timelines (``t_changed``: not an IO_UPDATE applying the same
+        state again) and the latest entry of their CPLDs' CFG and attenuator logs; the switch
+        TTLs that can change an answer are noted (those of channels whose CFG RF_SW bit is not
+        set for good: a stamped CPLD draws a stamp when it changes)."""
+        views = self._views
+        known = views._dds_switches()
+        best = NEG
+        sw = []
+        for spi, cs in self._keys:
+            tl = views.dds.get((spi, cs))
+            if tl is not None and tl.t_changed > best:
+                best = tl.t_changed
+            st = views.channels.get(spi)
+            cpld = None
+            for slave in getattr(st.phy if st is not None else None, "slaves", ()):
+                t_last = getattr(slave, "t_last", None)
+                if t_last is not None and t_last > best:
+                    best = t_last
+                if cpld is None and getattr(slave, "rf_switch", None) is not None:
+                    cpld = slave
+            closed = cpld is not None and hasattr(cpld, "stamp") and cpld.rf_switch(cs, -NEG)
+            if (spi, cs) in known and not closed:
+                sw.append(known[(spi, cs)])
+        self._sw, self._sw_states = sw, None
+        return best
+
+    def _switch_states(self) -> list[ChannelState]:
+        """The noted switch TTLs' channel states (kept once all exist)."""
+        sw = self._sw or []
+        states = [st for st in map(self._views.channels.get, sw) if st is not None]
+        if len(states) == len(sw):
+            self._sw_states = states
+        return states
 
 
 class OutputWatch:

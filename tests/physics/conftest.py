@@ -82,6 +82,10 @@ class FakeView:
             for t, lvl in self.ttl_levels(ch, t_from_mu, t_to_mu)
         ]
 
+    def ttl_level_at(self, channel: int, t_mu: int) -> int:
+        past = self.ttl_levels(channel, -(1 << 62), t_mu + 1)
+        return past[-1][1] if past else 0
+
     def output_watch(self, channels: list[int]) -> Any:
         """The engine's watch on outputs: ``next_from(t)``, the earliest scripted change at or
         after ``t`` on ``channels`` (``1 << 62`` if none)."""
@@ -113,6 +117,26 @@ class FakeView:
 
     def dds_rf_switch(self, spi: int, cs: int, t_mu: int) -> bool:
         return (spi, cs) not in self.rf_off
+
+    def dds_change_times(self, spi: int, cs: int, t_from_mu: int, t_to_mu: int) -> list[int]:
+        """Every scripted DDS state's and attenuation's time in the window (the RF switch is
+        scripted as fixed)."""
+        times = [s.t_mu for s in self.dds.get((spi, cs), [])]
+        times += [t for t, _ in self.att.get((spi, cs), [])]
+        return sorted({t for t in times if t_from_mu <= t < t_to_mu})
+
+    def dds_watch(self, keys: list[tuple[int, int]]) -> Any:
+        """The engine's watch on the DDSs ``keys``: ``latest()``, the latest scripted state or
+        attenuation time of any of them (``-(1 << 62)`` if none)."""
+        view = self
+
+        class Watch:
+            def latest(self) -> int:
+                times = [s.t_mu for k in keys for s in view.dds.get(k, [])]
+                times += [t for k in keys for t, _ in view.att.get(k, [])]
+                return max(times, default=-(1 << 62))
+
+        return Watch()
 
     def dds_changes(self, spi: int, cs: int) -> None:
         """No mark (the tests edit the scripted DDS states in place): the world reads them."""

@@ -19,7 +19,7 @@ Input side (:class:`TTLInputPhy`):
 
 from __future__ import annotations
 
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from itertools import compress, cycle
 from operator import itemgetter
@@ -83,6 +83,16 @@ class LevelView:
         i = bisect_left(t, t_from)
         j = len(t) if t[-1] < t_to else bisect_left(t, t_to, i)
         return list(zip(t[i:j], self.lv[i:j]))
+
+    def level_at(self, t_mu: int) -> int:
+        """The level at ``t_mu``, its changes at ``t_mu`` made (0 before the first)."""
+        if self.gen is not None:
+            levels = self.gen.levels(_NEG, t_mu + 1)
+            return levels[-1][1] if levels else 0
+        if self.st.flagged or self.idx < len(self.st.log):
+            self._advance(t_mu + 1)
+        i = bisect_right(self.t, t_mu)
+        return self.lv[i - 1] if i else 0
 
     def columns(self, t_from: int, t_to: int) -> tuple[list[int], list[int]]:
         """:meth:`levels` as two lists, the transitions' times and their levels (no tuple per

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import logging
 from bisect import bisect_left, bisect_right
-from itertools import count
 from typing import Any
 
 from sim.rtio.channels import Kind
@@ -87,9 +86,38 @@ _AUX_DAC_DEFAULT = 0x7F
 _CFR3 = 0x02
 _SERIAL_RESETS = (1 << 19) | (1 << 20)  # CFG RST and IO_RST: the AD9910s' serial ports reset
 _new_object = object.__new__
+
+
+class _Stamps:
+    """A counter of stamps (``next``) that keeps the ``last`` one drawn."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last = 0
+
+    def __iter__(self) -> _Stamps:
+        return self
+
+    def __next__(self) -> int:
+        self.last += 1
+        return self.last
+
+
 #: stamps of the changes to the DDS timelines and the CPLDs' CFG and attenuator histories, from
-#: one counter: a new stamp is larger than every earlier one, of any timeline or CPLD
-_stamps = count(1)
+#: one counter: a new stamp is larger than every earlier one, of any timeline or CPLD; its
+#: ``last`` changes with every change of any of them (:class:`sim.rtio.views.DDSWatch`)
+STAMPS = _Stamps()
+
+
+def _same(a: DDSState, b: DDSState) -> bool:
+    """Whether two states play the same output (frequency, phase, amplitude, profile)."""
+    return (
+        a.frequency_hz == b.frequency_hz
+        and a.amplitude == b.amplitude
+        and a.phase_turns == b.phase_turns
+        and a.profile == b.profile
+    )
 
 
 def _moved(state: DDSState, t_mu: int) -> DDSState:
@@ -120,27 +148,34 @@ class DDSTimeline:
     object under its new time; a reader gets it as a copy with that time (made once, on first
     read), so each state read has ``t_mu == t[i]``, as if made at the IO_UPDATE.
 
-    ``stamp`` changes with every change of the timeline (:data:`_stamps`), so that a reader can
+    ``stamp`` changes with every change of the timeline (:data:`STAMPS`), so that a reader can
     keep what it found (:meth:`sim.rtio.views.PhyViews.dds_changes`)."""
 
     def __init__(self) -> None:
         self.t: list[int] = []
         self.s: list[DDSState] = []
-        self.stamp = next(_stamps)
+        self.stamp = next(STAMPS)
+        #: the state in effect is the same at every time at or after this one (mu): the latest
+        #: entry that is not a :meth:`repeat` of the one before (or later)
+        self.t_changed = -(1 << 62)
 
     def add(self, state: DDSState) -> None:
         self.repeat(state, state.t_mu)
 
     def repeat(self, state: DDSState, t_mu: int) -> None:
         """``state`` (its values; its ``t_mu`` may be earlier) took effect again at ``t_mu``."""
-        self.stamp = next(_stamps)
-        if self.t and t_mu < self.t[-1]:
-            i = bisect_right(self.t, t_mu)
-            self.t.insert(i, t_mu)
-            self.s.insert(i, state)
+        self.stamp = next(STAMPS)
+        t, s = self.t, self.s
+        if t and t_mu < t[-1]:
+            i = bisect_right(t, t_mu)
+            t.insert(i, t_mu)
+            s.insert(i, state)
+            self.t_changed = max(self.t_changed, t[-1])  # (the entries after it: as if changed)
         else:
-            self.t.append(t_mu)
-            self.s.append(state)
+            if not s or (state is not s[-1] and not _same(state, s[-1])):
+                self.t_changed = t_mu
+            t.append(t_mu)
+            s.append(state)
 
     def _state(self, i: int) -> DDSState:
         state, t_mu = self.s[i], self.t[i]
@@ -155,13 +190,32 @@ class DDSTimeline:
 
     def drop(self, t_from: int, t_to: int) -> None:
         """Remove the states with ``t_from < t_mu <= t_to`` (a RAM ramp cut short)."""
-        self.stamp = next(_stamps)
+        self.stamp = next(STAMPS)
         i, j = bisect_right(self.t, t_from), bisect_right(self.t, t_to)
         del self.t[i:j], self.s[i:j]
+        self.t_changed = max(self.t_changed, t_to, self.t[-1] if self.t else t_to)
 
     def state_at(self, t: int) -> DDSState | None:
         i = bisect_right(self.t, t)
         return self._state(i - 1) if i else None
+
+    def change_times(self, t_from: int, t_to: int) -> list[int]:
+        """The times ``t_from <= t < t_to`` of the states that differ from the one before them
+        (frequency, phase, amplitude or profile; not a :meth:`repeat`), ascending."""
+        t = self.t
+        if not t or t[-1] < t_from:
+            return []
+        i, j = bisect_left(t, t_from), bisect_left(t, t_to)
+        s = self.s
+        out = []
+        for n in range(i, j):
+            if n == 0:
+                out.append(t[n])
+                continue
+            a, b = s[n - 1], s[n]
+            if a is not b and not _same(a, b):
+                out.append(t[n])
+        return out
 
 
 class _DDSRegs:
@@ -203,15 +257,15 @@ class UrukulDecoder:
         self._warned_out_of_step = False
         self.selected_cs = 0  # the chip select held low (no SPI_END yet), 0: none
         #: what :meth:`rf_switch` and :meth:`attenuation_db` answer changed last at this stamp
-        #: (:data:`_stamps`; :meth:`changed`), and no entry of their histories is later than
+        #: (:data:`STAMPS`; :meth:`changed`), and no entry of their histories is later than
         #: ``t_last`` (mu)
-        self.stamp = next(_stamps)
+        self.stamp = next(STAMPS)
         self.t_last = -(1 << 62)
 
     def changed(self, t_mu: int | None = None) -> None:
         """Note a change of CFG's or the attenuators' history (an entry at ``t_mu``, or their
         state as the run found it)."""
-        self.stamp = next(_stamps)
+        self.stamp = next(STAMPS)
         if t_mu is not None and t_mu > self.t_last:
             self.t_last = t_mu
 
@@ -549,6 +603,29 @@ class UrukulDecoder:
         i = bisect_right(self.cfg_log, (t_mu, 1 << 62))
         cfg = self.cfg_log[i - 1][1] if i else self.cfg_initial
         return bool(cfg & (1 << (cs - CS_DDS_CH0)))
+
+    def change_times(self, cs: int, t_from_mu: int, t_to_mu: int) -> list[int]:
+        """The times ``t_from_mu <= t < t_to_mu`` (mu) of the CFG writes that change the RF_SW
+        bit of the AD9910 at chip select ``cs`` and of the attenuator writes that change its
+        attenuation, ascending (what :meth:`rf_switch` and :meth:`attenuation_db` answer)."""
+        if self.t_last < t_from_mu:
+            return []
+        bit = 1 << (cs - CS_DDS_CH0)
+        shift = 8 * (cs - CS_DDS_CH0)
+        out = []
+        for log, initial, mask in (
+            (self.cfg_log, self.cfg_initial, bit),
+            (self.att_log, self.att_initial, 0xFF << shift),
+        ):
+            i = bisect_left(log, (t_from_mu,))
+            prev = log[i - 1][1] if i else initial
+            for t, value in log[i:]:
+                if t >= t_to_mu:
+                    break
+                if prev is None or (value ^ prev) & mask:
+                    out.append(t)
+                prev = value
+        return sorted(out)
 
     def att_mu(self, ch: int) -> int:
         return (self.att >> (8 * ch)) & 0xFF
