@@ -101,8 +101,14 @@ def test_compensation_keeps_fidelity_through_drift(tmp_path):
             fids.append(fidelity_summary([re.results_file]).fidelity)
     (f_comp, f_free), (e_comp, e_free) = fids, errors
     assert min(spans) >= 600.0, spans
-    # compensated: the error at the worst point of every interval stays small, F on budget
-    assert e_comp.max() < 0.05, e_comp
+    # compensated: the error at the worst point of every interval stays small, F on budget.
+    # After T = 60 s of drift (σ = 0.015 rad/√s per Stokes component) the error before a
+    # correction is sin²(θ/2) ≈ σ²T·χ²₃/4: mean 0.010, plus the correction's residual (≈ the
+    # shot-noise floor, 0.002). Seeds 1-12 gave means 0.013-0.018 and maxima 0.023-0.076 over
+    # the 22 values (3 of 12 above 0.05, the bound this test had until 2026-12-02: it held by its
+    # seed's luck). Bounds: the mean below 0.03 (> 5σ above the seeds' means); every value below
+    # 0.1 (χ²₃ ≈ 30 at 60 s, p ≈ 10⁻⁶; ≈ 15 if a correction was skipped as noise, 120 s)
+    assert e_comp.mean() < 0.03 and e_comp.max() < 0.1, e_comp
     assert abs(f_comp.value - budget) <= 3 * _sigma(f_comp), (f_comp, budget)
     # left alone for 10 min: the error grows and F falls by more than 0.05 (and beyond 3σ)
     assert e_free[-1].max() > 0.05, e_free
