@@ -123,7 +123,7 @@ class PhyViews:
         key = (spi_channel, cs)
         tl = self.dds.get(key)
         if tl is None:
-            from sim.rtio.phy.urukul import DDSTimeline  # it loads the physics' DDSState
+            from sim.rtio.phy.dds_timeline import DDSTimeline  # it loads the physics' DDSState
 
             tl = self.dds[key] = DDSTimeline()
         return tl
@@ -284,7 +284,7 @@ class DDSWatch:
     __slots__ = ("_views", "_keys", "_sw", "_sw_states", "_seen", "_dds_latest", "_stamps")
 
     def __init__(self, views: PhyViews, keys: Sequence[tuple[int, int]]) -> None:
-        from sim.rtio.phy.urukul import STAMPS  # (it loads the physics' DDSState)
+        from sim.rtio.phy.dds_timeline import STAMPS  # (it loads the physics' DDSState)
 
         self._views = views
         self._keys = list(keys)

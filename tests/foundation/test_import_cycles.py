@@ -103,7 +103,7 @@ def test_walker_finds_a_cycle():
 def test_graph_has_function_level_imports():
     graph = import_graph()
     # sim.rtio.views imports the DDS timeline inside a function
-    assert "sim.rtio.phy.urukul" in graph["sim.rtio.views"]
+    assert "sim.rtio.phy.dds_timeline" in graph["sim.rtio.views"]
     assert "sim.physics.bsa" in graph["sim.physics.attempts"]  # relative import
 
 

@@ -195,7 +195,7 @@ def test_ad9910_io_update_repeats_idle_channels(env):
 def test_dds_timeline_repeat_out_of_order():
     """A state repeated before the last one is inserted in time order, read with its own time."""
     from sim.physics.view import DDSState
-    from sim.rtio.phy.urukul import DDSTimeline
+    from sim.rtio.phy.dds_timeline import DDSTimeline
 
     tl = DDSTimeline()
     a, b = DDSState(10, 1e6, 0.0, 1.0), DDSState(30, 2e6, 0.0, 1.0)
