@@ -36,9 +36,6 @@ from typing import Any
 __all__ = ["Interval", "PointCancelled", "PointRecord", "PointSpec", "run_point"]
 
 ROOT = Path(__file__).resolve().parents[1]
-#: the experiment of a point's last step on the gateware path, whose arguments ``--arg`` sets
-#: (``--path cpu``: :data:`sim.heralding_path.PATHS`' CPU experiment)
-EXPERIMENT = ROOT / "repository" / "remote_entanglement.py"
 #: how often a point on a Dask worker looks whether its task was cancelled (s)
 CANCEL_POLL_S = 0.2
 #: a Dask worker's states of a task no one wants any more, still running in its thread

@@ -203,23 +203,29 @@ class BeamLight:
         if t_to <= t_from or self._rf_latest() < t_from:
             return best
         for _, k, _, role, ch, ent, rf in self._rf_beams:
-            mark = view.dds_changes(rf.spi, rf.cs)
-            if mark is not None and mark[2] < t_from:
-                continue
-            times = view.dds_change_times(rf.spi, rf.cs, t_from, best)
-            if not times:
-                continue
             level = self._on[k][role]
             if not level and not view.ttl_level_at(ch, t_from):
                 continue  # (switch closed: nothing changes until it opens)
-            owned = self._owned
-            for tc in times:
-                if ent and owned and _within(tc, owned):
-                    continue
-                if self._light(rf, tc) != level:
-                    best = tc
-                    break
+            best = self._first_light_change(rf, level, t_from, best, self._owned if ent else ())
         return best
+
+    def _first_light_change(
+        self, rf: BeamRF, level: float, t_from: int, t_to: int, owned: Any = ()
+    ) -> int:
+        """The first of the view's ``dds_change_times`` of ``rf``'s DDS in [``t_from``,
+        ``t_to``) at which its light (:meth:`_light`) differs from ``level``, leaving out those
+        in the intervals ``owned``; ``t_to`` if none."""
+        view = self.view
+        assert view is not None
+        mark = view.dds_changes(rf.spi, rf.cs)
+        if mark is not None and mark[2] < t_from:
+            return t_to  # (nothing of its DDS changes from t_from on)
+        for tc in view.dds_change_times(rf.spi, rf.cs, t_from, t_to):
+            if owned and _within(tc, owned):
+                continue
+            if self._light(rf, tc) != level:
+                return tc
+        return t_to
 
     def _rf_latest(self) -> int:
         """A time (mu) after which no DDS of a beam changes (of those recorded so far: the

@@ -47,7 +47,7 @@ class EntanglerRuns:
     _last_model: tuple[tuple, int, Any, CycleModel, tuple] | None = None
     _beam_rf: list[dict[str, Any]]  # from BeamLight (attached)
     _light: Callable[[Any, int], float]
-    _rf_latest: Callable[[], int]
+    _first_light_change: Callable[..., int]
     view: Any
     #: the time (mu) the last cycle law's pumping light was taken at
     _law_t: int = 0
@@ -123,11 +123,11 @@ class EntanglerRuns:
     def _pump_light_change(self, t_from: int, t_to: int) -> int:
         """The earliest time in [``t_from``, ``t_to``) (mu) at which a node's pumping light as
         :meth:`_run_pump_light` takes it differs from the last cycle law's (at ``t_from``
-        already if it does there), ``t_to`` if never: a run after it needs a law of its own."""
+        already if it does there), ``t_to`` if never: a run after it needs a law of its own.
+        (Its caller asks the beams' DDS watch first: a change since the law's light was taken.)"""
         last = self._last_model
-        view = self.view
-        if last is None or view is None or t_to <= t_from or self._rf_latest() < self._law_t:
-            return t_to  # (no DDS of a beam changed since the law's pumping light was taken)
+        if last is None or self.view is None or t_to <= t_from:
+            return t_to
         best = t_to
         for k, rf in enumerate(self._beam_rf):
             pump = rf.get("pump")
@@ -135,13 +135,7 @@ class EntanglerRuns:
                 continue
             if self._light(pump, t_from) != last[4][k]:
                 return t_from
-            mark = view.dds_changes(pump.spi, pump.cs)
-            if mark is not None and mark[2] < t_from:
-                continue  # (nothing of its DDS changes from t_from on)
-            for tc in view.dds_change_times(pump.spi, pump.cs, t_from, best):
-                if self._light(pump, tc) != last[4][k]:
-                    best = tc
-                    break
+            best = self._first_light_change(pump, last[4][k], t_from, best)
         return best
 
     def _thermal_key(self, n_bars: Any) -> int:

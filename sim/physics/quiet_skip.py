@@ -251,9 +251,9 @@ class QuietSkips:
         (``marks``: the detectors' last clicks, which quiet passes leave as they are)."""
         mu = self.mu_s
         t_world = t_end + ref.t_rel
-        dt = max((t_world - self._t) * mu, 0.0)
-        for th in self.ions.thermal:  # (Thermal.heat, the same operations)
-            th.n += th.heating_rate_per_s * dt
+        dt_s = (t_world - self._t) * mu
+        for th in self.ions.thermal:
+            th.heat(dt_s)
         self._t = t_world
         horizons = tuple([t_end + r for r in ref.dark_rel])
         dets = self._detectors()

@@ -174,8 +174,8 @@ class PhyViews:
         """The times ``t_from_mu <= t < t_to_mu`` (mu), ascending, at which what
         :meth:`dds_state_at`, :meth:`dds_attenuation` or :meth:`dds_rf_switch` of the AD9910 at
         ``cs`` on ``spi_channel`` answer may change: an IO_UPDATE applying another state
-        (:meth:`~sim.rtio.phy.urukul.DDSTimeline.change_times`), a CFG write changing its RF_SW
-        bit or an attenuator write changing its attenuation (the Urukul CPLD that
+        (:meth:`~sim.rtio.phy.dds_timeline.DDSTimeline.change_times`), a CFG write changing its
+        RF_SW bit or an attenuator write changing its attenuation (the Urukul CPLD that
         :meth:`dds_rf_switch` reads), a level change of its switch TTL."""
         times: list[int] = []
         tl = self.dds.get((spi_channel, cs))
@@ -278,7 +278,7 @@ class _DDSMark:
 class DDSWatch:
     """The changes recorded so far of a fixed set of AD9910s: :meth:`latest` bounds their
     times. The state timelines' and CPLDs' part is found again only when a stamp was drawn since
-    (:data:`sim.rtio.phy.urukul.STAMPS`: every change of any timeline or CPLD draws one); the
+    (:data:`sim.rtio.phy.dds_timeline.STAMPS`: every change of any timeline or CPLD draws one); the
     switch TTLs' part is their channels' latest coarse time."""
 
     __slots__ = ("_views", "_keys", "_sw", "_sw_states", "_seen", "_dds_latest", "_stamps")

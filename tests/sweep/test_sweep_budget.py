@@ -15,12 +15,13 @@ from analysis.cli import main as analyze
 from sim.budget_arguments import COUNTERPARTS
 from sim.cli import main
 from sim.experiment_arguments import declared_arguments
+from sim.heralding_path import PATHS
 from sim.lab_resolution import resolve_lab
 from sim.physics.budget import LoopArguments, budget_dict
 
 
 def test_the_registry_classifies_every_argument_the_experiment_declares():
-    assert set(COUNTERPARTS) == set(declared_arguments(sweep_point.EXPERIMENT))
+    assert set(COUNTERPARTS) == set(declared_arguments(PATHS["gateware"].experiment_file))
 
 
 def _points(path):
