@@ -16,8 +16,10 @@ is later than the requested ``t_end`` are fired alone. During an entangler run (
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -56,6 +58,7 @@ __all__ = ["JOIN_WINDOW_TAU", "THERMAL_KEY_TOL", "PhysicsWorld", "WorldRecord"]
 
 JOIN_WINDOW_TAU = 5.0
 _ROLES = ("cool", "repump", "pump", "excite", "detect", "qubit", "ref")
+_NO_WIRES: Mapping[int, Sequence[Sequence[int]]] = MappingProxyType({})
 _ORDER = {r: i for i, r in enumerate(_ROLES + CIRCUIT_ROLES)}
 
 
@@ -301,6 +304,12 @@ class PhysicsWorld(
     def processed_mu(self) -> int:
         """Time up to which outputs have been turned into physics, in mu."""
         return self._t
+
+    @property
+    def wires(self) -> Mapping[int, Sequence[Sequence[int]]]:
+        """No cables (:class:`~sim.physics.view.World`): the physics reads outputs through
+        :meth:`advance`."""
+        return _NO_WIRES
 
     # ---- timeline processing -----------------------------------------------------------------
     def advance(self, t_end_mu: int, *, lazy: bool = False) -> None:

@@ -26,8 +26,8 @@ def _setup(processed_mu=10_000, quiet=(DET,), wires=None, det_events=((100, 2, 1
         recorder=None,
         channels={BEAM: beam, DET: det},
         worlds=[
-            SimpleNamespace(processed_mu=processed_mu),
-            SimpleNamespace(wires=wires or {}),
+            SimpleNamespace(processed_mu=processed_mu, wires={}),
+            SimpleNamespace(processed_mu=1 << 62, wires=wires or {}),
         ],
         _unlogged_plans={},
     )
