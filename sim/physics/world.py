@@ -35,6 +35,7 @@ from .circuit import CircuitRecord
 from .circuit_world import CIRCUIT_ROLES, CircuitWorld
 from .click_law import ClickLaw
 from .cycle_world import THERMAL_KEY_TOL, EntanglerRuns
+from .detection_mapping import DetectionMapping
 from .detectors import ClickChannel, ClickRecord
 from .ions import (
     IonPair,
@@ -94,6 +95,7 @@ class PhysicsWorld(
     PolarisationTracking,
     EntanglerRuns,
     BeamLight,
+    DetectionMapping,
 ):
     """Physics of the two-node link behind the RTIO engine.
 
@@ -155,6 +157,7 @@ class PhysicsWorld(
         # the period between two entangler runs, for fast-forwarding identical timeouts
         self._init_period_tracking()
         self._init_circuit()
+        self._init_mapping()
         self._init_quiet_attempts()  # ... and quiet CPU attempts (.quiet)
         self._init_click_law()  # ... whose click passes are drawn in law (.click_law)
         self._init_polarisation(drift_seed)
@@ -420,11 +423,12 @@ class PhysicsWorld(
         node = self.lab.nodes[k]
         if role in CIRCUIT_ROLES:
             self._circuit_event(t, k, role, level, was)
-        elif role == "detect" and level and not was:
-            bit = self._net_measure(k, measure_z)
-            if node.readout.prep_error and self.rng.random() < node.readout.prep_error:
-                bit ^= 1  # imperfect state mapping (shelving) before the fluorescence
-            self._bright[k] = bit
+        elif role == "detect":
+            if level and not was:
+                # imperfect state mapping (shelving) before the fluorescence: one draw a detection
+                self._bright[k] = self._net_measure(k, measure_z) ^ self._mapping_error(t, k)
+            elif was and not level:
+                self._detect_dark(t, k)
         elif role == "excite":
             if node.excite.mode == "pulsed" and level and not was:
                 self._stage(k, t, t)
