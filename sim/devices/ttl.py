@@ -19,7 +19,8 @@ from artiq.language.core import delay, delay_mu, now_mu
 
 from sim.rtio.channels import Kind
 from sim.rtio.phy.clockgen import ClockGenPhy
-from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
+from sim.rtio.phy.ttl import TTLOutPhy
+from sim.rtio.phy.ttl_input import TTLInputPhy
 from sim.rtio.sed import ttl_off, ttl_on, ttl_pulse
 from sim.syscalls import (
     bind_hot,

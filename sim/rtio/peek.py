@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.rtio.channels import Kind, Trace
-from sim.rtio.phy.ttl import TTLInputPhy
+from sim.rtio.phy.ttl_input import TTLInputPhy
 
 __all__ = ["Peek"]
 

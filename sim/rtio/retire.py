@@ -27,7 +27,7 @@ from typing import Any
 
 from sim.rtio.channels import ChannelState, Kind
 from sim.rtio.phy.entangler_pair import EntanglerPairing
-from sim.rtio.phy.ttl import TTLInputPhy
+from sim.rtio.phy.ttl_input import TTLInputPhy
 
 __all__ = ["KEEP_MU", "RETIRE_AFTER_EVENTS", "RETIRE_EVERY", "retire_history"]
 

@@ -12,10 +12,10 @@ in such passes are then never read:
 * a TTL output whose level view has turned everything before them into levels, one pass of which
   leaves the view as it found it, with every world past them: the worlds read levels only from
   where they stand, and the view's state after the passes is the one it has;
-* a TTL input's gate controls (:class:`~sim.rtio.phy.ttl.TTLInputPhy`), on a channel on which the
+* a TTL input's gate controls (:class:`~sim.rtio.phy.ttl_input.TTLInputPhy`), on a channel on which the
   skipping party says the passes bring no input edge (its ``quiet_inputs``), while the PHY has
   consumed every control and edge before them: it applies them at once
-  (:meth:`~sim.rtio.phy.ttl.TTLInputPhy.absorb_controls`), as its next read would.
+  (:meth:`~sim.rtio.phy.ttl_input.TTLInputPhy.absorb_controls`), as its next read would.
 
 Such a channel's repeats are counted (``n_outputs``) but not logged, which is what retiring them at
 once would leave; everything else (a waveform file recorded, a PHY of another kind, a channel
@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sim.rtio.channels import ChannelState, Kind
-from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
+from sim.rtio.phy.ttl import TTLOutPhy
+from sim.rtio.phy.ttl_input import TTLInputPhy
 
 __all__ = ["QuietSkipper", "UnloggedPlan", "unlogged_channels"]
 

@@ -5,7 +5,7 @@ datasets, clocks and world state as with every question asked."""
 
 import numpy as np
 
-from sim.rtio.phy.ttl import TTLInputPhy
+from sim.rtio.phy.ttl_input import TTLInputPhy
 from tests.experiments.simhelpers import run, simulation
 
 WALL = {"herald.t_wall", "totals.wall_time_s", "totals.loop_time_s"}

@@ -11,7 +11,8 @@ import pytest
 
 from sim.rtio.capture import Period, Submission
 from sim.rtio.channels import ChannelState, Kind
-from sim.rtio.phy.ttl import LevelView, TTLInputPhy
+from sim.rtio.phy.ttl import LevelView
+from sim.rtio.phy.ttl_input import TTLInputPhy
 from sim.rtio.unlogged import unlogged_channels
 
 BEAM, DET = 2, 16
