@@ -12,9 +12,9 @@ in such passes are then never read:
 * a TTL output whose level view has turned everything before them into levels, one pass of which
   leaves the view as it found it, with every world past them: the worlds read levels only from
   where they stand, and the view's state after the passes is the one it has;
-* a TTL input's gate controls (:class:`~sim.rtio.phy.ttl_input.TTLInputPhy`), on a channel on which the
-  skipping party says the passes bring no input edge (its ``quiet_inputs``), while the PHY has
-  consumed every control and edge before them: it applies them at once
+* a TTL input's gate controls (:class:`~sim.rtio.phy.ttl_input.TTLInputPhy`), on a channel on
+  which the skipping party says the passes bring no input edge (its ``quiet_inputs``), while the
+  PHY has consumed every control and edge before them: it applies them at once
   (:meth:`~sim.rtio.phy.ttl_input.TTLInputPhy.absorb_controls`), as its next read would.
 
 Such a channel's repeats are counted (``n_outputs``) but not logged, which is what retiring them at
