@@ -28,6 +28,7 @@ from drivers.bsa import GATE_INPUT_OFFSET_MU, UNDERFLOW, psi_of_pattern
 from drivers.cpu_link_timing import CHECK_EVERY, CPU_MARGIN_S
 from drivers.link import LinkExperiment
 from drivers.link_timing import link_default, nearest_mu
+from drivers.no_herald import ClickCounts
 
 
 class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
@@ -178,8 +179,9 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         underflowed one among them: the slack re-established, not retried), counting in how many
         each detector clicked in its gate and how many clicked as a herald pattern, sent to the
         host (:meth:`clicks_counted`): the CPU path's reads for
-        :class:`drivers.link.NoHeraldError`'s message, as the entangler's input counters are the
-        gateware path's; none in the heralding loop. Timeline: the cooling and the attempts."""
+        :class:`drivers.no_herald.NoHeraldError`'s message, as the entangler's input counters
+        are the gateware path's; none in the heralding loop. Timeline: the cooling and the
+        attempts."""
         if attempts < self.dead_attempts:
             return
         clicks = [0] * 4
@@ -210,13 +212,10 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
 
     @rpc(flags={"async"})
     def clicks_counted(self, clicks: TList(TInt32), attempts: TInt32, heralds: TInt32):
-        """What :meth:`count_clicks` counted, for :class:`drivers.link.NoHeraldError`'s
+        """What :meth:`count_clicks` counted, for :class:`drivers.no_herald.NoHeraldError`'s
         message: the attempts in which each detector clicked, of ``attempts``."""
-        self.last_run_clicks = (
-            [int(c) for c in clicks],
-            int(attempts),
-            "attempts",
-            int(heralds),
+        self.last_run_clicks = ClickCounts(
+            [int(c) for c in clicks], int(attempts), "attempts", int(heralds)
         )
 
     @kernel
