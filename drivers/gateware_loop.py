@@ -146,7 +146,7 @@ class GatewareLoop:
     def clicks_measured(self, clicks: TList(TInt32)):
         """The detectors' clicking cycles in the last run before the kernel gave up without a
         herald (:meth:`report_clicks`), for :class:`drivers.link.NoHeraldError`'s message."""
-        self.last_run_clicks = ([int(c) for c in clicks], int(self.timeout_cycles))
+        self.last_run_clicks = ([int(c) for c in clicks], int(self.timeout_cycles), "cycles", 0)
 
     @kernel
     def record_cooling(self):

@@ -78,9 +78,10 @@ _NO_LIGHT = (
 
 def no_herald_message(exp) -> str:
     """:class:`NoHeraldError`'s line for link experiment ``exp`` that gave up after
-    ``no_herald_attempts``: what was measured (the attempts, the lab time, the P expected and,
-    with gateware heralding, the detectors' clicks in the last run) and the causes that fit it,
-    not only the link's."""
+    ``no_herald_attempts``: what was measured (the attempts, the lab time, the P expected and
+    the detectors' clicks: ``exp.last_run_clicks``, the clicking cycles of the last run with
+    gateware heralding, the clicking attempts of one cooling's more with CPU heralding) and the
+    causes that fit it, not only the link's."""
     n = exp.no_herald_attempts
     if exp.p_expected > 0:
         expected = "P = {:.3g} per attempt expected from the single-photon calibration".format(
@@ -95,19 +96,33 @@ def no_herald_message(exp) -> str:
             "light that never makes a herald pattern (one node dark, mode overlap, "
             "efficiencies)".format(_NO_LIGHT)
         )
-    elif sum(clicks[0]) == 0:
-        measured = (
-            "the last run's {} cycles had no click on any of the 4 detectors in the gate: no "
-            "light reaches them within it ({})".format(clicks[1], _NO_LIGHT)
-        )
     else:
-        measured = (
-            "in the last run's {} cycles the 4 detectors clicked in {} cycles: light or dark "
-            "counts reach them but never as a herald pattern (one node dark: its beams, "
-            "pumping or excitation, its fibre; the gate window; mode overlap; efficiencies)".format(
-                clicks[1], ", ".join(str(c) for c in clicks[0])
-            )
+        counted, span_n, unit, heralds = clicks
+        span = (
+            "the last run's {} cycles".format(span_n)
+            if unit == "cycles"
+            else "{} more attempts (one cooling's, made after the timeout to count the clicks)"
+            "".format(span_n)
         )
+        if sum(counted) == 0:
+            measured = (
+                "{} had no click on any of the 4 detectors in the gate: no light reaches them "
+                "within it ({})".format(span, _NO_LIGHT)
+            )
+        elif heralds:
+            measured = (
+                "in {} the 4 detectors clicked in {} {}, {} of them a herald: the link heralds, "
+                "at far less than the P expected (efficiencies, mode overlap, the gate window)"
+                "".format(span, ", ".join(str(c) for c in counted), unit, heralds)
+            )
+        else:
+            measured = (
+                "in {} the 4 detectors clicked in {} {}: light or dark counts reach them but "
+                "never as a herald pattern (one node dark: its beams, pumping or excitation, its "
+                "fibre; the gate window; mode overlap; efficiencies)".format(
+                    span, ", ".join(str(c) for c in counted), unit
+                )
+            )
     return "no herald in {} attempts ({:.3g} s of lab time; {}); {}; {} heralds recorded".format(
         n, exp.totals["lab_mu"] * exp.core.ref_period, expected, measured, exp.recorded()
     )
