@@ -35,6 +35,7 @@ from .bsa_records import (
     V,
     round_records,
 )
+from .kraus_traces import gram_rows, traces
 
 __all__ = [
     "IDENTITY_JONES",
@@ -127,18 +128,22 @@ class RoundTable:
         part = self._memo.get((pattern,))
         if part is None:
             # the records that can give ``pattern``, their weights and (K_r† K_r)ᵀ as rows:
-            # Tr(K_r ρ K_r†) = Σ_jm ρ_jm (K_r† K_r)_mj, one sum of products for all r (einsum's
-            # own loop: ≈ 10x faster than the batched K_r ρ; BLAS would spawn threads)
+            # Tr(K_r ρ K_r†) = Σ_jm ρ_jm (K_r† K_r)_mj, one sum of products for all r
+            # (:mod:`.kraus_traces`: einsum's arithmetic on real arrays)
             # (the rows are computed once for all records: a row does not depend on the others)
+            idx = np.nonzero(self.weights[:, pattern] > 0)[0]
+            part = self._memo[(pattern,)] = (idx, self.weights[idx, pattern])
+        idx, wp = part
+        # every record's trace from ``rho`` (each record's own sum: the same bits for all
+        # records as for those of one pattern), kept for the other patterns
+        qkey = ("traces", key[1])
+        q = self._memo.get(qkey)
+        if q is None:
             gram = self._memo.get(("gram",))
             if gram is None:
-                k = self.kraus
-                gram = np.einsum("rkj,rkm->rjm", k, k.conj()).reshape(len(k), 16)
-                self._memo[("gram",)] = gram
-            idx = np.nonzero(self.weights[:, pattern] > 0)[0]
-            part = self._memo[(pattern,)] = (idx, self.weights[idx, pattern], gram[idx])
-        idx, wp, gram = part
-        q = np.einsum("rj,j->r", gram, rho.reshape(16)).real
+                gram = self._memo[("gram",)] = gram_rows(self.kraus)
+            q = self._remember(qkey, traces(gram[0], gram[1], rho))
+        q = q[idx]
         w = np.zeros(len(self.kraus))
         w[idx] = wp * np.clip(q, 0, None)
         s = w.sum()

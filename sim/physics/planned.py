@@ -34,7 +34,8 @@ def linear_step(
     """The deterministic part of one segment [t_a, t_b) for ion ``k`` with the beams ``on``:
     dephasing (T2, exponential or Gaussian from the coherence origin ``coh_t0_s``; skipped when
     ``coherent`` is False), scattering of the cooling light, optical pumping (at the beams' light
-    levels, :mod:`.beam_rf`: True or 1 the lab's rate). Linear in ``rho``."""
+    levels, :mod:`.beam_rf`: True or 1 the lab's rate). Linear in ``rho``; ``rho`` may be a stack
+    (n, 4, 4) of matrices, each then given the same element-wise operations as alone."""
     if coherent:
         if node.dephasing == "exponential":
             f = math.exp(-(t_b_s - t_a_s) / node.t2_s)
@@ -161,9 +162,10 @@ class PlannedWindows:
         ``offs`` None: for diagonal states only (the diagonal basis, no dephasing)."""
         mu = self.mu_s
         coherent = offs is not None
-        cols = range(16) if coherent else (0, 5, 10, 15)
-        basis = np.eye(16, dtype=complex).reshape(16, 4, 4)
-        stack = [basis[c] for c in cols]
+        cols = list(range(16)) if coherent else [0, 5, 10, 15]
+        # the basis matrices as one stack (n, 4, 4): each segment's operations are element-wise
+        # (products with real factors, sums), so each matrix gets the bits it would alone
+        stack = np.eye(16, dtype=complex).reshape(16, 4, 4)[cols]
         on = [dict(o) for o in self._on]
         coh = [(t0 - offs[k]) * mu if coherent else 0.0 for k in range(2)]  # type: ignore[index]
         coh_rel: list[int | None] = [None, None]
@@ -175,10 +177,9 @@ class PlannedWindows:
             if t > t_prev:
                 dt = (t - t_prev) * mu
                 for k, node in enumerate(self.lab.nodes):
-                    stack = [
-                        linear_step(m, k, node, on[k], t_prev * mu, t * mu, coh[k], coherent)
-                        for m in stack
-                    ]
+                    stack = linear_step(
+                        stack, k, node, on[k], t_prev * mu, t * mu, coh[k], coherent
+                    )
                     cool = on[k]["cool"]  # (cooling at its light level: time scaled)
                     thermal_ops.append((k, bool(cool), dt * cool if cool else dt))
                     if on[k]["pump"]:
@@ -188,7 +189,6 @@ class PlannedWindows:
             if k_ev >= 0:
                 on[k_ev][role] = beam_level(lvl)
         sop = np.zeros((16, 16), dtype=complex)
-        for c, m in zip(cols, stack):
-            sop[:, c] = m.reshape(16)
+        sop[:, cols] = stack.reshape(len(cols), 16).T
         final_on = tuple((k, r, on[k][r]) for k in range(2) for r in LINEAR_ROLES)
         return sop, thermal_ops, coh_rel, final_on, thermal_steps(self.ions.thermal, thermal_ops)
