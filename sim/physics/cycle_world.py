@@ -46,6 +46,7 @@ class EntanglerRuns:
     #: the last model given: (its windows memo, thermal key, paths, model, pumping light)
     _last_model: tuple[tuple, int, Any, CycleModel, tuple] | None = None
     _beam_rf: list[dict[str, Any]]  # from BeamLight (attached)
+    _rf_watch: Any  # (the beams' DDS watch, from BeamLight: None without a DDS)
     _light: Callable[[Any, int], float]
     _first_light_change: Callable[..., int]
     view: Any
@@ -74,7 +75,12 @@ class EntanglerRuns:
         t_run = self._t if t_start_mu is None else t_start_mu
         jones = self.jones_pair(t_run)
         self._run_jones = jones
-        pump = self._run_pump_light(t_run)
+        last = self._last_model
+        rf = self._rf_watch
+        if last is not None and t_run >= self._law_t and (rf is None or rf.latest() < self._law_t):
+            pump = last[4]  # (nothing of the beams' DDSs changes from the last law's light on)
+        else:
+            pump = self._run_pump_light(t_run)
         self._law_t = t_run
         # the ions' temperatures enter the cycle law only through the thermal factor
         # Π 1/(1 + n̄/n_mode) of the mode overlap: models are cached per configuration and that
@@ -86,7 +92,6 @@ class EntanglerRuns:
             # the windows' part of the key, made again only when they change
             part = (tuple(sorted(outputs.items())), tuple(sorted(gates.items())), cycle_mu)
             memo = self._windows_key = (dict(outputs), dict(gates), cycle_mu, part)
-        last = self._last_model
         if (
             last is not None
             and last[0] is memo
