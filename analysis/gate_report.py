@@ -221,10 +221,19 @@ def _underflow_note(run: Run) -> str | None:
     n = int(run.values.get("totals.underflows_recovered", 0))
     if n == 0:
         return None
+    retried = ""
+    total = run.values.get("totals.attempts")
+    if total is not None:
+        spent = int(total) - int(np.sum(run["gate.attempts"]))
+        if spent > 0:
+            retried = (
+                f" (the shots not kept took {spent} attempts: in totals.attempts, not in "
+                "attempts per shot)"
+            )
     return (
-        f"{n} shot(s) underflowed and were taken again: the shots kept may be selected by "
-        "their outcomes (a reset's flips, the corrections); a run with more correction_delay "
-        "has none"
+        f"{n} shot(s) underflowed and were taken again{retried}: the shots kept may be "
+        "selected by their outcomes (a reset's flips, the corrections); a run with more "
+        "correction_delay has none"
     )
 
 

@@ -303,6 +303,20 @@ class Entangler(HeraldRuns):
         return self.read(ADDR_NCYCLES)
 
     @kernel
+    def request_ncycles(self) -> TNone:
+        """Issue the read of :meth:`get_ncycles` at the cursor without waiting for its answer
+        (:meth:`fetch_answer` takes it; nothing else may read this channel in between, and no
+        run may start before it is taken). Does not move the cursor; needs slack for one output,
+        consumes none."""
+        rtio_output(self.target | ADDR_NCYCLES, 0)
+
+    @kernel
+    def fetch_answer(self) -> TInt32:
+        """The answer of the read :meth:`request_ncycles` issued: waits until the RTIO counter
+        has passed the request's timestamp (no wait once it has). Does not move the cursor."""
+        return rtio_input_data(self.channel)
+
+    @kernel
     def get_ntriggers(self) -> TInt32:
         """Reference pulses seen in the last run. Consumes all slack."""
         return self.read(ADDR_NTRIGGERS)

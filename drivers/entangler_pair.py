@@ -128,6 +128,16 @@ class EntanglerPair(HeraldRuns):
         return self.master.get_ncycles()
 
     @kernel
+    def request_ncycles(self) -> TNone:
+        """The master's :meth:`~drivers.entangler.Entangler.request_ncycles`."""
+        self.master.request_ncycles()
+
+    @kernel
+    def fetch_answer(self) -> TInt32:
+        """The master's :meth:`~drivers.entangler.Entangler.fetch_answer`."""
+        return self.master.fetch_answer()
+
+    @kernel
     def get_ntriggers(self) -> TInt32:
         """Reference pulses of the last run (master). Consumes all slack."""
         return self.master.get_ntriggers()

@@ -20,6 +20,7 @@ from drivers.link_timing import (
     link_default,
     nearest_mu,
 )
+from drivers.no_herald import ClickCounts
 
 __all__ = ["GatewareLoop"]
 
@@ -145,8 +146,10 @@ class GatewareLoop:
     @rpc(flags={"async"})
     def clicks_measured(self, clicks: TList(TInt32)):
         """The detectors' clicking cycles in the last run before the kernel gave up without a
-        herald (:meth:`report_clicks`), for :class:`drivers.link.NoHeraldError`'s message."""
-        self.last_run_clicks = ([int(c) for c in clicks], int(self.timeout_cycles))
+        herald (:meth:`report_clicks`), for :class:`drivers.no_herald.NoHeraldError`'s message."""
+        self.last_run_clicks = ClickCounts(
+            [int(c) for c in clicks], int(self.timeout_cycles), "cycles", 0
+        )
 
     @kernel
     def record_cooling(self):

@@ -42,6 +42,7 @@ from drivers.link_timing import (
 )
 from drivers.link_totals import LinkTotals
 from drivers.live import LivePublisher
+from drivers.no_herald import NoHeraldError, no_herald_message
 from drivers.run_end import COMPLETE, STOP_REASON, recording_stop_reason
 
 logger = logging.getLogger(__name__)
@@ -55,10 +56,6 @@ CALIBRATIONS = (
 )
 
 
-class NoHeraldError(Exception):
-    """The link did not herald within its bound (``herald_timeout``)."""
-
-
 class UnderflowStreakError(Exception):
     """Every one of the last :data:`UNDERFLOW_STREAK` shots (or heralds) underflowed: the
     kernel cannot keep up with its own timeline (too little slack)."""
@@ -67,50 +64,6 @@ class UnderflowStreakError(Exception):
 #: shots in a row that underflowed after which a link kernel stops
 #: (:meth:`LinkExperiment.underflowing`)
 UNDERFLOW_STREAK = 1000
-
-
-#: what stops every herald, the link aside: no light at the detectors within the gate
-_NO_LIGHT = (
-    "beams or their DDS RF off, ions not cooled, pumped or excited, collection or fibres, "
-    "detectors off or not gated, the gate window calib.photon.gate_* off the photons"
-)
-
-
-def no_herald_message(exp) -> str:
-    """:class:`NoHeraldError`'s line for link experiment ``exp`` that gave up after
-    ``no_herald_attempts``: what was measured (the attempts, the lab time, the P expected and,
-    with gateware heralding, the detectors' clicks in the last run) and the causes that fit it,
-    not only the link's."""
-    n = exp.no_herald_attempts
-    if exp.p_expected > 0:
-        expected = "P = {:.3g} per attempt expected from the single-photon calibration".format(
-            exp.p_expected
-        )
-    else:
-        expected = "no P expected: no single-photon calibration"
-    clicks = getattr(exp, "last_run_clicks", None)
-    if clicks is None:
-        measured = (
-            "no click counts measured; possible causes: no light at the detectors ({}), or "
-            "light that never makes a herald pattern (one node dark, mode overlap, "
-            "efficiencies)".format(_NO_LIGHT)
-        )
-    elif sum(clicks[0]) == 0:
-        measured = (
-            "the last run's {} cycles had no click on any of the 4 detectors in the gate: no "
-            "light reaches them within it ({})".format(clicks[1], _NO_LIGHT)
-        )
-    else:
-        measured = (
-            "in the last run's {} cycles the 4 detectors clicked in {} cycles: light or dark "
-            "counts reach them but never as a herald pattern (one node dark: its beams, "
-            "pumping or excitation, its fibre; the gate window; mode overlap; efficiencies)".format(
-                clicks[1], ", ".join(str(c) for c in clicks[0])
-            )
-        )
-    return "no herald in {} attempts ({:.3g} s of lab time; {}); {}; {} heralds recorded".format(
-        n, exp.totals["lab_mu"] * exp.core.ref_period, expected, measured, exp.recorded()
-    )
 
 
 class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
@@ -307,7 +260,8 @@ class LinkExperiment(LinkTotals, LinkLive, CheckedArguments):
         eta_b = float(self.get_dataset("calib.photon.eta_b", 0.0))
         tau_s = float(self.get_dataset("calib.photon.tau_s", 0.0))
         self.p_expected = expected_p_success(eta_a, eta_b, gate_mu * 1e-9, tau_s)
-        # (clicks per detector, cycles) of the last run before giving up (gateware heralding)
+        #: what the detectors counted before the kernel gave up without a herald
+        #: (:class:`drivers.no_herald.ClickCounts`), None until then
         self.last_run_clicks = None
         self.dead_attempts = int64(
             self.herald_timeout

@@ -15,7 +15,7 @@ their persistent datasets; the qubit pi time comes from ``calib.node_X.qubit.pi_
 timing (cycle, run, cooling, pump window, excitation time) comes from the arguments, whose defaults
 are the lab's ``calib.link.*`` datasets (``drivers.link_timing``).
 A link that gives no herald in ``herald_timeout`` attempts (default 50/P, P expected from the
-single-photon calibration) stops with :class:`drivers.link.NoHeraldError`, its data written.
+single-photon calibration) stops with :class:`drivers.no_herald.NoHeraldError`, its data written.
 
 Per herald it records pattern, detector timestamps, attempts spent, analysis setting and both
 readouts; totals: attempts, heralds, lab time, duty cycle, underflows recovered (schema:

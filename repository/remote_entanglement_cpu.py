@@ -28,6 +28,7 @@ from drivers.bsa import GATE_INPUT_OFFSET_MU, UNDERFLOW, psi_of_pattern
 from drivers.cpu_link_timing import CHECK_EVERY, CPU_MARGIN_S
 from drivers.link import LinkExperiment
 from drivers.link_timing import link_default, nearest_mu
+from drivers.no_herald import ClickCounts
 
 
 class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
@@ -172,6 +173,52 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
         return self.bsa.attempts_until_herald_mu(attempt, self.sens_end_mu, self.margin_mu, n, ts)
 
     @kernel
+    def count_clicks(self, cool, attempt, attempts: TInt64):
+        """After the herald timeout (``attempts`` without a herald reached the bound; else
+        nothing) and the loop's totals: one cooling and ``attempts_per_cool`` more attempts (an
+        underflowed one among them: the slack re-established, not retried), counting in how many
+        each detector clicked in its gate and how many clicked as a herald pattern, sent to the
+        host (:meth:`clicks_counted`): the CPU path's reads for
+        :class:`drivers.no_herald.NoHeraldError`'s message, as the entangler's input counters
+        are the gateware path's; none in the heralding loop. Timeline: the cooling and the
+        attempts."""
+        if attempts < self.dead_attempts:
+            return
+        clicks = [0] * 4
+        ts = [int64(-1)] * 4
+        heralds = 0
+        self.renew_slack()  # (the RPCs before)
+        if self.t_cool_mu > 0:
+            self.core_dma.playback_handle(cool)
+        n = 0
+        while n < self.attempts_per_cool:
+            done, pattern, t_att = self.bsa.attempts_until_click_mu(
+                attempt, self.sens_end_mu, self.margin_mu, self.attempts_per_cool - n, ts
+            )
+            if pattern == UNDERFLOW:
+                n += done + 1
+                self.renew_slack()
+                self.bsa.drain()
+                self.renew_slack()
+                continue
+            n += done
+            for k in range(4):
+                if pattern & (1 << k):
+                    clicks[k] += 1
+            if psi_of_pattern(pattern) != 0:
+                heralds += 1
+            self.resync()
+        self.clicks_counted(clicks, n, heralds)
+
+    @rpc(flags={"async"})
+    def clicks_counted(self, clicks: TList(TInt32), attempts: TInt32, heralds: TInt32):
+        """What :meth:`count_clicks` counted, for :class:`drivers.no_herald.NoHeraldError`'s
+        message: the attempts in which each detector clicked, of ``attempts``."""
+        self.last_run_clicks = ClickCounts(
+            [int(c) for c in clicks], int(attempts), "attempts", int(heralds)
+        )
+
+    @kernel
     def run_kernel(self):
         self.core.reset()
         self.record_traces()
@@ -286,3 +333,4 @@ class RemoteEntanglementCPU(LinkExperiment, EnvExperiment):
             herald_mu,
             coolings,
         )
+        self.count_clicks(cool, attempt, attempts)  # (after the totals: not the loop's)

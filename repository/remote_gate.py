@@ -193,6 +193,9 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.underflow_streak = 0
         # written by the kernel within a shot
         self.shot_attempts = int64(0)
+        #: the shot's last heralding run: 0 its cycles are in shot_attempts, 1 not yet (the
+        #: entangler holds them), 2 their read is requested and its answer not yet taken
+        self.uncounted = int32(0)
         self.herald_end_mu = int64(0)
         self.latency_mu = int64(0)
         self.reset_a = int32(0)
@@ -233,8 +236,9 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
     def wait_for_herald(self, cool) -> TInt32:
         """Entangler runs until a herald: returns its result word (slots), or -1 when the run
         must stop (no herald within the bound, or a pause check, made after ``check_every``
-        runs of this wait without a herald, said stop). Attempts are added to
-        ``shot_attempts``, runs to ``runs``. The cursor ends after the heralding run."""
+        runs of this wait without a herald, said stop). The timed-out runs' attempts are added
+        to ``shot_attempts`` (the heralding run's cycles are read later: ``uncounted``), runs to
+        ``runs``. The cursor ends after the heralding run."""
         while True:
             end_mu, reason, timeouts = self.entangler.run_until_herald_mu(
                 cool, self.run_mu, self.margin_mu, self.check_every, True
@@ -247,6 +251,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
             elif reason != TIMEOUT:
                 self.runs += 1
                 self.herald_end_mu = end_mu
+                self.uncounted = 1
                 return reason
             if self.shot_attempts >= self.dead_attempts:
                 self.report_clicks()
@@ -297,14 +302,20 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.circuit_b.flip_if(bits >> 1)
 
     @kernel
-    def teleported_cz(self, cool) -> TInt32:
+    def teleported_cz(self, cool, count_now: TBool) -> TInt32:
         """One teleported CZ between the memories: herald, local gates, network readout,
         corrections, then the memories' echo (``dd_pulses``). Returns the herald pattern +
-        16·(bit A + 2·bit B), or -1 to stop."""
+        16·(bit A + 2·bit B), or -1 to stop. ``count_now``: add the heralding run's cycles to
+        ``shot_attempts`` before returning (a Grover shot's first CZ, whose run the second's
+        replace in the entangler): their read is issued right after the herald and its answer
+        taken after the corrections, so that it costs the feed-forward no wait."""
         t_free0 = now_mu()  # the memories' last rotation ended
         reason = self.wait_for_herald(cool)
         if reason < 0:
             return -1
+        if count_now:
+            self.entangler.request_ncycles()
+            self.uncounted = 2
         pattern = pattern_of_slots(reason)
         delay_mu(self.readout_delay_mu)  # slack for the local gates' DDS writes
         # local gates, node A then node B
@@ -326,7 +337,22 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         self.latency_mu = now_mu() - self.herald_end_mu
         if self.dd_pulses > 0:
             self.echo_memories(t_free0)
+        if count_now:
+            self.shot_attempts += int64(self.entangler.fetch_answer())
+            self.uncounted = 0
         return pattern + 16 * bits
+
+    @kernel
+    def count_uncounted(self):
+        """After an underflow in a shot: add its last heralding run's cycles to
+        ``shot_attempts`` if they are not yet (``uncounted``): the answer of the read requested
+        (no wait), or a read (consumes all slack; re-establishes the margin first)."""
+        if self.uncounted == 2:
+            self.shot_attempts += int64(self.entangler.fetch_answer())
+        elif self.uncounted == 1:
+            self.resync()
+            self.shot_attempts += int64(self.entangler.get_ncycles())
+        self.uncounted = 0
 
     @kernel
     def echo_memories(self, t_free0: TInt64):
@@ -371,14 +397,14 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         if self.is_grover:
             self.both_memories(pi / 2, 0.25, pi / 2, 0.25)
             self.grover_oracle_flips(s)
-            code = self.teleported_cz(cool)
+            code = self.teleported_cz(cool, True)
             if code < 0:
                 return -1
             self.first_code = code
             self.grover_oracle_flips(s)
             self.both_memories(pi / 2, 0.75, pi / 2, 0.75)
             self.both_memories(pi, 0.0, pi, 0.0)
-            code = self.teleported_cz(cool)
+            code = self.teleported_cz(cool, False)
             if code < 0:
                 return -1
             self.both_memories(pi, 0.0, pi, 0.0)
@@ -386,7 +412,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
         else:
             if self.is_cnot:
                 self.circuit_b.rotate_memory(pi / 2, 0.75)
-            code = self.teleported_cz(cool)
+            code = self.teleported_cz(cool, False)
             if code < 0:
                 return -1
             self.first_code = -1
@@ -430,9 +456,11 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
                     break
             s = i // self.heralds_per_setting
             self.shot_attempts = int64(0)
+            self.uncounted = 0
             try:
                 code = self.shot(cool, s)
                 if code < 0:
+                    attempts_total += self.shot_attempts  # (its runs timed out: all counted)
                     break
                 self.circuit_a.copy_memory()
                 self.circuit_b.copy_memory()
@@ -442,6 +470,7 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
                 self.resync()
                 n = self.entangler.get_ncycles()
                 self.shot_attempts += int64(n)
+                self.uncounted = 0
                 attempts_total += self.shot_attempts
                 self.record_shot(
                     s,
@@ -459,6 +488,9 @@ class RemoteGate(GatewareLoop, LinkExperiment, EnvExperiment):
                 in_a_row = 0
                 self.resync()
             except RTIOUnderflow:
+                # the shot is taken again; its attempts were spent all the same
+                self.count_uncounted()
+                attempts_total += self.shot_attempts
                 underflows += 1
                 in_a_row += 1
                 self.recover()

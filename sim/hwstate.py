@@ -233,7 +233,8 @@ def capture(session: Any) -> HardwareState:
     from sim.rtio.phy.edge_counter import EdgeCounterPhy
     from sim.rtio.phy.entangler import EntanglerPhy
     from sim.rtio.phy.spi import SPIPhy
-    from sim.rtio.phy.ttl import LevelView, TTLInputPhy
+    from sim.rtio.phy.ttl import LevelView
+    from sim.rtio.phy.ttl_input import TTLInputPhy
     from sim.rtio.phy.urukul import UrukulDecoder
 
     eng = session.engine

@@ -19,7 +19,8 @@ from sim.rtio.phy.clockgen import ClockGenPhy
 from sim.rtio.phy.edge_counter import EdgeCounterPhy
 from sim.rtio.phy.entangler import EntanglerPhy
 from sim.rtio.phy.spi import SPIPhy
-from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
+from sim.rtio.phy.ttl import TTLOutPhy
+from sim.rtio.phy.ttl_input import TTLInputPhy
 
 __all__ = ["DEVICE_CLASSES", "DeviceClass", "kind_of_class"]
 

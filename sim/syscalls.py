@@ -58,7 +58,7 @@ class _Active:
 
 _A = _Active()
 #: the holder of the active engine (``ACTIVE.engine``, None outside a kernel), for a per-event
-#: path that runs as a driver's own method (:func:`sim.rtio.sed.ttl_pulse`)
+#: path that runs as a driver's own method (:func:`sim.rtio.ttl_outputs.ttl_pulse`)
 ACTIVE = _A
 
 

@@ -37,7 +37,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sim.rtio.phy.ttl import GATE_OFFSET_MU, INPUT_ARRIVAL_MU, TTLInputPhy
+from sim.rtio.phy.ttl import GATE_OFFSET_MU, INPUT_ARRIVAL_MU
+from sim.rtio.phy.ttl_input import TTLInputPhy
 
 __all__ = ["LawReads", "ReadsResult"]
 

@@ -2,10 +2,10 @@
 """Simulated TTL drivers with ARTIQ 9's API (behaviour of ``artiq/coredevice/ttl.py``).
 
 Every method drives the engine only through the RTIO syscalls, but ``pulse``, ``on`` and ``off``,
-which are the engine's :func:`~sim.rtio.sed.ttl_pulse`, :func:`~sim.rtio.sed.ttl_on` and
-:func:`~sim.rtio.sed.ttl_off` (the syscalls run as the methods themselves). Methods are plain
-Python (they are called from inside simulated kernels); the timeline effect of each is stated in
-its docstring.
+which are the engine's :func:`~sim.rtio.ttl_outputs.ttl_pulse`, :func:`~sim.rtio.ttl_outputs.ttl_on`
+and :func:`~sim.rtio.ttl_outputs.ttl_off` (the syscalls run as the methods themselves). Methods are
+plain Python (they are called from inside simulated kernels); the timeline effect of each is stated
+in its docstring.
 Addresses: 0 output level, 1 output enable, 2 input sensitivity, 3 sensitivity + sample
 (``artiq/gateware/rtio/phy/ttl_serdes_generic.py``).
 """
@@ -19,8 +19,9 @@ from artiq.language.core import delay, delay_mu, now_mu
 
 from sim.rtio.channels import Kind
 from sim.rtio.phy.clockgen import ClockGenPhy
-from sim.rtio.phy.ttl import TTLInputPhy, TTLOutPhy
-from sim.rtio.sed import ttl_off, ttl_on, ttl_pulse
+from sim.rtio.phy.ttl import TTLOutPhy
+from sim.rtio.phy.ttl_input import TTLInputPhy
+from sim.rtio.ttl_outputs import ttl_off, ttl_on, ttl_pulse
 from sim.syscalls import (
     bind_hot,
     input_count,
@@ -72,7 +73,7 @@ class TTLOut:
         rtio_output(self.target_o, 1 if o else 0)
 
     #: output high at ``now``; does not modify the timeline cursor (the engine's code as this
-    #: method, :func:`~sim.rtio.sed.ttl_on`)
+    #: method, :func:`~sim.rtio.ttl_outputs.ttl_on`)
     on = ttl_on
     #: output low at ``now``; does not modify the timeline cursor
     off = ttl_off

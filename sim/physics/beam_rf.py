@@ -116,6 +116,7 @@ class BeamLight:
     #: the view's ``dds_watch`` of their DDSs (None: no beam on a DDS); the world's callers
     #: of :meth:`_rf_events` ask it first (one comparison while no AD9910 changed)
     _rf_watch: Any = None
+    _rf_detect_t: list[list[int]]
 
     def _attach_beam_rf(self, view: PhyView) -> list[dict[str, BeamRF]]:
         """Per node, role → :class:`BeamRF` of each beam driven by an AD9910 (its ``dds``, or
@@ -192,6 +193,8 @@ class BeamLight:
                 if new != level:
                     events.append((tc, k, order, role, new))
                     level = new
+                    if role == "detect":
+                        self._rf_detect_t[k].append(tc)  # (sim.physics.detection_mapping)
 
     def _next_rf_change(self, t_from: int, t_to: int) -> int:
         """The earliest time in [``t_from``, ``t_to``) (mu) at which the light of a beam on an

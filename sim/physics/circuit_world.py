@@ -4,9 +4,12 @@
 world reads from the timeline, the joint network–memory state while they are entangled
 (:mod:`sim.physics.circuit`), and the memories' exposure to the network ions' light.
 
-Crosstalk exposure: the time each crosstalk beam of the node's network ion is on, read from the
-timeline when the memory is next touched; during an entangler run, the run's length times the
-fraction of each cycle in which the entangler holds that node's pump/excitation outputs high.
+Crosstalk exposure: the time each crosstalk beam of the node's network ion gives light, read
+from the timeline when the memory is next touched, weighted by its light level
+(:mod:`.beam_rf`: a beam on an AD9910 gives none while its DDS sends no RF, whatever its switch;
+the crosstalk rates scale with the beam's light as its other rates do); during an entangler run,
+the run's length times the fraction of each cycle in which the entangler holds that node's
+pump/excitation outputs high, the pump's at its light at the run's start.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ class CircuitWorld:
     _on: list[dict[str, float]]
     _beam_ch: list[dict[str, int]]
     _ent_ch: set[int]
+    _beam_rf: list[dict[str, Any]]
+    _light: Callable[[Any, int], float]  # from BeamLight
 
     def _init_circuit(self) -> None:
         nodes = self.lab.nodes
@@ -58,21 +63,24 @@ class CircuitWorld:
             )
         self._mem_dds: list[tuple[int, int] | None] = [None, None]
         self._gate_since: list[int | None] = [None, None]
-        self._xt_channels: list[list[int]] = [[], []]
+        #: per node, (switch channel, role) of each crosstalk beam
+        self._xt_beams: list[list[tuple[int, str]]] = [[], []]
         self._xt_level: dict[int, bool] = {}
         self._run_light = [0.0, 0.0]  # fraction of each entangler cycle with crosstalk light
-        # per entangler output: the nodes whose memory its light reaches (as often as a
-        # crosstalk beam of that node is wired to it)
-        self._xt_outputs: dict[int, tuple[int, ...]] = {}
+        # per entangler output: the nodes whose memory its light reaches and the beam's role
+        # (as often as a crosstalk beam of that node is wired to it)
+        self._xt_outputs: dict[int, tuple[tuple[int, str], ...]] = {}
         if self.circuit is not None:
             for i, ch_dev in enumerate(self.lab.entangler.outputs):
                 self._xt_outputs[i] = tuple(
-                    k
+                    (k, b)
                     for k, m in enumerate(mems)
                     if m is not None
                     for b in m.crosstalk.beams
                     if getattr(nodes[k], b).device == ch_dev
                 )
+        #: (node, role) of the crosstalk beams wired to the entangler's outputs
+        self._xt_run_roles = sorted({kb for kbs in self._xt_outputs.values() for kb in kbs})
         self._run_light_key: Any = None
 
     def _attach_circuit(self, ttl: Callable[[str, str], int]) -> None:
@@ -84,8 +92,8 @@ class CircuitWorld:
                 self._beam_ch[k]["memory"] = ttl(m.drive.switch, f"{node.name}.memory drive")
                 _kind, spi, extra = self.view.resolve_device(m.drive.dds)
                 self._mem_dds[k] = (spi, int(extra.get("cs", 0)))
-                self._xt_channels[k] = [
-                    self._beam_ch[k][b] for b in m.crosstalk.beams if b in self._beam_ch[k]
+                self._xt_beams[k] = [
+                    (self._beam_ch[k][b], b) for b in m.crosstalk.beams if b in self._beam_ch[k]
                 ]
             if node.gate is not None:
                 self._beam_ch[k]["gate"] = ttl(node.gate.switch, f"{node.name}.gate")
@@ -202,20 +210,39 @@ class CircuitWorld:
             return
         for k in range(2):
             on_s = 0.0
-            for ch in self._xt_channels[k]:
+            for ch, role in self._xt_beams[k]:
                 if ch in self._ent_ch:
                     continue  # the entangler's outputs: counted per run (_runs_exposed)
-                level = self._xt_level.get(ch, False)
-                t_prev = c.t_mu
-                for t, lvl in self.view.ttl_levels(ch, c.t_mu, t_mu):
-                    if level:
-                        on_s += (t - t_prev) * self.mu_s
-                    level, t_prev = bool(lvl), t
-                if level:
-                    on_s += (t_mu - t_prev) * self.mu_s
-                self._xt_level[ch] = level
+                on_s += self._lit_s(ch, self._beam_rf[k].get(role), c.t_mu, t_mu)
             c.expose(k, on_s)
         c.sync(t_mu)
+
+    def _lit_s(self, ch: int, rf: Any, t0: int, t1: int) -> float:
+        """The light a crosstalk beam (switch channel ``ch``; ``rf``: its
+        :class:`~.beam_rf.BeamRF`, None without a DDS: the lab's light while the switch is
+        open) gave in [``t0``, ``t1``), in seconds at the lab's light: its open time, each
+        stretch weighted by the light level its DDS gives then (:meth:`BeamLight._light`)."""
+        view = self.view
+        assert view is not None
+        events: list[tuple[int, Any]] = list(view.ttl_levels(ch, t0, t1))
+        if rf is not None:
+            mark = view.dds_changes(rf.spi, rf.cs)
+            if mark is None or mark[2] >= t0:
+                events += [(t, None) for t in view.dds_change_times(rf.spi, rf.cs, t0, t1)]
+                events.sort(key=lambda e: e[0])
+        on = self._xt_level.get(ch, False)
+        light = (1.0 if rf is None else self._light(rf, t0)) if on else 0.0
+        lit_mu = 0.0
+        t_prev = t0
+        for t, lvl in events:
+            lit_mu += (t - t_prev) * light
+            if lvl is not None:
+                on = bool(lvl)
+            light = (1.0 if rf is None else self._light(rf, t)) if on else 0.0
+            t_prev = t
+        lit_mu += (t1 - t_prev) * light
+        self._xt_level[ch] = on
+        return lit_mu * self.mu_s
 
     def memory_state(self, t_mu: int | None = None) -> np.ndarray:
         """The two memory qubits' 4×4 state (basis |m_A m_B⟩) at ``t_mu`` (default: processed
@@ -226,19 +253,31 @@ class CircuitWorld:
         self._sync_memory(t)
         return self.circuit.memory_state(t)
 
-    def _note_run_light(self, outputs: dict[int, tuple[int, int]], cycle_mu: int) -> None:
-        """Per node, the fraction of an entangler cycle with its crosstalk outputs high."""
+    def _note_run_light(
+        self, outputs: dict[int, tuple[int, int]], cycle_mu: int, t_run: int
+    ) -> None:
+        """Per node, the fraction of an entangler cycle with its crosstalk outputs high, each
+        weighted by its beam's light at the run's start ``t_run`` (mu; :meth:`_xt_light`)."""
         if self.circuit is None:
             return
-        key = (tuple(outputs.items()), cycle_mu)
+        roles = self._xt_run_roles
+        lights = tuple(self._xt_light(k, b, t_run) for k, b in roles)
+        key = (tuple(outputs.items()), cycle_mu, lights)
         if key == self._run_light_key:
             return  # the same configuration as the last run: the same fractions
+        light = dict(zip(roles, lights))
         frac = [0.0, 0.0]
         for i, (start, stop) in outputs.items():
-            for k in self._xt_outputs.get(i, ()):
-                frac[k] += max(stop - start, 0) / cycle_mu
+            for k, b in self._xt_outputs.get(i, ()):
+                frac[k] += max(stop - start, 0) / cycle_mu * light[k, b]
         self._run_light = frac
         self._run_light_key = key
+
+    def _xt_light(self, k: int, role: str, t_mu: int) -> float:
+        """The light level of node ``k``'s beam ``role`` at ``t_mu`` (1: the lab's; a beam
+        without a DDS always 1)."""
+        rf = self._beam_rf[k].get(role)
+        return 1 if rf is None else self._light(rf, t_mu)
 
     def _runs_exposed(self, run_s: float) -> None:
         """Entangler runs of total length ``run_s`` happened: the network ions were pumped

@@ -40,7 +40,7 @@ class EntanglerRuns:
     advance: Callable[..., None]
     jones_pair: Callable[[int], Any]
     _close_period: Callable[[bool, int, int], None]
-    _note_run_light: Callable[[dict[int, tuple[int, int]], int], None]  # from CircuitWorld
+    _note_run_light: Callable[[dict[int, tuple[int, int]], int, int], None]  # (CircuitWorld)
     _runs_exposed: Callable[[float], None]
     _n_modes: tuple[float, ...] | None = None
     #: the last windows given to :meth:`cycle_model` (outputs, gates, cycle), their key part
@@ -74,8 +74,8 @@ class EntanglerRuns:
         """
         if t_start_mu is not None:
             self.advance(t_start_mu)
-        self._note_run_light(outputs, cycle_mu)
         t_run = self._t if t_start_mu is None else t_start_mu
+        self._note_run_light(outputs, cycle_mu, t_run)
         jones = self.jones_pair(t_run)
         self._run_jones = jones
         last = self._last_model

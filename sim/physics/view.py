@@ -8,7 +8,7 @@ times are RTIO machine units (mu, 1 ns on Kasli), int64.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -118,13 +118,32 @@ class PhyView(Protocol):
 
 
 class World(Protocol):
-    """What the engine calls (implemented by :class:`sim.physics.world.PhysicsWorld`)."""
+    """What the engine calls of an input source attached to it (implemented by
+    :class:`sim.physics.world.PhysicsWorld` and :class:`sim.rtio.loopback.LoopbackWorld`)."""
 
     def attach(self, view: PhyView) -> None: ...
 
     def input_edges(self, channel: int, t_end_mu: int) -> list[tuple[int, int]]:
         """New level transitions ``(t_mu, level)`` on input ``channel`` with t < t_end_mu,
         time-ordered, each returned once. Every output with timestamp < t_end_mu is final."""
+        ...
+
+    def quiet_until(self, channel: int, t_need_mu: int) -> int:
+        """A time (mu) up to which :meth:`input_edges` of ``channel`` finds nothing and moves
+        nothing, as long as no output is submitted meanwhile (``-(1 << 62)``: it cannot tell);
+        it may stop short of ``t_need_mu``."""
+        ...
+
+    @property
+    def processed_mu(self) -> int:
+        """Time (mu) up to which the world has turned outputs into its state: the outputs'
+        history before it is no longer read (``1 << 62``: it keeps no such state)."""
+        ...
+
+    @property
+    def wires(self) -> Mapping[int, Sequence[Sequence[int]]]:
+        """Cables from outputs to inputs: input channel → ``[out_channel, …]`` each (the
+        outputs' level history is read on demand, never retired); empty for none."""
         ...
 
     def reset(self) -> None: ...

@@ -15,9 +15,10 @@ is later than the requested ``t_end`` are fired alone. During an entangler run (
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -26,14 +27,15 @@ from sim.physics.period_tracking import PeriodTracking
 from sim.rtio.channels import Kind
 from sim.rtio.views import NEVER
 
-from .attempts import HERALD_PATTERNS, CycleModel, phase_unitary
+from .attempts import CycleModel
 from .beam_rf import BeamLight, beam_level
-from .bsa import ORIGIN_A, ORIGIN_B, build_round
 from .circuit import CircuitRecord
 from .circuit_world import CIRCUIT_ROLES, CircuitWorld
 from .click_law import ClickLaw
 from .cycle_world import THERMAL_KEY_TOL, EntanglerRuns
+from .detection_mapping import DetectionMapping
 from .detectors import ClickChannel, ClickRecord
+from .excitation_rounds import JOIN_WINDOW_TAU, ExcitationRounds
 from .ions import (
     IonPair,
     Thermal,
@@ -43,10 +45,9 @@ from .ions import (
     measure_z,
 )
 from .lab import Lab, LabError
-from .photon_modes import node_emission, pulse_stats, thermal_overlap
 from .planned import PlannedWindows, linear_step
 from .polarisation import PolarisationRecord, PolarisationTracking
-from .quiet import QuietAttempts, round_overlap
+from .quiet import QuietAttempts
 from .quiet_skip import QuietSkips
 from .readout import fluorescence_rates, poisson_click_mu
 from .transients import QuietTransients
@@ -54,8 +55,8 @@ from .view import PhyView
 
 __all__ = ["JOIN_WINDOW_TAU", "THERMAL_KEY_TOL", "PhysicsWorld", "WorldRecord"]
 
-JOIN_WINDOW_TAU = 5.0
 _ROLES = ("cool", "repump", "pump", "excite", "detect", "qubit", "ref")
+_NO_WIRES: Mapping[int, Sequence[Sequence[int]]] = MappingProxyType({})
 _ORDER = {r: i for i, r in enumerate(_ROLES + CIRCUIT_ROLES)}
 
 
@@ -91,6 +92,8 @@ class PhysicsWorld(
     PolarisationTracking,
     EntanglerRuns,
     BeamLight,
+    DetectionMapping,
+    ExcitationRounds,
 ):
     """Physics of the two-node link behind the RTIO engine.
 
@@ -152,6 +155,7 @@ class PhysicsWorld(
         # the period between two entangler runs, for fast-forwarding identical timeouts
         self._init_period_tracking()
         self._init_circuit()
+        self._init_mapping()
         self._init_quiet_attempts()  # ... and quiet CPU attempts (.quiet)
         self._init_click_law()  # ... whose click passes are drawn in law (.click_law)
         self._init_polarisation(drift_seed)
@@ -302,6 +306,12 @@ class PhysicsWorld(
         """Time up to which outputs have been turned into physics, in mu."""
         return self._t
 
+    @property
+    def wires(self) -> Mapping[int, Sequence[Sequence[int]]]:
+        """No cables (:class:`~sim.physics.view.World`): the physics reads outputs through
+        :meth:`advance`."""
+        return _NO_WIRES
+
     # ---- timeline processing -----------------------------------------------------------------
     def advance(self, t_end_mu: int, *, lazy: bool = False) -> None:
         """Turn all outputs with timestamp < ``t_end_mu`` into physics (idempotent).
@@ -411,11 +421,12 @@ class PhysicsWorld(
         node = self.lab.nodes[k]
         if role in CIRCUIT_ROLES:
             self._circuit_event(t, k, role, level, was)
-        elif role == "detect" and level and not was:
-            bit = self._net_measure(k, measure_z)
-            if node.readout.prep_error and self.rng.random() < node.readout.prep_error:
-                bit ^= 1  # imperfect state mapping (shelving) before the fluorescence
-            self._bright[k] = bit
+        elif role == "detect":
+            if level and not was:
+                # imperfect state mapping (shelving) before the fluorescence: one draw a detection
+                self._bright[k] = self._net_measure(k, measure_z) ^ self._mapping_error(t, k)
+            elif was and not level:
+                self._detect_dark(t, k)
         elif role == "excite":
             if node.excite.mode == "pulsed" and level and not was:
                 self._stage(k, t, t)
@@ -425,114 +436,6 @@ class PhysicsWorld(
                 elif not level and was and self._aom_since[k] is not None:
                     self._stage(k, self._aom_since[k], t)  # type: ignore[arg-type]
                     self._aom_since[k] = None
-
-    def _stage(self, k: int, start: int, stop: int) -> None:
-        # (called at the event that completes the excitation: ``stop`` is its time)
-        window = JOIN_WINDOW_TAU * self.lab.nodes[k].species.lifetime_s / self.mu_s
-        for i, (k2, s2, e2) in enumerate(self._staged):
-            if k2 != k and abs(s2 - start) <= window:
-                del self._staged[i]
-                self._fire({k: (start, stop), k2: (s2, e2)}, stop)
-                return
-        self._staged.append((k, start, stop))
-
-    def _flush_staged(self, t_now: int | None) -> None:
-        keep = []
-        for k, s, e in self._staged:
-            window = JOIN_WINDOW_TAU * self.lab.nodes[k].species.lifetime_s / self.mu_s
-            if t_now is None or t_now > s + window:
-                self._fire({k: (s, e)})
-            else:
-                keep.append((k, s, e))
-        self._staged = keep
-
-    def _fire(self, exc: dict[int, tuple[int, int]], t_event: int | None = None) -> None:
-        """One excitation round of one or both nodes through the analyser (``t_event``: the
-        time of the beam event that fired both nodes' round, None for one fired alone)."""
-        self._check_excitation()
-        lab = self.lab
-        ems: list[Any] = [None, None]
-        stats: list[Any] = [None, None]
-        memo = self._emissions
-        ekeys: list[tuple | None] = [None, None]
-        for k, (s, e) in exc.items():
-            node = lab.nodes[k]
-            # (the pulse's statistics depend on its length only, and its emission on them and
-            # the path's Jones matrix: kept by those)
-            ekey = ekeys[k] = (k, e - s, e != 0, self.path_jones(k, s))
-            hit = memo.get(ekey)
-            if hit is None:
-                if len(memo) >= 256:
-                    memo.clear()
-                st = pulse_stats(node, s, e)
-                hit = memo[ekey] = (st, node_emission(node, st, jones=ekey[3]))
-            stats[k], ems[k] = hit
-        offsets, dt = self._offsets(exc)
-        # (mode_overlap's operations, its photon-offset part kept per offset)
-        thermal = self.ions.thermal
-        m = round_overlap(thermal_overlap(lab, self._timed(dt), tuple([t.n for t in thermal])))
-        src = None if t_event is None else self._open_fire_source(exc, t_event, ekeys, stats)
-        self._fire_round(exc, ekeys, ems, stats, offsets, dt, m, self.ions.rho, src)
-
-    def _offsets(self, exc: dict[int, tuple[int, int]]) -> tuple[list[float], float]:
-        """The photon time offsets (s) of the excitations ``exc`` and their difference; the
-        coherence origins set to their starts."""
-        offsets = [0.0, 0.0]
-        for k, (s, _e) in exc.items():
-            node = self.lab.nodes[k]
-            offsets[k] = s * self.mu_s + node.excite.delay_s + node.optics.photon_delay_s
-            self._coh_t0[k] = s * self.mu_s
-        return offsets, (offsets[0] - offsets[1] if len(exc) == 2 else 0.0)
-
-    def _fire_round(
-        self,
-        exc: dict[int, tuple[int, int]],
-        ekeys: list,
-        ems: list,
-        stats: list,
-        offsets: list[float],
-        dt: float,
-        m: float,
-        rho: np.ndarray,
-        src: Any,
-    ) -> None:
-        """The round of :meth:`_fire` from the ions' state ``rho`` at mode overlap ``m``: its
-        pattern (:meth:`_round_pattern`), the ions' conditional state, the photons' arrivals on
-        the detectors (``src``: the round's :class:`~.click_law.FireSource`, or None)."""
-        lab = self.lab
-        acc = self._acceptances
-        # (the table of these emissions, by their keys: build_round's own cache hashes them)
-        tkey = (ekeys[0], ekeys[1], m)
-        table = self._tables.get(tkey)
-        if table is None:
-            if len(self._tables) >= 256:
-                self._tables.clear()
-            table = self._tables[tkey] = build_round(ems[0], ems[1], m, acc, (0.0,) * 4)
-        start = table.start(rho)
-        key = (ems[0], ems[1], dt, acc)
-        pattern = self._round_pattern(start, key, m, tuple((k, *w) for k, w in exc.items()), src)
-        self.ions.rho = start.conditional_state(pattern)
-        if pattern == 0:
-            return
-        r = start.draw_record(self.rng, pattern)
-        true_t = [math.nan] * 4
-        for i, det in enumerate(lab.bsa.detectors):
-            if not pattern >> i & 1:
-                continue
-            o = int(table.origin[r, i])
-            if o not in (ORIGIN_A, ORIGIN_B):
-                emitting = sorted(exc)
-                o = emitting[int(self.rng.integers(len(emitting)))]
-            t = offsets[o] + stats[o].sample_times_one(self.rng)
-            true_t[i] = t
-            rec = t + (self.rng.normal(0.0, det.jitter_s) if det.jitter_s > 0 else 0.0)
-            self._channels[self._det_ch[i]].add_arrivals([math.floor(rec / self.mu_s)])
-        if pattern in HERALD_PATTERNS:
-            h = next(i for i in range(0, 4, 2) if pattern >> i & 1)
-            v = next(i for i in range(1, 4, 2) if pattern >> i & 1)
-            wq = 0.5 * (lab.nodes[0].omega_q + lab.nodes[1].omega_q)
-            u = phase_unitary(wq * (true_t[h] - true_t[v]))
-            self.ions.rho = u @ self.ions.rho @ u.conj().T
 
     def _evolve(self, t_a: int, t_b: int) -> None:
         """Continuous physics on [t_a, t_b) with the beams as they are."""

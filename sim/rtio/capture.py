@@ -16,7 +16,7 @@ from itertools import cycle
 from typing import Any, Callable, NamedTuple, Protocol, runtime_checkable
 
 from sim.rtio.lane_replay import LaneReplay
-from sim.rtio.unlogged import UnloggedPlan, unlogged_channels
+from sim.rtio.unlogged import QuietSkipper, UnloggedPlan, unlogged_channels
 
 __all__ = ["Submission", "Period", "FastForwardPhy", "PeriodCapture"]
 
@@ -157,8 +157,9 @@ def _shifted_times(tss: list[int], shifts: Sequence[int]) -> list[int]:
 
 
 @runtime_checkable
-class FastForwardPhy(Protocol):
-    """A PHY that takes part in :meth:`PeriodCapture.repeat_period`."""
+class FastForwardPhy(QuietSkipper, Protocol):
+    """A PHY that takes part in :meth:`PeriodCapture.repeat_period` (and says on which inputs the
+    passes it skips are quiet)."""
 
     def period_signature(self) -> Any:
         """What decides the PHY's next run (and the physics of the pass), or None."""

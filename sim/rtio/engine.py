@@ -23,7 +23,7 @@ end of a kernel.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sim.fastforward import CyclePhy, CycleWorld
 from sim.rtio.capture import Period, PeriodCapture
@@ -32,10 +32,14 @@ from sim.rtio.costs import CostProfile
 from sim.rtio.counter import Counter
 from sim.rtio.dma import DMACache
 from sim.rtio.inputs import DEFAULT_FIFO_DEPTH, InputChannel, InputReads
+from sim.rtio.phy.interface import InputSource, OutputObserver, Resettable, implements
 from sim.rtio.sed import UNDERFLOW_MARGIN_COARSE, SEDOutputs
 from sim.rtio.summary import AsyncError, Diagnostics
 from sim.rtio.timeline import Timeline
 from sim.rtio.views import PhyViews
+
+if TYPE_CHECKING:
+    from sim.physics.view import World
 
 __all__ = [
     "RTIOEngine",
@@ -121,6 +125,10 @@ class RTIOEngine(
         #: kernels that have ended on this engine (:meth:`end_kernel`): an experiment refused in
         #: build or prepare that ran none never reached the core device
         self.kernels_ended = 0
+        #: the PHYs that ``rtio_init`` resets, by channel (declared as they are added)
+        self._resettable: dict[int, Resettable] = {}
+        #: submissions logged after the last retiring (what it kept, :mod:`sim.rtio.retire`)
+        self.retire_base = 0
         self._init_timeline()
         self._init_counter(costs)
         self._init_sed(lane_count, lane_depth)
@@ -163,9 +171,11 @@ class RTIOEngine(
     ) -> ChannelState:
         """Declare a channel's PHY kind and device name (idempotent).
 
-        :param phy: PHY model; if it has ``on_output(ts, addr, data)`` it sees every accepted
-            submission immediately; if it has ``input_events(t_end)`` it feeds an input FIFO of
-            ``input_depth`` events; a :class:`~sim.fastforward.CyclePhy` is handed the attached
+        :param phy: PHY model; what it takes part in is declared by the protocols of
+            :mod:`sim.rtio.phy.interface`: an :class:`~sim.rtio.phy.interface.OutputObserver`
+            sees every accepted submission immediately; an
+            :class:`~sim.rtio.phy.interface.InputSource` feeds an input FIFO of ``input_depth``
+            events; a :class:`~sim.fastforward.CyclePhy` is handed the attached
             :class:`~sim.fastforward.CycleWorld`.
         """
         st = self.channel(channel)
@@ -175,10 +185,11 @@ class RTIOEngine(
             st.name = name
         if phy is not None and st.phy is None:
             st.phy = phy
-            hook = getattr(phy, "on_output", None)
-            if hook is not None:
-                self.add_output_hook(channel, hook)
-            if hasattr(phy, "input_events"):
+            if implements(phy, OutputObserver):
+                self.add_output_hook(channel, phy.on_output)
+            if implements(phy, Resettable):
+                self._resettable[channel] = phy
+            if implements(phy, InputSource):
                 inp = InputChannel(channel, phy, input_depth or DEFAULT_FIFO_DEPTH)
                 if self.recorder is not None:
                     inp.marks = self.recorder.exceptions
@@ -203,13 +214,11 @@ class RTIOEngine(
 
             st.hook = both
 
-    def attach_world(self, world: Any) -> None:
+    def attach_world(self, world: World) -> None:
         """Attach an input source (loopback wiring, physics); it is asked for edges lazily. The
         first :class:`~sim.fastforward.CycleWorld` is handed to the PHYs that execute runs."""
         self.worlds.append(world)
-        attach = getattr(world, "attach", None)
-        if attach is not None:
-            attach(self)
+        world.attach(self)
         if self.cycle_world is None and isinstance(world, CycleWorld):
             self.cycle_world = world
             for st in self.channels.values():
@@ -227,11 +236,11 @@ class RTIOEngine(
         self._reset_lanes()
         for inp in self.inputs.values():
             inp.fill(self.counter)
-        for st in self.channels.values():
+        resettable = self._resettable
+        for ch, st in self.channels.items():
             st.drop_after(cc)  # events still waiting in the lanes are flushed
-            phy = st.phy
-            if phy is not None and hasattr(phy, "rtio_reset"):
-                phy.rtio_reset(self.counter)
+            if ch in resettable:
+                resettable[ch].rtio_reset(self.counter)
         for inp in self.inputs.values():
             inp.reset()
         if self.drtio is not None:

@@ -23,16 +23,25 @@ from __future__ import annotations
 
 from collections import deque
 from operator import itemgetter
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from sim.rtio.errors import RTIOOverflow
 from sim.rtio.exception_log import ExceptionMark, RTIOException
+from sim.rtio.phy.interface import InputSource, SelfTimed, WaitsQuietly, implements
 from sim.rtio.views import NEVER
+
+if TYPE_CHECKING:
+    from sim.physics.view import World
 
 __all__ = ["InputChannel", "InputReads", "DEFAULT_FIFO_DEPTH", "SPI_FIFO_DEPTH"]
 
 DEFAULT_FIFO_DEPTH = 64
 SPI_FIFO_DEPTH = 4
+
+
+def _cannot_tell(t_need: int) -> int:
+    """The answer of a PHY that cannot say until when it is quiet."""
+    return -NEVER
 
 
 class InputChannel:
@@ -49,9 +58,12 @@ class InputChannel:
         "marks",
         "waiting",
         "quiet_to",
+        "next_self_event",
+        "waits_quietly",
+        "phy_quiet_until",
     )
 
-    def __init__(self, channel: int, phy: Any, depth: int = DEFAULT_FIFO_DEPTH) -> None:
+    def __init__(self, channel: int, phy: InputSource, depth: int = DEFAULT_FIFO_DEPTH) -> None:
         self.channel = channel
         self.depth = depth
         self.phy = phy
@@ -65,6 +77,16 @@ class InputChannel:
         #: said it produces nothing before since it was last asked (None: not known)
         self.waiting = False
         self.quiet_to: int | None = None
+        #: the PHY's :meth:`~sim.rtio.phy.interface.SelfTimed.next_self_event`, or None
+        self.next_self_event = (
+            cast(SelfTimed, phy).next_self_event if implements(phy, SelfTimed) else None
+        )
+        #: the PHY can say until when it produces nothing (:class:`~.phy.interface.WaitsQuietly`),
+        #: by its ``quiet_until`` (else a stand-in that never can; not asked then)
+        self.waits_quietly = implements(phy, WaitsQuietly)
+        self.phy_quiet_until = (
+            cast(WaitsQuietly, phy).quiet_until if self.waits_quietly else _cannot_tell
+        )
 
     def generate(self, t_end: int) -> None:
         """Ask the PHY for all events that arrive before ``t_end`` (mu, RTIO counter time).
@@ -77,7 +99,7 @@ class InputChannel:
         if self.waiting:
             quiet = self.quiet_to
             if quiet is None:
-                quiet = self.quiet_to = self.phy.quiet_until(t_end)
+                quiet = self.quiet_to = self.phy_quiet_until(t_end)
             if t_end <= quiet:
                 self.t_gen = t_end
                 return
@@ -157,9 +179,9 @@ class InputReads:
 
     def _init_inputs(self) -> None:
         self.inputs: dict[int, InputChannel] = {}
-        self.worlds: list[Any] = []
-        #: the worlds' ``quiet_until`` (None: a world that cannot tell), for as many worlds
-        self._quiets: list[Callable[[int, int], int] | None] = []
+        self.worlds: list[World] = []
+        #: the worlds' ``quiet_until``, for as many worlds
+        self._quiets: list[Callable[[int, int], int]] = []
         #: a time tagger's feed (:class:`sim.tag_feed.TagFeed`) copying input edges, else None
         self.tag_tap: Callable[[int, list[tuple[int, int]]], None] | None = None
 
@@ -215,7 +237,7 @@ class InputReads:
         event, an SPI transfer) bounds the look-ahead exactly; otherwise the engine looks ahead in
         growing chunks (worlds then see outputs submitted later within the last chunk as
         missing)."""
-        hint = getattr(inp.phy, "next_self_event", None)
+        hint = inp.next_self_event
         if hint is not None:
             t_self = hint()
             if t_self is not None:
@@ -277,7 +299,7 @@ class InputReads:
         :meth:`_read`: the same reads, counter charges and events, the events the PHY has
         already produced moved and read in place (a readout's clicks cost no call each), the
         PHY asked only when it may produce something (:attr:`InputChannel.waiting`)."""
-        inp.waiting = hasattr(inp.phy, "quiet_until")
+        inp.waiting = inp.waits_quietly
         inp.quiet_to = None
         try:
             return self._count_loop(inp, timeout_mu, cost)
@@ -377,15 +399,14 @@ class InputReads:
 
     def quiet_until(self, channel: int, t_need: int) -> int:
         """A time (mu) before which :meth:`world_edges` of ``channel`` gives nothing and moves no
-        world, as long as nothing is submitted meanwhile (the earliest of the worlds'; one
-        that cannot tell gives nothing beyond ``-1 << 62``); it may stop short of ``t_need``
-        once that is clearly not reached."""
+        world, as long as nothing is submitted meanwhile (the earliest of the worlds'); it may
+        stop short of ``t_need`` once that is clearly not reached."""
         h = NEVER
         quiets = self._quiets
         if len(quiets) != len(self.worlds):  # (worlds are only ever added)
-            quiets = self._quiets = [getattr(w, "quiet_until", None) for w in self.worlds]
+            quiets = self._quiets = [w.quiet_until for w in self.worlds]
         for q in quiets:
-            t = q(channel, t_need) if q is not None else -NEVER
+            t = q(channel, t_need)
             if t < h:
                 h = t
                 if h < t_need:

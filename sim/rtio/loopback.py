@@ -2,7 +2,7 @@
 """Loopback wiring: outputs of TTL-like channels fed to input channels with a fixed delay, as the
 ``loop_out`` → ``loop_in`` cable of ARTIQ's hardware testbench
 (``artiq/test/hardware_testbench.py``, ``test_rtio.py::Loopback`` measures 20–170 ns on Kasli DIO).
-Implements the World protocol.
+Implements :class:`sim.physics.view.World`.
 """
 
 from __future__ import annotations
@@ -56,6 +56,11 @@ class LoopbackWorld:
         if len(wires) > 1:
             out.sort(key=lambda e: e[0])
         return out
+
+    @property
+    def processed_mu(self) -> int:
+        """It keeps no state made of outputs (it reads their levels on demand, :attr:`wires`)."""
+        return -_NEG
 
     def quiet_until(self, channel: int, t_need_mu: int) -> int:
         """:meth:`PhysicsWorld.quiet_until <sim.physics.world.PhysicsWorld.quiet_until>`: an

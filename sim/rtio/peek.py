@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.rtio.channels import Kind, Trace
+from sim.rtio.phy.ttl_input import TTLInputPhy
 
 __all__ = ["Peek"]
 
@@ -33,7 +34,8 @@ class Peek:
             inp = self.engine.inputs.get(ch)
             if inp is not None:
                 inp.generate(self.engine.counter + 1)
-            return [e for e in getattr(phy, "log", []) if t_from_mu <= e[0] < t_to_mu]
+            log = phy.log if isinstance(phy, TTLInputPhy) else []
+            return [e for e in log if t_from_mu <= e[0] < t_to_mu]
         kind, ch, extra = self._channel(signal)
         if Kind(kind).trace is Trace.DDS:
             return self.engine.dds_states(ch, extra["cs"], t_from_mu, t_to_mu)

@@ -9,10 +9,10 @@ and, for the input PHYs, from the first control event they have not consumed. So
 file is recorded and the logs have grown past :data:`RETIRE_AFTER_EVENTS` submissions,
 :func:`retire_history` drops what lies more than :data:`KEEP_MU` before both the RTIO counter and
 every world's position (keeping each timeline's last state before that point, so levels and DDS
-states *at* any later time are unchanged). Retired submissions still count in ``n_outputs``.
-The threshold counts what was logged since the last retiring kept (:attr:`RETIRE_BASE`): what
-lies within :data:`KEEP_MU` stays, and a loop whose ``KEEP_MU`` holds more than the threshold
-would otherwise retire a handful of submissions at every check, each time walking every channel.
+states *at* any later time are unchanged). Retired submissions still count in ``n_outputs``. The
+threshold counts what was logged since the last retiring kept (the engine's ``retire_base``): what
+lies within :data:`KEEP_MU` stays, and a loop whose ``KEEP_MU`` holds more than the threshold would
+otherwise retire a handful of submissions at every check, each time walking every channel.
 
 What is never retired: a channel whose log holds out-of-order submissions not yet resolved
 (``flagged``), clock generators (their waveform is computed from all their words), and outputs
@@ -26,8 +26,10 @@ from bisect import bisect_left, bisect_right
 from typing import Any
 
 from sim.rtio.channels import ChannelState, Kind
+from sim.rtio.phy.entangler_pair import EntanglerPairing
+from sim.rtio.phy.ttl_input import TTLInputPhy
 
-__all__ = ["KEEP_MU", "RETIRE_AFTER_EVENTS", "RETIRE_BASE", "RETIRE_EVERY", "retire_history"]
+__all__ = ["KEEP_MU", "RETIRE_AFTER_EVENTS", "RETIRE_EVERY", "retire_history"]
 
 #: history kept before the oldest point still read, in mu (10 ms: about two heralds)
 KEEP_MU = 10_000_000
@@ -41,10 +43,6 @@ RETIRE_AFTER_EVENTS = 2_000
 RETIRE_EVERY = 8
 
 
-#: the engine's attribute holding the submissions logged after the last retiring (what it kept)
-RETIRE_BASE = "retire_base"
-
-
 def retire_history(engine: Any, *, threshold: int | None = None) -> int:
     """Drop the engine's history that nothing reads any more (see the module docstring) once more
     than ``threshold`` (default :data:`RETIRE_AFTER_EVENTS`) submissions are logged beyond what the
@@ -55,15 +53,13 @@ def retire_history(engine: Any, *, threshold: int | None = None) -> int:
     channels: dict[int, ChannelState] = engine.channels
     limit = RETIRE_AFTER_EVENTS if threshold is None else threshold
     logged = sum([len(st.log) for st in channels.values()])
-    if logged <= limit + getattr(engine, RETIRE_BASE, 0):
+    if logged <= limit + engine.retire_base:
         return 0
     horizon = engine.counter
     loop_sources: set[int] = set()
     for world in engine.worlds:
-        processed = getattr(world, "processed_mu", None)
-        if processed is not None:
-            horizon = min(horizon, int(processed))
-        for wires in getattr(world, "wires", {}).values():
+        horizon = min(horizon, int(world.processed_mu))
+        for wires in world.wires.values():
             loop_sources.update(w[0] for w in wires)
     horizon -= KEEP_MU
     retired = 0
@@ -73,26 +69,24 @@ def retire_history(engine: Any, *, threshold: int | None = None) -> int:
     for timeline in engine.dds.values():
         _keep_from(timeline.t, horizon, timeline.s)
     engine.outputs_before += retired  # n_outputs still counts them
-    setattr(engine, RETIRE_BASE, logged - retired)
+    engine.retire_base = logged - retired
     return retired
 
 
 def _retire_channel(st: ChannelState, horizon: int) -> int:
     """Drop ``st``'s submissions before ``horizon`` that its consumers have passed."""
     phy = st.phy
-    log = getattr(phy, "log", None)
-    if isinstance(log, list) and log:  # input events (ts, data): read by peek only
-        del log[: bisect_left(log, (horizon,))]
-    herald_log = getattr(phy, "herald_log", None)
-    if isinstance(herald_log, list) and herald_log:
-        del herald_log[: bisect_left(herald_log, (horizon,))]
+    ttl_in = phy if isinstance(phy, TTLInputPhy) else None
+    if ttl_in is not None and ttl_in.log:  # input events (ts, data): read by peek only
+        del ttl_in.log[: bisect_left(ttl_in.log, (horizon,))]
+    if isinstance(phy, EntanglerPairing) and phy.herald_log:
+        del phy.herald_log[: bisect_left(phy.herald_log, (horizon,))]
     raw = st.raw
     if st.flagged or st.kind == Kind.CLKGEN or not raw:
         return 0
     k = bisect_left(raw, (horizon,))
-    ctrl = getattr(phy, "ctrl_idx", None)
-    if isinstance(ctrl, int):
-        k = min(k, ctrl)
+    if ttl_in is not None:  # its gate controls not yet taken (``ctrl_idx``)
+        k = min(k, ttl_in.ctrl_idx)
     view = st.level_view
     if view is not None:
         if view.idx < k:
@@ -103,8 +97,8 @@ def _retire_channel(st: ChannelState, horizon: int) -> int:
     del raw[:k]
     st.checked = max(st.checked - k, 0)
     st._res_len = -1
-    if isinstance(ctrl, int):
-        phy.ctrl_idx = ctrl - k
+    if ttl_in is not None:
+        ttl_in.ctrl_idx -= k
     if view is not None:
         view.idx -= k
         _keep_from(view.t, horizon, view.lv)

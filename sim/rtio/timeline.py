@@ -39,7 +39,7 @@ class Timeline:
         self._par_top = False
         #: the drivers' inlined output paths must go to the engine: a bare statement of a
         #: parallel block runs or outputs are routed (``_par_top or _routed``, one flag for the
-        #: per-event check; :func:`sim.rtio.sed.ttl_pulse`)
+        #: per-event check; :func:`sim.rtio.ttl_outputs.ttl_pulse`)
         self._diverted = False
         self._mu_of: dict[float, int] = {}
         # the last duration of ``delay`` and of ``ttl.pulse`` (NaN: none) with its mu, checked

@@ -12,10 +12,10 @@ in such passes are then never read:
 * a TTL output whose level view has turned everything before them into levels, one pass of which
   leaves the view as it found it, with every world past them: the worlds read levels only from
   where they stand, and the view's state after the passes is the one it has;
-* a TTL input's gate controls (:class:`~sim.rtio.phy.ttl.TTLInputPhy`), on a channel on which the
-  skipping party says the passes bring no input edge (its ``quiet_inputs``), while the PHY has
-  consumed every control and edge before them: it applies them at once
-  (:meth:`~sim.rtio.phy.ttl.TTLInputPhy.absorb_controls`), as its next read would.
+* a TTL input's gate controls (:class:`~sim.rtio.phy.ttl_input.TTLInputPhy`), on a channel on
+  which the skipping party says the passes bring no input edge (its ``quiet_inputs``), while the
+  PHY has consumed every control and edge before them: it applies them at once
+  (:meth:`~sim.rtio.phy.ttl_input.TTLInputPhy.absorb_controls`), as its next read would.
 
 Such a channel's repeats are counted (``n_outputs``) but not logged, which is what retiring them at
 once would leave; everything else (a waveform file recorded, a PHY of another kind, a channel
@@ -27,14 +27,24 @@ waveform file (retiring already drops what lies further back).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sim.rtio.channels import ChannelState, Kind
 from sim.rtio.phy.ttl import TTLOutPhy
+from sim.rtio.phy.ttl_input import TTLInputPhy
 
-__all__ = ["UnloggedPlan", "unlogged_channels"]
+__all__ = ["QuietSkipper", "UnloggedPlan", "unlogged_channels"]
+
+
+class QuietSkipper(Protocol):
+    """What this module asks of the party that skipped the passes (an entangler PHY's
+    fast-forward, the CPU loop's attempt skipper)."""
+
+    def quiet_inputs(self) -> Collection[int]:
+        """The input channels to which the skipped passes brought no edge."""
+        ...
 
 
 class Period(Protocol):
@@ -79,7 +89,7 @@ def plan_of(engine: Any, period: Period) -> UnloggedPlan:
         if st.kind != Kind.TTL_OUT and st.kind != Kind.TTL_INOUT:
             continue
         phy = st.phy
-        if not (phy is None or isinstance(phy, TTLOutPhy) or hasattr(phy, "absorb_controls")):
+        if not (phy is None or isinstance(phy, (TTLOutPhy, TTLInputPhy))):
             continue
         addrs = [a for _, a, _ in evs]
         if 3 in addrs:
@@ -91,15 +101,13 @@ def plan_of(engine: Any, period: Period) -> UnloggedPlan:
 
 
 def unlogged_channels(
-    engine: Any, period: Period, shifts: Sequence[int], skipper: Any
+    engine: Any, period: Period, shifts: Sequence[int], skipper: QuietSkipper
 ) -> list[int]:
     """The channels whose submissions in ``period`` repeated at ``shifts`` (just skipped by
-    ``skipper``) need not be logged (see the module docstring); their inputs' PHYs have taken
-    their gate controls. None while a waveform file is recorded or ``skipper`` does not say on
-    which inputs its passes are quiet. The period's :func:`plan_of` is kept by the engine
-    (``_unlogged_plans``)."""
-    quiet = getattr(skipper, "quiet_inputs", None)
-    if engine.recorder is not None or quiet is None:
+    ``skipper``) need not be logged (see the module docstring); their inputs' PHYs have taken their
+    gate controls. None while a waveform file is recorded. The period's :func:`plan_of` is kept by
+    the engine (``_unlogged_plans``)."""
+    if engine.recorder is not None:
         return []
     plans = engine._unlogged_plans
     plan = plans.get(period)
@@ -112,13 +120,13 @@ def unlogged_channels(
     horizon = period.counter1 + last
     wired: set[int] = set()
     for world in engine.worlds:
-        processed = getattr(world, "processed_mu", None)
-        if processed is not None and processed < horizon:
+        processed = world.processed_mu
+        if processed < horizon:
             horizon = processed
-        for dest, wires in getattr(world, "wires", {}).items():
+        for dest, wires in world.wires.items():
             wired.add(dest)
             wired.update(w[0] for w in wires)
-    quiet_inputs = quiet()
+    quiet_inputs = skipper.quiet_inputs()
     horizon -= last  # (compared with the pass's timestamps)
     out: list[int] = []
     for c in plan.channels:

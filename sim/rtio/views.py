@@ -9,7 +9,9 @@ from bisect import bisect_left
 from typing import Any, Callable, Sequence
 
 from sim.rtio.channels import ChannelState, Kind
+from sim.rtio.phy.spi import SPIPhy
 from sim.rtio.phy.ttl import LevelView
+from sim.rtio.phy.urukul import UrukulDecoder
 from sim.rtio.sed import NEG
 
 __all__ = ["NEVER", "OutputWatch", "PhyViews"]
@@ -140,33 +142,39 @@ class PhyViews:
         tl = self.dds.get((spi_channel, cs))
         return tl.state_at(t_mu) if tl is not None else None
 
+    def urukul_cpld(self, spi_channel: int) -> UrukulDecoder | None:
+        """The Urukul CPLD on the SPI bus ``spi_channel`` (its first such slave: its CFG RF
+        switches and attenuators), or None."""
+        st = self.channels.get(spi_channel)
+        phy = st.phy if st is not None else None
+        if isinstance(phy, SPIPhy):
+            for slave in phy.slaves:
+                if isinstance(slave, UrukulDecoder):
+                    return slave
+        return None
+
     def dds_attenuation(
         self, spi_channel: int, cs: int, t_from_mu: int, t_to_mu: int
     ) -> tuple[float | None, list[tuple[int, float]]]:
         """The Urukul attenuation (dB) of the AD9910 at ``cs`` on ``spi_channel`` in force at
         ``t_from_mu`` and its changes before ``t_to_mu`` (None: not written since power-up, or
         no Urukul CPLD on that bus)."""
-        phy = self.channels[spi_channel].phy if spi_channel in self.channels else None
-        for slave in getattr(phy, "slaves", ()):
-            attenuation = getattr(slave, "attenuation_db", None)
-            if attenuation is not None:
-                return attenuation(cs, t_from_mu, t_to_mu)
-        return None, []
+        cpld = self.urukul_cpld(spi_channel)
+        if cpld is None:
+            return None, []
+        return cpld.attenuation_db(cs, t_from_mu, t_to_mu)
 
     def dds_rf_switch(self, spi_channel: int, cs: int, t_mu: int) -> bool:
         """Whether the AD9910 at ``cs`` on ``spi_channel`` passes its Urukul's RF switch at
         ``t_mu``: the CPLD's RF_SW bit of the channel (CFG) or its switch TTL (the device's
         ``sw``), as the CPLD ORs them. False without a Urukul CPLD on that bus."""
-        phy = self.channels[spi_channel].phy if spi_channel in self.channels else None
-        for slave in getattr(phy, "slaves", ()):
-            rf_switch = getattr(slave, "rf_switch", None)
-            if rf_switch is None:
-                continue
-            if rf_switch(cs, t_mu):
-                return True
-            sw = self._dds_switches().get((spi_channel, cs))
-            return sw is not None and bool(self.ttl_level_at(sw, t_mu))
-        return False
+        cpld = self.urukul_cpld(spi_channel)
+        if cpld is None:
+            return False
+        if cpld.rf_switch(cs, t_mu):
+            return True
+        sw = self._dds_switches().get((spi_channel, cs))
+        return sw is not None and bool(self.ttl_level_at(sw, t_mu))
 
     def dds_change_times(
         self, spi_channel: int, cs: int, t_from_mu: int, t_to_mu: int
@@ -181,14 +189,9 @@ class PhyViews:
         tl = self.dds.get((spi_channel, cs))
         if tl is not None:
             times += tl.change_times(t_from_mu, t_to_mu)
-        phy = self.channels[spi_channel].phy if spi_channel in self.channels else None
-        for slave in getattr(phy, "slaves", ()):
-            if getattr(slave, "rf_switch", None) is None:
-                continue
-            changes = getattr(slave, "change_times", None)
-            if changes is not None:
-                times += changes(cs, t_from_mu, t_to_mu)
-            break
+        cpld = self.urukul_cpld(spi_channel)
+        if cpld is not None:
+            times += cpld.change_times(cs, t_from_mu, t_to_mu)
         sw = self._dds_switches().get((spi_channel, cs))
         if sw is not None:
             times += [t for t, _ in self.ttl_levels(sw, t_from_mu, t_to_mu)]
@@ -224,19 +227,15 @@ class PhyViews:
 
     def _dds_mark(self, spi_channel: int, cs: int) -> _DDSMark | None:
         """:meth:`dds_changes`' record of that AD9910 (made anew), with the Urukul CPLD that
-        :meth:`dds_attenuation` and :meth:`dds_rf_switch` read (the first slave with their
-        methods; it must keep a change stamp); None without one. Kept while the bus has as
-        many slaves (they are only added) and the DDS has a timeline (made once)."""
-        st = self.channels.get(spi_channel)
-        slaves = getattr(st.phy if st is not None else None, "slaves", None)
-        if slaves is None:
+        :meth:`dds_attenuation` and :meth:`dds_rf_switch` read (:meth:`urukul_cpld`); None
+        without one. Kept while the bus has as many slaves (they are only added) and the DDS
+        has a timeline (made once)."""
+        cpld = self.urukul_cpld(spi_channel)
+        if cpld is None:
             return None
-        att = next((s for s in slaves if getattr(s, "attenuation_db", None) is not None), None)
-        sw = next((s for s in slaves if getattr(s, "rf_switch", None) is not None), None)
-        if att is not sw or not hasattr(att, "stamp"):
-            return None
+        slaves = self.channels[spi_channel].phy.slaves
         known = self._dds_marks[spi_channel << 8 | cs] = _DDSMark(
-            self.dds.get((spi_channel, cs)), att, slaves
+            self.dds.get((spi_channel, cs)), cpld, slaves
         )
         return known
 
@@ -323,15 +322,10 @@ class DDSWatch:
             tl = views.dds.get((spi, cs))
             if tl is not None and tl.t_changed > best:
                 best = tl.t_changed
-            st = views.channels.get(spi)
-            cpld = None
-            for slave in getattr(st.phy if st is not None else None, "slaves", ()):
-                t_last = getattr(slave, "t_last", None)
-                if t_last is not None and t_last > best:
-                    best = t_last
-                if cpld is None and getattr(slave, "rf_switch", None) is not None:
-                    cpld = slave
-            closed = cpld is not None and hasattr(cpld, "stamp") and cpld.rf_switch(cs, -NEG)
+            cpld = views.urukul_cpld(spi)
+            if cpld is not None and cpld.t_last > best:
+                best = cpld.t_last
+            closed = cpld is not None and cpld.rf_switch(cs, -NEG)
             if (spi, cs) in known and not closed:
                 sw.append(known[(spi, cs)])
         self._sw, self._sw_states = sw, None

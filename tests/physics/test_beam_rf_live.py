@@ -83,3 +83,38 @@ def test_a_pump_light_change_ends_the_cycle_law(oxford: Lab) -> None:
     assert world._pump_light_change(60_000, 100_000) == 60_000  # (differs already)
     dark = world.cycle_model(*nominal_cycle(oxford), t_start_mu=60_000)
     assert dark is not lit and dark.nodes[0].p_pumped == 0.0
+
+
+@pytest.mark.parametrize("gap", ["rf", "switch"])
+def test_detection_light_that_returns_keeps_its_mapping_error(oxford: Lab, gap: str) -> None:
+    """Node A's ion pumped to |0⟩ (dark), ``prep_error`` 0.5, its detection switch open: light
+    for 5 µs, none for 5 µs, light again. With the DDS at amplitude 0 in the gap (``rf``) the
+    light that returns continues the detection: the same bit in every seed (before 2026-12-03
+    a new draw: it differed in about half of them). With the switch closed in the gap
+    (``switch``) the second light is a new detection with its own draw."""
+    from .conftest import modify
+
+    lab = modify(oxford, **{"nodes__*__readout__prep_error": 0.5})
+    beam = lab.nodes[0].detect
+    differ = 0
+    for seed in range(40):
+        world, view = scripted_world(lab, 100 + seed)
+        view.set_dds("node_a.detect_dds", DDSState(0, beam.frequency_hz, 0.0, beam.amplitude))
+        view.pulse("node_a.pump_sw", 1000, 5000)
+        if gap == "rf":
+            view.pulse("node_a.detect_sw", 10_000, 15_000)
+            view.set_dds("node_a.detect_dds", DDSState(15_000, beam.frequency_hz, 0.0, 0.0))
+            view.set_dds(
+                "node_a.detect_dds", DDSState(20_000, beam.frequency_hz, 0.0, beam.amplitude)
+            )
+        else:
+            view.pulse("node_a.detect_sw", 10_000, 5_000)
+            view.pulse("node_a.detect_sw", 20_000, 5_000)
+        world.advance(12_000)
+        first = world._bright[0]
+        world.advance(22_000)
+        differ += world._bright[0] != first
+    if gap == "rf":
+        assert differ == 0
+    else:
+        assert 10 <= differ <= 30, differ  # 40 draws of p = 0.5: 20 ± 3.2

@@ -195,3 +195,53 @@ def test_reading_the_network_ions_separates_the_memories(lab: Lab) -> None:
     assert sc.world.circuit is not None and not sc.world.circuit.attached
     assert np.trace(mem).real == pytest.approx(1.0, abs=1e-12)
     assert max(partial_trace(mem, (0,)).diagonal().real) == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    "case, amplitude_at",
+    [("lab's light", None), ("amplitude 0", 0), ("amplitude 0 halfway", 250_000)],
+)
+def test_memory_crosstalk_follows_the_beams_light_not_its_switch(
+    lab: Lab, case: str, amplitude_at: int | None
+) -> None:
+    """Memory A in |+x⟩, node A's detection switch open for 0.5 ms (crosstalk dephasing
+    2000 s⁻¹, no T2): with the lab's RF the coherence falls by exp(−2000·0.5 ms); with its DDS at
+    amplitude 0 from the switch-on there is no light and no crosstalk; at amplitude 0 from
+    halfway, half of it. Before 2026-12-03 crosstalk followed the switch: exp(−1) in all three."""
+    lab = modify(
+        lab,
+        **{
+            "nodes__*__ions__1__t2_s": 1e9,
+            "nodes__*__ions__1__t2_star_s": 1e9,
+            "nodes__*__ions__1__crosstalk__dephasing_per_s": 2000.0,
+        },
+    )
+    beam = lab.nodes[0].detect
+    sc = Script(lab, seed=5)
+    sc.view.set_dds("node_a.detect_dds", DDSState(0, beam.frequency_hz, 0.0, beam.amplitude))
+    sc.rotate(0, True, math.pi / 2, 0.25)  # memory A → |+x⟩
+    t_on, wait = sc.t + 1000, 500_000
+    if amplitude_at is not None:
+        sc.view.set_dds(
+            "node_a.detect_dds", DDSState(t_on + amplitude_at, beam.frequency_hz, 0.0, 0.0)
+        )
+    sc.view.pulse("node_a.detect_sw", t_on, wait)
+    sc.t = t_on + wait + 1000
+    coherence = 2 * abs(sc.memory()[0, 2] + sc.memory()[1, 3])  # |⟨σ+⟩| of memory A
+    lit_s = {None: 500e-6, 0: 0.0, 250_000: 250e-6}[amplitude_at]
+    assert coherence == pytest.approx(math.exp(-2000.0 * lit_s), rel=1e-6), case
+
+
+def test_an_entangler_runs_crosstalk_follows_the_pumps_light(lab: Lab) -> None:
+    """An entangler run's crosstalk on each memory: the fraction of the cycle its node's pump and
+    excitation outputs are high, the pump's weighted by its light at the run's start. Node A's
+    pump DDS at amplitude 0: only its excitation counts (before 2026-12-03 the pump's 400 ns
+    too); node B's at the lab's RF: both."""
+    sc = Script(lab)
+    for node in "ab":
+        beam = lab.nodes[0].pump
+        amp = 0.0 if node == "a" else beam.amplitude
+        sc.view.set_dds(f"node_{node}.pump_dds", DDSState(0, beam.frequency_hz, 0.0, amp))
+    outputs = {0: (0, 400), 1: (600, 608), 2: (0, 400), 3: (600, 608)}
+    sc.world._note_run_light(outputs, 1000, 5000)
+    assert sc.world._run_light == pytest.approx([0.008, 0.408])

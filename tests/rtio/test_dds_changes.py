@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from artiq.language.units import MHz
 
 from sim.physics.view import DDSState
+from sim.rtio.phy.urukul import UrukulDecoder
 
 SPI_CH = 20
 
@@ -70,13 +71,17 @@ def test_every_change_gives_a_new_mark(env):
     assert eng.dds_changes(SPI_CH, 4) not in marks
     marks.append(eng.dds_changes(SPI_CH, 4))
 
-    # the bus's CPLD: another slave attached after it changes nothing; one without a stamp
-    # before it (the views would read it) gives no mark
+    # the bus's CPLD: another slave attached after it, or one that is no CPLD before it (even
+    # with methods of the same names), changes nothing; a second CPLD before it is the one read
     slaves = eng.channel(SPI_CH).phy.slaves
     slaves.append(SimpleNamespace(rf_switch=lambda cs, t: True, attenuation_db=None))
     assert eng.dds_changes(SPI_CH, 4) == marks[-1]
-    slaves.insert(0, SimpleNamespace(rf_switch=lambda cs, t: True, attenuation_db=lambda *a: 0))
-    assert eng.dds_changes(SPI_CH, 4) is None
-    del slaves[0], slaves[-1]
+    slaves.insert(0, SimpleNamespace(rf_switch=lambda cs, t: False, attenuation_db=lambda *a: 0))
+    assert eng.dds_changes(SPI_CH, 4) == marks[-1]
+    other = UrukulDecoder(eng, SPI_CH)
+    slaves.insert(0, other)
+    assert eng.dds_changes(SPI_CH, 4) is None  # (its CFG closes the switch: the TTL decides)
+    assert eng.urukul_cpld(SPI_CH) is other
+    del slaves[0], slaves[0], slaves[-1]
     assert eng.dds_changes(SPI_CH, 4) == marks[-1]
     assert eng.dds_changes(SPI_CH + 1, 4) is None  # no Urukul there

@@ -56,11 +56,17 @@ class FakeWorld:
         self.model = FakeModel(p)
         self.args = None
 
+    processed_mu = 1 << 62  # (the World the engine attaches: no state made of outputs ...)
+    wires: dict = {}  # ... and no cables
+
     def attach(self, view):
         pass
 
     def input_edges(self, channel, t_end):
         return []
+
+    def quiet_until(self, channel, t_need):
+        return -(1 << 62)
 
     def reset(self):
         pass

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-3.0-or-later
-"""``ttl.pulse``/``pulse_mu`` in one engine call (``sim.rtio.sed.ttl_pulse``, the driver's
+"""``ttl.pulse``/``pulse_mu`` in one engine call (``sim.rtio.ttl_outputs.ttl_pulse``, the driver's
 ``pulse`` itself, and ``SEDOutputs.rtio_pulse``) and ``ttl.on(); delay(d); ttl.off()`` (the
-drivers' ``on``/``off``: ``sim.rtio.sed.ttl_on``/``ttl_off``) against the reference
+drivers' ``on``/``off``: ``sim.rtio.ttl_outputs.ttl_on``/``ttl_off``) against the reference
 ``rtio_output(target, 1); delay(d); rtio_output(target, 0)`` through the syscalls: event for event
 the same channel logs, lanes, counter, cursor, exceptions, async errors (underflow, collision,
 sequence error), DMA traces and VCD file, also while DMA records, the lane log is on and in a

@@ -13,7 +13,13 @@ from sim.rtio.retire import KEEP_MU, retire_history
 def _engine(counter):
     st = ChannelState(1, "beam", Kind.TTL_OUT)
     return SimpleNamespace(
-        recorder=None, channels={1: st}, worlds=[], dds={}, counter=counter, outputs_before=0
+        recorder=None,
+        channels={1: st},
+        worlds=[],
+        dds={},
+        counter=counter,
+        outputs_before=0,
+        retire_base=0,
     ), st
 
 

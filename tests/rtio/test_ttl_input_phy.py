@@ -6,7 +6,8 @@ cycle; whether the edges come in one query or a query per edge."""
 
 import pytest
 
-from sim.rtio.phy.ttl import GATE_OFFSET_MU, INPUT_ARRIVAL_MU, TTLInputPhy
+from sim.rtio.phy.ttl import GATE_OFFSET_MU, INPUT_ARRIVAL_MU
+from sim.rtio.phy.ttl_input import TTLInputPhy
 
 
 class _Engine:

@@ -11,7 +11,8 @@ import pytest
 
 from sim.rtio.capture import Period, Submission
 from sim.rtio.channels import ChannelState, Kind
-from sim.rtio.phy.ttl import LevelView, TTLInputPhy
+from sim.rtio.phy.ttl import LevelView
+from sim.rtio.phy.ttl_input import TTLInputPhy
 from sim.rtio.unlogged import unlogged_channels
 
 BEAM, DET = 2, 16
@@ -26,8 +27,8 @@ def _setup(processed_mu=10_000, quiet=(DET,), wires=None, det_events=((100, 2, 1
         recorder=None,
         channels={BEAM: beam, DET: det},
         worlds=[
-            SimpleNamespace(processed_mu=processed_mu),
-            SimpleNamespace(wires=wires or {}),
+            SimpleNamespace(processed_mu=processed_mu, wires={}),
+            SimpleNamespace(processed_mu=1 << 62, wires=wires or {}),
         ],
         _unlogged_plans={},
     )
