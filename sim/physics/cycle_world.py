@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 
+from sim.rtio.phy.dds_timeline import STAMPS
+
 from .attempts import CycleModel, CycleSample
 from .cycle_build import build_cycle_model
 from .lab import Lab
@@ -51,6 +53,8 @@ class EntanglerRuns:
     view: Any
     #: the time (mu) the last cycle law's pumping light was taken at
     _law_t: int = 0
+    #: :meth:`_pump_marks` of the last light looked up
+    _pump_kept: tuple[int, int] | None = None
 
     def cycle_model(
         self,
@@ -74,7 +78,13 @@ class EntanglerRuns:
         self._note_run_light(outputs, cycle_mu, t_run)
         jones = self.jones_pair(t_run)
         self._run_jones = jones
-        pump = self._run_pump_light(t_run)
+        last = self._last_model
+        kept = self._pump_kept
+        if last is not None and kept is not None and kept[0] == STAMPS.last and t_run >= kept[1]:
+            pump = last[4]  # (what _light would answer: the levels kept with unchanged marks)
+        else:
+            pump = self._run_pump_light(t_run)
+            self._pump_kept = self._pump_marks(t_run)
         self._law_t = t_run
         # the ions' temperatures enter the cycle law only through the thermal factor
         # Π 1/(1 + n̄/n_mode) of the mode overlap: models are cached per configuration and that
@@ -86,7 +96,6 @@ class EntanglerRuns:
             # the windows' part of the key, made again only when they change
             part = (tuple(sorted(outputs.items())), tuple(sorted(gates.items())), cycle_mu)
             memo = self._windows_key = (dict(outputs), dict(gates), cycle_mu, part)
-        last = self._last_model
         if (
             last is not None
             and last[0] is memo
@@ -119,6 +128,22 @@ class EntanglerRuns:
         return tuple(  # type: ignore[return-value]
             1 if "pump" not in rf[k] else self._light(rf[k]["pump"], t_mu) for k in range(2)
         )
+
+    def _pump_marks(self, t_mu: int) -> tuple[int, int] | None:
+        """After :meth:`_run_pump_light` at ``t_mu``: ``(the DDS stamp now, t_mu)`` if each
+        node's pumping light there was the level its beam keeps with the view's mark of its DDS
+        (:meth:`~.beam_rf.BeamLight._light`: a mark, at or before ``t_mu``), else None. While no
+        DDS or CPLD draws a stamp the marks stay the same objects, and a run at or after
+        ``t_mu`` finds the same levels without looking them up (:meth:`cycle_model`)."""
+        view = self.view
+        for rf in self._beam_rf:
+            pump = rf.get("pump")
+            if pump is None:
+                continue
+            mark = view.dds_changes(pump.spi, pump.cs) if view is not None else None
+            if mark is None or mark is not pump.mark or t_mu < mark[2]:
+                return None
+        return STAMPS.last, t_mu
 
     def _pump_light_change(self, t_from: int, t_to: int) -> int:
         """The earliest time in [``t_from``, ``t_to``) (mu) at which a node's pumping light as

@@ -16,6 +16,8 @@ from typing import Any, Callable
 from sim.fastforward import PeriodContent, PeriodState, PlannedWindow, StartPass
 from sim.rtio.views import NEVER
 
+from .planned import ShiftedEvents
+
 __all__ = ["PeriodTracking"]
 
 
@@ -76,7 +78,7 @@ class PeriodTracking:
     _pump_light_change: Callable[[int, int], int]
     _rf_watch: Any
     _law_t: int
-    _advance_planned: Callable[[list, int, int], None]
+    _advance_planned: Callable[..., None]
 
     def _init_period_tracking(self) -> None:
         self._period: list[PlannedWindow] = []  # planned windows since the last run
@@ -91,6 +93,10 @@ class PeriodTracking:
         self._start_mark: _StartMark | None = None  # a pass started here (mark_pass_start)
         #: ... and ended with the last run (its StartPass made when first asked for)
         self._start_closed: StartPass | _StartClosed | None = None
+        #: :meth:`_advance_planned`'s memo of replayed windows (see there)
+        self._replay_plans: dict[int, tuple] = {}
+        #: :meth:`_start_rel`'s, by the start pass's identity
+        self._start_rels: dict[tuple[int, int], tuple[StartPass, tuple]] = {}
 
     def _note_window(self, t0: int, key: tuple, thermal_ops: list, t1: int, events: list) -> None:
         if self._period_end is not None:
@@ -154,10 +160,29 @@ class PeriodTracking:
         mark = self._start_mark
         if mark is None or mark.now != t_start_mu or mark.windows or self._t != mark.t_world:
             return False
-        events = [(t + t_start_mu, k, o, role, lvl) for t, k, o, role, lvl in sp.events]
-        self._owned = [w for w in self._owned if w[1] > self._t]
-        self._advance_planned(events, self._t, t_start_mu + sp.run_rel)
+        t0 = self._t
+        self._owned = [w for w in self._owned if w[1] > t0]
+        self._advance_planned(
+            ShiftedEvents(sp.events, t_start_mu, True),
+            t0,
+            t_start_mu + sp.run_rel,
+            self._start_rel(sp, t_start_mu - t0),
+        )
         return True
+
+    def _start_rel(self, sp: StartPass, shift: int) -> tuple:
+        """``sp``'s events relative to the world's processed time, ``shift`` mu before the
+        cursor at the mark, as a plan key holds them (kept per start pass and shift: where a
+        readout left the world varies from call to call, over a few values)."""
+        key = (id(sp), shift)
+        hit = self._start_rels.get(key)
+        if hit is not None and hit[0] is sp:
+            return hit[1]
+        rel = tuple([(t + shift, k, role, lvl) for t, k, _, role, lvl in sp.events])
+        if len(self._start_rels) >= 256:
+            self._start_rels.clear()
+        self._start_rels[key] = (sp, rel)
+        return rel
 
     def replay_period(self, sig: PeriodContent, t_run_mu: int) -> bool:
         """The pass after the last run makes the submissions of the passes ``sig`` describes
@@ -185,9 +210,7 @@ class PeriodTracking:
         self._owned = [w for w in self._owned if w[1] > t_end]
         for w_rel, (length, events, _, _) in sig.windows:
             t0 = t_end + w_rel
-            self._advance_planned(
-                [(t0 + t, k, 0, role, lvl) for t, k, role, lvl in events], t0, t0 + length
-            )
+            self._advance_planned(ShiftedEvents(events, t0, False), t0, t0 + length, events)
         return True
 
     def _close_period(self, timeout: bool, t_run0: int, t_end: int) -> None:

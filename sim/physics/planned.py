@@ -7,7 +7,7 @@ and coherence origins. Mixed into :class:`~sim.physics.world.PhysicsWorld`."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,7 @@ from .beam_rf import beam_level
 from .excitation import pumping_probability
 from .ions import Thermal, dephase, depolarise_qubit, is_diagonal, reset_qubit
 
-__all__ = ["LINEAR_ROLES", "PlannedWindows", "linear_step", "thermal_steps"]
+__all__ = ["LINEAR_ROLES", "PlannedWindows", "ShiftedEvents", "linear_step", "thermal_steps"]
 
 LINEAR_ROLES = ("cool", "repump", "pump")  # roles whose physics has no randomness
 
@@ -70,6 +70,26 @@ def thermal_steps(
     )
 
 
+class ShiftedEvents:
+    """A replayed window's beam events ``(t, node, order, role, level)`` (mu), made when
+    iterated from ``rel``, events relative to ``t0``: ``(t, node, order, role, level)`` (a
+    :class:`~sim.fastforward.StartPass`'s) or ``(t, node, role, level)`` (a plan key's, order
+    0). Only a window that has no plan yet or starts a marked pass needs them."""
+
+    __slots__ = ("rel", "t0", "ordered")
+
+    def __init__(self, rel: tuple, t0: int, ordered: bool) -> None:
+        self.rel = rel
+        self.t0 = t0
+        self.ordered = ordered
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, str, float]]:
+        t0 = self.t0
+        if self.ordered:
+            return iter([(t + t0, k, o, role, lvl) for t, k, o, role, lvl in self.rel])
+        return iter([(t + t0, k, 0, role, lvl) for t, k, role, lvl in self.rel])
+
+
 class PlannedWindows:
     """The physics world's deterministic windows (mixed into it)."""
 
@@ -81,6 +101,9 @@ class PlannedWindows:
     _diag: Any
     _coh_t0: list[float]
     _plans: dict[Any, Any]
+    #: replayed windows' (events as the key holds them, (length, beams, offsets), key, plan),
+    #: by the identity of those events (:meth:`_advance_planned`'s ``rel``)
+    _replay_plans: dict[int, tuple[tuple, tuple, tuple, Any]]
     _note_window: Any
     _circuit_busy: Any
 
@@ -99,11 +122,15 @@ class PlannedWindows:
         return True
 
     def _advance_planned(
-        self, events: list[tuple[int, int, int, str, float]], t0: int, t1: int
+        self, events: Iterable[tuple[int, int, int, str, float]], t0: int, t1: int, rel: Any = None
     ) -> None:
         """:meth:`advance` for a deterministic window: the same segment physics as
         :meth:`_evolve`, applied as one memoised superoperator (cooling between entangler runs
-        repeats with the same relative timing, so the map is built once)."""
+        repeats with the same relative timing, so the map is built once). ``rel``: the events
+        as the plan key holds them, ``(t − t0, node, role, level)``, a tuple the caller keeps
+        (a replayed window's, :class:`ShiftedEvents` then ``events``): the key and plan are
+        then found by that tuple's identity (:attr:`_replay_plans`), without building and
+        hashing the key."""
         mu = self.mu_s
         on_a, on_b = self._on
         on0 = (
@@ -126,13 +153,32 @@ class PlannedWindows:
                 for k, node in enumerate(self.lab.nodes)
             )
         )
-        key = (t1 - t0, tuple([(t - t0, k, role, lvl) for t, k, _, role, lvl in events]), on0, offs)
-        plan = self._plans.get(key)
+        hit = False
+        if rel is None:
+            key = (
+                t1 - t0,
+                tuple([(t - t0, k, role, lvl) for t, k, _, role, lvl in events]),
+                on0,
+                offs,
+            )
+            plan = self._plans.get(key)
+        else:
+            memo = self._replay_plans.get(id(rel))
+            hit = memo is not None and memo[0] is rel and memo[1] == (t1 - t0, on0, offs)
+            if hit:
+                key, plan = memo[2], memo[3]  # type: ignore[index]
+            else:
+                key = (t1 - t0, rel, on0, offs)
+                plan = self._plans.get(key)
         if plan is None:
-            plan = self._plan(events, t0, t1, offs)
+            plan = self._plan(list(events), t0, t1, offs)
             if len(self._plans) >= 256:
                 self._plans.clear()
             self._plans[key] = plan
+        if rel is not None and not hit:
+            if len(self._replay_plans) >= 256:
+                self._replay_plans.clear()
+            self._replay_plans[id(rel)] = (rel, (t1 - t0, on0, offs), key, plan)
         sop, thermal_ops, coh_rel, final_on, steps = plan
         self._note_window(t0, key, thermal_ops, t1, events)
         ions.rho = (sop @ ions.rho.reshape(16)).reshape(4, 4)
@@ -142,11 +188,12 @@ class PlannedWindows:
             for cool, x in ion_steps:
                 n = d + (n - d) * x if cool else n + x
             th.n = n
-        for k, rel in enumerate(coh_rel):
-            if rel is not None:
-                self._coh_t0[k] = (t0 + rel) * mu
-        for k, r, lvl in final_on:
-            self._on[k][r] = lvl
+        for k, c_rel in enumerate(coh_rel):
+            if c_rel is not None:
+                self._coh_t0[k] = (t0 + c_rel) * mu
+        on = self._on
+        for k, levels in final_on:
+            on[k].update(levels)
         self._t = t1
 
     def _plan(
@@ -156,7 +203,8 @@ class PlannedWindows:
         t1: int,
         offs: tuple[int, ...] | None,
     ) -> tuple:
-        """(superoperator (16, 16), thermal ops, pump-reset coherence origins, final beams,
+        """(superoperator (16, 16), thermal ops, pump-reset coherence origins, final beams (per
+        node, its linear roles' levels),
         the thermal ops per ion as :func:`thermal_steps`) of a deterministic window, from the
         segment rules of :meth:`_evolve` applied to a basis.
         ``offs`` None: for diagonal states only (the diagonal basis, no dephasing)."""
@@ -190,5 +238,5 @@ class PlannedWindows:
                 on[k_ev][role] = beam_level(lvl)
         sop = np.zeros((16, 16), dtype=complex)
         sop[:, cols] = stack.reshape(len(cols), 16).T
-        final_on = tuple((k, r, on[k][r]) for k in range(2) for r in LINEAR_ROLES)
+        final_on = tuple((k, {r: on[k][r] for r in LINEAR_ROLES}) for k in range(2))
         return sop, thermal_ops, coh_rel, final_on, thermal_steps(self.ions.thermal, thermal_ops)

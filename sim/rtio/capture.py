@@ -41,6 +41,8 @@ class Period:
     now1: int
     counter1: int
     events: tuple[Submission, ...]
+    #: :meth:`states`' memo
+    _states: tuple | None = field(default=None, init=False, repr=False)
 
     @property
     def length(self) -> int:
@@ -93,6 +95,18 @@ class Period:
             prev = c
         return n
 
+    def states(self, channels: dict[int, Any]) -> tuple:
+        """Per channel of the period, in :attr:`by_channel`'s order: ``(channel, its
+        submissions, its state in channels, the timestamp of its first submission)``, for an
+        engine's ``channels`` (a channel's state is made once); kept for the last engine asked
+        (a loop repeats its passes on one)."""
+        memo = self._states
+        if memo is not None and memo[0] is channels:
+            return memo[1]
+        states = tuple([(ch, evs, channels[ch], evs[0][0]) for ch, evs in self.by_channel.items()])
+        self._states = (channels, states)
+        return states
+
     @cached_property
     def key(self) -> tuple:
         n0 = self.now0
@@ -105,6 +119,18 @@ class Period:
 
 
 _new_tuple = tuple.__new__
+
+
+def _waiting(q: Any, counter: int, now: int) -> tuple[tuple[int, int], ...]:
+    """The events still waiting in a lane's queue ``q`` (in time order): ``(position,
+    coarse timestamp − now)`` from the last one back."""
+    found = []
+    j = len(q) - 1
+    while j >= 0 and q[j] > counter:
+        found.append((j, q[j] - now))
+        j -= 1
+    return tuple(found)
+
 
 #: :meth:`PeriodCapture.repeat_answered` needs the read to start waiting at least this long
 #: (mu) before the answer's earliest arrival (a bound on charges it does not count)
@@ -220,21 +246,19 @@ class PeriodCapture(LaneReplay):
         after the counter is None (it stalls nothing, and no event at the cursor or later meets
         it in sequence)."""
         now, counter = self.now, self.counter
-        lanes = []
         first = self._lane  # (the lanes from the current one on)
         queues = self._lane_q[first:] + self._lane_q[:first]
         lasts = self._lane_last[first:] + self._lane_last[:first]
-        for q, last in zip(queues, lasts):
-            waiting: tuple = ()
-            if q and q[-1] > counter:  # a lane's queue is in time order
-                found = []
-                j = len(q) - 1
-                while j >= 0 and q[j] > counter:
-                    found.append((j, q[j] - now))
-                    j -= 1
-                waiting = tuple(found)
-            lanes.append((last - now if last > counter else None, waiting))
-        return (self._last_c - now if self._last_c > counter else None, tuple(lanes))
+        lanes = tuple(
+            [
+                (
+                    last - now if last > counter else None,
+                    _waiting(q, counter, now) if q and q[-1] > counter else (),
+                )
+                for q, last in zip(queues, lasts)
+            ]
+        )
+        return (self._last_c - now if self._last_c > counter else None, lanes)
 
     def _captured_output(self, target: int, data: Any) -> None:
         # (a Submission without its Python-level __new__: one frame less per captured event)
@@ -305,12 +329,11 @@ class PeriodCapture(LaneReplay):
         """Whether ``period``'s submissions shifted by ``s0`` reach every channel in order (after
         its last event, no channel waiting for a sort) and none but ``phy_channel``'s PHY would
         be triggered (no other channel with a hook)."""
-        for ch, evs in period.by_channel.items():
-            other = self.channels[ch]
+        for ch, _, other, first in period.states(self.channels):
             if (
                 other.flagged
                 or (ch != phy_channel and other.hook is not None)
-                or other.max_c >= (evs[0][0] + s0) & -8
+                or other.max_c >= (first + s0) & -8
             ):
                 return False
         return True
@@ -373,14 +396,14 @@ class PeriodCapture(LaneReplay):
         last, passes = shifts[-1], len(shifts)
         if unlogged and not isinstance(unlogged, (set, frozenset)):
             unlogged = set(unlogged)  # (asked once per channel)
-        for ch, evs in period.by_channel.items():
-            other = self.channels[ch]
+        columns = period.columns
+        for ch, evs, other, _ in period.states(self.channels):
             if ch in unlogged:  # (nothing will read them: counted, not logged)
                 self.outputs_before += len(evs) * passes
                 other.max_c = (evs[-1][0] + last) & -8
                 continue
             n_before = len(other.log)
-            tss, addrs, datas = period.columns[ch]
+            tss, addrs, datas = columns[ch]
             times = _shifted_times(tss, shifts)
             other.log.extend(zip(times, cycle(addrs), cycle(datas)))
             view = other.level_view

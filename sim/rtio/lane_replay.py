@@ -52,6 +52,8 @@ class LaneReplay:
         self._tails: dict[tuple, tuple[int, int, tuple[tuple[int, int], ...]]] = {}
         #: :meth:`_first_lanes`' results relative to the pass's shift, per start state
         self._firsts: dict[tuple, tuple[int, int, tuple[tuple[int, int], ...]]] = {}
+        #: :meth:`_queued_lanes`' results relative to the pass's shift, per start state
+        self._queued: dict[tuple, tuple[int, int, tuple, tuple]] = {}
 
     def replay_lanes(self, period: Any, shifts: Sequence[int], queue_first: bool = False) -> None:
         """SED lane state after ``period``'s submissions at each of ``shifts``: the first pass
@@ -64,13 +66,7 @@ class LaneReplay:
         lane, last_c, mask = self._lane, self._last_c, self._lane_mask
         lane_last = self._lane_last
         if queue_first:
-            s = shifts[0]
-            for t in period.nows:
-                c = (t + s) & -8
-                if c <= last_c:
-                    lane = (lane + 1) & mask
-                self._lane_q[lane].append(c)
-                lane_last[lane] = last_c = c
+            lane, last_c = self._queued_lanes(period.nows, shifts[0], lane, last_c)
             shifts = shifts[1:]
             if not shifts:
                 self._lane, self._last_c = lane, last_c
@@ -129,6 +125,41 @@ class LaneReplay:
             self._firsts.clear()
         self._firsts[key] = (lane, last_c - s, tuple(written.items()))
         return lane, last_c
+
+    def _queued_lanes(
+        self, nows: tuple[int, ...], s: int, lane: int, last_c: int
+    ) -> tuple[int, int]:
+        """One pass at shift ``s`` whose events also enter the lanes' queues, from ``lane`` and
+        ``last_c``, as :meth:`replay_lanes` makes it event by event; returns the lane and the
+        last coarse timestamp. Kept per start state relative to ``s``, as
+        :meth:`_first_lanes` keeps it: the lane and coarse timestamp of each event, and each
+        lane's last."""
+        first = (nows[0] + s) & -8
+        key = (nows, s & 7, lane, last_c - s if last_c >= first else None)
+        known = self._queued.get(key)
+        if known is None:
+            mask = self._lane_mask
+            taken: list[tuple[int, int]] = []
+            for t in nows:
+                c = (t + s) & -8
+                if c <= last_c:
+                    lane = (lane + 1) & mask
+                taken.append((lane, c - s))
+                last_c = c
+            if len(self._queued) >= 64:
+                self._queued.clear()
+            known = self._queued[key] = (
+                lane,
+                last_c - s,
+                tuple(taken),
+                tuple(dict(taken).items()),  # (each lane's last)
+            )
+        queues, lane_last = self._lane_q, self._lane_last
+        for ln, rel in known[2]:
+            queues[ln].append(rel + s)
+        for ln, rel in known[3]:
+            lane_last[ln] = rel + s
+        return known[0], known[1] + s
 
     def _tail_lanes(
         self, nows: tuple[int, ...], s: int, step: int, passes: int, lane: int, last_c: int

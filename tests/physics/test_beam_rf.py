@@ -18,6 +18,7 @@ from sim.physics.cycle_build import nominal_cycle
 from sim.physics.lab import Lab, LabError, lab_from_dict
 from sim.physics.readout import fluorescence_rates
 from sim.physics.view import DDSState
+from sim.rtio.phy.dds_timeline import STAMPS
 from sim.rtio.phy.urukul import UrukulDecoder
 
 from .conftest import BEAM_DDS, DEVICES, KINDS, scripted_world
@@ -127,6 +128,28 @@ def test_an_entangler_run_without_pumping_light_emits_nothing(oxford: Lab) -> No
     dark = world.cycle_model(*nominal_cycle(oxford), t_start_mu=2000)
     assert dark.nodes[0].p_pumped == 0.0 and dark.nodes[1].p_pumped > 0.9
     assert dark.herald_probability() < 1e-3 * lit.herald_probability()
+
+
+def test_a_kept_pumping_light_follows_the_dds_marks(oxford: Lab) -> None:
+    """A cycle law's pumping light is the last law's, without looking it up, while no DDS or
+    CPLD has drawn a stamp since and the light was the level kept with its DDS's mark; a change
+    of the pump DDS (a new stamp, a new mark) is looked up again: node A's pump without RF."""
+    world, view = scripted_world(oxford, 10)
+    marks = {key: (0, 0, 0) for key in view.dds}  # (the view's marks: one object per DDS)
+    view.dds_changes = lambda spi, cs: marks.get((spi, cs))  # type: ignore[method-assign]
+    looked = []
+    lookup = world._run_pump_light
+    world._run_pump_light = lambda t: looked.append(t) or lookup(t)  # type: ignore[method-assign]
+    lit = world.cycle_model(*nominal_cycle(oxford), t_start_mu=1000)
+    again = world.cycle_model(*nominal_cycle(oxford), t_start_mu=1500)
+    assert lit.nodes[0].p_pumped > 0.9 and again is lit and looked == [1000]
+    view.dds[_key("node_a.pump_dds")] = []
+    marks[_key("node_a.pump_dds")] = (next(STAMPS), 0, 0)
+    dark = world.cycle_model(*nominal_cycle(oxford), t_start_mu=2000)
+    assert dark.nodes[0].p_pumped == 0.0 and dark.nodes[1].p_pumped > 0.9
+    assert looked == [1000, 2000]
+    earlier = world.cycle_model(*nominal_cycle(oxford), t_start_mu=1900)  # (before the last)
+    assert looked == [1000, 2000, 1900] and earlier is dark
 
 
 def test_rf_switch_history_of_a_channel() -> None:

@@ -49,7 +49,7 @@ def _reference_plan(world: PhysicsWorld, events: list, t0: int, t1: int, offs) -
     sop = np.zeros((16, 16), dtype=complex)
     for c, m in zip(cols, stack):
         sop[:, c] = m.reshape(16)
-    final_on = tuple((k, r, on[k][r]) for k in range(2) for r in LINEAR_ROLES)
+    final_on = tuple((k, {r: on[k][r] for r in LINEAR_ROLES}) for k in range(2))
     return sop, thermal_ops, coh_rel, final_on, thermal_steps(world.ions.thermal, thermal_ops)
 
 

@@ -173,12 +173,12 @@ class EntanglerFastForward:
         for step in ref.steps:
             if done >= max_runs:
                 return done
-            shifted = [(ts + done * period_mu, a, d) for ts, a, d in writes]
+            shifted = [(ts + done * period_mu, a, d) for ts, a, d in writes] if done else writes
             if self._skip(1, period_mu, step, shifted) == 0:
                 return done
             done += 1
         if done < max_runs:
-            shifted = [(ts + done * period_mu, a, d) for ts, a, d in writes]
+            shifted = [(ts + done * period_mu, a, d) for ts, a, d in writes] if done else writes
             done += self._skip(max_runs - done, period_mu, ref.fixed, shifted)
         return done
 
@@ -334,16 +334,20 @@ class EntanglerFastForward:
         world cannot, the run reads it from the beams' outputs as a detailed pass does)."""
         armed, world = self._armed, self._period_world
         if armed is not None and armed.content is not None and world is not None:
-            t_run = next(ts for ts, a, _ in writes if a == self._ADDR_RUN)
-            world.replay_period(armed.content, t_run)
+            for t_run, a, _ in writes:  # (the run's; armed_pass found it)
+                if a == self._ADDR_RUN:
+                    world.replay_period(armed.content, t_run)
+                    return
 
     def armed_run(self, writes: list[tuple[int, int, Any]]) -> tuple[int, int]:
         """The run of the pass :meth:`armed_pass` accepted, made as :meth:`_run` makes it when
         the kernel submits RUN (the same draws in the same order), its answer not queued (the
         caller reads it for the kernel): the run's end (mu) and answer's data."""
-        t_run, data = next((ts, d) for ts, a, d in writes if a == self._ADDR_RUN)
-        self.answered += 1
-        return self._run(t_run, int(data), False)
+        for t_run, a, data in writes:  # (the run's; armed_pass found it)
+            if a == self._ADDR_RUN:
+                self.answered += 1
+                return self._run(t_run, int(data), False)
+        raise RuntimeError("entangler fast-forward: an armed pass without a run")
 
     def _stale_from_earlier_runs(self, rng: Any, runs: int, law: RunLaw) -> None:
         """An input that did not fire in the last skipped run keeps the timestamp of the last of
@@ -355,8 +359,9 @@ class EntanglerFastForward:
             # P(input i fires in a non-herald cycle), per law and counter matrix
             fire = [float(cond @ cmat[:, i]) for i in range(4)]
             memo = self._fire_memo = (cond, cmat, fire)
+        counters = self.counters  # (summed once: a property)
         for i in range(4):
-            if self.counters[i]:
+            if counters[i]:
                 continue
             c = memo[2][i]
             if c <= 0:
