@@ -63,3 +63,17 @@ def assert_lab_duty_is_the_budgets(d: dict, budget: dict) -> None:
     share = budget["herald_time_s"] * budget["rate_hz"]
     tol = expected * (4 * share / math.sqrt(n) + 0.005)
     assert abs(d["totals.duty_cycle"] - expected) < tol, (d["totals.duty_cycle"], expected, tol)
+
+
+def engine_state(sim) -> dict:
+    """What a session's engine and physics leave behind, for comparing two runs exactly: the
+    cursor and counter, the SED lanes and their queues, every channel's log, the generator's state
+    (every draw made), the ions' state bit for bit and their temperatures."""
+    eng, world = sim.session.engine, sim.session.world
+    return dict(
+        clocks=(eng.now, eng.counter),
+        lanes=(eng._lane, eng._last_c, list(eng._lane_last), [list(q) for q in eng._lane_q]),
+        logs={ch: list(st.raw) for ch, st in eng.channels.items()},
+        rng=repr(eng.rng.bit_generator.state),
+        ions=(world.rho.tobytes(), [t.n for t in world.ions.thermal]),
+    )

@@ -26,7 +26,7 @@ from scipy import stats
 import sim.rtio.capture as capture
 from drivers.bsa import HERALD_PATTERNS
 from drivers.entangler import GATE_DET0, OUT_EXCITE_A, OUT_EXCITE_B, OUT_PUMP_A, OUT_PUMP_B, TIMEOUT
-from tests.experiments.simhelpers import run, simulation
+from tests.experiments.simhelpers import engine_state, run, simulation
 
 CYCLE_MU = 1048
 RUN_MU = 200_000
@@ -315,14 +315,9 @@ def test_first_passes_of_the_link_experiment_equal_detailed(tmp_path, monkeypatc
     def session(path):
         sim = simulation(path, lab="oxford2020", seed=4)
         d = run(sim, "remote_entanglement", mode="z", heralds_per_setting=60)
-        eng, world = sim.session.engine, sim.session.world
+        eng = sim.session.engine
         out = dict(
-            datasets={k: repr(v) for k, v in d.items() if "wall" not in k},
-            clocks=(eng.now, eng.counter),
-            lanes=(eng._lane, eng._last_c, list(eng._lane_last), [list(q) for q in eng._lane_q]),
-            logs={ch: list(st.raw) for ch, st in eng.channels.items()},
-            rng=repr(eng.rng.bit_generator.state),
-            ions=(world.rho.tobytes(), [t.n for t in world.ions.thermal]),
+            datasets={k: repr(v) for k, v in d.items() if "wall" not in k}, **engine_state(sim)
         )
         phy = eng.channels[eng.resolve_device("entangler")[1]].phy
         skipped = phy.skipped
@@ -490,15 +485,11 @@ def test_answered_passes_of_the_link_experiment_equal_detailed(tmp_path, monkeyp
         ends.clear()
         sim = simulation(path, lab=lab, seed=4)
         d = run(sim, "remote_entanglement", mode="z", heralds_per_setting=60)
-        eng, world = sim.session.engine, sim.session.world
+        eng = sim.session.engine
         out = dict(
             datasets={k: repr(v) for k, v in d.items() if "wall" not in k},
-            clocks=(eng.now, eng.counter),
             loop_ends=list(ends),
-            lanes=(eng._lane, eng._last_c, list(eng._lane_last), [list(q) for q in eng._lane_q]),
-            logs={ch: list(st.raw) for ch, st in eng.channels.items()},
-            rng=repr(eng.rng.bit_generator.state),
-            ions=(world.rho.tobytes(), [t.n for t in world.ions.thermal]),
+            **engine_state(sim),
         )
         answered = eng.channels[eng.resolve_device("entangler")[1]].phy.answered
         sim.close()

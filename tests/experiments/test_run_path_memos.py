@@ -23,7 +23,8 @@ from sim.physics.period_tracking import PeriodTracking
 from sim.physics.planned import PlannedWindows
 from sim.rtio.capture import Period, PeriodCapture
 from sim.rtio.lane_replay import LaneReplay
-from tests.experiments.simhelpers import run, simulation
+from tests.experiments.simhelpers import engine_state, run, simulation
+from tests.rtio.test_lanes_signature import reference_lanes_signature
 
 
 def _replay_start(self, sp, t_start_mu):
@@ -73,25 +74,6 @@ def _queued_lanes(self, nows, s, lane, last_c):
     return lane, last_c
 
 
-def _lanes_signature(self):
-    now, counter = self.now, self.counter
-    lanes = []
-    first = self._lane
-    queues = self._lane_q[first:] + self._lane_q[:first]
-    lasts = self._lane_last[first:] + self._lane_last[:first]
-    for q, last in zip(queues, lasts):
-        waiting: tuple = ()
-        if q and q[-1] > counter:
-            found = []
-            j = len(q) - 1
-            while j >= 0 and q[j] > counter:
-                found.append((j, q[j] - now))
-                j -= 1
-            waiting = tuple(found)
-        lanes.append((last - now if last > counter else None, waiting))
-    return (self._last_c - now if self._last_c > counter else None, tuple(lanes))
-
-
 def _states(self, channels):
     return tuple([(ch, evs, channels[ch], evs[0][0]) for ch, evs in self.by_channel.items()])
 
@@ -99,15 +81,11 @@ def _states(self, channels):
 def _session(path, lab):
     sim = simulation(path, lab=lab, seed=4)
     d = run(sim, "remote_entanglement", mode="z", heralds_per_setting=60)
-    eng, world = sim.session.engine, sim.session.world
+    world = sim.session.world
     out = dict(
         datasets={k: repr(v) for k, v in d.items() if "wall" not in k},
-        clocks=(eng.now, eng.counter),
-        lanes=(eng._lane, eng._last_c, list(eng._lane_last), [list(q) for q in eng._lane_q]),
-        logs={ch: list(st.raw) for ch, st in eng.channels.items()},
-        rng=repr(eng.rng.bit_generator.state),
-        ions=(world.rho.tobytes(), [t.n for t in world.ions.thermal], world._coh_t0),
-        world=(world.processed_mu, world._on, list(world._owned)),
+        **engine_state(sim),
+        world=(world.processed_mu, world._on, list(world._owned), world._coh_t0),
     )
     sim.close()
     return out
@@ -163,7 +141,7 @@ def test_run_path_memos_equal_plain(tmp_path, monkeypatch, lab):
     monkeypatch.setattr(PeriodTracking, "replay_start", _replay_start)
     monkeypatch.setattr(PeriodTracking, "replay_period", _replay_period)
     monkeypatch.setattr(LaneReplay, "_queued_lanes", _queued_lanes)
-    monkeypatch.setattr(PeriodCapture, "lanes_signature", _lanes_signature)
+    monkeypatch.setattr(PeriodCapture, "lanes_signature", reference_lanes_signature)
     monkeypatch.setattr(Period, "states", _states)
     monkeypatch.setattr(EntanglerRuns, "cycle_model", cycle_model_looked_up)
     monkeypatch.setattr(attempts, "pick_index", lambda rng, n: int(rng.integers(n)))
