@@ -51,9 +51,7 @@ class LaneReplay:
         #: timestamps and the lanes' state it starts from (see there)
         self._tails: dict[tuple, tuple[int, int, tuple[tuple[int, int], ...]]] = {}
         #: :meth:`_first_lanes`' results relative to the pass's shift, per start state
-        self._firsts: dict[tuple, tuple[int, int, tuple[tuple[int, int], ...]]] = {}
-        #: :meth:`_queued_lanes`' results relative to the pass's shift, per start state
-        self._queued: dict[tuple, tuple[int, int, tuple, tuple]] = {}
+        self._firsts: dict[tuple, tuple[int, int, tuple, tuple]] = {}
 
     def replay_lanes(self, period: Any, shifts: Sequence[int], queue_first: bool = False) -> None:
         """SED lane state after ``period``'s submissions at each of ``shifts``: the first pass
@@ -98,45 +96,17 @@ class LaneReplay:
         self._lane, self._last_c = lane, last_c  # the lanes themselves stay empty: all past
 
     def _first_lanes(
-        self, nows: tuple[int, ...], s: int, lane: int, last_c: int
+        self, nows: tuple[int, ...], s: int, lane: int, last_c: int, queue: bool = False
     ) -> tuple[int, int]:
         """One pass at shift ``s`` from ``lane`` and ``last_c`` (the last coarse timestamp
         before it), event by event as :meth:`replay_lanes` makes it; returns the lane and the
-        last coarse timestamp. Kept per start state relative to ``s`` (``last_c`` matters only
-        in the first event's comparison: one before the first event's coarse time is kept as
-        None)."""
+        last coarse timestamp. ``queue``: its events also enter the lanes' queues. Kept per
+        start state relative to ``s`` (``last_c`` matters only in the first event's comparison:
+        one before the first event's coarse time is kept as None): the lane and coarse timestamp
+        of each event, and each lane's last."""
         first = (nows[0] + s) & -8
         key = (nows, s & 7, lane, last_c - s if last_c >= first else None)
-        lane_last = self._lane_last
         known = self._firsts.get(key)
-        if known is not None:
-            for ln, rel in known[2]:
-                lane_last[ln] = rel + s
-            return known[0], known[1] + s
-        mask = self._lane_mask
-        written: dict[int, int] = {}
-        for t in nows:
-            c = (t + s) & -8
-            if c <= last_c:
-                lane = (lane + 1) & mask
-            lane_last[lane] = last_c = c
-            written[lane] = c - s
-        if len(self._firsts) >= 64:
-            self._firsts.clear()
-        self._firsts[key] = (lane, last_c - s, tuple(written.items()))
-        return lane, last_c
-
-    def _queued_lanes(
-        self, nows: tuple[int, ...], s: int, lane: int, last_c: int
-    ) -> tuple[int, int]:
-        """One pass at shift ``s`` whose events also enter the lanes' queues, from ``lane`` and
-        ``last_c``, as :meth:`replay_lanes` makes it event by event; returns the lane and the
-        last coarse timestamp. Kept per start state relative to ``s``, as
-        :meth:`_first_lanes` keeps it: the lane and coarse timestamp of each event, and each
-        lane's last."""
-        first = (nows[0] + s) & -8
-        key = (nows, s & 7, lane, last_c - s if last_c >= first else None)
-        known = self._queued.get(key)
         if known is None:
             mask = self._lane_mask
             taken: list[tuple[int, int]] = []
@@ -146,20 +116,28 @@ class LaneReplay:
                     lane = (lane + 1) & mask
                 taken.append((lane, c - s))
                 last_c = c
-            if len(self._queued) >= 64:
-                self._queued.clear()
-            known = self._queued[key] = (
+            if len(self._firsts) >= 64:
+                self._firsts.clear()
+            known = self._firsts[key] = (
                 lane,
                 last_c - s,
                 tuple(taken),
                 tuple(dict(taken).items()),  # (each lane's last)
             )
-        queues, lane_last = self._lane_q, self._lane_last
-        for ln, rel in known[2]:
-            queues[ln].append(rel + s)
+        if queue:
+            queues = self._lane_q
+            for ln, rel in known[2]:
+                queues[ln].append(rel + s)
+        lane_last = self._lane_last
         for ln, rel in known[3]:
             lane_last[ln] = rel + s
         return known[0], known[1] + s
+
+    def _queued_lanes(
+        self, nows: tuple[int, ...], s: int, lane: int, last_c: int
+    ) -> tuple[int, int]:
+        """:meth:`_first_lanes` of a pass whose events also enter the lanes' queues."""
+        return self._first_lanes(nows, s, lane, last_c, True)
 
     def _tail_lanes(
         self, nows: tuple[int, ...], s: int, step: int, passes: int, lane: int, last_c: int
